@@ -1,0 +1,45 @@
+/*
+ * log.h - diagnostics in Postfix's style: one line per event, syslog or stderr.
+ *
+ * Four levels with fixed meanings (Postfix msg(3)):
+ *	hs_info/hs_notice	normal events ("QUEUEID: key=value ...")
+ *	hs_warn/hs_warnx	something failed; the caller goes on (hs_warn adds %m)
+ *	hs_fatal/hs_fatalx	cannot run at all; exits with a sysexits(3) code
+ *	hs_panic		internal inconsistency; logs and abort()s
+ */
+#ifndef HS_LOG_H
+#define HS_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#define HS_PRINTF(f, a)	__attribute__((format(printf, f, a)))
+#define HS_NORETURN	__attribute__((noreturn))
+
+enum log_dest {
+	LOG_DEST_STDERR,	/* foreground, tests: "holdscand[pid]: text" */
+	LOG_DEST_SYSLOG,	/* syslog(3), facility LOG_MAIL */
+};
+
+/*
+ * log_open() chooses the destination and the program name once, before any
+ * other call; nothing changes it afterwards (it is the one piece of
+ * process-wide state, like openlog(3)'s own). verbose > 0 enables hs_debug().
+ */
+void	log_open(const char *ident, enum log_dest dest, int verbose);
+void	log_set_verbose(int verbose);
+bool	log_to_stderr(void);
+
+void	hs_info(const char *fmt, ...) HS_PRINTF(1, 2);
+void	hs_notice(const char *fmt, ...) HS_PRINTF(1, 2);
+void	hs_debug(const char *fmt, ...) HS_PRINTF(1, 2);
+/* "warning: text: strerror(errno)" */
+void	hs_warn(const char *fmt, ...) HS_PRINTF(1, 2);
+void	hs_warnx(const char *fmt, ...) HS_PRINTF(1, 2);
+/* "fatal: text[: strerror(errno)]", then exit(status) */
+void	hs_fatal(int status, const char *fmt, ...) HS_PRINTF(2, 3) HS_NORETURN;
+void	hs_fatalx(int status, const char *fmt, ...) HS_PRINTF(2, 3) HS_NORETURN;
+/* "panic: text", then abort() for a core dump */
+void	hs_panic(const char *fmt, ...) HS_PRINTF(1, 2) HS_NORETURN;
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * xalloc.h - allocation that succeeds or does not return.
+ *
+ * Out of memory is fatal (EX_OSERR); a size computation that overflows is a
+ * panic. Callers never test the result for NULL. Free with free(3).
+ */
+#ifndef HS_XALLOC_H
+#define HS_XALLOC_H
+
+#include <stddef.h>
+
+void	*xmalloc(size_t size);
+void	*xcalloc(size_t nmemb, size_t size);
+void	*xreallocarray(void *ptr, size_t nmemb, size_t size);
+char	*xstrdup(const char *s);
+char	*xstrndup(const char *s, size_t n);
+void	*xmemdup(const void *p, size_t n);
+/* printf into a new string */
+char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

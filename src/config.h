@@ -1,0 +1,108 @@
+/*
+ * config.h - holdscan.conf: schema, defaults, validation, printing.
+ *
+ * One table (config.c) names every parameter with its type, default,
+ * limits and one-line description; the parser (libconfuse), the
+ * validators, `holdscand -n` and the documentation checks all use it.
+ * A loaded config is immutable; a reload builds a new one.
+ */
+#ifndef HS_CONFIG_H
+#define HS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_FILE	HS_SYSCONFDIR "/holdscan.conf"
+
+enum fsync_method {
+	FSYNC_SYNCFS,		/* one syncfs(2) per batch step */
+	FSYNC_FILE,		/* fsync(2) every file */
+};
+
+/* Policy action for one verdict (issue: scanner plugins). */
+enum policy_action {
+	ACTION_DELIVER,
+	ACTION_TAG,		/* deliver with headers and subject tag */
+	ACTION_CLEAN,		/* deliver-cleaned */
+	ACTION_QUARANTINE,
+	ACTION_DROP,
+	ACTION_HOLD,		/* leave aside for the admin */
+};
+
+struct hs_config {
+	char	*file;			/* path it was read from */
+
+	/* where things are */
+	char	*postfix_config_directory;
+	char	*state_directory;
+	char	*quarantine_directory;
+	char	*holdscan_queue_subdir;	/* inside queue_directory */
+	char	*pid_file;
+	char	*metrics_file;
+	char	*plugin_directory;
+
+	/* logging */
+	char	*syslog_name;
+	char	*syslog_facility;
+	bool	 verbose;
+
+	/* processes */
+	char	*worker_user;
+	long	 worker_count;		/* 0: one per CPU */
+	long	 scan_time_limit;	/* ms */
+	long	 scan_retry_limit;
+	long	 worker_memory_limit;	/* bytes, RLIMIT_AS; 0: none */
+	long	 worker_cpu_limit;	/* seconds, RLIMIT_CPU per worker life; 0: none */
+	long	 worker_max_scans;	/* recycle a worker after this many */
+
+	/* batching */
+	long	 batch_max_messages;
+	long	 batch_max_bytes;
+	long	 batch_max_wait;	/* ms */
+	long	 max_in_flight;		/* claimed and not yet committed */
+	long	 rescan_interval;	/* ms */
+	long	 message_size_limit;	/* bytes; larger files are set aside */
+
+	/* commit */
+	enum fsync_method fsync_method;
+
+	/* the built-in header */
+	char	*scan_header_name;
+	char	*scan_header_text;	/* $version and $myhostname expanded */
+
+	/* private: which parameters the file set (bit i = params[i]) */
+	unsigned long long set_mask;
+};
+
+/*
+ * config_load() reads path (CONFIG_DEFAULT_FILE when NULL) and returns 0
+ * with a new config, or -1 with every problem found, one per line
+ * ("file:line: parameter: what is wrong"), in *errors_r (owned by the
+ * caller). A missing file is an error; an empty one gives all defaults.
+ * config_load_string() parses text (tests, fuzzing); name is used in messages.
+ */
+int	 config_load(const char *path, struct hs_config **conf_r,
+	    char **errors_r);
+int	 config_load_string(const char *text, const char *name,
+	    struct hs_config **conf_r, char **errors_r);
+void	 config_free(struct hs_config **conf);
+
+/*
+ * config_print() writes "name = value" for each parameter, in table
+ * order: all of them, or (only_set) those the file set, as postconf -n.
+ */
+void	 config_print(const struct hs_config *conf, FILE *fp, bool only_set);
+
+/* The name of parameter i in table order, or NULL past the last one. */
+const char *config_name_at(size_t i);
+
+/* "deliver", "quarantine", ... and back; -1 for an unknown name. */
+const char *config_action_name(enum policy_action a);
+int	 config_action_parse(const char *name);
+
+/* Parse "200ms", "5s", "2m", "1h", "1d" into ms; "10k", "5M", "1G" into bytes. */
+int	 config_parse_time(const char *s, long *ms_r);
+int	 config_parse_size(const char *s, long *bytes_r);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * plugin.h - the scanner plugin ABI (hs_plugin 3).
+ *
+ * A plugin is a shared object in plugin_directory that exports exactly one
+ * symbol, "hs_plugin", a const struct hs_plugin whose first two fields are
+ * the ABI version and the struct size. holdscand refuses, at start, a
+ * plugin built for another ABI version, one whose struct is too small, or
+ * one without the symbol.
+ *
+ * Life cycle, and the process each hook runs in:
+ *	init		scanner parent, once, before any worker is forked: read
+ *			options, build shared state (e.g. a compiled engine that
+ *			the workers then share copy-on-write)
+ *	reload		scanner parent, on SIGHUP or when the plugin asks for it
+ *			(watch_path): build new state; workers forked afterwards
+ *			use it, old workers finish their message and are retired
+ *	worker_init	each worker, once, after fork
+ *	scan		a worker, once per message
+ *	scan_part	a worker, once per MIME leaf part, only when the policy
+ *			delivers a cleaned copy (optional)
+ *	fini		scanner parent at exit (optional)
+ *
+ * Plugins run with the workers' privileges (an unprivileged user), never
+ * touch the queue, and call the host only through struct hs_host.
+ */
+#ifndef HS_PLUGIN_H
+#define HS_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HS_PLUGIN_ABI_VERSION	1	/* bump on any incompatible change */
+
+/* Verdicts, most severe last (same values as holdscan's enum verdict). */
+enum hs_verdict {
+	HS_CLEAN = 0,
+	HS_SPAM = 1,
+	HS_HIGH_SPAM = 2,
+	HS_BLOCKED = 3,
+	HS_INFECTED = 4,
+	HS_FAILED = 5,		/* this plugin could not scan the message */
+};
+
+/* Option types; values are checked by the host with file and line. */
+enum hs_opt_type {
+	HS_OPT_STR,		/* any text */
+	HS_OPT_PATH,		/* absolute path */
+	HS_OPT_INT,		/* whole number >= 0 */
+	HS_OPT_BOOL,		/* yes / no */
+	HS_OPT_TIME,		/* "30s", "500ms": milliseconds */
+	HS_OPT_SIZE,		/* "25M": bytes */
+	HS_OPT_LIST,		/* comma/space separated words */
+};
+
+struct hs_plugin_option {
+	const char	*name;
+	enum hs_opt_type type;
+	const char	*def;		/* default, as it would be written in the file */
+	const char	*doc;		/* one line for holdscan.conf(5) */
+};
+
+/* The message as a worker sees it. Everything is borrowed for one call. */
+struct hs_msg {
+	const char	*queue_id;
+	const char	*sender;	/* "" for the null sender */
+	const char *const *recipients;
+	size_t		 nrecipients;
+	const char	*data;		/* RFC 822 message, LF line endings */
+	size_t		 len;
+	size_t		 header_len;	/* bytes up to and including the empty line */
+};
+
+/* One MIME leaf part, decoded (scan_part). */
+struct hs_part {
+	const char	*filename;	/* from Content-Disposition/Type, or NULL */
+	const char	*content_type;	/* "application/zip" */
+	const unsigned char *data;	/* transfer-decoded content */
+	size_t		 len;
+};
+
+struct hs_result {
+	enum hs_verdict	 verdict;
+	char		 reason[256];	/* what was found: "Eicar-Signature" */
+	double		 score;		/* spam score, when the plugin has one */
+	/* header lines the plugin wants added ("X-Spam-Score: 7.1"), \n-separated */
+	char		 headers[512];
+};
+
+/* The host's services to plugins. */
+struct hs_host {
+	uint32_t	 abi_version;
+	void		*host_ctx;
+	/* one log line, prefixed with the plugin name; level: 0 info, 1 warning */
+	void		(*log)(void *host_ctx, int level, const char *fmt, ...)
+			    __attribute__((format(printf, 3, 4)));
+	/* option values (defaults applied), as checked against the table */
+	const char	*(*opt_str)(void *host_ctx, const char *name);
+	long		 (*opt_num)(void *host_ctx, const char *name);	/* INT, BOOL, TIME, SIZE */
+	/* ask to be reloaded when something changes under path (inotify) */
+	int		 (*watch_path)(void *host_ctx, const char *path);
+};
+
+struct hs_plugin {
+	uint32_t	 abi_version;	/* HS_PLUGIN_ABI_VERSION */
+	uint32_t	 struct_size;	/* sizeof(struct hs_plugin) */
+	const char	*name;		/* unique; the config section's title */
+	const char	*version;
+	const struct hs_plugin_option *options;	/* ends with a NULL name */
+
+	/* 0, or -1 with a sentence in *error_r (plugin-owned, static is fine) */
+	int		 (*init)(const struct hs_host *host, void **ctx_r,
+			    const char **error_r);
+	int		 (*reload)(void *ctx, const char **error_r);
+	int		 (*worker_init)(void *ctx, const char **error_r);
+	/* 0 with res filled, or -1 (treated as HS_FAILED) */
+	int		 (*scan)(void *ctx, const struct hs_msg *msg,
+			    struct hs_result *res);
+	int		 (*scan_part)(void *ctx, const struct hs_msg *msg,
+			    const struct hs_part *part, struct hs_result *res);
+	/* one line for status/logs: "engine 1.4.6, 3 signatures" */
+	void		 (*info)(void *ctx, char *buf, size_t size);
+	void		 (*fini)(void *ctx);
+	void		*spare[4];	/* must be NULL */
+};
+
+#define HS_PLUGIN_HEADER \
+	.abi_version = HS_PLUGIN_ABI_VERSION, \
+	.struct_size = sizeof(struct hs_plugin)
+
+#endif

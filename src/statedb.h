@@ -1,0 +1,29 @@
+/*
+ * statedb.h - the Berkeley DB transactional environment in state_directory.
+ *
+ * One environment holds the intent journal and the quarantine index, so
+ * that a batch commit and its quarantine entries can share a transaction.
+ * Several processes may open it at once (holdscand and the holdscan tool):
+ * DB_REGISTER makes the first opener after a crash run recovery.
+ */
+#ifndef HS_STATEDB_H
+#define HS_STATEDB_H
+
+#include <db.h>
+
+struct statedb {
+	DB_ENV	*env;
+	char	*dir;
+};
+
+/*
+ * statedb_open() creates dir's environment if needed and opens it with
+ * recovery. Returns 0, or -1 with a sentence in *error_r (caller frees).
+ * statedb_checkpoint() writes a checkpoint when enough log has built up
+ * and lets Berkeley DB remove log files it no longer needs.
+ */
+int	 statedb_open(const char *dir, struct statedb **sdb_r, char **error_r);
+void	 statedb_close(struct statedb **sdb);
+int	 statedb_checkpoint(struct statedb *sdb);
+
+#endif

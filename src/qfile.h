@@ -114,7 +114,7 @@ enum qfile_errcode {
 	QFILE_ENOEND,		/* no E record */
 	QFILE_EPTR,		/* bad pointer record, or a pointer loop */
 	QFILE_EMISSING,		/* a required record (T, S) is missing */
-	QFILE_EBADREC,		/* malformed payload (T, p, W, n, <) */
+	QFILE_EBADREC,		/* malformed payload (T, p, W, n, <, A, non-empty X/E) */
 };
 
 struct qfile_error {

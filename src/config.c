@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <confuse.h>
 
@@ -126,20 +127,6 @@ static const struct param params[] = {
 };
 #define NPARAMS	(sizeof(params) / sizeof(params[0]))
 _Static_assert(NPARAMS <= 64, "set_mask holds 64 parameters");
-
-/* Errors collected while parsing: one line each. */
-struct load_state {
-	struct buf	 errors;
-	const char	*name;
-	struct hs_config *scratch;	/* values stored as they are checked */
-};
-
-/*
- * libconfuse passes its callbacks no user data, so the parse in progress
- * is reachable through this pointer for the duration of one
- * config_load_common() call only; it is NULL at all other times.
- */
-static __thread struct load_state *parsing;
 
 static int
 parse_scaled(const char *s, const char *const units[], const long mult[],
@@ -300,15 +287,56 @@ param_store(const struct param *p, const char *value, struct hs_config *conf,
 	return ("internal error: unknown parameter type");
 }
 
+/* Errors collected while parsing: one line each. */
+struct load_state {
+	struct buf	 errors;
+	const char	*name;
+	struct hs_config *scratch;	/* values stored as they are checked */
+	bool		 strict;	/* second pass: check and store */
+	/* option tables of the plugins, from the probe */
+	char		**pnames;
+	const struct hs_plugin_option **ptables;
+	size_t		 nprobed;
+};
+
+/*
+ * libconfuse passes its callbacks no user data, so the parse in progress
+ * is reachable through this pointer for the duration of one
+ * config_load_common() call only; it is NULL at all other times.
+ */
+static __thread struct load_state *parsing;
+
+/* Keys of the policy and domain sections: a verdict each, plus extras. */
+static const char *const policy_keys[VERDICT_COUNT] = {
+	[VERDICT_CLEAN] = "clean",
+	[VERDICT_SPAM] = "spam",
+	[VERDICT_HIGH_SPAM] = "high_spam",
+	[VERDICT_BLOCKED] = "blocked",
+	[VERDICT_INFECTED] = "infected",
+	[VERDICT_FAILED] = "scan_failed",
+};
+static const enum policy_action policy_defaults_tab[VERDICT_COUNT] = {
+	[VERDICT_CLEAN] = ACTION_DELIVER,
+	[VERDICT_SPAM] = ACTION_TAG,
+	[VERDICT_HIGH_SPAM] = ACTION_QUARANTINE,
+	[VERDICT_BLOCKED] = ACTION_QUARANTINE,
+	[VERDICT_INFECTED] = ACTION_QUARANTINE,
+	[VERDICT_FAILED] = ACTION_HOLD,
+};
+static const char *const policy_default_names[VERDICT_COUNT] = {
+	"deliver", "tag", "quarantine", "quarantine", "quarantine", "hold",
+};
+#define SUBJECT_TAG_DEFAULT	"[SPAM]"
+
 static void
 config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	struct load_state *ls = parsing;
 	char	 msg[512];
 
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (ls == NULL)
+	if (ls == NULL || !ls->strict)
 		return;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (cfg->line > 0)
 		buf_printf(&ls->errors, "%s:%d: %s\n", ls->name, cfg->line, msg);
 	else
@@ -326,26 +354,399 @@ param_find(const char *name)
 	return (NULL);
 }
 
+/* The value libconfuse just stored for opt (the last one, for repeats). */
+static const char *
+opt_value(cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+
+	return (v ? v : "");
+}
+
 /*
- * libconfuse calls this as each value is parsed, while cfg->line is the
- * line the value came from; check it now so the message names the line.
+ * libconfuse calls the validators as each value is parsed, while
+ * cfg->line is the line the value came from; so each checks and stores
+ * its value now, and a bad one is reported with its line. They return 0
+ * even for a bad value so that every problem in the file is reported.
  */
 static int
-config_validate(cfg_t *cfg, cfg_opt_t *opt)
+validate_param(cfg_t *cfg, cfg_opt_t *opt)
 {
-	struct hs_config *scratch = parsing ? parsing->scratch : NULL;
 	const struct param *p = param_find(cfg_opt_name(opt));
-	const char	*value = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
-	const char	*why;
+	const char	*value = opt_value(opt), *why;
 	char		 buf[160];
 
-	if (p == NULL || scratch == NULL)
+	if (p == NULL || parsing == NULL || !parsing->strict)
 		return (0);
-	if ((why = param_store(p, value ? value : "", scratch, buf,
+	if ((why = param_store(p, value, parsing->scratch, buf,
 	    sizeof(buf))) != NULL)
-		cfg_error(cfg, "%s = \"%s\": %s", p->name, value ? value : "", why);
-	/* keep parsing: report every bad value, not just the first */
+		cfg_error(cfg, "%s = \"%s\": %s", p->name, value, why);
 	return (0);
+}
+
+static struct hs_config_plugin *
+plugin_section(struct hs_config *conf, const char *name)
+{
+	struct hs_config_plugin *pc;
+	size_t		 i;
+
+	for (i = 0; i < conf->nplugin_sections; i++)
+		if (strcmp(conf->plugin_sections[i].name, name) == 0)
+			return (&conf->plugin_sections[i]);
+	conf->plugin_sections = xreallocarray(conf->plugin_sections,
+	    conf->nplugin_sections + 1, sizeof(*conf->plugin_sections));
+	pc = &conf->plugin_sections[conf->nplugin_sections++];
+	memset(pc, 0, sizeof(*pc));
+	pc->name = xstrdup(name);
+	return (pc);
+}
+
+static const struct hs_plugin_option *
+probed_table(const struct load_state *ls, const char *plugin)
+{
+	size_t	 i;
+
+	for (i = 0; i < ls->nprobed; i++)
+		if (strcmp(ls->pnames[i], plugin) == 0)
+			return (ls->ptables[i]);
+	return (NULL);
+}
+
+static int
+validate_plugin_opt(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const struct hs_plugin_option *t, *o;
+	const char	*plugin = cfg_title(cfg), *name = cfg_opt_name(opt);
+	const char	*value = opt_value(opt), *why;
+	struct hs_config_plugin *pc;
+	long		 num;
+
+	if (parsing == NULL || !parsing->strict || plugin == NULL)
+		return (0);
+	if ((t = probed_table(parsing, plugin)) == NULL)
+		return (0);	/* the probe failure is reported already */
+	for (o = t; o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0)
+			break;
+	if (o->name == NULL) {
+		cfg_error(cfg, "plugin %s has no option \"%s\"", plugin, name);
+		return (0);
+	}
+	if ((why = config_check_value(o->type, value, &num)) != NULL) {
+		cfg_error(cfg, "plugin %s: %s = \"%s\": %s", plugin, name, value,
+		    why);
+		return (0);
+	}
+	pc = plugin_section(parsing->scratch, plugin);
+	pc->opt_names = xreallocarray(pc->opt_names, pc->nopts + 1,
+	    sizeof(*pc->opt_names));
+	pc->opt_values = xreallocarray(pc->opt_values, pc->nopts + 1,
+	    sizeof(*pc->opt_values));
+	pc->opt_names[pc->nopts] = xstrdup(name);
+	pc->opt_values[pc->nopts] = xstrdup(value);
+	pc->nopts++;
+	return (0);
+}
+
+static struct hs_config_domain *
+domain_section(struct hs_config *conf, const char *domain)
+{
+	struct hs_config_domain *d;
+	size_t		 i;
+
+	for (i = 0; i < conf->ndomains; i++)
+		if (strcasecmp(conf->domains[i].domain, domain) == 0)
+			return (&conf->domains[i]);
+	conf->domains = xreallocarray(conf->domains, conf->ndomains + 1,
+	    sizeof(*conf->domains));
+	d = &conf->domains[conf->ndomains++];
+	memset(d, 0, sizeof(*d));
+	d->domain = xstrdup(domain);
+	return (d);
+}
+
+static int
+validate_policy_opt(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*name = cfg_opt_name(opt), *value = opt_value(opt);
+	const char	*domain = cfg_title(cfg);
+	int		 v, a;
+
+	if (parsing == NULL || !parsing->strict)
+		return (0);
+	if (strcmp(name, "subject_tag") == 0) {
+		if (domain != NULL) {
+			cfg_error(cfg, "subject_tag belongs in the policy section");
+			return (0);
+		}
+		free(parsing->scratch->subject_tag);
+		parsing->scratch->subject_tag = xstrdup(value);
+		return (0);
+	}
+	for (v = 0; v < VERDICT_COUNT; v++)
+		if (strcmp(policy_keys[v], name) == 0)
+			break;
+	if (v == VERDICT_COUNT)
+		return (0);
+	if ((a = config_action_parse(value)) < 0) {
+		cfg_error(cfg, "%s = \"%s\": use deliver, tag, deliver-cleaned, "
+		    "quarantine, drop or hold", name, value);
+		return (0);
+	}
+	if (v == VERDICT_FAILED && (a == ACTION_TAG || a == ACTION_CLEAN)) {
+		cfg_error(cfg, "%s = \"%s\": a message that could not be scanned "
+		    "can only be delivered, quarantined, dropped or held", name,
+		    value);
+		return (0);
+	}
+	if (domain != NULL) {
+		struct hs_config_domain *d = domain_section(parsing->scratch,
+		    domain);
+
+		d->action[v] = (enum policy_action)a;
+		d->set[v] = true;
+	} else {
+		parsing->scratch->policy_action[v] = (enum policy_action)a;
+	}
+	return (0);
+}
+
+static cfg_opt_t
+str_opt(const char *name, const char *def, cfg_validate_callback_t cb)
+{
+	cfg_opt_t o = CFG_STR(NULL, NULL, CFGF_NONE);
+
+	o.name = (char *)name;
+	o.def.string = def;
+	o.validcb = cb;
+	return (o);
+}
+
+/*
+ * The libconfuse schema. Strings and option arrays point into static
+ * tables and the load state, which outlive the cfg_t. In the first pass
+ * everything unknown is ignored (only scanners and plugin_directory are
+ * wanted); the second knows every plugin's options.
+ */
+struct schema {
+	cfg_opt_t	*root, *plugin, *policy, *domain;
+};
+
+static void
+schema_build(struct schema *sc, const struct load_state *ls, bool strict)
+{
+	const struct hs_plugin_option *o;
+	cfg_opt_t	 end = CFG_END();
+	size_t		 i, n = 0, k;
+	int		 v;
+
+	/* params, scanners, 3 sections, __unknown, end */
+	sc->root = xcalloc(NPARAMS + 6, sizeof(cfg_opt_t));
+	for (i = 0; i < NPARAMS; i++)
+		sc->root[n++] = str_opt(params[i].name, params[i].def,
+		    validate_param);
+	{
+		cfg_opt_t s = CFG_STR("scanners", "", CFGF_NONE);
+
+		sc->root[n++] = s;
+	}
+
+	for (k = 0, i = 0; i < ls->nprobed; i++)
+		for (o = ls->ptables[i]; o->name != NULL; o++)
+			k++;
+	sc->plugin = xcalloc(k + 2, sizeof(cfg_opt_t));
+	for (k = 0, i = 0; i < ls->nprobed; i++) {
+		for (o = ls->ptables[i]; o->name != NULL; o++) {
+			size_t	 j;
+
+			for (j = 0; j < k; j++)	/* the union: one of each name */
+				if (strcmp(sc->plugin[j].name, o->name) == 0)
+					break;
+			if (j == k)
+				sc->plugin[k++] = str_opt(o->name, NULL,
+				    validate_plugin_opt);
+		}
+	}
+	if (!strict)
+		sc->plugin[k++] = str_opt("__unknown", NULL, NULL);
+	sc->plugin[k] = end;
+
+	sc->policy = xcalloc(VERDICT_COUNT + 3, sizeof(cfg_opt_t));
+	sc->domain = xcalloc(VERDICT_COUNT + 2, sizeof(cfg_opt_t));
+	for (v = 0; v < VERDICT_COUNT; v++) {
+		sc->policy[v] = str_opt(policy_keys[v], NULL, validate_policy_opt);
+		sc->domain[v] = str_opt(policy_keys[v], NULL, validate_policy_opt);
+	}
+	sc->policy[VERDICT_COUNT] = str_opt("subject_tag", NULL,
+	    validate_policy_opt);
+	n = VERDICT_COUNT + 1;
+	if (!strict) {
+		sc->policy[n] = str_opt("__unknown", NULL, NULL);
+		sc->domain[VERDICT_COUNT] = str_opt("__unknown", NULL, NULL);
+		sc->policy[n + 1] = end;
+		sc->domain[VERDICT_COUNT + 1] = end;
+	} else {
+		sc->policy[n] = end;
+		sc->domain[VERDICT_COUNT] = end;
+	}
+
+	{
+		cfg_flag_t	 f = strict ? CFGF_NONE : CFGF_IGNORE_UNKNOWN;
+		cfg_opt_t	 ps = CFG_SEC("plugin", sc->plugin,
+				    CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES | f);
+		cfg_opt_t	 pol = CFG_SEC("policy", sc->policy, f);
+		cfg_opt_t	 dom = CFG_SEC("domain", sc->domain,
+				    CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES | f);
+
+		sc->root[n = NPARAMS + 1] = ps;
+		sc->root[++n] = pol;
+		sc->root[++n] = dom;
+		if (!strict) {
+			sc->root[++n] = str_opt("__unknown", NULL, NULL);
+		}
+		sc->root[++n] = end;
+	}
+}
+
+static void
+schema_free(struct schema *sc)
+{
+	free(sc->root);
+	free(sc->plugin);
+	free(sc->policy);
+	free(sc->domain);
+}
+
+static int
+parse_pass(struct load_state *ls, const char *path, const char *text,
+    bool strict, cfg_t **cfg_r)
+{
+	struct schema	 sc;
+	cfg_t		*cfg;
+	int		 rc;
+
+	schema_build(&sc, ls, strict);
+	if ((cfg = cfg_init(sc.root, strict ? CFGF_NONE :
+	    CFGF_IGNORE_UNKNOWN)) == NULL) {
+		schema_free(&sc);
+		buf_printf(&ls->errors, "%s: cannot initialise parser\n", ls->name);
+		return (-1);
+	}
+	(void)cfg_set_error_function(cfg, config_errfunc);
+	ls->strict = strict;
+	parsing = ls;
+	rc = path ? cfg_parse(cfg, path) : cfg_parse_buf(cfg, text);
+	parsing = NULL;
+	if (strict && rc == CFG_FILE_ERROR)
+		buf_printf(&ls->errors, "%s: cannot read: %s\n", ls->name,
+		    strerror(errno));
+	else if (strict && rc != CFG_SUCCESS && ls->errors.len == 0)
+		buf_printf(&ls->errors, "%s: syntax error\n", ls->name);
+	schema_free(&sc);
+	if (rc != CFG_SUCCESS) {
+		cfg_free(cfg);
+		return (-1);
+	}
+	*cfg_r = cfg;
+	return (0);
+}
+
+/* Split a scanners list ("a, b c") into words. */
+static char **
+split_words(const char *s, size_t *n_r)
+{
+	char	**v = NULL;
+	size_t	 n = 0, len;
+
+	for (;;) {
+		s += strspn(s, ", \t");
+		if (*s == '\0')
+			break;
+		len = strcspn(s, ", \t");
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = xstrndup(s, len);
+		s += len;
+	}
+	*n_r = n;
+	return (v);
+}
+
+static void
+probe_add(struct load_state *ls, const char *plugin, config_probe_fn probe,
+    void *arg)
+{
+	const struct hs_plugin_option *t;
+	static const struct hs_plugin_option none[] = { { NULL, 0, NULL, NULL } };
+	char		*error = NULL;
+	size_t		 i;
+
+	for (i = 0; i < ls->nprobed; i++)
+		if (strcmp(ls->pnames[i], plugin) == 0)
+			return;
+	if (probe == NULL) {
+		buf_printf(&ls->errors, "%s: plugin %s: plugins cannot be loaded "
+		    "here\n", ls->name, plugin);
+		return;
+	}
+	if ((t = probe(arg, ls->scratch->plugin_directory, plugin,
+	    &error)) == NULL) {
+		buf_printf(&ls->errors, "%s: plugin %s: %s\n", ls->name, plugin,
+		    error ? error : "cannot be loaded");
+		free(error);
+		return;
+	}
+	ls->pnames = xreallocarray(ls->pnames, ls->nprobed + 1,
+	    sizeof(*ls->pnames));
+	ls->ptables = xreallocarray(ls->ptables, ls->nprobed + 1,
+	    sizeof(*ls->ptables));
+	ls->pnames[ls->nprobed] = xstrdup(plugin);
+	ls->ptables[ls->nprobed] = t ? t : none;
+	ls->nprobed++;
+}
+
+/* Order the plugin sections as scanners lists them; each named plugin gets one. */
+static void
+resolve_scanners(struct load_state *ls, const char *list)
+{
+	struct hs_config *conf = ls->scratch;
+	char		**words;
+	size_t		 n, i, j;
+
+	conf->scanners_text = xstrdup(list);
+	words = split_words(list, &n);
+	conf->scanners = xcalloc(n, sizeof(*conf->scanners));
+	for (i = 0; i < n; i++) {
+		struct hs_config_plugin *src = plugin_section(conf, words[i]);
+		struct hs_config_plugin *dst = &conf->scanners[i];
+
+		for (j = 0; j < i; j++)
+			if (strcmp(conf->scanners[j].name, words[i]) == 0)
+				buf_printf(&ls->errors, "%s: scanners: %s is "
+				    "listed twice\n", ls->name, words[i]);
+		dst->name = xstrdup(src->name);
+		dst->nopts = src->nopts;
+		dst->opt_names = xcalloc(src->nopts, sizeof(char *));
+		dst->opt_values = xcalloc(src->nopts, sizeof(char *));
+		for (j = 0; j < src->nopts; j++) {
+			dst->opt_names[j] = xstrdup(src->opt_names[j]);
+			dst->opt_values[j] = xstrdup(src->opt_values[j]);
+		}
+		free(words[i]);
+	}
+	conf->nscanners = n;
+	free(words);
+}
+
+static void
+load_state_clear(struct load_state *ls)
+{
+	size_t	 i;
+
+	for (i = 0; i < ls->nprobed; i++)
+		free(ls->pnames[i]);
+	free(ls->pnames);
+	free(ls->ptables);
+	buf_free(&ls->errors);
 }
 
 static struct hs_config *
@@ -359,94 +760,111 @@ config_new_defaults(void)
 		if (param_store(&params[i], params[i].def, conf, buf,
 		    sizeof(buf)) != NULL)
 			abort();	/* a bad default is a bug */
+	for (i = 0; i < VERDICT_COUNT; i++)
+		conf->policy_action[i] = policy_defaults_tab[i];
+	conf->subject_tag = xstrdup(SUBJECT_TAG_DEFAULT);
 	return (conf);
-}
-
-static cfg_opt_t *
-schema_new(void)
-{
-	cfg_opt_t	*opts = xcalloc(NPARAMS + 1, sizeof(*opts));
-	size_t		 i;
-
-	for (i = 0; i < NPARAMS; i++) {
-		cfg_opt_t o = CFG_STR(NULL, NULL, CFGF_NONE);
-
-		o.name = (char *)params[i].name;
-		o.def.string = params[i].def;
-		o.validcb = config_validate;
-		opts[i] = o;
-	}
-	{
-		cfg_opt_t e = CFG_END();
-
-		opts[NPARAMS] = e;
-	}
-	return (opts);
 }
 
 static int
 config_load_common(const char *path, const char *text, const char *name,
-    struct hs_config **conf_r, char **errors_r)
+    config_probe_fn probe, void *probe_arg, struct hs_config **conf_r,
+    char **errors_r)
 {
+	struct load_state ls;
 	struct hs_config *conf = config_new_defaults();
-	struct load_state ls = { BUF_INIT, name, conf };
-	cfg_opt_t	*opts = schema_new();
-	cfg_t		*cfg;
-	int		 rc;
+	cfg_t		*cfg = NULL;
 	size_t		 i;
 
+	memset(&ls, 0, sizeof(ls));
+	ls.name = name;
+	ls.scratch = conf;
 	*conf_r = NULL;
-	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL) {
-		free(opts);
-		config_free(&conf);
-		*errors_r = xasprintf("%s: cannot initialise parser", name);
-		return (-1);
+
+	/* Pass 1: which plugins, from where; nothing is checked yet. */
+	if (parse_pass(&ls, path, text, false, &cfg) == 0) {
+		const char	*dir = cfg_getstr(cfg, "plugin_directory");
+		char		**words;
+		size_t		 n;
+
+		if (dir != NULL && dir[0] == '/') {
+			free(conf->plugin_directory);
+			conf->plugin_directory = xstrdup(dir);
+		}
+		words = split_words(cfg_getstr(cfg, "scanners"), &n);
+		for (i = 0; i < n; i++) {
+			probe_add(&ls, words[i], probe, probe_arg);
+			free(words[i]);
+		}
+		free(words);
+		for (i = 0; i < cfg_size(cfg, "plugin"); i++)
+			probe_add(&ls, cfg_title(cfg_getnsec(cfg, "plugin", i)),
+			    probe, probe_arg);
+		cfg_free(cfg);
+		cfg = NULL;
 	}
-	(void)cfg_set_error_function(cfg, config_errfunc);
 
-	parsing = &ls;
-	rc = path ? cfg_parse(cfg, path) : cfg_parse_buf(cfg, text);
-	parsing = NULL;
-	if (rc == CFG_FILE_ERROR)
-		buf_printf(&ls.errors, "%s: cannot read: %s\n", name,
-		    strerror(errno));
-	else if (rc != CFG_SUCCESS && ls.errors.len == 0)
-		buf_printf(&ls.errors, "%s: syntax error\n", name);
+	/* Pass 2: everything, with line numbers. */
+	if (parse_pass(&ls, path, text, true, &cfg) == 0) {
+		for (i = 0; i < NPARAMS; i++) {
+			cfg_opt_t *o = cfg_getopt(cfg, params[i].name);
 
+			if (o && (o->flags & CFGF_MODIFIED))
+				conf->set_mask |= 1ULL << i;
+		}
+		resolve_scanners(&ls, cfg_getstr(cfg, "scanners"));
+		for (i = 0; i < cfg_size(cfg, "plugin"); i++)
+			(void)plugin_section(conf, cfg_title(cfg_getnsec(cfg,
+			    "plugin", i)));
+		for (i = 0; i < cfg_size(cfg, "domain"); i++)
+			(void)domain_section(conf, cfg_title(cfg_getnsec(cfg,
+			    "domain", i)));
+		cfg_free(cfg);
+	}
 	conf->file = xstrdup(name);
-	for (i = 0; rc == CFG_SUCCESS && i < NPARAMS; i++) {
-		cfg_opt_t *o = cfg_getopt(cfg, params[i].name);
-
-		if (o && (o->flags & CFGF_MODIFIED))
-			conf->set_mask |= 1ULL << i;
-	}
-	cfg_free(cfg);
-	free(opts);
 
 	if (ls.errors.len > 0) {
 		ls.errors.data[--ls.errors.len] = '\0';	/* last newline */
 		*errors_r = buf_steal(&ls.errors, NULL);
+		load_state_clear(&ls);
 		config_free(&conf);
 		return (-1);
 	}
-	buf_free(&ls.errors);
+	load_state_clear(&ls);
 	*conf_r = conf;
 	return (0);
 }
 
 int
-config_load(const char *path, struct hs_config **conf_r, char **errors_r)
+config_load(const char *path, config_probe_fn probe, void *probe_arg,
+    struct hs_config **conf_r, char **errors_r)
 {
 	if (path == NULL)
 		path = CONFIG_DEFAULT_FILE;
-	return (config_load_common(path, NULL, path, conf_r, errors_r));
+	return (config_load_common(path, NULL, path, probe, probe_arg, conf_r,
+	    errors_r));
 }
 
 int
-config_load_string(const char *text, const char *name,
-    struct hs_config **conf_r, char **errors_r)
+config_load_string(const char *text, const char *name, config_probe_fn probe,
+    void *probe_arg, struct hs_config **conf_r, char **errors_r)
 {
-	return (config_load_common(NULL, text, name, conf_r, errors_r));
+	return (config_load_common(NULL, text, name, probe, probe_arg, conf_r,
+	    errors_r));
+}
+
+static void
+plugin_cfg_clear(struct hs_config_plugin *pc)
+{
+	size_t	 j;
+
+	for (j = 0; j < pc->nopts; j++) {
+		free(pc->opt_names[j]);
+		free(pc->opt_values[j]);
+	}
+	free(pc->opt_names);
+	free(pc->opt_values);
+	free(pc->name);
 }
 
 void
@@ -462,9 +880,61 @@ config_free(struct hs_config **confp)
 		    params[i].type == P_NAME || params[i].off == F(syslog_facility))
 			free(*(char **)((char *)conf + params[i].off));
 	}
+	for (i = 0; i < conf->nscanners; i++)
+		plugin_cfg_clear(&conf->scanners[i]);
+	free(conf->scanners);
+	for (i = 0; i < conf->nplugin_sections; i++)
+		plugin_cfg_clear(&conf->plugin_sections[i]);
+	free(conf->plugin_sections);
+	for (i = 0; i < conf->ndomains; i++)
+		free(conf->domains[i].domain);
+	free(conf->domains);
+	free(conf->scanners_text);
+	free(conf->subject_tag);
 	free(conf->file);
 	free(conf);
 	*confp = NULL;
+}
+
+const char *
+config_check_value(enum hs_opt_type type, const char *value, long *num_r)
+{
+	char	*end;
+	long	 v = 0;
+
+	switch (type) {
+	case HS_OPT_STR:
+	case HS_OPT_LIST:
+		break;
+	case HS_OPT_PATH:
+		if (value[0] != '/')
+			return ("must be an absolute path");
+		break;
+	case HS_OPT_INT:
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno || end == value || *end != '\0' || v < 0)
+			return ("not a whole number >= 0");
+		break;
+	case HS_OPT_BOOL:
+		if (strcmp(value, "yes") == 0)
+			v = 1;
+		else if (strcmp(value, "no") != 0)
+			return ("use yes or no");
+		break;
+	case HS_OPT_TIME:
+		if (config_parse_time(value, &v) < 0)
+			return ("bad time (use a number with ms, s, m, h or d)");
+		break;
+	case HS_OPT_SIZE:
+		if (config_parse_size(value, &v) < 0)
+			return ("bad size (use a number, optionally with k, M or G)");
+		break;
+	default:
+		return ("unknown option type");
+	}
+	*num_r = v;
+	return (NULL);
 }
 
 static void
@@ -513,20 +983,59 @@ param_format(const struct param *p, const struct hs_config *conf, char *buf,
 	}
 }
 
+static void
+print_value(FILE *fp, const char *indent, const char *name, const char *val)
+{
+	if (val[0] == '\0' || strpbrk(val, " \t#\"',") != NULL)
+		fprintf(fp, "%s%s = \"%s\"\n", indent, name, val);
+	else
+		fprintf(fp, "%s%s = %s\n", indent, name, val);
+}
+
 void
 config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 {
 	char	 val[4200];
-	size_t	 i;
+	size_t	 i, j;
+	int	 v;
 
 	for (i = 0; i < NPARAMS; i++) {
 		if (only_set && !(conf->set_mask & (1ULL << i)))
 			continue;
 		param_format(&params[i], conf, val, sizeof(val));
-		if (val[0] == '\0' || strpbrk(val, " \t#\"'") != NULL)
-			fprintf(fp, "%s = \"%s\"\n", params[i].name, val);
-		else
-			fprintf(fp, "%s = %s\n", params[i].name, val);
+		print_value(fp, "", params[i].name, val);
+	}
+	if (!only_set || conf->nscanners > 0) {
+		val[0] = '\0';
+		for (i = 0; i < conf->nscanners; i++)
+			(void)snprintf(val + strlen(val), sizeof(val) - strlen(val),
+			    "%s%s", i ? ", " : "", conf->scanners[i].name);
+		print_value(fp, "", "scanners", val);
+	}
+	for (i = 0; i < conf->nplugin_sections; i++) {
+		const struct hs_config_plugin *pc = &conf->plugin_sections[i];
+
+		fprintf(fp, "plugin %s {\n", pc->name);
+		for (j = 0; j < pc->nopts; j++)
+			print_value(fp, "    ", pc->opt_names[j], pc->opt_values[j]);
+		fprintf(fp, "}\n");
+	}
+	fprintf(fp, "policy {\n");
+	for (v = 0; v < VERDICT_COUNT; v++)
+		if (!only_set || strcmp(policy_default_names[v],
+		    config_action_name(conf->policy_action[v])) != 0)
+			print_value(fp, "    ", policy_keys[v],
+			    config_action_name(conf->policy_action[v]));
+	if (!only_set || strcmp(conf->subject_tag, SUBJECT_TAG_DEFAULT) != 0)
+		print_value(fp, "    ", "subject_tag", conf->subject_tag);
+	fprintf(fp, "}\n");
+	for (i = 0; i < conf->ndomains; i++) {
+		fprintf(fp, "domain %s {\n", conf->domains[i].domain);
+		for (v = 0; v < VERDICT_COUNT; v++)
+			if (conf->domains[i].set[v])
+				print_value(fp, "    ", policy_keys[v],
+				    config_action_name(conf->domains[i].action[v]));
+		fprintf(fp, "}\n");
 	}
 }
 

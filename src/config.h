@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "plugin.h"
+#include "verdict.h"
+
 #define CONFIG_DEFAULT_FILE	HS_SYSCONFDIR "/holdscan.conf"
 
 enum fsync_method {
@@ -28,6 +31,21 @@ enum policy_action {
 	ACTION_QUARANTINE,
 	ACTION_DROP,
 	ACTION_HOLD,		/* leave aside for the admin */
+};
+
+/* A plugin's section: the options the file set, in file order. */
+struct hs_config_plugin {
+	char		*name;
+	char		**opt_names;
+	char		**opt_values;
+	size_t		 nopts;
+};
+
+/* A domain "example.org" { } section: actions that override the policy. */
+struct hs_config_domain {
+	char		*domain;
+	enum policy_action action[VERDICT_COUNT];
+	bool		 set[VERDICT_COUNT];
 };
 
 struct hs_config {
@@ -71,6 +89,19 @@ struct hs_config {
 	char	*scan_header_name;
 	char	*scan_header_text;	/* $version and $myhostname expanded */
 
+	/* scanning: plugins in order, with their sections */
+	char		*scanners_text;		/* as written */
+	struct hs_config_plugin *scanners;
+	size_t		 nscanners;
+	struct hs_config_plugin *plugin_sections;	/* every plugin { } in the file */
+	size_t		 nplugin_sections;
+
+	/* policy { } and domain { } */
+	enum policy_action policy_action[VERDICT_COUNT];
+	char		*subject_tag;
+	struct hs_config_domain *domains;
+	size_t		 ndomains;
+
 	/* private: which parameters the file set (bit i = params[i]) */
 	unsigned long long set_mask;
 };
@@ -82,10 +113,20 @@ struct hs_config {
  * caller). A missing file is an error; an empty one gives all defaults.
  * config_load_string() parses text (tests, fuzzing); name is used in messages.
  */
-int	 config_load(const char *path, struct hs_config **conf_r,
-	    char **errors_r);
-int	 config_load_string(const char *text, const char *name,
+/*
+ * A plugin section's options are the plugin's own: the loader asks probe
+ * for the option table of each plugin named in scanners or in a plugin
+ * section (NULL and *error_r set when the plugin cannot be loaded).
+ * probe may be NULL: then plugin sections are refused.
+ */
+typedef const struct hs_plugin_option *(*config_probe_fn)(void *arg,
+	    const char *plugin_dir, const char *plugin, char **error_r);
+
+int	 config_load(const char *path, config_probe_fn probe, void *probe_arg,
 	    struct hs_config **conf_r, char **errors_r);
+int	 config_load_string(const char *text, const char *name,
+	    config_probe_fn probe, void *probe_arg, struct hs_config **conf_r,
+	    char **errors_r);
 void	 config_free(struct hs_config **conf);
 
 /*
@@ -100,6 +141,10 @@ const char *config_name_at(size_t i);
 /* "deliver", "quarantine", ... and back; -1 for an unknown name. */
 const char *config_action_name(enum policy_action a);
 int	 config_action_parse(const char *name);
+
+/* Check a plugin option value by type: NULL if fine, else what is wrong. */
+const char *config_check_value(enum hs_opt_type type, const char *value,
+	    long *num_r);
 
 /* Parse "200ms", "5s", "2m", "1h", "1d" into ms; "10k", "5M", "1G" into bytes. */
 int	 config_parse_time(const char *s, long *ms_r);

@@ -38,19 +38,9 @@ journal_open(struct statedb *sdb, struct journal **j_r, char **error_r)
 {
 	struct journal	*j;
 	DB		*db;
-	int		 ret;
 
-	if ((ret = db_create(&db, sdb->env, 0)) != 0) {
-		*error_r = xasprintf("db_create: %s", db_strerror(ret));
+	if (statedb_open_db(sdb, JOURNAL_DB, &db, error_r) < 0)
 		return (-1);
-	}
-	if ((ret = db->open(db, NULL, JOURNAL_DB, NULL, DB_BTREE,
-	    DB_CREATE | DB_AUTO_COMMIT, 0600)) != 0) {
-		*error_r = xasprintf("%s/%s: %s", sdb->dir, JOURNAL_DB,
-		    db_strerror(ret));
-		(void)db->close(db, 0);
-		return (-1);
-	}
 	j = xcalloc(1, sizeof(*j));
 	j->sdb = sdb;
 	j->db = db;
@@ -107,7 +97,7 @@ entry_decode(const char *data, size_t len, struct journal_entry *e)
 	text[len] = '\0';
 	memset(e, 0, sizeof(*e));
 	if (sscanf(text, JOURNAL_FORMAT " %c %" SCNu64 " %" SCNu64
-	    " %255s %255s %255s %255s", &kind, &e->orig_ino, &e->staging_ino,
+	    " %511s %511s %511s %511s", &kind, &e->orig_ino, &e->staging_ino,
 	    f[0], f[1], f[2], f[3]) != 7)
 		return (-1);
 	e->kind = kind;
@@ -167,6 +157,62 @@ fail:
 	    db_strerror(ret));
 	errno = ret > 0 ? ret : EIO;
 	return (-1);
+}
+
+int
+journal_begin(struct journal *j, DB_TXN **txn_r, char **error_r)
+{
+	int	 ret;
+
+	if ((ret = j->sdb->env->txn_begin(j->sdb->env, NULL, txn_r, 0)) != 0) {
+		*error_r = xasprintf("journal: begin transaction: %s",
+		    db_strerror(ret));
+		errno = ret > 0 ? ret : EIO;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+journal_add(struct journal *j, DB_TXN *txn, const struct journal_entry *e,
+    char **error_r)
+{
+	struct buf	 val = BUF_INIT;
+	DBT		 key, data;
+	int		 ret;
+
+	entry_encode(e, &val);
+	dbt_set(&key, e->orig, strlen(e->orig));
+	dbt_set(&data, val.data, val.len);
+	ret = j->db->put(j->db, txn, &key, &data, 0);
+	buf_free(&val);
+	if (ret != 0) {
+		*error_r = xasprintf("journal write: %s", db_strerror(ret));
+		errno = ret > 0 ? ret : EIO;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+journal_commit(struct journal *j, DB_TXN *txn, char **error_r)
+{
+	int	 ret;
+
+	(void)j;
+	if ((ret = txn->commit(txn, DB_TXN_SYNC)) != 0) {
+		*error_r = xasprintf("journal commit: %s", db_strerror(ret));
+		errno = ret > 0 ? ret : EIO;
+		return (-1);
+	}
+	return (0);
+}
+
+void
+journal_abort(DB_TXN *txn)
+{
+	if (txn != NULL)
+		(void)txn->abort(txn);
 }
 
 int

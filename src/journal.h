@@ -41,6 +41,17 @@ struct journal;
 int	 journal_open(struct statedb *sdb, struct journal **j_r,
 	    char **error_r);
 void	 journal_close(struct journal **j);
+/*
+ * A batch's own transaction, so that other records (quarantine index
+ * entries) commit atomically with the journal: journal_begin(), then
+ * journal_add() per entry, then journal_commit() (synchronous) or
+ * journal_abort().
+ */
+int	 journal_begin(struct journal *j, DB_TXN **txn_r, char **error_r);
+int	 journal_add(struct journal *j, DB_TXN *txn,
+	    const struct journal_entry *e, char **error_r);
+int	 journal_commit(struct journal *j, DB_TXN *txn, char **error_r);
+void	 journal_abort(DB_TXN *txn);
 /* Record n entries in one durable transaction (all or nothing). */
 int	 journal_put(struct journal *j, const struct journal_entry *e,
 	    size_t n, char **error_r);

@@ -33,16 +33,27 @@ static struct {
 	char		 ident[64];
 	enum log_dest	 dest;
 	int		 verbose;
-} log_state = { "holdscan", LOG_DEST_STDERR, 0 };
+	int		 facility;
+} log_state = { "holdscan", LOG_DEST_STDERR, 0, LOG_MAIL };
 
 void
-log_open(const char *ident, enum log_dest dest, int verbose)
+log_open(const char *ident, enum log_dest dest, int facility, int verbose)
 {
+	log_state.facility = facility;
 	(void)snprintf(log_state.ident, sizeof(log_state.ident), "%s", ident);
 	log_state.dest = dest;
 	log_state.verbose = verbose;
 	if (dest == LOG_DEST_SYSLOG)
-		openlog(log_state.ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+		openlog(log_state.ident, LOG_PID | LOG_NDELAY, log_state.facility);
+}
+
+void
+log_reopen(void)
+{
+	if (log_state.dest == LOG_DEST_SYSLOG) {
+		closelog();
+		openlog(log_state.ident, LOG_PID | LOG_NDELAY, log_state.facility);
+	}
 }
 
 void

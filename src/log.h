@@ -26,8 +26,11 @@ enum log_dest {
  * other call; nothing changes it afterwards (it is the one piece of
  * process-wide state, like openlog(3)'s own). verbose > 0 enables hs_debug().
  */
-void	log_open(const char *ident, enum log_dest dest, int verbose);
+void	log_open(const char *ident, enum log_dest dest, int facility,
+	    int verbose);
 void	log_set_verbose(int verbose);
+/* After fork(): reconnect to syslog so children never share a socket. */
+void	log_reopen(void);
 bool	log_to_stderr(void);
 
 void	hs_info(const char *fmt, ...) HS_PRINTF(1, 2);

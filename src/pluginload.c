@@ -107,47 +107,6 @@ host_watch_path(void *host_ctx, const char *path)
 	return (0);
 }
 
-const char *
-plugin_check_value(enum hs_opt_type type, const char *value, long *num_r)
-{
-	char	*end;
-	long	 v = 0;
-
-	switch (type) {
-	case HS_OPT_STR:
-	case HS_OPT_LIST:
-		break;
-	case HS_OPT_PATH:
-		if (value[0] != '/')
-			return ("must be an absolute path");
-		break;
-	case HS_OPT_INT:
-		errno = 0;
-		v = strtol(value, &end, 10);
-		if (errno || end == value || *end != '\0' || v < 0)
-			return ("not a whole number >= 0");
-		break;
-	case HS_OPT_BOOL:
-		if (strcmp(value, "yes") == 0)
-			v = 1;
-		else if (strcmp(value, "no") != 0)
-			return ("use yes or no");
-		break;
-	case HS_OPT_TIME:
-		if (config_parse_time(value, &v) < 0)
-			return ("bad time (use a number with ms, s, m, h or d)");
-		break;
-	case HS_OPT_SIZE:
-		if (config_parse_size(value, &v) < 0)
-			return ("bad size (use a number, optionally with k, M or G)");
-		break;
-	default:
-		return ("unknown option type");
-	}
-	*num_r = v;
-	return (NULL);
-}
-
 static int
 check_descriptor(const struct hs_plugin *d, const char *path, const char *name,
     char **error_r)
@@ -187,7 +146,7 @@ check_descriptor(const struct hs_plugin *d, const char *path, const char *name,
 	for (o = d->options; o != NULL && o->name != NULL; o++) {
 		long	 n;
 
-		if (o->def == NULL || plugin_check_value(o->type, o->def, &n)) {
+		if (o->def == NULL || config_check_value(o->type, o->def, &n)) {
 			*error_r = xasprintf("%s: option %s has a bad default",
 			    path, o->name);
 			return (-1);
@@ -246,7 +205,7 @@ plugin_load(const char *dir, const char *name, struct plugin **p_r,
 	for (n = 0, o = d->options; o != NULL && o->name != NULL; o++, n++) {
 		p->opts[n].name = o->name;
 		p->opts[n].text = xstrdup(o->def);
-		(void)plugin_check_value(o->type, o->def, &p->opts[n].num);
+		(void)config_check_value(o->type, o->def, &p->opts[n].num);
 	}
 	p->host.abi_version = HS_PLUGIN_ABI_VERSION;
 	p->host.host_ctx = p;
@@ -270,7 +229,7 @@ plugin_set_option(struct plugin *p, const char *name, const char *value,
 	for (i = 0, o = p->desc->options; o != NULL && o->name != NULL; o++, i++) {
 		if (strcmp(o->name, name) != 0)
 			continue;
-		if ((why = plugin_check_value(o->type, value, &num)) != NULL) {
+		if ((why = config_check_value(o->type, value, &num)) != NULL) {
 			*error_r = xasprintf("%s = \"%s\": %s", name, value, why);
 			return (-1);
 		}
@@ -329,4 +288,31 @@ plugin_free(struct plugin **pp)
 	free(p->path);
 	free(p);
 	*pp = NULL;
+}
+
+const struct hs_plugin_option *
+plugin_probe(void *arg, const char *dir, const char *name, char **error_r)
+{
+	static const struct hs_plugin_option none[] = { { NULL, 0, NULL, NULL } };
+	struct plugin_probe *probe = arg;
+	struct plugin	*p;
+
+	if (plugin_load(dir, name, &p, error_r) < 0)
+		return (NULL);
+	probe->loaded = xreallocarray(probe->loaded, probe->n + 1,
+	    sizeof(*probe->loaded));
+	probe->loaded[probe->n++] = p;
+	return (p->desc->options ? p->desc->options : none);
+}
+
+void
+plugin_probe_clear(struct plugin_probe *probe)
+{
+	size_t	 i;
+
+	for (i = 0; i < probe->n; i++)
+		plugin_free(&probe->loaded[i]);
+	free(probe->loaded);
+	probe->loaded = NULL;
+	probe->n = 0;
 }

@@ -53,8 +53,16 @@ int	 plugin_set_option(struct plugin *p, const char *name,
 int	 plugin_init(struct plugin *p, char **error_r);
 void	 plugin_free(struct plugin **p);
 
-/* Check an option value by type; NULL if fine, else what is wrong (static). */
-const char *plugin_check_value(enum hs_opt_type type, const char *value,
-	    long *num_r);
+/*
+ * A config_probe_fn for config_load(): loads each plugin (without init)
+ * to get its option table. The tables stay valid until plugin_probe_clear().
+ */
+struct plugin_probe {
+	struct plugin	**loaded;
+	size_t		 n;
+};
+const struct hs_plugin_option *plugin_probe(void *probe, const char *dir,
+	    const char *name, char **error_r);
+void	 plugin_probe_clear(struct plugin_probe *probe);
 
 #endif

@@ -513,6 +513,13 @@ queue_lock_test(int fd)
 int
 queue_mkdirs(const struct queue_layout *ql, int dirfd, const char *relpath)
 {
+	return (queue_mkdirs_owner(dirfd, relpath, ql->owner_uid,
+	    ql->owner_gid));
+}
+
+int
+queue_mkdirs_owner(int dirfd, const char *relpath, uid_t uid, gid_t gid)
+{
 	char	 path[QUEUE_PATH_SIZE * 2];
 	char	*p;
 	int	 n;
@@ -537,8 +544,7 @@ queue_mkdirs(const struct queue_layout *ql, int dirfd, const char *relpath)
 			if (mkdirat(dirfd, path, QUEUE_MODE_READY) == 0) {
 				/* Root would leave root-owned levels Postfix cannot use. */
 				if (geteuid() == 0 && fchownat(dirfd, path,
-				    ql->owner_uid, ql->owner_gid,
-				    AT_SYMLINK_NOFOLLOW) < 0)
+				    uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 					return (-1);
 			} else if (errno != EEXIST) {
 				return (-1);

@@ -18,10 +18,10 @@
 #define QUEUE_DEFERRED		"deferred"
 #define QUEUE_CORRUPT		"corrupt"
 
-/* Longest queue id either style can produce, plus NUL. */
-#define QUEUE_ID_SIZE		64
-/* Longest relative path "queue/H/A/S/H/id", plus NUL. */
-#define QUEUE_PATH_SIZE		256
+/* Longest queue id Postfix accepts (mail_queue_id_ok), plus NUL. */
+#define QUEUE_ID_SIZE		256
+/* Longest relative path "queue/H/A/S/H/id" we handle, plus NUL. */
+#define QUEUE_PATH_SIZE		512
 /* Postfix's mail_queue_id_ok() length limit. */
 #define QUEUE_ID_MAXLEN		255
 /* Ready mode: owner rwx (MAIL_QUEUE_STAT_READY); everything else not yet committed. */
@@ -99,6 +99,9 @@ int	 queue_lock_test(int fd);
  */
 int	 queue_mkdirs(const struct queue_layout *ql, int dirfd,
 	    const char *relpath);
+/* The same for any owner (the quarantine's directories). */
+int	 queue_mkdirs_owner(int dirfd, const char *relpath, uid_t uid,
+	    gid_t gid);
 /* fsync(2) a directory by fd, or by path relative to dirfd. */
 int	 queue_fsync_dir(int dirfd);
 int	 queue_fsync_dirat(int dirfd, const char *relpath);

@@ -95,3 +95,24 @@ statedb_checkpoint(struct statedb *sdb)
 	}
 	return (0);
 }
+
+int
+statedb_open_db(struct statedb *sdb, const char *name, DB **db_r,
+    char **error_r)
+{
+	DB	*db;
+	int	 ret;
+
+	if ((ret = db_create(&db, sdb->env, 0)) != 0) {
+		*error_r = xasprintf("db_create: %s", db_strerror(ret));
+		return (-1);
+	}
+	if ((ret = db->open(db, NULL, name, NULL, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT, 0600)) != 0) {
+		*error_r = xasprintf("%s/%s: %s", sdb->dir, name, db_strerror(ret));
+		(void)db->close(db, 0);
+		return (-1);
+	}
+	*db_r = db;
+	return (0);
+}

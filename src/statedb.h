@@ -25,5 +25,8 @@ struct statedb {
 int	 statedb_open(const char *dir, struct statedb **sdb_r, char **error_r);
 void	 statedb_close(struct statedb **sdb);
 int	 statedb_checkpoint(struct statedb *sdb);
+/* Open (create) the btree database file name in the environment. */
+int	 statedb_open_db(struct statedb *sdb, const char *name, DB **db_r,
+	    char **error_r);
 
 #endif

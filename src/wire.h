@@ -53,7 +53,7 @@ struct wire_scan {
 	uint64_t	 seq;
 	uint64_t	 size_limit;	/* bytes; 0: none */
 	uint32_t	 time_limit_ms;
-	char		 queue_id[64];
+	char		 queue_id[256];
 };
 
 enum wire_content {

@@ -1,0 +1,91 @@
+/*
+ * commit.h - the batch commit protocol and crash recovery.
+ *
+ * The only module that creates, renames or removes queue files (besides
+ * claim.c, which only moves originals between hold and claimed).
+ */
+#ifndef HS_COMMIT_H
+#define HS_COMMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "aside.h"
+#include "config.h"
+#include "journal.h"
+#include "qfile.h"
+#include "queue.h"
+#include "quarantine.h"
+
+struct commit_ctx {
+	const struct queue_layout *ql;
+	const struct hs_config *conf;
+	int		 qdirfd;		/* queue_directory */
+	int		 claimed_fd;
+	int		 staging_fd;
+	char		 claimed[QUEUE_PATH_SIZE];	/* "holdscan/claimed" */
+	char		 staging[QUEUE_PATH_SIZE];	/* "holdscan/staging" */
+	struct journal	*journal;
+	struct aside	*aside;
+	struct quarantine *quarantine;	/* NULL: quarantine = set aside */
+	bool		 as_root;	/* chown new files to the mail owner */
+};
+
+enum commit_outcome {
+	COMMIT_DONE,		/* delivered, dropped, quarantined or set aside */
+	COMMIT_RETURNED,	/* back in hold, unchanged; why says why */
+	COMMIT_LEFT,		/* finished in incoming, original left for recovery */
+};
+
+struct commit_item {
+	/* in */
+	const char	*id;		/* original queue id (name in claimed/) */
+	int		 fd;		/* the claimed original, locked; closed by commit */
+	uint64_t	 ino;
+	mode_t		 extra_mode;	/* S_IXGRP (postsuper -e) to carry over */
+	enum policy_action action;
+	const struct qfile *qf;		/* the original, parsed by the master */
+	const struct qfile_rec *content;	/* new content, or NULL: qf's */
+	size_t		 ncontent;
+	const char	*verdict;	/* for the set-aside list and quarantine */
+	const char	*reason;
+	/* out */
+	enum commit_outcome outcome;
+	char		 new_id[QUEUE_ID_SIZE];
+	char		 why[256];
+	/* private */
+	char		 sname[QUEUE_ID_SIZE + 8];
+	int		 sfd;
+	uint64_t	 sino;
+	int		 jkind;		/* journal kind, 0 if not journaled */
+};
+
+/*
+ * commit_init() creates holdscan's directories inside the queue directory
+ * (mode 0700, the mail owner's) when missing, and opens them.
+ */
+int	 commit_init(struct commit_ctx *c, const struct queue_layout *ql,
+	    const struct hs_config *conf, int qdirfd, struct journal *j,
+	    struct aside *a, char **error_r);
+void	 commit_clear(struct commit_ctx *c);
+/*
+ * commit_batch() runs the protocol for n items and sets each outcome.
+ * Returns the number of new files in incoming (the caller wakes qmgr
+ * when > 0), or -1 when the batch as a whole failed (every item is back
+ * in hold; *error_r says why: the caller backs off).
+ */
+int	 commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
+	    char **error_r);
+/*
+ * commit_recover() finishes or undoes what the journal says was in
+ * progress. With strays, also returns every file left in claimed/ to hold
+ * and removes every file left in staging/ (only at start, before any
+ * claim). Returns 0, or -1 with *error_r.
+ */
+int	 commit_recover(struct commit_ctx *c, bool strays, char **error_r);
+/* Journal entries still open (a failed unlink or fsync): recovery needed. */
+bool	 commit_pending(struct commit_ctx *c);
+
+#endif

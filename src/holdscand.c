@@ -1,0 +1,1088 @@
+/*
+ * NAME
+ *	holdscand - scan Postfix's hold queue and release what passes (8)
+ * SYNOPSIS
+ *	holdscand [-fv] [-c config_file]
+ *	holdscand -n [-c config_file]
+ * DESCRIPTION
+ *	The master process. Started as root, it forks the scanner parent
+ *	(which drops to worker_user and forks the scanner workers), drops
+ *	to Postfix's mail_owner, finishes whatever a previous run left in
+ *	progress (commit.c recovery), and then runs one event loop:
+ *
+ *	    watch -> claim -> batch -> workers scan -> commit
+ *
+ *	It is the only holdscan process that touches queue directories,
+ *	the journal and the quarantine. Everything it knows lives in the
+ *	one context struct below.
+ *
+ *	SIGTERM: stop claiming, finish the messages already claimed, exit.
+ *	SIGHUP: re-read the configuration (and let the scanners reload).
+ *	A failed batch commit (disk full, I/O error) returns its messages
+ *	to hold and backs off, doubling the pause up to a minute, until a
+ *	commit succeeds again.
+ *
+ *	This program must never deliver a message twice, never lose one,
+ *	and never exit with a message anywhere but in hold, in incoming (or
+ *	deferred/active, Postfix's), in the quarantine, or accounted for in
+ *	the journal.
+ * DIAGNOSTICS
+ *	Problems go to syslog (mail facility) or, with -f, to stderr.
+ *	Exit status: 0 after SIGTERM, sysexits(3) codes otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aside.h"
+#include "batch.h"
+#include "claim.h"
+#include "commit.h"
+#include "config.h"
+#include "journal.h"
+#include "log.h"
+#include "metrics.h"
+#include "pluginload.h"
+#include "policy.h"
+#include "quarantine.h"
+#include "queue.h"
+#include "scan.h"
+#include "statedb.h"
+#include "watch.h"
+#include "worker.h"
+#include "xalloc.h"
+
+#define BACKOFF_MIN_MS		1000
+#define BACKOFF_MAX_MS		60000
+#define LOCKED_RETRY_MS		1000
+#define METRICS_EVERY_MS	1000
+#define POLL_MAX_MS		1000
+
+struct holdscand {
+	const char	*config_path;
+	bool		 foreground;
+	int		 verbose;
+	struct hs_config *conf;
+	struct queue_layout *ql;
+	struct policy	 policy;
+	char		*unscanned_header;	/* for delivered unscanned mail */
+	int		 qdirfd;
+	int		 sigfd;
+	int		 pidfd;
+	struct statedb	*sdb;
+	struct journal	*journal;
+	struct aside	*aside;
+	struct quarantine *quarantine;
+	struct commit_ctx commit;
+	struct watch	*watch;
+	struct pool	 pool;
+	struct scanner_setup setup;
+	struct msg_list	 scanq;		/* waiting for a worker */
+	struct batch	*open;		/* accepting messages */
+	struct batch_list closed;	/* full, waiting for scans */
+	uint64_t	 batch_seq;
+	size_t		 in_flight;
+	size_t		 aside_count;
+	bool		 stopping;
+	long		 backoff_until_ms;
+	long		 backoff_ms;
+	long		 next_rescan_ms;
+	long		 next_metrics_ms;
+	bool		 recovery_needed;
+	struct metrics	 metrics;
+};
+
+static long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1000L + ts.tv_nsec / 1000000L);
+}
+
+static double
+now_real(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+}
+
+static void
+usage(void)
+{
+	(void)fprintf(stderr, "usage: holdscand [-fv] [-c config_file]\n"
+	    "       holdscand -n [-c config_file]\n");
+	exit(EX_USAGE);
+}
+
+static void
+note_error(struct holdscand *d, const char *text)
+{
+	(void)snprintf(d->metrics.last_error, sizeof(d->metrics.last_error), "%s",
+	    text);
+	d->metrics.last_error_time = time(NULL);
+}
+
+static struct hs_config *
+load_config(const char *path, char **errors_r)
+{
+	struct plugin_probe probe = { NULL, 0 };
+	struct hs_config *conf = NULL;
+
+	if (config_load(path, plugin_probe, &probe, &conf, errors_r) < 0)
+		conf = NULL;
+	plugin_probe_clear(&probe);
+	return (conf);
+}
+
+static int
+facility_of(const char *name)
+{
+	static const struct {
+		const char	*name;
+		int		 fac;
+	} tab[] = {
+		{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON },
+		{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+		{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+		{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+		{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strcmp(tab[i].name, name) == 0)
+			return (tab[i].fac);
+	return (LOG_MAIL);
+}
+
+/* Create dir (root only) owned by the mail owner, mode 0700, if missing; check it. */
+static void
+ensure_dir(struct holdscand *d, const char *dir, const char *what)
+{
+	struct stat	 st;
+
+	if (stat(dir, &st) < 0) {
+		if (errno != ENOENT || geteuid() != 0)
+			hs_fatal(EX_CONFIG, "%s %s", what, dir);
+		if (mkdir(dir, 0700) < 0 ||
+		    chown(dir, d->ql->owner_uid, d->ql->owner_gid) < 0)
+			hs_fatal(EX_CANTCREAT, "create %s %s", what, dir);
+		hs_info("created %s %s", what, dir);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode))
+		hs_fatalx(EX_CONFIG, "%s %s: not a directory", what, dir);
+	if (geteuid() == 0 && st.st_uid != d->ql->owner_uid)
+		hs_fatalx(EX_CONFIG, "%s %s is owned by uid %lu, not by %s; fix "
+		    "with: chown %s %s", what, dir, (unsigned long)st.st_uid,
+		    d->ql->mail_owner, d->ql->mail_owner, dir);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		hs_fatalx(EX_CONFIG, "%s %s is writable by group or others; fix "
+		    "with: chmod go-w %s", what, dir, dir);
+}
+
+/*
+ * holdscan's directory inside queue_directory: the queue directory itself
+ * is root's, so this must happen before privileges are dropped.
+ */
+static void
+ensure_queue_subdirs(struct holdscand *d)
+{
+	char	 rel[QUEUE_PATH_SIZE];
+	int	 fd;
+
+	if ((fd = open(d->ql->queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		hs_fatal(EX_CONFIG, "queue_directory %s", d->ql->queue_dir);
+	(void)snprintf(rel, sizeof(rel), "%s/claimed",
+	    d->conf->holdscan_queue_subdir);
+	if (queue_mkdirs(d->ql, fd, rel) < 0)
+		hs_fatal(EX_CANTCREAT, "%s/%s", d->ql->queue_dir, rel);
+	(void)snprintf(rel, sizeof(rel), "%s/staging",
+	    d->conf->holdscan_queue_subdir);
+	if (queue_mkdirs(d->ql, fd, rel) < 0)
+		hs_fatal(EX_CANTCREAT, "%s/%s", d->ql->queue_dir, rel);
+	(void)close(fd);
+}
+
+/* The configuration file must not be changeable by anyone but root. */
+static void
+check_config_file(const char *path)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) < 0)
+		hs_fatal(EX_CONFIG, "%s", path);
+	if (geteuid() == 0 && st.st_uid != 0)
+		hs_fatalx(EX_CONFIG, "%s is owned by uid %lu, not root; fix with: "
+		    "chown root %s", path, (unsigned long)st.st_uid, path);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		hs_fatalx(EX_CONFIG, "%s is writable by group or others; fix "
+		    "with: chmod go-w %s", path, path);
+}
+
+static void
+write_pidfile(struct holdscand *d)
+{
+	char	 buf[32];
+	int	 n;
+
+	d->pidfd = open(d->conf->pid_file, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (d->pidfd < 0)
+		hs_fatal(EX_CANTCREAT, "pid file %s", d->conf->pid_file);
+	if (flock(d->pidfd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t	 r = read(d->pidfd, buf, sizeof(buf) - 1);
+
+		buf[r > 0 ? r : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		hs_fatalx(EX_TEMPFAIL, "holdscand is already running (pid %s, %s)",
+		    buf[0] ? buf : "?", d->conf->pid_file);
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(d->pidfd, 0) < 0 || pwrite(d->pidfd, buf, (size_t)n, 0) != n)
+		hs_fatal(EX_IOERR, "write pid file %s", d->conf->pid_file);
+}
+
+static void
+daemonize(void)
+{
+	pid_t	 pid;
+	int	 fd;
+
+	if ((pid = fork()) < 0)
+		hs_fatal(EX_OSERR, "fork");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		hs_fatal(EX_OSERR, "setsid");
+	if (chdir("/") < 0)
+		hs_fatal(EX_OSERR, "chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) < 0)
+		hs_fatal(EX_OSERR, "/dev/null");
+	(void)dup2(fd, STDIN_FILENO);
+	(void)dup2(fd, STDOUT_FILENO);
+	(void)dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		(void)close(fd);
+}
+
+/* Postfix's chroot_uid() order: groups, gid, uid; then prove root is gone. */
+static void
+drop_to_mail_owner(struct holdscand *d)
+{
+	gid_t	 gid = d->ql->owner_gid;
+
+	if (geteuid() != 0)
+		return;
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 ||
+	    setuid(d->ql->owner_uid) < 0)
+		hs_fatal(EX_NOPERM, "cannot drop privileges to %s",
+		    d->ql->mail_owner);
+	if (setuid(0) == 0)
+		hs_fatalx(EX_SOFTWARE, "could regain root after dropping it");
+}
+
+static void
+resolve_worker_user(struct holdscand *d)
+{
+	struct passwd	*pw;
+
+	d->setup.conf = d->conf;
+	d->setup.ql = d->ql;
+	d->setup.config_path = d->config_path;
+	if (geteuid() != 0) {
+		d->setup.uid = (uid_t)-1;
+		d->setup.user = "(unchanged)";
+		hs_warnx("not started as root: master and workers keep uid %lu",
+		    (unsigned long)geteuid());
+		return;
+	}
+	errno = 0;
+	if ((pw = getpwnam(d->conf->worker_user)) == NULL)
+		hs_fatalx(EX_NOUSER, "worker_user %s: %s; create it with: adduser "
+		    "--system --group --no-create-home %s", d->conf->worker_user,
+		    errno ? strerror(errno) : "no such user",
+		    d->conf->worker_user);
+	if (pw->pw_uid == 0 || pw->pw_uid == d->ql->owner_uid)
+		hs_fatalx(EX_CONFIG, "worker_user %s must be an unprivileged user "
+		    "of its own (not root, not the mail owner %s)",
+		    d->conf->worker_user, d->ql->mail_owner);
+	d->setup.uid = pw->pw_uid;
+	d->setup.gid = pw->pw_gid;
+	d->setup.user = d->conf->worker_user;
+}
+
+static void
+open_state(struct holdscand *d)
+{
+	struct aside_entry *v = NULL;
+	char		*error = NULL;
+	size_t		 n = 0, i;
+
+	if ((d->qdirfd = open(d->ql->queue_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		hs_fatal(EX_CONFIG, "queue_directory %s", d->ql->queue_dir);
+	if (statedb_open(d->conf->state_directory, &d->sdb, &error) < 0 ||
+	    journal_open(d->sdb, &d->journal, &error) < 0 ||
+	    aside_open(d->sdb, &d->aside, &error) < 0 ||
+	    quarantine_open(d->conf, d->sdb, d->ql->owner_uid, d->ql->owner_gid,
+	    &d->quarantine, &error) < 0 ||
+	    commit_init(&d->commit, d->ql, d->conf, d->qdirfd, d->journal,
+	    d->aside, &error) < 0)
+		hs_fatalx(EX_UNAVAILABLE, "%s", error);
+	d->commit.quarantine = d->quarantine;
+	if (commit_recover(&d->commit, true, &error) < 0)
+		hs_fatalx(EX_UNAVAILABLE, "%s", error);
+	if (watch_open(d->ql, d->qdirfd, &d->watch) < 0)
+		hs_fatal(EX_UNAVAILABLE, "watch %s/%s", d->ql->queue_dir,
+		    QUEUE_HOLD);
+	/* Set-aside messages stay aside while they are the same file. */
+	if (aside_list(d->aside, &v, &n, &error) < 0)
+		hs_fatalx(EX_UNAVAILABLE, "%s", error);
+	for (i = 0; i < n; i++)
+		watch_ignore(d->watch, v[i].id, (ino_t)v[i].ino);
+	d->aside_count = n;
+	free(v);
+}
+
+/* Forget set-aside entries whose file has left hold (postsuper -H, -d, -r). */
+static void
+prune_aside(struct holdscand *d)
+{
+	struct aside_entry *v = NULL;
+	struct stat	 st;
+	char		 path[QUEUE_PATH_SIZE], *error = NULL;
+	size_t		 n = 0, i, kept = 0;
+
+	if (aside_list(d->aside, &v, &n, &error) < 0) {
+		hs_warnx("%s", error);
+		free(error);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (queue_path(d->ql, QUEUE_HOLD, v[i].id, path) == 0 &&
+		    fstatat(d->qdirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (uint64_t)st.st_ino == v[i].ino) {
+			kept++;
+			continue;
+		}
+		watch_unignore(d->watch, v[i].id);
+		if (aside_del(d->aside, v[i].id, &error) < 0) {
+			hs_warnx("%s", error);
+			free(error);
+			error = NULL;
+		}
+	}
+	d->aside_count = kept;
+	free(v);
+}
+
+static void
+backoff(struct holdscand *d, const char *why)
+{
+	d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (d->backoff_ms > BACKOFF_MAX_MS)
+		d->backoff_ms = BACKOFF_MAX_MS;
+	d->backoff_until_ms = now_ms() + d->backoff_ms;
+	hs_warnx("%s; pausing for %ld ms", why, d->backoff_ms);
+	note_error(d, why);
+}
+
+/* The master decides alone: scan failed (crashes, too large) or corrupt. */
+static void
+decide_unscanned(struct holdscand *d, struct msg *m, const char *reason)
+{
+	char		 why[256];
+
+	m->verdict = VERDICT_FAILED;
+	(void)snprintf(m->reason, sizeof(m->reason), "%s", reason);
+	m->action = policy_decide(&d->policy, VERDICT_FAILED, NULL, 0);
+	if (m->qf != NULL && m->qf->nrcpts > 0) {
+		const char	**r = xcalloc(m->qf->nrcpts, sizeof(*r));
+		size_t		 i;
+
+		for (i = 0; i < m->qf->nrcpts; i++)
+			r[i] = m->qf->rcpts[i].address;
+		m->action = policy_decide(&d->policy, VERDICT_FAILED, r,
+		    m->qf->nrcpts);
+		free(r);
+	}
+	if (m->action == ACTION_DELIVER && m->qf != NULL &&
+	    d->unscanned_header != NULL) {
+		struct buf	 recs = BUF_INIT;
+		char		*hdr = xasprintf("%s (%s)\n", d->unscanned_header,
+				    reason);
+
+		scan_build_content(m->qf->content, m->qf->ncontent,
+		    m->qf->header_end, hdr, d->ql->line_limit, &recs);
+		free(hdr);
+		if (msg_set_built(m, &recs, why, sizeof(why)) < 0) {
+			hs_warnx("%s: %s", m->id, why);
+			m->action = ACTION_HOLD;
+		}
+		buf_free(&recs);
+	} else if (m->action != ACTION_DELIVER && m->action != ACTION_DROP &&
+	    m->action != ACTION_QUARANTINE) {
+		m->action = ACTION_HOLD;
+	}
+	hs_info("%s: scan failed: %s; action=%s", m->id, reason,
+	    config_action_name(m->action));
+	m->decided = true;
+	d->metrics.verdicts[VERDICT_FAILED]++;
+	batch_decided(m->batch);
+}
+
+static void
+open_batch(struct holdscand *d)
+{
+	if (d->open == NULL)
+		d->open = batch_new(++d->batch_seq, now_ms());
+}
+
+/* Claim one candidate: parse its envelope and put it in the open batch. */
+static void
+claim_one(struct holdscand *d, const struct watch_candidate *c)
+{
+	struct qfile_error err;
+	struct stat	 st;
+	struct msg	*m;
+	char		 why[256] = "";
+	int		 fd;
+	size_t		 limit;
+
+	switch (claim_take(d->qdirfd, c->path, d->commit.claimed, c->id, &fd,
+	    &st, why, sizeof(why))) {
+	case CLAIM_OK:
+		break;
+	case CLAIM_LOCKED:
+		watch_done(d->watch, c->id);
+		watch_defer(d->watch, c, now_ms(), LOCKED_RETRY_MS);
+		return;
+	case CLAIM_GONE:
+		watch_done(d->watch, c->id);
+		return;
+	case CLAIM_SKIP:
+	case CLAIM_ERROR:
+		hs_warnx("%s: not claimed: %s", c->id, why);
+		watch_done(d->watch, c->id);
+		return;
+	}
+	d->metrics.claimed++;
+	d->in_flight++;
+	m = msg_new(c->id, c->path, fd, &st, now_ms());
+	limit = d->conf->message_size_limit > 0 &&
+	    st.st_size > d->conf->message_size_limit ?
+	    (size_t)st.st_size : SIZE_MAX;
+	if (qfile_read_fd(fd, limit, &m->qf, &err) < 0) {
+		if (err.code == QFILE_EIO) {
+			hs_warnx("%s: %s; returned to hold", c->id, err.text);
+			(void)claim_return(d->ql, d->qdirfd, d->commit.claimed, c->id);
+			msg_free(&m);
+			d->in_flight--;
+			watch_done(d->watch, c->id);
+			backoff(d, "cannot read queue files");
+			return;
+		}
+		/* Postfix's own answer to a malformed queue file: the corrupt queue. */
+		hs_warnx("%s: corrupt queue file: %s; moved to %s", c->id, err.text,
+		    QUEUE_CORRUPT);
+		{
+			char	 dst[QUEUE_PATH_SIZE], src[QUEUE_PATH_SIZE];
+
+			(void)snprintf(src, sizeof(src), "%s/%s", d->commit.claimed,
+			    c->id);
+			(void)snprintf(dst, sizeof(dst), "%s/%s", QUEUE_CORRUPT, c->id);
+			if (queue_mkdirs(d->ql, d->qdirfd, QUEUE_CORRUPT) < 0 ||
+			    renameat2(d->qdirfd, src, d->qdirfd, dst,
+			    RENAME_NOREPLACE) < 0 ||
+			    queue_fsync_dirat(d->qdirfd, QUEUE_CORRUPT) < 0) {
+				hs_warn("%s: cannot move to %s; returned to hold",
+				    c->id, QUEUE_CORRUPT);
+				(void)claim_return(d->ql, d->qdirfd,
+				    d->commit.claimed, c->id);
+				watch_ignore(d->watch, c->id, st.st_ino);
+			}
+		}
+		d->metrics.corrupt++;
+		msg_free(&m);
+		d->in_flight--;
+		watch_done(d->watch, c->id);
+		return;
+	}
+	hs_info("%s: claimed from=<%s> size=%lld nrcpt=%zu", m->id, m->qf->sender,
+	    (long long)st.st_size, m->qf->nrcpts);
+	open_batch(d);
+	batch_add(d->open, m);
+	if (d->conf->message_size_limit > 0 &&
+	    st.st_size > d->conf->message_size_limit)
+		decide_unscanned(d, m, "message larger than message_size_limit");
+	else
+		TAILQ_INSERT_TAIL(&d->scanq, m, sentry);
+	if (batch_full(d->open, d->conf)) {
+		d->open->closed = true;
+		TAILQ_INSERT_TAIL(&d->closed, d->open, entry);
+		d->open = NULL;
+	}
+}
+
+static void
+claim_some(struct holdscand *d)
+{
+	struct watch_candidate c;
+
+	if (d->stopping || now_ms() < d->backoff_until_ms || !d->pool.ready)
+		return;
+	while (d->in_flight < (size_t)d->conf->max_in_flight &&
+	    watch_next(d->watch, &c))
+		claim_one(d, &c);
+}
+
+static void
+dispatch(struct holdscand *d)
+{
+	struct worker	*w;
+	struct msg	*m;
+
+	while ((m = TAILQ_FIRST(&d->scanq)) != NULL &&
+	    (w = pool_idle(&d->pool)) != NULL) {
+		if (pool_dispatch(&d->pool, w, m, m->fd, m->id,
+		    (uint64_t)d->conf->message_size_limit,
+		    (uint32_t)d->conf->scan_time_limit) < 0)
+			continue;	/* that worker is gone; try another */
+		TAILQ_REMOVE(&d->scanq, m, sentry);
+		m->scanning = true;
+	}
+}
+
+static void
+scan_failed_once(struct holdscand *d, struct msg *m, const char *why)
+{
+	m->scanning = false;
+	m->failures++;
+	hs_warnx("%s: scan attempt %d failed: %s", m->id, m->failures, why);
+	if (m->failures >= d->conf->scan_retry_limit) {
+		char	 reason[256];
+
+		(void)snprintf(reason, sizeof(reason), "%d scan attempts failed, "
+		    "last: %s", m->failures, why);
+		decide_unscanned(d, m, reason);
+		return;
+	}
+	TAILQ_INSERT_HEAD(&d->scanq, m, sentry);
+}
+
+static void
+scan_result(struct holdscand *d, struct msg *m, const struct wire_result *res,
+    int memfd)
+{
+	char	 why[256];
+	size_t	 max;
+
+	m->scanning = false;
+	m->res = *res;
+	if (res->verdict < 0 || res->verdict >= VERDICT_COUNT ||
+	    res->action < ACTION_DELIVER || res->action > ACTION_HOLD) {
+		scan_failed_once(d, m, "worker sent an impossible verdict");
+		return;
+	}
+	if (res->content == CONTENT_NEW) {
+		/* Room for headers and cleaning; never unbounded. */
+		max = (size_t)m->st.st_size * 2 + 16 * 1024 * 1024;
+		if (memfd < 0 || msg_set_content(m, memfd, max, why,
+		    sizeof(why)) < 0) {
+			scan_failed_once(d, m, memfd < 0 ? "content missing" : why);
+			return;
+		}
+	}
+	m->verdict = (enum verdict)res->verdict;
+	m->action = (enum policy_action)res->action;
+	(void)snprintf(m->reason, sizeof(m->reason), "%s", res->reason);
+	m->decided = true;
+	m->t_scanned_ms = now_ms();
+	d->metrics.verdicts[m->verdict]++;
+	metrics_observe(&d->metrics.scan_time, res->scan_us / 1e6,
+	    metrics_latency_bounds);
+	hs_info("%s: scanned verdict=%s action=%s scan=%.1fms%s%s%s%s%s",
+	    m->id, verdict_name(m->verdict), config_action_name(m->action),
+	    res->scan_us / 1000.0, res->reason[0] ? " reason=\"" : "",
+	    res->reason, res->reason[0] ? "\"" : "",
+	    res->detail[0] ? " plugins=" : "", res->detail);
+	batch_decided(m->batch);
+}
+
+static void
+handle_worker(struct holdscand *d, struct worker *w)
+{
+	struct wire_result res;
+	enum pool_event	 ev;
+	char		 why[256];
+	void		*job;
+	int		 memfd;
+
+	ev = pool_handle_worker(&d->pool, w, &res, &memfd, &job, why,
+	    sizeof(why));
+	if (ev == POOL_RESULT && job != NULL)
+		scan_result(d, job, &res, memfd);
+	else if (ev == POOL_FAILED && job != NULL)
+		scan_failed_once(d, job, why);
+	else if (ev == POOL_FAILED)
+		hs_debug("%s", why);
+	if (memfd >= 0)
+		(void)close(memfd);
+}
+
+static const char *
+outcome_action(const struct commit_item *it)
+{
+	return (config_action_name(it->action));
+}
+
+/* One batch through the commit protocol, then one log line per message. */
+static void
+commit_one_batch(struct holdscand *d, struct batch *b)
+{
+	struct commit_item *items = xcalloc(b->count, sizeof(*items));
+	struct msg	*m;
+	size_t		 i = 0, counts[6] = { 0 }, returned = 0;
+	char		*error = NULL;
+	double		 real = now_real();
+	long		 t0 = now_ms();
+	int		 published;
+
+	TAILQ_FOREACH(m, &b->msgs, bentry) {
+		struct commit_item *it = &items[i++];
+
+		it->id = m->id;
+		it->fd = m->fd;
+		m->fd = -1;		/* commit closes it, releasing the lock */
+		it->ino = (uint64_t)m->st.st_ino;
+		it->extra_mode = m->st.st_mode & S_IXGRP;
+		it->action = m->action;
+		it->qf = m->qf;
+		it->content = m->content;
+		it->ncontent = m->ncontent;
+		it->verdict = verdict_name(m->verdict);
+		it->reason = m->reason;
+	}
+	published = commit_batch(&d->commit, items, b->count, &error);
+	if (published < 0) {
+		d->metrics.batch_failures++;
+		backoff(d, error);
+		free(error);
+	} else {
+		d->backoff_ms = 0;
+	}
+	i = 0;
+	TAILQ_FOREACH(m, &b->msgs, bentry) {
+		struct commit_item *it = &items[i++];
+		double	 hold_wait = (t0 - m->t_claim_ms) / 1000.0;
+		double	 entered = (double)m->st.st_ctim.tv_sec +
+			    m->st.st_ctim.tv_nsec / 1e9;
+
+		watch_done(d->watch, m->id);
+		d->metrics.bytes += (uint64_t)m->st.st_size;
+		if (it->outcome == COMMIT_RETURNED) {
+			returned++;
+			d->metrics.returned++;
+			hs_warnx("%s: returned to hold: %s", m->id, it->why);
+			continue;
+		}
+		counts[it->action]++;
+		d->metrics.committed[it->action]++;
+		if (it->action == ACTION_HOLD) {
+			watch_ignore(d->watch, m->id, m->st.st_ino);
+			d->aside_count++;
+			hs_info("%s: action=hold verdict=%s reason=\"%s\"; left in "
+			    "hold (postsuper -H %s releases it unscanned)", m->id,
+			    verdict_name(m->verdict), m->reason, m->id);
+			continue;
+		}
+		if (it->new_id[0] != '\0') {
+			metrics_observe(&d->metrics.latency, real - entered,
+			    metrics_latency_bounds);
+			hs_info("%s: action=%s new_id=%s verdict=%s delay=%.3f "
+			    "delays=%.3f/%.3f/%.3f%s", m->id, outcome_action(it),
+			    it->new_id, verdict_name(m->verdict), real - entered,
+			    entered < real ? real - entered - hold_wait : 0.0,
+			    hold_wait, (now_ms() - t0) / 1000.0,
+			    it->outcome == COMMIT_LEFT ? " (original left for "
+			    "recovery)" : "");
+		} else {
+			hs_info("%s: action=%s verdict=%s%s%s%s", m->id,
+			    outcome_action(it), verdict_name(m->verdict),
+			    m->reason[0] ? " reason=\"" : "", m->reason,
+			    m->reason[0] ? "\"" : "");
+		}
+		if (it->outcome == COMMIT_LEFT)
+			d->recovery_needed = true;
+	}
+	d->in_flight -= b->count;
+	d->metrics.batches++;
+	metrics_observe(&d->metrics.batch_size, (double)b->count,
+	    metrics_size_bounds);
+	hs_info("batch=%llu messages=%zu bytes=%llu delivered=%zu tagged=%zu "
+	    "cleaned=%zu quarantined=%zu dropped=%zu held=%zu returned=%zu "
+	    "time=%ldms", (unsigned long long)b->seq, b->count,
+	    (unsigned long long)b->bytes, counts[ACTION_DELIVER],
+	    counts[ACTION_TAG], counts[ACTION_CLEAN], counts[ACTION_QUARANTINE],
+	    counts[ACTION_DROP], counts[ACTION_HOLD], returned, now_ms() - t0);
+	if (published > 0 && queue_trigger(d->ql, "qmgr", "I") < 0)
+		hs_debug("cannot wake qmgr: %s", strerror(errno));
+	free(items);
+}
+
+static void
+commit_ready(struct holdscand *d)
+{
+	struct batch	*b;
+	bool		 more;
+
+	while ((b = TAILQ_FIRST(&d->closed)) != NULL && b->undecided == 0) {
+		TAILQ_REMOVE(&d->closed, b, entry);
+		commit_one_batch(d, b);
+		batch_free(&b);
+	}
+	/* More is coming if candidates wait and we may claim them. */
+	more = watch_pending(d->watch) > 0 && !d->stopping &&
+	    d->in_flight < (size_t)d->conf->max_in_flight;
+	if (d->open != NULL && batch_ready(d->open, d->conf, now_ms(), more)) {
+		b = d->open;
+		d->open = NULL;
+		commit_one_batch(d, b);
+		batch_free(&b);
+	}
+}
+
+static void
+reload_config(struct holdscand *d)
+{
+	struct hs_config *conf, *old = d->conf;
+	char		*errors = NULL;
+
+	if ((conf = load_config(d->config_path, &errors)) == NULL) {
+		hs_warnx("reload: %s has errors, keeping the running "
+		    "configuration:\n%s", d->config_path, errors);
+		free(errors);
+		return;
+	}
+	/* Paths and identities need a restart; keep the running ones. */
+#define KEEP(field) do { \
+	if (strcmp(conf->field, old->field) != 0) \
+		hs_warnx("reload: " #field " changed; restart holdscand to " \
+		    "apply it"); \
+	free(conf->field); \
+	conf->field = xstrdup(old->field); \
+} while (0)
+	KEEP(postfix_config_directory);
+	KEEP(state_directory);
+	KEEP(quarantine_directory);
+	KEEP(holdscan_queue_subdir);
+	KEEP(pid_file);
+	KEEP(worker_user);
+	KEEP(plugin_directory);
+#undef KEEP
+	if (conf->worker_count != old->worker_count)
+		hs_warnx("reload: worker_count changed; restart holdscand to "
+		    "apply it");
+	policy_clear(&d->policy);
+	policy_from_config(&d->policy, conf);
+	d->conf = conf;
+	d->commit.conf = conf;
+	d->setup.conf = conf;
+	log_set_verbose(conf->verbose || d->verbose);
+	pool_reload(&d->pool);
+	config_free(&old);
+	hs_info("reload: configuration %s re-read", d->config_path);
+}
+
+static void
+handle_signals(struct holdscand *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (!d->stopping)
+				hs_info("stopping: finishing %zu messages in flight",
+				    d->in_flight);
+			d->stopping = true;
+			break;
+		case SIGHUP:
+			reload_config(d);
+			break;
+		case SIGCHLD:
+			/* The scanner parent; its socket tells us it is gone. */
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+write_metrics(struct holdscand *d)
+{
+	d->metrics.hold_depth = watch_pending(d->watch);
+	d->metrics.in_flight = d->in_flight;
+	d->metrics.aside = d->aside_count;
+	d->metrics.worker_crashes = d->pool.crashes;
+	d->metrics.worker_timeouts = d->pool.timeouts;
+	d->metrics.engine_generation = d->pool.generation;
+	(void)snprintf(d->metrics.engine_info, sizeof(d->metrics.engine_info),
+	    "%s", d->pool.engine_info);
+	if (metrics_write(&d->metrics, d->conf->metrics_file) < 0)
+		hs_debug("metrics %s: %s", d->conf->metrics_file, strerror(errno));
+}
+
+static int
+min_timeout(int cur, long ms)
+{
+	if (ms < 0)
+		return (cur);
+	if (ms > POLL_MAX_MS)
+		ms = POLL_MAX_MS;
+	return (cur < 0 || ms < cur ? (int)ms : cur);
+}
+
+static void
+event_loop(struct holdscand *d)
+{
+	struct pollfd	*pfd = NULL;
+	struct worker	**wv = NULL;
+	size_t		 cap = 0, n, i;
+	char		 why[256];
+	int		 timeout;
+	long		 t;
+
+	for (;;) {
+		struct timespec	 ts;
+		struct worker	*w;
+		void		*job;
+
+		t = now_ms();
+		if (d->stopping && d->in_flight == 0)
+			break;
+		if (t >= d->next_rescan_ms) {
+			watch_rescan(d->watch);
+			prune_aside(d);
+			d->next_rescan_ms = t + d->conf->rescan_interval;
+		}
+		claim_some(d);
+		dispatch(d);
+		commit_ready(d);
+		if (d->recovery_needed && d->open == NULL &&
+		    TAILQ_EMPTY(&d->closed)) {
+			char	*error = NULL;
+
+			if (commit_recover(&d->commit, false, &error) < 0) {
+				hs_warnx("%s", error);
+				free(error);
+			} else {
+				d->recovery_needed = false;
+			}
+		}
+		if (t >= d->next_metrics_ms) {
+			write_metrics(d);
+			d->next_metrics_ms = t + METRICS_EVERY_MS;
+		}
+
+		/* Sleep until something happens or a timer is due. */
+		timeout = POLL_MAX_MS;
+		timeout = min_timeout(timeout, watch_tick(d->watch, now_ms()));
+		timeout = min_timeout(timeout, batch_wait_ms(d->open, d->conf,
+		    now_ms()));
+		(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+		timeout = min_timeout(timeout, pool_next_deadline_ms(&d->pool, &ts));
+		if (d->backoff_until_ms > now_ms())
+			timeout = min_timeout(timeout, d->backoff_until_ms - now_ms());
+		if (watch_pending(d->watch) > 0 && !d->stopping &&
+		    d->backoff_until_ms <= now_ms() &&
+		    d->in_flight < (size_t)d->conf->max_in_flight && d->pool.ready)
+			timeout = 0;
+
+		n = 3 + d->pool.nworkers;
+		if (n > cap) {
+			cap = n;
+			pfd = xreallocarray(pfd, cap, sizeof(*pfd));
+			wv = xreallocarray(wv, cap, sizeof(*wv));
+		}
+		pfd[0].fd = d->sigfd;
+		pfd[1].fd = watch_fd(d->watch);
+		pfd[2].fd = d->pool.ctl;
+		n = 3;
+		TAILQ_FOREACH(w, &d->pool.workers, entry) {
+			wv[n] = w;
+			pfd[n++].fd = w->sock;
+		}
+		for (i = 0; i < n; i++) {
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
+		}
+		if (poll(pfd, n, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			hs_fatal(EX_OSERR, "poll");
+		}
+		if (pfd[0].revents & POLLIN)
+			handle_signals(d);
+		if (pfd[1].revents & POLLIN)
+			watch_handle(d->watch);
+		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (pool_handle_ctl(&d->pool, why, sizeof(why)) < 0)
+				hs_fatalx(EX_SOFTWARE, "%s; cannot scan without it "
+				    "(see the lines above for its reason)", why);
+			pool_fill(&d->pool);
+		}
+		/* Worker sockets: the pool may free workers as we go, so check by pid. */
+		for (i = 3; i < n; i++) {
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			TAILQ_FOREACH(w, &d->pool.workers, entry)
+				if (w == wv[i] && w->sock == pfd[i].fd)
+					break;
+			if (w != NULL)
+				handle_worker(d, w);
+		}
+		(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+		while ((job = pool_expire(&d->pool, &ts)) != NULL)
+			scan_failed_once(d, job, "over scan_time_limit");
+	}
+	free(pfd);
+	free(wv);
+}
+
+static void
+setup_signals(struct holdscand *d)
+{
+	sigset_t	 mask;
+
+	(void)sigemptyset(&mask);
+	(void)sigaddset(&mask, SIGTERM);
+	(void)sigaddset(&mask, SIGINT);
+	(void)sigaddset(&mask, SIGHUP);
+	(void)sigaddset(&mask, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+	    (d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		hs_fatal(EX_OSERR, "signalfd");
+	(void)signal(SIGPIPE, SIG_IGN);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct holdscand d;
+	char		*errors = NULL;
+	bool		 print_conf = false;
+	size_t		 nworkers;
+	int		 ch;
+
+	memset(&d, 0, sizeof(d));
+	d.config_path = CONFIG_DEFAULT_FILE;
+	d.pidfd = d.sigfd = d.qdirfd = -1;
+	TAILQ_INIT(&d.scanq);
+	TAILQ_INIT(&d.closed);
+	while ((ch = getopt(argc, argv, "c:fnv")) != -1) {
+		switch (ch) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'f':
+			d.foreground = true;
+			break;
+		case 'n':
+			print_conf = true;
+			break;
+		case 'v':
+			d.verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_open("holdscand", d.foreground || print_conf ? LOG_DEST_STDERR :
+	    LOG_DEST_SYSLOG, LOG_MAIL, d.verbose);
+	if ((d.conf = load_config(d.config_path, &errors)) == NULL) {
+		(void)fprintf(stderr, "%s\n", errors);
+		hs_fatalx(EX_CONFIG, "%s: configuration errors, not started",
+		    d.config_path);
+	}
+	if (print_conf) {
+		config_print(d.conf, stdout, true);
+		config_free(&d.conf);
+		return (0);
+	}
+	log_open(d.conf->syslog_name, d.foreground ? LOG_DEST_STDERR :
+	    LOG_DEST_SYSLOG, facility_of(d.conf->syslog_facility),
+	    d.verbose || d.conf->verbose);
+	check_config_file(d.config_path);
+	if (queue_layout_load(d.conf->postfix_config_directory, NULL, &d.ql,
+	    &errors) < 0)
+		hs_fatalx(EX_CONFIG, "%s", errors);
+	policy_from_config(&d.policy, d.conf);
+	if (d.conf->scan_header_name[0] != '\0')
+		d.unscanned_header = xasprintf("%s: not scanned by holdscan %s on %s",
+		    d.conf->scan_header_name, HS_VERSION, d.ql->myhostname);
+	resolve_worker_user(&d);
+	ensure_dir(&d, d.conf->state_directory, "state_directory");
+	ensure_dir(&d, d.conf->quarantine_directory, "quarantine_directory");
+	ensure_queue_subdirs(&d);
+
+	if (!d.foreground)
+		daemonize();
+	write_pidfile(&d);
+	setup_signals(&d);
+	nworkers = d.conf->worker_count > 0 ? (size_t)d.conf->worker_count :
+	    (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nworkers < 1)
+		nworkers = 1;
+	if (pool_start(&d.pool, &d.setup, nworkers) < 0)
+		hs_fatal(EX_OSERR, "cannot start the scanners");
+	drop_to_mail_owner(&d);
+	(void)prctl(PR_SET_DUMPABLE, 1);
+
+	open_state(&d);
+	d.metrics.started = time(NULL);
+	hs_info("started: queue %s, %zu workers as %s, batches of up to %ld "
+	    "messages", d.ql->queue_dir, nworkers, d.setup.user,
+	    d.conf->batch_max_messages);
+	d.next_rescan_ms = now_ms() + d.conf->rescan_interval;
+	event_loop(&d);
+
+	write_metrics(&d);
+	pool_stop(&d.pool);
+	watch_close(&d.watch);
+	commit_clear(&d.commit);
+	quarantine_close(&d.quarantine);
+	aside_close(&d.aside);
+	journal_close(&d.journal);
+	statedb_close(&d.sdb);
+	policy_clear(&d.policy);
+	free(d.unscanned_header);
+	queue_layout_free(&d.ql);
+	hs_info("stopped");
+	config_free(&d.conf);
+	return (0);
+}

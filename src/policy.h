@@ -1,0 +1,40 @@
+/*
+ * policy.h - from verdict to action, per recipient domain.
+ *
+ * Pure: no I/O. Built from the configuration once; read-only afterwards.
+ */
+#ifndef HS_POLICY_H
+#define HS_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "verdict.h"
+
+struct policy_rule {
+	enum policy_action action[VERDICT_COUNT];
+};
+
+struct policy {
+	struct policy_rule def;		/* the policy { } section */
+	char		**domains;	/* domain "example.com" { } overrides */
+	struct policy_rule *rules;
+	size_t		 ndomains;
+	char		*subject_tag;	/* for ACTION_TAG */
+};
+
+/* Built-in defaults: deliver clean mail, hold everything else. */
+void	 policy_defaults(struct policy *p);
+void	 policy_clear(struct policy *p);
+/* The policy a configuration describes. */
+void	 policy_from_config(struct policy *p, const struct hs_config *conf);
+/*
+ * The action for verdict v and a message to these recipients: the
+ * default rule, or a domain rule when every recipient is in that domain
+ * (mixed messages take the most careful of their domains' actions).
+ */
+enum policy_action policy_decide(const struct policy *p, enum verdict v,
+	    const char *const *rcpts, size_t nrcpts);
+
+#endif

@@ -75,6 +75,9 @@ LIB		 = $(O)/libholdscan.a
 
 PLUGIN_SRCS	 = $(wildcard plugins/*.c)
 PLUGINS		 = $(PLUGIN_SRCS:plugins/%.c=$(O)/plugins/%.so)
+# Test-only plugins: built into the same directory, never installed.
+TPLUGIN_SRCS	 = $(wildcard tests/plugins/*.c)
+TPLUGINS	 = $(TPLUGIN_SRCS:tests/plugins/%.c=$(O)/plugins/%.so)
 
 UNIT_SRCS	 = $(wildcard tests/unit/test_*.c)
 UNIT_BINS	 = $(UNIT_SRCS:%.c=$(O)/%)
@@ -92,7 +95,7 @@ PROG_BINS	 = $(PROGS:src/%.c=$(O)/%)
 
 all: progs
 
-progs: $(PROG_BINS) $(PLUGINS) $(TOOL_BINS)
+progs: $(PROG_BINS) $(PLUGINS) $(TPLUGINS) $(TOOL_BINS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
@@ -108,6 +111,10 @@ $(O)/%: $(O)/src/%.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
 $(O)/plugins/%.so: $(O)/plugins/%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
+
+$(O)/plugins/%.so: $(O)/tests/plugins/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
 

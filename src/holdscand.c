@@ -362,6 +362,7 @@ open_state(struct holdscand *d)
 		watch_ignore(d->watch, v[i].id, (ino_t)v[i].ino);
 	d->aside_count = n;
 	free(v);
+	watch_rescan(d->watch);
 }
 
 /* Forget set-aside entries whose file has left hold (postsuper -H, -d, -r). */

@@ -309,7 +309,6 @@ watch_open(const struct queue_layout *ql, int qdirfd, struct watch **w_r)
 		errno = saved;
 		return (-1);
 	}
-	watch_rescan(w);
 	*w_r = w;
 	return (0);
 }

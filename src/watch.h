@@ -23,7 +23,8 @@ struct watch;
 
 /*
  * watch_open() watches ql's hold queue through qdirfd (the queue
- * directory) and queues everything already there. -1 with errno.
+ * directory); call watch_rescan() next (after watch_ignore() for what is
+ * set aside) to queue what is already there. -1 with errno.
  */
 int	 watch_open(const struct queue_layout *ql, int qdirfd,
 	    struct watch **w_r);

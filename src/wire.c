@@ -82,6 +82,9 @@ wire_recv(int sock, enum wire_type *type_r, void *body, size_t size,
 	ssize_t		 n;
 	int		 fd = -1, bad = 0;
 
+	/* Callers close *fd_r on every path; never leave it undefined. */
+	*fd_r = -1;
+	*len_r = 0;
 	memset(&msg, 0, sizeof(msg));
 	iov[0].iov_base = &t;
 	iov[0].iov_len = sizeof(t);

@@ -50,7 +50,7 @@ PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl
 WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
 		   -Wpointer-arith -Wvla -Wno-format-truncation
-HS_CPPFLAGS	 = -D_GNU_SOURCE -DHS_VERSION='"$(VERSION)"' \
+HS_CPPFLAGS	 = -D_GNU_SOURCE -DHS_VERSION='"$(VERSION)"' -DHS_SRCDIR='"$(CURDIR)"' \
 		   -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' \
 		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -Isrc
 HS_CFLAGS	 = -std=gnu11 $(WARN) $(HS_CPPFLAGS) $(PKG_CFLAGS) -fPIC

@@ -835,22 +835,106 @@ config_load_common(const char *path, const char *text, const char *name,
 	return (0);
 }
 
+/*
+ * libconfuse 3.3 counts each "#" comment as three lines, so every line
+ * number after a comment would be wrong. Blank "#" comments out here
+ * (outside quoted strings), keeping every newline, and give libconfuse
+ * the result: line numbers then match the file exactly.
+ */
+static char *
+strip_hash_comments(const char *text)
+{
+	char	*out = xstrdup(text), *p;
+	char	 quote = 0;
+
+	for (p = out; *p; p++) {
+		if (quote) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == quote)
+				quote = 0;
+			continue;
+		}
+		if (*p == '"' || *p == '\'') {
+			quote = *p;
+		} else if (*p == '#') {
+			while (*p != '\0' && *p != '\n')
+				*p++ = ' ';
+			if (*p == '\0')
+				break;
+		}
+	}
+	return (out);
+}
+
+#define CONFIG_FILE_MAX	(4 * 1024 * 1024)
+
+static char *
+read_text_file(const char *path, char **errors_r)
+{
+	struct buf	 b = BUF_INIT;
+	char		 chunk[8192];
+	size_t		 n;
+	FILE		*fp;
+
+	if ((fp = fopen(path, "re")) == NULL) {
+		*errors_r = xasprintf("%s: cannot read: %s", path, strerror(errno));
+		return (NULL);
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		if (b.len + n > CONFIG_FILE_MAX) {
+			*errors_r = xasprintf("%s: larger than %d bytes; is it "
+			    "really a configuration file?", path, CONFIG_FILE_MAX);
+			(void)fclose(fp);
+			buf_free(&b);
+			return (NULL);
+		}
+		buf_append(&b, chunk, n);
+	}
+	if (ferror(fp)) {
+		*errors_r = xasprintf("%s: read error: %s", path, strerror(errno));
+		(void)fclose(fp);
+		buf_free(&b);
+		return (NULL);
+	}
+	(void)fclose(fp);
+	if (memchr(b.data ? b.data : "", '\0', b.len) != NULL) {
+		*errors_r = xasprintf("%s: contains a NUL byte", path);
+		buf_free(&b);
+		return (NULL);
+	}
+	buf_reserve(&b, 0);
+	return (buf_steal(&b, NULL));
+}
+
 int
 config_load(const char *path, config_probe_fn probe, void *probe_arg,
     struct hs_config **conf_r, char **errors_r)
 {
+	char	*text;
+	int	 rc;
+
 	if (path == NULL)
 		path = CONFIG_DEFAULT_FILE;
-	return (config_load_common(path, NULL, path, probe, probe_arg, conf_r,
-	    errors_r));
+	*conf_r = NULL;
+	if ((text = read_text_file(path, errors_r)) == NULL)
+		return (-1);
+	rc = config_load_string(text, path, probe, probe_arg, conf_r, errors_r);
+	free(text);
+	return (rc);
 }
 
 int
 config_load_string(const char *text, const char *name, config_probe_fn probe,
     void *probe_arg, struct hs_config **conf_r, char **errors_r)
 {
-	return (config_load_common(NULL, text, name, probe, probe_arg, conf_r,
-	    errors_r));
+	char	*clean = strip_hash_comments(text);
+	int	 rc;
+
+	rc = config_load_common(NULL, clean, name, probe, probe_arg, conf_r,
+	    errors_r);
+	free(clean);
+	return (rc);
 }
 
 static void

@@ -1,0 +1,307 @@
+/*
+ * NAME
+ *	test_config - unit tests for holdscan.conf parsing and validation
+ * DESCRIPTION
+ *	Errors must name file and line; every problem in a file is reported;
+ *	plugin sections are checked against the plugin's own option table;
+ *	etc/holdscan.conf documents every parameter and parses as defaults.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static const struct hs_plugin_option fake_options[] = {
+	{ "database_directory", HS_OPT_PATH, "/var/lib/clamav", "sigs" },
+	{ "max_scan_size", HS_OPT_SIZE, "100M", "limit" },
+	{ "timeout", HS_OPT_TIME, "30s", "time" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct hs_plugin_option *
+fake_probe(void *arg, const char *dir, const char *name, char **error_r)
+{
+	(void)arg;
+	(void)dir;
+	if (strcmp(name, "fake") == 0)
+		return (fake_options);
+	*error_r = strdup("no such plugin");
+	return (NULL);
+}
+
+static char *
+load_errors(const char *text)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL;
+
+	if (config_load_string(text, "t.conf", fake_probe, NULL, &conf,
+	    &errors) == 0) {
+		config_free(&conf);
+		return (NULL);
+	}
+	assert_null(conf);
+	return (errors);
+}
+
+static void
+test_empty_file_gives_defaults(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL;
+
+	(void)state;
+	assert_int_equal(config_load_string("", "t.conf", NULL, NULL, &conf,
+	    &errors), 0);
+	assert_string_equal(conf->postfix_config_directory, "/etc/postfix");
+	assert_int_equal(conf->batch_max_wait, 100);
+	assert_int_equal(conf->batch_max_bytes, 64L * 1024 * 1024);
+	assert_int_equal(conf->scan_retry_limit, 3);
+	assert_int_equal(conf->fsync_method, FSYNC_SYNCFS);
+	assert_int_equal(conf->policy_action[VERDICT_CLEAN], ACTION_DELIVER);
+	assert_int_equal(conf->policy_action[VERDICT_INFECTED], ACTION_QUARANTINE);
+	assert_int_equal(conf->policy_action[VERDICT_FAILED], ACTION_HOLD);
+	assert_int_equal(conf->nscanners, 0);
+	config_free(&conf);
+	assert_null(conf);
+}
+
+static void
+test_values_are_parsed_with_units(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL;
+
+	(void)state;
+	assert_int_equal(config_load_string(
+	    "batch_max_wait = 250ms\n"
+	    "scan_time_limit = 2m\n"
+	    "batch_max_bytes = 10M\n"
+	    "fsync_method = fsync\n"
+	    "verbose = yes\n"
+	    "scan_header_text = \"hello world\"\n", "t.conf", NULL, NULL, &conf,
+	    &errors), 0);
+	assert_int_equal(conf->batch_max_wait, 250);
+	assert_int_equal(conf->scan_time_limit, 120000);
+	assert_int_equal(conf->batch_max_bytes, 10L * 1024 * 1024);
+	assert_int_equal(conf->fsync_method, FSYNC_FILE);
+	assert_true(conf->verbose);
+	assert_string_equal(conf->scan_header_text, "hello world");
+	config_free(&conf);
+}
+
+static void
+test_bad_values_are_reported_with_line_numbers(void **state)
+{
+	char	*e;
+
+	(void)state;
+	e = load_errors("# comment\n"
+	    "batch_max_wait = 5x\n"
+	    "worker_count = abc\n"
+	    "state_directory = relative/path\n"
+	    "fsync_method = sometimes\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:2: batch_max_wait = \"5x\": bad time"));
+	assert_non_null(strstr(e, "t.conf:3: worker_count = \"abc\": not a whole number"));
+	assert_non_null(strstr(e, "t.conf:4: state_directory = \"relative/path\": must be an absolute path"));
+	assert_non_null(strstr(e, "t.conf:5: fsync_method = \"sometimes\": use one of: syncfs fsync"));
+	free(e);
+}
+
+static void
+test_comments_do_not_shift_line_numbers(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL, *e;
+
+	(void)state;
+	e = load_errors("# one\n# two\n\nverbose = yes # trailing\n"
+	    "scan_header_text = \"keep # this\"\nworker_count = x\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:6: worker_count = \"x\""));
+	free(e);
+	assert_int_equal(config_load_string("scan_header_text = \"a # b\" # c\n",
+	    "t.conf", NULL, NULL, &conf, &errors), 0);
+	assert_string_equal(conf->scan_header_text, "a # b");
+	config_free(&conf);
+}
+
+static void
+test_out_of_range_names_the_range(void **state)
+{
+	char	*e = load_errors("scan_retry_limit = 0\n");
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:1: scan_retry_limit = \"0\": out of range (1..100)"));
+	free(e);
+}
+
+static void
+test_unknown_option_is_an_error_with_its_line(void **state)
+{
+	char	*e = load_errors("verbose = no\n\nbatch_max_wiat = 1s\n");
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:3:"));
+	assert_non_null(strstr(e, "batch_max_wiat"));
+	free(e);
+}
+
+static void
+test_plugin_section_is_checked_against_its_options(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL, *e;
+
+	(void)state;
+	assert_int_equal(config_load_string(
+	    "scanners = fake\n"
+	    "plugin fake {\n"
+	    "    max_scan_size = 25M\n"
+	    "    timeout = 5s\n"
+	    "}\n", "t.conf", fake_probe, NULL, &conf, &errors), 0);
+	assert_int_equal(conf->nscanners, 1);
+	assert_string_equal(conf->scanners[0].name, "fake");
+	assert_int_equal(conf->scanners[0].nopts, 2);
+	assert_string_equal(conf->scanners[0].opt_names[0], "max_scan_size");
+	assert_string_equal(conf->scanners[0].opt_values[0], "25M");
+	config_free(&conf);
+
+	e = load_errors("scanners = fake\n"
+	    "plugin fake {\n"
+	    "    max_scan_size = lots\n"
+	    "}\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:3: plugin fake: max_scan_size = \"lots\": bad size"));
+	free(e);
+}
+
+static void
+test_missing_plugin_is_reported(void **state)
+{
+	char	*e = load_errors("scanners = nosuch\n");
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(strstr(e, "plugin nosuch: no such plugin"));
+	free(e);
+}
+
+static void
+test_policy_and_domain_sections(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL, *e;
+
+	(void)state;
+	assert_int_equal(config_load_string(
+	    "policy {\n"
+	    "    spam = deliver\n"
+	    "    infected = drop\n"
+	    "    subject_tag = \"***SPAM***\"\n"
+	    "}\n"
+	    "domain \"example.org\" {\n"
+	    "    infected = deliver-cleaned\n"
+	    "}\n", "t.conf", NULL, NULL, &conf, &errors), 0);
+	assert_int_equal(conf->policy_action[VERDICT_SPAM], ACTION_DELIVER);
+	assert_int_equal(conf->policy_action[VERDICT_INFECTED], ACTION_DROP);
+	assert_string_equal(conf->subject_tag, "***SPAM***");
+	assert_int_equal(conf->ndomains, 1);
+	assert_string_equal(conf->domains[0].domain, "example.org");
+	assert_true(conf->domains[0].set[VERDICT_INFECTED]);
+	assert_int_equal(conf->domains[0].action[VERDICT_INFECTED], ACTION_CLEAN);
+	assert_false(conf->domains[0].set[VERDICT_SPAM]);
+	config_free(&conf);
+
+	e = load_errors("policy {\n    infected = burn\n}\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:2: infected = \"burn\": use deliver"));
+	free(e);
+	e = load_errors("policy {\n    scan_failed = tag\n}\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:2: scan_failed = \"tag\""));
+	free(e);
+}
+
+static void
+test_example_config_documents_every_parameter(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL, *text, name[128];
+	const char	*p;
+	FILE		*fp;
+	long		 len;
+	size_t		 i;
+
+	(void)state;
+	fp = fopen(HS_SRCDIR "/etc/holdscan.conf", "r");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	len = ftell(fp);
+	rewind(fp);
+	text = malloc((size_t)len + 1);
+	assert_int_equal(fread(text, 1, (size_t)len, fp), (size_t)len);
+	text[len] = '\0';
+	fclose(fp);
+	for (i = 0; (p = config_name_at(i)) != NULL; i++) {
+		(void)snprintf(name, sizeof(name), "#%s = ", p);
+		if (strstr(text, name) == NULL)
+			fail_msg("etc/holdscan.conf does not document %s", p);
+	}
+	if (config_load_string(text, "etc/holdscan.conf", NULL, NULL, &conf,
+	    &errors) < 0)
+		fail_msg("%s", errors);
+	config_free(&conf);
+	free(text);
+}
+
+static void
+test_print_only_set_shows_what_changed(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL, *out = NULL;
+	size_t		 outlen = 0;
+	FILE		*fp;
+
+	(void)state;
+	assert_int_equal(config_load_string("worker_count = 4\n"
+	    "scan_header_text = \"a b\"\n", "t.conf", NULL, NULL, &conf,
+	    &errors), 0);
+	fp = open_memstream(&out, &outlen);
+	config_print(conf, fp, true);
+	fclose(fp);
+	assert_non_null(strstr(out, "worker_count = 4\n"));
+	assert_non_null(strstr(out, "scan_header_text = \"a b\"\n"));
+	assert_null(strstr(out, "batch_max_wait"));
+	free(out);
+	config_free(&conf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty_file_gives_defaults),
+		cmocka_unit_test(test_values_are_parsed_with_units),
+		cmocka_unit_test(test_bad_values_are_reported_with_line_numbers),
+		cmocka_unit_test(test_comments_do_not_shift_line_numbers),
+		cmocka_unit_test(test_out_of_range_names_the_range),
+		cmocka_unit_test(test_unknown_option_is_an_error_with_its_line),
+		cmocka_unit_test(test_plugin_section_is_checked_against_its_options),
+		cmocka_unit_test(test_missing_plugin_is_reported),
+		cmocka_unit_test(test_policy_and_domain_sections),
+		cmocka_unit_test(test_example_config_documents_every_parameter),
+		cmocka_unit_test(test_print_only_set_shows_what_changed),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -104,6 +104,7 @@ main(int argc, char **argv)
 		    strerror(errno));
 		return (1);
 	}
+	memset(&err, 0, sizeof(err));
 	if (qfile_write(out, &parts, &err) < 0 || close(out) < 0) {
 		fprintf(stderr, "qfile-roundtrip: %s: %s\n", outpath,
 		    err.code == QFILE_OK ? strerror(errno) : err.text);

@@ -466,6 +466,23 @@ test_held_longline_sample_keeps_long_lines_as_L_records_then_N(void **state)
 	buf_free(&b);
 }
 
+static void
+test_parse_keeps_its_own_copy_of_the_image(void **state)
+{
+	struct qb	 q;
+	struct qfile	*qf;
+
+	(void)state;
+	qb_file(&q, env_std, content_std, NULL);
+	qf = parse_ok(&q.b);
+	memset(q.b.data, 'Z', q.b.len);
+	buf_free(&q.b);
+	assert_string_equal(qf->sender, "alice@example.org");
+	assert_string_equal(qfile_attr(qf, "log_ident"), "ABCDE12345");
+	assert_rec(&qf->content[2], 'N', "Subject: test");
+	qfile_free(&qf);
+}
+
 /* ---- pointer records ---------------------------------------------------- */
 
 static void
@@ -1340,6 +1357,23 @@ test_read_fd_reports_a_read_error_with_errno(void **state)
 	(void)close(fd);
 }
 
+/* /proc files report size 0: the reader must grow its buffer, and stop. */
+static void
+test_read_fd_reads_a_file_whose_size_is_not_known_in_advance(void **state)
+{
+	struct qfile		*qf;
+	struct qfile_error	 err;
+	int			 fd;
+
+	(void)state;
+	assert_true((fd = open("/proc/self/smaps", O_RDONLY)) >= 0);
+	assert_int_equal(qfile_read_fd(fd, 5000, &qf, &err), -1);
+	assert_int_equal(err.code, QFILE_ETOOBIG);
+	assert_int_equal(qfile_read_fd(fd, 1 << 24, &qf, &err), -1);
+	assert_int_equal(err.code, QFILE_ESIZE);	/* read, not a queue file */
+	(void)close(fd);
+}
+
 static void
 test_every_error_code_has_a_name(void **state)
 {
@@ -1531,6 +1565,26 @@ test_writer_emits_five_fields_when_asked(void **state)
 	buf_free(&q.b);
 }
 
+/* qfile_write() to a temporary file; what landed in it goes to back. */
+static void
+write_via_fd(const struct qfile_parts *p, struct buf *back)
+{
+	struct qfile_error	 err;
+	char			 path[] = "/tmp/test_qfile.XXXXXX", chunk[65536];
+	ssize_t			 n;
+	int			 fd;
+
+	assert_true((fd = mkstemp(path)) >= 0);
+	(void)unlink(path);
+	if (qfile_write(fd, p, &err) < 0)
+		fail_msg("write failed: %s", err.text);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_append(back, chunk, (size_t)n);
+	assert_int_equal(n, 0);
+	(void)close(fd);
+}
+
 static void
 test_write_to_fd_gives_the_same_bytes_as_image(void **state)
 {
@@ -1538,24 +1592,18 @@ test_write_to_fd_gives_the_same_bytes_as_image(void **state)
 	struct qfile		*qf;
 	struct qfile_parts	 p;
 	struct qfile_error	 err;
-	char			 path[] = "/tmp/test_qfile.XXXXXX", chunk[4096];
-	ssize_t			 n;
 	int			 fd;
 
 	(void)state;
 	read_data("held-longline.qf", &b);
 	qf = parse_ok(&b);
 	qfile_parts_of(qf, &p);
-	assert_true((fd = mkstemp(path)) >= 0);
-	(void)unlink(path);
-	assert_int_equal(qfile_write(fd, &p, &err), 0);
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		buf_append(&back, chunk, (size_t)n);
+	write_via_fd(&p, &back);
 	image_of(qf, &img);
 	assert_int_equal(back.len, img.len);
 	assert_memory_equal(back.data, img.data, img.len);
 	assert_memory_equal(back.data, b.data, b.len);
+	assert_true((fd = open("/dev/null", O_RDONLY)) >= 0);
 	(void)close(fd);
 	assert_int_equal(qfile_write(fd, &p, &err), -1);
 	assert_int_equal(err.code, QFILE_EIO);
@@ -1564,6 +1612,34 @@ test_write_to_fd_gives_the_same_bytes_as_image(void **state)
 	buf_free(&back);
 	buf_free(&img);
 	buf_free(&b);
+}
+
+/* Over 64 KiB: the writer flushes in chunks. */
+static void
+test_write_to_fd_of_a_large_message_gives_the_same_bytes_as_image(void **state)
+{
+	static char		 text[300000];
+	struct qfile_rec	 env[] = { { 'T', 3, "1 0" }, { 'S', 0, "" } };
+	struct qfile_rec	*content;
+	struct qfile_parts	 p;
+	struct qfile_error	 err;
+	struct buf		 img = BUF_INIT, back = BUF_INIT;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(text); i++)
+		text[i] = i % 71 == 70 ? '\n' : (char)('a' + i % 26);
+	parts_std(&p, env, 2, NULL, 0);
+	p.ncontent = qfile_text_records(text, sizeof(text), 50, &content);
+	p.content = content;
+	assert_int_equal(qfile_image(&p, &img, &err), 0);
+	assert_size_fields_right(&img);
+	write_via_fd(&p, &back);
+	assert_int_equal(back.len, img.len);
+	assert_memory_equal(back.data, img.data, img.len);
+	free(content);
+	buf_free(&back);
+	buf_free(&img);
 }
 
 /* ---- plain record streams -------------------------------------------- */
@@ -1629,6 +1705,7 @@ main(void)
 		cmocka_unit_test(test_held_dsn_sample_round_trips_byte_identical),
 		cmocka_unit_test(test_held_dsn_sample_gives_each_recipient_its_own_qualifiers),
 		cmocka_unit_test(test_held_longline_sample_keeps_long_lines_as_L_records_then_N),
+		cmocka_unit_test(test_parse_keeps_its_own_copy_of_the_image),
 		cmocka_unit_test(test_held_milter_sample_linearises_dummy_pointers),
 		cmocka_unit_test(test_held_milter_pad_sample_drops_padding_records),
 		cmocka_unit_test(test_held_milter_edit_sample_follows_pointers_into_the_heap),
@@ -1673,6 +1750,7 @@ main(void)
 		cmocka_unit_test(test_non_empty_X_or_E_record_is_refused),
 		cmocka_unit_test(test_read_fd_refuses_a_file_over_the_limit),
 		cmocka_unit_test(test_read_fd_reports_a_read_error_with_errno),
+		cmocka_unit_test(test_read_fd_reads_a_file_whose_size_is_not_known_in_advance),
 		cmocka_unit_test(test_every_error_code_has_a_name),
 		cmocka_unit_test(test_writer_refuses_structural_and_pointer_records_in_parts),
 		cmocka_unit_test(test_writer_refuses_records_in_the_wrong_segment),
@@ -1680,6 +1758,7 @@ main(void)
 		cmocka_unit_test(test_inserting_a_header_via_parts_gives_correct_size_fields),
 		cmocka_unit_test(test_writer_emits_five_fields_when_asked),
 		cmocka_unit_test(test_write_to_fd_gives_the_same_bytes_as_image),
+		cmocka_unit_test(test_write_to_fd_of_a_large_message_gives_the_same_bytes_as_image),
 		cmocka_unit_test(test_records_encode_then_decode_round_trip),
 		cmocka_unit_test(test_records_decode_refuses_types_not_listed),
 	};

@@ -3,6 +3,7 @@
 #
 #   sandbox.sh start DIR [name=value ...]
 #   sandbox.sh stop DIR
+#   sandbox.sh reconfigure DIR name=value ...   (postconf -e, then reload)
 #   sandbox.sh wait-sink DIR N [TIMEOUT]      (default TIMEOUT 60 s)
 #   sandbox.sh wait-hold DIR N [TIMEOUT]
 #   sandbox.sh sink-count DIR | sink-list DIR | hold-count DIR | hold-list DIR
@@ -40,6 +41,10 @@
 # that pid and the rest of its session if they outlive the wait) and the
 # sink (by its recorded pid). It is idempotent and works on a half-started
 # DIR. Nothing is ever killed by name.
+#
+# reconfigure changes settings of a running instance (hold=yes|no too) and
+# reloads it; use it rather than postconf -e + postfix reload, which would
+# wait 1-2 s for the fresh main.cf to age (see backdate).
 #
 # sink-count counts complete messages: a file of the sink directory counts
 # once smtp-sink has closed it (it writes messages while they arrive).
@@ -106,8 +111,9 @@ wait_gone() {
 	done
 }
 
-# random_port - a random port below the kernel's ephemeral range (so that
-# outgoing connections never hold it) and above 10000.
+# random_port - a random port from 10000 up to the start of the kernel's
+# ephemeral range (so that outgoing connections never hold it); from
+# 10000-60999 if that range starts too low to leave room.
 random_port() {
 	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range)
 	[ "$low" -gt 11000 ] || low=61000
@@ -229,8 +235,10 @@ mailbox_size_limit = 0
 smtpd_recipient_limit = 1000
 default_destination_recipient_limit = 1000
 
-# Fast and deterministic: no flow-control pauses or error sleeps, quick
-# retries, no client rate limits, process counts for a small machine.
+# Fast and deterministic: no flow-control pauses (qmgr never takes held
+# mail, so it must not be able to throttle intake) or error sleeps, quick
+# retries (queue_run_delay: mail released with postsuper -H is delivered
+# within a second), no client rate limits, process counts for 2 cores.
 in_flow_delay = 0
 smtpd_error_sleep_time = 0
 queue_run_delay = 1s
@@ -366,18 +374,9 @@ do_start() {
 
 	hold=yes
 	for a in "$@"; do
+		check_setting "$a"
 		case $a in
-		hold=yes|hold=no)
-			hold=${a#hold=} ;;
-		[a-z]*=*)
-			name=${a%%=*}
-			# postconf only warns about unknown names: a typo
-			# would silently test the defaults.
-			if [ -n "$(postconf -d "$name" 2>&1 >/dev/null)" ]; then
-				die "start: $name: unknown Postfix parameter"
-			fi ;;
-		*)
-			die "start: $a: expected name=value" ;;
+		hold=*) hold=${a#hold=} ;;
 		esac
 	done
 
@@ -457,7 +456,8 @@ do_start() {
 
 # backdate FILE... - set the modification time 10 s back. Postfix reads
 # main.cf again and again, 0.3 s apart, until its mtime is more than a
-# second old (util/dict.c: guard against half-written files); every
+# second old (util/dict.c, dict_load_file_xt: a guard against half-written
+# files); every
 # program and daemon does so, and a fresh start would take 2.5 s.
 backdate() {
 	touch -d "@$(($(date +%s) - 10))" "$@"
@@ -474,6 +474,47 @@ apply_settings() {
 		    failed "$d" "postconf -e $a" ;;
 		esac
 	done
+}
+
+# check_setting ARG - die unless ARG is hold=yes, hold=no or name=value
+# with a known Postfix parameter name.
+check_setting() {
+	case $1 in
+	hold=yes|hold=no) ;;
+	[a-z]*=*)
+		# postconf only warns about unknown names: a typo would
+		# silently test the defaults.
+		if [ -n "$(postconf -d "${1%%=*}" 2>&1 >/dev/null)" ]; then
+			die "${1%%=*}: unknown Postfix parameter"
+		fi ;;
+	*)
+		die "$1: expected name=value" ;;
+	esac
+}
+
+# do_reconfigure DIR name=value... - change settings of a running sandbox
+# and reload it (hold=yes|no switches the HOLD rule on or off).
+do_reconfigure() {
+	[ $# -ge 2 ] || die "usage: $prog reconfigure DIR name=value ..."
+	load_env "$1"
+	shift
+	[ -f "$SB_CONFIG/main.cf" ] || die "$SB_DIR: no sandbox here"
+	for a in "$@"; do
+		check_setting "$a"
+	done
+	for a in "$@"; do
+		case $a in
+		hold=yes)
+			echo '/^Received:/ HOLD' >"$SB_CONFIG/header_checks"
+			a="header_checks = regexp:$SB_CONFIG/header_checks" ;;
+		hold=no)
+			a="header_checks =" ;;
+		esac
+		postconf -c "$SB_CONFIG" -e "$a" || die "postconf -e $a failed"
+	done
+	backdate "$SB_CONFIG"/*
+	postfix -c "$SB_CONFIG" reload </dev/null \
+	    >>"$SB_DIR/$LOG/postfix.log" 2>&1 || die "postfix reload failed"
 }
 
 do_stop() {
@@ -597,7 +638,7 @@ wait_count() {
 	done
 }
 
-[ $# -ge 1 ] || die "usage: $prog start|stop|wait-sink|wait-hold|sink-count|sink-list|hold-count|hold-list|pids DIR ..."
+[ $# -ge 1 ] || die "usage: $prog start|stop|reconfigure|wait-sink|wait-hold|sink-count|sink-list|hold-count|hold-list|pids DIR ..."
 cmd=$1
 shift
 case $cmd in
@@ -609,6 +650,7 @@ sink-list)	sink_list "$1" ;;
 sink-count)	sink_list "$1" | wc -l ;;
 hold-list)	hold_list "$1" ;;
 hold-count)	hold_list "$1" | wc -l ;;
+reconfigure)	do_reconfigure "$@" ;;
 pids)		list_pids "$1" ;;
 running)	running "$@" ;;
 *)		die "unknown command: $cmd" ;;

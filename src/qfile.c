@@ -1386,15 +1386,57 @@ qfile_text_records(const char *text, size_t len, size_t line_limit,
 	return (n);
 }
 
-size_t
-qfile_header_end(const struct qfile_rec *recs, size_t n)
+/*
+ * Postfix's idea of a header line (is_header()): a name of printable
+ * ASCII characters other than ':', optional blanks, then ':'.
+ */
+static bool
+is_header_line(const char *p, size_t len)
 {
 	size_t	 i;
 
-	for (i = 0; i < n; i++)
-		if (recs[i].type == QREC_NORM && recs[i].len == 0 &&
-		    (i == 0 || recs[i - 1].type != QREC_CONT))
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == ':')
+			return (i > 0);
+		if (c == ' ' || c == '\t') {
+			if (i == 0)
+				return (false);
+			while (i < len && (p[i] == ' ' || p[i] == '\t'))
+				i++;
+			return (i < len && p[i] == ':');
+		}
+		if (c < 33 || c > 126)
+			return (false);
+	}
+	return (false);
+}
+
+/*
+ * The header block ends, as in cleanup(8), at the first logical line that
+ * is empty, or is neither a header nor the continuation of one: then the
+ * body starts, with or without an empty line. Only the first record of
+ * each logical line (the one after an N) is looked at.
+ */
+size_t
+qfile_header_end(const struct qfile_rec *recs, size_t n)
+{
+	bool	 in_header = false;
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (i > 0 && recs[i - 1].type == QREC_CONT)
+			continue;	/* middle of a long line */
+		if (recs[i].len == 0 && recs[i].type == QREC_NORM)
 			return (i);
+		if (in_header && (recs[i].data[0] == ' ' ||
+		    recs[i].data[0] == '\t'))
+			continue;
+		if (!is_header_line(recs[i].data, recs[i].len))
+			return (i);
+		in_header = true;
+	}
 	return (n);
 }
 

@@ -85,7 +85,7 @@ struct qfile {
 	size_t		 ncontent;
 	struct qfile_rec *extra;	/* after X, before E */
 	size_t		 nextra;
-	size_t		 header_end;	/* content index of the empty line ending the headers (== ncontent if none) */
+	size_t		 header_end;	/* content index where the headers end: the empty line, or the first body line, or ncontent */
 
 	/* envelope, for convenience (borrowed strings, NUL-terminated) */
 	long		 arrival_sec;	/* T */
@@ -184,8 +184,9 @@ int	 qfile_write(int fd, const struct qfile_parts *parts,
  * longer than line_limit into L records of line_limit bytes followed by
  * an N; a last line without newline becomes an N. The records point into
  * text; *recs_r is owned by the caller (free(3)). Returns the count.
- * qfile_header_end(): index of the first empty N not preceded by an L
- * (the header/body separator), or n if there is none.
+ * qfile_header_end(): index of the record where the header block ends as
+ * cleanup(8) sees it: the empty line, or the first line that is neither a
+ * header nor a continuation (a body without a separator), or n.
  */
 void	 qfile_content_text(const struct qfile_rec *recs, size_t n,
 	    struct buf *out);

@@ -85,14 +85,8 @@ scan_build_content(const struct qfile_rec *recs, size_t n, size_t header_end,
 	if (add_headers != NULL && *add_headers != '\0') {
 		nh = qfile_text_records(add_headers, strlen(add_headers),
 		    line_limit, &hrecs);
-		/* A header block without a separator gets one, so the added lines stay headers. */
 		qfile_records_encode(hrecs, nh, out);
 		free(hrecs);
-		if (header_end == n) {
-			struct qfile_rec empty = { QREC_NORM, 0, "" };
-
-			qfile_records_encode(&empty, 1, out);
-		}
 	}
 	qfile_records_encode(recs + header_end, n - header_end, out);
 }
@@ -224,8 +218,13 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 	{
 		struct buf	 hdr = BUF_INIT;
 
-		qfile_content_text(qf->content, qf->header_end < qf->ncontent ?
-		    qf->header_end + 1 : qf->ncontent, &hdr);
+		size_t	 end = qf->header_end;
+
+		/* The header block, with its empty line if it has one. */
+		if (end < qf->ncontent && qf->content[end].type == QREC_NORM &&
+		    qf->content[end].len == 0)
+			end++;
+		qfile_content_text(qf->content, end, &hdr);
 		msg.header_len = hdr.len;
 		buf_free(&hdr);
 	}

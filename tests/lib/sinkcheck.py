@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """sinkcheck.py - check smtp-sink files against a sendmail.py manifest.
 
-    sinkcheck.py MANIFEST SINKFILE...
+    sinkcheck.py [--added-header NAME]... MANIFEST SINKFILE...
 
 Passes (exit 0) when every message of MANIFEST arrived exactly once among
 the SINKFILEs, every SINKFILE is one of them, and each arrived intact:
@@ -25,6 +25,10 @@ it removes is there, so a change in any of them makes the check fail):
   5. if the source had no final newline, drop the one newline that SMTP
      added (the DATA ends in CRLF.CRLF, so Postfix stores the last line as a
      complete line).
+  6. with --added-header NAME (holdscan's X-Holdscan, say): the header
+     block must end with exactly one NAME: field (in the order the options
+     give, for several); it is removed. A message without a header/body
+     separator gets one from the inserter, which is removed too.
 What remains must be byte-identical to the source: Postfix must not have
 added, removed, rewritten, folded or re-encoded anything.
 
@@ -150,6 +154,45 @@ def check_envelope(want, mail, rcpts):
                       (addr, params.get("ORCPT"), orcpt))
 
 
+HEADER_RE = re.compile(rb"[!-9;-~]+[ \t]*:")
+
+
+def strip_added_headers(message, names):
+    """Remove the header fields names (bytes, in order) that an inserter
+    put at the end of the header block; fail if they are not exactly there.
+    The header block ends as in Postfix's cleanup: at the first line that
+    is empty, or neither a header nor a continuation of one."""
+    if not names:
+        return message
+    lines = message.splitlines(keepends=True)
+    fields = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line in (b"\n", b""):
+            break
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line
+        elif HEADER_RE.match(line):
+            fields.append(line)
+        else:
+            break
+        i += 1
+    rest = b"".join(lines[i:])
+    if len(fields) < len(names):
+        raise Bad("fewer header fields than added headers")
+    tail = fields[len(fields) - len(names):]
+    for field, name in zip(tail, names):
+        if not field.startswith(name + b":"):
+            raise Bad("expected added header %r at the end of the header, "
+                      "found %r" % (name.decode(), field[:60]))
+    for field in fields[:len(fields) - len(names)]:
+        for name in names:
+            if field.lower().startswith(name.lower() + b":"):
+                raise Bad("%s appears more than once" % name.decode())
+    return b"".join(fields[:len(fields) - len(names)]) + rest
+
+
 def check_content(want, message):
     """Compare the delivered message with the source's hash."""
     if not want["final_newline"]:
@@ -163,8 +206,13 @@ def check_content(want, message):
 
 
 def main(argv):
+    added = []
+    while len(argv) > 2 and argv[1] == "--added-header":
+        added.append(argv[2].encode())
+        argv = argv[:1] + argv[3:]
     if len(argv) < 2:
-        print("usage: sinkcheck.py MANIFEST SINKFILE...", file=sys.stderr)
+        print("usage: sinkcheck.py [--added-header NAME]... MANIFEST "
+              "SINKFILE...", file=sys.stderr)
         return 2
     manifest = {}
     with open(argv[1]) as f:
@@ -186,7 +234,7 @@ def main(argv):
             seen[token] = path
             want = manifest[token]
             check_envelope(want, mail, rcpts)
-            check_content(want, message)
+            check_content(want, strip_added_headers(message, added))
         except (Bad, OSError) as e:
             problems.append("%s: %s" % (path, e))
     for token in sorted(set(manifest) - set(seen)):

@@ -1,0 +1,176 @@
+# holdscan.sh - run holdscand against a sandbox in tests/e2e/*.t (POSIX sh).
+#
+# Source after tap.sh:
+#	. "$HS_LIB/holdscan.sh"
+#	sb_start A
+#	hs_start A <<-EOF
+#	    scanners = crashtest
+#	EOF
+#
+#   hs_conf NAME          write NAME's holdscan.conf (sandbox NAME's Postfix,
+#                         state, quarantine and pid file in its directory,
+#                         plugins from $HS_BUILD/plugins, worker_user nobody)
+#                         plus the lines on stdin; prints its path
+#   hs_start NAME         hs_conf, then start holdscand -f in the background
+#                         (log: NAME_HS_LOG) and wait until its scanners are
+#                         ready; sets NAME_HS_PID, NAME_HS_CONF, NAME_HS_LOG
+#   hs_run NAME           start holdscand again with the existing config
+#   hs_stop NAME          SIGTERM, wait (bounded) for it and its scanners
+#   hs_kill9 NAME         SIGKILL the master only (the scanners follow it)
+#   hs_wait_log NAME TIMEOUT PATTERN   wait for a log line (grep -E)
+#   hs_count_log NAME PATTERN          how many log lines match
+#   hs_alive NAME         holdscand still running?
+#   hs_procs NAME         pids of holdscand and every scanner process it made
+#   hs_stop_all           stop every daemon started here (tap.sh's exit trap)
+#
+# $HS_BUILD names the build directory (make check-e2e sets it).
+
+: "${HS_BUILD:?set HS_BUILD to the build directory (make check-e2e does)}"
+HOLDSCAND="$HS_BUILD/holdscand"
+HOLDSCAN="$HS_BUILD/holdscan"
+_hs_daemons=
+
+_hs_get() {
+	eval "printf '%s' \"\${$1_$2:-}\""
+}
+
+hs_conf() {
+	_hc_dir=$(sb_dir "$1")
+	mkdir -p "$_hc_dir/hs/state" "$_hc_dir/hs/quarantine"
+	chown "$(sb_env "$1" MAIL_OWNER)" "$_hc_dir/hs/state" \
+	    "$_hc_dir/hs/quarantine"
+	chmod 0700 "$_hc_dir/hs/state" "$_hc_dir/hs/quarantine"
+	{
+		echo "postfix_config_directory = $(sb_env "$1" CONFIG)"
+		echo "state_directory = $_hc_dir/hs/state"
+		echo "quarantine_directory = $_hc_dir/hs/quarantine"
+		echo "pid_file = $_hc_dir/hs/holdscand.pid"
+		echo "metrics_file = $_hc_dir/hs/state/metrics.prom"
+		echo "plugin_directory = $HS_BUILD/plugins"
+		echo "worker_user = nobody"
+		echo "worker_count = 2"
+		cat
+	} >"$_hc_dir/hs/holdscan.conf"
+	chmod 0644 "$_hc_dir/hs/holdscan.conf"
+	echo "$_hc_dir/hs/holdscan.conf"
+}
+
+hs_run() {
+	_hr_dir=$(sb_dir "$1")
+	_hr_conf="$_hr_dir/hs/holdscan.conf"
+	_hr_log="$_hr_dir/hs/holdscand.log"
+	_hr_start=$(wc -l <"$_hr_log" 2>/dev/null || echo 0)
+	"$HOLDSCAND" -f -c "$_hr_conf" >>"$_hr_log" 2>&1 &
+	_hr_pid=$!
+	eval "$1_HS_PID=$_hr_pid"
+	eval "$1_HS_CONF='$_hr_conf'"
+	eval "$1_HS_LOG='$_hr_log'"
+	case " $_hs_daemons " in
+	*" $1 "*) ;;
+	*) _hs_daemons="$_hs_daemons $1" ;;
+	esac
+	# Ready when this run has said so (lines after the ones before it).
+	_hr_i=0
+	while [ "$_hr_i" -lt 300 ]; do
+		if tail -n "+$((_hr_start + 1))" "$_hr_log" |
+		    grep -q 'scanners ready'; then
+			return 0
+		fi
+		if ! kill -0 "$_hr_pid" 2>/dev/null; then
+			diag "holdscand $1 exited at start:"
+			tail -n "+$((_hr_start + 1))" "$_hr_log" | sed 's/^/# /' >&2
+			return 1
+		fi
+		sleep 0.1
+		_hr_i=$((_hr_i + 1))
+	done
+	diag "holdscand $1 not ready after 30 s"
+	return 1
+}
+
+hs_start() {
+	hs_conf "$1" >/dev/null
+	hs_run "$1"
+}
+
+# hs_procs NAME - the master and every process in its tree.
+hs_procs() {
+	_hp_pid=$(_hs_get "$1" HS_PID)
+	[ -n "$_hp_pid" ] || return 0
+	ps -eo pid=,ppid= | awk -v root="$_hp_pid" '
+	    { parent[$1] = $2 }
+	    END {
+		keep[root] = 1; changed = 1
+		while (changed) {
+			changed = 0
+			for (p in parent)
+				if (!(p in keep) && (parent[p] in keep)) {
+					keep[p] = 1; changed = 1
+				}
+		}
+		for (p in keep) if (p in parent) print p
+	    }'
+}
+
+hs_alive() {
+	_ha_pid=$(_hs_get "$1" HS_PID)
+	[ -n "$_ha_pid" ] && kill -0 "$_ha_pid" 2>/dev/null &&
+	    ! ps -o stat= -p "$_ha_pid" | grep -q Z
+}
+
+hs_stop() {
+	_hs_pid=$(_hs_get "$1" HS_PID)
+	[ -n "$_hs_pid" ] || return 0
+	_hs_procs=$(hs_procs "$1")
+	kill -TERM "$_hs_pid" 2>/dev/null
+	_hs_i=0
+	while [ "$_hs_i" -lt 150 ] && kill -0 "$_hs_pid" 2>/dev/null; do
+		sleep 0.1
+		_hs_i=$((_hs_i + 1))
+	done
+	if kill -0 "$_hs_pid" 2>/dev/null; then
+		diag "holdscand $1 ($_hs_pid) ignored SIGTERM for 15 s; killing"
+		kill -KILL "$_hs_pid" 2>/dev/null
+	fi
+	wait "$_hs_pid" 2>/dev/null
+	# The scanners die with the master; make sure, by pid.
+	_hs_i=0
+	while [ "$_hs_i" -lt 50 ]; do
+		_hs_left=
+		for _hs_p in $_hs_procs; do
+			kill -0 "$_hs_p" 2>/dev/null && _hs_left="$_hs_left $_hs_p"
+		done
+		[ -z "$_hs_left" ] && break
+		sleep 0.1
+		_hs_i=$((_hs_i + 1))
+	done
+	for _hs_p in $_hs_left; do
+		kill -KILL "$_hs_p" 2>/dev/null
+	done
+	eval "$1_HS_PID="
+	return 0
+}
+
+hs_kill9() {
+	_hk_pid=$(_hs_get "$1" HS_PID)
+	[ -n "$_hk_pid" ] || return 1
+	kill -KILL "$_hk_pid" 2>/dev/null
+	wait "$_hk_pid" 2>/dev/null
+	eval "$1_HS_PID="
+	return 0
+}
+
+hs_wait_log() {
+	_hw_log=$(_hs_get "$1" HS_LOG)
+	wait_until "$2" grep -Eq "$3" "$_hw_log"
+}
+
+hs_count_log() {
+	grep -Ec "$2" "$(_hs_get "$1" HS_LOG)" || true
+}
+
+hs_stop_all() {
+	for _hsa in $_hs_daemons; do
+		hs_stop "$_hsa"
+	done
+}

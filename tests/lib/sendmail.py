@@ -211,8 +211,12 @@ def random_case(rng):
     if rng.random() < 0.2:
         case["dsn"] = rng.choice(["full", "hdrs", "notify"])
     r = rng.random()
-    case["rcpts"] = 1 if r < 0.7 else rng.randint(2, 5) if r < 0.95 \
-        else rng.randint(6, 60)
+    if r < 0.7:
+        case["rcpts"] = 1
+    elif r < 0.95:
+        case["rcpts"] = rng.randint(2, 5)
+    else:
+        case["rcpts"] = rng.randint(6, 60)
     return case
 
 
@@ -314,6 +318,8 @@ def build(n, args):
         elif kind == "dots":
             body = dot_lines(rng, 300)
         elif kind == "longlines":
+            # Lines over line_length_limit (2048): stored as L records.
+            # The last one has undeclared 8-bit bytes (no BODY=8BITMIME).
             body = (word_line(rng, WORDS, 3000) + b"\n" +
                     word_line(rng, WORDS, 12000) + b"\n" +
                     rng.randbytes(5000).translate(NO_NUL_CR_LF) + b"\n")
@@ -322,11 +328,8 @@ def build(n, args):
         body = pad_to(body, len(header) + 1 + len(body), size, rng, kind)
         m.source = header + b"\n" + body
     if case.get("no_final_newline"):
-        # The last line keeps its text; only the newline goes.
-        src = m.source.rstrip(b"\n")
-        if src.endswith(b"\n") or not src:
-            src += b"x"
-        m.source = src
+        # The last line keeps its text; only the newline(s) go.
+        m.source = m.source.rstrip(b"\n") or b"x"
     return m
 
 

@@ -35,7 +35,8 @@ added, removed, rewritten, folded or re-encoded anything.
 Envelope: Postfix passes NOTIFY in its own order (compared as sets) and adds
 ORCPT=rfc822;ADDRESS to a recipient that had none.
 
-Prints one line per problem and a summary line on stderr.
+Prints one line per problem (the first SHOW of them) and a summary line on
+stderr.
 """
 
 import hashlib
@@ -43,6 +44,7 @@ import json
 import re
 import sys
 
+SHOW = 20  # problems listed
 SINK_PREFIX = (b"X-Client-Addr:", b"X-Client-Proto:", b"X-Helo-Args:",
                b"X-Mail-Args:", b"X-Rcpt-Args:")
 
@@ -240,8 +242,11 @@ def main(argv):
     for token in sorted(set(manifest) - set(seen)):
         problems.append("%s (queue id %s): did not arrive" %
                         (token, manifest[token].get("queue_id")))
-    for p in problems:
+    for p in problems[:SHOW]:
         print("sinkcheck: " + p, file=sys.stderr)
+    if len(problems) > SHOW:
+        print("sinkcheck: (%d more problems not shown)" %
+              (len(problems) - SHOW), file=sys.stderr)
     print("sinkcheck: %d messages in the manifest, %d files, %d problems" %
           (len(manifest), len(argv) - 2, len(problems)), file=sys.stderr)
     return 1 if problems else 0

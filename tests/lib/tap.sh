@@ -46,6 +46,8 @@
 # for the test) are removed, unless HS_KEEP=1: then they stay for a look
 # (their paths are printed), but the processes are stopped all the same.
 #
+# Also set: HS_TMP (the scratch directory), SANDBOX (path of sandbox.sh,
+# for its other commands: sh "$SANDBOX" pids DIR, reconfigure, ...).
 # HS_PYTHON names the Python interpreter for the helpers (default: the
 # python3 on PATH).
 

@@ -65,6 +65,14 @@ struct scanner {
 	struct hs_config *conf;		/* our own after a reload, else NULL */
 };
 
+/* The master (or, for a worker, its peer) is gone: nothing to report to. */
+static void
+exit_if_peer_gone(void)
+{
+	if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)
+		_exit(0);
+}
+
 static void
 die_with_parent(void)
 {
@@ -146,8 +154,10 @@ announce(struct scanner *sc, bool ok, const char *why)
 		engine_info(sc, e.info, sizeof(e.info));
 	else
 		(void)snprintf(e.info, sizeof(e.info), "%s", why);
-	if (wire_send(sc->ctl, WIRE_ENGINE, &e, sizeof(e), -1) < 0)
+	if (wire_send(sc->ctl, WIRE_ENGINE, &e, sizeof(e), -1) < 0) {
+		exit_if_peer_gone();
 		hs_fatal(EX_OSERR, "scanner: send to master");
+	}
 }
 
 /*
@@ -310,8 +320,10 @@ worker_main(struct scanner *sc, int sock)
 		r = wire_recv(sock, &type, &req, sizeof(req), &len, &fd);
 		if (r == 0)
 			_exit(0);
-		if (r < 0)
+		if (r < 0) {
+			exit_if_peer_gone();
 			hs_fatal(EX_PROTOCOL, "worker: receive");
+		}
 		if (type != WIRE_SCAN || len != sizeof(req) || fd < 0)
 			hs_fatalx(EX_PROTOCOL, "worker: unexpected message %d", type);
 		req.queue_id[sizeof(req.queue_id) - 1] = '\0';
@@ -323,8 +335,10 @@ worker_main(struct scanner *sc, int sock)
 		scan_message(&sc->sctx, fd, &req, &res, &memfd);
 		(void)alarm(0);
 		(void)close(fd);
-		if (wire_send(sock, WIRE_RESULT, &res, sizeof(res), memfd) < 0)
+		if (wire_send(sock, WIRE_RESULT, &res, sizeof(res), memfd) < 0) {
+			exit_if_peer_gone();
 			hs_fatal(EX_PROTOCOL, "worker: send result");
+		}
 		if (memfd >= 0)
 			(void)close(memfd);
 		if (++scans >= conf->worker_max_scans)
@@ -368,8 +382,10 @@ spawn_worker(struct scanner *sc)
 	(void)close(sv[1]);
 	sp.pid = pid;
 	sp.generation = sc->generation;
-	if (wire_send(sc->ctl, WIRE_SPAWNED, &sp, sizeof(sp), sv[0]) < 0)
+	if (wire_send(sc->ctl, WIRE_SPAWNED, &sp, sizeof(sp), sv[0]) < 0) {
+		exit_if_peer_gone();
 		hs_fatal(EX_OSERR, "scanner: send to master");
+	}
 	(void)close(sv[0]);
 	sc->children = xreallocarray(sc->children, sc->nchildren + 1,
 	    sizeof(*sc->children));
@@ -403,8 +419,10 @@ reap(struct scanner *sc)
 			continue;
 		ex.pid = pid;
 		ex.status = status;
-		if (wire_send(sc->ctl, WIRE_EXITED, &ex, sizeof(ex), -1) < 0)
+		if (wire_send(sc->ctl, WIRE_EXITED, &ex, sizeof(ex), -1) < 0) {
+			exit_if_peer_gone();
 			hs_fatal(EX_OSERR, "scanner: send to master");
+		}
 	}
 }
 
@@ -452,7 +470,7 @@ handle_ctl(struct scanner *sc)
 	int		 fd, r;
 
 	r = wire_recv(sc->ctl, &type, &body, sizeof(body), &len, &fd);
-	if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+	if (r == 0 || (r < 0 && (errno == ECONNRESET || errno == EPIPE))) {
 		shutdown_children(sc);
 		_exit(0);
 	}

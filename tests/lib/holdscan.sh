@@ -59,7 +59,8 @@ hs_run() {
 	_hr_dir=$(sb_dir "$1")
 	_hr_conf="$_hr_dir/hs/holdscan.conf"
 	_hr_log="$_hr_dir/hs/holdscand.log"
-	_hr_start=$(wc -l <"$_hr_log" 2>/dev/null || echo 0)
+	_hr_start=0
+	[ -f "$_hr_log" ] && _hr_start=$(wc -l <"$_hr_log")
 	"$HOLDSCAND" -f -c "$_hr_conf" >>"$_hr_log" 2>&1 &
 	_hr_pid=$!
 	eval "$1_HS_PID=$_hr_pid"

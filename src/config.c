@@ -836,17 +836,22 @@ config_load_common(const char *path, const char *text, const char *name,
 }
 
 /*
- * libconfuse 3.3 counts each "#" comment as three lines, so every line
- * number after a comment would be wrong. Blank "#" comments out here
- * (outside quoted strings), keeping every newline, and give libconfuse
- * the result: line numbers then match the file exactly.
+ * Two things libconfuse 3.3 does differently from what a Postfix admin
+ * expects, fixed before it sees the text, line for line:
+ * - it counts each "#" comment as three lines, so every line number after
+ *   a comment would be wrong: "#" comments (outside quoted strings) are
+ *   blanked out, keeping every newline;
+ * - "name =" with nothing after it is a syntax error, where main.cf means
+ *   an empty value: it becomes name = "".
  */
 static char *
-strip_hash_comments(const char *text)
+preprocess(const char *text)
 {
-	char	*out = xstrdup(text), *p;
-	char	 quote = 0;
+	struct buf	 b = BUF_INIT;
+	char		*out, *p, *line;
+	char		 quote = 0;
 
+	out = xstrdup(text);
 	for (p = out; *p; p++) {
 		if (quote) {
 			if (*p == '\\' && p[1] != '\0')
@@ -864,7 +869,24 @@ strip_hash_comments(const char *text)
 				break;
 		}
 	}
-	return (out);
+	for (line = out; *line != '\0'; line = p + (*p != '\0')) {
+		size_t	 len;
+
+		p = line + strcspn(line, "\n");
+		len = (size_t)(p - line);
+		while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' ||
+		    line[len - 1] == '\r'))
+			len--;
+		buf_append(&b, line, (size_t)(p - line));
+		if (len > 0 && line[len - 1] == '=' &&
+		    strspn(line, " \t") < len - 1)
+			buf_append(&b, " \"\"", 3);
+		if (*p == '\n')
+			buf_putc(&b, '\n');
+	}
+	free(out);
+	buf_reserve(&b, 0);
+	return (buf_steal(&b, NULL));
 }
 
 #define CONFIG_FILE_MAX	(4 * 1024 * 1024)
@@ -928,7 +950,7 @@ int
 config_load_string(const char *text, const char *name, config_probe_fn probe,
     void *probe_arg, struct hs_config **conf_r, char **errors_r)
 {
-	char	*clean = strip_hash_comments(text);
+	char	*clean = preprocess(text);
 	int	 rc;
 
 	rc = config_load_common(NULL, clean, name, probe, probe_arg, conf_r,

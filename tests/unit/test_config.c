@@ -134,6 +134,22 @@ test_comments_do_not_shift_line_numbers(void **state)
 }
 
 static void
+test_empty_value_as_in_main_cf(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL;
+
+	(void)state;
+	if (config_load_string("scanners =\nscan_header_name =   # none\n"
+	    "verbose = yes\n", "t.conf", NULL, NULL, &conf, &errors) < 0)
+		fail_msg("%s", errors);
+	assert_int_equal(conf->nscanners, 0);
+	assert_string_equal(conf->scan_header_name, "");
+	assert_true(conf->verbose);
+	config_free(&conf);
+}
+
+static void
 test_out_of_range_names_the_range(void **state)
 {
 	char	*e = load_errors("scan_retry_limit = 0\n");
@@ -294,6 +310,7 @@ main(void)
 		cmocka_unit_test(test_values_are_parsed_with_units),
 		cmocka_unit_test(test_bad_values_are_reported_with_line_numbers),
 		cmocka_unit_test(test_comments_do_not_shift_line_numbers),
+		cmocka_unit_test(test_empty_value_as_in_main_cf),
 		cmocka_unit_test(test_out_of_range_names_the_range),
 		cmocka_unit_test(test_unknown_option_is_an_error_with_its_line),
 		cmocka_unit_test(test_plugin_section_is_checked_against_its_options),

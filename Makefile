@@ -79,6 +79,9 @@ PLUGINS		 = $(PLUGIN_SRCS:plugins/%.c=$(O)/plugins/%.so)
 TPLUGIN_SRCS	 = $(wildcard tests/plugins/*.c)
 TPLUGINS	 = $(TPLUGIN_SRCS:tests/plugins/%.c=$(O)/plugins/%.so)
 
+# LD_PRELOAD fault injection for the robustness tests, never installed.
+FAULT_SRCS	 = $(wildcard tests/fault/*.c)
+FAULT_SOS	 = $(FAULT_SRCS:tests/fault/%.c=$(O)/tests/fault/lib%.so)
 UNIT_SRCS	 = $(wildcard tests/unit/test_*.c)
 UNIT_BINS	 = $(UNIT_SRCS:%.c=$(O)/%)
 TOOL_SRCS	 = $(wildcard tests/tools/*.c)
@@ -95,7 +98,7 @@ PROG_BINS	 = $(PROGS:src/%.c=$(O)/%)
 
 all: progs
 
-progs: $(PROG_BINS) $(PLUGINS) $(TPLUGINS) $(TOOL_BINS)
+progs: $(PROG_BINS) $(PLUGINS) $(TPLUGINS) $(TOOL_BINS) $(FAULT_SOS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
@@ -117,6 +120,10 @@ $(O)/plugins/%.so: $(O)/plugins/%.o $(LIB)
 $(O)/plugins/%.so: $(O)/tests/plugins/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
+
+$(O)/tests/fault/lib%.so: $(O)/tests/fault/%.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< -ldl
 
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")

@@ -70,6 +70,7 @@
 
 #define BACKOFF_MIN_MS		1000
 #define BACKOFF_MAX_MS		60000
+#define BACKOFF_REMIND_MS	300000
 #define LOCKED_RETRY_MS		1000
 #define METRICS_EVERY_MS	1000
 #define POLL_MAX_MS		1000
@@ -102,11 +103,18 @@ struct holdscand {
 	bool		 stopping;
 	long		 backoff_until_ms;
 	long		 backoff_ms;
+	unsigned long	 backoff_count;	/* failures since the last success */
+	long		 backoff_warned_ms;
+	char		 backoff_why[256];
 	long		 next_rescan_ms;
 	long		 next_metrics_ms;
 	bool		 recovery_needed;
+	bool		 state_broken;	/* Berkeley DB could not be reopened yet */
 	struct metrics	 metrics;
 };
+
+static void	backoff(struct holdscand *, const char *);
+static void	reopen_state(struct holdscand *);
 
 static long
 now_ms(void)
@@ -331,6 +339,63 @@ resolve_worker_user(struct holdscand *d)
 	d->setup.user = d->conf->worker_user;
 }
 
+/* The Berkeley DB side: environment, journal, set-aside list, quarantine. */
+static int
+open_state_db(struct holdscand *d, char **error_r)
+{
+	if (statedb_open(d->conf->state_directory, &d->sdb, error_r) < 0)
+		return (-1);
+	if (journal_open(d->sdb, &d->journal, error_r) < 0 ||
+	    aside_open(d->sdb, &d->aside, error_r) < 0 ||
+	    quarantine_open(d->conf, d->sdb, d->ql->owner_uid, d->ql->owner_gid,
+	    &d->quarantine, error_r) < 0) {
+		quarantine_close(&d->quarantine);
+		aside_close(&d->aside);
+		journal_close(&d->journal);
+		statedb_close(&d->sdb);
+		return (-1);
+	}
+	d->commit.journal = d->journal;
+	d->commit.aside = d->aside;
+	d->commit.quarantine = d->quarantine;
+	return (0);
+}
+
+static void
+close_state_db(struct holdscand *d)
+{
+	quarantine_close(&d->quarantine);
+	aside_close(&d->aside);
+	journal_close(&d->journal);
+	statedb_close(&d->sdb);
+	d->commit.journal = NULL;
+	d->commit.aside = NULL;
+	d->commit.quarantine = NULL;
+}
+
+/*
+ * Berkeley DB panicked (a log write failed): close everything and open it
+ * again, which runs recovery. Until that works no message is claimed; the
+ * main loop retries at each end of the backoff pause.
+ */
+static void
+reopen_state(struct holdscand *d)
+{
+	char	*error = NULL;
+
+	close_state_db(d);
+	if (open_state_db(d, &error) < 0) {
+		d->state_broken = true;
+		backoff(d, error);
+		free(error);
+		return;
+	}
+	d->state_broken = false;
+	hs_info("state environment %s reopened and recovered",
+	    d->conf->state_directory);
+	d->recovery_needed = true;
+}
+
 static void
 open_state(struct holdscand *d)
 {
@@ -341,15 +406,9 @@ open_state(struct holdscand *d)
 	if ((d->qdirfd = open(d->ql->queue_dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0)
 		hs_fatal(EX_CONFIG, "queue_directory %s", d->ql->queue_dir);
-	if (statedb_open(d->conf->state_directory, &d->sdb, &error) < 0 ||
-	    journal_open(d->sdb, &d->journal, &error) < 0 ||
-	    aside_open(d->sdb, &d->aside, &error) < 0 ||
-	    quarantine_open(d->conf, d->sdb, d->ql->owner_uid, d->ql->owner_gid,
-	    &d->quarantine, &error) < 0 ||
-	    commit_init(&d->commit, d->ql, d->conf, d->qdirfd, d->journal,
-	    d->aside, &error) < 0)
+	if (commit_init(&d->commit, d->ql, d->conf, d->qdirfd, NULL, NULL,
+	    &error) < 0 || open_state_db(d, &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
-	d->commit.quarantine = d->quarantine;
 	if (commit_recover(&d->commit, true, &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
 	if (watch_open(d->ql, d->qdirfd, &d->watch) < 0)
@@ -374,6 +433,8 @@ prune_aside(struct holdscand *d)
 	char		 path[QUEUE_PATH_SIZE], *error = NULL;
 	size_t		 n = 0, i, kept = 0;
 
+	if (d->state_broken)
+		return;
 	if (aside_list(d->aside, &v, &n, &error) < 0) {
 		hs_warnx("%s", error);
 		free(error);
@@ -397,15 +458,48 @@ prune_aside(struct holdscand *d)
 	free(v);
 }
 
+/*
+ * Something failed that will likely fail again at once (disk full, I/O
+ * error, out of descriptors): stop claiming for a while, doubling the
+ * pause up to a minute. The first failure is a warning; repeats are
+ * counted (with a reminder every five minutes), and backoff_clear() says
+ * when things work again.
+ */
 static void
 backoff(struct holdscand *d, const char *why)
 {
+	long	 t = now_ms();
+
 	d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (d->backoff_ms > BACKOFF_MAX_MS)
 		d->backoff_ms = BACKOFF_MAX_MS;
-	d->backoff_until_ms = now_ms() + d->backoff_ms;
-	hs_warnx("%s; pausing for %ld ms", why, d->backoff_ms);
+	d->backoff_until_ms = t + d->backoff_ms;
+	if (d->backoff_count++ == 0) {
+		hs_warnx("%s; pausing, then retrying with growing pauses (up to "
+		    "%d s) until it works", why, BACKOFF_MAX_MS / 1000);
+		d->backoff_warned_ms = t;
+	} else if (t - d->backoff_warned_ms >= BACKOFF_REMIND_MS) {
+		hs_warnx("still failing after %lu attempts: %s", d->backoff_count,
+		    why);
+		d->backoff_warned_ms = t;
+	} else {
+		hs_debug("still failing (%lu attempts): %s; pausing %ld ms",
+		    d->backoff_count, why, d->backoff_ms);
+	}
+	(void)snprintf(d->backoff_why, sizeof(d->backoff_why), "%s", why);
 	note_error(d, why);
+}
+
+static void
+backoff_clear(struct holdscand *d)
+{
+	if (d->backoff_count > 0)
+		hs_info("working again after %lu failed attempt%s (last: %s)",
+		    d->backoff_count, d->backoff_count == 1 ? "" : "s",
+		    d->backoff_why);
+	d->backoff_ms = 0;
+	d->backoff_count = 0;
+	d->backoff_why[0] = '\0';
 }
 
 /* The master decides alone: scan failed (crashes, too large) or corrupt. */
@@ -482,9 +576,20 @@ claim_one(struct holdscand *d, const struct watch_candidate *c)
 		watch_done(d->watch, c->id);
 		return;
 	case CLAIM_SKIP:
-	case CLAIM_ERROR:
 		hs_warnx("%s: not claimed: %s", c->id, why);
 		watch_done(d->watch, c->id);
+		return;
+	case CLAIM_ERROR:
+		/* Out of descriptors, I/O error: it stays in hold; try later. */
+		watch_done(d->watch, c->id);
+		watch_defer(d->watch, c, now_ms(), BACKOFF_MIN_MS);
+		{
+			char	 msg[400];
+
+			(void)snprintf(msg, sizeof(msg), "cannot claim held "
+			    "messages: %s", why);
+			backoff(d, msg);
+		}
 		return;
 	}
 	d->metrics.claimed++;
@@ -550,7 +655,8 @@ claim_some(struct holdscand *d)
 {
 	struct watch_candidate c;
 
-	if (d->stopping || now_ms() < d->backoff_until_ms || !d->pool.ready)
+	if (d->stopping || now_ms() < d->backoff_until_ms || !d->pool.ready ||
+	    d->state_broken)
 		return;
 	while (d->in_flight < (size_t)d->conf->max_in_flight &&
 	    watch_next(d->watch, &c))
@@ -664,6 +770,7 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 	struct commit_item *items = xcalloc(b->count, sizeof(*items));
 	struct msg	*m;
 	size_t		 i = 0, counts[6] = { 0 }, returned = 0;
+	const char	*degraded = NULL;
 	char		*error = NULL;
 	double		 real = now_real();
 	long		 t0 = now_ms();
@@ -689,8 +796,8 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 		d->metrics.batch_failures++;
 		backoff(d, error);
 		free(error);
-	} else {
-		d->backoff_ms = 0;
+		if (statedb_failed(d->sdb))
+			reopen_state(d);
 	}
 	i = 0;
 	TAILQ_FOREACH(m, &b->msgs, bentry) {
@@ -704,7 +811,7 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 		if (it->outcome == COMMIT_RETURNED) {
 			returned++;
 			d->metrics.returned++;
-			hs_warnx("%s: returned to hold: %s", m->id, it->why);
+			hs_info("%s: returned to hold: %s", m->id, it->why);
 			continue;
 		}
 		counts[it->action]++;
@@ -733,9 +840,23 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 			    m->reason[0] ? " reason=\"" : "", m->reason,
 			    m->reason[0] ? "\"" : "");
 		}
-		if (it->outcome == COMMIT_LEFT)
+		if (it->outcome == COMMIT_LEFT) {
+			hs_info("%s: left for recovery: %s", m->id, it->why);
 			d->recovery_needed = true;
+			degraded = it->why;
+		}
 	}
+	/*
+	 * A message back in hold after a failed write would come straight
+	 * back, and an unfinished one needs recovery: either way, pause.
+	 */
+	for (i = 0; i < b->count && published >= 0 && degraded == NULL; i++)
+		if (items[i].outcome == COMMIT_RETURNED)
+			degraded = items[i].why;
+	if (published >= 0 && degraded != NULL)
+		backoff(d, degraded);
+	else if (published >= 0)
+		backoff_clear(d);
 	d->in_flight -= b->count;
 	d->metrics.batches++;
 	metrics_observe(&d->metrics.batch_size, (double)b->count,
@@ -892,15 +1013,18 @@ event_loop(struct holdscand *d)
 		claim_some(d);
 		dispatch(d);
 		commit_ready(d);
-		if (d->recovery_needed && d->open == NULL &&
-		    TAILQ_EMPTY(&d->closed)) {
+		if (d->state_broken && t >= d->backoff_until_ms)
+			reopen_state(d);
+		if (d->recovery_needed && !d->state_broken && d->open == NULL &&
+		    TAILQ_EMPTY(&d->closed) && t >= d->backoff_until_ms) {
 			char	*error = NULL;
 
 			if (commit_recover(&d->commit, false, &error) < 0) {
-				hs_warnx("%s", error);
+				backoff(d, error);
 				free(error);
 			} else {
 				d->recovery_needed = false;
+				backoff_clear(d);
 			}
 		}
 		if (t >= d->next_metrics_ms) {
@@ -1076,10 +1200,7 @@ main(int argc, char **argv)
 	pool_stop(&d.pool);
 	watch_close(&d.watch);
 	commit_clear(&d.commit);
-	quarantine_close(&d.quarantine);
-	aside_close(&d.aside);
-	journal_close(&d.journal);
-	statedb_close(&d.sdb);
+	close_state_db(&d);
 	policy_clear(&d.policy);
 	free(d.unscanned_header);
 	queue_layout_free(&d.ql);

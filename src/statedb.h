@@ -14,6 +14,7 @@
 struct statedb {
 	DB_ENV	*env;
 	char	*dir;
+	int	 panicked;	/* Berkeley DB said the environment needs recovery */
 };
 
 /*
@@ -25,6 +26,12 @@ struct statedb {
 int	 statedb_open(const char *dir, struct statedb **sdb_r, char **error_r);
 void	 statedb_close(struct statedb **sdb);
 int	 statedb_checkpoint(struct statedb *sdb);
+/*
+ * After a failed log write Berkeley DB "panics": every later call fails
+ * until the environment is closed and opened again (which runs recovery).
+ * statedb_failed() tells the owner it is time to do that.
+ */
+int	 statedb_failed(const struct statedb *sdb);
 /* Open (create) the btree database file name in the environment. */
 int	 statedb_open_db(struct statedb *sdb, const char *name, DB **db_r,
 	    char **error_r);

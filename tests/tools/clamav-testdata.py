@@ -33,7 +33,7 @@ stores them, unless said otherwise):
   clam-zip       clam.zip (clam.exe inside) as an attachment
   nested-zip     outer.zip > inner.zip > clam.exe, built here with zipfile
   both           nested-zip's attachment and the EICAR attachment
-  many-files     a zip with 30 small clean members
+  many-files     a zip with 300 small clean members
   reload         a text body holding RELOAD_MARKER
   nohint-eicar   eicar-b64 after 100 X-Pad header lines and without
                  MIME-Version: nothing libclamav takes for mail near the
@@ -161,7 +161,7 @@ def cmd_mail(d):
         "many-files": message("many-files", "Many members.\n",
                               [("many.zip", zip_bytes(
                                   [("f%02d.txt" % i, b"clean %d\n" % i)
-                                   for i in range(30)]))]),
+                                   for i in range(300)]))]),
         "reload": message("reload", "Marker: " + RELOAD_MARKER.decode()
                           + "\n"),
     }

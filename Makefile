@@ -114,10 +114,12 @@ $(O)/%: $(O)/src/%.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
 $(O)/plugins/%.so: $(O)/plugins/%.o $(LIB)
+	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
 
 $(O)/plugins/%.so: $(O)/tests/plugins/%.o $(LIB)
+	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
 
@@ -158,7 +160,7 @@ check: deps
 
 check-build: progs
 
-check-unit: $(UNIT_BINS)
+check-unit: $(UNIT_BINS) $(PLUGINS)
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BINS)
 
 check-replay: $(REPLAY_BINS)

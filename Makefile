@@ -145,7 +145,7 @@ $(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o $(LI
 DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libclamav-dev libdb5.3-dev db5.3-util libconfuse-dev \
 	   libgmime-3.0-dev libcmocka-dev postfix clamav-testfiles swaks \
-	   spamassassin spamc python3 perl procps iproute2 man-db \
+	   spamassassin spamd spamc python3 perl procps iproute2 man-db \
 	   systemd shellcheck
 
 deps:

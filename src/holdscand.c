@@ -229,6 +229,27 @@ ensure_queue_subdirs(struct holdscand *d)
 	    d->conf->holdscan_queue_subdir);
 	if (queue_mkdirs(d->ql, fd, rel) < 0)
 		hs_fatal(EX_CANTCREAT, "%s/%s", d->ql->queue_dir, rel);
+	/* Queue files move only by rename: everything must be on hold's file system. */
+	{
+		const char	*sub[] = { "claimed", "staging", NULL };
+		struct stat	 hold, st;
+		size_t		 i;
+
+		if (fstatat(fd, QUEUE_HOLD, &hold, 0) < 0)
+			hs_fatal(EX_CONFIG, "%s/%s", d->ql->queue_dir, QUEUE_HOLD);
+		for (i = 0; sub[i] != NULL; i++) {
+			(void)snprintf(rel, sizeof(rel), "%s/%s",
+			    d->conf->holdscan_queue_subdir, sub[i]);
+			if (fstatat(fd, rel, &st, 0) < 0)
+				hs_fatal(EX_CONFIG, "%s/%s", d->ql->queue_dir, rel);
+			if (st.st_dev != hold.st_dev)
+				hs_fatalx(EX_CONFIG, "%s/%s is not on the file system "
+				    "of %s/%s; queue files can only move by rename: "
+				    "make it a plain directory inside queue_directory",
+				    d->ql->queue_dir, rel, d->ql->queue_dir,
+				    QUEUE_HOLD);
+		}
+	}
 	(void)close(fd);
 }
 

@@ -793,8 +793,8 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 	size_t		 i = 0, counts[6] = { 0 }, returned = 0;
 	const char	*degraded = NULL;
 	char		*error = NULL;
-	double		 real = now_real();
-	long		 t0 = now_ms();
+	double		 real;
+	long		 t0 = now_ms(), t1;
 	int		 published;
 
 	TAILQ_FOREACH(m, &b->msgs, bentry) {
@@ -813,6 +813,9 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 		it->reason = m->reason;
 	}
 	published = commit_batch(&d->commit, items, b->count, &error);
+	/* The messages entered incoming during the commit: measure after it. */
+	real = now_real();
+	t1 = now_ms();
 	if (published < 0) {
 		d->metrics.batch_failures++;
 		backoff(d, error);
@@ -823,7 +826,7 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 	i = 0;
 	TAILQ_FOREACH(m, &b->msgs, bentry) {
 		struct commit_item *it = &items[i++];
-		double	 hold_wait = (t0 - m->t_claim_ms) / 1000.0;
+		double	 in_flight = (t0 - m->t_claim_ms) / 1000.0;
 		double	 entered = (double)m->st.st_ctim.tv_sec +
 			    m->st.st_ctim.tv_nsec / 1e9;
 
@@ -848,11 +851,14 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 		if (it->new_id[0] != '\0') {
 			metrics_observe(&d->metrics.latency, real - entered,
 			    metrics_latency_bounds);
+			/* delays: in hold before the claim / scan and batch / commit */
+			double	 commit = (t1 - t0) / 1000.0;
+			double	 waited = real - entered - in_flight - commit;
+
 			hs_info("%s: action=%s new_id=%s verdict=%s delay=%.3f "
 			    "delays=%.3f/%.3f/%.3f%s", m->id, outcome_action(it),
 			    it->new_id, verdict_name(m->verdict), real - entered,
-			    entered < real ? real - entered - hold_wait : 0.0,
-			    hold_wait, (now_ms() - t0) / 1000.0,
+			    waited > 0 ? waited : 0.0, in_flight, commit,
 			    it->outcome == COMMIT_LEFT ? " (original left for "
 			    "recovery)" : "");
 		} else {
@@ -887,7 +893,7 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 	    "time=%ldms", (unsigned long long)b->seq, b->count,
 	    (unsigned long long)b->bytes, counts[ACTION_DELIVER],
 	    counts[ACTION_TAG], counts[ACTION_CLEAN], counts[ACTION_QUARANTINE],
-	    counts[ACTION_DROP], counts[ACTION_HOLD], returned, now_ms() - t0);
+	    counts[ACTION_DROP], counts[ACTION_HOLD], returned, t1 - t0);
 	if (published > 0 && queue_trigger(d->ql, "qmgr", "I") < 0)
 		hs_debug("cannot wake qmgr: %s", strerror(errno));
 	free(items);

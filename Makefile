@@ -43,7 +43,7 @@ FUZZ_SECONDS	?= 60
 KILLS		?= 500
 SOAK_SECONDS	?= 600
 
-PKGS		 = libconfuse gmime-3.0 libclamav
+PKGS		 = libconfuse gmime-3.0 libclamav zlib
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl
 
@@ -111,10 +111,12 @@ $(O)/%: $(O)/src/%.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
 $(O)/plugins/%.so: $(O)/plugins/%.o $(LIB)
+	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
 
 $(O)/plugins/%.so: $(O)/tests/plugins/%.o $(LIB)
+	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
 
@@ -135,7 +137,7 @@ $(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o $(LI
 # --- deps: what a fresh Debian 12 needs ---------------------------------
 DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libclamav-dev libdb5.3-dev db5.3-util libconfuse-dev \
-	   libgmime-3.0-dev libcmocka-dev postfix clamav-testfiles swaks \
+	   libgmime-3.0-dev zlib1g-dev libcmocka-dev postfix clamav-testfiles swaks \
 	   spamassassin spamc python3 perl procps iproute2 man-db \
 	   systemd shellcheck
 
@@ -151,7 +153,7 @@ check: deps
 
 check-build: progs
 
-check-unit: $(UNIT_BINS)
+check-unit: $(UNIT_BINS) $(PLUGINS) $(TPLUGINS)
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BINS)
 
 check-replay: $(REPLAY_BINS)

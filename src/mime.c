@@ -11,6 +11,8 @@
  *	line, as in GMime). When a boundary is declared in a form the
  *	pre-scan cannot read exactly (RFC 2231, comments, escapes, encoded
  *	words, NUL bytes) every line starting with "--" counts as a delimiter.
+ *	Lines starting with "--" times declared boundaries are bounded too:
+ *	GMime compares each such line with every open boundary.
  *	Then GMime parses the message; a first walk over the tree checks
  *	nesting and entity count; only then does a second walk decode each
  *	leaf and call the caller back.
@@ -36,6 +38,9 @@
 #include "xalloc.h"
 
 /* --- pre-scan ------------------------------------------------------------ */
+
+/* "--" lines times declared boundaries: GMime's boundary checks, at most. */
+#define MIME_MAX_DASH_CHECKS	20000000UL
 
 struct key {
 	const char	*p;
@@ -223,7 +228,7 @@ prescan(const char *t, size_t len, const struct mime_limits *lim, char *why,
 {
 	struct prescan	 ps;
 	const char	*nl;
-	size_t		 i, ls, le, ll, ndelim = 0, nhdr = 0;
+	size_t		 i, ls, le, ll, ndelim = 0, nhdr = 0, ndash = 0;
 	size_t		 max_delim = 2 * lim->max_parts + 16;
 	bool		 in_block = true, block_msg = false;
 	int		 rc = -1;
@@ -249,6 +254,13 @@ prescan(const char *t, size_t len, const struct mime_limits *lim, char *why,
 		ll = le - ls;
 		if (ll > 0 && t[ls + ll - 1] == '\r')
 			ll--;
+		/* GMime compares each "--" line with every open boundary. */
+		if (ll >= 2 && t[ls] == '-' && t[ls + 1] == '-' &&
+		    ++ndash > MIME_MAX_DASH_CHECKS / (ps.ndecl + 1)) {
+			(void)snprintf(why, whysize, "too many \"--\" lines for "
+			    "%zu MIME boundaries", ps.ndecl);
+			goto out;
+		}
 		if (maybe_delimiter(&ps, t + ls, ll)) {
 			if (++ndelim > max_delim) {
 				(void)snprintf(why, whysize, "more than %zu MIME "

@@ -653,6 +653,35 @@ test_hostile_deep_nesting(void **state)
 		buf_printf(&t, "Content-Type: message/rfc822\n\nFrom: x\n");
 	buf_printf(&t, "Content-Type: text/plain; name=a.exe\n\nx\n--b--\n");
 	expect_failed(t.data, "nesting deeper than 20");
+	/* deep nesting and many "--" lines: GMime would compare each with all */
+	buf_reset(&t);
+	buf_printf(&t, "From: a\nContent-Type: multipart/mixed; boundary=b0\n\n");
+	for (i = 1; i < 1000; i++)
+		buf_printf(&t, "--b%zu\nContent-Type: multipart/mixed; "
+		    "boundary=b%zu\n\n", i - 1, i);
+	for (i = 0; i < 1000000; i++)
+		buf_append(&t, "--zz\n", 5);
+	expect_failed(t.data, "too many \"--\" lines");
+	buf_free(&t);
+}
+
+static void
+test_many_dash_lines_are_fine(void **state)
+{
+	struct buf	 t = BUF_INIT;
+	char		*out, why[256];
+	size_t		 i;
+
+	(void)state;
+	/* a patch full of SQL comments is not a MIME bomb */
+	buf_printf(&t, "From: a\nContent-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\nContent-Type: text/plain\n\n");
+	for (i = 0; i < 100000; i++)
+		buf_append(&t, "--- a comment: x\n", 17);
+	buf_printf(&t, "--b\nContent-Type: text/plain; name=a.exe\n\nx\n--b--\n");
+	assert_int_equal(clean(t.data, &out, NULL, why, sizeof(why)),
+	    REWRITE_CLEANED);
+	free(out);
 	buf_free(&t);
 }
 
@@ -747,6 +776,7 @@ main(void)
 		cmocka_unit_test(test_clean_calls_scanner_with_both_names),
 		cmocka_unit_test(test_hostile_many_parts),
 		cmocka_unit_test(test_hostile_deep_nesting),
+		cmocka_unit_test(test_many_dash_lines_are_fine),
 		cmocka_unit_test(test_hostile_huge_header_block),
 		cmocka_unit_test(test_hostile_broken_base64),
 		cmocka_unit_test(test_hostile_names_stay_in_their_line),

@@ -258,7 +258,10 @@ rules_new(const struct hs_host *h, const char **error_r)
 
 /* --- names and types -------------------------------------------------------- */
 
-/* name, shown in a reason: printable ASCII, bounded. */
+/*
+ * name, shown in a reason: printable ASCII, bounded, without quotes or
+ * backslashes (reasons end up in reason="..." in the log).
+ */
 static void
 shown(char *dst, size_t size, const char *name, size_t len)
 {
@@ -272,7 +275,8 @@ shown(char *dst, size_t size, const char *name, size_t len)
 			o += 3;
 			break;
 		}
-		dst[o++] = c < 32 || c > 126 ? '?' : (char)c;
+		dst[o++] = c < 32 || c > 126 || c == '"' || c == '\\' ? '?' :
+		    (char)c;
 	}
 	dst[o] = '\0';
 }
@@ -301,8 +305,10 @@ name_blocked(const struct rules *r, const char *name, size_t len,
 		n--;
 	if (n == 0)
 		return (false);
-	if (n >= sizeof(low))	/* keep the end: that is where extensions are */
-		base += n - (sizeof(low) - 1), n = sizeof(low) - 1;
+	if (n >= sizeof(low)) {	/* keep the end: that is where extensions are */
+		base += n - (sizeof(low) - 1);
+		n = sizeof(low) - 1;
+	}
 	for (i = 0; i < n; i++)
 		low[i] = (char)tolower((unsigned char)base[i]);
 	low[n] = '\0';
@@ -748,8 +754,12 @@ judge(const struct rules *r, const char *name1, const char *name2,
 	label = name1 != NULL ? name1 : name2;
 	if (label != NULL)
 		shown(show, sizeof(show), label, strlen(label));
-	else
-		(void)snprintf(show, sizeof(show), "(unnamed %.60s part)", ctype);
+	else {
+		char	 tmp[NAME_SHOWN];
+
+		(void)snprintf(tmp, sizeof(tmp), "(unnamed %.60s part)", ctype);
+		shown(show, sizeof(show), tmp, strlen(tmp));
+	}
 	t = detect_type(data, len);
 	if ((label != NULL || strncmp(ctype, "text/", 5) != 0) &&
 	    (t & r->types)) {

@@ -43,7 +43,7 @@ FUZZ_SECONDS	?= 60
 KILLS		?= 500
 SOAK_SECONDS	?= 600
 
-PKGS		 = libconfuse gmime-3.0 libclamav
+PKGS		 = libconfuse gmime-3.0 libclamav zlib
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl
 
@@ -144,8 +144,8 @@ $(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o $(LI
 # --- deps: what a fresh Debian 12 needs ---------------------------------
 DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libclamav-dev libdb5.3-dev db5.3-util libconfuse-dev \
-	   libgmime-3.0-dev libcmocka-dev postfix clamav-testfiles swaks \
-	   spamassassin spamd spamc python3 perl procps iproute2 man-db \
+	   libgmime-3.0-dev zlib1g-dev libcmocka-dev postfix clamav-testfiles \
+	   swaks spamassassin spamd spamc python3 perl procps iproute2 man-db \
 	   systemd shellcheck
 
 deps:
@@ -160,7 +160,7 @@ check: deps
 
 check-build: progs
 
-check-unit: $(UNIT_BINS) $(PLUGINS)
+check-unit: $(UNIT_BINS) $(PLUGINS) $(TPLUGINS)
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BINS)
 
 check-replay: $(REPLAY_BINS)

@@ -174,8 +174,8 @@ check_queue(struct cc *cc, struct stat *hold)
 		return (-1);
 	}
 	if (fstatat(fd, QUEUE_HOLD, hold, 0) < 0) {
-		problem(cc, "%s/%s: %s; fix with: %s check (creates missing "
-		    "queue directories)", ql->queue_dir, QUEUE_HOLD,
+		problem(cc, "%s/%s: %s; postfix check creates missing queue "
+		    "directories; fix with: %s check", ql->queue_dir, QUEUE_HOLD,
 		    strerror(errno), cc->postfix);
 		(void)close(fd);
 		return (-1);
@@ -225,9 +225,9 @@ check_queue_subdirs(struct cc *cc, int qfd, const struct stat *hold)
 			continue;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			problem(cc, "%s/%s is not a directory; fix with: rm %s/%s "
-			    "(holdscand creates the directory)", ql->queue_dir,
-			    rel, ql->queue_dir, rel);
+			problem(cc, "%s/%s is not a directory, and holdscand "
+			    "creates the directory when it is gone; fix with: "
+			    "rm %s/%s", ql->queue_dir, rel, ql->queue_dir, rel);
 			continue;
 		}
 		if (st.st_dev != hold->st_dev) {
@@ -235,10 +235,11 @@ check_queue_subdirs(struct cc *cc, int qfd, const struct stat *hold)
 			    S_ISLNK(lst.st_mode))
 				problem(cc, "%s/%s is a symbolic link to another "
 				    "file system than %s/%s, and queue files can "
-				    "move only by rename(2) within one; fix with: "
-				    "rm %s/%s (holdscand creates it again as a "
-				    "directory)", ql->queue_dir, rel, ql->queue_dir,
-				    QUEUE_HOLD, ql->queue_dir, rel);
+				    "move only by rename(2) within one; holdscand "
+				    "creates it again as a directory when the link "
+				    "is gone; fix with: rm %s/%s", ql->queue_dir,
+				    rel, ql->queue_dir, QUEUE_HOLD, ql->queue_dir,
+				    rel);
 			else
 				problem(cc, "%s/%s is on another file system "
 				    "than %s/%s (a mount point?), and queue files "

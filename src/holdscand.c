@@ -977,6 +977,8 @@ reload_config(struct holdscand *d)
 	KEEP(pid_file);
 	KEEP(worker_user);
 	KEEP(plugin_directory);
+	KEEP(syslog_name);		/* log_open() is done once */
+	KEEP(syslog_facility);
 #undef KEEP
 	if (conf->worker_count != old->worker_count)
 		hs_warnx("reload: worker_count changed; restart holdscand to "

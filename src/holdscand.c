@@ -86,6 +86,7 @@ struct holdscand {
 	int		 qdirfd;
 	int		 sigfd;
 	int		 pidfd;
+	int		 ready_fd;	/* the starting process waits on it, or -1 */
 	struct statedb	*sdb;
 	struct journal	*journal;
 	struct aside	*aside;
@@ -248,6 +249,17 @@ ensure_queue_subdirs(struct holdscand *d)
 				    "make it a plain directory inside queue_directory",
 				    d->ql->queue_dir, rel, d->ql->queue_dir,
 				    QUEUE_HOLD);
+			/* Only the mail owner may put files where we take them from. */
+			if (geteuid() == 0 && st.st_uid != d->ql->owner_uid)
+				hs_fatalx(EX_CONFIG, "%s/%s is owned by uid %lu, not "
+				    "by %s; fix with: chown %s %s/%s",
+				    d->ql->queue_dir, rel, (unsigned long)st.st_uid,
+				    d->ql->mail_owner, d->ql->mail_owner,
+				    d->ql->queue_dir, rel);
+			if (st.st_mode & (S_IWGRP | S_IWOTH))
+				hs_fatalx(EX_CONFIG, "%s/%s is writable by group or "
+				    "others; fix with: chmod 0700 %s/%s",
+				    d->ql->queue_dir, rel, d->ql->queue_dir, rel);
 		}
 	}
 	(void)close(fd);
@@ -291,16 +303,38 @@ write_pidfile(struct holdscand *d)
 		hs_fatal(EX_IOERR, "write pid file %s", d->conf->pid_file);
 }
 
-static void
+/*
+ * Detach. The parent stays until the daemon is ready (it writes a byte
+ * to the pipe whose write end is returned) or has died, so that whoever
+ * started it (an init script, systemd's Type=forking) learns whether it
+ * started, and finds the pid file in place when the parent exits.
+ */
+static int
 daemonize(void)
 {
 	pid_t	 pid;
-	int	 fd;
+	ssize_t	 r;
+	char	 c;
+	int	 fd, pfd[2], status;
 
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		hs_fatal(EX_OSERR, "pipe");
 	if ((pid = fork()) < 0)
 		hs_fatal(EX_OSERR, "fork");
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		(void)close(pfd[1]);
+		while ((r = read(pfd[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		if (r == 1)
+			_exit(0);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		(void)fprintf(stderr, "holdscand: fatal: exited while starting; "
+		    "its reason is in the mail log\n");
+		_exit(WIFEXITED(status) && WEXITSTATUS(status) != 0 ?
+		    WEXITSTATUS(status) : EX_SOFTWARE);
+	}
+	(void)close(pfd[0]);
 	if (setsid() < 0)
 		hs_fatal(EX_OSERR, "setsid");
 	if (chdir("/") < 0)
@@ -312,6 +346,7 @@ daemonize(void)
 	(void)dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		(void)close(fd);
+	return (pfd[1]);
 }
 
 /* Postfix's chroot_uid() order: groups, gid, uid; then prove root is gone. */
@@ -948,6 +983,8 @@ reload_config(struct holdscand *d)
 	KEEP(pid_file);
 	KEEP(worker_user);
 	KEEP(plugin_directory);
+	KEEP(syslog_name);		/* log_open() is done once */
+	KEEP(syslog_facility);
 #undef KEEP
 	if (conf->worker_count != old->worker_count)
 		hs_warnx("reload: worker_count changed; restart holdscand to "
@@ -1002,6 +1039,18 @@ write_metrics(struct holdscand *d)
 	    "%s", d->pool.engine_info);
 	if (metrics_write(&d->metrics, d->conf->metrics_file) < 0)
 		hs_debug("metrics %s: %s", d->conf->metrics_file, strerror(errno));
+}
+
+/* Let the process that started us exit (daemonize()): scanners are up. */
+static void
+tell_ready(struct holdscand *d)
+{
+	if (d->ready_fd < 0 || !d->pool.ready)
+		return;
+	if (write(d->ready_fd, "", 1) != 1)
+		hs_warn("cannot tell the starting process that we are ready");
+	(void)close(d->ready_fd);
+	d->ready_fd = -1;
 }
 
 static int
@@ -1105,6 +1154,7 @@ event_loop(struct holdscand *d)
 				hs_fatalx(EX_SOFTWARE, "%s; cannot scan without it "
 				    "(see the lines above for its reason)", why);
 			pool_fill(&d->pool);
+			tell_ready(d);
 		}
 		/* Worker sockets: the pool may free workers as we go, so check by pid. */
 		for (i = 3; i < n; i++) {
@@ -1151,7 +1201,7 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.config_path = CONFIG_DEFAULT_FILE;
-	d.pidfd = d.sigfd = d.qdirfd = -1;
+	d.pidfd = d.sigfd = d.qdirfd = d.ready_fd = -1;
 	TAILQ_INIT(&d.scanq);
 	TAILQ_INIT(&d.closed);
 	while ((ch = getopt(argc, argv, "c:fnv")) != -1) {
@@ -1203,7 +1253,7 @@ main(int argc, char **argv)
 	ensure_queue_subdirs(&d);
 
 	if (!d.foreground)
-		daemonize();
+		d.ready_fd = daemonize();
 	write_pidfile(&d);
 	setup_signals(&d);
 	nworkers = d.conf->worker_count > 0 ? (size_t)d.conf->worker_count :

@@ -164,7 +164,7 @@ DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libclamav-dev libdb5.3-dev db5.3-util libconfuse-dev \
 	   libgmime-3.0-dev zlib1g-dev libcmocka-dev postfix clamav-testfiles \
 	   swaks spamassassin spamd spamc python3 perl procps iproute2 man-db \
-	   systemd shellcheck
+	   systemd shellcheck cppcheck
 
 deps:
 	$(Q)sh tests/lib/deps.sh $(DEB_PKGS)
@@ -172,7 +172,7 @@ deps:
 # --- tests ---------------------------------------------------------------
 # check: deps first, then a fresh make so pkg-config sees what was installed.
 check: deps
-	$(Q)$(MAKE) --no-print-directory check-build
+	$(Q)$(MAKE) --no-print-directory check-build lint
 	$(Q)$(MAKE) --no-print-directory BUILD=asan check-unit check-replay
 	$(Q)$(MAKE) --no-print-directory check-e2e
 
@@ -229,10 +229,12 @@ soak: deps
 	$(Q)$(MAKE) --no-print-directory progs
 	$(Q)HS_BUILD=$(CURDIR)/$(O) SOAK_SECONDS=$(SOAK_SECONDS) sh tests/soak/run.sh
 
+QUEUE_H		 = /usr/include/$(shell gcc -dumpmachine)/sys/queue.h
 lint:
-	$(Q)shellcheck -s sh tests/lib/*.sh tests/e2e/*.t
+	$(Q)shellcheck -s sh -e SC1091 tests/lib/*.sh tests/e2e/*.t tests/*.sh \
+	    tests/bench/*.sh tests/fuzz/*.sh tests/torture/*.t
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	    -D_GNU_SOURCE -Isrc src plugins
+	    -D_GNU_SOURCE -Isrc --include=$(QUEUE_H) src plugins
 
 # --- install --------------------------------------------------------------
 # Files are shipped with the paths of PREFIX=/usr/local (doc/, etc/) or of

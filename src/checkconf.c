@@ -596,14 +596,14 @@ hold_outcome(struct cc *cc, char **tables, size_t n, const char *header,
 	memset(o, 0, sizeof(*o));
 	o->result = CHECKCONF_NONE;
 	for (i = 0; i < n; i++) {
-		const char	*t = tables[i], *colon = strchr(t, ':');
+		const char	*t = tables[i], *colon;
 		struct buf	 b = BUF_INIT;
 		char		*text;
 		bool		 pcre;
 
-		if (colon != NULL && strncmp(t, "regexp:", 7) == 0)
+		if (strncmp(t, "regexp:", 7) == 0)
 			pcre = false;
-		else if (colon != NULL && strncmp(t, "pcre:", 5) == 0)
+		else if (strncmp(t, "pcre:", 5) == 0)
 			pcre = true;
 		else {
 			if (report)
@@ -613,6 +613,7 @@ hold_outcome(struct cc *cc, char **tables, size_t n, const char *header,
 			o->unverifiable = true;
 			continue;
 		}
+		colon = strchr(t, ':');
 		if (colon[1] == '{') {
 			text = inline_rules(colon + 1);
 		} else {

@@ -19,6 +19,7 @@ plan 58
 HS_FAULT_FILE="$HS_TMP/faults"
 HS_FAULT_LOG="$HS_TMP/faults.log"
 export HS_FAULT_FILE HS_FAULT_LOG
+# shellcheck disable=SC2034 # read by hs_run in holdscan.sh
 HS_PRELOAD="$HS_BUILD/tests/fault/libfaultshim.so"
 : >"$HS_FAULT_FILE"
 : >"$HS_FAULT_LOG"

@@ -32,7 +32,7 @@ LC_ALL=C MANWIDTH=1000 man -l "$SRC/doc/holdscan.conf.5" 2>/dev/null |
     col -b >"$HS_TMP/conf5.txt"
 # shellcheck disable=SC2086
 "$HS_BUILD/tests/tools/config-defaults" $PLUGINS >"$HS_TMP/defaults" 2>&1
-ok $? "config-defaults lists the defaults of $(echo $PLUGINS)"
+ok $? "config-defaults lists the defaults of the plugins: $PLUGINS"
 
 # Compiled-in paths appear in the pages as those of PREFIX=/usr/local.
 sysconfdir=$(sed -n 's/^# sysconfdir //p' "$HS_TMP/defaults")

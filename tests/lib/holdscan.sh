@@ -29,6 +29,7 @@
 
 : "${HS_BUILD:?set HS_BUILD to the build directory (make check-e2e does)}"
 HOLDSCAND="$HS_BUILD/holdscand"
+# shellcheck disable=SC2034 # used by the tests that source this file
 HOLDSCAN="$HS_BUILD/holdscan"
 _hs_daemons=
 

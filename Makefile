@@ -230,7 +230,7 @@ soak: deps
 	$(Q)HS_BUILD=$(CURDIR)/$(O) SOAK_SECONDS=$(SOAK_SECONDS) sh tests/soak/run.sh
 
 lint:
-	$(Q)shellcheck -s sh tests/lib/*.sh tests/e2e/*.t
+	$(Q)shellcheck -s sh tests/lib/*.sh tests/e2e/*.t tests/soak/*.sh
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    -D_GNU_SOURCE -Isrc src plugins
 

@@ -232,7 +232,7 @@ soak: deps
 QUEUE_H		 = /usr/include/$(shell gcc -dumpmachine)/sys/queue.h
 lint:
 	$(Q)shellcheck -s sh -e SC1091 tests/lib/*.sh tests/e2e/*.t tests/*.sh \
-	    tests/bench/*.sh tests/fuzz/*.sh tests/torture/*.t
+	    tests/bench/*.sh tests/fuzz/*.sh tests/torture/*.t tests/soak/*.sh
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    -D_GNU_SOURCE -Isrc --include=$(QUEUE_H) src plugins
 

@@ -23,6 +23,11 @@
 #   hs_count_log NAME PATTERN          how many log lines match
 #   hs_alive NAME         holdscand still running?
 #   hs_procs NAME         pids of holdscand and every scanner process it made
+#   hs_workers NAME       pids of its scanner workers (the children of the
+#                         scanner parent, which is holdscand's child)
+#   hs_memory NAME        "PROCS RSS PSS" of hs_procs' processes: how many
+#                         there were, their VmRSS and their Pss summed, in kB
+#                         (PSS is "-" without /proc/PID/smaps_rollup)
 #   hs_stop_all           stop every daemon started here (tap.sh's exit trap)
 #
 # $HS_BUILD names the build directory (make check-e2e sets it).
@@ -119,6 +124,25 @@ hs_procs() {
 		}
 		for (p in keep) if (p in parent) print p
 	    }'
+}
+
+hs_workers() {
+	_hw_pid=$(_hs_get "$1" HS_PID)
+	for _hw_p in $(hs_procs "$1"); do
+		_hw_pp=$(ps -o ppid= -p "$_hw_p" | tr -d ' ')
+		[ -n "$_hw_pp" ] && [ "$_hw_p" != "$_hw_pid" ] &&
+		    [ "$_hw_pp" != "$_hw_pid" ] && echo "$_hw_p"
+	done
+	return 0
+}
+
+hs_memory() {
+	for _hm_p in $(hs_procs "$1"); do
+		cat "/proc/$_hm_p/status" "/proc/$_hm_p/smaps_rollup" 2>/dev/null
+	done | awk '
+	    /^VmRSS:/ { n++; rss += $2 }
+	    /^Pss:/ { pss += $2; havepss = 1 }
+	    END { print n + 0, rss + 0, (havepss ? pss : "-") }'
 }
 
 hs_alive() {

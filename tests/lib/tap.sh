@@ -34,6 +34,8 @@
 #   sb_dir NAME      print its directory
 #   sb_env NAME VAR  print SB_VAR of its sandbox.env, e.g. sb_env A QUEUE
 #   sink_count NAME / sink_messages NAME   complete messages in the sink
+#   sink_tokens NAME  X-Test-Token of each complete sink message, sorted (a
+#		      message that arrived twice is listed twice)
 #   hold_count NAME / hold_files NAME      ready files below hold/
 #   wait_sink NAME N [TIMEOUT] / wait_hold NAME N [TIMEOUT]
 #   wait_until TIMEOUT CMD [ARG...]   run CMD every 0.1 s until it exits 0;
@@ -213,6 +215,11 @@ sink_count() {
 
 sink_messages() {
 	sh "$SANDBOX" sink-list "$(sb_dir "$1")"
+}
+
+sink_tokens() {
+	sink_messages "$1" | xargs -r grep -h -m 1 '^X-Test-Token: ' |
+	    sed 's/^X-Test-Token: //' | sort
 }
 
 hold_count() {

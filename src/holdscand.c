@@ -525,22 +525,26 @@ static void
 backoff(struct holdscand *d, const char *why)
 {
 	long	 t = now_ms();
+	int	 len = (int)strlen(why);
 
+	/* Error texts may end in a full stop; "%.*s; pausing" drops it. */
+	if (len > 0 && why[len - 1] == '.')
+		len--;
 	d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (d->backoff_ms > BACKOFF_MAX_MS)
 		d->backoff_ms = BACKOFF_MAX_MS;
 	d->backoff_until_ms = t + d->backoff_ms;
 	if (d->backoff_count++ == 0) {
-		hs_warnx("%s; pausing, then retrying with growing pauses (up to "
-		    "%d s) until it works", why, BACKOFF_MAX_MS / 1000);
+		hs_warnx("%.*s; pausing, then retrying with growing pauses (up to "
+		    "%d s) until it works", len, why, BACKOFF_MAX_MS / 1000);
 		d->backoff_warned_ms = t;
 	} else if (t - d->backoff_warned_ms >= BACKOFF_REMIND_MS) {
 		hs_warnx("still failing after %lu attempts: %s", d->backoff_count,
 		    why);
 		d->backoff_warned_ms = t;
 	} else {
-		hs_debug("still failing (%lu attempts): %s; pausing %ld ms",
-		    d->backoff_count, why, d->backoff_ms);
+		hs_debug("still failing (%lu attempts): %.*s; pausing %ld ms",
+		    d->backoff_count, len, why, d->backoff_ms);
 	}
 	(void)snprintf(d->backoff_why, sizeof(d->backoff_why), "%s", why);
 	note_error(d, why);

@@ -111,10 +111,12 @@ $(O)/%: $(O)/src/%.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
 $(O)/plugins/%.so: $(O)/plugins/%.o $(LIB)
+	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
 
 $(O)/plugins/%.so: $(O)/tests/plugins/%.o $(LIB)
+	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
 
@@ -213,6 +215,10 @@ install: progs
 	install -m 0755 $(O)/holdscand $(DESTDIR)$(SBINDIR)/holdscand
 	install -m 0755 $(O)/holdscan $(DESTDIR)$(BINDIR)/holdscan
 	$(if $(PLUGINS),install -m 0644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/)
+	install -d $(DESTDIR)$(SYSCONFDIR)
+	for f in notify-postmaster.txt notify-recipient.txt; do \
+	    test -e $(DESTDIR)$(SYSCONFDIR)/$$f || \
+	    install -m 0644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/$$f; done
 
 clean:
 	rm -rf build

@@ -58,6 +58,7 @@
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "pluginload.h"
 #include "policy.h"
 #include "quarantine.h"
@@ -73,6 +74,7 @@
 #define LOCKED_RETRY_MS		1000
 #define METRICS_EVERY_MS	1000
 #define POLL_MAX_MS		1000
+#define WATCHDOG_SECONDS	300	/* one loop iteration may take this long */
 
 struct holdscand {
 	const char	*config_path;
@@ -89,6 +91,7 @@ struct holdscand {
 	struct journal	*journal;
 	struct aside	*aside;
 	struct quarantine *quarantine;
+	struct notify	*notify;
 	struct commit_ctx commit;
 	struct watch	*watch;
 	struct pool	 pool;
@@ -152,27 +155,6 @@ load_config(const char *path, char **errors_r)
 		conf = NULL;
 	plugin_probe_clear(&probe);
 	return (conf);
-}
-
-static int
-facility_of(const char *name)
-{
-	static const struct {
-		const char	*name;
-		int		 fac;
-	} tab[] = {
-		{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON },
-		{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
-		{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
-		{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
-		{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
-	};
-	size_t	 i;
-
-	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (strcmp(tab[i].name, name) == 0)
-			return (tab[i].fac);
-	return (LOG_MAIL);
 }
 
 /* Create dir (root only) owned by the mail owner, mode 0700, if missing; check it. */
@@ -332,6 +314,61 @@ resolve_worker_user(struct holdscand *d)
 }
 
 static void
+check_report(void *arg, bool problem, const char *line)
+{
+	(void)arg;
+	if (problem)
+		hs_warnx("quarantine check: %s", line);
+	else
+		hs_info("quarantine check: %s", line);
+}
+
+/* The Berkeley DB handles: the environment and every database in it. */
+static void
+open_databases(struct holdscand *d)
+{
+	char	*error = NULL;
+
+	if (statedb_open(d->conf->state_directory, &d->sdb, &error) < 0 ||
+	    journal_open(d->sdb, &d->journal, &error) < 0 ||
+	    aside_open(d->sdb, &d->aside, &error) < 0 ||
+	    quarantine_open(d->conf, d->sdb, d->ql->owner_uid, d->ql->owner_gid,
+	    &d->quarantine, &error) < 0)
+		hs_fatalx(EX_UNAVAILABLE, "%s", error);
+}
+
+static void
+close_databases(struct holdscand *d)
+{
+	quarantine_close(&d->quarantine);
+	aside_close(&d->aside);
+	journal_close(&d->journal);
+	statedb_close(&d->sdb);
+}
+
+/*
+ * A holdscan tool that was killed (or crashed) with the environment open
+ * makes the next opener run recovery, and our handles then fail with
+ * DB_RUNRECOVERY. Everything committed is still there: open it all
+ * again, and finish whatever our interrupted batch left in the journal.
+ */
+static bool
+reopen_if_recovered(struct holdscand *d)
+{
+	if (!statedb_panicked(d->sdb))
+		return (false);
+	hs_warnx("state environment %s was recovered by another process (one "
+	    "died with it open); opening it again", d->conf->state_directory);
+	close_databases(d);
+	open_databases(d);
+	d->commit.journal = d->journal;
+	d->commit.aside = d->aside;
+	d->commit.quarantine = d->quarantine;
+	d->recovery_needed = true;
+	return (true);
+}
+
+static void
 open_state(struct holdscand *d)
 {
 	struct aside_entry *v = NULL;
@@ -341,16 +378,16 @@ open_state(struct holdscand *d)
 	if ((d->qdirfd = open(d->ql->queue_dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0)
 		hs_fatal(EX_CONFIG, "queue_directory %s", d->ql->queue_dir);
-	if (statedb_open(d->conf->state_directory, &d->sdb, &error) < 0 ||
-	    journal_open(d->sdb, &d->journal, &error) < 0 ||
-	    aside_open(d->sdb, &d->aside, &error) < 0 ||
-	    quarantine_open(d->conf, d->sdb, d->ql->owner_uid, d->ql->owner_gid,
-	    &d->quarantine, &error) < 0 ||
-	    commit_init(&d->commit, d->ql, d->conf, d->qdirfd, d->journal,
+	open_databases(d);
+	if (commit_init(&d->commit, d->ql, d->conf, d->qdirfd, d->journal,
 	    d->aside, &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
 	d->commit.quarantine = d->quarantine;
 	if (commit_recover(&d->commit, true, &error) < 0)
+		hs_fatalx(EX_UNAVAILABLE, "%s", error);
+	/* Nothing is in flight: the store and the index must agree now. */
+	if (quarantine_check(d->quarantine, d->ql, d->qdirfd, d->commit.claimed,
+	    false, check_report, NULL, &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
 	if (watch_open(d->ql, d->qdirfd, &d->watch) < 0)
 		hs_fatal(EX_UNAVAILABLE, "watch %s/%s", d->ql->queue_dir,
@@ -657,6 +694,24 @@ outcome_action(const struct commit_item *it)
 	return (config_action_name(it->action));
 }
 
+/* Notices about a message whose batch has committed (queued, sent later). */
+static void
+notify_committed(struct holdscand *d, const struct msg *m,
+    const struct commit_item *it)
+{
+	struct notify_msg nm;
+
+	memset(&nm, 0, sizeof(nm));
+	nm.queue_id = m->id;
+	nm.qf = m->qf;
+	nm.verdict = m->verdict;
+	nm.reason = m->reason;
+	nm.action = outcome_action(it);
+	nm.quarantine_id = it->quarantine_id;
+	nm.quarantined = it->quarantine_id[0] != '\0';
+	notify_message(d->notify, &nm);
+}
+
 /* One batch through the commit protocol, then one log line per message. */
 static void
 commit_one_batch(struct holdscand *d, struct batch *b)
@@ -687,7 +742,14 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 	published = commit_batch(&d->commit, items, b->count, &error);
 	if (published < 0) {
 		d->metrics.batch_failures++;
-		backoff(d, error);
+		if (reopen_if_recovered(d)) {
+			/* Not a problem of the disk: go on at once. */
+			hs_warnx("batch=%llu returned to hold: %s",
+			    (unsigned long long)b->seq, error);
+			note_error(d, error);
+		} else {
+			backoff(d, error);
+		}
 		free(error);
 	} else {
 		d->backoff_ms = 0;
@@ -715,6 +777,7 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 			hs_info("%s: action=hold verdict=%s reason=\"%s\"; left in "
 			    "hold (postsuper -H %s releases it unscanned)", m->id,
 			    verdict_name(m->verdict), m->reason, m->id);
+			notify_committed(d, m, it);
 			continue;
 		}
 		if (it->new_id[0] != '\0') {
@@ -728,13 +791,16 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 			    it->outcome == COMMIT_LEFT ? " (original left for "
 			    "recovery)" : "");
 		} else {
-			hs_info("%s: action=%s verdict=%s%s%s%s", m->id,
+			hs_info("%s: action=%s verdict=%s%s%s%s%s%s", m->id,
 			    outcome_action(it), verdict_name(m->verdict),
 			    m->reason[0] ? " reason=\"" : "", m->reason,
-			    m->reason[0] ? "\"" : "");
+			    m->reason[0] ? "\"" : "",
+			    it->quarantine_id[0] ? " quarantine_id=" : "",
+			    it->quarantine_id);
 		}
 		if (it->outcome == COMMIT_LEFT)
 			d->recovery_needed = true;
+		notify_committed(d, m, it);
 	}
 	d->in_flight -= b->count;
 	d->metrics.batches++;
@@ -804,6 +870,11 @@ reload_config(struct holdscand *d)
 	if (conf->worker_count != old->worker_count)
 		hs_warnx("reload: worker_count changed; restart holdscand to "
 		    "apply it");
+	if (notify_configure(d->notify, conf, &errors) < 0) {
+		hs_warnx("reload: %s; keeping the notification settings",
+		    errors);
+		free(errors);
+	}
 	policy_clear(&d->policy);
 	policy_from_config(&d->policy, conf);
 	d->conf = conf;
@@ -881,6 +952,7 @@ event_loop(struct holdscand *d)
 		struct worker	*w;
 		void		*job;
 
+		(void)alarm(WATCHDOG_SECONDS);
 		t = now_ms();
 		if (d->stopping && d->in_flight == 0)
 			break;
@@ -904,6 +976,7 @@ event_loop(struct holdscand *d)
 			}
 		}
 		if (t >= d->next_metrics_ms) {
+			(void)reopen_if_recovered(d);
 			write_metrics(d);
 			d->next_metrics_ms = t + METRICS_EVERY_MS;
 		}
@@ -917,6 +990,7 @@ event_loop(struct holdscand *d)
 		timeout = min_timeout(timeout, pool_next_deadline_ms(&d->pool, &ts));
 		if (d->backoff_until_ms > now_ms())
 			timeout = min_timeout(timeout, d->backoff_until_ms - now_ms());
+		timeout = min_timeout(timeout, notify_tick(d->notify));
 		if (watch_pending(d->watch) > 0 && !d->stopping &&
 		    d->backoff_until_ms <= now_ms() &&
 		    d->in_flight < (size_t)d->conf->max_in_flight && d->pool.ready)
@@ -969,8 +1043,49 @@ event_loop(struct holdscand *d)
 		while ((job = pool_expire(&d->pool, &ts)) != NULL)
 			scan_failed_once(d, job, "over scan_time_limit");
 	}
+	(void)alarm(0);
 	free(pfd);
 	free(wv);
+}
+
+/*
+ * Berkeley DB 5.3 waits forever for a mutex whose holder died: a process
+ * killed inside the state environment can leave us stuck in a database
+ * call. Nothing is lost by exiting at any moment (recovery at start puts
+ * everything right, and DB_REGISTER recovers the environment), so when
+ * the event loop has not come round for WATCHDOG_SECONDS, say why and
+ * exit for the service manager to restart us. (syslog(3) is not
+ * async-signal-safe; this is the way out, and the loop is known stuck
+ * elsewhere.)
+ */
+static void
+watchdog(int sig)
+{
+	static const char msg[] = "fatal: the event loop has not run for 300 s; "
+	    "a process that died inside the state environment may hold a "
+	    "Berkeley DB mutex: exiting so that a restart recovers it";
+
+	(void)sig;
+	if (log_to_stderr()) {
+		(void)write(STDERR_FILENO, "holdscand: ", 11);
+		(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)write(STDERR_FILENO, "\n", 1);
+	} else {
+		syslog(LOG_CRIT, "%s", msg);
+	}
+	_exit(EX_SOFTWARE);
+}
+
+static void
+setup_watchdog(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = watchdog;
+	(void)sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		hs_fatal(EX_OSERR, "sigaction(SIGALRM)");
 }
 
 static void
@@ -1036,7 +1151,7 @@ main(int argc, char **argv)
 		return (0);
 	}
 	log_open(d.conf->syslog_name, d.foreground ? LOG_DEST_STDERR :
-	    LOG_DEST_SYSLOG, facility_of(d.conf->syslog_facility),
+	    LOG_DEST_SYSLOG, config_syslog_facility(d.conf),
 	    d.verbose || d.conf->verbose);
 	check_config_file(d.config_path);
 	if (queue_layout_load(d.conf->postfix_config_directory, NULL, &d.ql,
@@ -1050,6 +1165,8 @@ main(int argc, char **argv)
 	ensure_dir(&d, d.conf->state_directory, "state_directory");
 	ensure_dir(&d, d.conf->quarantine_directory, "quarantine_directory");
 	ensure_queue_subdirs(&d);
+	if (notify_new(d.conf, d.ql, &d.notify, &errors) < 0)
+		hs_fatalx(EX_CONFIG, "%s", errors);
 
 	if (!d.foreground)
 		daemonize();
@@ -1063,6 +1180,7 @@ main(int argc, char **argv)
 		hs_fatal(EX_OSERR, "cannot start the scanners");
 	drop_to_mail_owner(&d);
 	(void)prctl(PR_SET_DUMPABLE, 1);
+	setup_watchdog();	/* after the scanners are forked: theirs is default */
 
 	open_state(&d);
 	d.metrics.started = time(NULL);
@@ -1073,13 +1191,12 @@ main(int argc, char **argv)
 	event_loop(&d);
 
 	write_metrics(&d);
+	notify_drain(d.notify, 10000);
+	notify_free(&d.notify);
 	pool_stop(&d.pool);
 	watch_close(&d.watch);
 	commit_clear(&d.commit);
-	quarantine_close(&d.quarantine);
-	aside_close(&d.aside);
-	journal_close(&d.journal);
-	statedb_close(&d.sdb);
+	close_databases(&d);
 	policy_clear(&d.policy);
 	free(d.unscanned_header);
 	queue_layout_free(&d.ql);

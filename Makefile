@@ -7,7 +7,8 @@
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
 #   make torture    the kill -9 test with KILLS kills (default 500)
 #   make soak       mail + kills + reloads + faults for SOAK_SECONDS
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, plugins, config,
+#                   man pages, systemd units, SysV script; see doc/quickstart.md)
 #   make deps       apt-get install what is missing (as root)
 #
 # Flavours never mix: BUILD=rel (default, -O2 -g) and BUILD=asan
@@ -26,11 +27,17 @@ MANDIR		?= $(PREFIX)/share/man
 DOCDIR		?= $(PREFIX)/share/doc/holdscan
 ifeq ($(PREFIX),/usr)
 SYSCONFDIR	?= /etc/holdscan
+SYSTEMDDIR	?= /lib/systemd/system
 else
 SYSCONFDIR	?= $(PREFIX)/etc/holdscan
+SYSTEMDDIR	?= $(PREFIX)/lib/systemd/system
 endif
-SYSTEMDDIR	?= /lib/systemd/system
 INITDIR		?= /etc/init.d
+# holdscan.conf's defaults of state_directory and quarantine_directory,
+# created by make install (owned by MAIL_OWNER when installing for real).
+STATEDIR	?= /var/lib/holdscan
+QUARANTINEDIR	?= /var/spool/holdscan/quarantine
+MAIL_OWNER	?= postfix
 DESTDIR		?=
 
 BUILD		?= rel
@@ -43,7 +50,7 @@ FUZZ_SECONDS	?= 60
 KILLS		?= 500
 SOAK_SECONDS	?= 600
 
-PKGS		 = libconfuse gmime-3.0 libclamav
+PKGS		 = libconfuse gmime-3.0 libclamav zlib
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl
 
@@ -79,6 +86,9 @@ PLUGINS		 = $(PLUGIN_SRCS:plugins/%.c=$(O)/plugins/%.so)
 TPLUGIN_SRCS	 = $(wildcard tests/plugins/*.c)
 TPLUGINS	 = $(TPLUGIN_SRCS:tests/plugins/%.c=$(O)/plugins/%.so)
 
+# LD_PRELOAD fault injection for the robustness tests, never installed.
+FAULT_SRCS	 = $(wildcard tests/fault/*.c)
+FAULT_SOS	 = $(FAULT_SRCS:tests/fault/%.c=$(O)/tests/fault/lib%.so)
 UNIT_SRCS	 = $(wildcard tests/unit/test_*.c)
 UNIT_BINS	 = $(UNIT_SRCS:%.c=$(O)/%)
 TOOL_SRCS	 = $(wildcard tests/tools/*.c)
@@ -91,13 +101,24 @@ PROGS		 = $(wildcard $(PROG_SRCS:src/%.c=src/%.c))
 PROG_BINS	 = $(PROGS:src/%.c=$(O)/%)
 
 .PHONY: all progs check check-build check-unit check-e2e check-replay \
-	demo bench fuzz torture soak install clean deps lint
+	demo bench fuzz torture soak install clean deps lint FORCE
 
 all: progs
 
-progs: $(PROG_BINS) $(PLUGINS) $(TPLUGINS) $(TOOL_BINS)
+progs: $(PROG_BINS) $(PLUGINS) $(TPLUGINS) $(TOOL_BINS) $(FAULT_SOS)
 
-$(O)/%.o: %.c
+# The paths compiled in (default config file, plugin directory) are
+# those make install installs to: objects are rebuilt when they change.
+PATHS_STAMP	 = $(O)/.paths
+PATHS_NOW	 = $(SYSCONFDIR) $(PLUGINDIR)
+
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(PATHS_NOW)' | cmp -s - $@ || echo '$(PATHS_NOW)' >$@
+
+FORCE:
+
+$(O)/%.o: %.c $(PATHS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -120,6 +141,10 @@ $(O)/plugins/%.so: $(O)/tests/plugins/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
 
+$(O)/tests/fault/lib%.so: $(O)/tests/fault/%.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< -ldl
+
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) -lcmocka
@@ -137,8 +162,8 @@ $(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o $(LI
 # --- deps: what a fresh Debian 12 needs ---------------------------------
 DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libclamav-dev libdb5.3-dev db5.3-util libconfuse-dev \
-	   libgmime-3.0-dev libcmocka-dev postfix clamav-testfiles swaks \
-	   spamassassin spamc python3 perl procps iproute2 man-db \
+	   libgmime-3.0-dev zlib1g-dev libcmocka-dev postfix clamav-testfiles \
+	   swaks spamassassin spamd spamc python3 perl procps iproute2 man-db \
 	   systemd shellcheck
 
 deps:
@@ -153,7 +178,7 @@ check: deps
 
 check-build: progs
 
-check-unit: $(UNIT_BINS)
+check-unit: $(UNIT_BINS) $(PLUGINS) $(TPLUGINS)
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BINS)
 
 check-replay: $(REPLAY_BINS)
@@ -210,15 +235,60 @@ lint:
 	    -D_GNU_SOURCE -Isrc src plugins
 
 # --- install --------------------------------------------------------------
+# Files are shipped with the paths of PREFIX=/usr/local (doc/, etc/) or of
+# PREFIX=/usr (init/); make install writes the configured ones into them.
+PATH_SED	 = -e 's|/usr/local/etc/holdscan|$(SYSCONFDIR)|g' \
+		   -e 's|/usr/local/lib/holdscan/plugins|$(PLUGINDIR)|g' \
+		   -e 's|/usr/local/share/doc/holdscan|$(DOCDIR)|g'
+INIT_SED	 = -e 's|/usr/sbin/holdscand|$(SBINDIR)/holdscand|g' \
+		   -e 's|/usr/bin/holdscan |$(BINDIR)/holdscan |g' \
+		   -e 's|/etc/holdscan/|$(SYSCONFDIR)/|g'
+ETC_FILES	 = $(shell find etc -type f | sort)
+MAN_PAGES	 = $(wildcard doc/*.[158])
+UNITS		 = init/holdscand.service init/holdscan-expire.service \
+		   init/holdscan-expire.timer
+
+# A configuration file that is already there is never overwritten: when
+# it differs from the new one, the new one is installed beside it as
+# FILE.dist (dpkg keeps an edited conffile the same way, as .dpkg-dist).
 install: progs
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(INITDIR)
 	install -m 0755 $(O)/holdscand $(DESTDIR)$(SBINDIR)/holdscand
 	install -m 0755 $(O)/holdscan $(DESTDIR)$(BINDIR)/holdscan
 	$(if $(PLUGINS),install -m 0644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/)
-	install -d $(DESTDIR)$(SYSCONFDIR)
-	for f in notify-postmaster.txt notify-recipient.txt; do \
-	    test -e $(DESTDIR)$(SYSCONFDIR)/$$f || \
-	    install -m 0644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/$$f; done
+	@set -e; for f in $(ETC_FILES); do \
+	    dst=$(DESTDIR)$(SYSCONFDIR)/$${f#etc/}; \
+	    install -d "$$(dirname "$$dst")"; \
+	    sed $(PATH_SED) "$$f" >"$$dst.new"; \
+	    chmod 0644 "$$dst.new"; \
+	    if [ ! -e "$$dst" ]; then \
+		echo "installed $$dst"; mv "$$dst.new" "$$dst"; \
+	    elif cmp -s "$$dst.new" "$$dst"; then \
+		rm "$$dst.new"; \
+	    else \
+		echo "kept $$dst as it is; the new version is $$dst.dist"; \
+		mv "$$dst.new" "$$dst.dist"; \
+	    fi; \
+	done
+	@set -e; for f in $(MAN_PAGES); do \
+	    dst=$(DESTDIR)$(MANDIR)/man$${f##*.}/$${f#doc/}; \
+	    sed $(PATH_SED) "$$f" >"$$dst"; chmod 0644 "$$dst"; \
+	done
+	install -m 0644 README.md doc/quickstart.md $(DESTDIR)$(DOCDIR)/
+	@set -e; for f in $(UNITS); do \
+	    dst=$(DESTDIR)$(SYSTEMDDIR)/$${f#init/}; \
+	    sed $(INIT_SED) "$$f" >"$$dst"; chmod 0644 "$$dst"; \
+	done
+	sed $(INIT_SED) init/holdscand.init >$(DESTDIR)$(INITDIR)/holdscand
+	chmod 0755 $(DESTDIR)$(INITDIR)/holdscand
+	install -d -m 0700 $(DESTDIR)$(STATEDIR) $(DESTDIR)$(QUARANTINEDIR)
+	@if [ -z "$(DESTDIR)" ] && id -u $(MAIL_OWNER) >/dev/null 2>&1; then \
+	    echo "chown $(MAIL_OWNER): $(STATEDIR) $(QUARANTINEDIR)"; \
+	    chown $(MAIL_OWNER): $(STATEDIR) $(QUARANTINEDIR); \
+	fi
 
 clean:
 	rm -rf build

@@ -6,6 +6,7 @@
  *	byte after the data. Growth is geometric. The module must never
  *	read or write outside [data, data + cap).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -98,4 +99,33 @@ buf_free(struct buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+int
+buf_read_file(struct buf *b, const char *path, size_t max)
+{
+	char	 chunk[8192];
+	size_t	 n;
+	FILE	*fp;
+	int	 saved;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return (-1);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		if (n > max || b->len > max - n) {
+			(void)fclose(fp);
+			errno = EFBIG;
+			return (-1);
+		}
+		buf_append(b, chunk, n);
+	}
+	if (ferror(fp)) {
+		saved = errno ? errno : EIO;
+		(void)fclose(fp);
+		errno = saved;
+		return (-1);
+	}
+	(void)fclose(fp);
+	buf_reserve(b, 0);
+	return (0);
 }

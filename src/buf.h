@@ -26,5 +26,10 @@ void	buf_reset(struct buf *b);
 /* Give the storage to the caller (free(3) it); the buf becomes empty. */
 char	*buf_steal(struct buf *b, size_t *len_r);
 void	buf_free(struct buf *b);
+/*
+ * Append the contents of the file path; 0, or -1 with errno (EFBIG when
+ * the buffer would grow beyond max bytes; what was read stays in b).
+ */
+int	buf_read_file(struct buf *b, const char *path, size_t max);
 
 #endif

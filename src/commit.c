@@ -191,9 +191,14 @@ return_item(struct commit_ctx *c, struct commit_item *it, const char *why)
 	drop_staging(c, it);
 	if (why != NULL && it->why[0] == '\0')
 		(void)snprintf(it->why, sizeof(it->why), "%s", why);
-	if (claim_return(c->ql, c->qdirfd, c->claimed, it->id) < 0)
-		hs_warn("%s: cannot return %s/%s to hold", it->id, c->claimed,
-		    it->id);
+	if (claim_return(c->ql, c->qdirfd, c->claimed, it->id) < 0) {
+		/* Still safe in claimed/: recovery at the next start returns it. */
+		(void)snprintf(it->why + strlen(it->why), sizeof(it->why) -
+		    strlen(it->why), "; cannot return it to hold: %s",
+		    strerror(errno));
+		it->outcome = COMMIT_LEFT;
+		return;
+	}
 	it->outcome = COMMIT_RETURNED;
 }
 
@@ -460,11 +465,9 @@ commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 		/* Not renamed: as recovery would, undo and forget the intent. */
 		entry_for(c, it, &je);
 		return_item(c, it, NULL);
-		if (journal_del(c->journal, &je, 1, &error) < 0) {
-			hs_warnx("%s: %s", it->id, error);
-			free(error);
-			error = NULL;
-		}
+		if (journal_del(c->journal, &je, 1, &error) < 0)
+			free(error);	/* recovery finds the staging file gone: no-op */
+		error = NULL;
 		it->jkind = 0;
 	}
 	for (i = 0; i < ds.n; i++) {
@@ -473,9 +476,11 @@ commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 		if (queue_fsync_dirat(c->qdirfd, ds.rel[i]) == 0)
 			continue;
 		/* Published but not known to be durable: let recovery decide. */
-		hs_warn("fsync %s/%s", c->ql->queue_dir, ds.rel[i]);
 		for (k = 0; k < n; k++) {
 			if (items[k].jkind == JOURNAL_DELIVER) {
+				(void)snprintf(items[k].why, sizeof(items[k].why),
+				    "fsync %s/%s: %s", c->ql->queue_dir, ds.rel[i],
+				    strerror(errno));
 				items[k].outcome = COMMIT_LEFT;
 				items[k].jkind = 0;
 			}
@@ -490,7 +495,8 @@ commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 		if (it->jkind == 0)
 			continue;
 		if (unlinkat(c->claimed_fd, it->id, 0) < 0 && errno != ENOENT) {
-			hs_warn("%s: unlink %s/%s", it->id, c->claimed, it->id);
+			(void)snprintf(it->why, sizeof(it->why), "unlink %s/%s: %s",
+			    c->claimed, it->id, strerror(errno));
 			it->outcome = COMMIT_LEFT;
 			it->jkind = 0;
 			continue;
@@ -498,9 +504,11 @@ commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 		unlinked = true;
 	}
 	if (unlinked && queue_fsync_dir(c->claimed_fd) < 0) {
-		hs_warn("fsync %s/%s", c->ql->queue_dir, c->claimed);
 		for (i = 0; i < n; i++)
 			if (items[i].jkind != 0) {
+				(void)snprintf(items[i].why, sizeof(items[i].why),
+				    "fsync %s/%s: %s", c->ql->queue_dir, c->claimed,
+				    strerror(errno));
 				items[i].outcome = COMMIT_LEFT;
 				items[i].jkind = 0;
 			}
@@ -510,7 +518,10 @@ commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 			continue;
 		entry_for(c, &items[i], &je);
 		if (journal_del(c->journal, &je, 1, &error) < 0) {
-			hs_warnx("%s: %s", items[i].id, error);
+			/* Done, but recovery will look at it again: harmless. */
+			(void)snprintf(items[i].why, sizeof(items[i].why), "%s",
+			    error);
+			items[i].outcome = COMMIT_LEFT;
 			free(error);
 			error = NULL;
 		}

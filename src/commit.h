@@ -38,7 +38,8 @@ struct commit_ctx {
 enum commit_outcome {
 	COMMIT_DONE,		/* delivered, dropped, quarantined or set aside */
 	COMMIT_RETURNED,	/* back in hold, unchanged; why says why */
-	COMMIT_LEFT,		/* finished in incoming, original left for recovery */
+	COMMIT_LEFT,		/* not finished: the journal or claimed/ keeps it for
+				   recovery (why says what failed) */
 };
 
 struct commit_item {

@@ -31,6 +31,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "rewrite.h"
 #include "xalloc.h"
 
 enum ptype {
@@ -403,7 +404,22 @@ static const enum policy_action policy_defaults_tab[VERDICT_COUNT] = {
 static const char *const policy_default_names[VERDICT_COUNT] = {
 	"deliver", "tag", "quarantine", "quarantine", "quarantine", "hold",
 };
-#define SUBJECT_TAG_DEFAULT	"[SPAM]"
+
+/*
+ * Policy-section settings that are not verdicts: how tag and
+ * deliver-cleaned mark a message. Each is a string with its default.
+ */
+struct policy_extra {
+	const char	*name;
+	size_t		 off;
+	const char	*def;
+};
+static const struct policy_extra policy_extras[] = {
+	{ "subject_tag", F(subject_tag), "[SPAM]" },
+	{ "tag_header_name", F(tag_header_name), "X-Holdscan-Verdict" },
+	{ "tag_header_text", F(tag_header_text), "$verdict ($reason)" },
+};
+#define NEXTRAS	(sizeof(policy_extras) / sizeof(policy_extras[0]))
 
 static void
 config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
@@ -542,6 +558,42 @@ domain_section(struct hs_config *conf, const char *domain)
 	return (d);
 }
 
+/* A header field name: printable ASCII other than ':'. */
+static bool
+is_field_name(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 33 || (unsigned char)*s > 126 || *s == ':')
+			return (false);
+	return (true);
+}
+
+static int
+policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
+    const char *value, const char *domain)
+{
+	const char	*why = NULL;
+	char		**field = (char **)((char *)parsing->scratch + x->off);
+
+	if (domain != NULL)
+		why = "belongs in the policy section, not in a domain section";
+	else if (strlen(value) > 500)
+		why = "too long (500 bytes at most)";
+	else if (x->off == F(tag_header_name) && (strlen(value) > 76 ||
+	    !is_field_name(value)))
+		why = "not a header field name (printable ASCII without "
+		    "spaces or ':', 76 characters at most; empty for none)";
+	else if (x->off != F(tag_header_name))
+		why = rewrite_check_template(value);
+	if (why != NULL) {
+		cfg_error(cfg, "%s = \"%s\": %s", x->name, value, why);
+		return (0);
+	}
+	free(*field);
+	*field = xstrdup(value);
+	return (0);
+}
+
 static int
 validate_policy_opt(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -551,15 +603,10 @@ validate_policy_opt(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (parsing == NULL || !parsing->strict)
 		return (0);
-	if (strcmp(name, "subject_tag") == 0) {
-		if (domain != NULL) {
-			cfg_error(cfg, "subject_tag belongs in the policy section");
-			return (0);
-		}
-		free(parsing->scratch->subject_tag);
-		parsing->scratch->subject_tag = xstrdup(value);
-		return (0);
-	}
+	for (v = 0; v < (int)NEXTRAS; v++)
+		if (strcmp(name, policy_extras[v].name) == 0)
+			return (policy_extra_store(cfg, &policy_extras[v], value,
+			    domain));
 	for (v = 0; v < VERDICT_COUNT; v++)
 		if (strcmp(policy_keys[v], name) == 0)
 			break;
@@ -568,6 +615,12 @@ validate_policy_opt(cfg_t *cfg, cfg_opt_t *opt)
 	if ((a = config_action_parse(value)) < 0) {
 		cfg_error(cfg, "%s = \"%s\": use deliver, tag, deliver-cleaned, "
 		    "quarantine, drop or hold", name, value);
+		return (0);
+	}
+	if (a == ACTION_CLEAN && v != VERDICT_BLOCKED && v != VERDICT_INFECTED) {
+		cfg_error(cfg, "%s = \"%s\": deliver-cleaned removes blocked or "
+		    "infected parts, and a %s message has none (use tag or "
+		    "deliver)", name, value, verdict_name((enum verdict)v));
 		return (0);
 	}
 	if (v == VERDICT_FAILED && (a == ACTION_TAG || a == ACTION_CLEAN)) {
@@ -648,15 +701,16 @@ schema_build(struct schema *sc, const struct load_state *ls, bool strict)
 		sc->plugin[k++] = str_opt("__unknown", NULL, NULL);
 	sc->plugin[k] = end;
 
-	sc->policy = xcalloc(VERDICT_COUNT + 3, sizeof(cfg_opt_t));
+	sc->policy = xcalloc(VERDICT_COUNT + NEXTRAS + 2, sizeof(cfg_opt_t));
 	sc->domain = xcalloc(VERDICT_COUNT + 2, sizeof(cfg_opt_t));
 	for (v = 0; v < VERDICT_COUNT; v++) {
 		sc->policy[v] = str_opt(policy_keys[v], NULL, validate_policy_opt);
 		sc->domain[v] = str_opt(policy_keys[v], NULL, validate_policy_opt);
 	}
-	sc->policy[VERDICT_COUNT] = str_opt("subject_tag", NULL,
-	    validate_policy_opt);
-	n = VERDICT_COUNT + 1;
+	for (i = 0; i < NEXTRAS; i++)
+		sc->policy[VERDICT_COUNT + i] = str_opt(policy_extras[i].name,
+		    NULL, validate_policy_opt);
+	n = VERDICT_COUNT + NEXTRAS;
 	if (!strict) {
 		sc->policy[n] = str_opt("__unknown", NULL, NULL);
 		sc->domain[VERDICT_COUNT] = str_opt("__unknown", NULL, NULL);
@@ -839,7 +893,9 @@ config_new_defaults(void)
 			abort();	/* a bad default is a bug */
 	for (i = 0; i < VERDICT_COUNT; i++)
 		conf->policy_action[i] = policy_defaults_tab[i];
-	conf->subject_tag = xstrdup(SUBJECT_TAG_DEFAULT);
+	for (i = 0; i < NEXTRAS; i++)
+		*(char **)((char *)conf + policy_extras[i].off) =
+		    xstrdup(policy_extras[i].def);
 	return (conf);
 }
 
@@ -1074,7 +1130,8 @@ config_free(struct hs_config **confp)
 		free(conf->domains[i].domain);
 	free(conf->domains);
 	free(conf->scanners_text);
-	free(conf->subject_tag);
+	for (i = 0; i < NEXTRAS; i++)
+		free(*(char **)((char *)conf + policy_extras[i].off));
 	free(conf->file);
 	free(conf);
 	*confp = NULL;
@@ -1171,7 +1228,7 @@ param_format(const struct param *p, const struct hs_config *conf, char *buf,
 static void
 print_value(FILE *fp, const char *indent, const char *name, const char *val)
 {
-	if (val[0] == '\0' || strpbrk(val, " \t#\"',") != NULL)
+	if (val[0] == '\0' || strpbrk(val, " \t#\"',$") != NULL)
 		fprintf(fp, "%s%s = \"%s\"\n", indent, name, val);
 	else
 		fprintf(fp, "%s%s = %s\n", indent, name, val);
@@ -1211,8 +1268,13 @@ config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 		    config_action_name(conf->policy_action[v])) != 0)
 			print_value(fp, "    ", policy_keys[v],
 			    config_action_name(conf->policy_action[v]));
-	if (!only_set || strcmp(conf->subject_tag, SUBJECT_TAG_DEFAULT) != 0)
-		print_value(fp, "    ", "subject_tag", conf->subject_tag);
+	for (i = 0; i < NEXTRAS; i++) {
+		const char *cur = *(char *const *)((const char *)conf +
+		    policy_extras[i].off);
+
+		if (!only_set || strcmp(cur, policy_extras[i].def) != 0)
+			print_value(fp, "    ", policy_extras[i].name, cur);
+	}
 	fprintf(fp, "}\n");
 	for (i = 0; i < conf->ndomains; i++) {
 		fprintf(fp, "domain %s {\n", conf->domains[i].domain);

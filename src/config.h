@@ -105,7 +105,9 @@ struct hs_config {
 
 	/* policy { } and domain { } */
 	enum policy_action policy_action[VERDICT_COUNT];
-	char		*subject_tag;
+	char		*subject_tag;	/* tag: put in front of the subject */
+	char		*tag_header_name;	/* tag, deliver-cleaned: "" for none */
+	char		*tag_header_text;	/* $verdict, $reason, $score */
 	struct hs_config_domain *domains;
 	size_t		 ndomains;
 

@@ -51,6 +51,7 @@
 
 #include "aside.h"
 #include "buf.h"
+#include "checkconf.h"
 #include "commit.h"
 #include "config.h"
 #include "journal.h"
@@ -639,44 +640,14 @@ cmd_status(struct tool *t, int argc, char **argv)
 	return (0);
 }
 
-/* One problem per line, with the fix. */
-static int
-problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-problem(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	(void)vprintf(fmt, ap);
-	va_end(ap);
-	(void)putchar('\n');
-	return (1);
-}
-
+/* Problems one a line with their fix (checkconf.c); exit 1 if any. */
 static int
 cmd_check_config(struct tool *t, int argc, char **argv)
 {
-	struct stat	 st, qst;
-	int		 bad = 0;
-
 	(void)argv;
 	if (argc != 1)
 		usage();
-	if (stat(t->ql->queue_dir, &qst) < 0)
-		bad |= problem("queue_directory %s: %s; is postfix_config_directory "
-		    "right?", t->ql->queue_dir, strerror(errno));
-	if (stat(t->conf->state_directory, &st) < 0)
-		bad |= problem("state_directory %s: %s; holdscand creates it when "
-		    "started as root", t->conf->state_directory, strerror(errno));
-	else if (st.st_uid != t->ql->owner_uid)
-		bad |= problem("state_directory %s is not owned by %s; fix with: "
-		    "chown -R %s %s", t->conf->state_directory, t->ql->mail_owner,
-		    t->ql->mail_owner, t->conf->state_directory);
-	if (!bad)
-		(void)printf("%s: ok\n", t->config_path);
-	return (bad);
+	return (checkconf_run(t->conf, t->ql, stderr) > 0 ? 1 : 0);
 }
 
 

@@ -71,6 +71,7 @@
 
 #define BACKOFF_MIN_MS		1000
 #define BACKOFF_MAX_MS		60000
+#define BACKOFF_REMIND_MS	300000
 #define LOCKED_RETRY_MS		1000
 #define METRICS_EVERY_MS	1000
 #define POLL_MAX_MS		1000
@@ -87,6 +88,7 @@ struct holdscand {
 	int		 qdirfd;
 	int		 sigfd;
 	int		 pidfd;
+	int		 ready_fd;	/* the starting process waits on it, or -1 */
 	struct statedb	*sdb;
 	struct journal	*journal;
 	struct aside	*aside;
@@ -105,11 +107,18 @@ struct holdscand {
 	bool		 stopping;
 	long		 backoff_until_ms;
 	long		 backoff_ms;
+	unsigned long	 backoff_count;	/* failures since the last success */
+	long		 backoff_warned_ms;
+	char		 backoff_why[256];
 	long		 next_rescan_ms;
 	long		 next_metrics_ms;
 	bool		 recovery_needed;
+	bool		 state_broken;	/* Berkeley DB could not be reopened yet */
 	struct metrics	 metrics;
 };
+
+static void	backoff(struct holdscand *, const char *);
+static void	reopen_state(struct holdscand *);
 
 static long
 now_ms(void)
@@ -203,6 +212,38 @@ ensure_queue_subdirs(struct holdscand *d)
 	    d->conf->holdscan_queue_subdir);
 	if (queue_mkdirs(d->ql, fd, rel) < 0)
 		hs_fatal(EX_CANTCREAT, "%s/%s", d->ql->queue_dir, rel);
+	/* Queue files move only by rename: everything must be on hold's file system. */
+	{
+		const char	*sub[] = { "claimed", "staging", NULL };
+		struct stat	 hold, st;
+		size_t		 i;
+
+		if (fstatat(fd, QUEUE_HOLD, &hold, 0) < 0)
+			hs_fatal(EX_CONFIG, "%s/%s", d->ql->queue_dir, QUEUE_HOLD);
+		for (i = 0; sub[i] != NULL; i++) {
+			(void)snprintf(rel, sizeof(rel), "%s/%s",
+			    d->conf->holdscan_queue_subdir, sub[i]);
+			if (fstatat(fd, rel, &st, 0) < 0)
+				hs_fatal(EX_CONFIG, "%s/%s", d->ql->queue_dir, rel);
+			if (st.st_dev != hold.st_dev)
+				hs_fatalx(EX_CONFIG, "%s/%s is not on the file system "
+				    "of %s/%s; queue files can only move by rename: "
+				    "make it a plain directory inside queue_directory",
+				    d->ql->queue_dir, rel, d->ql->queue_dir,
+				    QUEUE_HOLD);
+			/* Only the mail owner may put files where we take them from. */
+			if (geteuid() == 0 && st.st_uid != d->ql->owner_uid)
+				hs_fatalx(EX_CONFIG, "%s/%s is owned by uid %lu, not "
+				    "by %s; fix with: chown %s %s/%s",
+				    d->ql->queue_dir, rel, (unsigned long)st.st_uid,
+				    d->ql->mail_owner, d->ql->mail_owner,
+				    d->ql->queue_dir, rel);
+			if (st.st_mode & (S_IWGRP | S_IWOTH))
+				hs_fatalx(EX_CONFIG, "%s/%s is writable by group or "
+				    "others; fix with: chmod 0700 %s/%s",
+				    d->ql->queue_dir, rel, d->ql->queue_dir, rel);
+		}
+	}
 	(void)close(fd);
 }
 
@@ -244,16 +285,38 @@ write_pidfile(struct holdscand *d)
 		hs_fatal(EX_IOERR, "write pid file %s", d->conf->pid_file);
 }
 
-static void
+/*
+ * Detach. The parent stays until the daemon is ready (it writes a byte
+ * to the pipe whose write end is returned) or has died, so that whoever
+ * started it (an init script, systemd's Type=forking) learns whether it
+ * started, and finds the pid file in place when the parent exits.
+ */
+static int
 daemonize(void)
 {
 	pid_t	 pid;
-	int	 fd;
+	ssize_t	 r;
+	char	 c;
+	int	 fd, pfd[2], status;
 
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		hs_fatal(EX_OSERR, "pipe");
 	if ((pid = fork()) < 0)
 		hs_fatal(EX_OSERR, "fork");
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		(void)close(pfd[1]);
+		while ((r = read(pfd[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		if (r == 1)
+			_exit(0);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		(void)fprintf(stderr, "holdscand: fatal: exited while starting; "
+		    "its reason is in the mail log\n");
+		_exit(WIFEXITED(status) && WEXITSTATUS(status) != 0 ?
+		    WEXITSTATUS(status) : EX_SOFTWARE);
+	}
+	(void)close(pfd[0]);
 	if (setsid() < 0)
 		hs_fatal(EX_OSERR, "setsid");
 	if (chdir("/") < 0)
@@ -265,6 +328,7 @@ daemonize(void)
 	(void)dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		(void)close(fd);
+	return (pfd[1]);
 }
 
 /* Postfix's chroot_uid() order: groups, gid, uid; then prove root is gone. */
@@ -313,6 +377,63 @@ resolve_worker_user(struct holdscand *d)
 	d->setup.user = d->conf->worker_user;
 }
 
+/* The Berkeley DB side: environment, journal, set-aside list, quarantine. */
+static int
+open_state_db(struct holdscand *d, char **error_r)
+{
+	if (statedb_open(d->conf->state_directory, &d->sdb, error_r) < 0)
+		return (-1);
+	if (journal_open(d->sdb, &d->journal, error_r) < 0 ||
+	    aside_open(d->sdb, &d->aside, error_r) < 0 ||
+	    quarantine_open(d->conf, d->sdb, d->ql->owner_uid, d->ql->owner_gid,
+	    &d->quarantine, error_r) < 0) {
+		quarantine_close(&d->quarantine);
+		aside_close(&d->aside);
+		journal_close(&d->journal);
+		statedb_close(&d->sdb);
+		return (-1);
+	}
+	d->commit.journal = d->journal;
+	d->commit.aside = d->aside;
+	d->commit.quarantine = d->quarantine;
+	return (0);
+}
+
+static void
+close_state_db(struct holdscand *d)
+{
+	quarantine_close(&d->quarantine);
+	aside_close(&d->aside);
+	journal_close(&d->journal);
+	statedb_close(&d->sdb);
+	d->commit.journal = NULL;
+	d->commit.aside = NULL;
+	d->commit.quarantine = NULL;
+}
+
+/*
+ * Berkeley DB panicked (a log write failed): close everything and open it
+ * again, which runs recovery. Until that works no message is claimed; the
+ * main loop retries at each end of the backoff pause.
+ */
+static void
+reopen_state(struct holdscand *d)
+{
+	char	*error = NULL;
+
+	close_state_db(d);
+	if (open_state_db(d, &error) < 0) {
+		d->state_broken = true;
+		backoff(d, error);
+		free(error);
+		return;
+	}
+	d->state_broken = false;
+	hs_info("state environment %s reopened and recovered",
+	    d->conf->state_directory);
+	d->recovery_needed = true;
+}
+
 static void
 check_report(void *arg, bool problem, const char *line)
 {
@@ -323,49 +444,21 @@ check_report(void *arg, bool problem, const char *line)
 		hs_info("quarantine check: %s", line);
 }
 
-/* The Berkeley DB handles: the environment and every database in it. */
-static void
-open_databases(struct holdscand *d)
-{
-	char	*error = NULL;
-
-	if (statedb_open(d->conf->state_directory, &d->sdb, &error) < 0 ||
-	    journal_open(d->sdb, &d->journal, &error) < 0 ||
-	    aside_open(d->sdb, &d->aside, &error) < 0 ||
-	    quarantine_open(d->conf, d->sdb, d->ql->owner_uid, d->ql->owner_gid,
-	    &d->quarantine, &error) < 0)
-		hs_fatalx(EX_UNAVAILABLE, "%s", error);
-}
-
-static void
-close_databases(struct holdscand *d)
-{
-	quarantine_close(&d->quarantine);
-	aside_close(&d->aside);
-	journal_close(&d->journal);
-	statedb_close(&d->sdb);
-}
-
 /*
  * A holdscan tool that was killed (or crashed) with the environment open
  * makes the next opener run recovery, and our handles then fail with
  * DB_RUNRECOVERY. Everything committed is still there: open it all
- * again, and finish whatever our interrupted batch left in the journal.
+ * again, and finish whatever an interrupted batch left in the journal.
  */
 static bool
 reopen_if_recovered(struct holdscand *d)
 {
-	if (!statedb_panicked(d->sdb))
+	if (d->state_broken || d->sdb == NULL || !statedb_panicked(d->sdb))
 		return (false);
 	hs_warnx("state environment %s was recovered by another process (one "
 	    "died with it open); opening it again", d->conf->state_directory);
-	close_databases(d);
-	open_databases(d);
-	d->commit.journal = d->journal;
-	d->commit.aside = d->aside;
-	d->commit.quarantine = d->quarantine;
-	d->recovery_needed = true;
-	return (true);
+	reopen_state(d);
+	return (!d->state_broken);
 }
 
 static void
@@ -378,11 +471,9 @@ open_state(struct holdscand *d)
 	if ((d->qdirfd = open(d->ql->queue_dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0)
 		hs_fatal(EX_CONFIG, "queue_directory %s", d->ql->queue_dir);
-	open_databases(d);
-	if (commit_init(&d->commit, d->ql, d->conf, d->qdirfd, d->journal,
-	    d->aside, &error) < 0)
+	if (commit_init(&d->commit, d->ql, d->conf, d->qdirfd, NULL, NULL,
+	    &error) < 0 || open_state_db(d, &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
-	d->commit.quarantine = d->quarantine;
 	if (commit_recover(&d->commit, true, &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
 	/* Nothing is in flight: the store and the index must agree now. */
@@ -411,6 +502,8 @@ prune_aside(struct holdscand *d)
 	char		 path[QUEUE_PATH_SIZE], *error = NULL;
 	size_t		 n = 0, i, kept = 0;
 
+	if (d->state_broken)
+		return;
 	if (aside_list(d->aside, &v, &n, &error) < 0) {
 		hs_warnx("%s", error);
 		free(error);
@@ -434,15 +527,48 @@ prune_aside(struct holdscand *d)
 	free(v);
 }
 
+/*
+ * Something failed that will likely fail again at once (disk full, I/O
+ * error, out of descriptors): stop claiming for a while, doubling the
+ * pause up to a minute. The first failure is a warning; repeats are
+ * counted (with a reminder every five minutes), and backoff_clear() says
+ * when things work again.
+ */
 static void
 backoff(struct holdscand *d, const char *why)
 {
+	long	 t = now_ms();
+
 	d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (d->backoff_ms > BACKOFF_MAX_MS)
 		d->backoff_ms = BACKOFF_MAX_MS;
-	d->backoff_until_ms = now_ms() + d->backoff_ms;
-	hs_warnx("%s; pausing for %ld ms", why, d->backoff_ms);
+	d->backoff_until_ms = t + d->backoff_ms;
+	if (d->backoff_count++ == 0) {
+		hs_warnx("%s; pausing, then retrying with growing pauses (up to "
+		    "%d s) until it works", why, BACKOFF_MAX_MS / 1000);
+		d->backoff_warned_ms = t;
+	} else if (t - d->backoff_warned_ms >= BACKOFF_REMIND_MS) {
+		hs_warnx("still failing after %lu attempts: %s", d->backoff_count,
+		    why);
+		d->backoff_warned_ms = t;
+	} else {
+		hs_debug("still failing (%lu attempts): %s; pausing %ld ms",
+		    d->backoff_count, why, d->backoff_ms);
+	}
+	(void)snprintf(d->backoff_why, sizeof(d->backoff_why), "%s", why);
 	note_error(d, why);
+}
+
+static void
+backoff_clear(struct holdscand *d)
+{
+	if (d->backoff_count > 0)
+		hs_info("working again after %lu failed attempt%s (last: %s)",
+		    d->backoff_count, d->backoff_count == 1 ? "" : "s",
+		    d->backoff_why);
+	d->backoff_ms = 0;
+	d->backoff_count = 0;
+	d->backoff_why[0] = '\0';
 }
 
 /* The master decides alone: scan failed (crashes, too large) or corrupt. */
@@ -519,9 +645,20 @@ claim_one(struct holdscand *d, const struct watch_candidate *c)
 		watch_done(d->watch, c->id);
 		return;
 	case CLAIM_SKIP:
-	case CLAIM_ERROR:
 		hs_warnx("%s: not claimed: %s", c->id, why);
 		watch_done(d->watch, c->id);
+		return;
+	case CLAIM_ERROR:
+		/* Out of descriptors, I/O error: it stays in hold; try later. */
+		watch_done(d->watch, c->id);
+		watch_defer(d->watch, c, now_ms(), BACKOFF_MIN_MS);
+		{
+			char	 msg[400];
+
+			(void)snprintf(msg, sizeof(msg), "cannot claim held "
+			    "messages: %s", why);
+			backoff(d, msg);
+		}
 		return;
 	}
 	d->metrics.claimed++;
@@ -587,7 +724,8 @@ claim_some(struct holdscand *d)
 {
 	struct watch_candidate c;
 
-	if (d->stopping || now_ms() < d->backoff_until_ms || !d->pool.ready)
+	if (d->stopping || now_ms() < d->backoff_until_ms || !d->pool.ready ||
+	    d->state_broken)
 		return;
 	while (d->in_flight < (size_t)d->conf->max_in_flight &&
 	    watch_next(d->watch, &c))
@@ -719,9 +857,10 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 	struct commit_item *items = xcalloc(b->count, sizeof(*items));
 	struct msg	*m;
 	size_t		 i = 0, counts[6] = { 0 }, returned = 0;
+	const char	*degraded = NULL;
 	char		*error = NULL;
-	double		 real = now_real();
-	long		 t0 = now_ms();
+	double		 real;
+	long		 t0 = now_ms(), t1;
 	int		 published;
 
 	TAILQ_FOREACH(m, &b->msgs, bentry) {
@@ -740,24 +879,32 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 		it->reason = m->reason;
 	}
 	published = commit_batch(&d->commit, items, b->count, &error);
+	/* The messages entered incoming during the commit: measure after it. */
+	real = now_real();
+	t1 = now_ms();
 	if (published < 0) {
 		d->metrics.batch_failures++;
-		if (reopen_if_recovered(d)) {
-			/* Not a problem of the disk: go on at once. */
+		if (!statedb_failed(d->sdb) && statedb_panicked(d->sdb)) {
+			/*
+			 * A holdscan tool died with the environment open and
+			 * the next opener ran recovery: not a problem of the
+			 * disk, so open it again and go on at once.
+			 */
 			hs_warnx("batch=%llu returned to hold: %s",
 			    (unsigned long long)b->seq, error);
 			note_error(d, error);
+			(void)reopen_if_recovered(d);
 		} else {
 			backoff(d, error);
+			if (statedb_failed(d->sdb))
+				reopen_state(d);
 		}
 		free(error);
-	} else {
-		d->backoff_ms = 0;
 	}
 	i = 0;
 	TAILQ_FOREACH(m, &b->msgs, bentry) {
 		struct commit_item *it = &items[i++];
-		double	 hold_wait = (t0 - m->t_claim_ms) / 1000.0;
+		double	 in_flight = (t0 - m->t_claim_ms) / 1000.0;
 		double	 entered = (double)m->st.st_ctim.tv_sec +
 			    m->st.st_ctim.tv_nsec / 1e9;
 
@@ -766,7 +913,7 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 		if (it->outcome == COMMIT_RETURNED) {
 			returned++;
 			d->metrics.returned++;
-			hs_warnx("%s: returned to hold: %s", m->id, it->why);
+			hs_info("%s: returned to hold: %s", m->id, it->why);
 			continue;
 		}
 		counts[it->action]++;
@@ -783,11 +930,14 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 		if (it->new_id[0] != '\0') {
 			metrics_observe(&d->metrics.latency, real - entered,
 			    metrics_latency_bounds);
+			/* delays: in hold before the claim / scan and batch / commit */
+			double	 commit = (t1 - t0) / 1000.0;
+			double	 waited = real - entered - in_flight - commit;
+
 			hs_info("%s: action=%s new_id=%s verdict=%s delay=%.3f "
 			    "delays=%.3f/%.3f/%.3f%s", m->id, outcome_action(it),
 			    it->new_id, verdict_name(m->verdict), real - entered,
-			    entered < real ? real - entered - hold_wait : 0.0,
-			    hold_wait, (now_ms() - t0) / 1000.0,
+			    waited > 0 ? waited : 0.0, in_flight, commit,
 			    it->outcome == COMMIT_LEFT ? " (original left for "
 			    "recovery)" : "");
 		} else {
@@ -798,10 +948,24 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 			    it->quarantine_id[0] ? " quarantine_id=" : "",
 			    it->quarantine_id);
 		}
-		if (it->outcome == COMMIT_LEFT)
+		if (it->outcome == COMMIT_LEFT) {
+			hs_info("%s: left for recovery: %s", m->id, it->why);
 			d->recovery_needed = true;
+			degraded = it->why;
+		}
 		notify_committed(d, m, it);
 	}
+	/*
+	 * A message back in hold after a failed write would come straight
+	 * back, and an unfinished one needs recovery: either way, pause.
+	 */
+	for (i = 0; i < b->count && published >= 0 && degraded == NULL; i++)
+		if (items[i].outcome == COMMIT_RETURNED)
+			degraded = items[i].why;
+	if (published >= 0 && degraded != NULL)
+		backoff(d, degraded);
+	else if (published >= 0)
+		backoff_clear(d);
 	d->in_flight -= b->count;
 	d->metrics.batches++;
 	metrics_observe(&d->metrics.batch_size, (double)b->count,
@@ -811,7 +975,7 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 	    "time=%ldms", (unsigned long long)b->seq, b->count,
 	    (unsigned long long)b->bytes, counts[ACTION_DELIVER],
 	    counts[ACTION_TAG], counts[ACTION_CLEAN], counts[ACTION_QUARANTINE],
-	    counts[ACTION_DROP], counts[ACTION_HOLD], returned, now_ms() - t0);
+	    counts[ACTION_DROP], counts[ACTION_HOLD], returned, t1 - t0);
 	if (published > 0 && queue_trigger(d->ql, "qmgr", "I") < 0)
 		hs_debug("cannot wake qmgr: %s", strerror(errno));
 	free(items);
@@ -866,6 +1030,8 @@ reload_config(struct holdscand *d)
 	KEEP(pid_file);
 	KEEP(worker_user);
 	KEEP(plugin_directory);
+	KEEP(syslog_name);		/* log_open() is done once */
+	KEEP(syslog_facility);
 #undef KEEP
 	if (conf->worker_count != old->worker_count)
 		hs_warnx("reload: worker_count changed; restart holdscand to "
@@ -927,6 +1093,18 @@ write_metrics(struct holdscand *d)
 		hs_debug("metrics %s: %s", d->conf->metrics_file, strerror(errno));
 }
 
+/* Let the process that started us exit (daemonize()): scanners are up. */
+static void
+tell_ready(struct holdscand *d)
+{
+	if (d->ready_fd < 0 || !d->pool.ready)
+		return;
+	if (write(d->ready_fd, "", 1) != 1)
+		hs_warn("cannot tell the starting process that we are ready");
+	(void)close(d->ready_fd);
+	d->ready_fd = -1;
+}
+
 static int
 min_timeout(int cur, long ms)
 {
@@ -964,15 +1142,18 @@ event_loop(struct holdscand *d)
 		claim_some(d);
 		dispatch(d);
 		commit_ready(d);
-		if (d->recovery_needed && d->open == NULL &&
-		    TAILQ_EMPTY(&d->closed)) {
+		if (d->state_broken && t >= d->backoff_until_ms)
+			reopen_state(d);
+		if (d->recovery_needed && !d->state_broken && d->open == NULL &&
+		    TAILQ_EMPTY(&d->closed) && t >= d->backoff_until_ms) {
 			char	*error = NULL;
 
 			if (commit_recover(&d->commit, false, &error) < 0) {
-				hs_warnx("%s", error);
+				backoff(d, error);
 				free(error);
 			} else {
 				d->recovery_needed = false;
+				backoff_clear(d);
 			}
 		}
 		if (t >= d->next_metrics_ms) {
@@ -1028,6 +1209,7 @@ event_loop(struct holdscand *d)
 				hs_fatalx(EX_SOFTWARE, "%s; cannot scan without it "
 				    "(see the lines above for its reason)", why);
 			pool_fill(&d->pool);
+			tell_ready(d);
 		}
 		/* Worker sockets: the pool may free workers as we go, so check by pid. */
 		for (i = 3; i < n; i++) {
@@ -1115,7 +1297,7 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.config_path = CONFIG_DEFAULT_FILE;
-	d.pidfd = d.sigfd = d.qdirfd = -1;
+	d.pidfd = d.sigfd = d.qdirfd = d.ready_fd = -1;
 	TAILQ_INIT(&d.scanq);
 	TAILQ_INIT(&d.closed);
 	while ((ch = getopt(argc, argv, "c:fnv")) != -1) {
@@ -1169,7 +1351,7 @@ main(int argc, char **argv)
 		hs_fatalx(EX_CONFIG, "%s", errors);
 
 	if (!d.foreground)
-		daemonize();
+		d.ready_fd = daemonize();
 	write_pidfile(&d);
 	setup_signals(&d);
 	nworkers = d.conf->worker_count > 0 ? (size_t)d.conf->worker_count :
@@ -1196,7 +1378,7 @@ main(int argc, char **argv)
 	pool_stop(&d.pool);
 	watch_close(&d.watch);
 	commit_clear(&d.commit);
-	close_databases(&d);
+	close_state_db(&d);
 	policy_clear(&d.policy);
 	free(d.unscanned_header);
 	queue_layout_free(&d.ql);

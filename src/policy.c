@@ -9,6 +9,8 @@
  *	wins: hold, then quarantine; drop only when all agree on it (a
  *	disagreement with drop quarantines, for the admin to decide); among
  *	the delivering actions, the one that changes the message most.
+ *	When deliver-cleaned cannot clean, policy_fallback() names what
+ *	happens instead: quarantine.
  *
  *	This module must never do I/O or allocate in policy_decide().
  */
@@ -29,6 +31,8 @@ policy_defaults(struct policy *p)
 		p->def.action[v] = ACTION_HOLD;
 	p->def.action[VERDICT_CLEAN] = ACTION_DELIVER;
 	p->subject_tag = xstrdup("[SPAM]");
+	p->tag_header_name = xstrdup("X-Holdscan-Verdict");
+	p->tag_header_text = xstrdup("$verdict ($reason)");
 }
 
 void
@@ -42,6 +46,10 @@ policy_from_config(struct policy *p, const struct hs_config *conf)
 		p->def.action[v] = conf->policy_action[v];
 	free(p->subject_tag);
 	p->subject_tag = xstrdup(conf->subject_tag);
+	free(p->tag_header_name);
+	p->tag_header_name = xstrdup(conf->tag_header_name);
+	free(p->tag_header_text);
+	p->tag_header_text = xstrdup(conf->tag_header_text);
 	p->ndomains = conf->ndomains;
 	p->domains = xcalloc(conf->ndomains, sizeof(*p->domains));
 	p->rules = xcalloc(conf->ndomains, sizeof(*p->rules));
@@ -63,6 +71,8 @@ policy_clear(struct policy *p)
 	free(p->domains);
 	free(p->rules);
 	free(p->subject_tag);
+	free(p->tag_header_name);
+	free(p->tag_header_text);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -126,4 +136,10 @@ policy_decide(const struct policy *p, enum verdict v, const char *const *rcpts,
 	if (all_drop)
 		return (ACTION_DROP);
 	return (best);
+}
+
+enum policy_action
+policy_fallback(enum policy_action a)
+{
+	return (a == ACTION_CLEAN ? ACTION_QUARANTINE : a);
 }

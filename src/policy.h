@@ -21,7 +21,9 @@ struct policy {
 	char		**domains;	/* domain "example.com" { } overrides */
 	struct policy_rule *rules;
 	size_t		 ndomains;
-	char		*subject_tag;	/* for ACTION_TAG */
+	char		*subject_tag;	/* ACTION_TAG: put in front of the subject */
+	char		*tag_header_name;	/* ACTION_TAG, ACTION_CLEAN; "" for none */
+	char		*tag_header_text;	/* template: $verdict $reason $score */
 };
 
 /* Built-in defaults: deliver clean mail, hold everything else. */
@@ -36,5 +38,14 @@ void	 policy_from_config(struct policy *p, const struct hs_config *conf);
  */
 enum policy_action policy_decide(const struct policy *p, enum verdict v,
 	    const char *const *rcpts, size_t nrcpts);
+/*
+ * The next safer action, for when action a cannot be carried out: a
+ * deliver-cleaned that cannot clean (no part scanner, not MIME, the bad
+ * part is the whole body, or the cleaned copy still scans as blocked or
+ * infected) becomes quarantine, the next action in holdscan's order of
+ * caution (deliver, tag, deliver-cleaned, quarantine, hold). Other
+ * actions are returned unchanged.
+ */
+enum policy_action policy_fallback(enum policy_action a);
 
 #endif

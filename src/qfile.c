@@ -1390,8 +1390,8 @@ qfile_text_records(const char *text, size_t len, size_t line_limit,
  * Postfix's idea of a header line (is_header()): a name of printable
  * ASCII characters other than ':', optional blanks, then ':'.
  */
-static bool
-is_header_line(const char *p, size_t len)
+bool
+qfile_is_header_line(const char *p, size_t len)
 {
 	size_t	 i;
 
@@ -1433,7 +1433,7 @@ qfile_header_end(const struct qfile_rec *recs, size_t n)
 		if (in_header && (recs[i].data[0] == ' ' ||
 		    recs[i].data[0] == '\t'))
 			continue;
-		if (!is_header_line(recs[i].data, recs[i].len))
+		if (!qfile_is_header_line(recs[i].data, recs[i].len))
 			return (i);
 		in_header = true;
 	}

@@ -193,6 +193,8 @@ void	 qfile_content_text(const struct qfile_rec *recs, size_t n,
 size_t	 qfile_text_records(const char *text, size_t len, size_t line_limit,
 	    struct qfile_rec **recs_r);
 size_t	 qfile_header_end(const struct qfile_rec *recs, size_t n);
+/* Does the line start a header field, as Postfix's is_header() says? */
+bool	 qfile_is_header_line(const char *p, size_t len);
 
 /*
  * Plain record streams (type, length, payload; no structure), used to pass

@@ -56,39 +56,39 @@ static const char *const layout_params[] = {
 };
 #define NPARAMS	(sizeof(layout_params) / sizeof(layout_params[0]))
 
-/*
- * Run "postconf -c dir -x -h names..." and collect stdout and stderr;
- * no shell is involved, so nothing in dir is interpreted.
- */
-static int
-postconf_run(const char *postconf, const char *config_dir,
-    struct buf *out, char **error_r)
+int
+queue_postconf(const char *config_dir, const char *command_dir,
+    const char *const *args, struct buf *out, char **error_r)
 {
-	const char	*argv[NPARAMS + 6];
+	const char	**argv;
+	char		*postconf;
 	int		 pfd[2], status;
 	size_t		 i, n = 0;
 	ssize_t		 r;
 	pid_t		 pid;
 	char		 chunk[4096];
 
+	for (i = 0; args[i] != NULL; i++)
+		;
+	argv = xcalloc(i + 4, sizeof(*argv));
+	postconf = command_dir ? xasprintf("%s/postconf", command_dir) :
+	    xstrdup("postconf");
 	argv[n++] = postconf;
 	argv[n++] = "-c";
 	argv[n++] = config_dir;
-	argv[n++] = "-x";
-	argv[n++] = "-h";
-	for (i = 0; i < NPARAMS; i++)
-		argv[n++] = layout_params[i];
+	for (i = 0; args[i] != NULL; i++)
+		argv[n++] = args[i];
 	argv[n] = NULL;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		*error_r = xasprintf("pipe: %s", strerror(errno));
-		return (-1);
+		goto fail;
 	}
 	if ((pid = fork()) < 0) {
 		*error_r = xasprintf("fork: %s", strerror(errno));
 		(void)close(pfd[0]);
 		(void)close(pfd[1]);
-		return (-1);
+		goto fail;
 	}
 	if (pid == 0) {
 		if (dup2(pfd[1], STDOUT_FILENO) < 0 ||
@@ -113,7 +113,7 @@ postconf_run(const char *postconf, const char *config_dir,
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			*error_r = xasprintf("waitpid: %s", strerror(errno));
-			return (-1);
+			goto fail;
 		}
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -121,9 +121,16 @@ postconf_run(const char *postconf, const char *config_dir,
 			out->data[--out->len] = '\0';
 		*error_r = xasprintf("postconf -c %s failed: %s", config_dir,
 		    out->len ? out->data : "no output");
-		return (-1);
+		goto fail;
 	}
+	free(argv);
+	free(postconf);
 	return (0);
+
+fail:
+	free(argv);
+	free(postconf);
+	return (-1);
 }
 
 /* Split "a, b c" (Postfix list syntax: commas and white space) into a NULL-terminated vector. */
@@ -167,19 +174,22 @@ queue_layout_load(const char *config_dir, const char *command_dir,
 	struct buf	 out = BUF_INIT;
 	struct queue_layout *ql;
 	struct passwd	*pw;
-	char		*postconf, *line, *save = NULL;
+	const char	*args[NPARAMS + 3];
+	char		*line, *save = NULL;
 	char		*val[NPARAMS];
 	size_t		 i = 0;
 	long		 depth, limit;
 
-	postconf = command_dir ? xasprintf("%s/postconf", command_dir) :
-	    xstrdup("postconf");
-	if (postconf_run(postconf, config_dir, &out, error_r) < 0) {
-		free(postconf);
+	args[0] = "-x";
+	args[1] = "-h";
+	for (i = 0; i < NPARAMS; i++)
+		args[i + 2] = layout_params[i];
+	args[NPARAMS + 2] = NULL;
+	i = 0;
+	if (queue_postconf(config_dir, command_dir, args, &out, error_r) < 0) {
 		buf_free(&out);
 		return (-1);
 	}
-	free(postconf);
 	/* stdout and stderr share the pipe; values are the lines without "postconf:" */
 	for (line = strtok_r(out.data ? out.data : (char *)"", "\n", &save);
 	    line && i < NPARAMS; line = strtok_r(NULL, "\n", &save)) {

@@ -28,6 +28,8 @@
 #define QUEUE_MODE_READY	0700
 #define QUEUE_MODE_NEW		0600
 
+struct buf;
+
 /* What holdscan needs to know about one Postfix instance. */
 struct queue_layout {
 	char	*config_dir;		/* postconf -c argument */
@@ -51,6 +53,15 @@ struct queue_layout {
  */
 int	 queue_layout_load(const char *config_dir, const char *command_dir,
 	    struct queue_layout **ql_r, char **error_r);
+/*
+ * queue_postconf() runs "postconf -c config_dir ARGS..." (args ends with
+ * NULL; the postconf in command_dir, or on PATH when NULL) without a shell
+ * and appends what it writes, standard output and error together, to out.
+ * Returns 0, or -1 with a sentence in *error_r (owned by the caller) when
+ * it cannot run or exits non-zero.
+ */
+int	 queue_postconf(const char *config_dir, const char *command_dir,
+	    const char *const *args, struct buf *out, char **error_r);
 struct queue_layout *queue_layout_new(const char *queue_dir, uid_t uid,
 	    gid_t gid, bool long_ids, const char *hashed, int hash_depth);
 void	 queue_layout_free(struct queue_layout **ql);

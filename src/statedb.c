@@ -24,6 +24,24 @@
 #define STATEDB_LOG_BYTES	(4 * 1024 * 1024)
 #define STATEDB_CKP_KBYTES	1024
 
+/* Berkeley DB's event callback; app_private is our struct statedb. */
+static void
+statedb_event(DB_ENV *env, u_int32_t event, void *info)
+{
+	struct statedb	*sdb = env->app_private;
+
+	(void)info;
+	if (sdb != NULL && (event == DB_EVENT_PANIC ||
+	    event == DB_EVENT_WRITE_FAILED))
+		sdb->panicked = 1;
+}
+
+int
+statedb_failed(const struct statedb *sdb)
+{
+	return (sdb == NULL || sdb->panicked);
+}
+
 int
 statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 {
@@ -44,7 +62,10 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 		*error_r = xasprintf("db_env_create: %s", db_strerror(ret));
 		return (-1);
 	}
-	if ((ret = env->set_cachesize(env, 0, STATEDB_CACHE_BYTES, 1)) != 0 ||
+	sdb = xcalloc(1, sizeof(*sdb));
+	env->app_private = sdb;
+	if ((ret = env->set_event_notify(env, statedb_event)) != 0 ||
+	    (ret = env->set_cachesize(env, 0, STATEDB_CACHE_BYTES, 1)) != 0 ||
 	    (ret = env->set_lg_max(env, STATEDB_LOG_BYTES)) != 0 ||
 	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0) {
@@ -59,7 +80,6 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 		    db_strerror(ret));
 		goto fail;
 	}
-	sdb = xcalloc(1, sizeof(*sdb));
 	sdb->env = env;
 	sdb->dir = xstrdup(dir);
 	*sdb_r = sdb;
@@ -67,6 +87,7 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 
 fail:
 	(void)env->close(env, 0);
+	free(sdb);
 	return (-1);
 }
 

@@ -16,6 +16,7 @@
 struct statedb {
 	DB_ENV	*env;
 	char	*dir;
+	int	 panicked;	/* Berkeley DB said the environment needs recovery */
 };
 
 /*
@@ -35,6 +36,12 @@ int	 statedb_checkpoint(struct statedb *sdb);
  * again; what was committed is all there.
  */
 bool	 statedb_panicked(struct statedb *sdb);
+/*
+ * After a failed log write Berkeley DB "panics": every later call fails
+ * until the environment is closed and opened again (which runs recovery).
+ * statedb_failed() tells the owner it is time to do that.
+ */
+int	 statedb_failed(const struct statedb *sdb);
 /* Open (create) the btree database file name in the environment. */
 int	 statedb_open_db(struct statedb *sdb, const char *name, DB **db_r,
 	    char **error_r);

@@ -64,9 +64,11 @@ echo "Relays to:   smtp-sink on 127.0.0.1:$SB_SINK_PORT, one file per message in
 # hashes) when the plugin is built.
 mkdir -p "$DEMO/hs/state" "$DEMO/hs/quarantine" "$DEMO/sigs"
 chown "$SB_MAIL_OWNER" "$DEMO/hs/state" "$DEMO/hs/quarantine"
+TESTDATA="$(dirname "$0")/tools/clamav-testdata.py"
 scanners=
-if [ -f "$HS_BUILD/plugins/clamav.so" ] && [ -x "$LIB/make-test-sigs.sh" ]; then
-	sh "$LIB/make-test-sigs.sh" "$DEMO/sigs" >/dev/null
+if [ -f "$HS_BUILD/plugins/clamav.so" ]; then
+	python3 "$TESTDATA" sigs "$DEMO/sigs" >/dev/null
+	python3 "$TESTDATA" mail "$DEMO/mail" >/dev/null
 	chmod -R a+rX "$DEMO/sigs"
 	scanners=clamav
 fi
@@ -99,7 +101,7 @@ wait_for 30 grep -q 'scanners ready' "$DEMO/holdscand.log" || {
 cat "$DEMO/holdscand.log"
 ps -o user=,pid=,args= --ppid "$HSPID" -p "$HSPID" 2>/dev/null | sed 's/^/  /' || true
 
-say "Sending 3 clean messages and, if ClamAV is loaded, 1 with an EICAR attachment"
+say "Sending 3 clean messages and, if ClamAV is loaded, 2 infected ones"
 for i in 1 2 3; do
 	swaks --silent 2 --server "127.0.0.1:$SB_SMTP_PORT" --from alice@example.org \
 	    --to "bob$i@example.net" --header "Subject: hello $i" \
@@ -107,15 +109,16 @@ for i in 1 2 3; do
 done
 expected=3
 if [ -n "$scanners" ]; then
-	# shellcheck disable=SC2016
-	printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' \
-	    >"$DEMO/eicar.com"
-	swaks --silent 2 --server "127.0.0.1:$SB_SMTP_PORT" --from mallory@example.org \
-	    --to carol@example.net --header "Subject: invoice" \
-	    --body "Please see the attachment." --attach "$DEMO/eicar.com" >/dev/null
+	echo "  eicar-b64: the EICAR test file as a base64 attachment"
+	echo "  nested-zip: clam.exe inside a zip inside a zip"
+	python3 "$TESTDATA" send "127.0.0.1:$SB_SMTP_PORT" mallory@example.org \
+	    carol@example.net "$DEMO/mail/eicar-b64.eml" \
+	    "$DEMO/mail/nested-zip.eml" >/dev/null
 fi
 
 wait_for 30 sh -c "[ \$(sh '$SANDBOX' sink-count '$SB') -ge $expected ]" || true
+[ -n "$scanners" ] && wait_for 30 sh -c "[ \$(grep -c 'action=quarantine' \
+    '$DEMO/holdscand.log') -ge 2 ]" || true
 sleep 1
 
 say "What holdscand logged (one line per message per step)"
@@ -129,13 +132,13 @@ done
 
 if [ -n "$scanners" ]; then
 	say "Quarantined"
-	if [ -x "$HS_BUILD/holdscan" ] &&
-	    "$HS_BUILD/holdscan" -c "$DEMO/hs/holdscan.conf" quarantine list \
+	if "$HS_BUILD/holdscan" -c "$DEMO/hs/holdscan.conf" quarantine list \
 	    >"$DEMO/qlist" 2>/dev/null; then
 		cat "$DEMO/qlist"
 	else
 		find "$DEMO/hs/quarantine" -type f | sed "s|$DEMO/hs/quarantine/|    |"
 	fi
+	grep 'action=quarantine' "$DEMO/holdscand.log" | sed 's/^/    /'
 fi
 
 say "Hold queue now: $(sh "$SANDBOX" hold-count "$SB") messages"

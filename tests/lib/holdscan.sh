@@ -15,6 +15,8 @@
 #                         (log: NAME_HS_LOG) and wait until its scanners are
 #                         ready; sets NAME_HS_PID, NAME_HS_CONF, NAME_HS_LOG
 #   hs_run NAME           start holdscand again with the existing config
+#                         (with HS_PRELOAD set, holdscand alone runs with
+#                         LD_PRELOAD=$HS_PRELOAD, e.g. the fault shim)
 #   hs_stop NAME          SIGTERM, wait (bounded) for it and its scanners
 #   hs_kill9 NAME         SIGKILL the master only (the scanners follow it)
 #   hs_wait_log NAME TIMEOUT PATTERN   wait for a log line (grep -E)
@@ -61,7 +63,12 @@ hs_run() {
 	_hr_log="$_hr_dir/hs/holdscand.log"
 	_hr_start=0
 	[ -f "$_hr_log" ] && _hr_start=$(wc -l <"$_hr_log")
-	"$HOLDSCAND" -f -c "$_hr_conf" >>"$_hr_log" 2>&1 &
+	if [ -n "${HS_PRELOAD:-}" ]; then
+		env LD_PRELOAD="$HS_PRELOAD" "$HOLDSCAND" -f -c "$_hr_conf" \
+		    >>"$_hr_log" 2>&1 &
+	else
+		"$HOLDSCAND" -f -c "$_hr_conf" >>"$_hr_log" 2>&1 &
+	fi
 	_hr_pid=$!
 	eval "$1_HS_PID=$_hr_pid"
 	eval "$1_HS_CONF='$_hr_conf'"

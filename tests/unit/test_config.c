@@ -249,6 +249,94 @@ test_policy_and_domain_sections(void **state)
 }
 
 static void
+test_tag_settings(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL, *e, *out = NULL;
+	size_t		 outlen = 0;
+	FILE		*fp;
+
+	(void)state;
+	assert_int_equal(config_load_string("", "t.conf", NULL, NULL, &conf,
+	    &errors), 0);
+	assert_string_equal(conf->subject_tag, "[SPAM]");
+	assert_string_equal(conf->tag_header_name, "X-Holdscan-Verdict");
+	assert_string_equal(conf->tag_header_text, "$verdict ($reason)");
+	config_free(&conf);
+
+	assert_int_equal(config_load_string(
+	    "policy {\n"
+	    "    spam = tag\n"
+	    "    blocked = deliver-cleaned\n"
+	    "    subject_tag = \"[$verdict]\"\n"
+	    "    tag_header_name = X-Verdict\n"
+	    "    tag_header_text = \"$verdict score=$score: $reason\"\n"
+	    "}\n", "t.conf", NULL, NULL, &conf, &errors), 0);
+	assert_int_equal(conf->policy_action[VERDICT_BLOCKED], ACTION_CLEAN);
+	assert_string_equal(conf->subject_tag, "[$verdict]");
+	assert_string_equal(conf->tag_header_name, "X-Verdict");
+	assert_string_equal(conf->tag_header_text, "$verdict score=$score: $reason");
+	fp = open_memstream(&out, &outlen);
+	config_print(conf, fp, true);
+	fclose(fp);
+	assert_non_null(strstr(out, "    tag_header_name = X-Verdict\n"));
+	assert_non_null(strstr(out, "    subject_tag = \"[$verdict]\"\n"));
+	free(out);
+	config_free(&conf);
+	/* empty name: no header */
+	assert_int_equal(config_load_string("policy {\n tag_header_name = \"\"\n"
+	    "}\n", "t.conf", NULL, NULL, &conf, &errors), 0);
+	assert_string_equal(conf->tag_header_name, "");
+	config_free(&conf);
+
+	e = load_errors("# tags\n"
+	    "policy {\n"
+	    "    tag_header_name = \"X Verdict\"\n"
+	    "    tag_header_text = \"$verdict $virus\"\n"
+	    "    subject_tag = \"$spam\"\n"
+	    "    tag_header_name = \"X-A:B\"\n"
+	    "}\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:3: tag_header_name = \"X Verdict\": "
+	    "not a header field name"));
+	assert_non_null(strstr(e, "t.conf:4: tag_header_text = \"$verdict "
+	    "$virus\": unknown variable"));
+	assert_non_null(strstr(e, "t.conf:5: subject_tag = \"$spam\": unknown "
+	    "variable"));
+	assert_non_null(strstr(e, "t.conf:6: tag_header_name = \"X-A:B\""));
+	free(e);
+	e = load_errors("domain \"example.org\" {\n"
+	    "    subject_tag = x\n"
+	    "}\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:2:"));
+	free(e);
+}
+
+static void
+test_deliver_cleaned_only_for_parts(void **state)
+{
+	char	*e;
+
+	(void)state;
+	e = load_errors("policy {\n"
+	    "    infected = deliver-cleaned\n"
+	    "    spam = deliver-cleaned\n"
+	    "}\n"
+	    "domain \"example.org\" {\n"
+	    "    high_spam = deliver-cleaned\n"
+	    "    blocked = deliver-cleaned\n"
+	    "}\n");
+	assert_non_null(e);
+	assert_null(strstr(e, "t.conf:2:"));
+	assert_non_null(strstr(e, "t.conf:3: spam = \"deliver-cleaned\": "
+	    "deliver-cleaned removes blocked or infected parts"));
+	assert_non_null(strstr(e, "t.conf:6: high_spam = \"deliver-cleaned\""));
+	assert_null(strstr(e, "t.conf:7:"));
+	free(e);
+}
+
+static void
 test_example_config_documents_every_parameter(void **state)
 {
 	struct hs_config *conf = NULL;
@@ -316,6 +404,8 @@ main(void)
 		cmocka_unit_test(test_plugin_section_is_checked_against_its_options),
 		cmocka_unit_test(test_missing_plugin_is_reported),
 		cmocka_unit_test(test_policy_and_domain_sections),
+		cmocka_unit_test(test_tag_settings),
+		cmocka_unit_test(test_deliver_cleaned_only_for_parts),
 		cmocka_unit_test(test_example_config_documents_every_parameter),
 		cmocka_unit_test(test_print_only_set_shows_what_changed),
 	};

@@ -1,0 +1,46 @@
+/*
+ * checkconf.h - the checks of "holdscan check-config" (holdscan 1).
+ *
+ * Everything that can be checked about an installation before holdscand
+ * runs, beyond what the configuration parser already checked: the
+ * Postfix instance (queue directory, a HOLD rule in header_checks,
+ * mail_owner, master.cf) and holdscan's own files, directories, users
+ * and plugins.
+ */
+#ifndef HS_CHECKCONF_H
+#define HS_CHECKCONF_H
+
+#include <stdio.h>
+
+struct hs_config;
+struct queue_layout;
+
+/*
+ * checkconf_run() writes one line per problem to out, Postfix style
+ * ("holdscan: warning: WHAT; fix with: COMMAND"), and one line per fact
+ * worth knowing that is not a problem ("holdscan: WHAT"); nothing when
+ * all is well. Returns the number of problems. conf and ql are borrowed.
+ */
+int	 checkconf_run(const struct hs_config *conf,
+	    const struct queue_layout *ql, FILE *out);
+
+/*
+ * checkconf_hold_rules() tells what a regexp: (pcre false) or pcre:
+ * (pcre true) table in text does with one header, as Postfix's
+ * cleanup(8) would: CHECKCONF_HOLD when the first rule that matches it
+ * says HOLD, CHECKCONF_OTHER when it says something else (*line_r: that
+ * rule's line), CHECKCONF_NONE when no rule matches, CHECKCONF_UNKNOWN
+ * when a rule that cannot be evaluated here comes first (a PCRE-only
+ * pattern). Exposed for the unit tests.
+ */
+enum checkconf_hold {
+	CHECKCONF_HOLD,
+	CHECKCONF_OTHER,
+	CHECKCONF_NONE,
+	CHECKCONF_UNKNOWN,
+};
+
+enum checkconf_hold checkconf_hold_rules(const char *text, int pcre,
+	    const char *header, unsigned *line_r);
+
+#endif

@@ -1,0 +1,474 @@
+#!/usr/bin/env python3
+"""bench.py - holdscan against Postfix alone, measured in one run.
+
+    bench.py BUILD_DIR RESULTS_DIR
+
+Uses only public tools: a private Postfix (tests/lib/sandbox.sh),
+smtp-source as the client, smtp-sink as the receiver, and holdscand with
+the ClamAV plugin. Runs are alternating (Postfix alone, then with holdscan,
+then alone again ...) so that machine noise hits both equally, and every
+figure is a median of RUNS runs. Printed as a table and written to
+RESULTS_DIR/results.txt and results.json.
+
+Figures:
+  throughput  messages/s end to end (first message sent -> last one at the
+              sink) for 2 KB messages and 50 KB messages with a base64
+              attachment; Postfix alone vs Postfix + HOLD + holdscand with
+              clamav; with the small test signature set and with a large
+              synthetic one (>= 200,000 hash and >= 30,000 body signatures);
+              the ratio holdscan / alone
+  latency     time from entering hold to entering incoming, p50 and p99,
+              from holdscand's own log (delay=), at a steady rate of half
+              the measured Postfix-alone throughput
+  cpu         CPU seconds per 1,000 messages: holdscand (master, scanner
+              parent and workers, from getrusage of its process tree) and
+              the whole machine (from /proc/stat) for each mode
+  memory      peak RSS and PSS summed over holdscand's processes (PSS
+              counts pages shared copy-on-write once: the engine is shared,
+              not multiplied by the workers)
+  drain       10,000 messages pre-loaded into hold: time until hold is
+              empty and until all reach the sink
+
+ClamAV's clean-file cache is off (cache = no): otherwise identical
+attachments would measure the cache.
+"""
+
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LIB = os.path.join(HERE, "..", "lib")
+SANDBOX = os.path.join(LIB, "sandbox.sh")
+TESTDATA = os.path.join(HERE, "..", "tools", "clamav-testdata.py")
+
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+N_SMALL = int(os.environ.get("BENCH_MESSAGES", "2000"))
+N_LARGE = int(os.environ.get("BENCH_LARGE_MESSAGES", "600"))
+N_DRAIN = int(os.environ.get("BENCH_DRAIN", "10000"))
+SESSIONS = int(os.environ.get("BENCH_SESSIONS", "20"))
+LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
+SYN_HASH = int(os.environ.get("BENCH_HASH_SIGS", "200000"))
+SYN_BODY = int(os.environ.get("BENCH_BODY_SIGS", "30000"))
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True,
+                          **kw)
+
+
+class Sandbox:
+    """A private Postfix instance; hold=False means Postfix alone."""
+
+    def __init__(self, base, name, hold):
+        self.dir = os.path.join(base, name)
+        args = ["sh", SANDBOX, "start", self.dir]
+        if not hold:
+            args.append("hold=no")
+        out = run(args).stdout
+        self.env = {}
+        for line in out.splitlines():
+            if "=" in line and line.startswith("SB_"):
+                k, _, v = line.partition("=")
+                self.env[k] = v.strip("'")
+        self.port = int(self.env["SB_SMTP_PORT"])
+        self.queue = self.env["SB_QUEUE"]
+        self.config = self.env["SB_CONFIG"]
+        self.sink = self.env["SB_SINK_DIR"]
+        self.maillog = self.env["SB_MAILLOG"]
+
+    def sink_count(self):
+        return int(run(["sh", SANDBOX, "sink-count", self.dir]).stdout)
+
+    def hold_count(self):
+        return int(run(["sh", SANDBOX, "hold-count", self.dir]).stdout)
+
+    def empty_sink(self):
+        for f in os.listdir(self.sink):
+            os.unlink(os.path.join(self.sink, f))
+
+    def stop(self):
+        subprocess.run(["sh", SANDBOX, "stop", self.dir], capture_output=True)
+
+
+class Holdscand:
+    """holdscand -f for a sandbox, in its own process tree."""
+
+    def __init__(self, build, sb, sigdir, extra=""):
+        self.build = build
+        self.sb = sb
+        self.hs = os.path.join(sb.dir, "hs")
+        for d in ("state", "quarantine"):
+            p = os.path.join(self.hs, d)
+            os.makedirs(p, exist_ok=True)
+            shutil.chown(p, "postfix")
+            os.chmod(p, 0o700)
+        self.conf = os.path.join(self.hs, "holdscan.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""postfix_config_directory = {sb.config}
+state_directory = {self.hs}/state
+quarantine_directory = {self.hs}/quarantine
+pid_file = {self.hs}/holdscand.pid
+metrics_file = {self.hs}/state/metrics.prom
+plugin_directory = {build}/plugins
+worker_user = nobody
+scanners = clamav
+plugin clamav {{
+    database_directory = {sigdir}
+    cache = no
+    reload_on_change = no
+}}
+{extra}
+""")
+        os.chmod(self.conf, 0o644)
+        self.log = os.path.join(self.hs, "holdscand.log")
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.log, "a")
+        start = os.path.getsize(self.log)
+        self.proc = subprocess.Popen(
+            [os.path.join(self.build, "holdscand"), "-f", "-c", self.conf],
+            stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            with open(self.log) as f:
+                f.seek(start)
+                if "scanners ready" in f.read():
+                    return
+            if self.proc.poll() is not None:
+                raise RuntimeError("holdscand exited: " + open(self.log).read()[-2000:])
+            time.sleep(0.05)
+        raise RuntimeError("holdscand not ready")
+
+    def pids(self):
+        """The master and every process below it."""
+        out = run(["ps", "-eo", "pid=,ppid="]).stdout.split()
+        parent = {int(out[i]): int(out[i + 1]) for i in range(0, len(out), 2)}
+        keep = {self.proc.pid}
+        changed = True
+        while changed:
+            changed = False
+            for p, pp in parent.items():
+                if pp in keep and p not in keep:
+                    keep.add(p)
+                    changed = True
+        return [p for p in keep if p in parent]
+
+    def memory(self):
+        """(RSS, PSS) in MB summed over the process tree."""
+        rss = pss = 0
+        for p in self.pids():
+            try:
+                with open(f"/proc/{p}/smaps_rollup") as f:
+                    for line in f:
+                        if line.startswith("Rss:"):
+                            rss += int(line.split()[1])
+                        elif line.startswith("Pss:"):
+                            pss += int(line.split()[1])
+            except OSError:
+                pass
+        return rss / 1024, pss / 1024
+
+    def stop(self):
+        """Stop it; returns the CPU seconds its process tree used."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.logf.close()
+        return (after.ru_utime - before.ru_utime) + \
+            (after.ru_stime - before.ru_stime)
+
+
+def machine_cpu():
+    """CPU seconds used by the whole machine so far (user+nice+system+irq)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    ticks = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq = map(int, fields[:7])
+    return (user + nice + system + irq + softirq) / ticks
+
+
+def make_messages(tmp):
+    """A 2 KB text message and a 50 KB one with a base64 attachment."""
+    small = os.path.join(tmp, "msg-2k.eml")
+    large = os.path.join(tmp, "msg-50k.eml")
+    rnd = random.Random(7)
+    with open(small, "w") as f:
+        f.write("Subject: bench 2k\nFrom: bench@example.org\n"
+                "To: sink@example.net\n\n")
+        while f.tell() < 2048:
+            f.write(" ".join(rnd.choice(["alpha", "bravo", "charlie", "delta",
+                    "echo", "foxtrot"]) for _ in range(12)) + "\n")
+    blob = bytes(rnd.getrandbits(8) for _ in range(36 * 1024))
+    import base64
+    b64 = base64.encodebytes(blob).decode()
+    with open(large, "w") as f:
+        f.write("Subject: bench 50k\nFrom: bench@example.org\n"
+                "To: sink@example.net\nMIME-Version: 1.0\n"
+                "Content-Type: multipart/mixed; boundary=\"b1\"\n\n"
+                "--b1\nContent-Type: text/plain\n\n")
+        while f.tell() < 2048:
+            f.write("Please find the report attached. " * 3 + "\n")
+        f.write("\n--b1\nContent-Type: application/octet-stream; "
+                "name=\"report.bin\"\nContent-Transfer-Encoding: base64\n"
+                "Content-Disposition: attachment; filename=\"report.bin\"\n\n")
+        f.write(b64)
+        f.write("\n--b1--\n")
+    return small, large
+
+
+def make_synthetic_sigs(d, nhash, nbody):
+    """A large database: test signatures plus random hash and body sigs."""
+    run([sys.executable, TESTDATA, "sigs", d])
+    rnd = random.Random(42)
+    with open(os.path.join(d, "synthetic.hdb"), "w") as f:
+        for i in range(nhash):
+            f.write("%032x:%d:Synthetic.Hash.%d\n" %
+                    (rnd.getrandbits(128), rnd.randint(1000, 10000000), i))
+    with open(os.path.join(d, "synthetic.ndb"), "w") as f:
+        for i in range(nbody):
+            n = rnd.randint(12, 24)
+            f.write("Synthetic.Body.%d:0:*:%s\n" %
+                    (i, "".join("%02x" % rnd.getrandbits(8) for _ in range(n))))
+    for root, dirs, files in os.walk(d):
+        for x in files:
+            os.chmod(os.path.join(root, x), 0o644)
+    os.chmod(d, 0o755)
+
+
+def send(sb, msgfile, count, sessions=SESSIONS):
+    run(["smtp-source", "-s", str(sessions), "-m", str(count), "-F", msgfile,
+         "-f", "bench@example.org", "-t", "sink@example.net",
+         "127.0.0.1:%d" % sb.port])
+
+
+def wait_sink(sb, n, timeout=600):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if sb.sink_count() >= n:
+            return time.time()
+        time.sleep(0.05)
+    raise RuntimeError("only %d of %d messages reached the sink" %
+                       (sb.sink_count(), n))
+
+
+def throughput(sb, msgfile, count):
+    """Messages/s end to end, and machine CPU seconds used."""
+    sb.empty_sink()
+    cpu0 = machine_cpu()
+    t0 = time.time()
+    send(sb, msgfile, count)
+    t1 = wait_sink(sb, count)
+    return count / (t1 - t0), machine_cpu() - cpu0
+
+
+def percentile(v, p):
+    v = sorted(v)
+    if not v:
+        return float("nan")
+    k = (len(v) - 1) * p
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def delays_since(logfile, offset):
+    out = []
+    with open(logfile) as f:
+        f.seek(offset)
+        for line in f:
+            if " new_id=" in line and " delay=" in line:
+                out.append(float(line.split(" delay=")[1].split()[0]))
+    return out
+
+
+def paced_send(sb, msgfile, rate, seconds):
+    """Send at about rate messages/s for seconds, one session per message."""
+    n = int(rate * seconds)
+    interval = 1.0 / rate
+    t0 = time.time()
+    procs = []
+    for i in range(n):
+        target = t0 + i * interval
+        now = time.time()
+        if target > now:
+            time.sleep(target - now)
+        procs.append(subprocess.Popen(
+            ["smtp-source", "-m", "1", "-F", msgfile, "-f", "bench@example.org",
+             "-t", "sink@example.net", "127.0.0.1:%d" % sb.port],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs = [p for p in procs if p.poll() is None]
+    for p in procs:
+        p.wait()
+    return n
+
+
+def main(argv):
+    build, results = argv[1], argv[2]
+    os.makedirs(results, exist_ok=True)
+    base = tempfile.mkdtemp(prefix="holdscan-bench.")
+    os.chmod(base, 0o755)
+    figures = {"runs": RUNS, "sessions": SESSIONS}
+    alone = holdsb = None
+    try:
+        small, large = make_messages(base)
+        sigs_small = os.path.join(base, "sigs-small")
+        sigs_large = os.path.join(base, "sigs-large")
+        run([sys.executable, TESTDATA, "sigs", sigs_small])
+        os.chmod(sigs_small, 0o755)
+        for x in os.listdir(sigs_small):
+            os.chmod(os.path.join(sigs_small, x), 0o644)
+        log("bench: generating %d hash + %d body signatures" % (SYN_HASH, SYN_BODY))
+        make_synthetic_sigs(sigs_large, SYN_HASH, SYN_BODY)
+
+        alone = Sandbox(base, "alone", hold=False)
+        holdsb = Sandbox(base, "hold", hold=True)
+
+        for signame, sigdir in (("small", sigs_small), ("large", sigs_large)):
+            hs = Holdscand(build, holdsb, sigdir)
+            t = time.time()
+            hs.start()
+            figures["engine_start_s_" + signame] = round(time.time() - t, 2)
+            for msgname, msgfile, count in (("2k", small, N_SMALL),
+                                            ("50k", large, N_LARGE)):
+                a, h, acpu, hcpu = [], [], [], []
+                hs_cpu = 0.0
+                peak_rss = peak_pss = 0.0
+                for r in range(RUNS):
+                    log("bench: %s sigs, %s, run %d/%d" % (signame, msgname,
+                        r + 1, RUNS))
+                    rate, cpu = throughput(alone, msgfile, count)
+                    a.append(rate)
+                    acpu.append(cpu / count * 1000)
+                    rate, cpu = throughput(holdsb, msgfile, count)
+                    h.append(rate)
+                    hcpu.append(cpu / count * 1000)
+                    rss, pss = hs.memory()
+                    peak_rss = max(peak_rss, rss)
+                    peak_pss = max(peak_pss, pss)
+                key = "%s_%s" % (signame, msgname)
+                figures[key] = {
+                    "alone_msgs_per_s": round(statistics.median(a), 1),
+                    "holdscan_msgs_per_s": round(statistics.median(h), 1),
+                    "ratio": round(statistics.median(h) / statistics.median(a), 3),
+                    "alone_runs": [round(x, 1) for x in a],
+                    "holdscan_runs": [round(x, 1) for x in h],
+                    "machine_cpu_s_per_1000_alone": round(statistics.median(acpu), 2),
+                    "machine_cpu_s_per_1000_holdscan": round(statistics.median(hcpu), 2),
+                    "holdscand_rss_mb": round(peak_rss, 1),
+                    "holdscand_pss_mb": round(peak_pss, 1),
+                }
+            total = (N_SMALL + N_LARGE) * RUNS
+            cpu = hs.stop()
+            figures["holdscand_cpu_s_per_1000_" + signame] = round(cpu / total * 1000, 2)
+
+        # Latency at half the Postfix-alone rate, small signatures, 2 KB.
+        rate = figures["small_2k"]["alone_msgs_per_s"] / 2
+        hs = Holdscand(build, holdsb, sigs_small)
+        hs.start()
+        holdsb.empty_sink()
+        offset = os.path.getsize(hs.log)
+        log("bench: latency at %.0f msgs/s for %d s" % (rate, LATENCY_SECONDS))
+        n = paced_send(holdsb, small, rate, LATENCY_SECONDS)
+        wait_sink(holdsb, n)
+        d = delays_since(hs.log, offset)
+        figures["latency"] = {
+            "rate_msgs_per_s": round(rate, 1), "messages": len(d),
+            "p50_s": round(percentile(d, 0.5), 4),
+            "p99_s": round(percentile(d, 0.99), 4),
+            "max_s": round(max(d) if d else float("nan"), 4),
+        }
+        hs.stop()
+
+        # Drain: N_DRAIN messages held while holdscand is stopped.
+        log("bench: loading %d messages into hold" % N_DRAIN)
+        holdsb.empty_sink()
+        send(holdsb, small, N_DRAIN)
+        deadline = time.time() + 600
+        while holdsb.hold_count() < N_DRAIN and time.time() < deadline:
+            time.sleep(0.2)
+        hs = Holdscand(build, holdsb, sigs_small)
+        hs.start()
+        t0 = time.time()
+        while holdsb.hold_count() > 0:
+            time.sleep(0.05)
+        t_hold = time.time() - t0
+        t_sink = wait_sink(holdsb, N_DRAIN) - t0
+        cpu = hs.stop()
+        figures["drain"] = {
+            "messages": N_DRAIN, "hold_empty_s": round(t_hold, 2),
+            "hold_msgs_per_s": round(N_DRAIN / t_hold, 1),
+            "all_delivered_s": round(t_sink, 2),
+            "holdscand_cpu_s_per_1000": round(cpu / N_DRAIN * 1000, 2),
+        }
+    finally:
+        for sb in (alone, holdsb):
+            if sb is not None:
+                sb.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+    with open(os.path.join(results, "results.json"), "w") as f:
+        json.dump(figures, f, indent=2)
+    lines = report(figures)
+    with open(os.path.join(results, "results.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+def report(fig):
+    L = ["holdscan bench (%d alternating runs each, medians; %d SMTP sessions)"
+         % (fig["runs"], fig["sessions"]), ""]
+    L.append("%-22s %10s %10s %7s %14s %14s" % ("throughput", "alone/s",
+             "holdscan/s", "ratio", "cpu/1000 alone", "cpu/1000 hs"))
+    for sig in ("small", "large"):
+        for msg in ("2k", "50k"):
+            r = fig["%s_%s" % (sig, msg)]
+            L.append("%-22s %10.1f %10.1f %7.3f %13.2fs %13.2fs" % (
+                "%s sigs, %s" % (sig, msg), r["alone_msgs_per_s"],
+                r["holdscan_msgs_per_s"], r["ratio"],
+                r["machine_cpu_s_per_1000_alone"],
+                r["machine_cpu_s_per_1000_holdscan"]))
+    L.append("")
+    lat = fig["latency"]
+    L.append("added latency (hold -> incoming) at %.0f msgs/s, %d messages: "
+             "p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (
+                 lat["rate_msgs_per_s"], lat["messages"], lat["p50_s"] * 1000,
+                 lat["p99_s"] * 1000, lat["max_s"] * 1000))
+    L.append("holdscand CPU per 1,000 messages: %.2f s (small sigs), %.2f s "
+             "(large sigs)" % (fig["holdscand_cpu_s_per_1000_small"],
+                               fig["holdscand_cpu_s_per_1000_large"]))
+    for sig in ("small", "large"):
+        r = fig["%s_2k" % sig]
+        L.append("holdscand memory, %s sigs: RSS sum %.0f MB, PSS sum %.0f MB "
+                 "(engine start %.2f s)" % (sig, r["holdscand_rss_mb"],
+                                            r["holdscand_pss_mb"],
+                                            fig["engine_start_s_" + sig]))
+    d = fig["drain"]
+    L.append("drain: %d messages in hold emptied in %.1f s (%.0f msgs/s), "
+             "all delivered after %.1f s" % (d["messages"], d["hold_empty_s"],
+                                             d["hold_msgs_per_s"],
+                                             d["all_delivered_s"]))
+    return L
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,262 @@
+#!/bin/sh
+# 0920-install.t - make install, the systemd units and the SysV script.
+#
+# 1. "make install DESTDIR=... PREFIX=/usr" (in its own build flavour, so
+#    build/rel keeps its paths) installs exactly the expected tree with the
+#    expected modes; the paths compiled in and written into the installed
+#    files are those of PREFIX=/usr; a second install keeps an edited
+#    configuration file and puts the new one beside it as .dist.
+# 2. "systemd-analyze verify" passes, without a word, on the installed
+#    units (copies whose program paths point into DESTDIR).
+# 3. The installed SysV script starts holdscand (which detaches once its
+#    scanners are ready), tells its status, reloads it, refuses a second
+#    start quietly, stops it with its scanners, and fails a start with a
+#    broken configuration.
+# 4. holdscand runs under the unit's sandbox, reproduced here: a mount
+#    namespace where everything is read-only but the unit's
+#    ReadWritePaths (mapped to the sandbox's directories), no new
+#    privileges, and the unit's capability bounding set. Mail flows. And
+#    holdscan runs under the expiry unit's sandbox.
+HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
+. "$HS_LIB/tap.sh"
+. "$HS_LIB/holdscan.sh"
+
+SRC=$(cd "$HS_LIB/../.." && pwd)
+
+plan 36
+
+# --- 1. the tree -------------------------------------------------------------
+D="$HS_TMP/destdir"
+mkdir "$D"
+make -C "$SRC" --no-print-directory BUILD=install-test PREFIX=/usr \
+    DESTDIR="$D" install >"$HS_TMP/install.out" 2>&1
+ok $? 'make install DESTDIR=... PREFIX=/usr' ||
+    tail -n 20 "$HS_TMP/install.out" | sed 's/^/# /' >&2
+
+# expected - "MODE PATH" of every file and directory make install makes
+expected() {
+	{
+		echo '-rwxr-xr-x usr/sbin/holdscand'
+		echo '-rwxr-xr-x usr/bin/holdscan'
+		for f in "$SRC"/plugins/*.c; do
+			f=${f##*/}
+			echo "-rw-r--r-- usr/lib/holdscan/plugins/${f%.c}.so"
+		done
+		(cd "$SRC/etc" && find . -type f) | sed 's|^\./|-rw-r--r-- etc/holdscan/|'
+		for f in "$SRC"/doc/*.[158]; do
+			f=${f##*/}
+			echo "-rw-r--r-- usr/share/man/man${f##*.}/$f"
+		done
+		echo '-rw-r--r-- usr/share/doc/holdscan/README.md'
+		echo '-rw-r--r-- usr/share/doc/holdscan/quickstart.md'
+		echo '-rw-r--r-- lib/systemd/system/holdscand.service'
+		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.service'
+		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.timer'
+		echo '-rwxr-xr-x etc/init.d/holdscand'
+		echo 'drwx------ var/lib/holdscan'
+		echo 'drwx------ var/spool/holdscan/quarantine'
+	} >"$HS_TMP/exp.files"
+	# every parent directory, mode 0755
+	sed 's/^[^ ]* //' "$HS_TMP/exp.files" | while read -r p; do
+		while [ "${p%/*}" != "$p" ]; do
+			p=${p%/*}
+			echo "drwxr-xr-x $p"
+		done
+	done | grep -v -e ' var/lib/holdscan$' -e ' var/spool/holdscan/quarantine$'
+	cat "$HS_TMP/exp.files"
+}
+expected | sort -k 2 -u >"$HS_TMP/tree.want"
+(cd "$D" && find . -mindepth 1 -printf '%M %P\n') | sort -k 2 >"$HS_TMP/tree.got"
+check_eq 'the installed tree is the expected one, modes included' \
+    "$(diff "$HS_TMP/tree.want" "$HS_TMP/tree.got")" ""
+check_eq 'the test-only plugins and tools are not installed' \
+    "$(find "$D" -name 'crashtest*' -o -name 'config-defaults' \
+    -o -name '*fault*')" ""
+
+check 'holdscand has the default config file of PREFIX=/usr compiled in' \
+    grep -aq '/etc/holdscan/holdscan.conf' "$D/usr/sbin/holdscand"
+check 'and the plugin directory' \
+    grep -aq '/usr/lib/holdscan/plugins' "$D/usr/sbin/holdscand"
+check_eq 'and nothing of /usr/local' \
+    "$(grep -ac /usr/local "$D/usr/sbin/holdscand" "$D/usr/bin/holdscan" \
+    "$D"/usr/lib/holdscan/plugins/*.so | grep -v ':0$')" ""
+check_eq 'holdscan.conf shows the installed paths as defaults' \
+    "$(grep -E '^#(plugin_directory|    rules_file) = ' \
+    "$D/etc/holdscan/holdscan.conf")" \
+    "#plugin_directory = /usr/lib/holdscan/plugins
+#    rules_file = /etc/holdscan/header_rules"
+check_eq 'so do the manual pages' \
+    "$(cat "$D"/usr/share/man/man*/* | grep -c /usr/local)" 0
+check 'the installed holdscan.conf is a valid configuration' \
+    "$D/usr/sbin/holdscand" -n -c "$D/etc/holdscan/holdscan.conf"
+check_eq 'the units and the SysV script start the installed programs' \
+    "$(grep -h -e '^ExecStart=' -e '^DAEMON=' -e '^CONFIG=' \
+    "$D"/lib/systemd/system/* "$D/etc/init.d/holdscand")" \
+    "ExecStart=/usr/bin/holdscan quarantine expire --older-than 30d
+ExecStart=/usr/sbin/holdscand
+DAEMON=/usr/sbin/holdscand
+CONFIG=/etc/holdscan/holdscan.conf"
+check_eq 'make install creates the directories of the defaults' \
+    "$(grep -E '^#(state|quarantine)_directory = ' "$SRC/etc/holdscan.conf")" \
+    "#state_directory = /var/lib/holdscan
+#quarantine_directory = /var/spool/holdscan/quarantine"
+
+echo 'verbose = yes' >>"$D/etc/holdscan/holdscan.conf"
+cp "$D/etc/holdscan/holdscan.conf" "$HS_TMP/edited.conf"
+make -C "$SRC" --no-print-directory BUILD=install-test PREFIX=/usr \
+    DESTDIR="$D" install >"$HS_TMP/install2.out" 2>&1
+ok $? 'make install again over an edited holdscan.conf'
+check 'the edited file is kept' cmp "$D/etc/holdscan/holdscan.conf" \
+    "$HS_TMP/edited.conf"
+check 'and said so' grep -qx \
+    "kept $D/etc/holdscan/holdscan.conf as it is; the new version is $D/etc/holdscan/holdscan.conf.dist" \
+    "$HS_TMP/install2.out"
+check_eq 'the new one is beside it as .dist; unchanged files get none' \
+    "$(cd "$D/etc/holdscan" && ls)" "header_rules
+holdscan.conf
+holdscan.conf.dist"
+
+# --- 2. systemd-analyze verify --------------------------------------------------
+U="$HS_TMP/units"
+mkdir "$U"
+for f in "$D"/lib/systemd/system/*; do
+	sed -e "s|/usr/sbin/holdscand|$D/usr/sbin/holdscand|" \
+	    -e "s|/usr/bin/holdscan |$D/usr/bin/holdscan |" "$f" >"$U/${f##*/}"
+done
+MANPATH="$D/usr/share/man" systemd-analyze verify "$U/holdscand.service" \
+    "$U/holdscan-expire.service" "$U/holdscan-expire.timer" \
+    >"$HS_TMP/verify.out" 2>&1
+check_eq 'systemd-analyze verify: exit 0, no complaint' \
+    "$?:$(cat "$HS_TMP/verify.out")" "0:"
+
+# --- 3. the SysV script ------------------------------------------------------------
+sb_start A || bail_out "sandbox did not start"
+CONF=$(hs_conf A <<EOF
+scanners = headers
+plugin headers {
+    rules_file = $SRC/etc/header_rules
+}
+EOF
+)
+PIDFILE="$(sb_dir A)/hs/holdscand.pid"
+INIT="$HS_TMP/holdscand.init"
+sed -e "s|^DAEMON=.*|DAEMON=$D/usr/sbin/holdscand|" \
+    -e "s|^DEFAULTS=.*|DEFAULTS=$HS_TMP/default|" \
+    "$D/etc/init.d/holdscand" >"$INIT"
+echo "CONFIG=$CONF" >"$HS_TMP/default"
+
+sh "$INIT" start >"$HS_TMP/init.out" 2>&1
+check_eq 'init start: exit 0' "$?" 0
+pid=$(cat "$PIDFILE" 2>/dev/null)
+# So hs_procs, hs_stop and the exit trap (hs_stop_all) know this daemon.
+# shellcheck disable=SC2034
+A_HS_PID=$pid
+_hs_daemons=" A"
+check_eq 'the pid file names the running master, a process of mail_owner' \
+    "$(ps -o user= -p "$pid" 2>/dev/null)" "$A_MAIL_OWNER"
+check_eq 'and its scanners are up (1 parent + 2 workers)' \
+    "$(hs_procs A | wc -l)" 4
+sh "$INIT" status >"$HS_TMP/status.out" 2>&1
+check_eq 'init status: running, exit 0' "$?:$(grep -c 'is running' \
+    "$HS_TMP/status.out")" "0:1"
+sh "$INIT" start >/dev/null 2>&1
+check_eq 'init start again: exit 0, the same master' \
+    "$?:$(cat "$PIDFILE")" "0:$pid"
+gen() {
+	sed -n 's/^holdscan_engine_info{generation="\([0-9]*\)".*/\1/p' \
+	    "$(sb_dir A)/hs/state/metrics.prom" 2>/dev/null
+}
+sh "$INIT" reload >/dev/null 2>&1
+check_eq 'init reload: exit 0' "$?" 0
+engine_reloaded() { [ "$(gen)" = 2 ]; }
+check 'the scanners were reloaded (engine generation 2)' \
+    wait_until 20 engine_reloaded
+procs=$(hs_procs A)
+sh "$INIT" stop >/dev/null 2>&1
+check_eq 'init stop: exit 0' "$?" 0
+# none_left PID... - none of these processes runs any more
+none_left() {
+	for p in "$@"; do
+		kill -0 "$p" 2>/dev/null && return 1
+	done
+	return 0
+}
+# shellcheck disable=SC2086
+check 'master and scanners are gone' wait_until 10 none_left $procs
+sh "$INIT" status >/dev/null 2>&1
+check_eq 'init status: not running, exit 3' "$?" 3
+echo 'batch_max_wait = soon' >>"$CONF"
+sh "$INIT" start >"$HS_TMP/init.out" 2>&1
+check_eq 'init start with a broken configuration: exit 1' "$?" 1
+check 'and the error is shown' grep -q \
+    "$CONF:[0-9]*: batch_max_wait = \"soon\": bad time" "$HS_TMP/init.out"
+sed -i '/^batch_max_wait = soon$/d' "$CONF"
+
+# --- 4. the unit's sandbox ---------------------------------------------------------
+UNIT="$D/lib/systemd/system/holdscand.service"
+check_eq "the unit's writable paths are the queue, state, quarantine and /run" \
+    "$(sed -n 's/^ReadWritePaths=//p' "$UNIT")" \
+    "/var/spool/postfix -/var/lib/holdscan -/var/spool/holdscan/quarantine /run"
+check_eq 'NoNewPrivileges=yes, ProtectSystem=strict' \
+    "$(grep -c -e '^NoNewPrivileges=yes$' -e '^ProtectSystem=strict$' "$UNIT")" 2
+
+# caps UNIT - the unit's CapabilityBoundingSet as setpriv's --bounding-set
+caps() {
+	sed -n 's/^CapabilityBoundingSet=//p' "$1" | tr 'A-Z ' 'a-z\n' |
+	    sed 's/^cap_/+/' | paste -sd, | sed 's/^/-all,/'
+}
+
+# jail UNIT CMD... - run CMD as the unit would: everything read-only but
+# the unit's ReadWritePaths, each mapped to the sandbox's counterpart,
+# with no new privileges and the unit's capability bounding set.
+jail() {
+	_j_unit=$1
+	shift
+	_j_binds=
+	# one line, a list of paths
+	# shellcheck disable=SC2013
+	for p in $(sed -n 's/^ReadWritePaths=//p' "$_j_unit"); do
+		case ${p#-} in
+		/var/spool/postfix) p=$A_QUEUE ;;
+		/var/lib/holdscan) p=$(sb_dir A)/hs/state ;;
+		/var/spool/holdscan/quarantine) p=$(sb_dir A)/hs/quarantine ;;
+		/run) p=$(sb_dir A)/hs ;;
+		*) echo "unexpected ReadWritePaths entry $p" >&2; return 1 ;;
+		esac
+		_j_binds="$_j_binds $p"
+	done
+	# shellcheck disable=SC2016
+	unshare -m --propagation private sh -c '
+		set -e
+		for p in $1; do mount --bind "$p" "$p"; done
+		mount -o remount,bind,ro /
+		shift
+		exec "$@"' jail "$_j_binds" \
+	    setpriv --no-new-privs --bounding-set "$(caps "$_j_unit")" "$@"
+}
+
+jail "$UNIT" sh -c 'touch /var/tmp/hs-jail-test' 2>/dev/null
+check_eq 'in the jail the rest of the file system is read-only' "$?" 1
+before=$(sink_count A)
+jail "$UNIT" "$D/usr/sbin/holdscand" -c "$CONF" >"$HS_TMP/jail.out" 2>&1
+check_eq 'holdscand starts in the jail (exit 0 once ready)' \
+    "$?:$(cat "$HS_TMP/jail.out")" "0:"
+pid=$(cat "$PIDFILE")
+# shellcheck disable=SC2034
+A_HS_PID=$pid
+smtp-source -m 5 -f jail@example.org -t sink@example.net \
+    "127.0.0.1:$A_SMTP_PORT" >/dev/null 2>&1
+check 'and mail flows through it' wait_sink A $((before + 5)) 30
+check_eq 'its master cannot gain privileges (NoNewPrivs)' \
+    "$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' "/proc/$pid/status")" 1
+check_eq "and has the unit's capability bounding set" \
+    "$(capsh --decode="$(sed -n 's/^CapBnd:[[:space:]]*//p' \
+    "/proc/$pid/status")" | sed 's/^[^=]*=//' | tr , '\n' | sort)" \
+    "$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT" | tr 'A-Z ' 'a-z\n' |
+    sort)"
+hs_stop A
+check 'holdscan runs in the expiry unit'"'"'s jail' \
+    jail "$D/lib/systemd/system/holdscan-expire.service" \
+    "$D/usr/bin/holdscan" -c "$CONF" status
+
+done_testing

@@ -1,0 +1,91 @@
+#!/bin/sh
+# 0930-docs.t - the manual pages: they render without warnings, and they
+# document every parameter and every plugin option with its default.
+#
+# tests/tools/config-defaults prints what an empty holdscan.conf gives
+# (every top-level parameter, scanners, the policy section) and the
+# option table of every plugin in plugins/ (not the test-only ones); each
+# must be in holdscan.conf(5) as "NAME (default: VALUE)", the options in
+# their plugin's section ("NAME PLUGIN"). So a new parameter or option
+# cannot go undocumented, nor a changed default unnoticed.
+HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
+. "$HS_LIB/tap.sh"
+. "$HS_LIB/holdscan.sh"
+
+SRC=$(cd "$HS_LIB/../.." && pwd)
+PAGES="$SRC/doc/holdscand.8 $SRC/doc/holdscan.1 $SRC/doc/holdscan.conf.5"
+PLUGINS=$(cd "$SRC/plugins" && for f in *.c; do echo "${f%.c}"; done)
+
+plan $((2 * 3 + 4))
+
+for page in $PAGES; do
+	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$page" \
+	    >"$HS_TMP/page.txt" 2>"$HS_TMP/page.err"
+	check_eq "${page##*/} renders with man without warnings" \
+	    "$(cat "$HS_TMP/page.err")" ""
+	groff -ww -man -z "$page" >"$HS_TMP/groff.err" 2>&1
+	check_eq "${page##*/} passes groff -ww -z" "$(cat "$HS_TMP/groff.err")" ""
+done
+
+# The page as text, one long line per paragraph start; "\-" is "-".
+LC_ALL=C MANWIDTH=1000 man -l "$SRC/doc/holdscan.conf.5" 2>/dev/null |
+    col -b >"$HS_TMP/conf5.txt"
+# shellcheck disable=SC2086
+"$HS_BUILD/tests/tools/config-defaults" $PLUGINS >"$HS_TMP/defaults" 2>&1
+ok $? "config-defaults lists the defaults of $(echo $PLUGINS)"
+
+# Compiled-in paths appear in the pages as those of PREFIX=/usr/local.
+sysconfdir=$(sed -n 's/^# sysconfdir //p' "$HS_TMP/defaults")
+plugindir=$(sed -n 's/^# plugindir //p' "$HS_TMP/defaults")
+sed -e "s|$sysconfdir|/usr/local/etc/holdscan|g" \
+    -e "s|$plugindir|/usr/local/lib/holdscan/plugins|g" \
+    -e '/^#/d' "$HS_TMP/defaults" >"$HS_TMP/expected"
+
+# section TITLE - the text of the page's section TITLE (to the next one)
+section() {
+	awk -v t="$1" '/^[A-Z]/ { on = ($0 == t) } on' "$HS_TMP/conf5.txt"
+}
+
+# Each "name = value": "name (default: value)" in the right section.
+: >"$HS_TMP/missing"
+plugin=
+while IFS= read -r line; do
+	case $line in
+	'plugin '*' {')
+		plugin=${line#plugin }
+		plugin=${plugin% \{}
+		section "$(echo "$plugin" | tr '[:lower:]' '[:upper:]') PLUGIN" \
+		    >"$HS_TMP/where"
+		continue ;;
+	'policy {')
+		section POLICY >"$HS_TMP/where"
+		plugin=policy
+		continue ;;
+	'}')
+		plugin=
+		continue ;;
+	esac
+	[ -n "$plugin" ] || cp "$HS_TMP/conf5.txt" "$HS_TMP/where"
+	name=$(echo "$line" | sed 's/^ *\([^ ]*\) =.*/\1/')
+	value=$(echo "$line" | sed 's/^[^=]*= *//; s/^"\(.*\)"$/\1/')
+	[ -n "$value" ] || value=empty
+	grep -qF "$name (default: $value)" "$HS_TMP/where" ||
+	    echo "${plugin:+$plugin: }$name (default: $value)" >>"$HS_TMP/missing"
+done <"$HS_TMP/expected"
+check_eq 'holdscan.conf(5) documents every parameter and option with its default' \
+    "$(cat "$HS_TMP/missing")" ""
+check_eq 'and the parameters checked are not few' \
+    "$(test "$(grep -c ' = ' "$HS_TMP/expected")" -gt 50 && echo yes)" yes
+
+# The pages name the same commands as the program.
+"$HS_BUILD/holdscan" 2>"$HS_TMP/usage"
+commands=$(sed -n 's/^  \([a-z-]*\) .*/\1/p' "$HS_TMP/usage")
+missing=
+for c in $commands; do
+	grep -q "^\\\\fBholdscan\\\\fR .*\\\\fB$(echo "$c" | sed 's/-/\\\\-/g')" \
+	    "$SRC/doc/holdscan.1" || missing="$missing $c"
+done
+check_eq "holdscan(1)'s synopsis has every command the program knows" \
+    "$missing" ""
+
+done_testing

@@ -1,0 +1,77 @@
+/*
+ * NAME
+ *	fuzz_attachments - libFuzzer target for the attachments plugin's
+ *	zip reader and type rules
+ * DESCRIPTION
+ *	The plugin's source is compiled in (it is one file) so that its
+ *	rules can be driven without dlopen: the input is one attachment,
+ *	judged as "input.zip" with the default options, with every check
+ *	on. It must never read outside the input (ASan), allocate beyond
+ *	zip_max_size, or come back with a verdict other than clean, blocked
+ *	or scan-failed; anything but clean must have a reason.
+ *
+ *	Any broken invariant aborts, so libFuzzer reports it as a crash.
+ */
+#include "../../plugins/attachments.c"
+
+#include "config.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *
+fz_opt_str(void *ctx, const char *name)
+{
+	const struct hs_plugin_option *o;
+
+	(void)ctx;
+	for (o = att_options; o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0)
+			return (strcmp(name, "deny_types") == 0 ?
+			    "pe elf macho script lnk ole rar 7z cab" : o->def);
+	return (NULL);
+}
+
+static long
+fz_opt_num(void *ctx, const char *name)
+{
+	const char	*v = fz_opt_str(ctx, name);
+	const struct hs_plugin_option *o;
+	long		 n = 0;
+
+	for (o = att_options; o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0 &&
+		    config_check_value(o->type, v, &n) == NULL)
+			return (strcmp(name, "deny_encrypted_zip") == 0 ? 1 : n);
+	return (0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct rules *r;
+	struct hs_host	 host;
+	struct hs_result res;
+	const char	*why = NULL;
+	enum hs_verdict	 v;
+
+	if (r == NULL) {
+		memset(&host, 0, sizeof(host));
+		host.opt_str = fz_opt_str;
+		host.opt_num = fz_opt_num;
+		if ((r = rules_new(&host, &why)) == NULL) {
+			fprintf(stderr, "fuzz_attachments: %s\n", why);
+			abort();
+		}
+		r->zip_size = 1 << 20;	/* keep each run small */
+	}
+	memset(&res, 0, sizeof(res));
+	v = judge(r, "input.zip", NULL, "application/zip", data, size, &res);
+	if ((v != HS_CLEAN && v != HS_BLOCKED && v != HS_FAILED) ||
+	    v != res.verdict || (v != HS_CLEAN && res.reason[0] == '\0') ||
+	    memchr(res.reason, '\0', sizeof(res.reason)) == NULL) {
+		fprintf(stderr, "fuzz_attachments: bad result %d \"%.256s\"\n",
+		    v, res.reason);
+		abort();
+	}
+	return (0);
+}

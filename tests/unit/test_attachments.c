@@ -1,0 +1,686 @@
+/*
+ * NAME
+ *	test_attachments - unit tests for the attachments plugin
+ * DESCRIPTION
+ *	The plugin is loaded as holdscand loads it, with plugin_load() from
+ *	build/asan/plugins/attachments.so (found next to this binary), its
+ *	options set with plugin_set_option(), and called through its
+ *	descriptor: scan() on whole messages, scan_part() on single parts.
+ *	Zip archives are built here, stored or deflated with zlib, with
+ *	helpers that can also break them on purpose.
+ *
+ *	The tests must never depend on each other or on the order they run.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "buf.h"
+#include "pluginload.h"
+
+static char plugin_dir[PATH_MAX];
+
+/* Load the plugin with options "name=value" ..., NULL-terminated. */
+static struct plugin *
+load(const char *opt, ...)
+{
+	struct plugin	*p = NULL;
+	char		*error = NULL, *name, *eq;
+	va_list		 ap;
+
+	if (plugin_load(plugin_dir, "attachments", &p, &error) < 0)
+		fail_msg("%s", error);
+	va_start(ap, opt);
+	for (; opt != NULL; opt = va_arg(ap, const char *)) {
+		name = strdup(opt);
+		eq = strchr(name, '=');
+		*eq = '\0';
+		if (plugin_set_option(p, name, eq + 1, &error) < 0)
+			fail_msg("%s", error);
+		free(name);
+	}
+	va_end(ap);
+	if (plugin_init(p, &error) < 0)
+		fail_msg("%s", error);
+	return (p);
+}
+
+static enum hs_verdict
+scan_part(struct plugin *p, const char *filename, const char *ctype,
+    const void *data, size_t len, struct hs_result *res)
+{
+	struct hs_msg	 msg;
+	struct hs_part	 part = { filename, ctype, data, len };
+
+	memset(&msg, 0, sizeof(msg));
+	memset(res, 0, sizeof(*res));
+	msg.queue_id = "TEST";
+	assert_int_equal(p->desc->scan_part(p->ctx, &msg, &part, res), 0);
+	return (res->verdict);
+}
+
+static enum hs_verdict
+scan_msg(struct plugin *p, const char *text, struct hs_result *res)
+{
+	struct hs_msg	 msg;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(res, 0, sizeof(*res));
+	msg.queue_id = "TEST";
+	msg.data = text;
+	msg.len = strlen(text);
+	assert_int_equal(p->desc->scan(p->ctx, &msg, res), 0);
+	return (res->verdict);
+}
+
+/* A part named name with harmless content: its verdict. */
+static enum hs_verdict
+name_verdict(struct plugin *p, const char *name, struct hs_result *res)
+{
+	return (scan_part(p, name, "application/octet-stream", "hello", 5, res));
+}
+
+#define assert_reason(res, text) do {					\
+	if (strstr((res)->reason, (text)) == NULL)			\
+		fail_msg("reason \"%s\" lacks \"%s\"", (res)->reason, (text)); \
+} while (0)
+
+/* --- names ------------------------------------------------------------------- */
+
+static void
+test_extension_lists(void **state)
+{
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+
+	(void)state;
+	assert_int_equal(name_verdict(p, "setup.scr", &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment name setup.scr "
+	    "(denied extension .scr)");
+	assert_int_equal(name_verdict(p, "SETUP.EXE", &r), HS_BLOCKED);
+	assert_int_equal(name_verdict(p, "run.exe. . ", &r), HS_BLOCKED);
+	assert_int_equal(name_verdict(p, "C:\\temp\\run.bat", &r), HS_BLOCKED);
+	assert_int_equal(name_verdict(p, "report.pdf", &r), HS_CLEAN);
+	assert_int_equal(name_verdict(p, "exe", &r), HS_CLEAN);
+	assert_int_equal(name_verdict(p, "notes.txt", &r), HS_CLEAN);
+	assert_int_equal(name_verdict(p, NULL, &r), HS_CLEAN);
+	plugin_free(&p);
+
+	p = load("allow_extensions=.scr, js", "deny_extensions=scr exe js cab",
+	    NULL);
+	assert_int_equal(name_verdict(p, "setup.scr", &r), HS_CLEAN);
+	assert_int_equal(name_verdict(p, "a.js", &r), HS_CLEAN);
+	assert_int_equal(name_verdict(p, "a.cab", &r), HS_BLOCKED);
+	assert_int_equal(name_verdict(p, "a.bat", &r), HS_CLEAN);
+	plugin_free(&p);
+}
+
+static void
+test_double_extensions(void **state)
+{
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+
+	(void)state;
+	assert_int_equal(name_verdict(p, "invoice.pdf.exe", &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment name invoice.pdf.exe "
+	    "(double extension)");
+	assert_int_equal(name_verdict(p, "Invoice.PDF   .Exe", &r), HS_BLOCKED);
+	assert_reason(&r, "(double extension)");
+	assert_int_equal(name_verdict(p, "photo.jpg.scr", &r), HS_BLOCKED);
+	assert_reason(&r, "(double extension)");
+	assert_int_equal(name_verdict(p, "backup.tar.gz", &r), HS_CLEAN);
+	assert_int_equal(name_verdict(p, "v1.2.pdf", &r), HS_CLEAN);
+	/* a name cut at a NUL is what a file system would use */
+	assert_int_equal(scan_part(p, "a.pdf.exe\0.txt", "x", "", 0, &r),
+	    HS_BLOCKED);
+	plugin_free(&p);
+
+	/* the double rule holds even for an allowed extension */
+	p = load("allow_extensions=js", NULL);
+	assert_int_equal(name_verdict(p, "a.js", &r), HS_CLEAN);
+	assert_int_equal(name_verdict(p, "a.doc.js", &r), HS_BLOCKED);
+	plugin_free(&p);
+
+	p = load("deny_double_extensions=no", NULL);
+	assert_int_equal(name_verdict(p, "invoice.pdf.exe", &r), HS_BLOCKED);
+	assert_reason(&r, "(denied extension .exe)");
+	plugin_free(&p);
+}
+
+/* --- types ------------------------------------------------------------------- */
+
+static const unsigned char elf[] = "\177ELF\002\001\001\0\0\0\0\0";
+static const unsigned char lnk[] = { 0x4c, 0, 0, 0, 0x01, 0x14, 0x02, 0, 0,
+	0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46, 0x9b, 0 };
+static const unsigned char macho[] = { 0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1 };
+static const unsigned char jclass[] = { 0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 52 };
+
+static void
+test_magic_detection(void **state)
+{
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+
+	(void)state;
+	assert_int_equal(scan_part(p, "report.txt", "text/plain", "MZ\x90\0", 4,
+	    &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment report.txt (detected "
+	    "type pe)");
+	assert_int_equal(scan_part(p, NULL, "application/octet-stream", elf,
+	    sizeof(elf), &r), HS_BLOCKED);
+	assert_reason(&r, "(unnamed application/octet-stream part)");
+	assert_reason(&r, "type elf");
+	assert_int_equal(scan_part(p, "x.dat", "image/png", lnk, sizeof(lnk),
+	    &r), HS_BLOCKED);
+	assert_reason(&r, "type lnk");
+	assert_int_equal(scan_part(p, "x.dat", "image/png", macho, sizeof(macho),
+	    &r), HS_BLOCKED);
+	assert_reason(&r, "type macho");
+	assert_int_equal(scan_part(p, "A.class", "application/java", jclass,
+	    sizeof(jclass), &r), HS_CLEAN);
+	assert_int_equal(scan_part(p, "run.sh.txt", "text/plain",
+	    "#!/bin/sh\nrm -rf /\n", 19, &r), HS_BLOCKED);
+	assert_reason(&r, "type script");
+	/* the message text itself may start with anything */
+	assert_int_equal(scan_part(p, NULL, "text/plain", "#!/bin/sh\n", 10,
+	    &r), HS_CLEAN);
+	assert_int_equal(scan_part(p, NULL, "text/plain", "MZ", 2, &r),
+	    HS_CLEAN);
+	plugin_free(&p);
+
+	p = load("deny_types=ole", NULL);
+	assert_int_equal(scan_part(p, "a.bin", "x/y", elf, sizeof(elf), &r),
+	    HS_CLEAN);
+	assert_int_equal(scan_part(p, "a.doc", "x/y",
+	    "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, &r), HS_BLOCKED);
+	plugin_free(&p);
+	p = load("deny_types=", NULL);
+	assert_int_equal(scan_part(p, "a.bin", "x/y", "MZ", 2, &r), HS_CLEAN);
+	plugin_free(&p);
+}
+
+static void
+test_bad_options_are_refused(void **state)
+{
+	struct plugin	*p = NULL;
+	char		*error = NULL;
+
+	(void)state;
+	assert_int_equal(plugin_load(plugin_dir, "attachments", &p, &error), 0);
+	assert_int_equal(plugin_set_option(p, "deny_types", "pe exe", &error), 0);
+	assert_int_equal(plugin_init(p, &error), -1);
+	assert_non_null(strstr(error, "deny_types: unknown type"));
+	free(error);
+	plugin_free(&p);
+	assert_int_equal(plugin_load(plugin_dir, "attachments", &p, &error), 0);
+	assert_int_equal(plugin_set_option(p, "max_parts", "9000", &error), 0);
+	assert_int_equal(plugin_init(p, &error), -1);
+	assert_non_null(strstr(error, "max_parts"));
+	free(error);
+	assert_int_equal(plugin_set_option(p, "scan_zip", "maybe", &error), -1);
+	free(error);
+	plugin_free(&p);
+}
+
+/* --- zip ------------------------------------------------------------------------ */
+
+struct zent {
+	const char	*name;
+	const void	*data;
+	size_t		 len;
+	bool		 deflate;
+	const char	*local_name;	/* local header name, if different */
+	bool		 encrypted;
+};
+
+static void
+put16(struct buf *b, unsigned v)
+{
+	buf_putc(b, (int)(v & 0xff));
+	buf_putc(b, (int)(v >> 8 & 0xff));
+}
+
+static void
+put32(struct buf *b, uint32_t v)
+{
+	put16(b, v & 0xffff);
+	put16(b, v >> 16);
+}
+
+static void
+deflate_raw(const void *in, size_t len, struct buf *out)
+{
+	z_stream	 zs;
+	unsigned char	 chunk[4096];
+	int		 rc;
+
+	memset(&zs, 0, sizeof(zs));
+	assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, -MAX_WBITS, 8,
+	    Z_DEFAULT_STRATEGY), Z_OK);
+	zs.next_in = (Bytef *)(uintptr_t)in;
+	zs.avail_in = (uInt)len;
+	do {
+		zs.next_out = chunk;
+		zs.avail_out = sizeof(chunk);
+		rc = deflate(&zs, Z_FINISH);
+		buf_append(out, chunk, sizeof(chunk) - zs.avail_out);
+	} while (rc == Z_OK);
+	assert_int_equal(rc, Z_STREAM_END);
+	(void)deflateEnd(&zs);
+}
+
+/* A zip of n entries, in out (reset first). */
+static void
+build_zip(const struct zent *e, size_t n, struct buf *out)
+{
+	struct buf	 cd = BUF_INIT, data = BUF_INIT;
+	uint32_t	*off = calloc(n, sizeof(*off)), crc;
+	size_t		 i, cdoff;
+	const char	*ln;
+
+	buf_reset(out);
+	for (i = 0; i < n; i++) {
+		buf_reset(&data);
+		if (e[i].deflate)
+			deflate_raw(e[i].data, e[i].len, &data);
+		else
+			buf_append(&data, e[i].data, e[i].len);
+		crc = (uint32_t)crc32(0, e[i].data, (uInt)e[i].len);
+		ln = e[i].local_name ? e[i].local_name : e[i].name;
+		off[i] = (uint32_t)out->len;
+		put32(out, 0x04034b50);
+		put16(out, 20);
+		put16(out, e[i].encrypted ? 1 : 0);
+		put16(out, e[i].deflate ? 8 : 0);
+		put32(out, 0);
+		put32(out, crc);
+		put32(out, (uint32_t)data.len);
+		put32(out, (uint32_t)e[i].len);
+		put16(out, (unsigned)strlen(ln));
+		put16(out, 0);
+		buf_append(out, ln, strlen(ln));
+		buf_append(out, data.data, data.len);
+
+		put32(&cd, 0x02014b50);
+		put16(&cd, 20);
+		put16(&cd, 20);
+		put16(&cd, e[i].encrypted ? 1 : 0);
+		put16(&cd, e[i].deflate ? 8 : 0);
+		put32(&cd, 0);
+		put32(&cd, crc);
+		put32(&cd, (uint32_t)data.len);
+		put32(&cd, (uint32_t)e[i].len);
+		put16(&cd, (unsigned)strlen(e[i].name));
+		put16(&cd, 0);
+		put16(&cd, 0);
+		put16(&cd, 0);
+		put16(&cd, 0);
+		put32(&cd, 0);
+		put32(&cd, off[i]);
+		buf_append(&cd, e[i].name, strlen(e[i].name));
+	}
+	cdoff = out->len;
+	buf_append(out, cd.data, cd.len);
+	put32(out, 0x06054b50);
+	put16(out, 0);
+	put16(out, 0);
+	put16(out, (unsigned)n);
+	put16(out, (unsigned)n);
+	put32(out, (uint32_t)cd.len);
+	put32(out, (uint32_t)cdoff);
+	put16(out, 0);
+	buf_free(&cd);
+	buf_free(&data);
+	free(off);
+}
+
+static enum hs_verdict
+zip_verdict(struct plugin *p, const char *name, const struct buf *zip,
+    struct hs_result *res)
+{
+	return (scan_part(p, name, "application/zip", zip->data, zip->len, res));
+}
+
+static void
+test_zip_names(void **state)
+{
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+	struct buf	 z = BUF_INIT;
+	const struct zent clean[] = {
+		{ "docs/readme.txt", "hello", 5, false, NULL, false },
+		{ "docs/", "", 0, false, NULL, false },
+		{ "report.pdf", "%PDF-1.4 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+		    46, true, NULL, false },
+	};
+	const struct zent bad[] = {
+		{ "readme.txt", "hello", 5, false, NULL, false },
+		{ "x/invoice.pdf.exe", "hello hello hello", 17, true, NULL,
+		    false },
+	};
+	const struct zent local[] = {
+		{ "a.txt", "hello", 5, false, "a.exe", false },
+	};
+	const struct zent typed[] = {
+		{ "a.txt", "MZ\x90\0\3\0\0\0\4\0\0\0\xff\xff", 14, true, NULL,
+		    false },
+	};
+
+	(void)state;
+	build_zip(clean, 3, &z);
+	assert_int_equal(zip_verdict(p, "files.zip", &z, &r), HS_CLEAN);
+	build_zip(bad, 2, &z);
+	assert_int_equal(zip_verdict(p, "files.zip", &z, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment name x/invoice.pdf.exe "
+	    "inside files.zip (double extension)");
+	/* found by its magic, whatever the name says */
+	assert_int_equal(zip_verdict(p, "files.dat", &z, &r), HS_BLOCKED);
+	/* a self-extractor's prefix shifts every offset */
+	{
+		struct buf	 sfx = BUF_INIT;
+
+		buf_printf(&sfx, "#junk before the archive#");
+		buf_append(&sfx, z.data, z.len);
+		assert_int_equal(zip_verdict(p, "files.zip", &sfx, &r),
+		    HS_BLOCKED);
+		assert_reason(&r, "invoice.pdf.exe inside files.zip");
+		buf_free(&sfx);
+	}
+	build_zip(local, 1, &z);
+	assert_int_equal(zip_verdict(p, "files.zip", &z, &r), HS_BLOCKED);
+	assert_reason(&r, "a.exe inside files.zip");
+	build_zip(typed, 1, &z);
+	assert_int_equal(zip_verdict(p, "files.zip", &z, &r), HS_BLOCKED);
+	assert_reason(&r, "a.txt inside files.zip (detected type pe)");
+	plugin_free(&p);
+
+	p = load("scan_zip=no", NULL);
+	build_zip(bad, 2, &z);
+	assert_int_equal(zip_verdict(p, "files.zip", &z, &r), HS_CLEAN);
+	plugin_free(&p);
+	buf_free(&z);
+}
+
+static void
+test_zip_nested(void **state)
+{
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+	struct buf	 z1 = BUF_INIT, z2 = BUF_INIT, z3 = BUF_INIT,
+			 z4 = BUF_INIT;
+	struct zent	 e;
+
+	(void)state;
+	e = (struct zent){ "evil.exe", "MZ", 2, true, NULL, false };
+	build_zip(&e, 1, &z1);
+	e = (struct zent){ "inner.zip", z1.data, z1.len, true, NULL, false };
+	build_zip(&e, 1, &z2);
+	assert_int_equal(zip_verdict(p, "outer.zip", &z2, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment name evil.exe inside "
+	    "inner.zip inside outer.zip (denied extension .exe)");
+	/* nested under a harmless name, stored */
+	e = (struct zent){ "data.bin", z2.data, z2.len, false, NULL, false };
+	build_zip(&e, 1, &z3);
+	assert_int_equal(zip_verdict(p, "outer.zip", &z3, &r), HS_BLOCKED);
+	assert_reason(&r, "evil.exe inside inner.zip inside data.bin inside "
+	    "outer.zip");
+	/* one level too deep (zip_max_depth 3): scan failed */
+	e = (struct zent){ "l4.zip", z3.data, z3.len, true, NULL, false };
+	build_zip(&e, 1, &z4);
+	assert_int_equal(zip_verdict(p, "outer.zip", &z4, &r), HS_FAILED);
+	assert_reason(&r, "deeper than zip_max_depth 3");
+	plugin_free(&p);
+
+	/* too much to inflate */
+	p = load("zip_max_size=100", NULL);
+	assert_int_equal(zip_verdict(p, "outer.zip", &z2, &r), HS_FAILED);
+	assert_reason(&r, "zip_max_size");
+	plugin_free(&p);
+	p = load("zip_max_entries=0", NULL);
+	assert_int_equal(zip_verdict(p, "outer.zip", &z2, &r), HS_FAILED);
+	assert_reason(&r, "zip_max_entries");
+	plugin_free(&p);
+	buf_free(&z1);
+	buf_free(&z2);
+	buf_free(&z3);
+	buf_free(&z4);
+}
+
+static void
+test_zip_malformed(void **state)
+{
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+	struct buf	 z = BUF_INIT, t = BUF_INIT;
+	const struct zent ok[] = {
+		{ "a.txt", "hello", 5, false, NULL, false },
+		{ "b.txt", "world world world", 17, true, NULL, false },
+	};
+	size_t		 cut, cdoff;
+
+	(void)state;
+	build_zip(ok, 2, &z);
+	assert_int_equal(zip_verdict(p, "a.zip", &z, &r), HS_CLEAN);
+	cdoff = (unsigned char)z.data[z.len - 6] |
+	    (unsigned char)z.data[z.len - 5] << 8;
+	/* every truncation is refused or clean, never out of bounds */
+	for (cut = 0; cut < z.len; cut++) {
+		buf_reset(&t);
+		buf_append(&t, z.data, cut);
+		buf_append(&t, "", 0);
+		(void)scan_part(p, "a.zip", "application/zip", t.data ? t.data :
+		    "", cut, &r);
+		assert_true(r.verdict == HS_BLOCKED || r.verdict == HS_CLEAN);
+	}
+	buf_reset(&t);
+	buf_append(&t, z.data, z.len - 30);
+	assert_int_equal(zip_verdict(p, "a.zip", &t, &r), HS_BLOCKED);
+	assert_reason(&r, "blocked attachment a.zip (malformed zip: ");
+	/* the directory's offset past the end */
+	buf_reset(&t);
+	buf_append(&t, z.data, z.len);
+	t.data[t.len - 6] = (char)0xff;
+	t.data[t.len - 5] = (char)0xff;
+	t.data[t.len - 4] = (char)0xff;
+	assert_int_equal(zip_verdict(p, "a.zip", &t, &r), HS_BLOCKED);
+	/* a name length running past the directory */
+	buf_reset(&t);
+	buf_append(&t, z.data, z.len);
+	t.data[cdoff + 28] = (char)0xff;
+	t.data[cdoff + 29] = (char)0x7f;
+	assert_int_equal(zip_verdict(p, "a.zip", &t, &r), HS_BLOCKED);
+	assert_reason(&r, "runs past");
+	/* a local header offset pointing nowhere */
+	buf_reset(&t);
+	buf_append(&t, z.data, z.len);
+	t.data[cdoff + 45] = (char)0x70;
+	assert_int_equal(zip_verdict(p, "a.zip", &t, &r), HS_BLOCKED);
+	assert_reason(&r, "bad local header");
+	/* an entry count far beyond the directory */
+	buf_reset(&t);
+	buf_append(&t, z.data, z.len);
+	t.data[t.len - 12] = 100;
+	t.data[t.len - 14] = 100;
+	assert_int_equal(zip_verdict(p, "a.zip", &t, &r), HS_BLOCKED);
+	/* garbage named .zip */
+	assert_int_equal(scan_part(p, "x.zip", "application/zip", "PK\3\4junk",
+	    9, &r), HS_BLOCKED);
+	plugin_free(&p);
+
+	p = load("deny_malformed_zip=no", NULL);
+	assert_int_equal(scan_part(p, "x.zip", "application/zip", "PK\3\4junk",
+	    9, &r), HS_CLEAN);
+	plugin_free(&p);
+	buf_free(&z);
+	buf_free(&t);
+}
+
+static void
+test_zip_encrypted(void **state)
+{
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+	struct buf	 z = BUF_INIT;
+	const struct zent enc[] = {
+		{ "secret.doc", "\x12\x34\x56\x78garbage", 11, false, NULL, true },
+	};
+
+	(void)state;
+	build_zip(enc, 1, &z);
+	assert_int_equal(zip_verdict(p, "a.zip", &z, &r), HS_CLEAN);
+	plugin_free(&p);
+	p = load("deny_encrypted_zip=yes", NULL);
+	assert_int_equal(zip_verdict(p, "a.zip", &z, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment a.zip (encrypted zip)");
+	plugin_free(&p);
+	buf_free(&z);
+}
+
+/* --- whole messages ----------------------------------------------------------- */
+
+static void
+base64(const void *in, size_t len, struct buf *out)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = in;
+	size_t		 i, col = 0;
+	uint32_t	 v;
+
+	for (i = 0; i < len; i += 3) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		buf_putc(out, tab[v >> 18 & 63]);
+		buf_putc(out, tab[v >> 12 & 63]);
+		buf_putc(out, i + 1 < len ? tab[v >> 6 & 63] : '=');
+		buf_putc(out, i + 2 < len ? tab[v & 63] : '=');
+		if ((col += 4) >= 76) {
+			buf_putc(out, '\n');
+			col = 0;
+		}
+	}
+	buf_putc(out, '\n');
+}
+
+static void
+add_part(struct buf *m, const char *ctype, const char *fname, const void *data,
+    size_t len)
+{
+	buf_printf(m, "--b\nContent-Type: %s\n", ctype);
+	if (fname != NULL)
+		buf_printf(m, "Content-Disposition: attachment; filename=\"%s\"\n",
+		    fname);
+	buf_printf(m, "Content-Transfer-Encoding: base64\n\n");
+	base64(data, len, m);
+}
+
+static void
+test_scan_whole_messages(void **state)
+{
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+	struct buf	 m = BUF_INIT, z = BUF_INIT;
+	const struct zent e = { "pay.scr", "x", 1, false, NULL, false };
+	size_t		 i;
+
+	(void)state;
+	buf_printf(&m, "From: a\nSubject: s\nContent-Type: multipart/mixed; "
+	    "boundary=b\n\n");
+	add_part(&m, "text/plain", NULL, "#!/bin/sh is fine in text\n", 26);
+	add_part(&m, "application/pdf", "report.pdf", "%PDF", 4);
+	buf_printf(&m, "--b--\n");
+	assert_int_equal(scan_msg(p, m.data, &r), HS_CLEAN);
+
+	/* a name only in Content-Type counts, and MIME-encoded names too */
+	buf_reset(&m);
+	buf_printf(&m, "From: a\nContent-Type: multipart/mixed; boundary=b\n\n");
+	add_part(&m, "application/octet-stream; name=\"=?utf-8?q?"
+	    "invoice=2Epdf=2Eexe?=\"", NULL, "x", 1);
+	buf_printf(&m, "--b--\n");
+	assert_int_equal(scan_msg(p, m.data, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment name invoice.pdf.exe "
+	    "(double extension)");
+
+	/* nested in a multipart in a forwarded message, inside a zip */
+	build_zip(&e, 1, &z);
+	buf_reset(&m);
+	buf_printf(&m, "From: a\nContent-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\nContent-Type: message/rfc822\n\nFrom: c\n"
+	    "Content-Type: multipart/mixed; boundary=c\n\n--c\n"
+	    "Content-Type: application/zip; name=fwd.zip\n"
+	    "Content-Transfer-Encoding: base64\n\n");
+	base64(z.data, z.len, &m);
+	buf_printf(&m, "--c--\n--b--\n");
+	assert_int_equal(scan_msg(p, m.data, &r), HS_BLOCKED);
+	assert_reason(&r, "pay.scr inside fwd.zip");
+
+	/* beyond the MIME limits: scan failed */
+	buf_reset(&m);
+	buf_printf(&m, "From: a\nContent-Type: multipart/mixed; boundary=b\n\n");
+	for (i = 0; i < 1001; i++)
+		buf_printf(&m, "--b\n\nx\n");
+	buf_printf(&m, "--b--\n");
+	assert_int_equal(scan_msg(p, m.data, &r), HS_FAILED);
+	assert_string_equal(r.reason, "more than 1000 MIME parts");
+	plugin_free(&p);
+
+	p = load("max_depth=2", NULL);
+	buf_reset(&m);
+	buf_printf(&m, "From: a\nContent-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\nContent-Type: multipart/mixed; boundary=c\n\n--c\n"
+	    "Content-Type: multipart/mixed; boundary=d\n\n--d\n\nx\n--d--\n"
+	    "--c--\n--b--\n");
+	assert_int_equal(scan_msg(p, m.data, &r), HS_FAILED);
+	assert_string_equal(r.reason, "MIME nesting deeper than 2");
+	plugin_free(&p);
+	buf_free(&m);
+	buf_free(&z);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_extension_lists),
+		cmocka_unit_test(test_double_extensions),
+		cmocka_unit_test(test_magic_detection),
+		cmocka_unit_test(test_bad_options_are_refused),
+		cmocka_unit_test(test_zip_names),
+		cmocka_unit_test(test_zip_nested),
+		cmocka_unit_test(test_zip_malformed),
+		cmocka_unit_test(test_zip_encrypted),
+		cmocka_unit_test(test_scan_whole_messages),
+	};
+	char		 self[PATH_MAX];
+	ssize_t		 n;
+
+	(void)argc;
+	(void)argv;
+	/* build/FLAVOUR/tests/unit/test_attachments -> build/FLAVOUR/plugins */
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+		return (1);
+	self[n] = '\0';
+	(void)snprintf(plugin_dir, sizeof(plugin_dir), "%s/../../plugins",
+	    dirname(self));
+	if (realpath(plugin_dir, self) == NULL) {
+		fprintf(stderr, "no %s: build the plugins first\n", plugin_dir);
+		return (1);
+	}
+	(void)snprintf(plugin_dir, sizeof(plugin_dir), "%s", self);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

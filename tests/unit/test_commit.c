@@ -1,0 +1,444 @@
+/*
+ * NAME
+ *	test_commit - unit tests for the batch commit protocol and recovery
+ * DESCRIPTION
+ *	A temporary queue directory (hold, incoming, holdscan/claimed,
+ *	holdscan/staging), a real Berkeley DB environment and a real held
+ *	queue file (tests/data/held-plain.qf). Each test sets up the state a
+ *	batch or a crash would leave and checks the files and the journal.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "aside.h"
+#include "commit.h"
+#include "config.h"
+#include "journal.h"
+#include "log.h"
+#include "qfile.h"
+#include "queue.h"
+#include "statedb.h"
+
+struct fixture {
+	char		 dir[64];
+	char		 qdir[128];
+	char		 sdir[128];
+	int		 qdirfd;
+	struct queue_layout *ql;
+	struct hs_config *conf;
+	struct statedb	*sdb;
+	struct journal	*journal;
+	struct aside	*aside;
+	struct commit_ctx c;
+	char		*image;
+	size_t		 imagelen;
+};
+
+static void
+slurp(const char *path, char **data_r, size_t *len_r)
+{
+	FILE	*fp = fopen(path, "rb");
+	long	 n;
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	rewind(fp);
+	*data_r = malloc((size_t)n);
+	assert_int_equal(fread(*data_r, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	*len_r = (size_t)n;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture	*f = calloc(1, sizeof(*f));
+	char		*error = NULL, path[256];
+	const char	*sub[] = { "hold", "incoming", NULL };
+	size_t		 i;
+
+	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/test_commitXXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	(void)snprintf(f->qdir, sizeof(f->qdir), "%s/queue", f->dir);
+	(void)snprintf(f->sdir, sizeof(f->sdir), "%s/state", f->dir);
+	assert_int_equal(mkdir(f->qdir, 0755), 0);
+	assert_int_equal(mkdir(f->sdir, 0700), 0);
+	for (i = 0; sub[i]; i++) {
+		(void)snprintf(path, sizeof(path), "%s/%s", f->qdir, sub[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+	f->ql = queue_layout_new(f->qdir, geteuid(), getegid(), false,
+	    "deferred, defer", 1);
+	assert_int_equal(config_load_string("", "t.conf", NULL, NULL, &f->conf,
+	    &error), 0);
+	f->qdirfd = open(f->qdir, O_RDONLY | O_DIRECTORY);
+	assert_true(f->qdirfd >= 0);
+	if (statedb_open(f->sdir, &f->sdb, &error) < 0 ||
+	    journal_open(f->sdb, &f->journal, &error) < 0 ||
+	    aside_open(f->sdb, &f->aside, &error) < 0 ||
+	    commit_init(&f->c, f->ql, f->conf, f->qdirfd, f->journal, f->aside,
+	    &error) < 0)
+		fail_msg("%s", error);
+	slurp(HS_SRCDIR "/tests/data/held-plain.qf", &f->image, &f->imagelen);
+	*state = f;
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+	char		 cmd[200];
+
+	commit_clear(&f->c);
+	aside_close(&f->aside);
+	journal_close(&f->journal);
+	statedb_close(&f->sdb);
+	close(f->qdirfd);
+	queue_layout_free(&f->ql);
+	config_free(&f->conf);
+	free(f->image);
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return (-1);
+	free(f);
+	return (0);
+}
+
+/* Put the sample into dir/name as a ready file; returns its inode. */
+static ino_t
+place(struct fixture *f, const char *rel)
+{
+	char		 path[512];
+	struct stat	 st;
+	int		 fd;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", f->qdir, rel);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0700);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, f->image, f->imagelen), (ssize_t)f->imagelen);
+	assert_int_equal(fstat(fd, &st), 0);
+	close(fd);
+	return (st.st_ino);
+}
+
+static bool
+exists(struct fixture *f, const char *rel)
+{
+	char		 path[512];
+	struct stat	 st;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", f->qdir, rel);
+	return (lstat(path, &st) == 0);
+}
+
+/* The one file in a directory (or "" when empty; fails when more). */
+static void
+only_file(struct fixture *f, const char *rel, char *name, size_t size)
+{
+	char		 path[512];
+	struct dirent	*de;
+	DIR		*d;
+	int		 n = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", f->qdir, rel);
+	assert_non_null(d = opendir(path));
+	name[0] = '\0';
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		(void)snprintf(name, size, "%s", de->d_name);
+		n++;
+	}
+	closedir(d);
+	assert_true(n <= 1);
+}
+
+static size_t
+journal_size(struct fixture *f)
+{
+	struct journal_entry *v = NULL;
+	char		*error = NULL;
+	size_t		 n = 0;
+
+	assert_int_equal(journal_list(f->journal, &v, &n, &error), 0);
+	free(v);
+	return (n);
+}
+
+/* Claim the sample as id: it sits in claimed/, open and parsed. */
+static void
+claimed_item(struct fixture *f, const char *id, struct commit_item *it,
+    struct qfile **qf)
+{
+	char		 rel[256];
+	struct qfile_error err;
+	ino_t		 ino;
+
+	(void)snprintf(rel, sizeof(rel), "holdscan/claimed/%s", id);
+	ino = place(f, rel);
+	memset(it, 0, sizeof(*it));
+	it->id = id;
+	it->fd = openat(f->qdirfd, rel, O_RDONLY);
+	assert_true(it->fd >= 0);
+	it->ino = ino;
+	assert_int_equal(qfile_read_fd(it->fd, 1 << 20, qf, &err), 0);
+	it->qf = *qf;
+	it->verdict = "clean";
+	it->reason = "";
+}
+
+static void
+test_deliver_puts_an_identical_ready_file_in_incoming(void **state)
+{
+	struct fixture	*f = *state;
+	struct commit_item it;
+	struct qfile	*qf = NULL;
+	struct stat	 st;
+	char		 name[256], rel[300], *error = NULL, *copy;
+	size_t		 len;
+	ino_t		 ino;
+
+	claimed_item(f, "AAAAA1", &it, &qf);
+	it.action = ACTION_DELIVER;
+	assert_int_equal(commit_batch(&f->c, &it, 1, &error), 1);
+	assert_int_equal(it.outcome, COMMIT_DONE);
+	only_file(f, "incoming", name, sizeof(name));
+	assert_string_equal(name, it.new_id);
+	(void)snprintf(rel, sizeof(rel), "%s/incoming/%s", f->qdir, name);
+	assert_int_equal(stat(rel, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	/* Named after its inode, as Postfix names queue files. */
+	assert_int_equal(queue_id_inode(name, &ino), 0);
+	assert_int_equal(ino, st.st_ino);
+	slurp(rel, &copy, &len);
+	assert_int_equal(len, f->imagelen);
+	assert_memory_equal(copy, f->image, len);
+	free(copy);
+	assert_false(exists(f, "holdscan/claimed/AAAAA1"));
+	only_file(f, "holdscan/staging", name, sizeof(name));
+	assert_string_equal(name, "");
+	assert_int_equal(journal_size(f), 0);
+	qfile_free(&qf);
+}
+
+static void
+test_drop_removes_the_original_only(void **state)
+{
+	struct fixture	*f = *state;
+	struct commit_item it;
+	struct qfile	*qf = NULL;
+	char		 name[256], *error = NULL;
+
+	claimed_item(f, "AAAAA2", &it, &qf);
+	it.action = ACTION_DROP;
+	assert_int_equal(commit_batch(&f->c, &it, 1, &error), 0);
+	assert_int_equal(it.outcome, COMMIT_DONE);
+	assert_false(exists(f, "holdscan/claimed/AAAAA2"));
+	only_file(f, "incoming", name, sizeof(name));
+	assert_string_equal(name, "");
+	assert_int_equal(journal_size(f), 0);
+	qfile_free(&qf);
+}
+
+static void
+test_hold_returns_to_hold_and_remembers(void **state)
+{
+	struct fixture	*f = *state;
+	struct commit_item it;
+	struct aside_entry *v = NULL;
+	struct qfile	*qf = NULL;
+	char		*error = NULL;
+	size_t		 n = 0;
+
+	claimed_item(f, "AAAAA3", &it, &qf);
+	it.action = ACTION_HOLD;
+	it.verdict = "scan-failed";
+	it.reason = "worker crashed";
+	assert_int_equal(commit_batch(&f->c, &it, 1, &error), 0);
+	assert_int_equal(it.outcome, COMMIT_DONE);
+	assert_true(exists(f, "hold/AAAAA3"));
+	assert_false(exists(f, "holdscan/claimed/AAAAA3"));
+	assert_int_equal(aside_list(f->aside, &v, &n, &error), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].id, "AAAAA3");
+	assert_int_equal(v[0].ino, it.ino);
+	assert_string_equal(v[0].reason, "scan-failed: worker crashed");
+	free(v);
+	qfile_free(&qf);
+}
+
+static void
+test_new_content_replaces_the_old(void **state)
+{
+	struct fixture	*f = *state;
+	struct commit_item it;
+	struct qfile	*qf = NULL, *out = NULL;
+	struct qfile_rec rec = { QREC_NORM, 5, "hello" };
+	struct qfile_error err;
+	char		 name[256], rel[300], *error = NULL;
+	int		 fd;
+
+	claimed_item(f, "AAAAA4", &it, &qf);
+	it.action = ACTION_DELIVER;
+	it.content = &rec;
+	it.ncontent = 1;
+	assert_int_equal(commit_batch(&f->c, &it, 1, &error), 1);
+	only_file(f, "incoming", name, sizeof(name));
+	(void)snprintf(rel, sizeof(rel), "incoming/%s", name);
+	fd = openat(f->qdirfd, rel, O_RDONLY);
+	assert_int_equal(qfile_read_fd(fd, 1 << 20, &out, &err), 0);
+	close(fd);
+	assert_int_equal(out->ncontent, 1);
+	assert_memory_equal(out->content[0].data, "hello", 5);
+	/* The envelope is the master's own, unchanged. */
+	assert_string_equal(out->sender, qf->sender);
+	assert_int_equal(out->nrcpts, qf->nrcpts);
+	assert_string_equal(out->rcpts[0].address, qf->rcpts[0].address);
+	qfile_free(&out);
+	qfile_free(&qf);
+}
+
+static void
+add_entry(struct fixture *f, int kind, const char *id, ino_t orig_ino,
+    const char *staging, ino_t staging_ino)
+{
+	struct journal_entry e;
+	char		*error = NULL;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = kind;
+	(void)snprintf(e.orig, sizeof(e.orig), "holdscan/claimed/%s", id);
+	e.orig_ino = orig_ino;
+	if (staging) {
+		(void)snprintf(e.staging, sizeof(e.staging), "holdscan/staging/%s",
+		    staging);
+		e.staging_ino = staging_ino;
+	}
+	assert_int_equal(journal_put(f->journal, &e, 1, &error), 0);
+}
+
+static void
+test_recovery_undoes_a_batch_that_did_not_rename(void **state)
+{
+	struct fixture	*f = *state;
+	char		*error = NULL;
+	ino_t		 o, s;
+
+	o = place(f, "holdscan/claimed/BBBBB1");
+	s = place(f, "holdscan/staging/BBBBB1");
+	add_entry(f, JOURNAL_DELIVER, "BBBBB1", o, "BBBBB1", s);
+	assert_int_equal(commit_recover(&f->c, false, &error), 0);
+	assert_false(exists(f, "holdscan/staging/BBBBB1"));
+	assert_true(exists(f, "hold/BBBBB1"));
+	assert_false(exists(f, "holdscan/claimed/BBBBB1"));
+	assert_int_equal(journal_size(f), 0);
+}
+
+static void
+test_recovery_finishes_a_batch_that_renamed(void **state)
+{
+	struct fixture	*f = *state;
+	char		*error = NULL;
+	ino_t		 o;
+
+	/* The staging file was renamed into incoming (it is gone from staging). */
+	o = place(f, "holdscan/claimed/BBBBB2");
+	(void)place(f, "incoming/CCCCC2");
+	add_entry(f, JOURNAL_DELIVER, "BBBBB2", o, "BBBBB2", 12345);
+	assert_int_equal(commit_recover(&f->c, false, &error), 0);
+	assert_false(exists(f, "holdscan/claimed/BBBBB2"));
+	assert_false(exists(f, "hold/BBBBB2"));
+	assert_true(exists(f, "incoming/CCCCC2"));
+	assert_int_equal(journal_size(f), 0);
+}
+
+static void
+test_recovery_finishes_a_drop(void **state)
+{
+	struct fixture	*f = *state;
+	char		*error = NULL;
+	ino_t		 o;
+
+	o = place(f, "holdscan/claimed/BBBBB3");
+	add_entry(f, JOURNAL_DROP, "BBBBB3", o, NULL, 0);
+	assert_int_equal(commit_recover(&f->c, false, &error), 0);
+	assert_false(exists(f, "holdscan/claimed/BBBBB3"));
+	assert_false(exists(f, "hold/BBBBB3"));
+	assert_int_equal(journal_size(f), 0);
+}
+
+static void
+test_recovery_keeps_a_different_file_of_the_same_name(void **state)
+{
+	struct fixture	*f = *state;
+	char		*error = NULL;
+
+	/* The entry names another inode: this claimed file is not its original. */
+	(void)place(f, "holdscan/claimed/BBBBB4");
+	add_entry(f, JOURNAL_DROP, "BBBBB4", 1, NULL, 0);
+	assert_int_equal(commit_recover(&f->c, false, &error), 0);
+	assert_true(exists(f, "holdscan/claimed/BBBBB4"));
+	/* At start, strays go back to hold. */
+	assert_int_equal(commit_recover(&f->c, true, &error), 0);
+	assert_true(exists(f, "hold/BBBBB4"));
+}
+
+static void
+test_recovery_at_start_clears_strays(void **state)
+{
+	struct fixture	*f = *state;
+	char		 name[256], *error = NULL;
+
+	(void)place(f, "holdscan/claimed/BBBBB5");
+	(void)place(f, "holdscan/staging/leftover");
+	assert_int_equal(commit_recover(&f->c, true, &error), 0);
+	assert_true(exists(f, "hold/BBBBB5"));
+	only_file(f, "holdscan/staging", name, sizeof(name));
+	assert_string_equal(name, "");
+	only_file(f, "holdscan/claimed", name, sizeof(name));
+	assert_string_equal(name, "");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_deliver_puts_an_identical_ready_file_in_incoming,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_removes_the_original_only,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_hold_returns_to_hold_and_remembers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_content_replaces_the_old,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_recovery_undoes_a_batch_that_did_not_rename, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_recovery_finishes_a_batch_that_renamed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_finishes_a_drop,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_recovery_keeps_a_different_file_of_the_same_name, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_recovery_at_start_clears_strays, setup, teardown),
+	};
+
+	log_open("test_commit", LOG_DEST_STDERR, 0, 0);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -1,0 +1,212 @@
+/*
+ * NAME
+ *	test_core - unit tests for policy, wire, strmap and batch
+ * DESCRIPTION
+ *	The small modules holdscand's master is built from: the policy's
+ *	domain rules, descriptor passing between processes (including end
+ *	of file, which once left a descriptor undefined), the hash map, and
+ *	the rule that decides when a batch is committed.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "batch.h"
+#include "config.h"
+#include "policy.h"
+#include "strmap.h"
+#include "wire.h"
+
+static struct hs_config *
+conf_of(const char *text)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL;
+
+	if (config_load_string(text, "t.conf", NULL, NULL, &conf, &errors) < 0)
+		fail_msg("%s", errors);
+	return (conf);
+}
+
+static void
+test_policy_default_and_domain_rules(void **state)
+{
+	struct hs_config *conf = conf_of("policy {\n infected = quarantine\n"
+	    " spam = tag\n}\ndomain \"lab.example\" {\n infected = drop\n}\n"
+	    "domain \"ok.example\" {\n infected = deliver-cleaned\n}\n");
+	const char	*lab[] = { "a@lab.example", "b@LAB.example" };
+	const char	*mixed[] = { "a@lab.example", "c@other.example" };
+	const char	*clean[] = { "a@ok.example", "b@example.com" };
+	struct policy	 p;
+
+	(void)state;
+	policy_from_config(&p, conf);
+	assert_int_equal(policy_decide(&p, VERDICT_CLEAN, lab, 2), ACTION_DELIVER);
+	assert_int_equal(policy_decide(&p, VERDICT_INFECTED, NULL, 0),
+	    ACTION_QUARANTINE);
+	/* every recipient in the domain: its rule (case-insensitive) */
+	assert_int_equal(policy_decide(&p, VERDICT_INFECTED, lab, 2), ACTION_DROP);
+	/* drop for some, quarantine for others: the careful one */
+	assert_int_equal(policy_decide(&p, VERDICT_INFECTED, mixed, 2),
+	    ACTION_QUARANTINE);
+	/* deliver-cleaned vs quarantine: quarantine */
+	assert_int_equal(policy_decide(&p, VERDICT_INFECTED, clean, 2),
+	    ACTION_QUARANTINE);
+	assert_int_equal(policy_decide(&p, VERDICT_SPAM, mixed, 2), ACTION_TAG);
+	assert_int_equal(policy_decide(&p, 99, lab, 2), ACTION_HOLD);
+	policy_clear(&p);
+	config_free(&conf);
+}
+
+static void
+test_wire_passes_a_descriptor(void **state)
+{
+	struct wire_scan req, got;
+	enum wire_type	 type;
+	struct stat	 a, b;
+	size_t		 len;
+	int		 sv[2], fd, r;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	memset(&req, 0, sizeof(req));
+	req.seq = 42;
+	(void)snprintf(req.queue_id, sizeof(req.queue_id), "ABC");
+	fd = open("/dev/null", O_RDONLY);
+	assert_int_equal(wire_send(sv[0], WIRE_SCAN, &req, sizeof(req), fd), 0);
+	r = wire_recv(sv[1], &type, &got, sizeof(got), &len, &fd);
+	assert_int_equal(r, 1);
+	assert_int_equal(type, WIRE_SCAN);
+	assert_int_equal(len, sizeof(got));
+	assert_int_equal(got.seq, 42);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(stat("/dev/null", &b), 0);
+	assert_int_equal(a.st_rdev, b.st_rdev);
+	close(fd);
+	close(sv[0]);
+	/* End of file: 0, and the descriptor out-parameter is -1, not garbage. */
+	fd = 12345;
+	assert_int_equal(wire_recv(sv[1], &type, &got, sizeof(got), &len, &fd), 0);
+	assert_int_equal(fd, -1);
+	close(sv[1]);
+}
+
+static void
+test_wire_refuses_a_truncated_message(void **state)
+{
+	char		 big[1024] = { 0 }, small[16];
+	enum wire_type	 type;
+	size_t		 len;
+	int		 sv[2], fd = 7;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(wire_send(sv[0], WIRE_RESULT, big, sizeof(big), -1), 0);
+	assert_int_equal(wire_recv(sv[1], &type, small, sizeof(small), &len, &fd),
+	    -1);
+	assert_int_equal(fd, -1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
+test_strmap_put_get_delete_grow(void **state)
+{
+	struct strmap	 m = STRMAP_INIT;
+	char		 key[32];
+	uint64_t	 v;
+	const char	*k;
+	size_t		 pos = 0, n = 0;
+	int		 i;
+
+	(void)state;
+	for (i = 0; i < 5000; i++) {
+		(void)snprintf(key, sizeof(key), "K%d", i);
+		strmap_put(&m, key, (uint64_t)i);
+	}
+	for (i = 0; i < 5000; i += 2) {
+		(void)snprintf(key, sizeof(key), "K%d", i);
+		assert_true(strmap_del(&m, key));
+	}
+	assert_int_equal(m.used, 2500);
+	assert_true(strmap_get(&m, "K4999", &v));
+	assert_int_equal(v, 4999);
+	assert_false(strmap_get(&m, "K4998", NULL));
+	strmap_put(&m, "K4999", 1);
+	assert_true(strmap_get(&m, "K4999", &v));
+	assert_int_equal(v, 1);
+	while (strmap_iter(&m, &pos, &k, &v))
+		n++;
+	assert_int_equal(n, 2500);
+	strmap_clear(&m);
+	assert_false(strmap_get(&m, "K1", NULL));
+}
+
+static struct msg *
+fake_msg(long now, off_t size)
+{
+	struct stat	 st;
+
+	memset(&st, 0, sizeof(st));
+	st.st_size = size;
+	return (msg_new("ABCDEF", "hold/ABCDEF", -1, &st, now));
+}
+
+static void
+test_batch_commits_when_nothing_more_is_coming(void **state)
+{
+	struct hs_config *conf = conf_of("batch_max_messages = 3\n"
+	    "batch_max_wait = 100ms\nbatch_max_bytes = 2k\n");
+	struct batch	*b = batch_new(1, 1000);
+
+	(void)state;
+	batch_add(b, fake_msg(1000, 100));
+	/* undecided: never */
+	assert_false(batch_ready(b, conf, 1000, false));
+	batch_decided(b);
+	/* a lone message goes as soon as it is decided */
+	assert_true(batch_ready(b, conf, 1001, false));
+	/* while more are coming it waits, up to batch_max_wait */
+	assert_false(batch_ready(b, conf, 1050, true));
+	assert_true(batch_ready(b, conf, 1100, true));
+	assert_int_equal(batch_wait_ms(b, conf, 1050), 50);
+	/* full by count */
+	batch_add(b, fake_msg(1001, 100));
+	batch_add(b, fake_msg(1002, 100));
+	batch_decided(b);
+	batch_decided(b);
+	assert_true(batch_full(b, conf));
+	assert_true(batch_ready(b, conf, 1003, true));
+	batch_free(&b);
+	assert_null(b);
+	/* full by bytes */
+	b = batch_new(2, 0);
+	batch_add(b, fake_msg(0, 4096));
+	assert_true(batch_full(b, conf));
+	batch_free(&b);
+	config_free(&conf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_policy_default_and_domain_rules),
+		cmocka_unit_test(test_wire_passes_a_descriptor),
+		cmocka_unit_test(test_wire_refuses_a_truncated_message),
+		cmocka_unit_test(test_strmap_put_get_delete_grow),
+		cmocka_unit_test(test_batch_commits_when_nothing_more_is_coming),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -83,6 +83,7 @@ struct tool {
 	struct quarantine *q;
 	struct commit_ctx commit;
 	bool		 have_commit;
+	const struct command *cmd;	/* the command being run */
 };
 
 struct command {
@@ -138,9 +139,11 @@ usage(void)
 	(void)fprintf(stderr, "usage: holdscan [-c config_file] command "
 	    "[arguments]\n\ncommands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		(void)fprintf(stderr, "  %s%s%s %s\n      %s\n", commands[i].name,
-		    commands[i].sub ? " " : "", commands[i].sub ?
-		    commands[i].sub : "", commands[i].args, commands[i].summary);
+		(void)fprintf(stderr, "  %s%s%s%s%s\n      %s\n",
+		    commands[i].name, commands[i].sub ? " " : "",
+		    commands[i].sub ? commands[i].sub : "",
+		    commands[i].args[0] ? " " : "", commands[i].args,
+		    commands[i].summary);
 	(void)fprintf(stderr, "\nT: 2026-11-23, \"2026-11-23 10:15\", 2h or 7d "
 	    "(ago), @EPOCH; DURATION: 30d, 12h, 90m\n");
 	exit(2);
@@ -161,6 +164,43 @@ fail(const char *fmt, ...)
 	va_end(ap);
 	(void)fputc('\n', stderr);
 	return (1);
+}
+
+static void
+bad_usage(const struct tool *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+/*
+ * A usage error in a command: what is wrong, then that command's usage
+ * (not the whole list); exit 2.
+ */
+static void
+bad_usage(const struct tool *t, const char *fmt, ...)
+{
+	const struct command *c = t->cmd;
+	va_list	 ap;
+
+	(void)fprintf(stderr, "holdscan: %s%s%s: ", c->name, c->sub ? " " : "",
+	    c->sub ? c->sub : "");
+	va_start(ap, fmt);
+	(void)vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	(void)fprintf(stderr, "\nusage: holdscan [-c config_file] %s%s%s%s%s\n",
+	    c->name, c->sub ? " " : "", c->sub ? c->sub : "",
+	    c->args[0] ? " " : "", c->args);
+	exit(2);
+}
+
+/* An argument no command takes: an unknown option, or one too many. */
+static void
+bad_arg(const struct tool *t, const char *arg) __attribute__((noreturn));
+
+static void
+bad_arg(const struct tool *t, const char *arg)
+{
+	if (arg[0] == '-')
+		bad_usage(t, "unknown option \"%s\"", arg);
+	bad_usage(t, "unexpected argument \"%s\"", arg);
 }
 
 static void
@@ -391,7 +431,8 @@ parse_when(const char *s, time_t *t_r)
  * Returns the value when argv[*i] is the option name, else NULL.
  */
 static const char *
-opt_value(int argc, char **argv, int *i, const char *name)
+opt_value(const struct tool *t, int argc, char **argv, int *i,
+    const char *name)
 {
 	size_t	 n = strlen(name);
 
@@ -401,24 +442,20 @@ opt_value(int argc, char **argv, int *i, const char *name)
 		return (argv[*i] + n + 1);
 	if (argv[*i][n] != '\0')
 		return (NULL);
-	if (*i + 1 >= argc) {
-		(void)fail("%s needs a value", name);
-		usage();
-	}
+	if (*i + 1 >= argc)
+		bad_usage(t, "%s needs a value", name);
 	return (argv[++*i]);
 }
 
 static time_t
-when_arg(const char *opt, const char *v)
+when_arg(const struct tool *t, const char *opt, const char *v)
 {
-	time_t	 t;
+	time_t	 when;
 
-	if (parse_when(v, &t) < 0) {
-		(void)fail("%s %s: not a time (use 2026-11-23, \"2026-11-23 "
+	if (parse_when(v, &when) < 0)
+		bad_usage(t, "%s %s: not a time (use 2026-11-23, \"2026-11-23 "
 		    "10:15\", 2h, 7d, @EPOCH)", opt, v);
-		exit(2);
-	}
-	return (t);
+	return (when);
 }
 
 /* --- status ------------------------------------------------------------------ */
@@ -526,7 +563,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
 		t->json = true;
 	else if (argc != 1)
-		usage();
+		bad_arg(t, strcmp(argv[1], "--json") == 0 ? argv[2] : argv[1]);
 	pid = daemon_pid(t);
 	become_mail_owner(t);
 	m = read_small_file(t->conf->metrics_file);
@@ -644,9 +681,8 @@ cmd_status(struct tool *t, int argc, char **argv)
 static int
 cmd_check_config(struct tool *t, int argc, char **argv)
 {
-	(void)argv;
 	if (argc != 1)
-		usage();
+		bad_arg(t, argv[1]);
 	return (checkconf_run(t->conf, t->ql, stderr) > 0 ? 1 : 0);
 }
 
@@ -658,12 +694,13 @@ struct lister {
 	size_t		 n;
 };
 
+/* The index entry's fields, inside an object: "id":...,"released_to":... */
 static void
-json_entry(const struct quarantine_entry *e)
+json_entry_fields(const struct quarantine_entry *e)
 {
 	size_t	 i;
 
-	(void)printf("{\"id\":");
+	(void)printf("\"id\":");
 	json_string(stdout, e->qid);
 	(void)printf(",\"queue_id\":");
 	json_string(stdout, e->orig_id);
@@ -688,7 +725,14 @@ json_entry(const struct quarantine_entry *e)
 	json_string(stdout, e->new_id);
 	(void)printf(",\"released_to\":");
 	json_string(stdout, e->released_to);
-	(void)printf("}");
+}
+
+static void
+json_entry(const struct quarantine_entry *e)
+{
+	(void)putchar('{');
+	json_entry_fields(e);
+	(void)putchar('}');
 }
 
 static int
@@ -745,32 +789,27 @@ cmd_q_list(struct tool *t, int argc, char **argv)
 	memset(&qq, 0, sizeof(qq));
 	qq.state = -1;
 	for (i = 1; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--since")) != NULL)
-			qq.since = when_arg("--since", v);
-		else if ((v = opt_value(argc, argv, &i, "--until")) != NULL)
-			qq.until = when_arg("--until", v);
-		else if ((v = opt_value(argc, argv, &i, "--recipient")) != NULL)
+		if ((v = opt_value(t, argc, argv, &i, "--since")) != NULL)
+			qq.since = when_arg(t, "--since", v);
+		else if ((v = opt_value(t, argc, argv, &i, "--until")) != NULL)
+			qq.until = when_arg(t, "--until", v);
+		else if ((v = opt_value(t, argc, argv, &i, "--recipient")) != NULL)
 			qq.rcpt = v;
-		else if ((v = opt_value(argc, argv, &i, "--sender")) != NULL)
+		else if ((v = opt_value(t, argc, argv, &i, "--sender")) != NULL)
 			qq.sender = v;
-		else if ((v = opt_value(argc, argv, &i, "--reason")) != NULL)
+		else if ((v = opt_value(t, argc, argv, &i, "--reason")) != NULL)
 			qq.reason = v;
-		else if ((v = opt_value(argc, argv, &i, "--state")) != NULL) {
+		else if ((v = opt_value(t, argc, argv, &i, "--state")) != NULL) {
 			for (qq.state = 0; qq.state < 3; qq.state++)
 				if (strcmp(v, quarantine_state_name(qq.state)) == 0)
 					break;
-			if (qq.state == 3) {
-				(void)fail("--state %s: use held, released or "
-				    "deleted", v);
-				usage();
-			}
+			if (qq.state == 3)
+				bad_usage(t, "--state %s: use held, released "
+				    "or deleted", v);
 		} else if (strcmp(argv[i], "--json") == 0)
 			t->json = true;
-		else {
-			(void)fail("quarantine list: unknown argument \"%s\"",
-			    argv[i]);
-			usage();
-		}
+		else
+			bad_arg(t, argv[i]);
 	}
 	if (qq.rcpt != NULL && qq.rcpt[0] == '<') {
 		char	*r = xstrdup(qq.rcpt + 1);
@@ -835,12 +874,12 @@ cmd_q_show(struct tool *t, int argc, char **argv)
 		else if (strcmp(argv[i], "--json") == 0)
 			t->json = true;
 		else if (argv[i][0] == '-' || id != NULL)
-			usage();
+			bad_arg(t, argv[i]);
 		else
 			id = argv[i];
 	}
 	if (id == NULL)
-		usage();
+		bad_usage(t, "which message? (an ID from quarantine list)");
 	open_state(t);
 	qrc = quarantine_get(t->q, NULL, id, false, &e, &error);
 	if (qrc != QUARANTINE_OK) {
@@ -868,10 +907,15 @@ cmd_q_show(struct tool *t, int argc, char **argv)
 			    qf->ncontent - qf->header_end, &body);
 	}
 	if (t->json) {
-		json_entry(&e);
-		(void)printf("\n");
+		/* One object: the index entry, and what the file says. */
+		(void)putchar('{');
+		json_entry_fields(&e);
+		(void)snprintf(buf, sizeof(buf), "%s/%s", quarantine_dir(t->q),
+		    e.relpath);
+		(void)printf(",\"file\":");
+		json_string(stdout, buf);
 		if (qf != NULL) {
-			(void)printf("{\"envelope\":{\"sender\":");
+			(void)printf(",\"envelope\":{\"sender\":");
 			json_string(stdout, qf->sender);
 			(void)printf(",\"ret\":%d,\"envid\":", qf->ret_flags);
 			json_string(stdout, qf->envid ? qf->envid : "");
@@ -891,8 +935,8 @@ cmd_q_show(struct tool *t, int argc, char **argv)
 				(void)printf(",\"body\":");
 				json_string(stdout, body.data ? body.data : "");
 			}
-			(void)printf("}\n");
 		}
+		(void)printf("}\n");
 		goto done;
 	}
 	show_text(t, "id:", e.qid);
@@ -1009,18 +1053,15 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 			v += 5;
 			in_to = true;
 		} else if (v[0] == '-') {
-			(void)fail("quarantine release: unknown option \"%s\"", v);
-			usage();
+			bad_arg(t, v);
 		}
 		if (in_to) {
 			char	*addr = xstrdup(v[0] == '<' ? v + 1 : v);
 
 			if (v[0] == '<')
 				addr[strcspn(addr, ">")] = '\0';
-			if ((why = check_address(addr)) != NULL) {
-				(void)fail("--to %s: %s", v, why);
-				exit(2);
-			}
+			if ((why = check_address(addr)) != NULL)
+				bad_usage(t, "--to %s: %s", v, why);
 			to = xreallocarray(to, nto + 1, sizeof(*to));
 			to[nto++] = addr;
 		} else {
@@ -1028,8 +1069,10 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 			ids[nids++] = v;
 		}
 	}
-	if (nids == 0 || (in_to && nto == 0))
-		usage();
+	if (nids == 0)
+		bad_usage(t, "which messages? (IDs from quarantine list)");
+	if (in_to && nto == 0)
+		bad_usage(t, "--to needs an address");
 	o.to = to;
 	o.nto = nto;
 	o.header_name = t->conf->scan_header_name;
@@ -1048,8 +1091,8 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 		case RELEASE_OK:
 			(void)printf("%s: released as %s%s%s\n", ids[i], new_id,
 			    joined ? " to " : "", joined ? joined : "");
-			audit(t, "%s: released new_id=%s%s%s", ids[i], new_id,
-			    joined ? " to=" : "", joined ? joined : "");
+			audit(t, "%s: action=release new_id=%s%s%s", ids[i],
+			    new_id, joined ? " to=" : "", joined ? joined : "");
 			done++;
 			break;
 		case RELEASE_NOTFOUND:
@@ -1065,7 +1108,7 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 			break;
 		case RELEASE_PENDING:
 			done++;
-			audit(t, "%s: release committed, not finished: %s",
+			audit(t, "%s: action=release status=pending reason=\"%s\"",
 			    ids[i], error);
 			/* FALLTHROUGH */
 		case RELEASE_FAILED:
@@ -1094,19 +1137,20 @@ cmd_q_delete(struct tool *t, int argc, char **argv)
 	int	 i, rc = 0;
 
 	if (argc < 2)
-		usage();
+		bad_usage(t, "which messages? (IDs from quarantine list)");
 	for (i = 1; i < argc; i++)
 		if (argv[i][0] == '-')
-			usage();
+			bad_arg(t, argv[i]);
 	open_state(t);
 	for (i = 1; i < argc; i++) {
 		switch (quarantine_delete(t->q, argv[i], &error)) {
 		case QUARANTINE_OK:
 			(void)printf("%s: deleted\n", argv[i]);
-			audit(t, "%s: deleted", argv[i]);
+			audit(t, "%s: action=delete", argv[i]);
 			break;
 		case QUARANTINE_UNCHANGED:
-			(void)printf("%s: deleted already\n", argv[i]);
+			/* (A file an interrupted delete left is gone now.) */
+			rc = fail("%s: deleted already", argv[i]);
 			break;
 		case QUARANTINE_NOTFOUND:
 			rc = fail("%s: no such message in the quarantine", argv[i]);
@@ -1133,16 +1177,16 @@ cmd_q_expire(struct tool *t, int argc, char **argv)
 	int		 i, rc = 0;
 
 	for (i = 1; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--older-than")) == NULL)
-			usage();
+		if ((v = opt_value(t, argc, argv, &i, "--older-than")) == NULL)
+			bad_arg(t, argv[i]);
 	}
 	if (v == NULL)
-		usage();
-	if (config_parse_time(v, &ms) < 0 || ms < 1000) {
-		(void)fail("--older-than %s: not a duration (use 30d, 12h, 90m)",
-		    v);
-		return (2);
-	}
+		bad_usage(t, "--older-than is required");
+	if (config_parse_time(v, &ms) < 0)
+		bad_usage(t, "--older-than %s: not a duration (use 30d, 12h, "
+		    "90m)", v);
+	if (ms < 1000)
+		bad_usage(t, "--older-than %s: less than a second", v);
 	open_state(t);
 	if (quarantine_expire(t->q, time(NULL) - ms / 1000, &n, &bytes,
 	    &error) < 0)
@@ -1151,14 +1195,16 @@ cmd_q_expire(struct tool *t, int argc, char **argv)
 	(void)printf("expired %zu message%s (%s freed)\n", n, n == 1 ? "" : "s",
 	    size);
 	if (n > 0)
-		audit(t, "expired %zu messages older than %s", n, v);
+		audit(t, "expire: older_than=%s removed=%zu bytes=%" PRIu64, v,
+		    n, bytes);
 	free(error);
 	close_state(t);
 	return (rc);
 }
 
 struct checker {
-	size_t	 lines;
+	size_t	 repaired;
+	size_t	 problems;
 };
 
 static void
@@ -1166,21 +1212,23 @@ check_line(void *arg, bool problem, const char *line)
 {
 	struct checker	*c = arg;
 
-	c->lines++;
+	if (problem)
+		c->problems++;
+	else
+		c->repaired++;
 	(void)printf("%s%s\n", problem ? "problem: " : "repaired: ", line);
 }
 
 static int
 cmd_q_check(struct tool *t, int argc, char **argv)
 {
-	struct checker	 c = { 0 };
+	struct checker	 c = { 0, 0 };
 	char		*error = NULL;
 	bool		 live;
 	int		 problems;
 
-	(void)argv;
 	if (argc != 1)
-		usage();
+		bad_arg(t, argv[1]);
 	live = daemon_pid(t) != 0;
 	open_state(t);
 	problems = quarantine_check(t->q, t->ql, t->qdirfd, t->commit.claimed,
@@ -1188,11 +1236,11 @@ cmd_q_check(struct tool *t, int argc, char **argv)
 	close_state(t);
 	if (problems < 0)
 		return (fail("%s", error));
-	if (c.lines == 0)
+	if (c.repaired + c.problems == 0)
 		(void)printf("quarantine: files and index agree\n");
-	if (c.lines > 0)
-		audit(t, "quarantine check: %zu lines, %d problems left", c.lines,
-		    problems);
+	else
+		audit(t, "quarantine check: repaired=%zu problems=%zu",
+		    c.repaired, c.problems);
 	return (problems > 0 ? 1 : 0);
 }
 
@@ -1266,18 +1314,18 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	int		 a;
 
 	for (a = 1; a < argc; a++) {
-		if ((v = opt_value(argc, argv, &a, "--sender")) != NULL)
+		if ((v = opt_value(t, argc, argv, &a, "--sender")) != NULL)
 			sender = v;
-		else if ((v = opt_value(argc, argv, &a, "--rcpt")) != NULL) {
+		else if ((v = opt_value(t, argc, argv, &a, "--rcpt")) != NULL) {
 			rcpts = xreallocarray(rcpts, nrcpts + 1, sizeof(*rcpts));
 			rcpts[nrcpts++] = v;
 		} else if (argv[a][0] == '-' || path != NULL)
-			usage();
+			bad_arg(t, argv[a]);
 		else
 			path = argv[a];
 	}
 	if (path == NULL)
-		usage();
+		bad_usage(t, "which message file?");
 	max = t->conf->message_size_limit > 0 ?
 	    (size_t)t->conf->message_size_limit : (size_t)SCAN_FILE_MAX;
 	if ((data = read_message(path, max, &len)) == NULL)
@@ -1440,6 +1488,7 @@ main(int argc, char **argv)
 			argc--;
 			argv++;
 		}
+		t.cmd = &commands[i];
 		if (commands[i].state)
 			rc = run_detached(&t, &commands[i], argc, argv);
 		else

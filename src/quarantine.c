@@ -1314,8 +1314,8 @@ reindex(struct check *ck, int fd, const struct stat *st, const char *relpath,
 			if (quarantine_txn_commit(txn, &error) < 0)
 				break;
 			say(ck, false, "%s: file without index entry: indexed "
-			    "again (sender <%s>, %zu recipients)", qid, e.sender,
-			    e.nrcpts);
+			    "again (sender <%s>, %zu recipient%s)", qid, e.sender,
+			    e.nrcpts, e.nrcpts == 1 ? "" : "s");
 			quarantine_entry_clear(&e);
 			return;
 		}
@@ -1347,9 +1347,13 @@ check_file(struct check *ck, int dayfd, const char *day, const char *name)
 	if ((size_t)snprintf(relpath, sizeof(relpath), "%s/%s", day, name) >=
 	    sizeof(relpath))
 		return;
-	if (fstatat(dayfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(st.st_mode))
+	if (fstatat(dayfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;		/* gone meanwhile: an expiry or a delete */
+	if (!S_ISREG(st.st_mode)) {
+		say(ck, true, "%s: not a regular file (in %s); remove it, or "
+		    "move it out of the quarantine", name, day);
 		return;
+	}
 	young = ck->live && ck->now - st.st_mtime < Q_CHECK_GRACE;
 	if (len > strlen(Q_TMP_SUFFIX) && strcmp(name + len -
 	    strlen(Q_TMP_SUFFIX), Q_TMP_SUFFIX) == 0) {
@@ -1376,8 +1380,13 @@ check_file(struct check *ck, int dayfd, const char *day, const char *name)
 	}
 	if (young)
 		return;
-	if ((fd = openat(dayfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	if ((fd = openat(dayfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (errno != ENOENT)
+			say(ck, true, "%s: file without index entry, cannot "
+			    "read it: %s (the files belong to the mail owner)",
+			    name, strerror(errno));
 		return;
+	}
 	/* A copy whose batch did not commit: the original is still queued. */
 	if (orig_of(name, orig, sizeof(orig)) &&
 	    ((queue_path(ck->ql, QUEUE_HOLD, orig, qpath) == 0 &&

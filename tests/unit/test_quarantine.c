@@ -447,6 +447,7 @@ test_check_repairs_and_reports_one_line_each(void **state)
 	struct collected got;
 	struct report	 r;
 	char		 p[1024], day[32], *error = NULL;
+	struct stat	 st;
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	int		 problems;
@@ -514,6 +515,20 @@ test_check_repairs_and_reports_one_line_each(void **state)
 	    true, report_line, &r, &error), 1);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(access(p, F_OK), 0);
+	/* Anything but a regular file is reported and left alone. */
+	(void)snprintf(p, sizeof(p), "%s/quarantine/%s/20200101T000000-LINK1",
+	    w->dir, day);
+	assert_int_equal(symlink("/etc/passwd", p), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(quarantine_check(w->q, w->ql, w->qdirfd, w->c.claimed,
+	    true, report_line, &r, &error), 2);
+	assert_int_equal(r.n, 2);
+	assert_true(r.problem[0] && r.problem[1]);
+	/* The files are walked first, then the index. */
+	assert_non_null(strstr(r.lines[0], "20200101T000000-LINK1: not a "
+	    "regular file"));
+	assert_non_null(strstr(r.lines[1], gone.qid));
+	assert_int_equal(lstat(p, &st), 0);
 	quarantine_entry_clear(&kept);
 	quarantine_entry_clear(&gone);
 	quarantine_entry_clear(&del);

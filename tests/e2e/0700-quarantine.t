@@ -93,6 +93,7 @@ conf
 hs_run A || bail_out "holdscand did not start"
 
 hsq() {
+	# shellcheck disable=SC2153 # HOLDSCAN is holdscan.sh's
 	"$HOLDSCAN" -c "$A_HS_CONF" quarantine "$@"
 }
 # jq EXPR - how many entries of a "list --json" on stdin make EXPR true (e).
@@ -185,7 +186,7 @@ ok $? 'show: not the body'
 hsq show --body "$dsn_qid" >"$HS_TMP/body.out" 2>&1
 check 'show --body: the body, as sent' body_in "$HS_TMP/body.out"
 check_eq "list --recipient $dsn_rcpt (any case): that one message" \
-    "$(hsq list --recipient "$(echo "$dsn_rcpt" | tr a-z A-Z)" | awk '{ print $1 }')" \
+    "$(hsq list --recipient "$(echo "$dsn_rcpt" | tr '[:lower:]' '[:upper:]')" | awk '{ print $1 }')" \
     "$dsn_qid"
 check_eq 'list --since 1h --reason x-test-token: all of them' \
     "$(hsq list --since 1h --reason x-test-token | wc -l)" 21

@@ -12,7 +12,9 @@
  *	message; "abuse@domain0.example" is a recipient of about one message
  *	in twenty. Quarantine times are spread over the last 30 days.
  *	Prints "typical ADDRESS COUNT" and "heavy ADDRESS COUNT": a recipient
- *	with an ordinary number of messages and the frequent one.
+ *	with an ordinary number of messages (the mean, about 2 * count /
+ *	2000) and the frequent one, each with the number of messages it is a
+ *	recipient of.
  *
  *	Run it as the mail owner, on a state and quarantine directory of its
  *	own: it must never be pointed at a live holdscand's.
@@ -20,6 +22,7 @@
  *	Exit 0, or 1 with a reason on stderr; 2 for a usage error.
  */
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +63,9 @@ address(unsigned r)
 	static const char *const users[] = { "anna", "ben", "chris", "dora",
 	    "eli", "fay", "gus", "hana", "ivo", "jo" };
 
+	/* r < POOL_DOMAINS * POOL_USERS: ten names, five numbers, a domain */
 	return (xasprintf("%s.%u@domain%u.example", users[r % 10],
-	    (r / 10) % (POOL_USERS / 10 * 10 / 10) + (r / 10) % 5 * 0,
-	    (r / POOL_USERS) % POOL_DOMAINS));
+	    (r / 10) % (POOL_USERS / 10), (r / POOL_USERS) % POOL_DOMAINS));
 }
 
 /* One generated queue file, as Postfix would have held it. */
@@ -139,9 +142,9 @@ main(int argc, char **argv)
 	struct qfile_error err;
 	const char	*path = NULL;
 	DB_TXN		*txn = NULL;
-	unsigned	 seed = 1, rcpt_ids[3], *counts;
+	unsigned	 seed = 1, rcpt_ids[3], *counts, heavy = 0;
 	char		*error = NULL, id[32], *typical;
-	size_t		 n = 10000, i, k, nrcpt, best = 0;
+	size_t		 n = 10000, i, k, nrcpt, best = SIZE_MAX, mean;
 	time_t		 now = time(NULL);
 	int		 ch, fd;
 
@@ -172,9 +175,17 @@ main(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		struct qfile	*qf = message((unsigned)i, &seed, rcpt_ids, &nrcpt);
 
-		for (k = 0; k < nrcpt; k++)
-			if (rcpt_ids[k] != (unsigned)-1)
+		/* Messages per address (an address twice in one counts once). */
+		for (k = 0; k < nrcpt; k++) {
+			if (k > 0 && rcpt_ids[k] == rcpt_ids[0])
+				continue;
+			if (k > 1 && rcpt_ids[k] == rcpt_ids[1])
+				continue;
+			if (rcpt_ids[k] == (unsigned)-1)
+				heavy++;
+			else
 				counts[rcpt_ids[k]]++;
+		}
 		qfile_parts_of(qf, &parts);
 		buf_reset(&img);
 		if (qfile_image(&parts, &img, &err) < 0)
@@ -202,15 +213,18 @@ main(int argc, char **argv)
 			txn = NULL;
 		}
 	}
-	/* An ordinary recipient: the one whose count is the median's. */
+	/* An ordinary recipient: the first whose count is nearest the mean. */
+	mean = n * 2 / (POOL_DOMAINS * POOL_USERS);
 	for (i = 0; i < POOL_DOMAINS * POOL_USERS; i++)
-		if (counts[i] > 0 && (best == 0 ||
-		    abs((int)counts[i] - (int)(n * 2 / (POOL_DOMAINS * POOL_USERS))) <
-		    abs((int)counts[best] - (int)(n * 2 / (POOL_DOMAINS * POOL_USERS)))))
+		if (counts[i] > 0 && (best == SIZE_MAX ||
+		    labs((long)counts[i] - (long)mean) <
+		    labs((long)counts[best] - (long)mean)))
 			best = i;
+	if (best == SIZE_MAX)
+		best = 0;
 	typical = address((unsigned)best);
 	printf("typical %s %u\n", typical, counts[best]);
-	printf("heavy abuse@domain0.example\n");
+	printf("heavy abuse@domain0.example %u\n", heavy);
 	free(typical);
 	free(counts);
 	buf_free(&img);

@@ -82,14 +82,17 @@ commit_init(struct commit_ctx *c, const struct queue_layout *ql,
 	c->qdirfd = qdirfd;
 	c->journal = j;
 	c->aside = a;
-	c->claimed_fd = c->staging_fd = -1;
+	c->claimed_fd = c->staging_fd = c->release_fd = -1;
 	c->as_root = geteuid() == 0;
 	(void)snprintf(c->claimed, sizeof(c->claimed), "%s/claimed",
 	    conf->holdscan_queue_subdir);
 	(void)snprintf(c->staging, sizeof(c->staging), "%s/staging",
 	    conf->holdscan_queue_subdir);
+	(void)snprintf(c->release, sizeof(c->release), "%s/release",
+	    conf->holdscan_queue_subdir);
 	if ((c->claimed_fd = open_subdir(c, c->claimed, error_r)) < 0 ||
-	    (c->staging_fd = open_subdir(c, c->staging, error_r)) < 0) {
+	    (c->staging_fd = open_subdir(c, c->staging, error_r)) < 0 ||
+	    (c->release_fd = open_subdir(c, c->release, error_r)) < 0) {
 		commit_clear(c);
 		return (-1);
 	}
@@ -103,7 +106,9 @@ commit_clear(struct commit_ctx *c)
 		(void)close(c->claimed_fd);
 	if (c->staging_fd >= 0)
 		(void)close(c->staging_fd);
-	c->claimed_fd = c->staging_fd = -1;
+	if (c->release_fd >= 0)
+		(void)close(c->release_fd);
+	c->claimed_fd = c->staging_fd = c->release_fd = -1;
 }
 
 static bool
@@ -260,30 +265,37 @@ dirset_add(struct dirset *ds, const char *rel)
 }
 
 /*
- * Rename a staging file into incoming under the id its inode and the
- * current time give, as Postfix's mail_queue_enter() names new files.
+ * Rename a file (name in dirfd, inode ino) into incoming under want, or
+ * under the id its inode and the current time give, as Postfix's
+ * mail_queue_enter() names new files.
  */
 static int
-publish(struct commit_ctx *c, struct commit_item *it, struct dirset *ds)
+publish_at(struct commit_ctx *c, int dirfd, const char *name, uint64_t ino,
+    const char *want, char *new_id, struct dirset *ds, char *why,
+    size_t whysize)
 {
 	struct timeval	 tv;
 	char		 path[QUEUE_PATH_SIZE], dir[QUEUE_PATH_SIZE];
-	int		 tries;
+	bool		 use_want = want != NULL && want[0] != '\0';
+	int		 tries, saved;
 
 	for (tries = 0; tries < TARGET_TRIES; tries++) {
-		(void)gettimeofday(&tv, NULL);
-		queue_id_make(c->ql->long_ids, (ino_t)it->sino, &tv, it->new_id);
-		if (queue_path(c->ql, QUEUE_INCOMING, it->new_id, path) < 0 ||
-		    queue_subdir(c->ql, QUEUE_INCOMING, it->new_id, dir) < 0)
+		if (use_want) {
+			(void)snprintf(new_id, QUEUE_ID_SIZE, "%s", want);
+		} else {
+			(void)gettimeofday(&tv, NULL);
+			queue_id_make(c->ql->long_ids, (ino_t)ino, &tv, new_id);
+		}
+		if (queue_path(c->ql, QUEUE_INCOMING, new_id, path) < 0 ||
+		    queue_subdir(c->ql, QUEUE_INCOMING, new_id, dir) < 0)
 			break;
-		if (renameat2(c->staging_fd, it->sname, c->qdirfd, path,
+		if (renameat2(dirfd, name, c->qdirfd, path,
 		    RENAME_NOREPLACE) == 0) {
 			dirset_add(ds, dir);
 			return (0);
 		}
 		if (errno == ENOENT && strchr(dir, '/') != NULL &&
-		    faccessat(c->staging_fd, it->sname, F_OK,
-		    AT_SYMLINK_NOFOLLOW) == 0) {
+		    faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 			/* A missing hash directory: create it, sync its parents later. */
 			if (queue_mkdirs(c->ql, c->qdirfd, dir) < 0)
 				break;
@@ -293,11 +305,48 @@ publish(struct commit_ctx *c, struct commit_item *it, struct dirset *ds)
 		/* EEXIST: a mis-named file holds this id; try another time stamp. */
 		if (errno != EEXIST)
 			break;
+		use_want = false;
 	}
-	(void)snprintf(it->why, sizeof(it->why), "rename into %s: %s",
-	    QUEUE_INCOMING, strerror(errno));
-	it->new_id[0] = '\0';
+	saved = errno;
+	(void)snprintf(why, whysize, "rename into %s: %s", QUEUE_INCOMING,
+	    strerror(saved));
+	new_id[0] = '\0';
+	errno = saved;
 	return (-1);
+}
+
+static int
+publish(struct commit_ctx *c, struct commit_item *it, struct dirset *ds)
+{
+	return (publish_at(c, c->staging_fd, it->sname, it->sino, NULL,
+	    it->new_id, ds, it->why, sizeof(it->why)));
+}
+
+int
+commit_publish(struct commit_ctx *c, int dirfd, const char *name, uint64_t ino,
+    const char *want, char *new_id, char *why, size_t whysize)
+{
+	struct dirset	 ds = { NULL, 0 };
+	size_t		 i;
+	int		 rc = 0;
+
+	if (publish_at(c, dirfd, name, ino, want, new_id, &ds, why,
+	    whysize) < 0) {
+		int	 saved = errno;
+
+		free(ds.rel);
+		errno = saved;
+		return (-1);
+	}
+	for (i = 0; i < ds.n; i++) {
+		if (queue_fsync_dirat(c->qdirfd, ds.rel[i]) < 0) {
+			(void)snprintf(why, whysize, "fsync %s/%s: %s",
+			    c->ql->queue_dir, ds.rel[i], strerror(errno));
+			rc = 1;
+		}
+	}
+	free(ds.rel);
+	return (rc);
 }
 
 static int
@@ -332,6 +381,7 @@ commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 		items[i].sname[0] = '\0';
 		items[i].why[0] = '\0';
 		items[i].new_id[0] = '\0';
+		items[i].quarantine_id[0] = '\0';
 		items[i].jkind = 0;
 		items[i].outcome = COMMIT_DONE;
 	}
@@ -393,6 +443,11 @@ commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 			goto fail_all;
 		}
 		txn = NULL;
+		for (i = 0; i < n; i++)
+			if (items[i].jkind == JOURNAL_QUARANTINE)
+				(void)snprintf(items[i].quarantine_id,
+				    sizeof(items[i].quarantine_id), "%s",
+				    qe[i].qid);
 	}
 
 	/* 3. Publish into incoming; sync each directory touched once. */
@@ -476,6 +531,7 @@ commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 			(void)close(items[i].fd);	/* releases the lock */
 			items[i].fd = -1;
 		}
+		quarantine_entry_clear(&qe[i]);
 	}
 	free(ds.rel);
 	free(qe);
@@ -493,6 +549,7 @@ fail_all:
 			(void)close(items[i].fd);
 			items[i].fd = -1;
 		}
+		quarantine_entry_clear(&qe[i]);
 	}
 	free(ds.rel);
 	free(qe);
@@ -554,7 +611,7 @@ recover_entry(struct commit_ctx *c, const struct journal_entry *e)
 		}
 		return (0);
 	default:
-		/* Release entries belong to the holdscan tool's own recovery. */
+		/* Not a batch's (releases are recovered by recover_release()). */
 		return (1);
 	}
 }
@@ -599,19 +656,133 @@ recover_strays(struct commit_ctx *c)
 	return (rc);
 }
 
-int
-commit_recover(struct commit_ctx *c, bool strays, char **error_r)
+/* Is e a release of the holdscan tool (kind R, staging file in release/)? */
+static bool
+is_release(const struct commit_ctx *c, const struct journal_entry *e)
+{
+	size_t	 n = strlen(c->release);
+
+	return (e->kind == JOURNAL_RELEASE &&
+	    strncmp(e->staging, c->release, n) == 0 && e->staging[n] == '/');
+}
+
+/*
+ * A release is decided once its entry is committed: finish it. The
+ * staging file still there means it was not renamed yet: rename it now
+ * (under the id the entry planned). Gone (or another inode under the
+ * name): it was renamed. Returns 0 done, 1 renamed but not known to be
+ * durable (keep the entry), -1 error.
+ */
+static int
+recover_release(struct commit_ctx *c, const struct journal_entry *e,
+    bool *published)
+{
+	const char	*want = e->target[0] ? base_name(e->target) : NULL;
+	char		 new_id[QUEUE_ID_SIZE], why[256], *error = NULL;
+	int		 staged, r;
+
+	if ((staged = exists_as(c, e->staging, e->staging_ino)) < 0)
+		return (-1);
+	if (!staged)
+		return (0);
+	r = commit_publish(c, c->release_fd, base_name(e->staging),
+	    e->staging_ino, want, new_id, why, sizeof(why));
+	if (r < 0)
+		return (errno == ENOENT ? 0 : -1);	/* ENOENT: done meanwhile */
+	*published = true;
+	if (c->quarantine != NULL && (want == NULL || strcmp(want, new_id)) &&
+	    quarantine_set_new_id(c->quarantine, e->extra, new_id, &error) < 0) {
+		hs_warnx("%s: %s", e->extra, error);
+		free(error);
+	}
+	hs_info("%s: recovery: finished interrupted release new_id=%s",
+	    e->extra, new_id);
+	if (r > 0)
+		hs_warnx("%s: %s", e->extra, why);
+	return (r);
+}
+
+/*
+ * Remove files in release/ that no journal entry names and nobody holds
+ * locked: a release interrupted before its entry was committed (the
+ * message is still held in the quarantine). The tool holds its staging
+ * file locked from before it checks the name until it is done, so a
+ * locked file is work in progress.
+ */
+static int
+sweep_release(struct commit_ctx *c)
+{
+	struct journal_entry *v;
+	struct dirent	*de;
+	struct stat	 st, lst;
+	DIR		*dir;
+	char		 rel[QUEUE_PATH_SIZE], *error = NULL;
+	size_t		 n, i;
+	int		 fd, dfd, removed = 0;
+
+	if ((dfd = openat(c->release_fd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0 || (dir = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			(void)close(dfd);
+		return (-1);
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((fd = openat(c->release_fd, de->d_name, O_RDONLY |
+		    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+			continue;
+		if (queue_lock_try(fd) < 0 || fstat(fd, &st) < 0 ||
+		    fstatat(c->release_fd, de->d_name, &lst,
+		    AT_SYMLINK_NOFOLLOW) < 0 || st.st_ino != lst.st_ino) {
+			(void)close(fd);
+			continue;
+		}
+		(void)snprintf(rel, sizeof(rel), "%s/%s", c->release, de->d_name);
+		if (journal_list(c->journal, &v, &n, &error) < 0) {
+			hs_warnx("%s", error);
+			free(error);
+			error = NULL;
+			(void)close(fd);
+			continue;
+		}
+		for (i = 0; i < n; i++)
+			if (strcmp(v[i].staging, rel) == 0)
+				break;
+		if (i == n && unlinkat(c->release_fd, de->d_name, 0) == 0) {
+			hs_info("recovery: removed %s/%s, a release interrupted "
+			    "before it was committed", c->ql->queue_dir, rel);
+			removed++;
+		}
+		free(v);
+		(void)close(fd);
+	}
+	(void)closedir(dir);
+	if (removed > 0 && queue_fsync_dir(c->release_fd) < 0)
+		return (-1);
+	return (0);
+}
+
+static int
+recover_journal(struct commit_ctx *c, bool batches, bool strays,
+    char **error_r)
 {
 	struct journal_entry *v = NULL;
 	size_t		 n = 0, i;
+	bool		 published = false;
 	int		 r;
 
 	if (journal_list(c->journal, &v, &n, error_r) < 0)
 		return (-1);
 	for (i = 0; i < n; i++) {
-		if (strncmp(v[i].orig, c->claimed, strlen(c->claimed)) != 0)
-			continue;	/* not ours (holdscan tool's) */
-		if ((r = recover_entry(c, &v[i])) < 0) {
+		if (is_release(c, &v[i]))
+			r = recover_release(c, &v[i], &published);
+		else if (batches && strncmp(v[i].orig, c->claimed,
+		    strlen(c->claimed)) == 0)
+			r = recover_entry(c, &v[i]);
+		else
+			continue;	/* someone else's */
+		if (r < 0) {
 			*error_r = xasprintf("recovery of %s: %s", v[i].orig,
 			    strerror(errno));
 			free(v);
@@ -623,12 +794,33 @@ commit_recover(struct commit_ctx *c, bool strays, char **error_r)
 		}
 	}
 	free(v);
+	if (strays && sweep_release(c) < 0) {
+		*error_r = xasprintf("recovery of %s/%s: %s", c->ql->queue_dir,
+		    c->release, strerror(errno));
+		return (-1);
+	}
+	if (published && queue_trigger(c->ql, "qmgr", "I") < 0)
+		hs_debug("cannot wake qmgr: %s", strerror(errno));
+	return (0);
+}
+
+int
+commit_recover(struct commit_ctx *c, bool strays, char **error_r)
+{
+	if (recover_journal(c, true, strays, error_r) < 0)
+		return (-1);
 	if (strays && recover_strays(c) < 0) {
 		*error_r = xasprintf("recovery of %s/%s: %s", c->ql->queue_dir,
 		    c->claimed, strerror(errno));
 		return (-1);
 	}
 	return (0);
+}
+
+int
+commit_recover_releases(struct commit_ctx *c, char **error_r)
+{
+	return (recover_journal(c, false, true, error_r));
 }
 
 bool

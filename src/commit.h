@@ -25,8 +25,10 @@ struct commit_ctx {
 	int		 qdirfd;		/* queue_directory */
 	int		 claimed_fd;
 	int		 staging_fd;
+	int		 release_fd;
 	char		 claimed[QUEUE_PATH_SIZE];	/* "holdscan/claimed" */
 	char		 staging[QUEUE_PATH_SIZE];	/* "holdscan/staging" */
+	char		 release[QUEUE_PATH_SIZE];	/* "holdscan/release" (the tool's) */
 	struct journal	*journal;
 	struct aside	*aside;
 	struct quarantine *quarantine;	/* NULL: quarantine = set aside */
@@ -55,6 +57,7 @@ struct commit_item {
 	/* out */
 	enum commit_outcome outcome;
 	char		 new_id[QUEUE_ID_SIZE];
+	char		 quarantine_id[QUARANTINE_ID_SIZE];	/* when quarantined */
 	char		 why[256];
 	/* private */
 	char		 sname[QUEUE_ID_SIZE + 8];
@@ -65,7 +68,9 @@ struct commit_item {
 
 /*
  * commit_init() creates holdscan's directories inside the queue directory
- * (mode 0700, the mail owner's) when missing, and opens them.
+ * (mode 0700, the mail owner's) when missing, and opens them: claimed/
+ * and staging/ (holdscand's) and release/ (the holdscan tool's staging
+ * directory for quarantine releases).
  */
 int	 commit_init(struct commit_ctx *c, const struct queue_layout *ql,
 	    const struct hs_config *conf, int qdirfd, struct journal *j,
@@ -81,11 +86,28 @@ int	 commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 	    char **error_r);
 /*
  * commit_recover() finishes or undoes what the journal says was in
- * progress. With strays, also returns every file left in claimed/ to hold
- * and removes every file left in staging/ (only at start, before any
- * claim). Returns 0, or -1 with *error_r.
+ * progress: holdscand's batches and the holdscan tool's releases. With
+ * strays, also returns every file left in claimed/ to hold, removes
+ * every file left in staging/ (only at start, before any claim) and every
+ * unlocked file in release/ that no journal entry names.
+ * commit_recover_releases() does only the releases' part (the holdscan
+ * tool, at its start: holdscand may be working on its own entries).
+ * Returns 0, or -1 with *error_r.
  */
 int	 commit_recover(struct commit_ctx *c, bool strays, char **error_r);
+int	 commit_recover_releases(struct commit_ctx *c, char **error_r);
+/*
+ * commit_publish() renames the ready, durable queue file name (in the
+ * directory dirfd, with inode ino) into incoming under the queue id want
+ * (if not NULL and free), else under an id its inode and the current time
+ * give, never replacing a file; creates hash directories as Postfix does
+ * and fsyncs the directories it changed. new_id[QUEUE_ID_SIZE] gets the
+ * id. Returns 0, or -1 with errno (ENOENT: the file is gone, someone
+ * else published it) and why.
+ */
+int	 commit_publish(struct commit_ctx *c, int dirfd, const char *name,
+	    uint64_t ino, const char *want, char *new_id, char *why,
+	    size_t whysize);
 /* Journal entries still open (a failed unlink or fsync): recovery needed. */
 bool	 commit_pending(struct commit_ctx *c);
 

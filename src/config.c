@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include <confuse.h>
 
@@ -42,6 +43,7 @@ enum ptype {
 	P_TIME,		/* duration, stored in ms */
 	P_SIZE,		/* byte count with k/M/G */
 	P_ENUM,		/* one of choices, stored as its index */
+	P_VERDICTS,	/* list of verdict names, stored as written */
 };
 
 struct param {
@@ -125,6 +127,21 @@ static const struct param params[] = {
 	    "scanned by holdscan $version on $myhostname",
 	    F(scan_header_text), NOLIM, NULL,
 	    "its text ($version, $myhostname expanded)" },
+	/* notifications */
+	{ "notify_postmaster", P_VERDICTS, "", F(notify_postmaster), NOLIM,
+	    NULL, "verdicts that send a notice to postmaster_address" },
+	{ "notify_recipients", P_VERDICTS, "", F(notify_recipients), NOLIM,
+	    NULL, "verdicts that send the recipients of quarantined mail a notice" },
+	{ "postmaster_address", P_STR, "postmaster", F(postmaster_address),
+	    NOLIM, NULL, "where notices to the postmaster go" },
+	{ "notify_postmaster_template", P_PATH,
+	    HS_SYSCONFDIR "/notify-postmaster.txt",
+	    F(notify_postmaster_template), NOLIM, NULL,
+	    "the notice to the postmaster" },
+	{ "notify_recipient_template", P_PATH,
+	    HS_SYSCONFDIR "/notify-recipient.txt",
+	    F(notify_recipient_template), NOLIM, NULL,
+	    "the notice to a recipient of quarantined mail" },
 };
 #define NPARAMS	(sizeof(params) / sizeof(params[0]))
 _Static_assert(NPARAMS <= 64, "set_mask holds 64 parameters");
@@ -209,6 +226,60 @@ choice_word(const char *choices, int index, char *buf, size_t size)
 	return ("?");
 }
 
+/* The verdict a name in a verdict list means, or -1. */
+static int
+verdict_word(const char *w, size_t n)
+{
+	char	 name[32];
+	size_t	 i;
+
+	if (n == 0 || n >= sizeof(name))
+		return (-1);
+	for (i = 0; i < n; i++)
+		name[i] = w[i] == '_' ? '-' : w[i];
+	name[n] = '\0';
+	return (verdict_parse(name));
+}
+
+unsigned
+config_verdict_mask(const char *list)
+{
+	unsigned	 mask = 0;
+	size_t		 len;
+	int		 v;
+
+	for (;;) {
+		list += strspn(list, ", \t");
+		if (*list == '\0')
+			return (mask);
+		len = strcspn(list, ", \t");
+		if ((v = verdict_word(list, len)) >= 0)
+			mask |= 1U << v;
+		list += len;
+	}
+}
+
+/* NULL if every word of a verdict list is a verdict, else the problem. */
+static const char *
+check_verdicts(const char *list, char *buf, size_t size)
+{
+	size_t	 len;
+
+	for (;;) {
+		list += strspn(list, ", \t");
+		if (*list == '\0')
+			return (NULL);
+		len = strcspn(list, ", \t");
+		if (verdict_word(list, len) < 0) {
+			(void)snprintf(buf, size, "unknown verdict \"%.*s\" (use "
+			    "clean, spam, high-spam, blocked, infected, "
+			    "scan-failed)", (int)(len > 40 ? 40 : len), list);
+			return (buf);
+		}
+		list += len;
+	}
+}
+
 /*
  * Check value and store it into conf; on failure return a description of
  * what is wrong (static or in buf).
@@ -229,6 +300,12 @@ param_store(const struct param *p, const char *value, struct hs_config *conf,
 	case P_STR:
 		if (strlen(value) > 4096)
 			return ("value too long");
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return (NULL);
+	case P_VERDICTS:
+		if (check_verdicts(value, buf, size) != NULL)
+			return (buf);
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return (NULL);
@@ -1039,7 +1116,8 @@ config_free(struct hs_config **confp)
 		return;
 	for (i = 0; i < NPARAMS; i++) {
 		if (params[i].type == P_STR || params[i].type == P_PATH ||
-		    params[i].type == P_NAME || params[i].off == F(syslog_facility))
+		    params[i].type == P_NAME || params[i].type == P_VERDICTS ||
+		    params[i].off == F(syslog_facility))
 			free(*(char **)((char *)conf + params[i].off));
 	}
 	for (i = 0; i < conf->nscanners; i++)
@@ -1111,6 +1189,7 @@ param_format(const struct param *p, const struct hs_config *conf, char *buf,
 	case P_STR:
 	case P_PATH:
 	case P_NAME:
+	case P_VERDICTS:
 		(void)snprintf(buf, size, "%s", *(char *const *)field);
 		return;
 	case P_BOOL:
@@ -1239,4 +1318,25 @@ config_action_parse(const char *name)
 		if (strcmp(action_names[i], name) == 0)
 			return ((int)i);
 	return (-1);
+}
+
+int
+config_syslog_facility(const struct hs_config *conf)
+{
+	static const struct {
+		const char	*name;
+		int		 fac;
+	} tab[] = {
+		{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON },
+		{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+		{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+		{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+		{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strcmp(tab[i].name, conf->syslog_facility) == 0)
+			return (tab[i].fac);
+	return (LOG_MAIL);
 }

@@ -89,6 +89,13 @@ struct hs_config {
 	char	*scan_header_name;
 	char	*scan_header_text;	/* $version and $myhostname expanded */
 
+	/* notifications (verdict lists: see config_verdict_mask()) */
+	char	*notify_postmaster;	/* verdicts that tell the postmaster */
+	char	*notify_recipients;	/* verdicts that tell the recipients of quarantined mail */
+	char	*postmaster_address;
+	char	*notify_postmaster_template;
+	char	*notify_recipient_template;
+
 	/* scanning: plugins in order, with their sections */
 	char		*scanners_text;		/* as written */
 	struct hs_config_plugin *scanners;
@@ -147,6 +154,16 @@ int	 config_action_parse(const char *name);
 /* Check a plugin option value by type: NULL if fine, else what is wrong. */
 const char *config_check_value(enum hs_opt_type type, const char *value,
 	    long *num_r);
+
+/*
+ * A verdict list ("infected, blocked"; the names of verdict.h, or with
+ * "_" for "-" as in the policy section) as a bit mask, bit v for verdict
+ * v; 0 for an empty list. The list was checked when it was loaded.
+ */
+unsigned config_verdict_mask(const char *list);
+
+/* syslog(3) facility of syslog_facility (LOG_MAIL, ...). */
+int	 config_syslog_facility(const struct hs_config *conf);
 
 /* Parse "200ms", "5s", "2m", "1h", "1d" into ms; "10k", "5M", "1G" into bytes. */
 int	 config_parse_time(const char *s, long *ms_r);

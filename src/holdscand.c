@@ -58,6 +58,7 @@
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "pluginload.h"
 #include "policy.h"
 #include "quarantine.h"
@@ -74,6 +75,7 @@
 #define LOCKED_RETRY_MS		1000
 #define METRICS_EVERY_MS	1000
 #define POLL_MAX_MS		1000
+#define WATCHDOG_SECONDS	300	/* one loop iteration may take this long */
 
 struct holdscand {
 	const char	*config_path;
@@ -91,6 +93,7 @@ struct holdscand {
 	struct journal	*journal;
 	struct aside	*aside;
 	struct quarantine *quarantine;
+	struct notify	*notify;
 	struct commit_ctx commit;
 	struct watch	*watch;
 	struct pool	 pool;
@@ -161,27 +164,6 @@ load_config(const char *path, char **errors_r)
 		conf = NULL;
 	plugin_probe_clear(&probe);
 	return (conf);
-}
-
-static int
-facility_of(const char *name)
-{
-	static const struct {
-		const char	*name;
-		int		 fac;
-	} tab[] = {
-		{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON },
-		{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
-		{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
-		{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
-		{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
-	};
-	size_t	 i;
-
-	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (strcmp(tab[i].name, name) == 0)
-			return (tab[i].fac);
-	return (LOG_MAIL);
 }
 
 /* Create dir (root only) owned by the mail owner, mode 0700, if missing; check it. */
@@ -453,6 +435,33 @@ reopen_state(struct holdscand *d)
 }
 
 static void
+check_report(void *arg, bool problem, const char *line)
+{
+	(void)arg;
+	if (problem)
+		hs_warnx("quarantine check: %s", line);
+	else
+		hs_info("quarantine check: %s", line);
+}
+
+/*
+ * A holdscan tool that was killed (or crashed) with the environment open
+ * makes the next opener run recovery, and our handles then fail with
+ * DB_RUNRECOVERY. Everything committed is still there: open it all
+ * again, and finish whatever an interrupted batch left in the journal.
+ */
+static bool
+reopen_if_recovered(struct holdscand *d)
+{
+	if (d->state_broken || d->sdb == NULL || !statedb_panicked(d->sdb))
+		return (false);
+	hs_warnx("state environment %s was recovered by another process (one "
+	    "died with it open); opening it again", d->conf->state_directory);
+	reopen_state(d);
+	return (!d->state_broken);
+}
+
+static void
 open_state(struct holdscand *d)
 {
 	struct aside_entry *v = NULL;
@@ -466,6 +475,10 @@ open_state(struct holdscand *d)
 	    &error) < 0 || open_state_db(d, &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
 	if (commit_recover(&d->commit, true, &error) < 0)
+		hs_fatalx(EX_UNAVAILABLE, "%s", error);
+	/* Nothing is in flight: the store and the index must agree now. */
+	if (quarantine_check(d->quarantine, d->ql, d->qdirfd, d->commit.claimed,
+	    false, check_report, NULL, &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
 	if (watch_open(d->ql, d->qdirfd, &d->watch) < 0)
 		hs_fatal(EX_UNAVAILABLE, "watch %s/%s", d->ql->queue_dir,
@@ -823,6 +836,24 @@ outcome_action(const struct commit_item *it)
 	return (config_action_name(it->action));
 }
 
+/* Notices about a message whose batch has committed (queued, sent later). */
+static void
+notify_committed(struct holdscand *d, const struct msg *m,
+    const struct commit_item *it)
+{
+	struct notify_msg nm;
+
+	memset(&nm, 0, sizeof(nm));
+	nm.queue_id = m->id;
+	nm.qf = m->qf;
+	nm.verdict = m->verdict;
+	nm.reason = m->reason;
+	nm.action = outcome_action(it);
+	nm.quarantine_id = it->quarantine_id;
+	nm.quarantined = it->quarantine_id[0] != '\0';
+	notify_message(d->notify, &nm);
+}
+
 /* One batch through the commit protocol, then one log line per message. */
 static void
 commit_one_batch(struct holdscand *d, struct batch *b)
@@ -857,10 +888,22 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 	t1 = now_ms();
 	if (published < 0) {
 		d->metrics.batch_failures++;
-		backoff(d, error);
+		if (!statedb_failed(d->sdb) && statedb_panicked(d->sdb)) {
+			/*
+			 * A holdscan tool died with the environment open and
+			 * the next opener ran recovery: not a problem of the
+			 * disk, so open it again and go on at once.
+			 */
+			hs_warnx("batch=%llu returned to hold: %s",
+			    (unsigned long long)b->seq, error);
+			note_error(d, error);
+			(void)reopen_if_recovered(d);
+		} else {
+			backoff(d, error);
+			if (statedb_failed(d->sdb))
+				reopen_state(d);
+		}
 		free(error);
-		if (statedb_failed(d->sdb))
-			reopen_state(d);
 	}
 	i = 0;
 	TAILQ_FOREACH(m, &b->msgs, bentry) {
@@ -885,6 +928,7 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 			hs_info("%s: action=hold verdict=%s reason=\"%s\"; left in "
 			    "hold (postsuper -H %s releases it unscanned)", m->id,
 			    verdict_name(m->verdict), m->reason, m->id);
+			notify_committed(d, m, it);
 			continue;
 		}
 		if (it->new_id[0] != '\0') {
@@ -901,16 +945,19 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 			    it->outcome == COMMIT_LEFT ? " (original left for "
 			    "recovery)" : "");
 		} else {
-			hs_info("%s: action=%s verdict=%s%s%s%s", m->id,
+			hs_info("%s: action=%s verdict=%s%s%s%s%s%s", m->id,
 			    outcome_action(it), verdict_name(m->verdict),
 			    m->reason[0] ? " reason=\"" : "", m->reason,
-			    m->reason[0] ? "\"" : "");
+			    m->reason[0] ? "\"" : "",
+			    it->quarantine_id[0] ? " quarantine_id=" : "",
+			    it->quarantine_id);
 		}
 		if (it->outcome == COMMIT_LEFT) {
 			hs_info("%s: left for recovery: %s", m->id, it->why);
 			d->recovery_needed = true;
 			degraded = it->why;
 		}
+		notify_committed(d, m, it);
 	}
 	/*
 	 * A message back in hold after a failed write would come straight
@@ -993,6 +1040,11 @@ reload_config(struct holdscand *d)
 	if (conf->worker_count != old->worker_count)
 		hs_warnx("reload: worker_count changed; restart holdscand to "
 		    "apply it");
+	if (notify_configure(d->notify, conf, &errors) < 0) {
+		hs_warnx("reload: %s; keeping the notification settings",
+		    errors);
+		free(errors);
+	}
 	policy_clear(&d->policy);
 	policy_from_config(&d->policy, conf);
 	d->conf = conf;
@@ -1082,6 +1134,7 @@ event_loop(struct holdscand *d)
 		struct worker	*w;
 		void		*job;
 
+		(void)alarm(WATCHDOG_SECONDS);
 		t = now_ms();
 		if (d->stopping && d->in_flight == 0)
 			break;
@@ -1108,6 +1161,7 @@ event_loop(struct holdscand *d)
 			}
 		}
 		if (t >= d->next_metrics_ms) {
+			(void)reopen_if_recovered(d);
 			write_metrics(d);
 			d->next_metrics_ms = t + METRICS_EVERY_MS;
 		}
@@ -1121,6 +1175,7 @@ event_loop(struct holdscand *d)
 		timeout = min_timeout(timeout, pool_next_deadline_ms(&d->pool, &ts));
 		if (d->backoff_until_ms > now_ms())
 			timeout = min_timeout(timeout, d->backoff_until_ms - now_ms());
+		timeout = min_timeout(timeout, notify_tick(d->notify));
 		if (watch_pending(d->watch) > 0 && !d->stopping &&
 		    d->backoff_until_ms <= now_ms() &&
 		    d->in_flight < (size_t)d->conf->max_in_flight && d->pool.ready)
@@ -1174,8 +1229,49 @@ event_loop(struct holdscand *d)
 		while ((job = pool_expire(&d->pool, &ts)) != NULL)
 			scan_failed_once(d, job, "over scan_time_limit");
 	}
+	(void)alarm(0);
 	free(pfd);
 	free(wv);
+}
+
+/*
+ * Berkeley DB 5.3 waits forever for a mutex whose holder died: a process
+ * killed inside the state environment can leave us stuck in a database
+ * call. Nothing is lost by exiting at any moment (recovery at start puts
+ * everything right, and DB_REGISTER recovers the environment), so when
+ * the event loop has not come round for WATCHDOG_SECONDS, say why and
+ * exit for the service manager to restart us. (syslog(3) is not
+ * async-signal-safe; this is the way out, and the loop is known stuck
+ * elsewhere.)
+ */
+static void
+watchdog(int sig)
+{
+	static const char msg[] = "fatal: the event loop has not run for 300 s; "
+	    "a process that died inside the state environment may hold a "
+	    "Berkeley DB mutex: exiting so that a restart recovers it";
+
+	(void)sig;
+	if (log_to_stderr()) {
+		(void)write(STDERR_FILENO, "holdscand: ", 11);
+		(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)write(STDERR_FILENO, "\n", 1);
+	} else {
+		syslog(LOG_CRIT, "%s", msg);
+	}
+	_exit(EX_SOFTWARE);
+}
+
+static void
+setup_watchdog(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = watchdog;
+	(void)sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		hs_fatal(EX_OSERR, "sigaction(SIGALRM)");
 }
 
 static void
@@ -1241,7 +1337,7 @@ main(int argc, char **argv)
 		return (0);
 	}
 	log_open(d.conf->syslog_name, d.foreground ? LOG_DEST_STDERR :
-	    LOG_DEST_SYSLOG, facility_of(d.conf->syslog_facility),
+	    LOG_DEST_SYSLOG, config_syslog_facility(d.conf),
 	    d.verbose || d.conf->verbose);
 	check_config_file(d.config_path);
 	if (queue_layout_load(d.conf->postfix_config_directory, NULL, &d.ql,
@@ -1255,6 +1351,8 @@ main(int argc, char **argv)
 	ensure_dir(&d, d.conf->state_directory, "state_directory");
 	ensure_dir(&d, d.conf->quarantine_directory, "quarantine_directory");
 	ensure_queue_subdirs(&d);
+	if (notify_new(d.conf, d.ql, &d.notify, &errors) < 0)
+		hs_fatalx(EX_CONFIG, "%s", errors);
 
 	if (!d.foreground)
 		d.ready_fd = daemonize();
@@ -1268,6 +1366,7 @@ main(int argc, char **argv)
 		hs_fatal(EX_OSERR, "cannot start the scanners");
 	drop_to_mail_owner(&d);
 	(void)prctl(PR_SET_DUMPABLE, 1);
+	setup_watchdog();	/* after the scanners are forked: theirs is default */
 
 	open_state(&d);
 	d.metrics.started = time(NULL);
@@ -1278,6 +1377,8 @@ main(int argc, char **argv)
 	event_loop(&d);
 
 	write_metrics(&d);
+	notify_drain(d.notify, 10000);
+	notify_free(&d.notify);
 	pool_stop(&d.pool);
 	watch_close(&d.watch);
 	commit_clear(&d.commit);

@@ -117,9 +117,30 @@ statedb_checkpoint(struct statedb *sdb)
 	return (0);
 }
 
+bool
+statedb_panicked(struct statedb *sdb)
+{
+	u_int32_t	 id;
+	int		 ret;
+
+	/* Any call into a panicked environment says so; this one is cheap. */
+	if ((ret = sdb->env->lock_id(sdb->env, &id)) == 0) {
+		(void)sdb->env->lock_id_free(sdb->env, id);
+		return (false);
+	}
+	return (ret == DB_RUNRECOVERY);
+}
+
 int
 statedb_open_db(struct statedb *sdb, const char *name, DB **db_r,
     char **error_r)
+{
+	return (statedb_open_db_flags(sdb, name, 0, 0, db_r, error_r));
+}
+
+int
+statedb_open_db_flags(struct statedb *sdb, const char *name,
+    u_int32_t set_flags, u_int32_t open_flags, DB **db_r, char **error_r)
 {
 	DB	*db;
 	int	 ret;
@@ -128,8 +149,14 @@ statedb_open_db(struct statedb *sdb, const char *name, DB **db_r,
 		*error_r = xasprintf("db_create: %s", db_strerror(ret));
 		return (-1);
 	}
+	if (set_flags != 0 && (ret = db->set_flags(db, set_flags)) != 0) {
+		*error_r = xasprintf("%s/%s: set_flags: %s", sdb->dir, name,
+		    db_strerror(ret));
+		(void)db->close(db, 0);
+		return (-1);
+	}
 	if ((ret = db->open(db, NULL, name, NULL, DB_BTREE,
-	    DB_CREATE | DB_AUTO_COMMIT, 0600)) != 0) {
+	    DB_CREATE | DB_AUTO_COMMIT | open_flags, 0600)) != 0) {
 		*error_r = xasprintf("%s/%s: %s", sdb->dir, name, db_strerror(ret));
 		(void)db->close(db, 0);
 		return (-1);

@@ -9,6 +9,8 @@
 #ifndef HS_STATEDB_H
 #define HS_STATEDB_H
 
+#include <stdbool.h>
+
 #include <db.h>
 
 struct statedb {
@@ -27,6 +29,14 @@ int	 statedb_open(const char *dir, struct statedb **sdb_r, char **error_r);
 void	 statedb_close(struct statedb **sdb);
 int	 statedb_checkpoint(struct statedb *sdb);
 /*
+ * statedb_panicked() tells whether the environment can no longer be used
+ * through this handle (DB_RUNRECOVERY): another opener found a process
+ * that died with it open and ran recovery, or a fatal error happened.
+ * Every handle of it must then be closed and the environment opened
+ * again; what was committed is all there.
+ */
+bool	 statedb_panicked(struct statedb *sdb);
+/*
  * After a failed log write Berkeley DB "panics": every later call fails
  * until the environment is closed and opened again (which runs recovery).
  * statedb_failed() tells the owner it is time to do that.
@@ -34,6 +44,14 @@ int	 statedb_checkpoint(struct statedb *sdb);
 int	 statedb_failed(const struct statedb *sdb);
 /* Open (create) the btree database file name in the environment. */
 int	 statedb_open_db(struct statedb *sdb, const char *name, DB **db_r,
+	    char **error_r);
+/*
+ * The same with DB->set_flags() flags (DB_DUP | DB_DUPSORT for a
+ * secondary index) and extra DB->open() flags (DB_MULTIVERSION, so that
+ * readers can use snapshot transactions and never block a writer).
+ */
+int	 statedb_open_db_flags(struct statedb *sdb, const char *name,
+	    u_int32_t set_flags, u_int32_t open_flags, DB **db_r,
 	    char **error_r);
 
 #endif

@@ -177,7 +177,7 @@ check 'step 8: the EICAR message is in the quick start' grep -q \
     '^Content-Transfer-Encoding: base64$' "$HS_TMP/eicar.eml"
 sendmail -C "$A_CONFIG" root <"$HS_TMP/eicar.eml"
 eicar_done() {
-	grep -Eq ": action=quarantine verdict=infected reason=\"Holdscan.Test.EICAR[^\"]*\"$" \
+	grep -Eq ": action=quarantine verdict=infected reason=\"Holdscan.Test.EICAR[^\"]*\" quarantine_id=[0-9]{8}T[0-9]{6}-[0-9A-Za-z]+$" \
 	    "$A_HS_LOG"
 }
 check 'and quarantined, as the quick start shows' wait_until 30 eicar_done
@@ -188,7 +188,8 @@ check 'and quarantined, as the quick start shows' wait_until 30 eicar_done
 status_form() {
 	run_doc 'holdscan status' 2>&1 |
 	    sed -e 's/pid [0-9]*, up [0-9]* s/pid 4711, up 300 s/' \
-	    -e 's/^\(engine: *\)clamav .*/\1clamav .../'
+	    -e 's/^\(engine: *\)clamav .*/\1clamav .../' \
+	    -e 's/^\(quarantine: *1 held\) ([0-9.]*[KMG]\{0,1\})/\1 (968)/'
 }
 status_as_shown() {
 	[ "$(status_form)" = "$(doc_block '^holdscan status$')" ]

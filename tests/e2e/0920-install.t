@@ -112,9 +112,8 @@ check 'and said so' grep -qx \
     "kept $D/etc/holdscan/holdscan.conf as it is; the new version is $D/etc/holdscan/holdscan.conf.dist" \
     "$HS_TMP/install2.out"
 check_eq 'the new one is beside it as .dist; unchanged files get none' \
-    "$(cd "$D/etc/holdscan" && ls)" "header_rules
-holdscan.conf
-holdscan.conf.dist"
+    "$(cd "$D/etc/holdscan" && ls)" \
+    "$( (cd "$SRC/etc" && ls; echo holdscan.conf.dist) | LC_ALL=C sort)"
 
 # --- 2. systemd-analyze verify --------------------------------------------------
 U="$HS_TMP/units"

@@ -11,6 +11,8 @@
 #                         state, quarantine and pid file in its directory,
 #                         plugins from $HS_BUILD/plugins, worker_user nobody)
 #                         plus the lines on stdin; prints its path
+#   hs_conf_at DIR POSTFIX_CONFIG MAIL_OWNER   the same for the sandbox in
+#                         DIR, without tap.sh
 #   hs_start NAME         hs_conf, then start holdscand -f in the background
 #                         (log: NAME_HS_LOG) and wait until its scanners are
 #                         ready; sets NAME_HS_PID, NAME_HS_CONF, NAME_HS_LOG
@@ -43,13 +45,19 @@ _hs_get() {
 }
 
 hs_conf() {
-	_hc_dir=$(sb_dir "$1")
+	hs_conf_at "$(sb_dir "$1")" "$(sb_env "$1" CONFIG)" \
+	    "$(sb_env "$1" MAIL_OWNER)"
+}
+
+# hs_conf_at DIR POSTFIX_CONFIG MAIL_OWNER - hs_conf for the sandbox in
+# DIR without tap.sh (the benchmarks use it)
+hs_conf_at() {
+	_hc_dir=$1
 	mkdir -p "$_hc_dir/hs/state" "$_hc_dir/hs/quarantine"
-	chown "$(sb_env "$1" MAIL_OWNER)" "$_hc_dir/hs/state" \
-	    "$_hc_dir/hs/quarantine"
+	chown "$3" "$_hc_dir/hs/state" "$_hc_dir/hs/quarantine"
 	chmod 0700 "$_hc_dir/hs/state" "$_hc_dir/hs/quarantine"
 	{
-		echo "postfix_config_directory = $(sb_env "$1" CONFIG)"
+		echo "postfix_config_directory = $2"
 		echo "state_directory = $_hc_dir/hs/state"
 		echo "quarantine_directory = $_hc_dir/hs/quarantine"
 		echo "pid_file = $_hc_dir/hs/holdscand.pid"

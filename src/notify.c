@@ -1,0 +1,721 @@
+/*
+ * NAME
+ *	notify - notices about scanned mail, through Postfix's sendmail
+ * DESCRIPTION
+ *	notify_postmaster lists the verdicts that send postmaster_address a
+ *	notice, whatever the action; notify_recipients those that send each
+ *	envelope recipient of a quarantined message a notice of its own
+ *	(one each, so that no recipient learns of another). A notice is the
+ *	template (a message: header lines, an empty line, the body) with
+ *	$queue_id, $sender, $recipients, $verdict, $reason, $action,
+ *	$quarantine_id, $subject, $to, $postmaster, $myhostname and $date
+ *	expanded, and three header lines added at the top:
+ *	  X-Holdscan-Notification: QUEUEID (VERDICT)
+ *	  Auto-Submitted: auto-generated
+ *	  MIME-Version, Content-Type (UTF-8), Content-Transfer-Encoding
+ *	(the last unless the template has its own MIME-Version).
+ *
+ *	Each notice is submitted with the null sender by the instance's
+ *	sendmail_path: "sendmail -C postfix_config_directory -f <> -i --
+ *	RECIPIENT". Postfix puts it on hold like any other mail, and
+ *	holdscand scans it like any other mail; a message with the null
+ *	sender and the notification header gets no notice itself, so
+ *	notices cannot loop. (Set up for a Postfix instance other than the
+ *	default one, postdrop needs alternate_config_directories in the
+ *	default main.cf: Postfix's own rule for set-gid programs.)
+ *
+ *	sendmail runs in child processes (posix_spawn, the message on a
+ *	memfd as its standard input, its output on another memfd for the
+ *	log), at most NOTIFY_PARALLEL at a time, each for at most
+ *	NOTIFY_TIME_LIMIT; failures are logged. Notices are best effort:
+ *	those queued when holdscand stops or crashes are not sent.
+ *
+ *	This module must never block the master (no waiting for a child
+ *	except after killing it), never reap a child it did not start, and
+ *	never put a control character from a message into a notice's
+ *	header.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/queue.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mailhdr.h"
+#include "notify.h"
+#include "xalloc.h"
+
+#define NOTIFY_PARALLEL		4
+#define NOTIFY_QUEUE_MAX	10000
+#define NOTIFY_TIME_LIMIT_MS	60000
+#define NOTIFY_TEMPLATE_MAX	(64 * 1024)
+#define NOTIFY_VALUE_MAX	2000	/* bytes of one expanded value */
+#define NOTIFY_RCPTS_SHOWN	50	/* recipients named in $recipients */
+
+extern char **environ;
+
+struct job {
+	TAILQ_ENTRY(job) entry;
+	char		*text;		/* the notice */
+	size_t		 len;
+	char		*rcpt;		/* its one envelope recipient */
+	char		*queue_id;	/* the message it is about, for the log */
+	pid_t		 pid;
+	int		 outfd;		/* sendmail's stdout and stderr */
+	long		 deadline_ms;
+};
+
+TAILQ_HEAD(job_list, job);
+
+struct notify {
+	char		*sendmail;	/* the instance's sendmail_path */
+	char		*config_dir;
+	char		*myhostname;
+	unsigned	 to_postmaster;	/* verdict masks */
+	unsigned	 to_recipients;
+	char		*postmaster;
+	char		*tmpl_postmaster;	/* NULL when not needed */
+	char		*tmpl_recipient;
+	struct job_list	 queued;
+	struct job_list	 running;
+	size_t		 nqueued;
+	size_t		 nrunning;
+	size_t		 dropped;
+};
+
+static long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1000L + ts.tv_nsec / 1000000L);
+}
+
+/* --- set-up ------------------------------------------------------------------ */
+
+/* Run "postconf -c dir -h name" (no shell) and return its one line. */
+static char *
+postconf_value(const char *dir, const char *name, char **error_r)
+{
+	posix_spawn_file_actions_t fa;
+	char		*argv[] = { "postconf", "-c", (char *)dir, "-h",
+			    (char *)name, NULL };
+	char		 out[4096];
+	size_t		 len = 0;
+	ssize_t		 r;
+	pid_t		 pid;
+	int		 pfd[2], status, err;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		*error_r = xasprintf("pipe: %s", strerror(errno));
+		return (NULL);
+	}
+	if (posix_spawn_file_actions_init(&fa) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO) != 0) {
+		*error_r = xasprintf("posix_spawn: out of memory");
+		(void)close(pfd[0]);
+		(void)close(pfd[1]);
+		return (NULL);
+	}
+	err = posix_spawnp(&pid, "postconf", &fa, NULL, argv, environ);
+	(void)posix_spawn_file_actions_destroy(&fa);
+	(void)close(pfd[1]);
+	if (err != 0) {
+		*error_r = xasprintf("cannot run postconf: %s", strerror(err));
+		(void)close(pfd[0]);
+		return (NULL);
+	}
+	while (len < sizeof(out) - 1) {
+		r = read(pfd[0], out + len, sizeof(out) - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	(void)close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	out[len] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out[0] != '/') {
+		*error_r = xasprintf("postconf -c %s -h %s: %s", dir, name,
+		    out[0] ? out : "failed");
+		return (NULL);
+	}
+	return (xstrdup(out));
+}
+
+static char *
+read_template(const char *path, char **error_r)
+{
+	struct buf	 b = BUF_INIT;
+	char		 chunk[4096];
+	ssize_t		 r;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		*error_r = xasprintf("template %s: %s", path, strerror(errno));
+		return (NULL);
+	}
+	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || b.len + (size_t)r > NOTIFY_TEMPLATE_MAX) {
+			*error_r = xasprintf("template %s: %s", path, r < 0 ?
+			    strerror(errno) : "larger than 64k");
+			(void)close(fd);
+			buf_free(&b);
+			return (NULL);
+		}
+		buf_append(&b, chunk, (size_t)r);
+	}
+	(void)close(fd);
+	buf_putc(&b, '\0');
+	if (strstr(b.data, "\n\n") == NULL || memchr(b.data, '\0',
+	    b.len - 1) != NULL || strchr(b.data, ':') == NULL ||
+	    strchr(b.data, ':') > strchr(b.data, '\n')) {
+		*error_r = xasprintf("template %s: not a message (header lines, "
+		    "an empty line, the body)", path);
+		buf_free(&b);
+		return (NULL);
+	}
+	return (buf_steal(&b, NULL));
+}
+
+int
+notify_configure(struct notify *n, const struct hs_config *conf,
+    char **error_r)
+{
+	unsigned	 pm = config_verdict_mask(conf->notify_postmaster);
+	unsigned	 rc = config_verdict_mask(conf->notify_recipients);
+	char		*tp = NULL, *tr = NULL;
+
+	if (pm != 0 && (tp = read_template(conf->notify_postmaster_template,
+	    error_r)) == NULL)
+		return (-1);
+	if (rc != 0 && (tr = read_template(conf->notify_recipient_template,
+	    error_r)) == NULL) {
+		free(tp);
+		return (-1);
+	}
+	if ((pm | rc) != 0 && n->sendmail == NULL &&
+	    (n->sendmail = postconf_value(n->config_dir, "sendmail_path",
+	    error_r)) == NULL) {
+		free(tp);
+		free(tr);
+		return (-1);
+	}
+	free(n->tmpl_postmaster);
+	free(n->tmpl_recipient);
+	free(n->postmaster);
+	n->tmpl_postmaster = tp;
+	n->tmpl_recipient = tr;
+	n->to_postmaster = pm;
+	n->to_recipients = rc;
+	n->postmaster = xstrdup(conf->postmaster_address);
+	return (0);
+}
+
+int
+notify_new(const struct hs_config *conf, const struct queue_layout *ql,
+    struct notify **n_r, char **error_r)
+{
+	struct notify	*n = xcalloc(1, sizeof(*n));
+
+	TAILQ_INIT(&n->queued);
+	TAILQ_INIT(&n->running);
+	n->config_dir = xstrdup(conf->postfix_config_directory);
+	n->myhostname = xstrdup(ql->myhostname);
+	if (notify_configure(n, conf, error_r) < 0) {
+		notify_free(&n);
+		return (-1);
+	}
+	*n_r = n;
+	return (0);
+}
+
+static void
+job_free(struct job *j)
+{
+	if (j->outfd >= 0)
+		(void)close(j->outfd);
+	free(j->text);
+	free(j->rcpt);
+	free(j->queue_id);
+	free(j);
+}
+
+void
+notify_free(struct notify **np)
+{
+	struct notify	*n = *np;
+	struct job	*j;
+
+	if (n == NULL)
+		return;
+	while ((j = TAILQ_FIRST(&n->queued)) != NULL) {
+		TAILQ_REMOVE(&n->queued, j, entry);
+		job_free(j);
+	}
+	while ((j = TAILQ_FIRST(&n->running)) != NULL) {
+		TAILQ_REMOVE(&n->running, j, entry);
+		job_free(j);	/* notify_drain() has reaped them */
+	}
+	free(n->sendmail);
+	free(n->config_dir);
+	free(n->myhostname);
+	free(n->postmaster);
+	free(n->tmpl_postmaster);
+	free(n->tmpl_recipient);
+	free(n);
+	*np = NULL;
+}
+
+/* --- building a notice -------------------------------------------------------- */
+
+bool
+notify_is_notice(const struct qfile *qf)
+{
+	struct buf	 block = BUF_INIT, v = BUF_INIT;
+	bool		 is;
+
+	if (qf->sender == NULL || qf->sender[0] != '\0')
+		return (false);
+	mailhdr_block(qf, &block);
+	is = mailhdr_get(block.data ? block.data : "", block.len, NOTIFY_HEADER,
+	    &v);
+	buf_free(&block);
+	buf_free(&v);
+	return (is);
+}
+
+static bool
+is_ascii(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return (false);
+	return (true);
+}
+
+/* RFC 2047 B encoded words of at most 45 bytes of UTF-8 each, folded. */
+static void
+encode_words(const char *s, size_t n, struct buf *out)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t		 i = 0, chunk, k;
+
+	while (i < n) {
+		chunk = n - i > 45 ? 45 : n - i;
+		/* Never split a UTF-8 sequence between two words. */
+		while (i + chunk < n && chunk > 1 &&
+		    ((unsigned char)s[i + chunk] & 0xc0) == 0x80)
+			chunk--;
+		buf_printf(out, "%s=?UTF-8?B?", i ? "\n " : "");
+		for (k = 0; k < chunk; k += 3) {
+			unsigned char	 a = (unsigned char)s[i + k];
+			unsigned char	 b = k + 1 < chunk ?
+					    (unsigned char)s[i + k + 1] : 0;
+			unsigned char	 c = k + 2 < chunk ?
+					    (unsigned char)s[i + k + 2] : 0;
+
+			buf_putc(out, b64[a >> 2]);
+			buf_putc(out, b64[((a & 3) << 4) | (b >> 4)]);
+			buf_putc(out, k + 1 < chunk ?
+			    b64[((b & 15) << 2) | (c >> 6)] : '=');
+			buf_putc(out, k + 2 < chunk ? b64[c & 63] : '=');
+		}
+		buf_append(out, "?=", 2);
+		i += chunk;
+	}
+}
+
+static const char *
+var_value(const char *const *vars, const char *name, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; vars[i] != NULL; i += 2)
+		if (strlen(vars[i]) == n && strncmp(vars[i], name, n) == 0)
+			return (vars[i + 1]);
+	return (NULL);
+}
+
+static void
+put_value(const char *v, bool header, struct buf *out)
+{
+	struct buf	 clean = BUF_INIT;
+
+	/* One line of text without control characters, bounded. */
+	mailhdr_decode(v, strlen(v), NOTIFY_VALUE_MAX, &clean);
+	if (header && !is_ascii(clean.data ? clean.data : "", clean.len))
+		encode_words(clean.data, clean.len, out);
+	else
+		buf_append(out, clean.data ? clean.data : "", clean.len);
+	buf_free(&clean);
+}
+
+void
+notify_expand(const char *tmpl, size_t len, const char *const *vars,
+    struct buf *out)
+{
+	const char	*v;
+	size_t		 i = 0, n;
+	bool		 header = true;
+
+	while (i < len) {
+		char	 c = tmpl[i];
+
+		if (c == '\n' && header && i + 1 < len && tmpl[i + 1] == '\n')
+			header = false;	/* the empty line ends the header */
+		if (c != '$' || i + 1 >= len) {
+			buf_putc(out, c);
+			i++;
+			continue;
+		}
+		if (tmpl[i + 1] == '$') {
+			buf_putc(out, '$');
+			i += 2;
+			continue;
+		}
+		if (tmpl[i + 1] == '{') {
+			const char	*end = memchr(tmpl + i + 2, '}',
+					    len - i - 2);
+
+			if (end != NULL && (v = var_value(vars, tmpl + i + 2,
+			    (size_t)(end - tmpl - i - 2))) != NULL) {
+				put_value(v, header, out);
+				i = (size_t)(end - tmpl) + 1;
+				continue;
+			}
+			buf_putc(out, c);
+			i++;
+			continue;
+		}
+		for (n = 0; i + 1 + n < len && ((tmpl[i + 1 + n] >= 'a' &&
+		    tmpl[i + 1 + n] <= 'z') || tmpl[i + 1 + n] == '_'); n++)
+			;
+		if (n > 0 && (v = var_value(vars, tmpl + i + 1, n)) != NULL) {
+			put_value(v, header, out);
+			i += 1 + n;
+			continue;
+		}
+		buf_putc(out, c);
+		i++;
+	}
+}
+
+static bool
+template_has(const char *tmpl, const char *name)
+{
+	struct buf	 v = BUF_INIT;
+	const char	*end = strstr(tmpl, "\n\n");
+	bool		 has;
+
+	has = mailhdr_get(tmpl, end ? (size_t)(end - tmpl) + 1 : strlen(tmpl),
+	    name, &v);
+	buf_free(&v);
+	return (has);
+}
+
+static void
+queue_job(struct notify *n, const char *tmpl, const char *const *vars,
+    const struct notify_msg *m, const char *rcpt)
+{
+	struct buf	 text = BUF_INIT;
+	struct job	*j;
+
+	if (n->nqueued >= NOTIFY_QUEUE_MAX) {
+		if (n->dropped++ % 1000 == 0)
+			hs_warnx("%s: notice to %s not sent: %zu notices "
+			    "waiting already", m->queue_id, rcpt, n->nqueued);
+		return;
+	}
+	buf_printf(&text, "%s: %s (%s)\n", NOTIFY_HEADER, m->queue_id,
+	    verdict_name(m->verdict));
+	if (!template_has(tmpl, "Auto-Submitted"))
+		buf_printf(&text, "Auto-Submitted: auto-generated\n");
+	if (!template_has(tmpl, "MIME-Version"))
+		buf_printf(&text, "MIME-Version: 1.0\n"
+		    "Content-Type: text/plain; charset=utf-8\n"
+		    "Content-Transfer-Encoding: 8bit\n");
+	notify_expand(tmpl, strlen(tmpl), vars, &text);
+	j = xcalloc(1, sizeof(*j));
+	j->len = text.len;
+	j->text = buf_steal(&text, NULL);
+	j->rcpt = xstrdup(rcpt);
+	j->queue_id = xstrdup(m->queue_id);
+	j->outfd = -1;
+	j->pid = -1;
+	TAILQ_INSERT_TAIL(&n->queued, j, entry);
+	n->nqueued++;
+}
+
+void
+notify_message(struct notify *n, const struct notify_msg *m)
+{
+	const struct qfile *qf = m->qf;
+	struct buf	 subj = BUF_INIT, rcpts = BUF_INIT;
+	const char	*vars[32];
+	char		 date[64];
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	unsigned	 bit = 1U << m->verdict;
+	size_t		 i, k, shown = 0;
+	bool		 pm, rc;
+
+	pm = (n->to_postmaster & bit) != 0;
+	rc = (n->to_recipients & bit) != 0 && m->quarantined;
+	if ((!pm && !rc) || qf == NULL || notify_is_notice(qf))
+		return;
+	mailhdr_subject(qf, NOTIFY_VALUE_MAX, &subj);
+	for (i = 0; i < qf->nrcpts; i++) {
+		if (qf->rcpts[i].state != QREC_RCPT)
+			continue;
+		if (shown++ < NOTIFY_RCPTS_SHOWN)
+			buf_printf(&rcpts, "%s%s", rcpts.len ? ", " : "",
+			    qf->rcpts[i].address);
+	}
+	if (shown > NOTIFY_RCPTS_SHOWN)
+		buf_printf(&rcpts, " and %zu more", shown - NOTIFY_RCPTS_SHOWN);
+	(void)localtime_r(&now, &tm);
+	(void)strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	k = 0;
+	vars[k++] = "queue_id";		vars[k++] = m->queue_id;
+	vars[k++] = "sender";		vars[k++] = qf->sender[0] ?
+					    qf->sender : "<>";
+	vars[k++] = "verdict";		vars[k++] = verdict_name(m->verdict);
+	vars[k++] = "reason";		vars[k++] = m->reason ? m->reason : "";
+	vars[k++] = "action";		vars[k++] = m->action;
+	vars[k++] = "quarantine_id";	vars[k++] = m->quarantine_id[0] ?
+					    m->quarantine_id : "(none)";
+	vars[k++] = "subject";		vars[k++] = subj.data ? subj.data : "";
+	vars[k++] = "postmaster";	vars[k++] = n->postmaster;
+	vars[k++] = "myhostname";	vars[k++] = n->myhostname;
+	vars[k++] = "date";		vars[k++] = date;
+	vars[k++] = "recipients";	vars[k++] = rcpts.data ? rcpts.data : "";
+	vars[k++] = "to";
+	vars[k + 1] = NULL;
+	if (pm) {
+		vars[k] = n->postmaster;
+		queue_job(n, n->tmpl_postmaster, vars, m, n->postmaster);
+	}
+	for (i = 0; rc && i < qf->nrcpts; i++) {
+		if (qf->rcpts[i].state != QREC_RCPT)
+			continue;
+		/* Each recipient learns of itself only. */
+		vars[k] = qf->rcpts[i].address;		/* $to */
+		vars[k - 2] = qf->rcpts[i].address;	/* $recipients */
+		queue_job(n, n->tmpl_recipient, vars, m, qf->rcpts[i].address);
+	}
+	buf_free(&subj);
+	buf_free(&rcpts);
+}
+
+/* --- running sendmail --------------------------------------------------------- */
+
+static int
+start_job(struct notify *n, struct job *j)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t	 none, dfl;
+	char		*argv[] = { n->sendmail, "-C", n->config_dir, "-f", "<>",
+			    "-i", "--", j->rcpt, NULL };
+	int		 in = -1, err;
+	ssize_t		 w;
+	size_t		 off = 0;
+
+	if ((in = memfd_create("holdscan-notice", MFD_CLOEXEC)) < 0 ||
+	    (j->outfd = memfd_create("holdscan-sendmail", MFD_CLOEXEC)) < 0)
+		goto fail;
+	while (off < j->len) {
+		if ((w = write(in, j->text + off, j->len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if (lseek(in, 0, SEEK_SET) < 0)
+		goto fail;
+	(void)sigemptyset(&none);
+	(void)sigemptyset(&dfl);
+	(void)sigaddset(&dfl, SIGPIPE);
+	(void)sigaddset(&dfl, SIGTERM);
+	(void)sigaddset(&dfl, SIGHUP);
+	(void)sigaddset(&dfl, SIGINT);
+	(void)sigaddset(&dfl, SIGCHLD);
+	if ((err = posix_spawn_file_actions_init(&fa)) != 0) {
+		errno = err;
+		goto fail;
+	}
+	if ((err = posix_spawnattr_init(&attr)) != 0) {
+		(void)posix_spawn_file_actions_destroy(&fa);
+		errno = err;
+		goto fail;
+	}
+	/* The master blocks signals for its signalfd: sendmail must not. */
+	if ((err = posix_spawn_file_actions_adddup2(&fa, in, 0)) != 0 ||
+	    (err = posix_spawn_file_actions_adddup2(&fa, j->outfd, 1)) != 0 ||
+	    (err = posix_spawn_file_actions_adddup2(&fa, j->outfd, 2)) != 0 ||
+	    (err = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
+	    (err = posix_spawnattr_setsigdefault(&attr, &dfl)) != 0 ||
+	    (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF)) != 0 ||
+	    (err = posix_spawn(&j->pid, n->sendmail, &fa, &attr, argv,
+	    environ)) != 0) {
+		(void)posix_spawn_file_actions_destroy(&fa);
+		(void)posix_spawnattr_destroy(&attr);
+		errno = err;
+		goto fail;
+	}
+	(void)posix_spawn_file_actions_destroy(&fa);
+	(void)posix_spawnattr_destroy(&attr);
+	(void)close(in);
+	j->deadline_ms = now_ms() + NOTIFY_TIME_LIMIT_MS;
+	return (0);
+
+fail:
+	hs_warn("%s: notice to %s not sent: %s", j->queue_id, j->rcpt,
+	    n->sendmail);
+	if (in >= 0)
+		(void)close(in);
+	j->pid = -1;
+	return (-1);
+}
+
+/* One line of what sendmail said, for the log. */
+static void
+job_output(struct job *j, char *line, size_t size)
+{
+	ssize_t	 r;
+
+	line[0] = '\0';
+	if (j->outfd < 0 || (r = pread(j->outfd, line, size - 1, 0)) <= 0)
+		return;
+	line[r] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	mailhdr_sanitize(line, strlen(line));
+}
+
+static void
+job_done(struct notify *n, struct job *j, int status)
+{
+	char	 line[256];
+
+	TAILQ_REMOVE(&n->running, j, entry);
+	n->nrunning--;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		hs_info("%s: notice sent to %s", j->queue_id, j->rcpt);
+	} else {
+		job_output(j, line, sizeof(line));
+		if (WIFEXITED(status))
+			hs_warnx("%s: notice to %s failed: %s exited with status "
+			    "%d%s%s", j->queue_id, j->rcpt, n->sendmail,
+			    WEXITSTATUS(status), line[0] ? ": " : "", line);
+		else
+			hs_warnx("%s: notice to %s failed: %s killed by signal "
+			    "%d", j->queue_id, j->rcpt, n->sendmail,
+			    WTERMSIG(status));
+	}
+	job_free(j);
+}
+
+long
+notify_tick(struct notify *n)
+{
+	struct job	*j, *next;
+	long		 now = now_ms(), wait = -1;
+	pid_t		 r;
+	int		 status;
+
+	for (j = TAILQ_FIRST(&n->running); j != NULL; j = next) {
+		next = TAILQ_NEXT(j, entry);
+		r = waitpid(j->pid, &status, WNOHANG);
+		if (r == j->pid) {
+			job_done(n, j, status);
+			continue;
+		}
+		if (r < 0 && errno != EINTR) {
+			hs_warn("%s: notice to %s: waitpid", j->queue_id, j->rcpt);
+			TAILQ_REMOVE(&n->running, j, entry);
+			n->nrunning--;
+			job_free(j);
+			continue;
+		}
+		if (now >= j->deadline_ms) {
+			hs_warnx("%s: notice to %s: %s took longer than %d s; "
+			    "killed", j->queue_id, j->rcpt, n->sendmail,
+			    NOTIFY_TIME_LIMIT_MS / 1000);
+			(void)kill(j->pid, SIGKILL);
+			while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+				;
+			job_done(n, j, status);
+		}
+	}
+	while (n->nrunning < NOTIFY_PARALLEL &&
+	    (j = TAILQ_FIRST(&n->queued)) != NULL) {
+		TAILQ_REMOVE(&n->queued, j, entry);
+		n->nqueued--;
+		if (start_job(n, j) < 0) {
+			job_free(j);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&n->running, j, entry);
+		n->nrunning++;
+	}
+	TAILQ_FOREACH(j, &n->running, entry) {
+		long	 left = j->deadline_ms - now;
+
+		if (wait < 0 || left < wait)
+			wait = left < 0 ? 0 : left;
+	}
+	/* SIGCHLD wakes the master when a child ends; this is the fallback. */
+	if (wait > 1000 || (wait < 0 && n->nrunning > 0))
+		wait = 1000;
+	return (wait);
+}
+
+size_t
+notify_busy(const struct notify *n)
+{
+	return (n->nqueued + n->nrunning);
+}
+
+void
+notify_drain(struct notify *n, long ms)
+{
+	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
+	long		 until = now_ms() + ms;
+	struct job	*j;
+	int		 status;
+
+	while (n->nrunning > 0 && now_ms() < until) {
+		(void)notify_tick(n);
+		if (n->nrunning > 0)
+			(void)nanosleep(&ts, NULL);
+	}
+	while ((j = TAILQ_FIRST(&n->running)) != NULL) {
+		(void)kill(j->pid, SIGKILL);
+		while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+			;
+		job_done(n, j, status);
+	}
+	if (n->nqueued > 0)
+		hs_warnx("stopping: %zu notices not sent", n->nqueued);
+}

@@ -119,6 +119,7 @@ struct holdscand {
 
 static void	backoff(struct holdscand *, const char *);
 static void	reopen_state(struct holdscand *);
+static void	close_open_batch(struct holdscand *);
 
 static long
 now_ms(void)
@@ -716,11 +717,8 @@ claim_one(struct holdscand *d, const struct watch_candidate *c)
 		decide_unscanned(d, m, "message larger than message_size_limit");
 	else
 		TAILQ_INSERT_TAIL(&d->scanq, m, sentry);
-	if (batch_full(d->open, d->conf)) {
-		d->open->closed = true;
-		TAILQ_INSERT_TAIL(&d->closed, d->open, entry);
-		d->open = NULL;
-	}
+	if (batch_full(d->open, d->conf))
+		close_open_batch(d);
 }
 
 static void
@@ -985,12 +983,29 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 	free(items);
 }
 
+/* No more joins once a batch is full or has waited batch_max_wait. */
+static void
+close_open_batch(struct holdscand *d)
+{
+	d->open->closed = true;
+	TAILQ_INSERT_TAIL(&d->closed, d->open, entry);
+	d->open = NULL;
+}
+
 static void
 commit_ready(struct holdscand *d)
 {
 	struct batch	*b;
 	bool		 more;
 
+	/*
+	 * Under a steady stream some message of the open batch is always
+	 * still being scanned: without this, it would only close when full
+	 * and its first messages would wait for a whole batch to arrive.
+	 */
+	if (d->open != NULL && d->open->count > 0 &&
+	    batch_wait_ms(d->open, d->conf, now_ms()) == 0)
+		close_open_batch(d);
 	while ((b = TAILQ_FIRST(&d->closed)) != NULL && b->undecided == 0) {
 		TAILQ_REMOVE(&d->closed, b, entry);
 		commit_one_batch(d, b);
@@ -1358,8 +1373,13 @@ main(int argc, char **argv)
 		d.ready_fd = daemonize();
 	write_pidfile(&d);
 	setup_signals(&d);
+	/*
+	 * Two per CPU by default: a worker waits for the master between
+	 * messages, and with one per CPU the CPUs then idle (make bench:
+	 * ~10 % faster drains with two).
+	 */
 	nworkers = d.conf->worker_count > 0 ? (size_t)d.conf->worker_count :
-	    (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+	    2 * (size_t)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nworkers < 1)
 		nworkers = 1;
 	if (pool_start(&d.pool, &d.setup, nworkers) < 0)

@@ -150,7 +150,7 @@ static const struct hs_plugin_option clamav_options[] = {
 	{ "parsers", HS_OPT_LIST, "all",
 	    "content parsers: all, or mail plus any of archive, pe, elf, ole2, "
 	    "pdf, html, xmldocs, swf, hwp3, onenote, image" },
-	{ "temporary_directory", HS_OPT_PATH, "/tmp",
+	{ "temporary_directory", HS_OPT_PATH, "/dev/shm",
 	    "where libclamav unpacks parts while scanning" },
 	{ NULL, 0, NULL, NULL },
 };

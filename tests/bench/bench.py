@@ -58,6 +58,16 @@ SESSIONS = int(os.environ.get("BENCH_SESSIONS", "20"))
 LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
 SYN_HASH = int(os.environ.get("BENCH_HASH_SIGS", "200000"))
 SYN_BODY = int(os.environ.get("BENCH_BODY_SIGS", "30000"))
+# For tuning: which parts run, extra holdscan.conf lines, the latency rate
+# (default: half the Postfix-alone rate measured in this run), and
+# whether the sandboxes and holdscand's logs are kept for a look.
+PHASES = os.environ.get("BENCH_PHASES", "throughput,latency,drain").split(",")
+HS_EXTRA = os.environ.get("BENCH_HS_EXTRA", "").replace("\\n", "\n")
+LATENCY_RATE = float(os.environ.get("BENCH_LATENCY_RATE", "0"))
+KEEP = os.environ.get("BENCH_KEEP", "") != ""
+CLAMAV_EXTRA = os.environ.get("BENCH_CLAMAV_EXTRA", "").replace("\\n", "\n")
+SIGSETS = os.environ.get("BENCH_SIGSETS", "small,large").split(",")
+SIZES = os.environ.get("BENCH_SIZES", "2k,50k").split(",")
 
 
 def log(*a):
@@ -89,11 +99,43 @@ class Sandbox:
         self.sink = self.env["SB_SINK_DIR"]
         self.maillog = self.env["SB_MAILLOG"]
 
+    # The counts are sandbox.sh's sink-count and hold-count done in
+    # process: polled every 50 ms, the shell versions would take a good
+    # part of a CPU from what is being measured.
     def sink_count(self):
-        return int(run(["sh", SANDBOX, "sink-count", self.dir]).stdout)
+        """Complete messages at the sink: not empty, not open in smtp-sink."""
+        open_files = set()
+        fddir = "/proc/%s/fd" % self.env.get("SB_SINK_PID", "0")
+        try:
+            for fd in os.listdir(fddir):
+                try:
+                    open_files.add(os.readlink(os.path.join(fddir, fd)))
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        n = 0
+        with os.scandir(self.sink) as it:
+            for e in it:
+                try:
+                    if (e.is_file(follow_symlinks=False) and
+                            e.stat().st_size > 0 and e.path not in open_files):
+                        n += 1
+                except OSError:
+                    pass
+        return n
 
     def hold_count(self):
-        return int(run(["sh", SANDBOX, "hold-count", self.dir]).stdout)
+        """Ready files (owner-executable) anywhere below hold."""
+        n = 0
+        for top, _, files in os.walk(os.path.join(self.queue, "hold")):
+            for f in files:
+                try:
+                    if os.lstat(os.path.join(top, f)).st_mode & 0o100:
+                        n += 1
+                except OSError:
+                    pass
+        return n
 
     def empty_sink(self):
         for f in os.listdir(self.sink):
@@ -129,6 +171,7 @@ plugin clamav {{
     database_directory = {sigdir}
     cache = no
     reload_on_change = no
+    {CLAMAV_EXTRA}
 }}
 {extra}
 """)
@@ -198,12 +241,13 @@ plugin clamav {{
 
 
 def machine_cpu():
-    """CPU seconds used by the whole machine so far (user+nice+system+irq)."""
+    """CPU seconds used by the whole machine so far (user+system+irq; not
+    nice, so that a niced background job does not count)."""
     with open("/proc/stat") as f:
         fields = f.readline().split()[1:]
     ticks = os.sysconf("SC_CLK_TCK")
     user, nice, system, idle, iowait, irq, softirq = map(int, fields[:7])
-    return (user + nice + system + irq + softirq) / ticks
+    return (user + system + irq + softirq) / ticks
 
 
 def make_messages(tmp):
@@ -291,12 +335,15 @@ def percentile(v, p):
 
 
 def delays_since(logfile, offset):
+    """(delay, in hold, in flight, commit) of each delivered message."""
     out = []
     with open(logfile) as f:
         f.seek(offset)
         for line in f:
             if " new_id=" in line and " delay=" in line:
-                out.append(float(line.split(" delay=")[1].split()[0]))
+                total = float(line.split(" delay=")[1].split()[0])
+                parts = line.split(" delays=")[1].split()[0].split("/")
+                out.append((total,) + tuple(float(x) for x in parts[:3]))
     return out
 
 
@@ -321,6 +368,51 @@ def paced_send(sb, msgfile, rate, seconds):
     return n
 
 
+def latency(build, holdsb, sigdir, msgfile, rate):
+    """Hold -> incoming delays at a steady rate, from holdscand's log."""
+    hs = Holdscand(build, holdsb, sigdir, HS_EXTRA)
+    hs.start()
+    holdsb.empty_sink()
+    offset = os.path.getsize(hs.log)
+    log("bench: latency at %.0f msgs/s for %d s" % (rate, LATENCY_SECONDS))
+    n = paced_send(holdsb, msgfile, rate, LATENCY_SECONDS)
+    wait_sink(holdsb, n)
+    d = delays_since(hs.log, offset)
+    hs.stop()
+    fig = {"rate_msgs_per_s": round(rate, 1), "messages": len(d)}
+    # delay = waited in hold + claimed/scanned/batched + commit
+    for i, name in enumerate(("", "hold_", "scan_", "commit_")):
+        v = [x[i] for x in d]
+        fig[name + "p50_s"] = round(percentile(v, 0.5), 4)
+        fig[name + "p99_s"] = round(percentile(v, 0.99), 4)
+    fig["max_s"] = round(max(x[0] for x in d) if d else float("nan"), 4)
+    return fig
+
+
+def drain(build, holdsb, sigdir, msgfile):
+    """N_DRAIN messages held while holdscand is stopped: time to empty."""
+    log("bench: loading %d messages into hold" % N_DRAIN)
+    holdsb.empty_sink()
+    send(holdsb, msgfile, N_DRAIN)
+    deadline = time.time() + 600
+    while holdsb.hold_count() < N_DRAIN and time.time() < deadline:
+        time.sleep(0.2)
+    hs = Holdscand(build, holdsb, sigdir, HS_EXTRA)
+    hs.start()
+    t0 = time.time()
+    while holdsb.hold_count() > 0:
+        time.sleep(0.05)
+    t_hold = time.time() - t0
+    t_sink = wait_sink(holdsb, N_DRAIN) - t0
+    cpu = hs.stop()
+    return {
+        "messages": N_DRAIN, "hold_empty_s": round(t_hold, 2),
+        "hold_msgs_per_s": round(N_DRAIN / t_hold, 1),
+        "all_delivered_s": round(t_sink, 2),
+        "holdscand_cpu_s_per_1000": round(cpu / N_DRAIN * 1000, 2),
+    }
+
+
 def main(argv):
     build, results = argv[1], argv[2]
     os.makedirs(results, exist_ok=True)
@@ -336,19 +428,27 @@ def main(argv):
         os.chmod(sigs_small, 0o755)
         for x in os.listdir(sigs_small):
             os.chmod(os.path.join(sigs_small, x), 0o644)
-        log("bench: generating %d hash + %d body signatures" % (SYN_HASH, SYN_BODY))
-        make_synthetic_sigs(sigs_large, SYN_HASH, SYN_BODY)
+        if "throughput" in PHASES and "large" in SIGSETS:
+            log("bench: generating %d hash + %d body signatures"
+                % (SYN_HASH, SYN_BODY))
+            make_synthetic_sigs(sigs_large, SYN_HASH, SYN_BODY)
 
         alone = Sandbox(base, "alone", hold=False)
         holdsb = Sandbox(base, "hold", hold=True)
 
         for signame, sigdir in (("small", sigs_small), ("large", sigs_large)):
-            hs = Holdscand(build, holdsb, sigdir)
+            if "throughput" not in PHASES:
+                break
+            if signame not in SIGSETS:
+                continue
+            hs = Holdscand(build, holdsb, sigdir, HS_EXTRA)
             t = time.time()
             hs.start()
             figures["engine_start_s_" + signame] = round(time.time() - t, 2)
             for msgname, msgfile, count in (("2k", small, N_SMALL),
                                             ("50k", large, N_LARGE)):
+                if msgname not in SIZES:
+                    continue
                 a, h, acpu, hcpu = [], [], [], []
                 hs_cpu = 0.0
                 peak_rss = peak_pss = 0.0
@@ -376,54 +476,25 @@ def main(argv):
                     "holdscand_rss_mb": round(peak_rss, 1),
                     "holdscand_pss_mb": round(peak_pss, 1),
                 }
-            total = (N_SMALL + N_LARGE) * RUNS
+            total = ((N_SMALL if "2k" in SIZES else 0) +
+                     (N_LARGE if "50k" in SIZES else 0)) * RUNS
             cpu = hs.stop()
             figures["holdscand_cpu_s_per_1000_" + signame] = round(cpu / total * 1000, 2)
 
-        # Latency at half the Postfix-alone rate, small signatures, 2 KB.
-        rate = figures["small_2k"]["alone_msgs_per_s"] / 2
-        hs = Holdscand(build, holdsb, sigs_small)
-        hs.start()
-        holdsb.empty_sink()
-        offset = os.path.getsize(hs.log)
-        log("bench: latency at %.0f msgs/s for %d s" % (rate, LATENCY_SECONDS))
-        n = paced_send(holdsb, small, rate, LATENCY_SECONDS)
-        wait_sink(holdsb, n)
-        d = delays_since(hs.log, offset)
-        figures["latency"] = {
-            "rate_msgs_per_s": round(rate, 1), "messages": len(d),
-            "p50_s": round(percentile(d, 0.5), 4),
-            "p99_s": round(percentile(d, 0.99), 4),
-            "max_s": round(max(d) if d else float("nan"), 4),
-        }
-        hs.stop()
-
-        # Drain: N_DRAIN messages held while holdscand is stopped.
-        log("bench: loading %d messages into hold" % N_DRAIN)
-        holdsb.empty_sink()
-        send(holdsb, small, N_DRAIN)
-        deadline = time.time() + 600
-        while holdsb.hold_count() < N_DRAIN and time.time() < deadline:
-            time.sleep(0.2)
-        hs = Holdscand(build, holdsb, sigs_small)
-        hs.start()
-        t0 = time.time()
-        while holdsb.hold_count() > 0:
-            time.sleep(0.05)
-        t_hold = time.time() - t0
-        t_sink = wait_sink(holdsb, N_DRAIN) - t0
-        cpu = hs.stop()
-        figures["drain"] = {
-            "messages": N_DRAIN, "hold_empty_s": round(t_hold, 2),
-            "hold_msgs_per_s": round(N_DRAIN / t_hold, 1),
-            "all_delivered_s": round(t_sink, 2),
-            "holdscand_cpu_s_per_1000": round(cpu / N_DRAIN * 1000, 2),
-        }
+        rate = LATENCY_RATE or (figures["small_2k"]["alone_msgs_per_s"] / 2
+                                if "small_2k" in figures else 0)
+        if "latency" in PHASES and rate > 0:
+            figures["latency"] = latency(build, holdsb, sigs_small, small, rate)
+        if "drain" in PHASES:
+            figures["drain"] = drain(build, holdsb, sigs_small, small)
     finally:
         for sb in (alone, holdsb):
             if sb is not None:
                 sb.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        if KEEP:
+            log("bench: kept " + base)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
 
     with open(os.path.join(results, "results.json"), "w") as f:
         json.dump(figures, f, indent=2)
@@ -441,32 +512,44 @@ def report(fig):
              "holdscan/s", "ratio", "cpu/1000 alone", "cpu/1000 hs"))
     for sig in ("small", "large"):
         for msg in ("2k", "50k"):
-            r = fig["%s_%s" % (sig, msg)]
+            r = fig.get("%s_%s" % (sig, msg))
+            if r is None:
+                continue
             L.append("%-22s %10.1f %10.1f %7.3f %13.2fs %13.2fs" % (
                 "%s sigs, %s" % (sig, msg), r["alone_msgs_per_s"],
                 r["holdscan_msgs_per_s"], r["ratio"],
                 r["machine_cpu_s_per_1000_alone"],
                 r["machine_cpu_s_per_1000_holdscan"]))
     L.append("")
-    lat = fig["latency"]
-    L.append("added latency (hold -> incoming) at %.0f msgs/s, %d messages: "
-             "p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (
-                 lat["rate_msgs_per_s"], lat["messages"], lat["p50_s"] * 1000,
-                 lat["p99_s"] * 1000, lat["max_s"] * 1000))
-    L.append("holdscand CPU per 1,000 messages: %.2f s (small sigs), %.2f s "
-             "(large sigs)" % (fig["holdscand_cpu_s_per_1000_small"],
-                               fig["holdscand_cpu_s_per_1000_large"]))
+    if "latency" in fig:
+        lat = fig["latency"]
+        L.append("added latency (hold -> incoming) at %.0f msgs/s, %d messages: "
+                 "p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (
+                     lat["rate_msgs_per_s"], lat["messages"],
+                     lat["p50_s"] * 1000, lat["p99_s"] * 1000,
+                     lat["max_s"] * 1000))
+        L.append("  of which in hold before the claim p50/p99 %.1f/%.1f ms, "
+                 "claimed to batch closed %.1f/%.1f ms, commit %.1f/%.1f ms" % (
+                     lat["hold_p50_s"] * 1000, lat["hold_p99_s"] * 1000,
+                     lat["scan_p50_s"] * 1000, lat["scan_p99_s"] * 1000,
+                     lat["commit_p50_s"] * 1000, lat["commit_p99_s"] * 1000))
     for sig in ("small", "large"):
-        r = fig["%s_2k" % sig]
-        L.append("holdscand memory, %s sigs: RSS sum %.0f MB, PSS sum %.0f MB "
-                 "(engine start %.2f s)" % (sig, r["holdscand_rss_mb"],
-                                            r["holdscand_pss_mb"],
-                                            fig["engine_start_s_" + sig]))
-    d = fig["drain"]
-    L.append("drain: %d messages in hold emptied in %.1f s (%.0f msgs/s), "
-             "all delivered after %.1f s" % (d["messages"], d["hold_empty_s"],
-                                             d["hold_msgs_per_s"],
-                                             d["all_delivered_s"]))
+        if "holdscand_cpu_s_per_1000_" + sig not in fig:
+            continue
+        L.append("holdscand CPU per 1,000 messages, %s sigs: %.2f s"
+                 % (sig, fig["holdscand_cpu_s_per_1000_" + sig]))
+        r = fig.get("%s_2k" % sig) or fig.get("%s_50k" % sig)
+        if r:
+            L.append("holdscand memory, %s sigs: RSS sum %.0f MB, PSS sum %.0f "
+                     "MB (engine start %.2f s)" % (sig, r["holdscand_rss_mb"],
+                                                  r["holdscand_pss_mb"],
+                                                  fig["engine_start_s_" + sig]))
+    if "drain" in fig:
+        d = fig["drain"]
+        L.append("drain: %d messages in hold emptied in %.1f s (%.0f msgs/s), "
+                 "all delivered after %.1f s; holdscand %.2f CPU s per 1,000"
+                 % (d["messages"], d["hold_empty_s"], d["hold_msgs_per_s"],
+                    d["all_delivered_s"], d["holdscand_cpu_s_per_1000"]))
     return L
 
 

@@ -1332,6 +1332,53 @@ reindex(struct check *ck, int fd, const struct stat *st, const char *relpath,
 	quarantine_entry_clear(&e);
 }
 
+/*
+ * Another file of the same day directory that is indexed, held, a copy of
+ * the same original queue file and byte for byte the same as fd: the one
+ * that counts when a crash made holdscand quarantine a message twice. (A
+ * twin quarantined on the next day is not found: both stay listed.)
+ */
+static bool
+indexed_twin(struct check *ck, int dayfd, const char *name, const char *orig,
+    int fd, const struct stat *st, char *twin, size_t size)
+{
+	struct quarantine_entry e;
+	struct dirent	*de;
+	DIR		*dir;
+	char		 o[QUEUE_ID_SIZE], *error = NULL;
+	size_t		 len;
+	bool		 found = false;
+	int		 dfd;
+
+	if ((dfd = openat(dayfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return (false);
+	if ((dir = fdopendir(dfd)) == NULL) {
+		(void)close(dfd);
+		return (false);
+	}
+	while (!found && (de = readdir(dir)) != NULL) {
+		len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || strcmp(de->d_name, name) == 0 ||
+		    (len > strlen(Q_TMP_SUFFIX) && strcmp(de->d_name + len -
+		    strlen(Q_TMP_SUFFIX), Q_TMP_SUFFIX) == 0) ||
+		    !orig_of(de->d_name, o, sizeof(o)) || strcmp(o, orig) != 0)
+			continue;
+		if (quarantine_get(ck->q, NULL, de->d_name, false, &e,
+		    &error) != QUARANTINE_OK) {
+			free(error);
+			error = NULL;
+			continue;
+		}
+		found = e.state == QSTATE_HELD &&
+		    same_bytes(fd, st, dayfd, de->d_name);
+		if (found)
+			(void)snprintf(twin, size, "%s", de->d_name);
+		quarantine_entry_clear(&e);
+	}
+	(void)closedir(dir);
+	return (found);
+}
+
 static void
 check_file(struct check *ck, int dayfd, const char *day, const char *name)
 {
@@ -1339,6 +1386,7 @@ check_file(struct check *ck, int dayfd, const char *day, const char *name)
 	struct stat	 st;
 	char		 relpath[QUARANTINE_ID_SIZE + 64], orig[QUEUE_ID_SIZE];
 	char		 qpath[QUEUE_PATH_SIZE], *error = NULL;
+	char		 twin[QUARANTINE_ID_SIZE];
 	size_t		 len = strlen(name);
 	enum quarantine_rc rc;
 	int		 fd;
@@ -1397,6 +1445,16 @@ check_file(struct check *ck, int dayfd, const char *day, const char *name)
 			say(ck, false, "%s: removed a copy of %s, which is still "
 			    "in the queue (%s; its batch did not commit)", name,
 			    orig, qpath);
+		(void)close(fd);
+		return;
+	}
+	/* A copy whose batch did not commit and then ran again. */
+	if (orig_of(name, orig, sizeof(orig)) &&
+	    indexed_twin(ck, dayfd, name, orig, fd, &st, twin, sizeof(twin))) {
+		if (unlinkat(dayfd, name, 0) == 0)
+			say(ck, false, "%s: removed a second copy of %s, quarantined "
+			    "already as %s (its batch was interrupted and ran "
+			    "again)", name, orig, twin);
 		(void)close(fd);
 		return;
 	}

@@ -17,7 +17,8 @@
 #     domain's policy), exit 0; nothing changes in the queue or the
 #     quarantine; a missing file fails.
 #  4. quarantine check while holdscand runs: a file without index entry
-#     is indexed again (a young one is left alone: it may be a batch's),
+#     that is a second copy of an indexed one (a batch interrupted and run
+#     again) is removed (a young one is left alone: it may be a batch's),
 #     an entry without its file is reported (exit 1) until deleted, the
 #     file of a deleted entry and a temporary file are removed.
 #  5. holdscand's start-up check: the same, and a copy of a message that
@@ -273,9 +274,11 @@ fi
 hs chk0 quarantine check
 check_eq 'check: files and index agree' "$?:$(out chk0)" \
     "0:quarantine: files and index agree"
-# A file without an entry (restored from a backup, say: the mail owner's,
-# as all of them), old enough not to be a batch's; another one just
-# written, which a live check must leave alone.
+# A file without an entry that is a second copy of an indexed one (as a
+# batch that was interrupted after writing it and ran again leaves it),
+# old enough not to be a batch's; another one just written, which a live
+# check must leave alone. (A file without entry that is the only copy is
+# indexed again: unit test test_check_repairs_and_reports_one_line_each.)
 o_file=$(path_of "$(q 4)")
 day=${o_file%/*}
 orphan="$(q 4)-7"
@@ -300,13 +303,13 @@ check_eq 'check: one line for each, repaired or not' "$(sort "$HS_TMP/chk1.out")
     "$(sort <<EOF
 problem: $gone: index entry (held, from <sender@sendmail.test>) without its file $gone_file; "holdscan quarantine delete $gone" forgets it
 repaired: $d: removed the file of a deleted entry (an interrupted delete)
-repaired: $orphan: file without index entry: indexed again (sender <sender@sendmail.test>, 1 recipient)
+repaired: $orphan: removed a second copy of $(qn 4), quarantined already as $(q 4) (its batch was interrupted and ran again)
 repaired: $tmp: removed an incomplete copy (its batch did not commit; the message stayed in the queue)
 EOF
 )"
-check_eq 'the file without entry is listed now, as recovered' \
-    "$(entry "$orphan" state):$(entry "$orphan" verdict):$(entry "$orphan" reason):$(entry "$orphan" queue_id)" \
-    "held:unknown:recovered by the quarantine check (no index entry):$(qn 4)"
+check_eq 'the second copy is gone and not listed; the first is still held' \
+    "$(entry "$orphan" state):$(test -e "$day/$orphan" || echo gone):$(entry "$(q 4)" state)" \
+    ":gone:held"
 check_eq 'the young one is left alone: not indexed, still there' \
     "$(entry "$young" state):$(test -f "$day/$young" && echo there)" ":there"
 check_eq 'the deleted entry has no file again, the temporary is gone' \
@@ -357,7 +360,7 @@ check_eq "holdscand's check at start: a line for each, the problem a warning" \
     "$(cat "$HS_TMP/start.check")" "$(sort <<EOF
 quarantine check: ${s_copy##*/}: removed a copy of $s_id, which is still in the queue (hold/$s_id; its batch did not commit)
 quarantine check: $tmp2: removed an incomplete copy (its batch did not commit; the message stayed in the queue)
-quarantine check: $young: file without index entry: indexed again (sender <sender@sendmail.test>, 1 recipient)
+quarantine check: $young: removed a second copy of $(qn 4), quarantined already as $(q 4) (its batch was interrupted and ran again)
 warning: quarantine check: $gone2: index entry (held, from <sender@sendmail.test>) without its file $gone2_file; "holdscan quarantine delete $gone2" forgets it
 EOF
 )"

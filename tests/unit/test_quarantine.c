@@ -534,6 +534,54 @@ test_check_repairs_and_reports_one_line_each(void **state)
 	quarantine_entry_clear(&del);
 }
 
+/*
+ * holdscand killed after a quarantine copy was written but before its
+ * batch committed, then the message quarantined again: the unindexed
+ * first copy goes, the indexed one stays, and nothing is listed twice.
+ */
+static void
+test_check_removes_a_second_copy(void **state)
+{
+	struct world	*w = *state;
+	struct quarantine_entry twin, g;
+	struct quarantine_query qq;
+	struct collected got;
+	struct report	 r;
+	char		 p[1024], day[32], *error = NULL;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+
+	quarantine_file(w, "held-dsn.qf", "TWIN1", "infected", 0, &twin);
+	(void)gmtime_r(&now, &tm);
+	(void)strftime(day, sizeof(day), "%Y/%m/%d", &tm);
+	(void)snprintf(p, sizeof(p), "%s/quarantine/%s/20200101T000000-TWIN1",
+	    w->dir, day);
+	copy_file(DATA_DIR "held-dsn.qf", p);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(quarantine_check(w->q, w->ql, w->qdirfd, w->c.claimed,
+	    false, report_line, &r, &error), 0);
+	assert_int_equal(r.n, 1);
+	assert_false(r.problem[0]);
+	assert_non_null(strstr(r.lines[0], "removed a second copy of TWIN1"));
+	assert_int_not_equal(access(p, F_OK), 0);
+	assert_int_equal(quarantine_get(w->q, NULL, "20200101T000000-TWIN1",
+	    false, &g, &error), QUARANTINE_NOTFOUND);
+	free(error);
+	error = NULL;
+	qq = query();
+	qq.rcpt = "carol@example.net";
+	assert_int_equal(list(w, &qq, &got), 1);
+	/* A different message from the same original id is not a twin. */
+	copy_file(DATA_DIR "held-plain.qf", p);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(quarantine_check(w->q, w->ql, w->qdirfd, w->c.claimed,
+	    false, report_line, &r, &error), 0);
+	assert_int_equal(r.n, 1);
+	assert_non_null(strstr(r.lines[0], "indexed again"));
+	assert_int_equal(access(p, F_OK), 0);
+	quarantine_entry_clear(&twin);
+}
+
 static void
 test_release_puts_one_copy_into_incoming(void **state)
 {
@@ -730,6 +778,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_check_repairs_and_reports_one_line_each, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_check_removes_a_second_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_release_puts_one_copy_into_incoming, setup, teardown),
 		cmocka_unit_test_setup_teardown(

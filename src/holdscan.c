@@ -1310,7 +1310,7 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	const char	*sep;
 	enum verdict	 worst = VERDICT_CLEAN;
 	char		*data, *error = NULL, worst_reason[256] = "";
-	size_t		 len, nrcpts = 0, i, j, max;
+	size_t		 len, nrcpts = 0, i, max;
 	int		 a;
 
 	for (a = 1; a < argc; a++) {
@@ -1344,18 +1344,10 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	    msg.header_len);
 	plugins = xcalloc(t->conf->nscanners + 1, sizeof(*plugins));
 	for (i = 0; i < t->conf->nscanners; i++) {
-		const struct hs_config_plugin *pc = &t->conf->scanners[i];
 		struct plugin	*p;
 
-		if (plugin_load(t->conf->plugin_directory, pc->name, &p,
-		    &error) < 0)
-			hs_fatalx(EX_CONFIG, "%s", error);
-		for (j = 0; j < pc->nopts; j++)
-			if (plugin_set_option(p, pc->opt_names[j],
-			    pc->opt_values[j], &error) < 0)
-				hs_fatalx(EX_CONFIG, "plugin %s: %s", pc->name,
-				    error);
-		if (plugin_init(p, &error) < 0)
+		if (plugin_start(t->conf->plugin_directory, &t->conf->scanners[i],
+		    &p, &error) < 0)
 			hs_fatalx(EX_CONFIG, "%s", error);
 		why = NULL;
 		if (p->desc->worker_init != NULL &&
@@ -1367,17 +1359,7 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	for (i = 0; i < t->conf->nscanners; i++) {
 		struct plugin	*p = plugins[i];
 
-		memset(&r, 0, sizeof(r));
-		if (p->desc->scan(p->ctx, &msg, &r) < 0) {
-			r.verdict = HS_FAILED;
-			if (r.reason[0] == '\0')
-				(void)snprintf(r.reason, sizeof(r.reason),
-				    "plugin error");
-		}
-		r.reason[sizeof(r.reason) - 1] = '\0';
-		r.headers[sizeof(r.headers) - 1] = '\0';
-		if ((unsigned)r.verdict >= VERDICT_COUNT)
-			r.verdict = HS_FAILED;
+		plugin_scan(p, &msg, &r);
 		(void)printf("%-14s %s%s%s", p->name,
 		    verdict_name((enum verdict)r.verdict), r.reason[0] ? ": " : "",
 		    r.reason);

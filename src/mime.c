@@ -478,16 +478,6 @@ locate(const struct walk *w, GMimeObject *unit, GMimeStream *content,
 	return (0);
 }
 
-static char *
-lower_dup(const char *s)
-{
-	char	*d = xstrdup(s), *p;
-
-	for (p = d; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return (d);
-}
-
 static int
 leaf(struct walk *w, GMimeObject *o, size_t depth, GMimeObject *unit)
 {
@@ -521,7 +511,7 @@ leaf(struct walk *w, GMimeObject *o, size_t depth, GMimeObject *unit)
 	}
 	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
 	mt = ct != NULL ? g_mime_content_type_get_mime_type(ct) : NULL;
-	type = lower_dup(mt != NULL ? mt : "text/plain");
+	type = xstrdup_lower(mt != NULL ? mt : "text/plain");
 	g_free(mt);
 	p.content_type = type;
 	p.filename = g_mime_object_get_content_disposition_parameter(o,

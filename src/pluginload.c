@@ -265,6 +265,48 @@ plugin_init(struct plugin *p, char **error_r)
 	return (0);
 }
 
+int
+plugin_start(const char *dir, const struct hs_config_plugin *pc,
+    struct plugin **p_r, char **error_r)
+{
+	struct plugin	*p;
+	char		*error = NULL;
+	size_t		 i;
+
+	if (plugin_load(dir, pc->name, &p, error_r) < 0)
+		return (-1);
+	for (i = 0; i < pc->nopts; i++)
+		if (plugin_set_option(p, pc->opt_names[i], pc->opt_values[i],
+		    &error) < 0) {
+			*error_r = xasprintf("plugin %s: %s", pc->name, error);
+			free(error);
+			plugin_free(&p);
+			return (-1);
+		}
+	if (plugin_init(p, error_r) < 0) {
+		plugin_free(&p);
+		return (-1);
+	}
+	*p_r = p;
+	return (0);
+}
+
+void
+plugin_scan(struct plugin *p, const struct hs_msg *msg, struct hs_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (p->desc->scan(p->ctx, msg, r) < 0) {
+		r->verdict = HS_FAILED;
+		if (r->reason[0] == '\0')
+			(void)snprintf(r->reason, sizeof(r->reason),
+			    "plugin error");
+	}
+	r->reason[sizeof(r->reason) - 1] = '\0';
+	r->headers[sizeof(r->headers) - 1] = '\0';
+	if ((unsigned)r->verdict >= VERDICT_COUNT)
+		r->verdict = HS_FAILED;
+}
+
 void
 plugin_free(struct plugin **pp)
 {

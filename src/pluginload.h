@@ -51,6 +51,21 @@ int	 plugin_set_option(struct plugin *p, const char *name,
 	    const char *value, char **error_r);
 /* Run init (scanner parent). */
 int	 plugin_init(struct plugin *p, char **error_r);
+/*
+ * plugin_start() is plugin_load(), plugin_set_option() for each option of
+ * the configuration's section and plugin_init(): the scanner parent's
+ * start and "holdscan scan". -1 with a sentence in *error_r, nothing left.
+ */
+struct hs_config_plugin;
+int	 plugin_start(const char *dir, const struct hs_config_plugin *pc,
+	    struct plugin **p_r, char **error_r);
+/*
+ * plugin_scan() runs p's scan hook on msg and makes *r safe to use: a
+ * failed hook is HS_FAILED ("plugin error" unless it said why), the
+ * strings are terminated, a verdict out of range is HS_FAILED.
+ */
+void	 plugin_scan(struct plugin *p, const struct hs_msg *msg,
+	    struct hs_result *r);
 void	 plugin_free(struct plugin **p);
 
 /*

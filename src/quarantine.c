@@ -349,16 +349,6 @@ time_key(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
 	return (0);
 }
 
-static char *
-lower_dup(const char *s)
-{
-	char	*d = xstrdup(s), *p;
-
-	for (p = d; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return (d);
-}
-
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -382,7 +372,7 @@ rcpt_keys(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
 	}
 	k = xcalloc(e.nrcpts, sizeof(*k));
 	for (i = 0; i < e.nrcpts; i++)
-		k[i] = lower_dup(e.rcpts[i]);
+		k[i] = xstrdup_lower(e.rcpts[i]);
 	qsort(k, e.nrcpts, sizeof(*k), cmp_str);
 	v = xcalloc(e.nrcpts, sizeof(*v));
 	for (i = 0; i < e.nrcpts; i++) {
@@ -782,6 +772,18 @@ quarantine_open_file(struct quarantine *q, const struct quarantine_entry *e)
 	return (openat(q->dirfd, e->relpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
 }
 
+/* A read of the index failed: close what it opened; -1 with the error. */
+static int
+read_failed(DBC *cur, DB_TXN *txn, int ret, char **error_r)
+{
+	if (cur != NULL)
+		(void)cur->close(cur);
+	if (txn != NULL)
+		(void)txn->abort(txn);
+	*error_r = xasprintf("quarantine index: %s", db_strerror(ret));
+	return (-1);
+}
+
 /* --- queries ----------------------------------------------------------------- */
 
 static bool
@@ -834,7 +836,7 @@ quarantine_list(struct quarantine *q, const struct quarantine_query *qq,
 	memset(&pkey, 0, sizeof(pkey));
 	memset(&pdata, 0, sizeof(pdata));
 	if (qq->rcpt != NULL) {
-		rkey = lower_dup(qq->rcpt);
+		rkey = xstrdup_lower(qq->rcpt);
 		dbt_set(&skey, rkey, strlen(rkey));
 		ret = q->by_rcpt->cursor(q->by_rcpt, txn, &cur, 0);
 		flag = DB_SET;
@@ -875,13 +877,8 @@ quarantine_list(struct quarantine *q, const struct quarantine_query *qq,
 	return (0);
 
 fail:
-	if (cur != NULL)
-		(void)cur->close(cur);
-	if (txn != NULL)
-		(void)txn->abort(txn);
 	free(rkey);
-	*error_r = xasprintf("quarantine index: %s", db_strerror(ret));
-	return (-1);
+	return (read_failed(cur, txn, ret, error_r));
 }
 
 int
@@ -927,12 +924,7 @@ quarantine_counts(struct quarantine *q, size_t count[3], uint64_t bytes[3],
 	return (0);
 
 fail:
-	if (cur != NULL)
-		(void)cur->close(cur);
-	if (txn != NULL)
-		(void)txn->abort(txn);
-	*error_r = xasprintf("quarantine index: %s", db_strerror(ret));
-	return (-1);
+	return (read_failed(cur, txn, ret, error_r));
 }
 
 /* --- delete, expire ---------------------------------------------------------- */
@@ -1025,15 +1017,10 @@ expiring(struct quarantine *q, time_t cutoff, char ***ids_r, size_t *n_r,
 	return (0);
 
 fail:
-	if (cur != NULL)
-		(void)cur->close(cur);
-	if (txn != NULL)
-		(void)txn->abort(txn);
 	while (n > 0)
 		free(ids[--n]);
 	free(ids);
-	*error_r = xasprintf("quarantine index: %s", db_strerror(ret));
-	return (-1);
+	return (read_failed(cur, txn, ret, error_r));
 }
 
 /* Remove the day, month and year directories of relpath if empty and old. */
@@ -1079,7 +1066,7 @@ quarantine_expire(struct quarantine *q, time_t cutoff, size_t *n_r,
 	DB_TXN		*txn;
 	DBT		 key;
 	char		**ids = NULL, *first = NULL;
-	size_t		 n, i;
+	size_t		 n = 0, i;
 	int		 ret, tries;
 
 	*n_r = 0;
@@ -1586,10 +1573,5 @@ quarantine_check(struct quarantine *q, const struct queue_layout *ql,
 	return (ck.problems);
 
 fail:
-	if (cur != NULL)
-		(void)cur->close(cur);
-	if (txn != NULL)
-		(void)txn->abort(txn);
-	*error_r = xasprintf("quarantine index: %s", db_strerror(ret));
-	return (-1);
+	return (read_failed(cur, txn, ret, error_r));
 }

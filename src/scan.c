@@ -180,17 +180,7 @@ run_plugins(const struct scan_ctx *ctx, const struct hs_msg *msg,
 	for (i = 0; i < ctx->nplugins; i++) {
 		struct plugin	*p = ctx->plugins[i];
 
-		memset(&r, 0, sizeof(r));
-		if (p->desc->scan(p->ctx, msg, &r) < 0) {
-			r.verdict = HS_FAILED;
-			if (r.reason[0] == '\0')
-				(void)snprintf(r.reason, sizeof(r.reason),
-				    "plugin error");
-		}
-		r.reason[sizeof(r.reason) - 1] = '\0';
-		r.headers[sizeof(r.headers) - 1] = '\0';
-		if ((unsigned)r.verdict >= VERDICT_COUNT)
-			r.verdict = HS_FAILED;
+		plugin_scan(p, msg, &r);
 		detail_add(res, p->name, r.verdict, r.reason);
 		if (headers != NULL && r.headers[0] != '\0' &&
 		    rewrite_header_lines(r.headers, headers) > 0)

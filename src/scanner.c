@@ -102,21 +102,14 @@ load_plugins(struct scanner *sc)
 {
 	const struct hs_config *conf = sc->setup->conf;
 	char		*error = NULL;
-	size_t		 i, j;
+	size_t		 i;
 
 	sc->plugins = xcalloc(conf->nscanners, sizeof(*sc->plugins));
 	for (i = 0; i < conf->nscanners; i++) {
-		const struct hs_config_plugin *pc = &conf->scanners[i];
 		struct plugin	*p;
 
-		if (plugin_load(conf->plugin_directory, pc->name, &p, &error) < 0)
-			hs_fatalx(EX_CONFIG, "%s", error);
-		for (j = 0; j < pc->nopts; j++)
-			if (plugin_set_option(p, pc->opt_names[j],
-			    pc->opt_values[j], &error) < 0)
-				hs_fatalx(EX_CONFIG, "plugin %s: %s", pc->name,
-				    error);
-		if (plugin_init(p, &error) < 0)
+		if (plugin_start(conf->plugin_directory, &conf->scanners[i], &p,
+		    &error) < 0)
 			hs_fatalx(EX_CONFIG, "%s", error);
 		sc->plugins[sc->nplugins++] = p;
 	}

@@ -9,6 +9,7 @@
  *
  *	This module must never return NULL and never log message content.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,6 +60,16 @@ char *
 xstrdup(const char *s)
 {
 	return (xmemdup(s, strlen(s) + 1));
+}
+
+char *
+xstrdup_lower(const char *s)
+{
+	char	*d = xstrdup(s), *p;
+
+	for (p = d; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return (d);
 }
 
 char *

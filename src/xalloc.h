@@ -14,6 +14,8 @@ void	*xcalloc(size_t nmemb, size_t size);
 void	*xreallocarray(void *ptr, size_t nmemb, size_t size);
 char	*xstrdup(const char *s);
 char	*xstrndup(const char *s, size_t n);
+/* xstrdup() in lower case (ASCII, as tolower() in the C locale does) */
+char	*xstrdup_lower(const char *s);
 void	*xmemdup(const void *p, size_t n);
 /* printf into a new string */
 char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

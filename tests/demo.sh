@@ -11,6 +11,8 @@ set -eu
 HS_BUILD=${HS_BUILD:?run me through make demo}
 LIB=$(cd "$(dirname "$0")/lib" && pwd)
 SANDBOX="$LIB/sandbox.sh"
+# shellcheck source=lib/holdscan.sh
+. "$LIB/holdscan.sh"
 DEMO=$(mktemp -d /tmp/holdscan-demo.XXXXXX)
 chmod 0755 "$DEMO"
 SB="$DEMO/postfix"
@@ -78,7 +80,7 @@ state_directory = $DEMO/hs/state
 quarantine_directory = $DEMO/hs/quarantine
 pid_file = $DEMO/hs/holdscand.pid
 metrics_file = $DEMO/hs/state/metrics.prom
-plugin_directory = $HS_BUILD/plugins
+plugin_directory = $(hs_plugins "$DEMO/hs")
 worker_user = nobody
 scanners = $scanners
 EOF

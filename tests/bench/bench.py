@@ -156,6 +156,16 @@ class Holdscand:
             os.makedirs(p, exist_ok=True)
             shutil.chown(p, "postfix")
             os.chmod(p, 0o700)
+        # The plugins as hs_plugins in tests/lib/holdscan.sh copies them:
+        # worker_user may not be able to reach the checkout.
+        plugins = os.path.join(self.hs, "plugins")
+        os.makedirs(plugins, exist_ok=True)
+        os.chmod(plugins, 0o755)
+        for so in os.listdir(os.path.join(build, "plugins")):
+            if so.endswith(".so"):
+                dst = os.path.join(plugins, so)
+                shutil.copyfile(os.path.join(build, "plugins", so), dst)
+                os.chmod(dst, 0o644)
         self.conf = os.path.join(self.hs, "holdscan.conf")
         with open(self.conf, "w") as f:
             f.write(f"""postfix_config_directory = {sb.config}
@@ -163,7 +173,7 @@ state_directory = {self.hs}/state
 quarantine_directory = {self.hs}/quarantine
 pid_file = {self.hs}/holdscand.pid
 metrics_file = {self.hs}/state/metrics.prom
-plugin_directory = {build}/plugins
+plugin_directory = {plugins}
 worker_user = nobody
 scanners = clamav
 plugin clamav {{

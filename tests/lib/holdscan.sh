@@ -44,6 +44,16 @@ _hs_get() {
 	eval "printf '%s' \"\${$1_$2:-}\""
 }
 
+# hs_plugins DIR - a copy of the build's plugins in DIR/plugins (root's,
+# 0755), printed. The scanners load them as worker_user, who may not be
+# able to reach the checkout (a clone below /root or a 0700 "mktemp -d").
+hs_plugins() {
+	mkdir -p "$1/plugins" &&
+	    cp "$HS_BUILD"/plugins/*.so "$1/plugins/" &&
+	    chmod 0755 "$1/plugins" && chmod 0644 "$1"/plugins/*.so &&
+	    echo "$1/plugins"
+}
+
 hs_conf() {
 	hs_conf_at "$(sb_dir "$1")" "$(sb_env "$1" CONFIG)" \
 	    "$(sb_env "$1" MAIL_OWNER)"
@@ -62,7 +72,7 @@ hs_conf_at() {
 		echo "quarantine_directory = $_hc_dir/hs/quarantine"
 		echo "pid_file = $_hc_dir/hs/holdscand.pid"
 		echo "metrics_file = $_hc_dir/hs/state/metrics.prom"
-		echo "plugin_directory = $HS_BUILD/plugins"
+		echo "plugin_directory = $(hs_plugins "$_hc_dir/hs")"
 		echo "worker_user = nobody"
 		echo "worker_count = 2"
 		cat

@@ -164,8 +164,9 @@ class Holdscand:
         for so in os.listdir(os.path.join(build, "plugins")):
             if so.endswith(".so"):
                 dst = os.path.join(plugins, so)
-                shutil.copyfile(os.path.join(build, "plugins", so), dst)
-                os.chmod(dst, 0o644)
+                shutil.copyfile(os.path.join(build, "plugins", so), dst + ".new")
+                os.chmod(dst + ".new", 0o644)
+                os.replace(dst + ".new", dst)   # never write a mapped file
         self.conf = os.path.join(self.hs, "holdscan.conf")
         with open(self.conf, "w") as f:
             f.write(f"""postfix_config_directory = {sb.config}

@@ -47,11 +47,16 @@ _hs_get() {
 # hs_plugins DIR - a copy of the build's plugins in DIR/plugins (root's,
 # 0755), printed. The scanners load them as worker_user, who may not be
 # able to reach the checkout (a clone below /root or a 0700 "mktemp -d").
+# Each file is renamed into place: a running holdscand may have the old
+# one mapped, and writing into it would change its code under it.
 hs_plugins() {
-	mkdir -p "$1/plugins" &&
-	    cp "$HS_BUILD"/plugins/*.so "$1/plugins/" &&
-	    chmod 0755 "$1/plugins" && chmod 0644 "$1"/plugins/*.so &&
-	    echo "$1/plugins"
+	mkdir -p "$1/plugins" && chmod 0755 "$1/plugins" || return 1
+	for _hp_so in "$HS_BUILD"/plugins/*.so; do
+		_hp_dst="$1/plugins/${_hp_so##*/}"
+		cp "$_hp_so" "$_hp_dst.new" && chmod 0644 "$_hp_dst.new" &&
+		    mv -f "$_hp_dst.new" "$_hp_dst" || return 1
+	done
+	echo "$1/plugins"
 }
 
 hs_conf() {

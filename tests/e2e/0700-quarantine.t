@@ -416,7 +416,10 @@ check 'its notice names the message and nobody else' sh -c "
     grep -q '^reference: $r_qid\$' '$r_notice'"
 
 # --- 8. the shipped templates; a notice that is itself quarantined ----------------------
-conf "$SRC/etc/notify-postmaster.txt" "$SRC/etc/notify-recipient.txt" infected
+# (copied: holdscand reads them as the mail owner, who may not reach the
+# checkout)
+cp "$SRC/etc/notify-postmaster.txt" "$SRC/etc/notify-recipient.txt" "$HS_TMP/"
+conf "$HS_TMP/notify-postmaster.txt" "$HS_TMP/notify-recipient.txt" infected
 kill -HUP "$A_HS_PID"
 sleep 1
 sent_before=$(hs_count_log A 'notice sent to')

@@ -163,7 +163,7 @@ EOF
 rc=0
 "$HOLDSCAN" -c "$CONF" check-config >"$HS_TMP/e.out" 2>&1 || rc=$?
 check_eq 'check-config: errors with file and line, exit 78' "$rc:$(cat \
-    "$HS_TMP/e.out")" "78:$CONF: plugin nosuch: $HS_BUILD/plugins/nosuch.so: No such file or directory
+    "$HS_TMP/e.out")" "78:$CONF: plugin nosuch: $(sed -n 's/^plugin_directory = //p' "$CONF")/nosuch.so: No such file or directory
 $CONF:9: batch_max_wait = \"soon\": bad time (use a number with ms, s, m, h or d)"
 rc=0
 "$HOLDSCAND" -n -c "$CONF" >"$HS_TMP/n.out" 2>&1 || rc=$?

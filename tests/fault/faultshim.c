@@ -14,7 +14,10 @@
  *	CALL is one of open (also openat, creat), write (also pwrite,
  *	writev), fsync (also fdatasync), syncfs, rename (also renameat,
  *	renameat2), unlink (also unlinkat), mkdir (also mkdirat).
- *	ERRNO is EIO, ENOSPC, EMFILE, EACCES or EROFS. WHEN is "always", a
+ *	ERRNO is EIO, ENOSPC, EMFILE, EACCES or EROFS; or KILL, which
+ *	sends the process SIGKILL instead of making the call, or KILLAFTER,
+ *	which makes the call and then sends SIGKILL (a crash at one exact
+ *	system call, before or after it took effect). WHEN is "always", a
  *	number N (fail the Nth matching call after the rule appeared, once),
  *	or "pP" (fail with probability P, e.g. p0.2). PATH-SUBSTRING limits
  *	the rule to calls whose path (for descriptor calls, the file the
@@ -29,6 +32,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,8 +62,13 @@ static struct {
 	struct timespec	 mtime;
 	struct timespec	 checked;
 	int		 inside;
+	int		 kill_after;	/* the call being made is the fatal one */
 	unsigned int	 seed;
 } fs;
+
+/* Not errno values: what a KILL or KILLAFTER rule asks for. */
+#define FAULT_KILL		(-1)
+#define FAULT_KILL_AFTER	(-2)
 
 static int (*real_openat)(int, const char *, int, ...);
 static ssize_t (*real_write)(int, const void *, size_t);
@@ -89,6 +98,10 @@ errno_of(const char *s)
 	};
 	size_t	 i;
 
+	if (strcmp(s, "KILL") == 0)
+		return (FAULT_KILL);
+	if (strcmp(s, "KILLAFTER") == 0)
+		return (FAULT_KILL_AFTER);
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (strcmp(tab[i].n, s) == 0)
 			return (tab[i].e);
@@ -167,7 +180,8 @@ log_fault(const char *call, const char *path, int err)
 	if (logpath == NULL)
 		return;
 	len = snprintf(line, sizeof(line), "%ld %s %s %s\n", (long)getpid(),
-	    call, strerror(err), path ? path : "");
+	    call, err == FAULT_KILL ? "KILL" : err == FAULT_KILL_AFTER ?
+	    "KILLAFTER" : strerror(err), path ? path : "");
 	if (len <= 0)
 		return;
 	REAL(openat);
@@ -181,9 +195,18 @@ log_fault(const char *call, const char *path, int err)
 	(void)real_close(fd);
 }
 
+/* SIGKILL cannot be caught: the process ends here, as with kill -9. */
+static void
+kill_now(void)
+{
+	(void)kill(getpid(), SIGKILL);
+	for (;;)
+		(void)pause();
+}
+
 /*
  * Should this call fail? path may be NULL (then fd names the file).
- * Returns the errno to fail with, or 0.
+ * Returns the errno to fail with, 0, or FAULT_KILL / FAULT_KILL_AFTER.
  */
 static int
 should_fail(const char *call, int dirfd, const char *path, int fd)
@@ -252,11 +275,23 @@ should_fail(const char *call, int dirfd, const char *path, int fd)
 
 #define FAIL_IF(call, dirfd, path, fd) do { \
 	int _e = should_fail(call, dirfd, path, fd); \
-	if (_e) { \
+	if (_e == FAULT_KILL) \
+		kill_now(); \
+	if (_e == FAULT_KILL_AFTER) \
+		fs.kill_after = 1; \
+	else if (_e) { \
 		errno = _e; \
 		return (-1); \
 	} \
 } while (0)
+
+/* Make the real call; die after it if a KILLAFTER rule chose this call. */
+#define AFTER(x) ({ \
+	__typeof__(x) _r = (x); \
+	if (fs.kill_after) \
+		kill_now(); \
+	_r; \
+})
 
 int
 openat(int dirfd, const char *path, int flags, ...)
@@ -271,7 +306,7 @@ openat(int dirfd, const char *path, int flags, ...)
 		va_end(ap);
 	}
 	FAIL_IF("open", dirfd, path, -1);
-	return (real_openat(dirfd, path, flags, mode));
+	return (AFTER(real_openat(dirfd, path, flags, mode)));
 }
 
 int
@@ -287,7 +322,7 @@ open(const char *path, int flags, ...)
 		va_end(ap);
 	}
 	FAIL_IF("open", AT_FDCWD, path, -1);
-	return (real_openat(AT_FDCWD, path, flags, mode));
+	return (AFTER(real_openat(AT_FDCWD, path, flags, mode)));
 }
 
 int
@@ -303,7 +338,7 @@ open64(const char *path, int flags, ...)
 		va_end(ap);
 	}
 	FAIL_IF("open", AT_FDCWD, path, -1);
-	return (real_openat(AT_FDCWD, path, flags, mode));
+	return (AFTER(real_openat(AT_FDCWD, path, flags, mode)));
 }
 
 ssize_t
@@ -311,7 +346,7 @@ write(int fd, const void *buf, size_t len)
 {
 	REAL(write);
 	FAIL_IF("write", AT_FDCWD, NULL, fd);
-	return (real_write(fd, buf, len));
+	return (AFTER(real_write(fd, buf, len)));
 }
 
 ssize_t
@@ -319,7 +354,7 @@ pwrite(int fd, const void *buf, size_t len, off_t off)
 {
 	REAL(pwrite);
 	FAIL_IF("write", AT_FDCWD, NULL, fd);
-	return (real_pwrite(fd, buf, len, off));
+	return (AFTER(real_pwrite(fd, buf, len, off)));
 }
 
 ssize_t
@@ -327,7 +362,7 @@ pwrite64(int fd, const void *buf, size_t len, off_t off)
 {
 	REAL(pwrite);
 	FAIL_IF("write", AT_FDCWD, NULL, fd);
-	return (real_pwrite(fd, buf, len, off));
+	return (AFTER(real_pwrite(fd, buf, len, off)));
 }
 
 ssize_t
@@ -335,7 +370,7 @@ writev(int fd, const struct iovec *iov, int n)
 {
 	REAL(writev);
 	FAIL_IF("write", AT_FDCWD, NULL, fd);
-	return (real_writev(fd, iov, n));
+	return (AFTER(real_writev(fd, iov, n)));
 }
 
 int
@@ -343,7 +378,7 @@ fsync(int fd)
 {
 	REAL(fsync);
 	FAIL_IF("fsync", AT_FDCWD, NULL, fd);
-	return (real_fsync(fd));
+	return (AFTER(real_fsync(fd)));
 }
 
 int
@@ -351,7 +386,7 @@ fdatasync(int fd)
 {
 	REAL(fdatasync);
 	FAIL_IF("fsync", AT_FDCWD, NULL, fd);
-	return (real_fdatasync(fd));
+	return (AFTER(real_fdatasync(fd)));
 }
 
 int
@@ -359,7 +394,7 @@ syncfs(int fd)
 {
 	REAL(syncfs);
 	FAIL_IF("syncfs", AT_FDCWD, NULL, fd);
-	return (real_syncfs(fd));
+	return (AFTER(real_syncfs(fd)));
 }
 
 int
@@ -368,7 +403,7 @@ renameat2(int ofd, const char *old, int nfd, const char *new,
 {
 	REAL(renameat2);
 	FAIL_IF("rename", nfd, new, -1);
-	return (real_renameat2(ofd, old, nfd, new, flags));
+	return (AFTER(real_renameat2(ofd, old, nfd, new, flags)));
 }
 
 int
@@ -376,7 +411,7 @@ renameat(int ofd, const char *old, int nfd, const char *new)
 {
 	REAL(renameat2);
 	FAIL_IF("rename", nfd, new, -1);
-	return (real_renameat2(ofd, old, nfd, new, 0));
+	return (AFTER(real_renameat2(ofd, old, nfd, new, 0)));
 }
 
 int
@@ -384,7 +419,7 @@ rename(const char *old, const char *new)
 {
 	REAL(renameat2);
 	FAIL_IF("rename", AT_FDCWD, new, -1);
-	return (real_renameat2(AT_FDCWD, old, AT_FDCWD, new, 0));
+	return (AFTER(real_renameat2(AT_FDCWD, old, AT_FDCWD, new, 0)));
 }
 
 int
@@ -392,7 +427,7 @@ unlinkat(int dirfd, const char *path, int flags)
 {
 	REAL(unlinkat);
 	FAIL_IF("unlink", dirfd, path, -1);
-	return (real_unlinkat(dirfd, path, flags));
+	return (AFTER(real_unlinkat(dirfd, path, flags)));
 }
 
 int
@@ -400,7 +435,7 @@ unlink(const char *path)
 {
 	REAL(unlinkat);
 	FAIL_IF("unlink", AT_FDCWD, path, -1);
-	return (real_unlinkat(AT_FDCWD, path, 0));
+	return (AFTER(real_unlinkat(AT_FDCWD, path, 0)));
 }
 
 int
@@ -408,7 +443,7 @@ mkdirat(int dirfd, const char *path, mode_t mode)
 {
 	REAL(mkdirat);
 	FAIL_IF("mkdir", dirfd, path, -1);
-	return (real_mkdirat(dirfd, path, mode));
+	return (AFTER(real_mkdirat(dirfd, path, mode)));
 }
 
 int
@@ -416,5 +451,5 @@ mkdir(const char *path, mode_t mode)
 {
 	REAL(mkdirat);
 	FAIL_IF("mkdir", AT_FDCWD, path, -1);
-	return (real_mkdirat(AT_FDCWD, path, mode));
+	return (AFTER(real_mkdirat(AT_FDCWD, path, mode)));
 }

@@ -195,7 +195,7 @@ check_queue(struct cc *cc, struct stat *hold)
 }
 
 /*
- * holdscan's directory and its claimed/ and staging/ must be on hold's
+ * holdscan's directory and its claimed/, staging/ and intent/ must be on hold's
  * file system (design rule 2). A missing one is fine: holdscand creates
  * it inside queue_directory, where it belongs.
  */
@@ -204,7 +204,7 @@ check_queue_subdirs(struct cc *cc, int qfd, const struct stat *hold)
 {
 	const struct queue_layout *ql = cc->ql;
 	const char	*sub = cc->conf->holdscan_queue_subdir;
-	const char	*parts[] = { "", "/claimed", "/staging", NULL };
+	const char	*parts[] = { "", "/claimed", "/staging", "/intent", NULL };
 	struct stat	 st, lst;
 	char		 rel[QUEUE_PATH_SIZE], who[64];
 	size_t		 i;

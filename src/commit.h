@@ -26,9 +26,11 @@ struct commit_ctx {
 	int		 claimed_fd;
 	int		 staging_fd;
 	int		 release_fd;
+	int		 intent_fd;
 	char		 claimed[QUEUE_PATH_SIZE];	/* "holdscan/claimed" */
 	char		 staging[QUEUE_PATH_SIZE];	/* "holdscan/staging" */
 	char		 release[QUEUE_PATH_SIZE];	/* "holdscan/release" (the tool's) */
+	char		 intent[QUEUE_PATH_SIZE];	/* "holdscan/intent" */
 	struct journal	*journal;
 	struct aside	*aside;
 	struct quarantine *quarantine;	/* NULL: quarantine = set aside */
@@ -63,14 +65,16 @@ struct commit_item {
 	char		 sname[QUEUE_ID_SIZE + 8];
 	int		 sfd;
 	uint64_t	 sino;
+	char		 planned[QUEUE_ID_SIZE];	/* target id, journaled */
+	char		 qpath[QUEUE_PATH_SIZE];	/* quarantine copy */
 	int		 jkind;		/* journal kind, 0 if not journaled */
 };
 
 /*
  * commit_init() creates holdscan's directories inside the queue directory
- * (mode 0700, the mail owner's) when missing, and opens them: claimed/
- * and staging/ (holdscand's) and release/ (the holdscan tool's staging
- * directory for quarantine releases).
+ * (mode 0700, the mail owner's) when missing, and opens them: claimed/,
+ * staging/ and intent/ (holdscand's) and release/ (the holdscan tool's
+ * staging directory for quarantine releases).
  */
 int	 commit_init(struct commit_ctx *c, const struct queue_layout *ql,
 	    const struct hs_config *conf, int qdirfd, struct journal *j,
@@ -87,8 +91,13 @@ int	 commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 /*
  * commit_recover() finishes or undoes what the journal says was in
  * progress: holdscand's batches and the holdscan tool's releases. With
- * strays, also returns every file left in claimed/ to hold, removes
- * every file left in staging/ (only at start, before any claim) and every
+ * strays (only at start, before any claim), also reads the intent
+ * records a batch left in intent/: a message they name that is still in
+ * claimed/ without a journal entry (the journal was lost) goes back to
+ * hold if its new file was never published, and is set aside (aside
+ * list, reason given) if it was, so that it is neither lost nor
+ * delivered twice. Then it returns every other unlocked file left in
+ * claimed/ to hold, removes every file left in staging/ and every
  * unlocked file in release/ that no journal entry names.
  * commit_recover_releases() does only the releases' part (the holdscan
  * tool, at its start: holdscand may be working on its own entries).

@@ -274,8 +274,13 @@ open_state(struct tool *t)
 	if (geteuid() == 0 && queue_mkdirs(t->ql, t->qdirfd, rel) < 0)
 		hs_fatal(EX_CANTCREAT, "%s/%s", t->ql->queue_dir, rel);
 	become_mail_owner(t);
-	if (statedb_open(t->conf->state_directory, &t->sdb, &error) < 0 ||
-	    journal_open(t->sdb, &t->journal, &error) < 0 ||
+	if (statedb_open(t->conf->state_directory, &t->sdb, &error) < 0)
+		hs_fatalx(EX_UNAVAILABLE, "%s", error);
+	if (t->sdb->logs_lost)
+		hs_fatalx(EX_UNAVAILABLE, "the log files of the state environment "
+		    "%s are gone; holdscand repairs it at its next start (see "
+		    "RECOVERY in holdscand(8))", t->conf->state_directory);
+	if (journal_open(t->sdb, &t->journal, &error) < 0 ||
 	    quarantine_open(t->conf, t->sdb, t->ql->owner_uid,
 	    t->ql->owner_gid, &t->q, &error) < 0 ||
 	    commit_init(&t->commit, t->ql, t->conf, t->qdirfd, t->journal, NULL,
@@ -1105,6 +1110,12 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 		case RELEASE_DELETED:
 			rc = fail("%s: deleted; there is nothing to release",
 			    ids[i]);
+			break;
+		case RELEASE_TWIN:
+			rc = fail("%s: %s; --again releases it all the same",
+			    ids[i], error);
+			free(error);
+			error = NULL;
 			break;
 		case RELEASE_PENDING:
 			done++;

@@ -55,6 +55,7 @@
 #include "claim.h"
 #include "commit.h"
 #include "config.h"
+#include "instance.h"
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
@@ -88,6 +89,7 @@ struct holdscand {
 	int		 qdirfd;
 	int		 sigfd;
 	int		 pidfd;
+	int		 instance_fd;	/* our lock on the queue (instance.c) */
 	int		 ready_fd;	/* the starting process waits on it, or -1 */
 	struct statedb	*sdb;
 	struct journal	*journal;
@@ -213,9 +215,13 @@ ensure_queue_subdirs(struct holdscand *d)
 	    d->conf->holdscan_queue_subdir);
 	if (queue_mkdirs(d->ql, fd, rel) < 0)
 		hs_fatal(EX_CANTCREAT, "%s/%s", d->ql->queue_dir, rel);
+	(void)snprintf(rel, sizeof(rel), "%s/intent",
+	    d->conf->holdscan_queue_subdir);
+	if (queue_mkdirs(d->ql, fd, rel) < 0)
+		hs_fatal(EX_CANTCREAT, "%s/%s", d->ql->queue_dir, rel);
 	/* Queue files move only by rename: everything must be on hold's file system. */
 	{
-		const char	*sub[] = { "claimed", "staging", NULL };
+		const char	*sub[] = { "claimed", "staging", "intent", NULL };
 		struct stat	 hold, st;
 		size_t		 i;
 
@@ -378,12 +384,9 @@ resolve_worker_user(struct holdscand *d)
 	d->setup.user = d->conf->worker_user;
 }
 
-/* The Berkeley DB side: environment, journal, set-aside list, quarantine. */
 static int
-open_state_db(struct holdscand *d, char **error_r)
+open_state_dbs(struct holdscand *d, char **error_r)
 {
-	if (statedb_open(d->conf->state_directory, &d->sdb, error_r) < 0)
-		return (-1);
 	if (journal_open(d->sdb, &d->journal, error_r) < 0 ||
 	    aside_open(d->sdb, &d->aside, error_r) < 0 ||
 	    quarantine_open(d->conf, d->sdb, d->ql->owner_uid, d->ql->owner_gid,
@@ -391,6 +394,39 @@ open_state_db(struct holdscand *d, char **error_r)
 		quarantine_close(&d->quarantine);
 		aside_close(&d->aside);
 		journal_close(&d->journal);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The Berkeley DB side: environment, journal, set-aside list, quarantine. */
+static int
+open_state_db(struct holdscand *d, char **error_r)
+{
+	char	*error = NULL;
+
+	if (statedb_open(d->conf->state_directory, &d->sdb, error_r) < 0)
+		return (-1);
+	if (d->sdb->logs_lost) {
+		/*
+		 * The log files were removed (by hand, or a disk that lost
+		 * them): the journal cannot be trusted without them. Put it
+		 * aside; the intent records in the queue say what an
+		 * interrupted batch did (commit.c).
+		 */
+		hs_warnx("the log files of the state environment %s are gone: "
+		    "the journal cannot be trusted without them; it is moved "
+		    "aside and interrupted batches are finished from the intent "
+		    "records; see RECOVERY in holdscand(8)",
+		    d->conf->state_directory);
+		if (statedb_forget_log(d->sdb, JOURNAL_DB_NAME, &error) < 0) {
+			*error_r = error;
+			statedb_close(&d->sdb);
+			return (-1);
+		}
+	}
+	if (open_state_dbs(d, &error) < 0) {
+		*error_r = error;
 		statedb_close(&d->sdb);
 		return (-1);
 	}
@@ -462,6 +498,51 @@ reopen_if_recovered(struct holdscand *d)
 	return (!d->state_broken);
 }
 
+/*
+ * One holdscand per queue, and a state directory that belongs to it:
+ * before anything in holdscan's queue directory is touched.
+ */
+static void
+bind_instance(struct holdscand *d)
+{
+	enum instance_binding b;
+	char		*error = NULL;
+
+	if (instance_lock(d->qdirfd, d->ql->queue_dir, &d->instance_fd,
+	    &error) < 0)
+		hs_fatalx(errno == EWOULDBLOCK ? EX_TEMPFAIL : EX_UNAVAILABLE,
+		    "%s", error);
+	if (instance_bind(d->qdirfd, d->conf->holdscan_queue_subdir,
+	    d->ql->queue_dir, d->conf->state_directory, d->ql->owner_uid,
+	    d->ql->owner_gid, &b, &error) < 0)
+		hs_fatalx(b == BINDING_FOREIGN ? EX_CONFIG : EX_UNAVAILABLE,
+		    "%s", error);
+	switch (b) {
+	case BINDING_NEW:
+		hs_info("state directory %s now belongs to the queue %s",
+		    d->conf->state_directory, d->ql->queue_dir);
+		break;
+	case BINDING_STATE_LOST:
+		hs_warnx("state directory %s has no record of the queue %s, "
+		    "which holdscan has used before: the journal, the quarantine "
+		    "index and the set-aside list were lost or are elsewhere. "
+		    "Interrupted batches are finished from the intent records in "
+		    "%s/%s/intent, and the quarantine index is rebuilt from the "
+		    "store; see RECOVERY in holdscand(8)",
+		    d->conf->state_directory, d->ql->queue_dir, d->ql->queue_dir,
+		    d->conf->holdscan_queue_subdir);
+		break;
+	case BINDING_QUEUE_LOST:
+		hs_warnx("%s/%s had no record of the state directory %s; "
+		    "written again", d->ql->queue_dir,
+		    d->conf->holdscan_queue_subdir, d->conf->state_directory);
+		break;
+	case BINDING_OK:
+	case BINDING_FOREIGN:
+		break;
+	}
+}
+
 static void
 open_state(struct holdscand *d)
 {
@@ -472,11 +553,16 @@ open_state(struct holdscand *d)
 	if ((d->qdirfd = open(d->ql->queue_dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0)
 		hs_fatal(EX_CONFIG, "queue_directory %s", d->ql->queue_dir);
+	bind_instance(d);
 	if (commit_init(&d->commit, d->ql, d->conf, d->qdirfd, NULL, NULL,
-	    &error) < 0 || open_state_db(d, &error) < 0)
+	    &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
+	if (open_state_db(d, &error) < 0)
+		hs_fatalx(EX_UNAVAILABLE, "%s; mail waits in hold. If the state "
+		    "environment is damaged, see RECOVERY in holdscand(8)", error);
 	if (commit_recover(&d->commit, true, &error) < 0)
-		hs_fatalx(EX_UNAVAILABLE, "%s", error);
+		hs_fatalx(EX_UNAVAILABLE, "%s; mail waits in hold. If the state "
+		    "environment is damaged, see RECOVERY in holdscand(8)", error);
 	/* Nothing is in flight: the store and the index must agree now. */
 	if (quarantine_check(d->quarantine, d->ql, d->qdirfd, d->commit.claimed,
 	    false, check_report, NULL, &error) < 0)
@@ -637,7 +723,20 @@ claim_one(struct holdscand *d, const struct watch_candidate *c)
 	char		 why[256] = "";
 	int		 fd;
 	size_t		 limit;
+	char		 key[QUEUE_PATH_SIZE], *error = NULL;
 
+	/*
+	 * A journal entry for this name that was forgotten without a flush
+	 * could come back after a crash and match this claim: flush first.
+	 */
+	(void)snprintf(key, sizeof(key), "%s/%s", d->commit.claimed, c->id);
+	if (journal_settle(d->journal, key, &error) < 0) {
+		watch_done(d->watch, c->id);
+		watch_defer(d->watch, c, now_ms(), BACKOFF_MIN_MS);
+		backoff(d, error);
+		free(error);
+		return;
+	}
 	switch (claim_take(d->qdirfd, c->path, d->commit.claimed, c->id, &fd,
 	    &st, why, sizeof(why))) {
 	case CLAIM_OK:
@@ -726,8 +825,13 @@ claim_some(struct holdscand *d)
 {
 	struct watch_candidate c;
 
+	/*
+	 * Not while recovery is due: after the state environment was
+	 * reopened, entries forgotten without a flush may be back, and must
+	 * be dealt with before a file they name can be claimed again.
+	 */
 	if (d->stopping || now_ms() < d->backoff_until_ms || !d->pool.ready ||
-	    d->state_broken)
+	    d->state_broken || d->recovery_needed)
 		return;
 	while (d->in_flight < (size_t)d->conf->max_in_flight &&
 	    watch_next(d->watch, &c))
@@ -1316,7 +1420,7 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.config_path = CONFIG_DEFAULT_FILE;
-	d.pidfd = d.sigfd = d.qdirfd = d.ready_fd = -1;
+	d.pidfd = d.sigfd = d.qdirfd = d.ready_fd = d.instance_fd = -1;
 	TAILQ_INIT(&d.scanq);
 	TAILQ_INIT(&d.closed);
 	while ((ch = getopt(argc, argv, "c:fnv")) != -1) {
@@ -1403,6 +1507,8 @@ main(int argc, char **argv)
 	watch_close(&d.watch);
 	commit_clear(&d.commit);
 	close_state_db(&d);
+	if (d.instance_fd >= 0)
+		(void)close(d.instance_fd);	/* the last: our lock on the queue */
 	policy_clear(&d.policy);
 	free(d.unscanned_header);
 	queue_layout_free(&d.ql);

@@ -8,6 +8,14 @@
  *	rename; journal_del() forgets them after the originals are gone.
  *	Recovery (commit.c) reads what is left with journal_list().
  *
+ *	journal_del() commits without waiting for the log to reach the
+ *	disk, so a crash can bring forgotten entries back. An entry that
+ *	comes back must never match a later claim of the same file (same
+ *	name, same inode): recovery would take it for an interrupted batch
+ *	and finish it. So the journal remembers which keys it forgot
+ *	without a flush, and journal_settle() flushes the log before such a
+ *	name is claimed again; any synchronous commit makes them all durable.
+ *
  *	Values are a short line of text ("1 K orig_ino staging_ino orig
  *	staging target extra") so that the format is independent of struct
  *	layout and readable with db_dump -p.
@@ -23,14 +31,16 @@
 
 #include "buf.h"
 #include "journal.h"
+#include "strmap.h"
 #include "xalloc.h"
 
-#define JOURNAL_DB	"journal.db"
+#define JOURNAL_DB	JOURNAL_DB_NAME
 #define JOURNAL_FORMAT	"1"
 
 struct journal {
 	struct statedb	*sdb;
 	DB		*db;
+	struct strmap	 unsynced;	/* keys forgotten since the last flush */
 };
 
 int
@@ -39,8 +49,17 @@ journal_open(struct statedb *sdb, struct journal **j_r, char **error_r)
 	struct journal	*j;
 	DB		*db;
 
-	if (statedb_open_db(sdb, JOURNAL_DB, &db, error_r) < 0)
+	if (statedb_open_db(sdb, JOURNAL_DB, &db, error_r) < 0) {
+		char	*e = *error_r;
+
+		*error_r = xasprintf("cannot open the journal: %s (a damaged "
+		    "file says \"Invalid argument\" or a checksum error; with "
+		    "holdscand stopped, move it aside with mv %s/%s "
+		    "%s/%s.damaged: the intent records in the queue stand in "
+		    "for it)", e, sdb->dir, JOURNAL_DB, sdb->dir, JOURNAL_DB);
+		free(e);
 		return (-1);
+	}
 	j = xcalloc(1, sizeof(*j));
 	j->sdb = sdb;
 	j->db = db;
@@ -56,6 +75,7 @@ journal_close(struct journal **jp)
 	if (j == NULL)
 		return;
 	(void)j->db->close(j->db, 0);
+	strmap_clear(&j->unsynced);
 	free(j);
 	*jp = NULL;
 }
@@ -67,8 +87,8 @@ field_out(const char *s)
 	return (*s ? s : "-");
 }
 
-static void
-entry_encode(const struct journal_entry *e, struct buf *out)
+void
+journal_entry_text(const struct journal_entry *e, struct buf *out)
 {
 	buf_reset(out);
 	buf_printf(out, JOURNAL_FORMAT " %c %" PRIu64 " %" PRIu64 " %s %s %s %s",
@@ -85,8 +105,8 @@ field_in(char *dst, const char *src)
 	return (0);
 }
 
-static int
-entry_decode(const char *data, size_t len, struct journal_entry *e)
+int
+journal_entry_parse(const char *data, size_t len, struct journal_entry *e)
 {
 	char	 text[6 * QUEUE_PATH_SIZE], kind;
 	char	 f[4][QUEUE_PATH_SIZE];
@@ -118,7 +138,7 @@ dbt_set(DBT *d, const void *data, size_t len)
 /* Run put or del for each entry inside one transaction. */
 static int
 journal_txn(struct journal *j, const struct journal_entry *e, size_t n,
-    bool put, char **error_r)
+    bool put, bool sync, char **error_r)
 {
 	struct buf	 val = BUF_INIT;
 	DB_TXN		*txn = NULL;
@@ -131,7 +151,7 @@ journal_txn(struct journal *j, const struct journal_entry *e, size_t n,
 	for (i = 0; i < n; i++) {
 		dbt_set(&key, e[i].orig, strlen(e[i].orig));
 		if (put) {
-			entry_encode(&e[i], &val);
+			journal_entry_text(&e[i], &val);
 			dbt_set(&data, val.data, val.len);
 			ret = j->db->put(j->db, txn, &key, &data, 0);
 		} else {
@@ -142,10 +162,15 @@ journal_txn(struct journal *j, const struct journal_entry *e, size_t n,
 		if (ret != 0)
 			goto fail;
 	}
-	ret = txn->commit(txn, put ? DB_TXN_SYNC : DB_TXN_NOSYNC);
+	ret = txn->commit(txn, sync ? DB_TXN_SYNC : DB_TXN_NOSYNC);
 	txn = NULL;
 	if (ret != 0)
 		goto fail;
+	if (sync)
+		strmap_clear(&j->unsynced);	/* the log is on disk up to here */
+	else
+		for (i = 0; i < n; i++)
+			strmap_put(&j->unsynced, e[i].orig, 1);
 	buf_free(&val);
 	return (0);
 
@@ -181,7 +206,7 @@ journal_add(struct journal *j, DB_TXN *txn, const struct journal_entry *e,
 	DBT		 key, data;
 	int		 ret;
 
-	entry_encode(e, &val);
+	journal_entry_text(e, &val);
 	dbt_set(&key, e->orig, strlen(e->orig));
 	dbt_set(&data, val.data, val.len);
 	ret = j->db->put(j->db, txn, &key, &data, 0);
@@ -199,12 +224,12 @@ journal_commit(struct journal *j, DB_TXN *txn, char **error_r)
 {
 	int	 ret;
 
-	(void)j;
 	if ((ret = txn->commit(txn, DB_TXN_SYNC)) != 0) {
 		*error_r = xasprintf("journal commit: %s", db_strerror(ret));
 		errno = ret > 0 ? ret : EIO;
 		return (-1);
 	}
+	strmap_clear(&j->unsynced);
 	return (0);
 }
 
@@ -219,14 +244,45 @@ int
 journal_put(struct journal *j, const struct journal_entry *e, size_t n,
     char **error_r)
 {
-	return (journal_txn(j, e, n, true, error_r));
+	return (journal_txn(j, e, n, true, true, error_r));
 }
 
 int
 journal_del(struct journal *j, const struct journal_entry *e, size_t n,
     char **error_r)
 {
-	return (journal_txn(j, e, n, false, error_r));
+	return (journal_txn(j, e, n, false, false, error_r));
+}
+
+int
+journal_del_sync(struct journal *j, const struct journal_entry *e, size_t n,
+    char **error_r)
+{
+	return (journal_txn(j, e, n, false, true, error_r));
+}
+
+int
+journal_flush(struct journal *j, char **error_r)
+{
+	int	 ret;
+
+	if (j->unsynced.used == 0)
+		return (0);
+	if ((ret = j->sdb->env->log_flush(j->sdb->env, NULL)) != 0) {
+		*error_r = xasprintf("journal flush: %s", db_strerror(ret));
+		errno = ret > 0 ? ret : EIO;
+		return (-1);
+	}
+	strmap_clear(&j->unsynced);
+	return (0);
+}
+
+int
+journal_settle(struct journal *j, const char *orig, char **error_r)
+{
+	if (!strmap_get(&j->unsynced, orig, NULL))
+		return (0);
+	return (journal_flush(j, error_r));
 }
 
 int
@@ -245,7 +301,7 @@ journal_list(struct journal *j, struct journal_entry **entries_r,
 	memset(&data, 0, sizeof(data));
 	while ((ret = cur->get(cur, &key, &data, DB_NEXT)) == 0) {
 		v = xreallocarray(v, n + 1, sizeof(*v));
-		if (entry_decode(data.data, data.size, &v[n]) < 0) {
+		if (journal_entry_parse(data.data, data.size, &v[n]) < 0) {
 			*error_r = xasprintf("journal: malformed entry %.*s",
 			    (int)(key.size > 200 ? 200 : key.size),
 			    (const char *)key.data);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "queue.h"
 #include "statedb.h"
 
@@ -37,6 +38,9 @@ struct journal_entry {
 
 struct journal;
 
+/* The database file in the state environment. */
+#define JOURNAL_DB_NAME	"journal.db"
+
 /* Open (create) the journal database in the environment. */
 int	 journal_open(struct statedb *sdb, struct journal **j_r,
 	    char **error_r);
@@ -55,9 +59,30 @@ void	 journal_abort(DB_TXN *txn);
 /* Record n entries in one durable transaction (all or nothing). */
 int	 journal_put(struct journal *j, const struct journal_entry *e,
 	    size_t n, char **error_r);
-/* Forget n entries in one transaction; need not be durable (recovery is idempotent). */
+/*
+ * Forget n entries in one transaction. journal_del() does not wait for
+ * the disk: a crash may bring the entries back, which is harmless while
+ * the files they name are gone. So that a returned entry can never match
+ * a later claim of the same file, journal_settle() makes a forgotten
+ * entry with key orig durable before that name is claimed again (it
+ * costs a log flush only when such an entry is pending), and undo paths
+ * use journal_del_sync(), which is durable before it returns.
+ */
 int	 journal_del(struct journal *j, const struct journal_entry *e,
 	    size_t n, char **error_r);
+int	 journal_del_sync(struct journal *j, const struct journal_entry *e,
+	    size_t n, char **error_r);
+int	 journal_settle(struct journal *j, const char *orig, char **error_r);
+/* Make every change so far durable. */
+int	 journal_flush(struct journal *j, char **error_r);
+/*
+ * An entry as one line of text (no newline) and back: the journal's own
+ * value format, also used for the intent records on the queue file
+ * system (commit.c). journal_entry_parse() returns -1 if malformed.
+ */
+void	 journal_entry_text(const struct journal_entry *e, struct buf *out);
+int	 journal_entry_parse(const char *data, size_t len,
+	    struct journal_entry *e);
 /* Every live entry; *entries_r is owned by the caller (free(3)). */
 int	 journal_list(struct journal *j, struct journal_entry **entries_r,
 	    size_t *n_r, char **error_r);

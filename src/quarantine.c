@@ -15,6 +15,9 @@
  *	                      (8 bytes, big-endian) -> qid
  *	  quarantine-rcpt.db  btree with sorted duplicates, each envelope
  *	                      recipient (lower case) -> qid
+ *	  quarantine-orig.db  btree with sorted duplicates, the original
+ *	                      message (queue id, newline, arrival time) -> qid:
+ *	                      a message is quarantined once, and released once
  *	The secondaries are maintained by Berkeley DB (DB->associate), so
  *	they change in the same transaction as the primary; holdscand
  *	indexes a batch's copies inside the batch's journal transaction.
@@ -55,6 +58,7 @@
 #define Q_DB		"quarantine.db"
 #define Q_TIME_DB	"quarantine-time.db"
 #define Q_RCPT_DB	"quarantine-rcpt.db"
+#define Q_ORIG_DB	"quarantine-orig.db"
 #define Q_FORMAT	"1"
 #define Q_NFIXED	16		/* lines before the recipients */
 #define Q_TMP_SUFFIX	".tmp"
@@ -72,6 +76,7 @@ struct quarantine {
 	DB		*db;		/* by quarantine id */
 	DB		*by_time;
 	DB		*by_rcpt;
+	DB		*by_orig;
 };
 
 static const char *const state_names[] = { "held", "released", "deleted" };
@@ -394,6 +399,38 @@ rcpt_keys(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
 	return (0);
 }
 
+/* The original message: its queue id and arrival time ("ID\nTIME"). */
+static void
+orig_keybuf(const char *id, size_t idlen, const char *arr, size_t arrlen,
+    struct buf *out)
+{
+	buf_reset(out);
+	buf_append(out, id, idlen);
+	buf_putc(out, '\n');
+	buf_append(out, arr, arrlen);
+}
+
+static int
+orig_key(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
+{
+	struct buf	 k = BUF_INIT;
+	const char	*id, *arr;
+	size_t		 il, al;
+
+	(void)sec;
+	(void)pkey;
+	if ((id = field_at(pdata->data, pdata->size, 7, &il)) == NULL ||
+	    il == 0 || (arr = field_at(pdata->data, pdata->size, 2, &al)) ==
+	    NULL)
+		return (DB_DONOTINDEX);
+	orig_keybuf(id, il, arr, al, &k);
+	memset(skey, 0, sizeof(*skey));
+	skey->size = (u_int32_t)k.len;
+	skey->data = buf_steal(&k, NULL);
+	skey->flags = DB_DBT_APPMALLOC;
+	return (0);
+}
+
 /* --- open, close ------------------------------------------------------------ */
 
 int
@@ -421,12 +458,16 @@ quarantine_open(const struct hs_config *conf, struct statedb *sdb, uid_t uid,
 	    statedb_open_db_flags(sdb, Q_TIME_DB, DB_DUP | DB_DUPSORT,
 	    DB_MULTIVERSION, &q->by_time, error_r) < 0 ||
 	    statedb_open_db_flags(sdb, Q_RCPT_DB, DB_DUP | DB_DUPSORT,
-	    DB_MULTIVERSION, &q->by_rcpt, error_r) < 0)
+	    DB_MULTIVERSION, &q->by_rcpt, error_r) < 0 ||
+	    statedb_open_db_flags(sdb, Q_ORIG_DB, DB_DUP | DB_DUPSORT,
+	    DB_MULTIVERSION, &q->by_orig, error_r) < 0)
 		goto fail;
 	if ((ret = sdb->env->txn_begin(sdb->env, NULL, &txn, 0)) != 0 ||
 	    (ret = q->db->associate(q->db, txn, q->by_time, time_key,
 	    DB_CREATE)) != 0 ||
 	    (ret = q->db->associate(q->db, txn, q->by_rcpt, rcpt_keys,
+	    DB_CREATE)) != 0 ||
+	    (ret = q->db->associate(q->db, txn, q->by_orig, orig_key,
 	    DB_CREATE)) != 0 ||
 	    (ret = txn->commit(txn, 0)) != 0) {
 		if (txn != NULL && ret != 0)
@@ -455,6 +496,8 @@ quarantine_close(struct quarantine **qp)
 		(void)q->by_time->close(q->by_time, 0);
 	if (q->by_rcpt != NULL)
 		(void)q->by_rcpt->close(q->by_rcpt, 0);
+	if (q->by_orig != NULL)
+		(void)q->by_orig->close(q->by_orig, 0);
 	if (q->db != NULL)
 		(void)q->db->close(q->db, 0);
 	(void)close(q->dirfd);
@@ -517,6 +560,178 @@ fill_from_qfile(struct quarantine_entry *e, const struct qfile *qf)
 	e->arrival = (time_t)qf->arrival_sec;
 }
 
+/* Is the file at relpath (under dirfd) byte for byte the same as fd's? */
+static bool
+same_bytes(int fd, const struct stat *st, int dirfd, const char *relpath)
+{
+	struct stat	 ost;
+	char		 a[65536], b[65536];
+	off_t		 off = 0;
+	ssize_t		 ra, rb;
+	int		 ofd;
+	bool		 same = false;
+
+	if ((ofd = openat(dirfd, relpath, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return (false);
+	if (fstat(ofd, &ost) < 0 || ost.st_size != st->st_size)
+		goto done;
+	for (;;) {
+		ra = pread(fd, a, sizeof(a), off);
+		rb = pread(ofd, b, sizeof(b), off);
+		if (ra < 0 || rb < 0 || ra != rb)
+			goto done;
+		if (ra == 0)
+			break;
+		if (memcmp(a, b, (size_t)ra) != 0)
+			goto done;
+		off += ra;
+	}
+	same = true;
+done:
+	(void)close(ofd);
+	return (same);
+}
+
+/*
+ * Every entry of the original message (orig_id, arrival) but the one
+ * named except, in txn (may be NULL): fn(arg, entry) until it returns
+ * non-zero (the entry is borrowed). 0, or -1 with *error_r.
+ */
+typedef int	(*orig_fn)(void *, const struct quarantine_entry *);
+
+static int
+each_of_original(struct quarantine *q, DB_TXN *txn, const char *orig_id,
+    time_t arrival, const char *except, orig_fn fn, void *arg,
+    char **error_r)
+{
+	struct quarantine_entry e;
+	struct buf	 k = BUF_INIT;
+	char		 arr[32];
+	DBC		*cur = NULL;
+	DBT		 key, pkey, data;
+	u_int32_t	 flag = DB_SET;
+	int		 ret, stop = 0;
+
+	(void)snprintf(arr, sizeof(arr), "%lld", (long long)arrival);
+	orig_keybuf(orig_id, strlen(orig_id), arr, strlen(arr), &k);
+	if ((ret = q->by_orig->cursor(q->by_orig, txn, &cur, 0)) != 0)
+		goto fail;
+	for (;;) {
+		memset(&key, 0, sizeof(key));
+		memset(&pkey, 0, sizeof(pkey));
+		memset(&data, 0, sizeof(data));
+		key.data = k.data;
+		key.size = (u_int32_t)k.len;
+		if ((ret = cur->pget(cur, &key, &pkey, &data, flag)) != 0)
+			break;
+		flag = DB_NEXT_DUP;
+		if (quarantine_decode(data.data, data.size, &e) < 0)
+			continue;
+		if (strcmp(e.qid, except) != 0)
+			stop = fn(arg, &e);
+		quarantine_entry_clear(&e);
+		if (stop)
+			break;
+	}
+	(void)cur->close(cur);
+	cur = NULL;
+	if (ret != 0 && ret != DB_NOTFOUND && !stop)
+		goto fail;
+	buf_free(&k);
+	return (0);
+fail:
+	if (cur != NULL)
+		(void)cur->close(cur);
+	buf_free(&k);
+	*error_r = xasprintf("quarantine index: the original %s: %s", orig_id,
+	    db_strerror(ret));
+	return (-1);
+}
+
+/* A copy in the store of the file on fd, not deleted: its qid. */
+struct same_copy {
+	struct quarantine *q;
+	int		 fd;
+	struct stat	 st;
+	char		 qid[QUARANTINE_ID_SIZE];
+};
+
+static int
+same_copy_fn(void *arg, const struct quarantine_entry *e)
+{
+	struct same_copy *sc = arg;
+
+	if (e->state == QSTATE_DELETED ||
+	    !same_bytes(sc->fd, &sc->st, sc->q->dirfd, e->relpath))
+		return (0);
+	(void)snprintf(sc->qid, sizeof(sc->qid), "%s", e->qid);
+	return (1);
+}
+
+/*
+ * Is the file on fd (original orig_id, arrival) quarantined already, as
+ * a copy that is byte for byte the same? 1 (its qid in qid_r), 0, -1.
+ */
+static int
+quarantined_already(struct quarantine *q, int fd, const char *orig_id,
+    time_t arrival, const char *except, char *qid_r, size_t size,
+    char **error_r)
+{
+	struct same_copy sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.q = q;
+	sc.fd = fd;
+	if (fstat(fd, &sc.st) < 0) {
+		*error_r = xasprintf("quarantine: fstat: %s", strerror(errno));
+		return (-1);
+	}
+	if (each_of_original(q, NULL, orig_id, arrival, except, same_copy_fn,
+	    &sc, error_r) < 0)
+		return (-1);
+	if (sc.qid[0] == '\0')
+		return (0);
+	(void)snprintf(qid_r, size, "%s", sc.qid);
+	return (1);
+}
+
+struct twin_find {
+	enum quarantine_state state;
+	char		 qid[QUARANTINE_ID_SIZE];
+};
+
+static int
+twin_fn(void *arg, const struct quarantine_entry *e)
+{
+	struct twin_find *tf = arg;
+
+	if (e->state != tf->state)
+		return (0);
+	(void)snprintf(tf->qid, sizeof(tf->qid), "%s", e->qid);
+	return (1);
+}
+
+int
+quarantine_twin(struct quarantine *q, DB_TXN *txn,
+    const struct quarantine_entry *e, enum quarantine_state state,
+    struct quarantine_entry *twin, char **error_r)
+{
+	struct twin_find tf;
+
+	memset(&tf, 0, sizeof(tf));
+	tf.state = state;
+	if (e->orig_id[0] == '\0')
+		return (0);
+	if (each_of_original(q, txn, e->orig_id, e->arrival, e->qid, twin_fn,
+	    &tf, error_r) < 0)
+		return (-1);
+	if (tf.qid[0] == '\0')
+		return (0);
+	return (quarantine_get(q, txn, tf.qid, false, twin, error_r) ==
+	    QUARANTINE_OK ? 1 : -1);
+}
+
 int
 quarantine_store(struct quarantine *q, int fd, const struct qfile *qf,
     const char *orig_id, const char *verdict, const char *reason,
@@ -529,6 +744,23 @@ quarantine_store(struct quarantine *q, int fd, const struct qfile *qf,
 	time_t		 now = time(NULL);
 
 	memset(e, 0, sizeof(*e));
+	/* Quarantined already (an interrupted batch ran again)? Then that copy. */
+	if (qf != NULL) {
+		char	 qid[QUARANTINE_ID_SIZE];
+		int	 r;
+
+		r = quarantined_already(q, fd, orig_id, (time_t)qf->arrival_sec,
+		    "", qid, sizeof(qid), error_r);
+		if (r < 0)
+			return (-1);
+		if (r > 0) {
+			if (quarantine_get(q, NULL, qid, false, e, error_r) !=
+			    QUARANTINE_OK)
+				return (-1);
+			e->existing = true;
+			return (0);
+		}
+	}
 	(void)gmtime_r(&now, &tm);
 	(void)strftime(day, sizeof(day), "%Y/%m/%d", &tm);
 	(void)strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
@@ -1192,39 +1424,6 @@ say(struct check *ck, bool problem, const char *fmt, ...)
 	ck->report(ck->arg, problem, line);
 }
 
-/* Is the file at relpath (under dirfd) byte for byte the same as fd's? */
-static bool
-same_bytes(int fd, const struct stat *st, int dirfd, const char *relpath)
-{
-	struct stat	 ost;
-	char		 a[65536], b[65536];
-	off_t		 off = 0;
-	ssize_t		 ra, rb;
-	int		 ofd;
-	bool		 same = false;
-
-	if ((ofd = openat(dirfd, relpath, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) < 0)
-		return (false);
-	if (fstat(ofd, &ost) < 0 || ost.st_size != st->st_size)
-		goto done;
-	for (;;) {
-		ra = pread(fd, a, sizeof(a), off);
-		rb = pread(ofd, b, sizeof(b), off);
-		if (ra < 0 || rb < 0 || ra != rb)
-			goto done;
-		if (ra == 0)
-			break;
-		if (memcmp(a, b, (size_t)ra) != 0)
-			goto done;
-		off += ra;
-	}
-	same = true;
-done:
-	(void)close(ofd);
-	return (same);
-}
-
 /* The original queue id in a quarantine id "STAMP-ID[-N]". */
 static bool
 orig_of(const char *qid, char *id, size_t size)
@@ -1256,12 +1455,10 @@ stamp_time(const char *qid)
 
 /* A file with no entry, that is not a copy of a queued message: index it. */
 static void
-reindex(struct check *ck, int fd, const struct stat *st, const char *relpath,
-    const char *qid)
+reindex(struct check *ck, const struct stat *st, const char *relpath,
+    const char *qid, const struct qfile *qf, const char *unreadable)
 {
 	struct quarantine_entry e;
-	struct qfile_error err;
-	struct qfile	*qf = NULL;
 	char		*error = NULL;
 	enum quarantine_rc rc;
 	int		 tries;
@@ -1272,7 +1469,7 @@ reindex(struct check *ck, int fd, const struct stat *st, const char *relpath,
 	if (!orig_of(qid, e.orig_id, sizeof(e.orig_id)))
 		e.orig_id[0] = '\0';
 	(void)snprintf(e.verdict, sizeof(e.verdict), "unknown");
-	if (qfile_read_fd(fd, Q_FILE_MAX, &qf, &err) == 0) {
+	if (qf != NULL) {
 		fill_from_qfile(&e, qf);
 		(void)snprintf(e.reason, sizeof(e.reason), "recovered by the "
 		    "quarantine check (no index entry)");
@@ -1282,9 +1479,8 @@ reindex(struct check *ck, int fd, const struct stat *st, const char *relpath,
 		e.rcpts = xcalloc(1, sizeof(*e.rcpts));
 		(void)snprintf(e.reason, sizeof(e.reason), "recovered by the "
 		    "quarantine check (no index entry); unreadable: %s",
-		    err.text);
+		    unreadable);
 	}
-	qfile_free(&qf);
 	e.released_to = xstrdup("");
 	e.state = QSTATE_HELD;
 	e.quarantined = stamp_time(qid);
@@ -1319,53 +1515,6 @@ reindex(struct check *ck, int fd, const struct stat *st, const char *relpath,
 	quarantine_entry_clear(&e);
 }
 
-/*
- * Another file of the same day directory that is indexed, held, a copy of
- * the same original queue file and byte for byte the same as fd: the one
- * that counts when a crash made holdscand quarantine a message twice. (A
- * twin quarantined on the next day is not found: both stay listed.)
- */
-static bool
-indexed_twin(struct check *ck, int dayfd, const char *name, const char *orig,
-    int fd, const struct stat *st, char *twin, size_t size)
-{
-	struct quarantine_entry e;
-	struct dirent	*de;
-	DIR		*dir;
-	char		 o[QUEUE_ID_SIZE], *error = NULL;
-	size_t		 len;
-	bool		 found = false;
-	int		 dfd;
-
-	if ((dfd = openat(dayfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return (false);
-	if ((dir = fdopendir(dfd)) == NULL) {
-		(void)close(dfd);
-		return (false);
-	}
-	while (!found && (de = readdir(dir)) != NULL) {
-		len = strlen(de->d_name);
-		if (de->d_name[0] == '.' || strcmp(de->d_name, name) == 0 ||
-		    (len > strlen(Q_TMP_SUFFIX) && strcmp(de->d_name + len -
-		    strlen(Q_TMP_SUFFIX), Q_TMP_SUFFIX) == 0) ||
-		    !orig_of(de->d_name, o, sizeof(o)) || strcmp(o, orig) != 0)
-			continue;
-		if (quarantine_get(ck->q, NULL, de->d_name, false, &e,
-		    &error) != QUARANTINE_OK) {
-			free(error);
-			error = NULL;
-			continue;
-		}
-		found = e.state == QSTATE_HELD &&
-		    same_bytes(fd, st, dayfd, de->d_name);
-		if (found)
-			(void)snprintf(twin, size, "%s", de->d_name);
-		quarantine_entry_clear(&e);
-	}
-	(void)closedir(dir);
-	return (found);
-}
-
 static void
 check_file(struct check *ck, int dayfd, const char *day, const char *name)
 {
@@ -1374,9 +1523,11 @@ check_file(struct check *ck, int dayfd, const char *day, const char *name)
 	char		 relpath[QUARANTINE_ID_SIZE + 64], orig[QUEUE_ID_SIZE];
 	char		 qpath[QUEUE_PATH_SIZE], *error = NULL;
 	char		 twin[QUARANTINE_ID_SIZE];
+	struct qfile_error err;
+	struct qfile	*qf;
 	size_t		 len = strlen(name);
 	enum quarantine_rc rc;
-	int		 fd;
+	int		 fd, r;
 	bool		 young;
 
 	if ((size_t)snprintf(relpath, sizeof(relpath), "%s/%s", day, name) >=
@@ -1435,17 +1586,32 @@ check_file(struct check *ck, int dayfd, const char *day, const char *name)
 		(void)close(fd);
 		return;
 	}
-	/* A copy whose batch did not commit and then ran again. */
-	if (orig_of(name, orig, sizeof(orig)) &&
-	    indexed_twin(ck, dayfd, name, orig, fd, &st, twin, sizeof(twin))) {
-		if (unlinkat(dayfd, name, 0) == 0)
-			say(ck, false, "%s: removed a second copy of %s, quarantined "
-			    "already as %s (its batch was interrupted and ran "
-			    "again)", name, orig, twin);
-		(void)close(fd);
-		return;
+	/*
+	 * A copy whose batch did not commit and then ran again, on this day
+	 * or another: the original's index knows the copy that counts.
+	 */
+	qf = NULL;
+	if (qfile_read_fd(fd, Q_FILE_MAX, &qf, &err) < 0)
+		qf = NULL;
+	if (qf != NULL && orig_of(name, orig, sizeof(orig))) {
+		r = quarantined_already(ck->q, fd, orig, (time_t)qf->arrival_sec,
+		    name, twin, sizeof(twin), &error);
+		if (r < 0) {
+			say(ck, true, "%s: %s", name, error);
+			free(error);
+		} else if (r > 0 && unlinkat(dayfd, name, 0) == 0) {
+			say(ck, false, "%s: removed a second copy of %s, "
+			    "quarantined already as %s (its batch was interrupted "
+			    "and ran again)", name, orig, twin);
+		}
+		if (r != 0) {
+			qfile_free(&qf);
+			(void)close(fd);
+			return;
+		}
 	}
-	reindex(ck, fd, &st, relpath, name);
+	reindex(ck, &st, relpath, name, qf, err.text);
+	qfile_free(&qf);
 	(void)close(fd);
 }
 

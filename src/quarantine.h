@@ -57,6 +57,8 @@ struct quarantine_entry {
 	size_t		 nrcpts;
 	char		*subject;	/* decoded for display, one line */
 	char		*released_to;	/* "" or the --to addresses of the last release */
+	/* not stored */
+	bool		 existing;	/* quarantine_store(): quarantined already */
 };
 
 struct quarantine;
@@ -78,6 +80,13 @@ const char *quarantine_state_name(enum quarantine_state s);
  * the store (under a temporary name, fsync'ed, renamed to its final name,
  * directory fsync'ed) and fills e from the envelope and headers; it is
  * not listed until quarantine_index(). 0, or -1 with *error_r.
+ *
+ * A message is quarantined once: when the index already has an entry
+ * for the same original (the same queue id and arrival time, found
+ * through the original's index) whose copy is byte for byte the file on
+ * fd and that is not deleted, nothing is written, e is that entry and
+ * e->existing is set (a batch that was interrupted and ran again, or a
+ * message returned to hold after its copy was made).
  */
 int	 quarantine_store(struct quarantine *q, int fd, const struct qfile *qf,
 	    const char *orig_id, const char *verdict, const char *reason,
@@ -85,6 +94,14 @@ int	 quarantine_store(struct quarantine *q, int fd, const struct qfile *qf,
 /* Index a stored copy inside txn (state held). */
 int	 quarantine_index(struct quarantine *q, DB_TXN *txn,
 	    const struct quarantine_entry *e, char **error_r);
+/*
+ * quarantine_twin() finds an entry other than e itself for the same
+ * original message (queue id and arrival) in state, within txn (may be
+ * NULL): 1 and *twin filled (quarantine_entry_clear), 0 none, -1 error.
+ */
+int	 quarantine_twin(struct quarantine *q, DB_TXN *txn,
+	    const struct quarantine_entry *e, enum quarantine_state state,
+	    struct quarantine_entry *twin, char **error_r);
 /* Remove a stored copy that was never indexed (its batch failed). */
 void	 quarantine_discard(struct quarantine *q,
 	    const struct quarantine_entry *e);

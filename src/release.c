@@ -198,6 +198,48 @@ releasable(const struct quarantine_entry *e, const struct release_opts *o)
 	return (RELEASE_OK);
 }
 
+/*
+ * The same original message quarantined twice (by a holdscan older than
+ * the original's index, say): one release of it is enough unless asked
+ * again. RELEASE_OK (with *error_r set: the index was busy, try again),
+ * RELEASE_TWIN (*error_r says which) or RELEASE_FAILED with *error_r.
+ */
+static enum release_rc
+released_twin(struct quarantine *q, DB_TXN *txn,
+    const struct quarantine_entry *e, const struct release_opts *o,
+    char **error_r)
+{
+	struct quarantine_entry twin;
+	char		*error = NULL;
+	int		 r;
+
+	*error_r = NULL;
+	if (o->again)
+		return (RELEASE_OK);
+	if ((r = quarantine_twin(q, txn, e, QSTATE_RELEASED, &twin,
+	    &error)) == 0)
+		return (RELEASE_OK);
+	if (r < 0) {
+		*error_r = error;
+		return (strstr(error, "DB_LOCK_NOTGRANTED") != NULL ||
+		    strstr(error, "DB_LOCK_DEADLOCK") != NULL ? RELEASE_OK :
+		    RELEASE_FAILED);
+	}
+	*error_r = xasprintf("the same message was quarantined twice, and its "
+	    "other copy %s was released already (as %s)", twin.qid,
+	    twin.new_id[0] ? twin.new_id : "?");
+	quarantine_entry_clear(&twin);
+	return (RELEASE_TWIN);
+}
+
+static void
+pause_release(void)
+{
+	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
+
+	(void)nanosleep(&ts, NULL);
+}
+
 static char *
 join(const char *const *v, size_t n)
 {
@@ -245,6 +287,19 @@ decide(struct commit_ctx *c, struct quarantine *q, const char *qid,
 				    e.new_id);
 				quarantine_entry_clear(&e);
 				(void)txn->abort(txn);
+				return (rrc);
+			}
+			if ((rrc = released_twin(q, txn, &e, o, error_r)) !=
+			    RELEASE_OK || *error_r != NULL) {
+				quarantine_entry_clear(&e);
+				(void)txn->abort(txn);
+				if (rrc == RELEASE_OK) {
+					/* The index was busy: try again. */
+					free(*error_r);
+					*error_r = NULL;
+					pause_release();
+					continue;
+				}
 				return (rrc);
 			}
 			e.state = QSTATE_RELEASED;

@@ -21,6 +21,9 @@ enum release_rc {
 	RELEASE_NOTFOUND,	/* no such quarantine id */
 	RELEASE_ALREADY,	/* released before (new_id: as what); see again */
 	RELEASE_DELETED,	/* deleted or expired: nothing to release */
+	RELEASE_TWIN,		/* another entry of the same original message
+				   was released already (*error_r says which);
+				   see again */
 	RELEASE_FAILED,		/* nothing happened; *error_r says why */
 	RELEASE_PENDING,	/* decided and journaled, but not finished here:
 				   recovery (holdscan or holdscand at start)

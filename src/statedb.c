@@ -12,11 +12,15 @@
  *	This module must never leave an environment half open, and never
  *	create files with group or other permissions.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "log.h"
 #include "statedb.h"
 #include "xalloc.h"
 
@@ -36,15 +40,63 @@ statedb_event(DB_ENV *env, u_int32_t event, void *info)
 		sdb->panicked = 1;
 }
 
+/*
+ * Berkeley DB's own messages: into our log as debugging detail (they went
+ * to stderr raw, many lines per failure; the caller logs the one line
+ * that matters), the last one kept for the caller's diagnosis.
+ */
+static void
+statedb_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	struct statedb	*sdb = env->app_private;
+
+	(void)pfx;
+	hs_debug("Berkeley DB: %s", msg);
+	if (sdb == NULL)
+		return;
+	(void)snprintf(sdb->last_error, sizeof(sdb->last_error), "%s", msg);
+	/* BDB2506: "file X has LSN a/b, past end of log at c/d" */
+	if (strstr(msg, "past end of log") != NULL)
+		sdb->logs_lost = true;
+}
+
 int
 statedb_failed(const struct statedb *sdb)
 {
 	return (sdb == NULL || sdb->panicked);
 }
 
+/*
+ * Berkeley DB always keeps the log file it writes to. Databases without
+ * any log file mean the log files were removed: what they held is lost,
+ * and the databases' pages point past the end of a new log.
+ */
+static bool
+log_files_lost(const char *dir)
+{
+	struct dirent	*de;
+	DIR		*d;
+	size_t		 len;
+	bool		 dbs = false, logs = false;
+
+	if ((d = opendir(dir)) == NULL)
+		return (false);
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (strncmp(de->d_name, "log.", 4) == 0)
+			logs = true;
+		else if (len > 3 && strcmp(de->d_name + len - 3, ".db") == 0 &&
+		    strncmp(de->d_name, "__db", 4) != 0)
+			dbs = true;
+	}
+	(void)closedir(d);
+	return (dbs && !logs);
+}
+
 int
 statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 {
+	bool		 lost;
 	struct statedb	*sdb;
 	struct stat	 st;
 	DB_ENV		*env = NULL;
@@ -58,12 +110,14 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 		*error_r = xasprintf("state directory %s: not a directory", dir);
 		return (-1);
 	}
+	lost = log_files_lost(dir);
 	if ((ret = db_env_create(&env, 0)) != 0) {
 		*error_r = xasprintf("db_env_create: %s", db_strerror(ret));
 		return (-1);
 	}
 	sdb = xcalloc(1, sizeof(*sdb));
 	env->app_private = sdb;
+	env->set_errcall(env, statedb_errcall);
 	if ((ret = env->set_event_notify(env, statedb_event)) != 0 ||
 	    (ret = env->set_cachesize(env, 0, STATEDB_CACHE_BYTES, 1)) != 0 ||
 	    (ret = env->set_lg_max(env, STATEDB_LOG_BYTES)) != 0 ||
@@ -82,6 +136,7 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 	}
 	sdb->env = env;
 	sdb->dir = xstrdup(dir);
+	sdb->logs_lost = lost;
 	*sdb_r = sdb;
 	return (0);
 
@@ -162,5 +217,43 @@ statedb_open_db_flags(struct statedb *sdb, const char *name,
 		return (-1);
 	}
 	*db_r = db;
+	return (0);
+}
+
+int
+statedb_forget_log(struct statedb *sdb, const char *distrusted,
+    char **error_r)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	char		 from[4096], to[4096];
+	size_t		 len;
+	int		 ret;
+
+	(void)snprintf(from, sizeof(from), "%s/%s", sdb->dir, distrusted);
+	(void)snprintf(to, sizeof(to), "%s/%s.lost-%lld", sdb->dir, distrusted,
+	    (long long)time(NULL));
+	if (rename(from, to) < 0 && errno != ENOENT) {
+		*error_r = xasprintf("rename %s: %s", from, strerror(errno));
+		return (-1);
+	}
+	if ((dir = opendir(sdb->dir)) == NULL) {
+		*error_r = xasprintf("%s: %s", sdb->dir, strerror(errno));
+		return (-1);
+	}
+	while ((de = readdir(dir)) != NULL) {
+		len = strlen(de->d_name);
+		if (len < 4 || strcmp(de->d_name + len - 3, ".db") != 0 ||
+		    strncmp(de->d_name, "__db", 4) == 0)
+			continue;
+		if ((ret = sdb->env->lsn_reset(sdb->env, de->d_name, 0)) != 0) {
+			*error_r = xasprintf("%s/%s: reset log sequence numbers: "
+			    "%s", sdb->dir, de->d_name, db_strerror(ret));
+			(void)closedir(dir);
+			return (-1);
+		}
+	}
+	(void)closedir(dir);
+	sdb->logs_lost = false;
 	return (0);
 }

@@ -17,6 +17,8 @@ struct statedb {
 	DB_ENV	*env;
 	char	*dir;
 	int	 panicked;	/* Berkeley DB said the environment needs recovery */
+	bool	 logs_lost;	/* a database is past the end of the log */
+	char	 last_error[512];	/* Berkeley DB's last message */
 };
 
 /*
@@ -42,6 +44,18 @@ bool	 statedb_panicked(struct statedb *sdb);
  * statedb_failed() tells the owner it is time to do that.
  */
 int	 statedb_failed(const struct statedb *sdb);
+/*
+ * After the log files were removed (statedb_open() sets sdb->logs_lost
+ * when it finds databases but no log file), every database's pages carry
+ * log sequence numbers past the end of the new log, and writes fail. What the lost log
+ * held is gone: statedb_forget_log() renames the database distrusted
+ * aside (to NAME.lost-TIME; its content cannot be trusted without the
+ * log) and resets the log sequence numbers of every other database of
+ * the environment so that they open again. Call it with no database
+ * handle open. 0, or -1 with *error_r.
+ */
+int	 statedb_forget_log(struct statedb *sdb, const char *distrusted,
+	    char **error_r);
 /* Open (create) the btree database file name in the environment. */
 int	 statedb_open_db(struct statedb *sdb, const char *name, DB **db_r,
 	    char **error_r);

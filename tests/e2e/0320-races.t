@@ -103,7 +103,7 @@ removed_ids() {
 settled() {
 	[ "$(find "$A_QUEUE/hold" "$A_QUEUE/holdscan" "$A_QUEUE/incoming" \
 	    "$A_QUEUE/active" "$A_QUEUE/deferred" "$A_QUEUE/maildrop" \
-	    -type f | wc -l)" -eq 0 ]
+	    -type f ! -name state.id | wc -l)" -eq 0 ]
 }
 check 'all queues drain' wait_until 120 settled
 sleep 2

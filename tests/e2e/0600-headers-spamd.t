@@ -264,7 +264,7 @@ check_eq 'sink: ham trusted edited frozen down1-3 failed, once each' \
 check_eq 'quarantine: lottery lottery2 gtube back' \
     "$(find "$A_DIR/hs/quarantine" -type f | wc -l)" 4
 check_eq 'hold, claimed and staging are empty' \
-    "$(find "$A_QUEUE/hold" "$A_QUEUE/holdscan" -type f | wc -l)" 0
+    "$(find "$A_QUEUE/hold" "$A_QUEUE/holdscan" -type f ! -name state.id | wc -l)" 0
 
 hs_stop A
 sd_stop S

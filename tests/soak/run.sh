@@ -363,7 +363,8 @@ say "sending stopped; waiting for the queue to drain"
 
 queue_files() {
 	find "$A_QUEUE/hold" "$A_QUEUE/holdscan" "$A_QUEUE/incoming" \
-	    "$A_QUEUE/active" "$A_QUEUE/deferred" "$A_QUEUE/maildrop" -type f
+	    "$A_QUEUE/active" "$A_QUEUE/deferred" "$A_QUEUE/maildrop" -type f \
+	    ! -name state.id
 }
 drained() {
 	[ -z "$(queue_files)" ]
@@ -373,7 +374,7 @@ wait_until "$DRAIN_SECONDS" drained
 drain_time=$(($(date +%s) - t0))
 sleep 1
 if hs_alive A; then alive=yes; else alive=no; fi
-hold_left=$(find "$A_QUEUE/hold" "$A_QUEUE/holdscan" -type f | wc -l)
+hold_left=$(find "$A_QUEUE/hold" "$A_QUEUE/holdscan" -type f ! -name state.id | wc -l)
 queue_left=$(queue_files | wc -l)
 corrupt=$(find "$A_QUEUE/corrupt" -type f 2>/dev/null | wc -l)
 

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -412,6 +414,202 @@ test_recovery_at_start_clears_strays(void **state)
 	assert_string_equal(name, "");
 }
 
+/* An intent record in holdscan/intent naming one DELIVER entry. */
+static void
+write_intent(struct fixture *f, const char *id, ino_t orig_ino,
+    const char *staging, ino_t staging_ino, const char *target)
+{
+	struct journal_entry e;
+	struct buf	 line = BUF_INIT;
+	char		 path[512];
+	FILE		*fp;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = JOURNAL_DELIVER;
+	(void)snprintf(e.orig, sizeof(e.orig), "holdscan/claimed/%s", id);
+	e.orig_ino = orig_ino;
+	(void)snprintf(e.staging, sizeof(e.staging), "holdscan/staging/%s",
+	    staging);
+	e.staging_ino = staging_ino;
+	(void)snprintf(e.target, sizeof(e.target), "%s", target);
+	journal_entry_text(&e, &line);
+	(void)snprintf(path, sizeof(path), "%s/holdscan/intent/1.2.3.0",
+	    f->qdir);
+	assert_non_null(fp = fopen(path, "w"));
+	assert_int_equal(fprintf(fp, "%.*s\n", (int)line.len, line.data),
+	    (int)line.len + 1);
+	fclose(fp);
+	buf_free(&line);
+}
+
+static void
+test_intent_sets_aside_a_published_message_without_entry(void **state)
+{
+	struct fixture	*f = *state;
+	struct aside_entry *v = NULL;
+	char		 name[256], *error = NULL;
+	size_t		 n = 0;
+	ino_t		 o;
+
+	/* The journal was lost after the new file went into incoming. */
+	o = place(f, "holdscan/claimed/DDDDD1");
+	(void)place(f, "incoming/EEEEE1");
+	write_intent(f, "DDDDD1", o, "DDDDD1", 777, "incoming/EEEEE1");
+	assert_int_equal(commit_recover(&f->c, true, &error), 0);
+	assert_true(exists(f, "hold/DDDDD1"));
+	assert_int_equal(aside_list(f->aside, &v, &n, &error), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].id, "DDDDD1");
+	assert_int_equal(v[0].ino, o);
+	assert_non_null(strstr(v[0].reason, "journal lost"));
+	assert_non_null(strstr(v[0].reason, "EEEEE1"));
+	free(v);
+	only_file(f, "holdscan/intent", name, sizeof(name));
+	assert_string_equal(name, "");
+}
+
+static void
+test_intent_returns_an_unpublished_message(void **state)
+{
+	struct fixture	*f = *state;
+	struct aside_entry *v = NULL;
+	char		 name[256], *error = NULL;
+	size_t		 n = 0;
+	ino_t		 o, s;
+
+	o = place(f, "holdscan/claimed/DDDDD2");
+	s = place(f, "holdscan/staging/DDDDD2");
+	write_intent(f, "DDDDD2", o, "DDDDD2", s, "incoming/EEEEE2");
+	assert_int_equal(commit_recover(&f->c, true, &error), 0);
+	assert_true(exists(f, "hold/DDDDD2"));
+	assert_false(exists(f, "holdscan/staging/DDDDD2"));
+	assert_int_equal(aside_list(f->aside, &v, &n, &error), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	only_file(f, "holdscan/intent", name, sizeof(name));
+	assert_string_equal(name, "");
+}
+
+static void
+test_intent_of_a_finished_batch_changes_nothing(void **state)
+{
+	struct fixture	*f = *state;
+	struct aside_entry *v = NULL;
+	char		*error = NULL;
+	size_t		 n = 0;
+
+	/* The original is gone (the batch finished): nothing to do. */
+	write_intent(f, "DDDDD3", 4242, "DDDDD3", 4343, "incoming/EEEEE3");
+	assert_int_equal(commit_recover(&f->c, true, &error), 0);
+	assert_false(exists(f, "hold/DDDDD3"));
+	assert_int_equal(aside_list(f->aside, &v, &n, &error), 0);
+	assert_int_equal(n, 0);
+	free(v);
+}
+
+static void
+test_recovery_leaves_a_locked_claimed_file(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[512], *error = NULL;
+	int		 fd;
+
+	/* Another live process works on it (it holds Postfix's lock). */
+	(void)place(f, "holdscan/claimed/DDDDD4");
+	(void)snprintf(path, sizeof(path), "%s/holdscan/claimed/DDDDD4",
+	    f->qdir);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	assert_int_equal(commit_recover(&f->c, true, &error), 0);
+	assert_true(exists(f, "holdscan/claimed/DDDDD4"));
+	assert_false(exists(f, "hold/DDDDD4"));
+	close(fd);
+	assert_int_equal(commit_recover(&f->c, true, &error), 0);
+	assert_true(exists(f, "hold/DDDDD4"));
+}
+
+/*
+ * In a child with an environment of its own: an entry, forgotten without
+ * a flush (and settled when settle), then the child dies as with kill -9.
+ * Returns how many entries a recovery finds afterwards.
+ */
+static size_t
+forget_then_die(const char *dir, bool settle)
+{
+	struct statedb	*sdb = NULL;
+	struct journal	*j = NULL;
+	struct journal_entry e, *v = NULL;
+	char		*error = NULL;
+	size_t		 n = 0;
+	pid_t		 pid;
+	int		 status;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = JOURNAL_DROP;
+	(void)snprintf(e.orig, sizeof(e.orig), "holdscan/claimed/FFFFF1");
+	e.orig_ino = 99;
+	if ((pid = fork()) == 0) {
+		if (statedb_open(dir, &sdb, &error) < 0 ||
+		    journal_open(sdb, &j, &error) < 0 ||
+		    journal_put(j, &e, 1, &error) < 0 ||
+		    journal_del(j, &e, 1, &error) < 0 ||
+		    (settle && journal_settle(j, e.orig, &error) < 0))
+			_exit(1);
+		_exit(0);	/* no close: as a crash */
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (statedb_open(dir, &sdb, &error) < 0 ||
+	    journal_open(sdb, &j, &error) < 0 ||
+	    journal_list(j, &v, &n, &error) < 0)
+		fail_msg("%s", error);
+	free(v);
+	journal_close(&j);
+	statedb_close(&sdb);
+	return (n);
+}
+
+static void
+test_journal_settle_makes_a_forgotten_entry_durable(void **state)
+{
+	struct fixture	*f = *state;
+	char		 a[200], b[200];
+
+	(void)snprintf(a, sizeof(a), "%s/a", f->dir);
+	(void)snprintf(b, sizeof(b), "%s/b", f->dir);
+	assert_int_equal(mkdir(a, 0700), 0);
+	assert_int_equal(mkdir(b, 0700), 0);
+	/* Without a flush the entry comes back: the hazard settle is for. */
+	assert_int_equal(forget_then_die(a, false), 1);
+	assert_int_equal(forget_then_die(b, true), 0);
+}
+
+static void
+test_journal_entry_text_round_trip(void **state)
+{
+	struct journal_entry e, back;
+	struct buf	 line = BUF_INIT;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.kind = JOURNAL_QUARANTINE;
+	(void)snprintf(e.orig, sizeof(e.orig), "holdscan/claimed/ABC123");
+	e.orig_ino = 12;
+	(void)snprintf(e.target, sizeof(e.target), "2026/12/03/x-ABC123");
+	(void)snprintf(e.extra, sizeof(e.extra), "x-ABC123");
+	journal_entry_text(&e, &line);
+	assert_int_equal(journal_entry_parse(line.data, line.len, &back), 0);
+	assert_int_equal(back.kind, JOURNAL_QUARANTINE);
+	assert_string_equal(back.orig, e.orig);
+	assert_int_equal(back.orig_ino, 12);
+	assert_string_equal(back.staging, "");
+	assert_string_equal(back.target, e.target);
+	assert_string_equal(back.extra, e.extra);
+	assert_int_equal(journal_entry_parse("1 D 1 2 a", 9, &back), -1);
+	buf_free(&line);
+}
+
 int
 main(void)
 {
@@ -437,6 +635,20 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_recovery_at_start_clears_strays, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_intent_sets_aside_a_published_message_without_entry,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_intent_returns_an_unpublished_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_intent_of_a_finished_batch_changes_nothing, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_recovery_leaves_a_locked_claimed_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_journal_settle_makes_a_forgotten_entry_durable, setup,
+		    teardown),
+		cmocka_unit_test(test_journal_entry_text_round_trip),
 	};
 
 	log_open("test_commit", LOG_DEST_STDERR, 0, 0);

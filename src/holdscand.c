@@ -115,6 +115,12 @@ struct holdscand {
 	long		 next_rescan_ms;
 	long		 next_metrics_ms;
 	bool		 recovery_needed;
+	/*
+	 * Recovery retries what failed (an unlink, an fsync, itself): when
+	 * it works, so does the disk. After a reopen of the state
+	 * environment it proves nothing: only a commit that works does.
+	 */
+	bool		 recovery_retries;
 	bool		 state_broken;	/* Berkeley DB could not be reopened yet */
 	struct metrics	 metrics;
 };
@@ -1057,6 +1063,7 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 		if (it->outcome == COMMIT_LEFT) {
 			hs_info("%s: left for recovery: %s", m->id, it->why);
 			d->recovery_needed = true;
+			d->recovery_retries = true;
 			degraded = it->why;
 		}
 		notify_committed(d, m, it);
@@ -1274,9 +1281,12 @@ event_loop(struct holdscand *d)
 			if (commit_recover(&d->commit, false, &error) < 0) {
 				backoff(d, error);
 				free(error);
+				d->recovery_retries = true;
 			} else {
 				d->recovery_needed = false;
-				backoff_clear(d);
+				if (d->recovery_retries)
+					backoff_clear(d);
+				d->recovery_retries = false;
 			}
 		}
 		if (t >= d->next_metrics_ms) {

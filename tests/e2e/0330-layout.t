@@ -19,7 +19,8 @@
 #    incoming's hash directories (qmgr finds and delivers everything);
 # 2. hold becomes hashed at depth 2 while mail flows: held mail in hold/X/Y/
 #    is taken at once, no "left alone" warning about Postfix's hash
-#    directories;
+#    directories; a message set aside (too large to scan) goes back to
+#    hold/X/Y/, where "postsuper -H ID" finds it;
 # 3. hold's hashing is removed while held messages wait in holdscand's
 #    queue (workers frozen): postsuper moves them out of the hash
 #    directories under holdscand's feet; they are found at their new place
@@ -32,7 +33,8 @@
 #    publishes get long ids;
 # 6. enable_long_queue_ids = no while long-id messages wait (workers
 #    frozen): postsuper renames them, holdscand delivers each once and
-#    publishes short ids again.
+#    publishes short ids again;
+# 7. a change of myhostname is reported as needing a restart.
 # rescan_interval is 10 minutes: only holdscand's following of the layout
 # (inotify, main.cf checks) can make anything prompt. Every message must
 # arrive within 30 s of the end of its phase, exactly once.
@@ -40,12 +42,13 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 33
+plan 39
 
 sb_start A || bail_out "sandbox did not start"
 hs_start A <<EOF || bail_out "holdscand did not start"
 rescan_interval = 10m
 max_in_flight = 8
+message_size_limit = 40k
 EOF
 
 total=0
@@ -129,6 +132,22 @@ check 'Postfix held mail two levels down (hold/X/Y/)' \
     test -n "$(find "$A_QUEUE/hold" -mindepth 2 -maxdepth 2 -type d)"
 check_eq 'no hash directory was taken for a queue file' \
     "$(hs_count_log A 'left alone')" 0
+# claim_return() after the change: where Postfix's mail_queue_path() looks
+smtp-source -m 1 -l 60000 -f big@example.org -t big@example.net \
+    "127.0.0.1:$A_SMTP_PORT" >/dev/null 2>&1
+check 'a message too large to scan is set aside' hs_wait_log A 30 \
+    ': scan failed: message larger than message_size_limit; action=hold'
+big=$(sed -n 's/.*]: \([0-9A-Za-z]*\): scan failed: message larger.*/\1/p' \
+    "$A_HS_LOG" | tail -n 1)
+c1=$(printf '%s' "$big" | cut -c1)
+c2=$(printf '%s' "$big" | cut -c2)
+check "it is back in hold/$c1/$c2/, as hash_queue_depth = 2 says" \
+    wait_until 10 test -f "$A_QUEUE/hold/$c1/$c2/$big"
+check 'postsuper -H finds it there and releases it' \
+    sh -c "postsuper -c '$A_CONFIG' -H '$big' 2>&1 | grep -q 'Released from hold: 1 message'"
+postqueue -c "$A_CONFIG" -f
+sent 1
+check 'and Postfix delivers it' wait_sink A $total 30
 
 # --- 3. hold's hashing removed while held messages wait in holdscand's queue -
 freeze_workers
@@ -216,6 +235,8 @@ check 'under short new ids' short_ids <"$HS_TMP/l.new"
 
 # --- the whole run -----------------------------------------------------------
 sleep 2
+# the smtp-source message carries no token
+total=$((total - 1))
 cat "$HS_TMP"/*.json | sed -n 's/.*"token": "\([^"]*\)".*/\1/p' | sort \
     >"$HS_TMP/sent.tokens"
 sink_tokens A >"$HS_TMP/sink.tokens"
@@ -224,6 +245,14 @@ check 'each exactly once, none lost' cmp "$HS_TMP/sent.tokens" "$HS_TMP/sink.tok
 check_eq 'hold, incoming and holdscan/ are empty' "$(queue_files)" 0
 check_eq 'holdscand warned about nothing' "$(hs_count_log A 'warning|fatal|panic')" 0
 check 'holdscand is still running' hs_alive A
+
+# --- 7. what needs a restart --------------------------------------------------
+sh "$SANDBOX" reconfigure "$A_DIR" myhostname=renamed.example
+check 'a new myhostname is reported as needing a restart' hs_wait_log A 10 \
+    'warning: .*/main.cf: myhostname changed; restart holdscand to apply it'
+send m 10
+sent 10
+check 'and mail flows on' wait_sink A $((total + 1)) 30
 
 hs_stop A
 done_testing

@@ -123,6 +123,7 @@ struct holdscand {
 		long	 next_ms;	/* look at main.cf again */
 		long	 retry_ms;	/* postconf failed: not before this */
 		bool	 failing;
+		char	 desc[512];	/* d->ql, as logged */
 	}		 layout;
 };
 
@@ -1146,7 +1147,7 @@ tell_ready(struct holdscand *d)
 static void
 follow_layout(struct holdscand *d, long t)
 {
-	char		 was[512], now[512], names[256], *error = NULL;
+	char		 now[sizeof(d->layout.desc)], names[256], *error = NULL;
 	unsigned	 diff;
 	bool		 hint = watch_layout_hint(d->watch);
 
@@ -1156,7 +1157,10 @@ follow_layout(struct holdscand *d, long t)
 	    TAILQ_EMPTY(&d->closed))
 		return;
 	d->layout.next_ms = t + LAYOUT_CHECK_MS;
-	(void)queue_layout_describe(d->ql, was, sizeof(was));
+	if (d->layout.desc[0] == '\0')
+		(void)queue_layout_describe(d->ql, d->layout.desc,
+		    sizeof(d->layout.desc));
+	/* One stat(2) of main.cf, unless it changed. */
 	switch (queue_layout_refresh(d->ql, NULL, time(NULL), &diff, &error)) {
 	case QUEUE_REFRESH_SAME:
 	case QUEUE_REFRESH_UNSETTLED:	/* being edited: again in a moment */
@@ -1164,7 +1168,8 @@ follow_layout(struct holdscand *d, long t)
 	case QUEUE_REFRESH_FAILED:
 		if (!d->layout.failing)
 			hs_warnx("%s; keeping the queue layout %s and trying "
-			    "again every %d s", error, was, LAYOUT_RETRY_MS / 1000);
+			    "again every %d s", error, d->layout.desc,
+			    LAYOUT_RETRY_MS / 1000);
 		else
 			hs_debug("%s", error);
 		free(error);
@@ -1177,10 +1182,11 @@ follow_layout(struct holdscand *d, long t)
 	if (d->layout.failing)
 		hs_info("%s/main.cf read again", d->ql->config_dir);
 	d->layout.failing = false;
+	(void)queue_layout_describe(d->ql, now, sizeof(now));
 	if (diff & QUEUE_DIFF_FOLLOWED)
 		hs_info("%s/main.cf changed: %s; following it (was: %s)",
-		    d->ql->config_dir, queue_layout_describe(d->ql, now,
-		    sizeof(now)), was);
+		    d->ql->config_dir, now, d->layout.desc);
+	(void)snprintf(d->layout.desc, sizeof(d->layout.desc), "%s", now);
 	if (diff & QUEUE_DIFF_RESTART)
 		hs_warnx("%s/main.cf: %s changed; restart holdscand to apply it",
 		    d->ql->config_dir, queue_diff_names(diff & QUEUE_DIFF_RESTART,

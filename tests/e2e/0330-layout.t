@@ -34,7 +34,9 @@
 # 6. enable_long_queue_ids = no while long-id messages wait (workers
 #    frozen): postsuper renames them, holdscand delivers each once and
 #    publishes short ids again;
-# 7. a change of myhostname is reported as needing a restart.
+# 7. a change of myhostname is reported as needing a restart; a main.cf
+#    postconf cannot read is reported once, the layout in use kept, and
+#    read again once it is right.
 # rescan_interval is 10 minutes: only holdscand's following of the layout
 # (inotify, main.cf checks) can make anything prompt. Every message must
 # arrive within 30 s of the end of its phase, exactly once.
@@ -42,7 +44,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 39
+plan 42
 
 sb_start A || bail_out "sandbox did not start"
 hs_start A <<EOF || bail_out "holdscand did not start"
@@ -250,6 +252,14 @@ check 'holdscand is still running' hs_alive A
 sh "$SANDBOX" reconfigure "$A_DIR" myhostname=renamed.example
 check 'a new myhostname is reported as needing a restart' hs_wait_log A 10 \
     'warning: .*/main.cf: myhostname changed; restart holdscand to apply it'
+postconf -c "$A_CONFIG" -e hash_queue_depth=x
+touch -d "@$(($(date +%s) - 10))" "$A_CONFIG/main.cf"
+check 'a main.cf postconf cannot read is reported, the layout in use kept' \
+    hs_wait_log A 10 'bad hash_queue_depth: x; keeping the queue layout hash_queue_names=deferred,defer hash_queue_depth=2 enable_long_queue_ids=no'
+postconf -c "$A_CONFIG" -e hash_queue_depth=2
+touch -d "@$(($(date +%s) - 10))" "$A_CONFIG/main.cf"
+check 'and read again once it is right' hs_wait_log A 20 '/main.cf read again'
+check_eq 'reported once' "$(hs_count_log A 'bad hash_queue_depth')" 1
 send m 10
 sent 10
 check 'and mail flows on' wait_sink A $((total + 1)) 30

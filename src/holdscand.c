@@ -18,6 +18,8 @@
  *
  *	SIGTERM: stop claiming, finish the messages already claimed, exit.
  *	SIGHUP: re-read the configuration (and let the scanners reload).
+ *	Postfix's queue hashing and queue id style are followed when main.cf
+ *	changes (follow_layout()); no signal is needed.
  *	A failed batch commit (disk full, I/O error) returns its messages
  *	to hold and backs off, doubling the pause up to a minute, until a
  *	commit succeeds again.
@@ -73,6 +75,8 @@
 #define BACKOFF_MIN_MS		1000
 #define BACKOFF_MAX_MS		60000
 #define BACKOFF_REMIND_MS	300000
+#define LAYOUT_CHECK_MS		1000	/* main.cf looked at, when idle */
+#define LAYOUT_RETRY_MS		10000	/* after postconf failed */
 #define LOCKED_RETRY_MS		1000
 #define METRICS_EVERY_MS	1000
 #define POLL_MAX_MS		1000
@@ -123,6 +127,12 @@ struct holdscand {
 	bool		 recovery_retries;
 	bool		 state_broken;	/* Berkeley DB could not be reopened yet */
 	struct metrics	 metrics;
+	struct {			/* follow_layout() */
+		long	 next_ms;	/* look at main.cf again */
+		long	 retry_ms;	/* postconf failed: not before this */
+		bool	 failing;
+		char	 desc[512];	/* d->ql, as logged */
+	}		 layout;
 };
 
 static void	backoff(struct holdscand *, const char *);
@@ -603,9 +613,9 @@ prune_aside(struct holdscand *d)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (queue_path(d->ql, QUEUE_HOLD, v[i].id, path) == 0 &&
-		    fstatat(d->qdirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (uint64_t)st.st_ino == v[i].ino) {
+		/* Where the layout puts it, or where an earlier one did. */
+		if (queue_locate(d->ql, d->qdirfd, QUEUE_HOLD, v[i].id, path,
+		    &st) == 0 && (uint64_t)st.st_ino == v[i].ino) {
 			kept++;
 			continue;
 		}
@@ -1235,6 +1245,67 @@ tell_ready(struct holdscand *d)
 	d->ready_fd = -1;
 }
 
+/*
+ * Follow Postfix's queue layout while we run (hash_queue_names,
+ * hash_queue_depth, enable_long_queue_ids; postconf -e and postfix reload):
+ * look at main.cf once a second, before every batch can commit (its new
+ * files go where the layout says, and qmgr finds them nowhere else), and
+ * when the watcher saw hold laid out otherwise. When main.cf changed, read
+ * it again: queue.c updates d->ql in place, so the commit context, the
+ * watcher and claim_return() follow at once; a change of hold's hashing
+ * makes the watcher look at all of hold again.
+ */
+static void
+follow_layout(struct holdscand *d, long t)
+{
+	char		 now[sizeof(d->layout.desc)], names[256], *error = NULL;
+	unsigned	 diff;
+	bool		 hint = watch_layout_hint(d->watch);
+
+	if (t < d->layout.retry_ms)
+		return;
+	if (!hint && t < d->layout.next_ms && d->open == NULL &&
+	    TAILQ_EMPTY(&d->closed))
+		return;
+	d->layout.next_ms = t + LAYOUT_CHECK_MS;
+	if (d->layout.desc[0] == '\0')
+		(void)queue_layout_describe(d->ql, d->layout.desc,
+		    sizeof(d->layout.desc));
+	/* One stat(2) of main.cf, unless it changed. */
+	switch (queue_layout_refresh(d->ql, NULL, time(NULL), &diff, &error)) {
+	case QUEUE_REFRESH_SAME:
+	case QUEUE_REFRESH_UNSETTLED:	/* being edited: again in a moment */
+		return;
+	case QUEUE_REFRESH_FAILED:
+		if (!d->layout.failing)
+			hs_warnx("%s; keeping the queue layout %s and trying "
+			    "again every %d s", error, d->layout.desc,
+			    LAYOUT_RETRY_MS / 1000);
+		else
+			hs_debug("%s", error);
+		free(error);
+		d->layout.failing = true;
+		d->layout.retry_ms = t + LAYOUT_RETRY_MS;
+		return;
+	case QUEUE_REFRESH_READ:
+		break;
+	}
+	if (d->layout.failing)
+		hs_info("%s/main.cf read again", d->ql->config_dir);
+	d->layout.failing = false;
+	(void)queue_layout_describe(d->ql, now, sizeof(now));
+	if (diff & QUEUE_DIFF_FOLLOWED)
+		hs_info("%s/main.cf changed: %s; following it (was: %s)",
+		    d->ql->config_dir, now, d->layout.desc);
+	(void)snprintf(d->layout.desc, sizeof(d->layout.desc), "%s", now);
+	if (diff & QUEUE_DIFF_RESTART)
+		hs_warnx("%s/main.cf: %s changed; restart holdscand to apply it",
+		    d->ql->config_dir, queue_diff_names(diff & QUEUE_DIFF_RESTART,
+		    names, sizeof(names)));
+	if (diff & QUEUE_DIFF_HOLD)
+		watch_rescan(d->watch);
+}
+
 static int
 min_timeout(int cur, long ms)
 {
@@ -1269,6 +1340,7 @@ event_loop(struct holdscand *d)
 			prune_aside(d);
 			d->next_rescan_ms = t + d->conf->rescan_interval;
 		}
+		follow_layout(d, t);
 		claim_some(d);
 		dispatch(d);
 		commit_ready(d);

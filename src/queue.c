@@ -10,9 +10,16 @@
  *	hash directories created level by level as the mail owner, and the
  *	public/qmgr trigger.
  *
+ *	The layout follows the instance while holdscand runs: when main.cf
+ *	changes, queue_layout_refresh() reads it again and updates the
+ *	hashing and queue id style of the one layout struct everybody holds,
+ *	in place. Files an earlier layout put somewhere else are still found
+ *	(queue_locate()), as postsuper(1) finds them to move them.
+ *
  *	This module must never look at message content, never build a path
- *	from an id that queue_id_ok() refuses, and never block the caller
- *	on a lock or on a Postfix service.
+ *	from an id that queue_id_ok() refuses, never block the caller on a
+ *	lock or on a Postfix service, and never run postconf while main.cf
+ *	is unchanged.
  * DIAGNOSTICS
  *	Functions return -1 with errno, or with a sentence in *error_r. The
  *	module does not log.
@@ -24,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -172,6 +180,7 @@ queue_layout_load(const char *config_dir, const char *command_dir,
     struct queue_layout **ql_r, char **error_r)
 {
 	struct buf	 out = BUF_INIT;
+	struct queue_conf_stamp stamp;
 	struct queue_layout *ql;
 	struct passwd	*pw;
 	const char	*args[NPARAMS + 3];
@@ -180,6 +189,12 @@ queue_layout_load(const char *config_dir, const char *command_dir,
 	size_t		 i = 0;
 	long		 depth, limit;
 
+	/* Before postconf reads it: a change after this shows as a new stamp. */
+	if (queue_conf_stamp(config_dir, &stamp) < 0) {
+		*error_r = xasprintf("%s/main.cf: %s", config_dir,
+		    strerror(errno));
+		return (-1);
+	}
 	args[0] = "-x";
 	args[1] = "-h";
 	for (i = 0; i < NPARAMS; i++)
@@ -205,13 +220,15 @@ queue_layout_load(const char *config_dir, const char *command_dir,
 	}
 
 	ql = xcalloc(1, sizeof(*ql));
+	ql->stamp = stamp;
 	ql->config_dir = xstrdup(config_dir);
 	ql->queue_dir = xstrdup(val[0]);
 	ql->mail_owner = xstrdup(val[1]);
 	ql->long_ids = strcmp(val[2], "yes") == 0;
 	ql->hashed = split_list(val[3]);
 	ql->myhostname = xstrdup(val[5]);
-	if (parse_posint(val[4], 16, &depth) < 0 || depth < 1) {
+	if (parse_posint(val[4], QUEUE_HASH_DEPTH_MAX, &depth) < 0 ||
+	    depth < 1) {
 		*error_r = xasprintf("%s/main.cf: bad hash_queue_depth: %s",
 		    config_dir, val[4]);
 		goto fail;
@@ -289,10 +306,191 @@ queue_is_hashed(const struct queue_layout *ql, const char *queue)
 {
 	size_t	 i;
 
+	/* mail_queue_dir() matches with strcasecmp(). */
 	for (i = 0; ql->hashed[i]; i++)
-		if (strcmp(ql->hashed[i], queue) == 0)
+		if (strcasecmp(ql->hashed[i], queue) == 0)
 			return (true);
 	return (false);
+}
+
+int
+queue_hash_levels(const struct queue_layout *ql, const char *queue)
+{
+	return (queue_is_hashed(ql, queue) ? ql->hash_depth : 0);
+}
+
+int
+queue_conf_stamp(const char *config_dir, struct queue_conf_stamp *st)
+{
+	struct stat	 sb;
+	char		 path[4096];
+	int		 n;
+
+	memset(st, 0, sizeof(*st));
+	n = snprintf(path, sizeof(path), "%s/main.cf", config_dir);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	/* Followed if a link: what postconf reads. */
+	if (stat(path, &sb) < 0)
+		return (errno == ENOENT ? 0 : -1);
+	st->exists = true;
+	st->dev = sb.st_dev;
+	st->ino = sb.st_ino;
+	st->size = sb.st_size;
+	st->mtime = sb.st_mtim;
+	st->ctime = sb.st_ctim;
+	return (0);
+}
+
+bool
+queue_conf_same(const struct queue_conf_stamp *a,
+    const struct queue_conf_stamp *b)
+{
+	if (a->exists != b->exists)
+		return (false);
+	if (!a->exists)
+		return (true);
+	return (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime.tv_sec == b->mtime.tv_sec &&
+	    a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->ctime.tv_sec == b->ctime.tv_sec &&
+	    a->ctime.tv_nsec == b->ctime.tv_nsec);
+}
+
+bool
+queue_conf_settled(const struct queue_conf_stamp *st, time_t now)
+{
+	/* dict_load_file_xt() reads again while before - 1 <= mtime <= after. */
+	return (!st->exists || st->mtime.tv_sec < now - 1 ||
+	    st->mtime.tv_sec > now);
+}
+
+static bool
+same_hashing(const struct queue_layout *a, const struct queue_layout *b,
+    const char *queue)
+{
+	return (queue_hash_levels(a, queue) == queue_hash_levels(b, queue));
+}
+
+unsigned
+queue_layout_diff(const struct queue_layout *a, const struct queue_layout *b)
+{
+	unsigned	 diff = 0;
+
+	if (!same_hashing(a, b, QUEUE_HOLD))
+		diff |= QUEUE_DIFF_HOLD;
+	if (!same_hashing(a, b, QUEUE_INCOMING))
+		diff |= QUEUE_DIFF_INCOMING;
+	if (a->long_ids != b->long_ids)
+		diff |= QUEUE_DIFF_IDS;
+	if (strcmp(a->queue_dir, b->queue_dir) != 0)
+		diff |= QUEUE_DIFF_QUEUE_DIR;
+	if (strcmp(a->mail_owner, b->mail_owner) != 0 ||
+	    a->owner_uid != b->owner_uid || a->owner_gid != b->owner_gid)
+		diff |= QUEUE_DIFF_OWNER;
+	if (strcmp(a->myhostname, b->myhostname) != 0)
+		diff |= QUEUE_DIFF_HOSTNAME;
+	if (a->line_limit != b->line_limit)
+		diff |= QUEUE_DIFF_LINE_LIMIT;
+	return (diff);
+}
+
+/* Append s to buf[size] (always NUL-terminated; cut off when full). */
+static void
+append(char *buf, size_t size, const char *s)
+{
+	size_t	 len = strnlen(buf, size);
+
+	if (len + 1 < size)
+		(void)snprintf(buf + len, size - len, "%s", s);
+}
+
+const char *
+queue_diff_names(unsigned diff, char *buf, size_t size)
+{
+	static const struct {
+		unsigned	 bit;
+		const char	*name;
+	} names[] = {
+		{ QUEUE_DIFF_HOLD | QUEUE_DIFF_INCOMING,
+		    "hash_queue_names/hash_queue_depth" },
+		{ QUEUE_DIFF_IDS, "enable_long_queue_ids" },
+		{ QUEUE_DIFF_QUEUE_DIR, "queue_directory" },
+		{ QUEUE_DIFF_OWNER, "mail_owner" },
+		{ QUEUE_DIFF_HOSTNAME, "myhostname" },
+		{ QUEUE_DIFF_LINE_LIMIT, "line_length_limit" },
+	};
+	size_t	 i;
+
+	if (size == 0)
+		return (buf);
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((diff & names[i].bit) == 0)
+			continue;
+		if (buf[0] != '\0')
+			append(buf, size, ", ");
+		append(buf, size, names[i].name);
+	}
+	return (buf);
+}
+
+const char *
+queue_layout_describe(const struct queue_layout *ql, char *buf, size_t size)
+{
+	char	 depth[32];
+	size_t	 i;
+
+	if (size == 0)
+		return (buf);
+	buf[0] = '\0';
+	append(buf, size, "hash_queue_names=");
+	for (i = 0; ql->hashed[i] != NULL; i++) {
+		if (i > 0)
+			append(buf, size, ",");
+		append(buf, size, ql->hashed[i]);
+	}
+	(void)snprintf(depth, sizeof(depth), " hash_queue_depth=%d",
+	    ql->hash_depth);
+	append(buf, size, depth);
+	append(buf, size, ql->long_ids ? " enable_long_queue_ids=yes" :
+	    " enable_long_queue_ids=no");
+	return (buf);
+}
+
+enum queue_refresh
+queue_layout_refresh(struct queue_layout *ql, const char *command_dir,
+    time_t now, unsigned *diff_r, char **error_r)
+{
+	struct queue_conf_stamp st;
+	struct queue_layout *fresh = NULL;
+	char		**old;
+
+	*diff_r = 0;
+	if (queue_conf_stamp(ql->config_dir, &st) < 0) {
+		*error_r = xasprintf("%s/main.cf: %s", ql->config_dir,
+		    strerror(errno));
+		return (QUEUE_REFRESH_FAILED);
+	}
+	if (queue_conf_same(&st, &ql->stamp))
+		return (QUEUE_REFRESH_SAME);
+	/* postconf would wait for it, and so would the event loop. */
+	if (!queue_conf_settled(&st, now))
+		return (QUEUE_REFRESH_UNSETTLED);
+	if (queue_layout_load(ql->config_dir, command_dir, &fresh, error_r) < 0)
+		return (QUEUE_REFRESH_FAILED);
+	*diff_r = queue_layout_diff(ql, fresh);
+	/* Swap in what can change while we run; the rest needs a restart. */
+	old = ql->hashed;
+	ql->hashed = fresh->hashed;
+	fresh->hashed = old;
+	ql->hash_depth = fresh->hash_depth;
+	ql->long_ids = fresh->long_ids;
+	ql->stamp = fresh->stamp;
+	queue_layout_free(&fresh);
+	return (QUEUE_REFRESH_READ);
 }
 
 bool
@@ -426,9 +624,9 @@ hash_key(const char *id, char *key, size_t size)
 	return (0);
 }
 
-int
-queue_subdir(const struct queue_layout *ql, const char *queue, const char *id,
-    char *buf)
+/* "queue[/h[/a]]" for id with levels hash levels, into buf[QUEUE_PATH_SIZE]. */
+static int
+subdir_at(const char *queue, const char *id, int levels, char *buf)
 {
 	char	 key[QUEUE_ID_SIZE + 8];
 	size_t	 len, klen;
@@ -443,10 +641,8 @@ queue_subdir(const struct queue_layout *ql, const char *queue, const char *id,
 	if (n < 0 || n >= QUEUE_PATH_SIZE)
 		goto toolong;
 	len = (size_t)n;
-	if (!queue_is_hashed(ql, queue))
-		return (0);
 	klen = strlen(key);
-	for (level = 0; level < ql->hash_depth; level++) {
+	for (level = 0; level < levels; level++) {
 		if (len + 3 >= QUEUE_PATH_SIZE)
 			goto toolong;
 		buf[len++] = '/';
@@ -459,14 +655,14 @@ toolong:
 	return (-1);
 }
 
-int
-queue_path(const struct queue_layout *ql, const char *queue, const char *id,
-    char *buf)
+/* subdir_at() plus "/id". */
+static int
+path_at(const char *queue, const char *id, int levels, char *buf)
 {
 	size_t	 len;
 	int	 n;
 
-	if (queue_subdir(ql, queue, id, buf) < 0)
+	if (subdir_at(queue, id, levels, buf) < 0)
 		return (-1);
 	len = strlen(buf);
 	n = snprintf(buf + len, QUEUE_PATH_SIZE - len, "/%s", id);
@@ -475,6 +671,46 @@ queue_path(const struct queue_layout *ql, const char *queue, const char *id,
 		return (-1);
 	}
 	return (0);
+}
+
+int
+queue_subdir(const struct queue_layout *ql, const char *queue, const char *id,
+    char *buf)
+{
+	return (subdir_at(queue, id, queue_hash_levels(ql, queue), buf));
+}
+
+int
+queue_path(const struct queue_layout *ql, const char *queue, const char *id,
+    char *buf)
+{
+	return (path_at(queue, id, queue_hash_levels(ql, queue), buf));
+}
+
+int
+queue_locate(const struct queue_layout *ql, int qdirfd, const char *queue,
+    const char *id, char *buf, struct stat *st)
+{
+	int	 live = queue_hash_levels(ql, queue), levels;
+
+	if (path_at(queue, id, live, buf) < 0)
+		return (-1);
+	if (fstatat(qdirfd, buf, st, AT_SYMLINK_NOFOLLOW) == 0)
+		return (0);
+	if (errno != ENOENT)
+		return (-1);
+	for (levels = 0; levels <= QUEUE_HASH_DEPTH_MAX; levels++) {
+		if (levels == live)
+			continue;
+		if (path_at(queue, id, levels, buf) < 0)
+			return (-1);
+		if (fstatat(qdirfd, buf, st, AT_SYMLINK_NOFOLLOW) == 0)
+			return (0);
+		if (errno != ENOENT && errno != ENOTDIR)
+			return (-1);
+	}
+	errno = ENOENT;
+	return (-1);
 }
 
 bool

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define QUEUE_HOLD		"hold"
 #define QUEUE_INCOMING		"incoming"
@@ -24,11 +25,30 @@
 #define QUEUE_PATH_SIZE		512
 /* Postfix's mail_queue_id_ok() length limit. */
 #define QUEUE_ID_MAXLEN		255
+/*
+ * Deepest hashing holdscan accepts (hash_queue_depth) and the deepest
+ * one-character directories it looks into below a queue. Postfix itself
+ * has no limit but the length of a path.
+ */
+#define QUEUE_HASH_DEPTH_MAX	16
 /* Ready mode: owner rwx (MAIL_QUEUE_STAT_READY); everything else not yet committed. */
 #define QUEUE_MODE_READY	0700
 #define QUEUE_MODE_NEW		0600
 
 struct buf;
+
+/*
+ * What main.cf looked like when the layout was read from it: a different
+ * stamp later means that the file was edited or replaced since.
+ */
+struct queue_conf_stamp {
+	bool		 exists;
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+	struct timespec	 ctime;
+};
 
 /* What holdscan needs to know about one Postfix instance. */
 struct queue_layout {
@@ -42,6 +62,7 @@ struct queue_layout {
 	int	 hash_depth;		/* hash_queue_depth */
 	char	**hashed;		/* hash_queue_names, NULL-terminated */
 	size_t	 line_limit;		/* line_length_limit */
+	struct queue_conf_stamp stamp;	/* main.cf, taken before postconf ran */
 };
 
 /*
@@ -65,7 +86,73 @@ int	 queue_postconf(const char *config_dir, const char *command_dir,
 struct queue_layout *queue_layout_new(const char *queue_dir, uid_t uid,
 	    gid_t gid, bool long_ids, const char *hashed, int hash_depth);
 void	 queue_layout_free(struct queue_layout **ql);
+/* Is queue listed in hash_queue_names (case-insensitively, as Postfix matches)? */
 bool	 queue_is_hashed(const struct queue_layout *ql, const char *queue);
+/* Levels of hash directories queue has: hash_queue_depth, or 0. */
+int	 queue_hash_levels(const struct queue_layout *ql, const char *queue);
+
+/*
+ * Following a running Postfix. Its programs read main.cf when they start,
+ * and "postfix reload" restarts the long-running ones (qmgr); so a change
+ * of hash_queue_names, hash_queue_depth or enable_long_queue_ids takes
+ * effect for new queue files as soon as main.cf has it.
+ *
+ * queue_conf_stamp() takes the stamp of config_dir/main.cf (exists is
+ * false when there is none): 0, or -1 with errno.
+ * queue_conf_same() compares two stamps.
+ * queue_conf_settled() is false while postconf would not read the file
+ * yet: Postfix reads a file modified within the last second again and
+ * again until it is older (util/dict.c, dict_load_file_xt).
+ */
+int	 queue_conf_stamp(const char *config_dir, struct queue_conf_stamp *st);
+bool	 queue_conf_same(const struct queue_conf_stamp *a,
+	    const struct queue_conf_stamp *b);
+bool	 queue_conf_settled(const struct queue_conf_stamp *st, time_t now);
+
+/* What differs between two layouts: queue_layout_diff(). */
+#define QUEUE_DIFF_HOLD		0x01	/* hold's hashing (names, depth) */
+#define QUEUE_DIFF_INCOMING	0x02	/* incoming's hashing */
+#define QUEUE_DIFF_IDS		0x04	/* enable_long_queue_ids */
+#define QUEUE_DIFF_QUEUE_DIR	0x10	/* queue_directory */
+#define QUEUE_DIFF_OWNER	0x20	/* mail_owner, or its uid or gid */
+#define QUEUE_DIFF_HOSTNAME	0x40	/* myhostname */
+#define QUEUE_DIFF_LINE_LIMIT	0x80	/* line_length_limit */
+/* Followed while running: */
+#define QUEUE_DIFF_FOLLOWED	(QUEUE_DIFF_HOLD | QUEUE_DIFF_INCOMING | \
+				    QUEUE_DIFF_IDS)
+/* Applied only by a restart of holdscand: */
+#define QUEUE_DIFF_RESTART	(QUEUE_DIFF_QUEUE_DIR | QUEUE_DIFF_OWNER | \
+				    QUEUE_DIFF_HOSTNAME | QUEUE_DIFF_LINE_LIMIT)
+
+unsigned queue_layout_diff(const struct queue_layout *a,
+	    const struct queue_layout *b);
+/*
+ * queue_diff_names() writes the Postfix parameter names behind the bits
+ * of diff, comma-separated, into buf[size] and returns buf.
+ * queue_layout_describe() writes "hash_queue_names=a,b hash_queue_depth=N
+ * enable_long_queue_ids=yes|no" into buf[size] and returns buf.
+ */
+const char *queue_diff_names(unsigned diff, char *buf, size_t size);
+const char *queue_layout_describe(const struct queue_layout *ql, char *buf,
+	    size_t size);
+
+enum queue_refresh {
+	QUEUE_REFRESH_SAME,		/* main.cf is as it was read */
+	QUEUE_REFRESH_UNSETTLED,	/* changed, modified < 1 s ago: ask again */
+	QUEUE_REFRESH_READ,		/* read again; *diff_r says what differed */
+	QUEUE_REFRESH_FAILED,		/* *error_r says why; ql is unchanged */
+};
+/*
+ * queue_layout_refresh() looks at ql's main.cf: when it has changed and
+ * settled it asks postconf again (in command_dir, or on PATH when NULL)
+ * and takes the hashing and the queue id style into ql in place, so that
+ * everyone holding ql follows at once; the rest (QUEUE_DIFF_RESTART) keeps
+ * its running value and is only reported in *diff_r. now is time(NULL).
+ * This runs postconf (tens of milliseconds) only when the stamp changed.
+ */
+enum queue_refresh queue_layout_refresh(struct queue_layout *ql,
+	    const char *command_dir, time_t now, unsigned *diff_r,
+	    char **error_r);
 
 /* Postfix's mail_queue_id_ok(): 1..255 chars of [A-Za-z0-9_]. */
 bool	 queue_id_ok(const char *id);
@@ -89,6 +176,16 @@ int	 queue_path(const struct queue_layout *ql, const char *queue,
 	    const char *id, char *buf);
 int	 queue_subdir(const struct queue_layout *ql, const char *queue,
 	    const char *id, char *buf);
+/*
+ * queue_locate() finds the file named id below queue where ql puts it or,
+ * failing that, where any other hashing (none, or 1 to
+ * QUEUE_HASH_DEPTH_MAX levels) would have put it: files stay where an
+ * earlier layout put them until postsuper moves them. Writes the path
+ * found into buf[QUEUE_PATH_SIZE] and lstat()s it into *st. 0, or -1 with
+ * errno (ENOENT: nowhere).
+ */
+int	 queue_locate(const struct queue_layout *ql, int qdirfd,
+	    const char *queue, const char *id, char *buf, struct stat *st);
 
 /* Regular file, owner rwx: what mail_open_ok() requires. */
 bool	 queue_stat_ready(const struct stat *st);

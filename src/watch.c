@@ -11,15 +11,33 @@
  *	full rescan runs at start, on a timer and after an overflow. A
  *	rescan offers the oldest files first.
  *
- *	Hashed hold queues are watched level by level; hash directories that
- *	appear later are added as they appear.
+ *	As Postfix's own queue scanners do (global/mail_scan_dir.c), every
+ *	one-character directory below hold is taken for a hash directory and
+ *	watched and scanned, whatever hash_queue_names and hash_queue_depth
+ *	say: the layout can change while we run (postconf -e, postfix
+ *	reload), and a file stays where an earlier layout put it until
+ *	postsuper moves it. Candidates are offered at the path where they
+ *	were found. Hash directories that appear later are added as they
+ *	appear; removed ones are forgotten (IN_IGNORED).
+ *
+ *	postsuper(1), run by "postfix reload", moves held files when the
+ *	hashing changes and renames them when long queue ids are turned off.
+ *	A file already queued or in flight that shows up at another place
+ *	(moved into a watched directory, or found in a new hash directory)
+ *	is remembered, and offered from there once the master is done with
+ *	the old name (watch_done(): its claim found it gone).
+ *
+ *	Files or hash directories where the layout the master holds would
+ *	not put them raise a hint (watch_layout_hint()): main.cf may have
+ *	changed.
  *
  *	Something odd in hold (a symlink, a hard link, a FIFO or directory
  *	named like a queue id, a file owned by someone else) is logged once
  *	and left alone. Files that are merely not ready yet are silent.
  *
- *	This module must never open, lock or move a queue file, and never
- *	follow a symbolic link.
+ *	This module must never open, lock or move a queue file, never follow
+ *	a symbolic link, and never descend more than QUEUE_HASH_DEPTH_MAX
+ *	levels.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,6 +55,7 @@
 #include "xalloc.h"
 
 #define COMPLAINED_MAX	10000
+#define MOVED_MAX	65536
 
 struct watch_dir {
 	int		 wd;
@@ -50,10 +69,10 @@ struct pending {
 };
 
 struct watch {
-	const struct queue_layout *ql;
+	const struct queue_layout *ql;	/* the master's, updated in place */
 	int		 qdirfd;
 	int		 ifd;
-	bool		 hashed;
+	bool		 hint;		/* hold is laid out otherwise than ql says */
 	struct watch_dir *dirs;
 	size_t		 ndirs;
 	/* FIFO of candidates; queued ids are in 'known' with value 1 */
@@ -66,6 +85,13 @@ struct watch {
 	struct pending	*deferred;
 	long		*retry_at;
 	size_t		 ndeferred;
+	/* known ids seen at another place: id -> index into moved */
+	struct strmap	 moved_at;
+	struct pending	*moved;
+	size_t		 nmoved;
+	/* moved ones the master is done with: looked at by watch_next() */
+	struct pending	*recheck;
+	size_t		 nrecheck;
 };
 
 #define KNOWN_QUEUED	1
@@ -105,6 +131,80 @@ dir_by_wd(struct watch *w, int wd)
 		if (w->dirs[i].wd == wd)
 			return (&w->dirs[i]);
 	return (NULL);
+}
+
+/* The kernel dropped wd's watch (IN_IGNORED): its directory is gone. */
+static void
+drop_dir(struct watch *w, int wd)
+{
+	size_t	 i;
+
+	for (i = 0; i < w->ndirs; i++) {
+		if (w->dirs[i].wd != wd)
+			continue;
+		free(w->dirs[i].rel);
+		w->dirs[i] = w->dirs[--w->ndirs];
+		return;
+	}
+}
+
+/* Would the master's layout put hash directories at this depth of hold? */
+static bool
+dir_expected(const struct watch *w, int depth)
+{
+	return (depth < queue_hash_levels(w->ql, QUEUE_HOLD));
+}
+
+/* A candidate where the master's layout would not put it: a hint. */
+static void
+check_place(struct watch *w, const char *id, const char *path)
+{
+	char	 want[QUEUE_PATH_SIZE];
+
+	if (queue_path(w->ql, QUEUE_HOLD, id, want) == 0 &&
+	    strcmp(want, path) != 0)
+		w->hint = true;
+}
+
+/* Remember that the known id was seen at path (moved there). */
+static void
+moved_note(struct watch *w, const char *id, const char *path)
+{
+	struct pending	*p;
+	uint64_t	 i;
+
+	if (strmap_get(&w->moved_at, id, &i)) {
+		p = &w->moved[i];
+	} else {
+		if (w->nmoved >= MOVED_MAX)
+			return;		/* the next rescan finds it */
+		w->moved = xreallocarray(w->moved, w->nmoved + 1,
+		    sizeof(*w->moved));
+		p = &w->moved[w->nmoved];
+		(void)snprintf(p->id, sizeof(p->id), "%s", id);
+		strmap_put(&w->moved_at, id, (uint64_t)w->nmoved);
+		w->nmoved++;
+	}
+	(void)snprintf(p->path, sizeof(p->path), "%s", path);
+}
+
+/* Take what moved_note() remembered about id, if anything. */
+static bool
+moved_take(struct watch *w, const char *id, struct pending *out)
+{
+	uint64_t	 i;
+	size_t		 last;
+
+	if (!strmap_get(&w->moved_at, id, &i))
+		return (false);
+	*out = w->moved[i];
+	(void)strmap_del(&w->moved_at, id);
+	last = --w->nmoved;
+	if ((size_t)i != last) {
+		w->moved[i] = w->moved[last];
+		strmap_put(&w->moved_at, w->moved[i].id, i);
+	}
+	return (true);
 }
 
 static void
@@ -185,11 +285,16 @@ enqueue(struct watch *w, const char *id, const char *path)
 	(void)snprintf(p->path, sizeof(p->path), "%s", path);
 	w->qlen++;
 	strmap_put(&w->known, id, KNOWN_QUEUED);
+	check_place(w, id, path);
 }
 
-/* A hint about rel/name (or, with rel "", the path name): queue it if it is a new, ready candidate. */
+/*
+ * A hint about rel/name (or, with rel "", the path name): queue it if it
+ * is a new, ready candidate. moved_in: it was renamed there; if its id is
+ * known already, it moved (postsuper) or is a new file with a reused id.
+ */
 static void
-consider(struct watch *w, const char *rel, const char *name)
+consider(struct watch *w, const char *rel, const char *name, bool moved_in)
 {
 	struct stat	 st;
 	char		 path[QUEUE_PATH_SIZE];
@@ -201,8 +306,13 @@ consider(struct watch *w, const char *rel, const char *name)
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return;
 	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	if (!queue_id_ok(base) || strmap_get(&w->known, base, NULL))
+	if (!queue_id_ok(base))
 		return;
+	if (strmap_get(&w->known, base, NULL)) {
+		if (moved_in)
+			moved_note(w, base, path);
+		return;
+	}
 	if (check_candidate(w, base, path, &st))
 		enqueue(w, base, path);
 }
@@ -224,9 +334,13 @@ found_cmp(const void *a, const void *b)
 	return (strcmp(x->name, y->name));
 }
 
-/* Read one directory level: queue its ready files oldest first, descend into hash dirs. */
+/*
+ * Read one directory level: queue its ready files oldest first, descend
+ * into hash dirs. fresh: the directory was just created, so a known id
+ * in it was moved there.
+ */
 static void
-scan_dir(struct watch *w, const char *rel, int depth)
+scan_dir(struct watch *w, const char *rel, int depth, bool fresh)
 {
 	struct found	*f = NULL;
 	struct dirent	*de;
@@ -250,20 +364,28 @@ scan_dir(struct watch *w, const char *rel, int depth)
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", rel,
 		    de->d_name) >= sizeof(path))
 			continue;
-		/* Postfix's scanners descend into one-character names only. */
-		if (w->hashed && depth < w->ql->hash_depth &&
-		    strlen(de->d_name) == 1 && (de->d_type == DT_DIR ||
-		    de->d_type == DT_UNKNOWN)) {
+		/*
+		 * Postfix's scanners descend into every one-character name,
+		 * whatever the hashing is now (mail_scan_dir_next()).
+		 */
+		if (depth < QUEUE_HASH_DEPTH_MAX && strlen(de->d_name) == 1 &&
+		    (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN)) {
 			if (fstatat(w->qdirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    S_ISDIR(st.st_mode)) {
+				if (!dir_expected(w, depth))
+					w->hint = true;
 				add_dir_watch(w, path, depth + 1);
-				scan_dir(w, path, depth + 1);
+				scan_dir(w, path, depth + 1, fresh);
 				continue;
 			}
 		}
-		if (!queue_id_ok(de->d_name) ||
-		    strmap_get(&w->known, de->d_name, NULL))
+		if (!queue_id_ok(de->d_name))
 			continue;
+		if (strmap_get(&w->known, de->d_name, NULL)) {
+			if (fresh)
+				moved_note(w, de->d_name, path);
+			continue;
+		}
 		if (!check_candidate(w, de->d_name, path, &st))
 			continue;
 		if (n == cap) {
@@ -277,7 +399,8 @@ scan_dir(struct watch *w, const char *rel, int depth)
 	if (errno != 0)
 		hs_warn("watch: readdir %s/%s", w->ql->queue_dir, rel);
 	(void)closedir(dir);
-	qsort(f, n, sizeof(*f), found_cmp);
+	if (n > 1)
+		qsort(f, n, sizeof(*f), found_cmp);
 	for (i = 0; i < n; i++) {
 		(void)snprintf(path, sizeof(path), "%s/%s", rel, f[i].name);
 		enqueue(w, f[i].name, path);
@@ -292,7 +415,6 @@ watch_open(const struct queue_layout *ql, int qdirfd, struct watch **w_r)
 
 	w->ql = ql;
 	w->qdirfd = qdirfd;
-	w->hashed = queue_is_hashed(ql, QUEUE_HOLD);
 	if ((w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
 		int	 saved = errno;
 
@@ -328,6 +450,9 @@ watch_close(struct watch **wp)
 	free(w->q);
 	free(w->deferred);
 	free(w->retry_at);
+	free(w->moved);
+	free(w->recheck);
+	strmap_clear(&w->moved_at);
 	strmap_clear(&w->known);
 	strmap_clear(&w->complained);
 	strmap_clear(&w->ignored);
@@ -344,7 +469,16 @@ watch_fd(const struct watch *w)
 void
 watch_rescan(struct watch *w)
 {
-	scan_dir(w, QUEUE_HOLD, 0);
+	scan_dir(w, QUEUE_HOLD, 0, false);
+}
+
+bool
+watch_layout_hint(struct watch *w)
+{
+	bool	 hint = w->hint;
+
+	w->hint = false;
+	return (hint);
 }
 
 void
@@ -372,21 +506,30 @@ watch_handle(struct watch *w)
 				overflow = true;
 				continue;
 			}
+			if (ev->mask & IN_IGNORED) {
+				drop_dir(w, ev->wd);
+				continue;
+			}
 			if (ev->len == 0 || (d = dir_by_wd(w, ev->wd)) == NULL)
 				continue;
 			if (ev->mask & IN_ISDIR) {
 				char	 rel[QUEUE_PATH_SIZE];
+				int	 depth = d->depth;	/* d moves when dirs grows */
 
-				if (w->hashed && d->depth < w->ql->hash_depth &&
+				if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
+				    depth < QUEUE_HASH_DEPTH_MAX &&
 				    strlen(ev->name) == 1 &&
 				    (size_t)snprintf(rel, sizeof(rel), "%s/%s",
 				    d->rel, ev->name) < sizeof(rel)) {
-					add_dir_watch(w, rel, d->depth + 1);
-					scan_dir(w, rel, d->depth + 1);
+					if (!dir_expected(w, depth))
+						w->hint = true;
+					add_dir_watch(w, rel, depth + 1);
+					scan_dir(w, rel, depth + 1, true);
 				}
 				continue;
 			}
-			consider(w, d->rel, ev->name);
+			consider(w, d->rel, ev->name,
+			    (ev->mask & IN_MOVED_TO) != 0);
 		}
 	}
 	if (overflow) {
@@ -395,11 +538,23 @@ watch_handle(struct watch *w)
 	}
 }
 
+/* Look at the moved files the master is done with under their old name. */
+static void
+recheck_moved(struct watch *w)
+{
+	size_t	 i, n = w->nrecheck;
+
+	w->nrecheck = 0;
+	for (i = 0; i < n; i++)
+		consider(w, "", w->recheck[i].path, false);
+}
+
 bool
 watch_next(struct watch *w, struct watch_candidate *c)
 {
 	struct pending	*p;
 
+	recheck_moved(w);
 	while (w->qlen > 0) {
 		p = &w->q[w->qhead];
 		w->qhead = (w->qhead + 1) % w->qcap;
@@ -430,8 +585,9 @@ watch_defer(struct watch *w, const struct watch_candidate *c, long now_ms,
 long
 watch_tick(struct watch *w, long now_ms)
 {
-	long	 next = -1;
-	size_t	 i = 0;
+	struct pending	 m;
+	long		 next = -1;
+	size_t		 i = 0;
 
 	while (i < w->ndeferred) {
 		if (w->retry_at[i] <= now_ms) {
@@ -441,7 +597,10 @@ watch_tick(struct watch *w, long now_ms)
 			w->retry_at[i] = w->retry_at[w->ndeferred - 1];
 			w->ndeferred--;
 			(void)strmap_del(&w->known, p.id);
-			consider(w, "", p.path);
+			if (moved_take(w, p.id, &m))
+				consider(w, "", m.path, false);
+			if (!strmap_get(&w->known, p.id, NULL))
+				consider(w, "", p.path, false);
 			continue;
 		}
 		if (next < 0 || w->retry_at[i] - now_ms < next)
@@ -454,13 +613,24 @@ watch_tick(struct watch *w, long now_ms)
 void
 watch_done(struct watch *w, const char *id)
 {
+	struct pending	 p;
+
 	(void)strmap_del(&w->known, id);
+	/*
+	 * Seen moving: look at it from watch_next() on, once the master has
+	 * finished with the old name (it may set it aside right after this).
+	 */
+	if (moved_take(w, id, &p)) {
+		w->recheck = xreallocarray(w->recheck, w->nrecheck + 1,
+		    sizeof(*w->recheck));
+		w->recheck[w->nrecheck++] = p;
+	}
 }
 
 size_t
 watch_pending(const struct watch *w)
 {
-	return (w->qlen);
+	return (w->qlen + w->nrecheck);
 }
 
 void

@@ -33,8 +33,18 @@ void	 watch_close(struct watch **w);
 int	 watch_fd(const struct watch *w);
 /* Drain inotify events; an overflow triggers a rescan. */
 void	 watch_handle(struct watch *w);
-/* Look at every file in hold again (start, timer, overflow). */
+/*
+ * Look at every file in hold again (start, timer, overflow, a change of
+ * hold's hashing), watching every hash directory there is.
+ */
 void	 watch_rescan(struct watch *w);
+/*
+ * true (once) when hold was seen laid out otherwise than the layout says
+ * (a one-character directory it does not use, a file where it would not
+ * put it): main.cf may have changed. The layout is borrowed from
+ * watch_open() on, and may change in place.
+ */
+bool	 watch_layout_hint(struct watch *w);
 /*
  * watch_next() pops the next candidate (a regular, single-link, ready
  * file owned by the mail owner, with a valid queue id, not already in
@@ -49,7 +59,11 @@ bool	 watch_next(struct watch *w, struct watch_candidate *c);
 void	 watch_defer(struct watch *w, const struct watch_candidate *c,
 	    long now_ms, long delay_ms);
 long	 watch_tick(struct watch *w, long now_ms);
-/* The master is done with id (committed, returned or set aside). */
+/*
+ * The master is done with id (committed, returned, set aside or gone);
+ * if a file of that name was seen moving meanwhile, it is offered again
+ * from there.
+ */
 void	 watch_done(struct watch *w, const char *id);
 /* Candidates queued and not yet taken. */
 size_t	 watch_pending(const struct watch *w);

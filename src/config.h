@@ -33,6 +33,13 @@ enum policy_action {
 	ACTION_HOLD,		/* leave aside for the admin */
 };
 
+/* What happens to mail set aside unscanned when set_aside_lifetime ends. */
+enum aside_expiry {
+	EXPIRE_QUARANTINE,	/* into the quarantine, verdict scan-failed */
+	EXPIRE_BOUNCE,		/* into the quarantine, and a notice to the sender */
+	EXPIRE_DELIVER_TAGGED,	/* delivered with the not-scanned header */
+};
+
 /* A plugin's section: the options the file set, in file order. */
 struct hs_config_plugin {
 	char		*name;
@@ -81,6 +88,11 @@ struct hs_config {
 	long	 max_in_flight;		/* claimed and not yet committed */
 	long	 rescan_interval;	/* ms */
 	long	 message_size_limit;	/* bytes; larger files are set aside */
+
+	/* mail set aside unscanned */
+	long	 set_aside_lifetime;	/* ms; 0: never expires */
+	enum aside_expiry set_aside_expiry_action;
+	bool	 set_aside_rescan;	/* scan again when the scanners change */
 
 	/* commit */
 	enum fsync_method fsync_method;

@@ -14,7 +14,7 @@
  *	are written durably (each put its own synchronous transaction)
  *	before the file returns to hold, so a crash cannot turn a set-aside
  *	message into a scan loop; a set-aside message is scanned again only
- *	when its epoch differs from the scanners' (once per engine), and an
+ *	when the scanners of its epoch were replaced (aside.h), and an
  *	attempt that ends in set aside again records the new epoch.
  *
  *	This module must never touch queue files, and never lose the first
@@ -326,6 +326,46 @@ aside_expires(const struct aside_entry *e, long lifetime_s)
 	return (e->when + (time_t)lifetime_s);
 }
 
+void
+aside_epoch_make(char *buf, uint64_t digest, unsigned long long run,
+    unsigned generation)
+{
+	(void)snprintf(buf, ASIDE_EPOCH_SIZE, "%016llx:%llx:%x",
+	    (unsigned long long)digest, run, generation);
+}
+
+/* Split "DIGEST:RUN:GEN"; false when it is not one. */
+static bool
+epoch_split(const char *e, char *digest, char *run, char *gen, size_t size)
+{
+	const char	*a = strchr(e, ':'), *b;
+
+	if (a == NULL || (b = strchr(a + 1, ':')) == NULL ||
+	    strchr(b + 1, ':') != NULL || (size_t)(a - e) >= size ||
+	    (size_t)(b - a - 1) >= size || strlen(b + 1) >= size ||
+	    a == e || b == a + 1 || b[1] == '\0')
+		return (false);
+	(void)snprintf(digest, size, "%.*s", (int)(a - e), e);
+	(void)snprintf(run, size, "%.*s", (int)(b - a - 1), a + 1);
+	(void)snprintf(gen, size, "%s", b + 1);
+	return (true);
+}
+
+bool
+aside_epoch_changed(const char *then, const char *now)
+{
+	char	 d1[ASIDE_EPOCH_SIZE], r1[ASIDE_EPOCH_SIZE], g1[ASIDE_EPOCH_SIZE];
+	char	 d2[ASIDE_EPOCH_SIZE], r2[ASIDE_EPOCH_SIZE], g2[ASIDE_EPOCH_SIZE];
+
+	if (now == NULL || !epoch_split(now, d2, r2, g2, sizeof(d2)))
+		return (false);		/* no scanners yet */
+	if (then == NULL || !epoch_split(then, d1, r1, g1, sizeof(d1)))
+		return (true);		/* unknown scanners */
+	if (strcmp(r1, r2) == 0)
+		return (strcmp(g1, g2) != 0);
+	return (strcmp(d1, d2) != 0);
+}
+
 enum aside_next
 aside_next(const struct aside_entry *e, time_t now, long lifetime_s,
     const char *epoch, bool rescan)
@@ -338,8 +378,7 @@ aside_next(const struct aside_entry *e, time_t now, long lifetime_s,
 		return (ASIDE_NOTICE);
 	if ((ends = aside_expires(e, lifetime_s)) != 0 && now >= ends)
 		return (ASIDE_EXPIRE);
-	if (rescan && epoch != NULL && epoch[0] != '\0' &&
-	    strcmp(epoch, e->epoch) != 0)
+	if (rescan && aside_epoch_changed(e->epoch, epoch))
 		return (ASIDE_RESCAN);
 	return (ASIDE_WAIT);
 }

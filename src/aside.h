@@ -3,12 +3,18 @@
  * policy said hold), and their life cycle.
  *
  * holdscand leaves a set-aside message alone while it is the same file,
- * with three exceptions for mail set aside because it could not be
- * scanned (verdict scan-failed): it scans it once more each time the
- * scanners load a new engine (new signatures, a reload, a restart: a new
- * "epoch"), and after set_aside_lifetime it applies
+ * with two exceptions for mail set aside because it could not be
+ * scanned (verdict scan-failed): it scans it once more with each new
+ * engine (see the epoch below), and after set_aside_lifetime it applies
  * set_aside_expiry_action. Mail the policy holds for another verdict is
  * the admin's (postsuper -H, -d, -r) and is never touched.
+ *
+ * An epoch names the scanners of an attempt: "DIGEST:RUN:GENERATION",
+ * DIGEST a hash of what they scan with (the engines' description and
+ * the effective configuration), RUN one start of holdscand, GENERATION
+ * the engine generation of that run. Within one run every new
+ * generation (new signatures, a reload) is a change; across a restart
+ * only a different DIGEST is, so restarts alone never rescan.
  */
 #ifndef HS_ASIDE_H
 #define HS_ASIDE_H
@@ -22,7 +28,7 @@
 #include "queue.h"
 #include "statedb.h"
 
-#define ASIDE_EPOCH_SIZE	48
+#define ASIDE_EPOCH_SIZE	64
 
 enum aside_phase {
 	ASIDE_HELD,		/* in hold, waiting (rescan, expiry, the admin) */
@@ -89,6 +95,11 @@ bool	 aside_failed(const struct aside_entry *e);
 time_t	 aside_expires(const struct aside_entry *e, long lifetime_s);
 enum aside_next aside_next(const struct aside_entry *e, time_t now,
 	    long lifetime_s, const char *epoch, bool rescan);
+/* Write an epoch into buf[ASIDE_EPOCH_SIZE]. */
+void	 aside_epoch_make(char *buf, uint64_t digest, unsigned long long run,
+	    unsigned generation);
+/* Were scanners of epoch then replaced by those of epoch now? */
+bool	 aside_epoch_changed(const char *then, const char *now);
 /* Merge an earlier entry old (NULL: none) into the new attempt e. */
 void	 aside_merge(const struct aside_entry *old, struct aside_entry *e,
 	    const char *epoch);

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1297,6 +1298,32 @@ config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 				    config_action_name(conf->domains[i].action[v]));
 		fprintf(fp, "}\n");
 	}
+}
+
+uint64_t
+config_digest(const struct hs_config *conf, const char *extra)
+{
+	uint64_t	 h = 14695981039346656037ULL;	/* FNV-1a 64 */
+	const char	*p;
+	char		*text = NULL;
+	size_t		 len = 0, i;
+	FILE		*fp;
+
+	if ((fp = open_memstream(&text, &len)) == NULL)
+		return (0);
+	config_print(conf, fp, false);
+	if (extra != NULL)
+		(void)fprintf(fp, "%s\n", extra);
+	if (fclose(fp) != 0) {
+		free(text);
+		return (0);
+	}
+	for (i = 0, p = text; i < len; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	free(text);
+	return (h);
 }
 
 const char *

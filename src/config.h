@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "plugin.h"
@@ -155,6 +156,13 @@ void	 config_free(struct hs_config **conf);
  * order: all of them, or (only_set) those the file set, as postconf -n.
  */
 void	 config_print(const struct hs_config *conf, FILE *fp, bool only_set);
+
+/*
+ * A 64-bit hash of the effective configuration (config_print() of all of
+ * it) and of extra (may be NULL): equal for configurations that scan
+ * alike, whatever their comments and layout. 0 if it cannot be made.
+ */
+uint64_t config_digest(const struct hs_config *conf, const char *extra);
 
 /* The name of parameter i in table order, or NULL past the last one. */
 const char *config_name_at(size_t i);

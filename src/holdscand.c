@@ -16,6 +16,17 @@
  *	the journal and the quarantine. Everything it knows lives in the
  *	one context struct below.
  *
+ *	Mail set aside because it could not be scanned (aside.c) is offered
+ *	to the same claim path again: once for each new engine generation
+ *	(new signatures, SIGHUP; after a start only if the signatures or
+ *	the configuration changed: the epochs of aside.h), and when
+ *	set_aside_lifetime is over, to be decided without a scan
+ *	(quarantine, bounce: quarantine and a notice to the sender, or
+ *	deliver-tagged) and committed by the same commit_batch() as
+ *	everything else. A bounce's notice is owed in
+ *	aside.db from before that commit until sendmail has handed it to
+ *	Postfix, so a crash delays it but cannot lose it.
+ *
  *	SIGTERM: stop claiming, finish the messages already claimed, exit.
  *	SIGHUP: re-read the configuration (and let the scanners reload).
  *	A failed batch commit (disk full, I/O error) returns its messages
@@ -110,7 +121,7 @@ struct holdscand {
 	struct strmap	 aside_owed;	/* id -> 1: the sender's notice is queued */
 	char		 aside_epoch[ASIDE_EPOCH_SIZE];	/* "" until the scanners are ready */
 	uint32_t	 aside_generation;	/* the generation aside_epoch names */
-	long long	 aside_boot_us;	/* makes epochs unique across restarts */
+	long long	 aside_boot_us;	/* names this run in epochs */
 	long		 next_aside_ms;
 	bool		 stopping;
 	long		 backoff_until_ms;
@@ -800,7 +811,14 @@ aside_owe_notice(struct holdscand *d, struct aside_entry *e)
 		return;
 	}
 	(void)close(fd);
-	(void)snprintf(e->qid, sizeof(e->qid), "%s", f.qid);
+	if (strcmp(e->qid, f.qid) != 0) {
+		/* Found by its queue id: remember where, for the next time. */
+		(void)snprintf(e->qid, sizeof(e->qid), "%s", f.qid);
+		if (aside_update(d->aside, e, &error) < 0) {
+			hs_warnx("%s", error);
+			free(error);
+		}
+	}
 	aside_send_notice(d, e, qf);
 	qfile_free(&qf);
 	quarantine_entry_clear(&qe);
@@ -913,8 +931,8 @@ aside_tick(struct holdscand *d, long t)
 			    ts.tv_nsec / 1000;
 		}
 		d->aside_generation = d->pool.generation;
-		(void)snprintf(d->aside_epoch, sizeof(d->aside_epoch),
-		    "%llx.%lx.%x", d->aside_boot_us, (long)getpid(),
+		aside_epoch_make(d->aside_epoch, config_digest(d->conf,
+		    d->pool.engine_info), (unsigned long long)d->aside_boot_us,
 		    d->aside_generation);
 		d->next_aside_ms = t;
 	}
@@ -1013,7 +1031,7 @@ aside_committed(struct holdscand *d, const struct msg *m,
 			watch_ignore(d->watch, m->id, m->st.st_ino);
 		return;
 	}
-	if (it->outcome != COMMIT_DONE)
+	if (it->outcome != COMMIT_DONE || d->aside == NULL || d->state_broken)
 		return;		/* recovery decides; the pass follows */
 	if (it->action == ACTION_HOLD) {
 		/*

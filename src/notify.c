@@ -24,6 +24,16 @@
  *	default one, postdrop needs alternate_config_directories in the
  *	default main.cf: Postfix's own rule for set-gid programs.)
  *
+ *	notify_bounce() builds a non-delivery notice for the sender of a
+ *	message that expired set aside (set_aside_expiry_action = bounce)
+ *	in the form of Postfix's own bounces: a multipart/report with a
+ *	text part, a message/delivery-status part (RFC 3464; one failed
+ *	recipient with Status 5.7.0 for each whose DSN NOTIFY asks for
+ *	failures) and the original's header lines, never its unscanned
+ *	body. None is sent for the null sender or for a notice. Its caller
+ *	learns through notify_done() when sendmail has taken it, and keeps
+ *	it owed until then.
+ *
  *	sendmail runs in child processes (posix_spawn, the message on a
  *	memfd as its standard input, its output on another memfd for the
  *	log), at most NOTIFY_PARALLEL at a time, each for at most
@@ -717,6 +727,13 @@ notify_bounce(struct notify *n, const struct notify_bounce *b)
 	    &text) == 0) {
 		buf_free(&text);
 		return (0);
+	}
+	if (n->sendmail == NULL) {
+		hs_warnx("%s: notice to the sender not queued: Postfix's "
+		    "sendmail_path is not known (the configuration that asked "
+		    "for bounces did not load)", b->queue_id);
+		buf_free(&text);
+		return (-1);
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->len = text.len;

@@ -7,8 +7,10 @@
 #     one attempt and what happens when. A reload without a change gives
 #     new scanners: it is scanned once more (once, not in a loop), fails
 #     again and is set aside again with two attempts and its first time
-#     kept. With max_file_size raised and a reload it is scanned a third
-#     time and delivered, once; the list forgets it.
+#     kept. A restart alone does not scan it again; a restart with another
+#     max_file_size (30k, still too small) does, once. With max_file_size
+#     raised and a reload it is scanned a fourth time and delivered, once;
+#     the list forgets it.
 #  2. set_aside_lifetime = 4s, set_aside_expiry_action = quarantine
 #     (crashtest fails on a marker): the message waits in hold, then goes
 #     into the quarantine exactly once, verdict scan-failed, nothing
@@ -31,12 +33,14 @@ TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
 unshare --mount true 2>/dev/null ||
     skip_all "unshare --mount is not permitted here"
 
-plan 44
+plan 46
 
 SIGS="$HS_TMP/sigs"
 MAIL="$HS_TMP/mail"
-"$HS_PYTHON" "$TESTDATA" sigs "$SIGS" && "$HS_PYTHON" "$TESTDATA" mail "$MAIL" ||
-    bail_out "clamav-testdata.py failed"
+if ! "$HS_PYTHON" "$TESTDATA" sigs "$SIGS" ||
+    ! "$HS_PYTHON" "$TESTDATA" mail "$MAIL"; then
+	bail_out "clamav-testdata.py failed"
+fi
 
 sb_start A || bail_out "sandbox did not start"
 
@@ -89,6 +93,7 @@ reload() {
 }
 # status_has ERE - a line of holdscan status matches it
 status_has() {
+	# shellcheck disable=SC2153 # HOLDSCAN is holdscan.sh's
 	"$HOLDSCAN" -c "$A_HS_CONF" status >"$HS_TMP/status" 2>&1 &&
 	    grep -Eq "$1" "$HS_TMP/status"
 }
@@ -156,6 +161,20 @@ e = json.load(open(sys.argv[1]))["set_aside"][0]
 print(e["queue_id"], e["attempts"], e["last_attempt"] > e["since"] or e["last_attempt"] == e["since"], e["in_hold"], e["state"], e["expiry_action"], e["rescan"])' "$HS_TMP/status.json")" \
     "$big 2 True True scan-failed quarantine True"
 
+# A restart alone is no change: nothing is scanned again (restart storms
+# cost nothing). A restart with another configuration is one.
+hs_stop A
+hs_run A || bail_out "holdscand did not start again"
+sleep 3
+check_eq 'a restart without a change does not scan it again' \
+    "$(hs_count_log A "]: $big: scanned verdict=")" 2
+hs_stop A
+conf 30k
+hs_run A || bail_out "holdscand did not start again"
+check 'a restart with max_file_size = 30k does, once; still too big' \
+    wait_until 30 test \
+    "$(hs_count_log A "]: $big: action=hold verdict=scan-failed")" -eq 3
+
 conf 25M
 reload
 check 'max_file_size raised, reloaded: scanned again and delivered' \
@@ -165,8 +184,8 @@ sleep 1
 check_eq 'once' "$(count_sink_with '^X-Test-Token: clamav-clean-50k')" 1
 check_eq 'hold is empty' "$(hold_count A)" 0
 check 'the list has forgotten it' status_has "$NONE_ASIDE"
-check_eq 'three attempts in all' \
-    "$(hs_count_log A "]: $big: scanned verdict=")" 3
+check_eq 'four scans in all' \
+    "$(hs_count_log A "]: $big: scanned verdict=")" 4
 
 # --- 2. expiry: quarantine -------------------------------------------------------
 conf 25M "set_aside_lifetime = 4s"

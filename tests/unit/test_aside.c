@@ -51,7 +51,8 @@ test_value_round_trip(void **state)
 	(void)state;
 	e.last = 1700000600;
 	e.attempts = 3;
-	(void)snprintf(e.epoch, sizeof(e.epoch), "%s", "18c2a.4d2.2");
+	(void)snprintf(e.epoch, sizeof(e.epoch), "%s",
+	    "00000000deadbeef:18c2a:2");
 	e.phase = ASIDE_BOUNCE;
 	(void)snprintf(e.qid, sizeof(e.qid), "%s", "20231114T221320-3F2A1C0B7");
 	n = aside_encode(&e, buf, sizeof(buf));
@@ -92,7 +93,7 @@ test_old_entries_are_read(void **state)
 	/* Scanned by unknown scanners: the next engine scans it again. */
 	assert_string_equal(d.epoch, "");
 	assert_string_equal(d.reason, "scan-failed: worker crashed");
-	assert_int_equal(aside_next(&d, 1600000001, 0, "e.1", true),
+	assert_int_equal(aside_next(&d, 1600000001, 0, "d:r:1", true),
 	    ASIDE_RESCAN);
 }
 
@@ -165,43 +166,77 @@ test_an_attempt_again_keeps_the_first_time(void **state)
 }
 
 static void
+test_epochs_say_when_the_scanners_changed(void **state)
+{
+	char	 a[ASIDE_EPOCH_SIZE], b[ASIDE_EPOCH_SIZE];
+
+	(void)state;
+	aside_epoch_make(a, 0x1234, 0x5f00, 1);
+	assert_string_equal(a, "0000000000001234:5f00:1");
+	/* The same run: every new generation is new scanners. */
+	aside_epoch_make(b, 0x1234, 0x5f00, 2);
+	assert_true(aside_epoch_changed(a, b));
+	assert_false(aside_epoch_changed(a, a));
+	/* Another run: only what they scan with counts, not the restart. */
+	aside_epoch_make(b, 0x1234, 0x6a00, 1);
+	assert_false(aside_epoch_changed(a, b));
+	aside_epoch_make(b, 0x1234, 0x6a00, 7);
+	assert_false(aside_epoch_changed(a, b));
+	aside_epoch_make(b, 0x9999, 0x6a00, 1);
+	assert_true(aside_epoch_changed(a, b));
+	/* Unknown scanners then (an old entry): scan again; none now: wait. */
+	assert_true(aside_epoch_changed("", b));
+	assert_true(aside_epoch_changed("5f00.1", b));
+	assert_false(aside_epoch_changed(a, ""));
+	assert_false(aside_epoch_changed(a, NULL));
+	assert_false(aside_epoch_changed(a, "x:y"));
+	assert_true(aside_epoch_changed("a::1", b));
+	assert_true(aside_epoch_changed("a:b:1:2", b));
+}
+
+static void
 test_what_is_due_when(void **state)
 {
 	struct aside_entry e = entry("ID", 1, 1000, "scan-failed: too big");
 	const long	 day = 86400;
+	const char	*now = "00000000000000aa:10:1";
+	const char	*next = "00000000000000aa:10:2";
 
 	(void)state;
-	(void)snprintf(e.epoch, sizeof(e.epoch), "%s", "b.1");
+	(void)snprintf(e.epoch, sizeof(e.epoch), "%s", now);
 	e.attempts = 1;
 	/* Same scanners: nothing to do until the lifetime is over. */
-	assert_int_equal(aside_next(&e, 1000 + day, 5 * day, "b.1", true),
+	assert_int_equal(aside_next(&e, 1000 + day, 5 * day, now, true),
 	    ASIDE_WAIT);
 	assert_true(aside_expires(&e, 5 * day) == 1000 + 5 * day);
-	assert_int_equal(aside_next(&e, 1000 + 5 * day - 1, 5 * day, "b.1",
+	assert_int_equal(aside_next(&e, 1000 + 5 * day - 1, 5 * day, now,
 	    true), ASIDE_WAIT);
-	assert_int_equal(aside_next(&e, 1000 + 5 * day, 5 * day, "b.1", true),
+	assert_int_equal(aside_next(&e, 1000 + 5 * day, 5 * day, now, true),
 	    ASIDE_EXPIRE);
 	/* New scanners: once more; not while none are ready, nor when off. */
-	assert_int_equal(aside_next(&e, 2000, 5 * day, "b.2", true),
+	assert_int_equal(aside_next(&e, 2000, 5 * day, next, true),
 	    ASIDE_RESCAN);
 	assert_int_equal(aside_next(&e, 2000, 5 * day, "", true), ASIDE_WAIT);
-	assert_int_equal(aside_next(&e, 2000, 5 * day, "b.2", false),
+	assert_int_equal(aside_next(&e, 2000, 5 * day, next, false),
 	    ASIDE_WAIT);
+	/* A restart with the same signatures and configuration: no. */
+	assert_int_equal(aside_next(&e, 2000, 5 * day,
+	    "00000000000000aa:20:1", true), ASIDE_WAIT);
 	/* Expiry wins over a rescan; a lifetime of 0 never ends. */
-	assert_int_equal(aside_next(&e, 1000 + 6 * day, 5 * day, "b.2", true),
+	assert_int_equal(aside_next(&e, 1000 + 6 * day, 5 * day, next, true),
 	    ASIDE_EXPIRE);
 	assert_true(aside_expires(&e, 0) == 0);
-	assert_int_equal(aside_next(&e, 1000 + 3650 * day, 0, "b.1", true),
+	assert_int_equal(aside_next(&e, 1000 + 3650 * day, 0, now, true),
 	    ASIDE_WAIT);
 	/* Expiring with a bounce: the notice is owed, whatever the time. */
 	e.phase = ASIDE_BOUNCE;
-	assert_int_equal(aside_next(&e, 1001, 5 * day, "b.2", true),
+	assert_int_equal(aside_next(&e, 1001, 5 * day, next, true),
 	    ASIDE_NOTICE);
 	/* Held by the policy for another verdict: the admin's, always. */
 	e = entry("ID", 1, 1000, "infected: Eicar-Test-Signature");
 	assert_false(aside_failed(&e));
 	assert_true(aside_expires(&e, 5 * day) == 0);
-	assert_int_equal(aside_next(&e, 1000 + 9 * day, 5 * day, "b.9", true),
+	assert_int_equal(aside_next(&e, 1000 + 9 * day, 5 * day, next, true),
 	    ASIDE_ADMIN);
 	e = entry("ID", 1, 1000, "scan-failedX: no");
 	assert_false(aside_failed(&e));
@@ -376,6 +411,7 @@ main(void)
 		cmocka_unit_test(test_old_entries_are_read),
 		cmocka_unit_test(test_malformed_values_are_refused),
 		cmocka_unit_test(test_an_attempt_again_keeps_the_first_time),
+		cmocka_unit_test(test_epochs_say_when_the_scanners_changed),
 		cmocka_unit_test(test_what_is_due_when),
 		cmocka_unit_test(test_the_list_in_berkeley_db),
 		cmocka_unit_test(test_the_bounce_is_a_dsn_without_the_body),

@@ -23,9 +23,9 @@
  *	set_aside_lifetime is over, to be decided without a scan
  *	(quarantine, bounce: quarantine and a notice to the sender, or
  *	deliver-tagged) and committed by the same commit_batch() as
- *	everything else. A bounce's notice is owed in
- *	aside.db from before that commit until sendmail has handed it to
- *	Postfix, so a crash delays it but cannot lose it.
+ *	everything else. A bounce's notice is owed in aside.db from before
+ *	that commit until sendmail has handed it to Postfix, so a crash
+ *	delays it but cannot lose it.
  *
  *	SIGTERM: stop claiming, finish the messages already claimed, exit.
  *	SIGHUP: re-read the configuration (and let the scanners reload).
@@ -1040,6 +1040,8 @@ aside_committed(struct holdscand *d, const struct msg *m,
 		 * meanwhile, it gets another scan by the new ones. The next
 		 * pass is due by its expiry at the latest.
 		 */
+		if (again && d->aside_count > 0)
+			d->aside_count--;	/* counted again below */
 		if (m->verdict != VERDICT_FAILED ||
 		    aside_get(d->aside, m->id, &e, &error) != 1) {
 			if (error != NULL) {

@@ -26,9 +26,17 @@
  *	for unscanned mail decides (nesting or padding past a limit is a
  *	known way to smuggle malware past a scanner that calls it clean,
  *	and calling it infected would throw away big legitimate archives).
- *	A real signature match elsewhere in the message still wins over a
- *	limit alert. Any other libclamav error makes scan return -1 with the
- *	error as reason (HS_FAILED).
+ *	limit_verdicts names exceptions, one limit at a time (the name after
+ *	Heuristics.Limits.Exceeded.: MaxFileSize=clean, Email*=failed, ...),
+ *	for the engine limits set here and for the mail parser's own, which
+ *	libclamav 1.4 compiles in (EmailMIMEArguments: 256 parameters in one
+ *	header line; EmailHeaders, EmailMIMEPartsPerMessage: 1024;
+ *	EmailHeaderBytes: 256 kB; EmailLineFoldCnt) and which no option can
+ *	raise. A real signature match elsewhere in the message still wins
+ *	over a limit alert. Any other libclamav error makes scan return -1
+ *	with the error as reason (HS_FAILED). The limits libclamav does not
+ *	report when exceeded (max_embedded_pe, max_html_normalize, ...) only
+ *	bound how much of such content is normalized and scanned.
  *
  *	reload (scanner parent; SIGHUP, or a change in database_directory
  *	when reload_on_change is set) re-reads the options and builds and
@@ -84,6 +92,38 @@ enum on_limit {
 	ON_LIMIT_INFECTED,
 };
 
+/* The limits libclamav reports (Heuristics.Limits.Exceeded.NAME). */
+static const char *const limit_names[] = {
+	"MaxScanSize", "MaxFileSize", "MaxRecursion", "MaxFiles", "MaxScanTime",
+	"EmailHeaders", "EmailHeaderBytes", "EmailLineFoldCnt",
+	"EmailMIMEArguments", "EmailMIMEPartsPerMessage",
+};
+#define NLIMITS		(sizeof(limit_names) / sizeof(limit_names[0]))
+
+/* One exception to on_limit: a limit name, or a prefix ending in '*'. */
+struct limit_rule {
+	char		 name[48];
+	enum on_limit	 verdict;
+};
+#define LIMIT_RULES_MAX	16
+
+/* The engine's other size and count limits (CL_ENGINE_*), as options. */
+static const struct {
+	const char	*option;
+	enum cl_engine_field field;
+	bool		 size;		/* uint64_t bytes, else uint32_t count */
+} more_limits[] = {
+	{ "max_embedded_pe", CL_ENGINE_MAX_EMBEDDEDPE, true },
+	{ "max_html_normalize", CL_ENGINE_MAX_HTMLNORMALIZE, true },
+	{ "max_html_notags", CL_ENGINE_MAX_HTMLNOTAGS, true },
+	{ "max_script_normalize", CL_ENGINE_MAX_SCRIPTNORMALIZE, true },
+	{ "max_zip_type_rcg", CL_ENGINE_MAX_ZIPTYPERCG, true },
+	{ "max_partitions", CL_ENGINE_MAX_PARTITIONS, false },
+	{ "max_icons_pe", CL_ENGINE_MAX_ICONSPE, false },
+	{ "max_rec_hwp3", CL_ENGINE_MAX_RECHWP3, false },
+};
+#define NMORE		(sizeof(more_limits) / sizeof(more_limits[0]))
+
 /* The options, checked; strings owned. */
 struct settings {
 	char		*dbdir;
@@ -93,7 +133,10 @@ struct settings {
 	uint32_t	 max_recursion;
 	uint32_t	 max_files;
 	uint32_t	 max_scan_time;		/* ms */
+	uint64_t	 more[NMORE];		/* more_limits[i] */
 	enum on_limit	 on_limit;
+	struct limit_rule rules[LIMIT_RULES_MAX];	/* limit_verdicts */
+	size_t		 nrules;
 	bool		 cache;
 	bool		 heuristic_alerts;
 	bool		 detect_pua;
@@ -137,6 +180,27 @@ static const struct hs_plugin_option clamav_options[] = {
 	    "scan_time_limit)" },
 	{ "on_limit", HS_OPT_STR, "failed",
 	    "an exceeded limit counts as: clean, failed or infected" },
+	{ "limit_verdicts", HS_OPT_LIST, "",
+	    "exceptions to on_limit, per limit: NAME=VERDICT words "
+	    "(MaxFileSize=clean, Email*=infected)" },
+	{ "max_embedded_pe", HS_OPT_SIZE, "40M",
+	    "executables embedded in other files larger than this are not "
+	    "scanned" },
+	{ "max_html_normalize", HS_OPT_SIZE, "40M",
+	    "at most this much of an HTML part is normalized" },
+	{ "max_html_notags", HS_OPT_SIZE, "8M",
+	    "at most this much of an HTML part is scanned as text without "
+	    "tags" },
+	{ "max_script_normalize", HS_OPT_SIZE, "20M",
+	    "at most this much of a script is normalized" },
+	{ "max_zip_type_rcg", HS_OPT_SIZE, "1M",
+	    "zip members larger than this are not type-recognised" },
+	{ "max_partitions", HS_OPT_INT, "50",
+	    "at most this many partitions of a disk image are scanned" },
+	{ "max_icons_pe", HS_OPT_INT, "100",
+	    "at most this many icons of an executable are scanned" },
+	{ "max_rec_hwp3", HS_OPT_INT, "16",
+	    "how deep HWP3 documents are followed" },
 	{ "cache", HS_OPT_BOOL, "yes",
 	    "libclamav's cache of content already found clean" },
 	{ "reload_on_change", HS_OPT_BOOL, "yes",
@@ -257,6 +321,82 @@ parse_parsers(const char *text, uint32_t *flags_r, char *err, size_t errsize)
 	return (rc);
 }
 
+static int
+verdict_word(const char *w, enum on_limit *v_r)
+{
+	if (strcmp(w, "clean") == 0)
+		*v_r = ON_LIMIT_CLEAN;
+	else if (strcmp(w, "failed") == 0)
+		*v_r = ON_LIMIT_FAILED;
+	else if (strcmp(w, "infected") == 0)
+		*v_r = ON_LIMIT_INFECTED;
+	else
+		return (-1);
+	return (0);
+}
+
+/* Does rule name (a limit, or a prefix and '*') cover limit? */
+static bool
+rule_matches(const char *rule, const char *limit)
+{
+	size_t	 n = strlen(rule);
+
+	if (n > 0 && rule[n - 1] == '*')
+		return (strncmp(rule, limit, n - 1) == 0);
+	return (strcmp(rule, limit) == 0);
+}
+
+/* limit_verdicts: "NAME=VERDICT" words, each NAME a limit or a prefix*. */
+static int
+parse_limit_verdicts(const char *text, struct settings *s, char *err,
+    size_t errsize)
+{
+	char		*copy, *w, *save = NULL, *eq;
+	size_t		 i;
+	int		 rc = 0;
+
+	copy = xstrdup(text);
+	for (w = strtok_r(copy, ", \t", &save); w != NULL;
+	    w = strtok_r(NULL, ", \t", &save)) {
+		struct limit_rule *r;
+
+		if (s->nrules == LIMIT_RULES_MAX) {
+			(void)snprintf(err, errsize, "limit_verdicts: more than "
+			    "%d words", LIMIT_RULES_MAX);
+			rc = -1;
+			break;
+		}
+		r = &s->rules[s->nrules];
+		if ((eq = strchr(w, '=')) == NULL || eq == w ||
+		    (size_t)(eq - w) >= sizeof(r->name) ||
+		    verdict_word(eq + 1, &r->verdict) < 0) {
+			(void)snprintf(err, errsize, "limit_verdicts: \"%s\": "
+			    "use NAME=VERDICT, VERDICT clean, failed or "
+			    "infected", w);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		(void)snprintf(r->name, sizeof(r->name), "%s", w);
+		for (i = 0; i < NLIMITS; i++)
+			if (rule_matches(r->name, limit_names[i]))
+				break;
+		if (i == NLIMITS) {
+			(void)snprintf(err, errsize, "limit_verdicts: no limit "
+			    "is called \"%s\" (use MaxScanSize, MaxFileSize, "
+			    "MaxRecursion, MaxFiles, MaxScanTime, EmailHeaders, "
+			    "EmailHeaderBytes, EmailLineFoldCnt, "
+			    "EmailMIMEArguments, EmailMIMEPartsPerMessage, or "
+			    "a prefix and *)", r->name);
+			rc = -1;
+			break;
+		}
+		s->nrules++;
+	}
+	free(copy);
+	return (rc);
+}
+
 /* Read and check the options the host holds now. */
 static int
 settings_read(const struct hs_host *host, struct settings *s, char *err,
@@ -264,6 +404,7 @@ settings_read(const struct hs_host *host, struct settings *s, char *err,
 {
 	void		*h = host->host_ctx;
 	const char	*onl;
+	size_t		 i;
 	long		 n;
 
 	memset(s, 0, sizeof(*s));
@@ -296,16 +437,22 @@ settings_read(const struct hs_host *host, struct settings *s, char *err,
 	}
 	s->max_scan_time = (uint32_t)n;
 	onl = host->opt_str(h, "on_limit");
-	if (strcmp(onl, "clean") == 0)
-		s->on_limit = ON_LIMIT_CLEAN;
-	else if (strcmp(onl, "failed") == 0)
-		s->on_limit = ON_LIMIT_FAILED;
-	else if (strcmp(onl, "infected") == 0)
-		s->on_limit = ON_LIMIT_INFECTED;
-	else {
+	if (verdict_word(onl, &s->on_limit) < 0) {
 		(void)snprintf(err, errsize, "on_limit = \"%s\": use clean, "
 		    "failed or infected", onl);
 		goto fail;
+	}
+	if (parse_limit_verdicts(host->opt_str(h, "limit_verdicts"), s, err,
+	    errsize) < 0)
+		goto fail;
+	for (i = 0; i < NMORE; i++) {
+		n = host->opt_num(h, more_limits[i].option);
+		if (!more_limits[i].size && n > (long)UINT32_MAX) {
+			(void)snprintf(err, errsize, "%s = %ld: too large",
+			    more_limits[i].option, n);
+			goto fail;
+		}
+		s->more[i] = (uint64_t)n;
 	}
 	s->cache = host->opt_num(h, "cache") != 0;
 	s->heuristic_alerts = host->opt_num(h, "heuristic_alerts") != 0;
@@ -427,6 +574,7 @@ engine_new(const struct settings *s, char *err, size_t errsize)
 {
 	struct cl_engine *e;
 	cl_error_t	 r;
+	size_t		 i;
 
 	if ((e = cl_engine_new()) == NULL) {
 		(void)snprintf(err, errsize, "cannot create an engine");
@@ -450,6 +598,15 @@ engine_new(const struct settings *s, char *err, size_t errsize)
 		    cl_strerror(r));
 		(void)cl_engine_free(e);
 		return (NULL);
+	}
+	for (i = 0; i < NMORE; i++) {
+		if ((r = cl_engine_set_num(e, more_limits[i].field,
+		    (long long)s->more[i])) != CL_SUCCESS) {
+			(void)snprintf(err, errsize, "setting %s: %s",
+			    more_limits[i].option, cl_strerror(r));
+			(void)cl_engine_free(e);
+			return (NULL);
+		}
 	}
 	return (e);
 }
@@ -658,7 +815,19 @@ set_reason(struct hs_result *res, const char *fmt, const char *name)
 static int
 limit_result(const struct clamav *c, const char *name, struct hs_result *res)
 {
-	switch (c->set.on_limit) {
+	const char	*limit = name;
+	enum on_limit	 v = c->set.on_limit;
+	size_t		 i;
+
+	if (strncmp(limit, LIMIT_PREFIX, sizeof(LIMIT_PREFIX) - 1) == 0)
+		limit += sizeof(LIMIT_PREFIX) - 1;
+	for (i = 0; i < c->set.nrules; i++) {
+		if (rule_matches(c->set.rules[i].name, limit)) {
+			v = c->set.rules[i].verdict;
+			break;
+		}
+	}
+	switch (v) {
 	case ON_LIMIT_CLEAN:
 		res->verdict = HS_CLEAN;
 		set_reason(res, "%s (not fully scanned)", name);
@@ -764,6 +933,7 @@ scan_data(const struct clamav *c, const char *data, size_t len, bool mail,
 	const char	*virname = NULL;
 	unsigned long	 scanned = 0;
 	cl_error_t	 r;
+	int		 rc;
 
 	res->verdict = HS_CLEAN;
 	if (c->eng.cl == NULL) {
@@ -790,8 +960,30 @@ scan_data(const struct clamav *c, const char *data, size_t len, bool mail,
 	scan_options(&c->set, &opts);
 	r = cl_scanmap_callback(map, filename, &virname, &scanned, c->eng.cl,
 	    &opts, NULL);
+	rc = map_result(c, r, virname, res);
+	if (rc == 0 && res->verdict == HS_CLEAN && res->reason[0] != '\0') {
+		/*
+		 * A limit that counts as clean: libclamav stopped at its
+		 * alert. Scan again as clamd does by default (AlertExceedsMax
+		 * no), which goes on past the limit with what it can parse,
+		 * so that a signature match there is still found.
+		 */
+		char	 limit[sizeof(res->reason)];
+
+		(void)snprintf(limit, sizeof(limit), "%s", res->reason);
+		opts.heuristic &= ~(uint32_t)CL_SCAN_HEURISTIC_EXCEEDS_MAX;
+		virname = NULL;
+		r = cl_scanmap_callback(map, filename, &virname, &scanned,
+		    c->eng.cl, &opts, NULL);
+		if (r == CL_CLEAN) {
+			res->verdict = HS_CLEAN;
+			set_reason(res, "%s", limit);
+		} else {
+			rc = map_result(c, r, virname, res);
+		}
+	}
 	cl_fmap_close(map);
-	return (map_result(c, r, virname, res));
+	return (rc);
 }
 
 static int

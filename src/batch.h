@@ -36,6 +36,7 @@ struct msg {
 	struct stat	 st;
 	struct qfile	*qf;		/* the master's own parse */
 	int		 failures;	/* worker crashes / timeouts on it */
+	uint32_t	 generation;	/* the scanners of its last attempt */
 	bool		 decided;
 	bool		 scanning;
 	long		 t_claim_ms;	/* CLOCK_MONOTONIC */

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,15 @@ static const struct param params[] = {
 	{ "message_size_limit", P_SIZE, "0", F(message_size_limit), 0,
 	    LONG_MAX, NULL,
 	    "queue files larger than this are set aside unscanned; 0: no limit" },
+	/* mail set aside unscanned */
+	{ "set_aside_lifetime", P_TIME, "5d", F(set_aside_lifetime), 0,
+	    3650L * 86400000L, NULL,
+	    "how long mail that could not be scanned waits in hold; 0: forever" },
+	{ "set_aside_expiry_action", P_ENUM, "quarantine",
+	    F(set_aside_expiry_action), NOLIM, "quarantine bounce deliver-tagged",
+	    "what then happens to it: quarantine, bounce or deliver-tagged" },
+	{ "set_aside_rescan", P_BOOL, "yes", F(set_aside_rescan), NOLIM, NULL,
+	    "scan it again each time the scanners load a new engine" },
 	/* commit */
 	{ "fsync_method", P_ENUM, "syncfs", F(fsync_method), NOLIM,
 	    "syncfs fsync",
@@ -1202,6 +1212,10 @@ param_format(const struct param *p, const struct hs_config *conf, char *buf,
 		v = *(const long *)field;
 		if (v % 1000 != 0 || v == 0)
 			(void)snprintf(buf, size, "%ldms", v);
+		else if (v % 86400000L == 0)
+			(void)snprintf(buf, size, "%ldd", v / 86400000L);
+		else if (v % 3600000L == 0)
+			(void)snprintf(buf, size, "%ldh", v / 3600000L);
 		else
 			(void)snprintf(buf, size, "%lds", v / 1000);
 		return;
@@ -1284,6 +1298,32 @@ config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 				    config_action_name(conf->domains[i].action[v]));
 		fprintf(fp, "}\n");
 	}
+}
+
+uint64_t
+config_digest(const struct hs_config *conf, const char *extra)
+{
+	uint64_t	 h = 14695981039346656037ULL;	/* FNV-1a 64 */
+	const char	*p;
+	char		*text = NULL;
+	size_t		 len = 0, i;
+	FILE		*fp;
+
+	if ((fp = open_memstream(&text, &len)) == NULL)
+		return (0);
+	config_print(conf, fp, false);
+	if (extra != NULL)
+		(void)fprintf(fp, "%s\n", extra);
+	if (fclose(fp) != 0) {
+		free(text);
+		return (0);
+	}
+	for (i = 0, p = text; i < len; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	free(text);
+	return (h);
 }
 
 const char *

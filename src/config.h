@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "plugin.h"
@@ -31,6 +32,13 @@ enum policy_action {
 	ACTION_QUARANTINE,
 	ACTION_DROP,
 	ACTION_HOLD,		/* leave aside for the admin */
+};
+
+/* What happens to mail set aside unscanned when set_aside_lifetime ends. */
+enum aside_expiry {
+	EXPIRE_QUARANTINE,	/* into the quarantine, verdict scan-failed */
+	EXPIRE_BOUNCE,		/* into the quarantine, and a notice to the sender */
+	EXPIRE_DELIVER_TAGGED,	/* delivered with the not-scanned header */
 };
 
 /* A plugin's section: the options the file set, in file order. */
@@ -81,6 +89,11 @@ struct hs_config {
 	long	 max_in_flight;		/* claimed and not yet committed */
 	long	 rescan_interval;	/* ms */
 	long	 message_size_limit;	/* bytes; larger files are set aside */
+
+	/* mail set aside unscanned */
+	long	 set_aside_lifetime;	/* ms; 0: never expires */
+	enum aside_expiry set_aside_expiry_action;
+	bool	 set_aside_rescan;	/* scan again when the scanners change */
 
 	/* commit */
 	enum fsync_method fsync_method;
@@ -143,6 +156,13 @@ void	 config_free(struct hs_config **conf);
  * order: all of them, or (only_set) those the file set, as postconf -n.
  */
 void	 config_print(const struct hs_config *conf, FILE *fp, bool only_set);
+
+/*
+ * A 64-bit hash of the effective configuration (config_print() of all of
+ * it) and of extra (may be NULL): equal for configurations that scan
+ * alike, whatever their comments and layout. 0 if it cannot be made.
+ */
+uint64_t config_digest(const struct hs_config *conf, const char *extra);
 
 /* The name of parameter i in table order, or NULL past the last one. */
 const char *config_name_at(size_t i);

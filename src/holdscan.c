@@ -550,6 +550,86 @@ metric_label(const char *text, const char *m, const char *label, char *out,
 }
 
 
+/* "5d", "3h20m", "42s" */
+static void
+duration_text(long long s, char *buf, size_t size)
+{
+	if (s < 0)
+		s = 0;
+	if (s >= 86400 && s % 86400 == 0)
+		(void)snprintf(buf, size, "%lldd", s / 86400);
+	else if (s >= 86400)
+		(void)snprintf(buf, size, "%lldd%lldh", s / 86400,
+		    (s % 86400) / 3600);
+	else if (s >= 3600)
+		(void)snprintf(buf, size, "%lldh%lldm", s / 3600, (s % 3600) / 60);
+	else if (s >= 60)
+		(void)snprintf(buf, size, "%lldm%llds", s / 60, s % 60);
+	else
+		(void)snprintf(buf, size, "%llds", s);
+}
+
+static const char *
+expiry_action_name(const struct hs_config *conf)
+{
+	switch (conf->set_aside_expiry_action) {
+	case EXPIRE_BOUNCE:
+		return ("bounce");
+	case EXPIRE_DELIVER_TAGGED:
+		return ("deliver-tagged");
+	case EXPIRE_QUARANTINE:
+	default:
+		return ("quarantine");
+	}
+}
+
+/* The second line of a set-aside message in status: what happens when. */
+static void
+aside_plan(const struct tool *t, const struct aside_entry *e, time_t now,
+    char *buf, size_t size)
+{
+	long		 lifetime = t->conf->set_aside_lifetime / 1000;
+	time_t		 ends = aside_expires(e, lifetime);
+	char		 age[32], left[32], when[32];
+	struct tm	 tm;
+	size_t		 len;
+
+	duration_text((long long)(now - e->when), age, sizeof(age));
+	(void)snprintf(buf, size, "age %s, %u attempt%s; ", age, e->attempts,
+	    e->attempts == 1 ? "" : "s");
+	len = strlen(buf);
+	if (e->phase == ASIDE_BOUNCE && e->qid[0] != '\0') {
+		(void)snprintf(buf + len, size - len, "expired: in the "
+		    "quarantine as %s, the notice to the sender is pending",
+		    e->qid);
+		return;
+	}
+	if (e->phase == ASIDE_BOUNCE) {
+		(void)snprintf(buf + len, size - len, "expired: being "
+		    "quarantined, then bounced");
+		return;
+	}
+	if (!aside_failed(e)) {
+		(void)snprintf(buf + len, size - len, "held by the policy: "
+		    "yours to release or delete");
+		return;
+	}
+	if (t->conf->set_aside_rescan) {
+		(void)snprintf(buf + len, size - len, "scanned again when the "
+		    "scanners change, ");
+		len = strlen(buf);
+	}
+	if (ends == 0) {
+		(void)snprintf(buf + len, size - len, "kept until you act");
+		return;
+	}
+	(void)localtime_r(&ends, &tm);
+	(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	duration_text((long long)(ends - now), left, sizeof(left));
+	(void)snprintf(buf + len, size - len, "%s at %s (in %s)",
+	    expiry_action_name(t->conf), when, ends > now ? left : "0s");
+}
+
 static int
 cmd_status(struct tool *t, int argc, char **argv)
 {
@@ -560,7 +640,8 @@ cmd_status(struct tool *t, int argc, char **argv)
 	struct stat	 st;
 	char		*m, *error = NULL, *qerror = NULL, engine[480], lasterr[512];
 	char		 path[QUEUE_PATH_SIZE + 1024], sz[3][16];
-	size_t		 n = 0, i, held = 0, qn[3] = { 0, 0, 0 };
+	size_t		 n = 0, i, held = 0, owed = 0, qn[3] = { 0, 0, 0 };
+	time_t		 now = time(NULL);
 	uint64_t	 qb[3] = { 0, 0, 0 };
 	long		 pid;
 	double		 up;
@@ -588,7 +669,11 @@ cmd_status(struct tool *t, int argc, char **argv)
 	}
 	quarantine_close(&q);
 	statedb_close(&sdb);
-	/* Only entries still in hold count: the admin may have acted on them. */
+	/*
+	 * Only entries still in hold count (the admin may have acted on
+	 * them; holdscand forgets them at its next pass), first; then those
+	 * expired with bounce whose notice to the sender is still owed.
+	 */
 	for (i = 0; i < n; i++) {
 		char	 rel[QUEUE_PATH_SIZE];
 
@@ -596,8 +681,20 @@ cmd_status(struct tool *t, int argc, char **argv)
 		if (queue_path(t->ql, QUEUE_HOLD, v[i].id, rel) == 0 &&
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", t->ql->queue_dir,
 		    rel) < sizeof(path) && lstat(path, &st) == 0 &&
-		    (uint64_t)st.st_ino == v[i].ino)
+		    (uint64_t)st.st_ino == v[i].ino) {
+			struct aside_entry tmp = v[held];
+
 			v[held++] = v[i];
+			v[i] = tmp;
+		}
+	}
+	for (i = held; i < n; i++) {
+		if (v[i].phase == ASIDE_BOUNCE) {
+			struct aside_entry tmp = v[held + owed];
+
+			v[held + owed++] = v[i];
+			v[i] = tmp;
+		}
 	}
 	engine[0] = lasterr[0] = '\0';
 	if (m != NULL) {
@@ -623,12 +720,27 @@ cmd_status(struct tool *t, int argc, char **argv)
 		(void)printf(",\"last_error\":");
 		json_string(stdout, lasterr);
 		(void)printf(",\"set_aside\":[");
-		for (i = 0; i < held; i++) {
+		for (i = 0; i < held + owed; i++) {
+			const struct aside_entry *e = &v[i];
+			bool	 failed = aside_failed(e);
+
 			(void)printf("%s{\"queue_id\":", i ? "," : "");
-			json_string(stdout, v[i].id);
-			(void)printf(",\"since\":%lld,\"reason\":",
-			    (long long)v[i].when);
-			json_string(stdout, v[i].reason);
+			json_string(stdout, e->id);
+			(void)printf(",\"since\":%lld,\"last_attempt\":%lld,"
+			    "\"attempts\":%u,\"age_seconds\":%lld,\"in_hold\":%s,"
+			    "\"state\":\"%s\",\"expires\":%lld,"
+			    "\"expiry_action\":\"%s\",\"rescan\":%s,\"reason\":",
+			    (long long)e->when, (long long)(e->last ? e->last :
+			    e->when), e->attempts, (long long)(now - e->when),
+			    i < held ? "true" : "false",
+			    e->phase == ASIDE_BOUNCE ? "bouncing" : failed ?
+			    "scan-failed" : "held-by-policy",
+			    (long long)aside_expires(e,
+			    t->conf->set_aside_lifetime / 1000),
+			    failed ? expiry_action_name(t->conf) : "",
+			    failed && e->phase != ASIDE_BOUNCE &&
+			    t->conf->set_aside_rescan ? "true" : "false");
+			json_string(stdout, e->reason);
 			(void)printf("}");
 		}
 		(void)printf("],\"quarantine\":{\"held\":%zu,\"released\":%zu,"
@@ -667,13 +779,19 @@ cmd_status(struct tool *t, int argc, char **argv)
 		(void)printf("set aside:        %zu message%s in hold%s\n", held,
 		    held == 1 ? "" : "s", held ? " (postsuper -H ID releases "
 		    "unscanned, -d deletes)" : "");
-		for (i = 0; i < held; i++) {
-			char	 when[32];
+		for (i = 0; i < held + owed; i++) {
+			char	 when[32], plan[400];
 			struct tm tm;
 
+			if (i == held)
+				(void)printf("bounced:          %zu message%s "
+				    "quarantined, the notice to the sender "
+				    "not yet sent\n", owed, owed == 1 ? "" : "s");
 			(void)localtime_r(&v[i].when, &tm);
 			(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
 			(void)printf("  %-20s %s  %s\n", v[i].id, when, v[i].reason);
+			aside_plan(t, &v[i], now, plan, sizeof(plan));
+			(void)printf("  %-20s %s\n", "", plan);
 		}
 	}
 	free(qerror);

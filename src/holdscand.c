@@ -16,6 +16,17 @@
  *	the journal and the quarantine. Everything it knows lives in the
  *	one context struct below.
  *
+ *	Mail set aside because it could not be scanned (aside.c) is offered
+ *	to the same claim path again: once for each new engine generation
+ *	(new signatures, SIGHUP; after a start only if the signatures or
+ *	the configuration changed: the epochs of aside.h), and when
+ *	set_aside_lifetime is over, to be decided without a scan
+ *	(quarantine, bounce: quarantine and a notice to the sender, or
+ *	deliver-tagged) and committed by the same commit_batch() as
+ *	everything else. A bounce's notice is owed in aside.db from before
+ *	that commit until sendmail has handed it to Postfix, so a crash
+ *	delays it but cannot lose it.
+ *
  *	SIGTERM: stop claiming, finish the messages already claimed, exit.
  *	SIGHUP: re-read the configuration (and let the scanners reload).
  *	Postfix's queue hashing and queue id style are followed when main.cf
@@ -68,6 +79,7 @@
 #include "queue.h"
 #include "scan.h"
 #include "statedb.h"
+#include "strmap.h"
 #include "watch.h"
 #include "worker.h"
 #include "xalloc.h"
@@ -110,6 +122,13 @@ struct holdscand {
 	uint64_t	 batch_seq;
 	size_t		 in_flight;
 	size_t		 aside_count;
+	/* the set-aside life cycle */
+	struct strmap	 aside_flight;	/* id -> ASIDE_FLIGHT_*: claimed again */
+	struct strmap	 aside_owed;	/* id -> 1: the sender's notice is queued */
+	char		 aside_epoch[ASIDE_EPOCH_SIZE];	/* "" until the scanners are ready */
+	uint32_t	 aside_generation;	/* the generation aside_epoch names */
+	long long	 aside_boot_us;	/* names this run in epochs */
+	long		 next_aside_ms;
 	bool		 stopping;
 	long		 backoff_until_ms;
 	long		 backoff_ms;
@@ -134,6 +153,13 @@ struct holdscand {
 		char	 desc[512];	/* d->ql, as logged */
 	}		 layout;
 };
+
+/* Why a set-aside message is claimed again (values of aside_flight). */
+#define ASIDE_FLIGHT_RESCAN	1	/* the scanners changed: scan it again */
+#define ASIDE_FLIGHT_EXPIRE	2	/* lifetime over: quarantine or deliver-tagged */
+#define ASIDE_FLIGHT_BOUNCE	3	/* lifetime over: quarantine and bounce */
+/* At most this many set-aside messages are claimed again at a time. */
+#define ASIDE_FLIGHT_MAX	20
 
 static void	backoff(struct holdscand *, const char *);
 static void	reopen_state(struct holdscand *);
@@ -596,40 +622,6 @@ open_state(struct holdscand *d)
 	watch_rescan(d->watch);
 }
 
-/* Forget set-aside entries whose file has left hold (postsuper -H, -d, -r). */
-static void
-prune_aside(struct holdscand *d)
-{
-	struct aside_entry *v = NULL;
-	struct stat	 st;
-	char		 path[QUEUE_PATH_SIZE], *error = NULL;
-	size_t		 n = 0, i, kept = 0;
-
-	if (d->state_broken)
-		return;
-	if (aside_list(d->aside, &v, &n, &error) < 0) {
-		hs_warnx("%s", error);
-		free(error);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		/* Where the layout puts it, or where an earlier one did. */
-		if (queue_locate(d->ql, d->qdirfd, QUEUE_HOLD, v[i].id, path,
-		    &st) == 0 && (uint64_t)st.st_ino == v[i].ino) {
-			kept++;
-			continue;
-		}
-		watch_unignore(d->watch, v[i].id);
-		if (aside_del(d->aside, v[i].id, &error) < 0) {
-			hs_warnx("%s", error);
-			free(error);
-			error = NULL;
-		}
-	}
-	d->aside_count = kept;
-	free(v);
-}
-
 /*
  * Something failed that will likely fail again at once (disk full, I/O
  * error, out of descriptors): stop claiming for a while, doubling the
@@ -678,12 +670,34 @@ backoff_clear(struct holdscand *d)
 	d->backoff_why[0] = '\0';
 }
 
+/* Delivered unscanned: the original with the not-scanned header. */
+static int
+tag_unscanned(struct holdscand *d, struct msg *m, const char *reason)
+{
+	struct buf	 recs = BUF_INIT;
+	char		*hdr, why[256];
+	int		 rc = 0;
+
+	if (m->qf == NULL || d->unscanned_header == NULL)
+		return (0);
+	hdr = xasprintf("%s (%s)\n", d->unscanned_header, reason);
+	scan_build_content(m->qf->content, m->qf->ncontent, m->qf->header_end,
+	    hdr, d->ql->line_limit, &recs);
+	free(hdr);
+	if (msg_set_built(m, &recs, why, sizeof(why)) < 0) {
+		hs_warnx("%s: %s", m->id, why);
+		rc = -1;
+	}
+	buf_free(&recs);
+	return (rc);
+}
+
 /* The master decides alone: scan failed (crashes, too large) or corrupt. */
 static void
 decide_unscanned(struct holdscand *d, struct msg *m, const char *reason)
 {
-	char		 why[256];
-
+	if (m->generation == 0)
+		m->generation = d->pool.generation;
 	m->verdict = VERDICT_FAILED;
 	(void)snprintf(m->reason, sizeof(m->reason), "%s", reason);
 	m->action = policy_decide(&d->policy, VERDICT_FAILED, NULL, 0);
@@ -697,20 +711,9 @@ decide_unscanned(struct holdscand *d, struct msg *m, const char *reason)
 		    m->qf->nrcpts);
 		free(r);
 	}
-	if (m->action == ACTION_DELIVER && m->qf != NULL &&
-	    d->unscanned_header != NULL) {
-		struct buf	 recs = BUF_INIT;
-		char		*hdr = xasprintf("%s (%s)\n", d->unscanned_header,
-				    reason);
-
-		scan_build_content(m->qf->content, m->qf->ncontent,
-		    m->qf->header_end, hdr, d->ql->line_limit, &recs);
-		free(hdr);
-		if (msg_set_built(m, &recs, why, sizeof(why)) < 0) {
-			hs_warnx("%s: %s", m->id, why);
+	if (m->action == ACTION_DELIVER) {
+		if (tag_unscanned(d, m, reason) < 0)
 			m->action = ACTION_HOLD;
-		}
-		buf_free(&recs);
 	} else if (m->action != ACTION_DELIVER && m->action != ACTION_DROP &&
 	    m->action != ACTION_QUARANTINE) {
 		m->action = ACTION_HOLD;
@@ -720,6 +723,487 @@ decide_unscanned(struct holdscand *d, struct msg *m, const char *reason)
 	m->decided = true;
 	d->metrics.verdicts[VERDICT_FAILED]++;
 	batch_decided(m->batch);
+}
+
+/* --- the set-aside life cycle --------------------------------------------------- */
+
+/* "5d", "3h20m", "42s": an age or a lifetime, for the log and status. */
+static void
+fmt_duration(long long s, char *buf, size_t size)
+{
+	if (s < 0)
+		s = 0;
+	if (s >= 86400 && s % 86400 == 0)
+		(void)snprintf(buf, size, "%lldd", s / 86400);
+	else if (s >= 86400)
+		(void)snprintf(buf, size, "%lldd%lldh", s / 86400,
+		    (s % 86400) / 3600);
+	else if (s >= 3600)
+		(void)snprintf(buf, size, "%lldh%lldm", s / 3600, (s % 3600) / 60);
+	else if (s >= 60)
+		(void)snprintf(buf, size, "%lldm%llds", s / 60, s % 60);
+	else
+		(void)snprintf(buf, size, "%llds", s);
+}
+
+/* The reason without its "scan-failed: " verdict prefix. */
+static const char *
+aside_why(const struct aside_entry *e)
+{
+	const char	*p = strchr(e->reason, ':');
+
+	return (p != NULL && p[1] == ' ' ? p + 2 : e->reason);
+}
+
+/* Is the file of e where rel (hold, or claimed/) says, same inode? */
+static bool
+aside_file_at(struct holdscand *d, const struct aside_entry *e, bool hold)
+{
+	struct stat	 st;
+	char		 path[QUEUE_PATH_SIZE];
+
+	/* In hold: where the layout puts it, or where an earlier one did. */
+	if (hold)
+		return (queue_locate(d->ql, d->qdirfd, QUEUE_HOLD, e->id, path,
+		    &st) == 0 && (uint64_t)st.st_ino == e->ino);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", d->commit.claimed,
+	    e->id) >= sizeof(path))
+		return (false);
+	return (fstatat(d->qdirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (uint64_t)st.st_ino == e->ino);
+}
+
+/* Offer a set-aside message to the claim path once more, for kind. */
+static void
+aside_claim_again(struct holdscand *d, const struct aside_entry *e,
+    uint64_t kind)
+{
+	struct watch_candidate c;
+	struct stat	 st;
+	char		 age[32];
+
+	memset(&c, 0, sizeof(c));
+	(void)snprintf(c.id, sizeof(c.id), "%s", e->id);
+	if (queue_locate(d->ql, d->qdirfd, QUEUE_HOLD, e->id, c.path, &st) < 0)
+		return;
+	fmt_duration((long long)(time(NULL) - e->when), age, sizeof(age));
+	if (kind == ASIDE_FLIGHT_RESCAN)
+		hs_info("%s: set aside %s ago, %u attempt%s: scanning it again "
+		    "(new scanners: %s)", e->id, age, e->attempts,
+		    e->attempts == 1 ? "" : "s", d->pool.engine_info[0] ?
+		    d->pool.engine_info : "generation changed");
+	else
+		hs_info("%s: set aside %s ago, %u attempt%s: set_aside_lifetime "
+		    "is over; expiry_action=%s", e->id, age, e->attempts,
+		    e->attempts == 1 ? "" : "s", kind == ASIDE_FLIGHT_BOUNCE ?
+		    "bounce" : d->conf->set_aside_expiry_action ==
+		    EXPIRE_DELIVER_TAGGED ? "deliver-tagged" : "quarantine");
+	strmap_put(&d->aside_flight, e->id, kind);
+	watch_unignore(d->watch, e->id);
+	watch_defer(d->watch, &c, now_ms(), 0);
+}
+
+/* Queue the sender's notice for an entry in phase bounce; qf is its message. */
+static void
+aside_send_notice(struct holdscand *d, struct aside_entry *e,
+    const struct qfile *qf)
+{
+	struct notify_bounce b;
+	char		 reason[400], age[32], *error = NULL;
+	int		 r;
+
+	fmt_duration((long long)(e->last > e->when ? e->last - e->when : 0),
+	    age, sizeof(age));
+	(void)snprintf(reason, sizeof(reason), "could not be scanned (%s); "
+	    "held %s, %u attempt%s", aside_why(e), age, e->attempts,
+	    e->attempts == 1 ? "" : "s");
+	memset(&b, 0, sizeof(b));
+	b.queue_id = e->id;
+	b.qf = qf;
+	b.reason = reason;
+	b.quarantine_id = e->qid;
+	b.key = e->id;
+	r = notify_bounce(d->notify, &b);
+	if (r > 0) {
+		strmap_put(&d->aside_owed, e->id, 1);
+		hs_info("%s: bounce: notice to <%s> queued (quarantine_id=%s)",
+		    e->id, qf->sender, e->qid[0] ? e->qid : "?");
+		return;
+	}
+	if (r < 0)
+		return;		/* queue full: the next pass tries again */
+	hs_info("%s: bounce: no notice is due (the null sender, a notice, or "
+	    "DSN NOTIFY without FAILURE); kept in the quarantine as %s", e->id,
+	    e->qid[0] ? e->qid : "?");
+	if (aside_del(d->aside, e->id, &error) < 0) {
+		hs_warnx("%s", error);
+		free(error);
+	}
+}
+
+struct aside_find {
+	const struct aside_entry *e;
+	char		 qid[QUARANTINE_ID_SIZE];
+};
+
+static int
+aside_find_copy(void *arg, const struct quarantine_entry *qe)
+{
+	struct aside_find *f = arg;
+
+	if (strcmp(qe->orig_id, f->e->id) == 0 &&
+	    strcmp(qe->verdict, verdict_name(VERDICT_FAILED)) == 0) {
+		(void)snprintf(f->qid, sizeof(f->qid), "%s", qe->qid);
+		return (1);
+	}
+	return (0);
+}
+
+/*
+ * An entry in phase bounce whose file has left hold: its quarantine
+ * commit happened (or the admin removed it). The notice is owed: build
+ * it from the quarantine copy (holdscand may have stopped since).
+ */
+static void
+aside_owe_notice(struct holdscand *d, struct aside_entry *e)
+{
+	struct quarantine_entry qe;
+	struct quarantine_query qq;
+	struct qfile_error err;
+	struct aside_find f;
+	struct qfile	*qf = NULL;
+	char		*error = NULL;
+	uint64_t	 v;
+	int		 fd;
+
+	if (strmap_get(&d->aside_owed, e->id, &v))
+		return;		/* queued, not finished */
+	memset(&f, 0, sizeof(f));
+	f.e = e;
+	(void)snprintf(f.qid, sizeof(f.qid), "%s", e->qid);
+	if (f.qid[0] == '\0') {
+		memset(&qq, 0, sizeof(qq));
+		qq.since = e->last > 3600 ? e->last - 3600 : 0;
+		qq.state = -1;
+		if (quarantine_list(d->quarantine, &qq, aside_find_copy, &f,
+		    &error) < 0) {
+			hs_warnx("%s: %s", e->id, error);
+			free(error);
+			return;
+		}
+	}
+	memset(&qe, 0, sizeof(qe));
+	if (f.qid[0] == '\0' || quarantine_get(d->quarantine, NULL, f.qid, false,
+	    &qe, &error) != QUARANTINE_OK || (fd = quarantine_open_file(
+	    d->quarantine, &qe)) < 0) {
+		hs_warnx("%s: bounce: its quarantine copy %s is gone (deleted?); "
+		    "no notice to the sender", e->id, f.qid[0] ? f.qid : "(none)");
+		free(error);
+		quarantine_entry_clear(&qe);
+		if (aside_del(d->aside, e->id, &error) < 0) {
+			hs_warnx("%s", error);
+			free(error);
+		}
+		return;
+	}
+	if (qfile_read_fd(fd, SIZE_MAX, &qf, &err) < 0) {
+		hs_warnx("%s: bounce: quarantine copy %s: %s", e->id, f.qid,
+		    err.text);
+		(void)close(fd);
+		quarantine_entry_clear(&qe);
+		return;
+	}
+	(void)close(fd);
+	if (strcmp(e->qid, f.qid) != 0) {
+		/* Found by its queue id: remember where, for the next time. */
+		(void)snprintf(e->qid, sizeof(e->qid), "%s", f.qid);
+		if (aside_update(d->aside, e, &error) < 0) {
+			hs_warnx("%s", error);
+			free(error);
+		}
+	}
+	aside_send_notice(d, e, qf);
+	qfile_free(&qf);
+	quarantine_entry_clear(&qe);
+}
+
+/*
+ * Everything the set-aside list asks for now: entries whose file left
+ * hold are forgotten (postsuper -H, -d, -r), owed notices are sent, and
+ * mail set aside unscanned is expired or scanned again. Runs every
+ * rescan_interval, when the scanners change, and when an expiry is due.
+ */
+static void
+aside_pass(struct holdscand *d)
+{
+	struct aside_entry *v = NULL;
+	char		*error = NULL;
+	size_t		 n = 0, i, kept = 0, flying;
+	time_t		 now = time(NULL), soonest = 0, ends;
+	long		 lifetime = d->conf->set_aside_lifetime / 1000, wait;
+	const char	*epoch = d->pool.ready ? d->aside_epoch : "";
+	bool		 more = false;
+
+	d->next_aside_ms = now_ms() + d->conf->rescan_interval;
+	if (d->state_broken || d->stopping)
+		return;
+	if (aside_list(d->aside, &v, &n, &error) < 0) {
+		hs_warnx("%s", error);
+		free(error);
+		return;
+	}
+	flying = d->aside_flight.used;
+	for (i = 0; i < n; i++) {
+		struct aside_entry *e = &v[i];
+		enum aside_next next;
+		uint64_t	 kind;
+		bool		 in_hold = aside_file_at(d, e, true);
+
+		if (strmap_get(&d->aside_flight, e->id, &kind)) {
+			/* Claimed again: in hold (queued) or claimed/ (in flight). */
+			if (in_hold || aside_file_at(d, e, false)) {
+				kept++;
+				continue;
+			}
+			(void)strmap_del(&d->aside_flight, e->id);
+			flying--;
+		}
+		next = aside_next(e, now, lifetime, epoch, d->conf->set_aside_rescan);
+		if (next == ASIDE_NOTICE && !in_hold) {
+			aside_owe_notice(d, e);
+			continue;
+		}
+		if (!in_hold) {
+			watch_unignore(d->watch, e->id);
+			if (aside_del(d->aside, e->id, &error) < 0) {
+				hs_warnx("%s", error);
+				free(error);
+				error = NULL;
+			}
+			continue;
+		}
+		kept++;
+		if (next == ASIDE_NOTICE || next == ASIDE_EXPIRE ||
+		    next == ASIDE_RESCAN) {
+			if (flying >= ASIDE_FLIGHT_MAX || !d->pool.ready) {
+				more = true;
+				continue;
+			}
+			if (next == ASIDE_RESCAN)
+				kind = ASIDE_FLIGHT_RESCAN;
+			else if (next == ASIDE_NOTICE ||
+			    d->conf->set_aside_expiry_action == EXPIRE_BOUNCE)
+				kind = ASIDE_FLIGHT_BOUNCE;
+			else
+				kind = ASIDE_FLIGHT_EXPIRE;
+			aside_claim_again(d, e, kind);
+			flying++;
+			continue;
+		}
+		if ((ends = aside_expires(e, lifetime)) != 0 &&
+		    (soonest == 0 || ends < soonest))
+			soonest = ends;
+	}
+	d->aside_count = kept;
+	free(v);
+	if (more)
+		wait = 1000;
+	else if (soonest != 0)
+		wait = (long)(soonest - now) * 1000 + 100;
+	else
+		wait = d->conf->rescan_interval;
+	if (wait < d->conf->rescan_interval)
+		d->next_aside_ms = now_ms() + (wait > 0 ? wait : 0);
+}
+
+/* Once each loop: a new engine means a new epoch; notices that ended. */
+static void
+aside_tick(struct holdscand *d, long t)
+{
+	struct aside_entry e;
+	char		 key[QUEUE_ID_SIZE], *error = NULL;
+	bool		 ok;
+
+	if (d->pool.ready && (d->aside_epoch[0] == '\0' ||
+	    d->pool.generation != d->aside_generation)) {
+		if (d->aside_boot_us == 0) {
+			struct timespec	 ts;
+
+			(void)clock_gettime(CLOCK_REALTIME, &ts);
+			d->aside_boot_us = (long long)ts.tv_sec * 1000000LL +
+			    ts.tv_nsec / 1000;
+		}
+		d->aside_generation = d->pool.generation;
+		aside_epoch_make(d->aside_epoch, config_digest(d->conf,
+		    d->pool.engine_info), (unsigned long long)d->aside_boot_us,
+		    d->aside_generation);
+		d->next_aside_ms = t;
+	}
+	/* The state may have been reopened: the handle is new then. */
+	if (d->aside != NULL)
+		aside_set_epoch(d->aside, d->aside_epoch);
+	while (notify_done(d->notify, key, sizeof(key), &ok)) {
+		(void)strmap_del(&d->aside_owed, key);
+		if (!ok || d->state_broken)
+			continue;	/* the next pass tries again */
+		if (aside_get(d->aside, key, &e, &error) == 1 &&
+		    e.phase == ASIDE_BOUNCE && !aside_file_at(d, &e, true)) {
+			hs_info("%s: bounce: the notice to the sender is queued "
+			    "by Postfix; the message stays in the quarantine as "
+			    "%s", key, e.qid[0] ? e.qid : "?");
+			if (aside_del(d->aside, key, &error) < 0)
+				hs_warnx("%s", error);
+		}
+		free(error);
+		error = NULL;
+	}
+	if (t >= d->next_aside_ms)
+		aside_pass(d);
+}
+
+/*
+ * claim_one(): a set-aside message claimed for its expiry is decided
+ * here, without a scan. true when it was.
+ */
+static bool
+aside_expiring(struct holdscand *d, struct msg *m)
+{
+	struct aside_entry e;
+	char		 age[32], life[32], *error = NULL;
+	uint64_t	 kind;
+
+	if (!strmap_get(&d->aside_flight, m->id, &kind) ||
+	    kind == ASIDE_FLIGHT_RESCAN)
+		return (false);
+	if (aside_get(d->aside, m->id, &e, &error) != 1 ||
+	    e.ino != (uint64_t)m->st.st_ino) {
+		/* Not the file that was set aside: scan it like any other. */
+		free(error);
+		(void)strmap_del(&d->aside_flight, m->id);
+		return (false);
+	}
+	fmt_duration((long long)(time(NULL) - e.when), age, sizeof(age));
+	fmt_duration(d->conf->set_aside_lifetime / 1000, life, sizeof(life));
+	m->generation = d->pool.generation;
+	m->verdict = VERDICT_FAILED;
+	(void)snprintf(m->reason, sizeof(m->reason), "%s; set aside %s, %u "
+	    "attempt%s, set_aside_lifetime %s", aside_why(&e), age, e.attempts,
+	    e.attempts == 1 ? "" : "s", life);
+	m->action = ACTION_QUARANTINE;
+	if (kind == ASIDE_FLIGHT_BOUNCE && e.phase != ASIDE_BOUNCE) {
+		/* Durably owed before the commit: a crash cannot lose it. */
+		e.phase = ASIDE_BOUNCE;
+		e.last = time(NULL);
+		if (aside_update(d->aside, &e, &error) < 0) {
+			hs_warnx("%s: %s; left aside", m->id, error);
+			free(error);
+			m->action = ACTION_HOLD;
+		}
+	} else if (kind == ASIDE_FLIGHT_EXPIRE &&
+	    d->conf->set_aside_expiry_action == EXPIRE_DELIVER_TAGGED) {
+		m->action = ACTION_DELIVER;
+		if (tag_unscanned(d, m, m->reason) < 0)
+			m->action = ACTION_QUARANTINE;	/* nothing is lost */
+	}
+	m->decided = true;
+	d->metrics.verdicts[VERDICT_FAILED]++;
+	batch_decided(m->batch);
+	return (true);
+}
+
+/*
+ * commit_one_batch(): after the commit, the set-aside list follows what
+ * happened to a message that was set aside (or is set aside now).
+ */
+static void
+aside_committed(struct holdscand *d, const struct msg *m,
+    const struct commit_item *it)
+{
+	struct aside_entry e;
+	char		*error = NULL;
+	uint64_t	 kind;
+	time_t		 ends;
+	bool		 again;
+
+	again = strmap_get(&d->aside_flight, m->id, &kind);
+	if (again)
+		(void)strmap_del(&d->aside_flight, m->id);
+	if (it->outcome == COMMIT_RETURNED) {
+		/* Back in hold, its entry unchanged: the next pass retries. */
+		if (again)
+			watch_ignore(d->watch, m->id, m->st.st_ino);
+		return;
+	}
+	if (it->outcome != COMMIT_DONE || d->aside == NULL || d->state_broken)
+		return;		/* recovery decides; the pass follows */
+	if (it->action == ACTION_HOLD) {
+		/*
+		 * Set aside (again): commit recorded the attempt with the
+		 * current epoch. Scanned by scanners that were replaced
+		 * meanwhile, it gets another scan by the new ones. The next
+		 * pass is due by its expiry at the latest.
+		 */
+		if (again && d->aside_count > 0)
+			d->aside_count--;	/* counted again below */
+		if (m->verdict != VERDICT_FAILED ||
+		    aside_get(d->aside, m->id, &e, &error) != 1) {
+			if (error != NULL) {
+				hs_warnx("%s", error);
+				free(error);
+			}
+			return;
+		}
+		if (m->generation != d->pool.generation) {
+			e.epoch[0] = '\0';
+			if (aside_update(d->aside, &e, &error) < 0) {
+				hs_warnx("%s", error);
+				free(error);
+			}
+			d->next_aside_ms = 0;
+		}
+		ends = aside_expires(&e, d->conf->set_aside_lifetime / 1000);
+		if (ends != 0) {
+			long	 due = now_ms() + 100 + (ends > time(NULL) ?
+				    (long)(ends - time(NULL)) * 1000 : 0);
+
+			if (due < d->next_aside_ms)
+				d->next_aside_ms = due;
+		}
+		return;
+	}
+	if (!again)
+		return;
+	if (kind == ASIDE_FLIGHT_BOUNCE && it->quarantine_id[0] != '\0') {
+		/* Quarantined: now the sender's notice is owed. */
+		switch (aside_get(d->aside, m->id, &e, &error)) {
+		case 1:
+			e.phase = ASIDE_BOUNCE;
+			(void)snprintf(e.qid, sizeof(e.qid), "%s",
+			    it->quarantine_id);
+			if (aside_update(d->aside, &e, &error) < 0) {
+				hs_warnx("%s", error);	/* the pass finds the copy */
+				free(error);
+			}
+			aside_send_notice(d, &e, m->qf);
+			break;
+		case -1:
+			hs_warnx("%s", error);	/* the next pass sends it */
+			free(error);
+			break;
+		default:
+			hs_warnx("%s: bounce: not in the set-aside list any "
+			    "more; no notice to the sender", m->id);
+			break;
+		}
+		return;
+	}
+	if (kind == ASIDE_FLIGHT_RESCAN)
+		hs_info("%s: no longer set aside: action=%s verdict=%s", m->id,
+		    config_action_name(it->action), verdict_name(m->verdict));
+	if (aside_del(d->aside, m->id, &error) < 0) {
+		hs_warnx("%s", error);
+		free(error);
+	}
 }
 
 static void
@@ -827,7 +1311,9 @@ claim_one(struct holdscand *d, const struct watch_candidate *c)
 	    (long long)st.st_size, m->qf->nrcpts);
 	open_batch(d);
 	batch_add(d->open, m);
-	if (d->conf->message_size_limit > 0 &&
+	if (aside_expiring(d, m))
+		;	/* set aside too long: decided without a scan */
+	else if (d->conf->message_size_limit > 0 &&
 	    st.st_size > d->conf->message_size_limit)
 		decide_unscanned(d, m, "message larger than message_size_limit");
 	else
@@ -868,6 +1354,7 @@ dispatch(struct holdscand *d)
 			continue;	/* that worker is gone; try another */
 		TAILQ_REMOVE(&d->scanq, m, sentry);
 		m->scanning = true;
+		m->generation = w->generation;
 	}
 }
 
@@ -1031,6 +1518,7 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 			    m->st.st_ctim.tv_nsec / 1e9;
 
 		watch_done(d->watch, m->id);
+		aside_committed(d, m, it);
 		d->metrics.bytes += (uint64_t)m->st.st_size;
 		if (it->outcome == COMMIT_RETURNED) {
 			returned++;
@@ -1337,10 +1825,10 @@ event_loop(struct holdscand *d)
 			break;
 		if (t >= d->next_rescan_ms) {
 			watch_rescan(d->watch);
-			prune_aside(d);
 			d->next_rescan_ms = t + d->conf->rescan_interval;
 		}
 		follow_layout(d, t);
+		aside_tick(d, t);
 		claim_some(d);
 		dispatch(d);
 		commit_ready(d);
@@ -1585,6 +2073,8 @@ main(int argc, char **argv)
 	write_metrics(&d);
 	notify_drain(d.notify, 10000);
 	notify_free(&d.notify);
+	strmap_clear(&d.aside_flight);
+	strmap_clear(&d.aside_owed);
 	pool_stop(&d.pool);
 	watch_close(&d.watch);
 	commit_clear(&d.commit);

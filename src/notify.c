@@ -24,6 +24,16 @@
  *	default one, postdrop needs alternate_config_directories in the
  *	default main.cf: Postfix's own rule for set-gid programs.)
  *
+ *	notify_bounce() builds a non-delivery notice for the sender of a
+ *	message that expired set aside (set_aside_expiry_action = bounce)
+ *	in the form of Postfix's own bounces: a multipart/report with a
+ *	text part, a message/delivery-status part (RFC 3464; one failed
+ *	recipient with Status 5.7.0 for each whose DSN NOTIFY asks for
+ *	failures) and the original's header lines, never its unscanned
+ *	body. None is sent for the null sender or for a notice. Its caller
+ *	learns through notify_done() when sendmail has taken it, and keeps
+ *	it owed until then.
+ *
  *	sendmail runs in child processes (posix_spawn, the message on a
  *	memfd as its standard input, its output on another memfd for the
  *	log), at most NOTIFY_PARALLEL at a time, each for at most
@@ -60,6 +70,10 @@
 #define NOTIFY_TEMPLATE_MAX	(64 * 1024)
 #define NOTIFY_VALUE_MAX	2000	/* bytes of one expanded value */
 #define NOTIFY_RCPTS_SHOWN	50	/* recipients named in $recipients */
+#define BOUNCE_RCPTS_MAX	1000	/* recipients reported in one bounce */
+#define BOUNCE_HEADERS_MAX	50000	/* bytes of the original's header (Postfix's bounce_size_limit) */
+#define DSN_NOTIFY_NEVER	(1 << 0)	/* Postfix's dsn_mask.h */
+#define DSN_NOTIFY_FAILURE	(1 << 2)
 
 extern char **environ;
 
@@ -69,6 +83,8 @@ struct job {
 	size_t		 len;
 	char		*rcpt;		/* its one envelope recipient */
 	char		*queue_id;	/* the message it is about, for the log */
+	char		*key;		/* notify_done() reports it, or NULL */
+	bool		 ok;		/* sendmail took it */
 	pid_t		 pid;
 	int		 outfd;		/* sendmail's stdout and stderr */
 	long		 deadline_ms;
@@ -87,6 +103,7 @@ struct notify {
 	char		*tmpl_recipient;
 	struct job_list	 queued;
 	struct job_list	 running;
+	struct job_list	 done;		/* finished, with a key, not yet reported */
 	size_t		 nqueued;
 	size_t		 nrunning;
 	size_t		 dropped;
@@ -209,7 +226,8 @@ notify_configure(struct notify *n, const struct hs_config *conf,
 		free(tp);
 		return (-1);
 	}
-	if ((pm | rc) != 0 && n->sendmail == NULL &&
+	if (((pm | rc) != 0 ||
+	    conf->set_aside_expiry_action == EXPIRE_BOUNCE) && n->sendmail == NULL &&
 	    (n->sendmail = postconf_value(n->config_dir, "sendmail_path",
 	    error_r)) == NULL) {
 		free(tp);
@@ -235,6 +253,7 @@ notify_new(const struct hs_config *conf, const struct queue_layout *ql,
 
 	TAILQ_INIT(&n->queued);
 	TAILQ_INIT(&n->running);
+	TAILQ_INIT(&n->done);
 	n->config_dir = xstrdup(conf->postfix_config_directory);
 	n->myhostname = xstrdup(ql->myhostname);
 	if (notify_configure(n, conf, error_r) < 0) {
@@ -253,7 +272,24 @@ job_free(struct job *j)
 	free(j->text);
 	free(j->rcpt);
 	free(j->queue_id);
+	free(j->key);
 	free(j);
+}
+
+/* A job is over: a keyed one waits for notify_done(), others go. */
+static void
+job_finish(struct notify *n, struct job *j, bool ok)
+{
+	if (j->key == NULL) {
+		job_free(j);
+		return;
+	}
+	if (j->outfd >= 0) {
+		(void)close(j->outfd);
+		j->outfd = -1;
+	}
+	j->ok = ok;
+	TAILQ_INSERT_TAIL(&n->done, j, entry);
 }
 
 void
@@ -271,6 +307,10 @@ notify_free(struct notify **np)
 	while ((j = TAILQ_FIRST(&n->running)) != NULL) {
 		TAILQ_REMOVE(&n->running, j, entry);
 		job_free(j);	/* notify_drain() has reaped them */
+	}
+	while ((j = TAILQ_FIRST(&n->done)) != NULL) {
+		TAILQ_REMOVE(&n->done, j, entry);
+		job_free(j);
 	}
 	free(n->sendmail);
 	free(n->config_dir);
@@ -526,6 +566,202 @@ notify_message(struct notify *n, const struct notify_msg *m)
 	buf_free(&rcpts);
 }
 
+/* --- bounces ----------------------------------------------------------------- */
+
+/* Does this recipient want a failure notice (RFC 3461 NOTIFY)? */
+static bool
+wants_failure(const struct qfile_rcpt *r)
+{
+	if (r->state != QREC_RCPT)
+		return (false);
+	return (r->dsn_notify == 0 || (r->dsn_notify & DSN_NOTIFY_FAILURE));
+}
+
+/* An envelope value on one line, without control characters, bounded. */
+static void
+put_line(const char *label, const char *v, struct buf *out)
+{
+	buf_printf(out, "%s", label);
+	put_value(v, false, out);
+	buf_putc(out, '\n');
+}
+
+static void
+rfc2822_date(time_t t, char *buf, size_t size)
+{
+	struct tm	 tm;
+
+	buf[0] = '\0';
+	if (localtime_r(&t, &tm) != NULL)
+		(void)strftime(buf, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+size_t
+notify_bounce_text(const char *myhostname, const char *postmaster,
+    const struct notify_bounce *b, time_t now, struct buf *out)
+{
+	const struct qfile *qf = b->qf;
+	struct buf	 block = BUF_INIT;
+	char		 date[64], boundary[200];
+	size_t		 i, due = 0, shown = 0, cut;
+
+	if (qf == NULL || qf->sender == NULL || qf->sender[0] == '\0' ||
+	    notify_is_notice(qf))
+		return (0);
+	for (i = 0; i < qf->nrcpts; i++)
+		if (wants_failure(&qf->rcpts[i]))
+			due++;
+	if (due == 0)
+		return (0);
+	(void)snprintf(boundary, sizeof(boundary), "%s.%lld/%s", b->queue_id,
+	    (long long)now, myhostname);
+	rfc2822_date(now, date, sizeof(date));
+	/* The header: Postfix's bounce, marked as a notice of ours. */
+	buf_printf(out, "%s: %s (%s)\n", NOTIFY_HEADER, b->queue_id,
+	    verdict_name(VERDICT_FAILED));
+	buf_printf(out, "Auto-Submitted: auto-replied\n");
+	buf_printf(out, "From: MAILER-DAEMON@%s (Mail Delivery System)\n",
+	    myhostname);
+	buf_printf(out, "Subject: Undelivered Mail Returned to Sender\n");
+	put_line("To: ", qf->sender, out);
+	buf_printf(out, "Date: %s\n", date);
+	buf_printf(out, "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/report; report-type=delivery-status;\n"
+	    "\tboundary=\"%s\"\n"
+	    "Content-Transfer-Encoding: 8bit\n\n", boundary);
+	buf_printf(out, "This is a MIME-encapsulated message.\n\n");
+
+	/* 1. For people. */
+	buf_printf(out, "--%s\n"
+	    "Content-Description: Notification\n"
+	    "Content-Type: text/plain; charset=utf-8\n\n", boundary);
+	buf_printf(out, "This is the mail system at host %s.\n\n", myhostname);
+	buf_printf(out, "I'm sorry to have to inform you that your message "
+	    "could not\nbe delivered to one or more recipients: it could not "
+	    "be scanned\nfor viruses, and it was not delivered unscanned. It "
+	    "is kept\nin this system's quarantine");
+	if (b->quarantine_id != NULL && b->quarantine_id[0] != '\0') {
+		buf_printf(out, " as ");
+		put_value(b->quarantine_id, false, out);
+	}
+	buf_printf(out, ".\n\nFor further assistance, please send mail to ");
+	put_value(postmaster, false, out);
+	buf_printf(out, ".\n\n                   The mail system\n\n");
+	for (i = 0; i < qf->nrcpts && shown < BOUNCE_RCPTS_MAX; i++) {
+		if (!wants_failure(&qf->rcpts[i]))
+			continue;
+		buf_putc(out, '<');
+		put_value(qf->rcpts[i].address, false, out);
+		buf_printf(out, ">: not delivered: ");
+		put_value(b->reason, false, out);
+		buf_printf(out, "\n");
+		shown++;
+	}
+	if (due > shown)
+		buf_printf(out, "(and %zu more recipients)\n", due - shown);
+	buf_putc(out, '\n');
+
+	/* 2. For programs (RFC 3464). */
+	buf_printf(out, "--%s\n"
+	    "Content-Description: Delivery report\n"
+	    "Content-Type: message/delivery-status\n\n", boundary);
+	buf_printf(out, "Reporting-MTA: dns; %s\n", myhostname);
+	put_line("X-Postfix-Queue-ID: ", b->queue_id, out);
+	if (b->quarantine_id != NULL && b->quarantine_id[0] != '\0')
+		put_line("X-Holdscan-Quarantine-ID: ", b->quarantine_id, out);
+	put_line("X-Postfix-Sender: rfc822; ", qf->sender, out);
+	if (qf->envid != NULL && qf->envid[0] != '\0')
+		put_line("Original-Envelope-Id: ", qf->envid, out);
+	rfc2822_date((time_t)qf->arrival_sec, date, sizeof(date));
+	buf_printf(out, "Arrival-Date: %s\n", date);
+	for (i = 0, shown = 0; i < qf->nrcpts && shown < BOUNCE_RCPTS_MAX;
+	    i++) {
+		const struct qfile_rcpt *r = &qf->rcpts[i];
+
+		if (!wants_failure(r))
+			continue;
+		buf_putc(out, '\n');
+		put_line("Final-Recipient: rfc822; ", r->address, out);
+		if (r->dsn_orcpt != NULL && r->dsn_orcpt[0] != '\0')
+			put_line("Original-Recipient: ", r->dsn_orcpt, out);
+		else if (r->orig_rcpt != NULL && r->orig_rcpt[0] != '\0')
+			put_line("Original-Recipient: rfc822; ", r->orig_rcpt,
+			    out);
+		buf_printf(out, "Action: failed\nStatus: 5.7.0\n");
+		put_line("Diagnostic-Code: X-Holdscan; ", b->reason, out);
+		shown++;
+	}
+	buf_putc(out, '\n');
+
+	/* 3. The original's header, never its (unscanned) body. */
+	buf_printf(out, "--%s\n"
+	    "Content-Description: Undelivered Message Headers\n"
+	    "Content-Type: text/rfc822-headers\n\n", boundary);
+	mailhdr_block(qf, &block);
+	cut = block.len;
+	if (cut > BOUNCE_HEADERS_MAX) {
+		cut = BOUNCE_HEADERS_MAX;
+		while (cut > 0 && block.data[cut - 1] != '\n')
+			cut--;
+	}
+	buf_append(out, block.data ? block.data : "", cut);
+	if (cut > 0 && block.data[cut - 1] != '\n')
+		buf_putc(out, '\n');
+	buf_free(&block);
+	buf_printf(out, "\n--%s--\n", boundary);
+	return (due);
+}
+
+int
+notify_bounce(struct notify *n, const struct notify_bounce *b)
+{
+	struct buf	 text = BUF_INIT;
+	struct job	*j;
+
+	if (n->nqueued >= NOTIFY_QUEUE_MAX) {
+		hs_warnx("%s: notice to the sender not queued: %zu notices "
+		    "waiting already", b->queue_id, n->nqueued);
+		return (-1);
+	}
+	if (notify_bounce_text(n->myhostname, n->postmaster, b, time(NULL),
+	    &text) == 0) {
+		buf_free(&text);
+		return (0);
+	}
+	if (n->sendmail == NULL) {
+		hs_warnx("%s: notice to the sender not queued: Postfix's "
+		    "sendmail_path is not known (the configuration that asked "
+		    "for bounces did not load)", b->queue_id);
+		buf_free(&text);
+		return (-1);
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->len = text.len;
+	j->text = buf_steal(&text, NULL);
+	j->rcpt = xstrdup(b->qf->sender);
+	j->queue_id = xstrdup(b->queue_id);
+	j->key = b->key != NULL ? xstrdup(b->key) : NULL;
+	j->outfd = -1;
+	j->pid = -1;
+	TAILQ_INSERT_TAIL(&n->queued, j, entry);
+	n->nqueued++;
+	return (1);
+}
+
+bool
+notify_done(struct notify *n, char *key, size_t size, bool *ok_r)
+{
+	struct job	*j;
+
+	if ((j = TAILQ_FIRST(&n->done)) == NULL)
+		return (false);
+	TAILQ_REMOVE(&n->done, j, entry);
+	(void)snprintf(key, size, "%s", j->key);
+	*ok_r = j->ok;
+	job_free(j);
+	return (true);
+}
+
 /* --- running sendmail --------------------------------------------------------- */
 
 static int
@@ -618,9 +854,11 @@ job_done(struct notify *n, struct job *j, int status)
 {
 	char	 line[256];
 
+	bool	 ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
 	TAILQ_REMOVE(&n->running, j, entry);
 	n->nrunning--;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+	if (ok) {
 		hs_info("%s: notice sent to %s", j->queue_id, j->rcpt);
 	} else {
 		job_output(j, line, sizeof(line));
@@ -633,7 +871,7 @@ job_done(struct notify *n, struct job *j, int status)
 			    "%d", j->queue_id, j->rcpt, n->sendmail,
 			    WTERMSIG(status));
 	}
-	job_free(j);
+	job_finish(n, j, ok);
 }
 
 long
@@ -655,7 +893,7 @@ notify_tick(struct notify *n)
 			hs_warn("%s: notice to %s: waitpid", j->queue_id, j->rcpt);
 			TAILQ_REMOVE(&n->running, j, entry);
 			n->nrunning--;
-			job_free(j);
+			job_finish(n, j, false);
 			continue;
 		}
 		if (now >= j->deadline_ms) {
@@ -673,7 +911,7 @@ notify_tick(struct notify *n)
 		TAILQ_REMOVE(&n->queued, j, entry);
 		n->nqueued--;
 		if (start_job(n, j) < 0) {
-			job_free(j);
+			job_finish(n, j, false);
 			continue;
 		}
 		TAILQ_INSERT_TAIL(&n->running, j, entry);

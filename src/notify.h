@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "buf.h"
 #include "config.h"
@@ -30,6 +31,18 @@ struct notify_msg {
 	const char	*action;	/* "quarantine", "deliver", ... */
 	const char	*quarantine_id;	/* "" unless quarantined */
 	bool		 quarantined;
+};
+
+/*
+ * A non-delivery notice to the sender of a message that will not be
+ * delivered (set_aside_expiry_action = bounce). Borrowed.
+ */
+struct notify_bounce {
+	const char	*queue_id;
+	const struct qfile *qf;		/* sender, recipients, DSN records, headers */
+	const char	*reason;	/* why it is not delivered, one line */
+	const char	*quarantine_id;	/* where the original is kept */
+	const char	*key;		/* reported by notify_done() once it ends */
 };
 
 struct notify;
@@ -54,6 +67,29 @@ bool	 notify_is_notice(const struct qfile *qf);
  * warning.
  */
 void	 notify_message(struct notify *n, const struct notify_msg *m);
+/*
+ * notify_bounce() queues a delivery status notification (RFC 3464, the
+ * form of Postfix's own bounces: a multipart/report with the reason, the
+ * per-recipient report and the original's header lines, never its body)
+ * to the envelope sender, with the null sender. Returns 1 when queued,
+ * 0 when none is due (the null sender, a notice of ours, or no recipient
+ * left whose DSN NOTIFY asks for failures), -1 when the queue is full.
+ * A queued notice is reported once by notify_done() with its key.
+ */
+int	 notify_bounce(struct notify *n, const struct notify_bounce *b);
+/*
+ * notify_done() returns true for one finished notice that had a key:
+ * the key (copied into key[size]) and whether sendmail took it (Postfix
+ * then has it durably), or false when there is none.
+ */
+bool	 notify_done(struct notify *n, char *key, size_t size, bool *ok_r);
+/*
+ * The text of the notice notify_bounce() sends, exposed for the tests;
+ * returns the number of recipients it reports (0: none is due).
+ */
+size_t	 notify_bounce_text(const char *myhostname, const char *postmaster,
+	    const struct notify_bounce *b, time_t now, struct buf *out);
+
 /*
  * notify_tick() reaps finished sendmail processes (logging failures),
  * kills those over their time limit, and starts queued ones. Returns ms

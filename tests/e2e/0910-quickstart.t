@@ -25,7 +25,7 @@ TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
 [ -r /usr/share/clamav-testfiles/clam.zip ] ||
     skip_all "clamav-testfiles is not installed (make deps)"
 
-plan 33
+plan 34
 
 # doc_line ERE - the one line of the quick start that matches ERE exactly
 doc_line() {
@@ -218,6 +218,12 @@ held=$(awk '/^set aside/ { getline; print $1 }' "$HS_TMP/status")
 check "$held is still in hold, listed with its reason" grep -Eq \
     "^  $held +[0-9-]+ [0-9:]+  scan-failed: message larger than message_size_limit$" \
     "$HS_TMP/status"
+# The second line in the quick start's form: age, attempts, what comes next.
+form=$(doc_line ' +age 2h5m, 1 attempt; .*' |
+    sed -e 's/age 2h5m/age [0-9]+s/' \
+    -e 's/ at 2025-01-11 10:00 (in 4d21h)$/ at [0-9-]+ [0-9:]+ \\(in (5d|4d23h)\\)/')
+check 'its age, attempts and what happens when, as the quick start shows' \
+    grep -Eq "^$form\$" "$HS_TMP/status"
 # The quick start's postcat, postsuper -H and postqueue -f, on that id.
 for re in 'postcat -q 3F2A1C0B7 +[|] less +# .*' 'postsuper -H 3F2A1C0B7 +# .*'; do
 	line=$(doc_line "$re" | sed "s/3F2A1C0B7/$held/; s/ *#.*//; s/ *| less//")

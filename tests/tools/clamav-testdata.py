@@ -38,6 +38,10 @@ stores them, unless said otherwise):
   nohint-eicar   eicar-b64 after 100 X-Pad header lines and without
                  MIME-Version: nothing libclamav takes for mail near the
                  start (it scans this as plain data unless told)
+  mime-args      eicar-b64 with 300 empty parameters folded into its
+                 Content-Type (libclamav's mail parser stops at 256:
+                 Heuristics.Limits.Exceeded.EmailMIMEArguments)
+  mime-args-clean  the same with a clean attachment
 Standard library only.
 """
 
@@ -45,6 +49,7 @@ import base64
 import hashlib
 import io
 import os
+import re
 import smtplib
 import sys
 import zipfile
@@ -126,6 +131,15 @@ def message(name, body, attachments=(), received=True):
     return (RECEIVED.encode() if received else b"") + text
 
 
+def many_params(data, n=300):
+    """n empty parameters folded into the top-level Content-Type."""
+    out, k = re.subn(rb'(\nContent-Type: multipart/mixed; boundary="[^"]*")',
+                     lambda m: m.group(1) + b';\n\tx=""' * n, data, count=1)
+    if k != 1:
+        raise SystemExit("many_params: no multipart Content-Type")
+    return out
+
+
 def words(n, seed):
     out = []
     i = seed
@@ -170,6 +184,10 @@ def cmd_mail(d):
                                          [("eicar.com", EICAR)],
                                          received=False).replace(
                                              b"MIME-Version: 1.0\n", b"")
+    for name, attachment in (("mime-args", EICAR),
+                             ("mime-args-clean", b"nothing here\n")):
+        msgs[name] = many_params(message(name, "See attachment.\n",
+                                         [("a.bin", attachment)]))
     for name, data in msgs.items():
         write_atomic(os.path.join(d, name + ".eml"), data)
 

@@ -355,7 +355,7 @@ test_example_config_documents_every_option(void **state)
 	end[1] = '\0';
 	for (o = p->desc->options; o->name != NULL; o++) {
 		(void)snprintf(line, sizeof(line), "\n#    %s = %s\n", o->name,
-		    o->def);
+		    o->def[0] != '\0' ? o->def : "\"\"");
 		if (strstr(section, line) == NULL)
 			fail_msg("etc/holdscan.conf: no \"%s\" in the clamav "
 			    "example", line + 1);
@@ -488,6 +488,31 @@ static const struct limit_case {
 	/* 300 members take well over a millisecond */
 	{ { "max_scan_time", "1ms" }, "many-files", HS_FAILED,
 	    "Heuristics.Limits.Exceeded.MaxScanTime" },
+	/* limit_verdicts: per limit, the first word that matches. */
+	{ { "max_recursion", "2", "limit_verdicts", "MaxRecursion=clean" },
+	    "nested-zip", HS_CLEAN, "Heuristics.Limits.Exceeded.MaxRecursion "
+	    "(not fully scanned)" },
+	{ { "max_recursion", "2", "on_limit", "clean", "limit_verdicts",
+	    "MaxFiles=clean, Max*=infected" }, "nested-zip", HS_INFECTED,
+	    "Heuristics.Limits.Exceeded.MaxRecursion" },
+	{ { "max_files", "10", "limit_verdicts", "MaxRecursion=clean" },
+	    "many-files", HS_FAILED, "Heuristics.Limits.Exceeded.MaxFiles" },
+	/*
+	 * The mail parser's own limit (256 parameters), compiled into
+	 * libclamav: failed by default; counted clean, the message is
+	 * scanned again without the alert, which finds what lies past it.
+	 */
+	{ { NULL }, "mime-args", HS_FAILED,
+	    "Heuristics.Limits.Exceeded.EmailMIMEArguments (not fully "
+	    "scanned)" },
+	{ { "limit_verdicts", "EmailMIMEArguments=clean" }, "mime-args-clean",
+	    HS_CLEAN, "Heuristics.Limits.Exceeded.EmailMIMEArguments (not "
+	    "fully scanned)" },
+	{ { "limit_verdicts", "Email*=clean" }, "mime-args", HS_INFECTED,
+	    "Holdscan.Test.EICAR" },
+	{ { "on_limit", "infected", "limit_verdicts", "MaxFiles=clean" },
+	    "mime-args-clean", HS_INFECTED,
+	    "Heuristics.Limits.Exceeded.EmailMIMEArguments" },
 };
 
 static void
@@ -560,6 +585,16 @@ test_init_errors_are_clear(void **state)
 	    "unknown parser \"zip\"");
 	init_fails(fx, fx->sigs, "max_recursion", "0", "max_recursion = 0");
 	init_fails(fx, fx->sigs, "max_file_size", "4G", "must be below 4G");
+	init_fails(fx, fx->sigs, "limit_verdicts", "MaxFiles",
+	    "limit_verdicts: \"MaxFiles\": use NAME=VERDICT");
+	init_fails(fx, fx->sigs, "limit_verdicts", "MaxFiles=ignore",
+	    "use NAME=VERDICT, VERDICT clean, failed or infected");
+	init_fails(fx, fx->sigs, "limit_verdicts", "MaxFile=clean",
+	    "limit_verdicts: no limit is called \"MaxFile\"");
+	init_fails(fx, fx->sigs, "limit_verdicts", "Foo*=clean",
+	    "no limit is called \"Foo*\"");
+	init_fails(fx, fx->sigs, "max_partitions", "5000000000",
+	    "max_partitions = 5000000000: too large");
 
 }
 

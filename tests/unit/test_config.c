@@ -390,6 +390,33 @@ test_print_only_set_shows_what_changed(void **state)
 	config_free(&conf);
 }
 
+/* The digest of the set-aside epochs: what scans alike, hashes alike. */
+static void
+test_digest_follows_the_effective_configuration(void **state)
+{
+	struct hs_config *a = NULL, *b = NULL, *c = NULL;
+	char		*errors = NULL;
+
+	(void)state;
+	assert_int_equal(config_load_string("message_size_limit = 1k\n",
+	    "a", NULL, NULL, &a, &errors), 0);
+	assert_int_equal(config_load_string("# the same, written otherwise\n"
+	    "message_size_limit   =   1024\n\n", "b", NULL, NULL, &b, &errors),
+	    0);
+	assert_int_equal(config_load_string("message_size_limit = 2k\n", "c",
+	    NULL, NULL, &c, &errors), 0);
+	assert_true(config_digest(a, NULL) != 0);
+	assert_true(config_digest(a, NULL) == config_digest(b, NULL));
+	assert_true(config_digest(a, NULL) != config_digest(c, NULL));
+	assert_true(config_digest(a, "engine 1") == config_digest(b,
+	    "engine 1"));
+	assert_true(config_digest(a, "engine 1") != config_digest(a,
+	    "engine 2"));
+	config_free(&a);
+	config_free(&b);
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -408,6 +435,7 @@ main(void)
 		cmocka_unit_test(test_deliver_cleaned_only_for_parts),
 		cmocka_unit_test(test_example_config_documents_every_parameter),
 		cmocka_unit_test(test_print_only_set_shows_what_changed),
+		cmocka_unit_test(test_digest_follows_the_effective_configuration),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -440,8 +440,13 @@ reopen_state(struct holdscand *d)
 		return;
 	}
 	d->state_broken = false;
-	hs_info("state environment %s reopened and recovered",
-	    d->conf->state_directory);
+	/* While commits keep failing (a full disk), once is enough. */
+	if (d->backoff_count <= 1)
+		hs_info("state environment %s reopened and recovered",
+		    d->conf->state_directory);
+	else
+		hs_debug("state environment %s reopened and recovered",
+		    d->conf->state_directory);
 	d->recovery_needed = true;
 }
 

@@ -145,6 +145,7 @@ struct holdscand {
 	 */
 	bool		 recovery_retries;
 	bool		 state_broken;	/* Berkeley DB could not be reopened yet */
+	bool		 state_starting;	/* start_state() has not succeeded yet */
 	struct metrics	 metrics;
 	struct {			/* follow_layout() */
 		long	 next_ms;	/* look at main.cf again */
@@ -162,7 +163,9 @@ struct holdscand {
 #define ASIDE_FLIGHT_MAX	20
 
 static void	backoff(struct holdscand *, const char *);
+static void	backoff_clear(struct holdscand *);
 static void	reopen_state(struct holdscand *);
+static void	start_state(struct holdscand *);
 static void	close_open_batch(struct holdscand *);
 
 static long
@@ -433,9 +436,12 @@ open_state_dbs(struct holdscand *d, char **error_r)
 	    aside_open(d->sdb, &d->aside, error_r) < 0 ||
 	    quarantine_open(d->conf, d->sdb, d->ql->owner_uid, d->ql->owner_gid,
 	    &d->quarantine, error_r) < 0) {
+		int	 err = errno;	/* for statedb_retryable() */
+
 		quarantine_close(&d->quarantine);
 		aside_close(&d->aside);
 		journal_close(&d->journal);
+		errno = err;
 		return (-1);
 	}
 	return (0);
@@ -462,14 +468,20 @@ open_state_db(struct holdscand *d, char **error_r)
 		    "records; see RECOVERY in holdscand(8)",
 		    d->conf->state_directory);
 		if (statedb_forget_log(d->sdb, JOURNAL_DB_NAME, &error) < 0) {
+			int	 err = errno;
+
 			*error_r = error;
 			statedb_close(&d->sdb);
+			errno = err;
 			return (-1);
 		}
 	}
 	if (open_state_dbs(d, &error) < 0) {
+		int	 err = errno;	/* for statedb_retryable() */
+
 		*error_r = error;
 		statedb_close(&d->sdb);
+		errno = err;
 		return (-1);
 	}
 	d->commit.journal = d->journal;
@@ -500,6 +512,10 @@ reopen_state(struct holdscand *d)
 {
 	char	*error = NULL;
 
+	if (d->state_starting) {
+		start_state(d);
+		return;
+	}
 	close_state_db(d);
 	if (open_state_db(d, &error) < 0) {
 		d->state_broken = true;
@@ -508,8 +524,13 @@ reopen_state(struct holdscand *d)
 		return;
 	}
 	d->state_broken = false;
-	hs_info("state environment %s reopened and recovered",
-	    d->conf->state_directory);
+	/* While commits keep failing (a full disk), once is enough. */
+	if (d->backoff_count <= 1)
+		hs_info("state environment %s reopened and recovered",
+		    d->conf->state_directory);
+	else
+		hs_debug("state environment %s reopened and recovered",
+		    d->conf->state_directory);
 	d->recovery_needed = true;
 }
 
@@ -585,12 +606,62 @@ bind_instance(struct holdscand *d)
 	}
 }
 
+/*
+ * The part of the start that needs the state environment: open it,
+ * finish what a crash interrupted, compare the quarantine with its
+ * index, learn which held messages are set aside, and look at hold.
+ * A failure that may pass by itself (the state file system full, an I/O
+ * error) does not stop holdscand: nothing is claimed, so held mail waits
+ * in hold; backoff() logs it once (with reminders), and the event loop
+ * calls this again at the end of each pause until it works. Any other
+ * failure (permissions, a damaged environment) is fatal.
+ */
+static void
+start_state(struct holdscand *d)
+{
+	struct aside_entry *v = NULL;
+	char		*error = NULL, *why;
+	size_t		 n = 0, i;
+	int		 err;
+
+	errno = 0;
+	if (open_state_db(d, &error) < 0 ||
+	    commit_recover(&d->commit, true, &error) < 0 ||
+	    /* Nothing is in flight: the store and the index must agree now. */
+	    quarantine_check(d->quarantine, d->ql, d->qdirfd, d->commit.claimed,
+	    false, check_report, NULL, &error) < 0 ||
+	    aside_list(d->aside, &v, &n, &error) < 0) {
+		err = errno;
+		if (!statedb_retryable(d->conf->state_directory, err))
+			hs_fatalx(EX_UNAVAILABLE, "%s; mail waits in hold. If the "
+			    "state environment is damaged, see RECOVERY in "
+			    "holdscand(8)", error);
+		close_state_db(d);
+		d->state_starting = d->state_broken = true;
+		why = xasprintf("cannot open the state environment: %s; held "
+		    "mail waits in hold", error);
+		backoff(d, why);
+		free(why);
+		free(error);
+		return;
+	}
+	/* Set-aside messages stay aside while they are the same file. */
+	for (i = 0; i < n; i++)
+		watch_ignore(d->watch, v[i].id, (ino_t)v[i].ino);
+	d->aside_count = n;
+	free(v);
+	if (d->state_broken) {
+		hs_info("state environment %s opened", d->conf->state_directory);
+		backoff_clear(d);
+	}
+	d->state_starting = d->state_broken = false;
+	watch_rescan(d->watch);
+}
+
 static void
 open_state(struct holdscand *d)
 {
-	struct aside_entry *v = NULL;
 	char		*error = NULL;
-	size_t		 n = 0, i;
 
 	if ((d->qdirfd = open(d->ql->queue_dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0)
@@ -599,27 +670,11 @@ open_state(struct holdscand *d)
 	if (commit_init(&d->commit, d->ql, d->conf, d->qdirfd, NULL, NULL,
 	    &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
-	if (open_state_db(d, &error) < 0)
-		hs_fatalx(EX_UNAVAILABLE, "%s; mail waits in hold. If the state "
-		    "environment is damaged, see RECOVERY in holdscand(8)", error);
-	if (commit_recover(&d->commit, true, &error) < 0)
-		hs_fatalx(EX_UNAVAILABLE, "%s; mail waits in hold. If the state "
-		    "environment is damaged, see RECOVERY in holdscand(8)", error);
-	/* Nothing is in flight: the store and the index must agree now. */
-	if (quarantine_check(d->quarantine, d->ql, d->qdirfd, d->commit.claimed,
-	    false, check_report, NULL, &error) < 0)
-		hs_fatalx(EX_UNAVAILABLE, "%s", error);
 	if (watch_open(d->ql, d->qdirfd, &d->watch) < 0)
 		hs_fatal(EX_UNAVAILABLE, "watch %s/%s", d->ql->queue_dir,
 		    QUEUE_HOLD);
-	/* Set-aside messages stay aside while they are the same file. */
-	if (aside_list(d->aside, &v, &n, &error) < 0)
-		hs_fatalx(EX_UNAVAILABLE, "%s", error);
-	for (i = 0; i < n; i++)
-		watch_ignore(d->watch, v[i].id, (ino_t)v[i].ino);
-	d->aside_count = n;
-	free(v);
-	watch_rescan(d->watch);
+	d->state_starting = true;
+	start_state(d);		/* or again from the event loop, until it works */
 }
 
 /*
@@ -1459,6 +1514,40 @@ notify_committed(struct holdscand *d, const struct msg *m,
 	notify_message(d->notify, &nm);
 }
 
+/*
+ * The state environment is closed (it could not be reopened after a
+ * failure): a batch cannot be journaled, so its messages go back to
+ * hold, to be claimed and scanned again once it works. Returns -1 with
+ * *error_r, as a failed commit_batch() does.
+ */
+static int
+return_batch(struct holdscand *d, struct commit_item *items, size_t n,
+    char **error_r)
+{
+	struct commit_item *it;
+	size_t		 i;
+
+	*error_r = xasprintf("state environment %s is not open",
+	    d->conf->state_directory);
+	for (i = 0; i < n; i++) {
+		it = &items[i];
+		it->outcome = COMMIT_RETURNED;
+		it->new_id[0] = it->quarantine_id[0] = '\0';
+		(void)snprintf(it->why, sizeof(it->why), "%s", *error_r);
+		if (claim_return(d->ql, d->qdirfd, d->commit.claimed, it->id) < 0)
+			/* Still safe in claimed/: the next start returns it. */
+			(void)snprintf(it->why, sizeof(it->why), "%s; cannot "
+			    "return it to hold, it stays in %s/%s until holdscand "
+			    "starts again: %s", *error_r, d->ql->queue_dir,
+			    d->commit.claimed, strerror(errno));
+		if (it->fd >= 0) {
+			(void)close(it->fd);	/* releases the lock */
+			it->fd = -1;
+		}
+	}
+	return (-1);
+}
+
 /* One batch through the commit protocol, then one log line per message. */
 static void
 commit_one_batch(struct holdscand *d, struct batch *b)
@@ -1487,13 +1576,19 @@ commit_one_batch(struct holdscand *d, struct batch *b)
 		it->verdict = verdict_name(m->verdict);
 		it->reason = m->reason;
 	}
-	published = commit_batch(&d->commit, items, b->count, &error);
+	if (d->state_broken)
+		published = return_batch(d, items, b->count, &error);
+	else
+		published = commit_batch(&d->commit, items, b->count, &error);
 	/* The messages entered incoming during the commit: measure after it. */
 	real = now_real();
 	t1 = now_ms();
 	if (published < 0) {
 		d->metrics.batch_failures++;
-		if (!statedb_failed(d->sdb) && statedb_panicked(d->sdb)) {
+		if (d->state_broken) {
+			/* Its pause runs already: the loop reopens it at the end. */
+			note_error(d, error);
+		} else if (!statedb_failed(d->sdb) && statedb_panicked(d->sdb)) {
 			/*
 			 * A holdscan tool died with the environment open and
 			 * the next opener ran recovery: not a problem of the
@@ -1823,7 +1918,8 @@ event_loop(struct holdscand *d)
 		t = now_ms();
 		if (d->stopping && d->in_flight == 0)
 			break;
-		if (t >= d->next_rescan_ms) {
+		/* Not before the set-aside list is known (start_state()). */
+		if (t >= d->next_rescan_ms && !d->state_starting) {
 			watch_rescan(d->watch);
 			d->next_rescan_ms = t + d->conf->rescan_interval;
 		}
@@ -2065,8 +2161,9 @@ main(int argc, char **argv)
 	open_state(&d);
 	d.metrics.started = time(NULL);
 	hs_info("started: queue %s, %zu workers as %s, batches of up to %ld "
-	    "messages", d.ql->queue_dir, nworkers, d.setup.user,
-	    d.conf->batch_max_messages);
+	    "messages%s", d.ql->queue_dir, nworkers, d.setup.user,
+	    d.conf->batch_max_messages, d.state_starting ? "; nothing is "
+	    "claimed until the state environment opens" : "");
 	d.next_rescan_ms = now_ms() + d.conf->rescan_interval;
 	event_loop(&d);
 

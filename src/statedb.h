@@ -23,7 +23,12 @@ struct statedb {
 
 /*
  * statedb_open() creates dir's environment if needed and opens it with
- * recovery. Returns 0, or -1 with a sentence in *error_r (caller frees).
+ * recovery. Returns 0, or -1 with a sentence in *error_r (caller frees)
+ * and errno set: ENOSPC when the file system is full, EINVAL for
+ * Berkeley DB's own errors (DB_RUNRECOVERY, DB_VERSION_MISMATCH, ...).
+ * The environment's shared regions are allocated on disk in full when
+ * it is opened, so that a full file system is an error here, never a
+ * SIGBUS later.
  * statedb_checkpoint() writes a checkpoint when enough log has built up
  * and lets Berkeley DB remove log files it no longer needs.
  */
@@ -56,7 +61,19 @@ int	 statedb_failed(const struct statedb *sdb);
  */
 int	 statedb_forget_log(struct statedb *sdb, const char *distrusted,
 	    char **error_r);
-/* Open (create) the btree database file name in the environment. */
+/*
+ * statedb_retryable() tells whether opening dir's environment, which
+ * failed with errno err (statedb_open(), statedb_open_db()), may work
+ * later without anyone's help: the file system is full (by err or by
+ * what statvfs(2) says), out of quota, an I/O error, a shortage of
+ * memory or descriptors. Other failures (permissions, a damaged or
+ * foreign environment) need the administrator.
+ */
+bool	 statedb_retryable(const char *dir, int err);
+/*
+ * Open (create) the btree database file name in the environment; on
+ * failure errno is set as by statedb_open().
+ */
 int	 statedb_open_db(struct statedb *sdb, const char *name, DB **db_r,
 	    char **error_r);
 /*

@@ -1,0 +1,267 @@
+/*
+ * NAME
+ *	test_statedb - unit tests for the Berkeley DB environment's regions
+ * DESCRIPTION
+ *	statedb maps Berkeley DB's region files itself, with every block
+ *	allocated, so that a full file system is an error at open and never
+ *	a SIGBUS later. In a temporary directory: the region files have all
+ *	their blocks once open (Berkeley DB alone leaves them sparse), their
+ *	mappings go with statedb_close(), a second opener joins what the
+ *	first made, a crashed opener's environment is recovered and made
+ *	again in full, and statedb_retryable() tells passing failures from
+ *	the administrator's.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "statedb.h"
+
+struct fixture {
+	char	 dir[64];
+};
+
+static int
+setup(void **state)
+{
+	struct fixture	*f = calloc(1, sizeof(*f));
+
+	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/test_statedbXXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	*state = f;
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+	char		 cmd[128];
+
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return (-1);
+	free(f);
+	return (0);
+}
+
+/*
+ * How many region files dir has, and how many of them have a block
+ * missing (fewer bytes allocated than their size).
+ */
+static void
+regions(const char *dir, int *n_r, int *sparse_r)
+{
+	DIR		*d;
+	struct dirent	*e;
+	struct stat	 st;
+	char		 path[256];
+
+	*n_r = *sparse_r = 0;
+	assert_non_null(d = opendir(dir));
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "__db.0", 6) != 0)
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		assert_int_equal(stat(path, &st), 0);
+		(*n_r)++;
+		assert_true(st.st_size >= 8192);
+		if ((off_t)st.st_blocks * 512 < st.st_size)
+			(*sparse_r)++;
+	}
+	(void)closedir(d);
+}
+
+/* Lines of /proc/self/maps that map a file of dir. */
+static int
+mapped(const char *dir)
+{
+	FILE	*fp;
+	char	 line[512];
+	int	 n = 0;
+
+	assert_non_null(fp = fopen("/proc/self/maps", "r"));
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strstr(line, dir) != NULL)
+			n++;
+	(void)fclose(fp);
+	return (n);
+}
+
+static void
+put(struct statedb *sdb, DB *db, const char *key, const char *val)
+{
+	DB_TXN	*txn;
+	DBT	 k, v;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *)key;
+	k.size = (u_int32_t)strlen(key);
+	v.data = (void *)val;
+	v.size = (u_int32_t)strlen(val) + 1;
+	assert_int_equal(sdb->env->txn_begin(sdb->env, NULL, &txn, 0), 0);
+	assert_int_equal(db->put(db, txn, &k, &v, 0), 0);
+	assert_int_equal(txn->commit(txn, 0), 0);
+}
+
+static void
+assert_value(DB *db, const char *key, const char *want)
+{
+	DBT	 k, v;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *)key;
+	k.size = (u_int32_t)strlen(key);
+	assert_int_equal(db->get(db, NULL, &k, &v, 0), 0);
+	assert_string_equal(v.data, want);
+}
+
+static void
+test_regions_allocated_in_full(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL;
+	DB		*db = NULL;
+	int		 n, sparse;
+
+	if (statedb_open(f->dir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
+	regions(f->dir, &n, &sparse);
+	assert_true(n >= 2);
+	assert_int_equal(sparse, 0);
+	assert_true(mapped(f->dir) >= n);
+	put(sdb, db, "k", "v1");
+	assert_int_equal(db->close(db, 0), 0);
+	statedb_close(&sdb);
+	assert_null(sdb);
+	/* Every region is unmapped, and with its exact length. */
+	assert_int_equal(mapped(f->dir), 0);
+}
+
+static void
+test_second_opener_joins(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL;
+	DB		*db = NULL;
+	pid_t		 pid;
+	int		 status, n, sparse;
+
+	if (statedb_open(f->dir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
+	put(sdb, db, "k", "parent");
+	/* Another process joins the open environment and writes. */
+	if ((pid = fork()) == 0) {
+		struct statedb	*s2 = NULL;
+		DB		*d2 = NULL;
+		char		*e2 = NULL;
+
+		if (statedb_open(f->dir, &s2, &e2) < 0 ||
+		    statedb_open_db(s2, "t.db", &d2, &e2) < 0)
+			_exit(1);
+		put(s2, d2, "c", "child");
+		(void)d2->close(d2, 0);
+		statedb_close(&s2);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_value(db, "c", "child");
+	assert_value(db, "k", "parent");
+	regions(f->dir, &n, &sparse);
+	assert_int_equal(sparse, 0);
+	assert_int_equal(db->close(db, 0), 0);
+	statedb_close(&sdb);
+}
+
+static void
+test_recovery_after_a_crash(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL;
+	DB		*db = NULL;
+	pid_t		 pid;
+	int		 status, n, sparse;
+
+	/* A process that dies with the environment open. */
+	if ((pid = fork()) == 0) {
+		if (statedb_open(f->dir, &sdb, &error) < 0 ||
+		    statedb_open_db(sdb, "t.db", &db, &error) < 0)
+			_exit(1);
+		put(sdb, db, "k", "committed");
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* DB_REGISTER sees it died: recovery makes the regions anew. */
+	if (statedb_open(f->dir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
+	assert_value(db, "k", "committed");
+	assert_false(statedb_panicked(sdb));
+	regions(f->dir, &n, &sparse);
+	assert_true(n >= 2);
+	assert_int_equal(sparse, 0);
+	assert_int_equal(db->close(db, 0), 0);
+	statedb_close(&sdb);
+	assert_int_equal(mapped(f->dir), 0);
+}
+
+static void
+test_open_errors(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL, path[128];
+
+	(void)snprintf(path, sizeof(path), "%s/missing", f->dir);
+	errno = 0;
+	assert_int_equal(statedb_open(path, &sdb, &error), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(error, "missing"));
+	free(error);
+	assert_null(sdb);
+	/* What may pass by itself, and what needs the administrator. */
+	assert_true(statedb_retryable(f->dir, ENOSPC));
+	assert_true(statedb_retryable(f->dir, EDQUOT));
+	assert_true(statedb_retryable(f->dir, EIO));
+	assert_false(statedb_retryable(f->dir, EACCES));
+	assert_false(statedb_retryable(f->dir, EINVAL));
+	assert_false(statedb_retryable(f->dir, ENOENT));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_regions_allocated_in_full,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_opener_joins,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_after_a_crash,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_errors, setup,
+		    teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -328,13 +328,18 @@ worker_main(struct scanner *sc, int sock)
 		scan_message(&sc->sctx, fd, &req, &res, &memfd);
 		(void)alarm(0);
 		(void)close(fd);
+		/*
+		 * Say so with the last result: the master then sends nothing
+		 * more, so no message meets a worker that is leaving.
+		 */
+		res.last = ++scans >= conf->worker_max_scans;
 		if (wire_send(sock, WIRE_RESULT, &res, sizeof(res), memfd) < 0) {
 			exit_if_peer_gone();
 			hs_fatal(EX_PROTOCOL, "worker: send result");
 		}
 		if (memfd >= 0)
 			(void)close(memfd);
-		if (++scans >= conf->worker_max_scans)
+		if (res.last)
 			_exit(0);
 	}
 }

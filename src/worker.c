@@ -10,6 +10,11 @@
  *	the scanner parent, which owns it); its message comes back to the
  *	caller as POOL_FAILED, and the pool asks for a replacement.
  *
+ *	A worker that has used up its quota (worker_max_scans) says so with
+ *	its last result and is dropped at once, so it is never handed a
+ *	message it would leave unanswered: a planned exit never counts as a
+ *	failed scan attempt.
+ *
  *	When the scanner parent announces a new engine generation, idle
  *	workers of older generations are closed at once and busy ones after
  *	their message, so a reload never interrupts a scan.
@@ -272,7 +277,8 @@ pool_handle_worker(struct pool *pool, struct worker *w,
 		*memfd_r = fd;
 		*job_r = w->job;
 		w->job = NULL;
-		if (w->retiring)
+		/* Its quota is used up (it exits now) or its generation is old. */
+		if (res->last || w->retiring)
 			worker_free(pool, w);
 		pool_fill(pool);
 		return (POOL_RESULT);

@@ -1205,24 +1205,35 @@ cmd_q_expire(struct tool *t, int argc, char **argv)
 struct checker {
 	size_t	 repaired;
 	size_t	 problems;
+	size_t	 skipped;
 };
 
 static void
-check_line(void *arg, bool problem, const char *line)
+check_line(void *arg, enum quarantine_finding kind, const char *line)
 {
 	struct checker	*c = arg;
+	const char	*tag = "repaired";
 
-	if (problem)
-		c->problems++;
-	else
+	switch (kind) {
+	case QCHECK_REPAIRED:
 		c->repaired++;
-	(void)printf("%s%s\n", problem ? "problem: " : "repaired: ", line);
+		break;
+	case QCHECK_PROBLEM:
+		c->problems++;
+		tag = "problem";
+		break;
+	case QCHECK_SKIPPED:
+		c->skipped++;
+		tag = "skipped";
+		break;
+	}
+	(void)printf("%s: %s\n", tag, line);
 }
 
 static int
 cmd_q_check(struct tool *t, int argc, char **argv)
 {
-	struct checker	 c = { 0, 0 };
+	struct checker	 c = { 0, 0, 0 };
 	char		*error = NULL;
 	bool		 live;
 	int		 problems;
@@ -1236,11 +1247,17 @@ cmd_q_check(struct tool *t, int argc, char **argv)
 	close_state(t);
 	if (problems < 0)
 		return (fail("%s", error));
+	/* Agreement is claimed only for what was judged. */
+	if (c.skipped > 0)
+		(void)printf("quarantine: %zu file%s skipped, too recent to judge "
+		    "while holdscand runs; check again later\n",
+		    c.skipped, c.skipped == 1 ? "" : "s");
 	if (c.repaired + c.problems == 0)
-		(void)printf("quarantine: files and index agree\n");
+		(void)printf("quarantine: %s\n", c.skipped > 0 ? "the other "
+		    "files and the index agree" : "files and index agree");
 	else
-		audit(t, "quarantine check: repaired=%zu problems=%zu",
-		    c.repaired, c.problems);
+		audit(t, "quarantine check: repaired=%zu problems=%zu skipped=%zu",
+		    c.repaired, c.problems, c.skipped);
 	return (problems > 0 ? 1 : 0);
 }
 

@@ -436,10 +436,10 @@ reopen_state(struct holdscand *d)
 }
 
 static void
-check_report(void *arg, bool problem, const char *line)
+check_report(void *arg, enum quarantine_finding kind, const char *line)
 {
 	(void)arg;
-	if (problem)
+	if (kind == QCHECK_PROBLEM)
 		hs_warnx("quarantine check: %s", line);
 	else
 		hs_info("quarantine check: %s", line);

@@ -38,6 +38,7 @@ struct msg {
 	int		 failures;	/* worker crashes / timeouts on it */
 	bool		 decided;
 	bool		 scanning;
+	bool		 suspect;	/* in scan when the scanner parent died */
 	long		 t_claim_ms;	/* CLOCK_MONOTONIC */
 	long		 t_scanned_ms;
 	struct wire_result res;

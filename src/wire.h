@@ -30,7 +30,7 @@ enum wire_type {
 	/* master -> scanner supervisor */
 	WIRE_START,		/* struct wire_start: start a scanner parent */
 	/* scanner supervisor -> master (and WIRE_EXITED for a scanner parent) */
-	WIRE_STARTED,		/* struct wire_pid + the new parent's control socket */
+	WIRE_STARTED,		/* struct wire_started [+ the new parent's control socket] */
 };
 
 struct wire_pid {
@@ -49,6 +49,11 @@ struct wire_exited {
 
 struct wire_start {
 	uint32_t	 reread;	/* re-read the configuration file first */
+};
+
+struct wire_started {
+	int32_t		 pid;		/* > 0 with the socket; 0: not started */
+	int32_t		 error;		/* errno when not started */
 };
 
 struct wire_engine {

@@ -39,6 +39,7 @@ struct msg {
 	uint32_t	 generation;	/* the scanners of its last attempt */
 	bool		 decided;
 	bool		 scanning;
+	bool		 suspect;	/* in scan when the scanner parent died */
 	long		 t_claim_ms;	/* CLOCK_MONOTONIC */
 	long		 t_scanned_ms;
 	struct wire_result res;

@@ -630,6 +630,43 @@ aside_plan(const struct tool *t, const struct aside_entry *e, time_t now,
 	    expiry_action_name(t->conf), when, ends > now ? left : "0s");
 }
 
+/*
+ * "up", or "DOWN for 12 s: no mail is taken from hold", and after a
+ * restart ", restarted 3 times (last: scanner parent 4712 killed by
+ * signal 9 (Killed) at 10:15:02)".
+ */
+static void
+scanners_line(const char *m, const char *last_exit, char *out, size_t size)
+{
+	double		 since, restarts, when;
+	char		 at[32] = "";
+	size_t		 len;
+	time_t		 t;
+	struct tm	 tm;
+
+	if (m == NULL) {
+		(void)snprintf(out, size, "unknown");
+		return;
+	}
+	since = metric(m, "holdscan_scanners_since_seconds");
+	restarts = metric(m, "holdscan_scanner_restarts_total");
+	when = metric(m, "holdscan_scanner_last_exit_time_seconds");
+	if (metric(m, "holdscan_scanners_up") > 0)
+		(void)snprintf(out, size, "up");
+	else
+		(void)snprintf(out, size, "DOWN for %.0f s: no mail is taken "
+		    "from hold", since > 0 ? (double)time(NULL) - since : 0);
+	len = strlen(out);
+	if (restarts > 0 && len < size) {
+		t = (time_t)when;
+		if (when > 0 && localtime_r(&t, &tm) != NULL)
+			(void)strftime(at, sizeof(at), " at %H:%M:%S", &tm);
+		(void)snprintf(out + len, size - len, ", restarted %.0f time%s "
+		    "(last: %s%s)", restarts, restarts == 1 ? "" : "s",
+		    last_exit[0] ? last_exit : "unknown", at);
+	}
+}
+
 static int
 cmd_status(struct tool *t, int argc, char **argv)
 {
@@ -639,6 +676,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 	struct quarantine *q = NULL;
 	struct stat	 st;
 	char		*m, *error = NULL, *qerror = NULL, engine[480], lasterr[512];
+	char		 scanexit[160], scanners[400];
 	char		 path[QUEUE_PATH_SIZE + 1024], sz[3][16];
 	size_t		 n = 0, i, held = 0, owed = 0, qn[3] = { 0, 0, 0 };
 	time_t		 now = time(NULL);
@@ -696,13 +734,16 @@ cmd_status(struct tool *t, int argc, char **argv)
 			v[i] = tmp;
 		}
 	}
-	engine[0] = lasterr[0] = '\0';
+	engine[0] = lasterr[0] = scanexit[0] = '\0';
 	if (m != NULL) {
 		metric_label(m, "holdscan_engine_info", "info", engine,
 		    sizeof(engine));
 		metric_label(m, "holdscan_last_error_time_seconds", "error",
 		    lasterr, sizeof(lasterr));
+		metric_label(m, "holdscan_scanner_last_exit_time_seconds", "exit",
+		    scanexit, sizeof(scanexit));
 	}
+	scanners_line(m, scanexit, scanners, sizeof(scanners));
 	up = m ? metric(m, "holdscan_start_time_seconds") : 0;
 	if (t->json) {
 		(void)printf("{\"running\":%s,\"pid\":%ld,", pid > 0 ? "true" :
@@ -715,6 +756,14 @@ cmd_status(struct tool *t, int argc, char **argv)
 		(void)printf("\"claimed_total\":%.0f,\"batches_total\":%.0f,",
 		    m ? metric(m, "holdscan_claimed_total") : 0,
 		    m ? metric(m, "holdscan_batches_total") : 0);
+		(void)printf("\"scanners\":{\"up\":%s,\"since\":%.0f,"
+		    "\"restarts\":%.0f,\"last_exit\":", m != NULL && pid > 0 &&
+		    metric(m, "holdscan_scanners_up") > 0 ? "true" : "false",
+		    m ? metric(m, "holdscan_scanners_since_seconds") : 0,
+		    m ? metric(m, "holdscan_scanner_restarts_total") : 0);
+		json_string(stdout, scanexit);
+		(void)printf(",\"last_exit_time\":%.0f},",
+		    m ? metric(m, "holdscan_scanner_last_exit_time_seconds") : 0);
 		(void)printf("\"engine\":");
 		json_string(stdout, engine);
 		(void)printf(",\"last_error\":");
@@ -762,6 +811,8 @@ cmd_status(struct tool *t, int argc, char **argv)
 			(void)printf("processed:        %.0f messages in %.0f "
 			    "batches\n", metric(m, "holdscan_claimed_total"),
 			    metric(m, "holdscan_batches_total"));
+			if (pid > 0)
+				(void)printf("scanners:         %s\n", scanners);
 			(void)printf("engine:           %s\n", engine[0] ? engine :
 			    "(no scanners)");
 			if (lasterr[0])
@@ -1334,24 +1385,35 @@ cmd_q_expire(struct tool *t, int argc, char **argv)
 struct checker {
 	size_t	 repaired;
 	size_t	 problems;
+	size_t	 skipped;
 };
 
 static void
-check_line(void *arg, bool problem, const char *line)
+check_line(void *arg, enum quarantine_finding kind, const char *line)
 {
 	struct checker	*c = arg;
+	const char	*tag = "repaired";
 
-	if (problem)
-		c->problems++;
-	else
+	switch (kind) {
+	case QCHECK_REPAIRED:
 		c->repaired++;
-	(void)printf("%s%s\n", problem ? "problem: " : "repaired: ", line);
+		break;
+	case QCHECK_PROBLEM:
+		c->problems++;
+		tag = "problem";
+		break;
+	case QCHECK_SKIPPED:
+		c->skipped++;
+		tag = "skipped";
+		break;
+	}
+	(void)printf("%s: %s\n", tag, line);
 }
 
 static int
 cmd_q_check(struct tool *t, int argc, char **argv)
 {
-	struct checker	 c = { 0, 0 };
+	struct checker	 c = { 0, 0, 0 };
 	char		*error = NULL;
 	bool		 live;
 	int		 problems;
@@ -1365,11 +1427,17 @@ cmd_q_check(struct tool *t, int argc, char **argv)
 	close_state(t);
 	if (problems < 0)
 		return (fail("%s", error));
+	/* Agreement is claimed only for what was judged. */
+	if (c.skipped > 0)
+		(void)printf("quarantine: %zu file%s skipped, too recent to judge "
+		    "while holdscand runs; check again later\n",
+		    c.skipped, c.skipped == 1 ? "" : "s");
 	if (c.repaired + c.problems == 0)
-		(void)printf("quarantine: files and index agree\n");
+		(void)printf("quarantine: %s\n", c.skipped > 0 ? "the other "
+		    "files and the index agree" : "files and index agree");
 	else
-		audit(t, "quarantine check: repaired=%zu problems=%zu",
-		    c.repaired, c.problems);
+		audit(t, "quarantine check: repaired=%zu problems=%zu skipped=%zu",
+		    c.repaired, c.problems, c.skipped);
 	return (problems > 0 ? 1 : 0);
 }
 

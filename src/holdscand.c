@@ -5,10 +5,12 @@
  *	holdscand [-fv] [-c config_file]
  *	holdscand -n [-c config_file]
  * DESCRIPTION
- *	The master process. Started as root, it forks the scanner parent
- *	(which drops to worker_user and forks the scanner workers), drops
- *	to Postfix's mail_owner, finishes whatever a previous run left in
- *	progress (commit.c recovery), and then runs one event loop:
+ *	The master process. Started as root, it forks the scanner
+ *	supervisor (which keeps root's uid with CAP_SETUID and CAP_SETGID
+ *	only, and starts the scanner parent, which drops to worker_user and
+ *	forks the scanner workers), drops to Postfix's mail_owner, finishes
+ *	whatever a previous run left in progress (commit.c recovery), and
+ *	then runs one event loop:
  *
  *	    watch -> claim -> batch -> workers scan -> commit
  *
@@ -33,7 +35,9 @@
  *	changes (follow_layout()); no signal is needed.
  *	A failed batch commit (disk full, I/O error) returns its messages
  *	to hold and backs off, doubling the pause up to a minute, until a
- *	commit succeeds again.
+ *	commit succeeds again. A dead scanner parent is replaced the same
+ *	way (worker.c); meanwhile no mail is claimed, and the messages it
+ *	was scanning are scanned again (scanner_lost()).
  *
  *	This program must never deliver a message twice, never lose one,
  *	and never exit with a message anywhere but in hold, in incoming (or
@@ -121,6 +125,7 @@ struct holdscand {
 	struct batch_list closed;	/* full, waiting for scans */
 	uint64_t	 batch_seq;
 	size_t		 in_flight;
+	size_t		 suspects;	/* undecided messages with m->suspect */
 	size_t		 aside_count;
 	/* the set-aside life cycle */
 	struct strmap	 aside_flight;	/* id -> ASIDE_FLIGHT_*: claimed again */
@@ -535,10 +540,10 @@ reopen_state(struct holdscand *d)
 }
 
 static void
-check_report(void *arg, bool problem, const char *line)
+check_report(void *arg, enum quarantine_finding kind, const char *line)
 {
 	(void)arg;
-	if (problem)
+	if (kind == QCHECK_PROBLEM)
 		hs_warnx("quarantine check: %s", line);
 	else
 		hs_info("quarantine check: %s", line);
@@ -1395,6 +1400,11 @@ claim_some(struct holdscand *d)
 		claim_one(d, &c);
 }
 
+/*
+ * While there are suspects (messages that were being scanned when the
+ * scanner parent died), they are scanned one at a time with nothing else
+ * in scan, the others waiting behind them: see scanner_lost().
+ */
 static void
 dispatch(struct holdscand *d)
 {
@@ -1403,6 +1413,20 @@ dispatch(struct holdscand *d)
 
 	while ((m = TAILQ_FIRST(&d->scanq)) != NULL &&
 	    (w = pool_idle(&d->pool)) != NULL) {
+		if (d->suspects > 0) {
+			if (pool_busy(&d->pool) > 0)
+				return;
+			TAILQ_FOREACH(m, &d->scanq, sentry)
+				if (m->suspect)
+					break;
+			if (m == NULL) {
+				/* Cannot be; if it were, scanning beats waiting. */
+				hs_warnx("%zu suspects, none waiting and none in "
+				    "scan; forgetting them", d->suspects);
+				d->suspects = 0;
+				m = TAILQ_FIRST(&d->scanq);
+			}
+		}
 		if (pool_dispatch(&d->pool, w, m, m->fd, m->id,
 		    (uint64_t)d->conf->message_size_limit,
 		    (uint32_t)d->conf->scan_time_limit) < 0)
@@ -1411,6 +1435,17 @@ dispatch(struct holdscand *d)
 		m->scanning = true;
 		m->generation = w->generation;
 	}
+}
+
+/* m has been scanned to the end, or is decided without: no suspect now. */
+static void
+unsuspect(struct holdscand *d, struct msg *m)
+{
+	if (!m->suspect)
+		return;
+	m->suspect = false;
+	if (d->suspects > 0)
+		d->suspects--;
 }
 
 static void
@@ -1424,10 +1459,66 @@ scan_failed_once(struct holdscand *d, struct msg *m, const char *why)
 
 		(void)snprintf(reason, sizeof(reason), "%d scan attempts failed, "
 		    "last: %s", m->failures, why);
+		unsuspect(d, m);
 		decide_unscanned(d, m, reason);
 		return;
 	}
 	TAILQ_INSERT_HEAD(&d->scanq, m, sentry);
+}
+
+/*
+ * The scanner parent died (killed, crashed, out of memory), and its
+ * workers with it; pool_lost() gives back what they were scanning, and
+ * starts another scanner parent after a pause.
+ *
+ * Its death is not counted as a failed scan attempt of each message
+ * that was in scan: the scanner parent never sees a message, so it is
+ * most likely killed from outside, and counting it would make innocent
+ * mail "scan failed" after a few kills. But a message can kill it too
+ * (a worker it took over kills its parent, or the memory it makes a
+ * worker take gets the parent killed by the kernel), and such a message
+ * must not make it die again and again. So the messages in scan become
+ * suspects: they are scanned again first, one at a time with nothing
+ * else in scan, and a death while one suspect is scanned alone counts
+ * as one failed attempt of that message (once per death). A message
+ * that kills the scanner parent each time is "scan failed" after at
+ * most scan_retry_limit + 1 deaths; an innocent one pays only if the
+ * parent dies during the moments it is scanned alone.
+ */
+static void
+scanner_lost(struct holdscand *d, const char *why)
+{
+	void	**jobs = NULL;
+	size_t	 n, i;
+
+	if (!d->pool.ever_ready)
+		hs_fatalx(EX_SOFTWARE, "%s while starting; cannot scan without "
+		    "it (see the lines above for its reason)", why);
+	note_error(d, why);
+	n = pool_lost(&d->pool, why, &jobs);
+	for (i = 0; i < n; i++) {
+		struct msg	*m = jobs[i];
+
+		m->scanning = false;
+		if (n == 1 && m->suspect) {
+			scan_failed_once(d, m, "the scanner parent died while "
+			    "only this message was being scanned");
+			/* Other suspects go first: kills spread, poison stays. */
+			if (!m->decided) {
+				TAILQ_REMOVE(&d->scanq, m, sentry);
+				TAILQ_INSERT_TAIL(&d->scanq, m, sentry);
+			}
+			continue;
+		}
+		if (!m->suspect) {
+			m->suspect = true;
+			d->suspects++;
+		}
+		hs_info("%s: the scanner parent died while it was being scanned; "
+		    "scanning it again (not counted as a failed attempt)", m->id);
+		TAILQ_INSERT_HEAD(&d->scanq, m, sentry);
+	}
+	free(jobs);
 }
 
 static void
@@ -1438,6 +1529,7 @@ scan_result(struct holdscand *d, struct msg *m, const struct wire_result *res,
 	size_t	 max;
 
 	m->scanning = false;
+	unsuspect(d, m);
 	m->res = *res;
 	if (res->verdict < 0 || res->verdict >= VERDICT_COUNT ||
 	    res->action < ACTION_DELIVER || res->action > ACTION_HOLD) {
@@ -1486,6 +1578,8 @@ handle_worker(struct holdscand *d, struct worker *w)
 		scan_failed_once(d, job, why);
 	else if (ev == POOL_FAILED)
 		hs_debug("%s", why);
+	else if (ev == POOL_LOST)
+		scanner_lost(d, why);
 	if (memfd >= 0)
 		(void)close(memfd);
 }
@@ -1809,6 +1903,12 @@ write_metrics(struct holdscand *d)
 	d->metrics.aside = d->aside_count;
 	d->metrics.worker_crashes = d->pool.crashes;
 	d->metrics.worker_timeouts = d->pool.timeouts;
+	d->metrics.scanners_up = d->pool.ready;
+	d->metrics.scanners_since = d->pool.state_since;
+	d->metrics.scanner_restarts = d->pool.restarts;
+	(void)snprintf(d->metrics.scanner_last_exit,
+	    sizeof(d->metrics.scanner_last_exit), "%s", d->pool.last_exit);
+	d->metrics.scanner_last_exit_time = d->pool.last_exit_time;
 	d->metrics.engine_generation = d->pool.generation;
 	(void)snprintf(d->metrics.engine_info, sizeof(d->metrics.engine_info),
 	    "%s", d->pool.engine_info);
@@ -1907,7 +2007,7 @@ event_loop(struct holdscand *d)
 	size_t		 cap = 0, n, i;
 	char		 why[256];
 	int		 timeout;
-	long		 t;
+	long		 t, scanner_timeout;
 
 	for (;;) {
 		struct timespec	 ts;
@@ -1928,6 +2028,7 @@ event_loop(struct holdscand *d)
 		claim_some(d);
 		dispatch(d);
 		commit_ready(d);
+		scanner_timeout = pool_tick(&d->pool);
 		if (d->state_broken && t >= d->backoff_until_ms)
 			reopen_state(d);
 		if (d->recovery_needed && !d->state_broken && d->open == NULL &&
@@ -1945,7 +2046,9 @@ event_loop(struct holdscand *d)
 				d->recovery_retries = false;
 			}
 		}
-		if (t >= d->next_metrics_ms) {
+		/* At once when the scanners come or go: status says so. */
+		if (t >= d->next_metrics_ms ||
+		    d->metrics.scanners_up != (uint32_t)d->pool.ready) {
 			(void)reopen_if_recovered(d);
 			write_metrics(d);
 			d->next_metrics_ms = t + METRICS_EVERY_MS;
@@ -1961,12 +2064,13 @@ event_loop(struct holdscand *d)
 		if (d->backoff_until_ms > now_ms())
 			timeout = min_timeout(timeout, d->backoff_until_ms - now_ms());
 		timeout = min_timeout(timeout, notify_tick(d->notify));
+		timeout = min_timeout(timeout, scanner_timeout);
 		if (watch_pending(d->watch) > 0 && !d->stopping &&
 		    d->backoff_until_ms <= now_ms() &&
 		    d->in_flight < (size_t)d->conf->max_in_flight && d->pool.ready)
 			timeout = 0;
 
-		n = 3 + d->pool.nworkers;
+		n = 4 + d->pool.nworkers;
 		if (n > cap) {
 			cap = n;
 			pfd = xreallocarray(pfd, cap, sizeof(*pfd));
@@ -1974,8 +2078,9 @@ event_loop(struct holdscand *d)
 		}
 		pfd[0].fd = d->sigfd;
 		pfd[1].fd = watch_fd(d->watch);
-		pfd[2].fd = d->pool.ctl;
-		n = 3;
+		pfd[2].fd = d->pool.ctl;	/* -1 (ignored) while it is down */
+		pfd[3].fd = d->pool.sup;
+		n = 4;
 		TAILQ_FOREACH(w, &d->pool.workers, entry) {
 			wv[n] = w;
 			pfd[n++].fd = w->sock;
@@ -1995,13 +2100,16 @@ event_loop(struct holdscand *d)
 			watch_handle(d->watch);
 		if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) {
 			if (pool_handle_ctl(&d->pool, why, sizeof(why)) < 0)
-				hs_fatalx(EX_SOFTWARE, "%s; cannot scan without it "
-				    "(see the lines above for its reason)", why);
+				scanner_lost(d, why);
 			pool_fill(&d->pool);
 			tell_ready(d);
 		}
+		if (pfd[3].revents & (POLLIN | POLLHUP | POLLERR) &&
+		    pool_handle_sup(&d->pool, why, sizeof(why)) < 0)
+			hs_fatalx(EX_SOFTWARE, "%s; no scanner parent can be "
+			    "started without it", why);
 		/* Worker sockets: the pool may free workers as we go, so check by pid. */
-		for (i = 3; i < n; i++) {
+		for (i = 4; i < n; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			TAILQ_FOREACH(w, &d->pool.workers, entry)
@@ -2152,6 +2260,10 @@ main(int argc, char **argv)
 	    2 * (size_t)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nworkers < 1)
 		nworkers = 1;
+	/*
+	 * While we are root: the supervisor it forks starts scanner parents
+	 * as worker_user, this first one and any that replaces a dead one.
+	 */
 	if (pool_start(&d.pool, &d.setup, nworkers) < 0)
 		hs_fatal(EX_OSERR, "cannot start the scanners");
 	drop_to_mail_owner(&d);

@@ -130,6 +130,19 @@ metrics_write(const struct metrics *m, const char *path)
 	    "messages claimed and not yet committed", m->in_flight);
 	counter(&b, "holdscan_set_aside", "gauge",
 	    "messages set aside in the hold queue", m->aside);
+	counter(&b, "holdscan_scanners_up", "gauge",
+	    "1 while the scanners run; 0: no mail is taken from hold",
+	    m->scanners_up);
+	counter(&b, "holdscan_scanners_since_seconds", "gauge",
+	    "when the scanners came up or went down", (uint64_t)m->scanners_since);
+	counter(&b, "holdscan_scanner_restarts_total", "counter",
+	    "scanner parents started again after one died", m->scanner_restarts);
+	buf_printf(&b, "# HELP holdscan_scanner_last_exit_time_seconds when and "
+	    "how the last scanner parent ended\n"
+	    "# TYPE holdscan_scanner_last_exit_time_seconds gauge\n"
+	    "holdscan_scanner_last_exit_time_seconds{exit=\"");
+	label_value(&b, m->scanner_last_exit);
+	buf_printf(&b, "\"} %lld\n", (long long)m->scanner_last_exit_time);
 	buf_printf(&b, "# HELP holdscan_engine_info scanner engine generation\n"
 	    "# TYPE holdscan_engine_info gauge\n"
 	    "holdscan_engine_info{generation=\"%u\",info=\"", m->engine_generation);

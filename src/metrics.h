@@ -36,6 +36,11 @@ struct metrics {
 	uint64_t	 hold_depth;		/* gauge: candidates waiting */
 	uint64_t	 in_flight;		/* gauge */
 	uint64_t	 aside;			/* gauge: set aside in hold */
+	uint32_t	 scanners_up;		/* gauge: 0 while no scanner parent runs */
+	time_t		 scanners_since;	/* up or down since */
+	uint64_t	 scanner_restarts;
+	char		 scanner_last_exit[160];
+	time_t		 scanner_last_exit_time;
 	uint32_t	 engine_generation;
 	char		 engine_info[480];
 	char		 last_error[512];

@@ -1421,7 +1421,25 @@ say(struct check *ck, bool problem, const char *fmt, ...)
 	va_end(ap);
 	if (problem)
 		ck->problems++;
-	ck->report(ck->arg, problem, line);
+	ck->report(ck->arg, problem ? QCHECK_PROBLEM : QCHECK_REPAIRED, line);
+}
+
+/*
+ * A file holdscand may be writing or committing right now: not judged,
+ * but said, so that nobody takes the silence for agreement.
+ */
+static void
+skipped(struct check *ck, const char *name, const struct stat *st,
+    const char *what)
+{
+	char		 line[1024];
+	long long	 age = (long long)(ck->now - st->st_mtime);
+
+	(void)snprintf(line, sizeof(line), "%s: %s, written %lld s ago: not "
+	    "judged while holdscand runs (its batch may still be committing); "
+	    "files are judged from %d minutes of age", name, what,
+	    age < 0 ? 0 : age, Q_CHECK_GRACE / 60);
+	ck->report(ck->arg, QCHECK_SKIPPED, line);
 }
 
 /* The original queue id in a quarantine id "STAMP-ID[-N]". */
@@ -1543,8 +1561,10 @@ check_file(struct check *ck, int dayfd, const char *day, const char *name)
 	young = ck->live && ck->now - st.st_mtime < Q_CHECK_GRACE;
 	if (len > strlen(Q_TMP_SUFFIX) && strcmp(name + len -
 	    strlen(Q_TMP_SUFFIX), Q_TMP_SUFFIX) == 0) {
-		if (young)
-			return;	/* being written by a batch right now */
+		if (young) {
+			skipped(ck, name, &st, "incomplete copy");
+			return;
+		}
 		if (unlinkat(dayfd, name, 0) == 0)
 			say(ck, false, "%.*s: removed an incomplete copy (its batch "
 			    "did not commit; the message stayed in the queue)",
@@ -1564,8 +1584,10 @@ check_file(struct check *ck, int dayfd, const char *day, const char *name)
 		free(error);
 		return;
 	}
-	if (young)
+	if (young) {
+		skipped(ck, name, &st, "file without index entry");
 		return;
+	}
 	if ((fd = openat(dayfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		if (errno != ENOENT)
 			say(ck, true, "%s: file without index entry, cannot "

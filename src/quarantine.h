@@ -191,11 +191,19 @@ int	 quarantine_expire(struct quarantine *q, time_t cutoff, size_t *n_r,
  *    system may only be missing; "holdscan quarantine delete" forgets
  *    it).
  * live: holdscand may be committing a batch right now, so files younger
- * than a few minutes are left alone. Returns the number of problems
- * that remain (reported, not repaired), or -1 with *error_r.
+ * than a few minutes that it would repair (temporary files, files
+ * without an entry) are left alone and reported as skipped, one line
+ * each: they are not judged, and a caller must not claim they agree.
+ * Returns the number of problems that remain (reported, not repaired),
+ * or -1 with *error_r.
  */
-typedef void	(*quarantine_report_fn)(void *arg, bool problem,
-		    const char *line);
+enum quarantine_finding {
+	QCHECK_REPAIRED,	/* a difference, repaired */
+	QCHECK_PROBLEM,		/* a difference left as it is */
+	QCHECK_SKIPPED,		/* too recent to judge while holdscand runs */
+};
+typedef void	(*quarantine_report_fn)(void *arg,
+		    enum quarantine_finding kind, const char *line);
 int	 quarantine_check(struct quarantine *q, const struct queue_layout *ql,
 	    int qdirfd, const char *claimed, bool live,
 	    quarantine_report_fn report, void *arg, char **error_r);

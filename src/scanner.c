@@ -16,9 +16,11 @@
  *	space, CPU time per message, an alarm as a last resort) and exits
  *	after worker_max_scans messages or when the master closes its socket.
  *
- *	Both die with their parent (PR_SET_PDEATHSIG), so a kill -9 of
- *	holdscand never leaves scanners behind. They must never open queue
- *	files themselves: they only read what the master passes them.
+ *	The scanner parent is started by the scanner supervisor
+ *	(supervisor.c), again whenever one dies. Both die with their parent
+ *	(PR_SET_PDEATHSIG), so a kill -9 of holdscand never leaves scanners
+ *	behind. They must never open queue files themselves: they only read
+ *	what the master passes them.
  */
 #include <errno.h>
 #include <poll.h>
@@ -200,12 +202,11 @@ reread_config(struct scanner *sc)
 	sc->conf = conf;
 }
 
-/* Rebuild every plugin's state; all must succeed for a new generation. */
-static void
-reload_plugins(struct scanner *sc)
+/* Rebuild every plugin's state: 0, or -1 with the reason in msg. */
+static int
+rebuild_plugins(struct scanner *sc, char *msg, size_t size)
 {
 	const char	*why = NULL;
-	char		 msg[480];
 	size_t		 i;
 
 	for (i = 0; i < sc->nplugins; i++) {
@@ -214,13 +215,24 @@ reload_plugins(struct scanner *sc)
 		if (p->desc->reload == NULL)
 			continue;
 		if (p->desc->reload(p->ctx, &why) < 0) {
-			(void)snprintf(msg, sizeof(msg), "%s: %s", p->name,
+			(void)snprintf(msg, size, "%s: %s", p->name,
 			    why ? why : "reload failed");
-			hs_warnx("reload failed, keeping the current engine: %s",
-			    msg);
-			announce(sc, false, msg);
-			return;
+			return (-1);
 		}
+	}
+	return (0);
+}
+
+/* All plugins must rebuild their state for a new generation. */
+static void
+reload_plugins(struct scanner *sc)
+{
+	char	 msg[480];
+
+	if (rebuild_plugins(sc, msg, sizeof(msg)) < 0) {
+		hs_warnx("reload failed, keeping the current engine: %s", msg);
+		announce(sc, false, msg);
+		return;
 	}
 	sc->generation++;
 	announce(sc, true, NULL);
@@ -328,13 +340,18 @@ worker_main(struct scanner *sc, int sock)
 		scan_message(&sc->sctx, fd, &req, &res, &memfd);
 		(void)alarm(0);
 		(void)close(fd);
+		/*
+		 * Say so with the last result: the master then sends nothing
+		 * more, so no message meets a worker that is leaving.
+		 */
+		res.last = ++scans >= conf->worker_max_scans;
 		if (wire_send(sock, WIRE_RESULT, &res, sizeof(res), memfd) < 0) {
 			exit_if_peer_gone();
 			hs_fatal(EX_PROTOCOL, "worker: send result");
 		}
 		if (memfd >= 0)
 			(void)close(memfd);
-		if (++scans >= conf->worker_max_scans)
+		if (res.last)
 			_exit(0);
 	}
 }
@@ -490,7 +507,7 @@ handle_ctl(struct scanner *sc)
 }
 
 void
-scanner_parent_main(int ctl, const struct scanner_setup *setup)
+scanner_parent_main(int ctl, const struct scanner_setup *setup, bool reread)
 {
 	struct scanner	 sc;
 	struct pollfd	 pfd[3];
@@ -519,6 +536,15 @@ scanner_parent_main(int ctl, const struct scanner_setup *setup)
 	scan_ctx_init(&sc.sctx, setup->conf, &sc.policy, setup->ql->myhostname,
 	    setup->ql->line_limit);
 	load_plugins(&sc);
+	if (reread) {
+		char	 msg[480];
+
+		/* A replacement after a reload: as the reload left things. */
+		reread_config(&sc);
+		if (rebuild_plugins(&sc, msg, sizeof(msg)) < 0)
+			hs_warnx("scanner: %s; the plugins keep the state they "
+			    "started with", msg);
+	}
 	watch_plugin_paths(&sc);
 	announce(&sc, true, NULL);
 

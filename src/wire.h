@@ -27,6 +27,10 @@ enum wire_type {
 	WIRE_SCAN,		/* struct wire_scan + the queue file (read-only) */
 	/* worker -> master */
 	WIRE_RESULT,		/* struct wire_result [+ sealed memfd with content records] */
+	/* master -> scanner supervisor */
+	WIRE_START,		/* struct wire_start: start a scanner parent */
+	/* scanner supervisor -> master (and WIRE_EXITED for a scanner parent) */
+	WIRE_STARTED,		/* struct wire_started [+ the new parent's control socket] */
 };
 
 struct wire_pid {
@@ -41,6 +45,15 @@ struct wire_spawned {
 struct wire_exited {
 	int32_t		 pid;
 	int32_t		 status;	/* as from waitpid() */
+};
+
+struct wire_start {
+	uint32_t	 reread;	/* re-read the configuration file first */
+};
+
+struct wire_started {
+	int32_t		 pid;		/* > 0 with the socket; 0: not started */
+	int32_t		 error;		/* errno when not started */
 };
 
 struct wire_engine {
@@ -67,6 +80,7 @@ struct wire_result {
 	int32_t		 action;	/* enum policy_action */
 	int32_t		 content;	/* enum wire_content */
 	uint32_t	 scan_us;	/* time the scan took */
+	uint32_t	 last;		/* the worker exits after this result */
 	char		 reason[256];	/* "Eicar-Signature", "blocked name x.exe", ... */
 	char		 detail[512];	/* "clamav=infected:Eicar headers=clean" */
 };

@@ -10,9 +10,22 @@
  *	the scanner parent, which owns it); its message comes back to the
  *	caller as POOL_FAILED, and the pool asks for a replacement.
  *
+ *	A worker that has used up its quota (worker_max_scans) says so with
+ *	its last result and is dropped at once, so it is never handed a
+ *	message it would leave unanswered: a planned exit never counts as a
+ *	failed scan attempt.
+ *
  *	When the scanner parent announces a new engine generation, idle
  *	workers of older generations are closed at once and busy ones after
  *	their message, so a reload never interrupts a scan.
+ *
+ *	The scanner parent runs as worker_user, which any process of that
+ *	user can kill. When it dies its workers die with it: the pool drops
+ *	them all, gives their jobs back (pool_lost()), and asks the scanner
+ *	supervisor (supervisor.c) for a new one after a pause of a second,
+ *	doubling up to a minute while new ones keep dying before they have
+ *	run for POOL_STABLE_MS. Until one is up, pool_idle() finds no worker
+ *	and pool->ready is false.
  *
  *	This module must never block on a worker (all sends are single
  *	datagrams on a socket the worker drains) and never lose a job: every
@@ -20,6 +33,7 @@
  *	or a failure.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,39 +44,62 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "supervisor.h"
 #include "worker.h"
 #include "xalloc.h"
+
+#define POOL_PAUSE_MIN_MS	1000
+#define POOL_PAUSE_MAX_MS	60000
+#define POOL_REMIND_MS		300000
+#define POOL_STABLE_MS		10000	/* up this long: working again */
+#define POOL_STOP_MS		8000	/* for the supervisor at stop */
+
+static long
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1000L + ts.tv_nsec / 1000000L);
+}
+
+static void
+set_state(struct pool *pool, enum pool_state state)
+{
+	if ((state == POOL_UP) != (pool->state == POOL_UP))
+		pool->state_since = time(NULL);
+	pool->state = state;
+	pool->ready = state == POOL_UP;
+}
+
+/* Ask the supervisor for a scanner parent; -1 with errno if it cannot be asked. */
+static int
+ask_start(struct pool *pool)
+{
+	struct wire_start req;
+
+	memset(&req, 0, sizeof(req));
+	req.reread = pool->reloads > 0;
+	if (wire_send(pool->sup, WIRE_START, &req, sizeof(req), -1) < 0)
+		return (-1);
+	pool->start_reloads = pool->reloads;
+	set_state(pool, POOL_STARTING);
+	return (0);
+}
 
 int
 pool_start(struct pool *pool, const struct scanner_setup *setup,
     size_t nworkers)
 {
-	int	 sv[2];
-	pid_t	 pid;
-
 	memset(pool, 0, sizeof(*pool));
 	TAILQ_INIT(&pool->workers);
 	pool->want = nworkers;
 	pool->next_seq = 1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	pool->ctl = -1;
+	pool->state_since = time(NULL);
+	if (supervisor_start(setup, &pool->sup, &pool->sup_pid) < 0)
 		return (-1);
-	if ((pid = fork()) < 0) {
-		int	 saved = errno;
-
-		(void)close(sv[0]);
-		(void)close(sv[1]);
-		errno = saved;
-		return (-1);
-	}
-	if (pid == 0) {
-		(void)close(sv[0]);
-		log_reopen();
-		scanner_parent_main(sv[1], setup);
-	}
-	(void)close(sv[1]);
-	pool->ctl = sv[0];
-	pool->parent_pid = pid;
-	return (0);
+	return (ask_start(pool));
 }
 
 static void
@@ -70,8 +107,44 @@ worker_kill(struct pool *pool, struct worker *w)
 {
 	struct wire_pid	 p = { w->pid };
 
+	if (pool->ctl < 0)
+		return;		/* no scanner parent: the worker is gone too */
 	if (wire_send(pool->ctl, WIRE_KILL, &p, sizeof(p), -1) < 0)
 		hs_warn("pool: cannot ask to kill worker %ld", (long)w->pid);
+}
+
+/*
+ * Has the scanner parent closed its end? It closes its descriptors as it
+ * exits, before the kernel kills its workers (they die with it), so a
+ * worker that died with it always finds this true.
+ */
+static bool
+parent_gone(const struct pool *pool)
+{
+	struct pollfd	 pfd;
+
+	if (pool->ctl < 0)
+		return (false);
+	pfd.fd = pool->ctl;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) < 0)
+		return (false);
+	return ((pfd.revents & (POLLHUP | POLLERR)) != 0);
+}
+
+/* Words for a wait(2) status: "killed by signal 9", "exited with status 78". */
+static void
+describe_status(int status, char *buf, size_t size)
+{
+	if (WIFSIGNALED(status))
+		(void)snprintf(buf, size, "killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else if (WIFEXITED(status))
+		(void)snprintf(buf, size, "exited with status %d",
+		    WEXITSTATUS(status));
+	else
+		(void)snprintf(buf, size, "ended with wait status %#x", status);
 }
 
 static void
@@ -115,8 +188,8 @@ pool_handle_ctl(struct pool *pool, char *why, size_t whysize)
 
 	r = wire_recv(pool->ctl, &type, &body, sizeof(body), &len, &fd);
 	if (r <= 0) {
-		(void)snprintf(why, whysize, "scanner parent %s",
-		    r == 0 ? "exited" : strerror(errno));
+		(void)snprintf(why, whysize, "scanner parent %ld %s",
+		    (long)pool->parent_pid, r == 0 ? "exited" : strerror(errno));
 		return (-1);
 	}
 	switch (type) {
@@ -160,7 +233,10 @@ pool_handle_ctl(struct pool *pool, char *why, size_t whysize)
 			return (0);
 		}
 		pool->generation = body.en.generation;
-		pool->ready = true;
+		if (pool->state != POOL_UP)
+			pool->up_since_ms = mono_ms();
+		set_state(pool, POOL_UP);
+		pool->ever_ready = true;
 		(void)snprintf(pool->engine_info, sizeof(pool->engine_info), "%s",
 		    body.en.info);
 		hs_info("scanners ready: generation=%u %s", pool->generation,
@@ -175,6 +251,161 @@ pool_handle_ctl(struct pool *pool, char *why, size_t whysize)
 	hs_warnx("pool: unexpected message %d (%zu bytes) from scanner parent",
 	    type, len);
 	return (0);
+}
+
+static void
+send_reload(struct pool *pool)
+{
+	pool->start_reloads = pool->reloads;
+	if (wire_send(pool->ctl, WIRE_RELOAD, NULL, 0, -1) < 0)
+		hs_warn("pool: cannot ask for a reload");
+}
+
+int
+pool_handle_sup(struct pool *pool, char *why, size_t whysize)
+{
+	union {
+		struct wire_started	 st;
+		struct wire_exited	 ex;
+	} body;
+	enum wire_type	 type;
+	size_t		 len;
+	char		 how[96];
+	int		 fd, r;
+
+	r = wire_recv(pool->sup, &type, &body, sizeof(body), &len, &fd);
+	if (r <= 0) {
+		(void)snprintf(why, whysize, "scanner supervisor %ld %s",
+		    (long)pool->sup_pid, r == 0 ? "exited" : strerror(errno));
+		return (-1);
+	}
+	switch (type) {
+	case WIRE_STARTED:
+		if (len != sizeof(body.st))
+			break;
+		if (body.st.pid <= 0 || fd < 0) {
+			if (fd >= 0)
+				(void)close(fd);
+			(void)snprintf(how, sizeof(how), "cannot start a scanner "
+			    "parent: %s", strerror(body.st.error));
+			(void)pool_lost(pool, how, NULL);
+			return (0);
+		}
+		if (pool->ctl >= 0 || pool->state != POOL_STARTING) {
+			(void)close(fd);
+			hs_warnx("pool: scanner parent %ld started unasked; "
+			    "closing its socket", (long)body.st.pid);
+			return (0);
+		}
+		pool->ctl = fd;
+		pool->parent_pid = body.st.pid;
+		hs_debug("pool: scanner parent %ld started", (long)pool->parent_pid);
+		/* A reload while it was being started: it has the old file. */
+		if (pool->reloads != pool->start_reloads)
+			send_reload(pool);
+		return (0);
+	case WIRE_EXITED:
+		if (len != sizeof(body.ex) || fd >= 0)
+			break;
+		describe_status(body.ex.status, how, sizeof(how));
+		(void)snprintf(pool->last_exit, sizeof(pool->last_exit),
+		    "scanner parent %ld %s", (long)body.ex.pid, how);
+		pool->last_exit_time = time(NULL);
+		hs_info("%s", pool->last_exit);
+		return (0);
+	default:
+		break;
+	}
+	if (fd >= 0)
+		(void)close(fd);
+	hs_warnx("pool: unexpected message %d (%zu bytes) from the scanner "
+	    "supervisor", type, len);
+	return (0);
+}
+
+size_t
+pool_lost(struct pool *pool, const char *why, void ***jobs_r)
+{
+	struct worker	*w;
+	void		**jobs = NULL;
+	size_t		 n = 0;
+	long		 t = mono_ms();
+
+	if (jobs_r != NULL)
+		*jobs_r = NULL;
+	while ((w = TAILQ_FIRST(&pool->workers)) != NULL) {
+		if (w->job != NULL) {
+			jobs = xreallocarray(jobs, n + 1, sizeof(*jobs));
+			jobs[n++] = w->job;
+		}
+		worker_free(pool, w);
+	}
+	if (pool->ctl >= 0) {
+		(void)close(pool->ctl);
+		pool->ctl = -1;
+	}
+	pool->parent_pid = 0;
+	pool->spawning = 0;
+	pool->generation = 0;
+	set_state(pool, POOL_DOWN);
+	pool->pause_ms = pool->pause_ms ? pool->pause_ms * 2 : POOL_PAUSE_MIN_MS;
+	if (pool->pause_ms > POOL_PAUSE_MAX_MS)
+		pool->pause_ms = POOL_PAUSE_MAX_MS;
+	pool->restart_at_ms = t + pool->pause_ms;
+	if (pool->failures++ == 0) {
+		hs_warnx("%s; %zu message%s being scanned will be scanned again; "
+		    "no mail is taken from hold until scanners are back; starting "
+		    "a new scanner parent, with growing pauses (up to %d s) while "
+		    "it fails", why, n, n == 1 ? "" : "s",
+		    POOL_PAUSE_MAX_MS / 1000);
+		pool->warned_ms = t;
+	} else if (t - pool->warned_ms >= POOL_REMIND_MS) {
+		hs_warnx("scanners still down after %lu attempts: %s",
+		    pool->failures, why);
+		pool->warned_ms = t;
+	} else {
+		hs_debug("scanners down again (%lu attempts): %s; %zu message%s "
+		    "to scan again; next start in %ld ms", pool->failures, why,
+		    n, n == 1 ? "" : "s", pool->pause_ms);
+	}
+	if (jobs_r != NULL)
+		*jobs_r = jobs;
+	else
+		free(jobs);
+	return (n);
+}
+
+long
+pool_tick(struct pool *pool)
+{
+	long	 t = mono_ms();
+
+	if (pool->state == POOL_DOWN && t >= pool->restart_at_ms) {
+		hs_debug("pool: starting scanner parent (attempt %lu)",
+		    pool->failures);
+		if (ask_start(pool) < 0) {
+			char	 why[160];
+
+			(void)snprintf(why, sizeof(why), "cannot ask the scanner "
+			    "supervisor for a scanner parent: %s", strerror(errno));
+			(void)pool_lost(pool, why, NULL);
+		} else {
+			pool->restarts++;
+		}
+	}
+	if (pool->state == POOL_UP && pool->failures > 0 &&
+	    t - pool->up_since_ms >= POOL_STABLE_MS) {
+		hs_info("scanners working again after %lu restart%s (last: %s)",
+		    pool->failures, pool->failures == 1 ? "" : "s",
+		    pool->last_exit[0] ? pool->last_exit : "unknown");
+		pool->failures = 0;
+		pool->pause_ms = 0;
+	}
+	if (pool->state == POOL_DOWN)
+		return (pool->restart_at_ms > t ? pool->restart_at_ms - t : 0);
+	if (pool->state == POOL_UP && pool->failures > 0)
+		return (pool->up_since_ms + POOL_STABLE_MS - t);
+	return (-1);
 }
 
 void
@@ -272,13 +503,23 @@ pool_handle_worker(struct pool *pool, struct worker *w,
 		*memfd_r = fd;
 		*job_r = w->job;
 		w->job = NULL;
-		if (w->retiring)
+		/* Its quota is used up (it exits now) or its generation is old. */
+		if (res->last || w->retiring)
 			worker_free(pool, w);
 		pool_fill(pool);
 		return (POOL_RESULT);
 	}
 	if (fd >= 0)
 		(void)close(fd);
+	if (r <= 0 && parent_gone(pool)) {
+		/*
+		 * Not this worker's failure: it died with the scanner parent
+		 * (end of file, or a reset when it had not read its message).
+		 */
+		(void)snprintf(why, whysize, "scanner parent %ld exited",
+		    (long)pool->parent_pid);
+		return (POOL_LOST);
+	}
 	if (r == 0) {
 		(void)snprintf(why, whysize, "worker %ld exited", (long)w->pid);
 		if (w->job != NULL)
@@ -306,6 +547,8 @@ pool_expire(struct pool *pool, const struct timespec *now)
 
 	TAILQ_FOREACH(w, &pool->workers, entry) {
 		if (w->job != NULL && past(&w->deadline, now)) {
+			if (parent_gone(pool))
+				return (NULL);	/* pool_lost() returns its job */
 			hs_warnx("pool: worker %ld over its time limit, killing it",
 			    (long)w->pid);
 			pool->timeouts++;
@@ -337,8 +580,10 @@ pool_next_deadline_ms(const struct pool *pool, const struct timespec *now)
 void
 pool_reload(struct pool *pool)
 {
-	if (wire_send(pool->ctl, WIRE_RELOAD, NULL, 0, -1) < 0)
-		hs_warn("pool: cannot ask for a reload");
+	pool->reloads++;
+	if (pool->ctl >= 0)
+		send_reload(pool);
+	/* else the next scanner parent re-reads the file */
 }
 
 size_t
@@ -361,30 +606,26 @@ pool_stop(struct pool *pool)
 
 	while ((w = TAILQ_FIRST(&pool->workers)) != NULL)
 		worker_free(pool, w);
+	/* The parent stops its workers when its control socket closes... */
 	if (pool->ctl >= 0) {
 		(void)close(pool->ctl);
 		pool->ctl = -1;
 	}
-	/* The parent stops its workers when its control socket closes. */
-	for (i = 0; i < 100 && pool->parent_pid > 0; i++) {
-		pid_t	 r = waitpid(pool->parent_pid, NULL, WNOHANG);
+	/* ... and the supervisor waits for the parent when its own closes. */
+	if (pool->sup >= 0) {
+		(void)close(pool->sup);
+		pool->sup = -1;
+	}
+	for (i = 0; i < POOL_STOP_MS / 20 && pool->sup_pid > 0; i++) {
+		pid_t	 r = waitpid(pool->sup_pid, NULL, WNOHANG);
 
-		if (r == pool->parent_pid || (r < 0 && errno == ECHILD))
-			pool->parent_pid = 0;
+		if (r == pool->sup_pid || (r < 0 && errno == ECHILD))
+			pool->sup_pid = 0;
 		else
 			(void)usleep(20000);
 	}
-	if (pool->parent_pid > 0) {
-		/* Works while we are root; as the mail owner PDEATHSIG does it. */
-		(void)kill(pool->parent_pid, SIGKILL);
-		for (i = 0; i < 50 && pool->parent_pid > 0; i++) {
-			if (waitpid(pool->parent_pid, NULL, WNOHANG) != 0)
-				pool->parent_pid = 0;
-			else
-				(void)usleep(20000);
-		}
-		if (pool->parent_pid > 0)
-			hs_warnx("pool: scanner parent %ld does not exit",
-			    (long)pool->parent_pid);
-	}
+	/* Root's: we cannot kill it; it dies with us (PR_SET_PDEATHSIG). */
+	if (pool->sup_pid > 0)
+		hs_warnx("pool: scanner supervisor %ld does not exit",
+		    (long)pool->sup_pid);
 }

@@ -18,7 +18,8 @@
 #     quarantine; a missing file fails.
 #  4. quarantine check while holdscand runs: a file without index entry
 #     that is a second copy of an indexed one (a batch interrupted and run
-#     again) is removed (a young one is left alone: it may be a batch's),
+#     again) is removed (a young one is left alone, it may be a batch's,
+#     and each check says it skipped it and claims no agreement for it),
 #     an entry without its file is reported (exit 1) until deleted, the
 #     file of a deleted entry and a temporary file are removed.
 #  5. holdscand's start-up check: the same, and a copy of a message that
@@ -33,7 +34,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
 
-plan 62
+plan 63
 
 unshare --mount true 2>/dev/null ||
     skip_all "unshare --mount is not permitted here"
@@ -68,6 +69,10 @@ logged() {
 }
 out() {
 	cat "$HS_TMP/$1.out"
+}
+# chk NAME - out, with the age of a skipped file as N
+chk() {
+	sed 's/, written [0-9][0-9]* s ago: /, written N s ago: /' "$HS_TMP/$1.out"
 }
 err() {
 	cat "$HS_TMP/$1.err"
@@ -299,12 +304,16 @@ cp "$o_file" "$day/$tmp.tmp"
 touch -d '10 minutes ago' "$day/$tmp.tmp"
 hs chk1 quarantine check
 check_eq 'check: exit 1 (a problem is left)' "$?" 1
-check_eq 'check: one line for each, repaired or not' "$(sort "$HS_TMP/chk1.out")" \
-    "$(sort <<EOF
+skipped_young="skipped: $young: file without index entry, written N s ago: not judged while holdscand runs (its batch may still be committing); files are judged from 5 minutes of age"
+skipped_one="quarantine: 1 file skipped, too recent to judge while holdscand runs; check again later"
+check_eq 'check: one line for each, repaired, not repaired or skipped' \
+    "$(chk chk1 | sort)" "$(sort <<EOF
 problem: $gone: index entry (held, from <sender@sendmail.test>) without its file $gone_file; "holdscan quarantine delete $gone" forgets it
 repaired: $d: removed the file of a deleted entry (an interrupted delete)
 repaired: $orphan: removed a second copy of $(qn 4), quarantined already as $(q 4) (its batch was interrupted and ran again)
 repaired: $tmp: removed an incomplete copy (its batch did not commit; the message stayed in the queue)
+$skipped_young
+$skipped_one
 EOF
 )"
 check_eq 'the second copy is gone and not listed; the first is still held' \
@@ -320,20 +329,31 @@ check_eq 'show of the entry without file: what the index knows, exit 1' \
     "$?:$(sed -n 's/^state: *//p' "$HS_TMP/show2.out"):$(err show2)" \
     "1:held:holdscan: $gone_file: No such file or directory"
 hs chk2 quarantine check
-check_eq 'check again: the same problem, nothing else' "$?:$(out chk2)" \
-    "1:problem: $gone: index entry (held, from <sender@sendmail.test>) without its file $gone_file; \"holdscan quarantine delete $gone\" forgets it"
+check_eq 'check again: the same problem and the same skipped file, nothing else' \
+    "$?:$(chk chk2)" "1:$skipped_young
+problem: $gone: index entry (held, from <sender@sendmail.test>) without its file $gone_file; \"holdscan quarantine delete $gone\" forgets it
+$skipped_one"
 hs del4 quarantine delete "$gone"
 hs chk3 quarantine check
-check_eq 'deleted, it is forgotten: files and index agree' \
-    "$(out del4):$?:$(out chk3)" "$gone: deleted:0:quarantine: files and index agree"
+check_eq 'deleted, it is forgotten; the young file is said to be skipped' \
+    "$(out del4):$?:$(chk chk3)" "$gone: deleted:0:$skipped_young
+$skipped_one
+quarantine: the other files and the index agree"
+check 'no agreement is claimed while a file was skipped' \
+    sh -c "! grep -q 'files and index agree' '$HS_TMP/chk3.out'"
 # A file the mail owner cannot read: reported, not skipped in silence.
 cp "$o_file" "$day/$(q 4)-9"
 chown root:root "$day/$(q 4)-9"
 chmod 0600 "$day/$(q 4)-9"
 touch -d '10 minutes ago' "$day/$(q 4)-9"
 hs chk5 quarantine check
-check_eq 'a file without entry that cannot be read is a problem' "$?:$(out chk5)" \
-    "1:problem: $(q 4)-9: file without index entry, cannot read it: Permission denied (the files belong to the mail owner)"
+check_eq 'a file without entry that cannot be read is a problem' "$?:$(chk chk5 | sort)" \
+    "1:$(sort <<EOF
+problem: $(q 4)-9: file without index entry, cannot read it: Permission denied (the files belong to the mail owner)
+$skipped_young
+$skipped_one
+EOF
+)"
 rm "$day/$(q 4)-9"
 
 # --- 5. holdscand's check at start ------------------------------------------------

@@ -111,7 +111,7 @@ check 'step 7: postfix reload' sh -c "$(sandbox "$(cat "$HS_TMP/step7")")"
 sleep 2		# Postfix takes a main.cf once it is a second old
 
 # The processes and their users, with the quick start's own ps command.
-PS=$(doc_line 'ps -o user,pid,ppid,args -C holdscand,holdscand-scan')
+PS=$(doc_line 'ps -o user,pid,ppid,args -C holdscand,holdscand-super,holdscand-scan')
 procs=" $(hs_procs A | tr '\n' ' ') "
 sh -c "$PS" >"$HS_TMP/ps.all"
 ok $? "step 7: $PS"
@@ -120,12 +120,13 @@ awk -v want="$procs" 'index(want, " " $2 " ")' "$HS_TMP/ps.all" \
 check_eq 'ps: the master runs as mail_owner' \
     "$(awk -v m="$A_HS_PID" '$2 == m { print $1 }' "$HS_TMP/ps.ours")" \
     "$A_MAIL_OWNER"
-check_eq 'ps: the scanner parent and 2 workers run as worker_user' \
+check_eq 'ps: the supervisor runs as root, the scanner parent and 2 workers as worker_user' \
     "$(awk -v m="$A_HS_PID" '$2 != m { print $1 }' "$HS_TMP/ps.ours" |
-    sort | uniq -c | sed 's/^ *//')" "3 nobody"
+    sort | uniq -c | sed 's/^ *//')" "3 nobody
+1 root"
 check_eq 'ps: under the names the quick start lists' \
     "$(ps -o comm= -p "$(echo "$procs" | xargs | tr ' ' ,)" | sort | uniq -c |
-    sed 's/^ *//' | tr '\n' ' ')" "1 holdscand 3 holdscand-scan "
+    sed 's/^ *//' | tr '\n' ' ')" "1 holdscand 3 holdscand-scan 1 holdscand-super "
 # ids PID - real, effective, saved and file-system uid, the same for the
 # gid, and the supplementary groups
 ids() {
@@ -138,9 +139,16 @@ check_eq 'the master dropped every uid and gid, and its groups' \
     "$(ids "$A_HS_PID")" "$uid $uid $uid $uid
 $gid $gid $gid $gid
 $gid"
+sup=$(hs_supervisor A)
+check_eq 'the supervisor: root without supplementary groups, CAP_SETUID and CAP_SETGID only' \
+    "$(ids "$sup"; sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$sup/status")" \
+    "0 0 0 0
+0 0 0 0
+
+00000000000000c0"
 bad=
 for p in $procs; do
-	[ "$p" = "$A_HS_PID" ] && continue
+	[ "$p" = "$A_HS_PID" ] || [ "$p" = "$sup" ] && continue
 	[ "$(ids "$p")" = "65534 65534 65534 65534
 65534 65534 65534 65534
 65534" ] || bad="$bad $p"

@@ -156,8 +156,8 @@ A_HS_PID=$pid
 _hs_daemons=" A"
 check_eq 'the pid file names the running master, a process of mail_owner' \
     "$(ps -o user= -p "$pid" 2>/dev/null)" "$A_MAIL_OWNER"
-check_eq 'and its scanners are up (1 parent + 2 workers)' \
-    "$(hs_procs A | wc -l)" 4
+check_eq 'and its scanners are up (supervisor, 1 parent + 2 workers)' \
+    "$(hs_procs A | wc -l)" 5
 sh "$INIT" status >"$HS_TMP/status.out" 2>&1
 check_eq 'init status: running, exit 0' "$?:$(grep -c 'is running' \
     "$HS_TMP/status.out")" "0:1"

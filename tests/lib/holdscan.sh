@@ -25,8 +25,11 @@
 #   hs_count_log NAME PATTERN          how many log lines match
 #   hs_alive NAME         holdscand still running?
 #   hs_procs NAME         pids of holdscand and every scanner process it made
+#   hs_supervisor NAME    pid of its scanner supervisor (holdscand-super)
+#   hs_scanner_parent NAME  pid of its scanner parent (the holdscand-scan
+#                         that the supervisor started)
 #   hs_workers NAME       pids of its scanner workers (the children of the
-#                         scanner parent, which is holdscand's child)
+#                         scanner parent)
 #   hs_memory NAME        "PROCS RSS PSS" of hs_procs' processes: how many
 #                         there were, their VmRSS and their Pss summed, in kB
 #                         (PSS is "-" without /proc/PID/smaps_rollup)
@@ -149,14 +152,37 @@ hs_procs() {
 	    }'
 }
 
+# _hs_role NAME ROLE - its processes by role: "supervisor" (named
+# holdscand-super), "parent" (a holdscand-scan whose parent is not one)
+# and "worker" (a holdscand-scan whose parent is one)
+_hs_role() {
+	_hr_procs=" $(hs_procs "$1" | tr '\n' ' ') "
+	ps -eo pid=,ppid=,comm= | awk -v procs="$_hr_procs" -v role="$2" '
+	    { ppid[$1] = $2; comm[$1] = $3 }
+	    END {
+		for (p in comm) {
+			if (!index(procs, " " p " "))
+				continue
+			scan = comm[p] == "holdscand-scan"
+			pscan = comm[ppid[p]] == "holdscand-scan"
+			if ((role == "supervisor" && comm[p] == "holdscand-super") ||
+			    (role == "parent" && scan && !pscan) ||
+			    (role == "worker" && scan && pscan))
+				print p
+		}
+	    }'
+}
+
+hs_supervisor() {
+	_hs_role "$1" supervisor
+}
+
+hs_scanner_parent() {
+	_hs_role "$1" parent
+}
+
 hs_workers() {
-	_hw_pid=$(_hs_get "$1" HS_PID)
-	for _hw_p in $(hs_procs "$1"); do
-		_hw_pp=$(ps -o ppid= -p "$_hw_p" | tr -d ' ')
-		[ -n "$_hw_pp" ] && [ "$_hw_p" != "$_hw_pid" ] &&
-		    [ "$_hw_pp" != "$_hw_pid" ] && echo "$_hw_p"
-	done
-	return 0
+	_hs_role "$1" worker
 }
 
 hs_memory() {

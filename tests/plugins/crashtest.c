@@ -6,8 +6,11 @@
  *	contains the configured marker makes the worker do what mode says:
  *	crash (SIGSEGV), abort, hang (endless loop: the time limit must end
  *	it), sleep (for sleep_ms, then answer), fail (return an error),
- *	allocate (until the memory limit stops it), or give verdict (a
- *	named verdict with the marker as reason). Other messages are clean.
+ *	allocate (until the memory limit stops it), give verdict (a named
+ *	verdict with the marker as reason), or killparent (SIGKILL the
+ *	scanner parent, as a worker taken over by a message could). Other
+ *	messages are clean. With delay_ms, every message (marked or not)
+ *	takes that long first.
  *
  *	It must never misbehave on a message without the marker.
  */
@@ -26,16 +29,26 @@ struct crashtest {
 	const char	*mode;
 	long		 sleep_ms;
 	const char	*verdict;
+	long		 delay_ms;
 };
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	(void)nanosleep(&ts, NULL);
+}
 
 static const struct hs_plugin_option crashtest_options[] = {
 	{ "marker", HS_OPT_STR, "HOLDSCAN-CRASHTEST-MARKER",
 	    "text that triggers the behaviour" },
 	{ "mode", HS_OPT_STR, "crash",
-	    "crash, abort, hang, sleep, fail, allocate or verdict" },
+	    "crash, abort, hang, sleep, fail, allocate, verdict or killparent" },
 	{ "sleep_ms", HS_OPT_TIME, "100ms", "how long mode sleep sleeps" },
 	{ "verdict", HS_OPT_STR, "infected",
 	    "the verdict mode verdict gives: spam, high-spam, blocked, infected" },
+	{ "delay_ms", HS_OPT_TIME, "0ms", "every message takes this long first" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -53,6 +66,7 @@ crashtest_init(const struct hs_host *host, void **ctx_r, const char **error_r)
 	c->mode = host->opt_str(host->host_ctx, "mode");
 	c->sleep_ms = host->opt_num(host->host_ctx, "sleep_ms");
 	c->verdict = host->opt_str(host->host_ctx, "verdict");
+	c->delay_ms = host->opt_num(host->host_ctx, "delay_ms");
 	*ctx_r = c;
 	return (0);
 }
@@ -67,6 +81,7 @@ crashtest_reload(void *ctx, const char **error_r)
 	c->mode = c->host->opt_str(c->host->host_ctx, "mode");
 	c->sleep_ms = c->host->opt_num(c->host->host_ctx, "sleep_ms");
 	c->verdict = c->host->opt_str(c->host->host_ctx, "verdict");
+	c->delay_ms = c->host->opt_num(c->host->host_ctx, "delay_ms");
 	return (0);
 }
 
@@ -77,6 +92,8 @@ crashtest_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 	volatile char	*p = NULL;
 
 	res->verdict = HS_CLEAN;
+	if (c->delay_ms > 0)
+		sleep_ms(c->delay_ms);
 	if (c->marker[0] == '\0' ||
 	    memmem(msg->data, msg->len, c->marker, strlen(c->marker)) == NULL)
 		return (0);
@@ -88,10 +105,10 @@ crashtest_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 		for (;;)
 			;
 	} else if (strcmp(c->mode, "sleep") == 0) {
-		struct timespec ts = { c->sleep_ms / 1000,
-		    (c->sleep_ms % 1000) * 1000000L };
-
-		(void)nanosleep(&ts, NULL);
+		sleep_ms(c->sleep_ms);
+	} else if (strcmp(c->mode, "killparent") == 0) {
+		(void)kill(getppid(), SIGKILL);
+		sleep_ms(10000);	/* the parent's death kills us */
 	} else if (strcmp(c->mode, "fail") == 0) {
 		(void)snprintf(res->reason, sizeof(res->reason), "crashtest fail");
 		return (-1);

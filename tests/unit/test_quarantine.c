@@ -416,17 +416,19 @@ test_expire_removes_files_and_entries_together(void **state)
 struct report {
 	char	 lines[16][1024];
 	int	 problem[16];
+	enum quarantine_finding kind[16];
 	size_t	 n;
 };
 
 static void
-report_line(void *arg, bool problem, const char *line)
+report_line(void *arg, enum quarantine_finding kind, const char *line)
 {
 	struct report	*r = arg;
 
 	assert_true(r->n < 16);
 	(void)snprintf(r->lines[r->n], sizeof(r->lines[r->n]), "%s", line);
-	r->problem[r->n++] = problem;
+	r->kind[r->n] = kind;
+	r->problem[r->n++] = kind == QCHECK_PROBLEM;
 }
 
 static void
@@ -506,15 +508,48 @@ test_check_repairs_and_reports_one_line_each(void **state)
 	assert_int_equal(r.n, 1);
 	assert_true(r.problem[0]);
 	assert_non_null(strstr(r.lines[0], gone.qid));
-	/* With holdscand running, young files without an entry are its own. */
+	/*
+	 * With holdscand running, young files without an entry and young
+	 * temporaries are its own: left alone, each reported as skipped.
+	 */
 	(void)snprintf(p, sizeof(p), "%s/quarantine/%s/20200101T000000-LIVE1",
 	    w->dir, day);
 	copy_file(DATA_DIR "held-dsn.qf", p);
-	memset(&r, 0, sizeof(r));
-	assert_int_equal(quarantine_check(w->q, w->ql, w->qdirfd, w->c.claimed,
-	    true, report_line, &r, &error), 1);
-	assert_int_equal(r.n, 1);
-	assert_int_equal(access(p, F_OK), 0);
+	{
+		char	 tmp[1100];
+
+		(void)snprintf(tmp, sizeof(tmp), "%s/quarantine/%s/"
+		    "20200101T000000-LIVE2.tmp", w->dir, day);
+		copy_file(DATA_DIR "held-dsn.qf", tmp);
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(quarantine_check(w->q, w->ql, w->qdirfd,
+		    w->c.claimed, true, report_line, &r, &error), 1);
+		assert_int_equal(r.n, 3);
+		/* Files first (in directory order), then the index. */
+		assert_int_equal(r.kind[0], QCHECK_SKIPPED);
+		assert_int_equal(r.kind[1], QCHECK_SKIPPED);
+		assert_int_equal(r.kind[2], QCHECK_PROBLEM);
+		assert_non_null(strstr(r.lines[0], " s ago: not judged while "
+		    "holdscand runs"));
+		assert_true((strstr(r.lines[0], "20200101T000000-LIVE1: file "
+		    "without index entry, written ") == r.lines[0] &&
+		    strstr(r.lines[1], "20200101T000000-LIVE2.tmp: incomplete "
+		    "copy, written ") == r.lines[1]) ||
+		    (strstr(r.lines[1], "20200101T000000-LIVE1: file without "
+		    "index entry, written ") == r.lines[1] &&
+		    strstr(r.lines[0], "20200101T000000-LIVE2.tmp: incomplete "
+		    "copy, written ") == r.lines[0]));
+		assert_int_equal(access(p, F_OK), 0);
+		assert_int_equal(access(tmp, F_OK), 0);
+		/* Not live (holdscand stopped): nothing is skipped. */
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(quarantine_check(w->q, w->ql, w->qdirfd,
+		    w->c.claimed, false, report_line, &r, &error), 1);
+		assert_int_equal(r.n, 3);
+		assert_int_not_equal(r.kind[0], QCHECK_SKIPPED);
+		assert_int_not_equal(r.kind[1], QCHECK_SKIPPED);
+		assert_int_not_equal(access(tmp, F_OK), 0);
+	}
 	/* Anything but a regular file is reported and left alone. */
 	(void)snprintf(p, sizeof(p), "%s/quarantine/%s/20200101T000000-LINK1",
 	    w->dir, day);

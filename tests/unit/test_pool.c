@@ -1,0 +1,431 @@
+/*
+ * NAME
+ *	test_pool - unit tests for the master's pool of scanner workers
+ * DESCRIPTION
+ *	No process is started: socketpairs play the scanner parent, the
+ *	workers and the scanner supervisor, so each rule is checked alone.
+ *	A worker that retires after its scan quota is dropped with its last
+ *	result (it was handed the next message and its exit counted as a
+ *	failed scan). A dead scanner parent is not a worker's failure: the
+ *	pool gives back every job, counts no crash, goes down and asks the
+ *	supervisor for a new parent after a pause that doubles while they
+ *	keep dying, and says when they work again; a new parent re-reads the
+ *	configuration after a reload; the supervisor's reports are read.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "worker.h"
+#include "wire.h"
+
+struct fixture {
+	struct pool	 pool;
+	int		 parent;	/* the scanner parent's end of ctl */
+	int		 sup;		/* the supervisor's end */
+	int		 worker[4];	/* the workers' ends */
+	size_t		 nworkers;
+	int		 jobs[8];
+};
+
+static long
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1000L + ts.tv_nsec / 1000000L);
+}
+
+static void
+pair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sv), 0);
+}
+
+/* The next message on fd, which must be of type want; its body in body. */
+static size_t
+expect(int fd, enum wire_type want, void *body, size_t size)
+{
+	enum wire_type	 type;
+	size_t		 len;
+	int		 rfd, r;
+
+	r = wire_recv(fd, &type, body, size, &len, &rfd);
+	assert_int_equal(r, 1);
+	assert_int_equal(type, want);
+	if (rfd >= 0)
+		(void)close(rfd);
+	return (len);
+}
+
+/* Nothing waiting on fd. */
+static void
+expect_nothing(int fd)
+{
+	char	 buf[16];
+
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+}
+
+/* The scanner parent announces generation gen. */
+static void
+engine(struct fixture *f, uint32_t gen)
+{
+	struct wire_engine e;
+	char		 why[256];
+
+	memset(&e, 0, sizeof(e));
+	e.generation = gen;
+	e.ok = 1;
+	(void)snprintf(e.info, sizeof(e.info), "test");
+	assert_int_equal(wire_send(f->parent, WIRE_ENGINE, &e, sizeof(e), -1), 0);
+	assert_int_equal(pool_handle_ctl(&f->pool, why, sizeof(why)), 0);
+}
+
+/* The scanner parent sends a new worker; returns its pool entry. */
+static struct worker *
+spawned(struct fixture *f, pid_t pid)
+{
+	struct wire_spawned sp;
+	struct worker	*w;
+	char		 why[256];
+	int		 sv[2];
+
+	pair(sv);
+	sp.pid = pid;
+	sp.generation = f->pool.generation;
+	assert_int_equal(wire_send(f->parent, WIRE_SPAWNED, &sp, sizeof(sp),
+	    sv[0]), 0);
+	(void)close(sv[0]);
+	f->worker[f->nworkers++] = sv[1];
+	assert_int_equal(pool_handle_ctl(&f->pool, why, sizeof(why)), 0);
+	TAILQ_FOREACH(w, &f->pool.workers, entry)
+		if (w->pid == pid)
+			return (w);
+	fail_msg("worker %ld not in the pool", (long)pid);
+	return (NULL);
+}
+
+/* As pool_start() leaves it once the supervisor has started a parent. */
+static int
+setup(void **state)
+{
+	struct fixture	*f = calloc(1, sizeof(*f));
+	int		 ctl[2], sup[2];
+
+	assert_non_null(f);
+	pair(ctl);
+	pair(sup);
+	memset(&f->pool, 0, sizeof(f->pool));
+	TAILQ_INIT(&f->pool.workers);
+	f->pool.want = 2;
+	f->pool.next_seq = 1;
+	f->pool.ctl = ctl[0];
+	f->pool.parent_pid = 4242;
+	f->pool.sup = sup[0];
+	f->pool.sup_pid = 0;
+	f->pool.state = POOL_STARTING;
+	f->parent = ctl[1];
+	f->sup = sup[1];
+	*state = f;
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+	size_t		 i;
+
+	pool_stop(&f->pool);
+	(void)close(f->parent);
+	(void)close(f->sup);
+	for (i = 0; i < f->nworkers; i++)
+		(void)close(f->worker[i]);
+	free(f);
+	return (0);
+}
+
+static void
+test_quota_worker_is_dropped_with_its_last_result(void **state)
+{
+	struct fixture	*f = *state;
+	struct wire_scan req;
+	struct wire_result res;
+	struct worker	*w;
+	char		 why[256];
+	void		*job;
+	int		 memfd, qf[2];
+
+	engine(f, 1);
+	assert_true(f->pool.ready);
+	assert_true(f->pool.ever_ready);
+	pool_fill(&f->pool);
+	/* It asked for its two workers. */
+	(void)expect(f->parent, WIRE_SPAWN, NULL, 0);
+	(void)expect(f->parent, WIRE_SPAWN, NULL, 0);
+	w = spawned(f, 101);
+	assert_ptr_equal(pool_idle(&f->pool), w);
+	pair(qf);
+	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
+	    0, 1000), 0);
+	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
+	/* The worker answers and says this was its last message. */
+	memset(&res, 0, sizeof(res));
+	res.seq = req.seq;
+	res.last = 1;
+	assert_int_equal(wire_send(f->worker[0], WIRE_RESULT, &res, sizeof(res),
+	    -1), 0);
+	assert_int_equal(pool_handle_worker(&f->pool, w, &res, &memfd, &job, why,
+	    sizeof(why)), POOL_RESULT);
+	assert_ptr_equal(job, &f->jobs[0]);
+	/* Gone at once: no message can be handed to it any more. */
+	assert_int_equal(f->pool.nworkers, 0);
+	assert_null(pool_idle(&f->pool));
+	assert_int_equal(f->pool.crashes, 0);
+	/* And a replacement is asked for. */
+	(void)expect(f->parent, WIRE_SPAWN, NULL, 0);
+	expect_nothing(f->parent);
+	(void)close(qf[0]);
+	(void)close(qf[1]);
+}
+
+static void
+test_worker_death_alone_is_a_failure(void **state)
+{
+	struct fixture	*f = *state;
+	struct wire_scan req;
+	struct wire_result res;
+	struct worker	*w;
+	char		 why[256];
+	void		*job;
+	int		 memfd, qf[2];
+
+	engine(f, 1);
+	w = spawned(f, 101);
+	pair(qf);
+	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
+	    0, 1000), 0);
+	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
+	/* The worker dies; its parent lives on. */
+	(void)close(f->worker[0]);
+	f->nworkers = 0;
+	assert_int_equal(pool_handle_worker(&f->pool, w, &res, &memfd, &job, why,
+	    sizeof(why)), POOL_FAILED);
+	assert_ptr_equal(job, &f->jobs[0]);
+	assert_int_equal(f->pool.crashes, 1);
+	assert_string_equal(why, "worker 101 exited");
+	assert_true(f->pool.ready);
+	(void)close(qf[0]);
+	(void)close(qf[1]);
+}
+
+static void
+test_parent_death_gives_every_job_back_uncounted(void **state)
+{
+	struct fixture	*f = *state;
+	struct wire_scan req;
+	struct wire_result res;
+	struct wire_start start;
+	struct worker	*w1, *w2;
+	char		 why[256];
+	void		*job, **jobs = NULL;
+	int		 memfd, qf[2];
+	long		 ms;
+	size_t		 n;
+
+	engine(f, 1);
+	w1 = spawned(f, 101);
+	w2 = spawned(f, 102);
+	pair(qf);
+	assert_int_equal(pool_dispatch(&f->pool, w1, &f->jobs[0], qf[0], "QID1",
+	    0, 1000), 0);
+	assert_int_equal(pool_dispatch(&f->pool, w2, &f->jobs[1], qf[0], "QID2",
+	    0, 1000), 0);
+	/*
+	 * The parent dies (its end closes first), then its workers: one
+	 * that had read its message (end of file), one that had not (a
+	 * reset).
+	 */
+	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
+	(void)close(f->parent);
+	f->parent = -1;
+	(void)close(f->worker[0]);
+	(void)close(f->worker[1]);
+	f->nworkers = 0;
+	assert_int_equal(pool_handle_worker(&f->pool, w1, &res, &memfd, &job, why,
+	    sizeof(why)), POOL_LOST);
+	assert_null(job);
+	assert_string_equal(why, "scanner parent 4242 exited");
+	assert_int_equal(pool_handle_worker(&f->pool, w2, &res, &memfd, &job, why,
+	    sizeof(why)), POOL_LOST);
+	assert_null(job);
+	assert_int_equal(f->pool.crashes, 0);
+	n = pool_lost(&f->pool, why, &jobs);
+	assert_int_equal(n, 2);
+	assert_true((jobs[0] == &f->jobs[0] && jobs[1] == &f->jobs[1]) ||
+	    (jobs[0] == &f->jobs[1] && jobs[1] == &f->jobs[0]));
+	free(jobs);
+	assert_int_equal(f->pool.crashes, 0);
+	assert_int_equal(f->pool.nworkers, 0);
+	assert_int_equal(f->pool.ctl, -1);
+	assert_false(f->pool.ready);
+	assert_int_equal(f->pool.state, POOL_DOWN);
+	assert_null(pool_idle(&f->pool));
+	/* A second's pause before the supervisor is asked. */
+	ms = pool_tick(&f->pool);
+	assert_true(ms > 900 && ms <= 1000);
+	expect_nothing(f->sup);
+	f->pool.restart_at_ms = mono_ms();
+	assert_int_equal(pool_tick(&f->pool), -1);
+	assert_int_equal(expect(f->sup, WIRE_START, &start, sizeof(start)),
+	    sizeof(start));
+	assert_int_equal(start.reread, 0);
+	assert_int_equal(f->pool.state, POOL_STARTING);
+	assert_int_equal(f->pool.restarts, 1);
+	(void)close(qf[0]);
+	(void)close(qf[1]);
+}
+
+static void
+test_pauses_double_and_reset_once_stable(void **state)
+{
+	struct fixture	*f = *state;
+	struct wire_start start;
+	long		 want = 1000;
+	int		 i;
+
+	engine(f, 1);
+	(void)pool_lost(&f->pool, "scanner parent 4242 exited", NULL);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(f->pool.pause_ms, want);
+		assert_int_equal(f->pool.failures, (unsigned long)i + 1);
+		f->pool.restart_at_ms = mono_ms();
+		(void)pool_tick(&f->pool);
+		(void)expect(f->sup, WIRE_START, &start, sizeof(start));
+		/* It dies before it announces an engine. */
+		(void)pool_lost(&f->pool, "scanner parent exited", NULL);
+		want = want * 2 > 60000 ? 60000 : want * 2;
+	}
+	assert_int_equal(f->pool.pause_ms, 60000);
+	/* One comes up and stays: after ten seconds it works again. */
+	{
+		int	 ctl[2];
+
+		pair(ctl);
+		f->pool.restart_at_ms = mono_ms();
+		(void)pool_tick(&f->pool);
+		(void)expect(f->sup, WIRE_START, &start, sizeof(start));
+		f->pool.ctl = ctl[0];
+		(void)close(f->parent);
+		f->parent = ctl[1];
+	}
+	engine(f, 1);
+	assert_true(f->pool.ready);
+	assert_true(pool_tick(&f->pool) > 9000);
+	assert_int_equal(f->pool.failures, 9);
+	f->pool.up_since_ms -= 10000;
+	assert_int_equal(pool_tick(&f->pool), -1);
+	assert_int_equal(f->pool.failures, 0);
+	assert_int_equal(f->pool.pause_ms, 0);
+	/* The next death starts again from a second. */
+	(void)pool_lost(&f->pool, "scanner parent exited", NULL);
+	assert_int_equal(f->pool.pause_ms, 1000);
+}
+
+static void
+test_supervisor_reports_and_reread_after_reload(void **state)
+{
+	struct fixture	*f = *state;
+	struct wire_started st;
+	struct wire_exited ex;
+	struct wire_start start;
+	char		 why[256];
+	int		 ctl[2];
+
+	engine(f, 1);
+	(void)pool_lost(&f->pool, "scanner parent 4242 exited", NULL);
+	/* How it ended, from the supervisor. */
+	ex.pid = 4242;
+	ex.status = SIGKILL;		/* as wait(2) reports a SIGKILL */
+	assert_true(WIFSIGNALED(ex.status));
+	assert_int_equal(wire_send(f->sup, WIRE_EXITED, &ex, sizeof(ex), -1), 0);
+	assert_int_equal(pool_handle_sup(&f->pool, why, sizeof(why)), 0);
+	assert_string_equal(f->pool.last_exit,
+	    "scanner parent 4242 killed by signal 9 (Killed)");
+	assert_true(f->pool.last_exit_time > 0);
+	/* A reload while none runs: the next one re-reads the file. */
+	pool_reload(&f->pool);
+	f->pool.restart_at_ms = mono_ms();
+	(void)pool_tick(&f->pool);
+	(void)expect(f->sup, WIRE_START, &start, sizeof(start));
+	assert_int_equal(start.reread, 1);
+	/* The supervisor could not fork: down again, a longer pause. */
+	memset(&st, 0, sizeof(st));
+	st.error = EAGAIN;
+	assert_int_equal(wire_send(f->sup, WIRE_STARTED, &st, sizeof(st), -1), 0);
+	assert_int_equal(pool_handle_sup(&f->pool, why, sizeof(why)), 0);
+	assert_int_equal(f->pool.state, POOL_DOWN);
+	assert_int_equal(f->pool.pause_ms, 2000);
+	/* Then it can: the new parent's socket becomes the pool's. */
+	f->pool.restart_at_ms = mono_ms();
+	(void)pool_tick(&f->pool);
+	(void)expect(f->sup, WIRE_START, &start, sizeof(start));
+	pool_reload(&f->pool);		/* while it is being started */
+	pair(ctl);
+	st.pid = 4343;
+	st.error = 0;
+	assert_int_equal(wire_send(f->sup, WIRE_STARTED, &st, sizeof(st),
+	    ctl[0]), 0);
+	(void)close(ctl[0]);
+	assert_int_equal(pool_handle_sup(&f->pool, why, sizeof(why)), 0);
+	assert_true(f->pool.ctl >= 0);
+	assert_int_equal(f->pool.parent_pid, 4343);
+	/* It was asked with the file as it was before that reload. */
+	(void)expect(ctl[1], WIRE_RELOAD, NULL, 0);
+	(void)close(f->parent);
+	f->parent = ctl[1];
+	engine(f, 1);
+	assert_true(f->pool.ready);
+	/* The supervisor gone: an error for the master. */
+	(void)close(f->sup);
+	f->sup = -1;
+	assert_int_equal(pool_handle_sup(&f->pool, why, sizeof(why)), -1);
+	assert_string_equal(why, "scanner supervisor 0 exited");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_quota_worker_is_dropped_with_its_last_result, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_worker_death_alone_is_a_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_parent_death_gives_every_job_back_uncounted, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pauses_double_and_reset_once_stable, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_supervisor_reports_and_reread_after_reload, setup,
+		    teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -567,24 +567,37 @@ reopen_if_recovered(struct holdscand *d)
 }
 
 /*
- * One holdscand per queue, and a state directory that belongs to it:
- * before anything in holdscan's queue directory is touched.
+ * One holdscand per queue: before anything in holdscan's queue directory
+ * is touched.
  */
 static void
-bind_instance(struct holdscand *d)
+lock_instance(struct holdscand *d)
 {
-	enum instance_binding b;
 	char		*error = NULL;
 
 	if (instance_lock(d->qdirfd, d->ql->queue_dir, &d->instance_fd,
 	    &error) < 0)
 		hs_fatalx(errno == EWOULDBLOCK ? EX_TEMPFAIL : EX_UNAVAILABLE,
 		    "%s", error);
+}
+
+/*
+ * A state directory that belongs to this queue (instance.c): before the
+ * state environment is opened. Another queue's is fatal; a failure to
+ * write the binding (a full state file system) is the caller's to retry.
+ */
+static int
+bind_state(struct holdscand *d, char **error_r)
+{
+	enum instance_binding b = BINDING_OK;
+
 	if (instance_bind(d->qdirfd, d->conf->holdscan_queue_subdir,
 	    d->ql->queue_dir, d->conf->state_directory, d->ql->owner_uid,
-	    d->ql->owner_gid, &b, &error) < 0)
-		hs_fatalx(b == BINDING_FOREIGN ? EX_CONFIG : EX_UNAVAILABLE,
-		    "%s", error);
+	    d->ql->owner_gid, &b, error_r) < 0) {
+		if (b == BINDING_FOREIGN)
+			hs_fatalx(EX_CONFIG, "%s", *error_r);
+		return (-1);
+	}
 	switch (b) {
 	case BINDING_NEW:
 		hs_info("state directory %s now belongs to the queue %s",
@@ -609,6 +622,7 @@ bind_instance(struct holdscand *d)
 	case BINDING_FOREIGN:
 		break;
 	}
+	return (0);
 }
 
 /*
@@ -630,7 +644,8 @@ start_state(struct holdscand *d)
 	int		 err;
 
 	errno = 0;
-	if (open_state_db(d, &error) < 0 ||
+	if ((d->state_starting && bind_state(d, &error) < 0) ||
+	    open_state_db(d, &error) < 0 ||
 	    commit_recover(&d->commit, true, &error) < 0 ||
 	    /* Nothing is in flight: the store and the index must agree now. */
 	    quarantine_check(d->quarantine, d->ql, d->qdirfd, d->commit.claimed,
@@ -671,7 +686,7 @@ open_state(struct holdscand *d)
 	if ((d->qdirfd = open(d->ql->queue_dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0)
 		hs_fatal(EX_CONFIG, "queue_directory %s", d->ql->queue_dir);
-	bind_instance(d);
+	lock_instance(d);
 	if (commit_init(&d->commit, d->ql, d->conf, d->qdirfd, NULL, NULL,
 	    &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);

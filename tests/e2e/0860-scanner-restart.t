@@ -133,7 +133,7 @@ check 'each once, byte for byte, envelope intact' \
 check_eq 'no scan attempt was counted as failed' \
     "$(hs_count_log A 'scan attempt [0-9]+ failed|scan failed')" 0
 check_eq 'hold, claimed and staging are empty' \
-    "$(find "$A_QUEUE/hold" "$A_QUEUE/holdscan" -type f | wc -l)" 0
+    "$(find "$A_QUEUE/hold" "$A_QUEUE/holdscan" -type f ! -name state.id | wc -l)" 0
 users=$(for p in $(hs_scanner_parent A) $(hs_workers A); do
 	ps -o user= -p "$p"
 done | sort | uniq -c | sed 's/^ *//')

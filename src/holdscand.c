@@ -594,8 +594,15 @@ bind_state(struct holdscand *d, char **error_r)
 	if (instance_bind(d->qdirfd, d->conf->holdscan_queue_subdir,
 	    d->ql->queue_dir, d->conf->state_directory, d->ql->owner_uid,
 	    d->ql->owner_gid, &b, error_r) < 0) {
+		int	 err = errno;
+		char	*text;
+
 		if (b == BINDING_FOREIGN)
 			hs_fatalx(EX_CONFIG, "%s", *error_r);
+		text = statedb_error_text(d->conf->state_directory, *error_r, err);
+		free(*error_r);
+		*error_r = text;
+		errno = err;
 		return (-1);
 	}
 	switch (b) {

@@ -183,8 +183,8 @@ short_of_space(const char *dir, uintmax_t *free_kb_r)
  * by the error), that comes first, with what is free and what is needed:
  * Berkeley DB then often says only "run database recovery".
  */
-static char *
-open_error(const char *dir, const char *what, int ret)
+char *
+statedb_error_text(const char *dir, const char *what, int ret)
 {
 	uintmax_t	 kb = 0;
 
@@ -311,7 +311,7 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 	ret = env->open(env, dir, DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG |
 	    DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER | DB_REGISTER, 0600);
 	if (ret != 0) {
-		*error_r = open_error(dir, "open Berkeley DB environment", ret);
+		*error_r = statedb_error_text(dir, "open Berkeley DB environment", ret);
 		goto fail;
 	}
 	sdb->env = env;
@@ -395,7 +395,7 @@ statedb_open_db_flags(struct statedb *sdb, const char *name,
 	}
 	if ((ret = db->open(db, NULL, name, NULL, DB_BTREE,
 	    DB_CREATE | DB_AUTO_COMMIT | open_flags, 0600)) != 0) {
-		*error_r = open_error(sdb->dir, name, ret);
+		*error_r = statedb_error_text(sdb->dir, name, ret);
 		(void)db->close(db, 0);
 		errno = db_errno(ret);
 		return (-1);

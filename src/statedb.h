@@ -71,6 +71,12 @@ int	 statedb_forget_log(struct statedb *sdb, const char *distrusted,
  */
 bool	 statedb_retryable(const char *dir, int err);
 /*
+ * "DIR: WHAT: ERROR" for a failure in the state directory dir (ret an
+ * errno or a Berkeley DB code); when dir's file system is full, that
+ * comes first, with what is free and what the environment needs.
+ */
+char	*statedb_error_text(const char *dir, const char *what, int ret);
+/*
  * Open (create) the btree database file name in the environment; on
  * failure errno is set as by statedb_open().
  */

@@ -74,9 +74,10 @@ else
 Q		 = @
 endif
 
-# Every src/*.c except the two programs' main files is library code.
-PROG_SRCS	 = src/holdscand.c src/holdscan.c
-LIB_SRCS	 = $(filter-out $(PROG_SRCS),$(wildcard src/*.c))
+# src/ has one folder per process or layer (doc/hacking.md); every
+# src/*/*.c except the programs' main files is library code.
+PROG_SRCS	 = src/daemon/holdscand.c src/tool/holdscan.c
+LIB_SRCS	 = $(filter-out $(PROG_SRCS),$(wildcard src/*/*.c))
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(O)/%.o)
 LIB		 = $(O)/libholdscan.a
 
@@ -97,8 +98,7 @@ FUZZ_SRCS	 = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES	 = $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 REPLAY_BINS	 = $(FUZZ_SRCS:%.c=$(O)/%-replay)
 
-PROGS		 = $(wildcard $(PROG_SRCS:src/%.c=src/%.c))
-PROG_BINS	 = $(PROGS:src/%.c=$(O)/%)
+PROG_BINS	 = $(O)/holdscand $(O)/holdscan
 
 .PHONY: all progs check check-build check-unit check-e2e check-replay \
 	demo bench fuzz torture soak install clean deps lint FORCE
@@ -127,7 +127,11 @@ $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/%: $(O)/src/%.o $(LIB)
+$(O)/holdscand: $(O)/src/daemon/holdscand.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+$(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 

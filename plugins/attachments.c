@@ -48,8 +48,8 @@
 
 #include <zlib.h>
 
-#include "mime.h"
-#include "plugin.h"
+#include "scanner/mime.h"
+#include "scanner/plugin.h"
 
 #define PEEK		64	/* bytes of an entry looked at for its type */
 #define NAME_SHOWN	120	/* bytes of a name put in a reason */

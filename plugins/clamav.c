@@ -77,8 +77,8 @@
 
 #include <clamav.h>
 
-#include "plugin.h"
-#include "xalloc.h"
+#include "scanner/plugin.h"
+#include "common/xalloc.h"
 
 #define LIMIT_PREFIX	"Heuristics.Limits.Exceeded."
 

@@ -14,7 +14,7 @@
  */
 #include "../../plugins/attachments.c"
 
-#include "config.h"
+#include "common/config.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

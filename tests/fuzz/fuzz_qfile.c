@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "qfile.h"
+#include "common/buf.h"
+#include "common/qfile.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "mime.h"
-#include "qfile.h"
-#include "rewrite.h"
+#include "common/buf.h"
+#include "scanner/mime.h"
+#include "common/qfile.h"
+#include "scanner/rewrite.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

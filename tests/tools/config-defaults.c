@@ -30,10 +30,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
-#include "pluginload.h"
-#include "xalloc.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "scanner/pluginload.h"
+#include "common/xalloc.h"
 
 static void
 usage(void)

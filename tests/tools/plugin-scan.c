@@ -29,12 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "log.h"
-#include "plugin.h"
-#include "pluginload.h"
-#include "verdict.h"
-#include "xalloc.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "scanner/plugin.h"
+#include "scanner/pluginload.h"
+#include "common/verdict.h"
+#include "common/xalloc.h"
 
 static void
 usage(void)

@@ -35,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "qfile.h"
+#include "common/qfile.h"
 
 #define DUMP_MAX_SIZE	(1UL << 30)
 #define DUMP_LONG	200

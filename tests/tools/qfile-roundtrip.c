@@ -26,8 +26,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "qfile.h"
-#include "xalloc.h"
+#include "common/qfile.h"
+#include "common/xalloc.h"
 
 #define RT_MAX_SIZE	(1UL << 30)
 

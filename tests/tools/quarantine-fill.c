@@ -30,13 +30,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "config.h"
-#include "journal.h"
-#include "qfile.h"
-#include "quarantine.h"
-#include "statedb.h"
-#include "xalloc.h"
+#include "common/buf.h"
+#include "common/config.h"
+#include "state/journal.h"
+#include "common/qfile.h"
+#include "quarantine/quarantine.h"
+#include "state/statedb.h"
+#include "common/xalloc.h"
 
 #define POOL_DOMAINS	40
 #define POOL_USERS	50

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "plugin.h"
+#include "common/config.h"
+#include "scanner/plugin.h"
 
 #define FAKE_MAX_OPTS	16
 

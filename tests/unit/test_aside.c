@@ -20,11 +20,11 @@
 
 #include <cmocka.h>
 
-#include "aside.h"
-#include "buf.h"
-#include "notify.h"
-#include "qfile.h"
-#include "statedb.h"
+#include "state/aside.h"
+#include "common/buf.h"
+#include "daemon/notify.h"
+#include "common/qfile.h"
+#include "state/statedb.h"
 
 static struct aside_entry
 entry(const char *id, uint64_t ino, time_t when, const char *reason)

@@ -26,8 +26,8 @@
 
 #include <zlib.h>
 
-#include "buf.h"
-#include "pluginload.h"
+#include "common/buf.h"
+#include "scanner/pluginload.h"
 
 static char plugin_dir[PATH_MAX];
 

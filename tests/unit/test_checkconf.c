@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "checkconf.h"
+#include "tool/checkconf.h"
 
 static const char smtpd_hdr[] = "Received: from client.example.org "
     "(client.example.org [192.0.2.1])\n\tby mx.example.net (Postfix) with "

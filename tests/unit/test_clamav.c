@@ -34,10 +34,10 @@
 
 #include <cmocka.h>
 
-#include "log.h"
-#include "plugin.h"
-#include "pluginload.h"
-#include "xalloc.h"
+#include "common/log.h"
+#include "scanner/plugin.h"
+#include "scanner/pluginload.h"
+#include "common/xalloc.h"
 
 struct fixture {
 	char	 dir[64];		/* temporary, removed at the end */

@@ -23,14 +23,14 @@
 
 #include <cmocka.h>
 
-#include "aside.h"
-#include "commit.h"
-#include "config.h"
-#include "journal.h"
-#include "log.h"
-#include "qfile.h"
-#include "queue.h"
-#include "statedb.h"
+#include "state/aside.h"
+#include "commit/commit.h"
+#include "common/config.h"
+#include "state/journal.h"
+#include "common/log.h"
+#include "common/qfile.h"
+#include "common/queue.h"
+#include "state/statedb.h"
 
 struct fixture {
 	char		 dir[64];

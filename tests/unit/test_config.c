@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "common/config.h"
 
 static const struct hs_plugin_option fake_options[] = {
 	{ "database_directory", HS_OPT_PATH, "/var/lib/clamav", "sigs" },

@@ -20,11 +20,11 @@
 
 #include <cmocka.h>
 
-#include "batch.h"
-#include "config.h"
-#include "policy.h"
-#include "strmap.h"
-#include "wire.h"
+#include "daemon/batch.h"
+#include "common/config.h"
+#include "common/policy.h"
+#include "common/strmap.h"
+#include "common/wire.h"
 
 static struct hs_config *
 conf_of(const char *text)

@@ -16,12 +16,12 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "config.h"
-#include "mailhdr.h"
-#include "notify.h"
-#include "qfile.h"
-#include "verdict.h"
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/mailhdr.h"
+#include "daemon/notify.h"
+#include "common/qfile.h"
+#include "common/verdict.h"
 
 static char *
 decode(const char *s, size_t max)

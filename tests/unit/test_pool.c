@@ -27,8 +27,8 @@
 
 #include <cmocka.h>
 
-#include "worker.h"
-#include "wire.h"
+#include "daemon/worker.h"
+#include "common/wire.h"
 
 struct fixture {
 	struct pool	 pool;

@@ -24,8 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "qfile.h"
+#include "common/buf.h"
+#include "common/qfile.h"
 
 #define DATA_DIR	"tests/data/"
 #define PTR_REC_SIZE	17	/* p + 1 length byte + "%15ld" */

@@ -25,15 +25,15 @@
 
 #include <cmocka.h>
 
-#include "commit.h"
-#include "config.h"
-#include "journal.h"
-#include "qfile.h"
-#include "quarantine.h"
-#include "queue.h"
-#include "release.h"
-#include "statedb.h"
-#include "xalloc.h"
+#include "commit/commit.h"
+#include "common/config.h"
+#include "state/journal.h"
+#include "common/qfile.h"
+#include "quarantine/quarantine.h"
+#include "common/queue.h"
+#include "commit/release.h"
+#include "state/statedb.h"
+#include "common/xalloc.h"
 
 #define DATA_DIR	"tests/data/"
 

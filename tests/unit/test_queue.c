@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "queue.h"
+#include "common/queue.h"
 
 static void
 test_short_id_is_usec_hex_then_inode_hex(void **state)

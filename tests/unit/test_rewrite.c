@@ -25,10 +25,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "mime.h"
-#include "qfile.h"
-#include "rewrite.h"
+#include "common/buf.h"
+#include "scanner/mime.h"
+#include "common/qfile.h"
+#include "scanner/rewrite.h"
 
 #define LIMIT	2048
 

@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "statedb.h"
+#include "state/statedb.h"
 
 struct fixture {
 	char	 dir[64];

@@ -24,9 +24,9 @@
 
 #include <cmocka.h>
 
-#include "log.h"
-#include "queue.h"
-#include "watch.h"
+#include "common/log.h"
+#include "common/queue.h"
+#include "daemon/watch.h"
 
 struct fixture {
 	char		 dir[64];

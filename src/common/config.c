@@ -1,0 +1,1382 @@
+/*
+ * NAME
+ *	config - holdscan.conf schema, parser and validators
+ * DESCRIPTION
+ *	The table params[] is the single description of every parameter:
+ *	name, type, default, limits and a one-line summary. libconfuse reads
+ *	the file ("name = value", # comments, double quotes for values with
+ *	spaces); every value is read as a string and checked here, so that
+ *	units ("200ms", "64M"), ranges and choices are reported with the
+ *	file name and line number, Postfix style:
+ *
+ *	    /etc/holdscan/holdscan.conf:12: batch_max_wait: bad time "5x"
+ *	    (use a number with ms, s, m, h or d)
+ *
+ *	All problems in a file are collected, not just the first.
+ *
+ *	This module must never exit or log: it returns errors to the caller,
+ *	which decides (holdscand refuses to start, check-config prints them).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include <confuse.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "scanner/rewrite.h"
+#include "common/xalloc.h"
+
+enum ptype {
+	P_STR,		/* any string */
+	P_PATH,		/* absolute path */
+	P_NAME,		/* relative name without '/' */
+	P_INT,		/* decimal integer in [min, max] */
+	P_BOOL,		/* yes/no */
+	P_TIME,		/* duration, stored in ms */
+	P_SIZE,		/* byte count with k/M/G */
+	P_ENUM,		/* one of choices, stored as its index */
+	P_VERDICTS,	/* list of verdict names, stored as written */
+};
+
+struct param {
+	const char	*name;
+	enum ptype	 type;
+	const char	*def;
+	size_t		 off;
+	long		 min, max;
+	const char	*choices;	/* P_ENUM: space-separated */
+	const char	*doc;
+};
+
+#define F(field)	offsetof(struct hs_config, field)
+#define NOLIM		0, LONG_MAX
+
+static const struct param params[] = {
+	/* where things are */
+	{ "postfix_config_directory", P_PATH, "/etc/postfix",
+	    F(postfix_config_directory), NOLIM, NULL,
+	    "the Postfix instance to serve (as postconf -c DIR)" },
+	{ "state_directory", P_PATH, "/var/lib/holdscan",
+	    F(state_directory), NOLIM, NULL,
+	    "the intent journal and quarantine index (Berkeley DB)" },
+	{ "quarantine_directory", P_PATH, "/var/spool/holdscan/quarantine",
+	    F(quarantine_directory), NOLIM, NULL,
+	    "quarantined messages, sharded by date" },
+	{ "holdscan_queue_subdir", P_NAME, "holdscan",
+	    F(holdscan_queue_subdir), NOLIM, NULL,
+	    "holdscan's own directory inside queue_directory" },
+	{ "pid_file", P_PATH, "/run/holdscand.pid", F(pid_file), NOLIM, NULL,
+	    "where holdscand writes its process id" },
+	{ "metrics_file", P_PATH, "/var/lib/holdscan/metrics.prom",
+	    F(metrics_file), NOLIM, NULL,
+	    "counters in Prometheus text format, rewritten atomically" },
+	{ "plugin_directory", P_PATH, HS_PLUGINDIR, F(plugin_directory),
+	    NOLIM, NULL, "where scanner plugins are loaded from" },
+	/* logging */
+	{ "syslog_name", P_STR, "holdscand", F(syslog_name), NOLIM, NULL,
+	    "program name in log lines" },
+	{ "syslog_facility", P_ENUM, "mail", F(syslog_facility), NOLIM,
+	    "mail daemon local0 local1 local2 local3 local4 local5 local6 local7",
+	    "syslog facility" },
+	{ "verbose", P_BOOL, "no", F(verbose), NOLIM, NULL,
+	    "log debugging detail" },
+	/* processes */
+	{ "worker_user", P_STR, "holdscan", F(worker_user), NOLIM, NULL,
+	    "unprivileged user the scanner workers run as" },
+	{ "worker_count", P_INT, "0", F(worker_count), 0, 256, NULL,
+	    "scanner worker processes; 0 means one per CPU" },
+	{ "scan_time_limit", P_TIME, "60s", F(scan_time_limit), 100,
+	    86400000L, NULL, "time a worker may spend on one message" },
+	{ "scan_retry_limit", P_INT, "3", F(scan_retry_limit), 1, 100, NULL,
+	    "worker failures on one message before it is set aside" },
+	{ "worker_memory_limit", P_SIZE, "1G", F(worker_memory_limit), 0,
+	    LONG_MAX, NULL,
+	    "address space limit of each worker beyond the shared engine; 0: none" },
+	{ "worker_max_scans", P_INT, "10000", F(worker_max_scans), 1, LONG_MAX,
+	    NULL, "a worker is replaced after this many messages" },
+	/* batching */
+	{ "batch_max_messages", P_INT, "200", F(batch_max_messages), 1, 100000,
+	    NULL, "messages committed together at most" },
+	{ "batch_max_bytes", P_SIZE, "64M", F(batch_max_bytes), 1024, LONG_MAX,
+	    NULL, "bytes committed together at most" },
+	{ "batch_max_wait", P_TIME, "100ms", F(batch_max_wait), 0, 3600000L,
+	    NULL, "longest a message waits for its batch to fill" },
+	{ "max_in_flight", P_INT, "1000", F(max_in_flight), 1, 1000000, NULL,
+	    "messages claimed from hold and not yet committed, at most" },
+	{ "rescan_interval", P_TIME, "60s", F(rescan_interval), 1000,
+	    86400000L, NULL, "full rescan of the hold queue (inotify is the fast path)" },
+	{ "message_size_limit", P_SIZE, "0", F(message_size_limit), 0,
+	    LONG_MAX, NULL,
+	    "queue files larger than this are set aside unscanned; 0: no limit" },
+	/* mail set aside unscanned */
+	{ "set_aside_lifetime", P_TIME, "5d", F(set_aside_lifetime), 0,
+	    3650L * 86400000L, NULL,
+	    "how long mail that could not be scanned waits in hold; 0: forever" },
+	{ "set_aside_expiry_action", P_ENUM, "quarantine",
+	    F(set_aside_expiry_action), NOLIM, "quarantine bounce deliver-tagged",
+	    "what then happens to it: quarantine, bounce or deliver-tagged" },
+	{ "set_aside_rescan", P_BOOL, "yes", F(set_aside_rescan), NOLIM, NULL,
+	    "scan it again each time the scanners load a new engine" },
+	/* commit */
+	{ "fsync_method", P_ENUM, "syncfs", F(fsync_method), NOLIM,
+	    "syncfs fsync",
+	    "make a batch durable with one syncfs(2) or one fsync(2) per file" },
+	/* the built-in header */
+	{ "scan_header_name", P_STR, "X-Holdscan", F(scan_header_name), NOLIM,
+	    NULL, "header added to every scanned message; empty: none" },
+	{ "scan_header_text", P_STR,
+	    "scanned by holdscan $version on $myhostname",
+	    F(scan_header_text), NOLIM, NULL,
+	    "its text ($version, $myhostname expanded)" },
+	/* notifications */
+	{ "notify_postmaster", P_VERDICTS, "", F(notify_postmaster), NOLIM,
+	    NULL, "verdicts that send a notice to postmaster_address" },
+	{ "notify_recipients", P_VERDICTS, "", F(notify_recipients), NOLIM,
+	    NULL, "verdicts that send the recipients of quarantined mail a notice" },
+	{ "postmaster_address", P_STR, "postmaster", F(postmaster_address),
+	    NOLIM, NULL, "where notices to the postmaster go" },
+	{ "notify_postmaster_template", P_PATH,
+	    HS_SYSCONFDIR "/notify-postmaster.txt",
+	    F(notify_postmaster_template), NOLIM, NULL,
+	    "the notice to the postmaster" },
+	{ "notify_recipient_template", P_PATH,
+	    HS_SYSCONFDIR "/notify-recipient.txt",
+	    F(notify_recipient_template), NOLIM, NULL,
+	    "the notice to a recipient of quarantined mail" },
+};
+#define NPARAMS	(sizeof(params) / sizeof(params[0]))
+_Static_assert(NPARAMS <= 64, "set_mask holds 64 parameters");
+
+static int
+parse_scaled(const char *s, const char *const units[], const long mult[],
+    long *v_r)
+{
+	char		*end;
+	long		 v;
+	size_t		 i;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return (-1);
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno)
+		return (-1);
+	for (i = 0; units[i]; i++) {
+		if (strcmp(end, units[i]) == 0) {
+			if (mult[i] != 0 && v > LONG_MAX / mult[i])
+				return (-1);
+			*v_r = v * mult[i];
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+int
+config_parse_time(const char *s, long *ms_r)
+{
+	static const char *const units[] = { "ms", "s", "m", "h", "d", NULL };
+	static const long mult[] = { 1, 1000, 60000, 3600000, 86400000 };
+
+	return (parse_scaled(s, units, mult, ms_r));
+}
+
+int
+config_parse_size(const char *s, long *bytes_r)
+{
+	static const char *const units[] = { "", "k", "K", "M", "G", NULL };
+	static const long mult[] = { 1, 1024, 1024, 1048576, 1073741824 };
+
+	return (parse_scaled(s, units, mult, bytes_r));
+}
+
+/* Index of word in a space-separated list, or -1. */
+static int
+choice_index(const char *choices, const char *word)
+{
+	size_t	 wlen = strlen(word), len;
+	int	 i = 0;
+
+	while (*choices) {
+		len = strcspn(choices, " ");
+		if (len == wlen && wlen && strncmp(choices, word, len) == 0)
+			return (i);
+		choices += len;
+		choices += strspn(choices, " ");
+		i++;
+	}
+	return (-1);
+}
+
+static const char *
+choice_word(const char *choices, int index, char *buf, size_t size)
+{
+	size_t	 len;
+
+	while (*choices) {
+		len = strcspn(choices, " ");
+		if (index-- == 0) {
+			(void)snprintf(buf, size, "%.*s", (int)len, choices);
+			return (buf);
+		}
+		choices += len;
+		choices += strspn(choices, " ");
+	}
+	return ("?");
+}
+
+/* The verdict a name in a verdict list means, or -1. */
+static int
+verdict_word(const char *w, size_t n)
+{
+	char	 name[32];
+	size_t	 i;
+
+	if (n == 0 || n >= sizeof(name))
+		return (-1);
+	for (i = 0; i < n; i++)
+		name[i] = w[i] == '_' ? '-' : w[i];
+	name[n] = '\0';
+	return (verdict_parse(name));
+}
+
+unsigned
+config_verdict_mask(const char *list)
+{
+	unsigned	 mask = 0;
+	size_t		 len;
+	int		 v;
+
+	for (;;) {
+		list += strspn(list, ", \t");
+		if (*list == '\0')
+			return (mask);
+		len = strcspn(list, ", \t");
+		if ((v = verdict_word(list, len)) >= 0)
+			mask |= 1U << v;
+		list += len;
+	}
+}
+
+/* NULL if every word of a verdict list is a verdict, else the problem. */
+static const char *
+check_verdicts(const char *list, char *buf, size_t size)
+{
+	size_t	 len;
+
+	for (;;) {
+		list += strspn(list, ", \t");
+		if (*list == '\0')
+			return (NULL);
+		len = strcspn(list, ", \t");
+		if (verdict_word(list, len) < 0) {
+			(void)snprintf(buf, size, "unknown verdict \"%.*s\" (use "
+			    "clean, spam, high-spam, blocked, infected, "
+			    "scan-failed)", (int)(len > 40 ? 40 : len), list);
+			return (buf);
+		}
+		list += len;
+	}
+}
+
+/*
+ * Check value and store it into conf; on failure return a description of
+ * what is wrong (static or in buf).
+ */
+static const char *
+param_store(const struct param *p, const char *value, struct hs_config *conf,
+    char *buf, size_t size)
+{
+	char	*field = (char *)conf + p->off;
+	long	 v;
+	int	 idx;
+
+	switch (p->type) {
+	case P_PATH:
+		if (value[0] != '/')
+			return ("must be an absolute path");
+		/* FALLTHROUGH */
+	case P_STR:
+		if (strlen(value) > 4096)
+			return ("value too long");
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return (NULL);
+	case P_VERDICTS:
+		if (check_verdicts(value, buf, size) != NULL)
+			return (buf);
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return (NULL);
+	case P_NAME:
+		if (value[0] == '\0' || strchr(value, '/') != NULL ||
+		    strcmp(value, ".") == 0 || strcmp(value, "..") == 0)
+			return ("must be a plain directory name");
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return (NULL);
+	case P_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
+			*(bool *)field = true;
+		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
+			*(bool *)field = false;
+		else
+			return ("use yes or no");
+		return (NULL);
+	case P_INT:
+	case P_TIME:
+	case P_SIZE:
+		if (p->type == P_INT) {
+			char	*end;
+
+			errno = 0;
+			v = strtol(value, &end, 10);
+			if (errno || end == value || *end != '\0')
+				return ("not a whole number");
+		} else if (p->type == P_TIME) {
+			if (config_parse_time(value, &v) < 0)
+				return ("bad time (use a number with ms, s, m, h or d)");
+		} else {
+			if (config_parse_size(value, &v) < 0)
+				return ("bad size (use a number, optionally with k, M or G)");
+		}
+		if (v < p->min || v > p->max) {
+			(void)snprintf(buf, size, "out of range (%ld..%ld%s)",
+			    p->min, p->max, p->type == P_TIME ? " ms" :
+			    p->type == P_SIZE ? " bytes" : "");
+			return (buf);
+		}
+		*(long *)field = v;
+		return (NULL);
+	case P_ENUM:
+		if ((idx = choice_index(p->choices, value)) < 0) {
+			(void)snprintf(buf, size, "use one of: %s", p->choices);
+			return (buf);
+		}
+		if (p->off == F(syslog_facility)) {
+			free(*(char **)field);
+			*(char **)field = xstrdup(value);
+		} else {
+			*(int *)field = idx;
+		}
+		return (NULL);
+	}
+	return ("internal error: unknown parameter type");
+}
+
+/* Errors collected while parsing: one line each. */
+struct load_state {
+	struct buf	 errors;
+	const char	*name;
+	struct hs_config *scratch;	/* values stored as they are checked */
+	bool		 strict;	/* second pass: check and store */
+	/* option tables of the plugins, from the probe */
+	char		**pnames;
+	const struct hs_plugin_option **ptables;
+	size_t		 nprobed;
+};
+
+/*
+ * libconfuse passes its callbacks no user data, so the parse in progress
+ * is reachable through this pointer for the duration of one
+ * config_load_common() call only; it is NULL at all other times.
+ */
+static __thread struct load_state *parsing;
+
+/* Keys of the policy and domain sections: a verdict each, plus extras. */
+static const char *const policy_keys[VERDICT_COUNT] = {
+	[VERDICT_CLEAN] = "clean",
+	[VERDICT_SPAM] = "spam",
+	[VERDICT_HIGH_SPAM] = "high_spam",
+	[VERDICT_BLOCKED] = "blocked",
+	[VERDICT_INFECTED] = "infected",
+	[VERDICT_FAILED] = "scan_failed",
+};
+static const enum policy_action policy_defaults_tab[VERDICT_COUNT] = {
+	[VERDICT_CLEAN] = ACTION_DELIVER,
+	[VERDICT_SPAM] = ACTION_TAG,
+	[VERDICT_HIGH_SPAM] = ACTION_QUARANTINE,
+	[VERDICT_BLOCKED] = ACTION_QUARANTINE,
+	[VERDICT_INFECTED] = ACTION_QUARANTINE,
+	[VERDICT_FAILED] = ACTION_HOLD,
+};
+static const char *const policy_default_names[VERDICT_COUNT] = {
+	"deliver", "tag", "quarantine", "quarantine", "quarantine", "hold",
+};
+
+/*
+ * Policy-section settings that are not verdicts: how tag and
+ * deliver-cleaned mark a message. Each is a string with its default.
+ */
+struct policy_extra {
+	const char	*name;
+	size_t		 off;
+	const char	*def;
+};
+static const struct policy_extra policy_extras[] = {
+	{ "subject_tag", F(subject_tag), "[SPAM]" },
+	{ "tag_header_name", F(tag_header_name), "X-Holdscan-Verdict" },
+	{ "tag_header_text", F(tag_header_text), "$verdict ($reason)" },
+};
+#define NEXTRAS	(sizeof(policy_extras) / sizeof(policy_extras[0]))
+
+static void
+config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	struct load_state *ls = parsing;
+	char	 msg[512];
+
+	if (ls == NULL || !ls->strict)
+		return;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (cfg->line > 0)
+		buf_printf(&ls->errors, "%s:%d: %s\n", ls->name, cfg->line, msg);
+	else
+		buf_printf(&ls->errors, "%s: %s\n", ls->name, msg);
+}
+
+static const struct param *
+param_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NPARAMS; i++)
+		if (strcmp(params[i].name, name) == 0)
+			return (&params[i]);
+	return (NULL);
+}
+
+/* The value libconfuse just stored for opt (the last one, for repeats). */
+static const char *
+opt_value(cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+
+	return (v ? v : "");
+}
+
+/*
+ * libconfuse calls the validators as each value is parsed, while
+ * cfg->line is the line the value came from; so each checks and stores
+ * its value now, and a bad one is reported with its line. They return 0
+ * even for a bad value so that every problem in the file is reported.
+ */
+static int
+validate_param(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const struct param *p = param_find(cfg_opt_name(opt));
+	const char	*value = opt_value(opt), *why;
+	char		 buf[160];
+
+	if (p == NULL || parsing == NULL || !parsing->strict)
+		return (0);
+	if ((why = param_store(p, value, parsing->scratch, buf,
+	    sizeof(buf))) != NULL)
+		cfg_error(cfg, "%s = \"%s\": %s", p->name, value, why);
+	return (0);
+}
+
+static struct hs_config_plugin *
+plugin_section(struct hs_config *conf, const char *name)
+{
+	struct hs_config_plugin *pc;
+	size_t		 i;
+
+	for (i = 0; i < conf->nplugin_sections; i++)
+		if (strcmp(conf->plugin_sections[i].name, name) == 0)
+			return (&conf->plugin_sections[i]);
+	conf->plugin_sections = xreallocarray(conf->plugin_sections,
+	    conf->nplugin_sections + 1, sizeof(*conf->plugin_sections));
+	pc = &conf->plugin_sections[conf->nplugin_sections++];
+	memset(pc, 0, sizeof(*pc));
+	pc->name = xstrdup(name);
+	return (pc);
+}
+
+static const struct hs_plugin_option *
+probed_table(const struct load_state *ls, const char *plugin)
+{
+	size_t	 i;
+
+	for (i = 0; i < ls->nprobed; i++)
+		if (strcmp(ls->pnames[i], plugin) == 0)
+			return (ls->ptables[i]);
+	return (NULL);
+}
+
+static int
+validate_plugin_opt(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const struct hs_plugin_option *t, *o;
+	const char	*plugin = cfg_title(cfg), *name = cfg_opt_name(opt);
+	const char	*value = opt_value(opt), *why;
+	struct hs_config_plugin *pc;
+	long		 num;
+
+	if (parsing == NULL || !parsing->strict || plugin == NULL)
+		return (0);
+	if ((t = probed_table(parsing, plugin)) == NULL)
+		return (0);	/* the probe failure is reported already */
+	for (o = t; o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0)
+			break;
+	if (o->name == NULL) {
+		cfg_error(cfg, "plugin %s has no option \"%s\"", plugin, name);
+		return (0);
+	}
+	if ((why = config_check_value(o->type, value, &num)) != NULL) {
+		cfg_error(cfg, "plugin %s: %s = \"%s\": %s", plugin, name, value,
+		    why);
+		return (0);
+	}
+	pc = plugin_section(parsing->scratch, plugin);
+	pc->opt_names = xreallocarray(pc->opt_names, pc->nopts + 1,
+	    sizeof(*pc->opt_names));
+	pc->opt_values = xreallocarray(pc->opt_values, pc->nopts + 1,
+	    sizeof(*pc->opt_values));
+	pc->opt_names[pc->nopts] = xstrdup(name);
+	pc->opt_values[pc->nopts] = xstrdup(value);
+	pc->nopts++;
+	return (0);
+}
+
+static struct hs_config_domain *
+domain_section(struct hs_config *conf, const char *domain)
+{
+	struct hs_config_domain *d;
+	size_t		 i;
+
+	for (i = 0; i < conf->ndomains; i++)
+		if (strcasecmp(conf->domains[i].domain, domain) == 0)
+			return (&conf->domains[i]);
+	conf->domains = xreallocarray(conf->domains, conf->ndomains + 1,
+	    sizeof(*conf->domains));
+	d = &conf->domains[conf->ndomains++];
+	memset(d, 0, sizeof(*d));
+	d->domain = xstrdup(domain);
+	return (d);
+}
+
+/* A header field name: printable ASCII other than ':'. */
+static bool
+is_field_name(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 33 || (unsigned char)*s > 126 || *s == ':')
+			return (false);
+	return (true);
+}
+
+static int
+policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
+    const char *value, const char *domain)
+{
+	const char	*why = NULL;
+	char		**field = (char **)((char *)parsing->scratch + x->off);
+
+	if (domain != NULL)
+		why = "belongs in the policy section, not in a domain section";
+	else if (strlen(value) > 500)
+		why = "too long (500 bytes at most)";
+	else if (x->off == F(tag_header_name) && (strlen(value) > 76 ||
+	    !is_field_name(value)))
+		why = "not a header field name (printable ASCII without "
+		    "spaces or ':', 76 characters at most; empty for none)";
+	else if (x->off != F(tag_header_name))
+		why = rewrite_check_template(value);
+	if (why != NULL) {
+		cfg_error(cfg, "%s = \"%s\": %s", x->name, value, why);
+		return (0);
+	}
+	free(*field);
+	*field = xstrdup(value);
+	return (0);
+}
+
+static int
+validate_policy_opt(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*name = cfg_opt_name(opt), *value = opt_value(opt);
+	const char	*domain = cfg_title(cfg);
+	int		 v, a;
+
+	if (parsing == NULL || !parsing->strict)
+		return (0);
+	for (v = 0; v < (int)NEXTRAS; v++)
+		if (strcmp(name, policy_extras[v].name) == 0)
+			return (policy_extra_store(cfg, &policy_extras[v], value,
+			    domain));
+	for (v = 0; v < VERDICT_COUNT; v++)
+		if (strcmp(policy_keys[v], name) == 0)
+			break;
+	if (v == VERDICT_COUNT)
+		return (0);
+	if ((a = config_action_parse(value)) < 0) {
+		cfg_error(cfg, "%s = \"%s\": use deliver, tag, deliver-cleaned, "
+		    "quarantine, drop or hold", name, value);
+		return (0);
+	}
+	if (a == ACTION_CLEAN && v != VERDICT_BLOCKED && v != VERDICT_INFECTED) {
+		cfg_error(cfg, "%s = \"%s\": deliver-cleaned removes blocked or "
+		    "infected parts, and a %s message has none (use tag or "
+		    "deliver)", name, value, verdict_name((enum verdict)v));
+		return (0);
+	}
+	if (v == VERDICT_FAILED && (a == ACTION_TAG || a == ACTION_CLEAN)) {
+		cfg_error(cfg, "%s = \"%s\": a message that could not be scanned "
+		    "can only be delivered, quarantined, dropped or held", name,
+		    value);
+		return (0);
+	}
+	if (domain != NULL) {
+		struct hs_config_domain *d = domain_section(parsing->scratch,
+		    domain);
+
+		d->action[v] = (enum policy_action)a;
+		d->set[v] = true;
+	} else {
+		parsing->scratch->policy_action[v] = (enum policy_action)a;
+	}
+	return (0);
+}
+
+static cfg_opt_t
+str_opt(const char *name, const char *def, cfg_validate_callback_t cb)
+{
+	cfg_opt_t o = CFG_STR(NULL, NULL, CFGF_NONE);
+
+	o.name = (char *)name;
+	o.def.string = def;
+	o.validcb = cb;
+	return (o);
+}
+
+/*
+ * The libconfuse schema. Strings and option arrays point into static
+ * tables and the load state, which outlive the cfg_t. In the first pass
+ * everything unknown is ignored (only scanners and plugin_directory are
+ * wanted); the second knows every plugin's options.
+ */
+struct schema {
+	cfg_opt_t	*root, *plugin, *policy, *domain;
+};
+
+static void
+schema_build(struct schema *sc, const struct load_state *ls, bool strict)
+{
+	const struct hs_plugin_option *o;
+	cfg_opt_t	 end = CFG_END();
+	size_t		 i, n = 0, k;
+	int		 v;
+
+	/* params, scanners, 3 sections, __unknown, end */
+	sc->root = xcalloc(NPARAMS + 6, sizeof(cfg_opt_t));
+	for (i = 0; i < NPARAMS; i++)
+		sc->root[n++] = str_opt(params[i].name, params[i].def,
+		    validate_param);
+	{
+		cfg_opt_t s = CFG_STR("scanners", "", CFGF_NONE);
+
+		sc->root[n++] = s;
+	}
+
+	for (k = 0, i = 0; i < ls->nprobed; i++)
+		for (o = ls->ptables[i]; o->name != NULL; o++)
+			k++;
+	sc->plugin = xcalloc(k + 2, sizeof(cfg_opt_t));
+	for (k = 0, i = 0; i < ls->nprobed; i++) {
+		for (o = ls->ptables[i]; o->name != NULL; o++) {
+			size_t	 j;
+
+			for (j = 0; j < k; j++)	/* the union: one of each name */
+				if (strcmp(sc->plugin[j].name, o->name) == 0)
+					break;
+			if (j == k)
+				sc->plugin[k++] = str_opt(o->name, NULL,
+				    validate_plugin_opt);
+		}
+	}
+	if (!strict)
+		sc->plugin[k++] = str_opt("__unknown", NULL, NULL);
+	sc->plugin[k] = end;
+
+	sc->policy = xcalloc(VERDICT_COUNT + NEXTRAS + 2, sizeof(cfg_opt_t));
+	sc->domain = xcalloc(VERDICT_COUNT + 2, sizeof(cfg_opt_t));
+	for (v = 0; v < VERDICT_COUNT; v++) {
+		sc->policy[v] = str_opt(policy_keys[v], NULL, validate_policy_opt);
+		sc->domain[v] = str_opt(policy_keys[v], NULL, validate_policy_opt);
+	}
+	for (i = 0; i < NEXTRAS; i++)
+		sc->policy[VERDICT_COUNT + i] = str_opt(policy_extras[i].name,
+		    NULL, validate_policy_opt);
+	n = VERDICT_COUNT + NEXTRAS;
+	if (!strict) {
+		sc->policy[n] = str_opt("__unknown", NULL, NULL);
+		sc->domain[VERDICT_COUNT] = str_opt("__unknown", NULL, NULL);
+		sc->policy[n + 1] = end;
+		sc->domain[VERDICT_COUNT + 1] = end;
+	} else {
+		sc->policy[n] = end;
+		sc->domain[VERDICT_COUNT] = end;
+	}
+
+	{
+		cfg_flag_t	 f = strict ? CFGF_NONE : CFGF_IGNORE_UNKNOWN;
+		cfg_opt_t	 ps = CFG_SEC("plugin", sc->plugin,
+				    CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES | f);
+		cfg_opt_t	 pol = CFG_SEC("policy", sc->policy, f);
+		cfg_opt_t	 dom = CFG_SEC("domain", sc->domain,
+				    CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES | f);
+
+		sc->root[n = NPARAMS + 1] = ps;
+		sc->root[++n] = pol;
+		sc->root[++n] = dom;
+		if (!strict) {
+			sc->root[++n] = str_opt("__unknown", NULL, NULL);
+		}
+		sc->root[++n] = end;
+	}
+}
+
+static void
+schema_free(struct schema *sc)
+{
+	free(sc->root);
+	free(sc->plugin);
+	free(sc->policy);
+	free(sc->domain);
+}
+
+static int
+parse_pass(struct load_state *ls, const char *path, const char *text,
+    bool strict, cfg_t **cfg_r)
+{
+	struct schema	 sc;
+	cfg_t		*cfg;
+	int		 rc;
+
+	schema_build(&sc, ls, strict);
+	if ((cfg = cfg_init(sc.root, strict ? CFGF_NONE :
+	    CFGF_IGNORE_UNKNOWN)) == NULL) {
+		schema_free(&sc);
+		buf_printf(&ls->errors, "%s: cannot initialise parser\n", ls->name);
+		return (-1);
+	}
+	(void)cfg_set_error_function(cfg, config_errfunc);
+	ls->strict = strict;
+	parsing = ls;
+	rc = path ? cfg_parse(cfg, path) : cfg_parse_buf(cfg, text);
+	parsing = NULL;
+	if (strict && rc == CFG_FILE_ERROR)
+		buf_printf(&ls->errors, "%s: cannot read: %s\n", ls->name,
+		    strerror(errno));
+	else if (strict && rc != CFG_SUCCESS && ls->errors.len == 0)
+		buf_printf(&ls->errors, "%s: syntax error\n", ls->name);
+	schema_free(&sc);
+	if (rc != CFG_SUCCESS) {
+		cfg_free(cfg);
+		return (-1);
+	}
+	*cfg_r = cfg;
+	return (0);
+}
+
+/* Split a scanners list ("a, b c") into words. */
+static char **
+split_words(const char *s, size_t *n_r)
+{
+	char	**v = NULL;
+	size_t	 n = 0, len;
+
+	for (;;) {
+		s += strspn(s, ", \t");
+		if (*s == '\0')
+			break;
+		len = strcspn(s, ", \t");
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = xstrndup(s, len);
+		s += len;
+	}
+	*n_r = n;
+	return (v);
+}
+
+static void
+probe_add(struct load_state *ls, const char *plugin, config_probe_fn probe,
+    void *arg)
+{
+	const struct hs_plugin_option *t;
+	static const struct hs_plugin_option none[] = { { NULL, 0, NULL, NULL } };
+	char		*error = NULL;
+	size_t		 i;
+
+	for (i = 0; i < ls->nprobed; i++)
+		if (strcmp(ls->pnames[i], plugin) == 0)
+			return;
+	if (probe == NULL) {
+		buf_printf(&ls->errors, "%s: plugin %s: plugins cannot be loaded "
+		    "here\n", ls->name, plugin);
+		return;
+	}
+	if ((t = probe(arg, ls->scratch->plugin_directory, plugin,
+	    &error)) == NULL) {
+		buf_printf(&ls->errors, "%s: plugin %s: %s\n", ls->name, plugin,
+		    error ? error : "cannot be loaded");
+		free(error);
+		return;
+	}
+	ls->pnames = xreallocarray(ls->pnames, ls->nprobed + 1,
+	    sizeof(*ls->pnames));
+	ls->ptables = xreallocarray(ls->ptables, ls->nprobed + 1,
+	    sizeof(*ls->ptables));
+	ls->pnames[ls->nprobed] = xstrdup(plugin);
+	ls->ptables[ls->nprobed] = t ? t : none;
+	ls->nprobed++;
+}
+
+/* Order the plugin sections as scanners lists them; each named plugin gets one. */
+static void
+resolve_scanners(struct load_state *ls, const char *list)
+{
+	struct hs_config *conf = ls->scratch;
+	char		**words;
+	size_t		 n, i, j;
+
+	conf->scanners_text = xstrdup(list);
+	words = split_words(list, &n);
+	conf->scanners = xcalloc(n, sizeof(*conf->scanners));
+	for (i = 0; i < n; i++) {
+		struct hs_config_plugin *src = plugin_section(conf, words[i]);
+		struct hs_config_plugin *dst = &conf->scanners[i];
+
+		for (j = 0; j < i; j++)
+			if (strcmp(conf->scanners[j].name, words[i]) == 0)
+				buf_printf(&ls->errors, "%s: scanners: %s is "
+				    "listed twice\n", ls->name, words[i]);
+		dst->name = xstrdup(src->name);
+		dst->nopts = src->nopts;
+		dst->opt_names = xcalloc(src->nopts, sizeof(char *));
+		dst->opt_values = xcalloc(src->nopts, sizeof(char *));
+		for (j = 0; j < src->nopts; j++) {
+			dst->opt_names[j] = xstrdup(src->opt_names[j]);
+			dst->opt_values[j] = xstrdup(src->opt_values[j]);
+		}
+		free(words[i]);
+	}
+	conf->nscanners = n;
+	free(words);
+}
+
+static void
+load_state_clear(struct load_state *ls)
+{
+	size_t	 i;
+
+	for (i = 0; i < ls->nprobed; i++)
+		free(ls->pnames[i]);
+	free(ls->pnames);
+	free(ls->ptables);
+	buf_free(&ls->errors);
+}
+
+static struct hs_config *
+config_new_defaults(void)
+{
+	struct hs_config *conf = xcalloc(1, sizeof(*conf));
+	char		 buf[160];
+	size_t		 i;
+
+	for (i = 0; i < NPARAMS; i++)
+		if (param_store(&params[i], params[i].def, conf, buf,
+		    sizeof(buf)) != NULL)
+			abort();	/* a bad default is a bug */
+	for (i = 0; i < VERDICT_COUNT; i++)
+		conf->policy_action[i] = policy_defaults_tab[i];
+	for (i = 0; i < NEXTRAS; i++)
+		*(char **)((char *)conf + policy_extras[i].off) =
+		    xstrdup(policy_extras[i].def);
+	return (conf);
+}
+
+static int
+config_load_common(const char *path, const char *text, const char *name,
+    config_probe_fn probe, void *probe_arg, struct hs_config **conf_r,
+    char **errors_r)
+{
+	struct load_state ls;
+	struct hs_config *conf = config_new_defaults();
+	cfg_t		*cfg = NULL;
+	size_t		 i;
+
+	memset(&ls, 0, sizeof(ls));
+	ls.name = name;
+	ls.scratch = conf;
+	*conf_r = NULL;
+
+	/* Pass 1: which plugins, from where; nothing is checked yet. */
+	if (parse_pass(&ls, path, text, false, &cfg) == 0) {
+		const char	*dir = cfg_getstr(cfg, "plugin_directory");
+		char		**words;
+		size_t		 n;
+
+		if (dir != NULL && dir[0] == '/') {
+			free(conf->plugin_directory);
+			conf->plugin_directory = xstrdup(dir);
+		}
+		words = split_words(cfg_getstr(cfg, "scanners"), &n);
+		for (i = 0; i < n; i++) {
+			probe_add(&ls, words[i], probe, probe_arg);
+			free(words[i]);
+		}
+		free(words);
+		for (i = 0; i < cfg_size(cfg, "plugin"); i++)
+			probe_add(&ls, cfg_title(cfg_getnsec(cfg, "plugin", i)),
+			    probe, probe_arg);
+		cfg_free(cfg);
+		cfg = NULL;
+	}
+
+	/* Pass 2: everything, with line numbers. */
+	if (parse_pass(&ls, path, text, true, &cfg) == 0) {
+		for (i = 0; i < NPARAMS; i++) {
+			cfg_opt_t *o = cfg_getopt(cfg, params[i].name);
+
+			if (o && (o->flags & CFGF_MODIFIED))
+				conf->set_mask |= 1ULL << i;
+		}
+		resolve_scanners(&ls, cfg_getstr(cfg, "scanners"));
+		for (i = 0; i < cfg_size(cfg, "plugin"); i++)
+			(void)plugin_section(conf, cfg_title(cfg_getnsec(cfg,
+			    "plugin", i)));
+		for (i = 0; i < cfg_size(cfg, "domain"); i++)
+			(void)domain_section(conf, cfg_title(cfg_getnsec(cfg,
+			    "domain", i)));
+		cfg_free(cfg);
+	}
+	conf->file = xstrdup(name);
+
+	if (ls.errors.len > 0) {
+		ls.errors.data[--ls.errors.len] = '\0';	/* last newline */
+		*errors_r = buf_steal(&ls.errors, NULL);
+		load_state_clear(&ls);
+		config_free(&conf);
+		return (-1);
+	}
+	load_state_clear(&ls);
+	*conf_r = conf;
+	return (0);
+}
+
+/*
+ * Two things libconfuse 3.3 does differently from what a Postfix admin
+ * expects, fixed before it sees the text, line for line:
+ * - it counts each "#" comment as three lines, so every line number after
+ *   a comment would be wrong: "#" comments (outside quoted strings) are
+ *   blanked out, keeping every newline;
+ * - "name =" with nothing after it is a syntax error, where main.cf means
+ *   an empty value: it becomes name = "".
+ */
+static char *
+preprocess(const char *text)
+{
+	struct buf	 b = BUF_INIT;
+	char		*out, *p, *line;
+	char		 quote = 0;
+
+	out = xstrdup(text);
+	for (p = out; *p; p++) {
+		if (quote) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == quote)
+				quote = 0;
+			continue;
+		}
+		if (*p == '"' || *p == '\'') {
+			quote = *p;
+		} else if (*p == '#') {
+			while (*p != '\0' && *p != '\n')
+				*p++ = ' ';
+			if (*p == '\0')
+				break;
+		}
+	}
+	for (line = out; *line != '\0'; line = p + (*p != '\0')) {
+		size_t	 len;
+
+		p = line + strcspn(line, "\n");
+		len = (size_t)(p - line);
+		while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' ||
+		    line[len - 1] == '\r'))
+			len--;
+		buf_append(&b, line, (size_t)(p - line));
+		if (len > 0 && line[len - 1] == '=' &&
+		    strspn(line, " \t") < len - 1)
+			buf_append(&b, " \"\"", 3);
+		if (*p == '\n')
+			buf_putc(&b, '\n');
+	}
+	free(out);
+	buf_reserve(&b, 0);
+	return (buf_steal(&b, NULL));
+}
+
+#define CONFIG_FILE_MAX	(4 * 1024 * 1024)
+
+static char *
+read_text_file(const char *path, char **errors_r)
+{
+	struct buf	 b = BUF_INIT;
+	char		 chunk[8192];
+	size_t		 n;
+	FILE		*fp;
+
+	if ((fp = fopen(path, "re")) == NULL) {
+		*errors_r = xasprintf("%s: cannot read: %s", path, strerror(errno));
+		return (NULL);
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		if (b.len + n > CONFIG_FILE_MAX) {
+			*errors_r = xasprintf("%s: larger than %d bytes; is it "
+			    "really a configuration file?", path, CONFIG_FILE_MAX);
+			(void)fclose(fp);
+			buf_free(&b);
+			return (NULL);
+		}
+		buf_append(&b, chunk, n);
+	}
+	if (ferror(fp)) {
+		*errors_r = xasprintf("%s: read error: %s", path, strerror(errno));
+		(void)fclose(fp);
+		buf_free(&b);
+		return (NULL);
+	}
+	(void)fclose(fp);
+	if (memchr(b.data ? b.data : "", '\0', b.len) != NULL) {
+		*errors_r = xasprintf("%s: contains a NUL byte", path);
+		buf_free(&b);
+		return (NULL);
+	}
+	buf_reserve(&b, 0);
+	return (buf_steal(&b, NULL));
+}
+
+int
+config_load(const char *path, config_probe_fn probe, void *probe_arg,
+    struct hs_config **conf_r, char **errors_r)
+{
+	char	*text;
+	int	 rc;
+
+	if (path == NULL)
+		path = CONFIG_DEFAULT_FILE;
+	*conf_r = NULL;
+	if ((text = read_text_file(path, errors_r)) == NULL)
+		return (-1);
+	rc = config_load_string(text, path, probe, probe_arg, conf_r, errors_r);
+	free(text);
+	return (rc);
+}
+
+int
+config_load_string(const char *text, const char *name, config_probe_fn probe,
+    void *probe_arg, struct hs_config **conf_r, char **errors_r)
+{
+	char	*clean = preprocess(text);
+	int	 rc;
+
+	rc = config_load_common(NULL, clean, name, probe, probe_arg, conf_r,
+	    errors_r);
+	free(clean);
+	return (rc);
+}
+
+static void
+plugin_cfg_clear(struct hs_config_plugin *pc)
+{
+	size_t	 j;
+
+	for (j = 0; j < pc->nopts; j++) {
+		free(pc->opt_names[j]);
+		free(pc->opt_values[j]);
+	}
+	free(pc->opt_names);
+	free(pc->opt_values);
+	free(pc->name);
+}
+
+void
+config_free(struct hs_config **confp)
+{
+	struct hs_config *conf = *confp;
+	size_t		 i;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < NPARAMS; i++) {
+		if (params[i].type == P_STR || params[i].type == P_PATH ||
+		    params[i].type == P_NAME || params[i].type == P_VERDICTS ||
+		    params[i].off == F(syslog_facility))
+			free(*(char **)((char *)conf + params[i].off));
+	}
+	for (i = 0; i < conf->nscanners; i++)
+		plugin_cfg_clear(&conf->scanners[i]);
+	free(conf->scanners);
+	for (i = 0; i < conf->nplugin_sections; i++)
+		plugin_cfg_clear(&conf->plugin_sections[i]);
+	free(conf->plugin_sections);
+	for (i = 0; i < conf->ndomains; i++)
+		free(conf->domains[i].domain);
+	free(conf->domains);
+	free(conf->scanners_text);
+	for (i = 0; i < NEXTRAS; i++)
+		free(*(char **)((char *)conf + policy_extras[i].off));
+	free(conf->file);
+	free(conf);
+	*confp = NULL;
+}
+
+const char *
+config_check_value(enum hs_opt_type type, const char *value, long *num_r)
+{
+	char	*end;
+	long	 v = 0;
+
+	switch (type) {
+	case HS_OPT_STR:
+	case HS_OPT_LIST:
+		break;
+	case HS_OPT_PATH:
+		if (value[0] != '/')
+			return ("must be an absolute path");
+		break;
+	case HS_OPT_INT:
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno || end == value || *end != '\0' || v < 0)
+			return ("not a whole number >= 0");
+		break;
+	case HS_OPT_BOOL:
+		if (strcmp(value, "yes") == 0)
+			v = 1;
+		else if (strcmp(value, "no") != 0)
+			return ("use yes or no");
+		break;
+	case HS_OPT_TIME:
+		if (config_parse_time(value, &v) < 0)
+			return ("bad time (use a number with ms, s, m, h or d)");
+		break;
+	case HS_OPT_SIZE:
+		if (config_parse_size(value, &v) < 0)
+			return ("bad size (use a number, optionally with k, M or G)");
+		break;
+	default:
+		return ("unknown option type");
+	}
+	*num_r = v;
+	return (NULL);
+}
+
+static void
+param_format(const struct param *p, const struct hs_config *conf, char *buf,
+    size_t size)
+{
+	const char	*field = (const char *)conf + p->off;
+	long		 v;
+
+	switch (p->type) {
+	case P_STR:
+	case P_PATH:
+	case P_NAME:
+	case P_VERDICTS:
+		(void)snprintf(buf, size, "%s", *(char *const *)field);
+		return;
+	case P_BOOL:
+		(void)snprintf(buf, size, "%s", *(const bool *)field ? "yes" : "no");
+		return;
+	case P_INT:
+		(void)snprintf(buf, size, "%ld", *(const long *)field);
+		return;
+	case P_TIME:
+		v = *(const long *)field;
+		if (v % 1000 != 0 || v == 0)
+			(void)snprintf(buf, size, "%ldms", v);
+		else if (v % 86400000L == 0)
+			(void)snprintf(buf, size, "%ldd", v / 86400000L);
+		else if (v % 3600000L == 0)
+			(void)snprintf(buf, size, "%ldh", v / 3600000L);
+		else
+			(void)snprintf(buf, size, "%lds", v / 1000);
+		return;
+	case P_SIZE:
+		v = *(const long *)field;
+		if (v != 0 && v % 1073741824L == 0)
+			(void)snprintf(buf, size, "%ldG", v / 1073741824L);
+		else if (v != 0 && v % 1048576L == 0)
+			(void)snprintf(buf, size, "%ldM", v / 1048576L);
+		else if (v != 0 && v % 1024L == 0)
+			(void)snprintf(buf, size, "%ldk", v / 1024L);
+		else
+			(void)snprintf(buf, size, "%ld", v);
+		return;
+	case P_ENUM:
+		if (p->off == F(syslog_facility))
+			(void)snprintf(buf, size, "%s", *(char *const *)field);
+		else
+			(void)choice_word(p->choices, *(const int *)field, buf, size);
+		return;
+	}
+}
+
+static void
+print_value(FILE *fp, const char *indent, const char *name, const char *val)
+{
+	if (val[0] == '\0' || strpbrk(val, " \t#\"',$") != NULL)
+		fprintf(fp, "%s%s = \"%s\"\n", indent, name, val);
+	else
+		fprintf(fp, "%s%s = %s\n", indent, name, val);
+}
+
+void
+config_print(const struct hs_config *conf, FILE *fp, bool only_set)
+{
+	char	 val[4200];
+	size_t	 i, j;
+	int	 v;
+
+	for (i = 0; i < NPARAMS; i++) {
+		if (only_set && !(conf->set_mask & (1ULL << i)))
+			continue;
+		param_format(&params[i], conf, val, sizeof(val));
+		print_value(fp, "", params[i].name, val);
+	}
+	if (!only_set || conf->nscanners > 0) {
+		val[0] = '\0';
+		for (i = 0; i < conf->nscanners; i++)
+			(void)snprintf(val + strlen(val), sizeof(val) - strlen(val),
+			    "%s%s", i ? ", " : "", conf->scanners[i].name);
+		print_value(fp, "", "scanners", val);
+	}
+	for (i = 0; i < conf->nplugin_sections; i++) {
+		const struct hs_config_plugin *pc = &conf->plugin_sections[i];
+
+		fprintf(fp, "plugin %s {\n", pc->name);
+		for (j = 0; j < pc->nopts; j++)
+			print_value(fp, "    ", pc->opt_names[j], pc->opt_values[j]);
+		fprintf(fp, "}\n");
+	}
+	fprintf(fp, "policy {\n");
+	for (v = 0; v < VERDICT_COUNT; v++)
+		if (!only_set || strcmp(policy_default_names[v],
+		    config_action_name(conf->policy_action[v])) != 0)
+			print_value(fp, "    ", policy_keys[v],
+			    config_action_name(conf->policy_action[v]));
+	for (i = 0; i < NEXTRAS; i++) {
+		const char *cur = *(char *const *)((const char *)conf +
+		    policy_extras[i].off);
+
+		if (!only_set || strcmp(cur, policy_extras[i].def) != 0)
+			print_value(fp, "    ", policy_extras[i].name, cur);
+	}
+	fprintf(fp, "}\n");
+	for (i = 0; i < conf->ndomains; i++) {
+		fprintf(fp, "domain %s {\n", conf->domains[i].domain);
+		for (v = 0; v < VERDICT_COUNT; v++)
+			if (conf->domains[i].set[v])
+				print_value(fp, "    ", policy_keys[v],
+				    config_action_name(conf->domains[i].action[v]));
+		fprintf(fp, "}\n");
+	}
+}
+
+uint64_t
+config_digest(const struct hs_config *conf, const char *extra)
+{
+	uint64_t	 h = 14695981039346656037ULL;	/* FNV-1a 64 */
+	const char	*p;
+	char		*text = NULL;
+	size_t		 len = 0, i;
+	FILE		*fp;
+
+	if ((fp = open_memstream(&text, &len)) == NULL)
+		return (0);
+	config_print(conf, fp, false);
+	if (extra != NULL)
+		(void)fprintf(fp, "%s\n", extra);
+	if (fclose(fp) != 0) {
+		free(text);
+		return (0);
+	}
+	for (i = 0, p = text; i < len; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	free(text);
+	return (h);
+}
+
+const char *
+config_name_at(size_t i)
+{
+	return (i < NPARAMS ? params[i].name : NULL);
+}
+
+static const char *const action_names[] = {
+	[ACTION_DELIVER] = "deliver",
+	[ACTION_TAG] = "tag",
+	[ACTION_CLEAN] = "deliver-cleaned",
+	[ACTION_QUARANTINE] = "quarantine",
+	[ACTION_DROP] = "drop",
+	[ACTION_HOLD] = "hold",
+};
+
+const char *
+config_action_name(enum policy_action a)
+{
+	if ((size_t)a >= sizeof(action_names) / sizeof(action_names[0]))
+		return ("?");
+	return (action_names[a]);
+}
+
+int
+config_action_parse(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(action_names) / sizeof(action_names[0]); i++)
+		if (strcmp(action_names[i], name) == 0)
+			return ((int)i);
+	return (-1);
+}
+
+int
+config_syslog_facility(const struct hs_config *conf)
+{
+	static const struct {
+		const char	*name;
+		int		 fac;
+	} tab[] = {
+		{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON },
+		{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+		{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+		{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+		{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strcmp(tab[i].name, conf->syslog_facility) == 0)
+			return (tab[i].fac);
+	return (LOG_MAIL);
+}

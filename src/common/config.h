@@ -1,0 +1,192 @@
+/*
+ * config.h - holdscan.conf: schema, defaults, validation, printing.
+ *
+ * One table (config.c) names every parameter with its type, default,
+ * limits and one-line description; the parser (libconfuse), the
+ * validators, `holdscand -n` and the documentation checks all use it.
+ * A loaded config is immutable; a reload builds a new one.
+ */
+#ifndef HS_CONFIG_H
+#define HS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "scanner/plugin.h"
+#include "common/verdict.h"
+
+#define CONFIG_DEFAULT_FILE	HS_SYSCONFDIR "/holdscan.conf"
+
+enum fsync_method {
+	FSYNC_SYNCFS,		/* one syncfs(2) per batch step */
+	FSYNC_FILE,		/* fsync(2) every file */
+};
+
+/* Policy action for one verdict (issue: scanner plugins). */
+enum policy_action {
+	ACTION_DELIVER,
+	ACTION_TAG,		/* deliver with headers and subject tag */
+	ACTION_CLEAN,		/* deliver-cleaned */
+	ACTION_QUARANTINE,
+	ACTION_DROP,
+	ACTION_HOLD,		/* leave aside for the admin */
+};
+
+/* What happens to mail set aside unscanned when set_aside_lifetime ends. */
+enum aside_expiry {
+	EXPIRE_QUARANTINE,	/* into the quarantine, verdict scan-failed */
+	EXPIRE_BOUNCE,		/* into the quarantine, and a notice to the sender */
+	EXPIRE_DELIVER_TAGGED,	/* delivered with the not-scanned header */
+};
+
+/* A plugin's section: the options the file set, in file order. */
+struct hs_config_plugin {
+	char		*name;
+	char		**opt_names;
+	char		**opt_values;
+	size_t		 nopts;
+};
+
+/* A domain "example.org" { } section: actions that override the policy. */
+struct hs_config_domain {
+	char		*domain;
+	enum policy_action action[VERDICT_COUNT];
+	bool		 set[VERDICT_COUNT];
+};
+
+struct hs_config {
+	char	*file;			/* path it was read from */
+
+	/* where things are */
+	char	*postfix_config_directory;
+	char	*state_directory;
+	char	*quarantine_directory;
+	char	*holdscan_queue_subdir;	/* inside queue_directory */
+	char	*pid_file;
+	char	*metrics_file;
+	char	*plugin_directory;
+
+	/* logging */
+	char	*syslog_name;
+	char	*syslog_facility;
+	bool	 verbose;
+
+	/* processes */
+	char	*worker_user;
+	long	 worker_count;		/* 0: one per CPU */
+	long	 scan_time_limit;	/* ms */
+	long	 scan_retry_limit;
+	long	 worker_memory_limit;	/* bytes, RLIMIT_AS; 0: none */
+	long	 worker_cpu_limit;	/* seconds, RLIMIT_CPU per worker life; 0: none */
+	long	 worker_max_scans;	/* recycle a worker after this many */
+
+	/* batching */
+	long	 batch_max_messages;
+	long	 batch_max_bytes;
+	long	 batch_max_wait;	/* ms */
+	long	 max_in_flight;		/* claimed and not yet committed */
+	long	 rescan_interval;	/* ms */
+	long	 message_size_limit;	/* bytes; larger files are set aside */
+
+	/* mail set aside unscanned */
+	long	 set_aside_lifetime;	/* ms; 0: never expires */
+	enum aside_expiry set_aside_expiry_action;
+	bool	 set_aside_rescan;	/* scan again when the scanners change */
+
+	/* commit */
+	enum fsync_method fsync_method;
+
+	/* the built-in header */
+	char	*scan_header_name;
+	char	*scan_header_text;	/* $version and $myhostname expanded */
+
+	/* notifications (verdict lists: see config_verdict_mask()) */
+	char	*notify_postmaster;	/* verdicts that tell the postmaster */
+	char	*notify_recipients;	/* verdicts that tell the recipients of quarantined mail */
+	char	*postmaster_address;
+	char	*notify_postmaster_template;
+	char	*notify_recipient_template;
+
+	/* scanning: plugins in order, with their sections */
+	char		*scanners_text;		/* as written */
+	struct hs_config_plugin *scanners;
+	size_t		 nscanners;
+	struct hs_config_plugin *plugin_sections;	/* every plugin { } in the file */
+	size_t		 nplugin_sections;
+
+	/* policy { } and domain { } */
+	enum policy_action policy_action[VERDICT_COUNT];
+	char		*subject_tag;	/* tag: put in front of the subject */
+	char		*tag_header_name;	/* tag, deliver-cleaned: "" for none */
+	char		*tag_header_text;	/* $verdict, $reason, $score */
+	struct hs_config_domain *domains;
+	size_t		 ndomains;
+
+	/* private: which parameters the file set (bit i = params[i]) */
+	unsigned long long set_mask;
+};
+
+/*
+ * config_load() reads path (CONFIG_DEFAULT_FILE when NULL) and returns 0
+ * with a new config, or -1 with every problem found, one per line
+ * ("file:line: parameter: what is wrong"), in *errors_r (owned by the
+ * caller). A missing file is an error; an empty one gives all defaults.
+ * config_load_string() parses text (tests, fuzzing); name is used in messages.
+ */
+/*
+ * A plugin section's options are the plugin's own: the loader asks probe
+ * for the option table of each plugin named in scanners or in a plugin
+ * section (NULL and *error_r set when the plugin cannot be loaded).
+ * probe may be NULL: then plugin sections are refused.
+ */
+typedef const struct hs_plugin_option *(*config_probe_fn)(void *arg,
+	    const char *plugin_dir, const char *plugin, char **error_r);
+
+int	 config_load(const char *path, config_probe_fn probe, void *probe_arg,
+	    struct hs_config **conf_r, char **errors_r);
+int	 config_load_string(const char *text, const char *name,
+	    config_probe_fn probe, void *probe_arg, struct hs_config **conf_r,
+	    char **errors_r);
+void	 config_free(struct hs_config **conf);
+
+/*
+ * config_print() writes "name = value" for each parameter, in table
+ * order: all of them, or (only_set) those the file set, as postconf -n.
+ */
+void	 config_print(const struct hs_config *conf, FILE *fp, bool only_set);
+
+/*
+ * A 64-bit hash of the effective configuration (config_print() of all of
+ * it) and of extra (may be NULL): equal for configurations that scan
+ * alike, whatever their comments and layout. 0 if it cannot be made.
+ */
+uint64_t config_digest(const struct hs_config *conf, const char *extra);
+
+/* The name of parameter i in table order, or NULL past the last one. */
+const char *config_name_at(size_t i);
+
+/* "deliver", "quarantine", ... and back; -1 for an unknown name. */
+const char *config_action_name(enum policy_action a);
+int	 config_action_parse(const char *name);
+
+/* Check a plugin option value by type: NULL if fine, else what is wrong. */
+const char *config_check_value(enum hs_opt_type type, const char *value,
+	    long *num_r);
+
+/*
+ * A verdict list ("infected, blocked"; the names of verdict.h, or with
+ * "_" for "-" as in the policy section) as a bit mask, bit v for verdict
+ * v; 0 for an empty list. The list was checked when it was loaded.
+ */
+unsigned config_verdict_mask(const char *list);
+
+/* syslog(3) facility of syslog_facility (LOG_MAIL, ...). */
+int	 config_syslog_facility(const struct hs_config *conf);
+
+/* Parse "200ms", "5s", "2m", "1h", "1d" into ms; "10k", "5M", "1G" into bytes. */
+int	 config_parse_time(const char *s, long *ms_r);
+int	 config_parse_size(const char *s, long *bytes_r);
+
+#endif

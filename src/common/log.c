@@ -1,0 +1,184 @@
+/*
+ * NAME
+ *	log - one-line diagnostics to syslog (LOG_MAIL) or stderr
+ * DESCRIPTION
+ *	Every function formats one complete line and hands it to the
+ *	destination in a single call (one syslog(3) or one write(2)), so
+ *	that lines from several processes never interleave.
+ *
+ *	The destination, ident and verbosity are chosen once by log_open()
+ *	before the program does anything else; they are the only
+ *	process-wide state in the project outside holdscand's context
+ *	struct, in the same way as openlog(3)'s own.
+ *
+ *	This module must never allocate memory (it is called on the way out
+ *	of out-of-memory and panic paths) and never block on a full disk:
+ *	stderr writes that fail are dropped.
+ * DIAGNOSTICS
+ *	None of its own; hs_fatal() exits, hs_panic() aborts.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+#define LOG_LINE_MAX	2048
+
+static struct {
+	char		 ident[64];
+	enum log_dest	 dest;
+	int		 verbose;
+	int		 facility;
+} log_state = { "holdscan", LOG_DEST_STDERR, 0, LOG_MAIL };
+
+void
+log_open(const char *ident, enum log_dest dest, int facility, int verbose)
+{
+	log_state.facility = facility;
+	(void)snprintf(log_state.ident, sizeof(log_state.ident), "%s", ident);
+	log_state.dest = dest;
+	log_state.verbose = verbose;
+	if (dest == LOG_DEST_SYSLOG)
+		openlog(log_state.ident, LOG_PID | LOG_NDELAY, log_state.facility);
+}
+
+void
+log_reopen(void)
+{
+	if (log_state.dest == LOG_DEST_SYSLOG) {
+		closelog();
+		openlog(log_state.ident, LOG_PID | LOG_NDELAY, log_state.facility);
+	}
+}
+
+void
+log_set_verbose(int verbose)
+{
+	log_state.verbose = verbose;
+}
+
+bool
+log_to_stderr(void)
+{
+	return (log_state.dest == LOG_DEST_STDERR);
+}
+
+/*
+ * Format "prefix" + message (+ ": strerror") into one line and emit it.
+ * errno is captured by the caller before anything here can change it.
+ */
+static void
+log_emit(int prio, const char *prefix, int saved_errno, const char *fmt,
+    va_list ap)
+{
+	char	 line[LOG_LINE_MAX];
+	size_t	 len;
+	int	 n;
+
+	n = snprintf(line, sizeof(line), "%s", prefix);
+	len = n > 0 ? (size_t)n : 0;
+	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+	if (n > 0)
+		len += (size_t)n;
+	if (len >= sizeof(line))
+		len = sizeof(line) - 1;
+	if (saved_errno != 0 && len < sizeof(line) - 1) {
+		n = snprintf(line + len, sizeof(line) - len, ": %s",
+		    strerror(saved_errno));
+		if (n > 0)
+			len += (size_t)n;
+		if (len >= sizeof(line))
+			len = sizeof(line) - 1;
+	}
+	line[len] = '\0';
+
+	if (log_state.dest == LOG_DEST_SYSLOG) {
+		syslog(prio, "%s", line);
+	} else {
+		char	 out[LOG_LINE_MAX + 96];
+
+		n = snprintf(out, sizeof(out), "%s[%ld]: %s\n",
+		    log_state.ident, (long)getpid(), line);
+		if (n > 0) {
+			size_t	 outlen = (size_t)n < sizeof(out) ?
+			    (size_t)n : sizeof(out) - 1;
+
+			if (outlen == sizeof(out) - 1)
+				out[outlen - 1] = '\n';
+			/* A short or failed write to stderr is not worth dying for. */
+			if (write(STDERR_FILENO, out, outlen) < 0)
+				errno = 0;
+		}
+	}
+}
+
+#define LOG_FN(name, prio, prefix, with_errno)			\
+void									\
+name(const char *fmt, ...)						\
+{									\
+	int	 saved = with_errno ? errno : 0;			\
+	va_list	 ap;							\
+									\
+	va_start(ap, fmt);						\
+	log_emit(prio, prefix, saved, fmt, ap);				\
+	va_end(ap);							\
+	errno = saved;							\
+}
+
+LOG_FN(hs_info, LOG_INFO, "", 0)
+LOG_FN(hs_notice, LOG_NOTICE, "", 0)
+LOG_FN(hs_warn, LOG_WARNING, "warning: ", 1)
+LOG_FN(hs_warnx, LOG_WARNING, "warning: ", 0)
+
+void
+hs_debug(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	if (log_state.verbose <= 0)
+		return;
+	va_start(ap, fmt);
+	log_emit(LOG_DEBUG, "", 0, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+hs_fatal(int status, const char *fmt, ...)
+{
+	int	 saved = errno;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_CRIT, "fatal: ", saved, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void
+hs_fatalx(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_CRIT, "fatal: ", 0, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void
+hs_panic(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_CRIT, "panic: ", 0, fmt, ap);
+	va_end(ap);
+	abort();
+}

@@ -1,0 +1,145 @@
+/*
+ * NAME
+ *	policy - decide what happens to a message from its verdict
+ * DESCRIPTION
+ *	A rule maps each verdict to an action. The default rule comes from
+ *	the policy section of holdscan.conf; domain sections override it for
+ *	mail whose recipients are in that domain. A message cannot be split,
+ *	so when its recipients' domains disagree the most careful action
+ *	wins: hold, then quarantine; drop only when all agree on it (a
+ *	disagreement with drop quarantines, for the admin to decide); among
+ *	the delivering actions, the one that changes the message most.
+ *	When deliver-cleaned cannot clean, policy_fallback() names what
+ *	happens instead: quarantine.
+ *
+ *	This module must never do I/O or allocate in policy_decide().
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/policy.h"
+#include "common/xalloc.h"
+
+void
+policy_defaults(struct policy *p)
+{
+	int	 v;
+
+	memset(p, 0, sizeof(*p));
+	for (v = 0; v < VERDICT_COUNT; v++)
+		p->def.action[v] = ACTION_HOLD;
+	p->def.action[VERDICT_CLEAN] = ACTION_DELIVER;
+	p->subject_tag = xstrdup("[SPAM]");
+	p->tag_header_name = xstrdup("X-Holdscan-Verdict");
+	p->tag_header_text = xstrdup("$verdict ($reason)");
+}
+
+void
+policy_from_config(struct policy *p, const struct hs_config *conf)
+{
+	size_t	 i;
+	int	 v;
+
+	policy_defaults(p);
+	for (v = 0; v < VERDICT_COUNT; v++)
+		p->def.action[v] = conf->policy_action[v];
+	free(p->subject_tag);
+	p->subject_tag = xstrdup(conf->subject_tag);
+	free(p->tag_header_name);
+	p->tag_header_name = xstrdup(conf->tag_header_name);
+	free(p->tag_header_text);
+	p->tag_header_text = xstrdup(conf->tag_header_text);
+	p->ndomains = conf->ndomains;
+	p->domains = xcalloc(conf->ndomains, sizeof(*p->domains));
+	p->rules = xcalloc(conf->ndomains, sizeof(*p->rules));
+	for (i = 0; i < conf->ndomains; i++) {
+		p->domains[i] = xstrdup(conf->domains[i].domain);
+		for (v = 0; v < VERDICT_COUNT; v++)
+			p->rules[i].action[v] = conf->domains[i].set[v] ?
+			    conf->domains[i].action[v] : p->def.action[v];
+	}
+}
+
+void
+policy_clear(struct policy *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->ndomains; i++)
+		free(p->domains[i]);
+	free(p->domains);
+	free(p->rules);
+	free(p->subject_tag);
+	free(p->tag_header_name);
+	free(p->tag_header_text);
+	memset(p, 0, sizeof(*p));
+}
+
+static const struct policy_rule *
+rule_for(const struct policy *p, const char *rcpt)
+{
+	const char	*at = strrchr(rcpt, '@');
+	size_t		 i;
+
+	if (at == NULL)
+		return (&p->def);
+	for (i = 0; i < p->ndomains; i++)
+		if (strcasecmp(at + 1, p->domains[i]) == 0)
+			return (&p->rules[i]);
+	return (&p->def);
+}
+
+/* Rank of the delivering actions: how much each changes the message. */
+static int
+deliver_rank(enum policy_action a)
+{
+	switch (a) {
+	case ACTION_DELIVER:
+		return (0);
+	case ACTION_TAG:
+		return (1);
+	case ACTION_CLEAN:
+		return (2);
+	default:
+		return (-1);
+	}
+}
+
+enum policy_action
+policy_decide(const struct policy *p, enum verdict v, const char *const *rcpts,
+    size_t nrcpts)
+{
+	enum policy_action best, a;
+	bool		 any_hold = false, any_quar = false, any_drop = false;
+	bool		 all_drop = true;
+	size_t		 i;
+
+	if ((unsigned)v >= VERDICT_COUNT)
+		return (ACTION_HOLD);
+	if (p->ndomains == 0 || nrcpts == 0)
+		return (p->def.action[v]);
+	best = ACTION_DELIVER;
+	for (i = 0; i < nrcpts; i++) {
+		a = rule_for(p, rcpts[i])->action[v];
+		any_hold |= a == ACTION_HOLD;
+		any_quar |= a == ACTION_QUARANTINE;
+		any_drop |= a == ACTION_DROP;
+		all_drop &= a == ACTION_DROP;
+		if (deliver_rank(a) > deliver_rank(best))
+			best = a;
+	}
+	if (any_hold)
+		return (ACTION_HOLD);
+	if (any_quar || (any_drop && !all_drop))
+		return (ACTION_QUARANTINE);
+	if (all_drop)
+		return (ACTION_DROP);
+	return (best);
+}
+
+enum policy_action
+policy_fallback(enum policy_action a)
+{
+	return (a == ACTION_CLEAN ? ACTION_QUARANTINE : a);
+}

@@ -1,0 +1,100 @@
+/*
+ * wire.h - messages between holdscand's processes: a type, a fixed-size
+ * body and at most one file descriptor, over SOCK_SEQPACKET socketpairs.
+ *
+ * The peers are the same binary, so bodies are plain structs; the
+ * receiver still checks each body's size against its type and never
+ * trusts a string to be terminated.
+ */
+#ifndef HS_WIRE_H
+#define HS_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/verdict.h"
+
+enum wire_type {
+	/* master -> scanner parent */
+	WIRE_SPAWN = 1,		/* no body: fork one more worker */
+	WIRE_KILL,		/* struct wire_pid: SIGKILL one worker */
+	WIRE_RELOAD,		/* no body: rebuild plugins' state (engines) */
+	/* scanner parent -> master */
+	WIRE_SPAWNED,		/* struct wire_spawned + the worker's socket */
+	WIRE_EXITED,		/* struct wire_exited */
+	WIRE_ENGINE,		/* struct wire_engine: a generation is ready */
+	/* master -> worker */
+	WIRE_SCAN,		/* struct wire_scan + the queue file (read-only) */
+	/* worker -> master */
+	WIRE_RESULT,		/* struct wire_result [+ sealed memfd with content records] */
+	/* master -> scanner supervisor */
+	WIRE_START,		/* struct wire_start: start a scanner parent */
+	/* scanner supervisor -> master (and WIRE_EXITED for a scanner parent) */
+	WIRE_STARTED,		/* struct wire_started [+ the new parent's control socket] */
+};
+
+struct wire_pid {
+	int32_t		 pid;
+};
+
+struct wire_spawned {
+	int32_t		 pid;
+	uint32_t	 generation;
+};
+
+struct wire_exited {
+	int32_t		 pid;
+	int32_t		 status;	/* as from waitpid() */
+};
+
+struct wire_start {
+	uint32_t	 reread;	/* re-read the configuration file first */
+};
+
+struct wire_started {
+	int32_t		 pid;		/* > 0 with the socket; 0: not started */
+	int32_t		 error;		/* errno when not started */
+};
+
+struct wire_engine {
+	uint32_t	 generation;
+	uint32_t	 ok;		/* 0: the reload failed, old generation stays */
+	char		 info[480];	/* "clamav 1.4.6 sigs=1234; ..." or the error */
+};
+
+struct wire_scan {
+	uint64_t	 seq;
+	uint64_t	 size_limit;	/* bytes; 0: none */
+	uint32_t	 time_limit_ms;
+	char		 queue_id[256];
+};
+
+enum wire_content {
+	CONTENT_SAME = 0,	/* deliver the original content */
+	CONTENT_NEW = 1,	/* memfd holds the new content as N/L records */
+};
+
+struct wire_result {
+	uint64_t	 seq;
+	int32_t		 verdict;	/* enum verdict */
+	int32_t		 action;	/* enum policy_action */
+	int32_t		 content;	/* enum wire_content */
+	uint32_t	 scan_us;	/* time the scan took */
+	uint32_t	 last;		/* the worker exits after this result */
+	char		 reason[256];	/* "Eicar-Signature", "blocked name x.exe", ... */
+	char		 detail[512];	/* "clamav=infected:Eicar headers=clean" */
+};
+
+/*
+ * wire_send() sends one message (fd < 0: none). wire_recv() receives one
+ * into body[size]; *len_r is the body length, *fd_r a received fd or -1.
+ * wire_recv() returns 1 on a message, 0 on end of file, -1 on error
+ * (EMSGSIZE: truncated message or descriptor, EPROTO: malformed).
+ * Both retry on EINTR.
+ */
+int	 wire_send(int sock, enum wire_type type, const void *body, size_t len,
+	    int fd);
+int	 wire_recv(int sock, enum wire_type *type_r, void *body, size_t size,
+	    size_t *len_r, int *fd_r);
+
+#endif

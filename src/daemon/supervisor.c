@@ -1,0 +1,324 @@
+/*
+ * NAME
+ *	supervisor - start scanner parents for the master, and nothing else
+ * DESCRIPTION
+ *	holdscand forks the supervisor while it is still root, before the
+ *	master drops to mail_owner. A scanner parent runs as worker_user,
+ *	and any process of that user (a worker that a message took over,
+ *	say) can kill it; the master cannot start a new one itself, because
+ *	it can no longer change users. The supervisor can, and is out of the
+ *	worker user's reach: it keeps root's user id, which nobody but root
+ *	may signal, but gives up every capability except CAP_SETUID and
+ *	CAP_SETGID (what it takes to make a process worker_user), and sets
+ *	no_new_privs, so neither it nor anything it starts can gain one
+ *	again. It closes every descriptor but its socket to the master.
+ *
+ *	On WIRE_START it forks a scanner parent on a new socketpair (the
+ *	child becomes worker_user before it does anything else: scanner.c),
+ *	gives the master its end, and tells the master how each scanner
+ *	parent ended (WIRE_EXITED). When the scanner program becomes its own
+ *	executable (design.md), this is where it is exec'ed, as worker_user,
+ *	with the control socket as its descriptor 3; nothing else changes.
+ *
+ *	It dies with the master (PR_SET_PDEATHSIG), and a scanner parent
+ *	dies with it. When the master closes the socket (holdscand stops),
+ *	it waits a few seconds for its scanner parents, which stop when
+ *	their own control sockets close, and exits.
+ *
+ *	It must never open a queue file, a message, a plugin or the
+ *	configuration, never take anything from the master but a fixed-size
+ *	WIRE_START (a descriptor sent along is closed unread), never act on
+ *	a process it did not start, and never hold a capability beyond
+ *	CAP_SETUID and CAP_SETGID once it serves the master.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/supervisor.h"
+#include "common/wire.h"
+#include "common/xalloc.h"
+
+#define SUPERVISOR_STOP_MS	5000	/* for the scanner parents at stop */
+
+struct supervisor {
+	const struct scanner_setup *setup;
+	int		 sock;		/* to the master */
+	int		 sigfd;		/* SIGCHLD */
+	pid_t		*children;	/* scanner parents not yet reaped */
+	size_t		 nchildren;
+};
+
+/* The master is gone: nobody to serve (its scanner parents die with us). */
+static void
+exit_if_master_gone(void)
+{
+	if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)
+		_exit(0);
+}
+
+/*
+ * Root's user id stays (the worker user cannot signal it), without its
+ * supplementary groups; of root's powers only CAP_SETUID and CAP_SETGID
+ * stay, in the bounding set too
+ * where we may shrink it (without CAP_SETPCAP, e.g. under systemd's
+ * CapabilityBoundingSet=, no_new_privs does that job for execve).
+ */
+static int
+keep_setid_capabilities(void)
+{
+	struct __user_cap_header_struct hdr;
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	const uint32_t	 keep = (1U << CAP_SETUID) | (1U << CAP_SETGID);
+	unsigned long	 cap;
+
+	for (cap = 0; cap <= 63; cap++) {
+		if (cap == CAP_SETUID || cap == CAP_SETGID)
+			continue;
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
+			break;		/* past the kernel's last capability */
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EPERM)
+			return (-1);
+	}
+	if (setgroups(0, NULL) < 0)	/* root's supplementary groups */
+		return (-1);
+	memset(&hdr, 0, sizeof(hdr));
+	memset(data, 0, sizeof(data));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	hdr.pid = 0;
+	data[0].effective = data[0].permitted = keep;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return (-1);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return (-1);
+	return (0);
+}
+
+/* Every descriptor but 0-2 and keep: nothing of the master's stays here. */
+static int
+close_all_but(int keep)
+{
+	if (keep > 3 && close_range(3, (unsigned int)keep - 1, 0) < 0)
+		return (-1);
+	if (close_range((unsigned int)keep + 1, ~0U, 0) < 0)
+		return (-1);
+	return (0);
+}
+
+static void
+send_exited(struct supervisor *sv, pid_t pid, int status)
+{
+	struct wire_exited ex;
+
+	ex.pid = pid;
+	ex.status = status;
+	if (wire_send(sv->sock, WIRE_EXITED, &ex, sizeof(ex), -1) < 0) {
+		exit_if_master_gone();
+		hs_warn("supervisor: send to master");
+	}
+}
+
+/* Reap what has ended; report the scanner parents (tell = false at stop). */
+static void
+reap(struct supervisor *sv, bool tell)
+{
+	size_t	 i;
+	pid_t	 pid;
+	int	 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < sv->nchildren; i++)
+			if (sv->children[i] == pid)
+				break;
+		if (i == sv->nchildren)
+			continue;
+		sv->children[i] = sv->children[--sv->nchildren];
+		if (tell)
+			send_exited(sv, pid, status);
+	}
+}
+
+static void
+start_parent(struct supervisor *sv, bool reread)
+{
+	struct wire_started st;
+	int		 pair[2];
+	pid_t		 pid;
+
+	memset(&st, 0, sizeof(st));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+		st.error = errno;
+		hs_warn("supervisor: socketpair");
+	} else if ((pid = fork()) < 0) {
+		st.error = errno;
+		hs_warn("supervisor: fork");
+		(void)close(pair[0]);
+		(void)close(pair[1]);
+	} else if (pid == 0) {
+		(void)close(sv->sock);
+		(void)close(sv->sigfd);
+		(void)close(pair[0]);
+		log_reopen();
+		scanner_parent_main(pair[1], sv->setup, reread);
+	} else {
+		(void)close(pair[1]);
+		st.pid = pid;
+		sv->children = xreallocarray(sv->children, sv->nchildren + 1,
+		    sizeof(*sv->children));
+		sv->children[sv->nchildren++] = pid;
+	}
+	if (wire_send(sv->sock, WIRE_STARTED, &st, sizeof(st),
+	    st.pid > 0 ? pair[0] : -1) < 0) {
+		exit_if_master_gone();
+		hs_fatal(EX_OSERR, "supervisor: send to master");
+	}
+	if (st.pid > 0)
+		(void)close(pair[0]);
+}
+
+/* The master stopped: let the scanner parents finish (bounded), then go. */
+static void HS_NORETURN
+finish(struct supervisor *sv)
+{
+	struct pollfd	 pfd;
+	struct timespec	 t0, now;
+	long		 left;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		reap(sv, false);
+		if (sv->nchildren == 0)
+			break;
+		(void)clock_gettime(CLOCK_MONOTONIC, &now);
+		left = SUPERVISOR_STOP_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0) {
+			hs_warnx("supervisor: %zu scanner parent%s did not stop "
+			    "in %d s; they die with this process",
+			    sv->nchildren, sv->nchildren == 1 ? "" : "s",
+			    SUPERVISOR_STOP_MS / 1000);
+			break;
+		}
+		pfd.fd = sv->sigfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) > 0) {
+			struct signalfd_siginfo si;
+
+			while (read(sv->sigfd, &si, sizeof(si)) == sizeof(si))
+				;
+		}
+	}
+	_exit(0);
+}
+
+static void HS_NORETURN
+supervisor_main(int sock, const struct scanner_setup *setup, pid_t master)
+{
+	struct supervisor sv;
+	struct pollfd	 pfd[2];
+	struct wire_start req;
+	enum wire_type	 type;
+	sigset_t	 mask, chld;
+	size_t		 len;
+	int		 fd, r;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.setup = setup;
+	sv.sock = sock;
+	(void)prctl(PR_SET_NAME, "holdscand-super");
+	if (close_all_but(sock) < 0)
+		hs_fatal(EX_OSERR, "supervisor: close_range");
+	log_reopen();
+	/* As the master's: these are the master's to act on. */
+	(void)sigemptyset(&mask);
+	(void)sigaddset(&mask, SIGTERM);
+	(void)sigaddset(&mask, SIGINT);
+	(void)sigaddset(&mask, SIGHUP);
+	(void)sigaddset(&mask, SIGCHLD);
+	(void)sigemptyset(&chld);
+	(void)sigaddset(&chld, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+	    (sv.sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		hs_fatal(EX_OSERR, "supervisor: signalfd");
+	(void)signal(SIGPIPE, SIG_IGN);
+	if (geteuid() == 0 && keep_setid_capabilities() < 0)
+		hs_fatal(EX_OSERR, "supervisor: cannot give up capabilities");
+	/* After the credentials changed (that resets it), and checked. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		hs_fatal(EX_OSERR, "supervisor: prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != master)
+		_exit(0);	/* it died before the prctl took effect */
+
+	for (;;) {
+		pfd[0].fd = sv.sock;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sv.sigfd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			hs_fatal(EX_OSERR, "supervisor: poll");
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(sv.sigfd, &si, sizeof(si)) == sizeof(si))
+				;
+			reap(&sv, true);
+		}
+		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		r = wire_recv(sv.sock, &type, &req, sizeof(req), &len, &fd);
+		if (r == 0 || (r < 0 && (errno == ECONNRESET || errno == EPIPE)))
+			finish(&sv);
+		if (r < 0)
+			hs_fatal(EX_PROTOCOL, "supervisor: receive from master");
+		if (fd >= 0)
+			(void)close(fd);
+		if (type == WIRE_START && len == sizeof(req) && fd < 0)
+			start_parent(&sv, req.reread != 0);
+		else
+			hs_warnx("supervisor: unexpected message %d (%zu bytes) "
+			    "from master", type, len);
+	}
+}
+
+int
+supervisor_start(const struct scanner_setup *setup, int *sock_r, pid_t *pid_r)
+{
+	int	 pair[2];
+	pid_t	 pid, master = getpid();
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+		return (-1);
+	if ((pid = fork()) < 0) {
+		int	 saved = errno;
+
+		(void)close(pair[0]);
+		(void)close(pair[1]);
+		errno = saved;
+		return (-1);
+	}
+	if (pid == 0) {
+		(void)close(pair[0]);
+		supervisor_main(pair[1], setup, master);
+	}
+	(void)close(pair[1]);
+	*sock_r = pair[0];
+	*pid_r = pid;
+	return (0);
+}

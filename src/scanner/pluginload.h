@@ -1,0 +1,83 @@
+/*
+ * pluginload.h - the host side of the plugin ABI: load, check, call.
+ *
+ * Used by the scanner parent (load, init, reload) and its workers
+ * (worker_init, scan); holdscan check-config loads without init.
+ */
+#ifndef HS_PLUGINLOAD_H
+#define HS_PLUGINLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "scanner/plugin.h"
+
+/* An option's value after checking: text as written, number if numeric. */
+struct plugin_optval {
+	const char	*name;		/* borrowed from the plugin's table */
+	char		*text;
+	long		 num;
+};
+
+struct plugin {
+	char		*name;
+	char		*path;
+	void		*dl;
+	const struct hs_plugin *desc;
+	void		*ctx;		/* the plugin's, from init */
+	bool		 inited;
+	struct hs_host	 host;
+	struct plugin_optval *opts;	/* one per entry of desc->options */
+	size_t		 nopts;
+	char		**watch;	/* paths the plugin asked to be watched */
+	size_t		 nwatch;
+};
+
+/*
+ * plugin_load() dlopen()s dir/NAME.so after checking that the file and
+ * its directory are owned by root or by us and not writable by group or
+ * others, then checks the descriptor (symbol, ABI version, struct size,
+ * name, required hooks). Nothing of the plugin runs but its constructors.
+ * Returns 0, or -1 with a sentence in *error_r (owned by the caller).
+ */
+int	 plugin_load(const char *dir, const char *name, struct plugin **p_r,
+	    char **error_r);
+/*
+ * plugin_set_option() checks value against the option's type; unknown
+ * names and bad values give -1 and a sentence (no file/line: the caller
+ * adds those). Options not set keep their defaults.
+ */
+int	 plugin_set_option(struct plugin *p, const char *name,
+	    const char *value, char **error_r);
+/* Run init (scanner parent). */
+int	 plugin_init(struct plugin *p, char **error_r);
+/*
+ * plugin_start() is plugin_load(), plugin_set_option() for each option of
+ * the configuration's section and plugin_init(): the scanner parent's
+ * start and "holdscan scan". -1 with a sentence in *error_r, nothing left.
+ */
+struct hs_config_plugin;
+int	 plugin_start(const char *dir, const struct hs_config_plugin *pc,
+	    struct plugin **p_r, char **error_r);
+/*
+ * plugin_scan() runs p's scan hook on msg and makes *r safe to use: a
+ * failed hook is HS_FAILED ("plugin error" unless it said why), the
+ * strings are terminated, a verdict out of range is HS_FAILED.
+ */
+void	 plugin_scan(struct plugin *p, const struct hs_msg *msg,
+	    struct hs_result *r);
+void	 plugin_free(struct plugin **p);
+
+/*
+ * A config_probe_fn for config_load(): loads each plugin (without init)
+ * to get its option table. The tables stay valid until plugin_probe_clear().
+ */
+struct plugin_probe {
+	struct plugin	**loaded;
+	size_t		 n;
+};
+const struct hs_plugin_option *plugin_probe(void *probe, const char *dir,
+	    const char *name, char **error_r);
+void	 plugin_probe_clear(struct plugin_probe *probe);
+
+#endif

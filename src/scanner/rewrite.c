@@ -1,0 +1,516 @@
+/*
+ * NAME
+ *	rewrite - subject tag, verdict headers and part replacement
+ * DESCRIPTION
+ *	The changes a policy action makes to a message, at the level of
+ *	content records so that untouched lines keep their records:
+ *
+ *	tag		the first line of the Subject field gets the tag in
+ *			front of its value (folded subjects keep their
+ *			continuation lines; an already tagged subject is left
+ *			alone);
+ *	headers		verdict header texts are expanded from templates, and
+ *			header lines from plugins are checked line by line;
+ *	deliver-cleaned	the MIME tree is walked with GMime (mime.c); each
+ *			leaf part goes to the part scanners, and each part
+ *			they condemn is replaced, from just after the boundary
+ *			line before it to the end of its content, by a short
+ *			text/plain part saying what was removed and why. The
+ *			byte ranges come from GMime's own offsets, checked
+ *			against the text; the new records are spliced between
+ *			the original ones, line for line.
+ *
+ *	This module must never write a partial clean (every part to remove
+ *	is located before anything is built), never copy untrusted text
+ *	into a header or note without neutralising line ends and control
+ *	characters, and never let a removed part's name break the MIME
+ *	structure around the note. The line end before the next boundary
+ *	belongs to that boundary and is kept, CR included.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "scanner/rewrite.h"
+#include "common/verdict.h"
+#include "common/xalloc.h"
+
+#define NOTE_NAME_MAX	200	/* bytes of a removed part's name in the note */
+
+void
+rewrite_recs_free(struct rewrite_recs *rr)
+{
+	size_t	 i;
+
+	for (i = 0; i < rr->nstore; i++)
+		free(rr->store[i]);
+	free(rr->store);
+	free(rr->recs);
+	memset(rr, 0, sizeof(*rr));
+}
+
+/* Keep s (owned from now on) with the records. */
+static void
+store_add(struct rewrite_recs *rr, char *s)
+{
+	rr->store = xreallocarray(rr->store, rr->nstore + 1, sizeof(*rr->store));
+	rr->store[rr->nstore++] = s;
+}
+
+static void
+recs_push(struct rewrite_recs *rr, size_t *cap, const struct qfile_rec *r,
+    size_t k)
+{
+	if (k == 0)
+		return;
+	if (rr->n + k > *cap) {
+		*cap = (rr->n + k) * 2 + 16;
+		rr->recs = xreallocarray(rr->recs, *cap, sizeof(*rr->recs));
+	}
+	memcpy(rr->recs + rr->n, r, k * sizeof(*r));
+	rr->n += k;
+}
+
+/* Records of text (owned from now on), split as Postfix splits lines. */
+static void
+recs_push_text(struct rewrite_recs *rr, size_t *cap, char *text,
+    size_t line_limit)
+{
+	struct qfile_rec *nr = NULL;
+	size_t		 k;
+
+	store_add(rr, text);
+	k = qfile_text_records(text, strlen(text), line_limit, &nr);
+	recs_push(rr, cap, nr, k);
+	free(nr);
+}
+
+/* Index after the logical line that starts at record i. */
+static size_t
+line_next(const struct qfile_rec *recs, size_t n, size_t i)
+{
+	while (i < n && recs[i].type != QREC_NORM)
+		i++;
+	return (i < n ? i + 1 : n);
+}
+
+/* --- tag ----------------------------------------------------------------- */
+
+/* Length of "Subject<blanks>:" at the start of a record, or 0. */
+static size_t
+subject_name_len(const struct qfile_rec *r)
+{
+	size_t	 i = 7;
+
+	if (r->len < 8 || strncasecmp(r->data, "subject", 7) != 0)
+		return (0);
+	while (i < r->len && (r->data[i] == ' ' || r->data[i] == '\t'))
+		i++;
+	return (i < r->len && r->data[i] == ':' ? i + 1 : 0);
+}
+
+bool
+rewrite_tag_subject(const struct qfile_rec *recs, size_t n, const char *tag,
+    size_t line_limit, struct rewrite_recs *out)
+{
+	struct buf	 line = BUF_INIT, value = BUF_INIT, nl = BUF_INIT;
+	size_t		 hend = qfile_header_end(recs, n), i, j, k, cap = 0;
+	size_t		 name, ws, tlen = strlen(tag);
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < hend; i = line_next(recs, hend, i))
+		if ((name = subject_name_len(&recs[i])) > 0)
+			break;
+	if (i >= hend) {
+		recs_push(out, &cap, recs, n);
+		return (false);
+	}
+	j = line_next(recs, n, i);	/* after the first line */
+	for (k = i; k < j; k++)
+		buf_append(&line, recs[k].data, recs[k].len);
+	/* The unfolded value: first line, then continuation lines. */
+	buf_append(&value, line.data + name, line.len - name);
+	for (k = j; k < hend && recs[k].len > 0 &&
+	    (recs[k].data[0] == ' ' || recs[k].data[0] == '\t');
+	    k = line_next(recs, hend, k)) {
+		size_t	 e = line_next(recs, hend, k), m;
+
+		for (m = k; m < e; m++)
+			buf_append(&value, recs[m].data, recs[m].len);
+	}
+	if (tlen == 0 || (value.len >= tlen &&
+	    memmem(value.data, value.len, tag, tlen) != NULL)) {
+		recs_push(out, &cap, recs, n);
+	} else {
+		for (ws = name; ws < line.len && (line.data[ws] == ' ' ||
+		    line.data[ws] == '\t'); ws++)
+			;
+		buf_append(&nl, line.data, ws);
+		if (ws == name)
+			buf_putc(&nl, ' ');
+		buf_append(&nl, tag, tlen);
+		if (ws < line.len) {
+			buf_putc(&nl, ' ');
+			buf_append(&nl, line.data + ws, line.len - ws);
+		}
+		recs_push(out, &cap, recs, i);
+		recs_push_text(out, &cap, buf_steal(&nl, NULL), line_limit);
+		recs_push(out, &cap, recs + j, n - j);
+	}
+	buf_free(&line);
+	buf_free(&value);
+	buf_free(&nl);
+	return (true);
+}
+
+/* --- templates and header lines ------------------------------------------- */
+
+static const char *const tmpl_vars[] = { "verdict", "reason", "score", NULL };
+
+/* Length of the variable name at p (after '$'), or 0 if not a name. */
+static size_t
+var_len(const char *p)
+{
+	size_t	 n = 0;
+
+	while (isalnum((unsigned char)p[n]) || p[n] == '_')
+		n++;
+	return (n);
+}
+
+static int
+var_index(const char *p, size_t n)
+{
+	int	 i;
+
+	for (i = 0; tmpl_vars[i] != NULL; i++)
+		if (strlen(tmpl_vars[i]) == n && strncmp(tmpl_vars[i], p, n) == 0)
+			return (i);
+	return (-1);
+}
+
+const char *
+rewrite_check_template(const char *tmpl)
+{
+	const char	*p;
+	size_t		 n;
+
+	for (p = tmpl; *p; p++) {
+		if ((unsigned char)*p < 32 || *p == 127)
+			return ("control characters are not allowed");
+		if (*p != '$' || (n = var_len(p + 1)) == 0)
+			continue;
+		if (var_index(p + 1, n) < 0)
+			return ("unknown variable (use $verdict, $reason or $score)");
+		p += n;
+	}
+	return (NULL);
+}
+
+/* Append s, neutralised for a header line. */
+static void
+put_safe(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		buf_putc(b, c < 32 || c == 127 ? ' ' : c > 127 ? '?' : c);
+	}
+}
+
+char *
+rewrite_expand(const char *tmpl, const char *verdict, const char *reason,
+    double score, size_t max)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*p;
+	char		 num[32];
+	size_t		 n;
+
+	for (p = tmpl; *p; p++) {
+		if (*p == '$' && (n = var_len(p + 1)) > 0 &&
+		    var_index(p + 1, n) >= 0) {
+			switch (var_index(p + 1, n)) {
+			case 0:
+				put_safe(&b, verdict);
+				break;
+			case 1:
+				put_safe(&b, reason[0] ? reason : "no reason given");
+				break;
+			default:
+				(void)snprintf(num, sizeof(num), "%.1f", score);
+				put_safe(&b, num);
+				break;
+			}
+			p += n;
+		} else {
+			char	 one[2] = { *p, '\0' };
+
+			put_safe(&b, one);
+		}
+	}
+	if (b.len > max) {
+		b.len = max;
+		b.data[b.len] = '\0';
+	}
+	while (b.len > 0 && b.data[b.len - 1] == ' ')
+		b.data[--b.len] = '\0';
+	if (b.data == NULL)
+		return (xstrdup(""));
+	return (buf_steal(&b, NULL));
+}
+
+size_t
+rewrite_header_lines(const char *in, struct buf *out)
+{
+	const char	*p = in, *nl;
+	size_t		 len, dropped = 0, k;
+	bool		 kept = false, keep, blank;
+
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		for (blank = true, k = 0; k < len; k++)
+			if (p[k] != ' ' && p[k] != '\t')
+				blank = false;
+		if (blank)
+			keep = false;	/* would end the header block */
+		else if (p[0] == ' ' || p[0] == '\t')
+			keep = kept;	/* continues the previous field */
+		else
+			keep = qfile_is_header_line(p, len);
+		if (keep) {
+			for (k = 0; k < len; k++) {
+				unsigned char c = (unsigned char)p[k];
+
+				buf_putc(out, c < 32 && c != '\t' ? ' ' : c);
+			}
+			buf_putc(out, '\n');
+		} else {
+			dropped++;
+		}
+		kept = keep;
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return (dropped);
+}
+
+/* --- deliver-cleaned -------------------------------------------------------- */
+
+struct splice {
+	size_t		 start, end;
+	char		*text;		/* the replacement, owned */
+};
+
+struct clean {
+	const char	*text;
+	size_t		 len;
+	rewrite_part_fn	 fn;
+	void		*arg;
+	struct splice	*sp;
+	size_t		 nsp;
+	struct buf	*summary;
+	bool		 cannot;
+	char		*why;
+	size_t		 whysize;
+};
+
+/* The name to show for a part: printable ASCII, bounded. */
+static void
+safe_name(char *dst, size_t size, const char *name)
+{
+	size_t	 i, o = 0;
+
+	for (i = 0; name[i] != '\0' && o + 4 < size; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (o >= NOTE_NAME_MAX) {
+			memcpy(dst + o, "...", 3);
+			o += 3;
+			break;
+		}
+		dst[o++] = c < 32 || c > 126 ? '?' : (char)c;
+	}
+	dst[o] = '\0';
+}
+
+static void
+scan_one(struct clean *c, const struct mime_part *p, const char *filename,
+    struct hs_result *worst)
+{
+	struct hs_part	 hp;
+	struct hs_result r;
+
+	hp.filename = filename;
+	hp.content_type = p->content_type;
+	hp.data = p->data;
+	hp.len = p->len;
+	memset(&r, 0, sizeof(r));
+	c->fn(c->arg, &hp, &r);
+	r.reason[sizeof(r.reason) - 1] = '\0';
+	if ((unsigned)r.verdict > HS_FAILED)
+		r.verdict = HS_FAILED;
+	if (r.verdict > worst->verdict)
+		*worst = r;
+}
+
+static int
+clean_part(void *arg, const struct mime_part *p)
+{
+	struct clean	*c = arg;
+	struct hs_result worst;
+	struct buf	 note = BUF_INIT, reason = BUF_INIT;
+	const char	*name = p->filename != NULL ? p->filename : p->name;
+	char		 shown[NOTE_NAME_MAX + 8];
+	const char	*nl;
+	size_t		 e = p->cut_end, next;
+	bool		 at_start, cr;
+
+	memset(&worst, 0, sizeof(worst));
+	scan_one(c, p, name, &worst);
+	if (p->filename != NULL && p->name != NULL &&
+	    strcmp(p->filename, p->name) != 0)
+		scan_one(c, p, p->name, &worst);
+	if (worst.verdict < HS_BLOCKED)
+		return (0);
+	if (name != NULL)
+		safe_name(shown, sizeof(shown), name);
+	else
+		(void)snprintf(shown, sizeof(shown), "(unnamed %.100s part)",
+		    p->content_type);
+	if (!p->cut_ok) {
+		(void)snprintf(c->why, c->whysize, "part %s is the body of the "
+		    "message itself, not a part of a multipart", shown);
+		c->cannot = true;
+		return (1);
+	}
+	put_safe(&reason, worst.reason[0] ? worst.reason : "no reason given");
+	buf_printf(&note, "Content-Type: text/plain; charset=us-ascii\n"
+	    "Content-Transfer-Encoding: 7bit\n"
+	    "Content-Disposition: inline\n"
+	    "\n"
+	    "holdscan removed attachment %s: %s: %s", shown,
+	    verdict_name((enum verdict)worst.verdict), reason.data);
+	/*
+	 * The line end before the next boundary belongs to it: keep it, and
+	 * keep a CR there when the boundary line has one, as GMime then
+	 * takes two bytes for it.
+	 */
+	at_start = e == 0 || c->text[e - 1] == '\n';
+	next = at_start ? e : e + 1;
+	nl = next < c->len ? memchr(c->text + next, '\n', c->len - next) : NULL;
+	cr = (nl != NULL && nl > c->text + next && nl[-1] == '\r') ||
+	    (e > 0 && c->text[e - 1] == '\r') ||
+	    (at_start && e > 1 && c->text[e - 2] == '\r');
+	buf_printf(&note, "%s%s", cr ? "\r" : "", at_start ? "\n" : "");
+	c->sp = xreallocarray(c->sp, c->nsp + 1, sizeof(*c->sp));
+	c->sp[c->nsp].start = p->cut_start;
+	c->sp[c->nsp].end = e;
+	c->sp[c->nsp].text = buf_steal(&note, NULL);
+	c->nsp++;
+	buf_printf(c->summary, "%s%s: %s: %s", c->summary->len ? "; " : "",
+	    shown, verdict_name((enum verdict)worst.verdict), reason.data);
+	buf_free(&reason);
+	return (0);
+}
+
+/*
+ * Build out from recs with each splice's lines replaced. A splice starts
+ * at a line start; it ends at a line start (its text then ends with a
+ * newline) or at a line's newline (which its last line then stands for).
+ */
+static int
+apply_splices(const struct qfile_rec *recs, size_t n, const char *text,
+    size_t len, struct splice *sp, size_t nsp, size_t line_limit,
+    struct rewrite_recs *out, char *why, size_t whysize)
+{
+	size_t	 i = 0, off = 0, k, j, cap = 0, prev_end = 0;
+	bool	 at_start;
+
+	memset(out, 0, sizeof(*out));
+	for (k = 0; k < nsp; k++) {
+		if (sp[k].start < prev_end || sp[k].end < sp[k].start ||
+		    sp[k].end > len)
+			goto bad;
+		prev_end = sp[k].end;
+		while (i < n && off < sp[k].start) {	/* lines before it */
+			j = line_next(recs, n, i);
+			recs_push(out, &cap, recs + i, j - i);
+			for (; i < j; i++)
+				off += recs[i].len + (recs[i].type == QREC_NORM);
+		}
+		if (off != sp[k].start)
+			goto bad;
+		at_start = sp[k].end == 0 || text[sp[k].end - 1] == '\n';
+		if (!at_start && sp[k].end < len && text[sp[k].end] != '\n')
+			goto bad;
+		while (i < n && (off < sp[k].end || (!at_start &&
+		    off == sp[k].end))) {		/* its lines */
+			j = line_next(recs, n, i);
+			for (; i < j; i++)
+				off += recs[i].len + (recs[i].type == QREC_NORM);
+		}
+		if (at_start ? off != sp[k].end : off != sp[k].end + 1 &&
+		    !(i == n && sp[k].end == len))
+			goto bad;
+		recs_push_text(out, &cap, sp[k].text, line_limit);
+		sp[k].text = NULL;
+	}
+	if (i < n)
+		recs_push(out, &cap, recs + i, n - i);
+	return (0);
+bad:
+	(void)snprintf(why, whysize, "part %zu does not fall on line "
+	    "boundaries of the queue file", k + 1);
+	rewrite_recs_free(out);
+	return (-1);
+}
+
+enum rewrite_clean_result
+rewrite_clean(const struct qfile_rec *recs, size_t n, const char *text,
+    size_t len, const struct mime_limits *lim, rewrite_part_fn fn, void *arg,
+    size_t line_limit, struct rewrite_recs *out, struct buf *summary,
+    char *why, size_t whysize)
+{
+	struct mime_limits l = *lim;
+	struct clean	 c;
+	enum rewrite_clean_result res;
+	size_t		 k;
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	c.text = text;
+	c.len = len;
+	c.fn = fn;
+	c.arg = arg;
+	c.summary = summary;
+	c.why = why;
+	c.whysize = whysize;
+	l.want_cut = true;
+	why[0] = '\0';
+	rc = mime_walk(text, len, &l, clean_part, &c, why, whysize);
+	if (rc < 0)
+		res = REWRITE_FAILED;
+	else if (c.cannot)
+		res = REWRITE_CANNOT;
+	else if (c.nsp == 0)
+		res = REWRITE_UNCHANGED;
+	else if (apply_splices(recs, n, text, len, c.sp, c.nsp, line_limit,
+	    out, why, whysize) < 0)
+		res = REWRITE_FAILED;
+	else
+		res = REWRITE_CLEANED;
+	for (k = 0; k < c.nsp; k++)
+		free(c.sp[k].text);
+	free(c.sp);
+	if (res != REWRITE_CLEANED)
+		buf_reset(summary);
+	return (res);
+}

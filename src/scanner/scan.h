@@ -1,0 +1,54 @@
+/*
+ * scan.h - scan one message in a worker: plugins, policy, rewrite.
+ *
+ * Runs only in scanner workers (unprivileged, untrusted content). Its
+ * output is a verdict, an action and, when the content changes, the new
+ * content as N/L records in a sealed memfd for the master.
+ */
+#ifndef HS_SCAN_H
+#define HS_SCAN_H
+
+#include <stddef.h>
+
+#include "common/config.h"
+#include "scanner/pluginload.h"
+#include "common/qfile.h"
+#include "common/policy.h"
+#include "common/wire.h"
+
+struct scan_ctx {
+	const struct hs_config *conf;
+	const struct policy *policy;
+	struct plugin	**plugins;	/* in configured order */
+	size_t		 nplugins;
+	char		*scan_header;	/* "X-Holdscan: scanned by ..." or NULL */
+	size_t		 line_limit;	/* Postfix's line_length_limit */
+};
+
+/*
+ * scan_ctx_init() prepares the per-process parts (the expanded header).
+ * scan_message() reads the queue file on fd, scans it and fills res; on
+ * CONTENT_NEW *memfd_r is a sealed memfd the caller sends and closes,
+ * else -1. It never exits: any failure is VERDICT_FAILED with a reason.
+ */
+void	 scan_ctx_init(struct scan_ctx *ctx, const struct hs_config *conf,
+	    const struct policy *policy, const char *myhostname,
+	    size_t line_limit);
+void	 scan_ctx_clear(struct scan_ctx *ctx);
+void	 scan_message(const struct scan_ctx *ctx, int fd,
+	    const struct wire_scan *req, struct wire_result *res, int *memfd_r);
+
+/*
+ * scan_build_content() appends the records of the new content to out:
+ * recs with each line of add_headers ("Name: value\n"...) inserted before
+ * the header/body separator, long lines split as Postfix does. Shared
+ * with the master's scan-failed path and the quarantine release path.
+ */
+void	 scan_build_content(const struct qfile_rec *recs, size_t n,
+	    size_t header_end, const char *add_headers, size_t line_limit,
+	    struct buf *out);
+
+/* A sealed, read-only memfd holding len bytes of data; -1 with errno. */
+int	 scan_memfd(const char *data, size_t len);
+
+#endif

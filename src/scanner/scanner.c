@@ -1,0 +1,588 @@
+/*
+ * NAME
+ *	scanner - scanner parent process and scanner workers
+ * DESCRIPTION
+ *	The scanner parent drops to the worker user, loads and initialises
+ *	the plugins (so a signature database is compiled once and shared
+ *	copy-on-write by all workers), then serves the master's requests
+ *	on the control socket: spawn a worker (its socket goes back to the
+ *	master with SCM_RIGHTS), kill one, reload. It reaps its children
+ *	and tells the master how each ended. A reload builds the plugins'
+ *	new state here while the existing workers go on scanning with the
+ *	old one, so mail keeps flowing; on success a new generation is
+ *	announced and the master rolls its workers over to it.
+ *
+ *	A worker scans one message at a time under resource limits (address
+ *	space, CPU time per message, an alarm as a last resort) and exits
+ *	after worker_max_scans messages or when the master closes its socket.
+ *
+ *	The scanner parent is started by the scanner supervisor
+ *	(supervisor.c), again whenever one dies. Both die with their parent
+ *	(PR_SET_PDEATHSIG), so a kill -9 of holdscand never leaves scanners
+ *	behind. They must never open queue files themselves: they only read
+ *	what the master passes them.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "scanner/pluginload.h"
+#include "common/policy.h"
+#include "scanner/scan.h"
+#include "scanner/scanner.h"
+#include "common/wire.h"
+#include "common/xalloc.h"
+
+#define RELOAD_SETTLE_MS	2000	/* quiet time after a signature change */
+
+struct scanner {
+	const struct scanner_setup *setup;
+	int		 ctl;
+	int		 sigfd;
+	int		 inofd;		/* plugin watch paths, or -1 */
+	uint32_t	 generation;
+	struct plugin	**plugins;
+	size_t		 nplugins;
+	struct policy	 policy;
+	struct scan_ctx	 sctx;
+	pid_t		*children;
+	size_t		 nchildren;
+	struct timespec	 reload_due;	/* pending inotify-triggered reload */
+	bool		 reload_pending;
+	struct hs_config *conf;		/* our own after a reload, else NULL */
+};
+
+/* The master (or, for a worker, its peer) is gone: nothing to report to. */
+static void
+exit_if_peer_gone(void)
+{
+	if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)
+		_exit(0);
+}
+
+static void
+die_with_parent(void)
+{
+	pid_t	 ppid = getppid();
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		hs_fatal(EX_OSERR, "prctl(PR_SET_PDEATHSIG)");
+	/* The parent may have died before the prctl took effect. */
+	if (getppid() != ppid || ppid == 1)
+		_exit(EX_OSERR);
+}
+
+static void
+drop_privileges(const struct scanner_setup *s)
+{
+	if (s->uid == (uid_t)-1)
+		return;
+	if (setgroups(1, &s->gid) < 0 || setgid(s->gid) < 0 ||
+	    setuid(s->uid) < 0)
+		hs_fatal(EX_NOPERM, "scanner: cannot change to user %s", s->user);
+	if (s->uid != 0 && setuid(0) == 0)
+		hs_fatalx(EX_SOFTWARE, "scanner: could regain root after dropping it");
+}
+
+static void
+load_plugins(struct scanner *sc)
+{
+	const struct hs_config *conf = sc->setup->conf;
+	char		*error = NULL;
+	size_t		 i;
+
+	sc->plugins = xcalloc(conf->nscanners, sizeof(*sc->plugins));
+	for (i = 0; i < conf->nscanners; i++) {
+		struct plugin	*p;
+
+		if (plugin_start(conf->plugin_directory, &conf->scanners[i], &p,
+		    &error) < 0)
+			hs_fatalx(EX_CONFIG, "%s", error);
+		sc->plugins[sc->nplugins++] = p;
+	}
+	sc->sctx.plugins = sc->plugins;
+	sc->sctx.nplugins = sc->nplugins;
+}
+
+static void
+engine_info(struct scanner *sc, char *buf, size_t size)
+{
+	size_t	 i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sc->nplugins && len + 1 < size; i++) {
+		char	 one[256] = "";
+
+		if (sc->plugins[i]->desc->info != NULL)
+			sc->plugins[i]->desc->info(sc->plugins[i]->ctx, one,
+			    sizeof(one));
+		(void)snprintf(buf + len, size - len, "%s%s%s%s",
+		    len ? "; " : "", sc->plugins[i]->name, one[0] ? " " : "", one);
+		len = strlen(buf);
+	}
+}
+
+static void
+announce(struct scanner *sc, bool ok, const char *why)
+{
+	struct wire_engine e;
+
+	memset(&e, 0, sizeof(e));
+	e.generation = sc->generation;
+	e.ok = ok;
+	if (ok)
+		engine_info(sc, e.info, sizeof(e.info));
+	else
+		(void)snprintf(e.info, sizeof(e.info), "%s", why);
+	if (wire_send(sc->ctl, WIRE_ENGINE, &e, sizeof(e), -1) < 0) {
+		exit_if_peer_gone();
+		hs_fatal(EX_OSERR, "scanner: send to master");
+	}
+}
+
+/*
+ * Re-read the configuration: new policy, header and plugin options. The
+ * set of plugins itself is fixed for the life of the process.
+ */
+static void
+reread_config(struct scanner *sc)
+{
+	struct plugin_probe probe = { NULL, 0 };
+	struct hs_config *conf = NULL;
+	char		*error = NULL;
+	size_t		 i, j;
+
+	if (config_load(sc->setup->config_path, plugin_probe, &probe, &conf,
+	    &error) < 0) {
+		hs_warnx("scanner: %s not re-read (the master says why)",
+		    sc->setup->config_path);
+		free(error);
+		plugin_probe_clear(&probe);
+		return;
+	}
+	plugin_probe_clear(&probe);
+	if (conf->nscanners != sc->nplugins)
+		hs_warnx("scanner: the scanners list changed; restart holdscand "
+		    "to apply it");
+	for (i = 0; i < conf->nscanners && i < sc->nplugins; i++) {
+		if (strcmp(conf->scanners[i].name, sc->plugins[i]->name) != 0)
+			continue;
+		for (j = 0; j < conf->scanners[i].nopts; j++)
+			if (plugin_set_option(sc->plugins[i],
+			    conf->scanners[i].opt_names[j],
+			    conf->scanners[i].opt_values[j], &error) < 0) {
+				hs_warnx("scanner: %s", error);
+				free(error);
+				error = NULL;
+			}
+	}
+	policy_clear(&sc->policy);
+	policy_from_config(&sc->policy, conf);
+	scan_ctx_clear(&sc->sctx);
+	scan_ctx_init(&sc->sctx, conf, &sc->policy, sc->setup->ql->myhostname,
+	    sc->setup->ql->line_limit);
+	sc->sctx.plugins = sc->plugins;
+	sc->sctx.nplugins = sc->nplugins;
+	config_free(&sc->conf);
+	sc->conf = conf;
+}
+
+/* Rebuild every plugin's state: 0, or -1 with the reason in msg. */
+static int
+rebuild_plugins(struct scanner *sc, char *msg, size_t size)
+{
+	const char	*why = NULL;
+	size_t		 i;
+
+	for (i = 0; i < sc->nplugins; i++) {
+		struct plugin	*p = sc->plugins[i];
+
+		if (p->desc->reload == NULL)
+			continue;
+		if (p->desc->reload(p->ctx, &why) < 0) {
+			(void)snprintf(msg, size, "%s: %s", p->name,
+			    why ? why : "reload failed");
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* All plugins must rebuild their state for a new generation. */
+static void
+reload_plugins(struct scanner *sc)
+{
+	char	 msg[480];
+
+	if (rebuild_plugins(sc, msg, sizeof(msg)) < 0) {
+		hs_warnx("reload failed, keeping the current engine: %s", msg);
+		announce(sc, false, msg);
+		return;
+	}
+	sc->generation++;
+	announce(sc, true, NULL);
+}
+
+static void
+watch_plugin_paths(struct scanner *sc)
+{
+	size_t	 i, j;
+
+	sc->inofd = -1;
+	for (i = 0; i < sc->nplugins; i++) {
+		for (j = 0; j < sc->plugins[i]->nwatch; j++) {
+			if (sc->inofd < 0 && (sc->inofd = inotify_init1(
+			    IN_NONBLOCK | IN_CLOEXEC)) < 0)
+				hs_fatal(EX_OSERR, "scanner: inotify_init1");
+			if (inotify_add_watch(sc->inofd, sc->plugins[i]->watch[j],
+			    IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+			    IN_DELETE | IN_CREATE) < 0)
+				hs_warn("scanner: cannot watch %s",
+				    sc->plugins[i]->watch[j]);
+		}
+	}
+}
+
+/* rlimits for one worker: address space beyond what it inherited. */
+static void
+worker_limits(const struct hs_config *conf)
+{
+	struct rlimit	 rl;
+	unsigned long	 vsize_pages = 0;
+	FILE		*fp;
+
+	if (conf->worker_memory_limit <= 0)
+		return;
+	if ((fp = fopen("/proc/self/statm", "r")) != NULL) {
+		if (fscanf(fp, "%lu", &vsize_pages) != 1)
+			vsize_pages = 0;
+		(void)fclose(fp);
+	}
+	rl.rlim_cur = rl.rlim_max = (rlim_t)vsize_pages *
+	    (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)conf->worker_memory_limit;
+	if (setrlimit(RLIMIT_AS, &rl) < 0)
+		hs_warn("worker: setrlimit(RLIMIT_AS)");
+}
+
+/* Allow this message time_limit of CPU on top of what the worker used so far. */
+static void
+worker_cpu_limit(uint32_t time_limit_ms)
+{
+	struct rusage	 ru;
+	struct rlimit	 rl;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0 || getrlimit(RLIMIT_CPU, &rl) < 0)
+		return;
+	rl.rlim_cur = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    time_limit_ms / 1000 + 2;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
+		rl.rlim_cur = rl.rlim_max;
+	(void)setrlimit(RLIMIT_CPU, &rl);
+}
+
+static void
+worker_main(struct scanner *sc, int sock)
+{
+	const struct hs_config *conf = sc->sctx.conf;
+	struct wire_scan req;
+	struct wire_result res;
+	enum wire_type	 type;
+	const char	*why;
+	size_t		 len, i;
+	long		 scans = 0;
+	int		 fd, memfd, r;
+
+	die_with_parent();
+	log_reopen();
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGHUP, SIG_IGN);
+	worker_limits(conf);
+	for (i = 0; i < sc->nplugins; i++) {
+		struct plugin	*p = sc->plugins[i];
+
+		why = NULL;
+		if (p->desc->worker_init != NULL &&
+		    p->desc->worker_init(p->ctx, &why) < 0)
+			hs_fatalx(EX_SOFTWARE, "worker: plugin %s: %s", p->name,
+			    why ? why : "worker_init failed");
+	}
+	for (;;) {
+		r = wire_recv(sock, &type, &req, sizeof(req), &len, &fd);
+		if (r == 0)
+			_exit(0);
+		if (r < 0) {
+			exit_if_peer_gone();
+			hs_fatal(EX_PROTOCOL, "worker: receive");
+		}
+		if (type != WIRE_SCAN || len != sizeof(req) || fd < 0)
+			hs_fatalx(EX_PROTOCOL, "worker: unexpected message %d", type);
+		req.queue_id[sizeof(req.queue_id) - 1] = '\0';
+		memset(&res, 0, sizeof(res));
+		res.seq = req.seq;
+		worker_cpu_limit(req.time_limit_ms);
+		/* Last resort if a plugin hangs where the master's kill cannot reach. */
+		(void)alarm(req.time_limit_ms / 1000 + 10);
+		scan_message(&sc->sctx, fd, &req, &res, &memfd);
+		(void)alarm(0);
+		(void)close(fd);
+		/*
+		 * Say so with the last result: the master then sends nothing
+		 * more, so no message meets a worker that is leaving.
+		 */
+		res.last = ++scans >= conf->worker_max_scans;
+		if (wire_send(sock, WIRE_RESULT, &res, sizeof(res), memfd) < 0) {
+			exit_if_peer_gone();
+			hs_fatal(EX_PROTOCOL, "worker: send result");
+		}
+		if (memfd >= 0)
+			(void)close(memfd);
+		if (res.last)
+			_exit(0);
+	}
+}
+
+static void
+spawn_worker(struct scanner *sc)
+{
+	struct wire_spawned sp;
+	int		 sv[2];
+	pid_t		 pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		hs_warn("scanner: socketpair");
+		return;
+	}
+	if ((pid = fork()) < 0) {
+		hs_warn("scanner: fork");
+		(void)close(sv[0]);
+		(void)close(sv[1]);
+		return;
+	}
+	if (pid == 0) {
+		/* Nothing of the parent's control channel may reach a worker. */
+		(void)close(sc->ctl);
+		(void)close(sc->sigfd);
+		if (sc->inofd >= 0)
+			(void)close(sc->inofd);
+		(void)close(sv[0]);
+		{
+			sigset_t	 none;
+
+			(void)sigemptyset(&none);
+			(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		}
+		worker_main(sc, sv[1]);
+		_exit(0);
+	}
+	(void)close(sv[1]);
+	sp.pid = pid;
+	sp.generation = sc->generation;
+	if (wire_send(sc->ctl, WIRE_SPAWNED, &sp, sizeof(sp), sv[0]) < 0) {
+		exit_if_peer_gone();
+		hs_fatal(EX_OSERR, "scanner: send to master");
+	}
+	(void)close(sv[0]);
+	sc->children = xreallocarray(sc->children, sc->nchildren + 1,
+	    sizeof(*sc->children));
+	sc->children[sc->nchildren++] = pid;
+}
+
+static bool
+is_child(struct scanner *sc, pid_t pid, bool remove)
+{
+	size_t	 i;
+
+	for (i = 0; i < sc->nchildren; i++) {
+		if (sc->children[i] == pid) {
+			if (remove)
+				sc->children[i] = sc->children[--sc->nchildren];
+			return (true);
+		}
+	}
+	return (false);
+}
+
+static void
+reap(struct scanner *sc)
+{
+	struct wire_exited ex;
+	int		 status;
+	pid_t		 pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (!is_child(sc, pid, true))
+			continue;
+		ex.pid = pid;
+		ex.status = status;
+		if (wire_send(sc->ctl, WIRE_EXITED, &ex, sizeof(ex), -1) < 0) {
+			exit_if_peer_gone();
+			hs_fatal(EX_OSERR, "scanner: send to master");
+		}
+	}
+}
+
+static void
+shutdown_children(struct scanner *sc)
+{
+	size_t	 i;
+	int	 tries;
+
+	for (i = 0; i < sc->nchildren; i++)
+		(void)kill(sc->children[i], SIGTERM);
+	for (tries = 0; tries < 50 && sc->nchildren > 0; tries++) {
+		pid_t	 pid = waitpid(-1, NULL, WNOHANG);
+
+		if (pid > 0)
+			(void)is_child(sc, pid, true);
+		else
+			(void)usleep(20000);
+	}
+	for (i = 0; i < sc->nchildren; i++)
+		(void)kill(sc->children[i], SIGKILL);
+}
+
+static int
+ms_until(const struct timespec *due)
+{
+	struct timespec	 now;
+	long		 ms;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (due->tv_sec - now.tv_sec) * 1000 +
+	    (due->tv_nsec - now.tv_nsec) / 1000000;
+	return (ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms);
+}
+
+static void
+handle_ctl(struct scanner *sc)
+{
+	union {
+		struct wire_pid	 pid;
+		char		 raw[64];
+	} body;
+	enum wire_type	 type;
+	size_t		 len;
+	int		 fd, r;
+
+	r = wire_recv(sc->ctl, &type, &body, sizeof(body), &len, &fd);
+	if (r == 0 || (r < 0 && (errno == ECONNRESET || errno == EPIPE))) {
+		shutdown_children(sc);
+		_exit(0);
+	}
+	if (r < 0)
+		hs_fatal(EX_PROTOCOL, "scanner: receive from master");
+	if (fd >= 0)
+		(void)close(fd);
+	switch (type) {
+	case WIRE_SPAWN:
+		spawn_worker(sc);
+		break;
+	case WIRE_KILL:
+		if (len == sizeof(body.pid) && is_child(sc, body.pid.pid, false))
+			(void)kill(body.pid.pid, SIGKILL);
+		break;
+	case WIRE_RELOAD:
+		reread_config(sc);
+		reload_plugins(sc);
+		break;
+	default:
+		hs_warnx("scanner: unexpected message %d from master", type);
+		break;
+	}
+}
+
+void
+scanner_parent_main(int ctl, const struct scanner_setup *setup, bool reread)
+{
+	struct scanner	 sc;
+	struct pollfd	 pfd[3];
+	sigset_t	 mask;
+	int		 n;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.setup = setup;
+	sc.ctl = ctl;
+	sc.generation = 1;
+	(void)prctl(PR_SET_NAME, "holdscand-scan");
+	drop_privileges(setup);
+	die_with_parent();
+	(void)signal(SIGPIPE, SIG_IGN);
+
+	(void)sigemptyset(&mask);
+	(void)sigaddset(&mask, SIGCHLD);
+	(void)sigaddset(&mask, SIGTERM);
+	(void)sigaddset(&mask, SIGHUP);
+	(void)sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+	    (sc.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		hs_fatal(EX_OSERR, "scanner: signalfd");
+
+	policy_from_config(&sc.policy, setup->conf);
+	scan_ctx_init(&sc.sctx, setup->conf, &sc.policy, setup->ql->myhostname,
+	    setup->ql->line_limit);
+	load_plugins(&sc);
+	if (reread) {
+		char	 msg[480];
+
+		/* A replacement after a reload: as the reload left things. */
+		reread_config(&sc);
+		if (rebuild_plugins(&sc, msg, sizeof(msg)) < 0)
+			hs_warnx("scanner: %s; the plugins keep the state they "
+			    "started with", msg);
+	}
+	watch_plugin_paths(&sc);
+	announce(&sc, true, NULL);
+
+	for (;;) {
+		pfd[0].fd = sc.ctl;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sc.sigfd;
+		pfd[1].events = POLLIN;
+		pfd[2].fd = sc.inofd;
+		pfd[2].events = POLLIN;
+		n = poll(pfd, sc.inofd >= 0 ? 3 : 2,
+		    sc.reload_pending ? ms_until(&sc.reload_due) : -1);
+		if (n < 0 && errno != EINTR)
+			hs_fatal(EX_OSERR, "scanner: poll");
+		if (n > 0 && (pfd[1].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			while (read(sc.sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD)
+					reap(&sc);
+				/* SIGTERM/SIGINT/SIGHUP: the master decides */
+			}
+		}
+		if (n > 0 && sc.inofd >= 0 && (pfd[2].revents & POLLIN)) {
+			char	 evbuf[4096];
+
+			while (read(sc.inofd, evbuf, sizeof(evbuf)) > 0)
+				;
+			(void)clock_gettime(CLOCK_MONOTONIC, &sc.reload_due);
+			sc.reload_due.tv_sec += RELOAD_SETTLE_MS / 1000;
+			sc.reload_pending = true;
+		}
+		if (sc.reload_pending && ms_until(&sc.reload_due) == 0) {
+			sc.reload_pending = false;
+			hs_info("scanner: signatures changed, reloading");
+			reload_plugins(&sc);
+		}
+		if (n > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			handle_ctl(&sc);
+	}
+}

@@ -1,0 +1,462 @@
+/*
+ * NAME
+ *	statedb - open the transactional Berkeley DB environment
+ * DESCRIPTION
+ *	The environment lives in state_directory with its log files. Every
+ *	opener registers itself (DB_REGISTER) and asks for recovery
+ *	(DB_RECOVER): Berkeley DB runs recovery only when a previous opener
+ *	died without closing, which is what makes a kill -9 of holdscand
+ *	harmless to the journal. Logs are removed automatically once
+ *	checkpointed. Deadlocks are broken by the default detector.
+ *
+ *	Berkeley DB keeps the environment's shared memory (locks, the log
+ *	buffer, the cache) in the files __db.NNN, which every opener maps
+ *	with mmap(2). Left to itself, Berkeley DB 5.3 makes those files
+ *	sparse (it writes one byte at the end, at creation and each time a
+ *	region grows) and maps them beyond their end: once the file system
+ *	is full, the first store into a page without a block behind it
+ *	raises SIGBUS and kills the process. So statedb maps the regions
+ *	itself (db_env_set_func_region_map()), with every block of the
+ *	mapping allocated first (posix_fallocate(3)): a full file system is
+ *	then an error when the environment is opened, never a signal later.
+ *	That costs the regions' full size on disk from the start (about
+ *	12 MB) and nothing once open.
+ *
+ *	This module must never leave an environment half open, never map
+ *	a region file with a block missing, and never create files with
+ *	group or other permissions.
+ * DIAGNOSTICS
+ *	Errors are sentences that name the state directory. When its file
+ *	system is full, the sentence says so, how much is free and how
+ *	much the environment needs.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "state/statedb.h"
+#include "common/xalloc.h"
+
+#define STATEDB_CACHE_BYTES	(8 * 1024 * 1024)
+#define STATEDB_LOG_BYTES	(4 * 1024 * 1024)
+#define STATEDB_CKP_KBYTES	1024
+/* Berkeley DB's primary region (DB_REGION_ENV), which openers race to make. */
+#define STATEDB_ENV_REGION	"__db.001"
+/* The regions (about 12 MB with the cache above) and room for the log. */
+#define STATEDB_NEED_BYTES	(16ULL * 1024 * 1024)
+#define STATEDB_NEED_INODES	32
+
+/*
+ * The length of this process's mapping that starts at addr, from
+ * /proc/self/maps (Berkeley DB hands region_unmap() the address only).
+ */
+static int
+mapping_length(const void *addr, size_t *len_r)
+{
+	FILE		*fp;
+	char		*line = NULL;
+	size_t		 cap = 0;
+	uintmax_t	 lo, hi;
+	int		 found = 0;
+
+	if ((fp = fopen("/proc/self/maps", "re")) == NULL)
+		return (-1);
+	while (!found && getline(&line, &cap, fp) > 0)
+		if (sscanf(line, "%jx-%jx", &lo, &hi) == 2 &&
+		    lo == (uintmax_t)(uintptr_t)addr && hi > lo) {
+			*len_r = (size_t)(hi - lo);
+			found = 1;
+		}
+	free(line);
+	(void)fclose(fp);
+	if (!found) {
+		errno = EINVAL;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Berkeley DB's region map function: open (or create) the region file
+ * path, allocate every block of the len bytes it will be mapped with,
+ * and map it shared. *created says whether Berkeley DB wants the region
+ * created; for the primary region it is ours to decide (the first opener
+ * creates it, the others join), and we say which in *created. Returns 0
+ * or an errno value (ENOSPC when the file system is full), as Berkeley
+ * DB expects.
+ */
+static int
+region_map(DB_ENV *env, char *path, size_t len, int *created, void **addr_r)
+{
+	struct stat	 st;
+	const char	*base;
+	void		*p;
+	int		 fd = -1, err, primary, made = 0;
+
+	*addr_r = NULL;
+	base = strrchr(path, '/');
+	base = base != NULL ? base + 1 : path;
+	primary = strcmp(base, STATEDB_ENV_REGION) == 0;
+	if (primary && *created) {
+		/*
+		 * While Berkeley DB removes an environment (it sets
+		 * DB_ENV_NOPANIC for that), it only joins what is there.
+		 */
+		*created = 0;
+		if ((env->flags & DB_ENV_NOPANIC) == 0) {
+			if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL |
+			    O_CLOEXEC, 0600)) >= 0)
+				*created = made = 1;
+			else if (errno != EEXIST)
+				return (errno);
+		}
+		if (fd < 0 && (fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+			return (errno);
+	} else if ((fd = open(path, O_RDWR | O_CLOEXEC |
+	    (*created ? O_CREAT : 0), 0600)) < 0)
+		return (errno);
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		goto fail;
+	}
+	/* Made larger by an opener with a larger maximum: map all of it. */
+	if (st.st_size > 0 && (uintmax_t)st.st_size > (uintmax_t)len)
+		len = (size_t)st.st_size;
+	while ((err = posix_fallocate(fd, 0, (off_t)len)) == EINTR)
+		;
+	if (err != 0)
+		goto fail;
+	if ((p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    0)) == MAP_FAILED) {
+		err = errno;
+		goto fail;
+	}
+	(void)close(fd);
+	*addr_r = p;
+	return (0);
+
+fail:
+	(void)close(fd);
+	if (made)
+		(void)unlink(path);
+	return (err);
+}
+
+static int
+region_unmap(DB_ENV *env, void *addr)
+{
+	size_t	 len;
+
+	(void)env;
+	if (mapping_length(addr, &len) < 0 || munmap(addr, len) < 0)
+		return (errno);
+	return (0);
+}
+
+/* Is dir's file system too full to open the environment? */
+static int
+short_of_space(const char *dir, uintmax_t *free_kb_r)
+{
+	struct statvfs	 vfs;
+
+	if (statvfs(dir, &vfs) < 0)
+		return (0);
+	if (free_kb_r != NULL)
+		*free_kb_r = (uintmax_t)vfs.f_bavail * vfs.f_frsize / 1024;
+	return ((uintmax_t)vfs.f_bavail * vfs.f_frsize < STATEDB_NEED_BYTES ||
+	    (vfs.f_files > 0 && vfs.f_favail < STATEDB_NEED_INODES));
+}
+
+/*
+ * "DIR: WHAT: ERROR"; when dir's file system is full (by statvfs(2), or
+ * by the error), that comes first, with what is free and what is needed:
+ * Berkeley DB then often says only "run database recovery".
+ */
+char *
+statedb_error_text(const char *dir, const char *what, int ret)
+{
+	uintmax_t	 kb = 0;
+
+	if (short_of_space(dir, &kb) || ret == ENOSPC || ret == EDQUOT)
+		return (xasprintf("%s: no space left on its file system (%ju kB "
+		    "free; the state environment needs about %llu MB): free "
+		    "some there (%s: %s)", dir, kb,
+		    STATEDB_NEED_BYTES / 1024 / 1024, what, db_strerror(ret)));
+	return (xasprintf("%s: %s: %s", dir, what, db_strerror(ret)));
+}
+
+/* errno for a Berkeley DB return value: its own codes are not errno's. */
+static int
+db_errno(int ret)
+{
+	return (ret > 0 ? ret : EINVAL);
+}
+
+/* Berkeley DB's event callback; app_private is our struct statedb. */
+static void
+statedb_event(DB_ENV *env, u_int32_t event, void *info)
+{
+	struct statedb	*sdb = env->app_private;
+
+	(void)info;
+	if (sdb != NULL && (event == DB_EVENT_PANIC ||
+	    event == DB_EVENT_WRITE_FAILED))
+		sdb->panicked = 1;
+}
+
+/*
+ * Berkeley DB's own messages: into our log as debugging detail (they went
+ * to stderr raw, many lines per failure; the caller logs the one line
+ * that matters), the last one kept for the caller's diagnosis.
+ */
+static void
+statedb_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	struct statedb	*sdb = env->app_private;
+
+	(void)pfx;
+	hs_debug("Berkeley DB: %s", msg);
+	if (sdb == NULL)
+		return;
+	(void)snprintf(sdb->last_error, sizeof(sdb->last_error), "%s", msg);
+	/* BDB2506: "file X has LSN a/b, past end of log at c/d" */
+	if (strstr(msg, "past end of log") != NULL)
+		sdb->logs_lost = true;
+}
+
+int
+statedb_failed(const struct statedb *sdb)
+{
+	return (sdb == NULL || sdb->panicked);
+}
+
+/*
+ * Berkeley DB always keeps the log file it writes to. Databases without
+ * any log file mean the log files were removed: what they held is lost,
+ * and the databases' pages point past the end of a new log.
+ */
+static bool
+log_files_lost(const char *dir)
+{
+	struct dirent	*de;
+	DIR		*d;
+	size_t		 len;
+	bool		 dbs = false, logs = false;
+
+	if ((d = opendir(dir)) == NULL)
+		return (false);
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (strncmp(de->d_name, "log.", 4) == 0)
+			logs = true;
+		else if (len > 3 && strcmp(de->d_name + len - 3, ".db") == 0 &&
+		    strncmp(de->d_name, "__db", 4) != 0)
+			dbs = true;
+	}
+	(void)closedir(d);
+	return (dbs && !logs);
+}
+
+int
+statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
+{
+	bool		 lost;
+	struct statedb	*sdb;
+	struct stat	 st;
+	DB_ENV		*env = NULL;
+	int		 ret, err;
+
+	if (stat(dir, &st) < 0) {
+		err = errno;
+		*error_r = xasprintf("state directory %s: %s", dir, strerror(err));
+		errno = err;
+		return (-1);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*error_r = xasprintf("state directory %s: not a directory", dir);
+		errno = ENOTDIR;
+		return (-1);
+	}
+	lost = log_files_lost(dir);
+	/* Process-wide, and the same every time: regions with their blocks. */
+	if ((ret = db_env_set_func_region_map(region_map, region_unmap)) != 0 ||
+	    (ret = db_env_create(&env, 0)) != 0) {
+		*error_r = xasprintf("db_env_create: %s", db_strerror(ret));
+		errno = db_errno(ret);
+		return (-1);
+	}
+	sdb = xcalloc(1, sizeof(*sdb));
+	env->app_private = sdb;
+	env->set_errcall(env, statedb_errcall);
+	if ((ret = env->set_event_notify(env, statedb_event)) != 0 ||
+	    (ret = env->set_cachesize(env, 0, STATEDB_CACHE_BYTES, 1)) != 0 ||
+	    (ret = env->set_lg_max(env, STATEDB_LOG_BYTES)) != 0 ||
+	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
+	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0) {
+		*error_r = xasprintf("%s: configure environment: %s", dir,
+		    db_strerror(ret));
+		goto fail;
+	}
+	ret = env->open(env, dir, DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG |
+	    DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER | DB_REGISTER, 0600);
+	if (ret != 0) {
+		*error_r = statedb_error_text(dir, "open Berkeley DB environment", ret);
+		goto fail;
+	}
+	sdb->env = env;
+	sdb->dir = xstrdup(dir);
+	sdb->logs_lost = lost;
+	*sdb_r = sdb;
+	return (0);
+
+fail:
+	(void)env->close(env, 0);
+	free(sdb);
+	errno = db_errno(ret);
+	return (-1);
+}
+
+void
+statedb_close(struct statedb **sdbp)
+{
+	struct statedb	*sdb = *sdbp;
+
+	if (sdb == NULL)
+		return;
+	(void)sdb->env->close(sdb->env, 0);
+	free(sdb->dir);
+	free(sdb);
+	*sdbp = NULL;
+}
+
+int
+statedb_checkpoint(struct statedb *sdb)
+{
+	int	 ret;
+
+	if ((ret = sdb->env->txn_checkpoint(sdb->env, STATEDB_CKP_KBYTES, 0,
+	    0)) != 0) {
+		errno = ret > 0 ? ret : EIO;
+		return (-1);
+	}
+	return (0);
+}
+
+bool
+statedb_panicked(struct statedb *sdb)
+{
+	u_int32_t	 id;
+	int		 ret;
+
+	/* Any call into a panicked environment says so; this one is cheap. */
+	if ((ret = sdb->env->lock_id(sdb->env, &id)) == 0) {
+		(void)sdb->env->lock_id_free(sdb->env, id);
+		return (false);
+	}
+	return (ret == DB_RUNRECOVERY);
+}
+
+int
+statedb_open_db(struct statedb *sdb, const char *name, DB **db_r,
+    char **error_r)
+{
+	return (statedb_open_db_flags(sdb, name, 0, 0, db_r, error_r));
+}
+
+int
+statedb_open_db_flags(struct statedb *sdb, const char *name,
+    u_int32_t set_flags, u_int32_t open_flags, DB **db_r, char **error_r)
+{
+	DB	*db;
+	int	 ret;
+
+	if ((ret = db_create(&db, sdb->env, 0)) != 0) {
+		*error_r = xasprintf("db_create: %s", db_strerror(ret));
+		errno = db_errno(ret);
+		return (-1);
+	}
+	if (set_flags != 0 && (ret = db->set_flags(db, set_flags)) != 0) {
+		*error_r = xasprintf("%s/%s: set_flags: %s", sdb->dir, name,
+		    db_strerror(ret));
+		(void)db->close(db, 0);
+		errno = db_errno(ret);
+		return (-1);
+	}
+	if ((ret = db->open(db, NULL, name, NULL, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT | open_flags, 0600)) != 0) {
+		*error_r = statedb_error_text(sdb->dir, name, ret);
+		(void)db->close(db, 0);
+		errno = db_errno(ret);
+		return (-1);
+	}
+	*db_r = db;
+	return (0);
+}
+
+int
+statedb_forget_log(struct statedb *sdb, const char *distrusted,
+    char **error_r)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	char		 from[4096], to[4096];
+	size_t		 len;
+	int		 ret;
+
+	(void)snprintf(from, sizeof(from), "%s/%s", sdb->dir, distrusted);
+	(void)snprintf(to, sizeof(to), "%s/%s.lost-%lld", sdb->dir, distrusted,
+	    (long long)time(NULL));
+	if (rename(from, to) < 0 && errno != ENOENT) {
+		*error_r = xasprintf("rename %s: %s", from, strerror(errno));
+		return (-1);
+	}
+	if ((dir = opendir(sdb->dir)) == NULL) {
+		*error_r = xasprintf("%s: %s", sdb->dir, strerror(errno));
+		return (-1);
+	}
+	while ((de = readdir(dir)) != NULL) {
+		len = strlen(de->d_name);
+		if (len < 4 || strcmp(de->d_name + len - 3, ".db") != 0 ||
+		    strncmp(de->d_name, "__db", 4) == 0)
+			continue;
+		if ((ret = sdb->env->lsn_reset(sdb->env, de->d_name, 0)) != 0) {
+			*error_r = xasprintf("%s/%s: reset log sequence numbers: "
+			    "%s", sdb->dir, de->d_name, db_strerror(ret));
+			(void)closedir(dir);
+			return (-1);
+		}
+	}
+	(void)closedir(dir);
+	sdb->logs_lost = false;
+	return (0);
+}
+
+bool
+statedb_retryable(const char *dir, int err)
+{
+	switch (err) {
+	case ENOSPC:
+	case EDQUOT:
+	case EIO:
+	case ENOMEM:
+	case EAGAIN:
+	case EMFILE:
+	case ENFILE:
+	case EINTR:
+		return (true);
+	default:
+		/* Berkeley DB may name what failed next instead of the disk. */
+		return (short_of_space(dir, NULL));
+	}
+}

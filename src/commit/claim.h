@@ -1,5 +1,6 @@
 /*
- * claim.h - take a held file out of Postfix's reach, or give it back.
+ * claim.h - take a held file out of Postfix's reach, give it back, or
+ * put it in the corrupt queue.
  *
  * A claimed file sits in holdscan's own directory inside the queue
  * directory (same file system, same inode), locked by us, invisible to
@@ -37,6 +38,14 @@ enum claim_result claim_take(int qdirfd, const char *hold_path,
  * 0, or -1 with errno (EEXIST: a file of that name is in hold already).
  */
 int	 claim_return(const struct queue_layout *ql, int qdirfd,
+	    const char *claimed_dir, const char *id);
+/*
+ * claim_to_corrupt() renames claimed_dir/id into Postfix's corrupt queue
+ * (created if missing, as Postfix does) under the same name, never
+ * replacing a file there, and fsyncs that directory. 0, or -1 with errno
+ * (EEXIST: corrupt/id exists; the file then stays in claimed_dir).
+ */
+int	 claim_to_corrupt(const struct queue_layout *ql, int qdirfd,
 	    const char *claimed_dir, const char *id);
 
 #endif

@@ -53,9 +53,26 @@
 #include "commit/claim.h"
 #include "commit/commit.h"
 #include "common/log.h"
+#include "common/qfile.h"
+#include "common/verdict.h"
 #include "common/xalloc.h"
 
 #define TARGET_TRIES	100
+
+/*
+ * What commit_batch() keeps for each message while it runs; everything
+ * else it reads from and writes to the message itself.
+ */
+struct item {
+	struct msg	*m;
+	char		 sname[QUEUE_ID_SIZE + 8];	/* in staging/ */
+	int		 sfd;
+	uint64_t	 sino;
+	char		 planned[QUEUE_ID_SIZE];	/* its id in incoming */
+	char		 qpath[QUEUE_PATH_SIZE];	/* quarantine copy */
+	int		 jkind;		/* journal kind, 0 if not journaled */
+	struct quarantine_entry qe;	/* ACTION_QUARANTINE: its copy */
+};
 
 static int
 open_subdir(struct commit_ctx *c, const char *rel, char **error_r)
@@ -123,14 +140,14 @@ makes_new_file(enum policy_action a)
 
 /* Write item's new queue file in staging/, ready mode; not yet durable. */
 static int
-write_staging(struct commit_ctx *c, struct commit_item *it)
+write_staging(struct commit_ctx *c, struct item *it)
 {
 	struct qfile_parts parts;
 	struct qfile_error err;
 	struct stat	 st;
 	int		 fd, tries;
 
-	(void)snprintf(it->sname, sizeof(it->sname), "%s", it->id);
+	(void)snprintf(it->sname, sizeof(it->sname), "%s", it->m->id);
 	for (tries = 0;; tries++) {
 		fd = openat(c->staging_fd, it->sname, O_WRONLY | O_CREAT |
 		    O_EXCL | O_CLOEXEC, QUEUE_MODE_NEW);
@@ -139,31 +156,32 @@ write_staging(struct commit_ctx *c, struct commit_item *it)
 		/* A leftover of an interrupted batch of ours: nothing refers to it. */
 		if (errno != EEXIST || tries > 0 ||
 		    unlinkat(c->staging_fd, it->sname, 0) < 0) {
-			(void)snprintf(it->why, sizeof(it->why), "create %s/%s: %s",
-			    c->staging, it->sname, strerror(errno));
+			(void)snprintf(it->m->why, sizeof(it->m->why),
+			    "create %s/%s: %s", c->staging, it->sname,
+			    strerror(errno));
 			return (-1);
 		}
 	}
-	qfile_parts_of(it->qf, &parts);
-	if (it->content != NULL) {
-		parts.content = it->content;
-		parts.ncontent = it->ncontent;
+	qfile_parts_of(it->m->qf, &parts);
+	if (it->m->content != NULL) {
+		parts.content = it->m->content;
+		parts.ncontent = it->m->ncontent;
 	}
 	if (c->as_root && fchown(fd, c->ql->owner_uid, c->ql->owner_gid) < 0) {
-		(void)snprintf(it->why, sizeof(it->why), "chown %s/%s: %s",
+		(void)snprintf(it->m->why, sizeof(it->m->why), "chown %s/%s: %s",
 		    c->staging, it->sname, strerror(errno));
 		goto fail;
 	}
 	if (qfile_write(fd, &parts, &err) < 0) {
-		(void)snprintf(it->why, sizeof(it->why), "write %s/%s: %s",
+		(void)snprintf(it->m->why, sizeof(it->m->why), "write %s/%s: %s",
 		    c->staging, it->sname, err.text);
 		goto fail;
 	}
-	if (fchmod(fd, QUEUE_MODE_READY | (it->extra_mode & S_IXGRP)) < 0 ||
+	if (fchmod(fd, QUEUE_MODE_READY | (it->m->st.st_mode & S_IXGRP)) < 0 ||
 	    fstat(fd, &st) < 0 ||
 	    (c->conf->fsync_method == FSYNC_FILE && fsync(fd) < 0)) {
-		(void)snprintf(it->why, sizeof(it->why), "finish %s/%s: %s",
-		    c->staging, it->sname, strerror(errno));
+		(void)snprintf(it->m->why, sizeof(it->m->why),
+		    "finish %s/%s: %s", c->staging, it->sname, strerror(errno));
 		goto fail;
 	}
 	it->sfd = fd;
@@ -176,7 +194,7 @@ fail:
 }
 
 static void
-drop_staging(struct commit_ctx *c, struct commit_item *it)
+drop_staging(struct commit_ctx *c, struct item *it)
 {
 	if (it->sfd >= 0) {
 		(void)close(it->sfd);
@@ -197,16 +215,16 @@ drop_staging(struct commit_ctx *c, struct commit_item *it)
  * recovery take for a finished delivery.
  */
 static void
-return_item(struct commit_ctx *c, struct commit_item *it, const char *why)
+return_item(struct commit_ctx *c, struct item *it, const char *why)
 {
-	if (why != NULL && it->why[0] == '\0')
-		(void)snprintf(it->why, sizeof(it->why), "%s", why);
-	if (claim_return(c->ql, c->qdirfd, c->claimed, it->id) < 0) {
+	if (why != NULL && it->m->why[0] == '\0')
+		(void)snprintf(it->m->why, sizeof(it->m->why), "%s", why);
+	if (claim_return(c->ql, c->qdirfd, c->claimed, it->m->id) < 0) {
 		/* Still safe in claimed/: recovery at the next start returns it. */
-		(void)snprintf(it->why + strlen(it->why), sizeof(it->why) -
-		    strlen(it->why), "; cannot return it to hold: %s",
-		    strerror(errno));
-		it->outcome = COMMIT_LEFT;
+		(void)snprintf(it->m->why + strlen(it->m->why),
+		    sizeof(it->m->why) - strlen(it->m->why),
+		    "; cannot return it to hold: %s", strerror(errno));
+		it->m->outcome = COMMIT_LEFT;
 		/* Keep the staging file: it tells recovery nothing was renamed. */
 		if (it->sfd >= 0) {
 			(void)close(it->sfd);
@@ -215,48 +233,48 @@ return_item(struct commit_ctx *c, struct commit_item *it, const char *why)
 		return;
 	}
 	drop_staging(c, it);
-	it->outcome = COMMIT_RETURNED;
+	it->m->outcome = COMMIT_RETURNED;
 }
 
 /* Set aside: durable note first, then back to hold, where the watcher skips it. */
 static void
-set_aside(struct commit_ctx *c, struct commit_item *it)
+set_aside(struct commit_ctx *c, struct item *it)
 {
 	struct aside_entry e;
 	char		*error = NULL;
 
 	memset(&e, 0, sizeof(e));
-	(void)snprintf(e.id, sizeof(e.id), "%s", it->id);
-	e.ino = it->ino;
+	(void)snprintf(e.id, sizeof(e.id), "%s", it->m->id);
+	e.ino = (uint64_t)it->m->st.st_ino;
 	e.when = time(NULL);
 	(void)snprintf(e.reason, sizeof(e.reason), "%s%s%s",
-	    it->verdict ? it->verdict : "", it->reason && *it->reason ? ": " : "",
-	    it->reason ? it->reason : "");
+	    verdict_name(it->m->verdict), it->m->reason[0] ? ": " : "",
+	    it->m->reason);
 	if (aside_put(c->aside, &e, &error) < 0) {
-		(void)snprintf(it->why, sizeof(it->why), "%s", error);
+		(void)snprintf(it->m->why, sizeof(it->m->why), "%s", error);
 		free(error);
 		return_item(c, it, NULL);
 		return;
 	}
-	if (claim_return(c->ql, c->qdirfd, c->claimed, it->id) < 0) {
-		(void)snprintf(it->why, sizeof(it->why),
+	if (claim_return(c->ql, c->qdirfd, c->claimed, it->m->id) < 0) {
+		(void)snprintf(it->m->why, sizeof(it->m->why),
 		    "cannot return to hold: %s", strerror(errno));
-		it->outcome = COMMIT_RETURNED;
+		it->m->outcome = COMMIT_RETURNED;
 		return;
 	}
-	it->outcome = COMMIT_DONE;
+	it->m->outcome = COMMIT_DONE;
 }
 
 static void
-entry_for(struct commit_ctx *c, const struct commit_item *it,
+entry_for(struct commit_ctx *c, const struct item *it,
     struct journal_entry *e)
 {
 	const char	*slash;
 
 	memset(e, 0, sizeof(*e));
 	e->kind = it->jkind;
-	(void)snprintf(e->orig, sizeof(e->orig), "%s/%s", c->claimed, it->id);
-	e->orig_ino = it->ino;
+	(void)snprintf(e->orig, sizeof(e->orig), "%s/%s", c->claimed, it->m->id);
+	e->orig_ino = (uint64_t)it->m->st.st_ino;
 	if (it->jkind == JOURNAL_DELIVER) {
 		(void)snprintf(e->staging, sizeof(e->staging), "%s/%s",
 		    c->staging, it->sname);
@@ -370,7 +388,7 @@ commit_publish(struct commit_ctx *c, int dirfd, const char *name, uint64_t ino,
 }
 
 static int
-sync_batch(struct commit_ctx *c, struct commit_item *items, size_t n)
+sync_batch(struct commit_ctx *c, struct item *items, size_t n)
 {
 	size_t	 i;
 
@@ -388,38 +406,38 @@ sync_batch(struct commit_ctx *c, struct commit_item *items, size_t n)
  * set-aside message goes back to hold now. Not yet durable.
  */
 static void
-stage_all(struct commit_ctx *c, struct commit_item *items, size_t n,
-    struct quarantine_entry *qe)
+stage_all(struct commit_ctx *c, struct item *items, size_t n)
 {
 	char		*error = NULL;
 	size_t		 i;
 
 	for (i = 0; i < n; i++) {
-		struct commit_item *it = &items[i];
+		struct item *it = &items[i];
 
-		if (makes_new_file(it->action)) {
+		if (makes_new_file(it->m->action)) {
 			if (write_staging(c, it) < 0)
 				return_item(c, it, NULL);
 			else
 				it->jkind = JOURNAL_DELIVER;
-		} else if (it->action == ACTION_DROP) {
+		} else if (it->m->action == ACTION_DROP) {
 			it->jkind = JOURNAL_DROP;
-		} else if (it->action == ACTION_QUARANTINE && c->quarantine) {
-			if (quarantine_store(c->quarantine, it->fd, it->qf, it->id,
-			    it->verdict ? it->verdict : "", it->reason, &qe[i],
-			    &error) < 0) {
-				(void)snprintf(it->why, sizeof(it->why), "%s", error);
+		} else if (it->m->action == ACTION_QUARANTINE && c->quarantine) {
+			if (quarantine_store(c->quarantine, it->m->fd, it->m->qf,
+			    it->m->id, verdict_name(it->m->verdict),
+			    it->m->reason, &it->qe, &error) < 0) {
+				(void)snprintf(it->m->why, sizeof(it->m->why),
+				    "%s", error);
 				free(error);
 				error = NULL;
 				return_item(c, it, NULL);
 			} else {
 				it->jkind = JOURNAL_QUARANTINE;
 				(void)snprintf(it->qpath, sizeof(it->qpath), "%s",
-				    qe[i].relpath);
-				if (qe[i].existing)
-					hs_info("%s: quarantined already as %s (an "
-					    "interrupted batch ran again)", it->id,
-					    qe[i].qid);
+				    it->qe.relpath);
+				if (it->qe.existing)
+					hs_info("%s: quarantined already as %s "
+					    "(an interrupted batch ran again)",
+					    it->m->id, it->qe.qid);
 			}
 		} else {
 			set_aside(c, it);
@@ -429,7 +447,7 @@ stage_all(struct commit_ctx *c, struct commit_item *items, size_t n,
 
 /* The queue id each new file will get in incoming, planned before it is journaled. */
 static void
-plan_targets(struct commit_ctx *c, struct commit_item *items, size_t n)
+plan_targets(struct commit_ctx *c, struct item *items, size_t n)
 {
 	struct timeval	 tv;
 	size_t		 i;
@@ -451,7 +469,7 @@ plan_targets(struct commit_ctx *c, struct commit_item *items, size_t n)
  * the journal was lost or replaced (see commit_recover()).
  */
 static int
-write_intent(struct commit_ctx *c, const struct commit_item *items, size_t n,
+write_intent(struct commit_ctx *c, const struct item *items, size_t n,
     char *name, size_t namesize, char **error_r)
 {
 	struct journal_entry je;
@@ -519,9 +537,8 @@ fail:
  * message's journal entry and the quarantine index entries.
  */
 static int
-journal_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
-    struct quarantine_entry *qe, char *intent, size_t intentsize,
-    char **error_r)
+journal_batch(struct commit_ctx *c, struct item *items, size_t n,
+    char *intent, size_t intentsize, char **error_r)
 {
 	struct journal_entry je;
 	DB_TXN		*txn = NULL;
@@ -540,8 +557,9 @@ journal_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 		entry_for(c, &items[i], &je);
 		/* A message quarantined already is indexed already. */
 		if (journal_add(c->journal, txn, &je, error_r) < 0 ||
-		    (items[i].jkind == JOURNAL_QUARANTINE && !qe[i].existing &&
-		    quarantine_index(c->quarantine, txn, &qe[i], error_r) < 0)) {
+		    (items[i].jkind == JOURNAL_QUARANTINE &&
+		    !items[i].qe.existing && quarantine_index(c->quarantine,
+		    txn, &items[i].qe, error_r) < 0)) {
 			journal_abort(txn);
 			return (-1);
 		}
@@ -550,8 +568,9 @@ journal_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 		return (-1);
 	for (i = 0; i < n; i++)
 		if (items[i].jkind == JOURNAL_QUARANTINE)
-			(void)snprintf(items[i].quarantine_id,
-			    sizeof(items[i].quarantine_id), "%s", qe[i].qid);
+			(void)snprintf(items[i].m->quarantine_id,
+			    sizeof(items[i].m->quarantine_id), "%s",
+			    items[i].qe.qid);
 	return (0);
 }
 
@@ -564,7 +583,7 @@ journal_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
  * no staging file, and conclude the delivery had happened.
  */
 static void
-undo_item(struct commit_ctx *c, struct commit_item *it)
+undo_item(struct commit_ctx *c, struct item *it)
 {
 	struct journal_entry je;
 	char		*error = NULL;
@@ -572,10 +591,10 @@ undo_item(struct commit_ctx *c, struct commit_item *it)
 	entry_for(c, it, &je);
 	if (journal_del_sync(c->journal, &je, 1, &error) < 0) {
 		/* Everything stays as it is: recovery undoes it. */
-		(void)snprintf(it->why + strlen(it->why), sizeof(it->why) -
-		    strlen(it->why), "; %s", error);
+		(void)snprintf(it->m->why + strlen(it->m->why),
+		    sizeof(it->m->why) - strlen(it->m->why), "; %s", error);
 		free(error);
-		it->outcome = COMMIT_LEFT;
+		it->m->outcome = COMMIT_LEFT;
 		it->jkind = 0;
 		return;
 	}
@@ -586,18 +605,18 @@ undo_item(struct commit_ctx *c, struct commit_item *it)
 
 /* Step 3: publish into incoming; sync each directory touched once. */
 static size_t
-publish_all(struct commit_ctx *c, struct commit_item *items, size_t n)
+publish_all(struct commit_ctx *c, struct item *items, size_t n)
 {
 	struct dirset	 ds = { NULL, 0 };
 	size_t		 i, k, published = 0;
 
 	for (i = 0; i < n; i++) {
-		struct commit_item *it = &items[i];
+		struct item *it = &items[i];
 
 		if (it->jkind != JOURNAL_DELIVER)
 			continue;
 		if (publish_at(c, c->staging_fd, it->sname, it->sino, it->planned,
-		    it->new_id, &ds, it->why, sizeof(it->why)) == 0) {
+		    it->m->new_id, &ds, it->m->why, sizeof(it->m->why)) == 0) {
 			(void)close(it->sfd);
 			it->sfd = -1;
 			it->sname[0] = '\0';	/* renamed: nothing left to drop */
@@ -612,10 +631,11 @@ publish_all(struct commit_ctx *c, struct commit_item *items, size_t n)
 		/* Published but not known to be durable: let recovery decide. */
 		for (k = 0; k < n; k++) {
 			if (items[k].jkind == JOURNAL_DELIVER) {
-				(void)snprintf(items[k].why, sizeof(items[k].why),
-				    "fsync %s/%s: %s", c->ql->queue_dir, ds.rel[i],
+				(void)snprintf(items[k].m->why,
+				    sizeof(items[k].m->why), "fsync %s/%s: %s",
+				    c->ql->queue_dir, ds.rel[i],
 				    strerror(errno));
-				items[k].outcome = COMMIT_LEFT;
+				items[k].m->outcome = COMMIT_LEFT;
 				items[k].jkind = 0;
 			}
 		}
@@ -627,7 +647,7 @@ publish_all(struct commit_ctx *c, struct commit_item *items, size_t n)
 
 /* Step 4: the originals go (durably); then the intents. */
 static void
-finish_all(struct commit_ctx *c, struct commit_item *items, size_t n,
+finish_all(struct commit_ctx *c, struct item *items, size_t n,
     const char *intent)
 {
 	struct journal_entry *je;
@@ -636,14 +656,16 @@ finish_all(struct commit_ctx *c, struct commit_item *items, size_t n,
 	char		*error = NULL;
 
 	for (i = 0; i < n; i++) {
-		struct commit_item *it = &items[i];
+		struct item *it = &items[i];
 
 		if (it->jkind == 0)
 			continue;
-		if (unlinkat(c->claimed_fd, it->id, 0) < 0 && errno != ENOENT) {
-			(void)snprintf(it->why, sizeof(it->why), "unlink %s/%s: %s",
-			    c->claimed, it->id, strerror(errno));
-			it->outcome = COMMIT_LEFT;
+		if (unlinkat(c->claimed_fd, it->m->id, 0) < 0 &&
+		    errno != ENOENT) {
+			(void)snprintf(it->m->why, sizeof(it->m->why),
+			    "unlink %s/%s: %s", c->claimed, it->m->id,
+			    strerror(errno));
+			it->m->outcome = COMMIT_LEFT;
 			it->jkind = 0;
 			continue;
 		}
@@ -652,10 +674,11 @@ finish_all(struct commit_ctx *c, struct commit_item *items, size_t n,
 	if (unlinked && queue_fsync_dir(c->claimed_fd) < 0) {
 		for (i = 0; i < n; i++)
 			if (items[i].jkind != 0) {
-				(void)snprintf(items[i].why, sizeof(items[i].why),
-				    "fsync %s/%s: %s", c->ql->queue_dir, c->claimed,
+				(void)snprintf(items[i].m->why,
+				    sizeof(items[i].m->why), "fsync %s/%s: %s",
+				    c->ql->queue_dir, c->claimed,
 				    strerror(errno));
-				items[i].outcome = COMMIT_LEFT;
+				items[i].m->outcome = COMMIT_LEFT;
 				items[i].jkind = 0;
 			}
 	}
@@ -669,9 +692,9 @@ finish_all(struct commit_ctx *c, struct commit_item *items, size_t n,
 		for (i = 0; i < n; i++) {
 			if (items[i].jkind == 0)
 				continue;
-			(void)snprintf(items[i].why, sizeof(items[i].why), "%s",
-			    error);
-			items[i].outcome = COMMIT_LEFT;
+			(void)snprintf(items[i].m->why,
+			    sizeof(items[i].m->why), "%s", error);
+			items[i].m->outcome = COMMIT_LEFT;
 		}
 		free(error);
 	}
@@ -688,29 +711,26 @@ finish_all(struct commit_ctx *c, struct commit_item *items, size_t n,
 }
 
 int
-commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
+commit_batch(struct commit_ctx *c, struct msg **msgs, size_t n,
     char **error_r)
 {
-	struct quarantine_entry *qe;
+	struct item	*items;
 	size_t		 i, journaled = 0;
 	size_t		 published = 0;
 	char		 intent[64] = "";
 
-	qe = xcalloc(n ? n : 1, sizeof(*qe));
+	items = xcalloc(n ? n : 1, sizeof(*items));
 	for (i = 0; i < n; i++) {
+		items[i].m = msgs[i];
 		items[i].sfd = -1;
-		items[i].sname[0] = '\0';
-		items[i].why[0] = '\0';
-		items[i].new_id[0] = '\0';
-		items[i].planned[0] = '\0';
-		items[i].qpath[0] = '\0';
-		items[i].quarantine_id[0] = '\0';
-		items[i].jkind = 0;
-		items[i].outcome = COMMIT_DONE;
+		items[i].m->why[0] = '\0';
+		items[i].m->new_id[0] = '\0';
+		items[i].m->quarantine_id[0] = '\0';
+		items[i].m->outcome = COMMIT_DONE;
 	}
 
 	/* 1. New files and quarantine copies, durable. */
-	stage_all(c, items, n, qe);
+	stage_all(c, items, n);
 	if (sync_batch(c, items, n) < 0) {
 		*error_r = xasprintf("syncfs %s/%s: %s", c->ql->queue_dir,
 		    c->staging, strerror(errno));
@@ -720,7 +740,7 @@ commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 	for (i = 0; i < n; i++)
 		if (items[i].jkind != 0)
 			journaled++;
-	if (journaled > 0 && journal_batch(c, items, n, qe, intent,
+	if (journaled > 0 && journal_batch(c, items, n, intent,
 	    sizeof(intent), error_r) < 0)
 		goto fail_all;
 	/* 3. Into incoming. */
@@ -728,33 +748,43 @@ commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
 	/* 4. The originals go; then the intents. */
 	finish_all(c, items, n, intent);
 	for (i = 0; i < n; i++) {
-		if (items[i].fd >= 0) {
-			(void)close(items[i].fd);	/* releases the lock */
-			items[i].fd = -1;
+		if (items[i].m->fd >= 0) {
+			(void)close(items[i].m->fd);	/* releases the lock */
+			items[i].m->fd = -1;
 		}
-		quarantine_entry_clear(&qe[i]);
+		quarantine_entry_clear(&items[i].qe);
 	}
-	free(qe);
+	free(items);
 	return ((int)published);
 
 fail_all:
 	/* Nothing was journaled (the transaction aborted): plain returns. */
 	for (i = 0; i < n; i++) {
-		if (items[i].jkind == JOURNAL_QUARANTINE && !qe[i].existing)
-			quarantine_discard(c->quarantine, &qe[i]);
+		if (items[i].jkind == JOURNAL_QUARANTINE &&
+		    !items[i].qe.existing)
+			quarantine_discard(c->quarantine, &items[i].qe);
 		if (items[i].jkind != 0)
 			return_item(c, &items[i], *error_r);
 		items[i].jkind = 0;
-		if (items[i].fd >= 0) {
-			(void)close(items[i].fd);
-			items[i].fd = -1;
+		if (items[i].m->fd >= 0) {
+			(void)close(items[i].m->fd);
+			items[i].m->fd = -1;
 		}
-		quarantine_entry_clear(&qe[i]);
+		quarantine_entry_clear(&items[i].qe);
 	}
 	if (intent[0] != '\0')
 		(void)unlinkat(c->intent_fd, intent, 0);
-	free(qe);
+	free(items);
 	return (-1);
+}
+
+int
+commit_settle(struct commit_ctx *c, const char *id, char **error_r)
+{
+	char	 key[QUEUE_PATH_SIZE];
+
+	(void)snprintf(key, sizeof(key), "%s/%s", c->claimed, id);
+	return (journal_settle(c->journal, key, error_r));
 }
 
 /* Does rel (relative to the queue dir) exist with inode ino? */

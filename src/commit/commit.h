@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "state/aside.h"
+#include "commit/msg.h"
 #include "common/config.h"
 #include "state/journal.h"
 #include "common/qfile.h"
@@ -37,39 +38,6 @@ struct commit_ctx {
 	bool		 as_root;	/* chown new files to the mail owner */
 };
 
-enum commit_outcome {
-	COMMIT_DONE,		/* delivered, dropped, quarantined or set aside */
-	COMMIT_RETURNED,	/* back in hold, unchanged; why says why */
-	COMMIT_LEFT,		/* not finished: the journal or claimed/ keeps it for
-				   recovery (why says what failed) */
-};
-
-struct commit_item {
-	/* in */
-	const char	*id;		/* original queue id (name in claimed/) */
-	int		 fd;		/* the claimed original, locked; closed by commit */
-	uint64_t	 ino;
-	mode_t		 extra_mode;	/* S_IXGRP (postsuper -e) to carry over */
-	enum policy_action action;
-	const struct qfile *qf;		/* the original, parsed by the master */
-	const struct qfile_rec *content;	/* new content, or NULL: qf's */
-	size_t		 ncontent;
-	const char	*verdict;	/* for the set-aside list and quarantine */
-	const char	*reason;
-	/* out */
-	enum commit_outcome outcome;
-	char		 new_id[QUEUE_ID_SIZE];
-	char		 quarantine_id[QUARANTINE_ID_SIZE];	/* when quarantined */
-	char		 why[256];
-	/* private */
-	char		 sname[QUEUE_ID_SIZE + 8];
-	int		 sfd;
-	uint64_t	 sino;
-	char		 planned[QUEUE_ID_SIZE];	/* target id, journaled */
-	char		 qpath[QUEUE_PATH_SIZE];	/* quarantine copy */
-	int		 jkind;		/* journal kind, 0 if not journaled */
-};
-
 /*
  * commit_init() creates holdscan's directories inside the queue directory
  * (mode 0700, the mail owner's) when missing, and opens them: claimed/,
@@ -81,13 +49,23 @@ int	 commit_init(struct commit_ctx *c, const struct queue_layout *ql,
 	    struct aside *a, char **error_r);
 void	 commit_clear(struct commit_ctx *c);
 /*
- * commit_batch() runs the protocol for n items and sets each outcome.
- * Returns the number of new files in incoming (the caller wakes qmgr
- * when > 0), or -1 when the batch as a whole failed (every item is back
- * in hold; *error_r says why: the caller backs off).
+ * commit_batch() runs the protocol for the n messages msgs[] (claimed,
+ * decided: action, verdict, reason, new content if any) and writes each
+ * one's outcome, new_id, quarantine_id and why into it. It closes each
+ * message's descriptor (m->fd = -1), releasing its lock. Returns the
+ * number of new files in incoming (the caller wakes qmgr when > 0), or
+ * -1 when the batch as a whole failed (every message is back in hold;
+ * *error_r says why: the caller backs off).
  */
-int	 commit_batch(struct commit_ctx *c, struct commit_item *items, size_t n,
+int	 commit_batch(struct commit_ctx *c, struct msg **msgs, size_t n,
 	    char **error_r);
+/*
+ * commit_settle() makes durable any forgetting of a journal entry for
+ * the claimed file id (one forgotten without a flush could come back
+ * after a crash and match a new claim of that name): call it before
+ * claiming id. 0, or -1 with *error_r.
+ */
+int	 commit_settle(struct commit_ctx *c, const char *id, char **error_r);
 /*
  * commit_recover() finishes or undoes what the journal says was in
  * progress: holdscand's batches and the holdscan tool's releases. With

@@ -25,6 +25,8 @@
 
 #include "state/aside.h"
 #include "commit/commit.h"
+#include "commit/msg.h"
+#include "common/buf.h"
 #include "common/config.h"
 #include "state/journal.h"
 #include "common/log.h"
@@ -181,44 +183,44 @@ journal_size(struct fixture *f)
 }
 
 /* Claim the sample as id: it sits in claimed/, open and parsed. */
-static void
-claimed_item(struct fixture *f, const char *id, struct commit_item *it,
-    struct qfile **qf)
+static struct msg *
+claimed_msg(struct fixture *f, const char *id)
 {
 	char		 rel[256];
 	struct qfile_error err;
-	ino_t		 ino;
+	struct stat	 st;
+	struct msg	*m;
+	int		 fd;
 
 	(void)snprintf(rel, sizeof(rel), "holdscan/claimed/%s", id);
-	ino = place(f, rel);
-	memset(it, 0, sizeof(*it));
-	it->id = id;
-	it->fd = openat(f->qdirfd, rel, O_RDONLY);
-	assert_true(it->fd >= 0);
-	it->ino = ino;
-	assert_int_equal(qfile_read_fd(it->fd, 1 << 20, qf, &err), 0);
-	it->qf = *qf;
-	it->verdict = "clean";
-	it->reason = "";
+	(void)place(f, rel);
+	fd = openat(f->qdirfd, rel, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	m = msg_new(id, "hold/x", fd, &st, 0);
+	assert_int_equal(qfile_read_fd(fd, 1 << 20, &m->qf, &err), 0);
+	m->verdict = VERDICT_CLEAN;
+	return (m);
 }
 
 static void
 test_deliver_puts_an_identical_ready_file_in_incoming(void **state)
 {
 	struct fixture	*f = *state;
-	struct commit_item it;
-	struct qfile	*qf = NULL;
+	struct msg	*m;
 	struct stat	 st;
 	char		 name[256], rel[300], *error = NULL, *copy;
 	size_t		 len;
 	ino_t		 ino;
 
-	claimed_item(f, "AAAAA1", &it, &qf);
-	it.action = ACTION_DELIVER;
-	assert_int_equal(commit_batch(&f->c, &it, 1, &error), 1);
-	assert_int_equal(it.outcome, COMMIT_DONE);
+	m = claimed_msg(f, "AAAAA1");
+	m->action = ACTION_DELIVER;
+	assert_int_equal(commit_batch(&f->c, &m, 1, &error), 1);
+	assert_int_equal(m->outcome, COMMIT_DONE);
+	/* The lock is released: commit closed the descriptor. */
+	assert_int_equal(m->fd, -1);
 	only_file(f, "incoming", name, sizeof(name));
-	assert_string_equal(name, it.new_id);
+	assert_string_equal(name, m->new_id);
 	(void)snprintf(rel, sizeof(rel), "%s/incoming/%s", f->qdir, name);
 	assert_int_equal(stat(rel, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
@@ -233,71 +235,71 @@ test_deliver_puts_an_identical_ready_file_in_incoming(void **state)
 	only_file(f, "holdscan/staging", name, sizeof(name));
 	assert_string_equal(name, "");
 	assert_int_equal(journal_size(f), 0);
-	qfile_free(&qf);
+	msg_free(&m);
 }
 
 static void
 test_drop_removes_the_original_only(void **state)
 {
 	struct fixture	*f = *state;
-	struct commit_item it;
-	struct qfile	*qf = NULL;
+	struct msg	*m;
 	char		 name[256], *error = NULL;
 
-	claimed_item(f, "AAAAA2", &it, &qf);
-	it.action = ACTION_DROP;
-	assert_int_equal(commit_batch(&f->c, &it, 1, &error), 0);
-	assert_int_equal(it.outcome, COMMIT_DONE);
+	m = claimed_msg(f, "AAAAA2");
+	m->action = ACTION_DROP;
+	assert_int_equal(commit_batch(&f->c, &m, 1, &error), 0);
+	assert_int_equal(m->outcome, COMMIT_DONE);
 	assert_false(exists(f, "holdscan/claimed/AAAAA2"));
 	only_file(f, "incoming", name, sizeof(name));
 	assert_string_equal(name, "");
 	assert_int_equal(journal_size(f), 0);
-	qfile_free(&qf);
+	msg_free(&m);
 }
 
 static void
 test_hold_returns_to_hold_and_remembers(void **state)
 {
 	struct fixture	*f = *state;
-	struct commit_item it;
 	struct aside_entry *v = NULL;
-	struct qfile	*qf = NULL;
+	struct msg	*m;
 	char		*error = NULL;
 	size_t		 n = 0;
 
-	claimed_item(f, "AAAAA3", &it, &qf);
-	it.action = ACTION_HOLD;
-	it.verdict = "scan-failed";
-	it.reason = "worker crashed";
-	assert_int_equal(commit_batch(&f->c, &it, 1, &error), 0);
-	assert_int_equal(it.outcome, COMMIT_DONE);
+	m = claimed_msg(f, "AAAAA3");
+	m->action = ACTION_HOLD;
+	m->verdict = VERDICT_FAILED;
+	(void)snprintf(m->reason, sizeof(m->reason), "worker crashed");
+	assert_int_equal(commit_batch(&f->c, &m, 1, &error), 0);
+	assert_int_equal(m->outcome, COMMIT_DONE);
 	assert_true(exists(f, "hold/AAAAA3"));
 	assert_false(exists(f, "holdscan/claimed/AAAAA3"));
 	assert_int_equal(aside_list(f->aside, &v, &n, &error), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].id, "AAAAA3");
-	assert_int_equal(v[0].ino, it.ino);
+	assert_int_equal(v[0].ino, (uint64_t)m->st.st_ino);
 	assert_string_equal(v[0].reason, "scan-failed: worker crashed");
 	free(v);
-	qfile_free(&qf);
+	msg_free(&m);
 }
 
 static void
 test_new_content_replaces_the_old(void **state)
 {
 	struct fixture	*f = *state;
-	struct commit_item it;
-	struct qfile	*qf = NULL, *out = NULL;
+	struct qfile	*out = NULL;
 	struct qfile_rec rec = { QREC_NORM, 5, "hello" };
 	struct qfile_error err;
-	char		 name[256], rel[300], *error = NULL;
+	struct buf	 recs = BUF_INIT;
+	struct msg	*m;
+	char		 name[256], rel[300], why[256], *error = NULL;
 	int		 fd;
 
-	claimed_item(f, "AAAAA4", &it, &qf);
-	it.action = ACTION_DELIVER;
-	it.content = &rec;
-	it.ncontent = 1;
-	assert_int_equal(commit_batch(&f->c, &it, 1, &error), 1);
+	m = claimed_msg(f, "AAAAA4");
+	m->action = ACTION_DELIVER;
+	qfile_records_encode(&rec, 1, &recs);
+	assert_int_equal(msg_set_built(m, &recs, why, sizeof(why)), 0);
+	buf_free(&recs);
+	assert_int_equal(commit_batch(&f->c, &m, 1, &error), 1);
 	only_file(f, "incoming", name, sizeof(name));
 	(void)snprintf(rel, sizeof(rel), "incoming/%s", name);
 	fd = openat(f->qdirfd, rel, O_RDONLY);
@@ -306,11 +308,11 @@ test_new_content_replaces_the_old(void **state)
 	assert_int_equal(out->ncontent, 1);
 	assert_memory_equal(out->content[0].data, "hello", 5);
 	/* The envelope is the master's own, unchanged. */
-	assert_string_equal(out->sender, qf->sender);
-	assert_int_equal(out->nrcpts, qf->nrcpts);
-	assert_string_equal(out->rcpts[0].address, qf->rcpts[0].address);
+	assert_string_equal(out->sender, m->qf->sender);
+	assert_int_equal(out->nrcpts, m->qf->nrcpts);
+	assert_string_equal(out->rcpts[0].address, m->qf->rcpts[0].address);
 	qfile_free(&out);
-	qfile_free(&qf);
+	msg_free(&m);
 }
 
 static void

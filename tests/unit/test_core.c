@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "commit/msg.h"
 #include "daemon/batch.h"
 #include "common/config.h"
 #include "common/policy.h"

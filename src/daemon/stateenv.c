@@ -1,0 +1,138 @@
+/*
+ * NAME
+ *	stateenv - open and close the master's state environment
+ * DESCRIPTION
+ *	The journal, the set-aside list and the quarantine index live in
+ *	one Berkeley DB environment, so that a batch and its quarantine
+ *	entries share a transaction. They are opened together and closed
+ *	together: after Berkeley DB panicked every handle must go.
+ *
+ *	This module must never decide when to open or reopen (the
+ *	pipeline does), and never leave some handles open after a failure.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sysexits.h>
+
+#include "daemon/instance.h"
+#include "daemon/stateenv.h"
+#include "state/aside.h"
+#include "state/journal.h"
+#include "state/statedb.h"
+#include "common/log.h"
+#include "quarantine/quarantine.h"
+
+int
+stateenv_bind(const struct hs_config *conf, const struct queue_layout *ql,
+    int qdirfd, char **error_r)
+{
+	enum instance_binding b = BINDING_OK;
+
+	if (instance_bind(qdirfd, conf->holdscan_queue_subdir, ql->queue_dir,
+	    conf->state_directory, ql->owner_uid, ql->owner_gid, &b,
+	    error_r) < 0) {
+		int	 err = errno;
+		char	*text;
+
+		if (b == BINDING_FOREIGN)
+			hs_fatalx(EX_CONFIG, "%s", *error_r);
+		text = statedb_error_text(conf->state_directory, *error_r, err);
+		free(*error_r);
+		*error_r = text;
+		errno = err;
+		return (-1);
+	}
+	switch (b) {
+	case BINDING_NEW:
+		hs_info("state directory %s now belongs to the queue %s",
+		    conf->state_directory, ql->queue_dir);
+		break;
+	case BINDING_STATE_LOST:
+		hs_warnx("state directory %s has no record of the queue %s, "
+		    "which holdscan has used before: the journal, the quarantine "
+		    "index and the set-aside list were lost or are elsewhere. "
+		    "Interrupted batches are finished from the intent records in "
+		    "%s/%s/intent, and the quarantine index is rebuilt from the "
+		    "store; see RECOVERY in holdscand(8)",
+		    conf->state_directory, ql->queue_dir, ql->queue_dir,
+		    conf->holdscan_queue_subdir);
+		break;
+	case BINDING_QUEUE_LOST:
+		hs_warnx("%s/%s had no record of the state directory %s; "
+		    "written again", ql->queue_dir,
+		    conf->holdscan_queue_subdir, conf->state_directory);
+		break;
+	case BINDING_OK:
+	case BINDING_FOREIGN:
+		break;
+	}
+	return (0);
+}
+
+static int
+open_dbs(struct stateenv *env, const struct hs_config *conf,
+    const struct queue_layout *ql, char **error_r)
+{
+	if (journal_open(env->sdb, &env->journal, error_r) < 0 ||
+	    aside_open(env->sdb, &env->aside, error_r) < 0 ||
+	    quarantine_open(conf, env->sdb, ql->owner_uid, ql->owner_gid,
+	    &env->quarantine, error_r) < 0) {
+		int	 err = errno;	/* for statedb_retryable() */
+
+		quarantine_close(&env->quarantine);
+		aside_close(&env->aside);
+		journal_close(&env->journal);
+		errno = err;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+stateenv_open(struct stateenv *env, const struct hs_config *conf,
+    const struct queue_layout *ql, char **error_r)
+{
+	char	*error = NULL;
+
+	if (statedb_open(conf->state_directory, &env->sdb, error_r) < 0)
+		return (-1);
+	if (env->sdb->logs_lost) {
+		/*
+		 * The log files were removed (by hand, or a disk that lost
+		 * them): the journal cannot be trusted without them. Put it
+		 * aside; the intent records in the queue say what an
+		 * interrupted batch did (commit.c).
+		 */
+		hs_warnx("the log files of the state environment %s are gone: "
+		    "the journal cannot be trusted without them; it is moved "
+		    "aside and interrupted batches are finished from the intent "
+		    "records; see RECOVERY in holdscand(8)",
+		    conf->state_directory);
+		if (statedb_forget_log(env->sdb, JOURNAL_DB_NAME, &error) < 0) {
+			int	 err = errno;
+
+			*error_r = error;
+			statedb_close(&env->sdb);
+			errno = err;
+			return (-1);
+		}
+	}
+	if (open_dbs(env, conf, ql, &error) < 0) {
+		int	 err = errno;	/* for statedb_retryable() */
+
+		*error_r = error;
+		statedb_close(&env->sdb);
+		errno = err;
+		return (-1);
+	}
+	return (0);
+}
+
+void
+stateenv_close(struct stateenv *env)
+{
+	quarantine_close(&env->quarantine);
+	aside_close(&env->aside);
+	journal_close(&env->journal);
+	statedb_close(&env->sdb);
+}

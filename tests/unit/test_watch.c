@@ -4,7 +4,12 @@
  * DESCRIPTION
  *	A temporary queue directory with a hold queue whose files belong to
  *	the user running the test (the layout's mail owner). Checks what the
- *	watcher offers, and from where, when the hashing of hold is not what
+ *	watcher offers: a file once it is ready (mode 0700, not while
+ *	cleanup(8) writes it at 0600) and not again while it is in flight,
+ *	the oldest first; never a hard link, a symbolic link or a FIFO (said
+ *	once); a deferred (locked) file when it is due; a set-aside file
+ *	only once it is another file or unignored. And from where, when the
+ *	hashing of hold is not what
  *	the layout says (postconf -e and postfix reload while holdscand
  *	runs): files in one-character directories at any depth are found,
  *	Postfix's hash directories are never taken for queue files, files
@@ -350,10 +355,186 @@ test_removed_hash_directories_are_forgotten(void **state)
 	assert_string_equal(drain(f), "hold/R/R12346");
 }
 
+/* How often needle occurs in the log. */
+static int
+count_logged(struct fixture *f, const char *needle)
+{
+	const char	*p = logged(f);
+	int		 n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	return (n);
+}
+
+static void
+test_a_file_is_offered_once_ready_and_once_only(void **state)
+{
+	struct fixture	*f = *state;
+	struct watch_candidate c;
+	int		 fd;
+
+	start(f);
+	/* cleanup(8) writes it at mode 0600 first: not offered, not a word. */
+	fd = openat(f->qdirfd, "hold/ABC123", O_WRONLY | O_CREAT | O_EXCL,
+	    0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "C", 1), 1);
+	watch_handle(f->w);
+	assert_int_equal(watch_pending(f->w), 0);
+	/* Its owner-execute bit says it is complete (IN_ATTRIB). */
+	assert_int_equal(fchmod(fd, 0700), 0);
+	close(fd);
+	watch_handle(f->w);
+	assert_int_equal(watch_pending(f->w), 1);
+	assert_true(watch_next(f->w, &c));
+	assert_string_equal(c.id, "ABC123");
+	assert_string_equal(c.path, "hold/ABC123");
+	/* In flight: neither events nor a rescan offer it again... */
+	assert_int_equal(utimensat(f->qdirfd, "hold/ABC123", NULL, 0), 0);
+	watch_handle(f->w);
+	watch_rescan(f->w);
+	assert_string_equal(next(f), "");
+	/* ... until the master is done with it (returned to hold). */
+	watch_done(f->w, "ABC123");
+	watch_rescan(f->w);
+	assert_string_equal(next(f), "hold/ABC123");
+	assert_string_equal(logged(f), "");
+}
+
+static void
+test_odd_files_are_left_alone_and_said_once(void **state)
+{
+	struct fixture	*f = *state;
+
+	put(f, "hold/ABC123");
+	assert_int_equal(linkat(f->qdirfd, "hold/ABC123", f->qdirfd,
+	    "hold/ABC124", 0), 0);
+	assert_int_equal(symlinkat("ABC123", f->qdirfd, "hold/ABC125"), 0);
+	assert_int_equal(mkfifoat(f->qdirfd, "hold/ABC126", 0700), 0);
+	put(f, "hold/not-a-queue-id");
+	put(f, "hold/ABC127");
+	start(f);
+	watch_rescan(f->w);
+	/* Only the plain ready file of its own name, not its hard link. */
+	assert_string_equal(drain(f), "hold/ABC127");
+	assert_int_equal(count_logged(f, "warning: ABC123: "), 1);
+	assert_int_equal(count_logged(f, "hold/ABC123: has more than one link; "
+	    "left alone"), 1);
+	assert_int_equal(count_logged(f, "hold/ABC124: has more than one link; "
+	    "left alone"), 1);
+	assert_int_equal(count_logged(f, "hold/ABC125: symbolic link; left "
+	    "alone"), 1);
+	assert_int_equal(count_logged(f, "hold/ABC126: not a regular file; "
+	    "left alone"), 1);
+	assert_int_equal(count_logged(f, "not-a-queue-id"), 0);
+	/* Once the link is gone, the file is a candidate again. */
+	assert_int_equal(unlinkat(f->qdirfd, "hold/ABC124", 0), 0);
+	watch_rescan(f->w);
+	assert_string_equal(drain(f), "hold/ABC123");
+}
+
+static void
+test_a_rescan_offers_the_oldest_first(void **state)
+{
+	struct fixture	*f = *state;
+	struct timespec	 t[2];
+	const char	*ids[] = { "AAA111", "BBB222", "CCC333" };
+	long		 age[] = { 100, 300, 200 };
+	char		 rel[64];
+	size_t		 i;
+
+	for (i = 0; i < 3; i++) {
+		(void)snprintf(rel, sizeof(rel), "hold/%s", ids[i]);
+		put(f, rel);
+		t[0].tv_sec = t[1].tv_sec = 1700000000 - age[i];
+		t[0].tv_nsec = t[1].tv_nsec = 0;
+		assert_int_equal(utimensat(f->qdirfd, rel, t, 0), 0);
+	}
+	start(f);
+	assert_string_equal(next(f), "hold/BBB222");
+	assert_string_equal(next(f), "hold/CCC333");
+	assert_string_equal(next(f), "hold/AAA111");
+	assert_string_equal(next(f), "");
+}
+
+static void
+test_a_deferred_file_comes_back_when_due(void **state)
+{
+	struct fixture	*f = *state;
+	struct watch_candidate c;
+
+	put(f, "hold/ABC123");
+	start(f);
+	assert_true(watch_next(f->w, &c));
+	/* Locked by someone: again in 1000 ms, not before. */
+	watch_done(f->w, c.id);
+	watch_defer(f->w, &c, 5000, 1000);
+	watch_rescan(f->w);
+	assert_string_equal(next(f), "");
+	assert_int_equal(watch_tick(f->w, 5400), 600);
+	assert_string_equal(next(f), "");
+	assert_int_equal(watch_tick(f->w, 6000), -1);
+	assert_string_equal(next(f), "hold/ABC123");
+	/* Deferred, and gone meanwhile: nothing. */
+	watch_done(f->w, c.id);
+	watch_defer(f->w, &c, 7000, 1000);
+	assert_int_equal(unlinkat(f->qdirfd, "hold/ABC123", 0), 0);
+	assert_int_equal(watch_tick(f->w, 8000), -1);
+	assert_string_equal(next(f), "");
+}
+
+static void
+test_a_set_aside_file_is_ignored_while_it_is_the_same_file(void **state)
+{
+	struct fixture	*f = *state;
+	struct stat	 st;
+
+	put(f, "hold/ABC123");
+	assert_int_equal(fstatat(f->qdirfd, "hold/ABC123", &st, 0), 0);
+	assert_int_equal(watch_open(f->ql, f->qdirfd, &f->w), 0);
+	watch_ignore(f->w, "ABC123", st.st_ino);
+	watch_rescan(f->w);
+	assert_string_equal(next(f), "");
+	assert_true(watch_is_ignored(f->w, "ABC123", st.st_ino));
+	/* Another file under that name (another inode): offered. */
+	put(f, "hold/tmp");
+	assert_int_equal(renameat(f->qdirfd, "hold/tmp", f->qdirfd,
+	    "hold/ABC123"), 0);
+	watch_handle(f->w);
+	assert_string_equal(next(f), "hold/ABC123");
+	/* The set-aside file again, unignored (scanned again): offered. */
+	watch_done(f->w, "ABC123");
+	assert_int_equal(unlinkat(f->qdirfd, "hold/ABC123", 0), 0);
+	put(f, "hold/ABC124");
+	assert_int_equal(fstatat(f->qdirfd, "hold/ABC124", &st, 0), 0);
+	watch_ignore(f->w, "ABC124", st.st_ino);
+	watch_handle(f->w);
+	watch_rescan(f->w);
+	assert_string_equal(next(f), "");
+	watch_unignore(f->w, "ABC124");
+	watch_rescan(f->w);
+	assert_string_equal(next(f), "hold/ABC124");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_a_file_is_offered_once_ready_and_once_only, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_odd_files_are_left_alone_and_said_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_rescan_offers_the_oldest_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_deferred_file_comes_back_when_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_set_aside_file_is_ignored_while_it_is_the_same_file,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_rescan_looks_into_every_one_character_directory,
 		    setup, teardown),

@@ -11,6 +11,12 @@
  *	supervisor for a new parent after a pause that doubles while they
  *	keep dying, and says when they work again; a new parent re-reads the
  *	configuration after a reload; the supervisor's reports are read.
+ *	A worker past its time limit, one that answers for another message
+ *	and one that cannot be sent its message are dropped and killed
+ *	through the scanner parent, their job given back once, and a
+ *	replacement asked for; a new engine generation closes idle old
+ *	workers at once and busy ones after their result, and only workers
+ *	of the newest generation are handed messages.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -408,6 +414,156 @@ test_supervisor_reports_and_reread_after_reload(void **state)
 	assert_string_equal(why, "scanner supervisor 0 exited");
 }
 
+static void
+test_a_worker_over_its_time_limit_is_killed_and_its_job_returned(void **state)
+{
+	struct fixture	*f = *state;
+	struct wire_scan req;
+	struct wire_pid	 kill;
+	struct worker	*w;
+	struct timespec	 now;
+	int		 qf[2];
+	long		 ms;
+
+	engine(f, 1);
+	w = spawned(f, 101);
+	pair(qf);
+	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
+	    0, 2000), 0);
+	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
+	assert_int_equal(req.time_limit_ms, 2000);
+	assert_string_equal(req.queue_id, "QID1");
+	/* Not yet: the next deadline is about two seconds away. */
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = pool_next_deadline_ms(&f->pool, &now);
+	assert_true(ms > 1900 && ms <= 2001);
+	assert_null(pool_expire(&f->pool, &now));
+	assert_int_equal(f->pool.timeouts, 0);
+	/* Past it: killed through its parent, its job comes back once. */
+	now.tv_sec += 3;
+	assert_ptr_equal(pool_expire(&f->pool, &now), &f->jobs[0]);
+	assert_null(pool_expire(&f->pool, &now));
+	assert_int_equal(f->pool.timeouts, 1);
+	assert_int_equal(f->pool.crashes, 0);
+	assert_int_equal(expect(f->parent, WIRE_KILL, &kill, sizeof(kill)),
+	    sizeof(kill));
+	assert_int_equal(kill.pid, 101);
+	assert_int_equal(f->pool.nworkers, 0);
+	assert_int_equal(pool_next_deadline_ms(&f->pool, &now), -1);
+	/* And a replacement is asked for. */
+	(void)expect(f->parent, WIRE_SPAWN, NULL, 0);
+	(void)close(qf[0]);
+	(void)close(qf[1]);
+}
+
+static void
+test_a_worker_answering_for_another_message_is_dropped(void **state)
+{
+	struct fixture	*f = *state;
+	struct wire_scan req;
+	struct wire_result res;
+	struct wire_pid	 kill;
+	struct worker	*w;
+	char		 why[256];
+	void		*job;
+	int		 memfd, qf[2];
+
+	engine(f, 1);
+	w = spawned(f, 101);
+	pair(qf);
+	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
+	    0, 1000), 0);
+	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
+	memset(&res, 0, sizeof(res));
+	res.seq = req.seq + 1;
+	assert_int_equal(wire_send(f->worker[0], WIRE_RESULT, &res, sizeof(res),
+	    -1), 0);
+	assert_int_equal(pool_handle_worker(&f->pool, w, &res, &memfd, &job, why,
+	    sizeof(why)), POOL_FAILED);
+	assert_ptr_equal(job, &f->jobs[0]);
+	assert_string_equal(why, "worker 101: unexpected message");
+	assert_int_equal(memfd, -1);
+	assert_int_equal(f->pool.crashes, 1);
+	assert_int_equal(f->pool.nworkers, 0);
+	assert_int_equal(expect(f->parent, WIRE_KILL, &kill, sizeof(kill)),
+	    sizeof(kill));
+	assert_int_equal(kill.pid, 101);
+	(void)close(qf[0]);
+	(void)close(qf[1]);
+}
+
+static void
+test_a_new_generation_retires_the_old_workers(void **state)
+{
+	struct fixture	*f = *state;
+	struct wire_scan req;
+	struct wire_result res;
+	struct worker	*w1;
+	char		 why[256];
+	void		*job;
+	int		 memfd, qf[2];
+
+	engine(f, 1);
+	w1 = spawned(f, 101);
+	(void)spawned(f, 102);
+	pair(qf);
+	assert_int_equal(pool_dispatch(&f->pool, w1, &f->jobs[0], qf[0], "QID1",
+	    0, 1000), 0);
+	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
+	/* A reload built generation 2: the idle old worker goes at once. */
+	engine(f, 2);
+	assert_int_equal(f->pool.generation, 2);
+	assert_int_equal(f->pool.nworkers, 1);
+	assert_ptr_equal(TAILQ_FIRST(&f->pool.workers), w1);
+	assert_true(w1->retiring);
+	/* The busy one finishes its scan, is not handed another, and goes. */
+	assert_null(pool_idle(&f->pool));
+	memset(&res, 0, sizeof(res));
+	res.seq = req.seq;
+	assert_int_equal(wire_send(f->worker[0], WIRE_RESULT, &res, sizeof(res),
+	    -1), 0);
+	assert_int_equal(pool_handle_worker(&f->pool, w1, &res, &memfd, &job, why,
+	    sizeof(why)), POOL_RESULT);
+	assert_ptr_equal(job, &f->jobs[0]);
+	assert_int_equal(f->pool.nworkers, 0);
+	assert_int_equal(f->pool.crashes, 0);
+	/* Workers of generation 2 are asked for and used. */
+	(void)expect(f->parent, WIRE_SPAWN, NULL, 0);
+	(void)expect(f->parent, WIRE_SPAWN, NULL, 0);
+	w1 = spawned(f, 201);
+	assert_int_equal(w1->generation, 2);
+	assert_ptr_equal(pool_idle(&f->pool), w1);
+	(void)close(qf[0]);
+	(void)close(qf[1]);
+}
+
+static void
+test_a_failed_send_drops_the_worker(void **state)
+{
+	struct fixture	*f = *state;
+	struct wire_pid	 kill;
+	struct worker	*w;
+	int		 qf[2];
+
+	engine(f, 1);
+	w = spawned(f, 101);
+	/* The worker's end is gone before we send. */
+	(void)close(f->worker[0]);
+	f->nworkers = 0;
+	pair(qf);
+	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
+	    0, 1000), -1);
+	assert_int_equal(f->pool.nworkers, 0);
+	assert_null(pool_idle(&f->pool));
+	assert_int_equal(pool_busy(&f->pool), 0);
+	assert_int_equal(expect(f->parent, WIRE_KILL, &kill, sizeof(kill)),
+	    sizeof(kill));
+	assert_int_equal(kill.pid, 101);
+	(void)expect(f->parent, WIRE_SPAWN, NULL, 0);
+	(void)close(qf[0]);
+	(void)close(qf[1]);
+}
+
 int
 main(void)
 {
@@ -425,6 +581,17 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_supervisor_reports_and_reread_after_reload, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_worker_over_its_time_limit_is_killed_and_its_job_returned,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_worker_answering_for_another_message_is_dropped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_new_generation_retires_the_old_workers, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_failed_send_drops_the_worker, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

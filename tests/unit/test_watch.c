@@ -9,12 +9,12 @@
  *	the oldest first; never a hard link, a symbolic link or a FIFO (said
  *	once); a deferred (locked) file when it is due; a set-aside file
  *	only once it is another file or unignored. And from where, when the
- *	hashing of hold is not what
- *	the layout says (postconf -e and postfix reload while holdscand
- *	runs): files in one-character directories at any depth are found,
- *	Postfix's hash directories are never taken for queue files, files
- *	postsuper moves are offered from their new place, and the layout
- *	hint is raised. Warnings are captured from standard error.
+ *	hashing of hold is not what the layout says (postconf -e and
+ *	postfix reload while holdscand runs): files in one-character
+ *	directories at any depth are found, Postfix's hash directories are
+ *	never taken for queue files, files postsuper moves are offered from
+ *	their new place, and the layout hint is raised. Warnings are
+ *	captured from standard error.
  */
 #include <errno.h>
 #include <fcntl.h>

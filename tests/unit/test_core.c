@@ -1,11 +1,13 @@
 /*
  * NAME
- *	test_core - unit tests for policy, wire, strmap and batch
+ *	test_core - unit tests for policy, wire, strmap, batch and backoff
  * DESCRIPTION
  *	The small modules holdscand's master is built from: the policy's
  *	domain rules, descriptor passing between processes (including end
- *	of file, which once left a descriptor undefined), the hash map, and
- *	the rule that decides when a batch is committed.
+ *	of file, which once left a descriptor undefined), the hash map, the
+ *	rule that decides when a batch is committed, and the pauses after
+ *	failures (doubling to a minute, a reminder after five minutes, a
+ *	fresh start after a success).
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -21,6 +23,7 @@
 #include <cmocka.h>
 
 #include "commit/msg.h"
+#include "daemon/backoff.h"
 #include "daemon/batch.h"
 #include "common/config.h"
 #include "common/policy.h"
@@ -198,6 +201,41 @@ test_batch_commits_when_nothing_more_is_coming(void **state)
 	config_free(&conf);
 }
 
+static void
+test_backoff_doubles_to_a_minute_reminds_and_clears(void **state)
+{
+	struct backoff	 b;
+	long		 t = 1000000, want = 1000;
+	int		 i;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	assert_false(backoff_active(&b, t));
+	for (i = 0; i < 9; i++) {
+		backoff_fail(&b, "disk full.", t);
+		assert_int_equal(b.pause_ms, want);
+		assert_int_equal(b.until_ms, t + want);
+		assert_true(backoff_active(&b, t + want - 1));
+		assert_false(backoff_active(&b, t + want));
+		assert_int_equal(b.count, (unsigned long)i + 1);
+		assert_string_equal(b.why, "disk full.");
+		t += want;
+		want = want * 2 > 60000 ? 60000 : want * 2;
+	}
+	assert_int_equal(b.pause_ms, 60000);
+	/* Warned at the first failure; reminded five minutes later. */
+	assert_int_equal(b.warned_ms, 1000000);
+	backoff_fail(&b, "disk full.", 1000000 + 300000);
+	assert_int_equal(b.warned_ms, 1000000 + 300000);
+	backoff_clear(&b);
+	assert_int_equal(b.count, 0);
+	assert_int_equal(b.pause_ms, 0);
+	assert_string_equal(b.why, "");
+	/* A new series starts from a second again. */
+	backoff_fail(&b, "I/O error", t);
+	assert_int_equal(b.pause_ms, 1000);
+}
+
 int
 main(void)
 {
@@ -207,6 +245,8 @@ main(void)
 		cmocka_unit_test(test_wire_refuses_a_truncated_message),
 		cmocka_unit_test(test_strmap_put_get_delete_grow),
 		cmocka_unit_test(test_batch_commits_when_nothing_more_is_coming),
+		cmocka_unit_test(
+		    test_backoff_doubles_to_a_minute_reminds_and_clears),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

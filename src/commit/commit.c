@@ -129,6 +129,8 @@ commit_clear(struct commit_ctx *c)
 		(void)close(c->staging_fd);
 	if (c->release_fd >= 0)
 		(void)close(c->release_fd);
+	if (c->intent_fd >= 0)
+		(void)close(c->intent_fd);
 	c->claimed_fd = c->staging_fd = c->release_fd = c->intent_fd = -1;
 }
 

@@ -53,6 +53,7 @@
 #include "common/buf.h"
 #include "common/mailhdr.h"
 #include "quarantine/quarantine.h"
+#include "state/record.h"
 #include "common/xalloc.h"
 
 #define Q_DB		"quarantine.db"
@@ -85,14 +86,6 @@ const char *
 quarantine_state_name(enum quarantine_state s)
 {
 	return ((unsigned)s < 3 ? state_names[s] : "?");
-}
-
-static void
-dbt_set(DBT *d, const void *data, size_t len)
-{
-	memset(d, 0, sizeof(*d));
-	d->data = (void *)data;
-	d->size = (u_int32_t)len;
 }
 
 static enum quarantine_rc
@@ -600,53 +593,56 @@ done:
  */
 typedef int	(*orig_fn)(void *, const struct quarantine_entry *);
 
+/* each_of_original()'s walk: decode, skip except, call fn. */
+struct orig_walk {
+	const char	*except;
+	orig_fn		 fn;
+	void		*arg;
+};
+
+static int
+orig_step(void *arg, const struct record *r)
+{
+	struct orig_walk *ow = arg;
+	struct quarantine_entry e;
+	int		 stop = 0;
+
+	if (quarantine_decode(r->val, r->vlen, &e) < 0)
+		return (0);
+	if (strcmp(e.qid, ow->except) != 0)
+		stop = ow->fn(ow->arg, &e);
+	quarantine_entry_clear(&e);
+	return (stop);
+}
+
 static int
 each_of_original(struct quarantine *q, DB_TXN *txn, const char *orig_id,
     time_t arrival, const char *except, orig_fn fn, void *arg,
     char **error_r)
 {
-	struct quarantine_entry e;
+	struct orig_walk ow = { except, fn, arg };
+	struct record_walk w;
 	struct buf	 k = BUF_INIT;
 	char		 arr[32];
-	DBC		*cur = NULL;
-	DBT		 key, pkey, data;
-	u_int32_t	 flag = DB_SET;
-	int		 ret, stop = 0;
+	int		 ret;
 
 	(void)snprintf(arr, sizeof(arr), "%lld", (long long)arrival);
 	orig_keybuf(orig_id, strlen(orig_id), arr, strlen(arr), &k);
-	if ((ret = q->by_orig->cursor(q->by_orig, txn, &cur, 0)) != 0)
-		goto fail;
-	for (;;) {
-		memset(&key, 0, sizeof(key));
-		memset(&pkey, 0, sizeof(pkey));
-		memset(&data, 0, sizeof(data));
-		key.data = k.data;
-		key.size = (u_int32_t)k.len;
-		if ((ret = cur->pget(cur, &key, &pkey, &data, flag)) != 0)
-			break;
-		flag = DB_NEXT_DUP;
-		if (quarantine_decode(data.data, data.size, &e) < 0)
-			continue;
-		if (strcmp(e.qid, except) != 0)
-			stop = fn(arg, &e);
-		quarantine_entry_clear(&e);
-		if (stop)
-			break;
+	memset(&w, 0, sizeof(w));
+	w.db = q->by_orig;
+	w.secondary = true;
+	w.txn = txn;
+	w.from = k.data;
+	w.fromlen = k.len;
+	w.exact = true;
+	ret = record_walk(q->sdb, &w, orig_step, &ow);
+	buf_free(&k);
+	if (ret != 0) {
+		*error_r = xasprintf("quarantine index: the original %s: %s",
+		    orig_id, db_strerror(ret));
+		return (-1);
 	}
-	(void)cur->close(cur);
-	cur = NULL;
-	if (ret != 0 && ret != DB_NOTFOUND && !stop)
-		goto fail;
-	buf_free(&k);
 	return (0);
-fail:
-	if (cur != NULL)
-		(void)cur->close(cur);
-	buf_free(&k);
-	*error_r = xasprintf("quarantine index: the original %s: %s", orig_id,
-	    db_strerror(ret));
-	return (-1);
 }
 
 /* A copy in the store of the file on fd, not deleted: its qid. */
@@ -845,13 +841,10 @@ quarantine_put(struct quarantine *q, DB_TXN *txn,
     const struct quarantine_entry *e, char **error_r)
 {
 	struct buf	 val = BUF_INIT;
-	DBT		 key, data;
 	int		 ret;
 
 	quarantine_encode(e, &val);
-	dbt_set(&key, e->qid, strlen(e->qid));
-	dbt_set(&data, val.data, val.len);
-	ret = q->db->put(q->db, txn, &key, &data, txn ? 0 : DB_AUTO_COMMIT);
+	ret = record_put(q->db, txn, e->qid, strlen(e->qid), val.data, val.len);
 	buf_free(&val);
 	return (ret == 0 ? QUARANTINE_OK : db_fail(ret, e->qid, error_r));
 }
@@ -873,17 +866,17 @@ enum quarantine_rc
 quarantine_get(struct quarantine *q, DB_TXN *txn, const char *qid, bool rmw,
     struct quarantine_entry *e, char **error_r)
 {
-	DBT	 key, data;
-	int	 ret;
+	void	*val;
+	size_t	 len;
+	int	 r, ret;
 
 	memset(e, 0, sizeof(*e));
-	dbt_set(&key, qid, strlen(qid));
-	memset(&data, 0, sizeof(data));
-	data.flags = DB_DBT_MALLOC;
-	if ((ret = q->db->get(q->db, txn, &key, &data, rmw ? DB_RMW : 0)) != 0)
-		return (db_fail(ret, qid, error_r));
-	ret = quarantine_decode(data.data, data.size, e);
-	free(data.data);
+	if ((r = record_get(q->db, txn, qid, strlen(qid), rmw ? DB_RMW : 0,
+	    &val, &len, &ret)) <= 0)
+		return (r == 0 ? QUARANTINE_NOTFOUND : db_fail(ret, qid,
+		    error_r));
+	ret = quarantine_decode(val, len, e);
+	free(val);
 	if (ret < 0) {
 		*error_r = xasprintf("quarantine index: %s: malformed entry", qid);
 		return (QUARANTINE_ERROR);
@@ -1005,17 +998,6 @@ quarantine_open_file(struct quarantine *q, const struct quarantine_entry *e)
 }
 
 /* A read of the index failed: close what it opened; -1 with the error. */
-static int
-read_failed(DBC *cur, DB_TXN *txn, int ret, char **error_r)
-{
-	if (cur != NULL)
-		(void)cur->close(cur);
-	if (txn != NULL)
-		(void)txn->abort(txn);
-	*error_r = xasprintf("quarantine index: %s", db_strerror(ret));
-	return (-1);
-}
-
 /* --- queries ----------------------------------------------------------------- */
 
 static bool
@@ -1048,115 +1030,118 @@ matches(const struct quarantine_query *qq, const struct quarantine_entry *e)
 	return (true);
 }
 
+/* quarantine_list()'s walk: the time range, the filters, the caller. */
+struct list_walk {
+	const struct quarantine_query *qq;
+	quarantine_each_fn fn;
+	void		*arg;
+};
+
+static int
+list_step(void *arg, const struct record *r)
+{
+	struct list_walk *lw = arg;
+	struct quarantine_entry e;
+	int		 stop = 0;
+
+	if (lw->qq->rcpt == NULL && lw->qq->until != 0 && r->klen == 8 &&
+	    bytes_time(r->key) > lw->qq->until)
+		return (1);
+	if (quarantine_decode(r->val, r->vlen, &e) < 0)
+		return (0);	/* the check reports it */
+	if (matches(lw->qq, &e))
+		stop = lw->fn(lw->arg, &e);
+	quarantine_entry_clear(&e);
+	return (stop);
+}
+
 int
 quarantine_list(struct quarantine *q, const struct quarantine_query *qq,
     quarantine_each_fn fn, void *arg, char **error_r)
 {
-	struct quarantine_entry e;
+	struct list_walk lw = { qq, fn, arg };
+	struct record_walk w;
 	unsigned char	 tkey[8];
-	DB_TXN		*txn = NULL;
-	DBC		*cur = NULL;
-	DBT		 skey, pkey, pdata;
 	char		*rkey = NULL;
-	u_int32_t	 flag, next;
-	int		 ret, stop = 0;
+	int		 ret;
 
-	if ((ret = q->sdb->env->txn_begin(q->sdb->env, NULL, &txn,
-	    DB_TXN_SNAPSHOT)) != 0)
-		goto fail;
-	memset(&skey, 0, sizeof(skey));
-	memset(&pkey, 0, sizeof(pkey));
-	memset(&pdata, 0, sizeof(pdata));
+	memset(&w, 0, sizeof(w));
+	w.secondary = true;
+	w.snapshot = true;
 	if (qq->rcpt != NULL) {
 		rkey = xstrdup_lower(qq->rcpt);
-		dbt_set(&skey, rkey, strlen(rkey));
-		ret = q->by_rcpt->cursor(q->by_rcpt, txn, &cur, 0);
-		flag = DB_SET;
-		next = DB_NEXT_DUP;
+		w.db = q->by_rcpt;
+		w.from = rkey;
+		w.fromlen = strlen(rkey);
+		w.exact = true;
 	} else {
-		ret = q->by_time->cursor(q->by_time, txn, &cur, 0);
+		w.db = q->by_time;
 		if (qq->since != 0) {
 			time_bytes(qq->since, tkey);
-			dbt_set(&skey, tkey, sizeof(tkey));
-			skey.ulen = sizeof(tkey);
-			skey.flags = DB_DBT_USERMEM;
-			flag = DB_SET_RANGE;
-		} else {
-			flag = DB_FIRST;
+			w.from = tkey;
+			w.fromlen = sizeof(tkey);
 		}
-		next = DB_NEXT;
 	}
-	if (ret != 0)
-		goto fail;
-	while ((ret = cur->pget(cur, &skey, &pkey, &pdata, flag)) == 0) {
-		flag = next;
-		if (qq->rcpt == NULL && qq->until != 0 && skey.size == 8 &&
-		    bytes_time(skey.data) > qq->until)
-			break;
-		if (quarantine_decode(pdata.data, pdata.size, &e) < 0)
-			continue;	/* the check reports it */
-		if (matches(qq, &e))
-			stop = fn(arg, &e);
-		quarantine_entry_clear(&e);
-		if (stop)
-			break;
-	}
-	if (ret != 0 && ret != DB_NOTFOUND)
-		goto fail;
-	(void)cur->close(cur);
-	(void)txn->commit(txn, 0);
+	ret = record_walk(q->sdb, &w, list_step, &lw);
 	free(rkey);
+	if (ret != 0) {
+		*error_r = xasprintf("quarantine index: %s", db_strerror(ret));
+		return (-1);
+	}
 	return (0);
+}
 
-fail:
-	free(rkey);
-	return (read_failed(cur, txn, ret, error_r));
+/* quarantine_counts()'s walk. */
+struct counts {
+	size_t		*count;
+	uint64_t	*bytes;
+};
+
+static int
+count_step(void *arg, const struct record *r)
+{
+	struct counts	*c = arg;
+	const char	*f;
+	size_t		 fl;
+	long long	 size;
+	int		 st;
+
+	if ((f = field_at(r->val, r->vlen, 4, &fl)) == NULL)
+		return (0);
+	for (st = 0; st < 3; st++)
+		if (strlen(state_names[st]) == fl &&
+		    memcmp(state_names[st], f, fl) == 0)
+			break;
+	if (st == 3)
+		return (0);
+	c->count[st]++;
+	if ((f = field_at(r->val, r->vlen, 3, &fl)) != NULL &&
+	    field_num(f, fl, &size) == 0 && size > 0)
+		c->bytes[st] += (uint64_t)size;
+	return (0);
 }
 
 int
 quarantine_counts(struct quarantine *q, size_t count[3], uint64_t bytes[3],
     char **error_r)
 {
-	DB_TXN		*txn = NULL;
-	DBC		*cur = NULL;
-	DBT		 key, data;
-	const char	*f;
-	size_t		 fl, i;
-	long long	 size;
-	int		 ret, st;
+	struct counts	 c = { count, bytes };
+	struct record_walk w;
+	size_t		 i;
+	int		 ret;
 
 	for (i = 0; i < 3; i++) {
 		count[i] = 0;
 		bytes[i] = 0;
 	}
-	if ((ret = q->sdb->env->txn_begin(q->sdb->env, NULL, &txn,
-	    DB_TXN_SNAPSHOT)) != 0 ||
-	    (ret = q->db->cursor(q->db, txn, &cur, 0)) != 0)
-		goto fail;
-	memset(&key, 0, sizeof(key));
-	memset(&data, 0, sizeof(data));
-	while ((ret = cur->get(cur, &key, &data, DB_NEXT)) == 0) {
-		if ((f = field_at(data.data, data.size, 4, &fl)) == NULL)
-			continue;
-		for (st = 0; st < 3; st++)
-			if (strlen(state_names[st]) == fl &&
-			    memcmp(state_names[st], f, fl) == 0)
-				break;
-		if (st == 3)
-			continue;
-		count[st]++;
-		if ((f = field_at(data.data, data.size, 3, &fl)) != NULL &&
-		    field_num(f, fl, &size) == 0 && size > 0)
-			bytes[st] += (uint64_t)size;
+	memset(&w, 0, sizeof(w));
+	w.db = q->db;
+	w.snapshot = true;
+	if ((ret = record_walk(q->sdb, &w, count_step, &c)) != 0) {
+		*error_r = xasprintf("quarantine index: %s", db_strerror(ret));
+		return (-1);
 	}
-	if (ret != DB_NOTFOUND)
-		goto fail;
-	(void)cur->close(cur);
-	(void)txn->commit(txn, 0);
 	return (0);
-
-fail:
-	return (read_failed(cur, txn, ret, error_r));
 }
 
 /* --- delete, expire ---------------------------------------------------------- */
@@ -1214,45 +1199,49 @@ quarantine_delete(struct quarantine *q, const char *qid, char **error_r)
 }
 
 /* The ids quarantined before cutoff, oldest first, at most max. */
+/* expiring()'s walk: ids quarantined before cutoff, at most max. */
+struct expiring {
+	time_t		 cutoff;
+	size_t		 max;
+	char		**ids;
+	size_t		 n;
+};
+
+static int
+expiring_step(void *arg, const struct record *r)
+{
+	struct expiring	*ex = arg;
+
+	if (ex->n >= ex->max || r->klen != 8 || bytes_time(r->key) >= ex->cutoff)
+		return (1);
+	ex->ids = xreallocarray(ex->ids, ex->n + 1, sizeof(*ex->ids));
+	ex->ids[ex->n++] = xstrndup(r->pkey, r->pklen);
+	return (0);
+}
+
 static int
 expiring(struct quarantine *q, time_t cutoff, char ***ids_r, size_t *n_r,
     size_t max, char **error_r)
 {
-	DB_TXN		*txn = NULL;
-	DBC		*cur = NULL;
-	DBT		 skey, pkey, pdata;
-	char		**ids = NULL;
-	size_t		 n = 0;
+	struct expiring	 ex = { cutoff, max, NULL, 0 };
+	struct record_walk w;
 	int		 ret;
 
-	if ((ret = q->sdb->env->txn_begin(q->sdb->env, NULL, &txn,
-	    DB_TXN_SNAPSHOT)) != 0 ||
-	    (ret = q->by_time->cursor(q->by_time, txn, &cur, 0)) != 0)
-		goto fail;
-	memset(&skey, 0, sizeof(skey));
-	memset(&pkey, 0, sizeof(pkey));
-	memset(&pdata, 0, sizeof(pdata));
-	pdata.flags = DB_DBT_PARTIAL;	/* the key is all we need */
-	while (n < max && (ret = cur->pget(cur, &skey, &pkey, &pdata,
-	    DB_NEXT)) == 0) {
-		if (skey.size != 8 || bytes_time(skey.data) >= cutoff)
-			break;
-		ids = xreallocarray(ids, n + 1, sizeof(*ids));
-		ids[n++] = xstrndup(pkey.data, pkey.size);
+	memset(&w, 0, sizeof(w));
+	w.db = q->by_time;
+	w.secondary = true;
+	w.snapshot = true;
+	w.keys_only = true;	/* the primary's key is all we need */
+	if ((ret = record_walk(q->sdb, &w, expiring_step, &ex)) != 0) {
+		while (ex.n > 0)
+			free(ex.ids[--ex.n]);
+		free(ex.ids);
+		*error_r = xasprintf("quarantine index: %s", db_strerror(ret));
+		return (-1);
 	}
-	if (ret != 0 && ret != DB_NOTFOUND)
-		goto fail;
-	(void)cur->close(cur);
-	(void)txn->commit(txn, 0);
-	*ids_r = ids;
-	*n_r = n;
+	*ids_r = ex.ids;
+	*n_r = ex.n;
 	return (0);
-
-fail:
-	while (n > 0)
-		free(ids[--n]);
-	free(ids);
-	return (read_failed(cur, txn, ret, error_r));
 }
 
 /* Remove the day, month and year directories of relpath if empty and old. */
@@ -1296,7 +1285,6 @@ quarantine_expire(struct quarantine *q, time_t cutoff, size_t *n_r,
 	struct quarantine_entry e;
 	enum quarantine_rc rc;
 	DB_TXN		*txn;
-	DBT		 key;
 	char		**ids = NULL, *first = NULL;
 	size_t		 n = 0, i;
 	int		 ret, tries;
@@ -1356,12 +1344,9 @@ quarantine_expire(struct quarantine *q, time_t cutoff, size_t *n_r,
 				free_ids(ids, n);
 				return (-1);
 			}
-			for (i = 0, ret = 0; i < n && ret == 0; i++) {
-				dbt_set(&key, ids[i], strlen(ids[i]));
-				ret = q->db->del(q->db, txn, &key, 0);
-				if (ret == DB_NOTFOUND)
-					ret = 0;
-			}
+			for (i = 0, ret = 0; i < n && ret == 0; i++)
+				ret = record_del(q->db, txn, ids[i],
+				    strlen(ids[i]));
 			if (ret == 0) {
 				/* Need not be durable: a repeat finds them deleted. */
 				if ((ret = txn->commit(txn, DB_TXN_NOSYNC)) == 0)
@@ -1706,17 +1691,38 @@ still_missing(struct quarantine *q, const struct quarantine_entry *old)
 	return (missing);
 }
 
+/* One index entry against the store: its file must be there. */
+static int
+check_entry(void *arg, const struct record *r)
+{
+	struct check	*ck = arg;
+	struct quarantine *q = ck->q;
+	struct quarantine_entry e;
+	struct stat	 st;
+
+	if (quarantine_decode(r->val, r->vlen, &e) < 0) {
+		say(ck, true, "%.*s: malformed index entry",
+		    (int)(r->klen > 200 ? 200 : r->klen), (const char *)r->key);
+		return (0);
+	}
+	if (e.state != QSTATE_DELETED &&
+	    fstatat(q->dirfd, e.relpath, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT && still_missing(q, &e))
+		say(ck, true, "%s: index entry (%s, from <%s>) without its "
+		    "file %s/%s; \"holdscan quarantine delete %s\" "
+		    "forgets it", e.qid, quarantine_state_name(e.state),
+		    e.sender, q->dir, e.relpath, e.qid);
+	quarantine_entry_clear(&e);
+	return (0);
+}
+
 int
 quarantine_check(struct quarantine *q, const struct queue_layout *ql,
     int qdirfd, const char *claimed, bool live, quarantine_report_fn report,
     void *arg, char **error_r)
 {
-	struct quarantine_entry e;
+	struct record_walk w;
 	struct check	 ck;
-	struct stat	 st;
-	DB_TXN		*txn = NULL;
-	DBC		*cur = NULL;
-	DBT		 key, data;
 	int		 ret;
 
 	memset(&ck, 0, sizeof(ck));
@@ -1731,35 +1737,12 @@ quarantine_check(struct quarantine *q, const struct queue_layout *ql,
 	/* Files against the index. */
 	walk_level(&ck, q->dirfd, "", 0);
 	/* The index against the files, from a snapshot. */
-	if ((ret = q->sdb->env->txn_begin(q->sdb->env, NULL, &txn,
-	    DB_TXN_SNAPSHOT)) != 0 ||
-	    (ret = q->db->cursor(q->db, txn, &cur, 0)) != 0)
-		goto fail;
-	memset(&key, 0, sizeof(key));
-	memset(&data, 0, sizeof(data));
-	while ((ret = cur->get(cur, &key, &data, DB_NEXT)) == 0) {
-		if (quarantine_decode(data.data, data.size, &e) < 0) {
-			say(&ck, true, "%.*s: malformed index entry",
-			    (int)(key.size > 200 ? 200 : key.size),
-			    (const char *)key.data);
-			continue;
-		}
-		if (e.state != QSTATE_DELETED &&
-		    fstatat(q->dirfd, e.relpath, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-		    errno == ENOENT && still_missing(q, &e))
-			say(&ck, true, "%s: index entry (%s, from <%s>) without its "
-			    "file %s/%s; \"holdscan quarantine delete %s\" "
-			    "forgets it", e.qid, quarantine_state_name(e.state),
-			    e.sender, q->dir, e.relpath, e.qid);
-		quarantine_entry_clear(&e);
+	memset(&w, 0, sizeof(w));
+	w.db = q->db;
+	w.snapshot = true;
+	if ((ret = record_walk(q->sdb, &w, check_entry, &ck)) != 0) {
+		*error_r = xasprintf("quarantine index: %s", db_strerror(ret));
+		return (-1);
 	}
-	(void)cur->close(cur);
-	cur = NULL;
-	if (ret != DB_NOTFOUND)
-		goto fail;
-	(void)txn->commit(txn, 0);
 	return (ck.problems);
-
-fail:
-	return (read_failed(cur, txn, ret, error_r));
 }

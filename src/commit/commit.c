@@ -49,9 +49,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
 #include "commit/claim.h"
 #include "commit/commit.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 

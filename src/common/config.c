@@ -32,8 +32,8 @@
 
 #include "common/buf.h"
 #include "common/config.h"
-#include "scanner/rewrite.h"
 #include "common/xalloc.h"
+#include "scanner/rewrite.h"
 
 enum ptype {
 	P_STR,		/* any string */

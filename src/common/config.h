@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "scanner/plugin.h"
 #include "common/verdict.h"
+#include "scanner/plugin.h"
 
 #define CONFIG_DEFAULT_FILE	HS_SYSCONFDIR "/holdscan.conf"
 

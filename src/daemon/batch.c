@@ -25,9 +25,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/batch.h"
 #include "common/buf.h"
 #include "common/xalloc.h"
+#include "daemon/batch.h"
 
 struct msg *
 msg_new(const char *id, const char *hold_path, int fd, const struct stat *st,

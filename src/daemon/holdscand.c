@@ -67,26 +67,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "state/aside.h"
-#include "daemon/batch.h"
 #include "commit/claim.h"
 #include "commit/commit.h"
 #include "common/config.h"
-#include "daemon/instance.h"
-#include "state/journal.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "daemon/notify.h"
-#include "scanner/pluginload.h"
 #include "common/policy.h"
-#include "quarantine/quarantine.h"
 #include "common/queue.h"
-#include "scanner/scan.h"
-#include "state/statedb.h"
 #include "common/strmap.h"
+#include "common/xalloc.h"
+#include "daemon/batch.h"
+#include "daemon/instance.h"
+#include "daemon/notify.h"
 #include "daemon/watch.h"
 #include "daemon/worker.h"
-#include "common/xalloc.h"
+#include "quarantine/quarantine.h"
+#include "scanner/pluginload.h"
+#include "scanner/scan.h"
+#include "state/aside.h"
+#include "state/journal.h"
+#include "state/statedb.h"
 
 #define BACKOFF_MIN_MS		1000
 #define BACKOFF_MAX_MS		60000

@@ -61,8 +61,8 @@
 
 #include "common/log.h"
 #include "common/mailhdr.h"
-#include "daemon/notify.h"
 #include "common/xalloc.h"
+#include "daemon/notify.h"
 
 #define NOTIFY_PARALLEL		4
 #define NOTIFY_QUEUE_MAX	10000

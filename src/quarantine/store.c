@@ -17,25 +17,21 @@
  *	expire, never remove a file that may be the only copy of a message,
  *	and never write outside quarantine_directory.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
 #include "common/mailhdr.h"
-#include "quarantine/internal.h"
-#include "quarantine/quarantine.h"
-#include "state/record.h"
 #include "common/xalloc.h"
+#include "quarantine/internal.h"
+#include "state/record.h"
 
 
 /* --- store ------------------------------------------------------------------- */

@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "state/aside.h"
 #include "state/record.h"
-#include "common/xalloc.h"
 
 #define ASIDE_DB	"aside.db"
 #define ASIDE_VALUE_MAX	1024

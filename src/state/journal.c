@@ -30,10 +30,10 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "state/journal.h"
-#include "state/record.h"
 #include "common/strmap.h"
 #include "common/xalloc.h"
+#include "state/journal.h"
+#include "state/record.h"
 
 #define JOURNAL_DB	JOURNAL_DB_NAME
 #define JOURNAL_FORMAT	"1"

@@ -62,11 +62,11 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "tool/checkconf.h"
 #include "common/config.h"
-#include "scanner/pluginload.h"
 #include "common/queue.h"
 #include "common/xalloc.h"
+#include "scanner/pluginload.h"
+#include "tool/checkconf.h"
 
 #define PROGNAME		"holdscan"
 #define DEFAULT_POSTFIX_DIR	"/etc/postfix"

@@ -131,8 +131,8 @@ aside_decode(const char *id, size_t idlen, const void *data, size_t len,
 	if (idlen == 0 || idlen >= sizeof(e->id) || len > ASIDE_VALUE_MAX)
 		return (-1);
 	memcpy(e->id, id, idlen);
-	if (memchr(e->id, '\0', idlen) != NULL)
-		return (-1);
+	if (memchr(e->id, '\0', idlen) != NULL || !queue_id_ok(e->id))
+		return (-1);	/* names a file in hold: must be a queue id */
 	memcpy(text, data, len);
 	text[len] = '\0';
 	if (strlen(text) != len)

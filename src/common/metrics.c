@@ -3,9 +3,10 @@
  *	metrics - Prometheus text exposition of holdscand's counters
  * DESCRIPTION
  *	The master keeps plain counters and fixed-bucket histograms and
- *	writes them to metrics_file: a temporary file in the same directory,
- *	fsync-free (losing a snapshot in a crash is harmless), then rename(2),
- *	so a reader never sees a partial file. holdscan status reads the
+ *	writes them to metrics_file: a temporary file with a random name in
+ *	the same directory, created exclusively (a symbolic link planted
+ *	there is never followed), fsync-free (losing a snapshot in a crash
+ *	is harmless), then rename(2), so a reader never sees a partial file. holdscan status reads the
  *	same file back with metrics_read(), through the same table of names
  *	(each metric's name is spelled once, here).
  *
@@ -241,13 +242,18 @@ metrics_write(const struct metrics *m, const char *path)
 	ssize_t		 w;
 
 	metrics_text(m, &b);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
-	    (long)getpid()) >= sizeof(tmp)) {
+	/*
+	 * A name nobody can guess, created (O_EXCL: never through a link
+	 * someone planted), readable by a node exporter, then renamed over
+	 * the file (rename replaces a link there, not what it points to).
+	 */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
+	    sizeof(tmp)) {
 		buf_free(&b);
 		errno = ENAMETOOLONG;
 		return (-1);
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		buf_free(&b);
 		return (-1);
 	}
@@ -255,6 +261,10 @@ metrics_write(const struct metrics *m, const char *path)
 	w = write(fd, b.data, len);
 	saved = errno;
 	buf_free(&b);
+	if (w >= 0 && (size_t)w == len && fchmod(fd, 0644) < 0) {
+		saved = errno;
+		w = -1;
+	}
 	if (close(fd) < 0 || w < 0 || (size_t)w != len) {
 		(void)unlink(tmp);
 		errno = w < 0 ? saved : EIO;

@@ -320,14 +320,50 @@ check_config_file(const char *path)
 		    "with: chmod go-w %s", path, path);
 }
 
+/*
+ * Open the pid file as a file of our own only: no link followed, mode
+ * 0600, owned by us. One that anybody else could open (an older 0644
+ * one, or one another user made) is replaced first, so that nobody but
+ * a holdscand started by root can hold its lock and make us believe one
+ * runs. -1 with errno.
+ */
+static int
+open_pidfile(const char *path)
+{
+	struct stat	 st, lst;
+	int		 fd, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return (-1);
+		if (fstat(fd, &st) < 0) {
+			(void)close(fd);
+			return (-1);
+		}
+		if (S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+		    (st.st_mode & 077) == 0)
+			return (fd);
+		/* Still the file we looked at? Then it goes, and a new one. */
+		(void)close(fd);
+		if (lstat(path, &lst) == 0 && lst.st_ino == st.st_ino &&
+		    lst.st_dev == st.st_dev && unlink(path) < 0)
+			return (-1);
+		hs_warnx("pid file %s was not root's alone (owner uid %lu, "
+		    "mode %04o): made again", path, (unsigned long)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
+	}
+	errno = EEXIST;
+	return (-1);
+}
+
 static void
 write_pidfile(struct holdscand *d)
 {
 	char	 buf[32];
 	int	 n;
 
-	d->pidfd = open(d->conf->pid_file, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (d->pidfd < 0)
+	if ((d->pidfd = open_pidfile(d->conf->pid_file)) < 0)
 		hs_fatal(EX_CANTCREAT, "pid file %s", d->conf->pid_file);
 	if (flock(d->pidfd, LOCK_EX | LOCK_NB) < 0) {
 		ssize_t	 r = read(d->pidfd, buf, sizeof(buf) - 1);
@@ -2289,7 +2325,10 @@ main(int argc, char **argv)
 	if (pool_start(&d.pool, &d.setup, nworkers) < 0)
 		hs_fatal(EX_OSERR, "cannot start the scanners");
 	drop_to_mail_owner(&d);
-	(void)prctl(PR_SET_DUMPABLE, 1);
+	/*
+	 * Not dumpable (setuid made it so): the mail owner's other
+	 * processes must not ptrace us or read our memory through /proc.
+	 */
 	setup_watchdog();	/* after the scanners are forked: theirs is default */
 
 	open_state(&d);

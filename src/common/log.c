@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/text.h"
 
 #define LOG_LINE_MAX	2048
 
@@ -96,6 +97,8 @@ log_emit(int prio, const char *prefix, int saved_errno, const char *fmt,
 			len = sizeof(line) - 1;
 	}
 	line[len] = '\0';
+	/* A sender or Subject may carry escape sequences: '?' for them. */
+	len = text_safe(line, len, false);
 
 	if (log_state.dest == LOG_DEST_SYSLOG) {
 		syslog(prio, "%s", line);

@@ -62,6 +62,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "common/mailhdr.h"
+#include "common/text.h"
 #include "common/xalloc.h"
 #include "daemon/notify.h"
 
@@ -856,7 +857,7 @@ job_output(struct job *j, char *line, size_t size)
 		return;
 	line[r] = '\0';
 	line[strcspn(line, "\n")] = '\0';
-	mailhdr_sanitize(line, strlen(line));
+	(void)text_safe(line, strlen(line), false);
 }
 
 static void

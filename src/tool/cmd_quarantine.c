@@ -20,6 +20,7 @@
 
 #include "commit/release.h"
 #include "common/mailhdr.h"
+#include "common/text.h"
 #include "common/xalloc.h"
 #include "tool/output.h"
 #include "tool/tool.h"
@@ -323,12 +324,12 @@ cmd_q_show(struct tool *t, int argc, char **argv)
 	show_text(t, "file:", buf);
 	if (qf != NULL) {
 		(void)printf("\n");
-		if (t->tty)
-			mailhdr_sanitize(hdr.data, hdr.len);
+		if (t->tty && hdr.data != NULL)
+			hdr.len = text_safe(hdr.data, hdr.len, true);
 		(void)fwrite(hdr.data ? hdr.data : "", 1, hdr.len, stdout);
 		if (with_body) {
-			if (t->tty)
-				mailhdr_sanitize(body.data, body.len);
+			if (t->tty && body.data != NULL)
+				body.len = text_safe(body.data, body.len, true);
 			(void)fwrite(body.data ? body.data : "", 1, body.len,
 			    stdout);
 		} else {

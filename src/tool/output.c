@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "common/mailhdr.h"
+#include "common/text.h"
 #include "common/xalloc.h"
 #include "tool/output.h"
 #include "tool/tool.h"
@@ -30,7 +30,7 @@ out_line(const struct tool *t, const char *s, size_t len)
 	size_t	 i, cols = 0;
 
 	line[len] = '\0';
-	mailhdr_sanitize(line, len);
+	len = text_safe(line, len, false);
 	if (t->tty && t->width > 0) {
 		for (i = 0; i < len; i++) {
 			if (((unsigned char)line[i] & 0xc0) == 0x80)

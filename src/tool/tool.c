@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "common/mailhdr.h"
+#include "common/text.h"
 #include "scanner/pluginload.h"
 #include "tool/tool.h"
 
@@ -114,7 +114,7 @@ tool_audit(struct tool *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	mailhdr_sanitize(line, strlen(line));
+	(void)text_safe(line, strlen(line), false);
 	openlog("holdscan", LOG_PID, config_syslog_facility(t->conf));
 	syslog(LOG_INFO, "%s uid=%lu", line, (unsigned long)t->invoker);
 	closelog();

@@ -22,6 +22,9 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1379,4 +1382,36 @@ config_syslog_facility(const struct hs_config *conf)
 		if (strcmp(tab[i].name, conf->syslog_facility) == 0)
 			return (tab[i].fac);
 	return (LOG_MAIL);
+}
+
+int
+config_file_safe(const char *path, char **error_r)
+{
+	struct stat	 st;
+	int		 fd;
+
+	/* The file itself, not what a link points to... */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &st) < 0) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		return (-1);
+	}
+	(void)close(fd);
+	if (!S_ISREG(st.st_mode)) {
+		*error_r = xasprintf("%s is not a regular file", path);
+		return (-1);
+	}
+	if (geteuid() == 0 && st.st_uid != 0) {
+		*error_r = xasprintf("%s is owned by uid %lu, not root; fix "
+		    "with: chown root %s", path, (unsigned long)st.st_uid, path);
+		return (-1);
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		*error_r = xasprintf("%s is writable by group or others; fix "
+		    "with: chmod go-w %s", path, path);
+		return (-1);
+	}
+	return (0);
 }

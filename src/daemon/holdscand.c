@@ -219,18 +219,39 @@ load_config(const char *path, char **errors_r)
 	return (conf);
 }
 
-/* Create dir (root only) owned by the mail owner, mode 0700, if missing; check it. */
+/*
+ * Create dir (root only) owned by the mail owner, mode 0700, if missing;
+ * check it. A new directory is made and given away through descriptors
+ * (mkdirat, then openat without following a link, then fchown), never
+ * by name twice: a link swapped in between cannot make root chown
+ * something else.
+ */
 static void
 ensure_dir(struct holdscand *d, const char *dir, const char *what)
 {
 	struct stat	 st;
+	char		*parent, *slash;
+	const char	*base;
+	int		 pfd, fd;
 
 	if (stat(dir, &st) < 0) {
 		if (errno != ENOENT || geteuid() != 0)
 			hs_fatal(EX_CONFIG, "%s %s", what, dir);
-		if (mkdir(dir, 0700) < 0 ||
-		    chown(dir, d->ql->owner_uid, d->ql->owner_gid) < 0)
+		parent = xstrdup(dir);
+		if ((slash = strrchr(parent, '/')) == NULL || slash[1] == '\0')
+			hs_fatalx(EX_CONFIG, "%s %s: not an absolute path of a "
+			    "directory", what, dir);
+		base = dir + (slash - parent) + 1;
+		*slash = '\0';
+		if ((pfd = open(parent[0] ? parent : "/", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) < 0 || mkdirat(pfd, base, 0700) < 0 ||
+		    (fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC)) < 0 ||
+		    fchown(fd, d->ql->owner_uid, d->ql->owner_gid) < 0)
 			hs_fatal(EX_CANTCREAT, "create %s %s", what, dir);
+		(void)close(fd);
+		(void)close(pfd);
+		free(parent);
 		hs_info("created %s %s", what, dir);
 		return;
 	}
@@ -302,22 +323,6 @@ ensure_queue_subdirs(struct holdscand *d)
 		}
 	}
 	(void)close(fd);
-}
-
-/* The configuration file must not be changeable by anyone but root. */
-static void
-check_config_file(const char *path)
-{
-	struct stat	 st;
-
-	if (stat(path, &st) < 0)
-		hs_fatal(EX_CONFIG, "%s", path);
-	if (geteuid() == 0 && st.st_uid != 0)
-		hs_fatalx(EX_CONFIG, "%s is owned by uid %lu, not root; fix with: "
-		    "chown root %s", path, (unsigned long)st.st_uid, path);
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		hs_fatalx(EX_CONFIG, "%s is writable by group or others; fix "
-		    "with: chmod go-w %s", path, path);
 }
 
 /*
@@ -2277,6 +2282,9 @@ main(int argc, char **argv)
 		usage();
 	log_open("holdscand", d.foreground || print_conf ? LOG_DEST_STDERR :
 	    LOG_DEST_SYSLOG, LOG_MAIL, d.verbose);
+	/* Before it is read: only root may change what we run as root by. */
+	if (config_file_safe(d.config_path, &errors) < 0)
+		hs_fatalx(EX_CONFIG, "%s", errors);
 	if ((d.conf = load_config(d.config_path, &errors)) == NULL) {
 		(void)fprintf(stderr, "%s\n", errors);
 		hs_fatalx(EX_CONFIG, "%s: configuration errors, not started",
@@ -2290,7 +2298,6 @@ main(int argc, char **argv)
 	log_open(d.conf->syslog_name, d.foreground ? LOG_DEST_STDERR :
 	    LOG_DEST_SYSLOG, config_syslog_facility(d.conf),
 	    d.verbose || d.conf->verbose);
-	check_config_file(d.config_path);
 	if (queue_layout_load(d.conf->postfix_config_directory, NULL, &d.ql,
 	    &errors) < 0)
 		hs_fatalx(EX_CONFIG, "%s", errors);

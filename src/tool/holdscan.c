@@ -43,8 +43,6 @@
 #include "tool/checkconf.h"
 #include "tool/tool.h"
 
-static int cmd_check_config(struct tool *, int, char **);
-
 static const struct command commands[] = {
 	{ "status", NULL, "[--json]", "daemon, queue depth, rates, engine, "
 	    "set-aside and quarantined messages, last error", cmd_status, true },
@@ -90,7 +88,7 @@ usage(void)
 }
 
 /* Problems one a line with their fix (checkconf.c); exit 1 if any. */
-static int
+int
 cmd_check_config(struct tool *t, int argc, char **argv)
 {
 	if (argc != 1)
@@ -170,12 +168,12 @@ main(int argc, char **argv)
 		if (commands[i].sub != NULL && (argc < 2 ||
 		    strcmp(commands[i].sub, argv[1]) != 0))
 			continue;
+		t.cmd = &commands[i];
 		tool_load(&t);
 		if (commands[i].sub != NULL) {
 			argc--;
 			argv++;
 		}
-		t.cmd = &commands[i];
 		if (commands[i].state)
 			rc = run_detached(&t, &commands[i], argc, argv);
 		else

@@ -80,6 +80,16 @@ tool_load(struct tool *t)
 	struct plugin_probe probe = { NULL, 0 };
 	char		*errors = NULL;
 
+	/*
+	 * Before it is read, as holdscand does: it says what runs as root.
+	 * check-config reads it all the same, to report this with the rest.
+	 */
+	if (config_file_safe(t->config_path, &errors) < 0) {
+		if (t->cmd == NULL || t->cmd->run != cmd_check_config)
+			hs_fatalx(EX_CONFIG, "%s", errors);
+		free(errors);
+		errors = NULL;
+	}
 	if (config_load(t->config_path, plugin_probe, &probe, &t->conf,
 	    &errors) < 0) {
 		(void)fprintf(stderr, "%s\n", errors);

@@ -79,6 +79,7 @@ long	 tool_daemon_pid(const struct tool *t);
 
 /* The commands (cmd_*.c). */
 int	 cmd_status(struct tool *, int, char **);
+int	 cmd_check_config(struct tool *, int, char **);
 int	 cmd_scan(struct tool *, int, char **);
 int	 cmd_q_list(struct tool *, int, char **);
 int	 cmd_q_show(struct tool *, int, char **);

@@ -248,7 +248,9 @@ PATH_SED	 = -e 's|/usr/local/etc/holdscan|$(SYSCONFDIR)|g' \
 		   -e 's|/usr/local/share/doc/holdscan|$(DOCDIR)|g'
 INIT_SED	 = -e 's|/usr/sbin/holdscand|$(SBINDIR)/holdscand|g' \
 		   -e 's|/usr/bin/holdscan |$(BINDIR)/holdscan |g' \
-		   -e 's|/etc/holdscan/|$(SYSCONFDIR)/|g'
+		   -e 's|/etc/holdscan/|$(SYSCONFDIR)/|g' \
+		   -e 's|^User=postfix$$|User=$(MAIL_OWNER)|' \
+		   -e 's|^Group=postfix$$|Group=$(MAIL_OWNER)|'
 ETC_FILES	 = $(shell find etc -type f | sort)
 MAN_PAGES	 = $(wildcard doc/*.[158])
 UNITS		 = init/holdscand.service init/holdscan-expire.service \

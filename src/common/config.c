@@ -77,7 +77,7 @@ static const struct param params[] = {
 	{ "holdscan_queue_subdir", P_NAME, "holdscan",
 	    F(holdscan_queue_subdir), NOLIM, NULL,
 	    "holdscan's own directory inside queue_directory" },
-	{ "pid_file", P_PATH, "/run/holdscand.pid", F(pid_file), NOLIM, NULL,
+	{ "pid_file", P_PATH, "/run/holdscan/holdscand.pid", F(pid_file), NOLIM, NULL,
 	    "where holdscand writes its process id" },
 	{ "metrics_file", P_PATH, "/var/lib/holdscan/metrics.prom",
 	    F(metrics_file), NOLIM, NULL,

@@ -325,6 +325,23 @@ ensure_queue_subdirs(struct holdscand *d)
 	(void)close(fd);
 }
 
+/* The pid file's directory, root's, 0755 (one level, as /run/holdscan). */
+static int
+make_parent(const char *path)
+{
+	char	*dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int	 rc = -1;
+
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		rc = mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : 0;
+	}
+	free(dir);
+	if (rc < 0 && errno == 0)
+		errno = ENOENT;
+	return (rc);
+}
+
 /*
  * Open the pid file as a file of our own only: no link followed, mode
  * 0600, owned by us. One that anybody else could open (an older 0644
@@ -340,6 +357,8 @@ open_pidfile(const char *path)
 
 	for (tries = 0; tries < 3; tries++) {
 		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno == ENOENT && make_parent(path) == 0)
+			continue;	/* /run/holdscan without systemd's RuntimeDirectory= */
 		if (fd < 0)
 			return (-1);
 		if (fstat(fd, &st) < 0) {

@@ -49,6 +49,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -192,11 +193,23 @@ now_real(void)
 }
 
 static void
+usage_to(FILE *fp, int rc)
+{
+	(void)fprintf(fp, "usage: holdscand [-fv] [-c config_file]\n"
+	    "       holdscand -n [-c config_file]\n"
+	    "       holdscand --help | --version\n"
+	    "  -c FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
+	    "  -f       stay in the foreground, log to the standard error\n"
+	    "  -n       print the parameters the file sets, check them, exit\n"
+	    "  -v       log debugging detail\n"
+	    "see holdscand(8) and holdscan.conf(5)\n");
+	exit(rc);
+}
+
+static void
 usage(void)
 {
-	(void)fprintf(stderr, "usage: holdscand [-fv] [-c config_file]\n"
-	    "       holdscand -n [-c config_file]\n");
-	exit(EX_USAGE);
+	usage_to(stderr, EX_USAGE);
 }
 
 static void
@@ -2268,6 +2281,11 @@ setup_signals(struct holdscand *d)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct holdscand d;
 	char		*errors = NULL;
 	bool		 print_conf = false;
@@ -2279,7 +2297,7 @@ main(int argc, char **argv)
 	d.pidfd = d.sigfd = d.qdirfd = d.ready_fd = d.instance_fd = -1;
 	TAILQ_INIT(&d.scanq);
 	TAILQ_INIT(&d.closed);
-	while ((ch = getopt(argc, argv, "c:fnv")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhnvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			d.config_path = optarg;
@@ -2293,6 +2311,12 @@ main(int argc, char **argv)
 		case 'v':
 			d.verbose++;
 			break;
+		case 'h':
+			usage_to(stdout, 0);
+			break;
+		case 'V':
+			(void)printf("holdscand %s\n", HS_VERSION);
+			return (0);
 		default:
 			usage();
 		}

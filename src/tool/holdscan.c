@@ -30,6 +30,7 @@
  *	environment errors.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,21 +71,49 @@ static const struct command commands[] = {
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 
 static void
-usage(void)
+usage_to(FILE *fp, int rc)
 {
 	size_t	 i;
 
-	(void)fprintf(stderr, "usage: holdscan [-c config_file] command "
-	    "[arguments]\n\ncommands:\n");
+	(void)fprintf(fp, "usage: holdscan [-c config_file] command "
+	    "[arguments]\n       holdscan --help | --version\n\ncommands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		(void)fprintf(stderr, "  %s%s%s%s%s\n      %s\n",
+		(void)fprintf(fp, "  %s%s%s%s%s\n      %s\n",
 		    commands[i].name, commands[i].sub ? " " : "",
 		    commands[i].sub ? commands[i].sub : "",
 		    commands[i].args[0] ? " " : "", commands[i].args,
 		    commands[i].summary);
-	(void)fprintf(stderr, "\nT: 2026-11-23, \"2026-11-23 10:15\", 2h or 7d "
-	    "(ago), @EPOCH; DURATION: 30d, 12h, 90m\n");
-	exit(2);
+	(void)fprintf(fp, "\nT: 2026-11-23, \"2026-11-23 10:15\", 2h or 7d "
+	    "(ago), @EPOCH; DURATION: 30d, 12h, 90m\n"
+	    "\"holdscan COMMAND --help\" shows one command; holdscan(1) all.\n");
+	exit(rc);
+}
+
+static void
+usage(void)
+{
+	usage_to(stderr, 2);
+}
+
+/* "holdscan COMMAND ... --help": that command's usage, no config needed. */
+static bool
+wants_help(int argc, char **argv)
+{
+	int	 i;
+
+	for (i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return (true);
+	return (false);
+}
+
+static int
+command_help(const struct command *c)
+{
+	(void)printf("usage: holdscan [-c config_file] %s%s%s%s%s\n  %s\n",
+	    c->name, c->sub ? " " : "", c->sub ? c->sub : "",
+	    c->args[0] ? " " : "", c->args, c->summary);
+	return (0);
 }
 
 /* Problems one a line with their fix (checkconf.c); exit 1 if any. */
@@ -137,6 +166,11 @@ int
 main(int argc, char **argv)
 {
 	struct winsize	 ws;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct tool	 t;
 	size_t		 i;
 	int		 ch, rc;
@@ -149,11 +183,17 @@ main(int argc, char **argv)
 	if (t.tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
 		t.width = ws.ws_col;
 	log_open("holdscan", LOG_DEST_STDERR, 0, 0);
-	while ((ch = getopt(argc, argv, "+c:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			t.config_path = optarg;
 			break;
+		case 'h':
+			usage_to(stdout, 0);
+			break;
+		case 'V':
+			(void)printf("holdscan %s\n", HS_VERSION);
+			return (0);
 		default:
 			usage();
 		}
@@ -169,6 +209,8 @@ main(int argc, char **argv)
 		    strcmp(commands[i].sub, argv[1]) != 0))
 			continue;
 		t.cmd = &commands[i];
+		if (wants_help(argc, argv))
+			return (command_help(&commands[i]));
 		tool_load(&t);
 		if (commands[i].sub != NULL) {
 			argc--;

@@ -8,6 +8,8 @@
  *
  *	This file must never change the state environment.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -118,6 +120,61 @@ scanners_line(const struct metrics *m, char *out, size_t size)
 	}
 }
 
+/*
+ * The ready files in hold and its hash directories, counted now (at most
+ * HOLD_COUNT_MAX): while holdscand does not run, its gauge is stale.
+ */
+#define HOLD_COUNT_MAX	10000000
+static size_t
+count_hold(int dirfd, int depth)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*dir;
+	size_t		 n = 0;
+	int		 fd;
+
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return (0);
+	if ((dir = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return (0);
+	}
+	while ((de = readdir(dir)) != NULL && n < HOLD_COUNT_MAX) {
+		if (de->d_name[0] == '.' ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && strlen(de->d_name) == 1 && depth < 16) {
+			int	 sub = openat(dirfd, de->d_name, O_RDONLY |
+				    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0) {
+				n += count_hold(sub, depth + 1);
+				(void)close(sub);
+			}
+		} else if (queue_id_ok(de->d_name) && queue_stat_ready(&st)) {
+			n++;
+		}
+	}
+	(void)closedir(dir);
+	return (n);
+}
+
+static size_t
+hold_now(const struct tool *t)
+{
+	char	 path[QUEUE_PATH_SIZE + 1024];
+	size_t	 n;
+	int	 fd;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", t->ql->queue_dir, QUEUE_HOLD);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return (0);
+	n = count_hold(fd, 0);
+	(void)close(fd);
+	return (n);
+}
+
 /* "label: text", the text made safe for the terminal. */
 static void
 status_line(const struct tool *t, const char *label, const char *text)
@@ -143,7 +200,9 @@ cmd_status(struct tool *t, int argc, char **argv)
 	time_t		 now = time(NULL);
 	uint64_t	 qb[3] = { 0, 0, 0 };
 	long		 pid;
-	time_t		 up;
+	time_t		 up, written = 0;
+	size_t		 in_hold;
+	char		 when[32];
 
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
 		t->json = true;
@@ -151,7 +210,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 		tool_bad_arg(t, strcmp(argv[1], "--json") == 0 ? argv[2] : argv[1]);
 	pid = tool_daemon_pid(t);
 	tool_become_mail_owner(t);
-	if (metrics_read(t->conf->metrics_file, &mbuf, NULL) == 0)
+	if (metrics_read(t->conf->metrics_file, &mbuf, &written) == 0)
 		m = &mbuf;
 	if (statedb_open(t->conf->state_directory, &sdb, &error) < 0 ||
 	    aside_open(sdb, &a, &error) < 0 || aside_list(a, &v, &n, &error) < 0) {
@@ -202,14 +261,27 @@ cmd_status(struct tool *t, int argc, char **argv)
 		scanners_line(m, scanners, sizeof(scanners));
 	}
 	up = mbuf.started;
+	/*
+	 * While holdscand runs, its gauges are current; while it does not,
+	 * hold is counted now (minus what is set aside), and the other
+	 * figures are said to be those of its last run.
+	 */
+	in_hold = (size_t)mbuf.hold_depth;
+	if (pid <= 0) {
+		in_hold = hold_now(t);
+		in_hold = in_hold > held ? in_hold - held : 0;
+	}
+	out_time(written, when, sizeof(when));
 	if (t->json) {
 		(void)printf("{\"running\":%s,\"pid\":%ld,", pid > 0 ? "true" :
 		    "false", pid > 0 ? pid : 0);
 		(void)printf("\"uptime_seconds\":%lld,", up > 0 && pid > 0 ?
 		    (long long)(time(NULL) - up) : 0LL);
-		(void)printf("\"hold_queue_depth\":%llu,\"in_flight\":%llu,",
-		    (unsigned long long)mbuf.hold_depth,
-		    (unsigned long long)mbuf.in_flight);
+		(void)printf("\"hold_queue_depth\":%zu,\"in_flight\":%llu,",
+		    in_hold, pid > 0 ? (unsigned long long)mbuf.in_flight : 0ULL);
+		(void)printf("\"figures_from\":\"%s\",\"figures_time\":%lld,",
+		    pid > 0 ? "running" : m != NULL ? "last-run" : "none",
+		    (long long)written);
 		(void)printf("\"claimed_total\":%llu,\"batches_total\":%llu,",
 		    (unsigned long long)mbuf.claimed,
 		    (unsigned long long)mbuf.batches);
@@ -261,20 +333,33 @@ cmd_status(struct tool *t, int argc, char **argv)
 			    pid, up > 0 ? (long long)(time(NULL) - up) : 0LL);
 		else
 			(void)printf("holdscand:        not running\n");
+		if (pid > 0 && m != NULL)
+			(void)printf("hold queue:       %zu waiting, %llu in "
+			    "flight\n", in_hold, (unsigned long long)m->in_flight);
+		else
+			(void)printf("hold queue:       %zu waiting (counted now: "
+			    "nothing takes them while holdscand is stopped)\n",
+			    in_hold);
 		if (m != NULL) {
-			(void)printf("hold queue:       %llu waiting, %llu in "
-			    "flight\n", (unsigned long long)m->hold_depth,
-			    (unsigned long long)m->in_flight);
 			(void)printf("processed:        %llu messages in %llu "
-			    "batches\n", (unsigned long long)m->claimed,
-			    (unsigned long long)m->batches);
+			    "batches%s%s%s\n", (unsigned long long)m->claimed,
+			    (unsigned long long)m->batches, pid > 0 ? "" :
+			    " (its last run, figures of ", pid > 0 ? "" : when,
+			    pid > 0 ? "" : ")");
 			if (pid > 0)
 				status_line(t, "scanners:         ", scanners);
 			status_line(t, "engine:           ", m->engine_info[0] ?
 			    m->engine_info : "(no scanners)");
-			if (m->last_error[0])
-				status_line(t, "last error:       ",
-				    m->last_error);
+		}
+		if (m != NULL && m->last_error[0]) {
+			char	*le;
+
+			out_time(m->last_error_time, when, sizeof(when));
+			le = xasprintf("%s (%s)", m->last_error, when);
+			status_line(t, "last error:       ", le);
+			free(le);
+		} else {
+			(void)printf("last error:       none\n");
 		}
 		if (qerror != NULL) {
 			(void)printf("quarantine:       unavailable: %s\n", qerror);
@@ -289,7 +374,7 @@ cmd_status(struct tool *t, int argc, char **argv)
 		    held == 1 ? "" : "s", held ? " (postsuper -H ID releases "
 		    "unscanned, -d deletes)" : "");
 		for (i = 0; i < held + owed; i++) {
-			char	 when[32], plan[400], *line;
+			char	 since[32], plan[400], *line;
 			struct tm tm;
 
 			if (i == held)
@@ -297,8 +382,8 @@ cmd_status(struct tool *t, int argc, char **argv)
 				    "quarantined, the notice to the sender "
 				    "not yet sent\n", owed, owed == 1 ? "" : "s");
 			(void)localtime_r(&v[i].when, &tm);
-			(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-			line = xasprintf("  %-20s %s  %s", v[i].id, when,
+			(void)strftime(since, sizeof(since), "%Y-%m-%d %H:%M", &tm);
+			line = xasprintf("  %-20s %s  %s", v[i].id, since,
 			    v[i].reason);
 			out_line(t, line, strlen(line));
 			free(line);

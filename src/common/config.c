@@ -41,6 +41,7 @@
 enum ptype {
 	P_STR,		/* any string */
 	P_PATH,		/* absolute path */
+	P_OPTPATH,	/* absolute path, or empty: none */
 	P_NAME,		/* relative name without '/' */
 	P_INT,		/* decimal integer in [min, max] */
 	P_BOOL,		/* yes/no */
@@ -90,6 +91,8 @@ static const struct param params[] = {
 	{ "syslog_facility", P_ENUM, "mail", F(syslog_facility), NOLIM,
 	    "mail daemon local0 local1 local2 local3 local4 local5 local6 local7",
 	    "syslog facility" },
+	{ "log_file", P_OPTPATH, "", F(log_file), NOLIM, NULL,
+	    "a file to log to instead of syslog (empty: syslog)" },
 	{ "verbose", P_BOOL, "no", F(verbose), NOLIM, NULL,
 	    "log debugging detail" },
 	/* processes */
@@ -306,8 +309,12 @@ param_store(const struct param *p, const char *value, struct hs_config *conf,
 	int	 idx;
 
 	switch (p->type) {
+	case P_OPTPATH:
+		if (value[0] != '\0' && value[0] != '/')
+			return ("must be an absolute path, or empty");
+		/* FALLTHROUGH */
 	case P_PATH:
-		if (value[0] != '/')
+		if (p->type == P_PATH && value[0] != '/')
 			return ("must be an absolute path");
 		/* FALLTHROUGH */
 	case P_STR:
@@ -1129,6 +1136,7 @@ config_free(struct hs_config **confp)
 		return;
 	for (i = 0; i < NPARAMS; i++) {
 		if (params[i].type == P_STR || params[i].type == P_PATH ||
+		    params[i].type == P_OPTPATH ||
 		    params[i].type == P_NAME || params[i].type == P_VERDICTS ||
 		    params[i].off == F(syslog_facility))
 			free(*(char **)((char *)conf + params[i].off));
@@ -1201,6 +1209,7 @@ param_format(const struct param *p, const struct hs_config *conf, char *buf,
 	switch (p->type) {
 	case P_STR:
 	case P_PATH:
+	case P_OPTPATH:
 	case P_NAME:
 	case P_VERDICTS:
 		(void)snprintf(buf, size, "%s", *(char *const *)field);

@@ -71,6 +71,7 @@ struct hs_config {
 	/* logging */
 	char	*syslog_name;
 	char	*syslog_facility;
+	char	*log_file;		/* "" : syslog */
 	bool	 verbose;
 
 	/* processes */

@@ -422,11 +422,12 @@ write_pidfile(struct holdscand *d)
  * started, and finds the pid file in place when the parent exits.
  */
 static int
-daemonize(void)
+daemonize(const char *logname)
 {
 	pid_t	 pid;
 	ssize_t	 r;
-	char	 c;
+	char	 buf[4096];
+	size_t	 len = 0;
 	int	 fd, pfd[2], status;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -434,19 +435,34 @@ daemonize(void)
 	if ((pid = fork()) < 0)
 		hs_fatal(EX_OSERR, "fork");
 	if (pid > 0) {
+		/*
+		 * A NUL byte: ready. Text: the line of a fatal error, which
+		 * is shown here, where whoever started us can see it.
+		 */
 		(void)close(pfd[1]);
-		while ((r = read(pfd[0], &c, 1)) < 0 && errno == EINTR)
-			;
-		if (r == 1)
-			_exit(0);
+		while (len < sizeof(buf) - 1) {
+			r = read(pfd[0], buf + len, sizeof(buf) - 1 - len);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			if (len == 0 && buf[0] == '\0')
+				_exit(0);
+			len += (size_t)r;
+		}
+		buf[len] = '\0';
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
-		(void)fprintf(stderr, "holdscand: fatal: exited while starting; "
-		    "its reason is in the mail log\n");
+		if (len > 0)
+			(void)fputs(buf, stderr);
+		else
+			(void)fprintf(stderr, "holdscand: fatal: exited while "
+			    "starting; its reason is in %s\n", logname);
 		_exit(WIFEXITED(status) && WEXITSTATUS(status) != 0 ?
 		    WEXITSTATUS(status) : EX_SOFTWARE);
 	}
 	(void)close(pfd[0]);
+	log_fatal_fd(pfd[1]);
 	if (setsid() < 0)
 		hs_fatal(EX_OSERR, "setsid");
 	if (chdir("/") < 0)
@@ -1944,7 +1960,15 @@ reload_config(struct holdscand *d)
 	KEEP(plugin_directory);
 	KEEP(syslog_name);		/* log_open() is done once */
 	KEEP(syslog_facility);
+	KEEP(log_file);
 #undef KEEP
+	/* After a rotation: the file again (as the mail owner now). */
+	if (!d->foreground && conf->log_file[0] != '\0' &&
+	    log_open_file(conf->syslog_name, conf->log_file,
+	    conf->verbose || d->verbose, d->ql->owner_uid,
+	    d->ql->owner_gid) < 0)
+		hs_warn("reload: cannot open log_file %s again; logging on to "
+		    "the file already open", conf->log_file);
 	if (conf->worker_count != old->worker_count)
 		hs_warnx("reload: worker_count changed; restart holdscand to "
 		    "apply it");
@@ -2017,6 +2041,7 @@ tell_ready(struct holdscand *d)
 {
 	if (d->ready_fd < 0 || !d->pool.ready)
 		return;
+	log_fatal_fd(-1);
 	if (write(d->ready_fd, "", 1) != 1)
 		hs_warn("cannot tell the starting process that we are ready");
 	(void)close(d->ready_fd);
@@ -2341,9 +2366,16 @@ main(int argc, char **argv)
 	log_open(d.conf->syslog_name, d.foreground ? LOG_DEST_STDERR :
 	    LOG_DEST_SYSLOG, config_syslog_facility(d.conf),
 	    d.verbose || d.conf->verbose);
+	/* Until it detaches, a start that fails says why on the terminal too. */
+	if (!d.foreground)
+		log_fatal_fd(STDERR_FILENO);
 	if (queue_layout_load(d.conf->postfix_config_directory, NULL, &d.ql,
 	    &errors) < 0)
 		hs_fatalx(EX_CONFIG, "%s", errors);
+	if (!d.foreground && d.conf->log_file[0] != '\0' &&
+	    log_open_file(d.conf->syslog_name, d.conf->log_file,
+	    d.verbose || d.conf->verbose, d.ql->owner_uid, d.ql->owner_gid) < 0)
+		hs_fatal(EX_CANTCREAT, "log_file %s", d.conf->log_file);
 	policy_from_config(&d.policy, d.conf);
 	if (d.conf->scan_header_name[0] != '\0')
 		d.unscanned_header = xasprintf("%s: not scanned by holdscan %s on %s",
@@ -2356,7 +2388,8 @@ main(int argc, char **argv)
 		hs_fatalx(EX_CONFIG, "%s", errors);
 
 	if (!d.foreground)
-		d.ready_fd = daemonize();
+		d.ready_fd = daemonize(d.conf->log_file[0] ? d.conf->log_file :
+		    "the mail log");
 	write_pidfile(&d);
 	setup_signals(&d);
 	/*

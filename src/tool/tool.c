@@ -27,6 +27,7 @@
 
 #include "common/log.h"
 #include "common/text.h"
+#include "common/xalloc.h"
 #include "scanner/pluginload.h"
 #include "tool/tool.h"
 
@@ -125,6 +126,15 @@ tool_audit(struct tool *t, const char *fmt, ...)
 	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	(void)text_safe(line, strlen(line), false);
+	if (t->conf->log_file[0] != '\0') {
+		char	*full = xasprintf("%s uid=%lu", line,
+			    (unsigned long)t->invoker);
+
+		if (log_file_line(t->conf->log_file, "holdscan", full) < 0)
+			hs_warn("audit line to %s", t->conf->log_file);
+		free(full);
+		return;
+	}
 	openlog("holdscan", LOG_PID, config_syslog_facility(t->conf));
 	syslog(LOG_INFO, "%s uid=%lu", line, (unsigned long)t->invoker);
 	closelog();

@@ -24,7 +24,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 SRC=$(cd "$HS_LIB/../.." && pwd)
 
-plan 39
+plan 43
 
 # --- 1. the tree -------------------------------------------------------------
 D="$HS_TMP/destdir"
@@ -54,6 +54,7 @@ expected() {
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.service'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.timer'
 		echo '-rwxr-xr-x etc/init.d/holdscand'
+		echo '-rw-r--r-- etc/cron.d/holdscan'
 		echo 'drwx------ var/lib/holdscan'
 		echo 'drwx------ var/spool/holdscan/quarantine'
 	} >"$HS_TMP/exp.files"
@@ -186,6 +187,19 @@ check_eq 'init reload: exit 0' "$?" 0
 engine_reloaded() { [ "$(gen)" = 2 ]; }
 check 'the scanners were reloaded (engine generation 2)' \
     wait_until 20 engine_reloaded
+# A typo, then reload and restart: refused, with the error, and the
+# running daemon is left as it is (issue 14, item 5).
+cp "$CONF" "$HS_TMP/good.conf"
+echo 'batch_max_wait = soon' >>"$CONF"
+sh "$INIT" reload >"$HS_TMP/reload.out" 2>&1
+check_eq 'init reload with a typo: exit 1' "$?" 1
+check 'and it shows the error' grep -q \
+    "$CONF:[0-9]*: batch_max_wait = \"soon\": bad time" "$HS_TMP/reload.out"
+sh "$INIT" restart >"$HS_TMP/restart.out" 2>&1
+check_eq 'init restart with a typo: exit 1, the same master still running' \
+    "$?:$(cat "$PIDFILE")" "1:$pid"
+check 'which still runs' kill -0 "$pid"
+cp "$HS_TMP/good.conf" "$CONF"
 procs=$(hs_procs A)
 sh "$INIT" stop >/dev/null 2>&1
 check_eq 'init stop: exit 0' "$?" 0

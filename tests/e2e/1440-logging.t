@@ -16,7 +16,8 @@ plan 7
 sb_start A || bail_out "sandbox did not start"
 # In a directory of the mail owner's, so that after a rotation it can
 # create the file again (as the docs say).
-mkdir -p -m 0755 "$(sb_dir A)/hs/log"
+mkdir -p "$(sb_dir A)/hs/log"
+chmod 0755 "$(sb_dir A)/hs/log"
 chown "$A_MAIL_OWNER" "$(sb_dir A)/hs/log"
 LOG="$(sb_dir A)/hs/log/mail.log"
 CONF=$(hs_conf A <<EOF

@@ -33,6 +33,7 @@ SYSCONFDIR	?= $(PREFIX)/etc/holdscan
 SYSTEMDDIR	?= $(PREFIX)/lib/systemd/system
 endif
 INITDIR		?= /etc/init.d
+CRONDIR		?= /etc/cron.d
 # holdscan.conf's defaults of state_directory and quarantine_directory,
 # created by make install (owned by MAIL_OWNER when installing for real).
 STATEDIR	?= /var/lib/holdscan
@@ -248,7 +249,10 @@ PATH_SED	 = -e 's|/usr/local/etc/holdscan|$(SYSCONFDIR)|g' \
 		   -e 's|/usr/local/share/doc/holdscan|$(DOCDIR)|g'
 INIT_SED	 = -e 's|/usr/sbin/holdscand|$(SBINDIR)/holdscand|g' \
 		   -e 's|/usr/bin/holdscan |$(BINDIR)/holdscan |g' \
-		   -e 's|/etc/holdscan/|$(SYSCONFDIR)/|g'
+		   -e 's|/etc/holdscan/|$(SYSCONFDIR)/|g' \
+		   -e 's|^User=postfix$$|User=$(MAIL_OWNER)|' \
+		   -e 's|^Group=postfix$$|Group=$(MAIL_OWNER)|' \
+		   -e 's|^\([0-9].* \)postfix \[|\1$(MAIL_OWNER) [|'
 ETC_FILES	 = $(shell find etc -type f | sort)
 MAN_PAGES	 = $(wildcard doc/*.[158])
 UNITS		 = init/holdscand.service init/holdscan-expire.service \
@@ -261,7 +265,8 @@ install: progs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(INITDIR)
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(INITDIR) \
+	    $(DESTDIR)$(CRONDIR)
 	install -m 0755 $(O)/holdscand $(DESTDIR)$(SBINDIR)/holdscand
 	install -m 0755 $(O)/holdscan $(DESTDIR)$(BINDIR)/holdscan
 	$(if $(PLUGINS),install -m 0644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/)
@@ -290,6 +295,9 @@ install: progs
 	done
 	sed $(INIT_SED) init/holdscand.init >$(DESTDIR)$(INITDIR)/holdscand
 	chmod 0755 $(DESTDIR)$(INITDIR)/holdscand
+	install -d $(DESTDIR)$(CRONDIR)
+	sed $(INIT_SED) init/holdscan.cron >$(DESTDIR)$(CRONDIR)/holdscan
+	chmod 0644 $(DESTDIR)$(CRONDIR)/holdscan
 	install -d -m 0700 $(DESTDIR)$(STATEDIR) $(DESTDIR)$(QUARANTINEDIR)
 	@if [ -z "$(DESTDIR)" ] && id -u $(MAIL_OWNER) >/dev/null 2>&1; then \
 	    echo "chown $(MAIL_OWNER): $(STATEDIR) $(QUARANTINEDIR)"; \

@@ -77,8 +77,8 @@
 
 #include <clamav.h>
 
-#include "scanner/plugin.h"
 #include "common/xalloc.h"
+#include "scanner/plugin.h"
 
 #define LIMIT_PREFIX	"Heuristics.Limits.Exceeded."
 

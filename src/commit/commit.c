@@ -49,9 +49,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
 #include "commit/claim.h"
 #include "commit/commit.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/qfile.h"
 #include "common/verdict.h"
@@ -839,6 +839,12 @@ recover_entry(struct commit_ctx *c, const struct journal_entry *e,
 	char		*error = NULL;
 	int		 orig, staged, there;
 
+	if (!queue_id_ok(id)) {
+		/* A damaged entry: it names no claimed file; keep it, say so. */
+		hs_warnx("recovery: journal entry %s does not name a queue file; "
+		    "left as it is", e->orig);
+		return (1);
+	}
 	if ((orig = exists_as(c, e->orig, e->orig_ino)) < 0)
 		return (-1);
 	switch (e->kind) {
@@ -1113,7 +1119,9 @@ static int
 recover_release(struct commit_ctx *c, const struct journal_entry *e,
     bool *published)
 {
-	const char	*want = e->target[0] ? base_name(e->target) : NULL;
+	/* The planned id, if the entry (read from the disk) has a sound one. */
+	const char	*want = e->target[0] && queue_id_ok(base_name(e->target)) ?
+			    base_name(e->target) : NULL;
 	char		 new_id[QUEUE_ID_SIZE], why[256], *error = NULL;
 	int		 staged, r;
 

@@ -12,13 +12,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "state/aside.h"
 #include "commit/msg.h"
 #include "common/config.h"
-#include "state/journal.h"
 #include "common/qfile.h"
 #include "common/queue.h"
 #include "quarantine/quarantine.h"
+#include "state/aside.h"
+#include "state/journal.h"
 
 struct commit_ctx {
 	const struct queue_layout *ql;

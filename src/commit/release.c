@@ -44,13 +44,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commit/release.h"
 #include "common/buf.h"
-#include "state/journal.h"
 #include "common/log.h"
 #include "common/qfile.h"
-#include "commit/release.h"
-#include "scanner/scan.h"
 #include "common/xalloc.h"
+#include "scanner/scan.h"
+#include "state/journal.h"
 
 #define RELEASE_TRIES	500		/* busy index: 500 x 10 ms at most */
 

@@ -13,8 +13,8 @@
 #include <stddef.h>
 
 #include "commit/commit.h"
-#include "quarantine/quarantine.h"
 #include "common/queue.h"
+#include "quarantine/quarantine.h"
 
 enum release_rc {
 	RELEASE_OK,		/* in incoming; new_id says as what */

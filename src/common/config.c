@@ -22,6 +22,9 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +35,13 @@
 
 #include "common/buf.h"
 #include "common/config.h"
-#include "scanner/rewrite.h"
 #include "common/xalloc.h"
+#include "scanner/rewrite.h"
 
 enum ptype {
 	P_STR,		/* any string */
 	P_PATH,		/* absolute path */
+	P_OPTPATH,	/* absolute path, or empty: none */
 	P_NAME,		/* relative name without '/' */
 	P_INT,		/* decimal integer in [min, max] */
 	P_BOOL,		/* yes/no */
@@ -74,7 +78,7 @@ static const struct param params[] = {
 	{ "holdscan_queue_subdir", P_NAME, "holdscan",
 	    F(holdscan_queue_subdir), NOLIM, NULL,
 	    "holdscan's own directory inside queue_directory" },
-	{ "pid_file", P_PATH, "/run/holdscand.pid", F(pid_file), NOLIM, NULL,
+	{ "pid_file", P_PATH, "/run/holdscan/holdscand.pid", F(pid_file), NOLIM, NULL,
 	    "where holdscand writes its process id" },
 	{ "metrics_file", P_PATH, "/var/lib/holdscan/metrics.prom",
 	    F(metrics_file), NOLIM, NULL,
@@ -87,6 +91,8 @@ static const struct param params[] = {
 	{ "syslog_facility", P_ENUM, "mail", F(syslog_facility), NOLIM,
 	    "mail daemon local0 local1 local2 local3 local4 local5 local6 local7",
 	    "syslog facility" },
+	{ "log_file", P_OPTPATH, "", F(log_file), NOLIM, NULL,
+	    "a file to log to instead of syslog (empty: syslog)" },
 	{ "verbose", P_BOOL, "no", F(verbose), NOLIM, NULL,
 	    "log debugging detail" },
 	/* processes */
@@ -303,8 +309,12 @@ param_store(const struct param *p, const char *value, struct hs_config *conf,
 	int	 idx;
 
 	switch (p->type) {
+	case P_OPTPATH:
+		if (value[0] != '\0' && value[0] != '/')
+			return ("must be an absolute path, or empty");
+		/* FALLTHROUGH */
 	case P_PATH:
-		if (value[0] != '/')
+		if (p->type == P_PATH && value[0] != '/')
 			return ("must be an absolute path");
 		/* FALLTHROUGH */
 	case P_STR:
@@ -1126,6 +1136,7 @@ config_free(struct hs_config **confp)
 		return;
 	for (i = 0; i < NPARAMS; i++) {
 		if (params[i].type == P_STR || params[i].type == P_PATH ||
+		    params[i].type == P_OPTPATH ||
 		    params[i].type == P_NAME || params[i].type == P_VERDICTS ||
 		    params[i].off == F(syslog_facility))
 			free(*(char **)((char *)conf + params[i].off));
@@ -1198,6 +1209,7 @@ param_format(const struct param *p, const struct hs_config *conf, char *buf,
 	switch (p->type) {
 	case P_STR:
 	case P_PATH:
+	case P_OPTPATH:
 	case P_NAME:
 	case P_VERDICTS:
 		(void)snprintf(buf, size, "%s", *(char *const *)field);
@@ -1379,4 +1391,36 @@ config_syslog_facility(const struct hs_config *conf)
 		if (strcmp(tab[i].name, conf->syslog_facility) == 0)
 			return (tab[i].fac);
 	return (LOG_MAIL);
+}
+
+int
+config_file_safe(const char *path, char **error_r)
+{
+	struct stat	 st;
+	int		 fd;
+
+	/* The file itself, not what a link points to... */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &st) < 0) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		return (-1);
+	}
+	(void)close(fd);
+	if (!S_ISREG(st.st_mode)) {
+		*error_r = xasprintf("%s is not a regular file", path);
+		return (-1);
+	}
+	if (geteuid() == 0 && st.st_uid != 0) {
+		*error_r = xasprintf("%s is owned by uid %lu, not root; fix "
+		    "with: chown root %s", path, (unsigned long)st.st_uid, path);
+		return (-1);
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		*error_r = xasprintf("%s is writable by group or others; fix "
+		    "with: chmod go-w %s", path, path);
+		return (-1);
+	}
+	return (0);
 }

@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "scanner/plugin.h"
 #include "common/verdict.h"
+#include "scanner/plugin.h"
 
 #define CONFIG_DEFAULT_FILE	HS_SYSCONFDIR "/holdscan.conf"
 
@@ -71,6 +71,7 @@ struct hs_config {
 	/* logging */
 	char	*syslog_name;
 	char	*syslog_facility;
+	char	*log_file;		/* "" : syslog */
 	bool	 verbose;
 
 	/* processes */
@@ -150,6 +151,14 @@ int	 config_load_string(const char *text, const char *name,
 	    config_probe_fn probe, void *probe_arg, struct hs_config **conf_r,
 	    char **errors_r);
 void	 config_free(struct hs_config **conf);
+/*
+ * config_file_safe() checks, before the file is read, that path is a
+ * regular file that only root can change (when we run as root: owned by
+ * root, not writable by group or others; as another user: not writable
+ * by group or others). 0, or -1 with a sentence in *error_r that ends
+ * with its fix.
+ */
+int	 config_file_safe(const char *path, char **error_r);
 
 /*
  * config_print() writes "name = value" for each parameter, in table

@@ -18,14 +18,17 @@
  *	None of its own; hs_fatal() exits, hs_panic() aborts.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/text.h"
 
 #define LOG_LINE_MAX	2048
 
@@ -34,7 +37,10 @@ static struct {
 	enum log_dest	 dest;
 	int		 verbose;
 	int		 facility;
-} log_state = { "holdscan", LOG_DEST_STDERR, 0, LOG_MAIL };
+	int		 fd;		/* LOG_DEST_FILE */
+	int		 fatal_fd;	/* also gets a fatal error's line */
+	char		 host[64];
+} log_state = { "holdscan", LOG_DEST_STDERR, 0, LOG_MAIL, -1, -1, "" };
 
 void
 log_open(const char *ident, enum log_dest dest, int facility, int verbose)
@@ -45,6 +51,46 @@ log_open(const char *ident, enum log_dest dest, int facility, int verbose)
 	log_state.verbose = verbose;
 	if (dest == LOG_DEST_SYSLOG)
 		openlog(log_state.ident, LOG_PID | LOG_NDELAY, log_state.facility);
+}
+
+static void
+short_hostname(char *host, size_t size)
+{
+	if (gethostname(host, size) < 0)
+		(void)snprintf(host, size, "localhost");
+	host[size - 1] = '\0';
+	host[strcspn(host, ".")] = '\0';
+}
+
+int
+log_open_file(const char *ident, const char *path, int verbose, uid_t uid,
+    gid_t gid)
+{
+	int	 fd, saved;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0640)) < 0)
+		return (-1);
+	if (geteuid() == 0 && fchown(fd, uid, gid) < 0) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return (-1);
+	}
+	if (log_state.fd >= 0)
+		(void)close(log_state.fd);
+	log_state.fd = fd;
+	log_state.dest = LOG_DEST_FILE;
+	log_state.verbose = verbose;
+	(void)snprintf(log_state.ident, sizeof(log_state.ident), "%s", ident);
+	short_hostname(log_state.host, sizeof(log_state.host));
+	return (0);
+}
+
+void
+log_fatal_fd(int fd)
+{
+	log_state.fatal_fd = fd;
 }
 
 void
@@ -66,6 +112,57 @@ bool
 log_to_stderr(void)
 {
 	return (log_state.dest == LOG_DEST_STDERR);
+}
+
+/* Write one formatted line (n from snprintf into a buffer of size) to fd. */
+static void
+emit_line(int fd, char *out, int n, size_t size)
+{
+	size_t	 len;
+
+	if (n <= 0)
+		return;
+	len = (size_t)n < size ? (size_t)n : size - 1;
+	if (len == size - 1)
+		out[len - 1] = '\n';
+	/* A short or failed write of a log line is not worth dying for. */
+	if (write(fd, out, len) < 0)
+		errno = 0;
+}
+
+/* "Mon dd hh:mm:ss host ident[pid]: line" to fd, as syslog writes it. */
+static void
+file_line(int fd, const char *host, const char *ident, const char *line)
+{
+	char		 out[LOG_LINE_MAX + 192], stamp[32];
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	int		 n;
+
+	stamp[0] = '\0';
+	if (localtime_r(&now, &tm) != NULL)
+		(void)strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+	n = snprintf(out, sizeof(out), "%s %s %s[%ld]: %s\n", stamp, host,
+	    ident, (long)getpid(), line);
+	emit_line(fd, out, n, sizeof(out));
+}
+
+
+int
+log_file_line(const char *path, const char *ident, const char *text)
+{
+	char	 host[64], line[LOG_LINE_MAX];
+	size_t	 len;
+	int	 fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return (-1);
+	short_hostname(host, sizeof(host));
+	(void)snprintf(line, sizeof(line), "%s", text);
+	len = text_safe(line, strlen(line), false);
+	line[len] = '\0';
+	file_line(fd, host, ident, line);
+	return (close(fd));
 }
 
 /*
@@ -96,24 +193,25 @@ log_emit(int prio, const char *prefix, int saved_errno, const char *fmt,
 			len = sizeof(line) - 1;
 	}
 	line[len] = '\0';
+	/* A sender or Subject may carry escape sequences: '?' for them. */
+	len = text_safe(line, len, false);
 
 	if (log_state.dest == LOG_DEST_SYSLOG) {
 		syslog(prio, "%s", line);
+	} else if (log_state.dest == LOG_DEST_FILE) {
+		file_line(log_state.fd, log_state.host, log_state.ident, line);
 	} else {
 		char	 out[LOG_LINE_MAX + 96];
 
 		n = snprintf(out, sizeof(out), "%s[%ld]: %s\n",
 		    log_state.ident, (long)getpid(), line);
-		if (n > 0) {
-			size_t	 outlen = (size_t)n < sizeof(out) ?
-			    (size_t)n : sizeof(out) - 1;
+		emit_line(STDERR_FILENO, out, n, sizeof(out));
+	}
+	if (prio == LOG_CRIT && log_state.fatal_fd >= 0) {
+		char	 out[LOG_LINE_MAX + 96];
 
-			if (outlen == sizeof(out) - 1)
-				out[outlen - 1] = '\n';
-			/* A short or failed write to stderr is not worth dying for. */
-			if (write(STDERR_FILENO, out, outlen) < 0)
-				errno = 0;
-		}
+		n = snprintf(out, sizeof(out), "%s: %s\n", log_state.ident, line);
+		emit_line(log_state.fatal_fd, out, n, sizeof(out));
 	}
 }
 

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define HS_PRINTF(f, a)	__attribute__((format(printf, f, a)))
 #define HS_NORETURN	__attribute__((noreturn))
@@ -19,6 +20,7 @@
 enum log_dest {
 	LOG_DEST_STDERR,	/* foreground, tests: "holdscand[pid]: text" */
 	LOG_DEST_SYSLOG,	/* syslog(3), facility LOG_MAIL */
+	LOG_DEST_FILE,		/* log_file: "Mon dd hh:mm:ss host ident[pid]: text" */
 };
 
 /*
@@ -31,6 +33,27 @@ void	log_open(const char *ident, enum log_dest dest, int facility,
 void	log_set_verbose(int verbose);
 /* After fork(): reconnect to syslog so children never share a socket. */
 void	log_reopen(void);
+/*
+ * log_open_file() sends what follows to the file path (appended, created
+ * 0640 without following a link, given to uid/gid when we are root), as
+ * Postfix's maillog_file does where there is no syslog. On SIGHUP (after
+ * a rotation) call it again: if the file cannot be opened, the old one
+ * stays. 0, or -1 with errno.
+ */
+int	log_open_file(const char *ident, const char *path, int verbose,
+	    uid_t uid, gid_t gid);
+/*
+ * log_fatal_fd() names a descriptor that also gets the line of a fatal
+ * error (the pipe a detaching holdscand's parent waits on, so that the
+ * reason reaches the terminal or init script that started it); -1: none.
+ */
+void	log_fatal_fd(int fd);
+/*
+ * log_file_line() appends one line "Mon dd hh:mm:ss host ident[pid]: text"
+ * to the log file path, for a program that otherwise logs to stderr (the
+ * holdscan tool's audit lines when log_file is set). 0, or -1 with errno.
+ */
+int	log_file_line(const char *path, const char *ident, const char *text);
 bool	log_to_stderr(void);
 
 void	hs_info(const char *fmt, ...) HS_PRINTF(1, 2);

@@ -340,14 +340,3 @@ mailhdr_subject(const struct qfile *qf, size_t max, struct buf *out)
 	buf_free(&block);
 	buf_free(&raw);
 }
-
-void
-mailhdr_sanitize(char *s, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len; i++)
-		if (((unsigned char)s[i] < 0x20 && s[i] != '\n' &&
-		    s[i] != '\t') || s[i] == 0x7f)
-			s[i] = '?';
-}

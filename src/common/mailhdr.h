@@ -35,7 +35,5 @@ void	 mailhdr_decode(const char *value, size_t len, size_t max,
 void	 mailhdr_block(const struct qfile *qf, struct buf *out);
 /* The decoded Subject of a queue file ("" when none), at most max bytes. */
 void	 mailhdr_subject(const struct qfile *qf, size_t max, struct buf *out);
-/* Replace control characters (but not \n and \t) in s[0..len) with '?'. */
-void	 mailhdr_sanitize(char *s, size_t len);
 
 #endif

@@ -55,5 +55,12 @@ extern const double metrics_latency_bounds[METRICS_BUCKETS];
 extern const double metrics_size_bounds[METRICS_BUCKETS];
 /* Write the file atomically (temporary + rename). 0 or -1 with errno. */
 int	 metrics_write(const struct metrics *m, const char *path);
+/*
+ * metrics_read() reads a file metrics_write() wrote back into m (what it
+ * does not name stays 0) and its modification time into *mtime_r (may be
+ * NULL). 0, or -1 with errno (ENOENT: holdscand never wrote one).
+ */
+#define METRICS_READ_MAX	(1024 * 1024)
+int	 metrics_read(const char *path, struct metrics *m, time_t *mtime_r);
 
 #endif

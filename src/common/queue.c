@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/queue.h"
 #include "common/xalloc.h"
 
@@ -632,8 +633,11 @@ subdir_at(const char *queue, const char *id, int levels, char *buf)
 	size_t	 len, klen;
 	int	 level, n;
 
-	if (!queue_id_ok(id) || strchr(queue, '/') != NULL || *queue == '\0' ||
-	    hash_key(id, key, sizeof(key)) < 0) {
+	/* Ids from the disk are checked where they are read: this is a bug. */
+	if (!queue_id_ok(id) || strchr(queue, '/') != NULL || *queue == '\0')
+		hs_panic("queue path of \"%.40s\" in \"%.40s\": not a queue id "
+		    "or not a queue", id, queue);
+	if (hash_key(id, key, sizeof(key)) < 0) {
 		errno = EINVAL;
 		return (-1);
 	}

@@ -170,7 +170,10 @@ int	 queue_id_inode(const char *id, ino_t *ino_r);
  * into buf[QUEUE_PATH_SIZE], hashing as the instance does for that queue
  * (long ids hash on their microseconds as five hex digits). queue_subdir()
  * writes only the directory part, "queue[/h[/a]]".
- * Both return -1 with EINVAL for a bad id, ENAMETOOLONG if it does not fit.
+ * id must be a queue id (queue_id_ok(): check ids read from the disk
+ * first) and queue a plain queue name: anything else is a caller's bug
+ * and panics. Both return -1 with ENAMETOOLONG if it does not fit, or
+ * EINVAL for a long id whose time part does not decode.
  */
 int	 queue_path(const struct queue_layout *ql, const char *queue,
 	    const char *id, char *buf);

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 
 #include "commit/msg.h"
-#include "daemon/batch.h"
 #include "common/xalloc.h"
+#include "daemon/batch.h"
 
 struct batch *
 batch_new(uint64_t seq, long now_ms)

@@ -42,6 +42,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -118,11 +119,23 @@ now_ms(void)
 }
 
 static void
+usage_to(FILE *fp, int rc)
+{
+	(void)fprintf(fp, "usage: holdscand [-fv] [-c config_file]\n"
+	    "       holdscand -n [-c config_file]\n"
+	    "       holdscand --help | --version\n"
+	    "  -c FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
+	    "  -f       stay in the foreground, log to the standard error\n"
+	    "  -n       print the parameters the file sets, check them, exit\n"
+	    "  -v       log debugging detail\n"
+	    "see holdscand(8) and holdscan.conf(5)\n");
+	exit(rc);
+}
+
+static void
 usage(void)
 {
-	(void)fprintf(stderr, "usage: holdscand [-fv] [-c config_file]\n"
-	    "       holdscand -n [-c config_file]\n");
-	exit(EX_USAGE);
+	usage_to(stderr, EX_USAGE);
 }
 
 static struct hs_config *
@@ -137,18 +150,39 @@ load_config(const char *path, char **errors_r)
 	return (conf);
 }
 
-/* Create dir (root only) owned by the mail owner, mode 0700, if missing; check it. */
+/*
+ * Create dir (root only) owned by the mail owner, mode 0700, if missing;
+ * check it. A new directory is made and given away through descriptors
+ * (mkdirat, then openat without following a link, then fchown), never
+ * by name twice: a link swapped in between cannot make root chown
+ * something else.
+ */
 static void
 ensure_dir(struct holdscand *d, const char *dir, const char *what)
 {
 	struct stat	 st;
+	char		*parent, *slash;
+	const char	*base;
+	int		 pfd, fd;
 
 	if (stat(dir, &st) < 0) {
 		if (errno != ENOENT || geteuid() != 0)
 			hs_fatal(EX_CONFIG, "%s %s", what, dir);
-		if (mkdir(dir, 0700) < 0 ||
-		    chown(dir, d->ql->owner_uid, d->ql->owner_gid) < 0)
+		parent = xstrdup(dir);
+		if ((slash = strrchr(parent, '/')) == NULL || slash[1] == '\0')
+			hs_fatalx(EX_CONFIG, "%s %s: not an absolute path of a "
+			    "directory", what, dir);
+		base = dir + (slash - parent) + 1;
+		*slash = '\0';
+		if ((pfd = open(parent[0] ? parent : "/", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) < 0 || mkdirat(pfd, base, 0700) < 0 ||
+		    (fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC)) < 0 ||
+		    fchown(fd, d->ql->owner_uid, d->ql->owner_gid) < 0)
 			hs_fatal(EX_CANTCREAT, "create %s %s", what, dir);
+		(void)close(fd);
+		(void)close(pfd);
+		free(parent);
 		hs_info("created %s %s", what, dir);
 		return;
 	}
@@ -222,20 +256,60 @@ ensure_queue_subdirs(struct holdscand *d)
 	(void)close(fd);
 }
 
-/* The configuration file must not be changeable by anyone but root. */
-static void
-check_config_file(const char *path)
+/* The pid file's directory, root's, 0755 (one level, as /run/holdscan). */
+static int
+make_parent(const char *path)
 {
-	struct stat	 st;
+	char	*dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int	 rc = -1;
 
-	if (stat(path, &st) < 0)
-		hs_fatal(EX_CONFIG, "%s", path);
-	if (geteuid() == 0 && st.st_uid != 0)
-		hs_fatalx(EX_CONFIG, "%s is owned by uid %lu, not root; fix with: "
-		    "chown root %s", path, (unsigned long)st.st_uid, path);
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		hs_fatalx(EX_CONFIG, "%s is writable by group or others; fix "
-		    "with: chmod go-w %s", path, path);
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		rc = mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : 0;
+	}
+	free(dir);
+	if (rc < 0 && errno == 0)
+		errno = ENOENT;
+	return (rc);
+}
+
+/*
+ * Open the pid file as a file of our own only: no link followed, mode
+ * 0600, owned by us. One that anybody else could open (an older 0644
+ * one, or one another user made) is replaced first, so that nobody but
+ * a holdscand started by root can hold its lock and make us believe one
+ * runs. -1 with errno.
+ */
+static int
+open_pidfile(const char *path)
+{
+	struct stat	 st, lst;
+	int		 fd, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno == ENOENT && make_parent(path) == 0)
+			continue;	/* /run/holdscan without systemd's RuntimeDirectory= */
+		if (fd < 0)
+			return (-1);
+		if (fstat(fd, &st) < 0) {
+			(void)close(fd);
+			return (-1);
+		}
+		if (S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+		    (st.st_mode & 077) == 0)
+			return (fd);
+		/* Still the file we looked at? Then it goes, and a new one. */
+		(void)close(fd);
+		if (lstat(path, &lst) == 0 && lst.st_ino == st.st_ino &&
+		    lst.st_dev == st.st_dev && unlink(path) < 0)
+			return (-1);
+		hs_warnx("pid file %s was not root's alone (owner uid %lu, "
+		    "mode %04o): made again", path, (unsigned long)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
+	}
+	errno = EEXIST;
+	return (-1);
 }
 
 static void
@@ -244,8 +318,7 @@ write_pidfile(struct holdscand *d)
 	char	 buf[32];
 	int	 n;
 
-	d->pidfd = open(d->conf->pid_file, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (d->pidfd < 0)
+	if ((d->pidfd = open_pidfile(d->conf->pid_file)) < 0)
 		hs_fatal(EX_CANTCREAT, "pid file %s", d->conf->pid_file);
 	if (flock(d->pidfd, LOCK_EX | LOCK_NB) < 0) {
 		ssize_t	 r = read(d->pidfd, buf, sizeof(buf) - 1);
@@ -267,11 +340,12 @@ write_pidfile(struct holdscand *d)
  * started, and finds the pid file in place when the parent exits.
  */
 static int
-daemonize(void)
+daemonize(const char *logname)
 {
 	pid_t	 pid;
 	ssize_t	 r;
-	char	 c;
+	char	 buf[4096];
+	size_t	 len = 0;
 	int	 fd, pfd[2], status;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -279,19 +353,34 @@ daemonize(void)
 	if ((pid = fork()) < 0)
 		hs_fatal(EX_OSERR, "fork");
 	if (pid > 0) {
+		/*
+		 * A NUL byte: ready. Text: the line of a fatal error, which
+		 * is shown here, where whoever started us can see it.
+		 */
 		(void)close(pfd[1]);
-		while ((r = read(pfd[0], &c, 1)) < 0 && errno == EINTR)
-			;
-		if (r == 1)
-			_exit(0);
+		while (len < sizeof(buf) - 1) {
+			r = read(pfd[0], buf + len, sizeof(buf) - 1 - len);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			if (len == 0 && buf[0] == '\0')
+				_exit(0);
+			len += (size_t)r;
+		}
+		buf[len] = '\0';
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
-		(void)fprintf(stderr, "holdscand: fatal: exited while starting; "
-		    "its reason is in the mail log\n");
+		if (len > 0)
+			(void)fputs(buf, stderr);
+		else
+			(void)fprintf(stderr, "holdscand: fatal: exited while "
+			    "starting; its reason is in %s\n", logname);
 		_exit(WIFEXITED(status) && WEXITSTATUS(status) != 0 ?
 		    WEXITSTATUS(status) : EX_SOFTWARE);
 	}
 	(void)close(pfd[0]);
+	log_fatal_fd(pfd[1]);
 	if (setsid() < 0)
 		hs_fatal(EX_OSERR, "setsid");
 	if (chdir("/") < 0)
@@ -430,7 +519,15 @@ reload_config(struct holdscand *d)
 	KEEP(plugin_directory);
 	KEEP(syslog_name);		/* log_open() is done once */
 	KEEP(syslog_facility);
+	KEEP(log_file);
 #undef KEEP
+	/* After a rotation: the file again (as the mail owner now). */
+	if (!d->foreground && conf->log_file[0] != '\0' &&
+	    log_open_file(conf->syslog_name, conf->log_file,
+	    conf->verbose || d->verbose, d->ql->owner_uid,
+	    d->ql->owner_gid) < 0)
+		hs_warn("reload: cannot open log_file %s again; logging on to "
+		    "the file already open", conf->log_file);
 	if (conf->worker_count != old->worker_count)
 		hs_warnx("reload: worker_count changed; restart holdscand to "
 		    "apply it");
@@ -503,6 +600,7 @@ tell_ready(struct holdscand *d)
 {
 	if (d->ready_fd < 0 || !d->pool.ready)
 		return;
+	log_fatal_fd(-1);
 	if (write(d->ready_fd, "", 1) != 1)
 		hs_warn("cannot tell the starting process that we are ready");
 	(void)close(d->ready_fd);
@@ -777,6 +875,11 @@ setup_signals(struct holdscand *d)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct holdscand d;
 	char		*errors = NULL;
 	bool		 print_conf = false;
@@ -786,7 +889,7 @@ main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.config_path = CONFIG_DEFAULT_FILE;
 	d.pidfd = d.sigfd = d.qdirfd = d.ready_fd = d.instance_fd = -1;
-	while ((ch = getopt(argc, argv, "c:fnv")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhnvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			d.config_path = optarg;
@@ -800,6 +903,12 @@ main(int argc, char **argv)
 		case 'v':
 			d.verbose++;
 			break;
+		case 'h':
+			usage_to(stdout, 0);
+			break;
+		case 'V':
+			(void)printf("holdscand %s\n", HS_VERSION);
+			return (0);
 		default:
 			usage();
 		}
@@ -808,6 +917,9 @@ main(int argc, char **argv)
 		usage();
 	log_open("holdscand", d.foreground || print_conf ? LOG_DEST_STDERR :
 	    LOG_DEST_SYSLOG, LOG_MAIL, d.verbose);
+	/* Before it is read: only root may change what we run as root by. */
+	if (config_file_safe(d.config_path, &errors) < 0)
+		hs_fatalx(EX_CONFIG, "%s", errors);
 	if ((d.conf = load_config(d.config_path, &errors)) == NULL) {
 		(void)fprintf(stderr, "%s\n", errors);
 		hs_fatalx(EX_CONFIG, "%s: configuration errors, not started",
@@ -821,10 +933,16 @@ main(int argc, char **argv)
 	log_open(d.conf->syslog_name, d.foreground ? LOG_DEST_STDERR :
 	    LOG_DEST_SYSLOG, config_syslog_facility(d.conf),
 	    d.verbose || d.conf->verbose);
-	check_config_file(d.config_path);
+	/* Until it detaches, a start that fails says why on the terminal too. */
+	if (!d.foreground)
+		log_fatal_fd(STDERR_FILENO);
 	if (queue_layout_load(d.conf->postfix_config_directory, NULL, &d.ql,
 	    &errors) < 0)
 		hs_fatalx(EX_CONFIG, "%s", errors);
+	if (!d.foreground && d.conf->log_file[0] != '\0' &&
+	    log_open_file(d.conf->syslog_name, d.conf->log_file,
+	    d.verbose || d.conf->verbose, d.ql->owner_uid, d.ql->owner_gid) < 0)
+		hs_fatal(EX_CANTCREAT, "log_file %s", d.conf->log_file);
 	policy_from_config(&d.policy, d.conf);
 	if (d.conf->scan_header_name[0] != '\0')
 		d.unscanned_header = xasprintf("%s: not scanned by holdscan %s on %s",
@@ -837,7 +955,8 @@ main(int argc, char **argv)
 		hs_fatalx(EX_CONFIG, "%s", errors);
 
 	if (!d.foreground)
-		d.ready_fd = daemonize();
+		d.ready_fd = daemonize(d.conf->log_file[0] ? d.conf->log_file :
+		    "the mail log");
 	write_pidfile(&d);
 	setup_signals(&d);
 	/*
@@ -856,7 +975,10 @@ main(int argc, char **argv)
 	if (pool_start(&d.pool, &d.setup, nworkers) < 0)
 		hs_fatal(EX_OSERR, "cannot start the scanners");
 	drop_to_mail_owner(&d);
-	(void)prctl(PR_SET_DUMPABLE, 1);
+	/*
+	 * Not dumpable (setuid made it so): the mail owner's other
+	 * processes must not ptrace us or read our memory through /proc.
+	 */
 	setup_watchdog();	/* after the scanners are forked: theirs is default */
 
 	open_state(&d);

@@ -32,9 +32,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "daemon/instance.h"
 #include "common/queue.h"
 #include "common/xalloc.h"
+#include "daemon/instance.h"
 
 #define STATE_SIDE	"queue.id"	/* in state_directory */
 #define QUEUE_SIDE	"state.id"	/* in QUEUE/holdscan_queue_subdir */

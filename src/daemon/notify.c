@@ -59,10 +59,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "common/mailhdr.h"
-#include "daemon/notify.h"
+#include "common/text.h"
 #include "common/xalloc.h"
+#include "daemon/notify.h"
 
 #define NOTIFY_PARALLEL		4
 #define NOTIFY_QUEUE_MAX	10000
@@ -476,7 +478,7 @@ static void
 queue_job(struct notify *n, const char *tmpl, const char *const *vars,
     const struct notify_msg *m, const char *rcpt)
 {
-	struct buf	 text = BUF_INIT;
+	struct buf	 text = BUF_INIT, ext = BUF_INIT;
 	struct job	*j;
 
 	if (n->nqueued >= NOTIFY_QUEUE_MAX) {
@@ -497,7 +499,9 @@ queue_job(struct notify *n, const char *tmpl, const char *const *vars,
 	j = xcalloc(1, sizeof(*j));
 	j->len = text.len;
 	j->text = buf_steal(&text, NULL);
-	j->rcpt = xstrdup(rcpt);
+	/* One address for sendmail, which reads an argument as a list. */
+	addr_external(rcpt, &ext);
+	j->rcpt = buf_steal(&ext, NULL);
 	j->queue_id = xstrdup(m->queue_id);
 	j->outfd = -1;
 	j->pid = -1;
@@ -509,7 +513,7 @@ void
 notify_message(struct notify *n, const struct notify_msg *m)
 {
 	const struct qfile *qf = m->qf;
-	struct buf	 subj = BUF_INIT, rcpts = BUF_INIT;
+	struct buf	 subj = BUF_INIT, rcpts = BUF_INIT, one = BUF_INIT;
 	const char	*vars[32];
 	char		 date[64];
 	struct tm	 tm;
@@ -526,9 +530,11 @@ notify_message(struct notify *n, const struct notify_msg *m)
 	for (i = 0; i < qf->nrcpts; i++) {
 		if (qf->rcpts[i].state != QREC_RCPT)
 			continue;
-		if (shown++ < NOTIFY_RCPTS_SHOWN)
+		if (shown++ < NOTIFY_RCPTS_SHOWN) {
+			addr_external(qf->rcpts[i].address, &one);
 			buf_printf(&rcpts, "%s%s", rcpts.len ? ", " : "",
-			    qf->rcpts[i].address);
+			    one.data);
+		}
 	}
 	if (shown > NOTIFY_RCPTS_SHOWN)
 		buf_printf(&rcpts, " and %zu more", shown - NOTIFY_RCPTS_SHOWN);
@@ -557,13 +563,15 @@ notify_message(struct notify *n, const struct notify_msg *m)
 	for (i = 0; rc && i < qf->nrcpts; i++) {
 		if (qf->rcpts[i].state != QREC_RCPT)
 			continue;
-		/* Each recipient learns of itself only. */
-		vars[k] = qf->rcpts[i].address;		/* $to */
-		vars[k - 2] = qf->rcpts[i].address;	/* $recipients */
+		/* Each recipient learns of itself only, by its external form. */
+		addr_external(qf->rcpts[i].address, &one);
+		vars[k] = one.data;			/* $to */
+		vars[k - 2] = one.data;			/* $recipients */
 		queue_job(n, n->tmpl_recipient, vars, m, qf->rcpts[i].address);
 	}
 	buf_free(&subj);
 	buf_free(&rcpts);
+	buf_free(&one);
 }
 
 /* --- bounces ----------------------------------------------------------------- */
@@ -601,7 +609,7 @@ notify_bounce_text(const char *myhostname, const char *postmaster,
     const struct notify_bounce *b, time_t now, struct buf *out)
 {
 	const struct qfile *qf = b->qf;
-	struct buf	 block = BUF_INIT;
+	struct buf	 block = BUF_INIT, to = BUF_INIT;
 	char		 date[64], boundary[200];
 	size_t		 i, due = 0, shown = 0, cut;
 
@@ -623,7 +631,9 @@ notify_bounce_text(const char *myhostname, const char *postmaster,
 	buf_printf(out, "From: MAILER-DAEMON@%s (Mail Delivery System)\n",
 	    myhostname);
 	buf_printf(out, "Subject: Undelivered Mail Returned to Sender\n");
-	put_line("To: ", qf->sender, out);
+	addr_external(qf->sender, &to);
+	put_line("To: ", to.data, out);
+	buf_free(&to);
 	buf_printf(out, "Date: %s\n", date);
 	buf_printf(out, "MIME-Version: 1.0\n"
 	    "Content-Type: multipart/report; report-type=delivery-status;\n"
@@ -715,7 +725,7 @@ notify_bounce_text(const char *myhostname, const char *postmaster,
 int
 notify_bounce(struct notify *n, const struct notify_bounce *b)
 {
-	struct buf	 text = BUF_INIT;
+	struct buf	 text = BUF_INIT, ext = BUF_INIT;
 	struct job	*j;
 
 	if (n->nqueued >= NOTIFY_QUEUE_MAX) {
@@ -738,7 +748,8 @@ notify_bounce(struct notify *n, const struct notify_bounce *b)
 	j = xcalloc(1, sizeof(*j));
 	j->len = text.len;
 	j->text = buf_steal(&text, NULL);
-	j->rcpt = xstrdup(b->qf->sender);
+	addr_external(b->qf->sender, &ext);
+	j->rcpt = buf_steal(&ext, NULL);
 	j->queue_id = xstrdup(b->queue_id);
 	j->key = b->key != NULL ? xstrdup(b->key) : NULL;
 	j->outfd = -1;
@@ -846,7 +857,7 @@ job_output(struct job *j, char *line, size_t size)
 		return;
 	line[r] = '\0';
 	line[strcspn(line, "\n")] = '\0';
-	mailhdr_sanitize(line, strlen(line));
+	(void)text_safe(line, strlen(line), false);
 }
 
 static void

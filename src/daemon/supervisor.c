@@ -49,9 +49,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "daemon/supervisor.h"
 #include "common/wire.h"
 #include "common/xalloc.h"
+#include "daemon/supervisor.h"
 
 #define SUPERVISOR_STOP_MS	5000	/* for the scanner parents at stop */
 

@@ -51,8 +51,8 @@
 
 #include "common/log.h"
 #include "common/strmap.h"
-#include "daemon/watch.h"
 #include "common/xalloc.h"
+#include "daemon/watch.h"
 
 #define COMPLAINED_MAX	10000
 #define MOVED_MAX	65536

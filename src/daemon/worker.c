@@ -44,9 +44,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "daemon/supervisor.h"
 #include "daemon/worker.h"
-#include "common/xalloc.h"
 
 #define POOL_PAUSE_MIN_MS	1000
 #define POOL_PAUSE_MAX_MS	60000

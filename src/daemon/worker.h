@@ -17,8 +17,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "scanner/scanner.h"
 #include "common/wire.h"
+#include "scanner/scanner.h"
 
 struct worker {
 	TAILQ_ENTRY(worker) entry;

@@ -34,8 +34,8 @@
 
 #include <gmime/gmime.h>
 
-#include "scanner/mime.h"
 #include "common/xalloc.h"
+#include "scanner/mime.h"
 
 /* --- pre-scan ------------------------------------------------------------ */
 

@@ -28,8 +28,8 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "scanner/pluginload.h"
 #include "common/xalloc.h"
+#include "scanner/pluginload.h"
 
 static int
 safe_owner(const char *path, char **error_r)

@@ -33,9 +33,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "scanner/rewrite.h"
 #include "common/verdict.h"
 #include "common/xalloc.h"
+#include "scanner/rewrite.h"
 
 #define NOTE_NAME_MAX	200	/* bytes of a removed part's name in the note */
 

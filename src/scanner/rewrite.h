@@ -13,9 +13,9 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "common/qfile.h"
 #include "scanner/mime.h"
 #include "scanner/plugin.h"
-#include "common/qfile.h"
 
 /*
  * New content: records that point either into the caller's records or

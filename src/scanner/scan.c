@@ -41,11 +41,11 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "scanner/mime.h"
 #include "common/qfile.h"
+#include "common/xalloc.h"
+#include "scanner/mime.h"
 #include "scanner/rewrite.h"
 #include "scanner/scan.h"
-#include "common/xalloc.h"
 
 /* Replace $version and $myhostname in text. */
 static char *

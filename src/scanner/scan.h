@@ -11,10 +11,10 @@
 #include <stddef.h>
 
 #include "common/config.h"
-#include "scanner/pluginload.h"
-#include "common/qfile.h"
 #include "common/policy.h"
+#include "common/qfile.h"
 #include "common/wire.h"
+#include "scanner/pluginload.h"
 
 struct scan_ctx {
 	const struct hs_config *conf;

@@ -41,12 +41,12 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "scanner/pluginload.h"
 #include "common/policy.h"
-#include "scanner/scan.h"
-#include "scanner/scanner.h"
 #include "common/wire.h"
 #include "common/xalloc.h"
+#include "scanner/pluginload.h"
+#include "scanner/scan.h"
+#include "scanner/scanner.h"
 
 #define RELOAD_SETTLE_MS	2000	/* quiet time after a signature change */
 

@@ -26,8 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/aside.h"
 #include "common/xalloc.h"
+#include "state/aside.h"
+#include "state/record.h"
 
 #define ASIDE_DB	"aside.db"
 #define ASIDE_VALUE_MAX	1024
@@ -67,14 +68,6 @@ void
 aside_set_epoch(struct aside *a, const char *epoch)
 {
 	(void)snprintf(a->epoch, sizeof(a->epoch), "%s", epoch);
-}
-
-static void
-dbt_set(DBT *d, const void *data, size_t len)
-{
-	memset(d, 0, sizeof(*d));
-	d->data = (void *)data;
-	d->size = (u_int32_t)len;
 }
 
 /* A word of the value: no spaces, never empty ("-" stands for ""). */
@@ -138,8 +131,8 @@ aside_decode(const char *id, size_t idlen, const void *data, size_t len,
 	if (idlen == 0 || idlen >= sizeof(e->id) || len > ASIDE_VALUE_MAX)
 		return (-1);
 	memcpy(e->id, id, idlen);
-	if (memchr(e->id, '\0', idlen) != NULL)
-		return (-1);
+	if (memchr(e->id, '\0', idlen) != NULL || !queue_id_ok(e->id))
+		return (-1);	/* names a file in hold: must be a queue id */
 	memcpy(text, data, len);
 	text[len] = '\0';
 	if (strlen(text) != len)
@@ -180,16 +173,14 @@ static int
 write_entry(struct aside *a, const struct aside_entry *e, char **error_r)
 {
 	char	 val[ASIDE_VALUE_MAX];
-	DBT	 key, data;
 	int	 n, ret;
 
 	if ((n = aside_encode(e, val, sizeof(val))) < 0) {
 		*error_r = xasprintf("set-aside list: %s: cannot encode", e->id);
 		return (-1);
 	}
-	dbt_set(&key, e->id, strlen(e->id));
-	dbt_set(&data, val, (size_t)n);
-	if ((ret = a->db->put(a->db, NULL, &key, &data, DB_AUTO_COMMIT)) != 0) {
+	if ((ret = record_put(a->db, NULL, e->id, strlen(e->id), val,
+	    (size_t)n)) != 0) {
 		*error_r = xasprintf("set-aside list: %s", db_strerror(ret));
 		return (-1);
 	}
@@ -200,21 +191,20 @@ int
 aside_get(struct aside *a, const char *id, struct aside_entry *e,
     char **error_r)
 {
-	DBT	 key, data;
-	int	 ret;
+	void	*val;
+	size_t	 len;
+	int	 r, ret;
 
-	dbt_set(&key, id, strlen(id));
-	memset(&data, 0, sizeof(data));
-	ret = a->db->get(a->db, NULL, &key, &data, 0);
-	if (ret == DB_NOTFOUND)
-		return (0);
-	if (ret != 0) {
-		*error_r = xasprintf("set-aside list: %s", db_strerror(ret));
-		return (-1);
+	if ((r = record_get(a->db, NULL, id, strlen(id), 0, &val, &len,
+	    &ret)) <= 0) {
+		if (r < 0)
+			*error_r = xasprintf("set-aside list: %s",
+			    db_strerror(ret));
+		return (r);
 	}
-	if (aside_decode(id, strlen(id), data.data, data.size, e) < 0)
-		return (0);	/* unreadable: as if not listed */
-	return (1);
+	r = aside_decode(id, strlen(id), val, len, e);
+	free(val);
+	return (r < 0 ? 0 : 1);	/* unreadable: as if not listed */
 }
 
 void
@@ -260,15 +250,31 @@ aside_update(struct aside *a, const struct aside_entry *e, char **error_r)
 int
 aside_del(struct aside *a, const char *id, char **error_r)
 {
-	DBT	 key;
 	int	 ret;
 
-	dbt_set(&key, id, strlen(id));
-	ret = a->db->del(a->db, NULL, &key, DB_AUTO_COMMIT);
-	if (ret != 0 && ret != DB_NOTFOUND) {
+	if ((ret = record_del(a->db, NULL, id, strlen(id))) != 0) {
 		*error_r = xasprintf("set-aside list: %s", db_strerror(ret));
 		return (-1);
 	}
+	return (0);
+}
+
+/* aside_list()'s collector. */
+struct entries {
+	struct aside_entry *v;
+	size_t		 n;
+};
+
+static int
+collect(void *arg, const struct record *r)
+{
+	struct entries	*es = arg;
+	struct aside_entry e;
+
+	if (aside_decode(r->key, r->klen, r->val, r->vlen, &e) < 0)
+		return (0);
+	es->v = xreallocarray(es->v, es->n + 1, sizeof(*es->v));
+	es->v[es->n++] = e;
 	return (0);
 }
 
@@ -276,33 +282,19 @@ int
 aside_list(struct aside *a, struct aside_entry **v_r, size_t *n_r,
     char **error_r)
 {
-	struct aside_entry *v = NULL, e;
-	DBC		*cur;
-	DBT		 key, data;
-	size_t		 n = 0;
+	struct record_walk w;
+	struct entries	 es = { NULL, 0 };
 	int		 ret;
 
-	if ((ret = a->db->cursor(a->db, NULL, &cur, 0)) != 0) {
+	memset(&w, 0, sizeof(w));
+	w.db = a->db;
+	if ((ret = record_walk(a->sdb, &w, collect, &es)) != 0) {
+		free(es.v);
 		*error_r = xasprintf("set-aside list: %s", db_strerror(ret));
 		return (-1);
 	}
-	memset(&key, 0, sizeof(key));
-	memset(&data, 0, sizeof(data));
-	while ((ret = cur->get(cur, &key, &data, DB_NEXT)) == 0) {
-		if (aside_decode(key.data, key.size, data.data, data.size,
-		    &e) < 0)
-			continue;
-		v = xreallocarray(v, n + 1, sizeof(*v));
-		v[n++] = e;
-	}
-	(void)cur->close(cur);
-	if (ret != DB_NOTFOUND) {
-		free(v);
-		*error_r = xasprintf("set-aside list: %s", db_strerror(ret));
-		return (-1);
-	}
-	*v_r = v;
-	*n_r = n;
+	*v_r = es.v;
+	*n_r = es.n;
 	return (0);
 }
 

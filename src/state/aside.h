@@ -24,8 +24,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "quarantine/quarantine.h"
 #include "common/queue.h"
+#include "quarantine/quarantine.h"
 #include "state/statedb.h"
 
 #define ASIDE_EPOCH_SIZE	64

@@ -30,9 +30,10 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "state/journal.h"
 #include "common/strmap.h"
 #include "common/xalloc.h"
+#include "state/journal.h"
+#include "state/record.h"
 
 #define JOURNAL_DB	JOURNAL_DB_NAME
 #define JOURNAL_FORMAT	"1"
@@ -127,14 +128,6 @@ journal_entry_parse(const char *data, size_t len, struct journal_entry *e)
 	return (0);
 }
 
-static void
-dbt_set(DBT *d, const void *data, size_t len)
-{
-	memset(d, 0, sizeof(*d));
-	d->data = (void *)data;
-	d->size = (u_int32_t)len;
-}
-
 /* Run put or del for each entry inside one transaction. */
 static int
 journal_txn(struct journal *j, const struct journal_entry *e, size_t n,
@@ -142,22 +135,19 @@ journal_txn(struct journal *j, const struct journal_entry *e, size_t n,
 {
 	struct buf	 val = BUF_INIT;
 	DB_TXN		*txn = NULL;
-	DBT		 key, data;
 	size_t		 i;
 	int		 ret;
 
 	if ((ret = j->sdb->env->txn_begin(j->sdb->env, NULL, &txn, 0)) != 0)
 		goto fail;
 	for (i = 0; i < n; i++) {
-		dbt_set(&key, e[i].orig, strlen(e[i].orig));
 		if (put) {
 			journal_entry_text(&e[i], &val);
-			dbt_set(&data, val.data, val.len);
-			ret = j->db->put(j->db, txn, &key, &data, 0);
+			ret = record_put(j->db, txn, e[i].orig, strlen(e[i].orig),
+			    val.data, val.len);
 		} else {
-			ret = j->db->del(j->db, txn, &key, 0);
-			if (ret == DB_NOTFOUND)
-				ret = 0;
+			ret = record_del(j->db, txn, e[i].orig,
+			    strlen(e[i].orig));
 		}
 		if (ret != 0)
 			goto fail;
@@ -203,13 +193,11 @@ journal_add(struct journal *j, DB_TXN *txn, const struct journal_entry *e,
     char **error_r)
 {
 	struct buf	 val = BUF_INIT;
-	DBT		 key, data;
 	int		 ret;
 
 	journal_entry_text(e, &val);
-	dbt_set(&key, e->orig, strlen(e->orig));
-	dbt_set(&data, val.data, val.len);
-	ret = j->db->put(j->db, txn, &key, &data, 0);
+	ret = record_put(j->db, txn, e->orig, strlen(e->orig), val.data,
+	    val.len);
 	buf_free(&val);
 	if (ret != 0) {
 		*error_r = xasprintf("journal write: %s", db_strerror(ret));
@@ -285,43 +273,52 @@ journal_settle(struct journal *j, const char *orig, char **error_r)
 	return (journal_flush(j, error_r));
 }
 
+/* journal_list()'s collector. */
+struct entries {
+	struct journal_entry *v;
+	size_t		 n;
+	char		*bad;		/* the key of a malformed entry */
+};
+
+static int
+collect(void *arg, const struct record *r)
+{
+	struct entries	*es = arg;
+
+	es->v = xreallocarray(es->v, es->n + 1, sizeof(*es->v));
+	if (journal_entry_parse(r->val, r->vlen, &es->v[es->n]) < 0) {
+		es->bad = xasprintf("%.*s", (int)(r->klen > 200 ? 200 : r->klen),
+		    (const char *)r->key);
+		return (1);
+	}
+	es->n++;
+	return (0);
+}
+
 int
 journal_list(struct journal *j, struct journal_entry **entries_r,
     size_t *n_r, char **error_r)
 {
-	struct journal_entry *v = NULL;
-	DBC		*cur = NULL;
-	DBT		 key, data;
-	size_t		 n = 0;
+	struct record_walk w;
+	struct entries	 es = { NULL, 0, NULL };
 	int		 ret;
 
-	if ((ret = j->db->cursor(j->db, NULL, &cur, 0)) != 0)
-		goto fail;
-	memset(&key, 0, sizeof(key));
-	memset(&data, 0, sizeof(data));
-	while ((ret = cur->get(cur, &key, &data, DB_NEXT)) == 0) {
-		v = xreallocarray(v, n + 1, sizeof(*v));
-		if (journal_entry_parse(data.data, data.size, &v[n]) < 0) {
-			*error_r = xasprintf("journal: malformed entry %.*s",
-			    (int)(key.size > 200 ? 200 : key.size),
-			    (const char *)key.data);
-			(void)cur->close(cur);
-			free(v);
-			errno = EINVAL;
-			return (-1);
-		}
-		n++;
+	memset(&w, 0, sizeof(w));
+	w.db = j->db;
+	if ((ret = record_walk(j->sdb, &w, collect, &es)) != 0) {
+		free(es.v);
+		*error_r = xasprintf("journal read: %s", db_strerror(ret));
+		errno = ret > 0 ? ret : EIO;
+		return (-1);
 	}
-	(void)cur->close(cur);
-	if (ret != DB_NOTFOUND)
-		goto fail;
-	*entries_r = v;
-	*n_r = n;
+	if (es.bad != NULL) {
+		*error_r = xasprintf("journal: malformed entry %s", es.bad);
+		free(es.bad);
+		free(es.v);
+		errno = EINVAL;
+		return (-1);
+	}
+	*entries_r = es.v;
+	*n_r = es.n;
 	return (0);
-
-fail:
-	free(v);
-	*error_r = xasprintf("journal read: %s", db_strerror(ret));
-	errno = ret > 0 ? ret : EIO;
-	return (-1);
 }

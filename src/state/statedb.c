@@ -45,8 +45,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "state/statedb.h"
 #include "common/xalloc.h"
+#include "state/statedb.h"
 
 #define STATEDB_CACHE_BYTES	(8 * 1024 * 1024)
 #define STATEDB_LOG_BYTES	(4 * 1024 * 1024)

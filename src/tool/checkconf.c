@@ -3,6 +3,7 @@
  *	checkconf - the checks of holdscan check-config
  * SYNOPSIS
  *	#include "tool/checkconf.h"
+#include "tool/hdrchecks.h"
  *
  *	int	checkconf_run(const struct hs_config *conf,
  *		    const struct queue_layout *ql, FILE *out);
@@ -62,11 +63,12 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "tool/checkconf.h"
 #include "common/config.h"
-#include "scanner/pluginload.h"
 #include "common/queue.h"
 #include "common/xalloc.h"
+#include "scanner/pluginload.h"
+#include "tool/checkconf.h"
+#include "tool/hdrchecks.h"
 
 #define PROGNAME		"holdscan"
 #define DEFAULT_POSTFIX_DIR	"/etc/postfix"
@@ -264,245 +266,7 @@ check_queue_subdirs(struct cc *cc, int qfd, const struct stat *hold)
 	}
 }
 
-/* --- header_checks --------------------------------------------------------- */
-
-/*
- * The next logical line of a Postfix table into line: a line that starts
- * with white space continues the one before; blank lines and comments
- * (# first) are skipped. *first_r is its first line's number. NULL at
- * the end of text.
- */
-static const char *
-next_logical_line(const char *p, struct buf *line, unsigned *lineno,
-    unsigned *first_r)
-{
-	buf_reset(line);
-	while (*p != '\0') {
-		const char	*end = p + strcspn(p, "\n");
-		const char	*q = p + strspn(p, " \t\r");
-		bool		 blank = q == end || *q == '#';
-
-		if (!blank && q == p && line->len > 0)
-			return (p);		/* the next one starts here */
-		(*lineno)++;
-		if (!blank) {
-			if (line->len == 0)
-				*first_r = *lineno;
-			else
-				buf_putc(line, ' ');
-			buf_append(line, q, (size_t)(end - q));
-		}
-		p = *end != '\0' ? end + 1 : end;
-	}
-	return (line->len > 0 ? p : NULL);
-}
-
-struct pattern {
-	bool		 negate;
-	bool		 icase;
-	bool		 extended;
-	bool		 pcre_only;	/* a flag POSIX has no equivalent for */
-	char		*re;
-	const char	*rest;		/* after the flags, white space skipped */
-};
-
-/* Parse "[!]/re/flags rest" as regexp_table(5) and pcre_table(5) do. */
-static int
-parse_pattern(const char *p, bool pcre, struct pattern *pat)
-{
-	const char	*start;
-	char		 delim;
-
-	memset(pat, 0, sizeof(*pat));
-	pat->icase = true;		/* both table types ignore case by default */
-	pat->extended = true;
-	if (*p == '!') {
-		pat->negate = true;
-		p++;
-		p += strspn(p, " \t");
-	}
-	delim = *p++;
-	if (delim == '\0' || isspace((unsigned char)delim) ||
-	    isalnum((unsigned char)delim) || delim == '\\')
-		return (-1);
-	for (start = p; *p != '\0' && *p != delim; p++)
-		if (*p == '\\' && p[1] != '\0')
-			p++;
-	if (*p != delim)
-		return (-1);
-	pat->re = xstrndup(start, (size_t)(p - start));
-	for (p++; *p != '\0' && !isspace((unsigned char)*p); p++) {
-		switch (*p) {
-		case 'i':
-			pat->icase = !pat->icase;
-			break;
-		case 'x':
-			if (!pcre)
-				pat->extended = !pat->extended;
-			else
-				pat->pcre_only = true;
-			break;
-		case 'm':
-			break;		/* ^ and $ at newlines: not what we test */
-		case 's': case 'A': case 'E': case 'U': case 'X':
-			if (pcre) {
-				pat->pcre_only = true;
-				break;
-			}
-			/* FALLTHROUGH */
-		default:
-			free(pat->re);
-			pat->re = NULL;
-			return (-1);
-		}
-	}
-	pat->rest = p + strspn(p, " \t");
-	return (0);
-}
-
-/* 1 match, 0 no match, -1 cannot be evaluated here. */
-static int
-pattern_match(const struct pattern *pat, const char *header)
-{
-	regex_t	 re;
-	int	 rc;
-
-	if (pat->pcre_only)
-		return (-1);
-	if (regcomp(&re, pat->re, (pat->extended ? REG_EXTENDED : 0) |
-	    (pat->icase ? REG_ICASE : 0) | REG_NOSUB) != 0)
-		return (-1);
-	rc = regexec(&re, header, 0, NULL, 0) == 0;
-	regfree(&re);
-	return (pat->negate ? !rc : rc);
-}
-
-/* "if" or "endif" (any case) standing alone as the first word. */
-static bool
-keyword(const char *p, const char *word, const char **rest_r)
-{
-	size_t	 len = strlen(word);
-
-	if (strncasecmp(p, word, len) != 0)
-		return (false);
-	if (p[len] != '\0' && !isspace((unsigned char)p[len]))
-		return (false);
-	*rest_r = p + len + strspn(p + len, " \t");
-	return (true);
-}
-
-enum checkconf_hold
-checkconf_hold_rules(const char *text, int pcre, const char *header,
-    unsigned *line_r)
-{
-	struct buf	 line = BUF_INIT;
-	struct pattern	 pat;
-	const char	*p = text, *rest;
-	unsigned	 lineno = 0, first = 0, skip = 0;
-	enum checkconf_hold result = CHECKCONF_NONE;
-	int		 m;
-
-	while ((p = next_logical_line(p, &line, &lineno, &first)) != NULL) {
-		const char *l = line.data;
-
-		if (keyword(l, "endif", &rest)) {
-			if (skip > 0)
-				skip--;
-			continue;
-		}
-		if (keyword(l, "if", &rest)) {
-			if (skip > 0) {
-				skip++;
-				continue;
-			}
-			if (parse_pattern(rest, pcre, &pat) < 0)
-				continue;	/* Postfix skips it with a warning */
-			m = pattern_match(&pat, header);
-			free(pat.re);
-			if (m < 0) {
-				result = CHECKCONF_UNKNOWN;
-				*line_r = first;
-				break;
-			}
-			if (m == 0)
-				skip = 1;
-			continue;
-		}
-		if (skip > 0 || parse_pattern(l, pcre, &pat) < 0)
-			continue;
-		m = pattern_match(&pat, header);
-		if (m != 0) {
-			*line_r = first;
-			if (m < 0)
-				result = CHECKCONF_UNKNOWN;
-			else if (strncasecmp(pat.rest, "HOLD", 4) == 0 &&
-			    (pat.rest[4] == '\0' ||
-			    isspace((unsigned char)pat.rest[4])))
-				result = CHECKCONF_HOLD;
-			else
-				result = CHECKCONF_OTHER;
-			free(pat.re);
-			break;
-		}
-		free(pat.re);
-	}
-	buf_free(&line);
-	return (result);
-}
-
-/* Split a Postfix table list ("a, b c") with {inline} parts kept whole. */
-static char **
-split_tables(const char *s, size_t *n_r)
-{
-	char	**v = NULL;
-	size_t	 n = 0;
-	int	 depth;
-
-	for (;;) {
-		const char *start;
-
-		s += strspn(s, ", \t\r\n");
-		if (*s == '\0')
-			break;
-		for (start = s, depth = 0; *s != '\0'; s++) {
-			if (*s == '{')
-				depth++;
-			else if (*s == '}' && depth > 0)
-				depth--;
-			else if (depth == 0 && strchr(", \t\r\n", *s) != NULL)
-				break;
-		}
-		v = xreallocarray(v, n + 1, sizeof(*v));
-		v[n++] = xstrndup(start, (size_t)(s - start));
-	}
-	*n_r = n;
-	return (v);
-}
-
-/* regexp:{ {rule}, {rule} } as one rule per line. */
-static char *
-inline_rules(const char *name)
-{
-	struct buf	 b = BUF_INIT;
-	const char	*p = name + 1, *start = NULL;
-	int		 depth = 0;
-
-	for (; *p != '\0'; p++) {
-		if (*p == '{') {
-			if (depth++ == 0)
-				start = p + 1;
-		} else if (*p == '}') {
-			if (depth == 0)
-				break;		/* the closing outer brace */
-			if (--depth == 0 && start != NULL) {
-				buf_append(&b, start, (size_t)(p - start));
-				buf_putc(&b, '\n');
-			}
-		}
-	}
-	buf_reserve(&b, 0);
-	return (buf_steal(&b, NULL));
-}
+/* --- header_checks ---------------------------------------------------------- */
 
 /* The postconf(1) values asked for, one line each (empty lines kept). */
 static int
@@ -576,7 +340,7 @@ list_without(const char *s, const char *word)
 }
 
 struct hold_outcome {
-	enum checkconf_hold result;
+	enum hdrchecks_result result;
 	char		*table;		/* the table that decided, or NULL */
 	unsigned	 line;
 	bool		 unverifiable;	/* a table whose rules we cannot read */
@@ -594,7 +358,7 @@ hold_outcome(struct cc *cc, char **tables, size_t n, const char *header,
 	size_t	 i;
 
 	memset(o, 0, sizeof(*o));
-	o->result = CHECKCONF_NONE;
+	o->result = HDRCHECKS_NONE;
 	for (i = 0; i < n; i++) {
 		const char	*t = tables[i], *colon;
 		struct buf	 b = BUF_INIT;
@@ -615,7 +379,7 @@ hold_outcome(struct cc *cc, char **tables, size_t n, const char *header,
 		}
 		colon = strchr(t, ':');
 		if (colon[1] == '{') {
-			text = inline_rules(colon + 1);
+			text = hdrchecks_inline_rules(colon + 1);
 		} else {
 			if (o->first_file == NULL)
 				o->first_file = xstrdup(colon + 1);
@@ -632,19 +396,19 @@ hold_outcome(struct cc *cc, char **tables, size_t n, const char *header,
 			}
 			text = buf_steal(&b, NULL);
 		}
-		o->result = checkconf_hold_rules(text, pcre, header, &o->line);
+		o->result = hdrchecks_first(text, pcre, header, &o->line);
 		free(text);
-		if (o->result == CHECKCONF_UNKNOWN) {
+		if (o->result == HDRCHECKS_UNKNOWN) {
 			if (report)
 				fact(cc, "header_checks: %s, line %u: cannot "
 				    "evaluate this pattern here (PCRE syntax?); "
 				    "make sure the table holds every message", t,
 				    o->line);
 			o->unverifiable = true;
-			o->result = CHECKCONF_NONE;
+			o->result = HDRCHECKS_NONE;
 			continue;
 		}
-		if (o->result != CHECKCONF_NONE) {
+		if (o->result != HDRCHECKS_NONE) {
 			o->table = xstrdup(t);
 			return;
 		}
@@ -681,7 +445,7 @@ check_hold_rule(struct cc *cc)
 		    cc->ql->config_dir, val[1], cc->postconf, fixed, cc->reload);
 		free(fixed);
 	}
-	tables = split_tables(val[0], &n);
+	tables = hdrchecks_split_tables(val[0], &n);
 	if (n == 0) {
 		problem(cc, "%s/main.cf: header_checks is empty, so no mail is "
 		    "held for holdscand; fix with: echo '%s' >>%s/header_checks "
@@ -703,19 +467,19 @@ check_hold_rule(struct cc *cc)
 	    "id 4F3A21C0B7; Mon,  6 Jan 2025 10:00:00 +0000 (UTC)", host);
 
 	hold_outcome(cc, tables, n, smtpd_hdr, true, &o);
-	if (o.result == CHECKCONF_OTHER) {
+	if (o.result == HDRCHECKS_OTHER) {
 		problem(cc, "header_checks: %s, line %u matches every Received: "
 		    "header before any HOLD rule does, so mail is not held for "
 		    "holdscand; fix: put the line %s before line %u, then run "
 		    "%s", o.table, o.line, HOLD_RULE, o.line, cc->reload);
-	} else if (o.result == CHECKCONF_NONE && o.unverifiable) {
+	} else if (o.result == HDRCHECKS_NONE && o.unverifiable) {
 		;	/* said so already, table by table */
-	} else if (o.result == CHECKCONF_NONE && o.first_file != NULL) {
+	} else if (o.result == HDRCHECKS_NONE && o.first_file != NULL) {
 		problem(cc, "header_checks = %s has no HOLD rule that every "
 		    "message matches, so holdscand never sees mail; fix: add "
 		    "this line before any other rule in %s: %s (then run %s)",
 		    val[0], o.first_file, HOLD_RULE, cc->reload);
-	} else if (o.result == CHECKCONF_NONE) {
+	} else if (o.result == HDRCHECKS_NONE) {
 		problem(cc, "header_checks = %s has no HOLD rule that every "
 		    "message matches, so holdscand never sees mail; fix: make "
 		    "{%s} the first rule of the table, then run %s", val[0],
@@ -724,7 +488,7 @@ check_hold_rule(struct cc *cc)
 		struct hold_outcome p;
 
 		hold_outcome(cc, tables, n, pickup_hdr, false, &p);
-		if (p.result != CHECKCONF_HOLD && !p.unverifiable)
+		if (p.result != HDRCHECKS_HOLD && !p.unverifiable)
 			fact(cc, "header_checks holds mail received by smtpd(8) "
 			    "but not mail submitted on this host with "
 			    "sendmail(1): that mail is delivered unscanned");

@@ -24,23 +24,4 @@ struct queue_layout;
 int	 checkconf_run(const struct hs_config *conf,
 	    const struct queue_layout *ql, FILE *out);
 
-/*
- * checkconf_hold_rules() tells what a regexp: (pcre false) or pcre:
- * (pcre true) table in text does with one header, as Postfix's
- * cleanup(8) would: CHECKCONF_HOLD when the first rule that matches it
- * says HOLD, CHECKCONF_OTHER when it says something else (*line_r: that
- * rule's line), CHECKCONF_NONE when no rule matches, CHECKCONF_UNKNOWN
- * when a rule that cannot be evaluated here comes first (a PCRE-only
- * pattern). Exposed for the unit tests.
- */
-enum checkconf_hold {
-	CHECKCONF_HOLD,
-	CHECKCONF_OTHER,
-	CHECKCONF_NONE,
-	CHECKCONF_UNKNOWN,
-};
-
-enum checkconf_hold checkconf_hold_rules(const char *text, int pcre,
-	    const char *header, unsigned *line_r);
-
 #endif

@@ -7,7 +7,8 @@
 #    files are those of PREFIX=/usr; a second install keeps an edited
 #    configuration file and puts the new one beside it as .dist.
 # 2. "systemd-analyze verify" passes, without a word, on the installed
-#    units (copies whose program paths point into DESTDIR).
+#    units (copies whose program paths point into DESTDIR), and
+#    "systemd-analyze security" rates each 2.5 or better.
 # 3. The installed SysV script starts holdscand (which detaches once its
 #    scanners are ready), tells its status, reloads it, refuses a second
 #    start quietly, stops it with its scanners, and fails a start with a
@@ -23,7 +24,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 SRC=$(cd "$HS_LIB/../.." && pwd)
 
-plan 36
+plan 43
 
 # --- 1. the tree -------------------------------------------------------------
 D="$HS_TMP/destdir"
@@ -53,6 +54,7 @@ expected() {
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.service'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.timer'
 		echo '-rwxr-xr-x etc/init.d/holdscand'
+		echo '-rw-r--r-- etc/cron.d/holdscan'
 		echo 'drwx------ var/lib/holdscan'
 		echo 'drwx------ var/spool/holdscan/quarantine'
 	} >"$HS_TMP/exp.files"
@@ -128,6 +130,18 @@ MANPATH="$D/usr/share/man" systemd-analyze verify "$U/holdscand.service" \
 check_eq 'systemd-analyze verify: exit 0, no complaint' \
     "$?:$(cat "$HS_TMP/verify.out")" "0:"
 
+# exposure UNIT - systemd-analyze security's overall exposure, times 10
+exposure() {
+	systemd-analyze security --offline=true "$1" 2>/dev/null |
+	    sed -n 's/.*Overall exposure level for [^:]*: \([0-9]*\)\.\([0-9]\).*/\1\2/p'
+}
+e=$(exposure "$U/holdscand.service")
+check "holdscand.service's exposure is at most 2.5 (it is ${e:-?} tenths)" \
+    test "${e:-99}" -le 25
+e=$(exposure "$U/holdscan-expire.service")
+check "holdscan-expire.service's exposure is at most 2.5 (it is ${e:-?} tenths)" \
+    test "${e:-99}" -le 25
+
 # --- 3. the SysV script ------------------------------------------------------------
 sb_start A || bail_out "sandbox did not start"
 # (the scanners read it as nobody, who may not reach the checkout)
@@ -173,6 +187,19 @@ check_eq 'init reload: exit 0' "$?" 0
 engine_reloaded() { [ "$(gen)" = 2 ]; }
 check 'the scanners were reloaded (engine generation 2)' \
     wait_until 20 engine_reloaded
+# A typo, then reload and restart: refused, with the error, and the
+# running daemon is left as it is (issue 14, item 5).
+cp "$CONF" "$HS_TMP/good.conf"
+echo 'batch_max_wait = soon' >>"$CONF"
+sh "$INIT" reload >"$HS_TMP/reload.out" 2>&1
+check_eq 'init reload with a typo: exit 1' "$?" 1
+check 'and it shows the error' grep -q \
+    "$CONF:[0-9]*: batch_max_wait = \"soon\": bad time" "$HS_TMP/reload.out"
+sh "$INIT" restart >"$HS_TMP/restart.out" 2>&1
+check_eq 'init restart with a typo: exit 1, the same master still running' \
+    "$?:$(cat "$PIDFILE")" "1:$pid"
+check 'which still runs' kill -0 "$pid"
+cp "$HS_TMP/good.conf" "$CONF"
 procs=$(hs_procs A)
 sh "$INIT" stop >/dev/null 2>&1
 check_eq 'init stop: exit 0' "$?" 0
@@ -196,45 +223,58 @@ sed -i '/^batch_max_wait = soon$/d' "$CONF"
 
 # --- 4. the unit's sandbox ---------------------------------------------------------
 UNIT="$D/lib/systemd/system/holdscand.service"
-check_eq "the unit's writable paths are the queue, state, quarantine and /run" \
+check_eq "the unit's writable paths are the queue, state and quarantine" \
     "$(sed -n 's/^ReadWritePaths=//p' "$UNIT")" \
-    "/var/spool/postfix -/var/lib/holdscan -/var/spool/holdscan/quarantine /run"
+    "/var/spool/postfix -/var/lib/holdscan -/var/spool/holdscan/quarantine"
+check_eq "and its runtime directory, for the pid file (not all of /run)" \
+    "$(sed -n 's/^RuntimeDirectory=//p' "$UNIT"):$(sed -n 's/^PIDFile=//p' \
+    "$UNIT")" "holdscan:/run/holdscan/holdscand.pid"
 check_eq 'NoNewPrivileges=yes, ProtectSystem=strict' \
     "$(grep -c -e '^NoNewPrivileges=yes$' -e '^ProtectSystem=strict$' "$UNIT")" 2
 
 # caps UNIT - the unit's CapabilityBoundingSet as setpriv's --bounding-set
 caps() {
 	sed -n 's/^CapabilityBoundingSet=//p' "$1" | tr 'A-Z ' 'a-z\n' |
-	    sed 's/^cap_/+/' | paste -sd, | sed 's/^/-all,/'
+	    sed -n 's/^cap_/+/p' | paste -sd, | sed 's/^/-all,/; s/,$//'
 }
 
 # jail UNIT CMD... - run CMD as the unit would: everything read-only but
-# the unit's ReadWritePaths, each mapped to the sandbox's counterpart,
-# with no new privileges and the unit's capability bounding set.
+# the unit's ReadWritePaths and RuntimeDirectory, each mapped to the
+# sandbox's counterpart, with no new privileges, the unit's capability
+# bounding set, and as its User= (the mail owner here) if it names one.
+# (Its SystemCallFilter= cannot be reproduced without systemd; every
+# system call holdscand makes was checked against @system-service.)
 jail() {
 	_j_unit=$1
 	shift
 	_j_binds=
+	_j_user=
+	if [ -n "$(sed -n 's/^User=//p' "$_j_unit")" ]; then
+		_j_user="--reuid=$A_MAIL_OWNER --regid=$A_MAIL_OWNER --clear-groups"
+	fi
 	# one line, a list of paths
 	# shellcheck disable=SC2013
-	for p in $(sed -n 's/^ReadWritePaths=//p' "$_j_unit"); do
+	for p in $(sed -n 's/^ReadWritePaths=//p' "$_j_unit") \
+	    $(sed -n 's|^RuntimeDirectory=|/run/|p' "$_j_unit"); do
 		case ${p#-} in
 		/var/spool/postfix) p=$A_QUEUE ;;
 		/var/lib/holdscan) p=$(sb_dir A)/hs/state ;;
 		/var/spool/holdscan/quarantine) p=$(sb_dir A)/hs/quarantine ;;
-		/run) p=$(sb_dir A)/hs ;;
+		/run/holdscan) p=$(sb_dir A)/hs ;;
 		*) echo "unexpected ReadWritePaths entry $p" >&2; return 1 ;;
 		esac
 		_j_binds="$_j_binds $p"
 	done
-	# shellcheck disable=SC2016
+	# $_j_user is a list of options: split it into words.
+	# shellcheck disable=SC2016,SC2086
 	unshare -m --propagation private sh -c '
 		set -e
 		for p in $1; do mount --bind "$p" "$p"; done
 		mount -o remount,bind,ro /
 		shift
 		exec "$@"' jail "$_j_binds" \
-	    setpriv --no-new-privs --bounding-set "$(caps "$_j_unit")" "$@"
+	    setpriv --no-new-privs --bounding-set "$(caps "$_j_unit")" \
+	    $_j_user "$@"
 }
 
 jail "$UNIT" sh -c 'touch /var/tmp/hs-jail-test' 2>/dev/null

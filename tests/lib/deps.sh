@@ -4,7 +4,8 @@
 # Never touches a package that is already installed; runs apt-get update
 # only when something has to be installed. Postfix is preseeded to "No
 # configuration" so that the install neither asks questions nor starts a
-# system-wide mail service on port 25.
+# system-wide mail service on port 25; no package installed here starts
+# its service (policy-rc.d), and no service of the host is stopped.
 set -eu
 
 missing=
@@ -26,14 +27,28 @@ echo "deps: installing:$missing"
 echo "postfix postfix/main_mailer_type select No configuration" |
 	debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
+# Leave the host's services as they are: a package installed here must not
+# start its daemon (policy-rc.d, Debian's way to say so to invoke-rc.d and
+# deb-systemd-invoke), and nothing already running is stopped. An
+# existing policy-rc.d is put back afterwards.
+POLICY=/usr/sbin/policy-rc.d
+saved=
+if [ -e "$POLICY" ] || [ -L "$POLICY" ]; then
+	saved="$POLICY.holdscan-deps.$$"
+	mv "$POLICY" "$saved"
+fi
+# shellcheck disable=SC2317 # called by the trap
+restore() {
+	rm -f "$POLICY"
+	if [ -n "$saved" ]; then
+		mv "$saved" "$POLICY"
+	fi
+}
+trap restore EXIT
+printf '#!/bin/sh\n# holdscan deps.sh: no service starts while it installs\nexit 101\n' \
+    >"$POLICY"
+chmod 0755 "$POLICY"
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
-# Debian starts the packaged daemons; holdscan's tests run their own
-# private instances on loopback and need none of them.
-for svc in postfix spamassassin spamd clamav-daemon; do
-	if [ -x "/etc/init.d/$svc" ]; then
-		"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
-	fi
-done
 exit 0

@@ -1,0 +1,145 @@
+/*
+ * NAME
+ *	record - get, put, delete and walk records of a Berkeley DB btree
+ * DESCRIPTION
+ *	The small layer the journal, the set-aside list and the quarantine
+ *	index share: it fills and reads DBTs, turns DB_NOTFOUND into "not
+ *	there", and owns the one cursor loop, with its transaction (a
+ *	snapshot for readers that must never hold up holdscand's commits),
+ *	its start (first key, a range, or one key's duplicates) and its
+ *	clean-up on every path.
+ *
+ *	This module must never keep a cursor or a transaction open past a
+ *	call, never hand out memory that Berkeley DB owns beyond one
+ *	callback, and never interpret a value.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "state/record.h"
+
+static void
+dbt_in(DBT *d, const void *data, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)data;
+	d->size = (u_int32_t)len;
+}
+
+int
+record_get(DB *db, DB_TXN *txn, const void *key, size_t klen,
+    u_int32_t flags, void **val_r, size_t *vlen_r, int *dberr_r)
+{
+	DBT	 k, v;
+	int	 ret;
+
+	dbt_in(&k, key, klen);
+	memset(&v, 0, sizeof(v));
+	v.flags = DB_DBT_MALLOC;
+	if ((ret = db->get(db, txn, &k, &v, flags)) == DB_NOTFOUND)
+		return (0);
+	if (ret != 0) {
+		*dberr_r = ret;
+		return (-1);
+	}
+	*val_r = v.data;
+	*vlen_r = v.size;
+	return (1);
+}
+
+int
+record_put(DB *db, DB_TXN *txn, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	DBT	 k, v;
+
+	dbt_in(&k, key, klen);
+	dbt_in(&v, val, vlen);
+	return (db->put(db, txn, &k, &v, txn ? 0 : DB_AUTO_COMMIT));
+}
+
+int
+record_del(DB *db, DB_TXN *txn, const void *key, size_t klen)
+{
+	DBT	 k;
+	int	 ret;
+
+	dbt_in(&k, key, klen);
+	ret = db->del(db, txn, &k, txn ? 0 : DB_AUTO_COMMIT);
+	return (ret == DB_NOTFOUND ? 0 : ret);
+}
+
+int
+record_walk(struct statedb *sdb, const struct record_walk *w, record_fn fn,
+    void *arg)
+{
+	struct record	 r;
+	DB_TXN		*txn = w->txn, *own = NULL;
+	DBC		*cur = NULL;
+	DBT		 key, pkey, val;
+	u_int32_t	 flag, next;
+	void		*from = NULL;
+	int		 ret;
+
+	if (txn == NULL && w->snapshot) {
+		if ((ret = sdb->env->txn_begin(sdb->env, NULL, &own,
+		    DB_TXN_SNAPSHOT)) != 0)
+			return (ret);
+		txn = own;
+	}
+	if ((ret = w->db->cursor(w->db, txn, &cur, 0)) != 0)
+		goto done;
+	memset(&key, 0, sizeof(key));
+	memset(&pkey, 0, sizeof(pkey));
+	memset(&val, 0, sizeof(val));
+	if (w->keys_only)
+		val.flags = DB_DBT_PARTIAL;	/* dlen 0: no bytes of it */
+	flag = DB_FIRST;
+	next = DB_NEXT;
+	if (w->from != NULL) {
+		/* A range start may be replaced by the key found: a copy. */
+		from = xmalloc(w->fromlen ? w->fromlen : 1);
+		memcpy(from, w->from, w->fromlen);
+		key.data = from;
+		key.size = (u_int32_t)w->fromlen;
+		flag = w->exact ? DB_SET : DB_SET_RANGE;
+		if (w->exact)
+			next = DB_NEXT_DUP;
+	}
+	for (;;) {
+		ret = w->secondary ? cur->pget(cur, &key, &pkey, &val, flag) :
+		    cur->get(cur, &key, &val, flag);
+		if (ret != 0)
+			break;
+		flag = next;
+		memset(&r, 0, sizeof(r));
+		r.key = key.data;
+		r.klen = key.size;
+		if (w->secondary) {
+			r.pkey = pkey.data;
+			r.pklen = pkey.size;
+		}
+		if (!w->keys_only) {
+			r.val = val.data;
+			r.vlen = val.size;
+		}
+		if (fn(arg, &r) != 0) {
+			ret = 0;
+			break;
+		}
+	}
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+done:
+	if (cur != NULL)
+		(void)cur->close(cur);
+	if (own != NULL) {
+		if (ret == 0)
+			(void)own->commit(own, 0);
+		else
+			(void)own->abort(own);
+	}
+	free(from);
+	return (ret);
+}

@@ -1,0 +1,606 @@
+/*
+ * NAME
+ *	cmd_quarantine - holdscan quarantine list, show, release, delete, expire, check
+ * DESCRIPTION
+ *	Releases go through release.c's exactly-once path; deletions and
+ *	expiry through the quarantine module; each change is audited.
+ *
+ *	This file must never print a message body unless asked (show
+ *	--body), and never release a message but through release_message().
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commit/release.h"
+#include "common/mailhdr.h"
+#include "common/text.h"
+#include "common/xalloc.h"
+#include "tool/output.h"
+#include "tool/tool.h"
+
+/* --- quarantine list ------------------------------------------------------------ */
+
+struct lister {
+	struct tool	*t;
+	size_t		 n;
+};
+
+/* The index entry's fields, inside an object: "id":...,"released_to":... */
+static void
+json_entry_fields(const struct quarantine_entry *e)
+{
+	size_t	 i;
+
+	(void)printf("\"id\":");
+	out_json_string(stdout, e->qid);
+	(void)printf(",\"queue_id\":");
+	out_json_string(stdout, e->orig_id);
+	(void)printf(",\"state\":\"%s\",\"quarantined\":%lld,\"arrival\":%lld,"
+	    "\"size\":%" PRIu64 ",\"verdict\":", quarantine_state_name(e->state),
+	    (long long)e->quarantined, (long long)e->arrival, e->size);
+	out_json_string(stdout, e->verdict);
+	(void)printf(",\"reason\":");
+	out_json_string(stdout, e->reason);
+	(void)printf(",\"sender\":");
+	out_json_string(stdout, e->sender);
+	(void)printf(",\"recipients\":[");
+	for (i = 0; i < e->nrcpts; i++) {
+		if (i)
+			(void)putchar(',');
+		out_json_string(stdout, e->rcpts[i]);
+	}
+	(void)printf("],\"subject\":");
+	out_json_string(stdout, e->subject);
+	(void)printf(",\"state_time\":%lld,\"releases\":%u,\"new_id\":",
+	    (long long)e->state_time, e->releases);
+	out_json_string(stdout, e->new_id);
+	(void)printf(",\"released_to\":");
+	out_json_string(stdout, e->released_to);
+}
+
+static void
+json_entry(const struct quarantine_entry *e)
+{
+	(void)putchar('{');
+	json_entry_fields(e);
+	(void)putchar('}');
+}
+
+static int
+list_one(void *arg, const struct quarantine_entry *e)
+{
+	struct lister	*l = arg;
+	struct buf	 line = BUF_INIT;
+	char		 when[32], size[16];
+	struct tm	 tm;
+
+	if (l->t->json) {
+		(void)printf("%s", l->n ? ",\n" : "");
+		json_entry(e);
+		l->n++;
+		return (0);
+	}
+	if (l->n == 0 && l->t->tty) {
+		buf_printf(&line, "%-28s %-16s %-8s %-10s %6s  %-24s %-24s %s",
+		    "QUARANTINE ID", "QUARANTINED", "STATE", "VERDICT", "SIZE",
+		    "FROM", "TO", "SUBJECT");
+		out_line(l->t, line.data, line.len);
+		buf_reset(&line);
+	}
+	(void)localtime_r(&e->quarantined, &tm);
+	(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	out_size(e->size, size, sizeof(size));
+	buf_printf(&line, "%-28s %-16s %-8s %-10s %6s  %-24s ", e->qid, when,
+	    quarantine_state_name(e->state), e->verdict, size,
+	    e->sender[0] ? e->sender : "<>");
+	if (e->nrcpts > 1) {
+		char	*first = xasprintf("%s +%zu", e->rcpts[0], e->nrcpts - 1);
+
+		buf_printf(&line, "%-24s ", first);
+		free(first);
+	} else {
+		buf_printf(&line, "%-24s ", e->nrcpts ? e->rcpts[0] : "-");
+	}
+	buf_printf(&line, "%s", e->subject);
+	out_line(l->t, line.data, line.len);
+	buf_free(&line);
+	l->n++;
+	return (0);
+}
+
+int
+cmd_q_list(struct tool *t, int argc, char **argv)
+{
+	struct quarantine_query qq;
+	struct lister	 l = { t, 0 };
+	const char	*v;
+	char		*error = NULL;
+	int		 i, rc = 0;
+
+	memset(&qq, 0, sizeof(qq));
+	qq.state = -1;
+	for (i = 1; i < argc; i++) {
+		if ((v = tool_opt_value(t, argc, argv, &i, "--since")) != NULL)
+			qq.since = tool_when_arg(t, "--since", v);
+		else if ((v = tool_opt_value(t, argc, argv, &i, "--until")) != NULL)
+			qq.until = tool_when_arg(t, "--until", v);
+		else if ((v = tool_opt_value(t, argc, argv, &i, "--recipient")) != NULL)
+			qq.rcpt = v;
+		else if ((v = tool_opt_value(t, argc, argv, &i, "--sender")) != NULL)
+			qq.sender = v;
+		else if ((v = tool_opt_value(t, argc, argv, &i, "--reason")) != NULL)
+			qq.reason = v;
+		else if ((v = tool_opt_value(t, argc, argv, &i, "--state")) != NULL) {
+			for (qq.state = 0; qq.state < 3; qq.state++)
+				if (strcmp(v, quarantine_state_name(qq.state)) == 0)
+					break;
+			if (qq.state == 3)
+				tool_bad_usage(t, "--state %s: use held, released "
+				    "or deleted", v);
+		} else if (strcmp(argv[i], "--json") == 0)
+			t->json = true;
+		else
+			tool_bad_arg(t, argv[i]);
+	}
+	if (qq.rcpt != NULL && qq.rcpt[0] == '<') {
+		char	*r = xstrdup(qq.rcpt + 1);
+
+		r[strcspn(r, ">")] = '\0';
+		qq.rcpt = r;	/* freed at exit */
+	}
+	tool_open_state(t);
+	if (t->json)
+		(void)printf("[");
+	if (quarantine_list(t->q, &qq, list_one, &l, &error) < 0) {
+		rc = tool_fail("%s", error);
+		free(error);
+	}
+	if (t->json)
+		(void)printf("%s]\n", l.n ? "\n" : "");
+	else if (t->tty)
+		(void)printf("%zu message%s\n", l.n, l.n == 1 ? "" : "s");
+	tool_close_state(t);
+	return (rc);
+}
+
+/* --- quarantine show ------------------------------------------------------------ */
+
+static void
+notify_words(int flags, char *buf, size_t size)
+{
+	/* Postfix's DSN NOTIFY bits: NEVER 1, SUCCESS 2, FAILURE 4, DELAY 8. */
+	(void)snprintf(buf, size, "%s%s%s%s", flags & 1 ? "NEVER," : "",
+	    flags & 2 ? "SUCCESS," : "", flags & 4 ? "FAILURE," : "",
+	    flags & 8 ? "DELAY," : "");
+	if (buf[0] != '\0')
+		buf[strlen(buf) - 1] = '\0';
+}
+
+static void
+show_text(const struct tool *t, const char *label, const char *value)
+{
+	char	*line = xasprintf("%-14s%s", label, value);
+
+	out_line(t, line, strlen(line));
+	free(line);
+}
+
+int
+cmd_q_show(struct tool *t, int argc, char **argv)
+{
+	struct quarantine_entry e;
+	struct qfile_error err;
+	struct qfile	*qf = NULL;
+	struct buf	 hdr = BUF_INIT, body = BUF_INIT;
+	enum quarantine_rc qrc;
+	const char	*id = NULL;
+	char		*error = NULL, when[32], buf[1024], nf[64];
+	bool		 with_body = false;
+	size_t		 i;
+	int		 fd, rc = 0;
+
+	for (i = 1; i < (size_t)argc; i++) {
+		if (strcmp(argv[i], "--body") == 0)
+			with_body = true;
+		else if (strcmp(argv[i], "--json") == 0)
+			t->json = true;
+		else if (argv[i][0] == '-' || id != NULL)
+			tool_bad_arg(t, argv[i]);
+		else
+			id = argv[i];
+	}
+	if (id == NULL)
+		tool_bad_usage(t, "which message? (an ID from quarantine list)");
+	tool_open_state(t);
+	qrc = quarantine_get(t->q, NULL, id, false, &e, &error);
+	if (qrc != QUARANTINE_OK) {
+		rc = qrc == QUARANTINE_NOTFOUND ? tool_fail("%s: no such message in "
+		    "the quarantine", id) : tool_fail("%s", error);
+		free(error);
+		tool_close_state(t);
+		return (rc);
+	}
+	if ((fd = quarantine_open_file(t->q, &e)) >= 0) {
+		if (qfile_read_fd(fd, SIZE_MAX, &qf, &err) < 0) {
+			rc = tool_fail("%s/%s: %s", quarantine_dir(t->q), e.relpath,
+			    err.text);
+			qf = NULL;
+		}
+		(void)close(fd);
+	} else if (e.state != QSTATE_DELETED) {
+		rc = tool_fail("%s/%s: %s", quarantine_dir(t->q), e.relpath,
+		    strerror(errno));
+	}
+	if (qf != NULL) {
+		mailhdr_block(qf, &hdr);
+		if (with_body)
+			qfile_content_text(qf->content + qf->header_end,
+			    qf->ncontent - qf->header_end, &body);
+	}
+	if (t->json) {
+		/* One object: the index entry, and what the file says. */
+		(void)putchar('{');
+		json_entry_fields(&e);
+		(void)snprintf(buf, sizeof(buf), "%s/%s", quarantine_dir(t->q),
+		    e.relpath);
+		(void)printf(",\"file\":");
+		out_json_string(stdout, buf);
+		if (qf != NULL) {
+			(void)printf(",\"envelope\":{\"sender\":");
+			out_json_string(stdout, qf->sender);
+			(void)printf(",\"ret\":%d,\"envid\":", qf->ret_flags);
+			out_json_string(stdout, qf->envid ? qf->envid : "");
+			(void)printf(",\"recipients\":[");
+			for (i = 0; i < qf->nrcpts; i++) {
+				(void)printf("%s{\"address\":", i ? "," : "");
+				out_json_string(stdout, qf->rcpts[i].address);
+				(void)printf(",\"orcpt\":");
+				out_json_string(stdout, qf->rcpts[i].dsn_orcpt ?
+				    qf->rcpts[i].dsn_orcpt : "");
+				(void)printf(",\"notify\":%d}",
+				    qf->rcpts[i].dsn_notify);
+			}
+			(void)printf("]},\"headers\":");
+			out_json_string(stdout, hdr.data ? hdr.data : "");
+			if (with_body) {
+				(void)printf(",\"body\":");
+				out_json_string(stdout, body.data ? body.data : "");
+			}
+		}
+		(void)printf("}\n");
+		goto done;
+	}
+	show_text(t, "id:", e.qid);
+	out_time(e.state_time, when, sizeof(when));
+	if (e.state == QSTATE_RELEASED)
+		(void)snprintf(buf, sizeof(buf), "released %s as %s%s%s (%u "
+		    "release%s)", when, e.new_id[0] ? e.new_id : "?",
+		    e.released_to[0] ? " to " : "", e.released_to, e.releases,
+		    e.releases == 1 ? "" : "s");
+	else if (e.state == QSTATE_DELETED)
+		(void)snprintf(buf, sizeof(buf), "deleted %s", when);
+	else
+		(void)snprintf(buf, sizeof(buf), "held");
+	show_text(t, "state:", buf);
+	show_text(t, "queue id:", e.orig_id);
+	out_time(e.quarantined, when, sizeof(when));
+	show_text(t, "quarantined:", when);
+	out_time(e.arrival, when, sizeof(when));
+	show_text(t, "arrival:", when);
+	(void)snprintf(buf, sizeof(buf), "%" PRIu64 " bytes (queue file)", e.size);
+	show_text(t, "size:", buf);
+	show_text(t, "verdict:", e.verdict);
+	show_text(t, "reason:", e.reason);
+	show_text(t, "subject:", e.subject);
+	(void)snprintf(buf, sizeof(buf), "<%s>", qf ? qf->sender : e.sender);
+	show_text(t, "sender:", buf);
+	if (qf != NULL && (qf->ret_flags || qf->envid)) {
+		(void)snprintf(buf, sizeof(buf), "RET=%s%s%s",
+		    qf->ret_flags == 1 ? "FULL" : qf->ret_flags == 2 ? "HDRS" :
+		    "-", qf->envid ? " ENVID=" : "", qf->envid ? qf->envid : "");
+		show_text(t, "dsn:", buf);
+	}
+	for (i = 0; qf != NULL && i < qf->nrcpts; i++) {
+		notify_words(qf->rcpts[i].dsn_notify, nf, sizeof(nf));
+		(void)snprintf(buf, sizeof(buf), "<%s>%s%s%s%s%s",
+		    qf->rcpts[i].address, nf[0] ? " NOTIFY=" : "", nf,
+		    qf->rcpts[i].dsn_orcpt ? " ORCPT=" : "",
+		    qf->rcpts[i].dsn_orcpt ? qf->rcpts[i].dsn_orcpt : "",
+		    qf->rcpts[i].state == QREC_RCPT ? "" : " (done)");
+		show_text(t, "recipient:", buf);
+	}
+	for (i = 0; qf == NULL && i < e.nrcpts; i++) {
+		(void)snprintf(buf, sizeof(buf), "<%s>", e.rcpts[i]);
+		show_text(t, "recipient:", buf);
+	}
+	(void)snprintf(buf, sizeof(buf), "%s/%s", quarantine_dir(t->q), e.relpath);
+	show_text(t, "file:", buf);
+	if (qf != NULL) {
+		(void)printf("\n");
+		if (t->tty && hdr.data != NULL)
+			hdr.len = text_safe(hdr.data, hdr.len, true);
+		(void)fwrite(hdr.data ? hdr.data : "", 1, hdr.len, stdout);
+		if (with_body) {
+			if (t->tty && body.data != NULL)
+				body.len = text_safe(body.data, body.len, true);
+			(void)fwrite(body.data ? body.data : "", 1, body.len,
+			    stdout);
+		} else {
+			(void)printf("\n(body not shown: --body shows it)\n");
+		}
+	}
+done:
+	buf_free(&hdr);
+	buf_free(&body);
+	qfile_free(&qf);
+	quarantine_entry_clear(&e);
+	tool_close_state(t);
+	return (rc);
+}
+
+/* --- quarantine release, delete, expire, check ----------------------------------- */
+
+/* An address for --to: no white space or control characters, no <>. */
+static const char *
+check_address(const char *a)
+{
+	const char	*p;
+
+	if (a[0] == '\0' || a[0] == '-')
+		return ("an empty address or an option");
+	if (strlen(a) > 900)
+		return ("longer than 900 characters");
+	for (p = a; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '<' ||
+		    *p == '>')
+			return ("white space, a control character or <>");
+	return (NULL);
+}
+
+int
+cmd_q_release(struct tool *t, int argc, char **argv)
+{
+	struct release_opts o;
+	const char	**ids = NULL, **to = NULL, *why;
+	char		 new_id[QUEUE_ID_SIZE], *error = NULL, *joined;
+	size_t		 nids = 0, nto = 0, i, done = 0;
+	bool		 in_to = false;
+	int		 a, rc = 0;
+
+	memset(&o, 0, sizeof(o));
+	for (a = 1; a < argc; a++) {
+		const char	*v = argv[a];
+
+		if (strcmp(v, "--again") == 0) {
+			o.again = true;
+			in_to = false;
+			continue;
+		}
+		if (strcmp(v, "--to") == 0) {
+			in_to = true;
+			continue;
+		}
+		if (strncmp(v, "--to=", 5) == 0) {
+			v += 5;
+			in_to = true;
+		} else if (v[0] == '-') {
+			tool_bad_arg(t, v);
+		}
+		if (in_to) {
+			char	*addr = xstrdup(v[0] == '<' ? v + 1 : v);
+
+			if (v[0] == '<')
+				addr[strcspn(addr, ">")] = '\0';
+			if ((why = check_address(addr)) != NULL)
+				tool_bad_usage(t, "--to %s: %s", v, why);
+			to = xreallocarray(to, nto + 1, sizeof(*to));
+			to[nto++] = addr;
+		} else {
+			ids = xreallocarray(ids, nids + 1, sizeof(*ids));
+			ids[nids++] = v;
+		}
+	}
+	if (nids == 0)
+		tool_bad_usage(t, "which messages? (IDs from quarantine list)");
+	if (in_to && nto == 0)
+		tool_bad_usage(t, "--to needs an address");
+	o.to = to;
+	o.nto = nto;
+	o.header_name = t->conf->scan_header_name;
+	tool_open_state(t);
+	joined = NULL;
+	if (nto > 0) {
+		struct buf	 b = BUF_INIT;
+
+		for (i = 0; i < nto; i++)
+			buf_printf(&b, "%s%s", i ? "," : "", to[i]);
+		joined = buf_steal(&b, NULL);
+	}
+	for (i = 0; i < nids; i++) {
+		switch (release_message(&t->commit, t->q, ids[i], &o, new_id,
+		    &error)) {
+		case RELEASE_OK:
+			(void)printf("%s: released as %s%s%s\n", ids[i], new_id,
+			    joined ? " to " : "", joined ? joined : "");
+			tool_audit(t, "%s: action=release new_id=%s%s%s", ids[i],
+			    new_id, joined ? " to=" : "", joined ? joined : "");
+			done++;
+			break;
+		case RELEASE_NOTFOUND:
+			rc = tool_fail("%s: no such message in the quarantine", ids[i]);
+			break;
+		case RELEASE_ALREADY:
+			rc = tool_fail("%s: released already (as %s); --again releases "
+			    "another copy", ids[i], new_id[0] ? new_id : "?");
+			break;
+		case RELEASE_DELETED:
+			rc = tool_fail("%s: deleted; there is nothing to release",
+			    ids[i]);
+			break;
+		case RELEASE_TWIN:
+			rc = tool_fail("%s: %s; --again releases it all the same",
+			    ids[i], error);
+			free(error);
+			error = NULL;
+			break;
+		case RELEASE_PENDING:
+			done++;
+			tool_audit(t, "%s: action=release status=pending reason=\"%s\"",
+			    ids[i], error);
+			/* FALLTHROUGH */
+		case RELEASE_FAILED:
+			rc = tool_fail("%s: not released: %s", ids[i], error);
+			free(error);
+			error = NULL;
+			break;
+		}
+	}
+	if (done > 0 && queue_trigger(t->ql, "qmgr", "I") < 0)
+		(void)tool_fail("cannot wake qmgr (%s); it finds the mail within 5 "
+		    "minutes", strerror(errno));
+	tool_close_state(t);
+	for (i = 0; i < nto; i++)
+		free((char *)to[i]);
+	free(to);
+	free(ids);
+	free(joined);
+	return (rc);
+}
+
+int
+cmd_q_delete(struct tool *t, int argc, char **argv)
+{
+	char	*error = NULL;
+	int	 i, rc = 0;
+
+	if (argc < 2)
+		tool_bad_usage(t, "which messages? (IDs from quarantine list)");
+	for (i = 1; i < argc; i++)
+		if (argv[i][0] == '-')
+			tool_bad_arg(t, argv[i]);
+	tool_open_state(t);
+	for (i = 1; i < argc; i++) {
+		switch (quarantine_delete(t->q, argv[i], &error)) {
+		case QUARANTINE_OK:
+			(void)printf("%s: deleted\n", argv[i]);
+			tool_audit(t, "%s: action=delete", argv[i]);
+			break;
+		case QUARANTINE_UNCHANGED:
+			/* (A file an interrupted delete left is gone now.) */
+			rc = tool_fail("%s: deleted already", argv[i]);
+			break;
+		case QUARANTINE_NOTFOUND:
+			rc = tool_fail("%s: no such message in the quarantine", argv[i]);
+			break;
+		default:
+			rc = tool_fail("%s: not deleted: %s", argv[i], error);
+			free(error);
+			error = NULL;
+			break;
+		}
+	}
+	tool_close_state(t);
+	return (rc);
+}
+
+int
+cmd_q_expire(struct tool *t, int argc, char **argv)
+{
+	const char	*v = NULL;
+	char		*error = NULL, size[16];
+	uint64_t	 bytes = 0;
+	size_t		 n = 0;
+	long		 ms;
+	int		 i, rc = 0;
+
+	for (i = 1; i < argc; i++) {
+		if ((v = tool_opt_value(t, argc, argv, &i, "--older-than")) == NULL)
+			tool_bad_arg(t, argv[i]);
+	}
+	if (v == NULL)
+		tool_bad_usage(t, "--older-than is required");
+	if (config_parse_time(v, &ms) < 0)
+		tool_bad_usage(t, "--older-than %s: not a duration (use 30d, 12h, "
+		    "90m)", v);
+	if (ms < 1000)
+		tool_bad_usage(t, "--older-than %s: less than a second", v);
+	tool_open_state(t);
+	if (quarantine_expire(t->q, time(NULL) - ms / 1000, &n, &bytes,
+	    &error) < 0)
+		rc = tool_fail("expire: %s", error);
+	out_size(bytes, size, sizeof(size));
+	(void)printf("expired %zu message%s (%s freed)\n", n, n == 1 ? "" : "s",
+	    size);
+	if (n > 0)
+		tool_audit(t, "expire: older_than=%s removed=%zu bytes=%" PRIu64, v,
+		    n, bytes);
+	free(error);
+	tool_close_state(t);
+	return (rc);
+}
+
+struct checker {
+	size_t	 repaired;
+	size_t	 problems;
+	size_t	 skipped;
+};
+
+static void
+check_line(void *arg, enum quarantine_finding kind, const char *line)
+{
+	struct checker	*c = arg;
+	const char	*tag = "repaired";
+
+	switch (kind) {
+	case QCHECK_REPAIRED:
+		c->repaired++;
+		break;
+	case QCHECK_PROBLEM:
+		c->problems++;
+		tag = "problem";
+		break;
+	case QCHECK_SKIPPED:
+		c->skipped++;
+		tag = "skipped";
+		break;
+	}
+	(void)printf("%s: %s\n", tag, line);
+}
+
+int
+cmd_q_check(struct tool *t, int argc, char **argv)
+{
+	struct checker	 c = { 0, 0, 0 };
+	char		*error = NULL;
+	bool		 live;
+	int		 problems;
+
+	if (argc != 1)
+		tool_bad_arg(t, argv[1]);
+	live = tool_daemon_pid(t) != 0;
+	tool_open_state(t);
+	problems = quarantine_check(t->q, t->ql, t->qdirfd, t->commit.claimed,
+	    live, check_line, &c, &error);
+	tool_close_state(t);
+	if (problems < 0)
+		return (tool_fail("%s", error));
+	/* Agreement is claimed only for what was judged. */
+	if (c.skipped > 0)
+		(void)printf("quarantine: %zu file%s skipped, too recent to judge "
+		    "while holdscand runs; check again later\n",
+		    c.skipped, c.skipped == 1 ? "" : "s");
+	if (c.repaired + c.problems == 0)
+		(void)printf("quarantine: %s\n", c.skipped > 0 ? "the other "
+		    "files and the index agree" : "files and index agree");
+	else
+		tool_audit(t, "quarantine check: repaired=%zu problems=%zu skipped=%zu",
+		    c.repaired, c.problems, c.skipped);
+	return (problems > 0 ? 1 : 0);
+}

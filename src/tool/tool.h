@@ -1,0 +1,91 @@
+/*
+ * tool.h - the holdscan tool's context and what its commands share:
+ * usage errors, the configuration, the mail owner's identity, the state
+ * environment, the audit log, options and times.
+ */
+#ifndef HS_TOOL_H
+#define HS_TOOL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "commit/commit.h"
+#include "common/config.h"
+#include "common/queue.h"
+#include "quarantine/quarantine.h"
+#include "state/journal.h"
+#include "state/statedb.h"
+
+struct command;
+
+struct tool {
+	const char	*config_path;
+	struct hs_config *conf;
+	struct queue_layout *ql;
+	bool		 json;
+	bool		 tty;		/* stdout is a terminal */
+	int		 width;		/* its width; 0: do not cut lines */
+	uid_t		 invoker;	/* real uid at start, for the log */
+	/* the state, once opened */
+	int		 qdirfd;
+	struct statedb	*sdb;
+	struct journal	*journal;
+	struct quarantine *q;
+	struct commit_ctx commit;
+	bool		 have_commit;
+	const struct command *cmd;	/* the command being run */
+};
+
+/* One command of the table in holdscan.c. */
+struct command {
+	const char	*name;
+	const char	*sub;		/* second word, or NULL */
+	const char	*args;
+	const char	*summary;
+	int		 (*run)(struct tool *, int, char **);
+	bool		 state;		/* opens the state environment */
+};
+
+/* "holdscan: what went wrong" on stderr; returns 1. */
+int	 tool_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A usage error of the command being run: what, then its usage; exit 2. */
+void	 tool_bad_usage(const struct tool *t, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+/* An unknown option or one argument too many; exit 2. */
+void	 tool_bad_arg(const struct tool *t, const char *arg)
+	    __attribute__((noreturn));
+/* The configuration and the Postfix instance's layout; exits on errors. */
+void	 tool_load(struct tool *t);
+/* As root, become the mail owner (before touching the state). */
+void	 tool_become_mail_owner(struct tool *t);
+/* An audit line in the mail log: who did what to the quarantine. */
+void	 tool_audit(struct tool *t, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/*
+ * Open the state environment, the quarantine and holdscan's directories
+ * in the queue as the mail owner, and finish interrupted releases; exits
+ * on errors. tool_close_state() closes them.
+ */
+void	 tool_open_state(struct tool *t);
+void	 tool_close_state(struct tool *t);
+/* "--name value" or "--name=value": the value when argv[*i] is name. */
+const char *tool_opt_value(const struct tool *t, int argc, char **argv,
+	    int *i, const char *name);
+/* A point in time given to option opt; a usage error if it is none. */
+time_t	 tool_when_arg(const struct tool *t, const char *opt, const char *v);
+/* holdscand's pid (it holds its pid file locked), 0 not running, -1 unknown. */
+long	 tool_daemon_pid(const struct tool *t);
+
+/* The commands (cmd_*.c). */
+int	 cmd_status(struct tool *, int, char **);
+int	 cmd_check_config(struct tool *, int, char **);
+int	 cmd_scan(struct tool *, int, char **);
+int	 cmd_q_list(struct tool *, int, char **);
+int	 cmd_q_show(struct tool *, int, char **);
+int	 cmd_q_release(struct tool *, int, char **);
+int	 cmd_q_delete(struct tool *, int, char **);
+int	 cmd_q_expire(struct tool *, int, char **);
+int	 cmd_q_check(struct tool *, int, char **);
+
+#endif

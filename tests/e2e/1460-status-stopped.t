@@ -1,0 +1,56 @@
+#!/bin/sh
+# 1460-status-stopped.t - holdscan status tells the truth while holdscand
+# is stopped (issue 14, item 6).
+#
+# It said "0 waiting" with 4 messages in hold, showed the last run's
+# counters as if they were current, and no last error. Now hold is counted
+# there and then, the figures are labelled as those of the last run, and
+# the last error is shown (or "none").
+HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
+. "$HS_LIB/tap.sh"
+. "$HS_LIB/holdscan.sh"
+
+plan 8
+
+sb_start A || bail_out "sandbox did not start"
+hs_start A </dev/null || bail_out "holdscand did not start"
+smtp-source -m 3 -f a@example.org -t b@example.net \
+    "127.0.0.1:$A_SMTP_PORT" >/dev/null 2>&1
+wait_sink A 3 || bail_out "mail did not flow"
+# (the metrics file is written once a second)
+current() {
+	"$HOLDSCAN" -c "$A_HS_CONF" status >"$HS_TMP/running" &&
+	    grep -qx 'processed:        3 messages in [0-9]* batches' \
+	    "$HS_TMP/running"
+}
+check 'running: the figures are current' wait_until 10 current
+check 'running: no error, and it says so' grep -qx \
+    'last error:       none' "$HS_TMP/running"
+hs_stop A
+
+# Four messages arrive while it is stopped.
+smtp-source -m 4 -f a@example.org -t b@example.net \
+    "127.0.0.1:$A_SMTP_PORT" >/dev/null 2>&1
+wait_hold A 4 || bail_out "messages did not reach hold"
+"$HOLDSCAN" -c "$A_HS_CONF" status >"$HS_TMP/stopped"
+check 'stopped: holdscand is not running' grep -qx \
+    'holdscand:        not running' "$HS_TMP/stopped"
+check 'stopped: the 4 held messages are counted, and nothing takes them' \
+    grep -qx 'hold queue:       4 waiting (counted now: nothing takes them while holdscand is stopped)' \
+    "$HS_TMP/stopped"
+check 'stopped: the figures are those of the last run' grep -q \
+    '^processed:        3 messages in [0-9]* batches (its last run, figures of 20[0-9-]* [0-9:]*)$' \
+    "$HS_TMP/stopped"
+check 'stopped: the last error line is there' grep -q '^last error:' \
+    "$HS_TMP/stopped"
+json=$("$HOLDSCAN" -c "$A_HS_CONF" status --json)
+check_eq 'status --json: the live count and where the figures come from' \
+    "$(printf '%s' "$json" | "$HS_PYTHON" -c 'import json, sys
+d = json.load(sys.stdin)
+print(d["running"], d["hold_queue_depth"], d["figures_from"], d["in_flight"])')" \
+    "False 4 last-run 0"
+# It starts, and takes them.
+hs_run A >/dev/null 2>&1 || bail_out "holdscand did not start again"
+check 'started again, it delivers them' wait_sink A 7
+hs_stop A
+done_testing

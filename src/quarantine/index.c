@@ -388,13 +388,66 @@ orig_key(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
 
 /* --- open, close ------------------------------------------------------------ */
 
+/*
+ * Open the index's four databases and tie the secondaries to the primary.
+ * The associating transaction reads the secondaries (and fills an empty
+ * one), so it can lose a deadlock against holdscand's commits: 0, or the
+ * Berkeley DB error with *error_r set and q's handles left for the caller
+ * to close.
+ */
+static int
+open_index(struct quarantine *q, char **error_r)
+{
+	struct statedb	*sdb = q->sdb;
+	DB_TXN		*txn = NULL;
+	int		 ret;
+
+	if (statedb_open_db_flags(sdb, Q_DB, 0, DB_MULTIVERSION, &q->db,
+	    error_r) < 0 ||
+	    statedb_open_db_flags(sdb, Q_TIME_DB, DB_DUP | DB_DUPSORT,
+	    DB_MULTIVERSION, &q->by_time, error_r) < 0 ||
+	    statedb_open_db_flags(sdb, Q_RCPT_DB, DB_DUP | DB_DUPSORT,
+	    DB_MULTIVERSION, &q->by_rcpt, error_r) < 0 ||
+	    statedb_open_db_flags(sdb, Q_ORIG_DB, DB_DUP | DB_DUPSORT,
+	    DB_MULTIVERSION, &q->by_orig, error_r) < 0)
+		return (EIO);
+	if ((ret = sdb->env->txn_begin(sdb->env, NULL, &txn, 0)) != 0 ||
+	    (ret = q->db->associate(q->db, txn, q->by_time, time_key,
+	    DB_CREATE)) != 0 ||
+	    (ret = q->db->associate(q->db, txn, q->by_rcpt, rcpt_keys,
+	    DB_CREATE)) != 0 ||
+	    (ret = q->db->associate(q->db, txn, q->by_orig, orig_key,
+	    DB_CREATE)) != 0 ||
+	    (ret = txn->commit(txn, 0)) != 0) {
+		if (txn != NULL && ret != 0)
+			(void)txn->abort(txn);
+		*error_r = xasprintf("%s: quarantine index: %s", sdb->dir,
+		    db_strerror(ret));
+		return (ret);
+	}
+	return (0);
+}
+
+/* Close the index's databases, secondaries first; q stays. */
+static void
+close_index(struct quarantine *q)
+{
+	DB	**dbs[] = { &q->by_time, &q->by_rcpt, &q->by_orig, &q->db };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
+		if (*dbs[i] != NULL) {
+			(void)(*dbs[i])->close(*dbs[i], 0);
+			*dbs[i] = NULL;
+		}
+}
+
 int
 quarantine_open(const struct hs_config *conf, struct statedb *sdb, uid_t uid,
     gid_t gid, struct quarantine **q_r, char **error_r)
 {
 	struct quarantine *q;
-	DB_TXN		*txn = NULL;
-	int		 fd, ret;
+	int		 fd, ret, tries;
 
 	if ((fd = open(conf->quarantine_directory, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0) {
@@ -408,35 +461,18 @@ quarantine_open(const struct hs_config *conf, struct statedb *sdb, uid_t uid,
 	q->uid = uid;
 	q->gid = gid;
 	q->sdb = sdb;
-	if (statedb_open_db_flags(sdb, Q_DB, 0, DB_MULTIVERSION, &q->db,
-	    error_r) < 0 ||
-	    statedb_open_db_flags(sdb, Q_TIME_DB, DB_DUP | DB_DUPSORT,
-	    DB_MULTIVERSION, &q->by_time, error_r) < 0 ||
-	    statedb_open_db_flags(sdb, Q_RCPT_DB, DB_DUP | DB_DUPSORT,
-	    DB_MULTIVERSION, &q->by_rcpt, error_r) < 0 ||
-	    statedb_open_db_flags(sdb, Q_ORIG_DB, DB_DUP | DB_DUPSORT,
-	    DB_MULTIVERSION, &q->by_orig, error_r) < 0)
-		goto fail;
-	if ((ret = sdb->env->txn_begin(sdb->env, NULL, &txn, 0)) != 0 ||
-	    (ret = q->db->associate(q->db, txn, q->by_time, time_key,
-	    DB_CREATE)) != 0 ||
-	    (ret = q->db->associate(q->db, txn, q->by_rcpt, rcpt_keys,
-	    DB_CREATE)) != 0 ||
-	    (ret = q->db->associate(q->db, txn, q->by_orig, orig_key,
-	    DB_CREATE)) != 0 ||
-	    (ret = txn->commit(txn, 0)) != 0) {
-		if (txn != NULL && ret != 0)
-			(void)txn->abort(txn);
-		*error_r = xasprintf("%s: quarantine index: %s", sdb->dir,
-		    db_strerror(ret));
-		goto fail;
+	for (tries = 0; (ret = open_index(q, error_r)) != 0; tries++) {
+		close_index(q);
+		if (q_rc_of(ret) != QUARANTINE_BUSY || tries + 1 >= Q_RETRIES) {
+			quarantine_close(&q);
+			return (-1);
+		}
+		free(*error_r);
+		*error_r = NULL;
+		q_pause();
 	}
 	*q_r = q;
 	return (0);
-
-fail:
-	quarantine_close(&q);
-	return (-1);
 }
 
 void
@@ -446,15 +482,7 @@ quarantine_close(struct quarantine **qp)
 
 	if (q == NULL)
 		return;
-	/* Secondaries first: they are associated with the primary. */
-	if (q->by_time != NULL)
-		(void)q->by_time->close(q->by_time, 0);
-	if (q->by_rcpt != NULL)
-		(void)q->by_rcpt->close(q->by_rcpt, 0);
-	if (q->by_orig != NULL)
-		(void)q->by_orig->close(q->by_orig, 0);
-	if (q->db != NULL)
-		(void)q->db->close(q->db, 0);
+	close_index(q);
 	(void)close(q->dirfd);
 	free(q->dir);
 	free(q);

@@ -53,7 +53,7 @@ SOAK_SECONDS	?= 600
 
 PKGS		 = libconfuse gmime-3.0 libclamav zlib
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl -pthread
 
 WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
@@ -61,7 +61,7 @@ WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 HS_CPPFLAGS	 = -D_GNU_SOURCE -DHS_VERSION='"$(VERSION)"' -DHS_SRCDIR='"$(CURDIR)"' \
 		   -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' \
 		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -Isrc
-HS_CFLAGS	 = -std=gnu11 $(WARN) $(HS_CPPFLAGS) $(PKG_CFLAGS) -fPIC
+HS_CFLAGS	 = -std=gnu11 -pthread $(WARN) $(HS_CPPFLAGS) $(PKG_CFLAGS) -fPIC
 
 ifeq ($(BUILD),asan)
 CFLAGS		 = -O1 -g -fsanitize=address,undefined \

@@ -120,6 +120,9 @@ static const struct param params[] = {
 	    "messages claimed from hold and not yet committed, at most" },
 	{ "rescan_interval", P_TIME, "60s", F(rescan_interval), 1000,
 	    86400000L, NULL, "full rescan of the hold queue (inotify is the fast path)" },
+	{ "daemon_timeout", P_TIME, "120s", F(daemon_timeout), 10000,
+	    86400000L, NULL, "holdscand exits (for a restart) when one event "
+	    "loop round takes longer" },
 	{ "message_size_limit", P_SIZE, "0", F(message_size_limit), 0,
 	    LONG_MAX, NULL,
 	    "queue files larger than this are set aside unscanned; 0: no limit" },

@@ -89,6 +89,7 @@ struct hs_config {
 	long	 batch_max_wait;	/* ms */
 	long	 max_in_flight;		/* claimed and not yet committed */
 	long	 rescan_interval;	/* ms */
+	long	 daemon_timeout;	/* ms: the event loop's watchdog */
 	long	 message_size_limit;	/* bytes; larger files are set aside */
 
 	/* mail set aside unscanned */

@@ -78,7 +78,6 @@
 #define LAYOUT_RETRY_MS		10000	/* after postconf failed */
 #define METRICS_EVERY_MS	1000
 #define POLL_MAX_MS		1000
-#define WATCHDOG_SECONDS	300	/* one loop iteration may take this long */
 
 struct holdscand {
 	const char	*config_path;
@@ -729,7 +728,8 @@ event_loop(struct holdscand *d)
 		struct worker	*w;
 		void		*job;
 
-		(void)alarm(WATCHDOG_SECONDS);
+		/* daemon_timeout: one round may take this long (watchdog()). */
+		(void)alarm((unsigned)((d->conf->daemon_timeout + 999) / 1000));
 		t = now_ms();
 		if (d->pipe->stopping && d->pipe->in_flight == 0)
 			break;
@@ -821,7 +821,7 @@ event_loop(struct holdscand *d)
  * killed inside the state environment can leave us stuck in a database
  * call. Nothing is lost by exiting at any moment (recovery at start puts
  * everything right, and DB_REGISTER recovers the environment), so when
- * the event loop has not come round for WATCHDOG_SECONDS, say why and
+ * the event loop has not come round for daemon_timeout, say why and
  * exit for the service manager to restart us. (syslog(3) is not
  * async-signal-safe; this is the way out, and the loop is known stuck
  * elsewhere.)
@@ -829,7 +829,8 @@ event_loop(struct holdscand *d)
 static void
 watchdog(int sig)
 {
-	static const char msg[] = "fatal: the event loop has not run for 300 s; "
+	static const char msg[] = "fatal: the event loop has not come round "
+	    "for daemon_timeout; "
 	    "a process that died inside the state environment may hold a "
 	    "Berkeley DB mutex: exiting so that a restart recovers it";
 

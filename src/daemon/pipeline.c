@@ -310,8 +310,9 @@ pipeline_check_state(struct pipeline *p)
 	if (p->state_broken || p->state.sdb == NULL ||
 	    !statedb_panicked(p->state.sdb))
 		return (false);
-	hs_warnx("state environment %s was recovered by another process (one "
-	    "died with it open); opening it again", p->conf->state_directory);
+	hs_warnx("state environment %s: a process died with it open (a holdscan "
+	    "tool killed, say) and it needs recovery, or another opener "
+	    "recovered it; opening it again", p->conf->state_directory);
 	reopen_state(p);
 	return (!p->state_broken);
 }

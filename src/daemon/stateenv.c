@@ -19,6 +19,7 @@
 #include "state/aside.h"
 #include "state/journal.h"
 #include "state/statedb.h"
+#include "state/statewatch.h"
 #include "common/log.h"
 #include "quarantine/quarantine.h"
 
@@ -125,12 +126,18 @@ stateenv_open(struct stateenv *env, const struct hs_config *conf,
 		errno = err;
 		return (-1);
 	}
+	if (statewatch_start(env->sdb, &env->watch, &error) < 0) {
+		/* The watchdog still ends a wait that never ends. */
+		hs_warnx("%s", error);
+		free(error);
+	}
 	return (0);
 }
 
 void
 stateenv_close(struct stateenv *env)
 {
+	statewatch_stop(&env->watch);
 	quarantine_close(&env->quarantine);
 	aside_close(&env->aside);
 	journal_close(&env->journal);

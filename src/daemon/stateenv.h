@@ -18,6 +18,7 @@ struct stateenv {
 	struct journal	*journal;
 	struct aside	*aside;
 	struct quarantine *quarantine;
+	struct statewatch *watch;	/* ends lock waits on the dead */
 };
 
 /*

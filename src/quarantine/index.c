@@ -843,6 +843,7 @@ q_each_of_original(struct quarantine *q, DB_TXN *txn, const char *orig_id,
 	w.db = q->by_orig;
 	w.secondary = true;
 	w.txn = txn;
+	w.snapshot = (txn == NULL);	/* no read locks of its own */
 	w.from = k.data;
 	w.fromlen = k.len;
 	w.exact = true;

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,8 @@
 #define STATEDB_CACHE_BYTES	(8 * 1024 * 1024)
 #define STATEDB_LOG_BYTES	(4 * 1024 * 1024)
 #define STATEDB_CKP_KBYTES	1024
+#define STATEDB_LOCK_TIMEOUT_US	(10 * 1000 * 1000)
+#define STATEDB_THREADS		256	/* processes with it open at once */
 /* Berkeley DB's primary region (DB_REGION_ENV), which openers race to make. */
 #define STATEDB_ENV_REGION	"__db.001"
 /* The regions (about 12 MB with the cache above) and room for the log. */
@@ -203,6 +206,16 @@ db_errno(int ret)
 	return (ret > 0 ? ret : EINVAL);
 }
 
+/* failchk's question: does the process pid still run? */
+static int
+statedb_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+{
+	(void)env;
+	(void)tid;
+	(void)flags;
+	return (pid == getpid() || kill(pid, 0) == 0 || errno == EPERM);
+}
+
 /* Berkeley DB's event callback; app_private is our struct statedb. */
 static void
 statedb_event(DB_ENV *env, u_int32_t event, void *info)
@@ -303,13 +316,25 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 	    (ret = env->set_cachesize(env, 0, STATEDB_CACHE_BYTES, 1)) != 0 ||
 	    (ret = env->set_lg_max(env, STATEDB_LOG_BYTES)) != 0 ||
 	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
+	    /*
+	     * A process that dies with locks held (a holdscan tool killed in
+	     * its write transaction) must not make the others wait for
+	     * ever: a lock wait ends after STATEDB_LOCK_TIMEOUT, and
+	     * failchk (statedb_panicked()) finds dead processes by their
+	     * pids and says when the environment needs recovery.
+	     */
+	    (ret = env->set_timeout(env, STATEDB_LOCK_TIMEOUT_US,
+	    DB_SET_LOCK_TIMEOUT)) != 0 ||
+	    (ret = env->set_thread_count(env, STATEDB_THREADS)) != 0 ||
+	    (ret = env->set_isalive(env, statedb_isalive)) != 0 ||
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0) {
 		*error_r = xasprintf("%s: configure environment: %s", dir,
 		    db_strerror(ret));
 		goto fail;
 	}
 	ret = env->open(env, dir, DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG |
-	    DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER | DB_REGISTER, 0600);
+	    DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER | DB_REGISTER | DB_THREAD,
+	    0600);
 	if (ret != 0) {
 		*error_r = statedb_error_text(dir, "open Berkeley DB environment", ret);
 		goto fail;
@@ -358,6 +383,19 @@ statedb_panicked(struct statedb *sdb)
 {
 	u_int32_t	 id;
 	int		 ret;
+
+	/*
+	 * A process that died inside the environment (with a mutex or a
+	 * write transaction): recovery is needed. Mark the environment
+	 * panicked first, so that closing our handles returns at once
+	 * instead of waiting for ever on the dead process's mutex (a
+	 * close flushes the log).
+	 */
+	if (sdb->env->failchk(sdb->env, 0) == DB_RUNRECOVERY) {
+		(void)sdb->env->set_flags(sdb->env, DB_PANIC_ENVIRONMENT, 1);
+		sdb->panicked = 1;
+		return (true);
+	}
 
 	/* Any call into a panicked environment says so; this one is cheap. */
 	if ((ret = sdb->env->lock_id(sdb->env, &id)) == 0) {

@@ -233,7 +233,14 @@ tt_stop() {
 		tt_slow_stops=$((tt_slow_stops + 1))
 		tt_event "$1" "master $_ts_pid did not stop in 15 s after SIGTERM;" \
 		    "hs_stop killed it: $(cat "$HS_TMP/stop.err")"
-		cat "$HS_TMP/stop.err" >&2
+		_ts_keep="$(dirname "$TT_RESULTS")/torture-failures"
+		mkdir -p "$_ts_keep"
+		{
+			echo "$(basename "$0"): holdscand $_ts_pid ignored SIGTERM" \
+			    "for 15 s; its last lines:"
+			grep "holdscand\[$_ts_pid\]" \
+			    "$(sb_dir "$1")/hs/holdscand.log" | tail -n 15
+		} | tee -a "$_ts_keep/slow-stops.txt" | sed 's/^/# /' >&2
 	fi
 }
 

@@ -227,21 +227,30 @@ tt_stop() {
 	_ts_pid=$(_hs_get "$1" HS_PID)
 	[ -n "$_ts_pid" ] || return 0
 	tt_event "$1" "SIGTERM to master $_ts_pid"
-	_ts_t0=$(date +%s)
-	hs_stop "$1" 2>"$HS_TMP/stop.err"
-	if [ -s "$HS_TMP/stop.err" ]; then
-		tt_slow_stops=$((tt_slow_stops + 1))
-		tt_event "$1" "master $_ts_pid did not stop in 15 s after SIGTERM;" \
-		    "hs_stop killed it: $(cat "$HS_TMP/stop.err")"
-		_ts_keep="$(dirname "$TT_RESULTS")/torture-failures"
-		mkdir -p "$_ts_keep"
-		{
-			echo "$(basename "$0"): holdscand $_ts_pid ignored SIGTERM" \
-			    "for 15 s; its last lines:"
-			grep "holdscand\[$_ts_pid\]" \
-			    "$(sb_dir "$1")/hs/holdscand.log" | tail -n 15
-		} | tee -a "$_ts_keep/slow-stops.txt" | sed 's/^/# /' >&2
+	kill -TERM "$_ts_pid" 2>/dev/null
+	if wait_until 15 _tt_gone "$_ts_pid"; then
+		hs_stop "$1"
+		return 0
 	fi
+	# Where it is stuck, before it is killed.
+	tt_slow_stops=$((tt_slow_stops + 1))
+	_ts_keep="$(dirname "$TT_RESULTS")/torture-failures"
+	mkdir -p "$_ts_keep"
+	{
+		echo "$(basename "$0"): holdscand $_ts_pid ignored SIGTERM for" \
+		    "15 s; wchan $(cat "/proc/$_ts_pid/wchan" 2>/dev/null)," \
+		    "state $(ps -o stat= -p "$_ts_pid"); its kernel stack:"
+		sed 's/^/    /' "/proc/$_ts_pid/stack" 2>/dev/null
+		echo "  the test's last events before the SIGTERM:"
+		grep '^torture:' "$(sb_dir "$1")/hs/holdscand.log" | tail -n 8 |
+		    sed 's/^/    /'
+		echo "  its last lines:"
+		grep "holdscand\[$_ts_pid\]" "$(sb_dir "$1")/hs/holdscand.log" |
+		    tail -n 8 | sed 's/^/    /'
+	} | tee -a "$_ts_keep/slow-stops.txt" | sed 's/^/# /' >&2
+	tt_event "$1" "master $_ts_pid did not stop in 15 s after SIGTERM;" \
+	    "killed"
+	tt_kill_master "$1" "ignored SIGTERM for 15 s"
 }
 
 tt_reap() {
@@ -377,7 +386,7 @@ tt_problems() {
 		echo "  kills, starts and errors from line $_tp_first to" \
 		    "$_tp_last (and 3 lines after):"
 		sed -n "${_tp_first},$((_tp_last + 3))p" "$_tp_log" |
-		    grep -E '^torture:|: started:|fatal|panic|warning: (state|journal)|BDB' |
+		    grep -E '^torture:|\]: started:|fatal|panic|warning: (state|journal)|BDB[0-9]' |
 		    tail -n 20 | sed 's/^/    /'
 		echo "  the lines after its last one:"
 		sed -n "$((_tp_last + 1)),$((_tp_last + 3))p" "$_tp_log" |

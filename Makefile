@@ -54,8 +54,8 @@ CFLAGS		?= -O2 -g
 FUZZ_SECONDS	?= 60
 # make torture: kills while mail flows (tests/torture/1010-kills.t, at
 # TORTURE_RATE messages/s), kills during recovery (1020-recovery.t), and a
-# restart storm (1030-storm.t): about 1,000 kills and 40 minutes in all.
-KILLS		?= 700
+# restart storm (1030-storm.t): 1,200 kills, about 30 minutes in all.
+KILLS		?= 900
 TORTURE_RATE	?= 30
 RECOVERY_KILLS	?= 100
 RECOVERY_HOLD	?= 1000

@@ -6,7 +6,7 @@
 # infected (EICAR; quarantined), big (over message_size_limit; set aside
 # in hold) and crash (crashtest.so crashes the worker; set aside after
 # scan_retry_limit attempts). Every 0 to 700 ms one event, until KILLS
-# processes (default 700) were killed:
+# processes (default 900) were killed:
 #   30 %  kill -9 of the master at a random moment; restart
 #   15 %  the master restarted under the fault shim with one rule that
 #         kills it at the Nth matching system call (a rename into
@@ -41,7 +41,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/holdscan.sh"
 . "$HS_LIB/torture.sh"
 
-KILLS=${KILLS:-700}
+KILLS=${KILLS:-900}
 RATE=${TORTURE_RATE:-30}
 DRAIN=${TORTURE_DRAIN:-420}
 case $KILLS$RATE$DRAIN in

@@ -27,6 +27,7 @@
 #   tt_launch NAME [RULE] start holdscand without waiting for it (with RULE:
 #                         under the fault shim with that one rule, see
 #                         tests/fault/faultshim.c); sets NAME_HS_PID
+#   tt_shim_fired PID     the fault shim killed PID (its log says so)
 #   tt_kill_master NAME WHY   SIGKILL holdscand's master (not its scanners:
 #                         they must follow by themselves) and wait, bounded,
 #                         for all its processes to be gone
@@ -173,6 +174,10 @@ tt_launch() {
 	*" $1 "*) ;;
 	*) _hs_daemons="$_hs_daemons $1" ;;
 	esac
+}
+
+tt_shim_fired() {
+	grep -q "^$1 [a-z]* KILL" "$HS_FAULT_LOG"
 }
 
 # _tt_gone PID... - none of them is running (zombies count as gone).

@@ -96,10 +96,14 @@ ev_master_shim() {
 	# It dies at the rule's call, or the rule did not come up in time.
 	if wait_until 8 sh -c "! kill -0 $A_HS_PID 2>/dev/null ||
 	    ps -o stat= -p $A_HS_PID | grep -q Z"; then
-		tt_event A "holdscand died at: $rule"
-		tt_reap A
-		tt_count "master: fault shim, $(echo "$rule" |
-		    awk '{ print $1, $2, $4 }')"
+		if ! tt_shim_fired "$A_HS_PID"; then
+			tt_self_exit A
+		else
+			tt_event A "holdscand died at: $rule"
+			tt_reap A
+			tt_count "master: fault shim, $(echo "$rule" |
+			    awk '{ print $1, $2, $4 }')"
+		fi
 	else
 		tt_kill_master A "shim rule did not fire: $rule"
 		tt_count "master: kill -9 at a random moment"

@@ -106,7 +106,9 @@ kill_run() {
 shim_run() {
 	tt_event A "$1: start under the fault shim: $2"
 	launch "$2"
-	if wait_until "$3" dead; then
+	if wait_until "$3" dead && ! tt_shim_fired "$A_HS_PID"; then
+		tt_self_exit A
+	elif dead; then
 		_ph=$(phase)
 		tt_reap A
 		case $1 in

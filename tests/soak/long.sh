@@ -12,9 +12,10 @@
 # workers are replaced as usual (crashes, worker_max_scans).
 #
 # Every SOAK_SAMPLE seconds (default 30) a sample: messages holdscand has
-# claimed (its metrics), the master's VmRSS and open descriptors, and
-# VmRSS and Pss summed over the master and every scanner process
-# (hs_memory). The samples go to build/soak-long-samples.txt. The memory
+# claimed (its metrics), the master's VmRSS (and of it RssAnon, its heap,
+# and RssFile, mapped files such as Berkeley DB's regions) and open
+# descriptors, and VmRSS and Pss summed over the master and every scanner
+# process (hs_memory). The samples go to build/soak-long-samples.txt. The memory
 # slope is the least-squares fit of each figure against the messages
 # claimed, in kB (descriptors: in descriptors) per 100,000 messages, over
 # all samples and over the samples after the first tenth of the run (the
@@ -90,16 +91,21 @@ claimed_total() {
 print(int(json.load(sys.stdin)["claimed_total"]))' 2>/dev/null || echo 0
 }
 
-# sample - "T CLAIMED MASTER_RSS MASTER_FDS PROCS RSS PSS" (kB).
+# sample - "T CLAIMED MASTER_RSS MASTER_FDS PROCS RSS PSS MASTER_ANON
+# MASTER_FILE" (kB): the master's RssAnon (its heap) and RssFile (mapped
+# files: Berkeley DB's regions, libraries) tell a leak from a cache.
 sample() {
-	_rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+	# shellcheck disable=SC2046 # three numbers
+	set -- $(awk '/^(VmRSS|RssAnon|RssFile):/ { print $2 }' \
+	    "/proc/$pid/status" 2>/dev/null)
 	_fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null |
 	    wc -l)
-	echo "$(($(date +%s) - start)) $(claimed_total) ${_rss:-0} $_fds" \
-	    "$(hs_memory A)"
+	echo "$(($(date +%s) - start)) $(claimed_total) ${1:-0} $_fds" \
+	    "$(hs_memory A) ${2:-0} ${3:-0}"
 }
 
-echo "# t claimed master_rss_kb master_fds procs rss_kb pss_kb" >"$SAMPLES"
+echo "# t claimed master_rss_kb master_fds procs rss_kb pss_kb" \
+    "master_anon_kb master_file_kb" >"$SAMPLES"
 died=no
 next=$start
 last_say=$start
@@ -180,13 +186,15 @@ verdict=PASS
 	printf '%-36s %12s %6s %4s   %12s %6s %4s\n' '' 'all samples' r2 n \
 	    "after ${warm}s" r2 n
 	row 'master VmRSS' 3 'kB per 100,000 messages'
+	row '  of it RssAnon (heap)' 8 'kB per 100,000 messages'
+	row '  of it RssFile (mapped files)' 9 'kB per 100,000 messages'
 	row 'master open descriptors' 4 'per 100,000 messages'
 	row 'all processes VmRSS' 6 'kB per 100,000 messages'
 	row 'all processes Pss' 7 'kB per 100,000 messages'
 	echo "first sample: $first"
 	echo "last sample:  $last"
-	echo "(t claimed master_rss_kb master_fds procs rss_kb pss_kb; all" \
-	    "samples in $SAMPLES)"
+	echo "(t claimed master_rss_kb master_fds procs rss_kb pss_kb" \
+	    "master_anon_kb master_file_kb; all samples in $SAMPLES)"
 	echo
 	cat "$HS_TMP/table"
 	echo "holdscand alive all along: $([ "$died" = no ] && echo yes ||

@@ -5,8 +5,13 @@
 #   make demo       run a private Postfix + holdscand and show what happens
 #   make bench      throughput / latency / memory figures (results in build/bench/)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
-#   make torture    the kill -9 test with KILLS kills (default 500)
-#   make soak       mail + kills + reloads + faults for SOAK_SECONDS
+#   make torture    kill -9 every kind of holdscan process while mail flows,
+#                   during recovery and in a restart storm (tests/torture/;
+#                   KILLS, RECOVERY_KILLS, STORM_RESTARTS, STORM_MESSAGES;
+#                   figures in build/torture-results.txt)
+#   make soak       mail + kills + reloads + faults for SOAK_SECONDS;
+#                   SOAK_LONG=1 (or make soak-long): one holdscand for
+#                   SOAK_LONG_SECONDS, no restarts, memory slope
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, plugins, config,
 #                   man pages, systemd units, SysV script; see doc/quickstart.md)
 #   make deps       apt-get install what is missing (as root)
@@ -48,8 +53,20 @@ CC		?= cc
 FUZZ_CC		?= clang
 CFLAGS		?= -O2 -g
 FUZZ_SECONDS	?= 60
-KILLS		?= 500
+# make torture: kills while mail flows (tests/torture/1010-kills.t, at
+# TORTURE_RATE messages/s), kills during recovery (1020-recovery.t), and a
+# restart storm (1030-storm.t): 1,200 kills, about 30 minutes in all.
+KILLS		?= 900
+TORTURE_RATE	?= 30
+RECOVERY_KILLS	?= 100
+RECOVERY_HOLD	?= 1000
+RECOVERY_BATCH	?= 500
+STORM_RESTARTS	?= 200
+STORM_MESSAGES	?= 30000
 SOAK_SECONDS	?= 600
+SOAK_LONG	?=
+SOAK_LONG_SECONDS ?= 3600
+SOAK_LONG_RATE	?= 50
 
 PKGS		 = libconfuse gmime-3.0 libclamav zlib
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -102,7 +119,7 @@ REPLAY_BINS	 = $(FUZZ_SRCS:%.c=$(O)/%-replay)
 PROG_BINS	 = $(O)/holdscand $(O)/holdscan
 
 .PHONY: all progs check check-build check-unit check-e2e check-replay \
-	demo bench fuzz torture soak install clean deps lint FORCE
+	demo bench fuzz torture soak soak-long install clean deps lint FORCE
 
 all: progs
 
@@ -226,13 +243,29 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory progs
 	$(Q)HS_BUILD=$(CURDIR)/$(O) sh tests/bench/run.sh
 
+TORTURE_ENV	 = KILLS=$(KILLS) TORTURE_RATE=$(TORTURE_RATE) \
+		   RECOVERY_KILLS=$(RECOVERY_KILLS) RECOVERY_HOLD=$(RECOVERY_HOLD) \
+		   RECOVERY_BATCH=$(RECOVERY_BATCH) \
+		   STORM_RESTARTS=$(STORM_RESTARTS) STORM_MESSAGES=$(STORM_MESSAGES)
+
 torture: deps
 	$(Q)$(MAKE) --no-print-directory progs
-	$(Q)HS_BUILD=$(CURDIR)/$(O) KILLS=$(KILLS) prove -v tests/torture/*.t
+	$(Q)rm -rf build/torture-results.txt build/torture-failures
+	$(Q)HS_BUILD=$(CURDIR)/$(O) TT_RESULTS=$(CURDIR)/build/torture-results.txt \
+	    $(TORTURE_ENV) prove -v tests/torture/*.t; rc=$$?; \
+	    echo; cat build/torture-results.txt 2>/dev/null; exit $$rc
 
 soak: deps
 	$(Q)$(MAKE) --no-print-directory progs
+ifeq ($(SOAK_LONG),)
 	$(Q)HS_BUILD=$(CURDIR)/$(O) SOAK_SECONDS=$(SOAK_SECONDS) sh tests/soak/run.sh
+else
+	$(Q)HS_BUILD=$(CURDIR)/$(O) SOAK_LONG_SECONDS=$(SOAK_LONG_SECONDS) \
+	    SOAK_LONG_RATE=$(SOAK_LONG_RATE) sh tests/soak/long.sh
+endif
+
+soak-long:
+	$(Q)$(MAKE) --no-print-directory soak SOAK_LONG=1
 
 QUEUE_H		 = /usr/include/$(shell gcc -dumpmachine)/sys/queue.h
 lint:

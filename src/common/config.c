@@ -32,7 +32,7 @@
 
 #include "common/buf.h"
 #include "common/config.h"
-#include "scanner/rewrite.h"
+#include "common/template.h"
 #include "common/xalloc.h"
 
 enum ptype {
@@ -594,7 +594,7 @@ policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
 		why = "not a header field name (printable ASCII without "
 		    "spaces or ':', 76 characters at most; empty for none)";
 	else if (x->off != F(tag_header_name))
-		why = rewrite_check_template(value);
+		why = template_check(value);
 	if (why != NULL) {
 		cfg_error(cfg, "%s = \"%s\": %s", x->name, value, why);
 		return (0);

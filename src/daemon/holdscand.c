@@ -81,7 +81,7 @@
 #include "common/policy.h"
 #include "quarantine/quarantine.h"
 #include "common/queue.h"
-#include "scanner/scan.h"
+#include "common/qfile.h"
 #include "state/statedb.h"
 #include "common/strmap.h"
 #include "daemon/watch.h"
@@ -763,7 +763,7 @@ tag_unscanned(struct holdscand *d, struct msg *m, const char *reason)
 	if (m->qf == NULL || d->unscanned_header == NULL)
 		return (0);
 	hdr = xasprintf("%s (%s)\n", d->unscanned_header, reason);
-	scan_build_content(m->qf->content, m->qf->ncontent, m->qf->header_end,
+	qfile_insert_headers(m->qf->content, m->qf->ncontent, m->qf->header_end,
 	    hdr, d->ql->line_limit, &recs);
 	free(hdr);
 	if (msg_set_built(m, &recs, why, sizeof(why)) < 0) {

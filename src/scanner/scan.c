@@ -44,6 +44,7 @@
 #include "scanner/mime.h"
 #include "common/qfile.h"
 #include "scanner/rewrite.h"
+#include "common/template.h"
 #include "scanner/scan.h"
 #include "common/xalloc.h"
 
@@ -88,25 +89,6 @@ scan_ctx_clear(struct scan_ctx *ctx)
 {
 	free(ctx->scan_header);
 	ctx->scan_header = NULL;
-}
-
-void
-scan_build_content(const struct qfile_rec *recs, size_t n, size_t header_end,
-    const char *add_headers, size_t line_limit, struct buf *out)
-{
-	struct qfile_rec *hrecs = NULL;
-	size_t		 nh = 0;
-
-	if (header_end > n)
-		header_end = n;
-	qfile_records_encode(recs, header_end, out);
-	if (add_headers != NULL && *add_headers != '\0') {
-		nh = qfile_text_records(add_headers, strlen(add_headers),
-		    line_limit, &hrecs);
-		qfile_records_encode(hrecs, nh, out);
-		free(hrecs);
-	}
-	qfile_records_encode(recs + header_end, n - header_end, out);
 }
 
 int
@@ -329,13 +311,13 @@ build_content(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 		buf_append(&add, plugin_headers->data, plugin_headers->len);
 	if ((res->action == ACTION_TAG || res->action == ACTION_CLEAN) &&
 	    pol->tag_header_name[0] != '\0') {
-		s = rewrite_expand(pol->tag_header_text, vname, res->reason,
+		s = template_expand(pol->tag_header_text, vname, res->reason,
 		    score, 900);
 		buf_printf(&add, "%s: %s\n", pol->tag_header_name, s);
 		free(s);
 	}
 	if (res->action == ACTION_TAG && pol->subject_tag[0] != '\0') {
-		s = rewrite_expand(pol->subject_tag, vname, res->reason, score,
+		s = template_expand(pol->subject_tag, vname, res->reason, score,
 		    200);
 		if (!rewrite_tag_subject(recs, n, s, ctx->line_limit, &tagged))
 			buf_printf(&add, "Subject: %s\n", s);
@@ -346,7 +328,7 @@ build_content(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	}
 	changed |= add.len > 0;
 	if (changed)
-		scan_build_content(recs, n, qfile_header_end(recs, n), add.data,
+		qfile_insert_headers(recs, n, qfile_header_end(recs, n), add.data,
 		    ctx->line_limit, content);
 	rewrite_recs_free(&tagged);
 	buf_free(&add);

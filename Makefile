@@ -59,8 +59,20 @@ WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		   -Wpointer-arith -Wvla -Wno-format-truncation
 HS_CPPFLAGS	 = -D_GNU_SOURCE -DHS_VERSION='"$(VERSION)"' -DHS_SRCDIR='"$(CURDIR)"' \
 		   -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' \
-		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -Isrc
+		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -Isrc -Iinclude
 HS_CFLAGS	 = -std=gnu11 $(WARN) $(HS_CPPFLAGS) $(PKG_CFLAGS) -fPIC
+
+# Plugins see holdscan/plugin.h and nothing else of ours; they export
+# their descriptor only and link their own libraries only: a symbol
+# they take from anywhere else is an error when they are linked.
+PLUGIN_CFLAGS	 = -std=gnu11 $(WARN) -D_GNU_SOURCE \
+		   -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' -Iinclude -fPIC \
+		   -fvisibility=hidden
+PLUGIN_LDFLAGS	 = -shared -Wl,--no-undefined
+PLUGIN_LIBS_clamav	:= $(shell pkg-config --libs libclamav 2>/dev/null)
+PLUGIN_LIBS_attachments	:= $(shell pkg-config --libs zlib 2>/dev/null)
+PLUGIN_CFLAGS_clamav	:= $(shell pkg-config --cflags libclamav 2>/dev/null)
+PLUGIN_CFLAGS_attachments := $(shell pkg-config --cflags zlib 2>/dev/null)
 
 ifeq ($(BUILD),asan)
 CFLAGS		 = -O1 -g -fsanitize=address,undefined \
@@ -135,15 +147,27 @@ $(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
-$(O)/plugins/%.so: $(O)/plugins/%.o $(LIB)
+$(O)/plugins/%.o: plugins/%.c $(PATHS_STAMP)
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_CFLAGS_$*) $(CFLAGS) -MMD -MP -c \
+	    -o $@ $<
 
-$(O)/plugins/%.so: $(O)/tests/plugins/%.o $(LIB)
+$(O)/tests/plugins/%.o: tests/plugins/%.c $(PATHS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/plugins/%.so: $(O)/plugins/%.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< \
+	    $(PLUGIN_LIBS_$*)
+
+$(O)/plugins/%.so: $(O)/tests/plugins/%.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(PLUGIN_LDFLAGS) -o $@ $<
 
 $(O)/tests/fault/lib%.so: $(O)/tests/fault/%.o
 	@$(if $(Q),echo "  LD      $@")
@@ -238,7 +262,7 @@ lint:
 	$(Q)shellcheck -s sh -e SC1091 tests/lib/*.sh tests/e2e/*.t tests/*.sh \
 	    tests/bench/*.sh tests/fuzz/*.sh tests/torture/*.t tests/soak/*.sh
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	    -D_GNU_SOURCE -Isrc --include=$(QUEUE_H) src plugins
+	    -D_GNU_SOURCE -Isrc -Iinclude --include=$(QUEUE_H) src plugins
 
 # --- install --------------------------------------------------------------
 # Files are shipped with the paths of PREFIX=/usr/local (doc/, etc/) or of

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
 #include "common/verdict.h"
 
 #define CONFIG_DEFAULT_FILE	HS_SYSCONFDIR "/holdscan.conf"

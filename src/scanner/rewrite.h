@@ -14,7 +14,7 @@
 
 #include "common/buf.h"
 #include "scanner/mime.h"
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
 #include "common/qfile.h"
 
 /*

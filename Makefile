@@ -59,7 +59,8 @@ WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		   -Wpointer-arith -Wvla -Wno-format-truncation
 HS_CPPFLAGS	 = -D_GNU_SOURCE -DHS_VERSION='"$(VERSION)"' -DHS_SRCDIR='"$(CURDIR)"' \
 		   -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' \
-		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -Isrc -Iinclude
+		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -DHS_LIBEXECDIR='"$(LIBDIR)"' \
+		   -Isrc -Iinclude
 HS_CFLAGS	 = -std=gnu11 $(WARN) $(HS_CPPFLAGS) $(PKG_CFLAGS) -fPIC
 
 # Plugins see holdscan/plugin.h and nothing else of ours; they export
@@ -122,7 +123,7 @@ progs: $(PROG_BINS) $(PLUGINS) $(TPLUGINS) $(TOOL_BINS) $(FAULT_SOS)
 # The paths compiled in (default config file, plugin directory) are
 # those make install installs to: objects are rebuilt when they change.
 PATHS_STAMP	 = $(O)/.paths
-PATHS_NOW	 = $(SYSCONFDIR) $(PLUGINDIR)
+PATHS_NOW	 = $(SYSCONFDIR) $(PLUGINDIR) $(LIBDIR)
 
 $(PATHS_STAMP): FORCE
 	@mkdir -p $(@D)

@@ -7,8 +7,9 @@
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
 #   make torture    the kill -9 test with KILLS kills (default 500)
 #   make soak       mail + kills + reloads + faults for SOAK_SECONDS
-#   make install    PREFIX=/usr/local DESTDIR= (binaries, plugins, config,
-#                   man pages, systemd units, SysV script; see doc/quickstart.md)
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, the scanner program
+#                   and plugins in $(LIBDIR), config, man pages, systemd
+#                   units, SysV script; see doc/quickstart.md)
 #   make deps       apt-get install what is missing (as root)
 #
 # Flavours never mix: BUILD=rel (default, -O2 -g) and BUILD=asan
@@ -50,9 +51,18 @@ FUZZ_SECONDS	?= 60
 KILLS		?= 500
 SOAK_SECONDS	?= 600
 
+# Each program links what it uses and nothing else (doc/hacking.md):
+# holdscand and holdscan no libclamav, no GMime and no libdl; only the
+# scanner program loads plugins. Tests and tools link everything.
 PKGS		 = libconfuse gmime-3.0 libclamav zlib
-PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl
+TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CONFUSE_LIBS	:= $(shell pkg-config --libs libconfuse 2>/dev/null)
+GMIME_LIBS	:= $(shell pkg-config --libs gmime-3.0 2>/dev/null)
+DAEMON_LIBS	 = $(CONFUSE_LIBS) -ldb-5.3
+TOOL_LIBS	 = $(CONFUSE_LIBS) -ldb-5.3
+SCANNER_LIBS	 = $(GMIME_LIBS) $(CONFUSE_LIBS) -ldl
 
 WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
@@ -88,11 +98,25 @@ Q		 = @
 endif
 
 # src/ has one folder per process or layer (doc/hacking.md); every
-# src/*/*.c except the programs' main files is library code.
-PROG_SRCS	 = src/daemon/holdscand.c src/tool/holdscan.c
+# src/*/*.c except the programs' main files is library code, one
+# library per layer:
+#	libhs-common	common/			every program
+#	libhs-store	state/ quarantine/ commit/	holdscand, holdscan
+#	libhs-daemon	daemon/			holdscand
+#	libhs-scanner	scanner/		holdscan-scanner
+#	libhs-tool	tool/			holdscan
+PROG_SRCS	 = src/daemon/holdscand.c src/tool/holdscan.c \
+		   src/scanner/holdscan-scanner.c
 LIB_SRCS	 = $(filter-out $(PROG_SRCS),$(wildcard src/*/*.c))
-LIB_OBJS	 = $(LIB_SRCS:%.c=$(O)/%.o)
-LIB		 = $(O)/libholdscan.a
+layer_srcs	 = $(filter-out $(PROG_SRCS),$(wildcard $(1:%=src/%/*.c)))
+LIB_COMMON	 = $(O)/libhs-common.a
+LIB_STORE	 = $(O)/libhs-store.a
+LIB_DAEMON	 = $(O)/libhs-daemon.a
+LIB_SCANNER	 = $(O)/libhs-scanner.a
+LIB_TOOL	 = $(O)/libhs-tool.a
+# Everything, in link order, for the tests and test tools.
+LIBS_ALL	 = $(LIB_TOOL) $(LIB_DAEMON) $(LIB_SCANNER) $(LIB_STORE) \
+		   $(LIB_COMMON)
 
 PLUGIN_SRCS	 = $(wildcard plugins/*.c)
 PLUGINS		 = $(PLUGIN_SRCS:plugins/%.c=$(O)/plugins/%.so)
@@ -111,7 +135,7 @@ FUZZ_SRCS	 = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES	 = $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 REPLAY_BINS	 = $(FUZZ_SRCS:%.c=$(O)/%-replay)
 
-PROG_BINS	 = $(O)/holdscand $(O)/holdscan
+PROG_BINS	 = $(O)/holdscand $(O)/holdscan $(O)/holdscan-scanner
 
 .PHONY: all progs check check-build check-unit check-e2e check-replay \
 	demo bench fuzz torture soak install clean deps lint FORCE
@@ -136,17 +160,34 @@ $(O)/%.o: %.c $(PATHS_STAMP)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(LIB): $(LIB_OBJS)
+$(O)/tests/%.o: tests/%.c $(PATHS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(HS_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB_COMMON): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,common))
+$(LIB_STORE): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,state quarantine commit))
+$(LIB_DAEMON): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,daemon))
+$(LIB_SCANNER): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,scanner))
+$(LIB_TOOL): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,tool))
+$(O)/libhs-%.a:
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/holdscand: $(O)/src/daemon/holdscand.o $(LIB)
+# The programs: each its own layers and libraries.
+$(O)/holdscand: $(O)/src/daemon/holdscand.o $(LIB_DAEMON) $(LIB_STORE) \
+    $(LIB_COMMON)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
-$(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB)
+$(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB_TOOL) $(LIB_STORE) $(LIB_COMMON)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
+
+$(O)/holdscan-scanner: $(O)/src/scanner/holdscan-scanner.o $(LIB_SCANNER) \
+    $(LIB_COMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SCANNER_LIBS)
 
 $(O)/plugins/%.o: plugins/%.c $(PATHS_STAMP)
 	@mkdir -p $(@D)
@@ -174,19 +215,20 @@ $(O)/tests/fault/lib%.so: $(O)/tests/fault/%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< -ldl
 
-$(O)/tests/unit/%: $(O)/tests/unit/%.o $(LIB)
+$(O)/tests/unit/%: $(O)/tests/unit/%.o $(LIBS_ALL)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS_ALL) $(PKG_LIBS) -lcmocka
 
-$(O)/tests/tools/%: $(O)/tests/tools/%.o $(LIB)
+$(O)/tests/tools/%: $(O)/tests/tools/%.o $(LIBS_ALL)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS_ALL) $(PKG_LIBS)
 
 # make check replays every fuzz corpus once through a plain driver.
-$(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o $(LIB)
+$(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o \
+    $(LIBS_ALL)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/tests/fuzz/replay_main.o \
-	    $(LIB) $(PKG_LIBS)
+	    $(LIBS_ALL) $(PKG_LIBS)
 
 # --- deps: what a fresh Debian 12 needs ---------------------------------
 DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
@@ -229,7 +271,7 @@ $(FUZZ_O)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZCC  $<")
 	$(Q)$(FUZZ_CC) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-command-line-argument \
-	    $(HS_CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+	    $(HS_CPPFLAGS) $(TEST_CFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_O)/fuzz_%: $(FUZZ_O)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 	@$(if $(Q),echo "  FUZZLD  $@")
@@ -270,6 +312,7 @@ lint:
 # PREFIX=/usr (init/); make install writes the configured ones into them.
 PATH_SED	 = -e 's|/usr/local/etc/holdscan|$(SYSCONFDIR)|g' \
 		   -e 's|/usr/local/lib/holdscan/plugins|$(PLUGINDIR)|g' \
+		   -e 's|/usr/local/lib/holdscan|$(LIBDIR)|g' \
 		   -e 's|/usr/local/share/doc/holdscan|$(DOCDIR)|g'
 INIT_SED	 = -e 's|/usr/sbin/holdscand|$(SBINDIR)/holdscand|g' \
 		   -e 's|/usr/bin/holdscan |$(BINDIR)/holdscan |g' \
@@ -283,12 +326,13 @@ UNITS		 = init/holdscand.service init/holdscan-expire.service \
 # it differs from the new one, the new one is installed beside it as
 # FILE.dist (dpkg keeps an edited conffile the same way, as .dpkg-dist).
 install: progs
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(INITDIR)
 	install -m 0755 $(O)/holdscand $(DESTDIR)$(SBINDIR)/holdscand
 	install -m 0755 $(O)/holdscan $(DESTDIR)$(BINDIR)/holdscan
+	install -m 0755 $(O)/holdscan-scanner $(DESTDIR)$(LIBDIR)/holdscan-scanner
 	$(if $(PLUGINS),install -m 0644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/)
 	@set -e; for f in $(ETC_FILES); do \
 	    dst=$(DESTDIR)$(SYSCONFDIR)/$${f#etc/}; \

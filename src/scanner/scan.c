@@ -91,35 +91,6 @@ scan_ctx_clear(struct scan_ctx *ctx)
 	ctx->scan_header = NULL;
 }
 
-int
-scan_memfd(const char *data, size_t len)
-{
-	size_t	 off = 0;
-	ssize_t	 w;
-	int	 fd, saved;
-
-	if ((fd = memfd_create("holdscan-content", MFD_CLOEXEC |
-	    MFD_ALLOW_SEALING)) < 0)
-		return (-1);
-	while (off < len) {
-		w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		off += (size_t)w;
-	}
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
-	    F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-		goto fail;
-	return (fd);
-fail:
-	saved = errno ? errno : EIO;
-	(void)close(fd);
-	errno = saved;
-	return (-1);
-}
-
 static long
 elapsed_us(const struct timespec *t0)
 {
@@ -413,7 +384,8 @@ decide:
 	    cleaned.n ? cleaned.recs : qf->content,
 	    cleaned.n ? cleaned.n : qf->ncontent, res, vs.score, &headers,
 	    cleaned.n > 0, &content)) {
-		if ((*memfd_r = scan_memfd(content.data, content.len)) < 0) {
+		if ((*memfd_r = wire_memfd("holdscan-content", content.data,
+		    content.len)) < 0) {
 			hs_warn("%s: cannot pass new content", req->queue_id);
 			res->verdict = VERDICT_FAILED;
 			res->action = policy_decide(ctx->policy, VERDICT_FAILED,

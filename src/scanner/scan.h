@@ -38,7 +38,4 @@ void	 scan_ctx_clear(struct scan_ctx *ctx);
 void	 scan_message(const struct scan_ctx *ctx, int fd,
 	    const struct wire_scan *req, struct wire_result *res, int *memfd_r);
 
-/* A sealed, read-only memfd holding len bytes of data; -1 with errno. */
-int	 scan_memfd(const char *data, size_t len);
-
 #endif

@@ -9,8 +9,10 @@
  *	Commands are a table: name (and second word), arguments, summary,
  *	handler. Run as root, it drops to Postfix's mail_owner before it
  *	opens the state environment or touches the queue, so that every
- *	file it creates belongs to the daemon; "scan" drops to worker_user
- *	instead, because it parses untrusted content.
+ *	file it creates belongs to the daemon. It loads no plugin: "scan"
+ *	and check-config run the scanner program (holdscan-scanner) for
+ *	that, as worker_user when run as root, because plugins parse
+ *	untrusted content.
  *
  *	Every command that opens the quarantine first finishes releases
  *	that a crash interrupted (commit_recover_releases). Releases,
@@ -58,12 +60,13 @@
 #include "common/log.h"
 #include "common/mailhdr.h"
 #include "daemon/notify.h"
-#include "scanner/pluginload.h"
 #include "common/policy.h"
 #include "quarantine/quarantine.h"
 #include "common/queue.h"
 #include "commit/release.h"
+#include "common/scanprog.h"
 #include "state/statedb.h"
+#include "common/wire.h"
 #include "common/xalloc.h"
 
 #define SCAN_FILE_MAX	(256L * 1024 * 1024)
@@ -203,19 +206,84 @@ bad_arg(const struct tool *t, const char *arg)
 	bad_usage(t, "unexpected argument \"%s\"", arg);
 }
 
+/*
+ * check-config: the plugin sections are the scanner program's to check,
+ * as worker_user when we are root. EX_CONFIG with every error of the
+ * file in *errors_r (file order, as the scanner program words them);
+ * else 0, or -1 with why it could not be asked in *errors_r.
+ */
+static int
+check_plugin_sections(struct tool *t, const struct hs_config *conf,
+    char **errors_r)
+{
+	struct queue_layout *ql = NULL;
+	struct scanprog	 sp;
+	char		*why = NULL;
+	uid_t		 owner = (uid_t)-1;
+	int		 rc;
+
+	memset(&sp, 0, sizeof(sp));
+	sp.program = conf->scanner_program;
+	sp.config_path = t->config_path;
+	sp.config_text = conf->text;
+	sp.ident = "holdscan";
+	if (geteuid() == 0 && queue_layout_load(conf->postfix_config_directory,
+	    NULL, &ql, &why) == 0)
+		owner = ql->owner_uid;
+	free(why);
+	why = NULL;
+	queue_layout_free(&ql);
+	if (scanprog_user(&sp, conf->worker_user, owner, errors_r) < 0)
+		return (-1);
+	if ((rc = scanprog_check(&sp, false, errors_r)) == 0 || rc == 1) {
+		free(*errors_r);
+		*errors_r = NULL;
+		return (0);
+	}
+	return (rc == EX_CONFIG ? EX_CONFIG : -1);
+}
+
+/*
+ * The configuration, plugin sections unchecked: this program loads no
+ * plugin. check-config reports the plugin sections' errors too, with
+ * the others, as the scanner program finds them.
+ */
 static void
 load(struct tool *t)
 {
-	struct plugin_probe probe = { NULL, 0 };
-	char		*errors = NULL;
+	struct hs_config *conf = NULL;
+	char		*errors = NULL, *all = NULL;
+	int		 rc;
 
-	if (config_load(t->config_path, plugin_probe, &probe, &t->conf,
-	    &errors) < 0) {
-		(void)fprintf(stderr, "%s\n", errors);
-		plugin_probe_clear(&probe);
-		exit(EX_CONFIG);
+	if (t->cmd->run != cmd_check_config) {
+		if (config_load(t->config_path, NULL, NULL, &t->conf,
+		    &errors) < 0) {
+			(void)fprintf(stderr, "%s\n", errors);
+			exit(EX_CONFIG);
+		}
+	} else {
+		rc = config_load_anyway(t->config_path, &conf, &errors);
+		if (conf != NULL && scanprog_needed(conf)) {
+			switch (check_plugin_sections(t, conf, &all)) {
+			case EX_CONFIG:
+				free(errors);
+				errors = all;
+				rc = -1;
+				break;
+			case -1:
+				/* worker_user and the program: checkconf says why */
+				free(all);
+				break;
+			default:
+				break;
+			}
+		}
+		if (rc < 0) {
+			(void)fprintf(stderr, "%s\n", errors);
+			exit(EX_CONFIG);
+		}
+		t->conf = conf;
 	}
-	plugin_probe_clear(&probe);
 	if (queue_layout_load(t->conf->postfix_config_directory, NULL, &t->ql,
 	    &errors) < 0)
 		hs_fatalx(EX_CONFIG, "%s", errors);
@@ -1499,23 +1567,30 @@ become_worker(struct tool *t)
 static int
 cmd_scan(struct tool *t, int argc, char **argv)
 {
-	struct policy	 policy;
-	struct hs_msg	 msg;
-	struct hs_result r;
-	struct plugin	**plugins;
-	const char	*path = NULL, *sender = "", **rcpts = NULL, *v, *why;
-	const char	*sep;
-	enum verdict	 worst = VERDICT_CLEAN;
-	char		*data, *error = NULL, worst_reason[256] = "";
-	size_t		 len, nrcpts = 0, i, max;
-	int		 a;
+	const char	*path = NULL, *v;
+	char		**args, *data;
+	size_t		 len, max, n = 0;
+	pid_t		 pid;
+	int		 a, cfd, mfd, status;
 
+	args = xcalloc((size_t)argc * 2 + 16, sizeof(*args));
+	args[n++] = t->conf->scanner_program;
+	args[n++] = "-l";
+	args[n++] = "holdscan";
+	args[n++] = "-c";
+	args[n++] = (char *)t->config_path;
+	args[n++] = "-d";
+	args[n++] = "3";
+	args[n++] = "-u";
+	args[n++] = t->conf->worker_user;
+	args[n++] = "scan";
 	for (a = 1; a < argc; a++) {
-		if ((v = opt_value(t, argc, argv, &a, "--sender")) != NULL)
-			sender = v;
-		else if ((v = opt_value(t, argc, argv, &a, "--rcpt")) != NULL) {
-			rcpts = xreallocarray(rcpts, nrcpts + 1, sizeof(*rcpts));
-			rcpts[nrcpts++] = v;
+		if ((v = opt_value(t, argc, argv, &a, "--sender")) != NULL) {
+			args[n++] = "--sender";
+			args[n++] = (char *)v;
+		} else if ((v = opt_value(t, argc, argv, &a, "--rcpt")) != NULL) {
+			args[n++] = "--rcpt";
+			args[n++] = (char *)v;
 		} else if (argv[a][0] == '-' || path != NULL)
 			bad_arg(t, argv[a]);
 		else
@@ -1523,71 +1598,46 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	}
 	if (path == NULL)
 		bad_usage(t, "which message file?");
+	args[n++] = (char *)path;
+	args[n] = NULL;
 	max = t->conf->message_size_limit > 0 ?
 	    (size_t)t->conf->message_size_limit : (size_t)SCAN_FILE_MAX;
-	if ((data = read_message(path, max, &len)) == NULL)
+	if ((data = read_message(path, max, &len)) == NULL) {
+		free(args);
 		return (fail("%s: %s", path, strerror(errno)));
-	become_worker(t);
-	memset(&msg, 0, sizeof(msg));
-	msg.queue_id = "scan";
-	msg.sender = sender;
-	msg.recipients = rcpts;
-	msg.nrecipients = nrcpts;
-	msg.data = data;
-	msg.len = len;
-	sep = strstr(data, "\n\n");
-	msg.header_len = sep ? (size_t)(sep - data) + 2 : len;
-	(void)printf("%s: %zu bytes, %zu header bytes\n", path, len,
-	    msg.header_len);
-	plugins = xcalloc(t->conf->nscanners + 1, sizeof(*plugins));
-	for (i = 0; i < t->conf->nscanners; i++) {
-		struct plugin	*p;
-
-		if (plugin_start(t->conf->plugin_directory, &t->conf->scanners[i],
-		    &p, &error) < 0)
-			hs_fatalx(EX_CONFIG, "%s", error);
-		why = NULL;
-		if (p->desc->worker_init != NULL &&
-		    p->desc->worker_init(p->ctx, &why) < 0)
-			hs_fatalx(EX_CONFIG, "plugin %s: %s", p->name, why ? why :
-			    "worker_init failed");
-		plugins[i] = p;
 	}
-	for (i = 0; i < t->conf->nscanners; i++) {
-		struct plugin	*p = plugins[i];
-
-		plugin_scan(p, &msg, &r);
-		(void)printf("%-14s %s%s%s", p->name,
-		    verdict_name((enum verdict)r.verdict), r.reason[0] ? ": " : "",
-		    r.reason);
-		if (r.score != 0)
-			(void)printf(" (score %.1f)", r.score);
-		(void)printf("\n");
-		if (r.headers[0] != '\0') {
-			char	*h = xstrdup(r.headers), *line, *save = NULL;
-
-			for (line = strtok_r(h, "\n", &save); line != NULL;
-			    line = strtok_r(NULL, "\n", &save))
-				(void)printf("%-14s   adds %s\n", "", line);
-			free(h);
-		}
-		if ((enum verdict)r.verdict > worst) {
-			worst = (enum verdict)r.verdict;
-			(void)snprintf(worst_reason, sizeof(worst_reason), "%s",
-			    r.reason);
-		}
-	}
-	policy_from_config(&policy, t->conf);
-	(void)printf("verdict:       %s%s%s\n", verdict_name(worst),
-	    worst_reason[0] ? ": " : "", worst_reason);
-	(void)printf("action:        %s%s\n", config_action_name(policy_decide(
-	    &policy, worst, rcpts, nrcpts)), t->conf->nscanners == 0 ?
-	    " (no scanners configured)" : "");
-	policy_clear(&policy);
-	free(plugins);
-	free(rcpts);
+	/*
+	 * The scanner program scans it, in a child that became worker_user,
+	 * given the message on its standard input and the configuration's
+	 * text on descriptor 3; its output and exit status are ours.
+	 */
+	if ((mfd = wire_memfd("message", data, len)) < 0 ||
+	    (cfd = wire_memfd("holdscan.conf", t->conf->text,
+	    strlen(t->conf->text))) < 0)
+		hs_fatal(EX_OSERR, "memfd");
 	free(data);
-	return (0);
+	(void)fflush(stdout);
+	(void)fflush(stderr);
+	if ((pid = fork()) < 0)
+		hs_fatal(EX_OSERR, "fork");
+	if (pid == 0) {
+		become_worker(t);
+		if (wire_fd_at(mfd, STDIN_FILENO) < 0 || wire_fd_at(cfd, 3) < 0)
+			hs_fatal(EX_OSERR, "dup2");
+		(void)execv(t->conf->scanner_program, args);
+		_exit(fail("cannot run %s: %s", t->conf->scanner_program,
+		    strerror(errno)));
+	}
+	(void)close(mfd);
+	(void)close(cfd);
+	free(args);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			hs_fatal(EX_OSERR, "waitpid");
+	if (WIFSIGNALED(status))
+		return (fail("scan: %s killed by signal %d",
+		    t->conf->scanner_program, WTERMSIG(status)));
+	return (WEXITSTATUS(status));
 }
 
 /*
@@ -1662,12 +1712,12 @@ main(int argc, char **argv)
 		if (commands[i].sub != NULL && (argc < 2 ||
 		    strcmp(commands[i].sub, argv[1]) != 0))
 			continue;
+		t.cmd = &commands[i];
 		load(&t);
 		if (commands[i].sub != NULL) {
 			argc--;
 			argv++;
 		}
-		t.cmd = &commands[i];
 		if (commands[i].state)
 			rc = run_detached(&t, &commands[i], argc, argv);
 		else

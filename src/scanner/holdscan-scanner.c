@@ -37,7 +37,7 @@
  *	status: 0, 1 problems found (check), 2 usage, sysexits(3) codes.
  */
 #include <errno.h>
-#include <signal.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +45,11 @@
 #include <sys/stat.h>
 #include <syslog.h>
 #include <sysexits.h>
-#include <pwd.h>
 #include <unistd.h>
 
-#include "holdscan/plugin.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "holdscan/plugin.h"
 #include "scanner/cli.h"
 #include "scanner/scanner.h"
 

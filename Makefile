@@ -12,8 +12,9 @@
 #   make soak       mail + kills + reloads + faults for SOAK_SECONDS;
 #                   SOAK_LONG=1 (or make soak-long): one holdscand for
 #                   SOAK_LONG_SECONDS, no restarts, memory slope
-#   make install    PREFIX=/usr/local DESTDIR= (binaries, plugins, config,
-#                   man pages, systemd units, SysV script; see doc/quickstart.md)
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, the scanner program
+#                   and plugins in $(LIBDIR), config, man pages, systemd
+#                   units, SysV script, cron file; see doc/quickstart.md)
 #   make deps       apt-get install what is missing (as root)
 #
 # Flavours never mix: BUILD=rel (default, -O2 -g) and BUILD=asan
@@ -68,17 +69,39 @@ SOAK_LONG	?=
 SOAK_LONG_SECONDS ?= 3600
 SOAK_LONG_RATE	?= 50
 
+# Each program links what it uses and nothing else (doc/hacking.md):
+# holdscand and holdscan no libclamav, no GMime and no libdl; only the
+# scanner program loads plugins. Tests and tools link everything.
 PKGS		 = libconfuse gmime-3.0 libclamav zlib
-PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl -pthread
+TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CONFUSE_LIBS	:= $(shell pkg-config --libs libconfuse 2>/dev/null)
+GMIME_LIBS	:= $(shell pkg-config --libs gmime-3.0 2>/dev/null)
+DAEMON_LIBS	 = $(CONFUSE_LIBS) -ldb-5.3 -pthread
+TOOL_LIBS	 = $(CONFUSE_LIBS) -ldb-5.3 -pthread
+SCANNER_LIBS	 = $(GMIME_LIBS) $(CONFUSE_LIBS) -ldl
 
 WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
 		   -Wpointer-arith -Wvla -Wno-format-truncation
 HS_CPPFLAGS	 = -D_GNU_SOURCE -DHS_VERSION='"$(VERSION)"' -DHS_SRCDIR='"$(CURDIR)"' \
 		   -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' \
-		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -Isrc
+		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -DHS_LIBEXECDIR='"$(LIBDIR)"' \
+		   -Isrc -Iinclude
 HS_CFLAGS	 = -std=gnu11 -pthread $(WARN) $(HS_CPPFLAGS) $(PKG_CFLAGS) -fPIC
+
+# Plugins see holdscan/plugin.h and nothing else of ours; they export
+# their descriptor only and link their own libraries only: a symbol
+# they take from anywhere else is an error when they are linked.
+PLUGIN_CFLAGS	 = -std=gnu11 $(WARN) -D_GNU_SOURCE \
+		   -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' -Iinclude -fPIC \
+		   -fvisibility=hidden
+PLUGIN_LDFLAGS	 = -shared -Wl,--no-undefined
+PLUGIN_LIBS_clamav	:= $(shell pkg-config --libs libclamav 2>/dev/null)
+PLUGIN_LIBS_attachments	:= $(shell pkg-config --libs zlib 2>/dev/null)
+PLUGIN_CFLAGS_clamav	:= $(shell pkg-config --cflags libclamav 2>/dev/null)
+PLUGIN_CFLAGS_attachments := $(shell pkg-config --cflags zlib 2>/dev/null)
 
 ifeq ($(BUILD),asan)
 CFLAGS		 = -O1 -g -fsanitize=address,undefined \
@@ -93,11 +116,25 @@ Q		 = @
 endif
 
 # src/ has one folder per process or layer (doc/hacking.md); every
-# src/*/*.c except the programs' main files is library code.
-PROG_SRCS	 = src/daemon/holdscand.c src/tool/holdscan.c
+# src/*/*.c except the programs' main files is library code, one
+# library per layer:
+#	libhs-common	common/			every program
+#	libhs-store	state/ quarantine/ commit/	holdscand, holdscan
+#	libhs-daemon	daemon/			holdscand
+#	libhs-scanner	scanner/		holdscan-scanner
+#	libhs-tool	tool/			holdscan
+PROG_SRCS	 = src/daemon/holdscand.c src/tool/holdscan.c \
+		   src/scanner/holdscan-scanner.c
 LIB_SRCS	 = $(filter-out $(PROG_SRCS),$(wildcard src/*/*.c))
-LIB_OBJS	 = $(LIB_SRCS:%.c=$(O)/%.o)
-LIB		 = $(O)/libholdscan.a
+layer_srcs	 = $(filter-out $(PROG_SRCS),$(wildcard $(1:%=src/%/*.c)))
+LIB_COMMON	 = $(O)/libhs-common.a
+LIB_STORE	 = $(O)/libhs-store.a
+LIB_DAEMON	 = $(O)/libhs-daemon.a
+LIB_SCANNER	 = $(O)/libhs-scanner.a
+LIB_TOOL	 = $(O)/libhs-tool.a
+# Everything, in link order, for the tests and test tools.
+LIBS_ALL	 = $(LIB_TOOL) $(LIB_DAEMON) $(LIB_SCANNER) $(LIB_STORE) \
+		   $(LIB_COMMON)
 
 PLUGIN_SRCS	 = $(wildcard plugins/*.c)
 PLUGINS		 = $(PLUGIN_SRCS:plugins/%.c=$(O)/plugins/%.so)
@@ -116,7 +153,7 @@ FUZZ_SRCS	 = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES	 = $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 REPLAY_BINS	 = $(FUZZ_SRCS:%.c=$(O)/%-replay)
 
-PROG_BINS	 = $(O)/holdscand $(O)/holdscan
+PROG_BINS	 = $(O)/holdscand $(O)/holdscan $(O)/holdscan-scanner
 
 .PHONY: all progs check check-build check-unit check-e2e check-replay \
 	demo bench fuzz torture soak soak-long install clean deps lint FORCE
@@ -128,7 +165,7 @@ progs: $(PROG_BINS) $(PLUGINS) $(TPLUGINS) $(TOOL_BINS) $(FAULT_SOS)
 # The paths compiled in (default config file, plugin directory) are
 # those make install installs to: objects are rebuilt when they change.
 PATHS_STAMP	 = $(O)/.paths
-PATHS_NOW	 = $(SYSCONFDIR) $(PLUGINDIR)
+PATHS_NOW	 = $(SYSCONFDIR) $(PLUGINDIR) $(LIBDIR)
 
 $(PATHS_STAMP): FORCE
 	@mkdir -p $(@D)
@@ -141,45 +178,75 @@ $(O)/%.o: %.c $(PATHS_STAMP)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(LIB): $(LIB_OBJS)
+$(O)/tests/%.o: tests/%.c $(PATHS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(HS_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB_COMMON): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,common))
+$(LIB_STORE): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,state quarantine commit))
+$(LIB_DAEMON): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,daemon))
+$(LIB_SCANNER): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,scanner))
+$(LIB_TOOL): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,tool))
+$(O)/libhs-%.a:
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/holdscand: $(O)/src/daemon/holdscand.o $(LIB)
+# The programs: each its own layers and libraries.
+$(O)/holdscand: $(O)/src/daemon/holdscand.o $(LIB_DAEMON) $(LIB_STORE) \
+    $(LIB_COMMON)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
-$(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB)
+$(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB_TOOL) $(LIB_STORE) $(LIB_COMMON)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
 
-$(O)/plugins/%.so: $(O)/plugins/%.o $(LIB)
+$(O)/holdscan-scanner: $(O)/src/scanner/holdscan-scanner.o $(LIB_SCANNER) \
+    $(LIB_COMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SCANNER_LIBS)
+
+$(O)/plugins/%.o: plugins/%.c $(PATHS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_CFLAGS_$*) $(CFLAGS) -MMD -MP -c \
+	    -o $@ $<
+
+$(O)/tests/plugins/%.o: tests/plugins/%.c $(PATHS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(PLUGIN_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/plugins/%.so: $(O)/plugins/%.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< \
+	    $(PLUGIN_LIBS_$*)
 
-$(O)/plugins/%.so: $(O)/tests/plugins/%.o $(LIB)
+$(O)/plugins/%.so: $(O)/tests/plugins/%.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< $(LIB) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(PLUGIN_LDFLAGS) -o $@ $<
 
 $(O)/tests/fault/lib%.so: $(O)/tests/fault/%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $< -ldl
 
-$(O)/tests/unit/%: $(O)/tests/unit/%.o $(LIB)
+$(O)/tests/unit/%: $(O)/tests/unit/%.o $(LIBS_ALL)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS_ALL) $(PKG_LIBS) -lcmocka
 
-$(O)/tests/tools/%: $(O)/tests/tools/%.o $(LIB)
+$(O)/tests/tools/%: $(O)/tests/tools/%.o $(LIBS_ALL)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS_ALL) $(PKG_LIBS)
 
 # make check replays every fuzz corpus once through a plain driver.
-$(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o $(LIB)
+$(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o \
+    $(LIBS_ALL)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/tests/fuzz/replay_main.o \
-	    $(LIB) $(PKG_LIBS)
+	    $(LIBS_ALL) $(PKG_LIBS)
 
 # --- deps: what a fresh Debian 12 needs ---------------------------------
 DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
@@ -222,7 +289,7 @@ $(FUZZ_O)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZCC  $<")
 	$(Q)$(FUZZ_CC) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-command-line-argument \
-	    $(HS_CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+	    $(HS_CPPFLAGS) $(TEST_CFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_O)/fuzz_%: $(FUZZ_O)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
 	@$(if $(Q),echo "  FUZZLD  $@")
@@ -272,13 +339,14 @@ lint:
 	$(Q)shellcheck -s sh -e SC1091 tests/lib/*.sh tests/e2e/*.t tests/*.sh \
 	    tests/bench/*.sh tests/fuzz/*.sh tests/torture/*.t tests/soak/*.sh
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	    -D_GNU_SOURCE -Isrc --include=$(QUEUE_H) src plugins
+	    -D_GNU_SOURCE -Isrc -Iinclude --include=$(QUEUE_H) src plugins
 
 # --- install --------------------------------------------------------------
 # Files are shipped with the paths of PREFIX=/usr/local (doc/, etc/) or of
 # PREFIX=/usr (init/); make install writes the configured ones into them.
 PATH_SED	 = -e 's|/usr/local/etc/holdscan|$(SYSCONFDIR)|g' \
 		   -e 's|/usr/local/lib/holdscan/plugins|$(PLUGINDIR)|g' \
+		   -e 's|/usr/local/lib/holdscan|$(LIBDIR)|g' \
 		   -e 's|/usr/local/share/doc/holdscan|$(DOCDIR)|g'
 INIT_SED	 = -e 's|/usr/sbin/holdscand|$(SBINDIR)/holdscand|g' \
 		   -e 's|/usr/bin/holdscan |$(BINDIR)/holdscan |g' \
@@ -295,13 +363,14 @@ UNITS		 = init/holdscand.service init/holdscan-expire.service \
 # it differs from the new one, the new one is installed beside it as
 # FILE.dist (dpkg keeps an edited conffile the same way, as .dpkg-dist).
 install: progs
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(INITDIR) \
 	    $(DESTDIR)$(CRONDIR)
 	install -m 0755 $(O)/holdscand $(DESTDIR)$(SBINDIR)/holdscand
 	install -m 0755 $(O)/holdscan $(DESTDIR)$(BINDIR)/holdscan
+	install -m 0755 $(O)/holdscan-scanner $(DESTDIR)$(LIBDIR)/holdscan-scanner
 	$(if $(PLUGINS),install -m 0644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/)
 	@set -e; for f in $(ETC_FILES); do \
 	    dst=$(DESTDIR)$(SYSCONFDIR)/$${f#etc/}; \

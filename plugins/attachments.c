@@ -2,8 +2,8 @@
  * NAME
  *	attachments - file name and file type rules for attachments
  * DESCRIPTION
- *	A scanner plugin (hs_plugin ABI). It walks the message's MIME tree
- *	with GMime (src/mime.c, within max_depth and max_parts) and judges
+ *	A scanner plugin (hs_plugin ABI). It has the host walk the message's
+ *	MIME tree (hs_host.mime_walk, within max_depth and max_parts) and judges
  *	each leaf part; scan_part judges one part the same way, so that
  *	deliver-cleaned can remove just the offending ones. A part is
  *	blocked when
@@ -48,8 +48,7 @@
 
 #include <zlib.h>
 
-#include "scanner/mime.h"
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
 
 #define PEEK		64	/* bytes of an entry looked at for its type */
 #define NAME_SHOWN	120	/* bytes of a name put in a reason */
@@ -123,7 +122,7 @@ struct rules {
 	unsigned	 types;
 	bool		 double_ext, scan_zip, deny_encrypted, deny_malformed;
 	size_t		 zip_depth, zip_entries, zip_size;
-	struct mime_limits lim;
+	struct hs_mime_limits lim;
 };
 
 struct att {
@@ -244,9 +243,9 @@ rules_new(const struct hs_host *h, const char **error_r)
 	r->zip_size = v > 1024L * 1024 * 1024 ? 1024UL * 1024 * 1024 : (size_t)v;
 	r->lim.max_depth = (size_t)h->opt_num(h->host_ctx, "max_depth");
 	r->lim.max_parts = (size_t)h->opt_num(h->host_ctx, "max_parts");
-	if (r->lim.max_depth < 1 || r->lim.max_depth > MIME_MAX_DEPTH)
+	if (r->lim.max_depth < 1 || r->lim.max_depth > HS_MIME_MAX_DEPTH)
 		*error_r = "max_depth: use 1 to 32";
-	else if (r->lim.max_parts < 1 || r->lim.max_parts > MIME_MAX_PARTS)
+	else if (r->lim.max_parts < 1 || r->lim.max_parts > HS_MIME_MAX_PARTS)
 		*error_r = "max_parts: use 1 to 5000";
 	else if (r->zip_depth < 1 || r->zip_depth > 16)
 		*error_r = "zip_max_depth: use 1 to 16";
@@ -821,7 +820,7 @@ struct walkstate {
 };
 
 static int
-walk_part(void *arg, const struct mime_part *p)
+walk_part(void *arg, const struct hs_mime_part *p)
 {
 	struct walkstate *ws = arg;
 	struct hs_result one;
@@ -856,8 +855,8 @@ att_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 	ws.r = a->rules;
 	ws.res = res;
 	res->verdict = HS_CLEAN;
-	switch (mime_walk(msg->data, msg->len, &a->rules->lim, walk_part, &ws,
-	    why, sizeof(why))) {
+	switch (a->host->mime_walk(a->host->host_ctx, msg->data, msg->len,
+	    &a->rules->lim, walk_part, &ws, why, sizeof(why))) {
 	case -1:
 		res->verdict = HS_FAILED;
 		(void)snprintf(res->reason, sizeof(res->reason), "%s", why);
@@ -901,7 +900,6 @@ att_init(const struct hs_host *host, void **ctx_r, const char **error_r)
 		free(a);
 		return (-1);
 	}
-	mime_init();
 	*ctx_r = a;
 	return (0);
 }

@@ -77,8 +77,7 @@
 
 #include <clamav.h>
 
-#include "common/xalloc.h"
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
 
 #define LIMIT_PREFIX	"Heuristics.Limits.Exceeded."
 
@@ -290,7 +289,10 @@ parse_parsers(const char *text, uint32_t *flags_r, char *err, size_t errsize)
 	size_t		 i;
 	int		 rc = 0;
 
-	copy = xstrdup(text);
+	if ((copy = strdup(text)) == NULL) {
+		(void)snprintf(err, errsize, "parsers: out of memory");
+		return (-1);
+	}
 	for (word = strtok_r(copy, ", \t", &save); word != NULL;
 	    word = strtok_r(NULL, ", \t", &save)) {
 		if (strcmp(word, "all") == 0) {
@@ -355,7 +357,10 @@ parse_limit_verdicts(const char *text, struct settings *s, char *err,
 	size_t		 i;
 	int		 rc = 0;
 
-	copy = xstrdup(text);
+	if ((copy = strdup(text)) == NULL) {
+		(void)snprintf(err, errsize, "limit_verdicts: out of memory");
+		return (-1);
+	}
 	for (w = strtok_r(copy, ", \t", &save); w != NULL;
 	    w = strtok_r(NULL, ", \t", &save)) {
 		struct limit_rule *r;
@@ -408,8 +413,12 @@ settings_read(const struct hs_host *host, struct settings *s, char *err,
 	long		 n;
 
 	memset(s, 0, sizeof(*s));
-	s->dbdir = xstrdup(host->opt_str(h, "database_directory"));
-	s->tmpdir = xstrdup(host->opt_str(h, "temporary_directory"));
+	if ((s->dbdir = strdup(host->opt_str(h, "database_directory"))) ==
+	    NULL || (s->tmpdir = strdup(host->opt_str(h,
+	    "temporary_directory"))) == NULL) {
+		(void)snprintf(err, errsize, "out of memory");
+		goto fail;
+	}
 	s->max_scan_size = (uint64_t)host->opt_num(h, "max_scan_size");
 	s->max_file_size = (uint64_t)host->opt_num(h, "max_file_size");
 	if (s->max_scan_size > UINT32_MAX || s->max_file_size > UINT32_MAX) {
@@ -511,7 +520,7 @@ static int
 dbfiles_list(const char *dir, struct dbfile **files_r, size_t *n_r,
     time_t *newest_r, char *err, size_t errsize)
 {
-	struct dbfile	*files = NULL;
+	struct dbfile	*files = NULL, *more;
 	struct dirent	*de;
 	struct stat	 st;
 	size_t		 n = 0;
@@ -531,8 +540,17 @@ dbfiles_list(const char *dir, struct dbfile **files_r, size_t *n_r,
 		if (fstatat(dfd, de->d_name, &st, 0) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		files = xreallocarray(files, n + 1, sizeof(*files));
-		files[n].name = xstrdup(de->d_name);
+		if ((more = reallocarray(files, n + 1, sizeof(*files))) ==
+		    NULL || (more[n].name = strdup(de->d_name)) == NULL) {
+			if (more != NULL)
+				files = more;
+			(void)snprintf(err, errsize, "database_directory %s: "
+			    "out of memory", dir);
+			(void)closedir(d);
+			dbfiles_free(files, n);
+			return (-1);
+		}
+		files = more;
 		files[n].size = st.st_size;
 		n++;
 		if (st.st_mtime > *newest_r)
@@ -744,7 +762,10 @@ clamav_init(const struct hs_host *host, void **ctx_r, const char **error_r)
 		*error_r = init_error;
 		return (-1);
 	}
-	c = xcalloc(1, sizeof(*c));
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		*error_r = "out of memory";
+		return (-1);
+	}
 	c->host = host;
 	if (settings_read(host, &c->set, c->error, sizeof(c->error)) < 0 ||
 	    engine_build(&c->set, &c->eng, c->error, sizeof(c->error)) < 0)

@@ -50,7 +50,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
 
 #define HR_FILE_MAX	(4 * 1024 * 1024)	/* a rules file, at most */
 #define HR_LINE_MAX	8192			/* one rules line, at most */

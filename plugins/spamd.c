@@ -57,7 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
 
 #define SD_REPLY_MAX	65536	/* bytes of an answer, at most */
 #define SD_LINE_MAX	1024	/* status or header line, at most */

@@ -81,6 +81,7 @@ quarantine_directory = $DEMO/hs/quarantine
 pid_file = $DEMO/hs/holdscand.pid
 metrics_file = $DEMO/hs/state/metrics.prom
 plugin_directory = $(hs_plugins "$DEMO/hs")
+scanner_program = $(hs_scanner_program "$DEMO/hs")
 worker_user = nobody
 scanners = $scanners
 EOF

@@ -49,7 +49,6 @@
 #include "common/log.h"
 #include "common/qfile.h"
 #include "common/xalloc.h"
-#include "scanner/scan.h"
 #include "state/journal.h"
 
 #define RELEASE_TRIES	500		/* busy index: 500 x 10 ms at most */
@@ -397,7 +396,7 @@ release_message(struct commit_ctx *c, struct quarantine *q, const char *qid,
 		parts.extra = extra;
 	}
 	if ((hdr = release_header(c, &e, o->header_name)) != NULL) {
-		scan_build_content(qf->content, qf->ncontent, qf->header_end, hdr,
+		qfile_insert_headers(qf->content, qf->ncontent, qf->header_end, hdr,
 		    c->ql->line_limit, &recs);
 		if (qfile_records_decode(recs.data ? recs.data : "", recs.len,
 		    "NL", &content, &parts.ncontent, &err) < 0) {

@@ -14,6 +14,15 @@
  *
  *	All problems in a file are collected, not just the first.
  *
+ *	A plugin section's options belong to the plugin. With a probe (the
+ *	scanner program, which loads plugins) they are checked against the
+ *	plugin's option table in the same pass, with their lines. Without
+ *	one (holdscand's master and the holdscan tool, which never load a
+ *	plugin) they are kept as written, unchecked: libconfuse cannot
+ *	accept unknown names and tell them, so their names are learnt
+ *	first, one parse per name, from its "no such option" complaints
+ *	(at most CONFIG_PLUGIN_NAMES_MAX names).
+ *
  *	This module must never exit or log: it returns errors to the caller,
  *	which decides (holdscand refuses to start, check-config prints them).
  */
@@ -35,8 +44,8 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/template.h"
 #include "common/xalloc.h"
-#include "scanner/rewrite.h"
 
 enum ptype {
 	P_STR,		/* any string */
@@ -85,6 +94,9 @@ static const struct param params[] = {
 	    "counters in Prometheus text format, rewritten atomically" },
 	{ "plugin_directory", P_PATH, HS_PLUGINDIR, F(plugin_directory),
 	    NOLIM, NULL, "where scanner plugins are loaded from" },
+	{ "scanner_program", P_PATH, HS_LIBEXECDIR "/holdscan-scanner",
+	    F(scanner_program), NOLIM, NULL,
+	    "the program that loads the plugins and scans, as worker_user" },
 	/* logging */
 	{ "syslog_name", P_STR, "holdscand", F(syslog_name), NOLIM, NULL,
 	    "program name in log lines" },
@@ -388,16 +400,29 @@ param_store(const struct param *p, const char *value, struct hs_config *conf,
 	return ("internal error: unknown parameter type");
 }
 
+/* The parses of one load: see config_load_common(). */
+enum pass {
+	PASS_LENIENT,		/* scanners and plugin_directory; all else ignored */
+	PASS_DISCOVER,		/* learn the option names of plugin sections */
+	PASS_STRICT,		/* check and store everything */
+};
+
 /* Errors collected while parsing: one line each. */
 struct load_state {
 	struct buf	 errors;
 	const char	*name;
 	struct hs_config *scratch;	/* values stored as they are checked */
-	bool		 strict;	/* second pass: check and store */
+	enum pass	 pass;
+	bool		 strict;	/* pass == PASS_STRICT */
 	/* option tables of the plugins, from the probe */
 	char		**pnames;
 	const struct hs_plugin_option **ptables;
 	size_t		 nprobed;
+	/* without a probe: option names seen in plugin sections */
+	bool		 raw;
+	char		**found;
+	size_t		 nfound;
+	bool		 found_new;	/* this parse learnt one */
 };
 
 /*
@@ -444,13 +469,42 @@ static const struct policy_extra policy_extras[] = {
 };
 #define NEXTRAS	(sizeof(policy_extras) / sizeof(policy_extras[0]))
 
+/* A name learnt in a plugin section (PASS_DISCOVER). */
+static void
+found_add(struct load_state *ls, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < ls->nfound; i++)
+		if (strcmp(ls->found[i], name) == 0)
+			return;
+	ls->found = xreallocarray(ls->found, ls->nfound + 1,
+	    sizeof(*ls->found));
+	ls->found[ls->nfound++] = xstrdup(name);
+	ls->found_new = true;
+}
+
 static void
 config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	struct load_state *ls = parsing;
 	char	 msg[512];
 
-	if (ls == NULL || !ls->strict)
+	if (ls == NULL)
+		return;
+	/*
+	 * libconfuse stops at a name it does not know, and says which in
+	 * this message (untranslated: nothing here calls setlocale(3)).
+	 * A name it does not know elsewhere ends the learning; the strict
+	 * pass reports it.
+	 */
+	if (ls->pass == PASS_DISCOVER) {
+		if (strcmp(cfg_name(cfg), "plugin") == 0 &&
+		    strcmp(fmt, "no such option '%s'") == 0)
+			found_add(ls, va_arg(ap, const char *));
+		return;
+	}
+	if (!ls->strict)
 		return;
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (cfg->line > 0)
@@ -539,6 +593,8 @@ validate_plugin_opt(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (parsing == NULL || !parsing->strict || plugin == NULL)
 		return (0);
+	if (parsing->raw)
+		goto store;	/* the plugin's to check (scanner program) */
 	if ((t = probed_table(parsing, plugin)) == NULL)
 		return (0);	/* the probe failure is reported already */
 	for (o = t; o->name != NULL; o++)
@@ -553,6 +609,7 @@ validate_plugin_opt(cfg_t *cfg, cfg_opt_t *opt)
 		    why);
 		return (0);
 	}
+store:
 	pc = plugin_section(parsing->scratch, plugin);
 	pc->opt_names = xreallocarray(pc->opt_names, pc->nopts + 1,
 	    sizeof(*pc->opt_names));
@@ -607,7 +664,7 @@ policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
 		why = "not a header field name (printable ASCII without "
 		    "spaces or ':', 76 characters at most; empty for none)";
 	else if (x->off != F(tag_header_name))
-		why = rewrite_check_template(value);
+		why = template_check(value);
 	if (why != NULL) {
 		cfg_error(cfg, "%s = \"%s\": %s", x->name, value, why);
 		return (0);
@@ -677,19 +734,34 @@ str_opt(const char *name, const char *def, cfg_validate_callback_t cb)
 
 /*
  * The libconfuse schema. Strings and option arrays point into static
- * tables and the load state, which outlive the cfg_t. In the first pass
- * everything unknown is ignored (only scanners and plugin_directory are
- * wanted); the second knows every plugin's options.
+ * tables and the load state, which outlive the cfg_t. In the lenient
+ * pass everything unknown is ignored (only scanners and plugin_directory
+ * are wanted); the discovering pass knows the names of plugin options
+ * learnt so far; the strict one knows every plugin's options (or,
+ * without a probe, every name the file uses in plugin sections).
  */
 struct schema {
 	cfg_opt_t	*root, *plugin, *policy, *domain;
 };
 
+/* Add name to the plugin section's options unless it is there. */
 static void
-schema_build(struct schema *sc, const struct load_state *ls, bool strict)
+schema_plugin_opt(struct schema *sc, size_t *k, const char *name)
+{
+	size_t	 j;
+
+	for (j = 0; j < *k; j++)	/* the union: one of each name */
+		if (strcmp(sc->plugin[j].name, name) == 0)
+			return;
+	sc->plugin[(*k)++] = str_opt(name, NULL, validate_plugin_opt);
+}
+
+static void
+schema_build(struct schema *sc, const struct load_state *ls, enum pass pass)
 {
 	const struct hs_plugin_option *o;
 	cfg_opt_t	 end = CFG_END();
+	bool		 strict = pass != PASS_LENIENT;
 	size_t		 i, n = 0, k;
 	int		 v;
 
@@ -704,22 +776,15 @@ schema_build(struct schema *sc, const struct load_state *ls, bool strict)
 		sc->root[n++] = s;
 	}
 
-	for (k = 0, i = 0; i < ls->nprobed; i++)
+	for (k = ls->nfound, i = 0; i < ls->nprobed; i++)
 		for (o = ls->ptables[i]; o->name != NULL; o++)
 			k++;
 	sc->plugin = xcalloc(k + 2, sizeof(cfg_opt_t));
-	for (k = 0, i = 0; i < ls->nprobed; i++) {
-		for (o = ls->ptables[i]; o->name != NULL; o++) {
-			size_t	 j;
-
-			for (j = 0; j < k; j++)	/* the union: one of each name */
-				if (strcmp(sc->plugin[j].name, o->name) == 0)
-					break;
-			if (j == k)
-				sc->plugin[k++] = str_opt(o->name, NULL,
-				    validate_plugin_opt);
-		}
-	}
+	for (k = 0, i = 0; i < ls->nprobed; i++)
+		for (o = ls->ptables[i]; o->name != NULL; o++)
+			schema_plugin_opt(sc, &k, o->name);
+	for (i = 0; i < ls->nfound; i++)
+		schema_plugin_opt(sc, &k, ls->found[i]);
 	if (!strict)
 		sc->plugin[k++] = str_opt("__unknown", NULL, NULL);
 	sc->plugin[k] = end;
@@ -773,20 +838,22 @@ schema_free(struct schema *sc)
 
 static int
 parse_pass(struct load_state *ls, const char *path, const char *text,
-    bool strict, cfg_t **cfg_r)
+    enum pass pass, cfg_t **cfg_r)
 {
 	struct schema	 sc;
 	cfg_t		*cfg;
+	bool		 strict = pass == PASS_STRICT;
 	int		 rc;
 
-	schema_build(&sc, ls, strict);
-	if ((cfg = cfg_init(sc.root, strict ? CFGF_NONE :
+	schema_build(&sc, ls, pass);
+	if ((cfg = cfg_init(sc.root, pass != PASS_LENIENT ? CFGF_NONE :
 	    CFGF_IGNORE_UNKNOWN)) == NULL) {
 		schema_free(&sc);
 		buf_printf(&ls->errors, "%s: cannot initialise parser\n", ls->name);
 		return (-1);
 	}
 	(void)cfg_set_error_function(cfg, config_errfunc);
+	ls->pass = pass;
 	ls->strict = strict;
 	parsing = ls;
 	rc = path ? cfg_parse(cfg, path) : cfg_parse_buf(cfg, text);
@@ -837,11 +904,8 @@ probe_add(struct load_state *ls, const char *plugin, config_probe_fn probe,
 	for (i = 0; i < ls->nprobed; i++)
 		if (strcmp(ls->pnames[i], plugin) == 0)
 			return;
-	if (probe == NULL) {
-		buf_printf(&ls->errors, "%s: plugin %s: plugins cannot be loaded "
-		    "here\n", ls->name, plugin);
-		return;
-	}
+	if (probe == NULL)
+		return;		/* kept as written: see config_load() */
 	if ((t = probe(arg, ls->scratch->plugin_directory, plugin,
 	    &error)) == NULL) {
 		buf_printf(&ls->errors, "%s: plugin %s: %s\n", ls->name, plugin,
@@ -900,6 +964,9 @@ load_state_clear(struct load_state *ls)
 		free(ls->pnames[i]);
 	free(ls->pnames);
 	free(ls->ptables);
+	for (i = 0; i < ls->nfound; i++)
+		free(ls->found[i]);
+	free(ls->found);
 	buf_free(&ls->errors);
 }
 
@@ -922,10 +989,37 @@ config_new_defaults(void)
 	return (conf);
 }
 
+/*
+ * The names of the options of plugin sections, without a probe: parse
+ * until libconfuse knows them all or stops for another reason.
+ */
+static void
+discover_plugin_options(struct load_state *ls, const char *path,
+    const char *text)
+{
+	cfg_t	*cfg;
+
+	for (;;) {
+		ls->found_new = false;
+		if (parse_pass(ls, path, text, PASS_DISCOVER, &cfg) == 0) {
+			cfg_free(cfg);
+			return;
+		}
+		if (!ls->found_new)
+			return;		/* the strict pass says what is wrong */
+		if (ls->nfound > CONFIG_PLUGIN_NAMES_MAX) {
+			buf_printf(&ls->errors, "%s: plugin sections use more "
+			    "than %d different option names\n", ls->name,
+			    CONFIG_PLUGIN_NAMES_MAX);
+			return;
+		}
+	}
+}
+
 static int
 config_load_common(const char *path, const char *text, const char *name,
-    config_probe_fn probe, void *probe_arg, struct hs_config **conf_r,
-    char **errors_r)
+    config_probe_fn probe, void *probe_arg, bool keep,
+    struct hs_config **conf_r, char **errors_r)
 {
 	struct load_state ls;
 	struct hs_config *conf = config_new_defaults();
@@ -935,10 +1029,11 @@ config_load_common(const char *path, const char *text, const char *name,
 	memset(&ls, 0, sizeof(ls));
 	ls.name = name;
 	ls.scratch = conf;
+	ls.raw = probe == NULL;
 	*conf_r = NULL;
 
 	/* Pass 1: which plugins, from where; nothing is checked yet. */
-	if (parse_pass(&ls, path, text, false, &cfg) == 0) {
+	if (parse_pass(&ls, path, text, PASS_LENIENT, &cfg) == 0) {
 		const char	*dir = cfg_getstr(cfg, "plugin_directory");
 		char		**words;
 		size_t		 n;
@@ -960,8 +1055,11 @@ config_load_common(const char *path, const char *text, const char *name,
 		cfg = NULL;
 	}
 
+	if (ls.raw)
+		discover_plugin_options(&ls, path, text);
+
 	/* Pass 2: everything, with line numbers. */
-	if (parse_pass(&ls, path, text, true, &cfg) == 0) {
+	if (parse_pass(&ls, path, text, PASS_STRICT, &cfg) == 0) {
 		for (i = 0; i < NPARAMS; i++) {
 			cfg_opt_t *o = cfg_getopt(cfg, params[i].name);
 
@@ -983,7 +1081,10 @@ config_load_common(const char *path, const char *text, const char *name,
 		ls.errors.data[--ls.errors.len] = '\0';	/* last newline */
 		*errors_r = buf_steal(&ls.errors, NULL);
 		load_state_clear(&ls);
-		config_free(&conf);
+		if (keep)
+			*conf_r = conf;
+		else
+			config_free(&conf);
 		return (-1);
 	}
 	load_state_clear(&ls);
@@ -1085,9 +1186,24 @@ read_text_file(const char *path, char **errors_r)
 	return (buf_steal(&b, NULL));
 }
 
-int
-config_load(const char *path, config_probe_fn probe, void *probe_arg,
-    struct hs_config **conf_r, char **errors_r)
+static int
+load_text(const char *text, const char *name, config_probe_fn probe,
+    void *probe_arg, bool keep, struct hs_config **conf_r, char **errors_r)
+{
+	char	*clean = preprocess(text);
+	int	 rc;
+
+	rc = config_load_common(NULL, clean, name, probe, probe_arg, keep,
+	    conf_r, errors_r);
+	free(clean);
+	if (*conf_r != NULL)
+		(*conf_r)->text = xstrdup(text);
+	return (rc);
+}
+
+static int
+load_file(const char *path, config_probe_fn probe, void *probe_arg,
+    bool keep, struct hs_config **conf_r, char **errors_r)
 {
 	char	*text;
 	int	 rc;
@@ -1097,22 +1213,31 @@ config_load(const char *path, config_probe_fn probe, void *probe_arg,
 	*conf_r = NULL;
 	if ((text = read_text_file(path, errors_r)) == NULL)
 		return (-1);
-	rc = config_load_string(text, path, probe, probe_arg, conf_r, errors_r);
+	rc = load_text(text, path, probe, probe_arg, keep, conf_r, errors_r);
 	free(text);
 	return (rc);
+}
+
+int
+config_load(const char *path, config_probe_fn probe, void *probe_arg,
+    struct hs_config **conf_r, char **errors_r)
+{
+	return (load_file(path, probe, probe_arg, false, conf_r, errors_r));
+}
+
+int
+config_load_anyway(const char *path, struct hs_config **conf_r,
+    char **errors_r)
+{
+	return (load_file(path, NULL, NULL, true, conf_r, errors_r));
 }
 
 int
 config_load_string(const char *text, const char *name, config_probe_fn probe,
     void *probe_arg, struct hs_config **conf_r, char **errors_r)
 {
-	char	*clean = preprocess(text);
-	int	 rc;
-
-	rc = config_load_common(NULL, clean, name, probe, probe_arg, conf_r,
-	    errors_r);
-	free(clean);
-	return (rc);
+	return (load_text(text, name, probe, probe_arg, false, conf_r,
+	    errors_r));
 }
 
 static void
@@ -1157,6 +1282,7 @@ config_free(struct hs_config **confp)
 	for (i = 0; i < NEXTRAS; i++)
 		free(*(char **)((char *)conf + policy_extras[i].off));
 	free(conf->file);
+	free(conf->text);
 	free(conf);
 	*confp = NULL;
 }

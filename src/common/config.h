@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #include "common/verdict.h"
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
 
 #define CONFIG_DEFAULT_FILE	HS_SYSCONFDIR "/holdscan.conf"
 
@@ -58,6 +58,7 @@ struct hs_config_domain {
 
 struct hs_config {
 	char	*file;			/* path it was read from */
+	char	*text;			/* its text as read: the scanner program's */
 
 	/* where things are */
 	char	*postfix_config_directory;
@@ -67,6 +68,7 @@ struct hs_config {
 	char	*pid_file;
 	char	*metrics_file;
 	char	*plugin_directory;
+	char	*scanner_program;	/* holdscan-scanner */
 
 	/* logging */
 	char	*syslog_name;
@@ -136,20 +138,36 @@ struct hs_config {
  * ("file:line: parameter: what is wrong"), in *errors_r (owned by the
  * caller). A missing file is an error; an empty one gives all defaults.
  * config_load_string() parses text (tests, fuzzing); name is used in messages.
+ * Either keeps the text in conf->text.
  */
 /*
- * A plugin section's options are the plugin's own: the loader asks probe
- * for the option table of each plugin named in scanners or in a plugin
- * section (NULL and *error_r set when the plugin cannot be loaded).
- * probe may be NULL: then plugin sections are refused.
+ * A plugin section's options are the plugin's own. With a probe, the
+ * loader asks it for the option table of each plugin named in scanners
+ * or in a plugin section (NULL and *error_r set when the plugin cannot
+ * be loaded) and checks each option against it: the scanner program's
+ * way. With probe NULL (holdscand's master, the holdscan tool: they
+ * never load a plugin) plugin sections are kept as written, unchecked;
+ * the scanner program checks them.
  */
 typedef const struct hs_plugin_option *(*config_probe_fn)(void *arg,
 	    const char *plugin_dir, const char *plugin, char **error_r);
+
+/* Different option names all plugin sections of a file may use, without a probe. */
+#define CONFIG_PLUGIN_NAMES_MAX	256
 
 int	 config_load(const char *path, config_probe_fn probe, void *probe_arg,
 	    struct hs_config **conf_r, char **errors_r);
 int	 config_load_string(const char *text, const char *name,
 	    config_probe_fn probe, void *probe_arg, struct hs_config **conf_r,
+	    char **errors_r);
+/*
+ * config_load_anyway() is config_load() without a probe that gives a
+ * configuration even when the file has errors (-1 with *errors_r, and
+ * *conf_r where each bad value kept its default; NULL only when the file
+ * cannot be read): holdscand -n and holdscan check-config still run the
+ * scanner program, as its worker_user, to report every error at once.
+ */
+int	 config_load_anyway(const char *path, struct hs_config **conf_r,
 	    char **errors_r);
 void	 config_free(struct hs_config **conf);
 /*

@@ -9,6 +9,8 @@
  *	void	qfile_free(qf);
  *	int	qfile_image(parts, out, err);
  *	int	qfile_write(fd, parts, err);
+ *	void	qfile_insert_headers(recs, n, header_end, add_headers,
+ *		    line_limit, out);
  * DESCRIPTION
  *	The reader follows the file the way Postfix's rec_get() and qmgr(8)
  *	do: it starts at the C record, follows non-zero p (pointer) records,
@@ -1491,4 +1493,24 @@ qfile_records_decode(const char *data, size_t len, const char *allowed,
 fail:
 	free(recs);
 	return (-1);
+}
+
+void
+qfile_insert_headers(const struct qfile_rec *recs, size_t n,
+    size_t header_end, const char *add_headers, size_t line_limit,
+    struct buf *out)
+{
+	struct qfile_rec *hrecs = NULL;
+	size_t		 nh;
+
+	if (header_end > n)
+		header_end = n;
+	qfile_records_encode(recs, header_end, out);
+	if (add_headers != NULL && *add_headers != '\0') {
+		nh = qfile_text_records(add_headers, strlen(add_headers),
+		    line_limit, &hrecs);
+		qfile_records_encode(hrecs, nh, out);
+		free(hrecs);
+	}
+	qfile_records_encode(recs + header_end, n - header_end, out);
 }

@@ -197,6 +197,19 @@ size_t	 qfile_header_end(const struct qfile_rec *recs, size_t n);
 bool	 qfile_is_header_line(const char *p, size_t len);
 
 /*
+ * qfile_insert_headers() appends to out (as qfile_records_encode() does)
+ * the content recs[n] with each line of add_headers ("Name: value\n"...)
+ * inserted before record header_end (where the header block ends: the
+ * empty line, qfile_header_end()), long lines split at line_limit as
+ * Postfix does. The new content of a message that gains header lines:
+ * the scanners' verdict headers, holdscand's not-scanned header, the
+ * release header of the quarantine.
+ */
+void	 qfile_insert_headers(const struct qfile_rec *recs, size_t n,
+	    size_t header_end, const char *add_headers, size_t line_limit,
+	    struct buf *out);
+
+/*
  * Plain record streams (type, length, payload; no structure), used to pass
  * content between processes. qfile_records_encode() appends records to out.
  * qfile_records_decode() parses len bytes at data into records pointing

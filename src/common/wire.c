@@ -8,18 +8,27 @@
  *	socket type, so a short read is a protocol error, not a partial
  *	message.
  *
+ *	Longer text goes in a memfd sealed against any change before it is
+ *	sent, so that a receiver (a scanner parent, which runs as
+ *	worker_user) cannot alter what the sender reads back or sends again.
+ *
  *	This module must never leak a received descriptor: anything
  *	unexpected (more than one fd, a truncated control message) is
  *	closed and reported as an error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/wire.h"
+#include "common/xalloc.h"
 
 #define WIRE_MAX_BODY	2048
 
@@ -133,4 +142,87 @@ wire_recv(int sock, enum wire_type *type_r, void *body, size_t size,
 	*len_r = (size_t)n - sizeof(t);
 	*fd_r = fd;
 	return (1);
+}
+
+int
+wire_memfd(const char *name, const void *data, size_t len)
+{
+	size_t	 off = 0;
+	ssize_t	 w;
+	int	 fd, saved;
+
+	if ((fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
+		return (-1);
+	while (off < len) {
+		w = write(fd, (const char *)data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		goto fail;
+	/* A reader with read(2), a standard input say, starts at the start. */
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		goto fail;
+	return (fd);
+fail:
+	saved = errno ? errno : EIO;
+	(void)close(fd);
+	errno = saved;
+	return (-1);
+}
+
+int
+wire_memfd_read(int fd, size_t max, char **text_r, size_t *len_r)
+{
+	struct stat	 st;
+	size_t		 off = 0, len;
+	ssize_t		 r;
+	char		*text;
+
+	if (fstat(fd, &st) < 0)
+		return (-1);
+	if (!S_ISREG(st.st_mode) || st.st_size < 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((uint64_t)st.st_size > max) {
+		errno = EFBIG;
+		return (-1);
+	}
+	len = (size_t)st.st_size;
+	text = xmalloc(len + 1);
+	while (off < len) {
+		r = pread(fd, text + off, len - off, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;	/* shorter than it said */
+			free(text);
+			return (-1);
+		}
+		off += (size_t)r;
+	}
+	text[len] = '\0';
+	if (memchr(text, '\0', len) != NULL) {
+		free(text);
+		errno = EINVAL;
+		return (-1);
+	}
+	*text_r = text;
+	if (len_r != NULL)
+		*len_r = len;
+	return (0);
+}
+
+int
+wire_fd_at(int fd, int target)
+{
+	if (fd == target)
+		return (fcntl(fd, F_SETFD, 0) < 0 ? -1 : 0);
+	return (dup2(fd, target) < 0 ? -1 : 0);
 }

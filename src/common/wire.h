@@ -2,9 +2,11 @@
  * wire.h - messages between holdscand's processes: a type, a fixed-size
  * body and at most one file descriptor, over SOCK_SEQPACKET socketpairs.
  *
- * The peers are the same binary, so bodies are plain structs; the
- * receiver still checks each body's size against its type and never
- * trusts a string to be terminated.
+ * The peers are programs of the same build (holdscand, its supervisor,
+ * holdscan-scanner), so bodies are plain structs; the receiver still
+ * checks each body's size against its type and never trusts a string to
+ * be terminated. Text too long for a body (a configuration, its errors)
+ * travels in a sealed memfd (wire_memfd()).
  */
 #ifndef HS_WIRE_H
 #define HS_WIRE_H
@@ -18,7 +20,9 @@ enum wire_type {
 	/* master -> scanner parent */
 	WIRE_SPAWN = 1,		/* no body: fork one more worker */
 	WIRE_KILL,		/* struct wire_pid: SIGKILL one worker */
-	WIRE_RELOAD,		/* no body: rebuild plugins' state (engines) */
+	WIRE_RELOAD,		/* struct wire_config + memfd: check this
+				   configuration; if good, take it and
+				   rebuild the plugins' state (engines) */
 	/* scanner parent -> master */
 	WIRE_SPAWNED,		/* struct wire_spawned + the worker's socket */
 	WIRE_EXITED,		/* struct wire_exited */
@@ -28,9 +32,14 @@ enum wire_type {
 	/* worker -> master */
 	WIRE_RESULT,		/* struct wire_result [+ sealed memfd with content records] */
 	/* master -> scanner supervisor */
-	WIRE_START,		/* struct wire_start: start a scanner parent */
+	WIRE_START,		/* no body: start a scanner parent */
 	/* scanner supervisor -> master (and WIRE_EXITED for a scanner parent) */
 	WIRE_STARTED,		/* struct wire_started [+ the new parent's control socket] */
+	/* master -> scanner parent, its first message */
+	WIRE_CONFIG,		/* struct wire_config + memfd: the configuration
+				   to start with */
+	/* scanner parent -> master, for WIRE_CONFIG and WIRE_RELOAD */
+	WIRE_CHECKED,		/* struct wire_checked [+ memfd: the errors] */
 };
 
 struct wire_pid {
@@ -47,13 +56,27 @@ struct wire_exited {
 	int32_t		 status;	/* as from waitpid() */
 };
 
-struct wire_start {
-	uint32_t	 reread;	/* re-read the configuration file first */
-};
-
 struct wire_started {
 	int32_t		 pid;		/* > 0 with the socket; 0: not started */
 	int32_t		 error;		/* errno when not started */
+};
+
+/*
+ * A configuration for the scanner parent: the text of holdscan.conf as
+ * the master read it comes in the memfd (the scanner parent checks the
+ * plugin sections against the plugins, which the master cannot), and
+ * Postfix's facts that scanning needs in the body.
+ */
+struct wire_config {
+	uint32_t	 serial;	/* echoed in WIRE_CHECKED; 0 for WIRE_CONFIG */
+	uint32_t	 line_limit;	/* Postfix's line_length_limit */
+	char		 myhostname[256];
+};
+
+struct wire_checked {
+	uint32_t	 serial;	/* of the WIRE_CONFIG or WIRE_RELOAD */
+	uint32_t	 ok;		/* 0: the errors ("file:line: ...", one a
+					   line) are in the memfd; nothing changed */
 };
 
 struct wire_engine {
@@ -96,5 +119,21 @@ int	 wire_send(int sock, enum wire_type type, const void *body, size_t len,
 	    int fd);
 int	 wire_recv(int sock, enum wire_type *type_r, void *body, size_t size,
 	    size_t *len_r, int *fd_r);
+
+/*
+ * wire_memfd() makes a sealed (read-only for everybody) memfd holding
+ * data[len], its offset at 0; -1 with errno. wire_memfd_read() reads one whole, from
+ * offset 0 whoever read it before, into a NUL-terminated string (*text_r,
+ * owned by the caller; a NUL inside is refused) of at most max bytes;
+ * 0, or -1 with errno (EFBIG: larger, EINVAL: a NUL byte).
+ */
+int	 wire_memfd(const char *name, const void *data, size_t len);
+/*
+ * wire_fd_at() makes target a copy of fd that survives execve(2) (dup2(2)
+ * clears close-on-exec, except when fd is target already); for a child
+ * about to run another program. 0, or -1 with errno.
+ */
+int	 wire_fd_at(int fd, int target);
+int	 wire_memfd_read(int fd, size_t max, char **text_r, size_t *len_r);
 
 #endif

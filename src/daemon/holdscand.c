@@ -5,11 +5,12 @@
  *	holdscand [-fv] [-c config_file]
  *	holdscand -n [-c config_file]
  * DESCRIPTION
- *	The master process. Started as root, it forks the scanner
- *	supervisor (which keeps root's uid with CAP_SETUID and CAP_SETGID
- *	only, and starts the scanner parent, which drops to worker_user and
- *	forks the scanner workers), drops to Postfix's mail_owner, and
- *	opens the queue, its lock on it and the watcher. Then the pipeline
+ *	The master process. Started as root, it has the scanner program
+ *	check the plugin sections of its configuration (it loads no plugin
+ *	itself), forks the scanner supervisor (which keeps root's uid with
+ *	CAP_SETUID and CAP_SETGID only, and starts the scanner parents: the
+ *	scanner program, holdscan-scanner, as worker_user, which forks the
+ *	scanner workers), drops to Postfix's mail_owner, and opens the queue, its lock on it and the watcher. Then the pipeline
  *	(pipeline.c) finishes whatever a previous run left in progress
  *	(commit.c recovery), and one event loop runs:
  *
@@ -25,7 +26,9 @@
  *	Everything it knows lives in the one context struct below.
  *
  *	SIGTERM: stop claiming, finish the messages already claimed, exit.
- *	SIGHUP: re-read the configuration (and let the scanners reload).
+ *	SIGHUP: re-read the configuration; the scanner parent checks its
+ *	plugin sections, and it is taken (and the scanners reload) only when
+ *	they are right, else refused with the errors in the log.
  *	Postfix's queue hashing and queue id style are followed when main.cf
  *	changes (follow_layout()); no signal is needed.
  *	A dead scanner parent is replaced after a pause (worker.c);
@@ -66,13 +69,14 @@
 #include "common/metrics.h"
 #include "common/policy.h"
 #include "common/queue.h"
+#include "common/scanprog.h"
+#include "common/wire.h"
 #include "common/xalloc.h"
 #include "daemon/instance.h"
 #include "daemon/notify.h"
 #include "daemon/pipeline.h"
 #include "daemon/watch.h"
 #include "daemon/worker.h"
-#include "scanner/pluginload.h"
 
 #define LAYOUT_CHECK_MS		1000	/* main.cf looked at, when idle */
 #define LAYOUT_RETRY_MS		10000	/* after postconf failed */
@@ -95,7 +99,10 @@ struct holdscand {
 	struct notify	*notify;
 	struct watch	*watch;
 	struct pool	 pool;
-	struct scanner_setup setup;
+	struct supervisor_setup setup;	/* strings are ours, freed at exit */
+	struct hs_config *pending;	/* re-read, its plugin sections being
+					   checked by the scanner parent */
+	bool		 reload_again;	/* SIGHUP while they were */
 	struct pipeline	*pipe;		/* each message's life (pipeline.c) */
 	long		 next_rescan_ms;
 	long		 next_metrics_ms;
@@ -137,16 +144,113 @@ usage(void)
 	usage_to(stderr, EX_USAGE);
 }
 
+/* Plugin sections are kept unchecked: the scanner program checks them. */
 static struct hs_config *
 load_config(const char *path, char **errors_r)
 {
-	struct plugin_probe probe = { NULL, 0 };
 	struct hs_config *conf = NULL;
 
-	if (config_load(path, plugin_probe, &probe, &conf, errors_r) < 0)
+	if (config_load(path, NULL, NULL, &conf, errors_r) < 0)
 		conf = NULL;
-	plugin_probe_clear(&probe);
 	return (conf);
+}
+
+/* How to run the scanner program for a check of conf. */
+static void
+scanprog_of(struct scanprog *sp, const struct hs_config *conf,
+    const char *path)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->program = conf->scanner_program;
+	sp->config_path = path;
+	sp->config_text = conf->text;
+	sp->ident = conf->syslog_name;
+}
+
+/*
+ * The plugin sections are the scanner program's to check: run it, as
+ * worker_user, before anything starts, so that a bad plugin option stops
+ * holdscand here with its file and line, as any configuration error does.
+ */
+static void
+check_plugin_sections(struct holdscand *d)
+{
+	struct scanprog	 sp;
+	char		*out = NULL;
+
+	if (!scanprog_needed(d->conf))
+		return;
+	scanprog_of(&sp, d->conf, d->config_path);
+	sp.uid = d->setup.uid;
+	sp.gid = d->setup.gid;
+	(void)snprintf(sp.user, sizeof(sp.user), "%s", d->setup.user);
+	switch (scanprog_check(&sp, false, &out)) {
+	case 0:
+		break;
+	case EX_CONFIG:
+		(void)fprintf(stderr, "%s\n", out);
+		hs_fatalx(EX_CONFIG, "%s: configuration errors, not started",
+		    d->config_path);
+	default:
+		hs_fatalx(EX_CONFIG, "cannot check the plugin sections of %s "
+		    "with %s: %s", d->config_path, sp.program, out);
+	}
+	free(out);
+}
+
+/*
+ * holdscand -n: the configuration as postconf -n shows main.cf's, after
+ * every error it has is reported (the plugin sections' by the scanner
+ * program, as worker_user when we are root).
+ */
+static int
+print_config(const char *path)
+{
+	struct queue_layout *ql = NULL;
+	struct hs_config *conf = NULL;
+	struct scanprog	 sp;
+	char		*errors = NULL, *out = NULL, *why = NULL;
+	int		 loaded;
+
+	loaded = config_load_anyway(path, &conf, &errors);
+	if (conf != NULL && scanprog_needed(conf)) {
+		uid_t	 owner = (uid_t)-1;
+
+		scanprog_of(&sp, conf, path);
+		if (geteuid() == 0 && queue_layout_load(
+		    conf->postfix_config_directory, NULL, &ql, &why) == 0)
+			owner = ql->owner_uid;
+		free(why);
+		why = NULL;
+		queue_layout_free(&ql);
+		if (scanprog_user(&sp, conf->worker_user, owner, &why) < 0) {
+			hs_warnx("plugin sections not checked: %s", why);
+			free(why);
+		} else {
+			switch (scanprog_check(&sp, false, &out)) {
+			case 0:
+				break;
+			case EX_CONFIG:		/* every error, in file order */
+				free(errors);
+				errors = out;
+				out = NULL;
+				loaded = -1;
+				break;
+			default:
+				hs_warnx("plugin sections not checked: %s", out);
+				break;
+			}
+			free(out);
+		}
+	}
+	if (loaded < 0) {
+		(void)fprintf(stderr, "%s\n", errors);
+		hs_fatalx(EX_CONFIG, "%s: configuration errors, not started",
+		    path);
+	}
+	config_print(conf, stdout, true);
+	config_free(&conf);
+	return (0);
 }
 
 /*
@@ -415,9 +519,14 @@ resolve_worker_user(struct holdscand *d)
 {
 	struct passwd	*pw;
 
-	d->setup.conf = d->conf;
-	d->setup.ql = d->ql;
+	/* The scanner parents' command line, for holdscand's whole life. */
+	d->setup.program = xstrdup(d->conf->scanner_program);
 	d->setup.config_path = d->config_path;
+	d->setup.plugins = xstrdup(d->conf->scanners_text);
+	d->setup.log_ident = xstrdup(d->conf->syslog_name);
+	d->setup.log_stderr = d->foreground;
+	d->setup.log_facility = config_syslog_facility(d->conf);
+	d->setup.verbose = d->verbose || d->conf->verbose;
 	if (geteuid() != 0) {
 		d->setup.uid = (uid_t)-1;
 		d->setup.user = "(unchanged)";
@@ -489,18 +598,59 @@ open_state(struct holdscand *d)
 	pipeline_start(d->pipe);
 }
 
+/*
+ * SIGHUP: read the file again; if it is right, have the scanner parent
+ * check its plugin sections (config_checked() takes it or refuses it).
+ */
 static void
 reload_config(struct holdscand *d)
 {
-	struct hs_config *conf, *old = d->conf;
+	struct hs_config *conf;
 	char		*errors = NULL;
+	int		 fd;
 
+	/*
+	 * After a rotation: the file again (as the mail owner now), whatever
+	 * becomes of the rest (log_file itself needs a restart).
+	 */
+	if (!d->foreground && d->conf->log_file[0] != '\0' &&
+	    log_open_file(d->conf->syslog_name, d->conf->log_file,
+	    d->conf->verbose || d->verbose, d->ql->owner_uid,
+	    d->ql->owner_gid) < 0)
+		hs_warn("reload: cannot open log_file %s again; logging on to "
+		    "the file already open", d->conf->log_file);
+	if (pool_reload_in_flight(&d->pool)) {
+		d->reload_again = true;
+		hs_info("reload: the scanners are still checking the last one; "
+		    "%s is read again after that", d->config_path);
+		return;
+	}
 	if ((conf = load_config(d->config_path, &errors)) == NULL) {
 		hs_warnx("reload: %s has errors, keeping the running "
 		    "configuration:\n%s", d->config_path, errors);
 		free(errors);
 		return;
 	}
+	if ((fd = wire_memfd("holdscan.conf", conf->text,
+	    strlen(conf->text))) < 0) {
+		hs_warn("reload: cannot hand %s to the scanners; keeping the "
+		    "running configuration", d->config_path);
+		config_free(&conf);
+		return;
+	}
+	config_free(&d->pending);
+	d->pending = conf;
+	pool_reload(&d->pool, fd);
+}
+
+/* The scanner parent found the re-read configuration right: take it. */
+static void
+take_config(struct holdscand *d)
+{
+	struct hs_config *conf = d->pending, *old = d->conf;
+	char		*errors = NULL;
+
+	d->pending = NULL;
 	/* Paths and identities need a restart; keep the running ones. */
 #define KEEP(field) do { \
 	if (strcmp(conf->field, old->field) != 0) \
@@ -516,17 +666,11 @@ reload_config(struct holdscand *d)
 	KEEP(pid_file);
 	KEEP(worker_user);
 	KEEP(plugin_directory);
+	KEEP(scanner_program);
 	KEEP(syslog_name);		/* log_open() is done once */
 	KEEP(syslog_facility);
 	KEEP(log_file);
 #undef KEEP
-	/* After a rotation: the file again (as the mail owner now). */
-	if (!d->foreground && conf->log_file[0] != '\0' &&
-	    log_open_file(conf->syslog_name, conf->log_file,
-	    conf->verbose || d->verbose, d->ql->owner_uid,
-	    d->ql->owner_gid) < 0)
-		hs_warn("reload: cannot open log_file %s again; logging on to "
-		    "the file already open", conf->log_file);
 	if (conf->worker_count != old->worker_count)
 		hs_warnx("reload: worker_count changed; restart holdscand to "
 		    "apply it");
@@ -539,11 +683,40 @@ reload_config(struct holdscand *d)
 	policy_from_config(&d->policy, conf);
 	d->conf = conf;
 	pipeline_reconfigure(d->pipe, conf);
-	d->setup.conf = conf;
 	log_set_verbose(conf->verbose || d->verbose);
-	pool_reload(&d->pool);
 	config_free(&old);
 	hs_info("reload: configuration %s re-read", d->config_path);
+}
+
+/*
+ * pool_params.checked: the scanner parent's word on a configuration's
+ * plugin sections. A reload is taken or refused; the configuration we
+ * started with can only be refused here if the file's plugins changed
+ * since check_plugin_sections() (a scanner parent started later says so
+ * itself and exits, and the pool starts another after a pause).
+ */
+static void
+config_checked(void *arg, bool reload, bool ok, const char *errors)
+{
+	struct holdscand *d = arg;
+
+	if (!reload) {
+		if (!d->pool.ever_ready)
+			hs_fatalx(EX_CONFIG, "%s: configuration errors, not "
+			    "started:\n%s", d->config_path, errors);
+		return;
+	}
+	if (ok) {
+		take_config(d);
+	} else {
+		hs_warnx("reload: %s has errors, keeping the running "
+		    "configuration:\n%s", d->config_path, errors);
+		config_free(&d->pending);
+	}
+	if (d->reload_again) {
+		d->reload_again = false;
+		reload_config(d);
+	}
 }
 
 static void
@@ -921,15 +1094,12 @@ main(int argc, char **argv)
 	/* Before it is read: only root may change what we run as root by. */
 	if (config_file_safe(d.config_path, &errors) < 0)
 		hs_fatalx(EX_CONFIG, "%s", errors);
+	if (print_conf)
+		return (print_config(d.config_path));
 	if ((d.conf = load_config(d.config_path, &errors)) == NULL) {
 		(void)fprintf(stderr, "%s\n", errors);
 		hs_fatalx(EX_CONFIG, "%s: configuration errors, not started",
 		    d.config_path);
-	}
-	if (print_conf) {
-		config_print(d.conf, stdout, true);
-		config_free(&d.conf);
-		return (0);
 	}
 	log_open(d.conf->syslog_name, d.foreground ? LOG_DEST_STDERR :
 	    LOG_DEST_SYSLOG, config_syslog_facility(d.conf),
@@ -949,6 +1119,7 @@ main(int argc, char **argv)
 		d.unscanned_header = xasprintf("%s: not scanned by holdscan %s on %s",
 		    d.conf->scan_header_name, HS_VERSION, d.ql->myhostname);
 	resolve_worker_user(&d);
+	check_plugin_sections(&d);
 	ensure_dir(&d, d.conf->state_directory, "state_directory");
 	ensure_dir(&d, d.conf->quarantine_directory, "quarantine_directory");
 	ensure_queue_subdirs(&d);
@@ -973,8 +1144,22 @@ main(int argc, char **argv)
 	 * While we are root: the supervisor it forks starts scanner parents
 	 * as worker_user, this first one and any that replaces a dead one.
 	 */
-	if (pool_start(&d.pool, &d.setup, nworkers) < 0)
-		hs_fatal(EX_OSERR, "cannot start the scanners");
+	{
+		struct pool_params pp;
+
+		memset(&pp, 0, sizeof(pp));
+		pp.nworkers = nworkers;
+		if ((pp.config_fd = wire_memfd("holdscan.conf", d.conf->text,
+		    strlen(d.conf->text))) < 0)
+			hs_fatal(EX_OSERR, "cannot hand the configuration to the "
+			    "scanners");
+		pp.myhostname = d.ql->myhostname;
+		pp.line_limit = d.ql->line_limit;
+		pp.checked = config_checked;
+		pp.checked_arg = &d;
+		if (pool_start(&d.pool, &d.setup, &pp) < 0)
+			hs_fatal(EX_OSERR, "cannot start the scanners");
+	}
 	drop_to_mail_owner(&d);
 	/*
 	 * Not dumpable (setuid made it so): the mail owner's other
@@ -1003,6 +1188,10 @@ main(int argc, char **argv)
 	free(d.unscanned_header);
 	queue_layout_free(&d.ql);
 	hs_info("stopped");
+	config_free(&d.pending);
 	config_free(&d.conf);
+	free((char *)d.setup.program);
+	free((char *)d.setup.plugins);
+	free((char *)d.setup.log_ident);
 	return (0);
 }

@@ -72,7 +72,6 @@
 #include "daemon/pipeline.h"
 #include "daemon/watch.h"
 #include "quarantine/quarantine.h"
-#include "scanner/scan.h"
 #include "state/aside.h"
 #include "state/statedb.h"
 
@@ -379,7 +378,7 @@ tag_unscanned(struct pipeline *p, struct msg *m, const char *reason)
 	if (m->qf == NULL || p->unscanned_header == NULL)
 		return (0);
 	hdr = xasprintf("%s (%s)\n", p->unscanned_header, reason);
-	scan_build_content(m->qf->content, m->qf->ncontent, m->qf->header_end,
+	qfile_insert_headers(m->qf->content, m->qf->ncontent, m->qf->header_end,
 	    hdr, p->ql->line_limit, &recs);
 	free(hdr);
 	if (msg_set_built(m, &recs, why, sizeof(why)) < 0) {

@@ -13,12 +13,16 @@
  *	no_new_privs, so neither it nor anything it starts can gain one
  *	again. It closes every descriptor but its socket to the master.
  *
- *	On WIRE_START it forks a scanner parent on a new socketpair (the
- *	child becomes worker_user before it does anything else: scanner.c),
- *	gives the master its end, and tells the master how each scanner
- *	parent ended (WIRE_EXITED). When the scanner program becomes its own
- *	executable (design.md), this is where it is exec'ed, as worker_user,
- *	with the control socket as its descriptor 3; nothing else changes.
+ *	On WIRE_START it starts a scanner parent on a new socketpair: the
+ *	child becomes worker_user (groups, gid, uid, in Postfix's order)
+ *	and executes the scanner program, "holdscan-scanner serve", with
+ *	its end of the socket as descriptor 3 and everything else it needs
+ *	on its command line (the configuration's name, the plugins to run,
+ *	the log's name and destination, the user's name); the master sends
+ *	it the configuration over the socket. The supervisor gives the
+ *	master its end and tells it how each scanner parent ended
+ *	(WIRE_EXITED). So nothing of the master's address space, and none
+ *	of its descriptors, reaches the process that loads the plugins.
  *
  *	It dies with the master (PR_SET_PDEATHSIG), and a scanner parent
  *	dies with it. When the master closes the socket (holdscand stops),
@@ -26,10 +30,11 @@
  *	their own control sockets close, and exits.
  *
  *	It must never open a queue file, a message, a plugin or the
- *	configuration, never take anything from the master but a fixed-size
+ *	configuration, never take anything from the master but an empty
  *	WIRE_START (a descriptor sent along is closed unread), never act on
- *	a process it did not start, and never hold a capability beyond
- *	CAP_SETUID and CAP_SETGID once it serves the master.
+ *	a process it did not start, never start the scanner program as
+ *	root, and never hold a capability beyond CAP_SETUID and CAP_SETGID
+ *	once it serves the master.
  */
 #include <errno.h>
 #include <grp.h>
@@ -54,9 +59,10 @@
 #include "daemon/supervisor.h"
 
 #define SUPERVISOR_STOP_MS	5000	/* for the scanner parents at stop */
+#define SCANNER_CTL_FD		3	/* the scanner parent's control socket */
 
 struct supervisor {
-	const struct scanner_setup *setup;
+	const struct supervisor_setup *setup;
 	int		 sock;		/* to the master */
 	int		 sigfd;		/* SIGCHLD */
 	pid_t		*children;	/* scanner parents not yet reaped */
@@ -152,8 +158,62 @@ reap(struct supervisor *sv, bool tell)
 	}
 }
 
+/*
+ * In the child: become the worker user and run "PROGRAM serve" with the
+ * control socket ctl as its descriptor 3. Never returns.
+ */
+static void HS_NORETURN
+exec_scanner(const struct supervisor *sv, int ctl, pid_t supervisor)
+{
+	const struct supervisor_setup *s = sv->setup;
+	char		 facility[16];
+	char		*argv[24];
+	sigset_t	 none;
+	int		 n = 0;
+
+	if (wire_fd_at(ctl, SCANNER_CTL_FD) < 0)
+		hs_fatal(EX_OSERR, "supervisor: descriptor %d", SCANNER_CTL_FD);
+	if (close_range(SCANNER_CTL_FD + 1, ~0U, 0) < 0)
+		hs_fatal(EX_OSERR, "supervisor: close_range");
+	if (s->uid != (uid_t)-1 && (setgroups(1, &s->gid) < 0 ||
+	    setgid(s->gid) < 0 || setuid(s->uid) < 0))
+		hs_fatal(EX_NOPERM, "supervisor: cannot change to user %s",
+		    s->user);
+	if (geteuid() == 0 || getuid() == 0)
+		hs_fatalx(EX_SOFTWARE, "supervisor: will not start the scanner "
+		    "program as root");
+	/* Changing users cleared it; the scanner program sets it again too. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		hs_fatal(EX_OSERR, "supervisor: prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != supervisor)
+		_exit(0);
+	(void)sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		hs_fatal(EX_OSERR, "supervisor: sigprocmask");
+	(void)snprintf(facility, sizeof(facility), "%d", s->log_facility);
+	argv[n++] = (char *)s->program;
+	argv[n++] = "-l";
+	argv[n++] = (char *)s->log_ident;
+	argv[n++] = "-L";
+	argv[n++] = s->log_stderr ? "stderr" : "syslog";
+	argv[n++] = "-F";
+	argv[n++] = facility;
+	argv[n++] = "-c";
+	argv[n++] = (char *)s->config_path;
+	argv[n++] = "-P";
+	argv[n++] = (char *)s->plugins;
+	argv[n++] = "-u";
+	argv[n++] = (char *)s->user;
+	if (s->verbose > 0)
+		argv[n++] = "-v";
+	argv[n++] = "serve";
+	argv[n] = NULL;
+	(void)execv(s->program, argv);
+	hs_fatal(EX_OSERR, "supervisor: cannot run %s", s->program);
+}
+
 static void
-start_parent(struct supervisor *sv, bool reread)
+start_parent(struct supervisor *sv)
 {
 	struct wire_started st;
 	int		 pair[2];
@@ -173,7 +233,7 @@ start_parent(struct supervisor *sv, bool reread)
 		(void)close(sv->sigfd);
 		(void)close(pair[0]);
 		log_reopen();
-		scanner_parent_main(pair[1], sv->setup, reread);
+		exec_scanner(sv, pair[1], getppid());
 	} else {
 		(void)close(pair[1]);
 		st.pid = pid;
@@ -226,11 +286,11 @@ finish(struct supervisor *sv)
 }
 
 static void HS_NORETURN
-supervisor_main(int sock, const struct scanner_setup *setup, pid_t master)
+supervisor_main(int sock, const struct supervisor_setup *setup, pid_t master)
 {
 	struct supervisor sv;
 	struct pollfd	 pfd[2];
-	struct wire_start req;
+	char		 req[64];
 	enum wire_type	 type;
 	sigset_t	 mask, chld;
 	size_t		 len;
@@ -282,15 +342,15 @@ supervisor_main(int sock, const struct scanner_setup *setup, pid_t master)
 		}
 		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		r = wire_recv(sv.sock, &type, &req, sizeof(req), &len, &fd);
+		r = wire_recv(sv.sock, &type, req, sizeof(req), &len, &fd);
 		if (r == 0 || (r < 0 && (errno == ECONNRESET || errno == EPIPE)))
 			finish(&sv);
 		if (r < 0)
 			hs_fatal(EX_PROTOCOL, "supervisor: receive from master");
 		if (fd >= 0)
 			(void)close(fd);
-		if (type == WIRE_START && len == sizeof(req) && fd < 0)
-			start_parent(&sv, req.reread != 0);
+		if (type == WIRE_START && len == 0 && fd < 0)
+			start_parent(&sv);
 		else
 			hs_warnx("supervisor: unexpected message %d (%zu bytes) "
 			    "from master", type, len);
@@ -298,7 +358,8 @@ supervisor_main(int sock, const struct scanner_setup *setup, pid_t master)
 }
 
 int
-supervisor_start(const struct scanner_setup *setup, int *sock_r, pid_t *pid_r)
+supervisor_start(const struct supervisor_setup *setup, int *sock_r,
+    pid_t *pid_r)
 {
 	int	 pair[2];
 	pid_t	 pid, master = getpid();

@@ -19,6 +19,15 @@
  *	workers of older generations are closed at once and busy ones after
  *	their message, so a reload never interrupts a scan.
  *
+ *	A scanner parent is told the configuration first (the text holdscand
+ *	read, in a sealed memfd, WIRE_CONFIG), and checks it: the master
+ *	loads no plugin, so the plugin sections are the scanner parent's
+ *	to judge. A reload (pool_reload()) is a new text it checks the same
+ *	way; it answers with the errors or takes it, and the master takes
+ *	it only then (pool_params.checked). A reload that finds no scanner
+ *	parent, or whose scanner parent dies before it answers, goes to the
+ *	next one.
+ *
  *	The scanner parent runs as worker_user, which any process of that
  *	user can kill. When it dies its workers die with it: the pool drops
  *	them all, gives their jobs back (pool_lost()), and asks the scanner
@@ -76,26 +85,29 @@ set_state(struct pool *pool, enum pool_state state)
 static int
 ask_start(struct pool *pool)
 {
-	struct wire_start req;
-
-	memset(&req, 0, sizeof(req));
-	req.reread = pool->reloads > 0;
-	if (wire_send(pool->sup, WIRE_START, &req, sizeof(req), -1) < 0)
+	if (wire_send(pool->sup, WIRE_START, NULL, 0, -1) < 0)
 		return (-1);
-	pool->start_reloads = pool->reloads;
 	set_state(pool, POOL_STARTING);
 	return (0);
 }
 
 int
-pool_start(struct pool *pool, const struct scanner_setup *setup,
-    size_t nworkers)
+pool_start(struct pool *pool, const struct supervisor_setup *setup,
+    const struct pool_params *pp)
 {
 	memset(pool, 0, sizeof(*pool));
 	TAILQ_INIT(&pool->workers);
-	pool->want = nworkers;
+	pool->want = pp->nworkers;
 	pool->next_seq = 1;
 	pool->ctl = -1;
+	pool->sup = -1;
+	pool->pending_fd = -1;
+	pool->config_fd = pp->config_fd;
+	(void)snprintf(pool->wc.myhostname, sizeof(pool->wc.myhostname), "%s",
+	    pp->myhostname);
+	pool->wc.line_limit = (uint32_t)pp->line_limit;
+	pool->checked = pp->checked;
+	pool->checked_arg = pp->checked_arg;
 	pool->state_since = time(NULL);
 	if (supervisor_start(setup, &pool->sup, &pool->sup_pid) < 0)
 		return (-1);
@@ -173,6 +185,47 @@ retire_old(struct pool *pool)
 	}
 }
 
+/* The scanner parent's answer about a configuration (fd: its errors). */
+static void
+checked(struct pool *pool, const struct wire_checked *ck, int fd)
+{
+	char	*errors = NULL;
+	bool	 reload;
+
+	if (!ck->ok && (fd < 0 || wire_memfd_read(fd, 1024 * 1024, &errors,
+	    NULL) < 0))
+		errors = xasprintf("the scanner parent refused the "
+		    "configuration without saying why");
+	if (fd >= 0)
+		(void)close(fd);
+	if (ck->serial == 0) {
+		reload = false;		/* the one it started with */
+		if (ck->ok) {
+			free(errors);
+			return;
+		}
+	} else if (pool->pending_fd >= 0 && pool->pending_sent &&
+	    ck->serial == pool->pending_serial) {
+		reload = true;
+		if (ck->ok) {
+			(void)close(pool->config_fd);
+			pool->config_fd = pool->pending_fd;
+		} else {
+			(void)close(pool->pending_fd);
+		}
+		pool->pending_fd = -1;
+		pool->pending_sent = false;
+	} else {
+		hs_warnx("pool: an answer about configuration %u, which was "
+		    "not asked about", ck->serial);
+		free(errors);
+		return;
+	}
+	if (pool->checked != NULL)
+		pool->checked(pool->checked_arg, reload, ck->ok != 0, errors);
+	free(errors);
+}
+
 int
 pool_handle_ctl(struct pool *pool, char *why, size_t whysize)
 {
@@ -180,6 +233,7 @@ pool_handle_ctl(struct pool *pool, char *why, size_t whysize)
 		struct wire_spawned	 sp;
 		struct wire_exited	 ex;
 		struct wire_engine	 en;
+		struct wire_checked	 ck;
 	} body;
 	enum wire_type	 type;
 	struct worker	*w;
@@ -243,6 +297,11 @@ pool_handle_ctl(struct pool *pool, char *why, size_t whysize)
 		    body.en.info[0] ? body.en.info : "(no plugins)");
 		retire_old(pool);
 		return (0);
+	case WIRE_CHECKED:
+		if (len != sizeof(body.ck))
+			break;
+		checked(pool, &body.ck, fd);
+		return (0);
 	default:
 		break;
 	}
@@ -253,12 +312,19 @@ pool_handle_ctl(struct pool *pool, char *why, size_t whysize)
 	return (0);
 }
 
+/* The waiting reload to the scanner parent we have. */
 static void
 send_reload(struct pool *pool)
 {
-	pool->start_reloads = pool->reloads;
-	if (wire_send(pool->ctl, WIRE_RELOAD, NULL, 0, -1) < 0)
+	struct wire_config wc = pool->wc;
+
+	wc.serial = pool->pending_serial;
+	if (wire_send(pool->ctl, WIRE_RELOAD, &wc, sizeof(wc),
+	    pool->pending_fd) < 0) {
 		hs_warn("pool: cannot ask for a reload");
+		return;		/* the next scanner parent gets it */
+	}
+	pool->pending_sent = true;
 }
 
 int
@@ -300,8 +366,21 @@ pool_handle_sup(struct pool *pool, char *why, size_t whysize)
 		pool->ctl = fd;
 		pool->parent_pid = body.st.pid;
 		hs_debug("pool: scanner parent %ld started", (long)pool->parent_pid);
-		/* A reload while it was being started: it has the old file. */
-		if (pool->reloads != pool->start_reloads)
+		{
+			struct wire_config wc = pool->wc;
+
+			wc.serial = 0;
+			if (wire_send(pool->ctl, WIRE_CONFIG, &wc, sizeof(wc),
+			    pool->config_fd) < 0) {
+				(void)snprintf(how, sizeof(how), "cannot send the "
+				    "scanner parent its configuration: %s",
+				    strerror(errno));
+				(void)pool_lost(pool, how, NULL);
+				return (0);
+			}
+		}
+		/* A reload it must check once it has started. */
+		if (pool->pending_fd >= 0)
 			send_reload(pool);
 		return (0);
 	case WIRE_EXITED:
@@ -344,6 +423,7 @@ pool_lost(struct pool *pool, const char *why, void ***jobs_r)
 		(void)close(pool->ctl);
 		pool->ctl = -1;
 	}
+	pool->pending_sent = false;	/* unanswered: the next one checks it */
 	pool->parent_pid = 0;
 	pool->spawning = 0;
 	pool->generation = 0;
@@ -578,12 +658,24 @@ pool_next_deadline_ms(const struct pool *pool, const struct timespec *now)
 }
 
 void
-pool_reload(struct pool *pool)
+pool_reload(struct pool *pool, int fd)
 {
+	if (pool->pending_sent)
+		hs_panic("pool_reload: a reload is being checked already");
+	if (pool->pending_fd >= 0)
+		(void)close(pool->pending_fd);	/* never sent: superseded */
 	pool->reloads++;
+	pool->pending_fd = fd;
+	pool->pending_serial = ++pool->next_serial;
 	if (pool->ctl >= 0)
 		send_reload(pool);
-	/* else the next scanner parent re-reads the file */
+	/* else the next scanner parent gets it after its configuration */
+}
+
+bool
+pool_reload_in_flight(const struct pool *pool)
+{
+	return (pool->pending_sent);
 }
 
 size_t
@@ -628,4 +720,9 @@ pool_stop(struct pool *pool)
 	if (pool->sup_pid > 0)
 		hs_warnx("pool: scanner supervisor %ld does not exit",
 		    (long)pool->sup_pid);
+	if (pool->config_fd >= 0)
+		(void)close(pool->config_fd);
+	if (pool->pending_fd >= 0)
+		(void)close(pool->pending_fd);
+	pool->config_fd = pool->pending_fd = -1;
 }

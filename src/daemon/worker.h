@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "common/wire.h"
-#include "scanner/scanner.h"
+#include "daemon/supervisor.h"
 
 struct worker {
 	TAILQ_ENTRY(worker) entry;
@@ -38,6 +38,27 @@ enum pool_state {
 	POOL_UP,		/* its engine is announced: workers scan */
 };
 
+/*
+ * A scanner parent has checked a configuration (its plugin sections
+ * against the plugins). reload: one of pool_reload(), taken when ok, else
+ * refused with errors ("file:line: ..." lines) and the scanner parent
+ * keeps the one it had. Not reload: the one it was started with, called
+ * only when refused (the scanner parent then exits).
+ */
+typedef void	(*pool_checked_fn)(void *arg, bool reload, bool ok,
+		    const char *errors);
+
+/* What pool_start() needs besides the supervisor's setup. */
+struct pool_params {
+	size_t		 nworkers;
+	int		 config_fd;	/* the configuration's text, a sealed
+					   memfd (wire_memfd()); the pool's */
+	const char	*myhostname;	/* Postfix's, for the scanners */
+	size_t		 line_limit;
+	pool_checked_fn	 checked;
+	void		*checked_arg;
+};
+
 struct pool {
 	int		 sup;		/* to the scanner supervisor */
 	pid_t		 sup_pid;
@@ -52,7 +73,15 @@ struct pool {
 	bool		 ready;		/* state == POOL_UP */
 	bool		 ever_ready;	/* the first scanner parent came up */
 	unsigned long	 reloads;	/* configuration reloads so far */
-	unsigned long	 start_reloads;	/* ... when the last start was asked */
+	/* What a scanner parent is told, and a reload waiting for its check. */
+	int		 config_fd;	/* the configuration scanners start with */
+	struct wire_config wc;		/* myhostname, line_limit */
+	int		 pending_fd;	/* a reload's configuration, or -1 */
+	uint32_t	 pending_serial;
+	bool		 pending_sent;	/* to the scanner parent we have */
+	uint32_t	 next_serial;
+	pool_checked_fn	 checked;
+	void		*checked_arg;
 	char		 engine_info[480];
 	uint64_t	 next_seq;
 	unsigned long	 crashes, timeouts, spawned;
@@ -79,13 +108,14 @@ enum pool_event {
 /*
  * pool_start() forks the scanner supervisor (call it as root, before the
  * master drops privileges) and asks it for the first scanner parent.
- * Returns 0 or -1 with errno.
+ * Each scanner parent is sent pp->config_fd's configuration first, then
+ * any reload still waiting for a check. Returns 0 or -1 with errno.
  */
-int	 pool_start(struct pool *pool, const struct scanner_setup *setup,
-	    size_t nworkers);
+int	 pool_start(struct pool *pool, const struct supervisor_setup *setup,
+	    const struct pool_params *pp);
 /*
- * Read one of the scanner parent's messages; -1 when it is gone (then
- * call pool_lost()).
+ * Read one of the scanner parent's messages (pp->checked is called from
+ * here); -1 when it is gone (then call pool_lost()).
  */
 int	 pool_handle_ctl(struct pool *pool, char *why, size_t whysize);
 /*
@@ -134,10 +164,15 @@ void	*pool_expire(struct pool *pool, const struct timespec *now);
 long	 pool_next_deadline_ms(const struct pool *pool,
 	    const struct timespec *now);
 /*
- * Ask the scanner parent to rebuild the plugins' state (SIGHUP); a scanner
- * parent started later re-reads the configuration first.
+ * pool_reload() gives the scanner parent a new configuration (fd, a
+ * sealed memfd; the pool's) to check and, if good, to take and rebuild
+ * the plugins' state with (SIGHUP). Without a scanner parent it waits
+ * for the next one. The answer comes through pp->checked; meanwhile
+ * pool_reload_in_flight() is true and pool_reload() must not be called
+ * again. Once taken, it is the configuration scanner parents start with.
  */
-void	 pool_reload(struct pool *pool);
+void	 pool_reload(struct pool *pool, int fd);
+bool	 pool_reload_in_flight(const struct pool *pool);
 /*
  * Close every worker, the parent's and the supervisor's sockets; wait
  * for the supervisor (bounded), which waits for the parent.

@@ -10,7 +10,11 @@
  *	the name and the required hooks (init, scan).
  *
  *	The host services a plugin gets (struct hs_host) log through log.h
- *	with the plugin's name as prefix and read the checked option values.
+ *	with the plugin's name as prefix (or, while a check collects what
+ *	the plugins say, into the plugin's capture buffer), read the
+ *	checked option values, and walk a message's MIME tree (mime.c).
+ *	They are all a plugin may use of holdscan: plugins link none of its
+ *	code.
  *
  *	This module must never call into a plugin whose descriptor failed a
  *	check, and never dlclose() a plugin whose init succeeded but whose
@@ -29,7 +33,11 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "scanner/mime.h"
 #include "scanner/pluginload.h"
+
+_Static_assert(HS_MIME_MAX_DEPTH == MIME_MAX_DEPTH &&
+    HS_MIME_MAX_PARTS == MIME_MAX_PARTS, "plugin.h and mime.h disagree");
 
 static int
 safe_owner(const char *path, char **error_r)
@@ -64,6 +72,11 @@ host_log(void *host_ctx, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (p->capture != NULL) {
+		buf_printf(p->capture, "%s%s\n", level > 0 ? "warning: " : "",
+		    line);
+		return;
+	}
 	if (level > 0)
 		hs_warnx("%s: %s", p->name, line);
 	else
@@ -107,6 +120,51 @@ host_watch_path(void *host_ctx, const char *path)
 	return (0);
 }
 
+/* mime_walk()'s parts as the ABI shows them. */
+struct host_walk {
+	hs_mime_part_fn	 fn;
+	void		*arg;
+};
+
+static int
+host_walk_part(void *arg, const struct mime_part *mp)
+{
+	struct host_walk *hw = arg;
+	struct hs_mime_part part;
+
+	memset(&part, 0, sizeof(part));
+	part.index = mp->index;
+	part.depth = mp->depth;
+	part.content_type = mp->content_type;
+	part.filename = mp->filename;
+	part.name = mp->name;
+	part.attachment = mp->attachment ? 1 : 0;
+	part.data = mp->data;
+	part.len = mp->len;
+	return (hw->fn(hw->arg, &part));
+}
+
+static int
+host_mime_walk(void *host_ctx, const char *text, size_t len,
+    const struct hs_mime_limits *lim, hs_mime_part_fn fn, void *arg,
+    char *why, size_t whysize)
+{
+	struct plugin	*p = host_ctx;
+	struct mime_limits ml;
+	struct host_walk hw;
+
+	if (!p->mime_ready) {
+		mime_init();		/* counted: once per plugin is fine */
+		p->mime_ready = true;
+	}
+	memset(&ml, 0, sizeof(ml));
+	ml.max_depth = lim != NULL ? lim->max_depth : 0;
+	ml.max_parts = lim != NULL ? lim->max_parts : 0;
+	hw.fn = fn;
+	hw.arg = arg;
+	return (mime_walk(text, len, &ml, host_walk_part, &hw, why, whysize));
+}
+
 static int
 check_descriptor(const struct hs_plugin *d, const char *path, const char *name,
     char **error_r)
@@ -115,9 +173,10 @@ check_descriptor(const struct hs_plugin *d, const char *path, const char *name,
 	size_t		 i;
 
 	if (d->abi_version != HS_PLUGIN_ABI_VERSION) {
-		*error_r = xasprintf("%s: plugin is for ABI version %u (we have %u); "
-		    "rebuild it against this holdscan", path, d->abi_version,
-		    HS_PLUGIN_ABI_VERSION);
+		*error_r = xasprintf("%s: built for plugin ABI version %u, but "
+		    "this holdscan expects version %u; rebuild the plugin "
+		    "against this holdscan's holdscan/plugin.h", path,
+		    d->abi_version, HS_PLUGIN_ABI_VERSION);
 		return (-1);
 	}
 	if (d->struct_size < sizeof(struct hs_plugin)) {
@@ -208,11 +267,13 @@ plugin_load(const char *dir, const char *name, struct plugin **p_r,
 		(void)config_check_value(o->type, o->def, &p->opts[n].num);
 	}
 	p->host.abi_version = HS_PLUGIN_ABI_VERSION;
+	p->host.struct_size = sizeof(p->host);
 	p->host.host_ctx = p;
 	p->host.log = host_log;
 	p->host.opt_str = host_opt_str;
 	p->host.opt_num = host_opt_num;
 	p->host.watch_path = host_watch_path;
+	p->host.mime_walk = host_mime_walk;
 	*p_r = p;
 	return (0);
 }

@@ -1,8 +1,9 @@
 /*
  * pluginload.h - the host side of the plugin ABI: load, check, call.
  *
- * Used by the scanner parent (load, init, reload) and its workers
- * (worker_init, scan); holdscan check-config loads without init.
+ * Used only in holdscan-scanner: by the scanner parent (load, init,
+ * reload), its workers (worker_init, scan) and its one-shot commands
+ * (check, scan); the configuration loader's probe loads without init.
  */
 #ifndef HS_PLUGINLOAD_H
 #define HS_PLUGINLOAD_H
@@ -10,7 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
+
+struct buf;
 
 /* An option's value after checking: text as written, number if numeric. */
 struct plugin_optval {
@@ -31,6 +34,13 @@ struct plugin {
 	size_t		 nopts;
 	char		**watch;	/* paths the plugin asked to be watched */
 	size_t		 nwatch;
+	bool		 mime_ready;	/* GMime initialised for its walks */
+	/*
+	 * Not NULL: what the plugin logs goes here, one line each
+	 * ("warning: " in front of warnings), instead of to the log. The
+	 * caller's, for a check that reports what a plugin said.
+	 */
+	struct buf	*capture;
 };
 
 /*

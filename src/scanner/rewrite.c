@@ -9,8 +9,8 @@
  *			front of its value (folded subjects keep their
  *			continuation lines; an already tagged subject is left
  *			alone);
- *	headers		verdict header texts are expanded from templates, and
- *			header lines from plugins are checked line by line;
+ *	headers		header lines from plugins are checked line by line
+ *			(the verdict header's template is template.c's);
  *	deliver-cleaned	the MIME tree is walked with GMime (mime.c); each
  *			leaf part goes to the part scanners, and each part
  *			they condemn is replaced, from just after the boundary
@@ -27,7 +27,6 @@
  *	structure around the note. The line end before the next boundary
  *	belongs to that boundary and is kept, CR included.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,49 +164,7 @@ rewrite_tag_subject(const struct qfile_rec *recs, size_t n, const char *tag,
 	return (true);
 }
 
-/* --- templates and header lines ------------------------------------------- */
-
-static const char *const tmpl_vars[] = { "verdict", "reason", "score", NULL };
-
-/* Length of the variable name at p (after '$'), or 0 if not a name. */
-static size_t
-var_len(const char *p)
-{
-	size_t	 n = 0;
-
-	while (isalnum((unsigned char)p[n]) || p[n] == '_')
-		n++;
-	return (n);
-}
-
-static int
-var_index(const char *p, size_t n)
-{
-	int	 i;
-
-	for (i = 0; tmpl_vars[i] != NULL; i++)
-		if (strlen(tmpl_vars[i]) == n && strncmp(tmpl_vars[i], p, n) == 0)
-			return (i);
-	return (-1);
-}
-
-const char *
-rewrite_check_template(const char *tmpl)
-{
-	const char	*p;
-	size_t		 n;
-
-	for (p = tmpl; *p; p++) {
-		if ((unsigned char)*p < 32 || *p == 127)
-			return ("control characters are not allowed");
-		if (*p != '$' || (n = var_len(p + 1)) == 0)
-			continue;
-		if (var_index(p + 1, n) < 0)
-			return ("unknown variable (use $verdict, $reason or $score)");
-		p += n;
-	}
-	return (NULL);
-}
+/* --- header lines --------------------------------------------------------- */
 
 /* Append s, neutralised for a header line. */
 static void
@@ -218,48 +175,6 @@ put_safe(struct buf *b, const char *s)
 
 		buf_putc(b, c < 32 || c == 127 ? ' ' : c > 127 ? '?' : c);
 	}
-}
-
-char *
-rewrite_expand(const char *tmpl, const char *verdict, const char *reason,
-    double score, size_t max)
-{
-	struct buf	 b = BUF_INIT;
-	const char	*p;
-	char		 num[32];
-	size_t		 n;
-
-	for (p = tmpl; *p; p++) {
-		if (*p == '$' && (n = var_len(p + 1)) > 0 &&
-		    var_index(p + 1, n) >= 0) {
-			switch (var_index(p + 1, n)) {
-			case 0:
-				put_safe(&b, verdict);
-				break;
-			case 1:
-				put_safe(&b, reason[0] ? reason : "no reason given");
-				break;
-			default:
-				(void)snprintf(num, sizeof(num), "%.1f", score);
-				put_safe(&b, num);
-				break;
-			}
-			p += n;
-		} else {
-			char	 one[2] = { *p, '\0' };
-
-			put_safe(&b, one);
-		}
-	}
-	if (b.len > max) {
-		b.len = max;
-		b.data[b.len] = '\0';
-	}
-	while (b.len > 0 && b.data[b.len - 1] == ' ')
-		b.data[--b.len] = '\0';
-	if (b.data == NULL)
-		return (xstrdup(""));
-	return (buf_steal(&b, NULL));
 }
 
 size_t

@@ -14,8 +14,8 @@
 
 #include "common/buf.h"
 #include "common/qfile.h"
+#include "holdscan/plugin.h"
 #include "scanner/mime.h"
-#include "scanner/plugin.h"
 
 /*
  * New content: records that point either into the caller's records or
@@ -40,18 +40,6 @@ void	 rewrite_recs_free(struct rewrite_recs *rr);
  */
 bool	 rewrite_tag_subject(const struct qfile_rec *recs, size_t n,
 	    const char *tag, size_t line_limit, struct rewrite_recs *out);
-
-/*
- * Templates of the verdict header and the subject tag: $verdict, $reason
- * and $score are expanded; any other "$name" is refused by
- * rewrite_check_template() (NULL if fine, else what is wrong). Values
- * come from untrusted content: rewrite_expand() turns control characters
- * into spaces and other non-ASCII bytes into '?', and keeps the result
- * under max bytes. The result is owned by the caller.
- */
-const char *rewrite_check_template(const char *tmpl);
-char	*rewrite_expand(const char *tmpl, const char *verdict,
-	    const char *reason, double score, size_t max);
 
 /*
  * rewrite_header_lines() appends to out the lines of in ("Name: value\n"

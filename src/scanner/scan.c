@@ -45,6 +45,7 @@
 #include "common/xalloc.h"
 #include "scanner/mime.h"
 #include "scanner/rewrite.h"
+#include "common/template.h"
 #include "scanner/scan.h"
 
 /* Replace $version and $myhostname in text. */
@@ -88,54 +89,6 @@ scan_ctx_clear(struct scan_ctx *ctx)
 {
 	free(ctx->scan_header);
 	ctx->scan_header = NULL;
-}
-
-void
-scan_build_content(const struct qfile_rec *recs, size_t n, size_t header_end,
-    const char *add_headers, size_t line_limit, struct buf *out)
-{
-	struct qfile_rec *hrecs = NULL;
-	size_t		 nh = 0;
-
-	if (header_end > n)
-		header_end = n;
-	qfile_records_encode(recs, header_end, out);
-	if (add_headers != NULL && *add_headers != '\0') {
-		nh = qfile_text_records(add_headers, strlen(add_headers),
-		    line_limit, &hrecs);
-		qfile_records_encode(hrecs, nh, out);
-		free(hrecs);
-	}
-	qfile_records_encode(recs + header_end, n - header_end, out);
-}
-
-int
-scan_memfd(const char *data, size_t len)
-{
-	size_t	 off = 0;
-	ssize_t	 w;
-	int	 fd, saved;
-
-	if ((fd = memfd_create("holdscan-content", MFD_CLOEXEC |
-	    MFD_ALLOW_SEALING)) < 0)
-		return (-1);
-	while (off < len) {
-		w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		off += (size_t)w;
-	}
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
-	    F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-		goto fail;
-	return (fd);
-fail:
-	saved = errno ? errno : EIO;
-	(void)close(fd);
-	errno = saved;
-	return (-1);
 }
 
 static long
@@ -329,13 +282,13 @@ build_content(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 		buf_append(&add, plugin_headers->data, plugin_headers->len);
 	if ((res->action == ACTION_TAG || res->action == ACTION_CLEAN) &&
 	    pol->tag_header_name[0] != '\0') {
-		s = rewrite_expand(pol->tag_header_text, vname, res->reason,
+		s = template_expand(pol->tag_header_text, vname, res->reason,
 		    score, 900);
 		buf_printf(&add, "%s: %s\n", pol->tag_header_name, s);
 		free(s);
 	}
 	if (res->action == ACTION_TAG && pol->subject_tag[0] != '\0') {
-		s = rewrite_expand(pol->subject_tag, vname, res->reason, score,
+		s = template_expand(pol->subject_tag, vname, res->reason, score,
 		    200);
 		if (!rewrite_tag_subject(recs, n, s, ctx->line_limit, &tagged))
 			buf_printf(&add, "Subject: %s\n", s);
@@ -346,7 +299,7 @@ build_content(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	}
 	changed |= add.len > 0;
 	if (changed)
-		scan_build_content(recs, n, qfile_header_end(recs, n), add.data,
+		qfile_insert_headers(recs, n, qfile_header_end(recs, n), add.data,
 		    ctx->line_limit, content);
 	rewrite_recs_free(&tagged);
 	buf_free(&add);
@@ -431,7 +384,8 @@ decide:
 	    cleaned.n ? cleaned.recs : qf->content,
 	    cleaned.n ? cleaned.n : qf->ncontent, res, vs.score, &headers,
 	    cleaned.n > 0, &content)) {
-		if ((*memfd_r = scan_memfd(content.data, content.len)) < 0) {
+		if ((*memfd_r = wire_memfd("holdscan-content", content.data,
+		    content.len)) < 0) {
 			hs_warn("%s: cannot pass new content", req->queue_id);
 			res->verdict = VERDICT_FAILED;
 			res->action = policy_decide(ctx->policy, VERDICT_FAILED,

@@ -38,17 +38,4 @@ void	 scan_ctx_clear(struct scan_ctx *ctx);
 void	 scan_message(const struct scan_ctx *ctx, int fd,
 	    const struct wire_scan *req, struct wire_result *res, int *memfd_r);
 
-/*
- * scan_build_content() appends the records of the new content to out:
- * recs with each line of add_headers ("Name: value\n"...) inserted before
- * the header/body separator, long lines split as Postfix does. Shared
- * with the master's scan-failed path and the quarantine release path.
- */
-void	 scan_build_content(const struct qfile_rec *recs, size_t n,
-	    size_t header_end, const char *add_headers, size_t line_limit,
-	    struct buf *out);
-
-/* A sealed, read-only memfd holding len bytes of data; -1 with errno. */
-int	 scan_memfd(const char *data, size_t len);
-
 #endif

@@ -2,25 +2,34 @@
  * NAME
  *	scanner - scanner parent process and scanner workers
  * DESCRIPTION
- *	The scanner parent drops to the worker user, loads and initialises
- *	the plugins (so a signature database is compiled once and shared
- *	copy-on-write by all workers), then serves the master's requests
- *	on the control socket: spawn a worker (its socket goes back to the
- *	master with SCM_RIGHTS), kill one, reload. It reaps its children
- *	and tells the master how each ended. A reload builds the plugins'
- *	new state here while the existing workers go on scanning with the
- *	old one, so mail keeps flowing; on success a new generation is
- *	announced and the master rolls its workers over to it.
+ *	The scanner parent is "holdscan-scanner serve", started by the
+ *	scanner supervisor (holdscand's, supervisor.c) as the worker user
+ *	with its control socket to the master as descriptor 3. The master
+ *	sends the configuration first, as the text it read (WIRE_CONFIG):
+ *	the scanner parent parses it, checks each plugin section against
+ *	its plugin's option table (the master loads no plugin, so this is
+ *	the only place that can), and answers with the errors, file and
+ *	line, or that it is fine (WIRE_CHECKED). It then loads and
+ *	initialises the plugins (so a signature database is compiled once
+ *	and shared copy-on-write by all workers), and serves the master's
+ *	requests: spawn a worker (its socket goes back to the master with
+ *	SCM_RIGHTS), kill one, reload. It reaps its children and tells the
+ *	master how each ended. A reload brings a new configuration text:
+ *	checked the same way, it is refused with its errors (nothing
+ *	changes), or taken; then the plugins build their new state here
+ *	while the existing workers go on scanning with the old one, so mail
+ *	keeps flowing; on success a new generation is announced and the
+ *	master rolls its workers over to it.
  *
  *	A worker scans one message at a time under resource limits (address
  *	space, CPU time per message, an alarm as a last resort) and exits
  *	after worker_max_scans messages or when the master closes its socket.
  *
- *	The scanner parent is started by the scanner supervisor
- *	(supervisor.c), again whenever one dies. Both die with their parent
- *	(PR_SET_PDEATHSIG), so a kill -9 of holdscand never leaves scanners
- *	behind. They must never open queue files themselves: they only read
- *	what the master passes them.
+ *	The scanner parent is started again whenever one dies. It and its
+ *	workers die with their parent (PR_SET_PDEATHSIG), so a kill -9 of
+ *	holdscand never leaves scanners behind. They must never run as
+ *	root, and never open queue files themselves: they only read what
+ *	the master passes them.
  */
 #include <errno.h>
 #include <poll.h>
@@ -34,12 +43,12 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <grp.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/policy.h"
 #include "common/wire.h"
@@ -49,13 +58,16 @@
 #include "scanner/scanner.h"
 
 #define RELOAD_SETTLE_MS	2000	/* quiet time after a signature change */
+#define CONFIG_TEXT_MAX		(4 * 1024 * 1024)	/* as config.c reads */
 
 struct scanner {
-	const struct scanner_setup *setup;
+	const struct scanner_args *args;
 	int		 ctl;
 	int		 sigfd;
 	int		 inofd;		/* plugin watch paths, or -1 */
 	uint32_t	 generation;
+	char		**names;	/* the plugins we run, for life */
+	size_t		 nnames;
 	struct plugin	**plugins;
 	size_t		 nplugins;
 	struct policy	 policy;
@@ -64,7 +76,9 @@ struct scanner {
 	size_t		 nchildren;
 	struct timespec	 reload_due;	/* pending inotify-triggered reload */
 	bool		 reload_pending;
-	struct hs_config *conf;		/* our own after a reload, else NULL */
+	struct hs_config *conf;		/* the configuration we run with */
+	char		 myhostname[256];	/* Postfix's, from the master */
+	size_t		 line_limit;
 };
 
 /* The master (or, for a worker, its peer) is gone: nothing to report to. */
@@ -87,31 +101,79 @@ die_with_parent(void)
 		_exit(EX_OSERR);
 }
 
-static void
-drop_privileges(const struct scanner_setup *s)
+/* The section of plugin name in conf, or an empty one. */
+static const struct hs_config_plugin *
+section_of(const struct hs_config *conf, const char *name,
+    struct hs_config_plugin *empty)
 {
-	if (s->uid == (uid_t)-1)
+	size_t	 i;
+
+	for (i = 0; i < conf->nplugin_sections; i++)
+		if (strcmp(conf->plugin_sections[i].name, name) == 0)
+			return (&conf->plugin_sections[i]);
+	memset(empty, 0, sizeof(*empty));
+	empty->name = (char *)name;
+	return (empty);
+}
+
+/* Does conf list the plugins we run, in our order? */
+static bool
+same_plugins(const struct scanner *sc, const struct hs_config *conf)
+{
+	size_t	 i;
+
+	if (conf->nscanners != sc->nnames)
+		return (false);
+	for (i = 0; i < sc->nnames; i++)
+		if (strcmp(conf->scanners[i].name, sc->names[i]) != 0)
+			return (false);
+	return (true);
+}
+
+/* The plugins to run: the command line's, else the configuration's. */
+static void
+choose_plugins(struct scanner *sc)
+{
+	const char	*list = sc->args->plugins;
+	size_t		 i, len;
+
+	if (list == NULL) {
+		for (i = 0; i < sc->conf->nscanners; i++) {
+			sc->names = xreallocarray(sc->names, sc->nnames + 1,
+			    sizeof(*sc->names));
+			sc->names[sc->nnames++] =
+			    xstrdup(sc->conf->scanners[i].name);
+		}
 		return;
-	if (setgroups(1, &s->gid) < 0 || setgid(s->gid) < 0 ||
-	    setuid(s->uid) < 0)
-		hs_fatal(EX_NOPERM, "scanner: cannot change to user %s", s->user);
-	if (s->uid != 0 && setuid(0) == 0)
-		hs_fatalx(EX_SOFTWARE, "scanner: could regain root after dropping it");
+	}
+	for (;;) {
+		list += strspn(list, ", \t");
+		if (*list == '\0')
+			break;
+		len = strcspn(list, ", \t");
+		sc->names = xreallocarray(sc->names, sc->nnames + 1,
+		    sizeof(*sc->names));
+		sc->names[sc->nnames++] = xstrndup(list, len);
+		list += len;
+	}
+	if (!same_plugins(sc, sc->conf))
+		hs_warnx("scanner: the scanners list changed; restart holdscand "
+		    "to apply it");
 }
 
 static void
 load_plugins(struct scanner *sc)
 {
-	const struct hs_config *conf = sc->setup->conf;
+	struct hs_config_plugin empty;
 	char		*error = NULL;
 	size_t		 i;
 
-	sc->plugins = xcalloc(conf->nscanners, sizeof(*sc->plugins));
-	for (i = 0; i < conf->nscanners; i++) {
+	sc->plugins = xcalloc(sc->nnames, sizeof(*sc->plugins));
+	for (i = 0; i < sc->nnames; i++) {
 		struct plugin	*p;
 
-		if (plugin_start(conf->plugin_directory, &conf->scanners[i], &p,
-		    &error) < 0)
+		if (plugin_start(sc->conf->plugin_directory, section_of(sc->conf,
+		    sc->names[i], &empty), &p, &error) < 0)
 			hs_fatalx(EX_CONFIG, "%s", error);
 		sc->plugins[sc->nplugins++] = p;
 	}
@@ -156,50 +218,117 @@ announce(struct scanner *sc, bool ok, const char *why)
 }
 
 /*
- * Re-read the configuration: new policy, header and plugin options. The
- * set of plugins itself is fixed for the life of the process.
+ * The next message from the master must be type (WIRE_CONFIG at start,
+ * WIRE_RELOAD later) with a configuration: its text in *text_r.
  */
 static void
-reread_config(struct scanner *sc)
+config_text(struct scanner *sc, const struct wire_config *wc, int fd,
+    char **text_r)
+{
+	if (fd < 0)
+		hs_fatalx(EX_PROTOCOL, "scanner: a configuration without its "
+		    "text from the master");
+	if (wire_memfd_read(fd, CONFIG_TEXT_MAX, text_r, NULL) < 0)
+		hs_fatal(EX_PROTOCOL, "scanner: cannot read the configuration "
+		    "from the master");
+	(void)close(fd);
+	(void)snprintf(sc->myhostname, sizeof(sc->myhostname), "%.*s",
+	    (int)strnlen(wc->myhostname, sizeof(wc->myhostname)),
+	    wc->myhostname);
+	sc->line_limit = wc->line_limit;
+}
+
+/* Tell the master what we found in the configuration of serial. */
+static void
+answer(struct scanner *sc, uint32_t serial, const char *errors)
+{
+	struct wire_checked ck;
+	int		 fd = -1;
+
+	ck.serial = serial;
+	ck.ok = errors == NULL;
+	if (errors != NULL && (fd = wire_memfd("holdscan-errors", errors,
+	    strlen(errors))) < 0)
+		hs_fatal(EX_OSERR, "scanner: memfd");
+	if (wire_send(sc->ctl, WIRE_CHECKED, &ck, sizeof(ck), fd) < 0) {
+		exit_if_peer_gone();
+		hs_fatal(EX_OSERR, "scanner: send to master");
+	}
+	if (fd >= 0)
+		(void)close(fd);
+}
+
+/*
+ * Parse and check text as the configuration (plugin sections against
+ * the plugins' tables): a new one, or NULL with the errors in *errors_r.
+ */
+static struct hs_config *
+check_config(struct scanner *sc, const char *text, char **errors_r)
 {
 	struct plugin_probe probe = { NULL, 0 };
 	struct hs_config *conf = NULL;
-	char		*error = NULL;
-	size_t		 i, j;
 
-	if (config_load(sc->setup->config_path, plugin_probe, &probe, &conf,
-	    &error) < 0) {
-		hs_warnx("scanner: %s not re-read (the master says why)",
-		    sc->setup->config_path);
-		free(error);
-		plugin_probe_clear(&probe);
-		return;
-	}
+	if (config_load_string(text, sc->args->config_path, plugin_probe,
+	    &probe, &conf, errors_r) < 0)
+		conf = NULL;
 	plugin_probe_clear(&probe);
-	if (conf->nscanners != sc->nplugins)
-		hs_warnx("scanner: the scanners list changed; restart holdscand "
-		    "to apply it");
-	for (i = 0; i < conf->nscanners && i < sc->nplugins; i++) {
-		if (strcmp(conf->scanners[i].name, sc->plugins[i]->name) != 0)
-			continue;
-		for (j = 0; j < conf->scanners[i].nopts; j++)
-			if (plugin_set_option(sc->plugins[i],
-			    conf->scanners[i].opt_names[j],
-			    conf->scanners[i].opt_values[j], &error) < 0) {
-				hs_warnx("scanner: %s", error);
-				free(error);
-				error = NULL;
-			}
-	}
+	return (conf);
+}
+
+/* Policy and scan context of sc->conf. */
+static void
+apply_policy(struct scanner *sc)
+{
 	policy_clear(&sc->policy);
-	policy_from_config(&sc->policy, conf);
+	policy_from_config(&sc->policy, sc->conf);
 	scan_ctx_clear(&sc->sctx);
-	scan_ctx_init(&sc->sctx, conf, &sc->policy, sc->setup->ql->myhostname,
-	    sc->setup->ql->line_limit);
+	scan_ctx_init(&sc->sctx, sc->conf, &sc->policy, sc->myhostname,
+	    sc->line_limit);
 	sc->sctx.plugins = sc->plugins;
 	sc->sctx.nplugins = sc->nplugins;
+}
+
+/*
+ * A reload: check the master's new configuration; refuse it with its
+ * errors, or take its policy, headers and plugin options. The set of
+ * plugins itself is fixed for the life of the process. true when taken.
+ */
+static bool
+take_config(struct scanner *sc, const struct wire_config *wc, int fd)
+{
+	struct hs_config_plugin empty;
+	struct hs_config *conf;
+	char		*text = NULL, *errors = NULL;
+	size_t		 i, j;
+
+	config_text(sc, wc, fd, &text);
+	conf = check_config(sc, text, &errors);
+	free(text);
+	if (conf == NULL) {
+		answer(sc, wc->serial, errors);
+		free(errors);
+		return (false);
+	}
+	answer(sc, wc->serial, NULL);
+	if (!same_plugins(sc, conf))
+		hs_warnx("scanner: the scanners list changed; restart holdscand "
+		    "to apply it");
+	for (i = 0; i < sc->nplugins; i++) {
+		const struct hs_config_plugin *pc = section_of(conf,
+		    sc->plugins[i]->name, &empty);
+
+		for (j = 0; j < pc->nopts; j++)
+			if (plugin_set_option(sc->plugins[i], pc->opt_names[j],
+			    pc->opt_values[j], &errors) < 0) {
+				hs_warnx("scanner: %s", errors);
+				free(errors);
+				errors = NULL;
+			}
+	}
 	config_free(&sc->conf);
 	sc->conf = conf;
+	apply_policy(sc);
+	return (true);
 }
 
 /* Rebuild every plugin's state: 0, or -1 with the reason in msg. */
@@ -473,7 +602,8 @@ handle_ctl(struct scanner *sc)
 {
 	union {
 		struct wire_pid	 pid;
-		char		 raw[64];
+		struct wire_config cfg;
+		char		 raw[512];
 	} body;
 	enum wire_type	 type;
 	size_t		 len;
@@ -486,8 +616,10 @@ handle_ctl(struct scanner *sc)
 	}
 	if (r < 0)
 		hs_fatal(EX_PROTOCOL, "scanner: receive from master");
-	if (fd >= 0)
+	if (fd >= 0 && type != WIRE_RELOAD) {
 		(void)close(fd);
+		fd = -1;
+	}
 	switch (type) {
 	case WIRE_SPAWN:
 		spawn_worker(sc);
@@ -497,17 +629,54 @@ handle_ctl(struct scanner *sc)
 			(void)kill(body.pid.pid, SIGKILL);
 		break;
 	case WIRE_RELOAD:
-		reread_config(sc);
-		reload_plugins(sc);
-		break;
+		if (len != sizeof(body.cfg)) {
+			if (fd >= 0)
+				(void)close(fd);
+			hs_fatalx(EX_PROTOCOL, "scanner: a reload of %zu bytes",
+			    len);
+		}
+		if (take_config(sc, &body.cfg, fd))
+			reload_plugins(sc);
+		return;
 	default:
 		hs_warnx("scanner: unexpected message %d from master", type);
 		break;
 	}
 }
 
+/* The master's first message: the configuration to start with. */
+static void
+first_config(struct scanner *sc)
+{
+	struct wire_config wc;
+	enum wire_type	 type;
+	size_t		 len;
+	char		*text = NULL, *errors = NULL;
+	int		 fd, r;
+
+	r = wire_recv(sc->ctl, &type, &wc, sizeof(wc), &len, &fd);
+	if (r == 0 || (r < 0 && (errno == ECONNRESET || errno == EPIPE)))
+		_exit(0);
+	if (r < 0)
+		hs_fatal(EX_PROTOCOL, "scanner: receive from master");
+	if (type != WIRE_CONFIG || len != sizeof(wc)) {
+		if (fd >= 0)
+			(void)close(fd);
+		hs_fatalx(EX_PROTOCOL, "scanner: message %d (%zu bytes) from the "
+		    "master before its configuration", type, len);
+	}
+	config_text(sc, &wc, fd, &text);
+	sc->conf = check_config(sc, text, &errors);
+	free(text);
+	if (sc->conf == NULL) {
+		answer(sc, wc.serial, errors);
+		hs_fatalx(EX_CONFIG, "%s", errors);
+	}
+	answer(sc, wc.serial, NULL);
+}
+
 void
-scanner_parent_main(int ctl, const struct scanner_setup *setup, bool reread)
+scanner_parent_main(int ctl, const struct scanner_args *args)
 {
 	struct scanner	 sc;
 	struct pollfd	 pfd[3];
@@ -515,11 +684,10 @@ scanner_parent_main(int ctl, const struct scanner_setup *setup, bool reread)
 	int		 n;
 
 	memset(&sc, 0, sizeof(sc));
-	sc.setup = setup;
+	sc.args = args;
 	sc.ctl = ctl;
 	sc.generation = 1;
 	(void)prctl(PR_SET_NAME, "holdscand-scan");
-	drop_privileges(setup);
 	die_with_parent();
 	(void)signal(SIGPIPE, SIG_IGN);
 
@@ -532,19 +700,12 @@ scanner_parent_main(int ctl, const struct scanner_setup *setup, bool reread)
 	    (sc.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		hs_fatal(EX_OSERR, "scanner: signalfd");
 
-	policy_from_config(&sc.policy, setup->conf);
-	scan_ctx_init(&sc.sctx, setup->conf, &sc.policy, setup->ql->myhostname,
-	    setup->ql->line_limit);
+	first_config(&sc);
+	choose_plugins(&sc);
+	policy_from_config(&sc.policy, sc.conf);
+	scan_ctx_init(&sc.sctx, sc.conf, &sc.policy, sc.myhostname,
+	    sc.line_limit);
 	load_plugins(&sc);
-	if (reread) {
-		char	 msg[480];
-
-		/* A replacement after a reload: as the reload left things. */
-		reread_config(&sc);
-		if (rebuild_plugins(&sc, msg, sizeof(msg)) < 0)
-			hs_warnx("scanner: %s; the plugins keep the state they "
-			    "started with", msg);
-	}
 	watch_plugin_paths(&sc);
 	announce(&sc, true, NULL);
 

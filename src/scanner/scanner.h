@@ -1,42 +1,41 @@
 /*
  * scanner.h - the scanner parent and its workers (the processes that
- * touch untrusted content).
+ * touch untrusted content), in holdscan-scanner.
  *
- * The scanner supervisor (supervisor.c) forks the scanner parent; it
- * drops to the worker user, loads the plugins once (engines compiled here
- * are shared copy-on-write by every worker), and forks workers when the
- * master asks.
+ * holdscand's scanner supervisor starts "holdscan-scanner serve" as
+ * worker_user with its control socket as descriptor 3 (SCANNER_CTL_FD).
+ * The scanner parent takes its configuration from the master over that
+ * socket, loads the plugins once (engines compiled here are shared
+ * copy-on-write by every worker), and forks workers when the master asks.
  */
 #ifndef HS_SCANNER_H
 #define HS_SCANNER_H
 
-#include <stdbool.h>
-#include <sys/types.h>
-
-#include "common/config.h"
 #include "common/log.h"
-#include "common/queue.h"
 
-struct scanner_setup {
-	const char	*config_path;	/* re-read on reload */
-	const struct hs_config *conf;
-	const struct queue_layout *ql;
-	uid_t		 uid;		/* worker user; (uid_t)-1: keep ours */
-	gid_t		 gid;
-	const char	*user;
+#define SCANNER_CTL_FD	3	/* the control socket of "serve" */
+
+/* What the command line of "holdscan-scanner serve" says. */
+struct scanner_args {
+	const char	*config_path;	/* names the configuration in messages */
+	const char	*plugins;	/* the plugins to run ("a,b"), or NULL:
+					   those the configuration lists */
+	const char	*user;		/* whom we run as, for messages */
 };
 
 /*
  * scanner_parent_main() runs the scanner parent on the control socket
- * ctl and never returns: it exits when the master goes away. Plugins are
- * loaded and initialised before the first worker is forked; a failure
- * there is fatal (the master sees the parent exit: at start it refuses
- * to run, later it starts another one after a pause). reread: the
- * master has re-read the configuration since setup->conf was loaded, so
- * read the file again for the plugins' options and the policy (the set
- * of plugins stays the one of setup->conf), as a reload would.
+ * ctl and never returns: it exits when the master goes away. The first
+ * message must be WIRE_CONFIG; its configuration is checked (the plugin
+ * sections against the plugins' option tables) and answered with
+ * WIRE_CHECKED: errors end the process (EX_CONFIG). Plugins are loaded
+ * and initialised before the first worker is forked; a failure there is
+ * fatal (the master sees the parent exit: at start it refuses to run,
+ * later it starts another one after a pause). The set of plugins is
+ * args->plugins for the life of the process; a WIRE_RELOAD brings new
+ * options and policy for them, or errors and nothing changes.
  */
-void	 scanner_parent_main(int ctl, const struct scanner_setup *setup,
-	    bool reread) HS_NORETURN;
+void	 scanner_parent_main(int ctl, const struct scanner_args *args)
+	    HS_NORETURN;
 
 #endif

@@ -3,11 +3,16 @@
  *	checkconf - the checks of holdscan check-config
  * SYNOPSIS
  *	#include "tool/checkconf.h"
-#include "tool/hdrchecks.h"
  *
  *	int	checkconf_run(const struct hs_config *conf,
  *		    const struct queue_layout *ql, FILE *out);
+ *	int	checkconf_plugin_sections(const char *config_path,
+ *		    const struct hs_config *conf, char **errors_r);
  * DESCRIPTION
+ *	checkconf_plugin_sections() has the scanner program check the
+ *	plugin sections of the file, with the parser's errors: this program
+ *	loads no plugin.
+ *
  *	checkconf_run() looks at an installation the way holdscand will
  *	find it when it starts, and at the Postfix instance it serves, and
  *	reports each problem on one line with its fix, in the manner of
@@ -25,16 +30,18 @@
  *	Received: headers that smtpd(8) and pickup(8) write, and not turned
  *	off by receive_override_options); state_directory and
  *	quarantine_directory; the directories of pid_file and metrics_file;
- *	worker_user; each configured plugin (loaded as holdscand would, not
- *	initialised); and, for information, master.cf's qmgr service and
- *	per-service overrides.
+ *	worker_user; the scanner program; each plugin of scanners, started
+ *	by the scanner program as worker_user the way a scanner parent
+ *	starts it (this program loads no plugin); and, for information,
+ *	master.cf's qmgr service and per-service overrides.
  *
  *	Facts that are not problems (a table type that cannot be verified,
  *	local mail that is not held) are reported without "warning:" and
  *	are not counted.
  *
  *	The configuration file itself was checked by the parser before this
- *	module runs (unknown names, bad values, plugin options).
+ *	module runs (unknown names, bad values), its plugin sections by the
+ *	scanner program.
  *
  *	This module must never change anything: it creates, moves and
  *	removes nothing, and it runs no Postfix command but postconf(1).
@@ -59,14 +66,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/queue.h"
+#include "common/scanprog.h"
 #include "common/xalloc.h"
-#include "scanner/pluginload.h"
 #include "tool/checkconf.h"
 #include "tool/hdrchecks.h"
 
@@ -693,162 +700,112 @@ check_worker_user(struct cc *cc)
 		    "worker_user = holdscan", user);
 }
 
+/*
+ * The scanner program, as holdscand starts it: a root-owned program that
+ * nobody else can change, which worker_user can run.
+ */
 static int
-check_plugin(struct cc *cc, const char *name)
+check_scanner_program(struct cc *cc)
 {
-	struct plugin	*p;
-	char		*error = NULL;
+	const char	*prog = cc->conf->scanner_program;
+	struct stat	 st;
 
-	if (plugin_load(cc->conf->plugin_directory, name, &p, &error) < 0) {
-		problem(cc, "plugin %s: %s", name, error);
-		free(error);
+	if (stat(prog, &st) < 0) {
+		problem(cc, "scanner_program %s: %s; fix: install holdscan "
+		    "again (make install), or set scanner_program to where "
+		    "holdscan-scanner is", prog, strerror(errno));
 		return (-1);
 	}
-	plugin_free(&p);
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXOTH)) {
+		problem(cc, "scanner_program %s is not a program everybody may "
+		    "run, and worker_user runs it; fix with: chmod 0755 %s",
+		    prog, prog);
+		return (-1);
+	}
+	if ((geteuid() == 0 && st.st_uid != 0) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		problem(cc, "scanner_program %s can be changed by others than "
+		    "root, and it reads all mail; fix with: chown root %s && "
+		    "chmod go-w %s", prog, prog, prog);
+		return (-1);
+	}
 	return (0);
 }
 
 /*
- * What a plugin said while it failed to start, as problems: the warnings
- * it logged ("holdscan[PID]: warning: NAME: TEXT") say why; without
- * them, the error it returned (the last line).
- */
-static void
-report_start_failure(struct cc *cc, const char *name, const char *user,
-    struct buf *said)
-{
-	char	*line, *save = NULL, *last = NULL, *text;
-	size_t	 nlen = strlen(name);
-	int	 warned = 0;
-
-	buf_reserve(said, 0);
-	for (line = strtok_r(said->data ? said->data : (char *)"", "\n", &save);
-	    line != NULL; line = strtok_r(NULL, "\n", &save)) {
-		last = line;
-		if (strncmp(line, PROGNAME "[", sizeof(PROGNAME)) != 0 ||
-		    (text = strstr(line, "]: ")) == NULL)
-			continue;
-		text += 3;
-		if (strncmp(text, "warning: ", 9) == 0)
-			text += 9;
-		else if (strncmp(text, "fatal: ", 7) == 0)
-			text += 7;
-		else
-			continue;
-		if (strncmp(text, name, nlen) == 0 && text[nlen] == ':')
-			text += nlen + 2;
-		problem(cc, "plugin %s, started as worker_user %s: %s", name,
-		    user, text);
-		warned++;
-	}
-	if (warned > 0)
-		return;
-	if (last != NULL && strncmp(last, "plugin ", 7) == 0 &&
-	    strncmp(last + 7, name, nlen) == 0 && last[7 + nlen] == ':')
-		last += 7 + nlen + 2;
-	problem(cc, "plugin %s, started as worker_user %s: %s", name, user,
-	    last != NULL ? last : "init failed");
-}
-
-/*
- * In a child, as worker_user (the way holdscand's scanner parent does it):
- * load the plugin, set its options, run its init, and report the last
- * thing it said on failure. So a rules file with an error, a signature
- * database the worker user cannot read or a bad address are found now.
- */
-static void
-init_as_worker(struct cc *cc, const struct hs_config_plugin *pc)
-{
-	struct buf	 said = BUF_INIT;
-	struct passwd	*pw = getpwnam(cc->conf->worker_user);
-	char		 chunk[1024];
-	ssize_t		 r;
-	pid_t		 pid;
-	int		 pfd[2], status;
-
-	if (pw == NULL || pw->pw_uid == 0 || pw->pw_uid == cc->ql->owner_uid)
-		return;			/* reported by check_worker_user() */
-	if (pipe2(pfd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-		problem(cc, "plugin %s: cannot check its start: %s", pc->name,
-		    strerror(errno));
-		return;
-	}
-	if (pid == 0) {
-		struct plugin	*p;
-		char		*error = NULL;
-		gid_t		 gid = pw->pw_gid;
-		size_t		 j;
-
-		(void)close(pfd[0]);
-		if (dup2(pfd[1], STDERR_FILENO) < 0)
-			_exit(EXIT_FAILURE);
-		(void)alarm(300);
-		if (geteuid() == 0 && (setgroups(1, &gid) < 0 ||
-		    setgid(gid) < 0 || setuid(pw->pw_uid) < 0)) {
-			(void)fprintf(stderr, "\ncannot become %s: %s\n",
-			    pw->pw_name, strerror(errno));
-			_exit(EXIT_FAILURE);
-		}
-		if (plugin_load(cc->conf->plugin_directory, pc->name, &p,
-		    &error) < 0) {
-			(void)fprintf(stderr, "\n%s\n", error);
-			_exit(EXIT_FAILURE);
-		}
-		for (j = 0; j < pc->nopts; j++)
-			if (plugin_set_option(p, pc->opt_names[j],
-			    pc->opt_values[j], &error) < 0) {
-				(void)fprintf(stderr, "\n%s\n", error);
-				_exit(EXIT_FAILURE);
-			}
-		if (plugin_init(p, &error) < 0) {
-			(void)fprintf(stderr, "\n%s\n", error);
-			_exit(EXIT_FAILURE);
-		}
-		_exit(EXIT_SUCCESS);	/* no fini: nothing of it outlives us */
-	}
-	(void)close(pfd[1]);
-	while ((r = read(pfd[0], chunk, sizeof(chunk))) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			break;
-		if (said.len < 65536)
-			buf_append(&said, chunk, (size_t)r);
-	}
-	(void)close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFSIGNALED(status))
-		problem(cc, "plugin %s: killed by signal %d while it started as "
-		    "worker_user %s", pc->name, WTERMSIG(status), pw->pw_name);
-	else if (WEXITSTATUS(status) != 0)
-		report_start_failure(cc, pc->name, pw->pw_name, &said);
-	buf_free(&said);
-}
-
-/*
- * Every plugin named in scanners or in a plugin section loads as at
- * start (the parser loaded them once already; a file may have changed);
- * each scanner also starts as it would in holdscand's scanner parent.
+ * Each plugin of scanners is started by the scanner program, as
+ * worker_user, the way a scanner parent starts it: so a rules file with
+ * an error, a signature database worker_user cannot read or a bad
+ * address are found now. What each one that fails said is a problem.
  */
 static void
 check_plugins(struct cc *cc)
 {
-	const struct hs_config *conf = cc->conf;
-	size_t		 i, j;
+	struct scanprog	 sp;
+	char		*out = NULL, *why = NULL, *line, *save = NULL;
 
-	for (i = 0; i < conf->nscanners; i++)
-		if (check_plugin(cc, conf->scanners[i].name) == 0)
-			init_as_worker(cc, &conf->scanners[i]);
-	for (i = 0; i < conf->nplugin_sections; i++) {
-		const char	*name = conf->plugin_sections[i].name;
-
-		for (j = 0; j < conf->nscanners; j++)
-			if (strcmp(conf->scanners[j].name, name) == 0)
-				break;
-		if (j == conf->nscanners)
-			(void)check_plugin(cc, name);
+	if (!scanprog_needed(cc->conf) || check_scanner_program(cc) < 0)
+		return;
+	memset(&sp, 0, sizeof(sp));
+	sp.program = cc->conf->scanner_program;
+	sp.config_path = cc->conf->file;
+	sp.config_text = cc->conf->text;
+	sp.ident = PROGNAME;
+	if (scanprog_user(&sp, cc->conf->worker_user, cc->ql->owner_uid,
+	    &why) < 0) {
+		free(why);
+		return;			/* reported by check_worker_user() */
 	}
+	switch (scanprog_check(&sp, true, &out)) {
+	case 0:
+		break;
+	case 1:
+	case EX_CONFIG:		/* the file changed since it was read */
+		for (line = strtok_r(out, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			problem(cc, "%s", line);
+		break;
+	default:
+		problem(cc, "plugins: cannot start %s as worker_user %s to "
+		    "check them: %s", sp.program, sp.user, out);
+		break;
+	}
+	free(out);
+}
+
+/*
+ * The plugin sections are the scanner program's to check, as worker_user
+ * when we are root.
+ */
+int
+checkconf_plugin_sections(const char *config_path,
+    const struct hs_config *conf, char **errors_r)
+{
+	struct queue_layout *ql = NULL;
+	struct scanprog	 sp;
+	char		*why = NULL;
+	uid_t		 owner = (uid_t)-1;
+	int		 rc;
+
+	*errors_r = NULL;
+	memset(&sp, 0, sizeof(sp));
+	sp.program = conf->scanner_program;
+	sp.config_path = config_path;
+	sp.config_text = conf->text;
+	sp.ident = PROGNAME;
+	if (geteuid() == 0 && queue_layout_load(conf->postfix_config_directory,
+	    NULL, &ql, &why) == 0)
+		owner = ql->owner_uid;
+	free(why);
+	queue_layout_free(&ql);
+	if (scanprog_user(&sp, conf->worker_user, owner, errors_r) < 0)
+		return (-1);
+	if ((rc = scanprog_check(&sp, false, errors_r)) == 0 || rc == 1) {
+		free(*errors_r);
+		*errors_r = NULL;
+		return (0);
+	}
+	return (rc == EX_CONFIG ? EX_CONFIG : -1);
 }
 
 int

@@ -24,4 +24,15 @@ struct queue_layout;
 int	 checkconf_run(const struct hs_config *conf,
 	    const struct queue_layout *ql, FILE *out);
 
+/*
+ * checkconf_plugin_sections() runs the scanner program (as worker_user
+ * when we are root) on conf's text to check its plugin sections: this
+ * program loads no plugin. EX_CONFIG with every error of the file in
+ * *errors_r (file order, as the scanner program words them); else 0, or
+ * -1 with why it could not be asked in *errors_r (then checkconf_run()
+ * reports the cause). *errors_r is owned by the caller.
+ */
+int	 checkconf_plugin_sections(const char *config_path,
+	    const struct hs_config *conf, char **errors_r);
+
 #endif

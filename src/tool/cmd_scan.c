@@ -2,11 +2,13 @@
  * NAME
  *	cmd_scan - holdscan scan: the scanners and the policy on a message file
  * DESCRIPTION
- *	Runs the configured scanners as worker_user (the content is
- *	untrusted) and prints what the policy would do.
+ *	Runs the scanner program ("holdscan-scanner scan") as worker_user
+ *	(the content is untrusted), which runs the configured scanners and
+ *	prints what the policy would do; its output and exit status are
+ *	ours. This program loads no plugin itself.
  *
- *	This file must never change the queue or the state, and never run a
- *	plugin as root.
+ *	This file must never change the queue or the state, never load a
+ *	plugin, and never run the scanner program as root.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,13 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/log.h"
-#include "common/policy.h"
+#include "common/wire.h"
 #include "common/xalloc.h"
-#include "scanner/pluginload.h"
 #include "tool/tool.h"
 
 #define SCAN_FILE_MAX	(256L * 1024 * 1024)
@@ -85,23 +88,31 @@ become_worker(struct tool *t)
 int
 cmd_scan(struct tool *t, int argc, char **argv)
 {
-	struct policy	 policy;
-	struct hs_msg	 msg;
-	struct hs_result r;
-	struct plugin	**plugins;
-	const char	*path = NULL, *sender = "", **rcpts = NULL, *v, *why;
-	const char	*sep;
-	enum verdict	 worst = VERDICT_CLEAN;
-	char		*data, *error = NULL, worst_reason[256] = "";
-	size_t		 len, nrcpts = 0, i, max;
-	int		 a;
+	const char	*path = NULL, *v;
+	char		**args, *data;
+	size_t		 len, max, n = 0;
+	pid_t		 pid;
+	int		 a, cfd, mfd, status;
 
+	args = xcalloc((size_t)argc * 2 + 16, sizeof(*args));
+	args[n++] = t->conf->scanner_program;
+	args[n++] = "-l";
+	args[n++] = "holdscan";
+	args[n++] = "-c";
+	args[n++] = (char *)t->config_path;
+	args[n++] = "-d";
+	args[n++] = "3";
+	args[n++] = "-u";
+	args[n++] = t->conf->worker_user;
+	args[n++] = "scan";
 	for (a = 1; a < argc; a++) {
-		if ((v = tool_opt_value(t, argc, argv, &a, "--sender")) != NULL)
-			sender = v;
-		else if ((v = tool_opt_value(t, argc, argv, &a, "--rcpt")) != NULL) {
-			rcpts = xreallocarray(rcpts, nrcpts + 1, sizeof(*rcpts));
-			rcpts[nrcpts++] = v;
+		if ((v = tool_opt_value(t, argc, argv, &a, "--sender")) != NULL) {
+			args[n++] = "--sender";
+			args[n++] = (char *)v;
+		} else if ((v = tool_opt_value(t, argc, argv, &a,
+		    "--rcpt")) != NULL) {
+			args[n++] = "--rcpt";
+			args[n++] = (char *)v;
 		} else if (argv[a][0] == '-' || path != NULL)
 			tool_bad_arg(t, argv[a]);
 		else
@@ -109,69 +120,44 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	}
 	if (path == NULL)
 		tool_bad_usage(t, "which message file?");
+	args[n++] = (char *)path;
+	args[n] = NULL;
 	max = t->conf->message_size_limit > 0 ?
 	    (size_t)t->conf->message_size_limit : (size_t)SCAN_FILE_MAX;
-	if ((data = read_message(path, max, &len)) == NULL)
+	if ((data = read_message(path, max, &len)) == NULL) {
+		free(args);
 		return (tool_fail("%s: %s", path, strerror(errno)));
-	become_worker(t);
-	memset(&msg, 0, sizeof(msg));
-	msg.queue_id = "scan";
-	msg.sender = sender;
-	msg.recipients = rcpts;
-	msg.nrecipients = nrcpts;
-	msg.data = data;
-	msg.len = len;
-	sep = strstr(data, "\n\n");
-	msg.header_len = sep ? (size_t)(sep - data) + 2 : len;
-	(void)printf("%s: %zu bytes, %zu header bytes\n", path, len,
-	    msg.header_len);
-	plugins = xcalloc(t->conf->nscanners + 1, sizeof(*plugins));
-	for (i = 0; i < t->conf->nscanners; i++) {
-		struct plugin	*p;
-
-		if (plugin_start(t->conf->plugin_directory, &t->conf->scanners[i],
-		    &p, &error) < 0)
-			hs_fatalx(EX_CONFIG, "%s", error);
-		why = NULL;
-		if (p->desc->worker_init != NULL &&
-		    p->desc->worker_init(p->ctx, &why) < 0)
-			hs_fatalx(EX_CONFIG, "plugin %s: %s", p->name, why ? why :
-			    "worker_init failed");
-		plugins[i] = p;
 	}
-	for (i = 0; i < t->conf->nscanners; i++) {
-		struct plugin	*p = plugins[i];
-
-		plugin_scan(p, &msg, &r);
-		(void)printf("%-14s %s%s%s", p->name,
-		    verdict_name((enum verdict)r.verdict), r.reason[0] ? ": " : "",
-		    r.reason);
-		if (r.score != 0)
-			(void)printf(" (score %.1f)", r.score);
-		(void)printf("\n");
-		if (r.headers[0] != '\0') {
-			char	*h = xstrdup(r.headers), *line, *save = NULL;
-
-			for (line = strtok_r(h, "\n", &save); line != NULL;
-			    line = strtok_r(NULL, "\n", &save))
-				(void)printf("%-14s   adds %s\n", "", line);
-			free(h);
-		}
-		if ((enum verdict)r.verdict > worst) {
-			worst = (enum verdict)r.verdict;
-			(void)snprintf(worst_reason, sizeof(worst_reason), "%s",
-			    r.reason);
-		}
-	}
-	policy_from_config(&policy, t->conf);
-	(void)printf("verdict:       %s%s%s\n", verdict_name(worst),
-	    worst_reason[0] ? ": " : "", worst_reason);
-	(void)printf("action:        %s%s\n", config_action_name(policy_decide(
-	    &policy, worst, rcpts, nrcpts)), t->conf->nscanners == 0 ?
-	    " (no scanners configured)" : "");
-	policy_clear(&policy);
-	free(plugins);
-	free(rcpts);
+	/*
+	 * The scanner program scans it, in a child that became worker_user,
+	 * given the message on its standard input and the configuration's
+	 * text on descriptor 3; its output and exit status are ours.
+	 */
+	if ((mfd = wire_memfd("message", data, len)) < 0 ||
+	    (cfd = wire_memfd("holdscan.conf", t->conf->text,
+	    strlen(t->conf->text))) < 0)
+		hs_fatal(EX_OSERR, "memfd");
 	free(data);
-	return (0);
+	(void)fflush(stdout);
+	(void)fflush(stderr);
+	if ((pid = fork()) < 0)
+		hs_fatal(EX_OSERR, "fork");
+	if (pid == 0) {
+		become_worker(t);
+		if (wire_fd_at(mfd, STDIN_FILENO) < 0 || wire_fd_at(cfd, 3) < 0)
+			hs_fatal(EX_OSERR, "dup2");
+		(void)execv(t->conf->scanner_program, args);
+		_exit(tool_fail("cannot run %s: %s", t->conf->scanner_program,
+		    strerror(errno)));
+	}
+	(void)close(mfd);
+	(void)close(cfd);
+	free(args);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			hs_fatal(EX_OSERR, "waitpid");
+	if (WIFSIGNALED(status))
+		return (tool_fail("scan: %s killed by signal %d",
+		    t->conf->scanner_program, WTERMSIG(status)));
+	return (WEXITSTATUS(status));
 }

@@ -9,8 +9,10 @@
  *	Commands are a table: name (and second word), arguments, summary,
  *	handler. Run as root, it drops to Postfix's mail_owner before it
  *	opens the state environment or touches the queue, so that every
- *	file it creates belongs to the daemon; "scan" drops to worker_user
- *	instead, because it parses untrusted content.
+ *	file it creates belongs to the daemon. It loads no plugin: "scan"
+ *	and check-config run the scanner program (holdscan-scanner) for
+ *	that, as worker_user when run as root, because plugins parse
+ *	untrusted content.
  *
  *	Every command that opens the quarantine first finishes releases
  *	that a crash interrupted (commit_recover_releases). Releases,

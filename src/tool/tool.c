@@ -26,9 +26,10 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/scanprog.h"
 #include "common/text.h"
 #include "common/xalloc.h"
-#include "scanner/pluginload.h"
+#include "tool/checkconf.h"
 #include "tool/tool.h"
 
 /* One line on stderr, "holdscan: what went wrong"; returns 1. */
@@ -75,29 +76,60 @@ tool_bad_arg(const struct tool *t, const char *arg)
 	tool_bad_usage(t, "unexpected argument \"%s\"", arg);
 }
 
+/*
+ * The configuration, plugin sections unchecked: this program loads no
+ * plugin. check-config reports the plugin sections' errors too, with
+ * the others, as the scanner program finds them.
+ */
 void
 tool_load(struct tool *t)
 {
-	struct plugin_probe probe = { NULL, 0 };
-	char		*errors = NULL;
+	struct hs_config *conf = NULL;
+	char		*errors = NULL, *all = NULL;
+	bool		 checking;
+	int		 rc;
 
 	/*
 	 * Before it is read, as holdscand does: it says what runs as root.
 	 * check-config reads it all the same, to report this with the rest.
 	 */
+	checking = t->cmd != NULL && t->cmd->run == cmd_check_config;
 	if (config_file_safe(t->config_path, &errors) < 0) {
-		if (t->cmd == NULL || t->cmd->run != cmd_check_config)
+		if (!checking)
 			hs_fatalx(EX_CONFIG, "%s", errors);
 		free(errors);
 		errors = NULL;
 	}
-	if (config_load(t->config_path, plugin_probe, &probe, &t->conf,
-	    &errors) < 0) {
-		(void)fprintf(stderr, "%s\n", errors);
-		plugin_probe_clear(&probe);
-		exit(EX_CONFIG);
+	if (!checking) {
+		if (config_load(t->config_path, NULL, NULL, &t->conf,
+		    &errors) < 0) {
+			(void)fprintf(stderr, "%s\n", errors);
+			exit(EX_CONFIG);
+		}
+	} else {
+		rc = config_load_anyway(t->config_path, &conf, &errors);
+		if (conf != NULL && scanprog_needed(conf)) {
+			switch (checkconf_plugin_sections(t->config_path, conf,
+			    &all)) {
+			case EX_CONFIG:
+				free(errors);
+				errors = all;
+				rc = -1;
+				break;
+			case -1:
+				/* worker_user and the program: checkconf says why */
+				free(all);
+				break;
+			default:
+				break;
+			}
+		}
+		if (rc < 0) {
+			(void)fprintf(stderr, "%s\n", errors);
+			exit(EX_CONFIG);
+		}
+		t->conf = conf;
 	}
-	plugin_probe_clear(&probe);
 	if (queue_layout_load(t->conf->postfix_config_directory, NULL, &t->ql,
 	    &errors) < 0)
 		hs_fatalx(EX_CONFIG, "%s", errors);

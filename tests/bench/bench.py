@@ -167,6 +167,11 @@ class Holdscand:
                 shutil.copyfile(os.path.join(build, "plugins", so), dst + ".new")
                 os.chmod(dst + ".new", 0o644)
                 os.replace(dst + ".new", dst)   # never write a mapped file
+        # The scanner program too: worker_user runs it.
+        scanner = os.path.join(self.hs, "holdscan-scanner")
+        shutil.copyfile(os.path.join(build, "holdscan-scanner"), scanner + ".new")
+        os.chmod(scanner + ".new", 0o755)
+        os.replace(scanner + ".new", scanner)
         self.conf = os.path.join(self.hs, "holdscan.conf")
         with open(self.conf, "w") as f:
             f.write(f"""postfix_config_directory = {sb.config}
@@ -175,6 +180,7 @@ quarantine_directory = {self.hs}/quarantine
 pid_file = {self.hs}/holdscand.pid
 metrics_file = {self.hs}/state/metrics.prom
 plugin_directory = {plugins}
+scanner_program = {scanner}
 worker_user = nobody
 scanners = clamav
 plugin clamav {{

@@ -210,7 +210,7 @@ if [ -r /usr/share/clamav-testfiles/clam.zip ] &&
     [ -f "$HS_BUILD/plugins/clamav.so" ] &&
     "$HS_PYTHON" "$TESTDATA" sigs "$HS_TMP/sigs" &&
     "$HS_PYTHON" "$TESTDATA" mail "$HS_TMP/mail"; then
-	grep -E '^(postfix_config_directory|state_directory|quarantine_directory|pid_file|metrics_file|plugin_directory|worker_user) ' \
+	grep -E '^(postfix_config_directory|state_directory|quarantine_directory|pid_file|metrics_file|plugin_directory|scanner_program|worker_user) ' \
 	    "$A_HS_CONF" >"$HS_TMP/scan.conf"
 	cat >>"$HS_TMP/scan.conf" <<EOF
 scanners = clamav

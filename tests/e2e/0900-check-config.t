@@ -160,11 +160,12 @@ hs_conf A >/dev/null <<EOF
 batch_max_wait = soon
 scanners = nosuch
 EOF
+line=$(grep -n '^batch_max_wait = soon$' "$CONF" | cut -d: -f1)
 rc=0
 "$HOLDSCAN" -c "$CONF" check-config >"$HS_TMP/e.out" 2>&1 || rc=$?
 check_eq 'check-config: errors with file and line, exit 78' "$rc:$(cat \
     "$HS_TMP/e.out")" "78:$CONF: plugin nosuch: $(sed -n 's/^plugin_directory = //p' "$CONF")/nosuch.so: No such file or directory
-$CONF:9: batch_max_wait = \"soon\": bad time (use a number with ms, s, m, h or d)"
+$CONF:$line: batch_max_wait = \"soon\": bad time (use a number with ms, s, m, h or d)"
 rc=0
 "$HOLDSCAND" -n -c "$CONF" >"$HS_TMP/n.out" 2>&1 || rc=$?
 check_eq 'holdscand -n reports the same' "$rc:$(head -n 2 "$HS_TMP/n.out")" \

@@ -25,7 +25,7 @@ TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
 [ -r /usr/share/clamav-testfiles/clam.zip ] ||
     skip_all "clamav-testfiles is not installed (make deps)"
 
-plan 35
+plan 37
 
 # doc_line ERE - the one line of the quick start that matches ERE exactly
 doc_line() {
@@ -87,12 +87,17 @@ run_doc() {
 
 # --- 4. configure -------------------------------------------------------------
 check 'step 4: turn ClamAV on' run_doc "echo 'scanners = clamav' >>/etc/holdscan/holdscan.conf"
-printf 'plugin_directory = %s\nscanners = clamav\n' "$HS_BUILD/plugins" \
+# (as hs_conf does: a plugin directory and scanner program worker_user
+# can reach, for holdscand -n has the scanner program check the plugins)
+printf 'plugin_directory = %s\nscanner_program = %s\nworker_user = nobody\nscanners = clamav\n' \
+    "$(sb_dir A)/hs/plugins" "$(sb_dir A)/hs/holdscan-scanner" \
     >"$HS_TMP/only.conf"
 # shellcheck disable=SC2016
 check_eq 'holdscand -n prints what the quick start shows' \
-    "$("$HOLDSCAND" -n -c "$HS_TMP/only.conf" | grep -v '^plugin_directory')" \
+    "$("$HOLDSCAND" -n -c "$HS_TMP/only.conf" 2>"$HS_TMP/only.err" |
+    grep -v -e '^plugin_directory' -e '^scanner_program' -e '^worker_user')" \
     "$(doc_block '^`holdscand -n` prints what the file sets')"
+check_eq '... and says nothing else' "$(cat "$HS_TMP/only.err")" ""
 
 # --- 5, 6, 7. the HOLD rule, check, start ------------------------------------------
 "$HOLDSCAN" -c "$CONF" check-config >"$HS_TMP/cc1" 2>&1

@@ -3,9 +3,10 @@
 #
 # 1. "make install DESTDIR=... PREFIX=/usr" (in its own build flavour, so
 #    build/rel keeps its paths) installs exactly the expected tree with the
-#    expected modes; the paths compiled in and written into the installed
-#    files are those of PREFIX=/usr; a second install keeps an edited
-#    configuration file and puts the new one beside it as .dist.
+#    expected modes (the scanner program in /usr/lib/holdscan, each plugin
+#    exporting its descriptor alone); the paths compiled in and written into
+#    the installed files are those of PREFIX=/usr; a second install keeps an
+#    edited configuration file and puts the new one beside it as .dist.
 # 2. "systemd-analyze verify" passes, without a word, on the installed
 #    units (copies whose program paths point into DESTDIR), and
 #    "systemd-analyze security" rates each 2.5 or better.
@@ -24,7 +25,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 SRC=$(cd "$HS_LIB/../.." && pwd)
 
-plan 43
+plan 45
 
 # --- 1. the tree -------------------------------------------------------------
 D="$HS_TMP/destdir"
@@ -39,6 +40,7 @@ expected() {
 	{
 		echo '-rwxr-xr-x usr/sbin/holdscand'
 		echo '-rwxr-xr-x usr/bin/holdscan'
+		echo '-rwxr-xr-x usr/lib/holdscan/holdscan-scanner'
 		for f in "$SRC"/plugins/*.c; do
 			f=${f##*/}
 			echo "-rw-r--r-- usr/lib/holdscan/plugins/${f%.c}.so"
@@ -79,13 +81,25 @@ check 'holdscand has the default config file of PREFIX=/usr compiled in' \
     grep -aq '/etc/holdscan/holdscan.conf' "$D/usr/sbin/holdscand"
 check 'and the plugin directory' \
     grep -aq '/usr/lib/holdscan/plugins' "$D/usr/sbin/holdscand"
+check 'and the scanner program' \
+    grep -aq '/usr/lib/holdscan/holdscan-scanner' "$D/usr/sbin/holdscand"
 check_eq 'and nothing of /usr/local' \
     "$(grep -ac /usr/local "$D/usr/sbin/holdscand" "$D/usr/bin/holdscan" \
+    "$D/usr/lib/holdscan/holdscan-scanner" \
     "$D"/usr/lib/holdscan/plugins/*.so | grep -v ':0$')" ""
+check_eq 'each installed plugin exports its descriptor, hs_plugin, alone' \
+    "$(for so in "$D"/usr/lib/holdscan/plugins/*.so; do
+	nm -D --defined-only "$so" | awk -v so="${so##*/}" '{ print so, $NF }'
+    done)" \
+    "$(for f in "$SRC"/plugins/*.c; do
+	f=${f##*/}
+	echo "${f%.c}.so hs_plugin"
+    done)"
 check_eq 'holdscan.conf shows the installed paths as defaults' \
-    "$(grep -E '^#(plugin_directory|    rules_file) = ' \
+    "$(grep -E '^#(plugin_directory|scanner_program|    rules_file) = ' \
     "$D/etc/holdscan/holdscan.conf")" \
     "#plugin_directory = /usr/lib/holdscan/plugins
+#scanner_program = /usr/lib/holdscan/holdscan-scanner
 #    rules_file = /etc/holdscan/header_rules"
 check_eq 'so do the manual pages' \
     "$(cat "$D"/usr/share/man/man*/* | grep -c /usr/local)" 0

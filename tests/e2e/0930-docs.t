@@ -37,8 +37,10 @@ ok $? "config-defaults lists the defaults of the plugins: $PLUGINS"
 # Compiled-in paths appear in the pages as those of PREFIX=/usr/local.
 sysconfdir=$(sed -n 's/^# sysconfdir //p' "$HS_TMP/defaults")
 plugindir=$(sed -n 's/^# plugindir //p' "$HS_TMP/defaults")
+libexecdir=$(sed -n 's/^# libexecdir //p' "$HS_TMP/defaults")
 sed -e "s|$sysconfdir|/usr/local/etc/holdscan|g" \
     -e "s|$plugindir|/usr/local/lib/holdscan/plugins|g" \
+    -e "s|$libexecdir/holdscan-scanner|/usr/local/lib/holdscan/holdscan-scanner|g" \
     -e '/^#/d' "$HS_TMP/defaults" >"$HS_TMP/expected"
 
 # section TITLE - the text of the page's section TITLE (to the next one)

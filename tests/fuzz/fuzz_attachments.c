@@ -10,6 +10,10 @@
  *	zip_max_size, or come back with a verdict other than clean, blocked
  *	or scan-failed; anything but clean must have a reason.
  *
+ *	The plugin gets a host of its own here, as the scanner program
+ *	gives it one: options, logging (dropped) and a MIME walk that must
+ *	not be called, since judge() looks at one part.
+ *
  *	Any broken invariant aborts, so libFuzzer reports it as a crash.
  */
 #include "../../plugins/attachments.c"
@@ -45,6 +49,39 @@ fz_opt_num(void *ctx, const char *name)
 	return (0);
 }
 
+static void __attribute__((format(printf, 3, 4)))
+fz_log(void *ctx, int level, const char *fmt, ...)
+{
+	(void)ctx;
+	(void)level;
+	(void)fmt;
+}
+
+static int
+fz_watch_path(void *ctx, const char *path)
+{
+	(void)ctx;
+	(void)path;
+	return (0);
+}
+
+static int
+fz_mime_walk(void *ctx, const char *text, size_t len,
+    const struct hs_mime_limits *lim, hs_mime_part_fn fn, void *arg,
+    char *why, size_t whysize)
+{
+	(void)ctx;
+	(void)text;
+	(void)len;
+	(void)lim;
+	(void)fn;
+	(void)arg;
+	(void)why;
+	(void)whysize;
+	fprintf(stderr, "fuzz_attachments: judge() walked a MIME tree\n");
+	abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -56,8 +93,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (r == NULL) {
 		memset(&host, 0, sizeof(host));
+		host.abi_version = HS_PLUGIN_ABI_VERSION;
+		host.struct_size = sizeof(host);
+		host.log = fz_log;
 		host.opt_str = fz_opt_str;
 		host.opt_num = fz_opt_num;
+		host.watch_path = fz_watch_path;
+		host.mime_walk = fz_mime_walk;
 		if ((r = rules_new(&host, &why)) == NULL) {
 			fprintf(stderr, "fuzz_attachments: %s\n", why);
 			abort();

@@ -9,8 +9,10 @@
 #
 #   hs_conf NAME          write NAME's holdscan.conf (sandbox NAME's Postfix,
 #                         state, quarantine and pid file in its directory,
-#                         plugins from $HS_BUILD/plugins, worker_user nobody)
-#                         plus the lines on stdin; prints its path
+#                         plugins from $HS_BUILD/plugins and the scanner
+#                         program $HS_BUILD/holdscan-scanner, both copied
+#                         there, worker_user nobody) plus the lines on
+#                         stdin; prints its path
 #   hs_conf_at DIR POSTFIX_CONFIG MAIL_OWNER   the same for the sandbox in
 #                         DIR, without tap.sh
 #   hs_start NAME         hs_conf, then start holdscand -f in the background
@@ -18,7 +20,9 @@
 #                         ready; sets NAME_HS_PID, NAME_HS_CONF, NAME_HS_LOG
 #   hs_run NAME           start holdscand again with the existing config
 #                         (with HS_PRELOAD set, holdscand alone runs with
-#                         LD_PRELOAD=$HS_PRELOAD, e.g. the fault shim)
+#                         LD_PRELOAD=$HS_PRELOAD, e.g. the fault shim; with
+#                         HS_ENV set, holdscand and what it starts run with
+#                         these name=value words in their environment)
 #   hs_stop NAME          SIGTERM, wait (bounded) for it and its scanners
 #   hs_kill9 NAME         SIGKILL the master only (the scanners follow it)
 #   hs_wait_log NAME TIMEOUT PATTERN   wait for a log line (grep -E)
@@ -62,6 +66,16 @@ hs_plugins() {
 	echo "$1/plugins"
 }
 
+# hs_scanner_program DIR - a copy of the build's scanner program in DIR
+# (root's, 0755), printed: worker_user runs it, for the same reason as
+# hs_plugins, and a running one is never written over either.
+hs_scanner_program() {
+	cp "$HS_BUILD/holdscan-scanner" "$1/holdscan-scanner.new" &&
+	    chmod 0755 "$1/holdscan-scanner.new" &&
+	    mv -f "$1/holdscan-scanner.new" "$1/holdscan-scanner" || return 1
+	echo "$1/holdscan-scanner"
+}
+
 hs_conf() {
 	hs_conf_at "$(sb_dir "$1")" "$(sb_env "$1" CONFIG)" \
 	    "$(sb_env "$1" MAIL_OWNER)"
@@ -81,6 +95,7 @@ hs_conf_at() {
 		echo "pid_file = $_hc_dir/hs/holdscand.pid"
 		echo "metrics_file = $_hc_dir/hs/state/metrics.prom"
 		echo "plugin_directory = $(hs_plugins "$_hc_dir/hs")"
+		echo "scanner_program = $(hs_scanner_program "$_hc_dir/hs")"
 		echo "worker_user = nobody"
 		echo "worker_count = 2"
 		cat
@@ -98,6 +113,9 @@ hs_run() {
 	if [ -n "${HS_PRELOAD:-}" ]; then
 		env LD_PRELOAD="$HS_PRELOAD" "$HOLDSCAND" -f -c "$_hr_conf" \
 		    >>"$_hr_log" 2>&1 &
+	elif [ -n "${HS_ENV:-}" ]; then
+		# shellcheck disable=SC2086 # words, one name=value each
+		env $HS_ENV "$HOLDSCAND" -f -c "$_hr_conf" >>"$_hr_log" 2>&1 &
 	else
 		"$HOLDSCAND" -f -c "$_hr_conf" >>"$_hr_log" 2>&1 &
 	fi

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
 
 struct crashtest {
 	const struct hs_host *host;

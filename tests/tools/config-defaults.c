@@ -15,8 +15,9 @@
  *	        option = default
  *	    }
  *
- *	Two comment lines come first, "# sysconfdir DIR" and "# plugindir
- *	DIR": the paths compiled in, which some defaults contain.
+ *	Three comment lines come first, "# sysconfdir DIR", "# plugindir
+ *	DIR" and "# libexecdir DIR": the paths compiled in, which some
+ *	defaults contain.
  *
  *	The documentation test (tests/e2e/0930-docs.t) checks that
  *	holdscan.conf(5) describes each of these with this default, so that
@@ -80,8 +81,8 @@ main(int argc, char **argv)
 		(void)fprintf(stderr, "%s\n", errors);
 		return (1);
 	}
-	(void)printf("# sysconfdir %s\n# plugindir %s\n", HS_SYSCONFDIR,
-	    HS_PLUGINDIR);
+	(void)printf("# sysconfdir %s\n# plugindir %s\n# libexecdir %s\n",
+	    HS_SYSCONFDIR, HS_PLUGINDIR, HS_LIBEXECDIR);
 	config_print(conf, stdout, false);
 	config_free(&conf);
 	for (i = optind; i < argc; i++) {

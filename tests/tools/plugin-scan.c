@@ -31,7 +31,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
 #include "scanner/pluginload.h"
 #include "common/verdict.h"
 #include "common/xalloc.h"

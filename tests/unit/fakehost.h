@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "common/config.h"
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
 
 #define FAKE_MAX_OPTS	16
 
@@ -113,6 +113,7 @@ fake_host_init(struct fake_host *fh, const struct hs_plugin *desc)
 			fprintf(stderr, "bad default for %s\n",
 			    fh->table[i].name);
 	fh->host.abi_version = HS_PLUGIN_ABI_VERSION;
+	fh->host.struct_size = sizeof(fh->host);
 	fh->host.host_ctx = fh;
 	fh->host.log = fake_log;
 	fh->host.opt_str = fake_opt_str;

@@ -35,7 +35,7 @@
 #include <cmocka.h>
 
 #include "common/log.h"
-#include "scanner/plugin.h"
+#include "holdscan/plugin.h"
 #include "scanner/pluginload.h"
 #include "common/xalloc.h"
 

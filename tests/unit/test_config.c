@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "common/buf.h"
 #include "common/config.h"
 
 static const struct hs_plugin_option fake_options[] = {
@@ -210,6 +212,130 @@ test_missing_plugin_is_reported(void **state)
 	assert_non_null(e);
 	assert_non_null(strstr(e, "plugin nosuch: no such plugin"));
 	free(e);
+}
+
+static void
+test_without_a_probe_plugin_sections_are_kept_unchecked(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL, *out = NULL;
+	size_t		 outlen = 0;
+	FILE		*fp;
+
+	(void)state;
+	/* Names no plugin has, and values no plugin would take: kept. */
+	assert_int_equal(config_load_string(
+	    "scanners = \"fake, other\"\n"
+	    "plugin fake {\n"
+	    "    max_scan_size = lots\n"
+	    "    no_such_option = 1\n"
+	    "    timeout = \"5 s\"\n"
+	    "}\n"
+	    "plugin unlisted {\n"
+	    "    max_scan_size = 2M\n"
+	    "    mode = x\n"
+	    "}\n"
+	    "batch_max_wait = 50ms\n", "t.conf", NULL, NULL, &conf, &errors), 0);
+	assert_int_equal(conf->nscanners, 2);
+	assert_string_equal(conf->scanners[0].name, "fake");
+	assert_int_equal(conf->scanners[0].nopts, 3);
+	assert_string_equal(conf->scanners[0].opt_names[0], "max_scan_size");
+	assert_string_equal(conf->scanners[0].opt_values[0], "lots");
+	assert_string_equal(conf->scanners[0].opt_names[1], "no_such_option");
+	assert_string_equal(conf->scanners[0].opt_names[2], "timeout");
+	assert_string_equal(conf->scanners[0].opt_values[2], "5 s");
+	assert_string_equal(conf->scanners[1].name, "other");
+	assert_int_equal(conf->scanners[1].nopts, 0);
+	assert_int_equal(conf->nplugin_sections, 3);
+	assert_int_equal(conf->batch_max_wait, 50);
+	/* holdscand -n shows them as written. */
+	fp = open_memstream(&out, &outlen);
+	config_print(conf, fp, true);
+	fclose(fp);
+	assert_non_null(strstr(out, "plugin fake {\n    max_scan_size = lots\n"
+	    "    no_such_option = 1\n    timeout = \"5 s\"\n}\n"));
+	assert_non_null(strstr(out, "plugin unlisted {\n    max_scan_size = 2M\n"
+	    "    mode = x\n}\n"));
+	free(out);
+	/* The text as read, for the scanner program to check. */
+	assert_non_null(conf->text);
+	assert_int_equal(strncmp(conf->text, "scanners = \"fake, other\"\n", 25), 0);
+	config_free(&conf);
+
+	/* What is wrong outside plugin sections is still found, with lines. */
+	assert_int_equal(config_load_string(
+	    "plugin fake {\n    a = 1\n}\n"
+	    "batch_max_wait = soon\n"
+	    "plugin fake2 {\n    b = 2\n    a = 3\n}\n"
+	    "policy {\n    infected = burn\n}\n", "t.conf", NULL, NULL, &conf,
+	    &errors), -1);
+	assert_null(conf);
+	assert_string_equal(errors, "t.conf:4: batch_max_wait = \"soon\": bad "
+	    "time (use a number with ms, s, m, h or d)\n"
+	    "t.conf:10: infected = \"burn\": use deliver, tag, "
+	    "deliver-cleaned, quarantine, drop or hold");
+	free(errors);
+	errors = NULL;
+	/* An unknown name outside a plugin section stops the parse, as ever. */
+	assert_int_equal(config_load_string(
+	    "plugin fake {\n    a = 1\n}\nbatch_max_wiat = 1s\n"
+	    "plugin fake2 {\n    b = 2\n}\n", "t.conf", NULL, NULL, &conf,
+	    &errors), -1);
+	assert_non_null(strstr(errors, "t.conf:4:"));
+	assert_non_null(strstr(errors, "batch_max_wiat"));
+	free(errors);
+}
+
+static void
+test_without_a_probe_option_names_are_bounded(void **state)
+{
+	struct hs_config *conf = NULL;
+	struct buf	 text = BUF_INIT;
+	char		*errors = NULL;
+	int		 i;
+
+	(void)state;
+	buf_printf(&text, "plugin many {\n");
+	for (i = 0; i <= CONFIG_PLUGIN_NAMES_MAX; i++)
+		buf_printf(&text, "    o%d = %d\n", i, i);
+	buf_printf(&text, "}\n");
+	assert_int_equal(config_load_string(text.data, "t.conf", NULL, NULL,
+	    &conf, &errors), -1);
+	assert_non_null(strstr(errors, "t.conf: plugin sections use more than "
+	    "256 different option names"));
+	free(errors);
+	buf_free(&text);
+}
+
+static void
+test_load_anyway_gives_what_is_right(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		 path[] = "/tmp/test_config.XXXXXX", *errors = NULL;
+	int		 fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_true(dprintf(fd, "worker_user = scanner\n"
+	    "batch_max_wait = soon\n"
+	    "scanner_program = /opt/hs/holdscan-scanner\n") > 0);
+	(void)close(fd);
+	assert_int_equal(config_load_anyway(path, &conf, &errors), -1);
+	assert_non_null(strstr(errors, ":2: batch_max_wait"));
+	assert_non_null(conf);
+	assert_string_equal(conf->worker_user, "scanner");
+	assert_string_equal(conf->scanner_program, "/opt/hs/holdscan-scanner");
+	assert_int_equal(conf->batch_max_wait, 100);	/* its default */
+	assert_non_null(strstr(conf->text, "batch_max_wait = soon"));
+	config_free(&conf);
+	free(errors);
+	errors = NULL;
+	(void)unlink(path);
+	assert_int_equal(config_load_anyway(path, &conf, &errors), -1);
+	assert_null(conf);
+	assert_non_null(strstr(errors, "cannot read"));
+	free(errors);
 }
 
 static void
@@ -430,6 +556,10 @@ main(void)
 		cmocka_unit_test(test_unknown_option_is_an_error_with_its_line),
 		cmocka_unit_test(test_plugin_section_is_checked_against_its_options),
 		cmocka_unit_test(test_missing_plugin_is_reported),
+		cmocka_unit_test(
+		    test_without_a_probe_plugin_sections_are_kept_unchecked),
+		cmocka_unit_test(test_without_a_probe_option_names_are_bounded),
+		cmocka_unit_test(test_load_anyway_gives_what_is_right),
 		cmocka_unit_test(test_policy_and_domain_sections),
 		cmocka_unit_test(test_tag_settings),
 		cmocka_unit_test(test_deliver_cleaned_only_for_parts),

@@ -9,8 +9,11 @@
  *	failed scan). A dead scanner parent is not a worker's failure: the
  *	pool gives back every job, counts no crash, goes down and asks the
  *	supervisor for a new parent after a pause that doubles while they
- *	keep dying, and says when they work again; a new parent re-reads the
- *	configuration after a reload; the supervisor's reports are read.
+ *	keep dying, and says when they work again; the supervisor's reports
+ *	are read. Each new parent is sent the configuration first; a reload
+ *	goes to the parent to be checked (or waits for the next one), and
+ *	the master hears whether it was taken or refused, with the errors:
+ *	only a taken one is what later parents start with.
  *	A worker past its time limit, one that answers for another message
  *	and one that cannot be sent its message are dropped and killed
  *	through the scanner parent, their job given back once, and a
@@ -38,6 +41,10 @@
 
 struct fixture {
 	struct pool	 pool;
+	/* what the pool told its checked() */
+	int		 ncalls;
+	bool		 reload, ok;
+	char		 errors[256];
 	int		 parent;	/* the scanner parent's end of ctl */
 	int		 sup;		/* the supervisor's end */
 	int		 worker[4];	/* the workers' ends */
@@ -126,6 +133,68 @@ spawned(struct fixture *f, pid_t pid)
 	return (NULL);
 }
 
+static void
+checked(void *arg, bool reload, bool ok, const char *errors)
+{
+	struct fixture	*f = arg;
+
+	f->ncalls++;
+	f->reload = reload;
+	f->ok = ok;
+	(void)snprintf(f->errors, sizeof(f->errors), "%s", errors ? errors : "");
+}
+
+/* A configuration's text as the master hands it over. */
+static int
+config_fd(const char *text)
+{
+	int	 fd = wire_memfd("holdscan.conf", text, strlen(text));
+
+	assert_true(fd >= 0);
+	return (fd);
+}
+
+/* The text of the configuration that came with a message. */
+static void
+expect_config(int fd, enum wire_type want, uint32_t serial, const char *text)
+{
+	struct wire_config wc;
+	enum wire_type	 type;
+	size_t		 len;
+	char		*got = NULL;
+	int		 cfd;
+
+	assert_int_equal(wire_recv(fd, &type, &wc, sizeof(wc), &len, &cfd), 1);
+	assert_int_equal(type, want);
+	assert_int_equal(len, sizeof(wc));
+	assert_int_equal(wc.serial, serial);
+	assert_string_equal(wc.myhostname, "mx.example.org");
+	assert_int_equal(wc.line_limit, 2048);
+	assert_true(cfd >= 0);
+	assert_int_equal(wire_memfd_read(cfd, 4096, &got, NULL), 0);
+	assert_string_equal(got, text);
+	free(got);
+	(void)close(cfd);
+}
+
+/* The scanner parent's answer about configuration serial. */
+static void
+answer(struct fixture *f, int sock, uint32_t serial, const char *errors)
+{
+	struct wire_checked ck;
+	char		 why[256];
+	int		 fd = -1;
+
+	ck.serial = serial;
+	ck.ok = errors == NULL;
+	if (errors != NULL)
+		fd = config_fd(errors);
+	assert_int_equal(wire_send(sock, WIRE_CHECKED, &ck, sizeof(ck), fd), 0);
+	if (fd >= 0)
+		(void)close(fd);
+	assert_int_equal(pool_handle_ctl(&f->pool, why, sizeof(why)), 0);
+}
+
 /* As pool_start() leaves it once the supervisor has started a parent. */
 static int
 setup(void **state)
@@ -138,6 +207,13 @@ setup(void **state)
 	pair(sup);
 	memset(&f->pool, 0, sizeof(f->pool));
 	TAILQ_INIT(&f->pool.workers);
+	f->pool.config_fd = config_fd("scanners = crashtest\n");
+	f->pool.pending_fd = -1;
+	(void)snprintf(f->pool.wc.myhostname, sizeof(f->pool.wc.myhostname),
+	    "mx.example.org");
+	f->pool.wc.line_limit = 2048;
+	f->pool.checked = checked;
+	f->pool.checked_arg = f;
 	f->pool.want = 2;
 	f->pool.next_seq = 1;
 	f->pool.ctl = ctl[0];
@@ -246,7 +322,7 @@ test_parent_death_gives_every_job_back_uncounted(void **state)
 	struct fixture	*f = *state;
 	struct wire_scan req;
 	struct wire_result res;
-	struct wire_start start;
+	char		 start[8];
 	struct worker	*w1, *w2;
 	char		 why[256];
 	void		*job, **jobs = NULL;
@@ -298,9 +374,7 @@ test_parent_death_gives_every_job_back_uncounted(void **state)
 	expect_nothing(f->sup);
 	f->pool.restart_at_ms = mono_ms();
 	assert_int_equal(pool_tick(&f->pool), -1);
-	assert_int_equal(expect(f->sup, WIRE_START, &start, sizeof(start)),
-	    sizeof(start));
-	assert_int_equal(start.reread, 0);
+	assert_int_equal(expect(f->sup, WIRE_START, start, sizeof(start)), 0);
 	assert_int_equal(f->pool.state, POOL_STARTING);
 	assert_int_equal(f->pool.restarts, 1);
 	(void)close(qf[0]);
@@ -311,7 +385,7 @@ static void
 test_pauses_double_and_reset_once_stable(void **state)
 {
 	struct fixture	*f = *state;
-	struct wire_start start;
+	char		 start[8];
 	long		 want = 1000;
 	int		 i;
 
@@ -322,7 +396,7 @@ test_pauses_double_and_reset_once_stable(void **state)
 		assert_int_equal(f->pool.failures, (unsigned long)i + 1);
 		f->pool.restart_at_ms = mono_ms();
 		(void)pool_tick(&f->pool);
-		(void)expect(f->sup, WIRE_START, &start, sizeof(start));
+		(void)expect(f->sup, WIRE_START, start, sizeof(start));
 		/* It dies before it announces an engine. */
 		(void)pool_lost(&f->pool, "scanner parent exited", NULL);
 		want = want * 2 > 60000 ? 60000 : want * 2;
@@ -335,7 +409,7 @@ test_pauses_double_and_reset_once_stable(void **state)
 		pair(ctl);
 		f->pool.restart_at_ms = mono_ms();
 		(void)pool_tick(&f->pool);
-		(void)expect(f->sup, WIRE_START, &start, sizeof(start));
+		(void)expect(f->sup, WIRE_START, start, sizeof(start));
 		f->pool.ctl = ctl[0];
 		(void)close(f->parent);
 		f->parent = ctl[1];
@@ -354,13 +428,12 @@ test_pauses_double_and_reset_once_stable(void **state)
 }
 
 static void
-test_supervisor_reports_and_reread_after_reload(void **state)
+test_supervisor_reports_and_reload_waits_for_a_scanner_parent(void **state)
 {
 	struct fixture	*f = *state;
 	struct wire_started st;
 	struct wire_exited ex;
-	struct wire_start start;
-	char		 why[256];
+	char		 start[8], why[256], *got = NULL;
 	int		 ctl[2];
 
 	engine(f, 1);
@@ -374,12 +447,13 @@ test_supervisor_reports_and_reread_after_reload(void **state)
 	assert_string_equal(f->pool.last_exit,
 	    "scanner parent 4242 killed by signal 9 (Killed)");
 	assert_true(f->pool.last_exit_time > 0);
-	/* A reload while none runs: the next one re-reads the file. */
-	pool_reload(&f->pool);
+	/* A reload while none runs: it waits for the next one. */
+	pool_reload(&f->pool, config_fd("scanners = crashtest\n# new\n"));
+	assert_false(pool_reload_in_flight(&f->pool));
+	assert_int_equal(f->ncalls, 0);
 	f->pool.restart_at_ms = mono_ms();
 	(void)pool_tick(&f->pool);
-	(void)expect(f->sup, WIRE_START, &start, sizeof(start));
-	assert_int_equal(start.reread, 1);
+	assert_int_equal(expect(f->sup, WIRE_START, start, sizeof(start)), 0);
 	/* The supervisor could not fork: down again, a longer pause. */
 	memset(&st, 0, sizeof(st));
 	st.error = EAGAIN;
@@ -390,8 +464,7 @@ test_supervisor_reports_and_reread_after_reload(void **state)
 	/* Then it can: the new parent's socket becomes the pool's. */
 	f->pool.restart_at_ms = mono_ms();
 	(void)pool_tick(&f->pool);
-	(void)expect(f->sup, WIRE_START, &start, sizeof(start));
-	pool_reload(&f->pool);		/* while it is being started */
+	(void)expect(f->sup, WIRE_START, start, sizeof(start));
 	pair(ctl);
 	st.pid = 4343;
 	st.error = 0;
@@ -401,12 +474,43 @@ test_supervisor_reports_and_reread_after_reload(void **state)
 	assert_int_equal(pool_handle_sup(&f->pool, why, sizeof(why)), 0);
 	assert_true(f->pool.ctl >= 0);
 	assert_int_equal(f->pool.parent_pid, 4343);
-	/* It was asked with the file as it was before that reload. */
-	(void)expect(ctl[1], WIRE_RELOAD, NULL, 0);
 	(void)close(f->parent);
 	f->parent = ctl[1];
+	/* It is told the running configuration, then asked about the reload. */
+	expect_config(f->parent, WIRE_CONFIG, 0, "scanners = crashtest\n");
+	expect_config(f->parent, WIRE_RELOAD, 1,
+	    "scanners = crashtest\n# new\n");
+	assert_true(pool_reload_in_flight(&f->pool));
+	answer(f, f->parent, 0, NULL);		/* its start: said nothing */
+	assert_int_equal(f->ncalls, 0);
+	answer(f, f->parent, 1, NULL);
+	assert_int_equal(f->ncalls, 1);
+	assert_true(f->reload);
+	assert_true(f->ok);
+	assert_false(pool_reload_in_flight(&f->pool));
 	engine(f, 1);
 	assert_true(f->pool.ready);
+	/* Taken: what the next scanner parent starts with. */
+	assert_int_equal(wire_memfd_read(f->pool.config_fd, 4096, &got, NULL), 0);
+	assert_string_equal(got, "scanners = crashtest\n# new\n");
+	free(got);
+	got = NULL;
+	/* A reload refused: the master hears why; nothing else changes. */
+	pool_reload(&f->pool, config_fd("scanners = crashtest\nplugin crashtest "
+	    "{ nosuch = 1 }\n"));
+	assert_true(pool_reload_in_flight(&f->pool));
+	expect_config(f->parent, WIRE_RELOAD, 2, "scanners = crashtest\n"
+	    "plugin crashtest { nosuch = 1 }\n");
+	answer(f, f->parent, 2, "t.conf:2: no such option 'nosuch'");
+	assert_int_equal(f->ncalls, 2);
+	assert_true(f->reload);
+	assert_false(f->ok);
+	assert_string_equal(f->errors, "t.conf:2: no such option 'nosuch'");
+	assert_false(pool_reload_in_flight(&f->pool));
+	assert_int_equal(f->pool.pending_fd, -1);
+	assert_int_equal(wire_memfd_read(f->pool.config_fd, 4096, &got, NULL), 0);
+	assert_string_equal(got, "scanners = crashtest\n# new\n");
+	free(got);
 	/* The supervisor gone: an error for the master. */
 	(void)close(f->sup);
 	f->sup = -1;
@@ -564,6 +668,30 @@ test_a_failed_send_drops_the_worker(void **state)
 	(void)close(qf[1]);
 }
 
+static void
+test_a_refused_start_is_told_and_a_reload_goes_to_the_next_parent(
+    void **state)
+{
+	struct fixture	*f = *state;
+
+	/* The parent it had refuses the configuration it starts with. */
+	answer(f, f->parent, 0, "t.conf:5: plugin crashtest: delay_ms = "
+	    "\"x\": bad time");
+	assert_int_equal(f->ncalls, 1);
+	assert_false(f->reload);
+	assert_false(f->ok);
+	assert_string_equal(f->errors, "t.conf:5: plugin crashtest: delay_ms = "
+	    "\"x\": bad time");
+	/* A reload sent to a parent that dies unanswered goes to the next. */
+	pool_reload(&f->pool, config_fd("# reloaded\n"));
+	assert_true(pool_reload_in_flight(&f->pool));
+	expect_config(f->parent, WIRE_RELOAD, 1, "# reloaded\n");
+	(void)pool_lost(&f->pool, "scanner parent 4242 exited", NULL);
+	assert_false(pool_reload_in_flight(&f->pool));
+	assert_true(f->pool.pending_fd >= 0);
+	assert_int_equal(f->ncalls, 1);
+}
+
 int
 main(void)
 {
@@ -579,8 +707,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_pauses_double_and_reset_once_stable, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_supervisor_reports_and_reread_after_reload, setup,
-		    teardown),
+		    test_supervisor_reports_and_reload_waits_for_a_scanner_parent,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_refused_start_is_told_and_a_reload_goes_to_the_next_parent,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_worker_over_its_time_limit_is_killed_and_its_job_returned,
 		    setup, teardown),

@@ -769,6 +769,45 @@ test_header_end_ignores_an_empty_N_that_ends_a_long_line(void **state)
 	assert_int_equal(qfile_header_end(r + 2, 3), 0);
 }
 
+static void
+test_insert_headers_puts_lines_before_the_separator(void **state)
+{
+	static const char text[] = "A: b\n\nbody\n";
+	static const char want[] = "A: b\nX-One: 1\nX-Two: 123456789\n\nbody\n";
+	struct qfile_rec	*r, *got;
+	struct buf		 out = BUF_INIT, back = BUF_INIT;
+	struct qfile_error	 err;
+	size_t			 n, ngot;
+
+	(void)state;
+	n = qfile_text_records(text, sizeof(text) - 1, 0, &r);
+	qfile_insert_headers(r, n, qfile_header_end(r, n),
+	    "X-One: 1\nX-Two: 123456789\n", 8, &out);
+	assert_int_equal(qfile_records_decode(out.data, out.len, "NL", &got,
+	    &ngot, &err), 0);
+	qfile_content_text(got, ngot, &back);
+	assert_int_equal(back.len, strlen(want));
+	assert_memory_equal(back.data, want, back.len);
+	/* The long line is split as Postfix does: an L record, then an N. */
+	assert_int_equal(ngot, 6);
+	assert_int_equal(got[2].type, 'L');
+	assert_int_equal(got[3].type, 'N');
+	free(got);
+	buf_free(&back);
+	buf_free(&out);
+	/* Nothing to add, or past the end: the content as it was. */
+	qfile_insert_headers(r, n, n + 5, "", 8, &out);
+	assert_int_equal(qfile_records_decode(out.data, out.len, "NL", &got,
+	    &ngot, &err), 0);
+	qfile_content_text(got, ngot, &back);
+	assert_int_equal(back.len, sizeof(text) - 1);
+	assert_memory_equal(back.data, text, back.len);
+	free(got);
+	free(r);
+	buf_free(&back);
+	buf_free(&out);
+}
+
 /* ---- recipients and envelope fields ---------------------------------- */
 
 static void
@@ -1719,6 +1758,7 @@ main(void)
 		cmocka_unit_test(test_text_records_make_a_last_line_without_newline_an_N),
 		cmocka_unit_test(test_content_text_gives_back_the_text_records_came_from),
 		cmocka_unit_test(test_header_end_ignores_an_empty_N_that_ends_a_long_line),
+		cmocka_unit_test(test_insert_headers_puts_lines_before_the_separator),
 		cmocka_unit_test(test_recipient_qualifiers_apply_to_the_next_recipient_only),
 		cmocka_unit_test(test_envelope_fields_come_from_records_and_mapped_attributes),
 		cmocka_unit_test(test_attr_returns_the_first_value_without_surrounding_blanks),

@@ -29,6 +29,7 @@
 #include "scanner/mime.h"
 #include "common/qfile.h"
 #include "scanner/rewrite.h"
+#include "common/template.h"
 
 #define LIMIT	2048
 
@@ -201,20 +202,20 @@ test_expand_template(void **state)
 	char	*s;
 
 	(void)state;
-	s = rewrite_expand("$verdict ($reason) score=$score $other $", "spam",
+	s = template_expand("$verdict ($reason) score=$score $other $", "spam",
 	    "BAYES_99\nInjected: yes", 7.125, 900);
 	assert_string_equal(s, "spam (BAYES_99 Injected: yes) score=7.1 "
 	    "$other $");
 	free(s);
-	s = rewrite_expand("$verdict: $reason", "blocked", "", 0, 900);
+	s = template_expand("$verdict: $reason", "blocked", "", 0, 900);
 	assert_string_equal(s, "blocked: no reason given");
 	free(s);
-	s = rewrite_expand("$reason", "x", "\xff\xfe long", 0, 6);
+	s = template_expand("$reason", "x", "\xff\xfe long", 0, 6);
 	assert_string_equal(s, "?? lon");
 	free(s);
-	assert_null(rewrite_check_template("$verdict $reason $score 10$"));
-	assert_non_null(rewrite_check_template("$verdikt"));
-	assert_non_null(rewrite_check_template("a\nb"));
+	assert_null(template_check("$verdict $reason $score 10$"));
+	assert_non_null(template_check("$verdikt"));
+	assert_non_null(template_check("a\nb"));
 }
 
 static void

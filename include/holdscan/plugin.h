@@ -1,13 +1,18 @@
 /*
- * plugin.h - the scanner plugin ABI (hs_plugin 3).
+ * holdscan/plugin.h - the scanner plugin ABI (hs_plugin 2).
  *
- * A plugin is a shared object in plugin_directory that exports exactly one
- * symbol, "hs_plugin", a const struct hs_plugin whose first two fields are
- * the ABI version and the struct size. holdscand refuses, at start, a
- * plugin built for another ABI version, one whose struct is too small, or
- * one without the symbol.
+ * The one header a plugin includes, and all it may use of holdscan: a
+ * plugin is built on its own (-fvisibility=hidden, -Wl,--no-undefined),
+ * linked with its own libraries only, and calls holdscan through
+ * struct hs_host and nothing else. It exports exactly one symbol,
+ * "hs_plugin", a const struct hs_plugin whose first two fields are the
+ * ABI version and the struct size (the declaration at the end of this
+ * file keeps it visible). The scanner program refuses a plugin built for
+ * another ABI version (naming its version and the one expected), one
+ * whose struct is too small, or one without the symbol.
  *
- * Life cycle, and the process each hook runs in:
+ * Life cycle, and the process each hook runs in (all of them are
+ * holdscan-scanner, running as worker_user):
  *	init		scanner parent, once, before any worker is forked: read
  *			options, build shared state (e.g. a compiled engine that
  *			the workers then share copy-on-write)
@@ -21,7 +26,11 @@
  *	fini		scanner parent at exit (optional)
  *
  * Plugins run with the workers' privileges (an unprivileged user), never
- * touch the queue, and call the host only through struct hs_host.
+ * touch the queue, and are never loaded by holdscand's master or by a
+ * process running as root.
+ *
+ * ABI history: 1, the first; 2, struct hs_host has a struct_size and the
+ * MIME walk (plugins no longer link holdscan's own code).
  */
 #ifndef HS_PLUGIN_H
 #define HS_PLUGIN_H
@@ -29,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HS_PLUGIN_ABI_VERSION	1	/* bump on any incompatible change */
+#define HS_PLUGIN_ABI_VERSION	2	/* bump on any incompatible change */
 
 /* Verdicts, most severe last (same values as holdscan's enum verdict). */
 enum hs_verdict {
@@ -86,11 +95,44 @@ struct hs_result {
 	char		 headers[512];
 };
 
+/*
+ * The MIME walk (hs_host.mime_walk): the host parses an untrusted message
+ * once, within bounds, and hands each leaf part to a callback. A message
+ * that would exceed the bounds is refused before the first callback,
+ * never walked in part.
+ */
+#define HS_MIME_MAX_DEPTH	32	/* hard cap of max_depth */
+#define HS_MIME_MAX_PARTS	5000	/* hard cap of max_parts */
+
+struct hs_mime_limits {
+	size_t		 max_depth;	/* multipart/message nesting, 1..HS_MIME_MAX_DEPTH */
+	size_t		 max_parts;	/* MIME entities (every node), 1..HS_MIME_MAX_PARTS */
+};
+
+/* One leaf part. Everything is borrowed for the duration of the callback. */
+struct hs_mime_part {
+	size_t		 index;		/* leaves in walk order, from 0 */
+	size_t		 depth;		/* 0: the message body itself */
+	const char	*content_type;	/* "application/zip", lower case */
+	const char	*filename;	/* Content-Disposition filename=, or NULL */
+	const char	*name;		/* Content-Type name=, or NULL */
+	int		 attachment;	/* 1: Content-Disposition: attachment */
+	const unsigned char *data;	/* transfer-decoded content */
+	size_t		 len;
+};
+
+/* 0 to go on, 1 to stop the walk (mime_walk then returns 1). */
+typedef int	(*hs_mime_part_fn)(void *arg, const struct hs_mime_part *part);
+
 /* The host's services to plugins. */
 struct hs_host {
-	uint32_t	 abi_version;
+	uint32_t	 abi_version;	/* HS_PLUGIN_ABI_VERSION of the host */
+	uint32_t	 struct_size;	/* sizeof(struct hs_host) of the host */
 	void		*host_ctx;
-	/* one log line, prefixed with the plugin name; level: 0 info, 1 warning */
+	/*
+	 * One log line in the scanner program's log, prefixed with the
+	 * plugin name; level: 0 info, 1 warning. Never message content.
+	 */
 	void		(*log)(void *host_ctx, int level, const char *fmt, ...)
 			    __attribute__((format(printf, 3, 4)));
 	/* option values (defaults applied), as checked against the table */
@@ -98,6 +140,16 @@ struct hs_host {
 	long		 (*opt_num)(void *host_ctx, const char *name);	/* INT, BOOL, TIME, SIZE */
 	/* ask to be reloaded when something changes under path (inotify) */
 	int		 (*watch_path)(void *host_ctx, const char *path);
+	/*
+	 * Walk the MIME tree of text[len] (an RFC 822 message, LF line
+	 * ends) within lim, calling fn for each leaf part in order. 0 when
+	 * every part was seen, 1 when fn stopped the walk, -1 with a
+	 * sentence in why when the message exceeds the limits or its
+	 * structure cannot be trusted. Workers only.
+	 */
+	int		 (*mime_walk)(void *host_ctx, const char *text, size_t len,
+			    const struct hs_mime_limits *lim, hs_mime_part_fn fn,
+			    void *arg, char *why, size_t whysize);
 };
 
 struct hs_plugin {
@@ -126,5 +178,12 @@ struct hs_plugin {
 #define HS_PLUGIN_HEADER \
 	.abi_version = HS_PLUGIN_ABI_VERSION, \
 	.struct_size = sizeof(struct hs_plugin)
+
+/*
+ * The descriptor a plugin defines ("const struct hs_plugin hs_plugin =
+ * { HS_PLUGIN_HEADER, ... };"): declared here with default visibility, so
+ * that it stays the plugin's one exported symbol under -fvisibility=hidden.
+ */
+extern const struct hs_plugin hs_plugin __attribute__((visibility("default")));
 
 #endif

@@ -1,0 +1,303 @@
+/*
+ * NAME
+ *	cli - holdscan-scanner's one-shot commands: check and scan
+ * SYNOPSIS
+ *	#include "scanner/cli.h"
+ *
+ *	int	cli_check(a, start);
+ *	int	cli_scan(a, argc, argv);
+ * DESCRIPTION
+ *	holdscand's master and the holdscan tool load no plugin. When they
+ *	need one loaded they run this program instead, as worker_user when
+ *	they run as root: "check" for the plugin sections of holdscan.conf
+ *	(holdscand -n, holdscand's start, holdscan check-config) and, with
+ *	-s, for the plugins' start (check-config); "scan" for holdscan scan.
+ *
+ *	cli_check() loads the configuration with the same probe as the
+ *	scanner parent, so its errors are word for word those the scanner
+ *	parent would answer the master with. A plugin's start is tried in a
+ *	child of its own, so that a plugin that crashes is named, and what
+ *	the plugin logs while it fails is collected (pluginload.c's
+ *	capture): that says why better than its error does.
+ *
+ *	cli_scan() scans as a worker would, but with every plugin's verdict
+ *	shown: the output is holdscan scan's, which scripts read.
+ *
+ *	This module must never write a file, never run as root (main()
+ *	refuses), and never print message content.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/policy.h"
+#include "common/verdict.h"
+#include "common/wire.h"
+#include "common/xalloc.h"
+#include "scanner/cli.h"
+#include "scanner/pluginload.h"
+
+#define CONFIG_TEXT_MAX		(4 * 1024 * 1024)	/* as config.c reads */
+#define SCAN_INPUT_MAX		(256L * 1024 * 1024)	/* as holdscan scan reads */
+#define START_SECONDS		300	/* a plugin's start, at most */
+#define SAID_LINES		20	/* of what a failing start says, shown */
+
+/* The configuration, loaded and checked as the scanner parent does. */
+static struct hs_config *
+load(const struct cli_args *a, char **errors_r)
+{
+	struct plugin_probe probe = { NULL, 0 };
+	struct hs_config *conf = NULL;
+	char		*text = NULL;
+	int		 rc;
+
+	if (a->config_fd < 0) {
+		rc = config_load(a->config_path, plugin_probe, &probe, &conf,
+		    errors_r);
+	} else {
+		if (wire_memfd_read(a->config_fd, CONFIG_TEXT_MAX, &text,
+		    NULL) < 0) {
+			*errors_r = xasprintf("%s: cannot read: %s",
+			    a->config_path, strerror(errno));
+			return (NULL);
+		}
+		rc = config_load_string(text, a->config_path, plugin_probe,
+		    &probe, &conf, errors_r);
+		free(text);
+	}
+	plugin_probe_clear(&probe);
+	return (rc < 0 ? NULL : conf);
+}
+
+/* "plugin NAME: why" without its "plugin NAME: ". */
+static const char *
+without_name(const char *s, const char *name)
+{
+	size_t	 n = strlen(name);
+
+	if (strncmp(s, "plugin ", 7) == 0 && strncmp(s + 7, name, n) == 0 &&
+	    s[7 + n] == ':' && s[8 + n] == ' ')
+		return (s + 9 + n);
+	return (s);
+}
+
+/*
+ * In a child: start pc's plugin as the scanner parent would; on failure
+ * print what it said (its warnings, else its error), one problem a line.
+ */
+static void __attribute__((noreturn))
+start_one(const struct hs_config *conf, const struct hs_config_plugin *pc,
+    const char *user)
+{
+	struct buf	 said = BUF_INIT;
+	struct plugin	*p = NULL;
+	char		*error = NULL, *line, *save = NULL;
+	int		 told = 0;
+	size_t		 i;
+
+	(void)alarm(START_SECONDS);
+	if (plugin_load(conf->plugin_directory, pc->name, &p, &error) < 0) {
+		(void)printf("plugin %s, started as worker_user %s: %s\n",
+		    pc->name, user, without_name(error, pc->name));
+		(void)fflush(stdout);
+		_exit(1);
+	}
+	p->capture = &said;
+	for (i = 0; i < pc->nopts && error == NULL; i++)
+		(void)plugin_set_option(p, pc->opt_names[i], pc->opt_values[i],
+		    &error);
+	if (error == NULL && plugin_init(p, &error) == 0)
+		_exit(0);	/* no fini: nothing of it outlives us */
+	buf_reserve(&said, 0);
+	for (line = strtok_r(said.data, "\n", &save); line != NULL &&
+	    told < SAID_LINES; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "warning: ", 9) != 0)
+			continue;
+		(void)printf("plugin %s, started as worker_user %s: %s\n",
+		    pc->name, user, line + 9);
+		told++;
+	}
+	if (told == 0)
+		(void)printf("plugin %s, started as worker_user %s: %s\n",
+		    pc->name, user, without_name(error, pc->name));
+	(void)fflush(stdout);
+	_exit(1);
+}
+
+int
+cli_check(const struct cli_args *a, bool start)
+{
+	struct hs_config *conf;
+	char		*errors = NULL;
+	size_t		 i;
+	int		 problems = 0, status;
+	pid_t		 pid;
+
+	if ((conf = load(a, &errors)) == NULL) {
+		(void)printf("%s\n", errors);
+		free(errors);
+		return (EX_CONFIG);
+	}
+	for (i = 0; start && i < conf->nscanners; i++) {
+		(void)fflush(stdout);
+		if ((pid = fork()) < 0) {
+			(void)printf("plugin %s: cannot check its start: %s\n",
+			    conf->scanners[i].name, strerror(errno));
+			problems++;
+			continue;
+		}
+		if (pid == 0)
+			start_one(conf, &conf->scanners[i], a->user);
+		while (waitpid(pid, &status, 0) < 0)
+			if (errno != EINTR)
+				hs_fatal(EX_OSERR, "waitpid");
+		if (WIFSIGNALED(status)) {
+			(void)printf("plugin %s: killed by signal %d while it "
+			    "started as worker_user %s\n", conf->scanners[i].name,
+			    WTERMSIG(status), a->user);
+			problems++;
+		} else if (WEXITSTATUS(status) != 0) {
+			problems++;
+		}
+	}
+	config_free(&conf);
+	(void)fflush(stdout);
+	return (problems > 0 ? 1 : 0);
+}
+
+/* All of fd, at most max bytes (NULs and all); NULL with errno. */
+static char *
+read_all(int fd, size_t max, size_t *len_r)
+{
+	struct buf	 b = BUF_INIT;
+	char		 chunk[65536];
+	ssize_t		 r;
+
+	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || b.len + (size_t)r > max) {
+			if (r >= 0)
+				errno = EFBIG;
+			buf_free(&b);
+			return (NULL);
+		}
+		buf_append(&b, chunk, (size_t)r);
+	}
+	*len_r = b.len;
+	buf_putc(&b, '\0');
+	return (buf_steal(&b, NULL));
+}
+
+int
+cli_scan(const struct cli_args *a, int argc, char **argv)
+{
+	struct policy	 policy;
+	struct hs_msg	 msg;
+	struct hs_result r;
+	struct plugin	**plugins;
+	struct hs_config *conf;
+	const char	*name = NULL, *sender = "", **rcpts = NULL, *why, *sep;
+	enum verdict	 worst = VERDICT_CLEAN;
+	char		*data, *errors = NULL, worst_reason[256] = "";
+	size_t		 len, nrcpts = 0, i;
+	int		 k;
+
+	for (k = 0; k < argc; k++) {
+		if (strcmp(argv[k], "--sender") == 0 && k + 1 < argc) {
+			sender = argv[++k];
+		} else if (strcmp(argv[k], "--rcpt") == 0 && k + 1 < argc) {
+			rcpts = xreallocarray(rcpts, nrcpts + 1, sizeof(*rcpts));
+			rcpts[nrcpts++] = argv[++k];
+		} else if (argv[k][0] != '-' && name == NULL) {
+			name = argv[k];
+		} else {
+			(void)fprintf(stderr, "holdscan-scanner: scan: unexpected "
+			    "\"%s\"\n", argv[k]);
+			free(rcpts);
+			return (2);
+		}
+	}
+	if (name == NULL) {
+		(void)fprintf(stderr, "holdscan-scanner: scan: which message?\n");
+		free(rcpts);
+		return (2);
+	}
+	if ((conf = load(a, &errors)) == NULL) {
+		(void)fprintf(stderr, "%s\n", errors);
+		free(errors);
+		free(rcpts);
+		return (EX_CONFIG);
+	}
+	if ((data = read_all(STDIN_FILENO, SCAN_INPUT_MAX, &len)) == NULL)
+		hs_fatal(EX_IOERR, "%s", name);
+	memset(&msg, 0, sizeof(msg));
+	msg.queue_id = "scan";
+	msg.sender = sender;
+	msg.recipients = rcpts;
+	msg.nrecipients = nrcpts;
+	msg.data = data;
+	msg.len = len;
+	sep = strstr(data, "\n\n");
+	msg.header_len = sep ? (size_t)(sep - data) + 2 : len;
+	(void)printf("%s: %zu bytes, %zu header bytes\n", name, len,
+	    msg.header_len);
+	plugins = xcalloc(conf->nscanners + 1, sizeof(*plugins));
+	for (i = 0; i < conf->nscanners; i++) {
+		struct plugin	*p;
+
+		if (plugin_start(conf->plugin_directory, &conf->scanners[i], &p,
+		    &errors) < 0)
+			hs_fatalx(EX_CONFIG, "%s", errors);
+		why = NULL;
+		if (p->desc->worker_init != NULL &&
+		    p->desc->worker_init(p->ctx, &why) < 0)
+			hs_fatalx(EX_CONFIG, "plugin %s: %s", p->name, why ? why :
+			    "worker_init failed");
+		plugins[i] = p;
+	}
+	for (i = 0; i < conf->nscanners; i++) {
+		struct plugin	*p = plugins[i];
+
+		plugin_scan(p, &msg, &r);
+		(void)printf("%-14s %s%s%s", p->name,
+		    verdict_name((enum verdict)r.verdict), r.reason[0] ? ": " : "",
+		    r.reason);
+		if (r.score != 0)
+			(void)printf(" (score %.1f)", r.score);
+		(void)printf("\n");
+		if (r.headers[0] != '\0') {
+			char	*h = xstrdup(r.headers), *line, *save = NULL;
+
+			for (line = strtok_r(h, "\n", &save); line != NULL;
+			    line = strtok_r(NULL, "\n", &save))
+				(void)printf("%-14s   adds %s\n", "", line);
+			free(h);
+		}
+		if ((enum verdict)r.verdict > worst) {
+			worst = (enum verdict)r.verdict;
+			(void)snprintf(worst_reason, sizeof(worst_reason), "%s",
+			    r.reason);
+		}
+	}
+	policy_from_config(&policy, conf);
+	(void)printf("verdict:       %s%s%s\n", verdict_name(worst),
+	    worst_reason[0] ? ": " : "", worst_reason);
+	(void)printf("action:        %s%s\n", config_action_name(policy_decide(
+	    &policy, worst, rcpts, nrcpts)), conf->nscanners == 0 ?
+	    " (no scanners configured)" : "");
+	policy_clear(&policy);
+	(void)fflush(stdout);
+	free(plugins);
+	free(rcpts);
+	free(data);
+	config_free(&conf);
+	return (0);
+}

@@ -50,6 +50,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,29 @@ static void
 usage(void)
 {
 	usage_to(stderr, EX_USAGE);
+}
+
+/*
+ * A warning, then each line of errors as a warning of its own: a log
+ * line is one line (log.c turns control characters into '?').
+ */
+static void	warn_errors(const char *, const char *, ...) HS_PRINTF(2, 3);
+
+static void
+warn_errors(const char *errors, const char *fmt, ...)
+{
+	char		 head[512], *copy, *line, *save = NULL;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	hs_warnx("%s", head);
+	copy = xstrdup(errors != NULL ? errors : "");
+	for (line = strtok_r(copy, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		hs_warnx("%s", line);
+	free(copy);
 }
 
 /* Plugin sections are kept unchecked: the scanner program checks them. */
@@ -626,8 +650,8 @@ reload_config(struct holdscand *d)
 		return;
 	}
 	if ((conf = load_config(d->config_path, &errors)) == NULL) {
-		hs_warnx("reload: %s has errors, keeping the running "
-		    "configuration:\n%s", d->config_path, errors);
+		warn_errors(errors, "reload: %s has errors, keeping the running "
+		    "configuration:", d->config_path);
 		free(errors);
 		return;
 	}
@@ -701,16 +725,19 @@ config_checked(void *arg, bool reload, bool ok, const char *errors)
 	struct holdscand *d = arg;
 
 	if (!reload) {
-		if (!d->pool.ever_ready)
+		if (!d->pool.ever_ready) {
+			warn_errors(errors, "%s: the scanner program found "
+			    "configuration errors:", d->config_path);
 			hs_fatalx(EX_CONFIG, "%s: configuration errors, not "
-			    "started:\n%s", d->config_path, errors);
+			    "started", d->config_path);
+		}
 		return;
 	}
 	if (ok) {
 		take_config(d);
 	} else {
-		hs_warnx("reload: %s has errors, keeping the running "
-		    "configuration:\n%s", d->config_path, errors);
+		warn_errors(errors, "reload: %s has errors, keeping the running "
+		    "configuration:", d->config_path);
 		config_free(&d->pending);
 	}
 	if (d->reload_again) {

@@ -25,7 +25,7 @@ TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
 [ -r /usr/share/clamav-testfiles/clam.zip ] ||
     skip_all "clamav-testfiles is not installed (make deps)"
 
-plan 37
+plan 36
 
 # doc_line ERE - the one line of the quick start that matches ERE exactly
 doc_line() {

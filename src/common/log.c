@@ -87,6 +87,24 @@ log_open_file(const char *ident, const char *path, int verbose, uid_t uid,
 	return (0);
 }
 
+int
+log_file_fd(void)
+{
+	return (log_state.dest == LOG_DEST_FILE ? log_state.fd : -1);
+}
+
+void
+log_open_fd(const char *ident, int fd, int verbose)
+{
+	if (log_state.fd >= 0 && log_state.fd != fd)
+		(void)close(log_state.fd);
+	log_state.fd = fd;
+	log_state.dest = LOG_DEST_FILE;
+	log_state.verbose = verbose;
+	(void)snprintf(log_state.ident, sizeof(log_state.ident), "%s", ident);
+	short_hostname(log_state.host, sizeof(log_state.host));
+}
+
 void
 log_fatal_fd(int fd)
 {

@@ -43,6 +43,14 @@ void	log_reopen(void);
 int	log_open_file(const char *ident, const char *path, int verbose,
 	    uid_t uid, gid_t gid);
 /*
+ * log_file_fd() is the descriptor of the file log_open_file() opened
+ * while we log to it, else -1: holdscand hands it to the scanner program
+ * (which, as worker_user, could not open it), and log_open_fd() there
+ * logs to it as log_open_file() would.
+ */
+int	log_file_fd(void);
+void	log_open_fd(const char *ident, int fd, int verbose);
+/*
  * log_fatal_fd() names a descriptor that also gets the line of a fatal
  * error (the pipe a detaching holdscand's parent waits on, so that the
  * reason reaches the terminal or init script that started it); -1: none.

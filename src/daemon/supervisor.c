@@ -37,6 +37,7 @@
  *	once it serves the master.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>
@@ -60,6 +61,7 @@
 
 #define SUPERVISOR_STOP_MS	5000	/* for the scanner parents at stop */
 #define SCANNER_CTL_FD		3	/* the scanner parent's control socket */
+#define SCANNER_LOG_FD		4	/* log_file's, when holdscand logs there */
 
 struct supervisor {
 	const struct supervisor_setup *setup;
@@ -114,15 +116,27 @@ keep_setid_capabilities(void)
 	return (0);
 }
 
-/* Every descriptor but 0-2 and keep: nothing of the master's stays here. */
+/*
+ * Every descriptor but 0-2, keep and keep2 (-1: none): nothing of the
+ * master's stays here but the log file it logs to.
+ */
 static int
-close_all_but(int keep)
+close_all_but(int keep, int keep2)
 {
-	if (keep > 3 && close_range(3, (unsigned int)keep - 1, 0) < 0)
-		return (-1);
-	if (close_range((unsigned int)keep + 1, ~0U, 0) < 0)
-		return (-1);
-	return (0);
+	unsigned int	 from = 3;
+	int		 k[2], i;
+
+	k[0] = keep < keep2 ? keep : keep2;
+	k[1] = keep < keep2 ? keep2 : keep;
+	for (i = 0; i < 2; i++) {
+		if (k[i] < 3)
+			continue;
+		if ((unsigned int)k[i] > from &&
+		    close_range(from, (unsigned int)k[i] - 1, 0) < 0)
+			return (-1);
+		from = (unsigned int)k[i] + 1;
+	}
+	return (close_range(from, ~0U, 0));
 }
 
 static void
@@ -169,11 +183,22 @@ exec_scanner(const struct supervisor *sv, int ctl, pid_t supervisor)
 	char		 facility[16];
 	char		*argv[24];
 	sigset_t	 none;
-	int		 n = 0;
+	int		 n = 0, logfd = s->log_stderr ? -1 : log_file_fd();
 
+	/*
+	 * log_file: the scanner program logs to the file holdscand opened
+	 * (worker_user cannot open it), as descriptor 4. Out of the way
+	 * first, so that placing the control socket cannot overwrite it.
+	 */
+	if (logfd >= 0 && (logfd = fcntl(logfd, F_DUPFD_CLOEXEC,
+	    SCANNER_LOG_FD + 1)) < 0)
+		hs_fatal(EX_OSERR, "supervisor: log_file descriptor");
 	if (wire_fd_at(ctl, SCANNER_CTL_FD) < 0)
 		hs_fatal(EX_OSERR, "supervisor: descriptor %d", SCANNER_CTL_FD);
-	if (close_range(SCANNER_CTL_FD + 1, ~0U, 0) < 0)
+	if (logfd >= 0 && wire_fd_at(logfd, SCANNER_LOG_FD) < 0)
+		hs_fatal(EX_OSERR, "supervisor: descriptor %d", SCANNER_LOG_FD);
+	if (close_range(logfd >= 0 ? SCANNER_LOG_FD + 1 : SCANNER_CTL_FD + 1,
+	    ~0U, 0) < 0)
 		hs_fatal(EX_OSERR, "supervisor: close_range");
 	if (s->uid != (uid_t)-1 && (setgroups(1, &s->gid) < 0 ||
 	    setgid(s->gid) < 0 || setuid(s->uid) < 0))
@@ -195,7 +220,7 @@ exec_scanner(const struct supervisor *sv, int ctl, pid_t supervisor)
 	argv[n++] = "-l";
 	argv[n++] = (char *)s->log_ident;
 	argv[n++] = "-L";
-	argv[n++] = s->log_stderr ? "stderr" : "syslog";
+	argv[n++] = s->log_stderr ? "stderr" : logfd >= 0 ? "file" : "syslog";
 	argv[n++] = "-F";
 	argv[n++] = facility;
 	argv[n++] = "-c";
@@ -300,7 +325,12 @@ supervisor_main(int sock, const struct supervisor_setup *setup, pid_t master)
 	sv.setup = setup;
 	sv.sock = sock;
 	(void)prctl(PR_SET_NAME, "holdscand-super");
-	if (close_all_but(sock) < 0)
+	/*
+	 * log_file stays open (its lines and the scanner program's go
+	 * there); the pipe a detaching master's parent reads is closed.
+	 */
+	log_fatal_fd(-1);
+	if (close_all_but(sock, log_file_fd()) < 0)
 		hs_fatal(EX_OSERR, "supervisor: close_range");
 	log_reopen();
 	/* As the master's: these are the master's to act on. */

@@ -3,7 +3,7 @@
  *	holdscan-scanner - holdscan's scanner program (8)
  * SYNOPSIS
  *	holdscan-scanner [-v] [-c config_file] [-d fd] [-l ident]
- *	    [-L stderr|syslog] [-F facility] [-P plugins] [-u user] command
+ *	    [-L stderr|syslog|file] [-F facility] [-P plugins] [-u user] command
  *
  *	command: serve | check [-s] | scan [--sender S] [--rcpt R]... NAME
  * DESCRIPTION
@@ -27,8 +27,9 @@
  *
  *	-c names the configuration file (in messages; check and scan read
  *	it unless -d gives a descriptor with its text), -l, -L, -F and -v
- *	set the log as the caller's (the program name, stderr or syslog,
- *	the facility's number, verbosity), -u names the user we run as.
+ *	set the log as the caller's (the program name, stderr, syslog or
+ *	holdscand's log_file, open as descriptor 4, the facility's number,
+ *	verbosity), -u names the user we run as.
  *
  *	It must never run as root (it refuses), and it opens no queue file:
  *	it reads only what it is handed.
@@ -57,7 +58,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	(void)fprintf(stderr, "usage: holdscan-scanner [-v] [-c config_file] "
-	    "[-d fd] [-l ident] [-L stderr|syslog]\n"
+	    "[-d fd] [-l ident] [-L stderr|syslog|file]\n"
 	    "           [-F facility] [-P plugins] [-u user] "
 	    "serve | check [-s] | scan [--sender S] [--rcpt R]... NAME\n"
 	    "holdscand and holdscan run this program; see holdscand(8).\n");
@@ -86,6 +87,7 @@ main(int argc, char **argv)
 	struct passwd	*pw;
 	struct stat	 st;
 	enum log_dest	 dest = LOG_DEST_STDERR;
+	bool		 logfile = false;
 	const char	*ident = "holdscan-scanner", *user = NULL;
 	bool		 start = false;
 	int		 ch, facility = LOG_MAIL, verbose = 0;
@@ -118,6 +120,8 @@ main(int argc, char **argv)
 		case 'L':
 			if (strcmp(optarg, "syslog") == 0)
 				dest = LOG_DEST_SYSLOG;
+			else if (strcmp(optarg, "file") == 0)
+				logfile = true;
 			else if (strcmp(optarg, "stderr") != 0)
 				usage();
 			break;
@@ -139,6 +143,12 @@ main(int argc, char **argv)
 	if (argc < 1)
 		usage();
 	log_open(ident, dest, facility, verbose);
+	if (logfile) {
+		if (fstat(SCANNER_LOG_FD, &st) < 0 || !S_ISREG(st.st_mode))
+			hs_fatalx(EX_USAGE, "-L file: descriptor %d is not "
+			    "log_file; holdscand starts this", SCANNER_LOG_FD);
+		log_open_fd(ident, SCANNER_LOG_FD, verbose);
+	}
 	if (geteuid() == 0 || getuid() == 0)
 		hs_fatalx(EX_USAGE, "holdscan-scanner must not run as root: it "
 		    "loads plugins and reads hostile mail; holdscand and "

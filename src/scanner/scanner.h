@@ -14,6 +14,7 @@
 #include "common/log.h"
 
 #define SCANNER_CTL_FD	3	/* the control socket of "serve" */
+#define SCANNER_LOG_FD	4	/* holdscand's log_file, with -L file */
 
 /* What the command line of "holdscan-scanner serve" says. */
 struct scanner_args {

@@ -10,7 +10,8 @@
  *	itself), forks the scanner supervisor (which keeps root's uid with
  *	CAP_SETUID and CAP_SETGID only, and starts the scanner parents: the
  *	scanner program, holdscan-scanner, as worker_user, which forks the
- *	scanner workers), drops to Postfix's mail_owner, and opens the queue, its lock on it and the watcher. Then the pipeline
+ *	scanner workers), drops to Postfix's mail_owner, and opens the
+ *	queue, its lock on it and the watcher. Then the pipeline
  *	(pipeline.c) finishes whatever a previous run left in progress
  *	(commit.c recovery), and one event loop runs:
  *

@@ -124,8 +124,10 @@ assert_value(DB *db, const char *key, const char *want)
 	memset(&v, 0, sizeof(v));
 	k.data = (void *)key;
 	k.size = (u_int32_t)strlen(key);
+	v.flags = DB_DBT_MALLOC;	/* the environment is free-threaded */
 	assert_int_equal(db->get(db, NULL, &k, &v, 0), 0);
 	assert_string_equal(v.data, want);
+	free(v.data);
 }
 
 static void

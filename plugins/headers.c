@@ -36,11 +36,12 @@
  *	start position, whose limit then bounds the whole search. A rule
  *	that exceeds a limit does not match that field, with a warning
  *	(what Postfix's pcre: tables do); a message on which rules exceed
- *	limits HR_LIMIT_HITS_MAX times fails its scan, so that hostile
- *	input costs at most that many limits plus (number of rules) x
- *	(header bytes) of ordinary matching. No JIT: the limits then
- *	mean the same everywhere, and no memory is ever writable and
- *	executable.
+ *	limits HR_LIMIT_HITS_MAX times fails its scan. So one rule on one
+ *	field costs at most one match limit (some 15 ms), a message at
+ *	most (rules) x (fields) of that, and a field must be a few KiB
+ *	long to come near the limit: max_header_size holds few of them.
+ *	No JIT: the limits then mean the same everywhere, and no memory
+ *	is ever writable and executable.
  *
  *	The rules are read and compiled once in the scanner parent (init,
  *	reload); the workers share them. reload re-reads the file, and the

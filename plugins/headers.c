@@ -7,8 +7,9 @@
  *
  *		/^Subject:.*lottery winner/i	blocked	"lottery spam"
  *
- *	a POSIX extended regular expression between slashes ("\/" stands
- *	for a slash inside it), optional flags (only "i": ignore case), a
+ *	a Perl-compatible regular expression (PCRE2, as in Postfix's pcre:
+ *	tables) between slashes ("\/" stands for a slash inside it),
+ *	optional flags (only "i": ignore case), a
  *	verdict (clean, spam, high-spam, blocked or infected) and an
  *	optional reason in double quotes ("\"" and "\\" inside), which is
  *	what the log and the quarantine show; without one the reason is
@@ -25,9 +26,22 @@
  *
  *	Only the first max_header_size bytes of the header block are
  *	examined (a header field that crosses that limit is examined up
- *	to it); the rest of a huge header block is ignored, so hostile
- *	input costs at most (number of rules) x max_header_size of
- *	matching and one buffer of that size.
+ *	to it), and of each field only its first max_field_size bytes;
+ *	the rest is ignored.
+ *
+ *	What one rule may cost on one field is bounded by PCRE2's match,
+ *	depth and heap limits. The match limit counts backtracking per
+ *	start position, so a rule that PCRE2 does not anchor by itself
+ *	(no ^ or leading .*) is run as (?s:.*?)(?:RULE), anchored: one
+ *	start position, whose limit then bounds the whole search. A rule
+ *	that exceeds a limit does not match that field, with a warning
+ *	(what Postfix's pcre: tables do); a message on which rules exceed
+ *	limits HR_LIMIT_HITS_MAX times fails its scan. So one rule on one
+ *	field costs at most one match limit (some 15 ms), a message at
+ *	most (rules) x (fields) of that, and a field must be a few KiB
+ *	long to come near the limit: max_header_size holds few of them.
+ *	No JIT: the limits then mean the same everywhere, and no memory
+ *	is ever writable and executable.
  *
  *	The rules are read and compiled once in the scanner parent (init,
  *	reload); the workers share them. reload re-reads the file, and the
@@ -41,7 +55,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,6 +62,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define PCRE2_CODE_UNIT_WIDTH	8
+#include <pcre2.h>
 
 #include "holdscan/plugin.h"
 
@@ -58,8 +74,18 @@
 #define HR_REASON_MAX	200
 #define HR_ERROR_SIZE	512
 
+/*
+ * Per rule and header field. A field of 64 KiB costs an unanchored rule
+ * about that many steps of the match limit to search; the pathological
+ * ones stop at the limit after some 15 ms.
+ */
+#define HR_MATCH_LIMIT	1000000		/* backtracking steps */
+#define HR_DEPTH_LIMIT	10000		/* nested backtracking points */
+#define HR_HEAP_LIMIT	(8 * 1024)	/* KiB of backtracking memory */
+#define HR_LIMIT_HITS_MAX 32		/* per message, then the scan fails */
+
 struct hr_rule {
-	regex_t		 re;
+	pcre2_code	*re;
 	enum hs_verdict	 verdict;
 	unsigned	 line;
 	char		 reason[HR_REASON_MAX + 1];
@@ -75,6 +101,7 @@ struct headers {
 	struct hr_rules	 rules;
 	char		*path;		/* the rules file they came from */
 	size_t		 max_header;	/* bytes of the header block examined */
+	size_t		 max_field;	/* bytes of one field a rule sees */
 	char		 error[HR_ERROR_SIZE];
 };
 
@@ -83,6 +110,8 @@ static const struct hs_plugin_option headers_options[] = {
 	    "the header rules (see etc/header_rules)" },
 	{ "max_header_size", HS_OPT_SIZE, "256k",
 	    "only this much of the header block is examined" },
+	{ "max_field_size", HS_OPT_SIZE, "64k",
+	    "a rule sees only this much of each header field" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -103,7 +132,7 @@ hr_rules_free(struct hr_rules *rs)
 	size_t	 i;
 
 	for (i = 0; i < rs->n; i++)
-		regfree(&rs->rule[i].re);
+		pcre2_code_free(rs->rule[i].re);
 	free(rs->rule);
 	rs->rule = NULL;
 	rs->n = 0;
@@ -134,6 +163,78 @@ hr_error(char *err, size_t errsize, const char *path, unsigned line,
 	return (-1);
 }
 
+/*
+ * hr_compile() compiles the expression pattern[len] into *re_r: as it is
+ * when PCRE2 anchors it by itself, else as (?s:.*?)(?:pattern),
+ * anchored (see the top of this file). 0, or -1 with why in err.
+ */
+static int
+hr_compile(const char *pattern, size_t len, uint32_t flags, pcre2_code **re_r,
+    char *err, size_t errsize)
+{
+	/* Recursion into the whole expression would take in the .*?. */
+	static const char *const whole[] = {
+		"(?R)", "(?0)", "\\g<0>", "\\g'0'",
+	};
+	char		 wrapped[HR_LINE_MAX + 32];
+	PCRE2_UCHAR	 msg[256];
+	PCRE2_SIZE	 off;
+	pcre2_code	*re;
+	uint32_t	 all = 0;
+	size_t		 i;
+	int		 ec, n;
+
+	/* GNU regex's word boundaries would be a plain < and > in PCRE2. */
+	for (i = 0; i + 1 < len; i++)
+		if (pattern[i] == '\\' && (pattern[i + 1] == '<' ||
+		    pattern[i + 1] == '>')) {
+			(void)snprintf(err, errsize, "\\%c is no word boundary "
+			    "in PCRE2: write \\b, or %c alone for the character",
+			    pattern[i + 1], pattern[i + 1]);
+			return (-1);
+		} else if (pattern[i] == '\\')
+			i++;
+	/* A field has no line break: DOTALL changes only what PCRE2 anchors. */
+	flags |= PCRE2_DOTALL | PCRE2_NEVER_UTF;
+	re = pcre2_compile((PCRE2_SPTR)pattern, len, flags, &ec, &off, NULL);
+	if (re == NULL) {
+		(void)pcre2_get_error_message(ec, msg, sizeof(msg));
+		(void)snprintf(err, errsize, "%s (at offset %zu)", (char *)msg,
+		    (size_t)off);
+		return (-1);
+	}
+	if (pcre2_pattern_info(re, PCRE2_INFO_ALLOPTIONS, &all) == 0 &&
+	    (all & PCRE2_ANCHORED) != 0) {
+		*re_r = re;
+		return (0);
+	}
+	pcre2_code_free(re);
+	for (i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
+		if (memmem(pattern, len, whole[i], strlen(whole[i])) != NULL) {
+			(void)snprintf(err, errsize, "%s (recursion into the "
+			    "whole expression) needs ^ or a leading .*",
+			    whole[i]);
+			return (-1);
+		}
+	n = snprintf(wrapped, sizeof(wrapped), "(?s:.*?)(?:%.*s)", (int)len,
+	    pattern);
+	if (n < 0 || (size_t)n >= sizeof(wrapped)) {
+		(void)snprintf(err, errsize, "too long");
+		return (-1);
+	}
+	re = pcre2_compile((PCRE2_SPTR)wrapped, (size_t)n,
+	    flags | PCRE2_ANCHORED, &ec, &off, NULL);
+	if (re == NULL) {
+		(void)pcre2_get_error_message(ec, msg, sizeof(msg));
+		(void)snprintf(err, errsize, "it cannot be searched for as "
+		    "(?s:.*?)(?:...): %s (start-of-pattern settings such as "
+		    "(*LIMIT_MATCH=) need ^ or a leading .*)", (char *)msg);
+		return (-1);
+	}
+	*re_r = re;
+	return (0);
+}
+
 static bool
 hr_space(char c)
 {
@@ -148,10 +249,10 @@ static int
 hr_parse_line(const char *s, const char *path, unsigned line,
     struct hr_rule *r, char *err, size_t errsize)
 {
-	char		 pattern[HR_LINE_MAX], rerr[256];
+	char		 pattern[HR_LINE_MAX], rerr[400];
 	const char	*p = s, *w;
 	size_t		 plen = 0, wlen, rlen = 0, i;
-	int		 cflags = REG_EXTENDED | REG_NOSUB, rc;
+	uint32_t	 cflags = 0;
 
 	while (hr_space(*p))
 		p++;
@@ -179,7 +280,7 @@ hr_parse_line(const char *s, const char *path, unsigned line,
 			return (hr_error(err, errsize, path, line, "unknown flag "
 			    "'%c' after the regular expression (only i: ignore "
 			    "case)", *p));
-		cflags |= REG_ICASE;
+		cflags |= PCRE2_CASELESS;
 	}
 	while (hr_space(*p))
 		p++;
@@ -231,11 +332,9 @@ hr_parse_line(const char *s, const char *path, unsigned line,
 	if (rlen == 0)
 		(void)snprintf(r->reason, sizeof(r->reason), "rule %s:%u",
 		    hr_basename(path), line);
-	if ((rc = regcomp(&r->re, pattern, cflags)) != 0) {
-		(void)regerror(rc, &r->re, rerr, sizeof(rerr));
+	if (hr_compile(pattern, plen, cflags, &r->re, rerr, sizeof(rerr)) < 0)
 		return (hr_error(err, errsize, path, line, "bad regular "
 		    "expression: %s", rerr));
-	}
 	return (0);
 }
 
@@ -337,7 +436,7 @@ hr_rules_load(const char *path, struct hr_rules *rs, char *err, size_t errsize)
 		if (rc > 0)
 			continue;
 		if (rs->n == HR_RULES_MAX) {
-			regfree(&r.re);
+			pcre2_code_free(r.re);
 			(void)hr_error(err, errsize, path, lineno,
 			    "more than %d rules", HR_RULES_MAX);
 			goto fail;
@@ -348,7 +447,7 @@ hr_rules_load(const char *path, struct hr_rules *rs, char *err, size_t errsize)
 			alloc = alloc ? alloc * 2 : 16;
 			if ((nr = reallocarray(rs->rule, alloc,
 			    sizeof(*nr))) == NULL) {
-				regfree(&r.re);
+				pcre2_code_free(r.re);
 				(void)snprintf(err, errsize, "%s: out of memory",
 				    path);
 				goto fail;
@@ -367,13 +466,15 @@ fail:
 
 /*
  * hr_unfold() copies the first max bytes of the header block hdr/len
- * into out (max + 1 bytes) as unfolded header fields, each ended by a
- * NUL. Returns the bytes used in out.
+ * into out (max + 1 bytes) as unfolded header fields, each cut to its
+ * first max_field bytes and ended by a NUL. Returns the bytes used in
+ * out.
  */
 static size_t
-hr_unfold(const char *hdr, size_t len, size_t max, char *out)
+hr_unfold(const char *hdr, size_t len, size_t max, size_t max_field,
+    char *out)
 {
-	size_t	 i, o = 0;
+	size_t	 i, o = 0, flen = 0;
 	bool	 open = false;		/* a field is being built */
 
 	if (len > max)
@@ -393,9 +494,13 @@ hr_unfold(const char *hdr, size_t len, size_t max, char *out)
 				continue;
 			out[o++] = '\0';
 			open = false;
+			flen = 0;
 			continue;
 		}
-		out[o++] = c == '\0' ? ' ' : c;
+		if (flen < max_field) {
+			out[o++] = c == '\0' ? ' ' : c;
+			flen++;
+		}
 		open = true;
 	}
 	if (open)
@@ -403,21 +508,109 @@ hr_unfold(const char *hdr, size_t len, size_t max, char *out)
 	return (o);
 }
 
-/*
- * hr_match() runs the rules over the unfolded fields (NUL-ended, total
- * len bytes). The first rule that matches any field, or NULL.
- */
-static const struct hr_rule *
-hr_match(const struct hr_rules *rs, const char *fields, size_t len)
+/* A limit of PCRE2's, by name; NULL for any other error. */
+static const char *
+hr_limit_name(int rc)
 {
-	const char	*f;
-	size_t		 i;
+	switch (rc) {
+	case PCRE2_ERROR_MATCHLIMIT:
+		return ("match limit");
+	case PCRE2_ERROR_DEPTHLIMIT:
+		return ("depth limit");
+	case PCRE2_ERROR_HEAPLIMIT:
+		return ("heap limit");
+	default:
+		return (NULL);
+	}
+}
 
-	for (i = 0; i < rs->n; i++)
-		for (f = fields; f < fields + len; f += strlen(f) + 1)
-			if (regexec(&rs->rule[i].re, f, 0, NULL, 0) == 0)
-				return (&rs->rule[i]);
-	return (NULL);
+/* A match context with the limits of the top of this file, or NULL. */
+static pcre2_match_context *
+hr_match_context(void)
+{
+	pcre2_match_context *mc;
+
+	if ((mc = pcre2_match_context_create(NULL)) == NULL)
+		return (NULL);
+	(void)pcre2_set_match_limit(mc, HR_MATCH_LIMIT);
+	(void)pcre2_set_depth_limit(mc, HR_DEPTH_LIMIT);
+	(void)pcre2_set_heap_limit(mc, HR_HEAP_LIMIT);
+	return (mc);
+}
+
+/*
+ * hr_match() runs the rules of h over the unfolded fields of msg
+ * (NUL-ended, total len bytes). 1 with *rule_r the first rule that
+ * matches any field; 0 when none does; -1 with why filled when the
+ * message cannot be judged: too many limits exceeded, or PCRE2 fails.
+ * A rule that exceeds a limit on a field does not match that field; a
+ * warning per rule and message says so.
+ */
+static int
+hr_match(const struct headers *h, const struct hs_msg *msg,
+    const char *fields, size_t len, const struct hr_rule **rule_r,
+    char *why, size_t whysize)
+{
+	const struct hr_rule *r;
+	pcre2_match_context *mc;
+	pcre2_match_data *md;
+	PCRE2_UCHAR	 pmsg[128];
+	const char	*f, *limit = NULL, *path = h->path ? h->path : "rules";
+	size_t		 i, flen;
+	unsigned	 hits = 0, rhits;
+	int		 rc, ret = 0;
+
+	mc = hr_match_context();
+	md = pcre2_match_data_create(1, NULL);
+	if (mc == NULL || md == NULL) {
+		(void)snprintf(why, whysize, "headers: out of memory");
+		ret = -1;
+		goto done;
+	}
+	for (i = 0; i < h->rules.n && ret == 0; i++) {
+		r = &h->rules.rule[i];
+		rhits = 0;
+		for (f = fields; f < fields + len; f += flen + 1) {
+			flen = strlen(f);
+			rc = pcre2_match(r->re, (PCRE2_SPTR)f, flen, 0, 0, md,
+			    mc);
+			if (rc >= 0) {
+				*rule_r = r;
+				ret = 1;
+				break;
+			}
+			if (rc == PCRE2_ERROR_NOMATCH)
+				continue;
+			if ((limit = hr_limit_name(rc)) == NULL) {
+				(void)pcre2_get_error_message(rc, pmsg,
+				    sizeof(pmsg));
+				(void)snprintf(why, whysize, "headers: rule "
+				    "%s:%u: %s", hr_basename(path), r->line,
+				    (char *)pmsg);
+				ret = -1;
+				break;
+			}
+			rhits++;
+			if (++hits == HR_LIMIT_HITS_MAX) {
+				(void)snprintf(why, whysize, "headers: rules "
+				    "exceeded PCRE2's limits %u times (rule "
+				    "%s:%u, %s)", hits, hr_basename(path),
+				    r->line, limit);
+				ret = -1;
+				break;
+			}
+		}
+		if (rhits > 0 && h->host != NULL)
+			h->host->log(h->host->host_ctx, 1, "%s: %s:%u: the "
+			    "regular expression exceeded PCRE2's %s on %u "
+			    "header field%s; treated as no match there",
+			    msg->queue_id, path, r->line, limit, rhits,
+			    rhits == 1 ? "" : "s");
+	}
+done:
+	pcre2_match_data_free(md);
+	pcre2_match_context_free(mc);
+	return (ret);
 }
 
 /* Load the rules named by the current options into h; on error keep h. */
@@ -427,10 +620,11 @@ headers_load(struct headers *h)
 	const char	*path;
 	struct hr_rules	 rs = { NULL, 0 };
 	char		*copy;
-	long		 max;
+	long		 max, max_field;
 
 	path = h->host->opt_str(h->host->host_ctx, "rules_file");
 	max = h->host->opt_num(h->host->host_ctx, "max_header_size");
+	max_field = h->host->opt_num(h->host->host_ctx, "max_field_size");
 	if (path == NULL || path[0] != '/') {
 		(void)snprintf(h->error, sizeof(h->error), "rules_file must be "
 		    "an absolute path");
@@ -438,6 +632,11 @@ headers_load(struct headers *h)
 	}
 	if (max <= 0) {
 		(void)snprintf(h->error, sizeof(h->error), "max_header_size "
+		    "must be more than 0");
+		return (-1);
+	}
+	if (max_field <= 0) {
+		(void)snprintf(h->error, sizeof(h->error), "max_field_size "
 		    "must be more than 0");
 		return (-1);
 	}
@@ -454,6 +653,7 @@ headers_load(struct headers *h)
 	free(h->path);
 	h->path = copy;
 	h->max_header = (size_t)max;
+	h->max_field = (size_t)max_field;
 	return (0);
 }
 
@@ -529,11 +729,12 @@ static int
 headers_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 {
 	const struct headers *h = ctx;
-	const struct hr_rule *r;
+	const struct hr_rule *r = NULL;
 	size_t		 len = msg->header_len < msg->len ? msg->header_len :
 			    msg->len;
 	size_t		 max = len < h->max_header ? len : h->max_header;
 	char		*fields;
+	int		 rc;
 
 	res->verdict = HS_CLEAN;
 	if (h->rules.n == 0 || len == 0)
@@ -543,12 +744,16 @@ headers_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 		    "headers: out of memory");
 		return (-1);
 	}
-	len = hr_unfold(msg->data, len, max, fields);
-	if ((r = hr_match(&h->rules, fields, len)) != NULL) {
+	len = hr_unfold(msg->data, len, max, h->max_field, fields);
+	rc = hr_match(h, msg, fields, len, &r, res->reason,
+	    sizeof(res->reason));
+	free(fields);
+	if (rc < 0)
+		return (-1);
+	if (rc > 0) {
 		res->verdict = r->verdict;
 		(void)snprintf(res->reason, sizeof(res->reason), "%s", r->reason);
 	}
-	free(fields);
 	return (0);
 }
 

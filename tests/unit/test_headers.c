@@ -6,8 +6,13 @@
  *	reasons; each kind of mistake is refused with FILE:LINE and what is
  *	wrong. Matching: on unfolded header fields only (never the body),
  *	first matching rule wins, the i flag, NUL bytes; a 10 MB header
- *	block is examined only up to max_header_size, quickly. The hooks:
- *	init, scan, reload (a broken file keeps the old rules), watch.
+ *	block is examined only up to max_header_size, quickly, and each
+ *	field only up to max_field_size. Pathological rules (unanchored
+ *	.*, nested repeats) on a 128 KiB header: PCRE2 stops them with its
+ *	match or depth limit, the rule counts as no match with a warning,
+ *	the rules after it still decide; too many such hits fail the scan.
+ *	The hooks: init, scan, reload (a broken file keeps the old rules),
+ *	watch.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,6 +77,22 @@ msg_of(const char *text, size_t len)
 	return (m);
 }
 
+/* Run a compiled rule on s as the plugin does: its limits, no JIT. */
+static int
+re_match(pcre2_code *re, const char *s, size_t len)
+{
+	pcre2_match_context *mc = hr_match_context();
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	int		 rc;
+
+	assert_non_null(mc);
+	assert_non_null(md);
+	rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, mc);
+	pcre2_match_data_free(md);
+	pcre2_match_context_free(mc);
+	return (rc);
+}
+
 /* Load rules text and scan one message with them. */
 static enum hs_verdict
 verdict_for(const char *rules, const char *message, char *reason,
@@ -91,6 +112,7 @@ verdict_for(const char *rules, const char *message, char *reason,
 	memset(&h, 0, sizeof(h));
 	h.rules = rs;
 	h.max_header = 256 * 1024;
+	h.max_field = 64 * 1024;
 	memset(&res, 0, sizeof(res));
 	assert_int_equal(headers_scan(&h, &m, &res), 0);
 	if (reason != NULL)
@@ -129,8 +151,7 @@ test_good_rules_file(void **state)
 	assert_string_equal(rs.rule[3].reason, "rule header_rules:7");
 	assert_int_equal(rs.rule[4].verdict, HS_HIGH_SPAM);
 	/* "\/" is a slash inside the expression. */
-	assert_int_equal(regexec(&rs.rule[2].re, "X-Mailer: Mass/Mailer 2", 0,
-	    NULL, 0), 0);
+	assert_true(re_match(rs.rule[2].re, "X-Mailer: Mass/Mailer 2", 23) > 0);
 	hr_rules_free(&rs);
 	tmp_clean(&t);
 }
@@ -156,7 +177,19 @@ test_rule_errors_name_file_and_line(void **state)
 		    "double quotes" },
 		{ "/lottery/ blocked \"lottery", "unterminated reason" },
 		{ "/lottery/ blocked \"lottery\" spam", "text after the reason" },
-		{ "/lot(tery/ blocked", "bad regular expression: " },
+		{ "/lot(tery/ blocked", "bad regular expression: missing "
+		    "closing parenthesis" },
+		{ "/[[.a.]]/ blocked", "bad regular expression: POSIX "
+		    "collating elements are not supported" },
+		{ "/\\<lottery\\>/ blocked", "bad regular expression: \\< is "
+		    "no word boundary in PCRE2: write \\b" },
+		{ "/(*UTF)x/ blocked", "bad regular expression: using UTF is "
+		    "disabled" },
+		{ "/\\((?:[^()]|(?R))*\\)/ blocked", "bad regular expression: "
+		    "(?R) (recursion into the whole expression) needs ^ or a "
+		    "leading .*" },
+		{ "/(*LIMIT_MATCH=10)x/ blocked", "bad regular expression: it "
+		    "cannot be searched for as (?s:.*?)(?:...)" },
 		{ "/lottery/ blocked \"a\tb\"", "the reason may hold only "
 		    "printable ASCII" },
 	};
@@ -261,6 +294,7 @@ test_folded_headers_are_unfolded(void **state)
 		memset(&h, 0, sizeof(h));
 		h.rules = rs;
 		h.max_header = 1024;
+		h.max_field = 1024;
 		memset(&res, 0, sizeof(res));
 		assert_int_equal(headers_scan(&h, &msg, &res), 0);
 		assert_int_equal(res.verdict, HS_BLOCKED);
@@ -318,6 +352,7 @@ test_huge_header_block_is_bounded(void **state)
 	memset(&h, 0, sizeof(h));
 	h.rules = rs;
 	h.max_header = 256 * 1024;
+	h.max_field = 64 * 1024;
 
 	/* 10 MB of header lines with the bad Subject at the very end. */
 	text = malloc(size + 64);
@@ -363,6 +398,189 @@ test_huge_header_block_is_bounded(void **state)
 	hr_rules_free(&h.rules);
 }
 
+/* Append the header field "NAME: " and n bytes of fill at p; its end. */
+static char *
+put_field(char *p, const char *name, const char *fill, size_t n)
+{
+	size_t		 fl = strlen(fill), i;
+
+	p += sprintf(p, "%s: ", name);
+	for (i = 0; i < n; i++)
+		*p++ = fill[i % fl];
+	*p++ = '\n';
+	*p = '\0';
+	return (p);
+}
+
+static void
+test_unanchored_rules_still_search_everywhere(void **state)
+{
+	struct hr_rules	 rs = { NULL, 0 };
+	struct tmp	 t = { "", "" };
+	char		 err[HR_ERROR_SIZE];
+	uint32_t	 all;
+
+	(void)state;
+	/* Anchored by PCRE2 itself (^, leading .*): compiled as written. */
+	tmp_rules(&t, "/^Subject:.*lottery/i spam\n/.*lottery/ spam\n"
+	    "/lottery|^From:/ spam\n/(?<=a )lottery\\b/ spam\n");
+	assert_int_equal(hr_rules_load(t.path, &rs, err, sizeof(err)), 0);
+	tmp_clean(&t);
+	assert_int_equal(pcre2_pattern_info(rs.rule[0].re,
+	    PCRE2_INFO_ALLOPTIONS, &all), 0);
+	assert_true((all & PCRE2_ANCHORED) != 0);
+	assert_true((all & PCRE2_CASELESS) != 0);
+	assert_int_equal(pcre2_pattern_info(rs.rule[1].re,
+	    PCRE2_INFO_ALLOPTIONS, &all), 0);
+	assert_true((all & PCRE2_ANCHORED) != 0);
+	/* Unanchored: still found anywhere in the field, and only there. */
+	assert_true(re_match(rs.rule[2].re, "Subject: a lottery win", 22) > 0);
+	assert_true(re_match(rs.rule[2].re, "X-Note: From: x", 15) ==
+	    PCRE2_ERROR_NOMATCH);
+	assert_true(re_match(rs.rule[2].re, "From: x", 7) > 0);
+	assert_true(re_match(rs.rule[3].re, "Subject: a lottery!", 19) > 0);
+	assert_true(re_match(rs.rule[3].re, "Subject: lottery", 16) ==
+	    PCRE2_ERROR_NOMATCH);
+	assert_true(re_match(rs.rule[3].re, "Subject: a lottery2", 19) ==
+	    PCRE2_ERROR_NOMATCH);
+	hr_rules_free(&rs);
+}
+
+/*
+ * The attack of issue 13: a 128 KiB header field against rules that
+ * backtrack without end. PCRE2 stops each with its limit (no clock is
+ * looked at: the limits are what bound the time), the rule counts as
+ * no match with a warning naming it, and the next rule still decides.
+ */
+static void
+test_pathological_rules_hit_limits(void **state)
+{
+	struct fake_host fh;
+	struct hr_rules	 rs = { NULL, 0 };
+	struct hs_result res;
+	struct hs_msg	 m;
+	struct tmp	 t = { "", "" };
+	const char	*why = NULL;
+	char		 err[HR_ERROR_SIZE], want[512], *text, *p;
+	void		*ctx = NULL;
+	size_t		 len;
+
+	(void)state;
+	tmp_rules(&t,
+	    "/x.*z!!/ blocked \"unanchored dot-star\"\n"
+	    "/^Subject:.*x.*z!!/ blocked \"anchored dot-star\"\n"
+	    "/(a|b)*%/ blocked \"nested repeat\"\n"
+	    "/.*.*=.*;/ blocked \"dot-star dot-star\"\n"
+	    "/^Subject: lottery/ high-spam \"lottery\"\n");
+
+	/* Each rule on a 128 KiB field: PCRE2's own limit errors. */
+	assert_int_equal(hr_rules_load(t.path, &rs, err, sizeof(err)), 0);
+	text = malloc(512 * 1024);
+	assert_non_null(text);
+	len = (size_t)(put_field(text, "Subject", "xyz!", 128 * 1024) - text);
+	assert_int_equal(re_match(rs.rule[0].re, text, len - 1),
+	    PCRE2_ERROR_MATCHLIMIT);
+	assert_int_equal(re_match(rs.rule[1].re, text, len - 1),
+	    PCRE2_ERROR_MATCHLIMIT);
+	len = (size_t)(put_field(text, "X-Ab", "ab", 128 * 1024) - text);
+	assert_int_equal(re_match(rs.rule[2].re, text, len - 1),
+	    PCRE2_ERROR_DEPTHLIMIT);
+	len = (size_t)(put_field(text, "Subject", "a=", 128 * 1024) - text);
+	assert_int_equal(re_match(rs.rule[3].re, text, len - 1),
+	    PCRE2_ERROR_MATCHLIMIT);
+	hr_rules_free(&rs);
+
+	/* Through the plugin: no match and a warning each, lottery wins. */
+	fake_host_init(&fh, &hs_plugin);
+	assert_int_equal(fake_set(&fh, "rules_file", t.path), 0);
+	assert_int_equal(fake_set(&fh, "max_header_size", "1M"), 0);
+	assert_int_equal(hs_plugin.init(&fh.host, &ctx, &why), 0);
+	p = put_field(text, "Subject", "xyz!", 128 * 1024);
+	p = put_field(p, "X-Ab", "ab", 60 * 1024);
+	p = put_field(p, "X-Eq", "a=", 60 * 1024);
+	p += sprintf(p, "Subject: lottery\n\nbody\n");
+	len = (size_t)(p - text);
+	m = msg_of(text, len);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(hs_plugin.scan(ctx, &m, &res), 0);
+	assert_int_equal(res.verdict, HS_HIGH_SPAM);
+	assert_string_equal(res.reason, "lottery");
+	(void)snprintf(want, sizeof(want), "warning: TEST: %s:1: the regular "
+	    "expression exceeded PCRE2's match limit on 1 header field; "
+	    "treated as no match there\n", t.path);
+	if (strstr(fh.log, want) == NULL)
+		fail_msg("log: %s", fh.log);
+	(void)snprintf(want, sizeof(want), "%s:2: the regular expression "
+	    "exceeded PCRE2's match limit on 1 header field;", t.path);
+	assert_non_null(strstr(fh.log, want));
+	(void)snprintf(want, sizeof(want), "%s:3: the regular expression "
+	    "exceeded PCRE2's depth limit on 1 header field;", t.path);
+	assert_non_null(strstr(fh.log, want));
+	(void)snprintf(want, sizeof(want), "%s:4: the regular expression "
+	    "exceeded PCRE2's match limit on ", t.path);
+	assert_non_null(strstr(fh.log, want));
+	assert_null(strstr(fh.log, ":5:"));
+
+	/* Without the lottery field: clean, the same warnings. */
+	memcpy(strstr(text, "\nSubject: lottery") + 1, "X-Other", 7);
+	fh.log[0] = '\0';
+	fh.nlog = 0;
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(hs_plugin.scan(ctx, &m, &res), 0);
+	assert_int_equal(res.verdict, HS_CLEAN);
+	assert_int_equal(fh.nlog, 4);
+	free(text);
+	hs_plugin.fini(ctx);
+	tmp_clean(&t);
+}
+
+/* Limits exceeded HR_LIMIT_HITS_MAX times: the scan fails, and says why. */
+static void
+test_too_many_limit_hits_fail_the_scan(void **state)
+{
+	struct hr_rules	 rs = { NULL, 0 };
+	struct headers	 h;
+	struct hs_result res;
+	struct hs_msg	 m;
+	struct tmp	 t = { "", "" };
+	char		 err[HR_ERROR_SIZE], *text, *p;
+	size_t		 i, j;
+
+	(void)state;
+	tmp_rules(&t, "/(a|b)*%/ blocked \"nested repeat\"\n");
+	assert_int_equal(hr_rules_load(t.path, &rs, err, sizeof(err)), 0);
+	tmp_clean(&t);
+	memset(&h, 0, sizeof(h));
+	h.rules = rs;
+	h.path = t.path;
+	h.max_header = 1024 * 1024;
+	h.max_field = 64 * 1024;
+
+	/* HR_LIMIT_HITS_MAX fields of 12,000 "ab": each over the depth limit. */
+	p = text = malloc(HR_LIMIT_HITS_MAX * 12100 + 16);
+	assert_non_null(text);
+	for (i = 0; i < HR_LIMIT_HITS_MAX; i++) {
+		p += sprintf(p, "X-%03zu: ", i);
+		for (j = 0; j < 12000; j++)
+			*p++ = j % 2 ? 'b' : 'a';
+		*p++ = '\n';
+	}
+	p += sprintf(p, "\nbody\n");
+	m = msg_of(text, (size_t)(p - text));
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(headers_scan(&h, &m, &res), -1);
+	assert_string_equal(res.reason, "headers: rules exceeded PCRE2's "
+	    "limits 32 times (rule header_rules:1, depth limit)");
+
+	/* One fewer: no match, clean. */
+	m.header_len -= 12008;
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(headers_scan(&h, &m, &res), 0);
+	assert_int_equal(res.verdict, HS_CLEAN);
+	free(text);
+	hr_rules_free(&h.rules);
+}
+
 static void
 test_unfold_never_writes_past_its_limit(void **state)
 {
@@ -371,12 +589,17 @@ test_unfold_never_writes_past_its_limit(void **state)
 
 	(void)state;
 	memset(out, 'Z', sizeof(out));
-	n = hr_unfold("Subject: abcdefghijklmnopqrstuvwxyz\n\n", 37, 16, out);
+	n = hr_unfold("Subject: abcdefghijklmnopqrstuvwxyz\n\n", 37, 16, 100,
+	    out);
 	assert_int_equal(n, 17);
 	assert_memory_equal(out, "Subject: abcdefg", 17);
-	n = hr_unfold("A: 1\nB: 2\n 3\n\nC: 4\n", 19, 100, out);
+	n = hr_unfold("A: 1\nB: 2\n 3\n\nC: 4\n", 19, 100, 100, out);
 	assert_int_equal(n, 12);
 	assert_memory_equal(out, "A: 1\0B: 2 3", 12);
+	/* Each field is cut to max_field bytes, folded lines included. */
+	n = hr_unfold("A: 12345\nB: 1\n 2345\nC: 1\n\n", 28, 100, 5, out);
+	assert_int_equal(n, 17);
+	assert_memory_equal(out, "A: 12\0B: 1 \0C: 1", 17);
 }
 
 static void
@@ -474,6 +697,9 @@ main(void)
 		cmocka_unit_test(test_folded_headers_are_unfolded),
 		cmocka_unit_test(test_first_matching_rule_wins),
 		cmocka_unit_test(test_huge_header_block_is_bounded),
+		cmocka_unit_test(test_unanchored_rules_still_search_everywhere),
+		cmocka_unit_test(test_pathological_rules_hit_limits),
+		cmocka_unit_test(test_too_many_limit_hits_fail_the_scan),
 		cmocka_unit_test(test_unfold_never_writes_past_its_limit),
 		cmocka_unit_test(test_hooks_init_scan_reload),
 		cmocka_unit_test(test_example_rules_and_config),

@@ -51,9 +51,21 @@
  *	itself and, when loading fails, loads the databases one by one to
  *	name the file at fault.
  *
+ *	libclamav writes decoded parts and unpacked archive members to
+ *	temporary files. They go to the host's private temporary directory
+ *	(hs_host.temp_directory: 0700, the worker user's, one per worker,
+ *	emptied by the scanner parent when the worker ends, killed or not),
+ *	never to a directory other users share, where anyone could fill the
+ *	file system so that scans fail, or read what a killed worker left:
+ *	init builds the engine with the scanner parent's, and worker_init
+ *	points the engine's copy in each worker at the worker's own (one
+ *	string, not engine work). temporary_directory, when set, names a
+ *	directory to use instead; one that others may write is refused.
+ *
  *	This plugin must never write the message to a file (libclamav keeps
- *	its own temporary files for decoded parts in temporary_directory and
- *	removes them), never do per-worker engine work, never let a failed
+ *	its own temporary files, see above, and removes them), never do
+ *	per-worker engine work beyond naming the worker's temporary
+ *	directory, never let a failed
  *	reload replace a working engine, and never report a message clean
  *	that it did not scan, unless on_limit = clean says so. Its only
  *	static state is the text of the last failed init (the ABI wants it to
@@ -127,6 +139,7 @@ static const struct {
 struct settings {
 	char		*dbdir;
 	char		*tmpdir;
+	bool		 host_tmpdir;		/* tmpdir is the host's */
 	uint64_t	 max_scan_size;
 	uint64_t	 max_file_size;
 	uint32_t	 max_recursion;
@@ -213,8 +226,9 @@ static const struct hs_plugin_option clamav_options[] = {
 	{ "parsers", HS_OPT_LIST, "all",
 	    "content parsers: all, or mail plus any of archive, pe, elf, ole2, "
 	    "pdf, html, xmldocs, swf, hwp3, onenote, image" },
-	{ "temporary_directory", HS_OPT_PATH, "/dev/shm",
-	    "where libclamav unpacks parts while scanning" },
+	{ "temporary_directory", HS_OPT_STR, "",
+	    "where libclamav unpacks parts while scanning; empty: the "
+	    "scanner's private directory, one per worker" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -402,6 +416,59 @@ parse_limit_verdicts(const char *text, struct settings *s, char *err,
 	return (rc);
 }
 
+/* The host's temporary directory, or NULL. */
+static const char *
+host_tmpdir(const struct hs_host *host)
+{
+	if (!HS_HOST_HAS(host, temp_directory) || host->temp_directory == NULL)
+		return (NULL);
+	return (host->temp_directory(host->host_ctx));
+}
+
+/*
+ * temporary_directory, or the host's private directory when it is not
+ * set. One others may write is refused: they could fill it, so that
+ * scans fail, and read or replace what libclamav unpacks there.
+ */
+static int
+tmpdir_read(const struct hs_host *host, struct settings *s, char *err,
+    size_t errsize)
+{
+	const char	*dir = host->opt_str(host->host_ctx,
+			    "temporary_directory");
+	struct stat	 st;
+
+	if (dir[0] == '\0') {
+		if ((dir = host_tmpdir(host)) == NULL) {
+			(void)snprintf(err, errsize, "the scanner has no private "
+			    "temporary directory to offer; set "
+			    "temporary_directory");
+			return (-1);
+		}
+		s->host_tmpdir = true;
+	} else if (dir[0] != '/') {
+		(void)snprintf(err, errsize, "temporary_directory = \"%s\": "
+		    "must be an absolute path", dir);
+		return (-1);
+	} else if (stat(dir, &st) < 0) {
+		(void)snprintf(err, errsize, "temporary_directory %s: %s", dir,
+		    strerror(errno));
+		return (-1);
+	} else if (!S_ISDIR(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		(void)snprintf(err, errsize, "temporary_directory %s may be "
+		    "written by others (mode %04o): anyone could fill it so "
+		    "that scans fail, or read what is unpacked there; leave "
+		    "temporary_directory unset to use the scanner's private "
+		    "directory", dir, (unsigned)(st.st_mode & 07777));
+		return (-1);
+	}
+	if ((s->tmpdir = strdup(dir)) == NULL) {
+		(void)snprintf(err, errsize, "out of memory");
+		return (-1);
+	}
+	return (0);
+}
+
 /* Read and check the options the host holds now. */
 static int
 settings_read(const struct hs_host *host, struct settings *s, char *err,
@@ -414,11 +481,12 @@ settings_read(const struct hs_host *host, struct settings *s, char *err,
 
 	memset(s, 0, sizeof(*s));
 	if ((s->dbdir = strdup(host->opt_str(h, "database_directory"))) ==
-	    NULL || (s->tmpdir = strdup(host->opt_str(h,
-	    "temporary_directory"))) == NULL) {
+	    NULL) {
 		(void)snprintf(err, errsize, "out of memory");
 		goto fail;
 	}
+	if (tmpdir_read(host, s, err, errsize) < 0)
+		goto fail;
 	s->max_scan_size = (uint64_t)host->opt_num(h, "max_scan_size");
 	s->max_file_size = (uint64_t)host->opt_num(h, "max_file_size");
 	if (s->max_scan_size > UINT32_MAX || s->max_file_size > UINT32_MAX) {
@@ -815,6 +883,33 @@ clamav_reload(void *ctx, const char **error_r)
 	return (0);
 }
 
+/*
+ * A worker: the engine's copy here unpacks into the worker's own
+ * temporary directory, which the scanner parent empties after it.
+ */
+static int
+clamav_worker_init(void *ctx, const char **error_r)
+{
+	struct clamav	*c = ctx;
+	const char	*dir;
+	cl_error_t	 r;
+
+	if (!c->set.host_tmpdir || c->eng.cl == NULL)
+		return (0);
+	if ((dir = host_tmpdir(c->host)) == NULL) {
+		*error_r = "the worker has no private temporary directory";
+		return (-1);
+	}
+	if ((r = cl_engine_set_str(c->eng.cl, CL_ENGINE_TMPDIR, dir)) !=
+	    CL_SUCCESS) {
+		(void)snprintf(c->error, sizeof(c->error), "temporary directory "
+		    "%s: %s", dir, cl_strerror(r));
+		*error_r = c->error;
+		return (-1);
+	}
+	return (0);
+}
+
 static void
 scan_options(const struct settings *s, struct cl_scan_options *o)
 {
@@ -944,6 +1039,32 @@ looks_like_mail(const char *data, size_t len)
 	return (false);
 }
 
+/*
+ * Without its temporary directory libclamav does not fail: it scans the
+ * message without the parts it cannot unpack, and may call it clean.
+ * So a scan does not start without it.
+ */
+static bool
+tmpdir_gone(const struct clamav *c, struct hs_result *res)
+{
+	const char	*dir = c->set.tmpdir;
+	struct stat	 st;
+
+	if (c->set.host_tmpdir && (dir = host_tmpdir(c->host)) == NULL)
+		dir = c->set.tmpdir;
+	if (stat(dir, &st) < 0) {
+		(void)snprintf(res->reason, sizeof(res->reason), "temporary "
+		    "directory %s: %s", dir, strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		(void)snprintf(res->reason, sizeof(res->reason), "temporary "
+		    "directory %s: not a directory", dir);
+	} else {
+		return (false);
+	}
+	res->verdict = HS_FAILED;
+	return (true);
+}
+
 static int
 scan_data(const struct clamav *c, const char *data, size_t len, bool mail,
     const char *filename, struct hs_result *res)
@@ -963,6 +1084,8 @@ scan_data(const struct clamav *c, const char *data, size_t len, bool mail,
 	}
 	if (len == 0)
 		return (0);
+	if (tmpdir_gone(c, res))
+		return (-1);
 	if (c->set.max_file_size > 0 && len > c->set.max_file_size)
 		return (limit_result(c, LIMIT_PREFIX "MaxFileSize", res));
 	if (!mail || looks_like_mail(data, len)) {
@@ -1057,6 +1180,7 @@ const struct hs_plugin hs_plugin = {
 	.options = clamav_options,
 	.init = clamav_init,
 	.reload = clamav_reload,
+	.worker_init = clamav_worker_init,
 	.scan = clamav_scan,
 	.scan_part = clamav_scan_part,
 	.info = clamav_info,

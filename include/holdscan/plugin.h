@@ -30,7 +30,9 @@
  * process running as root.
  *
  * ABI history: 1, the first; 2, struct hs_host has a struct_size and the
- * MIME walk (plugins no longer link holdscan's own code).
+ * MIME walk (plugins no longer link holdscan's own code); later in 2,
+ * temp_directory appended to struct hs_host (HS_HOST_HAS() says whether
+ * the host that loaded the plugin has it).
  */
 #ifndef HS_PLUGIN_H
 #define HS_PLUGIN_H
@@ -150,7 +152,22 @@ struct hs_host {
 	int		 (*mime_walk)(void *host_ctx, const char *text, size_t len,
 			    const struct hs_mime_limits *lim, hs_mime_part_fn fn,
 			    void *arg, char *why, size_t whysize);
+	/*
+	 * The calling process's private temporary directory: mode 0700,
+	 * of the worker user, on a tmpfs nobody else can write where there
+	 * is one. In a worker, the worker's own, emptied and removed when
+	 * the worker ends (killed or not); in the scanner parent (init,
+	 * reload) and the one-shot commands, the scanner's, removed when it
+	 * stops. Temporary files go here, never to /tmp or /dev/shm. NULL
+	 * when there is none. Appended in ABI 2: check with HS_HOST_HAS().
+	 */
+	const char	*(*temp_directory)(void *host_ctx);
 };
+
+/* Does host (any ABI 2 host) have the member field of struct hs_host? */
+#define HS_HOST_HAS(host, field) \
+	((host)->struct_size >= offsetof(struct hs_host, field) + \
+	    sizeof((host)->field))
 
 struct hs_plugin {
 	uint32_t	 abi_version;	/* HS_PLUGIN_ABI_VERSION */

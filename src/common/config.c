@@ -97,6 +97,9 @@ static const struct param params[] = {
 	{ "scanner_program", P_PATH, HS_LIBEXECDIR "/holdscan-scanner",
 	    F(scanner_program), NOLIM, NULL,
 	    "the program that loads the plugins and scans, as worker_user" },
+	{ "scanner_temp_directory", P_PATH, "/run/holdscan-scanner",
+	    F(scanner_temp_directory), NOLIM, NULL,
+	    "the scanners' private temporary files (worker_user's, 0700)" },
 	/* logging */
 	{ "syslog_name", P_STR, "holdscand", F(syslog_name), NOLIM, NULL,
 	    "program name in log lines" },

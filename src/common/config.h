@@ -69,6 +69,7 @@ struct hs_config {
 	char	*metrics_file;
 	char	*plugin_directory;
 	char	*scanner_program;	/* holdscan-scanner */
+	char	*scanner_temp_directory; /* BASE of scratch.c */
 
 	/* logging */
 	char	*syslog_name;

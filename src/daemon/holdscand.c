@@ -523,6 +523,74 @@ daemonize(const char *logname)
 	return (pfd[1]);
 }
 
+/*
+ * scanner_temp_directory, the base of the scanners' private temporary
+ * directories (scratch.c): made if missing, mode 0700, worker_user's,
+ * in a directory nobody but root (or we) may write, so that no other
+ * user can take its name or put anything in it. Never through a
+ * symbolic link. Said in the log when it shares its file system with
+ * /tmp or /dev/shm, which anyone can fill.
+ */
+static void
+ensure_scanner_tempdir(struct holdscand *d)
+{
+	const char	*dir = d->conf->scanner_temp_directory;
+	const char	*shared[] = { "/tmp", "/dev/shm" };
+	struct stat	 st, pst;
+	uid_t		 uid = geteuid();
+	gid_t		 gid = getegid();
+	char		*parent, *slash;
+	size_t		 i;
+	int		 fd;
+
+	if (d->setup.uid != (uid_t)-1) {
+		uid = d->setup.uid;
+		gid = d->setup.gid;
+	}
+	parent = xstrdup(dir);
+	slash = strrchr(parent, '/');
+	slash[slash == parent ? 1 : 0] = '\0';
+	if (stat(parent, &pst) < 0)
+		hs_fatal(EX_CONFIG, "scanner_temp_directory %s: %s", dir, parent);
+	if (!S_ISDIR(pst.st_mode) || (pst.st_mode & (S_IWGRP | S_IWOTH)) ||
+	    (pst.st_uid != 0 && pst.st_uid != geteuid()))
+		hs_fatalx(EX_CONFIG, "scanner_temp_directory %s: %s may be "
+		    "written by others (uid %lu, mode %04o), who could fill it "
+		    "or take the name; use a directory in one only root may "
+		    "write, such as /run", dir, parent,
+		    (unsigned long)pst.st_uid, (unsigned)(pst.st_mode & 07777));
+	free(parent);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		hs_fatal(EX_CANTCREAT, "create scanner_temp_directory %s", dir);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		hs_fatal(EX_CONFIG, "scanner_temp_directory %s (must be a "
+		    "directory, not a symbolic link)", dir);
+	if (fstat(fd, &st) < 0)
+		hs_fatal(EX_OSERR, "scanner_temp_directory %s", dir);
+	if (st.st_uid != uid && st.st_uid != 0)
+		hs_fatalx(EX_CONFIG, "scanner_temp_directory %s is owned by uid "
+		    "%lu, not by worker_user %s; fix with: rm -r %s", dir,
+		    (unsigned long)st.st_uid, d->setup.user, dir);
+	if ((st.st_uid != uid || st.st_gid != gid) &&
+	    fchown(fd, uid, gid) < 0)
+		hs_fatal(EX_NOPERM, "scanner_temp_directory %s: chown", dir);
+	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+		hs_fatal(EX_NOPERM, "scanner_temp_directory %s: chmod", dir);
+	if (close(fd) < 0)
+		hs_fatal(EX_OSERR, "scanner_temp_directory %s", dir);
+	for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		struct stat	 sst;
+
+		if (stat(shared[i], &sst) == 0 && sst.st_dev == st.st_dev &&
+		    (sst.st_mode & S_IWOTH))
+			hs_info("scanner_temp_directory %s is on the file "
+			    "system of %s, which anyone may fill; scans then "
+			    "fail (a tmpfs of its own, such as /run, is better)",
+			    dir, shared[i]);
+	}
+}
+
 /* Postfix's chroot_uid() order: groups, gid, uid; then prove root is gone. */
 static void
 drop_to_mail_owner(struct holdscand *d)
@@ -692,6 +760,7 @@ take_config(struct holdscand *d)
 	KEEP(worker_user);
 	KEEP(plugin_directory);
 	KEEP(scanner_program);
+	KEEP(scanner_temp_directory);
 	KEEP(syslog_name);		/* log_open() is done once */
 	KEEP(syslog_facility);
 	KEEP(log_file);
@@ -1150,6 +1219,7 @@ main(int argc, char **argv)
 	check_plugin_sections(&d);
 	ensure_dir(&d, d.conf->state_directory, "state_directory");
 	ensure_dir(&d, d.conf->quarantine_directory, "quarantine_directory");
+	ensure_scanner_tempdir(&d);
 	ensure_queue_subdirs(&d);
 	if (notify_new(d.conf, d.ql, &d.notify, &errors) < 0)
 		hs_fatalx(EX_CONFIG, "%s", errors);

@@ -23,8 +23,12 @@
  *	cli_scan() scans as a worker would, but with every plugin's verdict
  *	shown: the output is holdscan scan's, which scripts read.
  *
- *	This module must never write a file, never run as root (main()
- *	refuses), and never print message content.
+ *	The plugins started here get a private temporary directory
+ *	(scratch.c), in scanner_temp_directory when holdscand made it, else
+ *	in /dev/shm or /tmp; it is removed before the command ends.
+ *
+ *	This module must never write a file but in that directory, never
+ *	run as root (main() refuses), and never print message content.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +47,7 @@
 #include "common/xalloc.h"
 #include "scanner/cli.h"
 #include "scanner/pluginload.h"
+#include "scanner/scratch.h"
 
 #define CONFIG_TEXT_MAX		(4 * 1024 * 1024)	/* as config.c reads */
 #define SCAN_INPUT_MAX		(256L * 1024 * 1024)	/* as holdscan scan reads */
@@ -74,6 +79,31 @@ load(const struct cli_args *a, char **errors_r)
 	}
 	plugin_probe_clear(&probe);
 	return (rc < 0 ? NULL : conf);
+}
+
+/* A private temporary directory for the plugins we start. */
+static void
+scratch_start(struct scratch *s, const struct hs_config *conf)
+{
+	char	*error = NULL;
+
+	if (scratch_open(s, conf->scanner_temp_directory, true, &error) < 0)
+		hs_fatalx(EX_CANTCREAT, "%s", error);
+	plugin_temp_dir(s->path);
+	if (setenv("TMPDIR", s->path, 1) < 0)
+		hs_fatal(EX_OSERR, "setenv");
+}
+
+static void
+scratch_end(struct scratch *s)
+{
+	char	*error = NULL;
+
+	plugin_temp_dir(NULL);
+	if (scratch_close(s, &error) < 0) {
+		hs_warnx("%s", error);
+		free(error);
+	}
 }
 
 /* "plugin NAME: why" without its "plugin NAME: ". */
@@ -135,6 +165,7 @@ int
 cli_check(const struct cli_args *a, bool start)
 {
 	struct hs_config *conf;
+	struct scratch	 scratch;
 	char		*errors = NULL;
 	size_t		 i;
 	int		 problems = 0, status;
@@ -145,6 +176,8 @@ cli_check(const struct cli_args *a, bool start)
 		free(errors);
 		return (EX_CONFIG);
 	}
+	if (start && conf->nscanners > 0)
+		scratch_start(&scratch, conf);
 	for (i = 0; start && i < conf->nscanners; i++) {
 		(void)fflush(stdout);
 		if ((pid = fork()) < 0) {
@@ -167,6 +200,8 @@ cli_check(const struct cli_args *a, bool start)
 			problems++;
 		}
 	}
+	if (start && conf->nscanners > 0)
+		scratch_end(&scratch);
 	config_free(&conf);
 	(void)fflush(stdout);
 	return (problems > 0 ? 1 : 0);
@@ -204,6 +239,7 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	struct hs_result r;
 	struct plugin	**plugins;
 	struct hs_config *conf;
+	struct scratch	 scratch;
 	const char	*name = NULL, *sender = "", **rcpts = NULL, *why, *sep;
 	enum verdict	 worst = VERDICT_CLEAN;
 	char		*data, *errors = NULL, worst_reason[256] = "";
@@ -249,6 +285,7 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	msg.header_len = sep ? (size_t)(sep - data) + 2 : len;
 	(void)printf("%s: %zu bytes, %zu header bytes\n", name, len,
 	    msg.header_len);
+	scratch_start(&scratch, conf);
 	plugins = xcalloc(conf->nscanners + 1, sizeof(*plugins));
 	for (i = 0; i < conf->nscanners; i++) {
 		struct plugin	*p;
@@ -295,6 +332,7 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	    " (no scanners configured)" : "");
 	policy_clear(&policy);
 	(void)fflush(stdout);
+	scratch_end(&scratch);
 	free(plugins);
 	free(rcpts);
 	free(data);

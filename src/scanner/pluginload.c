@@ -12,7 +12,10 @@
  *	The host services a plugin gets (struct hs_host) log through log.h
  *	with the plugin's name as prefix (or, while a check collects what
  *	the plugins say, into the plugin's capture buffer), read the
- *	checked option values, and walk a message's MIME tree (mime.c).
+ *	checked option values, walk a message's MIME tree (mime.c), and
+ *	name the process's private temporary directory (scratch.c makes
+ *	it; the one static here, set with plugin_temp_dir() in the scanner
+ *	parent and again in each worker).
  *	They are all a plugin may use of holdscan: plugins link none of its
  *	code.
  *
@@ -118,6 +121,23 @@ host_watch_path(void *host_ctx, const char *path)
 	p->watch = xreallocarray(p->watch, p->nwatch + 1, sizeof(*p->watch));
 	p->watch[p->nwatch++] = xstrdup(path);
 	return (0);
+}
+
+/* The calling process's private temporary directory (plugin_temp_dir()). */
+static char	*temp_dir;
+
+void
+plugin_temp_dir(const char *dir)
+{
+	free(temp_dir);
+	temp_dir = dir != NULL ? xstrdup(dir) : NULL;
+}
+
+static const char *
+host_temp_directory(void *host_ctx)
+{
+	(void)host_ctx;
+	return (temp_dir);
 }
 
 /* mime_walk()'s parts as the ABI shows them. */
@@ -274,6 +294,7 @@ plugin_load(const char *dir, const char *name, struct plugin **p_r,
 	p->host.opt_num = host_opt_num;
 	p->host.watch_path = host_watch_path;
 	p->host.mime_walk = host_mime_walk;
+	p->host.temp_directory = host_temp_directory;
 	*p_r = p;
 	return (0);
 }

@@ -89,5 +89,10 @@ struct plugin_probe {
 const struct hs_plugin_option *plugin_probe(void *probe, const char *dir,
 	    const char *name, char **error_r);
 void	 plugin_probe_clear(struct plugin_probe *probe);
+/*
+ * plugin_temp_dir() sets what hs_host.temp_directory answers every
+ * plugin of this process from now on (copied; NULL: none).
+ */
+void	 plugin_temp_dir(const char *dir);
 
 #endif

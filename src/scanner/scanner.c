@@ -25,6 +25,13 @@
  *	space, CPU time per message, an alarm as a last resort) and exits
  *	after worker_max_scans messages or when the master closes its socket.
  *
+ *	Plugins write temporary files only in the scanner's private
+ *	directory (scratch.c), never in one other users share: the scanner
+ *	parent makes its own in scanner_temp_directory at start (removing
+ *	what dead scanners left there), each worker makes worker.PID in it,
+ *	and the scanner parent removes that when it reaps the worker, so
+ *	that nothing a killed worker unpacked outlives it.
+ *
  *	The scanner parent is started again whenever one dies. It and its
  *	workers die with their parent (PR_SET_PDEATHSIG), so a kill -9 of
  *	holdscand never leaves scanners behind. They must never run as
@@ -56,6 +63,7 @@
 #include "scanner/pluginload.h"
 #include "scanner/scan.h"
 #include "scanner/scanner.h"
+#include "scanner/scratch.h"
 
 #define RELOAD_SETTLE_MS	2000	/* quiet time after a signature change */
 #define CONFIG_TEXT_MAX		(4 * 1024 * 1024)	/* as config.c reads */
@@ -77,6 +85,7 @@ struct scanner {
 	struct timespec	 reload_due;	/* pending inotify-triggered reload */
 	bool		 reload_pending;
 	struct hs_config *conf;		/* the configuration we run with */
+	struct scratch	 scratch;	/* our private temporary directory */
 	char		 myhostname[256];	/* Postfix's, from the master */
 	size_t		 line_limit;
 };
@@ -432,6 +441,7 @@ worker_main(struct scanner *sc, int sock)
 	struct wire_result res;
 	enum wire_type	 type;
 	const char	*why;
+	char		*dir = NULL, *error = NULL;
 	size_t		 len, i;
 	long		 scans = 0;
 	int		 fd, memfd, r;
@@ -440,6 +450,13 @@ worker_main(struct scanner *sc, int sock)
 	log_reopen();
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)signal(SIGHUP, SIG_IGN);
+	/* Its own temporary directory, which the parent empties after it. */
+	if (scratch_worker(&sc->scratch, getpid(), &dir, &error) < 0)
+		hs_fatalx(EX_CANTCREAT, "worker: %s", error);
+	plugin_temp_dir(dir);
+	if (setenv("TMPDIR", dir, 1) < 0)
+		hs_fatal(EX_OSERR, "worker: setenv");
+	free(dir);
 	worker_limits(conf);
 	for (i = 0; i < sc->nplugins; i++) {
 		struct plugin	*p = sc->plugins[i];
@@ -546,16 +563,26 @@ is_child(struct scanner *sc, pid_t pid, bool remove)
 	return (false);
 }
 
+/*
+ * Reap the workers that ended, remove what they left in their temporary
+ * directories (a killed one's decoded parts, say), tell the master.
+ */
 static void
 reap(struct scanner *sc)
 {
 	struct wire_exited ex;
+	char		*error = NULL;
 	int		 status;
 	pid_t		 pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (!is_child(sc, pid, true))
 			continue;
+		if (scratch_worker_done(&sc->scratch, pid, &error) < 0) {
+			hs_warnx("scanner: %s", error);
+			free(error);
+			error = NULL;
+		}
 		ex.pid = pid;
 		ex.status = status;
 		if (wire_send(sc->ctl, WIRE_EXITED, &ex, sizeof(ex), -1) < 0) {
@@ -585,6 +612,20 @@ shutdown_children(struct scanner *sc)
 		(void)kill(sc->children[i], SIGKILL);
 }
 
+/* The master is gone: stop the workers, remove our directory, exit. */
+static void HS_NORETURN
+leave(struct scanner *sc)
+{
+	char	*error = NULL;
+
+	shutdown_children(sc);
+	if (scratch_close(&sc->scratch, &error) < 0) {
+		hs_warnx("scanner: %s", error);
+		free(error);
+	}
+	_exit(0);
+}
+
 static int
 ms_until(const struct timespec *due)
 {
@@ -610,10 +651,8 @@ handle_ctl(struct scanner *sc)
 	int		 fd, r;
 
 	r = wire_recv(sc->ctl, &type, &body, sizeof(body), &len, &fd);
-	if (r == 0 || (r < 0 && (errno == ECONNRESET || errno == EPIPE))) {
-		shutdown_children(sc);
-		_exit(0);
-	}
+	if (r == 0 || (r < 0 && (errno == ECONNRESET || errno == EPIPE)))
+		leave(sc);
 	if (r < 0)
 		hs_fatal(EX_PROTOCOL, "scanner: receive from master");
 	if (fd >= 0 && type != WIRE_RELOAD) {
@@ -675,6 +714,24 @@ first_config(struct scanner *sc)
 	answer(sc, wc.serial, NULL);
 }
 
+/*
+ * Our private temporary directory in scanner_temp_directory, for the
+ * plugins (and libraries that read TMPDIR) of this process; each worker
+ * makes its own in it. What dead scanners left there goes first.
+ */
+static void
+open_scratch(struct scanner *sc)
+{
+	char	*error = NULL;
+
+	if (scratch_open(&sc->scratch, sc->conf->scanner_temp_directory, false,
+	    &error) < 0)
+		hs_fatalx(EX_CANTCREAT, "scanner: %s", error);
+	plugin_temp_dir(sc->scratch.path);
+	if (setenv("TMPDIR", sc->scratch.path, 1) < 0)
+		hs_fatal(EX_OSERR, "scanner: setenv");
+}
+
 void
 scanner_parent_main(int ctl, const struct scanner_args *args)
 {
@@ -701,6 +758,7 @@ scanner_parent_main(int ctl, const struct scanner_args *args)
 		hs_fatal(EX_OSERR, "scanner: signalfd");
 
 	first_config(&sc);
+	open_scratch(&sc);
 	choose_plugins(&sc);
 	policy_from_config(&sc.policy, sc.conf);
 	scan_ctx_init(&sc.sctx, sc.conf, &sc.policy, sc.myhostname,

@@ -8,7 +8,8 @@
 #	EOF
 #
 #   hs_conf NAME          write NAME's holdscan.conf (sandbox NAME's Postfix,
-#                         state, quarantine and pid file in its directory,
+#                         state, quarantine, pid file and scanner_temp_directory
+#                         in its directory,
 #                         plugins from $HS_BUILD/plugins and the scanner
 #                         program $HS_BUILD/holdscan-scanner, both copied
 #                         there, worker_user nobody) plus the lines on
@@ -96,6 +97,7 @@ hs_conf_at() {
 		echo "metrics_file = $_hc_dir/hs/state/metrics.prom"
 		echo "plugin_directory = $(hs_plugins "$_hc_dir/hs")"
 		echo "scanner_program = $(hs_scanner_program "$_hc_dir/hs")"
+		echo "scanner_temp_directory = $_hc_dir/hs/scantmp"
 		echo "worker_user = nobody"
 		echo "worker_count = 2"
 		cat

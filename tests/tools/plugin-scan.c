@@ -15,6 +15,9 @@
  *	It is for measurements and for looking at verdicts by hand; the
  *	tests call the plugins through plugin_load() themselves.
  *
+ *	The plugin's temporary files go to a private directory in /dev/shm
+ *	or /tmp (scratch.c), removed at exit.
+ *
  *	It must never modify a FILE.
  * DIAGNOSTICS
  *	Exit 0; 1 when loading, an option, init or a scan fails (with the
@@ -33,6 +36,7 @@
 #include "common/log.h"
 #include "holdscan/plugin.h"
 #include "scanner/pluginload.h"
+#include "scanner/scratch.h"
 #include "common/verdict.h"
 #include "common/xalloc.h"
 
@@ -106,6 +110,17 @@ default_plugin_dir(void)
 	return (xasprintf("%s/plugins", exe));
 }
 
+static struct scratch scratch = { -1, NULL, false };
+
+static void
+scratch_cleanup(void)
+{
+	char	*error = NULL;
+
+	if (scratch_close(&scratch, &error) < 0)
+		(void)fprintf(stderr, "plugin-scan: %s\n", error);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -159,6 +174,12 @@ main(int argc, char **argv)
 			return (1);
 		}
 	}
+	if (scratch_open(&scratch, "", true, &error) < 0) {
+		(void)fprintf(stderr, "plugin-scan: %s\n", error);
+		return (1);
+	}
+	(void)atexit(scratch_cleanup);
+	plugin_temp_dir(scratch.path);
 	t0 = now_us(CLOCK_MONOTONIC);
 	if (plugin_init(p, &error) < 0) {
 		(void)fprintf(stderr, "plugin-scan: %s\n", error);

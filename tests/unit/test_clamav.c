@@ -17,7 +17,9 @@
  *	signature match beating a limit; clear init errors (missing,
  *	empty and unreadable directory, malformed database named, bad
  *	options); reload picking up a new signature, a failed reload keeping
- *	the old engine, and options re-read on reload.
+ *	the old engine, and options re-read on reload; temporary files in
+ *	the host's private directory, the worker's after worker_init, and a
+ *	temporary_directory others may write refused.
  */
 #include <errno.h>
 #include <limits.h>
@@ -43,6 +45,7 @@ struct fixture {
 	char	 dir[64];		/* temporary, removed at the end */
 	char	*sigs;			/* DIR/sigs */
 	char	*mail;			/* DIR/mail */
+	char	*tmp;			/* DIR/tmp, 0700: the host's temp dir */
 	char	*plugin_dir;
 };
 
@@ -82,6 +85,10 @@ setup(void **state)
 		return (-1);
 	fx->sigs = xasprintf("%s/sigs", fx->dir);
 	fx->mail = xasprintf("%s/mail", fx->dir);
+	fx->tmp = xasprintf("%s/tmp", fx->dir);
+	if (mkdir(fx->tmp, 0700) < 0)
+		return (-1);
+	plugin_temp_dir(fx->tmp);
 	if (run("python3 %s/tests/tools/clamav-testdata.py sigs %s", HS_SRCDIR,
 	    fx->sigs) < 0 ||
 	    run("python3 %s/tests/tools/clamav-testdata.py mail %s", HS_SRCDIR,
@@ -113,6 +120,8 @@ teardown(void **state)
 		(void)run("rm -rf '%s'", fx->dir);
 	free(fx->sigs);
 	free(fx->mail);
+	free(fx->tmp);
+	plugin_temp_dir(NULL);
 	free(fx->plugin_dir);
 	free(fx);
 	return (0);
@@ -362,6 +371,50 @@ test_example_config_documents_every_option(void **state)
 	}
 	free(text);
 	plugin_free(&p);
+}
+
+/*
+ * libclamav's temporary files: in the host's private directory (the
+ * worker's once worker_init ran), never in one others may write.
+ */
+static void
+test_temporary_directory(void **state)
+{
+	const struct fixture *fx = *state;
+	struct plugin	*p;
+	struct hs_result r;
+	const char	*why = NULL;
+	char		*wdir;
+
+	init_fails(fx, fx->sigs, "temporary_directory", "/tmp",
+	    "temporary_directory /tmp may be written by others");
+	init_fails(fx, fx->sigs, "temporary_directory", "tmp",
+	    "must be an absolute path");
+	plugin_temp_dir(NULL);
+	init_fails(fx, fx->sigs, NULL, NULL, "no private temporary directory");
+	plugin_temp_dir(fx->tmp);
+
+	/*
+	 * A worker's own: libclamav unpacks there while it scans. Shown by
+	 * one that is gone: the scan fails, where the parent's would do.
+	 */
+	p = load(fx, "database_directory", fx->sigs, NULL);
+	init_ok(p);
+	expect(fx, p, "eicar-b64", HS_INFECTED, "Holdscan.Test.EICAR");
+	wdir = xasprintf("%s/worker.1", fx->tmp);
+	plugin_temp_dir(wdir);
+	assert_non_null(p->desc->worker_init);
+	assert_int_equal(p->desc->worker_init(p->ctx, &why), 0);
+	assert_int_equal(scan_named(fx, p, "eicar-b64", &r), -1);
+	assert_int_equal(r.verdict, HS_FAILED);
+	assert_non_null(strstr(r.reason, "temporary directory"));
+	assert_int_equal(mkdir(wdir, 0700), 0);
+	expect(fx, p, "eicar-b64", HS_INFECTED, "Holdscan.Test.EICAR");
+	assert_int_equal(run("test -z \"$(ls -A '%s')\"", wdir), 0);
+	plugin_temp_dir(fx->tmp);
+	plugin_free(&p);
+	assert_int_equal(rmdir(wdir), 0);
+	free(wdir);
 }
 
 static void
@@ -684,6 +737,7 @@ main(void)
 		cmocka_unit_test(test_descriptor_and_options),
 		cmocka_unit_test(test_example_config_documents_every_option),
 		cmocka_unit_test(test_verdicts),
+		cmocka_unit_test(test_temporary_directory),
 		cmocka_unit_test(test_other_options_give_the_same_verdicts),
 		cmocka_unit_test(test_limits_follow_on_limit),
 		cmocka_unit_test(test_init_errors_are_clear),

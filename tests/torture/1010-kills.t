@@ -112,11 +112,10 @@ ev_master_shim() {
 }
 
 # --- the scanners -----------------------------------------------------------
-# The scanner parent: holdscand's child that has children of its own.
+# The scanner parent (holdscan-scanner, under the root supervisor that
+# no process of worker_user can kill).
 scanner_parent() {
-	for _sp in $(ps -o pid= --ppid "$A_HS_PID"); do
-		[ -n "$(ps -o pid= --ppid "$_sp")" ] && echo "$_sp" && return
-	done
+	hs_scanner_parent A | head -n 1
 }
 
 parent_exits=0

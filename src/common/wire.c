@@ -12,10 +12,16 @@
  *	sent, so that a receiver (a scanner parent, which runs as
  *	worker_user) cannot alter what the sender reads back or sends again.
  *
+ *	For a child (forked, or a program it runs), wire_fd_at() places a
+ *	descriptor and wire_close_all_but() closes every descriptor not on
+ *	the child's explicit list, whether close-on-exec or not.
+ *
  *	This module must never leak a received descriptor: anything
  *	unexpected (more than one fd, a truncated control message) is
- *	closed and reported as an error.
+ *	closed and reported as an error. wire_close_all_but() must never
+ *	close 0-2 or a descriptor on its list.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -225,4 +231,78 @@ wire_fd_at(int fd, int target)
 	if (fd == target)
 		return (fcntl(fd, F_SETFD, 0) < 0 ? -1 : 0);
 	return (dup2(fd, target) < 0 ? -1 : 0);
+}
+
+/* Without close_range(2) (Linux before 5.9): what /proc/self/fd lists. */
+static int
+close_listed_but(const int *keep, size_t nkeep)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		*end;
+	long		 fd;
+	size_t		 i;
+	int		 rc = 0, err = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return (-1);
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		fd = strtol(de->d_name, &end, 10);
+		if (end == de->d_name || *end != '\0' || fd < 3 ||
+		    fd == dirfd(d))
+			continue;
+		for (i = 0; i < nkeep && keep[i] != fd; i++)
+			;
+		/* EINTR: Linux has closed it all the same. */
+		if (i == nkeep && close((int)fd) < 0 && errno != EINTR &&
+		    errno != EBADF) {
+			err = errno;
+			rc = -1;
+		}
+	}
+	if (errno != 0) {
+		err = errno;
+		rc = -1;
+	}
+	if (closedir(d) < 0 && rc == 0) {
+		err = errno;
+		rc = -1;
+	}
+	errno = err;
+	return (rc);
+}
+
+int
+wire_close_all_but(const int *keep, size_t nkeep)
+{
+	unsigned int	 from = 3;
+	size_t		 i, j, n = 0;
+	int		 k[WIRE_KEEP_MAX], t;
+
+	if (nkeep > WIRE_KEEP_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	for (i = 0; i < nkeep; i++) {
+		if (keep[i] < 3)
+			continue;
+		t = keep[i];
+		for (j = n; j > 0 && k[j - 1] > t; j--)
+			k[j] = k[j - 1];
+		k[j] = t;
+		n++;
+	}
+	for (i = 0; i < n; i++) {
+		if ((unsigned int)k[i] < from)
+			continue;	/* on the list twice */
+		if ((unsigned int)k[i] > from &&
+		    close_range(from, (unsigned int)k[i] - 1, 0) < 0)
+			break;
+		from = (unsigned int)k[i] + 1;
+	}
+	if (i == n && close_range(from, ~0U, 0) == 0)
+		return (0);
+	if (errno != ENOSYS)
+		return (-1);
+	return (close_listed_but(k, n));
 }

@@ -134,6 +134,16 @@ int	 wire_memfd(const char *name, const void *data, size_t len);
  * about to run another program. 0, or -1 with errno.
  */
 int	 wire_fd_at(int fd, int target);
+/*
+ * wire_close_all_but() closes every descriptor from 3 up but the nkeep
+ * (at most WIRE_KEEP_MAX, in any order; negative ones are ignored) in
+ * keep, close-on-exec or not: for a child, so that nothing its parent
+ * had open reaches it but what it is meant to have. close_range(2), or
+ * what /proc/self/fd lists where the kernel has no close_range. 0, or -1
+ * with errno.
+ */
+#define WIRE_KEEP_MAX	8
+int	 wire_close_all_but(const int *keep, size_t nkeep);
 int	 wire_memfd_read(int fd, size_t max, char **text_r, size_t *len_r);
 
 #endif

@@ -116,29 +116,6 @@ keep_setid_capabilities(void)
 	return (0);
 }
 
-/*
- * Every descriptor but 0-2, keep and keep2 (-1: none): nothing of the
- * master's stays here but the log file it logs to.
- */
-static int
-close_all_but(int keep, int keep2)
-{
-	unsigned int	 from = 3;
-	int		 k[2], i;
-
-	k[0] = keep < keep2 ? keep : keep2;
-	k[1] = keep < keep2 ? keep2 : keep;
-	for (i = 0; i < 2; i++) {
-		if (k[i] < 3)
-			continue;
-		if ((unsigned int)k[i] > from &&
-		    close_range(from, (unsigned int)k[i] - 1, 0) < 0)
-			return (-1);
-		from = (unsigned int)k[i] + 1;
-	}
-	return (close_range(from, ~0U, 0));
-}
-
 static void
 send_exited(struct supervisor *sv, pid_t pid, int status)
 {
@@ -184,6 +161,7 @@ exec_scanner(const struct supervisor *sv, int ctl, pid_t supervisor)
 	char		*argv[24];
 	sigset_t	 none;
 	int		 n = 0, logfd = s->log_stderr ? -1 : log_file_fd();
+	int		 keep[2];
 
 	/*
 	 * log_file: the scanner program logs to the file holdscand opened
@@ -197,9 +175,11 @@ exec_scanner(const struct supervisor *sv, int ctl, pid_t supervisor)
 		hs_fatal(EX_OSERR, "supervisor: descriptor %d", SCANNER_CTL_FD);
 	if (logfd >= 0 && wire_fd_at(logfd, SCANNER_LOG_FD) < 0)
 		hs_fatal(EX_OSERR, "supervisor: descriptor %d", SCANNER_LOG_FD);
-	if (close_range(logfd >= 0 ? SCANNER_LOG_FD + 1 : SCANNER_CTL_FD + 1,
-	    ~0U, 0) < 0)
-		hs_fatal(EX_OSERR, "supervisor: close_range");
+	/* 3 and 4 alone: nothing of ours is left for the scanner program. */
+	keep[0] = SCANNER_CTL_FD;
+	keep[1] = logfd >= 0 ? SCANNER_LOG_FD : -1;
+	if (wire_close_all_but(keep, 2) < 0)
+		hs_fatal(EX_OSERR, "supervisor: close descriptors");
 	if (s->uid != (uid_t)-1 && (setgroups(1, &s->gid) < 0 ||
 	    setgid(s->gid) < 0 || setuid(s->uid) < 0))
 		hs_fatal(EX_NOPERM, "supervisor: cannot change to user %s",
@@ -319,7 +299,7 @@ supervisor_main(int sock, const struct supervisor_setup *setup, pid_t master)
 	enum wire_type	 type;
 	sigset_t	 mask, chld;
 	size_t		 len;
-	int		 fd, r;
+	int		 fd, r, keep[2];
 
 	memset(&sv, 0, sizeof(sv));
 	sv.setup = setup;
@@ -330,8 +310,10 @@ supervisor_main(int sock, const struct supervisor_setup *setup, pid_t master)
 	 * there); the pipe a detaching master's parent reads is closed.
 	 */
 	log_fatal_fd(-1);
-	if (close_all_but(sock, log_file_fd()) < 0)
-		hs_fatal(EX_OSERR, "supervisor: close_range");
+	keep[0] = sock;
+	keep[1] = log_file_fd();
+	if (wire_close_all_but(keep, 2) < 0)
+		hs_fatal(EX_OSERR, "supervisor: close descriptors");
 	log_reopen();
 	/* As the master's: these are the master's to act on. */
 	(void)sigemptyset(&mask);

@@ -4,11 +4,13 @@
  * DESCRIPTION
  *	The small modules holdscand's master is built from: the policy's
  *	domain rules, descriptor passing between processes (including end
- *	of file, which once left a descriptor undefined), the hash map, the
+ *	of file, which once left a descriptor undefined), the closing of
+ *	what a child must not keep (issue 13, item 3), the hash map, the
  *	rule that decides when a batch is committed, and the pauses after
  *	failures (doubling to a minute, a reminder after five minutes, a
  *	fresh start after a success).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -103,6 +106,56 @@ test_wire_passes_a_descriptor(void **state)
 	assert_int_equal(wire_recv(sv[1], &type, &got, sizeof(got), &len, &fd), 0);
 	assert_int_equal(fd, -1);
 	close(sv[1]);
+}
+
+/* In a child, so that the test's own descriptors stay: 0 if all is right. */
+static int
+close_all_but_child(void)
+{
+	const int	 keep[] = { 30, 21, -1, 21, 1 };
+	int		 many[WIRE_KEEP_MAX + 1], fd, i;
+
+	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		return (1);
+	for (i = 20; i <= 23; i++)
+		if (dup2(fd, i) < 0)	/* not close-on-exec */
+			return (2);
+	if (dup2(fd, 30) < 0 || dup2(fd, 1000) < 0)
+		return (3);
+	for (i = 0; i < WIRE_KEEP_MAX + 1; i++)
+		many[i] = 30;
+	if (wire_close_all_but(many, WIRE_KEEP_MAX + 1) == 0 || errno != EINVAL)
+		return (4);
+	if (fcntl(20, F_GETFD) < 0)
+		return (5);		/* refused: nothing closed */
+	if (wire_close_all_but(keep, sizeof(keep) / sizeof(keep[0])) < 0)
+		return (6);
+	/* 0-2, 21 and 30 stay; 20, 22, 23, 1000 and fd are closed. */
+	for (i = 0; i <= 2; i++)
+		if (fcntl(i, F_GETFD) < 0)
+			return (7);
+	if (fcntl(21, F_GETFD) < 0 || fcntl(30, F_GETFD) < 0)
+		return (8);
+	if (fcntl(20, F_GETFD) >= 0 || fcntl(22, F_GETFD) >= 0 ||
+	    fcntl(23, F_GETFD) >= 0 || fcntl(1000, F_GETFD) >= 0 ||
+	    (fd != 21 && fd != 30 && fcntl(fd, F_GETFD) >= 0))
+		return (9);
+	return (0);
+}
+
+static void
+test_wire_close_all_but_keeps_the_list_alone(void **state)
+{
+	pid_t	 pid;
+	int	 status;
+
+	(void)state;
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0)
+		_exit(close_all_but_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void
@@ -243,6 +296,7 @@ main(void)
 		cmocka_unit_test(test_policy_default_and_domain_rules),
 		cmocka_unit_test(test_wire_passes_a_descriptor),
 		cmocka_unit_test(test_wire_refuses_a_truncated_message),
+		cmocka_unit_test(test_wire_close_all_but_keeps_the_list_alone),
 		cmocka_unit_test(test_strmap_put_get_delete_grow),
 		cmocka_unit_test(test_batch_commits_when_nothing_more_is_coming),
 		cmocka_unit_test(

@@ -82,13 +82,14 @@ scanprog_needed(const struct hs_config *conf)
 static void __attribute__((noreturn))
 child(const struct scanprog *sp, bool start, int cfd, int out)
 {
+	const int keep = SCANPROG_FD;
 	char	*argv[16];
 	int	 n = 0;
 
 	if (wire_fd_at(out, STDOUT_FILENO) < 0 ||
 	    wire_fd_at(cfd, SCANPROG_FD) < 0)
 		goto fail;
-	if (close_range(SCANPROG_FD + 1, ~0U, 0) < 0)
+	if (wire_close_all_but(&keep, 1) < 0)
 		goto fail;
 	if (sp->uid != (uid_t)-1 && (setgroups(1, &sp->gid) < 0 ||
 	    setgid(sp->gid) < 0 || setuid(sp->uid) < 0))

@@ -31,8 +31,12 @@
  *	holdscand's log_file, open as descriptor 4, the facility's number,
  *	verbosity), -u names the user we run as.
  *
- *	It must never run as root (it refuses), and it opens no queue file:
- *	it reads only what it is handed.
+ *	It closes, first of all, every descriptor but 0-2 and those its
+ *	command line names (3 for serve, 4 with -L file, -d's).
+ *
+ *	It must never run as root (it refuses), never keep a descriptor its
+ *	caller did not name, and it opens no queue file: it reads only what
+ *	it is handed.
  * DIAGNOSTICS
  *	Logs as its caller says (holdscand's name and destination). Exit
  *	status: 0, 1 problems found (check), 2 usage, sysexits(3) codes.
@@ -50,6 +54,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/wire.h"
 #include "holdscan/plugin.h"
 #include "scanner/cli.h"
 #include "scanner/scanner.h"
@@ -90,7 +95,7 @@ main(int argc, char **argv)
 	bool		 logfile = false;
 	const char	*ident = "holdscan-scanner", *user = NULL;
 	bool		 start = false;
-	int		 ch, facility = LOG_MAIL, verbose = 0;
+	int		 ch, facility = LOG_MAIL, verbose = 0, keep[3];
 
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		(void)printf("holdscan-scanner %s (plugin ABI %d)\n", HS_VERSION,
@@ -142,6 +147,18 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage();
+	/*
+	 * Whatever else our caller had open, close-on-exec or not, is not
+	 * ours: 0-2 stay, and the descriptors our command line names.
+	 */
+	keep[0] = strcmp(argv[0], "serve") == 0 ? SCANNER_CTL_FD : -1;
+	keep[1] = logfile ? SCANNER_LOG_FD : -1;
+	keep[2] = ca.config_fd;
+	if (wire_close_all_but(keep, 3) < 0) {
+		(void)fprintf(stderr, "holdscan-scanner: cannot close "
+		    "descriptors: %s\n", strerror(errno));
+		return (EX_OSERR);
+	}
 	log_open(ident, dest, facility, verbose);
 	if (logfile) {
 		if (fstat(SCANNER_LOG_FD, &st) < 0 || !S_ISREG(st.st_mode))

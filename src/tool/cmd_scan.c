@@ -93,6 +93,7 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	size_t		 len, max, n = 0;
 	pid_t		 pid;
 	int		 a, cfd, mfd, status;
+	const int	 three = 3;	/* the configuration's text */
 
 	args = xcalloc((size_t)argc * 2 + 16, sizeof(*args));
 	args[n++] = t->conf->scanner_program;
@@ -146,6 +147,8 @@ cmd_scan(struct tool *t, int argc, char **argv)
 		become_worker(t);
 		if (wire_fd_at(mfd, STDIN_FILENO) < 0 || wire_fd_at(cfd, 3) < 0)
 			hs_fatal(EX_OSERR, "dup2");
+		if (wire_close_all_but(&three, 1) < 0)
+			hs_fatal(EX_OSERR, "close descriptors");
 		(void)execv(t->conf->scanner_program, args);
 		_exit(tool_fail("cannot run %s: %s", t->conf->scanner_program,
 		    strerror(errno)));

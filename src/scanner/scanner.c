@@ -406,7 +406,7 @@ worker_limits(const struct hs_config *conf)
 
 	if (conf->worker_memory_limit <= 0)
 		return;
-	if ((fp = fopen("/proc/self/statm", "r")) != NULL) {
+	if ((fp = fopen("/proc/self/statm", "re")) != NULL) {
 		if (fscanf(fp, "%lu", &vsize_pages) != 1)
 			vsize_pages = 0;
 		(void)fclose(fp);
@@ -453,6 +453,13 @@ worker_main(struct scanner *sc, int sock)
 	/* Its own temporary directory, which the parent empties after it. */
 	if (scratch_worker(&sc->scratch, getpid(), &dir, &error) < 0)
 		hs_fatalx(EX_CANTCREAT, "worker: %s", error);
+	/*
+	 * The scanner's directory, and its lock, are the scanner parent's:
+	 * a worker needs its own directory only, by name.
+	 */
+	if (close(sc->scratch.fd) < 0)
+		hs_fatal(EX_OSERR, "worker: close %s", sc->scratch.path);
+	sc->scratch.fd = -1;
 	plugin_temp_dir(dir);
 	if (setenv("TMPDIR", dir, 1) < 0)
 		hs_fatal(EX_OSERR, "worker: setenv");

@@ -55,7 +55,7 @@ empty_dir(int fd, const char *name, int depth, char **error_r)
 	DIR		*d;
 	int		 dfd, rc = 0;
 
-	if ((dfd = dup(fd)) < 0) {
+	if ((dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
 		*error_r = xasprintf("%s: dup: %s", name, strerror(errno));
 		return (-1);
 	}
@@ -206,7 +206,8 @@ remove_leftovers(int bfd, const char *base)
 	int		 dfd, fd, tries;
 	bool		 locked;
 
-	if ((dfd = dup(bfd)) < 0 || (d = fdopendir(dfd)) == NULL) {
+	if ((dfd = fcntl(bfd, F_DUPFD_CLOEXEC, 3)) < 0 ||
+	    (d = fdopendir(dfd)) == NULL) {
 		hs_warn("scanner_temp_directory %s", base);
 		if (dfd >= 0)
 			(void)close(dfd);

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -305,4 +306,33 @@ wire_close_all_but(const int *keep, size_t nkeep)
 	if (errno != ENOSYS)
 		return (-1);
 	return (close_listed_but(k, n));
+}
+
+int
+wire_loader_debug_fd(void)
+{
+	const char	*out = getenv("LD_DEBUG_OUTPUT");
+	char		 want[4096], proc[64], link[4096];
+	size_t		 wlen;
+	ssize_t		 n;
+	int		 fd;
+
+	if (getenv("LD_DEBUG") == NULL || out == NULL || *out == '\0')
+		return (-1);
+	if ((size_t)snprintf(want, sizeof(want), "%s.%ld", out,
+	    (long)getpid()) >= sizeof(want))
+		return (-1);
+	wlen = strlen(want);
+	for (fd = 3; fd < 256; fd++) {
+		(void)snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if ((n = readlink(proc, link, sizeof(link) - 1)) < 0)
+			continue;	/* not open */
+		link[n] = '\0';
+		/* A relative name: ld.so opened it in the current directory. */
+		if (strcmp(link, want) == 0 || (want[0] != '/' &&
+		    (size_t)n > wlen && link[n - wlen - 1] == '/' &&
+		    strcmp(link + n - wlen, want) == 0))
+			return (fd);
+	}
+	return (-1);
 }

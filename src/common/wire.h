@@ -144,6 +144,14 @@ int	 wire_fd_at(int fd, int target);
  */
 #define WIRE_KEEP_MAX	8
 int	 wire_close_all_but(const int *keep, size_t nkeep);
+/*
+ * wire_loader_debug_fd() is the descriptor of the dynamic loader's
+ * LD_DEBUG_OUTPUT file (NAME.PID), which ld.so goes on writing to, or
+ * -1: none (no LD_DEBUG; the normal case). For a keep list, so that a
+ * diagnostic run's loader lines neither stop nor land in a descriptor
+ * opened later with the same number.
+ */
+int	 wire_loader_debug_fd(void);
 int	 wire_memfd_read(int fd, size_t max, char **text_r, size_t *len_r);
 
 #endif

@@ -299,7 +299,7 @@ supervisor_main(int sock, const struct supervisor_setup *setup, pid_t master)
 	enum wire_type	 type;
 	sigset_t	 mask, chld;
 	size_t		 len;
-	int		 fd, r, keep[2];
+	int		 fd, r, keep[3];
 
 	memset(&sv, 0, sizeof(sv));
 	sv.setup = setup;
@@ -312,7 +312,8 @@ supervisor_main(int sock, const struct supervisor_setup *setup, pid_t master)
 	log_fatal_fd(-1);
 	keep[0] = sock;
 	keep[1] = log_file_fd();
-	if (wire_close_all_but(keep, 2) < 0)
+	keep[2] = wire_loader_debug_fd();	/* LD_DEBUG's, if any */
+	if (wire_close_all_but(keep, 3) < 0)
 		hs_fatal(EX_OSERR, "supervisor: close descriptors");
 	log_reopen();
 	/* As the master's: these are the master's to act on. */

@@ -32,7 +32,8 @@
  *	verbosity), -u names the user we run as.
  *
  *	It closes, first of all, every descriptor but 0-2 and those its
- *	command line names (3 for serve, 4 with -L file, -d's).
+ *	command line names (3 for serve, 4 with -L file, -d's), and the
+ *	dynamic loader's LD_DEBUG_OUTPUT file when LD_DEBUG is set.
  *
  *	It must never run as root (it refuses), never keep a descriptor its
  *	caller did not name, and it opens no queue file: it reads only what
@@ -95,7 +96,7 @@ main(int argc, char **argv)
 	bool		 logfile = false;
 	const char	*ident = "holdscan-scanner", *user = NULL;
 	bool		 start = false;
-	int		 ch, facility = LOG_MAIL, verbose = 0, keep[3];
+	int		 ch, facility = LOG_MAIL, verbose = 0, keep[4];
 
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		(void)printf("holdscan-scanner %s (plugin ABI %d)\n", HS_VERSION,
@@ -154,7 +155,8 @@ main(int argc, char **argv)
 	keep[0] = strcmp(argv[0], "serve") == 0 ? SCANNER_CTL_FD : -1;
 	keep[1] = logfile ? SCANNER_LOG_FD : -1;
 	keep[2] = ca.config_fd;
-	if (wire_close_all_but(keep, 3) < 0) {
+	keep[3] = wire_loader_debug_fd();	/* LD_DEBUG's, if any */
+	if (wire_close_all_but(keep, 4) < 0) {
 		(void)fprintf(stderr, "holdscan-scanner: cannot close "
 		    "descriptors: %s\n", strerror(errno));
 		return (EX_OSERR);

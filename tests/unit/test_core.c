@@ -159,6 +159,33 @@ test_wire_close_all_but_keeps_the_list_alone(void **state)
 }
 
 static void
+test_wire_loader_debug_fd_finds_ld_so_s_file(void **state)
+{
+	char	 base[] = "/tmp/test_coreXXXXXX", name[64];
+	int	 fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(base));
+	assert_int_equal(unsetenv("LD_DEBUG"), 0);
+	assert_int_equal(wire_loader_debug_fd(), -1);
+	(void)snprintf(name, sizeof(name), "%s/dbg.%ld", base, (long)getpid());
+	assert_true((fd = open(name, O_WRONLY | O_CREAT | O_CLOEXEC,
+	    0600)) >= 0);
+	assert_int_equal(setenv("LD_DEBUG_OUTPUT", "x", 1), 0);
+	assert_int_equal(setenv("LD_DEBUG", "files", 1), 0);
+	assert_int_equal(wire_loader_debug_fd(), -1);	/* another name */
+	(void)snprintf(name, sizeof(name), "%s/dbg", base);
+	assert_int_equal(setenv("LD_DEBUG_OUTPUT", name, 1), 0);
+	assert_int_equal(wire_loader_debug_fd(), fd);
+	assert_int_equal(unsetenv("LD_DEBUG"), 0);
+	assert_int_equal(unsetenv("LD_DEBUG_OUTPUT"), 0);
+	assert_int_equal(close(fd), 0);
+	(void)snprintf(name, sizeof(name), "%s/dbg.%ld", base, (long)getpid());
+	assert_int_equal(unlink(name), 0);
+	assert_int_equal(rmdir(base), 0);
+}
+
+static void
 test_wire_refuses_a_truncated_message(void **state)
 {
 	char		 big[1024] = { 0 }, small[16];
@@ -297,6 +324,7 @@ main(void)
 		cmocka_unit_test(test_wire_passes_a_descriptor),
 		cmocka_unit_test(test_wire_refuses_a_truncated_message),
 		cmocka_unit_test(test_wire_close_all_but_keeps_the_list_alone),
+		cmocka_unit_test(test_wire_loader_debug_fd_finds_ld_so_s_file),
 		cmocka_unit_test(test_strmap_put_get_delete_grow),
 		cmocka_unit_test(test_batch_commits_when_nothing_more_is_coming),
 		cmocka_unit_test(

@@ -291,8 +291,18 @@ tt_self_exit() {
 		return 0
 	fi
 	tt_self_exits=$((tt_self_exits + 1))
-	diag "holdscand $_tx_pid exited by itself; its last lines:"
-	tail -n 4 "$(sb_dir "$1")/hs/holdscand.log" | sed 's/^/#   /' >&2
+	wait "$_tx_pid" 2>/dev/null
+	_tx_rc=$?
+	diag "holdscand $_tx_pid exited by itself (wait status $_tx_rc;" \
+	    "above 128: killed by signal $((_tx_rc - 128))); its fatal" \
+	    "lines, the fault shim's lines for it, and its last lines:"
+	{
+		grep -E "holdscand\[$_tx_pid\]: (fatal|panic)" \
+		    "$(sb_dir "$1")/hs/holdscand.log" | tail -n 3
+		grep "^$_tx_pid " "$HS_FAULT_LOG" | tail -n 3
+		grep "holdscand\[$_tx_pid\]" "$(sb_dir "$1")/hs/holdscand.log" |
+		    tail -n 4
+	} | sed 's/^/#   /' >&2
 	tt_event "$1" "holdscand $_tx_pid is gone by itself"
 	tt_reap "$1"
 }

@@ -407,6 +407,30 @@ mailhdr_names_check(const char *list)
 	}
 }
 
+/* Add name to list if it is one plain field name (no list, no glob). */
+static void
+own_add(struct buf *list, const char *name)
+{
+	if (name == NULL || name[0] == '\0' || strpbrk(name, ", \t*") != NULL ||
+	    mailhdr_names_check(name) != NULL)
+		return;
+	buf_printf(list, "%s%s", list->len ? ", " : "", name);
+}
+
+char *
+mailhdr_strip_names(const char *own1, const char *own2, const char *more)
+{
+	struct buf	 list = BUF_INIT;
+
+	own_add(&list, own1);
+	own_add(&list, own2);
+	if (more != NULL && mailhdr_names_check(more) == NULL)
+		buf_printf(&list, "%s%s", list.len ? ", " : "", more);
+	buf_putc(&list, '\0');
+	list.len--;
+	return (buf_steal(&list, NULL));
+}
+
 /*
  * The field name of the logical line that starts at record i (its records
  * up to the N) into name (at most size - 1 bytes; longer names are cut).

@@ -52,6 +52,14 @@ void	 mailhdr_subject(const struct qfile *qf, size_t max, struct buf *out);
  */
 bool	 mailhdr_name_listed(const char *list, const char *name, size_t len);
 const char *mailhdr_names_check(const char *list);
+/*
+ * mailhdr_strip_names() returns (allocated) the list of what holdscan
+ * removes before it adds its own fields: own1 and own2 (holdscan's own
+ * field names; NULL, empty, or not one plain name: left out) and more (a
+ * list such as strip_header_names; left out when it is not well formed).
+ */
+char	*mailhdr_strip_names(const char *own1, const char *own2,
+	    const char *more);
 
 /*
  * mailhdr_strip() sets *out_r (an array the caller frees; its records

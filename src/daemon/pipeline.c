@@ -378,23 +378,20 @@ pipeline_timeout(const struct pipeline *p, long t)
 static int
 tag_unscanned(struct pipeline *p, struct msg *m, const char *reason)
 {
-	struct buf	 recs = BUF_INIT, list = BUF_INIT, names = BUF_INIT;
+	struct buf	 recs = BUF_INIT, names = BUF_INIT;
 	struct qfile_rec *kept = NULL;
-	const char	*own = p->conf->scan_header_name;
-	char		*hdr = NULL, why[256];
+	char		*hdr = NULL, *list, why[256];
 	size_t		 nkept, removed;
 	int		 rc = 0;
 
 	if (m->qf == NULL)
 		return (0);
-	if (own[0] != '\0' && strpbrk(own, ", \t*") == NULL &&
-	    mailhdr_names_check(own) == NULL)
-		buf_printf(&list, "%s", own);
-	buf_printf(&list, ", %s", p->conf->strip_header_names);
-	removed = mailhdr_strip(m->qf->content, m->qf->ncontent, list.data,
+	list = mailhdr_strip_names(p->conf->scan_header_name, NULL,
+	    p->conf->strip_header_names);
+	removed = mailhdr_strip(m->qf->content, m->qf->ncontent, list,
 	    m->qf->sender != NULL && m->qf->sender[0] == '\0' ?
 	    MAILHDR_NOTICE : NULL, &kept, &nkept, &names);
-	buf_free(&list);
+	free(list);
 	if (removed == 0 && p->unscanned_header == NULL) {
 		free(kept);
 		buf_free(&names);

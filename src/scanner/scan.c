@@ -79,22 +79,10 @@ expand_header(const char *name, const char *text, const char *myhostname)
 	return (buf_steal(&out, NULL));
 }
 
-/* Add name to a field name list, if it is a plain field name. */
-static void
-strip_add(struct buf *list, const char *name)
-{
-	if (name[0] == '\0' || strpbrk(name, ", \t*") != NULL ||
-	    mailhdr_names_check(name) != NULL)
-		return;
-	buf_printf(list, "%s%s", list->len ? ", " : "", name);
-}
-
 void
 scan_ctx_init(struct scan_ctx *ctx, const struct hs_config *conf,
     const struct policy *policy, const char *myhostname, size_t line_limit)
 {
-	struct buf	 list = BUF_INIT;
-
 	memset(ctx, 0, sizeof(*ctx));
 	mime_init();		/* GMime, for deliver-cleaned; counted, idempotent */
 	ctx->conf = conf;
@@ -103,12 +91,8 @@ scan_ctx_init(struct scan_ctx *ctx, const struct hs_config *conf,
 	if (conf->scan_header_name[0] != '\0')
 		ctx->scan_header = expand_header(conf->scan_header_name,
 		    conf->scan_header_text, myhostname);
-	strip_add(&list, conf->scan_header_name);
-	strip_add(&list, policy->tag_header_name);
-	if (conf->strip_header_names[0] != '\0')
-		buf_printf(&list, "%s%s", list.len ? ", " : "",
-		    conf->strip_header_names);
-	ctx->strip_names = buf_steal(&list, NULL);
+	ctx->strip_names = mailhdr_strip_names(conf->scan_header_name,
+	    policy->tag_header_name, conf->strip_header_names);
 }
 
 void

@@ -21,7 +21,9 @@
 #     has one of each when it arrives;
 #   - mail delivered unscanned by the master (set aside, then
 #     set_aside_expiry_action = deliver-tagged) loses the forged headers
-#     too and has one X-Holdscan, the not-scanned one.
+#     too and has one X-Holdscan, the not-scanned one;
+#   - so does mail released from the quarantine (GTUBE, high-spam): one
+#     X-Holdscan, the release header.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -32,7 +34,7 @@ command -v spamd >/dev/null 2>&1 ||
 [ -f "$HS_BUILD/plugins/crashtest.so" ] ||
     bail_out "no $HS_BUILD/plugins/crashtest.so"
 
-plan 23
+plan 28
 
 MARKER=holdscan-1360-fail-this-one
 
@@ -185,3 +187,28 @@ f=$(sink_file unscanned | head -n 1)
 check_eq 'with one X-Holdscan, the not-scanned one, and nothing forged' \
     "$(count "$f" '^X-Holdscan:') $(count "$f" '^X-Holdscan: not scanned by holdscan ') $(count "$f" 'forged|^X-Spam-')" \
     "1 1 0"
+
+# --- 4. released from the quarantine -----------------------------------------
+GTUBE='XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
+send released "$GTUBE"
+wait_until 60 test -n "$(qids released)" || bail_out "no queue id for released"
+q5=$(qids released | head -n 1)
+check "$q5 (GTUBE) is quarantined" hs_wait_log A 60 \
+    "]: $q5: action=quarantine verdict=high-spam"
+hsq() {
+	# shellcheck disable=SC2153 # HOLDSCAN is holdscan.sh's
+	"$HOLDSCAN" -c "$A_HS_CONF" quarantine "$@"
+}
+id5=$(sed -n "s/.*]: $q5: action=quarantine .* quarantine_id=\([^ ]*\).*/\1/p" \
+    "$A_HS_LOG" | head -n 1)
+hsq release "$id5" >"$HS_TMP/release.out" 2>&1
+check_eq "holdscan quarantine release $id5 says which fields it removed" \
+    "$(grep -c "$id5: removed 5 header fields named like holdscan's (X-Holdscan, X-Spam-Status, X-Spam-Flag, X-Holdscan-Verdict)" "$HS_TMP/release.out")" 1
+check 'it arrives' wait_until 60 sink_file released
+f=$(sink_file released | head -n 1)
+check_eq 'with one X-Holdscan, the release header, and nothing forged' \
+    "$(count "$f" '^X-Holdscan:') $(count "$f" '^X-Holdscan: released from quarantine \(high-spam\) by holdscan ') $(count "$f" 'forged|^X-Spam-')" \
+    "1 1 0"
+check_eq 'its body and MIME part as sent' \
+    "$(grep -c '^X-Spam-Status: No, in-a-part$' "$f") $(grep -c '^X-Holdscan: in-the-body$' "$f")" \
+    "1 1"

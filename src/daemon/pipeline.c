@@ -386,8 +386,8 @@ tag_unscanned(struct pipeline *p, struct msg *m, const char *reason)
 
 	if (m->qf == NULL)
 		return (0);
-	list = mailhdr_strip_names(p->conf->scan_header_name, NULL,
-	    p->conf->strip_header_names);
+	list = mailhdr_strip_names(p->conf->scan_header_name,
+	    p->policy->tag_header_name, p->conf->strip_header_names);
 	removed = mailhdr_strip(m->qf->content, m->qf->ncontent, list,
 	    m->qf->sender != NULL && m->qf->sender[0] == '\0' ?
 	    MAILHDR_NOTICE : NULL, &kept, &nkept, &names);

@@ -414,8 +414,8 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 	o.to = to;
 	o.nto = nto;
 	o.header_name = t->conf->scan_header_name;
-	strip = mailhdr_strip_names(t->conf->scan_header_name, NULL,
-	    t->conf->strip_header_names);
+	strip = mailhdr_strip_names(t->conf->scan_header_name,
+	    t->conf->tag_header_name, t->conf->strip_header_names);
 	o.strip_names = strip;
 	tool_open_state(t);
 	joined = NULL;

@@ -47,6 +47,7 @@
 #include "commit/release.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/mailhdr.h"
 #include "common/qfile.h"
 #include "common/xalloc.h"
 #include "state/journal.h"
@@ -351,13 +352,16 @@ release_message(struct commit_ctx *c, struct quarantine *q, const char *qid,
 	struct qfile	*qf = NULL;
 	struct qfile_rec *env = NULL, *extra = NULL, *content = NULL;
 	struct staged	 s = { "", -1, 0 };
-	struct buf	 recs = BUF_INIT;
+	struct qfile_rec *stripped = NULL;
+	const struct qfile_rec *kept;
+	struct buf	 recs = BUF_INIT, names = BUF_INIT;
 	struct timeval	 tv;
 	struct journal_entry je;
 	enum quarantine_rc qrc;
 	enum release_rc	 rc;
 	char		 planned[QUEUE_ID_SIZE], target[QUEUE_PATH_SIZE];
 	char		 why[256], *hdr = NULL, *error = NULL;
+	size_t		 nkept = 0, removed = 0;
 	int		 fd, r;
 
 	new_id[0] = '\0';
@@ -387,6 +391,8 @@ release_message(struct commit_ctx *c, struct quarantine *q, const char *qid,
 		goto done;
 	}
 	qfile_parts_of(qf, &parts);
+	kept = qf->content;
+	nkept = qf->ncontent;
 	if (o->nto > 0) {
 		env = replace_rcpts(qf->env, qf->nenv, o->to, o->nto, true,
 		    &parts.nenv);
@@ -395,9 +401,19 @@ release_message(struct commit_ctx *c, struct quarantine *q, const char *qid,
 		parts.env = env;
 		parts.extra = extra;
 	}
-	if ((hdr = release_header(c, &e, o->header_name)) != NULL) {
-		qfile_insert_headers(qf->content, qf->ncontent, qf->header_end, hdr,
-		    c->ql->line_limit, &recs);
+	/* A sender's forged verdicts go, holdscan's header is replaced. */
+	if (o->strip_names != NULL && (removed = mailhdr_strip(qf->content,
+	    qf->ncontent, o->strip_names, qf->sender != NULL &&
+	    qf->sender[0] == '\0' ? MAILHDR_NOTICE : NULL, &stripped, &nkept,
+	    &names)) > 0)
+		kept = stripped;
+	if (removed > 0)
+		hs_info("%s: removed %zu header field%s named like holdscan's "
+		    "(%s)", qid, removed, removed == 1 ? "" : "s", names.data);
+	if ((hdr = release_header(c, &e, o->header_name)) != NULL ||
+	    removed > 0) {
+		qfile_insert_headers(kept, nkept, qfile_header_end(kept, nkept),
+		    hdr, c->ql->line_limit, &recs);
 		if (qfile_records_decode(recs.data ? recs.data : "", recs.len,
 		    "NL", &content, &parts.ncontent, &err) < 0) {
 			*error_r = xasprintf("%s: new content: %s", qid, err.text);
@@ -464,6 +480,8 @@ done:
 	free(extra);
 	free(content);
 	free(hdr);
+	free(stripped);
 	buf_free(&recs);
+	buf_free(&names);
 	return (rc);
 }

@@ -35,12 +35,15 @@ struct release_opts {
 	size_t		 nto;
 	bool		 again;	/* release a copy of a message released before */
 	const char	*header_name;	/* header to add ("X-Holdscan"), or "" */
+	const char	*strip_names;	/* fields removed first, or NULL: see
+					   mailhdr_strip() */
 };
 
 /*
  * release_message() re-queues quarantined message qid: a new queue file
  * with the original envelope (or the recipients in o->to) and content
- * (plus one header line when o->header_name is set) is written in
+ * (without the header fields named in o->strip_names, which are logged,
+ * plus one header line when o->header_name is set) is written in
  * holdscan's release directory inside the queue directory, made ready
  * and durable, then one durable transaction records the intent (journal
  * kind R, with the queue id it will get) and marks the entry released;

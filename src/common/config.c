@@ -44,6 +44,7 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/mailhdr.h"
 #include "common/template.h"
 #include "common/xalloc.h"
 
@@ -58,6 +59,7 @@ enum ptype {
 	P_SIZE,		/* byte count with k/M/G */
 	P_ENUM,		/* one of choices, stored as its index */
 	P_VERDICTS,	/* list of verdict names, stored as written */
+	P_FIELDS,	/* list of header field names, stored as written */
 };
 
 struct param {
@@ -161,6 +163,11 @@ static const struct param params[] = {
 	    "scanned by holdscan $version on $myhostname",
 	    F(scan_header_text), NOLIM, NULL,
 	    "its text ($version, $myhostname expanded)" },
+	{ "strip_header_names", P_FIELDS, "X-Holdscan-*, X-Spam-Status, "
+	    "X-Spam-Score, X-Spam-Flag, X-Spam-Level, X-Spam-Report, "
+	    "X-Spam-Checker-Version", F(strip_header_names), NOLIM, NULL,
+	    "fields removed from the header of delivered mail before holdscan "
+	    "adds its own; empty: none (holdscan's own are always replaced)" },
 	/* notifications */
 	{ "notify_postmaster", P_VERDICTS, "", F(notify_postmaster), NOLIM,
 	    NULL, "verdicts that send a notice to postmaster_address" },
@@ -323,6 +330,7 @@ param_store(const struct param *p, const char *value, struct hs_config *conf,
     char *buf, size_t size)
 {
 	char	*field = (char *)conf + p->off;
+	const char *why;
 	long	 v;
 	int	 idx;
 
@@ -344,6 +352,14 @@ param_store(const struct param *p, const char *value, struct hs_config *conf,
 	case P_VERDICTS:
 		if (check_verdicts(value, buf, size) != NULL)
 			return (buf);
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return (NULL);
+	case P_FIELDS:
+		if (strlen(value) > 4096)
+			return ("value too long");
+		if ((why = mailhdr_names_check(value)) != NULL)
+			return (why);
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return (NULL);
@@ -1269,6 +1285,7 @@ config_free(struct hs_config **confp)
 		if (params[i].type == P_STR || params[i].type == P_PATH ||
 		    params[i].type == P_OPTPATH ||
 		    params[i].type == P_NAME || params[i].type == P_VERDICTS ||
+		    params[i].type == P_FIELDS ||
 		    params[i].off == F(syslog_facility))
 			free(*(char **)((char *)conf + params[i].off));
 	}
@@ -1344,6 +1361,7 @@ param_format(const struct param *p, const struct hs_config *conf, char *buf,
 	case P_OPTPATH:
 	case P_NAME:
 	case P_VERDICTS:
+	case P_FIELDS:
 		(void)snprintf(buf, size, "%s", *(char *const *)field);
 		return;
 	case P_BOOL:

@@ -106,6 +106,7 @@ struct hs_config {
 	/* the built-in header */
 	char	*scan_header_name;
 	char	*scan_header_text;	/* $version and $myhostname expanded */
+	char	*strip_header_names;	/* removed before ours: mailhdr.h list */
 
 	/* notifications (verdict lists: see config_verdict_mask()) */
 	char	*notify_postmaster;	/* verdicts that tell the postmaster */

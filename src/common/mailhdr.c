@@ -1,6 +1,6 @@
 /*
  * NAME
- *	mailhdr - find, unfold and decode header fields for display
+ *	mailhdr - find, unfold, decode and strip header fields
  * DESCRIPTION
  *	What the quarantine index and the notices need from a header block:
  *	the Subject (or any field) as one line of UTF-8 text. Encoded words
@@ -9,9 +9,19 @@
  *	decoded stays as it was written. Raw 8-bit bytes that are not UTF-8
  *	are taken as Latin-1, the most common mistake in the wild.
  *
+ *	What delivery needs: the fields of the message's own header block
+ *	whose names look like holdscan's or a spam filter's (a sender's
+ *	forgeries, or holdscan's header from an earlier pass through hold)
+ *	taken out, with their continuation lines, before holdscan adds its
+ *	own (mailhdr_strip()). It works on content records and removes only
+ *	whole logical lines of the top-level header block (as cleanup(8)
+ *	delimits it), so the body, MIME parts and attached messages keep
+ *	every byte, and what remains is content qmgr(8) accepts.
+ *
  *	This module must never write a control character into its output
  *	(a subject is shown on terminals and put into mail headers), never
- *	read past the lengths it is given, and never do I/O.
+ *	read past the lengths it is given, never remove a line outside the
+ *	top-level header block, and never do I/O.
  */
 #include <errno.h>
 #include <iconv.h>
@@ -339,4 +349,190 @@ mailhdr_subject(const struct qfile *qf, size_t max, struct buf *out)
 		mailhdr_decode(raw.data ? raw.data : "", raw.len, max, out);
 	buf_free(&block);
 	buf_free(&raw);
+}
+
+/* --- stripping fields ----------------------------------------------------- */
+
+/* Does the field name name[len] match the pattern pat[plen]? */
+static bool
+name_matches(const char *pat, size_t plen, const char *name, size_t len)
+{
+	if (plen > 0 && pat[plen - 1] == '*')
+		return (len >= plen - 1 && strncasecmp(pat, name, plen - 1) == 0);
+	return (len == plen && strncasecmp(pat, name, len) == 0);
+}
+
+bool
+mailhdr_name_listed(const char *list, const char *name, size_t len)
+{
+	size_t	 plen;
+
+	if (list == NULL)
+		return (false);
+	for (;;) {
+		list += strspn(list, ", \t");
+		if (*list == '\0')
+			return (false);
+		plen = strcspn(list, ", \t");
+		if (name_matches(list, plen, name, len))
+			return (true);
+		list += plen;
+	}
+}
+
+const char *
+mailhdr_names_check(const char *list)
+{
+	size_t	 len, i;
+
+	for (;;) {
+		list += strspn(list, ", \t");
+		if (*list == '\0')
+			return (NULL);
+		len = strcspn(list, ", \t");
+		if (len - (list[len - 1] == '*') > MAILHDR_NAME_MAX)
+			return ("a field name is longer than 76 characters");
+		for (i = 0; i < len; i++) {
+			unsigned char c = (unsigned char)list[i];
+
+			if (c < 33 || c > 126 || c == ':')
+				return ("a field name has a character other than "
+				    "printable ASCII without ':'");
+			if (c == '*' && i + 1 != len)
+				return ("'*' is allowed only at the end of a name");
+		}
+		if (len == 1 && list[0] == '*')
+			return ("'*' alone would remove every field");
+		list += len;
+	}
+}
+
+/* Add name to list if it is one plain field name (no list, no glob). */
+static void
+own_add(struct buf *list, const char *name)
+{
+	if (name == NULL || name[0] == '\0' || strpbrk(name, ", \t*") != NULL ||
+	    mailhdr_names_check(name) != NULL)
+		return;
+	buf_printf(list, "%s%s", list->len ? ", " : "", name);
+}
+
+char *
+mailhdr_strip_names(const char *own1, const char *own2, const char *more)
+{
+	struct buf	 list = BUF_INIT;
+
+	own_add(&list, own1);
+	own_add(&list, own2);
+	if (more != NULL && mailhdr_names_check(more) == NULL)
+		buf_printf(&list, "%s%s", list.len ? ", " : "", more);
+	buf_putc(&list, '\0');
+	list.len--;
+	return (buf_steal(&list, NULL));
+}
+
+/*
+ * The field name of the logical line that starts at record i (its records
+ * up to the N) into name (at most size - 1 bytes; longer names are cut).
+ * Returns its length (uncut), or 0 when the line is not a header field.
+ */
+static size_t
+field_name(const struct qfile_rec *recs, size_t n, size_t i, char *name,
+    size_t size)
+{
+	size_t	 len = 0, k;
+	bool	 blanks = false;
+
+	for (; i < n; i++) {
+		for (k = 0; k < recs[i].len; k++) {
+			char	 c = recs[i].data[k];
+
+			if (c == ':')
+				return (len);
+			if (c == ' ' || c == '\t') {
+				blanks = true;
+				continue;
+			}
+			if (blanks)
+				return (0);	/* "A B:" is not a field */
+			if (len + 1 < size)
+				name[len] = c;
+			len++;
+		}
+		if (recs[i].type == QREC_NORM)
+			break;
+	}
+	return (0);
+}
+
+/* Add name to the "A, B" list of removed names, once, within bounds. */
+static void
+removed_add(struct buf *removed, const char *name, size_t len)
+{
+	const char	*p;
+	size_t		 l;
+
+	if (removed == NULL)
+		return;
+	for (p = removed->data; p != NULL && *p != '\0'; p += l) {
+		p += strspn(p, ", ");
+		l = strcspn(p, ",");
+		if (l == len && strncasecmp(p, name, len) == 0)
+			return;
+	}
+	if (removed->len > MAILHDR_REMOVED_MAX) {
+		if (removed->len < 3 || strcmp(removed->data + removed->len - 3,
+		    "...") != 0)
+			buf_printf(removed, ", ...");
+		return;
+	}
+	buf_printf(removed, "%s%.*s", removed->len ? ", " : "", (int)len, name);
+}
+
+size_t
+mailhdr_strip(const struct qfile_rec *recs, size_t n, const char *list,
+    const char *keep, struct qfile_rec **out_r, size_t *nout_r,
+    struct buf *removed)
+{
+	struct qfile_rec *out = xcalloc(n > 0 ? n : 1, sizeof(*out));
+	size_t		 hend = qfile_header_end(recs, n), i = 0, j, o = 0;
+	size_t		 len, count = 0, klen = keep ? strlen(keep) : 0;
+	char		 name[2 * MAILHDR_NAME_MAX];
+	bool		 drop = false;
+
+	while (i < hend) {
+		/* The logical line: records i .. j-1. */
+		for (j = i; j < hend && recs[j].type != QREC_NORM; j++)
+			;
+		j = j < hend ? j + 1 : hend;
+		if (recs[i].len > 0 && (recs[i].data[0] == ' ' ||
+		    recs[i].data[0] == '\t')) {
+			/* A continuation: goes with its field. */
+		} else {
+			/*
+			 * A longer name is cut: still longer than any listed
+			 * name, and its start still meets a "Prefix*".
+			 */
+			if ((len = field_name(recs, j, i, name,
+			    sizeof(name))) >= sizeof(name))
+				len = sizeof(name) - 1;
+			drop = len > 0 && mailhdr_name_listed(list, name, len) &&
+			    !(keep != NULL && len == klen &&
+			    strncasecmp(keep, name, len) == 0);
+			if (drop) {
+				count++;
+				removed_add(removed, name, len);
+			}
+		}
+		if (!drop) {
+			memcpy(out + o, recs + i, (j - i) * sizeof(*recs));
+			o += j - i;
+		}
+		i = j;
+	}
+	memcpy(out + o, recs + hend, (n - hend) * sizeof(*recs));
+	o += n - hend;
+	*out_r = out;
+	*nout_r = o;
+	return (count);
 }

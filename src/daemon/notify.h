@@ -15,12 +15,13 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/mailhdr.h"
 #include "common/qfile.h"
 #include "common/queue.h"
 #include "common/verdict.h"
 
 /* The header that marks a notice; notices are never the subject of one. */
-#define NOTIFY_HEADER	"X-Holdscan-Notification"
+#define NOTIFY_HEADER	MAILHDR_NOTICE
 
 /* What the master knows about a committed message. Borrowed. */
 struct notify_msg {

@@ -22,7 +22,9 @@
  *	The master decides alone for mail that cannot be scanned: too
  *	large, scan failed too often, or set aside too long (setaside.c).
  *	Such mail is held, quarantined, dropped, or delivered with the
- *	not-scanned header, as the policy's scan_failed action says.
+ *	not-scanned header (which replaces, as the scanners' header does,
+ *	every field named like holdscan's: mailhdr_strip()), as the policy's
+ *	scan_failed action says.
  *
  *	A failed batch commit (disk full, I/O error) returns its messages
  *	to hold and backs off (backoff.c), doubling the pause up to a
@@ -65,6 +67,7 @@
 #include "commit/msg.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/mailhdr.h"
 #include "common/qfile.h"
 #include "common/verdict.h"
 #include "common/xalloc.h"
@@ -367,20 +370,43 @@ pipeline_timeout(const struct pipeline *p, long t)
 
 /* --- decisions without a scan ------------------------------------------ */
 
-/* Delivered unscanned: the original with the not-scanned header. */
+/*
+ * Delivered unscanned: the original without the fields named like
+ * holdscan's (as the scanners remove them: scan.c), with the not-scanned
+ * header.
+ */
 static int
 tag_unscanned(struct pipeline *p, struct msg *m, const char *reason)
 {
-	struct buf	 recs = BUF_INIT;
-	char		*hdr, why[256];
+	struct buf	 recs = BUF_INIT, names = BUF_INIT;
+	struct qfile_rec *kept = NULL;
+	char		*hdr = NULL, *list, why[256];
+	size_t		 nkept, removed;
 	int		 rc = 0;
 
-	if (m->qf == NULL || p->unscanned_header == NULL)
+	if (m->qf == NULL)
 		return (0);
-	hdr = xasprintf("%s (%s)\n", p->unscanned_header, reason);
-	qfile_insert_headers(m->qf->content, m->qf->ncontent, m->qf->header_end,
-	    hdr, p->ql->line_limit, &recs);
+	list = mailhdr_strip_names(p->conf->scan_header_name,
+	    p->policy->tag_header_name, p->conf->strip_header_names);
+	removed = mailhdr_strip(m->qf->content, m->qf->ncontent, list,
+	    m->qf->sender != NULL && m->qf->sender[0] == '\0' ?
+	    MAILHDR_NOTICE : NULL, &kept, &nkept, &names);
+	free(list);
+	if (removed == 0 && p->unscanned_header == NULL) {
+		free(kept);
+		buf_free(&names);
+		return (0);
+	}
+	if (removed > 0)
+		hs_info("%s: removed %zu header field%s named like holdscan's "
+		    "(%s)", m->id, removed, removed == 1 ? "" : "s", names.data);
+	buf_free(&names);
+	if (p->unscanned_header != NULL)
+		hdr = xasprintf("%s (%s)\n", p->unscanned_header, reason);
+	qfile_insert_headers(kept, nkept, qfile_header_end(kept, nkept), hdr,
+	    p->ql->line_limit, &recs);
 	free(hdr);
+	free(kept);
 	if (msg_set_built(m, &recs, why, sizeof(why)) < 0) {
 		hs_warnx("%s: %s", m->id, why);
 		rc = -1;

@@ -22,6 +22,14 @@
  *			(quarantine) and the worker logs why; beyond the MIME
  *			limits the message is "scan failed".
  *
+ *	Whatever the action, delivered content first loses the fields of its
+ *	header block named like holdscan's own headers (scan_header_name,
+ *	the policy's tag_header_name) or listed in strip_header_names: a
+ *	sender's forged verdicts, or holdscan's header from an earlier pass
+ *	through hold, are replaced, never stacked under the real ones
+ *	(mailhdr_strip(); one log line says how many and which). A notice
+ *	of holdscand's (null sender) keeps its X-Holdscan-Notification.
+ *
  *	The content goes back as N/L records in a sealed memfd; the master
  *	writes the envelope itself, so nothing a worker does can change who
  *	a message goes to.
@@ -41,6 +49,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/mailhdr.h"
 #include "common/qfile.h"
 #include "common/xalloc.h"
 #include "scanner/mime.h"
@@ -82,6 +91,8 @@ scan_ctx_init(struct scan_ctx *ctx, const struct hs_config *conf,
 	if (conf->scan_header_name[0] != '\0')
 		ctx->scan_header = expand_header(conf->scan_header_name,
 		    conf->scan_header_text, myhostname);
+	ctx->strip_names = mailhdr_strip_names(conf->scan_header_name,
+	    policy->tag_header_name, conf->strip_header_names);
 }
 
 void
@@ -89,6 +100,8 @@ scan_ctx_clear(struct scan_ctx *ctx)
 {
 	free(ctx->scan_header);
 	ctx->scan_header = NULL;
+	free(ctx->strip_names);
+	ctx->strip_names = NULL;
 }
 
 static long
@@ -260,22 +273,35 @@ try_clean(const struct scan_ctx *ctx, const struct qfile *qf,
 }
 
 /*
- * The content records of a delivered message: recs, with the subject
- * tagged for ACTION_TAG, and holdscan's header, the plugins' headers and
- * (tag, deliver-cleaned) the verdict header added at the end of the
- * header block. Returns false when nothing changes.
+ * The content records of a delivered message: recs without the fields
+ * named like holdscan's, with the subject tagged for ACTION_TAG, and
+ * holdscan's header, the plugins' headers and (tag, deliver-cleaned) the
+ * verdict header added at the end of the header block. Returns false
+ * when nothing changes.
  */
 static bool
-build_content(const struct scan_ctx *ctx, const struct qfile_rec *recs,
-    size_t n, const struct wire_result *res, double score,
+build_content(const struct scan_ctx *ctx, const char *queue_id,
+    bool null_sender, const struct qfile_rec *recs, size_t n,
+    const struct wire_result *res, double score,
     const struct buf *plugin_headers, bool changed, struct buf *content)
 {
 	const struct policy *pol = ctx->policy;
 	const char	*vname = verdict_name((enum verdict)res->verdict);
 	struct rewrite_recs tagged = { NULL, 0, NULL, 0 };
-	struct buf	 add = BUF_INIT;
+	struct buf	 add = BUF_INIT, names = BUF_INIT;
+	struct qfile_rec *kept = NULL;
+	size_t		 removed;
 	char		*s;
 
+	removed = mailhdr_strip(recs, n, ctx->strip_names,
+	    null_sender ? MAILHDR_NOTICE : NULL, &kept, &n, &names);
+	recs = kept;
+	if (removed > 0) {
+		hs_info("%s: removed %zu header field%s named like holdscan's "
+		    "(%s)", queue_id, removed, removed == 1 ? "" : "s",
+		    names.data);
+		changed = true;
+	}
 	if (ctx->scan_header != NULL)
 		buf_printf(&add, "%s\n", ctx->scan_header);
 	if (plugin_headers->len)
@@ -302,7 +328,9 @@ build_content(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 		qfile_insert_headers(recs, n, qfile_header_end(recs, n), add.data,
 		    ctx->line_limit, content);
 	rewrite_recs_free(&tagged);
+	free(kept);
 	buf_free(&add);
+	buf_free(&names);
 	return (changed);
 }
 
@@ -381,6 +409,7 @@ decide:
 		}
 	}
 	if (qf != NULL && delivers(res->action) && build_content(ctx,
+	    req->queue_id, qf->sender != NULL && qf->sender[0] == '\0',
 	    cleaned.n ? cleaned.recs : qf->content,
 	    cleaned.n ? cleaned.n : qf->ncontent, res, vs.score, &headers,
 	    cleaned.n > 0, &content)) {

@@ -22,11 +22,13 @@ struct scan_ctx {
 	struct plugin	**plugins;	/* in configured order */
 	size_t		 nplugins;
 	char		*scan_header;	/* "X-Holdscan: scanned by ..." or NULL */
+	char		*strip_names;	/* fields removed first (mailhdr.h list) */
 	size_t		 line_limit;	/* Postfix's line_length_limit */
 };
 
 /*
- * scan_ctx_init() prepares the per-process parts (the expanded header).
+ * scan_ctx_init() prepares the per-process parts (the expanded header,
+ * the names of the fields to remove).
  * scan_message() reads the queue file on fd, scans it and fills res; on
  * CONTENT_NEW *memfd_r is a sealed memfd the caller sends and closes,
  * else -1. It never exits: any failure is VERDICT_FAILED with a reason.

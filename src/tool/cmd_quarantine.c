@@ -369,7 +369,7 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 {
 	struct release_opts o;
 	const char	**ids = NULL, **to = NULL, *why;
-	char		 new_id[QUEUE_ID_SIZE], *error = NULL, *joined;
+	char		 new_id[QUEUE_ID_SIZE], *error = NULL, *joined, *strip;
 	size_t		 nids = 0, nto = 0, i, done = 0;
 	bool		 in_to = false;
 	int		 a, rc = 0;
@@ -414,6 +414,9 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 	o.to = to;
 	o.nto = nto;
 	o.header_name = t->conf->scan_header_name;
+	strip = mailhdr_strip_names(t->conf->scan_header_name,
+	    t->conf->tag_header_name, t->conf->strip_header_names);
+	o.strip_names = strip;
 	tool_open_state(t);
 	joined = NULL;
 	if (nto > 0) {
@@ -471,6 +474,7 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 	free(to);
 	free(ids);
 	free(joined);
+	free(strip);
 	return (rc);
 }
 

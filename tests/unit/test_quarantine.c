@@ -676,6 +676,91 @@ test_release_puts_one_copy_into_incoming(void **state)
 	quarantine_entry_clear(&e);
 }
 
+/*
+ * A quarantined original whose sender forged "X-Holdscan: clean" and
+ * "X-Spam-Status: No" (issue 13, item 8): the released copy has one
+ * X-Holdscan, the release header, and no forged verdict; the body, the
+ * envelope and the other header fields are as they were.
+ */
+static void
+test_release_replaces_forged_headers(void **state)
+{
+	struct world	*w = *state;
+	struct quarantine_entry e;
+	struct release_opts o;
+	struct qfile_parts parts;
+	struct qfile_error err;
+	struct qfile	*qf = NULL, *got;
+	struct qfile_rec *content = NULL;
+	DB_TXN		*txn = NULL;
+	struct buf	 recs = BUF_INIT, text = BUF_INIT, before = BUF_INIT;
+	char		 path[300], new_id[QUEUE_ID_SIZE], id[QUEUE_ID_SIZE];
+	char		*error = NULL;
+	const char	*p;
+	size_t		 n, count;
+	int		 fd;
+
+	/* held-dsn.qf with the forgeries at the top of its header. */
+	(void)snprintf(path, sizeof(path), DATA_DIR "held-dsn.qf");
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_int_equal(qfile_read_fd(fd, SIZE_MAX, &qf, &err), 0);
+	(void)close(fd);
+	qfile_content_text(qf->content + qf->header_end,
+	    qf->ncontent - qf->header_end, &before);
+	qfile_insert_headers(qf->content, qf->ncontent, 0,
+	    "X-Holdscan: clean (forged)\nX-Spam-Status: No,\n forged\n",
+	    QFILE_LINE_LIMIT, &recs);
+	assert_int_equal(qfile_records_decode(recs.data, recs.len, "NL",
+	    &content, &n, &err), 0);
+	qfile_parts_of(qf, &parts);
+	parts.content = content;
+	parts.ncontent = n;
+	(void)snprintf(path, sizeof(path), "%s/forged.qf", w->dir);
+	assert_true((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) >= 0);
+	assert_int_equal(qfile_write(fd, &parts, &err), 0);
+	qfile_free(&qf);
+	free(content);
+	buf_free(&recs);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(qfile_read_fd(fd, SIZE_MAX, &qf, &err), 0);
+	if (quarantine_store(w->q, fd, qf, "FORGED1", "infected",
+	    "Test-Signature", &e, &error) < 0)
+		fail_msg("%s", error);
+	(void)close(fd);
+	qfile_free(&qf);
+	assert_int_equal(journal_begin(w->journal, &txn, &error), 0);
+	if (quarantine_index(w->q, txn, &e, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(journal_commit(w->journal, txn, &error), 0);
+
+	memset(&o, 0, sizeof(o));
+	o.header_name = "X-Holdscan";
+	o.strip_names = "X-Holdscan, X-Holdscan-*, X-Spam-Status";
+	assert_int_equal(release_message(&w->c, w->q, e.qid, &o, new_id,
+	    &error), RELEASE_OK);
+	got = incoming_file(w, id, sizeof(id));
+	assert_string_equal(got->sender, "alice@example.org");
+	assert_int_equal(got->nrcpts, 3);
+	qfile_content_text(got->content, got->header_end, &text);
+	for (count = 0, p = text.data; (p = strstr(p, "X-Holdscan:")) != NULL;
+	    p++)
+		count++;
+	assert_int_equal(count, 1);
+	assert_non_null(strstr(text.data, "X-Holdscan: released from "
+	    "quarantine (infected)"));
+	assert_null(strstr(text.data, "forged"));
+	assert_null(strstr(text.data, "X-Spam-Status"));
+	buf_reset(&text);
+	qfile_content_text(got->content + got->header_end,
+	    got->ncontent - got->header_end, &text);
+	assert_int_equal(text.len, before.len);
+	assert_memory_equal(text.data, before.data, text.len);
+	qfile_free(&got);
+	buf_free(&text);
+	buf_free(&before);
+	quarantine_entry_clear(&e);
+}
+
 static void
 test_release_to_replaces_the_recipients(void **state)
 {
@@ -817,6 +902,8 @@ main(void)
 		    test_check_removes_a_second_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_release_puts_one_copy_into_incoming, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_release_replaces_forged_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_release_to_replaces_the_recipients, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -33,6 +33,7 @@ ClamAV's clean-file cache is off (cache = no): otherwise identical
 attachments would measure the cache.
 """
 
+import atexit
 import json
 import os
 import random
@@ -172,6 +173,12 @@ class Holdscand:
         shutil.copyfile(os.path.join(build, "holdscan-scanner"), scanner + ".new")
         os.chmod(scanner + ".new", 0o755)
         os.replace(scanner + ".new", scanner)
+        # The scanners' private temporary files on tmpfs, as under /run
+        # on a Debian system (here / may be a disk, and /run on it): a
+        # root-owned directory in /dev/shm, removed when we exit.
+        self.tmpbase = tempfile.mkdtemp(prefix="hs-bench.", dir="/dev/shm")
+        os.chmod(self.tmpbase, 0o755)
+        atexit.register(shutil.rmtree, self.tmpbase, True)
         self.conf = os.path.join(self.hs, "holdscan.conf")
         with open(self.conf, "w") as f:
             f.write(f"""postfix_config_directory = {sb.config}
@@ -181,6 +188,7 @@ pid_file = {self.hs}/holdscand.pid
 metrics_file = {self.hs}/state/metrics.prom
 plugin_directory = {plugins}
 scanner_program = {scanner}
+scanner_temp_directory = {self.tmpbase}/scantmp
 worker_user = nobody
 scanners = clamav
 plugin clamav {{

@@ -48,6 +48,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -59,6 +60,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -537,6 +539,7 @@ ensure_scanner_tempdir(struct holdscand *d)
 	const char	*dir = d->conf->scanner_temp_directory;
 	const char	*shared[] = { "/tmp", "/dev/shm" };
 	struct stat	 st, pst;
+	struct statfs	 sf;
 	uid_t		 uid = geteuid();
 	gid_t		 gid = getegid();
 	char		*parent, *slash;
@@ -589,6 +592,10 @@ ensure_scanner_tempdir(struct holdscand *d)
 			    "fail (a tmpfs of its own, such as /run, is better)",
 			    dir, shared[i]);
 	}
+	if (statfs(dir, &sf) == 0 && sf.f_type != TMPFS_MAGIC)
+		hs_info("scanner_temp_directory %s is not on a tmpfs: ClamAV's "
+		    "temporary files go to the disk, which costs the scanners "
+		    "CPU and I/O (a tmpfs such as /run is better)", dir);
 }
 
 /* Postfix's chroot_uid() order: groups, gid, uid; then prove root is gone. */

@@ -748,9 +748,13 @@ pipeline_scanned(struct pipeline *p, struct msg *m,
 	} else
 		why[0] = '\0';
 	if (why[0] != '\0') {
+		char	 failed[sizeof(why) + 32];
+
 		hs_warnx("%s: scanner result refused: %s; scan failed", m->id,
 		    why);
-		pipeline_scan_failed(p, m, "scanner result refused");
+		(void)snprintf(failed, sizeof(failed), "scanner result "
+		    "refused: %s", why);
+		pipeline_scan_failed(p, m, failed);
 		return;
 	}
 	m->verdict = (enum verdict)res->verdict;

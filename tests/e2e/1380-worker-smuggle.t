@@ -107,12 +107,14 @@ attack() {
 	# Whatever Postfix would have sent has had time to arrive.
 	sleep 2
 	check "$2: the sink has no injected recipient, message or marker" \
-	    not_in_sink
+	    not_in_sink ||
+	    diag "$(sink_messages A | xargs -r grep -Eah "$SMUGGLED")"
 	hs_stop A
 }
 
+SMUGGLED="injected@victim\\.example|HOLDSCAN-SMUGGLED|w@evil\\.example|$MARKER"
 not_in_sink() {
-	! sink_has "injected@victim\\.example|HOLDSCAN-SMUGGLED|w@evil\\.example|$MARKER"
+	! sink_has "$SMUGGLED"
 }
 
 attack smuggle 'SMTP smuggled after CRLF.CRLF' \

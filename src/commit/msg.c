@@ -7,8 +7,13 @@
  *	queue file and the new content a worker sent back or the master
  *	built. Content from a worker is trusted only after checking: the
  *	memfd must be sealed against writes and resizing (so the worker
- *	cannot change it after we checked it), no larger than allowed, and
- *	a well-formed stream of N/L records.
+ *	cannot change it after we checked it), no larger than allowed, a
+ *	well-formed stream of N/L records, and content Postfix may send as
+ *	it is (qfile_content_check(): no CR, LF or NUL a worker put into a
+ *	record, which Postfix's smtp(8) would send as they are and with
+ *	which a worker could append SMTP commands, another message and
+ *	other recipients; lines within the line length limit; headers in
+ *	the header block; a bounded size).
  *
  *	This module must never touch a queue file by name, never decide
  *	policy, and never keep a worker's memfd it has not checked.
@@ -71,8 +76,8 @@ msg_free(struct msg **mp)
 }
 
 int
-msg_set_content(struct msg *m, int memfd, size_t max_size, char *why,
-    size_t whysize)
+msg_set_content(struct msg *m, int memfd, size_t max_size,
+    size_t line_limit, char *why, size_t whysize)
 {
 	const int	 need = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
 	struct qfile_error err;
@@ -102,6 +107,14 @@ msg_set_content(struct msg *m, int memfd, size_t max_size, char *why,
 	    &err) < 0) {
 		(void)snprintf(why, whysize, "bad content from worker: %s",
 		    err.text);
+		msg_drop_content(m);
+		return (-1);
+	}
+	if (qfile_content_check(m->content, m->ncontent,
+	    m->qf != NULL ? m->qf->content : NULL,
+	    m->qf != NULL ? m->qf->ncontent : 0, line_limit,
+	    (m->qf != NULL ? m->qf->content_bytes : 0) + MSG_CONTENT_GROWTH,
+	    why, whysize) < 0) {
 		msg_drop_content(m);
 		return (-1);
 	}

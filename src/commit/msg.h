@@ -81,12 +81,20 @@ struct msg	*msg_new(const char *id, const char *hold_path, int fd,
 		    const struct stat *st, long now_ms);
 void		 msg_free(struct msg **m);
 /*
- * msg_set_content() validates a worker's memfd (sealed, bounded size,
- * only N/L records) and maps it as m's new content. 0, or -1 with a
- * reason in why.
+ * How much a worker's content may be larger than the original: its
+ * headers, a tag, the notes that replace removed parts.
+ */
+#define MSG_CONTENT_GROWTH	(4UL * 1024 * 1024)
+/*
+ * msg_set_content() validates a worker's memfd (sealed, at most max_size
+ * bytes, only N/L records, and what qfile_content_check() asks against
+ * m->qf's content: records of at most line_limit bytes, no CR/LF/NUL
+ * the original has not, headers, at most MSG_CONTENT_GROWTH more bytes)
+ * and maps it as m's new content. 0, or -1 with a reason in why and no
+ * content kept.
  */
 int		 msg_set_content(struct msg *m, int memfd, size_t max_size,
-		    char *why, size_t whysize);
+		    size_t line_limit, char *why, size_t whysize);
 /* Use text records the master built (takes ownership of buf's data). */
 int		 msg_set_built(struct msg *m, struct buf *records, char *why,
 		    size_t whysize);

@@ -1514,3 +1514,131 @@ qfile_insert_headers(const struct qfile_rec *recs, size_t n,
 	}
 	qfile_records_encode(recs + header_end, n - header_end, out);
 }
+
+/* --- content from a worker ------------------------------------------------ */
+
+/* Order of records by length, then bytes (for bsearch). */
+static int
+rec_cmp(const void *a, const void *b)
+{
+	const struct qfile_rec *ra = a, *rb = b;
+
+	if (ra->len != rb->len)
+		return (ra->len < rb->len ? -1 : 1);
+	return (ra->len == 0 ? 0 : memcmp(ra->data, rb->data, ra->len));
+}
+
+/* Does the record hold a CR or a NUL byte? */
+static bool
+rec_has_cr_nul(const struct qfile_rec *r)
+{
+	return (memchr(r->data, '\r', r->len) != NULL ||
+	    memchr(r->data, '\0', r->len) != NULL);
+}
+
+static int
+check_fail(char *why, size_t whysize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+check_fail(char *why, size_t whysize, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(why, whysize, fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+int
+qfile_content_check(const struct qfile_rec *recs, size_t n,
+    const struct qfile_rec *orig, size_t norig, size_t line_limit,
+    size_t max_bytes, char *why, size_t whysize)
+{
+	struct qfile_rec *odd = NULL;
+	size_t		 nodd = 0, i, total = 0, limit = line_limit, e;
+	bool		 line_start, first = true, in_header = true;
+	bool		 orig_bare_body;
+	int		 rc = -1;
+
+	/* The original's lines with a CR or NUL, and its longest record. */
+	for (i = 0; i < norig; i++) {
+		if (orig[i].len > limit)
+			limit = orig[i].len;
+		if (rec_has_cr_nul(&orig[i])) {
+			if (odd == NULL)
+				odd = xreallocarray(NULL, norig, sizeof(*odd));
+			odd[nodd++] = orig[i];
+		}
+	}
+	if (nodd > 1)
+		qsort(odd, nodd, sizeof(*odd), rec_cmp);
+	e = qfile_header_end(orig, norig);
+	orig_bare_body = e < norig &&
+	    !(orig[e].type == QREC_NORM && orig[e].len == 0);
+
+	for (i = 0; i < n; i++) {
+		const struct qfile_rec *r = &recs[i];
+
+		if (r->type != QREC_NORM && r->type != QREC_CONT) {
+			(void)check_fail(why, whysize, "content record %zu is "
+			    "of type %d, not N or L", i + 1, r->type);
+			goto out;
+		}
+		if (r->len > limit) {
+			(void)check_fail(why, whysize, "content record %zu is "
+			    "%zu bytes long, over the line length limit %zu",
+			    i + 1, r->len, limit);
+			goto out;
+		}
+		if (memchr(r->data, '\n', r->len) != NULL) {
+			(void)check_fail(why, whysize, "content record %zu "
+			    "holds an LF byte", i + 1);
+			goto out;
+		}
+		if (rec_has_cr_nul(r) && (nodd == 0 ||
+		    bsearch(r, odd, nodd, sizeof(*odd), rec_cmp) == NULL)) {
+			(void)check_fail(why, whysize, "content record %zu "
+			    "holds a%s byte the original has not there", i + 1,
+			    memchr(r->data, '\r', r->len) != NULL ?
+			    " CR" : " NUL");
+			goto out;
+		}
+		total += r->len + (r->type == QREC_NORM);
+		if (total > max_bytes) {
+			(void)check_fail(why, whysize, "content is over %zu "
+			    "bytes", max_bytes);
+			goto out;
+		}
+		line_start = i == 0 || recs[i - 1].type == QREC_NORM;
+		if (!in_header || !line_start)
+			continue;
+		if (r->type == QREC_NORM && r->len == 0) {
+			in_header = false;	/* the empty line */
+			continue;
+		}
+		if (r->len > 0 && (r->data[0] == ' ' || r->data[0] == '\t')) {
+			if (first) {
+				(void)check_fail(why, whysize, "content record "
+				    "%zu continues a header field that is not "
+				    "there", i + 1);
+				goto out;
+			}
+		} else if (!qfile_is_header_line(r->data, r->len)) {
+			if (!orig_bare_body) {
+				(void)check_fail(why, whysize, "content record "
+				    "%zu is in the header block but is no "
+				    "header field", i + 1);
+				goto out;
+			}
+			in_header = false;	/* the body, as in the original */
+			continue;
+		}
+		first = false;
+	}
+	rc = 0;
+out:
+	free(odd);
+	return (rc);
+}

@@ -210,6 +210,22 @@ void	 qfile_insert_headers(const struct qfile_rec *recs, size_t n,
 	    struct buf *out);
 
 /*
+ * qfile_content_check() decides whether content that came from a worker
+ * (a less trusted process) may replace orig[norig], the original content:
+ * only N and L records; no LF inside a record, and no CR or NUL byte but
+ * in a record that is a copy of one of the original's (a sender's bare
+ * CR stays); no record longer than line_limit or the original's longest;
+ * at most max_bytes in all (as qf->content_bytes counts); and a header
+ * block of header fields and their continuation lines up to the first
+ * empty line (a first line that is neither only where the original's
+ * body starts without an empty line too). 0, or -1 with a sentence in
+ * why ("content record 12 holds a CR byte").
+ */
+int	 qfile_content_check(const struct qfile_rec *recs, size_t n,
+	    const struct qfile_rec *orig, size_t norig, size_t line_limit,
+	    size_t max_bytes, char *why, size_t whysize);
+
+/*
  * Plain record streams (type, length, payload; no structure), used to pass
  * content between processes. qfile_records_encode() appends records to out.
  * qfile_records_decode() parses len bytes at data into records pointing

@@ -724,20 +724,38 @@ pipeline_scanned(struct pipeline *p, struct msg *m,
 
 	m->scanning = false;
 	unsuspect(p, m);
-	if (res->verdict < 0 || res->verdict >= VERDICT_COUNT ||
-	    res->action < ACTION_DELIVER || res->action > ACTION_HOLD) {
-		pipeline_scan_failed(p, m, "worker sent an impossible verdict");
-		return;
-	}
-	if (res->content == CONTENT_NEW) {
+	/*
+	 * Everything a worker sends is checked before it is used: the
+	 * worker parses hostile mail and may be the attacker's.
+	 */
+	if (res->verdict < 0 || res->verdict >= VERDICT_COUNT)
+		(void)snprintf(why, sizeof(why), "verdict %d out of range",
+		    (int)res->verdict);
+	else if (res->action < ACTION_DELIVER || res->action > ACTION_HOLD)
+		(void)snprintf(why, sizeof(why), "action %d out of range",
+		    (int)res->action);
+	else if (res->content != CONTENT_SAME && res->content != CONTENT_NEW)
+		(void)snprintf(why, sizeof(why), "content kind %d out of range",
+		    (int)res->content);
+	else if (res->content == CONTENT_NEW && memfd < 0)
+		(void)snprintf(why, sizeof(why), "new content missing");
+	else if (res->content == CONTENT_NEW) {
 		/* Room for headers and cleaning; never unbounded. */
 		max = (size_t)m->st.st_size * 2 + 16 * 1024 * 1024;
-		if (memfd < 0 || msg_set_content(m, memfd, max, why,
-		    sizeof(why)) < 0) {
-			pipeline_scan_failed(p, m, memfd < 0 ?
-			    "content missing" : why);
-			return;
-		}
+		if (msg_set_content(m, memfd, max, p->ql->line_limit, why,
+		    sizeof(why)) == 0)
+			why[0] = '\0';
+	} else
+		why[0] = '\0';
+	if (why[0] != '\0') {
+		char	 failed[sizeof(why) + 32];
+
+		hs_warnx("%s: scanner result refused: %s; scan failed", m->id,
+		    why);
+		(void)snprintf(failed, sizeof(failed), "scanner result "
+		    "refused: %s", why);
+		pipeline_scan_failed(p, m, failed);
+		return;
 	}
 	m->verdict = (enum verdict)res->verdict;
 	m->action = (enum policy_action)res->action;

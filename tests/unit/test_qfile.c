@@ -1735,6 +1735,175 @@ test_records_decode_refuses_types_not_listed(void **state)
 	assert_int_equal(err.code, QFILE_ETRUNC);
 }
 
+/* --- qfile_content_check(): content from a worker ------------------------ */
+
+#define R(t, s)		{ (t), sizeof(s) - 1, (s) }
+
+/* The original: 8-bit text, a long line in L+N, a sender's bare CR, no final newline. */
+static const struct qfile_rec ck_orig[] = {
+	R('N', "From: a@example.org"),
+	R('N', "Subject: caf\xc3\xa9"),
+	R('N', "X-Long: 0123456789"),
+	R('L', "Received: from x"),
+	R('N', " by y"),
+	R('N', ""),
+	R('N', "body \xe9\xe8 line"),
+	R('N', "bare\rCR from the sender"),
+	R('L', "0123456789abcdef"),
+	R('N', "tail"),
+	R('N', "no final newline"),
+};
+#define CK_NORIG	(sizeof(ck_orig) / sizeof(ck_orig[0]))
+#define CK_LIMIT	16
+
+static int
+ck(const struct qfile_rec *r, size_t n, char *why)
+{
+	return (qfile_content_check(r, n, ck_orig, CK_NORIG, CK_LIMIT,
+	    1000, why, 200));
+}
+
+static void
+test_content_check_passes_the_original_and_a_scanned_copy(void **state)
+{
+	static const struct qfile_rec scanned[] = {
+		R('N', "X-Holdscan: clean"),
+		R('N', "From: a@example.org"),
+		R('N', "Subject: [SPAM] caf\xc3\xa9"),
+		R('L', "Received: from x"),
+		R('N', " by y"),
+		R('N', ""),
+		R('N', "body \xe9\xe8 line"),
+		R('N', "bare\rCR from the sender"),
+		R('L', "0123456789abcdef"),
+		R('N', "tail"),
+		R('N', "no final newline"),
+	};
+	static const struct qfile_rec headers_only[] = {
+		R('N', "From: a@example.org"),
+		R('N', "\tcontinued"),
+	};
+	char	 why[200] = "";
+
+	(void)state;
+	assert_int_equal(ck(ck_orig, CK_NORIG, why), 0);
+	assert_int_equal(ck(scanned, sizeof(scanned) / sizeof(scanned[0]),
+	    why), 0);
+	assert_int_equal(ck(headers_only, 2, why), 0);
+}
+
+static void
+test_content_check_refuses_smtp_smuggled_in_a_record(void **state)
+{
+	static const struct qfile_rec r[] = {
+		R('N', "From: a@example.org"),
+		R('N', ""),
+		R('N', "hi\r\n.\r\nMAIL FROM:<w@evil.example>\r\nRCPT TO:<i@v>"),
+	};
+	char	 why[200] = "";
+
+	(void)state;
+	assert_int_equal(qfile_content_check(r, 3, ck_orig, CK_NORIG, 1000,
+	    1000, why, sizeof(why)), -1);
+	assert_string_equal(why, "content record 3 holds an LF byte");
+}
+
+static void
+test_content_check_refuses_a_cr_or_nul_the_original_has_not(void **state)
+{
+	static const struct qfile_rec cr[] = {
+		R('N', "From: a@example.org"), R('N', ""), R('N', "x\r.\r"),
+	};
+	static const struct qfile_rec nul[] = {
+		R('N', "From: a@example.org"), R('N', ""), R('N', "x\0y"),
+	};
+	static const struct qfile_rec cr_elsewhere[] = {
+		R('N', "From: a@example.org"), R('N', ""),
+		R('N', "bare\rCR from the sendeR"),
+	};
+	char	 why[200] = "";
+
+	(void)state;
+	assert_int_equal(ck(cr, 3, why), -1);
+	assert_string_equal(why,
+	    "content record 3 holds a CR byte the original has not there");
+	assert_int_equal(ck(nul, 3, why), -1);
+	assert_string_equal(why,
+	    "content record 3 holds a NUL byte the original has not there");
+	assert_int_equal(ck(cr_elsewhere, 3, why), -1);
+	/* Nor does an original without any. */
+	assert_int_equal(qfile_content_check(ck_orig + 7, 1, ck_orig, 2,
+	    CK_LIMIT, 1000, why, sizeof(why)), -1);
+}
+
+static void
+test_content_check_refuses_other_record_types(void **state)
+{
+	static const struct qfile_rec r[] = {
+		R('N', "From: a@example.org"), R('N', ""), R('R', "x@y"),
+	};
+	char	 why[200] = "";
+
+	(void)state;
+	assert_int_equal(ck(r, 3, why), -1);
+	assert_string_equal(why, "content record 3 is of type 82, not N or L");
+}
+
+static void
+test_content_check_refuses_long_records_and_large_content(void **state)
+{
+	static const struct qfile_rec longrec[] = {
+		R('N', "From: a@example.org"), R('N', ""),
+		R('N', "0123456789abcdef0123456789"),
+	};
+	char	 why[200] = "";
+
+	(void)state;
+	/* The original's longest record (23 bytes) is the limit here. */
+	assert_int_equal(ck(longrec, 3, why), -1);
+	assert_string_equal(why, "content record 3 is 26 bytes long, over "
+	    "the line length limit 23");
+	assert_int_equal(qfile_content_check(longrec, 3, NULL, 0, 16, 1000,
+	    why, sizeof(why)), -1);
+	assert_string_equal(why, "content record 1 is 19 bytes long, over "
+	    "the line length limit 16");
+	assert_int_equal(qfile_content_check(longrec, 3, NULL, 0, 26, 1000,
+	    why, sizeof(why)), 0);
+	/* 19 + 1 bytes, then 14 + 1: 35 in all. */
+	assert_int_equal(qfile_content_check(ck_orig, 2, ck_orig, CK_NORIG,
+	    CK_LIMIT, 34, why, sizeof(why)), -1);
+	assert_string_equal(why, "content is over 34 bytes");
+	assert_int_equal(qfile_content_check(ck_orig, 2, ck_orig, CK_NORIG,
+	    CK_LIMIT, 35, why, sizeof(why)), 0);
+}
+
+static void
+test_content_check_refuses_a_header_block_of_no_headers(void **state)
+{
+	static const struct qfile_rec nohdr[] = {
+		R('N', "From: a@example.org"), R('N', "RCPT TO:<x@y>"),
+		R('N', ""), R('N', "body"),
+	};
+	static const struct qfile_rec cont_first[] = {
+		R('N', " by y"), R('N', ""),
+	};
+	static const struct qfile_rec bare_orig[] = {
+		R('N', "From: a@example.org"), R('N', "body at once"),
+	};
+	char	 why[200] = "";
+
+	(void)state;
+	assert_int_equal(ck(nohdr, 4, why), -1);
+	assert_string_equal(why, "content record 2 is in the header block "
+	    "but is no header field");
+	assert_int_equal(ck(cont_first, 2, why), -1);
+	assert_string_equal(why, "content record 1 continues a header field "
+	    "that is not there");
+	/* An original whose body starts without an empty line may. */
+	assert_int_equal(qfile_content_check(nohdr, 4, bare_orig, 2, 1000,
+	    1000, why, sizeof(why)), 0);
+}
+
 int
 main(void)
 {
@@ -1801,6 +1970,12 @@ main(void)
 		cmocka_unit_test(test_write_to_fd_of_a_large_message_gives_the_same_bytes_as_image),
 		cmocka_unit_test(test_records_encode_then_decode_round_trip),
 		cmocka_unit_test(test_records_decode_refuses_types_not_listed),
+		cmocka_unit_test(test_content_check_passes_the_original_and_a_scanned_copy),
+		cmocka_unit_test(test_content_check_refuses_smtp_smuggled_in_a_record),
+		cmocka_unit_test(test_content_check_refuses_a_cr_or_nul_the_original_has_not),
+		cmocka_unit_test(test_content_check_refuses_other_record_types),
+		cmocka_unit_test(test_content_check_refuses_long_records_and_large_content),
+		cmocka_unit_test(test_content_check_refuses_a_header_block_of_no_headers),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

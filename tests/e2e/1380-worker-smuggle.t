@@ -1,0 +1,127 @@
+#!/bin/sh
+# 1380-worker-smuggle.t - a worker taken over cannot smuggle SMTP through
+# the content it returns (issue 13, item 2).
+#
+# The attack: a compromised worker returns the message's content with
+# "\r\n.\r\nMAIL FROM:<w@evil.example>\r\nRCPT TO:<injected@victim.example>
+# \r\nDATA\r\n..." appended to its last line. The master checked only the
+# record types, Postfix's smtp(8) sends a record as it is, and the next
+# hop received a second message, for a recipient nobody gave. Here the
+# test-only plugin smuggle takes each worker over (as code a message made
+# run there would) and returns exactly that for a message with its marker,
+# clean and to be delivered; on a real Postfix whose next hop is the sink:
+#   - holdscand refuses the result ("QUEUEID: scanner result refused:
+#     content record N holds an LF byte; scan failed"), each attempt;
+#   - after scan_retry_limit attempts the message goes the scan-failed
+#     way, here scan_failed = hold: it stays in hold, its content as the
+#     sender sent it;
+#   - the sink receives nothing for injected@victim.example, no smuggled
+#     message and not the marked message;
+#   - a message without the marker, which the taken-over worker returns
+#     unchanged, is delivered as usual (the master refuses only what is
+#     wrong);
+#   - the same for the bare-CR variant ("\r.\r") and for a recipient
+#     record in the content (mode cr, mode type).
+HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
+. "$HS_LIB/tap.sh"
+. "$HS_LIB/holdscan.sh"
+
+[ -f "$HS_BUILD/plugins/smuggle.so" ] ||
+    bail_out "no $HS_BUILD/plugins/smuggle.so"
+
+plan 19
+
+MARKER=holdscan-1380-smuggle-this-one
+
+sb_start A || bail_out "sandbox did not start"
+
+# conf MODE - holdscand with the smuggling plugin in MODE.
+conf() {
+	hs_conf A >/dev/null <<EOF
+scanners = smuggle
+plugin smuggle {
+    mode = $1
+    marker = $MARKER
+}
+scan_retry_limit = 2
+policy {
+    clean = deliver
+    scan_failed = hold
+}
+EOF
+}
+
+# send TOKEN [BODY-LINE] - one message from sender@example.org to
+# rcpt@example.net.
+send() {
+	{
+		printf 'From: <sender@example.org>\nTo: <rcpt@example.net>\n'
+		printf 'Date: %s\n' "$(date -R)"
+		printf 'Message-Id: <%s@holdscan.test>\nX-Test-Token: %s\n' "$1" "$1"
+		printf 'Subject: the figures\n\n'
+		printf 'Hello,\n\nthe figures are attached.\n%s\n' "${2:-Regards}"
+	} >"$HS_TMP/$1.eml"
+	swaks --silent 2 --server "127.0.0.1:$A_SMTP_PORT" \
+	    --from sender@example.org --to rcpt@example.net \
+	    --data "@$HS_TMP/$1.eml" >>"$HS_TMP/swaks.out" 2>&1 ||
+	    bail_out "swaks failed: $(tail -3 "$HS_TMP/swaks.out")"
+}
+
+qid() {		# qid TOKEN - the queue id cleanup gave the message
+	sed -n "s/.* \([0-9A-Za-z]\{6,\}\): message-id=<$1@holdscan.test>.*/\1/p" \
+	    "$A_MAILLOG" | head -n 1
+}
+
+sink_has() {	# sink_has ERE - a delivered message matches ERE
+	_sf=$(sink_messages A)
+	[ -n "$_sf" ] || return 1
+	# shellcheck disable=SC2086
+	grep -Eqa "$1" $_sf
+}
+
+in_hold() {	# in_hold QID - the message is in hold
+	hold_files A | grep -q "/$1\$"
+}
+
+# attack MODE WHAT REFUSAL - one marked and one plain message through a
+# worker the plugin took over in MODE; 6 checks.
+attack() {
+	conf "$1"
+	hs_run A || bail_out "holdscand did not start"
+	send "plain-$1"
+	send "marked-$1" "$MARKER"
+	wait_until 60 test -n "$(qid "marked-$1")" ||
+	    bail_out "no queue id for marked-$1"
+	_q=$(qid "marked-$1")
+	check "$2: holdscand refuses the result for $_q and says why" \
+	    hs_wait_log A 60 \
+	    "]: warning: $_q: scanner result refused: $3; scan failed\$" ||
+	    diag "$(grep -a "$_q" "$A_HS_LOG")"
+	check "$2: after scan_retry_limit attempts $_q is held, scan failed" \
+	    hs_wait_log A 60 "]: $_q: action=hold verdict=scan-failed"
+	check "$2: it is in hold" in_hold "$_q"
+	check_eq "$2: its content is the sender's" \
+	    "$(postcat -c "$A_CONFIG" -bq "$_q" 2>/dev/null | grep -ac "evil\\.example\|^$MARKER\$")" 1
+	check "$2: the plain message is delivered" \
+	    wait_until 60 sink_has "^X-Test-Token: plain-$1\$"
+	# Whatever Postfix would have sent has had time to arrive.
+	sleep 2
+	check "$2: the sink has no injected recipient, message or marker" \
+	    not_in_sink ||
+	    diag "$(sink_messages A | xargs -r grep -Eah "$SMUGGLED")"
+	hs_stop A
+}
+
+SMUGGLED="injected@victim\\.example|HOLDSCAN-SMUGGLED|w@evil\\.example|$MARKER"
+not_in_sink() {
+	! sink_has "$SMUGGLED"
+}
+
+attack smuggle 'SMTP smuggled after CRLF.CRLF' \
+    'content record [0-9]+ holds an LF byte'
+check 'the plugin did take the workers over' \
+    grep -q 'smuggle: taking this worker over (mode smuggle)' "$A_HS_LOG"
+attack cr 'bare CR.CR' \
+    'content record [0-9]+ holds a CR byte the original has not there'
+attack type 'a recipient record in the content' \
+    'bad content from worker: .* is not one of the expected types "NL"\.'

@@ -21,6 +21,11 @@
 
 /* Longest queue id Postfix accepts (mail_queue_id_ok), plus NUL. */
 #define QUEUE_ID_SIZE		256
+/*
+ * A quarantine id, "20261123T101502-" and a queue id, plus NUL: the
+ * quarantine's (quarantine/) and the set-aside list's (state/) name.
+ */
+#define QUARANTINE_ID_SIZE	320
 /* Longest relative path "queue/H/A/S/H/id" we handle, plus NUL. */
 #define QUEUE_PATH_SIZE		512
 /* Postfix's mail_queue_id_ok() length limit. */

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "commit/msg.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/qfile.h"
 #include "common/queue.h"
@@ -55,25 +56,6 @@ setaside_clear(struct setaside *s)
 {
 	strmap_clear(&s->flight);
 	strmap_clear(&s->owed);
-}
-
-/* "5d", "3h20m", "42s": an age or a lifetime, for the log and status. */
-static void
-fmt_duration(long long s, char *buf, size_t size)
-{
-	if (s < 0)
-		s = 0;
-	if (s >= 86400 && s % 86400 == 0)
-		(void)snprintf(buf, size, "%lldd", s / 86400);
-	else if (s >= 86400)
-		(void)snprintf(buf, size, "%lldd%lldh", s / 86400,
-		    (s % 86400) / 3600);
-	else if (s >= 3600)
-		(void)snprintf(buf, size, "%lldh%lldm", s / 3600, (s % 3600) / 60);
-	else if (s >= 60)
-		(void)snprintf(buf, size, "%lldm%llds", s / 60, s % 60);
-	else
-		(void)snprintf(buf, size, "%llds", s);
 }
 
 /* The reason without its "scan-failed: " verdict prefix. */
@@ -116,7 +98,7 @@ claim_again(struct pipeline *p, const struct aside_entry *e,
 	(void)snprintf(c.id, sizeof(c.id), "%s", e->id);
 	if (queue_locate(p->ql, p->qdirfd, QUEUE_HOLD, e->id, c.path, &st) < 0)
 		return;
-	fmt_duration((long long)(time(NULL) - e->when), age, sizeof(age));
+	duration_format((long long)(time(NULL) - e->when), age, sizeof(age));
 	if (kind == SETASIDE_RESCAN)
 		hs_info("%s: set aside %s ago, %u attempt%s: scanning it again "
 		    "(new scanners: %s)", e->id, age, e->attempts,
@@ -142,7 +124,7 @@ send_notice(struct pipeline *p, struct aside_entry *e,
 	char		 reason[400], age[32], *error = NULL;
 	int		 r;
 
-	fmt_duration((long long)(e->last > e->when ? e->last - e->when : 0),
+	duration_format((long long)(e->last > e->when ? e->last - e->when : 0),
 	    age, sizeof(age));
 	(void)snprintf(reason, sizeof(reason), "could not be scanned (%s); "
 	    "held %s, %u attempt%s", aside_why(e), age, e->attempts,
@@ -409,8 +391,8 @@ setaside_expiring(struct pipeline *p, struct msg *m)
 		(void)strmap_del(&p->setaside.flight, m->id);
 		return (false);
 	}
-	fmt_duration((long long)(time(NULL) - e.when), age, sizeof(age));
-	fmt_duration(p->conf->set_aside_lifetime / 1000, life, sizeof(life));
+	duration_format((long long)(time(NULL) - e.when), age, sizeof(age));
+	duration_format(p->conf->set_aside_lifetime / 1000, life, sizeof(life));
 	m->generation = p->pool->generation;
 	m->verdict = VERDICT_FAILED;
 	(void)snprintf(m->reason, sizeof(m->reason), "%s; set aside %s, %u "

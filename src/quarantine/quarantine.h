@@ -24,7 +24,6 @@
 #include "common/queue.h"
 #include "state/statedb.h"
 
-#define QUARANTINE_ID_SIZE	320
 /* Longest subject kept in the index (bytes of UTF-8). */
 #define QUARANTINE_SUBJECT_MAX	998
 

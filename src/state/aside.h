@@ -25,7 +25,6 @@
 #include <time.h>
 
 #include "common/queue.h"
-#include "quarantine/quarantine.h"
 #include "state/statedb.h"
 
 #define ASIDE_EPOCH_SIZE	64

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/duration.h"
 #include "common/metrics.h"
 #include "common/xalloc.h"
 #include "tool/output.h"
@@ -49,7 +50,7 @@ aside_plan(const struct tool *t, const struct aside_entry *e, time_t now,
 	struct tm	 tm;
 	size_t		 len;
 
-	out_duration((long long)(now - e->when), age, sizeof(age));
+	duration_format((long long)(now - e->when), age, sizeof(age));
 	(void)snprintf(buf, size, "age %s, %u attempt%s; ", age, e->attempts,
 	    e->attempts == 1 ? "" : "s");
 	len = strlen(buf);
@@ -80,7 +81,7 @@ aside_plan(const struct tool *t, const struct aside_entry *e, time_t now,
 	}
 	(void)localtime_r(&ends, &tm);
 	(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-	out_duration((long long)(ends - now), left, sizeof(left));
+	duration_format((long long)(ends - now), left, sizeof(left));
 	(void)snprintf(buf + len, size - len, "%s at %s (in %s)",
 	    expiry_action_name(t->conf), when, ends > now ? left : "0s");
 }

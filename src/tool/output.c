@@ -95,23 +95,3 @@ out_size(uint64_t n, char *buf, size_t size)
 	else
 		(void)snprintf(buf, size, "%.1fG", n / 1073741824.0);
 }
-
-
-/* "5d", "3h20m", "42s" */
-void
-out_duration(long long s, char *buf, size_t size)
-{
-	if (s < 0)
-		s = 0;
-	if (s >= 86400 && s % 86400 == 0)
-		(void)snprintf(buf, size, "%lldd", s / 86400);
-	else if (s >= 86400)
-		(void)snprintf(buf, size, "%lldd%lldh", s / 86400,
-		    (s % 86400) / 3600);
-	else if (s >= 3600)
-		(void)snprintf(buf, size, "%lldh%lldm", s / 3600, (s % 3600) / 60);
-	else if (s >= 60)
-		(void)snprintf(buf, size, "%lldm%llds", s / 60, s % 60);
-	else
-		(void)snprintf(buf, size, "%llds", s);
-}

@@ -21,6 +21,5 @@ void	 out_time(time_t t, char *buf, size_t size);
 /* "512", "1.5K", "2.0M", "3.1G". */
 void	 out_size(uint64_t n, char *buf, size_t size);
 /* "5d", "3h20m", "42s". */
-void	 out_duration(long long s, char *buf, size_t size);
 
 #endif

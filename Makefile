@@ -86,16 +86,23 @@ WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
 		   -Wpointer-arith -Wvla -Wno-format-truncation
 HS_CPPFLAGS	 = -D_GNU_SOURCE -DHS_VERSION='"$(VERSION)"' -DHS_SRCDIR='"$(CURDIR)"' \
-		   -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' \
-		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -DHS_LIBEXECDIR='"$(LIBDIR)"' \
-		   -Isrc -Iinclude
+		   $(PATHS_CPPFLAGS) -Isrc -Iinclude
 HS_CFLAGS	 = -std=gnu11 -pthread $(WARN) $(HS_CPPFLAGS) $(PKG_CFLAGS) -fPIC
+# The installed paths are compiled into PATHS_OBJS alone (src/common/paths.c,
+# the headers plugin's default rules_file, two test programs that print
+# them): a change of PREFIX (make, then make install PREFIX=/usr) rebuilds
+# these and relinks, nothing else. Any other file that uses HS_SYSCONFDIR,
+# HS_PLUGINDIR or HS_LIBEXECDIR does not compile: it uses common/paths.h.
+PATHS_DEFS	 = -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' \
+		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -DHS_LIBEXECDIR='"$(LIBDIR)"'
+PATHS_CPPFLAGS	 =
+PATHS_SRCS	 = src/common/paths.c plugins/headers.c tests/unit/test_headers.c
 
 # Plugins see holdscan/plugin.h and nothing else of ours; they export
 # their descriptor only and link their own libraries only: a symbol
 # they take from anywhere else is an error when they are linked.
 PLUGIN_CFLAGS	 = -std=gnu11 $(WARN) -D_GNU_SOURCE \
-		   -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' -Iinclude -fPIC \
+		   $(PATHS_CPPFLAGS) -Iinclude -fPIC \
 		   -fvisibility=hidden
 PLUGIN_LDFLAGS	 = -shared -Wl,--no-undefined
 PLUGIN_LIBS_clamav	:= $(shell pkg-config --libs libclamav 2>/dev/null)
@@ -169,9 +176,14 @@ all: progs
 progs: $(PROG_BINS) $(PLUGINS) $(TPLUGINS) $(TOOL_BINS) $(FAULT_SOS)
 
 # The paths compiled in (default config file, plugin directory) are
-# those make install installs to: objects are rebuilt when they change.
+# those make install installs to: PATHS_SRCS' objects (and only they) are
+# rebuilt when they change.
 PATHS_STAMP	 = $(O)/.paths
 PATHS_NOW	 = $(SYSCONFDIR) $(PLUGINDIR) $(LIBDIR)
+PATHS_OBJS	 = $(PATHS_SRCS:%.c=$(O)/%.o)
+
+$(PATHS_OBJS): $(PATHS_STAMP)
+$(PATHS_OBJS): PATHS_CPPFLAGS = $(PATHS_DEFS)
 
 $(PATHS_STAMP): FORCE
 	@mkdir -p $(@D)
@@ -179,12 +191,16 @@ $(PATHS_STAMP): FORCE
 
 FORCE:
 
-$(O)/%.o: %.c $(PATHS_STAMP)
+# Objects are kept (not removed as make's intermediate files), so that a
+# relink after "make" never needs to compile them again.
+.SECONDARY:
+
+$(O)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(HS_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(O)/tests/%.o: tests/%.c $(PATHS_STAMP)
+$(O)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(HS_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -213,13 +229,13 @@ $(O)/holdscan-scanner: $(O)/src/scanner/holdscan-scanner.o $(LIB_SCANNER) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SCANNER_LIBS)
 
-$(O)/plugins/%.o: plugins/%.c $(PATHS_STAMP)
+$(O)/plugins/%.o: plugins/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_CFLAGS_$*) $(CFLAGS) -MMD -MP -c \
 	    -o $@ $<
 
-$(O)/tests/plugins/%.o: tests/plugins/%.c $(PATHS_STAMP)
+$(O)/tests/plugins/%.o: tests/plugins/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(PLUGIN_CFLAGS) $(TPLUGIN_CFLAGS_$*) $(CFLAGS) -MMD -MP -c \
@@ -291,6 +307,7 @@ FUZZ_O		 = build/fuzz
 FUZZ_CFLAGS	 = -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
 		   -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB_OBJS	 = $(LIB_SRCS:%.c=$(FUZZ_O)/%.o)
+$(PATHS_SRCS:%.c=$(FUZZ_O)/%.o): PATHS_CPPFLAGS = $(PATHS_DEFS)
 
 $(FUZZ_O)/%.o: %.c
 	@mkdir -p $(@D)

@@ -14,10 +14,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/paths.h"
 #include "common/verdict.h"
 #include "holdscan/plugin.h"
 
-#define CONFIG_DEFAULT_FILE	HS_SYSCONFDIR "/holdscan.conf"
+#define CONFIG_DEFAULT_FILE	paths_config_file	/* common/paths.h */
 
 enum fsync_method {
 	FSYNC_SYNCFS,		/* one syncfs(2) per batch step */

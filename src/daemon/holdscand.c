@@ -134,11 +134,11 @@ usage_to(FILE *fp, int rc)
 	(void)fprintf(fp, "usage: holdscand [-fv] [-c config_file]\n"
 	    "       holdscand -n [-c config_file]\n"
 	    "       holdscand --help | --version\n"
-	    "  -c FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
+	    "  -c FILE  configuration (default %s)\n"
 	    "  -f       stay in the foreground, log to the standard error\n"
 	    "  -n       print the parameters the file sets, check them, exit\n"
 	    "  -v       log debugging detail\n"
-	    "see holdscand(8) and holdscan.conf(5)\n");
+	    "see holdscand(8) and holdscan.conf(5)\n", CONFIG_DEFAULT_FILE);
 	exit(rc);
 }
 

@@ -25,11 +25,28 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 SRC=$(cd "$HS_LIB/../.." && pwd)
 
-plan 45
+plan 49
 
 # --- 1. the tree -------------------------------------------------------------
 D="$HS_TMP/destdir"
 mkdir "$D"
+# "make" then "make install PREFIX=/usr": the paths are compiled into
+# src/common/paths.c (and the headers plugin's default rules_file) alone,
+# so the install compiles those two and relinks, nothing else.
+make -C "$SRC" --no-print-directory BUILD=install-test progs \
+    >"$HS_TMP/make.out" 2>&1
+ok $? 'make (PREFIX=/usr/local), in the install-test flavour' ||
+    tail -n 20 "$HS_TMP/make.out" | sed 's/^/# /' >&2
+make -C "$SRC" --no-print-directory -n V=1 BUILD=install-test PREFIX=/usr \
+    DESTDIR="$D" install 2>&1 | tr -s ' \\\n' '\n' |
+    sed -n 's|^\(.*\.c\)$|\1|p' | grep -v '^-' | sort -u >"$HS_TMP/compiled"
+check_eq 'then make install PREFIX=/usr compiles paths.c and headers.c alone' \
+    "$(cat "$HS_TMP/compiled")" "plugins/headers.c
+src/common/paths.c"
+check_eq 'tests/bench/__pycache__ is not in git' \
+    "$(git -C "$SRC" ls-files 2>/dev/null | grep -c __pycache__)" 0
+check 'and is ignored' git -C "$SRC" check-ignore -q \
+    tests/bench/__pycache__/x.pyc
 make -C "$SRC" --no-print-directory BUILD=install-test PREFIX=/usr \
     DESTDIR="$D" install >"$HS_TMP/install.out" 2>&1
 ok $? 'make install DESTDIR=... PREFIX=/usr' ||

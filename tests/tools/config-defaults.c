@@ -82,7 +82,7 @@ main(int argc, char **argv)
 		return (1);
 	}
 	(void)printf("# sysconfdir %s\n# plugindir %s\n# libexecdir %s\n",
-	    HS_SYSCONFDIR, HS_PLUGINDIR, HS_LIBEXECDIR);
+	    paths_sysconfdir, paths_plugin_directory, paths_libexecdir);
 	config_print(conf, stdout, false);
 	config_free(&conf);
 	for (i = optind; i < argc; i++) {

@@ -34,6 +34,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/paths.h"
 #include "holdscan/plugin.h"
 #include "scanner/pluginload.h"
 #include "scanner/scratch.h"
@@ -100,11 +101,11 @@ default_plugin_dir(void)
 	int	 i;
 
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) < 0)
-		return (xstrdup(HS_PLUGINDIR));
+		return (xstrdup(paths_plugin_directory));
 	exe[n] = '\0';
 	for (i = 0; i < 3; i++) {
 		if ((p = strrchr(exe, '/')) == NULL)
-			return (xstrdup(HS_PLUGINDIR));
+			return (xstrdup(paths_plugin_directory));
 		*p = '\0';
 	}
 	return (xasprintf("%s/plugins", exe));

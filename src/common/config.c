@@ -1118,13 +1118,63 @@ config_load_common(const char *path, const char *text, const char *name,
  *   a comment would be wrong: "#" comments (outside quoted strings) are
  *   blanked out, keeping every newline;
  * - "name =" with nothing after it is a syntax error, where main.cf means
- *   an empty value: it becomes name = "".
+ *   an empty value: it becomes name = "";
+ * - a list written as main.cf has it, "scanners = clamav, attachments"
+ *   (unquoted, commas or blanks between the words), is "unexpected token
+ *   ','" to libconfuse: such a value is put in double quotes (a value
+ *   with a quote, a backslash, a brace or an "=" is left as it is).
  */
+static void
+append_line(struct buf *b, const char *line, size_t len)
+{
+	const char	*eq, *v, *end = line + len;
+	size_t		 i;
+
+	eq = memchr(line, '=', len);
+	i = strspn(line, " \t");
+	if (eq == NULL || i == (size_t)(eq - line)) {
+		buf_append(b, line, len);
+		return;
+	}
+	/* a name before "=", as libconfuse reads one */
+	for (; line + i < eq && line[i] != ' ' && line[i] != '\t'; i++)
+		if (!isalnum((unsigned char)line[i]) && line[i] != '_' &&
+		    line[i] != '-' && line[i] != '.') {
+			buf_append(b, line, len);
+			return;
+		}
+	for (; line + i < eq; i++)
+		if (line[i] != ' ' && line[i] != '\t') {
+			buf_append(b, line, len);
+			return;
+		}
+	for (v = eq + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+	if (v == end || memchr(v, ',', (size_t)(end - v)) == NULL) {
+		const char *sp = v + strcspn(v, " \t");
+
+		/* no comma: a blank between two words makes it a list too */
+		if (sp >= end) {
+			buf_append(b, line, len);
+			return;
+		}
+	}
+	for (i = 0; v + i < end; i++)
+		if (strchr("\"'\\{}=", v[i]) != NULL) {
+			buf_append(b, line, len);
+			return;
+		}
+	buf_append(b, line, (size_t)(v - line));
+	buf_putc(b, '"');
+	buf_append(b, v, (size_t)(end - v));
+	buf_putc(b, '"');
+}
+
 static char *
 preprocess(const char *text)
 {
 	struct buf	 b = BUF_INIT;
-	char		*out, *p, *line;
+	char		*out, *p, *q, *line;
 	char		 quote = 0;
 
 	out = xstrdup(text);
@@ -1145,15 +1195,29 @@ preprocess(const char *text)
 				break;
 		}
 	}
+	quote = 0;
 	for (line = out; *line != '\0'; line = p + (*p != '\0')) {
 		size_t	 len;
+		bool	 inside = quote != 0;	/* a string from an earlier line */
 
 		p = line + strcspn(line, "\n");
 		len = (size_t)(p - line);
+		for (q = line; q < p; q++) {
+			if (quote && *q == '\\' && q + 1 < p)
+				q++;
+			else if (quote && *q == quote)
+				quote = 0;
+			else if (!quote && (*q == '"' || *q == '\''))
+				quote = *q;
+		}
 		while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' ||
 		    line[len - 1] == '\r'))
 			len--;
-		buf_append(&b, line, (size_t)(p - line));
+		if (inside)
+			buf_append(&b, line, len);
+		else
+			append_line(&b, line, len);
+		buf_append(&b, line + len, (size_t)(p - line) - len);
 		if (len > 0 && line[len - 1] == '=' &&
 		    strspn(line, " \t") < len - 1)
 			buf_append(&b, " \"\"", 3);
@@ -1205,15 +1269,62 @@ read_text_file(const char *path, char **errors_r)
 	return (buf_steal(&b, NULL));
 }
 
+/*
+ * The line of a "{" that no "}" closes (text as preprocess() leaves it:
+ * no comments), or 0. libconfuse 3.3 takes the end of the file for the
+ * missing "}" without a word.
+ */
+static int
+unclosed_brace(const char *text)
+{
+	const char	*p;
+	int		 line = 1, depth = 0, open_line[16];
+	char		 quote = 0;
+
+	for (p = text; *p; p++) {
+		if (*p == '\n')
+			line++;
+		if (quote) {
+			if (*p == '\\' && p[1] != '\0' && p[1] != '\n')
+				p++;
+			else if (*p == quote)
+				quote = 0;
+		} else if (*p == '"' || *p == '\'') {
+			quote = *p;
+		} else if (*p == '{') {
+			if (depth < (int)(sizeof(open_line) / sizeof(open_line[0])))
+				open_line[depth] = line;
+			depth++;
+		} else if (*p == '}' && depth > 0) {
+			depth--;
+		}
+	}
+	if (depth == 0)
+		return (0);
+	return (open_line[0]);
+}
+
 static int
 load_text(const char *text, const char *name, config_probe_fn probe,
     void *probe_arg, bool keep, struct hs_config **conf_r, char **errors_r)
 {
-	char	*clean = preprocess(text);
-	int	 rc;
+	char	*clean = preprocess(text), *more;
+	int	 rc, line;
 
 	rc = config_load_common(NULL, clean, name, probe, probe_arg, keep,
 	    conf_r, errors_r);
+	if ((line = unclosed_brace(clean)) > 0) {
+		more = xasprintf("%s%s%s:%d: this section is not closed: a \"}\" "
+		    "is missing before the end of the file", rc < 0 &&
+		    *errors_r != NULL ? *errors_r : "", rc < 0 &&
+		    *errors_r != NULL ? "\n" : "", name, line);
+		if (rc < 0)
+			free(*errors_r);
+		*errors_r = more;
+		if (rc == 0 && !keep)
+			config_free(conf_r);
+		rc = -1;
+	}
 	free(clean);
 	if (*conf_r != NULL)
 		(*conf_r)->text = xstrdup(text);

@@ -152,6 +152,68 @@ test_empty_value_as_in_main_cf(void **state)
 }
 
 static void
+test_unquoted_lists_as_in_main_cf(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL, *e;
+
+	(void)state;
+	if (config_load_string("scanners = fake, fake2\n"
+	    "notify_postmaster = infected,blocked   # a comment\n"
+	    "strip_header_names = X-Spam-Status X-Other-*\n"
+	    "scan_header_text = \"a, b\"\n"
+	    "plugin fake {\n  name = a, b\n}\n"
+	    "policy { infected = quarantine }\n",
+	    "t.conf", NULL, NULL, &conf, &errors) < 0)
+		fail_msg("%s", errors);
+	assert_int_equal(conf->nscanners, 2);
+	assert_string_equal(conf->scanners[0].name, "fake");
+	assert_string_equal(conf->scanners[1].name, "fake2");
+	assert_string_equal(conf->notify_postmaster, "infected,blocked");
+	assert_string_equal(conf->strip_header_names, "X-Spam-Status X-Other-*");
+	assert_string_equal(conf->scan_header_text, "a, b");
+	assert_int_equal(conf->scanners[0].nopts, 1);
+	assert_string_equal(conf->scanners[0].opt_values[0], "a, b");
+	config_free(&conf);
+	/* a quoted string over two lines is left as it is */
+	if (config_load_string("scan_header_text = \"x\ny = a, b\"\n",
+	    "t.conf", NULL, NULL, &conf, &errors) < 0)
+		fail_msg("%s", errors);
+	assert_string_equal(conf->scan_header_text, "x\ny = a, b");
+	config_free(&conf);
+	/* and a bad word in the list is still named with its line */
+	e = load_errors("\nnotify_postmaster = infected, nonsense\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:2: "));
+	free(e);
+}
+
+static void
+test_unclosed_section_is_an_error_with_its_line(void **state)
+{
+	struct hs_config *conf = NULL;
+	char		*e, *errors = NULL;
+
+	(void)state;
+	e = load_errors("scanners = fake\n# a comment\nplugin fake {\n"
+	    "  name = x\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:3: this section is not closed"));
+	free(e);
+	e = load_errors("policy {\n  infected = quarantine\n}\n"
+	    "domain \"example.com\" {\n  infected = \"{ not a brace\"\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:4: this section is not closed"));
+	free(e);
+	/* without a probe too, and nothing is returned */
+	assert_int_equal(config_load_string("policy {\n", "t.conf", NULL, NULL,
+	    &conf, &errors), -1);
+	assert_null(conf);
+	assert_non_null(strstr(errors, "t.conf:1: this section is not closed"));
+	free(errors);
+}
+
+static void
 test_out_of_range_names_the_range(void **state)
 {
 	char	*e = load_errors("scan_retry_limit = 0\n");
@@ -552,6 +614,8 @@ main(void)
 		cmocka_unit_test(test_bad_values_are_reported_with_line_numbers),
 		cmocka_unit_test(test_comments_do_not_shift_line_numbers),
 		cmocka_unit_test(test_empty_value_as_in_main_cf),
+		cmocka_unit_test(test_unquoted_lists_as_in_main_cf),
+		cmocka_unit_test(test_unclosed_section_is_an_error_with_its_line),
 		cmocka_unit_test(test_out_of_range_names_the_range),
 		cmocka_unit_test(test_unknown_option_is_an_error_with_its_line),
 		cmocka_unit_test(test_plugin_section_is_checked_against_its_options),

@@ -92,6 +92,12 @@
 #include "holdscan/plugin.h"
 
 #define LIMIT_PREFIX	"Heuristics.Limits.Exceeded."
+/* What to do without signatures, online or not (doc/quickstart.md). */
+#define NO_SIGS_FIX	"run freshclam; offline, put signature files " \
+	"there: a .hdb made with sigtool --md5 FILE or a hand-written .ndb, " \
+	"main/daily/bytecode .cvd copied from a host that has them, or " \
+	"freshclam from a private mirror (PrivateMirror); see \"Signatures " \
+	"offline\" in the quick start; holdscand starts once they load"
 
 /* Put before a message whose first line libclamav does not take for mail. */
 static const char mail_hint[] =
@@ -757,8 +763,8 @@ engine_build(const struct settings *s, struct engine *eng, char *err,
 		return (-1);
 	if (nfiles == 0) {
 		(void)snprintf(err, errsize, "no signature databases in %s "
-		    "(freshclam's *.cvd/*.cld, or *.ndb, *.hdb, *.ldb ...)",
-		    s->dbdir);
+		    "(freshclam's *.cvd/*.cld, or *.ndb, *.hdb, *.ldb ...); "
+		    "fix: %s", s->dbdir, NO_SIGS_FIX);
 		dbfiles_free(files, nfiles);
 		return (-1);
 	}
@@ -771,8 +777,8 @@ engine_build(const struct settings *s, struct engine *eng, char *err,
 		goto fail;
 	}
 	if (sigs == 0) {
-		(void)snprintf(err, errsize, "no signatures found in %s",
-		    s->dbdir);
+		(void)snprintf(err, errsize, "no signatures found in %s; "
+		    "fix: %s", s->dbdir, NO_SIGS_FIX);
 		goto fail;
 	}
 	if ((r = cl_engine_compile(e)) != CL_SUCCESS) {

@@ -118,6 +118,50 @@ problem(struct cc *cc, const char *fmt, ...)
 	cc->problems++;
 }
 
+/* The fix for an error of a file or directory holdscan looked at. */
+static const char *
+errno_fix(int err)
+{
+	if (err == EACCES && geteuid() != 0)
+		return ("run holdscan check-config as root");
+	if (err == ENOENT || err == ENOTDIR)
+		return ("create it, or set the path in holdscan.conf to one that "
+		    "exists");
+	return ("repair the file system, or set the path in holdscan.conf "
+	    "to another");
+}
+
+/*
+ * What the scanner program said of a plugin, one problem a line: with the
+ * plugin's fix when it gave one, else with where to fix it.
+ */
+static void
+plugin_problem(struct cc *cc, const char *line)
+{
+	const char	*name = line, *end;
+
+	if (strstr(line, "; fix: ") != NULL ||
+	    strstr(line, "; fix with: ") != NULL) {
+		problem(cc, "%s", line);
+		return;
+	}
+	if (strncmp(line, "plugin ", 7) == 0) {
+		name = line + 7;
+		end = name + strcspn(name, ",: ");
+	} else {
+		end = name;
+	}
+	if (end > name)
+		problem(cc, "%s; fix: correct what it names in the plugin %.*s "
+		    "section of %s or its files (the plugin's options: "
+		    "holdscan.conf(5), section %.*s PLUGIN)", line,
+		    (int)(end - name), name, cc->conf->file, (int)(end - name),
+		    name);
+	else
+		problem(cc, "%s; fix: correct the plugin sections of %s "
+		    "(holdscan.conf(5))", line, cc->conf->file);
+}
+
 /* Worth knowing, not a problem. */
 static void
 fact(struct cc *cc, const char *fmt, ...)
@@ -151,7 +195,8 @@ check_config_file(struct cc *cc)
 	char		 who[64];
 
 	if (stat(path, &st) < 0) {
-		problem(cc, "%s: %s", path, strerror(errno));
+		problem(cc, "%s: %s; fix: %s", path, strerror(errno),
+		    errno_fix(errno));
 		return;
 	}
 	if (st.st_uid != 0)
@@ -228,9 +273,8 @@ check_queue_subdirs(struct cc *cc, int qfd, const struct stat *hold)
 					return;	/* all of it made at start */
 				continue;
 			}
-			problem(cc, "%s/%s: %s%s", ql->queue_dir, rel,
-			    strerror(errno), errno == EACCES && geteuid() != 0 ?
-			    "; run holdscan check-config as root" : "");
+			problem(cc, "%s/%s: %s; fix: %s", ql->queue_dir, rel,
+			    strerror(errno), errno_fix(errno));
 			continue;
 		}
 		if (!S_ISDIR(st.st_mode)) {
@@ -284,7 +328,9 @@ postconf_values(struct cc *cc, const char *const *args, char **val,
 	size_t	 i = 0;
 
 	if (queue_postconf(cc->ql->config_dir, NULL, args, out, &error) < 0) {
-		problem(cc, "%s", error);
+		problem(cc, "%s; fix: set postfix_config_directory in %s to "
+		    "the directory of the main.cf of a Postfix installed here",
+		    error, cc->conf->file);
 		free(error);
 		return (-1);
 	}
@@ -299,8 +345,9 @@ postconf_values(struct cc *cc, const char *const *args, char **val,
 		val[i++] = p;
 	}
 	if (i != nval) {
-		problem(cc, "postconf -c %s: expected %zu values, got %zu",
-		    cc->ql->config_dir, nval, i);
+		problem(cc, "postconf -c %s: expected %zu values, got %zu; "
+		    "fix: run postconf -c %s and correct what it complains of",
+		    cc->ql->config_dir, nval, i, cc->ql->config_dir);
 		return (-1);
 	}
 	return (0);
@@ -607,7 +654,8 @@ check_owned_dir(struct cc *cc, const char *what, const char *dir)
 			    "-o %s -g %s -m 0700 %s", what, dir, ql->mail_owner,
 			    cc->group, dir);
 		else
-			problem(cc, "%s %s: %s", what, dir, strerror(errno));
+			problem(cc, "%s %s: %s; fix: %s", what, dir,
+			    strerror(errno), errno_fix(errno));
 		return;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -680,7 +728,9 @@ check_worker_user(struct cc *cc)
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
 		if (errno != 0)
-			problem(cc, "worker_user %s: %s", user, strerror(errno));
+			problem(cc, "worker_user %s: %s; fix: make the user "
+			    "database readable (getent passwd %s)", user,
+			    strerror(errno), user);
 		else
 			problem(cc, "worker_user %s does not exist; fix with: "
 			    "adduser --system --group --no-create-home %s", user,
@@ -763,11 +813,13 @@ check_plugins(struct cc *cc)
 	case EX_CONFIG:		/* the file changed since it was read */
 		for (line = strtok_r(out, "\n", &save); line != NULL;
 		    line = strtok_r(NULL, "\n", &save))
-			problem(cc, "%s", line);
+			plugin_problem(cc, line);
 		break;
 	default:
 		problem(cc, "plugins: cannot start %s as worker_user %s to "
-		    "check them: %s", sp.program, sp.user, out);
+		    "check them: %s; fix: make scanner_program a program "
+		    "worker_user may run (ls -l %s)", sp.program, sp.user, out,
+		    sp.program);
 		break;
 	}
 	free(out);

@@ -15,11 +15,17 @@
 #    mail owner: one line each, with the fix; holdscand refuses the same.
 # 4. Configuration errors are reported with file and line, by check-config
 #    and by holdscand -n alike (exit 78, EX_CONFIG).
+# 5. Every finding carries its fix ("fix with:" commands or "fix:"), the
+#    missing signatures (ClamAV without a database) among them, and
+#    holdscand refuses to start without them, saying the same; a list
+#    written as in main.cf (scanners = clamav, attachments, unquoted) is
+#    taken; a plugin section not closed at the end of the file is an
+#    error with its file and line.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 27
+plan 35
 
 # problems NAME - run check-config for sandbox NAME: its output in $out
 # (and $HS_TMP/cc.out), its exit status in $rc
@@ -169,6 +175,50 @@ $CONF:$line: batch_max_wait = \"soon\": bad time (use a number with ms, s, m, h 
 rc=0
 "$HOLDSCAND" -n -c "$CONF" >"$HS_TMP/n.out" 2>&1 || rc=$?
 check_eq 'holdscand -n reports the same' "$rc:$(head -n 2 "$HS_TMP/n.out")" \
+    "78:$(cat "$HS_TMP/e.out")"
+
+# --- 5. every finding with its fix; config syntax traps -------------------------
+NOSIGS="$(sb_dir A)/hs/nosigs"
+mkdir -p "$NOSIGS"
+chmod 0755 "$NOSIGS"
+hs_conf A >/dev/null <<EOF
+scanners = clamav, attachments
+strip_header_names = X-Spam-Status, X-Virus-Status
+plugin clamav {
+    database_directory = $NOSIGS
+}
+EOF
+problems A
+check_eq 'an unquoted list as in main.cf is taken: problems, not errors' \
+    "$rc" 1
+check 'the signatures missing are a finding' grep -q \
+    "^holdscan: warning: plugin clamav.*no signature databases in $NOSIGS" \
+    "$HS_TMP/cc.out"
+check 'with its fix: freshclam, or offline signature files' grep -q \
+    "no signature databases in $NOSIGS.*; fix: run freshclam; offline, put signature files there: a .hdb made with sigtool --md5" \
+    "$HS_TMP/cc.out"
+check_eq 'every finding printed carries a fix' \
+    "$(grep 'warning:' "$HS_TMP/cc.out" | grep -v -e '; fix: ' -e '; fix with: ')" ""
+"$HOLDSCAND" -n -c "$CONF" >"$HS_TMP/n2.out" 2>&1
+check_eq 'holdscand -n shows both lists as taken' \
+    "$(grep '^scanners = ' "$HS_TMP/n2.out"; grep '^strip_header_names = ' \
+    "$HS_TMP/n2.out")" "scanners = \"clamav, attachments\"
+strip_header_names = \"X-Spam-Status, X-Virus-Status\""
+rc=0
+timeout 120 "$HOLDSCAND" -f -c "$CONF" >"$HS_TMP/d2.out" 2>&1 || rc=$?
+check 'holdscand refuses to start without signatures, saying how to fix it' \
+    grep -q 'no signature databases in .*; fix: run freshclam' "$HS_TMP/d2.out" ||
+    sed 's/^/# /' "$HS_TMP/d2.out" >&2
+printf 'plugin attachments {\n    deny_extensions = exe, com\n' >>"$CONF"
+line=$(grep -n '^plugin attachments {$' "$CONF" | cut -d: -f1)
+rc=0
+"$HOLDSCAN" -c "$CONF" check-config >"$HS_TMP/e.out" 2>&1 || rc=$?
+check_eq 'a section not closed at the end of the file: an error, exit 78' \
+    "$rc:$(cat "$HS_TMP/e.out")" \
+    "78:$CONF:$line: this section is not closed: a \"}\" is missing before the end of the file"
+rc=0
+"$HOLDSCAND" -n -c "$CONF" >"$HS_TMP/n.out" 2>&1 || rc=$?
+check_eq 'holdscand -n says the same' "$rc:$(head -n 1 "$HS_TMP/n.out")" \
     "78:$(cat "$HS_TMP/e.out")"
 
 done_testing

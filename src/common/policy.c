@@ -10,10 +10,13 @@
  *	disagreement with drop quarantines, for the admin to decide); among
  *	the delivering actions, the one that changes the message most.
  *	When deliver-cleaned cannot clean, policy_fallback() names what
- *	happens instead: quarantine.
+ *	happens instead: quarantine. policy_final() is the whole decision,
+ *	the fallback included, that a scanner worker takes and that
+ *	"holdscan scan" predicts: both call it, so they cannot disagree.
  *
  *	This module must never do I/O or allocate in policy_decide().
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -142,4 +145,34 @@ enum policy_action
 policy_fallback(enum policy_action a)
 {
 	return (a == ACTION_CLEAN ? ACTION_QUARANTINE : a);
+}
+
+void
+policy_final(const struct policy *p, enum verdict v, const char *const *rcpts,
+    size_t nrcpts, policy_clean_fn clean, void *arg,
+    struct policy_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->verdict = v;
+	out->wanted = out->action = policy_decide(p, v, rcpts, nrcpts);
+	if (out->action != ACTION_CLEAN)
+		return;
+	if (clean == NULL) {
+		(void)snprintf(out->why, sizeof(out->why), "nothing to clean "
+		    "it with");
+		out->action = policy_fallback(ACTION_CLEAN);
+		return;
+	}
+	switch (clean(arg, out->why, sizeof(out->why))) {
+	case POLICY_CLEANED:
+		out->why[0] = '\0';
+		break;
+	case POLICY_CANNOT_CLEAN:
+		out->action = policy_fallback(ACTION_CLEAN);
+		break;
+	case POLICY_CLEAN_FAILED:
+		out->verdict = VERDICT_FAILED;
+		out->action = policy_decide(p, VERDICT_FAILED, rcpts, nrcpts);
+		break;
+	}
 }

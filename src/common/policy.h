@@ -48,4 +48,33 @@ enum policy_action policy_decide(const struct policy *p, enum verdict v,
  */
 enum policy_action policy_fallback(enum policy_action a);
 
+/* What became of deliver-cleaned (policy_final()'s clean callback). */
+enum policy_clean {
+	POLICY_CLEANED,		/* a cleaned copy can be delivered */
+	POLICY_CANNOT_CLEAN,	/* falls back: policy_fallback() */
+	POLICY_CLEAN_FAILED,	/* beyond the MIME limits: scan failed */
+};
+typedef enum policy_clean (*policy_clean_fn)(void *arg, char *why,
+	    size_t size);
+
+/* The final decision on one message. */
+struct policy_outcome {
+	enum verdict	 verdict;	/* v, or VERDICT_FAILED */
+	enum policy_action action;	/* what holdscand does */
+	enum policy_action wanted;	/* the policy's, before a fallback */
+	char		 why[256];	/* why action is not wanted, or "" */
+};
+
+/*
+ * The one decision holdscand's workers and "holdscan scan" both take
+ * (scanner/scan.c's scan_decide()): policy_decide() for verdict v; for
+ * deliver-cleaned, clean(arg, why, size) tries to clean the message (NULL:
+ * it cannot be cleaned); one that cannot be cleaned takes
+ * policy_fallback()'s action, one beyond the limits becomes
+ * VERDICT_FAILED and takes that verdict's action. out->why says why.
+ */
+void	 policy_final(const struct policy *p, enum verdict v,
+	    const char *const *rcpts, size_t nrcpts, policy_clean_fn clean,
+	    void *arg, struct policy_outcome *out);
+
 #endif

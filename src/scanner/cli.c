@@ -20,8 +20,12 @@
  *	the plugin logs while it fails is collected (pluginload.c's
  *	capture): that says why better than its error does.
  *
- *	cli_scan() scans as a worker would, but with every plugin's verdict
- *	shown: the output is holdscan scan's, which scripts read.
+ *	cli_scan() scans as a worker does, through the worker's own
+ *	scan_decide() (the plugins, the policy and deliver-cleaned tried for
+ *	real, with its fallback), with every plugin's verdict shown: so the
+ *	action it prints is the one holdscand takes, and why when the policy's
+ *	action could not be taken. The output is holdscan scan's, which
+ *	scripts read. It needs no Postfix: no queue, no postconf.
  *
  *	The plugins started here get a private temporary directory
  *	(scratch.c), in scanner_temp_directory when holdscand made it, else
@@ -42,17 +46,20 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/policy.h"
+#include "common/qfile.h"
 #include "common/verdict.h"
 #include "common/wire.h"
 #include "common/xalloc.h"
 #include "scanner/cli.h"
 #include "scanner/pluginload.h"
+#include "scanner/scan.h"
 #include "scanner/scratch.h"
 
 #define CONFIG_TEXT_MAX		(4 * 1024 * 1024)	/* as config.c reads */
 #define SCAN_INPUT_MAX		(256L * 1024 * 1024)	/* as holdscan scan reads */
 #define START_SECONDS		300	/* a plugin's start, at most */
 #define SAID_LINES		20	/* of what a failing start says, shown */
+#define CLI_LINE_LIMIT		2048	/* Postfix's default line_length_limit */
 
 /* The configuration, loaded and checked as the scanner parent does. */
 static struct hs_config *
@@ -231,19 +238,43 @@ read_all(int fd, size_t max, size_t *len_r)
 	return (buf_steal(&b, NULL));
 }
 
+/* scan_ctx's report hook: one plugin's result, as holdscan scan shows it. */
+static void
+report_plugin(void *arg, const char *name, const struct hs_result *r)
+{
+	char	*h, *line, *save = NULL;
+
+	(void)arg;
+	(void)printf("%-14s %s%s%s", name, verdict_name((enum verdict)r->verdict),
+	    r->reason[0] ? ": " : "", r->reason);
+	if (r->score != 0)
+		(void)printf(" (score %.1f)", r->score);
+	(void)printf("\n");
+	if (r->headers[0] != '\0') {
+		h = xstrdup(r->headers);
+		for (line = strtok_r(h, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			(void)printf("%-14s   adds %s\n", "", line);
+		free(h);
+	}
+}
+
 int
 cli_scan(const struct cli_args *a, int argc, char **argv)
 {
 	struct policy	 policy;
 	struct hs_msg	 msg;
-	struct hs_result r;
+	struct scan_ctx	 ctx;
+	struct scan_decision d;
+	struct wire_result res;
+	struct qfile_rec *recs = NULL;
 	struct plugin	**plugins;
 	struct hs_config *conf;
 	struct scratch	 scratch;
+	struct buf	 headers = BUF_INIT;
 	const char	*name = NULL, *sender = "", **rcpts = NULL, *why, *sep;
-	enum verdict	 worst = VERDICT_CLEAN;
-	char		*data, *errors = NULL, worst_reason[256] = "";
-	size_t		 len, nrcpts = 0, i;
+	char		*data, *errors = NULL;
+	size_t		 len, nrcpts = 0, nrecs, i, header_len;
 	int		 k;
 
 	for (k = 0; k < argc; k++) {
@@ -274,17 +305,10 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	}
 	if ((data = read_all(STDIN_FILENO, SCAN_INPUT_MAX, &len)) == NULL)
 		hs_fatal(EX_IOERR, "%s", name);
-	memset(&msg, 0, sizeof(msg));
-	msg.queue_id = "scan";
-	msg.sender = sender;
-	msg.recipients = rcpts;
-	msg.nrecipients = nrcpts;
-	msg.data = data;
-	msg.len = len;
 	sep = strstr(data, "\n\n");
-	msg.header_len = sep ? (size_t)(sep - data) + 2 : len;
+	header_len = sep ? (size_t)(sep - data) + 2 : len;
 	(void)printf("%s: %zu bytes, %zu header bytes\n", name, len,
-	    msg.header_len);
+	    header_len);
 	scratch_start(&scratch, conf);
 	plugins = xcalloc(conf->nscanners + 1, sizeof(*plugins));
 	for (i = 0; i < conf->nscanners; i++) {
@@ -300,38 +324,41 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 			    "worker_init failed");
 		plugins[i] = p;
 	}
-	for (i = 0; i < conf->nscanners; i++) {
-		struct plugin	*p = plugins[i];
-
-		plugin_scan(p, &msg, &r);
-		(void)printf("%-14s %s%s%s", p->name,
-		    verdict_name((enum verdict)r.verdict), r.reason[0] ? ": " : "",
-		    r.reason);
-		if (r.score != 0)
-			(void)printf(" (score %.1f)", r.score);
-		(void)printf("\n");
-		if (r.headers[0] != '\0') {
-			char	*h = xstrdup(r.headers), *line, *save = NULL;
-
-			for (line = strtok_r(h, "\n", &save); line != NULL;
-			    line = strtok_r(NULL, "\n", &save))
-				(void)printf("%-14s   adds %s\n", "", line);
-			free(h);
-		}
-		if ((enum verdict)r.verdict > worst) {
-			worst = (enum verdict)r.verdict;
-			(void)snprintf(worst_reason, sizeof(worst_reason), "%s",
-			    r.reason);
-		}
-	}
+	/*
+	 * As a worker scans it (scan.c's scan_decide(), the decision
+	 * included): the message as the content records cleanup(8) would
+	 * store, Postfix's default line_length_limit.
+	 */
 	policy_from_config(&policy, conf);
-	(void)printf("verdict:       %s%s%s\n", verdict_name(worst),
-	    worst_reason[0] ? ": " : "", worst_reason);
-	(void)printf("action:        %s%s\n", config_action_name(policy_decide(
-	    &policy, worst, rcpts, nrcpts)), conf->nscanners == 0 ?
+	scan_ctx_init(&ctx, conf, &policy, "localhost", CLI_LINE_LIMIT);
+	ctx.plugins = plugins;
+	ctx.nplugins = conf->nscanners;
+	ctx.report = report_plugin;
+	nrecs = qfile_text_records(data, len, CLI_LINE_LIMIT, &recs);
+	memset(&msg, 0, sizeof(msg));
+	msg.queue_id = "scan";
+	msg.sender = sender;
+	msg.recipients = rcpts;
+	msg.nrecipients = nrcpts;
+	memset(&res, 0, sizeof(res));
+	scan_decide(&ctx, recs, nrecs, &msg, &res, &headers, &d);
+	(void)printf("verdict:       %s%s%s\n",
+	    verdict_name((enum verdict)res.verdict), res.reason[0] ? ": " : "",
+	    res.reason);
+	if (d.outcome.action == ACTION_CLEAN)
+		(void)printf("cleaned:       removed %s\n", d.summary.data);
+	(void)printf("action:        %s", config_action_name(d.outcome.action));
+	if (d.outcome.action != d.outcome.wanted)
+		(void)printf(" (not %s: %s)", config_action_name(d.outcome.wanted),
+		    d.outcome.why);
+	(void)printf("%s\n", conf->nscanners == 0 ?
 	    " (no scanners configured)" : "");
-	policy_clear(&policy);
 	(void)fflush(stdout);
+	scan_decision_clear(&d);
+	scan_ctx_clear(&ctx);
+	policy_clear(&policy);
+	buf_free(&headers);
+	free(recs);
 	scratch_end(&scratch);
 	free(plugins);
 	free(rcpts);

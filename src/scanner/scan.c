@@ -147,6 +147,8 @@ run_plugins(const struct scan_ctx *ctx, const struct hs_msg *msg,
 		struct plugin	*p = ctx->plugins[i];
 
 		plugin_scan(p, msg, &r);
+		if (headers != NULL && ctx->report != NULL)
+			ctx->report(ctx->report_arg, p->name, &r);
 		detail_add(res, p->name, r.verdict, r.reason);
 		if (headers != NULL && r.headers[0] != '\0' &&
 		    rewrite_header_lines(r.headers, headers) > 0)
@@ -217,18 +219,12 @@ scan_one_part(void *arg, const struct hs_part *part, struct hs_result *out)
 	}
 }
 
-enum clean_outcome {
-	CLEAN_DONE,		/* *out holds the cleaned content */
-	CLEAN_FALLBACK,		/* cannot clean: policy_fallback() */
-	CLEAN_FAILED,		/* beyond the MIME limits: scan failed */
-};
-
 /*
  * deliver-cleaned: replace what the part scanners condemn, then scan the
  * cleaned copy again; it must come out better than blocked.
  */
-static enum clean_outcome
-try_clean(const struct scan_ctx *ctx, const struct qfile *qf,
+static enum policy_clean
+try_clean(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
     const struct hs_msg *msg, const struct verdicts *vs,
     struct rewrite_recs *out, struct buf *summary, char *why, size_t size)
 {
@@ -242,19 +238,19 @@ try_clean(const struct scan_ctx *ctx, const struct qfile *qf,
 	if (vs->no_parts != NULL) {
 		(void)snprintf(why, size, "plugin %s cannot scan single parts",
 		    vs->no_parts);
-		return (CLEAN_FALLBACK);
+		return (POLICY_CANNOT_CLEAN);
 	}
-	switch (rewrite_clean(qf->content, qf->ncontent, msg->data, msg->len,
+	switch (rewrite_clean(recs, n, msg->data, msg->len,
 	    &lim, scan_one_part, &ps, ctx->line_limit, out, summary, why,
 	    size)) {
 	case REWRITE_FAILED:
-		return (CLEAN_FAILED);
+		return (POLICY_CLEAN_FAILED);
 	case REWRITE_CANNOT:
-		return (CLEAN_FALLBACK);
+		return (POLICY_CANNOT_CLEAN);
 	case REWRITE_UNCHANGED:
 		(void)snprintf(why, size, "the part scanners found no part to "
 		    "remove");
-		return (CLEAN_FALLBACK);
+		return (POLICY_CANNOT_CLEAN);
 	case REWRITE_CLEANED:
 		break;
 	}
@@ -267,9 +263,9 @@ try_clean(const struct scan_ctx *ctx, const struct qfile *qf,
 		(void)snprintf(why, size, "the cleaned copy is still %s (%s)",
 		    verdict_name(vs2.worst), again.reason);
 		rewrite_recs_free(out);
-		return (CLEAN_FALLBACK);
+		return (POLICY_CANNOT_CLEAN);
 	}
-	return (CLEAN_DONE);
+	return (POLICY_CLEANED);
 }
 
 /*
@@ -340,33 +336,99 @@ delivers(enum policy_action a)
 	return (a == ACTION_DELIVER || a == ACTION_TAG || a == ACTION_CLEAN);
 }
 
+/* policy_final()'s clean callback: try_clean() on one message. */
+struct clean_arg {
+	const struct scan_ctx *ctx;
+	const struct qfile_rec *recs;
+	size_t		 n;
+	const struct hs_msg *msg;
+	const struct verdicts *vs;
+	struct scan_decision *d;
+};
+
+static enum policy_clean
+clean_cb(void *arg, char *why, size_t size)
+{
+	struct clean_arg *ca = arg;
+
+	return (try_clean(ca->ctx, ca->recs, ca->n, ca->msg, ca->vs,
+	    &ca->d->cleaned, &ca->d->summary, why, size));
+}
+
+void
+scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
+    size_t n, struct hs_msg *msg, struct wire_result *res,
+    struct buf *headers, struct scan_decision *d)
+{
+	struct clean_arg ca;
+	struct verdicts	 vs;
+	struct buf	 text = BUF_INIT;
+	size_t		 len;
+
+	memset(d, 0, sizeof(*d));
+	msg_set_text(msg, recs, n, &text);
+	run_plugins(ctx, msg, res, headers, &vs);
+	res->verdict = vs.worst;
+	d->score = vs.score;
+	ca.ctx = ctx;
+	ca.recs = recs;
+	ca.n = n;
+	ca.msg = msg;
+	ca.vs = &vs;
+	ca.d = d;
+	policy_final(ctx->policy, vs.worst, msg->recipients, msg->nrecipients,
+	    clean_cb, &ca, &d->outcome);
+	res->action = d->outcome.action;
+	len = strlen(res->detail);
+	if (d->outcome.wanted == ACTION_CLEAN &&
+	    d->outcome.action == ACTION_CLEAN)
+		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
+		    " removed=\"%s\"", d->summary.data);
+	else if (d->outcome.verdict == VERDICT_FAILED &&
+	    vs.worst != VERDICT_FAILED) {
+		res->verdict = VERDICT_FAILED;
+		(void)snprintf(res->reason, sizeof(res->reason),
+		    "deliver-cleaned: %s", d->outcome.why);
+	} else if (d->outcome.why[0] != '\0')
+		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
+		    " not-cleaned=\"%s\"", d->outcome.why);
+	/* msg's text stays the caller's to read: it points into text */
+	d->text = text;
+}
+
+void
+scan_decision_clear(struct scan_decision *d)
+{
+	rewrite_recs_free(&d->cleaned);
+	buf_free(&d->summary);
+	buf_free(&d->text);
+}
+
 void
 scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
     struct wire_result *res, int *memfd_r)
 {
+	struct scan_decision d;
 	struct qfile_error err;
 	struct qfile	*qf = NULL;
-	struct buf	 text = BUF_INIT, headers = BUF_INIT, content = BUF_INIT;
-	struct buf	 summary = BUF_INIT;
-	struct rewrite_recs cleaned = { NULL, 0, NULL, 0 };
-	struct verdicts	 vs;
+	struct buf	 headers = BUF_INIT, content = BUF_INIT;
 	struct timespec	 t0;
 	const char	**rcpts = NULL;
 	struct hs_msg	 msg;
-	char		 why[256];
-	size_t		 i, len;
+	size_t		 i;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	*memfd_r = -1;
 	res->content = CONTENT_SAME;
 	res->reason[0] = res->detail[0] = '\0';
-	memset(&vs, 0, sizeof(vs));
+	memset(&d, 0, sizeof(d));
 
 	if (qfile_read_fd(fd, req->size_limit ? req->size_limit : (size_t)-1,
 	    &qf, &err) < 0) {
 		res->verdict = VERDICT_FAILED;
 		(void)snprintf(res->reason, sizeof(res->reason), "%s", err.text);
-		goto decide;
+		res->action = policy_decide(ctx->policy, VERDICT_FAILED, NULL, 0);
+		goto done;
 	}
 	rcpts = xcalloc(qf->nrcpts, sizeof(*rcpts));
 	for (i = 0; i < qf->nrcpts; i++)
@@ -376,43 +438,18 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 	msg.sender = qf->sender;
 	msg.recipients = rcpts;
 	msg.nrecipients = qf->nrcpts;
-	msg_set_text(&msg, qf->content, qf->ncontent, &text);
-	run_plugins(ctx, &msg, res, &headers, &vs);
-	res->verdict = vs.worst;
+	scan_decide(ctx, qf->content, qf->ncontent, &msg, res, &headers, &d);
+	if (d.outcome.wanted == ACTION_CLEAN && d.outcome.action !=
+	    ACTION_CLEAN && d.outcome.verdict != VERDICT_FAILED)
+		hs_info("%s: cannot deliver cleaned: %s; action=%s instead",
+		    req->queue_id, d.outcome.why,
+		    config_action_name(res->action));
 
-decide:
-	res->action = policy_decide(ctx->policy, (enum verdict)res->verdict,
-	    rcpts, qf ? qf->nrcpts : 0);
-	if (qf != NULL && res->action == ACTION_CLEAN) {
-		switch (try_clean(ctx, qf, &msg, &vs, &cleaned, &summary, why,
-		    sizeof(why))) {
-		case CLEAN_DONE:
-			len = strlen(res->detail);
-			(void)snprintf(res->detail + len, sizeof(res->detail) - len,
-			    " removed=\"%s\"", summary.data);
-			break;
-		case CLEAN_FALLBACK:
-			res->action = policy_fallback(ACTION_CLEAN);
-			hs_info("%s: cannot deliver cleaned: %s; action=%s instead",
-			    req->queue_id, why, config_action_name(res->action));
-			len = strlen(res->detail);
-			(void)snprintf(res->detail + len, sizeof(res->detail) - len,
-			    " not-cleaned=\"%s\"", why);
-			break;
-		case CLEAN_FAILED:
-			res->verdict = VERDICT_FAILED;
-			(void)snprintf(res->reason, sizeof(res->reason),
-			    "deliver-cleaned: %s", why);
-			res->action = policy_decide(ctx->policy, VERDICT_FAILED,
-			    rcpts, qf->nrcpts);
-			break;
-		}
-	}
-	if (qf != NULL && delivers(res->action) && build_content(ctx,
+	if (delivers(res->action) && build_content(ctx,
 	    req->queue_id, qf->sender != NULL && qf->sender[0] == '\0',
-	    cleaned.n ? cleaned.recs : qf->content,
-	    cleaned.n ? cleaned.n : qf->ncontent, res, vs.score, &headers,
-	    cleaned.n > 0, &content)) {
+	    d.cleaned.n ? d.cleaned.recs : qf->content,
+	    d.cleaned.n ? d.cleaned.n : qf->ncontent, res, d.score, &headers,
+	    d.cleaned.n > 0, &content)) {
 		if ((*memfd_r = wire_memfd("holdscan-content", content.data,
 		    content.len)) < 0) {
 			hs_warn("%s: cannot pass new content", req->queue_id);
@@ -425,12 +462,11 @@ decide:
 			res->content = CONTENT_NEW;
 		}
 	}
+done:
 	res->scan_us = (uint32_t)elapsed_us(&t0);
 	free(rcpts);
-	rewrite_recs_free(&cleaned);
-	buf_free(&text);
+	scan_decision_clear(&d);
 	buf_free(&headers);
 	buf_free(&content);
-	buf_free(&summary);
 	qfile_free(&qf);
 }

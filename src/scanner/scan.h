@@ -15,6 +15,7 @@
 #include "common/qfile.h"
 #include "common/wire.h"
 #include "scanner/pluginload.h"
+#include "scanner/rewrite.h"
 
 struct scan_ctx {
 	const struct hs_config *conf;
@@ -24,6 +25,19 @@ struct scan_ctx {
 	char		*scan_header;	/* "X-Holdscan: scanned by ..." or NULL */
 	char		*strip_names;	/* fields removed first (mailhdr.h list) */
 	size_t		 line_limit;	/* Postfix's line_length_limit */
+	/* each plugin's result as it comes (holdscan scan), or NULL */
+	void		(*report)(void *arg, const char *plugin,
+			    const struct hs_result *r);
+	void		*report_arg;
+};
+
+/* What the plugins and the policy made of one message. */
+struct scan_decision {
+	struct policy_outcome outcome;	/* policy_final()'s */
+	double		 score;		/* of the plugin with the worst verdict */
+	struct rewrite_recs cleaned;	/* deliver-cleaned: the copy */
+	struct buf	 summary;	/* deliver-cleaned: what was removed */
+	struct buf	 text;		/* the message's text msg points into */
 };
 
 /*
@@ -39,5 +53,18 @@ void	 scan_ctx_init(struct scan_ctx *ctx, const struct hs_config *conf,
 void	 scan_ctx_clear(struct scan_ctx *ctx);
 void	 scan_message(const struct scan_ctx *ctx, int fd,
 	    const struct wire_scan *req, struct wire_result *res, int *memfd_r);
+/*
+ * scan_decide() is the decision scan_message() takes, and holdscan scan
+ * (cli.c) shows: the plugins on the message of content records recs
+ * (msg: its sender and recipients; its text is set here), then
+ * policy_final() with deliver-cleaned tried for real. res gets the
+ * verdict, action, reason and detail; headers (or NULL) the plugins'
+ * header lines. d is the caller's to clear with scan_decision_clear()
+ * once done with msg and d.
+ */
+void	 scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
+	    size_t n, struct hs_msg *msg, struct wire_result *res,
+	    struct buf *headers, struct scan_decision *d);
+void	 scan_decision_clear(struct scan_decision *d);
 
 #endif

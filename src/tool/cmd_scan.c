@@ -4,8 +4,11 @@
  * DESCRIPTION
  *	Runs the scanner program ("holdscan-scanner scan") as worker_user
  *	(the content is untrusted), which runs the configured scanners and
- *	prints what the policy would do; its output and exit status are
- *	ours. This program loads no plugin itself.
+ *	prints what holdscand would do (it decides through the workers'
+ *	own scan_decide(), deliver-cleaned and its fallback included); its
+ *	output and exit status are ours. This program loads no plugin
+ *	itself. It needs no Postfix: tool_load() reads no queue layout for
+ *	it (no main.cf, no postconf).
  *
  *	This file must never change the queue or the state, never load a
  *	plugin, and never run the scanner program as root.

@@ -130,6 +130,9 @@ tool_load(struct tool *t)
 		}
 		t->conf = conf;
 	}
+	/* scan needs no Postfix: no queue, no main.cf, no postconf */
+	if (t->cmd != NULL && t->cmd->run == cmd_scan)
+		return;
 	if (queue_layout_load(t->conf->postfix_config_directory, NULL, &t->ql,
 	    &errors) < 0)
 		hs_fatalx(EX_CONFIG, "%s", errors);

@@ -276,3 +276,17 @@ hs_stop_all() {
 		hs_stop "$_hsa"
 	done
 }
+
+# hs_clamav_data SIGS MAIL - the test signatures into SIGS and the test
+# messages into MAIL (clamav-testdata.py); before plan: skips the script
+# without clamav-testfiles, stops it without the clamav plugin.
+hs_clamav_data() {
+	[ -r /usr/share/clamav-testfiles/clam.zip ] ||
+	    skip_all "clamav-testfiles is not installed (make deps)"
+	[ -f "$HS_BUILD/plugins/clamav.so" ] ||
+	    bail_out "no $HS_BUILD/plugins/clamav.so"
+	"$HS_PYTHON" "$HS_LIB/../tools/clamav-testdata.py" sigs "$1" \
+	    >/dev/null &&
+	    "$HS_PYTHON" "$HS_LIB/../tools/clamav-testdata.py" mail "$2" \
+	    >/dev/null || bail_out "clamav-testdata.py failed"
+}

@@ -285,8 +285,10 @@ hs_clamav_data() {
 	    skip_all "clamav-testfiles is not installed (make deps)"
 	[ -f "$HS_BUILD/plugins/clamav.so" ] ||
 	    bail_out "no $HS_BUILD/plugins/clamav.so"
-	"$HS_PYTHON" "$HS_LIB/../tools/clamav-testdata.py" sigs "$1" \
-	    >/dev/null &&
-	    "$HS_PYTHON" "$HS_LIB/../tools/clamav-testdata.py" mail "$2" \
-	    >/dev/null || bail_out "clamav-testdata.py failed"
+	if ! "$HS_PYTHON" "$HS_LIB/../tools/clamav-testdata.py" sigs "$1" \
+	    >/dev/null ||
+	    ! "$HS_PYTHON" "$HS_LIB/../tools/clamav-testdata.py" mail "$2" \
+	    >/dev/null; then
+		bail_out "clamav-testdata.py failed"
+	fi
 }

@@ -74,6 +74,63 @@ test_policy_default_and_domain_rules(void **state)
 	config_free(&conf);
 }
 
+/* policy_final()'s clean callback, answering what the test asks. */
+static enum policy_clean
+clean_as_told(void *arg, char *why, size_t size)
+{
+	enum policy_clean *c = arg;
+
+	(void)snprintf(why, size, "told %d", (int)*c);
+	return (*c);
+}
+
+static void
+test_policy_final_is_the_whole_decision(void **state)
+{
+	static const struct {
+		enum verdict	 v;
+		enum policy_clean clean;
+		enum policy_action action, wanted;
+		enum verdict	 verdict;
+		const char	*why;
+	} t[] = {
+		/* not deliver-cleaned: policy_decide()'s, nothing tried */
+		{ VERDICT_INFECTED, POLICY_CLEAN_FAILED, ACTION_QUARANTINE,
+		    ACTION_QUARANTINE, VERDICT_INFECTED, "" },
+		{ VERDICT_BLOCKED, POLICY_CLEANED, ACTION_CLEAN, ACTION_CLEAN,
+		    VERDICT_BLOCKED, "" },
+		/* cannot clean: the fallback, and why */
+		{ VERDICT_BLOCKED, POLICY_CANNOT_CLEAN, ACTION_QUARANTINE,
+		    ACTION_CLEAN, VERDICT_BLOCKED, "told 1" },
+		/* beyond the limits: scan failed, and that verdict's action */
+		{ VERDICT_BLOCKED, POLICY_CLEAN_FAILED, ACTION_HOLD,
+		    ACTION_CLEAN, VERDICT_FAILED, "told 2" },
+	};
+	struct hs_config *conf = conf_of("policy {\n blocked = deliver-cleaned\n"
+	    " infected = quarantine\n scan_failed = hold\n}\n");
+	struct policy_outcome o;
+	enum policy_clean c;
+	struct policy	 p;
+	size_t		 i;
+
+	(void)state;
+	policy_from_config(&p, conf);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		c = t[i].clean;
+		policy_final(&p, t[i].v, NULL, 0, clean_as_told, &c, &o);
+		assert_int_equal(o.action, t[i].action);
+		assert_int_equal(o.wanted, t[i].wanted);
+		assert_int_equal(o.verdict, t[i].verdict);
+		assert_string_equal(o.why, t[i].why);
+	}
+	/* nothing to clean with: the fallback */
+	policy_final(&p, VERDICT_BLOCKED, NULL, 0, NULL, NULL, &o);
+	assert_int_equal(o.action, ACTION_QUARANTINE);
+	assert_true(o.why[0] != '\0');
+	policy_clear(&p);
+	config_free(&conf);
+}
+
 static void
 test_wire_passes_a_descriptor(void **state)
 {
@@ -321,6 +378,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_default_and_domain_rules),
+		cmocka_unit_test(test_policy_final_is_the_whole_decision),
 		cmocka_unit_test(test_wire_passes_a_descriptor),
 		cmocka_unit_test(test_wire_refuses_a_truncated_message),
 		cmocka_unit_test(test_wire_close_all_but_keeps_the_list_alone),

@@ -71,16 +71,18 @@ SOAK_LONG_RATE	?= 50
 
 # Each program links what it uses and nothing else (doc/hacking.md):
 # holdscand and holdscan no libclamav, no GMime and no libdl; only the
-# scanner program loads plugins. Tests and tools link everything.
-PKGS		 = libconfuse gmime-3.0 libclamav zlib libpcre2-8
+# scanner program loads plugins, and only it puts its workers under a
+# seccomp filter (libseccomp). Tests and tools link everything.
+PKGS		 = libconfuse gmime-3.0 libclamav zlib libpcre2-8 libseccomp
 PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl -pthread
 TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CONFUSE_LIBS	:= $(shell pkg-config --libs libconfuse 2>/dev/null)
 GMIME_LIBS	:= $(shell pkg-config --libs gmime-3.0 2>/dev/null)
+SECCOMP_LIBS	:= $(shell pkg-config --libs libseccomp 2>/dev/null)
 DAEMON_LIBS	 = $(CONFUSE_LIBS) -ldb-5.3 -pthread
 TOOL_LIBS	 = $(CONFUSE_LIBS) -ldb-5.3 -pthread
-SCANNER_LIBS	 = $(GMIME_LIBS) $(CONFUSE_LIBS) -ldl
+SCANNER_LIBS	 = $(GMIME_LIBS) $(CONFUSE_LIBS) $(SECCOMP_LIBS) -ldl
 
 WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
@@ -258,7 +260,8 @@ $(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o \
 # --- deps: what a fresh Debian 12 needs ---------------------------------
 DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libclamav-dev libdb5.3-dev db5.3-util libconfuse-dev \
-	   libgmime-3.0-dev zlib1g-dev libpcre2-dev libcmocka-dev postfix clamav-testfiles \
+	   libgmime-3.0-dev zlib1g-dev libpcre2-dev libseccomp-dev libcmocka-dev \
+	   postfix clamav-testfiles \
 	   swaks spamassassin spamd spamc python3 perl procps iproute2 man-db \
 	   systemd shellcheck cppcheck
 

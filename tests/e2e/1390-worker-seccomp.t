@@ -100,22 +100,6 @@ policy {
 EOF
 }
 
-# send TOKEN [BODY-LINE] - one message from sender@example.org to
-# rcpt@example.net.
-send() {
-	{
-		printf 'From: <sender@example.org>\nTo: <rcpt@example.net>\n'
-		printf 'Date: %s\n' "$(date -R)"
-		printf 'Message-Id: <%s@holdscan.test>\nX-Test-Token: %s\n' "$1" "$1"
-		printf 'Subject: the figures\n\n'
-		printf 'Hello,\n\nthe figures are attached.\n%s\n' "${2:-Regards}"
-	} >"$HS_TMP/$1.eml"
-	swaks --silent 2 --server "127.0.0.1:$A_SMTP_PORT" \
-	    --from sender@example.org --to rcpt@example.net \
-	    --data "@$HS_TMP/$1.eml" >>"$HS_TMP/swaks.out" 2>&1 ||
-	    bail_out "swaks failed: $(tail -3 "$HS_TMP/swaks.out")"
-}
-
 sink_file() {	# sink_file TOKEN - the sink's file of the message TOKEN
 	_sf=$(sink_messages A)
 	[ -n "$_sf" ] || return 1
@@ -152,8 +136,8 @@ hs_run A || bail_out "holdscand did not start"
 check 'the scanner parent says its workers run under the filter, no network' \
     grep -q 'scanner: workers run under a seccomp filter network=none$' \
     "$A_HS_LOG"
-send plain-1
-send marked-1 "$MARKER"
+sb_send_letter A plain-1
+sb_send_letter A marked-1 "$MARKER"
 check 'the escape was tried' hs_wait_log A 60 'warning: escape: exec='
 LINE=$(escape_line)
 note "under the filter: $LINE"
@@ -182,7 +166,7 @@ hs_run A || bail_out "holdscand did not start"
 check 'without the filter holdscand warns' \
     grep -q 'warning: scanner: worker_seccomp = no: workers run without a seccomp filter' \
     "$A_HS_LOG"
-send marked-2 "$MARKER"
+sb_send_letter A marked-2 "$MARKER"
 check 'control: the marked message is delivered' \
     wait_until 60 delivered marked-2
 LINE=$(escape_line)
@@ -203,7 +187,7 @@ hs_run A || bail_out "holdscand did not start"
 check 'the scanner parent names spamd as the plugin that needs the network' \
     grep -q 'scanner: workers run under a seccomp filter network=spamd$' \
     "$A_HS_LOG"
-send marked-3 "$MARKER"
+sb_send_letter A marked-3 "$MARKER"
 scored() {	# scored TOKEN - delivered with spamd's X-Spam-Score
 	_sc=$(sink_file "$1") && [ -n "$_sc" ] &&
 	    grep -qa '^X-Spam-Score: ' "$_sc"

@@ -14,7 +14,8 @@
 #                   SOAK_LONG_SECONDS, no restarts, memory slope
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, the scanner program
 #                   and plugins in $(LIBDIR), config, man pages, systemd
-#                   units, SysV script, cron file; see doc/quickstart.md)
+#                   units, SysV script, cron file, and without DESTDIR the
+#                   system user holdscan; see doc/quickstart.md)
 #   make deps       apt-get install what is missing (as root)
 #
 # Flavours never mix: BUILD=rel (default, -O2 -g) and BUILD=asan
@@ -372,6 +373,10 @@ UNITS		 = init/holdscand.service init/holdscan-expire.service \
 # A configuration file that is already there is never overwritten: when
 # it differs from the new one, the new one is installed beside it as
 # FILE.dist (dpkg keeps an edited conffile the same way, as .dpkg-dist).
+# The scanners' user, worker_user's default holdscan (a system user and
+# group of its own, no home, no login shell: never nobody, which other
+# daemons share), is created unless it exists; not with DESTDIR, whose
+# tree is installed elsewhere.
 install: progs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR) \
@@ -414,6 +419,17 @@ install: progs
 	@if [ -z "$(DESTDIR)" ] && id -u $(MAIL_OWNER) >/dev/null 2>&1; then \
 	    echo "chown $(MAIL_OWNER): $(STATEDIR) $(QUARANTINEDIR)"; \
 	    chown $(MAIL_OWNER): $(STATEDIR) $(QUARANTINEDIR); \
+	fi
+	@if [ -z "$(DESTDIR)" ] && ! id -u holdscan >/dev/null 2>&1; then \
+	    if command -v adduser >/dev/null 2>&1; then \
+		echo "adduser --system --group --no-create-home holdscan"; \
+		adduser --quiet --system --group --no-create-home holdscan; \
+	    else \
+		echo "useradd --system --user-group --no-create-home" \
+		    "--home-dir /nonexistent --shell /usr/sbin/nologin holdscan"; \
+		useradd --system --user-group --no-create-home \
+		    --home-dir /nonexistent --shell /usr/sbin/nologin holdscan; \
+	    fi; \
 	fi
 
 clean:

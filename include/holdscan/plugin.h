@@ -144,7 +144,10 @@ struct hs_host {
 	 */
 	void		(*log)(void *host_ctx, int level, const char *fmt, ...)
 			    __attribute__((format(printf, 3, 4)));
-	/* option values (defaults applied), as checked against the table */
+	/*
+	 * option values (defaults applied), as checked against the table;
+	 * a string is valid until the next reload (read them again there)
+	 */
 	const char	*(*opt_str)(void *host_ctx, const char *name);
 	long		 (*opt_num)(void *host_ctx, const char *name);	/* INT, BOOL, TIME, SIZE */
 	/* ask to be reloaded when something changes under path (inotify) */

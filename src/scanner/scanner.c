@@ -303,6 +303,29 @@ apply_policy(struct scanner *sc)
 	sc->sctx.nplugins = sc->nplugins;
 }
 
+/* Say how the workers will be confined (worker_seccomp): at start, on a change. */
+static void
+log_sandbox(const struct scanner *sc)
+{
+	char	 who[256] = "";
+	size_t	 i, len = 0;
+
+	if (!sc->conf->worker_seccomp) {
+		hs_warnx("scanner: worker_seccomp = no: workers run without a "
+		    "seccomp filter");
+		return;
+	}
+	for (i = 0; i < sc->nplugins && len + 1 < sizeof(who); i++) {
+		if ((plugin_needs(sc->plugins[i]) & HS_NEEDS_NETWORK) == 0)
+			continue;
+		(void)snprintf(who + len, sizeof(who) - len, "%s%s",
+		    len ? "," : "", sc->plugins[i]->name);
+		len = strlen(who);
+	}
+	hs_info("scanner: workers run under a seccomp filter network=%s",
+	    len ? who : "none");
+}
+
 /*
  * A reload: check the master's new configuration; refuse it with its
  * errors, or take its policy, headers and plugin options. The set of
@@ -315,6 +338,7 @@ take_config(struct scanner *sc, const struct wire_config *wc, int fd)
 	struct hs_config *conf;
 	char		*text = NULL, *errors = NULL;
 	size_t		 i, j;
+	bool		 changed;
 
 	config_text(sc, wc, fd, &text);
 	conf = check_config(sc, text, &errors);
@@ -340,9 +364,12 @@ take_config(struct scanner *sc, const struct wire_config *wc, int fd)
 				errors = NULL;
 			}
 	}
+	changed = conf->worker_seccomp != sc->conf->worker_seccomp;
 	config_free(&sc->conf);
 	sc->conf = conf;
 	apply_policy(sc);
+	if (changed)
+		log_sandbox(sc);	/* the workers of the new generation */
 	return (true);
 }
 
@@ -770,29 +797,6 @@ open_scratch(struct scanner *sc)
 	plugin_temp_dir(sc->scratch.path);
 	if (setenv("TMPDIR", sc->scratch.path, 1) < 0)
 		hs_fatal(EX_OSERR, "scanner: setenv");
-}
-
-/* Say once how the workers will be confined (worker_seccomp). */
-static void
-log_sandbox(const struct scanner *sc)
-{
-	char	 who[256] = "";
-	size_t	 i, len = 0;
-
-	if (!sc->conf->worker_seccomp) {
-		hs_warnx("scanner: worker_seccomp = no: workers run without a "
-		    "seccomp filter");
-		return;
-	}
-	for (i = 0; i < sc->nplugins && len + 1 < sizeof(who); i++) {
-		if ((plugin_needs(sc->plugins[i]) & HS_NEEDS_NETWORK) == 0)
-			continue;
-		(void)snprintf(who + len, sizeof(who) - len, "%s%s",
-		    len ? "," : "", sc->plugins[i]->name);
-		len = strlen(who);
-	}
-	hs_info("scanner: workers run under a seccomp filter network=%s",
-	    len ? who : "none");
 }
 
 void

@@ -16,8 +16,10 @@
 #     does not exist, the listener got no connection;
 #   - the message is still scanned and delivered (not lost), and so is a
 #     message without the marker;
-#   - the control: with worker_seccomp = no the same message does run the
-#     shell (FILE is there) and connect (the listener counts it), so the
+#   - the control: reloaded with worker_seccomp = no (SIGHUP; the new
+#     workers have no filter, and holdscand warns) the same message does
+#     run the shell (FILE is there) and connect (the listener counts it),
+#     so the
 #     checks above can see an escape; ptrace and /proc/PPID/mem still
 #     fail (the scanner parent is not dumpable);
 #   - with the spamd plugin loaded (it declares that it needs the
@@ -158,14 +160,14 @@ sleep 1
 check 'the shell did not run: no file it would have written' \
     test ! -e "$ESCAPED"
 check_eq 'the listener got no connection' "$(conns)" 0
-hs_stop A
 
-# --- the control: no filter -------------------------------------------------
+# --- the control: no filter (a reload: new workers without it) --------------
 conf no escape
-hs_run A || bail_out "holdscand did not start"
-check 'without the filter holdscand warns' \
-    grep -q 'warning: scanner: worker_seccomp = no: workers run without a seccomp filter' \
-    "$A_HS_LOG"
+kill -HUP "$A_HS_PID"
+check 'a reload to worker_seccomp = no: holdscand warns' \
+    hs_wait_log A 30 'warning: scanner: worker_seccomp = no: workers run without a seccomp filter'
+hs_wait_log A 30 'scanners ready: generation=2 ' ||
+    bail_out "no new generation after the reload"
 sb_send_letter A marked-2 "$MARKER"
 check 'control: the marked message is delivered' \
     wait_until 60 delivered marked-2

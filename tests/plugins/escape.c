@@ -51,12 +51,29 @@
 
 extern char **environ;
 
+/* The options are read for each message: a reload may change them. */
 struct escape {
 	const struct hs_host *host;
 	const char	*marker;
 	const char	*exec_file;
 	long		 port;
 };
+
+static int
+escape_options_read(struct escape *e, const char **error_r)
+{
+	const struct hs_host *h = e->host;
+
+	e->marker = h->opt_str(h->host_ctx, "marker");
+	e->exec_file = h->opt_str(h->host_ctx, "exec_file");
+	e->port = h->opt_num(h->host_ctx, "connect_port");
+	if (e->marker == NULL || e->marker[0] == '\0' || e->port <= 0 ||
+	    e->port > 65535) {
+		*error_r = "marker must not be empty, connect_port a port";
+		return (-1);
+	}
+	return (0);
+}
 
 static const struct hs_plugin_option escape_options[] = {
 	{ "marker", HS_OPT_STR, "HOLDSCAN-ESCAPE-MARKER",
@@ -113,13 +130,14 @@ escape_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 {
 	struct escape	*e = ctx;
 	struct sockaddr_in sin;
-	const char	*ex, *pt, *pm, *kl, *so, *co = "-";
+	const char	*ex, *pt, *pm, *kl, *so, *co = "-", *why;
 	char		 path[64];
 	pid_t		 ppid = getppid();
 	int		 r, fd;
 
 	res->verdict = HS_CLEAN;
-	if (memmem(msg->data, msg->len, e->marker, strlen(e->marker)) == NULL)
+	if (escape_options_read(e, &why) < 0 ||
+	    memmem(msg->data, msg->len, e->marker, strlen(e->marker)) == NULL)
 		return (0);
 	ex = try_exec(e);
 	r = (int)ptrace(PTRACE_ATTACH, ppid, NULL, NULL);
@@ -160,11 +178,7 @@ escape_init(const struct hs_host *host, void **ctx_r, const char **error_r)
 		return (-1);
 	}
 	e->host = host;
-	e->marker = host->opt_str(host->host_ctx, "marker");
-	e->exec_file = host->opt_str(host->host_ctx, "exec_file");
-	e->port = host->opt_num(host->host_ctx, "connect_port");
-	if (e->marker[0] == '\0' || e->port <= 0 || e->port > 65535) {
-		*error_r = "marker must not be empty, connect_port a port";
+	if (escape_options_read(e, error_r) < 0) {
 		free(e);
 		return (-1);
 	}

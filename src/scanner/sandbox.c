@@ -13,12 +13,12 @@
  *	    rt_sigqueueinfo, rt_tgsigqueueinfo with another pid; tkill,
  *	    pidfd_send_signal): the scanner parent and the other workers
  *	    run as the same user;
- *	  - sockets (socket, connect, bind, listen, accept, accept4, and
- *	    sendto with an address): a worker talks to the master over the
- *	    socket it inherited and needs no other, unless a loaded plugin
- *	    declares HS_NEEDS_NETWORK (spamd), when it may create AF_UNIX,
- *	    AF_INET and AF_INET6 sockets and connect them (client sockets:
- *	    still no bind, listen or accept);
+ *	  - sockets (socket, socketpair, connect, bind, listen, accept,
+ *	    accept4, and sendto with an address): a worker talks to the
+ *	    master over the socket it inherited and needs no other, unless
+ *	    a loaded plugin declares HS_NEEDS_NETWORK (spamd), when it may
+ *	    create AF_UNIX, AF_INET and AF_INET6 sockets and connect them
+ *	    (client sockets: still no bind, listen or accept);
  *	  - what widens the kernel's attack surface or escapes a filter:
  *	    new namespaces (unshare, setns, clone with CLONE_NEW*; clone3
  *	    answers ENOSYS, so that glibc falls back to clone, whose flags

@@ -23,8 +23,8 @@ struct sandbox_needs {
  * unless needs->network, creating or connecting a socket. Everything
  * else is allowed (a deny list: libclamav, GMime, glibc and ASan use
  * many system calls). 0, or -1 with a sentence in *error_r (the
- * caller's to free); on -1 no filter may be in place and the caller
- * must not scan.
+ * caller's to free); on -1 no filter is loaded (no_new_privs may be
+ * set) and the caller must not scan.
  */
 int	 sandbox_apply(const struct sandbox_needs *needs, char **error_r);
 

@@ -14,7 +14,8 @@
 #                   SOAK_LONG_SECONDS, no restarts, memory slope
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, the scanner program
 #                   and plugins in $(LIBDIR), config, man pages, systemd
-#                   units, SysV script, cron file; see doc/quickstart.md)
+#                   units, SysV script, cron file, and without DESTDIR the
+#                   system user holdscan; see doc/quickstart.md)
 #   make deps       apt-get install what is missing (as root)
 #
 # Flavours never mix: BUILD=rel (default, -O2 -g) and BUILD=asan
@@ -71,16 +72,18 @@ SOAK_LONG_RATE	?= 50
 
 # Each program links what it uses and nothing else (doc/hacking.md):
 # holdscand and holdscan no libclamav, no GMime and no libdl; only the
-# scanner program loads plugins. Tests and tools link everything.
-PKGS		 = libconfuse gmime-3.0 libclamav zlib libpcre2-8
+# scanner program loads plugins, and only it puts its workers under a
+# seccomp filter (libseccomp). Tests and tools link everything.
+PKGS		 = libconfuse gmime-3.0 libclamav zlib libpcre2-8 libseccomp
 PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl -pthread
 TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CONFUSE_LIBS	:= $(shell pkg-config --libs libconfuse 2>/dev/null)
 GMIME_LIBS	:= $(shell pkg-config --libs gmime-3.0 2>/dev/null)
+SECCOMP_LIBS	:= $(shell pkg-config --libs libseccomp 2>/dev/null)
 DAEMON_LIBS	 = $(CONFUSE_LIBS) -ldb-5.3 -pthread
 TOOL_LIBS	 = $(CONFUSE_LIBS) -ldb-5.3 -pthread
-SCANNER_LIBS	 = $(GMIME_LIBS) $(CONFUSE_LIBS) -ldl
+SCANNER_LIBS	 = $(GMIME_LIBS) $(CONFUSE_LIBS) $(SECCOMP_LIBS) -ldl
 
 WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
@@ -274,7 +277,8 @@ $(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o \
 # --- deps: what a fresh Debian 12 needs ---------------------------------
 DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libclamav-dev libdb5.3-dev db5.3-util libconfuse-dev \
-	   libgmime-3.0-dev zlib1g-dev libpcre2-dev libcmocka-dev postfix clamav-testfiles \
+	   libgmime-3.0-dev zlib1g-dev libpcre2-dev libseccomp-dev libcmocka-dev \
+	   postfix clamav-testfiles \
 	   swaks spamassassin spamd spamc python3 perl procps iproute2 man-db \
 	   systemd shellcheck cppcheck
 
@@ -386,6 +390,10 @@ UNITS		 = init/holdscand.service init/holdscan-expire.service \
 # A configuration file that is already there is never overwritten: when
 # it differs from the new one, the new one is installed beside it as
 # FILE.dist (dpkg keeps an edited conffile the same way, as .dpkg-dist).
+# The scanners' user, worker_user's default holdscan (a system user and
+# group of its own, no home, no login shell: never nobody, which other
+# daemons share), is created unless it exists; not with DESTDIR, whose
+# tree is installed elsewhere.
 install: progs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR) \
@@ -428,6 +436,17 @@ install: progs
 	@if [ -z "$(DESTDIR)" ] && id -u $(MAIL_OWNER) >/dev/null 2>&1; then \
 	    echo "chown $(MAIL_OWNER): $(STATEDIR) $(QUARANTINEDIR)"; \
 	    chown $(MAIL_OWNER): $(STATEDIR) $(QUARANTINEDIR); \
+	fi
+	@if [ -z "$(DESTDIR)" ] && ! id -u holdscan >/dev/null 2>&1; then \
+	    if command -v adduser >/dev/null 2>&1; then \
+		echo "adduser --system --group --no-create-home holdscan"; \
+		adduser --quiet --system --group --no-create-home holdscan; \
+	    else \
+		echo "useradd --system --user-group --no-create-home" \
+		    "--home-dir /nonexistent --shell /usr/sbin/nologin holdscan"; \
+		useradd --system --user-group --no-create-home \
+		    --home-dir /nonexistent --shell /usr/sbin/nologin holdscan; \
+	    fi; \
 	fi
 
 clean:

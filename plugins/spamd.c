@@ -29,6 +29,9 @@
  *	scan_failed action applies). Each worker logs such an error at most
  *	once a minute, with a count of those it did not log.
  *
+ *	It declares HS_NEEDS_NETWORK: the workers' seccomp filter lets a
+ *	worker create and connect a socket only when a plugin does.
+ *
  *	The answer is parsed by sd_parse_reply(), which reads at most
  *	SD_REPLY_MAX bytes and accepts nothing it does not understand: a
  *	status line "SPAMD/x.y CODE TEXT" (CODE 0, else the error is
@@ -832,6 +835,8 @@ const struct hs_plugin hs_plugin = {
 	.name = "spamd",
 	.version = "1",
 	.options = spamd_options,
+	/* a worker connects to spamd for each message */
+	.needs = HS_NEEDS_NETWORK,
 	.init = spamd_init,
 	.reload = spamd_reload,
 	.scan = spamd_scan,

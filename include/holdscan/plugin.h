@@ -32,7 +32,14 @@
  * ABI history: 1, the first; 2, struct hs_host has a struct_size and the
  * MIME walk (plugins no longer link holdscan's own code); later in 2,
  * temp_directory appended to struct hs_host (HS_HOST_HAS() says whether
- * the host that loaded the plugin has it).
+ * the host that loaded the plugin has it); later in 2, needs appended to
+ * struct hs_plugin (what the plugin needs of the workers' sandbox; a
+ * plugin built before has none: HS_PLUGIN_HAS()).
+ *
+ * Workers run under a seccomp filter (holdscand(8), SECURITY): no
+ * program may be executed, no other process traced or signalled, and no
+ * socket created or connected, unless a loaded plugin declares
+ * HS_NEEDS_NETWORK in needs.
  */
 #ifndef HS_PLUGIN_H
 #define HS_PLUGIN_H
@@ -137,7 +144,10 @@ struct hs_host {
 	 */
 	void		(*log)(void *host_ctx, int level, const char *fmt, ...)
 			    __attribute__((format(printf, 3, 4)));
-	/* option values (defaults applied), as checked against the table */
+	/*
+	 * option values (defaults applied), as checked against the table;
+	 * a string is valid until the next reload (read them again there)
+	 */
 	const char	*(*opt_str)(void *host_ctx, const char *name);
 	long		 (*opt_num)(void *host_ctx, const char *name);	/* INT, BOOL, TIME, SIZE */
 	/* ask to be reloaded when something changes under path (inotify) */
@@ -190,7 +200,26 @@ struct hs_plugin {
 	void		 (*info)(void *ctx, char *buf, size_t size);
 	void		 (*fini)(void *ctx);
 	void		*spare[4];	/* must be NULL */
+	/*
+	 * What the plugin needs of a worker's sandbox, HS_NEEDS_* ORed (0:
+	 * nothing beyond reading, writing its temporary files and computing).
+	 * Appended in ABI 2: the host reads it when HS_PLUGIN_HAS(), and
+	 * refuses a plugin with a bit it does not know.
+	 */
+	uint32_t	 needs;
 };
+
+/* Client sockets (AF_UNIX, AF_INET, AF_INET6: socket, connect) in workers. */
+#define HS_NEEDS_NETWORK	0x1u
+#define HS_NEEDS_ALL		(HS_NEEDS_NETWORK)	/* known to this host */
+
+/* The ABI 2 descriptor before needs: the smallest a host accepts. */
+#define HS_PLUGIN_MIN_SIZE	offsetof(struct hs_plugin, needs)
+
+/* Does desc (any ABI 2 plugin's) have the member field of struct hs_plugin? */
+#define HS_PLUGIN_HAS(desc, field) \
+	((desc)->struct_size >= offsetof(struct hs_plugin, field) + \
+	    sizeof((desc)->field))
 
 #define HS_PLUGIN_HEADER \
 	.abi_version = HS_PLUGIN_ABI_VERSION, \

@@ -126,6 +126,9 @@ static const struct param params[] = {
 	    "address space limit of each worker beyond the shared engine; 0: none" },
 	{ "worker_max_scans", P_INT, "10000", F(worker_max_scans), 1, LONG_MAX,
 	    NULL, "a worker is replaced after this many messages" },
+	{ "worker_seccomp", P_BOOL, "yes", F(worker_seccomp), NOLIM, NULL,
+	    "workers run under a seccomp filter: no exec, ptrace or sockets "
+	    "(but for a plugin that needs the network)" },
 	/* batching */
 	{ "batch_max_messages", P_INT, "200", F(batch_max_messages), 1, 100000,
 	    NULL, "messages committed together at most" },

@@ -86,6 +86,7 @@ struct hs_config {
 	long	 worker_memory_limit;	/* bytes, RLIMIT_AS; 0: none */
 	long	 worker_cpu_limit;	/* seconds, RLIMIT_CPU per worker life; 0: none */
 	long	 worker_max_scans;	/* recycle a worker after this many */
+	bool	 worker_seccomp;	/* workers under sandbox.c's filter */
 
 	/* batching */
 	long	 batch_max_messages;

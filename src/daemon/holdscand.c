@@ -974,13 +974,18 @@ handle_worker(struct holdscand *d, struct worker *w)
 	enum pool_event	 ev;
 	char		 why[256];
 	void		*job;
+	pid_t		 pid;
 	int		 memfd;
 
+	pid = w->pid;		/* w may be gone after the call */
 	ev = pool_handle_worker(&d->pool, w, &res, &memfd, &job, why,
 	    sizeof(why));
-	if (ev == POOL_RESULT && job != NULL)
-		pipeline_scanned(d->pipe, job, &res, memfd);
-	else if (ev == POOL_FAILED && job != NULL)
+	if (ev == POOL_RESULT && job != NULL) {
+		/* A worker whose result is refused is not trusted again. */
+		if (pipeline_scanned(d->pipe, job, &res, memfd) < 0)
+			pool_kill_worker(&d->pool, pid, "its result was "
+			    "refused; it may have been taken over");
+	} else if (ev == POOL_FAILED && job != NULL)
 		pipeline_scan_failed(d->pipe, job, why);
 	else if (ev == POOL_FAILED)
 		hs_debug("%s", why);

@@ -715,7 +715,7 @@ pipeline_scanner_lost(struct pipeline *p, const char *why)
 	free(jobs);
 }
 
-void
+int
 pipeline_scanned(struct pipeline *p, struct msg *m,
     const struct wire_result *res, int memfd)
 {
@@ -755,7 +755,7 @@ pipeline_scanned(struct pipeline *p, struct msg *m,
 		(void)snprintf(failed, sizeof(failed), "scanner result "
 		    "refused: %s", why);
 		pipeline_scan_failed(p, m, failed);
-		return;
+		return (-1);
 	}
 	m->verdict = (enum verdict)res->verdict;
 	m->action = (enum policy_action)res->action;
@@ -769,6 +769,7 @@ pipeline_scanned(struct pipeline *p, struct msg *m,
 	    res->reason, res->reason[0] ? "\"" : "",
 	    res->detail[0] ? " plugins=" : "", res->detail);
 	decided(p, m);
+	return (0);
 }
 
 /* --- batch and commit ---------------------------------------------------- */

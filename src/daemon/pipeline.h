@@ -142,9 +142,11 @@ void	 pipeline_commit_ready(struct pipeline *p);
  * A worker's answer for m (memfd: its new content, or -1; borrowed),
  * a failed attempt on m (the worker died, misbehaved or ran out of
  * time), or the scanner parent's death (pool_lost() gives back what
- * was in scan).
+ * was in scan). pipeline_scanned() returns 0 when it took the answer,
+ * -1 when it refused it (a failed attempt): then the worker that sent
+ * it may have been taken over, and the caller kills it.
  */
-void	 pipeline_scanned(struct pipeline *p, struct msg *m,
+int	 pipeline_scanned(struct pipeline *p, struct msg *m,
 	    const struct wire_result *res, int memfd);
 void	 pipeline_scan_failed(struct pipeline *p, struct msg *m,
 	    const char *why);

@@ -10,6 +10,10 @@
  *	the scanner parent, which owns it); its message comes back to the
  *	caller as POOL_FAILED, and the pool asks for a replacement.
  *
+ *	A worker whose result the caller refused (pool_kill_worker(): the
+ *	master's checks of what a worker returns) is killed, never handed
+ *	another message: it may have been taken over by what it scanned.
+ *
  *	A worker that has used up its quota (worker_max_scans) says so with
  *	its last result and is dropped at once, so it is never handed a
  *	message it would leave unanswered: a planned exit never counts as a
@@ -611,6 +615,25 @@ pool_handle_worker(struct pool *pool, struct worker *w,
 	}
 	*job_r = worker_fail(pool, w);
 	return (POOL_FAILED);
+}
+
+void
+pool_kill_worker(struct pool *pool, pid_t pid, const char *why)
+{
+	struct worker	*w;
+	struct wire_pid	 p = { pid };
+
+	hs_warnx("pool: killing worker %ld: %s", (long)pid, why);
+	TAILQ_FOREACH(w, &pool->workers, entry) {
+		if (w->pid == pid) {
+			(void)worker_fail(pool, w);
+			return;
+		}
+	}
+	/* Already dropped (it said it was leaving): its process may not be. */
+	if (pool->ctl >= 0 && wire_send(pool->ctl, WIRE_KILL, &p, sizeof(p),
+	    -1) < 0)
+		hs_warn("pool: cannot ask to kill worker %ld", (long)pid);
 }
 
 static bool

@@ -156,6 +156,14 @@ enum pool_event pool_handle_worker(struct pool *pool, struct worker *w,
 	    struct wire_result *res, int *memfd_r, void **job_r,
 	    char *why, size_t whysize);
 /*
+ * pool_kill_worker() kills worker pid (through the scanner parent, which
+ * owns it) and drops it from the pool if it is still there, logging why
+ * ("pool: killing worker PID: WHY"): the caller refused its result, so
+ * it may have been taken over. Its job must have come back already
+ * (POOL_RESULT). A worker that is already gone is asked to die anyway.
+ */
+void	 pool_kill_worker(struct pool *pool, pid_t pid, const char *why);
+/*
  * pool_expire() kills the first worker past its deadline, returning its
  * job (NULL if none expired). Call until it returns NULL.
  */

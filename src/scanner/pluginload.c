@@ -7,7 +7,8 @@
  *	so that a missing symbol fails now and plugins cannot see each
  *	other. Its descriptor is checked before anything in it is called:
  *	the ABI version first (from a fixed place), then the struct size,
- *	the name and the required hooks (init, scan).
+ *	what it needs of the workers' sandbox, the name and the required
+ *	hooks (init, scan).
  *
  *	The host services a plugin gets (struct hs_host) log through log.h
  *	with the plugin's name as prefix (or, while a check collects what
@@ -199,10 +200,17 @@ check_descriptor(const struct hs_plugin *d, const char *path, const char *name,
 		    d->abi_version, HS_PLUGIN_ABI_VERSION);
 		return (-1);
 	}
-	if (d->struct_size < sizeof(struct hs_plugin)) {
+	/* A plugin built before needs was appended has none. */
+	if (d->struct_size < HS_PLUGIN_MIN_SIZE) {
 		*error_r = xasprintf("%s: descriptor is %u bytes, expected %zu; "
 		    "rebuild the plugin", path, d->struct_size,
 		    sizeof(struct hs_plugin));
+		return (-1);
+	}
+	if (HS_PLUGIN_HAS(d, needs) && (d->needs & ~HS_NEEDS_ALL) != 0) {
+		*error_r = xasprintf("%s: the plugin needs what this holdscan "
+		    "does not know (needs %#x); rebuild the plugin against this "
+		    "holdscan's holdscan/plugin.h", path, d->needs);
 		return (-1);
 	}
 	if (d->name == NULL || strcmp(d->name, name) != 0) {
@@ -439,4 +447,10 @@ plugin_probe_clear(struct plugin_probe *probe)
 	free(probe->loaded);
 	probe->loaded = NULL;
 	probe->n = 0;
+}
+
+uint32_t
+plugin_needs(const struct plugin *p)
+{
+	return (HS_PLUGIN_HAS(p->desc, needs) ? p->desc->needs : 0);
 }

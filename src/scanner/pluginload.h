@@ -77,6 +77,8 @@ int	 plugin_start(const char *dir, const struct hs_config_plugin *pc,
 void	 plugin_scan(struct plugin *p, const struct hs_msg *msg,
 	    struct hs_result *r);
 void	 plugin_free(struct plugin **p);
+/* What p needs of a worker's sandbox: HS_NEEDS_* bits (0 for older plugins). */
+uint32_t plugin_needs(const struct plugin *p);
 
 /*
  * A config_probe_fn for config_load(): loads each plugin (without init)

@@ -24,6 +24,11 @@
  *	A worker scans one message at a time under resource limits (address
  *	space, CPU time per message, an alarm as a last resort) and exits
  *	after worker_max_scans messages or when the master closes its socket.
+ *	After its plugins' worker_init and before its first message it puts
+ *	itself under a seccomp filter (sandbox.c, worker_seccomp): no exec,
+ *	no tracing, no sockets unless a plugin needs the network. The
+ *	scanner parent is not dumpable, so that a worker cannot reach it
+ *	through ptrace or /proc/PID/mem either.
  *
  *	Plugins write temporary files only in the scanner's private
  *	directory (scratch.c), never in one other users share: the scanner
@@ -61,6 +66,7 @@
 #include "common/wire.h"
 #include "common/xalloc.h"
 #include "scanner/pluginload.h"
+#include "scanner/sandbox.h"
 #include "scanner/scan.h"
 #include "scanner/scanner.h"
 #include "scanner/scratch.h"
@@ -297,6 +303,29 @@ apply_policy(struct scanner *sc)
 	sc->sctx.nplugins = sc->nplugins;
 }
 
+/* Say how the workers will be confined (worker_seccomp): at start, on a change. */
+static void
+log_sandbox(const struct scanner *sc)
+{
+	char	 who[256] = "";
+	size_t	 i, len = 0;
+
+	if (!sc->conf->worker_seccomp) {
+		hs_warnx("scanner: worker_seccomp = no: workers run without a "
+		    "seccomp filter");
+		return;
+	}
+	for (i = 0; i < sc->nplugins && len + 1 < sizeof(who); i++) {
+		if ((plugin_needs(sc->plugins[i]) & HS_NEEDS_NETWORK) == 0)
+			continue;
+		(void)snprintf(who + len, sizeof(who) - len, "%s%s",
+		    len ? "," : "", sc->plugins[i]->name);
+		len = strlen(who);
+	}
+	hs_info("scanner: workers run under a seccomp filter network=%s",
+	    len ? who : "none");
+}
+
 /*
  * A reload: check the master's new configuration; refuse it with its
  * errors, or take its policy, headers and plugin options. The set of
@@ -309,6 +338,7 @@ take_config(struct scanner *sc, const struct wire_config *wc, int fd)
 	struct hs_config *conf;
 	char		*text = NULL, *errors = NULL;
 	size_t		 i, j;
+	bool		 changed;
 
 	config_text(sc, wc, fd, &text);
 	conf = check_config(sc, text, &errors);
@@ -334,9 +364,12 @@ take_config(struct scanner *sc, const struct wire_config *wc, int fd)
 				errors = NULL;
 			}
 	}
+	changed = conf->worker_seccomp != sc->conf->worker_seccomp;
 	config_free(&sc->conf);
 	sc->conf = conf;
 	apply_policy(sc);
+	if (changed)
+		log_sandbox(sc);	/* the workers of the new generation */
 	return (true);
 }
 
@@ -433,6 +466,30 @@ worker_cpu_limit(uint32_t time_limit_ms)
 	(void)setrlimit(RLIMIT_CPU, &rl);
 }
 
+/* What the loaded plugins need of a worker's sandbox. */
+static void
+sandbox_needs_of(const struct scanner *sc, struct sandbox_needs *needs)
+{
+	size_t	 i;
+
+	memset(needs, 0, sizeof(*needs));
+	for (i = 0; i < sc->nplugins; i++)
+		if (plugin_needs(sc->plugins[i]) & HS_NEEDS_NETWORK)
+			needs->network = true;
+}
+
+/* The seccomp filter (sandbox.c); a worker that cannot have it never scans. */
+static void
+worker_sandbox(const struct scanner *sc)
+{
+	struct sandbox_needs needs;
+	char		*error = NULL;
+
+	sandbox_needs_of(sc, &needs);
+	if (sandbox_apply(&needs, &error) < 0)
+		hs_fatalx(EX_OSERR, "worker: %s", error);
+}
+
 static void
 worker_main(struct scanner *sc, int sock)
 {
@@ -474,6 +531,9 @@ worker_main(struct scanner *sc, int sock)
 			hs_fatalx(EX_SOFTWARE, "worker: plugin %s: %s", p->name,
 			    why ? why : "worker_init failed");
 	}
+	/* Nothing of a message has been read yet: the filter goes on now. */
+	if (conf->worker_seccomp)
+		worker_sandbox(sc);
 	for (;;) {
 		r = wire_recv(sock, &type, &req, sizeof(req), &len, &fd);
 		if (r == 0)
@@ -752,6 +812,14 @@ scanner_parent_main(int ctl, const struct scanner_args *args)
 	sc.ctl = ctl;
 	sc.generation = 1;
 	(void)prctl(PR_SET_NAME, "holdscand-scan");
+	/*
+	 * Not dumpable (nor, as they inherit it, the workers): other
+	 * processes of worker_user, a worker taken over among them, can
+	 * neither trace us nor open /proc/PID/mem, which would reach
+	 * around a worker's seccomp filter into a process without one.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		hs_fatal(EX_OSERR, "scanner: prctl(PR_SET_DUMPABLE)");
 	die_with_parent();
 	(void)signal(SIGPIPE, SIG_IGN);
 
@@ -772,6 +840,7 @@ scanner_parent_main(int ctl, const struct scanner_args *args)
 	    sc.line_limit);
 	load_plugins(&sc);
 	watch_plugin_paths(&sc);
+	log_sandbox(&sc);
 	announce(&sc, true, NULL);
 
 	for (;;) {

@@ -3,9 +3,9 @@
 # program that loads plugins, libclamav and GMime, and plugins see
 # nothing of holdscan but plugin.h (issue 12, items 1-3).
 #
-# 1. holdscand and holdscan link no libclamav, GMime or libdl (readelf
-#    -d; nor does anything they link, ldd) and call no dlopen(3) (nm);
-#    holdscan-scanner does both, so the checks can see them.
+# 1. holdscand and holdscan link no libclamav, GMime, libdl or
+#    libseccomp (readelf -d; nor does anything they link, ldd) and call
+#    no dlopen(3) (nm); holdscan-scanner does, so the checks can see them.
 # 2. Each plugin exports its descriptor, hs_plugin, and nothing else,
 #    and links its own libraries only (libclamav, zlib, PCRE2, libc).
 # 3. With every plugin configured and mail scanned by all of them,
@@ -44,10 +44,10 @@ needed() {
 
 # --- 1. link lines ------------------------------------------------------------------
 for p in holdscand holdscan; do
-	check_eq "$p links no libclamav, GMime or libdl" \
-	    "$(needed "$HS_BUILD/$p" | grep -E '^lib(clamav|gmime|dl)[.-]')" ""
+	check_eq "$p links no libclamav, GMime, libdl or libseccomp" \
+	    "$(needed "$HS_BUILD/$p" | grep -E '^lib(clamav|gmime|dl|seccomp)[.-]')" ""
 	check_eq "$p: nor does anything it links (ldd)" \
-	    "$(ldd "$HS_BUILD/$p" | grep -E 'lib(clamav|gmime|dl)[.-]')" ""
+	    "$(ldd "$HS_BUILD/$p" | grep -E 'lib(clamav|gmime|dl|seccomp)[.-]')" ""
 	check_eq "$p calls no dlopen(3)" \
 	    "$(nm -D --undefined-only "$HS_BUILD/$p" |
 	    grep -Ew 'dl(m?open|sym|vsym)')" ""
@@ -62,13 +62,14 @@ for n in $PLUGINS; do
 	    "$(needed "$so" |
 	    grep -Ev '^(libc\.so\.6|libclamav\.so\.[0-9]+|libz\.so\.1|libpcre2-8\.so\.0)$')" ""
 done
-check_eq 'so the checks see: clamav.so links libclamav, attachments.so zlib, headers.so PCRE2, holdscan-scanner GMime and dlopen(3)' \
+check_eq 'so the checks see: clamav.so links libclamav, attachments.so zlib, headers.so PCRE2, holdscan-scanner GMime, libseccomp and dlopen(3)' \
     "$(needed "$HS_BUILD/plugins/clamav.so" | grep -c '^libclamav'):$(needed \
     "$HS_BUILD/plugins/attachments.so" | grep -c '^libz'):$(needed \
     "$HS_BUILD/plugins/headers.so" | grep -c '^libpcre2-8'):$(needed \
-    "$HS_BUILD/holdscan-scanner" | grep -c '^libgmime'):$(nm -D \
+    "$HS_BUILD/holdscan-scanner" | grep -c '^libgmime'):$(needed \
+    "$HS_BUILD/holdscan-scanner" | grep -c '^libseccomp'):$(nm -D \
     --undefined-only "$HS_BUILD/holdscan-scanner" | grep -cw dlopen)" \
-    "1:1:1:1:1"
+    "1:1:1:1:1:1"
 
 # --- 3. a running holdscand with every plugin --------------------------------------
 SIGS="$HS_TMP/sigs"

@@ -20,6 +20,10 @@
 #   - a message without the marker, which the taken-over worker returns
 #     unchanged, is delivered as usual (the master refuses only what is
 #     wrong);
+#   - each worker that returned such a result (its pid from the plugin's
+#     own log line) is killed at once ("pool: killing worker PID: its
+#     result was refused; it may have been taken over"), not given
+#     another message: by the time the message is held, none is alive;
 #   - the same for the bare-CR variant ("\r.\r") and for a recipient
 #     record in the content (mode cr, mode type).
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
@@ -29,7 +33,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 [ -f "$HS_BUILD/plugins/smuggle.so" ] ||
     bail_out "no $HS_BUILD/plugins/smuggle.so"
 
-plan 19
+plan 25
 
 MARKER=holdscan-1380-smuggle-this-one
 
@@ -51,22 +55,6 @@ policy {
 EOF
 }
 
-# send TOKEN [BODY-LINE] - one message from sender@example.org to
-# rcpt@example.net.
-send() {
-	{
-		printf 'From: <sender@example.org>\nTo: <rcpt@example.net>\n'
-		printf 'Date: %s\n' "$(date -R)"
-		printf 'Message-Id: <%s@holdscan.test>\nX-Test-Token: %s\n' "$1" "$1"
-		printf 'Subject: the figures\n\n'
-		printf 'Hello,\n\nthe figures are attached.\n%s\n' "${2:-Regards}"
-	} >"$HS_TMP/$1.eml"
-	swaks --silent 2 --server "127.0.0.1:$A_SMTP_PORT" \
-	    --from sender@example.org --to rcpt@example.net \
-	    --data "@$HS_TMP/$1.eml" >>"$HS_TMP/swaks.out" 2>&1 ||
-	    bail_out "swaks failed: $(tail -3 "$HS_TMP/swaks.out")"
-}
-
 qid() {		# qid TOKEN - the queue id cleanup gave the message
 	sed -n "s/.* \([0-9A-Za-z]\{6,\}\): message-id=<$1@holdscan.test>.*/\1/p" \
 	    "$A_MAILLOG" | head -n 1
@@ -84,12 +72,12 @@ in_hold() {	# in_hold QID - the message is in hold
 }
 
 # attack MODE WHAT REFUSAL - one marked and one plain message through a
-# worker the plugin took over in MODE; 6 checks.
+# worker the plugin took over in MODE; 8 checks.
 attack() {
 	conf "$1"
 	hs_run A || bail_out "holdscand did not start"
-	send "plain-$1"
-	send "marked-$1" "$MARKER"
+	sb_send_letter A "plain-$1"
+	sb_send_letter A "marked-$1" "$MARKER"
 	wait_until 60 test -n "$(qid "marked-$1")" ||
 	    bail_out "no queue id for marked-$1"
 	_q=$(qid "marked-$1")
@@ -99,6 +87,13 @@ attack() {
 	    diag "$(grep -a "$_q" "$A_HS_LOG")"
 	check "$2: after scan_retry_limit attempts $_q is held, scan failed" \
 	    hs_wait_log A 60 "]: $_q: action=hold verdict=scan-failed"
+	# The workers that returned it, by their own log lines.
+	_pids=$(sed -n "s/.*\[\([0-9]*\)\]: warning: smuggle: returning smuggled content for $_q\$/\1/p" \
+	    "$A_HS_LOG" | sort -u | tr '\n' ' ')
+	check "$2: each worker that returned it (${_pids:-none}) is killed" \
+	    wait_until 10 all_gone "$_pids"
+	check "$2: holdscand says why it killed each" \
+	    all_logged "$_pids"
 	check "$2: it is in hold" in_hold "$_q"
 	check_eq "$2: its content is the sender's" \
 	    "$(postcat -c "$A_CONFIG" -bq "$_q" 2>/dev/null | grep -ac "evil\\.example\|^$MARKER\$")" 1
@@ -110,6 +105,25 @@ attack() {
 	    not_in_sink ||
 	    diag "$(sink_messages A | xargs -r grep -Eah "$SMUGGLED")"
 	hs_stop A
+}
+
+# all_gone PIDS - at least one pid, and none of them is running
+all_gone() {
+	[ -n "$1" ] || return 1
+	for _p in $1; do
+		kill -0 "$_p" 2>/dev/null && return 1
+	done
+	return 0
+}
+
+# all_logged PIDS - holdscand logged the kill of each
+all_logged() {
+	[ -n "$1" ] || return 1
+	for _p in $1; do
+		grep -q "]: warning: pool: killing worker $_p: its result was refused; it may have been taken over\$" \
+		    "$A_HS_LOG" || return 1
+	done
+	return 0
 }
 
 SMUGGLED="injected@victim\\.example|HOLDSCAN-SMUGGLED|w@evil\\.example|$MARKER"

@@ -41,6 +41,10 @@
 #   wait_until TIMEOUT CMD [ARG...]   run CMD every 0.1 s until it exits 0;
 #				       false after TIMEOUT seconds
 #   held_tokens CONFIG FILE...  X-Test-Token of each queue file (postcat -q)
+#   sb_send_letter NAME TOKEN [LAST-LINE]   one short letter (Message-Id
+#		      <TOKEN@holdscan.test>, X-Test-Token: TOKEN, LAST-LINE at
+#		      the end of its body) from sender@example.org to
+#		      rcpt@example.net, by SMTP to NAME; bails out if swaks fails
 #   manifest_field FILE NAME   a string field of a sendmail.py manifest
 #
 # At exit (normal, error or signal) every sandbox still running is
@@ -246,6 +250,20 @@ wait_until() {
 		_wu_tenths=$((_wu_tenths - 1))
 		sleep 0.1
 	done
+}
+
+sb_send_letter() {
+	{
+		printf 'From: <sender@example.org>\nTo: <rcpt@example.net>\n'
+		printf 'Date: %s\n' "$(date -R)"
+		printf 'Message-Id: <%s@holdscan.test>\nX-Test-Token: %s\n' "$2" "$2"
+		printf 'Subject: the figures\n\n'
+		printf 'Hello,\n\nthe figures are attached.\n%s\n' "${3:-Regards}"
+	} >"$HS_TMP/$2.eml"
+	swaks --silent 2 --server "127.0.0.1:$(sb_env "$1" SMTP_PORT)" \
+	    --from sender@example.org --to rcpt@example.net \
+	    --data "@$HS_TMP/$2.eml" >>"$HS_TMP/swaks.out" 2>&1 ||
+	    bail_out "swaks failed: $(tail -3 "$HS_TMP/swaks.out")"
 }
 
 # manifest_field FILE NAME - the string field NAME of every line of a

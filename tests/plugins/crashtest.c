@@ -8,7 +8,8 @@
  *	it), sleep (for sleep_ms, then answer), fail (return an error),
  *	allocate (until the memory limit stops it), give verdict (a named
  *	verdict with the marker as reason), or killparent (SIGKILL the
- *	scanner parent, as a worker taken over by a message could). Other
+ *	scanner parent, as a worker taken over by a message could when
+ *	worker_seccomp is off; under the filter the kill fails). Other
  *	messages are clean. With delay_ms, every message (marked or not)
  *	takes that long first.
  *

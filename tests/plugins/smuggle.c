@@ -21,7 +21,9 @@
  *	cr	"\r.\r" (a bare CR end of data some servers accept);
  *	type	an R (recipient) record after the content.
  *
- *	Other messages it returns unchanged (content same, clean). It
+ *	Each time it returns such content it logs "returning smuggled
+ *	content for QUEUEID" (the line carries the worker's pid). Other
+ *	messages it returns unchanged (content same, clean). It
  *	speaks common/wire.h, the one header of ours it sees besides
  *	holdscan/plugin.h (the Makefile's TPLUGIN_CFLAGS_smuggle), and links
  *	nothing of ours.
@@ -322,6 +324,10 @@ take_over(struct smuggle *s, int sock)
 			res.content = CONTENT_NEW;
 			(void)snprintf(res.detail, sizeof(res.detail),
 			    "smuggle=%s", s->mode);
+			/* e2e 1380 checks that this worker is killed for it. */
+			s->host->log(s->host->host_ctx, 1, "returning smuggled "
+			    "content for %.*s", (int)sizeof(req.queue_id),
+			    req.queue_id);
 		}
 		free(o.data);
 		if (send_result(sock, &res, memfd) < 0)

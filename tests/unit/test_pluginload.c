@@ -9,7 +9,9 @@
  *	nothing of it runs. What the plugins used to take from holdscan's
  *	own code comes through struct hs_host: the MIME walk hands each leaf
  *	part over in the ABI's terms, and what a plugin logs can be
- *	collected for a check instead of going to the log.
+ *	collected for a check instead of going to the log. What a plugin
+ *	needs of the workers' sandbox comes from its descriptor (spamd: the
+ *	network), and from one built before the field was appended, nothing.
  */
 #include <libgen.h>
 #include <limits.h>
@@ -96,6 +98,35 @@ test_current_plugin_gets_a_host_of_this_abi(void **state)
 	assert_non_null(p->host.mime_walk);
 	plugin_free(&p);
 	assert_null(p);
+}
+
+static void
+test_needs_come_from_the_descriptor_when_it_has_them(void **state)
+{
+	struct fixture	*f = *state;
+	struct plugin	*p = NULL, fake;
+	struct hs_plugin early;
+	char		*error = NULL;
+
+	/* spamd connects to spamd from the workers; crashtest needs nothing. */
+	assert_int_equal(plugin_load(f->dir, "spamd", &p, &error), 0);
+	assert_int_equal(plugin_needs(p), HS_NEEDS_NETWORK);
+	plugin_free(&p);
+	assert_int_equal(plugin_load(f->dir, "crashtest", &p, &error), 0);
+	assert_int_equal(plugin_needs(p), 0);
+	plugin_free(&p);
+	/*
+	 * A descriptor built before needs was appended ends where it
+	 * begins: whatever lies there is not read.
+	 */
+	memset(&early, 0, sizeof(early));
+	early.needs = HS_NEEDS_NETWORK;
+	early.struct_size = HS_PLUGIN_MIN_SIZE;
+	memset(&fake, 0, sizeof(fake));
+	fake.desc = &early;
+	assert_int_equal(plugin_needs(&fake), 0);
+	early.struct_size = sizeof(early);
+	assert_int_equal(plugin_needs(&fake), HS_NEEDS_NETWORK);
 }
 
 struct seen {
@@ -201,6 +232,8 @@ main(void)
 		cmocka_unit_test(
 		    test_old_abi_plugin_is_refused_naming_both_versions),
 		cmocka_unit_test(test_current_plugin_gets_a_host_of_this_abi),
+		cmocka_unit_test(
+		    test_needs_come_from_the_descriptor_when_it_has_them),
 		cmocka_unit_test(test_host_mime_walk_hands_over_each_leaf_part),
 		cmocka_unit_test(test_host_log_can_be_collected),
 	};

@@ -14,8 +14,10 @@
  *	goes to the parent to be checked (or waits for the next one), and
  *	the master hears whether it was taken or refused, with the errors:
  *	only a taken one is what later parents start with.
- *	A worker past its time limit, one that answers for another message
- *	and one that cannot be sent its message are dropped and killed
+ *	A worker past its time limit, one that answers for another message,
+ *	one whose result the master refused (pool_kill_worker(), also after
+ *	it was dropped) and one that cannot be sent its message are dropped
+ *	and killed
  *	through the scanner parent, their job given back once, and a
  *	replacement asked for; a new engine generation closes idle old
  *	workers at once and busy ones after their result, and only workers
@@ -597,6 +599,52 @@ test_a_worker_answering_for_another_message_is_dropped(void **state)
 }
 
 static void
+test_a_worker_whose_result_is_refused_is_killed(void **state)
+{
+	struct fixture	*f = *state;
+	struct wire_scan req;
+	struct wire_result res;
+	struct wire_pid	 kill;
+	struct worker	*w;
+	char		 why[256];
+	void		*job;
+	int		 memfd, qf[2];
+
+	engine(f, 1);
+	w = spawned(f, 101);
+	pair(qf);
+	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
+	    0, 1000), 0);
+	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
+	memset(&res, 0, sizeof(res));
+	res.seq = req.seq;
+	assert_int_equal(wire_send(f->worker[0], WIRE_RESULT, &res, sizeof(res),
+	    -1), 0);
+	assert_int_equal(pool_handle_worker(&f->pool, w, &res, &memfd, &job, why,
+	    sizeof(why)), POOL_RESULT);
+	assert_ptr_equal(job, &f->jobs[0]);
+	(void)expect(f->parent, WIRE_SPAWN, NULL, 0);	/* the pool's second */
+	/* The caller refused what it returned: it goes, and is killed. */
+	pool_kill_worker(&f->pool, 101, "its result was refused");
+	assert_int_equal(f->pool.nworkers, 0);
+	assert_null(pool_idle(&f->pool));
+	assert_int_equal(expect(f->parent, WIRE_KILL, &kill, sizeof(kill)),
+	    sizeof(kill));
+	assert_int_equal(kill.pid, 101);
+	/* And a replacement is asked for. */
+	(void)expect(f->parent, WIRE_SPAWN, NULL, 0);
+	expect_nothing(f->parent);
+	/* One it had dropped already (a last result) is killed all the same. */
+	pool_kill_worker(&f->pool, 102, "its result was refused");
+	assert_int_equal(expect(f->parent, WIRE_KILL, &kill, sizeof(kill)),
+	    sizeof(kill));
+	assert_int_equal(kill.pid, 102);
+	expect_nothing(f->parent);
+	(void)close(qf[0]);
+	(void)close(qf[1]);
+}
+
+static void
 test_a_new_generation_retires_the_old_workers(void **state)
 {
 	struct fixture	*f = *state;
@@ -717,6 +765,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_worker_answering_for_another_message_is_dropped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_worker_whose_result_is_refused_is_killed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_new_generation_retires_the_old_workers, setup,

@@ -8,6 +8,9 @@
  *	filter takes away what such code would use to reach further:
  *
  *	  - executing a program (execve, execveat);
+ *	  - making a process (fork, vfork, clone without CLONE_THREAD): a
+ *	    child would keep the filter but outlive its worker (it does not
+ *	    die with the scanner parent); threads (libclamav's) still start;
  *	  - other processes: ptrace, process_vm_readv/writev, pidfd_getfd,
  *	    kcmp, and signals to any process but this one (kill, tgkill,
  *	    rt_sigqueueinfo, rt_tgsigqueueinfo with another pid; tkill,
@@ -59,8 +62,8 @@
 
 /* Denied whatever the plugins need. */
 static const char *const deny_always[] = {
-	/* running a program */
-	"execve", "execveat",
+	/* running a program, making a process */
+	"execve", "execveat", "fork", "vfork",
 	/* other processes */
 	"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd",
 	"kcmp", "tkill", "pidfd_send_signal",
@@ -165,7 +168,10 @@ deny_signals_to_others(scmp_filter_ctx ctx, pid_t pid, char **error_r)
 	return (0);
 }
 
-/* clone() without new namespaces; clone3() (flags out of reach) ENOSYS. */
+/*
+ * clone() of threads only, without new namespaces; clone3() (flags out of
+ * reach) ENOSYS.
+ */
 static int
 deny_namespaces(scmp_filter_ctx ctx, char **error_r)
 {
@@ -181,6 +187,11 @@ deny_namespaces(scmp_filter_ctx ctx, char **error_r)
 		    SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ,
 		    (scmp_datum_t)flags[i], (scmp_datum_t)flags[i]))) < 0)
 			return (fail(error_r, "clone", rc));
+	/* A new process, not a thread: nothing a worker needs. */
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+	    SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ,
+	    (scmp_datum_t)CLONE_THREAD, 0))) < 0)
+		return (fail(error_r, "clone", rc));
 	if ((nr = seccomp_syscall_resolve_name("clone3")) != __NR_SCMP_ERROR &&
 	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0)) < 0)
 		return (fail(error_r, "clone3", rc));

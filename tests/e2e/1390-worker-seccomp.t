@@ -35,7 +35,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 command -v spamd >/dev/null 2>&1 ||
     bail_out "spamd is not installed (Debian package spamd; make deps)"
 
-plan 21
+plan 23
 
 MARKER=holdscan-1390-escape-from-here
 
@@ -128,7 +128,7 @@ says() {
 
 # escape_line - what the worker said of its last escape
 escape_line() {
-	grep -a 'warning: escape: exec=' "$A_HS_LOG" | tail -n 1 |
+	grep -a 'warning: escape: fork=' "$A_HS_LOG" | tail -n 1 |
 	    sed 's/.*warning: escape: //'
 }
 
@@ -140,9 +140,11 @@ check 'the scanner parent says its workers run under the filter, no network' \
     "$A_HS_LOG"
 sb_send_letter A plain-1
 sb_send_letter A marked-1 "$MARKER"
-check 'the escape was tried' hs_wait_log A 60 'warning: escape: exec='
+check 'the escape was tried' hs_wait_log A 60 'warning: escape: fork='
 LINE=$(escape_line)
 note "under the filter: $LINE"
+check 'fork failed with EPERM (no process to outlive the worker)' \
+    says "$LINE" 'fork=EPERM *'
 check 'exec failed with EPERM' \
     says "$LINE" '*exec=EPERM *'
 check 'ptrace of the scanner parent failed with EPERM' \
@@ -177,6 +179,7 @@ check 'control: the shell ran and wrote its file' \
     wait_until 10 test -s "$ESCAPED"
 check 'control: the connection reached the listener' \
     wait_until 10 test "$(conns)" -ge 1
+check 'control: fork worked' says "$LINE" 'fork=ok *'
 check 'control: ptrace and /proc/PPID/mem still fail (not dumpable)' \
     says "$LINE" '*ptrace=EPERM procmem=E*'
 hs_stop A
@@ -199,7 +202,7 @@ check 'with spamd: the message is scored by spamd and delivered' \
 LINE=$(escape_line)
 note "with spamd: $LINE"
 check 'with spamd: exec and ptrace still fail, a socket connects' \
-    says "$LINE" 'exec=EPERM ptrace=EPERM *socket=ok connect=ok'
+    says "$LINE" 'fork=EPERM exec=EPERM ptrace=EPERM *socket=ok connect=ok'
 check 'with spamd: still no shell' test ! -e "$ESCAPED"
 hs_stop A
 sd_stop S

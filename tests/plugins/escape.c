@@ -9,8 +9,11 @@
  *	returned, as one warning line in the log and as the verdict's
  *	reason:
  *
+ *	fork	fork(): a process that would outlive the worker;
  *	exec	execve("/bin/sh", "-c", "echo escaped >FILE") (option
- *		exec_file);
+ *		exec_file), in the child, or in the worker itself when
+ *		fork failed (a worker the shell replaced is found out by the
+ *		file);
  *	ptrace	ptrace(PTRACE_ATTACH) on the scanner parent;
  *	procmem	open("/proc/PPID/mem", O_RDWR) of the scanner parent (the
  *		way around ptrace);
@@ -22,8 +25,8 @@
  *	Each is "ok" when it worked, else the errno's name ("EPERM");
  *	connect is "-" when there was no socket to connect. The line:
  *
- *	    escape: exec=EPERM ptrace=EPERM procmem=EACCES kill=EPERM
- *	    socket=EPERM connect=-
+ *	    escape: fork=EPERM exec=EPERM ptrace=EPERM procmem=EACCES
+ *	    kill=EPERM socket=EPERM connect=-
  *
  *	The verdict is clean either way: the message must still be
  *	delivered. A message without the marker is clean and nothing is
@@ -97,7 +100,7 @@ outcome(int r, int err)
 }
 
 static const char *
-try_exec(const struct escape *e)
+try_exec(const struct escape *e, const char **fork_r)
 {
 	char		 cmd[512];
 	char		*argv[4];
@@ -110,8 +113,12 @@ try_exec(const struct escape *e)
 	argv[2] = cmd;
 	argv[3] = NULL;
 	/* A child execs, so that a worker without a filter goes on. */
-	if ((pid = fork()) < 0)
-		return (outcome(-1, errno));
+	if ((pid = fork()) < 0) {
+		*fork_r = outcome(-1, errno);
+		r = execve("/bin/sh", argv, environ);
+		return (outcome(r, errno));
+	}
+	*fork_r = "ok";
 	if (pid == 0) {
 		(void)execve("/bin/sh", argv, environ);
 		_exit(errno == EPERM ? 101 : 102);
@@ -130,7 +137,7 @@ escape_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 {
 	struct escape	*e = ctx;
 	struct sockaddr_in sin;
-	const char	*ex, *pt, *pm, *kl, *so, *co = "-", *why;
+	const char	*fk, *ex, *pt, *pm, *kl, *so, *co = "-", *why;
 	char		 path[64];
 	pid_t		 ppid = getppid();
 	int		 r, fd;
@@ -139,7 +146,7 @@ escape_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 	if (escape_options_read(e, &why) < 0 ||
 	    memmem(msg->data, msg->len, e->marker, strlen(e->marker)) == NULL)
 		return (0);
-	ex = try_exec(e);
+	ex = try_exec(e, &fk);
 	r = (int)ptrace(PTRACE_ATTACH, ppid, NULL, NULL);
 	pt = outcome(r, errno);
 	if (r == 0)
@@ -162,8 +169,9 @@ escape_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 		co = outcome(r, errno);
 		(void)close(fd);
 	}
-	(void)snprintf(res->reason, sizeof(res->reason), "exec=%s ptrace=%s "
-	    "procmem=%s kill=%s socket=%s connect=%s", ex, pt, pm, kl, so, co);
+	(void)snprintf(res->reason, sizeof(res->reason), "fork=%s exec=%s "
+	    "ptrace=%s procmem=%s kill=%s socket=%s connect=%s", fk, ex, pt, pm,
+	    kl, so, co);
 	e->host->log(e->host->host_ctx, 1, "%s", res->reason);
 	return (0);
 }

@@ -94,7 +94,8 @@
 #define LAYOUT_RETRY_MS		10000	/* after postconf failed */
 #define METRICS_EVERY_MS	1000
 #define POLL_MAX_MS		1000
-#define RELOAD_WAIT_MS		300000	/* holdscand reload: for the answer */
+#define RELOAD_WAIT_MS		240000	/* holdscand reload: for the answer
+					   (within systemd's 300 s) */
 
 struct holdscand {
 	const char	*config_path;

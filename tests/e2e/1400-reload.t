@@ -18,7 +18,9 @@
 #     non-zero, naming it, one log line;
 #  8. the SysV init script: reload applies a good file; reload and
 #     restart with a typo exit non-zero with the error, and the same
-#     daemon (same pid) runs on.
+#     daemon (same pid) runs on; so does a reload of a setting that
+#     needs a restart;
+#  9. "holdscand reload" without a running holdscand says so (exit 69).
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -29,7 +31,7 @@ SRC=$(cd "$HS_LIB/../.." && pwd)
     skip_all "clamav-testfiles is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/clamav.so" ] || bail_out "no $HS_BUILD/plugins/clamav.so"
 
-plan 43
+plan 44
 
 SIGS="$HS_TMP/sigs"
 "$HS_PYTHON" "$TESTDATA" sigs "$SIGS" || bail_out "clamav-testdata.py failed"
@@ -223,4 +225,7 @@ check_eq 'four were quarantined' "$(quarantined)" 4
 check_eq 'no fatal or panic in the log' \
     "$(grep -Ec 'fatal|panic' "$A_HS_LOG")" 0
 hs_stop A
+reload
+check_eq 'holdscand reload without a running holdscand: exit 69, said so' \
+    "$rc:$(grep -c 'holdscand is not running' "$HS_TMP/reload.out")" "69:1"
 done_testing

@@ -59,7 +59,6 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -842,6 +841,18 @@ reload_answer(struct holdscand *d, bool ok, const char *fmt, ...)
 		hs_warn("cannot write the reload status");
 }
 
+/* Add name to buf ("a, b") if was and now differ. */
+static void
+note_changed(char *buf, size_t size, const char *name, const char *was,
+    const char *now)
+{
+	size_t	 len = strlen(buf);
+
+	if (strcmp(was, now) != 0 && len + 1 < size)
+		(void)snprintf(buf + len, size - len, "%s%s", len ? ", " : "",
+		    name);
+}
+
 /*
  * Settings that cannot change while we run: the queue and the state we
  * hold open and locked, the users and programs the supervisor (forked
@@ -852,32 +863,20 @@ static void
 restart_only(const struct hs_config *old, const struct hs_config *conf,
     char *buf, size_t size)
 {
-	const struct {
-		const char	*name;
-		size_t		 off;
-	} fields[] = {
-#define F(field) { #field, offsetof(struct hs_config, field) }
-		F(postfix_config_directory), F(state_directory),
-		F(quarantine_directory), F(holdscan_queue_subdir), F(pid_file),
-		F(worker_user), F(scanner_program), F(scanner_temp_directory),
-		F(syslog_name), F(syslog_facility), F(log_file),
-#undef F
-	};
-	size_t	 i, len = 0;
-
 	buf[0] = '\0';
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		const char *a = *(char *const *)(const void *)
-		    ((const char *)old + fields[i].off);
-		const char *b = *(char *const *)(const void *)
-		    ((const char *)conf + fields[i].off);
-
-		if (strcmp(a, b) == 0 || len + 1 >= size)
-			continue;
-		(void)snprintf(buf + len, size - len, "%s%s", len ? ", " : "",
-		    fields[i].name);
-		len = strlen(buf);
-	}
+#define CHANGED(field) note_changed(buf, size, #field, old->field, conf->field)
+	CHANGED(postfix_config_directory);
+	CHANGED(state_directory);
+	CHANGED(quarantine_directory);
+	CHANGED(holdscan_queue_subdir);
+	CHANGED(pid_file);
+	CHANGED(worker_user);
+	CHANGED(scanner_program);
+	CHANGED(scanner_temp_directory);
+	CHANGED(syslog_name);
+	CHANGED(syslog_facility);
+	CHANGED(log_file);
+#undef CHANGED
 }
 
 /*

@@ -3,7 +3,7 @@
  *	holdscand - scan Postfix's hold queue and release what passes (8)
  * SYNOPSIS
  *	holdscand [-fv] [-c config_file]
- *	holdscand -n [-c config_file]
+ *	holdscand -n | -t [-c config_file]
  *	holdscand [-c config_file] reload
  * DESCRIPTION
  *	The master process. Started as root, it has the scanner program
@@ -145,12 +145,13 @@ static void
 usage_to(FILE *fp, int rc)
 {
 	(void)fprintf(fp, "usage: holdscand [-fv] [-c config_file]\n"
-	    "       holdscand -n [-c config_file]\n"
+	    "       holdscand -n | -t [-c config_file]\n"
 	    "       holdscand [-c config_file] reload\n"
 	    "       holdscand --help | --version\n"
 	    "  -c FILE  configuration (default " CONFIG_DEFAULT_FILE ")\n"
 	    "  -f       stay in the foreground, log to the standard error\n"
 	    "  -n       print the parameters the file sets, check them, exit\n"
+	    "  -t       check the file and start its plugins; print only errors\n"
 	    "  reload   check the file, have the running holdscand reload it,\n"
 	    "           and say whether it took it (exit status 0) or not\n"
 	    "  -v       log debugging detail\n"
@@ -266,10 +267,13 @@ check_plugin_sections(struct holdscand *d)
  * The file checked as at start, every error it has reported (the plugin
  * sections' by the scanner program, as worker_user when we are root):
  * 0, or -1 with the errors in *errors_r. *conf_r as config_load_anyway()
- * gives it (NULL only when the file cannot be read).
+ * gives it (NULL only when the file cannot be read). With start, each
+ * scanner's plugin is also started as the scanner parent starts it (as
+ * holdscand -t does), and one that does not start is an error too.
  */
 static int
-check_file(const char *path, struct hs_config **conf_r, char **errors_r)
+check_file(const char *path, bool start, struct hs_config **conf_r,
+    char **errors_r)
 {
 	struct queue_layout *ql = NULL;
 	struct hs_config *conf = NULL;
@@ -292,9 +296,16 @@ check_file(const char *path, struct hs_config **conf_r, char **errors_r)
 			hs_warnx("plugin sections not checked: %s", why);
 			free(why);
 		} else {
-			switch (scanprog_check(&sp, false, &out)) {
+			switch (scanprog_check(&sp, start, &out)) {
 			case 0:
 				break;
+			case 1:			/* a plugin that does not start */
+				if (!start) {
+					hs_warnx("plugin sections not checked: "
+					    "%s", out);
+					break;
+				}
+				/* FALLTHROUGH */
 			case EX_CONFIG:		/* every error, in file order */
 				free(errors);
 				errors = out;
@@ -317,19 +328,27 @@ check_file(const char *path, struct hs_config **conf_r, char **errors_r)
 	return (0);
 }
 
-/* holdscand -n: the configuration as postconf -n shows main.cf's. */
+/*
+ * holdscand -n: the configuration as postconf -n shows main.cf's.
+ * holdscand -t (test): the file checked as a start would check it, each
+ * scanner's plugin started too (as worker_user, in a child of the
+ * scanner program, and stopped again), and nothing printed: 0 when
+ * holdscand would start with it. The init script's restart runs it
+ * before it stops a running holdscand. Errors: printed, EX_CONFIG.
+ */
 static int
-print_config(const char *path)
+print_config(const char *path, bool test)
 {
 	struct hs_config *conf = NULL;
 	char		*errors = NULL;
 
-	if (check_file(path, &conf, &errors) < 0) {
+	if (check_file(path, test, &conf, &errors) < 0) {
 		(void)fprintf(stderr, "%s\n", errors);
 		hs_fatalx(EX_CONFIG, "%s: configuration errors, not started",
 		    path);
 	}
-	config_print(conf, stdout, true);
+	if (!test)
+		config_print(conf, stdout, true);
 	config_free(&conf);
 	return (0);
 }
@@ -345,7 +364,7 @@ request_reload(const char *path)
 	struct hs_config *conf = NULL;
 	char		*errors = NULL, *msg = NULL;
 
-	if (check_file(path, &conf, &errors) < 0) {
+	if (check_file(path, false, &conf, &errors) < 0) {
 		(void)fprintf(stderr, "%s\n", errors);
 		hs_fatalx(EX_CONFIG, "%s: configuration errors, not reloaded; "
 		    "holdscand runs on with the configuration it has", path);
@@ -1345,7 +1364,7 @@ main(int argc, char **argv)
 	};
 	struct holdscand d;
 	char		*errors = NULL;
-	bool		 print_conf = false, reload = false;
+	bool		 print_conf = false, reload = false, test = false;
 	size_t		 nworkers;
 	int		 ch;
 
@@ -1353,7 +1372,7 @@ main(int argc, char **argv)
 	d.config_path = CONFIG_DEFAULT_FILE;
 	d.pidfd = d.sigfd = d.qdirfd = d.ready_fd = d.instance_fd = -1;
 	d.reload_fd = -1;
-	while ((ch = getopt_long(argc, argv, "c:fhnvV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhntvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			d.config_path = optarg;
@@ -1363,6 +1382,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			print_conf = true;
+			break;
+		case 't':
+			test = true;
 			break;
 		case 'v':
 			d.verbose++;
@@ -1378,18 +1400,18 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind + 1 == argc && strcmp(argv[optind], "reload") == 0 &&
-	    !print_conf && !d.foreground)
+	    !print_conf && !test && !d.foreground)
 		reload = true;
-	else if (optind != argc)
+	else if (optind != argc || (print_conf && test))
 		usage();
-	log_open("holdscand", d.foreground || print_conf || reload ?
+	log_open("holdscand", d.foreground || print_conf || test || reload ?
 	    LOG_DEST_STDERR :
 	    LOG_DEST_SYSLOG, LOG_MAIL, d.verbose);
 	/* Before it is read: only root may change what we run as root by. */
 	if (config_file_safe(d.config_path, &errors) < 0)
 		hs_fatalx(EX_CONFIG, "%s", errors);
-	if (print_conf)
-		return (print_config(d.config_path));
+	if (print_conf || test)
+		return (print_config(d.config_path, test));
 	if (reload)
 		return (request_reload(d.config_path));
 	if ((d.conf = load_config(d.config_path, &errors)) == NULL) {

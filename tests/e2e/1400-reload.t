@@ -19,7 +19,8 @@
 #  8. the SysV init script: reload applies a good file; reload and
 #     restart with a typo exit non-zero with the error, and the same
 #     daemon (same pid) runs on; so does a reload of a setting that
-#     needs a restart;
+#     needs a restart, and a restart with a plugin that cannot start
+#     (holdscand -t starts the plugins);
 #  9. "holdscand reload" without a running holdscand says so (exit 69).
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
@@ -31,7 +32,7 @@ SRC=$(cd "$HS_LIB/../.." && pwd)
     skip_all "clamav-testfiles is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/clamav.so" ] || bail_out "no $HS_BUILD/plugins/clamav.so"
 
-plan 44
+plan 47
 
 SIGS="$HS_TMP/sigs"
 "$HS_PYTHON" "$TESTDATA" sigs "$SIGS" || bail_out "clamav-testdata.py failed"
@@ -208,6 +209,18 @@ check 'and it names the setting' grep -q 'state_directory changed' \
     "$HS_TMP/init.out"
 check 'the same daemon runs on' sh -c \
     "kill -0 $pid && [ \"\$(cat '$PIDFILE')\" = $pid ]"
+rc=0
+"$HOLDSCAND" -t -c "$HS_TMP/good.conf" >"$HS_TMP/test.out" 2>&1 || rc=$?
+check_eq 'holdscand -t of a good file: exit 0, nothing said' \
+    "$rc:$(wc -c <"$HS_TMP/test.out")" "0:0"
+conf "clamav, attachments, headers"
+sed -i "s|rules_file = .*|rules_file = $HS_TMP/rules/missing|" "$CONF"
+sh "$INIT" restart >"$HS_TMP/init.out" 2>&1
+check_eq 'init restart with a plugin that cannot start: exit 1, the same master' \
+    "$?:$(cat "$PIDFILE")" "1:$pid"
+check 'and it shows why (holdscand -t started the plugin)' grep -q \
+    "plugin headers, started as worker_user nobody: .*rules/missing" \
+    "$HS_TMP/init.out"
 cp "$HS_TMP/good.conf" "$CONF"
 lottery L8
 check 'it scans with the last configuration taken (no headers): delivered' \

@@ -3,7 +3,8 @@
  *	holdscand - scan Postfix's hold queue and release what passes (8)
  * SYNOPSIS
  *	holdscand [-fv] [-c config_file]
- *	holdscand -n [-c config_file]
+ *	holdscand -n | -t [-c config_file]
+ *	holdscand [-c config_file] reload
  * DESCRIPTION
  *	The master process. Started as root, it has the scanner program
  *	check the plugin sections of its configuration (it loads no plugin
@@ -27,9 +28,14 @@
  *	Everything it knows lives in the one context struct below.
  *
  *	SIGTERM: stop claiming, finish the messages already claimed, exit.
- *	SIGHUP: re-read the configuration; the scanner parent checks its
- *	plugin sections, and it is taken (and the scanners reload) only when
- *	they are right, else refused with the errors in the log.
+ *	SIGHUP: re-read the configuration. A file with errors, or that
+ *	changes a setting that needs a restart (restart_only()), is refused
+ *	here; else the scanner parent checks its plugin sections and builds
+ *	its scanners (a new set of plugins when the scanners list or their
+ *	options changed), and it is taken only when that worked. Either way
+ *	one log line says what became of it, and the reload status file
+ *	(reload.c) too, where "holdscand reload" waits for the answer after
+ *	checking the file and sending the signal.
  *	Postfix's queue hashing and queue id style are followed when main.cf
  *	changes (follow_layout()); no signal is needed.
  *	A dead scanner parent is replaced after a pause (worker.c);
@@ -79,6 +85,7 @@
 #include "daemon/instance.h"
 #include "daemon/notify.h"
 #include "daemon/pipeline.h"
+#include "daemon/reload.h"
 #include "daemon/watch.h"
 #include "daemon/worker.h"
 
@@ -86,6 +93,8 @@
 #define LAYOUT_RETRY_MS		10000	/* after postconf failed */
 #define METRICS_EVERY_MS	1000
 #define POLL_MAX_MS		1000
+#define RELOAD_WAIT_MS		240000	/* holdscand reload: for the answer
+					   (within systemd's 300 s) */
 
 struct holdscand {
 	const char	*config_path;
@@ -107,6 +116,10 @@ struct holdscand {
 	struct hs_config *pending;	/* re-read, its plugin sections being
 					   checked by the scanner parent */
 	bool		 reload_again;	/* SIGHUP while they were */
+	struct reload_status reload;	/* what reload.c's file says */
+	unsigned long	 reload_reading;	/* SIGHUPs seen when the file
+					   being reloaded was read */
+	int		 reload_fd;	/* that file, opened as root */
 	struct pipeline	*pipe;		/* each message's life (pipeline.c) */
 	long		 next_rescan_ms;
 	long		 next_metrics_ms;
@@ -132,11 +145,15 @@ static void
 usage_to(FILE *fp, int rc)
 {
 	(void)fprintf(fp, "usage: holdscand [-fv] [-c config_file]\n"
-	    "       holdscand -n [-c config_file]\n"
+	    "       holdscand -n | -t [-c config_file]\n"
+	    "       holdscand [-c config_file] reload\n"
 	    "       holdscand --help | --version\n"
 	    "  -c FILE  configuration (default %s)\n"
 	    "  -f       stay in the foreground, log to the standard error\n"
 	    "  -n       print the parameters the file sets, check them, exit\n"
+	    "  -t       check the file and start its plugins; print only errors\n"
+	    "  reload   check the file, have the running holdscand reload it,\n"
+	    "           and say whether it took it (exit status 0) or not\n"
 	    "  -v       log debugging detail\n"
 	    "see holdscand(8) and holdscan.conf(5)\n", CONFIG_DEFAULT_FILE);
 	exit(rc);
@@ -169,6 +186,27 @@ warn_errors(const char *errors, const char *fmt, ...)
 	    line = strtok_r(NULL, "\n", &save))
 		hs_warnx("%s", line);
 	free(copy);
+}
+
+/* errors ("file:line: ..." lines) as one line, "; " between them. */
+static char *
+one_line(const char *errors)
+{
+	char	*s = xstrdup(errors != NULL ? errors : ""), *p;
+	size_t	 len = strlen(s);
+
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == ' '))
+		s[--len] = '\0';
+	for (p = s; (p = strchr(p, '\n')) != NULL; ) {
+		char	*joined;
+
+		*p = '\0';
+		joined = xasprintf("%s; %s", s, p + 1);
+		p = joined + (p - s) + 2;
+		free(s);
+		s = joined;
+	}
+	return (s);
 }
 
 /* Plugin sections are kept unchecked: the scanner program checks them. */
@@ -226,12 +264,16 @@ check_plugin_sections(struct holdscand *d)
 }
 
 /*
- * holdscand -n: the configuration as postconf -n shows main.cf's, after
- * every error it has is reported (the plugin sections' by the scanner
- * program, as worker_user when we are root).
+ * The file checked as at start, every error it has reported (the plugin
+ * sections' by the scanner program, as worker_user when we are root):
+ * 0, or -1 with the errors in *errors_r. *conf_r as config_load_anyway()
+ * gives it (NULL only when the file cannot be read). With start, each
+ * scanner's plugin is also started as the scanner parent starts it (as
+ * holdscand -t does), and one that does not start is an error too.
  */
 static int
-print_config(const char *path)
+check_file(const char *path, bool start, struct hs_config **conf_r,
+    char **errors_r)
 {
 	struct queue_layout *ql = NULL;
 	struct hs_config *conf = NULL;
@@ -254,9 +296,16 @@ print_config(const char *path)
 			hs_warnx("plugin sections not checked: %s", why);
 			free(why);
 		} else {
-			switch (scanprog_check(&sp, false, &out)) {
+			switch (scanprog_check(&sp, start, &out)) {
 			case 0:
 				break;
+			case 1:			/* a plugin that does not start */
+				if (!start) {
+					hs_warnx("plugin sections not checked: "
+					    "%s", out);
+					break;
+				}
+				/* FALLTHROUGH */
 			case EX_CONFIG:		/* every error, in file order */
 				free(errors);
 				errors = out;
@@ -270,12 +319,68 @@ print_config(const char *path)
 			free(out);
 		}
 	}
+	*conf_r = conf;
 	if (loaded < 0) {
+		*errors_r = errors;
+		return (-1);
+	}
+	free(errors);
+	return (0);
+}
+
+/*
+ * holdscand -n: the configuration as postconf -n shows main.cf's.
+ * holdscand -t (test): the file checked as a start would check it, each
+ * scanner's plugin started too (as worker_user, in a child of the
+ * scanner program, and stopped again), and nothing printed: 0 when
+ * holdscand would start with it. The init script's restart runs it
+ * before it stops a running holdscand. Errors: printed, EX_CONFIG.
+ */
+static int
+print_config(const char *path, bool test)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL;
+
+	if (check_file(path, test, &conf, &errors) < 0) {
 		(void)fprintf(stderr, "%s\n", errors);
 		hs_fatalx(EX_CONFIG, "%s: configuration errors, not started",
 		    path);
 	}
-	config_print(conf, stdout, true);
+	if (!test)
+		config_print(conf, stdout, true);
+	config_free(&conf);
+	return (0);
+}
+
+/*
+ * holdscand reload: the file checked as holdscand -n checks it, then the
+ * running holdscand signalled, and its answer awaited (reload.c): exit
+ * 0 when it took the file, non-zero with the reason when it did not.
+ */
+static int
+request_reload(const char *path)
+{
+	struct hs_config *conf = NULL;
+	char		*errors = NULL, *msg = NULL;
+
+	if (check_file(path, false, &conf, &errors) < 0) {
+		(void)fprintf(stderr, "%s\n", errors);
+		hs_fatalx(EX_CONFIG, "%s: configuration errors, not reloaded; "
+		    "holdscand runs on with the configuration it has", path);
+	}
+	switch (reload_request(conf->pid_file, RELOAD_WAIT_MS, &msg)) {
+	case RELOAD_TAKEN:
+		(void)printf("holdscand: %s\n", msg);
+		break;
+	case RELOAD_REFUSED:
+		hs_fatalx(EX_CONFIG, "%s", msg);
+	case RELOAD_NOT_RUNNING:
+		hs_fatalx(EX_UNAVAILABLE, "reload: %s", msg);
+	case RELOAD_NO_ANSWER:
+		hs_fatalx(EX_TEMPFAIL, "reload: %s", msg);
+	}
+	free(msg);
 	config_free(&conf);
 	return (0);
 }
@@ -404,14 +509,15 @@ make_parent(const char *path)
 }
 
 /*
- * Open the pid file as a file of our own only: no link followed, mode
- * 0600, owned by us. One that anybody else could open (an older 0644
+ * Open the pid file (what: its name in a warning; the reload status
+ * file beside it is opened the same way) as a file of our own only: no
+ * link followed, mode 0600, owned by us. One that anybody else could open (an older 0644
  * one, or one another user made) is replaced first, so that nobody but
  * a holdscand started by root can hold its lock and make us believe one
  * runs. -1 with errno.
  */
 static int
-open_pidfile(const char *path)
+open_pidfile(const char *path, const char *what)
 {
 	struct stat	 st, lst;
 	int		 fd, tries;
@@ -434,12 +540,29 @@ open_pidfile(const char *path)
 		if (lstat(path, &lst) == 0 && lst.st_ino == st.st_ino &&
 		    lst.st_dev == st.st_dev && unlink(path) < 0)
 			return (-1);
-		hs_warnx("pid file %s was not root's alone (owner uid %lu, "
-		    "mode %04o): made again", path, (unsigned long)st.st_uid,
+		hs_warnx("%s %s was not root's alone (owner uid %lu, "
+		    "mode %04o): made again", what, path, (unsigned long)st.st_uid,
 		    (unsigned)(st.st_mode & 07777));
 	}
 	errno = EEXIST;
 	return (-1);
+}
+
+/*
+ * The reload status file beside the pid file (reload.c), opened now, as
+ * root, and written through its descriptor after we drop privileges.
+ */
+static void
+open_reload_status(struct holdscand *d)
+{
+	char	*path = reload_status_path(d->conf->pid_file);
+
+	if ((d->reload_fd = open_pidfile(path, "reload status file")) < 0)
+		hs_fatal(EX_CANTCREAT, "reload status file %s", path);
+	d->reload.pid = (long)getpid();
+	if (reload_status_write(d->reload_fd, &d->reload) < 0)
+		hs_fatal(EX_IOERR, "write reload status file %s", path);
+	free(path);
 }
 
 static void
@@ -448,7 +571,7 @@ write_pidfile(struct holdscand *d)
 	char	 buf[32];
 	int	 n;
 
-	if ((d->pidfd = open_pidfile(d->conf->pid_file)) < 0)
+	if ((d->pidfd = open_pidfile(d->conf->pid_file, "pid file")) < 0)
 		hs_fatal(EX_CANTCREAT, "pid file %s", d->conf->pid_file);
 	if (flock(d->pidfd, LOCK_EX | LOCK_NB) < 0) {
 		ssize_t	 r = read(d->pidfd, buf, sizeof(buf) - 1);
@@ -622,7 +745,6 @@ resolve_worker_user(struct holdscand *d)
 	/* The scanner parents' command line, for holdscand's whole life. */
 	d->setup.program = xstrdup(d->conf->scanner_program);
 	d->setup.config_path = d->config_path;
-	d->setup.plugins = xstrdup(d->conf->scanners_text);
 	d->setup.log_ident = xstrdup(d->conf->syslog_name);
 	d->setup.log_stderr = d->foreground;
 	d->setup.log_facility = config_syslog_facility(d->conf);
@@ -698,15 +820,95 @@ open_state(struct holdscand *d)
 	pipeline_start(d->pipe);
 }
 
+/* The scanner workers conf asks for: worker_count, or two per CPU. */
+static size_t
+workers_wanted(const struct hs_config *conf)
+{
+	long	 cpus;
+
+	/*
+	 * Two per CPU by default: a worker waits for the master between
+	 * messages, and with one per CPU the CPUs then idle (make bench:
+	 * ~10 % faster drains with two).
+	 */
+	if (conf->worker_count > 0)
+		return ((size_t)conf->worker_count);
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return (cpus > 0 ? 2 * (size_t)cpus : 1);
+}
+
+/* The answer to the reload that read the file: logged, and in its file. */
+static void	reload_answer(struct holdscand *, bool, const char *, ...)
+		    HS_PRINTF(3, 4);
+
+static void
+reload_answer(struct holdscand *d, bool ok, const char *fmt, ...)
+{
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(d->reload.message, sizeof(d->reload.message), fmt, ap);
+	va_end(ap);
+	d->reload.ok = ok;
+	d->reload.done = d->reload_reading;
+	if (ok)
+		hs_info("%s", d->reload.message);
+	else
+		hs_warnx("%s", d->reload.message);
+	if (d->reload_fd >= 0 && reload_status_write(d->reload_fd,
+	    &d->reload) < 0)
+		hs_warn("cannot write the reload status");
+}
+
+/* Add name to buf ("a, b") if was and now differ. */
+static void
+note_changed(char *buf, size_t size, const char *name, const char *was,
+    const char *now)
+{
+	size_t	 len = strlen(buf);
+
+	if (strcmp(was, now) != 0 && len + 1 < size)
+		(void)snprintf(buf + len, size - len, "%s%s", len ? ", " : "",
+		    name);
+}
+
 /*
- * SIGHUP: read the file again; if it is right, have the scanner parent
- * check its plugin sections (config_checked() takes it or refuses it).
+ * Settings that cannot change while we run: the queue and the state we
+ * hold open and locked, the users and programs the supervisor (forked
+ * as root) starts scanners as, the directories made as root, the log's
+ * identity. The names of those that differ in conf, in buf ("" none).
+ */
+static void
+restart_only(const struct hs_config *old, const struct hs_config *conf,
+    char *buf, size_t size)
+{
+	buf[0] = '\0';
+#define CHANGED(field) note_changed(buf, size, #field, old->field, conf->field)
+	CHANGED(postfix_config_directory);
+	CHANGED(state_directory);
+	CHANGED(quarantine_directory);
+	CHANGED(holdscan_queue_subdir);
+	CHANGED(pid_file);
+	CHANGED(worker_user);
+	CHANGED(scanner_program);
+	CHANGED(scanner_temp_directory);
+	CHANGED(syslog_name);
+	CHANGED(syslog_facility);
+	CHANGED(log_file);
+#undef CHANGED
+}
+
+/*
+ * SIGHUP: read the file again; refuse it when it has errors or changes
+ * a setting that needs a restart; else have the scanner parent check
+ * its plugin sections and build its scanners (config_checked() takes it
+ * or refuses it). Every outcome is one log line and the status file.
  */
 static void
 reload_config(struct holdscand *d)
 {
 	struct hs_config *conf;
-	char		*errors = NULL;
+	char		*errors = NULL, *line, names[512];
 	int		 fd;
 
 	/*
@@ -725,16 +927,28 @@ reload_config(struct holdscand *d)
 		    "%s is read again after that", d->config_path);
 		return;
 	}
+	d->reload_reading = d->reload.requested;
 	if ((conf = load_config(d->config_path, &errors)) == NULL) {
-		warn_errors(errors, "reload: %s has errors, keeping the running "
-		    "configuration:", d->config_path);
+		line = one_line(errors);
+		reload_answer(d, false, "reload: %s has errors, keeping the "
+		    "running configuration: %s", d->config_path, line);
+		free(line);
 		free(errors);
+		return;
+	}
+	restart_only(d->conf, conf, names, sizeof(names));
+	if (names[0] != '\0') {
+		reload_answer(d, false, "reload: %s: %s changed, which takes a "
+		    "restart of holdscand; keeping the running configuration",
+		    d->config_path, names);
+		config_free(&conf);
 		return;
 	}
 	if ((fd = wire_memfd("holdscan.conf", conf->text,
 	    strlen(conf->text))) < 0) {
-		hs_warn("reload: cannot hand %s to the scanners; keeping the "
-		    "running configuration", d->config_path);
+		reload_answer(d, false, "reload: cannot hand %s to the scanners "
+		    "(%s); keeping the running configuration", d->config_path,
+		    strerror(errno));
 		config_free(&conf);
 		return;
 	}
@@ -743,38 +957,15 @@ reload_config(struct holdscand *d)
 	pool_reload(&d->pool, fd);
 }
 
-/* The scanner parent found the re-read configuration right: take it. */
+/* The scanner parent took the re-read configuration: so do we. */
 static void
 take_config(struct holdscand *d)
 {
 	struct hs_config *conf = d->pending, *old = d->conf;
 	char		*errors = NULL;
+	size_t		 was = workers_wanted(old), now = workers_wanted(conf);
 
 	d->pending = NULL;
-	/* Paths and identities need a restart; keep the running ones. */
-#define KEEP(field) do { \
-	if (strcmp(conf->field, old->field) != 0) \
-		hs_warnx("reload: " #field " changed; restart holdscand to " \
-		    "apply it"); \
-	free(conf->field); \
-	conf->field = xstrdup(old->field); \
-} while (0)
-	KEEP(postfix_config_directory);
-	KEEP(state_directory);
-	KEEP(quarantine_directory);
-	KEEP(holdscan_queue_subdir);
-	KEEP(pid_file);
-	KEEP(worker_user);
-	KEEP(plugin_directory);
-	KEEP(scanner_program);
-	KEEP(scanner_temp_directory);
-	KEEP(syslog_name);		/* log_open() is done once */
-	KEEP(syslog_facility);
-	KEEP(log_file);
-#undef KEEP
-	if (conf->worker_count != old->worker_count)
-		hs_warnx("reload: worker_count changed; restart holdscand to "
-		    "apply it");
 	if (notify_configure(d->notify, conf, &errors) < 0) {
 		hs_warnx("reload: %s; keeping the notification settings",
 		    errors);
@@ -785,21 +976,27 @@ take_config(struct holdscand *d)
 	d->conf = conf;
 	pipeline_reconfigure(d->pipe, conf);
 	log_set_verbose(conf->verbose || d->verbose);
+	if (now != was)
+		pool_resize(&d->pool, now);
 	config_free(&old);
-	hs_info("reload: configuration %s re-read", d->config_path);
+	reload_answer(d, true, "reload: configuration %s re-read: scanners %s, "
+	    "%zu workers", d->config_path, conf->nscanners ?
+	    conf->scanners_text : "none", now);
 }
 
 /*
  * pool_params.checked: the scanner parent's word on a configuration's
- * plugin sections. A reload is taken or refused; the configuration we
- * started with can only be refused here if the file's plugins changed
- * since check_plugin_sections() (a scanner parent started later says so
- * itself and exits, and the pool starts another after a pause).
+ * plugin sections and its scanners. A reload is taken or refused; the
+ * configuration we started with can only be refused here if the file's
+ * plugins changed since check_plugin_sections() (a scanner parent
+ * started later says so itself and exits, and the pool starts another
+ * after a pause).
  */
 static void
 config_checked(void *arg, bool reload, bool ok, const char *errors)
 {
 	struct holdscand *d = arg;
+	char		*line;
 
 	if (!reload) {
 		if (!d->pool.ever_ready) {
@@ -813,8 +1010,11 @@ config_checked(void *arg, bool reload, bool ok, const char *errors)
 	if (ok) {
 		take_config(d);
 	} else {
-		warn_errors(errors, "reload: %s has errors, keeping the running "
-		    "configuration:", d->config_path);
+		line = one_line(errors);
+		reload_answer(d, false, "reload: %s refused by the scanners, "
+		    "keeping the running configuration: %s", d->config_path,
+		    line);
+		free(line);
 		config_free(&d->pending);
 	}
 	if (d->reload_again) {
@@ -838,6 +1038,10 @@ handle_signals(struct holdscand *d)
 			pipeline_stop(d->pipe);
 			break;
 		case SIGHUP:
+			d->reload.requested++;
+			if (d->reload_fd >= 0 && reload_status_write(
+			    d->reload_fd, &d->reload) < 0)
+				hs_warn("cannot write the reload status");
 			reload_config(d);
 			break;
 		case SIGCHLD:
@@ -1165,14 +1369,15 @@ main(int argc, char **argv)
 	};
 	struct holdscand d;
 	char		*errors = NULL;
-	bool		 print_conf = false;
+	bool		 print_conf = false, reload = false, test = false;
 	size_t		 nworkers;
 	int		 ch;
 
 	memset(&d, 0, sizeof(d));
 	d.config_path = CONFIG_DEFAULT_FILE;
 	d.pidfd = d.sigfd = d.qdirfd = d.ready_fd = d.instance_fd = -1;
-	while ((ch = getopt_long(argc, argv, "c:fhnvV", longopts, NULL)) != -1) {
+	d.reload_fd = -1;
+	while ((ch = getopt_long(argc, argv, "c:fhntvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			d.config_path = optarg;
@@ -1182,6 +1387,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			print_conf = true;
+			break;
+		case 't':
+			test = true;
 			break;
 		case 'v':
 			d.verbose++;
@@ -1196,15 +1404,21 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind + 1 == argc && strcmp(argv[optind], "reload") == 0 &&
+	    !print_conf && !test && !d.foreground)
+		reload = true;
+	else if (optind != argc || (print_conf && test))
 		usage();
-	log_open("holdscand", d.foreground || print_conf ? LOG_DEST_STDERR :
+	log_open("holdscand", d.foreground || print_conf || test || reload ?
+	    LOG_DEST_STDERR :
 	    LOG_DEST_SYSLOG, LOG_MAIL, d.verbose);
 	/* Before it is read: only root may change what we run as root by. */
 	if (config_file_safe(d.config_path, &errors) < 0)
 		hs_fatalx(EX_CONFIG, "%s", errors);
-	if (print_conf)
-		return (print_config(d.config_path));
+	if (print_conf || test)
+		return (print_config(d.config_path, test));
+	if (reload)
+		return (request_reload(d.config_path));
 	if ((d.conf = load_config(d.config_path, &errors)) == NULL) {
 		(void)fprintf(stderr, "%s\n", errors);
 		hs_fatalx(EX_CONFIG, "%s: configuration errors, not started",
@@ -1240,16 +1454,9 @@ main(int argc, char **argv)
 		d.ready_fd = daemonize(d.conf->log_file[0] ? d.conf->log_file :
 		    "the mail log");
 	write_pidfile(&d);
+	open_reload_status(&d);
 	setup_signals(&d);
-	/*
-	 * Two per CPU by default: a worker waits for the master between
-	 * messages, and with one per CPU the CPUs then idle (make bench:
-	 * ~10 % faster drains with two).
-	 */
-	nworkers = d.conf->worker_count > 0 ? (size_t)d.conf->worker_count :
-	    2 * (size_t)sysconf(_SC_NPROCESSORS_ONLN);
-	if (nworkers < 1)
-		nworkers = 1;
+	nworkers = workers_wanted(d.conf);
 	/*
 	 * While we are root: the supervisor it forks starts scanner parents
 	 * as worker_user, this first one and any that replaces a dead one.
@@ -1301,7 +1508,6 @@ main(int argc, char **argv)
 	config_free(&d.pending);
 	config_free(&d.conf);
 	free((char *)d.setup.program);
-	free((char *)d.setup.plugins);
 	free((char *)d.setup.log_ident);
 	return (0);
 }

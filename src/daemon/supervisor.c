@@ -17,7 +17,7 @@
  *	child becomes worker_user (groups, gid, uid, in Postfix's order)
  *	and executes the scanner program, "holdscan-scanner serve", with
  *	its end of the socket as descriptor 3 and everything else it needs
- *	on its command line (the configuration's name, the plugins to run,
+ *	on its command line (the configuration's name,
  *	the log's name and destination, the user's name); the master sends
  *	it the configuration over the socket. The supervisor gives the
  *	master its end and tells it how each scanner parent ended
@@ -205,8 +205,6 @@ exec_scanner(const struct supervisor *sv, int ctl, pid_t supervisor)
 	argv[n++] = facility;
 	argv[n++] = "-c";
 	argv[n++] = (char *)s->config_path;
-	argv[n++] = "-P";
-	argv[n++] = (char *)s->plugins;
 	argv[n++] = "-u";
 	argv[n++] = (char *)s->user;
 	if (s->verbose > 0)

@@ -18,8 +18,6 @@
 struct supervisor_setup {
 	const char	*program;	/* scanner_program (holdscan-scanner) */
 	const char	*config_path;	/* names the configuration in messages */
-	const char	*plugins;	/* the scanners at start, "a, b": the
-					   plugins a scanner parent runs */
 	uid_t		 uid;		/* worker user; (uid_t)-1: keep ours */
 	gid_t		 gid;
 	const char	*user;

@@ -512,6 +512,40 @@ pool_fill(struct pool *pool)
 	}
 }
 
+void
+pool_resize(struct pool *pool, size_t n)
+{
+	struct worker	*w, *next;
+	size_t		 current = 0;
+
+	if (n < 1)
+		n = 1;
+	hs_info("scanner workers: %zu (were %zu)", n, pool->want);
+	pool->want = n;
+	TAILQ_FOREACH(w, &pool->workers, entry)
+		if (!w->retiring && w->generation == pool->generation)
+			current++;
+	/* Idle ones first, then busy ones after their message. */
+	for (w = TAILQ_FIRST(&pool->workers); w != NULL && current > n;
+	    w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (w->job == NULL && !w->retiring &&
+		    w->generation == pool->generation) {
+			worker_free(pool, w);	/* it exits on end of file */
+			current--;
+		}
+	}
+	TAILQ_FOREACH(w, &pool->workers, entry) {
+		if (current <= n)
+			break;
+		if (!w->retiring && w->generation == pool->generation) {
+			w->retiring = true;
+			current--;
+		}
+	}
+	pool_fill(pool);
+}
+
 struct worker *
 pool_idle(struct pool *pool)
 {

@@ -140,6 +140,12 @@ size_t	 pool_lost(struct pool *pool, const char *why, void ***jobs_r);
 long	 pool_tick(struct pool *pool);
 /* Ask for workers until the pool has its size. */
 void	 pool_fill(struct pool *pool);
+/*
+ * pool_resize() makes the pool's size n (worker_count, on a reload):
+ * more workers are asked for; of the surplus, idle workers are closed
+ * at once and busy ones after their message, as a reload retires them.
+ */
+void	 pool_resize(struct pool *pool, size_t n);
 /* An idle worker of the newest generation, or NULL. */
 struct worker *pool_idle(struct pool *pool);
 /*

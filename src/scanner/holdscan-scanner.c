@@ -3,7 +3,7 @@
  *	holdscan-scanner - holdscan's scanner program (8)
  * SYNOPSIS
  *	holdscan-scanner [-v] [-c config_file] [-d fd] [-l ident]
- *	    [-L stderr|syslog|file] [-F facility] [-P plugins] [-u user] command
+ *	    [-L stderr|syslog|file] [-F facility] [-u user] command
  *
  *	command: serve | check [-s] | scan [--sender S] [--rcpt R]... NAME
  * DESCRIPTION
@@ -16,9 +16,8 @@
  *	its caller's descriptors:
  *
  *	serve	the scanner parent (scanner.c) on the control socket that is
- *		descriptor 3; the configuration arrives over it. -P names
- *		the plugins to run for its whole life (the scanners
- *		holdscand started with).
+ *		descriptor 3; the configuration arrives over it, and
+ *		with it the scanners to run (again with each reload).
  *	check	the configuration checked as the scanner parent checks it,
  *		plugin sections included; with -s, each plugin also started
  *		as the scanner parent starts it (cli.c). Output: the errors
@@ -65,7 +64,7 @@ usage(void)
 {
 	(void)fprintf(stderr, "usage: holdscan-scanner [-v] [-c config_file] "
 	    "[-d fd] [-l ident] [-L stderr|syslog|file]\n"
-	    "           [-F facility] [-P plugins] [-u user] "
+	    "           [-F facility] [-u user] "
 	    "serve | check [-s] | scan [--sender S] [--rcpt R]... NAME\n"
 	    "holdscand and holdscan run this program; see holdscand(8).\n");
 	exit(EX_USAGE);
@@ -109,7 +108,7 @@ main(int argc, char **argv)
 	memset(&ca, 0, sizeof(ca));
 	ca.config_path = CONFIG_DEFAULT_FILE;
 	ca.config_fd = -1;
-	while ((ch = getopt(argc, argv, "+c:d:F:l:L:P:u:v")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:d:F:l:L:u:v")) != -1) {
 		switch (ch) {
 		case 'c':
 			ca.config_path = optarg;
@@ -130,9 +129,6 @@ main(int argc, char **argv)
 				logfile = true;
 			else if (strcmp(optarg, "stderr") != 0)
 				usage();
-			break;
-		case 'P':
-			sa.plugins = optarg;
 			break;
 		case 'u':
 			user = optarg;

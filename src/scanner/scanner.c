@@ -14,12 +14,16 @@
  *	and shared copy-on-write by all workers), and serves the master's
  *	requests: spawn a worker (its socket goes back to the master with
  *	SCM_RIGHTS), kill one, reload. It reaps its children and tells the
- *	master how each ended. A reload brings a new configuration text:
- *	checked the same way, it is refused with its errors (nothing
- *	changes), or taken; then the plugins build their new state here
- *	while the existing workers go on scanning with the old one, so mail
- *	keeps flowing; on success a new generation is announced and the
- *	master rolls its workers over to it.
+ *	master how each ended. A reload brings a new configuration text,
+ *	checked the same way; then what it scans with is built here while
+ *	the existing workers go on scanning with the old one, so mail keeps
+ *	flowing: the plugins' state rebuilt in place when they and their
+ *	options are the same, else a new set of plugins (another scanners
+ *	list, order, plugin directory or options) loaded and initialised
+ *	beside the old one. Only then is the configuration accepted, a new
+ *	generation announced, and the master rolls its workers over to it;
+ *	a configuration with errors, or whose plugins fail to load or
+ *	initialise, is refused with the reason and nothing changes.
  *
  *	A worker scans one message at a time under resource limits (address
  *	space, CPU time per message, an alarm as a last resort) and exits
@@ -80,9 +84,7 @@ struct scanner {
 	int		 sigfd;
 	int		 inofd;		/* plugin watch paths, or -1 */
 	uint32_t	 generation;
-	char		**names;	/* the plugins we run, for life */
-	size_t		 nnames;
-	struct plugin	**plugins;
+	struct plugin	**plugins;	/* conf's scanners, in its order */
 	size_t		 nplugins;
 	struct policy	 policy;
 	struct scan_ctx	 sctx;
@@ -131,69 +133,158 @@ section_of(const struct hs_config *conf, const char *name,
 	return (empty);
 }
 
-/* Does conf list the plugins we run, in our order? */
+/* Are a plugin's sections in a and b the same options, in the same order? */
+static bool
+same_section(const struct hs_config *a, const struct hs_config *b,
+    const char *name)
+{
+	struct hs_config_plugin ea, eb;
+	const struct hs_config_plugin *pa = section_of(a, name, &ea);
+	const struct hs_config_plugin *pb = section_of(b, name, &eb);
+	size_t	 i;
+
+	if (pa->nopts != pb->nopts)
+		return (false);
+	for (i = 0; i < pa->nopts; i++)
+		if (strcmp(pa->opt_names[i], pb->opt_names[i]) != 0 ||
+		    strcmp(pa->opt_values[i], pb->opt_values[i]) != 0)
+			return (false);
+	return (true);
+}
+
+/*
+ * Would conf run the plugins of sc->conf as they run: the same scanners
+ * in the same order, from the same directory, with the same options?
+ * Then a reload rebuilds their state in place; else it starts new ones.
+ */
 static bool
 same_plugins(const struct scanner *sc, const struct hs_config *conf)
 {
 	size_t	 i;
 
-	if (conf->nscanners != sc->nnames)
+	if (conf->nscanners != sc->conf->nscanners ||
+	    strcmp(conf->plugin_directory, sc->conf->plugin_directory) != 0)
 		return (false);
-	for (i = 0; i < sc->nnames; i++)
-		if (strcmp(conf->scanners[i].name, sc->names[i]) != 0)
+	for (i = 0; i < conf->nscanners; i++)
+		if (strcmp(conf->scanners[i].name,
+		    sc->conf->scanners[i].name) != 0 ||
+		    !same_section(sc->conf, conf, conf->scanners[i].name))
 			return (false);
 	return (true);
 }
 
-/* The plugins to run: the command line's, else the configuration's. */
 static void
-choose_plugins(struct scanner *sc)
+free_plugins(struct plugin ***plugins, size_t *n)
 {
-	const char	*list = sc->args->plugins;
-	size_t		 i, len;
+	size_t	 i;
 
-	if (list == NULL) {
-		for (i = 0; i < sc->conf->nscanners; i++) {
-			sc->names = xreallocarray(sc->names, sc->nnames + 1,
-			    sizeof(*sc->names));
-			sc->names[sc->nnames++] =
-			    xstrdup(sc->conf->scanners[i].name);
-		}
-		return;
-	}
-	for (;;) {
-		list += strspn(list, ", \t");
-		if (*list == '\0')
-			break;
-		len = strcspn(list, ", \t");
-		sc->names = xreallocarray(sc->names, sc->nnames + 1,
-		    sizeof(*sc->names));
-		sc->names[sc->nnames++] = xstrndup(list, len);
-		list += len;
-	}
-	if (!same_plugins(sc, sc->conf))
-		hs_warnx("scanner: the scanners list changed; restart holdscand "
-		    "to apply it");
+	for (i = 0; i < *n; i++)
+		plugin_free(&(*plugins)[i]);
+	free(*plugins);
+	*plugins = NULL;
+	*n = 0;
 }
 
-static void
-load_plugins(struct scanner *sc)
+/*
+ * Start pc's plugin as plugin_start() does, with what it logs while it
+ * starts collected: on success logged as it would have been, on failure
+ * its warnings are the reason (they say why better than its error:
+ * "cannot load the header rules (the warning above says why)"), so that
+ * the master's one line and "holdscand reload" show it.
+ */
+static int
+start_one(const struct hs_config *conf, const struct hs_config_plugin *pc,
+    struct plugin **p_r, char **error_r)
 {
-	struct hs_config_plugin empty;
-	char		*error = NULL;
+	struct buf	 said = BUF_INIT;
+	struct buf	 why = BUF_INIT;
+	struct plugin	*p = NULL;
+	char		*error = NULL, *line, *save = NULL;
 	size_t		 i;
 
-	sc->plugins = xcalloc(sc->nnames, sizeof(*sc->plugins));
-	for (i = 0; i < sc->nnames; i++) {
-		struct plugin	*p;
+	if (plugin_load(conf->plugin_directory, pc->name, &p, error_r) < 0)
+		return (-1);
+	p->capture = &said;
+	for (i = 0; i < pc->nopts && error == NULL; i++)
+		if (plugin_set_option(p, pc->opt_names[i], pc->opt_values[i],
+		    &error) < 0) {
+			char	*e = xasprintf("plugin %s: %s", pc->name, error);
 
-		if (plugin_start(sc->conf->plugin_directory, section_of(sc->conf,
-		    sc->names[i], &empty), &p, &error) < 0)
-			hs_fatalx(EX_CONFIG, "%s", error);
-		sc->plugins[sc->nplugins++] = p;
+			free(error);
+			error = e;
+		}
+	if (error == NULL && plugin_init(p, &error) == 0) {
+		p->capture = NULL;
+		buf_reserve(&said, 0);
+		for (line = strtok_r(said.data, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			if (strncmp(line, "warning: ", 9) == 0)
+				hs_warnx("%s: %s", p->name, line + 9);
+			else
+				hs_info("%s: %s", p->name, line);
+		buf_free(&said);
+		*p_r = p;
+		return (0);
 	}
-	sc->sctx.plugins = sc->plugins;
-	sc->sctx.nplugins = sc->nplugins;
+	buf_reserve(&said, 0);
+	for (line = strtok_r(said.data, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "warning: ", 9) == 0)
+			buf_printf(&why, "%s%s", why.len ? "; " : "", line + 9);
+	if (why.len > 0) {
+		buf_reserve(&why, 0);
+		*error_r = xasprintf("plugin %s: %s", pc->name, why.data);
+		free(error);
+	} else {
+		*error_r = error;
+	}
+	buf_free(&why);
+	buf_free(&said);
+	p->capture = NULL;
+	plugin_free(&p);
+	return (-1);
+}
+
+/*
+ * Load, set up and initialise conf's scanners, in its order: 0 with the
+ * new plugins in *plugins_r, or -1 with the first failure in *error_r
+ * (owned by the caller) and nothing left running.
+ */
+static int
+start_plugins(const struct hs_config *conf, struct plugin ***plugins_r,
+    size_t *n_r, char **error_r)
+{
+	struct hs_config_plugin empty;
+	struct plugin	**plugins;
+	size_t		 i, n = 0;
+
+	plugins = xcalloc(conf->nscanners ? conf->nscanners : 1,
+	    sizeof(*plugins));
+	for (i = 0; i < conf->nscanners; i++) {
+		if (start_one(conf, section_of(conf, conf->scanners[i].name,
+		    &empty), &plugins[n], error_r) < 0) {
+			free_plugins(&plugins, &n);
+			return (-1);
+		}
+		n++;
+	}
+	*plugins_r = plugins;
+	*n_r = n;
+	return (0);
+}
+
+/* The scanners' names, "a, b" ("none" for none), in buf. */
+static void
+plugin_names(struct plugin **plugins, size_t n, char *buf, size_t size)
+{
+	size_t	 i, len = 0;
+
+	(void)snprintf(buf, size, "%s", n == 0 ? "none" : "");
+	for (i = 0; i < n && len + 1 < size; i++) {
+		(void)snprintf(buf + len, size - len, "%s%s", i ? ", " : "",
+		    plugins[i]->name);
+		len = strlen(buf);
+	}
 }
 
 static void
@@ -326,53 +417,6 @@ log_sandbox(const struct scanner *sc)
 	    len ? who : "none");
 }
 
-/*
- * A reload: check the master's new configuration; refuse it with its
- * errors, or take its policy, headers and plugin options. The set of
- * plugins itself is fixed for the life of the process. true when taken.
- */
-static bool
-take_config(struct scanner *sc, const struct wire_config *wc, int fd)
-{
-	struct hs_config_plugin empty;
-	struct hs_config *conf;
-	char		*text = NULL, *errors = NULL;
-	size_t		 i, j;
-	bool		 changed;
-
-	config_text(sc, wc, fd, &text);
-	conf = check_config(sc, text, &errors);
-	free(text);
-	if (conf == NULL) {
-		answer(sc, wc->serial, errors);
-		free(errors);
-		return (false);
-	}
-	answer(sc, wc->serial, NULL);
-	if (!same_plugins(sc, conf))
-		hs_warnx("scanner: the scanners list changed; restart holdscand "
-		    "to apply it");
-	for (i = 0; i < sc->nplugins; i++) {
-		const struct hs_config_plugin *pc = section_of(conf,
-		    sc->plugins[i]->name, &empty);
-
-		for (j = 0; j < pc->nopts; j++)
-			if (plugin_set_option(sc->plugins[i], pc->opt_names[j],
-			    pc->opt_values[j], &errors) < 0) {
-				hs_warnx("scanner: %s", errors);
-				free(errors);
-				errors = NULL;
-			}
-	}
-	changed = conf->worker_seccomp != sc->conf->worker_seccomp;
-	config_free(&sc->conf);
-	sc->conf = conf;
-	apply_policy(sc);
-	if (changed)
-		log_sandbox(sc);	/* the workers of the new generation */
-	return (true);
-}
-
 /* Rebuild every plugin's state: 0, or -1 with the reason in msg. */
 static int
 rebuild_plugins(struct scanner *sc, char *msg, size_t size)
@@ -392,6 +436,82 @@ rebuild_plugins(struct scanner *sc, char *msg, size_t size)
 		}
 	}
 	return (0);
+}
+
+static void	watch_plugin_paths(struct scanner *);
+
+/*
+ * A reload: check the master's new configuration, and build what it
+ * scans with before saying yes. The same plugins with the same options:
+ * their state is rebuilt in place (new signatures, say). Another list
+ * (names, order, count), directory or options: a new set of plugins is
+ * loaded and initialised beside the running one, which scans on until
+ * it is ready. Either way a failure refuses the configuration with its
+ * reason (WIRE_CHECKED, not ok), and everything stays as it was: the
+ * master keeps its configuration too. On success the new generation is
+ * announced (the master retires the older workers after their message).
+ */
+static void
+take_config(struct scanner *sc, const struct wire_config *wc, int fd)
+{
+	struct hs_config *conf;
+	struct plugin	**plugins = NULL;
+	char		*text = NULL, *errors = NULL, msg[480];
+	char		 was[256], now[256];
+	size_t		 n = 0;
+	bool		 confine;
+
+	config_text(sc, wc, fd, &text);
+	conf = check_config(sc, text, &errors);
+	free(text);
+	if (conf == NULL) {
+		answer(sc, wc->serial, errors);
+		free(errors);
+		return;
+	}
+	if (same_plugins(sc, conf)) {
+		if (rebuild_plugins(sc, msg, sizeof(msg)) < 0) {
+			errors = xasprintf("reload failed, still using "
+			    "generation %u: %s", sc->generation, msg);
+			answer(sc, wc->serial, errors);
+			free(errors);
+			config_free(&conf);
+			return;
+		}
+	} else {
+		if (start_plugins(conf, &plugins, &n, &errors) < 0) {
+			char	*why = xasprintf("the new scanners could not "
+			    "start, still using generation %u: %s",
+			    sc->generation, errors);
+
+			answer(sc, wc->serial, why);
+			free(why);
+			free(errors);
+			config_free(&conf);
+			return;
+		}
+		plugin_names(sc->plugins, sc->nplugins, was, sizeof(was));
+		plugin_names(plugins, n, now, sizeof(now));
+		/* Our workers have their own copies: the old state goes. */
+		free_plugins(&sc->plugins, &sc->nplugins);
+		sc->plugins = plugins;
+		sc->nplugins = n;
+		if (sc->inofd >= 0)
+			(void)close(sc->inofd);
+		watch_plugin_paths(sc);
+		hs_info("scanner: scanners %s (were %s)", now, was);
+	}
+	answer(sc, wc->serial, NULL);
+	/* The workers of the new generation: say how they are confined. */
+	confine = plugins != NULL ||
+	    conf->worker_seccomp != sc->conf->worker_seccomp;
+	config_free(&sc->conf);
+	sc->conf = conf;
+	apply_policy(sc);
+	if (confine)
+		log_sandbox(sc);
+	sc->generation++;
+	announce(sc, true, NULL);
 }
 
 /* All plugins must rebuild their state for a new generation. */
@@ -741,8 +861,7 @@ handle_ctl(struct scanner *sc)
 			hs_fatalx(EX_PROTOCOL, "scanner: a reload of %zu bytes",
 			    len);
 		}
-		if (take_config(sc, &body.cfg, fd))
-			reload_plugins(sc);
+		take_config(sc, &body.cfg, fd);
 		return;
 	default:
 		hs_warnx("scanner: unexpected message %d from master", type);
@@ -805,6 +924,7 @@ scanner_parent_main(int ctl, const struct scanner_args *args)
 	struct scanner	 sc;
 	struct pollfd	 pfd[3];
 	sigset_t	 mask;
+	char		*error = NULL;
 	int		 n;
 
 	memset(&sc, 0, sizeof(sc));
@@ -834,11 +954,13 @@ scanner_parent_main(int ctl, const struct scanner_args *args)
 
 	first_config(&sc);
 	open_scratch(&sc);
-	choose_plugins(&sc);
+	if (start_plugins(sc.conf, &sc.plugins, &sc.nplugins, &error) < 0)
+		hs_fatalx(EX_CONFIG, "%s", error);
 	policy_from_config(&sc.policy, sc.conf);
 	scan_ctx_init(&sc.sctx, sc.conf, &sc.policy, sc.myhostname,
 	    sc.line_limit);
-	load_plugins(&sc);
+	sc.sctx.plugins = sc.plugins;
+	sc.sctx.nplugins = sc.nplugins;
 	watch_plugin_paths(&sc);
 	log_sandbox(&sc);
 	announce(&sc, true, NULL);

@@ -19,8 +19,6 @@
 /* What the command line of "holdscan-scanner serve" says. */
 struct scanner_args {
 	const char	*config_path;	/* names the configuration in messages */
-	const char	*plugins;	/* the plugins to run ("a,b"), or NULL:
-					   those the configuration lists */
 	const char	*user;		/* whom we run as, for messages */
 };
 
@@ -32,9 +30,13 @@ struct scanner_args {
  * WIRE_CHECKED: errors end the process (EX_CONFIG). Plugins are loaded
  * and initialised before the first worker is forked; a failure there is
  * fatal (the master sees the parent exit: at start it refuses to run,
- * later it starts another one after a pause). The set of plugins is
- * args->plugins for the life of the process; a WIRE_RELOAD brings new
- * options and policy for them, or errors and nothing changes.
+ * later it starts another one after a pause). The plugins are the
+ * configuration's scanners. A WIRE_RELOAD brings a new configuration:
+ * taken (answered WIRE_CHECKED ok, then a new generation announced)
+ * once what it scans with is ready: the same plugins' state rebuilt, or
+ * a new set of plugins started when the scanners list, their directory
+ * or their options changed; refused with errors, and nothing changes,
+ * when it is wrong or its plugins fail to load or initialise.
  */
 void	 scanner_parent_main(int ctl, const struct scanner_args *args)
 	    HS_NORETURN;

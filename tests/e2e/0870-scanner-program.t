@@ -175,11 +175,11 @@ hs_run A || bail_out "holdscand did not start again"
 conf5 NEW-MARK soon
 kill -HUP "$A_HS_PID"
 check 'at SIGHUP the reload is refused, the running configuration kept' \
-    hs_wait_log A 30 "warning: reload: $CONF has errors, keeping the running configuration:"
-# (each error a log line of its own: log lines are one line each)
-check_eq '... with the file and line of the bad option' \
-    "$(grep -A1 'warning: reload: .* has errors' "$A_HS_LOG" | tail -n 1 |
-    sed 's/^holdscand\[[0-9]*\]: warning: //')" "$want"
+    hs_wait_log A 30 "warning: reload: $CONF refused by the scanners, keeping the running configuration:"
+# (one log line, the errors after the colon, "; " between them)
+check_eq '... with the file and line of the bad option, on that one line' \
+    "$(grep 'warning: reload: .* refused by the scanners' "$A_HS_LOG" | tail -n 1 |
+    sed 's/^.*keeping the running configuration: //')" "$want"
 # mark_sent MARK - send a message carrying MARK
 mark_sent() {
 	printf 'Subject: %s\n\n%s\n' "$1" "$1" >"$HS_TMP/$1.eml"

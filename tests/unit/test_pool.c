@@ -21,7 +21,9 @@
  *	through the scanner parent, their job given back once, and a
  *	replacement asked for; a new engine generation closes idle old
  *	workers at once and busy ones after their result, and only workers
- *	of the newest generation are handed messages.
+ *	of the newest generation are handed messages. A resize (a reload
+ *	that changes worker_count) closes idle surplus workers first, busy
+ *	ones after their result, and asks for more when it grows.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -740,6 +742,51 @@ test_a_refused_start_is_told_and_a_reload_goes_to_the_next_parent(
 	assert_int_equal(f->ncalls, 1);
 }
 
+static void
+test_a_resize_closes_idle_workers_first_and_asks_for_more(void **state)
+{
+	struct fixture	*f = *state;
+	struct wire_scan req;
+	struct worker	*w1, *w3, *w4;
+	int		 qf[2];
+
+	engine(f, 1);
+	w1 = spawned(f, 101);
+	(void)spawned(f, 102);
+	pair(qf);
+	assert_int_equal(pool_dispatch(&f->pool, w1, &f->jobs[0], qf[0], "QID1",
+	    0, 1000), 0);
+	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
+	/* Smaller: the idle worker goes, the busy one stays. */
+	pool_resize(&f->pool, 1);
+	assert_int_equal(f->pool.nworkers, 1);
+	assert_ptr_equal(TAILQ_FIRST(&f->pool.workers), w1);
+	assert_false(w1->retiring);
+	expect_nothing(f->parent);
+	/* Larger: two more are asked for. */
+	pool_resize(&f->pool, 3);
+	(void)expect(f->parent, WIRE_SPAWN, NULL, 0);
+	(void)expect(f->parent, WIRE_SPAWN, NULL, 0);
+	expect_nothing(f->parent);
+	w3 = spawned(f, 103);
+	w4 = spawned(f, 104);
+	assert_int_equal(f->pool.nworkers, 3);
+	assert_int_equal(pool_dispatch(&f->pool, w3, &f->jobs[1], qf[0], "QID2",
+	    0, 1000), 0);
+	(void)expect(f->worker[2], WIRE_SCAN, &req, sizeof(req));
+	/* Down to one: the idle 104 at once, then busy 101 after its scan. */
+	pool_resize(&f->pool, 1);
+	assert_int_equal(f->pool.nworkers, 2);
+	TAILQ_FOREACH(w4, &f->pool.workers, entry)
+		assert_int_not_equal(w4->pid, 104);
+	assert_true(w1->retiring);
+	assert_false(w3->retiring);
+	assert_ptr_equal(pool_idle(&f->pool), NULL);
+	expect_nothing(f->parent);
+	(void)close(qf[0]);
+	(void)close(qf[1]);
+}
+
 int
 main(void)
 {
@@ -774,6 +821,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_failed_send_drops_the_worker, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_resize_closes_idle_workers_first_and_asks_for_more,
+		    setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

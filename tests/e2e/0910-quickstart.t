@@ -10,7 +10,9 @@
 # with what happens: holdscand -n, the log lines, the ps listing (the
 # master as mail_owner, the scanners as worker_user, every uid and gid
 # dropped for good), holdscan status, a message set aside and released
-# with postsuper -H, and turning holdscan off.
+# with postsuper -H, a scanners change and a typo with the SysV script's
+# reload and restart, the expiry by cron without systemd, and turning
+# holdscan off.
 #
 # Signatures offline (step 3): the database directory starts empty, and
 # check-config names the missing signatures with their fix, holdscand
@@ -27,7 +29,7 @@ QS="$SRC/doc/quickstart.md"
 [ -f "$HS_BUILD/plugins/clamav.so" ] ||
     bail_out "no $HS_BUILD/plugins/clamav.so"
 
-plan 42
+plan 51
 
 # doc_line ERE - the one line of the quick start that matches ERE exactly
 doc_line() {
@@ -280,6 +282,63 @@ doc_line '.*\(`postqueue -f` to run it now\).*' >/dev/null &&
     sh -c "$(sandbox 'postqueue -f')"
 check 'postsuper -H delivers it, unscanned' wait_sink A $((before + 1)) 30
 check_eq 'and it did not go back on hold' "$(hold_count A)" 0
+
+# --- 11. day to day: a scanners change, a typo, with the SysV script ---------------------
+INIT="$HS_TMP/holdscand.init"
+sed -e "s|^DAEMON=.*|DAEMON=$HOLDSCAND|" \
+    -e "s|^DEFAULTS=.*|DEFAULTS=$HS_TMP/default|" \
+    "$SRC/init/holdscand.init" >"$INIT"
+echo "CONFIG=$CONF" >"$HS_TMP/default"
+pid=$A_HS_PID
+# day_doc - the quick start's "after changing holdscan.conf" line, with the
+# SysV script: its output in $HS_TMP/day.out, its exit status in $rc
+day_doc() {
+	_dd=$(grep -q "holdscan check-config && systemctl" "$QS" >/dev/null &&
+	    echo "holdscan check-config && /etc/init.d/holdscand reload")
+	_dd=$(sandbox "$_dd" | sed "s|/etc/init.d/holdscand|sh $INIT|")
+	rc=0
+	sh -c "$_dd" >"$HS_TMP/day.out" 2>&1 || rc=$?
+}
+cp "$CONF" "$HS_TMP/good.conf"
+sed -i 's/^scanners = clamav$/scanners = clamav, attachments/' "$CONF"
+check 'step 11: the scanners list extended as in main.cf, unquoted' \
+    grep -qx 'scanners = clamav, attachments' "$CONF"
+day_doc
+check_eq 'step 11: check-config and the reload succeed' "$rc" 0
+check 'the reload applies the new scanners list' hs_wait_log A 30 \
+    'scanners ready: generation=[0-9]* clamav [^;]*; attachments [^;]*$'
+cp "$CONF" "$HS_TMP/good.conf"
+echo 'batch_max_wait = soon' >>"$CONF"
+day_doc
+check 'step 11: a typo: check-config and the reload fail' test "$rc" -ne 0
+check 'and says where' grep -q "$CONF:[0-9]*: batch_max_wait" "$HS_TMP/day.out"
+rc=0
+sh "$INIT" restart >"$HS_TMP/day.out" 2>&1 || rc=$?
+check_eq 'a restart with the typo fails too, and leaves holdscand running' \
+    "$rc:$(kill -0 "$pid" 2>/dev/null && echo up)" "1:up"
+cp "$HS_TMP/good.conf" "$CONF"
+
+# --- 7. expiry without systemd: the cron line -----------------------------------------
+# shellcheck disable=SC2016 # the quick start's backquotes, not a command
+doc_line '.*`/etc/cron.d/holdscan` in place, which runs `holdscan quarantine expire' \
+    >/dev/null
+check 'the quick start names the cron file' test $? -eq 0
+cronline=$(grep -v '^#' "$SRC/init/holdscan.cron" | grep 'quarantine expire')
+check_eq 'init/holdscan.cron expires as the mail owner when systemd is not there' \
+    "$(printf '%s\n' "$cronline" | cut -d' ' -f6- | sed 's/ >.*//')" \
+    'postfix [ -d /run/systemd/system ] || /usr/bin/holdscan quarantine expire --older-than 30d'
+cmd=$(printf '%s\n' "$cronline" | cut -d' ' -f7- |
+    sed -e "s|\[ -d /run/systemd/system \]|[ -d $HS_TMP/no-systemd ]|" \
+    -e "s|/usr/bin/holdscan |$HOLDSCAN -c $CONF |" -e 's|30d|1s|')
+sleep 2
+# qcount - how many messages holdscan quarantine list lists
+qcount() {
+	"$HOLDSCAN" -c "$CONF" quarantine list | grep -Ec '^[0-9]{8}T[0-9]{6}-'
+}
+before_q=$(qcount)
+sh -c "$cmd"
+check_eq 'the cron line (30d made 1s) expires the quarantined EICAR message' \
+    "$before_q:$(qcount)" "1:0"
 
 # --- turning it off ---------------------------------------------------------------------
 hs_stop A

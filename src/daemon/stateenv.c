@@ -18,6 +18,7 @@
 #include "daemon/stateenv.h"
 #include "state/aside.h"
 #include "state/journal.h"
+#include "state/msglog.h"
 #include "state/statedb.h"
 #include "state/statewatch.h"
 #include "common/log.h"
@@ -77,9 +78,12 @@ open_dbs(struct stateenv *env, const struct hs_config *conf,
 	if (journal_open(env->sdb, &env->journal, error_r) < 0 ||
 	    aside_open(env->sdb, &env->aside, error_r) < 0 ||
 	    quarantine_open(conf, env->sdb, ql->owner_uid, ql->owner_gid,
-	    &env->quarantine, error_r) < 0) {
+	    &env->quarantine, error_r) < 0 ||
+	    (conf->message_log && msglog_open(env->sdb, &env->msglog,
+	    error_r) < 0)) {
 		int	 err = errno;	/* for statedb_retryable() */
 
+		msglog_close(&env->msglog);
 		quarantine_close(&env->quarantine);
 		aside_close(&env->aside);
 		journal_close(&env->journal);
@@ -138,6 +142,7 @@ void
 stateenv_close(struct stateenv *env)
 {
 	statewatch_stop(&env->watch);
+	msglog_close(&env->msglog);
 	quarantine_close(&env->quarantine);
 	aside_close(&env->aside);
 	journal_close(&env->journal);

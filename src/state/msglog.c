@@ -765,7 +765,8 @@ msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
 		recs_free(&rs);
 		return (db_fail(error_r, "read", ret));
 	}
-	qsort(rs.v, rs.n, sizeof(*rs.v), newest_first);
+	if (rs.n > 1)
+		qsort(rs.v, rs.n, sizeof(*rs.v), newest_first);
 	for (i = 0; i < rs.n && (q->limit == 0 || i < q->limit); i++)
 		if (fn(arg, &rs.v[i]) != 0)
 			break;
@@ -806,7 +807,8 @@ msglog_find(struct msglog *ml, const char *id, msglog_fn fn, void *arg,
 		recs_free(&rs);
 		return (db_fail(error_r, "read", ret));
 	}
-	qsort(rs.v, rs.n, sizeof(*rs.v), oldest_first);
+	if (rs.n > 1)
+		qsort(rs.v, rs.n, sizeof(*rs.v), oldest_first);
 	*n_r = 0;
 	for (i = 0; i < rs.n; i++) {
 		/* One record may be found by two of its ids. */

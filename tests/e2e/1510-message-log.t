@@ -13,6 +13,10 @@
 #     messages, then started again: every message reaches the sink once,
 #     and the log has exactly one record per delivered message (its
 #     original queue id once, its new id the one the sink got).
+#     Killed (fault shim) at the first rename into incoming, after the
+#     batch's intent and records were committed: the records are there;
+#     recovery takes the batch back to hold and its records with it; the
+#     rescan logs each message once.
 #  4. A release of the quarantined EICAR: trace shows it, with its new id.
 #  5. A short message_log_retention: holdscand prunes the old records.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
@@ -24,7 +28,7 @@ TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
     skip_all "clamav-testfiles is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/clamav.so" ] || bail_out "no $HS_BUILD/plugins/clamav.so"
 
-plan 34
+plan 39
 
 SIGS="$HS_TMP/sigs"
 MAIL="$HS_TMP/mail"
@@ -217,6 +221,55 @@ check_eq 'each queue id that was sent: exactly one record' \
 check_eq 'the new ids are all different' \
     "$(jsonq 'len(set(e["new_id"] for e in d))' <"$HS_TMP/k.json")" \
     "$(jsonq 'len(d)' <"$HS_TMP/k.json")"
+
+# Killed just after the journal transaction: recovery rolls back.
+if [ -f "$HS_BUILD/tests/fault/libfaultshim.so" ]; then
+	HS_FAULT_FILE="$HS_TMP/faults"
+	HS_FAULT_LOG="$HS_TMP/faults.log"
+	export HS_FAULT_FILE HS_FAULT_LOG
+	: >"$HS_FAULT_FILE"
+	: >"$HS_FAULT_LOG"
+	chmod 0666 "$HS_FAULT_LOG"
+	hs_stop A
+	"$HS_PYTHON" "$HS_LIB/sendmail.py" --token-prefix u --count 5 \
+	    --manifest "$HS_TMP/u.manifest" "127.0.0.1:$A_SMTP_PORT" \
+	    >"$HS_TMP/send.u" 2>&1 || bail_out "sendmail.py failed"
+	held5() {
+		[ "$(hold_count A)" -ge 5 ]
+	}
+	wait_until 60 held5 || bail_out "messages did not reach hold"
+	echo 'rename KILL 1 /incoming/' >"$HS_FAULT_FILE"
+	HS_PRELOAD="$HS_BUILD/tests/fault/libfaultshim.so" hs_run A \
+	    >/dev/null 2>&1 || true
+	wait_until 60 sh -c "! kill -0 $A_HS_PID 2>/dev/null"
+	wait "$A_HS_PID" 2>/dev/null
+	A_HS_PID=
+	: >"$HS_FAULT_FILE"
+	check 'killed at the first rename into incoming' grep -q KILL \
+	    "$HS_FAULT_LOG"
+	u_ids=$(manifest_field "$HS_TMP/u.manifest" queue_id | tr '\n' ' ')
+	u_records() {
+		hslog --json | "$HS_PYTHON" -c 'import json, sys
+ids = set(sys.argv[1].split())
+print(len([e for e in json.load(sys.stdin) if e["queue_id"] in ids]))' "$u_ids"
+	}
+	check_eq 'the intent transaction wrote their records' "$(u_records)" 5
+	hs_run A || bail_out "holdscand did not start"
+	u_delivered() {
+		[ "$(sink_messages A | xargs -r grep -l '^X-Test-Token: u-' |
+		    wc -l)" -ge 5 ]
+	}
+	check 'recovered and scanned again, the 5 are delivered' \
+	    wait_until 60 u_delivered
+	sleep 1
+	check_eq 'one record each: the rolled back ones are gone' \
+	    "$(u_records)" 5
+	check 'recovery said it returned them to hold' grep -q \
+	    'recovery: batch interrupted before delivery; returned to hold' \
+	    "$A_HS_LOG"
+else
+	skip 'fault shim not built' 4
+fi
 
 # --- 4. release ------------------------------------------------------------------
 "$HOLDSCAN" -c "$A_HS_CONF" quarantine release "$eicar_qid" >"$HS_TMP/rel" 2>&1

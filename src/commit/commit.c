@@ -73,6 +73,7 @@ struct item {
 	char		 planned[QUEUE_ID_SIZE];	/* its id in incoming */
 	char		 qpath[QUEUE_PATH_SIZE];	/* quarantine copy */
 	int		 jkind;		/* journal kind, 0 if not journaled */
+	uint64_t	 logseq;	/* its message log record, 0: none */
 	struct quarantine_entry qe;	/* ACTION_QUARANTINE: its copy */
 };
 
@@ -541,8 +542,7 @@ fail:
  * transaction: it is durable exactly when the intent is.
  */
 static int
-log_item(struct commit_ctx *c, DB_TXN *txn, const struct item *it,
-    char **error_r)
+log_item(struct commit_ctx *c, DB_TXN *txn, struct item *it, char **error_r)
 {
 	const struct msg *m = it->m;
 	const struct qfile *qf = m->qf;
@@ -602,6 +602,7 @@ log_item(struct commit_ctx *c, DB_TXN *txn, const struct item *it,
 	if (r.queue_ms < 0)
 		r.queue_ms = 0;
 	rc = msglog_add(c->msglog, txn, &r, error_r);
+	it->logseq = rc == 0 ? r.seq : 0;
 	buf_free(&subject);
 	free(rcpts);
 	return (rc);
@@ -706,6 +707,50 @@ undo_item(struct commit_ctx *c, struct item *it)
 	return_item(c, it, NULL);
 }
 
+/*
+ * Published under another id than the planned one (taken meanwhile): the
+ * message log says which. Not synced: a crash may leave the planned id.
+ */
+static void
+log_new_id(struct commit_ctx *c, const struct item *it)
+{
+	char	*error = NULL;
+
+	if (c->msglog == NULL || it->logseq == 0)
+		return;
+	if (msglog_set_new_id(c->msglog, it->logseq, it->m->new_id,
+	    &error) < 0) {
+		hs_warnx("%s: %s", it->m->id, error);
+		free(error);
+	}
+}
+
+/*
+ * A message of an interrupted batch whose journal was lost goes back to
+ * hold, unpublished: a record the lost batch wrote goes (durably) too.
+ */
+static void
+log_retract_lost(struct commit_ctx *c, const char *id, uint64_t ino)
+{
+	DB_TXN	*txn = NULL;
+	char	*error = NULL;
+
+	if (c->msglog == NULL || c->journal == NULL)
+		return;
+	if (journal_begin(c->journal, &txn, &error) < 0)
+		goto fail;
+	if (msglog_retract(c->msglog, txn, id, ino, &error) < 0) {
+		journal_abort(txn);
+		goto fail;
+	}
+	if (journal_commit(c->journal, txn, &error) < 0)
+		goto fail;
+	return;
+fail:
+	hs_warnx("%s: recovery: %s", id, error);
+	free(error);
+}
+
 /* Step 3: publish into incoming; sync each directory touched once. */
 static size_t
 publish_all(struct commit_ctx *c, struct item *items, size_t n)
@@ -720,6 +765,8 @@ publish_all(struct commit_ctx *c, struct item *items, size_t n)
 			continue;
 		if (publish_at(c, c->staging_fd, it->sname, it->sino, it->planned,
 		    it->m->new_id, &ds, it->m->why, sizeof(it->m->why)) == 0) {
+			if (strcmp(it->m->new_id, it->planned) != 0)
+				log_new_id(c, it);
 			(void)close(it->sfd);
 			it->sfd = -1;
 			it->sname[0] = '\0';	/* renamed: nothing left to drop */
@@ -1103,6 +1150,7 @@ recover_intent_entry(struct commit_ctx *c, const struct journal_entry *e,
 		    "message of an interrupted batch (%s); nothing was "
 		    "published: it is scanned again", id, e->kind ==
 		    JOURNAL_QUARANTINE ? "quarantine" : "drop");
+		log_retract_lost(c, id, e->orig_ino);
 		return (0);
 	}
 	if ((staged = exists_as(c, e->staging, e->staging_ino)) < 0)
@@ -1111,6 +1159,7 @@ recover_intent_entry(struct commit_ctx *c, const struct journal_entry *e,
 		hs_warnx("%s: recovery: the journal has no entry for this "
 		    "message of an interrupted batch; its new file was not "
 		    "published: it is scanned again", id);
+		log_retract_lost(c, id, e->orig_ino);
 		return (0);
 	}
 	memset(&ae, 0, sizeof(ae));

@@ -507,6 +507,55 @@ msglog_add(struct msglog *ml, DB_TXN *txn, struct msglog_rec *r,
 	return (0);
 }
 
+int
+msglog_set_new_id(struct msglog *ml, uint64_t seq, const char *new_id,
+    char **error_r)
+{
+	struct msglog_rec r;
+	struct buf	 val = BUF_INIT;
+	DB_TXN		*txn = NULL;
+	unsigned char	 k[8];
+	void		*old = NULL;
+	size_t		 oldlen = 0;
+	int		 ret = 0, found;
+
+	seq_key(seq, k);
+	if ((ret = ml->sdb->env->txn_begin(ml->sdb->env, NULL, &txn, 0)) != 0)
+		return (db_fail(error_r, "begin", ret));
+	if ((found = record_get(ml->db, txn, k, 8, DB_RMW, &old, &oldlen,
+	    &ret)) <= 0) {
+		(void)txn->abort(txn);
+		if (found == 0) {
+			*error_r = xasprintf("message log: no record %" PRIu64,
+			    seq);
+			errno = ENOENT;
+			return (-1);
+		}
+		return (db_fail(error_r, "read", ret));
+	}
+	if (msglog_decode(old, oldlen, &r) < 0) {
+		free(old);
+		(void)txn->abort(txn);
+		*error_r = xasprintf("message log: record %" PRIu64 " is "
+		    "malformed", seq);
+		errno = EINVAL;
+		return (-1);
+	}
+	free(old);
+	r.new_id = new_id;
+	msglog_encode(&r, &val);
+	msglog_rec_clear(&r);
+	ret = record_put(ml->db, txn, k, 8, val.data, val.len);
+	buf_free(&val);
+	if (ret != 0) {
+		(void)txn->abort(txn);
+		return (db_fail(error_r, "write", ret));
+	}
+	if ((ret = txn->commit(txn, DB_TXN_NOSYNC)) != 0)
+		return (db_fail(error_r, "commit", ret));
+	return (0);
+}
+
 /* Collects the primary keys of an index key's records. */
 struct seqs {
 	uint64_t	*v;

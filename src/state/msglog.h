@@ -96,6 +96,13 @@ int	 msglog_add(struct msglog *ml, DB_TXN *txn, struct msglog_rec *r,
 int	 msglog_retract(struct msglog *ml, DB_TXN *txn, const char *orig_id,
 	    uint64_t orig_ino, char **error_r);
 /*
+ * msglog_set_new_id() corrects the new queue id of record seq (the file
+ * was published under another id than the one planned), in a transaction
+ * of its own that is not synced. 0, or -1 with *error_r.
+ */
+int	 msglog_set_new_id(struct msglog *ml, uint64_t seq, const char *new_id,
+	    char **error_r);
+/*
  * msglog_append_event() appends e to the newest record that names id (a
  * quarantine id or a queue id), in txn (NULL: its own). 1 appended, 0 no
  * such record, -1.

@@ -7,7 +7,8 @@
  *	written in a caller's transaction exist only if it commits, the
  *	sequence numbers only grow (pruning never lowers them), the indices
  *	find a record by each of its ids, sender and recipient, queries
- *	filter and come newest first, a retraction removes one attempt's
+ *	filter and come newest first, a corrected new id is found by its
+ *	index, a retraction removes one attempt's
  *	record, events are appended in order, and pruning removes at most
  *	its bound per call, oldest first.
  */
@@ -220,6 +221,7 @@ test_records_and_indices(void **state)
 	struct msglog_query q;
 	struct env	 v;
 	struct seen	 s;
+	char		*error = NULL;
 	uint64_t	 a, b, c;
 
 	(void)state;
@@ -239,6 +241,12 @@ test_records_and_indices(void **state)
 	assert_int_equal(s.seq[0], a);
 	assert_int_equal(find(&v, "20260101T000000-BBB222", &s), 1);
 	assert_int_equal(s.seq[0], b);
+
+	/* Published under another id than planned. */
+	assert_int_equal(msglog_set_new_id(v.ml, c, "OTHER333", &error), 0);
+	assert_int_equal(find(&v, "NEW333", &s), 0);
+	assert_int_equal(find(&v, "OTHER333", &s), 1);
+	assert_int_equal(s.seq[0], c);
 
 	memset(&q, 0, sizeof(q));
 	assert_int_equal(query(&v, &q, &s), 3);

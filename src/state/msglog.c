@@ -24,7 +24,7 @@
  *	  id, quarantine id, sender, recipients (comma-separated), size,
  *	  subject, client address, SASL user, verdict, action, reason,
  *	  plugins, ms in hold before the claim, ms of the scan.
- *	Backslash escapes "\\", "\t", "\n", "\r", "\," and "\0" keep
+ *	Backslash escapes "\\", "\t", "\n", "\r" and "\," keep
  *	separators out of fields. A reader takes format 1 with at least
  *	these fields (later ones may follow). An event is "1, time, kind,
  *	new id, detail" the same way.
@@ -60,30 +60,36 @@ struct msglog {
 
 /* --- the value format -------------------------------------------------- */
 
+/* The escapes: a character and the letter after the backslash. */
+static const char escapes[][2] = {
+	{ '\\', '\\' }, { '\t', 't' }, { '\n', 'n' }, { '\r', 'r' },
+	{ ',', ',' },
+};
+#define NESCAPES	(sizeof(escapes) / sizeof(escapes[0]))
+
 static void
 put_escaped(struct buf *out, const char *s)
 {
+	size_t	 i;
+
 	for (; s != NULL && *s; s++) {
-		switch (*s) {
-		case '\\':
-			buf_append(out, "\\\\", 2);
-			break;
-		case '\t':
-			buf_append(out, "\\t", 2);
-			break;
-		case '\n':
-			buf_append(out, "\\n", 2);
-			break;
-		case '\r':
-			buf_append(out, "\\r", 2);
-			break;
-		case ',':
-			buf_append(out, "\\,", 2);
-			break;
-		default:
+		for (i = 0; i < NESCAPES && escapes[i][0] != *s; i++)
+			;
+		if (i < NESCAPES) {
+			buf_putc(out, '\\');
+			buf_putc(out, escapes[i][1]);
+		} else {
 			buf_putc(out, *s);
 		}
 	}
+}
+
+/* A field and the tab after it. */
+static void
+put_field(struct buf *out, const char *s)
+{
+	put_escaped(out, s);
+	buf_putc(out, '\t');
 }
 
 void
@@ -93,36 +99,26 @@ msglog_encode(const struct msglog_rec *r, struct buf *out)
 
 	buf_printf(out, "%d\t%" PRIu64 "\t%lld\t", MSGLOG_FORMAT, r->seq,
 	    (long long)r->time);
-	put_escaped(out, r->host);
-	buf_putc(out, '\t');
-	put_escaped(out, r->orig_id);
-	buf_printf(out, "\t%" PRIu64 "\t", r->orig_ino);
-	put_escaped(out, r->new_id);
-	buf_putc(out, '\t');
-	put_escaped(out, r->quarantine_id);
-	buf_putc(out, '\t');
-	put_escaped(out, r->sender);
-	buf_putc(out, '\t');
+	put_field(out, r->host);
+	put_field(out, r->orig_id);
+	buf_printf(out, "%" PRIu64 "\t", r->orig_ino);
+	put_field(out, r->new_id);
+	put_field(out, r->quarantine_id);
+	put_field(out, r->sender);
 	for (i = 0; i < r->nrcpts; i++) {
 		if (i)
 			buf_putc(out, ',');
 		put_escaped(out, r->rcpts[i]);
 	}
 	buf_printf(out, "\t%" PRIu64 "\t", r->size);
-	put_escaped(out, r->subject);
-	buf_putc(out, '\t');
-	put_escaped(out, r->client);
-	buf_putc(out, '\t');
-	put_escaped(out, r->sasl_user);
-	buf_putc(out, '\t');
-	put_escaped(out, r->verdict);
-	buf_putc(out, '\t');
-	put_escaped(out, r->action);
-	buf_putc(out, '\t');
-	put_escaped(out, r->reason);
-	buf_putc(out, '\t');
-	put_escaped(out, r->plugins);
-	buf_printf(out, "\t%ld\t%ld", r->queue_ms, r->scan_ms);
+	put_field(out, r->subject);
+	put_field(out, r->client);
+	put_field(out, r->sasl_user);
+	put_field(out, r->verdict);
+	put_field(out, r->action);
+	put_field(out, r->reason);
+	put_field(out, r->plugins);
+	buf_printf(out, "%ld\t%ld", r->queue_ms, r->scan_ms);
 }
 
 /* Undo put_escaped() in place; -1 on a bad escape. */
@@ -130,34 +126,19 @@ static int
 unescape(char *s)
 {
 	char	*w = s;
+	size_t	 i;
 
 	for (; *s; s++) {
 		if (*s != '\\') {
 			*w++ = *s;
 			continue;
 		}
-		switch (*++s) {
-		case '\\':
-			*w++ = '\\';
-			break;
-		case 't':
-			*w++ = '\t';
-			break;
-		case 'n':
-			*w++ = '\n';
-			break;
-		case 'r':
-			*w++ = '\r';
-			break;
-		case ',':
-			*w++ = ',';
-			break;
-		case '0':
-			*w++ = '?';	/* a NUL never reaches a C string */
-			break;
-		default:
+		s++;
+		for (i = 0; i < NESCAPES && escapes[i][1] != *s; i++)
+			;
+		if (i == NESCAPES)
 			return (-1);
-		}
+		*w++ = escapes[i][0];
 	}
 	*w = '\0';
 	return (0);
@@ -281,10 +262,8 @@ void
 msglog_event_encode(const struct msglog_event *e, struct buf *out)
 {
 	buf_printf(out, "%d\t%lld\t", MSGLOG_FORMAT, (long long)e->time);
-	put_escaped(out, e->kind);
-	buf_putc(out, '\t');
-	put_escaped(out, e->new_id);
-	buf_putc(out, '\t');
+	put_field(out, e->kind);
+	put_field(out, e->new_id);
 	put_escaped(out, e->detail);
 }
 
@@ -777,45 +756,62 @@ recs_free(struct recs *rs)
 	rs->n = 0;
 }
 
-int
-msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
-    void *arg, char **error_r)
+/* Walk the index from key from (only its duplicates when exact) into rs. */
+static int
+index_walk(struct msglog *ml, const void *from, size_t fromlen, bool exact,
+    struct recs *rs)
 {
-	struct recs	 rs = { NULL, 0, q, false, false };
 	struct record_walk w;
-	unsigned char	 tk[9];
-	char		*k = NULL;
-	size_t		 i, len;
-	int		 ret;
 
 	memset(&w, 0, sizeof(w));
 	w.db = ml->index;
 	w.secondary = true;
 	w.snapshot = true;
+	w.from = from;
+	w.fromlen = fromlen;
+	w.exact = exact;
+	return (record_walk(ml->sdb, &w, collect_rec, rs));
+}
+
+/* After the walks: an error (ret), or rs sorted by cmp. 0 or -1. */
+static int
+walked(struct recs *rs, int ret, int (*cmp)(const void *, const void *),
+    char **error_r)
+{
+	if (ret != 0) {
+		recs_free(rs);
+		return (db_fail(error_r, "read", ret));
+	}
+	if (rs->n > 1)
+		qsort(rs->v, rs->n, sizeof(*rs->v), cmp);
+	return (0);
+}
+
+int
+msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
+    void *arg, char **error_r)
+{
+	struct recs	 rs = { NULL, 0, q, false, false };
+	unsigned char	 tk[9];
+	char		*k;
+	size_t		 i, len;
+	int		 ret;
+
 	if (q->sender != NULL || q->rcpt != NULL) {
 		/* One address's records: its index key's duplicates. */
 		k = q->rcpt != NULL ? index_key('r', q->rcpt, true, &len) :
 		    index_key('s', q->sender, true, &len);
-		w.from = k;
-		w.fromlen = len;
-		w.exact = true;
-		ret = record_walk(ml->sdb, &w, collect_rec, &rs);
+		ret = index_walk(ml, k, len, true, &rs);
+		free(k);
 	} else {
 		/* A time range: "t" keys from since on. */
 		tk[0] = 't';
 		seq_key((uint64_t)(q->since > 0 ? q->since : 0), tk + 1);
-		w.from = tk;
-		w.fromlen = 9;
 		rs.by_time = true;
-		ret = record_walk(ml->sdb, &w, collect_rec, &rs);
+		ret = index_walk(ml, tk, sizeof(tk), false, &rs);
 	}
-	free(k);
-	if (ret != 0) {
-		recs_free(&rs);
-		return (db_fail(error_r, "read", ret));
-	}
-	if (rs.n > 1)
-		qsort(rs.v, rs.n, sizeof(*rs.v), newest_first);
+	if (walked(&rs, ret, newest_first, error_r) < 0)
+		return (-1);
 	for (i = 0; i < rs.n && (q->limit == 0 || i < q->limit); i++)
 		if (fn(arg, &rs.v[i]) != 0)
 			break;
@@ -834,30 +830,18 @@ msglog_find(struct msglog *ml, const char *id, msglog_fn fn, void *arg,
     size_t *n_r, char **error_r)
 {
 	struct recs	 rs = { NULL, 0, NULL, false, false };
-	struct record_walk w;
 	size_t		 i, j, len;
 	char		*k;
 	int		 ret = 0, c;
 	static const int prefixes[] = { 'i', 'q' };
 
-	memset(&w, 0, sizeof(w));
-	w.db = ml->index;
-	w.secondary = true;
-	w.snapshot = true;
-	w.exact = true;
 	for (c = 0; c < 2 && ret == 0; c++) {
 		k = index_key(prefixes[c], id, false, &len);
-		w.from = k;
-		w.fromlen = len;
-		ret = record_walk(ml->sdb, &w, collect_rec, &rs);
+		ret = index_walk(ml, k, len, true, &rs);
 		free(k);
 	}
-	if (ret != 0) {
-		recs_free(&rs);
-		return (db_fail(error_r, "read", ret));
-	}
-	if (rs.n > 1)
-		qsort(rs.v, rs.n, sizeof(*rs.v), oldest_first);
+	if (walked(&rs, ret, oldest_first, error_r) < 0)
+		return (-1);
 	*n_r = 0;
 	for (i = 0; i < rs.n; i++) {
 		/* One record may be found by two of its ids. */

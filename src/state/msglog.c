@@ -13,7 +13,8 @@
  *	  msglog-index.db   secondary (DB->associate, DB_DUPSORT), keys
  *	                    "t" + time (8 bytes BE), "s" + sender, "r" +
  *	                    recipient (lower case), "i" + original and new
- *	                    queue id, "q" + quarantine id
+ *	                    queue id (and those of its releases), "q" +
+ *	                    quarantine id
  *	  msglog-events.db  seq -> events (duplicates, in their order)
  *	  msglog-meta.db    "seq" -> the last sequence number given
  *	The sequence number only grows (pruning never lowers it): with the
@@ -23,7 +24,8 @@
  *	  1 (the format), seq, time, host, original id, original inode, new
  *	  id, quarantine id, sender, recipients (comma-separated), size,
  *	  subject, client address, SASL user, verdict, action, reason,
- *	  plugins, ms in hold before the claim, ms of the scan.
+ *	  plugins, ms in hold before the claim, ms of the scan, the queue
+ *	  ids of its releases (space-separated).
  *	Backslash escapes "\\", "\t", "\n", "\r" and "\," keep
  *	separators out of fields. A reader takes format 1 with at least
  *	these fields (later ones may follow). An event is "1, time, kind,
@@ -46,7 +48,7 @@
 #include "state/msglog.h"
 #include "state/record.h"
 
-#define NFIELDS		20
+#define NFIELDS		20	/* at least; the 21st (later ids) may be missing */
 #define NEVFIELDS	5
 #define KEY_MAX		512
 
@@ -118,7 +120,8 @@ msglog_encode(const struct msglog_rec *r, struct buf *out)
 	put_field(out, r->action);
 	put_field(out, r->reason);
 	put_field(out, r->plugins);
-	buf_printf(out, "%ld\t%ld", r->queue_ms, r->scan_ms);
+	buf_printf(out, "%ld\t%ld\t", r->queue_ms, r->scan_ms);
+	put_escaped(out, r->later_ids);
 }
 
 /* Undo put_escaped() in place; -1 on a bad escape. */
@@ -185,15 +188,17 @@ parse_u64(const char *s, uint64_t *v)
 int
 msglog_decode(const void *data, size_t len, struct msglog_rec *r)
 {
-	char		*f[NFIELDS + 1], *store = NULL, *p, **rc = NULL;
+	char		*f[NFIELDS + 2], *store = NULL, *p, **rc = NULL;
 	uint64_t	 v[5];
 	size_t		 n = 0, cap;
 	int		 nf, i;
 
 	memset(r, 0, sizeof(*r));
-	nf = split_fields(data, len, f, NFIELDS + 1, &store);
+	nf = split_fields(data, len, f, NFIELDS + 2, &store);
 	if (nf < NFIELDS || strcmp(f[0], "1") != 0)
 		goto bad;
+	if (nf == NFIELDS)
+		f[nf++] = store + len;	/* "": no later ids */
 	if (parse_u64(f[1], &r->seq) < 0 || parse_u64(f[2], &v[0]) < 0 ||
 	    parse_u64(f[5], &r->orig_ino) < 0 || parse_u64(f[10], &r->size) < 0 ||
 	    parse_u64(f[18], &v[1]) < 0 || parse_u64(f[19], &v[2]) < 0)
@@ -222,7 +227,7 @@ msglog_decode(const void *data, size_t len, struct msglog_rec *r)
 	for (i = 0; i < (int)n; i++)
 		if (unescape(rc[i]) < 0)
 			goto bad;
-	for (i = 3; i < NFIELDS; i++)
+	for (i = 3; i <= NFIELDS; i++)
 		if (i != 9 && unescape(f[i]) < 0)
 			goto bad;
 	r->host = f[3];
@@ -239,6 +244,7 @@ msglog_decode(const void *data, size_t len, struct msglog_rec *r)
 	r->action = f[15];
 	r->reason = f[16];
 	r->plugins = f[17];
+	r->later_ids = f[20];
 	r->store_ = store;
 	return (0);
 bad:
@@ -343,15 +349,21 @@ index_keys(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
 {
 	struct msglog_rec r;
 	DBT		*v;
-	size_t		 n = 0, i, j, len;
-	char		*k;
+	size_t		 n = 0, i, j, len, nmax;
+	char		*k, *p, *q, *ids;
 	unsigned char	 tk[9];
 
 	(void)sec;
 	(void)pkey;
 	if (msglog_decode(pdata->data, pdata->size, &r) < 0)
 		return (DB_DONOTINDEX);
-	v = xcalloc(r.nrcpts + 5, sizeof(*v));
+	ids = (char *)r.later_ids;	/* in r's own storage */
+	nmax = r.nrcpts + 5;
+	for (p = ids; *p; p++)
+		if (*p == ' ')
+			nmax++;
+	nmax++;
+	v = xcalloc(nmax, sizeof(*v));
 	tk[0] = 't';
 	seq_key((uint64_t)r.time, tk + 1);
 	v[n].data = xmalloc(9);
@@ -380,6 +392,14 @@ index_keys(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
 		ADD('i', r.new_id, false);
 	if (r.quarantine_id[0] != '\0')
 		ADD('q', r.quarantine_id, false);
+	/* The ids of its releases, space-separated. */
+	for (p = ids; *p && n < nmax; p = q) {
+		q = p + strcspn(p, " ");
+		if (*q != '\0')
+			*q++ = '\0';
+		if (*p != '\0')
+			ADD('i', p, false);
+	}
 #undef ADD
 	msglog_rec_clear(&r);
 	memset(skey, 0, sizeof(*skey));
@@ -486,49 +506,57 @@ msglog_add(struct msglog *ml, DB_TXN *txn, struct msglog_rec *r,
 	return (0);
 }
 
-int
-msglog_set_new_id(struct msglog *ml, uint64_t seq, const char *new_id,
-    char **error_r)
+/*
+ * Rewrite record k in txn: its new id replaced (new_id), or one more id
+ * it was released as (more_id). 0 or a Berkeley DB error (DB_NOTFOUND
+ * when there is no such record, EINVAL when it is malformed).
+ */
+static int
+rewrite(struct msglog *ml, DB_TXN *txn, const unsigned char k[8],
+    const char *new_id, const char *more_id)
 {
 	struct msglog_rec r;
-	struct buf	 val = BUF_INIT;
-	DB_TXN		*txn = NULL;
-	unsigned char	 k[8];
+	struct buf	 val = BUF_INIT, ids = BUF_INIT;
 	void		*old = NULL;
 	size_t		 oldlen = 0;
 	int		 ret = 0, found;
 
-	seq_key(seq, k);
-	if ((ret = ml->sdb->env->txn_begin(ml->sdb->env, NULL, &txn, 0)) != 0)
-		return (db_fail(error_r, "begin", ret));
 	if ((found = record_get(ml->db, txn, k, 8, DB_RMW, &old, &oldlen,
-	    &ret)) <= 0) {
-		(void)txn->abort(txn);
-		if (found == 0) {
-			*error_r = xasprintf("message log: no record %" PRIu64,
-			    seq);
-			errno = ENOENT;
-			return (-1);
-		}
-		return (db_fail(error_r, "read", ret));
-	}
-	if (msglog_decode(old, oldlen, &r) < 0) {
-		free(old);
-		(void)txn->abort(txn);
-		*error_r = xasprintf("message log: record %" PRIu64 " is "
-		    "malformed", seq);
-		errno = EINVAL;
-		return (-1);
-	}
+	    &ret)) <= 0)
+		return (found == 0 ? DB_NOTFOUND : ret);
+	ret = msglog_decode(old, oldlen, &r);
 	free(old);
-	r.new_id = new_id;
+	if (ret < 0)
+		return (EINVAL);
+	if (new_id != NULL)
+		r.new_id = new_id;
+	if (more_id != NULL) {
+		buf_printf(&ids, "%s%s%s", r.later_ids, r.later_ids[0] ? " " :
+		    "", more_id);
+		r.later_ids = ids.data;
+	}
 	msglog_encode(&r, &val);
 	msglog_rec_clear(&r);
 	ret = record_put(ml->db, txn, k, 8, val.data, val.len);
 	buf_free(&val);
-	if (ret != 0) {
+	buf_free(&ids);
+	return (ret);
+}
+
+int
+msglog_set_new_id(struct msglog *ml, uint64_t seq, const char *new_id,
+    char **error_r)
+{
+	DB_TXN		*txn = NULL;
+	unsigned char	 k[8];
+	int		 ret;
+
+	seq_key(seq, k);
+	if ((ret = ml->sdb->env->txn_begin(ml->sdb->env, NULL, &txn, 0)) != 0)
+		return (db_fail(error_r, "begin", ret));
+	if ((ret = rewrite(ml, txn, k, new_id, NULL)) != 0) {
 		(void)txn->abort(txn);
-		return (db_fail(error_r, "write", ret));
+		return (db_fail(error_r, "correct the new id", ret));
 	}
 	if ((ret = txn->commit(txn, DB_TXN_NOSYNC)) != 0)
 		return (db_fail(error_r, "commit", ret));
@@ -662,6 +690,9 @@ msglog_append_event(struct msglog *ml, DB_TXN *txn, const char *id,
 	data.size = (u_int32_t)val.len;
 	ret = ml->events->put(ml->events, txn, &key, &data, 0);
 	buf_free(&val);
+	/* A release's new id finds the record too. */
+	if (ret == 0 && e->new_id != NULL && e->new_id[0] != '\0')
+		ret = rewrite(ml, txn, k, NULL, e->new_id);
 	if (ret != 0)
 		goto fail;
 	if (own != NULL && (ret = own->commit(own, 0)) != 0) {

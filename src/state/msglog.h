@@ -53,6 +53,7 @@ struct msglog_rec {
 	const char	*plugins;	/* "clamav=infected:Eicar headers=clean" */
 	long		 queue_ms;	/* in hold before the claim */
 	long		 scan_ms;	/* the scan */
+	const char	*later_ids;	/* the ids of its releases, space-separated */
 	/* private: storage of a decoded record */
 	char		*store_;
 };
@@ -104,8 +105,8 @@ int	 msglog_set_new_id(struct msglog *ml, uint64_t seq, const char *new_id,
 	    char **error_r);
 /*
  * msglog_append_event() appends e to the newest record that names id (a
- * quarantine id or a queue id), in txn (NULL: its own). 1 appended, 0 no
- * such record, -1.
+ * quarantine id or a queue id), in txn (NULL: its own); e's new id (a
+ * release's) then finds the record too. 1 appended, 0 no such record, -1.
  */
 int	 msglog_append_event(struct msglog *ml, DB_TXN *txn, const char *id,
 	    const struct msglog_event *e, char **error_r);

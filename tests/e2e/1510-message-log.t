@@ -28,7 +28,7 @@ TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
     skip_all "clamav-testfiles is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/clamav.so" ] || bail_out "no $HS_BUILD/plugins/clamav.so"
 
-plan 39
+plan 40
 
 SIGS="$HS_TMP/sigs"
 MAIL="$HS_TMP/mail"
@@ -278,6 +278,9 @@ check "release of $eicar_qid gives a new id" test -n "$released_as"
 trace "$eicar_id" >"$HS_TMP/t5" 2>&1
 check 'trace shows the release with its new id' grep -q \
     "released from the quarantine as $released_as" "$HS_TMP/t5"
+trace "$released_as" >"$HS_TMP/t6" 2>&1
+check_eq "trace $released_as (the released copy's id): the same story" \
+    "$(cat "$HS_TMP/t6")" "$(cat "$HS_TMP/t5")"
 check_eq 'and --json has the event' \
     "$(trace --json "$eicar_qid" | jsonq '[v["kind"] + ":" + v["new_id"] for v in d[0]["events"]]')" \
     "released:$released_as"

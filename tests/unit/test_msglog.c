@@ -9,7 +9,8 @@
  *	find a record by each of its ids, sender and recipient, queries
  *	filter and come newest first, a corrected new id is found by its
  *	index, a retraction removes one attempt's
- *	record, events are appended in order, and pruning removes at most
+ *	record, events are appended in order (a release's new id then finds
+ *	the record), and pruning removes at most
  *	its bound per call, oldest first.
  */
 #include <setjmp.h>
@@ -310,6 +311,9 @@ test_retract_and_events(void **state)
 
 	assert_int_equal(msglog_append_event(v.ml, NULL, "Q-AAA111", &e,
 	    &error), 1);
+	/* The release's new id finds the record now. */
+	assert_int_equal(find(&v, "REL111", &s), 1);
+	assert_int_equal(s.seq[0], again);
 	e.kind = "deleted";
 	e.new_id = "";
 	assert_int_equal(msglog_append_event(v.ml, NULL, "AAA111", &e,

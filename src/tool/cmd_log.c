@@ -180,6 +180,8 @@ cmd_log(struct tool *t, int argc, char **argv)
 	q.rcpt = f.rcpt;
 	q.sender = f.sender;
 	tool_open_state(t);
+	if (t->msglog == NULL)
+		return (tool_fail("the message log cannot be read"));
 	tool_list_begin(t);
 	if (msglog_query(t->msglog, &q, log_one, &l, &error) < 0) {
 		rc = tool_fail("%s", error);
@@ -314,8 +316,9 @@ cmd_trace(struct tool *t, int argc, char **argv)
 	if (clean[0] != '\0' && clean[strlen(clean) - 1] == ':')
 		clean[strlen(clean) - 1] = '\0';
 	tool_open_state(t);
-	if (t->json)
-		(void)printf("[");
+	if (t->msglog == NULL)
+		return (tool_fail("the message log cannot be read"));
+	tool_list_begin(t);
 	if (msglog_find(t->msglog, clean, trace_one, &tr, &n, &error) < 0) {
 		rc = tool_fail("%s", error);
 		free(error);

@@ -202,11 +202,16 @@ tool_open_state(struct tool *t)
 	if (journal_open(t->sdb, &t->journal, &error) < 0 ||
 	    quarantine_open(t->conf, t->sdb, t->ql->owner_uid,
 	    t->ql->owner_gid, &t->q, &error) < 0 ||
-	    msglog_open(t->sdb, &t->msglog, &error) < 0 ||
 	    commit_init(&t->commit, t->ql, t->conf, t->qdirfd, t->journal, NULL,
 	    &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
 	t->have_commit = true;
+	/* A damaged message log must not stand in the quarantine's way. */
+	if (msglog_open(t->sdb, &t->msglog, &error) < 0) {
+		hs_warnx("%s", error);
+		free(error);
+		error = NULL;
+	}
 	t->commit.quarantine = t->q;
 	if (commit_recover_releases(&t->commit, &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);

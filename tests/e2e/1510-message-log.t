@@ -19,6 +19,9 @@
 #     rescan logs each message once.
 #  4. A release of the quarantined EICAR: trace shows it, with its new id.
 #  5. A short message_log_retention: holdscand prunes the old records.
+#  6. A damaged msglog.db does not stop the mail: holdscand says the log
+#     is off and delivers; holdscan log says it cannot read it; the
+#     quarantine commands work.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -28,7 +31,7 @@ TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
     skip_all "clamav-testfiles is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/clamav.so" ] || bail_out "no $HS_BUILD/plugins/clamav.so"
 
-plan 40
+plan 45
 
 SIGS="$HS_TMP/sigs"
 MAIL="$HS_TMP/mail"
@@ -297,3 +300,19 @@ check 'the old records are pruned' wait_until 30 no_records
 check 'holdscand says so' grep -Eq \
     'message log: [0-9]+ records older than message_log_retention removed' \
     "$A_HS_LOG"
+
+# --- 6. a damaged message log ----------------------------------------------------
+hs_stop A
+head -c 8192 /dev/urandom >"$A_DIR/hs/state/msglog.db"
+check 'holdscand starts with a damaged msglog.db' hs_run A
+check 'and says the message log is off' grep -q \
+    'the message log is off until holdscand can open it' "$A_HS_LOG"
+before=$(sink_messages A | wc -l)
+send clean@example.org rcpt@example.net clean >/dev/null ||
+    bail_out "sending failed"
+check 'mail still flows' wait_until 60 sink_count $((before + 1))
+hslog >"$HS_TMP/damaged" 2>&1
+check 'holdscan log says it cannot read the log (exit 1)' sh -c \
+    "[ $? -eq 1 ] && grep -q 'the message log cannot be read' '$HS_TMP/damaged'"
+check 'holdscan quarantine list works all the same' \
+    "$HOLDSCAN" -c "$A_HS_CONF" quarantine list

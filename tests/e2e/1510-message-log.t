@@ -19,6 +19,8 @@
 #     rescan logs each message once.
 #  4. A release of the quarantined EICAR: trace shows it, with its new id.
 #  5. A short message_log_retention: holdscand prunes the old records.
+#     A message set aside (too large) has no record: trace says it is
+#     set aside, not finished.
 #  6. A damaged msglog.db does not stop the mail: holdscand says the log
 #     is off and delivers; holdscan log says it cannot read it; the
 #     quarantine commands work.
@@ -31,7 +33,7 @@ TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
     skip_all "clamav-testfiles is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/clamav.so" ] || bail_out "no $HS_BUILD/plugins/clamav.so"
 
-plan 45
+plan 47
 
 SIGS="$HS_TMP/sigs"
 MAIL="$HS_TMP/mail"
@@ -290,7 +292,8 @@ check_eq 'and --json has the event' \
 
 # --- 5. retention ----------------------------------------------------------------
 hs_stop A
-conf "message_log_retention = 2s"
+conf "message_log_retention = 2s
+message_size_limit = 20k"
 sleep 3
 check 'holdscand starts with a retention of 2s' hs_run A
 no_records() {
@@ -300,6 +303,13 @@ check 'the old records are pruned' wait_until 30 no_records
 check 'holdscand says so' grep -Eq \
     'message log: [0-9]+ records older than message_log_retention removed' \
     "$A_HS_LOG"
+# A message set aside (too large to scan) is not finished: no record.
+big_id=$(send big@example.org rcpt@example.net clean-50k | sed -n 's/^clean-50k\.eml //p')
+check "trace $big_id (set aside): exit 0" wait_until 30 trace "$big_id"
+trace "$big_id" >"$HS_TMP/t7" 2>&1
+check 'trace says it is set aside, not finished' grep -q \
+    "^$big_id: not finished: set aside in the hold queue since .*, 1 attempt: scan-failed" \
+    "$HS_TMP/t7"
 
 # --- 6. a damaged message log ----------------------------------------------------
 hs_stop A

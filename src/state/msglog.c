@@ -750,9 +750,10 @@ collect_rec(void *arg, const struct record *r)
 	struct recs	*rs = arg;
 	struct msglog_rec rec;
 
+	/* Backward over the "t" keys: done below since, or at the limit. */
 	if (rs->by_time && (r->klen != 9 || ((const char *)r->key)[0] != 't' ||
-	    (rs->q->until && seq_of((const char *)r->key + 1, 8) >
-	    (uint64_t)rs->q->until)))
+	    seq_of((const char *)r->key + 1, 8) < (uint64_t)rs->q->since ||
+	    (rs->q->limit > 0 && rs->n >= rs->q->limit)))
 		return (1);
 	if (msglog_decode(r->val, r->vlen, &rec) < 0) {
 		rs->bad = true;
@@ -787,14 +788,18 @@ recs_free(struct recs *rs)
 	rs->n = 0;
 }
 
-/* Walk the index from key from (only its duplicates when exact) into rs. */
+/*
+ * Walk the index from key from (only its duplicates when exact; back from
+ * below it when reverse) into rs.
+ */
 static int
 index_walk(struct msglog *ml, const void *from, size_t fromlen, bool exact,
-    struct recs *rs)
+    bool reverse, struct recs *rs)
 {
 	struct record_walk w;
 
 	memset(&w, 0, sizeof(w));
+	w.reverse = reverse;
 	w.db = ml->index;
 	w.secondary = true;
 	w.snapshot = true;
@@ -804,7 +809,7 @@ index_walk(struct msglog *ml, const void *from, size_t fromlen, bool exact,
 	return (record_walk(ml->sdb, &w, collect_rec, rs));
 }
 
-/* After the walks: an error (ret), or rs sorted by cmp. 0 or -1. */
+/* After the walks: an error (ret), or rs sorted by cmp (if any). 0 or -1. */
 static int
 walked(struct recs *rs, int ret, int (*cmp)(const void *, const void *),
     char **error_r)
@@ -813,7 +818,7 @@ walked(struct recs *rs, int ret, int (*cmp)(const void *, const void *),
 		recs_free(rs);
 		return (db_fail(error_r, "read", ret));
 	}
-	if (rs->n > 1)
+	if (rs->n > 1 && cmp != NULL)
 		qsort(rs->v, rs->n, sizeof(*rs->v), cmp);
 	return (0);
 }
@@ -832,16 +837,20 @@ msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
 		/* One address's records: its index key's duplicates. */
 		k = q->rcpt != NULL ? index_key('r', q->rcpt, true, &len) :
 		    index_key('s', q->sender, true, &len);
-		ret = index_walk(ml, k, len, true, &rs);
+		ret = index_walk(ml, k, len, true, false, &rs);
 		free(k);
 	} else {
-		/* A time range: "t" keys from since on. */
-		tk[0] = 't';
-		seq_key((uint64_t)(q->since > 0 ? q->since : 0), tk + 1);
+		/*
+		 * A time range: the "t" keys below until + 1 (all of them:
+		 * below "u"), newest first; the walk stops at since or at
+		 * the limit, so "the last 20" reads 20 records.
+		 */
+		tk[0] = q->until > 0 ? 't' : 'u';
+		seq_key(q->until > 0 ? (uint64_t)q->until + 1 : 0, tk + 1);
 		rs.by_time = true;
-		ret = index_walk(ml, tk, sizeof(tk), false, &rs);
+		ret = index_walk(ml, tk, sizeof(tk), false, true, &rs);
 	}
-	if (walked(&rs, ret, newest_first, error_r) < 0)
+	if (walked(&rs, ret, rs.by_time ? NULL : newest_first, error_r) < 0)
 		return (-1);
 	for (i = 0; i < rs.n && (q->limit == 0 || i < q->limit); i++)
 		if (fn(arg, &rs.v[i]) != 0)
@@ -868,7 +877,7 @@ msglog_find(struct msglog *ml, const char *id, msglog_fn fn, void *arg,
 
 	for (c = 0; c < 2 && ret == 0; c++) {
 		k = index_key(prefixes[c], id, false, &len);
-		ret = index_walk(ml, k, len, true, &rs);
+		ret = index_walk(ml, k, len, true, false, &rs);
 		free(k);
 	}
 	if (walked(&rs, ret, oldest_first, error_r) < 0)

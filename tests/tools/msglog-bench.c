@@ -11,7 +11,8 @@
  *	commit per batch). Only the CPU time of msglog_add() is counted
  *	(CLOCK_PROCESS_CPUTIME_ID around the calls): the commit and its
  *	fsync are the intent's, which the log shares. Then times a query
- *	by sender, one by recipient, the newest 20 and a trace by queue id.
+ *	by sender, one by recipient, the last hour, the newest 20 and a trace
+ *	by queue id.
  *	Prints one line each:
  *	    msglog write: 100000 records, 0.031 ms CPU per record
  *	    msglog query --sender (100000 records): 1.2 ms, 50 matches
@@ -163,6 +164,9 @@ main(int argc, char **argv)
 	memset(&q, 0, sizeof(q));
 	q.since = time(NULL) - 3600;
 	timed_query(ml, "--since 1h", &q, n);
+	memset(&q, 0, sizeof(q));
+	q.limit = 20;
+	timed_query(ml, "--limit 20", &q, n);
 	t0 = now_s(CLOCK_MONOTONIC);
 	(void)snprintf(orig, sizeof(orig), "%08lX%03lX", (count / 2) * 7919 %
 	    0xffffffff, (count / 2) % 4096);

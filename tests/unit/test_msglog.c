@@ -223,7 +223,7 @@ test_records_and_indices(void **state)
 	struct env	 v;
 	struct seen	 s;
 	char		*error = NULL;
-	uint64_t	 a, b, c;
+	uint64_t	 a, b, c, d;
 
 	(void)state;
 	env_open(&v);
@@ -272,6 +272,29 @@ test_records_and_indices(void **state)
 	q.action = "deliver";
 	assert_int_equal(query(&v, &q, &s), 2);
 	assert_int_equal(s.seq[0], c);
+	/* Backward by time: until, since, the limit. */
+	memset(&q, 0, sizeof(q));
+	q.until = 2000;
+	assert_int_equal(query(&v, &q, &s), 2);
+	assert_int_equal(s.seq[0], b);
+	assert_int_equal(s.seq[1], a);
+	memset(&q, 0, sizeof(q));
+	q.since = 2000;
+	assert_int_equal(query(&v, &q, &s), 2);
+	assert_int_equal(s.seq[0], c);
+	assert_int_equal(s.seq[1], b);
+	memset(&q, 0, sizeof(q));
+	q.until = 2999;
+	q.limit = 1;
+	assert_int_equal(query(&v, &q, &s), 1);
+	assert_int_equal(s.seq[0], b);
+	/* The same second: the later record first. */
+	d = add(&v, rec("DDD444", 4, 3000, "d@example.org", "NEW444", ""), true);
+	memset(&q, 0, sizeof(q));
+	q.limit = 2;
+	assert_int_equal(query(&v, &q, &s), 2);
+	assert_int_equal(s.seq[0], d);
+	assert_int_equal(s.seq[1], c);
 	env_close(&v);
 }
 

@@ -24,6 +24,8 @@
 #  6. A damaged msglog.db does not stop the mail: holdscand says the log
 #     is off and delivers; holdscan log says it cannot read it; the
 #     quarantine commands work.
+#  7. message_log = no: mail flows, nothing is logged, and trace says
+#     why it knows nothing.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -33,7 +35,7 @@ TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
     skip_all "clamav-testfiles is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/clamav.so" ] || bail_out "no $HS_BUILD/plugins/clamav.so"
 
-plan 47
+plan 50
 
 SIGS="$HS_TMP/sigs"
 MAIL="$HS_TMP/mail"
@@ -326,3 +328,16 @@ check 'holdscan log says it cannot read the log (exit 1)' sh -c \
     "[ $? -eq 1 ] && grep -q 'the message log cannot be read' '$HS_TMP/damaged'"
 check 'holdscan quarantine list works all the same' \
     "$HOLDSCAN" -c "$A_HS_CONF" quarantine list
+
+# --- 7. message_log = no ---------------------------------------------------------
+hs_stop A
+rm -f "$A_DIR/hs/state"/msglog*.db
+conf "message_log = no"
+check 'holdscand starts with message_log = no' hs_run A
+before=$(sink_messages A | wc -l)
+off_id=$(send off@example.org rcpt@example.net clean | sed -n 's/^clean\.eml //p')
+check 'mail flows' wait_until 60 sink_count $((before + 1))
+trace "$off_id" >"$HS_TMP/t8" 2>&1
+check 'nothing is logged, and trace says why' sh -c \
+    "[ $? -eq 1 ] && [ \"\$(\"$HOLDSCAN\" -c '$A_HS_CONF' log | wc -l)\" -eq 0 ] &&
+    grep -q '^holdscan: $off_id: not seen by holdscan (.*; message_log = no)' '$HS_TMP/t8'"

@@ -27,15 +27,18 @@
  *	  plugins, ms in hold before the claim, ms of the scan, the queue
  *	  ids of its releases (space-separated).
  *	Backslash escapes "\\", "\t", "\n", "\r" and "\," keep
- *	separators out of fields. A reader takes format 1 with at least
- *	these fields (later ones may follow). An event is "1, time, kind,
- *	new id, detail" the same way.
+ *	separators out of fields. A reader takes format 1 with at least the
+ *	first 20 of these fields (records written before the release ids
+ *	have 20; later fields may follow). An event is "1, time, kind, new
+ *	id, detail" the same way.
  *
  *	All databases are DB_MULTIVERSION: queries read a snapshot and
  *	never hold up holdscand's commits.
  *
  *	This module must never commit a transaction it was given, never
- *	sync the log on its own, and never touch queue files.
+ *	sync the log in holdscand's path (its own transactions there, the
+ *	prune and a corrected new id, commit without a sync), and never
+ *	touch queue files.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -53,7 +53,9 @@
 #include "commit/commit.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/mailhdr.h"
 #include "common/qfile.h"
+#include "common/text.h"
 #include "common/verdict.h"
 #include "common/xalloc.h"
 
@@ -71,6 +73,7 @@ struct item {
 	char		 planned[QUEUE_ID_SIZE];	/* its id in incoming */
 	char		 qpath[QUEUE_PATH_SIZE];	/* quarantine copy */
 	int		 jkind;		/* journal kind, 0 if not journaled */
+	uint64_t	 logseq;	/* its message log record, 0: none */
 	struct quarantine_entry qe;	/* ACTION_QUARANTINE: its copy */
 };
 
@@ -535,8 +538,80 @@ fail:
 }
 
 /*
+ * The message log's record of a journaled message, in the batch's
+ * transaction: it is durable exactly when the intent is.
+ */
+static int
+log_item(struct commit_ctx *c, DB_TXN *txn, struct item *it, char **error_r)
+{
+	const struct msg *m = it->m;
+	const struct qfile *qf = m->qf;
+	struct msglog_rec r;
+	struct buf	 subject = BUF_INIT;
+	struct timespec	 mono, real;
+	const char	**rcpts;
+	const char	*v;
+	long		 now_mono_ms, in_flight;
+	size_t		 i, n = 0;
+	int		 rc;
+
+	if (c->msglog == NULL)
+		return (0);
+	memset(&r, 0, sizeof(r));
+	if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 ||
+	    clock_gettime(CLOCK_REALTIME, &real) < 0) {
+		*error_r = xasprintf("message log: clock_gettime: %s",
+		    strerror(errno));
+		return (-1);
+	}
+	now_mono_ms = (long)mono.tv_sec * 1000 + mono.tv_nsec / 1000000;
+	in_flight = now_mono_ms - m->t_claim_ms;
+	r.time = real.tv_sec;
+	r.host = c->ql->myhostname != NULL ? c->ql->myhostname : "";
+	r.orig_id = m->id;
+	r.orig_ino = (uint64_t)m->st.st_ino;
+	r.new_id = it->jkind == JOURNAL_DELIVER ? it->planned : "";
+	r.quarantine_id = it->jkind == JOURNAL_QUARANTINE ? it->qe.qid : "";
+	r.sender = qf != NULL && qf->sender != NULL ? qf->sender : "";
+	rcpts = xcalloc(qf != NULL && qf->nrcpts ? qf->nrcpts : 1,
+	    sizeof(*rcpts));
+	for (i = 0; qf != NULL && i < qf->nrcpts; i++)
+		if (qf->rcpts[i].state != QREC_DRCP)
+			rcpts[n++] = qf->rcpts[i].address;
+	r.rcpts = rcpts;
+	r.nrcpts = n;
+	r.size = (uint64_t)m->st.st_size;
+	if (qf != NULL)
+		mailhdr_subject(qf, MSGLOG_SUBJECT_MAX, &subject);
+	buf_putc(&subject, '\0');
+	subject.len = text_safe(subject.data, subject.len - 1, false);
+	r.subject = subject.data;
+	r.client = qf != NULL && (v = qfile_attr(qf, "client_address")) ?
+	    v : "";
+	r.sasl_user = qf != NULL && (v = qfile_attr(qf, "sasl_username")) ?
+	    v : "";
+	r.verdict = verdict_name(m->verdict);
+	r.action = config_action_name(m->action);
+	r.reason = m->reason;
+	r.plugins = m->plugins;
+	r.scan_ms = (long)(m->scan_us / 1000);
+	/* In hold until the claim: the age at commit less the time since. */
+	r.queue_ms = qf != NULL && qf->arrival_sec > 0 ?
+	    ((long)real.tv_sec - qf->arrival_sec) * 1000 +
+	    real.tv_nsec / 1000000 - qf->arrival_usec / 1000 - in_flight : 0;
+	if (r.queue_ms < 0)
+		r.queue_ms = 0;
+	rc = msglog_add(c->msglog, txn, &r, error_r);
+	it->logseq = rc == 0 ? r.seq : 0;
+	buf_free(&subject);
+	free(rcpts);
+	return (rc);
+}
+
+/*
  * Step 2: the intent record, then one synchronous transaction with every
- * message's journal entry and the quarantine index entries.
+ * message's journal entry, its message log record and the quarantine
+ * index entries.
  */
 static int
 journal_batch(struct commit_ctx *c, struct item *items, size_t n,
@@ -559,6 +634,7 @@ journal_batch(struct commit_ctx *c, struct item *items, size_t n,
 		entry_for(c, &items[i], &je);
 		/* A message quarantined already is indexed already. */
 		if (journal_add(c->journal, txn, &je, error_r) < 0 ||
+		    log_item(c, txn, &items[i], error_r) < 0 ||
 		    (items[i].jkind == JOURNAL_QUARANTINE &&
 		    !items[i].qe.existing && quarantine_index(c->quarantine,
 		    txn, &items[i].qe, error_r) < 0)) {
@@ -577,6 +653,32 @@ journal_batch(struct commit_ctx *c, struct item *items, size_t n,
 }
 
 /*
+ * Forget a journaled message's entry durably because what it intended
+ * did not happen (the message goes back to hold): its message log record
+ * goes in the same transaction, so that the log never says it was
+ * delivered; the rescan logs it again.
+ */
+static int
+forget_undone(struct commit_ctx *c, const struct journal_entry *e,
+    char **error_r)
+{
+	DB_TXN		*txn = NULL;
+	const char	*id = strrchr(e->orig, '/');
+
+	if (c->msglog == NULL)
+		return (journal_del_sync(c->journal, e, 1, error_r));
+	id = id != NULL ? id + 1 : e->orig;
+	if (journal_begin(c->journal, &txn, error_r) < 0)
+		return (-1);
+	if (journal_remove(c->journal, txn, e, error_r) < 0 ||
+	    msglog_retract(c->msglog, txn, id, e->orig_ino, error_r) < 0) {
+		journal_abort(txn);
+		return (-1);
+	}
+	return (journal_commit(c->journal, txn, error_r));
+}
+
+/*
  * Undo a journaled delivery whose new file was not renamed into incoming.
  * The entry goes first, durably: a crash after that leaves the original
  * in claimed/ and the staging file in staging/ with no entry, which
@@ -591,7 +693,7 @@ undo_item(struct commit_ctx *c, struct item *it)
 	char		*error = NULL;
 
 	entry_for(c, it, &je);
-	if (journal_del_sync(c->journal, &je, 1, &error) < 0) {
+	if (forget_undone(c, &je, &error) < 0) {
 		/* Everything stays as it is: recovery undoes it. */
 		(void)snprintf(it->m->why + strlen(it->m->why),
 		    sizeof(it->m->why) - strlen(it->m->why), "; %s", error);
@@ -603,6 +705,50 @@ undo_item(struct commit_ctx *c, struct item *it)
 	it->jkind = 0;
 	/* Back to hold first, then the staging file (see return_item()). */
 	return_item(c, it, NULL);
+}
+
+/*
+ * Published under another id than the planned one (taken meanwhile): the
+ * message log says which. Not synced: a crash may leave the planned id.
+ */
+static void
+log_new_id(struct commit_ctx *c, const struct item *it)
+{
+	char	*error = NULL;
+
+	if (c->msglog == NULL || it->logseq == 0)
+		return;
+	if (msglog_set_new_id(c->msglog, it->logseq, it->m->new_id,
+	    &error) < 0) {
+		hs_warnx("%s: %s", it->m->id, error);
+		free(error);
+	}
+}
+
+/*
+ * A message of an interrupted batch whose journal was lost goes back to
+ * hold, unpublished: a record the lost batch wrote goes (durably) too.
+ */
+static void
+log_retract_lost(struct commit_ctx *c, const char *id, uint64_t ino)
+{
+	DB_TXN	*txn = NULL;
+	char	*error = NULL;
+
+	if (c->msglog == NULL || c->journal == NULL)
+		return;
+	if (journal_begin(c->journal, &txn, &error) < 0)
+		goto fail;
+	if (msglog_retract(c->msglog, txn, id, ino, &error) < 0) {
+		journal_abort(txn);
+		goto fail;
+	}
+	if (journal_commit(c->journal, txn, &error) < 0)
+		goto fail;
+	return;
+fail:
+	hs_warnx("%s: recovery: %s", id, error);
+	free(error);
 }
 
 /* Step 3: publish into incoming; sync each directory touched once. */
@@ -619,6 +765,8 @@ publish_all(struct commit_ctx *c, struct item *items, size_t n)
 			continue;
 		if (publish_at(c, c->staging_fd, it->sname, it->sino, it->planned,
 		    it->m->new_id, &ds, it->m->why, sizeof(it->m->why)) == 0) {
+			if (strcmp(it->m->new_id, it->planned) != 0)
+				log_new_id(c, it);
 			(void)close(it->sfd);
 			it->sfd = -1;
 			it->sname[0] = '\0';	/* renamed: nothing left to drop */
@@ -852,7 +1000,7 @@ recover_entry(struct commit_ctx *c, const struct journal_entry *e,
 		if ((staged = exists_as(c, e->staging, e->staging_ino)) < 0)
 			return (-1);
 		if (staged) {
-			if (journal_del_sync(c->journal, e, 1, &error) < 0) {
+			if (forget_undone(c, e, &error) < 0) {
 				hs_warnx("%s: recovery: %s", id, error);
 				free(error);
 				errno = EIO;
@@ -1002,6 +1150,7 @@ recover_intent_entry(struct commit_ctx *c, const struct journal_entry *e,
 		    "message of an interrupted batch (%s); nothing was "
 		    "published: it is scanned again", id, e->kind ==
 		    JOURNAL_QUARANTINE ? "quarantine" : "drop");
+		log_retract_lost(c, id, e->orig_ino);
 		return (0);
 	}
 	if ((staged = exists_as(c, e->staging, e->staging_ino)) < 0)
@@ -1010,6 +1159,7 @@ recover_intent_entry(struct commit_ctx *c, const struct journal_entry *e,
 		hs_warnx("%s: recovery: the journal has no entry for this "
 		    "message of an interrupted batch; its new file was not "
 		    "published: it is scanned again", id);
+		log_retract_lost(c, id, e->orig_ino);
 		return (0);
 	}
 	memset(&ae, 0, sizeof(ae));

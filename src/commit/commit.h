@@ -19,6 +19,7 @@
 #include "quarantine/quarantine.h"
 #include "state/aside.h"
 #include "state/journal.h"
+#include "state/msglog.h"
 
 struct commit_ctx {
 	const struct queue_layout *ql;
@@ -35,6 +36,7 @@ struct commit_ctx {
 	struct journal	*journal;
 	struct aside	*aside;
 	struct quarantine *quarantine;	/* NULL: quarantine = set aside */
+	struct msglog	*msglog;	/* NULL: message_log = no */
 	bool		 as_root;	/* chown new files to the mail owner */
 };
 

@@ -46,6 +46,8 @@ struct msg {
 	enum verdict	 verdict;
 	enum policy_action action;
 	char		 reason[256];
+	char		 plugins[512];	/* each plugin's result, for the message log */
+	uint32_t	 scan_us;	/* the scan's time */
 	/* New content (a worker's sealed memfd, or built by the master), owned. */
 	void		*map;
 	size_t		 maplen;

@@ -155,6 +155,12 @@ static const struct param params[] = {
 	    "what then happens to it: quarantine, bounce or deliver-tagged" },
 	{ "set_aside_rescan", P_BOOL, "yes", F(set_aside_rescan), NOLIM, NULL,
 	    "scan it again each time the scanners load a new engine" },
+	/* the message log */
+	{ "message_log", P_BOOL, "yes", F(message_log), NOLIM, NULL,
+	    "keep a record of every message holdscand finishes (holdscan log, trace)" },
+	{ "message_log_retention", P_TIME, "30d", F(message_log_retention),
+	    1000L, 36500L * 86400000L, NULL,
+	    "how long a record is kept in the message log" },
 	/* commit */
 	{ "fsync_method", P_ENUM, "syncfs", F(fsync_method), NOLIM,
 	    "syncfs fsync",

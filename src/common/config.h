@@ -102,6 +102,10 @@ struct hs_config {
 	enum aside_expiry set_aside_expiry_action;
 	bool	 set_aside_rescan;	/* scan again when the scanners change */
 
+	/* the message log */
+	bool	 message_log;
+	long	 message_log_retention;	/* ms */
+
 	/* commit */
 	enum fsync_method fsync_method;
 

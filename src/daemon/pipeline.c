@@ -76,6 +76,7 @@
 #include "daemon/watch.h"
 #include "quarantine/quarantine.h"
 #include "state/aside.h"
+#include "state/msglog.h"
 #include "state/statedb.h"
 
 #define LOCKED_RETRY_MS		1000
@@ -202,6 +203,7 @@ open_state_db(struct pipeline *p, char **error_r)
 	p->commit.journal = p->state.journal;
 	p->commit.aside = p->state.aside;
 	p->commit.quarantine = p->state.quarantine;
+	p->commit.msglog = p->state.msglog;
 	return (0);
 }
 
@@ -212,6 +214,7 @@ close_state_db(struct pipeline *p)
 	p->commit.journal = NULL;
 	p->commit.aside = NULL;
 	p->commit.quarantine = NULL;
+	p->commit.msglog = NULL;
 }
 
 static void
@@ -342,9 +345,40 @@ recover_tick(struct pipeline *p, long t)
 	p->recovery_retries = false;
 }
 
+/*
+ * The message log's retention: at most MSGLOG_PRUNE_MAX records go per
+ * transaction; while there are more, again a second later, else after a
+ * while (a minute, or half the retention if that is shorter).
+ */
+#define MSGLOG_PRUNE_MAX	2000
+static void
+msglog_tick(struct pipeline *p, long t)
+{
+	long	 retention = p->conf->message_log_retention;
+	long	 pause = retention / 2 < 60000 ? retention / 2 : 60000;
+	size_t	 n = 0;
+	char	*error = NULL;
+
+	if (p->state.msglog == NULL || p->state_broken ||
+	    t < p->msglog_next_ms)
+		return;
+	if (pause < 1000)
+		pause = 1000;
+	if (msglog_prune(p->state.msglog, time(NULL) - retention / 1000,
+	    MSGLOG_PRUNE_MAX, &n, &error) < 0) {
+		hs_warnx("%s", error);
+		free(error);
+	} else if (n > 0) {
+		hs_info("message log: %zu record%s older than "
+		    "message_log_retention removed", n, n == 1 ? "" : "s");
+	}
+	p->msglog_next_ms = t + (n == MSGLOG_PRUNE_MAX ? 1000 : pause);
+}
+
 void
 pipeline_tick(struct pipeline *p, long t)
 {
+	msglog_tick(p, t);
 	setaside_tick(p, t);
 	pipeline_claim(p);
 	pipeline_dispatch(p);
@@ -760,6 +794,8 @@ pipeline_scanned(struct pipeline *p, struct msg *m,
 	m->verdict = (enum verdict)res->verdict;
 	m->action = (enum policy_action)res->action;
 	(void)snprintf(m->reason, sizeof(m->reason), "%s", res->reason);
+	(void)snprintf(m->plugins, sizeof(m->plugins), "%s", res->detail);
+	m->scan_us = res->scan_us;
 	m->t_scanned_ms = now_ms();
 	metrics_observe(&p->metrics->scan_time, res->scan_us / 1e6,
 	    metrics_latency_bounds);

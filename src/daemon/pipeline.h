@@ -104,6 +104,7 @@ struct pipeline {
 	size_t		 suspects;	/* undecided messages with m->suspect */
 	bool		 stopping;	/* claim nothing more */
 	struct setaside	 setaside;
+	long		 msglog_next_ms;	/* the next prune of the message log */
 };
 
 /*

@@ -18,6 +18,7 @@
 #include "daemon/stateenv.h"
 #include "state/aside.h"
 #include "state/journal.h"
+#include "state/msglog.h"
 #include "state/statedb.h"
 #include "state/statewatch.h"
 #include "common/log.h"
@@ -74,19 +75,38 @@ static int
 open_dbs(struct stateenv *env, const struct hs_config *conf,
     const struct queue_layout *ql, char **error_r)
 {
+	char	*error = NULL;
+	int	 err;
+
 	if (journal_open(env->sdb, &env->journal, error_r) < 0 ||
 	    aside_open(env->sdb, &env->aside, error_r) < 0 ||
 	    quarantine_open(conf, env->sdb, ql->owner_uid, ql->owner_gid,
-	    &env->quarantine, error_r) < 0) {
-		int	 err = errno;	/* for statedb_retryable() */
-
-		quarantine_close(&env->quarantine);
-		aside_close(&env->aside);
-		journal_close(&env->journal);
-		errno = err;
-		return (-1);
+	    &env->quarantine, error_r) < 0)
+		goto fail;
+	if (conf->message_log && msglog_open(env->sdb, &env->msglog,
+	    &error) < 0) {
+		/*
+		 * The full disk again: wait with the rest. Anything else (a
+		 * damaged file) must not stop the mail: it flows unlogged.
+		 */
+		if (statedb_retryable(conf->state_directory, errno)) {
+			*error_r = error;
+			goto fail;
+		}
+		hs_warnx("%s; the message log is off until holdscand can open "
+		    "it (move the msglog*.db files in %s aside and restart "
+		    "it to begin a new one)", error, conf->state_directory);
+		free(error);
 	}
 	return (0);
+fail:
+	err = errno;	/* for statedb_retryable() */
+	msglog_close(&env->msglog);
+	quarantine_close(&env->quarantine);
+	aside_close(&env->aside);
+	journal_close(&env->journal);
+	errno = err;
+	return (-1);
 }
 
 int
@@ -138,6 +158,7 @@ void
 stateenv_close(struct stateenv *env)
 {
 	statewatch_stop(&env->watch);
+	msglog_close(&env->msglog);
 	quarantine_close(&env->quarantine);
 	aside_close(&env->aside);
 	journal_close(&env->journal);

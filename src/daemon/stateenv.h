@@ -18,6 +18,7 @@ struct stateenv {
 	struct journal	*journal;
 	struct aside	*aside;
 	struct quarantine *quarantine;
+	struct msglog	*msglog;	/* NULL: message_log = no */
 	struct statewatch *watch;	/* ends lock waits on the dead */
 };
 

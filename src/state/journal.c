@@ -208,6 +208,21 @@ journal_add(struct journal *j, DB_TXN *txn, const struct journal_entry *e,
 }
 
 int
+journal_remove(struct journal *j, DB_TXN *txn, const struct journal_entry *e,
+    char **error_r)
+{
+	int	 ret;
+
+	(void)j;
+	if ((ret = record_del(j->db, txn, e->orig, strlen(e->orig))) != 0) {
+		*error_r = xasprintf("journal clear: %s", db_strerror(ret));
+		errno = ret > 0 ? ret : EIO;
+		return (-1);
+	}
+	return (0);
+}
+
+int
 journal_commit(struct journal *j, DB_TXN *txn, char **error_r)
 {
 	int	 ret;

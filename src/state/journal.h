@@ -54,6 +54,9 @@ void	 journal_close(struct journal **j);
 int	 journal_begin(struct journal *j, DB_TXN **txn_r, char **error_r);
 int	 journal_add(struct journal *j, DB_TXN *txn,
 	    const struct journal_entry *e, char **error_r);
+/* journal_remove() forgets one entry inside such a transaction. */
+int	 journal_remove(struct journal *j, DB_TXN *txn,
+	    const struct journal_entry *e, char **error_r);
 int	 journal_commit(struct journal *j, DB_TXN *txn, char **error_r);
 void	 journal_abort(DB_TXN *txn);
 /* Record n entries in one durable transaction (all or nothing). */

@@ -7,7 +7,8 @@
  *	there", and owns the one cursor loop, with its transaction (a
  *	snapshot for readers that must never hold up holdscand's commits),
  *	its start (first key, a range, or one key's duplicates) and its
- *	clean-up on every path.
+ *	clean-up on every path; forward, or backward (newest first when
+ *	keys grow with time).
  *
  *	This module must never keep a cursor or a transaction open past a
  *	call, never hand out memory that Berkeley DB owns beyond one
@@ -95,14 +96,24 @@ record_walk(struct statedb *sdb, const struct record_walk *w, record_fn fn,
 	memset(&val, 0, sizeof(val));
 	if (w->keys_only)
 		val.flags = DB_DBT_PARTIAL;	/* dlen 0: no bytes of it */
-	flag = DB_FIRST;
-	next = DB_NEXT;
+	flag = w->reverse ? DB_LAST : DB_FIRST;
+	next = w->reverse ? DB_PREV : DB_NEXT;
 	if (w->from != NULL) {
 		/* A range start may be replaced by the key found: a copy. */
 		from = xmalloc(w->fromlen ? w->fromlen : 1);
 		memcpy(from, w->from, w->fromlen);
 		key.data = from;
 		key.size = (u_int32_t)w->fromlen;
+	}
+	if (w->from != NULL && w->reverse) {
+		/* Below from: the first key of its range, then back. */
+		ret = w->secondary ? cur->pget(cur, &key, &pkey, &val,
+		    DB_SET_RANGE) : cur->get(cur, &key, &val, DB_SET_RANGE);
+		if (ret == 0)
+			flag = DB_PREV;
+		else if (ret != DB_NOTFOUND)
+			goto done;
+	} else if (w->from != NULL) {
 		flag = w->exact ? DB_SET : DB_SET_RANGE;
 		if (w->exact)
 			next = DB_NEXT_DUP;

@@ -54,6 +54,8 @@ struct record_walk {
 	bool		 exact;		/* only the records whose key is from (its
 					   duplicates) */
 	bool		 keys_only;	/* values are not read */
+	bool		 reverse;	/* from the last key down: with from, the
+					   keys below it (exact is not used) */
 };
 
 /*

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "commit/release.h"
+#include "common/log.h"
 #include "common/mailhdr.h"
 #include "common/text.h"
 #include "common/xalloc.h"
@@ -119,6 +120,7 @@ int
 cmd_q_list(struct tool *t, int argc, char **argv)
 {
 	struct quarantine_query qq;
+	struct tool_filters f = { 0, 0, NULL, NULL };
 	struct lister	 l = { t, 0 };
 	const char	*v;
 	char		*error = NULL;
@@ -127,15 +129,9 @@ cmd_q_list(struct tool *t, int argc, char **argv)
 	memset(&qq, 0, sizeof(qq));
 	qq.state = -1;
 	for (i = 1; i < argc; i++) {
-		if ((v = tool_opt_value(t, argc, argv, &i, "--since")) != NULL)
-			qq.since = tool_when_arg(t, "--since", v);
-		else if ((v = tool_opt_value(t, argc, argv, &i, "--until")) != NULL)
-			qq.until = tool_when_arg(t, "--until", v);
-		else if ((v = tool_opt_value(t, argc, argv, &i, "--recipient")) != NULL)
-			qq.rcpt = v;
-		else if ((v = tool_opt_value(t, argc, argv, &i, "--sender")) != NULL)
-			qq.sender = v;
-		else if ((v = tool_opt_value(t, argc, argv, &i, "--reason")) != NULL)
+		if (tool_filter_opt(t, argc, argv, &i, &f))
+			continue;
+		if ((v = tool_opt_value(t, argc, argv, &i, "--reason")) != NULL)
 			qq.reason = v;
 		else if ((v = tool_opt_value(t, argc, argv, &i, "--state")) != NULL) {
 			for (qq.state = 0; qq.state < 3; qq.state++)
@@ -149,23 +145,17 @@ cmd_q_list(struct tool *t, int argc, char **argv)
 		else
 			tool_bad_arg(t, argv[i]);
 	}
-	if (qq.rcpt != NULL && qq.rcpt[0] == '<') {
-		char	*r = xstrdup(qq.rcpt + 1);
-
-		r[strcspn(r, ">")] = '\0';
-		qq.rcpt = r;	/* freed at exit */
-	}
+	qq.since = f.since;
+	qq.until = f.until;
+	qq.rcpt = f.rcpt;
+	qq.sender = f.sender;
 	tool_open_state(t);
-	if (t->json)
-		(void)printf("[");
+	tool_list_begin(t);
 	if (quarantine_list(t->q, &qq, list_one, &l, &error) < 0) {
 		rc = tool_fail("%s", error);
 		free(error);
 	}
-	if (t->json)
-		(void)printf("%s]\n", l.n ? "\n" : "");
-	else if (t->tty)
-		(void)printf("%zu message%s\n", l.n, l.n == 1 ? "" : "s");
+	tool_list_end(t, l.n);
 	tool_close_state(t);
 	return (rc);
 }
@@ -432,6 +422,7 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 		case RELEASE_OK:
 			(void)printf("%s: released as %s%s%s\n", ids[i], new_id,
 			    joined ? " to " : "", joined ? joined : "");
+			tool_log_event(t, ids[i], "released", new_id, joined);
 			tool_audit(t, "%s: action=release new_id=%s%s%s", ids[i],
 			    new_id, joined ? " to=" : "", joined ? joined : "");
 			done++;
@@ -495,6 +486,7 @@ cmd_q_delete(struct tool *t, int argc, char **argv)
 		case QUARANTINE_OK:
 			(void)printf("%s: deleted\n", argv[i]);
 			tool_audit(t, "%s: action=delete", argv[i]);
+			tool_log_event(t, argv[i], "deleted", NULL, NULL);
 			break;
 		case QUARANTINE_UNCHANGED:
 			/* (A file an interrupted delete left is gone now.) */
@@ -514,13 +506,34 @@ cmd_q_delete(struct tool *t, int argc, char **argv)
 	return (rc);
 }
 
+/* The ids an expiry will remove, for their message log events. */
+struct expiring {
+	char		**ids;
+	size_t		 n;
+	time_t		 cutoff;
+};
+
+static int
+expiring_one(void *arg, const struct quarantine_entry *e)
+{
+	struct expiring	*x = arg;
+
+	if (e->state == QSTATE_DELETED || e->quarantined >= x->cutoff)
+		return (0);
+	x->ids = xreallocarray(x->ids, x->n + 1, sizeof(*x->ids));
+	x->ids[x->n++] = xstrdup(e->qid);
+	return (0);
+}
+
 int
 cmd_q_expire(struct tool *t, int argc, char **argv)
 {
+	struct quarantine_query qq;
+	struct expiring	 x = { NULL, 0, 0 };
 	const char	*v = NULL;
 	char		*error = NULL, size[16];
 	uint64_t	 bytes = 0;
-	size_t		 n = 0;
+	size_t		 n = 0, k;
 	long		 ms;
 	int		 i, rc = 0;
 
@@ -536,9 +549,23 @@ cmd_q_expire(struct tool *t, int argc, char **argv)
 	if (ms < 1000)
 		tool_bad_usage(t, "--older-than %s: less than a second", v);
 	tool_open_state(t);
-	if (quarantine_expire(t->q, time(NULL) - ms / 1000, &n, &bytes,
-	    &error) < 0)
+	memset(&qq, 0, sizeof(qq));
+	qq.state = -1;
+	x.cutoff = qq.until = time(NULL) - ms / 1000;
+	if (t->conf->message_log && quarantine_list(t->q, &qq, expiring_one, &x,
+	    &error) < 0) {
+		hs_warnx("message log: %s", error);
+		free(error);
+		error = NULL;
+	}
+	if (quarantine_expire(t->q, x.cutoff, &n, &bytes, &error) < 0)
 		rc = tool_fail("expire: %s", error);
+	for (k = 0; k < x.n; k++) {
+		if (rc == 0)
+			tool_log_event(t, x.ids[k], "expired", NULL, NULL);
+		free(x.ids[k]);
+	}
+	free(x.ids);
 	out_size(bytes, size, sizeof(size));
 	(void)printf("expired %zu message%s (%s freed)\n", n, n == 1 ? "" : "s",
 	    size);

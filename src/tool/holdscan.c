@@ -67,6 +67,12 @@ static const struct command commands[] = {
 	{ "quarantine", "expire", "--older-than DURATION",
 	    "remove messages quarantined longer ago (cron, systemd timer)",
 	    cmd_q_expire, true },
+	{ "log", NULL, "[--since T] [--until T] [--sender ADDR] "
+	    "[--recipient ADDR] [--verdict V] [--action A] [--limit N] [--json]",
+	    "the message log: one line per message, newest first", cmd_log,
+	    true },
+	{ "trace", NULL, "[--json] ID", "the story of one message by its old "
+	    "or new queue id or its quarantine id", cmd_trace, true },
 	{ "quarantine", "check", "", "compare the files with the index; "
 	    "repair what a crash left", cmd_q_check, true },
 };

@@ -209,6 +209,12 @@ tool_open_state(struct tool *t)
 	    &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
 	t->have_commit = true;
+	/* A damaged message log must not stand in the quarantine's way. */
+	if (msglog_open(t->sdb, &t->msglog, &error) < 0) {
+		hs_warnx("%s", error);
+		free(error);
+		error = NULL;
+	}
 	t->commit.quarantine = t->q;
 	if (commit_recover_releases(&t->commit, &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
@@ -219,12 +225,79 @@ tool_close_state(struct tool *t)
 {
 	if (t->have_commit)
 		commit_clear(&t->commit);
+	msglog_close(&t->msglog);
 	quarantine_close(&t->q);
 	journal_close(&t->journal);
 	statedb_close(&t->sdb);
 	if (t->qdirfd >= 0)
 		(void)close(t->qdirfd);
 	t->qdirfd = -1;
+}
+
+const char *
+tool_address_arg(const char *v)
+{
+	char	*r;
+
+	if (v == NULL || v[0] != '<')
+		return (v);
+	r = xstrdup(v + 1);
+	r[strcspn(r, ">")] = '\0';
+	return (r);
+}
+
+bool
+tool_filter_opt(const struct tool *t, int argc, char **argv, int *i,
+    struct tool_filters *f)
+{
+	const char	*v;
+
+	if ((v = tool_opt_value(t, argc, argv, i, "--since")) != NULL)
+		f->since = tool_when_arg(t, "--since", v);
+	else if ((v = tool_opt_value(t, argc, argv, i, "--until")) != NULL)
+		f->until = tool_when_arg(t, "--until", v);
+	else if ((v = tool_opt_value(t, argc, argv, i, "--recipient")) != NULL)
+		f->rcpt = tool_address_arg(v);
+	else if ((v = tool_opt_value(t, argc, argv, i, "--sender")) != NULL)
+		f->sender = tool_address_arg(v);
+	else
+		return (false);
+	return (true);
+}
+
+void
+tool_list_begin(const struct tool *t)
+{
+	if (t->json)
+		(void)printf("[");
+}
+
+void
+tool_list_end(const struct tool *t, size_t n)
+{
+	if (t->json)
+		(void)printf("%s]\n", n ? "\n" : "");
+	else if (t->tty)
+		(void)printf("%zu message%s\n", n, n == 1 ? "" : "s");
+}
+
+void
+tool_log_event(struct tool *t, const char *id, const char *kind,
+    const char *new_id, const char *detail)
+{
+	struct msglog_event e;
+	char		*error = NULL;
+
+	if (!t->conf->message_log || t->msglog == NULL)
+		return;
+	e.time = time(NULL);
+	e.kind = kind;
+	e.new_id = new_id != NULL ? new_id : "";
+	e.detail = detail != NULL ? detail : "";
+	if (msglog_append_event(t->msglog, NULL, id, &e, &error) < 0) {
+		hs_warnx("%s: message log: %s", id, error);
+		free(error);
+	}
 }
 
 /*

@@ -15,6 +15,7 @@
 #include "common/queue.h"
 #include "quarantine/quarantine.h"
 #include "state/journal.h"
+#include "state/msglog.h"
 #include "state/statedb.h"
 
 struct command;
@@ -32,6 +33,7 @@ struct tool {
 	struct statedb	*sdb;
 	struct journal	*journal;
 	struct quarantine *q;
+	struct msglog	*msglog;	/* the message log (read always) */
 	struct commit_ctx commit;
 	bool		 have_commit;
 	const struct command *cmd;	/* the command being run */
@@ -74,6 +76,23 @@ const char *tool_opt_value(const struct tool *t, int argc, char **argv,
 	    int *i, const char *name);
 /* A point in time given to option opt; a usage error if it is none. */
 time_t	 tool_when_arg(const struct tool *t, const char *opt, const char *v);
+/* "<a@b>" as given to an option: "a@b" (a copy, kept until exit); NULL stays. */
+const char *tool_address_arg(const char *v);
+/* The filters holdscan log and quarantine list share. */
+struct tool_filters {
+	time_t		 since, until;
+	const char	*rcpt, *sender;	/* without <> */
+};
+/*
+ * tool_filter_opt() takes argv[*i] (and its value) into f when it is
+ * --since, --until, --recipient or --sender: true, else false.
+ */
+bool	 tool_filter_opt(const struct tool *t, int argc, char **argv, int *i,
+	    struct tool_filters *f);
+/* The start of a list: "[" in JSON. */
+void	 tool_list_begin(const struct tool *t);
+/* The end of a list of n messages: "]" in JSON, their count on a terminal. */
+void	 tool_list_end(const struct tool *t, size_t n);
 /* holdscand's pid (it holds its pid file locked), 0 not running, -1 unknown. */
 long	 tool_daemon_pid(const struct tool *t);
 
@@ -87,5 +106,13 @@ int	 cmd_q_release(struct tool *, int, char **);
 int	 cmd_q_delete(struct tool *, int, char **);
 int	 cmd_q_expire(struct tool *, int, char **);
 int	 cmd_q_check(struct tool *, int, char **);
+int	 cmd_log(struct tool *, int, char **);
+int	 cmd_trace(struct tool *, int, char **);
+/*
+ * tool_log_event() appends an event (kind "released", "deleted",
+ * "expired") to the message log record of id; a failure is a warning.
+ */
+void	 tool_log_event(struct tool *t, const char *id, const char *kind,
+	    const char *new_id, const char *detail);
 
 #endif

@@ -1,0 +1,1038 @@
+/*
+ * NAME
+ *	msglog - the message log (Berkeley DB, in the state environment)
+ * DESCRIPTION
+ *	One record per message holdscand finished (delivered, tagged,
+ *	cleaned, quarantined, dropped), written by commit.c inside the
+ *	batch's intent transaction, so that it is durable exactly when the
+ *	intent is, with no sync of its own. A batch that recovery rolls back
+ *	(the message goes back to hold, to be scanned again) has its record
+ *	removed in recovery's transaction (msglog_retract()): the rescan
+ *	logs it again. Four databases:
+ *	  msglog.db         seq (8 bytes, big-endian) -> record
+ *	  msglog-index.db   secondary (DB->associate, DB_DUPSORT), keys
+ *	                    "t" + time (8 bytes BE), "s" + sender, "r" +
+ *	                    recipient (lower case), "i" + original and new
+ *	                    queue id (and those of its releases), "q" +
+ *	                    quarantine id
+ *	  msglog-events.db  seq -> events (duplicates, in their order)
+ *	  msglog-meta.db    "seq" -> the last sequence number given
+ *	The sequence number only grows (pruning never lowers it): with the
+ *	host name it names a record everywhere.
+ *
+ *	A record is one line of tab-separated fields, in this order:
+ *	  1 (the format), seq, time, host, original id, original inode, new
+ *	  id, quarantine id, sender, recipients (comma-separated), size,
+ *	  subject, client address, SASL user, verdict, action, reason,
+ *	  plugins, ms in hold before the claim, ms of the scan, the queue
+ *	  ids of its releases (space-separated).
+ *	Backslash escapes "\\", "\t", "\n", "\r" and "\," keep
+ *	separators out of fields. A reader takes format 1 with at least the
+ *	first 20 of these fields (records written before the release ids
+ *	have 20; later fields may follow). An event is "1, time, kind, new
+ *	id, detail" the same way.
+ *
+ *	All databases are DB_MULTIVERSION: queries read a snapshot and
+ *	never hold up holdscand's commits.
+ *
+ *	This module must never commit a transaction it was given, never
+ *	sync the log in holdscand's path (its own transactions there, the
+ *	prune and a corrected new id, commit without a sync), and never
+ *	touch queue files.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "state/msglog.h"
+#include "state/record.h"
+
+#define NFIELDS		20	/* at least; the 21st (later ids) may be missing */
+#define NEVFIELDS	5
+#define KEY_MAX		512
+
+struct msglog {
+	struct statedb	*sdb;
+	DB		*db;
+	DB		*index;
+	DB		*events;
+	DB		*meta;
+};
+
+/* --- the value format -------------------------------------------------- */
+
+/* The escapes: a character and the letter after the backslash. */
+static const char escapes[][2] = {
+	{ '\\', '\\' }, { '\t', 't' }, { '\n', 'n' }, { '\r', 'r' },
+	{ ',', ',' },
+};
+#define NESCAPES	(sizeof(escapes) / sizeof(escapes[0]))
+
+static void
+put_escaped(struct buf *out, const char *s)
+{
+	size_t	 i;
+
+	for (; s != NULL && *s; s++) {
+		for (i = 0; i < NESCAPES && escapes[i][0] != *s; i++)
+			;
+		if (i < NESCAPES) {
+			buf_putc(out, '\\');
+			buf_putc(out, escapes[i][1]);
+		} else {
+			buf_putc(out, *s);
+		}
+	}
+}
+
+/* A field and the tab after it. */
+static void
+put_field(struct buf *out, const char *s)
+{
+	put_escaped(out, s);
+	buf_putc(out, '\t');
+}
+
+void
+msglog_encode(const struct msglog_rec *r, struct buf *out)
+{
+	size_t	 i;
+
+	buf_printf(out, "%d\t%" PRIu64 "\t%lld\t", MSGLOG_FORMAT, r->seq,
+	    (long long)r->time);
+	put_field(out, r->host);
+	put_field(out, r->orig_id);
+	buf_printf(out, "%" PRIu64 "\t", r->orig_ino);
+	put_field(out, r->new_id);
+	put_field(out, r->quarantine_id);
+	put_field(out, r->sender);
+	for (i = 0; i < r->nrcpts; i++) {
+		if (i)
+			buf_putc(out, ',');
+		put_escaped(out, r->rcpts[i]);
+	}
+	buf_printf(out, "\t%" PRIu64 "\t", r->size);
+	put_field(out, r->subject);
+	put_field(out, r->client);
+	put_field(out, r->sasl_user);
+	put_field(out, r->verdict);
+	put_field(out, r->action);
+	put_field(out, r->reason);
+	put_field(out, r->plugins);
+	buf_printf(out, "%ld\t%ld\t", r->queue_ms, r->scan_ms);
+	put_escaped(out, r->later_ids);
+}
+
+/* Undo put_escaped() in place; -1 on a bad escape. */
+static int
+unescape(char *s)
+{
+	char	*w = s;
+	size_t	 i;
+
+	for (; *s; s++) {
+		if (*s != '\\') {
+			*w++ = *s;
+			continue;
+		}
+		s++;
+		for (i = 0; i < NESCAPES && escapes[i][1] != *s; i++)
+			;
+		if (i == NESCAPES)
+			return (-1);
+		*w++ = escapes[i][0];
+	}
+	*w = '\0';
+	return (0);
+}
+
+/*
+ * Split a copy of data[len] at tabs into at most max fields (escaped
+ * still); *store_r is the copy. Returns the number of fields, -1 if data
+ * holds a NUL.
+ */
+static int
+split_fields(const void *data, size_t len, char **f, int max, char **store_r)
+{
+	char	*s, *p;
+	int	 n = 0;
+
+	if (memchr(data, '\0', len) != NULL)
+		return (-1);
+	s = xmalloc(len + 1);
+	memcpy(s, data, len);
+	s[len] = '\0';
+	*store_r = s;
+	for (p = s; n < max; ) {
+		f[n++] = p;
+		if ((p = strchr(p, '\t')) == NULL)
+			break;
+		*p++ = '\0';
+	}
+	return (n);
+}
+
+static int
+parse_u64(const char *s, uint64_t *v)
+{
+	char	*end;
+
+	if (!isdigit((unsigned char)*s))
+		return (-1);
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return (errno || *end ? -1 : 0);
+}
+
+int
+msglog_decode(const void *data, size_t len, struct msglog_rec *r)
+{
+	char		*f[NFIELDS + 2], *store = NULL, *p, **rc = NULL;
+	uint64_t	 v[5];
+	size_t		 n = 0, cap;
+	int		 nf, i;
+
+	memset(r, 0, sizeof(*r));
+	nf = split_fields(data, len, f, NFIELDS + 2, &store);
+	if (nf < NFIELDS || strcmp(f[0], "1") != 0)
+		goto bad;
+	if (nf == NFIELDS)
+		f[nf++] = store + len;	/* "": no later ids */
+	if (parse_u64(f[1], &r->seq) < 0 || parse_u64(f[2], &v[0]) < 0 ||
+	    parse_u64(f[5], &r->orig_ino) < 0 || parse_u64(f[10], &r->size) < 0 ||
+	    parse_u64(f[18], &v[1]) < 0 || parse_u64(f[19], &v[2]) < 0)
+		goto bad;
+	r->time = (time_t)v[0];
+	r->queue_ms = (long)v[1];
+	r->scan_ms = (long)v[2];
+	/* The recipients: split at unescaped commas, then unescape each. */
+	cap = 1;
+	for (p = f[9]; *p; p++)
+		if (*p == ',')
+			cap++;
+	rc = xcalloc(cap, sizeof(*rc));
+	if (*f[9] != '\0') {
+		for (p = f[9], rc[n++] = p; *p; p++) {
+			if (*p == '\\' && p[1] != '\0') {
+				p++;
+				continue;
+			}
+			if (*p == ',') {
+				*p = '\0';
+				rc[n++] = p + 1;
+			}
+		}
+	}
+	for (i = 0; i < (int)n; i++)
+		if (unescape(rc[i]) < 0)
+			goto bad;
+	for (i = 3; i <= NFIELDS; i++)
+		if (i != 9 && unescape(f[i]) < 0)
+			goto bad;
+	r->host = f[3];
+	r->orig_id = f[4];
+	r->new_id = f[6];
+	r->quarantine_id = f[7];
+	r->sender = f[8];
+	r->rcpts = (const char **)rc;
+	r->nrcpts = n;
+	r->subject = f[11];
+	r->client = f[12];
+	r->sasl_user = f[13];
+	r->verdict = f[14];
+	r->action = f[15];
+	r->reason = f[16];
+	r->plugins = f[17];
+	r->later_ids = f[20];
+	r->store_ = store;
+	return (0);
+bad:
+	free(rc);
+	free(store);
+	memset(r, 0, sizeof(*r));
+	return (-1);
+}
+
+void
+msglog_rec_clear(struct msglog_rec *r)
+{
+	if (r->store_ != NULL) {
+		free(r->store_);
+		free((void *)r->rcpts);
+	}
+	memset(r, 0, sizeof(*r));
+}
+
+void
+msglog_event_encode(const struct msglog_event *e, struct buf *out)
+{
+	buf_printf(out, "%d\t%lld\t", MSGLOG_FORMAT, (long long)e->time);
+	put_field(out, e->kind);
+	put_field(out, e->new_id);
+	put_escaped(out, e->detail);
+}
+
+int
+msglog_event_decode(const void *data, size_t len, struct msglog_event *e,
+    char **store_r)
+{
+	char		*f[NEVFIELDS + 1], *store = NULL;
+	uint64_t	 t;
+	int		 nf, i;
+
+	memset(e, 0, sizeof(*e));
+	nf = split_fields(data, len, f, NEVFIELDS + 1, &store);
+	if (nf < NEVFIELDS || strcmp(f[0], "1") != 0 ||
+	    parse_u64(f[1], &t) < 0)
+		goto bad;
+	for (i = 2; i < NEVFIELDS; i++)
+		if (unescape(f[i]) < 0)
+			goto bad;
+	e->time = (time_t)t;
+	e->kind = f[2];
+	e->new_id = f[3];
+	e->detail = f[4];
+	*store_r = store;
+	return (0);
+bad:
+	free(store);
+	return (-1);
+}
+
+/* --- keys ---------------------------------------------------------------- */
+
+static void
+seq_key(uint64_t seq, unsigned char k[8])
+{
+	int	 i;
+
+	for (i = 7; i >= 0; i--) {
+		k[i] = (unsigned char)(seq & 0xff);
+		seq >>= 8;
+	}
+}
+
+static uint64_t
+seq_of(const void *k, size_t len)
+{
+	const unsigned char *p = k;
+	uint64_t	 v = 0;
+	size_t		 i;
+
+	for (i = 0; i < len && i < 8; i++)
+		v = (v << 8) | p[i];
+	return (v);
+}
+
+/* An index key: prefix c and s (lower case when fold), in a new string. */
+static char *
+index_key(int c, const char *s, bool fold, size_t *len_r)
+{
+	size_t	 n = strlen(s), i;
+	char	*k;
+
+	if (n > KEY_MAX)
+		n = KEY_MAX;
+	k = xmalloc(n + 2);
+	k[0] = (char)c;
+	for (i = 0; i < n; i++)
+		k[i + 1] = fold ? (char)tolower((unsigned char)s[i]) : s[i];
+	k[n + 1] = '\0';
+	*len_r = n + 1;
+	return (k);
+}
+
+/* The secondary's keys of a record (DB->associate's callback). */
+static int
+index_keys(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
+{
+	struct msglog_rec r;
+	DBT		*v;
+	size_t		 n = 0, i, j, len, nmax;
+	char		*k, *p, *q, *ids;
+	unsigned char	 tk[9];
+
+	(void)sec;
+	(void)pkey;
+	if (msglog_decode(pdata->data, pdata->size, &r) < 0)
+		return (DB_DONOTINDEX);
+	ids = (char *)r.later_ids;	/* in r's own storage */
+	nmax = r.nrcpts + 5;
+	for (p = ids; *p; p++)
+		if (*p == ' ')
+			nmax++;
+	nmax++;
+	v = xcalloc(nmax, sizeof(*v));
+	tk[0] = 't';
+	seq_key((uint64_t)r.time, tk + 1);
+	v[n].data = xmalloc(9);
+	memcpy(v[n].data, tk, 9);
+	v[n].size = 9;
+	v[n++].flags = DB_DBT_APPMALLOC;
+#define ADD(c, s, fold) do {						\
+		k = index_key((c), (s), (fold), &len);			\
+		for (j = 0; j < n; j++)					\
+			if (v[j].size == len &&				\
+			    memcmp(v[j].data, k, len) == 0)		\
+				break;					\
+		if (j < n) {						\
+			free(k);					\
+			break;						\
+		}							\
+		v[n].data = k;						\
+		v[n].size = (u_int32_t)len;				\
+		v[n++].flags = DB_DBT_APPMALLOC;			\
+	} while (0)
+	ADD('s', r.sender, true);
+	for (i = 0; i < r.nrcpts; i++)
+		ADD('r', r.rcpts[i], true);
+	ADD('i', r.orig_id, false);
+	if (r.new_id[0] != '\0')
+		ADD('i', r.new_id, false);
+	if (r.quarantine_id[0] != '\0')
+		ADD('q', r.quarantine_id, false);
+	/* The ids of its releases, space-separated. */
+	for (p = ids; *p && n < nmax; p = q) {
+		q = p + strcspn(p, " ");
+		if (*q != '\0')
+			*q++ = '\0';
+		if (*p != '\0')
+			ADD('i', p, false);
+	}
+#undef ADD
+	msglog_rec_clear(&r);
+	memset(skey, 0, sizeof(*skey));
+	skey->data = v;
+	skey->size = (u_int32_t)n;
+	skey->flags = DB_DBT_MULTIPLE | DB_DBT_APPMALLOC;
+	return (0);
+}
+
+/* --- open, close --------------------------------------------------------- */
+
+int
+msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r)
+{
+	struct msglog	*ml = xcalloc(1, sizeof(*ml));
+	DB_TXN		*txn = NULL;
+	int		 ret;
+
+	ml->sdb = sdb;
+	if (statedb_open_db_flags(sdb, MSGLOG_DB_NAME, 0, DB_MULTIVERSION,
+	    &ml->db, error_r) < 0 ||
+	    statedb_open_db_flags(sdb, MSGLOG_INDEX_NAME, DB_DUP | DB_DUPSORT,
+	    DB_MULTIVERSION, &ml->index, error_r) < 0 ||
+	    statedb_open_db_flags(sdb, MSGLOG_EVENTS_NAME, DB_DUP,
+	    DB_MULTIVERSION, &ml->events, error_r) < 0 ||
+	    statedb_open_db_flags(sdb, MSGLOG_META_NAME, 0, DB_MULTIVERSION,
+	    &ml->meta, error_r) < 0) {
+		int	 err = errno;
+
+		msglog_close(&ml);
+		errno = err;
+		return (-1);
+	}
+	if ((ret = sdb->env->txn_begin(sdb->env, NULL, &txn, 0)) != 0 ||
+	    (ret = ml->db->associate(ml->db, txn, ml->index, index_keys,
+	    DB_CREATE)) != 0 ||
+	    (ret = txn->commit(txn, 0)) != 0) {
+		if (txn != NULL && ret != 0)
+			(void)txn->abort(txn);
+		*error_r = xasprintf("%s: message log: %s", sdb->dir,
+		    db_strerror(ret));
+		msglog_close(&ml);
+		errno = ret > 0 ? ret : EIO;
+		return (-1);
+	}
+	*ml_r = ml;
+	return (0);
+}
+
+void
+msglog_close(struct msglog **mlp)
+{
+	struct msglog	*ml = *mlp;
+
+	if (ml == NULL)
+		return;
+	/* Secondaries first. */
+	if (ml->index != NULL)
+		(void)ml->index->close(ml->index, 0);
+	if (ml->db != NULL)
+		(void)ml->db->close(ml->db, 0);
+	if (ml->events != NULL)
+		(void)ml->events->close(ml->events, 0);
+	if (ml->meta != NULL)
+		(void)ml->meta->close(ml->meta, 0);
+	free(ml);
+	*mlp = NULL;
+}
+
+static int
+db_fail(char **error_r, const char *what, int ret)
+{
+	*error_r = xasprintf("message log: %s: %s", what, db_strerror(ret));
+	errno = ret > 0 ? ret : EIO;
+	return (-1);
+}
+
+/* --- writing ------------------------------------------------------------- */
+
+int
+msglog_add(struct msglog *ml, DB_TXN *txn, struct msglog_rec *r,
+    char **error_r)
+{
+	struct buf	 val = BUF_INIT;
+	unsigned char	 k[8];
+	void		*old = NULL;
+	size_t		 oldlen = 0;
+	int		 ret = 0, found;
+
+	found = record_get(ml->meta, txn, "seq", 3, DB_RMW, &old, &oldlen,
+	    &ret);
+	if (found < 0)
+		return (db_fail(error_r, "read the sequence", ret));
+	r->seq = found && oldlen == 8 ? seq_of(old, 8) + 1 : 1;
+	free(old);
+	seq_key(r->seq, k);
+	if ((ret = record_put(ml->meta, txn, "seq", 3, k, 8)) != 0)
+		return (db_fail(error_r, "write the sequence", ret));
+	msglog_encode(r, &val);
+	ret = record_put(ml->db, txn, k, 8, val.data, val.len);
+	buf_free(&val);
+	if (ret != 0)
+		return (db_fail(error_r, "write", ret));
+	return (0);
+}
+
+/*
+ * Rewrite record k in txn: its new id replaced (new_id), or one more id
+ * it was released as (more_id). 0 or a Berkeley DB error (DB_NOTFOUND
+ * when there is no such record, EINVAL when it is malformed).
+ */
+static int
+rewrite(struct msglog *ml, DB_TXN *txn, const unsigned char k[8],
+    const char *new_id, const char *more_id)
+{
+	struct msglog_rec r;
+	struct buf	 val = BUF_INIT, ids = BUF_INIT;
+	void		*old = NULL;
+	size_t		 oldlen = 0;
+	int		 ret = 0, found;
+
+	if ((found = record_get(ml->db, txn, k, 8, DB_RMW, &old, &oldlen,
+	    &ret)) <= 0)
+		return (found == 0 ? DB_NOTFOUND : ret);
+	ret = msglog_decode(old, oldlen, &r);
+	free(old);
+	if (ret < 0)
+		return (EINVAL);
+	if (new_id != NULL)
+		r.new_id = new_id;
+	if (more_id != NULL) {
+		buf_printf(&ids, "%s%s%s", r.later_ids, r.later_ids[0] ? " " :
+		    "", more_id);
+		r.later_ids = ids.data;
+	}
+	msglog_encode(&r, &val);
+	msglog_rec_clear(&r);
+	ret = record_put(ml->db, txn, k, 8, val.data, val.len);
+	buf_free(&val);
+	buf_free(&ids);
+	return (ret);
+}
+
+int
+msglog_set_new_id(struct msglog *ml, uint64_t seq, const char *new_id,
+    char **error_r)
+{
+	DB_TXN		*txn = NULL;
+	unsigned char	 k[8];
+	int		 ret;
+
+	seq_key(seq, k);
+	if ((ret = ml->sdb->env->txn_begin(ml->sdb->env, NULL, &txn, 0)) != 0)
+		return (db_fail(error_r, "begin", ret));
+	if ((ret = rewrite(ml, txn, k, new_id, NULL)) != 0) {
+		(void)txn->abort(txn);
+		return (db_fail(error_r, "correct the new id", ret));
+	}
+	if ((ret = txn->commit(txn, DB_TXN_NOSYNC)) != 0)
+		return (db_fail(error_r, "commit", ret));
+	return (0);
+}
+
+/* Collects the primary keys of an index key's records. */
+struct seqs {
+	uint64_t	*v;
+	size_t		 n;
+	uint64_t	 ino;		/* retract: only records with this inode */
+	bool		 by_ino;
+};
+
+static int
+collect_seq(void *arg, const struct record *r)
+{
+	struct seqs	*s = arg;
+	struct msglog_rec rec;
+
+	if (s->by_ino) {
+		if (msglog_decode(r->val, r->vlen, &rec) < 0)
+			return (0);
+		if (rec.orig_ino != s->ino) {
+			msglog_rec_clear(&rec);
+			return (0);
+		}
+		msglog_rec_clear(&rec);
+	}
+	s->v = xreallocarray(s->v, s->n + 1, sizeof(*s->v));
+	s->v[s->n++] = seq_of(r->pkey, r->pklen);
+	return (0);
+}
+
+/* The records naming index key c + id, in txn (NULL: a snapshot). */
+static int
+seqs_of(struct msglog *ml, DB_TXN *txn, int c, const char *id,
+    struct seqs *s)
+{
+	struct record_walk w;
+	size_t		 len;
+	char		*k = index_key(c, id, c == 's' || c == 'r', &len);
+	int		 ret;
+
+	memset(&w, 0, sizeof(w));
+	w.db = ml->index;
+	w.secondary = true;
+	w.txn = txn;
+	w.snapshot = txn == NULL;
+	w.from = k;
+	w.fromlen = len;
+	w.exact = true;
+	w.keys_only = !s->by_ino;
+	ret = record_walk(ml->sdb, &w, collect_seq, s);
+	free(k);
+	return (ret);
+}
+
+static uint64_t
+max_seq(const struct seqs *s)
+{
+	uint64_t	 m = 0;
+	size_t		 i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->v[i] > m)
+			m = s->v[i];
+	return (m);
+}
+
+int
+msglog_retract(struct msglog *ml, DB_TXN *txn, const char *orig_id,
+    uint64_t orig_ino, char **error_r)
+{
+	struct seqs	 s = { NULL, 0, orig_ino, true };
+	unsigned char	 k[8];
+	int		 ret;
+
+	if ((ret = seqs_of(ml, txn, 'i', orig_id, &s)) != 0) {
+		free(s.v);
+		return (db_fail(error_r, "find a record", ret));
+	}
+	if (s.n == 0) {
+		free(s.v);
+		return (0);
+	}
+	seq_key(max_seq(&s), k);
+	free(s.v);
+	if ((ret = record_del(ml->db, txn, k, 8)) != 0 ||
+	    (ret = record_del(ml->events, txn, k, 8)) != 0)
+		return (db_fail(error_r, "remove a record", ret));
+	return (1);
+}
+
+int
+msglog_append_event(struct msglog *ml, DB_TXN *txn, const char *id,
+    const struct msglog_event *e, char **error_r)
+{
+	struct seqs	 s = { NULL, 0, 0, false };
+	struct buf	 val = BUF_INIT;
+	DB_TXN		*own = NULL;
+	unsigned char	 k[8];
+	DBT		 key, data;
+	int		 ret;
+
+	if (txn == NULL) {
+		if ((ret = ml->sdb->env->txn_begin(ml->sdb->env, NULL, &own,
+		    0)) != 0)
+			return (db_fail(error_r, "begin", ret));
+		txn = own;
+	}
+	if ((ret = seqs_of(ml, txn, 'q', id, &s)) == 0 && s.n == 0)
+		ret = seqs_of(ml, txn, 'i', id, &s);
+	if (ret != 0)
+		goto fail;
+	if (s.n == 0) {
+		free(s.v);
+		if (own != NULL && (ret = own->commit(own, 0)) != 0)
+			return (db_fail(error_r, "commit", ret));
+		return (0);
+	}
+	seq_key(max_seq(&s), k);
+	free(s.v);
+	s.v = NULL;
+	msglog_event_encode(e, &val);
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = k;
+	key.size = 8;
+	data.data = val.data;
+	data.size = (u_int32_t)val.len;
+	ret = ml->events->put(ml->events, txn, &key, &data, 0);
+	buf_free(&val);
+	/* A release's new id finds the record too. */
+	if (ret == 0 && e->new_id != NULL && e->new_id[0] != '\0')
+		ret = rewrite(ml, txn, k, NULL, e->new_id);
+	if (ret != 0)
+		goto fail;
+	if (own != NULL && (ret = own->commit(own, 0)) != 0) {
+		own = NULL;
+		goto fail;
+	}
+	return (1);
+fail:
+	free(s.v);
+	if (own != NULL)
+		(void)own->abort(own);
+	return (db_fail(error_r, "append an event", ret));
+}
+
+/* --- reading ------------------------------------------------------------- */
+
+/* Does the record match q (besides what the walk chose)? */
+static bool
+matches(const struct msglog_query *q, const struct msglog_rec *r)
+{
+	size_t	 i;
+
+	if (q->since && r->time < q->since)
+		return (false);
+	if (q->until && r->time > q->until)
+		return (false);
+	if (q->sender && strcasecmp(q->sender, r->sender) != 0)
+		return (false);
+	if (q->verdict && strcasecmp(q->verdict, r->verdict) != 0)
+		return (false);
+	if (q->action && strcasecmp(q->action, r->action) != 0)
+		return (false);
+	if (q->rcpt) {
+		for (i = 0; i < r->nrcpts; i++)
+			if (strcasecmp(q->rcpt, r->rcpts[i]) == 0)
+				break;
+		if (i == r->nrcpts)
+			return (false);
+	}
+	return (true);
+}
+
+/* The records of a walk, decoded, for sorting. */
+struct recs {
+	struct msglog_rec *v;
+	size_t		 n;
+	const struct msglog_query *q;
+	bool		 bad;
+	bool		 by_time;	/* walking the "t" keys: stop past them */
+};
+
+static int
+collect_rec(void *arg, const struct record *r)
+{
+	struct recs	*rs = arg;
+	struct msglog_rec rec;
+
+	/* Backward over the "t" keys: done below since, or at the limit. */
+	if (rs->by_time && (r->klen != 9 || ((const char *)r->key)[0] != 't' ||
+	    seq_of((const char *)r->key + 1, 8) < (uint64_t)rs->q->since ||
+	    (rs->q->limit > 0 && rs->n >= rs->q->limit)))
+		return (1);
+	if (msglog_decode(r->val, r->vlen, &rec) < 0) {
+		rs->bad = true;
+		return (0);
+	}
+	if (rs->q != NULL && !matches(rs->q, &rec)) {
+		msglog_rec_clear(&rec);
+		return (0);
+	}
+	rs->v = xreallocarray(rs->v, rs->n + 1, sizeof(*rs->v));
+	rs->v[rs->n++] = rec;
+	return (0);
+}
+
+static int
+newest_first(const void *a, const void *b)
+{
+	const struct msglog_rec *x = a, *y = b;
+
+	return (x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0);
+}
+
+static void
+recs_free(struct recs *rs)
+{
+	size_t	 i;
+
+	for (i = 0; i < rs->n; i++)
+		msglog_rec_clear(&rs->v[i]);
+	free(rs->v);
+	rs->v = NULL;
+	rs->n = 0;
+}
+
+/*
+ * Walk the index from key from (only its duplicates when exact; back from
+ * below it when reverse) into rs.
+ */
+static int
+index_walk(struct msglog *ml, const void *from, size_t fromlen, bool exact,
+    bool reverse, struct recs *rs)
+{
+	struct record_walk w;
+
+	memset(&w, 0, sizeof(w));
+	w.reverse = reverse;
+	w.db = ml->index;
+	w.secondary = true;
+	w.snapshot = true;
+	w.from = from;
+	w.fromlen = fromlen;
+	w.exact = exact;
+	return (record_walk(ml->sdb, &w, collect_rec, rs));
+}
+
+/* After the walks: an error (ret), or rs sorted by cmp (if any). 0 or -1. */
+static int
+walked(struct recs *rs, int ret, int (*cmp)(const void *, const void *),
+    char **error_r)
+{
+	if (ret != 0) {
+		recs_free(rs);
+		return (db_fail(error_r, "read", ret));
+	}
+	if (rs->n > 1 && cmp != NULL)
+		qsort(rs->v, rs->n, sizeof(*rs->v), cmp);
+	return (0);
+}
+
+int
+msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
+    void *arg, char **error_r)
+{
+	struct recs	 rs = { NULL, 0, q, false, false };
+	unsigned char	 tk[9];
+	char		*k;
+	size_t		 i, len;
+	int		 ret;
+
+	if (q->sender != NULL || q->rcpt != NULL) {
+		/* One address's records: its index key's duplicates. */
+		k = q->rcpt != NULL ? index_key('r', q->rcpt, true, &len) :
+		    index_key('s', q->sender, true, &len);
+		ret = index_walk(ml, k, len, true, false, &rs);
+		free(k);
+	} else {
+		/*
+		 * A time range: the "t" keys below until + 1 (all of them:
+		 * below "u"), newest first; the walk stops at since or at
+		 * the limit, so "the last 20" reads 20 records.
+		 */
+		tk[0] = q->until > 0 ? 't' : 'u';
+		seq_key(q->until > 0 ? (uint64_t)q->until + 1 : 0, tk + 1);
+		rs.by_time = true;
+		ret = index_walk(ml, tk, sizeof(tk), false, true, &rs);
+	}
+	if (walked(&rs, ret, rs.by_time ? NULL : newest_first, error_r) < 0)
+		return (-1);
+	for (i = 0; i < rs.n && (q->limit == 0 || i < q->limit); i++)
+		if (fn(arg, &rs.v[i]) != 0)
+			break;
+	recs_free(&rs);
+	return (0);
+}
+
+static int
+oldest_first(const void *a, const void *b)
+{
+	return (-newest_first(a, b));
+}
+
+int
+msglog_find(struct msglog *ml, const char *id, msglog_fn fn, void *arg,
+    size_t *n_r, char **error_r)
+{
+	struct recs	 rs = { NULL, 0, NULL, false, false };
+	size_t		 i, j, len;
+	char		*k;
+	int		 ret = 0, c;
+	static const int prefixes[] = { 'i', 'q' };
+
+	for (c = 0; c < 2 && ret == 0; c++) {
+		k = index_key(prefixes[c], id, false, &len);
+		ret = index_walk(ml, k, len, true, false, &rs);
+		free(k);
+	}
+	if (walked(&rs, ret, oldest_first, error_r) < 0)
+		return (-1);
+	*n_r = 0;
+	for (i = 0; i < rs.n; i++) {
+		/* One record may be found by two of its ids. */
+		for (j = 0; j < i; j++)
+			if (rs.v[j].seq == rs.v[i].seq)
+				break;
+		if (j < i)
+			continue;
+		(*n_r)++;
+		if (fn(arg, &rs.v[i]) != 0)
+			break;
+	}
+	recs_free(&rs);
+	return (0);
+}
+
+struct evwalk {
+	msglog_event_fn	 fn;
+	void		*arg;
+};
+
+static int
+each_event(void *arg, const struct record *r)
+{
+	struct evwalk	*ew = arg;
+	struct msglog_event e;
+	char		*store;
+	int		 rc;
+
+	if (msglog_event_decode(r->val, r->vlen, &e, &store) < 0)
+		return (0);
+	rc = ew->fn(ew->arg, &e);
+	free(store);
+	return (rc);
+}
+
+int
+msglog_events(struct msglog *ml, uint64_t seq, msglog_event_fn fn, void *arg,
+    char **error_r)
+{
+	struct evwalk	 ew = { fn, arg };
+	struct record_walk w;
+	unsigned char	 k[8];
+	int		 ret;
+
+	seq_key(seq, k);
+	memset(&w, 0, sizeof(w));
+	w.db = ml->events;
+	w.snapshot = true;
+	w.from = k;
+	w.fromlen = 8;
+	w.exact = true;
+	if ((ret = record_walk(ml->sdb, &w, each_event, &ew)) != 0)
+		return (db_fail(error_r, "read events", ret));
+	return (0);
+}
+
+/* --- pruning ------------------------------------------------------------- */
+
+struct pruner {
+	time_t		 cutoff;
+	size_t		 max;
+	uint64_t	*v;
+	size_t		 n;
+};
+
+static int
+old_one(void *arg, const struct record *r)
+{
+	struct pruner	*p = arg;
+	struct msglog_rec rec;
+	bool		 old;
+
+	if (p->n >= p->max)
+		return (1);
+	if (msglog_decode(r->val, r->vlen, &rec) < 0) {
+		old = true;	/* unreadable: nothing to keep */
+	} else {
+		old = rec.time < p->cutoff;
+		msglog_rec_clear(&rec);
+	}
+	if (!old)
+		return (1);	/* in sequence order: the rest is newer */
+	p->v = xreallocarray(p->v, p->n + 1, sizeof(*p->v));
+	p->v[p->n++] = seq_of(r->key, r->klen);
+	return (0);
+}
+
+int
+msglog_prune(struct msglog *ml, time_t cutoff, size_t max, size_t *n_r,
+    char **error_r)
+{
+	struct pruner	 p = { cutoff, max, NULL, 0 };
+	struct record_walk w;
+	DB_TXN		*txn = NULL;
+	unsigned char	 k[8];
+	size_t		 i;
+	int		 ret;
+
+	*n_r = 0;
+	if ((ret = ml->sdb->env->txn_begin(ml->sdb->env, NULL, &txn, 0)) != 0)
+		return (db_fail(error_r, "begin", ret));
+	memset(&w, 0, sizeof(w));
+	w.db = ml->db;
+	w.txn = txn;
+	if ((ret = record_walk(ml->sdb, &w, old_one, &p)) != 0)
+		goto fail;
+	for (i = 0; i < p.n; i++) {
+		seq_key(p.v[i], k);
+		if ((ret = record_del(ml->db, txn, k, 8)) != 0 ||
+		    (ret = record_del(ml->events, txn, k, 8)) != 0)
+			goto fail;
+	}
+	/* Not synced: a crash may bring pruned records back, to go again. */
+	if ((ret = txn->commit(txn, DB_TXN_NOSYNC)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	*n_r = p.n;
+	free(p.v);
+	return (0);
+fail:
+	if (txn != NULL)
+		(void)txn->abort(txn);
+	free(p.v);
+	return (db_fail(error_r, "prune", ret));
+}
+
+static int
+count_one(void *arg, const struct record *r)
+{
+	(void)r;
+	(*(size_t *)arg)++;
+	return (0);
+}
+
+int
+msglog_count(struct msglog *ml, size_t *n_r, char **error_r)
+{
+	struct record_walk w;
+	int		 ret;
+
+	*n_r = 0;
+	memset(&w, 0, sizeof(w));
+	w.db = ml->db;
+	w.snapshot = true;
+	w.keys_only = true;
+	if ((ret = record_walk(ml->sdb, &w, count_one, n_r)) != 0)
+		return (db_fail(error_r, "count", ret));
+	return (0);
+}

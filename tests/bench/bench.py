@@ -28,6 +28,14 @@ Figures:
               not multiplied by the workers)
   drain       10,000 messages pre-loaded into hold: time until hold is
               empty and until all reach the sink
+  ideal       the CPU-bound ideal per cell: libclamav's own CPU per message
+              (tests/tools/clamav-rawscan: the same signatures, an engine set
+              up as the plugin's defaults, scans from memory in one process,
+              nothing of holdscan around it), holdscan's own overhead (machine
+              CPU per message with holdscan - alone - raw scan), the ratio a
+              CPU-bound machine would reach (alone / (alone + raw scan)) and
+              the measured ratio as a fraction of it; spreads are min..max
+              over the alternating runs
 
 ClamAV's clean-file cache is off (cache = no): otherwise identical
 attachments would measure the cache.
@@ -51,6 +59,7 @@ SANDBOX = os.path.join(LIB, "sandbox.sh")
 TESTDATA = os.path.join(HERE, "..", "tools", "clamav-testdata.py")
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+RAW_SCANS = int(os.environ.get("BENCH_RAW_SCANS", "300"))
 N_SMALL = int(os.environ.get("BENCH_MESSAGES", "3000"))
 N_LARGE = int(os.environ.get("BENCH_LARGE_MESSAGES", "1500"))
 N_DRAIN = int(os.environ.get("BENCH_DRAIN", "10000"))
@@ -334,6 +343,44 @@ def make_synthetic_sigs(d, nhash, nbody):
     os.chmod(d, 0o755)
 
 
+def raw_scan_ms(build, sigdir, msgfile, runs):
+    """libclamav's CPU ms per scan of msgfile, measured runs times (one
+    engine load): a list of runs figures."""
+    tmp = tempfile.mkdtemp(prefix="hs-rawscan.", dir="/dev/shm")
+    try:
+        out = run([os.path.join(build, "tests", "tools", "clamav-rawscan"),
+                   "-n", str(RAW_SCANS), "-t", tmp, sigdir] +
+                  [msgfile] * runs).stdout
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    ms = [float(w.split("=", 1)[1]) for line in out.splitlines()
+          for w in line.split() if w.startswith("cpu_ms=")]
+    if len(ms) != runs:
+        raise RuntimeError("clamav-rawscan: %r" % out)
+    return ms
+
+
+def ideal_figures(a, h, acpu, hcpu, raw):
+    """The CPU-bound ideal of one cell from its runs (ms per message)."""
+    med = statistics.median
+    alone_ms, hs_ms, raw_ms = med(acpu), med(hcpu), med(raw)
+    ideal = alone_ms / (alone_ms + raw_ms)
+    ratio = med(h) / med(a)
+    over = [hc - ac - raw_ms for ac, hc in zip(acpu, hcpu)]
+    ratios = [x / y for x, y in zip(h, a)]
+    return {
+        "machine_cpu_ms_per_msg_alone": round(alone_ms, 3),
+        "machine_cpu_ms_per_msg_holdscan": round(hs_ms, 3),
+        "raw_scan_cpu_ms": round(raw_ms, 3),
+        "raw_scan_cpu_ms_runs": [round(x, 3) for x in raw],
+        "overhead_ms": round(hs_ms - alone_ms - raw_ms, 3),
+        "overhead_ms_spread": [round(min(over), 3), round(max(over), 3)],
+        "ideal_ratio": round(ideal, 3),
+        "ratio_spread": [round(min(ratios), 3), round(max(ratios), 3)],
+        "ratio_of_ideal": round(ratio / ideal, 3),
+    }
+
+
 def send(sb, msgfile, count, sessions=SESSIONS):
     run(["smtp-source", "-s", str(sessions), "-m", str(count), "-F", msgfile,
          "-f", "bench@example.org", "-t", "sink@example.net",
@@ -500,6 +547,7 @@ def main(argv):
                     rss, pss = hs.memory()
                     peak_rss = max(peak_rss, rss)
                     peak_pss = max(peak_pss, pss)
+                raw = raw_scan_ms(build, sigdir, msgfile, RUNS)
                 key = "%s_%s" % (signame, msgname)
                 figures[key] = {
                     "alone_msgs_per_s": round(statistics.median(a), 1),
@@ -512,6 +560,7 @@ def main(argv):
                     "holdscand_rss_mb": round(peak_rss, 1),
                     "holdscand_pss_mb": round(peak_pss, 1),
                 }
+                figures[key].update(ideal_figures(a, h, acpu, hcpu, raw))
             total = ((N_SMALL if "2k" in SIZES else 0) +
                      (N_LARGE if "50k" in SIZES else 0)) * RUNS
             cpu = hs.stop()
@@ -556,6 +605,27 @@ def report(fig):
                 r["holdscan_msgs_per_s"], r["ratio"],
                 r["machine_cpu_s_per_1000_alone"],
                 r["machine_cpu_s_per_1000_holdscan"]))
+    L.append("")
+    L.append("%-22s %9s %9s %9s %21s %7s %17s %8s" % (
+        "cpu-bound ideal", "alone ms", "hs ms", "raw scan", "own overhead",
+        "ideal", "ratio", "of ideal"))
+    for sig in ("small", "large"):
+        for msg in ("2k", "50k"):
+            r = fig.get("%s_%s" % (sig, msg))
+            if r is None or "ideal_ratio" not in r:
+                continue
+            L.append("%-22s %9.3f %9.3f %9.3f %6.3f (%.2f..%.2f) %7.3f "
+                     "%5.3f (%.2f..%.2f) %7.3f" % (
+                         "%s sigs, %s" % (sig, msg),
+                         r["machine_cpu_ms_per_msg_alone"],
+                         r["machine_cpu_ms_per_msg_holdscan"],
+                         r["raw_scan_cpu_ms"], r["overhead_ms"],
+                         r["overhead_ms_spread"][0], r["overhead_ms_spread"][1],
+                         r["ideal_ratio"], r["ratio"], r["ratio_spread"][0],
+                         r["ratio_spread"][1], r["ratio_of_ideal"]))
+    L.append("(ms: machine CPU per message; own overhead = hs - alone - raw "
+             "scan; ideal = alone / (alone + raw scan); spreads min..max "
+             "over the runs)")
     L.append("")
     if "latency" in fig:
         lat = fig["latency"]

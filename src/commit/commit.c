@@ -1262,8 +1262,9 @@ is_release(const struct commit_ctx *c, const struct journal_entry *e)
  * A release is decided once its entry is committed: finish it. The
  * staging file still there means it was not renamed yet: rename it now
  * (under the id the entry planned). Gone (or another inode under the
- * name): it was renamed. Returns 0 done, 1 renamed but not known to be
- * durable (keep the entry), -1 error.
+ * name): it was renamed, maybe by a process killed before it woke qmgr,
+ * so *published is set either way. Returns 0 done, 1 renamed but not
+ * known to be durable (keep the entry), -1 error.
  */
 static int
 recover_release(struct commit_ctx *c, const struct journal_entry *e,
@@ -1277,8 +1278,15 @@ recover_release(struct commit_ctx *c, const struct journal_entry *e,
 
 	if ((staged = exists_as(c, e->staging, e->staging_ino)) < 0)
 		return (-1);
-	if (!staged)
+	if (!staged) {
+		/*
+		 * Renamed by a process that may have died before it woke
+		 * qmgr: wake it (cheap), or the message waits in incoming
+		 * for qmgr's own scan, up to 5 minutes.
+		 */
+		*published = true;
 		return (0);
+	}
 	r = commit_publish(c, c->release_fd, base_name(e->staging),
 	    e->staging_ino, want, new_id, why, sizeof(why));
 	if (r < 0)

@@ -15,15 +15,16 @@
  *	   marks it released with the planned id, and records the intent in
  *	   the journal (kind R: staging file, inode, target, quarantine id).
  *	3. The file is renamed into incoming under the planned id
- *	   (RENAME_NOREPLACE), the directory fsync'ed, the journal entry
- *	   dropped, the lock released.
+ *	   (RENAME_NOREPLACE), the directory fsync'ed, the lock released,
+ *	   qmgr woken, and then the journal entry dropped.
  *
  *	A crash before 2 leaves an unlocked staging file that no journal
  *	entry names (removed by the next recovery) and the message still
  *	held: release it again. A crash after 2 leaves an entry that says
  *	the release is decided: recovery (this tool or holdscand, at start)
- *	renames the staging file if it is still there, and does nothing if
- *	it is gone, because then it was renamed. A file is renamed at most
+ *	renames the staging file if it is still there; if it is gone, it
+ *	was renamed, and recovery only wakes qmgr (the process that renamed
+ *	it may have died before it did). A file is renamed at most
  *	once, so a message is never delivered twice, and never lost.
  *
  *	This module must never write a queue file the mail owner does not
@@ -457,6 +458,16 @@ release_message(struct commit_ctx *c, struct quarantine *q, const char *qid,
 		s.fd = -1;
 		goto done;
 	}
+	/*
+	 * The lock goes first (qmgr defers a file it finds locked), then qmgr
+	 * is woken, and only then is the entry dropped: killed before that,
+	 * the entry is still there and recovery wakes qmgr again.
+	 */
+	(void)close(s.fd);	/* the name is gone already */
+	s.fd = -1;
+	if (queue_trigger(c->ql, "qmgr", "I") < 0)
+		hs_warnx("%s: cannot wake qmgr (%s); it finds the mail within 5 "
+		    "minutes", qid, strerror(errno));
 	memset(&je, 0, sizeof(je));
 	(void)snprintf(je.orig, sizeof(je.orig), "%s/%s", c->release, s.name);
 	if (journal_del(c->journal, &je, 1, &error) < 0) {
@@ -469,8 +480,6 @@ release_message(struct commit_ctx *c, struct quarantine *q, const char *qid,
 		hs_warnx("%s: %s", qid, error);
 		free(error);
 	}
-	(void)close(s.fd);	/* drops the lock; the name is gone already */
-	s.fd = -1;
 	rc = RELEASE_OK;
 
 done:

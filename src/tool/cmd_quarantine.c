@@ -360,7 +360,7 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 	struct release_opts o;
 	const char	**ids = NULL, **to = NULL, *why;
 	char		 new_id[QUEUE_ID_SIZE], *error = NULL, *joined, *strip;
-	size_t		 nids = 0, nto = 0, i, done = 0;
+	size_t		 nids = 0, nto = 0, i;
 	bool		 in_to = false;
 	int		 a, rc = 0;
 
@@ -425,7 +425,6 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 			tool_log_event(t, ids[i], "released", new_id, joined);
 			tool_audit(t, "%s: action=release new_id=%s%s%s", ids[i],
 			    new_id, joined ? " to=" : "", joined ? joined : "");
-			done++;
 			break;
 		case RELEASE_NOTFOUND:
 			rc = tool_fail("%s: no such message in the quarantine", ids[i]);
@@ -445,7 +444,6 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 			error = NULL;
 			break;
 		case RELEASE_PENDING:
-			done++;
 			tool_audit(t, "%s: action=release status=pending reason=\"%s\"",
 			    ids[i], error);
 			/* FALLTHROUGH */
@@ -456,9 +454,6 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 			break;
 		}
 	}
-	if (done > 0 && queue_trigger(t->ql, "qmgr", "I") < 0)
-		(void)tool_fail("cannot wake qmgr (%s); it finds the mail within 5 "
-		    "minutes", strerror(errno));
 	tool_close_state(t);
 	for (i = 0; i < nto; i++)
 		free((char *)to[i]);

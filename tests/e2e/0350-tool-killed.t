@@ -18,7 +18,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 [ -f "$HS_BUILD/tests/fault/libfaultshim.so" ] ||
     skip_all "fault shim not built"
-plan 10
+plan 12
 
 sb_start A || bail_out "sandbox did not start"
 hs_start A <<EOF2 || bail_out "holdscand did not start"
@@ -86,6 +86,23 @@ round release 'write KILLAFTER 1 /log.00' release "$("$HOLDSCAN" -c \
     "$A_HS_CONF" quarantine list --json | "$HS_PYTHON" -c \
     'import json, sys; print(json.load(sys.stdin)[-1]["id"])')"
 diag "watchdog restarts: $restarts"
+
+# A release killed right after its rename into incoming, before it woke
+# qmgr: the next holdscan's recovery wakes it, so the message is
+# delivered now, not at qmgr's own scan up to 5 minutes later.
+qid=$("$HOLDSCAN" -c "$A_HS_CONF" quarantine list --json --state held |
+    "$HS_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+before=$(sink_count A)
+echo 'rename KILLAFTER 1 /incoming/' >"$HS_TMP/rules"
+: >"$HS_TMP/faults.log"
+env HS_FAULT_FILE="$HS_TMP/rules" HS_FAULT_LOG="$HS_TMP/faults.log" \
+    LD_PRELOAD="$HS_BUILD/tests/fault/libfaultshim.so" \
+    "$HOLDSCAN" -c "$A_HS_CONF" quarantine release "$qid" >/dev/null 2>&1
+check 'a release killed right after its rename into incoming' \
+    grep -q KILL "$HS_TMP/faults.log"
+"$HOLDSCAN" -c "$A_HS_CONF" quarantine list >/dev/null 2>&1
+check 'the next holdscan wakes qmgr: delivered within 30 s' \
+    wait_sink A $((before + 1)) 30
 check_eq 'every message was quarantined, none lost' \
     "$(sed -n 's/.*: \([0-9A-F]*\): action=quarantine verdict=infected.*/\1/p' \
     "$A_HS_LOG" | sort -u | wc -l)" "$n"

@@ -22,7 +22,8 @@
  *	  - it is a text part with a uuencoded file ("begin 644 evil.exe")
  *	    whose name breaks the name rules;
  *	  - with scan_archives, it is an archive libarchive reads (zip, tar,
- *	    gzip, bzip2, xz, 7z, rar, cab), found by its type or its name, and
+ *	    gzip, bzip2, xz, 7z, rar, cab), found by its type, its name or a
+ *	    zip header (Office and Java files are zips too), and
  *	    an entry's name or type (libmagic on its first ENTRY_PEEK bytes)
  *	    breaks the same rules, in nested archives down to
  *	    archive_max_depth; or it is nested deeper, has more than
@@ -655,12 +656,20 @@ enum kind {
 	K_STREAM,	/* a compressed stream: an archive or one file */
 };
 
-/* Is this an archive we open, by its type or one of its names? */
+/*
+ * Is this an archive we open, by its type or one of its names? Content
+ * that starts with a zip local header is a zip whatever libmagic calls
+ * it: Office, OpenDocument, Java and Android files are zips, and were
+ * looked into as such before libmagic.
+ */
 static enum kind
-archive_kind(const char *mime, const char *name1, const char *name2)
+archive_kind(const char *mime, const unsigned char *d, size_t len,
+    const char *name1, const char *name2)
 {
 	size_t	 i;
 
+	if (len >= 4 && memcmp(d, "PK\003\004", 4) == 0)
+		return (K_ARCHIVE);
 	for (i = 0; i < sizeof(archive_types) / sizeof(archive_types[0]); i++)
 		if (mime_match(archive_types[i].mime, mime))
 			return (archive_types[i].stream ? K_STREAM : K_ARCHIVE);
@@ -891,7 +900,7 @@ arc_entry(struct awalk *w, struct archive *a, bool raw, const char *name,
 		    "(detected type %s)", show, where, desc);
 		return (A_BLOCKED);
 	}
-	kind = archive_kind(mime, raw ? NULL : name, NULL);
+	kind = archive_kind(mime, head, hlen, raw ? NULL : name, NULL);
 	if (kind != K_NONE && hlen > 0 && (rc = arc_nested(w, a, kind, head,
 	    hlen, chunk, depth, show, where)) != A_CLEAN)
 		return (rc);
@@ -1033,7 +1042,7 @@ judge(const struct att *a, const char *name1, const char *name2,
 		return (res->verdict = HS_BLOCKED);
 	}
 	if (!r->archives ||
-	    (kind = archive_kind(mime, name1, name2)) == K_NONE)
+	    (kind = archive_kind(mime, data, len, name1, name2)) == K_NONE)
 		return (HS_CLEAN);
 	memset(&w, 0, sizeof(w));
 	w.r = r;

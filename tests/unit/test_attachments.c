@@ -7,7 +7,8 @@
  *	options set with plugin_set_option(), and called through its
  *	descriptor: scan() on whole messages, scan_part() on single parts.
  *	Zip archives are built here, stored or deflated with zlib, with
- *	helpers that can also break them on purpose.
+ *	helpers that can also break them on purpose; tar by hand, 7z with
+ *	libarchive's writer.
  *
  *	The tests must never depend on each other or on the order they run.
  */
@@ -25,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <zlib.h>
 
 #include "common/buf.h"
@@ -784,6 +787,74 @@ test_tar_and_gzip(void **state)
 	buf_free(&pe);
 }
 
+/* A 7z archive of one file, with libarchive's writer, in out. */
+static void
+build_7z(const char *name, const void *data, size_t len, struct buf *out)
+{
+	struct archive	*a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	size_t		 size = 65536 + len * 2, used = 0;
+	char		*mem = malloc(size);
+
+	assert_non_null(a);
+	assert_int_equal(archive_write_set_format_7zip(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_memory(a, mem, size, &used),
+	    ARCHIVE_OK);
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)len);
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	assert_int_equal(archive_write_data(a, data, len), (la_ssize_t)len);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_entry_free(e);
+	assert_int_equal(archive_write_free(a), ARCHIVE_OK);
+	buf_reset(out);
+	buf_append(out, mem, used);
+	free(mem);
+}
+
+static void
+test_7z_and_office(void **state)
+{
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+	struct buf	 a = BUF_INIT, pe = BUF_INIT;
+	struct zent	 doc[4];
+
+	(void)state;
+	make_pe(&pe);
+	build_7z("docs/readme.txt", "hello hello", 11, &a);
+	assert_int_equal(scan_part(p, "files.7z", "application/x-7z-compressed",
+	    a.data, a.len, &r), HS_CLEAN);
+	build_7z("evil.exe", "hello", 5, &a);
+	assert_int_equal(scan_part(p, "files.bin", "application/octet-stream",
+	    a.data, a.len, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment name evil.exe "
+	    "inside files.bin (denied extension .exe)");
+	build_7z("setup.dat", pe.data, pe.len, &a);
+	assert_int_equal(scan_part(p, "files.7z", "application/x-7z-compressed",
+	    a.data, a.len, &r), HS_BLOCKED);
+	assert_reason(&r, "setup.dat inside files.7z (detected type pe: ");
+	/* an Office file is a zip, looked into whatever libmagic calls it */
+	doc[0] = (struct zent){ "[Content_Types].xml", "<Types/>", 8, true,
+	    NULL, false };
+	doc[1] = (struct zent){ "_rels/.rels", "<r/>", 4, true, NULL, false };
+	doc[2] = (struct zent){ "word/document.xml", "<w/>", 4, true, NULL,
+	    false };
+	doc[3] = (struct zent){ "word/embeddings/x.bin", pe.data, pe.len, true,
+	    NULL, false };
+	build_zip(doc, 4, &a);
+	assert_int_equal(scan_part(p, "report.docx", "application/vnd."
+	    "openxmlformats-officedocument.wordprocessingml.document", a.data,
+	    a.len, &r), HS_BLOCKED);
+	assert_reason(&r, "word/embeddings/x.bin inside report.docx (detected "
+	    "type pe: ");
+	plugin_free(&p);
+	buf_free(&a);
+	buf_free(&pe);
+}
+
 static void
 test_zip_bomb(void **state)
 {
@@ -990,6 +1061,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_zip_damaged_names),
 		cmocka_unit_test(test_zip_encrypted),
 		cmocka_unit_test(test_tar_and_gzip),
+		cmocka_unit_test(test_7z_and_office),
 		cmocka_unit_test(test_zip_bomb),
 		cmocka_unit_test(test_uuencoded_names),
 		cmocka_unit_test(test_scan_whole_messages),

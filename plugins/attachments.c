@@ -20,7 +20,8 @@
  *	    MIME types, or a MIME type, "application/x-msi", or a prefix,
  *	    "application/vnd.ms-*"), whatever its declared Content-Type;
  *	  - it is a text part with a uuencoded file ("begin 644 evil.exe")
- *	    whose name breaks the name rules;
+ *	    whose name breaks the name rules, or whose first ENTRY_PEEK
+ *	    bytes, decoded, are of a type of deny_types;
  *	  - with scan_archives, it is an archive libarchive reads (zip, tar,
  *	    gzip, bzip2, xz, 7z, rar, cab), found by its type, its name or a
  *	    zip header (Office and Java files are zips too), and
@@ -683,28 +684,77 @@ archive_kind(const char *mime, const unsigned char *d, size_t len,
 /* --- uuencode ------------------------------------------------------------------ */
 
 /*
+ * The line of d[len] at *p (p < len), its length without LF or CRLF in
+ * *llen; *p moves past it.
+ */
+static const unsigned char *
+next_line(const unsigned char *d, size_t len, size_t *p, size_t *llen)
+{
+	const unsigned char *line = d + *p, *eol;
+
+	eol = memchr(line, '\n', len - *p);
+	*llen = eol != NULL ? (size_t)(eol - line) : len - *p;
+	*p += *llen + 1;
+	if (*llen > 0 && line[*llen - 1] == '\r')
+		(*llen)--;
+	return (line);
+}
+
+/*
+ * The first bytes of a uuencoded file, from the lines after its begin
+ * line (d[len]), into out[size]; stops at a line that is not uuencode
+ * ("end", a blank line, one too short). Returns the bytes decoded.
+ */
+static size_t
+uu_decode(const unsigned char *d, size_t len, unsigned char *out, size_t size)
+{
+	const unsigned char *line, *g;
+	size_t		 p = 0, o = 0, llen, n, i;
+	unsigned	 c[4];
+
+	while (p < len && o < size) {
+		line = next_line(d, len, &p, &llen);
+		if (llen == 0 || (n = (size_t)((line[0] - 32) & 63)) == 0 ||
+		    llen < 1 + (n + 2) / 3 * 4)
+			break;
+		for (i = 0; i < n && o < size; i++) {
+			g = line + 1 + i / 3 * 4;
+			c[0] = (unsigned)(g[0] - 32) & 63;
+			c[1] = (unsigned)(g[1] - 32) & 63;
+			c[2] = (unsigned)(g[2] - 32) & 63;
+			c[3] = (unsigned)(g[3] - 32) & 63;
+			out[o++] = (unsigned char)(i % 3 == 0 ? c[0] << 2 | c[1] >> 4 :
+			    i % 3 == 1 ? (c[1] & 15) << 4 | c[2] >> 2 :
+			    (c[2] & 3) << 6 | c[3]);
+		}
+	}
+	return (o);
+}
+
+/*
  * Uuencoded files in a text part ("begin 644 name", "begin-base64 644
  * name" at the start of a line): true with why filled when a name is
- * blocked. One pass over the part; at most UU_MAX_NAMES names.
+ * blocked, or when the first ENTRY_PEEK bytes of a (traditionally)
+ * uuencoded file are of a denied type. One pass over the part; at most
+ * UU_MAX_NAMES files.
  */
 static bool
-uu_blocked(const struct rules *r, const unsigned char *d, size_t len,
+uu_blocked(const struct att *a, const unsigned char *d, size_t len,
     char *why, size_t size)
 {
-	const unsigned char *line, *eol, *q;
-	size_t		 p = 0, llen, digits, seen = 0;
+	const struct rules *r = a->rules;
+	const unsigned char *line, *q;
+	unsigned char	 head[ENTRY_PEEK];
+	char		 mt[128], desc[200], show[NAME_SHOWN + 8];
+	size_t		 p = 0, llen, digits, seen = 0, hlen;
+	bool		 b64;
 
 	while (p < len && seen < UU_MAX_NAMES) {
-		line = d + p;
-		eol = memchr(line, '\n', len - p);
-		llen = eol != NULL ? (size_t)(eol - line) : len - p;
-		p += llen + 1;
-		if (llen > 0 && line[llen - 1] == '\r')
-			llen--;
-		if (llen > 6 && memcmp(line, "begin ", 6) == 0)
-			q = line + 6;
-		else if (llen > 13 && memcmp(line, "begin-base64 ", 13) == 0)
+		line = next_line(d, len, &p, &llen);
+		if ((b64 = llen > 13 && memcmp(line, "begin-base64 ", 13) == 0))
 			q = line + 13;
+		else if (llen > 6 && memcmp(line, "begin ", 6) == 0)
+			q = line + 6;
 		else
 			continue;
 		for (digits = 0; q < line + llen && *q >= '0' && *q <= '7';
@@ -720,6 +770,18 @@ uu_blocked(const struct rules *r, const unsigned char *d, size_t len,
 		if (name_blocked(r, (const char *)q, (size_t)(line + llen - q),
 		    " uuencoded in the text", why, size))
 			return (true);
+		if (b64 || p >= len)
+			continue;
+		hlen = uu_decode(d + p, len - p, head, sizeof(head));
+		if (hlen > 0 && type_denied(r, magic_type(a->magic, head, hlen,
+		    sizeof(head), mt, sizeof(mt)), head, hlen, desc,
+		    sizeof(desc))) {
+			shown(show, sizeof(show), (const char *)q,
+			    (size_t)(line + llen - q));
+			(void)snprintf(why, size, "blocked attachment %s uuencoded "
+			    "in the text (detected type %s)", show, desc);
+			return (true);
+		}
 	}
 	return (false);
 }
@@ -913,6 +975,14 @@ arc_entry(struct awalk *w, struct archive *a, bool raw, const char *name,
 bad:
 	if (w->limit)
 		return (A_LIMIT);
+	if (archive_read_has_encrypted_entries(a) > 0) {
+		/* found encrypted only when its data were read */
+		if (!w->r->deny_encrypted)
+			return (A_CLEAN);
+		(void)snprintf(w->why, w->whysize, "encrypted archive: entry "
+		    "%s%s", show, where);
+		return (A_LIMIT);
+	}
 	(void)snprintf(w->why, w->whysize, "entry %s%s: %s", show, where,
 	    archive_error_string(a) ? archive_error_string(a) : "read error");
 	return (A_MALFORMED);
@@ -1021,7 +1091,7 @@ judge(const struct att *a, const char *name1, const char *name2,
 		if (names[i] != NULL && name_blocked(r, names[i],
 		    strlen(names[i]), "", res->reason, sizeof(res->reason)))
 			return (res->verdict = HS_BLOCKED);
-	if (text && r->uuencode && uu_blocked(r, data, len, res->reason,
+	if (text && r->uuencode && uu_blocked(a, data, len, res->reason,
 	    sizeof(res->reason)))
 		return (res->verdict = HS_BLOCKED);
 	label = name1 != NULL ? name1 : name2;

@@ -8,7 +8,8 @@
 # so is a tar.gz holding one; a zip bomb (100 MB of zeros, about 100 KB
 # sent) is blocked as such, holdscand and its workers go on, and the
 # message sent after it is delivered; a text body with a uuencoded
-# evil.exe is quarantined; a clean zip arrives byte-identical but for
+# evil.exe is quarantined, and one with a uuencoded program named
+# photo.jpg (by its decoded type); a clean zip arrives byte-identical but for
 # X-Holdscan, and so does one with an encrypted entry (archive_encrypted
 # = allow) until a restart with archive_encrypted = block quarantines
 # the next.
@@ -16,7 +17,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 16
+plan 17
 
 sb_start A || bail_out "sandbox did not start"
 QDIR=$(sb_dir A)/hs/quarantine
@@ -85,7 +86,7 @@ def encrypted():
 
 
 def uuencoded(name, data):
-    lines = "".join(binascii.b2a_uu(data[i:i + 45]).decode()
+    lines = "".join(binascii.b2a_uu(data[i:i + 45], backtick=True).decode()
                     for i in range(0, len(data), 45))
     return "begin 644 %s\n%s`\nend\n" % (name, lines)
 
@@ -99,7 +100,11 @@ def attach(name, ctype, data):
 
 TEXT = ("Content-Type: text/plain; charset=us-ascii\n\n"
         "Hello,\nplease find the files attached.\n")
-PE = b"MZ\x90\x00" + bytes(60) + b"PE\x00\x00" + bytes(300)
+# a PE header libmagic recognises: DOS stub to 0x40, "PE", i386, one
+# section, an optional header of 0xe0 bytes, executable, PE32
+PE = (b"MZ\x90" + bytes(0x39) + b"\x40\x00\x00\x00" + b"PE\x00\x00" +
+      b"\x4c\x01\x01\x00" + bytes(12) + b"\xe0\x00\x02\x01" +
+      b"\x0b\x01" + bytes(0xde))
 
 
 def multipart(parts):
@@ -123,6 +128,10 @@ def build(name):
         return ("Content-Type: text/plain; charset=us-ascii\n\n"
                 "Hello,\nthe tool you asked for:\n\n" +
                 uuencoded("evil.exe", PE) + "\nbye\n")
+    if name == "uupe":
+        return ("Content-Type: text/plain; charset=us-ascii\n\n"
+                "Hello,\nthe photo:\n\n" + uuencoded("photo.jpg", PE) +
+                "\nbye\n")
     if name == "clean":
         return multipart([TEXT, attach("report.zip", "application/zip", zipped(
             [("report.txt", b"all fine\n" * 100),
@@ -219,10 +228,10 @@ start() {
 
 start allow || bail_out "holdscand did not start"
 
-arc send "$HS_TMP" "127.0.0.1:$A_SMTP_PORT" zipexe targz uu clean enc ||
+arc send "$HS_TMP" "127.0.0.1:$A_SMTP_PORT" zipexe targz uu uupe clean enc ||
     bail_out "sending failed"
 check 'the clean zip and the encrypted one (allowed) arrive' wait_sink A 2 60
-check 'three messages are quarantined' wait_until 60 at_least 3 quarantined
+check 'four messages are quarantined' wait_until 60 at_least 4 quarantined
 check 'a zip holding evil.exe: the reason names the inner file' grep -q \
     'verdict=blocked reason="blocked attachment name tools/evil.exe inside files.zip (denied extension .exe)"' \
     "$A_HS_LOG"
@@ -232,7 +241,11 @@ check 'a tar.gz holding a .scr: the reason names it' grep -q \
 check 'a uuencoded evil.exe in a text body is blocked' grep -q \
     'verdict=blocked reason="blocked attachment name evil.exe uuencoded in the text (denied extension .exe)"' \
     "$A_HS_LOG"
-in_quarantine zipexe && in_quarantine targz && in_quarantine uu
+check 'a uuencoded program named photo.jpg is blocked by its decoded type' \
+    grep -q 'verdict=blocked reason="blocked attachment photo.jpg uuencoded in the text (detected type pe: application/vnd.microsoft.portable-executable)"' \
+    "$A_HS_LOG"
+in_quarantine zipexe && in_quarantine targz && in_quarantine uu &&
+    in_quarantine uupe
 ok $? 'the zip, tar.gz and uuencode messages are in the quarantine'
 check 'the clean zip: byte-identical but for X-Holdscan' \
     arc same "$HS_TMP" clean "$(sink_file arc-clean)"
@@ -244,7 +257,7 @@ workers=$(hs_workers A | sort | tr '\n' ' ')
 [ -n "$workers" ] || bail_out "no scanner workers found"
 start_s=$(date +%s)
 arc send "$HS_TMP" "127.0.0.1:$A_SMTP_PORT" bomb || bail_out "sending failed"
-check 'the zip bomb is quarantined' wait_until 60 at_least 4 quarantined
+check 'the zip bomb is quarantined' wait_until 60 at_least 5 quarantined
 check 'as a zip bomb' grep -q \
     'verdict=blocked reason="blocked attachment bomb.zip (zip bomb: expands beyond archive_max_ratio, 100 times its size)"' \
     "$A_HS_LOG"
@@ -260,7 +273,7 @@ hs_stop A
 start block || bail_out "holdscand did not restart"
 arc send "$HS_TMP" "127.0.0.1:$A_SMTP_PORT" enc2 || bail_out "sending failed"
 check 'archive_encrypted = block quarantines the encrypted zip' \
-    wait_until 60 at_least 5 quarantined
+    wait_until 60 at_least 6 quarantined
 check 'saying so' grep -q \
     'verdict=blocked reason="blocked attachment secret.zip (encrypted archive: entry secret.doc inside secret.zip)"' \
     "$A_HS_LOG"

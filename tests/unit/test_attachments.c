@@ -899,6 +899,35 @@ test_zip_bomb(void **state)
 
 /* --- uuencode ------------------------------------------------------------------ */
 
+/* Six bits as uuencode writes them ('`' for 0, not a blank). */
+#define UUCHAR(v)	((v) & 63 ? (int)(32 + ((v) & 63)) : '`')
+
+/* in[len] uuencoded as name onto out, with its begin and end lines. */
+static void
+uuencode(const char *name, const void *in, size_t len, struct buf *out)
+{
+	const unsigned char *d = in;
+	size_t		 i, j, n;
+	unsigned	 v;
+
+	buf_printf(out, "begin 644 %s\n", name);
+	for (i = 0; i < len; i += n) {
+		n = len - i < 45 ? len - i : 45;
+		buf_putc(out, (int)(32 + n));
+		for (j = 0; j < n; j += 3) {
+			v = (unsigned)d[i + j] << 16 |
+			    (j + 1 < n ? (unsigned)d[i + j + 1] << 8 : 0) |
+			    (j + 2 < n ? d[i + j + 2] : 0);
+			buf_putc(out, UUCHAR(v >> 18));
+			buf_putc(out, UUCHAR(v >> 12));
+			buf_putc(out, UUCHAR(v >> 6));
+			buf_putc(out, UUCHAR(v));
+		}
+		buf_putc(out, '\n');
+	}
+	buf_printf(out, "`\nend\n");
+}
+
 /* A text body (no name) of text: its verdict. */
 static enum hs_verdict
 text_verdict(struct plugin *p, const char *text, struct hs_result *res)
@@ -935,6 +964,26 @@ test_uuencoded_names(void **state)
 		buf_printf(&m, "From: a\nSubject: s\n\n%s", evil);
 		assert_int_equal(scan_msg(p, m.data, &r), HS_BLOCKED);
 		assert_reason(&r, "evil.exe uuencoded in the text");
+		buf_free(&m);
+	}
+	/* a program under a harmless name, by its decoded type */
+	{
+		struct buf	 pe = BUF_INIT, m = BUF_INIT;
+
+		make_pe(&pe);
+		buf_printf(&m, "Hi,\n\n");
+		uuencode("photo.jpg", pe.data, pe.len, &m);
+		assert_int_equal(text_verdict(p, m.data, &r), HS_BLOCKED);
+		assert_string_equal(r.reason, "blocked attachment photo.jpg "
+		    "uuencoded in the text (detected type pe: application/"
+		    "vnd.microsoft.portable-executable)");
+		/* cut short, or with broken lines: no overread (ASan) */
+		m.data[m.len - 60] = '\0';
+		(void)text_verdict(p, m.data, &r);
+		buf_reset(&m);
+		buf_printf(&m, "begin 644 a.jpg\nM\nMxx\n\xff\xff\n");
+		assert_int_equal(text_verdict(p, m.data, &r), HS_CLEAN);
+		buf_free(&pe);
 		buf_free(&m);
 	}
 	plugin_free(&p);

@@ -836,6 +836,27 @@ test_7z_and_office(void **state)
 	assert_int_equal(scan_part(p, "files.7z", "application/x-7z-compressed",
 	    a.data, a.len, &r), HS_BLOCKED);
 	assert_reason(&r, "setup.dat inside files.7z (detected type pe: ");
+	/* a 7z in a zip, and a 7z holding a zip */
+	{
+		struct buf	 z = BUF_INIT, in = BUF_INIT;
+		struct zent	 e;
+
+		build_7z("evil.exe", "hello", 5, &in);
+		e = (struct zent){ "inner.7z", in.data, in.len, true, NULL,
+		    false };
+		build_zip(&e, 1, &z);
+		assert_int_equal(zip_verdict(p, "outer.zip", &z, &r),
+		    HS_BLOCKED);
+		assert_reason(&r, "evil.exe inside inner.7z inside outer.zip");
+		e = (struct zent){ "x/evil.exe", "hello", 5, true, NULL, false };
+		build_zip(&e, 1, &in);
+		build_7z("inner.zip", in.data, in.len, &z);
+		assert_int_equal(scan_part(p, "outer.7z", "application/x-7z-"
+		    "compressed", z.data, z.len, &r), HS_BLOCKED);
+		assert_reason(&r, "x/evil.exe inside inner.zip inside outer.7z");
+		buf_free(&z);
+		buf_free(&in);
+	}
 	/* an Office file is a zip, looked into whatever libmagic calls it */
 	doc[0] = (struct zent){ "[Content_Types].xml", "<Types/>", 8, true,
 	    NULL, false };

@@ -75,7 +75,7 @@ SOAK_LONG_RATE	?= 50
 # scanner program loads plugins, and only it puts its workers under a
 # seccomp filter (libseccomp). Tests and tools link everything.
 PKGS		 = libconfuse gmime-3.0 libclamav zlib libpcre2-8 libseccomp \
-		   libarchive
+		   libarchive libmagic
 PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl -pthread
 TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -918,6 +918,80 @@ test_zip_bomb(void **state)
 	buf_free(&z2);
 }
 
+/* --- ClamAV's test files ---------------------------------------------------------- */
+
+#define TESTFILES	"/usr/share/clamav-testfiles/"
+
+/* The file at path into b; false when it cannot be read. */
+static bool
+slurp(const char *path, struct buf *b)
+{
+	FILE		*f = fopen(path, "rb");
+	char		 chunk[8192];
+	size_t		 n;
+
+	buf_reset(b);
+	if (f == NULL)
+		return (false);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(b, chunk, n);
+	(void)fclose(f);
+	return (true);
+}
+
+/*
+ * Archives made by other tools (clamav-testfiles, in DEB_PKGS; Debian's
+ * has no rar): each holds clam.exe, a Windows program.
+ */
+static void
+test_clamav_testfiles(void **state)
+{
+	static const struct {
+		const char	*file, *ctype, *want;
+	} t[] = {
+		{ "clam.zip", "application/zip",
+		    "blocked attachment name clam.exe inside clam.zip" },
+		{ "clam.7z", "application/x-7z-compressed",
+		    "blocked attachment name clam.exe inside clam.7z" },
+		{ "clam.cab", "application/vnd.ms-cab-compressed",
+		    "blocked attachment name clam.exe inside clam.cab" },
+		{ "clam.tar.gz", "application/x-gzip",
+		    "blocked attachment name clam.exe inside clam.tar.gz" },
+		{ "clam.exe.bz2", "application/octet-stream",
+		    "blocked attachment (compressed data) inside clam.exe.bz2 "
+		    "(detected type pe: " },
+		{ "clam.bz2.zip", "application/zip",
+		    "inside clam.bz2.zip" },
+		{ "clam.exe", "image/png",	/* named photo.png below */
+		    "blocked attachment photo.png (detected type pe: " },
+	};
+	struct plugin	*p;
+	struct hs_result r;
+	struct buf	 b = BUF_INIT;
+	char		 path[256];
+	size_t		 i;
+
+	(void)state;
+	if (!slurp(TESTFILES "clam.zip", &b))
+		skip();		/* make deps installs them */
+	p = load(NULL);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		(void)snprintf(path, sizeof(path), TESTFILES "%s", t[i].file);
+		assert_true(slurp(path, &b));
+		assert_int_equal(scan_part(p, strcmp(t[i].file, "clam.exe") == 0 ?
+		    "photo.png" : t[i].file, t[i].ctype, b.data, b.len, &r),
+		    HS_BLOCKED);
+		assert_reason(&r, t[i].want);
+	}
+	/* a mail with a uuencoded part (Content-Transfer-Encoding: x-uuencode) */
+	assert_true(slurp(TESTFILES "clam.exe.mbox.uu", &b));
+	buf_putc(&b, '\0');
+	assert_int_equal(scan_msg(p, b.data, &r), HS_BLOCKED);
+	assert_reason(&r, "clam.exe");
+	plugin_free(&p);
+	buf_free(&b);
+}
+
 /* --- uuencode ------------------------------------------------------------------ */
 
 /* Six bits as uuencode writes them ('`' for 0, not a blank). */
@@ -1133,6 +1207,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_tar_and_gzip),
 		cmocka_unit_test(test_7z_and_office),
 		cmocka_unit_test(test_zip_bomb),
+		cmocka_unit_test(test_clamav_testfiles),
 		cmocka_unit_test(test_uuencoded_names),
 		cmocka_unit_test(test_scan_whole_messages),
 	};

@@ -1,6 +1,7 @@
 /*
  * NAME
- *	attachments - file name and file type rules for attachments
+ *	attachments - file name and file type rules for attachments and
+ *	what archives hold
  * DESCRIPTION
  *	A scanner plugin (hs_plugin ABI). It has the host walk the message's
  *	MIME tree (hs_host.mime_walk, within max_depth and max_parts) and judges
@@ -13,31 +14,44 @@
  *	    allow_extensions does not allow ("setup.scr");
  *	  - with deny_double_extensions, a document extension is followed by
  *	    one of deny_extensions, allowed or not ("invoice.pdf.exe");
- *	  - it is an attachment (it has a name, or is not text/...) and its
- *	    content starts like a type in deny_types (pe: "MZ", elf, macho,
- *	    script: "#!", lnk, ...), whatever its declared Content-Type;
- *	  - with scan_zip, a zip attachment holds an entry whose name (in the
- *	    central directory or its local header) or content start breaks
- *	    the same rules, in nested zips down to zip_max_depth; a zip that
- *	    cannot be read is blocked with deny_malformed_zip, one with
- *	    encrypted entries with deny_encrypted_zip.
+ *	  - it is an attachment (it has a name, or is not text/...) and
+ *	    libmagic, given its first magic_bytes, names a type of deny_types
+ *	    (a short name such as pe, elf or script standing for a list of
+ *	    MIME types, or a MIME type, "application/x-msi", or a prefix,
+ *	    "application/vnd.ms-*"), whatever its declared Content-Type;
+ *	  - it is a text part with a uuencoded file ("begin 644 evil.exe")
+ *	    whose name breaks the name rules, or whose first ENTRY_PEEK
+ *	    bytes, decoded, are of a type of deny_types;
+ *	  - with scan_archives, it is an archive libarchive reads (zip, tar,
+ *	    gzip, bzip2, xz, 7z, rar, cab), found by its type, its name or a
+ *	    zip header (Office and Java files are zips too), and
+ *	    an entry's name or type (libmagic on its first ENTRY_PEEK bytes)
+ *	    breaks the same rules, in nested archives down to
+ *	    archive_max_depth; or it is nested deeper, has more than
+ *	    archive_max_entries entries, expands beyond
+ *	    archive_max_expansion or archive_max_ratio times its size
+ *	    ("zip bomb"), has encrypted entries and archive_encrypted is
+ *	    block, or cannot be read and archive_malformed is block.
  *
  *	Names are compared as Windows would use them: the last path
  *	component, lower case, trailing dots and blanks removed, cut at a NUL.
- *	Exceeding max_depth, max_parts, zip_max_depth, zip_max_entries or
- *	zip_max_size makes the verdict "scan failed" with the limit named.
+ *	Exceeding max_depth or max_parts makes the verdict "scan failed".
  *
- *	The zip reader reads only the central directory, the local headers
- *	and, for each entry, at most its first 64 bytes, except for nested
- *	zips, which are inflated whole when they fit the remaining
- *	zip_max_size budget of the attachment. Every offset and length is
- *	checked against the bytes that hold it before use.
+ *	libmagic's database is loaded in init, in the scanner parent, before
+ *	the workers are forked and put under their seccomp filter; at scan
+ *	time only magic_buffer() and libarchive's memory reader are used:
+ *	no file is opened, no program run. Archive entries are read in
+ *	CHUNK-byte pieces and every byte decompressed, at every level,
+ *	counts against the attachment's expansion budget; a nested archive
+ *	is read as a stream from its parent's entry, never copied whole.
  *
- *	It must never read outside the part it was given, inflate more than
- *	zip_max_size bytes per attachment, recurse deeper than its limits, or
- *	say clean about a part it could not look at.
+ *	It must never read outside the part it was given, decompress more
+ *	than archive_max_expansion bytes per attachment, hold an entry whole
+ *	in memory, recurse deeper than its limits, run a program, or say
+ *	clean about a part it could not look at.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,12 +60,17 @@
 #include <string.h>
 #include <strings.h>
 
-#include <zlib.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include <magic.h>
 
 #include "holdscan/plugin.h"
 
-#define PEEK		64	/* bytes of an entry looked at for its type */
+#define ENTRY_PEEK	4096	/* bytes of an archive entry given to libmagic */
+#define CHUNK		65536	/* bytes read from an archive at a time */
+#define RATIO_FLOOR	(1024 * 1024)	/* archive_max_ratio applies beyond */
 #define NAME_SHOWN	120	/* bytes of a name put in a reason */
+#define UU_MAX_NAMES	100	/* uuencoded files looked at in one part */
 
 static const struct hs_plugin_option att_options[] = {
 	{ "deny_extensions", HS_OPT_LIST,
@@ -68,20 +87,45 @@ static const struct hs_plugin_option att_options[] = {
 	    "avi mov wav",
 	    "extensions that make the first half of a double extension" },
 	{ "deny_types", HS_OPT_LIST, "pe elf macho script lnk",
-	    "content types (by magic) that block an attachment: pe elf macho "
-	    "script lnk ole zip rar 7z cab" },
-	{ "scan_zip", HS_OPT_BOOL, "yes",
-	    "apply the rules to the entries of zip attachments" },
-	{ "zip_max_depth", HS_OPT_INT, "3",
-	    "zips inside zips are opened down to this depth" },
-	{ "zip_max_entries", HS_OPT_INT, "10000",
-	    "entries of one zip looked at, at most" },
-	{ "zip_max_size", HS_OPT_SIZE, "25M",
-	    "bytes inflated per attachment to open nested zips, at most" },
-	{ "deny_encrypted_zip", HS_OPT_BOOL, "no",
-	    "block zips with encrypted entries (which cannot be looked into)" },
-	{ "deny_malformed_zip", HS_OPT_BOOL, "yes",
-	    "block zip attachments whose directory cannot be read" },
+	    "content types (by libmagic) that block an attachment: short names "
+	    "pe elf macho script lnk ole msi zip rar 7z cab, MIME types "
+	    "(application/x-msi) or prefixes (application/vnd.ms-*)" },
+	{ "magic_bytes", HS_OPT_SIZE, "64K",
+	    "bytes of a part given to libmagic (1K to 16M)" },
+	{ "scan_uuencode", HS_OPT_BOOL, "yes",
+	    "apply the name rules to uuencoded files in text parts" },
+	{ "scan_archives", HS_OPT_BOOL, "yes",
+	    "apply the rules to the entries of archives (zip, tar, gzip, "
+	    "bzip2, xz, 7z, rar, cab)" },
+	{ "archive_max_depth", HS_OPT_INT, "3",
+	    "archives inside archives are opened down to this depth; deeper "
+	    "is blocked (1 to 16)" },
+	{ "archive_max_entries", HS_OPT_INT, "10000",
+	    "entries of one attachment's archives, at every depth; more is "
+	    "blocked" },
+	{ "archive_max_expansion", HS_OPT_SIZE, "100M",
+	    "bytes decompressed per attachment, at every depth; more is "
+	    "blocked as a zip bomb" },
+	{ "archive_max_ratio", HS_OPT_INT, "100",
+	    "beyond 1M decompressed, more than this many times the "
+	    "attachment's size is blocked as a zip bomb (0: no limit)" },
+	{ "archive_encrypted", HS_OPT_STR, "allow",
+	    "archives with encrypted entries (which cannot be looked into): "
+	    "allow or block" },
+	{ "archive_malformed", HS_OPT_STR, "block",
+	    "archives that cannot be read: block or allow" },
+	{ "scan_zip", HS_OPT_STR, "",
+	    "deprecated: scan_archives (yes or no; when set, it wins)" },
+	{ "zip_max_depth", HS_OPT_STR, "",
+	    "deprecated: archive_max_depth (when set, it wins)" },
+	{ "zip_max_entries", HS_OPT_STR, "",
+	    "deprecated: archive_max_entries (when set, it wins)" },
+	{ "zip_max_size", HS_OPT_STR, "",
+	    "deprecated: archive_max_expansion (when set, it wins)" },
+	{ "deny_encrypted_zip", HS_OPT_STR, "",
+	    "deprecated: archive_encrypted, yes for block (when set, it wins)" },
+	{ "deny_malformed_zip", HS_OPT_STR, "",
+	    "deprecated: archive_malformed, yes for block (when set, it wins)" },
 	{ "max_depth", HS_OPT_INT, "20",
 	    "MIME nesting looked into; deeper is scan-failed (at most 32)" },
 	{ "max_parts", HS_OPT_INT, "1000",
@@ -89,47 +133,89 @@ static const struct hs_plugin_option att_options[] = {
 	{ NULL, 0, NULL, NULL },
 };
 
-enum {
-	T_PE = 1 << 0,
-	T_ELF = 1 << 1,
-	T_MACHO = 1 << 2,
-	T_SCRIPT = 1 << 3,
-	T_LNK = 1 << 4,
-	T_OLE = 1 << 5,
-	T_ZIP = 1 << 6,
-	T_RAR = 1 << 7,
-	T_7Z = 1 << 8,
-	T_CAB = 1 << 9,
+/*
+ * The short type names of deny_types and the MIME types libmagic (5.44)
+ * gives for them; a pattern ending in '*' is a prefix.
+ */
+static const struct {
+	const char	*name;
+	const char	*mime[10];
+} type_names[] = {
+	{ "pe", { "application/vnd.microsoft.portable-executable",
+	    "application/x-dosexec", "application/x-msdownload" } },
+	{ "elf", { "application/x-executable", "application/x-sharedlib",
+	    "application/x-pie-executable", "application/x-object" } },
+	{ "macho", { "application/x-mach-binary" } },
+	{ "script", { "text/x-shellscript", "text/x-script.*", "text/x-python",
+	    "text/x-perl", "text/x-ruby", "text/x-php", "text/x-tcl",
+	    "text/x-awk", "text/x-lua", "text/x-nawk" } },
+	{ "lnk", { "application/x-ms-shortcut" } },
+	{ "ole", { "application/x-ole-storage", "application/cdfv2*",
+	    "application/msword", "application/vnd.ms-excel",
+	    "application/vnd.ms-powerpoint", "application/vnd.ms-outlook",
+	    "application/x-msi", "application/vnd.visio" } },
+	{ "msi", { "application/x-msi" } },
+	{ "zip", { "application/zip", "application/x-zip*" } },
+	{ "rar", { "application/x-rar", "application/vnd.rar",
+	    "application/x-rar-compressed" } },
+	{ "7z", { "application/x-7z-compressed" } },
+	{ "cab", { "application/vnd.ms-cab-compressed" } },
+};
+#define NTYPES	(sizeof(type_names) / sizeof(type_names[0]))
+
+/* What libmagic calls the archives we open; gzip and co. may hold one file. */
+static const struct {
+	const char	*mime;
+	bool		 stream;	/* a compressed stream: raw format too */
+} archive_types[] = {
+	{ "application/zip", false }, { "application/x-zip*", false },
+	{ "application/java-archive", false }, { "application/x-tar", false },
+	{ "application/x-7z-compressed", false }, { "application/x-rar", false },
+	{ "application/vnd.rar", false },
+	{ "application/vnd.ms-cab-compressed", false },
+	{ "application/gzip", true }, { "application/x-gzip", true },
+	{ "application/x-bzip2", true }, { "application/x-xz", true },
+	{ "application/x-lzma", true }, { "application/zstd", true },
 };
 
 static const struct {
-	const char	*name;
-	unsigned	 bit;
-} type_names[] = {
-	{ "pe", T_PE }, { "elf", T_ELF }, { "macho", T_MACHO },
-	{ "script", T_SCRIPT }, { "lnk", T_LNK }, { "ole", T_OLE },
-	{ "zip", T_ZIP }, { "rar", T_RAR }, { "7z", T_7Z }, { "cab", T_CAB },
+	const char	*ext;
+	bool		 stream;
+} archive_exts[] = {
+	{ "zip", false }, { "tar", false }, { "7z", false }, { "rar", false },
+	{ "cab", false }, { "jar", false }, { "gz", true }, { "tgz", true },
+	{ "bz2", true }, { "tbz", true }, { "tbz2", true }, { "xz", true },
+	{ "txz", true }, { "lzma", true }, { "zst", true },
 };
-#define NTYPES	(sizeof(type_names) / sizeof(type_names[0]))
 
 struct words {
 	char		**w;
 	size_t		 n;
 };
 
+/* One deny_types pattern: a MIME type or prefix, and what to call it. */
+struct typepat {
+	char		*mime;		/* lower case; ends in '*': a prefix */
+	const char	*label;		/* the short name, or NULL */
+};
+
 struct rules {
 	struct words	 deny, allow, docs;
-	unsigned	 types;
-	bool		 double_ext, scan_zip, deny_encrypted, deny_malformed;
-	size_t		 zip_depth, zip_entries, zip_size;
+	struct typepat	*types;
+	size_t		 ntypes;
+	bool		 script_hashbang;	/* "script" denied: text with #! */
+	bool		 double_ext, uuencode, archives, deny_encrypted,
+			 deny_malformed;
+	size_t		 magic_bytes, arc_depth, arc_entries;
+	uint64_t	 arc_expansion, arc_ratio;
 	struct hs_mime_limits lim;
 };
 
 struct att {
 	const struct hs_host *host;
 	struct rules	*rules;
+	magic_t		 magic;		/* loaded in init, before any fork */
 };
-
 /* --- options --------------------------------------------------------------- */
 
 static void
@@ -190,21 +276,168 @@ words_has(const struct words *w, const char *s, size_t len)
 static void
 rules_free(struct rules *r)
 {
+	size_t	 i;
+
 	if (r == NULL)
 		return;
 	words_free(&r->deny);
 	words_free(&r->allow);
 	words_free(&r->docs);
+	for (i = 0; i < r->ntypes; i++)
+		free(r->types[i].mime);
+	free(r->types);
 	free(r);
+}
+
+static int
+types_add(struct rules *r, const char *mime, const char *label)
+{
+	struct typepat	*nt;
+
+	if ((nt = reallocarray(r->types, r->ntypes + 1, sizeof(*nt))) == NULL)
+		return (-1);
+	r->types = nt;
+	if ((nt[r->ntypes].mime = strdup(mime)) == NULL)
+		return (-1);
+	nt[r->ntypes].label = label;
+	r->ntypes++;
+	return (0);
+}
+
+/* deny_types: short names expand to their MIME types; a '/' is a MIME type. */
+static int
+types_parse(struct rules *r, const char *s, const char **error_r)
+{
+	struct words	 w;
+	size_t		 i, j, k;
+	int		 rc = -1;
+
+	if (words_parse(s, &w) < 0) {
+		*error_r = "out of memory";
+		return (-1);
+	}
+	for (i = 0; i < w.n; i++) {
+		if (strchr(w.w[i], '/') != NULL) {
+			if (strchr(w.w[i], '*') != NULL &&
+			    strchr(w.w[i], '*') != w.w[i] + strlen(w.w[i]) - 1) {
+				*error_r = "deny_types: a '*' may only end a MIME "
+				    "type (application/vnd.ms-*)";
+				goto out;
+			}
+			if (types_add(r, w.w[i], NULL) < 0)
+				goto oom;
+			continue;
+		}
+		for (j = 0; j < NTYPES; j++)
+			if (strcmp(w.w[i], type_names[j].name) == 0)
+				break;
+		if (j == NTYPES) {
+			*error_r = "deny_types: unknown type (use pe, elf, macho, "
+			    "script, lnk, ole, msi, zip, rar, 7z, cab or a MIME "
+			    "type such as application/x-msi)";
+			goto out;
+		}
+		if (strcmp(type_names[j].name, "script") == 0)
+			r->script_hashbang = true;
+		for (k = 0; k < 10 && type_names[j].mime[k] != NULL; k++)
+			if (types_add(r, type_names[j].mime[k],
+			    type_names[j].name) < 0)
+				goto oom;
+	}
+	rc = 0;
+	goto out;
+oom:
+	*error_r = "out of memory";
+out:
+	words_free(&w);
+	return (rc);
+}
+
+/*
+ * A deprecated option of the zip reader: "" when not set; else its
+ * value, checked, in *v (a number with K, M or G; or yes/no as 1/0).
+ */
+static int
+old_option(const struct hs_host *h, const char *name, bool boolean,
+    uint64_t *v, bool *set, const char **error_r)
+{
+	const char	*s = h->opt_str(h->host_ctx, name);
+	char		*end;
+	unsigned long long n;
+
+	*set = false;
+	if (s == NULL || *s == '\0')
+		return (0);
+	*set = true;
+	if (boolean) {
+		if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "true") == 0 ||
+		    strcmp(s, "1") == 0)
+			*v = 1;
+		else if (strcasecmp(s, "no") == 0 || strcasecmp(s, "false") == 0 ||
+		    strcmp(s, "0") == 0)
+			*v = 0;
+		else {
+			*error_r = "scan_zip, deny_encrypted_zip, "
+			    "deny_malformed_zip: use yes or no";
+			return (-1);
+		}
+		return (0);
+	}
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || !isdigit((unsigned char)*s)) {
+		*error_r = "zip_max_depth, zip_max_entries, zip_max_size: "
+		    "use a number";
+		return (-1);
+	}
+	switch (*end) {
+	case 'k': case 'K': n <<= 10; end++; break;
+	case 'm': case 'M': n <<= 20; end++; break;
+	case 'g': case 'G': n <<= 30; end++; break;
+	default: break;
+	}
+	if (*end != '\0' || n > (1ULL << 40)) {
+		*error_r = "zip_max_depth, zip_max_entries, zip_max_size: "
+		    "use a number";
+		return (-1);
+	}
+	*v = n;
+	return (0);
+}
+
+/* "allow" or "block" (with a deprecated yes/no option that wins). */
+static int
+policy_option(const struct hs_host *h, const char *name, const char *old,
+    bool *block, const char **error_r)
+{
+	const char	*s = h->opt_str(h->host_ctx, name);
+	uint64_t	 v;
+	bool		 set;
+
+	if (strcasecmp(s, "block") == 0)
+		*block = true;
+	else if (strcasecmp(s, "allow") == 0)
+		*block = false;
+	else {
+		*error_r = strcmp(name, "archive_encrypted") == 0 ?
+		    "archive_encrypted: use allow or block" :
+		    "archive_malformed: use allow or block";
+		return (-1);
+	}
+	if (old_option(h, old, true, &v, &set, error_r) < 0)
+		return (-1);
+	if (set)
+		*block = v != 0;
+	return (0);
 }
 
 static struct rules *
 rules_new(const struct hs_host *h, const char **error_r)
 {
 	struct rules	*r = calloc(1, sizeof(*r));
-	struct words	 types;
-	size_t		 i, j;
-	long		 v;
+	uint64_t	 v;
+	bool		 set;
+	long		 n;
 
 	if (r == NULL) {
 		*error_r = "out of memory";
@@ -213,44 +446,55 @@ rules_new(const struct hs_host *h, const char **error_r)
 	if (words_parse(h->opt_str(h->host_ctx, "deny_extensions"), &r->deny) < 0 ||
 	    words_parse(h->opt_str(h->host_ctx, "allow_extensions"), &r->allow) < 0 ||
 	    words_parse(h->opt_str(h->host_ctx, "document_extensions"),
-	    &r->docs) < 0 ||
-	    words_parse(h->opt_str(h->host_ctx, "deny_types"), &types) < 0) {
+	    &r->docs) < 0) {
 		*error_r = "out of memory";
-		rules_free(r);
-		return (NULL);
+		goto fail;
 	}
-	for (i = 0; i < types.n; i++) {
-		for (j = 0; j < NTYPES; j++)
-			if (strcmp(types.w[i], type_names[j].name) == 0)
-				break;
-		if (j == NTYPES) {
-			*error_r = "deny_types: unknown type (use pe, elf, macho, "
-			    "script, lnk, ole, zip, rar, 7z or cab)";
-			words_free(&types);
-			rules_free(r);
-			return (NULL);
-		}
-		r->types |= type_names[j].bit;
-	}
-	words_free(&types);
+	if (types_parse(r, h->opt_str(h->host_ctx, "deny_types"), error_r) < 0)
+		goto fail;
 	r->double_ext = h->opt_num(h->host_ctx, "deny_double_extensions") != 0;
-	r->scan_zip = h->opt_num(h->host_ctx, "scan_zip") != 0;
-	r->deny_encrypted = h->opt_num(h->host_ctx, "deny_encrypted_zip") != 0;
-	r->deny_malformed = h->opt_num(h->host_ctx, "deny_malformed_zip") != 0;
-	r->zip_depth = (size_t)h->opt_num(h->host_ctx, "zip_max_depth");
-	r->zip_entries = (size_t)h->opt_num(h->host_ctx, "zip_max_entries");
-	v = h->opt_num(h->host_ctx, "zip_max_size");
-	r->zip_size = v > 1024L * 1024 * 1024 ? 1024UL * 1024 * 1024 : (size_t)v;
+	r->uuencode = h->opt_num(h->host_ctx, "scan_uuencode") != 0;
+	r->archives = h->opt_num(h->host_ctx, "scan_archives") != 0;
+	r->magic_bytes = (size_t)h->opt_num(h->host_ctx, "magic_bytes");
+	r->arc_depth = (size_t)h->opt_num(h->host_ctx, "archive_max_depth");
+	r->arc_entries = (size_t)h->opt_num(h->host_ctx, "archive_max_entries");
+	n = h->opt_num(h->host_ctx, "archive_max_expansion");
+	r->arc_expansion = n > 0 ? (uint64_t)n : 0;
+	r->arc_ratio = (uint64_t)h->opt_num(h->host_ctx, "archive_max_ratio");
+	if (policy_option(h, "archive_encrypted", "deny_encrypted_zip",
+	    &r->deny_encrypted, error_r) < 0 ||
+	    policy_option(h, "archive_malformed", "deny_malformed_zip",
+	    &r->deny_malformed, error_r) < 0)
+		goto fail;
+	if (old_option(h, "scan_zip", true, &v, &set, error_r) < 0)
+		goto fail;
+	if (set)
+		r->archives = v != 0;
+	if (old_option(h, "zip_max_depth", false, &v, &set, error_r) < 0)
+		goto fail;
+	if (set)
+		r->arc_depth = (size_t)v;
+	if (old_option(h, "zip_max_entries", false, &v, &set, error_r) < 0)
+		goto fail;
+	if (set)
+		r->arc_entries = (size_t)v;
+	if (old_option(h, "zip_max_size", false, &v, &set, error_r) < 0)
+		goto fail;
+	if (set)
+		r->arc_expansion = v;
 	r->lim.max_depth = (size_t)h->opt_num(h->host_ctx, "max_depth");
 	r->lim.max_parts = (size_t)h->opt_num(h->host_ctx, "max_parts");
 	if (r->lim.max_depth < 1 || r->lim.max_depth > HS_MIME_MAX_DEPTH)
 		*error_r = "max_depth: use 1 to 32";
 	else if (r->lim.max_parts < 1 || r->lim.max_parts > HS_MIME_MAX_PARTS)
 		*error_r = "max_parts: use 1 to 5000";
-	else if (r->zip_depth < 1 || r->zip_depth > 16)
-		*error_r = "zip_max_depth: use 1 to 16";
+	else if (r->arc_depth < 1 || r->arc_depth > 16)
+		*error_r = "archive_max_depth: use 1 to 16";
+	else if (r->magic_bytes < 1024 || r->magic_bytes > 16 * 1024 * 1024)
+		*error_r = "magic_bytes: use 1K to 16M";
 	else
 		return (r);
+fail:
 	rules_free(r);
 	return (NULL);
 }
@@ -338,419 +582,521 @@ name_blocked(const struct rules *r, const char *name, size_t len,
 	return (false);
 }
 
-static uint16_t
-le16(const unsigned char *p)
-{
-	return ((uint16_t)(p[0] | p[1] << 8));
-}
-
-static uint32_t
-le32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24);
-}
-
-static uint64_t
-le64(const unsigned char *p)
-{
-	return ((uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32);
-}
-
-static uint32_t
-be32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3]);
-}
-
-/* The type the first bytes of a file say, one T_ bit, or 0. */
-static unsigned
-detect_type(const unsigned char *d, size_t len)
-{
-	static const unsigned char lnk[20] = { 0x4c, 0, 0, 0, 0x01, 0x14, 0x02,
-	    0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46 };
-	static const unsigned char ole[8] = { 0xd0, 0xcf, 0x11, 0xe0, 0xa1,
-	    0xb1, 0x1a, 0xe1 };
-	uint32_t	 m;
-
-	if (len >= 2 && d[0] == 'M' && d[1] == 'Z')
-		return (T_PE);
-	if (len >= 2 && d[0] == '#' && d[1] == '!')
-		return (T_SCRIPT);
-	if (len >= 4 && memcmp(d, "\177ELF", 4) == 0)
-		return (T_ELF);
-	if (len >= 4) {
-		m = be32(d);
-		if (m == 0xfeedface || m == 0xfeedfacf || m == 0xcefaedfe ||
-		    m == 0xcffaedfe)
-			return (T_MACHO);
-		/* fat Mach-O; a Java class file has a version >= 45 there */
-		if (m == 0xcafebabe && len >= 8 && be32(d + 4) > 0 &&
-		    be32(d + 4) < 45)
-			return (T_MACHO);
-	}
-	if (len >= sizeof(lnk) && memcmp(d, lnk, sizeof(lnk)) == 0)
-		return (T_LNK);
-	if (len >= sizeof(ole) && memcmp(d, ole, sizeof(ole)) == 0)
-		return (T_OLE);
-	if (len >= 4 && d[0] == 'P' && d[1] == 'K' && ((d[2] == 3 && d[3] == 4) ||
-	    (d[2] == 5 && d[3] == 6) || (d[2] == 7 && d[3] == 8)))
-		return (T_ZIP);
-	if (len >= 6 && memcmp(d, "Rar!\032\007", 6) == 0)
-		return (T_RAR);
-	if (len >= 6 && memcmp(d, "7z\274\257\047\034", 6) == 0)
-		return (T_7Z);
-	if (len >= 4 && memcmp(d, "MSCF", 4) == 0)
-		return (T_CAB);
-	return (0);
-}
-
+/* The MIME type libmagic gives the first max bytes of d, lower case, in out. */
 static const char *
-type_name(unsigned bit)
+magic_type(magic_t m, const unsigned char *d, size_t len, size_t max,
+    char *out, size_t size)
 {
-	size_t	 i;
+	const char	*t;
+	size_t		 i;
 
-	for (i = 0; i < NTYPES; i++)
-		if (type_names[i].bit == bit)
-			return (type_names[i].name);
-	return ("?");
+	if (len == 0)
+		t = "application/x-empty";
+	else if ((t = magic_buffer(m, d, len < max ? len : max)) == NULL)
+		t = "application/octet-stream";	/* libmagic failed: unknown */
+	for (i = 0; t[i] != '\0' && i + 1 < size; i++)
+		out[i] = (char)tolower((unsigned char)t[i]);
+	out[i] = '\0';
+	return (out);
 }
 
-/* --- zip -------------------------------------------------------------------- */
-
-enum zrc {
-	Z_CLEAN,
-	Z_BLOCKED,
-	Z_MALFORMED,
-	Z_LIMIT,
-};
-
-struct zipwalk {
-	const struct rules *r;
-	size_t		 budget;	/* bytes we may still inflate */
-	bool		 encrypted;
-	char		*why;
-	size_t		 whysize;
-};
-
-/* Is [off, off + n) inside [0, len)? Overflow-safe. */
+/* Does mime match pat (a type, or a prefix ending in '*')? */
 static bool
-inside(uint64_t len, uint64_t off, uint64_t n)
+mime_match(const char *pat, const char *mime)
 {
-	return (off <= len && n <= len - off);
+	size_t	 n = strlen(pat);
+
+	if (n > 0 && pat[n - 1] == '*')
+		return (strncmp(pat, mime, n - 1) == 0);
+	return (strcmp(pat, mime) == 0);
 }
 
 /*
- * Unpack up to max bytes of an entry (stored or deflated) into out.
- * Returns the bytes produced, or -1 when the data are broken or the
- * method unknown.
+ * Is the content (of type mime, starting with d) denied by deny_types?
+ * Then desc says how: "pe: application/x-dosexec", "application/x-msi".
  */
-static long
-unpack(const unsigned char *in, size_t inlen, unsigned method,
-    unsigned char *out, size_t max)
-{
-	z_stream	 zs;
-	long		 n;
-	int		 rc;
-
-	if (method == 0) {
-		n = (long)(inlen < max ? inlen : max);
-		memcpy(out, in, (size_t)n);
-		return (n);
-	}
-	if (method != 8 || max == 0)
-		return (method == 8 ? 0 : -1);
-	memset(&zs, 0, sizeof(zs));
-	if (inflateInit2(&zs, -MAX_WBITS) != Z_OK)
-		return (-1);
-	zs.next_in = (Bytef *)(uintptr_t)in;
-	zs.avail_in = inlen > UINT_MAX ? UINT_MAX : (uInt)inlen;
-	zs.next_out = out;
-	zs.avail_out = max > UINT_MAX ? UINT_MAX : (uInt)max;
-	rc = inflate(&zs, Z_FINISH);
-	n = (long)zs.total_out;
-	(void)inflateEnd(&zs);
-	if (rc != Z_STREAM_END && rc != Z_BUF_ERROR && rc != Z_OK)
-		return (-1);
-	return (n);
-}
-
-static enum zrc zip_walk(struct zipwalk *zw, const unsigned char *d,
-		    size_t len, size_t depth, const char *where);
-
-/* One entry's content: its type, and a nested zip. */
-static enum zrc
-zip_entry_content(struct zipwalk *zw, const unsigned char *data, uint64_t csize,
-    uint64_t usize, unsigned method, size_t depth, const char *show,
-    const char *where)
-{
-	unsigned char	 head[PEEK], *buf;
-	char		 inner[320];
-	long		 n;
-	unsigned	 t;
-	enum zrc	 rc;
-
-	if ((n = unpack(data, (size_t)csize, method, head, sizeof(head))) < 0) {
-		(void)snprintf(zw->why, zw->whysize, "entry %s%s cannot be "
-		    "unpacked", show, where);
-		return (Z_MALFORMED);
-	}
-	t = detect_type(head, (size_t)n);
-	if (t & zw->r->types) {
-		(void)snprintf(zw->why, zw->whysize, "blocked attachment %s%s "
-		    "(detected type %s)", show, where, type_name(t));
-		return (Z_BLOCKED);
-	}
-	if (t != T_ZIP)
-		return (Z_CLEAN);
-	if (depth >= zw->r->zip_depth) {
-		(void)snprintf(zw->why, zw->whysize, "zip %s%s nested deeper "
-		    "than zip_max_depth %zu", show, where, zw->r->zip_depth);
-		return (Z_LIMIT);
-	}
-	if (usize > zw->budget) {
-		(void)snprintf(zw->why, zw->whysize, "nested zip %s%s: more than "
-		    "zip_max_size to inflate", show, where);
-		return (Z_LIMIT);
-	}
-	if ((buf = malloc(usize > 0 ? (size_t)usize : 1)) == NULL) {
-		(void)snprintf(zw->why, zw->whysize, "out of memory");
-		return (Z_LIMIT);
-	}
-	n = unpack(data, (size_t)csize, method, buf, (size_t)usize);
-	if (n < 0 || (uint64_t)n != usize) {
-		free(buf);
-		(void)snprintf(zw->why, zw->whysize, "nested zip %s%s cannot be "
-		    "unpacked", show, where);
-		return (Z_MALFORMED);
-	}
-	zw->budget -= (size_t)usize;
-	(void)snprintf(inner, sizeof(inner), " inside %s%s", show, where);
-	rc = zip_walk(zw, buf, (size_t)usize, depth + 1, inner);
-	free(buf);
-	return (rc);
-}
-
-/* Zip64 extra field: the 64-bit values of the fields that are all ones. */
 static bool
-zip64_extra(const unsigned char *x, size_t xlen, uint64_t *usize,
-    uint64_t *csize, uint64_t *loff)
+type_denied(const struct rules *r, const char *mime, const unsigned char *d,
+    size_t len, char *desc, size_t size)
 {
-	size_t	 p = 0, sz, q;
+	size_t	 i;
 
-	while (p + 4 <= xlen) {
-		sz = le16(x + p + 2);
-		if (sz > xlen - p - 4)
-			return (false);
-		if (le16(x + p) == 0x0001) {
-			q = p + 4;
-			if (*usize == 0xffffffff) {
-				if (q + 8 > p + 4 + sz)
-					return (false);
-				*usize = le64(x + q);
-				q += 8;
-			}
-			if (*csize == 0xffffffff) {
-				if (q + 8 > p + 4 + sz)
-					return (false);
-				*csize = le64(x + q);
-				q += 8;
-			}
-			if (*loff == 0xffffffff) {
-				if (q + 8 > p + 4 + sz)
-					return (false);
-				*loff = le64(x + q);
-			}
+	for (i = 0; i < r->ntypes; i++)
+		if (mime_match(r->types[i].mime, mime)) {
+			if (r->types[i].label != NULL)
+				(void)snprintf(desc, size, "%s: %s",
+				    r->types[i].label, mime);
+			else
+				(void)snprintf(desc, size, "%s", mime);
 			return (true);
 		}
-		p += 4 + sz;
+	/* a script for an interpreter libmagic does not name */
+	if (r->script_hashbang && strncmp(mime, "text/", 5) == 0 && len >= 2 &&
+	    d[0] == '#' && d[1] == '!') {
+		(void)snprintf(desc, size, "script: %s starting with #!", mime);
+		return (true);
 	}
 	return (false);
 }
 
-/*
- * The central directory: where it starts, its size, how many entries,
- * and how far the archive is shifted (a self-extractor's prefix).
- */
 static bool
-zip_directory(const unsigned char *d, size_t len, uint64_t *cd_r,
-    uint64_t *cdsize_r, uint64_t *count_r, uint64_t *shift_r, const char **why)
+has_ext(const char *name, const char *ext)
 {
-	size_t		 pos, lo;
-	uint64_t	 count, size, off, end, z;
+	size_t	 n, e = strlen(ext);
 
-	if (len < 22) {
-		*why = "too short for a zip directory";
+	if (name == NULL)
 		return (false);
-	}
-	lo = len - 22 > 65535 ? len - 22 - 65535 : 0;
-	for (pos = len - 22;; pos--) {
-		if (le32(d + pos) == 0x06054b50 &&
-		    (uint64_t)pos + 22 + le16(d + pos + 20) <= len)
-			break;
-		if (pos == lo) {
-			*why = "no end of central directory record";
-			return (false);
-		}
-	}
-	if ((le16(d + pos + 4) != 0 && le16(d + pos + 4) != 0xffff) ||
-	    (le16(d + pos + 6) != 0 && le16(d + pos + 6) != 0xffff)) {
-		*why = "a multi-volume zip";
-		return (false);
-	}
-	count = le16(d + pos + 10);
-	size = le32(d + pos + 12);
-	off = le32(d + pos + 16);
-	end = pos;
-	if ((count == 0xffff || size == 0xffffffff || off == 0xffffffff) &&
-	    pos >= 20 && le32(d + pos - 20) == 0x07064b50) {
-		z = le64(d + pos - 20 + 8);
-		if (!inside(pos, z, 56) || le32(d + z) != 0x06064b50) {
-			*why = "bad zip64 end of central directory";
-			return (false);
-		}
-		count = le64(d + z + 32);
-		size = le64(d + z + 40);
-		off = le64(d + z + 48);
-		end = z;
-	}
-	if (size > end || off > end - size) {
-		*why = "central directory outside the file";
-		return (false);
-	}
-	*cd_r = end - size;
-	*shift_r = end - size - off;
-	*cdsize_r = size;
-	*count_r = count;
-	return (true);
+	n = strlen(name);
+	return (n > e && name[n - e - 1] == '.' &&
+	    strcasecmp(name + n - e, ext) == 0);
 }
 
-static enum zrc
-zip_walk(struct zipwalk *zw, const unsigned char *d, size_t len, size_t depth,
-    const char *where)
+enum kind {
+	K_NONE,
+	K_ARCHIVE,
+	K_STREAM,	/* a compressed stream: an archive or one file */
+};
+
+/*
+ * Is this an archive we open, by its type or one of its names? Content
+ * that starts with a zip local header is a zip whatever libmagic calls
+ * it: Office, OpenDocument, Java and Android files are zips, and were
+ * looked into as such before libmagic.
+ */
+static enum kind
+archive_kind(const char *mime, const unsigned char *d, size_t len,
+    const char *name1, const char *name2)
 {
-	const struct rules *r = zw->r;
-	const char	*bad = NULL;
-	uint64_t	 cd, cdsize, count, shift, p, i;
-	char		 show[NAME_SHOWN + 8];
-	enum zrc	 rc;
+	size_t	 i;
 
-	if (!zip_directory(d, len, &cd, &cdsize, &count, &shift, &bad)) {
-		(void)snprintf(zw->why, zw->whysize, "%s", bad);
-		return (Z_MALFORMED);
-	}
-	if (count > r->zip_entries) {
-		(void)snprintf(zw->why, zw->whysize, "zip%s has more than "
-		    "zip_max_entries %zu entries", where, r->zip_entries);
-		return (Z_LIMIT);
-	}
-	for (p = cd, i = 0; i < count; i++) {
-		uint64_t	 csize, usize, loff, data;
-		unsigned	 flags, method;
-		size_t		 nlen, xlen, clen, lnlen, lxlen;
-		const unsigned char *name;
+	if (len >= 4 && memcmp(d, "PK\003\004", 4) == 0)
+		return (K_ARCHIVE);
+	for (i = 0; i < sizeof(archive_types) / sizeof(archive_types[0]); i++)
+		if (mime_match(archive_types[i].mime, mime))
+			return (archive_types[i].stream ? K_STREAM : K_ARCHIVE);
+	for (i = 0; i < sizeof(archive_exts) / sizeof(archive_exts[0]); i++)
+		if (has_ext(name1, archive_exts[i].ext) ||
+		    has_ext(name2, archive_exts[i].ext))
+			return (archive_exts[i].stream ? K_STREAM : K_ARCHIVE);
+	return (K_NONE);
+}
 
-		if (!inside(cd + cdsize, p, 46) || le32(d + p) != 0x02014b50) {
-			(void)snprintf(zw->why, zw->whysize, "bad central directory "
-			    "entry %llu", (unsigned long long)i + 1);
-			return (Z_MALFORMED);
+/* --- uuencode ------------------------------------------------------------------ */
+
+/*
+ * The line of d[len] at *p (p < len), its length without LF or CRLF in
+ * *llen; *p moves past it.
+ */
+static const unsigned char *
+next_line(const unsigned char *d, size_t len, size_t *p, size_t *llen)
+{
+	const unsigned char *line = d + *p, *eol;
+
+	eol = memchr(line, '\n', len - *p);
+	*llen = eol != NULL ? (size_t)(eol - line) : len - *p;
+	*p += *llen + 1;
+	if (*llen > 0 && line[*llen - 1] == '\r')
+		(*llen)--;
+	return (line);
+}
+
+/*
+ * The first bytes of a uuencoded file, from the lines after its begin
+ * line (d[len]), into out[size]; stops at a line that is not uuencode
+ * ("end", a blank line, one too short). Returns the bytes decoded.
+ */
+static size_t
+uu_decode(const unsigned char *d, size_t len, unsigned char *out, size_t size)
+{
+	const unsigned char *line, *g;
+	size_t		 p = 0, o = 0, llen, n, i;
+	unsigned	 c[4];
+
+	while (p < len && o < size) {
+		line = next_line(d, len, &p, &llen);
+		if (llen == 0 || (n = (size_t)((line[0] - 32) & 63)) == 0 ||
+		    llen < 1 + (n + 2) / 3 * 4)
+			break;
+		for (i = 0; i < n && o < size; i++) {
+			g = line + 1 + i / 3 * 4;
+			c[0] = (unsigned)(g[0] - 32) & 63;
+			c[1] = (unsigned)(g[1] - 32) & 63;
+			c[2] = (unsigned)(g[2] - 32) & 63;
+			c[3] = (unsigned)(g[3] - 32) & 63;
+			out[o++] = (unsigned char)(i % 3 == 0 ? c[0] << 2 | c[1] >> 4 :
+			    i % 3 == 1 ? (c[1] & 15) << 4 | c[2] >> 2 :
+			    (c[2] & 3) << 6 | c[3]);
 		}
-		flags = le16(d + p + 8);
-		method = le16(d + p + 10);
-		csize = le32(d + p + 20);
-		usize = le32(d + p + 24);
-		nlen = le16(d + p + 28);
-		xlen = le16(d + p + 30);
-		clen = le16(d + p + 32);
-		loff = le32(d + p + 42);
-		if (!inside(cd + cdsize, p + 46, (uint64_t)nlen + xlen + clen)) {
-			(void)snprintf(zw->why, zw->whysize, "central directory "
-			    "entry %llu runs past its end", (unsigned long long)i + 1);
-			return (Z_MALFORMED);
-		}
-		name = d + p + 46;
-		if ((csize == 0xffffffff || usize == 0xffffffff ||
-		    loff == 0xffffffff) && !zip64_extra(name + nlen, xlen, &usize,
-		    &csize, &loff)) {
-			(void)snprintf(zw->why, zw->whysize, "entry %llu lacks its "
-			    "zip64 sizes", (unsigned long long)i + 1);
-			return (Z_MALFORMED);
-		}
-		p += 46 + nlen + xlen + clen;
-		if (name_blocked(r, (const char *)name, nlen, where, zw->why,
-		    zw->whysize))
-			return (Z_BLOCKED);
-		shown(show, sizeof(show), (const char *)name, nlen);
-		/* The local header: its name counts too (some tools use it). */
-		if (loff > UINT64_MAX - shift || !inside(len, loff + shift, 30) ||
-		    le32(d + loff + shift) != 0x04034b50) {
-			(void)snprintf(zw->why, zw->whysize, "entry %s%s: bad local "
-			    "header", show, where);
-			return (Z_MALFORMED);
-		}
-		loff += shift;
-		lnlen = le16(d + loff + 26);
-		lxlen = le16(d + loff + 28);
-		if (!inside(len, loff + 30, (uint64_t)lnlen + lxlen)) {
-			(void)snprintf(zw->why, zw->whysize, "entry %s%s: local "
-			    "header runs past the end", show, where);
-			return (Z_MALFORMED);
-		}
-		if (name_blocked(r, (const char *)d + loff + 30, lnlen, where,
-		    zw->why, zw->whysize))
-			return (Z_BLOCKED);
-		data = loff + 30 + lnlen + lxlen;
-		if (!inside(len, data, csize)) {
-			(void)snprintf(zw->why, zw->whysize, "entry %s%s: data run "
-			    "past the end", show, where);
-			return (Z_MALFORMED);
-		}
-		if (flags & 1) {
-			zw->encrypted = true;
+	}
+	return (o);
+}
+
+/*
+ * Uuencoded files in a text part ("begin 644 name", "begin-base64 644
+ * name" at the start of a line): true with why filled when a name is
+ * blocked, or when the first ENTRY_PEEK bytes of a (traditionally)
+ * uuencoded file are of a denied type. One pass over the part; at most
+ * UU_MAX_NAMES files.
+ */
+static bool
+uu_blocked(const struct att *a, const unsigned char *d, size_t len,
+    char *why, size_t size)
+{
+	const struct rules *r = a->rules;
+	const unsigned char *line, *q;
+	unsigned char	 head[ENTRY_PEEK];
+	char		 mt[128], desc[200], show[NAME_SHOWN + 8];
+	size_t		 p = 0, llen, digits, seen = 0, hlen;
+	bool		 b64;
+
+	while (p < len && seen < UU_MAX_NAMES) {
+		line = next_line(d, len, &p, &llen);
+		if ((b64 = llen > 13 && memcmp(line, "begin-base64 ", 13) == 0))
+			q = line + 13;
+		else if (llen > 6 && memcmp(line, "begin ", 6) == 0)
+			q = line + 6;
+		else
 			continue;
+		for (digits = 0; q < line + llen && *q >= '0' && *q <= '7';
+		    q++)
+			digits++;
+		if (digits < 3 || digits > 4 || q >= line + llen || *q != ' ')
+			continue;
+		while (q < line + llen && *q == ' ')
+			q++;
+		if (q == line + llen)
+			continue;
+		seen++;
+		if (name_blocked(r, (const char *)q, (size_t)(line + llen - q),
+		    " uuencoded in the text", why, size))
+			return (true);
+		if (b64 || p >= len)
+			continue;
+		hlen = uu_decode(d + p, len - p, head, sizeof(head));
+		if (hlen > 0 && type_denied(r, magic_type(a->magic, head, hlen,
+		    sizeof(head), mt, sizeof(mt)), head, hlen, desc,
+		    sizeof(desc))) {
+			shown(show, sizeof(show), (const char *)q,
+			    (size_t)(line + llen - q));
+			(void)snprintf(why, size, "blocked attachment %s uuencoded "
+			    "in the text (detected type %s)", show, desc);
+			return (true);
 		}
-		if (csize == 0 || (method != 0 && method != 8))
-			continue;	/* empty, or packed in a way we do not read */
-		if ((rc = zip_entry_content(zw, d + data, csize, usize, method,
-		    depth, show, where)) != Z_CLEAN)
-			return (rc);
 	}
-	return (Z_CLEAN);
+	return (false);
+}
+
+/* --- archives ------------------------------------------------------------------ */
+
+enum arc {
+	A_CLEAN,
+	A_BLOCKED,	/* why is the whole reason */
+	A_LIMIT,	/* why says which limit (or encryption): blocked */
+	A_MALFORMED,	/* why says what: blocked with archive_malformed */
+};
+
+/* One attachment's walk through its archives. */
+struct awalk {
+	const struct rules *r;
+	magic_t		 magic;
+	uint64_t	 expanded;	/* bytes decompressed, every level */
+	uint64_t	 insize;	/* the attachment's size */
+	size_t		 entries;	/* every level */
+	bool		 limit;		/* a limit was hit: why says which */
+	char		*why;
+	size_t		 whysize;
+};
+
+/* Count n bytes decompressed; -1 (why filled) beyond a limit. */
+static int
+charge(struct awalk *w, size_t n)
+{
+	const struct rules *r = w->r;
+
+	w->expanded += n;
+	if (r->arc_expansion > 0 && w->expanded > r->arc_expansion) {
+		(void)snprintf(w->why, w->whysize, "zip bomb: expands beyond "
+		    "archive_max_expansion, %llu bytes",
+		    (unsigned long long)r->arc_expansion);
+		w->limit = true;
+		return (-1);
+	}
+	if (r->arc_ratio > 0 && w->expanded > RATIO_FLOOR &&
+	    w->expanded / r->arc_ratio > w->insize) {
+		(void)snprintf(w->why, w->whysize, "zip bomb: expands beyond "
+		    "archive_max_ratio, %llu times its size",
+		    (unsigned long long)r->arc_ratio);
+		w->limit = true;
+		return (-1);
+	}
+	return (0);
+}
+
+/* A nested archive read as a stream from its parent's entry. */
+struct src {
+	struct awalk	*w;
+	struct archive	*outer;
+	const unsigned char *pre;	/* what was read for libmagic */
+	size_t		 prelen;
+	bool		 predone;
+	unsigned char	*buf;		/* CHUNK bytes */
+};
+
+static la_ssize_t
+src_read(struct archive *a, void *cd, const void **out)
+{
+	struct src	*s = cd;
+	la_ssize_t	 n;
+
+	if (!s->predone) {
+		s->predone = true;
+		if (s->prelen > 0) {
+			*out = s->pre;
+			return ((la_ssize_t)s->prelen);
+		}
+	}
+	if ((n = archive_read_data(s->outer, s->buf, CHUNK)) < 0) {
+		archive_set_error(a, EIO, "%s", archive_error_string(s->outer) ?
+		    archive_error_string(s->outer) : "read error");
+		return (-1);
+	}
+	if (n > 0 && charge(s->w, (size_t)n) < 0) {
+		archive_set_error(a, EFBIG, "expansion limit");
+		return (-1);
+	}
+	*out = s->buf;
+	return (n);
+}
+
+/*
+ * A reader for what we open: formats and filters built into libarchive
+ * (none that would run an external program), raw for a lone compressed
+ * file. NULL when out of memory.
+ */
+static struct archive *
+arc_new(enum kind kind)
+{
+	struct archive	*a;
+
+	if ((a = archive_read_new()) == NULL)
+		return (NULL);
+	(void)archive_read_support_filter_gzip(a);
+	(void)archive_read_support_filter_bzip2(a);
+	(void)archive_read_support_filter_xz(a);
+	(void)archive_read_support_filter_lzma(a);
+	(void)archive_read_support_filter_zstd(a);
+	(void)archive_read_support_filter_compress(a);
+	(void)archive_read_support_format_zip(a);
+	(void)archive_read_support_format_tar(a);
+	(void)archive_read_support_format_7zip(a);
+	(void)archive_read_support_format_rar(a);
+	(void)archive_read_support_format_rar5(a);
+	(void)archive_read_support_format_cab(a);
+	if (kind == K_STREAM)
+		(void)archive_read_support_format_raw(a);
+	return (a);
+}
+
+static enum arc arc_walk(struct awalk *w, struct archive *a, size_t depth,
+		    const char *where);
+
+/* Open the archive in the current entry of outer (head: its first bytes). */
+static enum arc
+arc_nested(struct awalk *w, struct archive *outer, enum kind kind,
+    const unsigned char *head, size_t hlen, unsigned char *chunk,
+    size_t depth, const char *show, const char *where)
+{
+	struct src	 s = { w, outer, head, hlen, false, chunk };
+	struct archive	*in;
+	char		 inner[NAME_SHOWN + 200];
+	enum arc	 rc;
+
+	if (depth >= w->r->arc_depth) {
+		(void)snprintf(w->why, w->whysize, "archive too deep: %s%s is "
+		    "nested deeper than archive_max_depth %zu", show, where,
+		    w->r->arc_depth);
+		return (A_LIMIT);
+	}
+	(void)snprintf(inner, sizeof(inner), " inside %s%s", show, where);
+	if ((in = arc_new(kind)) == NULL) {
+		(void)snprintf(w->why, w->whysize, "out of memory");
+		return (A_LIMIT);
+	}
+	if (archive_read_open(in, &s, NULL, src_read, NULL) != ARCHIVE_OK) {
+		if (!w->limit)
+			(void)snprintf(w->why, w->whysize, "%s%s: %s", show,
+			    where, archive_error_string(in) ?
+			    archive_error_string(in) : "cannot be read");
+		rc = w->limit ? A_LIMIT : A_MALFORMED;
+	} else
+		rc = arc_walk(w, in, depth + 1, inner);
+	(void)archive_read_free(in);
+	return (rc);
+}
+
+/* One entry's content: its type, a nested archive, and its size. */
+static enum arc
+arc_entry(struct awalk *w, struct archive *a, bool raw, const char *name,
+    size_t depth, const char *show, const char *where, unsigned char *head,
+    unsigned char *chunk)
+{
+	char		 mt[128], desc[200];
+	const char	*mime;
+	size_t		 hlen = 0;
+	la_ssize_t	 n;
+	enum kind	 kind;
+	enum arc	 rc;
+
+	while (hlen < ENTRY_PEEK) {
+		if ((n = archive_read_data(a, head + hlen, ENTRY_PEEK - hlen)) < 0)
+			goto bad;
+		if (n == 0)
+			break;
+		if (charge(w, (size_t)n) < 0)
+			return (A_LIMIT);
+		hlen += (size_t)n;
+	}
+	mime = magic_type(w->magic, head, hlen, ENTRY_PEEK, mt, sizeof(mt));
+	if (type_denied(w->r, mime, head, hlen, desc, sizeof(desc))) {
+		(void)snprintf(w->why, w->whysize, "blocked attachment %s%s "
+		    "(detected type %s)", show, where, desc);
+		return (A_BLOCKED);
+	}
+	kind = archive_kind(mime, head, hlen, raw ? NULL : name, NULL);
+	if (kind != K_NONE && hlen > 0 && (rc = arc_nested(w, a, kind, head,
+	    hlen, chunk, depth, show, where)) != A_CLEAN)
+		return (rc);
+	/* the rest, counted: a bomb is found by what it expands to */
+	while ((n = archive_read_data(a, chunk, CHUNK)) > 0)
+		if (charge(w, (size_t)n) < 0)
+			return (A_LIMIT);
+	if (n == 0)
+		return (A_CLEAN);
+bad:
+	if (w->limit)
+		return (A_LIMIT);
+	if (archive_read_has_encrypted_entries(a) > 0) {
+		/* found encrypted only when its data were read */
+		if (!w->r->deny_encrypted)
+			return (A_CLEAN);
+		(void)snprintf(w->why, w->whysize, "encrypted archive: entry "
+		    "%s%s", show, where);
+		return (A_LIMIT);
+	}
+	(void)snprintf(w->why, w->whysize, "entry %s%s: %s", show, where,
+	    archive_error_string(a) ? archive_error_string(a) : "read error");
+	return (A_MALFORMED);
+}
+
+static enum arc
+arc_walk(struct awalk *w, struct archive *a, size_t depth, const char *where)
+{
+	const struct rules *r = w->r;
+	struct archive_entry *e;
+	unsigned char	*mem;
+	const char	*name;
+	char		 show[NAME_SHOWN + 8];
+	bool		 raw;
+	int		 hrc;
+	enum arc	 rc = A_CLEAN;
+
+	if ((mem = malloc(ENTRY_PEEK + CHUNK)) == NULL) {
+		(void)snprintf(w->why, w->whysize, "out of memory");
+		return (A_LIMIT);
+	}
+	for (;;) {
+		if ((hrc = archive_read_next_header(a, &e)) == ARCHIVE_EOF)
+			break;
+		if (hrc < ARCHIVE_WARN) {
+			if (w->limit)
+				rc = A_LIMIT;
+			else if (archive_read_has_encrypted_entries(a) > 0) {
+				if (r->deny_encrypted) {
+					(void)snprintf(w->why, w->whysize,
+					    "encrypted archive%s", where);
+					rc = A_LIMIT;
+				}
+				/* else nothing more can be seen: allowed */
+			} else {
+				(void)snprintf(w->why, w->whysize, "archive%s: %s",
+				    where, archive_error_string(a) ?
+				    archive_error_string(a) : "cannot be read");
+				rc = A_MALFORMED;
+			}
+			break;
+		}
+		if (++w->entries > r->arc_entries) {
+			(void)snprintf(w->why, w->whysize, "more than "
+			    "archive_max_entries %zu entries", r->arc_entries);
+			rc = A_LIMIT;
+			break;
+		}
+		raw = archive_format(a) == ARCHIVE_FORMAT_RAW;
+		if ((name = archive_entry_pathname(e)) == NULL &&
+		    (name = archive_entry_pathname_utf8(e)) == NULL)
+			name = "";
+		if (raw)
+			(void)snprintf(show, sizeof(show), "(compressed data)");
+		else
+			shown(show, sizeof(show), name, strlen(name));
+		if (!raw && name_blocked(r, name, strlen(name), where, w->why,
+		    w->whysize)) {
+			rc = A_BLOCKED;
+			break;
+		}
+		if (archive_entry_is_encrypted(e)) {
+			if (r->deny_encrypted) {
+				(void)snprintf(w->why, w->whysize, "encrypted "
+				    "archive: entry %s%s", show, where);
+				rc = A_LIMIT;
+				break;
+			}
+			continue;	/* cannot be looked into: allowed */
+		}
+		if (archive_entry_filetype(e) != AE_IFREG)
+			continue;
+		if ((rc = arc_entry(w, a, raw, name, depth, show, where, mem,
+		    mem + ENTRY_PEEK)) != A_CLEAN)
+			break;
+	}
+	free(mem);
+	return (rc);
 }
 
 /* --- one part ------------------------------------------------------------------ */
-
-static bool
-ends_with_zip(const char *name)
-{
-	size_t	 n = name != NULL ? strlen(name) : 0;
-
-	return (n >= 4 && strcasecmp(name + n - 4, ".zip") == 0);
-}
 
 /*
  * Judge one part by its names (up to two), its content type and content.
  * Fills res; returns its verdict.
  */
 static enum hs_verdict
-judge(const struct rules *r, const char *name1, const char *name2,
+judge(const struct att *a, const char *name1, const char *name2,
     const char *ctype, const unsigned char *data, size_t len,
     struct hs_result *res)
 {
-	const char	*names[2] = { name1, name2 }, *label;
-	char		 show[NAME_SHOWN + 8];
-	struct zipwalk	 zw;
-	unsigned	 t;
+	const struct rules *r = a->rules;
+	const char	*names[2] = { name1, name2 }, *label, *mime;
+	char		 show[NAME_SHOWN + 8], mt[128], desc[200], where[NAME_SHOWN + 16],
+			 detail[sizeof(res->reason)];
+	struct awalk	 w;
+	struct archive	*ar;
+	enum kind	 kind;
 	size_t		 i;
-	enum zrc	 zr;
+	bool		 text = strncmp(ctype, "text/", 5) == 0;
+	enum arc	 rc;
 
 	res->verdict = HS_CLEAN;
+	res->reason[0] = '\0';
 	for (i = 0; i < 2; i++)
 		if (names[i] != NULL && name_blocked(r, names[i],
 		    strlen(names[i]), "", res->reason, sizeof(res->reason)))
 			return (res->verdict = HS_BLOCKED);
+	if (text && r->uuencode && uu_blocked(a, data, len, res->reason,
+	    sizeof(res->reason)))
+		return (res->verdict = HS_BLOCKED);
 	label = name1 != NULL ? name1 : name2;
+	if (label == NULL && text)
+		return (HS_CLEAN);	/* the text itself may start with anything */
 	if (label != NULL)
 		shown(show, sizeof(show), label, strlen(label));
 	else {
@@ -759,52 +1105,52 @@ judge(const struct rules *r, const char *name1, const char *name2,
 		(void)snprintf(tmp, sizeof(tmp), "(unnamed %.60s part)", ctype);
 		shown(show, sizeof(show), tmp, strlen(tmp));
 	}
-	t = detect_type(data, len);
-	if ((label != NULL || strncmp(ctype, "text/", 5) != 0) &&
-	    (t & r->types)) {
+	mime = magic_type(a->magic, data, len, r->magic_bytes, mt, sizeof(mt));
+	if (type_denied(r, mime, data, len, desc, sizeof(desc))) {
 		(void)snprintf(res->reason, sizeof(res->reason),
-		    "blocked attachment %s (detected type %s)", show,
-		    type_name(t));
+		    "blocked attachment %s (detected type %s)", show, desc);
 		return (res->verdict = HS_BLOCKED);
 	}
-	if (!r->scan_zip || (t != T_ZIP && !ends_with_zip(name1) &&
-	    !ends_with_zip(name2)))
+	if (!r->archives ||
+	    (kind = archive_kind(mime, data, len, name1, name2)) == K_NONE)
 		return (HS_CLEAN);
-	memset(&zw, 0, sizeof(zw));
-	zw.r = r;
-	zw.budget = r->zip_size;
-	zw.why = res->reason;
-	zw.whysize = sizeof(res->reason);
-	{
-		char	 where[NAME_SHOWN + 16];
-
-		(void)snprintf(where, sizeof(where), " inside %s", show);
-		zr = zip_walk(&zw, data, len, 1, where);
-	}
-	switch (zr) {
-	case Z_BLOCKED:
-		return (res->verdict = HS_BLOCKED);
-	case Z_LIMIT:
+	memset(&w, 0, sizeof(w));
+	w.r = r;
+	w.magic = a->magic;
+	w.insize = len;
+	w.why = detail;
+	w.whysize = sizeof(detail);
+	detail[0] = '\0';
+	(void)snprintf(where, sizeof(where), " inside %s", show);
+	if ((ar = arc_new(kind)) == NULL) {
+		(void)snprintf(res->reason, sizeof(res->reason), "out of memory");
 		return (res->verdict = HS_FAILED);
-	case Z_MALFORMED:
+	}
+	if (archive_read_open_memory(ar, data, len) != ARCHIVE_OK) {
+		(void)snprintf(detail, sizeof(detail), "%s",
+		    archive_error_string(ar) ? archive_error_string(ar) :
+		    "cannot be read");
+		rc = A_MALFORMED;
+	} else
+		rc = arc_walk(&w, ar, 1, where);
+	(void)archive_read_free(ar);
+	switch (rc) {
+	case A_BLOCKED:
+		(void)snprintf(res->reason, sizeof(res->reason), "%s", detail);
+		return (res->verdict = HS_BLOCKED);
+	case A_LIMIT:
+		(void)snprintf(res->reason, sizeof(res->reason),
+		    "blocked attachment %s (%s)", show, detail);
+		return (res->verdict = HS_BLOCKED);
+	case A_MALFORMED:
 		if (!r->deny_malformed)
 			break;
-		{
-			char	 detail[200];
-
-			(void)snprintf(detail, sizeof(detail), "%s", res->reason);
-			(void)snprintf(res->reason, sizeof(res->reason),
-			    "blocked attachment %s (malformed zip: %s)", show,
-			    detail);
-		}
-		return (res->verdict = HS_BLOCKED);
-	case Z_CLEAN:
-		break;
-	}
-	if (zw.encrypted && r->deny_encrypted) {
 		(void)snprintf(res->reason, sizeof(res->reason),
-		    "blocked attachment %s (encrypted zip)", show);
+		    "blocked attachment %s (malformed archive: %s)", show,
+		    detail);
 		return (res->verdict = HS_BLOCKED);
+	case A_CLEAN:
+		break;
 	}
 	res->reason[0] = '\0';
 	return (res->verdict = HS_CLEAN);
@@ -813,7 +1159,7 @@ judge(const struct rules *r, const char *name1, const char *name2,
 /* --- the plugin ------------------------------------------------------------------ */
 
 struct walkstate {
-	const struct rules *r;
+	const struct att *a;
 	struct hs_result *res;
 	bool		 failed;
 	char		 failwhy[256];
@@ -826,7 +1172,7 @@ walk_part(void *arg, const struct hs_mime_part *p)
 	struct hs_result one;
 
 	memset(&one, 0, sizeof(one));
-	switch (judge(ws->r, p->filename, p->name, p->content_type, p->data,
+	switch (judge(ws->a, p->filename, p->name, p->content_type, p->data,
 	    p->len, &one)) {
 	case HS_BLOCKED:
 		ws->res->verdict = HS_BLOCKED;
@@ -852,7 +1198,7 @@ att_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 	char		 why[200];
 
 	memset(&ws, 0, sizeof(ws));
-	ws.r = a->rules;
+	ws.a = a;
 	ws.res = res;
 	res->verdict = HS_CLEAN;
 	switch (a->host->mime_walk(a->host->host_ctx, msg->data, msg->len,
@@ -880,10 +1226,21 @@ att_scan_part(void *ctx, const struct hs_msg *msg, const struct hs_part *part,
 	struct att	*a = ctx;
 
 	(void)msg;
-	(void)judge(a->rules, part->filename, NULL, part->content_type ?
+	(void)judge(a, part->filename, NULL, part->content_type ?
 	    part->content_type : "application/octet-stream", part->data,
 	    part->len, res);
 	return (0);
+}
+
+static void
+att_free(struct att *a)
+{
+	if (a == NULL)
+		return;
+	rules_free(a->rules);
+	if (a->magic != NULL)
+		magic_close(a->magic);
+	free(a);
 }
 
 static int
@@ -897,7 +1254,18 @@ att_init(const struct hs_host *host, void **ctx_r, const char **error_r)
 	}
 	a->host = host;
 	if ((a->rules = rules_new(host, error_r)) == NULL) {
-		free(a);
+		att_free(a);
+		return (-1);
+	}
+	/*
+	 * Loaded here, in the scanner parent: a worker, under its seccomp
+	 * filter, only calls magic_buffer() on what it holds in memory.
+	 */
+	if ((a->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS)) ==
+	    NULL || magic_load(a->magic, NULL) != 0) {
+		*error_r = "cannot load libmagic's database (magic_open, "
+		    "magic_load): is libmagic-mgc installed?";
+		att_free(a);
 		return (-1);
 	}
 	*ctx_r = a;
@@ -922,23 +1290,22 @@ att_info(void *ctx, char *buf, size_t size)
 {
 	struct att	*a = ctx;
 
-	(void)snprintf(buf, size, "%zu denied extensions, zip %s", a->rules->deny.n,
-	    a->rules->scan_zip ? "on" : "off");
+	(void)snprintf(buf, size, "%zu denied extensions, %zu denied types, "
+	    "archives %s, libmagic %d, %s", a->rules->deny.n, a->rules->ntypes,
+	    a->rules->archives ? "on" : "off", magic_version(),
+	    archive_version_string());
 }
 
 static void
 att_fini(void *ctx)
 {
-	struct att	*a = ctx;
-
-	rules_free(a->rules);
-	free(a);
+	att_free(ctx);
 }
 
 const struct hs_plugin hs_plugin = {
 	HS_PLUGIN_HEADER,
 	.name = "attachments",
-	.version = "1",
+	.version = "2",
 	.options = att_options,
 	.init = att_init,
 	.reload = att_reload,

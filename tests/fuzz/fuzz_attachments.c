@@ -1,13 +1,15 @@
 /*
  * NAME
  *	fuzz_attachments - libFuzzer target for the attachments plugin's
- *	zip reader and type rules
+ *	archive walk (libarchive), type rules (libmagic) and uuencode scan
  * DESCRIPTION
  *	The plugin's source is compiled in (it is one file) so that its
  *	rules can be driven without dlopen: the input is one attachment,
  *	judged as "input.zip" with the default options, with every check
- *	on. It must never read outside the input (ASan), allocate beyond
- *	zip_max_size, or come back with a verdict other than clean, blocked
+ *	on (archive_encrypted = block, archive_max_expansion 1 MiB to keep
+ *	each run small), then as the text of a message (the uuencode scan).
+ *	It must never read outside the input (ASan), decompress beyond
+ *	the limit, or come back with a verdict other than clean, blocked
  *	or scan-failed; anything but clean must have a reason.
  *
  *	The plugin gets a host of its own here, as the scanner program
@@ -31,7 +33,9 @@ fz_opt_str(void *ctx, const char *name)
 	for (o = att_options; o->name != NULL; o++)
 		if (strcmp(o->name, name) == 0)
 			return (strcmp(name, "deny_types") == 0 ?
-			    "pe elf macho script lnk ole rar 7z cab" : o->def);
+			    "pe elf macho script lnk ole rar 7z cab" :
+			    strcmp(name, "archive_encrypted") == 0 ? "block" :
+			    o->def);
 	return (NULL);
 }
 
@@ -45,7 +49,7 @@ fz_opt_num(void *ctx, const char *name)
 	for (o = att_options; o->name != NULL; o++)
 		if (strcmp(o->name, name) == 0 &&
 		    config_check_value(o->type, v, &n) == NULL)
-			return (strcmp(name, "deny_encrypted_zip") == 0 ? 1 : n);
+			return (n);
 	return (0);
 }
 
@@ -82,17 +86,29 @@ fz_mime_walk(void *ctx, const char *text, size_t len,
 	abort();
 }
 
+/* One verdict's invariants; aborts when one is broken. */
+static void
+check_result(enum hs_verdict v, const struct hs_result *res)
+{
+	if ((v != HS_CLEAN && v != HS_BLOCKED && v != HS_FAILED) ||
+	    v != res->verdict || (v != HS_CLEAN && res->reason[0] == '\0') ||
+	    memchr(res->reason, '\0', sizeof(res->reason)) == NULL) {
+		fprintf(stderr, "fuzz_attachments: bad result %d \"%.256s\"\n",
+		    v, res->reason);
+		abort();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct rules *r;
-	struct hs_host	 host;
+	static struct att *a;
+	static struct hs_host host;
 	struct hs_result res;
 	const char	*why = NULL;
-	enum hs_verdict	 v;
+	void		*ctx;
 
-	if (r == NULL) {
-		memset(&host, 0, sizeof(host));
+	if (a == NULL) {
 		host.abi_version = HS_PLUGIN_ABI_VERSION;
 		host.struct_size = sizeof(host);
 		host.log = fz_log;
@@ -100,20 +116,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		host.opt_num = fz_opt_num;
 		host.watch_path = fz_watch_path;
 		host.mime_walk = fz_mime_walk;
-		if ((r = rules_new(&host, &why)) == NULL) {
+		if (att_init(&host, &ctx, &why) < 0) {
 			fprintf(stderr, "fuzz_attachments: %s\n", why);
 			abort();
 		}
-		r->zip_size = 1 << 20;	/* keep each run small */
+		a = ctx;
+		a->rules->arc_expansion = 1 << 20;	/* keep each run small */
 	}
 	memset(&res, 0, sizeof(res));
-	v = judge(r, "input.zip", NULL, "application/zip", data, size, &res);
-	if ((v != HS_CLEAN && v != HS_BLOCKED && v != HS_FAILED) ||
-	    v != res.verdict || (v != HS_CLEAN && res.reason[0] == '\0') ||
-	    memchr(res.reason, '\0', sizeof(res.reason)) == NULL) {
-		fprintf(stderr, "fuzz_attachments: bad result %d \"%.256s\"\n",
-		    v, res.reason);
-		abort();
-	}
+	check_result(judge(a, "input.zip", NULL, "application/zip", data, size,
+	    &res), &res);
+	memset(&res, 0, sizeof(res));
+	check_result(judge(a, NULL, NULL, "text/plain", data, size, &res),
+	    &res);
 	return (0);
 }

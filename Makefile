@@ -320,9 +320,16 @@ $(FUZZ_O)/%.o: %.c
 	$(Q)$(FUZZ_CC) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-command-line-argument \
 	    $(HS_CPPFLAGS) $(TEST_CFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
-$(FUZZ_O)/fuzz_%: $(FUZZ_O)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJS)
+# An archive, so that a target takes only the objects it uses (the tool's
+# need its main's commands).
+$(FUZZ_O)/libfuzzdeps.a: $(FUZZ_LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(FUZZ_O)/fuzz_%: $(FUZZ_O)/tests/fuzz/fuzz_%.o $(FUZZ_O)/libfuzzdeps.a
 	@$(if $(Q),echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    $(FUZZ_O)/libfuzzdeps.a $(PKG_LIBS)
 
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzz-run

@@ -60,6 +60,12 @@
 #include "common/xalloc.h"
 #include "scanner/sandbox.h"
 
+/*
+ * The comparisons below give the second datum, unused by EQ, NE and GT,
+ * as 0: libseccomp's SCMP_A* macros leave it out otherwise, which clang's
+ * -Wmissing-field-initializers (the fuzz build) rejects.
+ */
+
 /* Denied whatever the plugins need. */
 static const char *const deny_always[] = {
 	/* running a program, making a process */
@@ -133,16 +139,16 @@ deny_other_families(scmp_filter_ctx ctx, char **error_r)
 			continue;
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
 		    SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ,
-		    (scmp_datum_t)af))) < 0)
+		    (scmp_datum_t)af, 0))) < 0)
 			return (fail(error_r, "socket", rc));
 	}
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket),
-	    1, SCMP_A0(SCMP_CMP_GT, (scmp_datum_t)AF_INET6))) < 0)
+	    1, SCMP_A0(SCMP_CMP_GT, (scmp_datum_t)AF_INET6, 0))) < 0)
 		return (fail(error_r, "socket", rc));
 	/* socketpair() makes sockets of no use outside the process. */
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
 	    SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_NE,
-	    (scmp_datum_t)AF_UNIX))) < 0)
+	    (scmp_datum_t)AF_UNIX, 0))) < 0)
 		return (fail(error_r, "socketpair", rc));
 	return (0);
 }
@@ -162,7 +168,7 @@ deny_signals_to_others(scmp_filter_ctx ctx, pid_t pid, char **error_r)
 		    __NR_SCMP_ERROR)
 			continue;
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
-		    SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)pid))) < 0)
+		    SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)pid, 0))) < 0)
 			return (fail(error_r, calls[i], rc));
 	}
 	return (0);
@@ -227,7 +233,7 @@ sandbox_apply(const struct sandbox_needs *needs, char **error_r)
 			goto out;
 		/* sendto() an address through a socket it holds (syslog's). */
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-		    SCMP_SYS(sendto), 1, SCMP_A4(SCMP_CMP_NE, 0))) < 0) {
+		    SCMP_SYS(sendto), 1, SCMP_A4(SCMP_CMP_NE, 0, 0))) < 0) {
 			(void)fail(error_r, "sendto", rc);
 			goto out;
 		}

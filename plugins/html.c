@@ -626,11 +626,31 @@ findings_init(struct findings *f, const struct cfg *c)
 	f->budget = c->max_html;
 }
 
+/* dst = head then tail, head cut short with "..." so that tail fits. */
+static void
+fit(char *dst, size_t size, const char *head, const char *tail)
+{
+	size_t	 hl = strlen(head), tl = strlen(tail);
+
+	if (tl + 4 > size)
+		tl = 0;		/* not with this file's tails */
+	if (hl + tl >= size) {
+		hl = size - 1 - tl - 3;
+		memcpy(dst, head, hl);
+		memcpy(dst + hl, "...", 3);
+		hl += 3;
+	} else
+		memcpy(dst, head, hl);
+	memcpy(dst + hl, tail, tl);
+	dst[hl + tl] = '\0';
+}
+
 /* The verdict, the reason and the header line for what f found. */
 static void
 report(const struct findings *f, struct hs_result *res)
 {
 	char	 act[120] = "", more[40] = "", cut[120] = "";
+	char	 hdr[SIGNS_SHOWN * SIGN_MAX + 300], rsn[SIGN_MAX + 300];
 	size_t	 i, len;
 
 	for (i = 0; i < NACTIVE; i++)
@@ -651,31 +671,31 @@ report(const struct findings *f, struct hs_result *res)
 		    "%zu not examined", f->cfg->max_links);
 	}
 	res->verdict = HS_CLEAN;
-	res->headers[0] = '\0';
+	hdr[0] = rsn[0] = '\0';
 	if (f->nsigns > 0) {
-		(void)snprintf(res->headers, sizeof(res->headers),
-		    "X-Holdscan-Phishing: suspected (%s%s%s%s%s%s%s%s)",
+		(void)snprintf(hdr, sizeof(hdr),
+		    "X-Holdscan-Phishing: suspected (%s%s%s%s%s%s%s%s",
 		    f->sign[0], f->nsigns > 1 ? "; " : "",
 		    f->nsigns > 1 ? f->sign[1] : "", f->nsigns > 2 ? "; " : "",
 		    f->nsigns > 2 ? f->sign[2] : "", more, act[0] ? "; " : "",
 		    act);
-		(void)snprintf(res->reason, sizeof(res->reason),
-		    "phishing suspected: %s%s%s%s", f->sign[0],
-		    f->nsigns > 1 ? " (and more)" : "", act[0] ? "; " : "",
-		    act);
+		(void)snprintf(rsn, sizeof(rsn), "phishing suspected: %s%s%s%s",
+		    f->sign[0], f->nsigns > 1 ? " (and more)" : "",
+		    act[0] ? "; " : "", act);
 		if (f->cfg->block)
 			res->verdict = HS_BLOCKED;
 	} else if (act[0] != '\0') {
-		(void)snprintf(res->headers, sizeof(res->headers),
-		    "X-Holdscan-Phishing: active content (%s)", act);
-		(void)snprintf(res->reason, sizeof(res->reason),
-		    "active content: %s", act);
-	} else
-		res->reason[0] = '\0';
-	len = strlen(res->reason);
-	if (cut[0] != '\0')	/* cut starts with "; " */
-		(void)snprintf(res->reason + len, sizeof(res->reason) - len,
-		    "%s", len ? cut : cut + 2);
+		(void)snprintf(hdr, sizeof(hdr),
+		    "X-Holdscan-Phishing: active content (%s", act);
+		(void)snprintf(rsn, sizeof(rsn), "active content: %s", act);
+	}
+	if (hdr[0] != '\0')
+		fit(res->headers, sizeof(res->headers), hdr, ")");
+	else
+		res->headers[0] = '\0';
+	/* what was not examined is always said: cut starts with "; " */
+	fit(res->reason, sizeof(res->reason), rsn, rsn[0] || !cut[0] ? cut :
+	    cut + 2);
 }
 
 /* --- disarming ----------------------------------------------------------------- */

@@ -397,6 +397,39 @@ test_max_links_is_a_bound(void **state)
 	hs_plugin.fini(ctx);
 }
 
+/* Long host names: the header and the reason are cut, never malformed. */
+static void
+test_long_reports_are_cut_to_fit(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	void		*ctx = start(&fh, "max_links=4", NULL);
+	char		 html[4096], host[120];
+	size_t		 i, len = 0;
+
+	(void)state;
+	memset(host, 'a', 100);
+	memcpy(host + 100, ".example", 9);
+	for (i = 0; i < 4; i++)
+		len += (size_t)snprintf(html + len, sizeof(html) - len,
+		    "<a href=http://%zu%s>www.%zu%s</a>", i, host, i + 5, host);
+	(void)snprintf(html + len, sizeof(html) - len, "<a href=x>y</a>"
+	    "<iframe></iframe>");
+	part(ctx, html, &res);
+	assert_true(strlen(res.headers) < sizeof(res.headers));
+	assert_non_null(strstr(res.headers, "X-Holdscan-Phishing: suspected "
+	    "(link text shows www.5aaaa"));
+	assert_string_equal(res.headers + strlen(res.headers) - 4, "...)");
+	assert_null(strchr(res.headers, '\n'));
+	/* the host names are cut too: printable, with "..." */
+	assert_non_null(strstr(res.headers, "aaa..., goes to 0aaa"));
+	len = strlen(res.reason);
+	assert_true(len < sizeof(res.reason));
+	assert_string_equal(res.reason + len - 29, "; links beyond 4 not "
+	    "examined");
+	hs_plugin.fini(ctx);
+}
+
 /* scan(): every text/html part of the MIME tree, nothing else. */
 static void
 test_scan_walks_the_html_parts(void **state)
@@ -543,6 +576,7 @@ main(void)
 		cmocka_unit_test(test_malformed_html),
 		cmocka_unit_test(test_ten_megabytes_of_nested_divs_are_bounded),
 		cmocka_unit_test(test_max_links_is_a_bound),
+		cmocka_unit_test(test_long_reports_are_cut_to_fit),
 		cmocka_unit_test(test_scan_walks_the_html_parts),
 		cmocka_unit_test(test_options_and_info),
 		cmocka_unit_test(test_disarm_removes_active_content),

@@ -19,8 +19,10 @@
  *	  - a form (<form>), with the host of its action when it has one;
  *	  - active content: iframe, frame, object, embed, applet, script.
  *
- *	Only http, https and ftp links (and scheme-relative ones) have a
- *	host here. A href host equal to, or under, a site of
+ *	A part is parsed as ISO-8859-1 whatever charset it declares (UTF-16
+ *	when its NULs say so: guess_encoding()), so that bytes that break
+ *	the declared charset cannot end the parse before a link. Only http,
+ *	https and ftp links (and scheme-relative ones) have a host here. A href host equal to, or under, a site of
  *	phishing_safe_sites is never reported, nor is a form posting there.
  *
  *	With phishing_action = tag (the default) the verdict stays clean
@@ -44,6 +46,10 @@
  *	frame, frameset, applet and noscript elements, without the object,
  *	embed and form elements around their content, without on*
  *	attributes and javascript:, vbscript:, livescript: and data: URLs.
+ *
+ *	libxml2's generic error handler, in the scanner program's process,
+ *	is set to one that says nothing (init): its messages would carry
+ *	bytes of the message to the log.
  *
  *	This plugin must never parse HTML by other means than libxml2,
  *	fetch anything (HTML_PARSE_NONET; nothing else opens a file or a
@@ -595,6 +601,34 @@ examine_doc(struct findings *f, xmlDocPtr doc)
 	}
 }
 
+/*
+ * The encoding the detector parses a part in. Not the one it declares
+ * (<meta charset>; the host does not pass Content-Type's): libxml2 stops
+ * at the first byte that breaks the declared charset, so a few bad bytes
+ * before a link would hide it. ISO-8859-1 maps every byte, and the tags,
+ * attribute names and host names the detector reads are ASCII, so that
+ * ASCII-compatible charsets read the same. Text with many NULs at odd
+ * (even) offsets is taken for UTF-16LE (BE), which ASCII is not.
+ */
+static const char *
+guess_encoding(const unsigned char *d, size_t len)
+{
+	size_t	 i, n = len < 4096 ? len : 4096, even = 0, odd = 0;
+
+	for (i = 0; i < n; i++)
+		if (d[i] == 0) {
+			if (i & 1)
+				odd++;
+			else
+				even++;
+		}
+	if (n >= 8 && odd >= n / 8 && odd > even * 4)
+		return ("UTF-16LE");
+	if (n >= 8 && even >= n / 8 && even > odd * 4)
+		return ("UTF-16BE");
+	return ("ISO-8859-1");
+}
+
 /* Parse and examine one HTML part, within what is left of the budget. */
 static void
 examine_html(struct findings *f, const unsigned char *data, size_t len)
@@ -608,8 +642,8 @@ examine_html(struct findings *f, const unsigned char *data, size_t len)
 	if (len == 0)
 		return;
 	f->budget -= len;
-	doc = htmlReadMemory((const char *)data, (int)len, NULL, NULL,
-	    HTML_OPTS);
+	doc = htmlReadMemory((const char *)data, (int)len, NULL,
+	    guess_encoding(data, len), HTML_OPTS | HTML_PARSE_IGNORE_ENC);
 	if (doc == NULL) {
 		f->parse_failed = true;
 		return;
@@ -903,6 +937,19 @@ html_scan_part(void *ctx, const struct hs_msg *msg, const struct hs_part *part,
 	return (0);
 }
 
+/*
+ * libxml2's messages without a parser context (encoding errors: "input
+ * conversion failed", with the bytes) ignore HTML_PARSE_NOERROR and go
+ * to its generic handler, stderr: a message could fill the log with
+ * them. They say nothing the verdict needs.
+ */
+static void
+html_quiet(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
 static int
 html_init(const struct hs_host *host, void **ctx_r, const char **error_r)
 {
@@ -913,6 +960,7 @@ html_init(const struct hs_host *host, void **ctx_r, const char **error_r)
 		return (-1);
 	}
 	xmlInitParser();	/* before the workers are forked */
+	xmlSetGenericErrorFunc(NULL, html_quiet);	/* the process's, inherited */
 	h->host = host;
 	if ((h->cfg = cfg_new(host, error_r)) == NULL) {
 		free(h);

@@ -8,8 +8,10 @@
 # both hosts and what else was found, and is otherwise byte-identical
 # but for X-Holdscan; a clean HTML newsletter (links to its own site, its
 # subdomains, a safe-listed tracker) arrives without that header,
-# byte-identical but for X-Holdscan. holdscand's log and "holdscan scan"
-# show the html plugin's reason.
+# byte-identical but for X-Holdscan; a Shift_JIS part whose bytes break
+# that charset is examined all the same, and libxml2's encoding errors
+# stay out of the log. holdscand's log and "holdscan scan" show the html
+# plugin's reason.
 # Phase 2 (phishing_action = block, blocked = quarantine): the phishing
 # mail is quarantined, nothing of it arrives, the newsletter still does;
 # "holdscan scan" says blocked and quarantine.
@@ -19,7 +21,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 20
+plan 22
 
 sb_start A || bail_out "sandbox did not start"
 QDIR=$(sb_dir A)/hs/quarantine
@@ -29,6 +31,7 @@ mkdir "$M" && chmod 0755 "$M"
 # --- the messages ----------------------------------------------------------
 cat >"$HS_TMP/phish.py" <<'EOF'
 """phish.py write DIR | send DIR HOST:PORT NAME... | check DIR NAME SINKFILE KIND"""
+import base64
 import email
 import email.policy
 import os
@@ -80,7 +83,23 @@ def message(name, subject, html, qp):
                                if qp else "", html)).encode()
 
 
+# A part whose declared charset its bytes break: libxml2's encoding errors
+SJIS = ("From: sjis <sender@example.org>\n"
+        "To: rcpt@sink.test\n"
+        "Message-ID: <sjis@example.org>\n"
+        "X-Test-Token: phish-sjis\n"
+        "Subject: sjis\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: text/html; charset=shift_jis\n"
+        "Content-Transfer-Encoding: base64\n\n" +
+        base64.encodebytes(
+            b"<html><head><meta charset=\"shift_jis\"></head><body>"
+            b"\xff\xfe\x01\x02\x81" * 20 +
+            b"<a href=\"http://evil.example/\">bank.example</a>"
+            b"</body></html>\n").decode())
+
 MESSAGES = {
+    "sjis": lambda: SJIS.encode(),
     "phish": lambda: message("phish", "Your account", PHISH_HTML, True),
     "news": lambda: message("news", "Shop news", NEWS_HTML, False),
 }
@@ -180,8 +199,9 @@ REASON='phishing suspected: link text shows www.bank.example, goes to evil.examp
 
 # --- phase 1: tag ------------------------------------------------------------
 start_html tag quarantine || bail_out "holdscand did not start"
-phish send "$M" "127.0.0.1:$A_SMTP_PORT" phish news || bail_out "sending failed"
-check 'tag: both messages arrive at the sink' wait_sink A 2 60
+phish send "$M" "127.0.0.1:$A_SMTP_PORT" phish news sjis ||
+    bail_out "sending failed"
+check 'tag: the three messages arrive at the sink' wait_sink A 3 60
 check 'the phishing mail has X-Holdscan-Phishing naming both hosts, nothing else changed' \
     phish check "$M" phish "$(sink_file A phish-phish)" tagged
 check 'the newsletter has no phishing header and is unchanged' \
@@ -199,6 +219,11 @@ check 'and the header it would add' grep -q \
 check_eq 'holdscan scan: the newsletter is delivered' \
     "$(sed -n 's/^action: *//p' "$HS_TMP/scan2")" "deliver"
 check 'with no html reason' sh -c "! grep -q 'phishing' '$HS_TMP/scan2'"
+check 'a part whose bytes break its charset is examined all the same' \
+    grep -q '^X-Holdscan-Phishing: suspected (link text shows bank.example, goes to evil.example)' \
+    "$(sink_file A phish-sjis)"
+check "and libxml2's encoding errors do not reach the log" \
+    sh -c "! grep -q 'encoding error' '$A_HS_LOG'"
 check_eq 'hold is empty' "$(hold_count A)" 0
 check_eq 'no warnings from holdscand' "$(hs_warnings_after A 0)" 0
 hs_stop A
@@ -208,9 +233,9 @@ phase2=$(wc -l <"$A_HS_LOG")
 start_html block quarantine || bail_out "holdscand did not restart"
 phish send "$M" "127.0.0.1:$A_SMTP_PORT" phish2 news2 || bail_out "sending failed"
 check 'block: the phishing mail is quarantined' wait_until 60 in_quarantine phish2
-check 'the newsletter arrives' wait_sink A 3 60
+check 'the newsletter arrives' wait_sink A 4 60
 sleep 1
-check_eq 'and nothing else' "$(sink_count A)" 3
+check_eq 'and nothing else' "$(sink_count A)" 4
 check_eq 'the quarantine holds it alone' "$(find "$QDIR" -type f | wc -l)" 1
 check 'the log: blocked, quarantined, with the reason' grep -q \
     "action=quarantine verdict=blocked reason=\"$REASON\"" "$A_HS_LOG"
@@ -225,7 +250,7 @@ hs_stop A
 # --- phase 3: block -> deliver-cleaned ---------------------------------------
 start_html block deliver-cleaned || bail_out "holdscand did not restart"
 phish send "$M" "127.0.0.1:$A_SMTP_PORT" phish3 || bail_out "sending failed"
-check 'deliver-cleaned: the phishing mail arrives' wait_sink A 4 60
+check 'deliver-cleaned: the phishing mail arrives' wait_sink A 5 60
 check 'its HTML part replaced by the note, its text part kept' \
     phish check "$M" phish3 "$(sink_file A phish-phish3)" cleaned
 hs_stop A

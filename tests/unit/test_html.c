@@ -337,6 +337,69 @@ test_malformed_html(void **state)
 	hs_plugin.fini(ctx);
 }
 
+/* libxml2's encoding errors do not reach stderr (the log). */
+static void
+test_encoding_errors_say_nothing(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	char		 path[] = "/tmp/test_html.XXXXXX";
+	void		*ctx = start(&fh, NULL);
+	int		 fd, saved;
+	off_t		 size;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_int_equal(unlink(path), 0);
+	assert_true((saved = dup(2)) >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	part(ctx, "<html><head><meta charset=\"shift_jis\"></head><body>"
+	    "\xff\xfe\x01\x02<a href=http://evil.example>bank.example</a>"
+	    "</body></html>", &res);
+	assert_int_equal(dup2(saved, 2), 2);
+	assert_int_equal(close(saved), 0);
+	size = lseek(fd, 0, SEEK_END);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(size, 0);
+	/* and the bytes did not end the parse before the link */
+	assert_contains(res.headers, "shows bank.example, goes to evil.example");
+	hs_plugin.fini(ctx);
+}
+
+/* UTF-16 (no BOM, either order) is read as such, not as ASCII. */
+static void
+test_utf16_parts_are_read(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	struct hs_msg	 m;
+	struct hs_part	 p;
+	void		*ctx = start(&fh, NULL);
+	const char	*html = "<p>Hello <a href=http://evil.example>"
+	    "bank.example</a></p>";
+	unsigned char	 buf[256];
+	size_t		 i, n = strlen(html);
+	int		 be;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.queue_id = "TEST";
+	for (be = 0; be < 2; be++) {
+		for (i = 0; i < n; i++) {
+			buf[2 * i + be] = (unsigned char)html[i];
+			buf[2 * i + !be] = 0;
+		}
+		p.filename = NULL;
+		p.content_type = "text/html";
+		p.data = buf;
+		p.len = 2 * n;
+		memset(&res, 0, sizeof(res));
+		assert_int_equal(hs_plugin.scan_part(ctx, &m, &p, &res), 0);
+		assert_contains(res.headers, "goes to evil.example");
+	}
+	hs_plugin.fini(ctx);
+}
+
 /* 10 MB of nested divs: 2 MiB parsed, the rest said, in bounded time. */
 static void
 test_ten_megabytes_of_nested_divs_are_bounded(void **state)
@@ -574,6 +637,8 @@ main(void)
 		cmocka_unit_test(test_block_action_blocks_phishing_only),
 		cmocka_unit_test(test_safe_sites_are_never_reported),
 		cmocka_unit_test(test_malformed_html),
+		cmocka_unit_test(test_encoding_errors_say_nothing),
+		cmocka_unit_test(test_utf16_parts_are_read),
 		cmocka_unit_test(test_ten_megabytes_of_nested_divs_are_bounded),
 		cmocka_unit_test(test_max_links_is_a_bound),
 		cmocka_unit_test(test_long_reports_are_cut_to_fit),

@@ -629,11 +629,39 @@ guess_encoding(const unsigned char *d, size_t len)
 	return ("ISO-8859-1");
 }
 
+/*
+ * A copy of d[len] for libxml2, with controls = true its control bytes
+ * but tab, line feed and carriage return made spaces, or NULL (out of
+ * memory). libxml2 drops such bytes where a browser keeps them: it reads
+ * "<style>..<\a/style><a href=..>" as style text to the end, where a
+ * browser shows the link (and html_disarm() would write "</style>" out
+ * of it, ending the style early for a browser). A space is what both
+ * read alike.
+ */
+static char *
+parse_copy(const unsigned char *d, size_t len, bool controls)
+{
+	char	*t;
+	size_t	 i;
+
+	if ((t = malloc(len + 1)) == NULL)
+		return (NULL);
+	memcpy(t, d, len);
+	t[len] = '\0';
+	for (i = 0; controls && i < len; i++)
+		if ((unsigned char)t[i] < 32 && t[i] != '\t' && t[i] != '\n' &&
+		    t[i] != '\r')
+			t[i] = ' ';
+	return (t);
+}
+
 /* Parse and examine one HTML part, within what is left of the budget. */
 static void
 examine_html(struct findings *f, const unsigned char *data, size_t len)
 {
+	const char	*enc;
 	xmlDocPtr	 doc;
+	char		*text;
 
 	if (len > f->budget) {
 		len = f->budget;
@@ -642,8 +670,15 @@ examine_html(struct findings *f, const unsigned char *data, size_t len)
 	if (len == 0)
 		return;
 	f->budget -= len;
-	doc = htmlReadMemory((const char *)data, (int)len, NULL,
-	    guess_encoding(data, len), HTML_OPTS | HTML_PARSE_IGNORE_ENC);
+	enc = guess_encoding(data, len);
+	if ((text = parse_copy(data, len, strcmp(enc, "ISO-8859-1") == 0)) ==
+	    NULL) {
+		f->parse_failed = true;
+		return;
+	}
+	doc = htmlReadMemory(text, (int)len, NULL, enc,
+	    HTML_OPTS | HTML_PARSE_IGNORE_ENC);
+	free(text);
 	if (doc == NULL) {
 		f->parse_failed = true;
 		return;
@@ -722,6 +757,11 @@ report(const struct findings *f, struct hs_result *res)
 		(void)snprintf(hdr, sizeof(hdr),
 		    "X-Holdscan-Phishing: active content (%s", act);
 		(void)snprintf(rsn, sizeof(rsn), "active content: %s", act);
+	}
+	if (f->parse_failed && res->verdict == HS_CLEAN) {
+		res->verdict = HS_FAILED;
+		(void)snprintf(rsn, sizeof(rsn), "libxml2 could not parse an HTML "
+		    "part");
 	}
 	if (hdr[0] != '\0')
 		fit(res->headers, sizeof(res->headers), hdr, ")");
@@ -808,7 +848,8 @@ html_disarm(const char *in, size_t len, char **out_r, size_t *outlen_r,
 	xmlDocPtr	 doc;
 	xmlNodePtr	 root, n, nx, parent, prev, c;
 	xmlAttrPtr	 a, an;
-	xmlChar		*mem = NULL;
+	xmlChar		*mem = NULL, *css;
+	char		*text;
 	int		 size = 0;
 	size_t		 i;
 	bool		 drop, unwrap;
@@ -819,8 +860,16 @@ html_disarm(const char *in, size_t len, char **out_r, size_t *outlen_r,
 		*error_r = "HTML too large";
 		return (-1);
 	}
-	if ((doc = htmlReadMemory(len ? in : " ", len ? (int)len : 1, NULL,
-	    NULL, HTML_OPTS)) == NULL) {
+	if ((text = parse_copy((const unsigned char *)in, len,
+	    strcmp(guess_encoding((const unsigned char *)in, len),
+	    "ISO-8859-1") == 0)) == NULL) {
+		*error_r = "out of memory";
+		return (-1);
+	}
+	doc = htmlReadMemory(len ? text : " ", len ? (int)len : 1, NULL, NULL,
+	    HTML_OPTS);
+	free(text);
+	if (doc == NULL) {
 		*error_r = "libxml2 cannot parse the HTML";
 		return (-1);
 	}
@@ -843,6 +892,14 @@ html_disarm(const char *in, size_t len, char **out_r, size_t *outlen_r,
 		for (i = 0; i < sizeof(unwrap_elements) /
 		    sizeof(unwrap_elements[0]); i++)
 			unwrap |= named(n, unwrap_elements[i]);
+		/*
+		 * libxml2 writes a style's text as it is: text that holds
+		 * "</" could end it early for a browser. CSS has no use for it.
+		 */
+		if (named(n, "style") && (css = xmlNodeGetContent(n)) != NULL) {
+			drop |= strstr((const char *)css, "</") != NULL;
+			xmlFree(css);
+		}
 		if (!drop && !unwrap)
 			continue;
 		parent = n->parent;

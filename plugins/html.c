@@ -21,9 +21,13 @@
  *
  *	A part is parsed as ISO-8859-1 whatever charset it declares (UTF-16
  *	when its NULs say so: guess_encoding()), so that bytes that break
- *	the declared charset cannot end the parse before a link. Only http,
- *	https and ftp links (and scheme-relative ones) have a host here. A href host equal to, or under, a site of
- *	phishing_safe_sites is never reported, nor is a form posting there.
+ *	the declared charset cannot end the parse before a link, and its
+ *	control bytes are read as spaces (parse_copy()), so that libxml2
+ *	sees the elements a browser sees. Only http, https and ftp links
+ *	(and scheme-relative ones) have a host here. A href host equal to,
+ *	or under, a site of phishing_safe_sites is never reported, nor is
+ *	a form posting there. A part libxml2 cannot parse at all fails the
+ *	scan.
  *
  *	With phishing_action = tag (the default) the verdict stays clean
  *	and the plugin adds one header line, "X-Holdscan-Phishing:
@@ -43,9 +47,10 @@
  *
  *	html_disarm() (not called by the host yet: the ABI cannot hand
  *	back new content for a part) rewrites HTML without script, iframe,
- *	frame, frameset, applet and noscript elements, without the object,
- *	embed and form elements around their content, without on*
- *	attributes and javascript:, vbscript:, livescript: and data: URLs.
+ *	frame, frameset, applet, noscript and param elements, without the
+ *	object, embed and form elements around their content, without a
+ *	style whose text holds "</", without on* attributes and without
+ *	javascript:, vbscript:, livescript: and data: URLs.
  *
  *	libxml2's generic error handler, in the scanner program's process,
  *	is set to one that says nothing (init): its messages would carry

@@ -28,6 +28,8 @@
 #   hs_kill9 NAME         SIGKILL the master only (the scanners follow it)
 #   hs_wait_log NAME TIMEOUT PATTERN   wait for a log line (grep -E)
 #   hs_count_log NAME PATTERN          how many log lines match
+#   hs_warnings_after NAME N  warning, fatal and panic lines in the log
+#                         after its first N lines
 #   hs_alive NAME         holdscand still running?
 #   hs_procs NAME         pids of holdscand and every scanner process it made
 #   hs_supervisor NAME    pid of its scanner supervisor (holdscand-super)
@@ -269,6 +271,11 @@ hs_wait_log() {
 
 hs_count_log() {
 	grep -Ec "$2" "$(_hs_get "$1" HS_LOG)" || true
+}
+
+hs_warnings_after() {
+	tail -n "+$(($2 + 1))" "$(_hs_get "$1" HS_LOG)" |
+	    grep -Ec 'warning|fatal|panic' || true
 }
 
 hs_stop_all() {

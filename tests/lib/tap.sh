@@ -36,6 +36,8 @@
 #   sink_count NAME / sink_messages NAME   complete messages in the sink
 #   sink_tokens NAME  X-Test-Token of each complete sink message, sorted (a
 #		      message that arrived twice is listed twice)
+#   sink_file NAME TOKEN  the sink file of the message with that
+#		      X-Test-Token (false when none has arrived)
 #   hold_count NAME / hold_files NAME      ready files below hold/
 #   wait_sink NAME N [TIMEOUT] / wait_hold NAME N [TIMEOUT]
 #   wait_until TIMEOUT CMD [ARG...]   run CMD every 0.1 s until it exits 0;
@@ -224,6 +226,16 @@ sink_messages() {
 sink_tokens() {
 	sink_messages "$1" | xargs -r grep -h -m 1 '^X-Test-Token: ' |
 	    sed 's/^X-Test-Token: //' | sort
+}
+
+sink_file() {
+	for _sf in $(sink_messages "$1"); do
+		if grep -q "^X-Test-Token: $2\$" "$_sf"; then
+			echo "$_sf"
+			return 0
+		fi
+	done
+	return 1
 }
 
 hold_count() {

@@ -1,0 +1,676 @@
+/*
+ * NAME
+ *	test_html - unit tests for the html plugin (phishing net, disarming)
+ * DESCRIPTION
+ *	The plugin's source is included, so that its hosts, its bounded
+ *	walk and html_disarm() can be called directly; the hooks are called
+ *	through its descriptor with fakehost.h's host, whose mime_walk is
+ *	holdscan's own (scanner/mime.c), as the scanner program gives it.
+ *
+ *	The tests must never depend on each other or on the order they run.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "../../plugins/html.c"
+#include "fakehost.h"
+#include "scanner/mime.h"
+
+/* hs_host.mime_walk over scanner/mime.c, as pluginload.c does it. */
+struct tw {
+	hs_mime_part_fn	 fn;
+	void		*arg;
+};
+
+static int
+tw_part(void *arg, const struct mime_part *mp)
+{
+	struct tw	*tw = arg;
+	struct hs_mime_part p;
+
+	memset(&p, 0, sizeof(p));
+	p.index = mp->index;
+	p.depth = mp->depth;
+	p.content_type = mp->content_type;
+	p.filename = mp->filename;
+	p.name = mp->name;
+	p.attachment = mp->attachment;
+	p.data = mp->data;
+	p.len = mp->len;
+	return (tw->fn(tw->arg, &p));
+}
+
+static int
+test_mime_walk(void *hc, const char *text, size_t len,
+    const struct hs_mime_limits *lim, hs_mime_part_fn fn, void *arg,
+    char *why, size_t whysize)
+{
+	struct mime_limits ml;
+	struct tw	 tw = { fn, arg };
+
+	(void)hc;
+	memset(&ml, 0, sizeof(ml));
+	ml.max_depth = lim->max_depth;
+	ml.max_parts = lim->max_parts;
+	return (mime_walk(text, len, &ml, tw_part, &tw, why, whysize));
+}
+
+/* The plugin with options "name=value" ..., NULL-terminated. */
+static void *
+start(struct fake_host *fh, const char *opt, ...)
+{
+	const char	*why = NULL;
+	char		 name[64];
+	void		*ctx = NULL;
+	va_list		 ap;
+	size_t		 n;
+
+	fake_host_init(fh, &hs_plugin);
+	fh->host.mime_walk = test_mime_walk;
+	va_start(ap, opt);
+	for (; opt != NULL; opt = va_arg(ap, const char *)) {
+		n = strcspn(opt, "=");
+		(void)snprintf(name, sizeof(name), "%.*s", (int)n, opt);
+		assert_int_equal(fake_set(fh, name, opt + n + 1), 0);
+	}
+	va_end(ap);
+	if (hs_plugin.init(&fh->host, &ctx, &why) < 0)
+		fail_msg("init: %s", why);
+	return (ctx);
+}
+
+/* scan_part on one HTML text. */
+static enum hs_verdict
+part(void *ctx, const char *html, struct hs_result *res)
+{
+	struct hs_msg	 m;
+	struct hs_part	 p = { NULL, "text/html", (const unsigned char *)html,
+	    strlen(html) };
+
+	memset(&m, 0, sizeof(m));
+	m.queue_id = "TEST";
+	memset(res, 0, sizeof(*res));
+	assert_int_equal(hs_plugin.scan_part(ctx, &m, &p, res), 0);
+	return (res->verdict);
+}
+
+#define assert_contains(hay, needle) do {				\
+	if (strstr((hay), (needle)) == NULL)				\
+		fail_msg("\"%s\" not in \"%s\"", (needle), (hay));	\
+} while (0)
+
+static void
+test_link_text_host_differs_from_href(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	void		*ctx = start(&fh, NULL);
+
+	(void)state;
+	assert_int_equal(part(ctx, "<p>Log in at <a href=\"http://evil.example/"
+	    "login\">https://www.bank.example/login</a></p>", &res), HS_CLEAN);
+	assert_string_equal(res.headers, "X-Holdscan-Phishing: suspected (link "
+	    "text shows www.bank.example, goes to evil.example)");
+	assert_string_equal(res.reason, "phishing suspected: link text shows "
+	    "www.bank.example, goes to evil.example");
+	/* a bare domain as text; user@host in the href; upper case */
+	assert_int_equal(part(ctx, "<a href='HTTPS://bank.example@Evil.Example:8"
+	    "443/x'> Bank.Example </a>", &res), HS_CLEAN);
+	assert_contains(res.headers, "link text shows bank.example, goes to "
+	    "evil.example)");
+	/* the text spread over several nodes */
+	assert_int_equal(part(ctx, "<a href=http://evil.example><b>www.</b>"
+	    "<i>bank</i>.example</a>", &res), HS_CLEAN);
+	assert_contains(res.headers, "shows www.bank.example, goes to evil");
+	/* browsers read http:\\ as http:// */
+	assert_int_equal(part(ctx, "<a href='http:\\\\evil.example\\x'>"
+	    "bank.example</a>", &res), HS_CLEAN);
+	assert_contains(res.headers, "goes to evil.example");
+	hs_plugin.fini(ctx);
+}
+
+static void
+test_same_site_and_subdomains_are_fine(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	void		*ctx = start(&fh, NULL);
+	const char	*ok[] = {
+		"<a href='https://shop.example/a'>https://shop.example/b</a>",
+		"<a href='https://www.shop.example/'>shop.example</a>",
+		"<a href='https://shop.example/'>www.shop.example</a>",
+		"<a href='https://click.mail.shop.example/t?u=1'>www.shop.example"
+		    "</a>",
+		"<a href='https://news.bbc.co.uk/'>www.bbc.co.uk</a>",
+		"<a href='https://evil.example/'>Read more</a>",
+		"<a href='https://evil.example/'>click here: bank.example</a>",
+		"<a href='mailto:a@bank.example'>a@bank.example</a>",
+		"<a href='/relative/path'>bank.example</a>",
+		"<a href='https://files.example/r.pdf'>report.pdf</a>",
+		"<a href='https://x.example/'>3.5</a>",
+		"<a>bank.example</a>",
+		"<p>bank.example and https://evil.example/ in the text</p>",
+	};
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (part(ctx, ok[i], &res) != HS_CLEAN || res.headers[0] ||
+		    res.reason[0])
+			fail_msg("%s: %s / %s", ok[i], res.headers, res.reason);
+	}
+	/* a different site under the same country code is not the same */
+	assert_int_equal(part(ctx, "<a href='https://evil.co.uk/'>www.bbc.co.uk"
+	    "</a>", &res), HS_CLEAN);
+	assert_contains(res.headers, "shows www.bbc.co.uk, goes to evil.co.uk");
+	hs_plugin.fini(ctx);
+}
+
+static void
+test_numeric_and_punycode_hosts(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	void		*ctx = start(&fh, NULL);
+
+	(void)state;
+	part(ctx, "<a href='http://192.0.2.7/login'>Log in</a>", &res);
+	assert_string_equal(res.headers, "X-Holdscan-Phishing: suspected (link "
+	    "to numeric address 192.0.2.7)");
+	part(ctx, "<a href='http://3221226247/'>Log in</a>", &res);
+	assert_contains(res.headers, "numeric address 3221226247");
+	part(ctx, "<a href='http://0xc0.0x0.0x2.0x7/'>x</a>", &res);
+	assert_contains(res.headers, "numeric address 0xc0.0x0.0x2.0x7");
+	part(ctx, "<a href='https://[2001:db8::1]:8080/'>x</a>", &res);
+	assert_contains(res.headers, "numeric address [2001:db8::1])");
+	part(ctx, "<a href='https://www.xn--pypal-4ve.com/'>Pay now</a>", &res);
+	assert_string_equal(res.headers, "X-Holdscan-Phishing: suspected (link "
+	    "to punycode host www.xn--pypal-4ve.com)");
+	/* the text/href mismatch is named first */
+	part(ctx, "<a href='http://192.0.2.7/'>www.bank.example</a>", &res);
+	assert_contains(res.headers, "shows www.bank.example, goes to "
+	    "192.0.2.7)");
+	/* a version number is not an address */
+	part(ctx, "<a href='https://example.com/1.2.3'>v1.2.3</a>", &res);
+	assert_string_equal(res.headers, "");
+	hs_plugin.fini(ctx);
+}
+
+static void
+test_forms_and_active_content(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	void		*ctx = start(&fh, NULL);
+
+	(void)state;
+	part(ctx, "<form action='https://evil.example/p' method=post><input "
+	    "name=pw type=password></form>", &res);
+	assert_string_equal(res.headers, "X-Holdscan-Phishing: suspected (form "
+	    "posting to evil.example)");
+	part(ctx, "<form><input name=pw></form>", &res);
+	assert_string_equal(res.headers, "X-Holdscan-Phishing: suspected "
+	    "(form)");
+	part(ctx, "<p>hi<iframe src=x></iframe><script>x()</script><object>"
+	    "</object><embed src=y>", &res);
+	assert_int_equal(res.verdict, HS_CLEAN);
+	assert_string_equal(res.headers, "X-Holdscan-Phishing: active content "
+	    "(iframe, object, embed, script)");
+	assert_string_equal(res.reason, "active content: iframe, object, embed,"
+	    " script");
+	/* everything together, more than three signs */
+	part(ctx, "<a href=http://a.example>b.example</a><a href=http://1.2.3.4>"
+	    "x</a><a href=http://xn--a.example>y</a><form></form><iframe>",
+	    &res);
+	assert_string_equal(res.headers, "X-Holdscan-Phishing: suspected (link "
+	    "text shows b.example, goes to a.example; link to numeric address "
+	    "1.2.3.4; link to punycode host xn--a.example; 1 more; iframe)");
+	assert_string_equal(res.reason, "phishing suspected: link text shows "
+	    "b.example, goes to a.example (and more); iframe");
+	hs_plugin.fini(ctx);
+}
+
+static void
+test_block_action_blocks_phishing_only(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	void		*ctx = start(&fh, "phishing_action=block", NULL);
+
+	(void)state;
+	assert_int_equal(part(ctx, "<a href=http://evil.example>bank.example"
+	    "</a>", &res), HS_BLOCKED);
+	assert_contains(res.reason, "goes to evil.example");
+	assert_int_equal(part(ctx, "<form action=/x></form>", &res), HS_BLOCKED);
+	assert_int_equal(part(ctx, "<script>x</script>", &res), HS_CLEAN);
+	assert_contains(res.headers, "active content (script)");
+	assert_int_equal(part(ctx, "<a href=https://bank.example>bank.example"
+	    "</a>", &res), HS_CLEAN);
+	hs_plugin.fini(ctx);
+}
+
+static void
+test_safe_sites_are_never_reported(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	void		*ctx = start(&fh, "phishing_action=block",
+	    "phishing_safe_sites=.Tracker.example, 192.0.2.9 xn--bcher-kva.example",
+	    NULL);
+
+	(void)state;
+	assert_int_equal(ctx != NULL, 1);
+	assert_int_equal(part(ctx, "<a href=https://click.tracker.example/r>"
+	    "www.shop.example</a><a href=http://192.0.2.9/>x</a><a href="
+	    "http://www.xn--bcher-kva.example/>y</a><form action="
+	    "https://tracker.example/f></form>", &res), HS_CLEAN);
+	assert_string_equal(res.headers, "");
+	/* only the href's host counts: a safe site in the text is not */
+	assert_int_equal(part(ctx, "<a href=https://evil.example/>"
+	    "tracker.example</a>", &res), HS_BLOCKED);
+	/* a name that merely ends like a safe site is not under it */
+	assert_int_equal(part(ctx, "<a href=https://eviltracker.example/>"
+	    "www.shop.example</a>", &res), HS_BLOCKED);
+	hs_plugin.fini(ctx);
+}
+
+/* HTML that is broken or hostile: answers, no crash, no unbounded cost. */
+static void
+test_malformed_html(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	void		*ctx = start(&fh, NULL);
+	struct hs_msg	 m;
+	struct hs_part	 p;
+	unsigned char	 bin[4096];
+	size_t		 i;
+	const char	*bad[] = {
+		"<a href='http://evil.example/>bank.example",
+		"<a href=http://evil.example>bank.example<a href=x>",
+		"<<<<a href=\"\"\"\"></a",
+		"<html><body><table><tr><td><a href=http://evil.example>"
+		    "bank.example",
+		"<!-- <a href=http://evil.example>bank.example</a>",
+		"<a href='\x01\x02javascript:x'>bank.example</a>",
+		"<a href='http://'>bank.example</a><a href='http://@'>x</a>"
+		    "<a href='http://:80'>y</a><a href='http://[::1'>z</a>",
+		"",
+	};
+
+	(void)state;
+	assert_int_equal(part(ctx, bad[0], &res), HS_CLEAN);
+	assert_int_equal(part(ctx, bad[1], &res), HS_CLEAN);
+	assert_contains(res.headers, "goes to evil.example");
+	for (i = 2; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(part(ctx, bad[i], &res), HS_CLEAN);
+	part(ctx, bad[3], &res);
+	assert_contains(res.headers, "goes to evil.example");
+	/* a control byte libxml2 would drop cannot end a style early */
+	part(ctx, "<style>p{}<\a/style><a href=http://evil.example>"
+	    "bank.example</a>", &res);
+	assert_string_equal(res.headers, "");	/* style text for a browser too */
+	part(ctx, "<style>p{}</\astyle><a href=http://evil.example>"
+	    "bank.example</a>", &res);
+	assert_string_equal(res.headers, "");	/* "</ style": no end tag */
+	/* the comment hides it from a reader too */
+	part(ctx, bad[4], &res);
+	assert_string_equal(res.headers, "");
+	/* bytes of every value, NULs included */
+	for (i = 0; i < sizeof(bin); i++)
+		bin[i] = (unsigned char)(i * 7 + (i >> 3));
+	memset(&m, 0, sizeof(m));
+	m.queue_id = "TEST";
+	p.filename = NULL;
+	p.content_type = "text/html";
+	p.data = bin;
+	p.len = sizeof(bin);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(hs_plugin.scan_part(ctx, &m, &p, &res), 0);
+	assert_true(res.verdict == HS_CLEAN);
+	/* not HTML: not looked at */
+	p.content_type = "text/plain";
+	p.data = (const unsigned char *)"<a href=http://evil.example>"
+	    "bank.example</a>";
+	p.len = strlen((const char *)p.data);
+	assert_int_equal(hs_plugin.scan_part(ctx, &m, &p, &res), 0);
+	assert_string_equal(res.headers, "");
+	hs_plugin.fini(ctx);
+}
+
+/* libxml2's encoding errors do not reach stderr (the log). */
+static void
+test_encoding_errors_say_nothing(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	char		 path[] = "/tmp/test_html.XXXXXX";
+	void		*ctx = start(&fh, NULL);
+	int		 fd, saved;
+	off_t		 size;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_int_equal(unlink(path), 0);
+	assert_true((saved = dup(2)) >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	part(ctx, "<html><head><meta charset=\"shift_jis\"></head><body>"
+	    "\xff\xfe\x01\x02<a href=http://evil.example>bank.example</a>"
+	    "</body></html>", &res);
+	assert_int_equal(dup2(saved, 2), 2);
+	assert_int_equal(close(saved), 0);
+	size = lseek(fd, 0, SEEK_END);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(size, 0);
+	/* and the bytes did not end the parse before the link */
+	assert_contains(res.headers, "shows bank.example, goes to evil.example");
+	hs_plugin.fini(ctx);
+}
+
+/* UTF-16 (no BOM, either order) is read as such, not as ASCII. */
+static void
+test_utf16_parts_are_read(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	struct hs_msg	 m;
+	struct hs_part	 p;
+	void		*ctx = start(&fh, NULL);
+	const char	*html = "<p>Hello <a href=http://evil.example>"
+	    "bank.example</a></p>";
+	unsigned char	 buf[256];
+	size_t		 i, n = strlen(html);
+	int		 be;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.queue_id = "TEST";
+	for (be = 0; be < 2; be++) {
+		for (i = 0; i < n; i++) {
+			buf[2 * i + be] = (unsigned char)html[i];
+			buf[2 * i + !be] = 0;
+		}
+		p.filename = NULL;
+		p.content_type = "text/html";
+		p.data = buf;
+		p.len = 2 * n;
+		memset(&res, 0, sizeof(res));
+		assert_int_equal(hs_plugin.scan_part(ctx, &m, &p, &res), 0);
+		assert_contains(res.headers, "goes to evil.example");
+	}
+	hs_plugin.fini(ctx);
+}
+
+/* 10 MB of nested divs: 2 MiB parsed, the rest said, in bounded time. */
+static void
+test_ten_megabytes_of_nested_divs_are_bounded(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	struct timespec	 t0;
+	void		*ctx = start(&fh, NULL);
+	const char	*tail = "<a href=http://evil.example>bank.example</a>";
+	size_t		 size = 10 * 1024 * 1024, i;
+	char		*html = malloc(size + 64);
+
+	(void)state;
+	assert_non_null(html);
+	for (i = 0; i + 5 <= size; i += 5)
+		memcpy(html + i, "<div>", 5);
+	strcpy(html + i, tail);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(part(ctx, html, &res), HS_CLEAN);
+	assert_string_equal(res.headers, "");	/* the link is beyond 2 MiB */
+	assert_string_equal(res.reason, "HTML beyond 2097152 bytes not "
+	    "examined");
+	assert_true(test_seconds_since(&t0) < 20.0);
+
+	/* within the limit, the same link at the end is found */
+	hs_plugin.fini(ctx);
+	ctx = start(&fh, "max_html_size=20M", NULL);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(part(ctx, html, &res), HS_CLEAN);
+	assert_string_equal(res.headers, "X-Holdscan-Phishing: suspected (link "
+	    "text shows bank.example, goes to evil.example)");
+	assert_true(test_seconds_since(&t0) < 60.0);
+
+	/* deeper than libxml2's own limit (256) is still looked at */
+	strcpy(html + 5 * 300, tail);
+	assert_int_equal(part(ctx, html, &res), HS_CLEAN);
+	assert_contains(res.headers, "goes to evil.example");
+	free(html);
+	hs_plugin.fini(ctx);
+}
+
+static void
+test_max_links_is_a_bound(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	void		*ctx = start(&fh, "max_links=3", NULL);
+
+	(void)state;
+	part(ctx, "<a href=x>1</a><a href=x>2</a><a href=x>3</a>"
+	    "<a href=http://evil.example>bank.example</a>", &res);
+	assert_string_equal(res.headers, "");
+	assert_string_equal(res.reason, "links beyond 3 not examined");
+	part(ctx, "<a href=x>1</a><a href=http://evil.example>bank.example</a>"
+	    "<a href=x>3</a><a href=x>4</a>", &res);
+	assert_string_equal(res.reason, "phishing suspected: link text shows "
+	    "bank.example, goes to evil.example; links beyond 3 not examined");
+	hs_plugin.fini(ctx);
+}
+
+/* Long host names: the header and the reason are cut, never malformed. */
+static void
+test_long_reports_are_cut_to_fit(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	void		*ctx = start(&fh, "max_links=4", NULL);
+	char		 html[4096], host[120];
+	size_t		 i, len = 0;
+
+	(void)state;
+	memset(host, 'a', 100);
+	memcpy(host + 100, ".example", 9);
+	for (i = 0; i < 4; i++)
+		len += (size_t)snprintf(html + len, sizeof(html) - len,
+		    "<a href=http://%zu%s>www.%zu%s</a>", i, host, i + 5, host);
+	(void)snprintf(html + len, sizeof(html) - len, "<a href=x>y</a>"
+	    "<iframe></iframe>");
+	part(ctx, html, &res);
+	assert_true(strlen(res.headers) < sizeof(res.headers));
+	assert_non_null(strstr(res.headers, "X-Holdscan-Phishing: suspected "
+	    "(link text shows www.5aaaa"));
+	assert_string_equal(res.headers + strlen(res.headers) - 4, "...)");
+	assert_null(strchr(res.headers, '\n'));
+	/* the host names are cut too: printable, with "..." */
+	assert_non_null(strstr(res.headers, "aaa..., goes to 0aaa"));
+	len = strlen(res.reason);
+	assert_true(len < sizeof(res.reason));
+	assert_string_equal(res.reason + len - 29, "; links beyond 4 not "
+	    "examined");
+	hs_plugin.fini(ctx);
+}
+
+/* scan(): every text/html part of the MIME tree, nothing else. */
+static void
+test_scan_walks_the_html_parts(void **state)
+{
+	struct fake_host fh;
+	struct hs_result res;
+	struct hs_msg	 m;
+	void		*ctx = start(&fh, NULL);
+	const char	*text =
+	    "From: a@bank.example\n"
+	    "Subject: verify\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/alternative; boundary=\"b\"\n"
+	    "\n"
+	    "--b\n"
+	    "Content-Type: text/plain\n"
+	    "\n"
+	    "<a href=http://other.example>plain.example</a>\n"
+	    "--b\n"
+	    "Content-Type: text/html; charset=utf-8\n"
+	    "Content-Transfer-Encoding: quoted-printable\n"
+	    "\n"
+	    "<a href=3D\"http://evil.example/\">https://www.bank.exa=\n"
+	    "mple/</a>\n"
+	    "--b--\n";
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.queue_id = "TEST";
+	m.data = text;
+	m.len = strlen(text);
+	memset(&res, 0, sizeof(res));
+	mime_init();
+	assert_int_equal(hs_plugin.scan(ctx, &m, &res), 0);
+	assert_int_equal(res.verdict, HS_CLEAN);
+	assert_string_equal(res.headers, "X-Holdscan-Phishing: suspected (link "
+	    "text shows www.bank.example, goes to evil.example)");
+	hs_plugin.fini(ctx);
+}
+
+static void
+test_options_and_info(void **state)
+{
+	struct fake_host fh;
+	const char	*why = NULL, *missing;
+	void		*ctx = NULL;
+	char		 info[200];
+
+	(void)state;
+	fake_host_init(&fh, &hs_plugin);
+	assert_int_equal(fake_set(&fh, "phishing_action", "highlight"), 0);
+	assert_int_equal(hs_plugin.init(&fh.host, &ctx, &why), -1);
+	assert_string_equal(why, "phishing_action: use tag or block");
+	assert_int_equal(fake_set(&fh, "phishing_action", "block"), 0);
+	assert_int_equal(fake_set(&fh, "max_html_size", "100"), 0);
+	assert_int_equal(hs_plugin.init(&fh.host, &ctx, &why), -1);
+	assert_string_equal(why, "max_html_size: use at least 1K");
+	assert_int_equal(fake_set(&fh, "max_html_size", "1M"), 0);
+	assert_int_equal(fake_set(&fh, "phishing_safe_sites", "a.example b"),
+	    0);
+	assert_int_equal(hs_plugin.init(&fh.host, &ctx, &why), 0);
+	hs_plugin.info(ctx, info, sizeof(info));
+	assert_contains(info, "phishing block, 2 safe sites");
+	assert_int_equal(fake_set(&fh, "phishing_action", "x"), 0);
+	assert_int_equal(hs_plugin.reload(ctx, &why), -1);
+	assert_int_equal(fake_set(&fh, "phishing_action", "tag"), 0);
+	assert_int_equal(hs_plugin.reload(ctx, &why), 0);
+	hs_plugin.info(ctx, info, sizeof(info));
+	assert_contains(info, "phishing tag");
+	hs_plugin.fini(ctx);
+	if ((missing = fake_undocumented(&hs_plugin)) != NULL)
+		fail_msg("etc/holdscan.conf does not show %s", missing);
+}
+
+/* Disarming: what runs code goes, the rest stays. */
+static void
+test_disarm_removes_active_content(void **state)
+{
+	const char	*in =
+	    "<html><body onload=\"steal()\"><p class=x onclick='x()'>Hello "
+	    "<b>world</b></p><script>alert(1)</script>"
+	    "<iframe src=http://evil.example></iframe>"
+	    "<object data=x.swf><param name=a value=b>fallback</object>"
+	    "<embed src=y>"
+	    "<form action=http://evil.example><input name=pw></form>"
+	    "<a href=' JaVa\tScript:alert(2)'>js</a>"
+	    "<a href='https://ok.example/'>ok</a>"
+	    "<img src='data:image/png;base64,AAAA' alt=pic>"
+	    "<img src='https://ok.example/i.png'>"
+	    "<div OnMouseOver=x>kept</div></body></html>";
+	const char	*why = NULL;
+	char		*out = NULL;
+	size_t		 len = 0, removed = 0;
+
+	(void)state;
+	assert_int_equal(html_disarm(in, strlen(in), &out, &len, &removed,
+	    &why), 0);
+	assert_int_equal(strlen(out), len);
+	assert_null(strcasestr(out, "script"));
+	assert_null(strstr(out, "iframe"));
+	assert_null(strstr(out, "object"));
+	assert_null(strstr(out, "embed"));
+	assert_null(strstr(out, "form"));
+	assert_null(strstr(out, "param"));
+	assert_null(strcasestr(out, "onload"));
+	assert_null(strcasestr(out, "onclick"));
+	assert_null(strcasestr(out, "onmouseover"));
+	assert_null(strstr(out, "data:"));
+	assert_contains(out, "<p class=\"x\">Hello <b>world</b></p>");
+	assert_contains(out, "<a>js</a>");
+	assert_contains(out, "<a href=\"https://ok.example/\">ok</a>");
+	assert_contains(out, "<img src=\"https://ok.example/i.png\">");
+	assert_contains(out, "<div>kept</div>");
+	assert_contains(out, "</b></p>fallback<input name=\"pw\"><a>js</a>");
+	/* 6 elements (embed holds the rest: libxml2 does not know it as
+	 * empty, and its content stays), 5 attributes */
+	assert_int_equal(removed, 6 + 5);
+	free(out);
+
+	/* nothing to remove: the same text; hostile input: an answer */
+	assert_int_equal(html_disarm("<p>plain</p>", 12, &out, &len, &removed,
+	    &why), 0);
+	assert_int_equal(removed, 0);
+	assert_contains(out, "<p>plain</p>");
+	free(out);
+	assert_int_equal(html_disarm("<scr<script>ipt>x</script", 25, &out,
+	    &len, &removed, &why), 0);
+	assert_null(strstr(out, "<script"));
+	free(out);
+	assert_int_equal(html_disarm("", 0, &out, &len, &removed, &why), 0);
+	free(out);
+
+	/*
+	 * libxml2 drops a control byte that a browser keeps: "<\a/style>"
+	 * must not come out as "</style>", ending the style before the
+	 * script for a browser (found by fuzz_html).
+	 */
+	in = "<style>p{}<\a/style><script>alert(1)</script>";
+	assert_int_equal(html_disarm(in, strlen(in), &out, &len, &removed,
+	    &why), 0);
+	assert_null(strstr(out, "<script"));
+	assert_null(strstr(out, "</style>"));
+	free(out);
+	in = "<style>p { color: red }</style><p>x</p>";
+	assert_int_equal(html_disarm(in, strlen(in), &out, &len, &removed,
+	    &why), 0);
+	assert_contains(out, "<style>p { color: red }</style>");
+	assert_int_equal(removed, 0);
+	free(out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_link_text_host_differs_from_href),
+		cmocka_unit_test(test_same_site_and_subdomains_are_fine),
+		cmocka_unit_test(test_numeric_and_punycode_hosts),
+		cmocka_unit_test(test_forms_and_active_content),
+		cmocka_unit_test(test_block_action_blocks_phishing_only),
+		cmocka_unit_test(test_safe_sites_are_never_reported),
+		cmocka_unit_test(test_malformed_html),
+		cmocka_unit_test(test_encoding_errors_say_nothing),
+		cmocka_unit_test(test_utf16_parts_are_read),
+		cmocka_unit_test(test_ten_megabytes_of_nested_divs_are_bounded),
+		cmocka_unit_test(test_max_links_is_a_bound),
+		cmocka_unit_test(test_long_reports_are_cut_to_fit),
+		cmocka_unit_test(test_scan_walks_the_html_parts),
+		cmocka_unit_test(test_options_and_info),
+		cmocka_unit_test(test_disarm_removes_active_content),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -425,7 +425,8 @@ install: progs
 	    dst=$(DESTDIR)$(MANDIR)/man$${f##*.}/$${f#doc/}; \
 	    sed $(PATH_SED) "$$f" >"$$dst"; chmod 0644 "$$dst"; \
 	done
-	install -m 0644 README.md doc/quickstart.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 README.md doc/quickstart.md doc/farm.md \
+	    $(DESTDIR)$(DOCDIR)/
 	@set -e; for f in $(UNITS); do \
 	    dst=$(DESTDIR)$(SYSTEMDDIR)/$${f#init/}; \
 	    sed $(INIT_SED) "$$f" >"$$dst"; chmod 0644 "$$dst"; \

@@ -8,12 +8,15 @@
 #     myhostname) take mail: every message of both is in message_log
 #     exactly once (rows per host = sink deliveries, no (host, queue id)
 #     twice), and each says "connected" once.
+#     holdscan log on A reads both hosts' records from the database,
+#     with a host column.
 #  3. A's holdscand killed with SIGKILL while it ships, started again:
 #     still exactly once.
 #  4. PostgreSQL stopped (by pid) for about 20 s under mail flow: the mail
 #     is delivered while it is down, each host warns once, the outbox
 #     metric grows; PostgreSQL back: one info line each, every row
-#     arrives, no duplicates, the outbox is empty.
+#     arrives, no duplicates, the outbox is empty. While it is down,
+#     holdscan log warns and shows the local log.
 #  5. A database that does not exist: one line that says so, mail
 #     delivered and logged locally (holdscan log), db status exits 1.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
@@ -23,7 +26,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 pg_available || skip_all "postgresql-15 is not installed (make deps)"
 
-plan 29
+plan 33
 
 pg_start P || bail_out "PostgreSQL did not start"
 sb_start A || bail_out "sandbox A did not start"
@@ -97,6 +100,19 @@ check_eq 'a row carries the sender and recipients' \
         array_to_string(recipients, ',') FROM message_log
         WHERE host = '$HOST_B'")" 'farm@example.org rcpt@example.net'
 
+"$HOLDSCAN" -c "$CONF_A" log --sender farm@example.org --json \
+    >"$HS_TMP/central.json" 2>"$HS_TMP/central.err"
+check_eq 'holdscan log on A reads every host from the database (--json)' \
+    "$("$HS_PYTHON" -c '
+import collections, json, sys
+n = collections.Counter(r["host"] for r in json.load(open(sys.argv[1])))
+print(" ".join("%d" % n[h] for h in sys.argv[2:]))' \
+    "$HS_TMP/central.json" "$HOST_A" "$HOST_B")" '60 40'
+"$HOLDSCAN" -c "$CONF_A" log --sender farm@example.org \
+    >"$HS_TMP/central.txt" 2>&1
+check_eq 'and in text, with a host column' \
+    "$(grep -c "^$HOST_B " "$HS_TMP/central.txt")" 40
+
 # --- 3. kill -9 while shipping --------------------------------------------------
 # Small batches: the records reach the outbox a few at a time, and the
 # kill comes after the first rows arrived, with most still to ship.
@@ -135,6 +151,12 @@ outbox_grew() {
 }
 check 'A: the outbox grows, the database is down (metrics)' \
     wait_until 10 outbox_grew
+"$HOLDSCAN" -c "$CONF_A" log --limit 3 >"$HS_TMP/local.txt" \
+    2>"$HS_TMP/local.err"
+check_eq 'holdscan log while the database is down: this host'"'"'s log' \
+    "$?:$(wc -l <"$HS_TMP/local.txt")" '0:3'
+check 'with a warning that says so' grep -q \
+    'warning: database: .*showing the log of this host only' "$HS_TMP/local.err"
 left=$((20 - ($(date +%s) - down_at)))
 [ "$left" -gt 0 ] && sleep "$left"
 check_eq 'each host warned once that the database is gone' \

@@ -19,6 +19,9 @@
 #     holdscan log warns and shows the local log.
 #  5. A database that does not exist: one line that says so, mail
 #     delivered and logged locally (holdscan log), db status exits 1.
+#     A conninfo libpq cannot parse: one line too.
+#  6. A schema newer than this holdscan's: db upgrade refuses it, db
+#     status says so.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -26,7 +29,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 pg_available || skip_all "postgresql-15 is not installed (make deps)"
 
-plan 33
+plan 38
 
 pg_start P || bail_out "PostgreSQL did not start"
 sb_start A || bail_out "sandbox A did not start"
@@ -194,3 +197,27 @@ check_eq 'the local log has every message of B' \
     "$(grep -c 'farm@example.org' "$HS_TMP/blog")" "$(sink_count B)"
 "$HOLDSCAN" -c "$CONF_B" db status >"$HS_TMP/bstatus" 2>&1
 check_eq 'db status with the wrong database: exit 1' "$?" 1
+
+hs_stop B
+conf B "host=$P_PG_DIR dbname=holdscan nosuchoption=1"
+start=$(wc -l <"$(sb_dir B)/hs/holdscand.log")
+hs_run B || bail_out "holdscand B did not start with a bad conninfo"
+b_before=$(sink_count B)
+send B 5
+check 'B delivers with a bad conninfo' wait_sink B $((b_before + 5)) 60
+sleep 5
+tail -n "+$((start + 1))" "$(sb_dir B)/hs/holdscand.log" | grep 'database' \
+    >"$HS_TMP/badinfo"
+check_eq 'one line about the bad conninfo, which names the option' \
+    "$(wc -l <"$HS_TMP/badinfo") $(grep -c 'nosuchoption' "$HS_TMP/badinfo")" \
+    '1 1'
+
+# --- 6. a schema from the future --------------------------------------------------------
+pg_sql P 'UPDATE holdscan_schema SET version = 99'
+"$HOLDSCAN" -c "$CONF_A" db upgrade >"$HS_TMP/up99" 2>&1
+check_eq 'db upgrade refuses a newer schema' "$?" 1
+check 'and says why' grep -q 'version 99, newer than this holdscan' "$HS_TMP/up99"
+"$HOLDSCAN" -c "$CONF_A" db status >"$HS_TMP/st99" 2>&1
+check 'db status says so' grep -q '^schema version: 99 (newer than this holdscan)' \
+    "$HS_TMP/st99"
+pg_sql P 'UPDATE holdscan_schema SET version = 1'

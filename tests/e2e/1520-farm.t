@@ -177,17 +177,24 @@ check 'each host said once that it is back' wait_until 10 back
 check 'A: the outbox is empty again (metrics)' wait_until 10 grep -q \
     '^holdscan_outbox_pending 0' "$METRICS_A"
 
-# --- 5. a database that does not exist ---------------------------------------------
-hs_stop B
-conf B "host=$P_PG_DIR dbname=nosuchdb user=holdscan"
-start=$(wc -l <"$(sb_dir B)/hs/holdscand.log")
-hs_run B || bail_out "holdscand B did not start with a wrong database"
-b_before=$(sink_count B)
-send B 10
-check 'B delivers with a wrong database' wait_sink B $((b_before + 10)) 60
-sleep 8
-tail -n "+$((start + 1))" "$(sb_dir B)/hs/holdscand.log" | grep 'database' \
-    >"$HS_TMP/wrongdb"
+# --- 5. a database that does not exist, a conninfo libpq cannot parse -------------
+# wrong_db WHAT CONNINFO N OUT - restart B with CONNINFO, send N messages,
+# check they are delivered, and after a few seconds of retries put B's
+# log lines about the database into OUT.
+wrong_db() {
+	hs_stop B
+	conf B "$2"
+	_wd_start=$(wc -l <"$(sb_dir B)/hs/holdscand.log")
+	hs_run B || bail_out "holdscand B did not start with $1"
+	_wd_before=$(sink_count B)
+	send B "$3"
+	check "B delivers with $1" wait_sink B $((_wd_before + $3)) 60
+	sleep 6
+	tail -n "+$((_wd_start + 1))" "$(sb_dir B)/hs/holdscand.log" |
+	    grep 'database' >"$4"
+}
+wrong_db 'a wrong database' "host=$P_PG_DIR dbname=nosuchdb user=holdscan" 10 \
+    "$HS_TMP/wrongdb"
 check_eq 'one line about it' "$(wc -l <"$HS_TMP/wrongdb")" 1
 check 'which says why' grep -q 'database "nosuchdb" does not exist' \
     "$HS_TMP/wrongdb"
@@ -198,16 +205,8 @@ check_eq 'the local log has every message of B' \
 "$HOLDSCAN" -c "$CONF_B" db status >"$HS_TMP/bstatus" 2>&1
 check_eq 'db status with the wrong database: exit 1' "$?" 1
 
-hs_stop B
-conf B "host=$P_PG_DIR dbname=holdscan nosuchoption=1"
-start=$(wc -l <"$(sb_dir B)/hs/holdscand.log")
-hs_run B || bail_out "holdscand B did not start with a bad conninfo"
-b_before=$(sink_count B)
-send B 5
-check 'B delivers with a bad conninfo' wait_sink B $((b_before + 5)) 60
-sleep 5
-tail -n "+$((start + 1))" "$(sb_dir B)/hs/holdscand.log" | grep 'database' \
-    >"$HS_TMP/badinfo"
+wrong_db 'a bad conninfo' "host=$P_PG_DIR dbname=holdscan nosuchoption=1" 5 \
+    "$HS_TMP/badinfo"
 check_eq 'one line about the bad conninfo, which names the option' \
     "$(wc -l <"$HS_TMP/badinfo") $(grep -c 'nosuchoption' "$HS_TMP/badinfo")" \
     '1 1'

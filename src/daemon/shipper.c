@@ -354,7 +354,8 @@ went_down(struct shipper *s, char *why)
 	s->conn = NULL;
 	__atomic_store_n(&s->up, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->drained, false, __ATOMIC_RELAXED);
-	if (!s->down_logged)
+	/* Stopping ends a wait for the database: that is no outage. */
+	if (!s->down_logged && !stopped(s))
 		hs_warnx("database: %s; the message log waits in the outbox "
 		    "and is shipped when the database is back (mail flow goes "
 		    "on)", why);

@@ -22,6 +22,9 @@
 #     A conninfo libpq cannot parse: one line too.
 #  6. A schema newer than this holdscan's: db upgrade refuses it, db
 #     status says so.
+#  7. A hung database (every PostgreSQL process stopped with SIGSTOP):
+#     mail flows, holdscand stops at once all the same; thawed, every
+#     row arrives once.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -29,7 +32,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 pg_available || skip_all "postgresql-15 is not installed (make deps)"
 
-plan 38
+plan 42
 
 pg_start P || bail_out "PostgreSQL did not start"
 sb_start A || bail_out "sandbox A did not start"
@@ -220,3 +223,20 @@ check 'and says why' grep -q 'version 99, newer than this holdscan' "$HS_TMP/up9
 check 'db status says so' grep -q '^schema version: 99 (newer than this holdscan)' \
     "$HS_TMP/st99"
 pg_sql P 'UPDATE holdscan_schema SET version = 1'
+
+# --- 7. a hung database ------------------------------------------------------------
+a_before=$(sink_count A)
+pids=$(pg_pids P)
+# shellcheck disable=SC2086 # pids, one a word
+kill -STOP $pids
+send A 20
+check 'A delivers while the database hangs' wait_sink A $((a_before + 20)) 60
+t0=$(date +%s)
+hs_stop A
+check_eq 'holdscand stops at once though its database hangs' \
+    "$(($(date +%s) - t0 <= 3))" 1
+# shellcheck disable=SC2086 # pids, one a word
+kill -CONT $pids
+hs_run A || bail_out "holdscand A did not start again"
+check 'thawed: every message of A arrives' wait_until 60 rows_are "$HOST_A" A
+check_eq 'none twice' "$(dups)" 0

@@ -20,6 +20,8 @@
 #   pg_stop NAME          SIGINT (fast shutdown) to its postmaster by pid,
 #                         wait (bounded), then SIGKILL by pid
 #   pg_sql NAME SQL       psql -Atq -c SQL on NAME's database
+#   pg_pids NAME          its postmaster and the postmaster's children
+#                         (to freeze it with SIGSTOP, by pid)
 #   pg_stop_all           stop every cluster started here (tap.sh's exit
 #                         trap calls it); the directories go with HS_TMP's
 #                         cleanup unless HS_KEEP=1
@@ -118,6 +120,9 @@ pg_start() {
 pg_stop() {
 	_pgt_pid=$(_pg_get "$1" PG_PID)
 	[ -n "$_pgt_pid" ] || return 0
+	# A test may have frozen it (pg_pids): thaw it first.
+	# shellcheck disable=SC2046 # pids, one a word
+	kill -CONT $(pg_pids "$1") 2>/dev/null
 	kill -INT "$_pgt_pid" 2>/dev/null
 	_pgt_i=0
 	while [ "$_pgt_i" -lt 150 ] && kill -0 "$_pgt_pid" 2>/dev/null; do
@@ -131,6 +136,13 @@ pg_stop() {
 	wait "$(_pg_get "$1" PG_SUB)" 2>/dev/null
 	eval "$1_PG_PID="
 	return 0
+}
+
+pg_pids() {
+	_pgp_pid=$(_pg_get "$1" PG_PID)
+	[ -n "$_pgp_pid" ] || return 0
+	echo "$_pgp_pid"
+	ps -o pid= --ppid "$_pgp_pid"
 }
 
 pg_sql() {

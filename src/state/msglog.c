@@ -18,7 +18,11 @@
  *	  msglog-events.db  seq -> events (duplicates, in their order)
  *	  msglog-meta.db    "seq" -> the last sequence number given
  *	The sequence number only grows (pruning never lowers it): with the
- *	host name it names a record everywhere.
+ *	host name it names a record everywhere. On a farm (database set)
+ *	each change of a record (msglog_add(), an event, a corrected new
+ *	id, a retraction) also puts its sequence number into the outbox
+ *	(outbox.c) in the same transaction; msglog_open_reader() gives the
+ *	shipper thread handles of its own to read what it ships.
  *
  *	A record is one line of tab-separated fields, in this order:
  *	  1 (the format), seq, time, host, original id, original inode, new

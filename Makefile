@@ -76,14 +76,17 @@ SOAK_LONG_RATE	?= 50
 # seccomp filter (libseccomp). Tests and tools link everything.
 PKGS		 = libconfuse gmime-3.0 libclamav zlib libpcre2-8 libseccomp \
 		   libarchive libmagic libxml-2.0
-PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 2>/dev/null)
-PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -ldl -pthread
+PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 libpq 2>/dev/null)
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) libpq 2>/dev/null) -ldb-5.3 -ldl -pthread
 TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CONFUSE_LIBS	:= $(shell pkg-config --libs libconfuse 2>/dev/null)
 GMIME_LIBS	:= $(shell pkg-config --libs gmime-3.0 2>/dev/null)
 SECCOMP_LIBS	:= $(shell pkg-config --libs libseccomp 2>/dev/null)
-DAEMON_LIBS	 = $(CONFUSE_LIBS) -ldb-5.3 -pthread
-TOOL_LIBS	 = $(CONFUSE_LIBS) -ldb-5.3 -pthread
+# libpq (a farm's database, state/pgdb.c) only where the store layer is:
+# holdscand's master and the holdscan tool, never the scanner program.
+PQ_LIBS		:= $(shell pkg-config --libs libpq 2>/dev/null)
+DAEMON_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) -ldb-5.3 -pthread
+TOOL_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) -ldb-5.3 -pthread
 SCANNER_LIBS	 = $(GMIME_LIBS) $(CONFUSE_LIBS) $(SECCOMP_LIBS) -ldl
 
 WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -282,7 +285,7 @@ DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libclamav-dev libdb5.3-dev db5.3-util libconfuse-dev \
 	   libgmime-3.0-dev zlib1g-dev libmagic-dev libarchive-dev libpcre2-dev \
 	   libxml2-dev libseccomp-dev libcmocka-dev \
-	   postfix clamav-testfiles \
+	   postfix clamav-testfiles postgresql-15 libpq-dev \
 	   swaks spamassassin spamd spamc python3 perl procps iproute2 man-db \
 	   systemd shellcheck cppcheck
 
@@ -433,7 +436,8 @@ install: progs
 	    dst=$(DESTDIR)$(MANDIR)/man$${f##*.}/$${f#doc/}; \
 	    sed $(PATH_SED) "$$f" >"$$dst"; chmod 0644 "$$dst"; \
 	done
-	install -m 0644 README.md doc/quickstart.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 README.md doc/quickstart.md doc/farm.md \
+	    $(DESTDIR)$(DOCDIR)/
 	@set -e; for f in $(UNITS); do \
 	    dst=$(DESTDIR)$(SYSTEMDDIR)/$${f#init/}; \
 	    sed $(INIT_SED) "$$f" >"$$dst"; chmod 0644 "$$dst"; \

@@ -161,6 +161,12 @@ static const struct param params[] = {
 	{ "message_log_retention", P_TIME, "30d", F(message_log_retention),
 	    1000L, 36500L * 86400000L, NULL,
 	    "how long a record is kept in the message log" },
+	/* a farm: the message log shipped to PostgreSQL */
+	{ "database", P_STR, "", F(database), NOLIM, NULL,
+	    "PostgreSQL conninfo or URI the message log is shipped to; "
+	    "empty: this host only" },
+	{ "outbox_limit", P_INT, "1000000", F(outbox_limit), 1, 1000000000L,
+	    NULL, "records waiting to be shipped to the database, at most" },
 	/* commit */
 	{ "fsync_method", P_ENUM, "syncfs", F(fsync_method), NOLIM,
 	    "syncfs fsync",

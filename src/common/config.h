@@ -106,6 +106,10 @@ struct hs_config {
 	bool	 message_log;
 	long	 message_log_retention;	/* ms */
 
+	/* a farm */
+	char	*database;		/* libpq conninfo or URI; "": none */
+	long	 outbox_limit;		/* records waiting to be shipped */
+
 	/* commit */
 	enum fsync_method fsync_method;
 

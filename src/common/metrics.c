@@ -97,6 +97,17 @@ static const struct mdef {
 	M("holdscan_scanner_restarts_total", "counter",
 	    "scanner parents started again after one died", scanner_restarts,
 	    MK_U64),
+	M("holdscan_outbox_pending", "gauge",
+	    "message log records waiting to be shipped to the database",
+	    outbox_pending, MK_U64),
+	M("holdscan_outbox_dropped_total", "counter",
+	    "records dropped from the outbox at outbox_limit (never shipped)",
+	    outbox_dropped, MK_U64),
+	M("holdscan_shipped_total", "counter",
+	    "message log records shipped to the database", shipped, MK_U64),
+	M("holdscan_database_up", "gauge",
+	    "1 while the shipper is connected to the database", database_up,
+	    MK_U64),
 #undef M
 };
 

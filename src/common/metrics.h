@@ -43,6 +43,10 @@ struct metrics {
 	time_t		 scanner_last_exit_time;
 	uint32_t	 engine_generation;
 	char		 engine_info[480];
+	uint64_t	 outbox_pending;	/* gauge: records to ship (a farm) */
+	uint64_t	 outbox_dropped;	/* dropped at outbox_limit */
+	uint64_t	 shipped;		/* records shipped to the database */
+	uint64_t	 database_up;		/* gauge: 1 connected, 0 not */
 	char		 last_error[512];
 	time_t		 last_error_time;
 	struct histogram latency;		/* hold -> incoming, seconds */

@@ -86,8 +86,10 @@
 #include "daemon/notify.h"
 #include "daemon/pipeline.h"
 #include "daemon/reload.h"
+#include "daemon/shipper.h"
 #include "daemon/watch.h"
 #include "daemon/worker.h"
+#include "state/outbox.h"
 
 #define LAYOUT_CHECK_MS		1000	/* main.cf looked at, when idle */
 #define LAYOUT_RETRY_MS		10000	/* after postconf failed */
@@ -895,6 +897,10 @@ restart_only(const struct hs_config *old, const struct hs_config *conf,
 	CHANGED(syslog_name);
 	CHANGED(syslog_facility);
 	CHANGED(log_file);
+	/* The shipper and the outbox live with the state environment. */
+	CHANGED(database);
+	if (old->outbox_limit != conf->outbox_limit)
+		note_changed(buf, size, "outbox_limit", "", "x");
 #undef CHANGED
 }
 
@@ -1068,6 +1074,14 @@ write_metrics(struct holdscand *d)
 	    sizeof(d->metrics.scanner_last_exit), "%s", d->pool.last_exit);
 	d->metrics.scanner_last_exit_time = d->pool.last_exit_time;
 	d->metrics.engine_generation = d->pool.generation;
+	if (d->pipe->state.outbox != NULL) {
+		d->metrics.outbox_pending = shipper_drained(
+		    d->pipe->state.shipper) ? 0 :
+		    outbox_pending(d->pipe->state.outbox);
+		d->metrics.outbox_dropped = outbox_dropped(d->pipe->state.outbox);
+	}
+	d->metrics.shipped = shipper_shipped(d->pipe->state.shipper);
+	d->metrics.database_up = shipper_up(d->pipe->state.shipper);
 	(void)snprintf(d->metrics.engine_info, sizeof(d->metrics.engine_info),
 	    "%s", d->pool.engine_info);
 	if (metrics_write(&d->metrics, d->conf->metrics_file) < 0)

@@ -15,10 +15,12 @@
 #include <sysexits.h>
 
 #include "daemon/instance.h"
+#include "daemon/shipper.h"
 #include "daemon/stateenv.h"
 #include "state/aside.h"
 #include "state/journal.h"
 #include "state/msglog.h"
+#include "state/outbox.h"
 #include "state/statedb.h"
 #include "state/statewatch.h"
 #include "common/log.h"
@@ -109,6 +111,37 @@ fail:
 	return (-1);
 }
 
+/*
+ * A farm (database set): the outbox, filled in the message log's
+ * transactions, and the thread that ships it. A failure here costs the
+ * farm, never the mail: one warning, and the log stays on this host.
+ */
+static void
+farm_open(struct stateenv *env, const struct hs_config *conf,
+    const struct queue_layout *ql)
+{
+	char	*error = NULL;
+
+	if (conf->database == NULL || conf->database[0] == '\0')
+		return;
+	if (env->msglog == NULL) {
+		hs_warnx("database is set but the message log is off "
+		    "(message_log = no, or it cannot be opened): nothing is "
+		    "shipped");
+		return;
+	}
+	if (outbox_open(env->sdb, conf->outbox_limit, &env->outbox,
+	    &error) < 0 ||
+	    shipper_start(env->sdb, conf->database, ql->myhostname != NULL ?
+	    ql->myhostname : "", &env->shipper, &error) < 0) {
+		hs_warnx("%s; the message log stays on this host", error);
+		free(error);
+		outbox_close(&env->outbox);
+		return;
+	}
+	msglog_set_outbox(env->msglog, env->outbox);
+}
+
 int
 stateenv_open(struct stateenv *env, const struct hs_config *conf,
     const struct queue_layout *ql, char **error_r)
@@ -151,6 +184,7 @@ stateenv_open(struct stateenv *env, const struct hs_config *conf,
 		hs_warnx("%s", error);
 		free(error);
 	}
+	farm_open(env, conf, ql);
 	return (0);
 }
 
@@ -158,7 +192,9 @@ void
 stateenv_close(struct stateenv *env)
 {
 	statewatch_stop(&env->watch);
+	shipper_stop(&env->shipper);
 	msglog_close(&env->msglog);
+	outbox_close(&env->outbox);
 	quarantine_close(&env->quarantine);
 	aside_close(&env->aside);
 	journal_close(&env->journal);

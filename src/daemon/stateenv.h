@@ -20,6 +20,8 @@ struct stateenv {
 	struct quarantine *quarantine;
 	struct msglog	*msglog;	/* NULL: message_log = no */
 	struct statewatch *watch;	/* ends lock waits on the dead */
+	struct outbox	*outbox;	/* a farm: database set, else NULL */
+	struct shipper	*shipper;	/* ships it (daemon/shipper.c) */
 };
 
 /*

@@ -18,7 +18,11 @@
  *	  msglog-events.db  seq -> events (duplicates, in their order)
  *	  msglog-meta.db    "seq" -> the last sequence number given
  *	The sequence number only grows (pruning never lowers it): with the
- *	host name it names a record everywhere.
+ *	host name it names a record everywhere. On a farm (database set)
+ *	each change of a record (msglog_add(), an event, a corrected new
+ *	id, a retraction) also puts its sequence number into the outbox
+ *	(outbox.c) in the same transaction; msglog_open_reader() gives the
+ *	shipper thread handles of its own to read what it ships.
  *
  *	A record is one line of tab-separated fields, in this order:
  *	  1 (the format), seq, time, host, original id, original inode, new
@@ -49,6 +53,7 @@
 
 #include "common/xalloc.h"
 #include "state/msglog.h"
+#include "state/outbox.h"
 #include "state/record.h"
 
 #define NFIELDS		20	/* at least; the 21st (later ids) may be missing */
@@ -61,6 +66,7 @@ struct msglog {
 	DB		*index;
 	DB		*events;
 	DB		*meta;
+	struct outbox	*outbox;	/* borrowed; NULL: no farm */
 };
 
 /* --- the value format -------------------------------------------------- */
@@ -305,29 +311,6 @@ bad:
 
 /* --- keys ---------------------------------------------------------------- */
 
-static void
-seq_key(uint64_t seq, unsigned char k[8])
-{
-	int	 i;
-
-	for (i = 7; i >= 0; i--) {
-		k[i] = (unsigned char)(seq & 0xff);
-		seq >>= 8;
-	}
-}
-
-static uint64_t
-seq_of(const void *k, size_t len)
-{
-	const unsigned char *p = k;
-	uint64_t	 v = 0;
-	size_t		 i;
-
-	for (i = 0; i < len && i < 8; i++)
-		v = (v << 8) | p[i];
-	return (v);
-}
-
 /* An index key: prefix c and s (lower case when fold), in a new string. */
 static char *
 index_key(int c, const char *s, bool fold, size_t *len_r)
@@ -368,7 +351,7 @@ index_keys(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
 	nmax++;
 	v = xcalloc(nmax, sizeof(*v));
 	tk[0] = 't';
-	seq_key((uint64_t)r.time, tk + 1);
+	record_key_u64((uint64_t)r.time, tk + 1);
 	v[n].data = xmalloc(9);
 	memcpy(v[n].data, tk, 9);
 	v[n].size = 9;
@@ -452,6 +435,41 @@ msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r)
 	return (0);
 }
 
+int
+msglog_open_reader(struct statedb *sdb, struct msglog **ml_r, char **error_r)
+{
+	struct msglog	*ml = xcalloc(1, sizeof(*ml));
+
+	ml->sdb = sdb;
+	if (statedb_open_db_flags(sdb, MSGLOG_DB_NAME, 0, DB_MULTIVERSION,
+	    &ml->db, error_r) < 0 ||
+	    statedb_open_db_flags(sdb, MSGLOG_EVENTS_NAME, DB_DUP,
+	    DB_MULTIVERSION, &ml->events, error_r) < 0) {
+		int	 err = errno;
+
+		msglog_close(&ml);
+		errno = err;
+		return (-1);
+	}
+	*ml_r = ml;
+	return (0);
+}
+
+void
+msglog_set_outbox(struct msglog *ml, struct outbox *ob)
+{
+	ml->outbox = ob;
+}
+
+/* The change of record seq goes to the outbox too (a farm), in txn. */
+static int
+to_outbox(struct msglog *ml, DB_TXN *txn, uint64_t seq, char **error_r)
+{
+	if (ml->outbox == NULL)
+		return (0);
+	return (outbox_put(ml->outbox, txn, seq, error_r));
+}
+
 void
 msglog_close(struct msglog **mlp)
 {
@@ -496,9 +514,9 @@ msglog_add(struct msglog *ml, DB_TXN *txn, struct msglog_rec *r,
 	    &ret);
 	if (found < 0)
 		return (db_fail(error_r, "read the sequence", ret));
-	r->seq = found && oldlen == 8 ? seq_of(old, 8) + 1 : 1;
+	r->seq = found && oldlen == 8 ? record_u64(old, 8) + 1 : 1;
 	free(old);
-	seq_key(r->seq, k);
+	record_key_u64(r->seq, k);
 	if ((ret = record_put(ml->meta, txn, "seq", 3, k, 8)) != 0)
 		return (db_fail(error_r, "write the sequence", ret));
 	msglog_encode(r, &val);
@@ -506,7 +524,7 @@ msglog_add(struct msglog *ml, DB_TXN *txn, struct msglog_rec *r,
 	buf_free(&val);
 	if (ret != 0)
 		return (db_fail(error_r, "write", ret));
-	return (0);
+	return (to_outbox(ml, txn, r->seq, error_r));
 }
 
 /*
@@ -554,12 +572,16 @@ msglog_set_new_id(struct msglog *ml, uint64_t seq, const char *new_id,
 	unsigned char	 k[8];
 	int		 ret;
 
-	seq_key(seq, k);
+	record_key_u64(seq, k);
 	if ((ret = ml->sdb->env->txn_begin(ml->sdb->env, NULL, &txn, 0)) != 0)
 		return (db_fail(error_r, "begin", ret));
 	if ((ret = rewrite(ml, txn, k, new_id, NULL)) != 0) {
 		(void)txn->abort(txn);
 		return (db_fail(error_r, "correct the new id", ret));
+	}
+	if (to_outbox(ml, txn, seq, error_r) < 0) {
+		(void)txn->abort(txn);
+		return (-1);
 	}
 	if ((ret = txn->commit(txn, DB_TXN_NOSYNC)) != 0)
 		return (db_fail(error_r, "commit", ret));
@@ -590,7 +612,7 @@ collect_seq(void *arg, const struct record *r)
 		msglog_rec_clear(&rec);
 	}
 	s->v = xreallocarray(s->v, s->n + 1, sizeof(*s->v));
-	s->v[s->n++] = seq_of(r->pkey, r->pklen);
+	s->v[s->n++] = record_u64(r->pkey, r->pklen);
 	return (0);
 }
 
@@ -636,6 +658,7 @@ msglog_retract(struct msglog *ml, DB_TXN *txn, const char *orig_id,
 {
 	struct seqs	 s = { NULL, 0, orig_ino, true };
 	unsigned char	 k[8];
+	uint64_t	 seq;
 	int		 ret;
 
 	if ((ret = seqs_of(ml, txn, 'i', orig_id, &s)) != 0) {
@@ -646,11 +669,15 @@ msglog_retract(struct msglog *ml, DB_TXN *txn, const char *orig_id,
 		free(s.v);
 		return (0);
 	}
-	seq_key(max_seq(&s), k);
+	seq = max_seq(&s);
+	record_key_u64(seq, k);
 	free(s.v);
 	if ((ret = record_del(ml->db, txn, k, 8)) != 0 ||
 	    (ret = record_del(ml->events, txn, k, 8)) != 0)
 		return (db_fail(error_r, "remove a record", ret));
+	/* A record shipped already is removed from the database too. */
+	if (to_outbox(ml, txn, seq, error_r) < 0)
+		return (-1);
 	return (1);
 }
 
@@ -681,7 +708,7 @@ msglog_append_event(struct msglog *ml, DB_TXN *txn, const char *id,
 			return (db_fail(error_r, "commit", ret));
 		return (0);
 	}
-	seq_key(max_seq(&s), k);
+	record_key_u64(max_seq(&s), k);
 	free(s.v);
 	s.v = NULL;
 	msglog_event_encode(e, &val);
@@ -698,6 +725,11 @@ msglog_append_event(struct msglog *ml, DB_TXN *txn, const char *id,
 		ret = rewrite(ml, txn, k, NULL, e->new_id);
 	if (ret != 0)
 		goto fail;
+	if (to_outbox(ml, txn, record_u64(k, 8), error_r) < 0) {
+		if (own != NULL)
+			(void)own->abort(own);
+		return (-1);
+	}
 	if (own != NULL && (ret = own->commit(own, 0)) != 0) {
 		own = NULL;
 		goto fail;
@@ -755,7 +787,7 @@ collect_rec(void *arg, const struct record *r)
 
 	/* Backward over the "t" keys: done below since, or at the limit. */
 	if (rs->by_time && (r->klen != 9 || ((const char *)r->key)[0] != 't' ||
-	    seq_of((const char *)r->key + 1, 8) < (uint64_t)rs->q->since ||
+	    record_u64((const char *)r->key + 1, 8) < (uint64_t)rs->q->since ||
 	    (rs->q->limit > 0 && rs->n >= rs->q->limit)))
 		return (1);
 	if (msglog_decode(r->val, r->vlen, &rec) < 0) {
@@ -849,7 +881,7 @@ msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
 		 * the limit, so "the last 20" reads 20 records.
 		 */
 		tk[0] = q->until > 0 ? 't' : 'u';
-		seq_key(q->until > 0 ? (uint64_t)q->until + 1 : 0, tk + 1);
+		record_key_u64(q->until > 0 ? (uint64_t)q->until + 1 : 0, tk + 1);
 		rs.by_time = true;
 		ret = index_walk(ml, tk, sizeof(tk), false, true, &rs);
 	}
@@ -930,7 +962,7 @@ msglog_events(struct msglog *ml, uint64_t seq, msglog_event_fn fn, void *arg,
 	unsigned char	 k[8];
 	int		 ret;
 
-	seq_key(seq, k);
+	record_key_u64(seq, k);
 	memset(&w, 0, sizeof(w));
 	w.db = ml->events;
 	w.snapshot = true;
@@ -940,6 +972,37 @@ msglog_events(struct msglog *ml, uint64_t seq, msglog_event_fn fn, void *arg,
 	if ((ret = record_walk(ml->sdb, &w, each_event, &ew)) != 0)
 		return (db_fail(error_r, "read events", ret));
 	return (0);
+}
+
+int
+msglog_get(struct msglog *ml, uint64_t seq, struct msglog_rec *r,
+    char **error_r)
+{
+	DB_TXN		*txn = NULL;
+	unsigned char	 k[8];
+	void		*val = NULL;
+	size_t		 len = 0;
+	int		 ret = 0, found;
+
+	record_key_u64(seq, k);
+	if ((ret = ml->sdb->env->txn_begin(ml->sdb->env, NULL, &txn,
+	    DB_TXN_SNAPSHOT)) != 0)
+		return (db_fail(error_r, "begin", ret));
+	found = record_get(ml->db, txn, k, 8, 0, &val, &len, &ret);
+	(void)txn->commit(txn, 0);
+	if (found < 0)
+		return (db_fail(error_r, "read", ret));
+	if (found == 0)
+		return (0);
+	ret = msglog_decode(val, len, r);
+	free(val);
+	if (ret < 0) {
+		*error_r = xasprintf("message log: record %" PRIu64
+		    " is malformed", seq);
+		errno = EINVAL;
+		return (-1);
+	}
+	return (1);
 }
 
 /* --- pruning ------------------------------------------------------------- */
@@ -969,7 +1032,7 @@ old_one(void *arg, const struct record *r)
 	if (!old)
 		return (1);	/* in sequence order: the rest is newer */
 	p->v = xreallocarray(p->v, p->n + 1, sizeof(*p->v));
-	p->v[p->n++] = seq_of(r->key, r->klen);
+	p->v[p->n++] = record_u64(r->key, r->klen);
 	return (0);
 }
 
@@ -993,7 +1056,7 @@ msglog_prune(struct msglog *ml, time_t cutoff, size_t max, size_t *n_r,
 	if ((ret = record_walk(ml->sdb, &w, old_one, &p)) != 0)
 		goto fail;
 	for (i = 0; i < p.n; i++) {
-		seq_key(p.v[i], k);
+		record_key_u64(p.v[i], k);
 		if ((ret = record_del(ml->db, txn, k, 8)) != 0 ||
 		    (ret = record_del(ml->events, txn, k, 8)) != 0)
 			goto fail;

@@ -67,8 +67,22 @@ struct msglog_event {
 };
 
 struct msglog;
+struct outbox;
 
 int	 msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r);
+/*
+ * msglog_open_reader() opens the records and events alone (no index):
+ * msglog_get() and msglog_events() only, for a thread of its own (the
+ * shipper's). 0, or -1 with *error_r.
+ */
+int	 msglog_open_reader(struct statedb *sdb, struct msglog **ml_r,
+	    char **error_r);
+/*
+ * With an outbox (a farm, borrowed until msglog_close()), every change
+ * of a record also puts its sequence number into ob, in the change's
+ * transaction.
+ */
+void	 msglog_set_outbox(struct msglog *ml, struct outbox *ob);
 void	 msglog_close(struct msglog **ml);
 
 /*
@@ -131,6 +145,12 @@ int	 msglog_query(struct msglog *ml, const struct msglog_query *q,
  */
 int	 msglog_find(struct msglog *ml, const char *id, msglog_fn fn,
 	    void *arg, size_t *n_r, char **error_r);
+/*
+ * msglog_get() reads record seq from a snapshot into r (msglog_rec_clear()
+ * it): 1, 0 when there is none, -1 with *error_r.
+ */
+int	 msglog_get(struct msglog *ml, uint64_t seq, struct msglog_rec *r,
+	    char **error_r);
 /* Each event of record seq, in order. */
 typedef int	(*msglog_event_fn)(void *arg, const struct msglog_event *e);
 int	 msglog_events(struct msglog *ml, uint64_t seq, msglog_event_fn fn,

@@ -28,6 +28,29 @@ dbt_in(DBT *d, const void *data, size_t len)
 	d->size = (u_int32_t)len;
 }
 
+void
+record_key_u64(uint64_t v, unsigned char k[8])
+{
+	int	 i;
+
+	for (i = 7; i >= 0; i--) {
+		k[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+uint64_t
+record_u64(const void *k, size_t len)
+{
+	const unsigned char *p = k;
+	uint64_t	 v = 0;
+	size_t		 i;
+
+	for (i = 0; i < len && i < 8; i++)
+		v = (v << 8) | p[i];
+	return (v);
+}
+
 int
 record_get(DB *db, DB_TXN *txn, const void *key, size_t klen,
     u_int32_t flags, void **val_r, size_t *vlen_r, int *dberr_r)

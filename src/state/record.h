@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <db.h>
 
@@ -31,6 +32,13 @@ int	 record_get(DB *db, DB_TXN *txn, const void *key, size_t klen,
 int	 record_put(DB *db, DB_TXN *txn, const void *key, size_t klen,
 	    const void *val, size_t vlen);
 int	 record_del(DB *db, DB_TXN *txn, const void *key, size_t klen);
+
+/*
+ * record_key_u64() writes v as an 8-byte big-endian key (keys in number
+ * order); record_u64() reads one back (at most 8 bytes of k).
+ */
+void	 record_key_u64(uint64_t v, unsigned char k[8]);
+uint64_t record_u64(const void *k, size_t len);
 
 /* One record as a walk sees it, borrowed for one call. */
 struct record {

@@ -8,6 +8,9 @@
  *	the original queue id, the new one, the quarantine id (or, for a
  *	message set aside in hold, says so from the set-aside list). Both read a
  *	snapshot of the state environment and never hold up holdscand.
+ *	On a farm (database set) holdscan log reads every host's records
+ *	from the database instead (logdb.c), with a host column, and falls
+ *	back to this host's log, with a warning, when it cannot.
  *
  *	This file must never write to the message log, and never print a
  *	field but through out_line() or out_json_string().
@@ -25,6 +28,8 @@
 #include "common/xalloc.h"
 #include "state/aside.h"
 #include "state/msglog.h"
+#include "state/pgdb.h"
+#include "tool/logdb.h"
 #include "tool/output.h"
 #include "tool/tool.h"
 
@@ -32,6 +37,7 @@ struct logger {
 	struct tool	*t;
 	size_t		 n;
 	bool		 bad_events;
+	PGconn		*db;		/* a farm's database, or NULL */
 };
 
 static int
@@ -52,10 +58,11 @@ json_event(void *arg, const struct msglog_event *e)
 
 /* One record as a JSON object, with its events. */
 static void
-json_record(struct tool *t, const struct msglog_rec *r)
+json_record(struct logger *l, const struct msglog_rec *r)
 {
 	size_t	 i, n = 0;
 	char	*error = NULL;
+	int	 ret;
 
 	(void)printf("{\"seq\":%" PRIu64 ",\"time\":%lld,\"host\":", r->seq,
 	    (long long)r->time);
@@ -90,7 +97,10 @@ json_record(struct tool *t, const struct msglog_rec *r)
 	out_json_string(stdout, r->plugins);
 	(void)printf(",\"queue_delay_ms\":%ld,\"scan_ms\":%ld,\"events\":[",
 	    r->queue_ms, r->scan_ms);
-	if (msglog_events(t->msglog, r->seq, json_event, &n, &error) < 0) {
+	ret = l->db != NULL ? logdb_events(&l->db, r->host, r->seq, json_event,
+	    &n, &error) : msglog_events(l->t->msglog, r->seq, json_event, &n,
+	    &error);
+	if (ret < 0) {
 		hs_warnx("%s", error);
 		free(error);
 	}
@@ -117,11 +127,13 @@ log_one(void *arg, const struct msglog_rec *r)
 
 	if (l->t->json) {
 		(void)printf("%s", l->n ? ",\n" : "");
-		json_record(l->t, r);
+		json_record(l, r);
 		l->n++;
 		return (0);
 	}
 	if (l->n == 0 && l->t->tty) {
+		if (l->db != NULL)
+			buf_printf(&line, "%-20s ", "HOST");
 		buf_printf(&line, "%-19s %-15s %-15s %-10s %-10s %-24s %-24s %s",
 		    "TIME", "QUEUE ID", "NEW/QUARANTINE", "VERDICT", "ACTION",
 		    "FROM", "TO", "SUBJECT");
@@ -130,6 +142,8 @@ log_one(void *arg, const struct msglog_rec *r)
 	}
 	when_text(r->time, when, sizeof(when));
 	to = r->nrcpts ? r->rcpts[0] : "-";
+	if (l->db != NULL)
+		buf_printf(&line, "%-20s ", r->host);
 	buf_printf(&line, "%-19s %-15s %-15s %-10s %-10s %-24s ", when,
 	    r->orig_id, r->new_id[0] ? r->new_id : r->quarantine_id[0] ?
 	    r->quarantine_id : "-", r->verdict, r->action,
@@ -149,12 +163,39 @@ log_one(void *arg, const struct msglog_rec *r)
 	return (0);
 }
 
+/*
+ * A farm: the database with every host's log, or NULL (and a warning)
+ * when it cannot be reached; then this host's log is shown.
+ */
+static PGconn *
+farm_db(struct tool *t)
+{
+	PGconn	*c = NULL;
+	char	*error = NULL;
+	int	 version = 0;
+
+	if (pgdb_connect(t->conf->database, "holdscan", -1, &c, &error) < 0 ||
+	    pgdb_schema_version(&c, &version, &error) < 0) {
+		hs_warnx("database: %s; showing the log of this host only",
+		    error);
+		free(error);
+	} else if (version != PGDB_SCHEMA_VERSION) {
+		hs_warnx("database: the schema is version %d, not %d; showing "
+		    "the log of this host only", version, PGDB_SCHEMA_VERSION);
+	} else {
+		return (c);
+	}
+	if (c != NULL)
+		PQfinish(c);
+	return (NULL);
+}
+
 int
 cmd_log(struct tool *t, int argc, char **argv)
 {
 	struct msglog_query q;
 	struct tool_filters f = { 0, 0, NULL, NULL };
-	struct logger	 l = { t, 0, false };
+	struct logger	 l = { t, 0, false, NULL };
 	const char	*v;
 	char		*error = NULL, *end;
 	int		 i, rc = 0;
@@ -181,6 +222,19 @@ cmd_log(struct tool *t, int argc, char **argv)
 	q.until = f.until;
 	q.rcpt = f.rcpt;
 	q.sender = f.sender;
+	if (t->conf->database != NULL && t->conf->database[0] != '\0')
+		l.db = farm_db(t);
+	if (l.db != NULL) {
+		tool_list_begin(t);
+		if (logdb_query(&l.db, &q, log_one, &l, &error) < 0) {
+			rc = tool_fail("database: %s", error);
+			free(error);
+		}
+		tool_list_end(t, l.n);
+		if (l.db != NULL)
+			PQfinish(l.db);
+		return (rc);
+	}
 	tool_open_state(t);
 	if (t->msglog == NULL)
 		return (tool_fail("the message log cannot be read"));
@@ -255,8 +309,10 @@ trace_one(void *arg, const struct msglog_rec *r)
 	size_t		 i;
 
 	if (t->json) {
+		struct logger	 l = { t, 0, false, NULL };
+
 		(void)printf("%s", tr->n++ ? ",\n" : "");
-		json_record(t, r);
+		json_record(&l, r);
 		return (0);
 	}
 	if (tr->n++)

@@ -73,6 +73,12 @@ static const struct command commands[] = {
 	    true },
 	{ "trace", NULL, "[--json] ID", "the story of one message by its old "
 	    "or new queue id or its quarantine id", cmd_trace, true },
+	{ "db", "init", "", "create the schema in the farm's database "
+	    "(idempotent)", cmd_db_init, false },
+	{ "db", "upgrade", "", "bring the farm's database schema up to this "
+	    "version (idempotent)", cmd_db_upgrade, false },
+	{ "db", "status", "", "the farm's database: connected, schema version, "
+	    "this host's outbox", cmd_db_status, false },
 	{ "quarantine", "check", "", "compare the files with the index; "
 	    "repair what a crash left", cmd_q_check, true },
 };

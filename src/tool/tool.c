@@ -130,8 +130,9 @@ tool_load(struct tool *t)
 		}
 		t->conf = conf;
 	}
-	/* scan needs no Postfix: no queue, no main.cf, no postconf */
-	if (t->cmd != NULL && t->cmd->run == cmd_scan)
+	/* scan and db need no Postfix: no queue, no main.cf, no postconf */
+	if (t->cmd != NULL && (t->cmd->run == cmd_scan ||
+	    strcmp(t->cmd->name, "db") == 0))
 		return;
 	if (queue_layout_load(t->conf->postfix_config_directory, NULL, &t->ql,
 	    &errors) < 0)

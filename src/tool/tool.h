@@ -108,6 +108,9 @@ int	 cmd_q_expire(struct tool *, int, char **);
 int	 cmd_q_check(struct tool *, int, char **);
 int	 cmd_log(struct tool *, int, char **);
 int	 cmd_trace(struct tool *, int, char **);
+int	 cmd_db_init(struct tool *, int, char **);
+int	 cmd_db_upgrade(struct tool *, int, char **);
+int	 cmd_db_status(struct tool *, int, char **);
 /*
  * tool_log_event() appends an event (kind "released", "deleted",
  * "expired") to the message log record of id; a failure is a warning.

@@ -4,7 +4,8 @@
 # nothing of holdscan but plugin.h (issue 12, items 1-3).
 #
 # 1. holdscand and holdscan link no libclamav, GMime, libdl or
-#    libseccomp (readelf -d; nor does anything they link, ldd) and call
+#    libseccomp (readelf -d; nor does anything they link, ldd); the
+#    scanner program links no libpq (a farm's database); and they call
 #    no dlopen(3) (nm); holdscan-scanner does, so the checks can see them.
 # 2. Each plugin exports its descriptor, hs_plugin, and nothing else,
 #    and links its own libraries only (libclamav, libmagic, libarchive,
@@ -36,7 +37,7 @@ TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
     skip_all "clamav-testfiles is not installed (make deps)"
 PLUGINS=$(cd "$SRC/plugins" && for f in *.c; do echo "${f%.c}"; done)
 
-plan $((6 + 2 * $(echo "$PLUGINS" | wc -w) + 1 + 5 + 3 + 11 + 8))
+plan $((6 + 2 * $(echo "$PLUGINS" | wc -w) + 1 + 2 + 5 + 3 + 11 + 8))
 
 # needed FILE - the libraries FILE names as NEEDED, one a line
 needed() {
@@ -53,6 +54,14 @@ for p in holdscand holdscan; do
 	    "$(nm -D --undefined-only "$HS_BUILD/$p" |
 	    grep -Ew 'dl(m?open|sym|vsym)')" ""
 done
+
+# libpq (a farm's database) is the master's and the tool's, never the
+# scanner program's.
+check_eq 'holdscan-scanner links no libpq (nor does anything it links)' \
+    "$(ldd "$HS_BUILD/holdscan-scanner" | grep -E 'libpq[.]')" ""
+check_eq 'so the check sees: holdscand and holdscan link libpq' \
+    "$(needed "$HS_BUILD/holdscand" | grep -c '^libpq[.]'):$(needed \
+    "$HS_BUILD/holdscan" | grep -c '^libpq[.]')" 1:1
 
 # --- 2. the plugins ---------------------------------------------------------------
 for n in $PLUGINS; do

@@ -69,6 +69,7 @@ expected() {
 		done
 		echo '-rw-r--r-- usr/share/doc/holdscan/README.md'
 		echo '-rw-r--r-- usr/share/doc/holdscan/quickstart.md'
+		echo '-rw-r--r-- usr/share/doc/holdscan/farm.md'
 		echo '-rw-r--r-- lib/systemd/system/holdscand.service'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.service'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.timer'

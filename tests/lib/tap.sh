@@ -301,12 +301,15 @@ held_tokens() {
 _tap_cleanup() {
 	_tap_rc=$?
 	# Daemons that use a sandbox stop first (tests/lib/holdscan.sh), and
-	# the ones a test started for them (tests/lib/spamd.sh).
+	# the ones a test started for them (tests/lib/spamd.sh, pg.sh).
 	if command -v hs_stop_all >/dev/null 2>&1; then
 		hs_stop_all
 	fi
 	if command -v sd_stop_all >/dev/null 2>&1; then
 		sd_stop_all
+	fi
+	if command -v pg_stop_all >/dev/null 2>&1; then
+		pg_stop_all
 	fi
 	for _sb_n in $_tap_sandboxes; do
 		sh "$SANDBOX" stop "$(sb_dir "$_sb_n")" &

@@ -11,7 +11,10 @@
  *	index, a retraction removes one attempt's
  *	record, events are appended in order (a release's new id then finds
  *	the record), and pruning removes at most
- *	its bound per call, oldest first.
+ *	its bound per call, oldest first. With an outbox (a farm), each
+ *	change puts its record's sequence number in the same transaction,
+ *	a shipped entry that was put again meanwhile stays, and beyond
+ *	outbox_limit the oldest entries are dropped and counted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +29,7 @@
 
 #include "common/buf.h"
 #include "state/msglog.h"
+#include "state/outbox.h"
 #include "state/statedb.h"
 
 static const char *rcpts2[] = { "a,b@example.net", "Rcpt@Example.NET" };
@@ -390,6 +394,75 @@ test_prune_is_bounded(void **state)
 	env_close(&v);
 }
 
+static size_t
+take(struct outbox *ob, struct outbox_entry *v, size_t max)
+{
+	char	*error = NULL;
+	size_t	 n = 0;
+
+	if (outbox_take(ob, v, max, &n, &error) < 0)
+		fail_msg("%s", error);
+	return (n);
+}
+
+static void
+test_outbox(void **state)
+{
+	struct outbox_entry v[16], w[16];
+	struct msglog_event e = { 5000, "released", "REL111", "" };
+	struct msglog_rec r;
+	struct outbox	*ob = NULL, *reader = NULL;
+	struct env	 env;
+	char		*error = NULL;
+	uint64_t	 a, b, last = 0;
+	int		 i;
+
+	(void)state;
+	env_open(&env);
+	if (outbox_open(env.sdb, 3, &ob, &error) < 0 ||
+	    outbox_open(env.sdb, 3, &reader, &error) < 0)
+		fail_msg("%s", error);
+	msglog_set_outbox(env.ml, ob);
+	a = add(&env, rec("AAA111", 1, 1000, "a@example.org", "NEW111", ""),
+	    true);
+	(void)add(&env, rec("XXX999", 9, 1500, "x@example.org", "", ""), false);
+	b = add(&env, rec("BBB222", 2, 2000, "b@example.org", "NEW222", ""),
+	    true);
+	/* The aborted transaction put nothing. */
+	assert_int_equal(take(reader, v, 16), 2);
+	assert_int_equal(v[0].seq, a);
+	assert_int_equal(v[1].seq, b);
+	assert_int_equal(msglog_get(env.ml, a, &r, &error), 1);
+	assert_string_equal(r.orig_id, "AAA111");
+	msglog_rec_clear(&r);
+	assert_int_equal(msglog_get(env.ml, b + 100, &r, &error), 0);
+
+	/* a changes while it is shipped: its entry stays, b's goes. */
+	assert_int_equal(msglog_append_event(env.ml, NULL, "AAA111", &e,
+	    &error), 1);
+	assert_int_equal(outbox_done(reader, v, 2, &error), 0);
+	assert_int_equal(take(reader, w, 16), 1);
+	assert_int_equal(w[0].seq, a);
+	assert_int_equal(outbox_done(reader, w, 1, &error), 0);
+	assert_int_equal(take(reader, w, 16), 0);
+	assert_int_equal(outbox_dropped(ob), 0);
+
+	/* Beyond the limit (3): the oldest are dropped, and counted. */
+	for (i = 0; i < 6; i++)
+		last = add(&env, rec("CCC333", 3 + (uint64_t)i, 3000,
+		    "c@example.org", "", ""), true);
+	assert_int_equal(take(reader, v, 16), 3);
+	assert_int_equal(v[0].seq, last - 2);
+	assert_int_equal(v[2].seq, last);
+	assert_int_equal(outbox_dropped(ob), 3);
+	assert_int_equal(outbox_pending(ob), 3);
+
+	outbox_close(&reader);
+	msglog_close(&env.ml);
+	outbox_close(&ob);
+	env_close(&env);
+}
+
 int
 main(void)
 {
@@ -399,6 +472,7 @@ main(void)
 		cmocka_unit_test(test_records_and_indices),
 		cmocka_unit_test(test_retract_and_events),
 		cmocka_unit_test(test_prune_is_bounded),
+		cmocka_unit_test(test_outbox),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -1536,6 +1536,51 @@ print_value(FILE *fp, const char *indent, const char *name, const char *val)
 		fprintf(fp, "%s%s = %s\n", indent, name, val);
 }
 
+/*
+ * A database conninfo or URI with its password replaced by "*****", so
+ * that holdscand -n never shows it: "password=..." (up to a blank, or a
+ * quoted value) and the password of "scheme://user:password@host".
+ */
+static void
+hide_password(const char *in, char *out, size_t size)
+{
+	const char	*p, *end, *at, *colon;
+	size_t		 n;
+
+	(void)snprintf(out, size, "%s", in);
+	if ((p = strstr(in, "://")) != NULL &&
+	    (at = strchr(p + 3, '@')) != NULL &&
+	    (colon = memchr(p + 3, ':', (size_t)(at - p - 3))) != NULL &&
+	    memchr(p + 3, '/', (size_t)(at - p - 3)) == NULL) {
+		n = (size_t)(colon + 1 - in);
+		(void)snprintf(out, size, "%.*s*****%s", (int)n, in, at);
+		return;
+	}
+	if ((p = strstr(in, "password")) == NULL ||
+	    (p != in && !isspace((unsigned char)p[-1])))
+		return;
+	end = p + strlen("password");
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end != '=')
+		return;
+	end++;
+	while (isspace((unsigned char)*end))
+		end++;
+	n = (size_t)(end - in);
+	if (*end == '\'') {
+		for (end++; *end != '\0' && *end != '\''; end++)
+			if (*end == '\\' && end[1] != '\0')
+				end++;
+		if (*end == '\'')
+			end++;
+	} else {
+		while (*end != '\0' && !isspace((unsigned char)*end))
+			end++;
+	}
+	(void)snprintf(out, size, "%.*s*****%s", (int)n, in, end);
+}
+
 void
 config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 {
@@ -1547,6 +1592,13 @@ config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 		if (only_set && !(conf->set_mask & (1ULL << i)))
 			continue;
 		param_format(&params[i], conf, val, sizeof(val));
+		if (params[i].off == F(database)) {
+			char	 shown[sizeof(val)];
+
+			hide_password(val, shown, sizeof(shown));
+			print_value(fp, "", params[i].name, shown);
+			continue;
+		}
 		print_value(fp, "", params[i].name, val);
 	}
 	if (!only_set || conf->nscanners > 0) {

@@ -578,6 +578,42 @@ test_print_only_set_shows_what_changed(void **state)
 	config_free(&conf);
 }
 
+/* holdscand -n never shows the database's password. */
+static void
+test_print_hides_the_database_password(void **state)
+{
+	static const char *const in[] = {
+		"database = \"postgresql://hs:s3cret@db.example/holdscan\"\n",
+		"database = \"host=/run/pg dbname=hs password=s3cret user=hs\"\n",
+		"database = \"host=/run/pg password = s3cret\"\n",
+	};
+	static const char *const want[] = {
+		"database = postgresql://hs:*****@db.example/holdscan\n",
+		"database = \"host=/run/pg dbname=hs password=***** user=hs\"\n",
+		"database = \"host=/run/pg password = *****\"\n",
+	};
+	struct hs_config *conf;
+	char		*errors = NULL, *out;
+	size_t		 outlen, i;
+	FILE		*fp;
+
+	(void)state;
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		conf = NULL;
+		out = NULL;
+		outlen = 0;
+		assert_int_equal(config_load_string(in[i], "t.conf", NULL, NULL,
+		    &conf, &errors), 0);
+		assert_non_null(fp = open_memstream(&out, &outlen));
+		config_print(conf, fp, true);
+		fclose(fp);
+		assert_non_null(strstr(out, want[i]));
+		assert_null(strstr(out, "s3cret"));
+		free(out);
+		config_free(&conf);
+	}
+}
+
 /* The digest of the set-aside epochs: what scans alike, hashes alike. */
 static void
 test_digest_follows_the_effective_configuration(void **state)
@@ -629,6 +665,7 @@ main(void)
 		cmocka_unit_test(test_deliver_cleaned_only_for_parts),
 		cmocka_unit_test(test_example_config_documents_every_parameter),
 		cmocka_unit_test(test_print_only_set_shows_what_changed),
+		cmocka_unit_test(test_print_hides_the_database_password),
 		cmocka_unit_test(test_digest_follows_the_effective_configuration),
 	};
 

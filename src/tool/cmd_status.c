@@ -298,6 +298,8 @@ cmd_status(struct tool *t, int argc, char **argv)
 		out_json_string(stdout, mbuf.engine_info);
 		(void)printf(",\"last_error\":");
 		out_json_string(stdout, mbuf.last_error);
+		(void)printf(",\"config_errors\":");
+		out_json_string(stdout, t->config_errors ? t->config_errors : "");
 		(void)printf(",\"set_aside\":[");
 		for (i = 0; i < held + owed; i++) {
 			const struct aside_entry *e = &v[i];

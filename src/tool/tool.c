@@ -76,6 +76,27 @@ tool_bad_arg(const struct tool *t, const char *arg)
 	tool_bad_usage(t, "unexpected argument \"%s\"", arg);
 }
 
+/* Commands that only look: status, quarantine list and show, log, trace. */
+static bool
+reads_only(const struct command *c)
+{
+	static const char *const names[] = {
+		"status", "quarantine list", "quarantine show", "log", "trace",
+		"db status",
+	};
+	char	 name[64];
+	size_t	 i;
+
+	if (c == NULL)
+		return (false);
+	(void)snprintf(name, sizeof(name), "%s%s%s", c->name, c->sub ? " " : "",
+	    c->sub ? c->sub : "");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return (true);
+	return (false);
+}
+
 /*
  * The configuration, plugin sections unchecked: this program loads no
  * plugin. check-config reports the plugin sections' errors too, with
@@ -100,7 +121,25 @@ tool_load(struct tool *t)
 		free(errors);
 		errors = NULL;
 	}
-	if (!checking) {
+	if (!checking && reads_only(t->cmd)) {
+		/*
+		 * A typo must not blind the admin (nor monitoring): what only
+		 * looks runs on with the defaults for the bad settings, and
+		 * says so; holdscand keeps its running configuration.
+		 */
+		if (config_load_anyway(t->config_path, &t->conf, &errors) < 0) {
+			if (t->conf == NULL) {
+				(void)fprintf(stderr, "%s\n", errors);
+				exit(EX_CONFIG);
+			}
+			(void)fprintf(stderr, "holdscan: warning: %s has errors "
+			    "(holdscan check-config shows each with its fix); "
+			    "the defaults stand in for the bad settings:\n%s\n",
+			    t->config_path, errors);
+			t->config_errors = errors;
+			errors = NULL;
+		}
+	} else if (!checking) {
 		if (config_load(t->config_path, NULL, NULL, &t->conf,
 		    &errors) < 0) {
 			(void)fprintf(stderr, "%s\n", errors);

@@ -37,6 +37,8 @@ struct tool {
 	struct commit_ctx commit;
 	bool		 have_commit;
 	const struct command *cmd;	/* the command being run */
+	/* a read-only command's configuration errors (it runs on anyway) */
+	char		*config_errors;
 };
 
 /* One command of the table in holdscan.c. */

@@ -32,7 +32,7 @@ SRC=$(cd "$HS_LIB/../.." && pwd)
     skip_all "clamav-testfiles is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/clamav.so" ] || bail_out "no $HS_BUILD/plugins/clamav.so"
 
-plan 47
+plan 51
 
 SIGS="$HS_TMP/sigs"
 "$HS_PYTHON" "$TESTDATA" sigs "$SIGS" || bail_out "clamav-testdata.py failed"
@@ -148,6 +148,23 @@ check_eq 'the daemon was not signalled (nothing in its log)' \
     "$(hs_count_log A 'warning')" "$warnings"
 check 'holdscand still runs, the same process' sh -c \
     "kill -0 $pid && [ \"\$(cat '$PIDFILE')\" = $pid ]"
+# The typo does not blind the admin nor monitoring (issue 14 item 5).
+rc=0
+"$HOLDSCAN" -c "$CONF" status --json >"$HS_TMP/st.json" 2>"$HS_TMP/st.err" ||
+    rc=$?
+check_eq 'with the typo, status --json: exit 0, running, the error in config_errors' \
+    "$rc:$("$HS_PYTHON" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["running"], "bad time" in d["config_errors"])' "$HS_TMP/st.json")" \
+    "0:True True"
+check 'and one warning on stderr naming the file' grep -q \
+    "^holdscan: warning: $CONF has errors" "$HS_TMP/st.err"
+rc=0
+"$HOLDSCAN" -c "$CONF" quarantine list >/dev/null 2>&1 || rc=$?
+check_eq 'quarantine list works too' "$rc" 0
+rc=0
+"$HOLDSCAN" -c "$CONF" quarantine delete NOSUCHID >/dev/null 2>&1 || rc=$?
+check_eq 'but a change (quarantine delete) is refused: exit 78' "$rc" 78
 lottery L5
 check 'and scans with the old configuration (headers): blocked' \
     wait_until 30 sh -c "[ \$(grep -c 'scanned verdict=blocked action=quarantine .*reason=\"lottery spam\"' '$A_HS_LOG') -eq 3 ]"

@@ -378,6 +378,9 @@ soak-long:
 
 QUEUE_H		 = /usr/include/$(shell gcc -dumpmachine)/sys/queue.h
 lint:
+	@# a merge's conflict markers left in any file of the tree
+	$(Q)! grep -rnE --exclude-dir=build --exclude-dir=.git \
+	    '^(<<<<<<<|>>>>>>>) ' . || { echo "lint: conflict markers"; exit 1; }
 	$(Q)shellcheck -s sh -e SC1091 tests/lib/*.sh tests/e2e/*.t tests/*.sh \
 	    tests/bench/*.sh tests/fuzz/*.sh tests/torture/*.t tests/soak/*.sh
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \

@@ -207,7 +207,17 @@ struct hs_plugin {
 	 * refuses a plugin with a bit it does not know.
 	 */
 	uint32_t	 needs;
+	/*
+	 * What kind of check the plugin is, HS_KIND_* ORed (0: none said).
+	 * Appended after needs: the host reads it when HS_PLUGIN_HAS(), and
+	 * ignores bits it does not know. An allow list entry skips the
+	 * plugins that say HS_KIND_SPAM, and nothing else.
+	 */
+	uint32_t	 kind;
 };
+
+/* A spam check (spamd): skipped for a sender on the allow list. */
+#define HS_KIND_SPAM		0x1u
 
 /* Client sockets (AF_UNIX, AF_INET, AF_INET6: socket, connect) in workers. */
 #define HS_NEEDS_NETWORK	0x1u

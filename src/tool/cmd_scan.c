@@ -10,6 +10,12 @@
  *	itself. It needs no Postfix: tool_load() reads no queue layout for
  *	it (no main.cf, no postconf).
  *
+ *	With --sender or --client it first looks the allow and deny lists
+ *	up as holdscand's master would (state/listdb.c), in a child that
+ *	became the state directory's owner and opens the state environment
+ *	for that alone, and passes the entry that applies to the scanner
+ *	program, which shows it and decides with it as a worker does.
+ *
  *	This file must never change the queue or the state, never load a
  *	plugin, and never run the scanner program as root.
  */
@@ -21,14 +27,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/lists.h"
 #include "common/log.h"
 #include "common/wire.h"
 #include "common/xalloc.h"
+#include "state/listdb.h"
+#include "state/statedb.h"
 #include "tool/tool.h"
 
 #define SCAN_FILE_MAX	(256L * 1024 * 1024)
@@ -88,9 +98,102 @@ become_worker(struct tool *t)
 		hs_fatal(EX_NOPERM, "cannot change to %s", t->conf->worker_user);
 }
 
+/* The child's side of lookup(): the answer "KIND\tTEXT" on fd. */
+static void
+lookup_child(struct tool *t, const char *sender, const char *client, int fd)
+{
+	struct list_entry e;
+	struct statedb	*sdb = NULL;
+	struct listdb	*l = NULL;
+	struct stat	 st;
+	char		*error = NULL, desc[LIST_DESC_SIZE];
+	struct buf	 out = BUF_INIT;
+	int		 ret;
+
+	if (stat(t->conf->state_directory, &st) < 0)
+		error = xasprintf("%s: %s", t->conf->state_directory,
+		    strerror(errno));
+	else if (geteuid() == 0 && (setgroups(1, &st.st_gid) < 0 ||
+	    setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0))
+		error = xasprintf("cannot become the owner of %s: %s",
+		    t->conf->state_directory, strerror(errno));
+	else if (statedb_open(t->conf->state_directory, &sdb, &error) == 0 &&
+	    listdb_open(sdb, &l, &error) == 0) {
+		if ((ret = listdb_lookup(l, sender, client, &e, &error)) == 1) {
+			lists_describe(&e, desc, sizeof(desc));
+			buf_printf(&out, "%s\t%s", lists_kind_name(e.kind), desc);
+		} else if (ret == 0)
+			buf_printf(&out, "none\t");
+	}
+	if (error != NULL)
+		buf_printf(&out, "error\t%s", error);
+	if (out.len > 0 && write(fd, out.data, out.len) < 0)
+		_exit(1);
+	listdb_close(&l);
+	statedb_close(&sdb);
+	_exit(0);
+}
+
+/*
+ * The allow or deny list entry for sender and client: its kind ("allow",
+ * "deny") into kind and its text into entry, or kind "" when none
+ * applies; a lookup that fails is a warning, and the scan goes on.
+ */
+static void
+lookup(struct tool *t, const char *sender, const char *client, char *kind,
+    size_t ksize, char *entry, size_t esize)
+{
+	char	 answer[1024], *tab;
+	ssize_t	 r;
+	size_t	 len = 0;
+	pid_t	 pid;
+	int	 fds[2], status;
+
+	kind[0] = entry[0] = '\0';
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		hs_fatal(EX_OSERR, "pipe");
+	(void)fflush(stdout);
+	(void)fflush(stderr);
+	if ((pid = fork()) < 0)
+		hs_fatal(EX_OSERR, "fork");
+	if (pid == 0) {
+		(void)close(fds[0]);
+		lookup_child(t, sender, client, fds[1]);
+	}
+	(void)close(fds[1]);
+	while (len + 1 < sizeof(answer) && (r = read(fds[0], answer + len,
+	    sizeof(answer) - 1 - len)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		len += (size_t)r;
+	}
+	answer[len] = '\0';
+	(void)close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			hs_fatal(EX_OSERR, "waitpid");
+	if ((tab = strchr(answer, '\t')) == NULL) {
+		hs_warnx("allow and deny lists not looked up");
+		return;
+	}
+	*tab++ = '\0';
+	if (strcmp(answer, "error") == 0) {
+		hs_warnx("allow and deny lists not looked up: %s", tab);
+		return;
+	}
+	if (strcmp(answer, "allow") != 0 && strcmp(answer, "deny") != 0)
+		return;
+	(void)snprintf(kind, ksize, "%s", answer);
+	(void)snprintf(entry, esize, "%s", tab);
+}
+
 int
 cmd_scan(struct tool *t, int argc, char **argv)
 {
+	const char	*sender = NULL, *client = NULL;
+	char		 kind[16], entry[LIST_DESC_SIZE];
 	const char	*path = NULL, *v;
 	char		**args, *data;
 	size_t		 len, max, n = 0;
@@ -111,8 +214,12 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	args[n++] = "scan";
 	for (a = 1; a < argc; a++) {
 		if ((v = tool_opt_value(t, argc, argv, &a, "--sender")) != NULL) {
+			sender = tool_address_arg(v);
 			args[n++] = "--sender";
 			args[n++] = (char *)v;
+		} else if ((v = tool_opt_value(t, argc, argv, &a,
+		    "--client")) != NULL) {
+			client = v;
 		} else if ((v = tool_opt_value(t, argc, argv, &a,
 		    "--rcpt")) != NULL) {
 			args[n++] = "--rcpt";
@@ -124,6 +231,15 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	}
 	if (path == NULL)
 		tool_bad_usage(t, "which message file?");
+	if (sender != NULL || client != NULL) {
+		lookup(t, sender, client, kind, sizeof(kind), entry,
+		    sizeof(entry));
+		if (kind[0] != '\0') {
+			args[n++] = "--list";
+			args[n++] = kind;
+			args[n++] = entry;
+		}
+	}
 	args[n++] = (char *)path;
 	args[n] = NULL;
 	max = t->conf->message_size_limit > 0 ?

@@ -106,6 +106,9 @@ int	 cmd_q_release(struct tool *, int, char **);
 int	 cmd_q_delete(struct tool *, int, char **);
 int	 cmd_q_expire(struct tool *, int, char **);
 int	 cmd_q_check(struct tool *, int, char **);
+int	 cmd_list_add(struct tool *, int, char **);
+int	 cmd_list_del(struct tool *, int, char **);
+int	 cmd_list_show(struct tool *, int, char **);
 int	 cmd_log(struct tool *, int, char **);
 int	 cmd_trace(struct tool *, int, char **);
 /*

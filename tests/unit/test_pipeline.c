@@ -125,7 +125,8 @@ fake_busy(const struct pool *pool)
 
 static int
 fake_dispatch(struct pool *pool, struct worker *w, void *job, int fd,
-    const char *queue_id, uint64_t size_limit, uint32_t time_limit_ms)
+    const char *queue_id, uint64_t size_limit, uint32_t time_limit_ms,
+    const struct wire_list *list)
 {
 	struct fixture	*f = fixture_of(pool);
 	struct msg	*m = job;
@@ -134,6 +135,7 @@ fake_dispatch(struct pool *pool, struct worker *w, void *job, int fd,
 
 	(void)size_limit;
 	(void)time_limit_ms;
+	(void)list;
 	/* The claimed file itself, still ours, goes to the worker. */
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_int_equal(st.st_ino, m->st.st_ino);

@@ -108,6 +108,12 @@ struct wire_scan {
 	struct wire_list list;
 };
 #define WIRE_SCAN_MIN_SIZE	offsetof(struct wire_scan, list)
+/*
+ * wire_scan_check() takes a received WIRE_SCAN body of len bytes: either
+ * size, the short one as no list entry; its strings terminated, an
+ * unknown list kind refused. 0, or -1 (EPROTO).
+ */
+int	 wire_scan_check(struct wire_scan *req, size_t len);
 
 enum wire_content {
 	CONTENT_SAME = 0,	/* deliver the original content */

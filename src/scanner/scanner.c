@@ -662,13 +662,9 @@ worker_main(struct scanner *sc, int sock)
 			exit_if_peer_gone();
 			hs_fatal(EX_PROTOCOL, "worker: receive");
 		}
-		if (type != WIRE_SCAN || (len != sizeof(req) &&
-		    len != WIRE_SCAN_MIN_SIZE) || fd < 0)
+		if (type != WIRE_SCAN || wire_scan_check(&req, len) < 0 ||
+		    fd < 0)
 			hs_fatalx(EX_PROTOCOL, "worker: unexpected message %d", type);
-		if (len == WIRE_SCAN_MIN_SIZE)
-			memset(&req.list, 0, sizeof(req.list));	/* no list */
-		req.queue_id[sizeof(req.queue_id) - 1] = '\0';
-		req.list.entry[sizeof(req.list.entry) - 1] = '\0';
 		memset(&res, 0, sizeof(res));
 		res.seq = req.seq;
 		worker_cpu_limit(req.time_limit_ms);

@@ -34,7 +34,9 @@
  * temp_directory appended to struct hs_host (HS_HOST_HAS() says whether
  * the host that loaded the plugin has it); later in 2, needs appended to
  * struct hs_plugin (what the plugin needs of the workers' sandbox; a
- * plugin built before has none: HS_PLUGIN_HAS()).
+ * plugin built before has none: HS_PLUGIN_HAS()); later in 2, kind
+ * appended after needs (HS_KIND_SPAM: a spam check, which an allow list
+ * entry skips; a plugin built before is no spam check).
  *
  * Workers run under a seccomp filter (holdscand(8), SECURITY): no
  * program may be executed, no other process traced or signalled, and no

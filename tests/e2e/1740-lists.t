@@ -26,7 +26,7 @@ hs_clamav_data "$HS_TMP/sigs" "$HS_TMP/mail"
 chmod 0755 "$HS_TMP/sigs" "$HS_TMP/mail"
 chmod 0644 "$HS_TMP/sigs"/* "$HS_TMP/mail"/*
 
-plan 23
+plan 24
 
 GTUBE='XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
 # shellcheck disable=SC2016 # the $ are EICAR's own
@@ -170,6 +170,10 @@ list show --json >"$HS_TMP/show.json" 2>&1
 check_eq 'list show --json parses and holds both entries' \
     "$("$HS_PYTHON" -c 'import json,sys; v=json.load(open(sys.argv[1])); print(" ".join("%s:%s:%s:%s" % (e["list"], e["type"], e["value"], e["comment"]) for e in v))' "$HS_TMP/show.json")" \
     'deny:network:127.0.0.1/32: allow:sender:boss@trusted.example:the boss'
+list show >"$HS_TMP/show.txt" 2>&1
+check_eq 'list show: one line an entry, with when, by whom and the comment' \
+    "$(grep -Ec '^(deny   network  127\.0\.0\.1/32 .* root +|allow  sender   boss@trusted\.example .* root +the boss)$' "$HS_TMP/show.txt")/$(wc -l <"$HS_TMP/show.txt")" \
+    2/2
 list del deny network 127.0.0.1/32 >/dev/null 2>&1
 list add deny network 192.0.2.0/33 >"$HS_TMP/bad.out" 2>&1
 check_eq 'a bad network is a usage error (exit 2)' "$?" 2

@@ -10,7 +10,9 @@
  *	itself. It needs no Postfix: tool_load() reads no queue layout for
  *	it (no main.cf, no postconf).
  *
- *	With --sender or --client it first looks the allow and deny lists
+ *	A Postfix queue file is scanned as its content with its envelope
+ *	(sender, recipients, client_address), unless options say otherwise.
+ *	With a sender or a client address it first looks the allow and deny lists
  *	up as holdscand's master would (state/listdb.c), in a child that
  *	became the state directory's owner and opens the state environment
  *	for that alone, and passes the entry that applies to the scanner
@@ -35,6 +37,7 @@
 #include "common/buf.h"
 #include "common/lists.h"
 #include "common/log.h"
+#include "common/qfile.h"
 #include "common/wire.h"
 #include "common/xalloc.h"
 #include "state/listdb.h"
@@ -45,12 +48,12 @@
 
 /* --- scan ------------------------------------------------------------------------ */
 
+/* path's bytes (NUL-terminated) as they are; NULL with errno. */
 static char *
 read_message(const char *path, size_t max, size_t *len_r)
 {
 	struct buf	 b = BUF_INIT;
 	char		 chunk[65536];
-	size_t		 i, k;
 	ssize_t		 r;
 	int		 fd;
 
@@ -69,14 +72,67 @@ read_message(const char *path, size_t max, size_t *len_r)
 		buf_append(&b, chunk, (size_t)r);
 	}
 	(void)close(fd);
-	/* As Postfix stores it: lines end in LF. */
-	for (i = k = 0; i < b.len; i++)
-		if (!(b.data[i] == '\r' && i + 1 < b.len && b.data[i + 1] == '\n'))
-			b.data[k++] = b.data[i];
-	b.len = k;
+	*len_r = b.len;
 	buf_putc(&b, '\0');
-	*len_r = k;
 	return (buf_steal(&b, NULL));
+}
+
+/* A message file as Postfix stores it: lines end in LF. */
+static void
+lf_lines(char *data, size_t *len)
+{
+	size_t	 i, k;
+
+	for (i = k = 0; i < *len; i++)
+		if (!(data[i] == '\r' && i + 1 < *len && data[i + 1] == '\n'))
+			data[k++] = data[i];
+	data[k] = '\0';
+	*len = k;
+}
+
+/*
+ * A Postfix queue file (from hold, or a quarantine's copy) is scanned
+ * as its content, with its envelope: the sender, the recipients and
+ * the client_address for the lists, unless options gave them. Returns
+ * the content (the caller's), or NULL when data is no queue file.
+ */
+static char *
+queue_file_content(char *data, size_t len, size_t *len_r, char ***argv_r,
+    size_t *n, const char **sender, const char **client)
+{
+	struct qfile_error err;
+	struct qfile	*qf = NULL;
+	struct buf	 text = BUF_INIT;
+	const char	*v;
+	bool		 rcpts = false;
+	size_t		 i;
+
+	if (qfile_parse(data, len, &qf, &err) < 0)
+		return (NULL);
+	/* room for these, the list entry, the file and the NULL */
+	*argv_r = xreallocarray(*argv_r, *n + 2 * qf->nrcpts + 16,
+	    sizeof(**argv_r));
+	for (i = 0; i < *n; i++)
+		if (strcmp((*argv_r)[i], "--rcpt") == 0)
+			rcpts = true;
+	if (*sender == NULL) {
+		*sender = xstrdup(qf->sender);
+		(*argv_r)[(*n)++] = "--sender";
+		(*argv_r)[(*n)++] = (char *)*sender;
+	}
+	if (*client == NULL && (v = qfile_attr(qf, "client_address")) != NULL)
+		*client = xstrdup(v);
+	if (!rcpts) {
+		for (i = 0; i < qf->nrcpts; i++) {
+			(*argv_r)[(*n)++] = "--rcpt";
+			(*argv_r)[(*n)++] = xstrdup(qf->rcpts[i].address);
+		}
+	}
+	qfile_content_text(qf->content, qf->ncontent, &text);
+	qfile_free(&qf);
+	*len_r = text.len;
+	buf_putc(&text, '\0');
+	return (buf_steal(&text, NULL));
 }
 
 /* Never parse untrusted content as root: become worker_user. */
@@ -195,8 +251,8 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	const char	*sender = NULL, *client = NULL;
 	char		 kind[16], entry[LIST_DESC_SIZE];
 	const char	*path = NULL, *v;
-	char		**args, *data;
-	size_t		 len, max, n = 0;
+	char		**args, *data, *content;
+	size_t		 len, clen, max, n = 0;
 	pid_t		 pid;
 	int		 a, cfd, mfd, status;
 	const int	 three = 3;	/* the configuration's text */
@@ -231,6 +287,19 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	}
 	if (path == NULL)
 		tool_bad_usage(t, "which message file?");
+	max = t->conf->message_size_limit > 0 ?
+	    (size_t)t->conf->message_size_limit : (size_t)SCAN_FILE_MAX;
+	if ((data = read_message(path, max, &len)) == NULL) {
+		free(args);
+		return (tool_fail("%s: %s", path, strerror(errno)));
+	}
+	if ((content = queue_file_content(data, len, &clen, &args, &n,
+	    &sender, &client)) != NULL) {
+		free(data);
+		data = content;
+		len = clen;
+	} else
+		lf_lines(data, &len);
 	if (sender != NULL || client != NULL) {
 		lookup(t, sender, client, kind, sizeof(kind), entry,
 		    sizeof(entry));
@@ -242,12 +311,6 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	}
 	args[n++] = (char *)path;
 	args[n] = NULL;
-	max = t->conf->message_size_limit > 0 ?
-	    (size_t)t->conf->message_size_limit : (size_t)SCAN_FILE_MAX;
-	if ((data = read_message(path, max, &len)) == NULL) {
-		free(args);
-		return (tool_fail("%s: %s", path, strerror(errno)));
-	}
 	/*
 	 * The scanner program scans it, in a child that became worker_user,
 	 * given the message on its standard input and the configuration's

@@ -14,7 +14,8 @@
 #   - a deny for the client network (127.0.0.1/32): a clean message is
 #     blocked, but the allowed sender's passes (the sender is more specific)
 #   - list show --json parses and holds what is left; bad values are usage
-#     errors; holdscan scan --sender/--client shows the entry that applies.
+#     errors; holdscan scan --sender/--client shows the entry that applies,
+#     and so does holdscan scan of a queue file (its envelope).
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -26,7 +27,7 @@ hs_clamav_data "$HS_TMP/sigs" "$HS_TMP/mail"
 chmod 0755 "$HS_TMP/sigs" "$HS_TMP/mail"
 chmod 0644 "$HS_TMP/sigs"/* "$HS_TMP/mail"/*
 
-plan 24
+plan 25
 
 GTUBE='XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
 # shellcheck disable=SC2016 # the $ are EICAR's own
@@ -189,4 +190,8 @@ check_eq 'holdscan scan names the allow entry' \
     "$(grep -c '^list: *allow list: sender boss@trusted.example (added by root [0-9-]*: the boss) (spam checks skipped)' "$HS_TMP/scan.out")" 1
 check_eq 'and decides as holdscand does' \
     "$(grep -c '^verdict: *clean' "$HS_TMP/scan.out")/$(grep -c '^spamd *clean: not run' "$HS_TMP/scan.out")" 1/1
+qf=$(grep -rl 'X-Test-Token: eicar1' "$A_DIR/hs/quarantine" | head -n 1)
+"$HOLDSCAN" -c "$CONF" scan "$qf" >"$HS_TMP/scanqf.out" 2>&1
+check_eq 'a quarantined queue file is scanned with its own envelope' \
+    "$(grep -c '^list: *allow list: sender boss@trusted.example' "$HS_TMP/scanqf.out")/$(grep -c '^verdict: *infected' "$HS_TMP/scanqf.out")" 1/1
 done_testing

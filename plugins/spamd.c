@@ -837,6 +837,7 @@ const struct hs_plugin hs_plugin = {
 	.options = spamd_options,
 	/* a worker connects to spamd for each message */
 	.needs = HS_NEEDS_NETWORK,
+	.kind = HS_KIND_SPAM,
 	.init = spamd_init,
 	.reload = spamd_reload,
 	.scan = spamd_scan,

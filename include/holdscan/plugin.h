@@ -34,7 +34,9 @@
  * temp_directory appended to struct hs_host (HS_HOST_HAS() says whether
  * the host that loaded the plugin has it); later in 2, needs appended to
  * struct hs_plugin (what the plugin needs of the workers' sandbox; a
- * plugin built before has none: HS_PLUGIN_HAS()).
+ * plugin built before has none: HS_PLUGIN_HAS()); later in 2, kind
+ * appended after needs (HS_KIND_SPAM: a spam check, which an allow list
+ * entry skips; a plugin built before is no spam check).
  *
  * Workers run under a seccomp filter (holdscand(8), SECURITY): no
  * program may be executed, no other process traced or signalled, and no
@@ -207,7 +209,17 @@ struct hs_plugin {
 	 * refuses a plugin with a bit it does not know.
 	 */
 	uint32_t	 needs;
+	/*
+	 * What kind of check the plugin is, HS_KIND_* ORed (0: none said).
+	 * Appended after needs: the host reads it when HS_PLUGIN_HAS(), and
+	 * ignores bits it does not know. An allow list entry skips the
+	 * plugins that say HS_KIND_SPAM, and nothing else.
+	 */
+	uint32_t	 kind;
 };
+
+/* A spam check (spamd): skipped for a sender on the allow list. */
+#define HS_KIND_SPAM		0x1u
 
 /* Client sockets (AF_UNIX, AF_INET, AF_INET6: socket, connect) in workers. */
 #define HS_NEEDS_NETWORK	0x1u

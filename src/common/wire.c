@@ -336,3 +336,18 @@ wire_loader_debug_fd(void)
 	}
 	return (-1);
 }
+
+int
+wire_scan_check(struct wire_scan *req, size_t len)
+{
+	if (len == WIRE_SCAN_MIN_SIZE)
+		memset(&req->list, 0, sizeof(req->list));	/* no list */
+	else if (len != sizeof(*req) || req->list.kind < 0 ||
+	    req->list.kind > 2) {
+		errno = EPROTO;
+		return (-1);
+	}
+	req->queue_id[sizeof(req->queue_id) - 1] = '\0';
+	req->list.entry[sizeof(req->list.entry) - 1] = '\0';
+	return (0);
+}

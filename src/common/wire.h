@@ -85,12 +85,35 @@ struct wire_engine {
 	char		 info[480];	/* "clamav 1.4.6 sigs=1234; ..." or the error */
 };
 
+/*
+ * The allow or deny list entry that applies to a message, looked up by
+ * the master (state/listdb.c) from the queue file's envelope sender and
+ * client_address: a worker never opens the lists. kind is enum
+ * list_kind (common/lists.h); entry lists_describe()'s text.
+ */
+struct wire_list {
+	int32_t		 kind;		/* 0: none, 1: allow, 2: deny */
+	char		 entry[300];	/* "deny list: domain example.org (...)" */
+};
+
 struct wire_scan {
 	uint64_t	 seq;
 	uint64_t	 size_limit;	/* bytes; 0: none */
 	uint32_t	 time_limit_ms;
 	char		 queue_id[256];
+	/*
+	 * Appended for the lists: a body of WIRE_SCAN_MIN_SIZE bytes (a
+	 * master without lists) is a message no list applies to.
+	 */
+	struct wire_list list;
 };
+#define WIRE_SCAN_MIN_SIZE	offsetof(struct wire_scan, list)
+/*
+ * wire_scan_check() takes a received WIRE_SCAN body of len bytes: either
+ * size, the short one as no list entry; its strings terminated, an
+ * unknown list kind refused. 0, or -1 (EPROTO).
+ */
+int	 wire_scan_check(struct wire_scan *req, size_t len);
 
 enum wire_content {
 	CONTENT_SAME = 0,	/* deliver the original content */

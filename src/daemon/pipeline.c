@@ -74,6 +74,7 @@
 #include "daemon/notify.h"
 #include "daemon/pipeline.h"
 #include "daemon/watch.h"
+#include "state/listdb.h"
 #include "quarantine/quarantine.h"
 #include "state/aside.h"
 #include "state/msglog.h"
@@ -632,6 +633,38 @@ pipeline_claim(struct pipeline *p)
 /* --- scan ---------------------------------------------------------------- */
 
 /*
+ * The allow or deny list entry for m, read now (not at a reload) so that
+ * holdscan list applies to the next message: its envelope sender and the
+ * client_address attribute record, never a Received: header. A failed
+ * lookup is a warning, and the message is scanned as if none applied.
+ */
+static void
+list_lookup(struct pipeline *p, const struct msg *m, struct wire_list *wl)
+{
+	struct list_entry e;
+	char		*error = NULL;
+	int		 ret;
+
+	memset(wl, 0, sizeof(*wl));
+	if (p->state.lists == NULL || m->qf == NULL)
+		return;
+	ret = listdb_lookup(p->state.lists, m->qf->sender,
+	    qfile_attr(m->qf, "client_address"), &e, &error);
+	if (ret < 0) {
+		hs_warnx("%s: allow and deny lists not applied: %s", m->id,
+		    error);
+		free(error);
+		return;
+	}
+	if (ret == 0)
+		return;
+	wl->kind = (int32_t)e.kind;
+	lists_describe(&e, wl->entry, sizeof(wl->entry));
+	hs_info("%s: list=%s entry=\"%s\"", m->id, lists_kind_name(e.kind),
+	    wl->entry);
+}
+
+/*
  * While there are suspects (messages that were being scanned when the
  * scanner parent died), they are scanned one at a time with nothing else
  * in scan, the others waiting behind them: see pipeline_scanner_lost().
@@ -639,6 +672,7 @@ pipeline_claim(struct pipeline *p)
 void
 pipeline_dispatch(struct pipeline *p)
 {
+	struct wire_list wl;
 	struct worker	*w;
 	struct msg	*m;
 
@@ -658,9 +692,10 @@ pipeline_dispatch(struct pipeline *p)
 				m = TAILQ_FIRST(&p->scanq);
 			}
 		}
+		list_lookup(p, m, &wl);
 		if (p->ops->pool_dispatch(p->pool, w, m, m->fd, m->id,
 		    (uint64_t)p->conf->message_size_limit,
-		    (uint32_t)p->conf->scan_time_limit) < 0)
+		    (uint32_t)p->conf->scan_time_limit, &wl) < 0)
 			continue;	/* that worker is gone; try another */
 		TAILQ_REMOVE(&p->scanq, m, sentry);
 		m->scanning = true;

@@ -43,7 +43,8 @@ struct pipeline_ops {
 	size_t		 (*pool_busy)(const struct pool *pool);
 	int		 (*pool_dispatch)(struct pool *pool, struct worker *w,
 			    void *job, int fd, const char *queue_id,
-			    uint64_t size_limit, uint32_t time_limit_ms);
+			    uint64_t size_limit, uint32_t time_limit_ms,
+			    const struct wire_list *list);
 	size_t		 (*pool_lost)(struct pool *pool, const char *why,
 			    void ***jobs_r);
 	int		 (*commit_batch)(struct commit_ctx *c, struct msg **msgs,

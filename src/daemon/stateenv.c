@@ -19,6 +19,7 @@
 #include "daemon/stateenv.h"
 #include "state/aside.h"
 #include "state/journal.h"
+#include "state/listdb.h"
 #include "state/msglog.h"
 #include "state/outbox.h"
 #include "state/statedb.h"
@@ -83,7 +84,8 @@ open_dbs(struct stateenv *env, const struct hs_config *conf,
 	if (journal_open(env->sdb, &env->journal, error_r) < 0 ||
 	    aside_open(env->sdb, &env->aside, error_r) < 0 ||
 	    quarantine_open(conf, env->sdb, ql->owner_uid, ql->owner_gid,
-	    &env->quarantine, error_r) < 0)
+	    &env->quarantine, error_r) < 0 ||
+	    listdb_open(env->sdb, &env->lists, error_r) < 0)
 		goto fail;
 	if (conf->message_log && msglog_open(env->sdb, &env->msglog,
 	    &error) < 0) {
@@ -104,6 +106,7 @@ open_dbs(struct stateenv *env, const struct hs_config *conf,
 fail:
 	err = errno;	/* for statedb_retryable() */
 	msglog_close(&env->msglog);
+	listdb_close(&env->lists);
 	quarantine_close(&env->quarantine);
 	aside_close(&env->aside);
 	journal_close(&env->journal);
@@ -195,6 +198,7 @@ stateenv_close(struct stateenv *env)
 	shipper_stop(&env->shipper);
 	msglog_close(&env->msglog);
 	outbox_close(&env->outbox);
+	listdb_close(&env->lists);
 	quarantine_close(&env->quarantine);
 	aside_close(&env->aside);
 	journal_close(&env->journal);

@@ -1,7 +1,8 @@
 /*
  * stateenv.h - the master's state environment: the Berkeley DB
  * environment in state_directory and the three databases in it (the
- * intent journal, the set-aside list, the quarantine index), opened and
+ * intent journal, the set-aside list, the quarantine index, the allow
+ * and deny lists, the message log), opened and
  * closed together.
  *
  * When they are opened and what follows (recovery, back-off, a reopen
@@ -19,6 +20,7 @@ struct stateenv {
 	struct aside	*aside;
 	struct quarantine *quarantine;
 	struct msglog	*msglog;	/* NULL: message_log = no */
+	struct listdb	*lists;		/* the allow and deny lists */
 	struct statewatch *watch;	/* ends lock waits on the dead */
 	struct outbox	*outbox;	/* a farm: database set, else NULL */
 	struct shipper	*shipper;	/* ships it (daemon/shipper.c) */

@@ -560,11 +560,14 @@ pool_idle(struct pool *pool)
 
 int
 pool_dispatch(struct pool *pool, struct worker *w, void *job, int fd,
-    const char *queue_id, uint64_t size_limit, uint32_t time_limit_ms)
+    const char *queue_id, uint64_t size_limit, uint32_t time_limit_ms,
+    const struct wire_list *list)
 {
 	struct wire_scan req;
 
 	memset(&req, 0, sizeof(req));
+	if (list != NULL)
+		req.list = *list;
 	req.seq = pool->next_seq++;
 	req.size_limit = size_limit;
 	req.time_limit_ms = time_limit_ms;

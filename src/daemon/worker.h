@@ -153,7 +153,8 @@ struct worker *pool_idle(struct pool *pool);
  * -1 if the send failed (the worker is then dropped; retry elsewhere).
  */
 int	 pool_dispatch(struct pool *pool, struct worker *w, void *job, int fd,
-	    const char *queue_id, uint64_t size_limit, uint32_t time_limit_ms);
+	    const char *queue_id, uint64_t size_limit, uint32_t time_limit_ms,
+	    const struct wire_list *list);
 /*
  * pool_handle_worker() reads w's socket. On POOL_FAILED the worker is
  * gone (freed): the caller uses the job returned in *job_r.

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/lists.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/policy.h"
@@ -272,14 +273,29 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	struct hs_config *conf;
 	struct scratch	 scratch;
 	struct buf	 headers = BUF_INIT;
+	struct wire_list list;
 	const char	*name = NULL, *sender = "", **rcpts = NULL, *why, *sep;
 	char		*data, *errors = NULL;
 	size_t		 len, nrcpts = 0, nrecs, i, header_len;
 	int		 k;
 
+	memset(&list, 0, sizeof(list));
 	for (k = 0; k < argc; k++) {
 		if (strcmp(argv[k], "--sender") == 0 && k + 1 < argc) {
 			sender = argv[++k];
+		} else if (strcmp(argv[k], "--list") == 0 && k + 2 < argc) {
+			/* the entry holdscan found: KIND TEXT */
+			enum list_kind lk;
+
+			if (lists_kind_parse(argv[++k], &lk) < 0) {
+				(void)fprintf(stderr, "holdscan-scanner: scan: "
+				    "--list %s: allow or deny\n", argv[k]);
+				free(rcpts);
+				return (2);
+			}
+			list.kind = (int32_t)lk;
+			(void)snprintf(list.entry, sizeof(list.entry), "%s",
+			    argv[++k]);
 		} else if (strcmp(argv[k], "--rcpt") == 0 && k + 1 < argc) {
 			rcpts = xreallocarray(rcpts, nrcpts + 1, sizeof(*rcpts));
 			rcpts[nrcpts++] = argv[++k];
@@ -341,7 +357,11 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	msg.recipients = rcpts;
 	msg.nrecipients = nrcpts;
 	memset(&res, 0, sizeof(res));
-	scan_decide(&ctx, recs, nrecs, &msg, &res, &headers, &d);
+	if (list.kind != LIST_NONE)
+		(void)printf("list:          %s%s\n", list.entry,
+		    list.kind == LIST_ALLOW ? " (spam checks skipped)" :
+		    " (verdict at least blocked)");
+	scan_decide(&ctx, recs, nrecs, &msg, &list, &res, &headers, &d);
 	(void)printf("verdict:       %s%s%s\n",
 	    verdict_name((enum verdict)res.verdict), res.reason[0] ? ": " : "",
 	    res.reason);

@@ -454,3 +454,10 @@ plugin_needs(const struct plugin *p)
 {
 	return (HS_PLUGIN_HAS(p->desc, needs) ? p->desc->needs : 0);
 }
+
+bool
+plugin_is_spam_check(const struct plugin *p)
+{
+	return (HS_PLUGIN_HAS(p->desc, kind) &&
+	    (p->desc->kind & HS_KIND_SPAM) != 0);
+}

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/lists.h"
 #include "common/log.h"
 #include "common/mailhdr.h"
 #include "common/qfile.h"
@@ -133,19 +134,39 @@ struct verdicts {
 	const char	*no_parts;	/* a condemning plugin without scan_part */
 };
 
-/* Run every plugin; collect the worst verdict and the plugins' headers. */
+/*
+ * Run every plugin but, for a message on the allow list, those that are
+ * spam checks (HS_KIND_SPAM; never a virus check); collect the worst
+ * verdict and the plugins' headers. A deny list entry makes the verdict
+ * at least blocked, its reason the entry's.
+ */
 static void
 run_plugins(const struct scan_ctx *ctx, const struct hs_msg *msg,
-    struct wire_result *res, struct buf *headers, struct verdicts *vs)
+    const struct wire_list *list, struct wire_result *res,
+    struct buf *headers, struct verdicts *vs)
 {
 	struct hs_result r;
-	size_t		 i;
+	size_t		 i, len;
 
 	memset(vs, 0, sizeof(*vs));
 	vs->worst = VERDICT_CLEAN;
 	for (i = 0; i < ctx->nplugins; i++) {
 		struct plugin	*p = ctx->plugins[i];
 
+		if (list != NULL && list->kind == LIST_ALLOW &&
+		    plugin_is_spam_check(p)) {
+			if (headers != NULL && ctx->report != NULL) {
+				memset(&r, 0, sizeof(r));
+				(void)snprintf(r.reason, sizeof(r.reason),
+				    "not run (a spam check; allow list)");
+				ctx->report(ctx->report_arg, p->name, &r);
+			}
+			len = strlen(res->detail);
+			(void)snprintf(res->detail + len,
+			    sizeof(res->detail) - len, "%s%s=skipped",
+			    len ? " " : "", p->name);
+			continue;
+		}
 		plugin_scan(p, msg, &r);
 		if (headers != NULL && ctx->report != NULL)
 			ctx->report(ctx->report_arg, p->name, &r);
@@ -163,6 +184,19 @@ run_plugins(const struct scan_ctx *ctx, const struct hs_msg *msg,
 			(void)snprintf(res->reason, sizeof(res->reason), "%s",
 			    r.reason);
 		}
+	}
+	if (list != NULL && list->kind == LIST_DENY &&
+	    vs->worst < VERDICT_BLOCKED) {
+		vs->worst = VERDICT_BLOCKED;
+		vs->score = 0;
+		(void)snprintf(res->reason, sizeof(res->reason), "%.*s",
+		    (int)sizeof(list->entry), list->entry);
+	}
+	if (list != NULL && list->kind != LIST_NONE) {
+		len = strlen(res->detail);
+		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
+		    "%slist=%s", len ? " " : "",
+		    lists_kind_name((enum list_kind)list->kind));
 	}
 }
 
@@ -225,7 +259,8 @@ scan_one_part(void *arg, const struct hs_part *part, struct hs_result *out)
  */
 static enum policy_clean
 try_clean(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
-    const struct hs_msg *msg, const struct verdicts *vs,
+    const struct hs_msg *msg, const struct wire_list *list,
+    const struct verdicts *vs,
     struct rewrite_recs *out, struct buf *summary, char *why, size_t size)
 {
 	struct mime_limits lim = { MIME_MAX_DEPTH, MIME_MAX_PARTS, true };
@@ -257,7 +292,7 @@ try_clean(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
 	m2 = *msg;
 	msg_set_text(&m2, out->recs, out->n, &text);
 	memset(&again, 0, sizeof(again));
-	run_plugins(ctx, &m2, &again, NULL, &vs2);
+	run_plugins(ctx, &m2, list, &again, NULL, &vs2);
 	buf_free(&text);
 	if (vs2.worst >= VERDICT_BLOCKED) {
 		(void)snprintf(why, size, "the cleaned copy is still %s (%s)",
@@ -342,6 +377,7 @@ struct clean_arg {
 	const struct qfile_rec *recs;
 	size_t		 n;
 	const struct hs_msg *msg;
+	const struct wire_list *list;
 	const struct verdicts *vs;
 	struct scan_decision *d;
 };
@@ -351,14 +387,14 @@ clean_cb(void *arg, char *why, size_t size)
 {
 	struct clean_arg *ca = arg;
 
-	return (try_clean(ca->ctx, ca->recs, ca->n, ca->msg, ca->vs,
+	return (try_clean(ca->ctx, ca->recs, ca->n, ca->msg, ca->list, ca->vs,
 	    &ca->d->cleaned, &ca->d->summary, why, size));
 }
 
 void
 scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
-    size_t n, struct hs_msg *msg, struct wire_result *res,
-    struct buf *headers, struct scan_decision *d)
+    size_t n, struct hs_msg *msg, const struct wire_list *list,
+    struct wire_result *res, struct buf *headers, struct scan_decision *d)
 {
 	struct clean_arg ca;
 	struct verdicts	 vs;
@@ -367,13 +403,14 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 
 	memset(d, 0, sizeof(*d));
 	msg_set_text(msg, recs, n, &text);
-	run_plugins(ctx, msg, res, headers, &vs);
+	run_plugins(ctx, msg, list, res, headers, &vs);
 	res->verdict = vs.worst;
 	d->score = vs.score;
 	ca.ctx = ctx;
 	ca.recs = recs;
 	ca.n = n;
 	ca.msg = msg;
+	ca.list = list;
 	ca.vs = &vs;
 	ca.d = d;
 	policy_final(ctx->policy, vs.worst, msg->recipients, msg->nrecipients,
@@ -438,7 +475,8 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 	msg.sender = qf->sender;
 	msg.recipients = rcpts;
 	msg.nrecipients = qf->nrcpts;
-	scan_decide(ctx, qf->content, qf->ncontent, &msg, res, &headers, &d);
+	scan_decide(ctx, qf->content, qf->ncontent, &msg, &req->list, res,
+	    &headers, &d);
 	if (d.outcome.wanted == ACTION_CLEAN && d.outcome.action !=
 	    ACTION_CLEAN && d.outcome.verdict != VERDICT_FAILED)
 		hs_info("%s: cannot deliver cleaned: %s; action=%s instead",

@@ -56,15 +56,18 @@ void	 scan_message(const struct scan_ctx *ctx, int fd,
 /*
  * scan_decide() is the decision scan_message() takes, and holdscan scan
  * (cli.c) shows: the plugins on the message of content records recs
- * (msg: its sender and recipients; its text is set here), then
+ * (msg: its sender and recipients; its text is set here; list, or NULL:
+ * the allow or deny list entry the master found for it: an allow entry
+ * skips the spam checks, a deny entry makes it at least blocked), then
  * policy_final() with deliver-cleaned tried for real. res gets the
  * verdict, action, reason and detail; headers (or NULL) the plugins'
  * header lines. d is the caller's to clear with scan_decision_clear()
  * once done with msg and d.
  */
 void	 scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
-	    size_t n, struct hs_msg *msg, struct wire_result *res,
-	    struct buf *headers, struct scan_decision *d);
+	    size_t n, struct hs_msg *msg, const struct wire_list *list,
+	    struct wire_result *res, struct buf *headers,
+	    struct scan_decision *d);
 void	 scan_decision_clear(struct scan_decision *d);
 
 #endif

@@ -662,9 +662,9 @@ worker_main(struct scanner *sc, int sock)
 			exit_if_peer_gone();
 			hs_fatal(EX_PROTOCOL, "worker: receive");
 		}
-		if (type != WIRE_SCAN || len != sizeof(req) || fd < 0)
+		if (type != WIRE_SCAN || wire_scan_check(&req, len) < 0 ||
+		    fd < 0)
 			hs_fatalx(EX_PROTOCOL, "worker: unexpected message %d", type);
-		req.queue_id[sizeof(req.queue_id) - 1] = '\0';
 		memset(&res, 0, sizeof(res));
 		res.seq = req.seq;
 		worker_cpu_limit(req.time_limit_ms);

@@ -10,6 +10,14 @@
  *	itself. It needs no Postfix: tool_load() reads no queue layout for
  *	it (no main.cf, no postconf).
  *
+ *	A Postfix queue file is scanned as its content with its envelope
+ *	(sender, recipients, client_address), unless options say otherwise.
+ *	With a sender or a client address it first looks the allow and deny lists
+ *	up as holdscand's master would (state/listdb.c), in a child that
+ *	became the state directory's owner and opens the state environment
+ *	for that alone, and passes the entry that applies to the scanner
+ *	program, which shows it and decides with it as a worker does.
+ *
  *	This file must never change the queue or the state, never load a
  *	plugin, and never run the scanner program as root.
  */
@@ -21,26 +29,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/lists.h"
 #include "common/log.h"
+#include "common/qfile.h"
 #include "common/wire.h"
 #include "common/xalloc.h"
+#include "state/listdb.h"
+#include "state/statedb.h"
 #include "tool/tool.h"
 
 #define SCAN_FILE_MAX	(256L * 1024 * 1024)
 
 /* --- scan ------------------------------------------------------------------------ */
 
+/* path's bytes (NUL-terminated) as they are; NULL with errno. */
 static char *
 read_message(const char *path, size_t max, size_t *len_r)
 {
 	struct buf	 b = BUF_INIT;
 	char		 chunk[65536];
-	size_t		 i, k;
 	ssize_t		 r;
 	int		 fd;
 
@@ -59,14 +72,67 @@ read_message(const char *path, size_t max, size_t *len_r)
 		buf_append(&b, chunk, (size_t)r);
 	}
 	(void)close(fd);
-	/* As Postfix stores it: lines end in LF. */
-	for (i = k = 0; i < b.len; i++)
-		if (!(b.data[i] == '\r' && i + 1 < b.len && b.data[i + 1] == '\n'))
-			b.data[k++] = b.data[i];
-	b.len = k;
+	*len_r = b.len;
 	buf_putc(&b, '\0');
-	*len_r = k;
 	return (buf_steal(&b, NULL));
+}
+
+/* A message file as Postfix stores it: lines end in LF. */
+static void
+lf_lines(char *data, size_t *len)
+{
+	size_t	 i, k;
+
+	for (i = k = 0; i < *len; i++)
+		if (!(data[i] == '\r' && i + 1 < *len && data[i + 1] == '\n'))
+			data[k++] = data[i];
+	data[k] = '\0';
+	*len = k;
+}
+
+/*
+ * A Postfix queue file (from hold, or a quarantine's copy) is scanned
+ * as its content, with its envelope: the sender, the recipients and
+ * the client_address for the lists, unless options gave them. Returns
+ * the content (the caller's), or NULL when data is no queue file.
+ */
+static char *
+queue_file_content(char *data, size_t len, size_t *len_r, char ***argv_r,
+    size_t *n, const char **sender, const char **client)
+{
+	struct qfile_error err;
+	struct qfile	*qf = NULL;
+	struct buf	 text = BUF_INIT;
+	const char	*v;
+	bool		 rcpts = false;
+	size_t		 i;
+
+	if (qfile_parse(data, len, &qf, &err) < 0)
+		return (NULL);
+	/* room for these, the list entry, the file and the NULL */
+	*argv_r = xreallocarray(*argv_r, *n + 2 * qf->nrcpts + 16,
+	    sizeof(**argv_r));
+	for (i = 0; i < *n; i++)
+		if (strcmp((*argv_r)[i], "--rcpt") == 0)
+			rcpts = true;
+	if (*sender == NULL) {
+		*sender = xstrdup(qf->sender);
+		(*argv_r)[(*n)++] = "--sender";
+		(*argv_r)[(*n)++] = (char *)*sender;
+	}
+	if (*client == NULL && (v = qfile_attr(qf, "client_address")) != NULL)
+		*client = xstrdup(v);
+	if (!rcpts) {
+		for (i = 0; i < qf->nrcpts; i++) {
+			(*argv_r)[(*n)++] = "--rcpt";
+			(*argv_r)[(*n)++] = xstrdup(qf->rcpts[i].address);
+		}
+	}
+	qfile_content_text(qf->content, qf->ncontent, &text);
+	qfile_free(&qf);
+	*len_r = text.len;
+	buf_putc(&text, '\0');
+	return (buf_steal(&text, NULL));
 }
 
 /* Never parse untrusted content as root: become worker_user. */
@@ -88,12 +154,105 @@ become_worker(struct tool *t)
 		hs_fatal(EX_NOPERM, "cannot change to %s", t->conf->worker_user);
 }
 
+/* The child's side of lookup(): the answer "KIND\tTEXT" on fd. */
+static void
+lookup_child(struct tool *t, const char *sender, const char *client, int fd)
+{
+	struct list_entry e;
+	struct statedb	*sdb = NULL;
+	struct listdb	*l = NULL;
+	struct stat	 st;
+	char		*error = NULL, desc[LIST_DESC_SIZE];
+	struct buf	 out = BUF_INIT;
+	int		 ret;
+
+	if (stat(t->conf->state_directory, &st) < 0)
+		error = xasprintf("%s: %s", t->conf->state_directory,
+		    strerror(errno));
+	else if (geteuid() == 0 && (setgroups(1, &st.st_gid) < 0 ||
+	    setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0))
+		error = xasprintf("cannot become the owner of %s: %s",
+		    t->conf->state_directory, strerror(errno));
+	else if (statedb_open(t->conf->state_directory, &sdb, &error) == 0 &&
+	    listdb_open(sdb, &l, &error) == 0) {
+		if ((ret = listdb_lookup(l, sender, client, &e, &error)) == 1) {
+			lists_describe(&e, desc, sizeof(desc));
+			buf_printf(&out, "%s\t%s", lists_kind_name(e.kind), desc);
+		} else if (ret == 0)
+			buf_printf(&out, "none\t");
+	}
+	if (error != NULL)
+		buf_printf(&out, "error\t%s", error);
+	if (out.len > 0 && write(fd, out.data, out.len) < 0)
+		_exit(1);
+	listdb_close(&l);
+	statedb_close(&sdb);
+	_exit(0);
+}
+
+/*
+ * The allow or deny list entry for sender and client: its kind ("allow",
+ * "deny") into kind and its text into entry, or kind "" when none
+ * applies; a lookup that fails is a warning, and the scan goes on.
+ */
+static void
+lookup(struct tool *t, const char *sender, const char *client, char *kind,
+    size_t ksize, char *entry, size_t esize)
+{
+	char	 answer[1024], *tab;
+	ssize_t	 r;
+	size_t	 len = 0;
+	pid_t	 pid;
+	int	 fds[2], status;
+
+	kind[0] = entry[0] = '\0';
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		hs_fatal(EX_OSERR, "pipe");
+	(void)fflush(stdout);
+	(void)fflush(stderr);
+	if ((pid = fork()) < 0)
+		hs_fatal(EX_OSERR, "fork");
+	if (pid == 0) {
+		(void)close(fds[0]);
+		lookup_child(t, sender, client, fds[1]);
+	}
+	(void)close(fds[1]);
+	while (len + 1 < sizeof(answer) && (r = read(fds[0], answer + len,
+	    sizeof(answer) - 1 - len)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		len += (size_t)r;
+	}
+	answer[len] = '\0';
+	(void)close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			hs_fatal(EX_OSERR, "waitpid");
+	if ((tab = strchr(answer, '\t')) == NULL) {
+		hs_warnx("allow and deny lists not looked up");
+		return;
+	}
+	*tab++ = '\0';
+	if (strcmp(answer, "error") == 0) {
+		hs_warnx("allow and deny lists not looked up: %s", tab);
+		return;
+	}
+	if (strcmp(answer, "allow") != 0 && strcmp(answer, "deny") != 0)
+		return;
+	(void)snprintf(kind, ksize, "%s", answer);
+	(void)snprintf(entry, esize, "%s", tab);
+}
+
 int
 cmd_scan(struct tool *t, int argc, char **argv)
 {
+	const char	*sender = NULL, *client = NULL;
+	char		 kind[16], entry[LIST_DESC_SIZE];
 	const char	*path = NULL, *v;
-	char		**args, *data;
-	size_t		 len, max, n = 0;
+	char		**args, *data, *content;
+	size_t		 len, clen, max, n = 0;
 	pid_t		 pid;
 	int		 a, cfd, mfd, status;
 	const int	 three = 3;	/* the configuration's text */
@@ -111,8 +270,12 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	args[n++] = "scan";
 	for (a = 1; a < argc; a++) {
 		if ((v = tool_opt_value(t, argc, argv, &a, "--sender")) != NULL) {
+			sender = tool_address_arg(v);
 			args[n++] = "--sender";
 			args[n++] = (char *)v;
+		} else if ((v = tool_opt_value(t, argc, argv, &a,
+		    "--client")) != NULL) {
+			client = v;
 		} else if ((v = tool_opt_value(t, argc, argv, &a,
 		    "--rcpt")) != NULL) {
 			args[n++] = "--rcpt";
@@ -124,14 +287,30 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	}
 	if (path == NULL)
 		tool_bad_usage(t, "which message file?");
-	args[n++] = (char *)path;
-	args[n] = NULL;
 	max = t->conf->message_size_limit > 0 ?
 	    (size_t)t->conf->message_size_limit : (size_t)SCAN_FILE_MAX;
 	if ((data = read_message(path, max, &len)) == NULL) {
 		free(args);
 		return (tool_fail("%s: %s", path, strerror(errno)));
 	}
+	if ((content = queue_file_content(data, len, &clen, &args, &n,
+	    &sender, &client)) != NULL) {
+		free(data);
+		data = content;
+		len = clen;
+	} else
+		lf_lines(data, &len);
+	if (sender != NULL || client != NULL) {
+		lookup(t, sender, client, kind, sizeof(kind), entry,
+		    sizeof(entry));
+		if (kind[0] != '\0') {
+			args[n++] = "--list";
+			args[n++] = kind;
+			args[n++] = entry;
+		}
+	}
+	args[n++] = (char *)path;
+	args[n] = NULL;
 	/*
 	 * The scanner program scans it, in a child that became worker_user,
 	 * given the message on its standard input and the configuration's

@@ -5,7 +5,8 @@
  *	holdscan [-c config_file] command [arguments]
  * DESCRIPTION
  *	One program for the admin: status, check-config, scan, and the
- *	quarantine commands (list, show, release, delete, expire, check).
+ *	quarantine commands (list, show, release, delete, expire, check),
+ *	the allow and deny lists (list add, del, show).
  *	Commands are a table: name (and second word), arguments, summary,
  *	handler. Run as root, it drops to Postfix's mail_owner before it
  *	opens the state environment or touches the queue, so that every
@@ -51,7 +52,8 @@ static const struct command commands[] = {
 	    "set-aside and quarantined messages, last error", cmd_status, true },
 	{ "check-config", NULL, "", "check holdscan.conf and the Postfix side",
 	    cmd_check_config, false },
-	{ "scan", NULL, "[--sender ADDR] [--rcpt ADDR]... FILE.eml",
+	{ "scan", NULL, "[--sender ADDR] [--client IP] [--rcpt ADDR]... "
+	    "FILE.eml",
 	    "run the configured scanners and policy on a message file; "
 	    "changes nothing", cmd_scan, false },
 	{ "quarantine", "list", "[--since T] [--until T] [--recipient R] "
@@ -67,6 +69,13 @@ static const struct command commands[] = {
 	{ "quarantine", "expire", "--older-than DURATION",
 	    "remove messages quarantined longer ago (cron, systemd timer)",
 	    cmd_q_expire, true },
+	{ "list", "add", "allow|deny sender|domain|network VALUE "
+	    "[--comment TEXT]", "put an entry on the allow or deny list; "
+	    "applies to the next message", cmd_list_add, true },
+	{ "list", "del", "allow|deny sender|domain|network VALUE",
+	    "remove an entry from the allow or deny list", cmd_list_del, true },
+	{ "list", "show", "[--json]", "the allow and deny lists",
+	    cmd_list_show, true },
 	{ "log", NULL, "[--since T] [--until T] [--sender ADDR] "
 	    "[--recipient ADDR] [--verdict V] [--action A] [--limit N] [--json]",
 	    "the message log: one line per message, newest first", cmd_log,

@@ -131,6 +131,53 @@ test_policy_final_is_the_whole_decision(void **state)
 	config_free(&conf);
 }
 
+/* The list entry appended to WIRE_SCAN: both sizes are taken. */
+static void
+test_wire_scan_with_and_without_a_list(void **state)
+{
+	struct wire_scan req, got;
+	enum wire_type	 type;
+	size_t		 len;
+	int		 sv[2], fd = -1;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	memset(&req, 0, sizeof(req));
+	req.seq = 7;
+	(void)snprintf(req.queue_id, sizeof(req.queue_id), "ABC");
+	req.list.kind = 1;
+	(void)snprintf(req.list.entry, sizeof(req.list.entry),
+	    "allow list: sender a@b (added by root 2026-12-03)");
+	assert_int_equal(wire_send(sv[0], WIRE_SCAN, &req, sizeof(req), -1), 0);
+	assert_int_equal(wire_recv(sv[1], &type, &got, sizeof(got), &len, &fd),
+	    1);
+	assert_int_equal(wire_scan_check(&got, len), 0);
+	assert_int_equal(got.list.kind, 1);
+	assert_string_equal(got.list.entry, req.list.entry);
+	/* A master without lists sends the short body: no entry. */
+	assert_int_equal(wire_send(sv[0], WIRE_SCAN, &req, WIRE_SCAN_MIN_SIZE,
+	    -1), 0);
+	memset(&got, 0x55, sizeof(got));
+	assert_int_equal(wire_recv(sv[1], &type, &got, sizeof(got), &len, &fd),
+	    1);
+	assert_int_equal(len, WIRE_SCAN_MIN_SIZE);
+	assert_int_equal(wire_scan_check(&got, len), 0);
+	assert_int_equal(got.seq, 7);
+	assert_int_equal(got.list.kind, 0);
+	assert_string_equal(got.list.entry, "");
+	/* Any other size, or an unknown kind, is refused; strings end. */
+	assert_int_equal(wire_scan_check(&got, WIRE_SCAN_MIN_SIZE - 1), -1);
+	memset(&got, 'x', sizeof(got));
+	got.list.kind = 1;
+	assert_int_equal(wire_scan_check(&got, sizeof(got)), 0);
+	assert_int_equal(strlen(got.list.entry), sizeof(got.list.entry) - 1);
+	assert_int_equal(strlen(got.queue_id), sizeof(got.queue_id) - 1);
+	got.list.kind = 3;
+	assert_int_equal(wire_scan_check(&got, sizeof(got)), -1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void
 test_wire_passes_a_descriptor(void **state)
 {
@@ -380,6 +427,7 @@ main(void)
 		cmocka_unit_test(test_policy_default_and_domain_rules),
 		cmocka_unit_test(test_policy_final_is_the_whole_decision),
 		cmocka_unit_test(test_wire_passes_a_descriptor),
+		cmocka_unit_test(test_wire_scan_with_and_without_a_list),
 		cmocka_unit_test(test_wire_refuses_a_truncated_message),
 		cmocka_unit_test(test_wire_close_all_but_keeps_the_list_alone),
 		cmocka_unit_test(test_wire_loader_debug_fd_finds_ld_so_s_file),

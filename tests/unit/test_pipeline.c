@@ -44,6 +44,7 @@
 #include "daemon/pipeline.h"
 #include "daemon/watch.h"
 #include "state/aside.h"
+#include "state/listdb.h"
 
 #define CLAIMED	"holdscan/claimed"
 
@@ -73,6 +74,7 @@ struct fixture {
 	size_t		 imagelen;
 	/* the fake pool */
 	char		 dispatched[1024];	/* "ID@PID ID@PID " */
+	struct wire_list list;		/* the last dispatch's list entry */
 	/* the fake commit */
 	enum fake_outcome outcome;
 	char		 outcome_id[16];	/* FAKE_RETURNED: only this one */
@@ -125,7 +127,8 @@ fake_busy(const struct pool *pool)
 
 static int
 fake_dispatch(struct pool *pool, struct worker *w, void *job, int fd,
-    const char *queue_id, uint64_t size_limit, uint32_t time_limit_ms)
+    const char *queue_id, uint64_t size_limit, uint32_t time_limit_ms,
+    const struct wire_list *list)
 {
 	struct fixture	*f = fixture_of(pool);
 	struct msg	*m = job;
@@ -134,6 +137,7 @@ fake_dispatch(struct pool *pool, struct worker *w, void *job, int fd,
 
 	(void)size_limit;
 	(void)time_limit_ms;
+	f->list = *list;
 	/* The claimed file itself, still ours, goes to the worker. */
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_int_equal(st.st_ino, m->st.st_ino);
@@ -553,6 +557,45 @@ test_claim_scan_batch_commit(void **state)
 	assert_int_equal(p->backoff.count, 0);
 }
 
+/* The master looks the lists up at each dispatch: no reload needed. */
+static void
+test_the_list_entry_goes_with_the_message(void **state)
+{
+	struct fixture	*f = *state;
+	struct pipeline	*p = f->p;
+	struct list_entry e;
+	char		*error = NULL;
+
+	hold(f, "LISTA1");
+	watch_rescan(f->watch);
+	worker(f, 101);
+	pipeline_claim(p);
+	pipeline_dispatch(p);
+	assert_int_equal(f->list.kind, LIST_NONE);
+	assert_string_equal(f->list.entry, "");
+	answer(f, 101, VERDICT_CLEAN, ACTION_DELIVER, "");
+	/* An entry for the sender's parent domain, as holdscan list adds it. */
+	memset(&e, 0, sizeof(e));
+	e.kind = LIST_DENY;
+	e.type = LIST_DOMAIN;
+	(void)snprintf(e.value, sizeof(e.value), "org");
+	e.added = 1796256000;
+	(void)snprintf(e.added_by, sizeof(e.added_by), "root");
+	if (listdb_put(p->state.lists, &e, NULL, &error) < 0)
+		fail_msg("%s", error);
+	hold(f, "LISTA2");
+	watch_rescan(f->watch);
+	pipeline_claim(p);
+	pipeline_dispatch(p);
+	assert_int_equal(f->list.kind, LIST_DENY);
+	assert_string_equal(f->list.entry, "deny list: domain org (added by "
+	    "root 2026-12-03)");
+	assert_logged(f, "LISTA2: list=deny entry=\"deny list: domain org "
+	    "(added by root 2026-12-03)\"");
+	answer(f, 101, VERDICT_BLOCKED, ACTION_QUARANTINE, f->list.entry);
+	pipeline_commit_ready(p);
+}
+
 static void
 test_a_full_batch_closes_and_commits_on_its_own(void **state)
 {
@@ -924,6 +967,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_claim_scan_batch_commit,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_the_list_entry_goes_with_the_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_full_batch_closes_and_commits_on_its_own, setup,
 		    teardown),

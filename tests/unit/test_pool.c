@@ -268,7 +268,7 @@ test_quota_worker_is_dropped_with_its_last_result(void **state)
 	assert_ptr_equal(pool_idle(&f->pool), w);
 	pair(qf);
 	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
-	    0, 1000), 0);
+	    0, 1000, NULL), 0);
 	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
 	/* The worker answers and says this was its last message. */
 	memset(&res, 0, sizeof(res));
@@ -305,7 +305,7 @@ test_worker_death_alone_is_a_failure(void **state)
 	w = spawned(f, 101);
 	pair(qf);
 	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
-	    0, 1000), 0);
+	    0, 1000, NULL), 0);
 	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
 	/* The worker dies; its parent lives on. */
 	(void)close(f->worker[0]);
@@ -339,9 +339,9 @@ test_parent_death_gives_every_job_back_uncounted(void **state)
 	w2 = spawned(f, 102);
 	pair(qf);
 	assert_int_equal(pool_dispatch(&f->pool, w1, &f->jobs[0], qf[0], "QID1",
-	    0, 1000), 0);
+	    0, 1000, NULL), 0);
 	assert_int_equal(pool_dispatch(&f->pool, w2, &f->jobs[1], qf[0], "QID2",
-	    0, 1000), 0);
+	    0, 1000, NULL), 0);
 	/*
 	 * The parent dies (its end closes first), then its workers: one
 	 * that had read its message (end of file), one that had not (a
@@ -537,7 +537,7 @@ test_a_worker_over_its_time_limit_is_killed_and_its_job_returned(void **state)
 	w = spawned(f, 101);
 	pair(qf);
 	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
-	    0, 2000), 0);
+	    0, 2000, NULL), 0);
 	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
 	assert_int_equal(req.time_limit_ms, 2000);
 	assert_string_equal(req.queue_id, "QID1");
@@ -580,7 +580,7 @@ test_a_worker_answering_for_another_message_is_dropped(void **state)
 	w = spawned(f, 101);
 	pair(qf);
 	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
-	    0, 1000), 0);
+	    0, 1000, NULL), 0);
 	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
 	memset(&res, 0, sizeof(res));
 	res.seq = req.seq + 1;
@@ -616,7 +616,7 @@ test_a_worker_whose_result_is_refused_is_killed(void **state)
 	w = spawned(f, 101);
 	pair(qf);
 	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
-	    0, 1000), 0);
+	    0, 1000, NULL), 0);
 	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
 	memset(&res, 0, sizeof(res));
 	res.seq = req.seq;
@@ -662,7 +662,7 @@ test_a_new_generation_retires_the_old_workers(void **state)
 	(void)spawned(f, 102);
 	pair(qf);
 	assert_int_equal(pool_dispatch(&f->pool, w1, &f->jobs[0], qf[0], "QID1",
-	    0, 1000), 0);
+	    0, 1000, NULL), 0);
 	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
 	/* A reload built generation 2: the idle old worker goes at once. */
 	engine(f, 2);
@@ -706,7 +706,7 @@ test_a_failed_send_drops_the_worker(void **state)
 	f->nworkers = 0;
 	pair(qf);
 	assert_int_equal(pool_dispatch(&f->pool, w, &f->jobs[0], qf[0], "QID1",
-	    0, 1000), -1);
+	    0, 1000, NULL), -1);
 	assert_int_equal(f->pool.nworkers, 0);
 	assert_null(pool_idle(&f->pool));
 	assert_int_equal(pool_busy(&f->pool), 0);
@@ -755,7 +755,7 @@ test_a_resize_closes_idle_workers_first_and_asks_for_more(void **state)
 	(void)spawned(f, 102);
 	pair(qf);
 	assert_int_equal(pool_dispatch(&f->pool, w1, &f->jobs[0], qf[0], "QID1",
-	    0, 1000), 0);
+	    0, 1000, NULL), 0);
 	(void)expect(f->worker[0], WIRE_SCAN, &req, sizeof(req));
 	/* Smaller: the idle worker goes, the busy one stays. */
 	pool_resize(&f->pool, 1);
@@ -772,7 +772,7 @@ test_a_resize_closes_idle_workers_first_and_asks_for_more(void **state)
 	w4 = spawned(f, 104);
 	assert_int_equal(f->pool.nworkers, 3);
 	assert_int_equal(pool_dispatch(&f->pool, w3, &f->jobs[1], qf[0], "QID2",
-	    0, 1000), 0);
+	    0, 1000, NULL), 0);
 	(void)expect(f->worker[2], WIRE_SCAN, &req, sizeof(req));
 	/* Down to one: the idle 104 at once, then busy 101 after its scan. */
 	pool_resize(&f->pool, 1);

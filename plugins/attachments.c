@@ -31,7 +31,18 @@
  *	    archive_max_entries entries, expands beyond
  *	    archive_max_expansion or archive_max_ratio times its size
  *	    ("zip bomb"), has encrypted entries and archive_encrypted is
- *	    block, or cannot be read and archive_malformed is block.
+ *	    block, or cannot be read and archive_malformed is block;
+ *	  - it cannot be scanned and its policy says block: a message/partial
+ *	    part (partial_message), a message/external-body part
+ *	    (external_body), or encrypted content (encrypted_message): an
+ *	    application/pkcs7-mime part whose CMS content type is not
+ *	    signed-data or compressed-data (the DER says, not the smime-type
+ *	    parameter), the application/pgp-encrypted part of a
+ *	    multipart/encrypted, or a text or octet-stream part with a line
+ *	    "-----BEGIN PGP MESSAGE-----". The host's MIME walk gives all
+ *	    of these to the plugin as leaf parts (GMime parses neither
+ *	    message/partial nor message/external-body as a message), so no
+ *	    header of the message is read here.
  *
  *	Names are compared as Windows would use them: the last path
  *	component, lower case, trailing dots and blanks removed, cut at a NUL.
@@ -114,6 +125,15 @@ static const struct hs_plugin_option att_options[] = {
 	    "allow or block" },
 	{ "archive_malformed", HS_OPT_STR, "block",
 	    "archives that cannot be read: block or allow" },
+	{ "partial_message", HS_OPT_STR, "block",
+	    "message/partial parts (a message sent in pieces, reassembled "
+	    "only by the reader): block or allow" },
+	{ "external_body", HS_OPT_STR, "block",
+	    "message/external-body parts (content fetched from elsewhere): "
+	    "block or allow" },
+	{ "encrypted_message", HS_OPT_STR, "allow",
+	    "encrypted messages (S/MIME enveloped-data, PGP/MIME, inline "
+	    "PGP), which cannot be looked into: allow or block" },
 	{ "scan_zip", HS_OPT_STR, "",
 	    "deprecated: scan_archives (yes or no; when set, it wins)" },
 	{ "zip_max_depth", HS_OPT_STR, "",
@@ -205,7 +225,8 @@ struct rules {
 	size_t		 ntypes;
 	bool		 script_hashbang;	/* "script" denied: text with #! */
 	bool		 double_ext, uuencode, archives, deny_encrypted,
-			 deny_malformed;
+			 deny_malformed, deny_partial, deny_external,
+			 deny_crypted;
 	size_t		 magic_bytes, arc_depth, arc_entries;
 	uint64_t	 arc_expansion, arc_ratio;
 	struct hs_mime_limits lim;
@@ -405,10 +426,13 @@ old_option(const struct hs_host *h, const char *name, bool boolean,
 	return (0);
 }
 
-/* "allow" or "block" (with a deprecated yes/no option that wins). */
+/*
+ * "allow" or "block" (with a deprecated yes/no option, or NULL, that
+ * wins); bad is the error for anything else.
+ */
 static int
 policy_option(const struct hs_host *h, const char *name, const char *old,
-    bool *block, const char **error_r)
+    const char *bad, bool *block, const char **error_r)
 {
 	const char	*s = h->opt_str(h->host_ctx, name);
 	uint64_t	 v;
@@ -419,11 +443,11 @@ policy_option(const struct hs_host *h, const char *name, const char *old,
 	else if (strcasecmp(s, "allow") == 0)
 		*block = false;
 	else {
-		*error_r = strcmp(name, "archive_encrypted") == 0 ?
-		    "archive_encrypted: use allow or block" :
-		    "archive_malformed: use allow or block";
+		*error_r = bad;
 		return (-1);
 	}
+	if (old == NULL)
+		return (0);
 	if (old_option(h, old, true, &v, &set, error_r) < 0)
 		return (-1);
 	if (set)
@@ -462,9 +486,20 @@ rules_new(const struct hs_host *h, const char **error_r)
 	r->arc_expansion = n > 0 ? (uint64_t)n : 0;
 	r->arc_ratio = (uint64_t)h->opt_num(h->host_ctx, "archive_max_ratio");
 	if (policy_option(h, "archive_encrypted", "deny_encrypted_zip",
-	    &r->deny_encrypted, error_r) < 0 ||
+	    "archive_encrypted: use allow or block", &r->deny_encrypted,
+	    error_r) < 0 ||
 	    policy_option(h, "archive_malformed", "deny_malformed_zip",
-	    &r->deny_malformed, error_r) < 0)
+	    "archive_malformed: use allow or block", &r->deny_malformed,
+	    error_r) < 0 ||
+	    policy_option(h, "partial_message", NULL,
+	    "partial_message: use allow or block", &r->deny_partial,
+	    error_r) < 0 ||
+	    policy_option(h, "external_body", NULL,
+	    "external_body: use allow or block", &r->deny_external,
+	    error_r) < 0 ||
+	    policy_option(h, "encrypted_message", NULL,
+	    "encrypted_message: use allow or block", &r->deny_crypted,
+	    error_r) < 0)
 		goto fail;
 	if (old_option(h, "scan_zip", true, &v, &set, error_r) < 0)
 		goto fail;
@@ -1063,6 +1098,125 @@ arc_walk(struct awalk *w, struct archive *a, size_t depth, const char *where)
 	return (rc);
 }
 
+/* --- what cannot be scanned ------------------------------------------------------ */
+
+/*
+ * The OIDs of a CMS ContentInfo (RFC 5652) that say its content is
+ * encrypted: enveloped-data, encrypted-data, authEnvelopedData.
+ */
+static const struct {
+	const unsigned char *der;	/* the OID's content octets */
+	size_t		 len;
+	bool		 encrypted;
+} cms_types[] = {
+	{ (const unsigned char *)"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03", 9, true },
+	{ (const unsigned char *)"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x06", 9, true },
+	{ (const unsigned char *)"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x10\x01\x17",
+	    11, true },
+	/* signed-data, compressed-data: not encrypted */
+	{ (const unsigned char *)"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02", 9, false },
+	{ (const unsigned char *)"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x10\x01\x09",
+	    11, false },
+};
+
+/*
+ * Is the application/pkcs7-mime content d[len] encrypted? Its
+ * ContentInfo's type says (SEQUENCE, a length in any DER or BER form,
+ * then the OID); content we cannot read as one counts as encrypted, since
+ * it cannot be looked into either (the smime-type parameter is not ours
+ * to see, and a sender may set it to anything).
+ */
+static bool
+smime_encrypted(const unsigned char *d, size_t len)
+{
+	size_t	 p = 2, n, i;
+
+	if (len < 4 || d[0] != 0x30)
+		return (true);
+	if (d[1] > 0x80) {
+		n = d[1] & 0x7f;
+		if (n > 4)
+			return (true);
+		p += n;
+	}
+	if (len < p + 2 || d[p] != 0x06)
+		return (true);
+	n = d[p + 1];
+	p += 2;
+	if (len < p + n)
+		return (true);
+	for (i = 0; i < sizeof(cms_types) / sizeof(cms_types[0]); i++)
+		if (cms_types[i].len == n && memcmp(cms_types[i].der, d + p,
+		    n) == 0)
+			return (cms_types[i].encrypted);
+	return (true);
+}
+
+/* Does a line of d[len] start with "-----BEGIN PGP MESSAGE-----"? */
+static bool
+pgp_armored(const unsigned char *d, size_t len)
+{
+	static const char tag[] = "-----BEGIN PGP MESSAGE-----";
+	const unsigned char *q = d, *end = d + len;
+
+	while ((size_t)(end - q) >= sizeof(tag) - 1) {
+		if (memcmp(q, tag, sizeof(tag) - 1) == 0)
+			return (true);
+		if ((q = memchr(q, '\n', (size_t)(end - q))) == NULL)
+			return (false);
+		q++;
+	}
+	return (false);
+}
+
+/*
+ * A part whose content cannot be scanned: a piece of a message
+ * (message/partial: the reader's program puts the pieces together, so
+ * what they hold is never seen whole here), a reference to content kept
+ * elsewhere (message/external-body), or encrypted content (an S/MIME
+ * enveloped-data part, the application/pgp-encrypted part of PGP/MIME's
+ * multipart/encrypted, or a PGP message armored in a text or
+ * octet-stream part). true with why filled when its policy blocks it.
+ */
+static bool
+unscannable(const struct rules *r, const char *ctype,
+    const unsigned char *d, size_t len, char *why, size_t size)
+{
+	const char	*what = NULL;
+
+	if (strcmp(ctype, "message/partial") == 0) {
+		if (r->deny_partial)
+			(void)snprintf(why, size, "message/partial: a message "
+			    "sent in pieces cannot be scanned (partial_message "
+			    "= block)");
+		return (r->deny_partial);
+	}
+	if (strcmp(ctype, "message/external-body") == 0) {
+		if (r->deny_external)
+			(void)snprintf(why, size, "message/external-body: "
+			    "content kept elsewhere cannot be scanned "
+			    "(external_body = block)");
+		return (r->deny_external);
+	}
+	if (!r->deny_crypted)
+		return (false);
+	if (strcmp(ctype, "application/pkcs7-mime") == 0 ||
+	    strcmp(ctype, "application/x-pkcs7-mime") == 0) {
+		if (smime_encrypted(d, len))
+			what = "S/MIME enveloped-data";
+	} else if (strcmp(ctype, "application/pgp-encrypted") == 0)
+		what = "PGP/MIME multipart/encrypted";
+	else if ((strncmp(ctype, "text/", 5) == 0 ||
+	    strcmp(ctype, "application/octet-stream") == 0) &&
+	    pgp_armored(d, len))
+		what = "inline PGP";
+	if (what == NULL)
+		return (false);
+	(void)snprintf(why, size, "encrypted message (%s) cannot be scanned "
+	    "(encrypted_message = block)", what);
+	return (true);
+}
+
 /* --- one part ------------------------------------------------------------------ */
 
 /*
@@ -1087,6 +1241,8 @@ judge(const struct att *a, const char *name1, const char *name2,
 
 	res->verdict = HS_CLEAN;
 	res->reason[0] = '\0';
+	if (unscannable(r, ctype, data, len, res->reason, sizeof(res->reason)))
+		return (res->verdict = HS_BLOCKED);
 	for (i = 0; i < 2; i++)
 		if (names[i] != NULL && name_blocked(r, names[i],
 		    strlen(names[i]), "", res->reason, sizeof(res->reason)))

@@ -302,6 +302,11 @@ test_bad_options_are_refused(void **state)
 	    "archive_malformed: use allow or block");
 	init_refuses("archive_max_depth", "17", "archive_max_depth: use 1 to 16");
 	init_refuses("magic_bytes", "100", "magic_bytes: use 1K to 16M");
+	init_refuses("partial_message", "yes",
+	    "partial_message: use allow or block");
+	init_refuses("external_body", "", "external_body: use allow or block");
+	init_refuses("encrypted_message", "deny",
+	    "encrypted_message: use allow or block");
 	/* the zip reader's options are still read (and checked) */
 	init_refuses("scan_zip", "maybe", "use yes or no");
 	init_refuses("zip_max_size", "lots", "use a number");
@@ -1191,6 +1196,135 @@ test_scan_whole_messages(void **state)
 	buf_free(&z);
 }
 
+/* --- what cannot be scanned ------------------------------------------------ */
+
+/* The start of a CMS ContentInfo of the type whose OID ends in last. */
+static void
+make_cms(struct buf *b, unsigned last)
+{
+	static const unsigned char head[] = { 0x30, 0x82, 0x01, 0x00, 0x06,
+	    0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07 };
+	size_t	 i;
+
+	buf_reset(b);
+	for (i = 0; i < sizeof(head); i++)
+		buf_putc(b, head[i]);
+	buf_putc(b, (int)last);
+	buf_putc(b, 0xa0);
+	buf_putc(b, 0x80);
+	for (i = 0; i < 64; i++)
+		buf_putc(b, (int)(i * 7 & 0xff));
+}
+
+/* Messages whose content cannot be scanned, built here. */
+static void
+unscannable_msgs(struct buf *partial, struct buf *ext, struct buf *smime,
+    struct buf *pgpmime, struct buf *inline_pgp, struct buf *signed_smime)
+{
+	struct buf	 der = BUF_INIT;
+
+	buf_printf(partial, "From: a\nSubject: s\nMIME-Version: 1.0\n"
+	    "Content-Type: message/partial; id=\"abc@example.org\"; "
+	    "number=1; total=2\n\nFrom: a\nSubject: s\n"
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: application/octet-stream; name=evil.e\n");
+	buf_printf(ext, "From: a\nMIME-Version: 1.0\nContent-Type: "
+	    "multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+	    "see below\n--b\nContent-Type: message/external-body; "
+	    "access-type=URL; URL=\"http://example.org/x.exe\"\n\n"
+	    "Content-Type: application/octet-stream\n\n--b--\n");
+	make_cms(&der, 3);
+	buf_printf(smime, "From: a\nMIME-Version: 1.0\nContent-Type: "
+	    "application/pkcs7-mime; smime-type=enveloped-data; "
+	    "name=smime.p7m\nContent-Disposition: attachment; "
+	    "filename=smime.p7m\nContent-Transfer-Encoding: base64\n\n");
+	base64(der.data, der.len, smime);
+	make_cms(&der, 2);
+	buf_printf(signed_smime, "From: a\nMIME-Version: 1.0\nContent-Type: "
+	    "application/x-pkcs7-mime; smime-type=signed-data; "
+	    "name=smime.p7m\nContent-Transfer-Encoding: base64\n\n");
+	base64(der.data, der.len, signed_smime);
+	buf_printf(pgpmime, "From: a\nMIME-Version: 1.0\nContent-Type: "
+	    "multipart/encrypted; protocol=\"application/pgp-encrypted\"; "
+	    "boundary=b\n\n--b\nContent-Type: application/pgp-encrypted\n\n"
+	    "Version: 1\n\n--b\nContent-Type: application/octet-stream; "
+	    "name=encrypted.asc\n\n-----BEGIN PGP MESSAGE-----\n\n"
+	    "hQEMA5Zx0Fx0Zm9vAQf/abc=\n=AbCd\n-----END PGP MESSAGE-----\n"
+	    "--b--\n");
+	buf_printf(inline_pgp, "From: a\nMIME-Version: 1.0\nContent-Type: "
+	    "text/plain\n\nHi,\n\n-----BEGIN PGP MESSAGE-----\n\n"
+	    "hQEMA5Zx0Fx0Zm9vAQf/abc=\n=AbCd\n-----END PGP MESSAGE-----\n");
+	buf_free(&der);
+}
+
+static void
+test_unscannable_messages(void **state)
+{
+	struct buf	 part = BUF_INIT, ext = BUF_INIT, smime = BUF_INIT,
+			 pgp = BUF_INIT, inl = BUF_INIT, sig = BUF_INIT,
+			 der = BUF_INIT;
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+	const char	*text;
+
+	(void)state;
+	unscannable_msgs(&part, &ext, &smime, &pgp, &inl, &sig);
+	/* the defaults: pieces and references blocked, encryption allowed */
+	assert_int_equal(scan_msg(p, part.data, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "message/partial: a message sent in "
+	    "pieces cannot be scanned (partial_message = block)");
+	assert_int_equal(scan_msg(p, ext.data, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "message/external-body: content kept "
+	    "elsewhere cannot be scanned (external_body = block)");
+	assert_int_equal(scan_msg(p, smime.data, &r), HS_CLEAN);
+	assert_int_equal(scan_msg(p, pgp.data, &r), HS_CLEAN);
+	assert_int_equal(scan_msg(p, inl.data, &r), HS_CLEAN);
+	/* a part on its own (deliver-cleaned) too */
+	assert_int_equal(scan_part(p, NULL, "message/partial", "x", 1, &r),
+	    HS_BLOCKED);
+	plugin_free(&p);
+
+	p = load("encrypted_message=block", NULL);
+	assert_int_equal(scan_msg(p, smime.data, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "encrypted message (S/MIME "
+	    "enveloped-data) cannot be scanned (encrypted_message = block)");
+	assert_int_equal(scan_msg(p, pgp.data, &r), HS_BLOCKED);
+	assert_reason(&r, "(PGP/MIME multipart/encrypted)");
+	assert_int_equal(scan_msg(p, inl.data, &r), HS_BLOCKED);
+	assert_reason(&r, "(inline PGP)");
+	/* signed, not encrypted; the type is the DER's, not the header's */
+	assert_int_equal(scan_msg(p, sig.data, &r), HS_CLEAN);
+	make_cms(&der, 2);
+	assert_int_equal(scan_part(p, "smime.p7m", "application/pkcs7-mime",
+	    der.data, der.len, &r), HS_CLEAN);
+	make_cms(&der, 6);
+	assert_int_equal(scan_part(p, "smime.p7m", "application/pkcs7-mime",
+	    der.data, der.len, &r), HS_BLOCKED);
+	/* what cannot be read as CMS cannot be looked into either */
+	assert_int_equal(scan_part(p, "smime.p7m", "application/pkcs7-mime",
+	    "\x30\x84", 2, &r), HS_BLOCKED);
+	/* signed text and a quoted armor line are not encryption */
+	text = "-----BEGIN PGP SIGNED MESSAGE-----\nhi\n";
+	assert_int_equal(scan_part(p, NULL, "text/plain", text, strlen(text),
+	    &r), HS_CLEAN);
+	text = "> -----BEGIN PGP MESSAGE-----\n";
+	assert_int_equal(scan_part(p, NULL, "text/plain", text, strlen(text),
+	    &r), HS_CLEAN);
+	plugin_free(&p);
+
+	p = load("partial_message=allow", "external_body=allow", NULL);
+	assert_int_equal(scan_msg(p, part.data, &r), HS_CLEAN);
+	assert_int_equal(scan_msg(p, ext.data, &r), HS_CLEAN);
+	plugin_free(&p);
+	buf_free(&part);
+	buf_free(&ext);
+	buf_free(&smime);
+	buf_free(&pgp);
+	buf_free(&inl);
+	buf_free(&sig);
+	buf_free(&der);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1210,6 +1344,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_clamav_testfiles),
 		cmocka_unit_test(test_uuencoded_names),
 		cmocka_unit_test(test_scan_whole_messages),
+		cmocka_unit_test(test_unscannable_messages),
 	};
 	char		 self[PATH_MAX];
 	ssize_t		 n;

@@ -42,7 +42,11 @@
  *	    "-----BEGIN PGP MESSAGE-----". The host's MIME walk gives all
  *	    of these to the plugin as leaf parts (GMime parses neither
  *	    message/partial nor message/external-body as a message), so no
- *	    header of the message is read here.
+ *	    header of the message is read here;
+ *	  - it is an attachment (a name, or not text) larger, decoded, than
+ *	    max_attachment_size; and scan blocks a message whose attachments
+ *	    add up to more than max_total_attachment_size (scan_part sees one
+ *	    part, and applies the first limit only).
  *
  *	Names are compared as Windows would use them: the last path
  *	component, lower case, trailing dots and blanks removed, cut at a NUL.
@@ -146,6 +150,12 @@ static const struct hs_plugin_option att_options[] = {
 	    "deprecated: archive_encrypted, yes for block (when set, it wins)" },
 	{ "deny_malformed_zip", HS_OPT_STR, "",
 	    "deprecated: archive_malformed, yes for block (when set, it wins)" },
+	{ "max_attachment_size", HS_OPT_SIZE, "0",
+	    "an attachment (a part with a name, or not text) larger than this, "
+	    "decoded, is blocked (0: no limit)" },
+	{ "max_total_attachment_size", HS_OPT_SIZE, "0",
+	    "a message whose attachments, decoded, add up to more than this is "
+	    "blocked (0: no limit)" },
 	{ "max_depth", HS_OPT_INT, "20",
 	    "MIME nesting looked into; deeper is scan-failed (at most 32)" },
 	{ "max_parts", HS_OPT_INT, "1000",
@@ -229,6 +239,7 @@ struct rules {
 			 deny_crypted;
 	size_t		 magic_bytes, arc_depth, arc_entries;
 	uint64_t	 arc_expansion, arc_ratio;
+	uint64_t	 max_size, max_total;	/* 0: no limit */
 	struct hs_mime_limits lim;
 };
 
@@ -485,6 +496,10 @@ rules_new(const struct hs_host *h, const char **error_r)
 	n = h->opt_num(h->host_ctx, "archive_max_expansion");
 	r->arc_expansion = n > 0 ? (uint64_t)n : 0;
 	r->arc_ratio = (uint64_t)h->opt_num(h->host_ctx, "archive_max_ratio");
+	n = h->opt_num(h->host_ctx, "max_attachment_size");
+	r->max_size = n > 0 ? (uint64_t)n : 0;
+	n = h->opt_num(h->host_ctx, "max_total_attachment_size");
+	r->max_total = n > 0 ? (uint64_t)n : 0;
 	if (policy_option(h, "archive_encrypted", "deny_encrypted_zip",
 	    "archive_encrypted: use allow or block", &r->deny_encrypted,
 	    error_r) < 0 ||
@@ -1219,6 +1234,30 @@ unscannable(const struct rules *r, const char *ctype,
 
 /* --- one part ------------------------------------------------------------------ */
 
+/* Is a part an attachment: has it a name, or is it not text? */
+static bool
+is_attachment(const char *name1, const char *name2, const char *ctype)
+{
+	return (name1 != NULL || name2 != NULL ||
+	    strncmp(ctype, "text/", 5) != 0);
+}
+
+/* How a part is named in a reason: its name, or "(unnamed TYPE part)". */
+static void
+part_shown(char *dst, size_t size, const char *name1, const char *name2,
+    const char *ctype)
+{
+	const char	*label = name1 != NULL ? name1 : name2;
+	char		 tmp[NAME_SHOWN];
+
+	if (label != NULL) {
+		shown(dst, size, label, strlen(label));
+		return;
+	}
+	(void)snprintf(tmp, sizeof(tmp), "(unnamed %.60s part)", ctype);
+	shown(dst, size, tmp, strlen(tmp));
+}
+
 /*
  * Judge one part by its names (up to two), its content type and content.
  * Fills res; returns its verdict.
@@ -1253,13 +1292,12 @@ judge(const struct att *a, const char *name1, const char *name2,
 	label = name1 != NULL ? name1 : name2;
 	if (label == NULL && text)
 		return (HS_CLEAN);	/* the text itself may start with anything */
-	if (label != NULL)
-		shown(show, sizeof(show), label, strlen(label));
-	else {
-		char	 tmp[NAME_SHOWN];
-
-		(void)snprintf(tmp, sizeof(tmp), "(unnamed %.60s part)", ctype);
-		shown(show, sizeof(show), tmp, strlen(tmp));
+	part_shown(show, sizeof(show), name1, name2, ctype);
+	if (r->max_size > 0 && len > r->max_size) {
+		(void)snprintf(res->reason, sizeof(res->reason), "blocked "
+		    "attachment %s (%zu bytes, more than max_attachment_size "
+		    "%llu)", show, len, (unsigned long long)r->max_size);
+		return (res->verdict = HS_BLOCKED);
 	}
 	mime = magic_type(a->magic, data, len, r->magic_bytes, mt, sizeof(mt));
 	if (type_denied(r, mime, data, len, desc, sizeof(desc))) {
@@ -1319,6 +1357,7 @@ struct walkstate {
 	struct hs_result *res;
 	bool		 failed;
 	char		 failwhy[256];
+	uint64_t	 total;		/* attachments' bytes so far */
 };
 
 static int
@@ -1342,8 +1381,25 @@ walk_part(void *arg, const struct hs_mime_part *p)
 		ws->failed = true;
 		return (0);
 	default:
-		return (0);
+		break;
 	}
+	if (!is_attachment(p->filename, p->name, p->content_type))
+		return (0);
+	ws->total += p->len;
+	if (ws->a->rules->max_total > 0 && ws->total > ws->a->rules->max_total) {
+		char	 show[NAME_SHOWN + 8];
+
+		part_shown(show, sizeof(show), p->filename, p->name,
+		    p->content_type);
+		ws->res->verdict = HS_BLOCKED;
+		(void)snprintf(ws->res->reason, sizeof(ws->res->reason),
+		    "attachments of more than max_total_attachment_size %llu "
+		    "bytes: %llu with %s", (unsigned long long)
+		    ws->a->rules->max_total, (unsigned long long)ws->total,
+		    show);
+		return (1);
+	}
+	return (0);
 }
 
 static int

@@ -1325,6 +1325,60 @@ test_unscannable_messages(void **state)
 	buf_free(&der);
 }
 
+/* --- sizes ------------------------------------------------------------------ */
+
+static void
+test_size_limits(void **state)
+{
+	struct plugin	*p = load("max_attachment_size=1K",
+			    "max_total_attachment_size=2500", NULL);
+	struct hs_result r;
+	struct buf	 m = BUF_INIT;
+	char		 data[1025], text[4000];
+
+	(void)state;
+	memset(data, 'a', sizeof(data));
+	memset(text, 't', sizeof(text));
+	/* one part: at the limit, and one byte beyond */
+	assert_int_equal(scan_part(p, "a.bin", "application/octet-stream",
+	    data, 1024, &r), HS_CLEAN);
+	assert_int_equal(scan_part(p, "a.bin", "application/octet-stream",
+	    data, 1025, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment a.bin (1025 bytes, "
+	    "more than max_attachment_size 1024)");
+	assert_int_equal(scan_part(p, NULL, "image/png", data, 1025, &r),
+	    HS_BLOCKED);
+	assert_reason(&r, "(unnamed image/png part)");
+	/* a text body is not an attachment */
+	assert_int_equal(scan_part(p, NULL, "text/plain", text, sizeof(text),
+	    &r), HS_CLEAN);
+
+	/* a message: 1000 + 1000 + 500 is at the total, one byte more beyond */
+	buf_printf(&m, "From: a\nContent-Type: multipart/mixed; boundary=b\n\n");
+	add_part(&m, "text/plain", NULL, text, sizeof(text));
+	add_part(&m, "application/pdf", "a.pdf", data, 1000);
+	add_part(&m, "application/pdf", "b.pdf", data, 1000);
+	add_part(&m, "application/pdf", "c.pdf", data, 500);
+	buf_printf(&m, "--b--\n");
+	assert_int_equal(scan_msg(p, m.data, &r), HS_CLEAN);
+	buf_reset(&m);
+	buf_printf(&m, "From: a\nContent-Type: multipart/mixed; boundary=b\n\n");
+	add_part(&m, "application/pdf", "a.pdf", data, 1000);
+	add_part(&m, "application/pdf", "b.pdf", data, 1000);
+	add_part(&m, "application/pdf", "c.pdf", data, 501);
+	buf_printf(&m, "--b--\n");
+	assert_int_equal(scan_msg(p, m.data, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "attachments of more than "
+	    "max_total_attachment_size 2500 bytes: 2501 with c.pdf");
+	plugin_free(&p);
+
+	/* 0, the default: no limit */
+	p = load(NULL);
+	assert_int_equal(scan_msg(p, m.data, &r), HS_CLEAN);
+	plugin_free(&p);
+	buf_free(&m);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1345,6 +1399,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_uuencoded_names),
 		cmocka_unit_test(test_scan_whole_messages),
 		cmocka_unit_test(test_unscannable_messages),
+		cmocka_unit_test(test_size_limits),
 	};
 	char		 self[PATH_MAX];
 	ssize_t		 n;

@@ -43,6 +43,11 @@
  *	    of these to the plugin as leaf parts (GMime parses neither
  *	    message/partial nor message/external-body as a message), so no
  *	    header of the message is read here;
+ *	  - with scan_tnef, it is a TNEF stream (winmail.dat: its type, its
+ *	    name or its signature) and a file inside has a name or a type
+ *	    (libmagic on its first ENTRY_PEEK bytes) the rules deny; or it
+ *	    holds more than archive_max_entries files; or its framing is
+ *	    broken or libytnef cannot read it and archive_malformed is block;
  *	  - it is an attachment (a name, or not text) larger, decoded, than
  *	    max_attachment_size; and scan blocks a message whose attachments
  *	    add up to more than max_total_attachment_size (scan_part sees one
@@ -59,6 +64,11 @@
  *	CHUNK-byte pieces and every byte decompressed, at every level,
  *	counts against the attachment's expansion budget; a nested archive
  *	is read as a stream from its parent's entry, never copied whole.
+ *
+ *	TNEF is parsed by libytnef from a copy of the part in memory
+ *	(TNEFParseMemory), after the plugin has checked the stream's framing
+ *	(every attribute within the part, its checksum) itself: a broken
+ *	stream never reaches libytnef.
  *
  *	It must never read outside the part it was given, decompress more
  *	than archive_max_expansion bytes per attachment, hold an entry whole
@@ -78,6 +88,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <magic.h>
+/* last: its headers define BYTE, WORD, DWORD and ULONG as macros */
+#include <ytnef.h>
 
 #include "holdscan/plugin.h"
 
@@ -86,6 +98,7 @@
 #define RATIO_FLOOR	(1024 * 1024)	/* archive_max_ratio applies beyond */
 #define NAME_SHOWN	120	/* bytes of a name put in a reason */
 #define UU_MAX_NAMES	100	/* uuencoded files looked at in one part */
+#define TNEF_SIGNATURE	0x223e9f78u	/* MS-OXTNEF 2.1.3.1, little-endian */
 
 static const struct hs_plugin_option att_options[] = {
 	{ "deny_extensions", HS_OPT_LIST,
@@ -112,6 +125,9 @@ static const struct hs_plugin_option att_options[] = {
 	{ "scan_archives", HS_OPT_BOOL, "yes",
 	    "apply the rules to the entries of archives (zip, tar, gzip, "
 	    "bzip2, xz, 7z, rar, cab)" },
+	{ "scan_tnef", HS_OPT_BOOL, "yes",
+	    "apply the name and type rules to the files inside TNEF "
+	    "attachments (winmail.dat, application/ms-tnef)" },
 	{ "archive_max_depth", HS_OPT_INT, "3",
 	    "archives inside archives are opened down to this depth; deeper "
 	    "is blocked (1 to 16)" },
@@ -234,7 +250,7 @@ struct rules {
 	struct typepat	*types;
 	size_t		 ntypes;
 	bool		 script_hashbang;	/* "script" denied: text with #! */
-	bool		 double_ext, uuencode, archives, deny_encrypted,
+	bool		 double_ext, uuencode, archives, tnef, deny_encrypted,
 			 deny_malformed, deny_partial, deny_external,
 			 deny_crypted;
 	size_t		 magic_bytes, arc_depth, arc_entries;
@@ -490,6 +506,7 @@ rules_new(const struct hs_host *h, const char **error_r)
 	r->double_ext = h->opt_num(h->host_ctx, "deny_double_extensions") != 0;
 	r->uuencode = h->opt_num(h->host_ctx, "scan_uuencode") != 0;
 	r->archives = h->opt_num(h->host_ctx, "scan_archives") != 0;
+	r->tnef = h->opt_num(h->host_ctx, "scan_tnef") != 0;
 	r->magic_bytes = (size_t)h->opt_num(h->host_ctx, "magic_bytes");
 	r->arc_depth = (size_t)h->opt_num(h->host_ctx, "archive_max_depth");
 	r->arc_entries = (size_t)h->opt_num(h->host_ctx, "archive_max_entries");
@@ -1113,6 +1130,193 @@ arc_walk(struct awalk *w, struct archive *a, size_t depth, const char *where)
 	return (rc);
 }
 
+/* --- TNEF (winmail.dat) --------------------------------------------------------- */
+
+static uint32_t
+le32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24);
+}
+
+/* A TNEF stream, by its type, one of its names or its signature? */
+static bool
+is_tnef(const char *ctype, const char *name1, const char *name2,
+    const unsigned char *d, size_t len)
+{
+	const char	*names[2] = { name1, name2 }, *base;
+	size_t		 i;
+
+	if (strcmp(ctype, "application/ms-tnef") == 0 ||
+	    strcmp(ctype, "application/vnd.ms-tnef") == 0 ||
+	    (len >= 4 && le32(d) == TNEF_SIGNATURE))
+		return (true);
+	for (i = 0; i < 2; i++) {
+		if (names[i] == NULL)
+			continue;
+		base = strrchr(names[i], '/') != NULL ?
+		    strrchr(names[i], '/') + 1 : names[i];
+		if (strrchr(base, '\\') != NULL)
+			base = strrchr(base, '\\') + 1;
+		if (strcasecmp(base, "winmail.dat") == 0)
+			return (true);
+	}
+	return (false);
+}
+
+/*
+ * Check a TNEF stream's framing before libytnef parses it (MS-OXTNEF
+ * 2.1.3): the signature, the key, then attributes of a level (1 or 2),
+ * an id, a length within what is left, the data and a checksum (the sum
+ * of the data's bytes, 16 bits). 0, or -1 with why filled. libytnef
+ * prints what it dislikes on the standard output; this keeps most of
+ * that from happening.
+ */
+static int
+tnef_framing(const unsigned char *d, size_t len, char *why, size_t size)
+{
+	size_t		 p = 6, i, n;
+	unsigned	 sum;
+
+	if (len < 6 || le32(d) != TNEF_SIGNATURE) {
+		(void)snprintf(why, size, "no TNEF signature");
+		return (-1);
+	}
+	while (p < len) {
+		if (len - p < 9) {
+			(void)snprintf(why, size, "truncated attribute at byte "
+			    "%zu", p);
+			return (-1);
+		}
+		if (d[p] != 1 && d[p] != 2) {
+			(void)snprintf(why, size, "bad attribute level %u at "
+			    "byte %zu", d[p], p);
+			return (-1);
+		}
+		n = le32(d + p + 5);
+		if (n > len - p - 9 || len - p - 9 - n < 2) {
+			(void)snprintf(why, size, "attribute at byte %zu longer "
+			    "than the stream", p);
+			return (-1);
+		}
+		for (sum = 0, i = 0; i < n; i++)
+			sum += d[p + 9 + i];
+		if ((sum & 0xffff) != ((unsigned)d[p + 9 + n] |
+		    (unsigned)d[p + 10 + n] << 8)) {
+			(void)snprintf(why, size, "bad checksum of the attribute "
+			    "at byte %zu", p);
+			return (-1);
+		}
+		p += 9 + n + 2;
+	}
+	return (0);
+}
+
+/*
+ * An attachment's name in TNEF: its long file name (MAPI), or its title
+ * (8.3); UTF-16 names are taken a byte per character, as the name rules
+ * look at ASCII extensions. Into out[size]; false when it has none.
+ */
+static bool
+tnef_name(Attachment *t, char *out, size_t size)
+{
+	static const ULONG tags[] = {
+		PROP_TAG(PT_UNICODE, PR_ATTACH_LONG_FILENAME),
+		PROP_TAG(PT_STRING8, PR_ATTACH_LONG_FILENAME),
+	};
+	variableLength	*v = NULL;
+	const unsigned char *s;
+	size_t		 i, o = 0, n, step = 1;
+
+	for (i = 0; i < 2; i++)
+		if ((v = MAPIFindProperty(&t->MAPI, tags[i])) != MAPI_UNDEFINED &&
+		    v != NULL && v->data != NULL && v->size > 0)
+			break;
+	if (i == 2)
+		v = t->Title.data != NULL && t->Title.size > 0 ? &t->Title : NULL;
+	if (v == NULL)
+		return (false);
+	s = v->data;
+	n = (size_t)v->size;
+	if (n >= 2 && s[1] == '\0')
+		step = 2;	/* UTF-16LE */
+	for (i = 0; i < n && o + 1 < size; i += step) {
+		if (s[i] == '\0' && (step == 1 || i + 1 >= n || s[i + 1] == '\0'))
+			break;
+		out[o++] = step == 2 && s[i + 1] != '\0' ? '?' : (char)s[i];
+	}
+	out[o] = '\0';
+	return (o > 0);
+}
+
+/*
+ * The files in a TNEF stream (a winmail.dat), parsed by libytnef from a
+ * copy of it: each one's name and type (libmagic on its data) against
+ * the rules. Clean, blocked, or malformed (why filled).
+ */
+static enum arc
+tnef_walk(const struct att *a, const unsigned char *d, size_t len,
+    const char *show, char *why, size_t size)
+{
+	const struct rules *r = a->rules;
+	TNEFStruct	 t;
+	Attachment	*at;
+	BYTE		*copy;
+	char		 name[256], where[NAME_SHOWN + 16], mt[128], desc[200],
+			 inner[NAME_SHOWN + 8];
+	const char	*mime;
+	size_t		 n = 0;
+	enum arc	 rc = A_CLEAN;
+
+	if (tnef_framing(d, len, why, size) < 0)
+		return (A_MALFORMED);
+	if (len > LONG_MAX || (copy = malloc(len)) == NULL) {
+		(void)snprintf(why, size, "out of memory");
+		return (A_LIMIT);
+	}
+	memcpy(copy, d, len);
+	TNEFInitialize(&t);
+	t.Debug = 0;
+	if (TNEFParseMemory(copy, (long)len, &t) < 0) {
+		(void)snprintf(why, size, "libytnef cannot read it");
+		TNEFFree(&t);
+		free(copy);
+		return (A_MALFORMED);
+	}
+	(void)snprintf(where, sizeof(where), " inside %s", show);
+	for (at = t.starting_attach.next; at != NULL; at = at->next) {
+		if (++n > r->arc_entries) {
+			(void)snprintf(why, size, "more than archive_max_entries "
+			    "%zu files", r->arc_entries);
+			rc = A_LIMIT;
+			break;
+		}
+		if (tnef_name(at, name, sizeof(name))) {
+			if (name_blocked(r, name, strlen(name), where, why,
+			    size)) {
+				rc = A_BLOCKED;
+				break;
+			}
+			shown(inner, sizeof(inner), name, strlen(name));
+		} else
+			(void)snprintf(inner, sizeof(inner), "(unnamed file)");
+		if (at->FileData.data == NULL || at->FileData.size <= 0)
+			continue;
+		mime = magic_type(a->magic, at->FileData.data,
+		    (size_t)at->FileData.size, ENTRY_PEEK, mt, sizeof(mt));
+		if (type_denied(r, mime, at->FileData.data,
+		    (size_t)at->FileData.size, desc, sizeof(desc))) {
+			(void)snprintf(why, size, "blocked attachment %s%s "
+			    "(detected type %s)", inner, where, desc);
+			rc = A_BLOCKED;
+			break;
+		}
+	}
+	TNEFFree(&t);
+	free(copy);
+	return (rc);
+}
+
 /* --- what cannot be scanned ------------------------------------------------------ */
 
 /*
@@ -1275,7 +1479,7 @@ judge(const struct att *a, const char *name1, const char *name2,
 	struct archive	*ar;
 	enum kind	 kind;
 	size_t		 i;
-	bool		 text = strncmp(ctype, "text/", 5) == 0;
+	bool		 text = strncmp(ctype, "text/", 5) == 0, tnef = false;
 	enum arc	 rc;
 
 	res->verdict = HS_CLEAN;
@@ -1305,6 +1509,12 @@ judge(const struct att *a, const char *name1, const char *name2,
 		    "blocked attachment %s (detected type %s)", show, desc);
 		return (res->verdict = HS_BLOCKED);
 	}
+	if (r->tnef && is_tnef(ctype, name1, name2, data, len)) {
+		tnef = true;
+		detail[0] = '\0';
+		rc = tnef_walk(a, data, len, show, detail, sizeof(detail));
+		goto verdict;
+	}
 	if (!r->archives ||
 	    (kind = archive_kind(mime, data, len, name1, name2)) == K_NONE)
 		return (HS_CLEAN);
@@ -1328,6 +1538,7 @@ judge(const struct att *a, const char *name1, const char *name2,
 	} else
 		rc = arc_walk(&w, ar, 1, where);
 	(void)archive_read_free(ar);
+verdict:
 	switch (rc) {
 	case A_BLOCKED:
 		(void)snprintf(res->reason, sizeof(res->reason), "%s", detail);
@@ -1340,8 +1551,8 @@ judge(const struct att *a, const char *name1, const char *name2,
 		if (!r->deny_malformed)
 			break;
 		(void)snprintf(res->reason, sizeof(res->reason),
-		    "blocked attachment %s (malformed archive: %s)", show,
-		    detail);
+		    "blocked attachment %s (malformed %s: %s)", show,
+		    tnef ? "TNEF" : "archive", detail);
 		return (res->verdict = HS_BLOCKED);
 	case A_CLEAN:
 		break;

@@ -9,7 +9,8 @@
  *	on (archive_encrypted = block, archive_max_expansion 1 MiB to keep
  *	each run small), then as the text of a message (the uuencode scan
  *	and inline PGP, encrypted_message = block), then as an S/MIME part
- *	(its CMS content type).
+ *	(its CMS content type), then as a winmail.dat (the TNEF framing
+ *	check and libytnef).
  *	It must never read outside the input (ASan), decompress beyond
  *	the limit, or come back with a verdict other than clean, blocked
  *	or scan-failed; anything but clean must have a reason.
@@ -134,6 +135,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &res);
 	memset(&res, 0, sizeof(res));
 	check_result(judge(a, "smime.p7m", NULL, "application/pkcs7-mime", data,
+	    size, &res), &res);
+	memset(&res, 0, sizeof(res));
+	check_result(judge(a, "winmail.dat", NULL, "application/ms-tnef", data,
 	    size, &res), &res);
 	return (0);
 }

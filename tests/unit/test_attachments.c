@@ -1379,6 +1379,129 @@ test_size_limits(void **state)
 	buf_free(&m);
 }
 
+/* --- TNEF ------------------------------------------------------------------- */
+
+/* One TNEF attribute (MS-OXTNEF 2.1.3.3): level, id, length, data, checksum. */
+static void
+tnef_attr(struct buf *b, int level, uint32_t id, const void *data, size_t len)
+{
+	const unsigned char *d = data;
+	unsigned	 sum = 0;
+	size_t		 i;
+
+	buf_putc(b, level);
+	put32(b, id);
+	put32(b, (uint32_t)len);
+	for (i = 0; i < len; i++) {
+		buf_putc(b, d[i]);
+		sum += d[i];
+	}
+	put16(b, sum & 0xffff);
+}
+
+/*
+ * A winmail.dat holding files named names[i] with content data[i] (the
+ * first n): the signature, a key, attTnefVersion and attOemCodepage,
+ * then per file attAttachRenddata (which starts an attachment),
+ * attAttachTitle and attAttachData.
+ */
+static void
+build_tnef(struct buf *b, const char *const *names, const struct buf *data,
+    size_t n)
+{
+	static const unsigned char version[] = { 0, 0, 1, 0 },
+	    codepage[] = { 0xe4, 0x04, 0, 0, 0, 0, 0, 0 },
+	    rend[] = { 1, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0 };
+	size_t		 i;
+
+	buf_reset(b);
+	put32(b, 0x223e9f78);
+	put16(b, 0x0001);
+	tnef_attr(b, 1, 0x00089006, version, sizeof(version));
+	tnef_attr(b, 1, 0x00069007, codepage, sizeof(codepage));
+	for (i = 0; i < n; i++) {
+		tnef_attr(b, 2, 0x00069002, rend, sizeof(rend));
+		tnef_attr(b, 2, 0x00018010, names[i], strlen(names[i]) + 1);
+		tnef_attr(b, 2, 0x0006800f, data[i].data, data[i].len);
+	}
+}
+
+static void
+test_tnef(void **state)
+{
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+	struct buf	 t = BUF_INIT, m = BUF_INIT, d[2] = { BUF_INIT, BUF_INIT };
+	const char	*evil[] = { "report.doc", "evil.exe" },
+			*clean[] = { "report.doc", "notes.txt" },
+			*typed[] = { "photo.jpg" };
+
+	(void)state;
+	buf_printf(&d[0], "plain words\n");
+	buf_printf(&d[1], "more words\n");
+	build_tnef(&t, clean, d, 2);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_CLEAN);
+	build_tnef(&t, evil, d, 2);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment name evil.exe inside "
+	    "winmail.dat (denied extension .exe)");
+	/* found by its name, or its signature, whatever its declared type */
+	assert_int_equal(scan_part(p, "WINMAIL.DAT", "application/octet-stream",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_int_equal(scan_part(p, NULL, "application/octet-stream", t.data,
+	    t.len, &r), HS_BLOCKED);
+	assert_reason(&r, "evil.exe inside (unnamed application/octet-stream");
+	/* a program named photo.jpg, by its type */
+	buf_reset(&d[0]);
+	make_pe(&d[0]);
+	build_tnef(&t, typed, d, 1);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_reason(&r, "blocked attachment photo.jpg inside winmail.dat "
+	    "(detected type pe: ");
+
+	/* in a message */
+	buf_reset(&d[0]);
+	buf_printf(&d[0], "plain words\n");
+	build_tnef(&t, evil, d, 2);
+	buf_printf(&m, "From: a\nContent-Type: multipart/mixed; boundary=b\n\n");
+	add_part(&m, "text/plain", NULL, "see the attachment\n", 19);
+	add_part(&m, "application/ms-tnef", "winmail.dat", t.data, t.len);
+	buf_printf(&m, "--b--\n");
+	assert_int_equal(scan_msg(p, m.data, &r), HS_BLOCKED);
+	assert_reason(&r, "evil.exe inside winmail.dat");
+
+	/* malformed: the malformed policy (archive_malformed) */
+	t.data[t.len - 1] ^= 1;	/* the last checksum */
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment winmail.dat "
+	    "(malformed TNEF: bad checksum of the attribute at byte 155)");
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, 45, &r), HS_BLOCKED);
+	assert_reason(&r, "(malformed TNEF: ");
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    "not tnef", 8, &r), HS_BLOCKED);
+	assert_reason(&r, "(malformed TNEF: no TNEF signature)");
+	plugin_free(&p);
+
+	p = load("archive_malformed=allow", NULL);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_CLEAN);
+	plugin_free(&p);
+	p = load("scan_tnef=no", NULL);
+	t.data[t.len - 1] ^= 1;
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_CLEAN);
+	plugin_free(&p);
+	buf_free(&t);
+	buf_free(&m);
+	buf_free(&d[0]);
+	buf_free(&d[1]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1400,6 +1523,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_scan_whole_messages),
 		cmocka_unit_test(test_unscannable_messages),
 		cmocka_unit_test(test_size_limits),
+		cmocka_unit_test(test_tnef),
 	};
 	char		 self[PATH_MAX];
 	ssize_t		 n;

@@ -1226,7 +1226,7 @@ tnef_name(Attachment *t, char *out, size_t size)
 	};
 	variableLength	*v = NULL;
 	const unsigned char *s;
-	size_t		 i, o = 0, n, step = 1;
+	size_t		 i, o = 0, n;
 
 	for (i = 0; i < 2; i++)
 		if ((v = MAPIFindProperty(&t->MAPI, tags[i])) != MAPI_UNDEFINED &&
@@ -1238,13 +1238,17 @@ tnef_name(Attachment *t, char *out, size_t size)
 		return (false);
 	s = v->data;
 	n = (size_t)v->size;
-	if (n >= 2 && s[1] == '\0')
-		step = 2;	/* UTF-16LE */
-	for (i = 0; i < n && o + 1 < size; i += step) {
-		if (s[i] == '\0' && (step == 1 || i + 1 >= n || s[i + 1] == '\0'))
-			break;
-		out[o++] = step == 2 && s[i + 1] != '\0' ? '?' : (char)s[i];
-	}
+	if (n >= 2 && s[0] != '\0' && s[1] == '\0') {
+		/* UTF-16LE: a character outside ASCII is a '?' */
+		for (i = 0; i + 1 < n && o + 1 < size; i += 2) {
+			if (s[i] == '\0' && s[i + 1] == '\0')
+				break;
+			out[o++] = s[i + 1] != '\0' || s[i] > 127 ? '?' :
+			    (char)s[i];
+		}
+	} else
+		for (i = 0; i < n && o + 1 < size && s[i] != '\0'; i++)
+			out[o++] = (char)s[i];
 	out[o] = '\0';
 	return (o > 0);
 }

@@ -1426,6 +1426,44 @@ build_tnef(struct buf *b, const char *const *names, const struct buf *data,
 	}
 }
 
+/*
+ * One file whose short name (attAttachTitle) is harmless and whose long
+ * name, a MAPI property in attAttachment (MS-OXTNEF 2.1.3.4: a count of
+ * properties; PR_ATTACH_LONG_FILENAME as PtypString8 or, with utf16,
+ * PtypString: tag, one value, its size, the bytes padded to 4), is not.
+ */
+static void
+build_tnef_long(struct buf *b, const char *shortname, const char *longname,
+    bool utf16)
+{
+	static const unsigned char rend[] = { 1, 0, 0xff, 0xff, 0xff, 0xff, 0,
+	    0, 0, 0, 0, 0, 0, 0 };
+	struct buf	 props = BUF_INIT, name = BUF_INIT;
+	size_t		 i;
+
+	for (i = 0; i <= strlen(longname); i++) {
+		buf_putc(&name, longname[i]);
+		if (utf16)
+			buf_putc(&name, 0);
+	}
+	put32(&props, 1);
+	put32(&props, 0x3707u << 16 | (utf16 ? 0x1f : 0x1e));
+	put32(&props, 1);
+	put32(&props, (uint32_t)name.len);
+	buf_append(&props, name.data, name.len);
+	while (props.len % 4 != 0)
+		buf_putc(&props, 0);
+	buf_reset(b);
+	put32(b, 0x223e9f78);
+	put16(b, 0x0001);
+	tnef_attr(b, 2, 0x00069002, rend, sizeof(rend));
+	tnef_attr(b, 2, 0x00018010, shortname, strlen(shortname) + 1);
+	tnef_attr(b, 2, 0x0006800f, "words\n", 6);
+	tnef_attr(b, 2, 0x00069005, props.data, props.len);
+	buf_free(&props);
+	buf_free(&name);
+}
+
 static void
 test_tnef(void **state)
 {
@@ -1461,6 +1499,20 @@ test_tnef(void **state)
 	    t.data, t.len, &r), HS_BLOCKED);
 	assert_reason(&r, "blocked attachment photo.jpg inside winmail.dat "
 	    "(detected type pe: ");
+
+	/* the long name (MAPI), 8-bit or UTF-16, wins over the short one */
+	build_tnef_long(&t, "TOOL~1.TXT", "Tool Setup.exe", false);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment name Tool Setup.exe "
+	    "inside winmail.dat (denied extension .exe)");
+	build_tnef_long(&t, "TOOL~1.TXT", "Tool Setup.scr", true);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_reason(&r, "Tool Setup.scr inside winmail.dat");
+	build_tnef_long(&t, "TOOL~1.TXT", "Tool Setup.txt", true);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_CLEAN);
 
 	/* in a message */
 	buf_reset(&d[0]);

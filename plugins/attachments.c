@@ -1164,19 +1164,42 @@ is_tnef(const char *ctype, const char *name1, const char *name2,
 	return (false);
 }
 
+#define TNEF_RENDDATA	0x00069002u	/* attAttachRenddata: starts an attachment */
+#define TNEF_SCOPE_MAX	64		/* attributes of the message, of one attachment */
+
+/* Is id new in seen[*n] (then added)? false when repeated or too many. */
+static bool
+tnef_once(uint32_t *seen, size_t *n, uint32_t id)
+{
+	size_t	 i;
+
+	for (i = 0; i < *n; i++)
+		if (seen[i] == id)
+			return (false);
+	if (*n == TNEF_SCOPE_MAX)
+		return (false);
+	seen[(*n)++] = id;
+	return (true);
+}
+
 /*
  * Check a TNEF stream's framing before libytnef parses it (MS-OXTNEF
  * 2.1.3): the signature, the key, then attributes of a level (1 or 2),
  * an id, a length within what is left, the data and a checksum (the sum
- * of the data's bytes, 16 bits). 0, or -1 with why filled. libytnef
- * prints what it dislikes on the standard output; this keeps most of
- * that from happening.
+ * of the data's bytes, 16 bits). An attachment's attributes follow its
+ * attAttachRenddata, and no attribute appears twice in the message's or
+ * in one attachment's (libytnef would drop, and leak, the first: found
+ * by fuzz_attachments). 0, or -1 with why filled. libytnef prints what
+ * it dislikes on the standard output; this keeps most of that from
+ * happening too.
  */
 static int
 tnef_framing(const unsigned char *d, size_t len, char *why, size_t size)
 {
-	size_t		 p = 6, i, n;
+	uint32_t	 msg[TNEF_SCOPE_MAX], att[TNEF_SCOPE_MAX], id;
+	size_t		 p = 6, i, n, nmsg = 0, natt = 0;
 	unsigned	 sum;
+	bool		 in_att = false, fresh;
 
 	if (len < 6 || le32(d) != TNEF_SIGNATURE) {
 		(void)snprintf(why, size, "no TNEF signature");
@@ -1193,6 +1216,7 @@ tnef_framing(const unsigned char *d, size_t len, char *why, size_t size)
 			    "byte %zu", d[p], p);
 			return (-1);
 		}
+		id = le32(d + p + 1);
 		n = le32(d + p + 5);
 		if (n > len - p - 9 || len - p - 9 - n < 2) {
 			(void)snprintf(why, size, "attribute at byte %zu longer "
@@ -1205,6 +1229,23 @@ tnef_framing(const unsigned char *d, size_t len, char *why, size_t size)
 		    (unsigned)d[p + 10 + n] << 8)) {
 			(void)snprintf(why, size, "bad checksum of the attribute "
 			    "at byte %zu", p);
+			return (-1);
+		}
+		if (d[p] == 2 && id == TNEF_RENDDATA) {
+			in_att = true;
+			natt = 0;
+		}
+		if (d[p] == 2 && !in_att) {
+			(void)snprintf(why, size, "attachment attribute at byte "
+			    "%zu before any attAttachRenddata", p);
+			return (-1);
+		}
+		fresh = d[p] == 1 ? tnef_once(msg, &nmsg, id) :
+		    tnef_once(att, &natt, id);
+		if (!fresh) {
+			(void)snprintf(why, size, "attribute 0x%08x at byte %zu "
+			    "repeated (or more than %d)", (unsigned)id, p,
+			    TNEF_SCOPE_MAX);
 			return (-1);
 		}
 		p += 9 + n + 2;

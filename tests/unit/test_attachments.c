@@ -1537,6 +1537,22 @@ test_tnef(void **state)
 	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
 	    "not tnef", 8, &r), HS_BLOCKED);
 	assert_reason(&r, "(malformed TNEF: no TNEF signature)");
+	/* what libytnef would drop and leak: a repeated name, a file before
+	 * its attachment starts */
+	build_tnef(&t, clean, d, 1);
+	tnef_attr(&t, 2, 0x00018010, "again.exe", 10);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_reason(&r, "(malformed TNEF: attribute 0x00018010 at byte ");
+	buf_reset(&t);
+	put32(&t, 0x223e9f78);
+	put16(&t, 1);
+	tnef_attr(&t, 2, 0x00018010, "evil.exe", 9);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment winmail.dat "
+	    "(malformed TNEF: attachment attribute at byte 6 before any "
+	    "attAttachRenddata)");
 	plugin_free(&p);
 
 	p = load("archive_malformed=allow", NULL);

@@ -66,9 +66,10 @@
  *	is read as a stream from its parent's entry, never copied whole.
  *
  *	TNEF is parsed by libytnef from a copy of the part in memory
- *	(TNEFParseMemory), after the plugin has checked the stream's framing
- *	(every attribute within the part, its checksum) itself: a broken
- *	stream never reaches libytnef.
+ *	(TNEFParseMemory: no file is written), after the plugin has checked
+ *	the stream's framing itself (every attribute within the part, its
+ *	checksum, an attachment's attributes after its attAttachRenddata,
+ *	none repeated): a broken stream never reaches libytnef.
  *
  *	It must never read outside the part it was given, decompress more
  *	than archive_max_expansion bytes per attachment, hold an entry whole

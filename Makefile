@@ -75,7 +75,7 @@ SOAK_LONG_RATE	?= 50
 # scanner program loads plugins, and only it puts its workers under a
 # seccomp filter (libseccomp). Tests and tools link everything.
 PKGS		 = libconfuse gmime-3.0 libclamav zlib libpcre2-8 libseccomp \
-		   libarchive libmagic libxml-2.0
+		   libarchive libmagic libxml-2.0 libytnef
 PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 libpq 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) libpq 2>/dev/null) -ldb-5.3 -ldl -pthread
 TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -113,11 +113,11 @@ PLUGIN_CFLAGS	 = -std=gnu11 $(WARN) -D_GNU_SOURCE \
 		   -fvisibility=hidden
 PLUGIN_LDFLAGS	 = -shared -Wl,--no-undefined
 PLUGIN_LIBS_clamav	:= $(shell pkg-config --libs libclamav 2>/dev/null)
-PLUGIN_LIBS_attachments	:= $(shell pkg-config --libs libmagic libarchive 2>/dev/null)
+PLUGIN_LIBS_attachments	:= $(shell pkg-config --libs libmagic libarchive libytnef 2>/dev/null)
 PLUGIN_LIBS_headers	:= $(shell pkg-config --libs libpcre2-8 2>/dev/null)
 PLUGIN_LIBS_html	:= $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 PLUGIN_CFLAGS_clamav	:= $(shell pkg-config --cflags libclamav 2>/dev/null)
-PLUGIN_CFLAGS_attachments := $(shell pkg-config --cflags libmagic libarchive 2>/dev/null)
+PLUGIN_CFLAGS_attachments := $(shell pkg-config --cflags libmagic libarchive libytnef 2>/dev/null)
 PLUGIN_CFLAGS_headers	:= $(shell pkg-config --cflags libpcre2-8 2>/dev/null)
 PLUGIN_CFLAGS_html	:= $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 # The test plugin smuggle plays a worker taken over and speaks the
@@ -283,8 +283,8 @@ $(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o \
 # --- deps: what a fresh Debian 12 needs ---------------------------------
 DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libclamav-dev libdb5.3-dev db5.3-util libconfuse-dev \
-	   libgmime-3.0-dev zlib1g-dev libmagic-dev libarchive-dev libpcre2-dev \
-	   libxml2-dev libseccomp-dev libcmocka-dev \
+	   libgmime-3.0-dev zlib1g-dev libmagic-dev libarchive-dev libytnef0-dev \
+	   libpcre2-dev libxml2-dev libseccomp-dev libcmocka-dev \
 	   postfix clamav-testfiles postgresql-15 libpq-dev \
 	   swaks spamassassin spamd spamc python3 perl procps iproute2 man-db \
 	   systemd shellcheck cppcheck

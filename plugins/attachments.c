@@ -31,7 +31,27 @@
  *	    archive_max_entries entries, expands beyond
  *	    archive_max_expansion or archive_max_ratio times its size
  *	    ("zip bomb"), has encrypted entries and archive_encrypted is
- *	    block, or cannot be read and archive_malformed is block.
+ *	    block, or cannot be read and archive_malformed is block;
+ *	  - it cannot be scanned and its policy says block: a message/partial
+ *	    part (partial_message), a message/external-body part
+ *	    (external_body), or encrypted content (encrypted_message): an
+ *	    application/pkcs7-mime part whose CMS content type is not
+ *	    signed-data or compressed-data (the DER says, not the smime-type
+ *	    parameter), the application/pgp-encrypted part of a
+ *	    multipart/encrypted, or a text or octet-stream part with a line
+ *	    "-----BEGIN PGP MESSAGE-----". The host's MIME walk gives all
+ *	    of these to the plugin as leaf parts (GMime parses neither
+ *	    message/partial nor message/external-body as a message), so no
+ *	    header of the message is read here;
+ *	  - with scan_tnef, it is a TNEF stream (winmail.dat: its type, its
+ *	    name or its signature) and a file inside has a name or a type
+ *	    (libmagic on its first ENTRY_PEEK bytes) the rules deny; or it
+ *	    holds more than archive_max_entries files; or its framing is
+ *	    broken or libytnef cannot read it and archive_malformed is block;
+ *	  - it is an attachment (a name, or not text) larger, decoded, than
+ *	    max_attachment_size; and scan blocks a message whose attachments
+ *	    add up to more than max_total_attachment_size (scan_part sees one
+ *	    part, and applies the first limit only).
  *
  *	Names are compared as Windows would use them: the last path
  *	component, lower case, trailing dots and blanks removed, cut at a NUL.
@@ -44,6 +64,12 @@
  *	CHUNK-byte pieces and every byte decompressed, at every level,
  *	counts against the attachment's expansion budget; a nested archive
  *	is read as a stream from its parent's entry, never copied whole.
+ *
+ *	TNEF is parsed by libytnef from a copy of the part in memory
+ *	(TNEFParseMemory: no file is written), after the plugin has checked
+ *	the stream's framing itself (every attribute within the part, its
+ *	checksum, an attachment's attributes after its attAttachRenddata,
+ *	none repeated): a broken stream never reaches libytnef.
  *
  *	It must never read outside the part it was given, decompress more
  *	than archive_max_expansion bytes per attachment, hold an entry whole
@@ -63,6 +89,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <magic.h>
+/* last: its headers define BYTE, WORD, DWORD and ULONG as macros */
+#include <ytnef.h>
 
 #include "holdscan/plugin.h"
 
@@ -71,6 +99,7 @@
 #define RATIO_FLOOR	(1024 * 1024)	/* archive_max_ratio applies beyond */
 #define NAME_SHOWN	120	/* bytes of a name put in a reason */
 #define UU_MAX_NAMES	100	/* uuencoded files looked at in one part */
+#define TNEF_SIGNATURE	0x223e9f78u	/* MS-OXTNEF 2.1.3.1, little-endian */
 
 static const struct hs_plugin_option att_options[] = {
 	{ "deny_extensions", HS_OPT_LIST,
@@ -97,6 +126,9 @@ static const struct hs_plugin_option att_options[] = {
 	{ "scan_archives", HS_OPT_BOOL, "yes",
 	    "apply the rules to the entries of archives (zip, tar, gzip, "
 	    "bzip2, xz, 7z, rar, cab)" },
+	{ "scan_tnef", HS_OPT_BOOL, "yes",
+	    "apply the name and type rules to the files inside TNEF "
+	    "attachments (winmail.dat, application/ms-tnef)" },
 	{ "archive_max_depth", HS_OPT_INT, "3",
 	    "archives inside archives are opened down to this depth; deeper "
 	    "is blocked (1 to 16)" },
@@ -114,6 +146,15 @@ static const struct hs_plugin_option att_options[] = {
 	    "allow or block" },
 	{ "archive_malformed", HS_OPT_STR, "block",
 	    "archives that cannot be read: block or allow" },
+	{ "partial_message", HS_OPT_STR, "block",
+	    "message/partial parts (a message sent in pieces, reassembled "
+	    "only by the reader): block or allow" },
+	{ "external_body", HS_OPT_STR, "block",
+	    "message/external-body parts (content fetched from elsewhere): "
+	    "block or allow" },
+	{ "encrypted_message", HS_OPT_STR, "allow",
+	    "encrypted messages (S/MIME enveloped-data, PGP/MIME, inline "
+	    "PGP), which cannot be looked into: allow or block" },
 	{ "scan_zip", HS_OPT_STR, "",
 	    "deprecated: scan_archives (yes or no; when set, it wins)" },
 	{ "zip_max_depth", HS_OPT_STR, "",
@@ -126,6 +167,12 @@ static const struct hs_plugin_option att_options[] = {
 	    "deprecated: archive_encrypted, yes for block (when set, it wins)" },
 	{ "deny_malformed_zip", HS_OPT_STR, "",
 	    "deprecated: archive_malformed, yes for block (when set, it wins)" },
+	{ "max_attachment_size", HS_OPT_SIZE, "0",
+	    "an attachment (a part with a name, or not text) larger than this, "
+	    "decoded, is blocked (0: no limit)" },
+	{ "max_total_attachment_size", HS_OPT_SIZE, "0",
+	    "a message whose attachments, decoded, add up to more than this is "
+	    "blocked (0: no limit)" },
 	{ "max_depth", HS_OPT_INT, "20",
 	    "MIME nesting looked into; deeper is scan-failed (at most 32)" },
 	{ "max_parts", HS_OPT_INT, "1000",
@@ -204,10 +251,12 @@ struct rules {
 	struct typepat	*types;
 	size_t		 ntypes;
 	bool		 script_hashbang;	/* "script" denied: text with #! */
-	bool		 double_ext, uuencode, archives, deny_encrypted,
-			 deny_malformed;
+	bool		 double_ext, uuencode, archives, tnef, deny_encrypted,
+			 deny_malformed, deny_partial, deny_external,
+			 deny_crypted;
 	size_t		 magic_bytes, arc_depth, arc_entries;
 	uint64_t	 arc_expansion, arc_ratio;
+	uint64_t	 max_size, max_total;	/* 0: no limit */
 	struct hs_mime_limits lim;
 };
 
@@ -405,10 +454,13 @@ old_option(const struct hs_host *h, const char *name, bool boolean,
 	return (0);
 }
 
-/* "allow" or "block" (with a deprecated yes/no option that wins). */
+/*
+ * "allow" or "block" (with a deprecated yes/no option, or NULL, that
+ * wins); bad is the error for anything else.
+ */
 static int
 policy_option(const struct hs_host *h, const char *name, const char *old,
-    bool *block, const char **error_r)
+    const char *bad, bool *block, const char **error_r)
 {
 	const char	*s = h->opt_str(h->host_ctx, name);
 	uint64_t	 v;
@@ -419,11 +471,11 @@ policy_option(const struct hs_host *h, const char *name, const char *old,
 	else if (strcasecmp(s, "allow") == 0)
 		*block = false;
 	else {
-		*error_r = strcmp(name, "archive_encrypted") == 0 ?
-		    "archive_encrypted: use allow or block" :
-		    "archive_malformed: use allow or block";
+		*error_r = bad;
 		return (-1);
 	}
+	if (old == NULL)
+		return (0);
 	if (old_option(h, old, true, &v, &set, error_r) < 0)
 		return (-1);
 	if (set)
@@ -455,16 +507,32 @@ rules_new(const struct hs_host *h, const char **error_r)
 	r->double_ext = h->opt_num(h->host_ctx, "deny_double_extensions") != 0;
 	r->uuencode = h->opt_num(h->host_ctx, "scan_uuencode") != 0;
 	r->archives = h->opt_num(h->host_ctx, "scan_archives") != 0;
+	r->tnef = h->opt_num(h->host_ctx, "scan_tnef") != 0;
 	r->magic_bytes = (size_t)h->opt_num(h->host_ctx, "magic_bytes");
 	r->arc_depth = (size_t)h->opt_num(h->host_ctx, "archive_max_depth");
 	r->arc_entries = (size_t)h->opt_num(h->host_ctx, "archive_max_entries");
 	n = h->opt_num(h->host_ctx, "archive_max_expansion");
 	r->arc_expansion = n > 0 ? (uint64_t)n : 0;
 	r->arc_ratio = (uint64_t)h->opt_num(h->host_ctx, "archive_max_ratio");
+	n = h->opt_num(h->host_ctx, "max_attachment_size");
+	r->max_size = n > 0 ? (uint64_t)n : 0;
+	n = h->opt_num(h->host_ctx, "max_total_attachment_size");
+	r->max_total = n > 0 ? (uint64_t)n : 0;
 	if (policy_option(h, "archive_encrypted", "deny_encrypted_zip",
-	    &r->deny_encrypted, error_r) < 0 ||
+	    "archive_encrypted: use allow or block", &r->deny_encrypted,
+	    error_r) < 0 ||
 	    policy_option(h, "archive_malformed", "deny_malformed_zip",
-	    &r->deny_malformed, error_r) < 0)
+	    "archive_malformed: use allow or block", &r->deny_malformed,
+	    error_r) < 0 ||
+	    policy_option(h, "partial_message", NULL,
+	    "partial_message: use allow or block", &r->deny_partial,
+	    error_r) < 0 ||
+	    policy_option(h, "external_body", NULL,
+	    "external_body: use allow or block", &r->deny_external,
+	    error_r) < 0 ||
+	    policy_option(h, "encrypted_message", NULL,
+	    "encrypted_message: use allow or block", &r->deny_crypted,
+	    error_r) < 0)
 		goto fail;
 	if (old_option(h, "scan_zip", true, &v, &set, error_r) < 0)
 		goto fail;
@@ -1063,7 +1131,382 @@ arc_walk(struct awalk *w, struct archive *a, size_t depth, const char *where)
 	return (rc);
 }
 
+/* --- TNEF (winmail.dat) --------------------------------------------------------- */
+
+static uint32_t
+le32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24);
+}
+
+/* A TNEF stream, by its type, one of its names or its signature? */
+static bool
+is_tnef(const char *ctype, const char *name1, const char *name2,
+    const unsigned char *d, size_t len)
+{
+	const char	*names[2] = { name1, name2 }, *base;
+	size_t		 i;
+
+	if (strcmp(ctype, "application/ms-tnef") == 0 ||
+	    strcmp(ctype, "application/vnd.ms-tnef") == 0 ||
+	    (len >= 4 && le32(d) == TNEF_SIGNATURE))
+		return (true);
+	for (i = 0; i < 2; i++) {
+		if (names[i] == NULL)
+			continue;
+		base = strrchr(names[i], '/') != NULL ?
+		    strrchr(names[i], '/') + 1 : names[i];
+		if (strrchr(base, '\\') != NULL)
+			base = strrchr(base, '\\') + 1;
+		if (strcasecmp(base, "winmail.dat") == 0)
+			return (true);
+	}
+	return (false);
+}
+
+#define TNEF_RENDDATA	0x00069002u	/* attAttachRenddata: starts an attachment */
+#define TNEF_SCOPE_MAX	64		/* attributes of the message, of one attachment */
+
+/* Is id new in seen[*n] (then added)? false when repeated or too many. */
+static bool
+tnef_once(uint32_t *seen, size_t *n, uint32_t id)
+{
+	size_t	 i;
+
+	for (i = 0; i < *n; i++)
+		if (seen[i] == id)
+			return (false);
+	if (*n == TNEF_SCOPE_MAX)
+		return (false);
+	seen[(*n)++] = id;
+	return (true);
+}
+
+/*
+ * Check a TNEF stream's framing before libytnef parses it (MS-OXTNEF
+ * 2.1.3): the signature, the key, then attributes of a level (1 or 2),
+ * an id, a length within what is left, the data and a checksum (the sum
+ * of the data's bytes, 16 bits). An attachment's attributes follow its
+ * attAttachRenddata, and no attribute appears twice in the message's or
+ * in one attachment's (libytnef would drop, and leak, the first: found
+ * by fuzz_attachments). 0, or -1 with why filled. libytnef prints what
+ * it dislikes on the standard output; this keeps most of that from
+ * happening too.
+ */
+static int
+tnef_framing(const unsigned char *d, size_t len, char *why, size_t size)
+{
+	uint32_t	 msg[TNEF_SCOPE_MAX], att[TNEF_SCOPE_MAX], id;
+	size_t		 p = 6, i, n, nmsg = 0, natt = 0;
+	unsigned	 sum;
+	bool		 in_att = false, fresh;
+
+	if (len < 6 || le32(d) != TNEF_SIGNATURE) {
+		(void)snprintf(why, size, "no TNEF signature");
+		return (-1);
+	}
+	while (p < len) {
+		if (len - p < 9) {
+			(void)snprintf(why, size, "truncated attribute at byte "
+			    "%zu", p);
+			return (-1);
+		}
+		if (d[p] != 1 && d[p] != 2) {
+			(void)snprintf(why, size, "bad attribute level %u at "
+			    "byte %zu", d[p], p);
+			return (-1);
+		}
+		id = le32(d + p + 1);
+		n = le32(d + p + 5);
+		if (n > len - p - 9 || len - p - 9 - n < 2) {
+			(void)snprintf(why, size, "attribute at byte %zu longer "
+			    "than the stream", p);
+			return (-1);
+		}
+		for (sum = 0, i = 0; i < n; i++)
+			sum += d[p + 9 + i];
+		if ((sum & 0xffff) != ((unsigned)d[p + 9 + n] |
+		    (unsigned)d[p + 10 + n] << 8)) {
+			(void)snprintf(why, size, "bad checksum of the attribute "
+			    "at byte %zu", p);
+			return (-1);
+		}
+		if (d[p] == 2 && id == TNEF_RENDDATA) {
+			in_att = true;
+			natt = 0;
+		}
+		if (d[p] == 2 && !in_att) {
+			(void)snprintf(why, size, "attachment attribute at byte "
+			    "%zu before any attAttachRenddata", p);
+			return (-1);
+		}
+		fresh = d[p] == 1 ? tnef_once(msg, &nmsg, id) :
+		    tnef_once(att, &natt, id);
+		if (!fresh) {
+			(void)snprintf(why, size, "attribute 0x%08x at byte %zu "
+			    "repeated (or more than %d)", (unsigned)id, p,
+			    TNEF_SCOPE_MAX);
+			return (-1);
+		}
+		p += 9 + n + 2;
+	}
+	return (0);
+}
+
+/*
+ * An attachment's name in TNEF: its long file name (MAPI), or its title
+ * (8.3); UTF-16 names are taken a byte per character, as the name rules
+ * look at ASCII extensions. Into out[size]; false when it has none.
+ */
+static bool
+tnef_name(Attachment *t, char *out, size_t size)
+{
+	static const ULONG tags[] = {
+		PROP_TAG(PT_UNICODE, PR_ATTACH_LONG_FILENAME),
+		PROP_TAG(PT_STRING8, PR_ATTACH_LONG_FILENAME),
+	};
+	variableLength	*v = NULL;
+	const unsigned char *s;
+	size_t		 i, o = 0, n;
+
+	for (i = 0; i < 2; i++)
+		if ((v = MAPIFindProperty(&t->MAPI, tags[i])) != MAPI_UNDEFINED &&
+		    v != NULL && v->data != NULL && v->size > 0)
+			break;
+	if (i == 2)
+		v = t->Title.data != NULL && t->Title.size > 0 ? &t->Title : NULL;
+	if (v == NULL)
+		return (false);
+	s = v->data;
+	n = (size_t)v->size;
+	if (n >= 2 && s[0] != '\0' && s[1] == '\0') {
+		/* UTF-16LE: a character outside ASCII is a '?' */
+		for (i = 0; i + 1 < n && o + 1 < size; i += 2) {
+			if (s[i] == '\0' && s[i + 1] == '\0')
+				break;
+			out[o++] = s[i + 1] != '\0' || s[i] > 127 ? '?' :
+			    (char)s[i];
+		}
+	} else
+		for (i = 0; i < n && o + 1 < size && s[i] != '\0'; i++)
+			out[o++] = (char)s[i];
+	out[o] = '\0';
+	return (o > 0);
+}
+
+/*
+ * The files in a TNEF stream (a winmail.dat), parsed by libytnef from a
+ * copy of it: each one's name and type (libmagic on its data) against
+ * the rules. Clean, blocked, or malformed (why filled).
+ */
+static enum arc
+tnef_walk(const struct att *a, const unsigned char *d, size_t len,
+    const char *show, char *why, size_t size)
+{
+	const struct rules *r = a->rules;
+	TNEFStruct	 t;
+	Attachment	*at;
+	BYTE		*copy;
+	char		 name[256], where[NAME_SHOWN + 16], mt[128], desc[200],
+			 inner[NAME_SHOWN + 8];
+	const char	*mime;
+	size_t		 n = 0;
+	enum arc	 rc = A_CLEAN;
+
+	if (tnef_framing(d, len, why, size) < 0)
+		return (A_MALFORMED);
+	if (len > LONG_MAX || (copy = malloc(len)) == NULL) {
+		(void)snprintf(why, size, "out of memory");
+		return (A_LIMIT);
+	}
+	memcpy(copy, d, len);
+	TNEFInitialize(&t);
+	t.Debug = 0;
+	if (TNEFParseMemory(copy, (long)len, &t) < 0) {
+		(void)snprintf(why, size, "libytnef cannot read it");
+		TNEFFree(&t);
+		free(copy);
+		return (A_MALFORMED);
+	}
+	(void)snprintf(where, sizeof(where), " inside %s", show);
+	for (at = t.starting_attach.next; at != NULL; at = at->next) {
+		if (++n > r->arc_entries) {
+			(void)snprintf(why, size, "more than archive_max_entries "
+			    "%zu files", r->arc_entries);
+			rc = A_LIMIT;
+			break;
+		}
+		if (tnef_name(at, name, sizeof(name))) {
+			if (name_blocked(r, name, strlen(name), where, why,
+			    size)) {
+				rc = A_BLOCKED;
+				break;
+			}
+			shown(inner, sizeof(inner), name, strlen(name));
+		} else
+			(void)snprintf(inner, sizeof(inner), "(unnamed file)");
+		if (at->FileData.data == NULL || at->FileData.size <= 0)
+			continue;
+		mime = magic_type(a->magic, at->FileData.data,
+		    (size_t)at->FileData.size, ENTRY_PEEK, mt, sizeof(mt));
+		if (type_denied(r, mime, at->FileData.data,
+		    (size_t)at->FileData.size, desc, sizeof(desc))) {
+			(void)snprintf(why, size, "blocked attachment %s%s "
+			    "(detected type %s)", inner, where, desc);
+			rc = A_BLOCKED;
+			break;
+		}
+	}
+	TNEFFree(&t);
+	free(copy);
+	return (rc);
+}
+
+/* --- what cannot be scanned ------------------------------------------------------ */
+
+/*
+ * The OIDs of a CMS ContentInfo (RFC 5652) that say its content is
+ * encrypted: enveloped-data, encrypted-data, authEnvelopedData.
+ */
+static const struct {
+	const unsigned char *der;	/* the OID's content octets */
+	size_t		 len;
+	bool		 encrypted;
+} cms_types[] = {
+	{ (const unsigned char *)"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03", 9, true },
+	{ (const unsigned char *)"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x06", 9, true },
+	{ (const unsigned char *)"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x10\x01\x17",
+	    11, true },
+	/* signed-data, compressed-data: not encrypted */
+	{ (const unsigned char *)"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02", 9, false },
+	{ (const unsigned char *)"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x10\x01\x09",
+	    11, false },
+};
+
+/*
+ * Is the application/pkcs7-mime content d[len] encrypted? Its
+ * ContentInfo's type says (SEQUENCE, a length in any DER or BER form,
+ * then the OID); content we cannot read as one counts as encrypted, since
+ * it cannot be looked into either (the smime-type parameter is not ours
+ * to see, and a sender may set it to anything).
+ */
+static bool
+smime_encrypted(const unsigned char *d, size_t len)
+{
+	size_t	 p = 2, n, i;
+
+	if (len < 4 || d[0] != 0x30)
+		return (true);
+	if (d[1] > 0x80) {
+		n = d[1] & 0x7f;
+		if (n > 4)
+			return (true);
+		p += n;
+	}
+	if (len < p + 2 || d[p] != 0x06)
+		return (true);
+	n = d[p + 1];
+	p += 2;
+	if (len < p + n)
+		return (true);
+	for (i = 0; i < sizeof(cms_types) / sizeof(cms_types[0]); i++)
+		if (cms_types[i].len == n && memcmp(cms_types[i].der, d + p,
+		    n) == 0)
+			return (cms_types[i].encrypted);
+	return (true);
+}
+
+/* Does a line of d[len] start with "-----BEGIN PGP MESSAGE-----"? */
+static bool
+pgp_armored(const unsigned char *d, size_t len)
+{
+	static const char tag[] = "-----BEGIN PGP MESSAGE-----";
+	const unsigned char *q = d, *end = d + len;
+
+	while ((size_t)(end - q) >= sizeof(tag) - 1) {
+		if (memcmp(q, tag, sizeof(tag) - 1) == 0)
+			return (true);
+		if ((q = memchr(q, '\n', (size_t)(end - q))) == NULL)
+			return (false);
+		q++;
+	}
+	return (false);
+}
+
+/*
+ * A part whose content cannot be scanned: a piece of a message
+ * (message/partial: the reader's program puts the pieces together, so
+ * what they hold is never seen whole here), a reference to content kept
+ * elsewhere (message/external-body), or encrypted content (an S/MIME
+ * enveloped-data part, the application/pgp-encrypted part of PGP/MIME's
+ * multipart/encrypted, or a PGP message armored in a text or
+ * octet-stream part). true with why filled when its policy blocks it.
+ */
+static bool
+unscannable(const struct rules *r, const char *ctype,
+    const unsigned char *d, size_t len, char *why, size_t size)
+{
+	const char	*what = NULL;
+
+	if (strcmp(ctype, "message/partial") == 0) {
+		if (r->deny_partial)
+			(void)snprintf(why, size, "message/partial: a message "
+			    "sent in pieces cannot be scanned (partial_message "
+			    "= block)");
+		return (r->deny_partial);
+	}
+	if (strcmp(ctype, "message/external-body") == 0) {
+		if (r->deny_external)
+			(void)snprintf(why, size, "message/external-body: "
+			    "content kept elsewhere cannot be scanned "
+			    "(external_body = block)");
+		return (r->deny_external);
+	}
+	if (!r->deny_crypted)
+		return (false);
+	if (strcmp(ctype, "application/pkcs7-mime") == 0 ||
+	    strcmp(ctype, "application/x-pkcs7-mime") == 0) {
+		if (smime_encrypted(d, len))
+			what = "S/MIME enveloped-data";
+	} else if (strcmp(ctype, "application/pgp-encrypted") == 0)
+		what = "PGP/MIME multipart/encrypted";
+	else if ((strncmp(ctype, "text/", 5) == 0 ||
+	    strcmp(ctype, "application/octet-stream") == 0) &&
+	    pgp_armored(d, len))
+		what = "inline PGP";
+	if (what == NULL)
+		return (false);
+	(void)snprintf(why, size, "encrypted message (%s) cannot be scanned "
+	    "(encrypted_message = block)", what);
+	return (true);
+}
+
 /* --- one part ------------------------------------------------------------------ */
+
+/* Is a part an attachment: has it a name, or is it not text? */
+static bool
+is_attachment(const char *name1, const char *name2, const char *ctype)
+{
+	return (name1 != NULL || name2 != NULL ||
+	    strncmp(ctype, "text/", 5) != 0);
+}
+
+/* How a part is named in a reason: its name, or "(unnamed TYPE part)". */
+static void
+part_shown(char *dst, size_t size, const char *name1, const char *name2,
+    const char *ctype)
+{
+	const char	*label = name1 != NULL ? name1 : name2;
+	char		 tmp[NAME_SHOWN];
+
+	if (label != NULL) {
+		shown(dst, size, label, strlen(label));
+		return;
+	}
+	(void)snprintf(tmp, sizeof(tmp), "(unnamed %.60s part)", ctype);
+	shown(dst, size, tmp, strlen(tmp));
+}
 
 /*
  * Judge one part by its names (up to two), its content type and content.
@@ -1082,11 +1525,13 @@ judge(const struct att *a, const char *name1, const char *name2,
 	struct archive	*ar;
 	enum kind	 kind;
 	size_t		 i;
-	bool		 text = strncmp(ctype, "text/", 5) == 0;
+	bool		 text = strncmp(ctype, "text/", 5) == 0, tnef = false;
 	enum arc	 rc;
 
 	res->verdict = HS_CLEAN;
 	res->reason[0] = '\0';
+	if (unscannable(r, ctype, data, len, res->reason, sizeof(res->reason)))
+		return (res->verdict = HS_BLOCKED);
 	for (i = 0; i < 2; i++)
 		if (names[i] != NULL && name_blocked(r, names[i],
 		    strlen(names[i]), "", res->reason, sizeof(res->reason)))
@@ -1097,19 +1542,24 @@ judge(const struct att *a, const char *name1, const char *name2,
 	label = name1 != NULL ? name1 : name2;
 	if (label == NULL && text)
 		return (HS_CLEAN);	/* the text itself may start with anything */
-	if (label != NULL)
-		shown(show, sizeof(show), label, strlen(label));
-	else {
-		char	 tmp[NAME_SHOWN];
-
-		(void)snprintf(tmp, sizeof(tmp), "(unnamed %.60s part)", ctype);
-		shown(show, sizeof(show), tmp, strlen(tmp));
+	part_shown(show, sizeof(show), name1, name2, ctype);
+	if (r->max_size > 0 && len > r->max_size) {
+		(void)snprintf(res->reason, sizeof(res->reason), "blocked "
+		    "attachment %s (%zu bytes, more than max_attachment_size "
+		    "%llu)", show, len, (unsigned long long)r->max_size);
+		return (res->verdict = HS_BLOCKED);
 	}
 	mime = magic_type(a->magic, data, len, r->magic_bytes, mt, sizeof(mt));
 	if (type_denied(r, mime, data, len, desc, sizeof(desc))) {
 		(void)snprintf(res->reason, sizeof(res->reason),
 		    "blocked attachment %s (detected type %s)", show, desc);
 		return (res->verdict = HS_BLOCKED);
+	}
+	if (r->tnef && is_tnef(ctype, name1, name2, data, len)) {
+		tnef = true;
+		detail[0] = '\0';
+		rc = tnef_walk(a, data, len, show, detail, sizeof(detail));
+		goto verdict;
 	}
 	if (!r->archives ||
 	    (kind = archive_kind(mime, data, len, name1, name2)) == K_NONE)
@@ -1134,6 +1584,7 @@ judge(const struct att *a, const char *name1, const char *name2,
 	} else
 		rc = arc_walk(&w, ar, 1, where);
 	(void)archive_read_free(ar);
+verdict:
 	switch (rc) {
 	case A_BLOCKED:
 		(void)snprintf(res->reason, sizeof(res->reason), "%s", detail);
@@ -1146,8 +1597,8 @@ judge(const struct att *a, const char *name1, const char *name2,
 		if (!r->deny_malformed)
 			break;
 		(void)snprintf(res->reason, sizeof(res->reason),
-		    "blocked attachment %s (malformed archive: %s)", show,
-		    detail);
+		    "blocked attachment %s (malformed %s: %s)", show,
+		    tnef ? "TNEF" : "archive", detail);
 		return (res->verdict = HS_BLOCKED);
 	case A_CLEAN:
 		break;
@@ -1163,6 +1614,7 @@ struct walkstate {
 	struct hs_result *res;
 	bool		 failed;
 	char		 failwhy[256];
+	uint64_t	 total;		/* attachments' bytes so far */
 };
 
 static int
@@ -1186,8 +1638,25 @@ walk_part(void *arg, const struct hs_mime_part *p)
 		ws->failed = true;
 		return (0);
 	default:
-		return (0);
+		break;
 	}
+	if (!is_attachment(p->filename, p->name, p->content_type))
+		return (0);
+	ws->total += p->len;
+	if (ws->a->rules->max_total > 0 && ws->total > ws->a->rules->max_total) {
+		char	 show[NAME_SHOWN + 8];
+
+		part_shown(show, sizeof(show), p->filename, p->name,
+		    p->content_type);
+		ws->res->verdict = HS_BLOCKED;
+		(void)snprintf(ws->res->reason, sizeof(ws->res->reason),
+		    "attachments of more than max_total_attachment_size %llu "
+		    "bytes: %llu with %s", (unsigned long long)
+		    ws->a->rules->max_total, (unsigned long long)ws->total,
+		    show);
+		return (1);
+	}
+	return (0);
 }
 
 static int

@@ -21,7 +21,6 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 plan 23
 
 sb_start A || bail_out "sandbox did not start"
-QDIR=$(sb_dir A)/hs/quarantine
 
 # --- the messages ----------------------------------------------------------
 cat >"$HS_TMP/att.py" <<'EOF'
@@ -30,10 +29,10 @@ import base64
 import email
 import email.policy
 import os
-import smtplib
 import sys
 
 sys.path.insert(0, os.environ["HS_LIB"])
+import attmail  # noqa: E402
 import sinkcheck  # noqa: E402
 
 B = "=_holdscan_0500"
@@ -120,17 +119,9 @@ def source(d, name):
 
 
 def send(d, server, names):
-    host, port = server.rsplit(":", 1)
-    s = smtplib.SMTP(host, int(port))
-    for name in names:
-        subject, body = MESSAGES[name]
-        m = message("att-" + name, subject, body)
-        with open(os.path.join(d, name + ".eml"), "wb") as f:
-            f.write(m)
-        # smtplib sends bytes as they are: give it CRLF line ends
-        s.sendmail("sender@example.org", ["rcpt@sink.test"],
-                   m.replace(b"\n", b"\r\n"))
-    s.quit()
+    attmail.send(server, [(os.path.join(d, name + ".eml"),
+                           message("att-" + name, *MESSAGES[name]))
+                          for name in names])
 
 
 def delivered(path, added):
@@ -204,26 +195,8 @@ att() {
 	"$HS_PYTHON" "$HS_TMP/att.py" "$@"
 }
 
-# sink_file TOKEN - the sink file holding that message
-sink_file() {
-	for _f in $(sink_messages A); do
-		if grep -q "^X-Test-Token: $1\$" "$_f"; then
-			echo "$_f"
-			return 0
-		fi
-	done
-	return 1
-}
-
 quarantined() {
-	find "$QDIR" -type f | wc -l | tr -d ' '
-}
-
-# at_least N CMD... - CMD's output is a number >= N
-at_least() {
-	_n=$1
-	shift
-	[ "$("$@")" -ge "$_n" ]
+	hs_quarantined A
 }
 
 count_log() {
@@ -266,16 +239,16 @@ check 'the .pdf.exe is blocked as a double extension' grep -q \
 check 'the .scr is blocked by its extension' grep -q \
     'action=quarantine verdict=blocked reason="blocked attachment name setup.scr (denied extension .scr)"' \
     "$A_HS_LOG"
-check 'the quarantine holds the .pdf.exe message' sh -c \
-    "find '$QDIR' -type f | xargs grep -la 'Message-ID: <att-pdfexe@' | grep -q ."
-check 'the quarantine holds the .scr message' sh -c \
-    "find '$QDIR' -type f | xargs grep -la 'Message-ID: <att-scr@' | grep -q ."
+check 'the quarantine holds the .pdf.exe message' \
+    hs_in_quarantine A att-pdfexe
+check 'the quarantine holds the .scr message' \
+    hs_in_quarantine A att-scr
 check 'spam: subject tagged (folded), verdict header, nothing else changed' \
-    att check "$HS_TMP" tagged spam "$(sink_file att-spam)"
+    att check "$HS_TMP" tagged spam "$(hs_sink_file A att-spam)"
 check 'spam without a subject: "Subject: [SPAM]" added' \
-    att check "$HS_TMP" nosubj nosubj "$(sink_file att-nosubj)"
+    att check "$HS_TMP" nosubj nosubj "$(hs_sink_file A att-nosubj)"
 check 'clean mail with a PDF: byte-identical but for X-Holdscan' \
-    att check "$HS_TMP" same clean "$(sink_file att-clean)"
+    att check "$HS_TMP" same clean "$(hs_sink_file A att-clean)"
 check_eq 'hold is empty' "$(hold_count A)" 0
 check_eq 'no warnings from holdscand' "$(warnings_after 0)" 0
 hs_stop A
@@ -291,10 +264,10 @@ check 'the bare .exe is quarantined' wait_until 60 at_least 3 quarantined
 sleep 1
 check_eq 'nothing else arrives' "$(sink_count A)" 5
 check '.pdf.exe replaced; valid MIME; everything else byte-identical' \
-    att check "$HS_TMP" cleaned pdfexe2 "$(sink_file att-pdfexe2)" \
+    att check "$HS_TMP" cleaned pdfexe2 "$(hs_sink_file A att-pdfexe2)" \
     'invoice.pdf.exe|blocked attachment name invoice.pdf.exe (double extension)'
 check '.scr in a nested multipart replaced; the PDF beside it kept' \
-    att check "$HS_TMP" cleaned scr2 "$(sink_file att-scr2)" \
+    att check "$HS_TMP" cleaned scr2 "$(hs_sink_file A att-scr2)" \
     'setup.scr|blocked attachment name setup.scr (denied extension .scr)'
 check 'the log names what was removed' grep -q \
     'removed="invoice.pdf.exe: blocked: blocked attachment name invoice.pdf.exe (double extension)"' \
@@ -304,8 +277,8 @@ check_eq 'two messages delivered cleaned' \
 check 'the bare .exe: the log says why it was not cleaned' grep -q \
     'cannot deliver cleaned: part tool.exe is the body of the message itself, not a part of a multipart; action=quarantine instead' \
     "$A_HS_LOG"
-check 'and it is quarantined' sh -c \
-    "find '$QDIR' -type f | xargs grep -la 'Message-ID: <att-single@' | grep -q ."
+check 'and it is quarantined' \
+    hs_in_quarantine A att-single
 check_eq 'no warnings from holdscand' "$(warnings_after "$phase2")" 0
 hs_stop A
 check_eq 'hold, claimed and staging are empty' \

@@ -9,7 +9,7 @@
 #    no dlopen(3) (nm); holdscan-scanner does, so the checks can see them.
 # 2. Each plugin exports its descriptor, hs_plugin, and nothing else,
 #    and links its own libraries only (libclamav, libmagic, libarchive,
-#    PCRE2, libxml2, libc).
+#    libytnef, PCRE2, libxml2, libc).
 # 3. With every plugin configured and mail scanned by all of them,
 #    holdscand's master and its scanner supervisor map no libclamav,
 #    GMime, libdl or plugin (/proc/PID/maps); the scanner parent maps
@@ -70,17 +70,17 @@ for n in $PLUGINS; do
 	    "$(nm -D --defined-only "$so" | awk '{ print $NF }')" hs_plugin
 	check_eq "$n.so links its own libraries only" \
 	    "$(needed "$so" |
-	    grep -Ev '^(libc\.so\.6|libclamav\.so\.[0-9]+|libmagic\.so\.1|libarchive\.so\.13|libpcre2-8\.so\.0|libxml2\.so\.2)$')" ""
+	    grep -Ev '^(libc\.so\.6|libclamav\.so\.[0-9]+|libmagic\.so\.1|libarchive\.so\.13|libytnef\.so\.0|libpcre2-8\.so\.0|libxml2\.so\.2)$')" ""
 done
-check_eq 'so the checks see: clamav.so links libclamav, attachments.so libmagic and libarchive, headers.so PCRE2, html.so libxml2, holdscan-scanner GMime, libseccomp and dlopen(3)' \
+check_eq 'so the checks see: clamav.so links libclamav, attachments.so libmagic, libarchive and libytnef, headers.so PCRE2, html.so libxml2, holdscan-scanner GMime, libseccomp and dlopen(3)' \
     "$(needed "$HS_BUILD/plugins/clamav.so" | grep -c '^libclamav'):$(needed \
-    "$HS_BUILD/plugins/attachments.so" | grep -c '^lib\(magic\|archive\)\.'):$(needed \
+    "$HS_BUILD/plugins/attachments.so" | grep -c '^lib\(magic\|archive\|ytnef\)\.'):$(needed \
     "$HS_BUILD/plugins/headers.so" | grep -c '^libpcre2-8'):$(needed \
     "$HS_BUILD/plugins/html.so" | grep -c '^libxml2'):$(needed \
     "$HS_BUILD/holdscan-scanner" | grep -c '^libgmime'):$(needed \
     "$HS_BUILD/holdscan-scanner" | grep -c '^libseccomp'):$(nm -D \
     --undefined-only "$HS_BUILD/holdscan-scanner" | grep -cw dlopen)" \
-    "1:2:1:1:1:1:1"
+    "1:3:1:1:1:1:1"
 
 # --- 3. a running holdscand with every plugin --------------------------------------
 SIGS="$HS_TMP/sigs"

@@ -20,28 +20,20 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 plan 17
 
 sb_start A || bail_out "sandbox did not start"
-QDIR=$(sb_dir A)/hs/quarantine
 
 cat >"$HS_TMP/arc.py" <<'PY'
 """arc.py send DIR HOST:PORT NAME... | same DIR NAME SINKFILE"""
-import base64
 import binascii
 import io
 import os
-import smtplib
 import sys
 import tarfile
 import zipfile
 
 sys.path.insert(0, os.environ["HS_LIB"])
-import sinkcheck  # noqa: E402
+from attmail import PE, TEXT, attach, main, multipart  # noqa: E402
 
 B = "=_holdscan_1720"
-
-
-def b64(data):
-    s = base64.b64encode(data).decode()
-    return "".join(s[i:i + 76] + "\n" for i in range(0, len(s), 76))
 
 
 def zipped(files, level=6):
@@ -91,39 +83,17 @@ def uuencoded(name, data):
     return "begin 644 %s\n%s`\nend\n" % (name, lines)
 
 
-def attach(name, ctype, data):
-    return ('Content-Type: %s; name="%s"\n'
-            'Content-Disposition: attachment; filename="%s"\n'
-            "Content-Transfer-Encoding: base64\n\n%s" % (ctype, name, name,
-                                                         b64(data)))
-
-
-TEXT = ("Content-Type: text/plain; charset=us-ascii\n\n"
-        "Hello,\nplease find the files attached.\n")
-# a PE header libmagic recognises: DOS stub to 0x40, "PE", i386, one
-# section, an optional header of 0xe0 bytes, executable, PE32
-PE = (b"MZ\x90" + bytes(0x39) + b"\x40\x00\x00\x00" + b"PE\x00\x00" +
-      b"\x4c\x01\x01\x00" + bytes(12) + b"\xe0\x00\x02\x01" +
-      b"\x0b\x01" + bytes(0xde))
-
-
-def multipart(parts):
-    return ("Content-Type: multipart/mixed; boundary=\"%s\"\n\n"
-            "This is a multi-part message in MIME format.\n" % B +
-            "".join("--%s\n%s" % (B, p) for p in parts) + "--%s--\n" % B)
-
-
 def build(name):
     if name == "zipexe":
         return multipart([TEXT, attach("files.zip", "application/zip", zipped(
-            [("readme.txt", b"read me\n"), ("tools/evil.exe", PE)]))])
+            [("readme.txt", b"read me\n"), ("tools/evil.exe", PE)]))], B)
     if name == "targz":
         return multipart([TEXT, attach("logs.tar.gz", "application/gzip",
                                        targz([("logs/a.log", b"x" * 500),
-                                              ("logs/run.scr", b"y")]))])
+                                              ("logs/run.scr", b"y")]))], B)
     if name == "bomb":
         return multipart([TEXT, attach("bomb.zip", "application/zip",
-                                       bomb())])
+                                       bomb())], B)
     if name == "uu":
         return ("Content-Type: text/plain; charset=us-ascii\n\n"
                 "Hello,\nthe tool you asked for:\n\n" +
@@ -135,54 +105,17 @@ def build(name):
     if name == "clean":
         return multipart([TEXT, attach("report.zip", "application/zip", zipped(
             [("report.txt", b"all fine\n" * 100),
-             ("data/table.csv", b"a,b\n1,2\n")]))])
+             ("data/table.csv", b"a,b\n1,2\n")]))], B)
     if name == "enc" or name == "enc2":
         return multipart([TEXT, attach("secret.zip", "application/zip",
-                                       encrypted())])
+                                       encrypted())], B)
     if name == "next":
         return "Content-Type: text/plain\n\nafter the bomb\n"
     raise SystemExit("unknown message " + name)
 
 
-def message(name):
-    token = "arc-" + name
-    return ("From: Sender <sender@example.org>\n"
-            "To: rcpt@sink.test\n"
-            "Date: Mon, 23 Nov 2026 10:00:00 +0000\n"
-            "Message-ID: <%s@example.org>\n"
-            "X-Test-Token: %s\n"
-            "Subject: %s\n"
-            "MIME-Version: 1.0\n" % (token, token, name) +
-            build(name)).encode()
-
-
-def send(d, server, names):
-    host, port = server.rsplit(":", 1)
-    s = smtplib.SMTP(host, int(port))
-    for name in names:
-        m = message(name)
-        with open(os.path.join(d, name + ".eml"), "wb") as f:
-            f.write(m)
-        s.sendmail("sender@example.org", ["rcpt@sink.test"],
-                   m.replace(b"\n", b"\r\n"))
-    s.quit()
-
-
-def same(d, name, path):
-    with open(os.path.join(d, name + ".eml"), "rb") as f:
-        want = f.read()
-    with open(path, "rb") as f:
-        _, _, got = sinkcheck.parse_sink_file(f.read())
-    got = sinkcheck.strip_added_headers(got, [b"X-Holdscan"])
-    if got.replace(b"\r\n", b"\n") != want:
-        raise SystemExit("%s: delivered message differs" % name)
-
-
 if __name__ == "__main__":
-    if sys.argv[1] == "send":
-        send(sys.argv[2], sys.argv[3], sys.argv[4:])
-    else:
-        same(*sys.argv[2:])
+    main("arc-", build)
 PY
 export HS_LIB
 
@@ -190,28 +123,12 @@ arc() {
 	"$HS_PYTHON" "$HS_TMP/arc.py" "$@"
 }
 
-sink_file() {
-	for _f in $(sink_messages A); do
-		if grep -q "^X-Test-Token: $1\$" "$_f"; then
-			echo "$_f"
-			return 0
-		fi
-	done
-	return 1
-}
-
 quarantined() {
-	find "$QDIR" -type f | wc -l | tr -d ' '
-}
-
-at_least() {
-	_n=$1
-	shift
-	[ "$("$@")" -ge "$_n" ]
+	hs_quarantined A
 }
 
 in_quarantine() {
-	find "$QDIR" -type f -exec grep -la "Message-ID: <arc-$1@" {} + | grep -q .
+	hs_in_quarantine A "arc-$1"
 }
 
 start() {
@@ -248,9 +165,9 @@ in_quarantine zipexe && in_quarantine targz && in_quarantine uu &&
     in_quarantine uupe
 ok $? 'the zip, tar.gz and uuencode messages are in the quarantine'
 check 'the clean zip: byte-identical but for X-Holdscan' \
-    arc same "$HS_TMP" clean "$(sink_file arc-clean)"
+    arc same "$HS_TMP" clean "$(hs_sink_file A arc-clean)"
 check 'the encrypted zip (allowed) arrives' \
-    arc same "$HS_TMP" enc "$(sink_file arc-enc)"
+    arc same "$HS_TMP" enc "$(hs_sink_file A arc-enc)"
 
 # The bomb first, alone; then the next message.
 workers=$(hs_workers A | sort | tr '\n' ' ')

@@ -7,7 +7,10 @@
  *	rules can be driven without dlopen: the input is one attachment,
  *	judged as "input.zip" with the default options, with every check
  *	on (archive_encrypted = block, archive_max_expansion 1 MiB to keep
- *	each run small), then as the text of a message (the uuencode scan).
+ *	each run small), then as the text of a message (the uuencode scan
+ *	and inline PGP, encrypted_message = block), then as an S/MIME part
+ *	(its CMS content type), then as a winmail.dat (the TNEF framing
+ *	check and libytnef).
  *	It must never read outside the input (ASan), decompress beyond
  *	the limit, or come back with a verdict other than clean, blocked
  *	or scan-failed; anything but clean must have a reason.
@@ -34,7 +37,8 @@ fz_opt_str(void *ctx, const char *name)
 		if (strcmp(o->name, name) == 0)
 			return (strcmp(name, "deny_types") == 0 ?
 			    "pe elf macho script lnk ole rar 7z cab" :
-			    strcmp(name, "archive_encrypted") == 0 ? "block" :
+			    strcmp(name, "archive_encrypted") == 0 ||
+			    strcmp(name, "encrypted_message") == 0 ? "block" :
 			    o->def);
 	return (NULL);
 }
@@ -129,5 +133,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&res, 0, sizeof(res));
 	check_result(judge(a, NULL, NULL, "text/plain", data, size, &res),
 	    &res);
+	memset(&res, 0, sizeof(res));
+	check_result(judge(a, "smime.p7m", NULL, "application/pkcs7-mime", data,
+	    size, &res), &res);
+	memset(&res, 0, sizeof(res));
+	check_result(judge(a, "winmail.dat", NULL, "application/ms-tnef", data,
+	    size, &res), &res);
 	return (0);
 }

@@ -41,6 +41,11 @@
 #                         there were, their VmRSS and their Pss summed, in kB
 #                         (PSS is "-" without /proc/PID/smaps_rollup)
 #   hs_stop_all           stop every daemon started here (tap.sh's exit trap)
+#   hs_sink_file NAME TOKEN  the sink file of NAME holding the message whose
+#                         X-Test-Token is TOKEN (fails when none does)
+#   hs_quarantined NAME   how many files NAME's quarantine holds
+#   hs_in_quarantine NAME ID  is the message with Message-ID <ID@...> in it?
+#   at_least N CMD...     CMD's output is a number >= N (for wait_until)
 #
 # $HS_BUILD names the build directory (make check-e2e sets it).
 
@@ -298,4 +303,29 @@ hs_clamav_data() {
 	    >/dev/null; then
 		bail_out "clamav-testdata.py failed"
 	fi
+}
+
+hs_sink_file() {
+	for _hsf in $(sink_messages "$1"); do
+		if grep -q "^X-Test-Token: $2\$" "$_hsf"; then
+			echo "$_hsf"
+			return 0
+		fi
+	done
+	return 1
+}
+
+hs_quarantined() {
+	find "$(sb_dir "$1")/hs/quarantine" -type f | wc -l | tr -d ' '
+}
+
+hs_in_quarantine() {
+	find "$(sb_dir "$1")/hs/quarantine" -type f \
+	    -exec grep -la "Message-ID: <$2@" {} + | grep -q .
+}
+
+at_least() {
+	_al_n=$1
+	shift
+	[ "$("$@")" -ge "$_al_n" ]
 }

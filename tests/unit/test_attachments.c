@@ -302,6 +302,11 @@ test_bad_options_are_refused(void **state)
 	    "archive_malformed: use allow or block");
 	init_refuses("archive_max_depth", "17", "archive_max_depth: use 1 to 16");
 	init_refuses("magic_bytes", "100", "magic_bytes: use 1K to 16M");
+	init_refuses("partial_message", "yes",
+	    "partial_message: use allow or block");
+	init_refuses("external_body", "", "external_body: use allow or block");
+	init_refuses("encrypted_message", "deny",
+	    "encrypted_message: use allow or block");
 	/* the zip reader's options are still read (and checked) */
 	init_refuses("scan_zip", "maybe", "use yes or no");
 	init_refuses("zip_max_size", "lots", "use a number");
@@ -1191,6 +1196,380 @@ test_scan_whole_messages(void **state)
 	buf_free(&z);
 }
 
+/* --- what cannot be scanned ------------------------------------------------ */
+
+/* The start of a CMS ContentInfo of the type whose OID ends in last. */
+static void
+make_cms(struct buf *b, unsigned last)
+{
+	static const unsigned char head[] = { 0x30, 0x82, 0x01, 0x00, 0x06,
+	    0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07 };
+	size_t	 i;
+
+	buf_reset(b);
+	for (i = 0; i < sizeof(head); i++)
+		buf_putc(b, head[i]);
+	buf_putc(b, (int)last);
+	buf_putc(b, 0xa0);
+	buf_putc(b, 0x80);
+	for (i = 0; i < 64; i++)
+		buf_putc(b, (int)(i * 7 & 0xff));
+}
+
+/* Messages whose content cannot be scanned, built here. */
+static void
+unscannable_msgs(struct buf *partial, struct buf *ext, struct buf *smime,
+    struct buf *pgpmime, struct buf *inline_pgp, struct buf *signed_smime)
+{
+	struct buf	 der = BUF_INIT;
+
+	buf_printf(partial, "From: a\nSubject: s\nMIME-Version: 1.0\n"
+	    "Content-Type: message/partial; id=\"abc@example.org\"; "
+	    "number=1; total=2\n\nFrom: a\nSubject: s\n"
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: application/octet-stream; name=evil.e\n");
+	buf_printf(ext, "From: a\nMIME-Version: 1.0\nContent-Type: "
+	    "multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+	    "see below\n--b\nContent-Type: message/external-body; "
+	    "access-type=URL; URL=\"http://example.org/x.exe\"\n\n"
+	    "Content-Type: application/octet-stream\n\n--b--\n");
+	make_cms(&der, 3);
+	buf_printf(smime, "From: a\nMIME-Version: 1.0\nContent-Type: "
+	    "application/pkcs7-mime; smime-type=enveloped-data; "
+	    "name=smime.p7m\nContent-Disposition: attachment; "
+	    "filename=smime.p7m\nContent-Transfer-Encoding: base64\n\n");
+	base64(der.data, der.len, smime);
+	make_cms(&der, 2);
+	buf_printf(signed_smime, "From: a\nMIME-Version: 1.0\nContent-Type: "
+	    "application/x-pkcs7-mime; smime-type=signed-data; "
+	    "name=smime.p7m\nContent-Transfer-Encoding: base64\n\n");
+	base64(der.data, der.len, signed_smime);
+	buf_printf(pgpmime, "From: a\nMIME-Version: 1.0\nContent-Type: "
+	    "multipart/encrypted; protocol=\"application/pgp-encrypted\"; "
+	    "boundary=b\n\n--b\nContent-Type: application/pgp-encrypted\n\n"
+	    "Version: 1\n\n--b\nContent-Type: application/octet-stream; "
+	    "name=encrypted.asc\n\n-----BEGIN PGP MESSAGE-----\n\n"
+	    "hQEMA5Zx0Fx0Zm9vAQf/abc=\n=AbCd\n-----END PGP MESSAGE-----\n"
+	    "--b--\n");
+	buf_printf(inline_pgp, "From: a\nMIME-Version: 1.0\nContent-Type: "
+	    "text/plain\n\nHi,\n\n-----BEGIN PGP MESSAGE-----\n\n"
+	    "hQEMA5Zx0Fx0Zm9vAQf/abc=\n=AbCd\n-----END PGP MESSAGE-----\n");
+	buf_free(&der);
+}
+
+static void
+test_unscannable_messages(void **state)
+{
+	struct buf	 part = BUF_INIT, ext = BUF_INIT, smime = BUF_INIT,
+			 pgp = BUF_INIT, inl = BUF_INIT, sig = BUF_INIT,
+			 der = BUF_INIT;
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+	const char	*text;
+
+	(void)state;
+	unscannable_msgs(&part, &ext, &smime, &pgp, &inl, &sig);
+	/* the defaults: pieces and references blocked, encryption allowed */
+	assert_int_equal(scan_msg(p, part.data, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "message/partial: a message sent in "
+	    "pieces cannot be scanned (partial_message = block)");
+	assert_int_equal(scan_msg(p, ext.data, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "message/external-body: content kept "
+	    "elsewhere cannot be scanned (external_body = block)");
+	assert_int_equal(scan_msg(p, smime.data, &r), HS_CLEAN);
+	assert_int_equal(scan_msg(p, pgp.data, &r), HS_CLEAN);
+	assert_int_equal(scan_msg(p, inl.data, &r), HS_CLEAN);
+	/* a part on its own (deliver-cleaned) too */
+	assert_int_equal(scan_part(p, NULL, "message/partial", "x", 1, &r),
+	    HS_BLOCKED);
+	plugin_free(&p);
+
+	p = load("encrypted_message=block", NULL);
+	assert_int_equal(scan_msg(p, smime.data, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "encrypted message (S/MIME "
+	    "enveloped-data) cannot be scanned (encrypted_message = block)");
+	assert_int_equal(scan_msg(p, pgp.data, &r), HS_BLOCKED);
+	assert_reason(&r, "(PGP/MIME multipart/encrypted)");
+	assert_int_equal(scan_msg(p, inl.data, &r), HS_BLOCKED);
+	assert_reason(&r, "(inline PGP)");
+	/* signed, not encrypted; the type is the DER's, not the header's */
+	assert_int_equal(scan_msg(p, sig.data, &r), HS_CLEAN);
+	make_cms(&der, 2);
+	assert_int_equal(scan_part(p, "smime.p7m", "application/pkcs7-mime",
+	    der.data, der.len, &r), HS_CLEAN);
+	make_cms(&der, 6);
+	assert_int_equal(scan_part(p, "smime.p7m", "application/pkcs7-mime",
+	    der.data, der.len, &r), HS_BLOCKED);
+	/* what cannot be read as CMS cannot be looked into either */
+	assert_int_equal(scan_part(p, "smime.p7m", "application/pkcs7-mime",
+	    "\x30\x84", 2, &r), HS_BLOCKED);
+	/* signed text and a quoted armor line are not encryption */
+	text = "-----BEGIN PGP SIGNED MESSAGE-----\nhi\n";
+	assert_int_equal(scan_part(p, NULL, "text/plain", text, strlen(text),
+	    &r), HS_CLEAN);
+	text = "> -----BEGIN PGP MESSAGE-----\n";
+	assert_int_equal(scan_part(p, NULL, "text/plain", text, strlen(text),
+	    &r), HS_CLEAN);
+	plugin_free(&p);
+
+	p = load("partial_message=allow", "external_body=allow", NULL);
+	assert_int_equal(scan_msg(p, part.data, &r), HS_CLEAN);
+	assert_int_equal(scan_msg(p, ext.data, &r), HS_CLEAN);
+	plugin_free(&p);
+	buf_free(&part);
+	buf_free(&ext);
+	buf_free(&smime);
+	buf_free(&pgp);
+	buf_free(&inl);
+	buf_free(&sig);
+	buf_free(&der);
+}
+
+/* --- sizes ------------------------------------------------------------------ */
+
+static void
+test_size_limits(void **state)
+{
+	struct plugin	*p = load("max_attachment_size=1K",
+			    "max_total_attachment_size=2500", NULL);
+	struct hs_result r;
+	struct buf	 m = BUF_INIT;
+	char		 data[1025], text[4000];
+
+	(void)state;
+	memset(data, 'a', sizeof(data));
+	memset(text, 't', sizeof(text));
+	/* one part: at the limit, and one byte beyond */
+	assert_int_equal(scan_part(p, "a.bin", "application/octet-stream",
+	    data, 1024, &r), HS_CLEAN);
+	assert_int_equal(scan_part(p, "a.bin", "application/octet-stream",
+	    data, 1025, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment a.bin (1025 bytes, "
+	    "more than max_attachment_size 1024)");
+	assert_int_equal(scan_part(p, NULL, "image/png", data, 1025, &r),
+	    HS_BLOCKED);
+	assert_reason(&r, "(unnamed image/png part)");
+	/* a text body is not an attachment */
+	assert_int_equal(scan_part(p, NULL, "text/plain", text, sizeof(text),
+	    &r), HS_CLEAN);
+
+	/* a message: 1000 + 1000 + 500 is at the total, one byte more beyond */
+	buf_printf(&m, "From: a\nContent-Type: multipart/mixed; boundary=b\n\n");
+	add_part(&m, "text/plain", NULL, text, sizeof(text));
+	add_part(&m, "application/pdf", "a.pdf", data, 1000);
+	add_part(&m, "application/pdf", "b.pdf", data, 1000);
+	add_part(&m, "application/pdf", "c.pdf", data, 500);
+	buf_printf(&m, "--b--\n");
+	assert_int_equal(scan_msg(p, m.data, &r), HS_CLEAN);
+	buf_reset(&m);
+	buf_printf(&m, "From: a\nContent-Type: multipart/mixed; boundary=b\n\n");
+	add_part(&m, "application/pdf", "a.pdf", data, 1000);
+	add_part(&m, "application/pdf", "b.pdf", data, 1000);
+	add_part(&m, "application/pdf", "c.pdf", data, 501);
+	buf_printf(&m, "--b--\n");
+	assert_int_equal(scan_msg(p, m.data, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "attachments of more than "
+	    "max_total_attachment_size 2500 bytes: 2501 with c.pdf");
+	plugin_free(&p);
+
+	/* 0, the default: no limit */
+	p = load(NULL);
+	assert_int_equal(scan_msg(p, m.data, &r), HS_CLEAN);
+	plugin_free(&p);
+	buf_free(&m);
+}
+
+/* --- TNEF ------------------------------------------------------------------- */
+
+/* One TNEF attribute (MS-OXTNEF 2.1.3.3): level, id, length, data, checksum. */
+static void
+tnef_attr(struct buf *b, int level, uint32_t id, const void *data, size_t len)
+{
+	const unsigned char *d = data;
+	unsigned	 sum = 0;
+	size_t		 i;
+
+	buf_putc(b, level);
+	put32(b, id);
+	put32(b, (uint32_t)len);
+	for (i = 0; i < len; i++) {
+		buf_putc(b, d[i]);
+		sum += d[i];
+	}
+	put16(b, sum & 0xffff);
+}
+
+/*
+ * A winmail.dat holding files named names[i] with content data[i] (the
+ * first n): the signature, a key, attTnefVersion and attOemCodepage,
+ * then per file attAttachRenddata (which starts an attachment),
+ * attAttachTitle and attAttachData.
+ */
+static void
+build_tnef(struct buf *b, const char *const *names, const struct buf *data,
+    size_t n)
+{
+	static const unsigned char version[] = { 0, 0, 1, 0 },
+	    codepage[] = { 0xe4, 0x04, 0, 0, 0, 0, 0, 0 },
+	    rend[] = { 1, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0 };
+	size_t		 i;
+
+	buf_reset(b);
+	put32(b, 0x223e9f78);
+	put16(b, 0x0001);
+	tnef_attr(b, 1, 0x00089006, version, sizeof(version));
+	tnef_attr(b, 1, 0x00069007, codepage, sizeof(codepage));
+	for (i = 0; i < n; i++) {
+		tnef_attr(b, 2, 0x00069002, rend, sizeof(rend));
+		tnef_attr(b, 2, 0x00018010, names[i], strlen(names[i]) + 1);
+		tnef_attr(b, 2, 0x0006800f, data[i].data, data[i].len);
+	}
+}
+
+/*
+ * One file whose short name (attAttachTitle) is harmless and whose long
+ * name, a MAPI property in attAttachment (MS-OXTNEF 2.1.3.4: a count of
+ * properties; PR_ATTACH_LONG_FILENAME as PtypString8 or, with utf16,
+ * PtypString: tag, one value, its size, the bytes padded to 4), is not.
+ */
+static void
+build_tnef_long(struct buf *b, const char *shortname, const char *longname,
+    bool utf16)
+{
+	static const unsigned char rend[] = { 1, 0, 0xff, 0xff, 0xff, 0xff, 0,
+	    0, 0, 0, 0, 0, 0, 0 };
+	struct buf	 props = BUF_INIT, name = BUF_INIT;
+	size_t		 i;
+
+	for (i = 0; i <= strlen(longname); i++) {
+		buf_putc(&name, longname[i]);
+		if (utf16)
+			buf_putc(&name, 0);
+	}
+	put32(&props, 1);
+	put32(&props, 0x3707u << 16 | (utf16 ? 0x1f : 0x1e));
+	put32(&props, 1);
+	put32(&props, (uint32_t)name.len);
+	buf_append(&props, name.data, name.len);
+	while (props.len % 4 != 0)
+		buf_putc(&props, 0);
+	buf_reset(b);
+	put32(b, 0x223e9f78);
+	put16(b, 0x0001);
+	tnef_attr(b, 2, 0x00069002, rend, sizeof(rend));
+	tnef_attr(b, 2, 0x00018010, shortname, strlen(shortname) + 1);
+	tnef_attr(b, 2, 0x0006800f, "words\n", 6);
+	tnef_attr(b, 2, 0x00069005, props.data, props.len);
+	buf_free(&props);
+	buf_free(&name);
+}
+
+static void
+test_tnef(void **state)
+{
+	struct plugin	*p = load(NULL);
+	struct hs_result r;
+	struct buf	 t = BUF_INIT, m = BUF_INIT, d[2] = { BUF_INIT, BUF_INIT };
+	const char	*evil[] = { "report.doc", "evil.exe" },
+			*clean[] = { "report.doc", "notes.txt" },
+			*typed[] = { "photo.jpg" };
+
+	(void)state;
+	buf_printf(&d[0], "plain words\n");
+	buf_printf(&d[1], "more words\n");
+	build_tnef(&t, clean, d, 2);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_CLEAN);
+	build_tnef(&t, evil, d, 2);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment name evil.exe inside "
+	    "winmail.dat (denied extension .exe)");
+	/* found by its name, or its signature, whatever its declared type */
+	assert_int_equal(scan_part(p, "WINMAIL.DAT", "application/octet-stream",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_int_equal(scan_part(p, NULL, "application/octet-stream", t.data,
+	    t.len, &r), HS_BLOCKED);
+	assert_reason(&r, "evil.exe inside (unnamed application/octet-stream");
+	/* a program named photo.jpg, by its type */
+	buf_reset(&d[0]);
+	make_pe(&d[0]);
+	build_tnef(&t, typed, d, 1);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_reason(&r, "blocked attachment photo.jpg inside winmail.dat "
+	    "(detected type pe: ");
+
+	/* the long name (MAPI), 8-bit or UTF-16, wins over the short one */
+	build_tnef_long(&t, "TOOL~1.TXT", "Tool Setup.exe", false);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment name Tool Setup.exe "
+	    "inside winmail.dat (denied extension .exe)");
+	build_tnef_long(&t, "TOOL~1.TXT", "Tool Setup.scr", true);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_reason(&r, "Tool Setup.scr inside winmail.dat");
+	build_tnef_long(&t, "TOOL~1.TXT", "Tool Setup.txt", true);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_CLEAN);
+
+	/* in a message */
+	buf_reset(&d[0]);
+	buf_printf(&d[0], "plain words\n");
+	build_tnef(&t, evil, d, 2);
+	buf_printf(&m, "From: a\nContent-Type: multipart/mixed; boundary=b\n\n");
+	add_part(&m, "text/plain", NULL, "see the attachment\n", 19);
+	add_part(&m, "application/ms-tnef", "winmail.dat", t.data, t.len);
+	buf_printf(&m, "--b--\n");
+	assert_int_equal(scan_msg(p, m.data, &r), HS_BLOCKED);
+	assert_reason(&r, "evil.exe inside winmail.dat");
+
+	/* malformed: the malformed policy (archive_malformed) */
+	t.data[t.len - 1] ^= 1;	/* the last checksum */
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment winmail.dat "
+	    "(malformed TNEF: bad checksum of the attribute at byte 155)");
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, 45, &r), HS_BLOCKED);
+	assert_reason(&r, "(malformed TNEF: ");
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    "not tnef", 8, &r), HS_BLOCKED);
+	assert_reason(&r, "(malformed TNEF: no TNEF signature)");
+	/* what libytnef would drop and leak: a repeated name, a file before
+	 * its attachment starts */
+	build_tnef(&t, clean, d, 1);
+	tnef_attr(&t, 2, 0x00018010, "again.exe", 10);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_reason(&r, "(malformed TNEF: attribute 0x00018010 at byte ");
+	buf_reset(&t);
+	put32(&t, 0x223e9f78);
+	put16(&t, 1);
+	tnef_attr(&t, 2, 0x00018010, "evil.exe", 9);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment winmail.dat "
+	    "(malformed TNEF: attachment attribute at byte 6 before any "
+	    "attAttachRenddata)");
+	plugin_free(&p);
+
+	p = load("archive_malformed=allow", NULL);
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_CLEAN);
+	plugin_free(&p);
+	p = load("scan_tnef=no", NULL);
+	t.data[t.len - 1] ^= 1;
+	assert_int_equal(scan_part(p, "winmail.dat", "application/ms-tnef",
+	    t.data, t.len, &r), HS_CLEAN);
+	plugin_free(&p);
+	buf_free(&t);
+	buf_free(&m);
+	buf_free(&d[0]);
+	buf_free(&d[1]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1210,6 +1589,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_clamav_testfiles),
 		cmocka_unit_test(test_uuencoded_names),
 		cmocka_unit_test(test_scan_whole_messages),
+		cmocka_unit_test(test_unscannable_messages),
+		cmocka_unit_test(test_size_limits),
+		cmocka_unit_test(test_tnef),
 	};
 	char		 self[PATH_MAX];
 	ssize_t		 n;

@@ -24,6 +24,7 @@
 #include "common/text.h"
 #include "common/xalloc.h"
 #include "tool/output.h"
+#include "tool/remote.h"
 #include "tool/tool.h"
 
 /* --- quarantine list ------------------------------------------------------------ */
@@ -354,6 +355,48 @@ check_address(const char *a)
 	return (NULL);
 }
 
+/* --wait DURATION of release and delete (a request to another host). */
+static long
+wait_arg(const struct tool *t, const char *v)
+{
+	long	 ms;
+
+	if (config_parse_time(v, &ms) < 0 || ms < 0)
+		tool_bad_usage(t, "--wait %s: not a duration (30s, 2m)", v);
+	return (ms);
+}
+
+/*
+ * An id the local quarantine does not know: on a farm, maybe another
+ * host's (remote.c). The exit status, or -1 when no host has it.
+ */
+static int
+try_remote(struct tool *t, const char *qid, const char *action,
+    const char *const *to, size_t nto, long wait_ms)
+{
+	struct remote_req r;
+	bool		 found;
+	int		 rc;
+
+	if (t->conf->database == NULL || t->conf->database[0] == '\0')
+		return (-1);
+	memset(&r, 0, sizeof(r));
+	r.conninfo = t->conf->database;
+	r.myhost = t->ql->myhostname;
+	r.qid = qid;
+	r.action = action;
+	r.to = to;
+	r.nto = nto;
+	r.wait_ms = wait_ms;
+	r.invoker = t->invoker;
+	rc = remote_action(&r, &found);
+	if (!found)
+		return (-1);
+	tool_audit(t, "%s: action=%s remote=yes status=%s", qid, action,
+	    rc == 0 ? "done" : rc == 1 ? "failed" : "queued");
+	return (rc);
+}
+
 int
 cmd_q_release(struct tool *t, int argc, char **argv)
 {
@@ -362,12 +405,19 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 	char		 new_id[QUEUE_ID_SIZE], *error = NULL, *joined, *strip;
 	size_t		 nids = 0, nto = 0, i;
 	bool		 in_to = false;
-	int		 a, rc = 0;
+	long		 wait_ms = REMOTE_WAIT_MS;
+	int		 a, rc = 0, r;
 
 	memset(&o, 0, sizeof(o));
 	for (a = 1; a < argc; a++) {
 		const char	*v = argv[a];
 
+		if (strcmp(v, "--wait") == 0 || strncmp(v, "--wait=", 7) == 0) {
+			wait_ms = wait_arg(t, tool_opt_value(t, argc, argv, &a,
+			    "--wait"));
+			in_to = false;
+			continue;
+		}
 		if (strcmp(v, "--again") == 0) {
 			o.again = true;
 			in_to = false;
@@ -427,6 +477,12 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 			    new_id, joined ? " to=" : "", joined ? joined : "");
 			break;
 		case RELEASE_NOTFOUND:
+			if (!o.again && (r = try_remote(t, ids[i], "release",
+			    to, nto, wait_ms)) >= 0) {
+				if (r != 0 && rc != 1)
+					rc = r;
+				break;
+			}
 			rc = tool_fail("%s: no such message in the quarantine", ids[i]);
 			break;
 		case RELEASE_ALREADY:
@@ -468,13 +524,22 @@ int
 cmd_q_delete(struct tool *t, int argc, char **argv)
 {
 	char	*error = NULL;
-	int	 i, rc = 0;
+	long	 wait_ms = REMOTE_WAIT_MS;
+	int	 i, rc = 0, r, a, n = 0;
 
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--wait") == 0 ||
+		    strncmp(argv[a], "--wait=", 7) == 0)
+			wait_ms = wait_arg(t, tool_opt_value(t, argc, argv, &a,
+			    "--wait"));
+		else if (argv[a][0] == '-')
+			tool_bad_arg(t, argv[a]);
+		else
+			argv[++n] = argv[a];
+	}
+	argc = n + 1;
 	if (argc < 2)
 		tool_bad_usage(t, "which messages? (IDs from quarantine list)");
-	for (i = 1; i < argc; i++)
-		if (argv[i][0] == '-')
-			tool_bad_arg(t, argv[i]);
 	tool_open_state(t);
 	for (i = 1; i < argc; i++) {
 		switch (quarantine_delete(t->q, argv[i], &error)) {
@@ -488,6 +553,12 @@ cmd_q_delete(struct tool *t, int argc, char **argv)
 			rc = tool_fail("%s: deleted already", argv[i]);
 			break;
 		case QUARANTINE_NOTFOUND:
+			if ((r = try_remote(t, argv[i], "delete", NULL, 0,
+			    wait_ms)) >= 0) {
+				if (r != 0 && rc != 1)
+					rc = r;
+				break;
+			}
 			rc = tool_fail("%s: no such message in the quarantine", argv[i]);
 			break;
 		default:

@@ -5,14 +5,24 @@
 #  1. Schema version 2 (the requests table): holdscan db upgrade brings a
 #     version-1 database up (one transaction), again does nothing; request
 #     rows must name release or delete.
-#  2. The tool's side of a request: a message quarantined on B, its
-#     quarantine id unknown on A: holdscan quarantine release/delete on A
-#     writes a request row for B (with --to's recipients and who asked),
-#     waits --wait for the answer, and with none says the request is
-#     queued (exit 75); with B's answer in the row (written here by
-#     hand, as B's holdscand does not carry requests out yet) it prints
-#     the outcome (exit 0) or B's error (exit 1). An id no host has: no
-#     row, "no such message", exit 1.
+#  2. B's holdscand down: holdscan quarantine release on A of a message
+#     quarantined on B writes a request row for B (with --to's
+#     recipients and who asked), waits --wait, says the request is
+#     queued (exit 75); B back: it carries it out, once (one delivery
+#     at B's sink, to the --to address), and answers in the row.
+#  3. B up: release on A prints "released on B as NEWID" (exit 0), one
+#     delivery; delete on A: "deleted on B", the entry is deleted on B;
+#     release of that deleted one: B's reason, exit 1. An id no host
+#     has: no row, "no such message", exit 1.
+#  4. A crash of B's holdscand after it claimed a request, before it
+#     answered: made deterministic (B stopped; the row claimed by hand,
+#     and for a second request the message released on B by hand too, as
+#     if the crash came after the release), then B started: both are
+#     answered, each message delivered exactly once, the second with the
+#     queue id of its one release.
+#  5. A real kill -9 of B's holdscand as soon as it has claimed a request
+#     (a bounded race: before or after its release), started again: the
+#     request answered, the message delivered exactly once.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -22,7 +32,7 @@ pg_available || skip_all "postgresql-15 is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/attachments.so" ] ||
     bail_out "no $HS_BUILD/plugins/attachments.so"
 
-plan 19
+plan 39
 
 TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
 MAIL="$HS_TMP/mail"
@@ -87,73 +97,134 @@ check_eq 'and one that is, kept' "$(pg_sql P "INSERT INTO requests
     RETURNING claimed_at IS NULL AND done_at IS NULL")" t
 pg_sql P "DELETE FROM requests" >/dev/null
 
-# --- 2. the tool's side of a request --------------------------------------------
+# --- 2. B's holdscand down ------------------------------------------------------
 hs_run B || bail_out "holdscand B did not start"
-"$HS_PYTHON" "$TESTDATA" send "127.0.0.1:$B_SMTP_PORT" blocker@example.com \
-    rcpt@example.net "$MAIL/blocked.eml" >"$HS_TMP/sent" ||
-    bail_out "sending failed"
-qid_b() {
+# quarantine_on_b - send one more blocked message to B; its quarantine id
+quarantine_on_b() {
+	_n=$(pg_sql P "SELECT count(*) FROM message_log
+	    WHERE host = '$HOST_B' AND quarantine_id <> ''")
+	"$HS_PYTHON" "$TESTDATA" send "127.0.0.1:$B_SMTP_PORT" \
+	    blocker@example.com rcpt@example.net "$MAIL/blocked.eml" \
+	    >>"$HS_TMP/sent" || bail_out "sending failed"
+	wait_until 60 more_qids "$_n" || bail_out "B did not ship its record"
 	pg_sql P "SELECT quarantine_id FROM message_log
-	    WHERE host = '$HOST_B' AND quarantine_id <> ''"
+	    WHERE host = '$HOST_B' AND quarantine_id <> '' ORDER BY seq DESC
+	    LIMIT 1"
 }
-has_qid() {
-	[ -n "$(qid_b)" ]
+more_qids() {
+	[ "$(pg_sql P "SELECT count(*) FROM message_log
+	    WHERE host = '$HOST_B' AND quarantine_id <> ''")" -gt "$1" ]
 }
-check 'B quarantines it, and ships its record' wait_until 60 has_qid
-QID=$(qid_b)
-"$HOLDSCAN" -c "$CONF_A" quarantine release "$QID" --to other@example.net \
+state_on_b() {
+	"$HOLDSCAN" -c "$CONF_B" quarantine show --json "$1" |
+	    "$HS_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["state"])'
+}
+row() {
+	pg_sql P "SELECT outcome, new_id, error FROM requests
+	    WHERE quarantine_id = '$1' AND done_at IS NOT NULL"
+}
+answered() {
+	[ -n "$(row "$1")" ]
+}
+
+Q1=$(quarantine_on_b)
+hs_stop B
+"$HOLDSCAN" -c "$CONF_A" quarantine release "$Q1" --to other@example.net \
     --wait 2s >"$HS_TMP/rel.out" 2>"$HS_TMP/rel.err"
-check_eq 'release on A of a message of B: no answer in 2 s, exit 75' $? 75
+check_eq 'B down: release on A waits 2 s, exit 75' $? 75
 check 'it says the request is queued for B' grep -q \
-    "^$QID: request [0-9]* to release on $HOST_B is queued (no answer in 2s); it is carried out when holdscand on $HOST_B is back\$" \
+    "^$Q1: request [0-9]* to release on $HOST_B is queued (no answer in 2s); it is carried out when holdscand on $HOST_B is back\$" \
     "$HS_TMP/rel.out"
 check_eq 'the row: for B, release, the recipients, who asked, not claimed' \
     "$(pg_sql P "SELECT host, action, array_to_string(recipients, ','),
         requested_by LIKE 'root@%', claimed_at IS NULL FROM requests
-        WHERE quarantine_id = '$QID'")" \
+        WHERE quarantine_id = '$Q1'")" \
     "$HOST_B|release|other@example.net|t|t"
-check_eq 'the message is still held on B' \
-    "$("$HOLDSCAN" -c "$CONF_B" quarantine show --json "$QID" |
-        "$HS_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["state"])')" \
-    held
-pg_sql P "DELETE FROM requests" >/dev/null
+check_eq 'the message is still held on B' "$(state_on_b "$Q1")" held
+hs_run B || bail_out "holdscand B did not start again"
+check 'B back: it answers the request' wait_until 30 answered "$Q1"
+check 'it released the message: one delivery at B'"'"'s sink' wait_sink B 1 30
+sleep 2
+check_eq 'and only one' "$(sink_count B)" 1
+check 'to the --to address' grep -rq '^X-Rcpt-Args: <other@example.net>' \
+    "$B_SINK_DIR"
+new1=$(row "$Q1" | cut -d'|' -f2)
+check_eq 'the row: released, with the new queue id B logged' \
+    "$(row "$Q1" | cut -d'|' -f1) $(hs_count_log B "$Q1: action=release request=[0-9]* requested_by=root@[^ ]* new_id=$new1")" \
+    'released 1'
 
-# answer SET - when a request row appears, answer it as B would
-answer() {
-	(
-		i=0
-		while [ $i -lt 100 ]; do
-			id=$(pg_sql P "SELECT id FROM requests WHERE done_at IS NULL")
-			if [ -n "$id" ]; then
-				pg_sql P "UPDATE requests SET claimed_at = now(),
-				    done_at = now(), $1 WHERE id = $id" >/dev/null
-				exit 0
-			fi
-			sleep 0.1
-			i=$((i + 1))
-		done
-	) &
-	answer_pid=$!
-}
-answer "outcome = 'released', new_id = '4ZzZzZzZzZz'"
-"$HOLDSCAN" -c "$CONF_A" quarantine release "$QID" >"$HS_TMP/rel2.out" 2>&1
-check_eq 'B answers "released": exit 0' $? 0
+# --- 3. B up -----------------------------------------------------------------------
+Q2=$(quarantine_on_b)
+"$HOLDSCAN" -c "$CONF_A" quarantine release "$Q2" >"$HS_TMP/rel2.out" 2>&1
+check_eq 'B up: release on A, exit 0' $? 0
+new2=$(row "$Q2" | cut -d'|' -f2)
 check_eq 'the tool prints the host and the new id' "$(cat "$HS_TMP/rel2.out")" \
-    "$QID: released on $HOST_B as 4ZzZzZzZzZz"
-wait "$answer_pid"
-answer "outcome = 'failed', error = 'deleted; there is nothing to release'"
-"$HOLDSCAN" -c "$CONF_A" quarantine delete "$QID" >"$HS_TMP/del.out" \
-    2>"$HS_TMP/del.err"
-check_eq 'B answers "failed": exit 1' $? 1
-check_eq "the tool prints B's error" "$(cat "$HS_TMP/del.err")" \
-    "holdscan: $QID: delete on $HOST_B: not done: deleted; there is nothing to release"
-wait "$answer_pid"
+    "$Q2: released on $HOST_B as $new2"
+check 'delivered at B' wait_sink B 2 30
+check_eq 'released on B' "$(state_on_b "$Q2")" released
+Q3=$(quarantine_on_b)
+"$HOLDSCAN" -c "$CONF_A" quarantine delete "$Q3" >"$HS_TMP/del.out" 2>&1
+check_eq 'delete on A: exit 0' $? 0
+check_eq 'it says so' "$(cat "$HS_TMP/del.out")" "$Q3: deleted on $HOST_B"
+check_eq 'deleted on B' "$(state_on_b "$Q3")" deleted
+"$HOLDSCAN" -c "$CONF_A" quarantine release "$Q3" >"$HS_TMP/rel3.out" \
+    2>"$HS_TMP/rel3.err"
+check_eq 'release of the deleted one: exit 1' $? 1
+check_eq "the tool prints B's reason" "$(cat "$HS_TMP/rel3.err")" \
+    "holdscan: $Q3: release on $HOST_B: not done: deleted; there is nothing to release"
 "$HOLDSCAN" -c "$CONF_A" quarantine delete --wait 1s NOSUCHID \
     >"$HS_TMP/none.out" 2>&1
 check_eq 'an id no host has: exit 1' $? 1
 check 'no such message' grep -q \
     '^holdscan: NOSUCHID: no such message in the quarantine$' "$HS_TMP/none.out"
-check_eq 'requests: 2, both answered' "$(pg_sql P "SELECT count(*),
-    count(done_at) FROM requests")" '2|2'
+
+# --- 4. a crash after the claim ----------------------------------------------------
+Q4=$(quarantine_on_b)
+Q5=$(quarantine_on_b)
+hs_stop B
+for q in "$Q4" "$Q5"; do
+	"$HOLDSCAN" -c "$CONF_A" quarantine release "$q" --wait 0s \
+	    >/dev/null 2>&1
+done
+pg_sql P "UPDATE requests SET claimed_at = now()
+    WHERE quarantine_id IN ('$Q4', '$Q5')" >/dev/null
+# Q5: the crash came after B released it, before it answered.
+"$HOLDSCAN" -c "$CONF_B" quarantine release "$Q5" >"$HS_TMP/rel5.out" 2>&1
+new5=$(sed -n "s/^$Q5: released as \([A-Za-z0-9]*\)\$/\1/p" "$HS_TMP/rel5.out")
+check 'B released Q5 before the "crash"' wait_sink B 3 30
+hs_run B || bail_out "holdscand B did not start again"
+check 'B back: both claimed requests answered' wait_until 30 answered "$Q5"
+wait_until 30 answered "$Q4"
+check_eq 'Q4 released, Q5 released with the id of its one release' \
+    "$(row "$Q4" | cut -d'|' -f1) $(row "$Q5" | cut -d'|' -f1-2)" \
+    "released released|$new5"
+check 'B says it finished a claimed request' \
+    hs_wait_log B 5 "$Q4: request=[0-9]* claimed before and not answered"
+check 'four deliveries at B' wait_sink B 4 30
+sleep 3
+check_eq 'exactly four: each message once' "$(sink_count B)" 4
+check_eq 'every request answered' "$(pg_sql P "SELECT count(*) FROM requests
+    WHERE done_at IS NULL")" 0
+
+# --- 5. kill -9 right after the claim --------------------------------------------
+Q6=$(quarantine_on_b)
+claimed() {
+	[ "$(pg_sql P "SELECT count(*) FROM requests
+	    WHERE quarantine_id = '$Q6' AND claimed_at IS NOT NULL")" = 1 ]
+}
+"$HOLDSCAN" -c "$CONF_A" quarantine release "$Q6" --wait 0s >/dev/null 2>&1
+i=0
+while [ $i -lt 500 ] && ! claimed; do
+	i=$((i + 1))
+done
+hs_kill9 B
+check 'B claimed it, and was killed' claimed
+diag "killed B after the claim; answered before the kill: $(row "$Q6")"
+hs_run B || bail_out "holdscand B did not start again"
+check 'B back: the request answered' wait_until 30 answered "$Q6"
+check_eq 'released' "$(row "$Q6" | cut -d'|' -f1)" released
+check 'five deliveries at B' wait_sink B 5 30
+sleep 3
+check_eq 'exactly five: the killed one once' "$(sink_count B)" 5
 
 done_testing

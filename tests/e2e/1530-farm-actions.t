@@ -23,6 +23,9 @@
 #  5. A real kill -9 of B's holdscand as soon as it has claimed a request
 #     (a bounded race: before or after its release), started again: the
 #     request answered, the message delivered exactly once.
+#  6. holdscan quarantine list --all-hosts on A lists B's quarantined
+#     messages from the database, each with its state (from the events
+#     B shipped): released, deleted.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -32,7 +35,7 @@ pg_available || skip_all "postgresql-15 is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/attachments.so" ] ||
     bail_out "no $HS_BUILD/plugins/attachments.so"
 
-plan 39
+plan 42
 
 TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
 MAIL="$HS_TMP/mail"
@@ -226,5 +229,26 @@ check_eq 'released' "$(row "$Q6" | cut -d'|' -f1)" released
 check 'five deliveries at B' wait_sink B 5 30
 sleep 3
 check_eq 'exactly five: the killed one once' "$(sink_count B)" 5
+
+# --- 6. list --all-hosts ------------------------------------------------------------
+states() {
+	"$HOLDSCAN" -c "$CONF_A" quarantine list --all-hosts --json |
+	    "$HS_PYTHON" -c '
+import json, sys
+d = {(r["host"], r["id"]): r["state"] for r in json.load(sys.stdin)}
+print(" ".join(d.get((sys.argv[1], q), "-") for q in sys.argv[2:]))' \
+	    "$HOST_B" "$Q1" "$Q2" "$Q3" "$Q6"
+}
+shipped_states() {
+	[ "$(states)" = "released released deleted released" ]
+}
+check 'list --all-hosts on A: B'"'"'s messages, with their states' \
+    wait_until 30 shipped_states
+"$HOLDSCAN" -c "$CONF_A" quarantine list --all-hosts >"$HS_TMP/all.txt" 2>&1
+check_eq 'in text, one line each, beginning with the host' \
+    "$(grep -c "^$HOST_B 20" "$HS_TMP/all.txt")" 6
+"$HOLDSCAN" -c "$CONF_A" quarantine list --all-hosts --state held \
+    >/dev/null 2>&1
+check_eq '--all-hosts takes --json only (exit 2)' $? 2
 
 done_testing

@@ -86,6 +86,7 @@
 #include "daemon/notify.h"
 #include "daemon/pipeline.h"
 #include "daemon/reload.h"
+#include "daemon/requests.h"
 #include "daemon/shipper.h"
 #include "daemon/watch.h"
 #include "daemon/worker.h"
@@ -123,6 +124,7 @@ struct holdscand {
 					   being reloaded was read */
 	int		 reload_fd;	/* that file, opened as root */
 	struct pipeline	*pipe;		/* each message's life (pipeline.c) */
+	struct requests	*requests;	/* a farm's requests (requests.c), or NULL */
 	long		 next_rescan_ms;
 	long		 next_metrics_ms;
 	struct metrics	 metrics;
@@ -1213,6 +1215,14 @@ handle_worker(struct holdscand *d, struct worker *w)
 		(void)close(memfd);
 }
 
+/* The state environment is open: a request can be carried out. */
+static bool
+state_usable(const struct pipeline *p)
+{
+	return (!p->state_starting && !p->state_broken &&
+	    p->state.quarantine != NULL);
+}
+
 static void
 event_loop(struct holdscand *d)
 {
@@ -1259,7 +1269,7 @@ event_loop(struct holdscand *d)
 		timeout = min_timeout(timeout, pipeline_timeout(d->pipe,
 		    now_ms()));
 
-		n = 4 + d->pool.nworkers;
+		n = 5 + d->pool.nworkers;
 		if (n > cap) {
 			cap = n;
 			pfd = xreallocarray(pfd, cap, sizeof(*pfd));
@@ -1269,7 +1279,10 @@ event_loop(struct holdscand *d)
 		pfd[1].fd = watch_fd(d->watch);
 		pfd[2].fd = d->pool.ctl;	/* -1 (ignored) while it is down */
 		pfd[3].fd = d->pool.sup;
-		n = 4;
+		/* A request waits for the state environment (not polled). */
+		pfd[4].fd = d->requests != NULL && state_usable(d->pipe) ?
+		    requests_fd(d->requests) : -1;
+		n = 5;
 		TAILQ_FOREACH(w, &d->pool.workers, entry) {
 			wv[n] = w;
 			pfd[n++].fd = w->sock;
@@ -1297,8 +1310,12 @@ event_loop(struct holdscand *d)
 		    pool_handle_sup(&d->pool, why, sizeof(why)) < 0)
 			hs_fatalx(EX_SOFTWARE, "%s; no scanner parent can be "
 			    "started without it", why);
+		if (pfd[4].fd >= 0 && (pfd[4].revents & POLLIN))
+			requests_run(d->requests, &d->pipe->commit,
+			    d->pipe->state.quarantine, d->pipe->state.msglog,
+			    d->conf);
 		/* Worker sockets: the pool may free workers as we go, so check by pid. */
-		for (i = 4; i < n; i++) {
+		for (i = 5; i < n; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			TAILQ_FOREACH(w, &d->pool.workers, entry)
@@ -1382,7 +1399,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct holdscand d;
-	char		*errors = NULL;
+	char		*errors = NULL, *error = NULL;
 	bool		 print_conf = false, reload = false, test = false;
 	size_t		 nworkers;
 	int		 ch;
@@ -1505,7 +1522,15 @@ main(int argc, char **argv)
 	    d.conf->batch_max_messages, d.pipe->state_starting ? "; nothing is "
 	    "claimed until the state environment opens" : "");
 	d.next_rescan_ms = now_ms() + d.conf->rescan_interval;
+	if (d.conf->database != NULL && d.conf->database[0] != '\0' &&
+	    d.ql->myhostname != NULL && requests_start(d.conf->database,
+	    d.ql->myhostname, &d.requests, &error) < 0) {
+		hs_warnx("%s; requests from other hosts are not carried out",
+		    error);
+		free(error);
+	}
 	event_loop(&d);
+	requests_stop(&d.requests);
 
 	write_metrics(&d);
 	notify_drain(d.notify, 10000);

@@ -77,7 +77,32 @@ static const char *const v1[] = {
 	NULL
 };
 
-static const char *const *const migrations[PGDB_SCHEMA_VERSION] = { v1 };
+/*
+ * Version 2: requests across hosts (issue 15 item 4). A row asks host to
+ * release or delete its quarantined message quarantine_id; the owning
+ * host's holdscand claims it (claimed_at, set once) and answers (done_at,
+ * outcome 'released', 'deleted' or 'failed', new_id, error).
+ */
+static const char *const v2[] = {
+	"CREATE TABLE IF NOT EXISTS requests ("
+	" id bigserial PRIMARY KEY,"
+	" host text NOT NULL,"
+	" quarantine_id text NOT NULL,"
+	" action text NOT NULL CHECK (action IN ('release', 'delete')),"
+	" recipients text[] NOT NULL DEFAULT '{}',"
+	" requested_by text NOT NULL DEFAULT '',"
+	" requested_at timestamptz NOT NULL DEFAULT now(),"
+	" claimed_at timestamptz,"
+	" done_at timestamptz,"
+	" outcome text,"
+	" new_id text NOT NULL DEFAULT '',"
+	" error text NOT NULL DEFAULT '')",
+	"CREATE INDEX IF NOT EXISTS requests_open ON requests (host, id) "
+	"WHERE done_at IS NULL",
+	NULL
+};
+
+static const char *const *const migrations[PGDB_SCHEMA_VERSION] = { v1, v2 };
 
 static long
 now_ms(void)

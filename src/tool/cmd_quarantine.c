@@ -23,7 +23,9 @@
 #include "common/mailhdr.h"
 #include "common/text.h"
 #include "common/xalloc.h"
+#include "state/pgdb.h"
 #include "tool/output.h"
+#include "tool/remote.h"
 #include "tool/tool.h"
 
 /* --- quarantine list ------------------------------------------------------------ */
@@ -116,6 +118,80 @@ list_one(void *arg, const struct quarantine_entry *e)
 	return (0);
 }
 
+/*
+ * quarantine list --all-hosts: every host's quarantined messages from a
+ * farm's message_log, their state from message_events (the newest of
+ * released, deleted, expired; else held). 0, or 1.
+ */
+static int
+list_all_hosts(struct tool *t)
+{
+	PGconn		*c = NULL;
+	PGresult	*res;
+	char		*error = NULL, when[32];
+	struct tm	 tm;
+	time_t		 qt;
+	int		 i, n, version = 0;
+
+	if (t->conf->database == NULL || t->conf->database[0] == '\0')
+		return (tool_fail("--all-hosts needs a farm's database "
+		    "(database in holdscan.conf)"));
+	if (pgdb_connect(t->conf->database, "holdscan", -1, &c, &error) < 0 ||
+	    pgdb_schema_version(&c, &version, &error) < 0 ||
+	    (version != PGDB_SCHEMA_VERSION && (error = xasprintf("the schema "
+	    "is version %d, not %d", version, PGDB_SCHEMA_VERSION)) != NULL) ||
+	    pgdb_exec(&c, -1, PGDB_STATEMENT_MS,
+	    "SELECT m.host, m.quarantine_id, "
+	    "extract(epoch FROM m.time)::bigint, coalesce((SELECT e.kind "
+	    "FROM message_events e WHERE e.host = m.host AND e.seq = m.seq "
+	    "AND e.kind IN ('released', 'deleted', 'expired') "
+	    "ORDER BY e.n DESC LIMIT 1), 'held'), m.verdict, m.size, "
+	    "m.sender, array_to_string(m.recipients, ','), m.subject "
+	    "FROM message_log m WHERE m.quarantine_id <> '' "
+	    "ORDER BY m.time DESC, m.host", 0, NULL, &res, &error) < 0) {
+		if (c != NULL)
+			PQfinish(c);
+		i = tool_fail("database: %s", error);
+		free(error);
+		return (i);
+	}
+	n = PQntuples(res);
+	tool_list_begin(t);
+	for (i = 0; i < n; i++) {
+		if (t->json) {
+			(void)printf("%s{\"host\":", i ? ",\n" : "");
+			out_json_string(stdout, PQgetvalue(res, i, 0));
+			(void)printf(",\"id\":");
+			out_json_string(stdout, PQgetvalue(res, i, 1));
+			(void)printf(",\"quarantined\":%s,\"state\":",
+			    PQgetvalue(res, i, 2));
+			out_json_string(stdout, PQgetvalue(res, i, 3));
+			(void)printf(",\"verdict\":");
+			out_json_string(stdout, PQgetvalue(res, i, 4));
+			(void)printf(",\"size\":%s,\"sender\":",
+			    PQgetvalue(res, i, 5));
+			out_json_string(stdout, PQgetvalue(res, i, 6));
+			(void)printf(",\"recipients\":");
+			out_json_string(stdout, PQgetvalue(res, i, 7));
+			(void)printf(",\"subject\":");
+			out_json_string(stdout, PQgetvalue(res, i, 8));
+			(void)putchar('}');
+			continue;
+		}
+		qt = (time_t)strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		(void)localtime_r(&qt, &tm);
+		(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+		(void)printf("%s %s %s %s %s %s %s\n", PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1), when, PQgetvalue(res, i, 3),
+		    PQgetvalue(res, i, 4), PQgetvalue(res, i, 6)[0] ?
+		    PQgetvalue(res, i, 6) : "<>", PQgetvalue(res, i, 7));
+	}
+	tool_list_end(t, (size_t)n);
+	PQclear(res);
+	PQfinish(c);
+	return (0);
+}
+
 int
 cmd_q_list(struct tool *t, int argc, char **argv)
 {
@@ -124,11 +200,16 @@ cmd_q_list(struct tool *t, int argc, char **argv)
 	struct lister	 l = { t, 0 };
 	const char	*v;
 	char		*error = NULL;
+	bool		 all = false;
 	int		 i, rc = 0;
 
 	memset(&qq, 0, sizeof(qq));
 	qq.state = -1;
 	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--all-hosts") == 0) {
+			all = true;
+			continue;
+		}
 		if (tool_filter_opt(t, argc, argv, &i, &f))
 			continue;
 		if ((v = tool_opt_value(t, argc, argv, &i, "--reason")) != NULL)
@@ -144,6 +225,11 @@ cmd_q_list(struct tool *t, int argc, char **argv)
 			t->json = true;
 		else
 			tool_bad_arg(t, argv[i]);
+	}
+	if (all) {
+		if (argc > 2 + (t->json ? 1 : 0))
+			tool_bad_usage(t, "--all-hosts takes --json only");
+		return (list_all_hosts(t));
 	}
 	qq.since = f.since;
 	qq.until = f.until;
@@ -354,6 +440,48 @@ check_address(const char *a)
 	return (NULL);
 }
 
+/* --wait DURATION of release and delete (a request to another host). */
+static long
+wait_arg(const struct tool *t, const char *v)
+{
+	long	 ms;
+
+	if (config_parse_time(v, &ms) < 0 || ms < 0)
+		tool_bad_usage(t, "--wait %s: not a duration (30s, 2m)", v);
+	return (ms);
+}
+
+/*
+ * An id the local quarantine does not know: on a farm, maybe another
+ * host's (remote.c). The exit status, or -1 when no host has it.
+ */
+static int
+try_remote(struct tool *t, const char *qid, const char *action,
+    const char *const *to, size_t nto, long wait_ms)
+{
+	struct remote_req r;
+	bool		 found;
+	int		 rc;
+
+	if (t->conf->database == NULL || t->conf->database[0] == '\0')
+		return (-1);
+	memset(&r, 0, sizeof(r));
+	r.conninfo = t->conf->database;
+	r.myhost = t->ql->myhostname;
+	r.qid = qid;
+	r.action = action;
+	r.to = to;
+	r.nto = nto;
+	r.wait_ms = wait_ms;
+	r.invoker = t->invoker;
+	rc = remote_action(&r, &found);
+	if (!found)
+		return (-1);
+	tool_audit(t, "%s: action=%s remote=yes status=%s", qid, action,
+	    rc == 0 ? "done" : rc == 1 ? "failed" : "queued");
+	return (rc);
+}
+
 int
 cmd_q_release(struct tool *t, int argc, char **argv)
 {
@@ -362,12 +490,19 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 	char		 new_id[QUEUE_ID_SIZE], *error = NULL, *joined, *strip;
 	size_t		 nids = 0, nto = 0, i;
 	bool		 in_to = false;
-	int		 a, rc = 0;
+	long		 wait_ms = REMOTE_WAIT_MS;
+	int		 a, rc = 0, r;
 
 	memset(&o, 0, sizeof(o));
 	for (a = 1; a < argc; a++) {
 		const char	*v = argv[a];
 
+		if (strcmp(v, "--wait") == 0 || strncmp(v, "--wait=", 7) == 0) {
+			wait_ms = wait_arg(t, tool_opt_value(t, argc, argv, &a,
+			    "--wait"));
+			in_to = false;
+			continue;
+		}
 		if (strcmp(v, "--again") == 0) {
 			o.again = true;
 			in_to = false;
@@ -427,6 +562,12 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 			    new_id, joined ? " to=" : "", joined ? joined : "");
 			break;
 		case RELEASE_NOTFOUND:
+			if (!o.again && (r = try_remote(t, ids[i], "release",
+			    to, nto, wait_ms)) >= 0) {
+				if (r != 0 && rc != 1)
+					rc = r;
+				break;
+			}
 			rc = tool_fail("%s: no such message in the quarantine", ids[i]);
 			break;
 		case RELEASE_ALREADY:
@@ -468,13 +609,22 @@ int
 cmd_q_delete(struct tool *t, int argc, char **argv)
 {
 	char	*error = NULL;
-	int	 i, rc = 0;
+	long	 wait_ms = REMOTE_WAIT_MS;
+	int	 i, rc = 0, r, a, n = 0;
 
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--wait") == 0 ||
+		    strncmp(argv[a], "--wait=", 7) == 0)
+			wait_ms = wait_arg(t, tool_opt_value(t, argc, argv, &a,
+			    "--wait"));
+		else if (argv[a][0] == '-')
+			tool_bad_arg(t, argv[a]);
+		else
+			argv[++n] = argv[a];
+	}
+	argc = n + 1;
 	if (argc < 2)
 		tool_bad_usage(t, "which messages? (IDs from quarantine list)");
-	for (i = 1; i < argc; i++)
-		if (argv[i][0] == '-')
-			tool_bad_arg(t, argv[i]);
 	tool_open_state(t);
 	for (i = 1; i < argc; i++) {
 		switch (quarantine_delete(t->q, argv[i], &error)) {
@@ -488,6 +638,12 @@ cmd_q_delete(struct tool *t, int argc, char **argv)
 			rc = tool_fail("%s: deleted already", argv[i]);
 			break;
 		case QUARANTINE_NOTFOUND:
+			if ((r = try_remote(t, argv[i], "delete", NULL, 0,
+			    wait_ms)) >= 0) {
+				if (r != 0 && rc != 1)
+					rc = r;
+				break;
+			}
 			rc = tool_fail("%s: no such message in the quarantine", argv[i]);
 			break;
 		default:

@@ -57,14 +57,14 @@ static const struct command commands[] = {
 	    "run the configured scanners and policy on a message file; "
 	    "changes nothing", cmd_scan, false },
 	{ "quarantine", "list", "[--since T] [--until T] [--recipient R] "
-	    "[--sender S] [--reason X] [--state S] [--json]",
+	    "[--sender S] [--reason X] [--state S] [--json] [--all-hosts]",
 	    "quarantined messages, oldest first", cmd_q_list, true },
 	{ "quarantine", "show", "[--body] [--json] ID",
 	    "envelope, headers and reason of one message", cmd_q_show, true },
-	{ "quarantine", "release", "ID... [--to ADDR...] [--again]",
+	{ "quarantine", "release", "ID... [--to ADDR...] [--again] [--wait DURATION]",
 	    "send to incoming, unscanned, exactly once (--to: other "
 	    "recipients)", cmd_q_release, true },
-	{ "quarantine", "delete", "ID...", "remove messages from the quarantine",
+	{ "quarantine", "delete", "ID... [--wait DURATION]", "remove messages from the quarantine",
 	    cmd_q_delete, true },
 	{ "quarantine", "expire", "--older-than DURATION",
 	    "remove messages quarantined longer ago (cron, systemd timer)",

@@ -1,0 +1,519 @@
+/*
+ * NAME
+ *	requests - release and delete requests from the other hosts of a
+ *	farm, carried out here
+ * DESCRIPTION
+ *	A thread with its own PostgreSQL connection LISTENs on
+ *	holdscan_requests and, when woken or every REQUESTS_POLL_MS (the
+ *	safety net: a NOTIFY sent while it was not connected is lost),
+ *	takes this host's oldest request not yet answered. One not yet
+ *	claimed is claimed with UPDATE ... WHERE claimed_at IS NULL: only
+ *	once. One claimed but not answered was claimed by this host before
+ *	a crash or an outage (one holdscand per host): it is carried out
+ *	again, which the quarantine index makes harmless (a released entry
+ *	is not released twice: release_message() answers "already" with its
+ *	queue id, a deleted one is "deleted already").
+ *
+ *	The thread never touches the state environment: it hands the
+ *	request to the master (a byte in a pipe the event loop polls, the
+ *	request under a mutex) and waits for the answer; the master carries
+ *	it out between two rounds of its loop through release_message() or
+ *	quarantine_delete(), with its message log event, and hands the
+ *	answer back. The thread then writes it (done_at, outcome, new_id,
+ *	error) and sends NOTIFY holdscan_replies. A database that goes away
+ *	in between leaves the request claimed and unanswered: it is carried
+ *	out again, harmlessly, and answered when the database is back.
+ *
+ *	This module must never build SQL from data, never claim a request
+ *	of another host, never release a message but through
+ *	release_message(), never log the conninfo, and never keep the
+ *	master waiting (the thread waits for the master, not the reverse).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commit/release.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/mailhdr.h"
+#include "common/xalloc.h"
+#include "daemon/requests.h"
+#include "quarantine/quarantine.h"
+#include "state/msglog.h"
+#include "state/pgdb.h"
+
+#define RETRY_MS	5000
+
+enum job_state { JOB_NONE, JOB_WAITING, JOB_DONE };
+
+struct job {
+	char		*id;
+	char		*qid;
+	char		*action;
+	char		*rcpts;		/* addresses one a line, or "" */
+	char		*by;
+	/* the answer: outcome "" = not finished, try again later */
+	const char	*outcome;
+	char		 new_id[QUEUE_ID_SIZE];
+	char		*error;
+};
+
+struct requests {
+	char		*conninfo;
+	char		*host;
+	int		 stop[2];	/* a byte in stop[1]: stop */
+	int		 wake[2];	/* a byte in wake[1]: a job waits */
+	pthread_t	 thread;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	/* under mu */
+	enum job_state	 state;
+	bool		 stopping;
+	struct job	 job;
+	/* the thread's */
+	PGconn		*conn;
+	bool		 down;		/* the last try failed */
+};
+
+static void
+job_clear(struct job *j)
+{
+	free(j->id);
+	free(j->qid);
+	free(j->action);
+	free(j->rcpts);
+	free(j->by);
+	free(j->error);
+	memset(j, 0, sizeof(*j));
+}
+
+/* --- the master's part ------------------------------------------------------------ */
+
+int
+requests_fd(const struct requests *r)
+{
+	return (r->wake[0]);
+}
+
+static void
+do_release(struct job *j, struct commit_ctx *c, struct quarantine *q,
+    const struct hs_config *conf)
+{
+	struct release_opts o;
+	char		**to = NULL, *p, *strip, *error = NULL;
+	size_t		 nto = 0;
+
+	memset(&o, 0, sizeof(o));
+	for (p = j->rcpts; p != NULL && *p != '\0'; ) {
+		to = xreallocarray(to, nto + 1, sizeof(*to));
+		to[nto++] = p;
+		if ((p = strchr(p, '\n')) != NULL)
+			*p++ = '\0';
+	}
+	o.to = (const char *const *)to;
+	o.nto = nto;
+	o.header_name = conf->scan_header_name;
+	strip = mailhdr_strip_names(conf->scan_header_name,
+	    conf->tag_header_name, conf->strip_header_names);
+	o.strip_names = strip;
+	switch (release_message(c, q, j->qid, &o, j->new_id, &error)) {
+	case RELEASE_OK:
+		j->outcome = "released";
+		break;
+	case RELEASE_ALREADY:
+		/* This request, finished again after a crash, or a person. */
+		j->outcome = "released";
+		break;
+	case RELEASE_NOTFOUND:
+		j->outcome = "failed";
+		j->error = xstrdup("no such message in the quarantine");
+		break;
+	case RELEASE_DELETED:
+		j->outcome = "failed";
+		j->error = xstrdup("deleted; there is nothing to release");
+		break;
+	case RELEASE_PENDING:
+		/* Decided: recovery finishes it; answered on the next try. */
+		j->outcome = "";
+		j->error = error;
+		error = NULL;
+		break;
+	case RELEASE_TWIN:
+	case RELEASE_FAILED:
+		j->outcome = "failed";
+		j->error = error;
+		error = NULL;
+		break;
+	}
+	free(error);
+	free(strip);
+	free(to);
+}
+
+static void
+do_delete(struct job *j, struct quarantine *q)
+{
+	char	*error = NULL;
+
+	switch (quarantine_delete(q, j->qid, &error)) {
+	case QUARANTINE_OK:
+	case QUARANTINE_UNCHANGED:
+		j->outcome = "deleted";
+		break;
+	case QUARANTINE_NOTFOUND:
+		j->outcome = "failed";
+		j->error = xstrdup("no such message in the quarantine");
+		break;
+	case QUARANTINE_BUSY:
+		j->outcome = "";
+		j->error = error != NULL ? error : xstrdup("busy");
+		error = NULL;
+		break;
+	default:
+		j->outcome = "failed";
+		j->error = error;
+		error = NULL;
+		break;
+	}
+	free(error);
+}
+
+void
+requests_run(struct requests *r, struct commit_ctx *c, struct quarantine *q,
+    struct msglog *ml, const struct hs_config *conf)
+{
+	struct msglog_event e;
+	struct job	*j;
+	char		 buf[64], *error = NULL;
+
+	while (read(r->wake[0], buf, sizeof(buf)) > 0)
+		;
+	(void)pthread_mutex_lock(&r->mu);
+	if (r->state != JOB_WAITING) {
+		(void)pthread_mutex_unlock(&r->mu);
+		return;
+	}
+	/* Only the master touches the job while it is JOB_WAITING. */
+	(void)pthread_mutex_unlock(&r->mu);
+	j = &r->job;
+	j->new_id[0] = '\0';
+	if (strcmp(j->action, "release") == 0)
+		do_release(j, c, q, conf);
+	else
+		do_delete(j, q);
+	if (j->outcome[0] != '\0' && strcmp(j->outcome, "failed") != 0) {
+		hs_info("%s: action=%s request=%s requested_by=%s%s%s",
+		    j->qid, strcmp(j->outcome, "released") == 0 ? "release" :
+		    "delete", j->id, j->by, j->new_id[0] ? " new_id=" : "",
+		    j->new_id);
+		if (ml != NULL) {
+			e.time = time(NULL);
+			e.kind = j->outcome;
+			e.new_id = j->new_id;
+			e.detail = j->by;
+			if (msglog_append_event(ml, NULL, j->qid, &e,
+			    &error) < 0) {
+				hs_warnx("%s: message log: %s", j->qid, error);
+				free(error);
+			}
+		}
+	} else {
+		hs_warnx("%s: request=%s action=%s requested_by=%s: %s%s",
+		    j->qid, j->id, j->action, j->by, j->outcome[0] ? "" :
+		    "not finished, tried again later: ", j->error != NULL ?
+		    j->error : "unknown error");
+	}
+	(void)pthread_mutex_lock(&r->mu);
+	r->state = JOB_DONE;
+	(void)pthread_cond_signal(&r->cv);
+	(void)pthread_mutex_unlock(&r->mu);
+}
+
+/* --- the thread ------------------------------------------------------------------- */
+
+/* Wait ms, or for a NOTIFY; true when asked to stop. */
+static bool
+pause_or_stop(struct requests *r, long ms)
+{
+	struct pollfd	 pfd[2];
+	nfds_t		 n = 1;
+	PGnotify	*nt;
+
+	pfd[0].fd = r->stop[0];
+	pfd[0].events = POLLIN;
+	pfd[0].revents = 0;
+	if (r->conn != NULL) {
+		pfd[1].fd = PQsocket(r->conn);
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		n = 2;
+	}
+	if (poll(pfd, n, (int)ms) < 0 && errno != EINTR)
+		(void)usleep(100000);
+	if (pfd[0].revents != 0)
+		return (true);
+	if (n == 2 && pfd[1].revents != 0) {
+		if (!PQconsumeInput(r->conn)) {
+			PQfinish(r->conn);
+			r->conn = NULL;
+			return (false);
+		}
+		while ((nt = PQnotifies(r->conn)) != NULL)
+			PQfreemem(nt);
+	}
+	return (false);
+}
+
+/*
+ * The database went away. Not logged: the shipper, on the same
+ * database, says it once per outage (and it is one outage, not two).
+ */
+static void
+went_down(struct requests *r, const char *why)
+{
+	(void)why;
+	r->down = true;
+}
+
+static int
+connect_listen(struct requests *r)
+{
+	char	*error = NULL;
+	int	 version;
+
+	if (pgdb_connect(r->conninfo, "holdscand requests", r->stop[0],
+	    &r->conn, &error) < 0 ||
+	    pgdb_schema_version(&r->conn, &version, &error) < 0 ||
+	    pgdb_exec(&r->conn, r->stop[0], PGDB_STATEMENT_MS,
+	    "LISTEN holdscan_requests", 0, NULL, NULL, &error) < 0) {
+		went_down(r, error);
+		free(error);
+		goto fail;
+	}
+	if (version != PGDB_SCHEMA_VERSION) {
+		error = xasprintf("the schema is version %d, not %d", version,
+		    PGDB_SCHEMA_VERSION);
+		went_down(r, error);
+		free(error);
+		goto fail;
+	}
+	r->down = false;
+	return (0);
+fail:
+	if (r->conn != NULL)
+		PQfinish(r->conn);
+	r->conn = NULL;
+	return (-1);
+}
+
+static int
+sql(struct requests *r, const char *q, int n, const char *const *p,
+    PGresult **res_r)
+{
+	char	*error = NULL;
+
+	if (pgdb_exec(&r->conn, r->stop[0], PGDB_STATEMENT_MS, q, n, p, res_r,
+	    &error) < 0) {
+		went_down(r, error);
+		free(error);
+		if (r->conn != NULL) {
+			PQfinish(r->conn);
+			r->conn = NULL;
+		}
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * This host's oldest unanswered request, claimed, handed to the master
+ * and answered. 1 one done (look for more), 0 none, -1 stop or the
+ * database went away.
+ */
+static int
+one(struct requests *r)
+{
+	PGresult	*res;
+	struct job	*j = &r->job;
+	const char	*p[4];
+	bool		 again;
+
+	p[0] = r->host;
+	if (sql(r, "SELECT id, quarantine_id, action, "
+	    "array_to_string(recipients, E'\\n'), requested_by, "
+	    "claimed_at IS NOT NULL FROM requests "
+	    "WHERE host = $1 AND done_at IS NULL ORDER BY id LIMIT 1", 1, p,
+	    &res) < 0)
+		return (-1);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return (0);
+	}
+	job_clear(j);
+	j->id = xstrdup(PQgetvalue(res, 0, 0));
+	j->qid = xstrdup(PQgetvalue(res, 0, 1));
+	j->action = xstrdup(PQgetvalue(res, 0, 2));
+	j->rcpts = xstrdup(PQgetvalue(res, 0, 3));
+	j->by = xstrdup(PQgetvalue(res, 0, 4));
+	again = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+	PQclear(res);
+	if (again) {
+		hs_info("%s: request=%s claimed before and not answered; "
+		    "finishing it", j->qid, j->id);
+	} else {
+		p[0] = j->id;
+		p[1] = r->host;
+		if (sql(r, "UPDATE requests SET claimed_at = now() "
+		    "WHERE id = $1::bigint AND host = $2 AND claimed_at IS NULL "
+		    "RETURNING id", 2, p, &res) < 0)
+			return (-1);
+		if (PQntuples(res) != 1) {
+			PQclear(res);
+			return (1);
+		}
+		PQclear(res);
+	}
+
+	(void)pthread_mutex_lock(&r->mu);
+	r->state = JOB_WAITING;
+	(void)pthread_mutex_unlock(&r->mu);
+	if (write(r->wake[1], "x", 1) < 0 && errno != EAGAIN)
+		hs_warn("requests: write");
+	(void)pthread_mutex_lock(&r->mu);
+	while (r->state != JOB_DONE && !r->stopping)
+		(void)pthread_cond_wait(&r->cv, &r->mu);
+	if (r->state != JOB_DONE) {
+		/* Stopping: still claimed; the next start finishes it. */
+		(void)pthread_mutex_unlock(&r->mu);
+		return (-1);
+	}
+	r->state = JOB_NONE;
+	(void)pthread_mutex_unlock(&r->mu);
+	if (j->outcome[0] == '\0')
+		return (0);	/* tried again at the next poll */
+
+	p[0] = j->id;
+	p[1] = j->outcome;
+	p[2] = j->new_id;
+	p[3] = j->error != NULL ? j->error : "";
+	if (sql(r, "UPDATE requests SET done_at = now(), outcome = $2, "
+	    "new_id = $3, error = $4 WHERE id = $1::bigint AND done_at IS NULL",
+	    4, p, NULL) < 0 ||
+	    sql(r, "SELECT pg_notify('holdscan_replies', $1)", 1, p, NULL) < 0)
+		return (-1);
+	return (1);
+}
+
+static void *
+requests_main(void *arg)
+{
+	struct requests	*r = arg;
+	long		 pause = 0;
+
+	for (;;) {
+		if (pause_or_stop(r, pause))
+			break;
+		pause = REQUESTS_POLL_MS;
+		if (r->conn == NULL && connect_listen(r) < 0) {
+			pause = RETRY_MS;
+			continue;
+		}
+		while (one(r) == 1)
+			;
+		(void)pthread_mutex_lock(&r->mu);
+		if (r->stopping) {
+			(void)pthread_mutex_unlock(&r->mu);
+			break;
+		}
+		(void)pthread_mutex_unlock(&r->mu);
+	}
+	if (r->conn != NULL)
+		PQfinish(r->conn);
+	r->conn = NULL;
+	return (NULL);
+}
+
+static void
+close_pair(int p[2])
+{
+	if (p[0] >= 0)
+		(void)close(p[0]);
+	if (p[1] >= 0)
+		(void)close(p[1]);
+	p[0] = p[1] = -1;
+}
+
+static void
+requests_free(struct requests *r)
+{
+	close_pair(r->stop);
+	close_pair(r->wake);
+	job_clear(&r->job);
+	(void)pthread_mutex_destroy(&r->mu);
+	(void)pthread_cond_destroy(&r->cv);
+	free(r->conninfo);
+	free(r->host);
+	free(r);
+}
+
+int
+requests_start(const char *conninfo, const char *host, struct requests **r_r,
+    char **error_r)
+{
+	struct requests	*r;
+	sigset_t	 all, old;
+	int		 ret;
+
+	*r_r = NULL;
+	r = xcalloc(1, sizeof(*r));
+	r->conninfo = xstrdup(conninfo);
+	r->host = xstrdup(host);
+	r->stop[0] = r->stop[1] = r->wake[0] = r->wake[1] = -1;
+	(void)pthread_mutex_init(&r->mu, NULL);
+	(void)pthread_cond_init(&r->cv, NULL);
+	if (pipe2(r->stop, O_CLOEXEC) < 0 ||
+	    pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		*error_r = xasprintf("requests: pipe: %s", strerror(errno));
+		requests_free(r);
+		return (-1);
+	}
+	(void)sigfillset(&all);
+	if ((ret = pthread_sigmask(SIG_SETMASK, &all, &old)) == 0) {
+		ret = pthread_create(&r->thread, NULL, requests_main, r);
+		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (ret != 0) {
+		*error_r = xasprintf("requests: pthread_create: %s",
+		    strerror(ret));
+		requests_free(r);
+		return (-1);
+	}
+	*r_r = r;
+	return (0);
+}
+
+void
+requests_stop(struct requests **rp)
+{
+	struct requests	*r = *rp;
+
+	if (r == NULL)
+		return;
+	(void)pthread_mutex_lock(&r->mu);
+	r->stopping = true;
+	(void)pthread_cond_broadcast(&r->cv);
+	(void)pthread_mutex_unlock(&r->mu);
+	if (write(r->stop[1], "x", 1) < 0)
+		hs_warn("requests: write");
+	(void)pthread_join(r->thread, NULL);
+	requests_free(r);
+	*rp = NULL;
+}

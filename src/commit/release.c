@@ -7,16 +7,18 @@
  *
  *	1. The new queue file is written in holdscan/release/ (on the queue
  *	   file system; O_EXCL, the mail owner's, mode 0600), locked with
- *	   flock(2) for as long as this process works on it, fsync'ed, given
- *	   its ready mode 0700 and fsync'ed again. Its queue id is planned
+ *	   flock(2) until its entry is committed (a recovery's sweep leaves
+ *	   a locked file alone), fsync'ed, given its ready mode 0700 and
+ *	   fsync'ed again. Its queue id is planned
  *	   from its inode and the current time.
  *	2. One durable Berkeley DB transaction (that never waits for a lock:
  *	   a busy index is retried) checks that the entry is still held,
  *	   marks it released with the planned id, and records the intent in
  *	   the journal (kind R: staging file, inode, target, quarantine id).
- *	3. The file is renamed into incoming under the planned id
- *	   (RENAME_NOREPLACE), the directory fsync'ed, the lock released,
- *	   qmgr woken, and then the journal entry dropped.
+ *	3. The lock is released (qmgr skips a locked file in incoming and
+ *	   puts it off), the file renamed into incoming under the planned id
+ *	   (RENAME_NOREPLACE), the directory fsync'ed, qmgr woken, and then
+ *	   the journal entry dropped.
  *
  *	A crash before 2 leaves an unlocked staging file that no journal
  *	entry names (removed by the next recovery) and the message still
@@ -443,7 +445,15 @@ release_message(struct commit_ctx *c, struct quarantine *q, const char *qid,
 		goto done;
 	}
 
-	/* 3. Into incoming; then the intent is done. */
+	/*
+	 * 3. Into incoming; then the intent is done. The lock goes first: it
+	 * only kept a recovery's sweep from taking the file for an abandoned
+	 * one before the entry was committed, and a file still locked in
+	 * incoming is one qmgr skips ("still being delivered") and puts off
+	 * for a minute or more when another process wakes it meanwhile.
+	 */
+	(void)close(s.fd);
+	s.fd = -1;
 	r = commit_publish(c, c->release_fd, s.name, s.ino, planned, new_id,
 	    why, sizeof(why));
 	if (r < 0 && errno == ENOENT) {
@@ -454,17 +464,12 @@ release_message(struct commit_ctx *c, struct quarantine *q, const char *qid,
 		    "(%s); holdscan or holdscand finishes it at their next start",
 		    qid, why);
 		rc = RELEASE_PENDING;
-		(void)close(s.fd);
-		s.fd = -1;
 		goto done;
 	}
 	/*
-	 * The lock goes first (qmgr defers a file it finds locked), then qmgr
-	 * is woken, and only then is the entry dropped: killed before that,
-	 * the entry is still there and recovery wakes qmgr again.
+	 * qmgr is woken before the entry is dropped: killed in between, the
+	 * entry is still there and recovery wakes qmgr again.
 	 */
-	(void)close(s.fd);	/* the name is gone already */
-	s.fd = -1;
 	if (queue_trigger(c->ql, "qmgr", "I") < 0)
 		hs_warnx("%s: cannot wake qmgr (%s); it finds the mail within 5 "
 		    "minutes", qid, strerror(errno));

@@ -49,47 +49,47 @@
 
 static const struct command commands[] = {
 	{ "status", NULL, "[--json]", "daemon, queue depth, rates, engine, "
-	    "set-aside and quarantined messages, last error", cmd_status, true },
+	    "set-aside and quarantined messages, last error", cmd_status, true, true },
 	{ "check-config", NULL, "", "check holdscan.conf and the Postfix side",
-	    cmd_check_config, false },
+	    cmd_check_config, false, false },
 	{ "scan", NULL, "[--sender ADDR] [--client IP] [--rcpt ADDR]... "
 	    "FILE.eml",
 	    "run the configured scanners and policy on a message file; "
-	    "changes nothing", cmd_scan, false },
+	    "changes nothing", cmd_scan, false, false },
 	{ "quarantine", "list", "[--since T] [--until T] [--recipient R] "
 	    "[--sender S] [--reason X] [--state S] [--json] [--all-hosts]",
-	    "quarantined messages, oldest first", cmd_q_list, true },
+	    "quarantined messages, oldest first", cmd_q_list, true, true },
 	{ "quarantine", "show", "[--body] [--json] ID",
-	    "envelope, headers and reason of one message", cmd_q_show, true },
+	    "envelope, headers and reason of one message", cmd_q_show, true, true },
 	{ "quarantine", "release", "ID... [--to ADDR...] [--again] [--wait DURATION]",
 	    "send to incoming, unscanned, exactly once (--to: other "
-	    "recipients)", cmd_q_release, true },
+	    "recipients)", cmd_q_release, true, false },
 	{ "quarantine", "delete", "ID... [--wait DURATION]", "remove messages from the quarantine",
-	    cmd_q_delete, true },
+	    cmd_q_delete, true, false },
 	{ "quarantine", "expire", "--older-than DURATION",
 	    "remove messages quarantined longer ago (cron, systemd timer)",
-	    cmd_q_expire, true },
+	    cmd_q_expire, true, false },
 	{ "list", "add", "allow|deny sender|domain|network VALUE "
 	    "[--comment TEXT]", "put an entry on the allow or deny list; "
-	    "applies to the next message", cmd_list_add, true },
+	    "applies to the next message", cmd_list_add, true, false },
 	{ "list", "del", "allow|deny sender|domain|network VALUE",
-	    "remove an entry from the allow or deny list", cmd_list_del, true },
+	    "remove an entry from the allow or deny list", cmd_list_del, true, false },
 	{ "list", "show", "[--json]", "the allow and deny lists",
-	    cmd_list_show, true },
+	    cmd_list_show, true, true },
 	{ "log", NULL, "[--since T] [--until T] [--sender ADDR] "
 	    "[--recipient ADDR] [--verdict V] [--action A] [--limit N] [--json]",
 	    "the message log: one line per message, newest first", cmd_log,
-	    true },
+	    true, true },
 	{ "trace", NULL, "[--json] ID", "the story of one message by its old "
-	    "or new queue id or its quarantine id", cmd_trace, true },
+	    "or new queue id or its quarantine id", cmd_trace, true, true },
 	{ "db", "init", "", "create the schema in the farm's database "
-	    "(idempotent)", cmd_db_init, false },
+	    "(idempotent)", cmd_db_init, false, false },
 	{ "db", "upgrade", "", "bring the farm's database schema up to this "
-	    "version (idempotent)", cmd_db_upgrade, false },
+	    "version (idempotent)", cmd_db_upgrade, false, false },
 	{ "db", "status", "", "the farm's database: connected, schema version, "
-	    "this host's outbox", cmd_db_status, false },
+	    "this host's outbox", cmd_db_status, false, true },
 	{ "quarantine", "check", "", "compare the files with the index; "
-	    "repair what a crash left", cmd_q_check, true },
+	    "repair what a crash left", cmd_q_check, true, false },
 };
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 

@@ -76,27 +76,6 @@ tool_bad_arg(const struct tool *t, const char *arg)
 	tool_bad_usage(t, "unexpected argument \"%s\"", arg);
 }
 
-/* Commands that only look: status, quarantine list and show, log, trace. */
-static bool
-reads_only(const struct command *c)
-{
-	static const char *const names[] = {
-		"status", "quarantine list", "quarantine show", "log", "trace",
-		"db status",
-	};
-	char	 name[64];
-	size_t	 i;
-
-	if (c == NULL)
-		return (false);
-	(void)snprintf(name, sizeof(name), "%s%s%s", c->name, c->sub ? " " : "",
-	    c->sub ? c->sub : "");
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(name, names[i]) == 0)
-			return (true);
-	return (false);
-}
-
 /*
  * The configuration, plugin sections unchecked: this program loads no
  * plugin. check-config reports the plugin sections' errors too, with
@@ -121,7 +100,7 @@ tool_load(struct tool *t)
 		free(errors);
 		errors = NULL;
 	}
-	if (!checking && reads_only(t->cmd)) {
+	if (!checking && t->cmd != NULL && t->cmd->looks_only) {
 		/*
 		 * A typo must not blind the admin (nor monitoring): what only
 		 * looks runs on with the defaults for the bad settings, and

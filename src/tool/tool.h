@@ -49,6 +49,7 @@ struct command {
 	const char	*summary;
 	int		 (*run)(struct tool *, int, char **);
 	bool		 state;		/* opens the state environment */
+	bool		 looks_only;	/* changes nothing: runs despite config errors */
 };
 
 /* "holdscan: what went wrong" on stderr; returns 1. */

@@ -94,6 +94,24 @@ _tap_fail() {
 	_tap_n=$((_tap_n + 1))
 	_tap_failed=$((_tap_failed + 1))
 	echo "not ok $_tap_n - $1"
+	_tap_evidence
+}
+
+# _tap_evidence - at the first failure, the tail of each sandbox's logs on
+# stderr: a failure in CI, where nothing is kept, carries its evidence.
+_tap_evidence() {
+	[ -z "$_tap_shown" ] || return 0
+	_tap_shown=1
+	for _te_n in $_tap_sandboxes; do
+		[ -f "$HS_TMP/.sb.$_te_n.dir" ] || continue
+		_te_d=$(cat "$HS_TMP/.sb.$_te_n.dir")
+		eval "_te_hs=\${${_te_n}_HS_LOG:-}"
+		for _te_f in "$_te_hs" "$_te_d/log/maillog"; do
+			[ -n "$_te_f" ] && [ -f "$_te_f" ] || continue
+			diag "last lines of $_te_n's $(basename "$_te_f"):"
+			tail -n 25 "$_te_f" | cut -c1-300 | sed 's/^/#   /' >&2
+		done
+	done
 }
 
 # ok, check and check_eq return 0 if the test passed, 1 if it failed.
@@ -153,6 +171,7 @@ note() {
 }
 
 bail_out() {
+	_tap_evidence
 	echo "Bail out! $*"
 	exit 255
 }

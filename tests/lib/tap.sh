@@ -105,9 +105,12 @@ _tap_evidence() {
 	for _te_n in $_tap_sandboxes; do
 		[ -f "$HS_TMP/.sb.$_te_n.dir" ] || continue
 		_te_d=$(cat "$HS_TMP/.sb.$_te_n.dir")
+		_te_hs=
 		eval "_te_hs=\${${_te_n}_HS_LOG:-}"
 		for _te_f in "$_te_hs" "$_te_d/log/maillog"; do
-			[ -n "$_te_f" ] && [ -f "$_te_f" ] || continue
+			if [ -z "$_te_f" ] || [ ! -f "$_te_f" ]; then
+				continue
+			fi
 			diag "last lines of $_te_n's $(basename "$_te_f"):"
 			tail -n 25 "$_te_f" | cut -c1-300 | sed 's/^/#   /' >&2
 		done

@@ -77,6 +77,10 @@ KEEP = os.environ.get("BENCH_KEEP", "") != ""
 CLAMAV_EXTRA = os.environ.get("BENCH_CLAMAV_EXTRA", "").replace("\\n", "\n")
 SIGSETS = os.environ.get("BENCH_SIGSETS", "small,large").split(",")
 SIZES = os.environ.get("BENCH_SIZES", "2k,50k").split(",")
+# The drain's message (2k or 50k), and a perf record of the whole machine
+# during the drain (for the per-stage profile in doc/performance.md).
+DRAIN_SIZE = os.environ.get("BENCH_DRAIN_SIZE", "2k")
+PERF_OUT = os.environ.get("BENCH_PERF", "")
 
 
 def log(*a):
@@ -482,11 +486,20 @@ def drain(build, holdsb, sigdir, msgfile):
         time.sleep(0.2)
     hs = Holdscand(build, holdsb, sigdir, HS_EXTRA)
     hs.start()
+    perf = None
+    if PERF_OUT:
+        perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999",
+                                 "-o", PERF_OUT], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
     t0 = time.time()
     while holdsb.hold_count() > 0:
         time.sleep(0.05)
     t_hold = time.time() - t0
     t_sink = wait_sink(holdsb, N_DRAIN) - t0
+    if perf is not None:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(timeout=120)
     cpu = hs.stop()
     return {
         "messages": N_DRAIN, "hold_empty_s": round(t_hold, 2),
@@ -501,7 +514,8 @@ def main(argv):
     os.makedirs(results, exist_ok=True)
     base = tempfile.mkdtemp(prefix="holdscan-bench.")
     os.chmod(base, 0o755)
-    figures = {"runs": RUNS, "sessions": SESSIONS}
+    figures = {"runs": RUNS, "sessions": SESSIONS,
+               "file_system": os.environ.get("BENCH_FS_USED", "here")}
     alone = holdsb = None
     try:
         small, large = make_messages(base)
@@ -571,7 +585,8 @@ def main(argv):
         if "latency" in PHASES and rate > 0:
             figures["latency"] = latency(build, holdsb, sigs_small, small, rate)
         if "drain" in PHASES:
-            figures["drain"] = drain(build, holdsb, sigs_small, small)
+            figures["drain"] = drain(build, holdsb, sigs_small,
+                                     large if DRAIN_SIZE == "50k" else small)
     finally:
         for sb in (alone, holdsb):
             if sb is not None:
@@ -591,8 +606,10 @@ def main(argv):
 
 
 def report(fig):
-    L = ["holdscan bench (%d alternating runs each, medians; %d SMTP sessions)"
-         % (fig["runs"], fig["sessions"]), ""]
+    L = ["holdscan bench (%d alternating runs each, medians; %d SMTP sessions; "
+         "file system: %s)" % (fig["runs"], fig["sessions"],
+                                "ext4 with a journal" if fig.get("file_system") == "journal"
+                                else "as found"), ""]
     L.append("%-22s %10s %10s %7s %14s %14s" % ("throughput", "alone/s",
              "holdscan/s", "ratio", "cpu/1000 alone", "cpu/1000 hs"))
     for sig in ("small", "large"):

@@ -23,7 +23,8 @@ results=${BENCH_RESULTS:-$(dirname "$HS_BUILD")/bench}
 mkdir -p "$results"
 
 fs=${BENCH_FS:-journal}
-img= mnt=
+img=
+mnt=
 cleanup() {
 	if [ -n "$mnt" ]; then
 		umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true

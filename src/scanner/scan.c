@@ -3,9 +3,12 @@
  *	scan - the per-message pipeline inside a scanner worker
  * DESCRIPTION
  *	Reads the queue file the master passed (read-only descriptor),
- *	rebuilds the RFC 822 message from its content records, runs each
- *	configured plugin, takes the most severe verdict, asks the policy
- *	for the action and builds the new content (rewrite.c):
+ *	rebuilds the RFC 822 message from its content records, finds the
+ *	rules for its envelope and its client_address and sasl_username
+ *	records (ruleset.c: which plugins run, the spam thresholds, the
+ *	actions; the strictest for mixed recipients), runs those plugins,
+ *	takes the most severe verdict, asks the policy for the action and
+ *	builds the new content (rewrite.c):
  *
  *	deliver		the original records with holdscan's header and the
  *			plugins' header lines (checked line by line) inserted

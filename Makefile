@@ -87,7 +87,10 @@ SECCOMP_LIBS	:= $(shell pkg-config --libs libseccomp 2>/dev/null)
 PQ_LIBS		:= $(shell pkg-config --libs libpq 2>/dev/null)
 DAEMON_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) -ldb-5.3 -pthread
 TOOL_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) -ldb-5.3 -pthread
-SCANNER_LIBS	 = $(GMIME_LIBS) $(CONFUSE_LIBS) $(SECCOMP_LIBS) -ldl
+PCRE2_LIBS	:= $(shell pkg-config --libs libpcre2-8 2>/dev/null)
+# PCRE2: the rulesets' regular expressions (scanner/ruleset.c), matched
+# in the scanner program only.
+SCANNER_LIBS	 = $(GMIME_LIBS) $(CONFUSE_LIBS) $(SECCOMP_LIBS) $(PCRE2_LIBS) -ldl
 
 WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \

@@ -45,6 +45,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/mailhdr.h"
+#include "common/ruleconf.h"
 #include "common/template.h"
 #include "common/xalloc.h"
 
@@ -143,6 +144,9 @@ static const struct param params[] = {
 	{ "daemon_timeout", P_TIME, "120s", F(daemon_timeout), 10000,
 	    86400000L, NULL, "holdscand exits (for a restart) when one event "
 	    "loop round takes longer" },
+	{ "internal_networks", P_STR, "", F(internal_networks), NOLIM, NULL,
+	    "client networks whose mail is outbound for a rule's direction "
+	    "(as is mail of a SASL user or without a client address)" },
 	{ "message_size_limit", P_SIZE, "0", F(message_size_limit), 0,
 	    LONG_MAX, NULL,
 	    "queue files larger than this are set aside unscanned; 0: no limit" },
@@ -708,11 +712,33 @@ policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
 	return (0);
 }
 
+const char *
+config_policy_check(int v, const char *value, int *a_r)
+{
+	static char	 why[200];
+	int		 a;
+
+	if ((a = config_action_parse(value)) < 0)
+		return ("use deliver, tag, deliver-cleaned, quarantine, drop or "
+		    "hold");
+	if (a == ACTION_CLEAN && v != VERDICT_BLOCKED && v != VERDICT_INFECTED) {
+		(void)snprintf(why, sizeof(why), "deliver-cleaned removes "
+		    "blocked or infected parts, and a %s message has none (use "
+		    "tag or deliver)", verdict_name((enum verdict)v));
+		return (why);
+	}
+	if (v == VERDICT_FAILED && (a == ACTION_TAG || a == ACTION_CLEAN))
+		return ("a message that could not be scanned can only be "
+		    "delivered, quarantined, dropped or held");
+	*a_r = a;
+	return (NULL);
+}
+
 static int
 validate_policy_opt(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char	*name = cfg_opt_name(opt), *value = opt_value(opt);
-	const char	*domain = cfg_title(cfg);
+	const char	*domain = cfg_title(cfg), *why;
 	int		 v, a;
 
 	if (parsing == NULL || !parsing->strict)
@@ -726,21 +752,8 @@ validate_policy_opt(cfg_t *cfg, cfg_opt_t *opt)
 			break;
 	if (v == VERDICT_COUNT)
 		return (0);
-	if ((a = config_action_parse(value)) < 0) {
-		cfg_error(cfg, "%s = \"%s\": use deliver, tag, deliver-cleaned, "
-		    "quarantine, drop or hold", name, value);
-		return (0);
-	}
-	if (a == ACTION_CLEAN && v != VERDICT_BLOCKED && v != VERDICT_INFECTED) {
-		cfg_error(cfg, "%s = \"%s\": deliver-cleaned removes blocked or "
-		    "infected parts, and a %s message has none (use tag or "
-		    "deliver)", name, value, verdict_name((enum verdict)v));
-		return (0);
-	}
-	if (v == VERDICT_FAILED && (a == ACTION_TAG || a == ACTION_CLEAN)) {
-		cfg_error(cfg, "%s = \"%s\": a message that could not be scanned "
-		    "can only be delivered, quarantined, dropped or held", name,
-		    value);
+	if ((why = config_policy_check(v, value, &a)) != NULL) {
+		cfg_error(cfg, "%s = \"%s\": %s", name, value, why);
 		return (0);
 	}
 	if (domain != NULL) {
@@ -776,6 +789,8 @@ str_opt(const char *name, const char *def, cfg_validate_callback_t cb)
  */
 struct schema {
 	cfg_opt_t	*root, *plugin, *policy, *domain;
+	cfg_opt_t	 ruleset[RULECONF_SCHEMA_MAX], rule[RULECONF_SCHEMA_MAX];
+	cfg_opt_t	 rule_policy[RULECONF_SCHEMA_MAX];
 };
 
 /* Add name to the plugin section's options unless it is there. */
@@ -799,8 +814,8 @@ schema_build(struct schema *sc, const struct load_state *ls, enum pass pass)
 	size_t		 i, n = 0, k;
 	int		 v;
 
-	/* params, scanners, 3 sections, __unknown, end */
-	sc->root = xcalloc(NPARAMS + 6, sizeof(cfg_opt_t));
+	/* params, scanners, 4 sections, __unknown, end */
+	sc->root = xcalloc(NPARAMS + 7, sizeof(cfg_opt_t));
 	for (i = 0; i < NPARAMS; i++)
 		sc->root[n++] = str_opt(params[i].name, params[i].def,
 		    validate_param);
@@ -854,6 +869,8 @@ schema_build(struct schema *sc, const struct load_state *ls, enum pass pass)
 		sc->root[n = NPARAMS + 1] = ps;
 		sc->root[++n] = pol;
 		sc->root[++n] = dom;
+		ruleconf_schema(sc->ruleset, sc->rule, sc->rule_policy,
+		    policy_keys, !strict, &sc->root[++n]);
 		if (!strict) {
 			sc->root[++n] = str_opt("__unknown", NULL, NULL);
 		}
@@ -1107,6 +1124,7 @@ config_load_common(const char *path, const char *text, const char *name,
 		for (i = 0; i < cfg_size(cfg, "domain"); i++)
 			(void)domain_section(conf, cfg_title(cfg_getnsec(cfg,
 			    "domain", i)));
+		ruleconf_read(cfg, policy_keys, conf, name, &ls.errors);
 		cfg_free(cfg);
 	}
 	conf->file = xstrdup(name);
@@ -1424,6 +1442,7 @@ config_free(struct hs_config **confp)
 	for (i = 0; i < conf->ndomains; i++)
 		free(conf->domains[i].domain);
 	free(conf->domains);
+	ruleconf_free(conf);
 	free(conf->scanners_text);
 	for (i = 0; i < NEXTRAS; i++)
 		free(*(char **)((char *)conf + policy_extras[i].off));
@@ -1638,6 +1657,7 @@ config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 				    config_action_name(conf->domains[i].action[v]));
 		fprintf(fp, "}\n");
 	}
+	ruleconf_print(conf, policy_keys, fp);
 }
 
 uint64_t

@@ -57,6 +57,31 @@ struct hs_config_domain {
 	bool		 set[VERDICT_COUNT];
 };
 
+/*
+ * A rule { } of a ruleset section (common/ruleconf.c): its conditions as
+ * written (NULL: not set) and the settings it gives.
+ */
+enum rule_cond {
+	RULE_SENDER, RULE_RECIPIENT, RULE_CLIENT, RULE_SASL, RULE_DIRECTION,
+};
+#define RULE_NCOND	5
+
+struct hs_config_rule {
+	char		*name;
+	char		*cond[RULE_NCOND];
+	char		*scanners;	/* NULL: the scanners list's */
+	bool		 spam_set, high_set;
+	double		 spam_threshold, high_spam_threshold;
+	enum policy_action action[VERDICT_COUNT];
+	bool		 set[VERDICT_COUNT];
+};
+
+struct hs_config_ruleset {
+	char		*name;
+	struct hs_config_rule *rules;	/* in file order: the first match wins */
+	size_t		 nrules;
+};
+
 struct hs_config {
 	char	*file;			/* path it was read from */
 	char	*text;			/* its text as read: the scanner program's */
@@ -140,6 +165,11 @@ struct hs_config {
 	struct hs_config_domain *domains;
 	size_t		 ndomains;
 
+	/* ruleset { } sections, in file order; internal_networks */
+	struct hs_config_ruleset *rulesets;
+	size_t		 nrulesets;
+	char		*internal_networks;	/* as written */
+
 	/* private: which parameters the file set (bit i = params[i]) */
 	unsigned long long set_mask;
 };
@@ -206,6 +236,12 @@ uint64_t config_digest(const struct hs_config *conf, const char *extra);
 
 /* The name of parameter i in table order, or NULL past the last one. */
 const char *config_name_at(size_t i);
+
+/*
+ * config_policy_check() checks value as the action for the policy key of
+ * verdict v: NULL with the action in *a_r, or what is wrong.
+ */
+const char *config_policy_check(int v, const char *value, int *a_r);
 
 /* "deliver", "quarantine", ... and back; -1 for an unknown name. */
 const char *config_action_name(enum policy_action a);

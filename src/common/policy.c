@@ -110,21 +110,17 @@ deliver_rank(enum policy_action a)
 }
 
 enum policy_action
-policy_decide(const struct policy *p, enum verdict v, const char *const *rcpts,
-    size_t nrcpts)
+policy_combine(const enum policy_action *acts, size_t n)
 {
-	enum policy_action best, a;
+	enum policy_action best = ACTION_DELIVER, a;
 	bool		 any_hold = false, any_quar = false, any_drop = false;
 	bool		 all_drop = true;
 	size_t		 i;
 
-	if ((unsigned)v >= VERDICT_COUNT)
+	if (n == 0)
 		return (ACTION_HOLD);
-	if (p->ndomains == 0 || nrcpts == 0)
-		return (p->def.action[v]);
-	best = ACTION_DELIVER;
-	for (i = 0; i < nrcpts; i++) {
-		a = rule_for(p, rcpts[i])->action[v];
+	for (i = 0; i < n; i++) {
+		a = acts[i];
 		any_hold |= a == ACTION_HOLD;
 		any_quar |= a == ACTION_QUARANTINE;
 		any_drop |= a == ACTION_DROP;
@@ -142,19 +138,47 @@ policy_decide(const struct policy *p, enum verdict v, const char *const *rcpts,
 }
 
 enum policy_action
+policy_decide(const struct policy *p, enum verdict v, const char *const *rcpts,
+    size_t nrcpts)
+{
+	enum policy_action best, a, pair[2];
+	size_t		 i;
+
+	if ((unsigned)v >= VERDICT_COUNT)
+		return (ACTION_HOLD);
+	if (p->ndomains == 0 || nrcpts == 0)
+		return (p->def.action[v]);
+	/* combining is associative: fold the recipients in one by one */
+	best = rule_for(p, rcpts[0])->action[v];
+	for (i = 1; i < nrcpts; i++) {
+		a = rule_for(p, rcpts[i])->action[v];
+		pair[0] = best;
+		pair[1] = a;
+		best = policy_combine(pair, 2);
+	}
+	return (best);
+}
+
+const struct policy_rule *
+policy_rule_of(const struct policy *p, const char *rcpt)
+{
+	return (rcpt == NULL ? &p->def : rule_for(p, rcpt));
+}
+
+enum policy_action
 policy_fallback(enum policy_action a)
 {
 	return (a == ACTION_CLEAN ? ACTION_QUARANTINE : a);
 }
 
 void
-policy_final(const struct policy *p, enum verdict v, const char *const *rcpts,
-    size_t nrcpts, policy_clean_fn clean, void *arg,
-    struct policy_outcome *out)
+policy_final_rule(const struct policy_rule *r, enum verdict v,
+    policy_clean_fn clean, void *arg, struct policy_outcome *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->verdict = v;
-	out->wanted = out->action = policy_decide(p, v, rcpts, nrcpts);
+	out->wanted = out->action = (unsigned)v < VERDICT_COUNT ?
+	    r->action[v] : ACTION_HOLD;
 	if (out->action != ACTION_CLEAN)
 		return;
 	if (clean == NULL) {
@@ -172,7 +196,20 @@ policy_final(const struct policy *p, enum verdict v, const char *const *rcpts,
 		break;
 	case POLICY_CLEAN_FAILED:
 		out->verdict = VERDICT_FAILED;
-		out->action = policy_decide(p, VERDICT_FAILED, rcpts, nrcpts);
+		out->action = r->action[VERDICT_FAILED];
 		break;
 	}
+}
+
+void
+policy_final(const struct policy *p, enum verdict v, const char *const *rcpts,
+    size_t nrcpts, policy_clean_fn clean, void *arg,
+    struct policy_outcome *out)
+{
+	struct policy_rule r;
+	int		 w;
+
+	for (w = 0; w < VERDICT_COUNT; w++)
+		r.action[w] = policy_decide(p, (enum verdict)w, rcpts, nrcpts);
+	policy_final_rule(&r, v, clean, arg, out);
 }

@@ -39,6 +39,17 @@ void	 policy_from_config(struct policy *p, const struct hs_config *conf);
 enum policy_action policy_decide(const struct policy *p, enum verdict v,
 	    const char *const *rcpts, size_t nrcpts);
 /*
+ * policy_combine() is the most careful of the actions acts[n] (n > 0):
+ * hold, then quarantine; drop only when all are drop (a disagreement
+ * with drop quarantines); among the delivering actions, the one that
+ * changes the message most. policy_decide() combines its recipients'
+ * actions with it, and so does a ruleset's "strictest rule".
+ */
+enum policy_action policy_combine(const enum policy_action *acts, size_t n);
+/* The rule for one recipient: its domain section's, or the default (NULL: the default). */
+const struct policy_rule *policy_rule_of(const struct policy *p,
+	    const char *rcpt);
+/*
  * The next safer action, for when action a cannot be carried out: a
  * deliver-cleaned that cannot clean (no part scanner, not MIME, the bad
  * part is the whole body, or the cleaned copy still scans as blocked or
@@ -76,5 +87,13 @@ struct policy_outcome {
 void	 policy_final(const struct policy *p, enum verdict v,
 	    const char *const *rcpts, size_t nrcpts, policy_clean_fn clean,
 	    void *arg, struct policy_outcome *out);
+
+/*
+ * policy_final_rule() is policy_final() with the actions of rule r (a
+ * message's combined rule: scanner/ruleset.c's), in place of the
+ * policy's for its recipients.
+ */
+void	 policy_final_rule(const struct policy_rule *r, enum verdict v,
+	    policy_clean_fn clean, void *arg, struct policy_outcome *out);
 
 #endif

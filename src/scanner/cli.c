@@ -48,11 +48,13 @@
 #include "common/log.h"
 #include "common/policy.h"
 #include "common/qfile.h"
+#include "common/text.h"
 #include "common/verdict.h"
 #include "common/wire.h"
 #include "common/xalloc.h"
 #include "scanner/cli.h"
 #include "scanner/pluginload.h"
+#include "scanner/ruleset.h"
 #include "scanner/scan.h"
 #include "scanner/scratch.h"
 
@@ -86,6 +88,16 @@ load(const struct cli_args *a, char **errors_r)
 		free(text);
 	}
 	plugin_probe_clear(&probe);
+	if (rc == 0) {
+		/* the rulesets' regular expressions, as the scanner parent */
+		struct ruleset	*rules = NULL;
+
+		if (ruleset_new(conf, &rules, errors_r) < 0) {
+			config_free(&conf);
+			return (NULL);
+		}
+		ruleset_free(&rules);
+	}
 	return (rc < 0 ? NULL : conf);
 }
 
@@ -239,6 +251,17 @@ read_all(int fd, size_t max, size_t *len_r)
 	return (buf_steal(&b, NULL));
 }
 
+/* One line for a person: "label text", through text.c's sanitiser. */
+static void
+print_safe(const char *label, const char *text)
+{
+	char	*line = xasprintf("%-14s %s", label, text);
+
+	(void)text_safe(line, strlen(line), false);
+	(void)printf("%s\n", line);
+	free(line);
+}
+
 /* scan_ctx's report hook: one plugin's result, as holdscan scan shows it. */
 static void
 report_plugin(void *arg, const char *name, const struct hs_result *r)
@@ -274,6 +297,8 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	struct scratch	 scratch;
 	struct buf	 headers = BUF_INIT;
 	struct wire_list list;
+	struct ruleset_env env = { "", NULL, NULL };
+	struct ruleset	*rules = NULL;
 	const char	*name = NULL, *sender = "", **rcpts = NULL, *why, *sep;
 	char		*data, *errors = NULL;
 	size_t		 len, nrcpts = 0, nrecs, i, header_len;
@@ -296,6 +321,10 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 			list.kind = (int32_t)lk;
 			(void)snprintf(list.entry, sizeof(list.entry), "%s",
 			    argv[++k]);
+		} else if (strcmp(argv[k], "--client") == 0 && k + 1 < argc) {
+			env.client = argv[++k];
+		} else if (strcmp(argv[k], "--sasl") == 0 && k + 1 < argc) {
+			env.sasl = argv[++k];
 		} else if (strcmp(argv[k], "--rcpt") == 0 && k + 1 < argc) {
 			rcpts = xreallocarray(rcpts, nrcpts + 1, sizeof(*rcpts));
 			rcpts[nrcpts++] = argv[++k];
@@ -346,7 +375,10 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	 * store, Postfix's default line_length_limit.
 	 */
 	policy_from_config(&policy, conf);
+	if (ruleset_new(conf, &rules, &errors) < 0)
+		hs_fatalx(EX_CONFIG, "%s", errors);	/* load() checked */
 	scan_ctx_init(&ctx, conf, &policy, "localhost", CLI_LINE_LIMIT);
+	ctx.rules = rules;
 	ctx.plugins = plugins;
 	ctx.nplugins = conf->nscanners;
 	ctx.report = report_plugin;
@@ -361,7 +393,24 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 		(void)printf("list:          %s%s\n", list.entry,
 		    list.kind == LIST_ALLOW ? " (spam checks skipped)" :
 		    " (verdict at least blocked)");
-	scan_decide(&ctx, recs, nrecs, &msg, &list, &res, &headers, &d);
+	env.sender = sender;
+	if (rules != NULL) {
+		char	*e = xasprintf("sender <%s>, client %s, sasl %s",
+		    sender, env.client != NULL ? env.client : "(none: a local "
+		    "submission)", env.sasl != NULL && env.sasl[0] != '\0' ?
+		    env.sasl : "(none)");
+
+		print_safe("envelope:", e);
+		free(e);
+	}
+	scan_decide(&ctx, recs, nrecs, &msg, &env, &list, &res, &headers, &d);
+	if (d.rules.len > 0) {
+		char	*line, *save = NULL;
+
+		for (line = strtok_r(d.rules.data, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			print_safe("rule:", line);
+	}
 	(void)printf("verdict:       %s%s%s\n",
 	    verdict_name((enum verdict)res.verdict), res.reason[0] ? ": " : "",
 	    res.reason);
@@ -377,6 +426,7 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	scan_decision_clear(&d);
 	scan_ctx_clear(&ctx);
 	policy_clear(&policy);
+	ruleset_free(&rules);
 	buf_free(&headers);
 	free(recs);
 	scratch_end(&scratch);

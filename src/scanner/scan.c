@@ -3,9 +3,12 @@
  *	scan - the per-message pipeline inside a scanner worker
  * DESCRIPTION
  *	Reads the queue file the master passed (read-only descriptor),
- *	rebuilds the RFC 822 message from its content records, runs each
- *	configured plugin, takes the most severe verdict, asks the policy
- *	for the action and builds the new content (rewrite.c):
+ *	rebuilds the RFC 822 message from its content records, finds the
+ *	rules for its envelope and its client_address and sasl_username
+ *	records (ruleset.c: which plugins run, the spam thresholds, the
+ *	actions; the strictest for mixed recipients), runs those plugins,
+ *	takes the most severe verdict, asks the policy for the action and
+ *	builds the new content (rewrite.c):
  *
  *	deliver		the original records with holdscan's header and the
  *			plugins' header lines (checked line by line) inserted
@@ -134,18 +137,40 @@ struct verdicts {
 	const char	*no_parts;	/* a condemning plugin without scan_part */
 };
 
+/* A plugin not run: say so to holdscan scan and in the detail. */
+static void
+not_run(const struct scan_ctx *ctx, struct wire_result *res,
+    struct buf *headers, const char *name, const char *why, const char *tag)
+{
+	struct hs_result r;
+	size_t		 len;
+
+	if (headers != NULL && ctx->report != NULL) {
+		memset(&r, 0, sizeof(r));
+		(void)snprintf(r.reason, sizeof(r.reason), "%s", why);
+		ctx->report(ctx->report_arg, name, &r);
+	}
+	len = strlen(res->detail);
+	(void)snprintf(res->detail + len, sizeof(res->detail) - len, "%s%s=%s",
+	    len ? " " : "", name, tag);
+}
+
 /*
- * Run every plugin but, for a message on the allow list, those that are
- * spam checks (HS_KIND_SPAM; never a virus check); collect the worst
- * verdict and the plugins' headers. A deny list entry makes the verdict
- * at least blocked, its reason the entry's.
+ * Run every plugin the rules switch on (rc->scanners) but, for a message
+ * on the allow list, those that are spam checks (HS_KIND_SPAM; never a
+ * virus check); a spam check's verdict is the one the rules' spam
+ * thresholds give its score. Collect the worst verdict and the plugins'
+ * headers. A deny list entry makes the verdict at least blocked, its
+ * reason the entry's.
  */
 static void
 run_plugins(const struct scan_ctx *ctx, const struct hs_msg *msg,
-    const struct wire_list *list, struct wire_result *res,
-    struct buf *headers, struct verdicts *vs)
+    const struct ruleset_choice *rc, const struct wire_list *list,
+    struct wire_result *res, struct buf *headers, struct verdicts *vs)
 {
 	struct hs_result r;
+	enum verdict	 rv;
+	char		 why[200];
 	size_t		 i, len;
 
 	memset(vs, 0, sizeof(*vs));
@@ -153,21 +178,29 @@ run_plugins(const struct scan_ctx *ctx, const struct hs_msg *msg,
 	for (i = 0; i < ctx->nplugins; i++) {
 		struct plugin	*p = ctx->plugins[i];
 
+		if (i < 64 && (rc->scanners & (1ULL << i)) == 0) {
+			not_run(ctx, res, headers, p->name,
+			    "not run (switched off by the rules)", "off");
+			continue;
+		}
+
 		if (list != NULL && list->kind == LIST_ALLOW &&
 		    plugin_is_spam_check(p)) {
-			if (headers != NULL && ctx->report != NULL) {
-				memset(&r, 0, sizeof(r));
-				(void)snprintf(r.reason, sizeof(r.reason),
-				    "not run (a spam check; allow list)");
-				ctx->report(ctx->report_arg, p->name, &r);
-			}
-			len = strlen(res->detail);
-			(void)snprintf(res->detail + len,
-			    sizeof(res->detail) - len, "%s%s=skipped",
-			    len ? " " : "", p->name);
+			not_run(ctx, res, headers, p->name,
+			    "not run (a spam check; allow list)", "skipped");
 			continue;
 		}
 		plugin_scan(p, msg, &r);
+		if (plugin_is_spam_check(p) && (rv = ruleset_spam_verdict(rc,
+		    (enum verdict)r.verdict, r.score, why, sizeof(why))) !=
+		    (enum verdict)r.verdict) {
+			r.verdict = (enum hs_verdict)rv;
+			if (rv == VERDICT_CLEAN)
+				r.reason[0] = '\0';
+			len = strlen(r.reason);
+			(void)snprintf(r.reason + len, sizeof(r.reason) - len,
+			    "%s%s", len ? "; " : "", why);
+		}
 		if (headers != NULL && ctx->report != NULL)
 			ctx->report(ctx->report_arg, p->name, &r);
 		detail_add(res, p->name, r.verdict, r.reason);
@@ -259,8 +292,8 @@ scan_one_part(void *arg, const struct hs_part *part, struct hs_result *out)
  */
 static enum policy_clean
 try_clean(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
-    const struct hs_msg *msg, const struct wire_list *list,
-    const struct verdicts *vs,
+    const struct hs_msg *msg, const struct ruleset_choice *rc,
+    const struct wire_list *list, const struct verdicts *vs,
     struct rewrite_recs *out, struct buf *summary, char *why, size_t size)
 {
 	struct mime_limits lim = { MIME_MAX_DEPTH, MIME_MAX_PARTS, true };
@@ -292,7 +325,7 @@ try_clean(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
 	m2 = *msg;
 	msg_set_text(&m2, out->recs, out->n, &text);
 	memset(&again, 0, sizeof(again));
-	run_plugins(ctx, &m2, list, &again, NULL, &vs2);
+	run_plugins(ctx, &m2, rc, list, &again, NULL, &vs2);
 	buf_free(&text);
 	if (vs2.worst >= VERDICT_BLOCKED) {
 		(void)snprintf(why, size, "the cleaned copy is still %s (%s)",
@@ -377,6 +410,7 @@ struct clean_arg {
 	const struct qfile_rec *recs;
 	size_t		 n;
 	const struct hs_msg *msg;
+	const struct ruleset_choice *rc;
 	const struct wire_list *list;
 	const struct verdicts *vs;
 	struct scan_decision *d;
@@ -387,15 +421,19 @@ clean_cb(void *arg, char *why, size_t size)
 {
 	struct clean_arg *ca = arg;
 
-	return (try_clean(ca->ctx, ca->recs, ca->n, ca->msg, ca->list, ca->vs,
+	return (try_clean(ca->ctx, ca->recs, ca->n, ca->msg, ca->rc, ca->list,
+	    ca->vs,
 	    &ca->d->cleaned, &ca->d->summary, why, size));
 }
 
 void
 scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
-    size_t n, struct hs_msg *msg, const struct wire_list *list,
-    struct wire_result *res, struct buf *headers, struct scan_decision *d)
+    size_t n, struct hs_msg *msg, const struct ruleset_env *env,
+    const struct wire_list *list, struct wire_result *res,
+    struct buf *headers, struct scan_decision *d)
 {
+	struct ruleset_choice rc;
+	struct ruleset_env e = *env;
 	struct clean_arg ca;
 	struct verdicts	 vs;
 	struct buf	 text = BUF_INIT;
@@ -403,20 +441,28 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 
 	memset(d, 0, sizeof(*d));
 	msg_set_text(msg, recs, n, &text);
-	run_plugins(ctx, msg, list, res, headers, &vs);
+	e.sender = msg->sender != NULL ? msg->sender : "";
+	ruleset_choose(ctx->rules, ctx->policy, &e, msg->recipients,
+	    msg->nrecipients, &rc);
+	run_plugins(ctx, msg, &rc, list, res, headers, &vs);
 	res->verdict = vs.worst;
 	d->score = vs.score;
 	ca.ctx = ctx;
 	ca.recs = recs;
 	ca.n = n;
 	ca.msg = msg;
+	ca.rc = &rc;
 	ca.list = list;
 	ca.vs = &vs;
 	ca.d = d;
-	policy_final(ctx->policy, vs.worst, msg->recipients, msg->nrecipients,
-	    clean_cb, &ca, &d->outcome);
+	policy_final_rule(&rc.rule, vs.worst, clean_cb, &ca, &d->outcome);
 	res->action = d->outcome.action;
 	len = strlen(res->detail);
+	if (rc.fired[0] != '\0') {
+		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
+		    "%srules=%s", len ? " " : "", rc.fired);
+		len = strlen(res->detail);
+	}
 	if (d->outcome.wanted == ACTION_CLEAN &&
 	    d->outcome.action == ACTION_CLEAN)
 		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
@@ -431,6 +477,14 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 		    " not-cleaned=\"%s\"", d->outcome.why);
 	/* msg's text stays the caller's to read: it points into text */
 	d->text = text;
+	if (ctx->rules != NULL) {
+		d->rules = rc.explain;
+		memset(&rc.explain, 0, sizeof(rc.explain));
+		if (rc.mixed)
+			buf_printf(&d->rules, "recipients under different "
+			    "rules: the strictest applies\n");
+	}
+	ruleset_choice_clear(&rc);
 }
 
 void
@@ -439,6 +493,7 @@ scan_decision_clear(struct scan_decision *d)
 	rewrite_recs_free(&d->cleaned);
 	buf_free(&d->summary);
 	buf_free(&d->text);
+	buf_free(&d->rules);
 }
 
 void
@@ -448,6 +503,7 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 	struct scan_decision d;
 	struct qfile_error err;
 	struct qfile	*qf = NULL;
+	struct ruleset_env env;
 	struct buf	 headers = BUF_INIT, content = BUF_INIT;
 	struct timespec	 t0;
 	const char	**rcpts = NULL;
@@ -475,8 +531,12 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 	msg.sender = qf->sender;
 	msg.recipients = rcpts;
 	msg.nrecipients = qf->nrcpts;
-	scan_decide(ctx, qf->content, qf->ncontent, &msg, &req->list, res,
-	    &headers, &d);
+	/* the attribute records cleanup(8) wrote, never a Received: header */
+	env.sender = qf->sender;
+	env.client = qfile_attr(qf, "client_address");
+	env.sasl = qfile_attr(qf, "sasl_username");
+	scan_decide(ctx, qf->content, qf->ncontent, &msg, &env, &req->list,
+	    res, &headers, &d);
 	if (d.outcome.wanted == ACTION_CLEAN && d.outcome.action !=
 	    ACTION_CLEAN && d.outcome.verdict != VERDICT_FAILED)
 		hs_info("%s: cannot deliver cleaned: %s; action=%s instead",

@@ -16,10 +16,12 @@
 #include "common/wire.h"
 #include "scanner/pluginload.h"
 #include "scanner/rewrite.h"
+#include "scanner/ruleset.h"
 
 struct scan_ctx {
 	const struct hs_config *conf;
 	const struct policy *policy;
+	const struct ruleset *rules;	/* the rulesets, or NULL: none */
 	struct plugin	**plugins;	/* in configured order */
 	size_t		 nplugins;
 	char		*scan_header;	/* "X-Holdscan: scanned by ..." or NULL */
@@ -38,6 +40,7 @@ struct scan_decision {
 	struct rewrite_recs cleaned;	/* deliver-cleaned: the copy */
 	struct buf	 summary;	/* deliver-cleaned: what was removed */
 	struct buf	 text;		/* the message's text msg points into */
+	struct buf	 rules;		/* which rules fired, per recipient */
 };
 
 /*
@@ -55,7 +58,9 @@ void	 scan_message(const struct scan_ctx *ctx, int fd,
 	    const struct wire_scan *req, struct wire_result *res, int *memfd_r);
 /*
  * scan_decide() is the decision scan_message() takes, and holdscan scan
- * (cli.c) shows: the plugins on the message of content records recs
+ * (cli.c) shows: the rules for msg's envelope and env's client_address
+ * and sasl_username (ruleset.c: which plugins run, spam thresholds,
+ * actions), the plugins on the message of content records recs
  * (msg: its sender and recipients; its text is set here; list, or NULL:
  * the allow or deny list entry the master found for it: an allow entry
  * skips the spam checks, a deny entry makes it at least blocked), then
@@ -65,7 +70,8 @@ void	 scan_message(const struct scan_ctx *ctx, int fd,
  * once done with msg and d.
  */
 void	 scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
-	    size_t n, struct hs_msg *msg, const struct wire_list *list,
+	    size_t n, struct hs_msg *msg, const struct ruleset_env *env,
+	    const struct wire_list *list,
 	    struct wire_result *res, struct buf *headers,
 	    struct scan_decision *d);
 void	 scan_decision_clear(struct scan_decision *d);

@@ -71,6 +71,7 @@
 #include "common/xalloc.h"
 #include "scanner/pluginload.h"
 #include "scanner/sandbox.h"
+#include "scanner/ruleset.h"
 #include "scanner/scan.h"
 #include "scanner/scanner.h"
 #include "scanner/scratch.h"
@@ -87,6 +88,7 @@ struct scanner {
 	struct plugin	**plugins;	/* conf's scanners, in its order */
 	size_t		 nplugins;
 	struct policy	 policy;
+	struct ruleset	*rules;		/* compiled rulesets, or NULL */
 	struct scan_ctx	 sctx;
 	pid_t		*children;
 	size_t		 nchildren;
@@ -374,10 +376,16 @@ check_config(struct scanner *sc, const char *text, char **errors_r)
 	struct plugin_probe probe = { NULL, 0 };
 	struct hs_config *conf = NULL;
 
+	struct ruleset	*rules = NULL;
+
 	if (config_load_string(text, sc->args->config_path, plugin_probe,
 	    &probe, &conf, errors_r) < 0)
 		conf = NULL;
 	plugin_probe_clear(&probe);
+	/* the rulesets' regular expressions: PCRE2's to check */
+	if (conf != NULL && ruleset_new(conf, &rules, errors_r) < 0)
+		config_free(&conf);
+	ruleset_free(&rules);
 	return (conf);
 }
 
@@ -385,11 +393,18 @@ check_config(struct scanner *sc, const char *text, char **errors_r)
 static void
 apply_policy(struct scanner *sc)
 {
+	char	*errors = NULL;
+
 	policy_clear(&sc->policy);
 	policy_from_config(&sc->policy, sc->conf);
+	ruleset_free(&sc->rules);
+	/* check_config() compiled them already: a failure now is a bug */
+	if (ruleset_new(sc->conf, &sc->rules, &errors) < 0)
+		hs_panic("scanner: rulesets: %s", errors);
 	scan_ctx_clear(&sc->sctx);
 	scan_ctx_init(&sc->sctx, sc->conf, &sc->policy, sc->myhostname,
 	    sc->line_limit);
+	sc->sctx.rules = sc->rules;
 	sc->sctx.plugins = sc->plugins;
 	sc->sctx.nplugins = sc->nplugins;
 }
@@ -956,11 +971,7 @@ scanner_parent_main(int ctl, const struct scanner_args *args)
 	open_scratch(&sc);
 	if (start_plugins(sc.conf, &sc.plugins, &sc.nplugins, &error) < 0)
 		hs_fatalx(EX_CONFIG, "%s", error);
-	policy_from_config(&sc.policy, sc.conf);
-	scan_ctx_init(&sc.sctx, sc.conf, &sc.policy, sc.myhostname,
-	    sc.line_limit);
-	sc.sctx.plugins = sc.plugins;
-	sc.sctx.nplugins = sc.nplugins;
+	apply_policy(&sc);
 	watch_plugin_paths(&sc);
 	log_sandbox(&sc);
 	announce(&sc, true, NULL);

@@ -11,7 +11,8 @@
  *	it (no main.cf, no postconf).
  *
  *	A Postfix queue file is scanned as its content with its envelope
- *	(sender, recipients, client_address), unless options say otherwise.
+ *	(sender, recipients, client_address, sasl_username: the rulesets'
+ *	and the lists'), unless options say otherwise.
  *	With a sender or a client address it first looks the allow and deny lists
  *	up as holdscand's master would (state/listdb.c), in a child that
  *	became the state directory's owner and opens the state environment
@@ -98,7 +99,7 @@ lf_lines(char *data, size_t *len)
  */
 static char *
 queue_file_content(char *data, size_t len, size_t *len_r, char ***argv_r,
-    size_t *n, const char **sender, const char **client)
+    size_t *n, const char **sender, const char **client, const char **sasl)
 {
 	struct qfile_error err;
 	struct qfile	*qf = NULL;
@@ -122,6 +123,8 @@ queue_file_content(char *data, size_t len, size_t *len_r, char ***argv_r,
 	}
 	if (*client == NULL && (v = qfile_attr(qf, "client_address")) != NULL)
 		*client = xstrdup(v);
+	if (*sasl == NULL && (v = qfile_attr(qf, "sasl_username")) != NULL)
+		*sasl = xstrdup(v);
 	if (!rcpts) {
 		for (i = 0; i < qf->nrcpts; i++) {
 			(*argv_r)[(*n)++] = "--rcpt";
@@ -248,7 +251,7 @@ lookup(struct tool *t, const char *sender, const char *client, char *kind,
 int
 cmd_scan(struct tool *t, int argc, char **argv)
 {
-	const char	*sender = NULL, *client = NULL;
+	const char	*sender = NULL, *client = NULL, *sasl = NULL;
 	char		 kind[16], entry[LIST_DESC_SIZE];
 	const char	*path = NULL, *v;
 	char		**args, *data, *content;
@@ -257,7 +260,7 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	int		 a, cfd, mfd, status;
 	const int	 three = 3;	/* the configuration's text */
 
-	args = xcalloc((size_t)argc * 2 + 16, sizeof(*args));
+	args = xcalloc((size_t)argc * 2 + 24, sizeof(*args));
 	args[n++] = t->conf->scanner_program;
 	args[n++] = "-l";
 	args[n++] = "holdscan";
@@ -277,6 +280,9 @@ cmd_scan(struct tool *t, int argc, char **argv)
 		    "--client")) != NULL) {
 			client = v;
 		} else if ((v = tool_opt_value(t, argc, argv, &a,
+		    "--sasl")) != NULL) {
+			sasl = v;
+		} else if ((v = tool_opt_value(t, argc, argv, &a,
 		    "--rcpt")) != NULL) {
 			args[n++] = "--rcpt";
 			args[n++] = (char *)v;
@@ -294,7 +300,7 @@ cmd_scan(struct tool *t, int argc, char **argv)
 		return (tool_fail("%s: %s", path, strerror(errno)));
 	}
 	if ((content = queue_file_content(data, len, &clen, &args, &n,
-	    &sender, &client)) != NULL) {
+	    &sender, &client, &sasl)) != NULL) {
 		free(data);
 		data = content;
 		len = clen;
@@ -308,6 +314,15 @@ cmd_scan(struct tool *t, int argc, char **argv)
 			args[n++] = kind;
 			args[n++] = entry;
 		}
+	}
+	/* for the rulesets: the client and SASL user, given or recorded */
+	if (client != NULL) {
+		args[n++] = "--client";
+		args[n++] = (char *)client;
+	}
+	if (sasl != NULL) {
+		args[n++] = "--sasl";
+		args[n++] = (char *)sasl;
 	}
 	args[n++] = (char *)path;
 	args[n] = NULL;

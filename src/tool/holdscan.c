@@ -52,8 +52,8 @@ static const struct command commands[] = {
 	    "set-aside and quarantined messages, last error", cmd_status, true, true },
 	{ "check-config", NULL, "", "check holdscan.conf and the Postfix side",
 	    cmd_check_config, false, false },
-	{ "scan", NULL, "[--sender ADDR] [--client IP] [--rcpt ADDR]... "
-	    "FILE.eml",
+	{ "scan", NULL, "[--sender ADDR] [--client IP] [--sasl USER] "
+	    "[--rcpt ADDR]... FILE.eml",
 	    "run the configured scanners and policy on a message file; "
 	    "changes nothing", cmd_scan, false, false },
 	{ "quarantine", "list", "[--since T] [--until T] [--recipient R] "

@@ -1,0 +1,458 @@
+/*
+ * NAME
+ *	ruleconf - ruleset sections of holdscan.conf: schema, reading, printing
+ * DESCRIPTION
+ *	A ruleset is a named list of rules; a rule has conditions on the
+ *	envelope and the queue file's attribute records (sender, recipient,
+ *	client, sasl, direction) and settings (a policy { } subsection,
+ *	scanners, spam_threshold, high_spam_threshold):
+ *
+ *	    ruleset thresholds {
+ *	        rule partner {
+ *	            recipient = "partner.example, .partner.example"
+ *	            spam_threshold = 8
+ *	            policy { spam = tag }
+ *	        }
+ *	    }
+ *
+ *	This module reads them from a libconfuse tree after the strict
+ *	parse and checks all that needs no regular expression library:
+ *	known keys (libconfuse), each condition word, networks (lists.c's
+ *	normal form), directions, scanner names (which must be in the
+ *	scanners list), thresholds and actions. Regular expressions are
+ *	compiled, and their errors reported, by the scanner program
+ *	(scanner/ruleset.c), the only process that matches.
+ *
+ *	This module must never exit, log or match; it returns its errors.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/lists.h"
+#include "common/ruleconf.h"
+#include "common/xalloc.h"
+
+const char *const ruleconf_cond_names[RULE_NCOND] = {
+	[RULE_SENDER] = "sender",
+	[RULE_RECIPIENT] = "recipient",
+	[RULE_CLIENT] = "client",
+	[RULE_SASL] = "sasl",
+	[RULE_DIRECTION] = "direction",
+};
+
+#define THRESHOLD_MAX	10000.0
+
+static cfg_opt_t
+plain(const char *name)
+{
+	cfg_opt_t o = CFG_STR(NULL, NULL, CFGF_NONE);
+
+	o.name = (char *)name;
+	return (o);
+}
+
+void
+ruleconf_schema(cfg_opt_t *ruleset, cfg_opt_t *rule, cfg_opt_t *policy,
+    const char *const *policy_keys, bool lenient, cfg_opt_t *section_r)
+{
+	cfg_opt_t	 end = CFG_END();
+	cfg_flag_t	 f = lenient ? CFGF_IGNORE_UNKNOWN : CFGF_NONE;
+	size_t		 n = 0, i;
+
+	for (i = 0; i < VERDICT_COUNT; i++)
+		policy[n++] = plain(policy_keys[i]);
+	if (lenient)
+		policy[n++] = plain("__unknown");
+	policy[n] = end;
+
+	n = 0;
+	for (i = 0; i < RULE_NCOND; i++)
+		rule[n++] = plain(ruleconf_cond_names[i]);
+	rule[n++] = plain("scanners");
+	rule[n++] = plain("spam_threshold");
+	rule[n++] = plain("high_spam_threshold");
+	{
+		cfg_opt_t pol = CFG_SEC("policy", policy, f);
+
+		rule[n++] = pol;
+	}
+	if (lenient)
+		rule[n++] = plain("__unknown");
+	rule[n] = end;
+
+	n = 0;
+	{
+		cfg_opt_t r = CFG_SEC("rule", rule,
+		    CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES | f);
+
+		ruleset[n++] = r;
+	}
+	if (lenient)
+		ruleset[n++] = plain("__unknown");
+	ruleset[n] = end;
+	{
+		cfg_opt_t s = CFG_SEC("ruleset", ruleset,
+		    CFGF_TITLE | CFGF_MULTI | CFGF_NO_TITLE_DUPES | f);
+
+		*section_r = s;
+	}
+}
+
+char *
+ruleconf_next_word(const char **sp)
+{
+	const char	*s = *sp, *e;
+
+	s += strspn(s, ", \t\n");
+	if (*s == '\0') {
+		*sp = s;
+		return (NULL);
+	}
+	if (*s == '/') {
+		for (e = s + 1; *e != '\0' && *e != '/'; e++)
+			if (*e == '\\' && e[1] != '\0')
+				e++;
+		if (*e == '/')
+			e++;
+		while (*e != '\0' && strchr(", \t\n", *e) == NULL)
+			e++;	/* flags, or junk the caller refuses */
+	} else {
+		e = s + strcspn(s, ", \t\n");
+	}
+	*sp = e;
+	return (xstrndup(s, (size_t)(e - s)));
+}
+
+/* A "/re/" or "/re/i" word: well formed (the pattern is PCRE2's to check). */
+static const char *
+check_regex_word(const char *w)
+{
+	size_t	 len = strlen(w);
+
+	if (len < 3 || w[0] != '/')
+		return ("a regular expression is written /expression/ or "
+		    "/expression/i");
+	if (w[len - 1] == '/' )
+		return (NULL);
+	if (len >= 4 && w[len - 2] == '/' && w[len - 1] == 'i')
+		return (NULL);
+	return ("a regular expression is written /expression/ or "
+	    "/expression/i");
+}
+
+/* An address or domain word of sender or recipient. */
+static const char *
+check_address_word(const char *w)
+{
+	const char	*at;
+
+	if (w[0] == '/')
+		return (check_regex_word(w));
+	if (strcmp(w, "<>") == 0 || strcmp(w, "*") == 0)
+		return (NULL);
+	if (strlen(w) >= LIST_VALUE_SIZE)
+		return ("too long");
+	if ((at = strrchr(w, '@')) != NULL && at[1] == '\0')
+		return ("an address needs a domain after its '@'");
+	if (strpbrk(w, "\"\\<>()[];") != NULL)
+		return ("use an address (user@example.org), a domain "
+		    "(example.org), its subdomains (.example.org), <> or "
+		    "/regular expression/");
+	if (strcmp(w, ".") == 0 || strcmp(w, "@") == 0 ||
+	    (w[0] == '@' && w[1] == '.'))
+		return ("an empty domain");
+	return (NULL);
+}
+
+static const char *
+check_word(enum rule_cond c, const char *w, char *why, size_t size)
+{
+	char	 norm[LIST_VALUE_SIZE];
+
+	switch (c) {
+	case RULE_SENDER:
+	case RULE_RECIPIENT:
+		return (check_address_word(w));
+	case RULE_CLIENT:
+		if (lists_normalise(LIST_NETWORK, w, norm, why, size) < 0)
+			return (why);
+		return (NULL);
+	case RULE_SASL:
+		if (w[0] == '/')
+			return (check_regex_word(w));
+		if (strlen(w) > 255)
+			return ("too long");
+		return (NULL);
+	case RULE_DIRECTION:
+		if (strcmp(w, "inbound") != 0 && strcmp(w, "outbound") != 0)
+			return ("use inbound or outbound");
+		return (NULL);
+	}
+	return ("unknown condition");
+}
+
+/* Check every word of a condition list; false when one is wrong. */
+static bool
+check_cond(enum rule_cond c, const char *value, char *why, size_t size)
+{
+	const char	*s = value, *w_why;
+	char		*w;
+	size_t		 n = 0;
+	char		 buf[200];
+
+	while ((w = ruleconf_next_word(&s)) != NULL) {
+		n++;
+		if ((w_why = check_word(c, w, buf, sizeof(buf))) != NULL) {
+			if (w_why == buf)	/* lists.c's: names the word */
+				(void)snprintf(why, size, "%s", w_why);
+			else
+				(void)snprintf(why, size, "\"%s\": %s", w,
+				    w_why);
+			free(w);
+			return (false);
+		}
+		if (c == RULE_SASL && n > 0 && (strcmp(w, "yes") == 0 ||
+		    strcmp(w, "no") == 0) && strcmp(value, w) != 0) {
+			(void)snprintf(why, size, "\"%s\" stands alone (yes: "
+			    "any SASL user, no: none)", w);
+			free(w);
+			return (false);
+		}
+		free(w);
+	}
+	if (n == 0) {
+		(void)snprintf(why, size, "empty (leave the condition out to "
+		    "match everything)");
+		return (false);
+	}
+	if (c == RULE_DIRECTION && n > 1) {
+		(void)snprintf(why, size, "one direction: inbound or outbound");
+		return (false);
+	}
+	return (true);
+}
+
+static bool
+parse_threshold(const char *s, double *d_r)
+{
+	char	*end;
+	double	 d;
+
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(d) ||
+	    d < -THRESHOLD_MAX || d > THRESHOLD_MAX)
+		return (false);
+	*d_r = d;
+	return (true);
+}
+
+static bool
+in_scanners(const struct hs_config *conf, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < conf->nscanners; i++)
+		if (strcmp(conf->scanners[i].name, name) == 0)
+			return (true);
+	return (false);
+}
+
+#define RERR(...) do {							\
+	buf_printf(errors, "%s: ruleset %s rule %s: ", name, rs->name,	\
+	    r->name);							\
+	buf_printf(errors, __VA_ARGS__);				\
+	buf_putc(errors, '\n');						\
+} while (0)
+
+static void
+read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
+    const struct hs_config_ruleset *rs, struct hs_config_rule *r,
+    const char *name, struct buf *errors)
+{
+	cfg_t		*pol;
+	const char	*v, *why;
+	char		 buf[256], *w;
+	size_t		 i;
+	int		 a;
+
+	r->name = xstrdup(cfg_title(rc));
+	for (i = 0; i < RULE_NCOND; i++) {
+		if ((v = cfg_getstr(rc, ruleconf_cond_names[i])) == NULL)
+			continue;
+		if (!check_cond((enum rule_cond)i, v, buf, sizeof(buf)))
+			RERR("%s = \"%s\": %s", ruleconf_cond_names[i], v, buf);
+		else
+			r->cond[i] = xstrdup(v);
+	}
+	if ((v = cfg_getstr(rc, "scanners")) != NULL) {
+		const char	*s = v;
+		bool		 ok = true;
+
+		while ((w = ruleconf_next_word(&s)) != NULL) {
+			if (!in_scanners(conf, w)) {
+				RERR("scanners = \"%s\": %s is not in the "
+				    "scanners list (a rule chooses among "
+				    "them)", v, w);
+				ok = false;
+			}
+			free(w);
+		}
+		if (ok)
+			r->scanners = xstrdup(v);
+		if (ok && conf->nscanners > 64)
+			RERR("scanners: rules choose among 64 scanners at most");
+	}
+	if ((v = cfg_getstr(rc, "spam_threshold")) != NULL) {
+		if (!parse_threshold(v, &r->spam_threshold))
+			RERR("spam_threshold = \"%s\": a score such as 5 or "
+			    "7.5", v);
+		else
+			r->spam_set = true;
+	}
+	if ((v = cfg_getstr(rc, "high_spam_threshold")) != NULL) {
+		if (!parse_threshold(v, &r->high_spam_threshold))
+			RERR("high_spam_threshold = \"%s\": a score such as 10 "
+			    "or 12.5", v);
+		else
+			r->high_set = true;
+	}
+	if (r->spam_set && r->high_set &&
+	    r->high_spam_threshold < r->spam_threshold)
+		RERR("high_spam_threshold %g is below spam_threshold %g",
+		    r->high_spam_threshold, r->spam_threshold);
+	if ((pol = cfg_getsec(rc, "policy")) == NULL)
+		return;
+	for (i = 0; i < VERDICT_COUNT; i++) {
+		if ((v = cfg_getstr(pol, policy_keys[i])) == NULL)
+			continue;
+		if ((why = config_policy_check((int)i, v, &a)) != NULL) {
+			RERR("policy: %s = \"%s\": %s", policy_keys[i], v, why);
+			continue;
+		}
+		r->action[i] = (enum policy_action)a;
+		r->set[i] = true;
+	}
+}
+
+void
+ruleconf_read(cfg_t *cfg, const char *const *policy_keys,
+    struct hs_config *conf, const char *name, struct buf *errors)
+{
+	const char	*s;
+	char		*w, norm[LIST_VALUE_SIZE], why[200];
+	size_t		 i, j;
+
+	s = conf->internal_networks != NULL ? conf->internal_networks : "";
+	while ((w = ruleconf_next_word(&s)) != NULL) {
+		if (lists_normalise(LIST_NETWORK, w, norm, why,
+		    sizeof(why)) < 0)
+			buf_printf(errors, "%s: internal_networks: \"%s\": %s\n",
+			    name, w, why);
+		free(w);
+	}
+	conf->nrulesets = cfg_size(cfg, "ruleset");
+	conf->rulesets = xcalloc(conf->nrulesets, sizeof(*conf->rulesets));
+	for (i = 0; i < conf->nrulesets; i++) {
+		cfg_t	*rsc = cfg_getnsec(cfg, "ruleset", (unsigned)i);
+		struct hs_config_ruleset *rs = &conf->rulesets[i];
+
+		rs->name = xstrdup(cfg_title(rsc));
+		rs->nrules = cfg_size(rsc, "rule");
+		rs->rules = xcalloc(rs->nrules, sizeof(*rs->rules));
+		if (rs->nrules == 0)
+			buf_printf(errors, "%s: ruleset %s has no rule\n",
+			    name, rs->name);
+		for (j = 0; j < rs->nrules; j++)
+			read_rule(cfg_getnsec(rsc, "rule", (unsigned)j),
+			    policy_keys, conf, rs, &rs->rules[j], name, errors);
+	}
+}
+
+static void
+print_str(FILE *fp, const char *indent, const char *k, const char *v)
+{
+	const char	*p;
+
+	fprintf(fp, "%s%s = \"", indent, k);
+	for (p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', fp);
+		fputc(*p, fp);
+	}
+	fprintf(fp, "\"\n");
+}
+
+void
+ruleconf_print(const struct hs_config *conf, const char *const *policy_keys,
+    FILE *fp)
+{
+	size_t	 i, j, k;
+
+	for (i = 0; i < conf->nrulesets; i++) {
+		const struct hs_config_ruleset *rs = &conf->rulesets[i];
+
+		fprintf(fp, "ruleset %s {\n", rs->name);
+		for (j = 0; j < rs->nrules; j++) {
+			const struct hs_config_rule *r = &rs->rules[j];
+			bool	 any = false;
+
+			fprintf(fp, "    rule %s {\n", r->name);
+			for (k = 0; k < RULE_NCOND; k++)
+				if (r->cond[k] != NULL)
+					print_str(fp, "        ",
+					    ruleconf_cond_names[k], r->cond[k]);
+			if (r->scanners != NULL)
+				print_str(fp, "        ", "scanners",
+				    r->scanners);
+			if (r->spam_set)
+				fprintf(fp, "        spam_threshold = %g\n",
+				    r->spam_threshold);
+			if (r->high_set)
+				fprintf(fp, "        high_spam_threshold = %g\n",
+				    r->high_spam_threshold);
+			for (k = 0; k < VERDICT_COUNT; k++)
+				any |= r->set[k];
+			if (any) {
+				fprintf(fp, "        policy {\n");
+				for (k = 0; k < VERDICT_COUNT; k++)
+					if (r->set[k])
+						fprintf(fp, "            %s = %s\n",
+						    policy_keys[k],
+						    config_action_name(
+						    r->action[k]));
+				fprintf(fp, "        }\n");
+			}
+			fprintf(fp, "    }\n");
+		}
+		fprintf(fp, "}\n");
+	}
+}
+
+void
+ruleconf_free(struct hs_config *conf)
+{
+	size_t	 i, j, k;
+
+	for (i = 0; i < conf->nrulesets; i++) {
+		struct hs_config_ruleset *rs = &conf->rulesets[i];
+
+		for (j = 0; j < rs->nrules; j++) {
+			struct hs_config_rule *r = &rs->rules[j];
+
+			free(r->name);
+			for (k = 0; k < RULE_NCOND; k++)
+				free(r->cond[k]);
+			free(r->scanners);
+		}
+		free(rs->rules);
+		free(rs->name);
+	}
+	free(conf->rulesets);
+	conf->rulesets = NULL;
+	conf->nrulesets = 0;
+}

@@ -59,6 +59,12 @@ fi
 BENCH_FS_USED=$fs
 export BENCH_FS_USED
 python3 "$here/bench.py" "$HS_BUILD" "$results"
+# Realistic load (issue 18 item 4): a size mix, 1 MB and 10 MB messages,
+# 2,000,000 signatures and a reload under load. BENCH_REALISTIC=no skips
+# it; BENCH_REALISTIC=mix,big,huge chooses parts.
+if [ "${BENCH_REALISTIC:-}" != no ]; then
+	(cd "$here" && python3 realistic.py "$HS_BUILD" "$results")
+fi
 if [ -f "$here/quarantine-list.sh" ]; then
 	sh "$here/quarantine-list.sh" | tee "$results/quarantine-list.txt"
 fi

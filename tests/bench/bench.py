@@ -476,6 +476,18 @@ def latency(build, holdsb, sigdir, msgfile, rate):
     return fig
 
 
+def drain_message(base, small, large):
+    """The drain's message: 2k, 50k, or any size such as 1m or 300k."""
+    if DRAIN_SIZE in ("2k", "50k"):
+        return small if DRAIN_SIZE == "2k" else large
+    import realistic
+    unit = {"k": 1024, "m": 1024 * 1024}[DRAIN_SIZE[-1].lower()]
+    path = os.path.join(base, "msg-%s.eml" % DRAIN_SIZE)
+    realistic.make_message(path, int(DRAIN_SIZE[:-1]) * unit,
+                           random.Random(5))
+    return path
+
+
 def drain(build, holdsb, sigdir, msgfile):
     """N_DRAIN messages held while holdscand is stopped: time to empty."""
     log("bench: loading %d messages into hold" % N_DRAIN)
@@ -586,7 +598,7 @@ def main(argv):
             figures["latency"] = latency(build, holdsb, sigs_small, small, rate)
         if "drain" in PHASES:
             figures["drain"] = drain(build, holdsb, sigs_small,
-                                     large if DRAIN_SIZE == "50k" else small)
+                                     drain_message(base, small, large))
     finally:
         for sb in (alone, holdsb):
             if sb is not None:

@@ -78,7 +78,7 @@ PKGS		 = libconfuse gmime-3.0 libclamav zlib libpcre2-8 libseccomp \
 		   libarchive libmagic libxml-2.0 libytnef
 PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 libpq 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) libpq 2>/dev/null) -ldb-5.3 -ldl -pthread
-TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) libpq 2>/dev/null)
 CONFUSE_LIBS	:= $(shell pkg-config --libs libconfuse 2>/dev/null)
 GMIME_LIBS	:= $(shell pkg-config --libs gmime-3.0 2>/dev/null)
 SECCOMP_LIBS	:= $(shell pkg-config --libs libseccomp 2>/dev/null)
@@ -116,11 +116,11 @@ PLUGIN_CFLAGS	 = -std=gnu11 $(WARN) -D_GNU_SOURCE \
 		   -fvisibility=hidden
 PLUGIN_LDFLAGS	 = -shared -Wl,--no-undefined
 PLUGIN_LIBS_clamav	:= $(shell pkg-config --libs libclamav 2>/dev/null)
-PLUGIN_LIBS_attachments	:= $(shell pkg-config --libs libmagic libarchive libytnef 2>/dev/null)
+PLUGIN_LIBS_attachments	:= $(shell pkg-config --libs libmagic libarchive libytnef libpcre2-8 2>/dev/null)
 PLUGIN_LIBS_headers	:= $(shell pkg-config --libs libpcre2-8 2>/dev/null)
 PLUGIN_LIBS_html	:= $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 PLUGIN_CFLAGS_clamav	:= $(shell pkg-config --cflags libclamav 2>/dev/null)
-PLUGIN_CFLAGS_attachments := $(shell pkg-config --cflags libmagic libarchive libytnef 2>/dev/null)
+PLUGIN_CFLAGS_attachments := $(shell pkg-config --cflags libmagic libarchive libytnef libpcre2-8 2>/dev/null)
 PLUGIN_CFLAGS_headers	:= $(shell pkg-config --cflags libpcre2-8 2>/dev/null)
 PLUGIN_CFLAGS_html	:= $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 # The test plugin smuggle plays a worker taken over and speaks the

@@ -86,9 +86,12 @@
 #include <string.h>
 #include <strings.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <magic.h>
+#include <pcre2.h>
 /* last: its headers define BYTE, WORD, DWORD and ULONG as macros */
 #include <ytnef.h>
 
@@ -100,6 +103,10 @@
 #define NAME_SHOWN	120	/* bytes of a name put in a reason */
 #define UU_MAX_NAMES	100	/* uuencoded files looked at in one part */
 #define TNEF_SIGNATURE	0x223e9f78u	/* MS-OXTNEF 2.1.3.1, little-endian */
+#define FR_MAX_RULES	10000	/* lines of a rule file */
+#define FR_MAX_LINE	4096	/* bytes of one line */
+#define FR_MATCH_LIMIT	100000	/* PCRE2's limits per match */
+#define FR_DEPTH_LIMIT	1000
 
 static const struct hs_plugin_option att_options[] = {
 	{ "deny_extensions", HS_OPT_LIST,
@@ -173,6 +180,15 @@ static const struct hs_plugin_option att_options[] = {
 	{ "max_total_attachment_size", HS_OPT_SIZE, "0",
 	    "a message whose attachments, decoded, add up to more than this is "
 	    "blocked (0: no limit)" },
+	{ "filename_rules", HS_OPT_STR, "",
+	    "a file of rules on attachment names in MailScanner's "
+	    "filename.rules format (allow or deny, a regular expression, a log "
+	    "text, a report text; tab-separated); the first match decides, "
+	    "before deny_extensions" },
+	{ "filetype_rules", HS_OPT_STR, "",
+	    "the same on libmagic's description of an attachment's content "
+	    "(as file(1) prints it); the first match decides, before "
+	    "deny_types" },
 	{ "max_depth", HS_OPT_INT, "20",
 	    "MIME nesting looked into; deeper is scan-failed (at most 32)" },
 	{ "max_parts", HS_OPT_INT, "1000",
@@ -246,7 +262,25 @@ struct typepat {
 	const char	*label;		/* the short name, or NULL */
 };
 
+/* One line of a rule file: allow or deny what the expression matches. */
+struct frule {
+	bool		 deny;
+	pcre2_code	*re;
+	char		*text;		/* the report text, else the log text */
+	unsigned	 line;
+};
+
+struct frules {
+	struct frule	*v;
+	size_t		 n;
+};
+
 struct rules {
+	struct frules	 fname, ftype;
+	magic_t		 describe;	/* libmagic in description mode, for
+					   filetype_rules; loaded before any
+					   fork */
+	pcre2_match_context *mctx;
 	struct words	 deny, allow, docs;
 	struct typepat	*types;
 	size_t		 ntypes;
@@ -263,6 +297,7 @@ struct rules {
 struct att {
 	const struct hs_host *host;
 	struct rules	*rules;
+	char		 error[600];	/* a rule file's error, for error_r */
 	magic_t		 magic;		/* loaded in init, before any fork */
 };
 /* --- options --------------------------------------------------------------- */
@@ -322,6 +357,225 @@ words_has(const struct words *w, const char *s, size_t len)
 	return (false);
 }
 
+/* --- rule files ------------------------------------------------------------ */
+
+static void
+frules_free(struct frules *f)
+{
+	size_t	 i;
+
+	for (i = 0; i < f->n; i++) {
+		pcre2_code_free(f->v[i].re);
+		free(f->v[i].text);
+	}
+	free(f->v);
+	f->v = NULL;
+	f->n = 0;
+}
+
+/* The next tab-separated field of *p (runs of tabs separate), or NULL. */
+static char *
+fr_field(char **p)
+{
+	char	*s = *p, *e;
+
+	s += strspn(s, "\t");
+	if (*s == '\0')
+		return (NULL);
+	e = s + strcspn(s, "\t");
+	if (*e != '\0')
+		*e++ = '\0';
+	*p = e;
+	return (s);
+}
+
+/*
+ * One line: ACTION <tab> REGEX <tab> LOG-TEXT <tab> REPORT-TEXT, as
+ * MailScanner's filename.rules and filetype.rules have them ("-" for no
+ * text). 0, 1 for a line without a rule, or -1 with why filled.
+ */
+static int
+fr_line(char *line, unsigned lineno, struct frule *fr, char *why, size_t size)
+{
+	char		*p = line, *action, *re, *logt, *report, *text;
+	int		 err;
+	PCRE2_SIZE	 off;
+
+	line[strcspn(line, "\r\n")] = '\0';
+	p += strspn(p, " \t");
+	if (*p == '\0' || *p == '#')
+		return (1);
+	if ((action = fr_field(&p)) == NULL || (re = fr_field(&p)) == NULL) {
+		(void)snprintf(why, size, "line %u: want ACTION, a tab and a "
+		    "regular expression (then a log text and a report text)",
+		    lineno);
+		return (-1);
+	}
+	logt = fr_field(&p);
+	report = fr_field(&p);
+	action[strcspn(action, " ")] = '\0';
+	if (strcasecmp(action, "allow") == 0)
+		fr->deny = false;
+	else if (strcasecmp(action, "deny") == 0 ||
+	    strcasecmp(action, "deny+delete") == 0)
+		fr->deny = true;
+	else {
+		(void)snprintf(why, size, "line %u: action \"%.40s\": use "
+		    "allow, deny or deny+delete (rename is not supported: "
+		    "deny, and deliver-cleaned removes the attachment)", lineno,
+		    action);
+		return (-1);
+	}
+	fr->re = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+	    PCRE2_CASELESS, &err, &off, NULL);
+	if (fr->re == NULL) {
+		PCRE2_UCHAR	 msg[160];
+
+		(void)pcre2_get_error_message(err, msg, sizeof(msg));
+		(void)snprintf(why, size, "line %u: regular expression at "
+		    "offset %zu: %s", lineno, (size_t)off, (char *)msg);
+		return (-1);
+	}
+	text = report != NULL && strcmp(report, "-") != 0 ? report :
+	    logt != NULL && strcmp(logt, "-") != 0 ? logt : NULL;
+	fr->text = text != NULL ? strdup(text) : NULL;
+	if (text != NULL && fr->text == NULL) {
+		pcre2_code_free(fr->re);
+		(void)snprintf(why, size, "out of memory");
+		return (-1);
+	}
+	fr->line = lineno;
+	return (0);
+}
+
+/* Read a rule file into f; -1 with "path: line N: why" in why. */
+static int
+frules_load(const char *path, struct frules *f, char *why, size_t size)
+{
+	FILE		*fp;
+	char		 line[FR_MAX_LINE + 2], err[400];
+	unsigned	 lineno = 0;
+	struct frule	 fr, *nv;
+	int		 rc;
+
+	f->v = NULL;
+	f->n = 0;
+	if (path[0] != '/') {
+		(void)snprintf(why, size, "%s: use an absolute path", path);
+		return (-1);
+	}
+	if ((fp = fopen(path, "re")) == NULL) {
+		(void)snprintf(why, size, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			(void)snprintf(err, sizeof(err), "line %u: longer than "
+			    "%d bytes", lineno, FR_MAX_LINE);
+			goto bad;
+		}
+		memset(&fr, 0, sizeof(fr));
+		if ((rc = fr_line(line, lineno, &fr, err, sizeof(err))) < 0)
+			goto bad;
+		if (rc > 0)
+			continue;
+		if (f->n >= FR_MAX_RULES ||
+		    (nv = realloc(f->v, (f->n + 1) * sizeof(*nv))) == NULL) {
+			pcre2_code_free(fr.re);
+			free(fr.text);
+			(void)snprintf(err, sizeof(err), "line %u: more than %d "
+			    "rules, or out of memory", lineno, FR_MAX_RULES);
+			goto bad;
+		}
+		f->v = nv;
+		f->v[f->n++] = fr;
+	}
+	if (ferror(fp)) {
+		(void)snprintf(err, sizeof(err), "read: %s", strerror(errno));
+		goto bad;
+	}
+	(void)fclose(fp);
+	return (0);
+bad:
+	(void)fclose(fp);
+	frules_free(f);
+	(void)snprintf(why, size, "%s: %s", path, err);
+	return (-1);
+}
+
+/*
+ * The first rule of f matching s: 1 denied (why filled), 0 allowed, -1
+ * no rule matched. An expression that hits PCRE2's limits does not match.
+ */
+static int
+frules_judge(const struct rules *r, const struct frules *f, const char *s,
+    size_t len, const char *what, char *why, size_t size)
+{
+	pcre2_match_data *md;
+	size_t		 i;
+	int		 rc;
+
+	if (f->n == 0)
+		return (-1);
+	for (i = 0; i < f->n; i++) {
+		if ((md = pcre2_match_data_create_from_pattern(f->v[i].re,
+		    NULL)) == NULL)
+			return (-1);
+		rc = pcre2_match(f->v[i].re, (PCRE2_SPTR)s, len, 0, 0, md,
+		    r->mctx);
+		pcre2_match_data_free(md);
+		if (rc < 0)
+			continue;
+		if (!f->v[i].deny)
+			return (0);
+		(void)snprintf(why, size, "%s rule line %u%s%s", what,
+		    f->v[i].line, f->v[i].text != NULL ? ": " : "",
+		    f->v[i].text != NULL ? f->v[i].text : "");
+		return (1);
+	}
+	return (-1);
+}
+
+/* filename_rules and filetype_rules, with what filetype_rules needs. */
+static int
+frules_setup(struct rules *r, const struct hs_host *h, char *ebuf,
+    size_t esize, const char **error_r)
+{
+	const char	*fname = h->opt_str(h->host_ctx, "filename_rules");
+	const char	*ftype = h->opt_str(h->host_ctx, "filetype_rules");
+
+	if ((fname == NULL || fname[0] == '\0') &&
+	    (ftype == NULL || ftype[0] == '\0'))
+		return (0);
+	if ((r->mctx = pcre2_match_context_create(NULL)) == NULL) {
+		*error_r = "out of memory";
+		return (-1);
+	}
+	(void)pcre2_set_match_limit(r->mctx, FR_MATCH_LIMIT);
+	(void)pcre2_set_depth_limit(r->mctx, FR_DEPTH_LIMIT);
+	if (fname != NULL && fname[0] != '\0' &&
+	    frules_load(fname, &r->fname, ebuf, esize) < 0) {
+		*error_r = ebuf;
+		return (-1);
+	}
+	if (ftype != NULL && ftype[0] != '\0') {
+		if (frules_load(ftype, &r->ftype, ebuf, esize) < 0) {
+			*error_r = ebuf;
+			return (-1);
+		}
+		/* Loaded here, in the scanner parent, as the MIME one is. */
+		if ((r->describe = magic_open(MAGIC_NONE |
+		    MAGIC_NO_CHECK_COMPRESS)) == NULL ||
+		    magic_load(r->describe, NULL) != 0) {
+			*error_r = "cannot load libmagic's database for "
+			    "filetype_rules (magic_open, magic_load)";
+			return (-1);
+		}
+	}
+	return (0);
+}
+
 static void
 rules_free(struct rules *r)
 {
@@ -329,6 +583,11 @@ rules_free(struct rules *r)
 
 	if (r == NULL)
 		return;
+	frules_free(&r->fname);
+	frules_free(&r->ftype);
+	if (r->describe != NULL)
+		magic_close(r->describe);
+	pcre2_match_context_free(r->mctx);
 	words_free(&r->deny);
 	words_free(&r->allow);
 	words_free(&r->docs);
@@ -484,7 +743,8 @@ policy_option(const struct hs_host *h, const char *name, const char *old,
 }
 
 static struct rules *
-rules_new(const struct hs_host *h, const char **error_r)
+rules_new(const struct hs_host *h, char *ebuf, size_t esize,
+    const char **error_r)
 {
 	struct rules	*r = calloc(1, sizeof(*r));
 	uint64_t	 v;
@@ -502,7 +762,8 @@ rules_new(const struct hs_host *h, const char **error_r)
 		*error_r = "out of memory";
 		goto fail;
 	}
-	if (types_parse(r, h->opt_str(h->host_ctx, "deny_types"), error_r) < 0)
+	if (types_parse(r, h->opt_str(h->host_ctx, "deny_types"), error_r) < 0 ||
+	    frules_setup(r, h, ebuf, esize, error_r) < 0)
 		goto fail;
 	r->double_ext = h->opt_num(h->host_ctx, "deny_double_extensions") != 0;
 	r->uuencode = h->opt_num(h->host_ctx, "scan_uuencode") != 0;
@@ -600,7 +861,7 @@ static bool
 name_blocked(const struct rules *r, const char *name, size_t len,
     const char *where, char *why, size_t size)
 {
-	char		 low[512], show[NAME_SHOWN + 8];
+	char		 low[512], show[NAME_SHOWN + 8], rule[300];
 	const char	*base, *ext, *prev;
 	size_t		 i, n, elen, plen;
 	const char	*nul;
@@ -616,6 +877,18 @@ name_blocked(const struct rules *r, const char *name, size_t len,
 		n--;
 	if (n == 0)
 		return (false);
+	shown(show, sizeof(show), name, len);
+	switch (frules_judge(r, &r->fname, base, n, "filename", rule,
+	    sizeof(rule))) {
+	case 1:
+		(void)snprintf(why, size, "blocked attachment name %s%s (%s)",
+		    show, where, rule);
+		return (true);
+	case 0:
+		return (false);	/* allowed by a rule: the lists are not asked */
+	default:
+		break;
+	}
 	if (n >= sizeof(low)) {	/* keep the end: that is where extensions are */
 		base += n - (sizeof(low) - 1);
 		n = sizeof(low) - 1;
@@ -627,7 +900,6 @@ name_blocked(const struct rules *r, const char *name, size_t len,
 		return (false);
 	elen = n - (size_t)(ext - low) - 1;
 	ext++;
-	shown(show, sizeof(show), name, len);
 	if (r->double_ext && words_has(&r->deny, ext, elen)) {
 		/* the extension before, without blanks around it */
 		for (plen = (size_t)(ext - 1 - low); plen > 0 &&
@@ -687,8 +959,24 @@ static bool
 type_denied(const struct rules *r, const char *mime, const unsigned char *d,
     size_t len, char *desc, size_t size)
 {
+	const char	*d_text;
 	size_t	 i;
 
+	if (r->ftype.n > 0 && r->describe != NULL) {
+		d_text = len == 0 ? "empty" : magic_buffer(r->describe, d,
+		    len < r->magic_bytes ? len : r->magic_bytes);
+		if (d_text == NULL)
+			d_text = "data";
+		switch (frules_judge(r, &r->ftype, d_text, strlen(d_text),
+		    "filetype", desc, size)) {
+		case 1:
+			return (true);
+		case 0:
+			return (false);	/* allowed by a rule */
+		default:
+			break;
+		}
+	}
 	for (i = 0; i < r->ntypes; i++)
 		if (mime_match(r->types[i].mime, mime)) {
 			if (r->types[i].label != NULL)
@@ -1722,7 +2010,14 @@ att_init(const struct hs_host *host, void **ctx_r, const char **error_r)
 		return (-1);
 	}
 	a->host = host;
-	if ((a->rules = rules_new(host, error_r)) == NULL) {
+	if ((a->rules = rules_new(host, a->error, sizeof(a->error),
+	    error_r)) == NULL) {
+		if (*error_r == a->error) {
+			/* The host copies *error_r only after we return. */
+			host->log(host->host_ctx, 1, "%s", a->error);
+			*error_r = "cannot load a rule file (the warning above "
+			    "says why)";
+		}
 		att_free(a);
 		return (-1);
 	}
@@ -1747,7 +2042,8 @@ att_reload(void *ctx, const char **error_r)
 	struct att	*a = ctx;
 	struct rules	*r;
 
-	if ((r = rules_new(a->host, error_r)) == NULL)
+	if ((r = rules_new(a->host, a->error, sizeof(a->error), error_r)) ==
+	    NULL)
 		return (-1);
 	rules_free(a->rules);
 	a->rules = r;

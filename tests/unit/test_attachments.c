@@ -1570,6 +1570,82 @@ test_tnef(void **state)
 	buf_free(&d[1]);
 }
 
+/* --- rule files ------------------------------------------------------------- */
+
+/* A rule file with text in a fresh temporary file; its path in path. */
+static void
+rule_file(char *path, size_t size, const char *text)
+{
+	int	 fd;
+
+	(void)snprintf(path, size, "/tmp/test_attachments.rules.XXXXXX");
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(close(fd), 0);
+}
+
+static void
+test_rule_files(void **state)
+{
+	char		 names[PATH_MAX], types[PATH_MAX], o1[PATH_MAX + 20],
+			 o2[PATH_MAX + 20];
+	struct plugin	*p;
+	struct hs_result r;
+
+	(void)state;
+	rule_file(names, sizeof(names),
+	    "# MailScanner's filename.rules, tab-separated\n"
+	    "\n"
+	    "allow\t^ok\\.exe$\t-\t-\n"
+	    "deny\t\\.exe$\tWindows executable\tExecutables are not allowed\n"
+	    "deny+delete\t^invoice.*\\.zip$\tFake invoice\t-\n");
+	rule_file(types, sizeof(types),
+	    "allow\tELF 64-bit LSB pie executable\t-\t-\n"
+	    "deny\tELF\tELF binary\tNo programs, please\n");
+	(void)snprintf(o1, sizeof(o1), "filename_rules=%s", names);
+	(void)snprintf(o2, sizeof(o2), "filetype_rules=%s", types);
+
+	p = load(o1, NULL);
+	/* an allow rule: the extension lists are not asked */
+	assert_int_equal(name_verdict(p, "OK.EXE", &r), HS_CLEAN);
+	assert_int_equal(name_verdict(p, "run.exe", &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "blocked attachment name run.exe "
+	    "(filename rule line 4: Executables are not allowed)");
+	/* the log text when there is no report text */
+	assert_int_equal(name_verdict(p, "Invoice-2026.zip", &r), HS_BLOCKED);
+	assert_reason(&r, "filename rule line 5: Fake invoice");
+	/* no rule matches: deny_extensions still applies */
+	assert_int_equal(name_verdict(p, "setup.scr", &r), HS_BLOCKED);
+	assert_reason(&r, "denied extension .scr");
+	assert_int_equal(name_verdict(p, "notes.txt", &r), HS_CLEAN);
+	plugin_free(&p);
+
+	/* deny_types does not list elf: the filetype rule blocks it */
+	p = load(o2, "deny_types=pe", NULL);
+	assert_int_equal(scan_part(p, "data.bin", "application/octet-stream",
+	    elf, sizeof(elf), &r), HS_BLOCKED);
+	assert_reason(&r, "filetype rule line 2: No programs, please");
+	assert_int_equal(scan_part(p, "notes.txt", "text/plain", "hello\n", 6,
+	    &r), HS_CLEAN);
+	plugin_free(&p);
+
+	(void)unlink(names);
+	(void)unlink(types);
+	/* refused: a file that is not there, a relative path, bad lines */
+	init_refuses("filename_rules", names, "cannot load a rule file");
+	init_refuses("filetype_rules", "rules/filetype.rules",
+	    "cannot load a rule file");
+	rule_file(names, sizeof(names), "rename\t\\.exe$\t-\t-\n");
+	init_refuses("filename_rules", names, "cannot load a rule file");
+	(void)unlink(names);
+	rule_file(names, sizeof(names), "deny\t(unclosed\t-\t-\n");
+	init_refuses("filename_rules", names, "cannot load a rule file");
+	(void)unlink(names);
+	rule_file(names, sizeof(names), "deny\n");
+	init_refuses("filename_rules", names, "cannot load a rule file");
+	(void)unlink(names);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1592,6 +1668,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_unscannable_messages),
 		cmocka_unit_test(test_size_limits),
 		cmocka_unit_test(test_tnef),
+		cmocka_unit_test(test_rule_files),
 	};
 	char		 self[PATH_MAX];
 	ssize_t		 n;

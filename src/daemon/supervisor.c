@@ -161,7 +161,7 @@ exec_scanner(const struct supervisor *sv, int ctl, pid_t supervisor)
 	char		*argv[24];
 	sigset_t	 none;
 	int		 n = 0, logfd = s->log_stderr ? -1 : log_file_fd();
-	int		 keep[2];
+	int		 keep[2], nul;
 
 	/*
 	 * log_file: the scanner program logs to the file holdscand opened
@@ -175,6 +175,17 @@ exec_scanner(const struct supervisor *sv, int ctl, pid_t supervisor)
 		hs_fatal(EX_OSERR, "supervisor: descriptor %d", SCANNER_CTL_FD);
 	if (logfd >= 0 && wire_fd_at(logfd, SCANNER_LOG_FD) < 0)
 		hs_fatal(EX_OSERR, "supervisor: descriptor %d", SCANNER_LOG_FD);
+	/*
+	 * The scanner program writes nothing to stdin or stdout; a library
+	 * in a worker that prints there (libytnef prints what it finds in
+	 * a broken winmail.dat) must reach neither our log nor a terminal.
+	 * stderr stays: the scanner program logs there without log_file.
+	 */
+	if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+	    dup2(nul, STDIN_FILENO) < 0 || dup2(nul, STDOUT_FILENO) < 0)
+		hs_fatal(EX_OSERR, "supervisor: /dev/null");
+	if (nul > STDERR_FILENO)
+		(void)close(nul);
 	/* 3 and 4 alone: nothing of ours is left for the scanner program. */
 	keep[0] = SCANNER_CTL_FD;
 	keep[1] = logfd >= 0 ? SCANNER_LOG_FD : -1;

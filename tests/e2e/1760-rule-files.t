@@ -14,7 +14,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 11
+plan 12
 
 SRC=$(cd "$HS_LIB/../.." && pwd)
 sb_start A || bail_out "sandbox did not start"
@@ -113,6 +113,18 @@ check 'the rules running go on: the next .docm is quarantined' \
     wait_until 60 at_least 4 quarantined
 check_eq 'by the same rule' "$(grep -c 'action=quarantine verdict=blocked reason="blocked attachment name budget.docm (filename rule line 10: ' "$A_HS_LOG")" 2
 check 'holdscand is still running' hs_alive A
+# stdout_null - every worker's stdin and stdout are /dev/null, not
+# holdscand's (here its log): libytnef prints to stdout
+stdout_null() {
+	_sn_w=$(hs_workers A)
+	[ -n "$_sn_w" ] || return 1
+	for _sn_p in $_sn_w; do
+		[ "$(readlink "/proc/$_sn_p/fd/1")" = /dev/null ] &&
+		    [ "$(readlink "/proc/$_sn_p/fd/0")" = /dev/null ] || return 1
+	done
+}
+check "the workers' stdin and stdout are /dev/null, not holdscand's" \
+    stdout_null
 hs_stop A
 
 done_testing

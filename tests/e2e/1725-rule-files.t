@@ -1,5 +1,5 @@
 #!/bin/sh
-# 1760-rule-files.t - MailScanner-format filename and filetype rule files
+# 1725-rule-files.t - MailScanner-format filename and filetype rule files
 # in the attachments plugin (issue 17 item 5), on a real Postfix, with
 # the example files holdscan ships (etc/filename.rules, etc/filetype.rules)
 # and blocked = quarantine.
@@ -31,7 +31,7 @@ import sys
 sys.path.insert(0, os.environ["HS_LIB"])
 from attmail import PE, TEXT, attach, main, multipart  # noqa: E402
 
-B = "=_holdscan_1760"
+B = "=_holdscan_1725"
 
 
 def build(name):

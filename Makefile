@@ -32,6 +32,7 @@ LIBDIR		?= $(PREFIX)/lib/holdscan
 PLUGINDIR	?= $(LIBDIR)/plugins
 MANDIR		?= $(PREFIX)/share/man
 DOCDIR		?= $(PREFIX)/share/doc/holdscan
+WEBDIR		?= $(PREFIX)/share/holdscan/web
 ifeq ($(PREFIX),/usr)
 SYSCONFDIR	?= /etc/holdscan
 SYSTEMDDIR	?= /lib/systemd/system
@@ -77,7 +78,7 @@ SOAK_LONG_RATE	?= 50
 PKGS		 = libconfuse gmime-3.0 libclamav zlib libpcre2-8 libseccomp \
 		   libarchive libmagic libxml-2.0 libytnef
 PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 libpq 2>/dev/null)
-PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) libpq 2>/dev/null) -ldb-5.3 -ldl -pthread
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) libpq libmicrohttpd jansson libsodium libcrypt 2>/dev/null) -ldb-5.3 -ldl -pthread
 TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CONFUSE_LIBS	:= $(shell pkg-config --libs libconfuse 2>/dev/null)
 GMIME_LIBS	:= $(shell pkg-config --libs gmime-3.0 2>/dev/null)
@@ -85,8 +86,19 @@ SECCOMP_LIBS	:= $(shell pkg-config --libs libseccomp 2>/dev/null)
 # libpq (a farm's database, state/pgdb.c) only where the store layer is:
 # holdscand's master and the holdscan tool, never the scanner program.
 PQ_LIBS		:= $(shell pkg-config --libs libpq 2>/dev/null)
-DAEMON_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) -ldb-5.3 -pthread
-TOOL_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) -ldb-5.3 -pthread
+# jansson: holdscand's control socket for the web console speaks JSON;
+# the tool hashes the console's passwords (libcrypt, yescrypt).
+JANSSON_LIBS	:= $(shell pkg-config --libs jansson 2>/dev/null)
+MHD_LIBS	:= $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+SODIUM_LIBS	:= $(shell pkg-config --libs libsodium 2>/dev/null)
+CRYPT_LIBS	:= $(shell pkg-config --libs libcrypt 2>/dev/null)
+DAEMON_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) $(JANSSON_LIBS) -ldb-5.3 -pthread
+TOOL_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) $(CRYPT_LIBS) $(SODIUM_LIBS) \
+		   -ldb-5.3 -pthread
+# holdscan-web: HTTP, JSON, passwords, random tokens; no Berkeley DB, no
+# libpq, nothing of the store.
+WEB_LIBS	 = $(CONFUSE_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(CRYPT_LIBS) \
+		   $(SODIUM_LIBS)
 SCANNER_LIBS	 = $(GMIME_LIBS) $(CONFUSE_LIBS) $(SECCOMP_LIBS) -ldl
 
 WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -100,7 +112,7 @@ HS_CFLAGS	 = -std=gnu11 -pthread $(WARN) $(HS_CPPFLAGS) $(PKG_CFLAGS) -fPIC
 # them): a change of PREFIX (make, then make install PREFIX=/usr) rebuilds
 # these and relinks, nothing else. Any other file that uses HS_SYSCONFDIR,
 # HS_PLUGINDIR or HS_LIBEXECDIR does not compile: it uses common/paths.h.
-PATHS_DEFS	 = -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' \
+PATHS_DEFS	 = -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' -DHS_WEBDIR='"$(WEBDIR)"' \
 		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -DHS_LIBEXECDIR='"$(LIBDIR)"'
 PATHS_CPPFLAGS	 =
 PATHS_SRCS	 = src/common/paths.c plugins/headers.c tests/unit/test_headers.c
@@ -145,8 +157,10 @@ endif
 #	libhs-daemon	daemon/			holdscand
 #	libhs-scanner	scanner/		holdscan-scanner
 #	libhs-tool	tool/			holdscan
+#	libhs-web	web/			holdscan-web (and the tool's
+#						holdscan web user: accounts)
 PROG_SRCS	 = src/daemon/holdscand.c src/tool/holdscan.c \
-		   src/scanner/holdscan-scanner.c
+		   src/scanner/holdscan-scanner.c src/web/holdscan-web.c
 LIB_SRCS	 = $(filter-out $(PROG_SRCS),$(wildcard src/*/*.c))
 layer_srcs	 = $(filter-out $(PROG_SRCS),$(wildcard $(1:%=src/%/*.c)))
 LIB_COMMON	 = $(O)/libhs-common.a
@@ -154,9 +168,10 @@ LIB_STORE	 = $(O)/libhs-store.a
 LIB_DAEMON	 = $(O)/libhs-daemon.a
 LIB_SCANNER	 = $(O)/libhs-scanner.a
 LIB_TOOL	 = $(O)/libhs-tool.a
+LIB_WEB		 = $(O)/libhs-web.a
 # Everything, in link order, for the tests and test tools.
-LIBS_ALL	 = $(LIB_TOOL) $(LIB_DAEMON) $(LIB_SCANNER) $(LIB_STORE) \
-		   $(LIB_COMMON)
+LIBS_ALL	 = $(LIB_TOOL) $(LIB_WEB) $(LIB_DAEMON) $(LIB_SCANNER) \
+		   $(LIB_STORE) $(LIB_COMMON)
 
 PLUGIN_SRCS	 = $(wildcard plugins/*.c)
 PLUGINS		 = $(PLUGIN_SRCS:plugins/%.c=$(O)/plugins/%.so)
@@ -175,7 +190,8 @@ FUZZ_SRCS	 = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES	 = $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 REPLAY_BINS	 = $(FUZZ_SRCS:%.c=$(O)/%-replay)
 
-PROG_BINS	 = $(O)/holdscand $(O)/holdscan $(O)/holdscan-scanner
+PROG_BINS	 = $(O)/holdscand $(O)/holdscan $(O)/holdscan-scanner \
+		   $(O)/holdscan-web
 
 .PHONY: all progs check check-build check-unit check-e2e check-replay \
 	demo bench fuzz torture soak soak-long install clean deps lint FORCE
@@ -188,7 +204,7 @@ progs: $(PROG_BINS) $(PLUGINS) $(TPLUGINS) $(TOOL_BINS) $(FAULT_SOS)
 # those make install installs to: PATHS_SRCS' objects (and only they) are
 # rebuilt when they change.
 PATHS_STAMP	 = $(O)/.paths
-PATHS_NOW	 = $(SYSCONFDIR) $(PLUGINDIR) $(LIBDIR)
+PATHS_NOW	 = $(SYSCONFDIR) $(PLUGINDIR) $(LIBDIR) $(WEBDIR)
 PATHS_OBJS	 = $(PATHS_SRCS:%.c=$(O)/%.o)
 
 $(PATHS_OBJS): $(PATHS_STAMP)
@@ -219,6 +235,7 @@ $(LIB_STORE): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,state quarantine commit)
 $(LIB_DAEMON): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,daemon))
 $(LIB_SCANNER): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,scanner))
 $(LIB_TOOL): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,tool))
+$(LIB_WEB): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,web))
 $(O)/libhs-%.a:
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -229,9 +246,14 @@ $(O)/holdscand: $(O)/src/daemon/holdscand.o $(LIB_DAEMON) $(LIB_STORE) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
-$(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB_TOOL) $(LIB_STORE) $(LIB_COMMON)
+$(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB_TOOL) $(LIB_WEB) $(LIB_STORE) \
+    $(LIB_COMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
+
+$(O)/holdscan-web: $(O)/src/web/holdscan-web.o $(LIB_WEB) $(LIB_COMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(WEB_LIBS)
 
 $(O)/holdscan-scanner: $(O)/src/scanner/holdscan-scanner.o $(LIB_SCANNER) \
     $(LIB_COMMON)
@@ -287,7 +309,9 @@ DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libpcre2-dev libxml2-dev libseccomp-dev libcmocka-dev \
 	   postfix clamav-testfiles postgresql-15 libpq-dev \
 	   swaks spamassassin spamd spamc python3 perl procps iproute2 man-db \
-	   systemd shellcheck cppcheck
+	   systemd shellcheck cppcheck \
+	   libmicrohttpd-dev libjansson-dev libsodium-dev libcrypt-dev \
+	   chromium chromium-driver python3-selenium
 
 deps:
 	$(Q)sh tests/lib/deps.sh $(DEB_PKGS)

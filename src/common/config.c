@@ -200,6 +200,32 @@ static const struct param params[] = {
 	    "the notice to a recipient of quarantined mail" },
 };
 #define NPARAMS	(sizeof(params) / sizeof(params[0]))
+
+/* The web { } section: holdscan-web, and holdscand's control socket for it. */
+static const struct param web_params[] = {
+	{ "listen", P_STR, "127.0.0.1:8025", F(web_listen), NOLIM, NULL,
+	    "ADDRESS:PORT holdscan-web listens on (IPv4 or [IPv6])" },
+	{ "user", P_STR, "holdscan-web", F(web_user), NOLIM, NULL,
+	    "the unprivileged user holdscan-web runs as; holdscand answers it "
+	    "and root only" },
+	{ "control_socket", P_PATH, "/run/holdscan/control.sock",
+	    F(web_control_socket), NOLIM, NULL,
+	    "holdscand's local socket that holdscan-web asks" },
+	{ "document_root", P_PATH, paths_web_root, F(web_document_root),
+	    NOLIM, NULL, "the console's HTML, CSS and JavaScript files" },
+	{ "accounts_file", P_PATH, paths_web_accounts, F(web_accounts_file),
+	    NOLIM, NULL, "the console's accounts (holdscan web user)" },
+	{ "session_lifetime", P_TIME, "8h", F(web_session_lifetime), 60000,
+	    30L * 86400000L, NULL, "a login is valid this long" },
+	{ "login_attempts", P_INT, "5", F(web_login_attempts), 1, 1000, NULL,
+	    "failed logins per account name and per client address in 15 "
+	    "minutes before further tries are refused" },
+	{ "tls_certificate", P_OPTPATH, "", F(web_tls_certificate), NOLIM,
+	    NULL, "PEM certificate (chain) for HTTPS; empty: plain HTTP" },
+	{ "tls_key", P_OPTPATH, "", F(web_tls_key), NOLIM, NULL,
+	    "its PEM private key" },
+};
+#define NWEBPARAMS	(sizeof(web_params) / sizeof(web_params[0]))
 _Static_assert(NPARAMS <= 64, "set_mask holds 64 parameters");
 
 static int
@@ -755,6 +781,27 @@ validate_policy_opt(cfg_t *cfg, cfg_opt_t *opt)
 	return (0);
 }
 
+/* A parameter of the web section, checked and stored as a top-level one. */
+static int
+validate_web_opt(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*name = cfg_opt_name(opt), *value = opt_value(opt), *why;
+	char		 buf[160];
+	size_t		 i;
+
+	if (parsing == NULL || !parsing->strict)
+		return (0);
+	for (i = 0; i < NWEBPARAMS; i++)
+		if (strcmp(web_params[i].name, name) == 0)
+			break;
+	if (i == NWEBPARAMS)
+		return (0);
+	if ((why = param_store(&web_params[i], value, parsing->scratch, buf,
+	    sizeof(buf))) != NULL)
+		cfg_error(cfg, "%s = \"%s\": %s", name, value, why);
+	return (0);
+}
+
 static cfg_opt_t
 str_opt(const char *name, const char *def, cfg_validate_callback_t cb)
 {
@@ -775,7 +822,7 @@ str_opt(const char *name, const char *def, cfg_validate_callback_t cb)
  * without a probe, every name the file uses in plugin sections).
  */
 struct schema {
-	cfg_opt_t	*root, *plugin, *policy, *domain;
+	cfg_opt_t	*root, *plugin, *policy, *domain, *web;
 };
 
 /* Add name to the plugin section's options unless it is there. */
@@ -799,8 +846,8 @@ schema_build(struct schema *sc, const struct load_state *ls, enum pass pass)
 	size_t		 i, n = 0, k;
 	int		 v;
 
-	/* params, scanners, 3 sections, __unknown, end */
-	sc->root = xcalloc(NPARAMS + 6, sizeof(cfg_opt_t));
+	/* params, scanners, 4 sections, __unknown, end */
+	sc->root = xcalloc(NPARAMS + 7, sizeof(cfg_opt_t));
 	for (i = 0; i < NPARAMS; i++)
 		sc->root[n++] = str_opt(params[i].name, params[i].def,
 		    validate_param);
@@ -843,6 +890,15 @@ schema_build(struct schema *sc, const struct load_state *ls, enum pass pass)
 		sc->domain[VERDICT_COUNT] = end;
 	}
 
+	sc->web = xcalloc(NWEBPARAMS + 2, sizeof(cfg_opt_t));
+	for (i = 0; i < NWEBPARAMS; i++)
+		sc->web[i] = str_opt(web_params[i].name, NULL, validate_web_opt);
+	if (!strict) {
+		sc->web[i] = str_opt("__unknown", NULL, NULL);
+		sc->web[i + 1] = end;
+	} else
+		sc->web[i] = end;
+
 	{
 		cfg_flag_t	 f = strict ? CFGF_NONE : CFGF_IGNORE_UNKNOWN;
 		cfg_opt_t	 ps = CFG_SEC("plugin", sc->plugin,
@@ -854,6 +910,11 @@ schema_build(struct schema *sc, const struct load_state *ls, enum pass pass)
 		sc->root[n = NPARAMS + 1] = ps;
 		sc->root[++n] = pol;
 		sc->root[++n] = dom;
+		{
+			cfg_opt_t web = CFG_SEC("web", sc->web, f);
+
+			sc->root[++n] = web;
+		}
 		if (!strict) {
 			sc->root[++n] = str_opt("__unknown", NULL, NULL);
 		}
@@ -868,6 +929,7 @@ schema_free(struct schema *sc)
 	free(sc->plugin);
 	free(sc->policy);
 	free(sc->domain);
+	free(sc->web);
 }
 
 static int
@@ -1020,6 +1082,10 @@ config_new_defaults(void)
 	for (i = 0; i < NEXTRAS; i++)
 		*(char **)((char *)conf + policy_extras[i].off) =
 		    xstrdup(policy_extras[i].def);
+	for (i = 0; i < NWEBPARAMS; i++)
+		if (param_store(&web_params[i], web_params[i].def, conf, buf,
+		    sizeof(buf)) != NULL)
+			abort();
 	return (conf);
 }
 
@@ -1427,6 +1493,10 @@ config_free(struct hs_config **confp)
 	free(conf->scanners_text);
 	for (i = 0; i < NEXTRAS; i++)
 		free(*(char **)((char *)conf + policy_extras[i].off));
+	for (i = 0; i < NWEBPARAMS; i++)
+		if (web_params[i].type == P_STR || web_params[i].type == P_PATH ||
+		    web_params[i].type == P_OPTPATH)
+			free(*(char **)((char *)conf + web_params[i].off));
 	free(conf->file);
 	free(conf->text);
 	free(conf);
@@ -1630,6 +1700,21 @@ config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 			print_value(fp, "    ", policy_extras[i].name, cur);
 	}
 	fprintf(fp, "}\n");
+	{
+		bool	 any = false;
+
+		for (i = 0; i < NWEBPARAMS; i++) {
+			param_format(&web_params[i], conf, val, sizeof(val));
+			if (only_set && strcmp(val, web_params[i].def) == 0)
+				continue;
+			if (!any)
+				fprintf(fp, "web {\n");
+			any = true;
+			print_value(fp, "    ", web_params[i].name, val);
+		}
+		if (any)
+			fprintf(fp, "}\n");
+	}
 	for (i = 0; i < conf->ndomains; i++) {
 		fprintf(fp, "domain %s {\n", conf->domains[i].domain);
 		for (v = 0; v < VERDICT_COUNT; v++)

@@ -140,6 +140,17 @@ struct hs_config {
 	struct hs_config_domain *domains;
 	size_t		 ndomains;
 
+	/* web { }: the web console (holdscan-web) and holdscand's control socket */
+	char	*web_listen;		/* "ADDRESS:PORT" */
+	char	*web_user;		/* holdscan-web's unprivileged user */
+	char	*web_control_socket;	/* holdscand's socket for holdscan-web */
+	char	*web_document_root;	/* the UI's static files */
+	char	*web_accounts_file;	/* holdscan web user add/del/passwd */
+	long	 web_session_lifetime;	/* ms */
+	long	 web_login_attempts;	/* failures per name and per address in 15 min */
+	char	*web_tls_certificate;	/* PEM; "" : plain HTTP */
+	char	*web_tls_key;
+
 	/* private: which parameters the file set (bit i = params[i]) */
 	unsigned long long set_mask;
 };

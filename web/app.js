@@ -21,7 +21,7 @@
       else if (k === 'class') e.className = v;
       else if (v !== null && v !== undefined && v !== false) e.setAttribute(k, v === true ? '' : v);
     }
-    for (const k of kids.flat()) {
+    for (const k of kids.flat(Infinity)) {
       if (k === null || k === undefined) continue;
       e.appendChild(typeof k === 'object' ? k : document.createTextNode(String(k)));
     }

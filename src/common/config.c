@@ -215,11 +215,11 @@ static const struct param web_params[] = {
 	    NOLIM, NULL, "the console's HTML, CSS and JavaScript files" },
 	{ "accounts_file", P_PATH, paths_web_accounts, F(web_accounts_file),
 	    NOLIM, NULL, "the console's accounts (holdscan web user)" },
-	{ "session_lifetime", P_TIME, "8h", F(web_session_lifetime), 60000,
+	{ "session_lifetime", P_TIME, "8h", F(web_session_lifetime), 1000,
 	    30L * 86400000L, NULL, "a login is valid this long" },
 	{ "login_attempts", P_INT, "5", F(web_login_attempts), 1, 1000, NULL,
-	    "failed logins per account name and per client address in 15 "
-	    "minutes before further tries are refused" },
+	    "failed logins per account name in 15 minutes before further "
+	    "tries are refused (per client address: four times as many)" },
 	{ "tls_certificate", P_OPTPATH, "", F(web_tls_certificate), NOLIM,
 	    NULL, "PEM certificate (chain) for HTTPS; empty: plain HTTP" },
 	{ "tls_key", P_OPTPATH, "", F(web_tls_key), NOLIM, NULL,

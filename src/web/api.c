@@ -259,8 +259,11 @@ h_login(struct call *c)
 	}
 	(void)snprintf(kname, sizeof(kname), "name:%s", name);
 	(void)snprintf(kaddr, sizeof(kaddr), "addr:%s", c->client);
-	if (sessions_throttled(c->w->sessions, kname, now) ||
-	    sessions_throttled(c->w->sessions, kaddr, now)) {
+	/* An address may be many people's (NAT): it gets four times as many. */
+	if (sessions_throttled(c->w->sessions, kname,
+	    c->w->conf->web_login_attempts, now) ||
+	    sessions_throttled(c->w->sessions, kaddr,
+	    4 * c->w->conf->web_login_attempts, now)) {
 		hs_warnx("web: login refused user=%s client=%s: too many "
 		    "failures", name, c->client);
 		call_error(c, 429, "too many failed logins; try again in 15 "

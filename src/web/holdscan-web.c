@@ -200,8 +200,7 @@ main(int argc, char **argv)
 	}
 	lfd = listen_on(conf->web_listen);
 	become_web_user(conf->web_user);
-	w.sessions = sessions_new(conf->web_session_lifetime / 1000,
-	    conf->web_login_attempts);
+	w.sessions = sessions_new(conf->web_session_lifetime / 1000);
 	web_accounts_refresh(&w);
 	if (w.accounts == NULL || w.accounts->n == 0)
 		hs_warnx("web: no accounts in %s yet (holdscan web user add)",

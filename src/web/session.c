@@ -38,20 +38,18 @@ struct sessions {
 	struct session	*v;
 	size_t		 n;
 	long		 lifetime;
-	long		 limit;
 	struct attempt	 att[ATTEMPTS_MAX];
 	size_t		 natt;
 };
 
 struct sessions *
-sessions_new(long lifetime_s, long attempts)
+sessions_new(long lifetime_s)
 {
 	struct sessions	*s = xcalloc(1, sizeof(*s));
 
 	if (sodium_init() < 0)
 		abort();	/* no source of randomness: nothing is safe */
 	s->lifetime = lifetime_s;
-	s->limit = attempts;
 	return (s);
 }
 
@@ -168,11 +166,11 @@ attempt_find(struct sessions *s, const char *key, time_t now)
 }
 
 bool
-sessions_throttled(struct sessions *s, const char *key, time_t now)
+sessions_throttled(struct sessions *s, const char *key, long limit, time_t now)
 {
 	struct attempt	*a = attempt_find(s, key, now);
 
-	return (a != NULL && a->n >= s->limit);
+	return (a != NULL && a->n >= limit);
 }
 
 void

@@ -26,7 +26,7 @@ struct session {
 
 struct sessions;
 
-struct sessions *sessions_new(long lifetime_s, long attempts);
+struct sessions *sessions_new(long lifetime_s);
 void	 sessions_free(struct sessions **s);
 /*
  * sessions_create() starts a session for name (the oldest is dropped
@@ -42,10 +42,11 @@ void	 sessions_destroy(struct sessions *s, const char *token);
 bool	 sessions_csrf_ok(const struct session *se, const char *header);
 /*
  * Failed logins, by key ("name:alice", "addr:192.0.2.1"):
- * sessions_throttled() is true when key failed attempts times or more in
+ * sessions_throttled() is true when key failed limit times or more in
  * the last SESSION_WINDOW seconds; sessions_failed() counts one more.
  */
-bool	 sessions_throttled(struct sessions *s, const char *key, time_t now);
+bool	 sessions_throttled(struct sessions *s, const char *key, long limit,
+	    time_t now);
 void	 sessions_failed(struct sessions *s, const char *key, time_t now);
 /* Sessions open now (tests). */
 size_t	 sessions_count(const struct sessions *s);

@@ -966,12 +966,10 @@ serve(struct control *ctl, int fd, struct commit_ctx *c, struct quarantine *q,
 	if ((text = json_dumps(r.reply, JSON_COMPACT)) != NULL) {
 		size_t	 n = strlen(text);
 
-		text = realloc(text, n + 2);
-		if (text != NULL) {
-			text[n] = '\n';
-			text[n + 1] = '\0';
-			send_reply(fd, text, r.pass_fd);
-		}
+		text = xreallocarray(text, n + 2, 1);
+		text[n] = '\n';
+		text[n + 1] = '\0';
+		send_reply(fd, text, r.pass_fd);
 		free(text);
 	}
 	if (r.pass_fd >= 0)

@@ -111,7 +111,7 @@ alice domain domain=a.example
 bob user address=$BOB
 carol user address=carol@c.example"
 check_eq "the file: root's, group daemon, 0640, yescrypt hashes" \
-    "$(stat -c '%U %G %a' "$WD/web-users") $(grep -c ':\$y\$' "$WD/web-users")" \
+    "$(stat -c '%U %G %a' "$WD/web-users") $(grep -c ':[$]y[$]' "$WD/web-users")" \
     "root daemon 640 4"
 check_eq "no password is in the file" "$(grep -c "$PW" "$WD/web-users")" 0
 echo "$PW" | hw dup add alice --role admin

@@ -421,8 +421,10 @@ lint:
 PATH_SED	 = -e 's|/usr/local/etc/holdscan|$(SYSCONFDIR)|g' \
 		   -e 's|/usr/local/lib/holdscan/plugins|$(PLUGINDIR)|g' \
 		   -e 's|/usr/local/lib/holdscan|$(LIBDIR)|g' \
-		   -e 's|/usr/local/share/doc/holdscan|$(DOCDIR)|g'
+		   -e 's|/usr/local/share/doc/holdscan|$(DOCDIR)|g' \
+		   -e 's|/usr/local/share/holdscan/web|$(WEBDIR)|g'
 INIT_SED	 = -e 's|/usr/sbin/holdscand|$(SBINDIR)/holdscand|g' \
+		   -e 's|/usr/sbin/holdscan-web|$(SBINDIR)/holdscan-web|g' \
 		   -e 's|/usr/bin/holdscan |$(BINDIR)/holdscan |g' \
 		   -e 's|/etc/holdscan/|$(SYSCONFDIR)/|g' \
 		   -e 's|^User=postfix$$|User=$(MAIL_OWNER)|' \
@@ -431,22 +433,26 @@ INIT_SED	 = -e 's|/usr/sbin/holdscand|$(SBINDIR)/holdscand|g' \
 ETC_FILES	 = $(shell find etc -type f | sort)
 MAN_PAGES	 = $(wildcard doc/*.[158])
 UNITS		 = init/holdscand.service init/holdscan-expire.service \
-		   init/holdscan-expire.timer
+		   init/holdscan-expire.timer init/holdscan-web.service
+WEB_FILES	 = $(wildcard web/*.html web/*.js web/*.css web/*.svg)
 
 # A configuration file that is already there is never overwritten: when
 # it differs from the new one, the new one is installed beside it as
 # FILE.dist (dpkg keeps an edited conffile the same way, as .dpkg-dist).
-# The scanners' user, worker_user's default holdscan (a system user and
-# group of its own, no home, no login shell: never nobody, which other
-# daemons share), is created unless it exists; not with DESTDIR, whose
+# The scanners' user, worker_user's default holdscan, and the web
+# console's, web { user }'s default holdscan-web (system users and groups
+# of their own, no home, no login shell: never nobody, which other
+# daemons share), are created unless they exist; not with DESTDIR, whose
 # tree is installed elsewhere.
 install: progs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(INITDIR) \
-	    $(DESTDIR)$(CRONDIR)
+	    $(DESTDIR)$(CRONDIR) $(DESTDIR)$(WEBDIR)
 	install -m 0755 $(O)/holdscand $(DESTDIR)$(SBINDIR)/holdscand
+	install -m 0755 $(O)/holdscan-web $(DESTDIR)$(SBINDIR)/holdscan-web
+	install -m 0644 $(WEB_FILES) $(DESTDIR)$(WEBDIR)/
 	install -m 0755 $(O)/holdscan $(DESTDIR)$(BINDIR)/holdscan
 	install -m 0755 $(O)/holdscan-scanner $(DESTDIR)$(LIBDIR)/holdscan-scanner
 	$(if $(PLUGINS),install -m 0644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/)
@@ -468,7 +474,7 @@ install: progs
 	    dst=$(DESTDIR)$(MANDIR)/man$${f##*.}/$${f#doc/}; \
 	    sed $(PATH_SED) "$$f" >"$$dst"; chmod 0644 "$$dst"; \
 	done
-	install -m 0644 README.md doc/quickstart.md doc/farm.md \
+	install -m 0644 README.md doc/quickstart.md doc/farm.md doc/web.md \
 	    $(DESTDIR)$(DOCDIR)/
 	@set -e; for f in $(UNITS); do \
 	    dst=$(DESTDIR)$(SYSTEMDDIR)/$${f#init/}; \
@@ -476,6 +482,8 @@ install: progs
 	done
 	sed $(INIT_SED) init/holdscand.init >$(DESTDIR)$(INITDIR)/holdscand
 	chmod 0755 $(DESTDIR)$(INITDIR)/holdscand
+	sed $(INIT_SED) init/holdscan-web.init >$(DESTDIR)$(INITDIR)/holdscan-web
+	chmod 0755 $(DESTDIR)$(INITDIR)/holdscan-web
 	install -d $(DESTDIR)$(CRONDIR)
 	sed $(INIT_SED) init/holdscan.cron >$(DESTDIR)$(CRONDIR)/holdscan
 	chmod 0644 $(DESTDIR)$(CRONDIR)/holdscan
@@ -484,17 +492,19 @@ install: progs
 	    echo "chown $(MAIL_OWNER): $(STATEDIR) $(QUARANTINEDIR)"; \
 	    chown $(MAIL_OWNER): $(STATEDIR) $(QUARANTINEDIR); \
 	fi
-	@if [ -z "$(DESTDIR)" ] && ! id -u holdscan >/dev/null 2>&1; then \
-	    if command -v adduser >/dev/null 2>&1; then \
-		echo "adduser --system --group --no-create-home holdscan"; \
-		adduser --quiet --system --group --no-create-home holdscan; \
-	    else \
-		echo "useradd --system --user-group --no-create-home" \
-		    "--home-dir /nonexistent --shell /usr/sbin/nologin holdscan"; \
-		useradd --system --user-group --no-create-home \
-		    --home-dir /nonexistent --shell /usr/sbin/nologin holdscan; \
+	@set -e; for u in holdscan holdscan-web; do \
+	    if [ -z "$(DESTDIR)" ] && ! id -u $$u >/dev/null 2>&1; then \
+		if command -v adduser >/dev/null 2>&1; then \
+		    echo "adduser --system --group --no-create-home $$u"; \
+		    adduser --quiet --system --group --no-create-home $$u; \
+		else \
+		    echo "useradd --system --user-group --no-create-home" \
+			"--home-dir /nonexistent --shell /usr/sbin/nologin $$u"; \
+		    useradd --system --user-group --no-create-home \
+			--home-dir /nonexistent --shell /usr/sbin/nologin $$u; \
+		fi; \
 	    fi; \
-	fi
+	done
 
 clean:
 	rm -rf build

@@ -148,7 +148,7 @@ main(int argc, char **argv)
 	unsigned	 flags;
 	int		 ch, sig, verbose = 0, lfd;
 
-	while ((ch = getopt_long(argc, argv, "c:fv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config_path = optarg;

@@ -187,7 +187,8 @@
     main.appendChild(el('div', { class: 'actions' },
       el('button', { type: 'button', id: 'bulk-release', onclick: () => bulk('release') }, 'Release selected'),
       el('button', { type: 'button', id: 'bulk-delete', class: 'danger', onclick: () => bulk('delete') }, 'Delete selected'),
-      el('span', { id: 'qcount' }, r.total + ' message(s)')));
+      el('span', { id: 'qcount' }, r.total + ' message(s)' +
+        (r.partial ? ' (the search stopped early: narrow the filters)' : ''))));
     main.appendChild(table);
     main.appendChild(pager(r.offset, r.items.length, r.total > r.offset + r.items.length, (o) => { qstate.offset = o; showQuarantine(); }, qstate.limit));
   }
@@ -203,7 +204,8 @@
     return el('dl', { class: 'kv' }, pairs.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v === undefined || v === null ? '' : v)]));
   }
 
-  async function showMessage(id) {
+  // showMessage(id, said): the message as it is now, and what the last action said.
+  async function showMessage(id, said) {
     clear(main);
     let r;
     try { r = await api('GET', '/api/quarantine/' + encodeURIComponent(id)); } catch (e) {
@@ -212,17 +214,19 @@
       return;
     }
     const q = r.entry;
-    const result = el('p', { class: 'result', id: 'action-result' });
+    const result = el('p', { class: 'result', id: 'action-result' }, said || '');
     const act = async (action, body) => {
+      let text;
       try {
         const a = await api('POST', '/api/quarantine/' + encodeURIComponent(q.id) + '/' + action, body || {});
         if (action === 'release') {
-          result.textContent = a.outcome === 'done' ? 'Released as ' + a.new_id + '.' :
+          text = a.outcome === 'done' ? 'Released as ' + a.new_id + '.' :
             'Already released' + (a.new_id ? ' (as ' + a.new_id + ')' : '') + '.';
         } else {
-          result.textContent = a.outcome === 'done' ? 'Deleted.' : 'Already deleted.';
+          text = a.outcome === 'done' ? 'Deleted.' : 'Already deleted.';
         }
-      } catch (e) { result.textContent = e.message; }
+      } catch (e) { text = e.message; }
+      showMessage(q.id, text);
     };
     const to = el('input', { id: 'release-to', size: 40, placeholder: 'other@example.org, ...' });
     main.append(
@@ -277,6 +281,7 @@
         el('td', {}, when(m.time)), el('td', {}, m.orig_id), el('td', {}, m.sender || '<>'),
         el('td', {}, m.recipients.join(', ')), el('td', { class: 'subject' }, m.subject),
         el('td', { class: 'verdict-' + m.verdict }, m.verdict), el('td', {}, m.action))))));
+    if (r.partial) main.appendChild(el('p', { class: 'error-text' }, 'The search stopped early: narrow the filters.'));
     main.appendChild(pager(r.offset, r.items.length, r.more, (o) => { lstate.offset = o; showLog(); }, lstate.limit));
   }
 
@@ -350,7 +355,8 @@
       el('button', { type: 'button', id: 'stats-7d', class: statsHours === 168 ? 'primary' : '', onclick: () => { statsHours = 168; showStats(); } }, 'Last 7 days')));
     let r;
     try { r = await api('GET', '/api/stats' + query({ hours: statsHours })); } catch (e) { flash(e.message, true); return; }
-    main.appendChild(el('h2', {}, 'Messages per hour by verdict (' + r.total + ' in all)'));
+    main.appendChild(el('h2', {}, 'Messages per hour by verdict (' + r.total + ' in all' +
+      (r.partial ? '; the oldest hours are incomplete' : '') + ')'));
     main.appendChild(barChart(r.hours));
     main.appendChild(el('div', { class: 'legend' }, VERDICTS.map((v) => {
       const i = el('i', {});

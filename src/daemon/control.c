@@ -392,10 +392,16 @@ void
 control_run(struct control *ctl, struct commit_ctx *c, struct quarantine *q,
     struct msglog *ml, const struct hs_config *conf)
 {
-	int	 fd, n;
+	struct timespec	 t0, t;
+	int		 fd, n;
 
-	/* A bounded number per round: the loop has other work too. */
+	/* A bounded number and time per round: the loop has other work too. */
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (n = 0; n < 16; n++) {
+		(void)clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) /
+		    1000000 > CONTROL_ROUND_MS)
+			return;		/* the rest wait for the next round */
 		if ((fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)

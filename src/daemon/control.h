@@ -21,8 +21,16 @@ struct quarantine;
 
 /* Longest request line; longer ones are refused. */
 #define CONTROL_REQUEST_MAX	(64 * 1024)
-/* A peer has this long to send its request and take the answer (ms). */
-#define CONTROL_IO_MS		2000
+/* A peer has this long to send its request, and to take the answer (ms). */
+#define CONTROL_IO_MS		1000
+/* No new connection is taken in a round of the loop after this long (ms). */
+#define CONTROL_ROUND_MS	500
+/*
+ * Records (or quarantine entries) one request may walk, at most: an
+ * answer past it says "partial", and mail never waits long for the
+ * console.
+ */
+#define CONTROL_WALK_MAX	200000
 
 /*
  * control_open() (as root, before the privileges are dropped) creates the

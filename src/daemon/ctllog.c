@@ -27,6 +27,7 @@
 #include "common/metrics.h"
 #include "common/verdict.h"
 #include "common/xalloc.h"
+#include "daemon/control.h"
 #include "daemon/ctlreq.h"
 #include "state/msglog.h"
 
@@ -73,8 +74,8 @@ struct llister {
 	struct creq	*r;
 	const char	*subject;
 	const char	*id;
-	long long	 offset, limit, seen;
-	bool		 more;
+	long long	 offset, limit, seen, walked;
+	bool		 more, partial;
 	json_t		*items;
 };
 
@@ -91,6 +92,10 @@ log_each(void *arg, const struct msglog_rec *m)
 {
 	struct llister	*l = arg;
 
+	if (++l->walked > CONTROL_WALK_MAX) {
+		l->partial = l->more = true;
+		return (1);
+	}
 	if (!access_any_ok(&l->r->scope, m->rcpts, m->nrcpts) ||
 	    !contains_ci(m->subject, l->subject) || !names_id(m, l->id))
 		return (0);
@@ -137,6 +142,7 @@ ctl_log(struct creq *r, struct msglog *ml)
 	}
 	(void)json_object_set_new(r->reply, "offset", json_integer(l.offset));
 	(void)json_object_set_new(r->reply, "more", json_boolean(l.more));
+	(void)json_object_set_new(r->reply, "partial", json_boolean(l.partial));
 	(void)json_object_set_new(r->reply, "items", l.items);
 }
 
@@ -267,7 +273,8 @@ struct stats {
 	time_t		 start;
 	long		 hours;
 	long long	(*per_hour)[VERDICT_COUNT];
-	long long	 total;
+	long long	 total, walked;
+	bool		 partial;
 	struct top	*viruses, *blocked, *spammers;
 };
 
@@ -278,6 +285,10 @@ stats_each(void *arg, const struct msglog_rec *m)
 	long		 h;
 	int		 v;
 
+	if (++s->walked > CONTROL_WALK_MAX) {
+		s->partial = true;	/* newest first: the oldest hours are short */
+		return (1);
+	}
 	if (!access_any_ok(&s->r->scope, m->rcpts, m->nrcpts) ||
 	    m->time < s->start)
 		return (0);
@@ -359,6 +370,7 @@ ctl_stats(struct creq *r, struct msglog *ml, const struct hs_config *conf)
 	}
 	(void)json_object_set_new(r->reply, "hours", hours);
 	(void)json_object_set_new(r->reply, "total", json_integer(s.total));
+	(void)json_object_set_new(r->reply, "partial", json_boolean(s.partial));
 	(void)json_object_set_new(r->reply, "top_viruses", top_json(s.viruses));
 	(void)json_object_set_new(r->reply, "top_blocked", top_json(s.blocked));
 	(void)json_object_set_new(r->reply, "top_spam_senders",

@@ -23,6 +23,7 @@
 #include "common/access.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "daemon/control.h"
 #include "daemon/ctlreq.h"
 #include "daemon/qaction.h"
 #include "quarantine/quarantine.h"
@@ -52,7 +53,8 @@ entry_json(const struct quarantine_entry *e)
 struct qlister {
 	struct creq	*r;
 	const char	*subject;
-	long long	 offset, limit, total;
+	long long	 offset, limit, total, walked;
+	bool		 partial;
 	json_t		*items;
 };
 
@@ -67,6 +69,10 @@ qlist_each(void *arg, const struct quarantine_entry *e)
 {
 	struct qlister	*l = arg;
 
+	if (++l->walked > CONTROL_WALK_MAX) {
+		l->partial = true;	/* total counts what was walked */
+		return (1);
+	}
 	if (!access_any_ok(&l->r->scope, (const char *const *)e->rcpts,
 	    e->nrcpts) || !contains_ci(e->subject, l->subject))
 		return (0);
@@ -124,6 +130,7 @@ ctl_qlist(struct creq *r, struct quarantine *q)
 		return;
 	}
 	(void)json_object_set_new(r->reply, "total", json_integer(l.total));
+	(void)json_object_set_new(r->reply, "partial", json_boolean(l.partial));
 	(void)json_object_set_new(r->reply, "offset", json_integer(l.offset));
 	(void)json_object_set_new(r->reply, "items", l.items);
 }

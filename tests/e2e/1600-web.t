@@ -78,7 +78,7 @@ EOF
 CONF="$A_DIR/hs/holdscan.conf"
 hs_run A || bail_out "holdscand did not start"
 
-plan 91
+plan 93
 
 # --- 1. accounts ---------------------------------------------------------------------------
 hw() {
@@ -144,7 +144,7 @@ check_eq "the control socket: mode 0666 (SO_PEERCRED decides)" \
 # --- 2. the API --------------------------------------------------------------------------
 "$HS_PYTHON" "$HS_LIB/webapi.py" checks "http://127.0.0.1:$PORT" "$PW" \
     >"$HS_TMP/api.out" 2>"$HS_TMP/api.err"
-tap_lines "$HS_TMP/api.out" 38 webapi.py
+tap_lines "$HS_TMP/api.out" 40 webapi.py
 kill -0 "$WPID" 2>/dev/null
 ok $? "holdscan-web survived the hostile requests"
 

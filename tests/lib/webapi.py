@@ -109,8 +109,14 @@ def main_checks(base, pw):
           "admin sees the held messages of both domains", (st, len(items)))
     if not a_items or not b_items:
         return
-    b_id = b_items[0]["id"]
-    a_id = a_items[-1]["id"]
+    def by_token(items, token):
+        for e in items:
+            if any(r.startswith(token + ".") for r in e["recipients"]):
+                return e
+        return items[0]
+    b_entry = by_token(b_items, "wb-0")     # bob's
+    b_id = b_entry["id"]
+    a_id = by_token(a_items, "wa-2")["id"]  # the UI works on wa-0, wa-1
 
     alice = Client(base)
     alice.login("alice", pw)
@@ -147,14 +153,14 @@ def main_checks(base, pw):
         doms |= {r.split("@")[-1] for r in m["recipients"]}
     check(st == 200 and doms == {"a.example"}, "alice's message log: a.example only", (st, doms))
     st, j, _ = admin.call("GET", "/api/log?" + urllib.parse.urlencode(
-        {"recipient": b_items[0]["recipients"][0]}))
+        {"recipient": b_entry["recipients"][0]}))
     check(st == 200 and len(j.get("items", [])) == 1 and
           j["items"][0]["quarantine_id"] == b_id,
           "admin finds b's record by recipient", j)
-    st, j, _ = admin.call("GET", "/api/trace/" + b_items[0]["orig_id"])
+    st, j, _ = admin.call("GET", "/api/trace/" + b_entry["orig_id"])
     check(st == 200 and j["items"][0]["quarantine_id"] == b_id and
           "plugins" in j["items"][0], "trace by the old queue id", j)
-    st, j, _ = alice.call("GET", "/api/trace/" + b_items[0]["orig_id"])
+    st, j, _ = alice.call("GET", "/api/trace/" + b_entry["orig_id"])
     check(st == 404, "alice cannot trace it (404)", (st, j))
     st, j, _ = admin.call("GET", "/api/stats?hours=24")
     infected = sum(h.get("infected", 0) for h in j.get("hours", []))
@@ -215,6 +221,16 @@ def main_checks(base, pw):
     st, _, _ = Client(base).login("carol", pw)
     check(sts == [401] * 5 and st == 429,
           "after 5 failed logins the right password is refused (429)", (sts, st))
+
+    # A bulk delete by admin: one known, one not.
+    other_b = by_token(b_items, "wb-1")["id"]
+    st, j, _ = admin.call("POST", "/api/quarantine/bulk",
+                          {"action": "delete", "ids": [other_b, "20990101T000000-NOSUCH"]})
+    res = j.get("results", [{}, {}])
+    check(st == 200 and res[0].get("outcome") == "done" and
+          "error" in res[1], "admin's bulk delete: one done, one not found", j)
+    st, j, _ = admin.call("GET", "/api/quarantine/" + other_b)
+    check(st == 200 and j["entry"]["state"] == "deleted", "and it is deleted", j.get("entry"))
 
     # Logout ends the session.
     st, _, _ = bob.call("POST", "/api/logout")

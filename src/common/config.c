@@ -208,9 +208,9 @@ static const struct param web_params[] = {
 	{ "user", P_STR, "holdscan-web", F(web_user), NOLIM, NULL,
 	    "the unprivileged user holdscan-web runs as; holdscand answers it "
 	    "and root only" },
-	{ "control_socket", P_PATH, "/run/holdscan/control.sock",
-	    F(web_control_socket), NOLIM, NULL,
-	    "holdscand's local socket that holdscan-web asks" },
+	{ "control_socket", P_OPTPATH, "", F(web_control_socket), NOLIM, NULL,
+	    "holdscand's local socket that holdscan-web asks; empty: "
+	    "control.sock beside pid_file" },
 	{ "document_root", P_PATH, paths_web_root, F(web_document_root),
 	    NOLIM, NULL, "the console's HTML, CSS and JavaScript files" },
 	{ "accounts_file", P_PATH, paths_web_accounts, F(web_accounts_file),
@@ -1723,6 +1723,22 @@ config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 				    config_action_name(conf->domains[i].action[v]));
 		fprintf(fp, "}\n");
 	}
+}
+
+int
+config_control_socket(const struct hs_config *conf, char *buf, size_t size)
+{
+	const char	*slash;
+	int		 n;
+
+	if (conf->web_control_socket[0] != '\0')
+		n = snprintf(buf, size, "%s", conf->web_control_socket);
+	else if ((slash = strrchr(conf->pid_file, '/')) != NULL)
+		n = snprintf(buf, size, "%.*s/control.sock",
+		    (int)(slash - conf->pid_file), conf->pid_file);
+	else
+		n = snprintf(buf, size, "control.sock");
+	return (n < 0 || (size_t)n >= size ? -1 : 0);
 }
 
 uint64_t

@@ -80,18 +80,18 @@ control_open(const struct hs_config *conf, uid_t owner_uid, gid_t owner_gid,
 	struct control	*ctl;
 	struct passwd	*pw;
 	struct stat	 st;
-	char		*dir, *slash;
+	char		*dir, *slash, path[sizeof(sun.sun_path)];
 
 	*ctl_r = NULL;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(conf->web_control_socket) >= sizeof(sun.sun_path)) {
-		*error_r = xasprintf("control_socket %s: path too long",
-		    conf->web_control_socket);
+	if (config_control_socket(conf, path, sizeof(sun.sun_path)) < 0) {
+		*error_r = xasprintf("control_socket: path too long (%zu "
+		    "bytes at most)", sizeof(sun.sun_path) - 1);
 		return (-1);
 	}
-	(void)strcpy(sun.sun_path, conf->web_control_socket);
-	dir = xstrdup(conf->web_control_socket);
+	(void)strcpy(sun.sun_path, path);
+	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
@@ -103,20 +103,20 @@ control_open(const struct hs_config *conf, uid_t owner_uid, gid_t owner_gid,
 	}
 	free(dir);
 	/* Only a socket is replaced: never a file someone put there. */
-	if (lstat(conf->web_control_socket, &st) == 0) {
+	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			*error_r = xasprintf("control_socket %s exists and is not "
-			    "a socket", conf->web_control_socket);
+			    "a socket", path);
 			return (-1);
 		}
-		if (unlink(conf->web_control_socket) < 0) {
+		if (unlink(path) < 0) {
 			*error_r = xasprintf("control_socket: unlink %s: %s",
-			    conf->web_control_socket, strerror(errno));
+			    path, strerror(errno));
 			return (-1);
 		}
 	}
 	ctl = xcalloc(1, sizeof(*ctl));
-	ctl->path = xstrdup(conf->web_control_socket);
+	ctl->path = xstrdup(path);
 	if ((pw = getpwnam(conf->web_user)) != NULL) {
 		ctl->web_uid = pw->pw_uid;
 		ctl->have_web_uid = true;

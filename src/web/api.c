@@ -106,7 +106,7 @@ ask(struct web *w, json_t *req, int *fd_r, int *status_r, char **error_r)
 	char		*error = NULL;
 	const char	*msg;
 
-	if (ctlclient_call(w->conf->web_control_socket, req, &reply, fd_r,
+	if (ctlclient_call(w->control_socket, req, &reply, fd_r,
 	    &error) < 0) {
 		hs_warnx("web: %s", error);
 		free(error);

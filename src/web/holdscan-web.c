@@ -185,6 +185,9 @@ main(int argc, char **argv)
 
 	memset(&w, 0, sizeof(w));
 	w.conf = conf;
+	if (config_control_socket(conf, w.control_socket,
+	    sizeof(w.control_socket)) < 0)
+		hs_fatalx(EX_CONFIG, "web control_socket: path too long");
 	if ((w.docroot_fd = open(conf->web_document_root, O_RDONLY |
 	    O_DIRECTORY | O_CLOEXEC)) < 0)
 		hs_fatal(EX_CONFIG, "web document_root %s",
@@ -232,7 +235,7 @@ main(int argc, char **argv)
 		hs_fatalx(EX_SOFTWARE, "libmicrohttpd did not start on %s",
 		    conf->web_listen);
 	hs_info("started: %s://%s as %s, holdscand at %s", w.tls ? "https" :
-	    "http", conf->web_listen, conf->web_user, conf->web_control_socket);
+	    "http", conf->web_listen, conf->web_user, w.control_socket);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

@@ -35,6 +35,7 @@ struct web {
 	off_t		 accounts_size;
 	int		 docroot_fd;
 	bool		 tls;
+	char		 control_socket[108];	/* config_control_socket() */
 };
 
 /* One request. Strings are borrowed for the request's life. */

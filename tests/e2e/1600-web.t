@@ -23,6 +23,8 @@
 #  5. A second holdscan-web with session_lifetime = 2s: an expired
 #     session is refused, GET and POST.
 #  6. holdscand refuses a control connection from another user.
+#  7. HTTPS with tls_certificate and tls_key: a Secure cookie, HSTS.
+#  8. With holdscand stopped the API answers 503 and holdscan-web runs on.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -78,7 +80,7 @@ EOF
 CONF="$A_DIR/hs/holdscan.conf"
 hs_run A || bail_out "holdscand did not start"
 
-plan 93
+plan 96
 
 # --- 1. accounts ---------------------------------------------------------------------------
 hw() {
@@ -222,6 +224,35 @@ check_eq "holdscand answers nobody nothing" "$(cat "$HS_TMP/nobody.out")" ""
 wait_until 5 sh -c "[ \$(grep -c 'control: refused a connection from uid' \
     '$A_HS_LOG') -gt $n0 ]"
 ok $? "and logs the refusal"
+
+# --- 7. HTTPS -----------------------------------------------------------------------------
+PORT3=$((PORT + 2))
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -keyout "$WD/key.pem" -out "$WD/cert.pem" >/dev/null 2>&1
+chmod 0600 "$WD/key.pem"
+sed -e "s/listen = 127.0.0.1:$PORT/listen = 127.0.0.1:$PORT3/" \
+    -e "s|^web {|web {\n    tls_certificate = $WD/cert.pem\n    tls_key = $WD/key.pem|" \
+    "$CONF" >"$WD/tls.conf"
+chmod 0644 "$WD/tls.conf"
+web_start W3 "$WD/tls.conf" "$HS_TMP/web3.log" "https://127.0.0.1:$PORT3/" -k
+ok $? "holdscan-web with tls_certificate answers HTTPS (the key read before it became daemon)"
+curl -sk -D "$HS_TMP/tls.h" -o /dev/null -H 'Content-Type: application/json' \
+    --data "{\"name\":\"admin\",\"password\":\"$PW\"}" \
+    "https://127.0.0.1:$PORT3/api/login"
+check_eq "over HTTPS: the cookie is Secure, and HSTS is sent" \
+    "$(grep -ci '^set-cookie:.*; Secure' "$HS_TMP/tls.h") $(grep -ci '^strict-transport-security: max-age=' "$HS_TMP/tls.h")" \
+    "1 1"
+web_stop W3
+
+# --- 8. holdscand away ----------------------------------------------------------------------
+curl -s -c "$HS_TMP/jar" -o /dev/null -H 'Content-Type: application/json' \
+    --data "{\"name\":\"admin\",\"password\":\"$PW\"}" \
+    "http://127.0.0.1:$PORT/api/login"
+hs_stop A
+check_eq "holdscand stopped: the API says 503, holdscan-web runs on" \
+    "$(curl -s -b "$HS_TMP/jar" -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$PORT/api/quarantine") $(kill -0 "$WPID" && echo alive)" \
+    "503 alive"
 
 web_stop W
 web_stop W2

@@ -1,7 +1,8 @@
 # web.sh - start and stop holdscan-web for tests/e2e/*.t (POSIX sh); source
 # it after tap.sh and holdscan.sh.
 #
-#   web_start NAME CONF LOG URL   holdscan-web -f -c CONF in the background,
+#   web_start NAME CONF LOG URL [CURL-OPTION]
+#                                 holdscan-web -f -c CONF in the background,
 #                                 logging to LOG; ready when URL answers
 #                                 (10 s); sets NAME_WEB_PID
 #   web_stop NAME                 SIGTERM by pid, then SIGKILL after 5 s
@@ -12,7 +13,7 @@ web_start() {
 	"$HS_BUILD/holdscan-web" -f -c "$2" >>"$3" 2>&1 &
 	eval "$1_WEB_PID=$!"
 	_web_daemons="$_web_daemons $1"
-	wait_until 10 curl -sf -o /dev/null "$4"
+	wait_until 10 curl -sf ${5:+"$5"} -o /dev/null "$4"
 }
 
 web_stop() {

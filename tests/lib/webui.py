@@ -18,7 +18,8 @@ import tempfile
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import (StaleElementReferenceException,
+                                        TimeoutException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -45,7 +46,7 @@ def main():
     drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
                            options=opts)
     drv.set_page_load_timeout(30)
-    wait = WebDriverWait(drv, 15)
+    wait = WebDriverWait(drv, 15, ignored_exceptions=[StaleElementReferenceException])
 
     def shot(name):
         drv.save_screenshot(os.path.join(shots, name + ".png"))
@@ -67,6 +68,12 @@ def main():
         return drv.find_elements(By.CSS_SELECTOR, "tr." + cls)
 
     def text_of(id_):
+        # The page re-renders after an action: an element may go stale.
+        for _ in range(50):
+            try:
+                return drv.find_element(By.ID, id_).text
+            except StaleElementReferenceException:
+                time.sleep(0.1)
         return drv.find_element(By.ID, id_).text
 
     def wait_text(id_, pred):

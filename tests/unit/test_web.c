@@ -304,6 +304,25 @@ test_config_web(void **state)
 	assert_string_equal(conf->web_listen, "127.0.0.1:8025");
 	assert_string_equal(conf->web_user, "holdscan-web");
 	assert_int_equal(conf->web_session_lifetime, 8L * 3600 * 1000);
+	{
+		char	 path[108], tiny[8];
+
+		assert_int_equal(config_control_socket(conf, path,
+		    sizeof(path)), 0);
+		assert_string_equal(path, "/run/holdscan/control.sock");
+		assert_int_equal(config_control_socket(conf, tiny,
+		    sizeof(tiny)), -1);
+	}
+	config_free(&conf);
+	assert_int_equal(config_load_string("pid_file = /x/y/d.pid\n", "t",
+	    NULL, NULL, &conf, &errors), 0);
+	{
+		char	 path[108];
+
+		assert_int_equal(config_control_socket(conf, path,
+		    sizeof(path)), 0);
+		assert_string_equal(path, "/x/y/control.sock");
+	}
 	config_free(&conf);
 	assert_int_equal(config_load_string("web {\n listen = [::1]:9000\n"
 	    " session_lifetime = 30m\n login_attempts = 3\n}\n", "t", NULL,

@@ -230,15 +230,13 @@ webapi_act(struct web *w, const char *who, const struct access_scope *scope,
 /* --- the handlers ----------------------------------------------------------------- */
 
 static json_t *
-me_json(const struct call *c, const struct account *ac,
-    const struct session *se)
+me_json(const struct account *ac, const struct session *se)
 {
 	return (json_pack("{s:s, s:s, s:o, s:o, s:s, s:I}", "name", ac->name,
 	    "role", access_role_name(ac->scope.role),
 	    "domains", strs_json(ac->scope.domains, ac->scope.ndomains),
 	    "addresses", strs_json(ac->scope.addresses, ac->scope.naddresses),
 	    "csrf", se->csrf, "expires", (json_int_t)se->expires));
-	(void)c;
 }
 
 static void
@@ -285,7 +283,7 @@ h_login(struct call *c)
 	    (long)(se->expires - now), c->w->tls ? "; Secure" : "");
 	hs_info("web: login user=%s role=%s client=%s", name,
 	    access_role_name(ac->scope.role), c->client);
-	c->reply = me_json(c, ac, se);
+	c->reply = me_json(ac, se);
 }
 
 static void
@@ -302,7 +300,7 @@ h_logout(struct call *c)
 static void
 h_me(struct call *c)
 {
-	c->reply = me_json(c, c->account, c->session);
+	c->reply = me_json(c->account, c->session);
 }
 
 static void

@@ -14,7 +14,8 @@
 #     403/404 for another domain's mail, CSRF-less and wrong-CSRF POSTs,
 #     hostile requests (huge body, bad JSON, path traversal, bad cookie),
 #     the login throttle, logout.
-#  3. tests/lib/webui.py in headless Chromium: log in as each role, open,
+#  3. tests/lib/webui.py in headless Chromium: markup in a subject and a
+#     body stays text (no element made, no script run); log in as each role, open,
 #     release (twice: "already released"), delete, search the log, open a
 #     record's detail, statistics; domain admin refused another domain's
 #     message. Screenshots in build/screenshots/.
@@ -80,7 +81,7 @@ EOF
 CONF="$A_DIR/hs/holdscan.conf"
 hs_run A || bail_out "holdscand did not start"
 
-plan 96
+plan 99
 
 # --- 1. accounts ---------------------------------------------------------------------------
 hw() {
@@ -95,6 +96,12 @@ hw() {
 "$HS_PYTHON" "$HS_LIB/sendmail.py" --count 2 --token-prefix wb \
     --to-domain b.example --manifest "$HS_TMP/b.json" \
     "127.0.0.1:$A_SMTP_PORT" >/dev/null || bail_out "sendmail b"
+# A hostile one: markup in the subject and the body, shown as text only.
+swaks --silent 2 --server "127.0.0.1:$A_SMTP_PORT" --from evil@sendmail.test \
+    --to evil@c.example --header "X-Test-Token: evil-0" \
+    --header "Subject: <img src=x onerror=document.title='pwned'>" \
+    --body "<script>document.title='pwned'</script>" >/dev/null ||
+    bail_out "swaks"
 BOB=$(sed -n '1s/.*"recipients": \["\([^"]*\)".*/\1/p' "$HS_TMP/b.json")
 
 echo "$PW" | hw add1 add admin --role admin
@@ -132,8 +139,8 @@ hw del2 del dave
 check_eq "del of an unknown account: exit 1" "$?" 1
 
 # --- start holdscan-web --------------------------------------------------------------------
-wait_until 60 sh -c "[ \$(find '$A_DIR/hs/quarantine' -type f | wc -l) -ge 5 ]"
-ok $? "the five messages are quarantined"
+wait_until 60 sh -c "[ \$(find '$A_DIR/hs/quarantine' -type f | wc -l) -ge 6 ]"
+ok $? "the six messages are quarantined"
 WLOG="$HS_TMP/web.log"
 web_start W "$CONF" "$WLOG" "http://127.0.0.1:$PORT/"
 ok $? "holdscan-web answers on 127.0.0.1:$PORT"
@@ -157,21 +164,23 @@ ok $? "holdscan-web survived the hostile requests"
 qid_of() {
 	"$HS_PYTHON" -c 'import json,sys
 for e in json.load(open(sys.argv[1])):
-    if any(r.startswith(sys.argv[2] + ".") for r in e.get("rcpts", e.get("recipients", []))):
+    if any(r.startswith(sys.argv[2] + ".") or r.split("@")[0] == sys.argv[2]
+           for r in e.get("rcpts", e.get("recipients", []))):
         print(e["id"]); break' "$HS_TMP/q.json" "$1"
 }
 REL=$(qid_of wa-0)
 DEL=$(qid_of wa-1)
 OTHER=$(qid_of wb-0)
+EVIL=$(qid_of evil)
 check_eq "the ids to work on" "$([ -n "$REL" ] && [ -n "$DEL" ] &&
-    [ -n "$OTHER" ] && echo found)" found
+    [ -n "$OTHER" ] && [ -n "$EVIL" ] && echo found)" found
 rm -rf "$SHOTS"
 /usr/bin/python3 "$HS_LIB/webui.py" "http://127.0.0.1:$PORT" "$PW" "$SHOTS" \
-    "$REL" "$DEL" "$OTHER" >"$HS_TMP/ui.out" 2>"$HS_TMP/ui.err"
-tap_lines "$HS_TMP/ui.out" 15 webui.py
+    "$REL" "$DEL" "$OTHER" "$EVIL" >"$HS_TMP/ui.out" 2>"$HS_TMP/ui.err"
+tap_lines "$HS_TMP/ui.out" 18 webui.py
 grep -v "^released" "$HS_TMP/ui.err" | tail -5 | sed "s/^/# /" >&2
 check_eq "screenshots of each screen" \
-    "$(find "$SHOTS" -name '*.png' -size +2k | wc -l | tr -d ' ')" 11
+    "$(find "$SHOTS" -name '*.png' -size +2k | wc -l | tr -d ' ')" 12
 
 # --- 4. the mail -----------------------------------------------------------------------
 sink_has() {

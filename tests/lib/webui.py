@@ -3,10 +3,11 @@
 driven by chromedriver through python3-selenium (run with /usr/bin/python3,
 where python3-selenium is installed).
 
-    webui.py BASE_URL PASSWORD SCREENSHOT_DIR RELEASE_ID DELETE_ID OTHER_ID
+    webui.py BASE_URL PASSWORD SCREENSHOT_DIR RELEASE_ID DELETE_ID OTHER_ID EVIL_ID
 
 Accounts as in webapi.py. RELEASE_ID and DELETE_ID are held messages to
-a.example, OTHER_ID one to b.example. Prints "ok<TAB>what" or
+a.example, OTHER_ID one to b.example, EVIL_ID one whose subject and body
+are markup that would set document.title if it ran. Prints "ok<TAB>what" or
 "not ok<TAB>what<TAB>detail" per check, "count<TAB>N" last, and saves a
 screenshot of each screen in SCREENSHOT_DIR.
 """
@@ -33,7 +34,7 @@ def check(cond, what, detail=""):
 
 
 def main():
-    base, pw, shots, rel_id, del_id, other_id = sys.argv[1:7]
+    base, pw, shots, rel_id, del_id, other_id, evil_id = sys.argv[1:8]
     os.makedirs(shots, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="hs-chromium.")
     opts = webdriver.ChromeOptions()
@@ -100,6 +101,20 @@ def main():
         check(rel_id in ids and del_id in ids and other_id in ids,
               "admin's quarantine lists both domains' messages", ids)
         shot("02-quarantine-admin")
+        evil = [r for r in rows("qrow") if r.get_attribute("data-id") == evil_id]
+        cell = evil[0].find_element(By.CSS_SELECTOR, "td.subject").text if evil else ""
+        check(cell.startswith("<img src=x onerror=") and
+              not drv.find_elements(By.CSS_SELECTOR, "#qtable img") and
+              drv.title != "pwned", "markup in a subject is shown as text", cell)
+        drv.get(base + "/#/q/" + evil_id)
+        wait.until(EC.presence_of_element_located((By.ID, "body")))
+        body = text_of("body")
+        check("<script>document.title='pwned'</script>" in body and
+              drv.title != "pwned" and
+              not drv.find_elements(By.CSS_SELECTOR, "#body script, #main img"),
+              "and in a body: its source, not run", body[:80])
+        shot("12-hostile-message")
+        check(drv.title == "holdscan", "the page's title is still its own", drv.title)
         drv.get(base + "/#/q/" + rel_id)
         wait.until(EC.presence_of_element_located((By.ID, "headers")))
         check("X-Test-Token:" in text_of("headers"), "the message's headers are shown")

@@ -81,7 +81,7 @@ EOF
 CONF="$A_DIR/hs/holdscan.conf"
 hs_run A || bail_out "holdscand did not start"
 
-plan 99
+plan 102
 
 # --- 1. accounts ---------------------------------------------------------------------------
 hw() {
@@ -233,6 +233,22 @@ check_eq "holdscand answers nobody nothing" "$(cat "$HS_TMP/nobody.out")" ""
 wait_until 5 sh -c "[ \$(grep -c 'control: refused a connection from uid' \
     '$A_HS_LOG') -gt $n0 ]"
 ok $? "and logs the refusal"
+# ctl LINE - send one line to the control socket as root, print the answer
+ctl() {
+	/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+print(s.makefile().readline().strip())' "$WD/run/control.sock" "$1"
+}
+check_eq "the control socket: a line that is not JSON is 400" \
+    "$(ctl 'not json {' | grep -o '"status":[0-9]*')" '"status":400'
+check_eq "a request without a scope is 400" \
+    "$(ctl '{"op":"qlist","by":"x"}' | grep -o '"status":[0-9]*')" '"status":400'
+check_eq "holdscand enforces the scope itself: a user sees their one message" \
+    "$(ctl '{"op":"qlist","by":"x","scope":{"role":"user","addresses":["evil@c.example"]},"state":"held"}' |
+    grep -o '"total":[0-9]*')" '"total":1'
 
 # --- 7. HTTPS -----------------------------------------------------------------------------
 PORT3=$((PORT + 2))

@@ -6,13 +6,17 @@
  *	Every answer carries a strict Content-Security-Policy (default-src
  *	'self', no inline script or style, no frames, no objects) and
  *	nosniff, no-referrer and frame headers; API answers are not cached.
- *	A request to /api/ goes to the first route of api_routes[] whose
- *	method and pattern match; a route that needs a login gets the
+ *	A request to /api/, or to any other path a route of api_routes[]
+ *	names (a digest link's /d/TOKEN, say), goes to the first route
+ *	whose method and pattern match; a route that needs a login gets the
  *	session from the hs_session cookie and the account from the
  *	accounts file, and a POST must also carry the session's CSRF token
  *	in X-CSRF-Token and be Content-Type application/json (so that no
  *	form of another site can post here). Bodies over WEB_BODY_MAX are
  *	refused (413), bodies that are not a JSON object too (400).
+ *
+ *	A handler answers JSON, or a redirect to a path of this site
+ *	(c->location: 303).
  *
  *	Other GET requests are static files under document_root, opened
  *	with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): only names of
@@ -109,6 +113,29 @@ send_json(struct web *w, struct MHD_Connection *conn, int status, json_t *j,
 	if (cookie != NULL)
 		(void)MHD_add_response_header(r, "Set-Cookie", cookie);
 	ret = MHD_queue_response(conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return (ret);
+}
+
+/* 303 to a path of this site (a route that answers a link with a page). */
+static enum MHD_Result
+send_redirect(struct web *w, struct MHD_Connection *conn, const char *location,
+    const char *cookie)
+{
+	struct MHD_Response *r;
+	enum MHD_Result	 ret;
+
+	if (location[0] != '/' || location[1] == '/' ||
+	    strpbrk(location, "\r\n") != NULL)
+		location = "/";		/* never off-site, never a header split */
+	if ((r = MHD_create_response_from_buffer(0, (void *)"",
+	    MHD_RESPMEM_PERSISTENT)) == NULL)
+		return (MHD_NO);
+	(void)MHD_add_response_header(r, "Location", location);
+	security_headers(w, r, true);
+	if (cookie != NULL)
+		(void)MHD_add_response_header(r, "Set-Cookie", cookie);
+	ret = MHD_queue_response(conn, MHD_HTTP_SEE_OTHER, r);
 	MHD_destroy_response(r);
 	return (ret);
 }
@@ -320,6 +347,14 @@ dispatch(struct web *w, struct MHD_Connection *conn, const char *url,
 		}
 	}
 	rt->fn(&c);
+	if (c.location != NULL) {
+		ret = send_redirect(w, conn, c.location, c.cookie);
+		free(c.location);
+		json_decref(c.reply);
+		json_decref(c.body);
+		free(c.cookie);
+		return (ret);
+	}
 	if (c.reply == NULL)
 		c.reply = json_object();
 	ret = send_json(w, conn, c.status, c.reply, c.cookie);
@@ -327,6 +362,20 @@ dispatch(struct web *w, struct MHD_Connection *conn, const char *url,
 	json_decref(c.body);
 	free(c.cookie);
 	return (ret);
+}
+
+/* Is url a route of the table (any method)? Then it is not a static file. */
+static bool
+is_route(const char *url)
+{
+	const struct route *rt;
+	struct call	*c = xcalloc(1, sizeof(*c));
+	bool		 found = false;
+
+	for (rt = api_routes; rt->method != NULL && !found; rt++)
+		found = route_match(rt->pattern, url, c);
+	free(c);
+	return (found);
 }
 
 enum MHD_Result
@@ -351,7 +400,7 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return (MHD_YES);
 	}
-	if (strncmp(url, "/api/", 5) == 0) {
+	if (strncmp(url, "/api/", 5) == 0 || is_route(url)) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
 			return (send_error(w, conn, 405, "method not allowed"));
 		return (dispatch(w, conn, url, method, up));

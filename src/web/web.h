@@ -54,9 +54,14 @@ struct call {
 	int		 status;
 	json_t		*reply;
 	char		*cookie;	/* a Set-Cookie value, or NULL */
+	char		*location;	/* answer 303 to this path instead, or NULL */
 };
 
-/* One route: method, path ("*" is one segment), login needed, handler. */
+/*
+ * One route: method, path ("*" is one segment), login needed, handler.
+ * Paths outside /api/ are routes too when the table names them (a
+ * digest link's "/d/TOKEN", answered with a redirect to the page).
+ */
 struct route {
 	const char	*method;
 	const char	*pattern;

@@ -903,6 +903,9 @@ restart_only(const struct hs_config *old, const struct hs_config *conf,
 	CHANGED(log_file);
 	/* The shipper and the outbox live with the state environment. */
 	CHANGED(database);
+	/* The control socket is opened and its peer looked up at start. */
+	CHANGED(web_control_socket);
+	CHANGED(web_user);
 	if (old->outbox_limit != conf->outbox_limit)
 		note_changed(buf, size, "outbox_limit", "", "x");
 #undef CHANGED

@@ -81,7 +81,7 @@ EOF
 CONF="$A_DIR/hs/holdscan.conf"
 hs_run A || bail_out "holdscand did not start"
 
-plan 102
+plan 103
 
 # --- 1. accounts ---------------------------------------------------------------------------
 hw() {
@@ -270,6 +270,14 @@ check_eq "over HTTPS: the cookie is Secure, and HSTS is sent" \
 web_stop W3
 
 # --- 8. holdscand away ----------------------------------------------------------------------
+cp "$CONF" "$HS_TMP/conf.orig"
+sed 's/^    user = daemon$/    user = nobody/' "$HS_TMP/conf.orig" >"$CONF"
+"$HOLDSCAND" -c "$CONF" reload >"$HS_TMP/reload.out" 2>&1
+rc=$?
+check_eq "a reload that changes web { user } is refused: it takes a restart" \
+    "$([ "$rc" -ne 0 ] && echo refused) $(grep -c 'web_user changed' "$HS_TMP/reload.out")" \
+    "refused 1"
+cp "$HS_TMP/conf.orig" "$CONF"
 curl -s -c "$HS_TMP/jar" -o /dev/null -H 'Content-Type: application/json' \
     --data "{\"name\":\"admin\",\"password\":\"$PW\"}" \
     "http://127.0.0.1:$PORT/api/login"

@@ -175,6 +175,26 @@ def main():
         time.sleep(1)
         wait.until(EC.presence_of_element_located((By.ID, "chart")))
         shot("08-stats-7d")
+        # A bulk action: tick the hostile message, delete the selection.
+        drv.get(base + "/#/quarantine")
+        wait.until(EC.presence_of_element_located((By.ID, "qtable")))
+        box = drv.find_element(By.CSS_SELECTOR,
+                               "input.qpick[value='%s']" % evil_id)
+        box.click()
+        drv.find_element(By.ID, "bulk-delete").click()
+        wait.until(EC.alert_is_present())
+        drv.switch_to.alert.accept()
+        t = wait_text("flash", lambda s: s.startswith("delete:"))
+        try:
+            wait.until(lambda d: evil_id not in [
+                r.get_attribute("data-id") for r in rows("qrow")])
+        except TimeoutException:
+            pass
+        ids = [r.get_attribute("data-id") for r in rows("qrow")]
+        check(t == "delete: 1 done" and evil_id not in ids,
+              "bulk delete of the ticked message", (t, ids))
+        shot("13-bulk-deleted")
+
         drv.find_element(By.ID, "logout").click()
         wait.until(EC.presence_of_element_located((By.ID, "login-name")))
 

@@ -32,6 +32,7 @@ LIBDIR		?= $(PREFIX)/lib/holdscan
 PLUGINDIR	?= $(LIBDIR)/plugins
 MANDIR		?= $(PREFIX)/share/man
 DOCDIR		?= $(PREFIX)/share/doc/holdscan
+WEBDIR		?= $(PREFIX)/share/holdscan/web
 ifeq ($(PREFIX),/usr)
 SYSCONFDIR	?= /etc/holdscan
 SYSTEMDDIR	?= /lib/systemd/system
@@ -77,7 +78,7 @@ SOAK_LONG_RATE	?= 50
 PKGS		 = libconfuse gmime-3.0 libclamav zlib libpcre2-8 libseccomp \
 		   libarchive libmagic libxml-2.0 libytnef
 PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 libpq 2>/dev/null)
-PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) libpq 2>/dev/null) -ldb-5.3 -ldl -pthread
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) libpq libmicrohttpd jansson libsodium libcrypt 2>/dev/null) -ldb-5.3 -ldl -pthread
 TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) libpq 2>/dev/null)
 CONFUSE_LIBS	:= $(shell pkg-config --libs libconfuse 2>/dev/null)
 GMIME_LIBS	:= $(shell pkg-config --libs gmime-3.0 2>/dev/null)
@@ -85,8 +86,19 @@ SECCOMP_LIBS	:= $(shell pkg-config --libs libseccomp 2>/dev/null)
 # libpq (a farm's database, state/pgdb.c) only where the store layer is:
 # holdscand's master and the holdscan tool, never the scanner program.
 PQ_LIBS		:= $(shell pkg-config --libs libpq 2>/dev/null)
-DAEMON_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) -ldb-5.3 -pthread
-TOOL_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) -ldb-5.3 -pthread
+# jansson: holdscand's control socket for the web console speaks JSON;
+# the tool hashes the console's passwords (libcrypt, yescrypt).
+JANSSON_LIBS	:= $(shell pkg-config --libs jansson 2>/dev/null)
+MHD_LIBS	:= $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+SODIUM_LIBS	:= $(shell pkg-config --libs libsodium 2>/dev/null)
+CRYPT_LIBS	:= $(shell pkg-config --libs libcrypt 2>/dev/null)
+DAEMON_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) $(JANSSON_LIBS) -ldb-5.3 -pthread
+TOOL_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) $(CRYPT_LIBS) $(SODIUM_LIBS) \
+		   -ldb-5.3 -pthread
+# holdscan-web: HTTP, JSON, passwords, random tokens; no Berkeley DB, no
+# libpq, nothing of the store.
+WEB_LIBS	 = $(CONFUSE_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(CRYPT_LIBS) \
+		   $(SODIUM_LIBS)
 PCRE2_LIBS	:= $(shell pkg-config --libs libpcre2-8 2>/dev/null)
 # PCRE2: the rulesets' regular expressions (scanner/ruleset.c), matched
 # in the scanner program only.
@@ -103,7 +115,7 @@ HS_CFLAGS	 = -std=gnu11 -pthread $(WARN) $(HS_CPPFLAGS) $(PKG_CFLAGS) -fPIC
 # them): a change of PREFIX (make, then make install PREFIX=/usr) rebuilds
 # these and relinks, nothing else. Any other file that uses HS_SYSCONFDIR,
 # HS_PLUGINDIR or HS_LIBEXECDIR does not compile: it uses common/paths.h.
-PATHS_DEFS	 = -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' \
+PATHS_DEFS	 = -DHS_SYSCONFDIR='"$(SYSCONFDIR)"' -DHS_WEBDIR='"$(WEBDIR)"' \
 		   -DHS_PLUGINDIR='"$(PLUGINDIR)"' -DHS_LIBEXECDIR='"$(LIBDIR)"'
 PATHS_CPPFLAGS	 =
 PATHS_SRCS	 = src/common/paths.c plugins/headers.c tests/unit/test_headers.c
@@ -148,8 +160,10 @@ endif
 #	libhs-daemon	daemon/			holdscand
 #	libhs-scanner	scanner/		holdscan-scanner
 #	libhs-tool	tool/			holdscan
+#	libhs-web	web/			holdscan-web (and the tool's
+#						holdscan web user: accounts)
 PROG_SRCS	 = src/daemon/holdscand.c src/tool/holdscan.c \
-		   src/scanner/holdscan-scanner.c
+		   src/scanner/holdscan-scanner.c src/web/holdscan-web.c
 LIB_SRCS	 = $(filter-out $(PROG_SRCS),$(wildcard src/*/*.c))
 layer_srcs	 = $(filter-out $(PROG_SRCS),$(wildcard $(1:%=src/%/*.c)))
 LIB_COMMON	 = $(O)/libhs-common.a
@@ -157,9 +171,10 @@ LIB_STORE	 = $(O)/libhs-store.a
 LIB_DAEMON	 = $(O)/libhs-daemon.a
 LIB_SCANNER	 = $(O)/libhs-scanner.a
 LIB_TOOL	 = $(O)/libhs-tool.a
+LIB_WEB		 = $(O)/libhs-web.a
 # Everything, in link order, for the tests and test tools.
-LIBS_ALL	 = $(LIB_TOOL) $(LIB_DAEMON) $(LIB_SCANNER) $(LIB_STORE) \
-		   $(LIB_COMMON)
+LIBS_ALL	 = $(LIB_TOOL) $(LIB_WEB) $(LIB_DAEMON) $(LIB_SCANNER) \
+		   $(LIB_STORE) $(LIB_COMMON)
 
 PLUGIN_SRCS	 = $(wildcard plugins/*.c)
 PLUGINS		 = $(PLUGIN_SRCS:plugins/%.c=$(O)/plugins/%.so)
@@ -178,7 +193,8 @@ FUZZ_SRCS	 = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES	 = $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 REPLAY_BINS	 = $(FUZZ_SRCS:%.c=$(O)/%-replay)
 
-PROG_BINS	 = $(O)/holdscand $(O)/holdscan $(O)/holdscan-scanner
+PROG_BINS	 = $(O)/holdscand $(O)/holdscan $(O)/holdscan-scanner \
+		   $(O)/holdscan-web
 
 .PHONY: all progs check check-build check-unit check-e2e check-replay \
 	demo bench fuzz torture soak soak-long install clean deps lint FORCE
@@ -191,7 +207,7 @@ progs: $(PROG_BINS) $(PLUGINS) $(TPLUGINS) $(TOOL_BINS) $(FAULT_SOS)
 # those make install installs to: PATHS_SRCS' objects (and only they) are
 # rebuilt when they change.
 PATHS_STAMP	 = $(O)/.paths
-PATHS_NOW	 = $(SYSCONFDIR) $(PLUGINDIR) $(LIBDIR)
+PATHS_NOW	 = $(SYSCONFDIR) $(PLUGINDIR) $(LIBDIR) $(WEBDIR)
 PATHS_OBJS	 = $(PATHS_SRCS:%.c=$(O)/%.o)
 
 $(PATHS_OBJS): $(PATHS_STAMP)
@@ -222,6 +238,7 @@ $(LIB_STORE): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,state quarantine commit)
 $(LIB_DAEMON): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,daemon))
 $(LIB_SCANNER): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,scanner))
 $(LIB_TOOL): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,tool))
+$(LIB_WEB): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,web))
 $(O)/libhs-%.a:
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -232,9 +249,14 @@ $(O)/holdscand: $(O)/src/daemon/holdscand.o $(LIB_DAEMON) $(LIB_STORE) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
-$(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB_TOOL) $(LIB_STORE) $(LIB_COMMON)
+$(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB_TOOL) $(LIB_WEB) $(LIB_STORE) \
+    $(LIB_COMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
+
+$(O)/holdscan-web: $(O)/src/web/holdscan-web.o $(LIB_WEB) $(LIB_COMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(WEB_LIBS)
 
 $(O)/holdscan-scanner: $(O)/src/scanner/holdscan-scanner.o $(LIB_SCANNER) \
     $(LIB_COMMON)
@@ -290,7 +312,9 @@ DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libpcre2-dev libxml2-dev libseccomp-dev libcmocka-dev \
 	   postfix clamav-testfiles postgresql-15 libpq-dev \
 	   swaks spamassassin spamd spamc python3 perl procps iproute2 man-db \
-	   systemd shellcheck cppcheck
+	   systemd shellcheck cppcheck \
+	   libmicrohttpd-dev libjansson-dev libsodium-dev libcrypt-dev \
+	   chromium chromium-driver python3-selenium
 
 deps:
 	$(Q)sh tests/lib/deps.sh $(DEB_PKGS)
@@ -400,8 +424,10 @@ lint:
 PATH_SED	 = -e 's|/usr/local/etc/holdscan|$(SYSCONFDIR)|g' \
 		   -e 's|/usr/local/lib/holdscan/plugins|$(PLUGINDIR)|g' \
 		   -e 's|/usr/local/lib/holdscan|$(LIBDIR)|g' \
-		   -e 's|/usr/local/share/doc/holdscan|$(DOCDIR)|g'
+		   -e 's|/usr/local/share/doc/holdscan|$(DOCDIR)|g' \
+		   -e 's|/usr/local/share/holdscan/web|$(WEBDIR)|g'
 INIT_SED	 = -e 's|/usr/sbin/holdscand|$(SBINDIR)/holdscand|g' \
+		   -e 's|/usr/sbin/holdscan-web|$(SBINDIR)/holdscan-web|g' \
 		   -e 's|/usr/bin/holdscan |$(BINDIR)/holdscan |g' \
 		   -e 's|/etc/holdscan/|$(SYSCONFDIR)/|g' \
 		   -e 's|^User=postfix$$|User=$(MAIL_OWNER)|' \
@@ -410,22 +436,26 @@ INIT_SED	 = -e 's|/usr/sbin/holdscand|$(SBINDIR)/holdscand|g' \
 ETC_FILES	 = $(shell find etc -type f | sort)
 MAN_PAGES	 = $(wildcard doc/*.[158])
 UNITS		 = init/holdscand.service init/holdscan-expire.service \
-		   init/holdscan-expire.timer
+		   init/holdscan-expire.timer init/holdscan-web.service
+WEB_FILES	 = $(wildcard web/*.html web/*.js web/*.css web/*.svg)
 
 # A configuration file that is already there is never overwritten: when
 # it differs from the new one, the new one is installed beside it as
 # FILE.dist (dpkg keeps an edited conffile the same way, as .dpkg-dist).
-# The scanners' user, worker_user's default holdscan (a system user and
-# group of its own, no home, no login shell: never nobody, which other
-# daemons share), is created unless it exists; not with DESTDIR, whose
+# The scanners' user, worker_user's default holdscan, and the web
+# console's, web { user }'s default holdscan-web (system users and groups
+# of their own, no home, no login shell: never nobody, which other
+# daemons share), are created unless they exist; not with DESTDIR, whose
 # tree is installed elsewhere.
 install: progs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(INITDIR) \
-	    $(DESTDIR)$(CRONDIR)
+	    $(DESTDIR)$(CRONDIR) $(DESTDIR)$(WEBDIR)
 	install -m 0755 $(O)/holdscand $(DESTDIR)$(SBINDIR)/holdscand
+	install -m 0755 $(O)/holdscan-web $(DESTDIR)$(SBINDIR)/holdscan-web
+	install -m 0644 $(WEB_FILES) $(DESTDIR)$(WEBDIR)/
 	install -m 0755 $(O)/holdscan $(DESTDIR)$(BINDIR)/holdscan
 	install -m 0755 $(O)/holdscan-scanner $(DESTDIR)$(LIBDIR)/holdscan-scanner
 	$(if $(PLUGINS),install -m 0644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/)
@@ -447,7 +477,7 @@ install: progs
 	    dst=$(DESTDIR)$(MANDIR)/man$${f##*.}/$${f#doc/}; \
 	    sed $(PATH_SED) "$$f" >"$$dst"; chmod 0644 "$$dst"; \
 	done
-	install -m 0644 README.md doc/quickstart.md doc/farm.md \
+	install -m 0644 README.md doc/quickstart.md doc/farm.md doc/web.md \
 	    $(DESTDIR)$(DOCDIR)/
 	@set -e; for f in $(UNITS); do \
 	    dst=$(DESTDIR)$(SYSTEMDDIR)/$${f#init/}; \
@@ -455,6 +485,8 @@ install: progs
 	done
 	sed $(INIT_SED) init/holdscand.init >$(DESTDIR)$(INITDIR)/holdscand
 	chmod 0755 $(DESTDIR)$(INITDIR)/holdscand
+	sed $(INIT_SED) init/holdscan-web.init >$(DESTDIR)$(INITDIR)/holdscan-web
+	chmod 0755 $(DESTDIR)$(INITDIR)/holdscan-web
 	install -d $(DESTDIR)$(CRONDIR)
 	sed $(INIT_SED) init/holdscan.cron >$(DESTDIR)$(CRONDIR)/holdscan
 	chmod 0644 $(DESTDIR)$(CRONDIR)/holdscan
@@ -463,17 +495,19 @@ install: progs
 	    echo "chown $(MAIL_OWNER): $(STATEDIR) $(QUARANTINEDIR)"; \
 	    chown $(MAIL_OWNER): $(STATEDIR) $(QUARANTINEDIR); \
 	fi
-	@if [ -z "$(DESTDIR)" ] && ! id -u holdscan >/dev/null 2>&1; then \
-	    if command -v adduser >/dev/null 2>&1; then \
-		echo "adduser --system --group --no-create-home holdscan"; \
-		adduser --quiet --system --group --no-create-home holdscan; \
-	    else \
-		echo "useradd --system --user-group --no-create-home" \
-		    "--home-dir /nonexistent --shell /usr/sbin/nologin holdscan"; \
-		useradd --system --user-group --no-create-home \
-		    --home-dir /nonexistent --shell /usr/sbin/nologin holdscan; \
+	@set -e; for u in holdscan holdscan-web; do \
+	    if [ -z "$(DESTDIR)" ] && ! id -u $$u >/dev/null 2>&1; then \
+		if command -v adduser >/dev/null 2>&1; then \
+		    echo "adduser --system --group --no-create-home $$u"; \
+		    adduser --quiet --system --group --no-create-home $$u; \
+		else \
+		    echo "useradd --system --user-group --no-create-home" \
+			"--home-dir /nonexistent --shell /usr/sbin/nologin $$u"; \
+		    useradd --system --user-group --no-create-home \
+			--home-dir /nonexistent --shell /usr/sbin/nologin $$u; \
+		fi; \
 	    fi; \
-	fi
+	done
 
 clean:
 	rm -rf build

@@ -17,12 +17,17 @@ DEMO=$(mktemp -d /tmp/holdscan-demo.XXXXXX)
 chmod 0755 "$DEMO"
 SB="$DEMO/postfix"
 HSPID=
+WEBPID=
 
 say() {
 	printf '\n\033[1m== %s\033[0m\n' "$*"
 }
 
 cleanup() {
+	if [ -n "$WEBPID" ] && kill -0 "$WEBPID" 2>/dev/null; then
+		kill -TERM "$WEBPID" 2>/dev/null
+		wait "$WEBPID" 2>/dev/null || true
+	fi
 	if [ -n "$HSPID" ] && kill -0 "$HSPID" 2>/dev/null; then
 		kill -TERM "$HSPID" 2>/dev/null
 		i=0
@@ -92,6 +97,22 @@ plugin clamav {
 }
 EOF
 fi
+# The web console: as holdscan-web when make install made that user, else
+# as daemon; its page from the source tree, copied where that user can read.
+WEBUSER=holdscan-web
+id "$WEBUSER" >/dev/null 2>&1 || WEBUSER=daemon
+WEBPORT=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000))
+cp -r "$(dirname "$0")/../web" "$DEMO/ui"
+chmod -R a+rX "$DEMO/ui"
+chmod 0755 "$DEMO/hs"
+cat >>"$DEMO/hs/holdscan.conf" <<EOF
+web {
+    listen = 127.0.0.1:$WEBPORT
+    user = $WEBUSER
+    document_root = $DEMO/ui
+    accounts_file = $DEMO/hs/web-users
+}
+EOF
 chmod 0644 "$DEMO/hs/holdscan.conf"
 
 say "Starting holdscand (as root; it drops to postfix, its workers to nobody)"
@@ -148,5 +169,28 @@ fi
 
 say "Hold queue now: $(sh "$SANDBOX" hold-count "$SB") messages"
 "$HS_BUILD/holdscan" -c "$DEMO/hs/holdscan.conf" status || true
+
+if [ -x "$HS_BUILD/holdscan-web" ]; then
+	say "The web console"
+	echo "demo-password" | "$HS_BUILD/holdscan" -c "$DEMO/hs/holdscan.conf" \
+	    web user add demo --role admin >/dev/null
+	"$HS_BUILD/holdscan-web" -f -c "$DEMO/hs/holdscan.conf" \
+	    >"$DEMO/holdscan-web.log" 2>&1 &
+	WEBPID=$!
+	if wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$WEBPORT/"; then
+		echo "URL:    http://127.0.0.1:$WEBPORT/ (holdscan-web as $WEBUSER;"
+		echo "        from elsewhere: ssh -L $WEBPORT:127.0.0.1:$WEBPORT this-host)"
+		echo "Login:  demo / demo-password (admin)"
+		if [ -t 0 ]; then
+			printf 'Press Enter to stop everything. '
+			read -r _
+		else
+			echo "(DEMO_WEB_SECONDS=600 make demo keeps it up that long)"
+			sleep "${DEMO_WEB_SECONDS:-0}"
+		fi
+	else
+		cat "$DEMO/holdscan-web.log"
+	fi
+fi
 
 say "Stopping holdscand and Postfix"

@@ -204,6 +204,32 @@ static const struct param params[] = {
 	    "the notice to a recipient of quarantined mail" },
 };
 #define NPARAMS	(sizeof(params) / sizeof(params[0]))
+
+/* The web { } section: holdscan-web, and holdscand's control socket for it. */
+static const struct param web_params[] = {
+	{ "listen", P_STR, "127.0.0.1:8025", F(web_listen), NOLIM, NULL,
+	    "ADDRESS:PORT holdscan-web listens on (IPv4 or [IPv6])" },
+	{ "user", P_STR, "holdscan-web", F(web_user), NOLIM, NULL,
+	    "the unprivileged user holdscan-web runs as; holdscand answers it "
+	    "and root only" },
+	{ "control_socket", P_OPTPATH, "", F(web_control_socket), NOLIM, NULL,
+	    "holdscand's local socket that holdscan-web asks; empty: "
+	    "control.sock beside pid_file" },
+	{ "document_root", P_PATH, paths_web_root, F(web_document_root),
+	    NOLIM, NULL, "the console's HTML, CSS and JavaScript files" },
+	{ "accounts_file", P_PATH, paths_web_accounts, F(web_accounts_file),
+	    NOLIM, NULL, "the console's accounts (holdscan web user)" },
+	{ "session_lifetime", P_TIME, "8h", F(web_session_lifetime), 1000,
+	    30L * 86400000L, NULL, "a login is valid this long" },
+	{ "login_attempts", P_INT, "5", F(web_login_attempts), 1, 1000, NULL,
+	    "failed logins per account name in 15 minutes before further "
+	    "tries are refused (per client address: four times as many)" },
+	{ "tls_certificate", P_OPTPATH, "", F(web_tls_certificate), NOLIM,
+	    NULL, "PEM certificate (chain) for HTTPS; empty: plain HTTP" },
+	{ "tls_key", P_OPTPATH, "", F(web_tls_key), NOLIM, NULL,
+	    "its PEM private key" },
+};
+#define NWEBPARAMS	(sizeof(web_params) / sizeof(web_params[0]))
 _Static_assert(NPARAMS <= 64, "set_mask holds 64 parameters");
 
 static int
@@ -768,6 +794,27 @@ validate_policy_opt(cfg_t *cfg, cfg_opt_t *opt)
 	return (0);
 }
 
+/* A parameter of the web section, checked and stored as a top-level one. */
+static int
+validate_web_opt(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*name = cfg_opt_name(opt), *value = opt_value(opt), *why;
+	char		 buf[160];
+	size_t		 i;
+
+	if (parsing == NULL || !parsing->strict)
+		return (0);
+	for (i = 0; i < NWEBPARAMS; i++)
+		if (strcmp(web_params[i].name, name) == 0)
+			break;
+	if (i == NWEBPARAMS)
+		return (0);
+	if ((why = param_store(&web_params[i], value, parsing->scratch, buf,
+	    sizeof(buf))) != NULL)
+		cfg_error(cfg, "%s = \"%s\": %s", name, value, why);
+	return (0);
+}
+
 static cfg_opt_t
 str_opt(const char *name, const char *def, cfg_validate_callback_t cb)
 {
@@ -788,7 +835,7 @@ str_opt(const char *name, const char *def, cfg_validate_callback_t cb)
  * without a probe, every name the file uses in plugin sections).
  */
 struct schema {
-	cfg_opt_t	*root, *plugin, *policy, *domain;
+	cfg_opt_t	*root, *plugin, *policy, *domain, *web;
 	cfg_opt_t	 ruleset[RULECONF_SCHEMA_MAX], rule[RULECONF_SCHEMA_MAX];
 	cfg_opt_t	 rule_policy[RULECONF_SCHEMA_MAX];
 };
@@ -814,8 +861,8 @@ schema_build(struct schema *sc, const struct load_state *ls, enum pass pass)
 	size_t		 i, n = 0, k;
 	int		 v;
 
-	/* params, scanners, 4 sections, __unknown, end */
-	sc->root = xcalloc(NPARAMS + 7, sizeof(cfg_opt_t));
+	/* params, scanners, 5 sections, __unknown, end */
+	sc->root = xcalloc(NPARAMS + 8, sizeof(cfg_opt_t));
 	for (i = 0; i < NPARAMS; i++)
 		sc->root[n++] = str_opt(params[i].name, params[i].def,
 		    validate_param);
@@ -858,6 +905,15 @@ schema_build(struct schema *sc, const struct load_state *ls, enum pass pass)
 		sc->domain[VERDICT_COUNT] = end;
 	}
 
+	sc->web = xcalloc(NWEBPARAMS + 2, sizeof(cfg_opt_t));
+	for (i = 0; i < NWEBPARAMS; i++)
+		sc->web[i] = str_opt(web_params[i].name, NULL, validate_web_opt);
+	if (!strict) {
+		sc->web[i] = str_opt("__unknown", NULL, NULL);
+		sc->web[i + 1] = end;
+	} else
+		sc->web[i] = end;
+
 	{
 		cfg_flag_t	 f = strict ? CFGF_NONE : CFGF_IGNORE_UNKNOWN;
 		cfg_opt_t	 ps = CFG_SEC("plugin", sc->plugin,
@@ -871,6 +927,11 @@ schema_build(struct schema *sc, const struct load_state *ls, enum pass pass)
 		sc->root[++n] = dom;
 		ruleconf_schema(sc->ruleset, sc->rule, sc->rule_policy,
 		    policy_keys, !strict, &sc->root[++n]);
+		{
+			cfg_opt_t web = CFG_SEC("web", sc->web, f);
+
+			sc->root[++n] = web;
+		}
 		if (!strict) {
 			sc->root[++n] = str_opt("__unknown", NULL, NULL);
 		}
@@ -885,6 +946,7 @@ schema_free(struct schema *sc)
 	free(sc->plugin);
 	free(sc->policy);
 	free(sc->domain);
+	free(sc->web);
 }
 
 static int
@@ -1037,6 +1099,10 @@ config_new_defaults(void)
 	for (i = 0; i < NEXTRAS; i++)
 		*(char **)((char *)conf + policy_extras[i].off) =
 		    xstrdup(policy_extras[i].def);
+	for (i = 0; i < NWEBPARAMS; i++)
+		if (param_store(&web_params[i], web_params[i].def, conf, buf,
+		    sizeof(buf)) != NULL)
+			abort();
 	return (conf);
 }
 
@@ -1446,6 +1512,10 @@ config_free(struct hs_config **confp)
 	free(conf->scanners_text);
 	for (i = 0; i < NEXTRAS; i++)
 		free(*(char **)((char *)conf + policy_extras[i].off));
+	for (i = 0; i < NWEBPARAMS; i++)
+		if (web_params[i].type == P_STR || web_params[i].type == P_PATH ||
+		    web_params[i].type == P_OPTPATH)
+			free(*(char **)((char *)conf + web_params[i].off));
 	free(conf->file);
 	free(conf->text);
 	free(conf);
@@ -1649,6 +1719,21 @@ config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 			print_value(fp, "    ", policy_extras[i].name, cur);
 	}
 	fprintf(fp, "}\n");
+	{
+		bool	 any = false;
+
+		for (i = 0; i < NWEBPARAMS; i++) {
+			param_format(&web_params[i], conf, val, sizeof(val));
+			if (only_set && strcmp(val, web_params[i].def) == 0)
+				continue;
+			if (!any)
+				fprintf(fp, "web {\n");
+			any = true;
+			print_value(fp, "    ", web_params[i].name, val);
+		}
+		if (any)
+			fprintf(fp, "}\n");
+	}
 	for (i = 0; i < conf->ndomains; i++) {
 		fprintf(fp, "domain %s {\n", conf->domains[i].domain);
 		for (v = 0; v < VERDICT_COUNT; v++)
@@ -1658,6 +1743,22 @@ config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 		fprintf(fp, "}\n");
 	}
 	ruleconf_print(conf, policy_keys, fp);
+}
+
+int
+config_control_socket(const struct hs_config *conf, char *buf, size_t size)
+{
+	const char	*slash;
+	int		 n;
+
+	if (conf->web_control_socket[0] != '\0')
+		n = snprintf(buf, size, "%s", conf->web_control_socket);
+	else if ((slash = strrchr(conf->pid_file, '/')) != NULL)
+		n = snprintf(buf, size, "%.*s/control.sock",
+		    (int)(slash - conf->pid_file), conf->pid_file);
+	else
+		n = snprintf(buf, size, "control.sock");
+	return (n < 0 || (size_t)n >= size ? -1 : 0);
 }
 
 uint64_t

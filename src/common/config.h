@@ -170,6 +170,17 @@ struct hs_config {
 	size_t		 nrulesets;
 	char		*internal_networks;	/* as written */
 
+	/* web { }: the web console (holdscan-web) and holdscand's control socket */
+	char	*web_listen;		/* "ADDRESS:PORT" */
+	char	*web_user;		/* holdscan-web's unprivileged user */
+	char	*web_control_socket;	/* "": config_control_socket() */
+	char	*web_document_root;	/* the UI's static files */
+	char	*web_accounts_file;	/* holdscan web user add/del/passwd */
+	long	 web_session_lifetime;	/* ms */
+	long	 web_login_attempts;	/* failures per name and per address in 15 min */
+	char	*web_tls_certificate;	/* PEM; "" : plain HTTP */
+	char	*web_tls_key;
+
 	/* private: which parameters the file set (bit i = params[i]) */
 	unsigned long long set_mask;
 };
@@ -233,6 +244,14 @@ void	 config_print(const struct hs_config *conf, FILE *fp, bool only_set);
  * alike, whatever their comments and layout. 0 if it cannot be made.
  */
 uint64_t config_digest(const struct hs_config *conf, const char *extra);
+
+/*
+ * config_control_socket() puts the path of holdscand's control socket
+ * into buf: web { control_socket }, or when it is empty control.sock in
+ * pid_file's directory. 0, or -1 when it does not fit.
+ */
+int	 config_control_socket(const struct hs_config *conf, char *buf,
+	    size_t size);
 
 /* The name of parameter i in table order, or NULL past the last one. */
 const char *config_name_at(size_t i);

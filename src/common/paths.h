@@ -2,7 +2,7 @@
  * paths.h - the installed paths holdscan's programs know by default.
  *
  * The only names that depend on make's PREFIX (SYSCONFDIR, PLUGINDIR,
- * LIBDIR): they are compiled into paths.c alone, so that "make install
+ * LIBDIR, WEBDIR): they are compiled into paths.c alone, so that "make install
  * PREFIX=/usr" after "make" recompiles that one file and relinks.
  */
 #ifndef HS_PATHS_H
@@ -15,5 +15,7 @@ extern const char paths_libexecdir[];		/* LIBDIR */
 extern const char paths_scanner_program[];	/* LIBDIR/holdscan-scanner */
 extern const char paths_notify_postmaster[];	/* SYSCONFDIR/notify-postmaster.txt */
 extern const char paths_notify_recipient[];	/* SYSCONFDIR/notify-recipient.txt */
+extern const char paths_web_accounts[];		/* SYSCONFDIR/web-users */
+extern const char paths_web_root[];		/* WEBDIR: the web console's files */
 
 #endif

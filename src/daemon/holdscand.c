@@ -87,6 +87,7 @@
 #include "daemon/pipeline.h"
 #include "daemon/reload.h"
 #include "daemon/requests.h"
+#include "daemon/control.h"
 #include "daemon/shipper.h"
 #include "daemon/watch.h"
 #include "daemon/worker.h"
@@ -125,6 +126,7 @@ struct holdscand {
 	int		 reload_fd;	/* that file, opened as root */
 	struct pipeline	*pipe;		/* each message's life (pipeline.c) */
 	struct requests	*requests;	/* a farm's requests (requests.c), or NULL */
+	struct control	*control;	/* the web console's socket (control.c), or NULL */
 	long		 next_rescan_ms;
 	long		 next_metrics_ms;
 	struct metrics	 metrics;
@@ -901,6 +903,9 @@ restart_only(const struct hs_config *old, const struct hs_config *conf,
 	CHANGED(log_file);
 	/* The shipper and the outbox live with the state environment. */
 	CHANGED(database);
+	/* The control socket is opened and its peer looked up at start. */
+	CHANGED(web_control_socket);
+	CHANGED(web_user);
 	if (old->outbox_limit != conf->outbox_limit)
 		note_changed(buf, size, "outbox_limit", "", "x");
 #undef CHANGED
@@ -1269,7 +1274,7 @@ event_loop(struct holdscand *d)
 		timeout = min_timeout(timeout, pipeline_timeout(d->pipe,
 		    now_ms()));
 
-		n = 5 + d->pool.nworkers;
+		n = 6 + d->pool.nworkers;
 		if (n > cap) {
 			cap = n;
 			pfd = xreallocarray(pfd, cap, sizeof(*pfd));
@@ -1282,7 +1287,8 @@ event_loop(struct holdscand *d)
 		/* A request waits for the state environment (not polled). */
 		pfd[4].fd = d->requests != NULL && state_usable(d->pipe) ?
 		    requests_fd(d->requests) : -1;
-		n = 5;
+		pfd[5].fd = d->control != NULL ? control_fd(d->control) : -1;
+		n = 6;
 		TAILQ_FOREACH(w, &d->pool.workers, entry) {
 			wv[n] = w;
 			pfd[n++].fd = w->sock;
@@ -1314,8 +1320,12 @@ event_loop(struct holdscand *d)
 			requests_run(d->requests, &d->pipe->commit,
 			    d->pipe->state.quarantine, d->pipe->state.msglog,
 			    d->conf);
+		if (pfd[5].fd >= 0 && (pfd[5].revents & POLLIN))
+			control_run(d->control, &d->pipe->commit,
+			    state_usable(d->pipe) ? d->pipe->state.quarantine :
+			    NULL, d->pipe->state.msglog, d->conf);
 		/* Worker sockets: the pool may free workers as we go, so check by pid. */
-		for (i = 5; i < n; i++) {
+		for (i = 6; i < n; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			TAILQ_FOREACH(w, &d->pool.workers, entry)
@@ -1508,6 +1518,13 @@ main(int argc, char **argv)
 		if (pool_start(&d.pool, &d.setup, &pp) < 0)
 			hs_fatal(EX_OSERR, "cannot start the scanners");
 	}
+	/* As root: the socket's directory may be root's (/run/holdscan). */
+	if (control_open(d.conf, d.ql->owner_uid, d.ql->owner_gid, &d.control,
+	    &error) < 0) {
+		hs_warnx("%s; the web console cannot reach holdscand", error);
+		free(error);
+		error = NULL;
+	}
 	drop_to_mail_owner(&d);
 	/*
 	 * Not dumpable (setuid made it so): the mail owner's other
@@ -1531,6 +1548,7 @@ main(int argc, char **argv)
 	}
 	event_loop(&d);
 	requests_stop(&d.requests);
+	control_close(&d.control);
 
 	write_metrics(&d);
 	notify_drain(d.notify, 10000);

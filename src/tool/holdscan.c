@@ -88,6 +88,10 @@ static const struct command commands[] = {
 	    "version (idempotent)", cmd_db_upgrade, false, false },
 	{ "db", "status", "", "the farm's database: connected, schema version, "
 	    "this host's outbox", cmd_db_status, false, true },
+	{ "web", "user", "add|del|passwd|list [NAME] [--role admin|domain|user] "
+	    "[--domain D]... [--address A]...",
+	    "the web console's accounts (password from the standard input)",
+	    cmd_web_user, false, false },
 	{ "quarantine", "check", "", "compare the files with the index; "
 	    "repair what a crash left", cmd_q_check, true, false },
 };

@@ -25,7 +25,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 SRC=$(cd "$HS_LIB/../.." && pwd)
 
-plan 49
+plan 50
 
 # --- 1. the tree -------------------------------------------------------------
 D="$HS_TMP/destdir"
@@ -57,6 +57,10 @@ expected() {
 	{
 		echo '-rwxr-xr-x usr/sbin/holdscand'
 		echo '-rwxr-xr-x usr/bin/holdscan'
+		echo '-rwxr-xr-x usr/sbin/holdscan-web'
+		for f in "$SRC"/web/*; do
+			echo "-rw-r--r-- usr/share/holdscan/web/${f##*/}"
+		done
 		echo '-rwxr-xr-x usr/lib/holdscan/holdscan-scanner'
 		for f in "$SRC"/plugins/*.c; do
 			f=${f##*/}
@@ -70,6 +74,9 @@ expected() {
 		echo '-rw-r--r-- usr/share/doc/holdscan/README.md'
 		echo '-rw-r--r-- usr/share/doc/holdscan/quickstart.md'
 		echo '-rw-r--r-- usr/share/doc/holdscan/farm.md'
+		echo '-rw-r--r-- usr/share/doc/holdscan/web.md'
+		echo '-rw-r--r-- lib/systemd/system/holdscan-web.service'
+		echo '-rwxr-xr-x etc/init.d/holdscan-web'
 		echo '-rw-r--r-- lib/systemd/system/holdscand.service'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.service'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.timer'
@@ -127,6 +134,7 @@ check_eq 'the units and the SysV script start the installed programs' \
     "$(grep -h -e '^ExecStart=' -e '^DAEMON=' -e '^CONFIG=' \
     "$D"/lib/systemd/system/* "$D/etc/init.d/holdscand")" \
     "ExecStart=/usr/bin/holdscan quarantine expire --older-than 30d
+ExecStart=/usr/sbin/holdscan-web
 ExecStart=/usr/sbin/holdscand
 DAEMON=/usr/sbin/holdscand
 CONFIG=/etc/holdscan/holdscan.conf"
@@ -154,10 +162,12 @@ U="$HS_TMP/units"
 mkdir "$U"
 for f in "$D"/lib/systemd/system/*; do
 	sed -e "s|/usr/sbin/holdscand|$D/usr/sbin/holdscand|" \
+	    -e "s|/usr/sbin/holdscan-web|$D/usr/sbin/holdscan-web|" \
 	    -e "s|/usr/bin/holdscan |$D/usr/bin/holdscan |" "$f" >"$U/${f##*/}"
 done
 MANPATH="$D/usr/share/man" systemd-analyze verify "$U/holdscand.service" \
     "$U/holdscan-expire.service" "$U/holdscan-expire.timer" \
+    "$U/holdscan-web.service" \
     >"$HS_TMP/verify.out" 2>&1
 check_eq 'systemd-analyze verify: exit 0, no complaint' \
     "$?:$(cat "$HS_TMP/verify.out")" "0:"
@@ -172,6 +182,9 @@ check "holdscand.service's exposure is at most 2.5 (it is ${e:-?} tenths)" \
     test "${e:-99}" -le 25
 e=$(exposure "$U/holdscan-expire.service")
 check "holdscan-expire.service's exposure is at most 2.5 (it is ${e:-?} tenths)" \
+    test "${e:-99}" -le 25
+e=$(exposure "$U/holdscan-web.service")
+check "holdscan-web.service's exposure is at most 2.5 (it is ${e:-?} tenths)" \
     test "${e:-99}" -le 25
 
 # --- 3. the SysV script ------------------------------------------------------------

@@ -19,10 +19,10 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/holdscan.sh"
 
 SRC=$(cd "$HS_LIB/../.." && pwd)
-PAGES="$SRC/doc/holdscand.8 $SRC/doc/holdscan.1 $SRC/doc/holdscan.conf.5"
+PAGES="$SRC/doc/holdscand.8 $SRC/doc/holdscan.1 $SRC/doc/holdscan.conf.5 $SRC/doc/holdscan-web.8"
 PLUGINS=$(cd "$SRC/plugins" && for f in *.c; do echo "${f%.c}"; done)
 
-plan $((2 * 3 + 4 + 6))
+plan $((2 * 4 + 4 + 6))
 
 for page in $PAGES; do
 	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$page" \
@@ -68,6 +68,10 @@ while IFS= read -r line; do
 	'policy {')
 		section POLICY >"$HS_TMP/where"
 		plugin=policy
+		continue ;;
+	'web {')
+		section "WEB CONSOLE" >"$HS_TMP/where"
+		plugin=web
 		continue ;;
 	'}')
 		plugin=

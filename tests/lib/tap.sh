@@ -324,6 +324,9 @@ _tap_cleanup() {
 	_tap_rc=$?
 	# Daemons that use a sandbox stop first (tests/lib/holdscan.sh), and
 	# the ones a test started for them (tests/lib/spamd.sh, pg.sh).
+	if command -v web_stop_all >/dev/null 2>&1; then
+		web_stop_all
+	fi
 	if command -v hs_stop_all >/dev/null 2>&1; then
 		hs_stop_all
 	fi

@@ -1,0 +1,440 @@
+/*
+ * NAME
+ *	api - the web console's JSON API: its routes and their handlers
+ * DESCRIPTION
+ *	Each route (api_routes[], one line each: one more route is one more
+ *	line) turns a request into a request to holdscand's control socket
+ *	(ctlclient.c) made for the logged-in account and its scope, and
+ *	holdscand's answer into the reply; holdscand enforces the scope.
+ *	Releases and deletions, single or in bulk, all go through
+ *	webapi_act(), which a digest link's route is to call too.
+ *
+ *	Login: a name and password checked against the accounts file
+ *	(accounts_verify(), yescrypt), refused while the name or the client
+ *	address has web { login_attempts } failures in 15 minutes; a new
+ *	session (session.c) whose token is the cookie and whose CSRF token
+ *	the page gets. Each login, failed login, logout and action is one
+ *	log line with the account and the client address.
+ *
+ *	This module must never build JSON but with jansson, never tell a
+ *	password or a token to the log, and never act for an account
+ *	outside the scope the accounts file gives it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "web/accounts.h"
+#include "web/ctlclient.h"
+#include "web/preview.h"
+#include "web/session.h"
+#include "web/web.h"
+
+#define BULK_MAX	500
+
+void
+web_accounts_refresh(struct web *w)
+{
+	struct accounts	*a;
+	struct stat	 st;
+	char		*error = NULL;
+
+	if (stat(w->conf->web_accounts_file, &st) < 0) {
+		if (errno == ENOENT && w->accounts_ino != 0) {
+			hs_warnx("web: %s is gone: no account can log in",
+			    w->conf->web_accounts_file);
+			accounts_free(&w->accounts);
+			w->accounts = xcalloc(1, sizeof(*w->accounts));
+			w->accounts_ino = 0;
+		}
+		return;
+	}
+	if (w->accounts != NULL && st.st_ino == w->accounts_ino &&
+	    st.st_size == w->accounts_size &&
+	    st.st_mtim.tv_sec == w->accounts_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == w->accounts_mtime.tv_nsec)
+		return;
+	if (accounts_load(w->conf->web_accounts_file, true, &a, &error) < 0) {
+		hs_warnx("web: %s; the accounts as they were stay", error);
+		free(error);
+		if (w->accounts == NULL)
+			w->accounts = xcalloc(1, sizeof(*w->accounts));
+		return;
+	}
+	accounts_free(&w->accounts);
+	w->accounts = a;
+	w->accounts_ino = st.st_ino;
+	w->accounts_size = st.st_size;
+	w->accounts_mtime = st.st_mtim;
+}
+
+static json_t *
+strs_json(char *const *v, size_t n)
+{
+	json_t	*a = json_array();
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		(void)json_array_append_new(a, json_string(v[i]));
+	return (a);
+}
+
+static json_t *
+scope_json(const struct access_scope *s)
+{
+	return (json_pack("{s:s, s:o, s:o}", "role", access_role_name(s->role),
+	    "domains", strs_json(s->domains, s->ndomains),
+	    "addresses", strs_json(s->addresses, s->naddresses)));
+}
+
+/*
+ * Ask holdscand: its answer (a new reference) when it says ok, else NULL
+ * with *status_r and *error_r (owned by the caller) set.
+ */
+static json_t *
+ask(struct web *w, json_t *req, int *fd_r, int *status_r, char **error_r)
+{
+	json_t		*reply;
+	char		*error = NULL;
+	const char	*msg;
+
+	if (ctlclient_call(w->control_socket, req, &reply, fd_r,
+	    &error) < 0) {
+		hs_warnx("web: %s", error);
+		free(error);
+		*status_r = 503;
+		*error_r = xstrdup("holdscand is not reachable; try again");
+		return (NULL);
+	}
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		*status_r = (int)json_integer_value(json_object_get(reply,
+		    "status"));
+		if (*status_r < 400 || *status_r > 599)
+			*status_r = 500;
+		msg = json_string_value(json_object_get(reply, "error"));
+		*error_r = xstrdup(msg != NULL ? msg : "failed");
+		json_decref(reply);
+		if (fd_r != NULL && *fd_r >= 0) {
+			(void)close(*fd_r);
+			*fd_r = -1;
+		}
+		return (NULL);
+	}
+	(void)json_object_del(reply, "ok");
+	return (reply);
+}
+
+static json_t *
+base_req(const char *op, const char *who, const struct access_scope *scope)
+{
+	return (json_pack("{s:s, s:s, s:o}", "op", op, "by", who, "scope",
+	    scope_json(scope)));
+}
+
+/* Ask for c's account; the answer becomes c's reply. */
+static void
+ask_for(struct call *c, json_t *req, int *fd_r)
+{
+	char	*error = NULL;
+	int	 status;
+
+	if ((c->reply = ask(c->w, req, fd_r, &status, &error)) == NULL) {
+		call_error(c, status, error);
+		free(error);
+	}
+	json_decref(req);
+}
+
+static const char *
+arg(struct call *c, const char *name)
+{
+	const char	*v = MHD_lookup_connection_value(c->conn,
+	    MHD_GET_ARGUMENT_KIND, name);
+
+	return (v != NULL && v[0] != '\0' && strlen(v) <= 512 ? v : NULL);
+}
+
+/* Copy the query's string arguments into req. */
+static void
+copy_strs(struct call *c, json_t *req, const char *const *names)
+{
+	const char	*v;
+
+	for (; *names != NULL; names++)
+		if ((v = arg(c, *names)) != NULL)
+			(void)json_object_set_new(req, *names, json_string(v));
+}
+
+/* Copy the query's integer arguments: -1 (answered 400) if one is bad. */
+static int
+copy_ints(struct call *c, json_t *req, const char *const *names)
+{
+	const char	*v;
+	char		*end, msg[80];
+	long long	 n;
+
+	for (; *names != NULL; names++) {
+		if ((v = arg(c, *names)) == NULL)
+			continue;
+		errno = 0;
+		n = strtoll(v, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 0) {
+			(void)snprintf(msg, sizeof(msg), "%s: not a number",
+			    *names);
+			call_error(c, 400, msg);
+			return (-1);
+		}
+		(void)json_object_set_new(req, *names, json_integer(n));
+	}
+	return (0);
+}
+
+int
+webapi_act(struct web *w, const char *who, const struct access_scope *scope,
+    const char *qid, const char *action, json_t *to, json_t **reply_r)
+{
+	json_t	*req;
+	char	*error = NULL;
+	int	 status = 200;
+
+	if (strcmp(action, "release") != 0 && strcmp(action, "delete") != 0) {
+		*reply_r = json_pack("{s:s}", "error",
+		    "action: use release or delete");
+		return (400);
+	}
+	req = base_req(action, who, scope);
+	(void)json_object_set_new(req, "id", json_string(qid));
+	if (to != NULL && json_array_size(to) > 0)
+		(void)json_object_set(req, "to", to);
+	if ((*reply_r = ask(w, req, NULL, &status, &error)) == NULL) {
+		*reply_r = json_pack("{s:s, s:s}", "id", qid, "error", error);
+		hs_info("web: %s id=%s user=%s: %s", action, qid, who, error);
+		free(error);
+	} else {
+		(void)json_object_set_new(*reply_r, "id", json_string(qid));
+		hs_info("web: %s id=%s user=%s outcome=%s", action, qid, who,
+		    json_string_value(json_object_get(*reply_r, "outcome")));
+	}
+	json_decref(req);
+	return (status);
+}
+
+/* --- the handlers ----------------------------------------------------------------- */
+
+static json_t *
+me_json(const struct account *ac, const struct session *se)
+{
+	return (json_pack("{s:s, s:s, s:o, s:o, s:s, s:I}", "name", ac->name,
+	    "role", access_role_name(ac->scope.role),
+	    "domains", strs_json(ac->scope.domains, ac->scope.ndomains),
+	    "addresses", strs_json(ac->scope.addresses, ac->scope.naddresses),
+	    "csrf", se->csrf, "expires", (json_int_t)se->expires));
+}
+
+static void
+h_login(struct call *c)
+{
+	const char	*name = json_string_value(json_object_get(c->body, "name"));
+	const char	*pw = json_string_value(json_object_get(c->body,
+	    "password"));
+	const struct session *se;
+	const struct account *ac;
+	char		 kname[96], kaddr[96];
+	time_t		 now = time(NULL);
+
+	if (name == NULL || pw == NULL || accounts_check_name(name) != NULL ||
+	    strlen(pw) > ACCOUNTS_PASSWORD_MAX) {
+		call_error(c, 400, "name and password, please");
+		return;
+	}
+	(void)snprintf(kname, sizeof(kname), "name:%s", name);
+	(void)snprintf(kaddr, sizeof(kaddr), "addr:%s", c->client);
+	/* An address may be many people's (NAT): it gets four times as many. */
+	if (sessions_throttled(c->w->sessions, kname,
+	    c->w->conf->web_login_attempts, now) ||
+	    sessions_throttled(c->w->sessions, kaddr,
+	    4 * c->w->conf->web_login_attempts, now)) {
+		hs_warnx("web: login refused user=%s client=%s: too many "
+		    "failures", name, c->client);
+		call_error(c, 429, "too many failed logins; try again in 15 "
+		    "minutes");
+		return;
+	}
+	web_accounts_refresh(c->w);
+	if (!accounts_verify(c->w->accounts, name, pw) ||
+	    (ac = accounts_find(c->w->accounts, name)) == NULL) {
+		sessions_failed(c->w->sessions, kname, now);
+		sessions_failed(c->w->sessions, kaddr, now);
+		hs_warnx("web: login failed user=%s client=%s", name, c->client);
+		call_error(c, 401, "wrong name or password");
+		return;
+	}
+	se = sessions_create(c->w->sessions, name, now);
+	c->cookie = xasprintf("hs_session=%s; Path=/; HttpOnly; "
+	    "SameSite=Strict; Max-Age=%ld%s", se->token,
+	    (long)(se->expires - now), c->w->tls ? "; Secure" : "");
+	hs_info("web: login user=%s role=%s client=%s", name,
+	    access_role_name(ac->scope.role), c->client);
+	c->reply = me_json(ac, se);
+}
+
+static void
+h_logout(struct call *c)
+{
+	hs_info("web: logout user=%s client=%s", c->account->name, c->client);
+	sessions_destroy(c->w->sessions, c->session->token);
+	c->session = NULL;
+	c->cookie = xasprintf("hs_session=; Path=/; HttpOnly; "
+	    "SameSite=Strict; Max-Age=0%s", c->w->tls ? "; Secure" : "");
+	c->reply = json_pack("{s:b}", "ok", 1);
+}
+
+static void
+h_me(struct call *c)
+{
+	c->reply = me_json(c->account, c->session);
+}
+
+static void
+h_qlist(struct call *c)
+{
+	static const char *const strs[] = { "sender", "recipient", "reason",
+	    "subject", "state", NULL };
+	static const char *const ints[] = { "since", "until", "offset",
+	    "limit", NULL };
+	json_t	*req = base_req("qlist", c->account->name, &c->account->scope);
+
+	copy_strs(c, req, strs);
+	if (copy_ints(c, req, ints) < 0) {
+		json_decref(req);
+		return;
+	}
+	ask_for(c, req, NULL);
+}
+
+static void
+h_qshow(struct call *c)
+{
+	json_t	*req = base_req("qshow", c->account->name, &c->account->scope);
+	char	*error = NULL;
+	int	 fd = -1;
+
+	(void)json_object_set_new(req, "id", json_string(c->arg[0]));
+	ask_for(c, req, &fd);
+	if (fd < 0)
+		return;
+	if (c->status == 200 && preview_fd(fd, c->reply, &error) < 0) {
+		(void)json_object_set_new(c->reply, "preview_error",
+		    json_string(error));
+		free(error);
+	}
+	(void)close(fd);
+}
+
+static void
+h_act(struct call *c, const char *action)
+{
+	c->status = webapi_act(c->w, c->account->name, &c->account->scope,
+	    c->arg[0], action, json_object_get(c->body, "to"), &c->reply);
+}
+
+static void
+h_release(struct call *c)
+{
+	h_act(c, "release");
+}
+
+static void
+h_delete(struct call *c)
+{
+	h_act(c, "delete");
+}
+
+static void
+h_bulk(struct call *c)
+{
+	const char	*action = json_string_value(json_object_get(c->body,
+	    "action"));
+	json_t		*ids = json_object_get(c->body, "ids"), *v, *one, *res;
+	size_t		 i;
+
+	if (action == NULL || !json_is_array(ids) || json_array_size(ids) == 0 ||
+	    json_array_size(ids) > BULK_MAX) {
+		call_error(c, 400, "action and ids (1 to 500), please");
+		return;
+	}
+	res = json_array();
+	json_array_foreach(ids, i, v) {
+		if (!json_is_string(v)) {
+			(void)json_array_append_new(res, json_pack("{s:s}",
+			    "error", "not an id"));
+			continue;
+		}
+		(void)webapi_act(c->w, c->account->name, &c->account->scope,
+		    json_string_value(v), action, NULL, &one);
+		(void)json_array_append_new(res, one);
+	}
+	c->reply = json_pack("{s:o}", "results", res);
+}
+
+static void
+h_log(struct call *c)
+{
+	static const char *const strs[] = { "sender", "recipient", "verdict",
+	    "action", "subject", "id", NULL };
+	static const char *const ints[] = { "since", "until", "offset",
+	    "limit", NULL };
+	json_t	*req = base_req("log", c->account->name, &c->account->scope);
+
+	copy_strs(c, req, strs);
+	if (copy_ints(c, req, ints) < 0) {
+		json_decref(req);
+		return;
+	}
+	ask_for(c, req, NULL);
+}
+
+static void
+h_trace(struct call *c)
+{
+	json_t	*req = base_req("trace", c->account->name, &c->account->scope);
+
+	(void)json_object_set_new(req, "id", json_string(c->arg[0]));
+	ask_for(c, req, NULL);
+}
+
+static void
+h_stats(struct call *c)
+{
+	static const char *const ints[] = { "hours", NULL };
+	json_t	*req = base_req("stats", c->account->name, &c->account->scope);
+
+	if (copy_ints(c, req, ints) < 0) {
+		json_decref(req);
+		return;
+	}
+	ask_for(c, req, NULL);
+}
+
+const struct route api_routes[] = {
+	{ "POST", "/api/login", false, h_login },
+	{ "POST", "/api/logout", true, h_logout },
+	{ "GET", "/api/me", true, h_me },
+	{ "GET", "/api/quarantine", true, h_qlist },
+	{ "POST", "/api/quarantine/bulk", true, h_bulk },
+	{ "GET", "/api/quarantine/*", true, h_qshow },
+	{ "POST", "/api/quarantine/*/release", true, h_release },
+	{ "POST", "/api/quarantine/*/delete", true, h_delete },
+	{ "GET", "/api/log", true, h_log },
+	{ "GET", "/api/trace/*", true, h_trace },
+	{ "GET", "/api/stats", true, h_stats },
+	{ NULL, NULL, false, NULL },
+};

@@ -1,0 +1,27 @@
+/*
+ * preview.h - what the console shows of a quarantined message: its
+ * header block and body as text, and the names of its attachments,
+ * from the stored queue file holdscand passed (a read-only descriptor).
+ */
+#ifndef HS_PREVIEW_H
+#define HS_PREVIEW_H
+
+#include <jansson.h>
+
+#define PREVIEW_FILE_MAX	(64L * 1024 * 1024)
+#define PREVIEW_BODY_MAX	(256 * 1024)
+#define PREVIEW_ATTACH_MAX	100
+
+/*
+ * preview_fd() reads the queue file on fd and sets "headers" (text),
+ * "body" (text, at most PREVIEW_BODY_MAX bytes, "body_truncated" when
+ * cut) and "attachments" ([{name, type}]) in out. The text is the
+ * message as it is, made safe (text_safe(): valid UTF-8, no control
+ * characters but newline and tab): HTML is shown as its source, never
+ * rendered, and nothing is decoded. 0, or -1 with *error_r.
+ */
+int	 preview_fd(int fd, json_t *out, char **error_r);
+/* preview_attachments(): the attachment list of a body text (tests). */
+json_t	*preview_attachments(const char *body, size_t len);
+
+#endif

@@ -1,0 +1,38 @@
+# web.sh - start and stop holdscan-web for tests/e2e/*.t (POSIX sh); source
+# it after tap.sh and holdscan.sh.
+#
+#   web_start NAME CONF LOG URL [CURL-OPTION]
+#                                 holdscan-web -f -c CONF in the background,
+#                                 logging to LOG; ready when URL answers
+#                                 (10 s); sets NAME_WEB_PID
+#   web_stop NAME                 SIGTERM by pid, then SIGKILL after 5 s
+#   web_stop_all                  every one started here (tap.sh's exit trap)
+_web_daemons=
+
+web_start() {
+	"$HS_BUILD/holdscan-web" -f -c "$2" >>"$3" 2>&1 &
+	eval "$1_WEB_PID=$!"
+	_web_daemons="$_web_daemons $1"
+	wait_until 10 curl -sf ${5:+"$5"} -o /dev/null "$4"
+}
+
+web_stop() {
+	_ws_pid=$(eval "printf '%s' \"\${$1_WEB_PID:-}\"")
+	[ -n "$_ws_pid" ] || return 0
+	kill -TERM "$_ws_pid" 2>/dev/null
+	_ws_i=0
+	while [ "$_ws_i" -lt 50 ] && kill -0 "$_ws_pid" 2>/dev/null; do
+		sleep 0.1
+		_ws_i=$((_ws_i + 1))
+	done
+	kill -KILL "$_ws_pid" 2>/dev/null
+	wait "$_ws_pid" 2>/dev/null
+	eval "$1_WEB_PID="
+	return 0
+}
+
+web_stop_all() {
+	for _wsa in $_web_daemons; do
+		web_stop "$_wsa"
+	done
+}

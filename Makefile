@@ -77,7 +77,7 @@ SOAK_LONG_RATE	?= 50
 PKGS		 = libconfuse gmime-3.0 libclamav zlib libpcre2-8 libseccomp \
 		   libarchive libmagic libxml-2.0 libytnef
 PKG_CFLAGS	:= $(shell pkg-config --cflags libconfuse gmime-3.0 libpq 2>/dev/null)
-PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) libpq 2>/dev/null) -ldb-5.3 -ldl -pthread
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) libpq libsodium 2>/dev/null) -ldb-5.3 -ldl -pthread
 TEST_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CONFUSE_LIBS	:= $(shell pkg-config --libs libconfuse 2>/dev/null)
 GMIME_LIBS	:= $(shell pkg-config --libs gmime-3.0 2>/dev/null)
@@ -86,7 +86,9 @@ SECCOMP_LIBS	:= $(shell pkg-config --libs libseccomp 2>/dev/null)
 # holdscand's master and the holdscan tool, never the scanner program.
 PQ_LIBS		:= $(shell pkg-config --libs libpq 2>/dev/null)
 DAEMON_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) -ldb-5.3 -pthread
-TOOL_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) -ldb-5.3 -pthread
+# libsodium: digest links (src/web/digestlink.c), signed by holdscan digest.
+SODIUM_LIBS	:= $(shell pkg-config --libs libsodium 2>/dev/null)
+TOOL_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) $(SODIUM_LIBS) -ldb-5.3 -pthread
 SCANNER_LIBS	 = $(GMIME_LIBS) $(CONFUSE_LIBS) $(SECCOMP_LIBS) -ldl
 
 WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -145,6 +147,7 @@ endif
 #	libhs-daemon	daemon/			holdscand
 #	libhs-scanner	scanner/		holdscan-scanner
 #	libhs-tool	tool/			holdscan
+#	libhs-web	web/			holdscan (digest links only)
 PROG_SRCS	 = src/daemon/holdscand.c src/tool/holdscan.c \
 		   src/scanner/holdscan-scanner.c
 LIB_SRCS	 = $(filter-out $(PROG_SRCS),$(wildcard src/*/*.c))
@@ -154,9 +157,10 @@ LIB_STORE	 = $(O)/libhs-store.a
 LIB_DAEMON	 = $(O)/libhs-daemon.a
 LIB_SCANNER	 = $(O)/libhs-scanner.a
 LIB_TOOL	 = $(O)/libhs-tool.a
+LIB_WEB		 = $(O)/libhs-web.a
 # Everything, in link order, for the tests and test tools.
-LIBS_ALL	 = $(LIB_TOOL) $(LIB_DAEMON) $(LIB_SCANNER) $(LIB_STORE) \
-		   $(LIB_COMMON)
+LIBS_ALL	 = $(LIB_TOOL) $(LIB_WEB) $(LIB_DAEMON) $(LIB_SCANNER) \
+		   $(LIB_STORE) $(LIB_COMMON)
 
 PLUGIN_SRCS	 = $(wildcard plugins/*.c)
 PLUGINS		 = $(PLUGIN_SRCS:plugins/%.c=$(O)/plugins/%.so)
@@ -219,6 +223,7 @@ $(LIB_STORE): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,state quarantine commit)
 $(LIB_DAEMON): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,daemon))
 $(LIB_SCANNER): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,scanner))
 $(LIB_TOOL): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,tool))
+$(LIB_WEB): $(patsubst %.c,$(O)/%.o,$(call layer_srcs,web))
 $(O)/libhs-%.a:
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -229,7 +234,8 @@ $(O)/holdscand: $(O)/src/daemon/holdscand.o $(LIB_DAEMON) $(LIB_STORE) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
-$(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB_TOOL) $(LIB_STORE) $(LIB_COMMON)
+$(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB_TOOL) $(LIB_WEB) $(LIB_STORE) \
+    $(LIB_COMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
 
@@ -285,7 +291,7 @@ DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libclamav-dev libdb5.3-dev db5.3-util libconfuse-dev \
 	   libgmime-3.0-dev zlib1g-dev libmagic-dev libarchive-dev libytnef0-dev \
 	   libpcre2-dev libxml2-dev libseccomp-dev libcmocka-dev \
-	   postfix clamav-testfiles postgresql-15 libpq-dev \
+	   postfix clamav-testfiles postgresql-15 libpq-dev libsodium-dev \
 	   swaks spamassassin spamd spamc python3 perl procps iproute2 man-db \
 	   systemd shellcheck cppcheck
 

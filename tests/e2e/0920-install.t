@@ -70,9 +70,12 @@ expected() {
 		echo '-rw-r--r-- usr/share/doc/holdscan/README.md'
 		echo '-rw-r--r-- usr/share/doc/holdscan/quickstart.md'
 		echo '-rw-r--r-- usr/share/doc/holdscan/farm.md'
+		echo '-rw-r--r-- usr/share/doc/holdscan/digest.md'
 		echo '-rw-r--r-- lib/systemd/system/holdscand.service'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.service'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.timer'
+		echo '-rw-r--r-- lib/systemd/system/holdscan-digest.service'
+		echo '-rw-r--r-- lib/systemd/system/holdscan-digest.timer'
 		echo '-rwxr-xr-x etc/init.d/holdscand'
 		echo '-rw-r--r-- etc/cron.d/holdscan'
 		echo 'drwx------ var/lib/holdscan'
@@ -158,6 +161,7 @@ for f in "$D"/lib/systemd/system/*; do
 done
 MANPATH="$D/usr/share/man" systemd-analyze verify "$U/holdscand.service" \
     "$U/holdscan-expire.service" "$U/holdscan-expire.timer" \
+    "$U/holdscan-digest.service" "$U/holdscan-digest.timer" \
     >"$HS_TMP/verify.out" 2>&1
 check_eq 'systemd-analyze verify: exit 0, no complaint' \
     "$?:$(cat "$HS_TMP/verify.out")" "0:"

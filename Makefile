@@ -371,7 +371,8 @@ bench: deps
 # too with BENCH_WEB=yes. Figures in build/bench/web.txt.
 bench-web: progs
 	$(Q)mkdir -p build/bench
-	$(Q)HS_BUILD=$(CURDIR)/$(O) sh tests/bench/web.sh | tee build/bench/web.txt
+	$(Q)HS_BUILD=$(CURDIR)/$(O) sh tests/bench/web.sh 2>&1 | \
+	    tee build/bench/web.txt; ! grep -q '^web.sh: ' build/bench/web.txt
 
 TORTURE_ENV	 = KILLS=$(KILLS) TORTURE_RATE=$(TORTURE_RATE) \
 		   RECOVERY_KILLS=$(RECOVERY_KILLS) RECOVERY_HOLD=$(RECOVERY_HOLD) \

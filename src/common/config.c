@@ -215,6 +215,8 @@ static const struct param params[] = {
 	    "the sender of digests (envelope and From:)" },
 	{ "digest_recipients", P_STR, "", F(digest_recipients), NOLIM, NULL,
 	    "domains whose recipients get digests; empty: every recipient" },
+	{ "digest_html", P_BOOL, "no", F(digest_html), NOLIM, NULL,
+	    "digests have an HTML alternative to their text" },
 };
 #define NPARAMS	(sizeof(params) / sizeof(params[0]))
 _Static_assert(NPARAMS <= 64, "set_mask holds 64 parameters");

@@ -132,6 +132,7 @@ struct hs_config {
 	char	*digest_used_file;	/* holdscan-web's */
 	char	*digest_from;
 	char	*digest_recipients;	/* domains; "": all */
+	bool	 digest_html;		/* a text/html alternative too */
 
 	/* scanning: plugins in order, with their sections */
 	char		*scanners_text;		/* as written */

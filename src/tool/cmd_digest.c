@@ -14,7 +14,8 @@
  *	by envelope recipient (only those in digest_recipients' domains,
  *	when set); and mails each recipient one text/plain digest listing
  *	its messages (date, sender, subject, verdict, reason), each with a
- *	release and a delete link, DIGEST_URL/d/TOKEN (web/digestlink.h),
+ *	release and a delete link (with digest_html, a multipart/alternative
+ *	of that text and an HTML table), DIGEST_URL/d/TOKEN (web/digestlink.h),
  *	that expires after digest_link_lifetime. Each digest is submitted
  *	with Postfix's sendmail, one recipient per submission, in its
  *	external form (tool/submit.h). --dry-run prints the digests
@@ -26,7 +27,8 @@
  *	names: held, and addressed to the link's recipient.
  *
  *	Every text from a message (sender, subject, reason) is made one
- *	safe line (common/text.h) before it goes into a digest; a digest
+ *	safe line (common/text.h) before it goes into a digest, and is
+ *	escaped by text_html() in the HTML part; a digest
  *	printed by --dry-run passes text_safe() again for the terminal.
  *
  *	This command must never change the quarantine (links are answered
@@ -259,49 +261,33 @@ struct linkctx {
 	time_t		 expiry;
 };
 
-static int
-put_link(const struct linkctx *lc, const char *label, const char *qid,
-    enum digestlink_action a, const char *rcpt, struct buf *out,
-    char **error_r)
+/* The link for (qid, a, rcpt): digest_url/d/TOKEN, owned by the caller. */
+static char *
+make_link(const struct linkctx *lc, const char *qid, enum digestlink_action a,
+    const char *rcpt, char **error_r)
 {
-	buf_printf(out, "   %s %s/d/", label, lc->url);
-	if (digestlink_make(lc->key, qid, a, rcpt, lc->expiry, out,
-	    error_r) < 0)
-		return (-1);
-	buf_putc(out, '\n');
-	return (0);
+	struct buf	 b = BUF_INIT;
+
+	buf_printf(&b, "%s/d/", lc->url);
+	if (digestlink_make(lc->key, qid, a, rcpt, lc->expiry, &b,
+	    error_r) < 0) {
+		buf_free(&b);
+		return (NULL);
+	}
+	return (buf_steal(&b, NULL));
 }
 
-/* The digest for r: a message, header and text/plain body. */
-static int
-digest_text(struct digest *d, const struct rcpt *r, const struct linkctx *lc,
-    time_t now, time_t since, size_t serial, struct buf *out, char **error_r)
+/* The text/plain part's body. */
+static void
+text_part(const struct digest *d, const struct rcpt *r, char **links,
+    size_t shown, const char *to, const char *since, const char *until,
+    struct buf *out)
 {
-	const struct hs_config *conf = d->t->conf;
-	char		 date[64], when[32], until[32], sincebuf[32];
-	char		*to = safe_addr(r->addr), *from;
-	size_t		 i, shown = r->n > DIGEST_MAX_ITEMS ? DIGEST_MAX_ITEMS :
-			    r->n;
+	char		 when[32];
+	size_t		 i;
 
-	from = safe_line(conf->digest_from, 320);
-	rfc2822_date(now, date, sizeof(date));
-	short_date(lc->expiry, until, sizeof(until));
-	short_date(since, sincebuf, sizeof(sincebuf));
-	buf_printf(out, "From: %s\n", from);
-	buf_printf(out, "To: %s\n", to);
-	buf_printf(out, "Subject: Quarantine digest: %zu message%s held for "
-	    "you\n", r->n, r->n == 1 ? "" : "s");
-	buf_printf(out, "Date: %s\n", date);
-	buf_printf(out, "Message-ID: <digest.%lld.%ld.%zu@%s>\n",
-	    (long long)now, (long)getpid(), serial, d->t->ql->myhostname);
-	buf_printf(out, "Auto-Submitted: auto-generated\n"
-	    "Precedence: bulk\n"
-	    "MIME-Version: 1.0\n"
-	    "Content-Type: text/plain; charset=utf-8\n"
-	    "Content-Transfer-Encoding: 8bit\n\n");
 	buf_printf(out, "Messages to %s were held in quarantine since %s.\n"
-	    "They are not delivered unless you release them.\n\n", to,
-	    sincebuf);
+	    "They are not delivered unless you release them.\n\n", to, since);
 	for (i = 0; i < shown; i++) {
 		const struct item *it = &d->items[r->items[i]];
 
@@ -311,24 +297,129 @@ digest_text(struct digest *d, const struct rcpt *r, const struct linkctx *lc,
 		buf_printf(out, "   Verdict: %s%s%s%s\n", it->verdict,
 		    it->reason[0] ? " (" : "", it->reason,
 		    it->reason[0] ? ")" : "");
-		if (put_link(lc, "Release:", it->qid, DIGESTLINK_RELEASE,
-		    r->addr, out, error_r) < 0 ||
-		    put_link(lc, "Delete: ", it->qid, DIGESTLINK_DELETE,
-		    r->addr, out, error_r) < 0) {
-			free(to);
-			free(from);
-			return (-1);
-		}
-		buf_putc(out, '\n');
+		buf_printf(out, "   Release: %s\n   Delete:  %s\n\n",
+		    links[2 * i], links[2 * i + 1]);
 	}
 	if (r->n > shown)
 		buf_printf(out, "... and %zu more, not listed here.\n\n",
 		    r->n - shown);
 	buf_printf(out, "Each link works once, until %s. It opens a page that "
 	    "asks you\nto confirm; nothing happens before you do.\n", until);
-	free(to);
+}
+
+/* The text/html part's body: every text through text_html(). */
+static void
+html_part(const struct digest *d, const struct rcpt *r, char **links,
+    size_t shown, const char *to, const char *since, const char *until,
+    struct buf *out)
+{
+	char		 when[32];
+	size_t		 i;
+
+	buf_printf(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<title>Quarantine digest</title></head><body>\n<p>Messages to ");
+	text_html(to, out);
+	buf_printf(out, " were held in quarantine since ");
+	text_html(since, out);
+	buf_printf(out, ".<br>\nThey are not delivered unless you release "
+	    "them.</p>\n<table border=\"1\" cellpadding=\"4\">\n<tr><th>"
+	    "Quarantined</th><th>From</th><th>Subject</th><th>Verdict</th>"
+	    "<th></th></tr>\n");
+	for (i = 0; i < shown; i++) {
+		const struct item *it = &d->items[r->items[i]];
+
+		short_date(it->quarantined, when, sizeof(when));
+		buf_printf(out, "<tr><td>");
+		text_html(when, out);
+		buf_printf(out, "</td>\n<td>");
+		text_html(it->sender, out);
+		buf_printf(out, "</td>\n<td>");
+		text_html(it->subject, out);
+		buf_printf(out, "</td>\n<td>");
+		text_html(it->verdict, out);
+		if (it->reason[0] != '\0') {
+			buf_printf(out, " (");
+			text_html(it->reason, out);
+			buf_printf(out, ")");
+		}
+		buf_printf(out, "</td>\n<td><a href=\"");
+		text_html(links[2 * i], out);
+		buf_printf(out, "\">Release</a>\n<a href=\"");
+		text_html(links[2 * i + 1], out);
+		buf_printf(out, "\">Delete</a></td></tr>\n");
+	}
+	buf_printf(out, "</table>\n");
+	if (r->n > shown)
+		buf_printf(out, "<p>... and %zu more, not listed here.</p>\n",
+		    r->n - shown);
+	buf_printf(out, "<p>Each link works once, until ");
+	text_html(until, out);
+	buf_printf(out, ". It opens a page that asks you to confirm; nothing "
+	    "happens before you do.</p>\n</body></html>\n");
+}
+
+/*
+ * The digest for r: a message, its header and a text/plain body, or with
+ * digest_html a multipart/alternative of text/plain and text/html.
+ */
+static int
+digest_text(struct digest *d, const struct rcpt *r, const struct linkctx *lc,
+    time_t now, time_t since, size_t serial, struct buf *out, char **error_r)
+{
+	const struct hs_config *conf = d->t->conf;
+	char		 date[64], until[32], sincebuf[32], boundary[128];
+	char		*to = safe_addr(r->addr), *from, **links;
+	size_t		 i, shown = r->n > DIGEST_MAX_ITEMS ? DIGEST_MAX_ITEMS :
+			    r->n;
+	int		 rc = -1;
+
+	links = xcalloc(2 * shown + 1, sizeof(*links));
+	for (i = 0; i < shown; i++) {
+		const struct item *it = &d->items[r->items[i]];
+
+		if ((links[2 * i] = make_link(lc, it->qid, DIGESTLINK_RELEASE,
+		    r->addr, error_r)) == NULL ||
+		    (links[2 * i + 1] = make_link(lc, it->qid,
+		    DIGESTLINK_DELETE, r->addr, error_r)) == NULL)
+			goto out;
+	}
+	from = safe_line(conf->digest_from, 320);
+	rfc2822_date(now, date, sizeof(date));
+	short_date(lc->expiry, until, sizeof(until));
+	short_date(since, sincebuf, sizeof(sincebuf));
+	(void)snprintf(boundary, sizeof(boundary), "holdscan-digest.%lld.%ld.%zu",
+	    (long long)now, (long)getpid(), serial);
+	buf_printf(out, "From: %s\n", from);
+	buf_printf(out, "To: %s\n", to);
+	buf_printf(out, "Subject: Quarantine digest: %zu message%s held for "
+	    "you\n", r->n, r->n == 1 ? "" : "s");
+	buf_printf(out, "Date: %s\n", date);
+	buf_printf(out, "Message-ID: <digest.%lld.%ld.%zu@%s>\n",
+	    (long long)now, (long)getpid(), serial, d->t->ql->myhostname);
+	buf_printf(out, "Auto-Submitted: auto-generated\n"
+	    "Precedence: bulk\n"
+	    "MIME-Version: 1.0\n");
+	if (conf->digest_html)
+		buf_printf(out, "Content-Type: multipart/alternative; "
+		    "boundary=\"%s\"\n\nThis is a MIME message.\n\n--%s\n",
+		    boundary, boundary);
+	buf_printf(out, "Content-Type: text/plain; charset=utf-8\n"
+	    "Content-Transfer-Encoding: 8bit\n\n");
+	text_part(d, r, links, shown, to, sincebuf, until, out);
+	if (conf->digest_html) {
+		buf_printf(out, "\n--%s\nContent-Type: text/html; charset=utf-8\n"
+		    "Content-Transfer-Encoding: 8bit\n\n", boundary);
+		html_part(d, r, links, shown, to, sincebuf, until, out);
+		buf_printf(out, "\n--%s--\n", boundary);
+	}
 	free(from);
-	return (0);
+	rc = 0;
+out:
+	for (i = 0; i < 2 * shown; i++)
+		free(links[i]);
+	free(links);
+	free(to);
+	return (rc);
 }
 
 /* --- digest.last ---------------------------------------------------------- */

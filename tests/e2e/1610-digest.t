@@ -10,7 +10,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 36
+plan 39
 
 sb_start A || bail_out "sandbox did not start"
 
@@ -50,6 +50,7 @@ plugin crashtest {
 digest_url = https://console.example/holdscan/
 digest_key_file = $HS_TMP/digest.key
 digest_from = quarantine@console.example
+digest_html = yes
 EOF
 )
 
@@ -90,7 +91,7 @@ send s1@sender.example 'alice one' hello alice@a.example
 send s2@sender.example 'alice two \033]0;pwned\007' hello \
     alice@a.example
 send s3@sender.example 'bob one' hello bob@b.example
-send s4@sender.example 'for both' hello alice@a.example \
+send s4@sender.example 'for both <b>&</b>' hello alice@a.example \
     bob@b.example
 send s5@sender.example 'quoted one' hello "$QUOTED"
 send s6@other.example 'clean one' 'nothing to see' alice@a.example
@@ -143,12 +144,18 @@ alice=$(digest_for alice@a.example)
 bob=$(digest_for bob@b.example)
 check_eq "alice's lists her three messages" \
     "$(grep -c -e '^   Subject: alice one$' -e '^   Subject: alice two' \
-    -e '^   Subject: for both$' "$alice")" 3
+    -e '^   Subject: for both <b>&</b>$' "$alice")" 3
 check_eq "alice's lists nobody else's" \
     "$(grep -c -e 'bob one' -e 'quoted one' -e 'clean one' "$alice")" 0
 check_eq "bob's lists his two messages and no other" \
     "$(grep -c '^   Subject: ' "$bob") $(grep -c -e '^   Subject: bob one$' \
-    -e '^   Subject: for both$' "$bob")" "2 2"
+    -e '^   Subject: for both <b>&</b>$' "$bob")" "2 2"
+# The HTML alternative: the same links, every text escaped.
+sed -n '/^Content-Type: text\/html/,$p' "$alice" >"$HS_TMP/alice.html"
+check "alice's digest has an HTML part with the subject escaped" \
+    grep -qF '<td>for both &lt;b&gt;&amp;&lt;/b&gt;</td>' "$HS_TMP/alice.html"
+check_eq 'and no markup from a subject in it' \
+    "$(grep -c -e '<b>' -e '</b>' "$HS_TMP/alice.html")" 0
 check 'a subject with control characters is shown safe' \
     grep -q '^   Subject: alice two .\]0;pwned.\{0,1\}$' "$alice"
 check_eq 'no escape or bell byte reaches a digest' \
@@ -157,8 +164,11 @@ check 'the digest says the verdict and the reason' \
     grep -q '^   Verdict: blocked (deny list: domain sender.example' "$alice"
 
 # --- the links --------------------------------------------------------------
-grep -o 'https://console.example/holdscan/d/[A-Za-z0-9_-]*' "$alice" \
-    >"$HS_TMP/alice.links"
+grep -o 'https://console.example/holdscan/d/[A-Za-z0-9_-]*' "$alice" |
+    sort -u >"$HS_TMP/alice.links"
+check_eq "the HTML part's links are the text's" \
+    "$(grep -o 'href="[^"]*"' "$HS_TMP/alice.html" | sed 's/^href="//; s/"$//' |
+    sort)" "$(sed -n 's/^   \(Release\|Delete\): *//p' "$alice" | sort)"
 check_eq 'alice has a release and a delete link for each message' \
     "$(grep -c . "$HS_TMP/alice.links") $(grep -c '^   Release: https' \
     "$alice") $(grep -c '^   Delete:  https' "$alice")" "6 3 3"

@@ -10,7 +10,7 @@
  *	fill writes, into the state environment of config_file (one of its
  *	own: never a live holdscand's), quarantine_entries (default
  *	100,000) quarantine index entries and log_records (default
- *	1,000,000) message log records, in bulk: 1,000 to a transaction,
+ *	1,000,000) message log records, in bulk: 200 to a transaction (as holdscand's batches),
  *	not through Postfix, not synced one by one. The quarantine entries
  *	have no files (their index is what the list screen reads; the
  *	detail screen's preview needs files: tests/tools/quarantine-fill
@@ -57,7 +57,7 @@
 #define SENDER_DOMAINS	200
 #define RCPTS		5000
 #define RCPT_DOMAINS	100
-#define PER_TXN		1000
+#define PER_TXN		200
 #define SPAN		(30 * 86400)
 #define PAGE		50
 

@@ -81,9 +81,10 @@ digestkey_load(const char *path, unsigned char key[DIGESTLINK_KEY_SIZE],
 	    KEY_HEX, NULL, &bin, NULL) != 0 || bin != DIGESTLINK_KEY_SIZE) {
 		sodium_memzero(text, sizeof(text));
 		sodium_memzero(key, DIGESTLINK_KEY_SIZE);
-		*error_r = xasprintf("digest_key_file %s: not a key (64 hex "
-		    "digits); make a new one with: holdscan digest --init-key "
-		    "(links sent with the old key stop working)", path);
+		*error_r = xasprintf("digest_key_file %s is not a key (64 hex "
+		    "digits; a new key makes the links sent with the old one "
+		    "stop working); fix with: rm %s && holdscan digest "
+		    "--init-key", path, path);
 		return (-1);
 	}
 	sodium_memzero(text, sizeof(text));

@@ -10,7 +10,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 39
+plan 43
 
 sb_start A || bail_out "sandbox did not start"
 
@@ -55,12 +55,27 @@ EOF
 )
 
 # --- the key ----------------------------------------------------------------
+"$HS" -c "$conf" check-config >"$HS_TMP/cc1.out" 2>&1
+check_eq 'check-config says the key is missing, with its fix' \
+    "$(grep -c "^holdscan: warning: digest_url is set and digest_key_file $HS_TMP/digest.key does not exist; fix with: holdscan digest --init-key\$" \
+    "$HS_TMP/cc1.out")" 1
 check 'digest --init-key makes the key' "$HS" -c "$conf" digest --init-key
 check_eq 'the key file is 0600, 64 hex digits' \
     "$(stat -c %a "$HS_TMP/digest.key") $(tr -d '\n' <"$HS_TMP/digest.key" |
     grep -cE '^[0-9a-f]{64}$')" "600 1"
 "$HS" -c "$conf" digest --init-key >"$HS_TMP/init2.out" 2>&1
 check_eq 'a second --init-key does not replace it' "$?" 1
+"$HS" -c "$conf" check-config >"$HS_TMP/cc2.out" 2>&1
+check_eq 'then check-config has nothing to say of digests' \
+    "$(grep -c digest "$HS_TMP/cc2.out")" 0
+chmod 0644 "$HS_TMP/digest.key"
+"$HS" -c "$conf" check-config >"$HS_TMP/cc3.out" 2>&1
+check_eq 'a key others can read is a problem, with its fix' \
+    "$(grep -c "^holdscan: warning: digest_key_file $HS_TMP/digest.key: .*; fix with: chmod 0640 $HS_TMP/digest.key\$" \
+    "$HS_TMP/cc3.out")" 1
+"$HS" -c "$conf" digest --dry-run >"$HS_TMP/dry0.out" 2>&1
+check_eq 'and digest refuses to use it' "$?" 78
+chmod 0600 "$HS_TMP/digest.key"
 
 hs_run A || bail_out "holdscand did not start"
 "$HS" -c "$conf" list add deny domain sender.example >/dev/null 2>&1 ||

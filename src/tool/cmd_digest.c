@@ -16,7 +16,8 @@
  *	its messages (date, sender, subject, verdict, reason), each with a
  *	release and a delete link (with digest_html, a multipart/alternative
  *	of that text and an HTML table), DIGEST_URL/d/TOKEN (web/digestlink.h),
- *	that expires after digest_link_lifetime. Each digest is submitted
+ *	that expires after digest_link_lifetime (a recipient that a link
+ *	cannot hold is skipped with a warning). Each digest is submitted
  *	with Postfix's sendmail, one recipient per submission, in its
  *	external form (tool/submit.h). --dry-run prints the digests
  *	instead and changes nothing. A digest lists at most
@@ -31,10 +32,12 @@
  *	escaped by text_html() in the HTML part; a digest
  *	printed by --dry-run passes text_safe() again for the terminal.
  *
+ *	digest.last moves to the run's start unless every digest failed.
+ *
  *	This command must never change the quarantine (links are answered
  *	by holdscan-web, through holdscand), send a recipient a message
  *	that is not addressed to it, print or log the key, or advance
- *	digest.last past a run in which a digest failed.
+ *	digest.last past a run in which no digest could be sent.
  * DIAGNOSTICS
  *	Exit 0; 1 when a digest could not be submitted or a link is
  *	refused; 2 usage; EX_CONFIG without digest_url or a usable key.
@@ -181,19 +184,40 @@ add_to_rcpt(struct digest *d, const char *addr, size_t item)
 	r->items[r->n++] = item;
 }
 
+/* Does r get a digest: its domain, --recipient, and a token can hold it. */
+static bool
+rcpt_wanted(struct digest *d, const char *r)
+{
+	if (!domain_wanted(d->t->conf->digest_recipients, r) ||
+	    (d->only != NULL && strcasecmp(d->only, r) != 0))
+		return (false);
+	if (!digestlink_rcpt_ok(r)) {
+		char	*ext = safe_addr(r);
+
+		hs_warnx("digest: to=<%s> skipped: the address cannot be put "
+		    "in a link (longer than 320 bytes, or control characters)",
+		    ext);
+		free(ext);
+		return (false);
+	}
+	return (true);
+}
+
 static int
 collect_one(void *arg, const struct quarantine_entry *e)
 {
 	struct digest	*d = arg;
 	struct item	*it;
 	size_t		 i;
-	bool		 any = false;
+	bool		*want, any = false;
 
-	for (i = 0; i < e->nrcpts && !any; i++)
-		any = domain_wanted(d->t->conf->digest_recipients, e->rcpts[i]) &&
-		    (d->only == NULL || strcasecmp(d->only, e->rcpts[i]) == 0);
-	if (!any)
+	want = xcalloc(e->nrcpts + 1, sizeof(*want));
+	for (i = 0; i < e->nrcpts; i++)
+		any |= want[i] = rcpt_wanted(d, e->rcpts[i]);
+	if (!any) {
+		free(want);
 		return (0);
+	}
 	if (d->nitems == d->capitems) {
 		d->capitems = d->capitems ? 2 * d->capitems : 64;
 		d->items = xreallocarray(d->items, d->capitems,
@@ -208,10 +232,10 @@ collect_one(void *arg, const struct quarantine_entry *e)
 	it->verdict = safe_line(e->verdict, sizeof(e->verdict));
 	it->reason = safe_line(e->reason, sizeof(e->reason));
 	for (i = 0; i < e->nrcpts; i++)
-		if (domain_wanted(d->t->conf->digest_recipients, e->rcpts[i]) &&
-		    (d->only == NULL || strcasecmp(d->only, e->rcpts[i]) == 0))
+		if (want[i])
 			add_to_rcpt(d, e->rcpts[i], d->nitems);
 	d->nitems++;
+	free(want);
 	return (0);
 }
 
@@ -667,7 +691,8 @@ send_digests(struct tool *t, const unsigned char *key, time_t since,
 
 		buf_reset(&text);
 		if (digest_text(&d, r, &lc, now, since, i, &text, &error) < 0) {
-			(void)tool_fail("digest to %s not made: %s", ext, error);
+			(void)tool_fail("digest: to=<%s> not made: %s", ext,
+			    error);
 			free(error);
 			error = NULL;
 			failed++;
@@ -680,21 +705,28 @@ send_digests(struct tool *t, const unsigned char *key, time_t since,
 		} else if (submit_mail(sendmail, t->conf->postfix_config_directory,
 		    t->conf->digest_from, r->addr, text.data, text.len,
 		    &error) < 0) {
-			(void)tool_fail("digest to %s failed: %s", ext, error);
+			(void)tool_fail("digest: to=<%s> status=failed: %s", ext,
+			    error);
 			free(error);
 			error = NULL;
 			failed++;
 		} else {
-			(void)printf("digest: to=%s messages=%zu status=sent\n",
+			(void)printf("digest: to=<%s> messages=%zu status=sent\n",
 			    ext, r->n);
-			tool_audit(t, "digest: to=%s messages=%zu status=sent",
+			tool_audit(t, "digest: to=<%s> messages=%zu status=sent",
 			    ext, r->n);
 			sent++;
 		}
 		free(ext);
 	}
-	/* The next run starts here, unless something is still owed. */
-	if (!dry_run && only == NULL && failed == 0 &&
+	/*
+	 * The next run starts here, unless no digest could be sent (Postfix
+	 * down: the next run sends them all). After some failures it moves
+	 * on all the same: one address that always fails must not make
+	 * everybody else's digests come again every day; the failures are
+	 * reported (exit 1), and the messages stay in the quarantine.
+	 */
+	if (!dry_run && only == NULL && (sent > 0 || failed == 0) &&
 	    stamp_write(t, now, &error) < 0) {
 		(void)tool_fail("digest: %s", error);
 		free(error);

@@ -114,6 +114,12 @@ rcpt_ok(const char *s, size_t n)
 	return (true);
 }
 
+bool
+digestlink_rcpt_ok(const char *rcpt)
+{
+	return (rcpt_ok(rcpt, strlen(rcpt)));
+}
+
 int
 digestlink_make(const unsigned char key[DIGESTLINK_KEY_SIZE], const char *qid,
     enum digestlink_action action, const char *rcpt, time_t expiry,

@@ -72,6 +72,9 @@ struct digestlink_used {
 	void	*arg;
 };
 
+/* Can rcpt be put in a token (not empty, at most 320 bytes, no controls)? */
+bool	 digestlink_rcpt_ok(const char *rcpt);
+
 /*
  * digestlink_make() appends the token for (qid, action, rcpt, expiry) to
  * out. 0, or -1 with *error_r (an id or a recipient that cannot be put

@@ -5,7 +5,7 @@
  *	One line per used token, "EXPIRY TOKID\n" (seconds since the
  *	epoch, 32 hex digits). A claim takes an exclusive flock of
  *	"FILE.lock", reads the file, and either finds the token (used) or
- *	appends it and fsyncs; when expired lines are more than half of
+ *	appends it and fsyncs; when the file is new, or when expired lines are more than half of
  *	at least USED_PRUNE_MIN lines, it writes the live ones and the new
  *	one to "FILE.tmp", fsyncs it, renames it over the file and fsyncs
  *	the directory instead. A line that does not parse is dropped at the
@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,17 +107,20 @@ lock_store(struct digestused *u, char **error_r)
 	return (fd);
 }
 
-/* The file's contents into b (nothing when it is not there). */
+/* The file's contents into b (nothing when it is not there: *absent). */
 static int
-read_store(struct digestused *u, struct buf *b, char **error_r)
+read_store(struct digestused *u, struct buf *b, bool *absent, char **error_r)
 {
 	char		 chunk[8192];
 	ssize_t		 r;
 	int		 fd;
 
+	*absent = false;
 	if ((fd = open(u->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		if (errno == ENOENT)
+		if (errno == ENOENT) {
+			*absent = true;
 			return (0);
+		}
 		*error_r = xasprintf("%s: %s", u->path, strerror(errno));
 		return (-1);
 	}
@@ -286,6 +290,7 @@ digestused_claim(struct digestused *u, const char *tokid, time_t expiry,
 	struct scan	 s;
 	char		 line[64];
 	int		 lfd, rc = -1;
+	bool		 absent;
 
 	if (!tokid_ok(tokid) || expiry <= 0) {
 		*error_r = xstrdup("not a token id");
@@ -295,14 +300,15 @@ digestused_claim(struct digestused *u, const char *tokid, time_t expiry,
 	    tokid);
 	if ((lfd = lock_store(u, error_r)) < 0)
 		return (-1);
-	if (read_store(u, &b, error_r) < 0)
+	if (read_store(u, &b, &absent, error_r) < 0)
 		goto out;
 	scan_store(&b, tokid, NULL, now, &s, NULL);
 	if (s.found) {
 		rc = 1;
 		goto out;
 	}
-	if (s.total >= USED_PRUNE_MIN && s.dead * 2 > s.total) {
+	/* A new file goes in by rename, its directory synced, as a rewrite. */
+	if (absent || (s.total >= USED_PRUNE_MIN && s.dead * 2 > s.total)) {
 		scan_store(&b, NULL, NULL, now, &s, &keep);
 		buf_append(&keep, line, strlen(line));
 		rc = rewrite_store(u, &keep, error_r);
@@ -323,6 +329,7 @@ digestused_seen(struct digestused *u, const char *tokid, time_t now,
 	struct buf	 b = BUF_INIT;
 	struct scan	 s;
 	int		 lfd, rc = -1;
+	bool		 absent;
 
 	if (!tokid_ok(tokid)) {
 		*error_r = xstrdup("not a token id");
@@ -330,7 +337,7 @@ digestused_seen(struct digestused *u, const char *tokid, time_t now,
 	}
 	if ((lfd = lock_store(u, error_r)) < 0)
 		return (-1);
-	if (read_store(u, &b, error_r) == 0) {
+	if (read_store(u, &b, &absent, error_r) == 0) {
 		scan_store(&b, tokid, NULL, now, &s, NULL);
 		rc = s.found ? 1 : 0;
 	}
@@ -346,6 +353,7 @@ digestused_unclaim(struct digestused *u, const char *tokid, time_t now,
 	struct buf	 b = BUF_INIT, keep = BUF_INIT;
 	struct scan	 s;
 	int		 lfd, rc = -1;
+	bool		 absent;
 
 	if (!tokid_ok(tokid)) {
 		*error_r = xstrdup("not a token id");
@@ -353,7 +361,7 @@ digestused_unclaim(struct digestused *u, const char *tokid, time_t now,
 	}
 	if ((lfd = lock_store(u, error_r)) < 0)
 		return (-1);
-	if (read_store(u, &b, error_r) == 0) {
+	if (read_store(u, &b, &absent, error_r) == 0) {
 		scan_store(&b, NULL, tokid, now, &s, &keep);
 		rc = rewrite_store(u, &keep, error_r);
 	}

@@ -76,7 +76,7 @@ as_owner "$FILL" -c "$conf" -n 1000 >"$T/fill.out" 2>"$T/fill.err" ||
 # (the regions are removed after the clean close; the data stays).
 state="$T/pf/hs/state"
 rm -f "$state"/__db.0*
-echo "set_cachesize 0 268435456 1" >"$state/DB_CONFIG"
+printf 'set_cachesize 0 268435456 1\nset_tx_max 10000\n' >"$state/DB_CONFIG"
 as_owner "$WEBBENCH" fill -c "$conf" -q "$((NQ - 1000))" -m "$NM" \
     >"$T/webfill.out" 2>"$T/webfill.err" ||
     die "webbench fill failed: $(cat "$T/webfill.err")"

@@ -128,6 +128,7 @@ struct env {
 	struct journal	*journal;
 	struct quarantine *q;
 	struct msglog	*ml;
+	unsigned long	 commits;
 };
 
 static void
@@ -171,13 +172,21 @@ begin(struct env *e, DB_TXN **txn)
 }
 
 static void
-commit(DB_TXN **txn)
+commit(struct env *e, DB_TXN **txn)
 {
 	int	 ret;
 
 	if ((ret = (*txn)->commit(*txn, DB_TXN_NOSYNC)) != 0)
 		die("commit", db_strerror(ret));
 	*txn = NULL;
+	/*
+	 * Now and then a checkpoint: the pages' old versions (the
+	 * databases are multiversion) and the transactions they keep
+	 * would otherwise fill the cache and the transaction region.
+	 */
+	if (++e->commits % 100 == 0 && (ret = e->sdb->env->txn_checkpoint(
+	    e->sdb->env, 0, 0, 0)) != 0)
+		die("checkpoint", db_strerror(ret));
 }
 
 static void
@@ -221,7 +230,7 @@ fill_quarantine(struct env *e, unsigned n, time_t now)
 		if (quarantine_index(e->q, txn, &qe, &error) < 0)
 			die("index", error);
 		if ((i + 1) % PER_TXN == 0 || i + 1 == n)
-			commit(&txn);
+			commit(e, &txn);
 	}
 	(void)printf("webbench fill: %u quarantine entries in %.1f s\n", n,
 	    (now_ms() - t0) / 1000);
@@ -281,7 +290,7 @@ fill_msglog(struct env *e, unsigned n, unsigned nq, time_t now)
 		if (msglog_add(e->ml, txn, &r, &error) < 0)
 			die("msglog_add", error);
 		if ((i + 1) % PER_TXN == 0 || i + 1 == n)
-			commit(&txn);
+			commit(e, &txn);
 	}
 	(void)printf("webbench fill: %u message log records in %.1f s\n", n,
 	    (now_ms() - t0) / 1000);

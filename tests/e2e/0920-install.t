@@ -129,7 +129,8 @@ check 'the installed holdscan.conf is a valid configuration' \
 check_eq 'the units and the SysV script start the installed programs' \
     "$(grep -h -e '^ExecStart=' -e '^DAEMON=' -e '^CONFIG=' \
     "$D"/lib/systemd/system/* "$D/etc/init.d/holdscand")" \
-    "ExecStart=/usr/bin/holdscan quarantine expire --older-than 30d
+    "ExecStart=/usr/bin/holdscan digest
+ExecStart=/usr/bin/holdscan quarantine expire --older-than 30d
 ExecStart=/usr/sbin/holdscand
 DAEMON=/usr/sbin/holdscand
 CONFIG=/etc/holdscan/holdscan.conf"

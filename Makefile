@@ -4,6 +4,8 @@
 #   make check      install missing packages, build, run every test
 #   make demo       run a private Postfix + holdscand and show what happens
 #   make bench      throughput / latency / memory figures (results in build/bench/)
+#   make bench-web  the web console's queries at 100,000 quarantined and
+#                   1,000,000 logged messages (build/bench/web.txt)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
 #   make torture    kill -9 every kind of holdscan process while mail flows,
 #                   during recovery and in a restart storm (tests/torture/;
@@ -161,7 +163,8 @@ endif
 #	libhs-scanner	scanner/		holdscan-scanner
 #	libhs-tool	tool/			holdscan
 #	libhs-web	web/			holdscan-web (and the tool's
-#						holdscan web user: accounts)
+#						holdscan web user: accounts,
+#						holdscan digest: links)
 PROG_SRCS	 = src/daemon/holdscand.c src/tool/holdscan.c \
 		   src/scanner/holdscan-scanner.c src/web/holdscan-web.c
 LIB_SRCS	 = $(filter-out $(PROG_SRCS),$(wildcard src/*/*.c))
@@ -197,7 +200,7 @@ PROG_BINS	 = $(O)/holdscand $(O)/holdscan $(O)/holdscan-scanner \
 		   $(O)/holdscan-web
 
 .PHONY: all progs check check-build check-unit check-e2e check-replay \
-	demo bench fuzz torture soak soak-long install clean deps lint FORCE
+	demo bench bench-web fuzz torture soak soak-long install clean deps lint FORCE
 
 all: progs
 
@@ -384,6 +387,15 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory progs
 	$(Q)HS_BUILD=$(CURDIR)/$(O) sh tests/bench/run.sh
 
+# The web console's queries over 100,000 quarantined messages and
+# 1,000,000 log records (tests/bench/web.sh; BENCH_WEB_QUARANTINE,
+# BENCH_WEB_LOG, BENCH_WEB_RUNS, BENCH_WEB_TOOL_RUNS); make bench runs it
+# too with BENCH_WEB=yes. Figures in build/bench/web.txt.
+bench-web: progs
+	$(Q)mkdir -p build/bench
+	$(Q)HS_BUILD=$(CURDIR)/$(O) sh tests/bench/web.sh 2>&1 | \
+	    tee build/bench/web.txt; ! grep -q '^web.sh: ' build/bench/web.txt
+
 TORTURE_ENV	 = KILLS=$(KILLS) TORTURE_RATE=$(TORTURE_RATE) \
 		   RECOVERY_KILLS=$(RECOVERY_KILLS) RECOVERY_HOLD=$(RECOVERY_HOLD) \
 		   RECOVERY_BATCH=$(RECOVERY_BATCH) \
@@ -436,7 +448,8 @@ INIT_SED	 = -e 's|/usr/sbin/holdscand|$(SBINDIR)/holdscand|g' \
 ETC_FILES	 = $(shell find etc -type f | sort)
 MAN_PAGES	 = $(wildcard doc/*.[158])
 UNITS		 = init/holdscand.service init/holdscan-expire.service \
-		   init/holdscan-expire.timer init/holdscan-web.service
+		   init/holdscan-expire.timer init/holdscan-web.service \
+		   init/holdscan-digest.service init/holdscan-digest.timer
 WEB_FILES	 = $(wildcard web/*.html web/*.js web/*.css web/*.svg)
 
 # A configuration file that is already there is never overwritten: when
@@ -477,7 +490,7 @@ install: progs
 	    dst=$(DESTDIR)$(MANDIR)/man$${f##*.}/$${f#doc/}; \
 	    sed $(PATH_SED) "$$f" >"$$dst"; chmod 0644 "$$dst"; \
 	done
-	install -m 0644 README.md doc/quickstart.md doc/farm.md doc/web.md \
+	install -m 0644 README.md doc/quickstart.md doc/farm.md doc/web.md doc/digest.md \
 	    $(DESTDIR)$(DOCDIR)/
 	@set -e; for f in $(UNITS); do \
 	    dst=$(DESTDIR)$(SYSTEMDDIR)/$${f#init/}; \

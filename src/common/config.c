@@ -202,6 +202,25 @@ static const struct param params[] = {
 	    paths_notify_recipient,
 	    F(notify_recipient_template), NOLIM, NULL,
 	    "the notice to a recipient of quarantined mail" },
+	/* quarantine digests (holdscan digest) */
+	{ "digest_url", P_STR, "", F(digest_url), NOLIM, NULL,
+	    "the web console's address digest links start with "
+	    "(https://HOST/PATH; links are URL/d/TOKEN); empty: no digests" },
+	{ "digest_link_lifetime", P_TIME, "7d", F(digest_link_lifetime),
+	    1000L, 365L * 86400000L, NULL,
+	    "how long a digest's release and delete links work" },
+	{ "digest_key_file", P_PATH, paths_digest_key_file,
+	    F(digest_key_file), NOLIM, NULL,
+	    "the key digest links are signed with (holdscan digest --init-key)" },
+	{ "digest_used_file", P_PATH, "/var/lib/holdscan-web/digest-used",
+	    F(digest_used_file), NOLIM, NULL,
+	    "the links used already, written by holdscan-web's user" },
+	{ "digest_from", P_STR, "postmaster", F(digest_from), NOLIM, NULL,
+	    "the sender of digests (envelope and From:)" },
+	{ "digest_recipients", P_STR, "", F(digest_recipients), NOLIM, NULL,
+	    "domains whose recipients get digests; empty: every recipient" },
+	{ "digest_html", P_BOOL, "no", F(digest_html), NOLIM, NULL,
+	    "digests have an HTML alternative to their text" },
 };
 #define NPARAMS	(sizeof(params) / sizeof(params[0]))
 

@@ -150,6 +150,15 @@ struct hs_config {
 	char	*notify_postmaster_template;
 	char	*notify_recipient_template;
 
+	/* quarantine digests */
+	char	*digest_url;		/* "": no digests */
+	long	 digest_link_lifetime;	/* ms */
+	char	*digest_key_file;
+	char	*digest_used_file;	/* holdscan-web's */
+	char	*digest_from;
+	char	*digest_recipients;	/* domains; "": all */
+	bool	 digest_html;		/* a text/html alternative too */
+
 	/* scanning: plugins in order, with their sections */
 	char		*scanners_text;		/* as written */
 	struct hs_config_plugin *scanners;

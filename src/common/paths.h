@@ -17,5 +17,6 @@ extern const char paths_notify_postmaster[];	/* SYSCONFDIR/notify-postmaster.txt
 extern const char paths_notify_recipient[];	/* SYSCONFDIR/notify-recipient.txt */
 extern const char paths_web_accounts[];		/* SYSCONFDIR/web-users */
 extern const char paths_web_root[];		/* WEBDIR: the web console's files */
+extern const char paths_digest_key_file[];	/* SYSCONFDIR/digest.key */
 
 #endif

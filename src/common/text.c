@@ -8,12 +8,18 @@
  *	are two bytes, 0xc2 0x80..0x9f, and which many terminals obey:
  *	U+009B is CSI) are shown as '?', as Postfix logs them. Valid UTF-8
  *	(SMTPUTF8 addresses, decoded subjects) is kept; a byte that is not
- *	part of valid UTF-8 is shown as '?'.
+ *	part of valid UTF-8 is shown as '?'. text_html() does the same
+ *	and escapes the characters HTML gives a meaning (a digest's HTML
+ *	part).
  *
  *	This module must never let a control character through, never grow
  *	the text, and never read past len.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "common/text.h"
+#include "common/xalloc.h"
 
 static bool
 printable_ascii(unsigned char c)
@@ -77,4 +83,34 @@ text_safe(char *s, size_t len, bool block)
 	if (out < len)
 		p[out] = '\0';		/* shorter: a C string stays one */
 	return (out);
+}
+
+void
+text_html(const char *s, struct buf *out)
+{
+	char	*c = xstrdup(s), *p;
+
+	(void)text_safe(c, strlen(c), false);
+	for (p = c; *p != '\0'; p++) {
+		switch (*p) {
+		case '&':
+			buf_append(out, "&amp;", 5);
+			break;
+		case '<':
+			buf_append(out, "&lt;", 4);
+			break;
+		case '>':
+			buf_append(out, "&gt;", 4);
+			break;
+		case '"':
+			buf_append(out, "&quot;", 6);
+			break;
+		case '\'':
+			buf_append(out, "&#39;", 5);
+			break;
+		default:
+			buf_putc(out, *p);
+		}
+	}
+	free(c);
 }

@@ -2,14 +2,16 @@
  * text.h - the one sanitiser for text that leaves a process for a person:
  * log lines, terminal output, audit lines.
  *
- * (JSON strings are escaped by the tool's output module, HTML by the web
- * console's; both take the same characters as unsafe.)
+ * (JSON strings are escaped by the tool's output module; HTML text by
+ * text_html() below, after text_safe(): the same characters are unsafe.)
  */
 #ifndef HS_TEXT_H
 #define HS_TEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "common/buf.h"
 
 /*
  * text_safe() makes s[0..len) safe to show, in place, and returns its new
@@ -21,5 +23,12 @@
  * without, they are replaced too (one log or terminal line).
  */
 size_t	 text_safe(char *s, size_t len, bool block);
+
+/*
+ * text_html() appends s, made one safe line (text_safe() without block)
+ * and escaped for HTML text and double-quoted attribute values (&, <,
+ * >, " and ' as character references), to out.
+ */
+void	 text_html(const char *s, struct buf *out);
 
 #endif

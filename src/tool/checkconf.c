@@ -32,8 +32,10 @@
  *	quarantine_directory; the directories of pid_file and metrics_file;
  *	worker_user; the scanner program; each plugin of scanners, started
  *	by the scanner program as worker_user the way a scanner parent
- *	starts it (this program loads no plugin); and, for information,
- *	master.cf's qmgr service and per-service overrides.
+ *	starts it (this program loads no plugin); for information,
+ *	master.cf's qmgr service and per-service overrides; and with
+ *	digest_url set, its form and digest_key_file (there, a key, not
+ *	readable by others).
  *
  *	Facts that are not problems (a table type that cannot be verified,
  *	local mail that is not held) are reported without "warning:" and
@@ -69,6 +71,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/queue.h"
@@ -76,6 +80,7 @@
 #include "common/xalloc.h"
 #include "tool/checkconf.h"
 #include "tool/hdrchecks.h"
+#include "web/digestkey.h"
 
 #define PROGNAME		"holdscan"
 #define DEFAULT_POSTFIX_DIR	"/etc/postfix"
@@ -860,6 +865,34 @@ checkconf_plugin_sections(const char *config_path,
 	return (rc == EX_CONFIG ? EX_CONFIG : -1);
 }
 
+/* Digests: digest_url's form and the key (only when digest_url is set). */
+static void
+check_digest(struct cc *cc)
+{
+	unsigned char	 key[DIGESTLINK_KEY_SIZE];
+	const char	*url = cc->conf->digest_url, *path;
+	struct stat	 st;
+	char		*error = NULL;
+
+	if (url[0] == '\0')
+		return;
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		problem(cc, "digest_url \"%s\" is not an http:// or https:// "
+		    "address; fix: set it to the web console's address, or "
+		    "empty for no digests", url);
+	path = cc->conf->digest_key_file;
+	if (lstat(path, &st) < 0 && errno == ENOENT) {
+		problem(cc, "digest_url is set and digest_key_file %s does not "
+		    "exist; fix with: holdscan digest --init-key", path);
+		return;
+	}
+	if (digestkey_load(path, key, &error) < 0) {
+		problem(cc, "%s", error);
+		free(error);
+	}
+	sodium_memzero(key, sizeof(key));
+}
+
 int
 checkconf_run(const struct hs_config *conf, const struct queue_layout *ql,
     FILE *out)
@@ -904,6 +937,7 @@ checkconf_run(const struct hs_config *conf, const struct queue_layout *ql,
 	check_worker_user(&cc);
 	check_plugins(&cc);
 	check_master_cf(&cc);
+	check_digest(&cc);
 
 	free(cc.postconf);
 	free(cc.postfix);

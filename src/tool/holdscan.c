@@ -6,7 +6,8 @@
  * DESCRIPTION
  *	One program for the admin: status, check-config, scan, and the
  *	quarantine commands (list, show, release, delete, expire, check),
- *	the allow and deny lists (list add, del, show).
+ *	the allow and deny lists (list add, del, show), and quarantine
+ *	digests (digest).
  *	Commands are a table: name (and second word), arguments, summary,
  *	handler. Run as root, it drops to Postfix's mail_owner before it
  *	opens the state environment or touches the queue, so that every
@@ -94,6 +95,12 @@ static const struct command commands[] = {
 	    cmd_web_user, false, false },
 	{ "quarantine", "check", "", "compare the files with the index; "
 	    "repair what a crash left", cmd_q_check, true, false },
+	{ "digest", NULL, "[--since T] [--recipient ADDR] [--link-lifetime "
+	    "DURATION] [--dry-run] | --init-key [--group GROUP] | --check-link "
+	    "URL [--action A] [--recipient ADDR]",
+	    "mail each recipient of quarantined mail a list of it with "
+	    "one-click release and delete links (cron, systemd timer)",
+	    cmd_digest, true, false },
 };
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 

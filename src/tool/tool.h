@@ -118,6 +118,7 @@ int	 cmd_db_init(struct tool *, int, char **);
 int	 cmd_db_upgrade(struct tool *, int, char **);
 int	 cmd_db_status(struct tool *, int, char **);
 int	 cmd_web_user(struct tool *, int, char **);
+int	 cmd_digest(struct tool *, int, char **);
 /*
  * tool_log_event() appends an event (kind "released", "deleted",
  * "expired") to the message log record of id; a failure is a warning.

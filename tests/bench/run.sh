@@ -16,6 +16,8 @@
 #            (doc/performance.md). Postfix alone pays it too.
 # When the loop mount is not possible (not root, no loop device) the
 # bench says so and runs "here".
+#
+# BENCH_WEB=yes adds the web console's queries (web.sh, also make bench-web).
 set -eu
 : "${HS_BUILD:?run me through make bench}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -70,5 +72,9 @@ if [ -f "$here/quarantine-list.sh" ]; then
 fi
 if [ -f "$here/msglog-write.sh" ]; then
 	sh "$here/msglog-write.sh" | tee "$results/msglog-write.txt"
+fi
+# The web console's queries at scale: optional (several minutes and ~1 GB).
+if [ "${BENCH_WEB:-}" = yes ] && [ -f "$here/web.sh" ]; then
+	sh "$here/web.sh" | tee "$results/web.txt"
 fi
 echo "results: $results/results.txt"

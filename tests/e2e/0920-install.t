@@ -74,12 +74,15 @@ expected() {
 		echo '-rw-r--r-- usr/share/doc/holdscan/README.md'
 		echo '-rw-r--r-- usr/share/doc/holdscan/quickstart.md'
 		echo '-rw-r--r-- usr/share/doc/holdscan/farm.md'
+		echo '-rw-r--r-- usr/share/doc/holdscan/digest.md'
 		echo '-rw-r--r-- usr/share/doc/holdscan/web.md'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-web.service'
 		echo '-rwxr-xr-x etc/init.d/holdscan-web'
 		echo '-rw-r--r-- lib/systemd/system/holdscand.service'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.service'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-expire.timer'
+		echo '-rw-r--r-- lib/systemd/system/holdscan-digest.service'
+		echo '-rw-r--r-- lib/systemd/system/holdscan-digest.timer'
 		echo '-rwxr-xr-x etc/init.d/holdscand'
 		echo '-rw-r--r-- etc/cron.d/holdscan'
 		echo 'drwx------ var/lib/holdscan'
@@ -133,7 +136,8 @@ check 'the installed holdscan.conf is a valid configuration' \
 check_eq 'the units and the SysV script start the installed programs' \
     "$(grep -h -e '^ExecStart=' -e '^DAEMON=' -e '^CONFIG=' \
     "$D"/lib/systemd/system/* "$D/etc/init.d/holdscand")" \
-    "ExecStart=/usr/bin/holdscan quarantine expire --older-than 30d
+    "ExecStart=/usr/bin/holdscan digest
+ExecStart=/usr/bin/holdscan quarantine expire --older-than 30d
 ExecStart=/usr/sbin/holdscan-web
 ExecStart=/usr/sbin/holdscand
 DAEMON=/usr/sbin/holdscand
@@ -167,6 +171,7 @@ for f in "$D"/lib/systemd/system/*; do
 done
 MANPATH="$D/usr/share/man" systemd-analyze verify "$U/holdscand.service" \
     "$U/holdscan-expire.service" "$U/holdscan-expire.timer" \
+    "$U/holdscan-digest.service" "$U/holdscan-digest.timer" \
     "$U/holdscan-web.service" \
     >"$HS_TMP/verify.out" 2>&1
 check_eq 'systemd-analyze verify: exit 0, no complaint' \

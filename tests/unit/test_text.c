@@ -57,12 +57,28 @@ test_utf8_stays_and_other_bytes_do_not(void **state)
 	expect("", false, "");
 }
 
+static void
+test_html_escapes_markup_and_controls(void **state)
+{
+	struct buf	 b = BUF_INIT;
+
+	(void)state;
+	text_html("<script>alert(\"x\" & 'y')</script>\x1b[31m\n", &b);
+	assert_string_equal(b.data, "&lt;script&gt;alert(&quot;x&quot; &amp; "
+	    "&#39;y&#39;)&lt;/script&gt;?[31m?");
+	buf_reset(&b);
+	text_html("gr\xc3\xbc\xc3\x9f" "e", &b);
+	assert_string_equal(b.data, "gr\xc3\xbc\xc3\x9f" "e");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape_sequences_are_shown_as_question_marks),
 		cmocka_unit_test(test_utf8_stays_and_other_bytes_do_not),
+		cmocka_unit_test(test_html_escapes_markup_and_controls),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -107,7 +107,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > FUZZ_BUDGET)
 		size = FUZZ_BUDGET;
-	if (html_disarm((const char *)data, size, &out, &outlen, &removed,
+	if (html_disarm((const char *)data, size, NULL, &out, &outlen, &removed,
 	    &why) == 0) {
 		if (out[outlen] != '\0')
 			fz_fail("disarm length", out);

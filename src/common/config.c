@@ -495,15 +495,33 @@ static const char *const policy_default_names[VERDICT_COUNT] = {
  * Policy-section settings that are not verdicts: how tag and
  * deliver-cleaned mark a message. Each is a string with its default.
  */
+enum extra_kind {
+	X_TEMPLATE,		/* template.c's $verdict, $reason, $score */
+	X_FIELD,		/* a header field name, or "" */
+	X_VERDICTS,		/* a verdict list */
+	X_MODE,			/* html_disarm_mode: disarm or text */
+};
 struct policy_extra {
 	const char	*name;
 	size_t		 off;
 	const char	*def;
+	enum extra_kind	 kind;
 };
 static const struct policy_extra policy_extras[] = {
-	{ "subject_tag", F(subject_tag), "[SPAM]" },
-	{ "tag_header_name", F(tag_header_name), "X-Holdscan-Verdict" },
-	{ "tag_header_text", F(tag_header_text), "$verdict ($reason)" },
+	{ "subject_tag", F(subject_tag), "[SPAM]", X_TEMPLATE },
+	{ "tag_header_name", F(tag_header_name), "X-Holdscan-Verdict",
+	    X_FIELD },
+	{ "tag_header_text", F(tag_header_text), "$verdict ($reason)",
+	    X_TEMPLATE },
+	{ "subject_tag_spam", F(subject_tags[VERDICT_SPAM]), "", X_TEMPLATE },
+	{ "subject_tag_high_spam", F(subject_tags[VERDICT_HIGH_SPAM]), "",
+	    X_TEMPLATE },
+	{ "subject_tag_blocked", F(subject_tags[VERDICT_BLOCKED]), "",
+	    X_TEMPLATE },
+	{ "subject_tag_infected", F(subject_tags[VERDICT_INFECTED]), "",
+	    X_TEMPLATE },
+	{ "html_disarm", F(html_disarm), "", X_VERDICTS },
+	{ "html_disarm_mode", F(html_disarm_mode), "disarm", X_MODE },
 };
 #define NEXTRAS	(sizeof(policy_extras) / sizeof(policy_extras[0]))
 
@@ -692,16 +710,22 @@ policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
 {
 	const char	*why = NULL;
 	char		**field = (char **)((char *)parsing->scratch + x->off);
+	char		 buf[200];
 
 	if (domain != NULL)
 		why = "belongs in the policy section, not in a domain section";
 	else if (strlen(value) > 500)
 		why = "too long (500 bytes at most)";
-	else if (x->off == F(tag_header_name) && (strlen(value) > 76 ||
+	else if (x->kind == X_FIELD && (strlen(value) > 76 ||
 	    !is_field_name(value)))
 		why = "not a header field name (printable ASCII without "
 		    "spaces or ':', 76 characters at most; empty for none)";
-	else if (x->off != F(tag_header_name))
+	else if (x->kind == X_VERDICTS)
+		why = check_verdicts(value, buf, sizeof(buf));
+	else if (x->kind == X_MODE && strcmp(value, "disarm") != 0 &&
+	    strcmp(value, "text") != 0)
+		why = "use disarm or text";
+	else if (x->kind == X_TEMPLATE)
 		why = template_check(value);
 	if (why != NULL) {
 		cfg_error(cfg, "%s = \"%s\": %s", x->name, value, why);

@@ -162,6 +162,10 @@ struct hs_config {
 	char		*subject_tag;	/* tag: put in front of the subject */
 	char		*tag_header_name;	/* tag, deliver-cleaned: "" for none */
 	char		*tag_header_text;	/* $verdict, $reason, $score */
+	/* delivered with that verdict: put in front of the subject ("": none) */
+	char		*subject_tags[VERDICT_COUNT];
+	char		*html_disarm;		/* verdicts whose HTML is disarmed */
+	char		*html_disarm_mode;	/* "disarm" or "text" */
 	struct hs_config_domain *domains;
 	size_t		 ndomains;
 

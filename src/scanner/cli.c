@@ -416,6 +416,8 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	    res.reason);
 	if (d.outcome.action == ACTION_CLEAN)
 		(void)printf("cleaned:       removed %s\n", d.summary.data);
+	if (d.disarmed.n > 0)
+		(void)printf("html:          %s\n", d.disarm_summary.data);
 	(void)printf("action:        %s", config_action_name(d.outcome.action));
 	if (d.outcome.action != d.outcome.wanted)
 		(void)printf(" (not %s: %s)", config_action_name(d.outcome.wanted),

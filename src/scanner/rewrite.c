@@ -679,10 +679,12 @@ rewrite_html(const struct qfile_rec *recs, size_t n, const char *text,
 		res = REWRITE_FAILED;
 	else
 		res = REWRITE_CLEANED;
-	if (res == REWRITE_CLEANED)
-		buf_printf(summary, "%zu HTML part%s %s (%zu element%s and "
-		    "attribute%s removed)", c.parts, c.parts == 1 ? "" : "s",
-		    how == HS_REWRITE_TEXT ? "made text" : "disarmed",
+	if (res == REWRITE_CLEANED && how == HS_REWRITE_TEXT)
+		buf_printf(summary, "%zu HTML part%s made text", c.parts,
+		    c.parts == 1 ? "" : "s");
+	else if (res == REWRITE_CLEANED)
+		buf_printf(summary, "%zu HTML part%s disarmed (%zu element%s "
+		    "or attribute%s removed)", c.parts, c.parts == 1 ? "" : "s",
 		    c.removed, c.removed == 1 ? "" : "s",
 		    c.removed == 1 ? "" : "s");
 	for (k = 0; k < c.nsp; k++)

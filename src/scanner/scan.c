@@ -570,7 +570,7 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	len = strlen(res->detail);
 	if (d->disarmed.n > 0)
 		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
-		    " html=\"%s\"", d->disarm_summary.data);
+		    " disarmed=\"%s\"", d->disarm_summary.data);
 	/* msg's text stays the caller's to read: it points into text */
 	d->text = text;
 	if (ctx->rules != NULL) {

@@ -877,7 +877,7 @@ test_disarm_replaces_html_part(void **state)
 	assert_string_equal(out, want.data);
 	assert_string_equal(fake_charset, "utf-8");
 	assert_string_equal(summary, "1 HTML part disarmed (2 elements "
-	    "and attributes removed)");
+	    "or attributes removed)");
 	/* what a reader of the result gets */
 	assert_int_equal(mime_walk(out, strlen(out), &lim, get_leaf, &g, why,
 	    sizeof(why)), 0);

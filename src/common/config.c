@@ -500,6 +500,7 @@ enum extra_kind {
 	X_FIELD,		/* a header field name, or "" */
 	X_VERDICTS,		/* a verdict list */
 	X_MODE,			/* html_disarm_mode: disarm or text */
+	X_ADDRS,		/* mail addresses, comma or space separated */
 };
 struct policy_extra {
 	const char	*name;
@@ -522,8 +523,54 @@ static const struct policy_extra policy_extras[] = {
 	    X_TEMPLATE },
 	{ "html_disarm", F(html_disarm), "", X_VERDICTS },
 	{ "html_disarm_mode", F(html_disarm_mode), "disarm", X_MODE },
+	{ "copy_clean", F(copy_to[VERDICT_CLEAN]), "", X_ADDRS },
+	{ "copy_spam", F(copy_to[VERDICT_SPAM]), "", X_ADDRS },
+	{ "copy_high_spam", F(copy_to[VERDICT_HIGH_SPAM]), "", X_ADDRS },
+	{ "copy_blocked", F(copy_to[VERDICT_BLOCKED]), "", X_ADDRS },
+	{ "copy_infected", F(copy_to[VERDICT_INFECTED]), "", X_ADDRS },
+	{ "copy_scan_failed", F(copy_to[VERDICT_FAILED]), "", X_ADDRS },
 };
 #define NEXTRAS	(sizeof(policy_extras) / sizeof(policy_extras[0]))
+
+/*
+ * NULL if list holds at most CONFIG_COPY_MAX addresses, each one
+ * "local@domain" of printable ASCII without quotes, brackets, commas or
+ * semicolons (an envelope recipient the master writes as it is), else
+ * the problem in buf.
+ */
+static const char *
+check_addresses(const char *list, char *buf, size_t size)
+{
+	const char	*at;
+	size_t		 len, i, n = 0;
+
+	for (;;) {
+		list += strspn(list, ", \t");
+		if (*list == '\0')
+			return (NULL);
+		len = strcspn(list, ", \t");
+		at = memchr(list, '@', len);
+		for (i = 0; i < len; i++)
+			if ((unsigned char)list[i] < 33 ||
+			    (unsigned char)list[i] > 126 ||
+			    strchr("\"<>()[];:\\", list[i]) != NULL)
+				break;
+		if (i < len || len > 254 || at == NULL || at == list ||
+		    at == list + len - 1 || memchr(at + 1, '@', len -
+		    (size_t)(at + 1 - list)) != NULL) {
+			(void)snprintf(buf, size, "\"%.*s\" is not a mail "
+			    "address (local@domain)", (int)(len > 60 ? 60 : len),
+			    list);
+			return (buf);
+		}
+		if (++n > CONFIG_COPY_MAX) {
+			(void)snprintf(buf, size, "more than %d addresses",
+			    CONFIG_COPY_MAX);
+			return (buf);
+		}
+		list += len;
+	}
+}
 
 /* A name learnt in a plugin section (PASS_DISCOVER). */
 static void
@@ -722,6 +769,8 @@ policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
 		    "spaces or ':', 76 characters at most; empty for none)";
 	else if (x->kind == X_VERDICTS)
 		why = check_verdicts(value, buf, sizeof(buf));
+	else if (x->kind == X_ADDRS)
+		why = check_addresses(value, buf, sizeof(buf));
 	else if (x->kind == X_MODE && strcmp(value, "disarm") != 0 &&
 	    strcmp(value, "text") != 0)
 		why = "use disarm or text";

@@ -166,6 +166,8 @@ struct hs_config {
 	char		*subject_tags[VERDICT_COUNT];
 	char		*html_disarm;		/* verdicts whose HTML is disarmed */
 	char		*html_disarm_mode;	/* "disarm" or "text" */
+	/* delivered with that verdict: a copy to these (checked addresses) */
+	char		*copy_to[VERDICT_COUNT];
 	struct hs_config_domain *domains;
 	size_t		 ndomains;
 
@@ -197,6 +199,9 @@ struct hs_config {
  */
 typedef const struct hs_plugin_option *(*config_probe_fn)(void *arg,
 	    const char *plugin_dir, const char *plugin, char **error_r);
+
+/* Addresses in one copy_<verdict> list, at most. */
+#define CONFIG_COPY_MAX		10
 
 /* Different option names all plugin sections of a file may use, without a probe. */
 #define CONFIG_PLUGIN_NAMES_MAX	256

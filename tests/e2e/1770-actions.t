@@ -1,0 +1,154 @@
+#!/bin/sh
+# 1770-actions.t - more policy actions (issue 17 item 6) on a real
+# Postfix, with scanners = attachments:
+#
+# - a subject tag per verdict: with blocked = deliver-cleaned and
+#   subject_tag_blocked = "[CLEANED $verdict]", the cleaned message
+#   arrives with that tag in front of its subject; a clean one keeps its
+#   subject;
+# - a copy to an address (archive, forward): copy_blocked and copy_clean
+#   add recipients to the new queue file, from the configuration alone:
+#   the cleaned copy reaches archive@ and forward@ besides its recipient,
+#   with NOTIFY=NEVER (a copy never bounces to the sender); the clean
+#   one reaches archive@ only; a quarantined message (infected-like
+#   .exe alone: it cannot be cleaned) is copied to nobody; the log
+#   names the copies;
+# - a bad address in copy_spam is refused by check-config.
+HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
+. "$HS_LIB/tap.sh"
+. "$HS_LIB/holdscan.sh"
+
+plan 14
+
+sb_start A || bail_out "sandbox did not start"
+M="$HS_TMP/mail"
+mkdir "$M" && chmod 0755 "$M"
+
+cat >"$HS_TMP/act.py" <<'EOF'
+"""act.py write DIR | send DIR HOST:PORT NAME..."""
+import base64
+import os
+import smtplib
+import sys
+
+
+def message(name, subject, attachment):
+    att = ""
+    if attachment:
+        att = ("--b1770\n"
+               "Content-Type: application/octet-stream; name=\"%s\"\n"
+               "Content-Disposition: attachment; filename=\"%s\"\n"
+               "Content-Transfer-Encoding: base64\n\n%s" %
+               (attachment, attachment,
+                base64.encodebytes(b"MZ" + b"\0" * 64).decode()))
+    return ("From: %s <sender@example.org>\n"
+            "To: rcpt@sink.test\n"
+            "Message-ID: <%s@example.org>\n"
+            "X-Test-Token: act-%s\n"
+            "Subject: %s\n"
+            "MIME-Version: 1.0\n"
+            "Content-Type: multipart/mixed; boundary=\"b1770\"\n\n"
+            "--b1770\n"
+            "Content-Type: text/plain\n\nHello.\n"
+            "%s"
+            "--b1770--\n" % (name, name, name, subject, att)).encode()
+
+
+def single_exe(name):
+    return ("From: %s <sender@example.org>\n"
+            "To: rcpt@sink.test\n"
+            "Message-ID: <%s@example.org>\n"
+            "X-Test-Token: act-%s\n"
+            "Subject: tool\n"
+            "MIME-Version: 1.0\n"
+            "Content-Type: application/octet-stream; name=\"tool.exe\"\n"
+            "Content-Transfer-Encoding: base64\n\n%s" %
+            (name, name, name,
+             base64.encodebytes(b"MZ" + b"\0" * 64).decode())).encode()
+
+
+MESSAGES = {
+    "cleaned": lambda: message("cleaned", "your invoice", "invoice.pdf.exe"),
+    "clean": lambda: message("clean", "hello there", None),
+    "bare": lambda: single_exe("bare"),
+}
+
+if __name__ == "__main__":
+    d = sys.argv[2]
+    if sys.argv[1] == "write":
+        for name, make in MESSAGES.items():
+            with open(os.path.join(d, name + ".eml"), "wb") as f:
+                f.write(make())
+    else:
+        host, port = sys.argv[3].rsplit(":", 1)
+        s = smtplib.SMTP(host, int(port))
+        for name in sys.argv[4:]:
+            with open(os.path.join(d, name + ".eml"), "rb") as f:
+                m = f.read()
+            s.sendmail("sender@example.org", ["rcpt@sink.test"],
+                       m.replace(b"\n", b"\r\n"))
+        s.quit()
+EOF
+
+act() {
+	"$HS_PYTHON" "$HS_TMP/act.py" "$@"
+}
+act write "$M" || bail_out "cannot write the messages"
+
+# rcpts FILE - the envelope recipients of a sink file, sorted, one line
+rcpts() {
+	grep -a '^X-Rcpt-Args:' "$1" | sed 's/^X-Rcpt-Args: *//' | sort |
+	    tr '\n' ' '
+}
+
+hs_start A <<-'EOF' || bail_out "holdscand did not start"
+scanners = attachments
+policy {
+    blocked = deliver-cleaned
+    subject_tag_blocked = "[CLEANED $verdict]"
+    copy_blocked = "archive@sink.test, forward@sink.test"
+    copy_clean = archive@sink.test
+}
+EOF
+act send "$M" "127.0.0.1:$A_SMTP_PORT" cleaned clean bare ||
+    bail_out "sending failed"
+check 'the cleaned and the clean message arrive' wait_sink A 2 60
+check 'the bare .exe is quarantined' wait_until 60 hs_in_quarantine A bare
+sleep 1
+check_eq 'and nothing else arrives' "$(sink_count A)" 2
+F1=$(sink_file A act-cleaned)
+F2=$(sink_file A act-clean)
+check_eq 'the cleaned one has the per-verdict subject tag' \
+    "$(grep -a '^Subject:' "$F1")" "Subject: [CLEANED blocked] your invoice"
+check 'and its attachment replaced' grep -qa \
+    'holdscan removed attachment invoice.pdf.exe' "$F1"
+check_eq 'the clean one keeps its subject' \
+    "$(grep -a '^Subject:' "$F2")" "Subject: hello there"
+check_eq 'the cleaned one went to its recipient, archive@ and forward@' \
+    "$(rcpts "$F1" | sed 's/ ORCPT=[^ ]*//g')" \
+    "<archive@sink.test> NOTIFY=NEVER <forward@sink.test> NOTIFY=NEVER <rcpt@sink.test> "
+check_eq 'the clean one to its recipient and archive@' \
+    "$(rcpts "$F2" | sed 's/ ORCPT=[^ ]*//g')" \
+    "<archive@sink.test> NOTIFY=NEVER <rcpt@sink.test> "
+check 'the log names the copies of the cleaned one' grep -q \
+    ': copy to=<archive@sink.test>,<forward@sink.test> verdict=blocked$' \
+    "$A_HS_LOG"
+check_eq 'one copy line per delivered message, none for the quarantined one' \
+    "$(grep -c ': copy to=' "$A_HS_LOG")" 2
+check_eq 'hold is empty' "$(hold_count A)" 0
+check_eq 'no warnings from holdscand' "$(hs_warnings_after A 0)" 0
+hs_stop A
+
+CONF=$(hs_conf A <<-'EOF'
+policy {
+    copy_spam = "spam-copies@example.org, not-an-address"
+}
+EOF
+)
+"$HOLDSCAN" -c "$CONF" check-config >"$HS_TMP/cc.out" 2>&1
+check 'check-config refuses a bad copy address' \
+    grep -q 'copy_spam = .*"not-an-address" is not a mail address' \
+    "$HS_TMP/cc.out"
+check 'and says where' grep -q 'holdscan.conf:[0-9]*:' "$HS_TMP/cc.out"
+
+done_testing

@@ -192,6 +192,8 @@ static const struct param params[] = {
 	    NULL, "verdicts that send a notice to postmaster_address" },
 	{ "notify_recipients", P_VERDICTS, "", F(notify_recipients), NOLIM,
 	    NULL, "verdicts that send the recipients of quarantined mail a notice" },
+	{ "notify_senders", P_VERDICTS, "", F(notify_senders), NOLIM,
+	    NULL, "verdicts that send the sender a notice (not spam: backscatter)" },
 	{ "postmaster_address", P_STR, "postmaster", F(postmaster_address),
 	    NOLIM, NULL, "where notices to the postmaster go" },
 	{ "notify_postmaster_template", P_PATH,
@@ -202,6 +204,10 @@ static const struct param params[] = {
 	    paths_notify_recipient,
 	    F(notify_recipient_template), NOLIM, NULL,
 	    "the notice to a recipient of quarantined mail" },
+	{ "notify_sender_template", P_PATH,
+	    paths_notify_sender,
+	    F(notify_sender_template), NOLIM, NULL,
+	    "the notice to the sender" },
 };
 #define NPARAMS	(sizeof(params) / sizeof(params[0]))
 _Static_assert(NPARAMS <= 64, "set_mask holds 64 parameters");
@@ -371,6 +377,10 @@ param_store(const struct param *p, const char *value, struct hs_config *conf,
 	case P_VERDICTS:
 		if (check_verdicts(value, buf, size) != NULL)
 			return (buf);
+		if (p->off == F(notify_senders) && (config_verdict_mask(value) &
+		    ((1U << VERDICT_SPAM) | (1U << VERDICT_HIGH_SPAM))) != 0)
+			return ("spam's senders are mostly forged: notices to "
+			    "them are backscatter (leave spam and high-spam out)");
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return (NULL);

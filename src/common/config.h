@@ -149,6 +149,8 @@ struct hs_config {
 	char	*postmaster_address;
 	char	*notify_postmaster_template;
 	char	*notify_recipient_template;
+	char	*notify_senders;	/* verdicts that tell the sender (no spam) */
+	char	*notify_sender_template;
 
 	/* scanning: plugins in order, with their sections */
 	char		*scanners_text;		/* as written */

@@ -21,3 +21,4 @@ const char paths_libexecdir[] = HS_LIBEXECDIR;
 const char paths_scanner_program[] = HS_LIBEXECDIR "/holdscan-scanner";
 const char paths_notify_postmaster[] = HS_SYSCONFDIR "/notify-postmaster.txt";
 const char paths_notify_recipient[] = HS_SYSCONFDIR "/notify-recipient.txt";
+const char paths_notify_sender[] = HS_SYSCONFDIR "/notify-sender.txt";

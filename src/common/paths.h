@@ -15,5 +15,6 @@ extern const char paths_libexecdir[];		/* LIBDIR */
 extern const char paths_scanner_program[];	/* LIBDIR/holdscan-scanner */
 extern const char paths_notify_postmaster[];	/* SYSCONFDIR/notify-postmaster.txt */
 extern const char paths_notify_recipient[];	/* SYSCONFDIR/notify-recipient.txt */
+extern const char paths_notify_sender[];	/* SYSCONFDIR/notify-sender.txt */
 
 #endif

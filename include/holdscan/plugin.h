@@ -40,7 +40,8 @@
  * appended after needs (HS_KIND_SPAM: a spam check, which an allow list
  * entry skips; a plugin built before is no spam check); later in 2,
  * rewrite_part appended after kind (new content for one part: HTML
- * disarmed or turned into text; a plugin built before has none).
+ * disarmed or turned into text; a plugin built before has none); later
+ * in 2, learn appended after rewrite_part (holdscan learn spam|ham).
  *
  * Workers run under a seccomp filter (holdscand(8), SECURITY): no
  * program may be executed, no other process traced or signalled, and no
@@ -264,6 +265,14 @@ struct hs_plugin {
 	int		 (*rewrite_part)(void *ctx, const struct hs_msg *msg,
 			    const struct hs_rewrite_in *in,
 			    struct hs_rewrite_out *out);
+	/*
+	 * Teach the check what msg is, spam (1) or ham (0) (optional; run by
+	 * "holdscan learn" in a one-shot process, never in a worker): 0
+	 * with what happened in answer ("learnt"), or -1 with why not.
+	 * Appended after rewrite_part: the host calls it when HS_PLUGIN_HAS().
+	 */
+	int		 (*learn)(void *ctx, const struct hs_msg *msg, int spam,
+			    char *answer, size_t size);
 };
 
 /* A spam check (spamd): skipped for a sender on the allow list. */

@@ -468,3 +468,9 @@ plugin_rewriter(const struct plugin *p)
 	return (HS_PLUGIN_HAS(p->desc, rewrite_part) ?
 	    p->desc->rewrite_part : NULL);
 }
+
+plugin_learn_fn
+plugin_learner(const struct plugin *p)
+{
+	return (HS_PLUGIN_HAS(p->desc, learn) ? p->desc->learn : NULL);
+}

@@ -85,6 +85,10 @@ bool	 plugin_is_spam_check(const struct plugin *p);
 typedef int (*plugin_rewrite_fn)(void *ctx, const struct hs_msg *msg,
 	    const struct hs_rewrite_in *in, struct hs_rewrite_out *out);
 plugin_rewrite_fn plugin_rewriter(const struct plugin *p);
+/* p's learn hook (HS_PLUGIN_HAS), or NULL. */
+typedef int (*plugin_learn_fn)(void *ctx, const struct hs_msg *msg, int spam,
+	    char *answer, size_t size);
+plugin_learn_fn plugin_learner(const struct plugin *p);
 
 /*
  * A config_probe_fn for config_load(): loads each plugin (without init)

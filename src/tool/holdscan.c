@@ -56,6 +56,9 @@ static const struct command commands[] = {
 	    "[--rcpt ADDR]... FILE.eml",
 	    "run the configured scanners and policy on a message file; "
 	    "changes nothing", cmd_scan, false, false },
+	{ "learn", NULL, "spam|ham ID|FILE",
+	    "teach the scanners that learn (spamd) what a quarantined message "
+	    "or a file is", cmd_learn, false, false },
 	{ "quarantine", "list", "[--since T] [--until T] [--recipient R] "
 	    "[--sender S] [--reason X] [--state S] [--json] [--all-hosts]",
 	    "quarantined messages, oldest first", cmd_q_list, true, true },

@@ -103,6 +103,7 @@ long	 tool_daemon_pid(const struct tool *t);
 int	 cmd_status(struct tool *, int, char **);
 int	 cmd_check_config(struct tool *, int, char **);
 int	 cmd_scan(struct tool *, int, char **);
+int	 cmd_learn(struct tool *, int, char **);
 int	 cmd_q_list(struct tool *, int, char **);
 int	 cmd_q_show(struct tool *, int, char **);
 int	 cmd_q_release(struct tool *, int, char **);

@@ -390,17 +390,14 @@ cmd_learn(struct tool *t, int argc, char **argv)
 {
 	struct quarantine_entry e;
 	enum quarantine_rc qrc;
-	const char	*what, *sender = NULL, *client = NULL, *sasl = NULL;
-	char		**args, *data, *content, *path, *error = NULL;
-	size_t		 len, clen, max, n = 0;
+	const char	*what;
+	char		*path, *error = NULL;
 	int		 rc;
 
 	if (argc != 3 || (strcmp(argv[1], "spam") != 0 &&
 	    strcmp(argv[1], "ham") != 0))
 		tool_bad_usage(t, "spam or ham, then a quarantine ID or a file");
 	what = argv[2];
-	max = t->conf->message_size_limit > 0 ?
-	    (size_t)t->conf->message_size_limit : (size_t)SCAN_FILE_MAX;
 	if (strchr(what, '/') != NULL || access(what, F_OK) == 0) {
 		path = xstrdup(what);
 	} else {
@@ -418,12 +415,23 @@ cmd_learn(struct tool *t, int argc, char **argv)
 		quarantine_entry_clear(&e);
 		tool_close_state(t);
 	}
-	if ((data = read_message(path, max, &len)) == NULL) {
-		rc = tool_fail("%s: %s", path, strerror(errno));
-		free(path);
-		return (rc);
-	}
+	rc = cmd_learn_file(t, argv[1], what, path);
 	free(path);
+	return (rc);
+}
+
+int
+cmd_learn_file(struct tool *t, const char *class, const char *what,
+    const char *path)
+{
+	const char	*sender = NULL, *client = NULL, *sasl = NULL;
+	char		**args, *data, *content;
+	size_t		 len, clen, max, n = 0;
+
+	max = t->conf->message_size_limit > 0 ?
+	    (size_t)t->conf->message_size_limit : (size_t)SCAN_FILE_MAX;
+	if ((data = read_message(path, max, &len)) == NULL)
+		return (tool_fail("%s: %s", path, strerror(errno)));
 	args = xcalloc(16, sizeof(*args));
 	if ((content = queue_file_content(data, len, &clen, &args, &n,
 	    &sender, &client, &sasl)) != NULL) {
@@ -444,7 +452,7 @@ cmd_learn(struct tool *t, int argc, char **argv)
 	args[n++] = "-u";
 	args[n++] = t->conf->worker_user;
 	args[n++] = "learn";
-	args[n++] = argv[1];
+	args[n++] = (char *)class;
 	args[n++] = (char *)what;
 	args[n] = NULL;
 	return (run_scanner(t, args, data, len));

@@ -64,7 +64,8 @@ static const struct command commands[] = {
 	    "quarantined messages, oldest first", cmd_q_list, true, true },
 	{ "quarantine", "show", "[--body] [--json] ID",
 	    "envelope, headers and reason of one message", cmd_q_show, true, true },
-	{ "quarantine", "release", "ID... [--to ADDR...] [--again] [--wait DURATION]",
+	{ "quarantine", "release", "ID... [--to ADDR...] [--again] [--wait DURATION] "
+	    "[--learn-ham]",
 	    "send to incoming, unscanned, exactly once (--to: other "
 	    "recipients)", cmd_q_release, true, false },
 	{ "quarantine", "delete", "ID... [--wait DURATION]", "remove messages from the quarantine",

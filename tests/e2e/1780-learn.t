@@ -9,7 +9,8 @@
 # Bayes database counts one spam; learnt again, spamd knew it already;
 # a message file is learnt as ham (one ham counted). With no scanner that
 # can learn, holdscan learn says so and exits 3; an unknown ID is an
-# error; with spamd stopped, the plugin's error is shown and the exit
+# error; "quarantine release --learn-ham" releases it and teaches spamd
+# it was ham; with spamd stopped, the plugin's error is shown and the exit
 # status is 1.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
@@ -21,7 +22,7 @@ command -v spamd >/dev/null 2>&1 ||
 command -v sa-learn >/dev/null 2>&1 ||
     bail_out "sa-learn is not installed (Debian package spamassassin)"
 
-plan 14
+plan 18
 
 sb_start A || bail_out "sandbox did not start"
 SD_LEARN=1 sd_start S || bail_out "spamd did not start"
@@ -67,7 +68,7 @@ chmod 0644 "$M"/*
 # magic WHAT - what spamd's Bayes database counts: nspam or nham
 magic() {
 	sa-learn --siteconfigpath="$S_SPAMD_DIR/site" --dump magic 2>/dev/null |
-	    sed -n "s/.* 0 *\\([0-9]*\\) *0 *non-token data: $1\$/\\1/p"
+	    awk -v w="$1" '$0 ~ "non-token data: " w "$" { print $3 }'
 }
 
 hs_start A <<-EOF || bail_out "holdscand did not start"
@@ -85,6 +86,8 @@ s.sendmail("sender@example.org", ["rcpt@sink.test"], m.replace(b"\n", b"\r\n"))
 s.quit()
 EOF
 check 'the .exe message is quarantined' wait_until 60 hs_in_quarantine A spam1
+wait_until 30 grep -q ' action=quarantine verdict=blocked .*quarantine_id=' \
+    "$A_HS_LOG"
 QID=$(sed -n 's/.* action=quarantine verdict=blocked .*quarantine_id=\([^ ]*\).*/\1/p' \
     "$A_HS_LOG" | head -n 1)
 check 'its quarantine ID is in the log' test -n "$QID"
@@ -113,6 +116,18 @@ check 'an unknown ID is an error' sh -c "[ $rc -ne 0 ] &&
 rc=0
 "$HOLDSCAN" -c "$A_HS_CONF" learn maybe "$QID" >"$HS_TMP/l5" 2>&1 || rc=$?
 check_eq 'neither spam nor ham: usage error' "$rc" 2
+
+# released as a false positive: --learn-ham teaches spamd it was ham
+rc=0
+"$HOLDSCAN" -c "$A_HS_CONF" quarantine release --learn-ham "$QID" \
+    >"$HS_TMP/l8" 2>&1 || rc=$?
+check_eq 'quarantine release --learn-ham: exit 0' "$rc" 0
+check 'it is released, and learnt as ham' sh -c "
+    grep -q '^$QID: released as [0-9A-Za-z]*\$' '$HS_TMP/l8' &&
+    grep -q '^$QID: spamd: learnt\$' '$HS_TMP/l8'"
+check_eq 'the Bayes database now counts it as ham' \
+    "$(magic nspam):$(magic nham)" "0:2"
+check 'and the released copy arrives' wait_sink A 1 60
 hs_stop A
 
 CONF=$(hs_conf A <<-EOF

@@ -14,11 +14,12 @@
 # whole, and the log says why; the log and "holdscan scan" say what was
 # disarmed.
 # Phase 2 (html_disarm_mode = text): the HTML part arrives as its text.
+# check-config warns of html_disarm without the html plugin.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 19
+plan 20
 
 sb_start A || bail_out "sandbox did not start"
 QDIR=$(sb_dir A)/hs/quarantine
@@ -271,5 +272,19 @@ check 'the log says it was made text' grep -q \
 check_eq 'no warnings from holdscand' "$(hs_warnings_after A "$phase2")" 0
 check_eq 'hold is empty' "$(hold_count A)" 0
 hs_stop A
+
+# --- html_disarm without the html plugin: check-config says so --------------
+CONF=$(hs_conf A <<-EOF
+scanners = attachments
+policy {
+    html_disarm = "clean, spam"
+}
+EOF
+)
+# shellcheck disable=SC2153 # HOLDSCAN is holdscan.sh's
+"$HOLDSCAN" -c "$CONF" check-config >"$HS_TMP/cc.out" 2>&1
+check 'check-config: html_disarm needs the html plugin' grep -q \
+    'warning: policy: html_disarm = "clean, spam" but html is not in scanners' \
+    "$HS_TMP/cc.out"
 
 done_testing

@@ -451,7 +451,8 @@ struct html_rw {
 	size_t		 nsp;
 	char		*body;		/* a single-part message's new body */
 	char		*body_fields;	/* and its Content-* fields */
-	size_t		 parts, removed, growth;
+	size_t		 parts, removed;
+	size_t		 added, dropped;	/* bytes of new and old entities */
 	char		*why;
 	size_t		 whysize;
 	bool		 cannot;
@@ -561,8 +562,11 @@ html_part(void *arg, const struct mime_part *p)
 	free(o.data);
 	c->parts++;
 	c->removed += o.removed;
-	c->growth += ent.len + fields.len;
-	if (c->growth > REWRITE_MAX_GROWTH + c->len) {
+	/* an entity replaces at least the part's content */
+	c->added += ent.len + fields.len;
+	c->dropped += p->cut_ok ? p->cut_end - p->cut_start : p->len;
+	if (c->added > c->dropped && c->added - c->dropped >
+	    REWRITE_MAX_GROWTH) {
 		buf_free(&ent);
 		buf_free(&fields);
 		return (html_cannot(c, p, "the rewritten message would be too "

@@ -949,7 +949,7 @@ static void
 test_disarm_cannot(void **state)
 {
 	struct buf	 in = BUF_INIT;
-	char		*out, why[256];
+	char		*out, *big, why[256];
 
 	(void)state;
 	/* the plugin cannot: its reason, made one line */
@@ -977,6 +977,21 @@ test_disarm_cannot(void **state)
 	assert_int_equal(disarm(in.data, &out, NULL, why, sizeof(why)),
 	    REWRITE_CANNOT);
 	assert_non_null(strstr(why, "inside an attached message"));
+
+	/* a rewrite that would make the message grow beyond the bound */
+	big = malloc(REWRITE_MAX_GROWTH + 2);
+	assert_non_null(big);
+	memset(big, '=', REWRITE_MAX_GROWTH / 2);	/* "=3D": 3 bytes each */
+	big[REWRITE_MAX_GROWTH / 2] = '\0';
+	fake_html = big;
+	buf_reset(&in);
+	buf_printf(&in, "%s%s%s", alt_head,
+	    "Content-Type: text/html\n\n<script>x</script>", alt_tail);
+	assert_int_equal(disarm(in.data, &out, NULL, why, sizeof(why)),
+	    REWRITE_CANNOT);
+	assert_non_null(strstr(why, "would be too large"));
+	fake_html = "<p>safe = kept</p>";
+	free(big);
 	buf_free(&in);
 }
 

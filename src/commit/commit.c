@@ -36,6 +36,12 @@
  *	delay notice about a copy goes to the sender), after the original's
  *	own; one log line names them.
  *
+ *	With archive_directory, the content of each new queue file is also
+ *	written there, DIR/YYYY-MM-DD/ID.eml (UTC; ID the original's hold
+ *	name, so a message committed again replaces its copy), through a
+ *	temporary name and a rename; best effort: a failure is a warning,
+ *	the mail goes on.
+ *
  *	Set-aside messages are remembered durably first and then renamed
  *	back into hold, so they cannot loop.
  *
@@ -190,6 +196,73 @@ copy_envelope(const struct hs_config *conf, const struct msg *m,
 	return (v);
 }
 
+/* Write all of b to fd; -1 with errno. */
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* archive_directory: a copy of the content m is delivered with. */
+static void
+archive_copy(const struct commit_ctx *c, const struct msg *m,
+    const struct qfile_parts *parts)
+{
+	struct buf	 text = BUF_INIT;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	char		 day[16], dir[4096], tmp[4200], path[4200];
+	int		 fd = -1;
+
+	if (c->conf->archive_directory == NULL ||
+	    c->conf->archive_directory[0] == '\0')
+		return;
+	(void)gmtime_r(&now, &tm);
+	(void)strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s",
+	    c->conf->archive_directory, day) >= sizeof(dir) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, m->id) >=
+	    sizeof(tmp) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s.eml", dir, m->id) >=
+	    sizeof(path)) {
+		hs_warnx("%s: archive: path too long", m->id);
+		return;
+	}
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		hs_warn("%s: archive: mkdir %s", m->id, dir);
+		return;
+	}
+	qfile_content_text(parts->content, parts->ncontent, &text);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0640)) < 0)
+		goto bad;
+	if (write_all(fd, text.data ? text.data : "", text.len) < 0 ||
+	    fsync(fd) < 0) {
+		(void)close(fd);
+		goto bad;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0)
+		goto bad;
+	hs_info("%s: archived as %s", m->id, path);
+	buf_free(&text);
+	return;
+bad:
+	hs_warn("%s: archive: %s", m->id, path);
+	(void)unlink(tmp);
+	buf_free(&text);
+}
+
 /* Write item's new queue file in staging/, ready mode; not yet durable. */
 static int
 write_staging(struct commit_ctx *c, struct item *it)
@@ -247,6 +320,7 @@ write_staging(struct commit_ctx *c, struct item *it)
 	}
 	it->sfd = fd;
 	it->sino = (uint64_t)st.st_ino;
+	archive_copy(c, it->m, &parts);
 	if (names.len > 0)
 		hs_info("%s: copy to=%s verdict=%s", it->m->id, names.data,
 		    verdict_name(it->m->verdict));

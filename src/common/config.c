@@ -87,6 +87,8 @@ static const struct param params[] = {
 	{ "quarantine_directory", P_PATH, "/var/spool/holdscan/quarantine",
 	    F(quarantine_directory), NOLIM, NULL,
 	    "quarantined messages, sharded by date" },
+	{ "archive_directory", P_OPTPATH, "", F(archive_directory), NOLIM,
+	    NULL, "a copy of each delivered message, by date; empty: none" },
 	{ "holdscan_queue_subdir", P_NAME, "holdscan",
 	    F(holdscan_queue_subdir), NOLIM, NULL,
 	    "holdscan's own directory inside queue_directory" },

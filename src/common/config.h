@@ -149,6 +149,7 @@ struct hs_config {
 	char	*postmaster_address;
 	char	*notify_postmaster_template;
 	char	*notify_recipient_template;
+	char	*archive_directory;	/* "" for none */
 	char	*notify_senders;	/* verdicts that tell the sender (no spam) */
 	char	*notify_sender_template;
 

@@ -13,6 +13,8 @@
 #   one reaches archive@ only; a quarantined message (infected-like
 #   .exe alone: it cannot be cleaned) is copied to nobody; the log
 #   names the copies;
+# - archive_directory: the delivered content of the cleaned and the
+#   clean message (not the quarantined one) is written there, by date;
 # - a bad address in copy_spam is refused by check-config;
 # - sender notices (notify_senders = blocked): the sender of a
 #   quarantined .exe gets the shipped notice, from the null sender,
@@ -22,7 +24,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 20
+plan 23
 
 sb_start A || bail_out "sandbox did not start"
 M="$HS_TMP/mail"
@@ -106,11 +108,14 @@ rcpts() {
 	    tr '\n' ' '
 }
 
-hs_start A <<-'EOF' || bail_out "holdscand did not start"
+ARCH="$HS_TMP/archive"
+mkdir "$ARCH" && chown "$(sb_env A MAIL_OWNER)" "$ARCH" && chmod 0750 "$ARCH"
+hs_start A <<-EOF || bail_out "holdscand did not start"
 scanners = attachments
+archive_directory = $ARCH
 policy {
     blocked = deliver-cleaned
-    subject_tag_blocked = "[CLEANED $verdict]"
+    subject_tag_blocked = "[CLEANED \$verdict]"
     copy_blocked = "archive@sink.test, forward@sink.test"
     copy_clean = archive@sink.test
 }
@@ -140,6 +145,15 @@ check 'the log names the copies of the cleaned one' grep -q \
     "$A_HS_LOG"
 check_eq 'one copy line per delivered message, none for the quarantined one' \
     "$(grep -c ': copy to=' "$A_HS_LOG")" 2
+DAY=$(date -u +%Y-%m-%d)
+check_eq 'the archive holds the two delivered messages, by date' \
+    "$(find "$ARCH/$DAY" -type f -name "*.eml" | wc -l)" 2
+A1=$(grep -l '^X-Test-Token: act-cleaned$' "$ARCH/$DAY"/*.eml)
+check 'the cleaned one as delivered: tagged, its attachment replaced' sh -c "
+    grep -q '^Subject: \[CLEANED blocked\] your invoice\$' '$A1' &&
+    grep -q 'holdscan removed attachment invoice.pdf.exe' '$A1' &&
+    ! grep -q 'TVqQ\|TVo' '$A1'"
+check 'the log says where' grep -q ": archived as $ARCH/$DAY/" "$A_HS_LOG"
 check_eq 'hold is empty' "$(hold_count A)" 0
 check_eq 'no warnings from holdscand' "$(hs_warnings_after A 0)" 0
 hs_stop A

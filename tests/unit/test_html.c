@@ -741,6 +741,46 @@ test_rewrite_part_disarms_and_converts(void **state)
 	hs_plugin.fini(ctx);
 }
 
+/*
+ * The worst HTML rewrite_part takes: max_html_size (2 MiB) of nested
+ * <div>s around a script and an onclick: disarmed (and made text) in
+ * bounded time, nothing active left; the serialiser does not recurse.
+ */
+static void
+test_rewrite_part_worst_nesting_is_bounded(void **state)
+{
+	struct fake_host fh;
+	struct hs_rewrite_out out;
+	struct timespec	 t0;
+	void		*ctx = start(&fh, NULL);
+	const char	*tail = "<p onclick=x()>end</p><script>alert(1)</script>";
+	size_t		 size = 2 * 1024 * 1024 - 100, i;
+	char		*html = malloc(size + 64);
+
+	(void)state;
+	assert_non_null(html);
+	for (i = 0; i + 5 <= size; i += 5)
+		memcpy(html + i, "<div>", 5);
+	strcpy(html + i, tail);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(rewrite(ctx, "text/html", NULL, html,
+	    HS_REWRITE_DISARM, &out), 1);
+	assert_true(test_seconds_since(&t0) < 60.0);
+	assert_int_equal(out.removed, 2);
+	assert_null(strstr(out.data, "<script"));
+	assert_null(strstr(out.data, "onclick"));
+	assert_non_null(strstr(out.data, "<p>end</p>"));
+	free(out.data);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(rewrite(ctx, "text/html", NULL, html,
+	    HS_REWRITE_TEXT, &out), 1);
+	assert_true(test_seconds_since(&t0) < 60.0);
+	assert_string_equal(out.data, "end\n");
+	free(out.data);
+	free(html);
+	hs_plugin.fini(ctx);
+}
+
 int
 main(void)
 {
@@ -761,6 +801,7 @@ main(void)
 		cmocka_unit_test(test_options_and_info),
 		cmocka_unit_test(test_disarm_removes_active_content),
 		cmocka_unit_test(test_rewrite_part_disarms_and_converts),
+		cmocka_unit_test(test_rewrite_part_worst_nesting_is_bounded),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

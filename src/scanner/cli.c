@@ -429,6 +429,13 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 		    d.outcome.why);
 	(void)printf("%s\n", conf->nscanners == 0 ?
 	    " (no scanners configured)" : "");
+	/* what holdscand's master adds for such a message (commit.c) */
+	if ((d.outcome.action == ACTION_DELIVER || d.outcome.action ==
+	    ACTION_TAG || d.outcome.action == ACTION_CLEAN) &&
+	    (unsigned)d.outcome.verdict < VERDICT_COUNT &&
+	    conf->copy_to[d.outcome.verdict] != NULL &&
+	    conf->copy_to[d.outcome.verdict][0] != '\0')
+		print_safe("copy to:", conf->copy_to[d.outcome.verdict]);
 	(void)fflush(stdout);
 	scan_decision_clear(&d);
 	scan_ctx_clear(&ctx);

@@ -24,7 +24,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 23
+plan 24
 
 sb_start A || bail_out "sandbox did not start"
 M="$HS_TMP/mail"
@@ -154,6 +154,11 @@ check 'the cleaned one as delivered: tagged, its attachment replaced' sh -c "
     grep -q 'holdscan removed attachment invoice.pdf.exe' '$A1' &&
     ! grep -q 'TVqQ\|TVo' '$A1'"
 check 'the log says where' grep -q ": archived as $ARCH/$DAY/" "$A_HS_LOG"
+"$HOLDSCAN" -c "$A_HS_CONF" scan "$M/cleaned.eml" >"$HS_TMP/scan1" 2>&1
+check_eq 'holdscan scan shows the action and the copies' \
+    "$(grep -E '^(action|copy to):' "$HS_TMP/scan1")" \
+    "action:        deliver-cleaned
+copy to:       archive@sink.test, forward@sink.test"
 check_eq 'hold is empty' "$(hold_count A)" 0
 check_eq 'no warnings from holdscand' "$(hs_warnings_after A 0)" 0
 hs_stop A

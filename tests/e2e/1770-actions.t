@@ -154,6 +154,7 @@ check 'the cleaned one as delivered: tagged, its attachment replaced' sh -c "
     grep -q 'holdscan removed attachment invoice.pdf.exe' '$A1' &&
     ! grep -q 'TVqQ\|TVo' '$A1'"
 check 'the log says where' grep -q ": archived as $ARCH/$DAY/" "$A_HS_LOG"
+# shellcheck disable=SC2153 # HOLDSCAN is holdscan.sh's
 "$HOLDSCAN" -c "$A_HS_CONF" scan "$M/cleaned.eml" >"$HS_TMP/scan1" 2>&1
 check_eq 'holdscan scan shows the action and the copies' \
     "$(grep -E '^(action|copy to):' "$HS_TMP/scan1")" \

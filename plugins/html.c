@@ -45,12 +45,16 @@
  *	LINK_TEXT_NODES nodes, LINK_TEXT_MAX bytes. What libxml2 builds is
  *	freed before the next part is parsed.
  *
- *	html_disarm() (not called by the host yet: the ABI cannot hand
- *	back new content for a part) rewrites HTML without script, iframe,
- *	frame, frameset, applet, noscript and param elements, without the
- *	object, embed and form elements around their content, without a
- *	style whose text holds "</", without on* attributes and without
- *	javascript:, vbscript:, livescript: and data: URLs.
+ *	rewrite_part (the policy's html_disarm) gives a text/html part
+ *	disarmed by html_disarm(): without script, iframe, frame, frameset,
+ *	applet, noscript and param elements, without the object, embed and
+ *	form elements around their content, without a style whose text
+ *	holds "</", without on* attributes and without javascript:,
+ *	vbscript:, livescript: and data: URLs, written in ASCII (character
+ *	references for the rest); only when something went, so that a part
+ *	with nothing to disarm keeps its bytes. With html_disarm_mode =
+ *	text, html_text() gives the part's visible text instead. A part
+ *	larger than max_html_size is not parsed: the hook says it cannot.
  *
  *	libxml2's generic error handler, in the scanner program's process,
  *	is set to one that says nothing (init): its messages would carry
@@ -839,45 +843,116 @@ attr_dangerous(xmlAttrPtr a)
 }
 
 /*
- * html_disarm() parses in[len] as html_scan does and gives in *out_r
- * (owned by the caller, NUL-terminated, *outlen_r bytes) the document
- * serialised again without the elements of disarm_elements (with
- * their content) and of unwrap_elements (their content kept), on*
- * attributes and URL attributes that run code or carry data;
- * *removed_r counts what went. 0, or -1 with a sentence in *error_r.
+ * Parse in[len] for disarming or text: in charset when libxml2 knows it
+ * (the part's Content-Type says it, and it wins over a <meta>), else as
+ * libxml2 guesses (a <meta>, else UTF-8, else ISO-8859-1); control bytes
+ * as parse_copy() makes them. NULL with *error_r set when it cannot.
  */
-static int __attribute__((unused))	/* tests/unit/test_html.c */
-html_disarm(const char *in, size_t len, char **out_r, size_t *outlen_r,
-    size_t *removed_r, const char **error_r)
+static xmlDocPtr
+parse_for_rewrite(const char *in, size_t len, const char *charset,
+    const char **error_r)
+{
+	xmlCharEncodingHandlerPtr h = NULL;
+	xmlDocPtr	 doc;
+	const char	*enc = NULL, *guess;
+	char		*text;
+	int		 opts = HTML_OPTS;
+
+	if (len > INT_MAX) {
+		*error_r = "HTML too large";
+		return (NULL);
+	}
+	guess = guess_encoding((const unsigned char *)in, len);
+	if (strcmp(guess, "ISO-8859-1") != 0)
+		enc = guess;		/* UTF-16 by its NULs */
+	else if (charset != NULL && charset[0] != '\0' &&
+	    (h = xmlFindCharEncodingHandler(charset)) != NULL)
+		enc = charset;
+	if (h != NULL)
+		(void)xmlCharEncCloseFunc(h);
+	if (enc != NULL)
+		opts |= HTML_PARSE_IGNORE_ENC;
+	if ((text = parse_copy((const unsigned char *)in, len,
+	    strcmp(guess, "ISO-8859-1") == 0)) == NULL) {
+		*error_r = "out of memory";
+		return (NULL);
+	}
+	doc = htmlReadMemory(len ? text : " ", len ? (int)len : 1, NULL, enc,
+	    opts);
+	free(text);
+	if (doc == NULL)
+		*error_r = "libxml2 cannot parse the HTML";
+	return (doc);
+}
+
+/* Does the meta element n declare a charset (the output has its own)? */
+static bool
+meta_charset(xmlNodePtr n)
+{
+	xmlChar	*v;
+	bool	 yes;
+
+	if (!named(n, "meta"))
+		return (false);
+	if (xmlHasProp(n, (const xmlChar *)"charset") != NULL)
+		return (true);
+	if ((v = xmlGetProp(n, (const xmlChar *)"http-equiv")) == NULL)
+		return (false);
+	yes = strcasecmp((const char *)v, "content-type") == 0;
+	xmlFree(v);
+	return (yes);
+}
+
+/* Copy libxml2's mem[size] into a malloc(3)ed string for the host. */
+static int
+take_output(xmlChar *mem, int size, char **out_r, size_t *outlen_r,
+    const char **error_r)
+{
+	if (mem == NULL || size < 0) {
+		xmlFree(mem);
+		*error_r = "libxml2 cannot serialise the HTML";
+		return (-1);
+	}
+	if ((*out_r = malloc((size_t)size + 1)) == NULL) {
+		xmlFree(mem);
+		*error_r = "out of memory";
+		return (-1);
+	}
+	memcpy(*out_r, mem, (size_t)size);
+	(*out_r)[size] = '\0';
+	*outlen_r = (size_t)size;
+	xmlFree(mem);
+	return (0);
+}
+
+/*
+ * html_disarm() parses in[len] (in charset, or NULL: see
+ * parse_for_rewrite()) and gives in *out_r (owned by the caller,
+ * NUL-terminated, *outlen_r bytes) the document serialised again without
+ * the elements of disarm_elements (with their content) and of
+ * unwrap_elements (their content kept), on* attributes and URL
+ * attributes that run code or carry data; *removed_r counts what went.
+ * The output is ASCII whatever the input's charset: other characters
+ * are written as character references, and a <meta> that declares a
+ * charset is left out (not counted), so that the part is us-ascii and
+ * nothing in it says otherwise. 0, or -1 with a sentence in *error_r.
+ */
+static int
+html_disarm(const char *in, size_t len, const char *charset, char **out_r,
+    size_t *outlen_r, size_t *removed_r, const char **error_r)
 {
 	xmlDocPtr	 doc;
 	xmlNodePtr	 root, n, nx, parent, prev, c;
 	xmlAttrPtr	 a, an;
 	xmlChar		*mem = NULL, *css;
-	char		*text;
 	int		 size = 0;
 	size_t		 i;
-	bool		 drop, unwrap;
+	bool		 drop, unwrap, meta;
 
 	*out_r = NULL;
 	*outlen_r = *removed_r = 0;
-	if (len > INT_MAX) {
-		*error_r = "HTML too large";
+	if ((doc = parse_for_rewrite(in, len, charset, error_r)) == NULL)
 		return (-1);
-	}
-	if ((text = parse_copy((const unsigned char *)in, len,
-	    strcmp(guess_encoding((const unsigned char *)in, len),
-	    "ISO-8859-1") == 0)) == NULL) {
-		*error_r = "out of memory";
-		return (-1);
-	}
-	doc = htmlReadMemory(len ? text : " ", len ? (int)len : 1, NULL, NULL,
-	    HTML_OPTS);
-	free(text);
-	if (doc == NULL) {
-		*error_r = "libxml2 cannot parse the HTML";
-		return (-1);
-	}
 	root = (xmlNodePtr)doc;
 	for (n = root->children; n != NULL; n = nx) {
 		nx = next_node(n, root, true);
@@ -905,7 +980,8 @@ html_disarm(const char *in, size_t len, char **out_r, size_t *outlen_r,
 			drop |= strstr((const char *)css, "</") != NULL;
 			xmlFree(css);
 		}
-		if (!drop && !unwrap)
+		meta = !drop && !unwrap && meta_charset(n);
+		if (!drop && !unwrap && !meta)
 			continue;
 		parent = n->parent;
 		prev = n->prev;
@@ -917,7 +993,8 @@ html_disarm(const char *in, size_t len, char **out_r, size_t *outlen_r,
 		}
 		xmlUnlinkNode(n);
 		xmlFreeNode(n);
-		(*removed_r)++;
+		if (!meta)
+			(*removed_r)++;
 		/* go on with what came in n's place, or after it */
 		if (prev != NULL)
 			nx = prev->next != NULL ? prev->next :
@@ -926,22 +1003,152 @@ html_disarm(const char *in, size_t len, char **out_r, size_t *outlen_r,
 			nx = parent->children != NULL ? parent->children :
 			    next_node(parent, root, false);
 	}
+	/* no charset declared: libxml2 writes ASCII and references */
 	htmlDocDumpMemoryFormat(doc, &mem, &size, 0);
 	xmlFreeDoc(doc);
-	if (mem == NULL || size < 0) {
-		xmlFree(mem);
-		*error_r = "libxml2 cannot serialise the HTML";
-		return (-1);
+	return (take_output(mem, size, out_r, outlen_r, error_r));
+}
+
+/* --- text ------------------------------------------------------------------------- */
+
+/* Elements whose text a reader never sees. */
+static const char *const hidden_elements[] = {
+	"script", "style", "head", "title", "noscript", "template",
+	"iframe", "frame", "frameset", "applet", "object", "param",
+};
+
+/* Elements that start a new line. */
+static const char *const block_elements[] = {
+	"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+	"table", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre", "hr",
+	"section", "article", "header", "footer", "address", "form",
+};
+
+static bool
+in_list(xmlNodePtr n, const char *const *list, size_t nlist)
+{
+	size_t	 i;
+
+	for (i = 0; i < nlist; i++)
+		if (named(n, list[i]))
+			return (true);
+	return (false);
+}
+
+/* Append a newline unless out is empty or already ends with two. */
+static void
+text_newline(xmlBufferPtr out, bool blank_line)
+{
+	const xmlChar	*c = xmlBufferContent(out);
+	int		 len = xmlBufferLength(out);
+
+	if (len == 0 || (len >= 2 && c[len - 1] == '\n' && c[len - 2] == '\n'))
+		return;
+	if (blank_line && c[len - 1] == '\n')
+		xmlBufferCCat(out, "\n");
+	else if (c[len - 1] != '\n')
+		xmlBufferCCat(out, blank_line ? "\n\n" : "\n");
+}
+
+/* Append the text t with runs of white space made one space. */
+static void
+text_append(xmlBufferPtr out, const xmlChar *t)
+{
+	const xmlChar	*c;
+	int		 len;
+	bool		 space;
+
+	for (; *t != '\0'; t++) {
+		space = *t == ' ' || *t == '\t' || *t == '\n' || *t == '\r' ||
+		    *t == '\f';
+		if (!space) {
+			xmlBufferAdd(out, t, 1);
+			continue;
+		}
+		c = xmlBufferContent(out);
+		len = xmlBufferLength(out);
+		if (len > 0 && c[len - 1] != ' ' && c[len - 1] != '\n')
+			xmlBufferCCat(out, " ");
 	}
-	if ((*out_r = malloc((size_t)size + 1)) == NULL) {
-		xmlFree(mem);
+}
+
+/*
+ * html_text() parses in[len] as html_disarm() does and gives in *out_r
+ * (owned by the caller, NUL-terminated, *outlen_r bytes) its visible
+ * text in UTF-8: what scripts, styles, the head and embedded frames
+ * hold is left out, block elements start a line, white space is folded,
+ * and a link whose href is a web or mail address different from its
+ * text is followed by that address in angle brackets. 0, or -1 with a
+ * sentence in *error_r.
+ */
+static int
+html_text(const char *in, size_t len, const char *charset, char **out_r,
+    size_t *outlen_r, const char **error_r)
+{
+	xmlDocPtr	 doc;
+	xmlNodePtr	 root, n, nx;
+	xmlBufferPtr	 out;
+	xmlChar		*href;
+	char		 text[LINK_TEXT_MAX];
+	int		 size;
+
+	*out_r = NULL;
+	*outlen_r = 0;
+	if ((doc = parse_for_rewrite(in, len, charset, error_r)) == NULL)
+		return (-1);
+	if ((out = xmlBufferCreate()) == NULL) {
+		xmlFreeDoc(doc);
 		*error_r = "out of memory";
 		return (-1);
 	}
-	memcpy(*out_r, mem, (size_t)size);
+	root = (xmlNodePtr)doc;
+	for (n = root->children; n != NULL; n = nx) {
+		if (n->type == XML_ELEMENT_NODE && in_list(n, hidden_elements,
+		    sizeof(hidden_elements) / sizeof(hidden_elements[0]))) {
+			nx = next_node(n, root, false);
+			continue;
+		}
+		nx = next_node(n, root, true);
+		if ((n->type == XML_TEXT_NODE || n->type ==
+		    XML_CDATA_SECTION_NODE) && n->content != NULL) {
+			text_append(out, n->content);
+			/* after a link's last text node: its address */
+			if (n->next == NULL && n->parent != NULL &&
+			    named(n->parent, "a") && (href = xmlGetProp(
+			    n->parent, (const xmlChar *)"href")) != NULL) {
+				link_text(n->parent, text, sizeof(text));
+				if ((strncasecmp((char *)href, "http", 4) == 0 ||
+				    strncasecmp((char *)href, "mailto:", 7) ==
+				    0) && strstr(text, (char *)href) == NULL) {
+					xmlBufferCCat(out, " <");
+					text_append(out, href);
+					xmlBufferCCat(out, ">");
+				}
+				xmlFree(href);
+			}
+		} else if (n->type == XML_ELEMENT_NODE && in_list(n,
+		    block_elements, sizeof(block_elements) /
+		    sizeof(block_elements[0]))) {
+			text_newline(out, named(n, "p") || named(n, "table") ||
+			    n->name[0] == 'h');
+			if (named(n, "li"))
+				xmlBufferCCat(out, "* ");
+		}
+	}
+	xmlFreeDoc(doc);
+	text_newline(out, false);
+	if (xmlBufferLength(out) == 0)
+		xmlBufferCCat(out, "\n");
+	size = xmlBufferLength(out);
+	if ((*out_r = malloc((size_t)size + 1)) == NULL) {
+		xmlBufferFree(out);
+		*error_r = "out of memory";
+		return (-1);
+	}
+	memcpy(*out_r, xmlBufferContent(out), (size_t)size);
 	(*out_r)[size] = '\0';
 	*outlen_r = (size_t)size;
-	xmlFree(mem);
+	xmlBufferFree(out);
 	return (0);
 }
 
@@ -1005,6 +1212,56 @@ html_scan_part(void *ctx, const struct hs_msg *msg, const struct hs_part *part,
  * to its generic handler, stderr: a message could fill the log with
  * them. They say nothing the verdict needs.
  */
+/*
+ * rewrite_part: a text/html part disarmed (only when something went),
+ * or made text. A part larger than max_html_size is not parsed: -1.
+ */
+static int
+html_rewrite_part(void *ctx, const struct hs_msg *msg,
+    const struct hs_rewrite_in *in, struct hs_rewrite_out *out)
+{
+	struct html	*h = ctx;
+	const char	*why = NULL;
+	size_t		 removed = 0;
+	int		 rc;
+
+	(void)msg;
+	if (!is_html(in->content_type) || (in->how != HS_REWRITE_DISARM &&
+	    in->how != HS_REWRITE_TEXT))
+		return (0);
+	if (in->len > h->cfg->max_html) {
+		(void)snprintf(out->reason, sizeof(out->reason), "HTML part of "
+		    "%zu bytes is larger than max_html_size (%zu)", in->len,
+		    h->cfg->max_html);
+		return (-1);
+	}
+	if (in->how == HS_REWRITE_TEXT) {
+		rc = html_text((const char *)in->data, in->len, in->charset,
+		    &out->data, &out->len, &why);
+		(void)snprintf(out->content_type, sizeof(out->content_type),
+		    "text/plain");
+		(void)snprintf(out->charset, sizeof(out->charset), "utf-8");
+	} else {
+		rc = html_disarm((const char *)in->data, in->len, in->charset,
+		    &out->data, &out->len, &removed, &why);
+		(void)snprintf(out->content_type, sizeof(out->content_type),
+		    "text/html");
+		(void)snprintf(out->charset, sizeof(out->charset), "us-ascii");
+	}
+	if (rc < 0) {
+		(void)snprintf(out->reason, sizeof(out->reason), "%s", why);
+		return (-1);
+	}
+	out->removed = removed;
+	if (in->how == HS_REWRITE_DISARM && removed == 0) {
+		free(out->data);
+		out->data = NULL;
+		out->len = 0;
+		return (0);
+	}
+	return (1);
+}
+
 static void
 html_quiet(void *ctx, const char *msg, ...)
 {
@@ -1074,4 +1331,5 @@ const struct hs_plugin hs_plugin = {
 	.scan_part = html_scan_part,
 	.info = html_info,
 	.fini = html_fini,
+	.rewrite_part = html_rewrite_part,
 };

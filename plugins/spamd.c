@@ -39,6 +39,21 @@
  *	valid Spam header, and a body of exactly Content-length bytes made
  *	of rule names and commas.
  *
+ *	learn (holdscan learn spam|ham) teaches spamd's Bayes database
+ *	what a message is with SpamAssassin's TELL command:
+ *
+ *		TELL SPAMC/1.5
+ *		Message-class: spam		(or ham)
+ *		Set: local
+ *		Content-length: N
+ *		User: NAME		(only when the option user is set)
+ *
+ *	spamd must run with --allow-tell (-l) and have Bayes on. Its answer
+ *	is a status line (CODE 0, else spamd's error) and at most
+ *	SD_HEADERS_MAX header lines, "DidSet: local" when it learnt the
+ *	message, none when it knew it already, then empty lines up to the
+ *	end of the connection (sd_parse_tell()).
+ *
  *	This plugin must never block longer than timeout, never resolve
  *	names, never read more than SD_REPLY_MAX bytes of an answer, and
  *	never take anything but spamd's answer for a score (X-Spam headers
@@ -380,6 +395,51 @@ sd_parse_reply(const char *buf, size_t len, bool eof, struct sd_reply *r)
 }
 
 /*
+ * sd_parse_tell() parses spamd's answer to TELL, buf/len so far: its
+ * status line and header lines up to the empty line; r->symbols gets
+ * DidSet's value ("local"), empty when it did nothing.
+ */
+static enum sd_parse
+sd_parse_tell(const char *buf, size_t len, bool eof, struct sd_reply *r)
+{
+	const char	*l, *v;
+	size_t		 off = 0, ll, nhdr = 0;
+	int		 rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = sd_getline(buf, len, &off, &l, &ll)) < 0)
+		return (sd_bad(r, "status line too long"));
+	if (rc == 0)
+		return (eof ? sd_bad(r, "answer ended before its status line") :
+		    SD_INCOMPLETE);
+	if (sd_status(l, ll, r) < 0)
+		return (SD_BAD);
+	for (;;) {
+		if ((rc = sd_getline(buf, len, &off, &l, &ll)) < 0)
+			return (sd_bad(r, "header line too long"));
+		if (rc == 0)
+			return (eof ? SD_DONE : SD_INCOMPLETE);
+		if (ll == 0) {
+			/* spamd ends a TELL answer with more empty lines */
+			for (; off < len; off++)
+				if (buf[off] != '\r' && buf[off] != '\n')
+					return (sd_bad(r, "data after the "
+					    "answer"));
+			return (eof ? SD_DONE : SD_INCOMPLETE);
+		}
+		if (++nhdr > SD_HEADERS_MAX)
+			return (sd_bad(r, "more than %d header lines",
+			    SD_HEADERS_MAX));
+		if (ll > 7 && strncasecmp(l, "DidSet:", 7) == 0) {
+			for (v = l + 7; v < l + ll && *v == ' '; v++)
+				;
+			sd_printable(r->symbols, sizeof(r->symbols), v,
+			    (size_t)(l + ll - v));
+		}
+	}
+}
+
+/*
  * sd_address() parses "IP:PORT", "[IPv6]:PORT" or "unix:/path" into c.
  * NULL, or what is wrong.
  */
@@ -612,7 +672,7 @@ sd_send(int fd, const char *data, size_t len, const struct timespec *deadline,
 
 /* Read the answer into buf (SD_REPLY_MAX bytes) and parse it. */
 static int
-sd_receive(int fd, char *buf, const struct timespec *deadline,
+sd_receive(int fd, char *buf, const struct timespec *deadline, bool tell,
     struct sd_reply *r)
 {
 	enum sd_parse	 p = SD_INCOMPLETE;
@@ -641,18 +701,20 @@ sd_receive(int fd, char *buf, const struct timespec *deadline,
 			return (-1);
 		}
 		len += (size_t)n;
-		p = sd_parse_reply(buf, len, n == 0, r);
+		p = tell ? sd_parse_tell(buf, len, n == 0, r) :
+		    sd_parse_reply(buf, len, n == 0, r);
 	}
 	return (p == SD_DONE ? 0 : -1);
 }
 
 /*
  * sd_exchange() asks spamd about the message data/len: 0 with r filled,
- * or -1 with r->error. Returns within c->timeout_ms.
+ * or -1 with r->error. Returns within c->timeout_ms. With tell (NULL:
+ * none) "spam" or "ham", it teaches spamd instead (TELL).
  */
 static int
 sd_exchange(const struct sd_conf *c, const char *data, size_t len,
-    struct sd_reply *r)
+    const char *tell, struct sd_reply *r)
 {
 	struct timespec	 deadline;
 	char		 req[256], t[32];
@@ -667,9 +729,17 @@ sd_exchange(const struct sd_conf *c, const char *data, size_t len,
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
-	n = snprintf(req, sizeof(req), "SYMBOLS SPAMC/1.5\r\n"
-	    "Content-length: %zu\r\n%s%s%s\r\n", len, c->user[0] ? "User: " : "",
-	    c->user, c->user[0] ? "\r\n" : "");
+	if (tell != NULL)
+		n = snprintf(req, sizeof(req), "TELL SPAMC/1.5\r\n"
+		    "Message-class: %s\r\nSet: local\r\n"
+		    "Content-length: %zu\r\n%s%s%s\r\n", tell, len,
+		    c->user[0] ? "User: " : "", c->user,
+		    c->user[0] ? "\r\n" : "");
+	else
+		n = snprintf(req, sizeof(req), "SYMBOLS SPAMC/1.5\r\n"
+		    "Content-length: %zu\r\n%s%s%s\r\n", len,
+		    c->user[0] ? "User: " : "", c->user,
+		    c->user[0] ? "\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(req)) {
 		(void)sd_bad(r, "request too long");
 		return (-1);
@@ -692,7 +762,7 @@ sd_exchange(const struct sd_conf *c, const char *data, size_t len,
 		goto out;
 	/* Only the answer is left to come; spamd may have sent it already. */
 	(void)shutdown(fd, SHUT_WR);
-	if (sd_receive(fd, buf, &deadline, r) == 0)
+	if (sd_receive(fd, buf, &deadline, tell != NULL, r) == 0)
 		rc = 0;
 	else if (sent == 1 && !r->refused)
 		(void)sd_bad(r, "spamd closed the connection while we sent");
@@ -789,7 +859,7 @@ spamd_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 			    "bytes)\n", c->max_size);
 		return (0);
 	}
-	if (sd_exchange(c, msg->data, msg->len, &r) < 0) {
+	if (sd_exchange(c, msg->data, msg->len, NULL, &r) < 0) {
 		spamd_warn(s, r.error);
 		(void)snprintf(res->reason, sizeof(res->reason), "spamd %s: %s",
 		    c->address, r.error);
@@ -818,6 +888,30 @@ spamd_scan(void *ctx, const struct hs_msg *msg, struct hs_result *res)
 	return (0);
 }
 
+static int
+spamd_learn(void *ctx, const struct hs_msg *msg, int spam, char *answer,
+    size_t size)
+{
+	struct spamd	*s = ctx;
+	const struct sd_conf *c = &s->conf;
+	struct sd_reply	 r;
+
+	if (c->max_size > 0 && msg->len > c->max_size) {
+		(void)snprintf(answer, size, "not sent: %zu bytes, max_size "
+		    "%zu", msg->len, c->max_size);
+		return (-1);
+	}
+	if (sd_exchange(c, msg->data, msg->len, spam ? "spam" : "ham",
+	    &r) < 0) {
+		(void)snprintf(answer, size, "spamd %s: %s", c->address,
+		    r.error);
+		return (-1);
+	}
+	(void)snprintf(answer, size, "%s", r.symbols[0] != '\0' ?
+	    "learnt" : "known already (nothing to learn)");
+	return (0);
+}
+
 static void
 spamd_info(void *ctx, char *buf, size_t size)
 {
@@ -843,4 +937,5 @@ const struct hs_plugin hs_plugin = {
 	.scan = spamd_scan,
 	.info = spamd_info,
 	.fini = spamd_fini,
+	.learn = spamd_learn,
 };

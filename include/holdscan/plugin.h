@@ -23,6 +23,8 @@
  *	scan		a worker, once per message
  *	scan_part	a worker, once per MIME leaf part, only when the policy
  *			delivers a cleaned copy (optional)
+ *	rewrite_part	a worker, once per text/html leaf part of a message
+ *			the policy delivers with html_disarm (optional)
  *	fini		scanner parent at exit (optional)
  *
  * Plugins run with the workers' privileges (an unprivileged user), never
@@ -36,7 +38,10 @@
  * struct hs_plugin (what the plugin needs of the workers' sandbox; a
  * plugin built before has none: HS_PLUGIN_HAS()); later in 2, kind
  * appended after needs (HS_KIND_SPAM: a spam check, which an allow list
- * entry skips; a plugin built before is no spam check).
+ * entry skips; a plugin built before is no spam check); later in 2,
+ * rewrite_part appended after kind (new content for one part: HTML
+ * disarmed or turned into text; a plugin built before has none); later
+ * in 2, learn appended after rewrite_part (holdscan learn spam|ham).
  *
  * Workers run under a seccomp filter (holdscand(8), SECURITY): no
  * program may be executed, no other process traced or signalled, and no
@@ -104,6 +109,39 @@ struct hs_result {
 	double		 score;		/* spam score, when the plugin has one */
 	/* header lines the plugin wants added ("X-Spam-Score: 7.1"), \n-separated */
 	char		 headers[512];
+};
+
+/*
+ * rewrite_part: what the host asks of one part, and the new content.
+ * HS_REWRITE_DISARM: the same kind of content without what runs code;
+ * HS_REWRITE_TEXT: the part as plain text.
+ */
+#define HS_REWRITE_DISARM	1
+#define HS_REWRITE_TEXT		2
+
+/* One leaf part to rewrite. Everything is borrowed for one call. */
+struct hs_rewrite_in {
+	const char	*content_type;	/* "text/html", lower case */
+	const char	*charset;	/* Content-Type charset=, or NULL */
+	const unsigned char *data;	/* transfer-decoded content */
+	size_t		 len;
+	int		 how;		/* HS_REWRITE_DISARM or HS_REWRITE_TEXT */
+};
+
+/*
+ * The new content. data is allocated with malloc(3) by the plugin and
+ * freed by the host with free(3); the host encodes it (quoted-printable)
+ * and writes the part's Content-Type and Content-Transfer-Encoding
+ * itself. content_type is "text/html" or "text/plain" and charset a MIME
+ * charset name ("us-ascii", "utf-8"): the host refuses anything else.
+ */
+struct hs_rewrite_out {
+	char		*data;
+	size_t		 len;
+	char		 content_type[32];
+	char		 charset[32];
+	size_t		 removed;	/* elements and attributes taken out */
+	char		 reason[256];	/* why it cannot (-1), printable ASCII */
 };
 
 /*
@@ -216,6 +254,25 @@ struct hs_plugin {
 	 * plugins that say HS_KIND_SPAM, and nothing else.
 	 */
 	uint32_t	 kind;
+	/*
+	 * New content for one part (optional): 1 with out filled, 0 when
+	 * the part stays as it is (nothing to disarm, not a type the plugin
+	 * rewrites), -1 with a sentence in out->reason when the part should
+	 * change but cannot (too large, unparsable): the host then does not
+	 * deliver the message as it is (holdscan.conf(5), html_disarm).
+	 * Appended after kind: the host calls it when HS_PLUGIN_HAS().
+	 */
+	int		 (*rewrite_part)(void *ctx, const struct hs_msg *msg,
+			    const struct hs_rewrite_in *in,
+			    struct hs_rewrite_out *out);
+	/*
+	 * Teach the check what msg is, spam (1) or ham (0) (optional; run by
+	 * "holdscan learn" in a one-shot process, never in a worker): 0
+	 * with what happened in answer ("learnt"), or -1 with why not.
+	 * Appended after rewrite_part: the host calls it when HS_PLUGIN_HAS().
+	 */
+	int		 (*learn)(void *ctx, const struct hs_msg *msg, int spam,
+			    char *answer, size_t size);
 };
 
 /* A spam check (spamd): skipped for a sender on the allow list. */

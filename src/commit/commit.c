@@ -30,6 +30,18 @@
  *	was (remove the original). So a message is never lost and never
  *	delivered twice.
  *
+ *	A new queue file of a message delivered with verdict v gets the
+ *	policy's copy_v addresses (configuration only, never a worker's
+ *	word) as added recipients, each with DSN NOTIFY=NEVER (no bounce or
+ *	delay notice about a copy goes to the sender), after the original's
+ *	own; one log line names them.
+ *
+ *	With archive_directory, the content of each new queue file is also
+ *	written there, DIR/YYYY-MM-DD/ID.eml (UTC; ID the original's hold
+ *	name, so a message committed again replaces its copy), through a
+ *	temporary name and a rename; best effort: a failure is a warning,
+ *	the mail goes on.
+ *
  *	Set-aside messages are remembered durably first and then renamed
  *	back into hold, so they cannot loop.
  *
@@ -143,13 +155,125 @@ makes_new_file(enum policy_action a)
 	return (a == ACTION_DELIVER || a == ACTION_TAG || a == ACTION_CLEAN);
 }
 
+/*
+ * The envelope of m's new queue file: env[n] with an R record, preceded
+ * by "A notify_flags=1" (NOTIFY=NEVER), for each address of the
+ * policy's copy_<verdict> list; NULL when there is none. The records
+ * point into *store (owned by the caller, with the array).
+ */
+static struct qfile_rec *
+copy_envelope(const struct hs_config *conf, const struct msg *m,
+    const struct qfile_rec *env, size_t n, size_t *n_r, char **store,
+    struct buf *names)
+{
+	const char	*list;
+	struct qfile_rec *v;
+	char		*p, *save = NULL, *w;
+	size_t		 k;
+
+	*store = NULL;
+	if ((unsigned)m->verdict >= VERDICT_COUNT ||
+	    (list = conf->copy_to[m->verdict]) == NULL || list[0] == '\0')
+		return (NULL);
+	*store = p = xstrdup(list);
+	v = xcalloc(n + 2 * CONFIG_COPY_MAX, sizeof(*v));
+	memcpy(v, env, n * sizeof(*v));
+	k = n;
+	for (w = strtok_r(p, ", \t", &save); w != NULL &&
+	    k + 2 <= n + 2 * CONFIG_COPY_MAX; w = strtok_r(NULL, ", \t",
+	    &save)) {
+		v[k].type = QREC_ATTR;
+		v[k].data = "notify_flags=1";
+		v[k].len = 14;
+		k++;
+		v[k].type = QREC_RCPT;
+		v[k].data = w;
+		v[k].len = strlen(w);
+		k++;
+		buf_printf(names, "%s<%s>", names->len ? "," : "", w);
+	}
+	*n_r = k;
+	return (v);
+}
+
+/* Write all of b to fd; -1 with errno. */
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* archive_directory: a copy of the content m is delivered with. */
+static void
+archive_copy(const struct commit_ctx *c, const struct msg *m,
+    const struct qfile_parts *parts)
+{
+	struct buf	 text = BUF_INIT;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	char		 day[16], dir[4096], tmp[4200], path[4200];
+	int		 fd = -1;
+
+	if (c->conf->archive_directory == NULL ||
+	    c->conf->archive_directory[0] == '\0')
+		return;
+	(void)gmtime_r(&now, &tm);
+	(void)strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s",
+	    c->conf->archive_directory, day) >= sizeof(dir) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, m->id) >=
+	    sizeof(tmp) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s.eml", dir, m->id) >=
+	    sizeof(path)) {
+		hs_warnx("%s: archive: path too long", m->id);
+		return;
+	}
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		hs_warn("%s: archive: mkdir %s", m->id, dir);
+		return;
+	}
+	qfile_content_text(parts->content, parts->ncontent, &text);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0640)) < 0)
+		goto bad;
+	if (write_all(fd, text.data ? text.data : "", text.len) < 0 ||
+	    fsync(fd) < 0) {
+		(void)close(fd);
+		goto bad;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0)
+		goto bad;
+	hs_info("%s: archived as %s", m->id, path);
+	buf_free(&text);
+	return;
+bad:
+	hs_warn("%s: archive: %s", m->id, path);
+	(void)unlink(tmp);
+	buf_free(&text);
+}
+
 /* Write item's new queue file in staging/, ready mode; not yet durable. */
 static int
 write_staging(struct commit_ctx *c, struct item *it)
 {
 	struct qfile_parts parts;
 	struct qfile_error err;
+	struct qfile_rec *env = NULL;
+	struct buf	 names = BUF_INIT;
 	struct stat	 st;
+	char		*store = NULL;
+	size_t		 nenv = 0;
 	int		 fd, tries;
 
 	(void)snprintf(it->sname, sizeof(it->sname), "%s", it->m->id);
@@ -172,6 +296,11 @@ write_staging(struct commit_ctx *c, struct item *it)
 		parts.content = it->m->content;
 		parts.ncontent = it->m->ncontent;
 	}
+	if ((env = copy_envelope(c->conf, it->m, parts.env, parts.nenv, &nenv,
+	    &store, &names)) != NULL) {
+		parts.env = env;
+		parts.nenv = nenv;
+	}
 	if (c->as_root && fchown(fd, c->ql->owner_uid, c->ql->owner_gid) < 0) {
 		(void)snprintf(it->m->why, sizeof(it->m->why), "chown %s/%s: %s",
 		    c->staging, it->sname, strerror(errno));
@@ -191,10 +320,20 @@ write_staging(struct commit_ctx *c, struct item *it)
 	}
 	it->sfd = fd;
 	it->sino = (uint64_t)st.st_ino;
+	archive_copy(c, it->m, &parts);
+	if (names.len > 0)
+		hs_info("%s: copy to=%s verdict=%s", it->m->id, names.data,
+		    verdict_name(it->m->verdict));
+	free(env);
+	free(store);
+	buf_free(&names);
 	return (0);
 fail:
 	(void)close(fd);
 	(void)unlinkat(c->staging_fd, it->sname, 0);
+	free(env);
+	free(store);
+	buf_free(&names);
 	return (-1);
 }
 

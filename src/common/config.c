@@ -87,6 +87,8 @@ static const struct param params[] = {
 	{ "quarantine_directory", P_PATH, "/var/spool/holdscan/quarantine",
 	    F(quarantine_directory), NOLIM, NULL,
 	    "quarantined messages, sharded by date" },
+	{ "archive_directory", P_OPTPATH, "", F(archive_directory), NOLIM,
+	    NULL, "a copy of each delivered message, by date; empty: none" },
 	{ "holdscan_queue_subdir", P_NAME, "holdscan",
 	    F(holdscan_queue_subdir), NOLIM, NULL,
 	    "holdscan's own directory inside queue_directory" },
@@ -192,6 +194,8 @@ static const struct param params[] = {
 	    NULL, "verdicts that send a notice to postmaster_address" },
 	{ "notify_recipients", P_VERDICTS, "", F(notify_recipients), NOLIM,
 	    NULL, "verdicts that send the recipients of quarantined mail a notice" },
+	{ "notify_senders", P_VERDICTS, "", F(notify_senders), NOLIM,
+	    NULL, "verdicts that send the sender a notice (not spam: backscatter)" },
 	{ "postmaster_address", P_STR, "postmaster", F(postmaster_address),
 	    NOLIM, NULL, "where notices to the postmaster go" },
 	{ "notify_postmaster_template", P_PATH,
@@ -221,6 +225,10 @@ static const struct param params[] = {
 	    "domains whose recipients get digests; empty: every recipient" },
 	{ "digest_html", P_BOOL, "no", F(digest_html), NOLIM, NULL,
 	    "digests have an HTML alternative to their text" },
+	{ "notify_sender_template", P_PATH,
+	    paths_notify_sender,
+	    F(notify_sender_template), NOLIM, NULL,
+	    "the notice to the sender" },
 };
 #define NPARAMS	(sizeof(params) / sizeof(params[0]))
 
@@ -416,6 +424,10 @@ param_store(const struct param *p, const char *value, struct hs_config *conf,
 	case P_VERDICTS:
 		if (check_verdicts(value, buf, size) != NULL)
 			return (buf);
+		if (p->off == F(notify_senders) && (config_verdict_mask(value) &
+		    ((1U << VERDICT_SPAM) | (1U << VERDICT_HIGH_SPAM))) != 0)
+			return ("spam's senders are mostly forged: notices to "
+			    "them are backscatter (leave spam and high-spam out)");
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return (NULL);
@@ -540,17 +552,82 @@ static const char *const policy_default_names[VERDICT_COUNT] = {
  * Policy-section settings that are not verdicts: how tag and
  * deliver-cleaned mark a message. Each is a string with its default.
  */
+enum extra_kind {
+	X_TEMPLATE,		/* template.c's $verdict, $reason, $score */
+	X_FIELD,		/* a header field name, or "" */
+	X_VERDICTS,		/* a verdict list */
+	X_MODE,			/* html_disarm_mode: disarm or text */
+	X_ADDRS,		/* mail addresses, comma or space separated */
+};
 struct policy_extra {
 	const char	*name;
 	size_t		 off;
 	const char	*def;
+	enum extra_kind	 kind;
 };
 static const struct policy_extra policy_extras[] = {
-	{ "subject_tag", F(subject_tag), "[SPAM]" },
-	{ "tag_header_name", F(tag_header_name), "X-Holdscan-Verdict" },
-	{ "tag_header_text", F(tag_header_text), "$verdict ($reason)" },
+	{ "subject_tag", F(subject_tag), "[SPAM]", X_TEMPLATE },
+	{ "tag_header_name", F(tag_header_name), "X-Holdscan-Verdict",
+	    X_FIELD },
+	{ "tag_header_text", F(tag_header_text), "$verdict ($reason)",
+	    X_TEMPLATE },
+	{ "subject_tag_spam", F(subject_tags[VERDICT_SPAM]), "", X_TEMPLATE },
+	{ "subject_tag_high_spam", F(subject_tags[VERDICT_HIGH_SPAM]), "",
+	    X_TEMPLATE },
+	{ "subject_tag_blocked", F(subject_tags[VERDICT_BLOCKED]), "",
+	    X_TEMPLATE },
+	{ "subject_tag_infected", F(subject_tags[VERDICT_INFECTED]), "",
+	    X_TEMPLATE },
+	{ "html_disarm", F(html_disarm), "", X_VERDICTS },
+	{ "html_disarm_mode", F(html_disarm_mode), "disarm", X_MODE },
+	{ "copy_clean", F(copy_to[VERDICT_CLEAN]), "", X_ADDRS },
+	{ "copy_spam", F(copy_to[VERDICT_SPAM]), "", X_ADDRS },
+	{ "copy_high_spam", F(copy_to[VERDICT_HIGH_SPAM]), "", X_ADDRS },
+	{ "copy_blocked", F(copy_to[VERDICT_BLOCKED]), "", X_ADDRS },
+	{ "copy_infected", F(copy_to[VERDICT_INFECTED]), "", X_ADDRS },
+	{ "copy_scan_failed", F(copy_to[VERDICT_FAILED]), "", X_ADDRS },
 };
 #define NEXTRAS	(sizeof(policy_extras) / sizeof(policy_extras[0]))
+
+/*
+ * NULL if list holds at most CONFIG_COPY_MAX addresses, each one
+ * "local@domain" of printable ASCII without quotes, brackets, commas or
+ * semicolons (an envelope recipient the master writes as it is), else
+ * the problem in buf.
+ */
+static const char *
+check_addresses(const char *list, char *buf, size_t size)
+{
+	const char	*at;
+	size_t		 len, i, n = 0;
+
+	for (;;) {
+		list += strspn(list, ", \t");
+		if (*list == '\0')
+			return (NULL);
+		len = strcspn(list, ", \t");
+		at = memchr(list, '@', len);
+		for (i = 0; i < len; i++)
+			if ((unsigned char)list[i] < 33 ||
+			    (unsigned char)list[i] > 126 ||
+			    strchr("\"<>()[];:\\", list[i]) != NULL)
+				break;
+		if (i < len || len > 254 || at == NULL || at == list ||
+		    at == list + len - 1 || memchr(at + 1, '@', len -
+		    (size_t)(at + 1 - list)) != NULL) {
+			(void)snprintf(buf, size, "\"%.*s\" is not a mail "
+			    "address (local@domain)", (int)(len > 60 ? 60 : len),
+			    list);
+			return (buf);
+		}
+		if (++n > CONFIG_COPY_MAX) {
+			(void)snprintf(buf, size, "more than %d addresses",
+			    CONFIG_COPY_MAX);
+			return (buf);
+		}
+		list += len;
+	}
+}
 
 /* A name learnt in a plugin section (PASS_DISCOVER). */
 static void
@@ -737,16 +814,24 @@ policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
 {
 	const char	*why = NULL;
 	char		**field = (char **)((char *)parsing->scratch + x->off);
+	char		 buf[200];
 
 	if (domain != NULL)
 		why = "belongs in the policy section, not in a domain section";
 	else if (strlen(value) > 500)
 		why = "too long (500 bytes at most)";
-	else if (x->off == F(tag_header_name) && (strlen(value) > 76 ||
+	else if (x->kind == X_FIELD && (strlen(value) > 76 ||
 	    !is_field_name(value)))
 		why = "not a header field name (printable ASCII without "
 		    "spaces or ':', 76 characters at most; empty for none)";
-	else if (x->off != F(tag_header_name))
+	else if (x->kind == X_VERDICTS)
+		why = check_verdicts(value, buf, sizeof(buf));
+	else if (x->kind == X_ADDRS)
+		why = check_addresses(value, buf, sizeof(buf));
+	else if (x->kind == X_MODE && strcmp(value, "disarm") != 0 &&
+	    strcmp(value, "text") != 0)
+		why = "use disarm or text";
+	else if (x->kind == X_TEMPLATE)
 		why = template_check(value);
 	if (why != NULL) {
 		cfg_error(cfg, "%s = \"%s\": %s", x->name, value, why);

@@ -149,6 +149,9 @@ struct hs_config {
 	char	*postmaster_address;
 	char	*notify_postmaster_template;
 	char	*notify_recipient_template;
+	char	*archive_directory;	/* "" for none */
+	char	*notify_senders;	/* verdicts that tell the sender (no spam) */
+	char	*notify_sender_template;
 
 	/* quarantine digests */
 	char	*digest_url;		/* "": no digests */
@@ -171,6 +174,12 @@ struct hs_config {
 	char		*subject_tag;	/* tag: put in front of the subject */
 	char		*tag_header_name;	/* tag, deliver-cleaned: "" for none */
 	char		*tag_header_text;	/* $verdict, $reason, $score */
+	/* delivered with that verdict: put in front of the subject ("": none) */
+	char		*subject_tags[VERDICT_COUNT];
+	char		*html_disarm;		/* verdicts whose HTML is disarmed */
+	char		*html_disarm_mode;	/* "disarm" or "text" */
+	/* delivered with that verdict: a copy to these (checked addresses) */
+	char		*copy_to[VERDICT_COUNT];
 	struct hs_config_domain *domains;
 	size_t		 ndomains;
 
@@ -213,6 +222,9 @@ struct hs_config {
  */
 typedef const struct hs_plugin_option *(*config_probe_fn)(void *arg,
 	    const char *plugin_dir, const char *plugin, char **error_r);
+
+/* Addresses in one copy_<verdict> list, at most. */
+#define CONFIG_COPY_MAX		10
 
 /* Different option names all plugin sections of a file may use, without a probe. */
 #define CONFIG_PLUGIN_NAMES_MAX	256

@@ -24,3 +24,4 @@ const char paths_notify_recipient[] = HS_SYSCONFDIR "/notify-recipient.txt";
 const char paths_web_accounts[] = HS_SYSCONFDIR "/web-users";
 const char paths_web_root[] = HS_WEBDIR;
 const char paths_digest_key_file[] = HS_SYSCONFDIR "/digest.key";
+const char paths_notify_sender[] = HS_SYSCONFDIR "/notify-sender.txt";

@@ -18,5 +18,6 @@ extern const char paths_notify_recipient[];	/* SYSCONFDIR/notify-recipient.txt *
 extern const char paths_web_accounts[];		/* SYSCONFDIR/web-users */
 extern const char paths_web_root[];		/* WEBDIR: the web console's files */
 extern const char paths_digest_key_file[];	/* SYSCONFDIR/digest.key */
+extern const char paths_notify_sender[];	/* SYSCONFDIR/notify-sender.txt */
 
 #endif

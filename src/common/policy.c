@@ -53,6 +53,14 @@ policy_from_config(struct policy *p, const struct hs_config *conf)
 	p->tag_header_name = xstrdup(conf->tag_header_name);
 	free(p->tag_header_text);
 	p->tag_header_text = xstrdup(conf->tag_header_text);
+	for (v = 0; v < VERDICT_COUNT; v++)
+		if (conf->subject_tags[v] != NULL &&
+		    conf->subject_tags[v][0] != '\0')
+			p->subject_tags[v] = xstrdup(conf->subject_tags[v]);
+	p->html_disarm = config_verdict_mask(conf->html_disarm != NULL ?
+	    conf->html_disarm : "");
+	p->html_text = conf->html_disarm_mode != NULL &&
+	    strcmp(conf->html_disarm_mode, "text") == 0;
 	p->ndomains = conf->ndomains;
 	p->domains = xcalloc(conf->ndomains, sizeof(*p->domains));
 	p->rules = xcalloc(conf->ndomains, sizeof(*p->rules));
@@ -76,7 +84,23 @@ policy_clear(struct policy *p)
 	free(p->subject_tag);
 	free(p->tag_header_name);
 	free(p->tag_header_text);
+	for (i = 0; i < VERDICT_COUNT; i++)
+		free(p->subject_tags[i]);
 	memset(p, 0, sizeof(*p));
+}
+
+const char *
+policy_subject_tag(const struct policy *p, enum verdict v,
+    enum policy_action a)
+{
+	if (a != ACTION_DELIVER && a != ACTION_TAG && a != ACTION_CLEAN)
+		return (NULL);
+	if ((unsigned)v < VERDICT_COUNT && p->subject_tags[v] != NULL)
+		return (p->subject_tags[v]);
+	if (a == ACTION_TAG && p->subject_tag != NULL &&
+	    p->subject_tag[0] != '\0')
+		return (p->subject_tag);
+	return (NULL);
 }
 
 static const struct policy_rule *

@@ -24,7 +24,20 @@ struct policy {
 	char		*subject_tag;	/* ACTION_TAG: put in front of the subject */
 	char		*tag_header_name;	/* ACTION_TAG, ACTION_CLEAN; "" for none */
 	char		*tag_header_text;	/* template: $verdict $reason $score */
+	/* a delivered message with that verdict: its subject tag, or NULL */
+	char		*subject_tags[VERDICT_COUNT];
+	unsigned	 html_disarm;	/* bit v: verdict v's HTML is disarmed */
+	bool		 html_text;	/* html_disarm_mode = text */
 };
+
+/*
+ * policy_subject_tag() is the subject tag (a template) of a message
+ * delivered with verdict v by action a, or NULL: the verdict's own
+ * (subject_tag_spam, ...) for any delivering action, else subject_tag
+ * for tag.
+ */
+const char *policy_subject_tag(const struct policy *p, enum verdict v,
+	    enum policy_action a);
 
 /* Built-in defaults: deliver clean mail, hold everything else. */
 void	 policy_defaults(struct policy *p);

@@ -5,7 +5,12 @@
  *	notify_postmaster lists the verdicts that send postmaster_address a
  *	notice, whatever the action; notify_recipients those that send each
  *	envelope recipient of a quarantined message a notice of its own
- *	(one each, so that no recipient learns of another). A notice is the
+ *	(one each, so that no recipient learns of another);
+ *	notify_senders (off by default; never spam or high-spam, whose
+ *	senders are mostly forged: config.c refuses them) those that send
+ *	the envelope sender of a message not delivered as it was sent
+ *	(any action but deliver) a notice, unless the sender is null or the
+ *	message is a notice. A notice is the
  *	template (a message: header lines, an empty line, the body) with
  *	$queue_id, $sender, $recipients, $verdict, $reason, $action,
  *	$quarantine_id, $subject, $to, $postmaster, $myhostname and $date
@@ -100,9 +105,11 @@ struct notify {
 	char		*myhostname;
 	unsigned	 to_postmaster;	/* verdict masks */
 	unsigned	 to_recipients;
+	unsigned	 to_senders;
 	char		*postmaster;
 	char		*tmpl_postmaster;	/* NULL when not needed */
 	char		*tmpl_recipient;
+	char		*tmpl_sender;
 	struct job_list	 queued;
 	struct job_list	 running;
 	struct job_list	 done;		/* finished, with a key, not yet reported */
@@ -218,7 +225,8 @@ notify_configure(struct notify *n, const struct hs_config *conf,
 {
 	unsigned	 pm = config_verdict_mask(conf->notify_postmaster);
 	unsigned	 rc = config_verdict_mask(conf->notify_recipients);
-	char		*tp = NULL, *tr = NULL;
+	unsigned	 sd = config_verdict_mask(conf->notify_senders);
+	char		*tp = NULL, *tr = NULL, *ts = NULL;
 
 	if (pm != 0 && (tp = read_template(conf->notify_postmaster_template,
 	    error_r)) == NULL)
@@ -228,16 +236,26 @@ notify_configure(struct notify *n, const struct hs_config *conf,
 		free(tp);
 		return (-1);
 	}
-	if (((pm | rc) != 0 ||
-	    conf->set_aside_expiry_action == EXPIRE_BOUNCE) && n->sendmail == NULL &&
-	    (n->sendmail = postconf_value(n->config_dir, "sendmail_path",
+	if (sd != 0 && (ts = read_template(conf->notify_sender_template,
 	    error_r)) == NULL) {
 		free(tp);
 		free(tr);
 		return (-1);
 	}
+	if (((pm | rc | sd) != 0 ||
+	    conf->set_aside_expiry_action == EXPIRE_BOUNCE) && n->sendmail == NULL &&
+	    (n->sendmail = postconf_value(n->config_dir, "sendmail_path",
+	    error_r)) == NULL) {
+		free(tp);
+		free(tr);
+		free(ts);
+		return (-1);
+	}
 	free(n->tmpl_postmaster);
 	free(n->tmpl_recipient);
+	free(n->tmpl_sender);
+	n->tmpl_sender = ts;
+	n->to_senders = sd;
 	free(n->postmaster);
 	n->tmpl_postmaster = tp;
 	n->tmpl_recipient = tr;
@@ -320,6 +338,7 @@ notify_free(struct notify **np)
 	free(n->postmaster);
 	free(n->tmpl_postmaster);
 	free(n->tmpl_recipient);
+	free(n->tmpl_sender);
 	free(n);
 	*np = NULL;
 }
@@ -520,11 +539,13 @@ notify_message(struct notify *n, const struct notify_msg *m)
 	time_t		 now = time(NULL);
 	unsigned	 bit = 1U << m->verdict;
 	size_t		 i, k, shown = 0;
-	bool		 pm, rc;
+	bool		 pm, rc, sd;
 
 	pm = (n->to_postmaster & bit) != 0;
 	rc = (n->to_recipients & bit) != 0 && m->quarantined;
-	if ((!pm && !rc) || qf == NULL || notify_is_notice(qf))
+	sd = (n->to_senders & bit) != 0 && qf != NULL &&
+	    qf->sender[0] != '\0' && strcmp(m->action, "deliver") != 0;
+	if ((!pm && !rc && !sd) || qf == NULL || notify_is_notice(qf))
 		return;
 	mailhdr_subject(qf, NOTIFY_VALUE_MAX, &subj);
 	for (i = 0; i < qf->nrcpts; i++) {
@@ -568,6 +589,13 @@ notify_message(struct notify *n, const struct notify_msg *m)
 		vars[k] = one.data;			/* $to */
 		vars[k - 2] = one.data;			/* $recipients */
 		queue_job(n, n->tmpl_recipient, vars, m, qf->rcpts[i].address);
+	}
+	if (sd) {
+		/* the sender is told of the recipients it gave, not others */
+		vars[k - 2] = rcpts.data ? rcpts.data : "";
+		addr_external(qf->sender, &one);
+		vars[k] = one.data;			/* $to */
+		queue_job(n, n->tmpl_sender, vars, m, qf->sender);
 	}
 	buf_free(&subj);
 	buf_free(&rcpts);

@@ -6,6 +6,7 @@
  *
  *	int	cli_check(a, start);
  *	int	cli_scan(a, argc, argv);
+ *	int	cli_learn(a, argc, argv);
  * DESCRIPTION
  *	holdscand's master and the holdscan tool load no plugin. When they
  *	need one loaded they run this program instead, as worker_user when
@@ -26,6 +27,10 @@
  *	action it prints is the one holdscand takes, and why when the policy's
  *	action could not be taken. The output is holdscan scan's, which
  *	scripts read. It needs no Postfix: no queue, no postconf.
+ *
+ *	cli_learn() teaches the plugins of scanners that have a learn hook
+ *	(spamd: SpamAssassin's TELL) that a message is spam or ham; the
+ *	others are loaded to see whether they have one, never started.
  *
  *	The plugins started here get a private temporary directory
  *	(scratch.c), in scanner_temp_directory when holdscand made it, else
@@ -416,12 +421,21 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	    res.reason);
 	if (d.outcome.action == ACTION_CLEAN)
 		(void)printf("cleaned:       removed %s\n", d.summary.data);
+	if (d.disarmed.n > 0)
+		(void)printf("html:          %s\n", d.disarm_summary.data);
 	(void)printf("action:        %s", config_action_name(d.outcome.action));
 	if (d.outcome.action != d.outcome.wanted)
 		(void)printf(" (not %s: %s)", config_action_name(d.outcome.wanted),
 		    d.outcome.why);
 	(void)printf("%s\n", conf->nscanners == 0 ?
 	    " (no scanners configured)" : "");
+	/* what holdscand's master adds for such a message (commit.c) */
+	if ((d.outcome.action == ACTION_DELIVER || d.outcome.action ==
+	    ACTION_TAG || d.outcome.action == ACTION_CLEAN) &&
+	    (unsigned)d.outcome.verdict < VERDICT_COUNT &&
+	    conf->copy_to[d.outcome.verdict] != NULL &&
+	    conf->copy_to[d.outcome.verdict][0] != '\0')
+		print_safe("copy to:", conf->copy_to[d.outcome.verdict]);
 	(void)fflush(stdout);
 	scan_decision_clear(&d);
 	scan_ctx_clear(&ctx);
@@ -435,4 +449,86 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	free(data);
 	config_free(&conf);
 	return (0);
+}
+
+int
+cli_learn(const struct cli_args *a, int argc, char **argv)
+{
+	struct hs_config *conf;
+	struct scratch	 scratch;
+	struct plugin	*p;
+	struct hs_msg	 msg;
+	const char	*name, *sep, *why;
+	char		*data, *errors = NULL, *line, answer[300];
+	size_t		 len, i, taught = 0;
+	int		 spam, rc = 0;
+	bool		 failed;
+
+	if (argc != 2 || (strcmp(argv[0], "spam") != 0 &&
+	    strcmp(argv[0], "ham") != 0)) {
+		(void)fprintf(stderr, "holdscan-scanner: learn: spam|ham NAME\n");
+		return (2);
+	}
+	spam = strcmp(argv[0], "spam") == 0;
+	name = argv[1];
+	if ((conf = load(a, &errors)) == NULL) {
+		(void)fprintf(stderr, "%s\n", errors);
+		free(errors);
+		return (EX_CONFIG);
+	}
+	if ((data = read_all(STDIN_FILENO, SCAN_INPUT_MAX, &len)) == NULL)
+		hs_fatal(EX_IOERR, "%s", name);
+	memset(&msg, 0, sizeof(msg));
+	msg.queue_id = "learn";
+	msg.sender = "";
+	msg.data = data;
+	msg.len = len;
+	sep = strstr(data, "\n\n");
+	msg.header_len = sep ? (size_t)(sep - data) + 2 : len;
+	scratch_start(&scratch, conf);
+	for (i = 0; i < conf->nscanners; i++) {
+		/* loaded only, to see whether it can learn */
+		if (plugin_load(conf->plugin_directory, conf->scanners[i].name,
+		    &p, &errors) < 0)
+			hs_fatalx(EX_CONFIG, "%s", errors);
+		if (plugin_learner(p) == NULL) {
+			plugin_free(&p);
+			continue;
+		}
+		plugin_free(&p);
+		if (plugin_start(conf->plugin_directory, &conf->scanners[i], &p,
+		    &errors) < 0)
+			hs_fatalx(EX_CONFIG, "%s", errors);
+		why = NULL;
+		if (p->desc->worker_init != NULL &&
+		    p->desc->worker_init(p->ctx, &why) < 0)
+			hs_fatalx(EX_CONFIG, "plugin %s: %s", p->name, why ? why :
+			    "worker_init failed");
+		answer[0] = '\0';
+		failed = plugin_learner(p)(p->ctx, &msg, spam, answer,
+		    sizeof(answer)) < 0;
+		answer[sizeof(answer) - 1] = '\0';
+		if (failed)
+			rc = 1;
+		line = xasprintf("%s: %s: %s%s", name, p->name, failed ?
+		    "not learnt: " : "", answer);
+		(void)text_safe(line, strlen(line), false);
+		(void)printf("%s\n", line);
+		free(line);
+		taught++;
+		plugin_free(&p);
+	}
+	if (taught == 0) {
+		line = xasprintf("%s: no scanner can learn (spamd is not in "
+		    "scanners)", name);
+		(void)text_safe(line, strlen(line), false);
+		(void)printf("%s\n", line);
+		free(line);
+		rc = 3;
+	}
+	(void)fflush(stdout);
+	scratch_end(&scratch);
+	free(data);
+	config_free(&conf);
+	return (rc);
 }

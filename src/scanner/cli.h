@@ -41,4 +41,14 @@ int	 cli_check(const struct cli_args *a, bool start);
  */
 int	 cli_scan(const struct cli_args *a, int argc, char **argv);
 
+/*
+ * cli_learn() is holdscan learn: argv holds "spam|ham NAME", the message
+ * is read from the standard input; each plugin of scanners that can
+ * learn (spamd) is started and taught, one line each on the standard
+ * output, "NAME: PLUGIN: what it said". 0 when every one learnt (or
+ * knew it), 1 when one failed, 3 when no plugin can learn, EX_CONFIG
+ * when the configuration or a plugin's start fails, 2 for a usage error.
+ */
+int	 cli_learn(const struct cli_args *a, int argc, char **argv);
+
 #endif

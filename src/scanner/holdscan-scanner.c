@@ -65,7 +65,8 @@ usage(void)
 	(void)fprintf(stderr, "usage: holdscan-scanner [-v] [-c config_file] "
 	    "[-d fd] [-l ident] [-L stderr|syslog|file]\n"
 	    "           [-F facility] [-u user] "
-	    "serve | check [-s] | scan [--sender S] [--rcpt R]... NAME\n"
+	    "serve | check [-s] | scan [--sender S] [--rcpt R]... NAME |\n"
+	    "           learn spam|ham NAME\n"
 	    "holdscand and holdscan run this program; see holdscand(8).\n");
 	exit(EX_USAGE);
 }
@@ -189,5 +190,7 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "scan") == 0)
 		return (cli_scan(&ca, argc - 1, argv + 1));
+	if (strcmp(argv[0], "learn") == 0)
+		return (cli_learn(&ca, argc - 1, argv + 1));
 	usage();
 }

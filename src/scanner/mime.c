@@ -34,6 +34,7 @@
 
 #include <gmime/gmime.h>
 
+#include "common/buf.h"
 #include "common/xalloc.h"
 #include "scanner/mime.h"
 
@@ -501,6 +502,7 @@ leaf(struct walk *w, GMimeObject *o, size_t depth, GMimeObject *unit)
 			return (-1);
 		}
 		p.cut_ok = true;
+		p.cut_own = unit == o;
 	}
 	out = g_mime_stream_mem_new();
 	if (dw != NULL && g_mime_data_wrapper_write_to_stream(dw, out) < 0) {
@@ -517,6 +519,7 @@ leaf(struct walk *w, GMimeObject *o, size_t depth, GMimeObject *unit)
 	p.filename = g_mime_object_get_content_disposition_parameter(o,
 	    "filename");
 	p.name = g_mime_object_get_content_type_parameter(o, "name");
+	p.charset = g_mime_object_get_content_type_parameter(o, "charset");
 	p.attachment = cd != NULL && g_mime_content_disposition_is_attachment(cd);
 	p.data = ba != NULL && ba->len > 0 ? ba->data :
 	    (const unsigned char *)"";
@@ -621,4 +624,18 @@ mime_walk(const char *text, size_t len, const struct mime_limits *lim,
 		rc = walk_tree(&w, g_mime_message_get_mime_part(msg), 0, NULL);
 	g_object_unref(msg);
 	return (rc);
+}
+
+void
+mime_encode_qp(const unsigned char *data, size_t len, struct buf *out)
+{
+	GMimeEncoding	 st;
+	char		*o;
+	size_t		 n;
+
+	g_mime_encoding_init_encode(&st, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	o = xmalloc(g_mime_encoding_outlen(&st, len) + 16);
+	n = g_mime_encoding_flush(&st, (const char *)data, len, o);
+	buf_append(out, o, n);
+	free(o);
 }

@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/buf.h"
+
 #define MIME_MAX_DEPTH		32	/* hard cap of mime_limits.max_depth */
 #define MIME_MAX_PARTS		5000	/* hard cap of mime_limits.max_parts */
 #define MIME_MAX_HEADERS	50000	/* header fields, all parts together */
@@ -39,6 +41,7 @@ struct mime_part {
 	const char	*content_type;	/* "application/zip", lower case */
 	const char	*filename;	/* Content-Disposition filename=, or NULL */
 	const char	*name;		/* Content-Type name=, or NULL */
+	const char	*charset;	/* Content-Type charset=, or NULL */
 	bool		 attachment;	/* Content-Disposition: attachment */
 	const unsigned char *data;	/* transfer-decoded content */
 	size_t		 len;
@@ -53,6 +56,11 @@ struct mime_part {
 	bool		 cut_ok;
 	size_t		 cut_start;
 	size_t		 cut_end;
+	/*
+	 * With cut_ok: the range is the leaf's own entity (its header
+	 * fields, then its content), not a message/rfc822 part around it.
+	 */
+	bool		 cut_own;
 };
 
 /* 0 to go on, 1 to stop the walk (mime_walk() then returns 1). */
@@ -69,5 +77,11 @@ void	 mime_init(void);
  */
 int	 mime_walk(const char *text, size_t len, const struct mime_limits *lim,
 	    mime_part_fn fn, void *arg, char *why, size_t whysize);
+
+/*
+ * mime_encode_qp() appends data[len] to out encoded quoted-printable
+ * (GMime's encoder: lines of at most 76 characters, LF line ends).
+ */
+void	 mime_encode_qp(const unsigned char *data, size_t len, struct buf *out);
 
 #endif

@@ -461,3 +461,16 @@ plugin_is_spam_check(const struct plugin *p)
 	return (HS_PLUGIN_HAS(p->desc, kind) &&
 	    (p->desc->kind & HS_KIND_SPAM) != 0);
 }
+
+plugin_rewrite_fn
+plugin_rewriter(const struct plugin *p)
+{
+	return (HS_PLUGIN_HAS(p->desc, rewrite_part) ?
+	    p->desc->rewrite_part : NULL);
+}
+
+plugin_learn_fn
+plugin_learner(const struct plugin *p)
+{
+	return (HS_PLUGIN_HAS(p->desc, learn) ? p->desc->learn : NULL);
+}

@@ -81,6 +81,14 @@ void	 plugin_free(struct plugin **p);
 uint32_t plugin_needs(const struct plugin *p);
 /* Does p say it is a spam check (HS_KIND_SPAM)? Older plugins do not. */
 bool	 plugin_is_spam_check(const struct plugin *p);
+/* p's rewrite_part hook (HS_PLUGIN_HAS), or NULL: older plugins have none. */
+typedef int (*plugin_rewrite_fn)(void *ctx, const struct hs_msg *msg,
+	    const struct hs_rewrite_in *in, struct hs_rewrite_out *out);
+plugin_rewrite_fn plugin_rewriter(const struct plugin *p);
+/* p's learn hook (HS_PLUGIN_HAS), or NULL. */
+typedef int (*plugin_learn_fn)(void *ctx, const struct hs_msg *msg, int spam,
+	    char *answer, size_t size);
+plugin_learn_fn plugin_learner(const struct plugin *p);
 
 /*
  * A config_probe_fn for config_load(): loads each plugin (without init)

@@ -255,6 +255,33 @@ safe_name(char *dst, size_t size, const char *name)
 	dst[o] = '\0';
 }
 
+/*
+ * Add the splice [start, e) -> note (taken). The line end before the
+ * next boundary belongs to it: keep it, and keep a CR there when the
+ * boundary line has one, as GMime then takes two bytes for it.
+ */
+static void
+splice_add(struct splice **sp, size_t *nsp, const char *text, size_t len,
+    size_t start, size_t e, struct buf *note)
+{
+	const char	*nl;
+	size_t		 next;
+	bool		 at_start, cr;
+
+	at_start = e == 0 || text[e - 1] == '\n';
+	next = at_start ? e : e + 1;
+	nl = next < len ? memchr(text + next, '\n', len - next) : NULL;
+	cr = (nl != NULL && nl > text + next && nl[-1] == '\r') ||
+	    (e > 0 && text[e - 1] == '\r') ||
+	    (at_start && e > 1 && text[e - 2] == '\r');
+	buf_printf(note, "%s%s", cr ? "\r" : "", at_start ? "\n" : "");
+	*sp = xreallocarray(*sp, *nsp + 1, sizeof(**sp));
+	(*sp)[*nsp].start = start;
+	(*sp)[*nsp].end = e;
+	(*sp)[*nsp].text = buf_steal(note, NULL);
+	(*nsp)++;
+}
+
 static void
 scan_one(struct clean *c, const struct mime_part *p, const char *filename,
     struct hs_result *worst)
@@ -283,9 +310,7 @@ clean_part(void *arg, const struct mime_part *p)
 	struct buf	 note = BUF_INIT, reason = BUF_INIT;
 	const char	*name = p->filename != NULL ? p->filename : p->name;
 	char		 shown[NOTE_NAME_MAX + 8];
-	const char	*nl;
-	size_t		 e = p->cut_end, next;
-	bool		 at_start, cr;
+	size_t		 e = p->cut_end;
 
 	memset(&worst, 0, sizeof(worst));
 	scan_one(c, p, name, &worst);
@@ -312,23 +337,7 @@ clean_part(void *arg, const struct mime_part *p)
 	    "\n"
 	    "holdscan removed attachment %s: %s: %s", shown,
 	    verdict_name((enum verdict)worst.verdict), reason.data);
-	/*
-	 * The line end before the next boundary belongs to it: keep it, and
-	 * keep a CR there when the boundary line has one, as GMime then
-	 * takes two bytes for it.
-	 */
-	at_start = e == 0 || c->text[e - 1] == '\n';
-	next = at_start ? e : e + 1;
-	nl = next < c->len ? memchr(c->text + next, '\n', c->len - next) : NULL;
-	cr = (nl != NULL && nl > c->text + next && nl[-1] == '\r') ||
-	    (e > 0 && c->text[e - 1] == '\r') ||
-	    (at_start && e > 1 && c->text[e - 2] == '\r');
-	buf_printf(&note, "%s%s", cr ? "\r" : "", at_start ? "\n" : "");
-	c->sp = xreallocarray(c->sp, c->nsp + 1, sizeof(*c->sp));
-	c->sp[c->nsp].start = p->cut_start;
-	c->sp[c->nsp].end = e;
-	c->sp[c->nsp].text = buf_steal(&note, NULL);
-	c->nsp++;
+	splice_add(&c->sp, &c->nsp, c->text, c->len, p->cut_start, e, &note);
 	buf_printf(c->summary, "%s%s: %s: %s", c->summary->len ? "; " : "",
 	    shown, verdict_name((enum verdict)worst.verdict), reason.data);
 	buf_free(&reason);
@@ -427,5 +436,265 @@ rewrite_clean(const struct qfile_rec *recs, size_t n, const char *text,
 	free(c.sp);
 	if (res != REWRITE_CLEANED)
 		buf_reset(summary);
+	return (res);
+}
+
+/* --- HTML disarming ------------------------------------------------------- */
+
+struct html_rw {
+	const char	*text;
+	size_t		 len;
+	int		 how;
+	rewrite_html_fn	 fn;
+	void		*arg;
+	struct splice	*sp;
+	size_t		 nsp;
+	char		*body;		/* a single-part message's new body */
+	char		*body_fields;	/* and its Content-* fields */
+	size_t		 parts, removed;
+	size_t		 added, dropped;	/* bytes of new and old entities */
+	char		*why;
+	size_t		 whysize;
+	bool		 cannot;
+};
+
+/* Is the field on the line s[len] one rewrite_html() writes itself? */
+static bool
+replaced_field(const char *s, size_t len)
+{
+	static const char *const names[] = {
+		"content-type", "content-transfer-encoding", "content-length",
+	};
+	size_t	 i, k;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		k = strlen(names[i]);
+		if (len > k && strncasecmp(s, names[i], k) == 0) {
+			while (k < len && (s[k] == ' ' || s[k] == '\t'))
+				k++;
+			if (k < len && s[k] == ':')
+				return (true);
+		}
+	}
+	return (false);
+}
+
+/* A plugin's type and charset: "text/html" or "text/plain", a token. */
+static bool
+good_type(const struct hs_rewrite_out *o)
+{
+	size_t	 i, n = strnlen(o->charset, sizeof(o->charset));
+
+	if (strcmp(o->content_type, "text/html") != 0 &&
+	    strcmp(o->content_type, "text/plain") != 0)
+		return (false);
+	if (n == 0 || n >= sizeof(o->charset))
+		return (false);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)o->charset[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == ':' || c == '+'))
+			return (false);
+	}
+	return (true);
+}
+
+static int
+html_cannot(struct html_rw *c, const struct mime_part *p, const char *what)
+{
+	struct buf	 safe = BUF_INIT;
+
+	put_safe(&safe, what);
+	(void)snprintf(c->why, c->whysize, "HTML part %zu: %s", p->index + 1,
+	    safe.data);
+	buf_free(&safe);
+	c->cannot = true;
+	return (1);
+}
+
+static int
+html_part(void *arg, const struct mime_part *p)
+{
+	struct html_rw	*c = arg;
+	struct hs_rewrite_in in;
+	struct hs_rewrite_out o;
+	struct buf	 ent = BUF_INIT, fields = BUF_INIT;
+	const char	*t = c->text, *nl;
+	size_t		 ls, le, e, body;
+	bool		 skip = false;
+	int		 rc;
+
+	if (strcmp(p->content_type, "text/html") != 0)
+		return (0);
+	memset(&in, 0, sizeof(in));
+	in.content_type = p->content_type;
+	in.charset = p->charset;
+	in.data = p->data;
+	in.len = p->len;
+	in.how = c->how;
+	memset(&o, 0, sizeof(o));
+	rc = c->fn(c->arg, &in, &o);
+	o.reason[sizeof(o.reason) - 1] = '\0';
+	if (rc == 0) {
+		free(o.data);
+		return (0);
+	}
+	if (rc < 0) {
+		free(o.data);
+		return (html_cannot(c, p, o.reason[0] ? o.reason :
+		    "cannot be rewritten"));
+	}
+	if (!good_type(&o) || (o.data == NULL && o.len > 0)) {
+		free(o.data);
+		return (html_cannot(c, p, "the plugin's new content is not "
+		    "text/html or text/plain with a charset"));
+	}
+	buf_printf(&fields, "Content-Type: %s; charset=%s\n"
+	    "Content-Transfer-Encoding: quoted-printable\n", o.content_type,
+	    o.charset);
+	/* a hard line end last, which the boundary's line end then is */
+	mime_encode_qp((const unsigned char *)(o.data ? o.data : ""), o.len,
+	    &ent);
+	if (o.len == 0 || o.data[o.len - 1] != '\n')
+		mime_encode_qp((const unsigned char *)"\n", 1, &ent);
+	free(o.data);
+	c->parts++;
+	c->removed += o.removed;
+	/* an entity replaces at least the part's content */
+	c->added += ent.len + fields.len;
+	c->dropped += p->cut_ok ? p->cut_end - p->cut_start : p->len;
+	if (c->added > c->dropped && c->added - c->dropped >
+	    REWRITE_MAX_GROWTH) {
+		buf_free(&ent);
+		buf_free(&fields);
+		return (html_cannot(c, p, "the rewritten message would be too "
+		    "large"));
+	}
+	if (!p->cut_ok && p->depth == 0) {
+		c->body_fields = buf_steal(&fields, NULL);
+		c->body = buf_steal(&ent, NULL);
+		return (0);
+	}
+	if (!p->cut_ok || !p->cut_own) {
+		buf_free(&ent);
+		buf_free(&fields);
+		return (html_cannot(c, p, "it is inside an attached message "
+		    "and cannot be rewritten on its own"));
+	}
+	/* the part's own fields but those written anew, then the new ones */
+	e = p->cut_end;
+	{
+		struct buf	 out = BUF_INIT;
+
+		for (ls = p->cut_start; ls < e; ls = le) {
+			nl = memchr(t + ls, '\n', e - ls);
+			le = nl != NULL ? (size_t)(nl - t) + 1 : e;
+			body = le - ls - (nl != NULL);
+			if (body > 0 && t[ls + body - 1] == '\r')
+				body--;
+			if (body == 0)
+				break;		/* the empty line */
+			if (t[ls] != ' ' && t[ls] != '\t')
+				skip = replaced_field(t + ls, body);
+			if (!skip) {
+				buf_append(&out, t + ls, body);
+				buf_putc(&out, '\n');
+			}
+		}
+		buf_append(&out, fields.data, fields.len);
+		buf_putc(&out, '\n');
+		/* without its last line end: that is the boundary's */
+		buf_append(&out, ent.data, ent.len - 1);
+		splice_add(&c->sp, &c->nsp, t, c->len, p->cut_start, e, &out);
+		buf_free(&out);
+	}
+	buf_free(&ent);
+	buf_free(&fields);
+	return (0);
+}
+
+/* A single-part message: its header block's new fields, its new body. */
+static void
+html_body(const struct qfile_rec *recs, size_t n, struct html_rw *c,
+    size_t line_limit, struct rewrite_recs *out)
+{
+	struct buf	 add = BUF_INIT, line = BUF_INIT;
+	size_t		 hend = qfile_header_end(recs, n), i, j, k, cap = 0;
+	bool		 skip = false, mime_version = false;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < hend; i = j) {
+		j = line_next(recs, hend, i);
+		buf_reset(&line);
+		for (k = i; k < j; k++)
+			buf_append(&line, recs[k].data, recs[k].len);
+		if (line.len > 0 && line.data[0] != ' ' && line.data[0] != '\t') {
+			skip = replaced_field(line.data, line.len);
+			mime_version |= line.len > 12 &&
+			    strncasecmp(line.data, "mime-version", 12) == 0;
+		}
+		if (!skip)
+			recs_push(out, &cap, recs + i, j - i);
+	}
+	if (!mime_version)
+		buf_printf(&add, "MIME-Version: 1.0\n");
+	buf_printf(&add, "%s\n%s", c->body_fields, c->body);
+	recs_push_text(out, &cap, buf_steal(&add, NULL), line_limit);
+	buf_free(&line);
+}
+
+enum rewrite_clean_result
+rewrite_html(const struct qfile_rec *recs, size_t n, const char *text,
+    size_t len, const struct mime_limits *lim, int how, rewrite_html_fn fn,
+    void *arg, size_t line_limit, struct rewrite_recs *out,
+    struct buf *summary, char *why, size_t whysize)
+{
+	struct mime_limits l = *lim;
+	struct html_rw	 c;
+	enum rewrite_clean_result res;
+	size_t		 k;
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	c.text = text;
+	c.len = len;
+	c.how = how;
+	c.fn = fn;
+	c.arg = arg;
+	c.why = why;
+	c.whysize = whysize;
+	l.want_cut = true;
+	why[0] = '\0';
+	rc = mime_walk(text, len, &l, html_part, &c, why, whysize);
+	if (rc < 0)
+		res = REWRITE_FAILED;
+	else if (c.cannot)
+		res = REWRITE_CANNOT;
+	else if (c.nsp == 0 && c.body == NULL)
+		res = REWRITE_UNCHANGED;
+	else if (c.body != NULL) {
+		html_body(recs, n, &c, line_limit, out);
+		res = REWRITE_CLEANED;
+	} else if (apply_splices(recs, n, text, len, c.sp, c.nsp, line_limit,
+	    out, why, whysize) < 0)
+		res = REWRITE_FAILED;
+	else
+		res = REWRITE_CLEANED;
+	if (res == REWRITE_CLEANED && how == HS_REWRITE_TEXT)
+		buf_printf(summary, "%zu HTML part%s made text", c.parts,
+		    c.parts == 1 ? "" : "s");
+	else if (res == REWRITE_CLEANED)
+		buf_printf(summary, "%zu HTML part%s disarmed (%zu element%s "
+		    "or attribute%s removed)", c.parts, c.parts == 1 ? "" : "s",
+		    c.removed, c.removed == 1 ? "" : "s",
+		    c.removed == 1 ? "" : "s");
+	for (k = 0; k < c.nsp; k++)
+		free(c.sp[k].text);
+	free(c.sp);
+	free(c.body);
+	free(c.body_fields);
 	return (res);
 }

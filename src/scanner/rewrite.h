@@ -79,4 +79,43 @@ enum rewrite_clean_result rewrite_clean(const struct qfile_rec *recs,
 	    size_t line_limit, struct rewrite_recs *out, struct buf *summary,
 	    char *why, size_t whysize);
 
+/*
+ * HTML disarming (the policy's html_disarm): the new content of one
+ * text/html part, from the plugins' rewrite_part hooks: 1 with out
+ * filled, 0 to keep the part, -1 with out->reason when it must change
+ * and cannot.
+ */
+typedef int	(*rewrite_html_fn)(void *arg, const struct hs_rewrite_in *in,
+		    struct hs_rewrite_out *out);
+
+/*
+ * The most a rewrite may add to a message: the master refuses content
+ * that grew by more than MSG_CONTENT_GROWTH (commit/msg.h, 4 MiB); a
+ * copy that would grow by more than this is not built.
+ */
+#define REWRITE_MAX_GROWTH	(3UL * 1024 * 1024)
+
+/*
+ * rewrite_html() walks the MIME tree of text[len] (the message that recs
+ * stand for) within lim and asks fn, with how (HS_REWRITE_DISARM or
+ * HS_REWRITE_TEXT), about each text/html leaf part. Each part fn gives
+ * new content for becomes that content, quoted-printable, with its own
+ * Content-Type (the new type and charset) and Content-Transfer-Encoding
+ * fields in place of the old ones; its other fields (Content-Disposition,
+ * Content-ID, ...) stay. A part of a multipart is replaced in place
+ * (deliver-cleaned's splice); the body of a single-part message gets the
+ * new fields in the message's header block. Everything else keeps its
+ * records. REWRITE_CLEANED: out holds the new content and summary says
+ * what changed; REWRITE_UNCHANGED: nothing to do, out empty;
+ * REWRITE_CANNOT: a part must change but cannot (fn said so, fn's
+ * answer is not a text type and charset, the part is inside an attached
+ * message, the copy would grow by more than REWRITE_MAX_GROWTH): why;
+ * REWRITE_FAILED: beyond the limits: why. All parts or none.
+ */
+enum rewrite_clean_result rewrite_html(const struct qfile_rec *recs,
+	    size_t n, const char *text, size_t len,
+	    const struct mime_limits *lim, int how, rewrite_html_fn fn,
+	    void *arg, size_t line_limit, struct rewrite_recs *out,
+	    struct buf *summary, char *why, size_t whysize);
+
 #endif

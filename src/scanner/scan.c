@@ -25,6 +25,21 @@
  *			(quarantine) and the worker logs why; beyond the MIME
  *			limits the message is "scan failed".
  *
+ *	html_disarm	a message delivered (deliver, tag, deliver-cleaned)
+ *			with a verdict the policy's html_disarm lists has
+ *			each text/html part rewritten by the first plugin
+ *			whose rewrite_part gives an answer (html: disarmed
+ *			when it holds active content, or made text with
+ *			html_disarm_mode = text; rewrite.c's rewrite_html()
+ *			splices the new part, quoted-printable, with its own
+ *			Content-Type and Content-Transfer-Encoding); one
+ *			that cannot be (too large, inside an attached
+ *			message, no plugin to do it) takes policy_fallback()'s
+ *			action (quarantine), never delivered as it was.
+ *	subject tags	a message delivered with verdict v gets the
+ *			policy's subject_tag_v in front of its subject; a
+ *			tagged one without it, subject_tag.
+ *
  *	Whatever the action, delivered content first loses the fields of its
  *	header block named like holdscan's own headers (scan_header_name,
  *	the policy's tag_header_name) or listed in strip_header_names: a
@@ -350,7 +365,7 @@ build_content(const struct scan_ctx *ctx, const char *queue_id,
     const struct buf *plugin_headers, bool changed, struct buf *content)
 {
 	const struct policy *pol = ctx->policy;
-	const char	*vname = verdict_name((enum verdict)res->verdict);
+	const char	*vname = verdict_name((enum verdict)res->verdict), *tag;
 	struct rewrite_recs tagged = { NULL, 0, NULL, 0 };
 	struct buf	 add = BUF_INIT, names = BUF_INIT;
 	struct qfile_rec *kept = NULL;
@@ -377,9 +392,9 @@ build_content(const struct scan_ctx *ctx, const char *queue_id,
 		buf_printf(&add, "%s: %s\n", pol->tag_header_name, s);
 		free(s);
 	}
-	if (res->action == ACTION_TAG && pol->subject_tag[0] != '\0') {
-		s = template_expand(pol->subject_tag, vname, res->reason, score,
-		    200);
+	if ((tag = policy_subject_tag(pol, (enum verdict)res->verdict,
+	    res->action)) != NULL) {
+		s = template_expand(tag, vname, res->reason, score, 200);
 		if (!rewrite_tag_subject(recs, n, s, ctx->line_limit, &tagged))
 			buf_printf(&add, "Subject: %s\n", s);
 		recs = tagged.recs;
@@ -402,6 +417,79 @@ static bool
 delivers(enum policy_action a)
 {
 	return (a == ACTION_DELIVER || a == ACTION_TAG || a == ACTION_CLEAN);
+}
+
+/* rewrite_html()'s callback: the first plugin with an answer gives it. */
+struct html_arg {
+	const struct scan_ctx *ctx;
+	const struct hs_msg *msg;
+};
+
+static int
+rewrite_one(void *arg, const struct hs_rewrite_in *in,
+    struct hs_rewrite_out *out)
+{
+	const struct html_arg *ha = arg;
+	plugin_rewrite_fn fn;
+	bool		 any = false;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < ha->ctx->nplugins; i++) {
+		struct plugin	*p = ha->ctx->plugins[i];
+
+		if ((fn = plugin_rewriter(p)) == NULL)
+			continue;
+		any = true;
+		memset(out, 0, sizeof(*out));
+		if ((rc = fn(p->ctx, ha->msg, in, out)) != 0)
+			return (rc < 0 ? -1 : 1);
+		free(out->data);
+		out->data = NULL;
+	}
+	if (!any) {
+		(void)snprintf(out->reason, sizeof(out->reason), "no scanner "
+		    "can rewrite HTML (add html to scanners)");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * html_disarm: the delivered content (the cleaned copy, or recs) with
+ * its HTML parts rewritten into d->disarmed; when they cannot be, the
+ * action falls back.
+ */
+static void
+disarm(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
+    const struct hs_msg *msg, struct scan_decision *d)
+{
+	struct mime_limits lim = { MIME_MAX_DEPTH, MIME_MAX_PARTS, true };
+	struct html_arg	 ha = { ctx, msg };
+	struct hs_msg	 m = *msg;
+	struct buf	 text = BUF_INIT;
+	char		 why[200];
+
+	if (d->cleaned.n > 0) {
+		recs = d->cleaned.recs;
+		n = d->cleaned.n;
+		msg_set_text(&m, recs, n, &text);
+	}
+	switch (rewrite_html(recs, n, m.data, m.len, &lim,
+	    ctx->policy->html_text ? HS_REWRITE_TEXT : HS_REWRITE_DISARM,
+	    rewrite_one, &ha, ctx->line_limit, &d->disarmed,
+	    &d->disarm_summary, why, sizeof(why))) {
+	case REWRITE_CLEANED:
+	case REWRITE_UNCHANGED:
+		break;
+	case REWRITE_CANNOT:
+	case REWRITE_FAILED:
+		(void)snprintf(d->outcome.why, sizeof(d->outcome.why),
+		    "cannot disarm HTML: %s", why);
+		d->outcome.action = policy_fallback(ACTION_CLEAN);
+		break;
+	}
+	buf_free(&text);
 }
 
 /* policy_final()'s clean callback: try_clean() on one message. */
@@ -456,6 +544,10 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	ca.vs = &vs;
 	ca.d = d;
 	policy_final_rule(&rc.rule, vs.worst, clean_cb, &ca, &d->outcome);
+	if (delivers(d->outcome.action) && (unsigned)d->outcome.verdict <
+	    VERDICT_COUNT && (ctx->policy->html_disarm &
+	    (1U << d->outcome.verdict)) != 0)
+		disarm(ctx, recs, n, msg, d);
 	res->action = d->outcome.action;
 	len = strlen(res->detail);
 	if (rc.fired[0] != '\0') {
@@ -475,6 +567,10 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	} else if (d->outcome.why[0] != '\0')
 		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
 		    " not-cleaned=\"%s\"", d->outcome.why);
+	len = strlen(res->detail);
+	if (d->disarmed.n > 0)
+		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
+		    " disarmed=\"%s\"", d->disarm_summary.data);
 	/* msg's text stays the caller's to read: it points into text */
 	d->text = text;
 	if (ctx->rules != NULL) {
@@ -490,6 +586,8 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 void
 scan_decision_clear(struct scan_decision *d)
 {
+	rewrite_recs_free(&d->disarmed);
+	buf_free(&d->disarm_summary);
 	rewrite_recs_free(&d->cleaned);
 	buf_free(&d->summary);
 	buf_free(&d->text);
@@ -507,8 +605,9 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 	struct buf	 headers = BUF_INIT, content = BUF_INIT;
 	struct timespec	 t0;
 	const char	**rcpts = NULL;
+	const struct qfile_rec *newrecs;
 	struct hs_msg	 msg;
-	size_t		 i;
+	size_t		 i, nnew;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	*memfd_r = -1;
@@ -542,12 +641,25 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 		hs_info("%s: cannot deliver cleaned: %s; action=%s instead",
 		    req->queue_id, d.outcome.why,
 		    config_action_name(res->action));
+	else if (d.outcome.action != d.outcome.wanted &&
+	    strncmp(d.outcome.why, "cannot disarm", 13) == 0)
+		hs_info("%s: %s; action=%s instead", req->queue_id,
+		    d.outcome.why, config_action_name(res->action));
 
+	if (d.disarmed.n > 0) {
+		newrecs = d.disarmed.recs;
+		nnew = d.disarmed.n;
+	} else if (d.cleaned.n > 0) {
+		newrecs = d.cleaned.recs;
+		nnew = d.cleaned.n;
+	} else {
+		newrecs = qf->content;
+		nnew = qf->ncontent;
+	}
 	if (delivers(res->action) && build_content(ctx,
 	    req->queue_id, qf->sender != NULL && qf->sender[0] == '\0',
-	    d.cleaned.n ? d.cleaned.recs : qf->content,
-	    d.cleaned.n ? d.cleaned.n : qf->ncontent, res, d.score, &headers,
-	    d.cleaned.n > 0, &content)) {
+	    newrecs, nnew, res, d.score, &headers, newrecs != qf->content,
+	    &content)) {
 		if ((*memfd_r = wire_memfd("holdscan-content", content.data,
 		    content.len)) < 0) {
 			hs_warn("%s: cannot pass new content", req->queue_id);

@@ -39,6 +39,8 @@ struct scan_decision {
 	double		 score;		/* of the plugin with the worst verdict */
 	struct rewrite_recs cleaned;	/* deliver-cleaned: the copy */
 	struct buf	 summary;	/* deliver-cleaned: what was removed */
+	struct rewrite_recs disarmed;	/* html_disarm: the copy, or empty */
+	struct buf	 disarm_summary;	/* html_disarm: what changed */
 	struct buf	 text;		/* the message's text msg points into */
 	struct buf	 rules;		/* which rules fired, per recipient */
 };
@@ -66,7 +68,10 @@ void	 scan_message(const struct scan_ctx *ctx, int fd,
  * skips the spam checks, a deny entry makes it at least blocked), then
  * policy_final() with deliver-cleaned tried for real. res gets the
  * verdict, action, reason and detail; headers (or NULL) the plugins'
- * header lines. d is the caller's to clear with scan_decision_clear()
+ * header lines. A message the policy delivers with a verdict of
+ * html_disarm has its text/html parts disarmed (or made text) by the
+ * plugins' rewrite_part (d->disarmed); when that cannot be done the
+ * action becomes policy_fallback()'s (quarantine). d is the caller's to clear with scan_decision_clear()
  * once done with msg and d.
  */
 void	 scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,

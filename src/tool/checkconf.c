@@ -831,6 +831,27 @@ check_plugins(struct cc *cc)
 }
 
 /*
+ * html_disarm needs a plugin that rewrites HTML (html): without one,
+ * every message it would disarm is quarantined instead.
+ */
+static void
+check_html_disarm(struct cc *cc)
+{
+	size_t	 i;
+
+	if (cc->conf->html_disarm == NULL || config_verdict_mask(
+	    cc->conf->html_disarm) == 0)
+		return;
+	for (i = 0; i < cc->conf->nscanners; i++)
+		if (strcmp(cc->conf->scanners[i].name, "html") == 0)
+			return;
+	problem(cc, "policy: html_disarm = \"%s\" but html is not in "
+	    "scanners: HTML parts cannot be disarmed, and mail with HTML parts "
+	    "is quarantined instead; fix: add html to scanners, or leave "
+	    "html_disarm empty", cc->conf->html_disarm);
+}
+
+/*
  * The plugin sections are the scanner program's to check, as worker_user
  * when we are root.
  */
@@ -936,6 +957,7 @@ checkconf_run(const struct hs_config *conf, const struct queue_layout *ql,
 		check_file_dir(&cc, "metrics_file", conf->metrics_file, true);
 	check_worker_user(&cc);
 	check_plugins(&cc);
+	check_html_disarm(&cc);
 	check_master_cf(&cc);
 	check_digest(&cc);
 

@@ -482,6 +482,31 @@ try_remote(struct tool *t, const char *qid, const char *action,
 	return (rc);
 }
 
+/*
+ * --learn-ham: the released copy's original taught as ham (holdscan
+ * learn's way); a failure is reported, the release stands.
+ */
+static int
+learn_ham(struct tool *t, const char *id)
+{
+	struct quarantine_entry e;
+	char		*error = NULL, *path;
+	int		 rc;
+
+	if (quarantine_get(t->q, NULL, id, false, &e, &error) !=
+	    QUARANTINE_OK) {
+		rc = tool_fail("%s: not learnt: %s", id, error ? error :
+		    "not in the quarantine");
+		free(error);
+		return (rc);
+	}
+	path = xasprintf("%s/%s", quarantine_dir(t->q), e.relpath);
+	quarantine_entry_clear(&e);
+	rc = cmd_learn_file(t, "ham", id, path);
+	free(path);
+	return (rc);
+}
+
 int
 cmd_q_release(struct tool *t, int argc, char **argv)
 {
@@ -489,7 +514,7 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 	const char	**ids = NULL, **to = NULL, *why;
 	char		 new_id[QUEUE_ID_SIZE], *error = NULL, *joined, *strip;
 	size_t		 nids = 0, nto = 0, i;
-	bool		 in_to = false;
+	bool		 in_to = false, learn = false;
 	long		 wait_ms = REMOTE_WAIT_MS;
 	int		 a, rc = 0, r;
 
@@ -505,6 +530,11 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 		}
 		if (strcmp(v, "--again") == 0) {
 			o.again = true;
+			in_to = false;
+			continue;
+		}
+		if (strcmp(v, "--learn-ham") == 0) {
+			learn = true;
 			in_to = false;
 			continue;
 		}
@@ -560,6 +590,8 @@ cmd_q_release(struct tool *t, int argc, char **argv)
 			tool_log_event(t, ids[i], "released", new_id, joined);
 			tool_audit(t, "%s: action=release new_id=%s%s%s", ids[i],
 			    new_id, joined ? " to=" : "", joined ? joined : "");
+			if (learn && learn_ham(t, ids[i]) != 0)
+				rc = 1;
 			break;
 		case RELEASE_NOTFOUND:
 			if (!o.again && (r = try_remote(t, ids[i], "release",

@@ -19,6 +19,11 @@
  *	for that alone, and passes the entry that applies to the scanner
  *	program, which shows it and decides with it as a worker does.
  *
+ *	cmd_learn() (holdscan learn spam|ham ID|FILE) reads a quarantined
+ *	message (by its ID, from the quarantine's index) or a file and has
+ *	the scanner program ("holdscan-scanner learn"), as worker_user, teach
+ *	it to the scanners that learn (spamd).
+ *
  *	This file must never change the queue or the state, never load a
  *	plugin, and never run the scanner program as root.
  */
@@ -41,6 +46,7 @@
 #include "common/qfile.h"
 #include "common/wire.h"
 #include "common/xalloc.h"
+#include "quarantine/quarantine.h"
 #include "state/listdb.h"
 #include "state/statedb.h"
 #include "tool/tool.h"
@@ -248,6 +254,50 @@ lookup(struct tool *t, const char *sender, const char *client, char *kind,
 	(void)snprintf(entry, esize, "%s", tab);
 }
 
+/*
+ * The scanner program runs args, in a child that became worker_user,
+ * given data[len] (freed here, with args) on its standard input and the
+ * configuration's text on descriptor 3; its output and exit status are
+ * ours.
+ */
+static int
+run_scanner(struct tool *t, char **args, char *data, size_t len)
+{
+	pid_t		 pid;
+	int		 cfd, mfd, status;
+	const int	 three = 3;	/* the configuration's text */
+
+	if ((mfd = wire_memfd("message", data, len)) < 0 ||
+	    (cfd = wire_memfd("holdscan.conf", t->conf->text,
+	    strlen(t->conf->text))) < 0)
+		hs_fatal(EX_OSERR, "memfd");
+	free(data);
+	(void)fflush(stdout);
+	(void)fflush(stderr);
+	if ((pid = fork()) < 0)
+		hs_fatal(EX_OSERR, "fork");
+	if (pid == 0) {
+		become_worker(t);
+		if (wire_fd_at(mfd, STDIN_FILENO) < 0 || wire_fd_at(cfd, 3) < 0)
+			hs_fatal(EX_OSERR, "dup2");
+		if (wire_close_all_but(&three, 1) < 0)
+			hs_fatal(EX_OSERR, "close descriptors");
+		(void)execv(t->conf->scanner_program, args);
+		_exit(tool_fail("cannot run %s: %s", t->conf->scanner_program,
+		    strerror(errno)));
+	}
+	(void)close(mfd);
+	(void)close(cfd);
+	free(args);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			hs_fatal(EX_OSERR, "waitpid");
+	if (WIFSIGNALED(status))
+		return (tool_fail("%s killed by signal %d",
+		    t->conf->scanner_program, WTERMSIG(status)));
+	return (WEXITSTATUS(status));
+}
+
 int
 cmd_scan(struct tool *t, int argc, char **argv)
 {
@@ -256,9 +306,7 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	const char	*path = NULL, *v;
 	char		**args, *data, *content;
 	size_t		 len, clen, max, n = 0;
-	pid_t		 pid;
-	int		 a, cfd, mfd, status;
-	const int	 three = 3;	/* the configuration's text */
+	int		 a;
 
 	args = xcalloc((size_t)argc * 2 + 24, sizeof(*args));
 	args[n++] = t->conf->scanner_program;
@@ -326,38 +374,86 @@ cmd_scan(struct tool *t, int argc, char **argv)
 	}
 	args[n++] = (char *)path;
 	args[n] = NULL;
-	/*
-	 * The scanner program scans it, in a child that became worker_user,
-	 * given the message on its standard input and the configuration's
-	 * text on descriptor 3; its output and exit status are ours.
-	 */
-	if ((mfd = wire_memfd("message", data, len)) < 0 ||
-	    (cfd = wire_memfd("holdscan.conf", t->conf->text,
-	    strlen(t->conf->text))) < 0)
-		hs_fatal(EX_OSERR, "memfd");
-	free(data);
-	(void)fflush(stdout);
-	(void)fflush(stderr);
-	if ((pid = fork()) < 0)
-		hs_fatal(EX_OSERR, "fork");
-	if (pid == 0) {
-		become_worker(t);
-		if (wire_fd_at(mfd, STDIN_FILENO) < 0 || wire_fd_at(cfd, 3) < 0)
-			hs_fatal(EX_OSERR, "dup2");
-		if (wire_close_all_but(&three, 1) < 0)
-			hs_fatal(EX_OSERR, "close descriptors");
-		(void)execv(t->conf->scanner_program, args);
-		_exit(tool_fail("cannot run %s: %s", t->conf->scanner_program,
-		    strerror(errno)));
+	return (run_scanner(t, args, data, len));
+}
+
+/* --- learn ------------------------------------------------------------------------ */
+
+/*
+ * holdscan learn spam|ham ID|FILE: the message (a quarantined one by its
+ * ID, or a file: a message or a queue file) taught to the scanners that
+ * learn (spamd: SpamAssassin's TELL), by "holdscan-scanner learn" run as
+ * worker_user; its output and exit status are ours.
+ */
+int
+cmd_learn(struct tool *t, int argc, char **argv)
+{
+	struct quarantine_entry e;
+	enum quarantine_rc qrc;
+	const char	*what;
+	char		*path, *error = NULL;
+	int		 rc;
+
+	if (argc != 3 || (strcmp(argv[1], "spam") != 0 &&
+	    strcmp(argv[1], "ham") != 0))
+		tool_bad_usage(t, "spam or ham, then a quarantine ID or a file");
+	what = argv[2];
+	if (strchr(what, '/') != NULL || access(what, F_OK) == 0) {
+		path = xstrdup(what);
+	} else {
+		tool_open_state(t);
+		if ((qrc = quarantine_get(t->q, NULL, what, false, &e,
+		    &error)) != QUARANTINE_OK) {
+			rc = qrc == QUARANTINE_NOTFOUND ? tool_fail("%s: no such "
+			    "file, nor message in the quarantine", what) :
+			    tool_fail("%s", error);
+			free(error);
+			tool_close_state(t);
+			return (rc);
+		}
+		path = xasprintf("%s/%s", quarantine_dir(t->q), e.relpath);
+		quarantine_entry_clear(&e);
+		tool_close_state(t);
 	}
-	(void)close(mfd);
-	(void)close(cfd);
-	free(args);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			hs_fatal(EX_OSERR, "waitpid");
-	if (WIFSIGNALED(status))
-		return (tool_fail("scan: %s killed by signal %d",
-		    t->conf->scanner_program, WTERMSIG(status)));
-	return (WEXITSTATUS(status));
+	rc = cmd_learn_file(t, argv[1], what, path);
+	free(path);
+	return (rc);
+}
+
+int
+cmd_learn_file(struct tool *t, const char *class, const char *what,
+    const char *path)
+{
+	const char	*sender = NULL, *client = NULL, *sasl = NULL;
+	char		**args, *data, *content;
+	size_t		 len, clen, max, n = 0;
+
+	max = t->conf->message_size_limit > 0 ?
+	    (size_t)t->conf->message_size_limit : (size_t)SCAN_FILE_MAX;
+	if ((data = read_message(path, max, &len)) == NULL)
+		return (tool_fail("%s: %s", path, strerror(errno)));
+	args = xcalloc(16, sizeof(*args));
+	if ((content = queue_file_content(data, len, &clen, &args, &n,
+	    &sender, &client, &sasl)) != NULL) {
+		free(data);
+		data = content;
+		len = clen;
+	} else
+		lf_lines(data, &len);
+	/* the envelope queue_file_content() found is not needed here */
+	n = 0;
+	args[n++] = t->conf->scanner_program;
+	args[n++] = "-l";
+	args[n++] = "holdscan";
+	args[n++] = "-c";
+	args[n++] = (char *)t->config_path;
+	args[n++] = "-d";
+	args[n++] = "3";
+	args[n++] = "-u";
+	args[n++] = t->conf->worker_user;
+	args[n++] = "learn";
+	args[n++] = (char *)class;
+	args[n++] = (char *)what;
+	args[n] = NULL;
+	return (run_scanner(t, args, data, len));
 }

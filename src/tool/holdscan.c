@@ -57,12 +57,16 @@ static const struct command commands[] = {
 	    "[--rcpt ADDR]... FILE.eml",
 	    "run the configured scanners and policy on a message file; "
 	    "changes nothing", cmd_scan, false, false },
+	{ "learn", NULL, "spam|ham ID|FILE",
+	    "teach the scanners that learn (spamd) what a quarantined message "
+	    "or a file is", cmd_learn, false, false },
 	{ "quarantine", "list", "[--since T] [--until T] [--recipient R] "
 	    "[--sender S] [--reason X] [--state S] [--json] [--all-hosts]",
 	    "quarantined messages, oldest first", cmd_q_list, true, true },
 	{ "quarantine", "show", "[--body] [--json] ID",
 	    "envelope, headers and reason of one message", cmd_q_show, true, true },
-	{ "quarantine", "release", "ID... [--to ADDR...] [--again] [--wait DURATION]",
+	{ "quarantine", "release", "ID... [--to ADDR...] [--again] [--wait DURATION] "
+	    "[--learn-ham]",
 	    "send to incoming, unscanned, exactly once (--to: other "
 	    "recipients)", cmd_q_release, true, false },
 	{ "quarantine", "delete", "ID... [--wait DURATION]", "remove messages from the quarantine",

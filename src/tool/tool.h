@@ -103,6 +103,15 @@ long	 tool_daemon_pid(const struct tool *t);
 int	 cmd_status(struct tool *, int, char **);
 int	 cmd_check_config(struct tool *, int, char **);
 int	 cmd_scan(struct tool *, int, char **);
+int	 cmd_learn(struct tool *, int, char **);
+/*
+ * cmd_learn_file() teaches the scanners that learn that the message in
+ * path (a message or a queue file), named what, is class ("spam" or
+ * "ham"): holdscan learn's work, also done by quarantine release
+ * --learn-ham. Its output is the scanner program's; returns its status.
+ */
+int	 cmd_learn_file(struct tool *t, const char *class, const char *what,
+	    const char *path);
 int	 cmd_q_list(struct tool *, int, char **);
 int	 cmd_q_show(struct tool *, int, char **);
 int	 cmd_q_release(struct tool *, int, char **);

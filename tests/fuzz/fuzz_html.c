@@ -11,7 +11,9 @@
  *	or blocked (blocked with a reason), or put anything but printable
  *	ASCII in its header line and reason; and what html_disarm() gives
  *	back, parsed again, must hold no element it removes, no on*
- *	attribute and no URL that runs code.
+ *	attribute and no URL that runs code, and must be ASCII. It is
+ *	then disarmed read as UTF-8 (a charset from Content-Type) and made
+ *	text (html_text()), which must give a NUL-terminated answer.
  *
  *	Any broken invariant aborts, so libFuzzer reports it as a crash.
  */
@@ -107,11 +109,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > FUZZ_BUDGET)
 		size = FUZZ_BUDGET;
-	if (html_disarm((const char *)data, size, &out, &outlen, &removed,
+	if (html_disarm((const char *)data, size, NULL, &out, &outlen, &removed,
 	    &why) == 0) {
 		if (out[outlen] != '\0')
 			fz_fail("disarm length", out);
 		fz_check_disarmed(out, outlen);
+		for (size_t i = 0; i < outlen; i++)
+			if ((unsigned char)out[i] > 127)
+				fz_fail("disarmed output not ASCII", out);
+		free(out);
+	}
+	if (html_disarm((const char *)data, size, "utf-8", &out, &outlen,
+	    &removed, &why) == 0) {
+		fz_check_disarmed(out, outlen);
+		free(out);
+	}
+	if (html_text((const char *)data, size, NULL, &out, &outlen,
+	    &why) == 0) {
+		if (out[outlen] != '\0' || strlen(out) > outlen)
+			fz_fail("text length", out);
 		free(out);
 	}
 	return (0);

@@ -26,7 +26,10 @@
 # not sa-compile.pre, whose compiled rules may be stale) and a local.cf
 # that turns off Bayes, auto-learning, network tests and DNS; -L (local
 # tests only), -x (no per-user configuration), its own home directory
-# (-H), listening on loopback for loopback only. As root it runs as
+# (-H), listening on loopback for loopback only. With SD_LEARN=1 set
+# before sd_start, Bayes is on (its database NAME_SPAMD_DIR/home/bayes*)
+# and spamd takes TELL (--allow-tell), so that it learns what it is told
+# and nothing by itself. As root it runs as
 # nobody (-u). It stays in the foreground, so $! is its pid; its log is
 # NAME_SPAMD_LOG.
 
@@ -88,6 +91,13 @@ _sd_config() {
 	skip_rbl_checks 1
 	dns_available no
 	EOF
+	if [ -n "${SD_LEARN:-}" ]; then
+		# learns what it is told (TELL), nothing by itself
+		cat >>"$1/site/local.cf" <<-EOF
+		use_bayes 1
+		bayes_path $1/home/bayes
+		EOF
+	fi
 	chmod -R a+rX "$1"
 	if [ "$(id -u)" -eq 0 ]; then
 		chown nobody "$1/home"
@@ -110,7 +120,8 @@ sd_start() {
 		_sds_port=${_sds_want:-$(_sd_port)}
 		_sds_log="$_sds_dir/spamd.$_sds_port.log"
 		# shellcheck disable=SC2086
-		spamd -L -x $_sds_user -H "$_sds_dir/home" \
+		spamd -L -x $_sds_user ${SD_LEARN:+--allow-tell} \
+		    -H "$_sds_dir/home" \
 		    -C /usr/share/spamassassin \
 		    --siteconfigpath="$_sds_dir/site" \
 		    --listen="127.0.0.1:$_sds_port" --allowed-ips=127.0.0.1 \

@@ -18,6 +18,7 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/policy.h"
 
 static const struct hs_plugin_option fake_options[] = {
 	{ "database_directory", HS_OPT_PATH, "/var/lib/clamav", "sigs" },
@@ -501,6 +502,82 @@ test_tag_settings(void **state)
 	free(e);
 }
 
+/* Issue 17 items 4 and 6: html_disarm, per-verdict tags, copies. */
+static void
+test_action_settings(void **state)
+{
+	struct hs_config *conf = NULL;
+	struct policy	 pol;
+	char		*errors = NULL, *e;
+
+	(void)state;
+	assert_int_equal(config_load_string("", "t.conf", NULL, NULL, &conf,
+	    &errors), 0);
+	assert_string_equal(conf->html_disarm, "");
+	assert_string_equal(conf->html_disarm_mode, "disarm");
+	assert_string_equal(conf->copy_to[VERDICT_CLEAN], "");
+	assert_string_equal(conf->subject_tags[VERDICT_SPAM], "");
+	policy_from_config(&pol, conf);
+	assert_int_equal(pol.html_disarm, 0);
+	assert_false(pol.html_text);
+	assert_string_equal(policy_subject_tag(&pol, VERDICT_SPAM,
+	    ACTION_TAG), "[SPAM]");
+	assert_null(policy_subject_tag(&pol, VERDICT_SPAM, ACTION_DELIVER));
+	policy_clear(&pol);
+	config_free(&conf);
+
+	assert_int_equal(config_load_string(
+	    "policy {\n"
+	    "    spam = deliver\n"
+	    "    html_disarm = \"clean, high_spam\"\n"
+	    "    html_disarm_mode = text\n"
+	    "    subject_tag_spam = \"[SPAM $score]\"\n"
+	    "    copy_clean = \"a@example.org, b@example.org\"\n"
+	    "}\n", "t.conf", NULL, NULL, &conf, &errors), 0);
+	policy_from_config(&pol, conf);
+	assert_int_equal(pol.html_disarm, (1U << VERDICT_CLEAN) |
+	    (1U << VERDICT_HIGH_SPAM));
+	assert_true(pol.html_text);
+	assert_string_equal(policy_subject_tag(&pol, VERDICT_SPAM,
+	    ACTION_DELIVER), "[SPAM $score]");
+	assert_string_equal(policy_subject_tag(&pol, VERDICT_SPAM,
+	    ACTION_TAG), "[SPAM $score]");
+	assert_null(policy_subject_tag(&pol, VERDICT_SPAM, ACTION_QUARANTINE));
+	assert_null(policy_subject_tag(&pol, VERDICT_CLEAN, ACTION_DELIVER));
+	assert_string_equal(conf->copy_to[VERDICT_CLEAN],
+	    "a@example.org, b@example.org");
+	policy_clear(&pol);
+	config_free(&conf);
+
+	e = load_errors("policy {\n"
+	    "    html_disarm = \"clean, purple\"\n"
+	    "    html_disarm_mode = strip\n"
+	    "    copy_spam = \"<a@example.org>\"\n"
+	    "    copy_blocked = \"a@b@c\"\n"
+	    "    copy_infected = \"@example.org\"\n"
+	    "    subject_tag_blocked = \"$what\"\n"
+	    "    copy_clean = \"1@x 2@x 3@x 4@x 5@x 6@x 7@x 8@x 9@x 10@x 11@x\"\n"
+	    "}\n"
+	    "domain \"example.org\" {\n"
+	    "    copy_clean = a@example.org\n"
+	    "}\n");
+	assert_non_null(e);
+	assert_non_null(strstr(e, "t.conf:2: html_disarm = \"clean, purple\": "
+	    "unknown verdict \"purple\""));
+	assert_non_null(strstr(e, "t.conf:3: html_disarm_mode = \"strip\": use "
+	    "disarm or text"));
+	assert_non_null(strstr(e, "t.conf:4: copy_spam = \"<a@example.org>\": "
+	    "\"<a@example.org>\" is not a mail address"));
+	assert_non_null(strstr(e, "t.conf:5: copy_blocked"));
+	assert_non_null(strstr(e, "t.conf:6: copy_infected"));
+	assert_non_null(strstr(e, "t.conf:7: subject_tag_blocked = \"$what\": "
+	    "unknown variable"));
+	assert_non_null(strstr(e, "t.conf:8: copy_clean = \"1@x 2@x 3@x 4@x "
+	    "5@x 6@x 7@x 8@x 9@x 10@x 11@x\": more than 10 addresses"));
+	assert_non_null(strstr(e, "t.conf:11:"));
+	free(e);
+}
+
 static void
 test_deliver_cleaned_only_for_parts(void **state)
 {
@@ -662,6 +739,7 @@ main(void)
 		cmocka_unit_test(test_load_anyway_gives_what_is_right),
 		cmocka_unit_test(test_policy_and_domain_sections),
 		cmocka_unit_test(test_tag_settings),
+		cmocka_unit_test(test_action_settings),
 		cmocka_unit_test(test_deliver_cleaned_only_for_parts),
 		cmocka_unit_test(test_example_config_documents_every_parameter),
 		cmocka_unit_test(test_print_only_set_shows_what_changed),

@@ -595,7 +595,7 @@ test_disarm_removes_active_content(void **state)
 	size_t		 len = 0, removed = 0;
 
 	(void)state;
-	assert_int_equal(html_disarm(in, strlen(in), &out, &len, &removed,
+	assert_int_equal(html_disarm(in, strlen(in), NULL, &out, &len, &removed,
 	    &why), 0);
 	assert_int_equal(strlen(out), len);
 	assert_null(strcasestr(out, "script"));
@@ -620,16 +620,16 @@ test_disarm_removes_active_content(void **state)
 	free(out);
 
 	/* nothing to remove: the same text; hostile input: an answer */
-	assert_int_equal(html_disarm("<p>plain</p>", 12, &out, &len, &removed,
+	assert_int_equal(html_disarm("<p>plain</p>", 12, NULL, &out, &len, &removed,
 	    &why), 0);
 	assert_int_equal(removed, 0);
 	assert_contains(out, "<p>plain</p>");
 	free(out);
-	assert_int_equal(html_disarm("<scr<script>ipt>x</script", 25, &out,
+	assert_int_equal(html_disarm("<scr<script>ipt>x</script", 25, NULL, &out,
 	    &len, &removed, &why), 0);
 	assert_null(strstr(out, "<script"));
 	free(out);
-	assert_int_equal(html_disarm("", 0, &out, &len, &removed, &why), 0);
+	assert_int_equal(html_disarm("", 0, NULL, &out, &len, &removed, &why), 0);
 	free(out);
 
 	/*
@@ -638,17 +638,147 @@ test_disarm_removes_active_content(void **state)
 	 * script for a browser (found by fuzz_html).
 	 */
 	in = "<style>p{}<\a/style><script>alert(1)</script>";
-	assert_int_equal(html_disarm(in, strlen(in), &out, &len, &removed,
+	assert_int_equal(html_disarm(in, strlen(in), NULL, &out, &len, &removed,
 	    &why), 0);
 	assert_null(strstr(out, "<script"));
 	assert_null(strstr(out, "</style>"));
 	free(out);
 	in = "<style>p { color: red }</style><p>x</p>";
-	assert_int_equal(html_disarm(in, strlen(in), &out, &len, &removed,
+	assert_int_equal(html_disarm(in, strlen(in), NULL, &out, &len, &removed,
 	    &why), 0);
 	assert_contains(out, "<style>p { color: red }</style>");
 	assert_int_equal(removed, 0);
 	free(out);
+}
+
+/* rewrite_part on one part: its return, out filled. */
+static int
+rewrite(void *ctx, const char *ctype, const char *charset, const char *data,
+    int how, struct hs_rewrite_out *out)
+{
+	struct hs_rewrite_in in = { ctype, charset,
+	    (const unsigned char *)data, strlen(data), how };
+	struct hs_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.queue_id = "TEST";
+	memset(out, 0, sizeof(*out));
+	return (hs_plugin.rewrite_part(ctx, &m, &in, out));
+}
+
+/* The rewrite_part hook: disarm, text, charsets, bounds. */
+static void
+test_rewrite_part_disarms_and_converts(void **state)
+{
+	struct fake_host fh;
+	struct hs_rewrite_out out;
+	void		*ctx;
+	size_t		 i;
+	char		*big;
+
+	(void)state;
+	ctx = start(&fh, "max_html_size=4k", NULL);
+	assert_true(HS_PLUGIN_HAS(&hs_plugin, rewrite_part));
+
+	/* UTF-8 text by the part's charset, written in ASCII references;
+	 * the <meta> that said otherwise goes */
+	assert_int_equal(rewrite(ctx, "text/html", "utf-8",
+	    "<html><head><meta charset=\"iso-8859-1\"></head><body>"
+	    "<p onclick=\"x()\">Gr\xc3\xbc\xc3\x9f\x65 \xe2\x82\xac</p>"
+	    "<script>alert(1)</script></body></html>",
+	    HS_REWRITE_DISARM, &out), 1);
+	assert_string_equal(out.content_type, "text/html");
+	assert_string_equal(out.charset, "us-ascii");
+	assert_int_equal(out.removed, 2);
+	assert_int_equal(strlen(out.data), out.len);
+	for (i = 0; i < out.len; i++)
+		assert_true((unsigned char)out.data[i] < 128);
+	assert_contains(out.data, "<p>Gr&uuml;&szlig;e &euro;</p>");
+	assert_null(strstr(out.data, "meta"));
+	assert_null(strstr(out.data, "script"));
+	free(out.data);
+
+	/* ISO-8859-1 by the part's charset */
+	assert_int_equal(rewrite(ctx, "text/html", "iso-8859-1",
+	    "<p>caf\xe9</p><iframe src=x></iframe>", HS_REWRITE_DISARM,
+	    &out), 1);
+	assert_contains(out.data, "<p>caf&eacute;</p>");
+	free(out.data);
+
+	/* nothing to disarm, or not HTML: the part stays */
+	assert_int_equal(rewrite(ctx, "text/html", NULL,
+	    "<p><a href=\"https://ok.example/\">ok</a></p>",
+	    HS_REWRITE_DISARM, &out), 0);
+	assert_null(out.data);
+	assert_int_equal(rewrite(ctx, "text/plain", NULL, "<script>",
+	    HS_REWRITE_DISARM, &out), 0);
+	assert_int_equal(rewrite(ctx, "text/html", NULL, "<p>x</p>", 77,
+	    &out), 0);
+
+	/* text: what a reader sees, in UTF-8, links' addresses shown */
+	assert_int_equal(rewrite(ctx, "text/html", "utf-8",
+	    "<html><head><title>T</title><style>p{}</style></head><body>"
+	    "<h1>News</h1><p>Hello   <b>w\xc3\xb6rld</b></p>"
+	    "<script>alert(1)</script><ul><li>one</li><li>two</li></ul>"
+	    "<p>See <a href=\"http://evil.example/\">bank.example</a>.</p>"
+	    "</body></html>", HS_REWRITE_TEXT, &out), 1);
+	assert_string_equal(out.content_type, "text/plain");
+	assert_string_equal(out.charset, "utf-8");
+	assert_string_equal(out.data, "News\n\nHello w\xc3\xb6rld\n"
+	    "* one\n* two\n\nSee bank.example <http://evil.example/>.\n");
+	free(out.data);
+
+	/* larger than max_html_size: not parsed, cannot */
+	big = malloc(8192);
+	assert_non_null(big);
+	memset(big, 'a', 8191);
+	big[8191] = '\0';
+	assert_int_equal(rewrite(ctx, "text/html", NULL, big,
+	    HS_REWRITE_DISARM, &out), -1);
+	assert_contains(out.reason, "larger than max_html_size");
+	assert_null(out.data);
+	free(big);
+	hs_plugin.fini(ctx);
+}
+
+/*
+ * The worst HTML rewrite_part takes: max_html_size (2 MiB) of nested
+ * <div>s around a script and an onclick: disarmed (and made text) in
+ * bounded time, nothing active left; the serialiser does not recurse.
+ */
+static void
+test_rewrite_part_worst_nesting_is_bounded(void **state)
+{
+	struct fake_host fh;
+	struct hs_rewrite_out out;
+	struct timespec	 t0;
+	void		*ctx = start(&fh, NULL);
+	const char	*tail = "<p onclick=x()>end</p><script>alert(1)</script>";
+	size_t		 size = 2 * 1024 * 1024 - 100, i;
+	char		*html = malloc(size + 64);
+
+	(void)state;
+	assert_non_null(html);
+	for (i = 0; i + 5 <= size; i += 5)
+		memcpy(html + i, "<div>", 5);
+	strcpy(html + i, tail);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(rewrite(ctx, "text/html", NULL, html,
+	    HS_REWRITE_DISARM, &out), 1);
+	assert_true(test_seconds_since(&t0) < 60.0);
+	assert_int_equal(out.removed, 2);
+	assert_null(strstr(out.data, "<script"));
+	assert_null(strstr(out.data, "onclick"));
+	assert_non_null(strstr(out.data, "<p>end</p>"));
+	free(out.data);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(rewrite(ctx, "text/html", NULL, html,
+	    HS_REWRITE_TEXT, &out), 1);
+	assert_true(test_seconds_since(&t0) < 60.0);
+	assert_string_equal(out.data, "end\n");
+	free(out.data);
+	free(html);
+	hs_plugin.fini(ctx);
 }
 
 int
@@ -670,6 +800,8 @@ main(void)
 		cmocka_unit_test(test_scan_walks_the_html_parts),
 		cmocka_unit_test(test_options_and_info),
 		cmocka_unit_test(test_disarm_removes_active_content),
+		cmocka_unit_test(test_rewrite_part_disarms_and_converts),
+		cmocka_unit_test(test_rewrite_part_worst_nesting_is_bounded),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

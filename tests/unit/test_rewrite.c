@@ -758,6 +758,243 @@ test_hostile_names_stay_in_their_line(void **state)
 	free(out);
 }
 
+/* --- HTML disarming ---------------------------------------------------------- */
+
+/*
+ * A fake rewrite_part: parts holding "<script" become what fake_html
+ * says; "FAIL" cannot; "BADTYPE" answers a type the host refuses. It
+ * records the charset it was given.
+ */
+static const char *fake_html = "<p>safe = kept</p>";
+static char fake_charset[32];
+
+static int
+fake_rewriter(void *arg, const struct hs_rewrite_in *in,
+    struct hs_rewrite_out *out)
+{
+	(void)arg;
+	assert_string_equal(in->content_type, "text/html");
+	assert_int_equal(in->how, HS_REWRITE_DISARM);
+	(void)snprintf(fake_charset, sizeof(fake_charset), "%s",
+	    in->charset != NULL ? in->charset : "(none)");
+	if (memmem(in->data, in->len, "FAIL", 4) != NULL) {
+		(void)snprintf(out->reason, sizeof(out->reason), "too\nlarge");
+		return (-1);
+	}
+	if (memmem(in->data, in->len, "<script", 7) == NULL)
+		return (0);
+	out->data = strdup(fake_html);
+	out->len = strlen(fake_html);
+	(void)snprintf(out->content_type, sizeof(out->content_type), "%s",
+	    memmem(in->data, in->len, "BADTYPE", 7) != NULL ?
+	    "text/html\nX-Evil: 1" : "text/html");
+	(void)snprintf(out->charset, sizeof(out->charset), "us-ascii");
+	out->removed = 2;
+	return (1);
+}
+
+static enum rewrite_clean_result
+disarm(const char *text, char **out_r, char **summary_r, char *why,
+    size_t size)
+{
+	struct rewrite_recs out;
+	struct buf	 summary = BUF_INIT;
+	struct msg	 m;
+	enum rewrite_clean_result r;
+
+	msg_init(&m, text);
+	r = rewrite_html(m.recs, m.n, text, strlen(text), &lim,
+	    HS_REWRITE_DISARM, fake_rewriter, NULL, LIMIT, &out, &summary,
+	    why, size);
+	*out_r = r == REWRITE_CLEANED ? recs_text(out.recs, out.n) : NULL;
+	if (summary_r != NULL) {
+		buf_putc(&summary, '\0');
+		*summary_r = buf_steal(&summary, NULL);
+	}
+	buf_free(&summary);
+	rewrite_recs_free(&out);
+	free(m.recs);
+	return (r);
+}
+
+/* The decoded content of leaf i, as a NUL-terminated string. */
+struct leaf_get {
+	size_t		 want;
+	char		*data;
+	char		 type[64];
+};
+
+static int
+get_leaf(void *arg, const struct mime_part *p)
+{
+	struct leaf_get	*g = arg;
+
+	if (p->index == g->want) {
+		g->data = strndup((const char *)p->data, p->len);
+		(void)snprintf(g->type, sizeof(g->type), "%s; %s",
+		    p->content_type, p->charset ? p->charset : "-");
+	}
+	return (0);
+}
+
+static const char alt_head[] =
+    "From: a@example.org\n"
+    "Subject: news\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/alternative; boundary=\"alt\"\n"
+    "\n"
+    "--alt\n"
+    "Content-Type: text/plain; charset=utf-8\n"
+    "\n"
+    "Hello, see the HTML.\n"
+    "--alt\n";
+static const char alt_tail[] =
+    "\n--alt--\n";
+
+static void
+test_disarm_replaces_html_part(void **state)
+{
+	struct buf	 in = BUF_INIT, want = BUF_INIT;
+	struct leaf_get	 g = { 1, NULL, "" };
+	char		*out, *summary, why[256];
+
+	(void)state;
+	buf_printf(&in, "%s%s%s", alt_head,
+	    "Content-Type: text/html;\n"
+	    "\tcharset=\"utf-8\"\n"
+	    "Content-Transfer-Encoding: quoted-printable\n"
+	    "Content-ID: <p1@example.org>\n"
+	    "\n"
+	    "<p onclick=3D\"x()\">Hi</p><script>alert(1)</script>", alt_tail);
+	buf_printf(&want, "%s%s%s", alt_head,
+	    "Content-ID: <p1@example.org>\n"
+	    "Content-Type: text/html; charset=us-ascii\n"
+	    "Content-Transfer-Encoding: quoted-printable\n"
+	    "\n"
+	    "<p>safe =3D kept</p>", alt_tail);
+	assert_int_equal(disarm(in.data, &out, &summary, why, sizeof(why)),
+	    REWRITE_CLEANED);
+	assert_string_equal(out, want.data);
+	assert_string_equal(fake_charset, "utf-8");
+	assert_string_equal(summary, "1 HTML part disarmed (2 elements "
+	    "or attributes removed)");
+	/* what a reader of the result gets */
+	assert_int_equal(mime_walk(out, strlen(out), &lim, get_leaf, &g, why,
+	    sizeof(why)), 0);
+	/* the last line end is the boundary's */
+	assert_string_equal(g.data, "<p>safe = kept</p>");
+	assert_string_equal(g.type, "text/html; us-ascii");
+	free(g.data);
+	free(out);
+	free(summary);
+
+	/* nothing to disarm, or no HTML: unchanged */
+	assert_int_equal(disarm(single_head, &out, NULL, why, sizeof(why)),
+	    REWRITE_UNCHANGED);
+	buf_reset(&in);
+	buf_printf(&in, "%s%s%s", alt_head,
+	    "Content-Type: text/html\n\n<p>fine</p>", alt_tail);
+	assert_int_equal(disarm(in.data, &out, NULL, why, sizeof(why)),
+	    REWRITE_UNCHANGED);
+	buf_free(&in);
+	buf_free(&want);
+}
+
+static void
+test_disarm_single_part_body(void **state)
+{
+	struct leaf_get	 g = { 0, NULL, "" };
+	char		*out, why[256];
+	const char	*long_line;
+	const char	*text =
+	    "From: a@example.org\n"
+	    "Content-Type: text/html; charset=iso-8859-1\n"
+	    "Subject: hi\n"
+	    "Content-Transfer-Encoding: base64\n"
+	    "\n"
+	    "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pjxw\n"
+	    "PmNhZuk8L3A+\n";
+
+	(void)state;
+	assert_int_equal(disarm(text, &out, NULL, why, sizeof(why)),
+	    REWRITE_CLEANED);
+	assert_string_equal(fake_charset, "iso-8859-1");
+	assert_string_equal(out,
+	    "From: a@example.org\n"
+	    "Subject: hi\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: text/html; charset=us-ascii\n"
+	    "Content-Transfer-Encoding: quoted-printable\n"
+	    "\n"
+	    "<p>safe =3D kept</p>\n");
+	free(out);
+
+	/* long lines and '=' come out encoded and decode to the same */
+	long_line = "<p>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaa==</p>\n<p>\tb  </p>";
+	fake_html = long_line;
+	assert_int_equal(disarm(text, &out, NULL, why, sizeof(why)),
+	    REWRITE_CLEANED);
+	fake_html = "<p>safe = kept</p>";
+	assert_int_equal(mime_walk(out, strlen(out), &lim, get_leaf, &g, why,
+	    sizeof(why)), 0);
+	assert_non_null(g.data);
+	assert_int_equal(strncmp(g.data, long_line, strlen(long_line)), 0);
+	free(g.data);
+	free(out);
+}
+
+static void
+test_disarm_cannot(void **state)
+{
+	struct buf	 in = BUF_INIT;
+	char		*out, *big, why[256];
+
+	(void)state;
+	/* the plugin cannot: its reason, made one line */
+	buf_printf(&in, "%s%s%s", alt_head,
+	    "Content-Type: text/html\n\n<script>FAIL", alt_tail);
+	assert_int_equal(disarm(in.data, &out, NULL, why, sizeof(why)),
+	    REWRITE_CANNOT);
+	assert_string_equal(why, "HTML part 2: too large");
+	assert_null(out);
+
+	/* a type the host does not write */
+	buf_reset(&in);
+	buf_printf(&in, "%s%s%s", alt_head,
+	    "Content-Type: text/html\n\n<script>BADTYPE", alt_tail);
+	assert_int_equal(disarm(in.data, &out, NULL, why, sizeof(why)),
+	    REWRITE_CANNOT);
+	assert_non_null(strstr(why, "not text/html or text/plain"));
+
+	/* inside an attached message */
+	buf_reset(&in);
+	buf_printf(&in, "%s%s%s", alt_head,
+	    "Content-Type: message/rfc822\n\n"
+	    "From: b@example.org\nContent-Type: text/html\n\n"
+	    "<script>x</script>\n", alt_tail);
+	assert_int_equal(disarm(in.data, &out, NULL, why, sizeof(why)),
+	    REWRITE_CANNOT);
+	assert_non_null(strstr(why, "inside an attached message"));
+
+	/* a rewrite that would make the message grow beyond the bound */
+	big = malloc(REWRITE_MAX_GROWTH + 2);
+	assert_non_null(big);
+	memset(big, '=', REWRITE_MAX_GROWTH / 2);	/* "=3D": 3 bytes each */
+	big[REWRITE_MAX_GROWTH / 2] = '\0';
+	fake_html = big;
+	buf_reset(&in);
+	buf_printf(&in, "%s%s%s", alt_head,
+	    "Content-Type: text/html\n\n<script>x</script>", alt_tail);
+	assert_int_equal(disarm(in.data, &out, NULL, why, sizeof(why)),
+	    REWRITE_CANNOT);
+	assert_non_null(strstr(why, "would be too large"));
+	fake_html = "<p>safe = kept</p>";
+	free(big);
+	buf_free(&in);
+}
+
 int
 main(void)
 {
@@ -781,6 +1018,9 @@ main(void)
 		cmocka_unit_test(test_hostile_huge_header_block),
 		cmocka_unit_test(test_hostile_broken_base64),
 		cmocka_unit_test(test_hostile_names_stay_in_their_line),
+		cmocka_unit_test(test_disarm_replaces_html_part),
+		cmocka_unit_test(test_disarm_single_part_body),
+		cmocka_unit_test(test_disarm_cannot),
 	};
 
 	mime_init();

@@ -828,6 +828,48 @@ test_broken_spamds(void **state)
 	free(big);
 }
 
+/* TELL's answers (learn): exact copies, so ASan sees any overread. */
+static enum sd_parse
+tell(const char *s, bool eof, struct sd_reply *r)
+{
+	enum sd_parse	 p;
+	size_t		 n = strlen(s);
+	char		*copy = malloc(n ? n : 1);
+
+	assert_non_null(copy);
+	memcpy(copy, s, n);
+	p = sd_parse_tell(copy, n, eof, r);
+	free(copy);
+	return (p);
+}
+
+static void
+test_parse_tell_answers(void **state)
+{
+	struct sd_reply	 r;
+
+	(void)state;
+	assert_int_equal(tell("SPAMD/1.1 0 EX_OK\r\nDidSet: local\r\n\r\n\r\n",
+	    true, &r), SD_DONE);
+	assert_string_equal(r.symbols, "local");
+	assert_int_equal(tell("SPAMD/1.1 0 EX_OK\r\nDidSet: local\r\n\r\n",
+	    false, &r), SD_INCOMPLETE);
+	/* known already: no DidSet */
+	assert_int_equal(tell("SPAMD/1.1 0 EX_OK\r\n\r\n", true, &r), SD_DONE);
+	assert_string_equal(r.symbols, "");
+	assert_int_equal(tell("SPAMD/1.1 0 EX_OK\r\nDidSet: lo", false, &r),
+	    SD_INCOMPLETE);
+	/* spamd's refusal (no --allow-tell), and garbage */
+	assert_int_equal(tell("SPAMD/1.0 69 Bad header line: TELL commands "
+	    "have not been enabled.\r\n", true, &r), SD_BAD);
+	assert_non_null(strstr(r.error, "spamd error 69: Bad header line"));
+	assert_int_equal(tell("HTTP/1.0 200 OK\r\n\r\n", true, &r), SD_BAD);
+	assert_int_equal(tell("SPAMD/1.1 0 EX_OK\r\n\r\nmore\r\n", true, &r),
+	    SD_BAD);
+	assert_non_null(strstr(r.error, "data after the answer"));
+	assert_int_equal(tell("", true, &r), SD_BAD);
+}
+
 int
 main(void)
 {
@@ -844,6 +886,7 @@ main(void)
 		cmocka_unit_test(test_on_error_clean_and_failed),
 		cmocka_unit_test(test_timeout_holds),
 		cmocka_unit_test(test_broken_spamds),
+		cmocka_unit_test(test_parse_tell_answers),
 	};
 
 	(void)signal(SIGPIPE, SIG_IGN);

@@ -376,8 +376,49 @@
     }
   }
 
+
+  // --- a digest's one-click link (no login: the link is the credential) ---------
+  // GET /d/TOKEN sends the browser here; nothing happens until the button
+  // is pressed (mail scanners fetch links), and a link works once.
+  async function showDigest(token) {
+    clear(main);
+    const box = el('section', { class: 'digest', id: 'digest' }, el('h1', {}, 'Quarantined message'));
+    const out = el('p', { id: 'digest-outcome' });
+    main.appendChild(box);
+    let info;
+    try {
+      info = await api('GET', '/api/digest/' + encodeURIComponent(token));
+    } catch (e) {
+      box.appendChild(el('p', { class: 'error-text', id: 'digest-error' }, 'This link does not work: ' + e.message + '.'));
+      return;
+    }
+    const verb = info.action === 'release' ? 'Release' : 'Delete';
+    box.appendChild(kv([['Message', info.id], ['For', info.recipient], ['Link valid until', when(info.expires)]]));
+    const btn = el('button', { class: 'primary', type: 'button', id: 'digest-act' },
+      verb + (info.action === 'release' ? ' it to ' + info.recipient : ' it'));
+    btn.addEventListener('click', async () => {
+      btn.disabled = true;
+      try {
+        const r = await api('POST', '/api/digest/' + encodeURIComponent(token), {});
+        if (info.action === 'release') {
+          out.textContent = r.outcome === 'done' ? 'Released as ' + r.new_id + '.' :
+            'Already released' + (r.new_id ? ' (as ' + r.new_id + ')' : '') + '.';
+        } else {
+          out.textContent = r.outcome === 'done' ? 'Deleted.' : 'Already deleted.';
+        }
+      } catch (e) {
+        out.textContent = 'Not done: ' + e.message + '.';
+        out.className = 'error-text';
+      }
+    });
+    box.appendChild(btn);
+    box.appendChild(out);
+  }
+
   // --- routing ------------------------------------------------------------------------
   function route() {
+    const d = (location.hash || '').match(/^#\/digest\/([A-Za-z0-9_-]+)$/);
+    if (d) { showDigest(d[1]); return; }
     if (!me) return;
     const h = location.hash || '#/quarantine';
     for (const a of document.querySelectorAll('#nav a')) a.className = h.startsWith(a.getAttribute('href')) ? 'active' : '';
@@ -396,5 +437,6 @@
     location.hash = '#/login';
     showLogin('Logged out.');
   });
-  api('GET', '/api/me').then((j) => { me = j; loggedIn(); }).catch(() => { if (!me) showLogin(''); });
+  if (/^#\/digest\//.test(location.hash || '')) route();
+  else api('GET', '/api/me').then((j) => { me = j; loggedIn(); }).catch(() => { if (!me) showLogin(''); });
 })();

@@ -436,5 +436,8 @@ const struct route api_routes[] = {
 	{ "GET", "/api/log", true, h_log },
 	{ "GET", "/api/trace/*", true, h_trace },
 	{ "GET", "/api/stats", true, h_stats },
+	{ "GET", "/d/*", false, digestroute_page },
+	{ "GET", "/api/digest/*", false, digestroute_look },
+	{ "POST", "/api/digest/*", false, digestroute_use },
 	{ NULL, NULL, false, NULL },
 };

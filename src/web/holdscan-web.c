@@ -37,11 +37,14 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <sodium.h>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "web/accounts.h"
+#include "web/digestkey.h"
+#include "web/digestused.h"
 #include "web/http.h"
 #include "web/session.h"
 #include "web/web.h"
@@ -202,6 +205,20 @@ main(int argc, char **argv)
 		w.tls = true;
 	}
 	lfd = listen_on(conf->web_listen);
+	/* Digest links: the key is read as root (0600 or 0640 root's). */
+	if (conf->digest_url[0] != '\0') {
+		char	*error = NULL;
+
+		if (digestkey_load(conf->digest_key_file, w.digest_key,
+		    &error) < 0) {
+			hs_warnx("web: digest links do not work: %s (fix with: "
+			    "holdscan digest --init-key)", error);
+			free(error);
+		} else {
+			w.digest_used = digestused_new(conf->digest_used_file);
+			w.digest_on = true;
+		}
+	}
 	become_web_user(conf->web_user);
 	w.sessions = sessions_new(conf->web_session_lifetime / 1000);
 	web_accounts_refresh(&w);
@@ -246,6 +263,8 @@ main(int argc, char **argv)
 	hs_info("stopped");
 	sessions_free(&w.sessions);
 	accounts_free(&w.accounts);
+	digestused_free(&w.digest_used);
+	sodium_memzero(w.digest_key, sizeof(w.digest_key));
 	(void)close(w.docroot_fd);
 	free(cert);
 	free(key);

@@ -22,6 +22,7 @@ struct account;
 struct hs_config;
 struct session;
 struct sessions;
+struct digestused;
 
 /* Largest request body taken (a login, a bulk action). */
 #define WEB_BODY_MAX	(64 * 1024)
@@ -36,6 +37,10 @@ struct web {
 	int		 docroot_fd;
 	bool		 tls;
 	char		 control_socket[108];	/* config_control_socket() */
+	/* digest links (digestroute.c): on with digest_url and a key */
+	bool		 digest_on;
+	unsigned char	 digest_key[32];	/* DIGESTLINK_KEY_SIZE */
+	struct digestused *digest_used;
 };
 
 /* One request. Strings are borrowed for the request's life. */
@@ -86,6 +91,14 @@ void	 web_accounts_refresh(struct web *w);
 int	 webapi_act(struct web *w, const char *who,
 	    const struct access_scope *scope, const char *qid,
 	    const char *action, json_t *to, json_t **reply_r);
+
+/*
+ * A digest's one-click link (digestroute.c): GET /d/TOKEN redirects to
+ * the page, GET /api/digest/TOKEN says what it is for, POST acts once.
+ */
+void	 digestroute_page(struct call *c);
+void	 digestroute_look(struct call *c);
+void	 digestroute_use(struct call *c);
 
 /* Set an error answer. */
 void	 call_error(struct call *c, int status, const char *msg);

@@ -57,7 +57,8 @@ static const struct command commands[] = {
 	    "run the configured scanners and policy on a message file; "
 	    "changes nothing", cmd_scan, false, false },
 	{ "quarantine", "list", "[--since T] [--until T] [--recipient R] "
-	    "[--sender S] [--reason X] [--state S] [--json] [--all-hosts]",
+	    "[--sender S] [--reason X] [--state S] [--json] [--all-hosts "
+	    "[--verdict V]]",
 	    "quarantined messages, oldest first", cmd_q_list, true, true },
 	{ "quarantine", "show", "[--body] [--json] ID",
 	    "envelope, headers and reason of one message", cmd_q_show, true, true },

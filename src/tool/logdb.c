@@ -72,7 +72,7 @@ static const char select_quarantined[] =
     " ORDER BY e.n DESC LIMIT 1), 'held') AS state"
     " FROM message_log m WHERE quarantine_id <> '' AND" RECORD_FILTERS
     ") s WHERE ($7::text IS NULL OR state = $7::text)"
-    " ORDER BY time DESC, seq DESC, host";
+    " ORDER BY 3 DESC, 2 DESC, 1";
 static const char select_events[] =
     "SELECT extract(epoch FROM time)::bigint, kind, new_id, detail"
     " FROM message_events WHERE host = $1 AND seq = $2::bigint ORDER BY n";

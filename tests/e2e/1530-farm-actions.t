@@ -326,7 +326,7 @@ check_eq '--sender' "$(ids --sender BLOCKER@example.com)" \
 verdict7=$(pg_sql P "SELECT verdict FROM message_log
     WHERE quarantine_id = '$Q7'")
 check_eq '--verdict (its verdict, in capitals), --since 1h' \
-    "$(ids --verdict "$(echo "$verdict7" | tr a-z A-Z)" --since 1h \
+    "$(ids --verdict "$(echo "$verdict7" | tr '[:lower:]' '[:upper:]')" --since 1h \
     --sender other-sender@example.com)" "$Q7"
 check_eq '--until a day ago: none' "$(ids --until 1d)" ''
 check_eq '--verdict clean: none' "$(ids --verdict clean)" ''

@@ -162,7 +162,7 @@ while [ $(($(date +%s) - down_at)) -lt $((OUTAGE - 5)) ]; do
 	wait_sink B $((b_before + sent)) 30 || late=$((late + 1))
 	[ "$rounds" = 1 ] && "$HOLDSCAN" -c "$CONF_A" log --limit 3 \
 	    >"$HS_TMP/local.txt" 2>"$HS_TMP/local.err" &&
-	    echo "$(wc -l <"$HS_TMP/local.txt")" >"$HS_TMP/local.n"
+	    wc -l <"$HS_TMP/local.txt" >"$HS_TMP/local.n"
 	left=$((5 - ($(date +%s) - t0)))
 	[ "$left" -gt 0 ] && sleep "$left"
 done

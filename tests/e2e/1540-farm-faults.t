@@ -35,7 +35,7 @@ pg_available || skip_all "postgresql-15 is not installed (make deps)"
 [ -f "$HS_BUILD/tests/fault/libfaultshim.so" ] ||
     skip_all "fault shim not built"
 
-plan 29
+plan 30
 
 TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
 MAIL="$HS_TMP/mail"
@@ -46,7 +46,7 @@ from email.message import EmailMessage
 m = EmailMessage()
 m["From"] = "blocker@example.com"
 m["To"] = "rcpt@example.net"
-m["Subject"] = "the invoice you asked for"
+m["Subject"] = 'the "invoice" \\ you {asked}, for'  # quotes, a backslash
 m.set_content("see the attachment\n")
 m.add_attachment(b"MZ not really a program " * 20, maintype="application",
                  subtype="octet-stream", filename="invoice.exe")
@@ -172,6 +172,9 @@ print(d["state"], d["releases"], d["new_id"])'
 }
 
 Q1=$(quarantine_on_b)
+check_eq 'a subject with quotes, a backslash, braces and a comma arrives as it is' \
+    "$(pg_sql P "SELECT subject FROM message_log WHERE quarantine_id = '$Q1'")" \
+    'the "invoice" \ you {asked}, for'
 before=$(sink_count B)
 kill -STOP "$B_HS_PID"
 "$HOLDSCAN" -c "$CONF_A" quarantine release "$Q1" --wait 60s \

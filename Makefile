@@ -4,6 +4,7 @@
 #   make check      install missing packages, build, run every test
 #   make demo       run a private Postfix + holdscand and show what happens
 #   make bench      throughput / latency / memory figures (results in build/bench/)
+#   make bench-log  the message log's and a farm's figures alone (issue 15)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
 #   make torture    kill -9 every kind of holdscan process while mail flows,
 #                   during recovery and in a restart storm (tests/torture/;
@@ -178,7 +179,7 @@ REPLAY_BINS	 = $(FUZZ_SRCS:%.c=$(O)/%-replay)
 PROG_BINS	 = $(O)/holdscand $(O)/holdscan $(O)/holdscan-scanner
 
 .PHONY: all progs check check-build check-unit check-e2e check-replay \
-	demo bench fuzz torture soak soak-long install clean deps lint FORCE
+	demo bench bench-log fuzz torture soak soak-long install clean deps lint FORCE
 
 all: progs
 
@@ -356,6 +357,12 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory progs
 	$(Q)HS_BUILD=$(CURDIR)/$(O) sh tests/bench/run.sh
+
+# The message log's and the farm's figures alone (issue 15): also part of
+# make bench.
+bench-log: deps
+	$(Q)$(MAKE) --no-print-directory progs
+	$(Q)HS_BUILD=$(CURDIR)/$(O) sh tests/bench/log.sh
 
 TORTURE_ENV	 = KILLS=$(KILLS) TORTURE_RATE=$(TORTURE_RATE) \
 		   RECOVERY_KILLS=$(RECOVERY_KILLS) RECOVERY_HOLD=$(RECOVERY_HOLD) \

@@ -12,7 +12,7 @@ python3 "$here/bench.py" "$HS_BUILD" "$results"
 if [ -f "$here/quarantine-list.sh" ]; then
 	sh "$here/quarantine-list.sh" | tee "$results/quarantine-list.txt"
 fi
-if [ -f "$here/msglog-write.sh" ]; then
-	sh "$here/msglog-write.sh" | tee "$results/msglog-write.txt"
+if [ -f "$here/log.sh" ]; then
+	sh "$here/log.sh"
 fi
 echo "results: $results/results.txt"

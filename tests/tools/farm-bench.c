@@ -4,9 +4,12 @@
  *	rate of holdscand's shipper, and the time of holdscan log's and
  *	trace's queries
  * SYNOPSIS
+ *	farm-bench init CONNINFO
  *	farm-bench ship [-n count] DIR CONNINFO
  *	farm-bench query CONNINFO RCPT SENDER SINCE UNTIL ID
  * DESCRIPTION
+ *	init creates the schema (pgdb_schema_apply(), as holdscan db init).
+ *
  *	ship opens a state environment of its own in the empty directory
  *	DIR, writes count (default 100000) synthetic records with an
  *	outbox, 200 to a transaction, as holdscand's batch commit does,
@@ -51,7 +54,8 @@ die(const char *what, const char *why)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: farm-bench ship [-n count] DIR CONNINFO\n"
+	fprintf(stderr, "usage: farm-bench init CONNINFO\n"
+	    "       farm-bench ship [-n count] DIR CONNINFO\n"
 	    "       farm-bench query CONNINFO RCPT SENDER SINCE UNTIL ID\n");
 	exit(2);
 }
@@ -222,11 +226,29 @@ query(int argc, char **argv)
 	return (0);
 }
 
+static int
+init(int argc, char **argv)
+{
+	PGconn		*c = NULL;
+	char		*error = NULL;
+	int		 from;
+
+	if (argc != 2)
+		usage();
+	if (pgdb_connect(argv[1], "farm-bench", -1, &c, &error) < 0 ||
+	    pgdb_schema_apply(&c, &from, &error) < 0)
+		die("database", error);
+	PQfinish(c);
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
 	if (argc < 2)
 		usage();
+	if (strcmp(argv[1], "init") == 0)
+		return (init(argc - 1, argv + 1));
 	if (strcmp(argv[1], "ship") == 0)
 		return (ship(argc - 1, argv + 1));
 	if (strcmp(argv[1], "query") == 0)

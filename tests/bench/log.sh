@@ -14,8 +14,8 @@
 #  3. PostgreSQL (a private cluster, tests/lib/pg.sh): the shipping rate
 #     of holdscand's shipper (tests/tools/farm-bench ship,
 #     BENCH_SHIP_RECORDS, default 100,000), then the same queries as 1
-#     over 1,000,000 rows (made by SQL with the same values) and their
-#     plans.
+#     over BENCH_LOG_RECORDS rows (made by SQL with the same values; e2e
+#     1530 checks that each uses its index).
 #
 # BENCH_LOG_PARTS (default "embedded,ratio,pg") picks the parts. Results
 # in build/bench/log.txt.

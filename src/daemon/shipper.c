@@ -8,8 +8,14 @@
  *	record and its events as they are now from its own handles, and
  *	stores them in one PostgreSQL transaction:
  *
- *	  INSERT INTO message_log ... ON CONFLICT (host, seq) DO UPDATE
  *	  INSERT INTO message_events ... ON CONFLICT (host, seq, n) DO NOTHING
+ *	  INSERT INTO message_log ... SELECT ... FROM unnest($1::text[], ...)
+ *	      ON CONFLICT (host, seq) DO UPDATE
+ *
+ *	the records in one statement, each column an array of the batch's
+ *	values (one round trip a batch, not one a record: e2e 1520 and the
+ *	bench's shipping rate); an event is one statement, and so is a record
+ *	that cannot be a row of the arrays (a newline in an address).
  *
  *	(a record that is gone, retracted by a recovery, is deleted), then
  *	removes the entries it shipped. A crash between the commit and the
@@ -84,6 +90,30 @@ static const char insert_record[] =
     " $5::bigint, $6, $7, $8, $9::text[], $10::bigint, $11, $12, $13, $14,"
     " $15, $16, $17, $18::bigint, $19::bigint,"
     " coalesce(string_to_array(nullif($20, ''), ' '), '{}'))"
+    " ON CONFLICT (host, seq) DO UPDATE SET new_id = EXCLUDED.new_id,"
+    " quarantine_id = EXCLUDED.quarantine_id,"
+    " release_ids = EXCLUDED.release_ids, shipped = now()";
+/*
+ * Many records in one statement: each column an array, unnest()ed into
+ * rows (the recipients of a row joined by newlines, its release ids by
+ * spaces). One round trip for a batch instead of one a record.
+ */
+static const char insert_records[] =
+    "INSERT INTO message_log (host, seq, time, orig_id, orig_inode, new_id,"
+    " quarantine_id, sender, recipients, size, subject, client_address,"
+    " sasl_username, verdict, action, reason, plugins, hold_ms, scan_ms,"
+    " release_ids) SELECT u.host, u.seq, to_timestamp(u.t), u.orig_id,"
+    " u.ino, u.new_id, u.qid, u.sender, string_to_array(u.rcpts, E'\\n'),"
+    " u.size, u.subject, u.client, u.sasl, u.verdict, u.action, u.reason,"
+    " u.plugins, u.hold, u.scan,"
+    " coalesce(string_to_array(nullif(u.rel, ''), ' '), '{}')"
+    " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[],"
+    " $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[],"
+    " $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[],"
+    " $15::text[], $16::text[], $17::text[], $18::bigint[], $19::bigint[],"
+    " $20::text[]) AS u(host, seq, t, orig_id, ino, new_id, qid, sender,"
+    " rcpts, size, subject, client, sasl, verdict, action, reason, plugins,"
+    " hold, scan, rel)"
     " ON CONFLICT (host, seq) DO UPDATE SET new_id = EXCLUDED.new_id,"
     " quarantine_id = EXCLUDED.quarantine_id,"
     " release_ids = EXCLUDED.release_ids, shipped = now()";
@@ -201,6 +231,113 @@ params_free(struct params *pp)
 		buf_free(&pp->b[i]);
 }
 
+/* The columns of insert_records: one array literal each, being built. */
+struct columns {
+	struct buf	 b[20];
+	struct buf	 tmp;
+	size_t		 rows;
+};
+
+/* One element of column i: "s" (valid UTF-8, " and \ escaped). */
+static void
+col_text(struct columns *cs, int i, const char *s)
+{
+	struct buf	*b = &cs->b[i];
+	size_t		 j;
+
+	cs->tmp.len = 0;
+	put_utf8(&cs->tmp, s);
+	buf_putc(b, b->len == 0 ? '{' : ',');
+	buf_putc(b, '"');
+	for (j = 0; j < cs->tmp.len; j++) {
+		if (cs->tmp.data[j] == '"' || cs->tmp.data[j] == '\\')
+			buf_putc(b, '\\');
+		buf_putc(b, cs->tmp.data[j]);
+	}
+	buf_putc(b, '"');
+}
+
+static void
+col_u64(struct columns *cs, int i, uint64_t v)
+{
+	struct buf	*b = &cs->b[i];
+
+	buf_putc(b, b->len == 0 ? '{' : ',');
+	buf_printf(b, "%" PRIu64, v);
+}
+
+/* A record's row, or false when it cannot be one (a newline in an address). */
+static bool
+columns_add(struct columns *cs, const struct msglog_rec *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nrcpts; i++)
+		if (strchr(r->rcpts[i], '\n') != NULL)
+			return (false);
+	col_text(cs, 0, r->host);
+	col_u64(cs, 1, r->seq);
+	col_u64(cs, 2, (uint64_t)r->time);
+	col_text(cs, 3, r->orig_id);
+	col_u64(cs, 4, r->orig_ino);
+	col_text(cs, 5, r->new_id);
+	col_text(cs, 6, r->quarantine_id);
+	col_text(cs, 7, r->sender);
+	cs->tmp.len = 0;
+	for (i = 0; i < r->nrcpts; i++) {
+		if (i)
+			buf_putc(&cs->tmp, '\n');
+		buf_printf(&cs->tmp, "%s", r->rcpts[i]);
+	}
+	buf_putc(&cs->tmp, '\0');
+	{
+		char	*joined = xstrdup(cs->tmp.data);
+
+		col_text(cs, 8, joined);
+		free(joined);
+	}
+	col_u64(cs, 9, r->size);
+	col_text(cs, 10, r->subject);
+	col_text(cs, 11, r->client);
+	col_text(cs, 12, r->sasl_user);
+	col_text(cs, 13, r->verdict);
+	col_text(cs, 14, r->action);
+	col_text(cs, 15, r->reason);
+	col_text(cs, 16, r->plugins);
+	col_u64(cs, 17, (uint64_t)(r->queue_ms > 0 ? r->queue_ms : 0));
+	col_u64(cs, 18, (uint64_t)(r->scan_ms > 0 ? r->scan_ms : 0));
+	col_text(cs, 19, r->later_ids);
+	cs->rows++;
+	return (true);
+}
+
+/* The columns as the parameters of insert_records, in pp. */
+static void
+columns_params(struct columns *cs, struct params *pp)
+{
+	int	 i;
+
+	pp->n = 0;
+	for (i = 0; i < 20; i++) {
+		buf_putc(&cs->b[i], '}');
+		buf_putc(&cs->b[i], '\0');
+		/* Already valid UTF-8 and escaped: taken as it is. */
+		pp->b[i].len = 0;
+		buf_append(&pp->b[i], cs->b[i].data, cs->b[i].len);
+		pp->n++;
+	}
+}
+
+static void
+columns_free(struct columns *cs)
+{
+	size_t	 i;
+
+	for (i = 0; i < 20; i++)
+		buf_free(&cs->b[i]);
+	buf_free(&cs->tmp);
+}
+
 /* Run one statement: SHIP_OK, SHIP_LOST or SHIP_REFUSED (*error_r). */
 static enum shipped
 exec(struct shipper *s, const char *sql, struct params *pp, char **error_r)
@@ -243,9 +380,14 @@ ship_event(void *arg, const struct msglog_event *e)
 	return (es->rc != SHIP_OK);
 }
 
-/* One record (or its removal) and its events, in the open transaction. */
+/*
+ * One record (or its removal) and its events, in the open transaction;
+ * the record itself goes into cs, for the batch's one statement, when it
+ * can.
+ */
 static enum shipped
-ship_one(struct shipper *s, uint64_t seq, struct params *pp, char **error_r)
+ship_one(struct shipper *s, uint64_t seq, struct params *pp,
+    struct columns *cs, char **error_r)
 {
 	struct msglog_rec r;
 	struct evship	 es;
@@ -263,6 +405,8 @@ ship_one(struct shipper *s, uint64_t seq, struct params *pp, char **error_r)
 			return (rc);
 		return (exec(s, delete_record, pp, error_r));
 	}
+	if (columns_add(cs, &r))
+		goto events;
 	param(pp, r.host);
 	param_u64(pp, r.seq);
 	param_u64(pp, (uint64_t)r.time);
@@ -287,6 +431,7 @@ ship_one(struct shipper *s, uint64_t seq, struct params *pp, char **error_r)
 		msglog_rec_clear(&r);
 		return (rc);
 	}
+events:
 	memset(&es, 0, sizeof(es));
 	es.s = s;
 	es.host = r.host;
@@ -307,15 +452,22 @@ ship(struct shipper *s, const struct outbox_entry *v, size_t n,
     char **error_r)
 {
 	struct params	 pp;
+	struct columns	 cs;
 	enum shipped	 rc;
 	char		*error = NULL;
 	size_t		 i;
 
 	memset(&pp, 0, sizeof(pp));
+	memset(&cs, 0, sizeof(cs));
 	if ((rc = exec(s, "BEGIN", NULL, error_r)) != SHIP_OK)
 		return (rc);
 	for (i = 0; i < n && rc == SHIP_OK; i++)
-		rc = ship_one(s, v[i].seq, &pp, error_r);
+		rc = ship_one(s, v[i].seq, &pp, &cs, error_r);
+	if (rc == SHIP_OK && cs.rows > 0) {
+		columns_params(&cs, &pp);
+		rc = exec(s, insert_records, &pp, error_r);
+	}
+	columns_free(&cs);
 	params_free(&pp);
 	if (rc == SHIP_OK)
 		rc = exec(s, "COMMIT", NULL, error_r);

@@ -102,7 +102,28 @@ static const char *const v2[] = {
 	NULL
 };
 
-static const char *const *const migrations[PGDB_SCHEMA_VERSION] = { v1, v2 };
+/*
+ * Version 3: the queries of holdscan log, trace and quarantine list
+ * --all-hosts on indexes (issue 15): a recipient case-insensitively
+ * through a GIN index on the lowered recipients (holdscan_lower(), which
+ * replaces version 1's index on the recipients as they are), and a
+ * release's queue id through a GIN index on release_ids.
+ */
+static const char *const v3[] = {
+	"CREATE OR REPLACE FUNCTION holdscan_lower(text[]) RETURNS text[] "
+	"LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+	"AS 'SELECT ARRAY(SELECT lower(r) FROM unnest($1) r)'",
+	"DROP INDEX IF EXISTS message_log_recipients",
+	"CREATE INDEX IF NOT EXISTS message_log_recipients_lower ON message_log "
+	"USING gin (holdscan_lower(recipients))",
+	"CREATE INDEX IF NOT EXISTS message_log_release_ids ON message_log "
+	"USING gin (release_ids)",
+	NULL
+};
+
+static const char *const *const migrations[PGDB_SCHEMA_VERSION] = {
+	v1, v2, v3
+};
 
 static long
 now_ms(void)

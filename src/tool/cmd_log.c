@@ -172,22 +172,16 @@ farm_db(struct tool *t)
 {
 	PGconn	*c = NULL;
 	char	*error = NULL;
-	int	 version = 0;
 
-	if (pgdb_connect(t->conf->database, "holdscan", -1, &c, &error) < 0 ||
-	    pgdb_schema_version(&c, &version, &error) < 0) {
+	if (t->conf->database == NULL || t->conf->database[0] == '\0')
+		return (NULL);
+	if (logdb_connect(t->conf->database, &c, &error) < 0) {
 		hs_warnx("database: %s; showing the log of this host only",
 		    error);
 		free(error);
-	} else if (version != PGDB_SCHEMA_VERSION) {
-		hs_warnx("database: the schema is version %d, not %d; showing "
-		    "the log of this host only", version, PGDB_SCHEMA_VERSION);
-	} else {
-		return (c);
+		return (NULL);
 	}
-	if (c != NULL)
-		PQfinish(c);
-	return (NULL);
+	return (c);
 }
 
 int
@@ -222,8 +216,7 @@ cmd_log(struct tool *t, int argc, char **argv)
 	q.until = f.until;
 	q.rcpt = f.rcpt;
 	q.sender = f.sender;
-	if (t->conf->database != NULL && t->conf->database[0] != '\0')
-		l.db = farm_db(t);
+	l.db = farm_db(t);
 	if (l.db != NULL) {
 		tool_list_begin(t);
 		if (logdb_query(&l.db, &q, log_one, &l, &error) < 0) {
@@ -261,6 +254,8 @@ story(const struct tool *t, char *s)
 struct tracer {
 	struct tool	*t;
 	size_t		 n;
+	PGconn		*db;		/* a farm's database: other hosts */
+	bool		 remote;	/* the records come from db */
 };
 
 static int
@@ -311,14 +306,19 @@ trace_one(void *arg, const struct msglog_rec *r)
 	if (t->json) {
 		struct logger	 l = { t, 0, false, NULL };
 
+		if (tr->remote)
+			l.db = tr->db;
 		(void)printf("%s", tr->n++ ? ",\n" : "");
 		json_record(&l, r);
+		if (tr->remote)
+			tr->db = l.db;
 		return (0);
 	}
 	if (tr->n++)
 		(void)printf("\n");
-	story(t, xasprintf("%s: message log record %" PRIu64 " of %s",
-	    r->orig_id, r->seq, r->host));
+	story(t, xasprintf("%s: message log record %" PRIu64 " of %s%s",
+	    r->orig_id, r->seq, r->host, tr->remote ? " (from the farm's "
+	    "database: the message is on that host)" : ""));
 	story(t, xasprintf("  from=<%s> size=%" PRIu64 "%s%s%s%s", r->sender,
 	    r->size, r->client[0] ? " client=" : "", r->client,
 	    r->sasl_user[0] ? " sasl_username=" : "", r->sasl_user));
@@ -343,7 +343,9 @@ trace_one(void *arg, const struct msglog_rec *r)
 	    r->new_id[0] ? r->new_id : r->quarantine_id,
 	    r->new_id[0] ? " (in incoming)" : ""));
 	buf_free(&b);
-	if (msglog_events(t->msglog, r->seq, trace_event, tr, &error) < 0) {
+	if ((tr->remote ? logdb_events(&tr->db, r->host, r->seq, trace_event,
+	    tr, &error) : msglog_events(t->msglog, r->seq, trace_event, tr,
+	    &error)) < 0) {
 		hs_warnx("%s", error);
 		free(error);
 	}
@@ -382,10 +384,10 @@ set_aside(struct tool *t, const char *id)
 int
 cmd_trace(struct tool *t, int argc, char **argv)
 {
-	struct tracer	 tr = { t, 0 };
+	struct tracer	 tr = { t, 0, NULL, false };
 	const char	*id = NULL;
 	char		*error = NULL, *clean;
-	size_t		 n = 0;
+	size_t		 n = 0, m = 0;
 	int		 i, rc = 0;
 
 	for (i = 1; i < argc; i++) {
@@ -409,6 +411,22 @@ cmd_trace(struct tool *t, int argc, char **argv)
 	if (msglog_find(t->msglog, clean, trace_one, &tr, &n, &error) < 0) {
 		rc = tool_fail("%s", error);
 		free(error);
+	}
+	/*
+	 * On a farm, the other hosts' records from the database (this
+	 * host's are read here, where they are complete and current).
+	 */
+	if (rc == 0 && (tr.db = farm_db(t)) != NULL) {
+		tr.remote = true;
+		if (logdb_find(&tr.db, clean, t->ql->myhostname, trace_one,
+		    &tr, &m, &error) < 0) {
+			hs_warnx("database: %s; showing this host's records "
+			    "only", error);
+			free(error);
+		}
+		n += m;
+		if (tr.db != NULL)
+			PQfinish(tr.db);
 	}
 	if (t->json)
 		(void)printf("%s]\n", n ? "\n" : "");

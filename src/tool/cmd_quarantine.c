@@ -24,6 +24,7 @@
 #include "common/text.h"
 #include "common/xalloc.h"
 #include "state/pgdb.h"
+#include "tool/logdb.h"
 #include "tool/output.h"
 #include "tool/remote.h"
 #include "tool/tool.h"
@@ -121,75 +122,83 @@ list_one(void *arg, const struct quarantine_entry *e)
 /*
  * quarantine list --all-hosts: every host's quarantined messages from a
  * farm's message_log, their state from message_events (the newest of
- * released, deleted, expired; else held). 0, or 1.
+ * released, deleted, expired; else held), filtered in SQL (logdb.c).
  */
 static int
-list_all_hosts(struct tool *t)
+all_one(void *arg, const struct msglog_rec *r, const char *state)
 {
-	PGconn		*c = NULL;
-	PGresult	*res;
-	char		*error = NULL, when[32];
+	struct lister	*l = arg;
+	struct buf	 line = BUF_INIT;
+	char		 when[32];
 	struct tm	 tm;
-	time_t		 qt;
-	int		 i, n, version = 0;
+	size_t		 i;
+
+	if (l->t->json) {
+		(void)printf("%s{\"host\":", l->n++ ? ",\n" : "");
+		out_json_string(stdout, r->host);
+		(void)printf(",\"id\":");
+		out_json_string(stdout, r->quarantine_id);
+		(void)printf(",\"queue_id\":");
+		out_json_string(stdout, r->orig_id);
+		(void)printf(",\"quarantined\":%lld,\"state\":",
+		    (long long)r->time);
+		out_json_string(stdout, state);
+		(void)printf(",\"verdict\":");
+		out_json_string(stdout, r->verdict);
+		(void)printf(",\"reason\":");
+		out_json_string(stdout, r->reason);
+		(void)printf(",\"size\":%" PRIu64 ",\"sender\":", r->size);
+		out_json_string(stdout, r->sender);
+		(void)printf(",\"recipients\":[");
+		for (i = 0; i < r->nrcpts; i++) {
+			if (i)
+				(void)putchar(',');
+			out_json_string(stdout, r->rcpts[i]);
+		}
+		(void)printf("],\"subject\":");
+		out_json_string(stdout, r->subject);
+		(void)putchar('}');
+		return (0);
+	}
+	(void)localtime_r(&r->time, &tm);
+	(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	buf_printf(&line, "%s %s %s %s %s %s ", r->host, r->quarantine_id,
+	    when, state, r->verdict, r->sender[0] ? r->sender : "<>");
+	for (i = 0; i < r->nrcpts; i++)
+		buf_printf(&line, "%s%s", i ? "," : "", r->rcpts[i]);
+	out_line(l->t, line.data, line.len);
+	buf_free(&line);
+	l->n++;
+	return (0);
+}
+
+static int
+list_all_hosts(struct tool *t, const struct msglog_query *q,
+    const char *state)
+{
+	struct lister	 l = { t, 0 };
+	PGconn		*c = NULL;
+	char		*error = NULL;
+	size_t		 n;
+	int		 rc = 0;
 
 	if (t->conf->database == NULL || t->conf->database[0] == '\0')
 		return (tool_fail("--all-hosts needs a farm's database "
 		    "(database in holdscan.conf)"));
-	if (pgdb_connect(t->conf->database, "holdscan", -1, &c, &error) < 0 ||
-	    pgdb_schema_version(&c, &version, &error) < 0 ||
-	    (version != PGDB_SCHEMA_VERSION && (error = xasprintf("the schema "
-	    "is version %d, not %d", version, PGDB_SCHEMA_VERSION)) != NULL) ||
-	    pgdb_exec(&c, -1, PGDB_STATEMENT_MS,
-	    "SELECT m.host, m.quarantine_id, "
-	    "extract(epoch FROM m.time)::bigint, coalesce((SELECT e.kind "
-	    "FROM message_events e WHERE e.host = m.host AND e.seq = m.seq "
-	    "AND e.kind IN ('released', 'deleted', 'expired') "
-	    "ORDER BY e.n DESC LIMIT 1), 'held'), m.verdict, m.size, "
-	    "m.sender, array_to_string(m.recipients, ','), m.subject "
-	    "FROM message_log m WHERE m.quarantine_id <> '' "
-	    "ORDER BY m.time DESC, m.host", 0, NULL, &res, &error) < 0) {
-		if (c != NULL)
-			PQfinish(c);
-		i = tool_fail("database: %s", error);
+	if (logdb_connect(t->conf->database, &c, &error) < 0) {
+		rc = tool_fail("database: %s", error);
 		free(error);
-		return (i);
+		return (rc);
 	}
-	n = PQntuples(res);
 	tool_list_begin(t);
-	for (i = 0; i < n; i++) {
-		if (t->json) {
-			(void)printf("%s{\"host\":", i ? ",\n" : "");
-			out_json_string(stdout, PQgetvalue(res, i, 0));
-			(void)printf(",\"id\":");
-			out_json_string(stdout, PQgetvalue(res, i, 1));
-			(void)printf(",\"quarantined\":%s,\"state\":",
-			    PQgetvalue(res, i, 2));
-			out_json_string(stdout, PQgetvalue(res, i, 3));
-			(void)printf(",\"verdict\":");
-			out_json_string(stdout, PQgetvalue(res, i, 4));
-			(void)printf(",\"size\":%s,\"sender\":",
-			    PQgetvalue(res, i, 5));
-			out_json_string(stdout, PQgetvalue(res, i, 6));
-			(void)printf(",\"recipients\":");
-			out_json_string(stdout, PQgetvalue(res, i, 7));
-			(void)printf(",\"subject\":");
-			out_json_string(stdout, PQgetvalue(res, i, 8));
-			(void)putchar('}');
-			continue;
-		}
-		qt = (time_t)strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		(void)localtime_r(&qt, &tm);
-		(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-		(void)printf("%s %s %s %s %s %s %s\n", PQgetvalue(res, i, 0),
-		    PQgetvalue(res, i, 1), when, PQgetvalue(res, i, 3),
-		    PQgetvalue(res, i, 4), PQgetvalue(res, i, 6)[0] ?
-		    PQgetvalue(res, i, 6) : "<>", PQgetvalue(res, i, 7));
+	if (logdb_quarantined(&c, q, state, all_one, &l, &n, &error) < 0) {
+		rc = tool_fail("database: %s", error);
+		free(error);
 	}
-	tool_list_end(t, (size_t)n);
-	PQclear(res);
-	PQfinish(c);
-	return (0);
+	tool_list_end(t, l.n);
+	if (c != NULL)
+		PQfinish(c);
+	return (rc);
 }
 
 int
@@ -198,7 +207,7 @@ cmd_q_list(struct tool *t, int argc, char **argv)
 	struct quarantine_query qq;
 	struct tool_filters f = { 0, 0, NULL, NULL };
 	struct lister	 l = { t, 0 };
-	const char	*v;
+	const char	*v, *verdict = NULL;
 	char		*error = NULL;
 	bool		 all = false;
 	int		 i, rc = 0;
@@ -214,6 +223,8 @@ cmd_q_list(struct tool *t, int argc, char **argv)
 			continue;
 		if ((v = tool_opt_value(t, argc, argv, &i, "--reason")) != NULL)
 			qq.reason = v;
+		else if ((v = tool_opt_value(t, argc, argv, &i, "--verdict")) != NULL)
+			verdict = v;
 		else if ((v = tool_opt_value(t, argc, argv, &i, "--state")) != NULL) {
 			for (qq.state = 0; qq.state < 3; qq.state++)
 				if (strcmp(v, quarantine_state_name(qq.state)) == 0)
@@ -227,10 +238,23 @@ cmd_q_list(struct tool *t, int argc, char **argv)
 			tool_bad_arg(t, argv[i]);
 	}
 	if (all) {
-		if (argc > 2 + (t->json ? 1 : 0))
-			tool_bad_usage(t, "--all-hosts takes --json only");
-		return (list_all_hosts(t));
+		struct msglog_query mq;
+
+		if (qq.reason != NULL)
+			tool_bad_usage(t, "--all-hosts takes no --reason (use "
+			    "--verdict)");
+		memset(&mq, 0, sizeof(mq));
+		mq.since = f.since;
+		mq.until = f.until;
+		mq.rcpt = f.rcpt;
+		mq.sender = f.sender;
+		mq.verdict = verdict;
+		return (list_all_hosts(t, &mq, qq.state < 0 ? NULL :
+		    quarantine_state_name(qq.state)));
 	}
+	if (verdict != NULL)
+		tool_bad_usage(t, "--verdict goes with --all-hosts (here: "
+		    "--reason)");
 	qq.since = f.since;
 	qq.until = f.until;
 	qq.rcpt = f.rcpt;
@@ -268,6 +292,152 @@ show_text(const struct tool *t, const char *label, const char *value)
 	free(line);
 }
 
+/* What became of a quarantined record on another host (its events). */
+struct remote_show {
+	struct tool	*t;
+	PGconn		**c;
+	char		 state[16];
+	time_t		 state_time;
+	char		 new_id[64];
+	char		 detail[256];
+};
+
+static int
+remote_event(void *arg, const struct msglog_event *e)
+{
+	struct remote_show *rs = arg;
+
+	if (strcmp(e->kind, "released") != 0 && strcmp(e->kind, "deleted") != 0 &&
+	    strcmp(e->kind, "expired") != 0)
+		return (0);
+	(void)snprintf(rs->state, sizeof(rs->state), "%s", e->kind);
+	rs->state_time = e->time;
+	(void)snprintf(rs->new_id, sizeof(rs->new_id), "%s", e->new_id);
+	(void)snprintf(rs->detail, sizeof(rs->detail), "%s", e->detail);
+	return (0);
+}
+
+/* Prints the record of the quarantined message (the newest naming it). */
+static int
+remote_print(void *arg, const struct msglog_rec *r)
+{
+	struct remote_show *rs = arg;
+	struct tool	*t = rs->t;
+	PGconn		**c = rs->c;
+	char		 when[32], buf[1024], *error = NULL;
+	size_t		 i;
+
+	(void)snprintf(rs->state, sizeof(rs->state), "held");
+	if (logdb_events(c, r->host, r->seq, remote_event, rs, &error) < 0) {
+		hs_warnx("database: %s", error);
+		free(error);
+	}
+	if (t->json) {
+		(void)printf("{\"host\":");
+		out_json_string(stdout, r->host);
+		(void)printf(",\"id\":");
+		out_json_string(stdout, r->quarantine_id);
+		(void)printf(",\"queue_id\":");
+		out_json_string(stdout, r->orig_id);
+		(void)printf(",\"state\":\"%s\",\"quarantined\":%lld,"
+		    "\"size\":%" PRIu64 ",\"verdict\":", rs->state,
+		    (long long)r->time, r->size);
+		out_json_string(stdout, r->verdict);
+		(void)printf(",\"reason\":");
+		out_json_string(stdout, r->reason);
+		(void)printf(",\"sender\":");
+		out_json_string(stdout, r->sender);
+		(void)printf(",\"recipients\":[");
+		for (i = 0; i < r->nrcpts; i++) {
+			if (i)
+				(void)putchar(',');
+			out_json_string(stdout, r->rcpts[i]);
+		}
+		(void)printf("],\"subject\":");
+		out_json_string(stdout, r->subject);
+		(void)printf(",\"client_address\":");
+		out_json_string(stdout, r->client);
+		(void)printf(",\"plugins\":");
+		out_json_string(stdout, r->plugins);
+		(void)printf(",\"state_time\":%lld,\"new_id\":",
+		    (long long)rs->state_time);
+		out_json_string(stdout, rs->new_id);
+		(void)printf("}\n");
+		return (1);
+	}
+	show_text(t, "id:", r->quarantine_id);
+	(void)snprintf(buf, sizeof(buf), "%s (from the farm's database; the "
+	    "file, its headers and body are on that host)", r->host);
+	show_text(t, "host:", buf);
+	out_time(rs->state_time, when, sizeof(when));
+	if (strcmp(rs->state, "released") == 0)
+		(void)snprintf(buf, sizeof(buf), "released %s as %s%s%s", when,
+		    rs->new_id[0] ? rs->new_id : "?", rs->detail[0] ? " " : "",
+		    rs->detail);
+	else if (strcmp(rs->state, "held") != 0)
+		(void)snprintf(buf, sizeof(buf), "%s %s", rs->state, when);
+	else
+		(void)snprintf(buf, sizeof(buf), "held");
+	show_text(t, "state:", buf);
+	show_text(t, "queue id:", r->orig_id);
+	out_time(r->time, when, sizeof(when));
+	show_text(t, "quarantined:", when);
+	(void)snprintf(buf, sizeof(buf), "%" PRIu64 " bytes (queue file)",
+	    r->size);
+	show_text(t, "size:", buf);
+	show_text(t, "verdict:", r->verdict);
+	show_text(t, "reason:", r->reason);
+	if (r->plugins[0] != '\0')
+		show_text(t, "plugins:", r->plugins);
+	show_text(t, "subject:", r->subject);
+	(void)snprintf(buf, sizeof(buf), "<%s>", r->sender);
+	show_text(t, "sender:", buf);
+	for (i = 0; i < r->nrcpts; i++) {
+		(void)snprintf(buf, sizeof(buf), "<%s>", r->rcpts[i]);
+		show_text(t, "recipient:", buf);
+	}
+	if (r->client[0] != '\0')
+		show_text(t, "client:", r->client);
+	return (1);
+}
+
+/*
+ * quarantine show of an id the local quarantine does not know: on a
+ * farm, another host's quarantined message, from the database. The exit
+ * status, or -1 when no other host has it (or the database cannot say:
+ * a warning).
+ */
+static int
+show_remote(struct tool *t, const char *id)
+{
+	struct remote_show rs;
+	PGconn		*c = NULL;
+	char		*error = NULL;
+	size_t		 n = 0;
+
+	if (t->conf->database == NULL || t->conf->database[0] == '\0')
+		return (-1);
+	if (logdb_connect(t->conf->database, &c, &error) < 0) {
+		hs_warnx("database: %s; cannot look for %s on the other hosts",
+		    error, id);
+		free(error);
+		return (-1);
+	}
+	memset(&rs, 0, sizeof(rs));
+	rs.t = t;
+	rs.c = &c;
+	if (logdb_quarantine_record(&c, id, t->ql->myhostname, remote_print,
+	    &rs, &n, &error) < 0) {
+		hs_warnx("database: %s; cannot look for %s on the other hosts",
+		    error, id);
+		free(error);
+		n = 0;
+	}
+	if (c != NULL)
+		PQfinish(c);
+	return (n > 0 ? 0 : -1);
+}
+
 int
 cmd_q_show(struct tool *t, int argc, char **argv)
 {
@@ -296,6 +466,10 @@ cmd_q_show(struct tool *t, int argc, char **argv)
 		tool_bad_usage(t, "which message? (an ID from quarantine list)");
 	tool_open_state(t);
 	qrc = quarantine_get(t->q, NULL, id, false, &e, &error);
+	if (qrc == QUARANTINE_NOTFOUND && (rc = show_remote(t, id)) >= 0) {
+		tool_close_state(t);
+		return (rc);
+	}
 	if (qrc != QUARANTINE_OK) {
 		rc = qrc == QUARANTINE_NOTFOUND ? tool_fail("%s: no such message in "
 		    "the quarantine", id) : tool_fail("%s", error);

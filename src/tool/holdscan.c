@@ -61,7 +61,8 @@ static const struct command commands[] = {
 	    "teach the scanners that learn (spamd) what a quarantined message "
 	    "or a file is", cmd_learn, false, false },
 	{ "quarantine", "list", "[--since T] [--until T] [--recipient R] "
-	    "[--sender S] [--reason X] [--state S] [--json] [--all-hosts]",
+	    "[--sender S] [--reason X] [--state S] [--json] [--all-hosts "
+	    "[--verdict V]]",
 	    "quarantined messages, oldest first", cmd_q_list, true, true },
 	{ "quarantine", "show", "[--body] [--json] ID",
 	    "envelope, headers and reason of one message", cmd_q_show, true, true },

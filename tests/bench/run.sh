@@ -70,8 +70,8 @@ fi
 if [ -f "$here/quarantine-list.sh" ]; then
 	sh "$here/quarantine-list.sh" | tee "$results/quarantine-list.txt"
 fi
-if [ -f "$here/msglog-write.sh" ]; then
-	sh "$here/msglog-write.sh" | tee "$results/msglog-write.txt"
+if [ -f "$here/log.sh" ]; then
+	sh "$here/log.sh"
 fi
 # The web console's queries at scale: optional (several minutes and ~1 GB).
 if [ "${BENCH_WEB:-}" = yes ] && [ -f "$here/web.sh" ]; then

@@ -432,7 +432,7 @@ bad 2 'holdscan: quarantine list: unknown option "--frobnicate"' \
     quarantine list --frobnicate
 check_eq 'a usage error shows that command'"'"'s usage, not all of them' \
     "$(sed 1d "$HS_TMP/bad.err")" \
-    'usage: holdscan [-c config_file] quarantine list [--since T] [--until T] [--recipient R] [--sender S] [--reason X] [--state S] [--json] [--all-hosts]'
+    'usage: holdscan [-c config_file] quarantine list [--since T] [--until T] [--recipient R] [--sender S] [--reason X] [--state S] [--json] [--all-hosts [--verdict V]]'
 bad 2 'holdscan: quarantine list: --recipient needs a value' \
     quarantine list --recipient
 bad 2 'holdscan: quarantine delete: unknown option "--force"' \

@@ -2,9 +2,11 @@
 # 1530-farm-actions.t - actions across hosts on a farm's PostgreSQL
 # (issue 15, item 4).
 #
-#  1. Schema version 2 (the requests table): holdscan db upgrade brings a
-#     version-1 database up (one transaction), again does nothing; request
-#     rows must name release or delete.
+#  1. Schema version 3: holdscan db upgrade brings a version-2 database
+#     (the previous version, with a row in it) up, in one transaction:
+#     the index on the lowered recipients is there and finds the row;
+#     again it does nothing; a version-1 database (no requests table)
+#     comes up too. Request rows must name release or delete.
 #  2. B's holdscand down: holdscan quarantine release on A of a message
 #     quarantined on B writes a request row for B (with --to's
 #     recipients and who asked), waits --wait, says the request is
@@ -26,6 +28,16 @@
 #  6. holdscan quarantine list --all-hosts on A lists B's quarantined
 #     messages from the database, each with its state (from the events
 #     B shipped): released, deleted.
+#  7. Its filters (--state, --recipient any case, --sender, --verdict,
+#     --since, --until) select in SQL; quarantine show on A of B's
+#     message: its host and what B shipped (text and JSON: state
+#     released with the new id); trace on A of B's quarantine id and of
+#     its release's queue id: B's record and its release; an id no host
+#     has: exit 1.
+#  8. The plans (50,000 more rows, analyzed; auto_explain in the
+#     private cluster): log --recipient, --sender, --since/--until,
+#     trace and quarantine list --all-hosts --recipient each use their
+#     index, and no query reads the table whole.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -35,7 +47,7 @@ pg_available || skip_all "postgresql-15 is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/attachments.so" ] ||
     bail_out "no $HS_BUILD/plugins/attachments.so"
 
-plan 42
+plan 70
 
 TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
 MAIL="$HS_TMP/mail"
@@ -71,26 +83,61 @@ for h in A B; do
 	END
 done
 
-# --- 1. the upgrade from version 1 ---------------------------------------------
-# Version 1 is version 2 without the requests table: made by hand as an
-# older holdscan left it.
+# --- 1. the upgrade from versions 2 and 1 ---------------------------------------
+# Version 2 is version 3 with version 1's index on the recipients as they
+# are instead of holdscan_lower() and the index on release_ids: made by
+# hand as the previous holdscan left it.
+to_version2() {
+	pg_sql P "DROP INDEX message_log_recipients_lower;
+	    DROP INDEX message_log_release_ids;
+	    DROP FUNCTION holdscan_lower(text[]);
+	    CREATE INDEX message_log_recipients ON message_log
+	    USING gin (recipients);
+	    UPDATE holdscan_schema SET version = 2"
+}
 "$HOLDSCAN" -c "$CONF_A" db init >"$HS_TMP/init" 2>&1
-pg_sql P "DROP TABLE requests; UPDATE holdscan_schema SET version = 1"
-check_eq 'a version-1 database' "$(pg_sql P \
-    "SELECT version, to_regclass('requests') IS NULL FROM holdscan_schema")" \
-    '1|t'
-"$HOLDSCAN" -c "$CONF_A" db status >"$HS_TMP/status1" 2>&1
-check 'db status: version 1 is old' grep -q \
-    '^schema version: 1 (old: run holdscan db upgrade)$' "$HS_TMP/status1"
+to_version2
+pg_sql P "INSERT INTO message_log (host, seq, time, orig_id, recipients)
+    VALUES ('old.example', 1, now(), 'OLDID', ARRAY['Old@Example.NET'])"
+check_eq 'a version-2 database' "$(pg_sql P \
+    "SELECT version, to_regprocedure('holdscan_lower(text[])') IS NULL,
+    to_regclass('message_log_recipients') IS NOT NULL FROM holdscan_schema")" \
+    '2|t|t'
+"$HOLDSCAN" -c "$CONF_A" db status >"$HS_TMP/status2" 2>&1
+check 'db status: version 2 is old' grep -q \
+    '^schema version: 2 (old: run holdscan db upgrade)$' "$HS_TMP/status2"
+"$HOLDSCAN" -c "$CONF_A" log >"$HS_TMP/log2" 2>&1
+check 'holdscan log on a version-2 database: one warning, the local log' \
+    grep -q '^holdscan\[[0-9]*\]: warning: database: the schema is version 2, not 3 (run holdscan db upgrade); showing the log of this host only$' \
+    "$HS_TMP/log2"
 "$HOLDSCAN" -c "$CONF_A" db upgrade >"$HS_TMP/up" 2>&1
-check_eq 'db upgrade: 1 -> 2' "$(cat "$HS_TMP/up")" \
-    'schema version 2: upgraded from version 1'
-check_eq 'the requests table is there, the version is 2' "$(pg_sql P \
-    "SELECT version, to_regclass('requests') IS NOT NULL FROM holdscan_schema")" \
-    '2|t'
+check_eq 'db upgrade: 2 -> 3' "$(cat "$HS_TMP/up")" \
+    'schema version 3: upgraded from version 2'
+check_eq 'version 3: the new indexes, not the old one, the row kept' \
+    "$(pg_sql P "SELECT version, to_regclass('message_log_recipients_lower')
+    IS NOT NULL, to_regclass('message_log_release_ids') IS NOT NULL,
+    to_regclass('message_log_recipients') IS NULL,
+    (SELECT count(*) FROM message_log) FROM holdscan_schema")" '3|t|t|t|1'
+"$HOLDSCAN" -c "$CONF_A" log --recipient old@example.net --json \
+    >"$HS_TMP/log3" 2>&1
+check_eq 'holdscan log --recipient finds the old row, any case' \
+    "$("$HS_PYTHON" -c 'import json, sys
+print(" ".join(r["host"] + ":" + r["queue_id"] for r in json.load(open(sys.argv[1]))))' \
+    "$HS_TMP/log3" 2>&1)" 'old.example:OLDID'
 "$HOLDSCAN" -c "$CONF_A" db upgrade >"$HS_TMP/up2" 2>&1
 check_eq 'db upgrade again: nothing to do' "$(cat "$HS_TMP/up2")" \
-    'schema version 2: already there'
+    'schema version 3: already there'
+# Version 1: version 2 without the requests table.
+to_version2
+pg_sql P "DROP TABLE requests; UPDATE holdscan_schema SET version = 1"
+"$HOLDSCAN" -c "$CONF_A" db upgrade >"$HS_TMP/up1" 2>&1
+check_eq 'db upgrade: 1 -> 3' "$(cat "$HS_TMP/up1")" \
+    'schema version 3: upgraded from version 1'
+check_eq 'the requests table and the new index are there' "$(pg_sql P \
+    "SELECT version, to_regclass('requests') IS NOT NULL,
+    to_regclass('message_log_recipients_lower') IS NOT NULL
+    FROM holdscan_schema")" '3|t|t'
+pg_sql P "DELETE FROM message_log" >/dev/null
 pg_sql P "INSERT INTO requests (host, quarantine_id, action)
     VALUES ('x', 'y', 'expire')" >"$HS_TMP/bad" 2>&1
 check 'an action other than release or delete is refused' \
@@ -247,8 +294,126 @@ check 'list --all-hosts on A: B'"'"'s messages, with their states' \
 "$HOLDSCAN" -c "$CONF_A" quarantine list --all-hosts >"$HS_TMP/all.txt" 2>&1
 check_eq 'in text, one line each, beginning with the host' \
     "$(grep -c "^$HOST_B 20" "$HS_TMP/all.txt")" 6
-"$HOLDSCAN" -c "$CONF_A" quarantine list --all-hosts --state held \
+"$HOLDSCAN" -c "$CONF_A" quarantine list --all-hosts --reason x \
     >/dev/null 2>&1
-check_eq '--all-hosts takes --json only (exit 2)' $? 2
+check_eq '--all-hosts takes no --reason (exit 2)' $? 2
+
+# --- 7. filters, show and trace across hosts -----------------------------------------
+# One more on B from another sender to another recipient: held.
+n=$(pg_sql P "SELECT count(*) FROM message_log
+    WHERE host = '$HOST_B' AND quarantine_id <> ''")
+"$HS_PYTHON" "$TESTDATA" send "127.0.0.1:$B_SMTP_PORT" \
+    other-sender@example.com Someone@Example.NET "$MAIL/blocked.eml" \
+    >>"$HS_TMP/sent" || bail_out "sending failed"
+wait_until 60 more_qids "$n" || bail_out "B did not ship its record"
+Q7=$(pg_sql P "SELECT quarantine_id FROM message_log
+    WHERE host = '$HOST_B' AND quarantine_id <> '' ORDER BY seq DESC LIMIT 1")
+# ids FILTERS... - the ids quarantine list --all-hosts FILTERS lists on A
+ids() {
+	"$HOLDSCAN" -c "$CONF_A" quarantine list --all-hosts --json "$@" |
+	    "$HS_PYTHON" -c '
+import json, sys
+print(" ".join(sorted(r["id"] for r in json.load(sys.stdin))))'
+}
+sorted() {
+	printf '%s\n' "$@" | sort | tr '\n' ' ' | sed 's/ $//'
+}
+check_eq '--state held: the new one only' "$(ids --state held)" "$Q7"
+check_eq '--state deleted' "$(ids --state deleted)" "$Q3"
+check_eq '--recipient, any case' "$(ids --recipient someone@EXAMPLE.net)" "$Q7"
+check_eq '--sender' "$(ids --sender BLOCKER@example.com)" \
+    "$(sorted "$Q1" "$Q2" "$Q3" "$Q4" "$Q5" "$Q6")"
+verdict7=$(pg_sql P "SELECT verdict FROM message_log
+    WHERE quarantine_id = '$Q7'")
+check_eq '--verdict (its verdict, in capitals), --since 1h' \
+    "$(ids --verdict "$(echo "$verdict7" | tr '[:lower:]' '[:upper:]')" --since 1h \
+    --sender other-sender@example.com)" "$Q7"
+check_eq '--until a day ago: none' "$(ids --until 1d)" ''
+check_eq '--verdict clean: none' "$(ids --verdict clean)" ''
+
+"$HOLDSCAN" -c "$CONF_A" quarantine show "$Q7" >"$HS_TMP/show7" 2>&1
+check_eq 'quarantine show on A of B'"'"'s message: exit 0' $? 0
+check 'it says which host holds it' grep -q \
+    "^host: *$HOST_B (from the farm's database; the file, its headers and body are on that host)\$" \
+    "$HS_TMP/show7"
+check 'held, from other-sender, to Someone' sh -c \
+    "grep -q '^state: *held\$' '$HS_TMP/show7' &&
+    grep -q '^sender: *<other-sender@example.com>\$' '$HS_TMP/show7' &&
+    grep -q '^recipient: *<Someone@Example.NET>\$' '$HS_TMP/show7'"
+check_eq 'show --json of a released one: host, state, its new id' \
+    "$("$HOLDSCAN" -c "$CONF_A" quarantine show --json "$Q1" |
+    "$HS_PYTHON" -c 'import json, sys
+d = json.load(sys.stdin)
+print(d["host"], d["id"], d["state"], d["new_id"])')" \
+    "$HOST_B $Q1 released $new1"
+
+"$HOLDSCAN" -c "$CONF_A" trace "$Q1" >"$HS_TMP/trace1" 2>&1
+check_eq 'trace on A of B'"'"'s message: exit 0' $? 0
+check 'its record, of B, from the database' grep -q \
+    "^[A-Za-z0-9]*: message log record [0-9]* of $HOST_B (from the farm's database: the message is on that host)\$" \
+    "$HS_TMP/trace1"
+check 'its release, with the new id' grep -q \
+    " released from the quarantine as $new1" "$HS_TMP/trace1"
+"$HOLDSCAN" -c "$CONF_A" trace "$new1" >"$HS_TMP/trace2" 2>&1
+check_eq 'trace of the released copy'"'"'s queue id finds the same story' \
+    "$(grep -c "of $HOST_B (from the farm" "$HS_TMP/trace2") $(grep -c "quarantined as $Q1" "$HS_TMP/trace2")" \
+    '1 1'
+"$HOLDSCAN" -c "$CONF_A" trace NOSUCHID >"$HS_TMP/trace3" 2>&1
+check_eq 'trace of an id no host has: exit 1' $? 1
+
+# --- 8. the plans: each filter on its index --------------------------------------------
+# 50,000 rows of a made-up host (30 days, 5,000 senders, 7,000
+# recipients), analyzed: on a table that size a query the index cannot
+# answer scans the table. auto_explain logs the plan of every statement
+# of a new session.
+pg_sql P "INSERT INTO message_log (host, seq, time, orig_id, new_id,
+    quarantine_id, sender, recipients, verdict, action)
+    SELECT 'bulk.example', i, now() - i * interval '50 seconds', 'O' || i,
+    CASE WHEN i % 10 = 0 THEN '' ELSE 'N' || i END,
+    CASE WHEN i % 10 = 0 THEN 'Q' || i ELSE '' END,
+    'sender' || i % 5000 || '@example.com',
+    ARRAY['Rcpt' || i % 7000 || '@example.net', 'x' || i % 300 || '@example.org'],
+    CASE WHEN i % 10 = 0 THEN 'blocked' ELSE 'clean' END, 'deliver'
+    FROM generate_series(1, 50000) i; ANALYZE message_log" >/dev/null
+cat >>"$P_PG_DIR/data/postgresql.conf" <<'END'
+session_preload_libraries = 'auto_explain'
+auto_explain.log_min_duration = 0
+END
+pg_sql P "SELECT pg_reload_conf()" >/dev/null
+PGLOG="$P_PG_DIR/postgres.log"
+# plan_of NAME ARGS... - holdscan ARGS on A; the server's log of its
+# statements into $HS_TMP/plan.NAME
+plan_of() {
+	_from=$(wc -l <"$PGLOG")
+	_name=$1
+	shift
+	"$HOLDSCAN" -c "$CONF_A" "$@" >"$HS_TMP/out.$_name" 2>&1
+	sleep 0.5
+	tail -n +"$((_from + 1))" "$PGLOG" >"$HS_TMP/plan.$_name"
+}
+plan_of rcpt log --recipient SOMEONE@example.net
+check 'log --recipient: the GIN index on the lowered recipients' grep -q \
+    'Bitmap Index Scan on message_log_recipients_lower' "$HS_TMP/plan.rcpt"
+check_eq 'and it finds B'"'"'s message' "$(grep -c "$HOST_B" "$HS_TMP/out.rcpt")" 1
+plan_of sender log --sender Sender77@example.com
+check 'log --sender: the index on lower(sender)' grep -Eq \
+    'Index Scan (on|using) message_log_sender' "$HS_TMP/plan.sender"
+check_eq 'and it finds the 10 rows' "$(grep -c bulk.example "$HS_TMP/out.sender")" 10
+plan_of time log --since 2d --until 1d
+check 'log --since --until: the index on time' grep -Eq \
+    'Index Scan (Backward )?(on|using) message_log_time' "$HS_TMP/plan.time"
+plan_of trace trace "$new1"
+check 'trace: the indexes of the ids and of release_ids' sh -c \
+    "grep -q 'Bitmap Index Scan on message_log_release_ids' '$HS_TMP/plan.trace' &&
+    grep -q 'Bitmap Index Scan on message_log_orig_id' '$HS_TMP/plan.trace'"
+plan_of qrcpt quarantine list --all-hosts --recipient rcpt70@example.net
+check 'quarantine list --all-hosts --recipient: the same index' grep -q \
+    'Bitmap Index Scan on message_log_recipients_lower' "$HS_TMP/plan.qrcpt"
+for f in rcpt sender time trace qrcpt; do
+	grep -q 'Seq Scan on message_log' "$HS_TMP/plan.$f" &&
+	    diag "$f: a sequential scan: $(cat "$HS_TMP/plan.$f")"
+done
+check_eq 'no query scanned message_log whole' \
+    "$(cat "$HS_TMP"/plan.* | grep -c 'Seq Scan on message_log')" 0
 
 done_testing

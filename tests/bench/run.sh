@@ -67,6 +67,8 @@ python3 "$here/bench.py" "$HS_BUILD" "$results"
 if [ "${BENCH_REALISTIC:-}" != no ]; then
 	(cd "$here" && python3 realistic.py "$HS_BUILD" "$results")
 fi
+# The content rules' CPU against clamav alone (issue 17 item 8).
+(cd "$here" && python3 content.py "$HS_BUILD" "$results")
 if [ -f "$here/quarantine-list.sh" ]; then
 	sh "$here/quarantine-list.sh" | tee "$results/quarantine-list.txt"
 fi

@@ -82,7 +82,7 @@ send clean eicar-b64 clam-zip nested-zip >"$HS_TMP/q.ids" ||
     bail_out "sending failed"
 check 'the clean message arrives' wait_sink A 1 30
 check 'three messages are quarantined' \
-    wait_until 30 test "$(hs_count_log A ': action=quarantine verdict=infected')" -eq 3
+    wait_until 30 count_test -eq 3 hs_count_log A ': action=quarantine verdict=infected'
 f=$(sink_token clamav-clean)
 check 'the clean message carries X-Holdscan' grep -q '^X-Holdscan: scanned by holdscan' "$f"
 check_eq 'the clean message was scanned clean by clamav' \
@@ -110,7 +110,7 @@ check 'SIGHUP: a new engine generation' \
 send eicar-b64 clam-zip nested-zip eicar-plain >"$HS_TMP/d.ids" ||
     bail_out "sending failed"
 check 'four messages are dropped' \
-    wait_until 30 test "$(hs_count_log A ': action=drop verdict=infected')" -eq 4
+    wait_until 30 count_test -eq 4 hs_count_log A ': action=drop verdict=infected'
 for m in eicar-b64:Holdscan.Test.EICAR clam-zip:Holdscan.Test.ClamExe \
     nested-zip:Holdscan.Test.ClamExe eicar-plain:Holdscan.Test.EICAR; do
 	name=${m%%:*}

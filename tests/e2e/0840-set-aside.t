@@ -150,8 +150,8 @@ check_eq 'it is still in hold' "$(hold_count A)" 1
 reload
 check 'a reload gives new scanners: it is scanned once more' \
     hs_wait_log A 20 "]: $big: set aside [0-9smh]+ ago, 1 attempt: scanning it again"
-check 'and set aside again' wait_until 20 test \
-    "$(hs_count_log A "]: $big: action=hold verdict=scan-failed")" -eq 2
+check 'and set aside again' wait_until 20 count_test -eq 2 \
+    hs_count_log A "]: $big: action=hold verdict=scan-failed"
 sleep 3
 check_eq 'once: not in a loop' \
     "$(hs_count_log A "]: $big: set aside .*scanning it again")" 1
@@ -172,14 +172,14 @@ hs_stop A
 conf 30k
 hs_run A || bail_out "holdscand did not start again"
 check 'a restart with max_file_size = 30k does, once; still too big' \
-    wait_until 30 test \
-    "$(hs_count_log A "]: $big: action=hold verdict=scan-failed")" -eq 3
+    wait_until 30 count_test -eq 3 \
+    hs_count_log A "]: $big: action=hold verdict=scan-failed"
 
 conf 25M
 reload
 check 'max_file_size raised, reloaded: scanned again and delivered' \
     hs_wait_log A 30 "]: $big: no longer set aside: action=deliver verdict=clean"
-check 'it arrives' wait_until 30 test "$(count_sink_with '^X-Test-Token: clamav-clean-50k')" -eq 1
+check 'it arrives' wait_until 30 count_test -eq 1 count_sink_with '^X-Test-Token: clamav-clean-50k'
 sleep 1
 check_eq 'once' "$(count_sink_with '^X-Test-Token: clamav-clean-50k')" 1
 check_eq 'hold is empty' "$(hold_count A)" 0
@@ -211,8 +211,8 @@ check 'the list has forgotten it' status_has "$NONE_ASIDE"
 qid=$(hsq list --json | "$HS_PYTHON" -c 'import json, sys
 print("".join(e["id"] for e in json.load(sys.stdin) if e["queue_id"] == sys.argv[1]))' "$id")
 hsq release "$qid" >"$HS_TMP/release.out" 2>&1
-check "the admin can release it ($qid)" wait_until 60 test \
-    "$(count_sink_with '^X-Test-Token: expire-q$')" -eq 1
+check "the admin can release it ($qid)" wait_until 60 count_test -eq 1 \
+    count_sink_with '^X-Test-Token: expire-q$'
 
 # --- 3. expiry: deliver-tagged -----------------------------------------------
 conf 25M "set_aside_lifetime = 4s" "set_aside_expiry_action = deliver-tagged"
@@ -221,7 +221,7 @@ id=$(send_marker expire-d)
 check "$id is set aside" hs_wait_log A 30 "]: $id: action=hold verdict=scan-failed"
 check 'after its lifetime it is delivered' hs_wait_log A 30 \
     "]: $id: action=deliver new_id=[0-9A-Za-z]+ verdict=scan-failed"
-check 'it arrives' wait_until 30 test "$(count_sink_with '^X-Test-Token: expire-d$')" -eq 1
+check 'it arrives' wait_until 30 count_test -eq 1 count_sink_with '^X-Test-Token: expire-d$'
 f=$(sink_with '^X-Test-Token: expire-d$')
 check 'with the not-scanned header and why' grep -Eq \
     "^X-Holdscan: not scanned by holdscan .* \(crashtest fail; set aside [0-9]+s, 1 attempt, set_aside_lifetime 4s\)" "$f"
@@ -243,7 +243,10 @@ bounces() {
 	    xargs -r grep -l '^X-Mail-Args: <>' |
 	    xargs -r grep -l "^X-Postfix-Queue-ID: $id\$"
 }
-check 'the bounce arrives' wait_until 60 test "$(bounces | wc -l)" -ge 1
+bounce_count() {
+	bounces | wc -l
+}
+check 'the bounce arrives' wait_until 60 count_test -ge 1 bounce_count
 f=$(bounces | head -1)
 check 'a DSN: multipart/report with a delivery-status part' sh -c \
     "grep -q '^Content-Type: multipart/report; report-type=delivery-status;' '$f' &&

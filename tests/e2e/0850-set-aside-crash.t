@@ -125,10 +125,10 @@ scenario() {
 	sleep 0.3
 	hs_run A || bail_out "holdscand did not start again"
 	check "$name: after the restart it is in the quarantine" \
-	    wait_until 40 test "$(qentries "$id")" -ge 1
+	    wait_until 40 count_test -ge 1 qentries "$id"
 	if [ "$2" = bounce ]; then
 		check "$name: and the sender gets the bounce" \
-		    wait_until 60 test "$(bounces "$id")" -ge 1
+		    wait_until 60 count_test -ge 1 bounces "$id"
 	fi
 	check "$name: the set-aside list forgets it" wait_until 30 forgotten
 	sleep 2

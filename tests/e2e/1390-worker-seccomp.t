@@ -178,7 +178,7 @@ note "without the filter: $LINE"
 check 'control: the shell ran and wrote its file' \
     wait_until 10 test -s "$ESCAPED"
 check 'control: the connection reached the listener' \
-    wait_until 10 test "$(conns)" -ge 1
+    wait_until 10 count_test -ge 1 conns
 check 'control: fork worked' says "$LINE" 'fork=ok *'
 check 'control: ptrace and /proc/PPID/mem still fail (not dumpable)' \
     says "$LINE" '*ptrace=EPERM procmem=E*'

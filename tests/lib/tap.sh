@@ -42,6 +42,10 @@
 #   wait_sink NAME N [TIMEOUT] / wait_hold NAME N [TIMEOUT]
 #   wait_until TIMEOUT CMD [ARG...]   run CMD every 0.1 s until it exits 0;
 #				       false after TIMEOUT seconds
+#   count_test OP N CMD [ARG...]       CMD's output, a number, compared
+#				       with test(1)'s OP to N: for wait_until,
+#				       which must run CMD each time (wait_until
+#				       T test "$(CMD)" -eq N counts only once)
 #   held_tokens CONFIG FILE...  X-Test-Token of each queue file (postcat -q)
 #   sb_send_letter NAME TOKEN [LAST-LINE]   one short letter (Message-Id
 #		      <TOKEN@holdscan.test>, X-Test-Token: TOKEN, LAST-LINE at
@@ -284,6 +288,14 @@ wait_until() {
 		_wu_tenths=$((_wu_tenths - 1))
 		sleep 0.1
 	done
+}
+
+count_test() {
+	_ct_op=$1
+	_ct_n=$2
+	shift 2
+	_ct_v=$("$@") || return 1
+	test "${_ct_v:-0}" "$_ct_op" "$_ct_n"
 }
 
 sb_send_letter() {

@@ -62,7 +62,7 @@ sb_start A || bail_out "sandbox did not start"
 WD=$(mktemp -d /tmp/hs-web.XXXXXX) || bail_out "mktemp"
 chmod 0755 "$WD"
 cp -r "$SRC/web" "$WD/ui"
-PORT=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d " ") % 30000))
+PORT=$(web_free_port)
 hs_conf A >/dev/null <<EOF
 scanners = crashtest
 plugin crashtest {
@@ -180,7 +180,7 @@ rm -rf "$SHOTS"
 tap_lines "$HS_TMP/ui.out" 19 webui.py
 grep -v "^released" "$HS_TMP/ui.err" | tail -5 | sed "s/^/# /" >&2
 check_eq "screenshots of each screen" \
-    "$(find "$SHOTS" -name '*.png' -size +2k | wc -l | tr -d ' ')" 13
+    "$(find "$SHOTS" -name '[0-9][0-9]-*.png' -size +2k | wc -l | tr -d ' ')" 13
 
 # --- 4. the mail -----------------------------------------------------------------------
 sink_has() {
@@ -207,7 +207,7 @@ check_eq "holdscan-web logged logins and the CSRF refusals" \
     "$(grep -c 'web: login user=admin' "$WLOG") 2"
 
 # --- 5. an expired session -----------------------------------------------------------------
-PORT2=$((PORT + 1))
+PORT2=$(web_free_port)
 sed -e "s/listen = 127.0.0.1:$PORT/listen = 127.0.0.1:$PORT2/" \
     -e 's/^web {/web {\n    session_lifetime = 2s/' "$CONF" >"$WD/short.conf"
 chmod 0644 "$WD/short.conf"
@@ -251,7 +251,7 @@ check_eq "holdscand enforces the scope itself: a user sees their one message" \
     grep -o '"total":[0-9]*')" '"total":1'
 
 # --- 7. HTTPS -----------------------------------------------------------------------------
-PORT3=$((PORT + 2))
+PORT3=$(web_free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
     -keyout "$WD/key.pem" -out "$WD/cert.pem" >/dev/null 2>&1
 chmod 0600 "$WD/key.pem"

@@ -38,7 +38,7 @@ WD=$(mktemp -d /tmp/hs-dweb.XXXXXX) || bail_out "mktemp"
 chmod 0755 "$WD"
 cp -r "$SRC/web" "$WD/ui"
 mkdir "$WD/used" && chown daemon "$WD/used"
-PORT=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d " ") % 30000))
+PORT=$(web_free_port)
 BASE="http://127.0.0.1:$PORT"
 hs_conf A >/dev/null <<EOF
 scanners = crashtest

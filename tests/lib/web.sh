@@ -6,6 +6,7 @@
 #                                 logging to LOG; ready when URL answers
 #                                 (10 s); sets NAME_WEB_PID
 #   web_stop NAME                 SIGTERM by pid, then SIGKILL after 5 s
+#   web_free_port                 a loopback TCP port nothing listens on now
 #   web_stop_all                  every one started here (tap.sh's exit trap)
 _web_daemons=
 
@@ -13,7 +14,14 @@ web_start() {
 	"$HS_BUILD/holdscan-web" -f -c "$2" >>"$3" 2>&1 &
 	eval "$1_WEB_PID=$!"
 	_web_daemons="$_web_daemons $1"
-	wait_until 10 curl -sf ${5:+"$5"} -o /dev/null "$4"
+	wait_until 30 curl -sf ${5:+"$5"} -o /dev/null "$4"
+}
+
+web_free_port() {
+	"$HS_PYTHON" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 web_stop() {

@@ -154,65 +154,6 @@ control_fd(const struct control *ctl)
 {
 	return (ctl->fd);
 }
-/* --- JSON helpers ------------------------------------------------------------------- */
-
-/* A string for JSON: valid UTF-8, no control characters. */
-json_t *
-ctlreq_jstr(const char *s)
-{
-	char	*copy;
-	json_t	*j;
-
-	if (s == NULL)
-		s = "";
-	copy = xstrdup(s);
-	(void)text_safe(copy, strlen(copy), false);
-	j = json_string(copy);
-	free(copy);
-	return (j != NULL ? j : json_string(""));
-}
-
-const char *
-ctlreq_str(const json_t *req, const char *name)
-{
-	const char	*s = json_string_value(json_object_get(req, name));
-
-	return (s != NULL && s[0] != '\0' ? s : NULL);
-}
-
-long long
-ctlreq_int(const json_t *req, const char *name, long long def)
-{
-	json_t	*v = json_object_get(req, name);
-
-	return (json_is_integer(v) ? json_integer_value(v) : def);
-}
-
-void
-ctlreq_fail(struct creq *r, int status, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	 msg[512];
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_decref(r->reply);
-	r->reply = json_pack("{s:b, s:i, s:o}", "ok", 0, "status", status,
-	    "error", ctlreq_jstr(msg));
-}
-
-json_t *
-ctlreq_strs(const char *const *v, size_t n)
-{
-	json_t	*a = json_array();
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		(void)json_array_append_new(a, ctlreq_jstr(v[i]));
-	return (a);
-}
-
 /* The request's scope: admin only when it says so; anything odd sees nothing. */
 static int
 parse_scope(struct creq *r)

@@ -26,13 +26,6 @@ struct quarantine;
 /* No new connection is taken in a round of the loop after this long (ms). */
 #define CONTROL_ROUND_MS	500
 /*
- * Records (or quarantine entries) one request may walk, at most: an
- * answer past it says "partial", and mail never waits long for the
- * console.
- */
-#define CONTROL_WALK_MAX	200000
-
-/*
  * control_open() (as root, before the privileges are dropped) creates the
  * socket's directory when missing, replaces a stale socket, binds and
  * listens; the socket is mode 0666 (the peer's credentials decide), owned

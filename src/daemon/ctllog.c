@@ -27,7 +27,6 @@
 #include "common/metrics.h"
 #include "common/verdict.h"
 #include "common/xalloc.h"
-#include "daemon/control.h"
 #include "daemon/ctlreq.h"
 #include "state/msglog.h"
 

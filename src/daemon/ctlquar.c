@@ -23,7 +23,6 @@
 #include "common/access.h"
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "daemon/control.h"
 #include "daemon/ctlreq.h"
 #include "daemon/qaction.h"
 #include "quarantine/quarantine.h"

@@ -17,6 +17,13 @@ struct hs_config;
 struct msglog;
 struct quarantine;
 
+/*
+ * Records (or quarantine entries) one request may walk, at most: an
+ * answer past it says "partial", and mail never waits long for the
+ * console.
+ */
+#define CONTROL_WALK_MAX	200000
+
 /* One request being answered. */
 struct creq {
 	json_t		*req;

@@ -41,6 +41,14 @@
 #define BULK_MAX	500
 
 void
+call_error(struct call *c, int status, const char *msg)
+{
+	json_decref(c->reply);
+	c->status = status;
+	c->reply = json_pack("{s:s}", "error", msg);
+}
+
+void
 web_accounts_refresh(struct web *w)
 {
 	struct accounts	*a;

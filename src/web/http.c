@@ -151,14 +151,6 @@ send_error(struct web *w, struct MHD_Connection *conn, int status,
 	return (ret);
 }
 
-void
-call_error(struct call *c, int status, const char *msg)
-{
-	json_decref(c->reply);
-	c->status = status;
-	c->reply = json_pack("{s:s}", "error", msg);
-}
-
 /* --- static files ------------------------------------------------------------------ */
 
 static bool

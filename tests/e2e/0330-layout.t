@@ -115,7 +115,7 @@ send c 40
 sent 40
 check 'incoming hashed: every message arrives within 90 s' wait_sink A $total 90
 check 'holdscand logged the new layout' \
-    grep -q "main.cf changed: hash_queue_names=deferred,defer,incoming hash_queue_depth=1 enable_long_queue_ids=no; following it" "$A_HS_LOG"
+    wait_until 20 grep -q "main.cf changed: hash_queue_names=deferred,defer,incoming hash_queue_depth=1 enable_long_queue_ids=no; following it" "$A_HS_LOG"
 
 # --- 2. hold hashed at depth 2 while mail flows ------------------------------
 send d 200 &

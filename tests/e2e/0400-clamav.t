@@ -188,6 +188,6 @@ sed "s|database_directory = .*|database_directory = $HS_TMP/locked|" \
 hs_run A 2>/dev/null
 check_eq 'holdscand refuses to start' "$?" 1
 check 'the reason names the directory' \
-    grep -q "fatal: plugin clamav: database_directory $HS_TMP/locked: Permission denied" \
+    wait_until 20 grep -q "fatal: plugin clamav: database_directory $HS_TMP/locked: Permission denied" \
     "$A_HS_LOG"
 done_testing

@@ -134,7 +134,7 @@ not_in_sink() {
 attack smuggle 'SMTP smuggled after CRLF.CRLF' \
     'content record [0-9]+ holds an LF byte'
 check 'the plugin did take the workers over' \
-    grep -q 'smuggle: taking this worker over (mode smuggle)' "$A_HS_LOG"
+    wait_until 20 grep -q 'smuggle: taking this worker over (mode smuggle)' "$A_HS_LOG"
 attack cr 'bare CR.CR' \
     'content record [0-9]+ holds a CR byte the original has not there'
 attack type 'a recipient record in the content' \

@@ -136,7 +136,7 @@ escape_line() {
 conf yes escape
 hs_run A || bail_out "holdscand did not start"
 check 'the scanner parent says its workers run under the filter, no network' \
-    grep -q 'scanner: workers run under a seccomp filter network=none$' \
+    wait_until 20 grep -q 'scanner: workers run under a seccomp filter network=none$' \
     "$A_HS_LOG"
 sb_send_letter A plain-1
 sb_send_letter A marked-1 "$MARKER"
@@ -190,7 +190,7 @@ sd_start S || bail_out "spamd did not start"
 conf yes "escape, spamd" "$S_SPAMD_PORT"
 hs_run A || bail_out "holdscand did not start"
 check 'the scanner parent names spamd as the plugin that needs the network' \
-    grep -q 'scanner: workers run under a seccomp filter network=spamd$' \
+    wait_until 20 grep -q 'scanner: workers run under a seccomp filter network=spamd$' \
     "$A_HS_LOG"
 sb_send_letter A marked-3 "$MARKER"
 scored() {	# scored TOKEN - delivered with spamd's X-Spam-Score

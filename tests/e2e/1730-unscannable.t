@@ -97,14 +97,14 @@ check 'the S/MIME and PGP/MIME messages (encrypted_message = allow) arrive' \
     wait_sink A 2 60
 check 'three messages are quarantined' \
     wait_until 60 at_least 3 hs_quarantined A
-check 'message/partial is blocked by default, saying why' grep -q \
+check 'message/partial is blocked by default, saying why' wait_until 30 grep -q \
     'verdict=blocked reason="message/partial: a message sent in pieces cannot be scanned (partial_message = block)"' \
     "$A_HS_LOG"
-check 'a 200 KiB attachment: the reason names it and its size' grep -q \
+check 'a 200 KiB attachment: the reason names it and its size' wait_until 30 grep -q \
     'verdict=blocked reason="blocked attachment big.bin (204800 bytes, more than max_attachment_size 102400)"' \
     "$A_HS_LOG"
 check 'a winmail.dat holding evil.exe: the reason names the file inside' \
-    grep -q 'verdict=blocked reason="blocked attachment name evil.exe inside winmail.dat (denied extension .exe)"' \
+    wait_until 30 grep -q 'verdict=blocked reason="blocked attachment name evil.exe inside winmail.dat (denied extension .exe)"' \
     "$A_HS_LOG"
 hs_in_quarantine A unsc-partial && hs_in_quarantine A unsc-big &&
     hs_in_quarantine A unsc-tnef
@@ -121,10 +121,10 @@ unsc send "$HS_TMP" "127.0.0.1:$A_SMTP_PORT" smime2 pgp2 ||
     bail_out "sending failed"
 check 'encrypted_message = block quarantines both' \
     wait_until 60 at_least 5 hs_quarantined A
-check 'S/MIME: saying so' grep -q \
+check 'S/MIME: saying so' wait_until 30 grep -q \
     'verdict=blocked reason="encrypted message (S/MIME enveloped-data) cannot be scanned (encrypted_message = block)"' \
     "$A_HS_LOG"
-check 'PGP/MIME: saying so' grep -q \
+check 'PGP/MIME: saying so' wait_until 30 grep -q \
     'verdict=blocked reason="encrypted message (PGP/MIME multipart/encrypted) cannot be scanned (encrypted_message = block)"' \
     "$A_HS_LOG"
 check_eq 'nothing more arrived' "$(sink_count A)" 2

@@ -281,6 +281,103 @@ log_files_lost(const char *dir)
 	return (dbs && !logs);
 }
 
+/*
+ * Berkeley DB's registry (__db.register, DB_REGISTER): one slot of
+ * STATEDB_SLOT_LEN bytes per opener, its pid as "%24lu\n", locked with
+ * fcntl(2) while the opener has the environment open; byte 1 is the
+ * exclusive lock openers take while they read and change it.
+ */
+#define STATEDB_REGISTER	"__db.register"
+#define STATEDB_SLOT_LEN	25
+#define STATEDB_REGISTER_MAX	(1024 * 1024)
+
+/*
+ * Forget this process's own slots in the registry. A slot with our pid
+ * while we have no handle open is left by an open of ours whose recovery
+ * failed (Berkeley DB keeps the slot filled in then, on purpose), or by
+ * an earlier process that had our pid (a restart in a pid namespace).
+ * Berkeley DB refuses every later open by this pid ("DB_REGISTER limits
+ * processes to one open DB_ENV handle per environment", EINVAL): after a
+ * recovery that failed on a full file system, holdscand could never open
+ * its state again. The slot becomes one of a dead process (pid 0, not
+ * empty, not locked), so that the next open still runs recovery.
+ * Called only with no handle of this process open.
+ */
+static int
+register_forget_self(const char *dir, char **error_r)
+{
+	struct flock	 fl;
+	struct stat	 st;
+	char		*path, *buf = NULL, mine[STATEDB_SLOT_LEN + 1];
+	char		 dead[STATEDB_SLOT_LEN + 1];
+	ssize_t		 n;
+	off_t		 off;
+	int		 fd, err = 0;
+
+	path = xasprintf("%s/%s", dir, STATEDB_REGISTER);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		err = errno;
+		free(path);
+		/* None yet; or not ours to change: Berkeley DB will say. */
+		if (err == ENOENT || err == EACCES || err == EPERM ||
+		    err == EROFS)
+			return (0);
+		*error_r = xasprintf("%s/%s: %s", dir, STATEDB_REGISTER,
+		    strerror(err));
+		errno = err;
+		return (-1);
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 1;
+	fl.l_len = 1;
+	while (fcntl(fd, F_SETLKW, &fl) < 0) {
+		if (errno != EINTR) {
+			err = errno;
+			goto out;
+		}
+	}
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		goto out;
+	}
+	if (st.st_size <= 0 || st.st_size > STATEDB_REGISTER_MAX)
+		goto out;
+	buf = xmalloc((size_t)st.st_size);
+	if ((n = pread(fd, buf, (size_t)st.st_size, 0)) < 0) {
+		err = errno;
+		goto out;
+	}
+	(void)snprintf(mine, sizeof(mine), "%24lu\n", (unsigned long)getpid());
+	(void)snprintf(dead, sizeof(dead), "%24lu\n", 0UL);
+	for (off = 0; off + STATEDB_SLOT_LEN <= n; off += STATEDB_SLOT_LEN) {
+		if (memcmp(buf + off, mine, STATEDB_SLOT_LEN) != 0)
+			continue;
+		if (pwrite(fd, dead, STATEDB_SLOT_LEN, off) != STATEDB_SLOT_LEN) {
+			err = errno != 0 ? errno : EIO;
+			goto out;
+		}
+		hs_debug("%s/%s: slot at %jd had our pid without an open "
+		    "handle; marked dead, so the open runs recovery", dir,
+		    STATEDB_REGISTER, (intmax_t)off);
+	}
+out:
+	free(buf);
+	/* Closing it releases the lock (fcntl locks are per process). */
+	if (close(fd) < 0 && err == 0)
+		err = errno;
+	if (err != 0) {
+		*error_r = xasprintf("%s/%s: %s", dir, STATEDB_REGISTER,
+		    strerror(err));
+		free(path);
+		errno = err;
+		return (-1);
+	}
+	free(path);
+	return (0);
+}
+
 int
 statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 {
@@ -302,6 +399,8 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 		return (-1);
 	}
 	lost = log_files_lost(dir);
+	if (register_forget_self(dir, error_r) < 0)
+		return (-1);
 	/* Process-wide, and the same every time: regions with their blocks. */
 	if ((ret = db_env_set_func_region_map(region_map, region_unmap)) != 0 ||
 	    (ret = db_env_create(&env, 0)) != 0) {
@@ -337,6 +436,14 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 	    0600);
 	if (ret != 0) {
 		*error_r = statedb_error_text(dir, "open Berkeley DB environment", ret);
+		/* Berkeley DB's own words, when it said more than its code. */
+		if (sdb->last_error[0] != '\0') {
+			char *e = xasprintf("%s (Berkeley DB: %s)", *error_r,
+			    sdb->last_error);
+
+			free(*error_r);
+			*error_r = e;
+		}
 		goto fail;
 	}
 	sdb->env = env;

@@ -8,7 +8,9 @@
  *	their blocks once open (Berkeley DB alone leaves them sparse), their
  *	mappings go with statedb_close(), a second opener joins what the
  *	first made, a crashed opener's environment is recovered and made
- *	again in full, and statedb_retryable() tells passing failures from
+ *	again in full, our own pid left in Berkeley DB's registry (a
+ *	recovery of ours that failed) does not lock us out, and
+ *	statedb_retryable() tells passing failures from
  *	the administrator's.
  */
 #include <dirent.h>
@@ -229,6 +231,63 @@ test_recovery_after_a_crash(void **state)
 	assert_int_equal(mapped(f->dir), 0);
 }
 
+/*
+ * Our own pid in the registry while we have no handle open: left by an
+ * open of ours whose recovery failed (a full file system), or by an
+ * earlier process with our pid. Berkeley DB alone refuses every open
+ * then (EINVAL, "one open DB_ENV handle per environment"); statedb
+ * marks the slot dead, and the open recovers what was committed.
+ */
+static void
+test_own_pid_left_in_registry(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL, path[128], child[32], mine[32], buf[4096];
+	DB		*db = NULL;
+	FILE		*fp;
+	size_t		 n, off;
+	pid_t		 pid;
+	int		 status, found = 0;
+
+	if ((pid = fork()) == 0) {
+		if (statedb_open(f->dir, &sdb, &error) < 0 ||
+		    statedb_open_db(sdb, "t.db", &db, &error) < 0)
+			_exit(1);
+		put(sdb, db, "k", "committed");
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The dead child's slot now says it is us. */
+	(void)snprintf(path, sizeof(path), "%s/__db.register", f->dir);
+	(void)snprintf(child, sizeof(child), "%24lu\n", (unsigned long)pid);
+	(void)snprintf(mine, sizeof(mine), "%24lu\n",
+	    (unsigned long)getpid());
+	assert_non_null(fp = fopen(path, "r+"));
+	n = fread(buf, 1, sizeof(buf), fp);
+	for (off = 0; off + 25 <= n; off += 25) {
+		if (memcmp(buf + off, child, 25) != 0)
+			continue;
+		assert_int_equal(fseek(fp, (long)off, SEEK_SET), 0);
+		assert_int_equal(fwrite(mine, 1, 25, fp), 25);
+		found = 1;
+	}
+	assert_int_equal(fclose(fp), 0);
+	assert_true(found);
+	if (statedb_open(f->dir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
+	assert_value(db, "k", "committed");
+	assert_int_equal(db->close(db, 0), 0);
+	statedb_close(&sdb);
+	/* Closed again: a second open in this process works too. */
+	if (statedb_open(f->dir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	statedb_close(&sdb);
+}
+
 static void
 test_open_errors(void **state)
 {
@@ -261,6 +320,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_second_opener_joins,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_after_a_crash,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_pid_left_in_registry,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
 		    teardown),

@@ -40,7 +40,8 @@ static struct {
 	int		 fd;		/* LOG_DEST_FILE */
 	int		 fatal_fd;	/* also gets a fatal error's line */
 	char		 host[64];
-} log_state = { "holdscan", LOG_DEST_STDERR, 0, LOG_MAIL, -1, -1, "" };
+	long		 gmtoff;	/* local time's offset, for signal handlers */
+} log_state = { "holdscan", LOG_DEST_STDERR, 0, LOG_MAIL, -1, -1, "", 0 };
 
 void
 log_open(const char *ident, enum log_dest dest, int facility, int verbose)
@@ -51,6 +52,16 @@ log_open(const char *ident, enum log_dest dest, int facility, int verbose)
 	log_state.verbose = verbose;
 	if (dest == LOG_DEST_SYSLOG)
 		openlog(log_state.ident, LOG_PID | LOG_NDELAY, log_state.facility);
+}
+
+/* The local time's offset from UTC now, for log_signal_fatal(). */
+static long
+local_gmtoff(void)
+{
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+
+	return (localtime_r(&now, &tm) != NULL ? tm.tm_gmtoff : 0);
 }
 
 static void
@@ -84,6 +95,7 @@ log_open_file(const char *ident, const char *path, int verbose, uid_t uid,
 	log_state.verbose = verbose;
 	(void)snprintf(log_state.ident, sizeof(log_state.ident), "%s", ident);
 	short_hostname(log_state.host, sizeof(log_state.host));
+	log_state.gmtoff = local_gmtoff();
 	return (0);
 }
 
@@ -103,6 +115,7 @@ log_open_fd(const char *ident, int fd, int verbose)
 	log_state.verbose = verbose;
 	(void)snprintf(log_state.ident, sizeof(log_state.ident), "%s", ident);
 	short_hostname(log_state.host, sizeof(log_state.host));
+	log_state.gmtoff = local_gmtoff();
 }
 
 void
@@ -181,6 +194,104 @@ log_file_line(const char *path, const char *ident, const char *text)
 	line[len] = '\0';
 	file_line(fd, host, ident, line);
 	return (close(fd));
+}
+
+/* Append s to out (of size) at *len, as far as it fits; signal-safe. */
+static void
+put_str(char *out, size_t size, size_t *len, const char *s)
+{
+	while (*s != '\0' && *len < size - 1)
+		out[(*len)++] = *s++;
+}
+
+/* Append v in decimal, at least width digits (zero-padded); signal-safe. */
+static void
+put_num(char *out, size_t size, size_t *len, long v, int width, char pad)
+{
+	char	 d[24];
+	int	 n = 0;
+
+	if (v < 0)
+		v = 0;
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 && n < (int)sizeof(d));
+	while (n < width && n < (int)sizeof(d))
+		d[n++] = pad;
+	while (n > 0 && *len < size - 1)
+		out[(*len)++] = d[--n];
+}
+
+/*
+ * The one line of a fatal error from a signal handler (holdscand's
+ * watchdog): only async-signal-safe calls (time(2), getpid(2), write(2));
+ * the date is computed by hand from the offset log_open_file() noted.
+ * The line itself must be plain text already. syslog(3), as before, is
+ * the exception (it is what there is on that destination).
+ */
+void
+log_signal_fatal(const char *line)
+{
+	static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char	 out[LOG_LINE_MAX];
+	char	 m[4];
+	size_t	 len = 0;
+	long	 t, days, secs, doy, mp, dd, era, yoe, doe;
+
+	if (log_state.dest == LOG_DEST_SYSLOG) {
+		syslog(LOG_CRIT, "fatal: %s", line);
+	} else {
+		if (log_state.dest == LOG_DEST_FILE) {
+			/* Civil date from days since 1970 (Hinnant's method). */
+			t = (long)time(NULL) + log_state.gmtoff;
+			days = t / 86400;
+			secs = t % 86400;
+			days += 719468;
+			era = days / 146097;
+			doe = days - era * 146097;
+			yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) /
+			    365;
+			doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+			mp = (5 * doy + 2) / 153;
+			dd = doy - (153 * mp + 2) / 5 + 1;
+			mp = mp < 10 ? mp + 3 : mp - 9;
+			m[0] = mon[(mp - 1) * 3];
+			m[1] = mon[(mp - 1) * 3 + 1];
+			m[2] = mon[(mp - 1) * 3 + 2];
+			m[3] = '\0';
+			put_str(out, sizeof(out), &len, m);
+			put_str(out, sizeof(out), &len, " ");
+			put_num(out, sizeof(out), &len, dd, 2, ' ');
+			put_str(out, sizeof(out), &len, " ");
+			put_num(out, sizeof(out), &len, secs / 3600, 2, '0');
+			put_str(out, sizeof(out), &len, ":");
+			put_num(out, sizeof(out), &len, secs / 60 % 60, 2, '0');
+			put_str(out, sizeof(out), &len, ":");
+			put_num(out, sizeof(out), &len, secs % 60, 2, '0');
+			put_str(out, sizeof(out), &len, " ");
+			put_str(out, sizeof(out), &len, log_state.host);
+			put_str(out, sizeof(out), &len, " ");
+		}
+		put_str(out, sizeof(out), &len, log_state.ident);
+		put_str(out, sizeof(out), &len, "[");
+		put_num(out, sizeof(out), &len, (long)getpid(), 1, '0');
+		put_str(out, sizeof(out), &len, "]: fatal: ");
+		put_str(out, sizeof(out), &len, line);
+		out[len++] = '\n';
+		if (write(log_state.dest == LOG_DEST_FILE ? log_state.fd :
+		    STDERR_FILENO, out, len) < 0)
+			errno = 0;
+	}
+	if (log_state.fatal_fd >= 0) {
+		len = 0;
+		put_str(out, sizeof(out), &len, log_state.ident);
+		put_str(out, sizeof(out), &len, ": fatal: ");
+		put_str(out, sizeof(out), &len, line);
+		out[len++] = '\n';
+		if (write(log_state.fatal_fd, out, len) < 0)
+			errno = 0;
+	}
 }
 
 /*

@@ -63,6 +63,12 @@ void	log_fatal_fd(int fd);
  */
 int	log_file_line(const char *path, const char *ident, const char *text);
 bool	log_to_stderr(void);
+/*
+ * log_signal_fatal() logs "fatal: line" from a signal handler, with
+ * async-signal-safe calls only where the destination allows it (a file,
+ * stderr; syslog(3) is called as it is).
+ */
+void	log_signal_fatal(const char *line);
 
 void	hs_info(const char *fmt, ...) HS_PRINTF(1, 2);
 void	hs_notice(const char *fmt, ...) HS_PRINTF(1, 2);

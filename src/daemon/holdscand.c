@@ -1349,26 +1349,22 @@ event_loop(struct holdscand *d)
  * call. Nothing is lost by exiting at any moment (recovery at start puts
  * everything right, and DB_REGISTER recovers the environment), so when
  * the event loop has not come round for daemon_timeout, say why and
- * exit for the service manager to restart us. (syslog(3) is not
- * async-signal-safe; this is the way out, and the loop is known stuck
- * elsewhere.)
+ * exit for the service manager to restart us. The line goes where the
+ * others go (log_signal_fatal(): a log_file too, which syslog(3) alone
+ * missed; syslog(3) itself is not async-signal-safe, but this is the way
+ * out, and the loop is known stuck elsewhere).
  */
 static void
 watchdog(int sig)
 {
-	static const char msg[] = "fatal: the event loop has not come round "
+	static const char msg[] = "the event loop has not come round "
 	    "for daemon_timeout; "
 	    "a process that died inside the state environment may hold a "
 	    "Berkeley DB mutex: exiting so that a restart recovers it";
 
 	(void)sig;
-	if (log_to_stderr()) {
-		(void)write(STDERR_FILENO, "holdscand: ", 11);
-		(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
-		(void)write(STDERR_FILENO, "\n", 1);
-	} else {
-		syslog(LOG_CRIT, "%s", msg);
-	}
+	/* To the log file too (it went only to syslog or stderr). */
+	log_signal_fatal(msg);
 	_exit(EX_SOFTWARE);
 }
 

@@ -9,7 +9,8 @@
  *	version 2) and that host is woken with NOTIFY holdscan_requests,
  *	payload its host name. The owning host's holdscand claims the row
  *	(claimed_at, set once), carries it out through its own exactly-once
- *	release path and answers in the row (done_at, outcome, new_id,
+ *	release path and answers in the row (done_at, outcome: released,
+ *	deleted, already (released or deleted before), failed; new_id,
  *	error). The tool reads the row every RECHECK_MS until the answer
  *	is there or the wait is over: then the request stays queued, and
  *	is carried out when that host's holdscand is back (exit 75,
@@ -217,6 +218,11 @@ remote_action(const struct remote_req *r, bool *found_r)
 		rc = 0;
 	} else if (strcmp(outcome, "deleted") == 0) {
 		(void)printf("%s: deleted on %s\n", r->qid, host);
+		rc = 0;
+	} else if (strcmp(outcome, "already") == 0) {
+		(void)printf("%s: %s on %s before%s%s\n", r->qid,
+		    strcmp(r->action, "release") == 0 ? "released" : "deleted",
+		    host, new_id[0] ? " as " : "", new_id);
 		rc = 0;
 	} else {
 		rc = fail(r, host, "not done", why);

@@ -50,8 +50,8 @@ qaction_outcome_name(enum qaction_outcome o)
 	return ("failed");
 }
 
-static void
-log_event(struct msglog *ml, const char *qid, const char *kind,
+void
+qaction_event(struct msglog *ml, const char *qid, const char *kind,
     const char *new_id, const char *detail)
 {
 	struct msglog_event e;
@@ -99,7 +99,7 @@ qaction_release(struct commit_ctx *c, struct quarantine *q, struct msglog *ml,
 		    new_id, nto ? " to=" : "", nto ? b.data : "", who, via);
 		detail = xasprintf("%s%s%s via %s", who, nto ? " to " : "",
 		    nto ? b.data : "", via);
-		log_event(ml, qid, "released", new_id, detail);
+		qaction_event(ml, qid, "released", new_id, detail);
 		free(detail);
 		break;
 	case RELEASE_ALREADY:
@@ -148,7 +148,7 @@ qaction_delete(struct quarantine *q, struct msglog *ml, const char *qid,
 		rc = QACTION_DONE;
 		hs_info("%s: action=delete by=%s via=%s", qid, who, via);
 		detail = xasprintf("%s via %s", who, via);
-		log_event(ml, qid, "deleted", "", detail);
+		qaction_event(ml, qid, "deleted", "", detail);
 		free(detail);
 		break;
 	case QUARANTINE_UNCHANGED:

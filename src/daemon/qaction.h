@@ -47,5 +47,14 @@ enum qaction_outcome qaction_release(struct commit_ctx *c, struct quarantine *q,
  */
 enum qaction_outcome qaction_delete(struct quarantine *q, struct msglog *ml,
 	    const char *qid, const char *who, const char *via, char **error_r);
+/*
+ * qaction_event() appends event kind ("released", "deleted") with new_id
+ * and detail (who, how) to the message log record of qid (ml NULL: no
+ * log), warning when it cannot: what qaction_release() and
+ * qaction_delete() add; a request finished again after a crash adds it
+ * for the change the crash may have cut off from its event.
+ */
+void	 qaction_event(struct msglog *ml, const char *qid, const char *kind,
+	    const char *new_id, const char *detail);
 
 #endif

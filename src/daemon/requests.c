@@ -130,7 +130,7 @@ requests_run(struct requests *r, struct commit_ctx *c, struct quarantine *q,
 	struct job	*j;
 	const char	**to;
 	const char	*done;
-	char		 buf[64], *via, *error = NULL;
+	char		 buf[64], *via, *detail, *error = NULL;
 	size_t		 nto;
 	bool		 release;
 
@@ -166,6 +166,12 @@ requests_run(struct requests *r, struct commit_ctx *c, struct quarantine *q,
 		 * deleted before (by a person, another request): "already".
 		 */
 		j->outcome = j->again ? done : "already";
+		if (j->again) {
+			/* The crash may have come before its event. */
+			detail = xasprintf("%s via %s", j->by, via);
+			qaction_event(ml, j->qid, done, j->new_id, detail);
+			free(detail);
+		}
 		break;
 	case QACTION_NOTFOUND:
 		j->outcome = "failed";

@@ -29,10 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "state/pgdb.h"
+#include "state/pgreq.h"
 #include "tool/remote.h"
 
 #define RECHECK_MS	200
@@ -76,49 +76,16 @@ fail(const struct remote_req *r, const char *host,
 	return (1);
 }
 
-/*
- * The answer of request id: 1 and its fields when done, 0 when not yet,
- * -1 with *error_r.
- */
-static int
-answer(PGconn **c, const char *id, char **outcome_r, char **new_id_r,
-    char **error_text_r, char **error_r)
-{
-	const char	*p[1] = { id };
-	PGresult	*res;
-	int		 done;
-
-	if (pgdb_exec(c, -1, PGDB_STATEMENT_MS,
-	    "SELECT done_at IS NOT NULL, coalesce(outcome, ''), new_id, error "
-	    "FROM requests WHERE id = $1::bigint", 1, p, &res, error_r) < 0)
-		return (-1);
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		*error_r = xstrdup("the request row is gone");
-		return (-1);
-	}
-	done = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	if (done) {
-		*outcome_r = xstrdup(PQgetvalue(res, 0, 1));
-		*new_id_r = xstrdup(PQgetvalue(res, 0, 2));
-		*error_text_r = xstrdup(PQgetvalue(res, 0, 3));
-	}
-	PQclear(res);
-	return (done);
-}
-
 int
 remote_action(const struct remote_req *r, bool *found_r)
 {
 	PGconn		*c = NULL;
 	PGresult	*res;
-	struct buf	 b = BUF_INIT;
-	char		*error = NULL, *by, *rcpts, *id = NULL;
+	char		*error = NULL, *by, *id = NULL;
 	char		*outcome = NULL, *new_id = NULL, *why = NULL;
 	char		 host[256];
 	const char	*p[5];
 	long		 deadline;
-	size_t		 i;
 	int		 version, rc, got;
 
 	*found_r = false;
@@ -155,38 +122,14 @@ remote_action(const struct remote_req *r, bool *found_r)
 	PQclear(res);
 	*found_r = true;
 
-	/* Addresses hold no white space (the caller checked): one a line. */
-	for (i = 0; i < r->nto; i++)
-		buf_printf(&b, "%s%s", i ? "\n" : "", r->to[i]);
-	rcpts = buf_steal(&b, NULL);
 	by = requester(r->invoker, r->myhost);
-	p[0] = host;
-	p[1] = r->qid;
-	p[2] = r->action;
-	p[3] = rcpts != NULL ? rcpts : "";
-	p[4] = by;
-	got = pgdb_exec(&c, -1, PGDB_STATEMENT_MS,
-	    "INSERT INTO requests (host, quarantine_id, action, recipients, "
-	    "requested_by) VALUES ($1, $2, $3, "
-	    "string_to_array($4, E'\\n'), $5) RETURNING id", 5, p, &res,
-	    &error);
-	free(rcpts);
+	got = pgreq_submit(&c, host, r->qid, r->action, r->to, r->nto, by,
+	    &id, &error);
 	free(by);
 	if (got < 0) {
-		rc = fail(r, host, "cannot write the request",
-		    error);
+		rc = fail(r, host, "cannot write the request", error);
 		free(error);
 		goto out;
-	}
-	id = xstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	p[0] = host;
-	if (pgdb_exec(&c, -1, PGDB_STATEMENT_MS,
-	    "SELECT pg_notify('holdscan_requests', $1)", 1, p, NULL,
-	    &error) < 0) {
-		/* Its poll finds the request all the same. */
-		free(error);
-		error = NULL;
 	}
 
 	deadline = mono_ms() + r->wait_ms;
@@ -196,7 +139,7 @@ remote_action(const struct remote_req *r, bool *found_r)
 			free(error);
 			error = NULL;
 			got = 0;
-		} else if ((got = answer(&c, id, &outcome, &new_id, &why,
+		} else if ((got = pgreq_answer(&c, id, &outcome, &new_id, &why,
 		    &error)) < 0) {
 			free(error);
 			error = NULL;

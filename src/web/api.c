@@ -225,12 +225,13 @@ webapi_act(struct web *w, const char *who, const struct access_scope *scope,
 	if (to != NULL && json_array_size(to) > 0)
 		(void)json_object_set(req, "to", to);
 	if ((*reply_r = ask(w, req, NULL, &status, &error)) == NULL &&
-	    status == 404 && w->farm != NULL) {
-		/* Not here: held on another host of the farm? */
+	    (status == 404 || status == 503) && w->farm != NULL) {
+		/* Not here (or holdscand is not): on another host? */
+		status = farmact_run(w->farm, who, scope, qid, action, to,
+		    reply_r, status == 503 ? error : NULL);
 		free(error);
 		json_decref(req);
-		return (farmact_run(w->farm, who, scope, qid, action, to,
-		    reply_r));
+		return (status);
 	}
 	if (*reply_r == NULL) {
 		*reply_r = json_pack("{s:s, s:s}", "id", qid, "error", error);
@@ -425,13 +426,14 @@ h_qlist(struct call *c)
 	json_t	*req, *reply = NULL;
 	char	*error = NULL;
 	bool	 down = false;
+	int	 got;
 
 	if (c->w->farm != NULL) {
 		if (farm_filters(c, &q) < 0)
 			return;
-		if (farm_answered(c, farmview_qlist(c->w->farm,
-		    &c->account->scope, &q, &reply, &error), reply, error,
-		    &down))
+		got = farmview_qlist(c->w->farm, &c->account->scope, &q,
+		    &reply, &error);
+		if (farm_answered(c, got, reply, error, &down))
 			return;
 	}
 	req = base_req("qlist", c->account->name, &c->account->scope);
@@ -486,7 +488,7 @@ h_qshow(struct call *c)
 
 	(void)json_object_set_new(req, "id", json_string(c->arg[0]));
 	ask_for(c, req, &fd);
-	if (c->status == 404 && c->w->farm != NULL) {
+	if ((c->status == 404 || c->status == 503) && c->w->farm != NULL) {
 		held_elsewhere(c);
 		return;
 	}
@@ -557,13 +559,14 @@ h_log(struct call *c)
 	json_t	*req, *reply = NULL;
 	char	*error = NULL;
 	bool	 down = false;
+	int	 got;
 
 	if (c->w->farm != NULL) {
 		if (farm_filters(c, &q) < 0)
 			return;
-		if (farm_answered(c, farmview_log(c->w->farm,
-		    &c->account->scope, &q, &reply, &error), reply, error,
-		    &down))
+		got = farmview_log(c->w->farm, &c->account->scope, &q, &reply,
+		    &error);
+		if (farm_answered(c, got, reply, error, &down))
 			return;
 	}
 	req = base_req("log", c->account->name, &c->account->scope);
@@ -602,38 +605,50 @@ h_trace(struct call *c)
 	farm_note(c, down);
 }
 
+/* An admin's statistics of the farm get this host's metrics (holdscand's). */
+static void
+local_metrics(struct call *c, json_t *req)
+{
+	json_t	*local;
+	char	*error = NULL;
+	int	 status;
+
+	(void)json_object_set_new(req, "hours", json_integer(1));
+	if ((local = ask(c->w, req, NULL, &status, &error)) != NULL &&
+	    json_object_get(local, "metrics") != NULL)
+		(void)json_object_set(c->reply, "metrics",
+		    json_object_get(local, "metrics"));
+	json_decref(local);
+	free(error);
+}
+
 static void
 h_stats(struct call *c)
 {
 	static const char *const ints[] = { "hours", NULL };
 	json_t	*req = base_req("stats", c->account->name, &c->account->scope);
-	json_t	*reply = NULL, *local;
+	json_t	*reply = NULL;
 	char	*error = NULL, *end;
 	const char *h = arg(c, "hours");
 	long	 hours = 24;
 	bool	 down = false;
-	int	 status;
+	int	 got;
 
 	if (copy_ints(c, req, ints) < 0) {
 		json_decref(req);
 		return;
 	}
 	if (c->w->farm != NULL && (h == NULL ||
-	    ((hours = strtol(h, &end, 10)) > 0 && *end == '\0')) &&
-	    farm_answered(c, farmview_stats(c->w->farm, &c->account->scope,
-	    hours, &reply, &error), reply, error, &down)) {
-		/* This host's metrics (admins): holdscand's, of one hour. */
-		if (c->account->scope.role == ACCESS_ADMIN) {
-			(void)json_object_set_new(req, "hours", json_integer(1));
-			if ((local = ask(c->w, req, NULL, &status, &error)) !=
-			    NULL && json_object_get(local, "metrics") != NULL)
-				(void)json_object_set(c->reply, "metrics",
-				    json_object_get(local, "metrics"));
-			json_decref(local);
-			free(error);
+	    ((hours = strtol(h, &end, 10)) > 0 && *end == '\0'))) {
+		got = farmview_stats(c->w->farm, &c->account->scope, hours,
+		    &reply, &error);
+		if (farm_answered(c, got, reply, error, &down)) {
+			if (c->status == 200 &&
+			    c->account->scope.role == ACCESS_ADMIN)
+				local_metrics(c, req);
+			json_decref(req);
+			return;
 		}
-		json_decref(req);
-		return;
 	}
 	ask_for(c, req, NULL);
 	farm_note(c, down);

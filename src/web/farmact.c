@@ -107,7 +107,7 @@ recipients(const struct access_scope *scope, json_t *entry, json_t *to,
 int
 farmact_run(struct farmview *f, const char *who,
     const struct access_scope *scope, const char *qid, const char *action,
-    json_t *to, json_t **reply_r)
+    json_t *to, json_t **reply_r, const char *local_error)
 {
 	json_t		*entry = NULL;
 	PGconn		**c;
@@ -121,6 +121,8 @@ farmact_run(struct farmview *f, const char *who,
 	*reply_r = NULL;
 	switch (farmview_held_elsewhere(f, scope, qid, &entry, &error)) {
 	case 0:
+		if (local_error != NULL)
+			return (answer_error(reply_r, 503, qid, local_error));
 		return (answer_error(reply_r, 404, qid,
 		    "no such message in the quarantine"));
 	case 1:

@@ -25,10 +25,13 @@ struct farmview;
  * request} or {error}; the return value is the HTTP status: 200, 202
  * (queued: no answer in FARMACT_WAIT_MS; carried out when that host's
  * holdscand is back), 400 or 403 (to:), 404 (no such message in scope),
- * 409 (the host refused: its reason), 503 (the database).
+ * 409 (the host refused: its reason), 503 (the database; or, with
+ * local_error, this host's holdscand did not answer and the message is
+ * not on another host: local_error is the answer).
  */
 int	 farmact_run(struct farmview *f, const char *who,
 	    const struct access_scope *scope, const char *qid,
-	    const char *action, json_t *to, json_t **reply_r);
+	    const char *action, json_t *to, json_t **reply_r,
+	    const char *local_error);
 
 #endif

@@ -8,14 +8,16 @@
  *	(claimed_at) and answers (done_at, outcome, new_id, error); NOTIFY
  *	holdscan_requests with the host's name as payload wakes it. The
  *	asking side (holdscan's remote.c, holdscan-web's farmact.c) writes
- *	with pgreq_submit() and polls pgreq_answer() with its own bound.
+ *	with pgreq_submit() and waits with pgreq_wait(), which reads the
+ *	answer every PGREQ_RECHECK_MS until its bound.
  *
  *	This module must never build SQL from data (every value is a
- *	parameter), never wait for the answer itself, and never change a
- *	request row after writing it.
+ *	parameter), never wait without a bound, and never change a request
+ *	row after writing it.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/xalloc.h"
@@ -87,4 +89,39 @@ pgreq_answer(PGconn **c, const char *id, char **outcome_r, char **new_id_r,
 	}
 	PQclear(res);
 	return (done);
+}
+
+static long
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+int
+pgreq_wait(PGconn **c, const char *conninfo, const char *app, const char *id,
+    long wait_ms, char **outcome_r, char **new_id_r, char **error_text_r)
+{
+	struct timespec	 ts;
+	char		*error = NULL;
+	long		 deadline = mono_ms() + wait_ms;
+	int		 got;
+
+	for (;;) {
+		if (*c == NULL && pgdb_connect(conninfo, app, -1, c,
+		    &error) < 0)
+			got = 0;
+		else if ((got = pgreq_answer(c, id, outcome_r, new_id_r,
+		    error_text_r, &error)) < 0)
+			got = 0;
+		free(error);
+		error = NULL;
+		if (got == 1 || mono_ms() >= deadline)
+			return (got);
+		ts.tv_sec = PGREQ_RECHECK_MS / 1000;
+		ts.tv_nsec = (PGREQ_RECHECK_MS % 1000) * 1000000L;
+		(void)nanosleep(&ts, NULL);
+	}
 }

@@ -32,5 +32,16 @@ int	 pgreq_submit(PGconn **c, const char *host, const char *qid,
  */
 int	 pgreq_answer(PGconn **c, const char *id, char **outcome_r,
 	    char **new_id_r, char **error_text_r, char **error_r);
+/* How often pgreq_wait() reads the answer (ms). */
+#define PGREQ_RECHECK_MS	200
+/*
+ * pgreq_wait() reads the answer of request id every PGREQ_RECHECK_MS
+ * for at most wait_ms, connecting again to conninfo (as app) when *c
+ * is NULL or was lost; errors meanwhile are waited out. 1 and the
+ * answer (pgreq_answer()'s), or 0 when there is none in wait_ms.
+ */
+int	 pgreq_wait(PGconn **c, const char *conninfo, const char *app,
+	    const char *id, long wait_ms, char **outcome_r, char **new_id_r,
+	    char **error_text_r);
 
 #endif

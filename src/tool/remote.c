@@ -11,7 +11,7 @@
  *	(claimed_at, set once), carries it out through its own exactly-once
  *	release path and answers in the row (done_at, outcome: released,
  *	deleted, already (released or deleted before), failed; new_id,
- *	error). The tool reads the row every RECHECK_MS until the answer
+ *	error). The tool reads the row every PGREQ_RECHECK_MS until the answer
  *	is there or the wait is over: then the request stays queued, and
  *	is carried out when that host's holdscand is back (exit 75,
  *	EX_TEMPFAIL).
@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -34,27 +33,6 @@
 #include "state/pgdb.h"
 #include "state/pgreq.h"
 #include "tool/remote.h"
-
-#define RECHECK_MS	200
-
-static long
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-static void
-pause_ms(long ms)
-{
-	struct timespec	 ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000;
-	(void)nanosleep(&ts, NULL);
-}
 
 /* "user@host" of the person asking, for the row and the owner's log. */
 static char *
@@ -85,7 +63,6 @@ remote_action(const struct remote_req *r, bool *found_r)
 	char		*outcome = NULL, *new_id = NULL, *why = NULL;
 	char		 host[256];
 	const char	*p[5];
-	long		 deadline;
 	int		 version, rc, got;
 
 	*found_r = false;
@@ -132,23 +109,8 @@ remote_action(const struct remote_req *r, bool *found_r)
 		goto out;
 	}
 
-	deadline = mono_ms() + r->wait_ms;
-	for (;;) {
-		if (c == NULL && pgdb_connect(r->conninfo, "holdscan", -1, &c,
-		    &error) < 0) {
-			free(error);
-			error = NULL;
-			got = 0;
-		} else if ((got = pgreq_answer(&c, id, &outcome, &new_id, &why,
-		    &error)) < 0) {
-			free(error);
-			error = NULL;
-			got = 0;
-		}
-		if (got == 1 || mono_ms() >= deadline)
-			break;
-		pause_ms(RECHECK_MS);
-	}
+	got = pgreq_wait(&c, r->conninfo, "holdscan", id, r->wait_ms,
+	    &outcome, &new_id, &why);
 	if (got == 0) {
 		(void)printf("%s: request %s to %s on %s is queued (no answer "
 		    "in %lds); it is carried out when holdscand on %s is "

@@ -415,13 +415,17 @@ h_me(struct call *c)
 	c->reply = me_json(c->account, c->session);
 }
 
+typedef int	(*farm_list_fn)(struct farmview *, const struct access_scope *,
+		    const struct farmview_query *, json_t **, char **);
+
+/*
+ * A list (the quarantine's, the log's): on a farm from the database
+ * (fn), else, or while it does not answer, holdscand's op for this host.
+ */
 static void
-h_qlist(struct call *c)
+list_call(struct call *c, const char *op, const char *const *strs,
+    const char *const *ints, farm_list_fn fn)
 {
-	static const char *const strs[] = { "sender", "recipient", "reason",
-	    "subject", "state", NULL };
-	static const char *const ints[] = { "since", "until", "offset",
-	    "limit", NULL };
 	struct farmview_query q;
 	json_t	*req, *reply = NULL;
 	char	*error = NULL;
@@ -431,12 +435,11 @@ h_qlist(struct call *c)
 	if (c->w->farm != NULL) {
 		if (farm_filters(c, &q) < 0)
 			return;
-		got = farmview_qlist(c->w->farm, &c->account->scope, &q,
-		    &reply, &error);
+		got = fn(c->w->farm, &c->account->scope, &q, &reply, &error);
 		if (farm_answered(c, got, reply, error, &down))
 			return;
 	}
-	req = base_req("qlist", c->account->name, &c->account->scope);
+	req = base_req(op, c->account->name, &c->account->scope);
 	copy_strs(c, req, strs);
 	if (copy_ints(c, req, ints) < 0) {
 		json_decref(req);
@@ -444,6 +447,17 @@ h_qlist(struct call *c)
 	}
 	ask_for(c, req, NULL);
 	farm_note(c, down);
+}
+
+static void
+h_qlist(struct call *c)
+{
+	static const char *const strs[] = { "sender", "recipient", "reason",
+	    "subject", "state", NULL };
+	static const char *const ints[] = { "since", "until", "offset",
+	    "limit", NULL };
+
+	list_call(c, "qlist", strs, ints, farmview_qlist);
 }
 
 /*
@@ -555,28 +569,8 @@ h_log(struct call *c)
 	    "action", "subject", "id", NULL };
 	static const char *const ints[] = { "since", "until", "offset",
 	    "limit", NULL };
-	struct farmview_query q;
-	json_t	*req, *reply = NULL;
-	char	*error = NULL;
-	bool	 down = false;
-	int	 got;
 
-	if (c->w->farm != NULL) {
-		if (farm_filters(c, &q) < 0)
-			return;
-		got = farmview_log(c->w->farm, &c->account->scope, &q, &reply,
-		    &error);
-		if (farm_answered(c, got, reply, error, &down))
-			return;
-	}
-	req = base_req("log", c->account->name, &c->account->scope);
-	copy_strs(c, req, strs);
-	if (copy_ints(c, req, ints) < 0) {
-		json_decref(req);
-		return;
-	}
-	ask_for(c, req, NULL);
-	farm_note(c, down);
+	list_call(c, "log", strs, ints, farmview_log);
 }
 
 static void

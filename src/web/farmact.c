@@ -12,7 +12,7 @@
  *	holdscand through qaction.c, which logs the audit line there
  *	("ID: action=release new_id=... by=web:alice@THISHOST
  *	via=request:N"); this side logs one line too, with the account. The
- *	answer is read every RECHECK_MS for at most FARMACT_WAIT_MS (the
+ *	answer is read every PGREQ_RECHECK_MS for at most FARMACT_WAIT_MS (the
  *	console's one thread waits: a bound, not a hang).
  *
  *	This module must never act outside the account's scope, never write
@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -30,17 +29,6 @@
 #include "state/pgreq.h"
 #include "web/farmact.h"
 #include "web/farmview.h"
-
-#define RECHECK_MS	200
-
-static long
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 static int
 answer_error(json_t **reply_r, int status, const char *qid, const char *msg)
@@ -115,7 +103,6 @@ farmact_run(struct farmview *f, const char *who,
 	char		*error = NULL, *by = NULL, *id = NULL, *outcome = NULL;
 	char		*new_id = NULL, *why = NULL, host[256];
 	size_t		 nto = 0;
-	long		 deadline;
 	int		 status, got;
 
 	*reply_r = NULL;
@@ -152,19 +139,8 @@ farmact_run(struct farmview *f, const char *who,
 		    "did not take the request; try again");
 		goto out;
 	}
-	deadline = mono_ms() + FARMACT_WAIT_MS;
-	for (got = 0; got == 0 && mono_ms() < deadline; ) {
-		struct timespec ts = { 0, RECHECK_MS * 1000000L };
-
-		(void)nanosleep(&ts, NULL);
-		if (farmview_db(f, &c, &error) < 0 ||
-		    (got = pgreq_answer(c, id, &outcome, &new_id, &why,
-		    &error)) < 0) {
-			free(error);
-			error = NULL;
-			got = 0;
-		}
-	}
+	got = pgreq_wait(c, farmview_conninfo(f), "holdscan-web", id,
+	    FARMACT_WAIT_MS, &outcome, &new_id, &why);
 	if (got == 0) {
 		*reply_r = json_pack("{s:s, s:s, s:s, s:s}", "id", qid,
 		    "outcome", "queued", "host", host, "request", id);

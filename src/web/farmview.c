@@ -151,6 +151,12 @@ farmview_host(const struct farmview *f)
 	return (f->myhost);
 }
 
+const char *
+farmview_conninfo(const struct farmview *f)
+{
+	return (f->conninfo);
+}
+
 int
 farmview_db(struct farmview *f, PGconn ***c_r, char **error_r)
 {
@@ -346,6 +352,23 @@ num(char *buf, long long v)
 	return (buf);
 }
 
+/*
+ * The scope and FILTERS' parameters, $1 to $8, and $9 the sender, into
+ * p (bufs: scope_params()'s; since and until: 24 bytes each).
+ */
+static void
+filter_params(const struct access_scope *s, const struct farmview_query *q,
+    const char **p, char **bufs, char *since, char *until)
+{
+	scope_params(s, p, bufs);
+	p[3] = num(since, q->since);
+	p[4] = num(until, q->until);
+	p[5] = q->recipient;
+	p[6] = q->subject;
+	p[7] = q->host;
+	p[8] = q->sender;
+}
+
 static int
 page_ok(const struct farmview_query *q, char **error_r)
 {
@@ -356,38 +379,49 @@ page_ok(const struct farmview_query *q, char **error_r)
 	return (0);
 }
 
+/*
+ * A page of a list: $1 to $9 (filter_params()), then the nextra
+ * parameters of the statement, its offset and its limit (plus one, with
+ * one_more: to tell whether there is more). 0 and *res_r, -1 or -2 with
+ * *error_r.
+ */
+static int
+page(struct farmview *f, const struct access_scope *s,
+    const struct farmview_query *q, const char *sql, const char **extra,
+    int nextra, bool one_more, PGresult **res_r, char **error_r)
+{
+	const char	*p[16];
+	char		*bufs[2], since[24], until[24], off[24], lim[24];
+	int		 i, n = 9, got;
+
+	if (page_ok(q, error_r) < 0)
+		return (-2);
+	filter_params(s, q, p, bufs, since, until);
+	for (i = 0; i < nextra; i++)
+		p[n++] = extra[i];
+	(void)snprintf(off, sizeof(off), "%lld", q->offset);
+	(void)snprintf(lim, sizeof(lim), "%lld", q->limit + one_more);
+	p[n++] = off;
+	p[n++] = lim;
+	got = run(f, sql, n, p, res_r, error_r);
+	free(bufs[0]);
+	free(bufs[1]);
+	return (got);
+}
+
 int
 farmview_log(struct farmview *f, const struct access_scope *s,
     const struct farmview_query *q, json_t **reply_r, char **error_r)
 {
 	PGresult	*res;
-	const char	*p[14];
-	char		*bufs[2], since[24], until[24], off[24], lim[24];
+	const char	*extra[3] = { q->verdict, q->action, q->id };
 	json_t		*items, *rc;
 	int		 row, rows, got;
 
 	*reply_r = NULL;
-	if (page_ok(q, error_r) < 0)
-		return (-2);
-	scope_params(s, p, bufs);
-	p[3] = num(since, q->since);
-	p[4] = num(until, q->until);
-	p[5] = q->recipient;
-	p[6] = q->subject;
-	p[7] = q->host;
-	p[8] = q->sender;
-	p[9] = q->verdict;
-	p[10] = q->action;
-	p[11] = q->id;
-	(void)snprintf(off, sizeof(off), "%lld", q->offset);
-	(void)snprintf(lim, sizeof(lim), "%lld", q->limit + 1);
-	p[12] = off;
-	p[13] = lim;
-	got = run(f, select_log, 14, p, &res, error_r);
-	free(bufs[0]);
-	free(bufs[1]);
-	if (got < 0)
-		return (-1);
+	if ((got = page(f, s, q, select_log, extra, 3, true, &res,
+	    error_r)) < 0)
+		return (got);
 	items = json_array();
 	rows = PQntuples(res);
 	for (row = 0; row < rows && row < q->limit; row++)
@@ -406,15 +440,12 @@ farmview_qlist(struct farmview *f, const struct access_scope *s,
     const struct farmview_query *q, json_t **reply_r, char **error_r)
 {
 	PGresult	*res;
-	const char	*p[13];
-	char		*bufs[2], since[24], until[24], off[24], lim[24];
+	const char	*extra[2] = { q->reason, q->state };
 	json_t		*items, *rc;
 	json_int_t	 total = 0;
 	int		 row, got;
 
 	*reply_r = NULL;
-	if (page_ok(q, error_r) < 0)
-		return (-2);
 	if (q->state != NULL && strcmp(q->state, "held") != 0 &&
 	    strcmp(q->state, "released") != 0 &&
 	    strcmp(q->state, "deleted") != 0 &&
@@ -422,24 +453,9 @@ farmview_qlist(struct farmview *f, const struct access_scope *s,
 		*error_r = xstrdup("state: use held, released or deleted");
 		return (-2);
 	}
-	scope_params(s, p, bufs);
-	p[3] = num(since, q->since);
-	p[4] = num(until, q->until);
-	p[5] = q->recipient;
-	p[6] = q->subject;
-	p[7] = q->host;
-	p[8] = q->sender;
-	p[9] = q->reason;
-	p[10] = q->state;
-	(void)snprintf(off, sizeof(off), "%lld", q->offset);
-	(void)snprintf(lim, sizeof(lim), "%lld", q->limit);
-	p[11] = off;
-	p[12] = lim;
-	got = run(f, select_quarantined, 13, p, &res, error_r);
-	free(bufs[0]);
-	free(bufs[1]);
-	if (got < 0)
-		return (-1);
+	if ((got = page(f, s, q, select_quarantined, extra, 2, false, &res,
+	    error_r)) < 0)
+		return (got);
 	items = json_array();
 	for (row = 0; row < PQntuples(res); row++) {
 		total = jint(res, row, C_TOTAL);

@@ -36,7 +36,9 @@ struct farmview_query {
  */
 struct farmview *farmview_new(const char *conninfo, const char *myhost);
 void	 farmview_free(struct farmview **f);
+/* This host's name; the conninfo holdscan-web connects with. */
 const char *farmview_host(const struct farmview *f);
+const char *farmview_conninfo(const struct farmview *f);
 /*
  * farmview_db() returns the connection, connected (and its schema
  * checked) if it was not: 0, or -1 with a one-line *error_r. A

@@ -40,20 +40,6 @@ pg_available || skip_all "postgresql-15 is not installed (make deps)"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
 id daemon >/dev/null 2>&1 || skip_all "no system user daemon"
 
-# tap_lines FILE COUNT WHAT - each "ok"/"not ok" line of a checker as a
-# test, then one that it made COUNT checks (it did not stop half-way)
-tap_lines() {
-	_tl_n=0
-	while IFS="$(printf '\t')" read -r _tl_st _tl_what _tl_detail; do
-		case $_tl_st in
-		ok) ok 0 "$_tl_what" ;;
-		'not ok') ok 1 "$_tl_what"; diag "$_tl_detail" ;;
-		count) _tl_n=$_tl_what ;;
-		esac
-	done <"$1"
-	check_eq "$3 made all its $2 checks" "$_tl_n" "$2"
-}
-
 plan 45
 
 pg_start P || bail_out "PostgreSQL did not start"

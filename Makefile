@@ -160,7 +160,9 @@ endif
 # src/*/*.c except the programs' main files is library code, one
 # library per layer:
 #	libhs-common	common/			every program
-#	libhs-store	state/ quarantine/ commit/	holdscand, holdscan
+#	libhs-store	state/ quarantine/ commit/	holdscand, holdscan (and
+#						holdscan-web on a farm:
+#						pgdb.o, pgreq.o only)
 #	libhs-daemon	daemon/			holdscand
 #	libhs-scanner	scanner/		holdscan-scanner
 #	libhs-tool	tool/			holdscan

@@ -291,12 +291,12 @@
     } catch (e) { flash(e.message, true); return; }
     farmNote(r);
     main.appendChild(el('table', { id: 'ltable' },
-      el('thead', {}, el('tr', {}, ['Time', 'Host', 'Queue id', 'From', 'To', 'Subject', 'Verdict', 'Action'].map((h) => el('th', {}, h)))),
+      el('thead', {}, el('tr', {}, ['Time', 'Queue id', 'From', 'To', 'Subject', 'Verdict', 'Action', 'Host'].map((h) => el('th', {}, h)))),
       el('tbody', {}, r.items.map((m) => el('tr', { class: 'row lrow', 'data-id': m.orig_id,
         onclick: () => { location.hash = '#/m/' + encodeURIComponent(m.orig_id); } },
-        el('td', {}, when(m.time)), el('td', { class: 'lhost' }, m.host || ''), el('td', {}, m.orig_id), el('td', {}, m.sender || '<>'),
+        el('td', {}, when(m.time)), el('td', {}, m.orig_id), el('td', {}, m.sender || '<>'),
         el('td', {}, m.recipients.join(', ')), el('td', { class: 'subject' }, m.subject),
-        el('td', { class: 'verdict-' + m.verdict }, m.verdict), el('td', {}, m.action))))));
+        el('td', { class: 'verdict-' + m.verdict }, m.verdict), el('td', {}, m.action), el('td', { class: 'lhost' }, m.host || ''))))));
     if (r.partial) main.appendChild(el('p', { class: 'error-text' }, 'The search stopped early: narrow the filters.'));
     main.appendChild(pager(r.offset, r.items.length, r.more, (o) => { lstate.offset = o; showLog(); }, lstate.limit));
   }

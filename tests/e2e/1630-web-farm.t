@@ -20,7 +20,11 @@
 #     with the host and request; one request row each, answered by B.
 #  3. webfarm.py again: a second release says "already released"; still
 #     one delivery.
-#  4. PostgreSQL stopped: webfarm.py down: the list and the log answer
+#  4. tests/lib/webfarmui.py in headless Chromium (when installed): B's
+#     message in A's quarantine with its host, opened ("Held on B"),
+#     released from the page (once at B's sink); the log shows both
+#     hosts. Screenshots in build/screenshots-farm/.
+#  5. PostgreSQL stopped: webfarm.py down: the list and the log answer
 #     with A's messages and say that the farm's database is not
 #     reachable; A's message still opens with its headers; B's release
 #     answers 503. holdscan-web logged it once, and runs on.
@@ -31,6 +35,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/web.sh"
 
 SRC=$(cd "$HS_LIB/../.." && pwd)
+SHOTS=${HS_SCREENSHOTS_FARM:-$SRC/build/screenshots-farm}
 PW='correct horse battery'
 
 pg_available || skip_all "postgresql-15 is not installed (make deps)"
@@ -40,7 +45,7 @@ pg_available || skip_all "postgresql-15 is not installed (make deps)"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
 id daemon >/dev/null 2>&1 || skip_all "no system user daemon"
 
-plan 45
+plan 53
 
 pg_start P || bail_out "PostgreSQL did not start"
 sb_start A || bail_out "sandbox A did not start"
@@ -93,11 +98,12 @@ send A fa a.example
 send B frel a.example
 send B fother b.example
 send B fdel a.example
+send B fui a.example
 shipped() {
 	[ "$(pg_sql P "SELECT count(*) FROM message_log
-	    WHERE quarantine_id <> ''")" -ge 4 ]
+	    WHERE quarantine_id <> ''")" -ge 5 ]
 }
-check 'both hosts shipped their four quarantined messages' wait_until 60 shipped
+check 'both hosts shipped their five quarantined messages' wait_until 60 shipped
 qid() {
 	pg_sql P "SELECT quarantine_id FROM message_log WHERE host = '$1'
 	    AND recipients[1] LIKE '$2-0.%' ORDER BY seq DESC LIMIT 1"
@@ -106,8 +112,9 @@ QA=$(qid "$HOST_A" fa)
 QREL=$(qid "$HOST_B" frel)
 QOTHER=$(qid "$HOST_B" fother)
 QDEL=$(qid "$HOST_B" fdel)
+QUI=$(qid "$HOST_B" fui)
 check_eq 'their quarantine ids' "$([ -n "$QA" ] && [ -n "$QREL" ] &&
-    [ -n "$QOTHER" ] && [ -n "$QDEL" ] && echo found)" found
+    [ -n "$QOTHER" ] && [ -n "$QDEL" ] && [ -n "$QUI" ] && echo found)" found
 
 echo "$PW" | "$HOLDSCAN" -c "$CONF_A" web user add admin --role admin \
     >/dev/null 2>&1 || bail_out "web user add admin"
@@ -159,7 +166,26 @@ tap_lines "$HS_TMP/again.out" 2 "webfarm.py again"
 sleep 2
 check_eq 'still one delivery' "$(sink_count B)" 1
 
-# --- 4. PostgreSQL down -----------------------------------------------------------------------
+# --- 4. the browser ----------------------------------------------------------------------
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] &&
+    /usr/bin/python3 -c 'import selenium' 2>/dev/null; then
+	rm -rf "$SHOTS"
+	/usr/bin/python3 "$HS_LIB/webfarmui.py" "http://127.0.0.1:$PORT" "$PW" \
+	    "$SHOTS" "$HOST_A" "$HOST_B" "$QUI" >"$HS_TMP/ui.out" \
+	    2>"$HS_TMP/ui.err"
+	tap_lines "$HS_TMP/ui.out" 5 webfarmui.py
+	NEWUI=$(sed -n 's/^released\t//p' "$HS_TMP/ui.err")
+	check 'the one released in the browser reaches B'"'"'s sink' \
+	    wait_sink B 2 30
+	sleep 2
+	check_eq 'once, with its audit line on B' "$(sink_count B) $(hs_count_log B \
+	    "$QUI: action=release new_id=$NEWUI by=web:admin@$HOST_A via=request:[0-9]+")" \
+	    '2 1'
+else
+	skip "chromium, chromium-driver or python3-selenium is missing" 8
+fi
+
+# --- 5. PostgreSQL down -----------------------------------------------------------------------
 pg_stop P
 "$HS_PYTHON" "$HS_LIB/webfarm.py" down "http://127.0.0.1:$PORT" "$PW" \
     "$HOST_A" "$QA" "$QREL" >"$HS_TMP/down.out" 2>&1

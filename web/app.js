@@ -232,6 +232,7 @@
         } else {
           text = a.outcome === 'done' ? 'Deleted' + on + '.' : 'Already deleted' + on + '.';
         }
+        if (a.host && a.outcome === 'done') text += ' The state here follows when ' + a.host + '\'s record arrives.';
       } catch (e) { text = e.message; }
       showMessage(q.id, text);
     };
@@ -241,22 +242,27 @@
       kv([['Id', q.id], ['Queue id', q.orig_id], ['Arrived', when(q.arrival)], ['Quarantined', when(q.quarantined)],
         ['From', q.sender || '<>'], ['To', q.recipients.join(', ')], ['Subject', q.subject],
         ['Verdict', q.verdict], ['Reason', q.reason], ['Size', q.size + ' bytes'], ['State', q.state],
-        ['Released as', q.new_id], ['Released to', q.released_to], ['Host', q.host || r.held_on || '']]),
-      r.held_on ? el('p', { id: 'held-on', class: 'note' }, 'Held on ' + r.held_on + '. ' + (r.remote || '')) : null,
+        ['Released as', q.new_id], ['Released to', q.released_to], ['Host', q.host || r.held_on || '']]));
+    if (r.held_on) main.append(el('p', { id: 'held-on', class: 'note' }, 'Held on ' + r.held_on + '. ' + (r.remote || '')));
+    main.append(
       el('div', { class: 'actions' },
         el('button', { type: 'button', class: 'primary', id: 'release', onclick: () => act('release') }, 'Release'),
         el('button', { type: 'button', id: 'release-other', onclick: () => act('release', { to: to.value.split(/[\s,]+/).filter(Boolean) }) }, 'Release to'),
         to,
         el('button', { type: 'button', class: 'danger', id: 'delete', onclick: () => { if (confirm('Delete this message?')) act('delete'); } }, 'Delete'),
         el('a', { href: '#/m/' + encodeURIComponent(q.id) }, 'Message log')),
-      result,
-      el('h2', {}, 'Attachments (listed, never served)'),
-      el('ul', { id: 'attachments' }, (r.attachments || []).map((a) => el('li', {}, a.name + (a.type ? ' (' + a.type + ')' : '')))),
-      el('h2', {}, 'Headers'),
-      el('pre', { id: 'headers' }, r.headers || ''),
-      el('h2', {}, 'Body (as text; HTML is shown as its source)'),
-      el('pre', { id: 'body' }, (r.body || '') + (r.body_truncated ? '\n[… cut]' : '')),
-      r.preview_error ? el('p', { class: 'error-text' }, r.preview_error) : null);
+      result);
+    // A message held on another host of a farm: its metadata only (the file stays there).
+    if (!r.held_on) {
+      main.append(
+        el('h2', {}, 'Attachments (listed, never served)'),
+        el('ul', { id: 'attachments' }, (r.attachments || []).map((a) => el('li', {}, a.name + (a.type ? ' (' + a.type + ')' : '')))),
+        el('h2', {}, 'Headers'),
+        el('pre', { id: 'headers' }, r.headers || ''),
+        el('h2', {}, 'Body (as text; HTML is shown as its source)'),
+        el('pre', { id: 'body' }, (r.body || '') + (r.body_truncated ? '\n[… cut]' : '')));
+    }
+    if (r.preview_error) main.append(el('p', { class: 'error-text' }, r.preview_error));
     farmNote(r);
   }
 

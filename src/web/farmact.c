@@ -13,7 +13,9 @@
  *	("ID: action=release new_id=... by=web:alice@THISHOST
  *	via=request:N"); this side logs one line too, with the account. The
  *	answer is read every PGREQ_RECHECK_MS for at most FARMACT_WAIT_MS (the
- *	console's one thread waits: a bound, not a hang).
+ *	console's one thread waits: a bound, not a hang); a host that let
+ *	one wait run out is not waited for again for FARMVIEW_SLOW_S, so
+ *	that a bulk action for a host that is down waits once.
  *
  *	This module must never act outside the account's scope, never write
  *	a request for this host (its messages go through the control
@@ -140,7 +142,9 @@ farmact_run(struct farmview *f, const char *who,
 		goto out;
 	}
 	got = pgreq_wait(c, farmview_conninfo(f), "holdscan-web", id,
-	    FARMACT_WAIT_MS, &outcome, &new_id, &why);
+	    farmview_host_slow(f, host) ? 0 : FARMACT_WAIT_MS, &outcome,
+	    &new_id, &why);
+	farmview_set_slow(f, host, got == 0);
 	if (got == 0) {
 		*reply_r = json_pack("{s:s, s:s, s:s, s:s}", "id", qid,
 		    "outcome", "queued", "host", host, "request", id);

@@ -23,7 +23,8 @@ struct farmview;
  * scope; "delete") asked by "web:WHO@THISHOST", and waits for the
  * answer. *reply_r gets {outcome: done|already|queued, new_id, host,
  * request} or {error}; the return value is the HTTP status: 200, 202
- * (queued: no answer in FARMACT_WAIT_MS; carried out when that host's
+ * (queued: no answer in FARMACT_WAIT_MS, or at once for a host that
+ * did not answer in time within FARMVIEW_SLOW_S; carried out when that host's
  * holdscand is back), 400 or 403 (to:), 404 (no such message in scope),
  * 409 (the host refused: its reason), 503 (the database; or, with
  * local_error, this host's holdscand did not answer and the message is

@@ -38,6 +38,8 @@ struct farmview {
 	char	*conninfo;
 	char	*myhost;
 	PGconn	*conn;
+	char	*slow_host;	/* did not answer a request in time */
+	time_t	 slow_until;
 };
 
 /* Every column of a record, as the queries below select it. */
@@ -141,6 +143,7 @@ farmview_free(struct farmview **fp)
 		PQfinish(f->conn);
 	free(f->conninfo);
 	free(f->myhost);
+	free(f->slow_host);
 	free(f);
 	*fp = NULL;
 }
@@ -155,6 +158,26 @@ const char *
 farmview_conninfo(const struct farmview *f)
 {
 	return (f->conninfo);
+}
+
+bool
+farmview_host_slow(const struct farmview *f, const char *host)
+{
+	return (f->slow_host != NULL && strcmp(f->slow_host, host) == 0 &&
+	    time(NULL) < f->slow_until);
+}
+
+void
+farmview_set_slow(struct farmview *f, const char *host, bool slow)
+{
+	if (!slow) {
+		if (f->slow_host != NULL && strcmp(f->slow_host, host) == 0)
+			f->slow_until = 0;
+		return;
+	}
+	free(f->slow_host);
+	f->slow_host = xstrdup(host);
+	f->slow_until = time(NULL) + FARMVIEW_SLOW_S;
 }
 
 int

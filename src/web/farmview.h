@@ -6,6 +6,8 @@
 #ifndef HS_FARMVIEW_H
 #define HS_FARMVIEW_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 #include <libpq-fe.h>
 
@@ -45,6 +47,15 @@ const char *farmview_conninfo(const struct farmview *f);
  * connection lost in a statement is made again next time.
  */
 int	 farmview_db(struct farmview *f, PGconn ***c_r, char **error_r);
+/*
+ * farmview_host_slow() says whether host did not answer a request in
+ * time within the last FARMVIEW_SLOW_S seconds (farmact.c then does not
+ * wait for it again: a bulk action on a host that is down costs one
+ * wait, not one each); farmview_set_slow() notes it (or forgets it).
+ */
+#define FARMVIEW_SLOW_S		60
+bool	 farmview_host_slow(const struct farmview *f, const char *host);
+void	 farmview_set_slow(struct farmview *f, const char *host, bool slow);
 
 /*
  * Each of these answers as holdscand's control socket does for one host

@@ -24,7 +24,11 @@
 #     message in A's quarantine with its host, opened ("Held on B"),
 #     released from the page (once at B's sink); the log shows both
 #     hosts. Screenshots in build/screenshots-farm/.
-#  5. PostgreSQL stopped: webfarm.py down: the list and the log answer
+#  5. B's holdscand stopped: a bulk release of B's message from A's
+#     console is "queued" after the wait, a second one at once (B is not
+#     waited for again); B back: both answered (released, already), the
+#     message delivered once.
+#  6. PostgreSQL stopped: webfarm.py down: the list and the log answer
 #     with A's messages and say that the farm's database is not
 #     reachable; A's message still opens with its headers; B's release
 #     answers 503. holdscan-web logged it once, and runs on.
@@ -45,7 +49,7 @@ pg_available || skip_all "postgresql-15 is not installed (make deps)"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
 id daemon >/dev/null 2>&1 || skip_all "no system user daemon"
 
-plan 53
+plan 58
 
 pg_start P || bail_out "PostgreSQL did not start"
 sb_start A || bail_out "sandbox A did not start"
@@ -185,7 +189,28 @@ else
 	skip "chromium, chromium-driver or python3-selenium is missing" 8
 fi
 
-# --- 5. PostgreSQL down -----------------------------------------------------------------------
+# --- 5. the owner down: queued, then carried out once ------------------------------------
+hs_stop B
+"$HS_PYTHON" "$HS_LIB/webfarm.py" queued "http://127.0.0.1:$PORT" "$PW" \
+    "$HOST_B" "$QOTHER" >"$HS_TMP/queued.out" 2>&1
+tap_lines "$HS_TMP/queued.out" 2 "webfarm.py queued"
+hs_run B || bail_out "holdscand B did not start again"
+both_answered() {
+	[ "$(pg_sql P "SELECT count(*) FROM requests
+	    WHERE quarantine_id = '$QOTHER' AND done_at IS NOT NULL")" -eq 2 ]
+}
+check 'B back: it answers both requests' wait_until 30 both_answered
+fother_at_b() {
+	grep -l '^X-Test-Token: fother-0$' "$B_SINK_DIR"/* 2>/dev/null | wc -l |
+	    tr -d ' '
+}
+wait_until 30 sh -c "grep -q '^X-Test-Token: fother-0\$' '$B_SINK_DIR'/* 2>/dev/null"
+sleep 2
+check_eq 'delivered once: released, then already' "$(fother_at_b) $(pg_sql P \
+    "SELECT string_agg(outcome, ' ' ORDER BY id) FROM requests
+    WHERE quarantine_id = '$QOTHER'")" '1 released already'
+
+# --- 6. PostgreSQL down -----------------------------------------------------------------------
 pg_stop P
 "$HS_PYTHON" "$HS_LIB/webfarm.py" down "http://127.0.0.1:$PORT" "$PW" \
     "$HOST_A" "$QA" "$QREL" >"$HS_TMP/down.out" 2>&1

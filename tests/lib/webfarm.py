@@ -3,6 +3,7 @@
 
     webfarm.py up BASE_URL PASSWORD HOST_A HOST_B QA QB_REL QB_OTHER QB_DEL
     webfarm.py again BASE_URL PASSWORD QB_REL
+    webfarm.py queued BASE_URL PASSWORD HOST_B QB_OTHER
     webfarm.py down BASE_URL PASSWORD HOST_A QA QB_REL
 
 Accounts: admin (admin), alice (domain admin of a.example). QA is held on
@@ -17,6 +18,8 @@ id) and deletes QB_DEL (done), each answered by B through the requests
 table; alice sees a.example's rows of both hosts and none of b.example,
 and the API refuses her QB_OTHER (404: open, trace, release).
 again: a second release of QB_REL says "already".
+queued (B's holdscand stopped): a bulk release of QB_OTHER answers
+"queued" after the wait, a second release at once (B is known slow).
 down (PostgreSQL stopped): the list and the log answer 200 with this
 host's rows and a farm_error that says so; A's message still opens with
 its headers; B's message is not found, and the answer says why.
@@ -26,6 +29,7 @@ Prints "ok<TAB>what" or "not ok<TAB>what<TAB>detail" per check and
 """
 
 import sys
+import time
 import urllib.parse
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
@@ -123,6 +127,25 @@ def again(base, pw, qrel):
           "and it shows as released (B's event, shipped)", j)
 
 
+def queued(base, pw, host_b, qother):
+    admin = Client(base)
+    admin.login("admin", pw)
+    t0 = time.monotonic()
+    st, j, _ = admin.call("POST", "/api/quarantine/bulk",
+                          {"action": "release", "ids": [qother]})
+    r = (j.get("results") or [{}])[0]
+    check(st == 200 and r.get("outcome") == "queued" and
+          r.get("host") == host_b and r.get("request"),
+          "B's holdscand down: a bulk release is queued for B", j)
+    t1 = time.monotonic()
+    st, j, _ = admin.call("POST", "/api/quarantine/%s/release" % qother, {})
+    t2 = time.monotonic()
+    check(st == 202 and j.get("outcome") == "queued" and t2 - t1 < 3,
+          "a second one is queued at once (B did not answer the first "
+          "in time: not waited for again)", (st, j, round(t2 - t1, 1),
+                                             round(t1 - t0, 1)))
+
+
 def down(base, pw, host_a, qa, qrel):
     admin = Client(base)
     admin.login("admin", pw)
@@ -154,6 +177,8 @@ def main():
             up(*sys.argv[2:10])
         elif what == "again":
             again(*sys.argv[2:5])
+        elif what == "queued":
+            queued(*sys.argv[2:6])
         else:
             down(*sys.argv[2:7])
     except Exception as e:  # a check that could not run: said, not hidden

@@ -98,10 +98,11 @@ CRYPT_LIBS	:= $(shell pkg-config --libs libcrypt 2>/dev/null)
 DAEMON_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) $(JANSSON_LIBS) -ldb-5.3 -pthread
 TOOL_LIBS	 = $(CONFUSE_LIBS) $(PQ_LIBS) $(CRYPT_LIBS) $(SODIUM_LIBS) \
 		   -ldb-5.3 -pthread
-# holdscan-web: HTTP, JSON, passwords, random tokens; no Berkeley DB, no
-# libpq, nothing of the store.
+# holdscan-web: HTTP, JSON, passwords, random tokens, and on a farm libpq
+# (the farm's tables with its own role: state/pgdb.c and state/pgreq.c
+# are all it takes of the store layer); no Berkeley DB.
 WEB_LIBS	 = $(CONFUSE_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(CRYPT_LIBS) \
-		   $(SODIUM_LIBS)
+		   $(SODIUM_LIBS) $(PQ_LIBS)
 PCRE2_LIBS	:= $(shell pkg-config --libs libpcre2-8 2>/dev/null)
 # PCRE2: the rulesets' regular expressions (scanner/ruleset.c), matched
 # in the scanner program only.
@@ -159,7 +160,9 @@ endif
 # src/*/*.c except the programs' main files is library code, one
 # library per layer:
 #	libhs-common	common/			every program
-#	libhs-store	state/ quarantine/ commit/	holdscand, holdscan
+#	libhs-store	state/ quarantine/ commit/	holdscand, holdscan (and
+#						holdscan-web on a farm:
+#						pgdb.o, pgreq.o only)
 #	libhs-daemon	daemon/			holdscand
 #	libhs-scanner	scanner/		holdscan-scanner
 #	libhs-tool	tool/			holdscan
@@ -258,7 +261,8 @@ $(O)/holdscan: $(O)/src/tool/holdscan.o $(LIB_TOOL) $(LIB_WEB) $(LIB_STORE) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
 
-$(O)/holdscan-web: $(O)/src/web/holdscan-web.o $(LIB_WEB) $(LIB_COMMON)
+$(O)/holdscan-web: $(O)/src/web/holdscan-web.o $(LIB_WEB) $(LIB_STORE) \
+    $(LIB_COMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(WEB_LIBS)
 

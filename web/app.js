@@ -150,27 +150,30 @@
       { name: 'subject', label: 'Subject contains' },
       { name: 'reason', label: 'Reason contains' },
       { name: 'state', label: 'State', options: ['held', 'released', 'deleted', ''] },
+      { name: 'host', label: 'Host (a farm)' },
       { name: 'since', label: 'Since', type: 'datetime-local' },
       { name: 'until', label: 'Until', type: 'datetime-local' },
     ], qstate.filters, (v) => { qstate.filters = v; qstate.offset = 0; showQuarantine(); }, 'qfilter'));
     const f = qstate.filters;
-    const params = { sender: f.sender, recipient: f.recipient, subject: f.subject, reason: f.reason,
+    const params = { sender: f.sender, recipient: f.recipient, subject: f.subject, reason: f.reason, host: f.host,
       state: f.state === undefined ? 'held' : f.state, since: epoch(f.since), until: epoch(f.until),
       offset: qstate.offset, limit: qstate.limit };
     let r;
     try { r = await api('GET', '/api/quarantine' + query(params)); } catch (e) { flash(e.message, true); return; }
+    farmNote(r);
     const boxes = [];
     const table = el('table', { id: 'qtable' },
       el('thead', {}, el('tr', {}, el('th', {}, ''), el('th', {}, 'Quarantined'), el('th', {}, 'From'),
         el('th', {}, 'To'), el('th', {}, 'Subject'), el('th', {}, 'Verdict'), el('th', {}, 'Reason'),
-        el('th', {}, 'State'))),
+        el('th', {}, 'State'), el('th', {}, 'Host'))),
       el('tbody', {}, r.items.map((q) => {
         const box = el('input', { type: 'checkbox', class: 'qpick', value: q.id, onclick: (ev) => ev.stopPropagation() });
         boxes.push(box);
         return el('tr', { class: 'row qrow', 'data-id': q.id, onclick: () => { location.hash = '#/q/' + encodeURIComponent(q.id); } },
           el('td', {}, box), el('td', {}, when(q.quarantined)), el('td', {}, q.sender || '<>'),
           el('td', {}, q.recipients.join(', ')), el('td', { class: 'subject' }, q.subject),
-          el('td', { class: 'verdict-' + q.verdict }, q.verdict), el('td', {}, q.reason), el('td', { class: 'qstate' }, q.state));
+          el('td', { class: 'verdict-' + q.verdict }, q.verdict), el('td', {}, q.reason), el('td', { class: 'qstate' }, q.state),
+          el('td', { class: 'qhost' }, q.host || ''));
       })));
     const bulk = async (action) => {
       const ids = boxes.filter((b) => b.checked).map((b) => b.value);
@@ -179,8 +182,9 @@
       try {
         const res = await api('POST', '/api/quarantine/bulk', { action, ids });
         const done = res.results.filter((x) => x.outcome === 'done').length;
+        const queued = res.results.filter((x) => x.outcome === 'queued').length;
         const bad = res.results.filter((x) => x.error).map((x) => x.id + ': ' + x.error);
-        flash(action + ': ' + done + ' done' + (bad.length ? '; ' + bad.join('; ') : ''), bad.length > 0);
+        flash(action + ': ' + done + ' done' + (queued ? ', ' + queued + ' queued for their host' : '') + (bad.length ? '; ' + bad.join('; ') : ''), bad.length > 0);
       } catch (e) { flash(e.message, true); }
       showQuarantine();
     };
@@ -219,12 +223,16 @@
       let text;
       try {
         const a = await api('POST', '/api/quarantine/' + encodeURIComponent(q.id) + '/' + action, body || {});
-        if (action === 'release') {
-          text = a.outcome === 'done' ? 'Released as ' + a.new_id + '.' :
-            'Already released' + (a.new_id ? ' (as ' + a.new_id + ')' : '') + '.';
+        const on = a.host ? ' on ' + a.host : '';
+        if (a.outcome === 'queued') {
+          text = 'Sent to ' + a.host + ' (request ' + a.request + '): no answer yet; ' + a.host + ' carries it out when its holdscand is back.';
+        } else if (action === 'release') {
+          text = a.outcome === 'done' ? 'Released' + on + ' as ' + a.new_id + '.' :
+            'Already released' + on + (a.new_id ? ' (as ' + a.new_id + ')' : '') + '.';
         } else {
-          text = a.outcome === 'done' ? 'Deleted.' : 'Already deleted.';
+          text = a.outcome === 'done' ? 'Deleted' + on + '.' : 'Already deleted' + on + '.';
         }
+        if (a.host && a.outcome === 'done') text += ' The state here follows when ' + a.host + '\'s record arrives.';
       } catch (e) { text = e.message; }
       showMessage(q.id, text);
     };
@@ -234,21 +242,33 @@
       kv([['Id', q.id], ['Queue id', q.orig_id], ['Arrived', when(q.arrival)], ['Quarantined', when(q.quarantined)],
         ['From', q.sender || '<>'], ['To', q.recipients.join(', ')], ['Subject', q.subject],
         ['Verdict', q.verdict], ['Reason', q.reason], ['Size', q.size + ' bytes'], ['State', q.state],
-        ['Released as', q.new_id], ['Released to', q.released_to]]),
+        ['Released as', q.new_id], ['Released to', q.released_to], ['Host', q.host || r.held_on || '']]));
+    if (r.held_on) main.append(el('p', { id: 'held-on', class: 'note' }, 'Held on ' + r.held_on + '. ' + (r.remote || '')));
+    main.append(
       el('div', { class: 'actions' },
         el('button', { type: 'button', class: 'primary', id: 'release', onclick: () => act('release') }, 'Release'),
         el('button', { type: 'button', id: 'release-other', onclick: () => act('release', { to: to.value.split(/[\s,]+/).filter(Boolean) }) }, 'Release to'),
         to,
         el('button', { type: 'button', class: 'danger', id: 'delete', onclick: () => { if (confirm('Delete this message?')) act('delete'); } }, 'Delete'),
         el('a', { href: '#/m/' + encodeURIComponent(q.id) }, 'Message log')),
-      result,
-      el('h2', {}, 'Attachments (listed, never served)'),
-      el('ul', { id: 'attachments' }, (r.attachments || []).map((a) => el('li', {}, a.name + (a.type ? ' (' + a.type + ')' : '')))),
-      el('h2', {}, 'Headers'),
-      el('pre', { id: 'headers' }, r.headers || ''),
-      el('h2', {}, 'Body (as text; HTML is shown as its source)'),
-      el('pre', { id: 'body' }, (r.body || '') + (r.body_truncated ? '\n[… cut]' : '')),
-      r.preview_error ? el('p', { class: 'error-text' }, r.preview_error) : null);
+      result);
+    // A message held on another host of a farm: its metadata only (the file stays there).
+    if (!r.held_on) {
+      main.append(
+        el('h2', {}, 'Attachments (listed, never served)'),
+        el('ul', { id: 'attachments' }, (r.attachments || []).map((a) => el('li', {}, a.name + (a.type ? ' (' + a.type + ')' : '')))),
+        el('h2', {}, 'Headers'),
+        el('pre', { id: 'headers' }, r.headers || ''),
+        el('h2', {}, 'Body (as text; HTML is shown as its source)'),
+        el('pre', { id: 'body' }, (r.body || '') + (r.body_truncated ? '\n[… cut]' : '')));
+    }
+    if (r.preview_error) main.append(el('p', { class: 'error-text' }, r.preview_error));
+    farmNote(r);
+  }
+
+  // farmNote(r): the farm's database did not answer: say that this host's is all there is.
+  function farmNote(r) {
+    if (r && r.farm_error) main.insertBefore(el('p', { id: 'farm-error', class: 'error-text' }, r.farm_error), main.firstChild.nextSibling);
   }
 
   // --- the message log ----------------------------------------------------------------
@@ -264,6 +284,7 @@
       { name: 'verdict', label: 'Verdict', options: [''].concat(VERDICTS) },
       { name: 'action', label: 'Action', options: ['', 'deliver', 'tag', 'deliver-cleaned', 'quarantine', 'drop', 'hold'] },
       { name: 'id', label: 'Queue or quarantine id' },
+      { name: 'host', label: 'Host (a farm)' },
       { name: 'since', label: 'Since', type: 'datetime-local' },
       { name: 'until', label: 'Until', type: 'datetime-local' },
     ], lstate.filters, (v) => { lstate.filters = v; lstate.offset = 0; showLog(); }, 'lfilter'));
@@ -271,16 +292,17 @@
     let r;
     try {
       r = await api('GET', '/api/log' + query({ sender: f.sender, recipient: f.recipient, subject: f.subject,
-        verdict: f.verdict, action: f.action, id: f.id, since: epoch(f.since), until: epoch(f.until),
+        verdict: f.verdict, action: f.action, id: f.id, host: f.host, since: epoch(f.since), until: epoch(f.until),
         offset: lstate.offset, limit: lstate.limit }));
     } catch (e) { flash(e.message, true); return; }
+    farmNote(r);
     main.appendChild(el('table', { id: 'ltable' },
-      el('thead', {}, el('tr', {}, ['Time', 'Queue id', 'From', 'To', 'Subject', 'Verdict', 'Action'].map((h) => el('th', {}, h)))),
+      el('thead', {}, el('tr', {}, ['Time', 'Queue id', 'From', 'To', 'Subject', 'Verdict', 'Action', 'Host'].map((h) => el('th', {}, h)))),
       el('tbody', {}, r.items.map((m) => el('tr', { class: 'row lrow', 'data-id': m.orig_id,
         onclick: () => { location.hash = '#/m/' + encodeURIComponent(m.orig_id); } },
         el('td', {}, when(m.time)), el('td', {}, m.orig_id), el('td', {}, m.sender || '<>'),
         el('td', {}, m.recipients.join(', ')), el('td', { class: 'subject' }, m.subject),
-        el('td', { class: 'verdict-' + m.verdict }, m.verdict), el('td', {}, m.action))))));
+        el('td', { class: 'verdict-' + m.verdict }, m.verdict), el('td', {}, m.action), el('td', { class: 'lhost' }, m.host || ''))))));
     if (r.partial) main.appendChild(el('p', { class: 'error-text' }, 'The search stopped early: narrow the filters.'));
     main.appendChild(pager(r.offset, r.items.length, r.more, (o) => { lstate.offset = o; showLog(); }, lstate.limit));
   }
@@ -293,6 +315,7 @@
       main.appendChild(el('p', { id: 'detail-error', class: 'error-text' }, e.status === 404 ? 'No record of this message.' : e.message));
       return;
     }
+    farmNote(r);
     for (const m of r.items) {
       const ids = [m.orig_id, m.new_id, m.quarantine_id].concat((m.later_ids || '').split(' ')).filter(Boolean);
       main.append(
@@ -355,6 +378,7 @@
       el('button', { type: 'button', id: 'stats-7d', class: statsHours === 168 ? 'primary' : '', onclick: () => { statsHours = 168; showStats(); } }, 'Last 7 days')));
     let r;
     try { r = await api('GET', '/api/stats' + query({ hours: statsHours })); } catch (e) { flash(e.message, true); return; }
+    farmNote(r);
     main.appendChild(el('h2', {}, 'Messages per hour by verdict (' + r.total + ' in all' +
       (r.partial ? '; the oldest hours are incomplete' : '') + ')'));
     main.appendChild(barChart(r.hours));

@@ -255,6 +255,9 @@ static const struct param web_params[] = {
 	    NULL, "PEM certificate (chain) for HTTPS; empty: plain HTTP" },
 	{ "tls_key", P_OPTPATH, "", F(web_tls_key), NOLIM, NULL,
 	    "its PEM private key" },
+	{ "database", P_STR, "", F(web_database), NOLIM, NULL,
+	    "on a farm (database set): the libpq conninfo or URI holdscan-web "
+	    "reads the farm's tables with, as its own role; empty: database" },
 };
 #define NWEBPARAMS	(sizeof(web_params) / sizeof(web_params[0]))
 _Static_assert(NPARAMS <= 64, "set_mask holds 64 parameters");

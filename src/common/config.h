@@ -198,6 +198,7 @@ struct hs_config {
 	long	 web_login_attempts;	/* failures per name and per address in 15 min */
 	char	*web_tls_certificate;	/* PEM; "" : plain HTTP */
 	char	*web_tls_key;
+	char	*web_database;		/* holdscan-web's conninfo; "": database */
 
 	/* private: which parameters the file set (bit i = params[i]) */
 	unsigned long long set_mask;

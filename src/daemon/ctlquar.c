@@ -191,6 +191,7 @@ act_reply(struct creq *r, enum qaction_outcome o, const char *new_id,
 	case QACTION_REFUSED:
 		ctlreq_fail(r, 409, "%s", error);
 		break;
+	case QACTION_PENDING:
 	case QACTION_FAILED:
 		ctlreq_fail(r, 503, "%s", error != NULL ? error : "failed");
 		break;

@@ -3,9 +3,10 @@
  *	qaction - release or delete a quarantined message on behalf of
  *	someone, in holdscand's master
  * DESCRIPTION
- *	The web console's control socket (control.c) calls it for each
- *	release and deletion a console account asks for; a digest link's
- *	route is meant to call the same functions. Each change is one audit
+ *	The web console's control socket (ctlquar.c) calls it for each
+ *	release and deletion a console account or a digest link asks for,
+ *	and the farm's requests (requests.c) for each request another host
+ *	wrote for this one. Each change is one audit
  *	line in the mail log ("QID: action=release new_id=... by=alice
  *	via=web") and one event in the message log, so that "holdscan trace"
  *	tells who did it.
@@ -41,14 +42,16 @@ qaction_outcome_name(enum qaction_outcome o)
 		return ("not-found");
 	case QACTION_REFUSED:
 		return ("refused");
+	case QACTION_PENDING:
+		return ("pending");
 	case QACTION_FAILED:
 		break;
 	}
 	return ("failed");
 }
 
-static void
-log_event(struct msglog *ml, const char *qid, const char *kind,
+void
+qaction_event(struct msglog *ml, const char *qid, const char *kind,
     const char *new_id, const char *detail)
 {
 	struct msglog_event e;
@@ -96,7 +99,7 @@ qaction_release(struct commit_ctx *c, struct quarantine *q, struct msglog *ml,
 		    new_id, nto ? " to=" : "", nto ? b.data : "", who, via);
 		detail = xasprintf("%s%s%s via %s", who, nto ? " to " : "",
 		    nto ? b.data : "", via);
-		log_event(ml, qid, "released", new_id, detail);
+		qaction_event(ml, qid, "released", new_id, detail);
 		free(detail);
 		break;
 	case RELEASE_ALREADY:
@@ -111,10 +114,18 @@ qaction_release(struct commit_ctx *c, struct quarantine *q, struct msglog *ml,
 		*error_r = xstrdup("deleted; there is nothing to release");
 		break;
 	case RELEASE_PENDING:
+		/* Decided and durable: recovery finishes it. */
+		rc = QACTION_PENDING;
+		hs_info("%s: release by=%s via=%s not finished yet: %s", qid,
+		    who, via, error != NULL ? error : "recovery finishes it");
+		*error_r = error != NULL ? error :
+		    xstrdup("not finished yet; recovery finishes it");
+		error = NULL;
+		break;
 	case RELEASE_FAILED:
 		hs_warnx("%s: release by=%s via=%s failed: %s", qid, who, via,
 		    error != NULL ? error : "unknown error");
-		*error_r = error;
+		*error_r = error != NULL ? error : xstrdup("unknown error");
 		error = NULL;
 		break;
 	}
@@ -137,7 +148,7 @@ qaction_delete(struct quarantine *q, struct msglog *ml, const char *qid,
 		rc = QACTION_DONE;
 		hs_info("%s: action=delete by=%s via=%s", qid, who, via);
 		detail = xasprintf("%s via %s", who, via);
-		log_event(ml, qid, "deleted", "", detail);
+		qaction_event(ml, qid, "deleted", "", detail);
 		free(detail);
 		break;
 	case QUARANTINE_UNCHANGED:
@@ -145,6 +156,11 @@ qaction_delete(struct quarantine *q, struct msglog *ml, const char *qid,
 		break;
 	case QUARANTINE_NOTFOUND:
 		rc = QACTION_NOTFOUND;
+		break;
+	case QUARANTINE_BUSY:
+		rc = QACTION_PENDING;
+		*error_r = error != NULL ? error : xstrdup("busy, try again");
+		error = NULL;
 		break;
 	default:
 		hs_warnx("%s: delete by=%s via=%s failed: %s", qid, who, via,

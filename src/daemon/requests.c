@@ -17,17 +17,20 @@
  *	The thread never touches the state environment: it hands the
  *	request to the master (a byte in a pipe the event loop polls, the
  *	request under a mutex) and waits for the answer; the master carries
- *	it out between two rounds of its loop through release_message() or
- *	quarantine_delete(), with its message log event, and hands the
- *	answer back. The thread then writes it (done_at, outcome, new_id,
+ *	it out between two rounds of its loop through qaction_release() or
+ *	qaction_delete() (qaction.c, the control socket's path too: the
+ *	audit line "QID: action=release new_id=ID by=REQUESTED_BY
+ *	via=request:N" and the message log event), and hands the answer
+ *	back: released or deleted; "already" when a new request finds the
+ *	message released or deleted before; failed with the reason. The thread then writes it (done_at, outcome, new_id,
  *	error) and sends NOTIFY holdscan_replies. A database that goes away
  *	in between leaves the request claimed and unanswered: it is carried
  *	out again, harmlessly, and answered when the database is back.
  *
  *	This module must never build SQL from data, never claim a request
- *	of another host, never release a message but through
- *	release_message(), never log the conninfo, and never keep the
- *	master waiting (the thread waits for the master, not the reverse).
+ *	of another host, never log the conninfo, and never keep the
+ *	master waiting (the thread waits for the master, not the reverse),
+ *	and never change the quarantine but through qaction.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,17 +40,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "commit/release.h"
-#include "common/config.h"
 #include "common/log.h"
-#include "common/mailhdr.h"
+#include "common/queue.h"
 #include "common/xalloc.h"
+#include "daemon/qaction.h"
 #include "daemon/requests.h"
-#include "quarantine/quarantine.h"
-#include "state/msglog.h"
 #include "state/pgdb.h"
 
 #define RETRY_MS	5000
@@ -60,6 +59,7 @@ struct job {
 	char		*action;
 	char		*rcpts;		/* addresses one a line, or "" */
 	char		*by;
+	bool		 again;		/* claimed before a crash or an outage */
 	/* the answer: outcome "" = not finished, try again later */
 	const char	*outcome;
 	char		 new_id[QUEUE_ID_SIZE];
@@ -103,96 +103,35 @@ requests_fd(const struct requests *r)
 	return (r->wake[0]);
 }
 
-static void
-do_release(struct job *j, struct commit_ctx *c, struct quarantine *q,
-    const struct hs_config *conf)
+/* Split the request's recipients (one a line) into to[]; *nto_r of them. */
+static const char **
+split_rcpts(char *rcpts, size_t *nto_r)
 {
-	struct release_opts o;
-	char		**to = NULL, *p, *strip, *error = NULL;
-	size_t		 nto = 0;
+	const char	**to = NULL;
+	char		 *p;
+	size_t		  nto = 0;
 
-	memset(&o, 0, sizeof(o));
-	for (p = j->rcpts; p != NULL && *p != '\0'; ) {
+	for (p = rcpts; p != NULL && *p != '\0'; ) {
 		to = xreallocarray(to, nto + 1, sizeof(*to));
 		to[nto++] = p;
 		if ((p = strchr(p, '\n')) != NULL)
 			*p++ = '\0';
 	}
-	o.to = (const char *const *)to;
-	o.nto = nto;
-	o.header_name = conf->scan_header_name;
-	strip = mailhdr_strip_names(conf->scan_header_name,
-	    conf->tag_header_name, conf->strip_header_names);
-	o.strip_names = strip;
-	switch (release_message(c, q, j->qid, &o, j->new_id, &error)) {
-	case RELEASE_OK:
-		j->outcome = "released";
-		break;
-	case RELEASE_ALREADY:
-		/* This request, finished again after a crash, or a person. */
-		j->outcome = "released";
-		break;
-	case RELEASE_NOTFOUND:
-		j->outcome = "failed";
-		j->error = xstrdup("no such message in the quarantine");
-		break;
-	case RELEASE_DELETED:
-		j->outcome = "failed";
-		j->error = xstrdup("deleted; there is nothing to release");
-		break;
-	case RELEASE_PENDING:
-		/* Decided: recovery finishes it; answered on the next try. */
-		j->outcome = "";
-		j->error = error;
-		error = NULL;
-		break;
-	case RELEASE_TWIN:
-	case RELEASE_FAILED:
-		j->outcome = "failed";
-		j->error = error;
-		error = NULL;
-		break;
-	}
-	free(error);
-	free(strip);
-	free(to);
-}
-
-static void
-do_delete(struct job *j, struct quarantine *q)
-{
-	char	*error = NULL;
-
-	switch (quarantine_delete(q, j->qid, &error)) {
-	case QUARANTINE_OK:
-	case QUARANTINE_UNCHANGED:
-		j->outcome = "deleted";
-		break;
-	case QUARANTINE_NOTFOUND:
-		j->outcome = "failed";
-		j->error = xstrdup("no such message in the quarantine");
-		break;
-	case QUARANTINE_BUSY:
-		j->outcome = "";
-		j->error = error != NULL ? error : xstrdup("busy");
-		error = NULL;
-		break;
-	default:
-		j->outcome = "failed";
-		j->error = error;
-		error = NULL;
-		break;
-	}
-	free(error);
+	*nto_r = nto;
+	return (to);
 }
 
 void
 requests_run(struct requests *r, struct commit_ctx *c, struct quarantine *q,
     struct msglog *ml, const struct hs_config *conf)
 {
-	struct msglog_event e;
+	enum qaction_outcome o;
 	struct job	*j;
-	char		 buf[64], *error = NULL;
+	const char	**to;
+	const char	*done;
+	char		 buf[64], *via, *detail, *error = NULL;
+	size_t		 nto;
+	bool		 release;
 
 	while (read(r->wake[0], buf, sizeof(buf)) > 0)
 		;
@@ -205,32 +144,59 @@ requests_run(struct requests *r, struct commit_ctx *c, struct quarantine *q,
 	(void)pthread_mutex_unlock(&r->mu);
 	j = &r->job;
 	j->new_id[0] = '\0';
-	if (strcmp(j->action, "release") == 0)
-		do_release(j, c, q, conf);
-	else
-		do_delete(j, q);
-	if (j->outcome[0] != '\0' && strcmp(j->outcome, "failed") != 0) {
-		hs_info("%s: action=%s request=%s requested_by=%s%s%s",
-		    j->qid, strcmp(j->outcome, "released") == 0 ? "release" :
-		    "delete", j->id, j->by, j->new_id[0] ? " new_id=" : "",
-		    j->new_id);
-		if (ml != NULL) {
-			e.time = time(NULL);
-			e.kind = j->outcome;
-			e.new_id = j->new_id;
-			e.detail = j->by;
-			if (msglog_append_event(ml, NULL, j->qid, &e,
-			    &error) < 0) {
-				hs_warnx("%s: message log: %s", j->qid, error);
-				free(error);
-			}
+	release = strcmp(j->action, "release") == 0;
+	done = release ? "released" : "deleted";
+	via = xasprintf("request:%s", j->id);
+	if (release) {
+		to = split_rcpts(j->rcpts, &nto);
+		o = qaction_release(c, q, ml, conf, j->qid, to, nto, j->by, via,
+		    j->new_id, &error);
+		free(to);
+	} else
+		o = qaction_delete(q, ml, j->qid, j->by, via, &error);
+	switch (o) {
+	case QACTION_DONE:
+		j->outcome = done;
+		break;
+	case QACTION_ALREADY:
+		/*
+		 * This request, carried out before a crash and finished
+		 * again: its answer. A new request for a message released or
+		 * deleted before (by a person, another request): "already".
+		 */
+		j->outcome = j->again ? done : "already";
+		if (j->again) {
+			/* The crash may have come before its event. */
+			detail = xasprintf("%s via %s", j->by, via);
+			qaction_event(ml, j->qid, done, j->new_id, detail);
+			free(detail);
 		}
-	} else {
-		hs_warnx("%s: request=%s action=%s requested_by=%s: %s%s",
-		    j->qid, j->id, j->action, j->by, j->outcome[0] ? "" :
-		    "not finished, tried again later: ", j->error != NULL ?
-		    j->error : "unknown error");
+		break;
+	case QACTION_NOTFOUND:
+		j->outcome = "failed";
+		j->error = xstrdup("no such message in the quarantine");
+		break;
+	case QACTION_PENDING:
+		/* Decided or busy: answered on the next try. */
+		j->outcome = "";
+		j->error = error;
+		error = NULL;
+		break;
+	case QACTION_REFUSED:
+	case QACTION_FAILED:
+		j->outcome = "failed";
+		j->error = error;
+		error = NULL;
+		break;
 	}
+	free(error);
+	if (o != QACTION_DONE)
+		hs_info("%s: request=%s action=%s requested_by=%s: %s%s%s",
+		    j->qid, j->id, j->action, j->by, j->outcome[0] ?
+		    j->outcome : "not finished, tried again later",
+		    j->error != NULL ? ": " : "",
+		    j->error != NULL ? j->error : "");
+	free(via);
 	(void)pthread_mutex_lock(&r->mu);
 	r->state = JOB_DONE;
 	(void)pthread_cond_signal(&r->cv);
@@ -363,7 +329,7 @@ one(struct requests *r)
 	j->action = xstrdup(PQgetvalue(res, 0, 2));
 	j->rcpts = xstrdup(PQgetvalue(res, 0, 3));
 	j->by = xstrdup(PQgetvalue(res, 0, 4));
-	again = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+	again = j->again = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
 	PQclear(res);
 	if (again) {
 		hs_info("%s: request=%s claimed before and not answered; "

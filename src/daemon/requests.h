@@ -2,8 +2,8 @@
  * requests.h - holdscand's side of release and delete requests from the
  * other hosts of a farm (the requests table, state/pgdb.c): a thread
  * that claims this host's requests and answers them, and the master's
- * part, which carries each out through the quarantine's exactly-once
- * paths.
+ * part, which carries each out through qaction.c, the exactly-once
+ * path of the control socket too.
  */
 #ifndef HS_REQUESTS_H
 #define HS_REQUESTS_H
@@ -33,11 +33,11 @@ void	 requests_stop(struct requests **r);
 int	 requests_fd(const struct requests *r);
 /*
  * requests_run() (the master, with the state environment open) drains
- * requests_fd() and carries out the request that waits, if any: a
- * release through release_message() (a message released already, by a
- * request finished again after a crash, answers with its queue id), a
- * delete through quarantine_delete(), each with its message log event;
- * then hands the answer back to the thread.
+ * requests_fd() and carries out the request that waits, if any, through
+ * qaction_release() or qaction_delete() (the control socket's path: the
+ * audit line, the message log event); a message released already by a
+ * request finished again after a crash answers with its queue id. Then
+ * it hands the answer back to the thread.
  */
 void	 requests_run(struct requests *r, struct commit_ctx *c,
 	    struct quarantine *q, struct msglog *ml,

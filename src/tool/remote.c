@@ -9,8 +9,9 @@
  *	version 2) and that host is woken with NOTIFY holdscan_requests,
  *	payload its host name. The owning host's holdscand claims the row
  *	(claimed_at, set once), carries it out through its own exactly-once
- *	release path and answers in the row (done_at, outcome, new_id,
- *	error). The tool reads the row every RECHECK_MS until the answer
+ *	release path and answers in the row (done_at, outcome: released,
+ *	deleted, already (released or deleted before), failed; new_id,
+ *	error). The tool reads the row every PGREQ_RECHECK_MS until the answer
  *	is there or the wait is over: then the request stays queued, and
  *	is carried out when that host's holdscand is back (exit 75,
  *	EX_TEMPFAIL).
@@ -25,35 +26,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "state/pgdb.h"
+#include "state/pgreq.h"
 #include "tool/remote.h"
-
-#define RECHECK_MS	200
-
-static long
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-static void
-pause_ms(long ms)
-{
-	struct timespec	 ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000;
-	(void)nanosleep(&ts, NULL);
-}
 
 /* "user@host" of the person asking, for the row and the owner's log. */
 static char *
@@ -75,49 +54,15 @@ fail(const struct remote_req *r, const char *host,
 	return (1);
 }
 
-/*
- * The answer of request id: 1 and its fields when done, 0 when not yet,
- * -1 with *error_r.
- */
-static int
-answer(PGconn **c, const char *id, char **outcome_r, char **new_id_r,
-    char **error_text_r, char **error_r)
-{
-	const char	*p[1] = { id };
-	PGresult	*res;
-	int		 done;
-
-	if (pgdb_exec(c, -1, PGDB_STATEMENT_MS,
-	    "SELECT done_at IS NOT NULL, coalesce(outcome, ''), new_id, error "
-	    "FROM requests WHERE id = $1::bigint", 1, p, &res, error_r) < 0)
-		return (-1);
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		*error_r = xstrdup("the request row is gone");
-		return (-1);
-	}
-	done = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	if (done) {
-		*outcome_r = xstrdup(PQgetvalue(res, 0, 1));
-		*new_id_r = xstrdup(PQgetvalue(res, 0, 2));
-		*error_text_r = xstrdup(PQgetvalue(res, 0, 3));
-	}
-	PQclear(res);
-	return (done);
-}
-
 int
 remote_action(const struct remote_req *r, bool *found_r)
 {
 	PGconn		*c = NULL;
 	PGresult	*res;
-	struct buf	 b = BUF_INIT;
-	char		*error = NULL, *by, *rcpts, *id = NULL;
+	char		*error = NULL, *by, *id = NULL;
 	char		*outcome = NULL, *new_id = NULL, *why = NULL;
 	char		 host[256];
 	const char	*p[5];
-	long		 deadline;
-	size_t		 i;
 	int		 version, rc, got;
 
 	*found_r = false;
@@ -154,57 +99,18 @@ remote_action(const struct remote_req *r, bool *found_r)
 	PQclear(res);
 	*found_r = true;
 
-	/* Addresses hold no white space (the caller checked): one a line. */
-	for (i = 0; i < r->nto; i++)
-		buf_printf(&b, "%s%s", i ? "\n" : "", r->to[i]);
-	rcpts = buf_steal(&b, NULL);
 	by = requester(r->invoker, r->myhost);
-	p[0] = host;
-	p[1] = r->qid;
-	p[2] = r->action;
-	p[3] = rcpts != NULL ? rcpts : "";
-	p[4] = by;
-	got = pgdb_exec(&c, -1, PGDB_STATEMENT_MS,
-	    "INSERT INTO requests (host, quarantine_id, action, recipients, "
-	    "requested_by) VALUES ($1, $2, $3, "
-	    "string_to_array($4, E'\\n'), $5) RETURNING id", 5, p, &res,
-	    &error);
-	free(rcpts);
+	got = pgreq_submit(&c, host, r->qid, r->action, r->to, r->nto, by,
+	    &id, &error);
 	free(by);
 	if (got < 0) {
-		rc = fail(r, host, "cannot write the request",
-		    error);
+		rc = fail(r, host, "cannot write the request", error);
 		free(error);
 		goto out;
 	}
-	id = xstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	p[0] = host;
-	if (pgdb_exec(&c, -1, PGDB_STATEMENT_MS,
-	    "SELECT pg_notify('holdscan_requests', $1)", 1, p, NULL,
-	    &error) < 0) {
-		/* Its poll finds the request all the same. */
-		free(error);
-		error = NULL;
-	}
 
-	deadline = mono_ms() + r->wait_ms;
-	for (;;) {
-		if (c == NULL && pgdb_connect(r->conninfo, "holdscan", -1, &c,
-		    &error) < 0) {
-			free(error);
-			error = NULL;
-			got = 0;
-		} else if ((got = answer(&c, id, &outcome, &new_id, &why,
-		    &error)) < 0) {
-			free(error);
-			error = NULL;
-			got = 0;
-		}
-		if (got == 1 || mono_ms() >= deadline)
-			break;
-		pause_ms(RECHECK_MS);
-	}
+	got = pgreq_wait(&c, r->conninfo, "holdscan", id, r->wait_ms,
+	    &outcome, &new_id, &why);
 	if (got == 0) {
 		(void)printf("%s: request %s to %s on %s is queued (no answer "
 		    "in %lds); it is carried out when holdscand on %s is "
@@ -217,6 +123,11 @@ remote_action(const struct remote_req *r, bool *found_r)
 		rc = 0;
 	} else if (strcmp(outcome, "deleted") == 0) {
 		(void)printf("%s: deleted on %s\n", r->qid, host);
+		rc = 0;
+	} else if (strcmp(outcome, "already") == 0) {
+		(void)printf("%s: %s on %s before%s%s\n", r->qid,
+		    strcmp(r->action, "release") == 0 ? "released" : "deleted",
+		    host, new_id[0] ? " as " : "", new_id);
 		rc = 0;
 	} else {
 		rc = fail(r, host, "not done", why);

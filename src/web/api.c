@@ -34,6 +34,8 @@
 #include "common/xalloc.h"
 #include "web/accounts.h"
 #include "web/ctlclient.h"
+#include "web/farmact.h"
+#include "web/farmview.h"
 #include "web/preview.h"
 #include "web/session.h"
 #include "web/web.h"
@@ -222,7 +224,16 @@ webapi_act(struct web *w, const char *who, const struct access_scope *scope,
 	(void)json_object_set_new(req, "id", json_string(qid));
 	if (to != NULL && json_array_size(to) > 0)
 		(void)json_object_set(req, "to", to);
-	if ((*reply_r = ask(w, req, NULL, &status, &error)) == NULL) {
+	if ((*reply_r = ask(w, req, NULL, &status, &error)) == NULL &&
+	    (status == 404 || status == 503) && w->farm != NULL) {
+		/* Not here (or holdscand is not): on another host? */
+		status = farmact_run(w->farm, who, scope, qid, action, to,
+		    reply_r, status == 503 ? error : NULL);
+		free(error);
+		json_decref(req);
+		return (status);
+	}
+	if (*reply_r == NULL) {
 		*reply_r = json_pack("{s:s, s:s}", "id", qid, "error", error);
 		hs_info("web: %s id=%s user=%s: %s", action, qid, who, error);
 		free(error);
@@ -233,6 +244,99 @@ webapi_act(struct web *w, const char *who, const struct access_scope *scope,
 	}
 	json_decref(req);
 	return (status);
+}
+
+/* --- a farm ------------------------------------------------------------------------ */
+
+#define FARM_DOWN	"The farm's database is not reachable: this host's " \
+			"messages only."
+
+/* The database answered (up) or not (error): one log line per change. */
+static void
+farm_state(struct web *w, const char *error)
+{
+	if (error != NULL && !w->farm_down)
+		hs_warnx("web: the farm's database: %s; the console shows this "
+		    "host only until it is back", error);
+	else if (error == NULL && w->farm_down)
+		hs_info("web: the farm's database is reachable again");
+	w->farm_down = error != NULL;
+}
+
+/*
+ * On a farm, answer c from the database with fn's reply (got: 0 or 1
+ * answered, -2 bad input: 400): true when it did. False (not a farm, or the database did not answer: *down_r set,
+ * for farm_note()) lets the caller ask holdscand for this host's.
+ */
+static bool
+farm_answered(struct call *c, int got, json_t *reply, char *error,
+    bool *down_r)
+{
+	*down_r = false;
+	if (got == -2) {
+		call_error(c, 400, error);
+		free(error);
+		return (true);
+	}
+	if (got >= 0) {
+		farm_state(c->w, NULL);
+		c->reply = reply;
+		return (true);
+	}
+	farm_state(c->w, error);
+	free(error);
+	*down_r = true;
+	return (false);
+}
+
+/* Tell the page that what it sees is this host's only. */
+static void
+farm_note(struct call *c, bool down)
+{
+	if (down && c->status == 200 && c->reply != NULL)
+		(void)json_object_set_new(c->reply, "farm_error",
+		    json_string(FARM_DOWN));
+}
+
+/* The query's filters for the farm's views: 0, or -1 answered 400. */
+static int
+farm_filters(struct call *c, struct farmview_query *q)
+{
+	static const char *const names[] = { "since", "until", "offset",
+	    "limit" };
+	long long	*v[4];
+	const char	*a;
+	char		*end, msg[80];
+	size_t		 i;
+
+	memset(q, 0, sizeof(*q));
+	q->limit = 50;
+	v[0] = &q->since;
+	v[1] = &q->until;
+	v[2] = &q->offset;
+	v[3] = &q->limit;
+	for (i = 0; i < 4; i++) {
+		if ((a = arg(c, names[i])) == NULL)
+			continue;
+		errno = 0;
+		*v[i] = strtoll(a, &end, 10);
+		if (errno != 0 || *end != '\0' || *v[i] < 0) {
+			(void)snprintf(msg, sizeof(msg), "%s: not a number",
+			    names[i]);
+			call_error(c, 400, msg);
+			return (-1);
+		}
+	}
+	q->sender = arg(c, "sender");
+	q->recipient = arg(c, "recipient");
+	q->subject = arg(c, "subject");
+	q->reason = arg(c, "reason");
+	q->verdict = arg(c, "verdict");
+	q->action = arg(c, "action");
+	q->id = arg(c, "id");
+	q->host = arg(c, "host");
+	q->state = arg(c, "state");
+	return (0);
 }
 
 /* --- the handlers ----------------------------------------------------------------- */
@@ -311,6 +415,40 @@ h_me(struct call *c)
 	c->reply = me_json(c->account, c->session);
 }
 
+typedef int	(*farm_list_fn)(struct farmview *, const struct access_scope *,
+		    const struct farmview_query *, json_t **, char **);
+
+/*
+ * A list (the quarantine's, the log's): on a farm from the database
+ * (fn), else, or while it does not answer, holdscand's op for this host.
+ */
+static void
+list_call(struct call *c, const char *op, const char *const *strs,
+    const char *const *ints, farm_list_fn fn)
+{
+	struct farmview_query q;
+	json_t	*req, *reply = NULL;
+	char	*error = NULL;
+	bool	 down = false;
+	int	 got;
+
+	if (c->w->farm != NULL) {
+		if (farm_filters(c, &q) < 0)
+			return;
+		got = fn(c->w->farm, &c->account->scope, &q, &reply, &error);
+		if (farm_answered(c, got, reply, error, &down))
+			return;
+	}
+	req = base_req(op, c->account->name, &c->account->scope);
+	copy_strs(c, req, strs);
+	if (copy_ints(c, req, ints) < 0) {
+		json_decref(req);
+		return;
+	}
+	ask_for(c, req, NULL);
+	farm_note(c, down);
+}
+
 static void
 h_qlist(struct call *c)
 {
@@ -318,14 +456,41 @@ h_qlist(struct call *c)
 	    "subject", "state", NULL };
 	static const char *const ints[] = { "since", "until", "offset",
 	    "limit", NULL };
-	json_t	*req = base_req("qlist", c->account->name, &c->account->scope);
 
-	copy_strs(c, req, strs);
-	if (copy_ints(c, req, ints) < 0) {
-		json_decref(req);
-		return;
+	list_call(c, "qlist", strs, ints, farmview_qlist);
+}
+
+/*
+ * A message this host does not hold: on another host of the farm, its
+ * metadata, and which host has the file (its content stays there).
+ */
+static void
+held_elsewhere(struct call *c)
+{
+	json_t	*entry = NULL;
+	char	*error = NULL;
+
+	switch (farmview_held_elsewhere(c->w->farm, &c->account->scope,
+	    c->arg[0], &entry, &error)) {
+	case 1:
+		farm_state(c->w, NULL);
+		json_decref(c->reply);
+		c->status = 200;
+		c->reply = json_pack("{s:o, s:b, s:s, s:s}", "entry", entry,
+		    "file", 0, "held_on", json_string_value(json_object_get(entry,
+		    "host")), "remote", "The message is held on that host: its "
+		    "content stays there; release and delete work from here.");
+		break;
+	case 0:
+		farm_state(c->w, NULL);
+		break;
+	default:
+		farm_state(c->w, error);
+		free(error);
+		(void)json_object_set_new(c->reply, "farm_error",
+		    json_string(FARM_DOWN));
+		break;
 	}
-	ask_for(c, req, NULL);
 }
 
 static void
@@ -337,6 +502,10 @@ h_qshow(struct call *c)
 
 	(void)json_object_set_new(req, "id", json_string(c->arg[0]));
 	ask_for(c, req, &fd);
+	if ((c->status == 404 || c->status == 503) && c->w->farm != NULL) {
+		held_elsewhere(c);
+		return;
+	}
 	if (fd < 0)
 		return;
 	if (c->status == 200 && preview_fd(fd, c->reply, &error) < 0) {
@@ -400,23 +569,51 @@ h_log(struct call *c)
 	    "action", "subject", "id", NULL };
 	static const char *const ints[] = { "since", "until", "offset",
 	    "limit", NULL };
-	json_t	*req = base_req("log", c->account->name, &c->account->scope);
 
-	copy_strs(c, req, strs);
-	if (copy_ints(c, req, ints) < 0) {
-		json_decref(req);
-		return;
-	}
-	ask_for(c, req, NULL);
+	list_call(c, "log", strs, ints, farmview_log);
 }
 
 static void
 h_trace(struct call *c)
 {
-	json_t	*req = base_req("trace", c->account->name, &c->account->scope);
+	json_t	*req, *reply = NULL;
+	char	*error = NULL, msg[128];
+	bool	 down = false;
+	int	 got;
 
+	if (c->w->farm != NULL) {
+		got = farmview_trace(c->w->farm, &c->account->scope, c->arg[0],
+		    &reply, &error);
+		if (farm_answered(c, got, reply, error, &down)) {
+			if (got == 0) {
+				(void)snprintf(msg, sizeof(msg),
+				    "no record names %s", c->arg[0]);
+				call_error(c, 404, msg);
+			}
+			return;
+		}
+	}
+	req = base_req("trace", c->account->name, &c->account->scope);
 	(void)json_object_set_new(req, "id", json_string(c->arg[0]));
 	ask_for(c, req, NULL);
+	farm_note(c, down);
+}
+
+/* An admin's statistics of the farm get this host's metrics (holdscand's). */
+static void
+local_metrics(struct call *c, json_t *req)
+{
+	json_t	*local;
+	char	*error = NULL;
+	int	 status;
+
+	(void)json_object_set_new(req, "hours", json_integer(1));
+	if ((local = ask(c->w, req, NULL, &status, &error)) != NULL &&
+	    json_object_get(local, "metrics") != NULL)
+		(void)json_object_set(c->reply, "metrics",
+		    json_object_get(local, "metrics"));
+	json_decref(local);
+	free(error);
 }
 
 static void
@@ -424,12 +621,31 @@ h_stats(struct call *c)
 {
 	static const char *const ints[] = { "hours", NULL };
 	json_t	*req = base_req("stats", c->account->name, &c->account->scope);
+	json_t	*reply = NULL;
+	char	*error = NULL, *end;
+	const char *h = arg(c, "hours");
+	long	 hours = 24;
+	bool	 down = false;
+	int	 got;
 
 	if (copy_ints(c, req, ints) < 0) {
 		json_decref(req);
 		return;
 	}
+	if (c->w->farm != NULL && (h == NULL ||
+	    ((hours = strtol(h, &end, 10)) > 0 && *end == '\0'))) {
+		got = farmview_stats(c->w->farm, &c->account->scope, hours,
+		    &reply, &error);
+		if (farm_answered(c, got, reply, error, &down)) {
+			if (c->status == 200 &&
+			    c->account->scope.role == ACCESS_ADMIN)
+				local_metrics(c, req);
+			json_decref(req);
+			return;
+		}
+	}
 	ask_for(c, req, NULL);
+	farm_note(c, down);
 }
 
 const struct route api_routes[] = {

@@ -41,10 +41,12 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/queue.h"
 #include "common/xalloc.h"
 #include "web/accounts.h"
 #include "web/digestkey.h"
 #include "web/digestused.h"
+#include "web/farmview.h"
 #include "web/http.h"
 #include "web/session.h"
 #include "web/web.h"
@@ -219,6 +221,22 @@ main(int argc, char **argv)
 			w.digest_on = true;
 		}
 	}
+	/* A farm: this host's name (Postfix's myhostname, as holdscand's). */
+	if (conf->database[0] != '\0') {
+		struct queue_layout *ql = NULL;
+		char	*error = NULL;
+
+		if (queue_layout_load(conf->postfix_config_directory, NULL,
+		    &ql, &error) < 0) {
+			hs_warnx("web: the farm's view is off: %s", error);
+			free(error);
+		} else {
+			w.farm = farmview_new(conf->web_database[0] != '\0' ?
+			    conf->web_database : conf->database,
+			    ql->myhostname);
+			queue_layout_free(&ql);
+		}
+	}
 	become_web_user(conf->web_user);
 	w.sessions = sessions_new(conf->web_session_lifetime / 1000);
 	web_accounts_refresh(&w);
@@ -251,8 +269,10 @@ main(int argc, char **argv)
 	if (mhd == NULL)
 		hs_fatalx(EX_SOFTWARE, "libmicrohttpd did not start on %s",
 		    conf->web_listen);
-	hs_info("started: %s://%s as %s, holdscand at %s", w.tls ? "https" :
-	    "http", conf->web_listen, conf->web_user, w.control_socket);
+	hs_info("started: %s://%s as %s, holdscand at %s%s%s", w.tls ?
+	    "https" : "http", conf->web_listen, conf->web_user,
+	    w.control_socket, w.farm != NULL ? ", the farm's database as host " :
+	    "", w.farm != NULL ? farmview_host(w.farm) : "");
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
@@ -262,6 +282,7 @@ main(int argc, char **argv)
 	MHD_stop_daemon(mhd);
 	hs_info("stopped");
 	sessions_free(&w.sessions);
+	farmview_free(&w.farm);
 	accounts_free(&w.accounts);
 	digestused_free(&w.digest_used);
 	sodium_memzero(w.digest_key, sizeof(w.digest_key));

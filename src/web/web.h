@@ -23,6 +23,7 @@ struct hs_config;
 struct session;
 struct sessions;
 struct digestused;
+struct farmview;
 
 /* Largest request body taken (a login, a bulk action). */
 #define WEB_BODY_MAX	(64 * 1024)
@@ -41,6 +42,9 @@ struct web {
 	bool		 digest_on;
 	unsigned char	 digest_key[32];	/* DIGESTLINK_KEY_SIZE */
 	struct digestused *digest_used;
+	/* a farm (database set): every host's log and quarantine, or NULL */
+	struct farmview	*farm;
+	bool		 farm_down;	/* its last query failed (logged once) */
 };
 
 /* One request. Strings are borrowed for the request's life. */

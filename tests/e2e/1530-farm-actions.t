@@ -200,7 +200,7 @@ check 'to the --to address' grep -rq '^X-Rcpt-Args: <other@example.net>' \
     "$B_SINK_DIR"
 new1=$(row "$Q1" | cut -d'|' -f2)
 check_eq 'the row: released, with the new queue id B logged' \
-    "$(row "$Q1" | cut -d'|' -f1) $(hs_count_log B "$Q1: action=release request=[0-9]* requested_by=root@[^ ]* new_id=$new1")" \
+    "$(row "$Q1" | cut -d'|' -f1) $(hs_count_log B "$Q1: action=release new_id=$new1 to=other@example.net by=root@[^ ]* via=request:[0-9]*")" \
     'released 1'
 
 # --- 3. B up -----------------------------------------------------------------------

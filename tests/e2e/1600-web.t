@@ -43,20 +43,6 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] ||
 fi
 id daemon >/dev/null 2>&1 || skip_all "no system user daemon"
 
-# tap_lines FILE COUNT WHAT - each "ok"/"not ok" line of a checker as a test,
-# then one that it made COUNT checks (it did not stop half-way)
-tap_lines() {
-	_tl_n=0
-	while IFS="$(printf '\t')" read -r _tl_st _tl_what _tl_detail; do
-		case $_tl_st in
-		ok) ok 0 "$_tl_what" ;;
-		'not ok') ok 1 "$_tl_what"; diag "$_tl_detail" ;;
-		count) _tl_n=$_tl_what ;;
-		esac
-	done <"$1"
-	check_eq "$3 made all its $2 checks" "$_tl_n" "$2"
-}
-
 sb_start A || bail_out "sandbox did not start"
 # Where holdscan-web (user daemon) can reach: not the 0700 sandbox.
 WD=$(mktemp -d /tmp/hs-web.XXXXXX) || bail_out "mktemp"

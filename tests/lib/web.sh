@@ -8,6 +8,8 @@
 #   web_stop NAME                 SIGTERM by pid, then SIGKILL after 5 s
 #   web_free_port                 a loopback TCP port nothing listens on now
 #   web_stop_all                  every one started here (tap.sh's exit trap)
+#   tap_lines FILE COUNT WHAT     a checker's (webapi.py, webui.py,
+#                                 webfarm.py) "ok"/"not ok" lines as tests
 _web_daemons=
 
 web_start() {
@@ -43,4 +45,18 @@ web_stop_all() {
 	for _wsa in $_web_daemons; do
 		web_stop "$_wsa"
 	done
+}
+
+# tap_lines FILE COUNT WHAT - each "ok"/"not ok" line of a checker as a test,
+# then one that it made COUNT checks (it did not stop half-way)
+tap_lines() {
+	_tl_n=0
+	while IFS="$(printf '\t')" read -r _tl_st _tl_what _tl_detail; do
+		case $_tl_st in
+		ok) ok 0 "$_tl_what" ;;
+		'not ok') ok 1 "$_tl_what"; diag "$_tl_detail" ;;
+		count) _tl_n=$_tl_what ;;
+		esac
+	done <"$1"
+	check_eq "$3 made all its $2 checks" "$_tl_n" "$2"
 }

@@ -304,6 +304,7 @@ test_config_web(void **state)
 	assert_string_equal(conf->web_listen, "127.0.0.1:8025");
 	assert_string_equal(conf->web_user, "holdscan-web");
 	assert_int_equal(conf->web_session_lifetime, 8L * 3600 * 1000);
+	assert_string_equal(conf->web_database, "");	/* the top-level one */
 	{
 		char	 path[108], tiny[8];
 
@@ -325,9 +326,12 @@ test_config_web(void **state)
 	}
 	config_free(&conf);
 	assert_int_equal(config_load_string("web {\n listen = [::1]:9000\n"
-	    " session_lifetime = 30m\n login_attempts = 3\n}\n", "t", NULL,
-	    NULL, &conf, &errors), 0);
+	    " session_lifetime = 30m\n login_attempts = 3\n"
+	    " database = \"host=/run/postgresql user=holdscan_web\"\n}\n", "t",
+	    NULL, NULL, &conf, &errors), 0);
 	assert_string_equal(conf->web_listen, "[::1]:9000");
+	assert_string_equal(conf->web_database,
+	    "host=/run/postgresql user=holdscan_web");
 	assert_int_equal(conf->web_session_lifetime, 30L * 60 * 1000);
 	assert_int_equal(conf->web_login_attempts, 3);
 	config_free(&conf);

@@ -123,6 +123,13 @@ static const char *const active_names[] = {
 	"iframe", "frame", "object", "embed", "applet", "script",
 };
 #define NACTIVE	(sizeof(active_names) / sizeof(active_names[0]))
+/*
+ * The first letters of the elements examine_doc() looks at (the active
+ * ones, a, area, form; libxml2's HTML parser gives names in lower
+ * case): most elements of a page (div, td, p, img, span) are passed
+ * over on their first byte.
+ */
+#define WATCHED_FIRST	"aefios"
 
 struct cfg {
 	bool		 block;
@@ -589,7 +596,8 @@ examine_doc(struct findings *f, xmlDocPtr doc)
 	size_t		 i;
 
 	for (n = root->children; n != NULL; n = next_node(n, root, true)) {
-		if (n->type != XML_ELEMENT_NODE || n->name == NULL)
+		if (n->type != XML_ELEMENT_NODE || n->name == NULL ||
+		    !strchr(WATCHED_FIRST, n->name[0]))
 			continue;
 		for (i = 0; i < NACTIVE; i++)
 			if (named(n, active_names[i]))
@@ -664,6 +672,18 @@ parse_copy(const unsigned char *d, size_t len, bool controls)
 	return (t);
 }
 
+/* Has d[len] a byte parse_copy() would make a space? */
+static bool
+has_controls(const unsigned char *d, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (d[i] < 32 && d[i] != '\t' && d[i] != '\n' && d[i] != '\r')
+			return (true);
+	return (false);
+}
+
 /* Parse and examine one HTML part, within what is left of the budget. */
 static void
 examine_html(struct findings *f, const unsigned char *data, size_t len)
@@ -680,13 +700,16 @@ examine_html(struct findings *f, const unsigned char *data, size_t len)
 		return;
 	f->budget -= len;
 	enc = guess_encoding(data, len);
-	if ((text = parse_copy(data, len, strcmp(enc, "ISO-8859-1") == 0)) ==
-	    NULL) {
+	/* a copy only when there are control bytes to make spaces */
+	if (strcmp(enc, "ISO-8859-1") != 0 || !has_controls(data, len))
+		text = NULL;
+	else if ((text = parse_copy(data, len, true)) == NULL) {
 		f->parse_failed = true;
 		return;
 	}
-	doc = htmlReadMemory(text, (int)len, NULL, enc,
-	    HTML_OPTS | HTML_PARSE_IGNORE_ENC);
+	doc = htmlReadMemory(text != NULL ? text : (const char *)data,
+	    (int)len, NULL, enc, HTML_OPTS | HTML_PARSE_IGNORE_ENC |
+	    HTML_PARSE_COMPACT);
 	free(text);
 	if (doc == NULL) {
 		f->parse_failed = true;

@@ -69,16 +69,22 @@ is_blank(int c)
 	return (c == ' ' || c == '\t');
 }
 
-/* Case-insensitive search of needle (lower case) in t[len]. */
+/*
+ * Case-insensitive search of needle (lower case, starting with two
+ * letters) in t[len]. It runs over whole messages: the first two bytes
+ * are compared without a call (c | 0x20 is c's lower case for a letter,
+ * and only a letter's case gives a lower-case letter).
+ */
 static bool
 ci_contains(const char *t, size_t len, const char *needle)
 {
 	size_t	 n = strlen(needle), i;
 
-	if (n == 0 || len < n)
+	if (n < 2 || len < n)
 		return (n == 0);
 	for (i = 0; i + n <= len; i++)
-		if (tolower((unsigned char)t[i]) == needle[0] &&
+		if ((t[i] | 0x20) == needle[0] &&
+		    (t[i + 1] | 0x20) == needle[1] &&
 		    strncasecmp(t + i, needle, n) == 0)
 			return (true);
 	return (false);
@@ -236,7 +242,8 @@ prescan(const char *t, size_t len, const struct mime_limits *lim, char *why,
 
 	memset(&ps, 0, sizeof(ps));
 	for (i = 0; i + 8 <= len; i++) {
-		if ((t[i] | 0x20) != 'b' || strncasecmp(t + i, "boundary", 8) != 0)
+		if ((t[i] | 0x20) != 'b' || (t[i + 1] | 0x20) != 'o' ||
+		    strncasecmp(t + i, "boundary", 8) != 0)
 			continue;
 		declared_boundary(&ps, t, len, i + 8);
 		if (ps.ndecl > max_delim) {

@@ -15,16 +15,20 @@
  *	itself, as before the walk was shared), and prints:
  *
  *	    init: MS ms, rss KB kB, info: TEXT
- *	    FILE: VERDICT[ REASON] (mean US us over COUNT scans, cpu US us)
+ *	    FILE: VERDICT[ REASON] (mean US us over COUNT scans, cpu US us,
+ *	        median US us)
  *
  *	and with more than one plugin, after each FILE line, one line per
- *	plugin with its own verdict and CPU per scan, then the walks:
+ *	plugin with its own verdict and CPU per scan (mean, median), then
+ *	the walks:
  *
- *	    PLUGIN: VERDICT[ REASON] (cpu US us)
+ *	    PLUGIN: VERDICT[ REASON] (cpu US us, median US us)
  *	    walks: N parsed, M shared
  *
  *	The VERDICT of the FILE line is the worst; the CPU is the process's,
- *	all plugins together. It is for measurements (tests/bench/content.py)
+ *	all plugins together: the mean over the scans, and the median scan
+ *	(steadier on a loaded machine, where other processes' bursts land
+ *	on a few scans). It is for measurements (tests/bench/content.py)
  *	and for looking at verdicts by hand; the tests call the plugins
  *	through plugin_load() themselves.
  *
@@ -142,6 +146,22 @@ scratch_cleanup(void)
 
 /* -o [plugin:]name=value: 0, or -1 with a sentence in *error_r. */
 static int
+cmp_double(const void *a, const void *b)
+{
+	double	 x = *(const double *)a, y = *(const double *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* The median of v[n] (sorted here). */
+static double
+median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
+}
+
+static int
 set_option(struct plugin **ps, size_t np, char *opt, char **error_r)
 {
 	char	*eq = strchr(opt, '='), *colon, *name = opt;
@@ -190,7 +210,7 @@ main(int argc, char **argv)
 			*save = NULL;
 	char		**optv = NULL;
 	size_t		 nopt = 0, np = 0, i, j;
-	double		 cpu[MAX_PLUGINS];
+	double		 cpu[MAX_PLUGINS], *each[MAX_PLUGINS], *whole;
 	long		 count = 1, k;
 	double		 t0, c0, t1, pc;
 	bool		 share = true;
@@ -263,6 +283,9 @@ main(int argc, char **argv)
 	    rss_kb(), info);
 
 	mimecache_init(&walks);
+	whole = xcalloc((size_t)count, sizeof(*whole));
+	for (j = 0; j < np; j++)
+		each[j] = xcalloc((size_t)count, sizeof(*each[j]));
 	for (i = 1; i < (size_t)argc; i++) {
 		struct buf	 text = BUF_INIT;
 		const char	*sep;
@@ -288,6 +311,7 @@ main(int argc, char **argv)
 		t0 = now_us(CLOCK_MONOTONIC);
 		c0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
 		for (k = 0; k < count; k++) {
+			whole[k] = now_us(CLOCK_PROCESS_CPUTIME_ID);
 			for (j = 0; j < np; j++) {
 				memset(&one[j], 0, sizeof(one[j]));
 				pc = now_us(CLOCK_PROCESS_CPUTIME_ID);
@@ -298,9 +322,12 @@ main(int argc, char **argv)
 					rc = 1;
 				}
 				plugin_share_walks(ps[j], NULL);
-				cpu[j] += now_us(CLOCK_PROCESS_CPUTIME_ID) - pc;
+				each[j][k] = now_us(CLOCK_PROCESS_CPUTIME_ID) -
+				    pc;
+				cpu[j] += each[j][k];
 			}
 			mimecache_clear(&walks);
+			whole[k] = now_us(CLOCK_PROCESS_CPUTIME_ID) - whole[k];
 		}
 		t1 = now_us(CLOCK_MONOTONIC);
 		res = one[0];
@@ -308,23 +335,27 @@ main(int argc, char **argv)
 			if (one[j].verdict > res.verdict)
 				res = one[j];
 		(void)printf("%s: %s%s%s (mean %.0f us over %ld scans, "
-		    "cpu %.0f us)\n", argv[i],
+		    "cpu %.0f us, median %.0f us)\n", argv[i],
 		    verdict_name((enum verdict)res.verdict),
 		    res.reason[0] ? " " : "", res.reason, (t1 - t0) / count,
-		    count, (now_us(CLOCK_PROCESS_CPUTIME_ID) - c0) / count);
+		    count, (now_us(CLOCK_PROCESS_CPUTIME_ID) - c0) / count,
+		    median(whole, (size_t)count));
 		for (j = 0; np > 1 && j < np; j++)
-			(void)printf("    %s: %s%s%s (cpu %.0f us)\n",
-			    ps[j]->name,
+			(void)printf("    %s: %s%s%s (cpu %.0f us, median "
+			    "%.0f us)\n", ps[j]->name,
 			    verdict_name((enum verdict)one[j].verdict),
 			    one[j].reason[0] ? " " : "", one[j].reason,
-			    cpu[j] / count);
+			    cpu[j] / count, median(each[j], (size_t)count));
 		if (np > 1)
 			(void)printf("    walks: %u parsed, %u shared\n",
 			    walks.walks, walks.replays);
 		buf_free(&text);
 	}
-	for (j = 0; j < np; j++)
+	for (j = 0; j < np; j++) {
 		plugin_free(&ps[j]);
+		free(each[j]);
+	}
+	free(whole);
 	free(optv);
 	free(dir);
 	return (rc);

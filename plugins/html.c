@@ -627,32 +627,49 @@ struct openlink {
 	size_t		 depth;		/* element depth at its start */
 };
 
+/*
+ * The open links, and those of them still reading (live: not stopped),
+ * by index into open; each event looks at the live ones only, so that a
+ * link costs at most LINK_TEXT_NODES nodes' work, nested or not, as
+ * link_text() on a tree does.
+ */
 struct sax {
 	struct findings	*f;
 	size_t		 depth;		/* open elements */
 	enum lastnode	 last;
 	struct openlink	*open;		/* links open, innermost last */
 	size_t		 nopen, aopen;
+	size_t		*live;		/* indexes into open, aopen of them */
+	size_t		 nlive;
 	bool		 oom;
 };
+
+/* Stop live link number i (it reads no more). */
+static void
+sax_stop(struct sax *x, size_t i)
+{
+	x->open[x->live[i]].stopped = true;
+	x->open[x->live[i]].reading = false;
+	x->live[i] = x->live[--x->nlive];
+}
 
 /* A new node in the subtree of every open link; text: a text node's. */
 static void
 sax_node(struct sax *x, bool text)
 {
 	struct openlink	*l;
-	size_t		 i;
+	size_t		 i = 0;
 
-	for (i = 0; i < x->nopen; i++) {
-		l = &x->open[i];
-		l->reading = false;
-		if (l->stopped || l->nodes >= LINK_TEXT_NODES ||
+	while (i < x->nlive) {
+		l = &x->open[x->live[i]];
+		if (l->nodes >= LINK_TEXT_NODES ||
 		    l->len + 1 >= sizeof(l->text)) {
-			l->stopped = true;
+			sax_stop(x, i);
 			continue;
 		}
 		l->nodes++;
 		l->reading = text;
+		i++;
 	}
 }
 
@@ -661,18 +678,24 @@ static void
 sax_text(struct sax *x, const xmlChar *t, int n)
 {
 	struct openlink	*l;
-	size_t		 i, k;
+	size_t		 i = 0, k;
 
-	for (i = 0; n > 0 && i < x->nopen; i++) {
-		l = &x->open[i];
-		if (!l->reading)
+	while (n > 0 && i < x->nlive) {
+		l = &x->open[x->live[i]];
+		if (!l->reading) {
+			i++;
 			continue;
+		}
 		k = (size_t)n;
 		if (k > sizeof(l->text) - 1 - l->len)
 			k = sizeof(l->text) - 1 - l->len;
 		memcpy(l->text + l->len, t, k);
 		l->len += k;
 		l->text[l->len] = '\0';
+		if (l->len + 1 >= sizeof(l->text))
+			sax_stop(x, i);	/* full: nothing more is read */
+		else
+			i++;
 	}
 }
 
@@ -723,20 +746,26 @@ sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
 	    !url_host(v, strlen(v), hh, sizeof(hh)) || host_safe(f->cfg, hh))
 		return;
 	if (x->nopen == x->aopen) {
-		size_t	 na = x->aopen ? x->aopen * 2 : 4;
+		size_t	 na = x->aopen ? x->aopen * 2 : 4, *lv;
 
 		if ((l = reallocarray(x->open, na, sizeof(*l))) == NULL) {
 			x->oom = true;
 			return;
 		}
 		x->open = l;
+		if ((lv = reallocarray(x->live, na, sizeof(*lv))) == NULL) {
+			x->oom = true;
+			return;
+		}
+		x->live = lv;
 		x->aopen = na;
 	}
-	l = &x->open[x->nopen++];
+	l = &x->open[x->nopen];
 	memset(l, 0, sizeof(*l));
 	l->seq = f->links;
 	memcpy(l->host, hh, sizeof(hh));
 	l->depth = x->depth;
+	x->live[x->nlive++] = x->nopen++;
 }
 
 static void
@@ -744,10 +773,16 @@ sax_end(void *ctx, const xmlChar *name)
 {
 	struct sax	*x = ((htmlParserCtxtPtr)ctx)->_private;
 	struct openlink	*l;
+	size_t		 i;
 
 	(void)name;
 	if (x->nopen > 0 && x->open[x->nopen - 1].depth == x->depth) {
 		l = &x->open[--x->nopen];
+		for (i = 0; !l->stopped && i < x->nlive; i++)
+			if (x->live[i] == x->nopen) {
+				x->live[i] = x->live[--x->nlive];
+				break;
+			}
 		examine_link(x->f, l->seq, l->host, l->text);
 	}
 	if (x->depth > 0)
@@ -843,6 +878,7 @@ examine_parse(struct findings *f, const char *text, size_t len,
 		examine_link(f, x.open[i - 1].seq, x.open[i - 1].host,
 		    x.open[i - 1].text);
 	free(x.open);
+	free(x.live);
 	if (ctxt->myDoc != NULL)
 		xmlFreeDoc(ctxt->myDoc);
 	ctxt->myDoc = NULL;

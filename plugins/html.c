@@ -79,6 +79,7 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/HTMLtree.h>
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/tree.h>
 
 #include "holdscan/plugin.h"
@@ -123,6 +124,13 @@ static const char *const active_names[] = {
 	"iframe", "frame", "object", "embed", "applet", "script",
 };
 #define NACTIVE	(sizeof(active_names) / sizeof(active_names[0]))
+/*
+ * The first letters of the elements sax_start() looks at (the active
+ * ones, a, area, form; libxml2's HTML parser gives names in lower
+ * case): most elements of a page (div, td, p, img, span) are passed
+ * over on their first byte.
+ */
+#define WATCHED_FIRST	"aefios"
 
 struct cfg {
 	bool		 block;
@@ -143,6 +151,7 @@ struct findings {
 	const struct cfg *cfg;
 	size_t		 nsigns;	/* phishing signs */
 	char		 sign[SIGNS_SHOWN][SIGN_MAX];
+	size_t		 sign_seq[SIGNS_SHOWN];	/* the links' and forms' places */
 	unsigned	 active;	/* bit i: active_names[i] seen */
 	size_t		 links;		/* links and forms examined */
 	size_t		 budget;	/* bytes of HTML that may still be parsed */
@@ -537,77 +546,344 @@ link_text(xmlNodePtr a, char *buf, size_t size)
 	buf[len] = '\0';
 }
 
+/*
+ * A phishing sign of the link or form that is the seq-th examined (in
+ * document order): the first SIGNS_SHOWN by that order are kept, whatever
+ * the order they are found in (a link's is found at its end).
+ */
 static void
-add_sign(struct findings *f, const char *fmt, const char *h1, const char *h2)
+add_sign(struct findings *f, size_t seq, const char *fmt, const char *h1,
+    const char *h2)
 {
 	char	 s1[HOST_SHOWN + 8], s2[HOST_SHOWN + 8];
+	size_t	 kept = f->nsigns < SIGNS_SHOWN ? f->nsigns : SIGNS_SHOWN, i;
 
-	if (f->nsigns < SIGNS_SHOWN) {
-		shown(s1, sizeof(s1), h1);
-		shown(s2, sizeof(s2), h2 != NULL ? h2 : "");
-		(void)snprintf(f->sign[f->nsigns], SIGN_MAX, fmt, s1, s2);
-	}
 	f->nsigns++;
-}
-
-/* One link: its href and its visible text. */
-static void
-examine_link(struct findings *f, xmlNodePtr a, const char *href)
-{
-	char	 hh[HOST_MAX], th[HOST_MAX], text[LINK_TEXT_MAX];
-
-	if (!url_host(href, strlen(href), hh, sizeof(hh)) ||
-	    host_safe(f->cfg, hh))
+	if (kept == SIGNS_SHOWN && seq > f->sign_seq[kept - 1])
 		return;
-	link_text(a, text, sizeof(text));
+	if (kept == SIGNS_SHOWN)
+		kept--;		/* the last kept one goes */
+	for (i = kept; i > 0 && f->sign_seq[i - 1] > seq; i--) {
+		memcpy(f->sign[i], f->sign[i - 1], SIGN_MAX);
+		f->sign_seq[i] = f->sign_seq[i - 1];
+	}
+	shown(s1, sizeof(s1), h1);
+	shown(s2, sizeof(s2), h2 != NULL ? h2 : "");
+	(void)snprintf(f->sign[i], SIGN_MAX, fmt, s1, s2);
+	f->sign_seq[i] = seq;
+}
+
+/* One link, the seq-th: its href's host hh and its visible text. */
+static void
+examine_link(struct findings *f, size_t seq, const char *hh,
+    const char *text)
+{
+	char	 th[HOST_MAX];
+
 	if (text_host(text, th, sizeof(th)) && !hosts_match(th, hh))
-		add_sign(f, "link text shows %s, goes to %s", th, hh);
+		add_sign(f, seq, "link text shows %s, goes to %s", th, hh);
 	else if (host_numeric(hh))
-		add_sign(f, "link to numeric address %s%s", hh, NULL);
+		add_sign(f, seq, "link to numeric address %s%s", hh, NULL);
 	else if (host_punycode(hh))
-		add_sign(f, "link to punycode host %s%s", hh, NULL);
+		add_sign(f, seq, "link to punycode host %s%s", hh, NULL);
 }
 
 static void
-examine_form(struct findings *f, const char *action)
+examine_form(struct findings *f, size_t seq, const char *action)
 {
 	char	 h[HOST_MAX];
 
 	if (action != NULL && url_host(action, strlen(action), h, sizeof(h))) {
 		if (!host_safe(f->cfg, h))
-			add_sign(f, "form posting to %s%s", h, NULL);
+			add_sign(f, seq, "form posting to %s%s", h, NULL);
 	} else
-		add_sign(f, "form%s%s", "", NULL);
+		add_sign(f, seq, "form%s%s", "", NULL);
 }
 
-/* Walk one document. */
-static void
-examine_doc(struct findings *f, xmlDocPtr doc)
-{
-	xmlNodePtr	 root = (xmlNodePtr)doc, n;
-	xmlChar		*v;
-	size_t		 i;
+/*
+ * --- the walk: libxml2's HTML parser with SAX callbacks ---------------------
+ *
+ * The parser calls back for each element start and end, text, CDATA,
+ * comment and processing instruction in document order, the order of
+ * the tree it would build (its SAX2 tree builder makes one node of each,
+ * and of consecutive text, or CDATA, one node): a link's subtree is the
+ * events between its start and its end. Nothing is built: a link's
+ * visible text is gathered while it is open, as link_text() reads it from
+ * a tree (the text of its first LINK_TEXT_NODES nodes, at most
+ * LINK_TEXT_MAX - 1 bytes), and the link is judged at its end.
+ */
 
-	for (n = root->children; n != NULL; n = next_node(n, root, true)) {
-		if (n->type != XML_ELEMENT_NODE || n->name == NULL)
-			continue;
-		for (i = 0; i < NACTIVE; i++)
-			if (named(n, active_names[i]))
-				f->active |= 1u << i;
-		if (!named(n, "a") && !named(n, "area") && !named(n, "form"))
-			continue;
-		if (f->links >= f->cfg->max_links) {
-			f->links_cut = true;
+/* What the last node of the current element is (a text node grows). */
+enum lastnode { LAST_OTHER, LAST_TEXT, LAST_CDATA };
+
+struct openlink {
+	size_t		 seq;		/* its place among links and forms */
+	char		 host[HOST_MAX];	/* of its href */
+	char		 text[LINK_TEXT_MAX];
+	size_t		 len;
+	size_t		 nodes;		/* nodes of its subtree read */
+	bool		 stopped;	/* LINK_TEXT_NODES, or text full */
+	bool		 reading;	/* its last node is a text node read */
+	size_t		 depth;		/* element depth at its start */
+};
+
+/*
+ * The open links, and those of them still reading (live: not stopped),
+ * by index into open; each event looks at the live ones only, so that a
+ * link costs at most LINK_TEXT_NODES nodes' work, nested or not, as
+ * link_text() on a tree does.
+ */
+struct sax {
+	struct findings	*f;
+	size_t		 depth;		/* open elements */
+	enum lastnode	 last;
+	struct openlink	*open;		/* links open, innermost last */
+	size_t		 nopen, aopen;
+	size_t		*live;		/* indexes into open, aopen of them */
+	size_t		 nlive;
+	bool		 oom;
+};
+
+/* Stop live link number i (it reads no more). */
+static void
+sax_stop(struct sax *x, size_t i)
+{
+	x->open[x->live[i]].stopped = true;
+	x->open[x->live[i]].reading = false;
+	x->live[i] = x->live[--x->nlive];
+}
+
+/* A new node in the subtree of every open link; text: a text node's. */
+static void
+sax_node(struct sax *x, bool text)
+{
+	struct openlink	*l;
+	size_t		 i = 0;
+
+	while (i < x->nlive) {
+		l = &x->open[x->live[i]];
+		if (l->nodes >= LINK_TEXT_NODES ||
+		    l->len + 1 >= sizeof(l->text)) {
+			sax_stop(x, i);
 			continue;
 		}
-		f->links++;
-		if (named(n, "form")) {
-			v = xmlGetProp(n, (const xmlChar *)"action");
-			examine_form(f, (const char *)v);
-		} else if ((v = xmlGetProp(n, (const xmlChar *)"href")) != NULL)
-			examine_link(f, n, (const char *)v);
-		xmlFree(v);
+		l->nodes++;
+		l->reading = text;
+		i++;
 	}
+}
+
+/* Text for the open links whose last node read is a text node. */
+static void
+sax_text(struct sax *x, const xmlChar *t, int n)
+{
+	struct openlink	*l;
+	size_t		 i = 0, k;
+
+	while (n > 0 && i < x->nlive) {
+		l = &x->open[x->live[i]];
+		if (!l->reading) {
+			i++;
+			continue;
+		}
+		k = (size_t)n;
+		if (k > sizeof(l->text) - 1 - l->len)
+			k = sizeof(l->text) - 1 - l->len;
+		memcpy(l->text + l->len, t, k);
+		l->len += k;
+		l->text[l->len] = '\0';
+		if (l->len + 1 >= sizeof(l->text))
+			sax_stop(x, i);	/* full: nothing more is read */
+		else
+			i++;
+	}
+}
+
+static const char *
+sax_attr(const xmlChar **atts, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; atts != NULL && atts[i] != NULL; i += 2)
+		if (strcmp((const char *)atts[i], name) == 0)
+			/* no value: the tree's attribute is empty */
+			return (atts[i + 1] != NULL ? (const char *)atts[i + 1] :
+			    "");
+	return (NULL);
+}
+
+static void
+sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
+{
+	struct sax	*x = ((htmlParserCtxtPtr)ctx)->_private;
+	struct findings	*f = x->f;
+	struct openlink	*l;
+	const char	*n = (const char *)name, *v;
+	char		 hh[HOST_MAX];
+	size_t		 i;
+
+	sax_node(x, false);
+	x->depth++;
+	x->last = LAST_OTHER;
+	if (n == NULL || strchr(WATCHED_FIRST, n[0]) == NULL)
+		return;
+	for (i = 0; i < NACTIVE; i++)
+		if (strcmp(n, active_names[i]) == 0)
+			f->active |= 1u << i;
+	if (strcmp(n, "a") != 0 && strcmp(n, "area") != 0 &&
+	    strcmp(n, "form") != 0)
+		return;
+	if (f->links >= f->cfg->max_links) {
+		f->links_cut = true;
+		return;
+	}
+	f->links++;
+	if (n[0] == 'f') {
+		examine_form(f, f->links, sax_attr(atts, "action"));
+		return;
+	}
+	if ((v = sax_attr(atts, "href")) == NULL ||
+	    !url_host(v, strlen(v), hh, sizeof(hh)) || host_safe(f->cfg, hh))
+		return;
+	if (x->nopen == x->aopen) {
+		size_t	 na = x->aopen ? x->aopen * 2 : 4, *lv;
+
+		if ((l = reallocarray(x->open, na, sizeof(*l))) == NULL) {
+			x->oom = true;
+			return;
+		}
+		x->open = l;
+		if ((lv = reallocarray(x->live, na, sizeof(*lv))) == NULL) {
+			x->oom = true;
+			return;
+		}
+		x->live = lv;
+		x->aopen = na;
+	}
+	l = &x->open[x->nopen];
+	memset(l, 0, sizeof(*l));
+	l->seq = f->links;
+	memcpy(l->host, hh, sizeof(hh));
+	l->depth = x->depth;
+	x->live[x->nlive++] = x->nopen++;
+}
+
+static void
+sax_end(void *ctx, const xmlChar *name)
+{
+	struct sax	*x = ((htmlParserCtxtPtr)ctx)->_private;
+	struct openlink	*l;
+	size_t		 i;
+
+	(void)name;
+	if (x->nopen > 0 && x->open[x->nopen - 1].depth == x->depth) {
+		l = &x->open[--x->nopen];
+		for (i = 0; !l->stopped && i < x->nlive; i++)
+			if (x->live[i] == x->nopen) {
+				x->live[i] = x->live[--x->nlive];
+				break;
+			}
+		examine_link(x->f, l->seq, l->host, l->text);
+	}
+	if (x->depth > 0)
+		x->depth--;
+	x->last = LAST_OTHER;	/* the parent's last node: this element */
+}
+
+static void
+sax_characters(void *ctx, const xmlChar *t, int n)
+{
+	struct sax	*x = ((htmlParserCtxtPtr)ctx)->_private;
+
+	if (x->depth == 0)
+		return;		/* no element: the tree keeps no text here */
+	if (x->last != LAST_TEXT)
+		sax_node(x, true);
+	x->last = LAST_TEXT;
+	sax_text(x, t, n);
+}
+
+static void
+sax_cdata(void *ctx, const xmlChar *t, int n)
+{
+	struct sax	*x = ((htmlParserCtxtPtr)ctx)->_private;
+
+	(void)t;
+	(void)n;
+	if (x->depth == 0)
+		return;
+	if (x->last != LAST_CDATA)
+		sax_node(x, false);	/* counted, its text not read */
+	x->last = LAST_CDATA;
+}
+
+static void
+sax_other(struct sax *x)
+{
+	if (x->depth == 0)
+		return;
+	sax_node(x, false);
+	x->last = LAST_OTHER;
+}
+
+static void
+sax_comment(void *ctx, const xmlChar *t)
+{
+	(void)t;
+	sax_other(((htmlParserCtxtPtr)ctx)->_private);
+}
+
+static void
+sax_pi(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+	(void)target;
+	(void)data;
+	sax_other(((htmlParserCtxtPtr)ctx)->_private);
+}
+
+/*
+ * Parse text[len] in enc with the callbacks above; false when libxml2
+ * cannot be set up for it.
+ */
+static bool
+examine_parse(struct findings *f, const char *text, size_t len,
+    const char *enc)
+{
+	htmlParserCtxtPtr ctxt;
+	xmlCharEncodingHandlerPtr h;
+	struct sax	 x;
+	size_t		 i;
+
+	if ((ctxt = htmlCreateMemoryParserCtxt(text, (int)len)) == NULL)
+		return (false);
+	if ((h = xmlFindCharEncodingHandler(enc)) == NULL ||
+	    xmlSwitchToEncoding(ctxt, h) < 0) {
+		htmlFreeParserCtxt(ctxt);
+		return (false);
+	}
+	memset(&x, 0, sizeof(x));
+	x.f = f;
+	memset(ctxt->sax, 0, sizeof(*ctxt->sax));
+	ctxt->sax->startElement = sax_start;
+	ctxt->sax->endElement = sax_end;
+	ctxt->sax->characters = sax_characters;
+	ctxt->sax->cdataBlock = sax_cdata;
+	ctxt->sax->comment = sax_comment;
+	ctxt->sax->processingInstruction = sax_pi;
+	ctxt->_private = &x;
+	(void)htmlCtxtUseOptions(ctxt, HTML_OPTS | HTML_PARSE_IGNORE_ENC);
+	(void)htmlParseDocument(ctxt);
+	/* links left open at the end (not reached: the parser closes all) */
+	for (i = x.nopen; i > 0; i--)
+		examine_link(f, x.open[i - 1].seq, x.open[i - 1].host,
+		    x.open[i - 1].text);
+	free(x.open);
+	free(x.live);
+	if (ctxt->myDoc != NULL)
+		xmlFreeDoc(ctxt->myDoc);
+	ctxt->myDoc = NULL;
+	htmlFreeParserCtxt(ctxt);
+	return (!x.oom);
 }
 
 /*
@@ -664,13 +940,31 @@ parse_copy(const unsigned char *d, size_t len, bool controls)
 	return (t);
 }
 
+/*
+ * Has d[len] a byte parse_copy() would make a space (*controls), or one
+ * beyond ASCII (*high)?
+ */
+static void
+scan_bytes(const unsigned char *d, size_t len, bool *controls, bool *high)
+{
+	size_t	 i;
+
+	*controls = *high = false;
+	for (i = 0; i < len; i++) {
+		if (d[i] < 32 && d[i] != '\t' && d[i] != '\n' && d[i] != '\r')
+			*controls = true;
+		else if (d[i] >= 0x80)
+			*high = true;
+	}
+}
+
 /* Parse and examine one HTML part, within what is left of the budget. */
 static void
 examine_html(struct findings *f, const unsigned char *data, size_t len)
 {
 	const char	*enc;
-	xmlDocPtr	 doc;
 	char		*text;
+	bool		 controls, high;
 
 	if (len > f->budget) {
 		len = f->budget;
@@ -680,20 +974,26 @@ examine_html(struct findings *f, const unsigned char *data, size_t len)
 		return;
 	f->budget -= len;
 	enc = guess_encoding(data, len);
-	if ((text = parse_copy(data, len, strcmp(enc, "ISO-8859-1") == 0)) ==
-	    NULL) {
+	/*
+	 * A copy only when there are control bytes to make spaces; ASCII
+	 * read as UTF-8 is the same text, without libxml2's conversion.
+	 */
+	controls = high = false;
+	if (strcmp(enc, "ISO-8859-1") == 0) {
+		scan_bytes(data, len, &controls, &high);
+		if (!high)
+			enc = "UTF-8";
+	}
+	if (!controls)
+		text = NULL;
+	else if ((text = parse_copy(data, len, true)) == NULL) {
 		f->parse_failed = true;
 		return;
 	}
-	doc = htmlReadMemory(text, (int)len, NULL, enc,
-	    HTML_OPTS | HTML_PARSE_IGNORE_ENC);
+	if (!examine_parse(f, text != NULL ? text : (const char *)data, len,
+	    enc))
+		f->parse_failed = true;
 	free(text);
-	if (doc == NULL) {
-		f->parse_failed = true;
-		return;
-	}
-	examine_doc(f, doc);
-	xmlFreeDoc(doc);
 }
 
 static void

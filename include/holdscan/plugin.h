@@ -41,7 +41,9 @@
  * entry skips; a plugin built before is no spam check); later in 2,
  * rewrite_part appended after kind (new content for one part: HTML
  * disarmed or turned into text; a plugin built before has none); later
- * in 2, learn appended after rewrite_part (holdscan learn spam|ham).
+ * in 2, learn appended after rewrite_part (holdscan learn spam|ham);
+ * later in 2, with no change to any struct, mime_walk in scan answers
+ * from one walk per message shared by the plugins (see mime_walk).
  *
  * Workers run under a seccomp filter (holdscand(8), SECURITY): no
  * program may be executed, no other process traced or signalled, and no
@@ -198,6 +200,13 @@ struct hs_host {
 	 * every part was seen, 1 when fn stopped the walk, -1 with a
 	 * sentence in why when the message exceeds the limits or its
 	 * structure cannot be trusted. Workers only.
+	 *
+	 * In scan, for the message the hook was given (msg->data,
+	 * msg->len), the host parses and decodes once for all the plugins
+	 * scanning it: a plugin asking with the limits another plugin
+	 * asked with gets the parts kept from that walk (the same parts,
+	 * order, content and refusal), without a parse. Nothing changes
+	 * for the plugin; the parts stay borrowed for the callback only.
 	 */
 	int		 (*mime_walk)(void *host_ctx, const char *text, size_t len,
 			    const struct hs_mime_limits *lim, hs_mime_part_fn fn,

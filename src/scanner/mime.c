@@ -69,6 +69,25 @@ is_blank(int c)
 	return (c == ' ' || c == '\t');
 }
 
+/*
+ * Does t[len] hold "multipart/digest", in any case? It runs over whole
+ * messages: memchr() finds each '/' (rare in text, one byte in 64 of
+ * base64), and only there are the words around it compared.
+ */
+static bool
+has_digest(const char *t, size_t len)
+{
+	const char	*p = t, *end = t + len, *s;
+
+	while ((s = memchr(p, '/', (size_t)(end - p))) != NULL) {
+		if (s - t >= 9 && end - s >= 7 &&
+		    strncasecmp(s - 9, "multipart/digest", 16) == 0)
+			return (true);
+		p = s + 1;
+	}
+	return (false);
+}
+
 /* Case-insensitive search of needle (lower case) in t[len]. */
 static bool
 ci_contains(const char *t, size_t len, const char *needle)
@@ -78,7 +97,7 @@ ci_contains(const char *t, size_t len, const char *needle)
 	if (n == 0 || len < n)
 		return (n == 0);
 	for (i = 0; i + n <= len; i++)
-		if (tolower((unsigned char)t[i]) == needle[0] &&
+		if ((t[i] | 0x20) == needle[0] &&
 		    strncasecmp(t + i, needle, n) == 0)
 			return (true);
 	return (false);
@@ -228,26 +247,36 @@ prescan(const char *t, size_t len, const struct mime_limits *lim, char *why,
     size_t whysize)
 {
 	struct prescan	 ps;
-	const char	*nl;
-	size_t		 i, ls, le, ll, ndelim = 0, nhdr = 0, ndash = 0;
+	const char	*nl, *p, *s;
+	size_t		 i, k, ls, le, ll, ndelim = 0, nhdr = 0, ndash = 0;
 	size_t		 max_delim = 2 * lim->max_parts + 16;
 	bool		 in_block = true, block_msg = false;
 	int		 rc = -1;
 
 	memset(&ps, 0, sizeof(ps));
-	for (i = 0; i + 8 <= len; i++) {
-		if ((t[i] | 0x20) != 'b' || strncasecmp(t + i, "boundary", 8) != 0)
-			continue;
-		declared_boundary(&ps, t, len, i + 8);
-		if (ps.ndecl > max_delim) {
-			(void)snprintf(why, whysize, "more than %zu MIME boundary "
-			    "declarations", max_delim);
-			goto out;
+	/*
+	 * A declaration is "boundary", blanks or line ends, then '=' (or
+	 * '*', RFC 2231): found from each '=' and '*' (memchr(), in text
+	 * order for each), looking back over the blanks for the word.
+	 */
+	for (k = 0; k < 2; k++)
+		for (p = t; (s = memchr(p, "=*"[k], len - (size_t)(p - t))) !=
+		    NULL; p = s + 1) {
+			for (i = (size_t)(s - t); i > 0 &&
+			    is_lwsp((unsigned char)t[i - 1]); i--)
+				;
+			if (i < 8 || strncasecmp(t + i - 8, "boundary", 8) != 0)
+				continue;
+			declared_boundary(&ps, t, len, i);
+			if (ps.ndecl > max_delim) {
+				(void)snprintf(why, whysize, "more than %zu MIME "
+				    "boundary declarations", max_delim);
+				goto out;
+			}
 		}
-	}
 	if (ps.nkeys > 1)
 		qsort(ps.keys, ps.nkeys, sizeof(*ps.keys), key_cmp);
-	ps.digest = ci_contains(t, len, "multipart/digest");
+	ps.digest = has_digest(t, len);
 
 	for (ls = 0; ls < len; ls = le + 1) {
 		nl = memchr(t + ls, '\n', len - ls);

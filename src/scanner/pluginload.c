@@ -13,7 +13,9 @@
  *	The host services a plugin gets (struct hs_host) log through log.h
  *	with the plugin's name as prefix (or, while a check collects what
  *	the plugins say, into the plugin's capture buffer), read the
- *	checked option values, walk a message's MIME tree (mime.c), and
+ *	checked option values, walk a message's MIME tree (mime.c; once
+ *	per message for all the plugins scanning it, when the caller shares
+ *	a mimecache.c walk with plugin_share_walks()), and
  *	name the process's private temporary directory (scratch.c makes
  *	it; the one static here, set with plugin_temp_dir() in the scanner
  *	parent and again in each worker).
@@ -38,6 +40,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "scanner/mime.h"
+#include "scanner/mimecache.h"
 #include "scanner/pluginload.h"
 
 _Static_assert(HS_MIME_MAX_DEPTH == MIME_MAX_DEPTH &&
@@ -183,7 +186,16 @@ host_mime_walk(void *host_ctx, const char *text, size_t len,
 	ml.max_parts = lim != NULL ? lim->max_parts : 0;
 	hw.fn = fn;
 	hw.arg = arg;
+	if (p->walks != NULL)
+		return (mimecache_walk(p->walks, text, len, &ml, host_walk_part,
+		    &hw, why, whysize));
 	return (mime_walk(text, len, &ml, host_walk_part, &hw, why, whysize));
+}
+
+void
+plugin_share_walks(struct plugin *p, struct mimecache *c)
+{
+	p->walks = c;
 }
 
 static int

@@ -14,6 +14,7 @@
 #include "holdscan/plugin.h"
 
 struct buf;
+struct mimecache;
 
 /* An option's value after checking: text as written, number if numeric. */
 struct plugin_optval {
@@ -35,6 +36,12 @@ struct plugin {
 	char		**watch;	/* paths the plugin asked to be watched */
 	size_t		 nwatch;
 	bool		 mime_ready;	/* GMime initialised for its walks */
+	/*
+	 * Not NULL: the message's walk, shared with the other plugins
+	 * scanning it (mimecache.h); the caller's, set with
+	 * plugin_share_walks() for one message.
+	 */
+	struct mimecache *walks;
 	/*
 	 * Not NULL: what the plugin logs goes here, one line each
 	 * ("warning: " in front of warnings), instead of to the log. The
@@ -77,6 +84,13 @@ int	 plugin_start(const char *dir, const struct hs_config_plugin *pc,
 void	 plugin_scan(struct plugin *p, const struct hs_msg *msg,
 	    struct hs_result *r);
 void	 plugin_free(struct plugin **p);
+/*
+ * plugin_share_walks() makes p's hs_host.mime_walk answer from c (one
+ * message's walk, shared by the plugins that scan it), or walk for
+ * itself again (NULL). The caller sets it around the scan of one
+ * message and clears it before c goes.
+ */
+void	 plugin_share_walks(struct plugin *p, struct mimecache *c);
 /* What p needs of a worker's sandbox: HS_NEEDS_* bits (0 for older plugins). */
 uint32_t plugin_needs(const struct plugin *p);
 /* Does p say it is a spam check (HS_KIND_SPAM)? Older plugins do not. */

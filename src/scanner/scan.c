@@ -72,6 +72,7 @@
 #include "common/qfile.h"
 #include "common/xalloc.h"
 #include "scanner/mime.h"
+#include "scanner/mimecache.h"
 #include "scanner/rewrite.h"
 #include "common/template.h"
 #include "scanner/scan.h"
@@ -174,8 +175,9 @@ not_run(const struct scan_ctx *ctx, struct wire_result *res,
  * Run every plugin the rules switch on (rc->scanners) but, for a message
  * on the allow list, those that are spam checks (HS_KIND_SPAM; never a
  * virus check); a spam check's verdict is the one the rules' spam
- * thresholds give its score. Collect the worst verdict and the plugins'
- * headers. A deny list entry makes the verdict at least blocked, its
+ * thresholds give its score. The plugins share one MIME walk of the
+ * message (mimecache.h): GMime parses it once, whoever asks first. Collect
+ * the worst verdict and the plugins' headers. A deny list entry makes the verdict at least blocked, its
  * reason the entry's.
  */
 static void
@@ -185,11 +187,13 @@ run_plugins(const struct scan_ctx *ctx, const struct hs_msg *msg,
 {
 	struct hs_result r;
 	enum verdict	 rv;
+	struct mimecache walks;
 	char		 why[200];
 	size_t		 i, len;
 
 	memset(vs, 0, sizeof(*vs));
 	vs->worst = VERDICT_CLEAN;
+	mimecache_init(&walks);
 	for (i = 0; i < ctx->nplugins; i++) {
 		struct plugin	*p = ctx->plugins[i];
 
@@ -205,7 +209,9 @@ run_plugins(const struct scan_ctx *ctx, const struct hs_msg *msg,
 			    "not run (a spam check; allow list)", "skipped");
 			continue;
 		}
+		plugin_share_walks(p, &walks);
 		plugin_scan(p, msg, &r);
+		plugin_share_walks(p, NULL);
 		if (plugin_is_spam_check(p) && (rv = ruleset_spam_verdict(rc,
 		    (enum verdict)r.verdict, r.score, why, sizeof(why))) !=
 		    (enum verdict)r.verdict) {
@@ -233,6 +239,7 @@ run_plugins(const struct scan_ctx *ctx, const struct hs_msg *msg,
 			    r.reason);
 		}
 	}
+	mimecache_clear(&walks);
 	if (list != NULL && list->kind == LIST_DENY &&
 	    vs->worst < VERDICT_BLOCKED) {
 		vs->worst = VERDICT_BLOCKED;

@@ -9,7 +9,10 @@
  *	nothing of it runs. What the plugins used to take from holdscan's
  *	own code comes through struct hs_host: the MIME walk hands each leaf
  *	part over in the ABI's terms, and what a plugin logs can be
- *	collected for a check instead of going to the log. What a plugin
+ *	collected for a check instead of going to the log; with a walk
+ *	shared (plugin_share_walks(), as run_plugins() does for a message)
+ *	GMime parses the message once for two plugins, each sees every part,
+ *	and other text or limits are walked afresh. What a plugin
  *	needs of the workers' sandbox comes from its descriptor (spamd: the
  *	network), and from one built before the field was appended, nothing.
  */
@@ -26,6 +29,7 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
+#include "scanner/mimecache.h"
 #include "scanner/pluginload.h"
 
 struct fixture {
@@ -207,6 +211,97 @@ test_host_mime_walk_hands_over_each_leaf_part(void **state)
 }
 
 static void
+test_shared_walk_parses_once_for_two_plugins(void **state)
+{
+	static const char msg[] =
+	    "Subject: parts\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"B\"\n"
+	    "\n"
+	    "--B\n"
+	    "Content-Type: text/html; charset=utf-8\n"
+	    "\n"
+	    "<p>hello</p>\n"
+	    "--B\n"
+	    "Content-Type: application/zip; name=\"x.zip\"\n"
+	    "Content-Disposition: attachment; filename=\"a.bin\"\n"
+	    "Content-Transfer-Encoding: base64\n"
+	    "\n"
+	    "AAECAw==\n"
+	    "--B--\n";
+	static const char bad[] =
+	    "Content-Type: multipart/mixed; boundary=\"B\"\n\n"
+	    "--B\n\nx\n--B\n\ny\n--B\n\nz\n--B--\n";
+	struct fixture	*f = *state;
+	struct hs_mime_limits lim = { 4, 10 }, small = { 4, 2 };
+	struct mimecache walks;
+	struct plugin	*p1 = NULL, *p2 = NULL;
+	struct seen	 s1, s2;
+	char		*error = NULL, why1[200] = "", why2[200] = "";
+
+	assert_int_equal(plugin_load(f->dir, "crashtest", &p1, &error), 0);
+	assert_int_equal(plugin_load(f->dir, "html", &p2, &error), 0);
+	mimecache_init(&walks);
+	plugin_share_walks(p1, &walks);
+	plugin_share_walks(p2, &walks);
+
+	/* The first plugin stops at the first part; the second sees all. */
+	memset(&s1, 0, sizeof(s1));
+	s1.stop_at = 0;
+	assert_int_equal(p1->host.mime_walk(p1->host.host_ctx, msg,
+	    sizeof(msg) - 1, &lim, see_part, &s1, why1, sizeof(why1)), 1);
+	assert_int_equal(s1.n, 1);
+	memset(&s2, 0, sizeof(s2));
+	s2.stop_at = -1;
+	assert_int_equal(p2->host.mime_walk(p2->host.host_ctx, msg,
+	    sizeof(msg) - 1, &lim, see_part, &s2, why2, sizeof(why2)), 0);
+	assert_int_equal(s2.n, 2);
+	assert_string_equal(s2.types, "text/html application/zip");
+	assert_string_equal(s2.names, "-:0 a.bin:1");
+	assert_int_equal(s2.lens[0], 12);	/* "<p>hello</p>" */
+	assert_int_equal(s2.lens[1], 4);	/* decoded */
+	assert_int_equal(walks.walks, 1);	/* one GMime parse */
+	assert_int_equal(walks.replays, 1);
+
+	/* Other limits: walked afresh, and refused as mime_walk() would. */
+	memset(&s2, 0, sizeof(s2));
+	s2.stop_at = -1;
+	assert_int_equal(p2->host.mime_walk(p2->host.host_ctx, msg,
+	    sizeof(msg) - 1, &small, see_part, &s2, why2, sizeof(why2)), -1);
+	assert_int_equal(s2.n, 0);
+	assert_int_equal(walks.walks, 2);
+
+	/* A refused message: the same refusal for both, no part seen. */
+	memset(&s1, 0, sizeof(s1));
+	memset(&s2, 0, sizeof(s2));
+	s1.stop_at = s2.stop_at = -1;
+	assert_int_equal(p1->host.mime_walk(p1->host.host_ctx, bad,
+	    sizeof(bad) - 1, &small, see_part, &s1, why1, sizeof(why1)), -1);
+	assert_int_equal(p2->host.mime_walk(p2->host.host_ctx, bad,
+	    sizeof(bad) - 1, &small, see_part, &s2, why2, sizeof(why2)), -1);
+	assert_int_equal(s1.n + s2.n, 0);
+	assert_true(why1[0] != '\0');
+	assert_string_equal(why1, why2);
+	assert_int_equal(walks.walks, 3);
+	assert_int_equal(walks.replays, 2);
+
+	/* Cleared, or not shared: each walk parses for itself again. */
+	mimecache_clear(&walks);
+	assert_false(walks.valid);
+	assert_int_equal(walks.nparts, 0);
+	plugin_share_walks(p1, NULL);
+	memset(&s1, 0, sizeof(s1));
+	s1.stop_at = -1;
+	assert_int_equal(p1->host.mime_walk(p1->host.host_ctx, msg,
+	    sizeof(msg) - 1, &lim, see_part, &s1, why1, sizeof(why1)), 0);
+	assert_int_equal(s1.n, 2);
+	assert_int_equal(walks.walks, 3);
+	plugin_share_walks(p2, NULL);
+	plugin_free(&p1);
+	plugin_free(&p2);
+}
+
+static void
 test_host_log_can_be_collected(void **state)
 {
 	struct fixture	*f = *state;
@@ -235,6 +330,7 @@ main(void)
 		cmocka_unit_test(
 		    test_needs_come_from_the_descriptor_when_it_has_them),
 		cmocka_unit_test(test_host_mime_walk_hands_over_each_leaf_part),
+		cmocka_unit_test(test_shared_walk_parses_once_for_two_plugins),
 		cmocka_unit_test(test_host_log_can_be_collected),
 	};
 

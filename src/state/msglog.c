@@ -57,7 +57,8 @@
  *	    is done, and a dirty read does not wait for those), in a
  *	    transaction that never waits for a lock (DB_TXN_NOWAIT: where it
  *	    would, the walk fails and is done again after a pause, at most
- *	    READ_TRIES times), stops held off until its cursor is closed.
+ *	    READ_TRIES times), job-control stops held off until its
+	    snapshot and its cursor are closed.
  *	    A reader therefore holds a lock on one index page at a time,
  *	    only while its own code runs, and waits for nobody.
  *	  - Each record the walk names is read from the reader's snapshot,
@@ -938,17 +939,21 @@ index_walks(struct msglog *ml, const struct iwalk *w, size_t n,
 {
 	struct record_walk rw;
 	struct timespec	 ts;
+	sigset_t	 old;
 	void		*val = NULL;
 	size_t		 len = 0, i;
 	int		 ret = 0, tries, found;
+	bool		 held;
 
+	/* Not stopped (^Z) with its snapshot open: a stop waits for the end. */
+	held = record_stops_hold(&old);
 	for (tries = 1; ; tries++) {
 		rs->ml = ml;
 		rs->err = 0;
 		rs->bad = false;
 		if ((ret = ml->sdb->env->txn_begin(ml->sdb->env, NULL,
 		    &rs->snap, DB_TXN_SNAPSHOT)) != 0)
-			return (ret);
+			break;
 		found = record_get(ml->meta, rs->snap, "seq", 3, 0, &val, &len,
 		    &ret);
 		rs->last = found > 0 && len == 8 ? record_u64(val, 8) : 0;
@@ -971,13 +976,15 @@ index_walks(struct msglog *ml, const struct iwalk *w, size_t n,
 		(void)rs->snap->commit(rs->snap, 0);
 		rs->snap = NULL;
 		if (!busy(ret) || tries == READ_TRIES)
-			return (ret);
+			break;
 		recs_free(rs);
 		ts.tv_sec = 0;
 		ts.tv_nsec = (tries < READ_PAUSE_MS ? tries : READ_PAUSE_MS) *
 		    1000000L;
 		(void)nanosleep(&ts, NULL);
 	}
+	record_stops_release(held, &old);
+	return (ret);
 }
 
 /* After the walks: an error (ret), or rs sorted by cmp (if any). 0 or -1. */

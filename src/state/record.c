@@ -101,6 +101,23 @@ record_del(DB *db, DB_TXN *txn, const void *key, size_t klen)
 	return (ret == DB_NOTFOUND ? 0 : ret);
 }
 
+bool
+record_stops_hold(sigset_t *old)
+{
+	sigset_t	 stops;
+
+	return (sigemptyset(&stops) == 0 && sigaddset(&stops, SIGTSTP) == 0 &&
+	    sigaddset(&stops, SIGTTIN) == 0 && sigaddset(&stops, SIGTTOU) == 0 &&
+	    pthread_sigmask(SIG_BLOCK, &stops, old) == 0);
+}
+
+void
+record_stops_release(bool held, const sigset_t *old)
+{
+	if (held)
+		(void)pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 int
 record_walk(struct statedb *sdb, const struct record_walk *w, record_fn fn,
     void *arg)
@@ -109,7 +126,7 @@ record_walk(struct statedb *sdb, const struct record_walk *w, record_fn fn,
 	DB_TXN		*txn = w->txn, *own = NULL;
 	DBC		*cur = NULL;
 	DBT		 key, pkey, val;
-	sigset_t	 stops, old;
+	sigset_t	 old;
 	u_int32_t	 flag, next;
 	void		*from = NULL;
 	bool		 dirty = txn == NULL && w->dirty, masked = false;
@@ -117,11 +134,7 @@ record_walk(struct statedb *sdb, const struct record_walk *w, record_fn fn,
 
 	if (dirty) {
 		/* Stopped with its cursor open, it would hold a page. */
-		if (sigemptyset(&stops) == 0 && sigaddset(&stops, SIGTSTP) == 0 &&
-		    sigaddset(&stops, SIGTTIN) == 0 &&
-		    sigaddset(&stops, SIGTTOU) == 0 &&
-		    pthread_sigmask(SIG_BLOCK, &stops, &old) == 0)
-			masked = true;
+		masked = record_stops_hold(&old);
 		if ((ret = sdb->env->txn_begin(sdb->env, NULL, &own,
 		    DB_READ_UNCOMMITTED | DB_TXN_NOWAIT)) != 0)
 			goto done;
@@ -195,8 +208,7 @@ done:
 		else
 			(void)own->abort(own);
 	}
-	if (masked)
-		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	record_stops_release(masked, &old);
 	free(from);
 	return (ret);
 }

@@ -10,6 +10,7 @@
 #ifndef HS_RECORD_H
 #define HS_RECORD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +81,15 @@ struct record_walk {
  * snapshot reads are fine).
  */
 typedef int	(*record_fn)(void *arg, const struct record *r);
+/*
+ * record_stops_hold() blocks the job-control stops (SIGTSTP, SIGTTIN,
+ * SIGTTOU) in the calling thread, the mask before in *old: true if it
+ * did. record_stops_release(held, old) restores it (a stop that came
+ * meanwhile takes effect then). Around a reader's transactions, so
+ * that a stopped reader holds neither a lock nor an old snapshot.
+ */
+bool	 record_stops_hold(sigset_t *old);
+void	 record_stops_release(bool held, const sigset_t *old);
 int	 record_walk(struct statedb *sdb, const struct record_walk *w,
 	    record_fn fn, void *arg);
 

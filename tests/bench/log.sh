@@ -13,7 +13,8 @@
 #     commands over those records, BENCH_LOG_TOOL_RUNS times each
 #     (default 5): the first run and the median, in ms of wall time
 #     (process start, configuration, postconf, the environment's open,
-#     the query, the output to a file); not root: msglog-write.sh alone;
+#     the query, the output to a file), and the median CPU time of the
+#     command (user + system); not root: msglog-write.sh alone;
 #  2. the throughput ratio with the log on and off (tests/bench/
 #     logratio.py): one Postfix with HOLD, BENCH_LOG_DRAIN messages
 #     (default 3,000) put on hold while holdscand is stopped, then
@@ -64,24 +65,31 @@ trap 'exit 143' TERM HUP
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }
+median() {
+	sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'
+}
 # tool_time LABEL ARG... - TOOL_RUNS runs of "holdscan -c $conf ARG...":
-# the first and the median wall time, and the output's lines
+# the first and the median wall time, the median CPU time (user and
+# system, from /usr/bin/time: steadier than the wall on a busy machine)
+# and the output's lines
 tool_time() {
 	label=$1
 	shift
 	: >"$T/times"
+	: >"$T/cpu"
 	i=0
 	while [ "$i" -lt "$TOOL_RUNS" ]; do
 		t0=$(now_ms)
-		"$HS_BUILD/holdscan" -c "$conf" "$@" >"$T/out" 2>"$T/err" ||
+		/usr/bin/time -f '%U %S' -o "$T/time" "$HS_BUILD/holdscan" \
+		    -c "$conf" "$@" >"$T/out" 2>"$T/err" ||
 		    say "holdscan $*: $(cat "$T/err")"
 		echo $(($(now_ms) - t0)) >>"$T/times"
+		awk '{ printf "%d\n", ($1 + $2) * 1000 }' "$T/time" >>"$T/cpu"
 		i=$((i + 1))
 	done
-	say "$(printf '%-44s first %4d ms, median %4d ms, %s lines' "$label" \
-	    "$(head -1 "$T/times")" \
-	    "$(sort -n "$T/times" | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }')" \
-	    "$(wc -l <"$T/out" | tr -d ' ')")"
+	say "$(printf '%-38s first %4d ms, median %4d ms wall, %3d ms CPU, %s lines' \
+	    "$label" "$(head -1 "$T/times")" "$(median <"$T/times")" \
+	    "$(median <"$T/cpu")" "$(wc -l <"$T/out" | tr -d ' ')")"
 }
 
 case ",$PARTS," in

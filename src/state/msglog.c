@@ -58,7 +58,7 @@
  *	    transaction that never waits for a lock (DB_TXN_NOWAIT: where it
  *	    would, the walk fails and is done again after a pause, at most
  *	    READ_TRIES times), job-control stops held off until its
-	    snapshot and its cursor are closed.
+ *	    snapshot and its cursor are closed.
  *	    A reader therefore holds a lock on one index page at a time,
  *	    only while its own code runs, and waits for nobody.
  *	  - Each record the walk names is read from the reader's snapshot,
@@ -819,6 +819,8 @@ names(const struct msglog_rec *r, const char *id)
 	const char	*p;
 	size_t		 n = strlen(id);
 
+	if (n == 0)
+		return (false);
 	if (strcmp(r->orig_id, id) == 0 || strcmp(r->new_id, id) == 0 ||
 	    strcmp(r->quarantine_id, id) == 0)
 		return (true);

@@ -21,7 +21,10 @@ into a log of the size a month of retention makes, not into an empty one.
 Figures per mode (median, and every run): the drain rate (msgs/s), and
 holdscand's own CPU per message (its process tree, from /proc, less its
 start), which is far steadier on a shared machine than the rate; and
-per round the ratio on / off. Printed, and written to
+per round the ratio on / off. From the CPU figures, the ratio a
+CPU-bound machine would show: the machine's CPU per message without the
+log (from /proc/stat, not nice) over that plus the log's share of
+holdscand's CPU. Printed, and written to
 RESULTS_DIR/logratio.json.
 """
 
@@ -145,10 +148,14 @@ def main(argv):
     print("throughput ratio log on / off: %.3f (median rates; per round %s, "
           "spread %s; target >= 0.98)" % (fig["ratio"], " ".join(
               "%.3f" % x for x in ratios), spread(ratios)))
+    extra = med["on"][1] - med["off"][1]
     print("holdscand CPU per message, log on - off: %+.3f ms (on / off %.3f); "
           "the log held %d records before the first run" % (
-              med["on"][1] - med["off"][1], med["on"][1] / med["off"][1],
-              PREFILL))
+              extra, med["on"][1] / med["off"][1], PREFILL))
+    # Where the machine is CPU-bound, the rates go as the CPU per message.
+    print("CPU-bound estimate of the ratio: machine CPU per message without "
+          "the log / (that + the log's share of holdscand's) = %.3f" % (
+              med["off"][2] / (med["off"][2] + max(extra, 0))))
     return 0
 
 

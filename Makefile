@@ -320,7 +320,7 @@ DEB_PKGS = build-essential pkg-config clang libclang-rt-14-dev \
 	   libpcre2-dev libxml2-dev libseccomp-dev libcmocka-dev \
 	   postfix clamav-testfiles postgresql-15 libpq-dev \
 	   swaks spamassassin spamd spamc python3 perl procps iproute2 man-db \
-	   systemd shellcheck cppcheck \
+	   systemd shellcheck cppcheck time \
 	   libmicrohttpd-dev libjansson-dev libsodium-dev libcrypt-dev \
 	   chromium chromium-driver python3-selenium
 

@@ -36,8 +36,42 @@
  *	have 20; later fields may follow). An event is "1, time, kind, new
  *	id, detail" the same way.
  *
- *	All databases are DB_MULTIVERSION: queries read a snapshot and
- *	never hold up holdscand's commits.
+ *	Concurrency: holdscand writes every record, with about six index
+ *	keys, in its batch's intent transaction; holdscan log, trace and
+ *	the web console (through holdscand's control socket) read while it
+ *	does. A reader must never make that transaction wait for more than
+ *	its own few steps, nor be part of a deadlock with it.
+ *	  - msglog.db, msglog-events.db and msglog-meta.db are
+ *	    DB_MULTIVERSION: a reader's snapshot transaction takes no locks
+ *	    there. Their writes append (sequence numbers grow) or touch one
+ *	    page ("seq"), so the page copies that MVCC makes are few.
+ *	  - msglog-index.db is DB_READ_UNCOMMITTED, not DB_MULTIVERSION: its
+ *	    keys land on random pages, and with MVCC every page a batch
+ *	    touches was copied, the cache filled with versions and Berkeley
+ *	    DB froze them to files (0.8 ms of CPU per record once the index
+ *	    outgrew the 8 MB cache, against 0.06 ms without). Readers walk
+ *	    it through a handle of their own that is not associated (its
+ *	    data is the record's sequence number, so no record is read
+ *	    under the index's lock) with record_walk()'s dirty walk: read
+ *	    uncommitted (holdscand's write locks are downgraded once a put
+ *	    is done, and a dirty read does not wait for those), in a
+ *	    transaction that never waits for a lock (DB_TXN_NOWAIT: where it
+ *	    would, the walk fails and is done again after a pause, at most
+ *	    READ_TRIES times), job-control stops held off until its
+ *	    snapshot and its cursor are closed.
+ *	    A reader therefore holds a lock on one index page at a time,
+ *	    only while its own code runs, and waits for nobody.
+ *	  - Each record the walk names is read from the reader's snapshot,
+ *	    begun before the walk; a sequence number above the snapshot's
+ *	    last one (msglog-meta.db), or a record the snapshot does not
+ *	    have, is not committed (or is pruned) and is skipped; a record
+ *	    that is there is checked against the query again (its sender,
+ *	    recipient, time, or the id looked for), since an uncommitted
+ *	    key may name a committed record (a release's new id). Results
+ *	    are as of the snapshot, but for a record whose pruning or
+ *	    retraction is in flight, which may be missed.
+ *	  - Readers collect what they found and close the walk before
+ *	    calling back their caller (which may print to a pipe).
  *
  *	This module must never commit a transaction it was given, never
  *	sync the log in holdscand's path (its own transactions there, the
@@ -50,6 +84,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/xalloc.h"
 #include "state/msglog.h"
@@ -59,11 +94,14 @@
 #define NFIELDS		20	/* at least; the 21st (later ids) may be missing */
 #define NEVFIELDS	5
 #define KEY_MAX		512
+#define READ_TRIES	100	/* dirty walks that met a writer's lock */
+#define READ_PAUSE_MS	20	/* the longest pause between two */
 
 struct msglog {
 	struct statedb	*sdb;
 	DB		*db;
-	DB		*index;
+	DB		*index;		/* associated: the writers' */
+	DB		*keys;		/* the same file, not associated: readers' */
 	DB		*events;
 	DB		*meta;
 	struct outbox	*outbox;	/* borrowed; NULL: no farm */
@@ -408,7 +446,9 @@ msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r)
 	if (statedb_open_db_flags(sdb, MSGLOG_DB_NAME, 0, DB_MULTIVERSION,
 	    &ml->db, error_r) < 0 ||
 	    statedb_open_db_flags(sdb, MSGLOG_INDEX_NAME, DB_DUP | DB_DUPSORT,
-	    DB_MULTIVERSION, &ml->index, error_r) < 0 ||
+	    DB_READ_UNCOMMITTED, &ml->index, error_r) < 0 ||
+	    statedb_open_db_flags(sdb, MSGLOG_INDEX_NAME, DB_DUP | DB_DUPSORT,
+	    DB_READ_UNCOMMITTED, &ml->keys, error_r) < 0 ||
 	    statedb_open_db_flags(sdb, MSGLOG_EVENTS_NAME, DB_DUP,
 	    DB_MULTIVERSION, &ml->events, error_r) < 0 ||
 	    statedb_open_db_flags(sdb, MSGLOG_META_NAME, 0, DB_MULTIVERSION,
@@ -480,6 +520,8 @@ msglog_close(struct msglog **mlp)
 	/* Secondaries first. */
 	if (ml->index != NULL)
 		(void)ml->index->close(ml->index, 0);
+	if (ml->keys != NULL)
+		(void)ml->keys->close(ml->keys, 0);
 	if (ml->db != NULL)
 		(void)ml->db->close(ml->db, 0);
 	if (ml->events != NULL)
@@ -770,31 +812,81 @@ matches(const struct msglog_query *q, const struct msglog_rec *r)
 	return (true);
 }
 
-/* The records of a walk, decoded, for sorting. */
+/* Does the record bear id (original, new, quarantine or a release's)? */
+static bool
+names(const struct msglog_rec *r, const char *id)
+{
+	const char	*p;
+	size_t		 n = strlen(id);
+
+	if (n == 0)
+		return (false);
+	if (strcmp(r->orig_id, id) == 0 || strcmp(r->new_id, id) == 0 ||
+	    strcmp(r->quarantine_id, id) == 0)
+		return (true);
+	for (p = r->later_ids; (p = strstr(p, id)) != NULL; p += n)
+		if ((p == r->later_ids || p[-1] == ' ') &&
+		    (p[n] == '\0' || p[n] == ' '))
+			return (true);
+	return (false);
+}
+
+/*
+ * A reader's walks: the snapshot the records are read from, the last
+ * sequence number in it, and the records found, decoded, for sorting.
+ */
 struct recs {
+	struct msglog	*ml;
+	DB_TXN		*snap;
+	uint64_t	 last;		/* the snapshot's last sequence number */
+	int		 err;		/* a Berkeley DB error reading a record */
 	struct msglog_rec *v;
 	size_t		 n;
 	const struct msglog_query *q;
+	const char	*id;		/* a trace: records that bear it */
 	bool		 bad;
 	bool		 by_time;	/* walking the "t" keys: stop past them */
 };
 
+/* One index entry of a dirty walk: its record, from the snapshot. */
 static int
 collect_rec(void *arg, const struct record *r)
 {
 	struct recs	*rs = arg;
 	struct msglog_rec rec;
+	void		*val = NULL;
+	size_t		 len = 0;
+	int		 found, ret = 0;
 
 	/* Backward over the "t" keys: done below since, or at the limit. */
 	if (rs->by_time && (r->klen != 9 || ((const char *)r->key)[0] != 't' ||
 	    record_u64((const char *)r->key + 1, 8) < (uint64_t)rs->q->since ||
 	    (rs->q->limit > 0 && rs->n >= rs->q->limit)))
 		return (1);
-	if (msglog_decode(r->val, r->vlen, &rec) < 0) {
+	if (r->vlen != 8) {
 		rs->bad = true;
 		return (0);
 	}
-	if (rs->q != NULL && !matches(rs->q, &rec)) {
+	/* Not committed when the snapshot began (or later): not there. */
+	if (record_u64(r->val, 8) > rs->last)
+		return (0);
+	found = record_get(rs->ml->db, rs->snap, r->val, 8, 0, &val, &len,
+	    &ret);
+	if (found < 0) {
+		rs->err = ret;
+		return (1);
+	}
+	if (found == 0)
+		return (0);	/* pruned, retracted, or not committed */
+	ret = msglog_decode(val, len, &rec);
+	free(val);
+	if (ret < 0) {
+		rs->bad = true;
+		return (0);
+	}
+	/* The key may be uncommitted: the record must say it too. */
+	if ((rs->q != NULL && !matches(rs->q, &rec)) ||
+	    (rs->id != NULL && !names(&rec, rs->id))) {
 		msglog_rec_clear(&rec);
 		return (0);
 	}
@@ -823,25 +915,78 @@ recs_free(struct recs *rs)
 	rs->n = 0;
 }
 
+/* One walk of the index: from key from (its duplicates when exact). */
+struct iwalk {
+	const void	*from;
+	size_t		 fromlen;
+	bool		 exact;
+	bool		 reverse;	/* back from below from */
+};
+
+/* A dirty walk met a writer's lock (it does not wait for it). */
+static bool
+busy(int ret)
+{
+	return (ret == DB_LOCK_DEADLOCK || ret == DB_LOCK_NOTGRANTED);
+}
+
 /*
- * Walk the index from key from (only its duplicates when exact; back from
- * below it when reverse) into rs.
+ * The snapshot, then walks w[0..n) of the index into rs, again (after a
+ * pause, from an empty rs and a new snapshot) while a walk meets a
+ * writer's lock, at most READ_TRIES times. 0 or a Berkeley DB error.
  */
 static int
-index_walk(struct msglog *ml, const void *from, size_t fromlen, bool exact,
-    bool reverse, struct recs *rs)
+index_walks(struct msglog *ml, const struct iwalk *w, size_t n,
+    struct recs *rs)
 {
-	struct record_walk w;
+	struct record_walk rw;
+	struct timespec	 ts;
+	sigset_t	 old;
+	void		*val = NULL;
+	size_t		 len = 0, i;
+	int		 ret = 0, tries, found;
+	bool		 held;
 
-	memset(&w, 0, sizeof(w));
-	w.reverse = reverse;
-	w.db = ml->index;
-	w.secondary = true;
-	w.snapshot = true;
-	w.from = from;
-	w.fromlen = fromlen;
-	w.exact = exact;
-	return (record_walk(ml->sdb, &w, collect_rec, rs));
+	/* Not stopped (^Z) with its snapshot open: a stop waits for the end. */
+	held = record_stops_hold(&old);
+	for (tries = 1; ; tries++) {
+		rs->ml = ml;
+		rs->err = 0;
+		rs->bad = false;
+		if ((ret = ml->sdb->env->txn_begin(ml->sdb->env, NULL,
+		    &rs->snap, DB_TXN_SNAPSHOT)) != 0)
+			break;
+		found = record_get(ml->meta, rs->snap, "seq", 3, 0, &val, &len,
+		    &ret);
+		rs->last = found > 0 && len == 8 ? record_u64(val, 8) : 0;
+		free(val);
+		val = NULL;
+		for (i = 0; found >= 0 && i < n; i++) {
+			memset(&rw, 0, sizeof(rw));
+			rw.db = ml->keys;
+			rw.dirty = true;
+			rw.from = w[i].from;
+			rw.fromlen = w[i].fromlen;
+			rw.exact = w[i].exact;
+			rw.reverse = w[i].reverse;
+			if ((ret = record_walk(ml->sdb, &rw, collect_rec,
+			    rs)) == 0)
+				ret = rs->err;
+			if (ret != 0)
+				break;
+		}
+		(void)rs->snap->commit(rs->snap, 0);
+		rs->snap = NULL;
+		if (!busy(ret) || tries == READ_TRIES)
+			break;
+		recs_free(rs);
+		ts.tv_sec = 0;
+		ts.tv_nsec = (tries < READ_PAUSE_MS ? tries : READ_PAUSE_MS) *
+		    1000000L;
+		(void)nanosleep(&ts, NULL);
+	}
+	record_stops_release(held, &old);
+	return (ret);
 }
 
 /* After the walks: an error (ret), or rs sorted by cmp (if any). 0 or -1. */
@@ -851,7 +996,8 @@ walked(struct recs *rs, int ret, int (*cmp)(const void *, const void *),
 {
 	if (ret != 0) {
 		recs_free(rs);
-		return (db_fail(error_r, "read", ret));
+		return (db_fail(error_r, busy(ret) ? "read (a writer kept "
+		    "the index locked)" : "read", ret));
 	}
 	if (rs->n > 1 && cmp != NULL)
 		qsort(rs->v, rs->n, sizeof(*rs->v), cmp);
@@ -862,18 +1008,23 @@ int
 msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
     void *arg, char **error_r)
 {
-	struct recs	 rs = { NULL, 0, q, false, false };
+	struct recs	 rs;
+	struct iwalk	 w;
 	unsigned char	 tk[9];
-	char		*k;
+	char		*k = NULL;
 	size_t		 i, len;
 	int		 ret;
 
+	memset(&rs, 0, sizeof(rs));
+	rs.q = q;
+	memset(&w, 0, sizeof(w));
 	if (q->sender != NULL || q->rcpt != NULL) {
 		/* One address's records: its index key's duplicates. */
 		k = q->rcpt != NULL ? index_key('r', q->rcpt, true, &len) :
 		    index_key('s', q->sender, true, &len);
-		ret = index_walk(ml, k, len, true, false, &rs);
-		free(k);
+		w.from = k;
+		w.fromlen = len;
+		w.exact = true;
 	} else {
 		/*
 		 * A time range: the "t" keys below until + 1 (all of them:
@@ -883,8 +1034,12 @@ msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
 		tk[0] = q->until > 0 ? 't' : 'u';
 		record_key_u64(q->until > 0 ? (uint64_t)q->until + 1 : 0, tk + 1);
 		rs.by_time = true;
-		ret = index_walk(ml, tk, sizeof(tk), false, true, &rs);
+		w.from = tk;
+		w.fromlen = sizeof(tk);
+		w.reverse = true;
 	}
+	ret = index_walks(ml, &w, 1, &rs);
+	free(k);
 	if (walked(&rs, ret, rs.by_time ? NULL : newest_first, error_r) < 0)
 		return (-1);
 	for (i = 0; i < rs.n && (q->limit == 0 || i < q->limit); i++)
@@ -904,17 +1059,25 @@ int
 msglog_find(struct msglog *ml, const char *id, msglog_fn fn, void *arg,
     size_t *n_r, char **error_r)
 {
-	struct recs	 rs = { NULL, 0, NULL, false, false };
+	struct recs	 rs;
+	struct iwalk	 w[2];
 	size_t		 i, j, len;
-	char		*k;
-	int		 ret = 0, c;
+	char		*k[2];
+	int		 ret, c;
 	static const int prefixes[] = { 'i', 'q' };
 
-	for (c = 0; c < 2 && ret == 0; c++) {
-		k = index_key(prefixes[c], id, false, &len);
-		ret = index_walk(ml, k, len, true, false, &rs);
-		free(k);
+	memset(&rs, 0, sizeof(rs));
+	rs.id = id;
+	memset(w, 0, sizeof(w));
+	for (c = 0; c < 2; c++) {
+		k[c] = index_key(prefixes[c], id, false, &len);
+		w[c].from = k[c];
+		w[c].fromlen = len;
+		w[c].exact = true;
 	}
+	ret = index_walks(ml, w, 2, &rs);
+	free(k[0]);
+	free(k[1]);
 	if (walked(&rs, ret, oldest_first, error_r) < 0)
 		return (-1);
 	*n_r = 0;

@@ -8,12 +8,19 @@
  *	snapshot for readers that must never hold up holdscand's commits),
  *	its start (first key, a range, or one key's duplicates) and its
  *	clean-up on every path; forward, or backward (newest first when
- *	keys grow with time).
+ *	keys grow with time). A dirty walk (of a database opened with
+ *	DB_READ_UNCOMMITTED, not DB_MULTIVERSION) reads uncommitted data
+ *	and never waits for a lock: the operation that would wait fails
+ *	instead (DB_LOCK_DEADLOCK or DB_LOCK_NOTGRANTED) and the caller
+ *	walks again; a job-control stop (SIGTSTP, SIGTTIN, SIGTTOU) waits
+ *	until its cursor is closed, so that a stopped reader holds no
+ *	lock.
  *
  *	This module must never keep a cursor or a transaction open past a
  *	call, never hand out memory that Berkeley DB owns beyond one
  *	callback, and never interpret a value.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +101,23 @@ record_del(DB *db, DB_TXN *txn, const void *key, size_t klen)
 	return (ret == DB_NOTFOUND ? 0 : ret);
 }
 
+bool
+record_stops_hold(sigset_t *old)
+{
+	sigset_t	 stops;
+
+	return (sigemptyset(&stops) == 0 && sigaddset(&stops, SIGTSTP) == 0 &&
+	    sigaddset(&stops, SIGTTIN) == 0 && sigaddset(&stops, SIGTTOU) == 0 &&
+	    pthread_sigmask(SIG_BLOCK, &stops, old) == 0);
+}
+
+void
+record_stops_release(bool held, const sigset_t *old)
+{
+	if (held)
+		(void)pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 int
 record_walk(struct statedb *sdb, const struct record_walk *w, record_fn fn,
     void *arg)
@@ -102,17 +126,27 @@ record_walk(struct statedb *sdb, const struct record_walk *w, record_fn fn,
 	DB_TXN		*txn = w->txn, *own = NULL;
 	DBC		*cur = NULL;
 	DBT		 key, pkey, val;
+	sigset_t	 old;
 	u_int32_t	 flag, next;
 	void		*from = NULL;
+	bool		 dirty = txn == NULL && w->dirty, masked = false;
 	int		 ret;
 
-	if (txn == NULL && w->snapshot) {
+	if (dirty) {
+		/* Stopped with its cursor open, it would hold a page. */
+		masked = record_stops_hold(&old);
+		if ((ret = sdb->env->txn_begin(sdb->env, NULL, &own,
+		    DB_READ_UNCOMMITTED | DB_TXN_NOWAIT)) != 0)
+			goto done;
+		txn = own;
+	} else if (txn == NULL && w->snapshot) {
 		if ((ret = sdb->env->txn_begin(sdb->env, NULL, &own,
 		    DB_TXN_SNAPSHOT)) != 0)
 			return (ret);
 		txn = own;
 	}
-	if ((ret = w->db->cursor(w->db, txn, &cur, 0)) != 0)
+	if ((ret = w->db->cursor(w->db, txn, &cur, dirty ?
+	    DB_READ_UNCOMMITTED : 0)) != 0)
 		goto done;
 	memset(&key, 0, sizeof(key));
 	memset(&pkey, 0, sizeof(pkey));
@@ -174,6 +208,7 @@ done:
 		else
 			(void)own->abort(own);
 	}
+	record_stops_release(masked, &old);
 	free(from);
 	return (ret);
 }

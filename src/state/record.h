@@ -10,6 +10,7 @@
 #ifndef HS_RECORD_H
 #define HS_RECORD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,9 @@ struct record_walk {
 	DB_TXN		*txn;		/* walk within txn; NULL: see snapshot */
 	bool		 snapshot;	/* without txn: a snapshot (DB_MULTIVERSION
 					   databases), else no transaction */
+	bool		 dirty;		/* without txn: read uncommitted, never
+					   waiting for a lock (DB_READ_UNCOMMITTED
+					   databases; see record_walk()) */
 	const void	*from;		/* the first key (DB_SET_RANGE), or NULL */
 	size_t		 fromlen;
 	bool		 exact;		/* only the records whose key is from (its
@@ -69,9 +73,23 @@ struct record_walk {
 /*
  * record_walk() calls fn for each record in key order until fn returns
  * non-zero (which stops the walk; it is not an error). Returns 0, or the
- * Berkeley DB error.
+ * Berkeley DB error. A dirty walk returns DB_LOCK_DEADLOCK or
+ * DB_LOCK_NOTGRANTED where it would have waited for a writer's lock (it
+ * never waits, so it never holds up a writer for longer than its own
+ * steps): the caller discards what it saw and walks again. fn runs with
+ * the cursor on its page: it must not wait for anything (other
+ * snapshot reads are fine).
  */
 typedef int	(*record_fn)(void *arg, const struct record *r);
+/*
+ * record_stops_hold() blocks the job-control stops (SIGTSTP, SIGTTIN,
+ * SIGTTOU) in the calling thread, the mask before in *old: true if it
+ * did. record_stops_release(held, old) restores it (a stop that came
+ * meanwhile takes effect then). Around a reader's transactions, so
+ * that a stopped reader holds neither a lock nor an old snapshot.
+ */
+bool	 record_stops_hold(sigset_t *old);
+void	 record_stops_release(bool held, const sigset_t *old);
 int	 record_walk(struct statedb *sdb, const struct record_walk *w,
 	    record_fn fn, void *arg);
 

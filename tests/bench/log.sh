@@ -2,15 +2,27 @@
 # log.sh - make bench-log: the figures of the message log and of a farm
 # (issue 15, item 6), each part alone:
 #
-#  1. the embedded log (tests/bench/msglog-write.sh, BENCH_LOG_RECORDS
-#     records, default 1,000,000): CPU per record of the write, then
-#     holdscan log's queries (recipient, sender, the last hour) and a
-#     trace over all of them;
-#  2. the throughput ratio with the log on and off: bench.py's drain
-#     phase (BENCH_LOG_DRAIN messages, default 4,000, put on hold while
-#     holdscand is stopped, then drained), alternating message_log = no
-#     and the default, BENCH_LOG_RUNS times each (default 2); the ratio
-#     of the median rates, and holdscand's CPU per 1,000 messages;
+#  1. the embedded log, BENCH_LOG_RECORDS records (default 1,000,000)
+#     written by tests/tools/msglog-bench as holdscand's batches write
+#     them (200 to a transaction, holdscand's 8 MB cache; commits not
+#     synced, which costs no CPU of the log's): CPU per record for each
+#     100,000, the first and the last side by side, and the queries in
+#     that process; then, as root, in the state directory of a private
+#     Postfix's configuration, the whole `holdscan log --recipient`,
+#     `--sender`, `--since --until` (one hour) and `holdscan trace ID`
+#     commands over those records, BENCH_LOG_TOOL_RUNS times each
+#     (default 5): the first run and the median, in ms of wall time
+#     (process start, configuration, postconf, the environment's open,
+#     the query, the output to a file), and the median CPU time of the
+#     command (user + system); not root: msglog-write.sh alone;
+#  2. the throughput ratio with the log on and off (tests/bench/
+#     logratio.py): one Postfix with HOLD, BENCH_LOG_DRAIN messages
+#     (default 3,000) put on hold while holdscand is stopped, then
+#     drained, alternating message_log = no and the default in
+#     BENCH_LOG_RUNS rounds (default 3), the log holding
+#     BENCH_LOG_PREFILL records (default 1,000,000) before the first;
+#     the ratio of the median rates with its spread over the rounds,
+#     and holdscand's CPU per message with the log on and off;
 #  3. PostgreSQL (a private cluster, tests/lib/pg.sh): the shipping rate
 #     of holdscand's shipper (tests/tools/farm-bench ship,
 #     BENCH_SHIP_RECORDS, default 100,000), then the same queries as 1
@@ -26,8 +38,7 @@ src=$(cd "$here/../.." && pwd)
 results=${BENCH_RESULTS:-$(dirname "$HS_BUILD")/bench}
 PARTS=${BENCH_LOG_PARTS:-embedded,ratio,pg}
 N=${BENCH_LOG_RECORDS:-1000000}
-DRAIN=${BENCH_LOG_DRAIN:-4000}
-RUNS=${BENCH_LOG_RUNS:-2}
+TOOL_RUNS=${BENCH_LOG_TOOL_RUNS:-5}
 SHIP=${BENCH_SHIP_RECORDS:-100000}
 FARM="$HS_BUILD/tests/tools/farm-bench"
 mkdir -p "$results"
@@ -43,53 +54,91 @@ chmod 0755 "$T"
 # shellcheck disable=SC2317 # the exit trap calls it
 cleanup() {
 	pg_stop_all 2>/dev/null || :
+	[ -d "$T/pf" ] && sh "$src/tests/lib/sandbox.sh" stop "$T/pf" \
+	    >/dev/null 2>&1
 	rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+median() {
+	sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'
+}
+# tool_time LABEL ARG... - TOOL_RUNS runs of "holdscan -c $conf ARG...":
+# the first and the median wall time, the median CPU time (user and
+# system, from /usr/bin/time: steadier than the wall on a busy machine)
+# and the output's lines
+tool_time() {
+	label=$1
+	shift
+	: >"$T/times"
+	: >"$T/cpu"
+	i=0
+	while [ "$i" -lt "$TOOL_RUNS" ]; do
+		t0=$(now_ms)
+		/usr/bin/time -f '%U %S' -o "$T/time" "$HS_BUILD/holdscan" \
+		    -c "$conf" "$@" >"$T/out" 2>"$T/err" ||
+		    say "holdscan $*: $(cat "$T/err")"
+		echo $(($(now_ms) - t0)) >>"$T/times"
+		awk '{ printf "%d\n", ($1 + $2) * 1000 }' "$T/time" >>"$T/cpu"
+		i=$((i + 1))
+	done
+	say "$(printf '%-38s first %4d ms, median %4d ms wall, %3d ms CPU, %s lines' \
+	    "$label" "$(head -1 "$T/times")" "$(median <"$T/times")" \
+	    "$(median <"$T/cpu")" "$(wc -l <"$T/out" | tr -d ' ')")"
+}
+
 case ",$PARTS," in
 *,embedded,*)
 	say "== embedded message log, $N records"
-	BENCH_MSGLOG=$N sh "$here/msglog-write.sh" | tee -a "$out"
+	if [ "$(id -u)" -ne 0 ]; then
+		BENCH_MSGLOG=$N sh "$here/msglog-write.sh" | tee -a "$out"
+		say "holdscan log and trace: not measured (run me as root)"
+	else
+		sh "$src/tests/lib/sandbox.sh" start "$T/pf" hold=no \
+		    >"$T/sandbox.out" 2>&1 || {
+			say "the Postfix sandbox did not start: \
+$(tail -3 "$T/sandbox.out")"
+			exit 1
+		}
+		# shellcheck disable=SC1091
+		. "$T/pf/sandbox.env"
+		. "$src/tests/lib/holdscan.sh"
+		conf=$(hs_conf_at "$T/pf" "$SB_CONFIG" "$SB_MAIL_OWNER" </dev/null)
+		# Beyond 100,000 records, commits without a sync (-S), as
+		# msglog-write.sh: the same CPU is counted.
+		set --
+		[ "$N" -gt 100000 ] && set -- -S
+		setpriv --reuid="$SB_MAIL_OWNER" --regid="$SB_MAIL_OWNER" \
+		    --clear-groups "$HS_BUILD/tests/tools/msglog-bench" \
+		    "$@" -n "$N" "$T/pf/hs/state" | tee -a "$out"
+		now=$(date +%s)
+		half=$((N / 2))
+		trace_id=$(printf '%08X%03X' $((half * 7919 % 4294967295)) \
+		    $((half % 4096)))
+		say "-- the holdscan commands over $N records ($TOOL_RUNS runs each, whole command)"
+		tool_time "holdscan log --recipient" log \
+		    --recipient rcpt13@domain7.example
+		tool_time "holdscan log --sender" log \
+		    --sender user7@domain7.example
+		tool_time "holdscan log --since --until (1 hour)" log \
+		    --since "@$((now - 3600))" --until "@$now"
+		tool_time "holdscan trace ID" trace "$trace_id"
+		say "(targets: log < 100 ms, trace < 50 ms)"
+		sh "$src/tests/lib/sandbox.sh" stop "$T/pf" >/dev/null 2>&1 || :
+		rm -rf "$T/pf"
+	fi
 	;;
 esac
 
 case ",$PARTS," in
 *,ratio,*)
-	say "== throughput with the message log on and off (drain of $DRAIN messages, $RUNS runs each)"
-	i=0
-	while [ "$i" -lt "$RUNS" ]; do
-		i=$((i + 1))
-		for mode in off on; do
-			extra=
-			[ "$mode" = off ] && extra="message_log = no"
-			BENCH_PHASES=drain BENCH_DRAIN=$DRAIN \
-			    BENCH_HS_EXTRA=$extra BENCH_SIGSETS=small \
-			    python3 "$here/bench.py" "$HS_BUILD" \
-			    "$T/ratio-$mode-$i" >/dev/null
-		done
-	done
-	python3 - "$T" "$RUNS" <<'PYTHON' | tee -a "$out"
-import json, os, statistics, sys
-base, runs = sys.argv[1], int(sys.argv[2])
-def get(mode):
-    return [json.load(open(os.path.join(base, "ratio-%s-%d" % (mode, i),
-                                        "results.json")))["drain"]
-            for i in range(1, runs + 1)]
-off, on = get("off"), get("on")
-r_off = statistics.median(d["hold_msgs_per_s"] for d in off)
-r_on = statistics.median(d["hold_msgs_per_s"] for d in on)
-c_off = statistics.median(d["holdscand_cpu_s_per_1000"] for d in off)
-c_on = statistics.median(d["holdscand_cpu_s_per_1000"] for d in on)
-print("drain, log off: %.1f msgs/s (runs %s), holdscand CPU %.2f s/1000"
-      % (r_off, " ".join("%.1f" % d["hold_msgs_per_s"] for d in off), c_off))
-print("drain, log on:  %.1f msgs/s (runs %s), holdscand CPU %.2f s/1000"
-      % (r_on, " ".join("%.1f" % d["hold_msgs_per_s"] for d in on), c_on))
-print("throughput ratio log on / off: %.3f (target >= 0.98); "
-      "holdscand CPU on / off: %.3f" % (r_on / r_off, c_on / c_off))
-PYTHON
+	say "== throughput with the message log on and off"
+	python3 "$here/logratio.py" "$HS_BUILD" "$results" | tee -a "$out"
 	;;
 esac
 

@@ -11,7 +11,12 @@
  *	index, a retraction removes one attempt's
  *	record, events are appended in order (a release's new id then finds
  *	the record), and pruning removes at most
- *	its bound per call, oldest first. With an outbox (a farm), each
+ *	its bound per call, oldest first. Readers and holdscand's
+ *	transaction: a query or a trace while a transaction has written
+ *	records and index keys on the same pages neither waits nor sees
+ *	them (nor a release id it has not committed), and sees them once
+ *	it commits; while a reader calls back, a writer whose lock wait
+ *	is bounded to 1 ms writes on the pages the reader walked. With an outbox (a farm), each
  *	change puts its record's sequence number in the same transaction,
  *	a shipped entry that was put again meanwhile stays, and beyond
  *	outbox_limit the oldest entries are dropped and counted.
@@ -394,6 +399,99 @@ test_prune_is_bounded(void **state)
 	env_close(&v);
 }
 
+/* A writer that may wait 1 ms at most for a lock: in a reader's callback. */
+struct writer {
+	struct env	*v;
+	size_t		 n;		/* records seen */
+	uint64_t	 written;
+};
+
+static int
+write_meanwhile(void *arg, const struct msglog_rec *r)
+{
+	struct writer	*w = arg;
+	struct msglog_rec nr = rec("MEAN000", 50, 4000, "s@example.org", "",
+	    "");
+	DB_TXN		*txn;
+	char		*error = NULL;
+
+	(void)r;
+	if (w->n++ > 0)
+		return (0);
+	assert_int_equal(w->v->sdb->env->txn_begin(w->v->sdb->env, NULL,
+	    &txn, 0), 0);
+	assert_int_equal(txn->set_timeout(txn, 1000, DB_SET_LOCK_TIMEOUT), 0);
+	if (msglog_add(w->v->ml, txn, &nr, &error) < 0)
+		fail_msg("the writer waited for the reader: %s", error);
+	assert_int_equal(txn->commit(txn, 0), 0);
+	w->written = nr.seq;
+	return (0);
+}
+
+static void
+test_readers_and_the_writer(void **state)
+{
+	struct msglog_event e = { 2500, "released", "REL111", "" };
+	struct msglog_query q;
+	struct msglog_rec r;
+	struct writer	 w;
+	struct env	 v;
+	struct seen	 s;
+	DB_TXN		*txn;
+	char		*error = NULL, id[16];
+	uint64_t	 a, b = 0;
+	int		 i;
+
+	(void)state;
+	env_open(&v);
+	a = add(&v, rec("AAA111", 1, 1000, "s@example.org", "NEW111", ""), true);
+	/* holdscand's batch: records on the same index pages, uncommitted. */
+	assert_int_equal(v.sdb->env->txn_begin(v.sdb->env, NULL, &txn, 0), 0);
+	for (i = 0; i < 50; i++) {
+		(void)snprintf(id, sizeof(id), "BBB%03d", i);
+		r = rec(id, 2 + (uint64_t)i, 2000 + i, "s@example.org", "", "");
+		if (msglog_add(v.ml, txn, &r, &error) < 0)
+			fail_msg("%s", error);
+		b = r.seq;
+	}
+	assert_int_equal(msglog_append_event(v.ml, txn, "AAA111", &e, &error),
+	    1);
+	/* The readers neither wait nor see it. */
+	memset(&q, 0, sizeof(q));
+	q.sender = "s@example.org";
+	assert_int_equal(query(&v, &q, &s), 1);
+	assert_int_equal(s.seq[0], a);
+	memset(&q, 0, sizeof(q));
+	q.rcpt = "rcpt@example.net";
+	assert_int_equal(query(&v, &q, &s), 1);
+	memset(&q, 0, sizeof(q));
+	q.limit = 5;
+	assert_int_equal(query(&v, &q, &s), 1);
+	assert_int_equal(find(&v, "BBB007", &s), 0);
+	assert_int_equal(find(&v, "REL111", &s), 0);	/* uncommitted key */
+	assert_int_equal(find(&v, "AAA111", &s), 1);
+	assert_int_equal(txn->commit(txn, 0), 0);
+	memset(&q, 0, sizeof(q));
+	q.sender = "s@example.org";
+	assert_int_equal(query(&v, &q, &s), 16);	/* seen keeps 16 */
+	assert_int_equal(s.seq[0], b);
+	assert_int_equal(find(&v, "BBB007", &s), 1);
+	assert_int_equal(find(&v, "REL111", &s), 1);
+	assert_int_equal(s.seq[0], a);
+
+	/* While a reader calls back, it holds no lock. */
+	memset(&w, 0, sizeof(w));
+	w.v = &v;
+	memset(&q, 0, sizeof(q));
+	q.sender = "s@example.org";
+	if (msglog_query(v.ml, &q, write_meanwhile, &w, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(w.n, 51);
+	assert_true(w.written > b);
+	assert_int_equal(find(&v, "MEAN000", &s), 1);
+	env_close(&v);
+}
+
 static size_t
 take(struct outbox *ob, struct outbox_entry *v, size_t max)
 {
@@ -472,6 +570,7 @@ main(void)
 		cmocka_unit_test(test_records_and_indices),
 		cmocka_unit_test(test_retract_and_events),
 		cmocka_unit_test(test_prune_is_bounded),
+		cmocka_unit_test(test_readers_and_the_writer),
 		cmocka_unit_test(test_outbox),
 	};
 

@@ -24,7 +24,8 @@
  *	scan_part	a worker, once per MIME leaf part, only when the policy
  *			delivers a cleaned copy (optional)
  *	rewrite_part	a worker, once per text/html leaf part of a message
- *			the policy delivers with html_disarm (optional)
+ *			the policy delivers with html_disarm or
+ *			highlight_phishing (optional)
  *	fini		scanner parent at exit (optional)
  *
  * Plugins run with the workers' privileges (an unprivileged user), never
@@ -41,7 +42,12 @@
  * entry skips; a plugin built before is no spam check); later in 2,
  * rewrite_part appended after kind (new content for one part: HTML
  * disarmed or turned into text; a plugin built before has none); later
- * in 2, learn appended after rewrite_part (holdscan learn spam|ham).
+ * in 2, learn appended after rewrite_part (holdscan learn spam|ham);
+ * later in 2, rewrite_flags appended to struct hs_host, flags to struct
+ * hs_rewrite_in and highlighted to struct hs_rewrite_out, with
+ * HS_REWRITE_KEEP (the policy's highlight_phishing: a warning next to
+ * each suspicious link; a plugin reads and writes those fields only when
+ * HS_HOST_HAS(host, rewrite_flags)).
  *
  * Workers run under a seccomp filter (holdscand(8), SECURITY): no
  * program may be executed, no other process traced or signalled, and no
@@ -118,6 +124,14 @@ struct hs_result {
  */
 #define HS_REWRITE_DISARM	1
 #define HS_REWRITE_TEXT		2
+#define HS_REWRITE_KEEP		3	/* the same HTML, but what flags ask */
+
+/*
+ * hs_rewrite_in.flags: what else the host asks, whatever how is.
+ * HS_REWRITE_HIGHLIGHT_PHISHING: a visible warning next to each link
+ * the plugin finds suspicious (MailScanner's "Highlight Phishing Fraud").
+ */
+#define HS_REWRITE_HIGHLIGHT_PHISHING	0x1u
 
 /* One leaf part to rewrite. Everything is borrowed for one call. */
 struct hs_rewrite_in {
@@ -125,7 +139,13 @@ struct hs_rewrite_in {
 	const char	*charset;	/* Content-Type charset=, or NULL */
 	const unsigned char *data;	/* transfer-decoded content */
 	size_t		 len;
-	int		 how;		/* HS_REWRITE_DISARM or HS_REWRITE_TEXT */
+	int		 how;		/* HS_REWRITE_DISARM, _TEXT or _KEEP */
+	/*
+	 * HS_REWRITE_* flags ORed; appended: only there when
+	 * HS_HOST_HAS(host, rewrite_flags) (hs_host.rewrite_flags says which
+	 * flags the host may set)
+	 */
+	unsigned	 flags;
 };
 
 /*
@@ -142,6 +162,8 @@ struct hs_rewrite_out {
 	char		 charset[32];
 	size_t		 removed;	/* elements and attributes taken out */
 	char		 reason[256];	/* why it cannot (-1), printable ASCII */
+	/* links given a warning; appended, as hs_rewrite_in.flags */
+	size_t		 highlighted;
 };
 
 /*
@@ -212,6 +234,12 @@ struct hs_host {
 	 * when there is none. Appended in ABI 2: check with HS_HOST_HAS().
 	 */
 	const char	*(*temp_directory)(void *host_ctx);
+	/*
+	 * The HS_REWRITE_* flags this host may set in hs_rewrite_in.flags.
+	 * Appended in ABI 2 (HS_HOST_HAS()): a host that has it passes
+	 * hs_rewrite_in.flags and reads hs_rewrite_out.highlighted.
+	 */
+	uint32_t	 rewrite_flags;
 };
 
 /* Does host (any ABI 2 host) have the member field of struct hs_host? */

@@ -4,8 +4,9 @@
  * DESCRIPTION
  *	A ruleset is a named list of rules; a rule has conditions on the
  *	envelope and the queue file's attribute records (sender, recipient,
- *	client, sasl, direction) and settings (a policy { } subsection,
- *	scanners, spam_threshold, high_spam_threshold):
+ *	client, sasl, direction) and settings (a policy { } subsection:
+ *	actions per verdict, html_disarm and highlight_phishing; scanners,
+ *	spam_threshold, high_spam_threshold):
  *
  *	    ruleset thresholds {
  *	        rule partner {
@@ -44,6 +45,10 @@ const char *const ruleconf_cond_names[RULE_NCOND] = {
 	[RULE_DIRECTION] = "direction",
 };
 
+const char *const ruleconf_list_names[RULECONF_NLISTS] = {
+	"html_disarm", "highlight_phishing",
+};
+
 #define THRESHOLD_MAX	10000.0
 
 static cfg_opt_t
@@ -65,6 +70,8 @@ ruleconf_schema(cfg_opt_t *ruleset, cfg_opt_t *rule, cfg_opt_t *policy,
 
 	for (i = 0; i < VERDICT_COUNT; i++)
 		policy[n++] = plain(policy_keys[i]);
+	for (i = 0; i < RULECONF_NLISTS; i++)
+		policy[n++] = plain(ruleconf_list_names[i]);
 	if (lenient)
 		policy[n++] = plain("__unknown");
 	policy[n] = end;
@@ -337,6 +344,18 @@ read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
 		r->action[i] = (enum policy_action)a;
 		r->set[i] = true;
 	}
+	for (i = 0; i < RULECONF_NLISTS; i++) {
+		char	**field = i == 0 ? &r->html_disarm :
+		    &r->highlight_phishing;
+
+		if ((v = cfg_getstr(pol, ruleconf_list_names[i])) == NULL)
+			continue;
+		if ((why = config_verdicts_check(v, buf, sizeof(buf))) != NULL)
+			RERR("policy: %s = \"%s\": %s", ruleconf_list_names[i],
+			    v, why);
+		else
+			*field = xstrdup(v);
+	}
 }
 
 void
@@ -417,6 +436,8 @@ ruleconf_print(const struct hs_config *conf, const char *const *policy_keys,
 				    r->high_spam_threshold);
 			for (k = 0; k < VERDICT_COUNT; k++)
 				any |= r->set[k];
+			any |= r->html_disarm != NULL ||
+			    r->highlight_phishing != NULL;
 			if (any) {
 				fprintf(fp, "        policy {\n");
 				for (k = 0; k < VERDICT_COUNT; k++)
@@ -425,6 +446,13 @@ ruleconf_print(const struct hs_config *conf, const char *const *policy_keys,
 						    policy_keys[k],
 						    config_action_name(
 						    r->action[k]));
+				if (r->html_disarm != NULL)
+					print_str(fp, "            ",
+					    "html_disarm", r->html_disarm);
+				if (r->highlight_phishing != NULL)
+					print_str(fp, "            ",
+					    "highlight_phishing",
+					    r->highlight_phishing);
 				fprintf(fp, "        }\n");
 			}
 			fprintf(fp, "    }\n");
@@ -448,6 +476,8 @@ ruleconf_free(struct hs_config *conf)
 			for (k = 0; k < RULE_NCOND; k++)
 				free(r->cond[k]);
 			free(r->scanners);
+			free(r->html_disarm);
+			free(r->highlight_phishing);
 		}
 		free(rs->rules);
 		free(rs->name);

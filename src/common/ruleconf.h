@@ -21,6 +21,13 @@
 extern const char *const ruleconf_cond_names[RULE_NCOND];
 
 /*
+ * The verdict lists a rule's policy { } may set besides the actions:
+ * html_disarm, highlight_phishing (struct hs_config_rule's fields).
+ */
+#define RULECONF_NLISTS	2
+extern const char *const ruleconf_list_names[RULECONF_NLISTS];
+
+/*
  * ruleconf_schema() writes the options of a "ruleset NAME { rule NAME {
  * ... policy { ... } } }" section into three arrays the caller owns
  * (room: RULECONF_SCHEMA_MAX each), with policy_keys[] the verdict keys;

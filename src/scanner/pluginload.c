@@ -303,6 +303,7 @@ plugin_load(const char *dir, const char *name, struct plugin **p_r,
 	p->host.watch_path = host_watch_path;
 	p->host.mime_walk = host_mime_walk;
 	p->host.temp_directory = host_temp_directory;
+	p->host.rewrite_flags = HS_REWRITE_HIGHLIGHT_PHISHING;
 	*p_r = p;
 	return (0);
 }

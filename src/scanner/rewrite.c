@@ -445,13 +445,14 @@ struct html_rw {
 	const char	*text;
 	size_t		 len;
 	int		 how;
+	unsigned	 flags;
 	rewrite_html_fn	 fn;
 	void		*arg;
 	struct splice	*sp;
 	size_t		 nsp;
 	char		*body;		/* a single-part message's new body */
 	char		*body_fields;	/* and its Content-* fields */
-	size_t		 parts, removed;
+	size_t		 parts, removed, highlighted;
 	size_t		 added, dropped;	/* bytes of new and old entities */
 	char		*why;
 	size_t		 whysize;
@@ -534,6 +535,7 @@ html_part(void *arg, const struct mime_part *p)
 	in.data = p->data;
 	in.len = p->len;
 	in.how = c->how;
+	in.flags = c->flags;
 	memset(&o, 0, sizeof(o));
 	rc = c->fn(c->arg, &in, &o);
 	o.reason[sizeof(o.reason) - 1] = '\0';
@@ -562,6 +564,7 @@ html_part(void *arg, const struct mime_part *p)
 	free(o.data);
 	c->parts++;
 	c->removed += o.removed;
+	c->highlighted += o.highlighted;
 	/* an entity replaces at least the part's content */
 	c->added += ent.len + fields.len;
 	c->dropped += p->cut_ok ? p->cut_end - p->cut_start : p->len;
@@ -647,9 +650,10 @@ html_body(const struct qfile_rec *recs, size_t n, struct html_rw *c,
 
 enum rewrite_clean_result
 rewrite_html(const struct qfile_rec *recs, size_t n, const char *text,
-    size_t len, const struct mime_limits *lim, int how, rewrite_html_fn fn,
-    void *arg, size_t line_limit, struct rewrite_recs *out,
-    struct buf *summary, char *why, size_t whysize)
+    size_t len, const struct mime_limits *lim, int how, unsigned flags,
+    rewrite_html_fn fn, void *arg, size_t line_limit,
+    struct rewrite_recs *out, struct buf *summary, char *why,
+    size_t whysize)
 {
 	struct mime_limits l = *lim;
 	struct html_rw	 c;
@@ -662,6 +666,7 @@ rewrite_html(const struct qfile_rec *recs, size_t n, const char *text,
 	c.text = text;
 	c.len = len;
 	c.how = how;
+	c.flags = flags;
 	c.fn = fn;
 	c.arg = arg;
 	c.why = why;
@@ -686,11 +691,16 @@ rewrite_html(const struct qfile_rec *recs, size_t n, const char *text,
 	if (res == REWRITE_CLEANED && how == HS_REWRITE_TEXT)
 		buf_printf(summary, "%zu HTML part%s made text", c.parts,
 		    c.parts == 1 ? "" : "s");
-	else if (res == REWRITE_CLEANED)
+	else if (res == REWRITE_CLEANED && how == HS_REWRITE_DISARM)
 		buf_printf(summary, "%zu HTML part%s disarmed (%zu element%s "
 		    "or attribute%s removed)", c.parts, c.parts == 1 ? "" : "s",
 		    c.removed, c.removed == 1 ? "" : "s",
 		    c.removed == 1 ? "" : "s");
+	if (res == REWRITE_CLEANED && (c.highlighted > 0 ||
+	    how == HS_REWRITE_KEEP))
+		buf_printf(summary, "%s%zu suspicious link%s highlighted",
+		    summary->len ? "; " : "", c.highlighted,
+		    c.highlighted == 1 ? "" : "s");
 	for (k = 0; k < c.nsp; k++)
 		free(c.sp[k].text);
 	free(c.sp);

@@ -97,8 +97,9 @@ typedef int	(*rewrite_html_fn)(void *arg, const struct hs_rewrite_in *in,
 
 /*
  * rewrite_html() walks the MIME tree of text[len] (the message that recs
- * stand for) within lim and asks fn, with how (HS_REWRITE_DISARM or
- * HS_REWRITE_TEXT), about each text/html leaf part. Each part fn gives
+ * stand for) within lim and asks fn, with how (HS_REWRITE_DISARM,
+ * HS_REWRITE_TEXT or HS_REWRITE_KEEP) and flags (HS_REWRITE_*: the
+ * policy's highlight_phishing), about each text/html leaf part. Each part fn gives
  * new content for becomes that content, quoted-printable, with its own
  * Content-Type (the new type and charset) and Content-Transfer-Encoding
  * fields in place of the old ones; its other fields (Content-Disposition,
@@ -110,11 +111,14 @@ typedef int	(*rewrite_html_fn)(void *arg, const struct hs_rewrite_in *in,
  * REWRITE_CANNOT: a part must change but cannot (fn said so, fn's
  * answer is not a text type and charset, the part is inside an attached
  * message, the copy would grow by more than REWRITE_MAX_GROWTH): why;
- * REWRITE_FAILED: beyond the limits: why. All parts or none.
+ * REWRITE_FAILED: beyond the limits: why. All parts or none. The
+ * summary counts the parts and, when there are any, the links fn
+ * highlighted.
  */
 enum rewrite_clean_result rewrite_html(const struct qfile_rec *recs,
 	    size_t n, const char *text, size_t len,
-	    const struct mime_limits *lim, int how, rewrite_html_fn fn,
+	    const struct mime_limits *lim, int how, unsigned flags,
+	    rewrite_html_fn fn,
 	    void *arg, size_t line_limit, struct rewrite_recs *out,
 	    struct buf *summary, char *why, size_t whysize);
 

@@ -21,13 +21,15 @@
  *
  *	Within a ruleset the first matching rule wins. Every ruleset is
  *	consulted, in file order; for each setting (an action per verdict,
- *	scanners, spam_threshold, high_spam_threshold) the first ruleset
+ *	html_disarm, highlight_phishing, scanners, spam_threshold,
+ *	high_spam_threshold) the first ruleset
  *	whose matching rule sets it decides; what no matching rule sets
  *	comes from the recipient's domain section, then the policy section.
  *
  *	A message is not split: when its recipients get different settings
  *	the strictest applies (scanners: the union; actions: the most
- *	careful per verdict, as policy_combine() orders them; spam
+ *	careful per verdict, as policy_combine() orders them; html_disarm
+ *	and highlight_phishing: the union of their verdicts; spam
  *	thresholds: the lowest, by taking the most severe verdict any
  *	recipient's thresholds give).
  *
@@ -432,6 +434,7 @@ is_outbound(const struct ruleset *rs, const struct ruleset_env *env)
 struct eff {
 	struct policy_rule rule;
 	bool		 set[VERDICT_COUNT];
+	bool		 disarm_set, highlight_set;
 	uint64_t	 scanners;
 	bool		 scanners_set;
 	struct ruleset_thr thr;
@@ -450,6 +453,8 @@ eff_equal(const struct eff *a, const struct eff *b)
 {
 	return (memcmp(a->rule.action, b->rule.action,
 	    sizeof(a->rule.action)) == 0 && a->scanners == b->scanners &&
+	    a->rule.html_disarm == b->rule.html_disarm &&
+	    a->rule.highlight == b->rule.highlight &&
 	    thr_equal(&a->thr, &b->thr));
 }
 
@@ -506,6 +511,22 @@ choose_one(const struct ruleset *rs, const struct policy *p,
 					    verdict_name((enum verdict)v),
 					    config_action_name(cr->action[v]));
 				}
+			if (cr->html_disarm != NULL && !e->disarm_set) {
+				e->disarm_set = true;
+				e->rule.html_disarm =
+				    config_verdict_mask(cr->html_disarm);
+				buf_printf(&c->explain, " html_disarm=\"%s\"",
+				    cr->html_disarm);
+			}
+			if (cr->highlight_phishing != NULL &&
+			    !e->highlight_set) {
+				e->highlight_set = true;
+				e->rule.highlight =
+				    config_verdict_mask(cr->highlight_phishing);
+				buf_printf(&c->explain,
+				    " highlight_phishing=\"%s\"",
+				    cr->highlight_phishing);
+			}
 			if (cr->scanners != NULL && !e->scanners_set) {
 				e->scanners_set = true;
 				e->scanners = r->scanners;
@@ -558,6 +579,9 @@ ruleset_choose(const struct ruleset *rs, const struct policy *p,
 			if (!eff_equal(&e, &first))
 				c->mixed = true;
 			c->scanners |= e.scanners;
+			/* the strictest: what any recipient's rule disarms */
+			c->rule.html_disarm |= e.rule.html_disarm;
+			c->rule.highlight |= e.rule.highlight;
 			for (v = 0; v < VERDICT_COUNT; v++) {
 				pair[0] = c->rule.action[v];
 				pair[1] = e.rule.action[v];

@@ -58,8 +58,9 @@ struct ruleset_choice {
  * ruleset_choose() finds, for each recipient, the first matching rule of
  * each ruleset (rs may be NULL: none) and the settings they give, over
  * the recipient's domain section and the policy section of p; then the
- * strictest combination for the message: the union of the scanners, the
- * most careful action per verdict (policy_combine()), and each
+ * strictest combination for the message: the union of the scanners and
+ * of the html_disarm and highlight_phishing verdicts (rule.html_disarm,
+ * rule.highlight), the most careful action per verdict (policy_combine()), and each
  * recipient's thresholds kept, so that the lowest decides. c is the
  * caller's to clear with ruleset_choice_clear().
  */

@@ -462,7 +462,8 @@ rewrite_one(void *arg, const struct hs_rewrite_in *in,
  */
 static void
 disarm(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
-    const struct hs_msg *msg, struct scan_decision *d)
+    const struct hs_msg *msg, bool arm, bool highlight,
+    struct scan_decision *d)
 {
 	struct mime_limits lim = { MIME_MAX_DEPTH, MIME_MAX_PARTS, true };
 	struct html_arg	 ha = { ctx, msg };
@@ -476,7 +477,8 @@ disarm(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
 		msg_set_text(&m, recs, n, &text);
 	}
 	switch (rewrite_html(recs, n, m.data, m.len, &lim,
-	    ctx->policy->html_text ? HS_REWRITE_TEXT : HS_REWRITE_DISARM,
+	    !arm ? HS_REWRITE_KEEP : ctx->policy->html_text ? HS_REWRITE_TEXT :
+	    HS_REWRITE_DISARM, highlight ? HS_REWRITE_HIGHLIGHT_PHISHING : 0,
 	    rewrite_one, &ha, ctx->line_limit, &d->disarmed,
 	    &d->disarm_summary, why, sizeof(why))) {
 	case REWRITE_CLEANED:
@@ -526,6 +528,7 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	struct verdicts	 vs;
 	struct buf	 text = BUF_INIT;
 	size_t		 len;
+	unsigned	 vbit;
 
 	memset(d, 0, sizeof(*d));
 	msg_set_text(msg, recs, n, &text);
@@ -544,10 +547,13 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	ca.vs = &vs;
 	ca.d = d;
 	policy_final_rule(&rc.rule, vs.worst, clean_cb, &ca, &d->outcome);
-	if (delivers(d->outcome.action) && (unsigned)d->outcome.verdict <
-	    VERDICT_COUNT && (ctx->policy->html_disarm &
-	    (1U << d->outcome.verdict)) != 0)
-		disarm(ctx, recs, n, msg, d);
+	/* the rules' html_disarm and highlight_phishing, else the policy's */
+	vbit = (unsigned)d->outcome.verdict < VERDICT_COUNT ?
+	    1U << d->outcome.verdict : 0;
+	if (delivers(d->outcome.action) && ((rc.rule.html_disarm |
+	    rc.rule.highlight) & vbit) != 0)
+		disarm(ctx, recs, n, msg, (rc.rule.html_disarm & vbit) != 0,
+		    (rc.rule.highlight & vbit) != 0, d);
 	res->action = d->outcome.action;
 	len = strlen(res->detail);
 	if (rc.fired[0] != '\0') {

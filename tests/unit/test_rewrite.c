@@ -804,7 +804,7 @@ disarm(const char *text, char **out_r, char **summary_r, char *why,
 
 	msg_init(&m, text);
 	r = rewrite_html(m.recs, m.n, text, strlen(text), &lim,
-	    HS_REWRITE_DISARM, fake_rewriter, NULL, LIMIT, &out, &summary,
+	    HS_REWRITE_DISARM, 0, fake_rewriter, NULL, LIMIT, &out, &summary,
 	    why, size);
 	*out_r = r == REWRITE_CLEANED ? recs_text(out.recs, out.n) : NULL;
 	if (summary_r != NULL) {

@@ -1452,5 +1452,6 @@ const struct hs_plugin hs_plugin = {
 	.scan_part = html_scan_part,
 	.info = html_info,
 	.fini = html_fini,
+	.kind = HS_KIND_HTML,
 	.rewrite_part = html_rewrite_part,
 };

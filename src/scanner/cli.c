@@ -419,8 +419,10 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	(void)printf("verdict:       %s%s%s\n",
 	    verdict_name((enum verdict)res.verdict), res.reason[0] ? ": " : "",
 	    res.reason);
-	if (d.outcome.action == ACTION_CLEAN)
+	if (d.outcome.action == ACTION_CLEAN && d.summary.len > 0)
 		(void)printf("cleaned:       removed %s\n", d.summary.data);
+	if (d.outcome.action == ACTION_CLEAN && d.renamed.len > 0)
+		print_safe("renamed:", d.renamed.data);
 	if (d.disarmed.n > 0)
 		(void)printf("html:          %s\n", d.disarm_summary.data);
 	(void)printf("action:        %s", config_action_name(d.outcome.action));

@@ -463,6 +463,13 @@ plugin_is_spam_check(const struct plugin *p)
 	    (p->desc->kind & HS_KIND_SPAM) != 0);
 }
 
+bool
+plugin_rewrites_html(const struct plugin *p)
+{
+	return (HS_PLUGIN_HAS(p->desc, kind) &&
+	    (p->desc->kind & HS_KIND_HTML) != 0);
+}
+
 plugin_rewrite_fn
 plugin_rewriter(const struct plugin *p)
 {

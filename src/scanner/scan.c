@@ -16,7 +16,10 @@
  *	tag		the same, the subject tagged and the verdict header
  *			added (a "Subject:" too when there was none);
  *	deliver-cleaned	condemned parts replaced (each leaf part goes through
- *			every plugin's scan_part), then the cleaned copy is
+ *			every plugin's scan_part), or renamed when only
+ *			blocked and a plugin's rewrite_part gives a new name
+ *			(HS_REWRITE_RENAME: the attachments plugin's rename
+ *			rules), then the cleaned copy is
  *			scanned again and must come out better than blocked;
  *			the verdict header is added. When it cannot clean (a
  *			condemning plugin has no scan_part, no part could be
@@ -301,18 +304,50 @@ scan_one_part(void *arg, const struct hs_part *part, struct hs_result *out)
 	}
 }
 
+/* rewrite_clean_rename()'s callback: the first plugin that renames. */
+struct rename_arg {
+	const struct scan_ctx *ctx;
+	const struct hs_msg *msg;
+};
+
+static int
+rename_one(void *arg, const struct hs_rewrite_in *in,
+    struct hs_rewrite_out *out)
+{
+	const struct rename_arg *ra = arg;
+	plugin_rewrite_fn fn;
+	size_t		 i;
+
+	for (i = 0; i < ra->ctx->nplugins; i++) {
+		struct plugin	*p = ra->ctx->plugins[i];
+
+		if ((fn = plugin_rewriter(p)) == NULL)
+			continue;
+		memset(out, 0, sizeof(*out));
+		if (fn(p->ctx, ra->msg, in, out) == 1)
+			return (1);
+		free(out->data);
+		out->data = NULL;
+	}
+	return (0);
+}
+
 /*
- * deliver-cleaned: replace what the part scanners condemn, then scan the
- * cleaned copy again; it must come out better than blocked.
+ * deliver-cleaned: replace what the part scanners condemn (or rename it,
+ * when a plugin's rename rule asks), then scan the cleaned copy again;
+ * it must come out better than blocked.
  */
 static enum policy_clean
 try_clean(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
     const struct hs_msg *msg, const struct ruleset_choice *rc,
     const struct wire_list *list, const struct verdicts *vs,
-    struct rewrite_recs *out, struct buf *summary, char *why, size_t size)
+    struct rewrite_recs *out, struct buf *summary, struct buf *renamed,
+    char *why, size_t size)
 {
 	struct mime_limits lim = { MIME_MAX_DEPTH, MIME_MAX_PARTS, true };
 	struct part_scan ps = { ctx, msg };
+	struct rename_arg ra = { ctx, msg };
+	struct rewrite_rename rn = { rename_one, &ra, renamed };
 	struct wire_result again;
 	struct verdicts	 vs2;
 	struct hs_msg	 m2;
@@ -323,8 +358,8 @@ try_clean(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
 		    vs->no_parts);
 		return (POLICY_CANNOT_CLEAN);
 	}
-	switch (rewrite_clean(recs, n, msg->data, msg->len,
-	    &lim, scan_one_part, &ps, ctx->line_limit, out, summary, why,
+	switch (rewrite_clean_rename(recs, n, msg->data, msg->len,
+	    &lim, scan_one_part, &ps, &rn, ctx->line_limit, out, summary, why,
 	    size)) {
 	case REWRITE_FAILED:
 		return (POLICY_CLEAN_FAILED);
@@ -440,7 +475,7 @@ rewrite_one(void *arg, const struct hs_rewrite_in *in,
 
 		if ((fn = plugin_rewriter(p)) == NULL)
 			continue;
-		any = true;
+		any |= plugin_rewrites_html(p);
 		memset(out, 0, sizeof(*out));
 		if ((rc = fn(p->ctx, ha->msg, in, out)) != 0)
 			return (rc < 0 ? -1 : 1);
@@ -512,8 +547,8 @@ clean_cb(void *arg, char *why, size_t size)
 	struct clean_arg *ca = arg;
 
 	return (try_clean(ca->ctx, ca->recs, ca->n, ca->msg, ca->rc, ca->list,
-	    ca->vs,
-	    &ca->d->cleaned, &ca->d->summary, why, size));
+	    ca->vs, &ca->d->cleaned, &ca->d->summary, &ca->d->renamed, why,
+	    size));
 }
 
 void
@@ -564,7 +599,12 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	if (d->outcome.wanted == ACTION_CLEAN &&
 	    d->outcome.action == ACTION_CLEAN)
 		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
-		    " removed=\"%s\"", d->summary.data);
+		    "%s%s%s%s%s%s", d->summary.len > 0 ? " removed=\"" : "",
+		    d->summary.len > 0 ? d->summary.data : "",
+		    d->summary.len > 0 ? "\"" : "",
+		    d->renamed.len > 0 ? " renamed=\"" : "",
+		    d->renamed.len > 0 ? d->renamed.data : "",
+		    d->renamed.len > 0 ? "\"" : "");
 	else if (d->outcome.verdict == VERDICT_FAILED &&
 	    vs.worst != VERDICT_FAILED) {
 		res->verdict = VERDICT_FAILED;
@@ -596,6 +636,7 @@ scan_decision_clear(struct scan_decision *d)
 	buf_free(&d->disarm_summary);
 	rewrite_recs_free(&d->cleaned);
 	buf_free(&d->summary);
+	buf_free(&d->renamed);
 	buf_free(&d->text);
 	buf_free(&d->rules);
 }

@@ -39,6 +39,7 @@ struct scan_decision {
 	double		 score;		/* of the plugin with the worst verdict */
 	struct rewrite_recs cleaned;	/* deliver-cleaned: the copy */
 	struct buf	 summary;	/* deliver-cleaned: what was removed */
+	struct buf	 renamed;	/* deliver-cleaned: what was renamed */
 	struct rewrite_recs disarmed;	/* html_disarm: the copy, or empty */
 	struct buf	 disarm_summary;	/* html_disarm: what changed */
 	struct buf	 text;		/* the message's text msg points into */

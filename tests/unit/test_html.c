@@ -669,7 +669,7 @@ rewrite(void *ctx, const char *ctype, const char *charset, const char *data,
     int how, struct hs_rewrite_out *out)
 {
 	struct hs_rewrite_in in = { ctype, charset,
-	    (const unsigned char *)data, strlen(data), how, 0 };
+	    (const unsigned char *)data, strlen(data), how, 0, NULL };
 	struct hs_msg	 m;
 
 	memset(&m, 0, sizeof(m));
@@ -759,7 +759,7 @@ rewrite_flags(void *ctx, const char *data, int how, unsigned flags,
     struct hs_rewrite_out *out)
 {
 	struct hs_rewrite_in in = { "text/html", NULL,
-	    (const unsigned char *)data, strlen(data), how, flags };
+	    (const unsigned char *)data, strlen(data), how, flags, NULL };
 	struct hs_msg	 m;
 
 	memset(&m, 0, sizeof(m));

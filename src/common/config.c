@@ -596,8 +596,8 @@ static const struct policy_extra policy_extras[] = {
  * semicolons (an envelope recipient the master writes as it is), else
  * the problem in buf.
  */
-static const char *
-check_addresses(const char *list, char *buf, size_t size)
+const char *
+config_addresses_check(const char *list, char *buf, size_t size)
 {
 	const char	*at;
 	size_t		 len, i, n = 0;
@@ -828,7 +828,7 @@ policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
 	else if (x->kind == X_VERDICTS)
 		why = config_verdicts_check(value, buf, sizeof(buf));
 	else if (x->kind == X_ADDRS)
-		why = check_addresses(value, buf, sizeof(buf));
+		why = config_addresses_check(value, buf, sizeof(buf));
 	else if (x->kind == X_MODE && strcmp(value, "disarm") != 0 &&
 	    strcmp(value, "text") != 0)
 		why = "use disarm or text";

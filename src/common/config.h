@@ -77,6 +77,9 @@ struct hs_config_rule {
 	/* its policy { }'s verdict lists; NULL: not set (the policy's) */
 	char		*html_disarm;
 	char		*highlight_phishing;
+	/* its policy { }'s copy_<verdict> lists; NULL: not set */
+	char		*copy_to[VERDICT_COUNT];
+	int		 archive;	/* -1: not set; 0: no; 1: yes */
 };
 
 struct hs_config_ruleset {
@@ -301,6 +304,12 @@ const char *config_check_value(enum hs_opt_type type, const char *value,
  * v; 0 for an empty list. The list was checked when it was loaded.
  */
 unsigned config_verdict_mask(const char *list);
+/*
+ * NULL if list holds at most CONFIG_COPY_MAX mail addresses (copy_<verdict>:
+ * "local@domain", printable ASCII without quotes, brackets, commas or
+ * semicolons), else the problem (in buf).
+ */
+const char *config_addresses_check(const char *list, char *buf, size_t size);
 /* NULL if every word of list is a verdict, else the problem (in buf). */
 const char *config_verdicts_check(const char *list, char *buf, size_t size);
 

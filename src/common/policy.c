@@ -59,6 +59,9 @@ policy_from_config(struct policy *p, const struct hs_config *conf)
 			p->subject_tags[v] = xstrdup(conf->subject_tags[v]);
 	p->html_disarm = config_verdict_mask(conf->html_disarm != NULL ?
 	    conf->html_disarm : "");
+	for (v = 0; v < VERDICT_COUNT; v++)
+		p->copy_to[v] = xstrdup(conf->copy_to[v] != NULL ?
+		    conf->copy_to[v] : "");
 	p->highlight = config_verdict_mask(conf->highlight_phishing != NULL ?
 	    conf->highlight_phishing : "");
 	p->def.html_disarm = p->html_disarm;
@@ -91,6 +94,8 @@ policy_clear(struct policy *p)
 	free(p->tag_header_text);
 	for (i = 0; i < VERDICT_COUNT; i++)
 		free(p->subject_tags[i]);
+	for (i = 0; i < VERDICT_COUNT; i++)
+		free(p->copy_to[i]);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -30,6 +30,8 @@ struct policy {
 	char		*subject_tags[VERDICT_COUNT];
 	unsigned	 html_disarm;	/* bit v: verdict v's HTML is disarmed */
 	unsigned	 highlight;	/* highlight_phishing: bit v as html_disarm */
+	/* delivered with that verdict: a copy to these ("" for none) */
+	char		*copy_to[VERDICT_COUNT];
 	bool		 html_text;	/* html_disarm_mode = text */
 };
 

@@ -49,6 +49,15 @@ const char *const ruleconf_list_names[RULECONF_NLISTS] = {
 	"html_disarm", "highlight_phishing",
 };
 
+const char *const ruleconf_copy_names[VERDICT_COUNT] = {
+	[VERDICT_CLEAN] = "copy_clean",
+	[VERDICT_SPAM] = "copy_spam",
+	[VERDICT_HIGH_SPAM] = "copy_high_spam",
+	[VERDICT_BLOCKED] = "copy_blocked",
+	[VERDICT_INFECTED] = "copy_infected",
+	[VERDICT_FAILED] = "copy_scan_failed",
+};
+
 #define THRESHOLD_MAX	10000.0
 
 static cfg_opt_t
@@ -72,6 +81,9 @@ ruleconf_schema(cfg_opt_t *ruleset, cfg_opt_t *rule, cfg_opt_t *policy,
 		policy[n++] = plain(policy_keys[i]);
 	for (i = 0; i < RULECONF_NLISTS; i++)
 		policy[n++] = plain(ruleconf_list_names[i]);
+	for (i = 0; i < VERDICT_COUNT; i++)
+		policy[n++] = plain(ruleconf_copy_names[i]);
+	policy[n++] = plain("archive");
 	if (lenient)
 		policy[n++] = plain("__unknown");
 	policy[n] = end;
@@ -288,6 +300,7 @@ read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
 	int		 a;
 
 	r->name = xstrdup(cfg_title(rc));
+	r->archive = -1;
 	for (i = 0; i < RULE_NCOND; i++) {
 		if ((v = cfg_getstr(rc, ruleconf_cond_names[i])) == NULL)
 			continue;
@@ -356,6 +369,60 @@ read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
 		else
 			*field = xstrdup(v);
 	}
+	for (i = 0; i < VERDICT_COUNT; i++) {
+		if ((v = cfg_getstr(pol, ruleconf_copy_names[i])) == NULL)
+			continue;
+		if (strlen(v) > 500)
+			RERR("policy: %s: too long (500 bytes at most)",
+			    ruleconf_copy_names[i]);
+		else if ((why = config_addresses_check(v, buf,
+		    sizeof(buf))) != NULL)
+			RERR("policy: %s = \"%s\": %s", ruleconf_copy_names[i],
+			    v, why);
+		else
+			r->copy_to[i] = xstrdup(v);
+	}
+	if ((v = cfg_getstr(pol, "archive")) != NULL) {
+		if (strcmp(v, "yes") == 0)
+			r->archive = 1;
+		else if (strcmp(v, "no") == 0)
+			r->archive = 0;
+		else
+			RERR("policy: archive = \"%s\": use yes or no", v);
+	}
+}
+
+/* Is addr[len] a word of the address list s? */
+static bool
+list_has(const char *s, const char *addr, size_t len)
+{
+	size_t	 n;
+
+	for (; s != NULL && *s != '\0'; s += n) {
+		s += strspn(s, ", \t");
+		n = strcspn(s, ", \t");
+		if (n == len && memcmp(s, addr, len) == 0)
+			return (true);
+	}
+	return (false);
+}
+
+bool
+ruleconf_copy_listed(const struct hs_config *conf, enum verdict v,
+    const char *addr, size_t len)
+{
+	size_t	 i, j;
+
+	if ((unsigned)v >= VERDICT_COUNT || len == 0)
+		return (false);
+	if (list_has(conf->copy_to[v], addr, len))
+		return (true);
+	for (i = 0; i < conf->nrulesets; i++)
+		for (j = 0; j < conf->rulesets[i].nrules; j++)
+			if (list_has(conf->rulesets[i].rules[j].copy_to[v],
+			    addr, len))
+				return (true);
+	return (false);
 }
 
 void
@@ -437,7 +504,9 @@ ruleconf_print(const struct hs_config *conf, const char *const *policy_keys,
 			for (k = 0; k < VERDICT_COUNT; k++)
 				any |= r->set[k];
 			any |= r->html_disarm != NULL ||
-			    r->highlight_phishing != NULL;
+			    r->highlight_phishing != NULL || r->archive >= 0;
+			for (k = 0; k < VERDICT_COUNT; k++)
+				any |= r->copy_to[k] != NULL;
 			if (any) {
 				fprintf(fp, "        policy {\n");
 				for (k = 0; k < VERDICT_COUNT; k++)
@@ -453,6 +522,14 @@ ruleconf_print(const struct hs_config *conf, const char *const *policy_keys,
 					print_str(fp, "            ",
 					    "highlight_phishing",
 					    r->highlight_phishing);
+				for (k = 0; k < VERDICT_COUNT; k++)
+					if (r->copy_to[k] != NULL)
+						print_str(fp, "            ",
+						    ruleconf_copy_names[k],
+						    r->copy_to[k]);
+				if (r->archive >= 0)
+					fprintf(fp, "            archive = %s\n",
+					    r->archive ? "yes" : "no");
 				fprintf(fp, "        }\n");
 			}
 			fprintf(fp, "    }\n");
@@ -478,6 +555,8 @@ ruleconf_free(struct hs_config *conf)
 			free(r->scanners);
 			free(r->html_disarm);
 			free(r->highlight_phishing);
+			for (k = 0; k < VERDICT_COUNT; k++)
+				free(r->copy_to[k]);
 		}
 		free(rs->rules);
 		free(rs->name);

@@ -434,10 +434,15 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	/* what holdscand's master adds for such a message (commit.c) */
 	if ((d.outcome.action == ACTION_DELIVER || d.outcome.action ==
 	    ACTION_TAG || d.outcome.action == ACTION_CLEAN) &&
-	    (unsigned)d.outcome.verdict < VERDICT_COUNT &&
-	    conf->copy_to[d.outcome.verdict] != NULL &&
-	    conf->copy_to[d.outcome.verdict][0] != '\0')
-		print_safe("copy to:", conf->copy_to[d.outcome.verdict]);
+	    d.copy_to != NULL && d.copy_to[0] != '\0')
+		print_safe("copy to:", d.copy_to);
+	if ((d.outcome.action == ACTION_DELIVER || d.outcome.action ==
+	    ACTION_TAG || d.outcome.action == ACTION_CLEAN) &&
+	    conf->archive_directory != NULL &&
+	    conf->archive_directory[0] != '\0')
+		(void)printf("archive:       %s\n", d.no_archive ?
+		    "no (the rules say archive = no)" :
+		    conf->archive_directory);
 	(void)fflush(stdout);
 	scan_decision_clear(&d);
 	scan_ctx_clear(&ctx);

@@ -435,6 +435,9 @@ struct eff {
 	struct policy_rule rule;
 	bool		 set[VERDICT_COUNT];
 	bool		 disarm_set, highlight_set;
+	const char	*copy[VERDICT_COUNT];
+	bool		 copy_set[VERDICT_COUNT];
+	int		 archive;	/* -1: not set */
 	uint64_t	 scanners;
 	bool		 scanners_set;
 	struct ruleset_thr thr;
@@ -455,6 +458,8 @@ eff_equal(const struct eff *a, const struct eff *b)
 	    sizeof(a->rule.action)) == 0 && a->scanners == b->scanners &&
 	    a->rule.html_disarm == b->rule.html_disarm &&
 	    a->rule.highlight == b->rule.highlight &&
+	    memcmp(a->copy, b->copy, sizeof(a->copy)) == 0 &&
+	    (a->archive == 0) == (b->archive == 0) &&
 	    thr_equal(&a->thr, &b->thr));
 }
 
@@ -475,6 +480,37 @@ fired_add(struct ruleset_choice *c, const char *set, const char *rule)
 	    len ? "," : "", one);
 }
 
+/* *to (owned, NULL: empty) with the addresses of list it lacks added. */
+static void
+copy_union(char **to, const char *list)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*s, *t;
+	size_t		 n, m;
+	bool		 have;
+
+	if (*to == NULL) {	/* the first: as written */
+		*to = xstrdup(list != NULL ? list : "");
+		return;
+	}
+	buf_printf(&b, "%s", *to);
+	for (s = list; s != NULL && *s != '\0'; s += n) {
+		s += strspn(s, ", \t");
+		if ((n = strcspn(s, ", \t")) == 0)
+			break;
+		have = false;
+		for (t = b.data; t != NULL && *t != '\0' && !have; t += m) {
+			t += strspn(t, ", \t");
+			m = strcspn(t, ", \t");
+			have = m == n && memcmp(t, s, n) == 0;
+		}
+		if (!have)
+			buf_printf(&b, "%s%.*s", b.len ? " " : "", (int)n, s);
+	}
+	free(*to);
+	*to = buf_steal(&b, NULL);
+}
+
 /* The settings for one recipient, and what fired, in c's texts. */
 static void
 choose_one(const struct ruleset *rs, const struct policy *p,
@@ -487,6 +523,9 @@ choose_one(const struct ruleset *rs, const struct policy *p,
 
 	memset(e, 0, sizeof(*e));
 	e->rule = *policy_rule_of(p, rcpt);
+	e->archive = -1;
+	for (v = 0; v < VERDICT_COUNT; v++)
+		e->copy[v] = p->copy_to[v];
 	e->scanners = all_scanners(rs != NULL ? rs->nscanners : 64);
 	buf_printf(&c->explain, "%s:", rcpt != NULL ? rcpt :
 	    "(no recipient)");
@@ -526,6 +565,19 @@ choose_one(const struct ruleset *rs, const struct policy *p,
 				buf_printf(&c->explain,
 				    " highlight_phishing=\"%s\"",
 				    cr->highlight_phishing);
+			}
+			for (v = 0; v < VERDICT_COUNT; v++)
+				if (cr->copy_to[v] != NULL && !e->copy_set[v]) {
+					e->copy_set[v] = true;
+					e->copy[v] = cr->copy_to[v];
+					buf_printf(&c->explain, " %s=\"%s\"",
+					    ruleconf_copy_names[v],
+					    cr->copy_to[v]);
+				}
+			if (cr->archive >= 0 && e->archive < 0) {
+				e->archive = cr->archive;
+				buf_printf(&c->explain, " archive=%s",
+				    cr->archive ? "yes" : "no");
 			}
 			if (cr->scanners != NULL && !e->scanners_set) {
 				e->scanners_set = true;
@@ -568,9 +620,14 @@ ruleset_choose(const struct ruleset *rs, const struct policy *p,
 
 	memset(c, 0, sizeof(*c));
 	c->outbound = is_outbound(rs, env);
+	c->no_archive = true;
 	for (i = 0; i < n; i++) {
 		choose_one(rs, p, env, nrcpts > 0 ? rcpts[i] : NULL,
 		    c->outbound, &e, c);
+		/* copies: the union; archived unless every rule says no */
+		for (v = 0; v < VERDICT_COUNT; v++)
+			copy_union(&c->copy_to[v], e.copy[v]);
+		c->no_archive &= e.archive == 0;
 		if (i == 0) {
 			first = e;
 			c->rule = e.rule;
@@ -608,6 +665,12 @@ ruleset_choose(const struct ruleset *rs, const struct policy *p,
 void
 ruleset_choice_clear(struct ruleset_choice *c)
 {
+	int	 v;
+
+	for (v = 0; v < VERDICT_COUNT; v++) {
+		free(c->copy_to[v]);
+		c->copy_to[v] = NULL;
+	}
 	free(c->thr);
 	c->thr = NULL;
 	c->nthr = 0;

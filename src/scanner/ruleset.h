@@ -48,6 +48,13 @@ struct ruleset_choice {
 	uint64_t	 scanners;	/* bit i: conf->scanners[i] runs */
 	struct ruleset_thr *thr;	/* the recipients' distinct thresholds */
 	size_t		 nthr;
+	/*
+	 * delivered with verdict v: a copy to copy_to[v] (addresses, space
+	 * separated, "" for none; owned): the union of the recipients' rules'
+	 * copy_<v>, each the policy's when no rule sets it
+	 */
+	char		*copy_to[VERDICT_COUNT];
+	bool		 no_archive;	/* every recipient's rule says archive = no */
 	bool		 mixed;		/* recipients under different settings */
 	bool		 outbound;	/* the message's direction */
 	char		 fired[256];	/* "ruleset/rule,...", for the log */

@@ -617,6 +617,18 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	if (d->disarmed.n > 0)
 		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
 		    " disarmed=\"%s\"", d->disarm_summary.data);
+	/* the copies and the archive for the final verdict: the rules' */
+	if ((unsigned)d->outcome.verdict < VERDICT_COUNT) {
+		d->copy_to = rc.copy_to[d->outcome.verdict];
+		rc.copy_to[d->outcome.verdict] = NULL;
+		if ((size_t)snprintf(res->copy_to, sizeof(res->copy_to), "%s",
+		    d->copy_to != NULL ? d->copy_to : "") >= sizeof(res->copy_to))
+			hs_warnx("%s: copies beyond %zu bytes left out",
+			    msg->queue_id, sizeof(res->copy_to));
+		res->copies_set = 1;
+	}
+	res->no_archive = rc.no_archive;
+	d->no_archive = rc.no_archive;
 	/* msg's text stays the caller's to read: it points into text */
 	d->text = text;
 	if (ctx->rules != NULL) {
@@ -639,6 +651,8 @@ scan_decision_clear(struct scan_decision *d)
 	buf_free(&d->renamed);
 	buf_free(&d->text);
 	buf_free(&d->rules);
+	free(d->copy_to);
+	d->copy_to = NULL;
 }
 
 void
@@ -659,7 +673,8 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	*memfd_r = -1;
 	res->content = CONTENT_SAME;
-	res->reason[0] = res->detail[0] = '\0';
+	res->reason[0] = res->detail[0] = res->copy_to[0] = '\0';
+	res->copies_set = res->no_archive = 0;
 	memset(&d, 0, sizeof(d));
 
 	if (qfile_read_fd(fd, req->size_limit ? req->size_limit : (size_t)-1,
@@ -711,6 +726,7 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 		    content.len)) < 0) {
 			hs_warn("%s: cannot pass new content", req->queue_id);
 			res->verdict = VERDICT_FAILED;
+			res->copies_set = 0;	/* the policy's, for scan-failed */
 			res->action = policy_decide(ctx->policy, VERDICT_FAILED,
 			    rcpts, qf->nrcpts);
 			(void)snprintf(res->reason, sizeof(res->reason),

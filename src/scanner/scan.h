@@ -44,6 +44,8 @@ struct scan_decision {
 	struct buf	 disarm_summary;	/* html_disarm: what changed */
 	struct buf	 text;		/* the message's text msg points into */
 	struct buf	 rules;		/* which rules fired, per recipient */
+	char		*copy_to;	/* the copies for the verdict, owned, or NULL */
+	bool		 no_archive;	/* the rules say archive = no */
 };
 
 /*

@@ -55,6 +55,14 @@
  *
  *	Names are compared as Windows would use them: the last path
  *	component, lower case, trailing dots and blanks removed, cut at a NUL.
+ *
+ *	A rename rule of filename_rules or filetype_rules blocks the part
+ *	too, its reason saying "to be renamed"; rewrite_part, asked with
+ *	HS_REWRITE_RENAME in deliver-cleaned, gives such a part its new
+ *	name (rename_pattern around its name, printable ASCII) and nothing
+ *	else, so that the host renames it instead of removing it. Rename
+ *	rules pass over a name rename_pattern made; inside archives,
+ *	uuencoded text and TNEF, where nothing can be renamed, they deny.
  *	Exceeding max_depth or max_parts makes the verdict "scan failed".
  *
  *	libmagic's database is loaded in init, in the scanner parent, before

@@ -56,6 +56,14 @@
  *	text, html_text_hl() gives the part's visible text instead. A part
  *	larger than max_html_size is not parsed: the hook says it cannot.
  *
+ *	With HS_REWRITE_HIGHLIGHT_PHISHING in the request's flags (the
+ *	policy's highlight_phishing; a host that has rewrite_flags),
+ *	highlight_doc() first puts a visible warning after each link the
+ *	scan would report ("[holdscan: this link may be fraud: shows X,
+ *	goes to Y]"), as a text node libxml2 escapes, at most max_links
+ *	links looked at; HS_REWRITE_KEEP asks for that alone, the HTML
+ *	otherwise as it was.
+ *
  *	libxml2's generic error handler, in the scanner program's process,
  *	is set to one that says nothing (init): its messages would carry
  *	bytes of the message to the log.

@@ -364,7 +364,9 @@ param_rewrite(struct buf *out, const char *field, const char *value,
 			buf_printf(out, ";\n\t");
 		} else
 			buf_putc(out, ' ');
-		buf_append(out, value + s, e - s);
+		for (k = s; k < e; k++)	/* a bare CR or other control: a space */
+			buf_putc(out, (unsigned char)value[k] < 32 &&
+			    value[k] != '\t' ? ' ' : value[k]);
 	}
 	buf_printf(out, ";\n\t%s=\"%s\"\n", param, newname);
 }
@@ -390,6 +392,23 @@ new_name_ok(const char *in, size_t insize, char *out, size_t size)
 	return (o > 0 && o < insize);
 }
 
+/* Has s[len] no control byte but tab, LF, and CR before LF? */
+static bool
+plain_block(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 32 || c == '\t' || c == '\n' ||
+		    (c == '\r' && i + 1 < len && s[i + 1] == '\n'))
+			continue;
+		return (false);
+	}
+	return (true);
+}
+
 /*
  * Rename part p (blocked by worst) when a plugin's rewrite_part gives it
  * a new name and the part scanners pass it under that name: its entity
@@ -407,7 +426,7 @@ rename_part(struct clean *c, const struct mime_part *p, const char *name,
 	char		 newname[NOTE_NAME_MAX + 8];
 	size_t		 ls, le, body, e = p->cut_end, fe, voff;
 	int		 rc;
-	bool		 any = false;
+	bool		 any = false, ended = false;
 
 	memset(&in, 0, sizeof(in));
 	in.content_type = p->content_type;
@@ -435,6 +454,7 @@ rename_part(struct clean *c, const struct mime_part *p, const char *name,
 			body--;
 		if (body == 0) {
 			ls = le;	/* the empty line: the content follows */
+			ended = true;
 			break;
 		}
 		/* the field's continuation lines, unfolded */
@@ -471,14 +491,24 @@ rename_part(struct clean *c, const struct mime_part *p, const char *name,
 		}
 	}
 	buf_free(&fld);
-	if (!any || ls > e) {
+	/*
+	 * Only the header block is replaced, up to and with its empty line:
+	 * the content keeps its records, whatever bytes they hold. A block
+	 * with a control byte (but tab, and CR before LF: a NUL could not be
+	 * carried, and where a bare CR ends the block is GMime's to say) or
+	 * without its empty line: not renamed, removed.
+	 */
+	if (!any || !ended || ls > e || !plain_block(t + p->cut_start,
+	    ls - p->cut_start)) {
 		buf_free(&ent);
 		return (false);
 	}
 	buf_putc(&ent, '\n');
-	buf_append(&ent, t + ls, e - ls);	/* the content, as it was */
-	splice_add(&c->sp, &c->nsp, t, c->len, p->cut_start, e, &ent);
-	buf_free(&ent);
+	c->sp = xreallocarray(c->sp, c->nsp + 1, sizeof(*c->sp));
+	c->sp[c->nsp].start = p->cut_start;
+	c->sp[c->nsp].end = ls;		/* a line start: ent ends with "\n" */
+	c->sp[c->nsp].text = buf_steal(&ent, NULL);
+	c->nsp++;
 	put_safe(&reason, worst->reason[0] ? worst->reason : "no reason given");
 	buf_printf(c->rn->renamed, "%s%s to %s: %s", c->rn->renamed->len ?
 	    "; " : "", shown, newname, reason.data);

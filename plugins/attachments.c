@@ -55,6 +55,14 @@
  *
  *	Names are compared as Windows would use them: the last path
  *	component, lower case, trailing dots and blanks removed, cut at a NUL.
+ *
+ *	A rename rule of filename_rules or filetype_rules blocks the part
+ *	too, its reason saying "to be renamed"; rewrite_part, asked with
+ *	HS_REWRITE_RENAME in deliver-cleaned, gives such a part its new
+ *	name (rename_pattern around its name, printable ASCII) and nothing
+ *	else, so that the host renames it instead of removing it. Rename
+ *	rules pass over a name rename_pattern made; inside archives,
+ *	uuencoded text and TNEF, where nothing can be renamed, they deny.
  *	Exceeding max_depth or max_parts makes the verdict "scan failed".
  *
  *	libmagic's database is loaded in init, in the scanner parent, before
@@ -107,6 +115,8 @@
 #define FR_MAX_LINE	4096	/* bytes of one line */
 #define FR_MATCH_LIMIT	100000	/* PCRE2's limits per match */
 #define FR_DEPTH_LIMIT	1000
+#define RENAME_MAX	100	/* bytes of rename_pattern */
+#define RENAME_NAME_MAX	150	/* bytes of the original name kept in a new one */
 
 static const struct hs_plugin_option att_options[] = {
 	{ "deny_extensions", HS_OPT_LIST,
@@ -182,9 +192,12 @@ static const struct hs_plugin_option att_options[] = {
 	    "blocked (0: no limit)" },
 	{ "filename_rules", HS_OPT_STR, "",
 	    "a file of rules on attachment names in MailScanner's "
-	    "filename.rules format (allow or deny, a regular expression, a log "
-	    "text, a report text; tab-separated); the first match decides, "
-	    "before deny_extensions" },
+	    "filename.rules format (allow, deny or rename, a regular "
+	    "expression, a log text, a report text; tab-separated); the first "
+	    "match decides, before deny_extensions" },
+	{ "rename_pattern", HS_OPT_STR, "__FILENAME__.disarmed",
+	    "the new name of an attachment a rename rule matches, delivered "
+	    "with blocked = deliver-cleaned (__FILENAME__: its name)" },
 	{ "filetype_rules", HS_OPT_STR, "",
 	    "the same on libmagic's description of an attachment's content "
 	    "(as file(1) prints it); the first match decides, before "
@@ -262,9 +275,10 @@ struct typepat {
 	const char	*label;		/* the short name, or NULL */
 };
 
-/* One line of a rule file: allow or deny what the expression matches. */
+/* One line of a rule file: allow, deny or rename what the expression matches. */
 struct frule {
 	bool		 deny;
+	bool		 rename;	/* deny, but deliver-cleaned renames */
 	pcre2_code	*re;
 	char		*text;		/* the report text, else the log text */
 	unsigned	 line;
@@ -288,6 +302,8 @@ struct rules {
 	bool		 double_ext, uuencode, archives, tnef, deny_encrypted,
 			 deny_malformed, deny_partial, deny_external,
 			 deny_crypted;
+	char		 rn_prefix[RENAME_MAX], rn_suffix[RENAME_MAX];
+					/* rename_pattern around __FILENAME__ */
 	size_t		 magic_bytes, arc_depth, arc_entries;
 	uint64_t	 arc_expansion, arc_ratio;
 	uint64_t	 max_size, max_total;	/* 0: no limit */
@@ -419,11 +435,11 @@ fr_line(char *line, unsigned lineno, struct frule *fr, char *why, size_t size)
 	else if (strcasecmp(action, "deny") == 0 ||
 	    strcasecmp(action, "deny+delete") == 0)
 		fr->deny = true;
+	else if (strcasecmp(action, "rename") == 0)
+		fr->deny = fr->rename = true;
 	else {
 		(void)snprintf(why, size, "line %u: action \"%.40s\": use "
-		    "allow, deny or deny+delete (rename is not supported: "
-		    "deny, and deliver-cleaned removes the attachment)", lineno,
-		    action);
+		    "allow, deny, deny+delete or rename", lineno, action);
 		return (-1);
 	}
 	fr->re = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
@@ -505,12 +521,14 @@ bad:
 }
 
 /*
- * The first rule of f matching s: 1 denied (why filled), 0 allowed, -1
- * no rule matched. An expression that hits PCRE2's limits does not match.
+ * The first rule of f matching s: 1 denied (why filled), 2 to be renamed
+ * (why filled), 0 allowed, -1 no rule matched; with skip_rename (the
+ * name is a new name already) rename rules are passed over. An
+ * expression that hits PCRE2's limits does not match.
  */
 static int
 frules_judge(const struct rules *r, const struct frules *f, const char *s,
-    size_t len, const char *what, char *why, size_t size)
+    size_t len, const char *what, bool skip_rename, char *why, size_t size)
 {
 	pcre2_match_data *md;
 	size_t		 i;
@@ -525,14 +543,15 @@ frules_judge(const struct rules *r, const struct frules *f, const char *s,
 		rc = pcre2_match(f->v[i].re, (PCRE2_SPTR)s, len, 0, 0, md,
 		    r->mctx);
 		pcre2_match_data_free(md);
-		if (rc < 0)
+		if (rc < 0 || (f->v[i].rename && skip_rename))
 			continue;
 		if (!f->v[i].deny)
 			return (0);
-		(void)snprintf(why, size, "%s rule line %u%s%s", what,
-		    f->v[i].line, f->v[i].text != NULL ? ": " : "",
+		(void)snprintf(why, size, "%s rule line %u%s%s%s", what,
+		    f->v[i].line, f->v[i].rename ? ": rename" : "",
+		    f->v[i].text != NULL ? ": " : "",
 		    f->v[i].text != NULL ? f->v[i].text : "");
-		return (1);
+		return (f->v[i].rename ? 2 : 1);
 	}
 	return (-1);
 }
@@ -574,6 +593,76 @@ frules_setup(struct rules *r, const struct hs_host *h, char *ebuf,
 		}
 	}
 	return (0);
+}
+
+/*
+ * rename_pattern: printable ASCII without quotes, backslashes, slashes
+ * or semicolons, with __FILENAME__ once and something around it (a new
+ * name must differ from the old one, and be told apart from it).
+ */
+static int
+rename_setup(struct rules *r, const char *pat, const char **error_r)
+{
+	const char	*at, *p;
+	static const char tok[] = "__FILENAME__";
+
+	if (strlen(pat) >= RENAME_MAX) {
+		*error_r = "rename_pattern: 99 bytes at most";
+		return (-1);
+	}
+	for (p = pat; *p != '\0'; p++)
+		if ((unsigned char)*p < 32 || (unsigned char)*p > 126 ||
+		    strchr("\"\\/;", *p) != NULL) {
+			*error_r = "rename_pattern: printable ASCII without "
+			    "quotes, backslashes, slashes or semicolons";
+			return (-1);
+		}
+	if ((at = strstr(pat, tok)) == NULL ||
+	    strstr(at + 1, tok) != NULL || strlen(pat) == sizeof(tok) - 1) {
+		*error_r = "rename_pattern: __FILENAME__ once, with text "
+		    "before or after it (__FILENAME__.disarmed)";
+		return (-1);
+	}
+	(void)snprintf(r->rn_prefix, sizeof(r->rn_prefix), "%.*s",
+	    (int)(at - pat), pat);
+	(void)snprintf(r->rn_suffix, sizeof(r->rn_suffix), "%s",
+	    at + sizeof(tok) - 1);
+	return (0);
+}
+
+/* Is base[n] a name rename_pattern made (rename rules pass it over)? */
+static bool
+is_renamed(const struct rules *r, const char *base, size_t n)
+{
+	size_t	 pl = strlen(r->rn_prefix), sl = strlen(r->rn_suffix);
+
+	return (n > pl + sl && strncasecmp(base, r->rn_prefix, pl) == 0 &&
+	    strncasecmp(base + n - sl, r->rn_suffix, sl) == 0);
+}
+
+/*
+ * The new name of an attachment named name (NULL: unnamed):
+ * rename_pattern around the last component of its name, made printable
+ * ASCII ('_' for the rest, and for quotes, backslashes and semicolons),
+ * at most RENAME_NAME_MAX bytes of it.
+ */
+static void
+rename_name(const struct rules *r, const char *name, char *out, size_t size)
+{
+	char		 base[RENAME_NAME_MAX + 1];
+	const char	*b = name != NULL ? name : "attachment", *p;
+	size_t		 o = 0;
+
+	for (p = b; *p != '\0'; p++)
+		if (*p == '/' || *p == '\\')
+			b = p + 1;
+	for (p = b; *p != '\0' && o < RENAME_NAME_MAX; p++)
+		base[o++] = (unsigned char)*p < 32 || (unsigned char)*p > 126 ||
+		    strchr("\"\\;", *p) != NULL ? '_' : *p;
+	base[o] = '\0';
+	if (o == 0)
+		(void)snprintf(base, sizeof(base), "attachment");
+	(void)snprintf(out, size, "%s%s%s", r->rn_prefix, base, r->rn_suffix);
 }
 
 static void
@@ -763,7 +852,9 @@ rules_new(const struct hs_host *h, char *ebuf, size_t esize,
 		goto fail;
 	}
 	if (types_parse(r, h->opt_str(h->host_ctx, "deny_types"), error_r) < 0 ||
-	    frules_setup(r, h, ebuf, esize, error_r) < 0)
+	    frules_setup(r, h, ebuf, esize, error_r) < 0 ||
+	    rename_setup(r, h->opt_str(h->host_ctx, "rename_pattern"),
+	    error_r) < 0)
 		goto fail;
 	r->double_ext = h->opt_num(h->host_ctx, "deny_double_extensions") != 0;
 	r->uuencode = h->opt_num(h->host_ctx, "scan_uuencode") != 0;
@@ -855,11 +946,14 @@ shown(char *dst, size_t size, const char *name, size_t len)
 
 /*
  * Check one name; where says where it was found ("" or " inside x.zip").
- * Returns true and fills why when it is blocked.
+ * Returns true and fills why when it is blocked. A rename rule blocks
+ * too; with rename_r (a part's own name, which deliver-cleaned can
+ * change) it sets *rename_r, and a name rename_pattern made is passed
+ * over by rename rules.
  */
 static bool
 name_blocked(const struct rules *r, const char *name, size_t len,
-    const char *where, char *why, size_t size)
+    const char *where, bool *rename_r, char *why, size_t size)
 {
 	char		 low[512], show[NAME_SHOWN + 8], rule[300];
 	const char	*base, *ext, *prev;
@@ -878,8 +972,18 @@ name_blocked(const struct rules *r, const char *name, size_t len,
 	if (n == 0)
 		return (false);
 	shown(show, sizeof(show), name, len);
-	switch (frules_judge(r, &r->fname, base, n, "filename", rule,
-	    sizeof(rule))) {
+	switch (frules_judge(r, &r->fname, base, n, "filename",
+	    is_renamed(r, base, n), rule, sizeof(rule))) {
+	case 2:
+		if (rename_r != NULL) {
+			*rename_r = true;
+			(void)snprintf(why, size, "attachment name %s to be "
+			    "renamed (%s)", show, rule);
+		} else
+			(void)snprintf(why, size, "blocked attachment name "
+			    "%s%s (%s; cannot be renamed there)", show, where,
+			    rule);
+		return (true);
 	case 1:
 		(void)snprintf(why, size, "blocked attachment name %s%s (%s)",
 		    show, where, rule);
@@ -1040,18 +1144,26 @@ mime_match(const char *pat, const char *mime)
 /*
  * Is the content (s: what libmagic says of it, starting with d) denied
  * by filetype_rules or deny_types? Then desc says how: "pe:
- * application/x-dosexec", "application/x-msi".
+ * application/x-dosexec", "application/x-msi". A filetype rename rule
+ * denies too; with rename_r (a part of its own, named label or unnamed)
+ * it sets *rename_r, unless label is a name rename_pattern made.
  */
 static bool
 type_denied(const struct rules *r, const struct sniff *s,
-    const unsigned char *d, size_t len, char *desc, size_t size)
+    const unsigned char *d, size_t len, const char *label, bool *rename_r,
+    char *desc, size_t size)
 {
 	const char	*mime = s->mime;
 	size_t	 i;
 
 	if (s->desc != NULL) {
 		switch (frules_judge(r, &r->ftype, s->desc, strlen(s->desc),
-		    "filetype", desc, size)) {
+		    "filetype", label != NULL && is_renamed(r, label,
+		    strlen(label)), desc, size)) {
+		case 2:
+			if (rename_r != NULL)
+				*rename_r = true;
+			return (true);
 		case 1:
 			return (true);
 		case 0:
@@ -1208,15 +1320,15 @@ uu_blocked(const struct att *a, const unsigned char *d, size_t len,
 			continue;
 		seen++;
 		if (name_blocked(r, (const char *)q, (size_t)(line + llen - q),
-		    " uuencoded in the text", why, size))
+		    " uuencoded in the text", NULL, why, size))
 			return (true);
 		if (b64 || p >= len)
 			continue;
 		hlen = uu_decode(d + p, len - p, head, sizeof(head));
 		if (hlen > 0)
 			sniff(a->magic, r, head, hlen, sizeof(head), &sn);
-		if (hlen > 0 && type_denied(r, &sn, head, hlen, desc,
-		    sizeof(desc))) {
+		if (hlen > 0 && type_denied(r, &sn, head, hlen, NULL, NULL,
+		    desc, sizeof(desc))) {
 			shown(show, sizeof(show), (const char *)q,
 			    (size_t)(line + llen - q));
 			(void)snprintf(why, size, "blocked attachment %s uuencoded "
@@ -1400,7 +1512,8 @@ arc_entry(struct awalk *w, struct archive *a, bool raw, const char *name,
 	}
 	sniff(w->magic, w->r, head, hlen, ENTRY_PEEK, &sn);
 	mime = sn.mime;
-	if (type_denied(w->r, &sn, head, hlen, desc, sizeof(desc))) {
+	if (type_denied(w->r, &sn, head, hlen, NULL, NULL, desc,
+	    sizeof(desc))) {
 		(void)snprintf(w->why, w->whysize, "blocked attachment %s%s "
 		    "(detected type %s)", show, where, desc);
 		return (A_BLOCKED);
@@ -1482,8 +1595,8 @@ arc_walk(struct awalk *w, struct archive *a, size_t depth, const char *where)
 			(void)snprintf(show, sizeof(show), "(compressed data)");
 		else
 			shown(show, sizeof(show), name, strlen(name));
-		if (!raw && name_blocked(r, name, strlen(name), where, w->why,
-		    w->whysize)) {
+		if (!raw && name_blocked(r, name, strlen(name), where, NULL,
+		    w->why, w->whysize)) {
 			rc = A_BLOCKED;
 			break;
 		}
@@ -1713,8 +1826,8 @@ tnef_walk(const struct att *a, const unsigned char *d, size_t len,
 			break;
 		}
 		if (tnef_name(at, name, sizeof(name))) {
-			if (name_blocked(r, name, strlen(name), where, why,
-			    size)) {
+			if (name_blocked(r, name, strlen(name), where, NULL,
+			    why, size)) {
 				rc = A_BLOCKED;
 				break;
 			}
@@ -1726,7 +1839,8 @@ tnef_walk(const struct att *a, const unsigned char *d, size_t len,
 		sniff(a->magic, r, at->FileData.data,
 		    (size_t)at->FileData.size, ENTRY_PEEK, &sn);
 		if (type_denied(r, &sn, at->FileData.data,
-		    (size_t)at->FileData.size, desc, sizeof(desc))) {
+		    (size_t)at->FileData.size, NULL, NULL, desc,
+		    sizeof(desc))) {
 			(void)snprintf(why, size, "blocked attachment %s%s "
 			    "(detected type %s)", inner, where, desc);
 			rc = A_BLOCKED;
@@ -1885,12 +1999,13 @@ part_shown(char *dst, size_t size, const char *name1, const char *name2,
 
 /*
  * Judge one part by its names (up to two), its content type and content.
- * Fills res; returns its verdict.
+ * Fills res; returns its verdict. *rename_r says whether a blocked
+ * verdict is a rename rule's (the first reason found is the one given).
  */
 static enum hs_verdict
 judge(const struct att *a, const char *name1, const char *name2,
     const char *ctype, const unsigned char *data, size_t len,
-    struct hs_result *res)
+    struct hs_result *res, bool *rename_r)
 {
 	const struct rules *r = a->rules;
 	const char	*names[2] = { name1, name2 }, *label, *mime;
@@ -1904,13 +2019,15 @@ judge(const struct att *a, const char *name1, const char *name2,
 	bool		 text = strncmp(ctype, "text/", 5) == 0, tnef = false;
 	enum arc	 rc;
 
+	*rename_r = false;
 	res->verdict = HS_CLEAN;
 	res->reason[0] = '\0';
 	if (unscannable(r, ctype, data, len, res->reason, sizeof(res->reason)))
 		return (res->verdict = HS_BLOCKED);
 	for (i = 0; i < 2; i++)
 		if (names[i] != NULL && name_blocked(r, names[i],
-		    strlen(names[i]), "", res->reason, sizeof(res->reason)))
+		    strlen(names[i]), "", rename_r, res->reason,
+		    sizeof(res->reason)))
 			return (res->verdict = HS_BLOCKED);
 	if (text && r->uuencode && uu_blocked(a, data, len, res->reason,
 	    sizeof(res->reason)))
@@ -1927,8 +2044,10 @@ judge(const struct att *a, const char *name1, const char *name2,
 	}
 	sniff(a->magic, r, data, len, r->magic_bytes, &sn);
 	mime = sn.mime;
-	if (type_denied(r, &sn, data, len, desc, sizeof(desc))) {
-		(void)snprintf(res->reason, sizeof(res->reason),
+	if (type_denied(r, &sn, data, len, label, rename_r, desc,
+	    sizeof(desc))) {
+		(void)snprintf(res->reason, sizeof(res->reason), *rename_r ?
+		    "attachment %s to be renamed (detected type %s)" :
 		    "blocked attachment %s (detected type %s)", show, desc);
 		return (res->verdict = HS_BLOCKED);
 	}
@@ -1999,10 +2118,11 @@ walk_part(void *arg, const struct hs_mime_part *p)
 {
 	struct walkstate *ws = arg;
 	struct hs_result one;
+	bool		 rename;
 
 	memset(&one, 0, sizeof(one));
 	switch (judge(ws->a, p->filename, p->name, p->content_type, p->data,
-	    p->len, &one)) {
+	    p->len, &one, &rename)) {
 	case HS_BLOCKED:
 		ws->res->verdict = HS_BLOCKED;
 		(void)snprintf(ws->res->reason, sizeof(ws->res->reason), "%s",
@@ -2070,12 +2190,39 @@ att_scan_part(void *ctx, const struct hs_msg *msg, const struct hs_part *part,
     struct hs_result *res)
 {
 	struct att	*a = ctx;
+	bool		 rename;
 
 	(void)msg;
 	(void)judge(a, part->filename, NULL, part->content_type ?
 	    part->content_type : "application/octet-stream", part->data,
-	    part->len, res);
+	    part->len, res, &rename);
 	return (0);
+}
+
+/*
+ * rewrite_part, HS_REWRITE_RENAME (a host that has it): a part a rename
+ * rule blocks gets its new name; anything else stays (0).
+ */
+static int
+att_rewrite_part(void *ctx, const struct hs_msg *msg,
+    const struct hs_rewrite_in *in, struct hs_rewrite_out *out)
+{
+	struct att	*a = ctx;
+	struct hs_result res;
+	bool		 rename;
+
+	(void)msg;
+	if (!HS_HOST_HAS(a->host, rewrite_flags) || in->how !=
+	    HS_REWRITE_RENAME)
+		return (0);
+	memset(&res, 0, sizeof(res));
+	if (judge(a, in->filename, NULL, in->content_type != NULL ?
+	    in->content_type : "application/octet-stream", in->data, in->len,
+	    &res, &rename) != HS_BLOCKED || !rename)
+		return (0);
+	rename_name(a->rules, in->filename, out->filename,
+	    sizeof(out->filename));
+	return (1);
 }
 
 static void
@@ -2167,4 +2314,5 @@ const struct hs_plugin hs_plugin = {
 	.scan_part = att_scan_part,
 	.info = att_info,
 	.fini = att_fini,
+	.rewrite_part = att_rewrite_part,
 };

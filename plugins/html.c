@@ -46,15 +46,23 @@
  *	freed before the next part is parsed.
  *
  *	rewrite_part (the policy's html_disarm) gives a text/html part
- *	disarmed by html_disarm(): without script, iframe, frame, frameset,
+ *	disarmed by html_disarm_hl(): without script, iframe, frame, frameset,
  *	applet, noscript and param elements, without the object, embed and
  *	form elements around their content, without a style whose text
  *	holds "</", without on* attributes and without javascript:,
  *	vbscript:, livescript: and data: URLs, written in ASCII (character
  *	references for the rest); only when something went, so that a part
  *	with nothing to disarm keeps its bytes. With html_disarm_mode =
- *	text, html_text() gives the part's visible text instead. A part
+ *	text, html_text_hl() gives the part's visible text instead. A part
  *	larger than max_html_size is not parsed: the hook says it cannot.
+ *
+ *	With HS_REWRITE_HIGHLIGHT_PHISHING in the request's flags (the
+ *	policy's highlight_phishing; a host that has rewrite_flags),
+ *	highlight_doc() first puts a visible warning after each link the
+ *	scan would report ("[holdscan: this link may be fraud: shows X,
+ *	goes to Y]"), as a text node libxml2 escapes, at most max_links
+ *	links looked at; HS_REWRITE_KEEP asks for that alone, the HTML
+ *	otherwise as it was.
  *
  *	libxml2's generic error handler, in the scanner program's process,
  *	is set to one that says nothing (init): its messages would carry
@@ -588,6 +596,37 @@ examine_link(struct findings *f, size_t seq, const char *hh,
 		add_sign(f, seq, "link to punycode host %s%s", hh, NULL);
 }
 
+/* What is suspicious about a link, if anything. */
+enum link_sign {
+	LINK_FINE,
+	LINK_MISMATCH,		/* th: the host its text shows; hh: its href's */
+	LINK_NUMERIC,		/* hh: a numeric host */
+	LINK_PUNYCODE,		/* hh: a punycode host */
+};
+
+/*
+ * Judge the link a (href its href) as the scan and the highlighting both
+ * do: hh gets its href's host, th the host its text shows (when
+ * LINK_MISMATCH).
+ */
+static enum link_sign
+link_judge(const struct cfg *c, xmlNodePtr a, const char *href, char *hh,
+    char *th)
+{
+	char	 text[LINK_TEXT_MAX];
+
+	if (!url_host(href, strlen(href), hh, HOST_MAX) || host_safe(c, hh))
+		return (LINK_FINE);
+	link_text(a, text, sizeof(text));
+	if (text_host(text, th, HOST_MAX) && !hosts_match(th, hh))
+		return (LINK_MISMATCH);
+	if (host_numeric(hh))
+		return (LINK_NUMERIC);
+	if (host_punycode(hh))
+		return (LINK_PUNYCODE);
+	return (LINK_FINE);
+}
+
 static void
 examine_form(struct findings *f, size_t seq, const char *action)
 {
@@ -919,7 +958,7 @@ guess_encoding(const unsigned char *d, size_t len)
  * but tab, line feed and carriage return made spaces, or NULL (out of
  * memory). libxml2 drops such bytes where a browser keeps them: it reads
  * "<style>..<\a/style><a href=..>" as style text to the end, where a
- * browser shows the link (and html_disarm() would write "</style>" out
+ * browser shows the link (and html_disarm_hl() would write "</style>" out
  * of it, ending the style early for a browser). A space is what both
  * read alike.
  */
@@ -1225,8 +1264,73 @@ take_output(xmlChar *mem, int size, char **out_r, size_t *outlen_r,
 	return (0);
 }
 
+/* --- highlighting ------------------------------------------------------------ */
+
 /*
- * html_disarm() parses in[len] (in charset, or NULL: see
+ * highlight_doc() puts a warning after each link (<a href>, <area href>)
+ * of doc that link_judge() finds suspicious, at most c->max_links links
+ * looked at: a <span> whose one text node says what the link shows and
+ * where it goes ("[holdscan: this link may be fraud: shows
+ * www.bank.example, goes to evil.example]"). The host names are shown()
+ * (printable ASCII, bounded) and the text is a text node, which libxml2
+ * escapes when it writes the document (&, <, >): nothing in the message
+ * can make it markup. *count_r counts the warnings.
+ */
+static void
+highlight_doc(const struct cfg *c, xmlDocPtr doc, size_t *count_r)
+{
+	xmlNodePtr	 root = (xmlNodePtr)doc, n, span, t;
+	xmlChar		*href;
+	char		 hh[HOST_MAX], th[HOST_MAX], s1[HOST_SHOWN + 8],
+			 s2[HOST_SHOWN + 8], warn[2 * HOST_SHOWN + 120];
+	enum link_sign	 sign;
+	size_t		 links = 0;
+
+	*count_r = 0;
+	for (n = root->children; n != NULL; n = next_node(n, root, true)) {
+		if (!named(n, "a") && !named(n, "area"))
+			continue;
+		if (links++ >= c->max_links)
+			break;
+		if ((href = xmlGetProp(n, (const xmlChar *)"href")) == NULL)
+			continue;
+		sign = link_judge(c, n, (const char *)href, hh, th);
+		xmlFree(href);
+		if (sign == LINK_FINE)
+			continue;
+		shown(s1, sizeof(s1), hh);
+		shown(s2, sizeof(s2), th);
+		if (sign == LINK_MISMATCH)
+			(void)snprintf(warn, sizeof(warn), " [holdscan: this "
+			    "link may be fraud: shows %s, goes to %s]", s2, s1);
+		else
+			(void)snprintf(warn, sizeof(warn), " [holdscan: this "
+			    "link may be fraud: goes to %s host %s]",
+			    sign == LINK_NUMERIC ? "numeric" : "punycode", s1);
+		if ((span = xmlNewDocNode(doc, NULL, (const xmlChar *)"span",
+		    NULL)) == NULL)
+			continue;
+		(void)xmlSetProp(span, (const xmlChar *)"class",
+		    (const xmlChar *)"holdscan-phishing");
+		(void)xmlSetProp(span, (const xmlChar *)"style",
+		    (const xmlChar *)"color:#b00000;font-weight:bold");
+		/* a text node: written escaped, never read as markup */
+		if ((t = xmlNewDocText(doc, (const xmlChar *)warn)) == NULL ||
+		    xmlAddChild(span, t) == NULL) {
+			xmlFreeNode(t);
+			xmlFreeNode(span);
+			continue;
+		}
+		if (xmlAddNextSibling(n, span) == NULL) {
+			xmlFreeNode(span);
+			continue;
+		}
+		(*count_r)++;
+	}
+}
+
+/*
+ * html_disarm_hl() parses in[len] (in charset, or NULL: see
  * parse_for_rewrite()) and gives in *out_r (owned by the caller,
  * NUL-terminated, *outlen_r bytes) the document serialised again without
  * the elements of disarm_elements (with their content) and of
@@ -1235,11 +1339,15 @@ take_output(xmlChar *mem, int size, char **out_r, size_t *outlen_r,
  * The output is ASCII whatever the input's charset: other characters
  * are written as character references, and a <meta> that declares a
  * charset is left out (not counted), so that the part is us-ascii and
- * nothing in it says otherwise. 0, or -1 with a sentence in *error_r.
+ * nothing in it says otherwise. With hl, first highlight_doc() with hl's
+ * options (*highlighted_r counts the warnings); without disarm, nothing
+ * is removed (the policy's highlight_phishing alone). 0, or -1 with a
+ * sentence in *error_r.
  */
 static int
-html_disarm(const char *in, size_t len, const char *charset, char **out_r,
-    size_t *outlen_r, size_t *removed_r, const char **error_r)
+html_disarm_hl(const char *in, size_t len, const char *charset,
+    const struct cfg *hl, bool disarm, char **out_r, size_t *outlen_r,
+    size_t *removed_r, size_t *highlighted_r, const char **error_r)
 {
 	xmlDocPtr	 doc;
 	xmlNodePtr	 root, n, nx, parent, prev, c;
@@ -1250,11 +1358,13 @@ html_disarm(const char *in, size_t len, const char *charset, char **out_r,
 	bool		 drop, unwrap, meta;
 
 	*out_r = NULL;
-	*outlen_r = *removed_r = 0;
+	*outlen_r = *removed_r = *highlighted_r = 0;
 	if ((doc = parse_for_rewrite(in, len, charset, error_r)) == NULL)
 		return (-1);
 	root = (xmlNodePtr)doc;
-	for (n = root->children; n != NULL; n = nx) {
+	if (hl != NULL)
+		highlight_doc(hl, doc, highlighted_r);
+	for (n = disarm ? root->children : NULL; n != NULL; n = nx) {
 		nx = next_node(n, root, true);
 		if (n->type != XML_ELEMENT_NODE || n->name == NULL)
 			continue;
@@ -1373,17 +1483,19 @@ text_append(xmlBufferPtr out, const xmlChar *t)
 }
 
 /*
- * html_text() parses in[len] as html_disarm() does and gives in *out_r
+ * html_text_hl() parses in[len] as html_disarm_hl() does and gives in *out_r
  * (owned by the caller, NUL-terminated, *outlen_r bytes) its visible
  * text in UTF-8: what scripts, styles, the head and embedded frames
  * hold is left out, block elements start a line, white space is folded,
  * and a link whose href is a web or mail address different from its
- * text is followed by that address in angle brackets. 0, or -1 with a
+ * text is followed by that address in angle brackets; with hl, the
+ * warnings of highlight_doc() are part of the text. 0, or -1 with a
  * sentence in *error_r.
  */
 static int
-html_text(const char *in, size_t len, const char *charset, char **out_r,
-    size_t *outlen_r, const char **error_r)
+html_text_hl(const char *in, size_t len, const char *charset,
+    const struct cfg *hl, char **out_r, size_t *outlen_r,
+    size_t *highlighted_r, const char **error_r)
 {
 	xmlDocPtr	 doc;
 	xmlNodePtr	 root, n, nx;
@@ -1393,9 +1505,11 @@ html_text(const char *in, size_t len, const char *charset, char **out_r,
 	int		 size;
 
 	*out_r = NULL;
-	*outlen_r = 0;
+	*outlen_r = *highlighted_r = 0;
 	if ((doc = parse_for_rewrite(in, len, charset, error_r)) == NULL)
 		return (-1);
+	if (hl != NULL)
+		highlight_doc(hl, doc, highlighted_r);
 	if ((out = xmlBufferCreate()) == NULL) {
 		xmlFreeDoc(doc);
 		*error_r = "out of memory";
@@ -1451,6 +1565,7 @@ html_text(const char *in, size_t len, const char *charset, char **out_r,
 	xmlBufferFree(out);
 	return (0);
 }
+
 
 /* --- the plugin ------------------------------------------------------------------ */
 
@@ -1514,20 +1629,28 @@ html_scan_part(void *ctx, const struct hs_msg *msg, const struct hs_part *part,
  */
 /*
  * rewrite_part: a text/html part disarmed (only when something went),
- * or made text. A part larger than max_html_size is not parsed: -1.
+ * or made text; with HS_REWRITE_HIGHLIGHT_PHISHING (a host that has
+ * flags), its suspicious links highlighted first, and HS_REWRITE_KEEP
+ * does that alone. A part larger than max_html_size is not parsed: -1.
  */
 static int
 html_rewrite_part(void *ctx, const struct hs_msg *msg,
     const struct hs_rewrite_in *in, struct hs_rewrite_out *out)
 {
 	struct html	*h = ctx;
+	const struct cfg *hl = NULL;
 	const char	*why = NULL;
-	size_t		 removed = 0;
+	size_t		 removed = 0, highlighted = 0;
+	bool		 flags = HS_HOST_HAS(h->host, rewrite_flags);
 	int		 rc;
 
 	(void)msg;
+	if (flags && (in->flags & HS_REWRITE_HIGHLIGHT_PHISHING) != 0)
+		hl = h->cfg;
 	if (!is_html(in->content_type) || (in->how != HS_REWRITE_DISARM &&
-	    in->how != HS_REWRITE_TEXT))
+	    in->how != HS_REWRITE_TEXT && in->how != HS_REWRITE_KEEP))
+		return (0);
+	if (in->how == HS_REWRITE_KEEP && hl == NULL)
 		return (0);
 	if (in->len > h->cfg->max_html) {
 		(void)snprintf(out->reason, sizeof(out->reason), "HTML part of "
@@ -1536,14 +1659,15 @@ html_rewrite_part(void *ctx, const struct hs_msg *msg,
 		return (-1);
 	}
 	if (in->how == HS_REWRITE_TEXT) {
-		rc = html_text((const char *)in->data, in->len, in->charset,
-		    &out->data, &out->len, &why);
+		rc = html_text_hl((const char *)in->data, in->len, in->charset,
+		    hl, &out->data, &out->len, &highlighted, &why);
 		(void)snprintf(out->content_type, sizeof(out->content_type),
 		    "text/plain");
 		(void)snprintf(out->charset, sizeof(out->charset), "utf-8");
 	} else {
-		rc = html_disarm((const char *)in->data, in->len, in->charset,
-		    &out->data, &out->len, &removed, &why);
+		rc = html_disarm_hl((const char *)in->data, in->len,
+		    in->charset, hl, in->how == HS_REWRITE_DISARM, &out->data,
+		    &out->len, &removed, &highlighted, &why);
 		(void)snprintf(out->content_type, sizeof(out->content_type),
 		    "text/html");
 		(void)snprintf(out->charset, sizeof(out->charset), "us-ascii");
@@ -1553,7 +1677,9 @@ html_rewrite_part(void *ctx, const struct hs_msg *msg,
 		return (-1);
 	}
 	out->removed = removed;
-	if (in->how == HS_REWRITE_DISARM && removed == 0) {
+	if (flags)
+		out->highlighted = highlighted;
+	if (in->how != HS_REWRITE_TEXT && removed == 0 && highlighted == 0) {
 		free(out->data);
 		out->data = NULL;
 		out->len = 0;
@@ -1631,5 +1757,6 @@ const struct hs_plugin hs_plugin = {
 	.scan_part = html_scan_part,
 	.info = html_info,
 	.fini = html_fini,
+	.kind = HS_KIND_HTML,
 	.rewrite_part = html_rewrite_part,
 };

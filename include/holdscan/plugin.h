@@ -24,7 +24,8 @@
  *	scan_part	a worker, once per MIME leaf part, only when the policy
  *			delivers a cleaned copy (optional)
  *	rewrite_part	a worker, once per text/html leaf part of a message
- *			the policy delivers with html_disarm (optional)
+ *			the policy delivers with html_disarm or
+ *			highlight_phishing (optional)
  *	fini		scanner parent at exit (optional)
  *
  * Plugins run with the workers' privileges (an unprivileged user), never
@@ -43,7 +44,14 @@
  * disarmed or turned into text; a plugin built before has none); later
  * in 2, learn appended after rewrite_part (holdscan learn spam|ham);
  * later in 2, with no change to any struct, mime_walk in scan answers
- * from one walk per message shared by the plugins (see mime_walk).
+ * from one walk per message shared by the plugins (see mime_walk);
+ * later in 2, rewrite_flags appended to struct hs_host, flags and
+ * filename to struct hs_rewrite_in, highlighted and filename to struct
+ * hs_rewrite_out, with HS_REWRITE_KEEP (the policy's highlight_phishing:
+ * a warning next to each suspicious link) and HS_REWRITE_RENAME (an
+ * attachment's new name, for a rename rule, in deliver-cleaned); a
+ * plugin reads and writes those fields only when HS_HOST_HAS(host,
+ * rewrite_flags).
  *
  * Workers run under a seccomp filter (holdscand(8), SECURITY): no
  * program may be executed, no other process traced or signalled, and no
@@ -120,6 +128,23 @@ struct hs_result {
  */
 #define HS_REWRITE_DISARM	1
 #define HS_REWRITE_TEXT		2
+#define HS_REWRITE_KEEP		3	/* the same HTML, but what flags ask */
+/*
+ * HS_REWRITE_RENAME: any leaf part a scan_part hook judged blocked, in
+ * deliver-cleaned: 1 with a new name in out->filename when renaming it
+ * is what the plugin's rules ask (a rename rule), the content staying
+ * as it is; the host then writes the part's Content-Type name= and
+ * Content-Disposition filename= anew and judges the part again under
+ * its new name (still blocked: removed, as any blocked part).
+ */
+#define HS_REWRITE_RENAME	4
+
+/*
+ * hs_rewrite_in.flags: what else the host asks, whatever how is.
+ * HS_REWRITE_HIGHLIGHT_PHISHING: a visible warning next to each link
+ * the plugin finds suspicious (MailScanner's "Highlight Phishing Fraud").
+ */
+#define HS_REWRITE_HIGHLIGHT_PHISHING	0x1u
 
 /* One leaf part to rewrite. Everything is borrowed for one call. */
 struct hs_rewrite_in {
@@ -127,7 +152,15 @@ struct hs_rewrite_in {
 	const char	*charset;	/* Content-Type charset=, or NULL */
 	const unsigned char *data;	/* transfer-decoded content */
 	size_t		 len;
-	int		 how;		/* HS_REWRITE_DISARM or HS_REWRITE_TEXT */
+	int		 how;		/* HS_REWRITE_DISARM, _TEXT, _KEEP or _RENAME */
+	/*
+	 * HS_REWRITE_* flags ORed; appended: only there when
+	 * HS_HOST_HAS(host, rewrite_flags) (hs_host.rewrite_flags says which
+	 * flags the host may set)
+	 */
+	unsigned	 flags;
+	/* HS_REWRITE_RENAME: the part's name (filename=, else name=), or NULL */
+	const char	*filename;
 };
 
 /*
@@ -144,6 +177,13 @@ struct hs_rewrite_out {
 	char		 charset[32];
 	size_t		 removed;	/* elements and attributes taken out */
 	char		 reason[256];	/* why it cannot (-1), printable ASCII */
+	/* links given a warning; appended, as hs_rewrite_in.flags */
+	size_t		 highlighted;
+	/*
+	 * HS_REWRITE_RENAME: the new name, printable ASCII (the host makes
+	 * it so, and refuses an empty one); appended, as highlighted
+	 */
+	char		 filename[256];
 };
 
 /*
@@ -221,6 +261,12 @@ struct hs_host {
 	 * when there is none. Appended in ABI 2: check with HS_HOST_HAS().
 	 */
 	const char	*(*temp_directory)(void *host_ctx);
+	/*
+	 * The HS_REWRITE_* flags this host may set in hs_rewrite_in.flags.
+	 * Appended in ABI 2 (HS_HOST_HAS()): a host that has it passes
+	 * hs_rewrite_in.flags and reads hs_rewrite_out.highlighted.
+	 */
+	uint32_t	 rewrite_flags;
 };
 
 /* Does host (any ABI 2 host) have the member field of struct hs_host? */
@@ -286,6 +332,13 @@ struct hs_plugin {
 
 /* A spam check (spamd): skipped for a sender on the allow list. */
 #define HS_KIND_SPAM		0x1u
+/*
+ * Its rewrite_part rewrites text/html (html: html_disarm,
+ * highlight_phishing); without one such plugin the host cannot.
+ * Later in 2, with HS_REWRITE_RENAME: rewrite_part is no longer the
+ * HTML plugins' alone.
+ */
+#define HS_KIND_HTML		0x2u
 
 /* Client sockets (AF_UNIX, AF_INET, AF_INET6: socket, connect) in workers. */
 #define HS_NEEDS_NETWORK	0x1u

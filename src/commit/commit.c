@@ -67,6 +67,7 @@
 #include "common/log.h"
 #include "common/mailhdr.h"
 #include "common/qfile.h"
+#include "common/ruleconf.h"
 #include "common/text.h"
 #include "common/verdict.h"
 #include "common/xalloc.h"
@@ -158,8 +159,11 @@ makes_new_file(enum policy_action a)
 /*
  * The envelope of m's new queue file: env[n] with an R record, preceded
  * by "A notify_flags=1" (NOTIFY=NEVER), for each address of the
- * policy's copy_<verdict> list; NULL when there is none. The records
- * point into *store (owned by the caller, with the array).
+ * policy's copy_<verdict> list, or of the copies m's worker named (its
+ * rules'): of those, only the addresses the configuration lists for the
+ * verdict (ruleconf_copy_listed()), and each once; NULL when there is
+ * none. The records point into *store (owned by the caller, with the
+ * array).
  */
 static struct qfile_rec *
 copy_envelope(const struct hs_config *conf, const struct msg *m,
@@ -168,12 +172,14 @@ copy_envelope(const struct hs_config *conf, const struct msg *m,
 {
 	const char	*list;
 	struct qfile_rec *v;
-	char		*p, *save = NULL, *w;
+	char		*p, *save = NULL, *w, shown[120], needle[300];
 	size_t		 k;
 
 	*store = NULL;
-	if ((unsigned)m->verdict >= VERDICT_COUNT ||
-	    (list = conf->copy_to[m->verdict]) == NULL || list[0] == '\0')
+	if ((unsigned)m->verdict >= VERDICT_COUNT)
+		return (NULL);
+	list = m->copies != NULL ? m->copies : conf->copy_to[m->verdict];
+	if (list == NULL || list[0] == '\0')
 		return (NULL);
 	*store = p = xstrdup(list);
 	v = xcalloc(n + 2 * CONFIG_COPY_MAX, sizeof(*v));
@@ -182,6 +188,17 @@ copy_envelope(const struct hs_config *conf, const struct msg *m,
 	for (w = strtok_r(p, ", \t", &save); w != NULL &&
 	    k + 2 <= n + 2 * CONFIG_COPY_MAX; w = strtok_r(NULL, ", \t",
 	    &save)) {
+		if (m->copies != NULL && !ruleconf_copy_listed(conf,
+		    m->verdict, w, strlen(w))) {
+			(void)snprintf(shown, sizeof(shown), "%s", w);
+			(void)text_safe(shown, strlen(shown), false);
+			hs_warnx("%s: copy to <%s> refused: in no copy_%s "
+			    "list", m->id, shown, verdict_name(m->verdict));
+			continue;
+		}
+		(void)snprintf(needle, sizeof(needle), "<%s>", w);
+		if (names->data != NULL && strstr(names->data, needle) != NULL)
+			continue;	/* once */
 		v[k].type = QREC_ATTR;
 		v[k].data = "notify_flags=1";
 		v[k].len = 14;
@@ -191,6 +208,12 @@ copy_envelope(const struct hs_config *conf, const struct msg *m,
 		v[k].len = strlen(w);
 		k++;
 		buf_printf(names, "%s<%s>", names->len ? "," : "", w);
+	}
+	if (k == n) {
+		free(v);
+		free(*store);
+		*store = NULL;
+		return (NULL);
 	}
 	*n_r = k;
 	return (v);
@@ -226,7 +249,7 @@ archive_copy(const struct commit_ctx *c, const struct msg *m,
 	int		 fd = -1;
 
 	if (c->conf->archive_directory == NULL ||
-	    c->conf->archive_directory[0] == '\0')
+	    c->conf->archive_directory[0] == '\0' || m->no_archive)
 		return;
 	(void)gmtime_r(&now, &tm);
 	(void)strftime(day, sizeof(day), "%Y-%m-%d", &tm);

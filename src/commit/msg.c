@@ -68,6 +68,7 @@ msg_free(struct msg **mp)
 	if (m == NULL)
 		return;
 	msg_drop_content(m);
+	free(m->copies);
 	qfile_free(&m->qf);
 	if (m->fd >= 0)
 		(void)close(m->fd);

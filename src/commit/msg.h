@@ -47,6 +47,12 @@ struct msg {
 	enum policy_action action;
 	char		 reason[256];
 	char		 plugins[512];	/* each plugin's result, for the message log */
+	/*
+	 * A worker's copies (wire_result.copy_to: only the configured
+	 * ones are added, commit.c), owned; NULL: the policy's copy_<verdict>
+	 */
+	char		*copies;
+	bool		 no_archive;	/* the worker's rules say archive = no */
 	uint32_t	 scan_us;	/* the scan's time */
 	/* New content (a worker's sealed memfd, or built by the master), owned. */
 	void		*map;

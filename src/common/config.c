@@ -376,8 +376,8 @@ config_verdict_mask(const char *list)
 }
 
 /* NULL if every word of a verdict list is a verdict, else the problem. */
-static const char *
-check_verdicts(const char *list, char *buf, size_t size)
+const char *
+config_verdicts_check(const char *list, char *buf, size_t size)
 {
 	size_t	 len;
 
@@ -425,7 +425,7 @@ param_store(const struct param *p, const char *value, struct hs_config *conf,
 		*(char **)field = xstrdup(value);
 		return (NULL);
 	case P_VERDICTS:
-		if (check_verdicts(value, buf, size) != NULL)
+		if (config_verdicts_check(value, buf, size) != NULL)
 			return (buf);
 		if (p->off == F(notify_senders) && (config_verdict_mask(value) &
 		    ((1U << VERDICT_SPAM) | (1U << VERDICT_HIGH_SPAM))) != 0)
@@ -583,6 +583,7 @@ static const struct policy_extra policy_extras[] = {
 	    X_TEMPLATE },
 	{ "html_disarm", F(html_disarm), "", X_VERDICTS },
 	{ "html_disarm_mode", F(html_disarm_mode), "disarm", X_MODE },
+	{ "highlight_phishing", F(highlight_phishing), "", X_VERDICTS },
 	{ "copy_clean", F(copy_to[VERDICT_CLEAN]), "", X_ADDRS },
 	{ "copy_spam", F(copy_to[VERDICT_SPAM]), "", X_ADDRS },
 	{ "copy_high_spam", F(copy_to[VERDICT_HIGH_SPAM]), "", X_ADDRS },
@@ -598,8 +599,8 @@ static const struct policy_extra policy_extras[] = {
  * semicolons (an envelope recipient the master writes as it is), else
  * the problem in buf.
  */
-static const char *
-check_addresses(const char *list, char *buf, size_t size)
+const char *
+config_addresses_check(const char *list, char *buf, size_t size)
 {
 	const char	*at;
 	size_t		 len, i, n = 0;
@@ -828,9 +829,9 @@ policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
 		why = "not a header field name (printable ASCII without "
 		    "spaces or ':', 76 characters at most; empty for none)";
 	else if (x->kind == X_VERDICTS)
-		why = check_verdicts(value, buf, sizeof(buf));
+		why = config_verdicts_check(value, buf, sizeof(buf));
 	else if (x->kind == X_ADDRS)
-		why = check_addresses(value, buf, sizeof(buf));
+		why = config_addresses_check(value, buf, sizeof(buf));
 	else if (x->kind == X_MODE && strcmp(value, "disarm") != 0 &&
 	    strcmp(value, "text") != 0)
 		why = "use disarm or text";

@@ -74,6 +74,12 @@ struct hs_config_rule {
 	double		 spam_threshold, high_spam_threshold;
 	enum policy_action action[VERDICT_COUNT];
 	bool		 set[VERDICT_COUNT];
+	/* its policy { }'s verdict lists; NULL: not set (the policy's) */
+	char		*html_disarm;
+	char		*highlight_phishing;
+	/* its policy { }'s copy_<verdict> lists; NULL: not set */
+	char		*copy_to[VERDICT_COUNT];
+	int		 archive;	/* -1: not set; 0: no; 1: yes */
 };
 
 struct hs_config_ruleset {
@@ -178,6 +184,7 @@ struct hs_config {
 	char		*subject_tags[VERDICT_COUNT];
 	char		*html_disarm;		/* verdicts whose HTML is disarmed */
 	char		*html_disarm_mode;	/* "disarm" or "text" */
+	char		*highlight_phishing;	/* verdicts whose phishing links get a warning */
 	/* delivered with that verdict: a copy to these (checked addresses) */
 	char		*copy_to[VERDICT_COUNT];
 	struct hs_config_domain *domains;
@@ -298,6 +305,14 @@ const char *config_check_value(enum hs_opt_type type, const char *value,
  * v; 0 for an empty list. The list was checked when it was loaded.
  */
 unsigned config_verdict_mask(const char *list);
+/*
+ * NULL if list holds at most CONFIG_COPY_MAX mail addresses (copy_<verdict>:
+ * "local@domain", printable ASCII without quotes, brackets, commas or
+ * semicolons), else the problem (in buf).
+ */
+const char *config_addresses_check(const char *list, char *buf, size_t size);
+/* NULL if every word of list is a verdict, else the problem (in buf). */
+const char *config_verdicts_check(const char *list, char *buf, size_t size);
 
 /* syslog(3) facility of syslog_facility (LOG_MAIL, ...). */
 int	 config_syslog_facility(const struct hs_config *conf);

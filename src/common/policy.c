@@ -59,6 +59,13 @@ policy_from_config(struct policy *p, const struct hs_config *conf)
 			p->subject_tags[v] = xstrdup(conf->subject_tags[v]);
 	p->html_disarm = config_verdict_mask(conf->html_disarm != NULL ?
 	    conf->html_disarm : "");
+	for (v = 0; v < VERDICT_COUNT; v++)
+		p->copy_to[v] = xstrdup(conf->copy_to[v] != NULL ?
+		    conf->copy_to[v] : "");
+	p->highlight = config_verdict_mask(conf->highlight_phishing != NULL ?
+	    conf->highlight_phishing : "");
+	p->def.html_disarm = p->html_disarm;
+	p->def.highlight = p->highlight;
 	p->html_text = conf->html_disarm_mode != NULL &&
 	    strcmp(conf->html_disarm_mode, "text") == 0;
 	p->ndomains = conf->ndomains;
@@ -66,6 +73,7 @@ policy_from_config(struct policy *p, const struct hs_config *conf)
 	p->rules = xcalloc(conf->ndomains, sizeof(*p->rules));
 	for (i = 0; i < conf->ndomains; i++) {
 		p->domains[i] = xstrdup(conf->domains[i].domain);
+		p->rules[i] = p->def;
 		for (v = 0; v < VERDICT_COUNT; v++)
 			p->rules[i].action[v] = conf->domains[i].set[v] ?
 			    conf->domains[i].action[v] : p->def.action[v];
@@ -86,6 +94,8 @@ policy_clear(struct policy *p)
 	free(p->tag_header_text);
 	for (i = 0; i < VERDICT_COUNT; i++)
 		free(p->subject_tags[i]);
+	for (i = 0; i < VERDICT_COUNT; i++)
+		free(p->copy_to[i]);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -14,6 +14,8 @@
 
 struct policy_rule {
 	enum policy_action action[VERDICT_COUNT];
+	unsigned	 html_disarm;	/* bit v: verdict v's HTML is disarmed */
+	unsigned	 highlight;	/* bit v: verdict v's phishing links get a warning */
 };
 
 struct policy {
@@ -27,6 +29,9 @@ struct policy {
 	/* a delivered message with that verdict: its subject tag, or NULL */
 	char		*subject_tags[VERDICT_COUNT];
 	unsigned	 html_disarm;	/* bit v: verdict v's HTML is disarmed */
+	unsigned	 highlight;	/* highlight_phishing: bit v as html_disarm */
+	/* delivered with that verdict: a copy to these ("" for none) */
+	char		*copy_to[VERDICT_COUNT];
 	bool		 html_text;	/* html_disarm_mode = text */
 };
 

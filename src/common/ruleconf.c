@@ -4,8 +4,9 @@
  * DESCRIPTION
  *	A ruleset is a named list of rules; a rule has conditions on the
  *	envelope and the queue file's attribute records (sender, recipient,
- *	client, sasl, direction) and settings (a policy { } subsection,
- *	scanners, spam_threshold, high_spam_threshold):
+ *	client, sasl, direction) and settings (a policy { } subsection:
+ *	actions per verdict, html_disarm and highlight_phishing; scanners,
+ *	spam_threshold, high_spam_threshold):
  *
  *	    ruleset thresholds {
  *	        rule partner {
@@ -44,6 +45,19 @@ const char *const ruleconf_cond_names[RULE_NCOND] = {
 	[RULE_DIRECTION] = "direction",
 };
 
+const char *const ruleconf_list_names[RULECONF_NLISTS] = {
+	"html_disarm", "highlight_phishing",
+};
+
+const char *const ruleconf_copy_names[VERDICT_COUNT] = {
+	[VERDICT_CLEAN] = "copy_clean",
+	[VERDICT_SPAM] = "copy_spam",
+	[VERDICT_HIGH_SPAM] = "copy_high_spam",
+	[VERDICT_BLOCKED] = "copy_blocked",
+	[VERDICT_INFECTED] = "copy_infected",
+	[VERDICT_FAILED] = "copy_scan_failed",
+};
+
 #define THRESHOLD_MAX	10000.0
 
 static cfg_opt_t
@@ -65,6 +79,11 @@ ruleconf_schema(cfg_opt_t *ruleset, cfg_opt_t *rule, cfg_opt_t *policy,
 
 	for (i = 0; i < VERDICT_COUNT; i++)
 		policy[n++] = plain(policy_keys[i]);
+	for (i = 0; i < RULECONF_NLISTS; i++)
+		policy[n++] = plain(ruleconf_list_names[i]);
+	for (i = 0; i < VERDICT_COUNT; i++)
+		policy[n++] = plain(ruleconf_copy_names[i]);
+	policy[n++] = plain("archive");
 	if (lenient)
 		policy[n++] = plain("__unknown");
 	policy[n] = end;
@@ -281,6 +300,7 @@ read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
 	int		 a;
 
 	r->name = xstrdup(cfg_title(rc));
+	r->archive = -1;
 	for (i = 0; i < RULE_NCOND; i++) {
 		if ((v = cfg_getstr(rc, ruleconf_cond_names[i])) == NULL)
 			continue;
@@ -337,6 +357,72 @@ read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
 		r->action[i] = (enum policy_action)a;
 		r->set[i] = true;
 	}
+	for (i = 0; i < RULECONF_NLISTS; i++) {
+		char	**field = i == 0 ? &r->html_disarm :
+		    &r->highlight_phishing;
+
+		if ((v = cfg_getstr(pol, ruleconf_list_names[i])) == NULL)
+			continue;
+		if ((why = config_verdicts_check(v, buf, sizeof(buf))) != NULL)
+			RERR("policy: %s = \"%s\": %s", ruleconf_list_names[i],
+			    v, why);
+		else
+			*field = xstrdup(v);
+	}
+	for (i = 0; i < VERDICT_COUNT; i++) {
+		if ((v = cfg_getstr(pol, ruleconf_copy_names[i])) == NULL)
+			continue;
+		if (strlen(v) > 500)
+			RERR("policy: %s: too long (500 bytes at most)",
+			    ruleconf_copy_names[i]);
+		else if ((why = config_addresses_check(v, buf,
+		    sizeof(buf))) != NULL)
+			RERR("policy: %s = \"%s\": %s", ruleconf_copy_names[i],
+			    v, why);
+		else
+			r->copy_to[i] = xstrdup(v);
+	}
+	if ((v = cfg_getstr(pol, "archive")) != NULL) {
+		if (strcmp(v, "yes") == 0)
+			r->archive = 1;
+		else if (strcmp(v, "no") == 0)
+			r->archive = 0;
+		else
+			RERR("policy: archive = \"%s\": use yes or no", v);
+	}
+}
+
+/* Is addr[len] a word of the address list s? */
+static bool
+list_has(const char *s, const char *addr, size_t len)
+{
+	size_t	 n;
+
+	for (; s != NULL && *s != '\0'; s += n) {
+		s += strspn(s, ", \t");
+		n = strcspn(s, ", \t");
+		if (n == len && memcmp(s, addr, len) == 0)
+			return (true);
+	}
+	return (false);
+}
+
+bool
+ruleconf_copy_listed(const struct hs_config *conf, enum verdict v,
+    const char *addr, size_t len)
+{
+	size_t	 i, j;
+
+	if ((unsigned)v >= VERDICT_COUNT || len == 0)
+		return (false);
+	if (list_has(conf->copy_to[v], addr, len))
+		return (true);
+	for (i = 0; i < conf->nrulesets; i++)
+		for (j = 0; j < conf->rulesets[i].nrules; j++)
+			if (list_has(conf->rulesets[i].rules[j].copy_to[v],
+			    addr, len))
+				return (true);
+	return (false);
 }
 
 void
@@ -417,6 +503,10 @@ ruleconf_print(const struct hs_config *conf, const char *const *policy_keys,
 				    r->high_spam_threshold);
 			for (k = 0; k < VERDICT_COUNT; k++)
 				any |= r->set[k];
+			any |= r->html_disarm != NULL ||
+			    r->highlight_phishing != NULL || r->archive >= 0;
+			for (k = 0; k < VERDICT_COUNT; k++)
+				any |= r->copy_to[k] != NULL;
 			if (any) {
 				fprintf(fp, "        policy {\n");
 				for (k = 0; k < VERDICT_COUNT; k++)
@@ -425,6 +515,21 @@ ruleconf_print(const struct hs_config *conf, const char *const *policy_keys,
 						    policy_keys[k],
 						    config_action_name(
 						    r->action[k]));
+				if (r->html_disarm != NULL)
+					print_str(fp, "            ",
+					    "html_disarm", r->html_disarm);
+				if (r->highlight_phishing != NULL)
+					print_str(fp, "            ",
+					    "highlight_phishing",
+					    r->highlight_phishing);
+				for (k = 0; k < VERDICT_COUNT; k++)
+					if (r->copy_to[k] != NULL)
+						print_str(fp, "            ",
+						    ruleconf_copy_names[k],
+						    r->copy_to[k]);
+				if (r->archive >= 0)
+					fprintf(fp, "            archive = %s\n",
+					    r->archive ? "yes" : "no");
 				fprintf(fp, "        }\n");
 			}
 			fprintf(fp, "    }\n");
@@ -448,6 +553,10 @@ ruleconf_free(struct hs_config *conf)
 			for (k = 0; k < RULE_NCOND; k++)
 				free(r->cond[k]);
 			free(r->scanners);
+			free(r->html_disarm);
+			free(r->highlight_phishing);
+			for (k = 0; k < VERDICT_COUNT; k++)
+				free(r->copy_to[k]);
 		}
 		free(rs->rules);
 		free(rs->name);

@@ -21,6 +21,24 @@
 extern const char *const ruleconf_cond_names[RULE_NCOND];
 
 /*
+ * The verdict lists a rule's policy { } may set besides the actions:
+ * html_disarm, highlight_phishing (struct hs_config_rule's fields).
+ */
+#define RULECONF_NLISTS	2
+extern const char *const ruleconf_list_names[RULECONF_NLISTS];
+/* copy_clean, ..., copy_scan_failed: a rule's policy { } copy lists. */
+extern const char *const ruleconf_copy_names[VERDICT_COUNT];
+
+/*
+ * ruleconf_copy_listed() says whether addr[len] is an address of verdict
+ * v's copy list in conf: the policy section's copy_<v> or a rule's (the
+ * master's check of the copies a scanner worker names: it may add those
+ * and no other recipient). Compared exactly, as written.
+ */
+bool	 ruleconf_copy_listed(const struct hs_config *conf, enum verdict v,
+	    const char *addr, size_t len);
+
+/*
  * ruleconf_schema() writes the options of a "ruleset NAME { rule NAME {
  * ... policy { ... } } }" section into three arrays the caller owns
  * (room: RULECONF_SCHEMA_MAX each), with policy_keys[] the verdict keys;

@@ -39,6 +39,9 @@
 
 #define WIRE_MAX_BODY	2048
 
+_Static_assert(sizeof(struct wire_result) <= WIRE_MAX_BODY,
+    "a scan result fits in one message");
+
 int
 wire_send(int sock, enum wire_type type, const void *body, size_t len, int fd)
 {

@@ -120,6 +120,8 @@ enum wire_content {
 	CONTENT_NEW = 1,	/* memfd holds the new content as N/L records */
 };
 
+#define WIRE_COPY_SIZE	1024	/* bytes of wire_result.copy_to */
+
 struct wire_result {
 	uint64_t	 seq;
 	int32_t		 verdict;	/* enum verdict */
@@ -129,6 +131,16 @@ struct wire_result {
 	uint32_t	 last;		/* the worker exits after this result */
 	char		 reason[256];	/* "Eicar-Signature", "blocked name x.exe", ... */
 	char		 detail[512];	/* "clamav=infected:Eicar headers=clean" */
+	/*
+	 * With copies_set, the copies the rules give the message (the
+	 * policy's copy_<verdict> where no rule sets one): addresses,
+	 * space-separated. The master adds only those its configuration
+	 * lists for the verdict (ruleconf_copy_listed()), never another
+	 * recipient. Without copies_set (zeroed), the policy's.
+	 */
+	char		 copy_to[WIRE_COPY_SIZE];
+	uint32_t	 copies_set;
+	uint32_t	 no_archive;	/* 1: the rules say archive = no */
 };
 
 /*

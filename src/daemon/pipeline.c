@@ -828,6 +828,11 @@ pipeline_scanned(struct pipeline *p, struct msg *m,
 	}
 	m->verdict = (enum verdict)res->verdict;
 	m->action = (enum policy_action)res->action;
+	free(m->copies);
+	m->copies = NULL;
+	if (res->copies_set)	/* bounded; commit.c adds the configured ones */
+		m->copies = xstrndup(res->copy_to, sizeof(res->copy_to) - 1);
+	m->no_archive = res->no_archive != 0;
 	(void)snprintf(m->reason, sizeof(m->reason), "%s", res->reason);
 	(void)snprintf(m->plugins, sizeof(m->plugins), "%s", res->detail);
 	m->scan_us = res->scan_us;

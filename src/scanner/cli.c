@@ -419,8 +419,10 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	(void)printf("verdict:       %s%s%s\n",
 	    verdict_name((enum verdict)res.verdict), res.reason[0] ? ": " : "",
 	    res.reason);
-	if (d.outcome.action == ACTION_CLEAN)
+	if (d.outcome.action == ACTION_CLEAN && d.summary.len > 0)
 		(void)printf("cleaned:       removed %s\n", d.summary.data);
+	if (d.outcome.action == ACTION_CLEAN && d.renamed.len > 0)
+		print_safe("renamed:", d.renamed.data);
 	if (d.disarmed.n > 0)
 		(void)printf("html:          %s\n", d.disarm_summary.data);
 	(void)printf("action:        %s", config_action_name(d.outcome.action));
@@ -432,10 +434,15 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 	/* what holdscand's master adds for such a message (commit.c) */
 	if ((d.outcome.action == ACTION_DELIVER || d.outcome.action ==
 	    ACTION_TAG || d.outcome.action == ACTION_CLEAN) &&
-	    (unsigned)d.outcome.verdict < VERDICT_COUNT &&
-	    conf->copy_to[d.outcome.verdict] != NULL &&
-	    conf->copy_to[d.outcome.verdict][0] != '\0')
-		print_safe("copy to:", conf->copy_to[d.outcome.verdict]);
+	    d.copy_to != NULL && d.copy_to[0] != '\0')
+		print_safe("copy to:", d.copy_to);
+	if ((d.outcome.action == ACTION_DELIVER || d.outcome.action ==
+	    ACTION_TAG || d.outcome.action == ACTION_CLEAN) &&
+	    conf->archive_directory != NULL &&
+	    conf->archive_directory[0] != '\0')
+		(void)printf("archive:       %s\n", d.no_archive ?
+		    "no (the rules say archive = no)" :
+		    conf->archive_directory);
 	(void)fflush(stdout);
 	scan_decision_clear(&d);
 	scan_ctx_clear(&ctx);

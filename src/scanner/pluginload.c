@@ -315,6 +315,7 @@ plugin_load(const char *dir, const char *name, struct plugin **p_r,
 	p->host.watch_path = host_watch_path;
 	p->host.mime_walk = host_mime_walk;
 	p->host.temp_directory = host_temp_directory;
+	p->host.rewrite_flags = HS_REWRITE_HIGHLIGHT_PHISHING;
 	*p_r = p;
 	return (0);
 }
@@ -472,6 +473,13 @@ plugin_is_spam_check(const struct plugin *p)
 {
 	return (HS_PLUGIN_HAS(p->desc, kind) &&
 	    (p->desc->kind & HS_KIND_SPAM) != 0);
+}
+
+bool
+plugin_rewrites_html(const struct plugin *p)
+{
+	return (HS_PLUGIN_HAS(p->desc, kind) &&
+	    (p->desc->kind & HS_KIND_HTML) != 0);
 }
 
 plugin_rewrite_fn

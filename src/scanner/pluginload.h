@@ -93,6 +93,8 @@ void	 plugin_free(struct plugin **p);
 void	 plugin_share_walks(struct plugin *p, struct mimecache *c);
 /* What p needs of a worker's sandbox: HS_NEEDS_* bits (0 for older plugins). */
 uint32_t plugin_needs(const struct plugin *p);
+/* Does p say its rewrite_part rewrites HTML (HS_KIND_HTML)? */
+bool	 plugin_rewrites_html(const struct plugin *p);
 /* Does p say it is a spam check (HS_KIND_SPAM)? Older plugins do not. */
 bool	 plugin_is_spam_check(const struct plugin *p);
 /* p's rewrite_part hook (HS_PLUGIN_HAS), or NULL: older plugins have none. */

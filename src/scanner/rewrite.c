@@ -18,7 +18,15 @@
  *			text/plain part saying what was removed and why. The
  *			byte ranges come from GMime's own offsets, checked
  *			against the text; the new records are spliced between
- *			the original ones, line for line.
+ *			the original ones, line for line. A part that is only
+ *			blocked (not infected or unscannable) and that a
+ *			plugin's rewrite_part would rename (HS_REWRITE_RENAME:
+ *			a rename rule) is renamed instead, when the part
+ *			scanners pass it under its new name: its
+ *			Content-Type name= and Content-Disposition filename=
+ *			parameters (RFC 2231 forms too: name*, name*0*, ...)
+ *			are replaced by one quoted new name, printable ASCII,
+ *			its other fields and its content keep their bytes.
  *
  *	This module must never write a partial clean (every part to remove
  *	is located before anything is built), never copy untrusted text
@@ -228,6 +236,7 @@ struct clean {
 	size_t		 len;
 	rewrite_part_fn	 fn;
 	void		*arg;
+	const struct rewrite_rename *rn;	/* NULL: no renaming */
 	struct splice	*sp;
 	size_t		 nsp;
 	struct buf	*summary;
@@ -302,6 +311,211 @@ scan_one(struct clean *c, const struct mime_part *p, const char *filename,
 		*worst = r;
 }
 
+/* Is the field on the line s[len] named name (then: its value's offset)? */
+static size_t
+field_is(const char *s, size_t len, const char *name)
+{
+	size_t	 k = strlen(name);
+
+	if (len <= k || strncasecmp(s, name, k) != 0)
+		return (0);
+	while (k < len && (s[k] == ' ' || s[k] == '\t'))
+		k++;
+	return (k < len && s[k] == ':' ? k + 1 : 0);
+}
+
+/*
+ * Append "Field: value" to out with the parameters param, param*,
+ * param*N and param*N* (RFC 2231) of value[vlen] (an unfolded field
+ * value) taken out and param="newname" added, one parameter a line.
+ * Semicolons inside quoted strings do not split.
+ */
+static void
+param_rewrite(struct buf *out, const char *field, const char *value,
+    size_t vlen, const char *param, const char *newname)
+{
+	size_t	 i = 0, s, e, k, plen = strlen(param), tok = 0;
+	bool	 quoted;
+
+	buf_printf(out, "%s:", field);
+	while (i <= vlen) {
+		for (s = i, quoted = false; i < vlen && (quoted ||
+		    value[i] != ';'); i++) {
+			if (value[i] == '\\' && quoted && i + 1 < vlen)
+				i++;
+			else if (value[i] == '"')
+				quoted = !quoted;
+		}
+		e = i++;
+		while (s < e && (value[s] == ' ' || value[s] == '\t'))
+			s++;
+		while (e > s && (value[e - 1] == ' ' || value[e - 1] == '\t'))
+			e--;
+		if (tok++ > 0) {
+			if (s == e)
+				continue;
+			for (k = s; k < e && value[k] != '=' &&
+			    value[k] != ' ' && value[k] != '\t'; k++)
+				;
+			if (k - s >= plen && strncasecmp(value + s, param,
+			    plen) == 0 && (k - s == plen || value[s + plen] ==
+			    '*'))
+				continue;
+			buf_printf(out, ";\n\t");
+		} else
+			buf_putc(out, ' ');
+		for (k = s; k < e; k++)	/* a bare CR or other control: a space */
+			buf_putc(out, (unsigned char)value[k] < 32 &&
+			    value[k] != '\t' ? ' ' : value[k]);
+	}
+	buf_printf(out, ";\n\t%s=\"%s\"\n", param, newname);
+}
+
+/*
+ * The new name a plugin gave, as it goes into a header parameter:
+ * printable ASCII without quotes, backslashes or semicolons, at most
+ * NOTE_NAME_MAX bytes; false when there is nothing left.
+ */
+static bool
+new_name_ok(const char *in, size_t insize, char *out, size_t size)
+{
+	size_t	 i, o = 0;
+
+	for (i = 0; i < insize && in[i] != '\0' && o + 1 < size &&
+	    o < NOTE_NAME_MAX; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		out[o++] = c < 32 || c > 126 || c == '"' || c == '\\' ||
+		    c == ';' ? '_' : (char)c;
+	}
+	out[o] = '\0';
+	return (o > 0 && o < insize);
+}
+
+/* Has s[len] no control byte but tab, LF, and CR before LF? */
+static bool
+plain_block(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 32 || c == '\t' || c == '\n' ||
+		    (c == '\r' && i + 1 < len && s[i + 1] == '\n'))
+			continue;
+		return (false);
+	}
+	return (true);
+}
+
+/*
+ * Rename part p (blocked by worst) when a plugin's rewrite_part gives it
+ * a new name and the part scanners pass it under that name: its entity
+ * with the two fields written anew, spliced in. False: not renamed.
+ */
+static bool
+rename_part(struct clean *c, const struct mime_part *p, const char *name,
+    const char *shown, const struct hs_result *worst)
+{
+	struct hs_rewrite_in in;
+	struct hs_rewrite_out o;
+	struct hs_result again;
+	struct buf	 ent = BUF_INIT, fld = BUF_INIT, reason = BUF_INIT;
+	const char	*t = c->text, *nl;
+	char		 newname[NOTE_NAME_MAX + 8];
+	size_t		 ls, le, body, e = p->cut_end, fe, voff;
+	int		 rc;
+	bool		 any = false, ended = false;
+
+	memset(&in, 0, sizeof(in));
+	in.content_type = p->content_type;
+	in.charset = p->charset;
+	in.data = p->data;
+	in.len = p->len;
+	in.how = HS_REWRITE_RENAME;
+	in.filename = name;
+	memset(&o, 0, sizeof(o));
+	rc = c->rn->fn(c->rn->arg, &in, &o);
+	free(o.data);
+	if (rc != 1 || !new_name_ok(o.filename, sizeof(o.filename), newname,
+	    sizeof(newname)))
+		return (false);
+	memset(&again, 0, sizeof(again));
+	scan_one(c, p, newname, &again);
+	if (again.verdict >= HS_BLOCKED)
+		return (false);
+	/* the header fields, a field (with its continuation lines) at a time */
+	for (ls = p->cut_start; ls < e; ls = fe) {
+		nl = memchr(t + ls, '\n', e - ls);
+		le = nl != NULL ? (size_t)(nl - t) + 1 : e;
+		body = le - ls - (nl != NULL);
+		if (body > 0 && t[ls + body - 1] == '\r')
+			body--;
+		if (body == 0) {
+			ls = le;	/* the empty line: the content follows */
+			ended = true;
+			break;
+		}
+		/* the field's continuation lines, unfolded */
+		buf_reset(&fld);
+		buf_append(&fld, t + ls, body);
+		for (fe = le; fe < e && (t[fe] == ' ' || t[fe] == '\t'); fe = le) {
+			nl = memchr(t + fe, '\n', e - fe);
+			le = nl != NULL ? (size_t)(nl - t) + 1 : e;
+			body = le - fe - (nl != NULL);
+			if (body > 0 && t[fe + body - 1] == '\r')
+				body--;
+			buf_append(&fld, t + fe, body);
+		}
+		if ((voff = field_is(fld.data, fld.len, "content-type")) > 0) {
+			param_rewrite(&ent, "Content-Type", fld.data + voff,
+			    fld.len - voff, "name", newname);
+			any = true;
+		} else if ((voff = field_is(fld.data, fld.len,
+		    "content-disposition")) > 0) {
+			param_rewrite(&ent, "Content-Disposition", fld.data +
+			    voff, fld.len - voff, "filename", newname);
+			any = true;
+		} else {
+			/* as it was, line by line */
+			for (; ls < fe; ls = le) {
+				nl = memchr(t + ls, '\n', fe - ls);
+				le = nl != NULL ? (size_t)(nl - t) + 1 : fe;
+				body = le - ls - (nl != NULL);
+				if (body > 0 && t[ls + body - 1] == '\r')
+					body--;
+				buf_append(&ent, t + ls, body);
+				buf_putc(&ent, '\n');
+			}
+		}
+	}
+	buf_free(&fld);
+	/*
+	 * Only the header block is replaced, up to and with its empty line:
+	 * the content keeps its records, whatever bytes they hold. A block
+	 * with a control byte (but tab, and CR before LF: a NUL could not be
+	 * carried, and where a bare CR ends the block is GMime's to say) or
+	 * without its empty line: not renamed, removed.
+	 */
+	if (!any || !ended || ls > e || !plain_block(t + p->cut_start,
+	    ls - p->cut_start)) {
+		buf_free(&ent);
+		return (false);
+	}
+	buf_putc(&ent, '\n');
+	c->sp = xreallocarray(c->sp, c->nsp + 1, sizeof(*c->sp));
+	c->sp[c->nsp].start = p->cut_start;
+	c->sp[c->nsp].end = ls;		/* a line start: ent ends with "\n" */
+	c->sp[c->nsp].text = buf_steal(&ent, NULL);
+	c->nsp++;
+	put_safe(&reason, worst->reason[0] ? worst->reason : "no reason given");
+	buf_printf(c->rn->renamed, "%s%s to %s: %s", c->rn->renamed->len ?
+	    "; " : "", shown, newname, reason.data);
+	buf_free(&reason);
+	return (true);
+}
+
 static int
 clean_part(void *arg, const struct mime_part *p)
 {
@@ -330,6 +544,9 @@ clean_part(void *arg, const struct mime_part *p)
 		c->cannot = true;
 		return (1);
 	}
+	if (worst.verdict == HS_BLOCKED && c->rn != NULL && p->cut_own &&
+	    rename_part(c, p, name, shown, &worst))
+		return (0);
 	put_safe(&reason, worst.reason[0] ? worst.reason : "no reason given");
 	buf_printf(&note, "Content-Type: text/plain; charset=us-ascii\n"
 	    "Content-Transfer-Encoding: 7bit\n"
@@ -402,6 +619,16 @@ rewrite_clean(const struct qfile_rec *recs, size_t n, const char *text,
     size_t line_limit, struct rewrite_recs *out, struct buf *summary,
     char *why, size_t whysize)
 {
+	return (rewrite_clean_rename(recs, n, text, len, lim, fn, arg, NULL,
+	    line_limit, out, summary, why, whysize));
+}
+
+enum rewrite_clean_result
+rewrite_clean_rename(const struct qfile_rec *recs, size_t n, const char *text,
+    size_t len, const struct mime_limits *lim, rewrite_part_fn fn, void *arg,
+    const struct rewrite_rename *rn, size_t line_limit,
+    struct rewrite_recs *out, struct buf *summary, char *why, size_t whysize)
+{
 	struct mime_limits l = *lim;
 	struct clean	 c;
 	enum rewrite_clean_result res;
@@ -414,6 +641,7 @@ rewrite_clean(const struct qfile_rec *recs, size_t n, const char *text,
 	c.len = len;
 	c.fn = fn;
 	c.arg = arg;
+	c.rn = rn;
 	c.summary = summary;
 	c.why = why;
 	c.whysize = whysize;
@@ -434,8 +662,11 @@ rewrite_clean(const struct qfile_rec *recs, size_t n, const char *text,
 	for (k = 0; k < c.nsp; k++)
 		free(c.sp[k].text);
 	free(c.sp);
-	if (res != REWRITE_CLEANED)
+	if (res != REWRITE_CLEANED) {
 		buf_reset(summary);
+		if (rn != NULL)
+			buf_reset(rn->renamed);
+	}
 	return (res);
 }
 
@@ -445,13 +676,14 @@ struct html_rw {
 	const char	*text;
 	size_t		 len;
 	int		 how;
+	unsigned	 flags;
 	rewrite_html_fn	 fn;
 	void		*arg;
 	struct splice	*sp;
 	size_t		 nsp;
 	char		*body;		/* a single-part message's new body */
 	char		*body_fields;	/* and its Content-* fields */
-	size_t		 parts, removed;
+	size_t		 parts, removed, highlighted;
 	size_t		 added, dropped;	/* bytes of new and old entities */
 	char		*why;
 	size_t		 whysize;
@@ -534,6 +766,7 @@ html_part(void *arg, const struct mime_part *p)
 	in.data = p->data;
 	in.len = p->len;
 	in.how = c->how;
+	in.flags = c->flags;
 	memset(&o, 0, sizeof(o));
 	rc = c->fn(c->arg, &in, &o);
 	o.reason[sizeof(o.reason) - 1] = '\0';
@@ -562,6 +795,7 @@ html_part(void *arg, const struct mime_part *p)
 	free(o.data);
 	c->parts++;
 	c->removed += o.removed;
+	c->highlighted += o.highlighted;
 	/* an entity replaces at least the part's content */
 	c->added += ent.len + fields.len;
 	c->dropped += p->cut_ok ? p->cut_end - p->cut_start : p->len;
@@ -647,9 +881,10 @@ html_body(const struct qfile_rec *recs, size_t n, struct html_rw *c,
 
 enum rewrite_clean_result
 rewrite_html(const struct qfile_rec *recs, size_t n, const char *text,
-    size_t len, const struct mime_limits *lim, int how, rewrite_html_fn fn,
-    void *arg, size_t line_limit, struct rewrite_recs *out,
-    struct buf *summary, char *why, size_t whysize)
+    size_t len, const struct mime_limits *lim, int how, unsigned flags,
+    rewrite_html_fn fn, void *arg, size_t line_limit,
+    struct rewrite_recs *out, struct buf *summary, char *why,
+    size_t whysize)
 {
 	struct mime_limits l = *lim;
 	struct html_rw	 c;
@@ -662,6 +897,7 @@ rewrite_html(const struct qfile_rec *recs, size_t n, const char *text,
 	c.text = text;
 	c.len = len;
 	c.how = how;
+	c.flags = flags;
 	c.fn = fn;
 	c.arg = arg;
 	c.why = why;
@@ -686,11 +922,16 @@ rewrite_html(const struct qfile_rec *recs, size_t n, const char *text,
 	if (res == REWRITE_CLEANED && how == HS_REWRITE_TEXT)
 		buf_printf(summary, "%zu HTML part%s made text", c.parts,
 		    c.parts == 1 ? "" : "s");
-	else if (res == REWRITE_CLEANED)
+	else if (res == REWRITE_CLEANED && how == HS_REWRITE_DISARM)
 		buf_printf(summary, "%zu HTML part%s disarmed (%zu element%s "
 		    "or attribute%s removed)", c.parts, c.parts == 1 ? "" : "s",
 		    c.removed, c.removed == 1 ? "" : "s",
 		    c.removed == 1 ? "" : "s");
+	if (res == REWRITE_CLEANED && (c.highlighted > 0 ||
+	    how == HS_REWRITE_KEEP))
+		buf_printf(summary, "%s%zu suspicious link%s highlighted",
+		    summary->len ? "; " : "", c.highlighted,
+		    c.highlighted == 1 ? "" : "s");
 	for (k = 0; k < c.nsp; k++)
 		free(c.sp[k].text);
 	free(c.sp);

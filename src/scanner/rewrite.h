@@ -79,6 +79,31 @@ enum rewrite_clean_result rewrite_clean(const struct qfile_rec *recs,
 	    size_t line_limit, struct rewrite_recs *out, struct buf *summary,
 	    char *why, size_t whysize);
 
+/* Renaming in deliver-cleaned (rewrite_clean_rename()). */
+struct rewrite_rename {
+	/* HS_REWRITE_RENAME to the plugins: 1 with out->filename, or 0 */
+	int		(*fn)(void *arg, const struct hs_rewrite_in *in,
+			    struct hs_rewrite_out *out);
+	void		*arg;
+	struct buf	*renamed;	/* "old to new: reason", "; "-separated */
+};
+
+/*
+ * rewrite_clean_rename() is rewrite_clean() where a part judged blocked
+ * (not infected, not unscannable) that rn->fn gives a new name, and that
+ * fn then judges below blocked under it, is renamed instead of replaced:
+ * its Content-Type name= and Content-Disposition filename= (RFC 2231
+ * forms too) become one quoted new name (printable ASCII), its other
+ * fields and content keep their bytes. rn->renamed gets one "name to
+ * new: reason" per renamed part; summary only the removed ones.
+ */
+enum rewrite_clean_result rewrite_clean_rename(const struct qfile_rec *recs,
+	    size_t n, const char *text, size_t len,
+	    const struct mime_limits *lim, rewrite_part_fn fn, void *arg,
+	    const struct rewrite_rename *rn, size_t line_limit,
+	    struct rewrite_recs *out, struct buf *summary, char *why,
+	    size_t whysize);
+
 /*
  * HTML disarming (the policy's html_disarm): the new content of one
  * text/html part, from the plugins' rewrite_part hooks: 1 with out
@@ -97,8 +122,9 @@ typedef int	(*rewrite_html_fn)(void *arg, const struct hs_rewrite_in *in,
 
 /*
  * rewrite_html() walks the MIME tree of text[len] (the message that recs
- * stand for) within lim and asks fn, with how (HS_REWRITE_DISARM or
- * HS_REWRITE_TEXT), about each text/html leaf part. Each part fn gives
+ * stand for) within lim and asks fn, with how (HS_REWRITE_DISARM,
+ * HS_REWRITE_TEXT or HS_REWRITE_KEEP) and flags (HS_REWRITE_*: the
+ * policy's highlight_phishing), about each text/html leaf part. Each part fn gives
  * new content for becomes that content, quoted-printable, with its own
  * Content-Type (the new type and charset) and Content-Transfer-Encoding
  * fields in place of the old ones; its other fields (Content-Disposition,
@@ -110,11 +136,14 @@ typedef int	(*rewrite_html_fn)(void *arg, const struct hs_rewrite_in *in,
  * REWRITE_CANNOT: a part must change but cannot (fn said so, fn's
  * answer is not a text type and charset, the part is inside an attached
  * message, the copy would grow by more than REWRITE_MAX_GROWTH): why;
- * REWRITE_FAILED: beyond the limits: why. All parts or none.
+ * REWRITE_FAILED: beyond the limits: why. All parts or none. The
+ * summary counts the parts and, when there are any, the links fn
+ * highlighted.
  */
 enum rewrite_clean_result rewrite_html(const struct qfile_rec *recs,
 	    size_t n, const char *text, size_t len,
-	    const struct mime_limits *lim, int how, rewrite_html_fn fn,
+	    const struct mime_limits *lim, int how, unsigned flags,
+	    rewrite_html_fn fn,
 	    void *arg, size_t line_limit, struct rewrite_recs *out,
 	    struct buf *summary, char *why, size_t whysize);
 

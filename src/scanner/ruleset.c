@@ -21,13 +21,15 @@
  *
  *	Within a ruleset the first matching rule wins. Every ruleset is
  *	consulted, in file order; for each setting (an action per verdict,
- *	scanners, spam_threshold, high_spam_threshold) the first ruleset
+ *	html_disarm, highlight_phishing, scanners, spam_threshold,
+ *	high_spam_threshold) the first ruleset
  *	whose matching rule sets it decides; what no matching rule sets
  *	comes from the recipient's domain section, then the policy section.
  *
  *	A message is not split: when its recipients get different settings
  *	the strictest applies (scanners: the union; actions: the most
- *	careful per verdict, as policy_combine() orders them; spam
+ *	careful per verdict, as policy_combine() orders them; html_disarm
+ *	and highlight_phishing: the union of their verdicts; spam
  *	thresholds: the lowest, by taking the most severe verdict any
  *	recipient's thresholds give).
  *
@@ -432,6 +434,10 @@ is_outbound(const struct ruleset *rs, const struct ruleset_env *env)
 struct eff {
 	struct policy_rule rule;
 	bool		 set[VERDICT_COUNT];
+	bool		 disarm_set, highlight_set;
+	const char	*copy[VERDICT_COUNT];
+	bool		 copy_set[VERDICT_COUNT];
+	int		 archive;	/* -1: not set */
 	uint64_t	 scanners;
 	bool		 scanners_set;
 	struct ruleset_thr thr;
@@ -450,6 +456,10 @@ eff_equal(const struct eff *a, const struct eff *b)
 {
 	return (memcmp(a->rule.action, b->rule.action,
 	    sizeof(a->rule.action)) == 0 && a->scanners == b->scanners &&
+	    a->rule.html_disarm == b->rule.html_disarm &&
+	    a->rule.highlight == b->rule.highlight &&
+	    memcmp(a->copy, b->copy, sizeof(a->copy)) == 0 &&
+	    (a->archive == 0) == (b->archive == 0) &&
 	    thr_equal(&a->thr, &b->thr));
 }
 
@@ -470,6 +480,37 @@ fired_add(struct ruleset_choice *c, const char *set, const char *rule)
 	    len ? "," : "", one);
 }
 
+/* *to (owned, NULL: empty) with the addresses of list it lacks added. */
+static void
+copy_union(char **to, const char *list)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*s, *t;
+	size_t		 n, m;
+	bool		 have;
+
+	if (*to == NULL) {	/* the first: as written */
+		*to = xstrdup(list != NULL ? list : "");
+		return;
+	}
+	buf_printf(&b, "%s", *to);
+	for (s = list; s != NULL && *s != '\0'; s += n) {
+		s += strspn(s, ", \t");
+		if ((n = strcspn(s, ", \t")) == 0)
+			break;
+		have = false;
+		for (t = b.data; t != NULL && *t != '\0' && !have; t += m) {
+			t += strspn(t, ", \t");
+			m = strcspn(t, ", \t");
+			have = m == n && memcmp(t, s, n) == 0;
+		}
+		if (!have)
+			buf_printf(&b, "%s%.*s", b.len ? " " : "", (int)n, s);
+	}
+	free(*to);
+	*to = buf_steal(&b, NULL);
+}
+
 /* The settings for one recipient, and what fired, in c's texts. */
 static void
 choose_one(const struct ruleset *rs, const struct policy *p,
@@ -482,6 +523,9 @@ choose_one(const struct ruleset *rs, const struct policy *p,
 
 	memset(e, 0, sizeof(*e));
 	e->rule = *policy_rule_of(p, rcpt);
+	e->archive = -1;
+	for (v = 0; v < VERDICT_COUNT; v++)
+		e->copy[v] = p->copy_to[v];
 	e->scanners = all_scanners(rs != NULL ? rs->nscanners : 64);
 	buf_printf(&c->explain, "%s:", rcpt != NULL ? rcpt :
 	    "(no recipient)");
@@ -506,6 +550,35 @@ choose_one(const struct ruleset *rs, const struct policy *p,
 					    verdict_name((enum verdict)v),
 					    config_action_name(cr->action[v]));
 				}
+			if (cr->html_disarm != NULL && !e->disarm_set) {
+				e->disarm_set = true;
+				e->rule.html_disarm =
+				    config_verdict_mask(cr->html_disarm);
+				buf_printf(&c->explain, " html_disarm=\"%s\"",
+				    cr->html_disarm);
+			}
+			if (cr->highlight_phishing != NULL &&
+			    !e->highlight_set) {
+				e->highlight_set = true;
+				e->rule.highlight =
+				    config_verdict_mask(cr->highlight_phishing);
+				buf_printf(&c->explain,
+				    " highlight_phishing=\"%s\"",
+				    cr->highlight_phishing);
+			}
+			for (v = 0; v < VERDICT_COUNT; v++)
+				if (cr->copy_to[v] != NULL && !e->copy_set[v]) {
+					e->copy_set[v] = true;
+					e->copy[v] = cr->copy_to[v];
+					buf_printf(&c->explain, " %s=\"%s\"",
+					    ruleconf_copy_names[v],
+					    cr->copy_to[v]);
+				}
+			if (cr->archive >= 0 && e->archive < 0) {
+				e->archive = cr->archive;
+				buf_printf(&c->explain, " archive=%s",
+				    cr->archive ? "yes" : "no");
+			}
 			if (cr->scanners != NULL && !e->scanners_set) {
 				e->scanners_set = true;
 				e->scanners = r->scanners;
@@ -547,9 +620,14 @@ ruleset_choose(const struct ruleset *rs, const struct policy *p,
 
 	memset(c, 0, sizeof(*c));
 	c->outbound = is_outbound(rs, env);
+	c->no_archive = true;
 	for (i = 0; i < n; i++) {
 		choose_one(rs, p, env, nrcpts > 0 ? rcpts[i] : NULL,
 		    c->outbound, &e, c);
+		/* copies: the union; archived unless every rule says no */
+		for (v = 0; v < VERDICT_COUNT; v++)
+			copy_union(&c->copy_to[v], e.copy[v]);
+		c->no_archive &= e.archive == 0;
 		if (i == 0) {
 			first = e;
 			c->rule = e.rule;
@@ -558,6 +636,9 @@ ruleset_choose(const struct ruleset *rs, const struct policy *p,
 			if (!eff_equal(&e, &first))
 				c->mixed = true;
 			c->scanners |= e.scanners;
+			/* the strictest: what any recipient's rule disarms */
+			c->rule.html_disarm |= e.rule.html_disarm;
+			c->rule.highlight |= e.rule.highlight;
 			for (v = 0; v < VERDICT_COUNT; v++) {
 				pair[0] = c->rule.action[v];
 				pair[1] = e.rule.action[v];
@@ -584,6 +665,12 @@ ruleset_choose(const struct ruleset *rs, const struct policy *p,
 void
 ruleset_choice_clear(struct ruleset_choice *c)
 {
+	int	 v;
+
+	for (v = 0; v < VERDICT_COUNT; v++) {
+		free(c->copy_to[v]);
+		c->copy_to[v] = NULL;
+	}
 	free(c->thr);
 	c->thr = NULL;
 	c->nthr = 0;

@@ -48,6 +48,13 @@ struct ruleset_choice {
 	uint64_t	 scanners;	/* bit i: conf->scanners[i] runs */
 	struct ruleset_thr *thr;	/* the recipients' distinct thresholds */
 	size_t		 nthr;
+	/*
+	 * delivered with verdict v: a copy to copy_to[v] (addresses, space
+	 * separated, "" for none; owned): the union of the recipients' rules'
+	 * copy_<v>, each the policy's when no rule sets it
+	 */
+	char		*copy_to[VERDICT_COUNT];
+	bool		 no_archive;	/* every recipient's rule says archive = no */
 	bool		 mixed;		/* recipients under different settings */
 	bool		 outbound;	/* the message's direction */
 	char		 fired[256];	/* "ruleset/rule,...", for the log */
@@ -58,8 +65,9 @@ struct ruleset_choice {
  * ruleset_choose() finds, for each recipient, the first matching rule of
  * each ruleset (rs may be NULL: none) and the settings they give, over
  * the recipient's domain section and the policy section of p; then the
- * strictest combination for the message: the union of the scanners, the
- * most careful action per verdict (policy_combine()), and each
+ * strictest combination for the message: the union of the scanners and
+ * of the html_disarm and highlight_phishing verdicts (rule.html_disarm,
+ * rule.highlight), the most careful action per verdict (policy_combine()), and each
  * recipient's thresholds kept, so that the lowest decides. c is the
  * caller's to clear with ruleset_choice_clear().
  */

@@ -16,7 +16,10 @@
  *	tag		the same, the subject tagged and the verdict header
  *			added (a "Subject:" too when there was none);
  *	deliver-cleaned	condemned parts replaced (each leaf part goes through
- *			every plugin's scan_part), then the cleaned copy is
+ *			every plugin's scan_part), or renamed when only
+ *			blocked and a plugin's rewrite_part gives a new name
+ *			(HS_REWRITE_RENAME: the attachments plugin's rename
+ *			rules), then the cleaned copy is
  *			scanned again and must come out better than blocked;
  *			the verdict header is added. When it cannot clean (a
  *			condemning plugin has no scan_part, no part could be
@@ -308,18 +311,50 @@ scan_one_part(void *arg, const struct hs_part *part, struct hs_result *out)
 	}
 }
 
+/* rewrite_clean_rename()'s callback: the first plugin that renames. */
+struct rename_arg {
+	const struct scan_ctx *ctx;
+	const struct hs_msg *msg;
+};
+
+static int
+rename_one(void *arg, const struct hs_rewrite_in *in,
+    struct hs_rewrite_out *out)
+{
+	const struct rename_arg *ra = arg;
+	plugin_rewrite_fn fn;
+	size_t		 i;
+
+	for (i = 0; i < ra->ctx->nplugins; i++) {
+		struct plugin	*p = ra->ctx->plugins[i];
+
+		if ((fn = plugin_rewriter(p)) == NULL)
+			continue;
+		memset(out, 0, sizeof(*out));
+		if (fn(p->ctx, ra->msg, in, out) == 1)
+			return (1);
+		free(out->data);
+		out->data = NULL;
+	}
+	return (0);
+}
+
 /*
- * deliver-cleaned: replace what the part scanners condemn, then scan the
- * cleaned copy again; it must come out better than blocked.
+ * deliver-cleaned: replace what the part scanners condemn (or rename it,
+ * when a plugin's rename rule asks), then scan the cleaned copy again;
+ * it must come out better than blocked.
  */
 static enum policy_clean
 try_clean(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
     const struct hs_msg *msg, const struct ruleset_choice *rc,
     const struct wire_list *list, const struct verdicts *vs,
-    struct rewrite_recs *out, struct buf *summary, char *why, size_t size)
+    struct rewrite_recs *out, struct buf *summary, struct buf *renamed,
+    char *why, size_t size)
 {
 	struct mime_limits lim = { MIME_MAX_DEPTH, MIME_MAX_PARTS, true };
 	struct part_scan ps = { ctx, msg };
+	struct rename_arg ra = { ctx, msg };
+	struct rewrite_rename rn = { rename_one, &ra, renamed };
 	struct wire_result again;
 	struct verdicts	 vs2;
 	struct hs_msg	 m2;
@@ -330,8 +365,8 @@ try_clean(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
 		    vs->no_parts);
 		return (POLICY_CANNOT_CLEAN);
 	}
-	switch (rewrite_clean(recs, n, msg->data, msg->len,
-	    &lim, scan_one_part, &ps, ctx->line_limit, out, summary, why,
+	switch (rewrite_clean_rename(recs, n, msg->data, msg->len,
+	    &lim, scan_one_part, &ps, &rn, ctx->line_limit, out, summary, why,
 	    size)) {
 	case REWRITE_FAILED:
 		return (POLICY_CLEAN_FAILED);
@@ -447,7 +482,7 @@ rewrite_one(void *arg, const struct hs_rewrite_in *in,
 
 		if ((fn = plugin_rewriter(p)) == NULL)
 			continue;
-		any = true;
+		any |= plugin_rewrites_html(p);
 		memset(out, 0, sizeof(*out));
 		if ((rc = fn(p->ctx, ha->msg, in, out)) != 0)
 			return (rc < 0 ? -1 : 1);
@@ -469,7 +504,8 @@ rewrite_one(void *arg, const struct hs_rewrite_in *in,
  */
 static void
 disarm(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
-    const struct hs_msg *msg, struct scan_decision *d)
+    const struct hs_msg *msg, bool arm, bool highlight,
+    struct scan_decision *d)
 {
 	struct mime_limits lim = { MIME_MAX_DEPTH, MIME_MAX_PARTS, true };
 	struct html_arg	 ha = { ctx, msg };
@@ -483,7 +519,8 @@ disarm(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
 		msg_set_text(&m, recs, n, &text);
 	}
 	switch (rewrite_html(recs, n, m.data, m.len, &lim,
-	    ctx->policy->html_text ? HS_REWRITE_TEXT : HS_REWRITE_DISARM,
+	    !arm ? HS_REWRITE_KEEP : ctx->policy->html_text ? HS_REWRITE_TEXT :
+	    HS_REWRITE_DISARM, highlight ? HS_REWRITE_HIGHLIGHT_PHISHING : 0,
 	    rewrite_one, &ha, ctx->line_limit, &d->disarmed,
 	    &d->disarm_summary, why, sizeof(why))) {
 	case REWRITE_CLEANED:
@@ -517,8 +554,8 @@ clean_cb(void *arg, char *why, size_t size)
 	struct clean_arg *ca = arg;
 
 	return (try_clean(ca->ctx, ca->recs, ca->n, ca->msg, ca->rc, ca->list,
-	    ca->vs,
-	    &ca->d->cleaned, &ca->d->summary, why, size));
+	    ca->vs, &ca->d->cleaned, &ca->d->summary, &ca->d->renamed, why,
+	    size));
 }
 
 void
@@ -533,6 +570,7 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	struct verdicts	 vs;
 	struct buf	 text = BUF_INIT;
 	size_t		 len;
+	unsigned	 vbit;
 
 	memset(d, 0, sizeof(*d));
 	msg_set_text(msg, recs, n, &text);
@@ -551,10 +589,13 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	ca.vs = &vs;
 	ca.d = d;
 	policy_final_rule(&rc.rule, vs.worst, clean_cb, &ca, &d->outcome);
-	if (delivers(d->outcome.action) && (unsigned)d->outcome.verdict <
-	    VERDICT_COUNT && (ctx->policy->html_disarm &
-	    (1U << d->outcome.verdict)) != 0)
-		disarm(ctx, recs, n, msg, d);
+	/* the rules' html_disarm and highlight_phishing, else the policy's */
+	vbit = (unsigned)d->outcome.verdict < VERDICT_COUNT ?
+	    1U << d->outcome.verdict : 0;
+	if (delivers(d->outcome.action) && ((rc.rule.html_disarm |
+	    rc.rule.highlight) & vbit) != 0)
+		disarm(ctx, recs, n, msg, (rc.rule.html_disarm & vbit) != 0,
+		    (rc.rule.highlight & vbit) != 0, d);
 	res->action = d->outcome.action;
 	len = strlen(res->detail);
 	if (rc.fired[0] != '\0') {
@@ -565,7 +606,12 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	if (d->outcome.wanted == ACTION_CLEAN &&
 	    d->outcome.action == ACTION_CLEAN)
 		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
-		    " removed=\"%s\"", d->summary.data);
+		    "%s%s%s%s%s%s", d->summary.len > 0 ? " removed=\"" : "",
+		    d->summary.len > 0 ? d->summary.data : "",
+		    d->summary.len > 0 ? "\"" : "",
+		    d->renamed.len > 0 ? " renamed=\"" : "",
+		    d->renamed.len > 0 ? d->renamed.data : "",
+		    d->renamed.len > 0 ? "\"" : "");
 	else if (d->outcome.verdict == VERDICT_FAILED &&
 	    vs.worst != VERDICT_FAILED) {
 		res->verdict = VERDICT_FAILED;
@@ -578,6 +624,18 @@ scan_decide(const struct scan_ctx *ctx, const struct qfile_rec *recs,
 	if (d->disarmed.n > 0)
 		(void)snprintf(res->detail + len, sizeof(res->detail) - len,
 		    " disarmed=\"%s\"", d->disarm_summary.data);
+	/* the copies and the archive for the final verdict: the rules' */
+	if ((unsigned)d->outcome.verdict < VERDICT_COUNT) {
+		d->copy_to = rc.copy_to[d->outcome.verdict];
+		rc.copy_to[d->outcome.verdict] = NULL;
+		if ((size_t)snprintf(res->copy_to, sizeof(res->copy_to), "%s",
+		    d->copy_to != NULL ? d->copy_to : "") >= sizeof(res->copy_to))
+			hs_warnx("%s: copies beyond %zu bytes left out",
+			    msg->queue_id, sizeof(res->copy_to));
+		res->copies_set = 1;
+	}
+	res->no_archive = rc.no_archive;
+	d->no_archive = rc.no_archive;
 	/* msg's text stays the caller's to read: it points into text */
 	d->text = text;
 	if (ctx->rules != NULL) {
@@ -597,8 +655,11 @@ scan_decision_clear(struct scan_decision *d)
 	buf_free(&d->disarm_summary);
 	rewrite_recs_free(&d->cleaned);
 	buf_free(&d->summary);
+	buf_free(&d->renamed);
 	buf_free(&d->text);
 	buf_free(&d->rules);
+	free(d->copy_to);
+	d->copy_to = NULL;
 }
 
 void
@@ -619,7 +680,8 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	*memfd_r = -1;
 	res->content = CONTENT_SAME;
-	res->reason[0] = res->detail[0] = '\0';
+	res->reason[0] = res->detail[0] = res->copy_to[0] = '\0';
+	res->copies_set = res->no_archive = 0;
 	memset(&d, 0, sizeof(d));
 
 	if (qfile_read_fd(fd, req->size_limit ? req->size_limit : (size_t)-1,
@@ -671,6 +733,7 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 		    content.len)) < 0) {
 			hs_warn("%s: cannot pass new content", req->queue_id);
 			res->verdict = VERDICT_FAILED;
+			res->copies_set = 0;	/* the policy's, for scan-failed */
 			res->action = policy_decide(ctx->policy, VERDICT_FAILED,
 			    rcpts, qf->nrcpts);
 			(void)snprintf(res->reason, sizeof(res->reason),

@@ -39,10 +39,13 @@ struct scan_decision {
 	double		 score;		/* of the plugin with the worst verdict */
 	struct rewrite_recs cleaned;	/* deliver-cleaned: the copy */
 	struct buf	 summary;	/* deliver-cleaned: what was removed */
+	struct buf	 renamed;	/* deliver-cleaned: what was renamed */
 	struct rewrite_recs disarmed;	/* html_disarm: the copy, or empty */
 	struct buf	 disarm_summary;	/* html_disarm: what changed */
 	struct buf	 text;		/* the message's text msg points into */
 	struct buf	 rules;		/* which rules fired, per recipient */
+	char		*copy_to;	/* the copies for the verdict, owned, or NULL */
+	bool		 no_archive;	/* the rules say archive = no */
 };
 
 /*

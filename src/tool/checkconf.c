@@ -831,24 +831,30 @@ check_plugins(struct cc *cc)
 }
 
 /*
- * html_disarm needs a plugin that rewrites HTML (html): without one,
- * every message it would disarm is quarantined instead.
+ * html_disarm and highlight_phishing need a plugin that rewrites HTML
+ * (html): without one, every message they would change is quarantined
+ * instead.
  */
 static void
 check_html_disarm(struct cc *cc)
 {
-	size_t	 i;
+	const char	*names[2] = { "html_disarm", "highlight_phishing" };
+	const char	*lists[2] = { cc->conf->html_disarm,
+			    cc->conf->highlight_phishing };
+	size_t		 i, k;
 
-	if (cc->conf->html_disarm == NULL || config_verdict_mask(
-	    cc->conf->html_disarm) == 0)
-		return;
 	for (i = 0; i < cc->conf->nscanners; i++)
 		if (strcmp(cc->conf->scanners[i].name, "html") == 0)
 			return;
-	problem(cc, "policy: html_disarm = \"%s\" but html is not in "
-	    "scanners: HTML parts cannot be disarmed, and mail with HTML parts "
-	    "is quarantined instead; fix: add html to scanners, or leave "
-	    "html_disarm empty", cc->conf->html_disarm);
+	for (k = 0; k < 2; k++) {
+		if (lists[k] == NULL || config_verdict_mask(lists[k]) == 0)
+			continue;
+		problem(cc, "policy: %s = \"%s\" but html is not in "
+		    "scanners: HTML parts cannot be %s, and mail with HTML "
+		    "parts is quarantined instead; fix: add html to scanners, "
+		    "or leave %s empty", names[k], lists[k], k == 0 ?
+		    "disarmed" : "highlighted", names[k]);
+	}
 }
 
 /*

@@ -25,7 +25,11 @@
 #     result was refused; it may have been taken over"), not given
 #     another message: by the time the message is held, none is alive;
 #   - the same for the bare-CR variant ("\r.\r") and for a recipient
-#     record in the content (mode cr, mode type).
+#     record in the content (mode cr, mode type);
+#   - a worker that names a copy address the configuration does not
+#     list (mode copy: injected@victim.example beside the configured
+#     archive@sink.test, twice) gets only the configured one added, once,
+#     and holdscand warns of the other.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
@@ -33,7 +37,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 [ -f "$HS_BUILD/plugins/smuggle.so" ] ||
     bail_out "no $HS_BUILD/plugins/smuggle.so"
 
-plan 25
+plan 30
 
 MARKER=holdscan-1380-smuggle-this-one
 
@@ -139,3 +143,36 @@ attack cr 'bare CR.CR' \
     'content record [0-9]+ holds a CR byte the original has not there'
 attack type 'a recipient record in the content' \
     'bad content from worker: .* is not one of the expected types "NL"\.'
+
+# mode copy: the master adds only the copies its configuration lists
+hs_conf A >/dev/null <<EOF
+scanners = smuggle
+plugin smuggle {
+    mode = copy
+    marker = $MARKER
+}
+policy {
+    clean = deliver
+    copy_clean = archive@sink.test
+}
+EOF
+hs_run A || bail_out "holdscand did not start"
+sb_send_letter A "marked-copy" "$MARKER"
+check 'copy: the message arrives' \
+    wait_until 60 sink_has "^X-Test-Token: marked-copy\$"
+# rcpt_args FILE - the sink file's envelope recipients, sorted, one line
+rcpt_args() {
+	grep -a '^X-Rcpt-Args:' "$1" | sed 's/^X-Rcpt-Args: *//; s/ ORCPT=[^ ]*//' |
+	    sort | tr '\n' ' '
+}
+_cf=$(sink_file A marked-copy)
+check_eq 'copy: two recipients, the letter'"'"'s and the configured copy' \
+    "$(grep -ac '^X-Rcpt-Args:' "$_cf")" 2
+check_eq 'copy: archive@sink.test among them, once' \
+    "$(rcpt_args "$_cf" | grep -o '<archive@sink.test> NOTIFY=NEVER' | wc -l)" 1
+check 'copy: nothing for the forged address' \
+    sh -c "! grep -aq 'injected@victim' '$_cf'"
+check 'copy: holdscand says it refused it' hs_wait_log A 20 \
+    ': copy to <injected@victim.example> refused: in no copy_clean list$'
+hs_stop A
+

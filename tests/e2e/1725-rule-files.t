@@ -101,12 +101,12 @@ check 'holdscan scan names the rule' grep -q \
     "$HS_TMP/scan.out"
 
 # A bad line: the reload fails and says where; the running rules go on.
-printf 'rename\t\\.zip$\t-\t-\n' >>"$HS_TMP/filename.rules"
+printf 'quarantine\t\\.zip$\t-\t-\n' >>"$HS_TMP/filename.rules"
 rc=0
 "$HOLDSCAND" -c "$CONF" reload >"$HS_TMP/reload.out" 2>&1 || rc=$?
 check 'holdscand reload refuses a rule file with a bad line' test "$rc" -ne 0
 check 'the log names the file and the line' wait_until 20 grep -q \
-    "$HS_TMP/filename.rules: line 13: action \"rename\"" "$A_HS_LOG" \
+    "$HS_TMP/filename.rules: line 13: action \"quarantine\"" "$A_HS_LOG" \
     "$HS_TMP/reload.out"
 rf send "$HS_TMP" "127.0.0.1:$A_SMTP_PORT" docm2 || bail_out "sending failed"
 check 'the rules running go on: the next .docm is quarantined' \

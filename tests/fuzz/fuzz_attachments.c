@@ -111,6 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hs_result res;
 	const char	*why = NULL;
 	void		*ctx;
+	bool		 rename;
 
 	if (a == NULL) {
 		host.abi_version = HS_PLUGIN_ABI_VERSION;
@@ -129,15 +130,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(&res, 0, sizeof(res));
 	check_result(judge(a, "input.zip", NULL, "application/zip", data, size,
-	    &res), &res);
+	    &res, &rename), &res);
 	memset(&res, 0, sizeof(res));
-	check_result(judge(a, NULL, NULL, "text/plain", data, size, &res),
-	    &res);
+	check_result(judge(a, NULL, NULL, "text/plain", data, size, &res,
+	    &rename), &res);
 	memset(&res, 0, sizeof(res));
 	check_result(judge(a, "smime.p7m", NULL, "application/pkcs7-mime", data,
-	    size, &res), &res);
+	    size, &res, &rename), &res);
 	memset(&res, 0, sizeof(res));
 	check_result(judge(a, "winmail.dat", NULL, "application/ms-tnef", data,
-	    size, &res), &res);
+	    size, &res, &rename), &res);
 	return (0);
 }

@@ -84,7 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hs_result res;
 	const char	*why = NULL;
 	char		*out = NULL;
-	size_t		 outlen = 0, removed = 0;
+	size_t		 outlen = 0, removed = 0, highlighted = 0;
 
 	xmlSetGenericErrorFunc(NULL, html_quiet);	/* as html_init() does */
 	memset(&c, 0, sizeof(c));
@@ -109,8 +109,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > FUZZ_BUDGET)
 		size = FUZZ_BUDGET;
-	if (html_disarm((const char *)data, size, NULL, &out, &outlen, &removed,
-	    &why) == 0) {
+	if (html_disarm_hl((const char *)data, size, NULL, &c, true, &out,
+	    &outlen, &removed, &highlighted, &why) == 0) {
 		if (out[outlen] != '\0')
 			fz_fail("disarm length", out);
 		fz_check_disarmed(out, outlen);
@@ -119,13 +119,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				fz_fail("disarmed output not ASCII", out);
 		free(out);
 	}
-	if (html_disarm((const char *)data, size, "utf-8", &out, &outlen,
-	    &removed, &why) == 0) {
+	if (html_disarm_hl((const char *)data, size, "utf-8", NULL, true, &out,
+	    &outlen, &removed, &highlighted, &why) == 0) {
 		fz_check_disarmed(out, outlen);
 		free(out);
 	}
-	if (html_text((const char *)data, size, NULL, &out, &outlen,
-	    &why) == 0) {
+	/* highlighting alone: ASCII, and never more warnings than max_links */
+	if (html_disarm_hl((const char *)data, size, NULL, &c, false, &out,
+	    &outlen, &removed, &highlighted, &why) == 0) {
+		if (out[outlen] != '\0' || removed != 0 ||
+		    highlighted > c.max_links)
+			fz_fail("highlight", out);
+		free(out);
+	}
+	if (html_text_hl((const char *)data, size, NULL, &c, &out, &outlen,
+	    &highlighted, &why) == 0) {
 		if (out[outlen] != '\0' || strlen(out) > outlen)
 			fz_fail("text length", out);
 		free(out);

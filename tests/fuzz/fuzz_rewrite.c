@@ -71,6 +71,18 @@ judge(void *arg, const struct hs_part *part, struct hs_result *res)
 	(void)snprintf(res->reason, sizeof(res->reason), "fuzz");
 }
 
+/* HS_REWRITE_RENAME: every named part gets NAME.disarmed (quotes too). */
+static int
+renamer(void *arg, const struct hs_rewrite_in *in, struct hs_rewrite_out *out)
+{
+	(void)arg;
+	if (in->how != HS_REWRITE_RENAME || in->filename == NULL)
+		return (0);
+	(void)snprintf(out->filename, sizeof(out->filename), "%s\";.disarmed",
+	    in->filename);
+	return (1);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -134,6 +146,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(why[0] != '\0', "failure has a reason");
 		check(out.n == 0, "no partial output");
 		break;
+	}
+
+	/* renaming: all or nothing, and a copy that parses again */
+	{
+		struct buf	 renamed = BUF_INIT, s2 = BUF_INIT, r = BUF_INIT;
+		struct rewrite_rename rn = { renamer, NULL, &renamed };
+
+		switch (rewrite_clean_rename(recs, n, c.text, c.len, &lim,
+		    judge, NULL, &rn, QFILE_LINE_LIMIT, &out, &s2, why,
+		    sizeof(why))) {
+		case REWRITE_CLEANED:
+			qfile_content_text(out.recs, out.n, &r);
+			{
+				struct ctx	 c3 = { r.data, r.len, r.len };
+
+				check(mime_walk(r.data, r.len, &lim, each_part,
+				    &c3, why, sizeof(why)) == 0,
+				    "renamed copy re-parses");
+			}
+			check(renamed.len > 0 || s2.len > 0, "rename summary");
+			rewrite_recs_free(&out);
+			break;
+		default:
+			check(out.n == 0 && renamed.len == 0, "no output");
+			break;
+		}
+		buf_free(&renamed);
+		buf_free(&s2);
+		buf_free(&r);
 	}
 
 	(void)rewrite_tag_subject(recs, n, "[SPAM]", QFILE_LINE_LIMIT, &t1);

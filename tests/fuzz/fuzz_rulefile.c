@@ -71,9 +71,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strlen(names[i]) : (size > 256 ? 256 : size);
 
 		why[0] = '\0';
-		rc = frules_judge(&r, &r.fname, s, n, "filename", why,
+		rc = frules_judge(&r, &r.fname, s, n, "filename", false, why,
 		    sizeof(why));
-		if (rc == 1 && strncmp(why, "filename rule line ", 19) != 0)
+		if ((rc == 1 || rc == 2) &&
+		    strncmp(why, "filename rule line ", 19) != 0)
+			abort();
+		/* renamed already: never a rename answer */
+		if (frules_judge(&r, &r.fname, s, n, "filename", true, why,
+		    sizeof(why)) == 2)
 			abort();
 	}
 	frules_free(&r.fname);

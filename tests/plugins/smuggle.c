@@ -19,7 +19,10 @@
  *		TO:<injected@victim.example>\r\nDATA\r\n..." (SMTP
  *		smuggling: Postfix's smtp(8) sends a record as it is);
  *	cr	"\r.\r" (a bare CR end of data some servers accept);
- *	type	an R (recipient) record after the content.
+ *	type	an R (recipient) record after the content;
+ *	copy	the content unchanged, but copies (wire_result.copy_to) to
+ *		"injected@victim.example" besides the configured
+ *		"archive@sink.test": the master must add only the latter.
  *
  *	Each time it returns such content it logs "returning smuggled
  *	content for QUEUEID" (the line carries the worker's pid). Other
@@ -64,7 +67,7 @@ struct out {
 static const struct hs_plugin_option smuggle_options[] = {
 	{ "marker", HS_OPT_STR, "HOLDSCAN-SMUGGLE-MARKER",
 	    "text in a message that makes the worker misbehave" },
-	{ "mode", HS_OPT_STR, "smuggle", "smuggle, cr or type" },
+	{ "mode", HS_OPT_STR, "smuggle", "smuggle, cr, type or copy" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -320,7 +323,15 @@ take_over(struct smuggle *s, int sock)
 		memfd = -1;
 		found = build(s, fd, &o);
 		(void)close(fd);
-		if (found == 1 && (memfd = sealed(&o)) >= 0) {
+		if (found == 1 && strcmp(s->mode, "copy") == 0) {
+			(void)snprintf(res.copy_to, sizeof(res.copy_to),
+			    "injected@victim.example archive@sink.test "
+			    "archive@sink.test");
+			res.copies_set = 1;
+			s->host->log(s->host->host_ctx, 1, "returning forged "
+			    "copies for %.*s", (int)sizeof(req.queue_id),
+			    req.queue_id);
+		} else if (found == 1 && (memfd = sealed(&o)) >= 0) {
 			res.content = CONTENT_NEW;
 			(void)snprintf(res.detail, sizeof(res.detail),
 			    "smuggle=%s", s->mode);
@@ -351,8 +362,8 @@ smuggle_init(const struct hs_host *host, void **ctx_r, const char **error_r)
 	s->marker = host->opt_str(host->host_ctx, "marker");
 	s->mode = host->opt_str(host->host_ctx, "mode");
 	if (strcmp(s->mode, "smuggle") != 0 && strcmp(s->mode, "cr") != 0 &&
-	    strcmp(s->mode, "type") != 0) {
-		*error_r = "mode must be smuggle, cr or type";
+	    strcmp(s->mode, "type") != 0 && strcmp(s->mode, "copy") != 0) {
+		*error_r = "mode must be smuggle, cr, type or copy";
 		free(s);
 		return (-1);
 	}

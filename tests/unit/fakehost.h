@@ -119,6 +119,7 @@ fake_host_init(struct fake_host *fh, const struct hs_plugin *desc)
 	fh->host.opt_str = fake_opt_str;
 	fh->host.opt_num = fake_opt_num;
 	fh->host.watch_path = fake_watch_path;
+	fh->host.rewrite_flags = HS_REWRITE_HIGHLIGHT_PHISHING;
 }
 
 /*

@@ -1635,7 +1635,7 @@ test_rule_files(void **state)
 	init_refuses("filename_rules", names, "cannot load a rule file");
 	init_refuses("filetype_rules", "rules/filetype.rules",
 	    "cannot load a rule file");
-	rule_file(names, sizeof(names), "rename\t\\.exe$\t-\t-\n");
+	rule_file(names, sizeof(names), "quarantine\t\\.exe$\t-\t-\n");
 	init_refuses("filename_rules", names, "cannot load a rule file");
 	(void)unlink(names);
 	rule_file(names, sizeof(names), "deny\t(unclosed\t-\t-\n");
@@ -1644,6 +1644,109 @@ test_rule_files(void **state)
 	rule_file(names, sizeof(names), "deny\n");
 	init_refuses("filename_rules", names, "cannot load a rule file");
 	(void)unlink(names);
+}
+
+/* rewrite_part with HS_REWRITE_RENAME on a part: its return, the new name. */
+static int
+rename_part(struct plugin *p, const char *filename, const void *data,
+    size_t len, char *newname, size_t size)
+{
+	struct hs_rewrite_in in;
+	struct hs_rewrite_out out;
+	struct hs_msg	 msg;
+	int		 rc;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.queue_id = "TEST";
+	memset(&in, 0, sizeof(in));
+	in.content_type = "application/octet-stream";
+	in.data = data;
+	in.len = len;
+	in.how = HS_REWRITE_RENAME;
+	in.filename = filename;
+	memset(&out, 0, sizeof(out));
+	assert_non_null(plugin_rewriter(p));
+	rc = plugin_rewriter(p)(p->ctx, &msg, &in, &out);
+	assert_null(out.data);
+	(void)snprintf(newname, size, "%s", out.filename);
+	return (rc);
+}
+
+/*
+ * rename rules (MailScanner's third action): the part is blocked, its
+ * reason says it is to be renamed, and rewrite_part gives the new name
+ * (rename_pattern around the old one); a name the pattern made passes
+ * the rename rules by (no renaming twice), and goes on to the lists; a
+ * part blocked otherwise gets no new name; filetype rules rename too;
+ * a bad rename_pattern is refused.
+ */
+static void
+test_rename_rules(void **state)
+{
+	char		 names[PATH_MAX], types[PATH_MAX], o1[PATH_MAX + 20],
+			 o2[PATH_MAX + 20], nn[256];
+	struct plugin	*p;
+	struct hs_result r;
+
+	(void)state;
+	rule_file(names, sizeof(names),
+	    "rename\t\\.html?$\tHTML file\tHTML attachments are renamed\n"
+	    "rename\t\\.exe\t-\t-\n");
+	rule_file(types, sizeof(types), "rename\tELF\t-\tA program\n");
+	(void)snprintf(o1, sizeof(o1), "filename_rules=%s", names);
+	(void)snprintf(o2, sizeof(o2), "filetype_rules=%s", types);
+
+	p = load(o1, NULL);
+	assert_int_equal(name_verdict(p, "Page One.HTML", &r), HS_BLOCKED);
+	assert_string_equal(r.reason, "attachment name Page One.HTML to be "
+	    "renamed (filename rule line 1: rename: HTML attachments are "
+	    "renamed)");
+	assert_int_equal(rename_part(p, "dir/Page One.HTML", "x", 1, nn,
+	    sizeof(nn)), 1);
+	assert_string_equal(nn, "Page One.HTML.disarmed");
+	assert_int_equal(rename_part(p, "a\"b;c.htm", "x", 1, nn,
+	    sizeof(nn)), 1);
+	assert_string_equal(nn, "a_b_c.htm.disarmed");
+	/* renamed already: the rename rules pass it by, the lists do not */
+	assert_int_equal(name_verdict(p, "Page One.HTML.disarmed", &r),
+	    HS_CLEAN);
+	assert_int_equal(name_verdict(p, "run.exe.disarmed", &r), HS_CLEAN);
+	assert_int_equal(name_verdict(p, "run.exe.scr.disarmed", &r), HS_CLEAN);
+	assert_int_equal(name_verdict(p, "a.disarmed.scr", &r), HS_BLOCKED);
+	/* blocked by the lists, not by a rename rule: no new name */
+	assert_int_equal(name_verdict(p, "setup.scr", &r), HS_BLOCKED);
+	assert_int_equal(rename_part(p, "setup.scr", "x", 1, nn, sizeof(nn)),
+	    0);
+	assert_int_equal(rename_part(p, "notes.txt", "x", 1, nn, sizeof(nn)),
+	    0);
+	plugin_free(&p);
+
+	p = load(o1, "rename_pattern=blocked-__FILENAME__.txt", NULL);
+	assert_int_equal(rename_part(p, "x.html", "x", 1, nn, sizeof(nn)), 1);
+	assert_string_equal(nn, "blocked-x.html.txt");
+	assert_int_equal(name_verdict(p, "blocked-x.html.txt", &r), HS_CLEAN);
+	plugin_free(&p);
+
+	/* filetype rename: renamed, the type is not asked again */
+	p = load(o2, "deny_types=pe", NULL);
+	assert_int_equal(scan_part(p, "data.bin", "application/octet-stream",
+	    elf, sizeof(elf), &r), HS_BLOCKED);
+	assert_reason(&r, "attachment data.bin to be renamed (detected type "
+	    "filetype rule line 1: rename: A program)");
+	assert_int_equal(rename_part(p, "data.bin", elf, sizeof(elf), nn,
+	    sizeof(nn)), 1);
+	assert_string_equal(nn, "data.bin.disarmed");
+	assert_int_equal(scan_part(p, "data.bin.disarmed",
+	    "application/octet-stream", elf, sizeof(elf), &r), HS_CLEAN);
+	plugin_free(&p);
+	(void)unlink(names);
+	(void)unlink(types);
+
+	init_refuses("rename_pattern", "nothing", "__FILENAME__ once");
+	init_refuses("rename_pattern", "__FILENAME__", "__FILENAME__ once");
+	init_refuses("rename_pattern", "__FILENAME____FILENAME__.x",
+	    "__FILENAME__ once");
+	init_refuses("rename_pattern", "__FILENAME__.\"x", "printable ASCII");
 }
 
 int
@@ -1669,6 +1772,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_size_limits),
 		cmocka_unit_test(test_tnef),
 		cmocka_unit_test(test_rule_files),
+		cmocka_unit_test(test_rename_rules),
 	};
 	char		 self[PATH_MAX];
 	ssize_t		 n;

@@ -20,7 +20,19 @@
 #include <cmocka.h>
 #include "../../plugins/html.c"
 #include "fakehost.h"
+#include "common/buf.h"
 #include "scanner/mime.h"
+
+/* html_disarm_hl() disarming alone, as html_disarm = clean asks. */
+static int
+html_disarm(const char *in, size_t len, const char *charset, char **out_r,
+    size_t *outlen_r, size_t *removed_r, const char **error_r)
+{
+	size_t	 hl;
+
+	return (html_disarm_hl(in, len, charset, NULL, true, out_r, outlen_r,
+	    removed_r, &hl, error_r));
+}
 
 /* hs_host.mime_walk over scanner/mime.c, as pluginload.c does it. */
 struct tw {
@@ -657,7 +669,7 @@ rewrite(void *ctx, const char *ctype, const char *charset, const char *data,
     int how, struct hs_rewrite_out *out)
 {
 	struct hs_rewrite_in in = { ctype, charset,
-	    (const unsigned char *)data, strlen(data), how };
+	    (const unsigned char *)data, strlen(data), how, 0, NULL };
 	struct hs_msg	 m;
 
 	memset(&m, 0, sizeof(m));
@@ -741,6 +753,115 @@ test_rewrite_part_disarms_and_converts(void **state)
 	hs_plugin.fini(ctx);
 }
 
+/* rewrite_part with flags (HS_REWRITE_HIGHLIGHT_PHISHING). */
+static int
+rewrite_flags(void *ctx, const char *data, int how, unsigned flags,
+    struct hs_rewrite_out *out)
+{
+	struct hs_rewrite_in in = { "text/html", NULL,
+	    (const unsigned char *)data, strlen(data), how, flags, NULL };
+	struct hs_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.queue_id = "TEST";
+	memset(out, 0, sizeof(*out));
+	return (hs_plugin.rewrite_part(ctx, &m, &in, out));
+}
+
+/*
+ * highlight_phishing: a warning after each suspicious link (text shows
+ * another host, numeric or punycode host), never after a fine one or a
+ * safe site's; the hosts escaped for HTML; alone (HS_REWRITE_KEEP), with
+ * disarming and in text; bounded by max_links; nothing without the flag.
+ */
+static void
+test_rewrite_part_highlights_phishing(void **state)
+{
+	struct fake_host fh;
+	struct hs_rewrite_out out;
+	void		*ctx;
+	struct buf	 many = BUF_INIT;
+	const char	*mail =
+	    "<p>Log in at <a href=\"http://evil.example/login\">"
+	    "www.mybank.example</a> now.</p>"
+	    "<p><a href=\"http://192.0.2.7/x\">here</a></p>"
+	    "<p><a href=\"https://xn--mybnk-gra.example/\">bank</a></p>"
+	    "<p><a href=\"https://www.shop.example/\">www.shop.example</a>"
+	    "<a href=\"https://safe.example/\">www.other.example</a></p>";
+	const char	*w1 = "<a href=\"http://evil.example/login\">"
+	    "www.mybank.example</a><span class=\"holdscan-phishing\" "
+	    "style=\"color:#b00000;font-weight:bold\"> [holdscan: this link "
+	    "may be fraud: shows www.mybank.example, goes to evil.example]"
+	    "</span>";
+	size_t		 i;
+
+	(void)state;
+	ctx = start(&fh, "phishing_safe_sites=safe.example", "max_links=50",
+	    NULL);
+
+	/* alone: three warnings, the fine and the safe link without */
+	assert_int_equal(rewrite_flags(ctx, mail, HS_REWRITE_KEEP,
+	    HS_REWRITE_HIGHLIGHT_PHISHING, &out), 1);
+	assert_int_equal(out.highlighted, 3);
+	assert_int_equal(out.removed, 0);
+	assert_string_equal(out.content_type, "text/html");
+	assert_contains(out.data, w1);
+	assert_contains(out.data, "[holdscan: this link may be fraud: goes "
+	    "to numeric host 192.0.2.7]");
+	assert_contains(out.data, "[holdscan: this link may be fraud: goes "
+	    "to punycode host xn--mybnk-gra.example]");
+	assert_contains(out.data, "www.shop.example</a><a href=");
+	assert_contains(out.data, "www.other.example</a></p>");
+	free(out.data);
+
+	/* without the flag, KEEP changes nothing */
+	assert_int_equal(rewrite_flags(ctx, mail, HS_REWRITE_KEEP, 0, &out),
+	    0);
+	assert_null(out.data);
+	/* nothing suspicious: the part keeps its bytes */
+	assert_int_equal(rewrite_flags(ctx, "<a href=\"https://a.example/\">"
+	    "a.example</a>", HS_REWRITE_KEEP, HS_REWRITE_HIGHLIGHT_PHISHING,
+	    &out), 0);
+	assert_null(out.data);
+
+	/* a text that would be markup stays text: escaped */
+	assert_int_equal(rewrite_flags(ctx, "<a href=\"http://a&lt;b&gt;"
+	    "&amp;c.example/\">www.mybank.example</a>", HS_REWRITE_KEEP,
+	    HS_REWRITE_HIGHLIGHT_PHISHING, &out), 1);
+	assert_null(strstr(out.data, "<b>"));
+	assert_contains(out.data, "shows www.mybank.example, goes to "
+	    "a&lt;b&gt;&amp;c.example]");
+	free(out.data);
+
+	/* with disarming: both, counted apart */
+	assert_int_equal(rewrite_flags(ctx, "<script>x()</script><a href=\""
+	    "http://evil.example/\">www.mybank.example</a>", HS_REWRITE_DISARM,
+	    HS_REWRITE_HIGHLIGHT_PHISHING, &out), 1);
+	assert_int_equal(out.removed, 1);
+	assert_int_equal(out.highlighted, 1);
+	assert_null(strstr(out.data, "script"));
+	assert_contains(out.data, "goes to evil.example]</span>");
+	free(out.data);
+
+	/* as text: the warning is part of it */
+	assert_int_equal(rewrite_flags(ctx, mail, HS_REWRITE_TEXT,
+	    HS_REWRITE_HIGHLIGHT_PHISHING, &out), 1);
+	assert_contains(out.data, "Log in at www.mybank.example "
+	    "<http://evil.example/login> [holdscan: this link may be fraud: "
+	    "shows www.mybank.example, goes to evil.example] now.");
+	free(out.data);
+
+	/* bounded: links beyond max_links are not looked at */
+	for (i = 0; i < 80; i++)
+		buf_printf(&many, "<a href=\"http://192.0.2.%zu/\">x</a>", i);
+	assert_int_equal(rewrite_flags(ctx, many.data, HS_REWRITE_KEEP,
+	    HS_REWRITE_HIGHLIGHT_PHISHING, &out), 1);
+	assert_int_equal(out.highlighted, 50);
+	free(out.data);
+	buf_free(&many);
+	hs_plugin.fini(ctx);
+}
+
 /*
  * The worst HTML rewrite_part takes: max_html_size (2 MiB) of nested
  * <div>s around a script and an onclick: disarmed (and made text) in
@@ -801,6 +922,7 @@ main(void)
 		cmocka_unit_test(test_options_and_info),
 		cmocka_unit_test(test_disarm_removes_active_content),
 		cmocka_unit_test(test_rewrite_part_disarms_and_converts),
+		cmocka_unit_test(test_rewrite_part_highlights_phishing),
 		cmocka_unit_test(test_rewrite_part_worst_nesting_is_bounded),
 	};
 

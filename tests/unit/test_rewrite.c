@@ -269,6 +269,108 @@ fake_part_scanner(void *arg, const struct hs_part *part, struct hs_result *res)
 
 static const struct mime_limits lim = { 20, 1000, false };
 
+/* HS_REWRITE_RENAME: ".exe" names get ".disarmed", "keep.exe" ".exe" again. */
+static int
+fake_renamer(void *arg, const struct hs_rewrite_in *in,
+    struct hs_rewrite_out *out)
+{
+	(void)arg;
+	if (in->how != HS_REWRITE_RENAME || in->filename == NULL)
+		return (0);
+	if (strcmp(in->filename, "keep.exe") == 0)
+		(void)snprintf(out->filename, sizeof(out->filename), "k.exe");
+	else
+		(void)snprintf(out->filename, sizeof(out->filename),
+		    "%s.disarmed\"\n", in->filename);
+	return (1);
+}
+
+/*
+ * deliver-cleaned with renaming: a blocked part a plugin renames gets
+ * its Content-Type name= (RFC 2231 continuations too) and
+ * Content-Disposition filename= replaced, its other parameters, fields
+ * and content kept; a name that plugin's judge still blocks, and an
+ * infected part, are removed; the new name is made safe for a quoted
+ * parameter; the summaries say which was which.
+ */
+static void
+test_clean_renames_blocked_parts(void **state)
+{
+	const char	*text =
+	    "From: a@example.org\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"B\"\n"
+	    "\n"
+	    "--B\n"
+	    "Content-Type: text/plain\n"
+	    "\n"
+	    "hello\n"
+	    "--B\n"
+	    "Content-Type: application/octet-stream;\n"
+	    " name*0*=utf-8''to%20ol;\n"
+	    " name*1=\".exe\"; x-mac-type=\"a;b\"\n"
+	    "Content-Disposition: attachment; filename=\"tool.exe\"; size=8\n"
+	    "Content-ID: <c@d>\n"
+	    "\n"
+	    "harmless\n"
+	    "--B\n"
+	    "Content-Type: application/octet-stream; name=\"keep.exe\"\n"
+	    "\n"
+	    "bytes\n"
+	    "--B\n"
+	    "Content-Type: application/octet-stream; name=\"v.exe\"\n"
+	    "\n"
+	    "EVIL\n"
+	    "--B\n"
+	    "Content-Type: application/octet-stream; name=\"w.bin\"\n"
+	    "\n"
+	    "EVIL\n"
+	    "--B--\n";
+	struct rewrite_recs out;
+	struct buf	 summary = BUF_INIT, renamed = BUF_INIT;
+	struct rewrite_rename rn = { fake_renamer, NULL, &renamed };
+	struct msg	 m;
+	char		 why[200], *got;
+
+	(void)state;
+	msg_init(&m, text);
+	assert_int_equal(rewrite_clean_rename(m.recs, m.n, text, strlen(text),
+	    &lim, fake_part_scanner, NULL, &rn, LIMIT, &out, &summary, why,
+	    sizeof(why)), REWRITE_CLEANED);
+	got = recs_text(out.recs, out.n);
+	assert_non_null(strstr(got, "--B\n"
+	    "Content-Type: application/octet-stream;\n"
+	    "\tx-mac-type=\"a;b\";\n"
+	    "\tname=\"tool.exe.disarmed__\"\n"
+	    "Content-Disposition: attachment;\n"
+	    "\tsize=8;\n"
+	    "\tfilename=\"tool.exe.disarmed__\"\n"
+	    "Content-ID: <c@d>\n"
+	    "\n"
+	    "harmless\n"
+	    "--B\n"));
+	assert_null(strstr(got, "name*"));
+	assert_non_null(strstr(got, "holdscan removed attachment keep.exe: "
+	    "blocked: executable file name"));
+	/* blocked, renamed, then infected under the new name: removed */
+	assert_non_null(strstr(got, "holdscan removed attachment v.exe: "
+	    "blocked: executable file name"));
+	assert_non_null(strstr(got, "holdscan removed attachment w.bin: "
+	    "infected: Evil-Sig"));
+	buf_putc(&summary, '\0');
+	buf_putc(&renamed, '\0');
+	assert_string_equal(renamed.data, "tool.exe to tool.exe.disarmed__: "
+	    "executable file name");
+	assert_string_equal(summary.data, "keep.exe: blocked: executable file "
+	    "name; v.exe: blocked: executable file name; w.bin: infected: "
+	    "Evil-Sig");
+	free(got);
+	rewrite_recs_free(&out);
+	free(m.recs);
+	buf_free(&summary);
+	buf_free(&renamed);
+}
+
 /* Clean text; returns the result and the new text in *out_r. */
 static enum rewrite_clean_result
 clean(const char *text, char **out_r, char **summary_r, char *why,
@@ -804,7 +906,7 @@ disarm(const char *text, char **out_r, char **summary_r, char *why,
 
 	msg_init(&m, text);
 	r = rewrite_html(m.recs, m.n, text, strlen(text), &lim,
-	    HS_REWRITE_DISARM, fake_rewriter, NULL, LIMIT, &out, &summary,
+	    HS_REWRITE_DISARM, 0, fake_rewriter, NULL, LIMIT, &out, &summary,
 	    why, size);
 	*out_r = r == REWRITE_CLEANED ? recs_text(out.recs, out.n) : NULL;
 	if (summary_r != NULL) {
@@ -1018,6 +1120,7 @@ main(void)
 		cmocka_unit_test(test_hostile_huge_header_block),
 		cmocka_unit_test(test_hostile_broken_base64),
 		cmocka_unit_test(test_hostile_names_stay_in_their_line),
+		cmocka_unit_test(test_clean_renames_blocked_parts),
 		cmocka_unit_test(test_disarm_replaces_html_part),
 		cmocka_unit_test(test_disarm_single_part_body),
 		cmocka_unit_test(test_disarm_cannot),

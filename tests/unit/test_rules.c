@@ -322,6 +322,147 @@ test_thresholds_scanners_and_strictest(void **state)
 	fix_clear(&f);
 }
 
+/*
+ * html_disarm and highlight_phishing per rule: a rule's own verdict list
+ * over the policy's (an empty one switches it off), the first ruleset
+ * that sets it deciding; mixed recipients get the union; explained.
+ */
+static void
+test_html_disarm_and_highlight_per_rule(void **state)
+{
+	struct ruleset_env env = { "s@s.example", "203.0.113.1", NULL };
+	struct ruleset_choice c;
+	struct fix	 f;
+	const char	*partner[1] = { "u@partner.example" };
+	const char	*plain[1] = { "u@plain.example" };
+	const char	*lax[1] = { "u@lax.example" };
+	const char	*mixed[2] = { "u@partner.example", "v@plain.example" };
+
+	(void)state;
+	fix_load(&f,
+	    "policy { html_disarm = spam\n highlight_phishing = clean }\n"
+	    "ruleset a {\n"
+	    "  rule partner { recipient = partner.example\n"
+	    "    policy { html_disarm = \"clean, spam\"\n"
+	    "      highlight_phishing = \"clean, spam\" } }\n"
+	    "  rule lax { recipient = lax.example\n"
+	    "    policy { html_disarm = \"\" } }\n"
+	    "}\n"
+	    "ruleset b {\n"
+	    "  rule all { recipient = \"*\"\n policy { html_disarm = blocked } }\n"
+	    "}\n");
+	/* no rule of a: b's rule, the policy's highlighting */
+	ruleset_choose(f.rs, &f.policy, &env, plain, 1, &c);
+	assert_int_equal(c.rule.html_disarm, 1U << VERDICT_BLOCKED);
+	assert_int_equal(c.rule.highlight, 1U << VERDICT_CLEAN);
+	ruleset_choice_clear(&c);
+	/* a's rule first, for both lists */
+	ruleset_choose(f.rs, &f.policy, &env, partner, 1, &c);
+	assert_int_equal(c.rule.html_disarm, (1U << VERDICT_CLEAN) |
+	    (1U << VERDICT_SPAM));
+	assert_int_equal(c.rule.highlight, (1U << VERDICT_CLEAN) |
+	    (1U << VERDICT_SPAM));
+	assert_non_null(strstr(c.explain.data, "u@partner.example: ruleset a "
+	    "rule partner html_disarm=\"clean, spam\" highlight_phishing=\""
+	    "clean, spam\"; ruleset b rule all\n"));
+	ruleset_choice_clear(&c);
+	/* an empty list switches it off */
+	ruleset_choose(f.rs, &f.policy, &env, lax, 1, &c);
+	assert_int_equal(c.rule.html_disarm, 0);
+	assert_int_equal(c.rule.highlight, 1U << VERDICT_CLEAN);
+	ruleset_choice_clear(&c);
+	/* mixed: the union */
+	ruleset_choose(f.rs, &f.policy, &env, mixed, 2, &c);
+	assert_true(c.mixed);
+	assert_int_equal(c.rule.html_disarm, (1U << VERDICT_CLEAN) |
+	    (1U << VERDICT_SPAM) | (1U << VERDICT_BLOCKED));
+	ruleset_choice_clear(&c);
+	fix_clear(&f);
+	/* without rulesets, the policy's and its domain sections' */
+	fix_load(&f, "policy { html_disarm = spam\n highlight_phishing = "
+	    "\"clean, blocked\" }\ndomain \"d.example\" { spam = tag }\n");
+	assert_int_equal(f.policy.def.html_disarm, 1U << VERDICT_SPAM);
+	assert_int_equal(f.policy.rules[0].html_disarm, 1U << VERDICT_SPAM);
+	assert_int_equal(f.policy.rules[0].highlight, (1U << VERDICT_CLEAN) |
+	    (1U << VERDICT_BLOCKED));
+	fix_clear(&f);
+	refused("ruleset a { rule r { policy { html_disarm = purple } } }",
+	    "ruleset a rule r: policy: html_disarm = \"purple\": unknown "
+	    "verdict");
+	refused("ruleset a { rule r { policy { highlight_phishing = x } } }",
+	    "highlight_phishing = \"x\": unknown verdict");
+}
+
+/*
+ * copy_<verdict> and archive per rule: a rule's list over the policy's,
+ * first ruleset first; mixed recipients get the union (each address
+ * once) and are archived unless every rule says no; the master accepts
+ * only addresses some copy list of the verdict names.
+ */
+static void
+test_copies_and_archive_per_rule(void **state)
+{
+	struct ruleset_env env = { "s@s.example", NULL, NULL };
+	struct ruleset_choice c;
+	struct fix	 f;
+	const char	*plain[1] = { "u@plain.example" };
+	const char	*vip[1] = { "u@vip.example" };
+	const char	*mixed[3] = { "u@plain.example", "v@vip.example",
+			    "w@vip.example" };
+
+	(void)state;
+	fix_load(&f,
+	    "policy { copy_clean = \"arch@example.org\"\n"
+	    "  copy_spam = \"spam@example.org, arch@example.org\" }\n"
+	    "ruleset a {\n"
+	    "  rule vip { recipient = vip.example\n"
+	    "    policy { copy_clean = \"vip@example.org, arch@example.org\"\n"
+	    "      archive = no } }\n"
+	    "}\n");
+	ruleset_choose(f.rs, &f.policy, &env, plain, 1, &c);
+	assert_string_equal(c.copy_to[VERDICT_CLEAN], "arch@example.org");
+	assert_string_equal(c.copy_to[VERDICT_SPAM],
+	    "spam@example.org, arch@example.org");
+	assert_string_equal(c.copy_to[VERDICT_INFECTED], "");
+	assert_false(c.no_archive);
+	ruleset_choice_clear(&c);
+	ruleset_choose(f.rs, &f.policy, &env, vip, 1, &c);
+	assert_string_equal(c.copy_to[VERDICT_CLEAN],
+	    "vip@example.org, arch@example.org");
+	assert_string_equal(c.copy_to[VERDICT_SPAM],
+	    "spam@example.org, arch@example.org");
+	assert_true(c.no_archive);
+	assert_non_null(strstr(c.explain.data, "rule vip copy_clean=\""
+	    "vip@example.org, arch@example.org\" archive=no"));
+	ruleset_choice_clear(&c);
+	ruleset_choose(f.rs, &f.policy, &env, mixed, 3, &c);
+	assert_true(c.mixed);
+	assert_string_equal(c.copy_to[VERDICT_CLEAN],
+	    "arch@example.org vip@example.org");
+	assert_false(c.no_archive);
+	ruleset_choice_clear(&c);
+
+	/* what the master lets a worker name */
+	assert_true(ruleconf_copy_listed(f.conf, VERDICT_CLEAN,
+	    "vip@example.org", 15));
+	assert_true(ruleconf_copy_listed(f.conf, VERDICT_SPAM,
+	    "spam@example.org", 16));
+	assert_false(ruleconf_copy_listed(f.conf, VERDICT_SPAM,
+	    "vip@example.org", 15));
+	assert_false(ruleconf_copy_listed(f.conf, VERDICT_CLEAN,
+	    "vip@example.or", 14));
+	assert_false(ruleconf_copy_listed(f.conf, VERDICT_CLEAN,
+	    "evil@example.org", 16));
+	assert_false(ruleconf_copy_listed(f.conf, VERDICT_COUNT,
+	    "arch@example.org", 16));
+	fix_clear(&f);
+	refused("ruleset a { rule r { policy { copy_clean = nobody } } }",
+	    "policy: copy_clean = \"nobody\": \"nobody\" is not a mail "
+	    "address");
+	refused("ruleset a { rule r { policy { archive = maybe } } }",
+	    "policy: archive = \"maybe\": use yes or no");
+}
+
 static void
 test_no_rulesets(void **state)
 {
@@ -363,6 +504,8 @@ main(void)
 		cmocka_unit_test(test_words),
 		cmocka_unit_test(test_first_match_and_precedence),
 		cmocka_unit_test(test_thresholds_scanners_and_strictest),
+		cmocka_unit_test(test_html_disarm_and_highlight_per_rule),
+		cmocka_unit_test(test_copies_and_archive_per_rule),
 		cmocka_unit_test(test_no_rulesets),
 		cmocka_unit_test(test_words_split),
 	};

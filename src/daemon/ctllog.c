@@ -4,8 +4,9 @@
  *	socket: log, trace, stats
  * DESCRIPTION
  *	log: records newest first, filtered (msglog_query()'s filters, and
- *	a subject substring and any id of the message), within the
- *	request's scope, paged ("more" when there are more). trace: every
+ *	a subject substring and any id of the message: with an id and
+ *	neither sender nor recipient, the records the id index names),
+ *	within the request's scope, paged ("more" when there are more). trace: every
  *	record naming an id, with its events. stats: the records of the
  *	last hours walked once: messages per hour by verdict, the top ten
  *	virus names (infected reasons), blocking reasons and spam senders;
@@ -108,6 +109,61 @@ log_each(void *arg, const struct msglog_rec *m)
 	return (0);
 }
 
+/* The time, verdict and action filters of mq (msglog_find() has none). */
+static bool
+log_filters_ok(const struct msglog_query *mq, const struct msglog_rec *m)
+{
+	return (!(mq->since != 0 && m->time < mq->since) &&
+	    !(mq->until != 0 && m->time > mq->until) &&
+	    (mq->verdict == NULL || strcasecmp(mq->verdict, m->verdict) == 0) &&
+	    (mq->action == NULL || strcasecmp(mq->action, m->action) == 0));
+}
+
+/* By id: the records naming it (the id index), oldest first, kept. */
+struct idfinder {
+	const struct msglog_query *mq;
+	struct llister	*l;
+	json_t		*found;
+};
+
+static int
+find_each(void *arg, const struct msglog_rec *m)
+{
+	struct idfinder	*f = arg;
+
+	if (log_filters_ok(f->mq, m) &&
+	    access_any_ok(&f->l->r->scope, m->rcpts, m->nrcpts) &&
+	    contains_ci(m->subject, f->l->subject))
+		(void)json_array_append_new(f->found, rec_json(m, false));
+	return (0);
+}
+
+/* The log by id, newest first and paged: 0, or -1 with *error_r. */
+static int
+log_by_id(struct msglog *ml, const struct msglog_query *mq, struct llister *l,
+    char **error_r)
+{
+	struct idfinder	 f = { mq, l, json_array() };
+	size_t		 n, i;
+
+	if (msglog_find(ml, l->id, find_each, &f, &n, error_r) < 0) {
+		json_decref(f.found);
+		return (-1);
+	}
+	n = json_array_size(f.found);
+	for (i = n; i > 0; i--) {
+		if ((long long)(n - i) < l->offset)
+			continue;
+		if ((long long)json_array_size(l->items) >= l->limit) {
+			l->more = true;
+			break;
+		}
+		(void)json_array_append(l->items, json_array_get(f.found, i - 1));
+	}
+	json_decref(f.found);
+	return (0);
+}
+
 void
 ctl_log(struct creq *r, struct msglog *ml)
 {
@@ -133,7 +189,9 @@ ctl_log(struct creq *r, struct msglog *ml)
 		return;
 	}
 	l.items = json_array();
-	if (msglog_query(ml, &mq, log_each, &l, &error) < 0) {
+	if (l.id != NULL && mq.sender == NULL && mq.rcpt == NULL ?
+	    log_by_id(ml, &mq, &l, &error) < 0 :
+	    msglog_query(ml, &mq, log_each, &l, &error) < 0) {
 		json_decref(l.items);
 		ctlreq_fail(r, 500, "%s", error);
 		free(error);

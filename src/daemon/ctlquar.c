@@ -37,7 +37,7 @@
  * says "partial" when the walk stopped before the page was full: more
  * may match, the search should be narrowed.
  */
-#define QLIST_WALK_MAX	20000
+#define QLIST_WALK_MAX	5000
 #define QLIST_COUNT_MORE 1000
 
 /* --- the quarantine ------------------------------------------------------------------ */
@@ -62,17 +62,10 @@ entry_json(const struct quarantine_entry *e)
 
 struct qlister {
 	struct creq	*r;
-	const char	*subject;
 	long long	 offset, limit, total;
 	bool		 counted;	/* stopped counting past the page */
 	json_t		*items;
 };
-
-static bool
-contains_ci(const char *hay, const char *needle)
-{
-	return (needle == NULL || (hay != NULL && strcasestr(hay, needle)));
-}
 
 static int
 qlist_each(void *arg, const struct quarantine_entry *e)
@@ -80,7 +73,7 @@ qlist_each(void *arg, const struct quarantine_entry *e)
 	struct qlister	*l = arg;
 
 	if (!access_any_ok(&l->r->scope, (const char *const *)e->rcpts,
-	    e->nrcpts) || !contains_ci(e->subject, l->subject))
+	    e->nrcpts))
 		return (0);
 	if (l->total >= l->offset && l->total < l->offset + l->limit)
 		(void)json_array_append_new(l->items, entry_json(e));
@@ -128,7 +121,7 @@ ctl_qlist(struct creq *r, struct quarantine *q)
 	}
 	memset(&l, 0, sizeof(l));
 	l.r = r;
-	l.subject = ctlreq_str(r->req, "subject");
+	qq.subject = ctlreq_str(r->req, "subject");
 	l.offset = ctlreq_int(r->req, "offset", 0);
 	l.limit = ctlreq_int(r->req, "limit", 50);
 	if (l.offset < 0 || l.limit < 1 || l.limit > PAGE_MAX) {

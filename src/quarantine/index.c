@@ -772,6 +772,34 @@ quarantine_set_new_id(struct quarantine *q, const char *qid,
 /* A read of the index failed: close what it opened; -1 with the error. */
 /* --- queries ----------------------------------------------------------------- */
 
+/* Does the n bytes at hay hold needle, in any case? */
+static bool
+contains_icase_n(const char *hay, size_t n, const char *needle)
+{
+	size_t	 m = strlen(needle), i;
+
+	for (i = 0; i + m <= n; i++)
+		if (strncasecmp(hay + i, needle, m) == 0)
+			return (true);
+	return (false);
+}
+
+/*
+ * A raw field of an encoded entry cannot hold needle (it has no escape,
+ * so its bytes are the text): the entry need not be decoded.
+ */
+static bool
+raw_lacks(const struct record *r, size_t idx, const char *needle)
+{
+	const char	*f;
+	size_t		 fl;
+
+	if (needle == NULL || (f = field_at(r->val, r->vlen, idx, &fl)) == NULL ||
+	    memchr(f, '\\', fl) != NULL)
+		return (false);
+	return (!contains_icase_n(f, fl, needle));
+}
+
 static bool
 contains_icase(const char *hay, const char *needle)
 {
@@ -851,6 +879,8 @@ matches(const struct list_walk *lw, const struct quarantine_entry *e)
 	if (qq->reason != NULL && !contains_icase(e->reason, qq->reason) &&
 	    !contains_icase(e->verdict, qq->reason))
 		return (false);
+	if (qq->subject != NULL && !contains_icase(e->subject, qq->subject))
+		return (false);
 	return (true);
 }
 
@@ -871,6 +901,10 @@ list_step(void *arg, const struct record *r)
 		lw->stopped = true;
 		return (1);
 	}
+	/* Substrings first on the raw text: most entries fail them. */
+	if ((lw->skind == QSENDER_SUBSTRING && raw_lacks(r, 12, lw->sender)) ||
+	    raw_lacks(r, 13, lw->qq->subject))
+		return (0);
 	if (quarantine_decode(r->val, r->vlen, &e) < 0)
 		return (0);	/* the check reports it */
 	if (matches(lw, &e))

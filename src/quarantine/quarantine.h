@@ -174,6 +174,7 @@ struct quarantine_query {
 	const char	*rcpt;		/* exact address, any case */
 	const char	*sender;	/* quarantine_sender_match()'s kinds */
 	const char	*reason;	/* substring of verdict or reason, any case */
+	const char	*subject;	/* substring, any case */
 	int		 state;		/* enum quarantine_state, or -1 for any */
 	size_t		 max_walk;	/* entries read at most (0: no bound) */
 };

@@ -777,6 +777,10 @@ struct recs {
 	const struct msglog_query *q;
 	bool		 bad;
 	bool		 by_time;	/* walking the "t" keys: stop past them */
+	msglog_fn	 fn;		/* set: each match to fn as it comes, */
+	void		*arg;		/* none kept (the walk is in order) */
+	const char	*only;		/* set: stop at a key other than this */
+	size_t		 onlylen;
 };
 
 static int
@@ -790,6 +794,11 @@ collect_rec(void *arg, const struct record *r)
 	    record_u64((const char *)r->key + 1, 8) < (uint64_t)rs->q->since ||
 	    (rs->q->limit > 0 && rs->n >= rs->q->limit)))
 		return (1);
+	/* Backward over one key's duplicates: done past them, or at the limit. */
+	if (rs->only != NULL && (r->klen != rs->onlylen ||
+	    memcmp(r->key, rs->only, rs->onlylen) != 0 ||
+	    (rs->q->limit > 0 && rs->n >= rs->q->limit)))
+		return (1);
 	if (msglog_decode(r->val, r->vlen, &rec) < 0) {
 		rs->bad = true;
 		return (0);
@@ -797,6 +806,13 @@ collect_rec(void *arg, const struct record *r)
 	if (rs->q != NULL && !matches(rs->q, &rec)) {
 		msglog_rec_clear(&rec);
 		return (0);
+	}
+	if (rs->fn != NULL) {
+		int	 stop = rs->fn(rs->arg, &rec);
+
+		msglog_rec_clear(&rec);
+		rs->n++;
+		return (stop);
 	}
 	rs->v = xreallocarray(rs->v, rs->n + 1, sizeof(*rs->v));
 	rs->v[rs->n++] = rec;
@@ -862,35 +878,40 @@ int
 msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
     void *arg, char **error_r)
 {
-	struct recs	 rs = { NULL, 0, q, false, false };
+	struct recs	 rs = { NULL, 0, q, false, false, fn, arg, NULL, 0 };
 	unsigned char	 tk[9];
 	char		*k;
-	size_t		 i, len;
+	size_t		 len;
 	int		 ret;
 
 	if (q->sender != NULL || q->rcpt != NULL) {
-		/* One address's records: its index key's duplicates. */
+		/*
+		 * One address's records: its index key's duplicates, which
+		 * are sorted by sequence number. Backward from below the key
+		 * and a NUL (the first key past its duplicates): newest
+		 * first, each to fn at once, so a page reads a page.
+		 */
 		k = q->rcpt != NULL ? index_key('r', q->rcpt, true, &len) :
 		    index_key('s', q->sender, true, &len);
-		ret = index_walk(ml, k, len, true, false, &rs);
+		rs.only = k;
+		rs.onlylen = len;
+		ret = index_walk(ml, k, len + 1, false, true, &rs);
 		free(k);
 	} else {
 		/*
 		 * A time range: the "t" keys below until + 1 (all of them:
-		 * below "u"), newest first; the walk stops at since or at
-		 * the limit, so "the last 20" reads 20 records.
+		 * below "u"), newest first; the walk stops at since, at the
+		 * limit or when fn says so, so "the last 20" reads 20
+		 * records. They come in order: each goes to fn at once,
+		 * none is kept.
 		 */
 		tk[0] = q->until > 0 ? 't' : 'u';
 		record_key_u64(q->until > 0 ? (uint64_t)q->until + 1 : 0, tk + 1);
 		rs.by_time = true;
 		ret = index_walk(ml, tk, sizeof(tk), false, true, &rs);
 	}
-	if (walked(&rs, ret, rs.by_time ? NULL : newest_first, error_r) < 0)
-		return (-1);
-	for (i = 0; i < rs.n && (q->limit == 0 || i < q->limit); i++)
-		if (fn(arg, &rs.v[i]) != 0)
-			break;
-	recs_free(&rs);
+	if (ret != 0)
+		return (db_fail(error_r, "read", ret));
 	return (0);
 }
 
@@ -904,7 +925,7 @@ int
 msglog_find(struct msglog *ml, const char *id, msglog_fn fn, void *arg,
     size_t *n_r, char **error_r)
 {
-	struct recs	 rs = { NULL, 0, NULL, false, false };
+	struct recs	 rs = { NULL, 0, NULL, false, false, NULL, NULL, NULL, 0 };
 	size_t		 i, j, len;
 	char		*k;
 	int		 ret = 0, c;

@@ -146,10 +146,28 @@ def calls(now, nq, nm, ids):
          lambda x: "/api/quarantine/" + ids[x % len(ids)],
          lambda j: "entry" in j and "headers" in j),
         ("stats: 24 hours",
-         lambda x: q("/api/stats", hours=24), lambda j: "hours" in j),
+         lambda x: q("/api/stats", hours=24), same_hours(24)),
         ("stats: 7 days",
-         lambda x: q("/api/stats", hours=168), lambda j: "hours" in j),
+         lambda x: q("/api/stats", hours=168), same_hours(168)),
     ]
+
+
+def same_hours(n):
+    """The answer has n hours, and each hour it shares with the first
+    answer (holdscand's walk; later ones come from its kept hours) has
+    the same counts."""
+    first = {}
+
+    def ok(j):
+        hours = j.get("hours")
+        if not isinstance(hours, list) or len(hours) != n:
+            return False
+        rows = {h["start"]: h for h in hours}
+        if not first:
+            first.update(rows)
+            return True
+        return all(first[t] == rows[t] for t in rows if t in first)
+    return ok
 
 
 def pct(v, p):

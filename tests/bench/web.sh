@@ -58,6 +58,7 @@ chmod 0755 "$T"
 hs_pid=
 web_pid=
 # stop_pid PID - SIGTERM, then SIGKILL after 10 s
+# shellcheck disable=SC2317 # the exit trap calls it
 stop_pid() {
 	[ -n "$1" ] || return 0
 	kill -TERM "$1" 2>/dev/null || return 0
@@ -182,6 +183,8 @@ s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])')
 {
+	# The fill spans 30 days: holdscand's pruning must not take its oldest.
+	echo 'message_log_retention = 60d'
 	echo 'scanners = crashtest'
 	echo 'plugin crashtest {'
 	echo '    mode = verdict'
@@ -202,7 +205,7 @@ echo "$pw" | "$HOLDSCAN" -c "$conf" web user add admin --role admin \
 "$HOLDSCAND" -f -c "$conf" >"$T/holdscand.log" 2>&1 &
 hs_pid=$!
 i=0
-until grep -q 'scanners ready' "$T/holdscand.log"; do
+until grep -q 'scanners ready' "$T/holdscand.log" 2>/dev/null; do
 	kill -0 "$hs_pid" 2>/dev/null ||
 	    die "holdscand exited: $(tail -3 "$T/holdscand.log")"
 	[ "$i" -lt 1200 ] || die "holdscand not ready after 120 s"

@@ -383,6 +383,7 @@ struct stats {
 	struct hour_stats *h;		/* hours of the answer */
 	long long	 walked;
 	bool		 partial;
+	time_t		 stop_time;	/* partial: the record it stopped at */
 };
 
 static int
@@ -395,6 +396,7 @@ stats_each(void *arg, const struct msglog_rec *m)
 
 	if (++s->walked > CONTROL_WALK_MAX) {
 		s->partial = true;	/* newest first: the oldest hours are short */
+		s->stop_time = m->time;
 		return (1);
 	}
 	if (!access_any_ok(&s->r->scope, m->rcpts, m->nrcpts) ||
@@ -508,13 +510,16 @@ ctl_stats(struct creq *r, struct msglog *ml, const struct hs_config *conf,
 			;
 		if (stats_walk(&s, ml, from, to) < 0)
 			goto done;
-		if (s.partial)
-			break;
-		/* Settled hours walked whole are kept. */
+		/*
+		 * Settled hours walked whole are kept: after a partial walk,
+		 * those after the hour it stopped in (the next request walks
+		 * fewer hours).
+		 */
 		for (h = from; cache != NULL && h <= to; h++) {
 			st = s.start + h * 3600;
 			if (st + 3600 + SETTLE_S > now ||
-			    st < now - (time_t)CACHE_HOURS * 3600)
+			    st < now - (time_t)CACHE_HOURS * 3600 ||
+			    (s.partial && st <= s.stop_time))
 				continue;
 			slot = cache_slot(cache, st);
 			hour_clear(slot);
@@ -523,6 +528,8 @@ ctl_stats(struct creq *r, struct msglog *ml, const struct hs_config *conf,
 			for (k = 0; k < NTOPS; k++)
 				slot->top[k] = json_incref(s.h[h].top[k]);
 		}
+		if (s.partial)
+			break;
 		to = from - 1;
 	}
 	hours = json_array();

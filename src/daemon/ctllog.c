@@ -10,7 +10,11 @@
  *	record naming an id, with its events. stats: the records of the
  *	last hours walked once: messages per hour by verdict, the top ten
  *	virus names (infected reasons), blocking reasons and spam senders;
- *	for admins the metrics file's queue and latency figures.
+ *	for admins the metrics file's queue and latency figures. The
+ *	admins' figures of settled hours are kept in holdscand's control
+ *	context (struct ctl_stats_cache: at most CACHE_HOURS hours of
+ *	VERDICT_COUNT counts and three maps of HOUR_TOP_KEYS names), so a
+ *	request walks the hours it does not have.
  *
  *	This module must never change the message log.
  */

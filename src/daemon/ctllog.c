@@ -181,6 +181,7 @@ ctl_log(struct creq *r, struct msglog *ml)
 	mq.rcpt = ctlreq_str(r->req, "recipient");
 	mq.verdict = ctlreq_str(r->req, "verdict");
 	mq.action = ctlreq_str(r->req, "action");
+	mq.stream = true;	/* log_each stops at its page, or the bound */
 	memset(&l, 0, sizeof(l));
 	l.r = r;
 	l.subject = ctlreq_str(r->req, "subject");
@@ -439,6 +440,7 @@ stats_walk(struct stats *s, struct msglog *ml, long from, long to)
 		for (k = 0; k < NTOPS; k++)
 			s->h[h].top[k] = json_object();
 	memset(&mq, 0, sizeof(mq));
+	mq.stream = true;	/* stats_each stops at the bound */
 	mq.since = s->start + from * 3600;
 	if (to < s->hours - 1)
 		mq.until = s->start + (to + 1) * 3600 - 1;

@@ -878,11 +878,16 @@ int
 msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
     void *arg, char **error_r)
 {
-	struct recs	 rs = { NULL, 0, q, false, false, fn, arg, NULL, 0 };
+	struct recs	 rs = { NULL, 0, q, false, false, NULL, NULL, NULL, 0 };
 	unsigned char	 tk[9];
 	char		*k;
-	size_t		 len;
+	size_t		 len, i;
 	int		 ret;
+
+	if (q->stream) {
+		rs.fn = fn;
+		rs.arg = arg;
+	}
 
 	if (q->sender != NULL || q->rcpt != NULL) {
 		/*
@@ -901,17 +906,23 @@ msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
 		/*
 		 * A time range: the "t" keys below until + 1 (all of them:
 		 * below "u"), newest first; the walk stops at since, at the
-		 * limit or when fn says so, so "the last 20" reads 20
-		 * records. They come in order: each goes to fn at once,
-		 * none is kept.
+		 * limit or (streamed) when fn says so, so "the last 20"
+		 * reads 20 records.
 		 */
 		tk[0] = q->until > 0 ? 't' : 'u';
 		record_key_u64(q->until > 0 ? (uint64_t)q->until + 1 : 0, tk + 1);
 		rs.by_time = true;
 		ret = index_walk(ml, tk, sizeof(tk), false, true, &rs);
 	}
-	if (ret != 0)
-		return (db_fail(error_r, "read", ret));
+	if (q->stream)		/* nothing kept */
+		return (ret != 0 ? db_fail(error_r, "read", ret) : 0);
+	if (walked(&rs, ret, NULL, error_r) < 0)
+		return (-1);
+	/* Not streamed: the walk is over (its snapshot too), now fn. */
+	for (i = 0; i < rs.n; i++)
+		if (fn(arg, &rs.v[i]) != 0)
+			break;
+	recs_free(&rs);
 	return (0);
 }
 

@@ -145,7 +145,7 @@
     clear(main);
     main.appendChild(el('h1', {}, 'Quarantine'));
     main.appendChild(filterForm([
-      { name: 'sender', label: 'Sender contains' },
+      { name: 'sender', label: 'Sender (address, domain or text)' },
       { name: 'recipient', label: 'Recipient' },
       { name: 'subject', label: 'Subject contains' },
       { name: 'reason', label: 'Reason contains' },
@@ -191,8 +191,9 @@
     main.appendChild(el('div', { class: 'actions' },
       el('button', { type: 'button', id: 'bulk-release', onclick: () => bulk('release') }, 'Release selected'),
       el('button', { type: 'button', id: 'bulk-delete', class: 'danger', onclick: () => bulk('delete') }, 'Delete selected'),
-      el('span', { id: 'qcount' }, r.total + ' message(s)' +
-        (r.partial ? ' (the search stopped early: narrow the filters)' : ''))));
+      el('span', { id: 'qcount' }, r.total + (r.exact === false ? '+' : '') + ' message(s)' +
+        (r.partial ? ' (more may match: the search stopped after ' + r.walk_limit +
+          ' entries; narrow it: a sender address or domain, a recipient, a time range)' : ''))));
     main.appendChild(table);
     main.appendChild(pager(r.offset, r.items.length, r.total > r.offset + r.items.length, (o) => { qstate.offset = o; showQuarantine(); }, qstate.limit));
   }

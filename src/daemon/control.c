@@ -67,6 +67,7 @@ struct control {
 	uid_t		 web_uid;
 	bool		 have_web_uid;
 	char		*path;
+	struct ctl_stats_cache *stats;	/* the admins' settled hours */
 };
 
 
@@ -117,6 +118,7 @@ control_open(const struct hs_config *conf, uid_t owner_uid, gid_t owner_gid,
 	}
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->path = xstrdup(path);
+	ctl->stats = ctl_stats_cache_new();
 	if ((pw = getpwnam(conf->web_user)) != NULL) {
 		ctl->web_uid = pw->pw_uid;
 		ctl->have_web_uid = true;
@@ -144,6 +146,7 @@ control_close(struct control **ctlp)
 		return;
 	if (ctl->fd >= 0)
 		(void)close(ctl->fd);
+	ctl_stats_cache_free(&ctl->stats);
 	free(ctl->path);
 	free(ctl);
 	*ctlp = NULL;
@@ -305,7 +308,7 @@ serve(struct control *ctl, int fd, struct commit_ctx *c, struct quarantine *q,
 	} else if (strcmp(op, "trace") == 0) {
 		ctl_trace(&r, ml);
 	} else if (strcmp(op, "stats") == 0) {
-		ctl_stats(&r, ml, conf);
+		ctl_stats(&r, ml, conf, ctl->stats);
 	} else {
 		ctlreq_fail(&r, 400, "op: unknown");
 	}

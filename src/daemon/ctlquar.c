@@ -3,7 +3,8 @@
  *	ctlquar - the quarantine's operations of holdscand's control socket
  * DESCRIPTION
  *	qlist (entries in time order, filtered, within the request's scope,
- *	paged), qshow (one entry, and its stored file opened read-only for
+ *	paged; a bounded walk: QLIST_WALK_MAX entries read at most, and
+ *	QLIST_COUNT_MORE matches counted past the page), qshow (one entry, and its stored file opened read-only for
  *	control.c to pass on), release and delete (through qaction.c, for
  *	the account the request names). A message outside the scope is
  *	"not found", as one that does not exist. Non-admins release to the
@@ -28,6 +29,16 @@
 #include "quarantine/quarantine.h"
 
 #define PAGE_MAX	500
+/*
+ * Entries one list request reads at most, and matches it counts past
+ * its page: a filter no index answers (a substring of the sender, the
+ * subject or the reason; a domain admin's scope) is a bounded walk, and
+ * a total past the page is a lower bound ("exact": false). The answer
+ * says "partial" when the walk stopped before the page was full: more
+ * may match, the search should be narrowed.
+ */
+#define QLIST_WALK_MAX	5000
+#define QLIST_COUNT_MORE 1000
 
 /* --- the quarantine ------------------------------------------------------------------ */
 
@@ -51,33 +62,26 @@ entry_json(const struct quarantine_entry *e)
 
 struct qlister {
 	struct creq	*r;
-	const char	*subject;
-	long long	 offset, limit, total, walked;
-	bool		 partial;
+	long long	 offset, limit, total;
+	bool		 counted;	/* stopped counting past the page */
 	json_t		*items;
 };
-
-static bool
-contains_ci(const char *hay, const char *needle)
-{
-	return (needle == NULL || (hay != NULL && strcasestr(hay, needle)));
-}
 
 static int
 qlist_each(void *arg, const struct quarantine_entry *e)
 {
 	struct qlister	*l = arg;
 
-	if (++l->walked > CONTROL_WALK_MAX) {
-		l->partial = true;	/* total counts what was walked */
-		return (1);
-	}
 	if (!access_any_ok(&l->r->scope, (const char *const *)e->rcpts,
-	    e->nrcpts) || !contains_ci(e->subject, l->subject))
+	    e->nrcpts))
 		return (0);
 	if (l->total >= l->offset && l->total < l->offset + l->limit)
 		(void)json_array_append_new(l->items, entry_json(e));
 	l->total++;
+	if (l->total >= l->offset + l->limit + QLIST_COUNT_MORE) {
+		l->counted = true;
+		return (1);
+	}
 	return (0);
 }
 
@@ -101,8 +105,11 @@ ctl_qlist(struct creq *r, struct quarantine *q)
 	struct quarantine_query qq;
 	struct qlister	 l;
 	char		*error = NULL;
+	bool		 stopped;
+	int		 rc;
 
 	memset(&qq, 0, sizeof(qq));
+	qq.max_walk = QLIST_WALK_MAX;
 	qq.since = (time_t)ctlreq_int(r->req, "since", 0);
 	qq.until = (time_t)ctlreq_int(r->req, "until", 0);
 	qq.rcpt = ctlreq_str(r->req, "recipient");
@@ -114,22 +121,32 @@ ctl_qlist(struct creq *r, struct quarantine *q)
 	}
 	memset(&l, 0, sizeof(l));
 	l.r = r;
-	l.subject = ctlreq_str(r->req, "subject");
+	qq.subject = ctlreq_str(r->req, "subject");
 	l.offset = ctlreq_int(r->req, "offset", 0);
 	l.limit = ctlreq_int(r->req, "limit", 50);
 	if (l.offset < 0 || l.limit < 1 || l.limit > PAGE_MAX) {
 		ctlreq_fail(r, 400, "offset, limit: out of range");
 		return;
 	}
+	/* A user's one address: the recipient index answers. */
+	if (qq.rcpt == NULL && r->scope.role == ACCESS_USER &&
+	    r->scope.naddresses == 1)
+		qq.rcpt = r->scope.addresses[0];
 	l.items = json_array();
-	if (quarantine_list(q, &qq, qlist_each, &l, &error) < 0) {
+	if ((rc = quarantine_list(q, &qq, qlist_each, &l, &error)) < 0) {
 		json_decref(l.items);
 		ctlreq_fail(r, 500, "%s", error);
 		free(error);
 		return;
 	}
+	stopped = rc == 1;
 	(void)json_object_set_new(r->reply, "total", json_integer(l.total));
-	(void)json_object_set_new(r->reply, "partial", json_boolean(l.partial));
+	(void)json_object_set_new(r->reply, "exact",
+	    json_boolean(!stopped && !l.counted));
+	(void)json_object_set_new(r->reply, "partial",
+	    json_boolean(stopped && l.total < l.offset + l.limit));
+	(void)json_object_set_new(r->reply, "walk_limit",
+	    json_integer(QLIST_WALK_MAX));
 	(void)json_object_set_new(r->reply, "offset", json_integer(l.offset));
 	(void)json_object_set_new(r->reply, "items", l.items);
 }

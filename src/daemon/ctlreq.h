@@ -55,7 +55,14 @@ void	 ctl_delete(struct creq *r, struct quarantine *q, struct msglog *ml);
 /* (ctllog.c): the message log and the statistics. */
 void	 ctl_log(struct creq *r, struct msglog *ml);
 void	 ctl_trace(struct creq *r, struct msglog *ml);
+/*
+ * The admins' statistics of settled hours, kept between requests
+ * (ctllog.c); ctl_stats() takes it (or NULL: no keeping).
+ */
+struct ctl_stats_cache;
+struct ctl_stats_cache *ctl_stats_cache_new(void);
+void	 ctl_stats_cache_free(struct ctl_stats_cache **c);
 void	 ctl_stats(struct creq *r, struct msglog *ml,
-	    const struct hs_config *conf);
+	    const struct hs_config *conf, struct ctl_stats_cache *cache);
 
 #endif

@@ -11,6 +11,13 @@
  *	  quarantine-orig.db  btree with sorted duplicates, the original
  *	                      message (queue id, newline, arrival time) -> qid:
  *	                      a message is quarantined once, and released once
+ *	  quarantine-sender.db btree with sorted duplicates, "a" and the
+ *	                      sender (lower case; "a" alone for the null
+ *	                      sender) -> qid, and "d" and the sender's domain,
+ *	                      its labels reversed and each followed by a dot
+ *	                      ("dorg.example.mail." for mail.example.org) ->
+ *	                      qid: a domain and its subdomains are the keys
+ *	                      that begin with the domain's
  *	The secondaries are maintained by Berkeley DB (DB->associate), so
  *	they change in the same transaction as the primary; holdscand
  *	indexes a batch's copies inside the batch's journal transaction.
@@ -27,6 +34,7 @@
  *	This file must never touch a file of the store, and never report an
  *	index change that was not committed.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -386,6 +394,106 @@ orig_key(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
 	return (0);
 }
 
+/* Append domain (n bytes) in lower case, its labels reversed, each ending in a dot. */
+static void
+rev_domain(const char *dom, size_t n, struct buf *out)
+{
+	size_t	 end = n, start, i;
+
+	while (end > 0) {
+		start = end;
+		while (start > 0 && dom[start - 1] != '.')
+			start--;
+		if (end > start) {
+			for (i = start; i < end; i++)
+				buf_putc(out, (char)tolower((unsigned char)dom[i]));
+			buf_putc(out, '.');
+		}
+		end = start > 0 ? start - 1 : 0;
+	}
+}
+
+static int
+sender_keys(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
+{
+	struct buf	 a = BUF_INIT, d = BUF_INIT;
+	const char	*f, *at;
+	char		*sender;
+	size_t		 fl, i, n = 1;
+	DBT		*v;
+
+	(void)sec;
+	(void)pkey;
+	if ((f = field_at(pdata->data, pdata->size, 12, &fl)) == NULL)
+		return (DB_DONOTINDEX);
+	sender = field_str(f, fl);
+	buf_putc(&a, 'a');
+	for (i = 0; sender[i] != '\0'; i++)
+		buf_putc(&a, (char)tolower((unsigned char)sender[i]));
+	if ((at = strrchr(sender, '@')) != NULL && at[1] != '\0') {
+		buf_putc(&d, 'd');
+		rev_domain(at + 1, strlen(at + 1), &d);
+		n = 2;
+	}
+	free(sender);
+	v = xcalloc(n, sizeof(*v));
+	v[0].size = (u_int32_t)a.len;
+	v[0].data = buf_steal(&a, NULL);
+	v[0].flags = DB_DBT_APPMALLOC;
+	if (n == 2) {
+		v[1].size = (u_int32_t)d.len;
+		v[1].data = buf_steal(&d, NULL);
+		v[1].flags = DB_DBT_APPMALLOC;
+	}
+	memset(skey, 0, sizeof(*skey));
+	skey->data = v;
+	skey->size = (u_int32_t)n;
+	skey->flags = DB_DBT_MULTIPLE | DB_DBT_APPMALLOC;
+	return (0);
+}
+
+static bool
+domain_char(char c)
+{
+	return (isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_');
+}
+
+enum quarantine_sender_kind
+quarantine_sender_match(const char *s, char **norm_r)
+{
+	const char	*at = strrchr(s, '@'), *dom = NULL, *p;
+	size_t		 i;
+
+	if (strcmp(s, "<>") == 0) {
+		*norm_r = xstrdup("");
+		return (QSENDER_ADDRESS);
+	}
+	for (p = s; *p; p++)
+		if (isspace((unsigned char)*p) || *p == ',')
+			break;
+	if (*p == '\0') {
+		if (at != NULL && at != s && at[1] != '\0') {
+			*norm_r = xstrdup_lower(s);
+			return (QSENDER_ADDRESS);
+		}
+		if (at == s)
+			dom = s + 1;
+		else if (at == NULL && strchr(s, '.') != NULL)
+			dom = s;
+	}
+	if (dom != NULL && dom[0] != '.' && dom[0] != '\0' &&
+	    dom[strlen(dom) - 1] != '.' && strstr(dom, "..") == NULL) {
+		for (i = 0; dom[i] != '\0' && domain_char(dom[i]); i++)
+			;
+		if (dom[i] == '\0') {
+			*norm_r = xstrdup_lower(dom);
+			return (QSENDER_DOMAIN);
+		}
+	}
+	*norm_r = xstrdup(s);
+	return (QSENDER_SUBSTRING);
+}
+
 /* --- open, close ------------------------------------------------------------ */
 
 /*
@@ -409,7 +517,9 @@ open_index(struct quarantine *q, char **error_r)
 	    statedb_open_db_flags(sdb, Q_RCPT_DB, DB_DUP | DB_DUPSORT,
 	    DB_MULTIVERSION, &q->by_rcpt, error_r) < 0 ||
 	    statedb_open_db_flags(sdb, Q_ORIG_DB, DB_DUP | DB_DUPSORT,
-	    DB_MULTIVERSION, &q->by_orig, error_r) < 0)
+	    DB_MULTIVERSION, &q->by_orig, error_r) < 0 ||
+	    statedb_open_db_flags(sdb, Q_SENDER_DB, DB_DUP | DB_DUPSORT,
+	    DB_MULTIVERSION, &q->by_sender, error_r) < 0)
 		return (EIO);
 	if ((ret = sdb->env->txn_begin(sdb->env, NULL, &txn, 0)) != 0 ||
 	    (ret = q->db->associate(q->db, txn, q->by_time, time_key,
@@ -417,6 +527,8 @@ open_index(struct quarantine *q, char **error_r)
 	    (ret = q->db->associate(q->db, txn, q->by_rcpt, rcpt_keys,
 	    DB_CREATE)) != 0 ||
 	    (ret = q->db->associate(q->db, txn, q->by_orig, orig_key,
+	    DB_CREATE)) != 0 ||
+	    (ret = q->db->associate(q->db, txn, q->by_sender, sender_keys,
 	    DB_CREATE)) != 0 ||
 	    (ret = txn->commit(txn, 0)) != 0) {
 		if (txn != NULL && ret != 0)
@@ -432,7 +544,8 @@ open_index(struct quarantine *q, char **error_r)
 static void
 close_index(struct quarantine *q)
 {
-	DB	**dbs[] = { &q->by_time, &q->by_rcpt, &q->by_orig, &q->db };
+	DB	**dbs[] = { &q->by_time, &q->by_rcpt, &q->by_orig,
+	    &q->by_sender, &q->db };
 	size_t	 i;
 
 	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
@@ -659,6 +772,34 @@ quarantine_set_new_id(struct quarantine *q, const char *qid,
 /* A read of the index failed: close what it opened; -1 with the error. */
 /* --- queries ----------------------------------------------------------------- */
 
+/* Does the n bytes at hay hold needle, in any case? */
+static bool
+contains_icase_n(const char *hay, size_t n, const char *needle)
+{
+	size_t	 m = strlen(needle), i;
+
+	for (i = 0; i + m <= n; i++)
+		if (strncasecmp(hay + i, needle, m) == 0)
+			return (true);
+	return (false);
+}
+
+/*
+ * A raw field of an encoded entry cannot hold needle (it has no escape,
+ * so its bytes are the text): the entry need not be decoded.
+ */
+static bool
+raw_lacks(const struct record *r, size_t idx, const char *needle)
+{
+	const char	*f;
+	size_t		 fl;
+
+	if (needle == NULL || (f = field_at(r->val, r->vlen, idx, &fl)) == NULL ||
+	    memchr(f, '\\', fl) != NULL)
+		return (false);
+	return (!contains_icase_n(f, fl, needle));
+}
+
 static bool
 contains_icase(const char *hay, const char *needle)
 {
@@ -672,29 +813,76 @@ contains_icase(const char *hay, const char *needle)
 	return (false);
 }
 
-static bool
-matches(const struct quarantine_query *qq, const struct quarantine_entry *e)
+/* The domain of address a (after its last "@"), or NULL. */
+static const char *
+domain_of(const char *a)
 {
+	const char	*at = strrchr(a, '@');
+
+	return (at != NULL ? at + 1 : NULL);
+}
+
+/* Is dom the domain d or one of its subdomains (any case)? */
+static bool
+in_domain(const char *dom, const char *d)
+{
+	size_t	 n = strlen(dom), m = strlen(d);
+
+	if (n == m)
+		return (strcasecmp(dom, d) == 0);
+	return (n > m && dom[n - m - 1] == '.' &&
+	    strcasecmp(dom + n - m, d) == 0);
+}
+
+/* quarantine_list()'s walk: the time range, the filters, the caller. */
+struct list_walk {
+	const struct quarantine_query *qq;
+	enum quarantine_sender_kind skind;
+	char		*sender;	/* quarantine_sender_match()'s text */
+	bool		 by_time;	/* walking the time index */
+	const struct buf *prefix;	/* only keys that begin with it */
+	size_t		 walked;
+	bool		 stopped;	/* at qq->max_walk */
+	quarantine_each_fn fn;
+	void		*arg;
+};
+
+static bool
+matches(const struct list_walk *lw, const struct quarantine_entry *e)
+{
+	const struct quarantine_query *qq = lw->qq;
+	const char	*dom;
+
 	if (qq->since != 0 && e->quarantined < qq->since)
 		return (false);
 	if (qq->until != 0 && e->quarantined > qq->until)
 		return (false);
 	if (qq->state >= 0 && (int)e->state != qq->state)
 		return (false);
-	if (qq->sender != NULL && !contains_icase(e->sender, qq->sender))
-		return (false);
+	if (lw->sender != NULL) {
+		switch (lw->skind) {
+		case QSENDER_ADDRESS:
+			if (strcasecmp(e->sender, lw->sender) != 0)
+				return (false);
+			break;
+		case QSENDER_DOMAIN:
+			if ((dom = domain_of(e->sender)) == NULL ||
+			    !in_domain(dom, lw->sender))
+				return (false);
+			break;
+		case QSENDER_SUBSTRING:
+			if (!contains_icase(e->sender, lw->sender))
+				return (false);
+			break;
+		}
+	}
 	if (qq->reason != NULL && !contains_icase(e->reason, qq->reason) &&
 	    !contains_icase(e->verdict, qq->reason))
 		return (false);
+	if (qq->subject != NULL && !contains_icase(e->subject, qq->subject))
+		return (false);
 	return (true);
 }
-
-/* quarantine_list()'s walk: the time range, the filters, the caller. */
-struct list_walk {
-	const struct quarantine_query *qq;
-	quarantine_each_fn fn;
-	void		*arg;
-};
 
 static int
 list_step(void *arg, const struct record *r)
@@ -703,12 +891,23 @@ list_step(void *arg, const struct record *r)
 	struct quarantine_entry e;
 	int		 stop = 0;
 
-	if (lw->qq->rcpt == NULL && lw->qq->until != 0 && r->klen == 8 &&
+	if (lw->by_time && lw->qq->until != 0 && r->klen == 8 &&
 	    q_bytes_time(r->key) > lw->qq->until)
 		return (1);
+	if (lw->prefix != NULL && (r->klen < lw->prefix->len ||
+	    memcmp(r->key, lw->prefix->data, lw->prefix->len) != 0))
+		return (1);
+	if (lw->qq->max_walk != 0 && lw->walked++ >= lw->qq->max_walk) {
+		lw->stopped = true;
+		return (1);
+	}
+	/* Substrings first on the raw text: most entries fail them. */
+	if ((lw->skind == QSENDER_SUBSTRING && raw_lacks(r, 12, lw->sender)) ||
+	    raw_lacks(r, 13, lw->qq->subject))
+		return (0);
 	if (quarantine_decode(r->val, r->vlen, &e) < 0)
 		return (0);	/* the check reports it */
-	if (matches(lw->qq, &e))
+	if (matches(lw, &e))
 		stop = lw->fn(lw->arg, &e);
 	quarantine_entry_clear(&e);
 	return (stop);
@@ -718,12 +917,19 @@ int
 quarantine_list(struct quarantine *q, const struct quarantine_query *qq,
     quarantine_each_fn fn, void *arg, char **error_r)
 {
-	struct list_walk lw = { qq, fn, arg };
+	struct list_walk lw;
 	struct record_walk w;
+	struct buf	 key = BUF_INIT;
 	unsigned char	 tkey[8];
 	char		*rkey = NULL;
 	int		 ret;
 
+	memset(&lw, 0, sizeof(lw));
+	lw.qq = qq;
+	lw.fn = fn;
+	lw.arg = arg;
+	if (qq->sender != NULL)
+		lw.skind = quarantine_sender_match(qq->sender, &lw.sender);
 	memset(&w, 0, sizeof(w));
 	w.secondary = true;
 	w.snapshot = true;
@@ -733,8 +939,22 @@ quarantine_list(struct quarantine *q, const struct quarantine_query *qq,
 		w.from = rkey;
 		w.fromlen = strlen(rkey);
 		w.exact = true;
+	} else if (lw.sender != NULL && lw.skind != QSENDER_SUBSTRING) {
+		w.db = q->by_sender;
+		if (lw.skind == QSENDER_ADDRESS) {
+			buf_putc(&key, 'a');
+			buf_append(&key, lw.sender, strlen(lw.sender));
+			w.exact = true;
+		} else {
+			buf_putc(&key, 'd');
+			rev_domain(lw.sender, strlen(lw.sender), &key);
+			lw.prefix = &key;
+		}
+		w.from = key.data;
+		w.fromlen = key.len;
 	} else {
 		w.db = q->by_time;
+		lw.by_time = true;
 		if (qq->since != 0) {
 			q_time_bytes(qq->since, tkey);
 			w.from = tkey;
@@ -743,11 +963,13 @@ quarantine_list(struct quarantine *q, const struct quarantine_query *qq,
 	}
 	ret = record_walk(q->sdb, &w, list_step, &lw);
 	free(rkey);
+	free(lw.sender);
+	buf_free(&key);
 	if (ret != 0) {
 		*error_r = xasprintf("quarantine index: %s", db_strerror(ret));
 		return (-1);
 	}
-	return (0);
+	return (lw.stopped ? 1 : 0);
 }
 
 /* quarantine_counts()'s walk. */

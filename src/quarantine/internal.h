@@ -21,6 +21,7 @@
 #define Q_TIME_DB	"quarantine-time.db"
 #define Q_RCPT_DB	"quarantine-rcpt.db"
 #define Q_ORIG_DB	"quarantine-orig.db"
+#define Q_SENDER_DB	"quarantine-sender.db"
 #define Q_FORMAT	"1"
 #define Q_NFIXED	16		/* lines before the recipients */
 #define Q_TMP_SUFFIX	".tmp"
@@ -39,6 +40,7 @@ struct quarantine {
 	DB		*by_time;
 	DB		*by_rcpt;
 	DB		*by_orig;
+	DB		*by_sender;
 };
 
 /* Index (index.c) */

@@ -139,21 +139,48 @@ int	 quarantine_open_file(struct quarantine *q,
 	    const struct quarantine_entry *e);
 
 /*
+ * What a sender filter matches (quarantine_sender_match()):
+ *  - "user@example.org": that address, any case ("<>": the null sender);
+ *  - "@example.org" or "example.org" (no "@", a dot, only the characters
+ *    of a domain name): senders in that domain and its subdomains;
+ *  - anything else: a substring of the sender, any case.
+ * Addresses and domains are looked up in the sender index; a substring
+ * has no index and is a walk (bound it with max_walk).
+ */
+enum quarantine_sender_kind {
+	QSENDER_SUBSTRING,
+	QSENDER_ADDRESS,
+	QSENDER_DOMAIN,
+};
+/*
+ * The kind of filter s is, and in *norm_r (malloc'ed, the caller's) the
+ * text to match: the address or the domain in lower case, without "@"
+ * before a domain; "" for "<>"; the substring as it is.
+ */
+enum quarantine_sender_kind quarantine_sender_match(const char *s,
+	    char **norm_r);
+
+/*
  * Queries, answered from a snapshot (a consistent view that takes no
  * read locks, so holdscand is never held up). With rcpt set the
- * recipient index is used, else the time index; entries come in time
- * order. fn returns non-zero to stop early.
+ * recipient index is used, else with an address or domain as sender the
+ * sender index, else the time index; entries come in time order (with a
+ * domain: grouped by the sender's domain, each in time order). fn
+ * returns non-zero to stop early.
  */
 struct quarantine_query {
 	time_t		 since;		/* 0: from the first */
 	time_t		 until;		/* 0: to the last */
 	const char	*rcpt;		/* exact address, any case */
-	const char	*sender;	/* substring, any case */
+	const char	*sender;	/* quarantine_sender_match()'s kinds */
 	const char	*reason;	/* substring of verdict or reason, any case */
+	const char	*subject;	/* substring, any case */
 	int		 state;		/* enum quarantine_state, or -1 for any */
+	size_t		 max_walk;	/* entries read at most (0: no bound) */
 };
 typedef int	(*quarantine_each_fn)(void *arg,
 		    const struct quarantine_entry *e);
+/* 0, 1 when the walk stopped at max_walk, or -1 with *error_r. */
 int	 quarantine_list(struct quarantine *q, const struct quarantine_query *qq,
 	    quarantine_each_fn fn, void *arg, char **error_r);
 /* Entries and bytes per state. */

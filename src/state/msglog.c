@@ -846,6 +846,10 @@ struct recs {
 	const char	*id;		/* a trace: records that bear it */
 	bool		 bad;
 	bool		 by_time;	/* walking the "t" keys: stop past them */
+	msglog_fn	 fn;		/* set: each match to fn as it comes, */
+	void		*arg;		/* none kept (the walk is in order) */
+	const char	*only;		/* set: stop at a key other than this */
+	size_t		 onlylen;
 };
 
 /* One index entry of a dirty walk: its record, from the snapshot. */
@@ -861,6 +865,11 @@ collect_rec(void *arg, const struct record *r)
 	/* Backward over the "t" keys: done below since, or at the limit. */
 	if (rs->by_time && (r->klen != 9 || ((const char *)r->key)[0] != 't' ||
 	    record_u64((const char *)r->key + 1, 8) < (uint64_t)rs->q->since ||
+	    (rs->q->limit > 0 && rs->n >= rs->q->limit)))
+		return (1);
+	/* Backward over one key's duplicates: done past them, or at the limit. */
+	if (rs->only != NULL && (r->klen != rs->onlylen ||
+	    memcmp(r->key, rs->only, rs->onlylen) != 0 ||
 	    (rs->q->limit > 0 && rs->n >= rs->q->limit)))
 		return (1);
 	if (r->vlen != 8) {
@@ -889,6 +898,13 @@ collect_rec(void *arg, const struct record *r)
 	    (rs->id != NULL && !names(&rec, rs->id))) {
 		msglog_rec_clear(&rec);
 		return (0);
+	}
+	if (rs->fn != NULL) {
+		int	 stop = rs->fn(rs->arg, &rec);
+
+		msglog_rec_clear(&rec);
+		rs->n++;
+		return (stop);
 	}
 	rs->v = xreallocarray(rs->v, rs->n + 1, sizeof(*rs->v));
 	rs->v[rs->n++] = rec;
@@ -977,7 +993,8 @@ index_walks(struct msglog *ml, const struct iwalk *w, size_t n,
 		}
 		(void)rs->snap->commit(rs->snap, 0);
 		rs->snap = NULL;
-		if (!busy(ret) || tries == READ_TRIES)
+		/* Streamed records went to fn already: never twice. */
+		if (!busy(ret) || tries == READ_TRIES || rs->fn != NULL)
 			break;
 		recs_free(rs);
 		ts.tv_sec = 0;
@@ -1018,18 +1035,37 @@ msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
 	memset(&rs, 0, sizeof(rs));
 	rs.q = q;
 	memset(&w, 0, sizeof(w));
+	if (q->stream) {
+		rs.fn = fn;
+		rs.arg = arg;
+	}
 	if (q->sender != NULL || q->rcpt != NULL) {
-		/* One address's records: its index key's duplicates. */
+		/*
+		 * One address's records: its index key's duplicates, which
+		 * are sorted by sequence number. Backward from below the key
+		 * and a NUL (the first key past its duplicates): newest
+		 * first, each to fn at once, so a page reads a page.
+		 */
 		k = q->rcpt != NULL ? index_key('r', q->rcpt, true, &len) :
 		    index_key('s', q->sender, true, &len);
-		w.from = k;
-		w.fromlen = len;
-		w.exact = true;
+		if (q->stream) {
+			rs.only = k;
+			rs.onlylen = len;
+			w.from = k;
+			w.fromlen = len + 1;	/* index_key() ends it in a NUL */
+			w.reverse = true;
+		} else {
+			/* Kept, then sorted newest first: see walked(). */
+			w.from = k;
+			w.fromlen = len;
+			w.exact = true;
+		}
 	} else {
 		/*
 		 * A time range: the "t" keys below until + 1 (all of them:
-		 * below "u"), newest first; the walk stops at since or at
-		 * the limit, so "the last 20" reads 20 records.
+		 * below "u"), newest first; the walk stops at since, at the
+		 * limit or (streamed) when fn says so, so "the last 20"
+		 * reads 20 records.
 		 */
 		tk[0] = q->until > 0 ? 't' : 'u';
 		record_key_u64(q->until > 0 ? (uint64_t)q->until + 1 : 0, tk + 1);
@@ -1040,8 +1076,12 @@ msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
 	}
 	ret = index_walks(ml, &w, 1, &rs);
 	free(k);
+	if (q->stream)		/* nothing kept */
+		return (ret != 0 ? db_fail(error_r, busy(ret) ? "read (a "
+		    "writer kept the index locked)" : "read", ret) : 0);
 	if (walked(&rs, ret, rs.by_time ? NULL : newest_first, error_r) < 0)
 		return (-1);
+	/* Not streamed: the walk is over (its snapshot too), now fn. */
 	for (i = 0; i < rs.n && (q->limit == 0 || i < q->limit); i++)
 		if (fn(arg, &rs.v[i]) != 0)
 			break;

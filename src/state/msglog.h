@@ -133,6 +133,13 @@ struct msglog_query {
 	const char	*verdict;
 	const char	*action;
 	size_t		 limit;		/* 0: all */
+	/*
+	 * Each record to fn during the walk (its snapshot open: fn must be
+	 * quick and never wait, as holdscand's control socket's are), so
+	 * that fn stopping stops the walk; else the walk's records are
+	 * kept and given to fn after it.
+	 */
+	bool		 stream;
 };
 /* Called with a record borrowed for the call; non-zero stops. */
 typedef int	(*msglog_fn)(void *arg, const struct msglog_rec *r);

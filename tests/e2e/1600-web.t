@@ -10,7 +10,8 @@
 # holdscan-web runs as the system user daemon (the test's web { user }).
 #  1. holdscan web user: add, list, passwd, del, and bad input.
 #  2. tests/lib/webapi.py: security headers, login, cookie flags, each
-#     role's view of the quarantine, the message log, traces and stats,
+#     role's view of the quarantine (and its sender filter: an address,
+#     a domain, a substring), the message log, traces and stats,
 #     403/404 for another domain's mail, CSRF-less and wrong-CSRF POSTs,
 #     hostile requests (huge body, bad JSON, path traversal, bad cookie),
 #     the login throttle, logout.
@@ -67,7 +68,7 @@ EOF
 CONF="$A_DIR/hs/holdscan.conf"
 hs_run A || bail_out "holdscand did not start"
 
-plan 104
+plan 107
 
 # --- 1. accounts ---------------------------------------------------------------------------
 hw() {
@@ -139,7 +140,7 @@ check_eq "the control socket: mode 0666 (SO_PEERCRED decides)" \
 # --- 2. the API --------------------------------------------------------------------------
 "$HS_PYTHON" "$HS_LIB/webapi.py" checks "http://127.0.0.1:$PORT" "$PW" \
     >"$HS_TMP/api.out" 2>"$HS_TMP/api.err"
-tap_lines "$HS_TMP/api.out" 40 webapi.py
+tap_lines "$HS_TMP/api.out" 43 webapi.py
 kill -0 "$WPID" 2>/dev/null
 ok $? "holdscan-web survived the hostile requests"
 

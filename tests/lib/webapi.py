@@ -107,6 +107,26 @@ def main_checks(base, pw):
     b_items = [e for e in items if domain_of(e) == {"b.example"}]
     check(st == 200 and len(a_items) >= 3 and len(b_items) >= 2,
           "admin sees the held messages of both domains", (st, len(items)))
+    # The sender filter: an address and a domain (the sender index), a
+    # substring (a bounded walk); each the same set as the page shows.
+    def ids_where(pred):
+        return sorted(e["id"] for e in items if pred((e.get("sender") or "").lower()))
+    def ids_for(sender):
+        st, j, _ = admin.call("GET", "/api/quarantine?state=held&sender=" +
+                              urllib.parse.quote(sender))
+        return st, sorted(e["id"] for e in j.get("items", [])), j
+    evil = ids_where(lambda s: s == "evil@sendmail.test")
+    st, got, j = ids_for("EVIL@sendmail.test")
+    check(st == 200 and got == evil and len(evil) == 1 and j.get("exact") is True,
+          "quarantine by sender address (any case)", (st, got, evil, j.get("exact")))
+    dom = ids_where(lambda s: s.endswith("@sendmail.test") or s.endswith(".sendmail.test"))
+    st, got, j = ids_for("@sendmail.test")
+    check(st == 200 and got == dom and len(dom) >= 1,
+          "quarantine by sender domain", (st, got, dom))
+    st, got, j = ids_for("vil@")
+    check(st == 200 and got == evil and j.get("partial") is False and
+          j.get("walk_limit", 0) > 0, "quarantine by sender substring (a bounded walk)",
+          (st, got, j.get("partial"), j.get("walk_limit")))
     if not a_items or not b_items:
         return
     def by_token(items, token):

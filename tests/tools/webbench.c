@@ -34,7 +34,7 @@
  *
  *	Queries: the message log by sender, by recipient, by a one-hour
  *	time window, newest page, each limited to a page of 50; the
- *	quarantine list by recipient, by sender substring, by reason, the
+ *	quarantine list by recipient, by sender address (the sender index), by reason, the
  *	last day, and its first page of 50 with no filter; a message's
  *	detail (the log records of an id and their events) and a quarantine
  *	entry.
@@ -381,7 +381,7 @@ static const char *const qnames[] = {
 	"log search, one hour, page of 50",
 	"log, newest page of 50",
 	"quarantine list --recipient",
-	"quarantine list --sender (substring)",
+	"quarantine list --sender ADDRESS (index)",
 	"quarantine list --reason, page of 50",
 	"quarantine list --since 1d, page of 50",
 	"quarantine list, first page of 50",

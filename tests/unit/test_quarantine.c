@@ -339,6 +339,110 @@ test_lists_by_time_and_by_recipient(void **state)
 	quarantine_entry_clear(&c);
 }
 
+/* Index an entry without a file: only what the sender index needs. */
+static void
+index_sender(struct world *w, const char *qid, const char *sender, time_t when)
+{
+	struct quarantine_entry e;
+	DB_TXN		*txn = NULL;
+	char		*error = NULL, *rcpts[] = { "rcpt@example.net" };
+
+	memset(&e, 0, sizeof(e));
+	(void)snprintf(e.qid, sizeof(e.qid), "%s", qid);
+	(void)snprintf(e.relpath, sizeof(e.relpath), "t/%s", qid);
+	(void)snprintf(e.orig_id, sizeof(e.orig_id), "ORIG%s", qid + 16);
+	(void)snprintf(e.verdict, sizeof(e.verdict), "spam");
+	e.quarantined = when;
+	e.arrival = when;
+	e.sender = (char *)sender;
+	e.subject = "s";
+	e.released_to = "";
+	e.rcpts = rcpts;
+	e.nrcpts = 1;
+	assert_int_equal(journal_begin(w->journal, &txn, &error), 0);
+	if (quarantine_index(w->q, txn, &e, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(journal_commit(w->journal, txn, &error), 0);
+}
+
+static void
+test_lists_by_sender_address_domain_and_substring(void **state)
+{
+	struct world	*w = *state;
+	struct quarantine_query qq;
+	struct collected got;
+	char		*error = NULL, *norm = NULL;
+	uint64_t	 bytes;
+	static const struct {
+		const char	*filter;
+		enum quarantine_sender_kind kind;
+		const char	*norm;
+	} kinds[] = {
+		{ "Bob@Example.ORG", QSENDER_ADDRESS, "bob@example.org" },
+		{ "<>", QSENDER_ADDRESS, "" },
+		{ "@Example.org", QSENDER_DOMAIN, "example.org" },
+		{ "mail.example.org", QSENDER_DOMAIN, "mail.example.org" },
+		{ "example", QSENDER_SUBSTRING, "example" },
+		{ "bob@", QSENDER_SUBSTRING, "bob@" },
+		{ "@", QSENDER_SUBSTRING, "@" },
+		{ "a b@x.org", QSENDER_SUBSTRING, "a b@x.org" },
+		{ "ex..org", QSENDER_SUBSTRING, "ex..org" },
+		{ "@ex/ample.org", QSENDER_SUBSTRING, "@ex/ample.org" },
+	};
+	size_t		 i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		assert_int_equal(quarantine_sender_match(kinds[i].filter,
+		    &norm), kinds[i].kind);
+		assert_string_equal(norm, kinds[i].norm);
+		free(norm);
+	}
+	index_sender(w, "19700101T000100-AAAAAAAA1", "Alice@Mail.Example.ORG",
+	    100);
+	index_sender(w, "19700101T000200-AAAAAAAA2", "bob@example.org", 200);
+	index_sender(w, "19700101T000300-AAAAAAAA3", "carol@notexample.org", 300);
+	index_sender(w, "19700101T000400-AAAAAAAA4", "", 400);
+	index_sender(w, "19700101T000500-AAAAAAAA5", "dave@example.org.evil.net",
+	    500);
+	index_sender(w, "19700101T000600-AAAAAAAA6", "bob@example.org", 600);
+	qq = query();
+	qq.sender = "BOB@example.org";
+	assert_int_equal(list(w, &qq, &got), 2);
+	assert_string_equal(got.ids[0], "19700101T000200-AAAAAAAA2");
+	assert_string_equal(got.ids[1], "19700101T000600-AAAAAAAA6");
+	qq.since = 300;		/* the other filters still apply */
+	assert_int_equal(list(w, &qq, &got), 1);
+	qq = query();
+	qq.sender = "@example.org";	/* and its subdomains, not lookalikes */
+	assert_int_equal(list(w, &qq, &got), 3);
+	qq.sender = "EXAMPLE.ORG";
+	assert_int_equal(list(w, &qq, &got), 3);
+	qq.sender = "mail.example.org";
+	assert_int_equal(list(w, &qq, &got), 1);
+	assert_string_equal(got.ids[0], "19700101T000100-AAAAAAAA1");
+	qq.sender = "org";
+	assert_int_equal(list(w, &qq, &got), 5);	/* no dot: a substring */
+	qq.sender = "<>";
+	assert_int_equal(list(w, &qq, &got), 1);
+	assert_string_equal(got.ids[0], "19700101T000400-AAAAAAAA4");
+	qq.sender = "example";
+	assert_int_equal(list(w, &qq, &got), 5);
+	/* A substring is a walk: bounded, and says where it stopped. */
+	qq.max_walk = 2;
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(quarantine_list(w->q, &qq, collect, &got, &error), 1);
+	assert_int_equal(got.n, 2);
+	qq.max_walk = 6;
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(quarantine_list(w->q, &qq, collect, &got, &error), 0);
+	assert_int_equal(got.n, 5);
+	/* Removed from the index with the entry. */
+	assert_int_equal(quarantine_expire(w->q, 250, &i, &bytes, &error), 0);
+	qq = query();
+	qq.sender = "example.org";
+	assert_int_equal(list(w, &qq, &got), 1);
+}
+
 static void
 test_secondaries_follow_updates_and_deletes(void **state)
 {
@@ -890,6 +994,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_lists_by_time_and_by_recipient, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_lists_by_sender_address_domain_and_substring, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_secondaries_follow_updates_and_deletes, setup, teardown),
 		cmocka_unit_test_setup_teardown(

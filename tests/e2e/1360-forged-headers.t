@@ -161,6 +161,12 @@ q3=$(qids again | sed -n 2p)
 check "and is scanned again as $q3" wait_until 60 decided "$q3"
 check_eq 'holdscan'"'"'s and spamd'"'"'s own headers are replaced, not kept' \
     "$(grep -c "]: $q3: removed 3 header fields named like holdscan's (X-Holdscan, X-Spam-Score, X-Spam-Status)$" "$A_HS_LOG")" 1
+# Its new queue file must be deferred before the flush: flushed while
+# qmgr still had it active, it waited for the next queue run (CI).
+new3=$(sed -n "s/.*]: $q3: action=deliver new_id=\([0-9A-Za-z]*\) .*/\1/p" \
+    "$A_HS_LOG" | head -n 1)
+wait_until 60 grep -q " $new3: .*status=deferred" "$A_MAILLOG" ||
+    diag "$new3 was not deferred within 60 s"
 sh "$SANDBOX" reconfigure "$A_DIR" defer_transports= >/dev/null 2>&1 ||
     bail_out "cannot clear defer_transports"
 postqueue -c "$A_CONFIG" -f

@@ -196,19 +196,21 @@ test_second_opener_joins(void **state)
 	statedb_close(&sdb);
 }
 
-static void
-test_recovery_after_a_crash(void **state)
+/*
+ * A process that commits "k" = "committed" to t.db in dir and exits with
+ * the environment open (as a kill would leave it); its pid.
+ */
+static pid_t
+crashed_opener(const char *dir)
 {
-	struct fixture	*f = *state;
 	struct statedb	*sdb = NULL;
 	char		*error = NULL;
 	DB		*db = NULL;
 	pid_t		 pid;
-	int		 status, n, sparse;
+	int		 status;
 
-	/* A process that dies with the environment open. */
 	if ((pid = fork()) == 0) {
-		if (statedb_open(f->dir, &sdb, &error) < 0 ||
+		if (statedb_open(dir, &sdb, &error) < 0 ||
 		    statedb_open_db(sdb, "t.db", &db, &error) < 0)
 			_exit(1);
 		put(sdb, db, "k", "committed");
@@ -217,6 +219,19 @@ test_recovery_after_a_crash(void **state)
 	assert_true(pid > 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return (pid);
+}
+
+static void
+test_recovery_after_a_crash(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL;
+	DB		*db = NULL;
+	int		 n, sparse;
+
+	(void)crashed_opener(f->dir);
 	/* DB_REGISTER sees it died: recovery makes the regions anew. */
 	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
@@ -248,18 +263,9 @@ test_own_pid_left_in_registry(void **state)
 	FILE		*fp;
 	size_t		 n, off;
 	pid_t		 pid;
-	int		 status, found = 0;
+	int		 found = 0;
 
-	if ((pid = fork()) == 0) {
-		if (statedb_open(f->dir, &sdb, &error) < 0 ||
-		    statedb_open_db(sdb, "t.db", &db, &error) < 0)
-			_exit(1);
-		put(sdb, db, "k", "committed");
-		_exit(0);
-	}
-	assert_true(pid > 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	pid = crashed_opener(f->dir);
 	/* The dead child's slot now says it is us. */
 	(void)snprintf(path, sizeof(path), "%s/__db.register", f->dir);
 	(void)snprintf(child, sizeof(child), "%24lu\n", (unsigned long)pid);

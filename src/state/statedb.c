@@ -51,7 +51,8 @@
 
 #define STATEDB_CACHE_BYTES	(8 * 1024 * 1024)
 #define STATEDB_LOG_BYTES	(4 * 1024 * 1024)
-#define STATEDB_CKP_KBYTES	1024
+#define STATEDB_CKP_KBYTES	1024	/* a checkpoint after this much log */
+#define STATEDB_CKP_MINUTES	1	/* or this long, if anything was logged */
 #define STATEDB_LOCK_TIMEOUT_US	(10 * 1000 * 1000)
 #define STATEDB_THREADS		256	/* processes with it open at once */
 /* Berkeley DB's primary region (DB_REGION_ENV), which openers race to make. */
@@ -473,13 +474,14 @@ statedb_close(struct statedb **sdbp)
 }
 
 int
-statedb_checkpoint(struct statedb *sdb)
+statedb_checkpoint(struct statedb *sdb, char **error_r)
 {
 	int	 ret;
 
-	if ((ret = sdb->env->txn_checkpoint(sdb->env, STATEDB_CKP_KBYTES, 0,
-	    0)) != 0) {
-		errno = ret > 0 ? ret : EIO;
+	if ((ret = sdb->env->txn_checkpoint(sdb->env, STATEDB_CKP_KBYTES,
+	    STATEDB_CKP_MINUTES, 0)) != 0) {
+		*error_r = statedb_error_text(sdb->dir, "checkpoint", ret);
+		errno = db_errno(ret);
 		return (-1);
 	}
 	return (0);

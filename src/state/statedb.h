@@ -29,12 +29,14 @@ struct statedb {
  * The environment's shared regions are allocated on disk in full when
  * it is opened, so that a full file system is an error here, never a
  * SIGBUS later.
- * statedb_checkpoint() writes a checkpoint when enough log has built up
- * and lets Berkeley DB remove log files it no longer needs.
+ * statedb_checkpoint() writes a checkpoint when one is due (a megabyte
+ * of log since the last, or a minute if anything was logged) and lets
+ * Berkeley DB remove the log files it no longer needs: 0, or -1 with a
+ * sentence in *error_r (caller frees) and errno.
  */
 int	 statedb_open(const char *dir, struct statedb **sdb_r, char **error_r);
 void	 statedb_close(struct statedb **sdb);
-int	 statedb_checkpoint(struct statedb *sdb);
+int	 statedb_checkpoint(struct statedb *sdb, char **error_r);
 /*
  * statedb_panicked() tells whether the environment can no longer be used
  * through this handle (DB_RUNRECOVERY): another opener found a process

@@ -1,5 +1,5 @@
 /*
- * statewatch - end lock waits on the dead, in holdscand.
+ * statewatch - end lock waits on the dead, and checkpoint, in holdscand.
  *
  * A process killed inside a Berkeley DB write transaction (a holdscan
  * tool, say) keeps its locks in the shared region. Whoever waits for one
@@ -8,9 +8,23 @@
  * not even obey SIGTERM (found by make torture). Lock requests carry a
  * timeout (statedb.c), but Berkeley DB notices an expired one only when
  * the detector runs, so this thread runs it, once a second, for the
- * expired waits only (DB_LOCK_EXPIRE). It never aborts a transaction
- * that is making progress, never touches a database, and never
- * outlives the environment handle it was given.
+ * expired waits only (DB_LOCK_EXPIRE).
+ *
+ * The same thread checkpoints the environment (statedb_checkpoint():
+ * after each megabyte of log, or a minute after the last checkpoint
+ * when anything was logged since). Nothing else in holdscand did: the
+ * log files were never removed (DB_LOG_AUTO_REMOVE removes only those
+ * older than the last checkpoint), so the state directory grew by about
+ * 2 KB per message for ever, and a recovery after a crash read the log
+ * from its first file. A checkpoint writes the cache's dirty pages and
+ * syncs the files before it logs that it is done; the master's
+ * transactions go on meanwhile. A checkpoint that fails (a full file
+ * system) is logged once, and again when they succeed once more: the
+ * log files stay until then, and nothing is lost.
+ *
+ * It never aborts a transaction that is making progress, never reads or
+ * writes a record, and never outlives the environment handle it was
+ * given.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "state/statedb.h"
 #include "state/statewatch.h"
@@ -27,12 +42,33 @@
 #define STATEWATCH_EVERY_MS	1000
 
 struct statewatch {
+	struct statedb	*sdb;
 	DB_ENV		*env;
+	bool		 ckp_failing;	/* the last checkpoint failed */
 	pthread_t	 thread;
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;	/* signalled to stop */
 	bool		 stop;
 };
+
+/* A checkpoint when one is due; its failure logged once, not each second. */
+static void
+checkpoint(struct statewatch *w)
+{
+	char	*error = NULL;
+
+	if (statedb_checkpoint(w->sdb, &error) < 0) {
+		if (!w->ckp_failing)
+			hs_warnx("%s; the log files are kept until a "
+			    "checkpoint succeeds", error);
+		free(error);
+		w->ckp_failing = true;
+	} else if (w->ckp_failing) {
+		hs_info("state environment %s: checkpoints succeed again",
+		    w->sdb->dir);
+		w->ckp_failing = false;
+	}
+}
 
 static void *
 watch_main(void *arg)
@@ -54,8 +90,9 @@ watch_main(void *arg)
 			break;
 		/* Not under our mutex: stopping must never wait for it. */
 		(void)pthread_mutex_unlock(&w->mu);
-		/* The waiter reports its failure; this thread never logs. */
+		/* The waiter reports its failure. */
 		(void)w->env->lock_detect(w->env, 0, DB_LOCK_EXPIRE, NULL);
+		checkpoint(w);
 		if (pthread_mutex_lock(&w->mu) != 0)
 			return (NULL);
 	}
@@ -73,6 +110,7 @@ statewatch_start(struct statedb *sdb, struct statewatch **w_r,
 	int		 ret;
 
 	w = xcalloc(1, sizeof(*w));
+	w->sdb = sdb;
 	w->env = sdb->env;
 	if ((ret = pthread_condattr_init(&ca)) != 0 ||
 	    (ret = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) != 0 ||

@@ -1,6 +1,7 @@
 /*
  * statewatch.h - a thread of holdscand that ends lock waits which can
- * never be granted (a process died holding the lock).
+ * never be granted (a process died holding the lock) and checkpoints
+ * the environment, so that its log files are removed.
  */
 #ifndef HS_STATEWATCH_H
 #define HS_STATEWATCH_H
@@ -13,7 +14,9 @@ struct statewatch;
  * stay open until statewatch_stop(). Every second it ends the lock waits
  * that have waited longer than the environment's lock timeout: the
  * waiter gets DB_LOCK_NOTGRANTED, gives up its transaction, and the
- * caller's next statedb_panicked() finds the dead process. 0, or -1
+ * caller's next statedb_panicked() finds the dead process. And it
+ * checkpoints the environment when one is due (statedb_checkpoint()).
+ * 0, or -1
  * with *error_r (caller frees).
  */
 int	 statewatch_start(struct statedb *sdb, struct statewatch **w_r,

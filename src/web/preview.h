@@ -21,6 +21,14 @@
  * rendered, and nothing is decoded. 0, or -1 with *error_r.
  */
 int	 preview_fd(int fd, json_t *out, char **error_r);
+/*
+ * preview_image() does the same for a queue file's image of len bytes
+ * (another host's, farmprev.c): the same keys. An image that is not a
+ * whole queue file (cut at the farm's bound) is an error. 0, or -1 with
+ * *error_r.
+ */
+int	 preview_image(const void *data, size_t len, json_t *out,
+	    char **error_r);
 /* preview_attachments(): the attachment list of a body text (tests). */
 json_t	*preview_attachments(const char *body, size_t len);
 

@@ -263,6 +263,7 @@
         el('h2', {}, 'Body (as text; HTML is shown as its source)'),
         el('pre', { id: 'body' }, (r.body || '') + (r.body_truncated ? '\n[… cut]' : '')));
     }
+    if (r.preview_cut) main.append(el('p', { id: 'preview-cut', class: 'note' }, r.preview_cut));
     if (r.preview_error) main.append(el('p', { class: 'error-text' }, r.preview_error));
     farmNote(r);
   }

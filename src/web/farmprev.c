@@ -96,17 +96,21 @@ farmprev_add(struct farmview *f, const char *who, const char *qid,
 		    qid, who, host, id, error);
 		say(out, "No preview: the farm's database did not give the "
 		    "answer; try again.");
-	} else if (preview_image(data, len, out, &error) < 0) {
-		if (truncated)
-			msg = xasprintf("No preview: the message is larger than "
-			    "%d KiB; its preview is on %s (holdscan quarantine "
-			    "show %s there).", PGREQ_PREVIEW_MAX / 1024, host,
-			    qid);
-		else
-			msg = xasprintf("No preview: %s.", error);
+	} else if (preview_image(data, len, truncated, out, &error) < 0) {
+		msg = xasprintf("No preview: %s.", error);
 		say(out, msg);
-	} else
+	} else {
 		(void)json_object_set_new(out, "file", json_true());
+		if (truncated) {
+			/* Said, as the page says a body cut at its bound. */
+			msg = xasprintf("%s sent the first %d KiB of the "
+			    "message: the body is cut there, and attachments "
+			    "after it are not listed.", host,
+			    PGREQ_PREVIEW_MAX / 1024);
+			(void)json_object_set_new(out, "preview_cut",
+			    json_string(msg));
+		}
+	}
 	hs_info("web: preview id=%s user=%s host=%s request=%s outcome=%s%s%s",
 	    qid, who, host, id, got == 0 ? "no answer" : outcome,
 	    got == 1 && why[0] != '\0' ? ": " : "", got == 1 ? why : "");

@@ -196,7 +196,8 @@ preview_fd(int fd, json_t *out, char **error_r)
 }
 
 int
-preview_image(const void *data, size_t len, json_t *out, char **error_r)
+preview_image(const void *data, size_t len, bool cut, json_t *out,
+    char **error_r)
 {
 	struct qfile_error err;
 	struct qfile	*qf = NULL;
@@ -205,11 +206,15 @@ preview_image(const void *data, size_t len, json_t *out, char **error_r)
 		*error_r = xstrdup("the stored file is too large");
 		return (-1);
 	}
-	if (qfile_parse(data, len, &qf, &err) < 0) {
-		*error_r = xasprintf("the stored file: %s", err.text);
+	if ((cut ? qfile_parse_prefix(data, len, &qf, &err) :
+	    qfile_parse(data, len, &qf, &err)) < 0) {
+		*error_r = xasprintf("the stored file%s: %s", cut ?
+		    "'s first bytes" : "", err.text);
 		return (-1);
 	}
 	preview_qfile(qf, out);
+	if (cut)
+		(void)json_object_set_new(out, "body_truncated", json_true());
 	qfile_free(&qf);
 	return (0);
 }

@@ -24,6 +24,9 @@
 #     audit line on B (its info line names the console account).
 #  3. webfarm.py again: a second release says "already released"; still
 #     one delivery.
+#     A message of 1.5 MB on B: its preview on A has the headers and the
+#     body's start (B sent the first 1 MiB, truncated in its row), said
+#     cut; B's line says it sent the start of the file.
 #  4. tests/lib/webfarmui.py in headless Chromium (when installed): B's
 #     message in A's quarantine with its host, opened ("Held on B", its
 #     headers, its body's script as text, not run),
@@ -56,7 +59,7 @@ pg_available || skip_all "postgresql-15 is not installed (make deps)"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
 id daemon >/dev/null 2>&1 || skip_all "no system user daemon"
 
-plan 68
+plan 71
 
 pg_start P || bail_out "PostgreSQL did not start"
 sb_start A || bail_out "sandbox A did not start"
@@ -192,6 +195,29 @@ check "B shipped the release's event" wait_until 30 released_shipped
 tap_lines "$HS_TMP/again.out" 2 "webfarm.py again"
 sleep 2
 check_eq 'still one delivery' "$(sink_count B)" 1
+# A message larger than the preview's bound (1 MiB) on B.
+"$HS_PYTHON" - "127.0.0.1:$B_SMTP_PORT" <<'END' || bail_out "the big message"
+import smtplib, sys
+host, port = sys.argv[1].rsplit(":", 1)
+body = "".join("line %06d of a big message, alpha bravo charlie delta echo\n"
+               % i for i in range(25000))
+msg = ("From: <sender@sendmail.test>\nTo: <fbig-0.r0@b.example>\n"
+       "Subject: test fbig-0\nX-Test-Token: fbig-0\n\n" + body)
+with smtplib.SMTP(host, int(port)) as s:
+    s.sendmail("sender@sendmail.test", ["fbig-0.r0@b.example"],
+               msg.replace("\n", "\r\n"))
+END
+big_shipped() { [ -n "$(qid "$HOST_B" fbig)" ]; }
+wait_until 60 big_shipped || bail_out "B did not ship the big message"
+QBIG=$(qid "$HOST_B" fbig)
+"$HS_PYTHON" "$HS_LIB/webfarm.py" big "http://127.0.0.1:$PORT" "$PW" \
+    "$HOST_B" "$QBIG" >"$HS_TMP/big.out" 2>&1
+tap_lines "$HS_TMP/big.out" 1 "webfarm.py big"
+check_eq "its row: the first 1 MiB, truncated; B's line says so" \
+    "$(pg_sql P "SELECT length(content), truncated FROM requests
+    WHERE action = 'preview' AND quarantine_id = '$QBIG'") $(hs_count_log B \
+    "$QBIG: request=[0-9]+ action=preview requested_by=web:admin@$HOST_A: 1048576 bytes sent \(the start of the file\)")" \
+    '1048576|t 1'
 
 # --- 4. the browser ----------------------------------------------------------------------
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] &&

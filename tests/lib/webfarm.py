@@ -3,6 +3,7 @@
 
     webfarm.py up BASE_URL PASSWORD HOST_A HOST_B QA QB_REL QB_OTHER QB_DEL QB_UI
     webfarm.py again BASE_URL PASSWORD QB_REL
+    webfarm.py big BASE_URL PASSWORD HOST_B QB_BIG
     webfarm.py queued BASE_URL PASSWORD HOST_B QB_OTHER QB_REL
     webfarm.py down BASE_URL PASSWORD HOST_A QA QB_REL
 
@@ -19,6 +20,8 @@ id) and deletes QB_DEL (done), each answered by B through the requests
 table; alice sees a.example's rows of both hosts and none of b.example,
 and the API refuses her QB_OTHER (404: open, trace, release).
 again: a second release of QB_REL says "already".
+big: QB_BIG, a message of 1.5 MB on B, opens on A with its headers and
+the body's start: B sent its first 1 MiB, said cut.
 queued (B's holdscand stopped): QB_REL opens with its metadata and no
 preview, after the bounded wait, which says why; a bulk release of
 QB_OTHER answers "queued" (B is known slow: at once), a second release at
@@ -141,6 +144,21 @@ def again(base, pw, qrel):
           "and it shows as released (B's event, shipped)", j)
 
 
+def big(base, pw, host_b, qbig):
+    admin = Client(base)
+    admin.login("admin", pw)
+    st, j = get(admin, "/api/quarantine/" + qbig)
+    body = j.get("body") or ""
+    check(st == 200 and j.get("held_on") == host_b and j.get("file") is True
+          and "X-Test-Token: fbig-0" in (j.get("headers") or "") and
+          body.startswith("line 000000 of a big message") and
+          j.get("body_truncated") is True and
+          "first 1024 KiB" in j.get("preview_cut", "") and
+          "preview_error" not in j,
+          "a message of 1.5 MB on B: its headers and the body's start, "
+          "said cut", {k: (v if k != "body" else len(v)) for k, v in j.items()})
+
+
 def queued(base, pw, host_b, qother, qrel):
     admin = Client(base)
     admin.login("admin", pw)
@@ -206,6 +224,8 @@ def main():
             up(*sys.argv[2:11])
         elif what == "again":
             again(*sys.argv[2:5])
+        elif what == "big":
+            big(*sys.argv[2:6])
         elif what == "queued":
             queued(*sys.argv[2:7])
         else:

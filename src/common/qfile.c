@@ -23,6 +23,11 @@
  *	and L), and requires what qmgr(8) requires: a C record first whose
  *	data offset and data size locate the M and X records exactly, qmgr
  *	flags within 0x1F, a T and an S record, and an E record.
+ *	qfile_parse_prefix() reads a file's first bytes (the web console's
+ *	preview of another host's message): the same walk, which ends,
+ *	without an error, where the next record is not wholly in them (the
+ *	envelope must be whole); the C record's sizes are not held against
+ *	the bytes given.
  *
  *	The writer emits the records it is given between the structural
  *	records it adds itself (C, M, X, E) and computes every C field from

@@ -253,8 +253,8 @@
         el('button', { type: 'button', class: 'danger', id: 'delete', onclick: () => { if (confirm('Delete this message?')) act('delete'); } }, 'Delete'),
         el('a', { href: '#/m/' + encodeURIComponent(q.id) }, 'Message log')),
       result);
-    // A message held on another host of a farm: its metadata only (the file stays there).
-    if (!r.held_on) {
+    // A message held on another host of a farm: its preview when that host sent it.
+    if (!r.held_on || r.headers !== undefined) {
       main.append(
         el('h2', {}, 'Attachments (listed, never served)'),
         el('ul', { id: 'attachments' }, (r.attachments || []).map((a) => el('li', {}, a.name + (a.type ? ' (' + a.type + ')' : '')))),
@@ -263,6 +263,7 @@
         el('h2', {}, 'Body (as text; HTML is shown as its source)'),
         el('pre', { id: 'body' }, (r.body || '') + (r.body_truncated ? '\n[… cut]' : '')));
     }
+    if (r.preview_cut) main.append(el('p', { id: 'preview-cut', class: 'note' }, r.preview_cut));
     if (r.preview_error) main.append(el('p', { class: 'error-text' }, r.preview_error));
     farmNote(r);
   }

@@ -5,6 +5,7 @@
  *	#include "common/qfile.h"
  *
  *	int	qfile_parse(image, len, qf_r, err);
+ *	int	qfile_parse_prefix(image, len, qf_r, cut_r, err);
  *	int	qfile_read_fd(fd, max_size, qf_r, err);
  *	void	qfile_free(qf);
  *	int	qfile_image(parts, out, err);
@@ -22,6 +23,11 @@
  *	and L), and requires what qmgr(8) requires: a C record first whose
  *	data offset and data size locate the M and X records exactly, qmgr
  *	flags within 0x1F, a T and an S record, and an E record.
+ *	qfile_parse_prefix() reads a file's first bytes (the web console's
+ *	preview of another host's message): the same walk, which ends,
+ *	without an error, where the next record is not wholly in them (the
+ *	envelope must be whole); the C record's sizes are not held against
+ *	the bytes given.
  *
  *	The writer emits the records it is given between the structural
  *	records it adds itself (C, M, X, E) and computes every C field from
@@ -114,6 +120,7 @@ struct walk {
 	size_t		 nseg[3];	/* records per segment */
 	size_t		 arena_need;	/* see arena_copy() */
 	size_t		 nrcpts;
+	bool		 prefix;	/* the image is the file's first bytes */
 };
 
 struct qfile_priv {
@@ -512,6 +519,10 @@ ptr_target(const struct walk *w, const struct rawrec *rr, size_t *target,
 		return (qfail(err, QFILE_EBADREC, (long)rr->off,
 		    "pointer record at offset %zu does not hold a decimal "
 		    "offset.", rr->off));
+	if (w->prefix && v != 0 && (unsigned long)v >= w->len) {
+		*target = SIZE_MAX;	/* in the part of the file not given */
+		return (0);
+	}
 	if (v != 0 && ((unsigned long)v < w->first ||
 	    (unsigned long)v >= w->len))
 		return (qfail(err, QFILE_EPTR, (long)rr->off,
@@ -592,7 +603,7 @@ walk_size(struct walk *w, struct qfile_error *err)
 		    (unsigned long)f[3], QFILE_FLAGS_USER));
 	w->first = w->pos = w->visited = rr.end;
 	if ((unsigned long)f[1] < rr.end + 2 || (unsigned long)f[1] >= w->len ||
-	    (unsigned long)f[0] >= w->len - (unsigned long)f[1])
+	    (!w->prefix && (unsigned long)f[0] >= w->len - (unsigned long)f[1]))
 		return (qfail(err, QFILE_ESIZE, 0,
 		    "C record at offset 0 puts %ld bytes of content at offset "
 		    "%ld, outside the records of the %zu-byte file.", f[0],
@@ -603,7 +614,16 @@ walk_size(struct walk *w, struct qfile_error *err)
 		return (qfail(err, QFILE_ESIZE, f[1] - 2,
 		    "C record says the data offset is %ld, but offset %ld "
 		    "does not hold an empty M record.", f[1], f[1] - 2));
-	return (walk_locate_x(w, err));
+	/*
+	 * A prefix that ends before the X record (or inside it, or before
+	 * the X a pointer there leads to): no X to find; the walk is cut
+	 * before it.
+	 */
+	if (!w->prefix)
+		return (walk_locate_x(w, err));
+	if ((unsigned long)f[0] < w->len - (unsigned long)f[1])
+		(void)walk_locate_x(w, err);	/* else x_off stays C's */
+	return (0);
 }
 
 /*
@@ -653,7 +673,8 @@ walk_locate_x(struct walk *w, struct qfile_error *err)
  * followed (0 is a dummy) and never returned. Every record read counts
  * towards w->visited; a file read logically never needs more bytes than
  * it has, so exceeding its size means the pointers form a loop. That
- * also bounds the work to the size of the file.
+ * also bounds the work to the size of the file. 0, or -1 with *err; of
+ * a prefix, 1 where the next record is not (wholly) in it.
  */
 static int
 walk_next(struct walk *w, struct rawrec *rr, struct qfile_error *err)
@@ -661,12 +682,15 @@ walk_next(struct walk *w, struct rawrec *rr, struct qfile_error *err)
 	size_t	 target;
 
 	for (;;) {
+		if (w->prefix && w->pos >= w->len)
+			return (1);
 		if (w->pos >= w->len)
 			return (qfail(err, QFILE_ENOEND, (long)w->len,
 			    "file ends at offset %zu without an E (end) record.",
 			    w->len));
 		if (rec_at(w->img, w->len, w->pos, rr, err) < 0)
-			return (-1);
+			return (w->prefix && (err->code == QFILE_ETRUNC ||
+			    err->code == QFILE_EBADLEN) ? 1 : -1);
 		w->visited += rr->end - rr->off;
 		if (w->visited > w->len)
 			return (qfail(err, QFILE_EPTR, (long)rr->off,
@@ -678,6 +702,8 @@ walk_next(struct walk *w, struct rawrec *rr, struct qfile_error *err)
 			return (0);
 		if (ptr_target(w, rr, &target, err) < 0)
 			return (-1);
+		if (target == SIZE_MAX)
+			return (1);
 		if (target != 0)
 			w->pos = target;
 	}
@@ -793,8 +819,16 @@ walk_all(struct walk *w, struct qfile_error *err)
 	if (walk_size(w, err) < 0)
 		return (-1);
 	do {
-		if (walk_next(w, &rr, err) < 0)
+		if ((r = walk_next(w, &rr, err)) < 0)
 			return (-1);
+		if (r == 1) {
+			/* A prefix cut: the envelope must be whole. */
+			if (seg == SEG_ENV)
+				return (qfail(err, QFILE_ETRUNC, (long)w->pos,
+				    "the first %zu bytes end in the envelope.",
+				    w->len));
+			break;
+		}
 		if ((r = walk_record(w, &seg, &rr, err)) < 0)
 			return (-1);
 	} while (r == 0);
@@ -955,8 +989,8 @@ envelope_fill(struct qfile *qf)
 	qf->header_end = qfile_header_end(qf->content, qf->ncontent);
 }
 
-int
-qfile_parse(const void *image, size_t len, struct qfile **qf_r,
+static int
+parse(const void *image, size_t len, bool prefix, struct qfile **qf_r,
     struct qfile_error *err)
 {
 	struct walk		 w;
@@ -967,6 +1001,7 @@ qfile_parse(const void *image, size_t len, struct qfile **qf_r,
 	memset(&w, 0, sizeof(w));
 	w.img = image;
 	w.len = len;
+	w.prefix = prefix;
 	if (walk_all(&w, err) < 0) {
 		free(w.recs);
 		return (-1);
@@ -993,6 +1028,24 @@ qfile_parse(const void *image, size_t len, struct qfile **qf_r,
 	}
 	*qf_r = qf;
 	return (0);
+}
+
+int
+qfile_parse(const void *image, size_t len, struct qfile **qf_r,
+    struct qfile_error *err)
+{
+	return (parse(image, len, false, qf_r, err));
+}
+
+/*
+ * The first len bytes of a queue file (a farm's preview): the walk stops
+ * where the next record is not in them, in the content or after it.
+ */
+int
+qfile_parse_prefix(const void *image, size_t len, struct qfile **qf_r,
+    struct qfile_error *err)
+{
+	return (parse(image, len, true, qf_r, err));
 }
 
 int

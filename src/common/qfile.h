@@ -138,6 +138,16 @@ int	 qfile_parse(const void *image, size_t len, struct qfile **qf_r,
 	    struct qfile_error *err);
 int	 qfile_read_fd(int fd, size_t max_size, struct qfile **qf_r,
 	    struct qfile_error *err);
+/*
+ * qfile_parse_prefix() parses the first len bytes of a queue file (the
+ * rest not given): as qfile_parse(), but the walk ends where the next
+ * logical record is not wholly in them (a record cut, a pointer past
+ * them), which must be in the content or after it: the envelope must be
+ * whole. The content may then end early; the C record's sizes are not
+ * held against len. For a preview only, never to write a file from.
+ */
+int	 qfile_parse_prefix(const void *image, size_t len, struct qfile **qf_r,
+	    struct qfile_error *err);
 void	 qfile_free(struct qfile **qf);
 
 /* Value of the first named attribute A name=value, or NULL (borrowed). */

@@ -1,7 +1,7 @@
 /*
  * NAME
- *	requests - release and delete requests from the other hosts of a
- *	farm, carried out here
+ *	requests - release, delete and preview requests from the other
+ *	hosts of a farm, carried out here
  * DESCRIPTION
  *	A thread with its own PostgreSQL connection LISTENs on
  *	holdscan_requests and, when woken or every REQUESTS_POLL_MS (the
@@ -27,10 +27,22 @@
  *	in between leaves the request claimed and unanswered: it is carried
  *	out again, harmlessly, and answered when the database is back.
  *
+ *	A preview (holdscan-web's farmprev.c) is not an action: the master
+ *	looks the entry up and opens its file read-only (ctlquar.c's qshow
+ *	does the same for this host's console), the thread copies the
+ *	first PGREQ_PREVIEW_MAX bytes as they are into the row (content,
+ *	truncated when the file had more), outcome "previewed", or failed
+ *	(no such message, deleted). No audit line, no message log event:
+ *	one info line says who looked. A preview claimed before a crash is
+ *	answered again. Before each look the thread deletes this host's
+ *	preview rows asked more than PGREQ_PREVIEW_KEEP_S ago, answered or
+ *	not: nobody waits for them any more, and their bytes do not stay.
+ *
  *	This module must never build SQL from data, never claim a request
  *	of another host, never log the conninfo, and never keep the
  *	master waiting (the thread waits for the master, not the reverse),
- *	and never change the quarantine but through qaction.c.
+ *	never change the quarantine but through qaction.c, and never parse
+ *	a quarantined file (its bytes go to the console, which does).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +59,9 @@
 #include "common/xalloc.h"
 #include "daemon/qaction.h"
 #include "daemon/requests.h"
+#include "quarantine/quarantine.h"
 #include "state/pgdb.h"
+#include "state/pgreq.h"
 
 #define RETRY_MS	5000
 
@@ -64,6 +78,7 @@ struct job {
 	const char	*outcome;
 	char		 new_id[QUEUE_ID_SIZE];
 	char		*error;
+	int		 fd;		/* a preview's file (read-only), or -1 */
 };
 
 struct requests {
@@ -92,7 +107,10 @@ job_clear(struct job *j)
 	free(j->rcpts);
 	free(j->by);
 	free(j->error);
+	if (j->fd >= 0)
+		(void)close(j->fd);
 	memset(j, 0, sizeof(*j));
+	j->fd = -1;
 }
 
 /* --- the master's part ------------------------------------------------------------ */
@@ -121,6 +139,40 @@ split_rcpts(char *rcpts, size_t *nto_r)
 	return (to);
 }
 
+/*
+ * A preview: the entry's file opened read-only for the thread, which
+ * copies its bytes (the master reads none of them).
+ */
+static void
+run_preview(struct job *j, struct quarantine *q)
+{
+	struct quarantine_entry e;
+	char		*error = NULL;
+
+	switch (quarantine_get(q, NULL, j->qid, false, &e, &error)) {
+	case QUARANTINE_OK:
+		break;
+	case QUARANTINE_NOTFOUND:
+		j->outcome = "failed";
+		j->error = xstrdup("no such message in the quarantine");
+		return;
+	default:
+		/* Busy: answered on the next try. */
+		j->outcome = "";
+		j->error = error != NULL ? error : xstrdup("busy");
+		return;
+	}
+	if (e.state == QSTATE_DELETED) {
+		j->outcome = "failed";
+		j->error = xstrdup("deleted: the file is gone");
+	} else if ((j->fd = quarantine_open_file(q, &e)) < 0) {
+		j->outcome = "failed";
+		j->error = xasprintf("the stored file: %s", strerror(errno));
+	} else
+		j->outcome = "previewed";
+	quarantine_entry_clear(&e);
+}
+
 void
 requests_run(struct requests *r, struct commit_ctx *c, struct quarantine *q,
     struct msglog *ml, const struct hs_config *conf)
@@ -144,6 +196,15 @@ requests_run(struct requests *r, struct commit_ctx *c, struct quarantine *q,
 	(void)pthread_mutex_unlock(&r->mu);
 	j = &r->job;
 	j->new_id[0] = '\0';
+	if (strcmp(j->action, "preview") == 0) {
+		run_preview(j, q);
+		if (j->outcome[0] == '\0' || strcmp(j->outcome, "failed") == 0)
+			hs_info("%s: request=%s action=preview requested_by=%s: "
+			    "%s: %s", j->qid, j->id, j->by, j->outcome[0] ?
+			    j->outcome : "not finished, tried again later",
+			    j->error);
+		goto answered;
+	}
 	release = strcmp(j->action, "release") == 0;
 	done = release ? "released" : "deleted";
 	via = xasprintf("request:%s", j->id);
@@ -197,6 +258,7 @@ requests_run(struct requests *r, struct commit_ctx *c, struct quarantine *q,
 		    j->error != NULL ? ": " : "",
 		    j->error != NULL ? j->error : "");
 	free(via);
+answered:
 	(void)pthread_mutex_lock(&r->mu);
 	r->state = JOB_DONE;
 	(void)pthread_cond_signal(&r->cv);
@@ -300,6 +362,113 @@ sql(struct requests *r, const char *q, int n, const char *const *p,
 }
 
 /*
+ * A preview's bytes: the first PGREQ_PREVIEW_MAX of the file the master
+ * opened, as the hex text of a bytea. 0 with *hex_r (the caller's) and
+ * *truncated_r, or -1 with *error_r.
+ */
+static int
+preview_read(int fd, char **hex_r, bool *truncated_r, char **error_r)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char	*data = xmalloc(PGREQ_PREVIEW_MAX + 1);
+	char		*hex;
+	size_t		 len = 0, i;
+	ssize_t		 n;
+
+	/* One byte more than the bound says whether the file has more. */
+	while (len < PGREQ_PREVIEW_MAX + 1) {
+		n = pread(fd, data + len, PGREQ_PREVIEW_MAX + 1 - len,
+		    (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*error_r = xasprintf("the stored file: read: %s",
+			    strerror(errno));
+			free(data);
+			return (-1);
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*truncated_r = len > PGREQ_PREVIEW_MAX;
+	if (*truncated_r)
+		len = PGREQ_PREVIEW_MAX;
+	hex = xmalloc(2 + 2 * len + 1);
+	hex[0] = '\\';
+	hex[1] = 'x';
+	for (i = 0; i < len; i++) {
+		hex[2 + 2 * i] = digits[data[i] >> 4];
+		hex[3 + 2 * i] = digits[data[i] & 0xf];
+	}
+	hex[2 + 2 * len] = '\0';
+	free(data);
+	*hex_r = hex;
+	return (0);
+}
+
+/*
+ * A preview's answer: its bytes (or the failure) into the row. 0, or -1
+ * when the database went away.
+ */
+static int
+preview_answer(struct requests *r, struct job *j)
+{
+	const char	*p[5];
+	char		*hex = NULL, *error = NULL;
+	bool		 truncated = false;
+	int		 got;
+
+	if (strcmp(j->outcome, "previewed") == 0 &&
+	    preview_read(j->fd, &hex, &truncated, &error) < 0) {
+		j->outcome = "failed";
+		free(j->error);
+		j->error = error;
+		hs_warnx("%s: request=%s action=preview: %s", j->qid, j->id,
+		    error);
+	}
+	if (j->fd >= 0) {
+		(void)close(j->fd);
+		j->fd = -1;
+	}
+	p[0] = j->id;
+	p[1] = j->outcome;
+	p[2] = j->error != NULL ? j->error : "";
+	p[3] = hex;		/* NULL: SQL NULL */
+	p[4] = truncated ? "true" : "false";
+	got = sql(r, "UPDATE requests SET done_at = now(), outcome = $2, "
+	    "error = $3, content = $4::bytea, truncated = $5::boolean "
+	    "WHERE id = $1::bigint AND done_at IS NULL", 5, p, NULL);
+	if (got == 0 && hex != NULL)
+		hs_info("%s: request=%s action=preview requested_by=%s: "
+		    "%zu bytes sent%s", j->qid, j->id, j->by,
+		    (strlen(hex) - 2) / 2, truncated ? " (the start of the "
+		    "file)" : "");
+	free(hex);
+	if (got < 0 ||
+	    sql(r, "SELECT pg_notify('holdscan_replies', $1)", 1, p, NULL) < 0)
+		return (-1);
+	return (0);
+}
+
+/*
+ * This host's preview rows asked long ago, answered or not: nobody
+ * waits for them any more. -1 when the database went away.
+ */
+static int
+prune_previews(struct requests *r)
+{
+	char		 keep[32];
+	const char	*p[2] = { r->host, keep };
+
+	(void)snprintf(keep, sizeof(keep), "%d", PGREQ_PREVIEW_KEEP_S);
+	return (sql(r, "DELETE FROM requests WHERE host = $1 "
+	    "AND action = 'preview' "
+	    "AND requested_at < now() - make_interval(secs => $2::int)", 2, p,
+	    NULL));
+}
+
+/*
  * This host's oldest unanswered request, claimed, handed to the master
  * and answered. 1 one done (look for more), 0 none, -1 stop or the
  * database went away.
@@ -365,6 +534,8 @@ one(struct requests *r)
 	(void)pthread_mutex_unlock(&r->mu);
 	if (j->outcome[0] == '\0')
 		return (0);	/* tried again at the next poll */
+	if (strcmp(j->action, "preview") == 0)
+		return (preview_answer(r, j) < 0 ? -1 : 1);
 
 	p[0] = j->id;
 	p[1] = j->outcome;
@@ -392,6 +563,8 @@ requests_main(void *arg)
 			pause = RETRY_MS;
 			continue;
 		}
+		if (prune_previews(r) < 0)
+			continue;
 		while (one(r) == 1)
 			;
 		(void)pthread_mutex_lock(&r->mu);
@@ -443,6 +616,7 @@ requests_start(const char *conninfo, const char *host, struct requests **r_r,
 	r->conninfo = xstrdup(conninfo);
 	r->host = xstrdup(host);
 	r->stop[0] = r->stop[1] = r->wake[0] = r->wake[1] = -1;
+	r->job.fd = -1;
 	(void)pthread_mutex_init(&r->mu, NULL);
 	(void)pthread_cond_init(&r->cv, NULL);
 	if (pipe2(r->stop, O_CLOEXEC) < 0 ||

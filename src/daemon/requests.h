@@ -1,9 +1,10 @@
 /*
- * requests.h - holdscand's side of release and delete requests from the
- * other hosts of a farm (the requests table, state/pgdb.c): a thread
- * that claims this host's requests and answers them, and the master's
- * part, which carries each out through qaction.c, the exactly-once
- * path of the control socket too.
+ * requests.h - holdscand's side of release, delete and preview requests
+ * from the other hosts of a farm (the requests table, state/pgdb.c): a
+ * thread that claims this host's requests and answers them, and the
+ * master's part, which carries each out through qaction.c, the
+ * exactly-once path of the control socket too (a preview: the entry's
+ * file opened read-only, its bytes copied by the thread).
  */
 #ifndef HS_REQUESTS_H
 #define HS_REQUESTS_H
@@ -35,7 +36,8 @@ int	 requests_fd(const struct requests *r);
  * requests_run() (the master, with the state environment open) drains
  * requests_fd() and carries out the request that waits, if any, through
  * qaction_release() or qaction_delete() (the control socket's path: the
- * audit line, the message log event); a message released already by a
+ * audit line, the message log event), or for a preview opens the
+ * entry's file read-only for the thread (no audit line, no event); a message released already by a
  * request finished again after a crash answers with its queue id. Then
  * it hands the answer back to the thread.
  */

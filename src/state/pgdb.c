@@ -121,8 +121,30 @@ static const char *const v3[] = {
 	NULL
 };
 
+/*
+ * Version 4: a preview of a message held on another host (issue 16): the
+ * action 'preview', whose answer is the first bytes of the quarantined
+ * file (content, at most PGREQ_PREVIEW_MAX; truncated when there was
+ * more), written by the owning host and read by the asking console. The
+ * owning host deletes its preview rows after PGREQ_PREVIEW_KEEP_S (the
+ * partial index requests_preview finds them).
+ * Dropped and added again, so that a run that stopped half-way (there
+ * is none: one transaction) or a second run changes nothing.
+ */
+static const char *const v4[] = {
+	"ALTER TABLE requests DROP CONSTRAINT IF EXISTS requests_action_check",
+	"ALTER TABLE requests ADD CONSTRAINT requests_action_check "
+	"CHECK (action IN ('release', 'delete', 'preview'))",
+	"ALTER TABLE requests ADD COLUMN IF NOT EXISTS content bytea",
+	"ALTER TABLE requests ADD COLUMN IF NOT EXISTS truncated boolean "
+	"NOT NULL DEFAULT false",
+	"CREATE INDEX IF NOT EXISTS requests_preview ON requests "
+	"(host, requested_at) WHERE action = 'preview'",
+	NULL
+};
+
 static const char *const *const migrations[PGDB_SCHEMA_VERSION] = {
-	v1, v2, v3
+	v1, v2, v3, v4
 };
 
 static long

@@ -1,7 +1,7 @@
 /*
  * NAME
- *	pgreq - write a release or delete request into a farm's requests
- *	table and read its answer
+ *	pgreq - write a release, delete or preview request into a farm's
+ *	requests table and read its answer
  * DESCRIPTION
  *	A request is one row (host, quarantine_id, action, recipients,
  *	requested_by) that the owning host's holdscand claims once
@@ -9,7 +9,8 @@
  *	holdscan_requests with the host's name as payload wakes it. The
  *	asking side (holdscan's remote.c, holdscan-web's farmact.c) writes
  *	with pgreq_submit() and waits with pgreq_wait(), which reads the
- *	answer every PGREQ_RECHECK_MS until its bound.
+ *	answer every PGREQ_RECHECK_MS until its bound; a preview's bytes
+ *	(holdscan-web's farmprev.c) with pgreq_content().
  *
  *	This module must never build SQL from data (every value is a
  *	parameter), never wait without a bound, and never change a request
@@ -124,4 +125,53 @@ pgreq_wait(PGconn **c, const char *conninfo, const char *app, const char *id,
 		ts.tv_nsec = (PGREQ_RECHECK_MS % 1000) * 1000000L;
 		(void)nanosleep(&ts, NULL);
 	}
+}
+
+int
+pgreq_content(PGconn **c, const char *id, unsigned char **data_r,
+    size_t *len_r, bool *truncated_r, char **error_r)
+{
+	const char	*p[1] = { id };
+	PGresult	*res;
+	unsigned char	*raw, *copy;
+	size_t		 len;
+
+	*data_r = NULL;
+	*len_r = 0;
+	*truncated_r = false;
+	if (pgdb_exec(c, -1, PGDB_STATEMENT_MS,
+	    "SELECT content, truncated FROM requests "
+	    "WHERE id = $1::bigint AND action = 'preview'", 1, p, &res,
+	    error_r) < 0)
+		return (-1);
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+		PQclear(res);
+		*error_r = xstrdup("the preview's row is gone, or has no "
+		    "content");
+		return (-1);
+	}
+	/* Text format: bytea as hex ("\\x..."), which libpq decodes. */
+	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 0),
+	    &len);
+	if (raw == NULL) {
+		PQclear(res);
+		*error_r = xstrdup("the preview's content: out of memory");
+		return (-1);
+	}
+	if (len > PGREQ_PREVIEW_MAX) {
+		PQfreemem(raw);
+		PQclear(res);
+		*error_r = xasprintf("the preview's content is longer than "
+		    "%d bytes", PGREQ_PREVIEW_MAX);
+		return (-1);
+	}
+	copy = xmalloc(len + 1);
+	memcpy(copy, raw, len);
+	copy[len] = '\0';
+	PQfreemem(raw);
+	*truncated_r = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	PQclear(res);
+	*data_r = copy;
+	*len_r = len;
+	return (0);
 }

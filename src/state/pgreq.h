@@ -1,21 +1,24 @@
 /*
- * pgreq.h - a farm's requests table (schema version 2, state/pgdb.c) as
- * the side that asks sees it: write a release or delete request for the
- * host that holds the message, wake that host, read its answer. The
+ * pgreq.h - a farm's requests table (schema version 2, the preview
+ * version 4, state/pgdb.c) as the side that asks sees it: write a
+ * release, delete or preview request for the host that holds the
+ * message, wake that host, read its answer (a preview's: the file's
+ * first bytes). The
  * owning host's holdscand claims and answers (daemon/requests.c).
  * Used by holdscan (tool/remote.c) and holdscan-web (web/farmact.c).
  */
 #ifndef HS_PGREQ_H
 #define HS_PGREQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libpq-fe.h>
 
 /*
  * pgreq_submit() writes a request for host to release (to[0..nto), or
- * its original recipients when nto is 0) or delete ("release",
- * "delete") quarantine id qid, asked by by (a name for the owner's audit
+ * its original recipients when nto is 0), delete or preview ("release",
+ * "delete", "preview") quarantine id qid, asked by by (a name for the owner's audit
  * line), and sends NOTIFY holdscan_requests (its poll finds the row if
  * the NOTIFY is lost). Addresses hold no white space (the caller checked
  * them). 0 and the row's id in *id_r (the caller frees it), or -1 with
@@ -26,7 +29,7 @@ int	 pgreq_submit(PGconn **c, const char *host, const char *qid,
 	    const char *by, char **id_r, char **error_r);
 /*
  * pgreq_answer() reads the answer of request id: 1 and its outcome
- * ("released", "deleted", "already", "failed"), new queue id and error
+ * ("released", "deleted", "already", "previewed", "failed"), new queue id and error
  * text (each the caller's) when it is answered, 0 when not yet, -1 with
  * *error_r.
  */
@@ -43,5 +46,22 @@ int	 pgreq_answer(PGconn **c, const char *id, char **outcome_r,
 int	 pgreq_wait(PGconn **c, const char *conninfo, const char *app,
 	    const char *id, long wait_ms, char **outcome_r, char **new_id_r,
 	    char **error_text_r);
+
+/*
+ * A preview's answer: at most PGREQ_PREVIEW_MAX bytes of the quarantined
+ * file, as they are (the owning host never parses them); its row (and
+ * one nobody answered) is deleted by the owning host PGREQ_PREVIEW_KEEP_S
+ * after it was asked, long after the asking side stopped waiting.
+ */
+#define PGREQ_PREVIEW_MAX	(1024 * 1024)
+#define PGREQ_PREVIEW_KEEP_S	60
+/*
+ * pgreq_content() reads the bytes of answered preview request id: 0 with
+ * *data_r (the caller frees it with free(); *len_r bytes) and
+ * *truncated_r (the file had more), or -1 with *error_r (the row is
+ * gone, or has no content).
+ */
+int	 pgreq_content(PGconn **c, const char *id, unsigned char **data_r,
+	    size_t *len_r, bool *truncated_r, char **error_r);
 
 #endif

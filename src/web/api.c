@@ -35,6 +35,7 @@
 #include "web/accounts.h"
 #include "web/ctlclient.h"
 #include "web/farmact.h"
+#include "web/farmprev.h"
 #include "web/farmview.h"
 #include "web/preview.h"
 #include "web/session.h"
@@ -462,7 +463,8 @@ h_qlist(struct call *c)
 
 /*
  * A message this host does not hold: on another host of the farm, its
- * metadata, and which host has the file (its content stays there).
+ * metadata, which host has the file, and its preview, asked of that
+ * host (farmprev.c) once the scope allowed the entry.
  */
 static void
 held_elsewhere(struct call *c)
@@ -476,10 +478,14 @@ held_elsewhere(struct call *c)
 		farm_state(c->w, NULL);
 		json_decref(c->reply);
 		c->status = 200;
-		c->reply = json_pack("{s:o, s:b, s:s, s:s}", "entry", entry,
+		c->reply = json_pack("{s:O, s:b, s:s, s:s}", "entry", entry,
 		    "file", 0, "held_on", json_string_value(json_object_get(entry,
-		    "host")), "remote", "The message is held on that host: its "
-		    "content stays there; release and delete work from here.");
+		    "host")), "remote", "The message is held on that host, "
+		    "which sent its content for this page; release and delete "
+		    "work from here.");
+		farmprev_add(c->w->farm, c->account->name, c->arg[0], entry,
+		    c->reply);
+		json_decref(entry);
 		break;
 	case 0:
 		farm_state(c->w, NULL);

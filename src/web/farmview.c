@@ -5,7 +5,8 @@
  * DESCRIPTION
  *	holdscan-web connects with its own role (web { database }, else
  *	database), which needs SELECT on message_log and message_events
- *	(and, for farmact.c, INSERT and SELECT on requests): nothing else
+ *	(and, for farmact.c and farmprev.c, INSERT and SELECT on requests):
+ *	nothing else
  *	(doc/farm.md). Each query is one fixed statement whose values are
  *	parameters; the account's scope is one of its conditions ($1 an
  *	admin, $2 the addresses, $3 the domains, one a line), so that paging

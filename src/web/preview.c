@@ -3,7 +3,9 @@
  *	preview - a quarantined message as the web console shows it
  * DESCRIPTION
  *	Runs in holdscan-web (its unprivileged user), never in holdscand:
- *	the stored queue file is parsed here with the queue-file reader
+ *	the stored queue file (the descriptor this host's holdscand passed,
+ *	or the bytes another host's sent through the farm's requests
+ *	table, farmprev.c) is parsed here with the queue-file reader
  *	(common/qfile.c, bounded), the header block taken as Postfix stored
  *	it, the body as text. Attachments are listed from the MIME part
  *	headers in the body (Content-Type name= and Content-Disposition
@@ -155,18 +157,13 @@ preview_attachments(const char *body, size_t len)
 	return (list);
 }
 
-int
-preview_fd(int fd, json_t *out, char **error_r)
+/* The preview of a parsed queue file into out. */
+static void
+preview_qfile(const struct qfile *qf, json_t *out)
 {
-	struct qfile_error err;
-	struct qfile	*qf = NULL;
 	struct buf	 hdr = BUF_INIT, body = BUF_INIT;
 	size_t		 blen;
 
-	if (qfile_read_fd(fd, (size_t)PREVIEW_FILE_MAX, &qf, &err) < 0) {
-		*error_r = xasprintf("the stored file: %s", err.text);
-		return (-1);
-	}
 	mailhdr_block(qf, &hdr);
 	qfile_content_text(qf->content + qf->header_end,
 	    qf->ncontent - qf->header_end, &body);
@@ -181,6 +178,43 @@ preview_fd(int fd, json_t *out, char **error_r)
 	    body.data != NULL ? body.data : "", body.len));
 	buf_free(&hdr);
 	buf_free(&body);
+}
+
+int
+preview_fd(int fd, json_t *out, char **error_r)
+{
+	struct qfile_error err;
+	struct qfile	*qf = NULL;
+
+	if (qfile_read_fd(fd, (size_t)PREVIEW_FILE_MAX, &qf, &err) < 0) {
+		*error_r = xasprintf("the stored file: %s", err.text);
+		return (-1);
+	}
+	preview_qfile(qf, out);
+	qfile_free(&qf);
+	return (0);
+}
+
+int
+preview_image(const void *data, size_t len, bool cut, json_t *out,
+    char **error_r)
+{
+	struct qfile_error err;
+	struct qfile	*qf = NULL;
+
+	if (len > (size_t)PREVIEW_FILE_MAX) {
+		*error_r = xstrdup("the stored file is too large");
+		return (-1);
+	}
+	if ((cut ? qfile_parse_prefix(data, len, &qf, &err) :
+	    qfile_parse(data, len, &qf, &err)) < 0) {
+		*error_r = xasprintf("the stored file%s: %s", cut ?
+		    "'s first bytes" : "", err.text);
+		return (-1);
+	}
+	preview_qfile(qf, out);
+	if (cut)
+		(void)json_object_set_new(out, "body_truncated", json_true());
 	qfile_free(&qf);
 	return (0);
 }

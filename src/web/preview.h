@@ -6,6 +6,8 @@
 #ifndef HS_PREVIEW_H
 #define HS_PREVIEW_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #define PREVIEW_FILE_MAX	(64L * 1024 * 1024)
@@ -21,6 +23,15 @@
  * rendered, and nothing is decoded. 0, or -1 with *error_r.
  */
 int	 preview_fd(int fd, json_t *out, char **error_r);
+/*
+ * preview_image() does the same for a queue file's image of len bytes
+ * (another host's, farmprev.c): the same keys. cut says the image is the
+ * file's first bytes only (qfile_parse_prefix(): its envelope whole, its
+ * content up to the last whole record in them; "body_truncated" is then
+ * true). 0, or -1 with *error_r.
+ */
+int	 preview_image(const void *data, size_t len, bool cut, json_t *out,
+	    char **error_r);
 /* preview_attachments(): the attachment list of a body text (tests). */
 json_t	*preview_attachments(const char *body, size_t len);
 

@@ -8,7 +8,9 @@
 # more (doc/farm.md).
 #  1. tests/lib/webfarm.py up: the quarantine list, log, trace and
 #     statistics on A show both hosts' messages, each with its host; B's
-#     message opens on A with its metadata and the host that holds it;
+#     message opens on A with its metadata, the host that holds it and
+#     its preview (headers, text: B sent the file's bytes through the
+#     requests table, A parsed them), a script in B's message as its text;
 #     the admin releases one of B's (done, with B's new queue id) and
 #     deletes another from A's console; releasing the deleted one gives
 #     B's reason; a domain admin of a.example sees both hosts' a.example
@@ -18,16 +20,24 @@
 #     other never. B's holdscand logged the audit lines with the console
 #     account (by=web:admin@A via=request:N), holdscan-web on A its own
 #     with the host and request; one request row each, answered by B.
+#     The preview: one row answered "previewed" with the file's bytes, no
+#     audit line on B (its info line names the console account).
 #  3. webfarm.py again: a second release says "already released"; still
 #     one delivery.
+#     A message of 1.5 MB on B: its preview on A has the headers and the
+#     body's start (B sent the first 1 MiB, truncated in its row), said
+#     cut; B's line says it sent the start of the file.
 #  4. tests/lib/webfarmui.py in headless Chromium (when installed): B's
-#     message in A's quarantine with its host, opened ("Held on B"),
+#     message in A's quarantine with its host, opened ("Held on B", its
+#     headers, its body's script as text, not run),
 #     released from the page (once at B's sink); the log shows both
 #     hosts. Screenshots in build/screenshots-farm/.
-#  5. B's holdscand stopped: a bulk release of B's message from A's
-#     console is "queued" after the wait, a second one at once (B is not
-#     waited for again); B back: both answered (released, already), the
-#     message delivered once.
+#  5. B's holdscand stopped: B's message opens on A after the bounded
+#     wait with its metadata and why there is no preview; a bulk release
+#     of B's message from A's console is "queued", a second one at once
+#     (B is not waited for again), and so is a second open; B back: both
+#     answered (released, already), the message delivered once. Preview
+#     rows asked over a minute ago are deleted by B (bytes and all).
 #  6. PostgreSQL stopped: webfarm.py down: the list and the log answer
 #     with A's messages and say that the farm's database is not
 #     reachable; A's message still opens with its headers; B's release
@@ -49,7 +59,7 @@ pg_available || skip_all "postgresql-15 is not installed (make deps)"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
 id daemon >/dev/null 2>&1 || skip_all "no system user daemon"
 
-plan 58
+plan 71
 
 pg_start P || bail_out "PostgreSQL did not start"
 sb_start A || bail_out "sandbox A did not start"
@@ -102,7 +112,12 @@ send A fa a.example
 send B frel a.example
 send B fother b.example
 send B fdel a.example
-send B fui a.example
+# webfarmui.py's: a script in its body, shown as text.
+swaks --silent 2 --server "127.0.0.1:$B_SMTP_PORT" --from evil@sendmail.test \
+    --to fui-0.r0@a.example --header "X-Test-Token: fui-0" \
+    --header "Subject: test fui-0" \
+    --body "<script>document.title='pwned'</script>" >/dev/null ||
+    bail_out "swaks"
 shipped() {
 	[ "$(pg_sql P "SELECT count(*) FROM message_log
 	    WHERE quarantine_id <> ''")" -ge 5 ]
@@ -132,9 +147,9 @@ check "it says it reads the farm's database as host A" \
 
 # --- 1. the farm's view and actions ---------------------------------------------------
 "$HS_PYTHON" "$HS_LIB/webfarm.py" up "http://127.0.0.1:$PORT" "$PW" \
-    "$HOST_A" "$HOST_B" "$QA" "$QREL" "$QOTHER" "$QDEL" \
+    "$HOST_A" "$HOST_B" "$QA" "$QREL" "$QOTHER" "$QDEL" "$QUI" \
     >"$HS_TMP/up.out" 2>"$HS_TMP/up.err"
-tap_lines "$HS_TMP/up.out" 18 "webfarm.py up"
+tap_lines "$HS_TMP/up.out" 20 "webfarm.py up"
 grep -v "^released" "$HS_TMP/up.err" | tail -8 | sed "s/^/# /" >&2
 NEW=$(sed -n 's/^released\t//p' "$HS_TMP/up.err")
 
@@ -153,7 +168,18 @@ check_eq "holdscan-web's lines on A: the account, the host, the request" \
     '1 1'
 check_eq 'the requests: one release and one delete answered, one refused' \
     "$(pg_sql P "SELECT action || ':' || outcome FROM requests
-    ORDER BY id" | tr '\n' ' ')" 'release:released delete:deleted release:failed '
+    WHERE action <> 'preview' ORDER BY id" | tr '\n' ' ')" \
+    'release:released delete:deleted release:failed '
+check_eq 'the previews: answered by B with the stored bytes, whole' \
+    "$(pg_sql P "SELECT quarantine_id, outcome,
+    position('X-Test-Token: ' IN encode(content, 'escape')) > 0, truncated
+    FROM requests WHERE action = 'preview' ORDER BY id" | tr '\n' ' ')" \
+    "$QREL|previewed|t|f $QUI|previewed|t|f "
+check_eq "no audit line for a preview on B; its info line with the account" \
+    "$(hs_count_log B "$QREL: action=preview") $(hs_count_log B "$QREL: request=[0-9]+ action=preview requested_by=web:admin@$HOST_A: [0-9]+ bytes sent")" \
+    '0 1'
+check_eq "holdscan-web's line on A for the preview" \
+    "$(grep -Ec "web: preview id=$QREL user=admin host=$HOST_B request=[0-9]+ outcome=previewed" "$WLOG")" 1
 check_eq 'none for b.example, none for A' "$(pg_sql P "SELECT count(*)
     FROM requests WHERE quarantine_id = '$QOTHER' OR host = '$HOST_A'")" 0
 
@@ -169,6 +195,29 @@ check "B shipped the release's event" wait_until 30 released_shipped
 tap_lines "$HS_TMP/again.out" 2 "webfarm.py again"
 sleep 2
 check_eq 'still one delivery' "$(sink_count B)" 1
+# A message larger than the preview's bound (1 MiB) on B.
+"$HS_PYTHON" - "127.0.0.1:$B_SMTP_PORT" <<'END' || bail_out "the big message"
+import smtplib, sys
+host, port = sys.argv[1].rsplit(":", 1)
+body = "".join("line %06d of a big message, alpha bravo charlie delta echo\n"
+               % i for i in range(25000))
+msg = ("From: <sender@sendmail.test>\nTo: <fbig-0.r0@b.example>\n"
+       "Subject: test fbig-0\nX-Test-Token: fbig-0\n\n" + body)
+with smtplib.SMTP(host, int(port)) as s:
+    s.sendmail("sender@sendmail.test", ["fbig-0.r0@b.example"],
+               msg.replace("\n", "\r\n"))
+END
+big_shipped() { [ -n "$(qid "$HOST_B" fbig)" ]; }
+wait_until 60 big_shipped || bail_out "B did not ship the big message"
+QBIG=$(qid "$HOST_B" fbig)
+"$HS_PYTHON" "$HS_LIB/webfarm.py" big "http://127.0.0.1:$PORT" "$PW" \
+    "$HOST_B" "$QBIG" >"$HS_TMP/big.out" 2>&1
+tap_lines "$HS_TMP/big.out" 1 "webfarm.py big"
+check_eq "its row: the first 1 MiB, truncated; B's line says so" \
+    "$(pg_sql P "SELECT length(content), truncated FROM requests
+    WHERE action = 'preview' AND quarantine_id = '$QBIG'") $(hs_count_log B \
+    "$QBIG: request=[0-9]+ action=preview requested_by=web:admin@$HOST_A: 1048576 bytes sent \(the start of the file\)")" \
+    '1048576|t 1'
 
 # --- 4. the browser ----------------------------------------------------------------------
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] &&
@@ -177,7 +226,7 @@ if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] &&
 	/usr/bin/python3 "$HS_LIB/webfarmui.py" "http://127.0.0.1:$PORT" "$PW" \
 	    "$SHOTS" "$HOST_A" "$HOST_B" "$QUI" >"$HS_TMP/ui.out" \
 	    2>"$HS_TMP/ui.err"
-	tap_lines "$HS_TMP/ui.out" 5 webfarmui.py
+	tap_lines "$HS_TMP/ui.out" 6 webfarmui.py
 	NEWUI=$(sed -n 's/^released\t//p' "$HS_TMP/ui.err")
 	check 'the one released in the browser reaches B'"'"'s sink' \
 	    wait_sink B 2 30
@@ -186,14 +235,14 @@ if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] &&
 	    "$QUI: action=release new_id=$NEWUI by=web:admin@$HOST_A via=request:[0-9]+")" \
 	    '2 1'
 else
-	skip "chromium, chromium-driver or python3-selenium is missing" 8
+	skip "chromium, chromium-driver or python3-selenium is missing" 9
 fi
 
 # --- 5. the owner down: queued, then carried out once ------------------------------------
 hs_stop B
 "$HS_PYTHON" "$HS_LIB/webfarm.py" queued "http://127.0.0.1:$PORT" "$PW" \
-    "$HOST_B" "$QOTHER" >"$HS_TMP/queued.out" 2>&1
-tap_lines "$HS_TMP/queued.out" 2 "webfarm.py queued"
+    "$HOST_B" "$QOTHER" "$QREL" >"$HS_TMP/queued.out" 2>&1
+tap_lines "$HS_TMP/queued.out" 4 "webfarm.py queued"
 hs_run B || bail_out "holdscand B did not start again"
 both_answered() {
 	[ "$(pg_sql P "SELECT count(*) FROM requests
@@ -209,6 +258,20 @@ sleep 2
 check_eq 'delivered once: released, then already' "$(fother_at_b) $(pg_sql P \
     "SELECT string_agg(outcome, ' ' ORDER BY id) FROM requests
     WHERE quarantine_id = '$QOTHER'")" '1 released already'
+# Preview rows asked over a minute ago go, answered or not (made older
+# here rather than waited for); release and delete rows stay.
+ACTS=$(pg_sql P "SELECT count(*) FROM requests WHERE action <> 'preview'")
+pg_sql P "UPDATE requests SET requested_at = now() - interval '2 minutes'
+    WHERE action = 'preview' AND quarantine_id = '$QREL'" >/dev/null
+old_previews_gone() {
+	[ "$(pg_sql P "SELECT count(*) FROM requests WHERE action = 'preview'
+	    AND quarantine_id = '$QREL'")" -eq 0 ]
+}
+check "B deletes its preview rows asked over a minute ago" \
+    wait_until 20 old_previews_gone
+check_eq "every release and delete row stays" \
+    "$(pg_sql P "SELECT count(*) FROM requests WHERE action <> 'preview'")" \
+    "$ACTS"
 
 # --- 6. PostgreSQL down -----------------------------------------------------------------------
 pg_stop P

@@ -7,7 +7,8 @@
  *	records and envelope, and write back to the very same bytes (the
  *	round trip is stable). A refused file must come with an error code
  *	and a sentence. The same input also goes through the plain record
- *	decoder and the text splitter, whose round trips must be exact.
+ *	decoder and the text splitter, whose round trips must be exact, and
+ *	through the prefix reader (a farm's preview), whole and halved.
  *
  *	Any broken invariant aborts, so libFuzzer reports it as a crash.
  */
@@ -162,10 +163,51 @@ fuzz_text(const uint8_t *data, size_t size)
 	buf_free(&text);
 }
 
+/*
+ * The input as a file's first bytes (a farm's preview): parsed or
+ * refused with a reason; a file that parses whole parses as a prefix of
+ * itself to the same content, and so does its first half, to no more.
+ */
+static void
+fuzz_prefix(const uint8_t *data, size_t size)
+{
+	struct qfile_error err;
+	struct qfile	*whole = NULL, *qf = NULL;
+	uint8_t		*half;
+
+	memset(&err, 0, sizeof(err));
+	if (qfile_parse_prefix(data, size, &qf, &err) < 0) {
+		check(err.code != QFILE_OK && err.text[0] != '\0',
+		    "a refused prefix has a reason");
+		check(qfile_parse(data, size, &whole, &err) < 0,
+		    "a file that parses whole parses as a prefix");
+		return;
+	}
+	if (qfile_parse(data, size, &whole, &err) == 0) {
+		check(same_records(whole->content, whole->ncontent,
+		    qf->content, qf->ncontent), "a whole file as a prefix: "
+		    "the same content");
+		qfile_free(&whole);
+	}
+	qfile_free(&qf);
+	if (size < 2)
+		return;
+	/* A buffer of its own: a read past the half is a read past it. */
+	half = malloc(size / 2);
+	check(half != NULL, "malloc");
+	memcpy(half, data, size / 2);
+	if (qfile_parse_prefix(half, size / 2, &qf, &err) == 0) {
+		check(qf->content_bytes <= size, "a half is no more");
+		qfile_free(&qf);
+	}
+	free(half);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_queue_file(data, size);
+	fuzz_prefix(data, size);
 	fuzz_record_stream(data, size);
 	fuzz_text(data, size);
 	return (0);

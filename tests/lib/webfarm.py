@@ -1,25 +1,31 @@
 #!/usr/bin/env python3
 """webfarm.py - holdscan-web on a farm (PostgreSQL), checked through its API.
 
-    webfarm.py up BASE_URL PASSWORD HOST_A HOST_B QA QB_REL QB_OTHER QB_DEL
+    webfarm.py up BASE_URL PASSWORD HOST_A HOST_B QA QB_REL QB_OTHER QB_DEL QB_UI
     webfarm.py again BASE_URL PASSWORD QB_REL
-    webfarm.py queued BASE_URL PASSWORD HOST_B QB_OTHER
+    webfarm.py big BASE_URL PASSWORD HOST_B QB_BIG
+    webfarm.py queued BASE_URL PASSWORD HOST_B QB_OTHER QB_REL
     webfarm.py down BASE_URL PASSWORD HOST_A QA QB_REL
 
 Accounts: admin (admin), alice (domain admin of a.example). QA is held on
 host A (to a.example); on host B, QB_REL and QB_DEL are to a.example,
-QB_OTHER to b.example, and one more to a.example (for webfarmui.py).
-holdscan-web runs on A.
+QB_OTHER to b.example, and QB_UI to a.example (for webfarmui.py), whose
+body is a script. holdscan-web runs on A.
 
 up: the quarantine list, the log, a trace and the statistics show both
-hosts, each row with its host; B's message opens with its metadata and the
-host that holds it; the admin releases QB_REL (done, with B's new queue
+hosts, each row with its host; B's message opens with its metadata, the
+host that holds it and its preview, which B sent (headers, text); QB_UI's
+script is its text, as it is; the admin releases QB_REL (done, with B's new queue
 id) and deletes QB_DEL (done), each answered by B through the requests
 table; alice sees a.example's rows of both hosts and none of b.example,
 and the API refuses her QB_OTHER (404: open, trace, release).
 again: a second release of QB_REL says "already".
-queued (B's holdscand stopped): a bulk release of QB_OTHER answers
-"queued" after the wait, a second release at once (B is known slow).
+big: QB_BIG, a message of 1.5 MB on B, opens on A with its headers and
+the body's start: B sent its first 1 MiB, said cut.
+queued (B's holdscand stopped): QB_REL opens with its metadata and no
+preview, after the bounded wait, which says why; a bulk release of
+QB_OTHER answers "queued" (B is known slow: at once), a second release at
+once too, and so does a second open.
 down (PostgreSQL stopped): the list and the log answer 200 with this
 host's rows and a farm_error that says so; A's message still opens with
 its headers; B's message is not found, and the answer says why.
@@ -41,7 +47,7 @@ def get(cl, path, **kw):
     return cl.call("GET", path + q)[:2]
 
 
-def up(base, pw, host_a, host_b, qa, qrel, qother, qdel):
+def up(base, pw, host_a, host_b, qa, qrel, qother, qdel, qui):
     admin = Client(base)
     admin.login("admin", pw)
     st, j = held(admin)
@@ -69,12 +75,23 @@ def up(base, pw, host_a, host_b, qa, qrel, qother, qdel):
     check(st == 200 and j.get("total", 0) >= 4 and
           sum(h.get("infected", 0) for h in j.get("hours", [])) >= 4,
           "statistics count both hosts' messages", j.get("total"))
+    t0 = time.monotonic()
     st, j = get(admin, "/api/quarantine/" + qrel)
+    took = time.monotonic() - t0
     check(st == 200 and j.get("held_on") == host_b and
           j["entry"]["id"] == qrel and j["entry"]["host"] == host_b and
-          j["entry"]["state"] == "held" and not j.get("file") and
-          "headers" not in j,
+          j["entry"]["state"] == "held" and j.get("file") is True,
           "B's message opens on A: its metadata and the host that holds it", j)
+    check("X-Test-Token: %s" % "frel-0" in (j.get("headers") or "") and
+          "Message frel-0" in (j.get("body") or "") and
+          j.get("attachments") == [] and "preview_error" not in j and
+          took < 8,
+          "and its preview, which B sent: headers and text", (j, took))
+    st, j = get(admin, "/api/quarantine/" + qui)
+    check(st == 200 and "<script>document.title='pwned'</script>" in
+          (j.get("body") or "") and "X-Test-Token: fui-0" in
+          (j.get("headers") or ""),
+          "a script in B's message: its text, as it is", j)
     st, j, _ = admin.call("POST", "/api/quarantine/%s/release" % qrel, {})
     check(st == 200 and j.get("outcome") == "done" and j.get("new_id") and
           j.get("host") == host_b and j.get("request"),
@@ -127,9 +144,35 @@ def again(base, pw, qrel):
           "and it shows as released (B's event, shipped)", j)
 
 
-def queued(base, pw, host_b, qother):
+def big(base, pw, host_b, qbig):
     admin = Client(base)
     admin.login("admin", pw)
+    st, j = get(admin, "/api/quarantine/" + qbig)
+    body = j.get("body") or ""
+    check(st == 200 and j.get("held_on") == host_b and j.get("file") is True
+          and "X-Test-Token: fbig-0" in (j.get("headers") or "") and
+          body.lstrip("\n").startswith("line 000000 of a big message") and
+          j.get("body_truncated") is True and
+          "first 1024 KiB" in j.get("preview_cut", "") and
+          "preview_error" not in j,
+          "a message of 1.5 MB on B: its headers and the body's start, "
+          "said cut", (st, j.get("preview_error"), j.get("preview_cut"),
+                       j.get("body_truncated"), j.get("file"), body[:40],
+                       (j.get("headers") or "")[-80:]))
+
+
+def queued(base, pw, host_b, qother, qrel):
+    admin = Client(base)
+    admin.login("admin", pw)
+    t0 = time.monotonic()
+    st, j = get(admin, "/api/quarantine/" + qrel)
+    took = time.monotonic() - t0
+    check(st == 200 and j.get("held_on") == host_b and
+          "headers" not in j and not j.get("file") and
+          "did not answer in" in j.get("preview_error", "") and
+          8 <= took < 20,
+          "B's holdscand down: its message opens with its metadata after "
+          "the bounded wait, no preview, and says why", (st, j, took))
     t0 = time.monotonic()
     st, j, _ = admin.call("POST", "/api/quarantine/bulk",
                           {"action": "release", "ids": [qother]})
@@ -144,6 +187,12 @@ def queued(base, pw, host_b, qother):
           "a second one is queued at once (B did not answer the first "
           "in time: not waited for again)", (st, j, round(t2 - t1, 1),
                                              round(t1 - t0, 1)))
+    st, j = get(admin, "/api/quarantine/" + qrel)
+    t3 = time.monotonic()
+    check(st == 200 and "did not answer within the last minute" in
+          j.get("preview_error", "") and t3 - t2 < 3,
+          "opened again: at once, B is not asked again", (st, j,
+                                                           round(t3 - t2, 1)))
 
 
 def down(base, pw, host_a, qa, qrel):
@@ -174,11 +223,13 @@ def main():
     what = sys.argv[1]
     try:
         if what == "up":
-            up(*sys.argv[2:10])
+            up(*sys.argv[2:11])
         elif what == "again":
             again(*sys.argv[2:5])
+        elif what == "big":
+            big(*sys.argv[2:6])
         elif what == "queued":
-            queued(*sys.argv[2:6])
+            queued(*sys.argv[2:7])
         else:
             down(*sys.argv[2:7])
     except Exception as e:  # a check that could not run: said, not hidden

@@ -4,9 +4,10 @@ headless chromium, chromedriver, python3-selenium; run with /usr/bin/python3).
 
     webfarmui.py BASE_URL PASSWORD SCREENSHOT_DIR HOST_A HOST_B QID
 
-QID is a held message of host B (to a.example); holdscan-web runs on host
-A. The admin sees it in the quarantine with B in its host column, opens it
-("Held on B", no headers: the file stays on B), releases it ("Released on
+QID is a held message of host B (to a.example) whose body is a script;
+holdscan-web runs on host A. The admin sees it in the quarantine with B in
+its host column, opens it ("Held on B", and the preview B sent: its
+headers, its body as text, the script shown and not run), releases it ("Released on
 B as ..."); the message log lists both hosts. Prints "ok<TAB>what" or
 "not ok<TAB>what<TAB>detail" per check, "count<TAB>N" last; screenshots
 in SCREENSHOT_DIR.
@@ -75,11 +76,16 @@ def main():
         shot("21-farm-quarantine")
         drv.get(base + "/#/q/" + qid)
         held = text_when("held-on", lambda s: host_b in s)
-        check(host_b in held and "content stays there" in held,
-              "it opens: held on B, its content stays there", held)
-        check(not drv.find_elements(By.ID, "headers") and
-              not drv.find_elements(By.ID, "body"),
-              "no headers or body: the file is on B")
+        check(host_b in held and "sent its content" in held,
+              "it opens: held on B, which sent its content", held)
+        heads = text_when("headers", lambda s: "X-Test-Token:" in s)
+        check("X-Test-Token: fui-0" in heads,
+              "the headers B sent are shown", heads[:200])
+        body = text_when("body", lambda s: "<script>" in s)
+        check("<script>document.title='pwned'</script>" in body and
+              drv.title != "pwned" and
+              not drv.find_elements(By.CSS_SELECTOR, "#body script, #main img"),
+              "its body: the script's source, as text, not run", body[:80])
         shot("22-farm-message")
         drv.find_element(By.ID, "release").click()
         said = text_when("action-result", lambda s: s.startswith("Released"))

@@ -6,7 +6,10 @@
  *	see, case, malformed addresses), the accounts file (parse, refusals
  *	with line numbers, yescrypt hash and verify, save and load), sessions
  *	(tokens, lookup, expiry, logout, CSRF), the login throttle, the
- *	attachment list of a preview, and the web { } section of
+ *	attachment list of a preview, a preview from a queue file's bytes
+ *	(another host's: the same answer as from a descriptor; cut bytes
+ *	refused, never half read; every prefix of one read as the farm's
+ *	cut preview), and the web { } section of
  *	holdscan.conf.
  */
 #include <setjmp.h>
@@ -22,6 +25,8 @@
 
 #include "common/access.h"
 #include "common/config.h"
+#include "common/qfile.h"
+#include "common/xalloc.h"
 #include "web/accounts.h"
 #include "web/preview.h"
 #include "web/session.h"
@@ -346,6 +351,154 @@ test_config_web(void **state)
 	free(errors);
 }
 
+/* A queue file's image: a hostile message with one attachment. */
+static void
+preview_msg(struct buf *img)
+{
+	static const char *const lines[] = {
+		"X-Test-Token: t-0",
+		"Subject: <img src=x onerror=alert(1)>",
+		"Content-Type: multipart/mixed; boundary=\"b\"",
+		"",
+		"--b",
+		"Content-Type: text/html",
+		"",
+		"<script>document.title='pwned'</script>\x01",
+		"--b",
+		"Content-Type: application/pdf; name=\"a.pdf\"",
+		"",
+		"JVBERi0=",
+		"--b--",
+	};
+	struct qfile_rec env[3] = {
+		{ QREC_TIME, 17, "1795430590 265925" },
+		{ QREC_FROM, 5, "a@b.c" },
+		{ QREC_RCPT, 5, "d@e.f" },
+	};
+	struct qfile_rec content[sizeof(lines) / sizeof(lines[0])];
+	struct qfile_parts parts;
+	struct qfile_error err;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		content[i].type = QREC_NORM;
+		content[i].data = lines[i];
+		content[i].len = strlen(lines[i]);
+	}
+	memset(&parts, 0, sizeof(parts));
+	parts.env = env;
+	parts.nenv = 3;
+	parts.content = content;
+	parts.ncontent = sizeof(lines) / sizeof(lines[0]);
+	parts.nfields = 6;
+	if (qfile_image(&parts, img, &err) < 0)
+		fail_msg("%s", err.text);
+}
+
+static void
+test_preview_image(void **state)
+{
+	struct buf	 img = BUF_INIT;
+	json_t		*a = json_object(), *b = json_object(), *c;
+	char		*error = NULL, path[] = "/tmp/test_web.XXXXXX";
+	const char	*body;
+	int		 fd;
+
+	(void)state;
+	preview_msg(&img);
+	assert_int_equal(preview_image(img.data, img.len, false, a, &error), 0);
+	assert_non_null(strstr(json_string_value(json_object_get(a,
+	    "headers")), "X-Test-Token: t-0"));
+	body = json_string_value(json_object_get(a, "body"));
+	/* The script as its text; the control character made safe. */
+	assert_non_null(strstr(body, "<script>document.title='pwned'"
+	    "</script>"));
+	assert_null(strchr(body, '\x01'));
+	assert_int_equal(json_array_size(json_object_get(a, "attachments")), 1);
+	assert_true(json_is_false(json_object_get(a, "body_truncated")));
+
+	/* The same answer as from a descriptor (this host's file). */
+	assert_true((fd = mkstemp(path)) >= 0);
+	(void)unlink(path);
+	assert_int_equal(write(fd, img.data, img.len), (ssize_t)img.len);
+	assert_int_equal(preview_fd(fd, b, &error), 0);
+	(void)close(fd);
+	assert_true(json_equal(a, b));
+
+	/* Cut short (the farm's bound): an error, nothing set. */
+	c = json_object();
+	assert_int_equal(preview_image(img.data, img.len - 7, false, c, &error), -1);
+	assert_non_null(error);
+	assert_int_equal(json_object_size(c), 0);
+	free(error);
+	error = NULL;
+	assert_int_equal(preview_image("", 0, false, c, &error), -1);
+	free(error);
+	error = NULL;
+	assert_int_equal(preview_image("\x43\x01\xff", 3, false, c, &error), -1);
+	free(error);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	buf_free(&img);
+}
+
+/*
+ * Every prefix of a queue file (a farm's preview cut at its bound), each
+ * in a buffer of its own length (ASan sees a read past it): an error
+ * while the envelope is cut, else the headers and body so far.
+ */
+static void
+test_preview_prefix(void **state)
+{
+	struct buf	 img = BUF_INIT;
+	json_t		*whole = json_object(), *o;
+	char		*error = NULL, *p;
+	const char	*h;
+	size_t		 n, good = 0, first_ok = 0;
+
+	(void)state;
+	preview_msg(&img);
+	assert_int_equal(preview_image(img.data, img.len, false, whole,
+	    &error), 0);
+	for (n = 1; n <= img.len; n++) {
+		p = xmalloc(n);
+		memcpy(p, img.data, n);
+		o = json_object();
+		if (preview_image(p, n, true, o, &error) == 0) {
+			if (first_ok == 0)
+				first_ok = n;
+			good++;
+			assert_true(json_is_true(json_object_get(o,
+			    "body_truncated")));
+			h = json_string_value(json_object_get(o, "headers"));
+			assert_non_null(h);
+			/* Never more than the whole file's. */
+			assert_non_null(strstr(json_string_value(
+			    json_object_get(whole, "headers")), h));
+		} else {
+			assert_non_null(error);
+			assert_int_equal(json_object_size(o), 0);
+			/* Once the envelope is whole, every prefix parses. */
+			if (first_ok != 0)
+				fail_msg("%zu of %zu bytes: %s", n, img.len, error);
+			free(error);
+			error = NULL;
+		}
+		json_decref(o);
+		free(p);
+	}
+	assert_true(good > img.len / 2);
+	/* The whole file as a prefix: the same as whole, but said cut. */
+	o = json_object();
+	assert_int_equal(preview_image(img.data, img.len, true, o, &error), 0);
+	(void)json_object_set_new(o, "body_truncated", json_false());
+	assert_true(json_equal(o, whole));
+	json_decref(o);
+	json_decref(whole);
+	buf_free(&img);
+}
+
 int
 main(void)
 {
@@ -356,6 +509,8 @@ main(void)
 		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_throttle),
 		cmocka_unit_test(test_attachments),
+		cmocka_unit_test(test_preview_image),
+		cmocka_unit_test(test_preview_prefix),
 		cmocka_unit_test(test_config_web),
 	};
 

@@ -17,9 +17,9 @@
 #     command (user + system); not root: msglog-write.sh alone;
 #  2. the throughput ratio with the log on and off (tests/bench/
 #     logratio.py): one Postfix with HOLD, BENCH_LOG_DRAIN messages
-#     (default 3,000) put on hold while holdscand is stopped, then
+#     (default 5,000) put on hold while holdscand is stopped, then
 #     drained, alternating message_log = no and the default in
-#     BENCH_LOG_RUNS rounds (default 3), the log holding
+#     BENCH_LOG_RUNS rounds (default 7), the log holding
 #     BENCH_LOG_PREFILL records (default 1,000,000) before the first;
 #     the ratio of the median rates with its spread over the rounds,
 #     and holdscand's CPU per message with the log on and off;

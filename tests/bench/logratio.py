@@ -5,12 +5,12 @@
 
 One private Postfix with HOLD (tests/lib/sandbox.sh, bench.py's
 Sandbox) and holdscand with the clamav plugin (the 3 test signatures,
-bench.py's Holdscand). Each run puts BENCH_LOG_DRAIN (default 3,000)
+bench.py's Holdscand). Each run puts BENCH_LOG_DRAIN (default 5,000)
 2 KB messages on hold while holdscand is stopped, starts holdscand with
 `message_log = no` (off) or the default (on), and times the drain from
 "scanners ready" until hold is empty. Runs alternate in rounds of one
 off and one on (off, on, then on, off, ...), BENCH_LOG_RUNS rounds
-(default 3), all in the same sandbox and state directory, so that the
+(default 7), all in the same sandbox and state directory, so that the
 machine's noise and the file system's state hit both modes alike.
 
 Before the first round the message log holds BENCH_LOG_PREFILL records
@@ -42,8 +42,8 @@ import time
 
 import bench
 
-N = int(os.environ.get("BENCH_LOG_DRAIN", "3000"))
-ROUNDS = int(os.environ.get("BENCH_LOG_RUNS", "3"))
+N = int(os.environ.get("BENCH_LOG_DRAIN", "5000"))
+ROUNDS = int(os.environ.get("BENCH_LOG_RUNS", "7"))
 PREFILL = int(os.environ.get("BENCH_LOG_PREFILL", "1000000"))
 
 

@@ -63,13 +63,20 @@ enum col {
     " ($1::bool" \
     " OR holdscan_lower(m.recipients) && string_to_array($2::text, E'\\n')" \
     " OR holdscan_domains(m.recipients) && string_to_array($3::text, E'\\n'))"
+/*
+ * A substring of a column lowered, as a LIKE pattern (its %, _ and \
+ * escaped) that a trigram index answers (schema version 4).
+ */
+#define CONTAINS(col, param) \
+    " lower(" col ") LIKE '%' || replace(replace(replace(lower(" param \
+    "), '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'"
 /* $4 since, $5 until, $6 recipient, $7 subject, $8 host. */
 #define FILTERS \
     " AND ($4::bigint IS NULL OR m.time >= to_timestamp($4::bigint))" \
     " AND ($5::bigint IS NULL OR m.time <= to_timestamp($5::bigint))" \
     " AND ($6::text IS NULL OR" \
     " holdscan_lower(m.recipients) @> ARRAY[lower($6::text)])" \
-    " AND ($7::text IS NULL OR strpos(lower(m.subject), lower($7::text)) > 0)" \
+    " AND ($7::text IS NULL OR" CONTAINS("m.subject", "$7::text") ")" \
     " AND ($8::text IS NULL OR m.host = $8::text)"
 
 /* $9 sender, $10 verdict, $11 action, $12 id, $13 offset, $14 limit. */
@@ -101,8 +108,8 @@ static const char select_log[] =
  */
 #define QUARANTINED \
     " m.quarantine_id <> '' AND" SCOPE FILTERS \
-    " AND ($9::text IS NULL OR strpos(lower(m.sender), lower($9::text)) > 0)" \
-    " AND ($10::text IS NULL OR strpos(lower(m.reason), lower($10::text)) > 0)"
+    " AND ($9::text IS NULL OR" CONTAINS("m.sender", "$9::text") ")" \
+    " AND ($10::text IS NULL OR" CONTAINS("m.reason", "$10::text") ")"
 #define QLIST(in_state) \
     "SELECT " COLUMNS ", " STATE ", c.total FROM (SELECT m.host, m.seq," \
     " m.time FROM message_log m WHERE" QUARANTINED in_state \

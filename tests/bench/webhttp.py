@@ -18,7 +18,7 @@ Prints a table (median, p99 by nearest rank, the slowest, the first
 request's time: caches cold, holdscand's kept statistics not yet made;
 the mean answer size) and writes JSON_OUT: {"runs": RUNS, "calls":
 [{"name", "path", "median_ms", "p99_ms", "max_ms", "first_ms", "bytes",
-"errors"}]}. Exit 1 if any call failed.
+"errors", "slowest": the slowest request's path}]}. Exit 1 if any call failed.
 
 --farm (tests/bench/webfarm.sh): the calls of a farm's console, answered
 from PostgreSQL (src/web/farmview.c), with the keys of KEYS_FILE, a JSON
@@ -284,6 +284,7 @@ def main():
           user, "median", "p99", "max", "first", "bytes", "errors"))
     for name, path_of, ok in todo:
         times, sizes, errors, first_ms = [], [], 0, None
+        slowest = (0, None)
         for run in range(runs + 1):
             path = path_of(run * 7919 + 13)
             t0 = time.monotonic()
@@ -303,6 +304,7 @@ def main():
             if run > 0:		# run 0: untimed (but shown: a cold cache)
                 times.append(ms)
                 sizes.append(len(data))
+                slowest = max(slowest, (ms, path))
             else:
                 first_ms = ms
         if not times:
@@ -317,7 +319,8 @@ def main():
                "median_ms": round(med, 2), "p99_ms": round(pct(times, 99), 2),
                "max_ms": round(max(times), 2), "requests": len(times),
                "bytes": int(sum(sizes) / len(sizes)), "errors": errors,
-               "first_ms": round(first_ms, 2) if first_ms is not None else None}
+               "first_ms": round(first_ms, 2) if first_ms is not None else None,
+               "slowest": slowest[1]}
         out.append(row)
         print("%-44s %6.1f ms %6.1f ms %6.1f ms %6s ms %8d %d" % (name,
               row["median_ms"], row["p99_ms"], row["max_ms"],

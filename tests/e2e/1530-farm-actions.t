@@ -91,6 +91,7 @@ done
 # version 4's: made by hand as the previous holdscans left it.
 to_version2() {
 	pg_sql P "DROP INDEX message_log_recipient_domains;
+	    DROP INDEX IF EXISTS message_log_quarantined_trgm;
 	    DROP INDEX message_log_quarantined;
 	    DROP INDEX message_log_time_verdict;
 	    DROP INDEX message_log_verdict_time;
@@ -129,6 +130,7 @@ check_eq 'version 4: the new indexes, not the old ones, the row kept' \
     to_regclass('message_log_quarantined') IS NOT NULL AND
     to_regclass('message_log_time_verdict') IS NOT NULL AND
     to_regclass('message_log_verdict_time') IS NOT NULL AND
+    to_regclass('message_log_quarantined_trgm') IS NOT NULL AND
     to_regclass('message_log_time') IS NULL,
     (SELECT count(*) FROM message_log) FROM holdscan_schema")" '4|t|t|t|t|1'
 "$HOLDSCAN" -c "$CONF_A" log --recipient old@example.net --json \

@@ -119,7 +119,7 @@ def calls(now, nq, nm, ids):
         ("log: one hour, page of 50",
          lambda x: q("/api/log", since=now - SPAN + (x % (SPAN // 3600)) * 3600,
                      until=now - SPAN + (x % (SPAN // 3600)) * 3600 + 3600,
-                     limit=50), some_seen),
+                     limit=50), some_items),
         ("log: newest page of 50",
          lambda x: q("/api/log", limit=50), some_items),
         ("log: by queue id",

@@ -5,7 +5,8 @@
 #   make demo       run a private Postfix + holdscand and show what happens
 #   make bench      throughput / latency / memory figures (results in build/bench/)
 #   make bench-web  the web console's queries at 100,000 quarantined and
-#                   1,000,000 logged messages (build/bench/web.txt)
+#                   1,000,000 logged messages, one host and a farm
+#                   (build/bench/web.txt)
 #   make bench-log  the message log's and a farm's figures alone (issue 15)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
 #   make torture    kill -9 every kind of holdscan process while mail flows,
@@ -394,12 +395,15 @@ bench: deps
 
 # The web console's queries over 100,000 quarantined messages and
 # 1,000,000 log records (tests/bench/web.sh; BENCH_WEB_QUARANTINE,
-# BENCH_WEB_LOG, BENCH_WEB_RUNS, BENCH_WEB_TOOL_RUNS); make bench runs it
-# too with BENCH_WEB=yes. Figures in build/bench/web.txt.
+# BENCH_WEB_LOG, BENCH_WEB_RUNS, BENCH_WEB_TOOL_RUNS), then the same on a
+# farm's PostgreSQL (tests/bench/webfarm.sh; BENCH_WEB_FARM=no leaves it
+# out); make bench runs it too with BENCH_WEB=yes. Figures in
+# build/bench/web.txt and build/bench/web.json.
 bench-web: progs
 	$(Q)mkdir -p build/bench
 	$(Q)HS_BUILD=$(CURDIR)/$(O) sh tests/bench/web.sh 2>&1 | \
-	    tee build/bench/web.txt; ! grep -q '^web.sh: ' build/bench/web.txt
+	    tee build/bench/web.txt; \
+	    ! grep -Eq '^web(farm)?\.sh: ' build/bench/web.txt
 # The message log's and the farm's figures alone (issue 15): also part of
 # make bench.
 bench-log: deps

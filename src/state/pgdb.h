@@ -14,7 +14,7 @@
 #include <libpq-fe.h>
 
 /* The schema version this holdscan writes and reads. */
-#define PGDB_SCHEMA_VERSION	4
+#define PGDB_SCHEMA_VERSION	5
 /* Longest wait for a connection, for one statement (ms). */
 #define PGDB_CONNECT_MS		10000
 #define PGDB_STATEMENT_MS	30000

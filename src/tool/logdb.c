@@ -7,8 +7,9 @@
  *	sender and recipient (exact, case-insensitive), verdict, action and
  *	a limit, newest first; each is a parameter of one fixed statement
  *	(PQexecParams), a NULL parameter filters nothing. Each filter is
- *	written so that an index of schema version 3 answers it: the time
- *	range message_log_time, the sender lower(sender), the recipient the
+ *	written so that an index of the schema answers it: the time range
+ *	message_log_time_verdict (version 5's), the sender lower(sender), the
+ *	recipient the
  *	GIN index on holdscan_lower(recipients). libpq's unnamed statement
  *	is planned with its parameters' values, so "$n IS NULL OR ..." folds
  *	away for a filter that is given (e2e 1540 and the bench check the

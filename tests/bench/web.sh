@@ -26,6 +26,9 @@
 #      (tests/bench/webhttp.py), BENCH_WEB_RUNS times each: median, p99,
 #      written to BENCH_WEB_JSON (default build/bench/web.json); then
 #      holdscan-web's peak RSS (VmHWM) and PSS (smaps_rollup).
+#   4. unless BENCH_WEB_FARM=no: the same on a farm's PostgreSQL
+#      (tests/bench/webfarm.sh, its "farm" section in BENCH_WEB_JSON),
+#      once this part's processes are stopped.
 # Issue 16's target: every call behind a screen < 100 ms median, < 300 ms
 # p99; holdscan-web under 50 MB.
 set -eu
@@ -262,4 +265,20 @@ fi
 echo "holdscan-web: $(grep -c 'warning' "$T/web.log" || :) warnings;" \
     "holdscand: $(grep -c 'control' "$T/holdscand.log" || :) control lines"
 echo "(HTTP: each request's wall time at the client; JSON: $JSON_OUT)"
+
+# --- the farm's queries ------------------------------------------------------
+if [ "${BENCH_WEB_FARM:-yes}" != no ]; then
+	stop_pid "$web_pid"
+	stop_pid "$hs_pid"
+	web_pid=
+	hs_pid=
+	sh "$src/tests/lib/sandbox.sh" stop "$T/pf" >/dev/null 2>&1 || :
+	if [ -x /usr/lib/postgresql/15/bin/postgres ]; then
+		HS_BUILD=$HS_BUILD BENCH_WEB_JSON=$JSON_OUT \
+		    sh "$here/webfarm.sh" || status=1
+	else
+		echo "web bench, farm: not measured (postgresql-15 is not" \
+		    "installed: make deps)"
+	fi
+fi
 exit "$status"

@@ -3,6 +3,7 @@
 through holdscan-web's HTTP API (issue 16, item 6).
 
     webhttp.py BASE_URL USER PASSWORD NOW NQ NM RUNS IDS_FILE JSON_OUT
+    webhttp.py --farm BASE_URL USER PASSWORD KEYS_FILE RUNS JSON_OUT
 
 Logs in (an admin session: cookie and CSRF token), then makes RUNS requests
 of each kind below over loopback, each with other keys (the ones
@@ -17,7 +18,16 @@ Prints a table (median, p99 by nearest rank, the slowest, the first
 request's time: caches cold, holdscand's kept statistics not yet made;
 the mean answer size) and writes JSON_OUT: {"runs": RUNS, "calls":
 [{"name", "path", "median_ms", "p99_ms", "max_ms", "first_ms", "bytes",
-"errors"}]}. Exit 1 if any call failed.
+"errors", "slowest": the slowest request's path}]}. Exit 1 if any call failed.
+
+--farm (tests/bench/webfarm.sh): the calls of a farm's console, answered
+from PostgreSQL (src/web/farmview.c), with the keys of KEYS_FILE, a JSON
+object drawn from the rows: "now", "hosts", "myhost" (the console's
+host), "senders", "recipients", "ids" (queue ids), "remote" (quarantine
+ids held on the other hosts), "sender_domains", "scoped" (true: a domain
+admin's keys, where an hour or page 5 may be empty). USER may be an admin or a
+domain admin (the keys are then from the rows of its domain): the same
+calls, the same table and JSON_OUT.
 Standard library only.
 """
 
@@ -154,6 +164,73 @@ def calls(now, nq, nm, ids):
     ]
 
 
+def farm_calls(k):
+    """The farm's calls: (name, function of the run number -> path, check)."""
+    def q(path, **kw):
+        return path + "?" + urllib.parse.urlencode(kw)
+
+    def pick(key, x):
+        return k[key][x % len(k[key])]
+
+    now = k["now"]
+    others = [h for h in k["hosts"] if h != k["myhost"]] or k["hosts"]
+    has_items = lambda j: isinstance(j.get("items"), list)
+    some_items = lambda j: has_items(j) and len(j["items"]) > 0
+    # A domain admin's hour, or page 5, may be empty (a small domain).
+    some_seen = has_items if k.get("scoped") else some_items
+    hour = lambda x: now - SPAN + 3600 + (x % (SPAN // 3600 - 2)) * 3600
+    return [
+        ("log: by sender, page of 50",
+         lambda x: q("/api/log", sender=pick("senders", x), limit=50),
+         some_items),
+        ("log: by recipient, page of 50",
+         lambda x: q("/api/log", recipient=pick("recipients", x), limit=50),
+         some_items),
+        ("log: one hour, page of 50",
+         lambda x: q("/api/log", since=hour(x), until=hour(x) + 3600,
+                     limit=50), some_seen),
+        ("log: newest page of 50",
+         lambda x: q("/api/log", limit=50), some_items),
+        ("log: newest of one host, page of 50",
+         lambda x: q("/api/log", host=others[x % len(others)], limit=50),
+         some_items),
+        ("log: by queue id",
+         lambda x: q("/api/log", id=pick("ids", x), limit=50), some_items),
+        ("message detail: trace by queue id",
+         lambda x: "/api/trace/" + pick("ids", x), some_items),
+        ("quarantine: first page of 50 (held)",
+         lambda x: q("/api/quarantine", state="held", limit=50), some_items),
+        ("quarantine: page 5 of 50 (held)",
+         lambda x: q("/api/quarantine", state="held", offset=200, limit=50),
+         some_seen),
+        ("quarantine: one host, first page (held)",
+         lambda x: q("/api/quarantine", state="held",
+                     host=others[x % len(others)], limit=50), some_items),
+        ("quarantine: by recipient",
+         lambda x: q("/api/quarantine", state="held",
+                     recipient=pick("recipients", x), limit=50), has_items),
+        ("quarantine: by sender address",
+         lambda x: q("/api/quarantine", state="held",
+                     sender=pick("senders", x), limit=50), has_items),
+        ("quarantine: by sender domain",
+         lambda x: q("/api/quarantine", state="held",
+                     sender=pick("sender_domains", x), limit=50), has_items),
+        ("quarantine: by reason, page of 50",
+         lambda x: q("/api/quarantine", state="held", reason="Trojan",
+                     limit=50), some_items),
+        ("quarantine: last day, page of 50",
+         lambda x: q("/api/quarantine", state="held",
+                     since=now - 86400 - x % 3600, limit=50), some_items),
+        ("quarantine: another host's message (detail)",
+         lambda x: "/api/quarantine/" + pick("remote", x),
+         lambda j: "entry" in j and j.get("held_on") in others),
+        ("stats: 24 hours",
+         lambda x: q("/api/stats", hours=24), same_hours(24)),
+        ("stats: 7 days",
+         lambda x: q("/api/stats", hours=168), same_hours(168)),
+    ]
+
+
 def same_hours(n):
     """The answer has n hours, and each hour it shares with the first
     whole answer (not partial: holdscand's walk; later ones come from its
@@ -181,22 +258,33 @@ def pct(v, p):
 
 
 def main():
-    if len(sys.argv) != 10:
+    farm = len(sys.argv) > 1 and sys.argv[1] == "--farm"
+    if farm and len(sys.argv) == 8:
+        base, user, pw = sys.argv[2:5]
+        with open(sys.argv[5]) as f:
+            keys = json.load(f)
+        runs, json_out = int(sys.argv[6]), sys.argv[7]
+        todo = farm_calls(keys)
+    elif not farm and len(sys.argv) == 10:
+        base, user, pw = sys.argv[1:4]
+        now, nq, nm, runs = (int(a) for a in sys.argv[4:8])
+        with open(sys.argv[8]) as f:
+            ids = [l.strip() for l in f if l.strip()]
+        if not ids:
+            raise SystemExit("webhttp.py: no quarantine id with a file")
+        json_out = sys.argv[9]
+        todo = calls(now, nq, nm, ids)
+    else:
         raise SystemExit(__doc__)
-    base, user, pw = sys.argv[1:4]
-    now, nq, nm, runs = (int(a) for a in sys.argv[4:8])
-    with open(sys.argv[8]) as f:
-        ids = [l.strip() for l in f if l.strip()]
-    if not ids:
-        raise SystemExit("webhttp.py: no quarantine id with a file")
     s = Session(base)
     s.login(user, pw)
     out = []
     failed = False
-    print("%-44s %9s %9s %9s %9s %8s %s" % ("API call (HTTP, admin session)",
-          "median", "p99", "max", "first", "bytes", "errors"))
-    for name, path_of, ok in calls(now, nq, nm, ids):
+    print("%-44s %9s %9s %9s %9s %8s %s" % ("API call (HTTP, %s session)" %
+          user, "median", "p99", "max", "first", "bytes", "errors"))
+    for name, path_of, ok in todo:
         times, sizes, errors, first_ms = [], [], 0, None
+        slowest = (0, None)
         for run in range(runs + 1):
             path = path_of(run * 7919 + 13)
             t0 = time.monotonic()
@@ -216,6 +304,7 @@ def main():
             if run > 0:		# run 0: untimed (but shown: a cold cache)
                 times.append(ms)
                 sizes.append(len(data))
+                slowest = max(slowest, (ms, path))
             else:
                 first_ms = ms
         if not times:
@@ -230,13 +319,14 @@ def main():
                "median_ms": round(med, 2), "p99_ms": round(pct(times, 99), 2),
                "max_ms": round(max(times), 2), "requests": len(times),
                "bytes": int(sum(sizes) / len(sizes)), "errors": errors,
-               "first_ms": round(first_ms, 2) if first_ms is not None else None}
+               "first_ms": round(first_ms, 2) if first_ms is not None else None,
+               "slowest": slowest[1]}
         out.append(row)
         print("%-44s %6.1f ms %6.1f ms %6.1f ms %6s ms %8d %d" % (name,
               row["median_ms"], row["p99_ms"], row["max_ms"],
               "%.1f" % first_ms if first_ms is not None else "-",
               row["bytes"], errors))
-    with open(sys.argv[9], "w") as f:
+    with open(json_out, "w") as f:
         json.dump({"runs": runs, "calls": out}, f, indent=1)
     return 1 if failed else 0
 

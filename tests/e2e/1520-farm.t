@@ -3,7 +3,7 @@
 # PostgreSQL 15 (issue 15, items 3 and 5).
 #
 #  1. holdscan db init creates the schema, and again (another host) does
-#     nothing; so does db upgrade; holdscan db status says version 4.
+#     nothing; so does db upgrade; holdscan db status says version 5.
 #  2. Hosts A and B (two Postfix instances, two holdscands, different
 #     myhostname) take mail: every message of both is in message_log
 #     exactly once (rows per host = sink deliveries, no (host, queue id)
@@ -59,15 +59,15 @@ conf B
 # --- 1. the schema ---------------------------------------------------------------
 "$HOLDSCAN" -c "$CONF_A" db init >"$HS_TMP/init1" 2>&1
 check_eq 'db init creates the schema' "$(cat "$HS_TMP/init1")" \
-    'schema version 4: created'
+    'schema version 5: created'
 "$HOLDSCAN" -c "$CONF_B" db init >"$HS_TMP/init2" 2>&1
 check_eq 'db init again (another host): nothing to do' \
-    "$(cat "$HS_TMP/init2")" 'schema version 4: already there'
+    "$(cat "$HS_TMP/init2")" 'schema version 5: already there'
 "$HOLDSCAN" -c "$CONF_B" db upgrade >"$HS_TMP/up" 2>&1
 check_eq 'db upgrade at the current version: nothing to do' \
-    "$(cat "$HS_TMP/up")" 'schema version 4: already there'
+    "$(cat "$HS_TMP/up")" 'schema version 5: already there'
 "$HOLDSCAN" -c "$CONF_A" db status >"$HS_TMP/status" 2>&1
-check 'db status: connected, version 4' grep -q '^schema version: 4$' \
+check 'db status: connected, version 5' grep -q '^schema version: 5$' \
     "$HS_TMP/status"
 
 # --- 2. two hosts ----------------------------------------------------------------

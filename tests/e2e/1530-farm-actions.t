@@ -2,13 +2,14 @@
 # 1530-farm-actions.t - actions across hosts on a farm's PostgreSQL
 # (issue 15, item 4).
 #
-#  1. Schema version 4: holdscan db upgrade brings a version-3 database
-#     (the previous version, with a request row in it) up, in one
-#     transaction: the preview action and its columns, the row kept; a
-#     version-2 database (with a log row) up: the index on the lowered
-#     recipients is there and finds the row; again it does nothing; a
-#     version-1 database (no requests table) comes up too. Request rows
-#     must name release, delete or preview.
+#  1. Schema version 5: holdscan db upgrade brings a version-3 database
+#     (with a request row in it) up, in one transaction: version 4's
+#     preview action and its columns, the row kept; a version-2 database
+#     (with a log row) up: the index on the lowered recipients is there
+#     and finds the row, and version 5's indexes (the recipients'
+#     domains, the quarantined rows, time and verdict); again it does
+#     nothing; a version-1 database (no requests table) comes up too.
+#     Request rows must name release, delete or preview.
 #  2. B's holdscand down: holdscan quarantine release on A of a message
 #     quarantined on B writes a request row for B (with --to's
 #     recipients and who asked), waits --wait, says the request is
@@ -86,11 +87,23 @@ for h in A B; do
 done
 
 # --- 1. the upgrade from versions 3, 2 and 1 ------------------------------------
-# Version 3 is version 4 without the preview action, its columns and its
-# index; version 2 is version 3 with version 1's index on the recipients
-# as they are instead of holdscan_lower() and the index on release_ids:
-# made by hand as the previous holdscans left them.
+# Version 4 is version 5 with version 1's index on the time and without
+# version 5's indexes; version 3 is version 4 without the preview action,
+# its columns and its index; version 2 is version 3 with version 1's index
+# on the recipients as they are instead of holdscan_lower() and the index
+# on release_ids: made by hand as the previous holdscans left them.
+to_version4() {
+	pg_sql P "DROP INDEX message_log_recipient_domains;
+	    DROP INDEX IF EXISTS message_log_quarantined_trgm;
+	    DROP INDEX message_log_quarantined;
+	    DROP INDEX message_log_time_verdict;
+	    DROP INDEX message_log_verdict_time;
+	    DROP FUNCTION holdscan_domains(text[]);
+	    CREATE INDEX message_log_time ON message_log (time);
+	    UPDATE holdscan_schema SET version = 4"
+}
 to_version3() {
+	to_version4
 	pg_sql P "DROP INDEX requests_preview;
 	    ALTER TABLE requests DROP COLUMN content, DROP COLUMN truncated,
 	    DROP CONSTRAINT requests_action_check,
@@ -116,15 +129,15 @@ pg_sql P "INSERT INTO requests (host, quarantine_id, action)
 check 'a version-3 database: no preview requests' \
     grep -q 'violates check constraint' "$HS_TMP/bad3"
 "$HOLDSCAN" -c "$CONF_A" db upgrade >"$HS_TMP/up3" 2>&1
-check_eq 'db upgrade: 3 -> 4' "$(cat "$HS_TMP/up3")" \
-    'schema version 4: upgraded from version 3'
-check_eq 'version 4: a preview row with its bytes, the old row kept' \
+check_eq 'db upgrade: 3 -> 5' "$(cat "$HS_TMP/up3")" \
+    'schema version 5: upgraded from version 3'
+check_eq 'version 5: a preview row with its bytes, the old row kept' \
     "$(pg_sql P "INSERT INTO requests (host, quarantine_id, action, content)
     VALUES ('x', 'y', 'preview', '\\x00ff'::bytea);
     SELECT version, to_regclass('requests_preview') IS NOT NULL,
     (SELECT string_agg(action || ':' || coalesce(encode(content, 'hex'),
     '-') || ':' || truncated, ' ' ORDER BY id) FROM requests)
-    FROM holdscan_schema")" '4|t|release:-:false preview:00ff:false'
+    FROM holdscan_schema")" '5|t|release:-:false preview:00ff:false'
 pg_sql P "DELETE FROM requests" >/dev/null
 to_version2
 pg_sql P "INSERT INTO message_log (host, seq, time, orig_id, recipients)
@@ -138,16 +151,22 @@ check 'db status: version 2 is old' grep -q \
     '^schema version: 2 (old: run holdscan db upgrade)$' "$HS_TMP/status2"
 "$HOLDSCAN" -c "$CONF_A" log >"$HS_TMP/log2" 2>&1
 check 'holdscan log on a version-2 database: one warning, the local log' \
-    grep -q '^holdscan\[[0-9]*\]: warning: database: the schema is version 2, not 4 (run holdscan db upgrade); showing the log of this host only$' \
+    grep -q '^holdscan\[[0-9]*\]: warning: database: the schema is version 2, not 5 (run holdscan db upgrade); showing the log of this host only$' \
     "$HS_TMP/log2"
 "$HOLDSCAN" -c "$CONF_A" db upgrade >"$HS_TMP/up" 2>&1
-check_eq 'db upgrade: 2 -> 4' "$(cat "$HS_TMP/up")" \
-    'schema version 4: upgraded from version 2'
-check_eq 'version 4: the new indexes, not the old one, the row kept' \
+check_eq 'db upgrade: 2 -> 5' "$(cat "$HS_TMP/up")" \
+    'schema version 5: upgraded from version 2'
+check_eq 'version 5: the new indexes, not the old ones, the row kept' \
     "$(pg_sql P "SELECT version, to_regclass('message_log_recipients_lower')
     IS NOT NULL, to_regclass('message_log_release_ids') IS NOT NULL,
     to_regclass('message_log_recipients') IS NULL,
-    (SELECT count(*) FROM message_log) FROM holdscan_schema")" '4|t|t|t|1'
+    to_regclass('message_log_recipient_domains') IS NOT NULL AND
+    to_regclass('message_log_quarantined') IS NOT NULL AND
+    to_regclass('message_log_time_verdict') IS NOT NULL AND
+    to_regclass('message_log_verdict_time') IS NOT NULL AND
+    to_regclass('message_log_quarantined_trgm') IS NOT NULL AND
+    to_regclass('message_log_time') IS NULL,
+    (SELECT count(*) FROM message_log) FROM holdscan_schema")" '5|t|t|t|t|1'
 "$HOLDSCAN" -c "$CONF_A" log --recipient old@example.net --json \
     >"$HS_TMP/log3" 2>&1
 check_eq 'holdscan log --recipient finds the old row, any case' \
@@ -156,17 +175,17 @@ print(" ".join(r["host"] + ":" + r["queue_id"] for r in json.load(open(sys.argv[
     "$HS_TMP/log3" 2>&1)" 'old.example:OLDID'
 "$HOLDSCAN" -c "$CONF_A" db upgrade >"$HS_TMP/up2" 2>&1
 check_eq 'db upgrade again: nothing to do' "$(cat "$HS_TMP/up2")" \
-    'schema version 4: already there'
+    'schema version 5: already there'
 # Version 1: version 2 without the requests table.
 to_version2
 pg_sql P "DROP TABLE requests; UPDATE holdscan_schema SET version = 1"
 "$HOLDSCAN" -c "$CONF_A" db upgrade >"$HS_TMP/up1" 2>&1
-check_eq 'db upgrade: 1 -> 4' "$(cat "$HS_TMP/up1")" \
-    'schema version 4: upgraded from version 1'
+check_eq 'db upgrade: 1 -> 5' "$(cat "$HS_TMP/up1")" \
+    'schema version 5: upgraded from version 1'
 check_eq 'the requests table and the new index are there' "$(pg_sql P \
     "SELECT version, to_regclass('requests') IS NOT NULL,
     to_regclass('message_log_recipients_lower') IS NOT NULL
-    FROM holdscan_schema")" '4|t|t'
+    FROM holdscan_schema")" '5|t|t'
 pg_sql P "DELETE FROM message_log" >/dev/null
 pg_sql P "INSERT INTO requests (host, quarantine_id, action)
     VALUES ('x', 'y', 'expire')" >"$HS_TMP/bad" 2>&1

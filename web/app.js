@@ -382,7 +382,8 @@
     try { r = await api('GET', '/api/stats' + query({ hours: statsHours })); } catch (e) { flash(e.message, true); return; }
     farmNote(r);
     main.appendChild(el('h2', {}, 'Messages per hour by verdict (' + r.total + ' in all' +
-      (r.partial ? '; the oldest hours are incomplete' : '') + ')'));
+      (r.partial ? '; the oldest hours are incomplete' : '') +
+      (r.as_of ? '; as of ' + new Date(r.as_of * 1000).toLocaleTimeString() : '') + ')'));
     main.appendChild(barChart(r.hours));
     main.appendChild(el('div', { class: 'legend' }, VERDICTS.map((v) => {
       const i = el('i', {});

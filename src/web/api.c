@@ -466,6 +466,15 @@ h_qlist(struct call *c)
  * metadata, which host has the file, and its preview, asked of that
  * host (farmprev.c) once the scope allowed the entry.
  */
+/* GET /api/quarantine/ID?preview=0: the entry without the content. */
+static bool
+want_preview(struct call *c)
+{
+	const char	*v = arg(c, "preview");
+
+	return (v == NULL || strcmp(v, "0") != 0);
+}
+
 static void
 held_elsewhere(struct call *c)
 {
@@ -483,8 +492,9 @@ held_elsewhere(struct call *c)
 		    "host")), "remote", "The message is held on that host, "
 		    "which sent its content for this page; release and delete "
 		    "work from here.");
-		farmprev_add(c->w->farm, c->account->name, c->arg[0], entry,
-		    c->reply);
+		if (want_preview(c))
+			farmprev_add(c->w->farm, c->account->name, c->arg[0],
+			    entry, c->reply);
 		json_decref(entry);
 		break;
 	case 0:
@@ -514,7 +524,8 @@ h_qshow(struct call *c)
 	}
 	if (fd < 0)
 		return;
-	if (c->status == 200 && preview_fd(fd, c->reply, &error) < 0) {
+	if (c->status == 200 && want_preview(c) &&
+	    preview_fd(fd, c->reply, &error) < 0) {
 		(void)json_object_set_new(c->reply, "preview_error",
 		    json_string(error));
 		free(error);

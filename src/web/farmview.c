@@ -35,12 +35,30 @@
 #define PAGE_MAX	500
 #define TOP_MAX		"10"
 
+/*
+ * Statistics answered in the last FARMVIEW_STATS_KEEP_S seconds, by
+ * scope and period: a farm's week is 100-400 ms of PostgreSQL's time
+ * (hundreds of thousands of index entries and the spam senders' rows),
+ * and the page asks again on each visit. At most FARMVIEW_STATS_KEPT,
+ * the oldest given up first.
+ */
+#define FARMVIEW_STATS_KEPT	16
+struct kept_stats {
+	char	*scope;		/* role, addresses and domains; NULL: empty */
+	long	 hours;
+	time_t	 at;
+	json_t	*reply;
+};
+
 struct farmview {
 	char	*conninfo;
 	char	*myhost;
 	PGconn	*conn;
-	char	*slow_host;	/* did not answer a request in time */
-	time_t	 slow_until;
+	struct {
+		char	*host;	/* did not answer a request in time */
+		time_t	 until;
+	} slow[FARMVIEW_SLOW_HOSTS];
+	struct kept_stats kept[FARMVIEW_STATS_KEPT];
 };
 
 /* Every column of a record, as the queries below select it. */
@@ -173,14 +191,20 @@ void
 farmview_free(struct farmview **fp)
 {
 	struct farmview	*f = *fp;
+	size_t		 i;
 
 	if (f == NULL)
 		return;
 	if (f->conn != NULL)
 		PQfinish(f->conn);
+	for (i = 0; i < FARMVIEW_STATS_KEPT; i++) {
+		free(f->kept[i].scope);
+		json_decref(f->kept[i].reply);
+	}
 	free(f->conninfo);
 	free(f->myhost);
-	free(f->slow_host);
+	for (i = 0; i < FARMVIEW_SLOW_HOSTS; i++)
+		free(f->slow[i].host);
 	free(f);
 	*fp = NULL;
 }
@@ -200,21 +224,43 @@ farmview_conninfo(const struct farmview *f)
 bool
 farmview_host_slow(const struct farmview *f, const char *host)
 {
-	return (f->slow_host != NULL && strcmp(f->slow_host, host) == 0 &&
-	    time(NULL) < f->slow_until);
+	time_t	 now = time(NULL);
+	size_t	 i;
+
+	for (i = 0; i < FARMVIEW_SLOW_HOSTS; i++)
+		if (f->slow[i].host != NULL &&
+		    strcmp(f->slow[i].host, host) == 0 && now < f->slow[i].until)
+			return (true);
+	return (false);
 }
 
 void
 farmview_set_slow(struct farmview *f, const char *host, bool slow)
 {
+	size_t	 i, k = 0;
+
+	for (i = 0; i < FARMVIEW_SLOW_HOSTS; i++) {
+		if (f->slow[i].host != NULL &&
+		    strcmp(f->slow[i].host, host) == 0) {
+			k = i;
+			break;
+		}
+		/* Else the free slot, or the one noted longest ago. */
+		if (f->slow[i].host == NULL ||
+		    (f->slow[k].host != NULL &&
+		    f->slow[i].until < f->slow[k].until))
+			k = i;
+	}
 	if (!slow) {
-		if (f->slow_host != NULL && strcmp(f->slow_host, host) == 0)
-			f->slow_until = 0;
+		if (i < FARMVIEW_SLOW_HOSTS)
+			f->slow[k].until = 0;
 		return;
 	}
-	free(f->slow_host);
-	f->slow_host = xstrdup(host);
-	f->slow_until = time(NULL) + FARMVIEW_SLOW_S;
+	if (f->slow[k].host == NULL || strcmp(f->slow[k].host, host) != 0) {
+		free(f->slow[k].host);
+		f->slow[k].host = xstrdup(host);
+	}
+	f->slow[k].until = time(NULL) + FARMVIEW_SLOW_S;
 }
 
 int
@@ -647,8 +693,8 @@ top(struct farmview *f, const char **p, const char *verdicts, bool senders,
 	return (a);
 }
 
-int
-farmview_stats(struct farmview *f, const struct access_scope *s, long hours,
+static int
+stats_query(struct farmview *f, const struct access_scope *s, long hours,
     json_t **reply_r, char **error_r)
 {
 	PGresult	*res = NULL;
@@ -713,5 +759,77 @@ out:
 	free(per);
 	free(bufs[0]);
 	free(bufs[1]);
+	return (rc);
+}
+
+/* The kept answer for scope and hours, fresh enough, or NULL. */
+static struct kept_stats *
+kept_find(struct farmview *f, const char *scope, long hours, time_t now)
+{
+	struct kept_stats *k;
+	size_t		 i;
+
+	for (i = 0; i < FARMVIEW_STATS_KEPT; i++) {
+		k = &f->kept[i];
+		if (k->scope != NULL && k->reply != NULL && k->hours == hours &&
+		    strcmp(k->scope, scope) == 0 && now >= k->at &&
+		    now - k->at < FARMVIEW_STATS_KEEP_S)
+			return (k);
+	}
+	return (NULL);
+}
+
+/* Keep reply (owned from now on) for scope and hours, over the oldest. */
+static void
+kept_put(struct farmview *f, const char *scope, long hours, time_t now,
+    json_t *reply)
+{
+	struct kept_stats *k = &f->kept[0];
+	size_t		 i;
+
+	for (i = 0; i < FARMVIEW_STATS_KEPT; i++) {
+		if (f->kept[i].scope == NULL) {
+			k = &f->kept[i];
+			break;
+		}
+		if (f->kept[i].at < k->at)
+			k = &f->kept[i];
+	}
+	free(k->scope);
+	json_decref(k->reply);
+	k->scope = xstrdup(scope);
+	k->hours = hours;
+	k->at = now;
+	k->reply = reply;
+}
+
+int
+farmview_stats(struct farmview *f, const struct access_scope *s, long hours,
+    json_t **reply_r, char **error_r)
+{
+	struct kept_stats *k;
+	const char	*p[3];
+	char		*bufs[2], *scope;
+	time_t		 now = time(NULL);
+	int		 rc;
+
+	*reply_r = NULL;
+	scope_params(s, p, bufs);
+	scope = xasprintf("%s\t%s\t%s", p[0], p[1], p[2]);
+	free(bufs[0]);
+	free(bufs[1]);
+	if ((k = kept_find(f, scope, hours, now)) != NULL) {
+		*reply_r = json_deep_copy(k->reply);
+		(void)json_object_set_new(*reply_r, "as_of",
+		    json_integer((json_int_t)k->at));
+		free(scope);
+		return (*reply_r != NULL ? 0 : -1);
+	}
+	if ((rc = stats_query(f, s, hours, reply_r, error_r)) == 0) {
+		kept_put(f, scope, hours, now, json_deep_copy(*reply_r));
+		(void)json_object_set_new(*reply_r, "as_of",
+		    json_integer((json_int_t)now));
+	}
+	free(scope);
 	return (rc);
 }

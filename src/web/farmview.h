@@ -52,8 +52,12 @@ int	 farmview_db(struct farmview *f, PGconn ***c_r, char **error_r);
  * time within the last FARMVIEW_SLOW_S seconds (farmact.c then does not
  * wait for it again: a bulk action on a host that is down costs one
  * wait, not one each); farmview_set_slow() notes it (or forgets it).
+ * Up to FARMVIEW_SLOW_HOSTS hosts at once (two hosts down: one wait
+ * each, not one per request as they alternate), the one noted longest
+ * ago forgotten first.
  */
 #define FARMVIEW_SLOW_S		60
+#define FARMVIEW_SLOW_HOSTS	16
 bool	 farmview_host_slow(const struct farmview *f, const char *host);
 void	 farmview_set_slow(struct farmview *f, const char *host, bool slow);
 
@@ -67,8 +71,11 @@ void	 farmview_set_slow(struct farmview *f, const char *host, bool slow);
  *	their state (the newest release, deletion or expiry event)
  *	farmview_trace(): {items} with events; 1 found, 0 none in scope
  *	farmview_stats(): {hours, total, top_viruses, top_blocked,
- *	top_spam_senders}
+ *	top_spam_senders, as_of}; an answer is kept for
+ *	FARMVIEW_STATS_KEEP_S seconds per scope and period (as_of: when it
+ *	was asked of the database)
  */
+#define FARMVIEW_STATS_KEEP_S	60
 int	 farmview_log(struct farmview *f, const struct access_scope *s,
 	    const struct farmview_query *q, json_t **reply_r, char **error_r);
 int	 farmview_qlist(struct farmview *f, const struct access_scope *s,

@@ -10,7 +10,9 @@
 #     statistics on A show both hosts' messages, each with its host; B's
 #     message opens on A with its metadata, the host that holds it and
 #     its preview (headers, text: B sent the file's bytes through the
-#     requests table, A parsed them), a script in B's message as its text;
+#     requests table, A parsed them; with preview=0 the entry only), a
+#     script in B's message as its text; the admin's statistics asked
+#     again are the kept answer (the same as_of), not alice's;
 #     the admin releases one of B's (done, with B's new queue id) and
 #     deletes another from A's console; releasing the deleted one gives
 #     B's reason; a domain admin of a.example sees both hosts' a.example
@@ -59,7 +61,7 @@ pg_available || skip_all "postgresql-15 is not installed (make deps)"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
 id daemon >/dev/null 2>&1 || skip_all "no system user daemon"
 
-plan 71
+plan 73
 
 pg_start P || bail_out "PostgreSQL did not start"
 sb_start A || bail_out "sandbox A did not start"
@@ -149,7 +151,7 @@ check "it says it reads the farm's database as host A" \
 "$HS_PYTHON" "$HS_LIB/webfarm.py" up "http://127.0.0.1:$PORT" "$PW" \
     "$HOST_A" "$HOST_B" "$QA" "$QREL" "$QOTHER" "$QDEL" "$QUI" \
     >"$HS_TMP/up.out" 2>"$HS_TMP/up.err"
-tap_lines "$HS_TMP/up.out" 20 "webfarm.py up"
+tap_lines "$HS_TMP/up.out" 22 "webfarm.py up"
 grep -v "^released" "$HS_TMP/up.err" | tail -8 | sed "s/^/# /" >&2
 NEW=$(sed -n 's/^released\t//p' "$HS_TMP/up.err")
 

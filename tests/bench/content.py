@@ -12,7 +12,7 @@ test signatures, against clamav, attachments (default rules, plus the
 shipped filename.rules and filetype.rules), html (phishing net) and
 headers (the shipped header_rules) together; and the same four with
 each plugin walking the MIME tree for itself (plugin-scan -w, as before
-the walk was shared). BENCH_CONTENT_RUNS runs (default 5) alternate the
+the walk was shared). BENCH_CONTENT_RUNS runs (default 21) alternate the
 three, and each figure is the median. Printed per message: clamav
 alone, each plugin's share, all of them, the ratio (target <= 1.3) and
 the ratio without the shared walk; content.json has each run's ratio
@@ -32,7 +32,7 @@ import bench
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "..", "..")
 SCANS = int(os.environ.get("BENCH_CONTENT_SCANS", "300"))
-RUNS = int(os.environ.get("BENCH_CONTENT_RUNS", "5"))
+RUNS = int(os.environ.get("BENCH_CONTENT_RUNS", "21"))
 
 
 def newsletter(path):

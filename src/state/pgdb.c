@@ -184,6 +184,19 @@ static const char *const v5[] = {
 	"message_log USING gin (lower(sender) gin_trgm_ops, "
 	"lower(reason) gin_trgm_ops, lower(subject) gin_trgm_ops) "
 	"WHERE quarantine_id <> ''; END IF; END $$",
+	/*
+	 * Statistics of the lowered columns the substring filters read:
+	 * without them the planner takes a '%trojan%' to match a few dozen
+	 * rows (7,533 in the bench), never ANDs the trigram bitmap with the
+	 * domains' for a domain admin, and reads every match to check its
+	 * domains (74 ms against 13 ms).
+	 */
+	"CREATE STATISTICS IF NOT EXISTS message_log_reason_lower "
+	"ON (lower(reason)) FROM message_log",
+	"CREATE STATISTICS IF NOT EXISTS message_log_sender_lower "
+	"ON (lower(sender)) FROM message_log",
+	"CREATE STATISTICS IF NOT EXISTS message_log_subject_lower "
+	"ON (lower(subject)) FROM message_log",
 	NULL
 };
 

@@ -99,6 +99,8 @@ to_version4() {
 	    DROP INDEX message_log_time_verdict;
 	    DROP INDEX message_log_verdict_time;
 	    DROP FUNCTION holdscan_domains(text[]);
+	    DROP STATISTICS message_log_reason_lower, message_log_sender_lower,
+	    message_log_subject_lower;
 	    CREATE INDEX message_log_time ON message_log (time);
 	    UPDATE holdscan_schema SET version = 4"
 }
@@ -165,7 +167,10 @@ check_eq 'version 5: the new indexes, not the old ones, the row kept' \
     to_regclass('message_log_time_verdict') IS NOT NULL AND
     to_regclass('message_log_verdict_time') IS NOT NULL AND
     to_regclass('message_log_quarantined_trgm') IS NOT NULL AND
-    to_regclass('message_log_time') IS NULL,
+    to_regclass('message_log_time') IS NULL AND
+    (SELECT count(*) FROM pg_statistic_ext WHERE stxname IN
+    ('message_log_reason_lower', 'message_log_sender_lower',
+    'message_log_subject_lower')) = 3,
     (SELECT count(*) FROM message_log) FROM holdscan_schema")" '5|t|t|t|t|1'
 "$HOLDSCAN" -c "$CONF_A" log --recipient old@example.net --json \
     >"$HS_TMP/log3" 2>&1

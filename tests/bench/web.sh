@@ -60,19 +60,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/hs-webbench.XXXXXX")
 chmod 0755 "$T"
 hs_pid=
 web_pid=
-# stop_pid PID - SIGTERM, then SIGKILL after 10 s
-# shellcheck disable=SC2317 # the exit trap calls it
-stop_pid() {
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null || return 0
-	i=0
-	while [ "$i" -lt 100 ] && kill -0 "$1" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -KILL "$1" 2>/dev/null || :
-	wait "$1" 2>/dev/null || :
-}
+# shellcheck disable=SC1091
+. "$here/benchlib.sh"
 # shellcheck disable=SC2317 # the exit trap calls it
 cleanup() {
 	stop_pid "$web_pid"

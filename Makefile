@@ -397,7 +397,7 @@ bench: deps
 # 1,000,000 log records (tests/bench/web.sh; BENCH_WEB_QUARANTINE,
 # BENCH_WEB_LOG, BENCH_WEB_RUNS, BENCH_WEB_TOOL_RUNS), then the same on a
 # farm's PostgreSQL (tests/bench/webfarm.sh; BENCH_WEB_FARM=no leaves it
-# out); make bench runs it too with BENCH_WEB=yes. Figures in
+# out); make bench runs it too (BENCH_WEB=no leaves it out). Figures in
 # build/bench/web.txt and build/bench/web.json.
 bench-web: progs
 	$(Q)mkdir -p build/bench

@@ -144,12 +144,34 @@ static const char select_log[] =
     " OFFSET $12::bigint LIMIT $13::bigint) k" \
     " JOIN message_log m ON m.host = k.host AND m.seq = k.seq" \
     " ORDER BY m.time DESC, m.seq DESC, m.host"
-static const char select_quarantined[] =
-    QLIST(" AND ($11::text IS NULL OR " STATE " = $11::text)");
-static const char select_held[] =
-    QLIST(" AND $11::text = 'held' AND NOT EXISTS (SELECT 1"
-    " FROM message_events e WHERE e.host = m.host AND e.seq = m.seq"
-    " AND e.kind IN ('released', 'deleted', 'expired'))");
+/*
+ * A domain admin's or a user's list: the scope's rows are a few per cent
+ * of the quarantine, and a page walked in time order reads every
+ * quarantined row before it to find them (page 5 of a domain with 3 % of
+ * the quarantine: 8,300 rows for 250, 100 ms; tests/bench/webfarm.sh).
+ * Their keys come from the scope's own GIN index instead (a bitmap of
+ * the domain's or the addresses' rows, once), counted and sorted for the
+ * page: the count needed that bitmap anyway.
+ */
+#define QLIST_SCOPED(in_state) \
+    "WITH k AS MATERIALIZED (SELECT m.host, m.seq, m.time" \
+    " FROM message_log m WHERE" QUARANTINED in_state ")" \
+    " SELECT " COLUMNS ", " STATE ", (SELECT count(*) FROM k)" \
+    " FROM (SELECT k.host, k.seq, k.time FROM k" \
+    " ORDER BY k.time DESC, k.seq DESC, k.host" \
+    " OFFSET $12::bigint LIMIT $13::bigint) p" \
+    " JOIN message_log m ON m.host = p.host AND m.seq = p.seq" \
+    " ORDER BY m.time DESC, m.seq DESC, m.host"
+#define IN_STATE \
+    " AND ($11::text IS NULL OR " STATE " = $11::text)"
+#define IN_HELD \
+    " AND $11::text = 'held' AND NOT EXISTS (SELECT 1" \
+    " FROM message_events e WHERE e.host = m.host AND e.seq = m.seq" \
+    " AND e.kind IN ('released', 'deleted', 'expired'))"
+static const char select_quarantined[] = QLIST(IN_STATE);
+static const char select_held[] = QLIST(IN_HELD);
+static const char select_quarantined_scoped[] = QLIST_SCOPED(IN_STATE);
+static const char select_held_scoped[] = QLIST_SCOPED(IN_HELD);
 /* $4 the quarantine id, $5 this host. */
 static const char select_elsewhere[] =
     "SELECT " COLUMNS ", " STATE " FROM message_log m"
@@ -559,6 +581,8 @@ farmview_qlist(struct farmview *f, const struct access_scope *s,
 	const char	*extra[2] = { q->reason, q->state };
 	json_t		*items, *rc;
 	json_int_t	 total = 0;
+	const char	*sql;
+	bool		 held;
 	int		 row, got;
 
 	*reply_r = NULL;
@@ -569,9 +593,12 @@ farmview_qlist(struct farmview *f, const struct access_scope *s,
 		*error_r = xstrdup("state: use held, released or deleted");
 		return (-2);
 	}
-	if ((got = page(f, s, q, q->state != NULL &&
-	    strcmp(q->state, "held") == 0 ? select_held : select_quarantined,
-	    extra, 2, false, &res, error_r)) < 0)
+	held = q->state != NULL && strcmp(q->state, "held") == 0;
+	if (s->role == ACCESS_ADMIN)
+		sql = held ? select_held : select_quarantined;
+	else
+		sql = held ? select_held_scoped : select_quarantined_scoped;
+	if ((got = page(f, s, q, sql, extra, 2, false, &res, error_r)) < 0)
 		return (got);
 	items = json_array();
 	for (row = 0; row < PQntuples(res); row++) {

@@ -16,7 +16,8 @@
 #     the admin releases one of B's (done, with B's new queue id) and
 #     deletes another from A's console; releasing the deleted one gives
 #     B's reason; a domain admin of a.example sees both hosts' a.example
-#     rows and no other domain's, and cannot open, trace or release B's
+#     rows and no other domain's, newest first with the total on a
+#     page past the first, and cannot open, trace or release B's
 #     b.example message (404).
 #  2. B's sink gets the released message exactly once; the deleted and the
 #     other never. B's holdscand logged the audit lines with the console
@@ -61,7 +62,7 @@ pg_available || skip_all "postgresql-15 is not installed (make deps)"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
 id daemon >/dev/null 2>&1 || skip_all "no system user daemon"
 
-plan 73
+plan 75
 
 pg_start P || bail_out "PostgreSQL did not start"
 sb_start A || bail_out "sandbox A did not start"
@@ -151,7 +152,7 @@ check "it says it reads the farm's database as host A" \
 "$HS_PYTHON" "$HS_LIB/webfarm.py" up "http://127.0.0.1:$PORT" "$PW" \
     "$HOST_A" "$HOST_B" "$QA" "$QREL" "$QOTHER" "$QDEL" "$QUI" \
     >"$HS_TMP/up.out" 2>"$HS_TMP/up.err"
-tap_lines "$HS_TMP/up.out" 22 "webfarm.py up"
+tap_lines "$HS_TMP/up.out" 24 "webfarm.py up"
 grep -v "^released" "$HS_TMP/up.err" | tail -8 | sed "s/^/# /" >&2
 NEW=$(sed -n 's/^released\t//p' "$HS_TMP/up.err")
 

@@ -7,7 +7,9 @@ Uses only public tools: a private Postfix (tests/lib/sandbox.sh),
 smtp-source as the client, smtp-sink as the receiver, and holdscand with
 the ClamAV plugin. Runs are alternating (Postfix alone, then with holdscan,
 then alone again ...) so that machine noise hits both equally, and every
-figure is a median of RUNS runs. Printed as a table and written to
+figure is a median of its runs: at least BENCH_RUNS (5) per cell, more up
+to BENCH_MAX_RUNS (11) until leaving out any one run moves the medians by
+less than BENCH_STABLE (3 %). Printed as a table and written to
 RESULTS_DIR/results.txt and results.json.
 
 Figures:
@@ -59,7 +61,17 @@ LIB = os.path.join(HERE, "..", "lib")
 SANDBOX = os.path.join(LIB, "sandbox.sh")
 TESTDATA = os.path.join(HERE, "..", "tools", "clamav-testdata.py")
 
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+# Alternating runs per cell: at least RUNS, more (up to MAX_RUNS) until
+# the medians are stable to STABLE (leaving out any one run moves the
+# median of the per-run ratios and of the CPU per message by less than
+# that fraction; see stability()).
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+MAX_RUNS = max(RUNS, int(os.environ.get("BENCH_MAX_RUNS", "11")))
+STABLE = float(os.environ.get("BENCH_STABLE", "0.03"))
+# Issue 18's targets, printed against each cell's figures.
+TARGET_OVERHEAD_MS = {"2k": 0.5, "50k": 1.0}
+TARGET_RATIO_SMALL = {"2k": 0.92, "50k": 0.85}
+TARGET_OF_IDEAL_LARGE = 0.90
 RAW_SCANS = int(os.environ.get("BENCH_RAW_SCANS", "300"))
 N_SMALL = int(os.environ.get("BENCH_MESSAGES", "3000"))
 N_LARGE = int(os.environ.get("BENCH_LARGE_MESSAGES", "1500"))
@@ -378,6 +390,23 @@ def raw_scan_ms(build, sigdir, msgfile, runs):
     return ms
 
 
+def stability(xs):
+    """How far the median of xs moves when any one of them is left out,
+    as a fraction of the median (a jackknife of the median: one run more
+    or less would not move it further than this)."""
+    med = statistics.median(xs)
+    if len(xs) < 3 or med == 0:
+        return 1.0  # too few runs to say
+    return max(abs(statistics.median(xs[:i] + xs[i + 1:]) - med)
+               for i in range(len(xs))) / abs(med)
+
+
+def cell_stability(a, h, acpu, hcpu):
+    """The cell's worst stability over its ratio and CPU medians."""
+    ratios = [x / y for x, y in zip(h, a)]
+    return max(stability(ratios), stability(acpu), stability(hcpu))
+
+
 def ideal_figures(a, h, acpu, hcpu, raw):
     """The CPU-bound ideal of one cell from its runs (ms per message)."""
     med = statistics.median
@@ -540,7 +569,8 @@ def main(argv):
     os.makedirs(results, exist_ok=True)
     base = tempfile.mkdtemp(prefix="holdscan-bench.")
     os.chmod(base, 0o755)
-    figures = {"runs": RUNS, "sessions": SESSIONS,
+    figures = {"runs": RUNS, "max_runs": MAX_RUNS, "stable_within": STABLE,
+               "sessions": SESSIONS,
                "file_system": os.environ.get("BENCH_FS_USED", "here")}
     alone = holdsb = None
     try:
@@ -565,6 +595,7 @@ def main(argv):
             if signame not in SIGSETS:
                 continue
             hs = Holdscand(build, holdsb, sigdir, HS_EXTRA)
+            total_msgs = 0
             t = time.time()
             hs.start()
             figures["engine_start_s_" + signame] = round(time.time() - t, 2)
@@ -575,9 +606,12 @@ def main(argv):
                 a, h, acpu, hcpu = [], [], [], []
                 hs_cpu = 0.0
                 peak_rss = peak_pss = 0.0
-                for r in range(RUNS):
-                    log("bench: %s sigs, %s, run %d/%d" % (signame, msgname,
-                        r + 1, RUNS))
+                r = 0
+                while r < RUNS or (r < MAX_RUNS and
+                                   cell_stability(a, h, acpu, hcpu) > STABLE):
+                    r += 1
+                    log("bench: %s sigs, %s, run %d (%d to %d)" % (
+                        signame, msgname, r, RUNS, MAX_RUNS))
                     rate, cpu = throughput(alone, msgfile, count)
                     a.append(rate)
                     acpu.append(cpu / count * 1000)
@@ -587,7 +621,8 @@ def main(argv):
                     rss, pss = hs.memory()
                     peak_rss = max(peak_rss, rss)
                     peak_pss = max(peak_pss, pss)
-                raw = raw_scan_ms(build, sigdir, msgfile, RUNS)
+                raw = raw_scan_ms(build, sigdir, msgfile, max(3, min(r, 7)))
+                total_msgs += count * r
                 key = "%s_%s" % (signame, msgname)
                 figures[key] = {
                     "alone_msgs_per_s": round(statistics.median(a), 1),
@@ -599,12 +634,15 @@ def main(argv):
                     "machine_cpu_s_per_1000_holdscan": round(statistics.median(hcpu), 2),
                     "holdscand_rss_mb": round(peak_rss, 1),
                     "holdscand_pss_mb": round(peak_pss, 1),
+                    "runs": r,
+                    "stability": round(cell_stability(a, h, acpu, hcpu), 4),
+                    "stable": cell_stability(a, h, acpu, hcpu) <= STABLE,
                 }
                 figures[key].update(ideal_figures(a, h, acpu, hcpu, raw))
-            total = ((N_SMALL if "2k" in SIZES else 0) +
-                     (N_LARGE if "50k" in SIZES else 0)) * RUNS
             cpu = hs.stop()
-            figures["holdscand_cpu_s_per_1000_" + signame] = round(cpu / total * 1000, 2)
+            if total_msgs:
+                figures["holdscand_cpu_s_per_1000_" + signame] = round(
+                    cpu / total_msgs * 1000, 2)
 
         rate = LATENCY_RATE or (figures["small_2k"]["alone_msgs_per_s"] / 2
                                 if "small_2k" in figures else 0)
@@ -622,6 +660,7 @@ def main(argv):
         else:
             shutil.rmtree(base, ignore_errors=True)
 
+    figures["targets"] = targets(figures)
     with open(os.path.join(results, "results.json"), "w") as f:
         json.dump(figures, f, indent=2)
     lines = report(figures)
@@ -631,9 +670,38 @@ def main(argv):
     return 0
 
 
+def targets(fig):
+    """Issue 18's targets against this run's cells: a list of
+    {what, value, target, met}."""
+    out = []
+    for sig in ("small", "large"):
+        for msg in ("2k", "50k"):
+            r = fig.get("%s_%s" % (sig, msg))
+            if r is None or "overhead_ms" not in r:
+                continue
+            cell = "%s sigs, %s" % (sig, msg)
+            out.append({"what": "own overhead, " + cell, "unit": "ms",
+                        "value": r["overhead_ms"], "target": "<= %.1f"
+                        % TARGET_OVERHEAD_MS[msg],
+                        "met": r["overhead_ms"] <= TARGET_OVERHEAD_MS[msg]})
+            if sig == "small":
+                out.append({"what": "throughput ratio, " + cell, "unit": "",
+                            "value": r["ratio"], "target": ">= %.2f"
+                            % TARGET_RATIO_SMALL[msg],
+                            "met": r["ratio"] >= TARGET_RATIO_SMALL[msg]})
+            else:
+                out.append({"what": "ratio of the ideal, " + cell, "unit": "",
+                            "value": r["ratio_of_ideal"], "target": ">= %.2f"
+                            % TARGET_OF_IDEAL_LARGE,
+                            "met": r["ratio_of_ideal"] >= TARGET_OF_IDEAL_LARGE})
+    return out
+
+
 def report(fig):
-    L = ["holdscan bench (%d alternating runs each, medians; %d SMTP sessions; "
-         "file system: %s)" % (fig["runs"], fig["sessions"],
+    L = ["holdscan bench (%d to %d alternating runs per cell until the medians "
+         "are stable to +-%.0f %%, medians; %d SMTP sessions; file system: %s)"
+         % (fig["runs"], fig.get("max_runs", fig["runs"]),
+            fig.get("stable_within", 0) * 100, fig["sessions"],
                                 "ext4 with a journal" if fig.get("file_system") == "journal"
                                 else "as found"), ""]
     L.append("%-22s %10s %10s %7s %14s %14s" % ("throughput", "alone/s",
@@ -669,6 +737,25 @@ def report(fig):
     L.append("(ms: machine CPU per message; own overhead = hs - alone - raw "
              "scan; ideal = alone / (alone + raw scan); spreads min..max "
              "over the runs)")
+    for sig in ("small", "large"):
+        for msg in ("2k", "50k"):
+            r = fig.get("%s_%s" % (sig, msg))
+            if r is None or "stability" not in r:
+                continue
+            L.append("%-22s %d runs, medians move by at most %.1f %% leaving "
+                     "out any one run (%s)" % (
+                         "%s sigs, %s" % (sig, msg), r["runs"],
+                         r["stability"] * 100,
+                         "stable" if r["stable"] else
+                         "NOT stable to +-%.0f %%: raise BENCH_MAX_RUNS"
+                         % (fig.get("stable_within", 0) * 100)))
+    if fig.get("targets"):
+        L.append("")
+        L.append("targets (issue 18)")
+        for t in fig["targets"]:
+            L.append("  %-40s %8.3f%-3s %-8s %s" % (
+                t["what"], t["value"], (" " + t["unit"]) if t["unit"] else "",
+                t["target"], "met" if t["met"] else "NOT met"))
     L.append("")
     if "latency" in fig:
         lat = fig["latency"]

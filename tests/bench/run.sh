@@ -28,11 +28,13 @@ mkdir -p "$results"
 fs=${BENCH_FS:-journal}
 img=
 mnt=
+loopdev=
 cleanup() {
 	if [ -n "$mnt" ]; then
 		umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
 		rmdir "$mnt" 2>/dev/null || true
 	fi
+	[ -z "$loopdev" ] || losetup -d "$loopdev" 2>/dev/null || true
 	[ -z "$img" ] || rm -f "$img"
 }
 trap cleanup EXIT
@@ -42,15 +44,18 @@ if [ "$fs" = journal ]; then
 	mnt=$(mktemp -d /tmp/holdscan-bench-fs.XXXXXX)
 	if truncate -s "${BENCH_FS_SIZE:-6G}" "$img" &&
 	    mkfs.ext4 -q -F -O has_journal "$img" >/dev/null 2>&1 &&
-	    mount -o loop "$img" "$mnt" 2>/dev/null; then
+	    loopdev=$(losetup --direct-io="${BENCH_LOOP_DIO:-on}" -f --show \
+	    "$img" 2>/dev/null) && mount "$loopdev" "$mnt" 2>/dev/null; then
 		chmod 1777 "$mnt"
 		TMPDIR=$mnt
 		export TMPDIR
-		echo "bench: file system: ext4 with a journal (loop device, $img)"
+		echo "bench: file system: ext4 with a journal (loop device $loopdev, direct I/O ${BENCH_LOOP_DIO:-on}, $img)"
 	else
 		echo "bench: cannot mount an ext4 image (not root, or no loop device): running on $(df -PT "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $2}') at ${TMPDIR:-/tmp}"
 		rmdir "$mnt" 2>/dev/null || true
 		mnt=
+		[ -z "$loopdev" ] || losetup -d "$loopdev" 2>/dev/null || true
+		loopdev=
 		rm -f "$img"
 		img=
 		fs=here

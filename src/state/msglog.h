@@ -22,7 +22,9 @@
 #include "state/statedb.h"
 
 #define MSGLOG_DB_NAME		"msglog.db"
-#define MSGLOG_INDEX_NAME	"msglog-index.db"
+#define MSGLOG_INDEX_NAME	"msglog-days.db"	/* keys with their day */
+#define MSGLOG_OLD_INDEX_NAME	"msglog-index.db"	/* before: removed */
+#define MSGLOG_INDEX_FORMAT	"days"
 #define MSGLOG_EVENTS_NAME	"msglog-events.db"
 #define MSGLOG_META_NAME	"msglog-meta.db"
 #define MSGLOG_SUBJECT_MAX	200
@@ -70,6 +72,16 @@ struct msglog;
 struct outbox;
 
 int	 msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r);
+/*
+ * msglog_rebuild_index() makes the index of the records anew when it is
+ * not of MSGLOG_INDEX_FORMAT (a log written by an older holdscand), in
+ * transactions of a few thousand records, and removes the old index's
+ * file; *n_r is the number of records it indexed (0: nothing to do).
+ * holdscand calls it before msglog_open(), which otherwise refuses an
+ * index of another format over records (it opens an empty log's).
+ */
+int	 msglog_rebuild_index(struct statedb *sdb, size_t *n_r,
+	    char **error_r);
 /*
  * msglog_open_reader() opens the records and events alone (no index):
  * msglog_get() and msglog_events() only, for a thread of its own (the

@@ -51,7 +51,7 @@
 
 #define STATEDB_CACHE_BYTES	(8 * 1024 * 1024)
 #define STATEDB_LOG_BYTES	(4 * 1024 * 1024)
-#define STATEDB_CKP_KBYTES	1024	/* a checkpoint after this much log */
+#define STATEDB_CKP_KBYTES	16384	/* a checkpoint after this much log */
 #define STATEDB_CKP_MINUTES	1	/* or this long, if anything was logged */
 #define STATEDB_LOCK_TIMEOUT_US	(10 * 1000 * 1000)
 #define STATEDB_THREADS		256	/* processes with it open at once */

@@ -29,7 +29,7 @@ struct statedb {
  * The environment's shared regions are allocated on disk in full when
  * it is opened, so that a full file system is an error here, never a
  * SIGBUS later.
- * statedb_checkpoint() writes a checkpoint when one is due (a megabyte
+ * statedb_checkpoint() writes a checkpoint when one is due (16 MB
  * of log since the last, or a minute if anything was logged) and lets
  * Berkeley DB remove the log files it no longer needs: 0, or -1 with a
  * sentence in *error_r (caller frees) and errno.

@@ -96,7 +96,7 @@ main(int argc, char **argv)
 	double		 cpu = 0, t0, cpu_mark = 0, first = 0, last = 0;
 	bool		 quiet = false;
 	u_int32_t	 sync = DB_TXN_SYNC;
-	size_t		 n, m;
+	size_t		 n, m, rebuilt = 0;
 	int		 c;
 
 	while ((c = getopt(argc, argv, "n:b:Sq")) != -1) {
@@ -124,9 +124,13 @@ main(int argc, char **argv)
 		    "[-S] [-q] DIR\n");
 		return (2);
 	}
+	/* As holdscand does: an older format's index anew first. */
 	if (statedb_open(argv[optind], &sdb, &error) < 0 ||
+	    msglog_rebuild_index(sdb, &rebuilt, &error) < 0 ||
 	    msglog_open(sdb, &ml, &error) < 0)
 		die(argv[optind], error);
+	if (rebuilt > 0 && !quiet)
+		printf("msglog index: %zu records indexed anew\n", rebuilt);
 	for (i = 0; i < count; i++) {
 		if (i % batch == 0 && sdb->env->txn_begin(sdb->env, NULL, &txn,
 		    0) != 0)

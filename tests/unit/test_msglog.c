@@ -10,7 +10,9 @@
  *	filter and come newest first, a corrected new id is found by its
  *	index, a retraction removes one attempt's
  *	record, events are appended in order (a release's new id then finds
- *	the record), and pruning removes at most
+ *	the record), records of several days are found by their day's keys
+ *	(streamed across days, since/until choosing them), an index of the
+ *	older format is refused and made anew, and pruning removes at most
  *	its bound per call, oldest first. Readers and holdscand's
  *	transaction: a query or a trace while a transaction has written
  *	records and index keys on the same pages neither waits nor sees
@@ -359,6 +361,117 @@ test_retract_and_events(void **state)
 	env_close(&v);
 }
 
+/*
+ * Records of several days: the index keys carry the record's day, and a
+ * lookup by address or id reads each day's key (newest first, streamed
+ * with a limit across days, since/until choosing the days); events and a
+ * retraction find a record of an older day. Then an index of the older
+ * format (no "index" in msglog-meta.db, the old index's file there):
+ * msglog_open() refuses it, msglog_rebuild_index() makes it anew and
+ * removes the old file, and the same lookups answer the same.
+ */
+static void
+test_days_and_rebuild(void **state)
+{
+	struct msglog_event e = { 0, "released", "REL111", "" };
+	struct msglog_query q;
+	struct env	 v;
+	struct seen	 s;
+	DB		*meta, *old;
+	DB_TXN		*txn;
+	DBT		 k;
+	char		*error = NULL, path[256];
+	time_t		 base = (time_t)20000 * 86400;
+	uint64_t	 a, b, c;
+	size_t		 n = 9;
+
+	(void)state;
+	env_open(&v);
+	a = add(&v, rec("AAA111", 1, base + 100, "one@example.org", "NEW111",
+	    ""), true);
+	b = add(&v, rec("BBB222", 2, base + 86400 + 5, "one@example.org", "",
+	    "Q-BBB222"), true);
+	c = add(&v, rec("CCC333", 3, base + 5 * 86400 + 7, "One@Example.org",
+	    "NEW333", ""), true);
+	assert_int_equal(find(&v, "AAA111", &s), 1);
+	assert_int_equal(s.seq[0], a);
+	assert_int_equal(find(&v, "NEW333", &s), 1);
+	assert_int_equal(s.seq[0], c);
+	assert_int_equal(find(&v, "Q-BBB222", &s), 1);
+	assert_int_equal(s.seq[0], b);
+	memset(&q, 0, sizeof(q));
+	q.sender = "one@EXAMPLE.org";
+	assert_int_equal(query(&v, &q, &s), 3);
+	assert_true(s.seq[0] == c && s.seq[1] == b && s.seq[2] == a);
+	q.stream = true;
+	q.limit = 2;
+	assert_int_equal(query(&v, &q, &s), 2);
+	assert_true(s.seq[0] == c && s.seq[1] == b);
+	q.limit = 0;
+	q.since = base + 86400;
+	assert_int_equal(query(&v, &q, &s), 2);
+	assert_true(s.seq[0] == c && s.seq[1] == b);
+	q.since = 0;
+	q.until = base + 86400 + 10;
+	q.stream = false;
+	assert_int_equal(query(&v, &q, &s), 2);
+	assert_true(s.seq[0] == b && s.seq[1] == a);
+	memset(&q, 0, sizeof(q));
+	q.rcpt = "RCPT@example.net";
+	q.stream = true;
+	assert_int_equal(query(&v, &q, &s), 3);
+	assert_true(s.seq[0] == c && s.seq[2] == a);
+	/* The oldest day's record: an event, then a retraction. */
+	e.time = base + 6 * 86400;
+	assert_int_equal(msglog_append_event(v.ml, NULL, "NEW111", &e,
+	    &error), 1);
+	assert_int_equal(find(&v, "REL111", &s), 1);
+	assert_int_equal(s.seq[0], a);
+	assert_int_equal(v.sdb->env->txn_begin(v.sdb->env, NULL, &txn, 0), 0);
+	assert_int_equal(msglog_retract(v.ml, txn, "AAA111", 1, &error), 1);
+	assert_int_equal(txn->commit(txn, 0), 0);
+	assert_int_equal(find(&v, "AAA111", &s), 0);
+
+	/* An older holdscand's log. */
+	msglog_close(&v.ml);
+	if (statedb_open_db_flags(v.sdb, MSGLOG_META_NAME, 0, 0, &meta,
+	    &error) < 0 || statedb_open_db_flags(v.sdb, MSGLOG_OLD_INDEX_NAME,
+	    DB_DUP | DB_DUPSORT, 0, &old, &error) < 0)
+		fail_msg("%s", error);
+	memset(&k, 0, sizeof(k));
+	k.data = "index";
+	k.size = 5;
+	assert_int_equal(meta->del(meta, NULL, &k, DB_AUTO_COMMIT), 0);
+	assert_int_equal(meta->close(meta, 0), 0);
+	assert_int_equal(old->close(old, 0), 0);
+	assert_int_equal(msglog_open(v.sdb, &v.ml, &error), -1);
+	assert_non_null(strstr(error, "older holdscand"));
+	free(error);
+	error = NULL;
+	if (msglog_rebuild_index(v.sdb, &n, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(n, 2);
+	(void)snprintf(path, sizeof(path), "%s/%s", v.dir,
+	    MSGLOG_OLD_INDEX_NAME);
+	assert_int_equal(access(path, F_OK), -1);
+	if (msglog_rebuild_index(v.sdb, &n, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(n, 0);
+	if (msglog_open(v.sdb, &v.ml, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(find(&v, "NEW333", &s), 1);
+	assert_int_equal(s.seq[0], c);
+	assert_int_equal(find(&v, "Q-BBB222", &s), 1);
+	assert_int_equal(s.seq[0], b);
+	assert_int_equal(find(&v, "REL111", &s), 0);	/* retracted */
+	memset(&q, 0, sizeof(q));
+	q.sender = "one@example.org";
+	q.stream = true;
+	assert_int_equal(query(&v, &q, &s), 2);
+	assert_true(s.seq[0] == c && s.seq[1] == b);
+	env_close(&v);
+}
+
 static void
 test_prune_is_bounded(void **state)
 {
@@ -569,6 +682,7 @@ main(void)
 		cmocka_unit_test(test_malformed_records_are_refused),
 		cmocka_unit_test(test_records_and_indices),
 		cmocka_unit_test(test_retract_and_events),
+		cmocka_unit_test(test_days_and_rebuild),
 		cmocka_unit_test(test_prune_is_bounded),
 		cmocka_unit_test(test_readers_and_the_writer),
 		cmocka_unit_test(test_outbox),

@@ -161,7 +161,7 @@ makes_new_file(enum policy_action a)
  * by "A notify_flags=1" (NOTIFY=NEVER), for each address of the
  * policy's copy_<verdict> list, or of the copies m's worker named (its
  * rules'): of those, only the addresses the configuration lists for the
- * verdict (ruleconf_copy_listed()), and each once; NULL when there is
+ * verdict (config_copy_listed()), and each once; NULL when there is
  * none. The records point into *store (owned by the caller, with the
  * array).
  */
@@ -182,13 +182,13 @@ copy_envelope(const struct hs_config *conf, const struct msg *m,
 	if (list == NULL || list[0] == '\0')
 		return (NULL);
 	*store = p = xstrdup(list);
-	v = xcalloc(n + 2 * CONFIG_COPY_MAX, sizeof(*v));
+	v = xcalloc(n + 2 * CONFWORD_ADDRESSES_MAX, sizeof(*v));
 	memcpy(v, env, n * sizeof(*v));
 	k = n;
 	for (w = strtok_r(p, ", \t", &save); w != NULL &&
-	    k + 2 <= n + 2 * CONFIG_COPY_MAX; w = strtok_r(NULL, ", \t",
+	    k + 2 <= n + 2 * CONFWORD_ADDRESSES_MAX; w = strtok_r(NULL, ", \t",
 	    &save)) {
-		if (m->copies != NULL && !ruleconf_copy_listed(conf,
+		if (m->copies != NULL && !config_copy_listed(conf,
 		    m->verdict, w, strlen(w))) {
 			(void)snprintf(shown, sizeof(shown), "%s", w);
 			(void)text_safe(shown, strlen(shown), false);
@@ -753,7 +753,7 @@ log_item(struct commit_ctx *c, DB_TXN *txn, struct item *it, char **error_r)
 	r.sasl_user = qf != NULL && (v = qfile_attr(qf, "sasl_username")) ?
 	    v : "";
 	r.verdict = verdict_name(m->verdict);
-	r.action = config_action_name(m->action);
+	r.action = confword_action_name(m->action);
 	r.reason = m->reason;
 	r.plugins = m->plugins;
 	r.scan_ms = (long)(m->scan_us / 1000);

@@ -342,59 +342,8 @@ choice_word(const char *choices, int index, char *buf, size_t size)
 	return ("?");
 }
 
-/* The verdict a name in a verdict list means, or -1. */
-static int
-verdict_word(const char *w, size_t n)
-{
-	char	 name[32];
-	size_t	 i;
 
-	if (n == 0 || n >= sizeof(name))
-		return (-1);
-	for (i = 0; i < n; i++)
-		name[i] = w[i] == '_' ? '-' : w[i];
-	name[n] = '\0';
-	return (verdict_parse(name));
-}
 
-unsigned
-config_verdict_mask(const char *list)
-{
-	unsigned	 mask = 0;
-	size_t		 len;
-	int		 v;
-
-	for (;;) {
-		list += strspn(list, ", \t");
-		if (*list == '\0')
-			return (mask);
-		len = strcspn(list, ", \t");
-		if ((v = verdict_word(list, len)) >= 0)
-			mask |= 1U << v;
-		list += len;
-	}
-}
-
-/* NULL if every word of a verdict list is a verdict, else the problem. */
-const char *
-config_verdicts_check(const char *list, char *buf, size_t size)
-{
-	size_t	 len;
-
-	for (;;) {
-		list += strspn(list, ", \t");
-		if (*list == '\0')
-			return (NULL);
-		len = strcspn(list, ", \t");
-		if (verdict_word(list, len) < 0) {
-			(void)snprintf(buf, size, "unknown verdict \"%.*s\" (use "
-			    "clean, spam, high-spam, blocked, infected, "
-			    "scan-failed)", (int)(len > 40 ? 40 : len), list);
-			return (buf);
-		}
-		list += len;
-	}
-}
 
 /*
  * Check value and store it into conf; on failure return a description of
@@ -425,9 +374,9 @@ param_store(const struct param *p, const char *value, struct hs_config *conf,
 		*(char **)field = xstrdup(value);
 		return (NULL);
 	case P_VERDICTS:
-		if (config_verdicts_check(value, buf, size) != NULL)
+		if (confword_verdicts_check(value, buf, size) != NULL)
 			return (buf);
-		if (p->off == F(notify_senders) && (config_verdict_mask(value) &
+		if (p->off == F(notify_senders) && (confword_verdict_mask(value) &
 		    ((1U << VERDICT_SPAM) | (1U << VERDICT_HIGH_SPAM))) != 0)
 			return ("spam's senders are mostly forged: notices to "
 			    "them are backscatter (leave spam and high-spam out)");
@@ -593,45 +542,6 @@ static const struct policy_extra policy_extras[] = {
 };
 #define NEXTRAS	(sizeof(policy_extras) / sizeof(policy_extras[0]))
 
-/*
- * NULL if list holds at most CONFIG_COPY_MAX addresses, each one
- * "local@domain" of printable ASCII without quotes, brackets, commas or
- * semicolons (an envelope recipient the master writes as it is), else
- * the problem in buf.
- */
-const char *
-config_addresses_check(const char *list, char *buf, size_t size)
-{
-	const char	*at;
-	size_t		 len, i, n = 0;
-
-	for (;;) {
-		list += strspn(list, ", \t");
-		if (*list == '\0')
-			return (NULL);
-		len = strcspn(list, ", \t");
-		at = memchr(list, '@', len);
-		for (i = 0; i < len; i++)
-			if ((unsigned char)list[i] < 33 ||
-			    (unsigned char)list[i] > 126 ||
-			    strchr("\"<>()[];:\\", list[i]) != NULL)
-				break;
-		if (i < len || len > 254 || at == NULL || at == list ||
-		    at == list + len - 1 || memchr(at + 1, '@', len -
-		    (size_t)(at + 1 - list)) != NULL) {
-			(void)snprintf(buf, size, "\"%.*s\" is not a mail "
-			    "address (local@domain)", (int)(len > 60 ? 60 : len),
-			    list);
-			return (buf);
-		}
-		if (++n > CONFIG_COPY_MAX) {
-			(void)snprintf(buf, size, "more than %d addresses",
-			    CONFIG_COPY_MAX);
-			return (buf);
-		}
-		list += len;
-	}
-}
 
 /* A name learnt in a plugin section (PASS_DISCOVER). */
 static void
@@ -829,9 +739,9 @@ policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
 		why = "not a header field name (printable ASCII without "
 		    "spaces or ':', 76 characters at most; empty for none)";
 	else if (x->kind == X_VERDICTS)
-		why = config_verdicts_check(value, buf, sizeof(buf));
+		why = confword_verdicts_check(value, buf, sizeof(buf));
 	else if (x->kind == X_ADDRS)
-		why = config_addresses_check(value, buf, sizeof(buf));
+		why = confword_addresses_check(value, buf, sizeof(buf));
 	else if (x->kind == X_MODE && strcmp(value, "disarm") != 0 &&
 	    strcmp(value, "text") != 0)
 		why = "use disarm or text";
@@ -846,27 +756,6 @@ policy_extra_store(cfg_t *cfg, const struct policy_extra *x,
 	return (0);
 }
 
-const char *
-config_policy_check(int v, const char *value, int *a_r)
-{
-	static char	 why[200];
-	int		 a;
-
-	if ((a = config_action_parse(value)) < 0)
-		return ("use deliver, tag, deliver-cleaned, quarantine, drop or "
-		    "hold");
-	if (a == ACTION_CLEAN && v != VERDICT_BLOCKED && v != VERDICT_INFECTED) {
-		(void)snprintf(why, sizeof(why), "deliver-cleaned removes "
-		    "blocked or infected parts, and a %s message has none (use "
-		    "tag or deliver)", verdict_name((enum verdict)v));
-		return (why);
-	}
-	if (v == VERDICT_FAILED && (a == ACTION_TAG || a == ACTION_CLEAN))
-		return ("a message that could not be scanned can only be "
-		    "delivered, quarantined, dropped or held");
-	*a_r = a;
-	return (NULL);
-}
 
 static int
 validate_policy_opt(cfg_t *cfg, cfg_opt_t *opt)
@@ -886,7 +775,7 @@ validate_policy_opt(cfg_t *cfg, cfg_opt_t *opt)
 			break;
 	if (v == VERDICT_COUNT)
 		return (0);
-	if ((why = config_policy_check(v, value, &a)) != NULL) {
+	if ((why = confword_policy_check(v, value, &a)) != NULL) {
 		cfg_error(cfg, "%s = \"%s\": %s", name, value, why);
 		return (0);
 	}
@@ -1241,6 +1130,22 @@ discover_plugin_options(struct load_state *ls, const char *path,
 	}
 }
 
+/* The ruleset sections, given the resolved scanners' names. */
+static void
+read_rulesets(cfg_t *cfg, struct hs_config *conf, const char *name,
+    struct buf *errors)
+{
+	const char	**names;
+	size_t		 i;
+
+	names = xcalloc(conf->nscanners + 1, sizeof(*names));
+	for (i = 0; i < conf->nscanners; i++)
+		names[i] = conf->scanners[i].name;
+	ruleconf_read(cfg, policy_keys, names, conf->nscanners,
+	    conf->internal_networks, &conf->rulesets, name, errors);
+	free(names);
+}
+
 static int
 config_load_common(const char *path, const char *text, const char *name,
     config_probe_fn probe, void *probe_arg, bool keep,
@@ -1298,7 +1203,7 @@ config_load_common(const char *path, const char *text, const char *name,
 		for (i = 0; i < cfg_size(cfg, "domain"); i++)
 			(void)domain_section(conf, cfg_title(cfg_getnsec(cfg,
 			    "domain", i)));
-		ruleconf_read(cfg, policy_keys, conf, name, &ls.errors);
+		read_rulesets(cfg, conf, name, &ls.errors);
 		cfg_free(cfg);
 	}
 	conf->file = xstrdup(name);
@@ -1616,7 +1521,7 @@ config_free(struct hs_config **confp)
 	for (i = 0; i < conf->ndomains; i++)
 		free(conf->domains[i].domain);
 	free(conf->domains);
-	ruleconf_free(conf);
+	ruleconf_free(&conf->rulesets);
 	free(conf->scanners_text);
 	for (i = 0; i < NEXTRAS; i++)
 		free(*(char **)((char *)conf + policy_extras[i].off));
@@ -1816,9 +1721,9 @@ config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 	fprintf(fp, "policy {\n");
 	for (v = 0; v < VERDICT_COUNT; v++)
 		if (!only_set || strcmp(policy_default_names[v],
-		    config_action_name(conf->policy_action[v])) != 0)
+		    confword_action_name(conf->policy_action[v])) != 0)
 			print_value(fp, "    ", policy_keys[v],
-			    config_action_name(conf->policy_action[v]));
+			    confword_action_name(conf->policy_action[v]));
 	for (i = 0; i < NEXTRAS; i++) {
 		const char *cur = *(char *const *)((const char *)conf +
 		    policy_extras[i].off);
@@ -1847,10 +1752,18 @@ config_print(const struct hs_config *conf, FILE *fp, bool only_set)
 		for (v = 0; v < VERDICT_COUNT; v++)
 			if (conf->domains[i].set[v])
 				print_value(fp, "    ", policy_keys[v],
-				    config_action_name(conf->domains[i].action[v]));
+				    confword_action_name(conf->domains[i].action[v]));
 		fprintf(fp, "}\n");
 	}
-	ruleconf_print(conf, policy_keys, fp);
+	ruleconf_print(&conf->rulesets, policy_keys, fp);
+}
+
+bool
+config_copy_listed(const struct hs_config *conf, enum verdict v,
+    const char *addr, size_t len)
+{
+	return ((unsigned)v < VERDICT_COUNT && ruleconf_copy_listed(
+	    &conf->rulesets, conf->copy_to[v], v, addr, len));
 }
 
 int
@@ -1901,33 +1814,6 @@ config_name_at(size_t i)
 	return (i < NPARAMS ? params[i].name : NULL);
 }
 
-static const char *const action_names[] = {
-	[ACTION_DELIVER] = "deliver",
-	[ACTION_TAG] = "tag",
-	[ACTION_CLEAN] = "deliver-cleaned",
-	[ACTION_QUARANTINE] = "quarantine",
-	[ACTION_DROP] = "drop",
-	[ACTION_HOLD] = "hold",
-};
-
-const char *
-config_action_name(enum policy_action a)
-{
-	if ((size_t)a >= sizeof(action_names) / sizeof(action_names[0]))
-		return ("?");
-	return (action_names[a]);
-}
-
-int
-config_action_parse(const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < sizeof(action_names) / sizeof(action_names[0]); i++)
-		if (strcmp(action_names[i], name) == 0)
-			return ((int)i);
-	return (-1);
-}
 
 int
 config_syslog_facility(const struct hs_config *conf)

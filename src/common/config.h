@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/confword.h"
 #include "common/paths.h"
+#include "common/ruleconf.h"
 #include "common/verdict.h"
 #include "holdscan/plugin.h"
 
@@ -23,16 +25,6 @@
 enum fsync_method {
 	FSYNC_SYNCFS,		/* one syncfs(2) per batch step */
 	FSYNC_FILE,		/* fsync(2) every file */
-};
-
-/* Policy action for one verdict (issue: scanner plugins). */
-enum policy_action {
-	ACTION_DELIVER,
-	ACTION_TAG,		/* deliver with headers and subject tag */
-	ACTION_CLEAN,		/* deliver-cleaned */
-	ACTION_QUARANTINE,
-	ACTION_DROP,
-	ACTION_HOLD,		/* leave aside for the admin */
 };
 
 /* What happens to mail set aside unscanned when set_aside_lifetime ends. */
@@ -55,37 +47,6 @@ struct hs_config_domain {
 	char		*domain;
 	enum policy_action action[VERDICT_COUNT];
 	bool		 set[VERDICT_COUNT];
-};
-
-/*
- * A rule { } of a ruleset section (common/ruleconf.c): its conditions as
- * written (NULL: not set) and the settings it gives.
- */
-enum rule_cond {
-	RULE_SENDER, RULE_RECIPIENT, RULE_CLIENT, RULE_SASL, RULE_DIRECTION,
-};
-#define RULE_NCOND	5
-
-struct hs_config_rule {
-	char		*name;
-	char		*cond[RULE_NCOND];
-	char		*scanners;	/* NULL: the scanners list's */
-	bool		 spam_set, high_set;
-	double		 spam_threshold, high_spam_threshold;
-	enum policy_action action[VERDICT_COUNT];
-	bool		 set[VERDICT_COUNT];
-	/* its policy { }'s verdict lists; NULL: not set (the policy's) */
-	char		*html_disarm;
-	char		*highlight_phishing;
-	/* its policy { }'s copy_<verdict> lists; NULL: not set */
-	char		*copy_to[VERDICT_COUNT];
-	int		 archive;	/* -1: not set; 0: no; 1: yes */
-};
-
-struct hs_config_ruleset {
-	char		*name;
-	struct hs_config_rule *rules;	/* in file order: the first match wins */
-	size_t		 nrules;
 };
 
 struct hs_config {
@@ -149,7 +110,7 @@ struct hs_config {
 	char	*scan_header_text;	/* $version and $myhostname expanded */
 	char	*strip_header_names;	/* removed before ours: mailhdr.h list */
 
-	/* notifications (verdict lists: see config_verdict_mask()) */
+	/* notifications (verdict lists: see confword_verdict_mask()) */
 	char	*notify_postmaster;	/* verdicts that tell the postmaster */
 	char	*notify_recipients;	/* verdicts that tell the recipients of quarantined mail */
 	char	*postmaster_address;
@@ -190,9 +151,8 @@ struct hs_config {
 	struct hs_config_domain *domains;
 	size_t		 ndomains;
 
-	/* ruleset { } sections, in file order; internal_networks */
-	struct hs_config_ruleset *rulesets;
-	size_t		 nrulesets;
+	/* ruleset { } sections (common/ruleconf.h); internal_networks */
+	struct ruleconf	 rulesets;
 	char		*internal_networks;	/* as written */
 
 	/* web { }: the web console (holdscan-web) and holdscand's control socket */
@@ -230,9 +190,6 @@ struct hs_config {
  */
 typedef const struct hs_plugin_option *(*config_probe_fn)(void *arg,
 	    const char *plugin_dir, const char *plugin, char **error_r);
-
-/* Addresses in one copy_<verdict> list, at most. */
-#define CONFIG_COPY_MAX		10
 
 /* Different option names all plugin sections of a file may use, without a probe. */
 #define CONFIG_PLUGIN_NAMES_MAX	256
@@ -285,34 +242,16 @@ int	 config_control_socket(const struct hs_config *conf, char *buf,
 /* The name of parameter i in table order, or NULL past the last one. */
 const char *config_name_at(size_t i);
 
-/*
- * config_policy_check() checks value as the action for the policy key of
- * verdict v: NULL with the action in *a_r, or what is wrong.
- */
-const char *config_policy_check(int v, const char *value, int *a_r);
-
-/* "deliver", "quarantine", ... and back; -1 for an unknown name. */
-const char *config_action_name(enum policy_action a);
-int	 config_action_parse(const char *name);
-
 /* Check a plugin option value by type: NULL if fine, else what is wrong. */
 const char *config_check_value(enum hs_opt_type type, const char *value,
 	    long *num_r);
 
 /*
- * A verdict list ("infected, blocked"; the names of verdict.h, or with
- * "_" for "-" as in the policy section) as a bit mask, bit v for verdict
- * v; 0 for an empty list. The list was checked when it was loaded.
+ * config_copy_listed() says whether addr[len] is in verdict v's copy list:
+ * the policy section's copy_<v> or a rule's (ruleconf_copy_listed()).
  */
-unsigned config_verdict_mask(const char *list);
-/*
- * NULL if list holds at most CONFIG_COPY_MAX mail addresses (copy_<verdict>:
- * "local@domain", printable ASCII without quotes, brackets, commas or
- * semicolons), else the problem (in buf).
- */
-const char *config_addresses_check(const char *list, char *buf, size_t size);
-/* NULL if every word of list is a verdict, else the problem (in buf). */
-const char *config_verdicts_check(const char *list, char *buf, size_t size);
+bool	 config_copy_listed(const struct hs_config *conf, enum verdict v,
+	    const char *addr, size_t len);
 
 /* syslog(3) facility of syslog_facility (LOG_MAIL, ...). */
 int	 config_syslog_facility(const struct hs_config *conf);

@@ -57,12 +57,12 @@ policy_from_config(struct policy *p, const struct hs_config *conf)
 		if (conf->subject_tags[v] != NULL &&
 		    conf->subject_tags[v][0] != '\0')
 			p->subject_tags[v] = xstrdup(conf->subject_tags[v]);
-	p->html_disarm = config_verdict_mask(conf->html_disarm != NULL ?
+	p->html_disarm = confword_verdict_mask(conf->html_disarm != NULL ?
 	    conf->html_disarm : "");
 	for (v = 0; v < VERDICT_COUNT; v++)
 		p->copy_to[v] = xstrdup(conf->copy_to[v] != NULL ?
 		    conf->copy_to[v] : "");
-	p->highlight = config_verdict_mask(conf->highlight_phishing != NULL ?
+	p->highlight = confword_verdict_mask(conf->highlight_phishing != NULL ?
 	    conf->highlight_phishing : "");
 	p->def.html_disarm = p->html_disarm;
 	p->def.highlight = p->highlight;

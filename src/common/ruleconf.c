@@ -24,6 +24,10 @@
  *	compiled, and their errors reported, by the scanner program
  *	(scanner/ruleset.c), the only process that matches.
  *
+ *	It is given what it needs of the rest of the configuration (the
+ *	scanners' names, internal_networks) and checks values with
+ *	confword.c, so that config.c, which calls it, is never called back.
+ *
  *	This module must never exit, log or match; it returns its errors.
  */
 #include <errno.h>
@@ -32,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <confuse.h>
 
 #include "common/lists.h"
 #include "common/ruleconf.h"
@@ -270,13 +276,19 @@ parse_threshold(const char *s, double *d_r)
 	return (true);
 }
 
+/* The scanners a rule may choose: the resolved scanners list's names. */
+struct scanners {
+	const char *const *names;
+	size_t		 n;
+};
+
 static bool
-in_scanners(const struct hs_config *conf, const char *name)
+in_scanners(const struct scanners *sc, const char *name)
 {
 	size_t	 i;
 
-	for (i = 0; i < conf->nscanners; i++)
-		if (strcmp(conf->scanners[i].name, name) == 0)
+	for (i = 0; i < sc->n; i++)
+		if (strcmp(sc->names[i], name) == 0)
 			return (true);
 	return (false);
 }
@@ -289,8 +301,8 @@ in_scanners(const struct hs_config *conf, const char *name)
 } while (0)
 
 static void
-read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
-    const struct hs_config_ruleset *rs, struct hs_config_rule *r,
+read_rule(cfg_t *rc, const char *const *policy_keys, const struct scanners *sc,
+    const struct ruleconf_set *rs, struct ruleconf_rule *r,
     const char *name, struct buf *errors)
 {
 	cfg_t		*pol;
@@ -314,7 +326,7 @@ read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
 		bool		 ok = true;
 
 		while ((w = ruleconf_next_word(&s)) != NULL) {
-			if (!in_scanners(conf, w)) {
+			if (!in_scanners(sc, w)) {
 				RERR("scanners = \"%s\": %s is not in the "
 				    "scanners list (a rule chooses among "
 				    "them)", v, w);
@@ -324,7 +336,7 @@ read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
 		}
 		if (ok)
 			r->scanners = xstrdup(v);
-		if (ok && conf->nscanners > 64)
+		if (ok && sc->n > 64)
 			RERR("scanners: rules choose among 64 scanners at most");
 	}
 	if ((v = cfg_getstr(rc, "spam_threshold")) != NULL) {
@@ -350,7 +362,7 @@ read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
 	for (i = 0; i < VERDICT_COUNT; i++) {
 		if ((v = cfg_getstr(pol, policy_keys[i])) == NULL)
 			continue;
-		if ((why = config_policy_check((int)i, v, &a)) != NULL) {
+		if ((why = confword_policy_check((int)i, v, &a)) != NULL) {
 			RERR("policy: %s = \"%s\": %s", policy_keys[i], v, why);
 			continue;
 		}
@@ -363,7 +375,7 @@ read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
 
 		if ((v = cfg_getstr(pol, ruleconf_list_names[i])) == NULL)
 			continue;
-		if ((why = config_verdicts_check(v, buf, sizeof(buf))) != NULL)
+		if ((why = confword_verdicts_check(v, buf, sizeof(buf))) != NULL)
 			RERR("policy: %s = \"%s\": %s", ruleconf_list_names[i],
 			    v, why);
 		else
@@ -375,7 +387,7 @@ read_rule(cfg_t *rc, const char *const *policy_keys, struct hs_config *conf,
 		if (strlen(v) > 500)
 			RERR("policy: %s: too long (500 bytes at most)",
 			    ruleconf_copy_names[i]);
-		else if ((why = config_addresses_check(v, buf,
+		else if ((why = confword_addresses_check(v, buf,
 		    sizeof(buf))) != NULL)
 			RERR("policy: %s = \"%s\": %s", ruleconf_copy_names[i],
 			    v, why);
@@ -408,18 +420,18 @@ list_has(const char *s, const char *addr, size_t len)
 }
 
 bool
-ruleconf_copy_listed(const struct hs_config *conf, enum verdict v,
-    const char *addr, size_t len)
+ruleconf_copy_listed(const struct ruleconf *rc, const char *policy_list,
+    enum verdict v, const char *addr, size_t len)
 {
 	size_t	 i, j;
 
 	if ((unsigned)v >= VERDICT_COUNT || len == 0)
 		return (false);
-	if (list_has(conf->copy_to[v], addr, len))
+	if (list_has(policy_list, addr, len))
 		return (true);
-	for (i = 0; i < conf->nrulesets; i++)
-		for (j = 0; j < conf->rulesets[i].nrules; j++)
-			if (list_has(conf->rulesets[i].rules[j].copy_to[v],
+	for (i = 0; i < rc->nsets; i++)
+		for (j = 0; j < rc->sets[i].nrules; j++)
+			if (list_has(rc->sets[i].rules[j].copy_to[v],
 			    addr, len))
 				return (true);
 	return (false);
@@ -427,13 +439,18 @@ ruleconf_copy_listed(const struct hs_config *conf, enum verdict v,
 
 void
 ruleconf_read(cfg_t *cfg, const char *const *policy_keys,
-    struct hs_config *conf, const char *name, struct buf *errors)
+    const char *const *scanners, size_t nscanners,
+    const char *internal_networks, struct ruleconf *rc, const char *name,
+    struct buf *errors)
 {
+	struct scanners	 sc;
 	const char	*s;
 	char		*w, norm[LIST_VALUE_SIZE], why[200];
 	size_t		 i, j;
 
-	s = conf->internal_networks != NULL ? conf->internal_networks : "";
+	sc.names = scanners;
+	sc.n = nscanners;
+	s = internal_networks != NULL ? internal_networks : "";
 	while ((w = ruleconf_next_word(&s)) != NULL) {
 		if (lists_normalise(LIST_NETWORK, w, norm, why,
 		    sizeof(why)) < 0)
@@ -441,11 +458,11 @@ ruleconf_read(cfg_t *cfg, const char *const *policy_keys,
 			    name, w, why);
 		free(w);
 	}
-	conf->nrulesets = cfg_size(cfg, "ruleset");
-	conf->rulesets = xcalloc(conf->nrulesets, sizeof(*conf->rulesets));
-	for (i = 0; i < conf->nrulesets; i++) {
+	rc->nsets = cfg_size(cfg, "ruleset");
+	rc->sets = xcalloc(rc->nsets, sizeof(*rc->sets));
+	for (i = 0; i < rc->nsets; i++) {
 		cfg_t	*rsc = cfg_getnsec(cfg, "ruleset", (unsigned)i);
-		struct hs_config_ruleset *rs = &conf->rulesets[i];
+		struct ruleconf_set *rs = &rc->sets[i];
 
 		rs->name = xstrdup(cfg_title(rsc));
 		rs->nrules = cfg_size(rsc, "rule");
@@ -455,7 +472,7 @@ ruleconf_read(cfg_t *cfg, const char *const *policy_keys,
 			    name, rs->name);
 		for (j = 0; j < rs->nrules; j++)
 			read_rule(cfg_getnsec(rsc, "rule", (unsigned)j),
-			    policy_keys, conf, rs, &rs->rules[j], name, errors);
+			    policy_keys, &sc, rs, &rs->rules[j], name, errors);
 	}
 }
 
@@ -474,17 +491,17 @@ print_str(FILE *fp, const char *indent, const char *k, const char *v)
 }
 
 void
-ruleconf_print(const struct hs_config *conf, const char *const *policy_keys,
+ruleconf_print(const struct ruleconf *rc, const char *const *policy_keys,
     FILE *fp)
 {
 	size_t	 i, j, k;
 
-	for (i = 0; i < conf->nrulesets; i++) {
-		const struct hs_config_ruleset *rs = &conf->rulesets[i];
+	for (i = 0; i < rc->nsets; i++) {
+		const struct ruleconf_set *rs = &rc->sets[i];
 
 		fprintf(fp, "ruleset %s {\n", rs->name);
 		for (j = 0; j < rs->nrules; j++) {
-			const struct hs_config_rule *r = &rs->rules[j];
+			const struct ruleconf_rule *r = &rs->rules[j];
 			bool	 any = false;
 
 			fprintf(fp, "    rule %s {\n", r->name);
@@ -513,7 +530,7 @@ ruleconf_print(const struct hs_config *conf, const char *const *policy_keys,
 					if (r->set[k])
 						fprintf(fp, "            %s = %s\n",
 						    policy_keys[k],
-						    config_action_name(
+						    confword_action_name(
 						    r->action[k]));
 				if (r->html_disarm != NULL)
 					print_str(fp, "            ",
@@ -539,15 +556,15 @@ ruleconf_print(const struct hs_config *conf, const char *const *policy_keys,
 }
 
 void
-ruleconf_free(struct hs_config *conf)
+ruleconf_free(struct ruleconf *rc)
 {
 	size_t	 i, j, k;
 
-	for (i = 0; i < conf->nrulesets; i++) {
-		struct hs_config_ruleset *rs = &conf->rulesets[i];
+	for (i = 0; i < rc->nsets; i++) {
+		struct ruleconf_set *rs = &rc->sets[i];
 
 		for (j = 0; j < rs->nrules; j++) {
-			struct hs_config_rule *r = &rs->rules[j];
+			struct ruleconf_rule *r = &rs->rules[j];
 
 			free(r->name);
 			for (k = 0; k < RULE_NCOND; k++)
@@ -561,7 +578,7 @@ ruleconf_free(struct hs_config *conf)
 		free(rs->rules);
 		free(rs->name);
 	}
-	free(conf->rulesets);
-	conf->rulesets = NULL;
-	conf->nrulesets = 0;
+	free(rc->sets);
+	rc->sets = NULL;
+	rc->nsets = 0;
 }

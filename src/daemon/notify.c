@@ -223,9 +223,9 @@ int
 notify_configure(struct notify *n, const struct hs_config *conf,
     char **error_r)
 {
-	unsigned	 pm = config_verdict_mask(conf->notify_postmaster);
-	unsigned	 rc = config_verdict_mask(conf->notify_recipients);
-	unsigned	 sd = config_verdict_mask(conf->notify_senders);
+	unsigned	 pm = confword_verdict_mask(conf->notify_postmaster);
+	unsigned	 rc = confword_verdict_mask(conf->notify_recipients);
+	unsigned	 sd = confword_verdict_mask(conf->notify_senders);
 	char		*tp = NULL, *tr = NULL, *ts = NULL;
 
 	if (pm != 0 && (tp = read_template(conf->notify_postmaster_template,

@@ -486,7 +486,7 @@ decide_unscanned(struct pipeline *p, struct msg *m, const char *reason)
 		m->action = ACTION_HOLD;
 	}
 	hs_info("%s: scan failed: %s; action=%s", m->id, reason,
-	    config_action_name(m->action));
+	    confword_action_name(m->action));
 	decided(p, m);
 }
 
@@ -840,7 +840,7 @@ pipeline_scanned(struct pipeline *p, struct msg *m,
 	metrics_observe(&p->metrics->scan_time, res->scan_us / 1e6,
 	    metrics_latency_bounds);
 	hs_info("%s: scanned verdict=%s action=%s scan=%.1fms%s%s%s%s%s",
-	    m->id, verdict_name(m->verdict), config_action_name(m->action),
+	    m->id, verdict_name(m->verdict), confword_action_name(m->action),
 	    res->scan_us / 1000.0, res->reason[0] ? " reason=\"" : "",
 	    res->reason, res->reason[0] ? "\"" : "",
 	    res->detail[0] ? " plugins=" : "", res->detail);
@@ -861,7 +861,7 @@ notify_committed(struct pipeline *p, const struct msg *m)
 	nm.qf = m->qf;
 	nm.verdict = m->verdict;
 	nm.reason = m->reason;
-	nm.action = config_action_name(m->action);
+	nm.action = confword_action_name(m->action);
 	nm.quarantine_id = m->quarantine_id;
 	nm.quarantined = m->quarantine_id[0] != '\0';
 	notify_message(p->notify, &nm);
@@ -955,14 +955,14 @@ committed(struct pipeline *p, struct msg *m, long t0, long t1, double real)
 		    metrics_latency_bounds);
 		hs_info("%s: action=%s new_id=%s verdict=%s delay=%.3f "
 		    "delays=%.3f/%.3f/%.3f%s", m->id,
-		    config_action_name(m->action), m->new_id,
+		    confword_action_name(m->action), m->new_id,
 		    verdict_name(m->verdict), real - entered,
 		    waited > 0 ? waited : 0.0, in_flight, commit,
 		    m->outcome == COMMIT_LEFT ? " (original left for "
 		    "recovery)" : "");
 	} else {
 		hs_info("%s: action=%s verdict=%s%s%s%s%s%s", m->id,
-		    config_action_name(m->action), verdict_name(m->verdict),
+		    confword_action_name(m->action), verdict_name(m->verdict),
 		    m->reason[0] ? " reason=\"" : "", m->reason,
 		    m->reason[0] ? "\"" : "",
 		    m->quarantine_id[0] ? " quarantine_id=" : "",

@@ -499,7 +499,7 @@ setaside_committed(struct pipeline *p, const struct msg *m)
 	}
 	if (kind == SETASIDE_RESCAN)
 		hs_info("%s: no longer set aside: action=%s verdict=%s", m->id,
-		    config_action_name(m->action), verdict_name(m->verdict));
+		    confword_action_name(m->action), verdict_name(m->verdict));
 	if (aside_del(p->state.aside, m->id, &error) < 0) {
 		hs_warnx("%s", error);
 		free(error);

@@ -425,9 +425,9 @@ cli_scan(const struct cli_args *a, int argc, char **argv)
 		print_safe("renamed:", d.renamed.data);
 	if (d.disarmed.n > 0)
 		(void)printf("html:          %s\n", d.disarm_summary.data);
-	(void)printf("action:        %s", config_action_name(d.outcome.action));
+	(void)printf("action:        %s", confword_action_name(d.outcome.action));
 	if (d.outcome.action != d.outcome.wanted)
-		(void)printf(" (not %s: %s)", config_action_name(d.outcome.wanted),
+		(void)printf(" (not %s: %s)", confword_action_name(d.outcome.wanted),
 		    d.outcome.why);
 	(void)printf("%s\n", conf->nscanners == 0 ?
 	    " (no scanners configured)" : "");

@@ -83,7 +83,7 @@ struct cond {
 };
 
 struct rule {
-	const struct hs_config_rule *conf;	/* borrowed from the config */
+	const struct ruleconf_rule *conf;	/* borrowed from the config */
 	struct cond	 cond[RULE_NCOND];
 	bool		 has[RULE_NCOND];
 	uint64_t	 scanners;
@@ -228,10 +228,10 @@ ruleset_new(const struct hs_config *conf, struct ruleset **rs_r,
 		hs_fatalx(EX_OSERR, "pcre2: out of memory");
 	(void)pcre2_set_match_limit(rs->mctx, MATCH_LIMIT);
 	(void)pcre2_set_depth_limit(rs->mctx, DEPTH_LIMIT);
-	rs->nsets = conf->nrulesets;
+	rs->nsets = conf->rulesets.nsets;
 	rs->sets = xcalloc(rs->nsets, sizeof(*rs->sets));
-	for (i = 0; i < conf->nrulesets; i++) {
-		const struct hs_config_ruleset *cs = &conf->rulesets[i];
+	for (i = 0; i < conf->rulesets.nsets; i++) {
+		const struct ruleconf_set *cs = &conf->rulesets.sets[i];
 		struct rset	*set = &rs->sets[i];
 
 		set->name = cs->name;
@@ -534,7 +534,7 @@ choose_one(const struct ruleset *rs, const struct policy *p,
 
 		for (j = 0; j < set->nrules; j++) {
 			const struct rule *r = &set->rules[j];
-			const struct hs_config_rule *cr = r->conf;
+			const struct ruleconf_rule *cr = r->conf;
 
 			if (!rule_match(rs, r, env, rcpt, outbound))
 				continue;
@@ -548,12 +548,12 @@ choose_one(const struct ruleset *rs, const struct policy *p,
 					e->rule.action[v] = cr->action[v];
 					buf_printf(&c->explain, " %s=%s",
 					    verdict_name((enum verdict)v),
-					    config_action_name(cr->action[v]));
+					    confword_action_name(cr->action[v]));
 				}
 			if (cr->html_disarm != NULL && !e->disarm_set) {
 				e->disarm_set = true;
 				e->rule.html_disarm =
-				    config_verdict_mask(cr->html_disarm);
+				    confword_verdict_mask(cr->html_disarm);
 				buf_printf(&c->explain, " html_disarm=\"%s\"",
 				    cr->html_disarm);
 			}
@@ -561,7 +561,7 @@ choose_one(const struct ruleset *rs, const struct policy *p,
 			    !e->highlight_set) {
 				e->highlight_set = true;
 				e->rule.highlight =
-				    config_verdict_mask(cr->highlight_phishing);
+				    confword_verdict_mask(cr->highlight_phishing);
 				buf_printf(&c->explain,
 				    " highlight_phishing=\"%s\"",
 				    cr->highlight_phishing);

@@ -709,11 +709,11 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 	    ACTION_CLEAN && d.outcome.verdict != VERDICT_FAILED)
 		hs_info("%s: cannot deliver cleaned: %s; action=%s instead",
 		    req->queue_id, d.outcome.why,
-		    config_action_name(res->action));
+		    confword_action_name(res->action));
 	else if (d.outcome.action != d.outcome.wanted &&
 	    strncmp(d.outcome.why, "cannot disarm", 13) == 0)
 		hs_info("%s: %s; action=%s instead", req->queue_id,
-		    d.outcome.why, config_action_name(res->action));
+		    d.outcome.why, confword_action_name(res->action));
 
 	if (d.disarmed.n > 0) {
 		newrecs = d.disarmed.recs;

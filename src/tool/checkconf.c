@@ -847,7 +847,7 @@ check_html_disarm(struct cc *cc)
 		if (strcmp(cc->conf->scanners[i].name, "html") == 0)
 			return;
 	for (k = 0; k < 2; k++) {
-		if (lists[k] == NULL || config_verdict_mask(lists[k]) == 0)
+		if (lists[k] == NULL || confword_verdict_mask(lists[k]) == 0)
 			continue;
 		problem(cc, "policy: %s = \"%s\" but html is not in "
 		    "scanners: HTML parts cannot be %s, and mail with HTML "

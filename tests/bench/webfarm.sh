@@ -245,32 +245,9 @@ echo "$pw" | "$HOLDSCAN" -c "$conf" web user add admin --role admin \
 echo "$pw" | "$HOLDSCAN" -c "$conf" web user add dadmin --role domain \
     --domain "$DOMAIN" >/dev/null 2>"$T/user.err" ||
     die "web user add: $(cat "$T/user.err")"
-"$HOLDSCAND" -f -c "$conf" >"$T/holdscand.log" 2>&1 &
-hs_pid=$!
-i=0
-until grep -q 'scanners ready' "$T/holdscand.log" 2>/dev/null; do
-	kill -0 "$hs_pid" 2>/dev/null ||
-	    die "holdscand exited: $(tail -3 "$T/holdscand.log")"
-	[ "$i" -lt 1200 ] || die "holdscand not ready after 120 s"
-	sleep 0.1
-	i=$((i + 1))
-done
-"$HSWEB" -f -c "$conf" >"$T/web.log" 2>&1 &
-web_pid=$!
-i=0
-until curl -sf -o /dev/null "http://127.0.0.1:$port/"; do
-	kill -0 "$web_pid" 2>/dev/null ||
-	    die "holdscan-web exited: $(tail -3 "$T/web.log")"
-	[ "$i" -lt 300 ] || die "holdscan-web not answering after 30 s"
-	sleep 0.1
-	i=$((i + 1))
-done
+start_pair "$conf" "$T" "$port"
 grep -q "the farm's database as host $myhost\$" "$T/web.log" ||
     die "holdscan-web does not read the farm: $(tail -3 "$T/web.log")"
-# kb PID FIELD - a field of /proc/PID/status, in kB
-kb() {
-	awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
-}
 status=0
 for who in admin dadmin; do
 	echo "--- holdscan-web's HTTP API on the farm's database ($RUNS" \

@@ -139,10 +139,10 @@ test_verdict_lists_are_checked(void **state)
 	assert_int_equal(config_load_string("notify_postmaster = \"infected, "
 	    "high_spam scan-failed\"\nnotify_recipients = blocked\n", "t.conf",
 	    NULL, NULL, &conf, &errors), 0);
-	assert_int_equal(config_verdict_mask(conf->notify_postmaster),
+	assert_int_equal(confword_verdict_mask(conf->notify_postmaster),
 	    1U << VERDICT_INFECTED | 1U << VERDICT_HIGH_SPAM |
 	    1U << VERDICT_FAILED);
-	assert_int_equal(config_verdict_mask(conf->notify_recipients),
+	assert_int_equal(confword_verdict_mask(conf->notify_recipients),
 	    1U << VERDICT_BLOCKED);
 	assert_string_equal(conf->postmaster_address, "postmaster");
 	config_free(&conf);
@@ -151,7 +151,7 @@ test_verdict_lists_are_checked(void **state)
 	assert_non_null(strstr(errors, "t.conf:3: notify_postmaster = \"virus\": "
 	    "unknown verdict \"virus\""));
 	free(errors);
-	assert_int_equal(config_verdict_mask(""), 0);
+	assert_int_equal(confword_verdict_mask(""), 0);
 }
 
 /* A queue file from a sender and header lines (and a one-line body). */

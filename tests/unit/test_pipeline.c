@@ -191,7 +191,7 @@ fake_commit(struct commit_ctx *c, struct msg **msgs, size_t n, char **error_r)
 		len = strlen(f->committed);
 		(void)snprintf(f->committed + len, sizeof(f->committed) - len,
 		    "%s%s:%s:%s", i ? " " : "", m->id,
-		    config_action_name(m->action), verdict_name(m->verdict));
+		    confword_action_name(m->action), verdict_name(m->verdict));
 		/* Claimed, locked, parsed, decided. */
 		assert_true(m->fd >= 0);
 		assert_non_null(m->qf);

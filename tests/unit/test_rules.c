@@ -443,17 +443,17 @@ test_copies_and_archive_per_rule(void **state)
 	ruleset_choice_clear(&c);
 
 	/* what the master lets a worker name */
-	assert_true(ruleconf_copy_listed(f.conf, VERDICT_CLEAN,
+	assert_true(config_copy_listed(f.conf, VERDICT_CLEAN,
 	    "vip@example.org", 15));
-	assert_true(ruleconf_copy_listed(f.conf, VERDICT_SPAM,
+	assert_true(config_copy_listed(f.conf, VERDICT_SPAM,
 	    "spam@example.org", 16));
-	assert_false(ruleconf_copy_listed(f.conf, VERDICT_SPAM,
+	assert_false(config_copy_listed(f.conf, VERDICT_SPAM,
 	    "vip@example.org", 15));
-	assert_false(ruleconf_copy_listed(f.conf, VERDICT_CLEAN,
+	assert_false(config_copy_listed(f.conf, VERDICT_CLEAN,
 	    "vip@example.or", 14));
-	assert_false(ruleconf_copy_listed(f.conf, VERDICT_CLEAN,
+	assert_false(config_copy_listed(f.conf, VERDICT_CLEAN,
 	    "evil@example.org", 16));
-	assert_false(ruleconf_copy_listed(f.conf, VERDICT_COUNT,
+	assert_false(config_copy_listed(f.conf, VERDICT_COUNT,
 	    "arch@example.org", 16));
 	fix_clear(&f);
 	refused("ruleset a { rule r { policy { copy_clean = nobody } } }",

@@ -26,8 +26,10 @@
  *	1,000,000 records), and once that outgrew the cache each key cost a
  *	page read and the write of an evicted one (issue 15: the log on/off
  *	ratio 0.92 with 1,000,000 records kept, 1.0 with none). A lookup by
- *	address or id reads one key per day between the oldest and the
- *	newest "t" key (30 by default). An index of another format (the
+ *	address or id reads one key per day that has records (30 by
+ *	default), the days found with one seek a day in the "t" keys (so a
+ *	record dated 2100 by a wrong clock adds one day, not the days
+ *	between). An index of another format (the
  *	first, msglog-index.db, had no day) is rebuilt by
  *	msglog_rebuild_index() at holdscand's start.
  *	The sequence number only grows (pruning never lowers it): with the
@@ -900,39 +902,74 @@ first_t(void *arg, const struct record *r)
 	return (1);
 }
 
+/* The days that have records, ascending. */
+struct days {
+	uint32_t	*v;
+	size_t		 n;
+};
+
+static int
+day_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
 /*
- * The days of the records, [*d0_r, *d1_r] (empty: *d1_r < *d0_r), from
- * the oldest and the newest "t" key: in txn, or (txn NULL) by a dirty
- * walk, which fails rather than wait (see busy()). 0 or a Berkeley DB
- * error.
+ * The days that have records, from the "t" keys: one seek a day (to the
+ * first key of the next day), so a clock that once said 1970 or 2100
+ * costs one more day, not the days between. In txn, or (txn NULL) by
+ * dirty walks, which fail rather than wait (see busy()). 0 or a
+ * Berkeley DB error.
  */
 static int
-day_range(struct msglog *ml, DB_TXN *txn, uint32_t *d0_r, uint32_t *d1_r)
+days_of(struct msglog *ml, DB_TXN *txn, struct days *d)
 {
 	struct record_walk w;
-	struct tkey	 first = { false, 0 }, last = { false, 0 };
+	struct tkey	 k;
+	unsigned char	 from[9];
+	uint64_t	 next = 0;
+	uint32_t	 day;
+	size_t		 i, n;
 	int		 ret;
 
-	*d0_r = 1;
-	*d1_r = 0;
-	memset(&w, 0, sizeof(w));
-	w.db = txn != NULL ? ml->index : ml->keys;
-	w.secondary = txn != NULL;
-	w.txn = txn;
-	w.dirty = txn == NULL;
-	w.keys_only = true;
-	w.from = "t";
-	w.fromlen = 1;
-	if ((ret = record_walk(ml->sdb, &w, first_t, &first)) != 0)
-		return (ret);
-	w.from = "u";
-	w.reverse = true;
-	if ((ret = record_walk(ml->sdb, &w, first_t, &last)) != 0)
-		return (ret);
-	if (first.found && last.found) {
-		*d0_r = day_of((int64_t)first.t);
-		*d1_r = day_of((int64_t)last.t);
+	d->v = NULL;
+	d->n = 0;
+	for (;;) {
+		memset(&w, 0, sizeof(w));
+		w.db = txn != NULL ? ml->index : ml->keys;
+		w.secondary = txn != NULL;
+		w.txn = txn;
+		w.dirty = txn == NULL;
+		w.keys_only = true;
+		from[0] = 't';
+		record_key_u64(next, from + 1);
+		w.from = from;
+		w.fromlen = sizeof(from);
+		k.found = false;
+		if ((ret = record_walk(ml->sdb, &w, first_t, &k)) != 0) {
+			free(d->v);
+			d->v = NULL;
+			d->n = 0;
+			return (ret);
+		}
+		if (!k.found)
+			break;
+		day = day_of((int64_t)k.t);
+		d->v = xreallocarray(d->v, d->n + 1, sizeof(*d->v));
+		d->v[d->n++] = day;
+		/* A time before 1970 sorts last and is day 0: the end. */
+		if (k.t > (uint64_t)INT64_MAX)
+			break;
+		next = (k.t / 86400 + 1) * 86400;
 	}
+	if (d->n > 1)
+		qsort(d->v, d->n, sizeof(*d->v), day_cmp);
+	for (i = n = 0; i < d->n; i++)
+		if (n == 0 || d->v[n - 1] != d->v[i])
+			d->v[n++] = d->v[i];
+	d->n = n;
 	return (0);
 }
 
@@ -942,15 +979,15 @@ seqs_of(struct msglog *ml, DB_TXN *txn, int c, const char *id,
     struct seqs *s)
 {
 	struct record_walk w;
-	size_t		 len;
-	uint32_t	 d0, d1, day;
+	struct days	 d;
+	size_t		 len, i;
 	char		*k;
 	int		 ret;
 
-	if ((ret = day_range(ml, txn, &d0, &d1)) != 0)
+	if ((ret = days_of(ml, txn, &d)) != 0)
 		return (ret);
-	for (day = d1; ret == 0 && day >= d0; day--) {
-		k = index_key(c, day, id, c == 's' || c == 'r', &len);
+	for (i = d.n; ret == 0 && i > 0; i--) {
+		k = index_key(c, d.v[i - 1], id, c == 's' || c == 'r', &len);
 		memset(&w, 0, sizeof(w));
 		w.db = ml->index;
 		w.secondary = true;
@@ -961,9 +998,8 @@ seqs_of(struct msglog *ml, DB_TXN *txn, int c, const char *id,
 		w.keys_only = !s->by_ino;
 		ret = record_walk(ml->sdb, &w, collect_seq, s);
 		free(k);
-		if (day == 0)
-			break;
 	}
+	free(d.v);
 	return (ret);
 }
 
@@ -1308,16 +1344,16 @@ index_walks(struct msglog *ml, const struct iwalk *w, size_t n,
 }
 
 /*
- * A reader's days of the records (day_range() by a dirty walk, again
- * after a pause while it meets a writer's lock). 0 or a Berkeley DB error.
+ * A reader's days of the records (days_of() by dirty walks, again after
+ * a pause while it meets a writer's lock). 0 or a Berkeley DB error.
  */
 static int
-reader_days(struct msglog *ml, uint32_t *d0_r, uint32_t *d1_r)
+reader_days(struct msglog *ml, struct days *d)
 {
 	int		 ret, tries;
 
 	for (tries = 1; ; tries++) {
-		ret = day_range(ml, NULL, d0_r, d1_r);
+		ret = days_of(ml, NULL, d);
 		if (!busy(ret) || tries == READ_TRIES)
 			return (ret);
 		read_pause(tries);
@@ -1325,28 +1361,30 @@ reader_days(struct msglog *ml, uint32_t *d0_r, uint32_t *d1_r)
 }
 
 /*
- * The walks of key c + s on each of the days [d0, d1], newest first, in
- * *w_r and their keys in *k_r (free each, then both arrays): reverse
- * walks over each key's records (newest first) when reverse, else
- * exact ones. The number of walks.
+ * The walks of key c + s on each of the days of d in [lo, hi], newest
+ * first, in *w_r and their keys in *k_r (free each, then both arrays):
+ * reverse walks over each key's records (newest first) when reverse,
+ * else exact ones. The number of walks.
  */
 static size_t
-day_walks(int c, const char *s, bool fold, uint32_t d0, uint32_t d1,
-    bool reverse, struct iwalk **w_r, char ***k_r)
+day_walks(int c, const char *s, bool fold, const struct days *d,
+    uint32_t lo, uint32_t hi, bool reverse, struct iwalk **w_r,
+    char ***k_r)
 {
 	struct iwalk	*w;
 	char		**k;
-	size_t		 n = 0, len;
-	uint32_t	 day;
+	size_t		 n = 0, len, i;
 
 	*w_r = NULL;
 	*k_r = NULL;
-	if (d1 < d0)
+	if (d->n == 0)
 		return (0);
-	w = xcalloc((size_t)(d1 - d0) + 1, sizeof(*w));
-	k = xcalloc((size_t)(d1 - d0) + 1, sizeof(*k));
-	for (day = d1; ; day--) {
-		k[n] = index_key(c, day, s, fold, &len);
+	w = xcalloc(d->n, sizeof(*w));
+	k = xcalloc(d->n, sizeof(*k));
+	for (i = d->n; i > 0; i--) {
+		if (d->v[i - 1] < lo || d->v[i - 1] > hi)
+			continue;
+		k[n] = index_key(c, d->v[i - 1], s, fold, &len);
 		w[n].from = k[n];
 		if (reverse) {
 			/* Below the key and a NUL: its last record first. */
@@ -1359,8 +1397,6 @@ day_walks(int c, const char *s, bool fold, uint32_t d0, uint32_t d1,
 			w[n].exact = true;
 		}
 		n++;
-		if (day == d0)
-			break;
 	}
 	*w_r = w;
 	*k_r = k;
@@ -1402,7 +1438,7 @@ msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
 	unsigned char	 tk[9];
 	char		**dk = NULL;
 	size_t		 i, nw = 1;
-	uint32_t	 d0, d1;
+	struct days	 days;
 	int		 ret;
 
 	memset(&rs, 0, sizeof(rs));
@@ -1422,15 +1458,15 @@ msglog_query(struct msglog *ml, const struct msglog_query *q, msglog_fn fn,
 		 * newest first (see walked()). Only the days of the range
 		 * asked for.
 		 */
-		if ((ret = reader_days(ml, &d0, &d1)) != 0)
+		if ((ret = reader_days(ml, &days)) != 0)
 			return (db_fail(error_r, busy(ret) ? "read (a writer "
 			    "kept the index locked)" : "read", ret));
-		if (q->since > 0 && day_of(q->since) > d0)
-			d0 = day_of(q->since);
-		if (q->until > 0 && day_of(q->until) < d1)
-			d1 = day_of(q->until);
 		nw = day_walks(q->rcpt != NULL ? 'r' : 's', q->rcpt != NULL ?
-		    q->rcpt : q->sender, true, d0, d1, q->stream, &dw, &dk);
+		    q->rcpt : q->sender, true, &days,
+		    q->since > 0 ? day_of(q->since) : 0,
+		    q->until > 0 ? day_of(q->until) : UINT32_MAX, q->stream,
+		    &dw, &dk);
+		free(days.v);
 	} else {
 		/*
 		 * A time range: the "t" keys below until + 1 (all of them:
@@ -1474,7 +1510,7 @@ msglog_find(struct msglog *ml, const char *id, msglog_fn fn, void *arg,
 	struct iwalk	*w[2];
 	size_t		 i, j, n[2] = { 0, 0 };
 	char		**k[2] = { NULL, NULL };
-	uint32_t	 d0, d1;
+	struct days	 days;
 	int		 ret, c;
 	static const int prefixes[] = { 'i', 'q' };
 
@@ -1482,10 +1518,11 @@ msglog_find(struct msglog *ml, const char *id, msglog_fn fn, void *arg,
 	rs.id = id;
 	w[0] = w[1] = NULL;
 	/* Its ids and its quarantine id on each day. */
-	if ((ret = reader_days(ml, &d0, &d1)) == 0) {
+	if ((ret = reader_days(ml, &days)) == 0) {
 		for (c = 0; c < 2; c++)
-			n[c] = day_walks(prefixes[c], id, false, d0, d1, false,
-			    &w[c], &k[c]);
+			n[c] = day_walks(prefixes[c], id, false, &days, 0,
+			    UINT32_MAX, false, &w[c], &k[c]);
+		free(days.v);
 		if (n[0] > 0) {
 			w[0] = xreallocarray(w[0], n[0] + n[1], sizeof(*w[0]));
 			for (i = 0; i < n[1]; i++)

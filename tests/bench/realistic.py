@@ -282,6 +282,7 @@ def huge(build, holdsb, base, small):
 
 def main(argv):
     build, results = argv[1], argv[2]
+    os.makedirs(results, exist_ok=True)
     base = tempfile.mkdtemp(prefix="holdscan-realistic.")
     os.chmod(base, 0o755)
     fig = {"runs": RUNS}

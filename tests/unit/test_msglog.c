@@ -365,7 +365,9 @@ test_retract_and_events(void **state)
  * Records of several days: the index keys carry the record's day, and a
  * lookup by address or id reads each day's key (newest first, streamed
  * with a limit across days, since/until choosing the days); events and a
- * retraction find a record of an older day. Then an index of the older
+ * retraction find a record of an older day; records dated a century
+ * ahead and in 1970 are found (one key per day that has records, not
+ * per day between). Then an index of the older
  * format (no "index" in msglog-meta.db, the old index's file there):
  * msglog_open() refuses it, msglog_rebuild_index() makes it anew and
  * removes the old file, and the same lookups answer the same.
@@ -382,7 +384,7 @@ test_days_and_rebuild(void **state)
 	DBT		 k;
 	char		*error = NULL, path[256];
 	time_t		 base = (time_t)20000 * 86400;
-	uint64_t	 a, b, c;
+	uint64_t	 a, b, c, f, z;
 	size_t		 n = 9;
 
 	(void)state;
@@ -431,6 +433,19 @@ test_days_and_rebuild(void **state)
 	assert_int_equal(msglog_retract(v.ml, txn, "AAA111", 1, &error), 1);
 	assert_int_equal(txn->commit(txn, 0), 0);
 	assert_int_equal(find(&v, "AAA111", &s), 0);
+	/* Clocks that once were wrong: a century ahead, and 1970. */
+	f = add(&v, rec("FFF666", 6, base + (time_t)36500 * 86400,
+	    "one@example.org", "", ""), true);
+	z = add(&v, rec("ZZZ000", 7, 5, "one@example.org", "", ""), true);
+	assert_int_equal(find(&v, "FFF666", &s), 1);
+	assert_int_equal(s.seq[0], f);
+	assert_int_equal(find(&v, "ZZZ000", &s), 1);
+	assert_int_equal(s.seq[0], z);
+	memset(&q, 0, sizeof(q));
+	q.sender = "one@example.org";
+	assert_int_equal(query(&v, &q, &s), 4);
+	assert_true(s.seq[0] == z && s.seq[1] == f && s.seq[2] == c &&
+	    s.seq[3] == b);
 
 	/* An older holdscand's log. */
 	msglog_close(&v.ml);
@@ -450,7 +465,7 @@ test_days_and_rebuild(void **state)
 	error = NULL;
 	if (msglog_rebuild_index(v.sdb, &n, &error) < 0)
 		fail_msg("%s", error);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 4);
 	(void)snprintf(path, sizeof(path), "%s/%s", v.dir,
 	    MSGLOG_OLD_INDEX_NAME);
 	assert_int_equal(access(path, F_OK), -1);
@@ -467,8 +482,11 @@ test_days_and_rebuild(void **state)
 	memset(&q, 0, sizeof(q));
 	q.sender = "one@example.org";
 	q.stream = true;
-	assert_int_equal(query(&v, &q, &s), 2);
-	assert_true(s.seq[0] == c && s.seq[1] == b);
+	assert_int_equal(query(&v, &q, &s), 4);
+	/* Streamed: newest day first (the century ahead, ..., 1970). */
+	assert_true(s.seq[0] == f && s.seq[1] == c && s.seq[2] == b &&
+	    s.seq[3] == z);
+	assert_int_equal(find(&v, "ZZZ000", &s), 1);
 	env_close(&v);
 }
 

@@ -973,31 +973,39 @@ days_of(struct msglog *ml, DB_TXN *txn, struct days *d)
 	return (0);
 }
 
-/* The records naming index key c + id on any day, in txn. */
+/*
+ * The records naming index key c + id on any day, in txn, for each
+ * prefix c of prefixes in turn until one names some (the days read
+ * once).
+ */
 static int
-seqs_of(struct msglog *ml, DB_TXN *txn, int c, const char *id,
+seqs_of(struct msglog *ml, DB_TXN *txn, const char *prefixes, const char *id,
     struct seqs *s)
 {
 	struct record_walk w;
 	struct days	 d;
 	size_t		 len, i;
+	const char	*c;
 	char		*k;
 	int		 ret;
 
 	if ((ret = days_of(ml, txn, &d)) != 0)
 		return (ret);
-	for (i = d.n; ret == 0 && i > 0; i--) {
-		k = index_key(c, d.v[i - 1], id, c == 's' || c == 'r', &len);
-		memset(&w, 0, sizeof(w));
-		w.db = ml->index;
-		w.secondary = true;
-		w.txn = txn;
-		w.from = k;
-		w.fromlen = len;
-		w.exact = true;
-		w.keys_only = !s->by_ino;
-		ret = record_walk(ml->sdb, &w, collect_seq, s);
-		free(k);
+	for (c = prefixes; ret == 0 && *c != '\0' && s->n == 0; c++) {
+		for (i = d.n; ret == 0 && i > 0; i--) {
+			k = index_key(*c, d.v[i - 1], id, *c == 's' ||
+			    *c == 'r', &len);
+			memset(&w, 0, sizeof(w));
+			w.db = ml->index;
+			w.secondary = true;
+			w.txn = txn;
+			w.from = k;
+			w.fromlen = len;
+			w.exact = true;
+			w.keys_only = !s->by_ino;
+			ret = record_walk(ml->sdb, &w, collect_seq, s);
+			free(k);
+		}
 	}
 	free(d.v);
 	return (ret);
@@ -1024,7 +1032,7 @@ msglog_retract(struct msglog *ml, DB_TXN *txn, const char *orig_id,
 	uint64_t	 seq;
 	int		 ret;
 
-	if ((ret = seqs_of(ml, txn, 'i', orig_id, &s)) != 0) {
+	if ((ret = seqs_of(ml, txn, "i", orig_id, &s)) != 0) {
 		free(s.v);
 		return (db_fail(error_r, "find a record", ret));
 	}
@@ -1061,9 +1069,8 @@ msglog_append_event(struct msglog *ml, DB_TXN *txn, const char *id,
 			return (db_fail(error_r, "begin", ret));
 		txn = own;
 	}
-	if ((ret = seqs_of(ml, txn, 'q', id, &s)) == 0 && s.n == 0)
-		ret = seqs_of(ml, txn, 'i', id, &s);
-	if (ret != 0)
+	/* Its quarantine id, else its queue ids. */
+	if ((ret = seqs_of(ml, txn, "qi", id, &s)) != 0)
 		goto fail;
 	if (s.n == 0) {
 		free(s.v);

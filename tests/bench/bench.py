@@ -621,6 +621,7 @@ def main(argv):
                     rss, pss = hs.memory()
                     peak_rss = max(peak_rss, rss)
                     peak_pss = max(peak_pss, pss)
+                stab = cell_stability(a, h, acpu, hcpu)
                 raw = raw_scan_ms(build, sigdir, msgfile, max(3, min(r, 7)))
                 total_msgs += count * r
                 key = "%s_%s" % (signame, msgname)
@@ -635,8 +636,8 @@ def main(argv):
                     "holdscand_rss_mb": round(peak_rss, 1),
                     "holdscand_pss_mb": round(peak_pss, 1),
                     "runs": r,
-                    "stability": round(cell_stability(a, h, acpu, hcpu), 4),
-                    "stable": cell_stability(a, h, acpu, hcpu) <= STABLE,
+                    "stability": round(stab, 4),
+                    "stable": stab <= STABLE,
                 }
                 figures[key].update(ideal_figures(a, h, acpu, hcpu, raw))
             cpu = hs.stop()
@@ -670,30 +671,35 @@ def main(argv):
     return 0
 
 
+def cells(fig, need=None):
+    """The cells of fig in table order, as (label, size, sigset, figures);
+    only those with key need, when given."""
+    for sig in ("small", "large"):
+        for msg in ("2k", "50k"):
+            r = fig.get("%s_%s" % (sig, msg))
+            if r is not None and (need is None or need in r):
+                yield "%s sigs, %s" % (sig, msg), msg, sig, r
+
+
 def targets(fig):
     """Issue 18's targets against this run's cells: a list of
     {what, value, target, met}."""
     out = []
-    for sig in ("small", "large"):
-        for msg in ("2k", "50k"):
-            r = fig.get("%s_%s" % (sig, msg))
-            if r is None or "overhead_ms" not in r:
-                continue
-            cell = "%s sigs, %s" % (sig, msg)
-            out.append({"what": "own overhead, " + cell, "unit": "ms",
-                        "value": r["overhead_ms"], "target": "<= %.1f"
-                        % TARGET_OVERHEAD_MS[msg],
-                        "met": r["overhead_ms"] <= TARGET_OVERHEAD_MS[msg]})
-            if sig == "small":
-                out.append({"what": "throughput ratio, " + cell, "unit": "",
-                            "value": r["ratio"], "target": ">= %.2f"
-                            % TARGET_RATIO_SMALL[msg],
-                            "met": r["ratio"] >= TARGET_RATIO_SMALL[msg]})
-            else:
-                out.append({"what": "ratio of the ideal, " + cell, "unit": "",
-                            "value": r["ratio_of_ideal"], "target": ">= %.2f"
-                            % TARGET_OF_IDEAL_LARGE,
-                            "met": r["ratio_of_ideal"] >= TARGET_OF_IDEAL_LARGE})
+    for cell, msg, sig, r in cells(fig, "overhead_ms"):
+        out.append({"what": "own overhead, " + cell, "unit": "ms",
+                    "value": r["overhead_ms"], "target": "<= %.1f"
+                    % TARGET_OVERHEAD_MS[msg],
+                    "met": r["overhead_ms"] <= TARGET_OVERHEAD_MS[msg]})
+        if sig == "small":
+            out.append({"what": "throughput ratio, " + cell, "unit": "",
+                        "value": r["ratio"], "target": ">= %.2f"
+                        % TARGET_RATIO_SMALL[msg],
+                        "met": r["ratio"] >= TARGET_RATIO_SMALL[msg]})
+        else:
+            out.append({"what": "ratio of the ideal, " + cell, "unit": "",
+                        "value": r["ratio_of_ideal"], "target": ">= %.2f"
+                        % TARGET_OF_IDEAL_LARGE,
+                        "met": r["ratio_of_ideal"] >= TARGET_OF_IDEAL_LARGE})
     return out
 
 
@@ -706,49 +712,34 @@ def report(fig):
                                 else "as found"), ""]
     L.append("%-22s %10s %10s %7s %14s %14s" % ("throughput", "alone/s",
              "holdscan/s", "ratio", "cpu/1000 alone", "cpu/1000 hs"))
-    for sig in ("small", "large"):
-        for msg in ("2k", "50k"):
-            r = fig.get("%s_%s" % (sig, msg))
-            if r is None:
-                continue
-            L.append("%-22s %10.1f %10.1f %7.3f %13.2fs %13.2fs" % (
-                "%s sigs, %s" % (sig, msg), r["alone_msgs_per_s"],
-                r["holdscan_msgs_per_s"], r["ratio"],
-                r["machine_cpu_s_per_1000_alone"],
-                r["machine_cpu_s_per_1000_holdscan"]))
+    for cell, _, _, r in cells(fig):
+        L.append("%-22s %10.1f %10.1f %7.3f %13.2fs %13.2fs" % (
+            cell, r["alone_msgs_per_s"], r["holdscan_msgs_per_s"],
+            r["ratio"], r["machine_cpu_s_per_1000_alone"],
+            r["machine_cpu_s_per_1000_holdscan"]))
     L.append("")
     L.append("%-22s %9s %9s %9s %21s %7s %17s %8s" % (
         "cpu-bound ideal", "alone ms", "hs ms", "raw scan", "own overhead",
         "ideal", "ratio", "of ideal"))
-    for sig in ("small", "large"):
-        for msg in ("2k", "50k"):
-            r = fig.get("%s_%s" % (sig, msg))
-            if r is None or "ideal_ratio" not in r:
-                continue
-            L.append("%-22s %9.3f %9.3f %9.3f %6.3f (%.2f..%.2f) %7.3f "
-                     "%5.3f (%.2f..%.2f) %7.3f" % (
-                         "%s sigs, %s" % (sig, msg),
-                         r["machine_cpu_ms_per_msg_alone"],
-                         r["machine_cpu_ms_per_msg_holdscan"],
-                         r["raw_scan_cpu_ms"], r["overhead_ms"],
-                         r["overhead_ms_spread"][0], r["overhead_ms_spread"][1],
-                         r["ideal_ratio"], r["ratio"], r["ratio_spread"][0],
-                         r["ratio_spread"][1], r["ratio_of_ideal"]))
+    for cell, _, _, r in cells(fig, "ideal_ratio"):
+        L.append("%-22s %9.3f %9.3f %9.3f %6.3f (%.2f..%.2f) %7.3f "
+                 "%5.3f (%.2f..%.2f) %7.3f" % (
+                     cell, r["machine_cpu_ms_per_msg_alone"],
+                     r["machine_cpu_ms_per_msg_holdscan"],
+                     r["raw_scan_cpu_ms"], r["overhead_ms"],
+                     r["overhead_ms_spread"][0], r["overhead_ms_spread"][1],
+                     r["ideal_ratio"], r["ratio"], r["ratio_spread"][0],
+                     r["ratio_spread"][1], r["ratio_of_ideal"]))
     L.append("(ms: machine CPU per message; own overhead = hs - alone - raw "
              "scan; ideal = alone / (alone + raw scan); spreads min..max "
              "over the runs)")
-    for sig in ("small", "large"):
-        for msg in ("2k", "50k"):
-            r = fig.get("%s_%s" % (sig, msg))
-            if r is None or "stability" not in r:
-                continue
-            L.append("%-22s %d runs, medians move by at most %.1f %% leaving "
-                     "out any one run (%s)" % (
-                         "%s sigs, %s" % (sig, msg), r["runs"],
-                         r["stability"] * 100,
-                         "stable" if r["stable"] else
-                         "NOT stable to +-%.0f %%: raise BENCH_MAX_RUNS"
-                         % (fig.get("stable_within", 0) * 100)))
+    for cell, _, _, r in cells(fig, "stability"):
+        L.append("%-22s %d runs, medians move by at most %.1f %% leaving "
+                 "out any one run (%s)" % (
+                     cell, r["runs"], r["stability"] * 100,
+                     "stable" if r["stable"] else
+                     "NOT stable to +-%.0f %%: raise BENCH_MAX_RUNS"
+                     % (fig.get("stable_within", 0) * 100)))
     if fig.get("targets"):
         L.append("")
         L.append("targets (issue 18)")

@@ -350,9 +350,15 @@ check-replay: $(REPLAY_BINS)
 # the time (ports, directories and clusters are per script), and the whole
 # suite stays within 20 minutes on a 2-CPU machine. PROVE_FLAGS=-j1 runs
 # them one by one.
+# A failed script's diagnostics are shown again at the end (e2e-failures.sh),
+# where the tail of a CI log has them.
 PROVE_FLAGS	?= -j2 --timer
+E2E_LOGS	 = $(O)/e2e-logs
 check-e2e: progs
-	$(Q)HS_BUILD=$(CURDIR)/$(O) prove $(PROVE_FLAGS) tests/e2e/*.t
+	$(Q)rm -rf $(E2E_LOGS) && mkdir -p $(E2E_LOGS)
+	$(Q)HS_BUILD=$(CURDIR)/$(O) HS_E2E_LOGS=$(CURDIR)/$(E2E_LOGS) \
+	    prove $(PROVE_FLAGS) --exec 'sh tests/lib/e2e-run.sh' \
+	    tests/e2e/*.t || { sh tests/lib/e2e-failures.sh $(E2E_LOGS); exit 1; }
 
 # --- fuzzing (clang, libFuzzer) -----------------------------------------
 FUZZ_O		 = build/fuzz

@@ -517,6 +517,13 @@ take_config(struct scanner *sc, const struct wire_config *wc, int fd)
 		hs_info("scanner: scanners %s (were %s)", now, was);
 	}
 	answer(sc, wc->serial, NULL);
+	/*
+	 * What the plugins watch was read just now: a change seen before
+	 * (a signature file written, then SIGHUP) is in this generation,
+	 * and building it again after the settle time would only keep the
+	 * new generation's workers from being spawned meanwhile.
+	 */
+	sc->reload_pending = false;
 	/* The workers of the new generation: say how they are confined. */
 	confine = plugins != NULL ||
 	    conf->worker_seccomp != sc->conf->worker_seccomp;

@@ -84,10 +84,6 @@ static const struct param params[] = {
 	{ "state_directory", P_PATH, "/var/lib/holdscan",
 	    F(state_directory), NOLIM, NULL,
 	    "the intent journal and quarantine index (Berkeley DB)" },
-	{ "state_cache_size", P_SIZE, "64M", F(state_cache_size),
-	    4L * 1024 * 1024, 64L * 1024 * 1024 * 1024, NULL,
-	    "Berkeley DB's cache for state_directory; its regions there take "
-	    "about 1.6 times as much disk" },
 	{ "quarantine_directory", P_PATH, "/var/spool/holdscan/quarantine",
 	    F(quarantine_directory), NOLIM, NULL,
 	    "quarantined messages, sharded by date" },

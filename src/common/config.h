@@ -56,7 +56,6 @@ struct hs_config {
 	/* where things are */
 	char	*postfix_config_directory;
 	char	*state_directory;
-	long	 state_cache_size;	/* bytes: Berkeley DB's cache */
 	char	*quarantine_directory;
 	char	*holdscan_queue_subdir;	/* inside queue_directory */
 	char	*pid_file;

@@ -892,8 +892,6 @@ restart_only(const struct hs_config *old, const struct hs_config *conf,
 #define CHANGED(field) note_changed(buf, size, #field, old->field, conf->field)
 	CHANGED(postfix_config_directory);
 	CHANGED(state_directory);
-	if (old->state_cache_size != conf->state_cache_size)
-		note_changed(buf, size, "state_cache_size", "", "x");
 	CHANGED(quarantine_directory);
 	CHANGED(holdscan_queue_subdir);
 	CHANGED(pid_file);

@@ -197,9 +197,9 @@ pipeline_batching(const struct pipeline *p)
 /* --- the state environment ---------------------------------------------- */
 
 static int
-open_state_db(struct pipeline *p, bool first, char **error_r)
+open_state_db(struct pipeline *p, char **error_r)
 {
-	if (stateenv_open(&p->state, p->conf, p->ql, first, error_r) < 0)
+	if (stateenv_open(&p->state, p->conf, p->ql, error_r) < 0)
 		return (-1);
 	p->commit.journal = p->state.journal;
 	p->commit.aside = p->state.aside;
@@ -239,7 +239,7 @@ pipeline_start(struct pipeline *p)
 	errno = 0;
 	if ((p->state_starting && stateenv_bind(p->conf, p->ql, p->qdirfd,
 	    &error) < 0) ||
-	    open_state_db(p, p->state_starting, &error) < 0 ||
+	    open_state_db(p, &error) < 0 ||
 	    commit_recover(&p->commit, true, &error) < 0 ||
 	    /* Nothing is in flight: the store and the index must agree now. */
 	    quarantine_check(p->state.quarantine, p->ql, p->qdirfd,
@@ -287,7 +287,7 @@ reopen_state(struct pipeline *p)
 		return;
 	}
 	close_state_db(p);
-	if (open_state_db(p, false, &error) < 0) {
+	if (open_state_db(p, &error) < 0) {
 		p->state_broken = true;
 		back_off(p, error);
 		free(error);

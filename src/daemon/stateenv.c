@@ -42,8 +42,7 @@ stateenv_bind(const struct hs_config *conf, const struct queue_layout *ql,
 
 		if (b == BINDING_FOREIGN)
 			hs_fatalx(EX_CONFIG, "%s", *error_r);
-		text = statedb_error_text(conf->state_directory,
-		    (size_t)conf->state_cache_size, *error_r, err);
+		text = statedb_error_text(conf->state_directory, *error_r, err);
 		free(*error_r);
 		*error_r = text;
 		errno = err;
@@ -177,30 +176,12 @@ farm_open(struct stateenv *env, const struct hs_config *conf,
 
 int
 stateenv_open(struct stateenv *env, const struct hs_config *conf,
-    const struct queue_layout *ql, bool first, char **error_r)
+    const struct queue_layout *ql, char **error_r)
 {
-	size_t	 cache = (size_t)conf->state_cache_size;
 	char	*error = NULL;
 
-	if (statedb_open(conf->state_directory, cache, &env->sdb, error_r) < 0)
+	if (statedb_open(conf->state_directory, &env->sdb, error_r) < 0)
 		return (-1);
-	if (first && !env->sdb->logs_lost &&
-	    !statedb_cache_is(env->sdb, cache)) {
-		size_t	 was = env->sdb->cache_bytes;
-		int	 r;
-
-		if ((r = statedb_remake(&env->sdb, cache, error_r)) < 0)
-			return (-1);
-		if (r > 0)
-			hs_info("state environment %s made again for "
-			    "state_cache_size = %zuM (its cache was %zu MB)",
-			    conf->state_directory, cache >> 20, was >> 20);
-		else
-			hs_info("state environment %s keeps its %zu MB cache: "
-			    "another process has it open; state_cache_size = "
-			    "%zuM applies at a start of holdscand when none has",
-			    conf->state_directory, was >> 20, cache >> 20);
-	}
 	if (env->sdb->logs_lost) {
 		/*
 		 * The log files were removed (by hand, or a disk that lost

@@ -37,13 +37,11 @@ int	 stateenv_bind(const struct hs_config *conf,
 /*
  * stateenv_open() opens the environment (with recovery) and the three
  * databases; after log files were lost it first moves the journal
- * aside, as holdscand(8) says. At holdscand's start (first), an
- * environment whose cache is not state_cache_size is made again when
- * no other process has it open. 0, or -1 with *error_r and errno (for
+ * aside, as holdscand(8) says. 0, or -1 with *error_r and errno (for
  * statedb_retryable()); then nothing is open.
  */
 int	 stateenv_open(struct stateenv *env, const struct hs_config *conf,
-	    const struct queue_layout *ql, bool first, char **error_r);
+	    const struct queue_layout *ql, char **error_r);
 /* Closes whatever is open; every handle is NULL afterwards. */
 void	 stateenv_close(struct stateenv *env);
 

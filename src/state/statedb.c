@@ -49,6 +49,7 @@
 #include "common/xalloc.h"
 #include "state/statedb.h"
 
+#define STATEDB_CACHE_BYTES	(8 * 1024 * 1024)
 #define STATEDB_LOG_BYTES	(4 * 1024 * 1024)
 #define STATEDB_CKP_KBYTES	16384	/* a checkpoint after this much log */
 #define STATEDB_CKP_MINUTES	1	/* or this long, if anything was logged */
@@ -56,12 +57,7 @@
 #define STATEDB_THREADS		256	/* processes with it open at once */
 /* Berkeley DB's primary region (DB_REGION_ENV), which openers race to make. */
 #define STATEDB_ENV_REGION	"__db.001"
-/*
- * Room for the log: less than this free and the file system is full.
- * The regions need about 1.6 times the cache besides (a quarter more
- * cache, and a transaction table sized by it), allocated when the
- * environment is made.
- */
+/* The regions (about 12 MB with the cache above) and room for the log. */
 #define STATEDB_NEED_BYTES	(16ULL * 1024 * 1024)
 #define STATEDB_NEED_INODES	32
 
@@ -192,21 +188,15 @@ short_of_space(const char *dir, uintmax_t *free_kb_r)
  * Berkeley DB then often says only "run database recovery".
  */
 char *
-statedb_error_text(const char *dir, size_t cache_bytes, const char *what,
-    int ret)
+statedb_error_text(const char *dir, const char *what, int ret)
 {
-	uintmax_t	 kb = 0, need;
+	uintmax_t	 kb = 0;
 
-	if (cache_bytes == 0)
-		cache_bytes = STATEDB_CACHE_DEFAULT;
-	need = (uintmax_t)cache_bytes / 5 * 8 + STATEDB_NEED_BYTES;
 	if (short_of_space(dir, &kb) || ret == ENOSPC || ret == EDQUOT)
 		return (xasprintf("%s: no space left on its file system (%ju kB "
-		    "free; the state environment needs about %ju MB with "
-		    "state_cache_size = %zuM): free some there, or make "
-		    "state_cache_size smaller (%s: %s)", dir, kb,
-		    need / 1024 / 1024, cache_bytes / 1024 / 1024, what,
-		    db_strerror(ret)));
+		    "free; the state environment needs about %llu MB): free "
+		    "some there (%s: %s)", dir, kb,
+		    STATEDB_NEED_BYTES / 1024 / 1024, what, db_strerror(ret)));
 	return (xasprintf("%s: %s: %s", dir, what, db_strerror(ret)));
 }
 
@@ -303,39 +293,6 @@ log_files_lost(const char *dir)
 #define STATEDB_REGISTER_MAX	(1024 * 1024)
 
 /*
- * The registry of dir opened read-write with its exclusive lock (byte
- * 1) taken: the descriptor (closing it releases the lock), or -1 with
- * errno.
- */
-static int
-register_lock(const char *dir)
-{
-	struct flock	 fl;
-	char		*path;
-	int		 fd, err;
-
-	path = xasprintf("%s/%s", dir, STATEDB_REGISTER);
-	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	free(path);
-	if (fd < 0)
-		return (-1);
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = 1;
-	fl.l_len = 1;
-	while (fcntl(fd, F_SETLKW, &fl) < 0) {
-		if (errno != EINTR) {
-			err = errno;
-			(void)close(fd);
-			errno = err;
-			return (-1);
-		}
-	}
-	return (fd);
-}
-
-/*
  * Forget this process's own slots in the registry. A slot with our pid
  * while we have no handle open is left by an open of ours whose recovery
  * failed (Berkeley DB keeps the slot filled in then, on purpose), or by
@@ -350,15 +307,18 @@ register_lock(const char *dir)
 static int
 register_forget_self(const char *dir, char **error_r)
 {
+	struct flock	 fl;
 	struct stat	 st;
-	char		*buf = NULL, mine[STATEDB_SLOT_LEN + 1];
+	char		*path, *buf = NULL, mine[STATEDB_SLOT_LEN + 1];
 	char		 dead[STATEDB_SLOT_LEN + 1];
 	ssize_t		 n;
 	off_t		 off;
 	int		 fd, err = 0;
 
-	if ((fd = register_lock(dir)) < 0) {
+	path = xasprintf("%s/%s", dir, STATEDB_REGISTER);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		err = errno;
+		free(path);
 		/* None yet; or not ours to change: Berkeley DB will say. */
 		if (err == ENOENT || err == EACCES || err == EPERM ||
 		    err == EROFS)
@@ -367,6 +327,17 @@ register_forget_self(const char *dir, char **error_r)
 		    strerror(err));
 		errno = err;
 		return (-1);
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 1;
+	fl.l_len = 1;
+	while (fcntl(fd, F_SETLKW, &fl) < 0) {
+		if (errno != EINTR) {
+			err = errno;
+			goto out;
+		}
 	}
 	if (fstat(fd, &st) < 0) {
 		err = errno;
@@ -400,15 +371,16 @@ out:
 	if (err != 0) {
 		*error_r = xasprintf("%s/%s: %s", dir, STATEDB_REGISTER,
 		    strerror(err));
+		free(path);
 		errno = err;
 		return (-1);
 	}
+	free(path);
 	return (0);
 }
 
 int
-statedb_open(const char *dir, size_t cache_bytes, struct statedb **sdb_r,
-    char **error_r)
+statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 {
 	bool		 lost;
 	struct statedb	*sdb;
@@ -416,10 +388,6 @@ statedb_open(const char *dir, size_t cache_bytes, struct statedb **sdb_r,
 	DB_ENV		*env = NULL;
 	int		 ret, err;
 
-	if (cache_bytes == 0)
-		cache_bytes = STATEDB_CACHE_DEFAULT;
-	if (cache_bytes < STATEDB_CACHE_MIN)
-		cache_bytes = STATEDB_CACHE_MIN;
 	if (stat(dir, &st) < 0) {
 		err = errno;
 		*error_r = xasprintf("state directory %s: %s", dir, strerror(err));
@@ -445,15 +413,7 @@ statedb_open(const char *dir, size_t cache_bytes, struct statedb **sdb_r,
 	env->app_private = sdb;
 	env->set_errcall(env, statedb_errcall);
 	if ((ret = env->set_event_notify(env, statedb_event)) != 0 ||
-	    (ret = env->set_cachesize(env, (u_int32_t)(cache_bytes >> 30),
-	    (u_int32_t)(cache_bytes & ((1UL << 30) - 1)), 1)) != 0 ||
-	    /*
-	     * A transaction's entry stays while a page version it made is in
-	     * the cache (DB_MULTIVERSION): the table must have room for one
-	     * per page, or a larger cache runs out of entries ("Unable to
-	     * allocate memory for transaction detail") before pages.
-	     */
-	    (ret = env->set_tx_max(env, (u_int32_t)(cache_bytes / 4096))) != 0 ||
+	    (ret = env->set_cachesize(env, 0, STATEDB_CACHE_BYTES, 1)) != 0 ||
 	    (ret = env->set_lg_max(env, STATEDB_LOG_BYTES)) != 0 ||
 	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
 	    /*
@@ -476,8 +436,7 @@ statedb_open(const char *dir, size_t cache_bytes, struct statedb **sdb_r,
 	    DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER | DB_REGISTER | DB_THREAD,
 	    0600);
 	if (ret != 0) {
-		*error_r = statedb_error_text(dir, cache_bytes,
-		    "open Berkeley DB environment", ret);
+		*error_r = statedb_error_text(dir, "open Berkeley DB environment", ret);
 		/* Berkeley DB's own words, when it said more than its code. */
 		if (sdb->last_error[0] != '\0') {
 			char *e = xasprintf("%s (Berkeley DB: %s)", *error_r,
@@ -491,15 +450,6 @@ statedb_open(const char *dir, size_t cache_bytes, struct statedb **sdb_r,
 	sdb->env = env;
 	sdb->dir = xstrdup(dir);
 	sdb->logs_lost = lost;
-	{
-		/* The region's, not what we asked for (a joiner gets that). */
-		DB_MPOOL_STAT	*ms = NULL;
-
-		if (env->memp_stat(env, &ms, NULL, 0) == 0 && ms != NULL)
-			sdb->cache_bytes = ((size_t)ms->st_gbytes << 30) +
-			    ms->st_bytes;
-		free(ms);
-	}
 	*sdb_r = sdb;
 	return (0);
 
@@ -508,106 +458,6 @@ fail:
 	free(sdb);
 	errno = db_errno(ret);
 	return (-1);
-}
-
-/* The cache Berkeley DB makes when asked for cache_bytes. */
-static size_t
-cache_made(size_t cache_bytes)
-{
-	if (cache_bytes == 0)
-		cache_bytes = STATEDB_CACHE_DEFAULT;
-	if (cache_bytes < STATEDB_CACHE_MIN)
-		cache_bytes = STATEDB_CACHE_MIN;
-	if (cache_bytes < 500UL * 1024 * 1024)
-		cache_bytes += cache_bytes / 4;
-	return (cache_bytes);
-}
-
-bool
-statedb_cache_is(const struct statedb *sdb, size_t cache_bytes)
-{
-	size_t	 want = cache_made(cache_bytes), slack = want / 64;
-
-	return (sdb->cache_bytes + slack >= want &&
-	    sdb->cache_bytes <= want + slack);
-}
-
-/*
- * Have the next open run recovery, which makes the regions again (with
- * that opener's cache size): a slot of a dead process (pid 0, not
- * locked) added to the registry, as register_forget_self() makes one,
- * under the registry's exclusive lock; and only when no other process
- * holds a slot locked (has the environment open). 1 when added, 0 when
- * another process has it open, -1 with errno.
- */
-static int
-register_add_dead(const char *dir)
-{
-	struct flock	 fl;
-	struct stat	 st;
-	char		 dead[STATEDB_SLOT_LEN + 1];
-	int		 fd, err = 0, r = 0;
-
-	if ((fd = register_lock(dir)) < 0)
-		return (-1);
-	/* Any slot locked by another process: it has the environment open. */
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = 2;
-	fl.l_len = 0;
-	if (fcntl(fd, F_GETLK, &fl) < 0 || fstat(fd, &st) < 0) {
-		err = errno;
-		goto out;
-	}
-	if (fl.l_type != F_UNLCK || st.st_size % STATEDB_SLOT_LEN != 0 ||
-	    st.st_size >= STATEDB_REGISTER_MAX)
-		goto out;
-	(void)snprintf(dead, sizeof(dead), "%24lu\n", 0UL);
-	if (pwrite(fd, dead, STATEDB_SLOT_LEN, st.st_size) != STATEDB_SLOT_LEN) {
-		err = errno != 0 ? errno : EIO;
-		goto out;
-	}
-	r = 1;
-out:
-	/* Closing it releases the lock (fcntl locks are per process). */
-	if (close(fd) < 0 && err == 0)
-		err = errno;
-	if (err != 0) {
-		errno = err;
-		return (-1);
-	}
-	return (r);
-}
-
-int
-statedb_remake(struct statedb **sdbp, size_t cache_bytes, char **error_r)
-{
-	struct statedb	*sdb = *sdbp;
-	char		*dir;
-	int		 ret, r;
-
-	/* Every page in its file: the recovery then has nothing to redo. */
-	if ((ret = sdb->env->txn_checkpoint(sdb->env, 0, 0, DB_FORCE)) != 0) {
-		*error_r = statedb_error_text(sdb->dir, cache_bytes,
-		    "checkpoint", ret);
-		errno = db_errno(ret);
-		return (-1);
-	}
-	dir = xstrdup(sdb->dir);
-	statedb_close(sdbp);
-	if ((r = register_add_dead(dir)) < 0) {
-		*error_r = xasprintf("%s/%s: %s", dir, STATEDB_REGISTER,
-		    strerror(errno));
-		free(dir);
-		return (-1);
-	}
-	if (statedb_open(dir, cache_bytes, sdbp, error_r) < 0) {
-		free(dir);
-		return (-1);
-	}
-	free(dir);
-	return (r);
 }
 
 void
@@ -630,7 +480,7 @@ statedb_checkpoint(struct statedb *sdb, char **error_r)
 
 	if ((ret = sdb->env->txn_checkpoint(sdb->env, STATEDB_CKP_KBYTES,
 	    STATEDB_CKP_MINUTES, 0)) != 0) {
-		*error_r = statedb_error_text(sdb->dir, 0, "checkpoint", ret);
+		*error_r = statedb_error_text(sdb->dir, "checkpoint", ret);
 		errno = db_errno(ret);
 		return (-1);
 	}
@@ -692,7 +542,7 @@ statedb_open_db_flags(struct statedb *sdb, const char *name,
 	}
 	if ((ret = db->open(db, NULL, name, NULL, DB_BTREE,
 	    DB_CREATE | DB_AUTO_COMMIT | open_flags, 0600)) != 0) {
-		*error_r = statedb_error_text(sdb->dir, 0, name, ret);
+		*error_r = statedb_error_text(sdb->dir, name, ret);
 		(void)db->close(db, 0);
 		errno = db_errno(ret);
 		return (-1);

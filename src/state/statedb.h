@@ -19,21 +19,11 @@ struct statedb {
 	int	 panicked;	/* Berkeley DB said the environment needs recovery */
 	bool	 logs_lost;	/* a database is past the end of the log */
 	char	 last_error[512];	/* Berkeley DB's last message */
-	size_t	 cache_bytes;	/* its cache as Berkeley DB made it */
 };
 
 /*
- * The cache of an environment (state_cache_size): the size asked for
- * when one is created; Berkeley DB adds a quarter to a cache under
- * 500 MB. An opener that finds the environment made joins it as it is.
- */
-#define STATEDB_CACHE_DEFAULT	(64UL * 1024 * 1024)
-#define STATEDB_CACHE_MIN	(4UL * 1024 * 1024)
-
-/*
- * statedb_open() creates dir's environment if needed (its cache
- * cache_bytes, 0 for STATEDB_CACHE_DEFAULT) and opens it with recovery.
- * Returns 0, or -1 with a sentence in *error_r (caller frees)
+ * statedb_open() creates dir's environment if needed and opens it with
+ * recovery. Returns 0, or -1 with a sentence in *error_r (caller frees)
  * and errno set: ENOSPC when the file system is full, EINVAL for
  * Berkeley DB's own errors (DB_RUNRECOVERY, DB_VERSION_MISMATCH, ...).
  * The environment's shared regions are allocated on disk in full when
@@ -44,24 +34,8 @@ struct statedb {
  * Berkeley DB remove the log files it no longer needs: 0, or -1 with a
  * sentence in *error_r (caller frees) and errno.
  */
-int	 statedb_open(const char *dir, size_t cache_bytes,
-	    struct statedb **sdb_r, char **error_r);
+int	 statedb_open(const char *dir, struct statedb **sdb_r, char **error_r);
 void	 statedb_close(struct statedb **sdb);
-/*
- * statedb_cache_is() tells whether sdb's cache is the one an environment
- * made with cache_bytes has. statedb_remake() makes sdb's environment
- * again with a cache of cache_bytes, when nothing else has it open:
- * everything written is put into the database files (a checkpoint),
- * the handle closed, the registry told that recovery is needed (as if a
- * process had died with it open) and the environment opened again (into
- * *sdb): the recovery makes its regions anew. A kill anywhere in it
- * leaves either the old environment or one the next opener recovers.
- * 1 when it was made again; 0 when another process has it open (*sdb is
- * open as it was); -1 with *error_r and errno, and *sdb NULL.
- */
-bool	 statedb_cache_is(const struct statedb *sdb, size_t cache_bytes);
-int	 statedb_remake(struct statedb **sdb, size_t cache_bytes,
-	    char **error_r);
 int	 statedb_checkpoint(struct statedb *sdb, char **error_r);
 /*
  * statedb_panicked() tells whether the environment can no longer be used
@@ -101,11 +75,9 @@ bool	 statedb_retryable(const char *dir, int err);
 /*
  * "DIR: WHAT: ERROR" for a failure in the state directory dir (ret an
  * errno or a Berkeley DB code); when dir's file system is full, that
- * comes first, with what is free and what an environment with a cache
- * of cache_bytes (0: the default) needs.
+ * comes first, with what is free and what the environment needs.
  */
-char	*statedb_error_text(const char *dir, size_t cache_bytes,
-	    const char *what, int ret);
+char	*statedb_error_text(const char *dir, const char *what, int ret);
 /*
  * Open (create) the btree database file name in the environment; on
  * failure errno is set as by statedb_open().

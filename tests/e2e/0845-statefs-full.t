@@ -100,8 +100,6 @@ avail_kb() {
 sb_start A || bail_out "sandbox did not start"
 hs_conf A >/dev/null <<EOF
 batch_max_wait = 20ms
-# The regions of the default cache (64M) take more than these file systems.
-state_cache_size = 8M
 EOF
 state="$A_DIR/hs/state"
 hs_log_from() {

@@ -100,7 +100,7 @@ ship(int argc, char **argv)
 	}
 	if (optind != argc - 2 || count < 1)
 		usage();
-	if (statedb_open(argv[optind], 0, &sdb, &error) < 0 ||
+	if (statedb_open(argv[optind], &sdb, &error) < 0 ||
 	    msglog_open(sdb, &ml, &error) < 0 ||
 	    outbox_open(sdb, count + 1, &ob, &error) < 0)
 		die(argv[optind], error);

@@ -125,7 +125,7 @@ main(int argc, char **argv)
 		return (2);
 	}
 	/* As holdscand does: an older format's index anew first. */
-	if (statedb_open(argv[optind], 0, &sdb, &error) < 0 ||
+	if (statedb_open(argv[optind], &sdb, &error) < 0 ||
 	    msglog_rebuild_index(sdb, &rebuilt, &error) < 0 ||
 	    msglog_open(sdb, &ml, &error) < 0)
 		die(argv[optind], error);

@@ -255,7 +255,7 @@ test_the_list_in_berkeley_db(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	if (statedb_open(dir, 0, &sdb, &error) < 0 ||
+	if (statedb_open(dir, &sdb, &error) < 0 ||
 	    aside_open(sdb, &a, &error) < 0)
 		fail_msg("%s", error);
 	aside_set_epoch(a, "x.1");
@@ -294,7 +294,7 @@ test_the_list_in_berkeley_db(void **state)
 	aside_close(&a);
 	/* Durable: another handle sees what was written. */
 	statedb_close(&sdb);
-	if (statedb_open(dir, 0, &sdb, &error) < 0 ||
+	if (statedb_open(dir, &sdb, &error) < 0 ||
 	    aside_open(sdb, &a, &error) < 0)
 		fail_msg("%s", error);
 	assert_int_equal(aside_get(a, "BBB", &got, &error), 1);

@@ -89,7 +89,7 @@ setup(void **state)
 	    &error), 0);
 	f->qdirfd = open(f->qdir, O_RDONLY | O_DIRECTORY);
 	assert_true(f->qdirfd >= 0);
-	if (statedb_open(f->sdir, 0, &f->sdb, &error) < 0 ||
+	if (statedb_open(f->sdir, &f->sdb, &error) < 0 ||
 	    journal_open(f->sdb, &f->journal, &error) < 0 ||
 	    aside_open(f->sdb, &f->aside, &error) < 0 ||
 	    commit_init(&f->c, f->ql, f->conf, f->qdirfd, f->journal, f->aside,
@@ -551,7 +551,7 @@ forget_then_die(const char *dir, bool settle)
 	(void)snprintf(e.orig, sizeof(e.orig), "holdscan/claimed/FFFFF1");
 	e.orig_ino = 99;
 	if ((pid = fork()) == 0) {
-		if (statedb_open(dir, 0, &sdb, &error) < 0 ||
+		if (statedb_open(dir, &sdb, &error) < 0 ||
 		    journal_open(sdb, &j, &error) < 0 ||
 		    journal_put(j, &e, 1, &error) < 0 ||
 		    journal_del(j, &e, 1, &error) < 0 ||
@@ -562,7 +562,7 @@ forget_then_die(const char *dir, bool settle)
 	assert_true(pid > 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	if (statedb_open(dir, 0, &sdb, &error) < 0 ||
+	if (statedb_open(dir, &sdb, &error) < 0 ||
 	    journal_open(sdb, &j, &error) < 0 ||
 	    journal_list(j, &v, &n, &error) < 0)
 		fail_msg("%s", error);

@@ -212,7 +212,7 @@ test_lookup_in_berkeley_db(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	if (statedb_open(dir, 0, &sdb, &error) < 0 ||
+	if (statedb_open(dir, &sdb, &error) < 0 ||
 	    listdb_open(sdb, &l, &error) < 0)
 		fail_msg("%s", error);
 	assert_int_equal(listdb_lookup(l, "a@example.org", "192.0.2.1", &got,

@@ -156,7 +156,7 @@ env_open(struct env *v)
 
 	(void)snprintf(v->dir, sizeof(v->dir), "/tmp/test_msglog.XXXXXX");
 	assert_non_null(mkdtemp(v->dir));
-	if (statedb_open(v->dir, 0, &v->sdb, &error) < 0 ||
+	if (statedb_open(v->dir, &v->sdb, &error) < 0 ||
 	    msglog_open(v->sdb, &v->ml, &error) < 0)
 		fail_msg("%s", error);
 }

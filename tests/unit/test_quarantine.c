@@ -85,7 +85,7 @@ setup(void **state)
 	w->ql = queue_layout_new(w->path, getuid(), getgid(), false, "incoming",
 	    1);
 	assert_true((w->qdirfd = open(w->path, O_RDONLY | O_DIRECTORY)) >= 0);
-	if (statedb_open(w->conf->state_directory, 0, &w->sdb, &errors) < 0 ||
+	if (statedb_open(w->conf->state_directory, &w->sdb, &errors) < 0 ||
 	    journal_open(w->sdb, &w->journal, &errors) < 0 ||
 	    quarantine_open(w->conf, w->sdb, getuid(), getgid(), &w->q,
 	    &errors) < 0 ||

@@ -145,7 +145,7 @@ test_regions_allocated_in_full(void **state)
 	DB		*db = NULL;
 	int		 n, sparse;
 
-	if (statedb_open(f->dir, 0, &sdb, &error) < 0)
+	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
 	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
 	regions(f->dir, &n, &sparse);
@@ -160,79 +160,6 @@ test_regions_allocated_in_full(void **state)
 	assert_int_equal(mapped(f->dir), 0);
 }
 
-/*
- * state_cache_size: an environment is made with the cache asked for; a
- * second opener joins it as it is; statedb_remake() makes it again with
- * another cache only when nobody else has it open, and keeps its data.
- */
-static void
-test_cache_size_and_remake(void **state)
-{
-	struct fixture	*f = *state;
-	struct statedb	*sdb = NULL, *s2 = NULL;
-	char		*error = NULL;
-	DB		*db = NULL;
-	size_t		 mb = 1024 * 1024;
-	pid_t		 pid;
-	int		 up[2], down[2], status;
-	char		 joined = 0;
-
-	if (statedb_open(f->dir, 8 * mb, &sdb, &error) < 0)
-		fail_msg("%s", error);
-	assert_true(statedb_cache_is(sdb, 8 * mb));
-	assert_false(statedb_cache_is(sdb, 0));
-	assert_false(statedb_cache_is(sdb, 16 * mb));
-	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
-	put(sdb, db, "k", "kept");
-	assert_int_equal(db->close(db, 0), 0);
-	/*
-	 * Another process asks for the default and joins the 8 MB one;
-	 * while it has it open, nothing is made again.
-	 */
-	assert_int_equal(pipe(up), 0);
-	assert_int_equal(pipe(down), 0);
-	if ((pid = fork()) == 0) {
-		char	 c = 'n';
-
-		if (statedb_open(f->dir, 0, &s2, &error) == 0 &&
-		    statedb_cache_is(s2, 8 * mb))
-			c = 'y';
-		if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
-			_exit(2);
-		statedb_close(&s2);
-		_exit(0);
-	}
-	assert_true(pid > 0);
-	assert_int_equal(read(up[0], &joined, 1), 1);
-	assert_int_equal(joined, 'y');
-	assert_int_equal(statedb_remake(&sdb, 16 * mb, &error), 0);
-	assert_non_null(sdb);
-	assert_true(statedb_cache_is(sdb, 8 * mb));
-	assert_int_equal(write(down[1], "x", 1), 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	(void)close(up[0]);
-	(void)close(up[1]);
-	(void)close(down[0]);
-	(void)close(down[1]);
-	/* Alone: made again with 16 MB, the data still there. */
-	if (statedb_remake(&sdb, 16 * mb, &error) != 1)
-		fail_msg("%s", error ? error : "not made again");
-	assert_true(statedb_cache_is(sdb, 16 * mb));
-	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
-	assert_value(db, "k", "kept");
-	assert_int_equal(db->close(db, 0), 0);
-	statedb_close(&sdb);
-	/* The default is what an opener makes when none is asked for. */
-	if (statedb_open(f->dir, 0, &sdb, &error) < 0)
-		fail_msg("%s", error);
-	assert_true(statedb_cache_is(sdb, 16 * mb));	/* joined as it was */
-	if (statedb_remake(&sdb, 0, &error) != 1)
-		fail_msg("%s", error ? error : "not made again");
-	assert_true(statedb_cache_is(sdb, STATEDB_CACHE_DEFAULT));
-	statedb_close(&sdb);
-}
-
 static void
 test_second_opener_joins(void **state)
 {
@@ -243,7 +170,7 @@ test_second_opener_joins(void **state)
 	pid_t		 pid;
 	int		 status, n, sparse;
 
-	if (statedb_open(f->dir, 0, &sdb, &error) < 0)
+	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
 	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
 	put(sdb, db, "k", "parent");
@@ -253,7 +180,7 @@ test_second_opener_joins(void **state)
 		DB		*d2 = NULL;
 		char		*e2 = NULL;
 
-		if (statedb_open(f->dir, 0, &s2, &e2) < 0 ||
+		if (statedb_open(f->dir, &s2, &e2) < 0 ||
 		    statedb_open_db(s2, "t.db", &d2, &e2) < 0)
 			_exit(1);
 		put(s2, d2, "c", "child");
@@ -286,7 +213,7 @@ crashed_opener(const char *dir)
 	int		 status;
 
 	if ((pid = fork()) == 0) {
-		if (statedb_open(dir, 0, &sdb, &error) < 0 ||
+		if (statedb_open(dir, &sdb, &error) < 0 ||
 		    statedb_open_db(sdb, "t.db", &db, &error) < 0)
 			_exit(1);
 		put(sdb, db, "k", "committed");
@@ -309,7 +236,7 @@ test_recovery_after_a_crash(void **state)
 
 	(void)crashed_opener(f->dir);
 	/* DB_REGISTER sees it died: recovery makes the regions anew. */
-	if (statedb_open(f->dir, 0, &sdb, &error) < 0)
+	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
 	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
 	assert_value(db, "k", "committed");
@@ -358,14 +285,14 @@ test_own_pid_left_in_registry(void **state)
 	}
 	assert_int_equal(fclose(fp), 0);
 	assert_true(found);
-	if (statedb_open(f->dir, 0, &sdb, &error) < 0)
+	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
 	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
 	assert_value(db, "k", "committed");
 	assert_int_equal(db->close(db, 0), 0);
 	statedb_close(&sdb);
 	/* Closed again: a second open in this process works too. */
-	if (statedb_open(f->dir, 0, &sdb, &error) < 0)
+	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
 	statedb_close(&sdb);
 }
@@ -411,7 +338,7 @@ test_checkpoints_remove_logs(void **state)
 	long		 first;
 	int		 i, n, tries;
 
-	if (statedb_open(f->dir, 0, &sdb, &error) < 0)
+	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
 	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
 	if (statewatch_start(sdb, &w, &error) < 0)
@@ -452,7 +379,7 @@ test_checkpoints_remove_logs(void **state)
 	assert_int_equal(db->close(db, 0), 0);
 	statedb_close(&sdb);
 	/* And after a crash-free reopen, too. */
-	if (statedb_open(f->dir, 0, &sdb, &error) < 0)
+	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
 	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
 	assert_value(db, "k00499", val);
@@ -469,7 +396,7 @@ test_open_errors(void **state)
 
 	(void)snprintf(path, sizeof(path), "%s/missing", f->dir);
 	errno = 0;
-	assert_int_equal(statedb_open(path, 0, &sdb, &error), -1);
+	assert_int_equal(statedb_open(path, &sdb, &error), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(strstr(error, "missing"));
 	free(error);
@@ -488,8 +415,6 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_regions_allocated_in_full,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cache_size_and_remake,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_opener_joins,
 		    setup, teardown),

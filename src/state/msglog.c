@@ -468,12 +468,14 @@ index_keys(DB *sec, const DBT *pkey, const DBT *pdata, DBT *skey)
 /* --- open, close --------------------------------------------------------- */
 
 static int	 index_format_ok(struct msglog *, DB_TXN *);
+static bool	 format_current(struct msglog *);
 
 int
 msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r)
 {
 	struct msglog	*ml = xcalloc(1, sizeof(*ml));
 	DB_TXN		*txn = NULL;
+	bool		 current;
 	int		 ret;
 
 	ml->sdb = sdb;
@@ -493,8 +495,14 @@ msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r)
 		errno = err;
 		return (-1);
 	}
+	/*
+	 * Nearly every open (each holdscan command's) finds the index of
+	 * this format: seen from a snapshot, which takes no lock, it needs
+	 * no write lock on the page whose "seq" holdscand's batches write.
+	 */
+	current = format_current(ml);
 	if ((ret = sdb->env->txn_begin(sdb->env, NULL, &txn, 0)) != 0 ||
-	    (ret = index_format_ok(ml, txn)) != 0 ||
+	    (!current && (ret = index_format_ok(ml, txn)) != 0) ||
 	    (ret = ml->db->associate(ml->db, txn, ml->index, index_keys,
 	    DB_CREATE)) != 0 ||
 	    (ret = txn->commit(txn, 0)) != 0) {
@@ -531,6 +539,27 @@ has_records(DB *db, DB_TXN *txn, int *ret_r)
 		return (ret == 0);
 	*ret_r = ret;
 	return (-1);
+}
+
+/* Is the index of MSGLOG_INDEX_FORMAT, as a snapshot sees it now? */
+static bool
+format_current(struct msglog *ml)
+{
+	DB_TXN	*snap = NULL;
+	void	*val = NULL;
+	size_t	 len = 0;
+	int	 ret = 0, found;
+	bool	 ok;
+
+	if (ml->sdb->env->txn_begin(ml->sdb->env, NULL, &snap,
+	    DB_TXN_SNAPSHOT) != 0)
+		return (false);
+	found = record_get(ml->meta, snap, "index", 5, 0, &val, &len, &ret);
+	ok = found > 0 && len == strlen(MSGLOG_INDEX_FORMAT) &&
+	    memcmp(val, MSGLOG_INDEX_FORMAT, len) == 0;
+	free(val);
+	(void)snap->commit(snap, 0);
+	return (ok);
 }
 
 /*

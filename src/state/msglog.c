@@ -31,7 +31,10 @@
  *	record dated 2100 by a wrong clock adds one day, not the days
  *	between). An index of another format (the
  *	first, msglog-index.db, had no day) is rebuilt by
- *	msglog_rebuild_index() at holdscand's start.
+ *	msglog_rebuild_index() at holdscand's start. msglog_open() reads
+ *	the format from a snapshot, so that each holdscan command's open
+ *	takes no lock on the page of "seq", which every batch writes; only
+ *	a log without a format (a new one) has it written.
  *	The sequence number only grows (pruning never lowers it): with the
  *	host name it names a record everywhere. On a farm (database set)
  *	each change of a record (msglog_add(), an event, a corrected new

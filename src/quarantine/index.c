@@ -496,6 +496,38 @@ quarantine_sender_match(const char *s, char **norm_r)
 
 /* --- open, close ------------------------------------------------------------ */
 
+/* Has every secondary an entry, as a snapshot sees it now? */
+static bool
+secondaries_filled(struct quarantine *q)
+{
+	DB	*dbs[] = { q->by_time, q->by_rcpt, q->by_orig, q->by_sender };
+	DB_TXN	*snap = NULL;
+	DBC	*c;
+	DBT	 k, v;
+	size_t	 i;
+	bool	 filled = true;
+
+	if (q->sdb->env->txn_begin(q->sdb->env, NULL, &snap,
+	    DB_TXN_SNAPSHOT) != 0)
+		return (false);
+	for (i = 0; filled && i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+		memset(&k, 0, sizeof(k));
+		memset(&v, 0, sizeof(v));
+		k.flags = DB_DBT_MALLOC;
+		v.flags = DB_DBT_MALLOC;
+		c = NULL;
+		if (dbs[i]->cursor(dbs[i], snap, &c, 0) != 0 ||
+		    c->get(c, &k, &v, DB_FIRST) != 0)
+			filled = false;
+		free(k.data);
+		free(v.data);
+		if (c != NULL)
+			(void)c->close(c);
+	}
+	(void)snap->commit(snap, 0);
+	return (filled);
+}
+
 /*
  * Open the index's four databases and tie the secondaries to the primary.
  * The associating transaction reads the secondaries (and fills an empty
@@ -521,6 +553,27 @@ open_index(struct quarantine *q, char **error_r)
 	    statedb_open_db_flags(sdb, Q_SENDER_DB, DB_DUP | DB_DUPSORT,
 	    DB_MULTIVERSION, &q->by_sender, error_r) < 0)
 		return (EIO);
+	/*
+	 * Indexes that have entries need no filling: tied without a
+	 * transaction, they take no lock (seen from a snapshot, which takes
+	 * none either), so a holdscan command's open never waits for
+	 * holdscand's commits nor deadlocks with them.
+	 */
+	if (secondaries_filled(q)) {
+		if ((ret = q->db->associate(q->db, NULL, q->by_time, time_key,
+		    0)) != 0 ||
+		    (ret = q->db->associate(q->db, NULL, q->by_rcpt, rcpt_keys,
+		    0)) != 0 ||
+		    (ret = q->db->associate(q->db, NULL, q->by_orig, orig_key,
+		    0)) != 0 ||
+		    (ret = q->db->associate(q->db, NULL, q->by_sender,
+		    sender_keys, 0)) != 0) {
+			*error_r = xasprintf("%s: quarantine index: %s",
+			    sdb->dir, db_strerror(ret));
+			return (ret);
+		}
+		return (0);
+	}
 	if ((ret = sdb->env->txn_begin(sdb->env, NULL, &txn, 0)) != 0 ||
 	    (ret = q->db->associate(q->db, txn, q->by_time, time_key,
 	    DB_CREATE)) != 0 ||

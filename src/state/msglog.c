@@ -32,9 +32,10 @@
  *	between). An index of another format (the
  *	first, msglog-index.db, had no day) is rebuilt by
  *	msglog_rebuild_index() at holdscand's start. msglog_open() reads
- *	the format from a snapshot, so that each holdscan command's open
- *	takes no lock on the page of "seq", which every batch writes; only
- *	a log without a format (a new one) has it written.
+ *	the format from a snapshot and then ties the index without a
+ *	transaction, so that each holdscan command's open takes no lock
+ *	(on the page of "seq" or the index's, which every batch writes);
+ *	only a log without a format (a new one) has it written.
  *	The sequence number only grows (pruning never lowers it): with the
  *	host name it names a record everywhere. On a farm (database set)
  *	each change of a record (msglog_add(), an event, a corrected new
@@ -501,9 +502,26 @@ msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r)
 	/*
 	 * Nearly every open (each holdscan command's) finds the index of
 	 * this format: seen from a snapshot, which takes no lock, it needs
-	 * no write lock on the page whose "seq" holdscand's batches write.
+	 * no write lock on the page whose "seq" holdscand's batches write,
+	 * nor a read of the index, whose pages they write.
 	 */
 	current = format_current(ml);
+	if (current) {
+		/*
+		 * An index of this format is filled (holdscand's start saw
+		 * to it): tied without a transaction, it takes no lock.
+		 */
+		if ((ret = ml->db->associate(ml->db, NULL, ml->index,
+		    index_keys, 0)) != 0) {
+			*error_r = xasprintf("%s: message log: %s", sdb->dir,
+			    db_strerror(ret));
+			msglog_close(&ml);
+			errno = ret > 0 ? ret : EIO;
+			return (-1);
+		}
+		*ml_r = ml;
+		return (0);
+	}
 	if ((ret = sdb->env->txn_begin(sdb->env, NULL, &txn, 0)) != 0 ||
 	    (!current && (ret = index_format_ok(ml, txn)) != 0) ||
 	    (ret = ml->db->associate(ml->db, txn, ml->index, index_keys,

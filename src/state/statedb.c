@@ -415,7 +415,12 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 	if ((ret = env->set_event_notify(env, statedb_event)) != 0 ||
 	    (ret = env->set_cachesize(env, 0, STATEDB_CACHE_BYTES, 1)) != 0 ||
 	    (ret = env->set_lg_max(env, STATEDB_LOG_BYTES)) != 0 ||
-	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
+	    /*
+	     * A deadlock's victim is the locker with the fewest write locks:
+	     * a reader (a holdscan command opening the indexes), never
+	     * holdscand's batch with its intent, log and index writes.
+	     */
+	    (ret = env->set_lk_detect(env, DB_LOCK_MINWRITE)) != 0 ||
 	    /*
 	     * A process that dies with locks held (a holdscan tool killed in
 	     * its write transaction) must not make the others wait for

@@ -87,6 +87,8 @@ postmaster_address = postmaster@admin.test
 notify_postmaster_template = ${1:-$HS_TMP/pm.txt}
 notify_recipient_template = ${2:-$HS_TMP/rcpt.txt}
 notify_recipients = ${3:-}
+# Batches of at most 50: section 5's lists see the 300 arrive in steps.
+batch_max_messages = 50
 EOF
 }
 conf
@@ -333,9 +335,15 @@ cat "$HS_TMP/k.manifest" "$HS_TMP/l.manifest" >"$HS_TMP/kl.manifest"
 check 'exactly once, all 70 (sinkcheck)' "$HS_PYTHON" "$HS_LIB/sinkcheck.py" \
     --added-header X-Holdscan "$HS_TMP/kl.manifest" $(token_files k) \
     $(token_files l)
-hsq list >/dev/null
-check_eq 'nothing left in holdscan/release/' \
-    "$(find "$A_QUEUE/holdscan/release" -type f | wc -l)" 0
+# A detached child of a killed holdscan may still be at its release
+# under load: each look follows a holdscan command (whose open finishes
+# or sweeps what is left), for up to 20 s.
+release_empty() {
+	hsq list >/dev/null
+	[ "$(find "$A_QUEUE/holdscan/release" -type f | wc -l)" -eq 0 ]
+}
+check 'nothing left in holdscan/release/' wait_until 20 release_empty ||
+	find "$A_QUEUE/holdscan/release" -type f -ls | sed 's/^/# /' >&2
 check_eq 'all are marked released' \
     "$(hsq list --json --state held | jq_count 'e["subject"][:7] in ("test k-", "test l-")')" 0
 
@@ -348,9 +356,12 @@ sender=$!
 # As fast as it goes (the answers are looked at afterwards).
 i=0
 : >"$HS_TMP/lists.bad"
+: >"$HS_TMP/lists.times"
 while [ "$i" -lt 40 ]; do
+	t0=$(date +%s%N)
 	hsq list --json >"$HS_TMP/live.$i.json" 2>"$HS_TMP/live.$i.err" ||
 	    echo "list $i failed: $(cat "$HS_TMP/live.$i.err")" >>"$HS_TMP/lists.bad"
+	echo "list $i: started $(((t0 / 1000000) % 100000)) ms, took $((($(date +%s%N) - t0) / 1000000)) ms" >>"$HS_TMP/lists.times"
 	[ $((i % 4)) -eq 0 ] && { hsq list --recipient w-7.r0@sink.test \
 	    >/dev/null 2>>"$HS_TMP/lists.bad" ||
 	    echo "list --recipient failed" >>"$HS_TMP/lists.bad"; }
@@ -374,7 +385,12 @@ note "the lists saw $(uniq <"$HS_TMP/lists.seen" | tr '\n' ' ')of 300"
 check_eq 'every list answer was valid, and counts only grew' \
     "$(cat "$HS_TMP/lists.bad")" ""
 check 'some lists ran while holdscand was writing (saw some, not all)' \
-    grep -Eqx '[1-9][0-9]?|[12][0-9][0-9]' "$HS_TMP/lists.seen"
+    grep -Eqx '[1-9][0-9]?|[12][0-9][0-9]' "$HS_TMP/lists.seen" || {
+	paste -d' ' "$HS_TMP/lists.times" "$HS_TMP/lists.seen" |
+	    sed 's/^/# /' >&2
+	grep -E 'batch=[0-9]+ ' "$A_HS_LOG" | tail -n 20 | cut -c1-200 |
+	    sed 's/^/# /' >&2
+}
 check 'all 300 are quarantined' wait_until 90 held_count \
     'e["subject"].startswith("test w-")' 300
 tail -n "+$((log_start + 1))" "$A_HS_LOG" | grep -E 'warning|fatal' \

@@ -502,30 +502,34 @@ secondaries_filled(struct quarantine *q)
 {
 	DB	*dbs[] = { q->by_time, q->by_rcpt, q->by_orig, q->by_sender };
 	DB_TXN	*snap = NULL;
-	DBC	*c;
-	DBT	 k, v;
 	size_t	 i;
+	int	 ret = 0;
 	bool	 filled = true;
 
 	if (q->sdb->env->txn_begin(q->sdb->env, NULL, &snap,
 	    DB_TXN_SNAPSHOT) != 0)
 		return (false);
-	for (i = 0; filled && i < sizeof(dbs) / sizeof(dbs[0]); i++) {
-		memset(&k, 0, sizeof(k));
-		memset(&v, 0, sizeof(v));
-		k.flags = DB_DBT_MALLOC;
-		v.flags = DB_DBT_MALLOC;
-		c = NULL;
-		if (dbs[i]->cursor(dbs[i], snap, &c, 0) != 0 ||
-		    c->get(c, &k, &v, DB_FIRST) != 0)
-			filled = false;
-		free(k.data);
-		free(v.data);
-		if (c != NULL)
-			(void)c->close(c);
-	}
+	for (i = 0; filled && i < sizeof(dbs) / sizeof(dbs[0]); i++)
+		filled = record_any(dbs[i], snap, &ret) > 0;
 	(void)snap->commit(snap, 0);
 	return (filled);
+}
+
+/* Tie the four secondaries to the primary, in txn (or none) with flags. */
+static int
+associate_all(struct quarantine *q, DB_TXN *txn, u_int32_t flags)
+{
+	int	 ret;
+
+	if ((ret = q->db->associate(q->db, txn, q->by_time, time_key,
+	    flags)) != 0 ||
+	    (ret = q->db->associate(q->db, txn, q->by_rcpt, rcpt_keys,
+	    flags)) != 0 ||
+	    (ret = q->db->associate(q->db, txn, q->by_orig, orig_key,
+	    flags)) != 0)
+		return (ret);
+	return (q->db->associate(q->db, txn, q->by_sender, sender_keys,
+	    flags));
 }
 
 /*
@@ -560,14 +564,7 @@ open_index(struct quarantine *q, char **error_r)
 	 * holdscand's commits nor deadlocks with them.
 	 */
 	if (secondaries_filled(q)) {
-		if ((ret = q->db->associate(q->db, NULL, q->by_time, time_key,
-		    0)) != 0 ||
-		    (ret = q->db->associate(q->db, NULL, q->by_rcpt, rcpt_keys,
-		    0)) != 0 ||
-		    (ret = q->db->associate(q->db, NULL, q->by_orig, orig_key,
-		    0)) != 0 ||
-		    (ret = q->db->associate(q->db, NULL, q->by_sender,
-		    sender_keys, 0)) != 0) {
+		if ((ret = associate_all(q, NULL, 0)) != 0) {
 			*error_r = xasprintf("%s: quarantine index: %s",
 			    sdb->dir, db_strerror(ret));
 			return (ret);
@@ -575,14 +572,7 @@ open_index(struct quarantine *q, char **error_r)
 		return (0);
 	}
 	if ((ret = sdb->env->txn_begin(sdb->env, NULL, &txn, 0)) != 0 ||
-	    (ret = q->db->associate(q->db, txn, q->by_time, time_key,
-	    DB_CREATE)) != 0 ||
-	    (ret = q->db->associate(q->db, txn, q->by_rcpt, rcpt_keys,
-	    DB_CREATE)) != 0 ||
-	    (ret = q->db->associate(q->db, txn, q->by_orig, orig_key,
-	    DB_CREATE)) != 0 ||
-	    (ret = q->db->associate(q->db, txn, q->by_sender, sender_keys,
-	    DB_CREATE)) != 0 ||
+	    (ret = associate_all(q, txn, DB_CREATE)) != 0 ||
 	    (ret = txn->commit(txn, 0)) != 0) {
 		if (txn != NULL && ret != 0)
 			(void)txn->abort(txn);

@@ -479,7 +479,6 @@ msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r)
 {
 	struct msglog	*ml = xcalloc(1, sizeof(*ml));
 	DB_TXN		*txn = NULL;
-	bool		 current;
 	int		 ret;
 
 	ml->sdb = sdb;
@@ -505,8 +504,7 @@ msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r)
 	 * no write lock on the page whose "seq" holdscand's batches write,
 	 * nor a read of the index, whose pages they write.
 	 */
-	current = format_current(ml);
-	if (current) {
+	if (format_current(ml)) {
 		/*
 		 * An index of this format is filled (holdscand's start saw
 		 * to it): tied without a transaction, it takes no lock.
@@ -523,7 +521,7 @@ msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r)
 		return (0);
 	}
 	if ((ret = sdb->env->txn_begin(sdb->env, NULL, &txn, 0)) != 0 ||
-	    (!current && (ret = index_format_ok(ml, txn)) != 0) ||
+	    (ret = index_format_ok(ml, txn)) != 0 ||
 	    (ret = ml->db->associate(ml->db, txn, ml->index, index_keys,
 	    DB_CREATE)) != 0 ||
 	    (ret = txn->commit(txn, 0)) != 0) {
@@ -539,27 +537,6 @@ msglog_open(struct statedb *sdb, struct msglog **ml_r, char **error_r)
 	}
 	*ml_r = ml;
 	return (0);
-}
-
-/* Does the log have records? 1, 0, or -1 with the error in *ret_r. */
-static int
-has_records(DB *db, DB_TXN *txn, int *ret_r)
-{
-	DBC	*c = NULL;
-	DBT	 k, v;
-	int	 ret;
-
-	memset(&k, 0, sizeof(k));
-	memset(&v, 0, sizeof(v));
-	v.flags = DB_DBT_PARTIAL;	/* no value read */
-	if ((ret = db->cursor(db, txn, &c, 0)) == 0) {
-		ret = c->get(c, &k, &v, DB_FIRST);
-		(void)c->close(c);
-	}
-	if (ret == 0 || ret == DB_NOTFOUND)
-		return (ret == 0);
-	*ret_r = ret;
-	return (-1);
 }
 
 /* Is the index of MSGLOG_INDEX_FORMAT, as a snapshot sees it now? */
@@ -605,7 +582,7 @@ index_format_ok(struct msglog *ml, DB_TXN *txn)
 		return (0);
 	}
 	free(val);
-	if ((some = has_records(ml->db, txn, &ret)) < 0)
+	if ((some = record_any(ml->db, txn, &ret)) < 0)
 		return (ret);
 	if (some)
 		return (DB_OLD_VERSION);

@@ -101,6 +101,28 @@ record_del(DB *db, DB_TXN *txn, const void *key, size_t klen)
 	return (ret == DB_NOTFOUND ? 0 : ret);
 }
 
+int
+record_any(DB *db, DB_TXN *txn, int *dberr_r)
+{
+	DBC	*c = NULL;
+	DBT	 k, v;
+	int	 ret;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.flags = DB_DBT_MALLOC;
+	v.flags = DB_DBT_PARTIAL;	/* no value read */
+	if ((ret = db->cursor(db, txn, &c, 0)) == 0) {
+		ret = c->get(c, &k, &v, DB_FIRST);
+		(void)c->close(c);
+	}
+	free(k.data);
+	if (ret == 0 || ret == DB_NOTFOUND)
+		return (ret == 0);
+	*dberr_r = ret;
+	return (-1);
+}
+
 bool
 record_stops_hold(sigset_t *old)
 {

@@ -33,6 +33,11 @@ int	 record_get(DB *db, DB_TXN *txn, const void *key, size_t klen,
 int	 record_put(DB *db, DB_TXN *txn, const void *key, size_t klen,
 	    const void *val, size_t vlen);
 int	 record_del(DB *db, DB_TXN *txn, const void *key, size_t klen);
+/*
+ * record_any() tells whether db has a record, as txn sees it (a snapshot
+ * takes no lock): 1, 0, or -1 with the Berkeley DB error in *dberr_r.
+ */
+int	 record_any(DB *db, DB_TXN *txn, int *dberr_r);
 
 /*
  * record_key_u64() writes v as an 8-byte big-endian key (keys in number

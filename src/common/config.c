@@ -84,6 +84,10 @@ static const struct param params[] = {
 	{ "state_directory", P_PATH, "/var/lib/holdscan",
 	    F(state_directory), NOLIM, NULL,
 	    "the intent journal and quarantine index (Berkeley DB)" },
+	{ "state_region_directory", P_OPTPATH, "/run/holdscan/state",
+	    F(state_region_directory), NOLIM, NULL,
+	    "the state environment's shared memory, on a memory file system "
+	    "(empty: in state_directory)" },
 	{ "quarantine_directory", P_PATH, "/var/spool/holdscan/quarantine",
 	    F(quarantine_directory), NOLIM, NULL,
 	    "quarantined messages, sharded by date" },

@@ -56,6 +56,7 @@ struct hs_config {
 	/* where things are */
 	char	*postfix_config_directory;
 	char	*state_directory;
+	char	*state_region_directory; /* regions.c; "": in state_directory */
 	char	*quarantine_directory;
 	char	*holdscan_queue_subdir;	/* inside queue_directory */
 	char	*pid_file;

@@ -439,6 +439,49 @@ ensure_dir(struct holdscand *d, const char *dir, const char *what)
 }
 
 /*
+ * state_region_directory (the state environment's shared memory, on a
+ * memory file system): the mail owner's, 0700, made if missing (with
+ * its parent, root's, as /run/holdscan without systemd). When it cannot
+ * be, the regions stay in state_directory: slower, never unsafe, so a
+ * warning and not a refusal to start. Not root: statedb decides alone.
+ */
+static int	make_parent(const char *path);
+
+static void
+ensure_region_dir(struct holdscand *d)
+{
+	const char	*dir = d->conf->state_region_directory;
+	struct stat	 st;
+	int		 fd;
+
+	if (dir[0] == '\0' || geteuid() != 0)
+		return;
+	if (stat(dir, &st) < 0) {
+		if (errno != ENOENT || (make_parent(dir) < 0 && errno != EEXIST) ||
+		    mkdir(dir, 0700) < 0 ||
+		    (fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC)) < 0) {
+			hs_warn("create state_region_directory %s (the state "
+			    "environment's shared memory stays in %s, which "
+			    "costs disk writes)", dir, d->conf->state_directory);
+			return;
+		}
+		if (fchown(fd, d->ql->owner_uid, d->ql->owner_gid) < 0)
+			hs_warn("chown state_region_directory %s", dir);
+		(void)close(fd);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != d->ql->owner_uid ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+		hs_warnx("state_region_directory %s is not a directory of %s's "
+		    "that only it may write (uid %lu, mode %04o): the state "
+		    "environment's shared memory stays in %s; fix with: chown "
+		    "%s %s; chmod 0700 %s", dir, d->ql->mail_owner,
+		    (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777),
+		    d->conf->state_directory, d->ql->mail_owner, dir, dir);
+}
+
+/*
  * holdscan's directory inside queue_directory: the queue directory itself
  * is root's, so this must happen before privileges are dropped.
  */
@@ -892,6 +935,7 @@ restart_only(const struct hs_config *old, const struct hs_config *conf,
 #define CHANGED(field) note_changed(buf, size, #field, old->field, conf->field)
 	CHANGED(postfix_config_directory);
 	CHANGED(state_directory);
+	CHANGED(state_region_directory);
 	CHANGED(quarantine_directory);
 	CHANGED(holdscan_queue_subdir);
 	CHANGED(pid_file);
@@ -1481,6 +1525,7 @@ main(int argc, char **argv)
 	resolve_worker_user(&d);
 	check_plugin_sections(&d);
 	ensure_dir(&d, d.conf->state_directory, "state_directory");
+	ensure_region_dir(&d);
 	ensure_dir(&d, d.conf->quarantine_directory, "quarantine_directory");
 	ensure_scanner_tempdir(&d);
 	ensure_queue_subdirs(&d);

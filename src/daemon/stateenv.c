@@ -180,7 +180,8 @@ stateenv_open(struct stateenv *env, const struct hs_config *conf,
 {
 	char	*error = NULL;
 
-	if (statedb_open(conf->state_directory, &env->sdb, error_r) < 0)
+	if (statedb_open_in(conf->state_directory,
+	    conf->state_region_directory, &env->sdb, error_r) < 0)
 		return (-1);
 	if (env->sdb->logs_lost) {
 		/*

@@ -22,6 +22,15 @@
  *	That costs the regions' full size on disk from the start (about
  *	12 MB) and nothing once open.
  *
+ *	Where the regions are made is regions.c's: with
+ *	state_region_directory (statedb_open_in()), on a memory file
+ *	system, each linked from dir. When those links point nowhere (a
+ *	restart of the machine), or the regions are files in dir though
+ *	a region directory is usable, and no process has the environment
+ *	open (the registry says, under its lock), the links go and a dead
+ *	slot in the registry makes the open run recovery, which makes the
+ *	regions anew: the cache never holds what the log does not.
+ *
  *	This module must never leave an environment half open, never map
  *	a region file with a block missing, and never create files with
  *	group or other permissions.
@@ -47,6 +56,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "state/regions.h"
 #include "state/statedb.h"
 
 #define STATEDB_CACHE_BYTES	(8 * 1024 * 1024)
@@ -55,117 +65,25 @@
 #define STATEDB_CKP_MINUTES	1	/* or this long, if anything was logged */
 #define STATEDB_LOCK_TIMEOUT_US	(10 * 1000 * 1000)
 #define STATEDB_THREADS		256	/* processes with it open at once */
-/* Berkeley DB's primary region (DB_REGION_ENV), which openers race to make. */
-#define STATEDB_ENV_REGION	"__db.001"
 /* The regions (about 12 MB with the cache above) and room for the log. */
 #define STATEDB_NEED_BYTES	(16ULL * 1024 * 1024)
 #define STATEDB_NEED_INODES	32
 
-/*
- * The length of this process's mapping that starts at addr, from
- * /proc/self/maps (Berkeley DB hands region_unmap() the address only).
- */
-static int
-mapping_length(const void *addr, size_t *len_r)
-{
-	FILE		*fp;
-	char		*line = NULL;
-	size_t		 cap = 0;
-	uintmax_t	 lo, hi;
-	int		 found = 0;
-
-	if ((fp = fopen("/proc/self/maps", "re")) == NULL)
-		return (-1);
-	while (!found && getline(&line, &cap, fp) > 0)
-		if (sscanf(line, "%jx-%jx", &lo, &hi) == 2 &&
-		    lo == (uintmax_t)(uintptr_t)addr && hi > lo) {
-			*len_r = (size_t)(hi - lo);
-			found = 1;
-		}
-	free(line);
-	(void)fclose(fp);
-	if (!found) {
-		errno = EINVAL;
-		return (-1);
-	}
-	return (0);
-}
-
-/*
- * Berkeley DB's region map function: open (or create) the region file
- * path, allocate every block of the len bytes it will be mapped with,
- * and map it shared. *created says whether Berkeley DB wants the region
- * created; for the primary region it is ours to decide (the first opener
- * creates it, the others join), and we say which in *created. Returns 0
- * or an errno value (ENOSPC when the file system is full), as Berkeley
- * DB expects.
- */
+/* Berkeley DB's region map functions: regions.c, for this environment. */
 static int
 region_map(DB_ENV *env, char *path, size_t len, int *created, void **addr_r)
 {
-	struct stat	 st;
-	const char	*base;
-	void		*p;
-	int		 fd = -1, err, primary, made = 0;
+	struct statedb	*sdb = env->app_private;
 
-	*addr_r = NULL;
-	base = strrchr(path, '/');
-	base = base != NULL ? base + 1 : path;
-	primary = strcmp(base, STATEDB_ENV_REGION) == 0;
-	if (primary && *created) {
-		/*
-		 * While Berkeley DB removes an environment (it sets
-		 * DB_ENV_NOPANIC for that), it only joins what is there.
-		 */
-		*created = 0;
-		if ((env->flags & DB_ENV_NOPANIC) == 0) {
-			if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL |
-			    O_CLOEXEC, 0600)) >= 0)
-				*created = made = 1;
-			else if (errno != EEXIST)
-				return (errno);
-		}
-		if (fd < 0 && (fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
-			return (errno);
-	} else if ((fd = open(path, O_RDWR | O_CLOEXEC |
-	    (*created ? O_CREAT : 0), 0600)) < 0)
-		return (errno);
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		goto fail;
-	}
-	/* Made larger by an opener with a larger maximum: map all of it. */
-	if (st.st_size > 0 && (uintmax_t)st.st_size > (uintmax_t)len)
-		len = (size_t)st.st_size;
-	while ((err = posix_fallocate(fd, 0, (off_t)len)) == EINTR)
-		;
-	if (err != 0)
-		goto fail;
-	if ((p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-	    0)) == MAP_FAILED) {
-		err = errno;
-		goto fail;
-	}
-	(void)close(fd);
-	*addr_r = p;
-	return (0);
-
-fail:
-	(void)close(fd);
-	if (made)
-		(void)unlink(path);
-	return (err);
+	return (regions_map(sdb != NULL ? sdb->regions : NULL, env, path, len,
+	    created, addr_r));
 }
 
 static int
 region_unmap(DB_ENV *env, void *addr)
 {
-	size_t	 len;
-
 	(void)env;
-	if (mapping_length(addr, &len) < 0 || munmap(addr, len) < 0)
-		return (errno);
-	return (0);
+	return (regions_unmap(addr));
 }
 
 /* Is dir's file system too full to open the environment? */
@@ -379,10 +297,130 @@ out:
 	return (0);
 }
 
+/*
+ * The regions are gone (a reboot emptied state_region_directory) or
+ * are files in dir though a region directory is usable. Under the
+ * registry's lock, which every opener takes to register: if no process
+ * has the environment open, remove the region names and leave a dead
+ * slot (pid 0, not locked), so that the open runs recovery and makes
+ * the regions anew where r says. What the lost cache held but the
+ * databases did not is in the log; recovery puts it back. If a process
+ * has it open, moving waits for another time; a loss is an error.
+ */
+static int
+registry_reset(const char *dir, const struct regions *r, char **error_r)
+{
+	enum regions_state state;
+	struct flock	 fl;
+	struct stat	 st;
+	unsigned long	 live = 0;
+	char		*path, *buf = NULL, dead[STATEDB_SLOT_LEN + 1];
+	ssize_t		 n = 0;
+	off_t		 off;
+	int		 fd, err = 0;
+
+	path = xasprintf("%s/%s", dir, STATEDB_REGISTER);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) < 0) {
+		err = errno;
+		goto out;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 1;
+	fl.l_len = 1;
+	while (fcntl(fd, F_SETLKW, &fl) < 0)
+		if (errno != EINTR) {
+			err = errno;
+			goto out;
+		}
+	/* Again under the lock: another opener may have done it already. */
+	if ((state = regions_survey(r)) == REGIONS_OK)
+		goto out;
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		goto out;
+	}
+	if (st.st_size > STATEDB_REGISTER_MAX) {
+		err = EFBIG;
+		goto out;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	if (st.st_size > 0 && (n = pread(fd, buf, (size_t)st.st_size, 0)) < 0) {
+		err = errno;
+		goto out;
+	}
+	for (off = 0; off + STATEDB_SLOT_LEN <= n && live == 0;
+	    off += STATEDB_SLOT_LEN) {
+		if (buf[off] == 'X')	/* an empty slot */
+			continue;
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = off;
+		fl.l_len = 1;
+		if (fcntl(fd, F_GETLK, &fl) < 0) {
+			err = errno;
+			goto out;
+		}
+		if (fl.l_type != F_UNLCK)
+			live = fl.l_pid > 0 ? (unsigned long)fl.l_pid : 1;
+	}
+	if (live != 0) {
+		if (state == REGIONS_LOST) {
+			*error_r = xasprintf("%s: the shared memory of its "
+			    "Berkeley DB environment is gone (from %s) while "
+			    "process %lu has the environment open; stop "
+			    "holdscand and every holdscan command, then start "
+			    "holdscand again", dir, regions_where(r), live);
+			err = EBUSY;
+		}
+		goto out;
+	}
+	/* After the slots, at a slot's place, as Berkeley DB appends them. */
+	(void)snprintf(dead, sizeof(dead), "%24lu\n", 0UL);
+	off = (off_t)(n - n % STATEDB_SLOT_LEN);
+	if (regions_discard(r) < 0 ||
+	    pwrite(fd, dead, STATEDB_SLOT_LEN, off) != STATEDB_SLOT_LEN) {
+		err = errno != 0 ? errno : EIO;
+		goto out;
+	}
+	if (state == REGIONS_LOST)
+		hs_info("%s: the shared memory of its Berkeley DB environment "
+		    "is gone (a restart of the machine empties %s); recovery "
+		    "makes it anew", dir, regions_where(r));
+	else
+		hs_info("%s: the shared memory of its Berkeley DB environment "
+		    "moves to %s; recovery makes it anew there", dir,
+		    regions_where(r));
+out:
+	free(buf);
+	if (fd >= 0 && close(fd) < 0 && err == 0)
+		err = errno;
+	if (err != 0 && *error_r == NULL)
+		*error_r = xasprintf("%s/%s: %s", dir, STATEDB_REGISTER,
+		    strerror(err));
+	free(path);
+	if (err != 0) {
+		errno = err;
+		return (-1);
+	}
+	return (0);
+}
+
 int
 statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 {
+	return (statedb_open_in(dir, NULL, sdb_r, error_r));
+}
+
+int
+statedb_open_in(const char *dir, const char *region_dir,
+    struct statedb **sdb_r, char **error_r)
+{
 	bool		 lost;
+	struct regions	*regions;
 	struct statedb	*sdb;
 	struct stat	 st;
 	DB_ENV		*env = NULL;
@@ -402,14 +440,25 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 	lost = log_files_lost(dir);
 	if (register_forget_self(dir, error_r) < 0)
 		return (-1);
+	regions = regions_new(dir, region_dir);
+	*error_r = NULL;
+	if (regions_survey(regions) != REGIONS_OK &&
+	    registry_reset(dir, regions, error_r) < 0) {
+		err = errno;
+		regions_free(&regions);
+		errno = err;
+		return (-1);
+	}
 	/* Process-wide, and the same every time: regions with their blocks. */
 	if ((ret = db_env_set_func_region_map(region_map, region_unmap)) != 0 ||
 	    (ret = db_env_create(&env, 0)) != 0) {
 		*error_r = xasprintf("db_env_create: %s", db_strerror(ret));
+		regions_free(&regions);
 		errno = db_errno(ret);
 		return (-1);
 	}
 	sdb = xcalloc(1, sizeof(*sdb));
+	sdb->regions = regions;
 	env->app_private = sdb;
 	env->set_errcall(env, statedb_errcall);
 	if ((ret = env->set_event_notify(env, statedb_event)) != 0 ||
@@ -455,11 +504,13 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 	sdb->env = env;
 	sdb->dir = xstrdup(dir);
 	sdb->logs_lost = lost;
+	regions_collect(sdb->regions);
 	*sdb_r = sdb;
 	return (0);
 
 fail:
 	(void)env->close(env, 0);
+	regions_free(&sdb->regions);
 	free(sdb);
 	errno = db_errno(ret);
 	return (-1);
@@ -473,6 +524,7 @@ statedb_close(struct statedb **sdbp)
 	if (sdb == NULL)
 		return;
 	(void)sdb->env->close(sdb->env, 0);
+	regions_free(&sdb->regions);
 	free(sdb->dir);
 	free(sdb);
 	*sdbp = NULL;

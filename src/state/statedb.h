@@ -13,8 +13,11 @@
 
 #include <db.h>
 
+struct regions;
+
 struct statedb {
 	DB_ENV	*env;
+	struct regions *regions;	/* where its shared memory is made */
 	char	*dir;
 	int	 panicked;	/* Berkeley DB said the environment needs recovery */
 	bool	 logs_lost;	/* a database is past the end of the log */
@@ -35,6 +38,17 @@ struct statedb {
  * sentence in *error_r (caller frees) and errno.
  */
 int	 statedb_open(const char *dir, struct statedb **sdb_r, char **error_r);
+/*
+ * statedb_open_in() is statedb_open() with the environment's shared
+ * memory made in region_dir (state_region_directory: a directory of
+ * dir's own there, dir holding a symbolic link to each region; see
+ * regions.h) when it is set and usable. When the regions it names are
+ * gone (a reboot), or are files in dir though region_dir is usable, and
+ * no process has the environment open, the open runs recovery and makes
+ * them anew there. Regions gone while a process has it open: -1, EBUSY.
+ */
+int	 statedb_open_in(const char *dir, const char *region_dir,
+	    struct statedb **sdb_r, char **error_r);
 void	 statedb_close(struct statedb **sdb);
 int	 statedb_checkpoint(struct statedb *sdb, char **error_r);
 /*

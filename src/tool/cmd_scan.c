@@ -182,7 +182,8 @@ lookup_child(struct tool *t, const char *sender, const char *client, int fd)
 	    setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0))
 		error = xasprintf("cannot become the owner of %s: %s",
 		    t->conf->state_directory, strerror(errno));
-	else if (statedb_open(t->conf->state_directory, &sdb, &error) == 0 &&
+	else if (statedb_open_in(t->conf->state_directory,
+	    t->conf->state_region_directory, &sdb, &error) == 0 &&
 	    listdb_open(sdb, &l, &error) == 0) {
 		if ((ret = listdb_lookup(l, sender, client, &e, &error)) == 1) {
 			lists_describe(&e, desc, sizeof(desc));

@@ -213,7 +213,8 @@ cmd_status(struct tool *t, int argc, char **argv)
 	tool_become_mail_owner(t);
 	if (metrics_read(t->conf->metrics_file, &mbuf, &written) == 0)
 		m = &mbuf;
-	if (statedb_open(t->conf->state_directory, &sdb, &error) < 0 ||
+	if (statedb_open_in(t->conf->state_directory,
+	    t->conf->state_region_directory, &sdb, &error) < 0 ||
 	    aside_open(sdb, &a, &error) < 0 || aside_list(a, &v, &n, &error) < 0) {
 		(void)fprintf(stderr, "holdscan: %s\n", error);
 		aside_close(&a);

@@ -215,7 +215,8 @@ tool_open_state(struct tool *t)
 	if (geteuid() == 0 && queue_mkdirs(t->ql, t->qdirfd, rel) < 0)
 		hs_fatal(EX_CANTCREAT, "%s/%s", t->ql->queue_dir, rel);
 	tool_become_mail_owner(t);
-	if (statedb_open(t->conf->state_directory, &t->sdb, &error) < 0)
+	if (statedb_open_in(t->conf->state_directory,
+	    t->conf->state_region_directory, &t->sdb, &error) < 0)
 		hs_fatalx(EX_UNAVAILABLE, "%s", error);
 	if (t->sdb->logs_lost)
 		hs_fatalx(EX_UNAVAILABLE, "the log files of the state environment "

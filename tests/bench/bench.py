@@ -209,6 +209,7 @@ class Holdscand:
         with open(self.conf, "w") as f:
             f.write(f"""postfix_config_directory = {sb.config}
 state_directory = {self.hs}/state
+state_region_directory = {self.tmpbase}/regions
 quarantine_directory = {self.hs}/quarantine
 pid_file = {self.hs}/holdscand.pid
 metrics_file = {self.hs}/state/metrics.prom

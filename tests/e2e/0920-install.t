@@ -309,6 +309,7 @@ jail() {
 		case ${p#-} in
 		/var/spool/postfix) p=$A_QUEUE ;;
 		/var/lib/holdscan) p=$(sb_dir A)/hs/state ;;
+		/run/holdscan/state) p=$(sb_dir A)/hs/regions ;;
 		/var/spool/holdscan/quarantine) p=$(sb_dir A)/hs/quarantine ;;
 		/run/holdscan) p=$(sb_dir A)/hs ;;
 		*) echo "unexpected ReadWritePaths entry $p" >&2; return 1 ;;

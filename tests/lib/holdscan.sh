@@ -99,6 +99,7 @@ hs_conf_at() {
 	{
 		echo "postfix_config_directory = $2"
 		echo "state_directory = $_hc_dir/hs/state"
+		echo "state_region_directory = $_hc_dir/hs/regions"
 		echo "quarantine_directory = $_hc_dir/hs/quarantine"
 		echo "pid_file = $_hc_dir/hs/holdscand.pid"
 		echo "metrics_file = $_hc_dir/hs/state/metrics.prom"

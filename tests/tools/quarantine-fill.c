@@ -167,7 +167,8 @@ main(int argc, char **argv)
 		usage();
 	if (config_load(path, NULL, NULL, &conf, &error) < 0)
 		die(path, error);
-	if (statedb_open(conf->state_directory, &sdb, &error) < 0 ||
+	if (statedb_open_in(conf->state_directory,
+	    conf->state_region_directory, &sdb, &error) < 0 ||
 	    journal_open(sdb, &journal, &error) < 0 ||
 	    quarantine_open(conf, sdb, getuid(), getgid(), &q, &error) < 0)
 		die(conf->state_directory, error);

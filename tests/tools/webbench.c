@@ -139,7 +139,8 @@ env_open(struct env *e, const char *path)
 	memset(e, 0, sizeof(*e));
 	if (config_load(path, NULL, NULL, &e->conf, &error) < 0)
 		die(path, error);
-	if (statedb_open(e->conf->state_directory, &e->sdb, &error) < 0 ||
+	if (statedb_open_in(e->conf->state_directory,
+	    e->conf->state_region_directory, &e->sdb, &error) < 0 ||
 	    journal_open(e->sdb, &e->journal, &error) < 0 ||
 	    quarantine_open(e->conf, e->sdb, getuid(), getgid(), &e->q,
 	    &error) < 0 || msglog_open(e->sdb, &e->ml, &error) < 0)

@@ -34,6 +34,7 @@
 
 struct fixture {
 	char	 dir[64];
+	char	 rdir[64];	/* a state_region_directory */
 };
 
 static int
@@ -43,6 +44,8 @@ setup(void **state)
 
 	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/test_statedbXXXXXX");
 	assert_non_null(mkdtemp(f->dir));
+	(void)snprintf(f->rdir, sizeof(f->rdir), "/tmp/test_statedb_rXXXXXX");
+	assert_non_null(mkdtemp(f->rdir));
 	*state = f;
 	return (0);
 }
@@ -51,9 +54,9 @@ static int
 teardown(void **state)
 {
 	struct fixture	*f = *state;
-	char		 cmd[128];
+	char		 cmd[256];
 
-	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", f->dir, f->rdir);
 	if (system(cmd) != 0)
 		return (-1);
 	free(f);
@@ -160,27 +163,19 @@ test_regions_allocated_in_full(void **state)
 	assert_int_equal(mapped(f->dir), 0);
 }
 
+/* Another process joins dir's open environment and puts "c" = "child". */
 static void
-test_second_opener_joins(void **state)
+joiner(const char *dir, const char *rdir)
 {
-	struct fixture	*f = *state;
-	struct statedb	*sdb = NULL;
-	char		*error = NULL;
-	DB		*db = NULL;
-	pid_t		 pid;
-	int		 status, n, sparse;
+	pid_t	 pid;
+	int	 status;
 
-	if (statedb_open(f->dir, &sdb, &error) < 0)
-		fail_msg("%s", error);
-	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
-	put(sdb, db, "k", "parent");
-	/* Another process joins the open environment and writes. */
 	if ((pid = fork()) == 0) {
 		struct statedb	*s2 = NULL;
 		DB		*d2 = NULL;
 		char		*e2 = NULL;
 
-		if (statedb_open(f->dir, &s2, &e2) < 0 ||
+		if (statedb_open_in(dir, rdir, &s2, &e2) < 0 ||
 		    statedb_open_db(s2, "t.db", &d2, &e2) < 0)
 			_exit(1);
 		put(s2, d2, "c", "child");
@@ -191,6 +186,23 @@ test_second_opener_joins(void **state)
 	assert_true(pid > 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void
+test_second_opener_joins(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL;
+	DB		*db = NULL;
+	int		 n, sparse;
+
+	if (statedb_open(f->dir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
+	put(sdb, db, "k", "parent");
+	/* Another process joins the open environment and writes. */
+	joiner(f->dir, NULL);
 	assert_value(db, "c", "child");
 	assert_value(db, "k", "parent");
 	regions(f->dir, &n, &sparse);
@@ -204,7 +216,7 @@ test_second_opener_joins(void **state)
  * the environment open (as a kill would leave it); its pid.
  */
 static pid_t
-crashed_opener(const char *dir)
+crashed_opener_in(const char *dir, const char *rdir)
 {
 	struct statedb	*sdb = NULL;
 	char		*error = NULL;
@@ -213,7 +225,7 @@ crashed_opener(const char *dir)
 	int		 status;
 
 	if ((pid = fork()) == 0) {
-		if (statedb_open(dir, &sdb, &error) < 0 ||
+		if (statedb_open_in(dir, rdir, &sdb, &error) < 0 ||
 		    statedb_open_db(sdb, "t.db", &db, &error) < 0)
 			_exit(1);
 		put(sdb, db, "k", "committed");
@@ -223,6 +235,252 @@ crashed_opener(const char *dir)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	return (pid);
+}
+
+static pid_t
+crashed_opener(const char *dir)
+{
+	return (crashed_opener_in(dir, NULL));
+}
+
+/*
+ * dir's region names: how many are links to a region in rdir that
+ * exists (with every block allocated), how many are files, and how
+ * many regions rdir's directories hold in all.
+ */
+static void
+anchors(const char *dir, const char *rdir, int *links_r, int *files_r,
+    int *held_r)
+{
+	DIR		*d, *sd;
+	struct dirent	*e, *se;
+	struct stat	 st;
+	char		 path[512], target[512];
+	ssize_t		 len;
+
+	*links_r = *files_r = *held_r = 0;
+	assert_non_null(d = opendir(dir));
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "__db.0", 6) != 0)
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		assert_int_equal(lstat(path, &st), 0);
+		if (S_ISREG(st.st_mode)) {
+			(*files_r)++;
+			continue;
+		}
+		assert_true(S_ISLNK(st.st_mode));
+		assert_true((len = readlink(path, target,
+		    sizeof(target) - 1)) > 0);
+		target[len] = '\0';
+		assert_int_equal(strncmp(target, rdir, strlen(rdir)), 0);
+		assert_int_equal(stat(target, &st), 0);
+		assert_true(st.st_size >= 8192);
+		assert_true((off_t)st.st_blocks * 512 >= st.st_size);
+		assert_int_equal(st.st_mode & 077, 0);
+		(*links_r)++;
+	}
+	(void)closedir(d);
+	assert_non_null(d = opendir(rdir));
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/%s", rdir, e->d_name);
+		assert_non_null(sd = opendir(path));
+		while ((se = readdir(sd)) != NULL)
+			if (strncmp(se->d_name, "__db.", 5) == 0)
+				(*held_r)++;
+		(void)closedir(sd);
+	}
+	(void)closedir(d);
+}
+
+/* What a restart of the machine does to a memory file system. */
+static void
+wipe(const char *rdir)
+{
+	char	 cmd[256];
+
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", rdir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Open dir with its regions in rdir, and see "k" has want. */
+static void
+open_and_check(const char *dir, const char *rdir, const char *want)
+{
+	struct statedb	*sdb = NULL;
+	char		*error = NULL;
+	DB		*db = NULL;
+
+	if (statedb_open_in(dir, rdir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
+	assert_value(db, "k", want);
+	assert_int_equal(db->close(db, 0), 0);
+	statedb_close(&sdb);
+}
+
+/*
+ * With a region directory, each region is made there and the state
+ * directory holds a link to it; a second process joins through the
+ * links; closing unmaps every region.
+ */
+static void
+test_regions_in_region_directory(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL;
+	DB		*db = NULL;
+	int		 links, files, held;
+
+	if (statedb_open_in(f->dir, f->rdir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
+	anchors(f->dir, f->rdir, &links, &files, &held);
+	assert_true(links >= 2);
+	assert_int_equal(files, 0);
+	assert_int_equal(held, links);
+	assert_true(mapped(f->rdir) >= links);
+	put(sdb, db, "k", "parent");
+	joiner(f->dir, f->rdir);
+	assert_value(db, "c", "child");
+	anchors(f->dir, f->rdir, &links, &files, &held);
+	assert_int_equal(held, links);
+	assert_int_equal(db->close(db, 0), 0);
+	statedb_close(&sdb);
+	assert_int_equal(mapped(f->rdir), 0);
+}
+
+/*
+ * A process committed and died; then the machine restarted (the region
+ * directory is empty, the links point nowhere). The next open runs
+ * recovery: what was committed is there, the regions are made anew,
+ * and nothing is left of the old ones.
+ */
+static void
+test_regions_lost_after_a_crash(void **state)
+{
+	struct fixture	*f = *state;
+	int		 links, files, held;
+
+	(void)crashed_opener_in(f->dir, f->rdir);
+	wipe(f->rdir);
+	open_and_check(f->dir, f->rdir, "committed");
+	anchors(f->dir, f->rdir, &links, &files, &held);
+	assert_true(links >= 2);
+	assert_int_equal(held, links);
+	/* After a clean close, a restart of the machine: the same. */
+	wipe(f->rdir);
+	open_and_check(f->dir, f->rdir, "committed");
+	/* A crash alone: recovery; the old regions are collected. */
+	(void)crashed_opener_in(f->dir, f->rdir);
+	open_and_check(f->dir, f->rdir, "committed");
+	anchors(f->dir, f->rdir, &links, &files, &held);
+	assert_int_equal(held, links);
+}
+
+/*
+ * Regions that are files in the state directory (an environment made
+ * without a region directory) move to the region directory at the
+ * first open with none of them in use; while one is, they stay.
+ */
+static void
+test_regions_move(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL;
+	DB		*db = NULL;
+	int		 links, files, held;
+
+	if (statedb_open(f->dir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
+	put(sdb, db, "k", "before");
+	/* In use by us (another process as far as a child can tell). */
+	(void)fflush(NULL);
+	if (fork() == 0) {
+		struct statedb	*s2 = NULL;
+		char		*e2 = NULL;
+		int		 l2, f2, h2;
+
+		if (statedb_open_in(f->dir, f->rdir, &s2, &e2) < 0)
+			_exit(1);
+		anchors(f->dir, f->rdir, &l2, &f2, &h2);
+		statedb_close(&s2);
+		_exit(l2 == 0 && f2 >= 2 ? 0 : 2);
+	} else {
+		int	 status;
+
+		assert_true(wait(&status) > 0);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(db->close(db, 0), 0);
+	statedb_close(&sdb);
+	open_and_check(f->dir, f->rdir, "before");
+	anchors(f->dir, f->rdir, &links, &files, &held);
+	assert_true(links >= 2);
+	assert_int_equal(files, 0);
+	assert_int_equal(held, links);
+}
+
+/*
+ * The region directory emptied while a process has the environment
+ * open: an open refuses (EBUSY) and says why, rather than make a second
+ * set of regions for the same databases; once that process is gone,
+ * the open recovers.
+ */
+static void
+test_regions_lost_while_open(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL;
+	int		 to_child[2], status;
+	pid_t		 pid;
+	char		 c;
+
+	assert_int_equal(pipe(to_child), 0);
+	if ((pid = fork()) == 0) {
+		struct statedb	*s2 = NULL;
+		DB		*d2 = NULL;
+		char		*e2 = NULL;
+
+		(void)close(to_child[1]);
+		if (statedb_open_in(f->dir, f->rdir, &s2, &e2) < 0 ||
+		    statedb_open_db(s2, "t.db", &d2, &e2) < 0)
+			_exit(1);
+		put(s2, d2, "k", "held");
+		/* Holds it open until told. */
+		(void)read(to_child[0], &c, 1);
+		(void)d2->close(d2, 0);
+		statedb_close(&s2);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	(void)close(to_child[0]);
+	/* Until the child has it open (its "k" is there). */
+	for (int i = 0; i < 100; i++) {
+		int	 links, files, held;
+
+		anchors(f->dir, f->rdir, &links, &files, &held);
+		if (links >= 2)
+			break;
+		(void)usleep(50000);
+	}
+	(void)usleep(200000);
+	wipe(f->rdir);
+	assert_int_equal(statedb_open_in(f->dir, f->rdir, &sdb, &error), -1);
+	assert_int_equal(errno, EBUSY);
+	assert_non_null(strstr(error, "is gone"));
+	assert_non_null(strstr(error, "has the environment open"));
+	free(error);
+	assert_int_equal(write(to_child[1], "x", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	open_and_check(f->dir, f->rdir, "held");
 }
 
 static void
@@ -426,6 +684,14 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_regions_in_region_directory,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_regions_lost_after_a_crash,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_regions_move, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_regions_lost_while_open,
+		    setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -679,6 +679,30 @@ check_owned_dir(struct cc *cc, const char *what, const char *dir)
 		    dir, dir);
 }
 
+/*
+ * state_region_directory: holdscand makes it when it is missing; one that
+ * is not mail_owner's alone keeps the regions in state_directory (slower).
+ */
+static void
+check_region_dir(struct cc *cc, const char *dir)
+{
+	const struct queue_layout *ql = cc->ql;
+	struct stat	 st;
+	char		 who[64];
+
+	if (dir[0] == '\0' || (stat(dir, &st) < 0 && errno == ENOENT))
+		return;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != ql->owner_uid ||
+	    (st.st_mode & (S_IRWXG | S_IRWXO)))
+		problem(cc, "state_region_directory %s is not a directory of "
+		    "mail_owner %s's alone (owner %s, mode %04o): the state "
+		    "environment's shared memory stays in state_directory, "
+		    "which costs disk writes; fix with: chown %s:%s %s; chmod "
+		    "0700 %s", dir, ql->mail_owner, user_name(st.st_uid, who,
+		    sizeof(who)), (unsigned)(st.st_mode & 07777),
+		    ql->mail_owner, cc->group, dir, dir);
+}
+
 /* Is path a file directly in dir? */
 static bool
 in_dir(const char *path, const char *dir)
@@ -957,6 +981,7 @@ checkconf_run(const struct hs_config *conf, const struct queue_layout *ql,
 	}
 	check_hold_rule(&cc);
 	check_owned_dir(&cc, "state_directory", conf->state_directory);
+	check_region_dir(&cc, conf->state_region_directory);
 	check_owned_dir(&cc, "quarantine_directory", conf->quarantine_directory);
 	check_file_dir(&cc, "pid_file", conf->pid_file, false);
 	if (!in_dir(conf->metrics_file, conf->state_directory))

@@ -87,6 +87,9 @@ PHASES = os.environ.get("BENCH_PHASES", "throughput,latency,drain").split(",")
 HS_EXTRA = os.environ.get("BENCH_HS_EXTRA", "").replace("\\n", "\n")
 LATENCY_RATE = float(os.environ.get("BENCH_LATENCY_RATE", "0"))
 KEEP = os.environ.get("BENCH_KEEP", "") != ""
+# BENCH_STATE_REGIONS=no: the state environment's regions as files in
+# state_directory (before state_region_directory), for a comparison.
+REGION_DIR = "" if os.environ.get("BENCH_STATE_REGIONS") == "no" else "tmpfs"
 CLAMAV_EXTRA = os.environ.get("BENCH_CLAMAV_EXTRA", "").replace("\\n", "\n")
 SIGSETS = os.environ.get("BENCH_SIGSETS", "small,large").split(",")
 SIZES = os.environ.get("BENCH_SIZES", "2k,50k").split(",")
@@ -209,7 +212,7 @@ class Holdscand:
         with open(self.conf, "w") as f:
             f.write(f"""postfix_config_directory = {sb.config}
 state_directory = {self.hs}/state
-state_region_directory = {self.tmpbase}/regions
+state_region_directory = {REGION_DIR if REGION_DIR != "tmpfs" else self.tmpbase + "/regions"}
 quarantine_directory = {self.hs}/quarantine
 pid_file = {self.hs}/holdscand.pid
 metrics_file = {self.hs}/state/metrics.prom

@@ -25,7 +25,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 35
+plan 38
 
 # problems NAME - run check-config for sandbox NAME: its output in $out
 # (and $HS_TMP/cc.out), its exit status in $rc
@@ -150,6 +150,22 @@ sed -n 's/.*; fix with: //p' "$HS_TMP/cc.out" | while read -r cmd; do
 done
 problems A
 check_eq 'the printed fixes fix both' "$rc:$out" "0:"
+
+REGIONS="$(sb_dir A)/hs/regions"
+mkdir -p "$REGIONS"
+chown root "$REGIONS"
+chmod 0755 "$REGIONS"
+problems A
+check_eq 'a state_region_directory that is not the mail owner'"'"'s alone: one problem' \
+    "$rc:$(echo "$out" | wc -l)" "1:1"
+check 'what it costs, and its fix' grep -qxF \
+    "holdscan: warning: state_region_directory $REGIONS is not a directory of mail_owner $A_MAIL_OWNER's alone (owner root, mode 0755): the state environment's shared memory stays in state_directory, which costs disk writes; fix with: chown $A_MAIL_OWNER:$(id -gn "$A_MAIL_OWNER") $REGIONS; chmod 0700 $REGIONS" \
+    "$HS_TMP/cc.out"
+sed -n 's/.*; fix with: //p' "$HS_TMP/cc.out" | while read -r cmd; do
+	sh -c "$cmd"
+done
+problems A
+check_eq 'the printed fix fixes it' "$rc:$out" "0:"
 
 echo 'worker_user = hs-no-such-user' >>"$CONF"
 problems A

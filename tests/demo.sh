@@ -82,6 +82,7 @@ fi
 cat >"$DEMO/hs/holdscan.conf" <<EOF
 postfix_config_directory = $SB_CONFIG
 state_directory = $DEMO/hs/state
+state_region_directory = $DEMO/hs/regions
 quarantine_directory = $DEMO/hs/quarantine
 pid_file = $DEMO/hs/holdscand.pid
 metrics_file = $DEMO/hs/state/metrics.prom

@@ -265,10 +265,12 @@ fixture_new(const char *conf_extra)
 		assert_int_equal(mkdir(path, 0700), 0);
 	}
 	(void)snprintf(f->qdir, sizeof(f->qdir), "%s/queue", f->dir);
+	/* The regions in a directory of the test's: never the host's /run. */
 	text = xasprintf("state_directory = \"%s/state\"\n"
+	    "state_region_directory = \"%s\"\n"
 	    "quarantine_directory = \"%s/quarantine\"\n"
 	    "scan_retry_limit = 2\nbatch_max_messages = 2\n%s",
-	    f->dir, f->dir, conf_extra);
+	    f->dir, f->dir, f->dir, conf_extra);
 	if (config_load_string(text, "t.conf", NULL, NULL, &f->conf,
 	    &error) < 0)
 		fail_msg("%s", error);

@@ -305,6 +305,29 @@ wipe(const char *rdir)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * Slots of dead processes left in dir's registry: after a recovery
+ * there must be none, or every later open would recover again.
+ */
+static int
+dead_slots(const char *dir)
+{
+	char	 path[256], slot[26];
+	FILE	*fp;
+	int	 n = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/__db.register", dir);
+	if ((fp = fopen(path, "r")) == NULL)
+		return (0);
+	while (fread(slot, 1, 25, fp) == 25) {
+		slot[25] = '\0';
+		if (slot[0] != 'X' && strtoul(slot, NULL, 10) == 0)
+			n++;
+	}
+	(void)fclose(fp);
+	return (n);
+}
+
 /* Open dir with its regions in rdir, and see "k" has want. */
 static void
 open_and_check(const char *dir, const char *rdir, const char *want)
@@ -368,6 +391,7 @@ test_regions_lost_after_a_crash(void **state)
 	(void)crashed_opener_in(f->dir, f->rdir);
 	wipe(f->rdir);
 	open_and_check(f->dir, f->rdir, "committed");
+	assert_int_equal(dead_slots(f->dir), 0);
 	anchors(f->dir, f->rdir, &links, &files, &held);
 	assert_true(links >= 2);
 	assert_int_equal(held, links);

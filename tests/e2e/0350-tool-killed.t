@@ -60,7 +60,7 @@ round() {
 	smtp-source -m 3 -F "$HS_TMP/q.eml" -f q@example.org \
 	    -t sink@example.net "127.0.0.1:$A_SMTP_PORT" >/dev/null 2>&1
 	n=$((n + 3))
-	wait_until 60 quarantined "$n" || bail_out "not quarantined"
+	wait_until 180 quarantined "$n" || bail_out "not quarantined"
 	sleep 2	# expire --older-than=1s: older
 	echo "$rule" >"$HS_TMP/rules"
 	: >"$HS_TMP/faults.log"

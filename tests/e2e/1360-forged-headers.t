@@ -118,7 +118,7 @@ decided() {	# decided QID - holdscand has committed it
 
 # --- 1. forged headers on a scanned message ---------------------------------
 send first
-wait_until 60 test -n "$(qids first)" || bail_out "no queue id for first"
+wait_until 180 test -n "$(qids first)" || bail_out "no queue id for first"
 q1=$(qids first | head -n 1)
 check "$q1 is scanned and delivered" wait_until 60 decided "$q1"
 check 'the log says which fields it removed' wait_until 20 grep -q \
@@ -145,7 +145,7 @@ check_eq 'the MIME part keeps its X-Spam-Status, the body its X-Holdscan line' \
 sh "$SANDBOX" reconfigure "$A_DIR" defer_transports=smtp >/dev/null 2>&1 ||
     bail_out "cannot set defer_transports"
 send again
-wait_until 60 test -n "$(qids again)" || bail_out "no queue id for again"
+wait_until 180 test -n "$(qids again)" || bail_out "no queue id for again"
 q2=$(qids again | head -n 1)
 check "$q2 is scanned and delivered by holdscan" wait_until 60 decided "$q2"
 new2=$(sed -n "s/.*]: $q2: action=deliver new_id=\([0-9A-Za-z]*\) .*/\1/p" \
@@ -179,7 +179,7 @@ check_eq 'and nothing forged' "$(count "$f" 'forged|^X-Spam-Flag:')" 0
 
 # --- 3. delivered unscanned by the master ----------------------------------
 send unscanned "$MARKER"
-wait_until 60 test -n "$(qids unscanned)" || bail_out "no queue id for unscanned"
+wait_until 180 test -n "$(qids unscanned)" || bail_out "no queue id for unscanned"
 q4=$(qids unscanned | head -n 1)
 check "$q4 fails its scan and is set aside" hs_wait_log A 60 \
     "]: $q4: action=hold verdict=scan-failed"
@@ -197,7 +197,7 @@ check_eq 'with one X-Holdscan, the not-scanned one, and nothing forged' \
 # --- 4. released from the quarantine -----------------------------------------
 GTUBE='XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
 send released "$GTUBE"
-wait_until 60 test -n "$(qids released)" || bail_out "no queue id for released"
+wait_until 180 test -n "$(qids released)" || bail_out "no queue id for released"
 q5=$(qids released | head -n 1)
 check "$q5 (GTUBE) is quarantined" hs_wait_log A 60 \
     "]: $q5: action=quarantine verdict=high-spam"

@@ -209,7 +209,7 @@ s.listen(8)
 print(s.getsockname()[1], flush=True)
 time.sleep(60)' >"$HS_TMP/port" &
 hang=$!
-wait_until 10 test -s "$HS_TMP/port" || bail_out "no silent spamd"
+wait_until 60 test -s "$HS_TMP/port" || bail_out "no silent spamd"
 sed -e 's/^scanners = .*/scanners = spamd/' \
     -e "s/address = 127.0.0.1:1\$/address = 127.0.0.1:$(cat "$HS_TMP/port")/" \
     -e 's/timeout = 1s/timeout = 20s/' "$CONF" >"$HS_TMP/scan.conf"

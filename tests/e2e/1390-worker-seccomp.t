@@ -74,7 +74,7 @@ while time.time() < end:
     c.close()
 ' "$HS_TMP/port" "$CONNS" &
 LISTENER=$!
-wait_until 10 test -s "$HS_TMP/port" || bail_out "the listener did not start"
+wait_until 60 test -s "$HS_TMP/port" || bail_out "the listener did not start"
 PORT=$(cat "$HS_TMP/port")
 note "listener on 127.0.0.1:$PORT (pid $LISTENER)"
 

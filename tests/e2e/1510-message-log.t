@@ -244,7 +244,7 @@ if [ -f "$HS_BUILD/tests/fault/libfaultshim.so" ]; then
 	held5() {
 		[ "$(hold_count A)" -ge 5 ]
 	}
-	wait_until 60 held5 || bail_out "messages did not reach hold"
+	wait_until 180 held5 || bail_out "messages did not reach hold"
 	echo 'rename KILL 1 /incoming/' >"$HS_FAULT_FILE"
 	HS_PRELOAD="$HS_BUILD/tests/fault/libfaultshim.so" hs_run A \
 	    >/dev/null 2>&1 || true

@@ -210,7 +210,7 @@ quarantine_on_b() {
 	"$HS_PYTHON" "$TESTDATA" send "127.0.0.1:$B_SMTP_PORT" \
 	    blocker@example.com rcpt@example.net "$MAIL/blocked.eml" \
 	    >>"$HS_TMP/sent" || bail_out "sending failed"
-	wait_until 60 more_qids "$_n" || bail_out "B did not ship its record"
+	wait_until 180 more_qids "$_n" || bail_out "B did not ship its record"
 	pg_sql P "SELECT quarantine_id FROM message_log
 	    WHERE host = '$HOST_B' AND quarantine_id <> '' ORDER BY seq DESC
 	    LIMIT 1"
@@ -359,7 +359,7 @@ n=$(pg_sql P "SELECT count(*) FROM message_log
 "$HS_PYTHON" "$TESTDATA" send "127.0.0.1:$B_SMTP_PORT" \
     other-sender@example.com Someone@Example.NET "$MAIL/blocked.eml" \
     >>"$HS_TMP/sent" || bail_out "sending failed"
-wait_until 60 more_qids "$n" || bail_out "B did not ship its record"
+wait_until 180 more_qids "$n" || bail_out "B did not ship its record"
 Q7=$(pg_sql P "SELECT quarantine_id FROM message_log
     WHERE host = '$HOST_B' AND quarantine_id <> '' ORDER BY seq DESC LIMIT 1")
 # ids FILTERS... - the ids quarantine list --all-hosts FILTERS lists on A

@@ -144,7 +144,7 @@ quarantine_on_b() {
 	"$HS_PYTHON" "$TESTDATA" send "127.0.0.1:$B_SMTP_PORT" \
 	    blocker@example.com rcpt@example.net "$MAIL/blocked.eml" \
 	    >>"$HS_TMP/sent" || bail_out "sending failed"
-	wait_until 60 more_qids "$_n" || bail_out "B did not ship its record"
+	wait_until 180 more_qids "$_n" || bail_out "B did not ship its record"
 	pg_sql P "SELECT quarantine_id FROM message_log
 	    WHERE host = '$HOST_B' AND quarantine_id <> '' ORDER BY seq DESC
 	    LIMIT 1"

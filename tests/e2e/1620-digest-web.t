@@ -70,7 +70,7 @@ send() {
 send alice@a.example dw-1
 send alice@a.example dw-2
 send bob@b.example dw-3
-wait_until 60 at_least 3 hs_quarantined A || bail_out "not quarantined"
+wait_until 180 at_least 3 hs_quarantined A || bail_out "not quarantined"
 
 # qid TOKEN - the quarantine id of our message with that X-Test-Token
 qid() {

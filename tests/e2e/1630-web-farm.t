@@ -211,7 +211,7 @@ with smtplib.SMTP(host, int(port)) as s:
                msg.replace("\n", "\r\n"))
 END
 big_shipped() { [ -n "$(qid "$HOST_B" fbig)" ]; }
-wait_until 60 big_shipped || bail_out "B did not ship the big message"
+wait_until 180 big_shipped || bail_out "B did not ship the big message"
 QBIG=$(qid "$HOST_B" fbig)
 "$HS_PYTHON" "$HS_LIB/webfarm.py" big "http://127.0.0.1:$PORT" "$PW" \
     "$HOST_B" "$QBIG" >"$HS_TMP/big.out" 2>&1

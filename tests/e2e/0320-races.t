@@ -28,7 +28,7 @@ EOF
 # --- 1. a locked held file ---------------------------------------------------
 smtp-source -m 1 -f lock@example.org -t sink@example.net \
     "127.0.0.1:$A_SMTP_PORT" >/dev/null 2>&1
-check 'a message is held' wait_hold A 1 20
+check 'a message is held' wait_hold A 1 90
 held=$(hold_files A)
 id=${held##*/}
 ino=$(stat -c %i "$held")
@@ -39,7 +39,7 @@ fcntl.flock(f, fcntl.LOCK_EX)
 print("locked", flush=True)
 time.sleep(600)' "$held" >"$HS_TMP/locker.out" 2>&1 </dev/null &
 locker=$!
-wait_until 10 grep -q locked "$HS_TMP/locker.out" ||
+wait_until 60 grep -q locked "$HS_TMP/locker.out" ||
     bail_out "could not lock $held"
 
 hs_run A || bail_out "holdscand did not start"
@@ -49,7 +49,7 @@ check_eq "the locked file $id is still in hold, untouched" \
 check_eq 'holdscand did not claim it' "$(hs_count_log A "$id: claimed")" 0
 kill "$locker"
 wait "$locker" 2>/dev/null
-check 'after the lock goes it is delivered' wait_sink A 1 20
+check 'after the lock goes it is delivered' wait_sink A 1 90
 check_eq 'and claimed exactly once' "$(hs_count_log A "$id: claimed")" 1
 
 # --- 2. postsuper while holdscand runs ---------------------------------------

@@ -115,7 +115,7 @@ send c 40
 sent 40
 check 'incoming hashed: every message arrives within 90 s' wait_sink A $total 90
 check 'holdscand logged the new layout' \
-    wait_until 20 grep -q "main.cf changed: hash_queue_names=deferred,defer,incoming hash_queue_depth=1 enable_long_queue_ids=no; following it" "$A_HS_LOG"
+    wait_until 60 grep -q "main.cf changed: hash_queue_names=deferred,defer,incoming hash_queue_depth=1 enable_long_queue_ids=no; following it" "$A_HS_LOG"
 
 # --- 2. hold hashed at depth 2 while mail flows ------------------------------
 send d 200 &
@@ -144,7 +144,7 @@ big=$(sed -n 's/.*]: \([0-9A-Za-z]*\): scan failed: message larger.*/\1/p' \
 c1=$(printf '%s' "$big" | cut -c1)
 c2=$(printf '%s' "$big" | cut -c2)
 check "it is back in hold/$c1/$c2/, as hash_queue_depth = 2 says" \
-    wait_until 10 test -f "$A_QUEUE/hold/$c1/$c2/$big"
+    wait_until 60 test -f "$A_QUEUE/hold/$c1/$c2/$big"
 check 'postsuper -H finds it there and releases it' \
     sh -c "postsuper -c '$A_CONFIG' -H '$big' 2>&1 | grep -q 'Released from hold: 1 message'"
 postqueue -c "$A_CONFIG" -f
@@ -161,7 +161,7 @@ check '22 held messages wait in hold/X/Y/' \
 sleep 1
 sh "$SANDBOX" reconfigure "$A_DIR" hash_queue_names=deferred,defer,incoming
 check 'postfix reload ran postsuper: held files moved to hold/, hash directories removed' \
-    wait_until 10 sh -c "[ -z \"\$(find '$A_QUEUE/hold' -mindepth 1 -type d)\" ] &&
+    wait_until 60 sh -c "[ -z \"\$(find '$A_QUEUE/hold' -mindepth 1 -type d)\" ] &&
 	[ \$(find '$A_QUEUE/hold' -maxdepth 1 -type f | wc -l) -eq 22 ]"
 thaw_workers
 check 'hold unhashed: the moved messages arrive within 90 s' \
@@ -187,7 +187,7 @@ check 'incoming unhashed: new mail arrives' wait_sink A $total $limit
 kill -STOP "$A_HS_PID"
 send h 10
 sent 10
-check '10 more held in flat hold' wait_hold A 10 30
+check '10 more held in flat hold' wait_hold A 10 90
 for f in "$A_QUEUE"/hold/*; do
 	id=${f##*/}
 	k=$(printf '%s' "$id" | cut -c1)
@@ -225,7 +225,7 @@ check '12 long-id messages wait in hold' \
 sleep 1
 sh "$SANDBOX" reconfigure "$A_DIR" enable_long_queue_ids=no
 check 'postsuper renamed them to short ids' \
-    wait_until 10 sh -c "[ \$(find '$A_QUEUE/hold' -type f -name '*z*' | wc -l) -eq 0 ]"
+    wait_until 60 sh -c "[ \$(find '$A_QUEUE/hold' -type f -name '*z*' | wc -l) -eq 0 ]"
 thaw_workers
 check 'every one arrives within 90 s' wait_sink A $total 90
 send l 20

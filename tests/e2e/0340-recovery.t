@@ -280,7 +280,7 @@ lost_state() {
 }
 lost_state lostall all
 check 'lostall: the loss of the state directory was reported' \
-    wait_until 20 grep -q 'has no record of the queue' "$A_HS_LOG"
+    wait_until 60 grep -q 'has no record of the queue' "$A_HS_LOG"
 lost_state lostlogs logs
 
 # --- 8. a quarantined message whose state was lost after its commit -----

@@ -81,7 +81,7 @@ action_logged() {
 # 1. quarantine
 send clean eicar-b64 clam-zip nested-zip >"$HS_TMP/q.ids" ||
     bail_out "sending failed"
-check 'the clean message arrives' wait_sink A 1 30
+check 'the clean message arrives' wait_sink A 1 90
 check 'three messages are quarantined' \
     wait_until 30 count_test -eq 3 hs_count_log A ': action=quarantine verdict=infected'
 f=$(sink_token clamav-clean)
@@ -200,6 +200,6 @@ sed "s|database_directory = .*|database_directory = $HS_TMP/locked|" \
 hs_run A 2>/dev/null
 check_eq 'holdscand refuses to start' "$?" 1
 check 'the reason names the directory' \
-    wait_until 20 grep -q "fatal: plugin clamav: database_directory $HS_TMP/locked: Permission denied" \
+    wait_until 60 grep -q "fatal: plugin clamav: database_directory $HS_TMP/locked: Permission denied" \
     "$A_HS_LOG"
 done_testing

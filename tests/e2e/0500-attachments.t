@@ -233,10 +233,10 @@ check 'tagged and clean mail arrives at the sink' wait_sink A 3 60
 check 'two messages are quarantined' wait_until 60 at_least 2 quarantined
 sleep 1
 check_eq 'nothing else arrives' "$(sink_count A)" 3
-check 'the .pdf.exe is blocked as a double extension' wait_until 20 grep -q \
+check 'the .pdf.exe is blocked as a double extension' wait_until 60 grep -q \
     'action=quarantine verdict=blocked reason="blocked attachment name invoice.pdf.exe (double extension)"' \
     "$A_HS_LOG"
-check 'the .scr is blocked by its extension' wait_until 20 grep -q \
+check 'the .scr is blocked by its extension' wait_until 60 grep -q \
     'action=quarantine verdict=blocked reason="blocked attachment name setup.scr (denied extension .scr)"' \
     "$A_HS_LOG"
 check 'the quarantine holds the .pdf.exe message' \
@@ -269,12 +269,12 @@ check '.pdf.exe replaced; valid MIME; everything else byte-identical' \
 check '.scr in a nested multipart replaced; the PDF beside it kept' \
     att check "$HS_TMP" cleaned scr2 "$(hs_sink_file A att-scr2)" \
     'setup.scr|blocked attachment name setup.scr (denied extension .scr)'
-check 'the log names what was removed' wait_until 20 grep -q \
+check 'the log names what was removed' wait_until 60 grep -q \
     'removed="invoice.pdf.exe: blocked: blocked attachment name invoice.pdf.exe (double extension)"' \
     "$A_HS_LOG"
 check_eq 'two messages delivered cleaned' \
     "$(count_log ': action=deliver-cleaned new_id=')" 2
-check 'the bare .exe: the log says why it was not cleaned' wait_until 20 grep -q \
+check 'the bare .exe: the log says why it was not cleaned' wait_until 60 grep -q \
     'cannot deliver cleaned: part tool.exe is the body of the message itself, not a part of a multipart; action=quarantine instead' \
     "$A_HS_LOG"
 check 'and it is quarantined' \

@@ -342,7 +342,7 @@ release_empty() {
 	hsq list >/dev/null
 	[ "$(find "$A_QUEUE/holdscan/release" -type f | wc -l)" -eq 0 ]
 }
-check 'nothing left in holdscan/release/' wait_until 20 release_empty ||
+check 'nothing left in holdscan/release/' wait_until 60 release_empty ||
 	find "$A_QUEUE/holdscan/release" -type f -ls | sed 's/^/# /' >&2
 check_eq 'all are marked released' \
     "$(hsq list --json --state held | jq_count 'e["subject"][:7] in ("test k-", "test l-")')" 0
@@ -419,7 +419,7 @@ check 'quarantine check: files and index agree' sh -c \
 # --- 7. recipient notices, after a reload ---------------------------------------------
 conf "$HS_TMP/pm.txt" "$HS_TMP/rcpt.txt" infected
 kill -HUP "$A_HS_PID"
-check 'holdscand re-reads its configuration' wait_until 10 sh -c \
+check 'holdscand re-reads its configuration' wait_until 60 sh -c \
     "[ \$(grep -c 'reload: configuration' '$A_HS_LOG') -ge 2 ]"
 send r --count 1 --seed 704
 r_rcpt=$(sed -n 's/.*"recipients": \["\([^"]*\)".*/\1/p' "$HS_TMP/r.manifest")

@@ -150,7 +150,7 @@ check_eq 'it is still in hold' "$(hold_count A)" 1
 reload
 check 'a reload gives new scanners: it is scanned once more' \
     hs_wait_log A 20 "]: $big: set aside [0-9smh]+ ago, 1 attempt: scanning it again"
-check 'and set aside again' wait_until 20 count_test -eq 2 \
+check 'and set aside again' wait_until 60 count_test -eq 2 \
     hs_count_log A "]: $big: action=hold verdict=scan-failed"
 sleep 3
 check_eq 'once: not in a loop' \

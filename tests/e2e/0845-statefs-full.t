@@ -144,7 +144,7 @@ filler=$!
 full() {
 	[ "$(avail_kb "$state")" -eq 0 ]
 }
-check 'the state file system fills up' wait_until 10 full
+check 'the state file system fills up' wait_until 60 full
 
 sleep 12
 check 'holdscand is still running while it is full (no SIGBUS)' hs_alive A
@@ -157,7 +157,7 @@ check 'it says that the state file system is full' \
 held() {
 	[ "$(hold_count A)" -gt 0 ]
 }
-check 'mail waits in hold' wait_until 20 held
+check 'mail waits in hold' wait_until 60 held
 
 # A start while full that needs recovery (Berkeley DB's region files are
 # removed and made again) must not exit either.

@@ -154,7 +154,7 @@ kill_scanner_parent
 down() {
 	[ "$(status_line | cut -c1-8)" = "DOWN for" ]
 }
-check 'holdscan status says the scanners are down' wait_until 10 down
+check 'holdscan status says the scanners are down' wait_until 60 down
 check_eq '... and that no mail is taken from hold' \
     "$(status_line | sed 's/DOWN for [0-9]* s/DOWN for N s/; s/, restarted.*//')" \
     "DOWN for N s: no mail is taken from hold"
@@ -162,12 +162,12 @@ check_eq 'the metrics say so' \
     "$(sed -n 's/^holdscan_scanners_up //p' "$A_DIR/hs/state/metrics.prom")" 0
 smtp-source -m 3 -f down@example.org -t sink@example.net \
     "127.0.0.1:$A_SMTP_PORT" >/dev/null 2>&1
-check 'mail arrives in hold' wait_hold A 3 30
+check 'mail arrives in hold' wait_hold A 3 90
 failed_starts() {
 	[ "$(since "$off" | grep -Ec 'scanner parent [0-9]+ exited with status')" -ge 2 ]
 }
 check 'starts are retried, and fail while the plugin cannot be read' \
-    wait_until 20 failed_starts
+    wait_until 60 failed_starts
 check_eq 'meanwhile nothing was claimed: the 3 messages wait in hold' \
     "$(hold_count A):$(since "$off" | grep -c 'claimed from=<down@')" "3:0"
 check_eq 'one warning, not one per failed start' \
@@ -269,5 +269,5 @@ for m in OLD NEW; do
 done
 check 'the new scanner parent has the reloaded option: NEW-MARK is blocked' \
     hs_wait_log A 30 'action=quarantine verdict=blocked reason="NEW-MARK"'
-check 'and OLD-MARK is delivered' wait_sink A 164 30
+check 'and OLD-MARK is delivered' wait_sink A 164 90
 done_testing

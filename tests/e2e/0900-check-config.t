@@ -57,7 +57,7 @@ check_eq 'after it check-config is silent and exits 0' "$rc:$out" "0:"
 sleep 2
 smtp-source -m 1 -f fix@example.org -t sink@example.net \
     "127.0.0.1:$A_SMTP_PORT" >/dev/null 2>&1
-check 'and mail is held again' wait_hold A 1 20
+check 'and mail is held again' wait_hold A 1 90
 
 printf '/^Subject: free money/ REJECT\n/^From:/ HOLD\n' \
     >"$A_CONFIG/header_checks"

@@ -240,7 +240,7 @@ status_form() {
 status_as_shown() {
 	[ "$(status_form)" = "$(doc_block '^holdscan status$')" ]
 }
-wait_until 10 status_as_shown
+wait_until 60 status_as_shown
 check_eq 'step 9: holdscan status, in the quick start'"'"'s form' \
     "$(status_form)" "$(doc_block '^holdscan status$')"
 

@@ -236,7 +236,7 @@ sh "$INIT" reload >/dev/null 2>&1
 check_eq 'init reload: exit 0' "$?" 0
 engine_reloaded() { [ "$(gen)" = 2 ]; }
 check 'the scanners were reloaded (engine generation 2)' \
-    wait_until 20 engine_reloaded
+    wait_until 60 engine_reloaded
 # A typo, then reload and restart: refused, with the error, and the
 # running daemon is left as it is (issue 14, item 5).
 cp "$CONF" "$HS_TMP/good.conf"
@@ -261,7 +261,7 @@ none_left() {
 	return 0
 }
 # shellcheck disable=SC2086
-check 'master and scanners are gone' wait_until 10 none_left $procs
+check 'master and scanners are gone' wait_until 60 none_left $procs
 sh "$INIT" status >/dev/null 2>&1
 check_eq 'init status: not running, exit 3' "$?" 3
 echo 'batch_max_wait = soon' >>"$CONF"

@@ -121,7 +121,7 @@ send first
 wait_until 180 test -n "$(qids first)" || bail_out "no queue id for first"
 q1=$(qids first | head -n 1)
 check "$q1 is scanned and delivered" wait_until 60 decided "$q1"
-check 'the log says which fields it removed' wait_until 20 grep -q \
+check 'the log says which fields it removed' wait_until 60 grep -q \
     "]: $q1: removed 5 header fields named like holdscan's (X-Holdscan, X-Spam-Status, X-Spam-Flag, X-Holdscan-Verdict)" \
     "$A_HS_LOG"
 check 'it arrives' wait_until 60 sink_file first
@@ -185,7 +185,7 @@ check "$q4 fails its scan and is set aside" hs_wait_log A 60 \
     "]: $q4: action=hold verdict=scan-failed"
 check 'after set_aside_lifetime the master delivers it unscanned' \
     hs_wait_log A 60 "]: $q4: action=deliver new_id=[0-9A-Za-z]+ verdict=scan-failed"
-check 'the log says which fields it removed' wait_until 20 grep -q \
+check 'the log says which fields it removed' wait_until 60 grep -q \
     "]: $q4: removed 5 header fields named like holdscan's (X-Holdscan, X-Spam-Status, X-Spam-Flag, X-Holdscan-Verdict)" \
     "$A_HS_LOG"
 check 'it arrives' wait_until 60 sink_file unscanned

@@ -224,7 +224,7 @@ scanprog=$!
 talking() {
 	fds "$scanprog" | grep -q ' socket:\['
 }
-check 'holdscan-scanner scans (connected to spamd)' wait_until 20 talking
+check 'holdscan-scanner scans (connected to spamd)' wait_until 60 talking
 diag "holdscan-scanner scan $scanprog:"
 fds "$scanprog" | while read -r _l; do diag "  $_l"; done
 check_eq 'it closed descriptor 9 at its start' \

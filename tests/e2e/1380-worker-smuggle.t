@@ -95,7 +95,7 @@ attack() {
 	_pids=$(sed -n "s/.*\[\([0-9]*\)\]: warning: smuggle: returning smuggled content for $_q\$/\1/p" \
 	    "$A_HS_LOG" | sort -u | tr '\n' ' ')
 	check "$2: each worker that returned it (${_pids:-none}) is killed" \
-	    wait_until 10 all_gone "$_pids"
+	    wait_until 60 all_gone "$_pids"
 	check "$2: holdscand says why it killed each" \
 	    all_logged "$_pids"
 	check "$2: it is in hold" in_hold "$_q"
@@ -138,7 +138,7 @@ not_in_sink() {
 attack smuggle 'SMTP smuggled after CRLF.CRLF' \
     'content record [0-9]+ holds an LF byte'
 check 'the plugin did take the workers over' \
-    wait_until 20 grep -q 'smuggle: taking this worker over (mode smuggle)' "$A_HS_LOG"
+    wait_until 60 grep -q 'smuggle: taking this worker over (mode smuggle)' "$A_HS_LOG"
 attack cr 'bare CR.CR' \
     'content record [0-9]+ holds a CR byte the original has not there'
 attack type 'a recipient record in the content' \

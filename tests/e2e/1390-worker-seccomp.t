@@ -136,7 +136,7 @@ escape_line() {
 conf yes escape
 hs_run A || bail_out "holdscand did not start"
 check 'the scanner parent says its workers run under the filter, no network' \
-    wait_until 20 grep -q 'scanner: workers run under a seccomp filter network=none$' \
+    wait_until 60 grep -q 'scanner: workers run under a seccomp filter network=none$' \
     "$A_HS_LOG"
 sb_send_letter A plain-1
 sb_send_letter A marked-1 "$MARKER"
@@ -176,9 +176,9 @@ check 'control: the marked message is delivered' \
 LINE=$(escape_line)
 note "without the filter: $LINE"
 check 'control: the shell ran and wrote its file' \
-    wait_until 10 test -s "$ESCAPED"
+    wait_until 60 test -s "$ESCAPED"
 check 'control: the connection reached the listener' \
-    wait_until 10 count_test -ge 1 conns
+    wait_until 60 count_test -ge 1 conns
 check 'control: fork worked' says "$LINE" 'fork=ok *'
 check 'control: ptrace and /proc/PPID/mem still fail (not dumpable)' \
     says "$LINE" '*ptrace=EPERM procmem=E*'
@@ -190,7 +190,7 @@ sd_start S || bail_out "spamd did not start"
 conf yes "escape, spamd" "$S_SPAMD_PORT"
 hs_run A || bail_out "holdscand did not start"
 check 'the scanner parent names spamd as the plugin that needs the network' \
-    wait_until 20 grep -q 'scanner: workers run under a seccomp filter network=spamd$' \
+    wait_until 60 grep -q 'scanner: workers run under a seccomp filter network=spamd$' \
     "$A_HS_LOG"
 sb_send_letter A marked-3 "$MARKER"
 scored() {	# scored TOKEN - delivered with spamd's X-Spam-Score

@@ -132,7 +132,7 @@ check_eq 'reload with worker_count = 3: exit 0' "$rc:$(grep -c ', 3 workers$' \
     "$HS_TMP/reload.out")" "0:1"
 check 'the log says so' hs_wait_log A 10 'scanner workers: 3 \(were 2\)'
 three_workers() { [ "$(hs_workers A | wc -l)" -eq 3 ]; }
-check 'and the pool has 3 workers' wait_until 20 three_workers
+check 'and the pool has 3 workers' wait_until 60 three_workers
 
 # --- 5. a typo -------------------------------------------------------------------
 cp "$CONF" "$HS_TMP/good.conf"

@@ -135,7 +135,7 @@ for n in clean rule exe eicar; do
 	s=$(action_of "$HS_TMP/$n.scan" | sed 's/ (.*//')
 	check_eq "$n: holdscand does what holdscan scan said ($s)" "$d" "$s"
 done
-check 'holdscand logged why the header rule hit was not cleaned' wait_until 20 grep -q \
+check 'holdscand logged why the header rule hit was not cleaned' wait_until 60 grep -q \
     'cannot deliver cleaned: plugin headers cannot scan single parts; action=quarantine instead' \
     "$A_HS_LOG"
 check 'the cleaned message reached the sink' wait_sink A 2 60

@@ -46,7 +46,7 @@ check 'the messages'"'"' lines follow' wait_until 30 sh -c \
 # A rotation: SIGHUP, and holdscand writes to the new file.
 mv "$LOG" "$LOG.1"
 kill -HUP "$pid"
-check 'after a rotation and SIGHUP, a new log_file' wait_until 10 \
+check 'after a rotation and SIGHUP, a new log_file' wait_until 60 \
     grep -q 'reload: configuration .* re-read' "$LOG"
 hs_stop A
 

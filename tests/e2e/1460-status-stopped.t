@@ -23,7 +23,7 @@ current() {
 	    grep -qx 'processed:        3 messages in [0-9]* batches' \
 	    "$HS_TMP/running"
 }
-check 'running: the figures are current' wait_until 10 current
+check 'running: the figures are current' wait_until 60 current
 check 'running: no error, and it says so' grep -qx \
     'last error:       none' "$HS_TMP/running"
 hs_stop A

@@ -271,7 +271,7 @@ print(len([e for e in json.load(sys.stdin) if e["queue_id"] in ids]))' "$u_ids"
 	sleep 1
 	check_eq 'one record each: the rolled back ones are gone' \
 	    "$(u_records)" 5
-	check 'recovery said it returned them to hold' wait_until 20 grep -q \
+	check 'recovery said it returned them to hold' wait_until 60 grep -q \
 	    'recovery: batch interrupted before delivery; returned to hold' \
 	    "$A_HS_LOG"
 else
@@ -317,7 +317,7 @@ check 'trace says it is set aside, not finished' grep -q \
 hs_stop A
 head -c 8192 /dev/urandom >"$A_DIR/hs/state/msglog.db"
 check 'holdscand starts with a damaged msglog.db' hs_run A
-check 'and says the message log is off' wait_until 20 grep -q \
+check 'and says the message log is off' wait_until 60 grep -q \
     'the message log is off until holdscand can open it' "$A_HS_LOG"
 before=$(sink_messages A | wc -l)
 send clean@example.org rcpt@example.net clean >/dev/null ||

@@ -177,7 +177,7 @@ outbox_grew() {
 	    grep -q '^holdscan_database_up 0' "$METRICS_A"
 }
 check 'A: the outbox grows, the database is down (metrics)' \
-    wait_until 10 outbox_grew
+    wait_until 60 outbox_grew
 check_eq 'holdscan log while the database is down: this host'"'"'s log' \
     "$(cat "$HS_TMP/local.n" 2>/dev/null)" 3
 check 'with a warning that says so' grep -q \
@@ -195,8 +195,8 @@ back() {
 	[ "$(hs_count_log A 'database: reachable again') $(hs_count_log B \
 	    'database: reachable again')" = '1 1' ]
 }
-check 'each host said once that it is back' wait_until 10 back
-check 'A: the outbox is empty again (metrics)' wait_until 10 grep -q \
+check 'each host said once that it is back' wait_until 60 back
+check 'A: the outbox is empty again (metrics)' wait_until 60 grep -q \
     '^holdscan_outbox_pending 0' "$METRICS_A"
 
 # --- 5. a database that does not exist, a conninfo libpq cannot parse -------------

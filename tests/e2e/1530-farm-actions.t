@@ -247,7 +247,7 @@ check_eq 'the row: for B, release, the recipients, who asked, not claimed' \
 check_eq 'the message is still held on B' "$(state_on_b "$Q1")" held
 hs_run B || bail_out "holdscand B did not start again"
 check 'B back: it answers the request' wait_until 30 answered "$Q1"
-check 'it released the message: one delivery at B'"'"'s sink' wait_sink B 1 30
+check 'it released the message: one delivery at B'"'"'s sink' wait_sink B 1 90
 sleep 2
 check_eq 'and only one' "$(sink_count B)" 1
 check 'to the --to address' grep -rq '^X-Rcpt-Args: <other@example.net>' \
@@ -264,7 +264,7 @@ check_eq 'B up: release on A, exit 0' $? 0
 new2=$(row "$Q2" | cut -d'|' -f2)
 check_eq 'the tool prints the host and the new id' "$(cat "$HS_TMP/rel2.out")" \
     "$Q2: released on $HOST_B as $new2"
-check 'delivered at B' wait_sink B 2 30
+check 'delivered at B' wait_sink B 2 90
 check_eq 'released on B' "$(state_on_b "$Q2")" released
 Q3=$(quarantine_on_b)
 "$HOLDSCAN" -c "$CONF_A" quarantine delete "$Q3" >"$HS_TMP/del.out" 2>&1
@@ -295,7 +295,7 @@ pg_sql P "UPDATE requests SET claimed_at = now()
 # Q5: the crash came after B released it, before it answered.
 "$HOLDSCAN" -c "$CONF_B" quarantine release "$Q5" >"$HS_TMP/rel5.out" 2>&1
 new5=$(sed -n "s/^$Q5: released as \([A-Za-z0-9]*\)\$/\1/p" "$HS_TMP/rel5.out")
-check 'B released Q5 before the "crash"' wait_sink B 3 30
+check 'B released Q5 before the "crash"' wait_sink B 3 90
 hs_run B || bail_out "holdscand B did not start again"
 check 'B back: both claimed requests answered' wait_until 30 answered "$Q5"
 wait_until 30 answered "$Q4"
@@ -304,7 +304,7 @@ check_eq 'Q4 released, Q5 released with the id of its one release' \
     "released released|$new5"
 check 'B says it finished a claimed request' \
     hs_wait_log B 5 "$Q4: request=[0-9]* claimed before and not answered"
-check 'four deliveries at B' wait_sink B 4 30
+check 'four deliveries at B' wait_sink B 4 90
 sleep 3
 check_eq 'exactly four: each message once' "$(sink_count B)" 4
 check_eq 'every request answered' "$(pg_sql P "SELECT count(*) FROM requests
@@ -327,7 +327,7 @@ diag "killed B after the claim; answered before the kill: $(row "$Q6")"
 hs_run B || bail_out "holdscand B did not start again"
 check 'B back: the request answered' wait_until 30 answered "$Q6"
 check_eq 'released' "$(row "$Q6" | cut -d'|' -f1)" released
-check 'five deliveries at B' wait_sink B 5 30
+check 'five deliveries at B' wait_sink B 5 90
 sleep 3
 check_eq 'exactly five: the killed one once' "$(sink_count B)" 5
 

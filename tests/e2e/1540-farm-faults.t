@@ -180,7 +180,7 @@ kill -STOP "$B_HS_PID"
 "$HOLDSCAN" -c "$CONF_A" quarantine release "$Q1" --wait 60s \
     >"$HS_TMP/r1.out" 2>"$HS_TMP/r1.err" &
 tool=$!
-wait_until 10 requested "$Q1" || diag "no request row for $Q1"
+wait_until 60 requested "$Q1" || diag "no request row for $Q1"
 pg_stop P
 sleep 1
 pg_start P || bail_out "PostgreSQL did not start again"

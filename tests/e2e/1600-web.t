@@ -217,7 +217,7 @@ except OSError:
     pass' "$WD/run/control.sock" \
     >"$HS_TMP/nobody.out" 2>&1
 check_eq "holdscand answers nobody nothing" "$(cat "$HS_TMP/nobody.out")" ""
-wait_until 5 sh -c "[ \$(grep -c 'control: refused a connection from uid' \
+wait_until 30 sh -c "[ \$(grep -c 'control: refused a connection from uid' \
     '$A_HS_LOG') -gt $n0 ]"
 ok $? "and logs the refusal"
 # ctl LINE - send one line to the control socket as root, print the answer

@@ -141,7 +141,7 @@ check_eq 'the sink got it exactly once' \
     "$(grep -l 'X-Test-Token: dw-1' "$A_SINK_DIR"/* 2>/dev/null | wc -l)" 1
 check 'released to alice only' sh -c "grep -l 'X-Test-Token: dw-1' \
     '$A_SINK_DIR'/* | xargs grep -il 'alice@a.example' >/dev/null"
-check 'the audit line names the link recipient' wait_until 20 grep -q \
+check 'the audit line names the link recipient' wait_until 60 grep -q \
     "$Q1: action=release new_id=.* by=digest:alice@a.example via=web" \
     "$A_HS_LOG"
 

@@ -157,7 +157,7 @@ grep -v "^released" "$HS_TMP/up.err" | tail -8 | sed "s/^/# /" >&2
 NEW=$(sed -n 's/^released\t//p' "$HS_TMP/up.err")
 
 # --- 2. the mail and the audit ----------------------------------------------------------
-check 'the released message reaches B'"'"'s sink' wait_sink B 1 30
+check 'the released message reaches B'"'"'s sink' wait_sink B 1 90
 sleep 3
 check_eq 'exactly once, and nothing else' "$(sink_count B)" 1
 check 'it is the released one' grep -rq '^X-Test-Token: frel-0$' "$B_SINK_DIR"
@@ -232,7 +232,7 @@ if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] &&
 	tap_lines "$HS_TMP/ui.out" 6 webfarmui.py
 	NEWUI=$(sed -n 's/^released\t//p' "$HS_TMP/ui.err")
 	check 'the one released in the browser reaches B'"'"'s sink' \
-	    wait_sink B 2 30
+	    wait_sink B 2 90
 	sleep 2
 	check_eq 'once, with its audit line on B' "$(sink_count B) $(hs_count_log B \
 	    "$QUI: action=release new_id=$NEWUI by=web:admin@$HOST_A via=request:[0-9]+")" \
@@ -271,7 +271,7 @@ old_previews_gone() {
 	    AND quarantine_id = '$QREL'")" -eq 0 ]
 }
 check "B deletes its preview rows asked over a minute ago" \
-    wait_until 20 old_previews_gone
+    wait_until 60 old_previews_gone
 check_eq "every release and delete row stays" \
     "$(pg_sql P "SELECT count(*) FROM requests WHERE action <> 'preview'")" \
     "$ACTS"

@@ -207,7 +207,7 @@ check 'the phishing mail has X-Holdscan-Phishing naming both hosts, nothing else
 check 'the newsletter has no phishing header and is unchanged' \
     phish check "$M" news "$(sink_file A phish-news)" same
 check "the log has the html plugin's reason, verdict clean, action deliver" \
-    wait_until 20 grep -q "scanned verdict=clean action=deliver .*html=clean:$REASON" \
+    wait_until 60 grep -q "scanned verdict=clean action=deliver .*html=clean:$REASON" \
     "$A_HS_LOG"
 "$HOLDSCAN" -c "$A_HS_CONF" scan "$M/phish.eml" >"$HS_TMP/scan1" 2>&1
 check "holdscan scan shows the html plugin's reason" \
@@ -237,7 +237,7 @@ check 'the newsletter arrives' wait_sink A 4 60
 sleep 1
 check_eq 'and nothing else' "$(sink_count A)" 4
 check_eq 'the quarantine holds it alone' "$(find "$QDIR" -type f | wc -l)" 1
-check 'the log: blocked, quarantined, with the reason' wait_until 20 grep -q \
+check 'the log: blocked, quarantined, with the reason' wait_until 60 grep -q \
     "action=quarantine verdict=blocked reason=\"$REASON\"" "$A_HS_LOG"
 "$HOLDSCAN" -c "$A_HS_CONF" scan "$M/phish2.eml" >"$HS_TMP/scan3" 2>&1
 check_eq 'holdscan scan says quarantine' \

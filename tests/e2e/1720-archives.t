@@ -149,17 +149,17 @@ arc send "$HS_TMP" "127.0.0.1:$A_SMTP_PORT" zipexe targz uu uupe clean enc ||
     bail_out "sending failed"
 check 'the clean zip and the encrypted one (allowed) arrive' wait_sink A 2 60
 check 'four messages are quarantined' wait_until 60 at_least 4 quarantined
-check 'a zip holding evil.exe: the reason names the inner file' wait_until 20 grep -q \
+check 'a zip holding evil.exe: the reason names the inner file' wait_until 60 grep -q \
     'verdict=blocked reason="blocked attachment name tools/evil.exe inside files.zip (denied extension .exe)"' \
     "$A_HS_LOG"
-check 'a tar.gz holding a .scr: the reason names it' wait_until 20 grep -q \
+check 'a tar.gz holding a .scr: the reason names it' wait_until 60 grep -q \
     'verdict=blocked reason="blocked attachment name logs/run.scr inside logs.tar.gz (denied extension .scr)"' \
     "$A_HS_LOG"
-check 'a uuencoded evil.exe in a text body is blocked' wait_until 20 grep -q \
+check 'a uuencoded evil.exe in a text body is blocked' wait_until 60 grep -q \
     'verdict=blocked reason="blocked attachment name evil.exe uuencoded in the text (denied extension .exe)"' \
     "$A_HS_LOG"
 check 'a uuencoded program named photo.jpg is blocked by its decoded type' \
-    wait_until 20 grep -q 'verdict=blocked reason="blocked attachment photo.jpg uuencoded in the text (detected type pe: application/vnd.microsoft.portable-executable)"' \
+    wait_until 60 grep -q 'verdict=blocked reason="blocked attachment photo.jpg uuencoded in the text (detected type pe: application/vnd.microsoft.portable-executable)"' \
     "$A_HS_LOG"
 in_quarantine zipexe && in_quarantine targz && in_quarantine uu &&
     in_quarantine uupe
@@ -175,7 +175,7 @@ workers=$(hs_workers A | sort | tr '\n' ' ')
 start_s=$(date +%s)
 arc send "$HS_TMP" "127.0.0.1:$A_SMTP_PORT" bomb || bail_out "sending failed"
 check 'the zip bomb is quarantined' wait_until 60 at_least 5 quarantined
-check 'as a zip bomb' wait_until 20 grep -q \
+check 'as a zip bomb' wait_until 60 grep -q \
     'verdict=blocked reason="blocked attachment bomb.zip (zip bomb: expands beyond archive_max_ratio, 100 times its size)"' \
     "$A_HS_LOG"
 check 'within seconds' test $(($(date +%s) - start_s)) -lt 30
@@ -191,7 +191,7 @@ start block || bail_out "holdscand did not restart"
 arc send "$HS_TMP" "127.0.0.1:$A_SMTP_PORT" enc2 || bail_out "sending failed"
 check 'archive_encrypted = block quarantines the encrypted zip' \
     wait_until 60 at_least 6 quarantined
-check 'saying so' wait_until 20 grep -q \
+check 'saying so' wait_until 60 grep -q \
     'verdict=blocked reason="blocked attachment secret.zip (encrypted archive: entry secret.doc inside secret.zip)"' \
     "$A_HS_LOG"
 hs_stop A

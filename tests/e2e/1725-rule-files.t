@@ -85,13 +85,13 @@ rf send "$HS_TMP" "127.0.0.1:$A_SMTP_PORT" docm exe bin pdf ||
 check 'the PDF arrives' wait_sink A 1 60
 check 'the other three are quarantined' wait_until 60 at_least 3 quarantined
 check 'a .docm: by the filename rule on macros, its line and report text' \
-    wait_until 20 grep -q 'verdict=blocked reason="blocked attachment name budget.docm (filename rule line 10: Documents with macros are not accepted by mail)"' \
+    wait_until 60 grep -q 'verdict=blocked reason="blocked attachment name budget.docm (filename rule line 10: Documents with macros are not accepted by mail)"' \
     "$A_HS_LOG"
 check 'an .exe: by the filename rule on programs' \
-    wait_until 20 grep -q 'verdict=blocked reason="blocked attachment name tool.exe (filename rule line 9: Programs and scripts are not accepted by mail)"' \
+    wait_until 60 grep -q 'verdict=blocked reason="blocked attachment name tool.exe (filename rule line 9: Programs and scripts are not accepted by mail)"' \
     "$A_HS_LOG"
 check 'a program named data.bin: by the filetype rule on what libmagic says' \
-    wait_until 20 grep -q 'verdict=blocked reason="blocked attachment data.bin (detected type filetype rule line 7: Programs are not accepted by mail)"' \
+    wait_until 60 grep -q 'verdict=blocked reason="blocked attachment data.bin (detected type filetype rule line 7: Programs are not accepted by mail)"' \
     "$A_HS_LOG"
 
 # holdscan scan decides the same without a queue.
@@ -105,7 +105,7 @@ printf 'quarantine\t\\.zip$\t-\t-\n' >>"$HS_TMP/filename.rules"
 rc=0
 "$HOLDSCAND" -c "$CONF" reload >"$HS_TMP/reload.out" 2>&1 || rc=$?
 check 'holdscand reload refuses a rule file with a bad line' test "$rc" -ne 0
-check 'the log names the file and the line' wait_until 20 grep -q \
+check 'the log names the file and the line' wait_until 60 grep -q \
     "$HS_TMP/filename.rules: line 13: action \"quarantine\"" "$A_HS_LOG" \
     "$HS_TMP/reload.out"
 rf send "$HS_TMP" "127.0.0.1:$A_SMTP_PORT" docm2 || bail_out "sending failed"

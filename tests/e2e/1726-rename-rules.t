@@ -151,10 +151,10 @@ check 'the HTML attachment is renamed (both names, RFC 2231 too), its content an
     rn check "$M" both "$(sink_file A rn-both)" both
 check 'an attachment to rename alone: renamed, nothing removed' \
     rn check "$M" html "$(sink_file A rn-html)" html
-check 'the log says what was renamed, and why' wait_until 20 grep -q \
+check 'the log says what was renamed, and why' wait_until 60 grep -q \
     'scanned verdict=blocked action=deliver-cleaned .*renamed="page one.html to page one.html.disarmed: attachment name page one.html to be renamed (filename rule line 1: rename: HTML attachments are renamed)"' \
     "$A_HS_LOG"
-check 'and what was removed beside it' wait_until 20 grep -q \
+check 'and what was removed beside it' wait_until 60 grep -q \
     'scanned verdict=blocked action=deliver-cleaned .*removed="tool.exe: blocked: blocked attachment name tool.exe (filename rule line 2: Program)" renamed="page one.html to ' \
     "$A_HS_LOG"
 check_eq 'hold is empty' "$(hold_count A)" 0

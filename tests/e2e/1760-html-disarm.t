@@ -239,10 +239,10 @@ check 'the single-part UTF-8 HTML is disarmed, its umlauts kept as references' \
     dis check "$M" single "$(sink_file A disarm-single)" single
 check 'HTML with nothing active arrives byte-identical but for X-Holdscan' \
     dis check "$M" quiet "$(sink_file A disarm-quiet)" same
-check 'the log says what was disarmed' wait_until 20 grep -q \
+check 'the log says what was disarmed' wait_until 60 grep -q \
     'verdict=clean action=deliver .*disarmed="1 HTML part disarmed (' \
     "$A_HS_LOG"
-check 'and why the hostile one was quarantined' wait_until 20 grep -q \
+check 'and why the hostile one was quarantined' wait_until 60 grep -q \
     'cannot disarm HTML: HTML part 2: HTML part of [0-9]* bytes is larger than max_html_size (2097152); action=quarantine instead' \
     "$A_HS_LOG"
 QF=$(grep -rla "Message-ID: <huge@" "$QDIR" | head -n 1)
@@ -267,7 +267,7 @@ dis send "$M" "127.0.0.1:$A_SMTP_PORT" active2 || bail_out "sending failed"
 check 'text: the message arrives' wait_sink A 4 60
 check 'its HTML part is now its text' \
     dis check "$M" active2 "$(sink_file A disarm-active2)" text
-check 'the log says it was made text' wait_until 20 grep -q \
+check 'the log says it was made text' wait_until 60 grep -q \
     'disarmed="1 HTML part made text' "$A_HS_LOG"
 check_eq 'no warnings from holdscand' "$(hs_warnings_after A "$phase2")" 0
 check_eq 'hold is empty' "$(hold_count A)" 0

@@ -169,14 +169,14 @@ check 'a rule adds html_disarm: highlighted and disarmed' \
     hl check "$M" customers "$(sink_file A hl-customers)" disarmed
 check 'a rule switches highlighting off: byte-identical but for X-Holdscan' \
     hl check "$M" dev "$(sink_file A hl-dev)" same
-check 'the log says what was highlighted' wait_until 20 grep -q \
+check 'the log says what was highlighted' wait_until 60 grep -q \
     'verdict=clean action=deliver .*disarmed="3 suspicious links highlighted"' \
     "$A_HS_LOG"
 check 'and, for customers.test, disarmed and highlighted by the rule' \
-    wait_until 20 grep -q \
+    wait_until 60 grep -q \
     'verdict=clean action=deliver .*rules=html/customers disarmed="1 HTML part disarmed (1 element or attribute removed); 3 suspicious links highlighted"' \
     "$A_HS_LOG"
-check 'the dev.test message was not rewritten' wait_until 20 grep -q \
+check 'the dev.test message was not rewritten' wait_until 60 grep -q \
     'verdict=clean action=deliver .*rules=html/dev' "$A_HS_LOG"
 check_eq 'only two messages were rewritten' \
     "$(grep -c 'disarmed="' "$A_HS_LOG")" 2

@@ -140,7 +140,7 @@ check_eq 'the cleaned one went to its recipient, archive@ and forward@' \
 check_eq 'the clean one to its recipient and archive@' \
     "$(rcpts "$F2" | sed 's/ ORCPT=[^ ]*//g')" \
     "<archive@sink.test> NOTIFY=NEVER <rcpt@sink.test> "
-check 'the log names the copies of the cleaned one' wait_until 20 grep -q \
+check 'the log names the copies of the cleaned one' wait_until 60 grep -q \
     ': copy to=<archive@sink.test>,<forward@sink.test> verdict=blocked$' \
     "$A_HS_LOG"
 check_eq 'one copy line per delivered message, none for the quarantined one' \
@@ -153,7 +153,7 @@ check 'the cleaned one as delivered: tagged, its attachment replaced' sh -c "
     grep -q '^Subject: \[CLEANED blocked\] your invoice\$' '$A1' &&
     grep -q 'holdscan removed attachment invoice.pdf.exe' '$A1' &&
     ! grep -q 'TVqQ\|TVo' '$A1'"
-check 'the log says where' wait_until 20 grep -q ": archived as $ARCH/$DAY/" "$A_HS_LOG"
+check 'the log says where' wait_until 60 grep -q ": archived as $ARCH/$DAY/" "$A_HS_LOG"
 # shellcheck disable=SC2153 # HOLDSCAN is holdscan.sh's
 "$HOLDSCAN" -c "$A_HS_CONF" scan "$M/cleaned.eml" >"$HS_TMP/scan1" 2>&1
 check_eq 'holdscan scan shows the action and the copies' \
@@ -233,7 +233,7 @@ check 'the notice names the message and what happened' sh -c "
     grep -q '^  reference:      $QID\$' '$N' &&
     grep -q '^  to:             rcpt@sink.test\$' '$N' &&
     grep -q '^Auto-Submitted: auto-generated' '$N'"
-check 'the log says it was sent' wait_until 20 grep -q \
+check 'the log says it was sent' wait_until 60 grep -q \
     "$QID: notice sent to sender@example.org" "$A_HS_LOG"
 check_eq 'no warnings from holdscand' "$(hs_warnings_after A 0)" 0
 hs_stop A

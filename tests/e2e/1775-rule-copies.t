@@ -79,7 +79,7 @@ check 'the archive holds plain.test'"'"'s and the mixed one' sh -c "
 check 'but not vip.test'"'"'s (archive = no)' sh -c \
     "! grep -lq '^X-Test-Token: rc-vip\$' '$ARCH/$DAY'/*.eml"
 check_eq 'one copy line per message' "$(grep -c ': copy to=' "$A_HS_LOG")" 3
-check 'the log names the rule' wait_until 20 grep -q \
+check 'the log names the rule' wait_until 60 grep -q \
     'scanned verdict=clean action=deliver .*rules=copies/vip' "$A_HS_LOG"
 check_eq 'no warnings from holdscand (no copy refused)' \
     "$(hs_warnings_after A 0)" 0

@@ -70,8 +70,11 @@ scenario() {
 	    test "$(wc -l <"$HS_FAULT_LOG")" -gt "$fault_start"
 	check "$name: holdscand is still running" hs_alive A
 	check "$name: no message is lost while it lasts" accounted
+	# A checkpoint of the state environment that falls in the fault's
+	# window (dblog: the log cannot be written) says so in its own line;
+	# whether one falls there is timing, so it is not counted.
 	warnings=$(tail -n "+$((log_start + 1))" "$A_HS_LOG" |
-	    grep -c 'warning:' || true)
+	    grep 'warning:' | grep -vc 'checkpoint: .*; the log files are kept until a checkpoint succeeds$' || true)
 	check "$name: one clear warning line (got $warnings)" \
 	    test "$warnings" -ge 1 -a "$warnings" -le 2
 	: >"$HS_FAULT_FILE"

@@ -3,7 +3,8 @@
 # goes on, and no message is lost, duplicated or charged for it.
 #
 # The scanner parent runs as worker_user, so any process of that user can
-# kill it. Here it is killed with SIGKILL:
+# kill it (issue 13, item 5). Here a process of worker_user (nobody in
+# the sandbox) kills it with SIGKILL:
 #  1. five times while mail flows and messages are being scanned (the
 #     test-only crashtest plugin makes each scan take 150 ms): the master
 #     keeps running under the same pid, a new scanner parent comes up each
@@ -11,7 +12,8 @@
 #     failed attempt, and all 150 messages arrive exactly once, byte for
 #     byte. The supervisor that starts scanner parents keeps root's uid
 #     with CAP_SETUID and CAP_SETGID only (no_new_privs, no descriptor of
-#     the master's); the new scanner processes run as worker_user.
+#     the master's), so worker_user cannot signal it; the new scanner
+#     processes run as worker_user.
 #  2. while no scanner parent can start (worker_user cannot read its
 #     plugin): no mail is
 #     claimed (it waits in hold), holdscan status and the metrics say the
@@ -30,7 +32,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 34
+plan 35
 
 sb_start A || bail_out "sandbox did not start"
 
@@ -52,9 +54,15 @@ rescanned() {
 		since "$1" | grep -q " $_id: scanned verdict=" || return 1
 	done
 }
+# as_worker_user CMD... - CMD as worker_user (hs_conf's: nobody)
+as_worker_user() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
+}
+# The attack: a process of worker_user kills the scanner parent.
 kill_scanner_parent() {
 	_ksp=$(hs_scanner_parent A)
-	[ "$(echo "$_ksp" | wc -w)" -eq 1 ] && kill -KILL "$_ksp"
+	[ "$(echo "$_ksp" | wc -w)" -eq 1 ] &&
+	    as_worker_user kill -KILL "$_ksp"
 }
 rand_ms() {
 	od -An -N2 -tu2 /dev/urandom | awk -v lo="$1" -v hi="$2" \
@@ -89,6 +97,11 @@ check_eq "the supervisor has none of the master's descriptors" \
     "$(find "/proc/$sup/fd" -mindepth 1 ! -name 0 ! -name 1 ! -name 2 \
     -printf '%l\n' | sed 's/:.*//' | sort | tr '\n' ' ')" \
     "anon_inode socket "
+cannot_signal() {	# cannot_signal PID - worker_user's kill -0 PID fails
+	! as_worker_user kill -0 "$1" 2>/dev/null
+}
+check "worker_user cannot signal the supervisor (root's uid)" \
+    cannot_signal "$sup"
 
 "$HS_PYTHON" "$HS_LIB/sendmail.py" --count 150 --sessions 2 \
     --token-prefix r --manifest "$HS_TMP/flow.json" \

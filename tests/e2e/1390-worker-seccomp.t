@@ -22,6 +22,11 @@
 #     so the
 #     checks above can see an escape; ptrace and /proc/PPID/mem still
 #     fail (the scanner parent is not dumpable);
+#   - with the shipped plugins that scan content loaded beside escape
+#     (clamav, attachments, headers, html: none declares that it needs
+#     the network) the workers are just as confined: socket(AF_INET)
+#     fails with EPERM, so a bug in libclamav, libarchive, GMime or
+#     libxml2 cannot connect out either;
 #   - with the spamd plugin loaded (it declares that it needs the
 #     network) the workers may connect: spamd scores the message (an
 #     X-Spam-Score header at the sink), but exec and ptrace still fail.
@@ -30,12 +35,14 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/holdscan.sh"
 . "$HS_LIB/spamd.sh"
 
+SRC=$(cd "$HS_LIB/../.." && pwd)
+
 [ -f "$HS_BUILD/plugins/escape.so" ] ||
     bail_out "no $HS_BUILD/plugins/escape.so"
 command -v spamd >/dev/null 2>&1 ||
     bail_out "spamd is not installed (Debian package spamd; make deps)"
 
-plan 23
+plan 27
 
 MARKER=holdscan-1390-escape-from-here
 
@@ -185,6 +192,52 @@ check 'control: ptrace and /proc/PPID/mem still fail (not dumpable)' \
 hs_stop A
 rm -f "$ESCAPED"
 
+# --- the shipped scanners but spamd: none needs the network ----------------
+if [ -r /usr/share/clamav-testfiles/clam.zip ] &&
+    "$HS_PYTHON" "$HS_LIB/../tools/clamav-testdata.py" sigs "$HS_TMP/sigs" \
+    >/dev/null; then
+	RULES="$HS_TMP/rules"
+	mkdir "$RULES" && chmod 0755 "$RULES" &&
+	    cp "$SRC/etc/header_rules" "$RULES/"
+	mv "$A_HS_LOG" "$HS_TMP/part12.log"
+	before=$(conns)
+	hs_conf A >/dev/null <<EOF
+scanners = "clamav, attachments, headers, html, escape"
+plugin escape {
+    marker = $MARKER
+    exec_file = $ESCAPED
+    connect_port = $PORT
+}
+plugin clamav {
+    database_directory = $HS_TMP/sigs
+    cache = no
+}
+plugin headers {
+    rules_file = $RULES/header_rules
+}
+policy {
+    clean = deliver
+    scan_failed = hold
+}
+EOF
+	hs_run A || bail_out "holdscand did not start"
+	check 'clamav, attachments, headers, html: the workers get no network' \
+	    wait_until 60 grep -q 'scanner: workers run under a seccomp filter network=none$' \
+	    "$A_HS_LOG"
+	sb_send_letter A marked-4 "$MARKER"
+	check 'with them: the marked message is delivered' \
+	    wait_until 60 delivered marked-4
+	LINE=$(escape_line)
+	note "with clamav, attachments, headers, html: $LINE"
+	check 'with them: fork, exec, ptrace, kill and socket(AF_INET) fail' \
+	    says "$LINE" 'fork=EPERM exec=EPERM ptrace=EPERM procmem=E* kill=EPERM socket=EPERM connect=-'
+	check_eq 'with them: no shell, no new connection' \
+	    "$(test -e "$ESCAPED" && echo shell):$(conns)" ":$before"
+	hs_stop A
+else
+	skip "clamav-testfiles is not installed (make deps)" 4
+fi
+
 # --- a plugin that needs the network: spamd ---------------------------------
 sd_start S || bail_out "spamd did not start"
 conf yes "escape, spamd" "$S_SPAMD_PORT"
@@ -209,5 +262,5 @@ sd_stop S
 
 kill "$LISTENER" 2>/dev/null
 wait "$LISTENER" 2>/dev/null
-check_eq 'every message handled: four delivered' \
-    "$(for t in plain-1 marked-1 marked-2 marked-3; do sink_file "$t"; done | wc -l | tr -d ' ')" 4
+check_eq 'every message handled: each delivered' \
+    "$(for t in plain-1 marked-1 marked-2 marked-3 marked-4; do sink_file "$t"; done | wc -l | tr -d ' ')" 5

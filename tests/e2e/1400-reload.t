@@ -12,6 +12,8 @@
 #  4. worker_count changed: applied, the pool grows;
 #  5. a typo: "holdscand reload" exits non-zero with the error, the
 #     daemon runs on (same pid) and scans with the old configuration;
+#     The same typo sent as a bare SIGHUP (logrotate, kill -HUP): one
+#     warning line in the log, with the error;
 #  6. a plugin that fails to initialise (found only by the daemon):
 #     refused, non-zero, the reason shown, the old generation scans on;
 #  7. a setting that needs a restart (state_directory): refused,
@@ -21,18 +23,25 @@
 #     daemon (same pid) runs on; so does a reload of a setting that
 #     needs a restart, and a restart with a plugin that cannot start
 #     (holdscand -t starts the plugins);
-#  9. "holdscand reload" without a running holdscand says so (exit 69).
+#  9. the same number of scanners, another list (the issue's own case):
+#     "clamav, attachments, headers" -> "clamav, attachments, spamd" with
+#     a private spamd: the header rule no longer decides (a lottery
+#     message delivered) and spamd does (GTUBE quarantined as high-spam);
+# 10. "holdscand reload" without a running holdscand says so (exit 69).
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
+. "$HS_LIB/spamd.sh"
 
 TESTDATA="$HS_LIB/../tools/clamav-testdata.py"
 SRC=$(cd "$HS_LIB/../.." && pwd)
 [ -r /usr/share/clamav-testfiles/clam.zip ] ||
     skip_all "clamav-testfiles is not installed (make deps)"
 [ -f "$HS_BUILD/plugins/clamav.so" ] || bail_out "no $HS_BUILD/plugins/clamav.so"
+command -v spamd >/dev/null 2>&1 ||
+    bail_out "spamd is not installed (Debian package spamd; make deps)"
 
-plan 51
+plan 64
 
 SIGS="$HS_TMP/sigs"
 "$HS_PYTHON" "$TESTDATA" sigs "$SIGS" || bail_out "clamav-testdata.py failed"
@@ -168,6 +177,15 @@ check_eq 'but a change (quarantine delete) is refused: exit 78' "$rc" 78
 lottery L5
 check 'and scans with the old configuration (headers): blocked' \
     wait_until 30 sh -c "[ \$(grep -c 'scanned verdict=blocked action=quarantine .*reason=\"lottery spam\"' '$A_HS_LOG') -eq 3 ]"
+# A bare SIGHUP with the typo: refused, and said once, on one line.
+lines=$(wc -l <"$A_HS_LOG")
+kill -HUP "$pid"
+check 'a bare SIGHUP with the typo: refused in the log' hs_wait_log A 30 \
+    "warning: reload: $CONF has errors, keeping the running configuration: $CONF:[0-9]*: batch_max_wait = \"soon\": bad time"
+sleep 1
+check_eq 'said once, on one line: the only new warning, the only line naming the error' \
+    "$(hs_warnings_after A "$lines"):$(tail -n "+$((lines + 1))" "$A_HS_LOG" |
+    grep -c 'batch_max_wait')" "1:1"
 cp "$HS_TMP/good.conf" "$CONF"
 
 # --- 6. a plugin that fails to initialise ---------------------------------------
@@ -252,6 +270,39 @@ none_delivered() {
 }
 check 'L1, L3, L5 and L6 were not delivered' none_delivered L1 L3 L5 L6
 check_eq 'four were quarantined' "$(quarantined)" 4
+# --- 9. the same number of scanners, another list --------------------------------
+sd_start S || bail_out "spamd did not start"
+conf "clamav, attachments, headers"
+reload
+check_eq 'headers back in the list: reload exit 0' "$rc" 0
+check 'generation 6 runs headers' hs_wait_log A 10 \
+    'scanners ready: generation=6 clamav .*; attachments .*; headers '
+lottery L9
+check 'the header rule blocks again' wait_until 30 sh -c "[ \$(grep -c 'scanned verdict=blocked action=quarantine .*reason=\"lottery spam\"' '$A_HS_LOG') -eq 5 ]"
+conf "clamav, attachments, spamd" "plugin spamd {" \
+    "    address = 127.0.0.1:$S_SPAMD_PORT" "    timeout = 20s" "}"
+reload
+check_eq 'headers replaced by spamd, the same count: reload exit 0, the new list said' \
+    "$rc:$(cat "$HS_TMP/reload.out")" \
+    "0:holdscand: reload: configuration $CONF re-read: scanners clamav, attachments, spamd, 2 workers"
+check 'the log shows the new list' hs_wait_log A 10 \
+    'scanner: scanners clamav, attachments, spamd \(were clamav, attachments, headers\)'
+check 'and a new generation with spamd, without headers' hs_wait_log A 10 \
+    "scanners ready: generation=7 clamav [^;]*; attachments [^;]*; spamd 127\\.0\\.0\\.1:$S_SPAMD_PORT [^;]*\$"
+lottery L10
+check 'headers no longer decides: the lottery message is delivered' \
+    wait_until 60 delivered L10
+check 'and spamd scanned it' grep -Eq \
+    'scanned verdict=.*plugins=clamav=clean attachments=clean spamd=' \
+    "$A_HS_LOG"
+GTUBE='XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
+printf 'Subject: gtube\nX-Test-Token: G1\n\n%s\n' "$GTUBE" >"$HS_TMP/G1.eml"
+smtp-source -m 1 -F "$HS_TMP/G1.eml" -f G1@example.org \
+    -t sink@example.net "127.0.0.1:$A_SMTP_PORT" >/dev/null 2>&1
+check 'spamd decides: GTUBE is high-spam, quarantined' hs_wait_log A 60 \
+    'scanned verdict=high-spam action=quarantine .*reason="score=[0-9]+\.[0-9] tests=[A-Z_,]*GTUBE'
+check 'L9 and the GTUBE message were not delivered' none_delivered L9 G1
+check_eq 'five lottery messages were quarantined' "$(quarantined)" 5
 check_eq 'no fatal or panic in the log' \
     "$(grep -Ec 'fatal|panic' "$A_HS_LOG")" 0
 hs_stop A

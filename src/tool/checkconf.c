@@ -938,7 +938,14 @@ check_digest(struct cc *cc)
 		return;
 	}
 	if (digestkey_load(path, key, &error) < 0) {
-		problem(cc, "%s", error);
+		if (strstr(error, "; fix") != NULL)
+			problem(cc, "%s", error);
+		else
+			problem(cc, "%s; fix: make %s a regular file (not a "
+			    "symbolic link) that holdscan can read, or make a "
+			    "new key with: rm %s && holdscan digest --init-key "
+			    "(links sent with the old key stop working)", error,
+			    path, path);
 		free(error);
 	}
 	sodium_memzero(key, sizeof(key));

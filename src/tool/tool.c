@@ -153,8 +153,15 @@ tool_load(struct tool *t)
 	    strcmp(t->cmd->name, "db") == 0))
 		return;
 	if (queue_layout_load(t->conf->postfix_config_directory, NULL, &t->ql,
-	    &errors) < 0)
+	    &errors) < 0) {
+		/* check-config's findings carry their fix: this one too */
+		if (checking)
+			hs_fatalx(EX_CONFIG, "%s; fix: set postfix_config_directory "
+			    "in %s to the directory of the main.cf of a Postfix "
+			    "installed here (postconf -h config_directory)",
+			    errors, t->config_path);
 		hs_fatalx(EX_CONFIG, "%s", errors);
+	}
 }
 
 /* As root, become the mail owner before touching the state environment. */

@@ -20,12 +20,13 @@
 #    holdscand refuses to start without them, saying the same; a list
 #    written as in main.cf (scanners = clamav, attachments, unquoted) is
 #    taken; a plugin section not closed at the end of the file is an
-#    error with its file and line.
+#    error with its file and line; a postfix_config_directory without a
+#    main.cf is an error with its fix.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 38
+plan 39
 
 # problems NAME - run check-config for sandbox NAME: its output in $out
 # (and $HS_TMP/cc.out), its exit status in $rc
@@ -236,5 +237,15 @@ rc=0
 "$HOLDSCAND" -n -c "$CONF" >"$HS_TMP/n.out" 2>&1 || rc=$?
 check_eq 'holdscand -n says the same' "$rc:$(head -n 1 "$HS_TMP/n.out")" \
     "78:$(cat "$HS_TMP/e.out")"
+# No Postfix where postfix_config_directory says: the fix says what to set.
+hs_conf A >/dev/null </dev/null
+sed "s|^postfix_config_directory = .*|postfix_config_directory = $HS_TMP/no-postfix|" \
+    "$CONF" >"$HS_TMP/nopf.conf"
+chmod 0644 "$HS_TMP/nopf.conf"
+rc=0
+"$HOLDSCAN" -c "$HS_TMP/nopf.conf" check-config >"$HS_TMP/e.out" 2>&1 || rc=$?
+check_eq 'no main.cf in postfix_config_directory: exit 78, with its fix' \
+    "$rc:$(grep -c "postconf -c $HS_TMP/no-postfix failed: .*; fix: set postfix_config_directory in $HS_TMP/nopf.conf to the directory of the main.cf of a Postfix installed here" \
+    "$HS_TMP/e.out")" "78:1"
 
 done_testing

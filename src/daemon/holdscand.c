@@ -392,6 +392,39 @@ request_reload(const char *path)
 }
 
 /*
+ * Make dir (its parent must exist), mode 0700, the mail owner's: 0, or
+ * -1 with errno (EINVAL: not an absolute path of a directory).
+ */
+static int
+make_owned_dir(struct holdscand *d, const char *dir)
+{
+	char		*parent, *slash;
+	int		 pfd = -1, fd = -1, rc = -1, err;
+
+	parent = xstrdup(dir);
+	if ((slash = strrchr(parent, '/')) == NULL || slash[1] == '\0') {
+		free(parent);
+		errno = EINVAL;
+		return (-1);
+	}
+	*slash = '\0';
+	if ((pfd = open(parent[0] ? parent : "/", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) >= 0 && mkdirat(pfd, slash + 1, 0700) == 0 &&
+	    (fd = openat(pfd, slash + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) >= 0 &&
+	    fchown(fd, d->ql->owner_uid, d->ql->owner_gid) == 0)
+		rc = 0;
+	err = errno;
+	if (fd >= 0)
+		(void)close(fd);
+	if (pfd >= 0)
+		(void)close(pfd);
+	free(parent);
+	errno = err;
+	return (rc);
+}
+
+/*
  * Create dir (root only) owned by the mail owner, mode 0700, if missing;
  * check it. A new directory is made and given away through descriptors
  * (mkdirat, then openat without following a link, then fchown), never
@@ -402,28 +435,16 @@ static void
 ensure_dir(struct holdscand *d, const char *dir, const char *what)
 {
 	struct stat	 st;
-	char		*parent, *slash;
-	const char	*base;
-	int		 pfd, fd;
 
 	if (stat(dir, &st) < 0) {
 		if (errno != ENOENT || geteuid() != 0)
 			hs_fatal(EX_CONFIG, "%s %s", what, dir);
-		parent = xstrdup(dir);
-		if ((slash = strrchr(parent, '/')) == NULL || slash[1] == '\0')
-			hs_fatalx(EX_CONFIG, "%s %s: not an absolute path of a "
-			    "directory", what, dir);
-		base = dir + (slash - parent) + 1;
-		*slash = '\0';
-		if ((pfd = open(parent[0] ? parent : "/", O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC)) < 0 || mkdirat(pfd, base, 0700) < 0 ||
-		    (fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC)) < 0 ||
-		    fchown(fd, d->ql->owner_uid, d->ql->owner_gid) < 0)
+		if (make_owned_dir(d, dir) < 0) {
+			if (errno == EINVAL)
+				hs_fatalx(EX_CONFIG, "%s %s: not an absolute "
+				    "path of a directory", what, dir);
 			hs_fatal(EX_CANTCREAT, "create %s %s", what, dir);
-		(void)close(fd);
-		(void)close(pfd);
-		free(parent);
+		}
 		hs_info("created %s %s", what, dir);
 		return;
 	}
@@ -436,49 +457,6 @@ ensure_dir(struct holdscand *d, const char *dir, const char *what)
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		hs_fatalx(EX_CONFIG, "%s %s is writable by group or others; fix "
 		    "with: chmod go-w %s", what, dir, dir);
-}
-
-/*
- * state_region_directory (the state environment's shared memory, on a
- * memory file system): the mail owner's, 0700, made if missing (with
- * its parent, root's, as /run/holdscan without systemd). When it cannot
- * be, the regions stay in state_directory: slower, never unsafe, so a
- * warning and not a refusal to start. Not root: statedb decides alone.
- */
-static int	make_parent(const char *path);
-
-static void
-ensure_region_dir(struct holdscand *d)
-{
-	const char	*dir = d->conf->state_region_directory;
-	struct stat	 st;
-	int		 fd;
-
-	if (dir[0] == '\0' || geteuid() != 0)
-		return;
-	if (stat(dir, &st) < 0) {
-		if (errno != ENOENT || (make_parent(dir) < 0 && errno != EEXIST) ||
-		    mkdir(dir, 0700) < 0 ||
-		    (fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC)) < 0) {
-			hs_warn("create state_region_directory %s (the state "
-			    "environment's shared memory stays in %s, which "
-			    "costs disk writes)", dir, d->conf->state_directory);
-			return;
-		}
-		if (fchown(fd, d->ql->owner_uid, d->ql->owner_gid) < 0)
-			hs_warn("chown state_region_directory %s", dir);
-		(void)close(fd);
-		return;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != d->ql->owner_uid ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)))
-		hs_warnx("state_region_directory %s is not a directory of %s's "
-		    "that only it may write (uid %lu, mode %04o): the state "
-		    "environment's shared memory stays in %s; fix with: chown "
-		    "%s %s; chmod 0700 %s", dir, d->ql->mail_owner,
-		    (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777),
-		    d->conf->state_directory, d->ql->mail_owner, dir, dir);
 }
 
 /*
@@ -555,6 +533,39 @@ make_parent(const char *path)
 	if (rc < 0 && errno == 0)
 		errno = ENOENT;
 	return (rc);
+}
+
+/*
+ * state_region_directory (the state environment's shared memory, on a
+ * memory file system): the mail owner's, 0700, made if missing (with
+ * its parent, root's, as /run/holdscan without systemd). When it cannot
+ * be, the regions stay in state_directory: slower, never unsafe, so a
+ * warning and not a refusal to start. Not root: statedb decides alone.
+ */
+static void
+ensure_region_dir(struct holdscand *d)
+{
+	const char	*dir = d->conf->state_region_directory;
+	struct stat	 st;
+
+	if (dir[0] == '\0' || geteuid() != 0)
+		return;
+	if (stat(dir, &st) < 0) {
+		if (errno != ENOENT || make_parent(dir) < 0 ||
+		    make_owned_dir(d, dir) < 0)
+			hs_warn("create state_region_directory %s (the state "
+			    "environment's shared memory stays in %s, which "
+			    "costs disk writes)", dir, d->conf->state_directory);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != d->ql->owner_uid ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+		hs_warnx("state_region_directory %s is not a directory of %s's "
+		    "that only it may write (uid %lu, mode %04o): the state "
+		    "environment's shared memory stays in %s; fix with: chown "
+		    "%s %s; chmod 0700 %s", dir, d->ql->mail_owner,
+		    (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777),
+		    d->conf->state_directory, d->ql->mail_owner, dir, dir);
 }
 
 /*

@@ -211,6 +211,42 @@ log_files_lost(const char *dir)
 #define STATEDB_REGISTER_MAX	(1024 * 1024)
 
 /*
+ * Take the registry's lock (byte 1) on fd and read its slots: *buf_r
+ * (caller frees) with *n_r bytes. -1 with errno; EFBIG for a registry
+ * larger than any Berkeley DB writes. Closing fd releases the lock.
+ */
+static int
+registry_lock_read(int fd, char **buf_r, ssize_t *n_r)
+{
+	struct flock	 fl;
+	struct stat	 st;
+
+	*buf_r = NULL;
+	*n_r = 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 1;
+	fl.l_len = 1;
+	while (fcntl(fd, F_SETLKW, &fl) < 0)
+		if (errno != EINTR)
+			return (-1);
+	if (fstat(fd, &st) < 0)
+		return (-1);
+	if (st.st_size > STATEDB_REGISTER_MAX) {
+		errno = EFBIG;
+		return (-1);
+	}
+	*buf_r = xmalloc((size_t)st.st_size + 1);
+	if (st.st_size > 0 &&
+	    (*n_r = pread(fd, *buf_r, (size_t)st.st_size, 0)) < 0) {
+		*n_r = 0;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * Forget this process's own slots in the registry. A slot with our pid
  * while we have no handle open is left by an open of ours whose recovery
  * failed (Berkeley DB keeps the slot filled in then, on purpose), or by
@@ -225,8 +261,6 @@ log_files_lost(const char *dir)
 static int
 register_forget_self(const char *dir, char **error_r)
 {
-	struct flock	 fl;
-	struct stat	 st;
 	char		*path, *buf = NULL, mine[STATEDB_SLOT_LEN + 1];
 	char		 dead[STATEDB_SLOT_LEN + 1];
 	ssize_t		 n;
@@ -246,26 +280,10 @@ register_forget_self(const char *dir, char **error_r)
 		errno = err;
 		return (-1);
 	}
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = 1;
-	fl.l_len = 1;
-	while (fcntl(fd, F_SETLKW, &fl) < 0) {
-		if (errno != EINTR) {
+	if (registry_lock_read(fd, &buf, &n) < 0) {
+		/* One larger than Berkeley DB writes is not ours to mend. */
+		if (errno != EFBIG)
 			err = errno;
-			goto out;
-		}
-	}
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		goto out;
-	}
-	if (st.st_size <= 0 || st.st_size > STATEDB_REGISTER_MAX)
-		goto out;
-	buf = xmalloc((size_t)st.st_size);
-	if ((n = pread(fd, buf, (size_t)st.st_size, 0)) < 0) {
-		err = errno;
 		goto out;
 	}
 	(void)snprintf(mine, sizeof(mine), "%24lu\n", (unsigned long)getpid());
@@ -312,7 +330,6 @@ registry_reset(const char *dir, const struct regions *r, char **error_r)
 {
 	enum regions_state state;
 	struct flock	 fl;
-	struct stat	 st;
 	unsigned long	 live = 0;
 	char		*path, *buf = NULL, dead[STATEDB_SLOT_LEN + 1];
 	ssize_t		 n = 0;
@@ -325,32 +342,13 @@ registry_reset(const char *dir, const struct regions *r, char **error_r)
 		err = errno;
 		goto out;
 	}
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = 1;
-	fl.l_len = 1;
-	while (fcntl(fd, F_SETLKW, &fl) < 0)
-		if (errno != EINTR) {
-			err = errno;
-			goto out;
-		}
+	if (registry_lock_read(fd, &buf, &n) < 0) {
+		err = errno;
+		goto out;
+	}
 	/* Again under the lock: another opener may have done it already. */
 	if ((state = regions_survey(r)) == REGIONS_OK)
 		goto out;
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		goto out;
-	}
-	if (st.st_size > STATEDB_REGISTER_MAX) {
-		err = EFBIG;
-		goto out;
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	if (st.st_size > 0 && (n = pread(fd, buf, (size_t)st.st_size, 0)) < 0) {
-		err = errno;
-		goto out;
-	}
 	for (off = 0; off + STATEDB_SLOT_LEN <= n && live == 0;
 	    off += STATEDB_SLOT_LEN) {
 		if (buf[off] == 'X')	/* an empty slot */

@@ -102,6 +102,25 @@ finish() {
 	hs_stop A
 }
 
+# finish_published NAME - start holdscand after a kill that left NAME's 5
+# new files published: each delivered within 30 s (recovery woke qmgr),
+# recovery names each new queue id, each exactly once (3 checks); then
+# stop it. log_start is where that start's log lines begin.
+finish_published() {
+	log_start=$(wc -l <"$A_HS_LOG")
+	hs_run A >/dev/null 2>&1 || bail_out "holdscand did not start"
+	check "$1: delivered within 30 s (recovery woke qmgr)" \
+	    wait_until 30 sh -c "[ \$(for f in \$(sh '$SANDBOX' sink-list \
+	    '$A_DIR'); do grep -l '^X-Test-Token: $1' \$f; done |
+	    wc -l) -ge 5 ]"
+	check_eq "$1: recovery names the new queue id of each" \
+	    "$(tail -n "+$((log_start + 1))" "$A_HS_LOG" |
+	    grep -c 'finished interrupted delivery new_id=[0-9A-Za-z]')" 5
+	sleep 1
+	check "$1: each exactly once" delivered "$1"
+	hs_stop A
+}
+
 # --- 1. a batch interrupted, recovered, re-claimed, killed again --------
 # Old journals forgot the recovered entries without a flush: they came
 # back after the second kill, and the third start took the re-claimed
@@ -146,18 +165,7 @@ check 'published: killed at the first unlink of an original' \
     run_killed 'unlink KILL 1 /holdscan/claimed/'
 check_eq 'published: all 5 new files are in incoming' \
     "$(find "$A_QUEUE/incoming" -type f | wc -l)" 5
-log_start=$(wc -l <"$A_HS_LOG")
-hs_run A >/dev/null 2>&1 || bail_out "holdscand did not start"
-check 'published: delivered within 30 s (recovery woke qmgr)' \
-    wait_until 30 sh -c "[ \$(for f in \$(sh '$SANDBOX' sink-list \
-    '$A_DIR'); do grep -l '^X-Test-Token: published' \$f; done |
-    wc -l) -ge 5 ]"
-check_eq 'published: recovery names the new queue id of each' \
-    "$(tail -n "+$((log_start + 1))" "$A_HS_LOG" |
-    grep -c 'finished interrupted delivery new_id=[0-9A-Za-z]')" 5
-sleep 1
-check 'published: each exactly once' delivered published
-hs_stop A
+finish_published published
 
 # --- 4b. the same, then a restart of the machine empties -----------------
 # state_region_directory: the journal's entries committed before the
@@ -169,21 +177,10 @@ check 'reboot: the regions were in state_region_directory, linked' \
     sh -c "[ -L '$STATE/__db.001' ] &&
     [ -n \"\$(find '$A_DIR/hs/regions' -type f -name '__db.*')\" ]"
 rm -rf "$A_DIR/hs/regions"/*
-log_start=$(wc -l <"$A_HS_LOG")
-hs_run A >/dev/null 2>&1 || bail_out "holdscand did not start"
-check 'reboot: delivered within 30 s' \
-    wait_until 30 sh -c "[ \$(for f in \$(sh '$SANDBOX' sink-list \
-    '$A_DIR'); do grep -l '^X-Test-Token: reboot' \$f; done |
-    wc -l) -ge 5 ]"
+finish_published reboot
 check_eq 'reboot: holdscand said the shared memory was gone, and why' \
     "$(tail -n "+$((log_start + 1))" "$A_HS_LOG" |
     grep -c 'shared memory of its Berkeley DB environment is gone (a restart')" 1
-check_eq 'reboot: recovery names the new queue id of each' \
-    "$(tail -n "+$((log_start + 1))" "$A_HS_LOG" |
-    grep -c 'finished interrupted delivery new_id=[0-9A-Za-z]')" 5
-sleep 1
-check 'reboot: each exactly once' delivered reboot
-hs_stop A
 
 # --- 5. a quarantined message: killed after its copy, before its batch ---
 printf 'Subject: q\n\nQUARANTINE-THIS-ONE\n' >"$HS_TMP/q.eml"

@@ -13,7 +13,9 @@
 # 3. The installed SysV script starts holdscand (which detaches once its
 #    scanners are ready), tells its status, reloads it, refuses a second
 #    start quietly, stops it with its scanners, and fails a start with a
-#    broken configuration.
+#    broken configuration. A stale pid file (naming a process that is
+#    gone, locked by nobody) does not stop a start; a start that fails
+#    once holdscand runs leaves none; one somebody holds locked stays.
 # 4. holdscand runs under the unit's sandbox, reproduced here: a mount
 #    namespace where everything is read-only but the unit's
 #    ReadWritePaths (mapped to the sandbox's directories), no new
@@ -25,7 +27,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 SRC=$(cd "$HS_LIB/../.." && pwd)
 
-plan 50
+plan 59
 
 # --- 1. the tree -------------------------------------------------------------
 D="$HS_TMP/destdir"
@@ -264,6 +266,66 @@ none_left() {
 check 'master and scanners are gone' wait_until 60 none_left $procs
 sh "$INIT" status >/dev/null 2>&1
 check_eq 'init status: not running, exit 3' "$?" 3
+
+# A stale pid file (issue 14, item 4): one naming a process that is gone,
+# as a crash or a failed start leaves it (an older one, 0644), does not
+# stop a start: the script removes it first (holdscand would make it
+# again itself, saying so in its log, here log_file).
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+echo "$dead" >"$PIDFILE"
+chmod 0644 "$PIDFILE"
+{ cat "$CONF"; echo "log_file = $HS_TMP/stale.log"; } >"$HS_TMP/stale.conf"
+chmod 0644 "$HS_TMP/stale.conf"
+echo "CONFIG=$HS_TMP/stale.conf" >"$HS_TMP/default"
+sh "$INIT" start >"$HS_TMP/init.out" 2>&1
+check_eq 'init start over a stale pid file naming a dead process: exit 0' \
+    "$?" 0
+pid=$(cat "$PIDFILE" 2>/dev/null)
+# shellcheck disable=SC2034
+A_HS_PID=$pid
+check_eq 'the pid file now names the new master (not the dead pid), 0600' \
+    "$([ "$pid" != "$dead" ] && ps -o user= -p "$pid"):$(stat -c %a \
+    "$PIDFILE")" "$A_MAIL_OWNER:600"
+check_eq 'it was a new file: holdscand did not have to make it again' \
+    "$(grep -c "holdscand\[$pid\]: started: " "$HS_TMP/stale.log"):$(grep -c \
+    'was not root' "$HS_TMP/stale.log")" "1:0"
+procs=$(hs_procs A)
+sh "$INIT" stop >/dev/null 2>&1
+# shellcheck disable=SC2086
+check 'init stop: master and scanners gone' wait_until 60 none_left $procs
+echo "CONFIG=$CONF" >"$HS_TMP/default"
+# A failed start (a rules file that is missing stops a start, not the
+# check of the configuration) leaves no pid file behind.
+sed "s|rules_file = .*|rules_file = $HS_TMP/rules/missing|" "$CONF" \
+    >"$HS_TMP/norules.conf"
+chmod 0644 "$HS_TMP/norules.conf"
+echo "CONFIG=$HS_TMP/norules.conf" >"$HS_TMP/default"
+sh "$INIT" start >"$HS_TMP/init.out" 2>&1
+check_eq 'init start that fails once holdscand runs: exit 1, a fatal line' \
+    "$?:$(grep -c 'holdscand: fatal: scanner parent [0-9]* exited while starting' \
+    "$HS_TMP/init.out")" "1:1"
+check 'and no pid file is left' test ! -e "$PIDFILE"
+echo "CONFIG=$CONF" >"$HS_TMP/default"
+# A pid file somebody holds locked (a holdscand that runs, though its pid
+# file names a process that is gone) is not stale: it stays, and the
+# start fails saying why.
+echo "$dead" >"$PIDFILE"
+chmod 0600 "$PIDFILE"
+sh -c 'exec 9<"$1" && flock 9 && exec sleep 600' locker "$PIDFILE" &
+locker=$!
+check 'a process holds the pid file locked' wait_until 30 sh -c \
+    "! flock -n '$PIDFILE' true"
+sh "$INIT" start >"$HS_TMP/init.out" 2>&1
+check_eq 'init start while another holds the pid file: exit 1, said why' \
+    "$?:$(grep -c "holdscand is already running (pid $dead, $PIDFILE)" \
+    "$HS_TMP/init.out")" "1:1"
+check_eq 'and the pid file is left as it was' "$(cat "$PIDFILE")" "$dead"
+kill "$locker"
+wait "$locker" 2>/dev/null
+rm -f "$PIDFILE"
+
 echo 'batch_max_wait = soon' >>"$CONF"
 sh "$INIT" start >"$HS_TMP/init.out" 2>&1
 check_eq 'init start with a broken configuration: exit 1' "$?" 1

@@ -134,16 +134,23 @@ usage(void)
 	usage_to(stderr, 2);
 }
 
-/* "holdscan COMMAND ... --help": that command's usage, no config needed. */
+/* word is one of argv's */
 static bool
-wants_help(int argc, char **argv)
+has_word(int argc, char **argv, const char *word)
 {
 	int	 i;
 
 	for (i = 0; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+		if (strcmp(argv[i], word) == 0)
 			return (true);
 	return (false);
+}
+
+/* "holdscan COMMAND ... --help": that command's usage, no config needed. */
+static bool
+wants_help(int argc, char **argv)
+{
+	return (has_word(argc, argv, "--help") || has_word(argc, argv, "-h"));
 }
 
 static int
@@ -250,6 +257,8 @@ main(int argc, char **argv)
 		t.cmd = &commands[i];
 		if (wants_help(argc, argv))
 			return (command_help(&commands[i]));
+		t.json_wanted = strstr(commands[i].args, "--json") != NULL &&
+		    has_word(argc, argv, "--json");
 		tool_load(&t);
 		if (commands[i].sub != NULL) {
 			argc--;

@@ -30,6 +30,7 @@
 #include "common/text.h"
 #include "common/xalloc.h"
 #include "tool/checkconf.h"
+#include "tool/output.h"
 #include "tool/tool.h"
 
 /* One line on stderr, "holdscan: what went wrong"; returns 1. */
@@ -77,6 +78,26 @@ tool_bad_arg(const struct tool *t, const char *arg)
 }
 
 /*
+ * The command cannot start: errors (a line each) on stderr, with
+ * "holdscan: fatal: " when fatal, and exit EX_CONFIG. With --json
+ * (json_wanted), also one JSON object naming them on stdout, so that
+ * monitoring reading status --json gets JSON whatever went wrong.
+ */
+static void __attribute__((noreturn))
+load_failed(const struct tool *t, bool fatal, const char *errors)
+{
+	if (t->json_wanted) {
+		(void)printf("{\"error\":");
+		out_json_string(stdout, errors);
+		(void)printf("}\n");
+	}
+	if (fatal)
+		hs_fatalx(EX_CONFIG, "%s", errors);
+	(void)fprintf(stderr, "%s\n", errors);
+	exit(EX_CONFIG);
+}
+
+/*
  * The configuration, plugin sections unchecked: this program loads no
  * plugin. check-config reports the plugin sections' errors too, with
  * the others, as the scanner program finds them.
@@ -96,7 +117,7 @@ tool_load(struct tool *t)
 	checking = t->cmd != NULL && t->cmd->run == cmd_check_config;
 	if (config_file_safe(t->config_path, &errors) < 0) {
 		if (!checking)
-			hs_fatalx(EX_CONFIG, "%s", errors);
+			load_failed(t, true, errors);
 		free(errors);
 		errors = NULL;
 	}
@@ -107,10 +128,8 @@ tool_load(struct tool *t)
 		 * says so; holdscand keeps its running configuration.
 		 */
 		if (config_load_anyway(t->config_path, &t->conf, &errors) < 0) {
-			if (t->conf == NULL) {
-				(void)fprintf(stderr, "%s\n", errors);
-				exit(EX_CONFIG);
-			}
+			if (t->conf == NULL)
+				load_failed(t, false, errors);
 			(void)fprintf(stderr, "holdscan: warning: %s has errors "
 			    "(holdscan check-config shows each with its fix); "
 			    "the defaults stand in for the bad settings:\n%s\n",
@@ -120,10 +139,8 @@ tool_load(struct tool *t)
 		}
 	} else if (!checking) {
 		if (config_load(t->config_path, NULL, NULL, &t->conf,
-		    &errors) < 0) {
-			(void)fprintf(stderr, "%s\n", errors);
-			exit(EX_CONFIG);
-		}
+		    &errors) < 0)
+			load_failed(t, false, errors);
 	} else {
 		rc = config_load_anyway(t->config_path, &conf, &errors);
 		if (conf != NULL && scanprog_needed(conf)) {
@@ -160,7 +177,7 @@ tool_load(struct tool *t)
 			    "in %s to the directory of the main.cf of a Postfix "
 			    "installed here (postconf -h config_directory)",
 			    errors, t->config_path);
-		hs_fatalx(EX_CONFIG, "%s", errors);
+		load_failed(t, true, errors);
 	}
 }
 

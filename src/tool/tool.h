@@ -25,6 +25,7 @@ struct tool {
 	struct hs_config *conf;
 	struct queue_layout *ql;
 	bool		 json;
+	bool		 json_wanted;	/* --json given: tool_load()'s failure too */
 	bool		 tty;		/* stdout is a terminal */
 	int		 width;		/* its width; 0: do not cut lines */
 	uid_t		 invoker;	/* real uid at start, for the log */
@@ -60,7 +61,10 @@ void	 tool_bad_usage(const struct tool *t, const char *fmt, ...)
 /* An unknown option or one argument too many; exit 2. */
 void	 tool_bad_arg(const struct tool *t, const char *arg)
 	    __attribute__((noreturn));
-/* The configuration and the Postfix instance's layout; exits on errors. */
+/*
+ * The configuration and the Postfix instance's layout; exits on errors
+ * (EX_CONFIG), with json_wanted also {"error": ...} on stdout.
+ */
 void	 tool_load(struct tool *t);
 /* As root, become the mail owner (before touching the state). */
 void	 tool_become_mail_owner(struct tool *t);

@@ -5,12 +5,14 @@
 # It said "0 waiting" with 4 messages in hold, showed the last run's
 # counters as if they were current, and no last error. Now hold is counted
 # there and then, the figures are labelled as those of the last run, and
-# the last error is shown (or "none").
+# the last error is shown (or "none"). And status --json gives JSON (an
+# object naming the error, exit 78) when the configuration file cannot
+# be read or Postfix is not where it says.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 8
+plan 11
 
 sb_start A || bail_out "sandbox did not start"
 hs_start A </dev/null || bail_out "holdscand did not start"
@@ -53,4 +55,40 @@ print(d["running"], d["hold_queue_depth"], d["figures_from"], d["in_flight"])')"
 hs_run A >/dev/null 2>&1 || bail_out "holdscand did not start again"
 check 'started again, it delivers them' wait_sink A 7
 hs_stop A
+
+# status --json when it cannot start at all (issue 14, item 5): still one
+# JSON object on stdout, naming the error, for monitoring; exit 78 and
+# the fatal line on stderr as without --json.
+# json_error CONFIG [AS_USER] - status --json's exit status, its "error"
+# (or what python said of stdout) and its stderr (the pid in it as PID),
+# on one line
+json_error() {
+	_je_rc=0
+	if [ -n "${2:-}" ]; then
+		setpriv --reuid="$2" --regid="$2" --clear-groups \
+		    "$HOLDSCAN" -c "$1" status --json >"$HS_TMP/je.out" \
+		    2>"$HS_TMP/je.err" || _je_rc=$?
+	else
+		"$HOLDSCAN" -c "$1" status --json >"$HS_TMP/je.out" \
+		    2>"$HS_TMP/je.err" || _je_rc=$?
+	fi
+	printf '%s|%s|%s' "$_je_rc" "$("$HS_PYTHON" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(sorted(d), d["error"])' "$HS_TMP/je.out" 2>&1 | tail -n 1)" \
+	    "$(sed 's/^holdscan\[[0-9]*\]/holdscan[PID]/' "$HS_TMP/je.err")"
+}
+check_eq 'no configuration file: exit 78, {"error": ...} naming it' \
+    "$(json_error "$HS_TMP/none.conf")" \
+    "78|['error'] $HS_TMP/none.conf: No such file or directory|holdscan[PID]: fatal: $HS_TMP/none.conf: No such file or directory"
+cp "$A_HS_CONF" "$HS_TMP/secret.conf"
+chmod 0600 "$HS_TMP/secret.conf"
+check_eq 'one the mail owner cannot read: the same, Permission denied' \
+    "$(json_error "$HS_TMP/secret.conf" "$A_MAIL_OWNER")" \
+    "78|['error'] $HS_TMP/secret.conf: Permission denied|holdscan[PID]: fatal: $HS_TMP/secret.conf: Permission denied"
+sed "s|^postfix_config_directory = .*|postfix_config_directory = $HS_TMP/no-postfix|" \
+    "$A_HS_CONF" >"$HS_TMP/nopf.conf"
+chmod 0644 "$HS_TMP/nopf.conf"
+check_eq 'no Postfix in postfix_config_directory: exit 78, the error as JSON' \
+    "$(json_error "$HS_TMP/nopf.conf" | sed 's/ failed: [^|]*/ failed: .../g')" \
+    "78|['error'] postconf -c $HS_TMP/no-postfix failed: ...|holdscan[PID]: fatal: postconf -c $HS_TMP/no-postfix failed: ..."
 done_testing

@@ -176,6 +176,14 @@ parse_posint(const char *s, long max, long *val_r)
 	return (0);
 }
 
+char *
+queue_layout_fix(const char *error, const char *config_path)
+{
+	return (xasprintf("%s; fix: set postfix_config_directory in %s to the "
+	    "directory of the main.cf of a Postfix installed here (postconf -h "
+	    "config_directory)", error, config_path));
+}
+
 int
 queue_layout_load(const char *config_dir, const char *command_dir,
     struct queue_layout **ql_r, char **error_r)

@@ -80,6 +80,13 @@ struct queue_layout {
 int	 queue_layout_load(const char *config_dir, const char *command_dir,
 	    struct queue_layout **ql_r, char **error_r);
 /*
+ * queue_layout_fix() is error, a queue_layout_load() error about the
+ * postfix_config_directory that config_path sets, with its fix appended
+ * ("; fix: set postfix_config_directory in ..."): a new string, owned by
+ * the caller. check-config and holdscand say the same.
+ */
+char	*queue_layout_fix(const char *error, const char *config_path);
+/*
  * queue_postconf() runs "postconf -c config_dir ARGS..." (args ends with
  * NULL; the postconf in command_dir, or on PATH when NULL) without a shell
  * and appends what it writes, standard output and error together, to out.

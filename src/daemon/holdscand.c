@@ -1524,7 +1524,8 @@ main(int argc, char **argv)
 		log_fatal_fd(STDERR_FILENO);
 	if (queue_layout_load(d.conf->postfix_config_directory, NULL, &d.ql,
 	    &errors) < 0)
-		hs_fatalx(EX_CONFIG, "%s", errors);
+		hs_fatalx(EX_CONFIG, "%s", queue_layout_fix(errors,
+		    d.config_path));
 	if (!d.foreground && d.conf->log_file[0] != '\0' &&
 	    log_open_file(d.conf->syslog_name, d.conf->log_file,
 	    d.verbose || d.conf->verbose, d.ql->owner_uid, d.ql->owner_gid) < 0)

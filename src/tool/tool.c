@@ -173,10 +173,8 @@ tool_load(struct tool *t)
 	    &errors) < 0) {
 		/* check-config's findings carry their fix: this one too */
 		if (checking)
-			hs_fatalx(EX_CONFIG, "%s; fix: set postfix_config_directory "
-			    "in %s to the directory of the main.cf of a Postfix "
-			    "installed here (postconf -h config_directory)",
-			    errors, t->config_path);
+			hs_fatalx(EX_CONFIG, "%s", queue_layout_fix(errors,
+			    t->config_path));
 		load_failed(t, true, errors);
 	}
 }

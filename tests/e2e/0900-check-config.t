@@ -21,12 +21,13 @@
 #    written as in main.cf (scanners = clamav, attachments, unquoted) is
 #    taken; a plugin section not closed at the end of the file is an
 #    error with its file and line; a postfix_config_directory without a
-#    main.cf is an error with its fix.
+#    main.cf is an error with its fix, in check-config and when holdscand
+#    starts.
 HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 39
+plan 40
 
 # problems NAME - run check-config for sandbox NAME: its output in $out
 # (and $HS_TMP/cc.out), its exit status in $rc
@@ -247,5 +248,14 @@ rc=0
 check_eq 'no main.cf in postfix_config_directory: exit 78, with its fix' \
     "$rc:$(grep -c "postconf -c $HS_TMP/no-postfix failed: .*; fix: set postfix_config_directory in $HS_TMP/nopf.conf to the directory of the main.cf of a Postfix installed here" \
     "$HS_TMP/e.out")" "78:1"
+# holdscand itself stops there with the same fix (issue 14 item 3), on
+# the terminal that started it.
+rc=0
+"$HOLDSCAND" -c "$HS_TMP/nopf.conf" >"$HS_TMP/d.out" 2>&1 || rc=$?
+check_eq 'holdscand with no main.cf there: exit 78, the same fix as check-config' \
+    "$rc:$(sed -n 's/^holdscand[^:]*: fatal: postconf -c .* failed: .*\(; fix: .*\)/\1/p' \
+    "$HS_TMP/d.out")" \
+    "78:$(sed -n 's/^holdscan\[[0-9]*\]: fatal: postconf -c .* failed: .*\(; fix: .*\)/\1/p' \
+    "$HS_TMP/e.out" | grep "in $HS_TMP/nopf.conf to the directory of the main.cf")"
 
 done_testing

@@ -511,7 +511,7 @@ install: progs
 	    sed $(PATH_SED) "$$f" >"$$dst"; chmod 0644 "$$dst"; \
 	done
 	install -m 0644 README.md doc/quickstart.md doc/farm.md doc/web.md doc/digest.md \
-	    $(DESTDIR)$(DOCDIR)/
+	    doc/security.md $(DESTDIR)$(DOCDIR)/
 	@set -e; for f in $(UNITS); do \
 	    dst=$(DESTDIR)$(SYSTEMDDIR)/$${f#init/}; \
 	    sed $(INIT_SED) "$$f" >"$$dst"; chmod 0644 "$$dst"; \

@@ -4,7 +4,8 @@
 # 1. "make install DESTDIR=... PREFIX=/usr" (in its own build flavour, so
 #    build/rel keeps its paths) installs exactly the expected tree with the
 #    expected modes (the scanner program in /usr/lib/holdscan, each plugin
-#    exporting its descriptor alone); the paths compiled in and written into
+#    exporting its descriptor alone, every README file the manual pages
+#    name in /usr/share/doc/holdscan); the paths compiled in and written into
 #    the installed files are those of PREFIX=/usr; a second install keeps an
 #    edited configuration file and puts the new one beside it as .dist.
 # 2. "systemd-analyze verify" passes, without a word, on the installed
@@ -27,7 +28,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 SRC=$(cd "$HS_LIB/../.." && pwd)
 
-plan 59
+plan 60
 
 # --- 1. the tree -------------------------------------------------------------
 D="$HS_TMP/destdir"
@@ -78,6 +79,7 @@ expected() {
 		echo '-rw-r--r-- usr/share/doc/holdscan/farm.md'
 		echo '-rw-r--r-- usr/share/doc/holdscan/digest.md'
 		echo '-rw-r--r-- usr/share/doc/holdscan/web.md'
+		echo '-rw-r--r-- usr/share/doc/holdscan/security.md'
 		echo '-rw-r--r-- lib/systemd/system/holdscan-web.service'
 		echo '-rwxr-xr-x etc/init.d/holdscan-web'
 		echo '-rw-r--r-- lib/systemd/system/holdscand.service'
@@ -103,6 +105,11 @@ expected | sort -k 2 -u >"$HS_TMP/tree.want"
 (cd "$D" && find . -mindepth 1 -printf '%M %P\n') | sort -k 2 >"$HS_TMP/tree.got"
 check_eq 'the installed tree is the expected one, modes included' \
     "$(diff "$HS_TMP/tree.want" "$HS_TMP/tree.got")" ""
+check_eq 'every README file the manual pages name is installed' \
+    "$(grep -ho '/usr/share/doc/holdscan/[A-Za-z_-]*\.md' \
+    "$D"/usr/share/man/man*/* | sort -u | while read -r f; do
+	[ -f "$D$f" ] || echo "missing $f"
+    done)" ""
 check_eq 'the test-only plugins and tools are not installed' \
     "$(find "$D" -name 'crashtest*' -o -name 'config-defaults' \
     -o -name '*fault*')" ""

@@ -8,6 +8,10 @@
 #    name in /usr/share/doc/holdscan); the paths compiled in and written into
 #    the installed files are those of PREFIX=/usr; a second install keeps an
 #    edited configuration file and puts the new one beside it as .dist.
+#    Without DESTDIR (into a tree of its own, in a jail), make install
+#    creates the users holdscan and holdscan-web (adduser, or useradd
+#    without it) unless they exist, and chowns the mail owner's
+#    directories.
 # 2. "systemd-analyze verify" passes, without a word, on the installed
 #    units (copies whose program paths point into DESTDIR), and
 #    "systemd-analyze security" rates each 2.5 or better.
@@ -28,7 +32,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 SRC=$(cd "$HS_LIB/../.." && pwd)
 
-plan 60
+plan 64
 
 # --- 1. the tree -------------------------------------------------------------
 D="$HS_TMP/destdir"
@@ -169,6 +173,86 @@ check 'and said so' grep -qx \
 check_eq 'the new one is beside it as .dist; unchanged files get none' \
     "$(cd "$D/etc/holdscan" && ls)" \
     "$( (cd "$SRC/etc" && ls; echo holdscan.conf.dist) | LC_ALL=C sort)"
+
+# Without DESTDIR, make install creates the system users holdscan and
+# holdscan-web (issue 13 item 5), with adduser, or useradd where there
+# is no adduser, unless they exist, and gives the mail owner its
+# directories. Here into a tree of its own ($R, every directory set to
+# one in it), with stubs of id, adduser, useradd and chown first on PATH
+# that record their arguments, and in a mount namespace where all but
+# $U is read-only: nothing of the host's can be touched.
+U="$HS_TMP/users"
+R="$U/root"
+mkdir -p "$R" "$U/with-adduser" "$U/no-adduser"
+cat >"$U/stub" <<'EOF'
+#!/bin/sh
+# a stub: records its name and arguments; id -u knows the users in
+# passwd beside it, adduser and useradd add theirs there
+U=$(dirname "$0")/..
+echo "${0##*/} $*" >>"$U/calls"
+case ${0##*/} in
+id)	grep -qx "$2" "$U/passwd" || {
+		echo "id: '$2': no such user" >&2
+		exit 1
+	}
+	echo 999 ;;
+adduser|useradd) eval "echo \"\${$#}\"" >>"$U/passwd" ;;
+esac
+exit 0
+EOF
+chmod 0755 "$U/stub"
+for c in id adduser useradd chown; do
+	ln -s ../stub "$U/with-adduser/$c"
+done
+for c in id useradd chown; do
+	ln -s ../stub "$U/no-adduser/$c"
+done
+DIRS="PREFIX=$R/usr SYSCONFDIR=$R/etc/holdscan SYSTEMDDIR=$R/lib/systemd/system
+INITDIR=$R/etc/init.d CRONDIR=$R/etc/cron.d STATEDIR=$R/var/lib/holdscan
+QUARANTINEDIR=$R/var/spool/holdscan/quarantine MAIL_OWNER=hs-test-owner"
+# The build first (its paths are $R's), outside the jail.
+# shellcheck disable=SC2086 # DIRS is a list of words
+make -C "$SRC" --no-print-directory BUILD=install-test $DIRS progs \
+    >"$HS_TMP/make-users.out" 2>&1 ||
+    tail -n 20 "$HS_TMP/make-users.out" | sed 's/^/# /' >&2
+# install_users STUBS - make install, no DESTDIR, with the stubs in
+# $U/STUBS first on PATH and no /usr/sbin (where adduser is), in the
+# jail; what the stubs were called with in $U/calls
+install_users() {
+	: >"$U/calls"
+	# shellcheck disable=SC2016,SC2086
+	unshare -m --propagation private sh -c '
+		set -e
+		mount --bind "$1" "$1"
+		mount -o remount,bind,ro /
+		shift
+		exec "$@"' jail "$U" env PATH="$U/$1:/usr/bin:/bin" \
+	    make -C "$SRC" --no-print-directory BUILD=install-test $DIRS \
+	    install >"$HS_TMP/install-users.out" 2>&1
+}
+: >"$U/passwd"
+install_users with-adduser
+check_eq 'no users yet: make install adds holdscan and holdscan-web with adduser' \
+    "$?:$(cat "$U/calls")" "0:id -u hs-test-owner
+id -u holdscan
+adduser --quiet --system --group --no-create-home holdscan
+id -u holdscan-web
+adduser --quiet --system --group --no-create-home holdscan-web"
+check 'into the tree given (the jail let nothing else be written)' \
+    test -x "$R/usr/sbin/holdscand"
+echo hs-test-owner >>"$U/passwd"
+install_users with-adduser
+check_eq 'again, the users there: none added; the mail owner gets its directories' \
+    "$?:$(cat "$U/calls")" "0:id -u hs-test-owner
+chown hs-test-owner: $R/var/lib/holdscan $R/var/spool/holdscan/quarantine
+id -u holdscan
+id -u holdscan-web"
+echo hs-test-owner >"$U/passwd"
+install_users no-adduser
+check_eq 'without adduser: useradd, a system user and group, no home, no login' \
+    "$?:$(grep -v '^id ' "$U/calls")" "0:chown hs-test-owner: $R/var/lib/holdscan $R/var/spool/holdscan/quarantine
+useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin holdscan
+useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin holdscan-web"
 
 # --- 2. systemd-analyze verify --------------------------------------------------
 U="$HS_TMP/units"

@@ -1241,6 +1241,9 @@ min_timeout(int cur, long ms)
 static void
 scanner_lost(struct holdscand *d, const char *why)
 {
+	if (!d->pool.ever_ready && d->pool.start_error[0] != '\0')
+		hs_fatalx(EX_SOFTWARE, "%s while starting: %s; cannot scan "
+		    "without it", why, d->pool.start_error);
 	if (!d->pool.ever_ready)
 		hs_fatalx(EX_SOFTWARE, "%s while starting; cannot scan without "
 		    "it (see the lines above for its reason)", why);

@@ -285,6 +285,13 @@ pool_handle_ctl(struct pool *pool, char *why, size_t whysize)
 		if (len != sizeof(body.en))
 			break;
 		body.en.info[sizeof(body.en.info) - 1] = '\0';
+		if (!body.en.ok && !pool->ever_ready) {
+			/* Its exit follows; scanner_lost() says this too. */
+			(void)snprintf(pool->start_error,
+			    sizeof(pool->start_error), "%s", body.en.info);
+			hs_warnx("scanners did not start: %s", body.en.info);
+			return (0);
+		}
 		if (!body.en.ok) {
 			hs_warnx("reload failed, still using generation %u: %s",
 			    pool->generation, body.en.info);

@@ -83,6 +83,7 @@ struct pool {
 	pool_checked_fn	 checked;
 	void		*checked_arg;
 	char		 engine_info[480];
+	char		 start_error[480];	/* why the first scanner parent did not start */
 	uint64_t	 next_seq;
 	unsigned long	 crashes, timeouts, spawned;
 	/* The scanner parent's deaths and restarts. */

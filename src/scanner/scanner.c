@@ -976,8 +976,11 @@ scanner_parent_main(int ctl, const struct scanner_args *args)
 
 	first_config(&sc);
 	open_scratch(&sc);
-	if (start_plugins(sc.conf, &sc.plugins, &sc.nplugins, &error) < 0)
+	if (start_plugins(sc.conf, &sc.plugins, &sc.nplugins, &error) < 0) {
+		/* The master says it where an admin starting us looks. */
+		announce(&sc, false, error);
 		hs_fatalx(EX_CONFIG, "%s", error);
+	}
 	apply_policy(&sc);
 	watch_plugin_paths(&sc);
 	log_sandbox(&sc);

@@ -394,8 +394,8 @@ sed "s|rules_file = .*|rules_file = $HS_TMP/rules/missing|" "$CONF" \
 chmod 0644 "$HS_TMP/norules.conf"
 echo "CONFIG=$HS_TMP/norules.conf" >"$HS_TMP/default"
 sh "$INIT" start >"$HS_TMP/init.out" 2>&1
-check_eq 'init start that fails once holdscand runs: exit 1, a fatal line' \
-    "$?:$(grep -c 'holdscand: fatal: scanner parent [0-9]* exited while starting' \
+check_eq 'init start that fails once holdscand runs: exit 1, a fatal line with the reason' \
+    "$?:$(grep -c "holdscand: fatal: scanner parent [0-9]* exited while starting: .*$HS_TMP/rules/missing" \
     "$HS_TMP/init.out")" "1:1"
 check 'and no pid file is left' test ! -e "$PIDFILE"
 echo "CONFIG=$CONF" >"$HS_TMP/default"

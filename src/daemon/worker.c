@@ -286,10 +286,9 @@ pool_handle_ctl(struct pool *pool, char *why, size_t whysize)
 			break;
 		body.en.info[sizeof(body.en.info) - 1] = '\0';
 		if (!body.en.ok && !pool->ever_ready) {
-			/* Its exit follows; scanner_lost() says this too. */
+			/* Its exit follows; scanner_lost()'s fatal line says it. */
 			(void)snprintf(pool->start_error,
 			    sizeof(pool->start_error), "%s", body.en.info);
-			hs_warnx("scanners did not start: %s", body.en.info);
 			return (0);
 		}
 		if (!body.en.ok) {

@@ -977,9 +977,12 @@ scanner_parent_main(int ctl, const struct scanner_args *args)
 	first_config(&sc);
 	open_scratch(&sc);
 	if (start_plugins(sc.conf, &sc.plugins, &sc.nplugins, &error) < 0) {
-		/* The master says it where an admin starting us looks. */
+		/*
+		 * The master's fatal line says it, where an admin starting
+		 * holdscand looks (its terminal, not only the log): one line.
+		 */
 		announce(&sc, false, error);
-		hs_fatalx(EX_CONFIG, "%s", error);
+		exit(EX_CONFIG);
 	}
 	apply_policy(&sc);
 	watch_plugin_paths(&sc);

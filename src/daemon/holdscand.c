@@ -1242,8 +1242,8 @@ static void
 scanner_lost(struct holdscand *d, const char *why)
 {
 	if (!d->pool.ever_ready && d->pool.start_error[0] != '\0')
-		hs_fatalx(EX_SOFTWARE, "%s while starting: %s; cannot scan "
-		    "without it", why, d->pool.start_error);
+		hs_fatalx(EX_SOFTWARE, "%s (%s while starting; cannot scan "
+		    "without it)", d->pool.start_error, why);
 	if (!d->pool.ever_ready)
 		hs_fatalx(EX_SOFTWARE, "%s while starting; cannot scan without "
 		    "it (see the lines above for its reason)", why);

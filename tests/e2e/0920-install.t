@@ -395,7 +395,7 @@ chmod 0644 "$HS_TMP/norules.conf"
 echo "CONFIG=$HS_TMP/norules.conf" >"$HS_TMP/default"
 sh "$INIT" start >"$HS_TMP/init.out" 2>&1
 check_eq 'init start that fails once holdscand runs: exit 1, a fatal line with the reason' \
-    "$?:$(grep -c "holdscand: fatal: scanner parent [0-9]* exited while starting: .*$HS_TMP/rules/missing" \
+    "$?:$(grep -c "holdscand: fatal: .*$HS_TMP/rules/missing.* (scanner parent [0-9]* exited while starting" \
     "$HS_TMP/init.out")" "1:1"
 check 'and no pid file is left' test ! -e "$PIDFILE"
 echo "CONFIG=$CONF" >"$HS_TMP/default"

@@ -122,6 +122,70 @@ msg_set_content(struct msg *m, int memfd, size_t max_size,
 	return (0);
 }
 
+/*
+ * Header lines as a worker may add them: one or more fields, each a
+ * header line and its continuation lines, every line ended by LF and
+ * none empty (which would end the header block early).
+ */
+static int
+headers_check(const char *text, char *why, size_t whysize)
+{
+	const char	*p = text, *nl;
+	size_t		 line = 1;
+	bool		 cont;
+
+	if (*p == '\0') {
+		(void)snprintf(why, whysize, "no header lines");
+		return (-1);
+	}
+	for (; *p != '\0'; p = nl + 1, line++) {
+		if ((nl = strchr(p, '\n')) == NULL) {
+			(void)snprintf(why, whysize, "header line %zu not "
+			    "ended", line);
+			return (-1);
+		}
+		cont = line > 1 && (*p == ' ' || *p == '\t');
+		if (nl == p || (!cont &&
+		    !qfile_is_header_line(p, (size_t)(nl - p)))) {
+			(void)snprintf(why, whysize, "header line %zu is not a "
+			    "header field", line);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+int
+msg_set_headers(struct msg *m, const char *headers, size_t size,
+    size_t line_limit, char *why, size_t whysize)
+{
+	struct buf	 records = BUF_INIT;
+
+	msg_drop_content(m);
+	if (m->qf == NULL) {
+		(void)snprintf(why, whysize, "no original content");
+		return (-1);
+	}
+	if (memchr(headers, '\0', size) == NULL) {
+		(void)snprintf(why, whysize, "header lines not terminated");
+		return (-1);
+	}
+	if (headers_check(headers, why, whysize) < 0)
+		return (-1);
+	qfile_insert_headers(m->qf->content, m->qf->ncontent,
+	    qfile_header_end(m->qf->content, m->qf->ncontent), headers,
+	    line_limit, &records);
+	if (msg_set_built(m, &records, why, whysize) < 0)
+		return (-1);
+	if (qfile_content_check(m->content, m->ncontent, m->qf->content,
+	    m->qf->ncontent, line_limit, m->qf->content_bytes +
+	    MSG_CONTENT_GROWTH, why, whysize) < 0) {
+		msg_drop_content(m);
+		return (-1);
+	}
+	return (0);
+}
+
 int
 msg_set_built(struct msg *m, struct buf *records, char *why, size_t whysize)
 {

@@ -103,6 +103,15 @@ void		 msg_free(struct msg **m);
  */
 int		 msg_set_content(struct msg *m, int memfd, size_t max_size,
 		    size_t line_limit, char *why, size_t whysize);
+/*
+ * msg_set_headers() makes m's new content the original's (m->qf) with
+ * a worker's header lines ("Name: value\n"..., NUL-terminated within
+ * size bytes) inserted at the end of its header block, and checks it as
+ * msg_set_content() checks a worker's whole content. 0, or -1 with a
+ * reason in why and no content kept.
+ */
+int		 msg_set_headers(struct msg *m, const char *headers, size_t size,
+		    size_t line_limit, char *why, size_t whysize);
 /* Use text records the master built (takes ownership of buf's data). */
 int		 msg_set_built(struct msg *m, struct buf *records, char *why,
 		    size_t whysize);

@@ -37,7 +37,7 @@
 #include "common/wire.h"
 #include "common/xalloc.h"
 
-#define WIRE_MAX_BODY	2048
+#define WIRE_MAX_BODY	4096
 
 _Static_assert(sizeof(struct wire_result) <= WIRE_MAX_BODY,
     "a scan result fits in one message");

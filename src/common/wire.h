@@ -118,7 +118,16 @@ int	 wire_scan_check(struct wire_scan *req, size_t len);
 enum wire_content {
 	CONTENT_SAME = 0,	/* deliver the original content */
 	CONTENT_NEW = 1,	/* memfd holds the new content as N/L records */
+	/*
+	 * Only header lines added: wire_result.headers holds them
+	 * ("Name: value\n"...), and the master inserts them at the end of
+	 * the header block of its own copy of the original (a message's
+	 * bytes cross between the processes once, not three times).
+	 */
+	CONTENT_HEADERS = 2,
 };
+
+#define WIRE_HEADERS_SIZE	1536	/* bytes of wire_result.headers */
 
 #define WIRE_COPY_SIZE	1024	/* bytes of wire_result.copy_to */
 
@@ -141,6 +150,7 @@ struct wire_result {
 	char		 copy_to[WIRE_COPY_SIZE];
 	uint32_t	 copies_set;
 	uint32_t	 no_archive;	/* 1: the rules say archive = no */
+	char		 headers[WIRE_HEADERS_SIZE];	/* CONTENT_HEADERS' lines */
 };
 
 /*

@@ -803,12 +803,17 @@ pipeline_scanned(struct pipeline *p, struct msg *m,
 	else if (res->action < ACTION_DELIVER || res->action > ACTION_HOLD)
 		(void)snprintf(why, sizeof(why), "action %d out of range",
 		    (int)res->action);
-	else if (res->content != CONTENT_SAME && res->content != CONTENT_NEW)
+	else if (res->content != CONTENT_SAME && res->content != CONTENT_NEW &&
+	    res->content != CONTENT_HEADERS)
 		(void)snprintf(why, sizeof(why), "content kind %d out of range",
 		    (int)res->content);
 	else if (res->content == CONTENT_NEW && memfd < 0)
 		(void)snprintf(why, sizeof(why), "new content missing");
-	else if (res->content == CONTENT_NEW) {
+	else if (res->content == CONTENT_HEADERS) {
+		if (msg_set_headers(m, res->headers, sizeof(res->headers),
+		    p->ql->line_limit, why, sizeof(why)) == 0)
+			why[0] = '\0';
+	} else if (res->content == CONTENT_NEW) {
 		/* Room for headers and cleaning; never unbounded. */
 		max = (size_t)m->st.st_size * 2 + 16 * 1024 * 1024;
 		if (msg_set_content(m, memfd, max, p->ql->line_limit, why,

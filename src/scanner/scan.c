@@ -397,15 +397,19 @@ try_clean(const struct scan_ctx *ctx, const struct qfile_rec *recs, size_t n,
  * The content records of a delivered message: recs without the fields
  * named like holdscan's, with the subject tagged for ACTION_TAG, and
  * holdscan's header, the plugins' headers and (tag, deliver-cleaned) the
- * verdict header added at the end of the header block. Returns false
- * when nothing changes.
+ * verdict header added at the end of the header block. Returns
+ * CONTENT_SAME when nothing changes; CONTENT_HEADERS when the one change
+ * is lines added to the unchanged original's header block (they go in
+ * res->headers, for the master to insert into its own copy); else
+ * CONTENT_NEW, the whole new content in content.
  */
-static bool
+static enum wire_content
 build_content(const struct scan_ctx *ctx, const char *queue_id,
     bool null_sender, const struct qfile_rec *recs, size_t n,
-    const struct wire_result *res, double score,
+    struct wire_result *res, double score,
     const struct buf *plugin_headers, bool changed, struct buf *content)
 {
+	enum wire_content kind = CONTENT_SAME;
 	const struct policy *pol = ctx->policy;
 	const char	*vname = verdict_name((enum verdict)res->verdict), *tag;
 	struct rewrite_recs tagged = { NULL, 0, NULL, 0 };
@@ -444,15 +448,20 @@ build_content(const struct scan_ctx *ctx, const char *queue_id,
 		changed = true;
 		free(s);
 	}
-	changed |= add.len > 0;
-	if (changed)
+	if (!changed && add.len > 0 && add.len < sizeof(res->headers)) {
+		memcpy(res->headers, add.data, add.len);
+		res->headers[add.len] = '\0';
+		kind = CONTENT_HEADERS;
+	} else if (changed || add.len > 0) {
 		qfile_insert_headers(recs, n, qfile_header_end(recs, n), add.data,
 		    ctx->line_limit, content);
+		kind = CONTENT_NEW;
+	}
 	rewrite_recs_free(&tagged);
 	free(kept);
 	buf_free(&add);
 	buf_free(&names);
-	return (changed);
+	return (kind);
 }
 
 static bool
@@ -675,12 +684,14 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 	const char	**rcpts = NULL;
 	const struct qfile_rec *newrecs;
 	struct hs_msg	 msg;
+	enum wire_content kind = CONTENT_SAME;
 	size_t		 i, nnew;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	*memfd_r = -1;
 	res->content = CONTENT_SAME;
 	res->reason[0] = res->detail[0] = res->copy_to[0] = '\0';
+	res->headers[0] = '\0';
 	res->copies_set = res->no_archive = 0;
 	memset(&d, 0, sizeof(d));
 
@@ -725,10 +736,13 @@ scan_message(const struct scan_ctx *ctx, int fd, const struct wire_scan *req,
 		newrecs = qf->content;
 		nnew = qf->ncontent;
 	}
-	if (delivers(res->action) && build_content(ctx,
-	    req->queue_id, qf->sender != NULL && qf->sender[0] == '\0',
-	    newrecs, nnew, res, d.score, &headers, newrecs != qf->content,
-	    &content)) {
+	if (delivers(res->action))
+		kind = build_content(ctx, req->queue_id, qf->sender != NULL &&
+		    qf->sender[0] == '\0', newrecs, nnew, res, d.score,
+		    &headers, newrecs != qf->content, &content);
+	if (kind == CONTENT_HEADERS) {
+		res->content = CONTENT_HEADERS;
+	} else if (kind == CONTENT_NEW) {
 		if ((*memfd_r = wire_memfd("holdscan-content", content.data,
 		    content.len)) < 0) {
 			hs_warn("%s: cannot pass new content", req->queue_id);

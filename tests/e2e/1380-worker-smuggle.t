@@ -25,7 +25,9 @@
 #     result was refused; it may have been taken over"), not given
 #     another message: by the time the message is held, none is alive;
 #   - the same for the bare-CR variant ("\r.\r") and for a recipient
-#     record in the content (mode cr, mode type);
+#     record in the content (mode cr, mode type), and for SMTP in the
+#     header lines a worker gives for the master to insert (mode
+#     headers: CONTENT_HEADERS);
 #   - a worker that names a copy address the configuration does not
 #     list (mode copy: injected@victim.example beside the configured
 #     archive@sink.test, twice) gets only the configured one added, once,
@@ -37,7 +39,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 [ -f "$HS_BUILD/plugins/smuggle.so" ] ||
     bail_out "no $HS_BUILD/plugins/smuggle.so"
 
-plan 30
+plan 38
 
 MARKER=holdscan-1380-smuggle-this-one
 
@@ -143,6 +145,8 @@ attack cr 'bare CR.CR' \
     'content record [0-9]+ holds a CR byte the original has not there'
 attack type 'a recipient record in the content' \
     'bad content from worker: .* is not one of the expected types "NL"\.'
+attack headers 'SMTP in header lines for the master to insert' \
+    'header line 2 is not a header field'
 
 # mode copy: the master adds only the copies its configuration lists
 hs_conf A >/dev/null <<EOF

@@ -22,7 +22,10 @@
  *	type	an R (recipient) record after the content;
  *	copy	the content unchanged, but copies (wire_result.copy_to) to
  *		"injected@victim.example" besides the configured
- *		"archive@sink.test": the master must add only the latter.
+ *		"archive@sink.test": the master must add only the latter;
+ *	headers	no content, but header lines for the master to insert
+ *		(CONTENT_HEADERS) with the SMTP of mode smuggle after
+ *		the first.
  *
  *	Each time it returns such content it logs "returning smuggled
  *	content for QUEUEID" (the line carries the worker's pid). Other
@@ -67,7 +70,8 @@ struct out {
 static const struct hs_plugin_option smuggle_options[] = {
 	{ "marker", HS_OPT_STR, "HOLDSCAN-SMUGGLE-MARKER",
 	    "text in a message that makes the worker misbehave" },
-	{ "mode", HS_OPT_STR, "smuggle", "smuggle, cr, type or copy" },
+	{ "mode", HS_OPT_STR, "smuggle",
+	    "smuggle, cr, type, copy or headers" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -331,6 +335,13 @@ take_over(struct smuggle *s, int sock)
 			s->host->log(s->host->host_ctx, 1, "returning forged "
 			    "copies for %.*s", (int)sizeof(req.queue_id),
 			    req.queue_id);
+		} else if (found == 1 && strcmp(s->mode, "headers") == 0) {
+			res.content = CONTENT_HEADERS;
+			(void)snprintf(res.headers, sizeof(res.headers),
+			    "X-Smuggle: 1%s\n", INJECT);
+			s->host->log(s->host->host_ctx, 1, "returning smuggled "
+			    "content for %.*s", (int)sizeof(req.queue_id),
+			    req.queue_id);
 		} else if (found == 1 && (memfd = sealed(&o)) >= 0) {
 			res.content = CONTENT_NEW;
 			(void)snprintf(res.detail, sizeof(res.detail),
@@ -362,8 +373,9 @@ smuggle_init(const struct hs_host *host, void **ctx_r, const char **error_r)
 	s->marker = host->opt_str(host->host_ctx, "marker");
 	s->mode = host->opt_str(host->host_ctx, "mode");
 	if (strcmp(s->mode, "smuggle") != 0 && strcmp(s->mode, "cr") != 0 &&
-	    strcmp(s->mode, "type") != 0 && strcmp(s->mode, "copy") != 0) {
-		*error_r = "mode must be smuggle, cr, type or copy";
+	    strcmp(s->mode, "type") != 0 && strcmp(s->mode, "copy") != 0 &&
+	    strcmp(s->mode, "headers") != 0) {
+		*error_r = "mode must be smuggle, cr, type, copy or headers";
 		free(s);
 		return (-1);
 	}

@@ -315,6 +315,67 @@ test_new_content_replaces_the_old(void **state)
 	msg_free(&m);
 }
 
+/* A worker's header lines, inserted by the master into its own copy. */
+static void
+test_header_lines_go_into_the_original(void **state)
+{
+	struct fixture	*f = *state;
+	struct qfile	*out = NULL;
+	struct qfile_error err;
+	struct msg	*m;
+	char		 name[256], rel[300], why[256], *error = NULL;
+	char		 unterminated[8];
+	size_t		 i, end;
+	int		 fd;
+	static const char *const refused[] = {
+		"",				/* nothing to add */
+		"X-A: 1\n\nbody\n",		/* a line that ends the headers */
+		"X-A: 1\r\n.\r\nMAIL FROM:<a@b>\n",	/* CR */
+		"not a header\n",
+	};
+
+	m = claimed_msg(f, "AAAAA6");
+	m->action = ACTION_DELIVER;
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		why[0] = '\0';
+		assert_int_equal(msg_set_headers(m, refused[i],
+		    strlen(refused[i]) + 1, 998, why, sizeof(why)), -1);
+		assert_true(why[0] != '\0');
+		assert_null(m->content);
+	}
+	memset(unterminated, 'X', sizeof(unterminated));
+	assert_int_equal(msg_set_headers(m, unterminated,
+	    sizeof(unterminated), 998, why, sizeof(why)), -1);
+	assert_string_equal(why, "header lines not terminated");
+
+	assert_int_equal(msg_set_headers(m, "X-Holdscan: clean\nX-Two: 2\n",
+	    64, 998, why, sizeof(why)), 0);
+	assert_int_equal(commit_batch(&f->c, &m, 1, &error), 1);
+	only_file(f, "incoming", name, sizeof(name));
+	(void)snprintf(rel, sizeof(rel), "incoming/%s", name);
+	fd = openat(f->qdirfd, rel, O_RDONLY);
+	assert_int_equal(qfile_read_fd(fd, 1 << 20, &out, &err), 0);
+	close(fd);
+	/* The original's records with the two lines where its headers end. */
+	end = qfile_header_end(m->qf->content, m->qf->ncontent);
+	assert_int_equal(out->ncontent, m->qf->ncontent + 2);
+	for (i = 0; i < out->ncontent; i++) {
+		const struct qfile_rec *want = i < end ? &m->qf->content[i] :
+		    i >= end + 2 ? &m->qf->content[i - 2] : NULL;
+
+		if (want == NULL)
+			continue;
+		assert_int_equal(out->content[i].len, want->len);
+		assert_memory_equal(out->content[i].data, want->data,
+		    want->len);
+	}
+	assert_int_equal(out->content[end].len, 17);
+	assert_memory_equal(out->content[end].data, "X-Holdscan: clean", 17);
+	assert_memory_equal(out->content[end + 1].data, "X-Two: 2", 8);
+	qfile_free(&out);
+	msg_free(&m);
+}
+
 static void
 add_entry(struct fixture *f, int kind, const char *id, ino_t orig_ino,
     const char *staging, ino_t staging_ino)
@@ -625,6 +686,8 @@ main(void)
 		    test_hold_returns_to_hold_and_remembers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_content_replaces_the_old,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_header_lines_go_into_the_original, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_recovery_undoes_a_batch_that_did_not_rename, setup,
 		    teardown),

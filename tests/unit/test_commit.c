@@ -282,29 +282,41 @@ test_hold_returns_to_hold_and_remembers(void **state)
 	msg_free(&m);
 }
 
+/* Commit m alone and read back the one file it put in incoming. */
+static struct qfile *
+commit_and_read(struct fixture *f, struct msg *m)
+{
+	struct qfile	*out = NULL;
+	struct qfile_error err;
+	char		 name[256], rel[300], *error = NULL;
+	int		 fd;
+
+	assert_int_equal(commit_batch(&f->c, &m, 1, &error), 1);
+	only_file(f, "incoming", name, sizeof(name));
+	(void)snprintf(rel, sizeof(rel), "incoming/%s", name);
+	fd = openat(f->qdirfd, rel, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(qfile_read_fd(fd, 1 << 20, &out, &err), 0);
+	(void)close(fd);
+	return (out);
+}
+
 static void
 test_new_content_replaces_the_old(void **state)
 {
 	struct fixture	*f = *state;
 	struct qfile	*out = NULL;
 	struct qfile_rec rec = { QREC_NORM, 5, "hello" };
-	struct qfile_error err;
 	struct buf	 recs = BUF_INIT;
 	struct msg	*m;
-	char		 name[256], rel[300], why[256], *error = NULL;
-	int		 fd;
+	char		 why[256];
 
 	m = claimed_msg(f, "AAAAA4");
 	m->action = ACTION_DELIVER;
 	qfile_records_encode(&rec, 1, &recs);
 	assert_int_equal(msg_set_built(m, &recs, why, sizeof(why)), 0);
 	buf_free(&recs);
-	assert_int_equal(commit_batch(&f->c, &m, 1, &error), 1);
-	only_file(f, "incoming", name, sizeof(name));
-	(void)snprintf(rel, sizeof(rel), "incoming/%s", name);
-	fd = openat(f->qdirfd, rel, O_RDONLY);
-	assert_int_equal(qfile_read_fd(fd, 1 << 20, &out, &err), 0);
-	close(fd);
+	out = commit_and_read(f, m);
 	assert_int_equal(out->ncontent, 1);
 	assert_memory_equal(out->content[0].data, "hello", 5);
 	/* The envelope is the master's own, unchanged. */
@@ -321,12 +333,9 @@ test_header_lines_go_into_the_original(void **state)
 {
 	struct fixture	*f = *state;
 	struct qfile	*out = NULL;
-	struct qfile_error err;
 	struct msg	*m;
-	char		 name[256], rel[300], why[256], *error = NULL;
-	char		 unterminated[8];
+	char		 why[256], unterminated[8];
 	size_t		 i, end;
-	int		 fd;
 	static const char *const refused[] = {
 		"",				/* nothing to add */
 		"X-A: 1\n\nbody\n",		/* a line that ends the headers */
@@ -350,12 +359,7 @@ test_header_lines_go_into_the_original(void **state)
 
 	assert_int_equal(msg_set_headers(m, "X-Holdscan: clean\nX-Two: 2\n",
 	    64, 998, why, sizeof(why)), 0);
-	assert_int_equal(commit_batch(&f->c, &m, 1, &error), 1);
-	only_file(f, "incoming", name, sizeof(name));
-	(void)snprintf(rel, sizeof(rel), "incoming/%s", name);
-	fd = openat(f->qdirfd, rel, O_RDONLY);
-	assert_int_equal(qfile_read_fd(fd, 1 << 20, &out, &err), 0);
-	close(fd);
+	out = commit_and_read(f, m);
 	/* The original's records with the two lines where its headers end. */
 	end = qfile_header_end(m->qf->content, m->qf->ncontent);
 	assert_int_equal(out->ncontent, m->qf->ncontent + 2);

@@ -12,7 +12,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 11
+plan 14
 
 sb_start A || bail_out "sandbox did not start"
 hs_start A </dev/null || bail_out "holdscand did not start"
@@ -61,15 +61,16 @@ hs_stop A
 # the fatal line on stderr as without --json.
 # json_error CONFIG [AS_USER] - status --json's exit status, its "error"
 # (or what python said of stdout) and its stderr (the pid in it as PID),
-# on one line
+# on one line; JE_CMD names another command than status
 json_error() {
 	_je_rc=0
+	# shellcheck disable=SC2086
 	if [ -n "${2:-}" ]; then
 		setpriv --reuid="$2" --regid="$2" --clear-groups \
-		    "$HOLDSCAN" -c "$1" status --json >"$HS_TMP/je.out" \
+		    "$HOLDSCAN" -c "$1" ${JE_CMD:-status} --json >"$HS_TMP/je.out" \
 		    2>"$HS_TMP/je.err" || _je_rc=$?
 	else
-		"$HOLDSCAN" -c "$1" status --json >"$HS_TMP/je.out" \
+		"$HOLDSCAN" -c "$1" ${JE_CMD:-status} --json >"$HS_TMP/je.out" \
 		    2>"$HS_TMP/je.err" || _je_rc=$?
 	fi
 	printf '%s|%s|%s' "$_je_rc" "$("$HS_PYTHON" -c 'import json, sys
@@ -91,4 +92,10 @@ chmod 0644 "$HS_TMP/nopf.conf"
 check_eq 'no Postfix in postfix_config_directory: exit 78, the error as JSON' \
     "$(json_error "$HS_TMP/nopf.conf" | sed 's/ failed: [^|]*/ failed: .../g')" \
     "78|['error'] postconf -c $HS_TMP/no-postfix failed: ...|holdscan[PID]: fatal: postconf -c $HS_TMP/no-postfix failed: ..."
+# Every command that takes --json answers so, not status alone.
+for JE_CMD in "quarantine list" "log" "list show"; do
+	check_eq "$JE_CMD --json without a configuration file: the same" \
+	    "$(json_error "$HS_TMP/none.conf")" \
+	    "78|['error'] $HS_TMP/none.conf: No such file or directory|holdscan[PID]: fatal: $HS_TMP/none.conf: No such file or directory"
+done
 done_testing

@@ -938,14 +938,7 @@ check_digest(struct cc *cc)
 		return;
 	}
 	if (digestkey_load(path, key, &error) < 0) {
-		if (strstr(error, "; fix") != NULL)
-			problem(cc, "%s", error);
-		else
-			problem(cc, "%s; fix: make %s a regular file (not a "
-			    "symbolic link) that holdscan can read, or make a "
-			    "new key with: rm %s && holdscan digest --init-key "
-			    "(links sent with the old key stop working)", error,
-			    path, path);
+		problem(cc, "%s", error);	/* it gives the fix with the error */
 		free(error);
 	}
 	sodium_memzero(key, sizeof(key));

@@ -26,6 +26,19 @@
 
 #define KEY_HEX		(2 * DIGESTLINK_KEY_SIZE)
 
+/* A key file that cannot be read (errno err), with its fix. */
+static char *
+unreadable(const char *path, int err)
+{
+	if (err == ENOENT)
+		return (xasprintf("digest_key_file %s: %s; fix with: holdscan "
+		    "digest --init-key", path, strerror(err)));
+	return (xasprintf("digest_key_file %s: %s; fix: make %s a regular "
+	    "file (not a symbolic link) that holdscan can read, or make a new "
+	    "key with: rm %s && holdscan digest --init-key (links sent with "
+	    "the old key stop working)", path, strerror(err), path, path));
+}
+
 int
 digestkey_load(const char *path, unsigned char key[DIGESTLINK_KEY_SIZE],
     char **error_r)
@@ -41,14 +54,11 @@ digestkey_load(const char *path, unsigned char key[DIGESTLINK_KEY_SIZE],
 		return (-1);
 	}
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		*error_r = xasprintf("digest_key_file %s: %s%s", path,
-		    strerror(errno), errno == ENOENT ? " (make one with: "
-		    "holdscan digest --init-key)" : "");
+		*error_r = unreadable(path, errno);
 		return (-1);
 	}
 	if (fstat(fd, &st) < 0) {
-		*error_r = xasprintf("digest_key_file %s: %s", path,
-		    strerror(errno));
+		*error_r = unreadable(path, errno);
 		(void)close(fd);
 		return (-1);
 	}
@@ -64,8 +74,7 @@ digestkey_load(const char *path, unsigned char key[DIGESTLINK_KEY_SIZE],
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			*error_r = xasprintf("digest_key_file %s: %s", path,
-			    strerror(errno));
+			*error_r = unreadable(path, errno);
 			(void)close(fd);
 			sodium_memzero(text, sizeof(text));
 			return (-1);

@@ -17,7 +17,8 @@
  * digestkey_load() reads the key from path. Refused: a symbolic link,
  * anything but a regular file, a file others can read or that anyone
  * but its owner can write, anything but 64 hex digits (and a newline).
- * 0, or -1 with a sentence in *error_r (never the key's contents).
+ * 0, or -1 with a sentence in *error_r, a file's with its fix (never
+ * the key's contents).
  */
 int	 digestkey_load(const char *path,
 	    unsigned char key[DIGESTLINK_KEY_SIZE], char **error_r);

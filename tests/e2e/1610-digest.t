@@ -10,7 +10,7 @@ HS_LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 . "$HS_LIB/tap.sh"
 . "$HS_LIB/holdscan.sh"
 
-plan 43
+plan 44
 
 sb_start A || bail_out "sandbox did not start"
 
@@ -76,6 +76,15 @@ check_eq 'a key others can read is a problem, with its fix' \
 "$HS" -c "$conf" digest --dry-run >"$HS_TMP/dry0.out" 2>&1
 check_eq 'and digest refuses to use it' "$?" 78
 chmod 0600 "$HS_TMP/digest.key"
+# A key file behind a symbolic link is refused, and said with its fix.
+mv "$HS_TMP/digest.key" "$HS_TMP/digest.real"
+ln -s "$HS_TMP/digest.real" "$HS_TMP/digest.key"
+"$HS" -c "$conf" check-config >"$HS_TMP/cc4.out" 2>&1
+check_eq 'a key behind a symbolic link is a problem, with its fix' \
+    "$(grep -c "^holdscan: warning: digest_key_file $HS_TMP/digest.key: .*; fix: make $HS_TMP/digest.key a regular file (not a symbolic link)" \
+    "$HS_TMP/cc4.out")" 1
+rm "$HS_TMP/digest.key"
+mv "$HS_TMP/digest.real" "$HS_TMP/digest.key"
 
 hs_run A || bail_out "holdscand did not start"
 "$HS" -c "$conf" list add deny domain sender.example >/dev/null 2>&1 ||

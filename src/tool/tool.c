@@ -170,13 +170,8 @@ tool_load(struct tool *t)
 	    strcmp(t->cmd->name, "db") == 0))
 		return;
 	if (queue_layout_load(t->conf->postfix_config_directory, NULL, &t->ql,
-	    &errors) < 0) {
-		/* check-config's findings carry their fix: this one too */
-		if (checking)
-			hs_fatalx(EX_CONFIG, "%s", queue_layout_fix(errors,
-			    t->config_path));
-		load_failed(t, true, errors);
-	}
+	    &errors) < 0)
+		load_failed(t, true, queue_layout_fix(errors, t->config_path));
 }
 
 /* As root, become the mail owner before touching the state environment. */

@@ -38,6 +38,10 @@ Figures:
               CPU-bound machine would reach (alone / (alone + raw scan)) and
               the measured ratio as a fraction of it; spreads are min..max
               over the alternating runs
+  sharing     the same raw scan while Postfix alone delivers the cell's
+              messages on the same CPUs (3 runs): what libclamav costs
+              beside Postfix with nothing of holdscan around it, and the
+              own overhead left when the ideal takes that figure
 
 ClamAV's clean-file cache is off (cache = no): otherwise identical
 attachments would measure the cache.
@@ -394,6 +398,37 @@ def raw_scan_ms(build, sigdir, msgfile, runs):
     return ms
 
 
+def raw_scan_beside_ms(build, sigdir, msgfile, alone, count, raw_ms, runs):
+    """The same raw scan while Postfix alone delivers count messages of
+    msgfile on the same CPUs: (a list of runs figures, whether every
+    scan ran while Postfix was still busy). Sharing two CPUs with Postfix
+    costs libclamav CPU of its own (cold caches and TLBs, interrupts),
+    with or without holdscan around it."""
+    import threading
+    n = max(RAW_SCANS, min(4000, int(600.0 / max(raw_ms, 0.01))))
+    tmp = tempfile.mkdtemp(prefix="hs-rawscan.", dir="/dev/shm")
+    ms, whole = [], True
+    try:
+        for _ in range(runs):
+            t = threading.Thread(target=throughput,
+                                 args=(alone, msgfile, count))
+            t.start()
+            time.sleep(0.5)
+            out = run([os.path.join(build, "tests", "tools",
+                                    "clamav-rawscan"),
+                       "-n", str(n), "-t", tmp, sigdir, msgfile]).stdout
+            whole = whole and t.is_alive()
+            t.join()
+            ms += [float(w.split("=", 1)[1]) for w in out.split()
+                   if w.startswith("cpu_ms=")]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if len(ms) != runs:
+        raise RuntimeError("clamav-rawscan beside Postfix: %d figures" %
+                           len(ms))
+    return ms, whole
+
+
 def stability(xs):
     """How far the median of xs moves when any one of them is left out,
     as a fraction of the median (a jackknife of the median: one run more
@@ -429,6 +464,21 @@ def ideal_figures(a, h, acpu, hcpu, raw):
         "ideal_ratio": round(ideal, 3),
         "ratio_spread": [round(min(ratios), 3), round(max(ratios), 3)],
         "ratio_of_ideal": round(ratio / ideal, 3),
+    }
+
+
+def beside_figures(cell, beside, whole):
+    """What of a cell's own overhead is libclamav sharing the CPUs with
+    Postfix: the raw scan beside Postfix, and the overhead left when the
+    ideal takes that scan instead of the one alone."""
+    b = statistics.median(beside)
+    return {
+        "raw_scan_beside_postfix_cpu_ms": round(b, 3),
+        "raw_scan_beside_postfix_cpu_ms_runs": [round(x, 3) for x in beside],
+        "raw_scan_beside_postfix_whole": whole,
+        "overhead_beside_postfix_ms": round(
+            cell["machine_cpu_ms_per_msg_holdscan"] -
+            cell["machine_cpu_ms_per_msg_alone"] - b, 3),
     }
 
 
@@ -627,6 +677,9 @@ def main(argv):
                     peak_pss = max(peak_pss, pss)
                 stab = cell_stability(a, h, acpu, hcpu)
                 raw = raw_scan_ms(build, sigdir, msgfile, max(3, min(r, 7)))
+                beside, whole = raw_scan_beside_ms(
+                    build, sigdir, msgfile, alone, count,
+                    statistics.median(raw), 3)
                 total_msgs += count * r
                 key = "%s_%s" % (signame, msgname)
                 figures[key] = {
@@ -644,6 +697,8 @@ def main(argv):
                     "stable": stab <= STABLE,
                 }
                 figures[key].update(ideal_figures(a, h, acpu, hcpu, raw))
+                figures[key].update(beside_figures(figures[key], beside,
+                                                   whole))
             cpu = hs.stop()
             if total_msgs:
                 figures["holdscand_cpu_s_per_1000_" + signame] = round(
@@ -737,6 +792,22 @@ def report(fig):
     L.append("(ms: machine CPU per message; own overhead = hs - alone - raw "
              "scan; ideal = alone / (alone + raw scan); spreads min..max "
              "over the runs)")
+    if any(True for _ in cells(fig, "raw_scan_beside_postfix_cpu_ms")):
+        L.append("")
+        L.append("%-22s %9s %14s %10s %18s" % (
+            "sharing the CPUs", "raw scan", "beside Postfix", "sharing",
+            "overhead left"))
+        for cell, _, _, r in cells(fig, "raw_scan_beside_postfix_cpu_ms"):
+            L.append("%-22s %9.3f %14.3f %+10.3f %18.3f%s" % (
+                cell, r["raw_scan_cpu_ms"],
+                r["raw_scan_beside_postfix_cpu_ms"],
+                r["raw_scan_beside_postfix_cpu_ms"] - r["raw_scan_cpu_ms"],
+                r["overhead_beside_postfix_ms"],
+                "" if r["raw_scan_beside_postfix_whole"] else
+                "  (Postfix finished before the scans: a lower bound)"))
+        L.append("(the same raw scan, in one process, while Postfix alone "
+                 "delivers the cell's messages on the same CPUs; overhead "
+                 "left = hs - alone - raw scan beside Postfix)")
     for cell, _, _, r in cells(fig, "stability"):
         L.append("%-22s %d runs, medians move by at most %.1f %% leaving "
                  "out any one run (%s)" % (

@@ -10,6 +10,8 @@
  *	This module must never return NULL and never log message content.
  */
 #include <ctype.h>
+#include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,4 +108,17 @@ xasprintf(const char *fmt, ...)
 	if (n < 0)
 		hs_fatal(EX_OSERR, "vasprintf");
 	return (s);
+}
+
+int
+xalloc_keep_heap(size_t keep, size_t map_from)
+{
+	if (keep > INT_MAX || map_from > INT_MAX)
+		return (-1);
+	/* Setting any of them ends glibc's own moving of the mmap threshold. */
+	if (mallopt(M_MMAP_THRESHOLD, (int)map_from) != 1 ||
+	    mallopt(M_TRIM_THRESHOLD, (int)keep) != 1 ||
+	    mallopt(M_TOP_PAD, (int)(keep / 16)) != 1)
+		return (-1);
+	return (0);
 }

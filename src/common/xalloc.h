@@ -17,6 +17,15 @@ char	*xstrndup(const char *s, size_t n);
 /* xstrdup() in lower case (ASCII, as tolower() in the C locale does) */
 char	*xstrdup_lower(const char *s);
 void	*xmemdup(const void *p, size_t n);
+/*
+ * Keep up to keep bytes of freed memory at the top of the heap for the
+ * next allocations, instead of glibc's 128 KiB, so that a process that
+ * handles one message after another does not get its memory from the
+ * kernel again (brk, page faults, zeroed pages) for each; blocks of
+ * map_from bytes and more are mapped for themselves and given back when
+ * freed. 0, or -1 when malloc refuses the settings.
+ */
+int	 xalloc_keep_heap(size_t keep, size_t map_from);
 /* printf into a new string */
 char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -65,8 +65,19 @@
 #define STATEDB_CKP_MINUTES	1	/* or this long, if anything was logged */
 #define STATEDB_LOCK_TIMEOUT_US	(10 * 1000 * 1000)
 #define STATEDB_THREADS		256	/* processes with it open at once */
-/* The regions (about 12 MB with the cache above) and room for the log. */
-#define STATEDB_NEED_BYTES	(16ULL * 1024 * 1024)
+/*
+ * The message log's databases are DB_MULTIVERSION: each committed writer
+ * whose page versions are still in the cache keeps its transaction's
+ * detail and one mutex ("txn mvcc"), up to one per cache buffer, on top
+ * of the buffers' own mutexes. Berkeley DB sizes both regions for the
+ * cache alone (4,995 mutexes with this cache): make bench ran it out
+ * after some 35,000 messages, and every batch then got ENOMEM from the
+ * message log and went back to hold.
+ */
+#define STATEDB_MUTEXES		32768
+#define STATEDB_TXNS		8192
+/* The regions (about 20 MB with the cache and mutexes above), and the log. */
+#define STATEDB_NEED_BYTES	(24ULL * 1024 * 1024)
 #define STATEDB_NEED_INODES	32
 
 /* Berkeley DB's region map functions: regions.c, for this environment. */
@@ -461,6 +472,8 @@ statedb_open_in(const char *dir, const char *region_dir,
 	env->set_errcall(env, statedb_errcall);
 	if ((ret = env->set_event_notify(env, statedb_event)) != 0 ||
 	    (ret = env->set_cachesize(env, 0, STATEDB_CACHE_BYTES, 1)) != 0 ||
+	    (ret = env->mutex_set_max(env, STATEDB_MUTEXES)) != 0 ||
+	    (ret = env->set_tx_max(env, STATEDB_TXNS)) != 0 ||
 	    (ret = env->set_lg_max(env, STATEDB_LOG_BYTES)) != 0 ||
 	    /*
 	     * A deadlock's victim is the locker with the fewest write locks:

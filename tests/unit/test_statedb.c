@@ -688,6 +688,63 @@ test_open_errors(void **state)
 	assert_false(statedb_retryable(f->dir, ENOENT));
 }
 
+/*
+ * The message log's databases are DB_MULTIVERSION: every committed
+ * writer whose page versions are still in the cache keeps its
+ * transaction's detail and a mutex. With a snapshot reader open, 6,000
+ * writers each leaving a version behind must not exhaust the
+ * environment (make bench, 2026-12-04: the mutex region ran out after
+ * some 35,000 messages and each batch got ENOMEM from the message log).
+ */
+static void
+test_mvcc_versions_do_not_exhaust_the_environment(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL, key[32], val[3000];
+	DB		*db = NULL;
+	DB_TXN		*snap, *txn;
+	DBT		 k, v;
+	int		 i, ret;
+
+	if (statedb_open(f->dir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	if (statedb_open_db_flags(sdb, "m.db", 0, DB_MULTIVERSION, &db,
+	    &error) < 0)
+		fail_msg("%s", error);
+	put(sdb, db, "k00000", "first");
+	assert_int_equal(sdb->env->txn_begin(sdb->env, NULL, &snap,
+	    DB_TXN_SNAPSHOT), 0);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = "k00000";
+	k.size = 6;
+	v.flags = DB_DBT_MALLOC;
+	assert_int_equal(db->get(db, snap, &k, &v, 0), 0);
+	free(v.data);
+	memset(val, 'v', sizeof(val) - 1);
+	val[sizeof(val) - 1] = '\0';
+	for (i = 1; i < 6000; i++) {
+		(void)snprintf(key, sizeof(key), "k%05d", i);
+		memset(&k, 0, sizeof(k));
+		memset(&v, 0, sizeof(v));
+		k.data = key;
+		k.size = (u_int32_t)strlen(key);
+		v.data = val;
+		v.size = sizeof(val);
+		assert_int_equal(sdb->env->txn_begin(sdb->env, NULL, &txn, 0),
+		    0);
+		if ((ret = db->put(db, txn, &k, &v, 0)) != 0)
+			fail_msg("put %d: %s", i, db_strerror(ret));
+		if ((ret = txn->commit(txn, DB_TXN_NOSYNC)) != 0)
+			fail_msg("commit %d: %s", i, db_strerror(ret));
+	}
+	assert_int_equal(snap->commit(snap, 0), 0);
+	assert_value(db, "k05999", val);
+	assert_int_equal(db->close(db, 0), 0);
+	statedb_close(&sdb);
+}
+
 int
 main(void)
 {
@@ -712,6 +769,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_regions_lost_while_open,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_mvcc_versions_do_not_exhaust_the_environment, setup,
+		    teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -58,6 +58,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -381,21 +382,27 @@ def make_synthetic_sigs(d, nhash, nbody):
     os.chmod(d, 0o755)
 
 
-def raw_scan_ms(build, sigdir, msgfile, runs):
-    """libclamav's CPU ms per scan of msgfile, measured runs times (one
-    engine load): a list of runs figures."""
+def rawscan(build, sigdir, msgfiles, scans):
+    """clamav-rawscan's CPU ms per scan of each of msgfiles (one engine
+    load, scans scans each, temporary files on tmpfs as the scanners'):
+    one figure per file."""
     tmp = tempfile.mkdtemp(prefix="hs-rawscan.", dir="/dev/shm")
     try:
         out = run([os.path.join(build, "tests", "tools", "clamav-rawscan"),
-                   "-n", str(RAW_SCANS), "-t", tmp, sigdir] +
-                  [msgfile] * runs).stdout
+                   "-n", str(scans), "-t", tmp, sigdir] + msgfiles).stdout
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     ms = [float(w.split("=", 1)[1]) for line in out.splitlines()
           for w in line.split() if w.startswith("cpu_ms=")]
-    if len(ms) != runs:
+    if len(ms) != len(msgfiles):
         raise RuntimeError("clamav-rawscan: %r" % out)
     return ms
+
+
+def raw_scan_ms(build, sigdir, msgfile, runs):
+    """libclamav's CPU ms per scan of msgfile, measured runs times (one
+    engine load): a list of runs figures."""
+    return rawscan(build, sigdir, [msgfile] * runs, RAW_SCANS)
 
 
 def raw_scan_beside_ms(build, sigdir, msgfile, alone, count, raw_ms, runs):
@@ -404,28 +411,15 @@ def raw_scan_beside_ms(build, sigdir, msgfile, alone, count, raw_ms, runs):
     scan ran while Postfix was still busy). Sharing two CPUs with Postfix
     costs libclamav CPU of its own (cold caches and TLBs, interrupts),
     with or without holdscan around it."""
-    import threading
     n = max(RAW_SCANS, min(4000, int(600.0 / max(raw_ms, 0.01))))
-    tmp = tempfile.mkdtemp(prefix="hs-rawscan.", dir="/dev/shm")
     ms, whole = [], True
-    try:
-        for _ in range(runs):
-            t = threading.Thread(target=throughput,
-                                 args=(alone, msgfile, count))
-            t.start()
-            time.sleep(0.5)
-            out = run([os.path.join(build, "tests", "tools",
-                                    "clamav-rawscan"),
-                       "-n", str(n), "-t", tmp, sigdir, msgfile]).stdout
-            whole = whole and t.is_alive()
-            t.join()
-            ms += [float(w.split("=", 1)[1]) for w in out.split()
-                   if w.startswith("cpu_ms=")]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if len(ms) != runs:
-        raise RuntimeError("clamav-rawscan beside Postfix: %d figures" %
-                           len(ms))
+    for _ in range(runs):
+        t = threading.Thread(target=throughput, args=(alone, msgfile, count))
+        t.start()
+        time.sleep(0.5)
+        ms += rawscan(build, sigdir, [msgfile], n)
+        whole = whole and t.is_alive()
+        t.join()
     return ms, whole
 
 

@@ -123,6 +123,27 @@ put(struct statedb *sdb, DB *db, const char *key, const char *val)
 	assert_int_equal(txn->commit(txn, 0), 0);
 }
 
+/* put(), not synced: for tests about many transactions, not fsync. */
+static void
+put_nosync(struct statedb *sdb, DB *db, const char *key, const char *val)
+{
+	DB_TXN	*txn;
+	DBT	 k, v;
+	int	 ret;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *)key;
+	k.size = (u_int32_t)strlen(key);
+	v.data = (void *)val;
+	v.size = (u_int32_t)strlen(val) + 1;
+	assert_int_equal(sdb->env->txn_begin(sdb->env, NULL, &txn, 0), 0);
+	if ((ret = db->put(db, txn, &k, &v, 0)) != 0)
+		fail_msg("put %s: %s", key, db_strerror(ret));
+	if ((ret = txn->commit(txn, DB_TXN_NOSYNC)) != 0)
+		fail_msg("commit %s: %s", key, db_strerror(ret));
+}
+
 static void
 assert_value(DB *db, const char *key, const char *want)
 {
@@ -630,22 +651,10 @@ test_checkpoints_remove_logs(void **state)
 	val[sizeof(val) - 1] = '\0';
 	/* 48 MB of log: three checkpoints' worth (one after each 16 MB). */
 	for (i = 0; i < 12000; i++) {
-		DB_TXN	*txn;
-		DBT	 k, v;
-
 		(void)snprintf(key, sizeof(key), "k%05d", i % 500);
 		val[0] = (char)('a' + i % 26);
-		memset(&k, 0, sizeof(k));
-		memset(&v, 0, sizeof(v));
-		k.data = key;
-		k.size = (u_int32_t)strlen(key);
-		v.data = val;
-		v.size = (u_int32_t)strlen(val) + 1;
 		/* Not synced: the test is about the log files, not fsync. */
-		assert_int_equal(sdb->env->txn_begin(sdb->env, NULL, &txn, 0),
-		    0);
-		assert_int_equal(db->put(db, txn, &k, &v, 0), 0);
-		assert_int_equal(txn->commit(txn, DB_TXN_NOSYNC), 0);
+		put_nosync(sdb, db, key, val);
 	}
 	/* A checkpoint a second at most: the last may come after the puts. */
 	n = log_files(f->dir, &first);
@@ -703,9 +712,9 @@ test_mvcc_versions_do_not_exhaust_the_environment(void **state)
 	struct statedb	*sdb = NULL;
 	char		*error = NULL, key[32], val[3000];
 	DB		*db = NULL;
-	DB_TXN		*snap, *txn;
+	DB_TXN		*snap;
 	DBT		 k, v;
-	int		 i, ret;
+	int		 i;
 
 	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
@@ -726,18 +735,7 @@ test_mvcc_versions_do_not_exhaust_the_environment(void **state)
 	val[sizeof(val) - 1] = '\0';
 	for (i = 1; i < 6000; i++) {
 		(void)snprintf(key, sizeof(key), "k%05d", i);
-		memset(&k, 0, sizeof(k));
-		memset(&v, 0, sizeof(v));
-		k.data = key;
-		k.size = (u_int32_t)strlen(key);
-		v.data = val;
-		v.size = sizeof(val);
-		assert_int_equal(sdb->env->txn_begin(sdb->env, NULL, &txn, 0),
-		    0);
-		if ((ret = db->put(db, txn, &k, &v, 0)) != 0)
-			fail_msg("put %d: %s", i, db_strerror(ret));
-		if ((ret = txn->commit(txn, DB_TXN_NOSYNC)) != 0)
-			fail_msg("commit %d: %s", i, db_strerror(ret));
+		put_nosync(sdb, db, key, val);
 	}
 	assert_int_equal(snap->commit(snap, 0), 0);
 	assert_value(db, "k05999", val);

@@ -327,17 +327,20 @@ out:
 }
 
 /*
- * The regions are gone (a reboot emptied state_region_directory) or
- * are files in dir though a region directory is usable. Under the
- * registry's lock, which every opener takes to register: if no process
- * has the environment open, remove the region names and leave a dead
- * slot (pid 0, not locked), so that the open runs recovery and makes
- * the regions anew where r says. What the lost cache held but the
- * databases did not is in the log; recovery puts it back. If a process
- * has it open, moving waits for another time; a loss is an error.
+ * The regions are gone (a reboot emptied state_region_directory), are
+ * files in dir though a region directory is usable, or (grow) were
+ * made by an earlier holdscan with room for room mutexes only. Under
+ * the registry's lock, which every opener takes to register: if no
+ * process has the environment open, remove the region names and leave
+ * a dead slot (pid 0, not locked), so that the open runs recovery and
+ * makes the regions anew where r says. What the lost cache held but
+ * the databases did not is in the log; recovery puts it back. If a
+ * process has it open, moving and growing wait for another time; a
+ * loss is an error.
  */
 static int
-registry_reset(const char *dir, const struct regions *r, char **error_r)
+registry_reset(const char *dir, const struct regions *r, bool grow,
+    unsigned room, char **error_r)
 {
 	enum regions_state state;
 	struct flock	 fl;
@@ -358,7 +361,7 @@ registry_reset(const char *dir, const struct regions *r, char **error_r)
 		goto out;
 	}
 	/* Again under the lock: another opener may have done it already. */
-	if ((state = regions_survey(r)) == REGIONS_OK)
+	if ((state = regions_survey(r)) == REGIONS_OK && !grow)
 		goto out;
 	for (off = 0; off + STATEDB_SLOT_LEN <= n && live == 0;
 	    off += STATEDB_SLOT_LEN) {
@@ -399,10 +402,15 @@ registry_reset(const char *dir, const struct regions *r, char **error_r)
 		hs_info("%s: the shared memory of its Berkeley DB environment "
 		    "is gone (a restart of the machine empties %s); recovery "
 		    "makes it anew", dir, regions_where(r));
-	else
+	else if (state == REGIONS_MOVABLE)
 		hs_info("%s: the shared memory of its Berkeley DB environment "
 		    "moves to %s; recovery makes it anew there", dir,
 		    regions_where(r));
+	else
+		hs_info("%s: the shared memory of its Berkeley DB environment "
+		    "was made by an earlier holdscan, with room for %u "
+		    "mutexes (%u now); recovery makes it anew", dir,
+		    room, (unsigned)STATEDB_MUTEXES);
 out:
 	free(buf);
 	if (fd >= 0 && close(fd) < 0 && err == 0)
@@ -424,8 +432,12 @@ statedb_open(const char *dir, struct statedb **sdb_r, char **error_r)
 	return (statedb_open_in(dir, NULL, sdb_r, error_r));
 }
 
-int
-statedb_open_in(const char *dir, const char *region_dir,
+/*
+ * Open dir's environment; grow: its regions, made with room for room
+ * mutexes only, go first if no process has them open.
+ */
+static int
+open_env(const char *dir, const char *region_dir, bool grow, unsigned room,
     struct statedb **sdb_r, char **error_r)
 {
 	bool		 lost;
@@ -451,8 +463,8 @@ statedb_open_in(const char *dir, const char *region_dir,
 		return (-1);
 	regions = regions_new(dir, region_dir);
 	*error_r = NULL;
-	if (regions_survey(regions) != REGIONS_OK &&
-	    registry_reset(dir, regions, error_r) < 0) {
+	if ((grow || regions_survey(regions) != REGIONS_OK) &&
+	    registry_reset(dir, regions, grow, room, error_r) < 0) {
 		err = errno;
 		regions_free(&regions);
 		errno = err;
@@ -525,6 +537,64 @@ fail:
 	free(sdb);
 	errno = db_errno(ret);
 	return (-1);
+}
+
+/*
+ * The number of mutexes the open environment's regions have room for:
+ * the maximum it was made with, or, made without one (Berkeley DB then
+ * sizes the region once, for the cache), the mutexes it has.
+ */
+static unsigned
+mutex_room(const struct statedb *sdb)
+{
+	DB_MUTEX_STAT	*st;
+	u_int32_t	 n;
+
+	if (sdb->env->mutex_get_max(sdb->env, &n) != 0)
+		return (STATEDB_MUTEXES);	/* unknown: leave it */
+	if (n != 0)
+		return ((unsigned)n);
+	if (sdb->env->mutex_stat(sdb->env, &st, 0) != 0)
+		return (0);
+	n = st->st_mutex_cnt;
+	free(st);
+	return ((unsigned)n);
+}
+
+/*
+ * An environment made by an earlier holdscan keeps the mutex room it
+ * was made with (4,995 before STATEDB_MUTEXES) until it is made anew,
+ * which a restart of the machine does when state_region_directory is
+ * a memory file system, or recovery: a restart of holdscand after an
+ * upgrade only joins it. So it is made anew here when no other process
+ * has it open; when one has, the log says what to do.
+ */
+int
+statedb_open_in(const char *dir, const char *region_dir,
+    struct statedb **sdb_r, char **error_r)
+{
+	struct statedb	*sdb;
+	unsigned	 room;
+
+	if (open_env(dir, region_dir, false, 0, &sdb, error_r) < 0)
+		return (-1);
+	if ((room = mutex_room(sdb)) >= STATEDB_MUTEXES) {
+		*sdb_r = sdb;
+		return (0);
+	}
+	statedb_close(&sdb);
+	if (open_env(dir, region_dir, true, room, &sdb, error_r) < 0)
+		return (-1);
+	if ((room = mutex_room(sdb)) < STATEDB_MUTEXES)
+		hs_warnx("%s: the shared memory of its Berkeley DB environment "
+		    "was made by an earlier holdscan, with room for %u "
+		    "mutexes (%u now), and another process has it open: "
+		    "after many messages a batch may fail with \"Cannot "
+		    "allocate memory\" and its mail stay in hold; stop "
+		    "holdscand and every holdscan command, then start "
+		    "holdscand again", dir, room, (unsigned)STATEDB_MUTEXES);
+	*sdb_r = sdb;
+	return (0);
 }
 
 void

@@ -743,6 +743,125 @@ test_mvcc_versions_do_not_exhaust_the_environment(void **state)
 	statedb_close(&sdb);
 }
 
+/*
+ * An environment as a holdscan before STATEDB_MUTEXES made it (Berkeley
+ * DB's own mutex room for this cache), with "k" = "old" in t.db, opened
+ * in a child that, when hold is not NULL, writes a byte to hold[1] and
+ * waits for one on hold[0] before it closes the environment and exits.
+ * Returns the child's pid.
+ */
+static pid_t
+old_opener(const char *dir, const int *hold)
+{
+	pid_t	 pid;
+
+	(void)fflush(NULL);
+	if ((pid = fork()) == 0) {
+		DB_ENV		*env;
+		DB		*db;
+		DB_TXN		*txn;
+		DBT		 k, v;
+		u_int32_t	 room = 0;
+		char		 c;
+
+		if (db_env_create(&env, 0) != 0 ||
+		    env->set_cachesize(env, 0, 8 * 1024 * 1024, 1) != 0 ||
+		    env->set_thread_count(env, 256) != 0 ||
+		    env->open(env, dir, DB_CREATE | DB_INIT_LOCK |
+		    DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER |
+		    DB_REGISTER | DB_THREAD, 0600) != 0 ||
+		    env->mutex_get_max(env, &room) != 0 || room >= 32768)
+			_exit(2);
+		memset(&k, 0, sizeof(k));
+		memset(&v, 0, sizeof(v));
+		k.data = "k";
+		k.size = 1;
+		v.data = "old";
+		v.size = 4;
+		if (db_create(&db, env, 0) != 0 ||
+		    env->txn_begin(env, NULL, &txn, 0) != 0 ||
+		    db->open(db, txn, "t.db", NULL, DB_BTREE, DB_CREATE |
+		    DB_THREAD, 0600) != 0 ||
+		    db->put(db, txn, &k, &v, 0) != 0 ||
+		    txn->commit(txn, 0) != 0 || db->close(db, 0) != 0)
+			_exit(3);
+		if (hold != NULL && (write(hold[1], "r", 1) != 1 ||
+		    read(hold[0], &c, 1) != 1))
+			_exit(4);
+		_exit(env->close(env, 0) == 0 ? 0 : 5);
+	}
+	assert_true(pid > 0);
+	return (pid);
+}
+
+static unsigned
+room_of(struct statedb *sdb)
+{
+	u_int32_t	 n = 0;
+
+	assert_int_equal(sdb->env->mutex_get_max(sdb->env, &n), 0);
+	return ((unsigned)n);
+}
+
+/*
+ * An environment made by an earlier holdscan (with the mutex room that
+ * ran out in make bench) is made anew when holdscand starts after an
+ * upgrade, not only after a restart of the machine; its data stay. While
+ * another process has it open it stays as it is (the open works and
+ * warns), and the next open with nobody else makes it anew.
+ */
+static void
+test_environment_of_an_earlier_build_made_anew(void **state)
+{
+	struct fixture	*f = *state;
+	struct statedb	*sdb = NULL;
+	char		*error = NULL;
+	DB		*db = NULL;
+	int		 status, to_child[2], from_child[2], hold[2];
+	pid_t		 pid;
+	char		 c;
+
+	pid = old_opener(f->dir, NULL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	if (statedb_open(f->dir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	assert_true(room_of(sdb) >= 32768);
+	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
+	assert_value(db, "k", "old");
+	assert_int_equal(db->close(db, 0), 0);
+	statedb_close(&sdb);
+
+	/* Small again, and held open by another process. */
+	wipe(f->dir);
+	assert_int_equal(pipe(to_child), 0);
+	assert_int_equal(pipe(from_child), 0);
+	hold[0] = to_child[0];
+	hold[1] = from_child[1];
+	pid = old_opener(f->dir, hold);
+	(void)close(to_child[0]);
+	(void)close(from_child[1]);
+	assert_int_equal(read(from_child[0], &c, 1), 1);
+	if (statedb_open(f->dir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	assert_true(room_of(sdb) < 32768);
+	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
+	assert_value(db, "k", "old");
+	assert_int_equal(db->close(db, 0), 0);
+	statedb_close(&sdb);
+	assert_int_equal(write(to_child[1], "x", 1), 1);
+	(void)close(to_child[1]);
+	(void)close(from_child[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	if (statedb_open(f->dir, &sdb, &error) < 0)
+		fail_msg("%s", error);
+	assert_true(room_of(sdb) >= 32768);
+	statedb_close(&sdb);
+}
+
 int
 main(void)
 {
@@ -769,6 +888,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_mvcc_versions_do_not_exhaust_the_environment, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_environment_of_an_earlier_build_made_anew, setup,
 		    teardown),
 	};
 

@@ -106,26 +106,13 @@ mapped(const char *dir)
 	return (n);
 }
 
+/*
+ * key = val in db, in a transaction of its own committed with flags; a
+ * failure names the key and Berkeley DB's error.
+ */
 static void
-put(struct statedb *sdb, DB *db, const char *key, const char *val)
-{
-	DB_TXN	*txn;
-	DBT	 k, v;
-
-	memset(&k, 0, sizeof(k));
-	memset(&v, 0, sizeof(v));
-	k.data = (void *)key;
-	k.size = (u_int32_t)strlen(key);
-	v.data = (void *)val;
-	v.size = (u_int32_t)strlen(val) + 1;
-	assert_int_equal(sdb->env->txn_begin(sdb->env, NULL, &txn, 0), 0);
-	assert_int_equal(db->put(db, txn, &k, &v, 0), 0);
-	assert_int_equal(txn->commit(txn, 0), 0);
-}
-
-/* put(), not synced: for tests about many transactions, not fsync. */
-static void
-put_nosync(struct statedb *sdb, DB *db, const char *key, const char *val)
+put_flags(struct statedb *sdb, DB *db, const char *key, const char *val,
+    u_int32_t flags)
 {
 	DB_TXN	*txn;
 	DBT	 k, v;
@@ -140,8 +127,21 @@ put_nosync(struct statedb *sdb, DB *db, const char *key, const char *val)
 	assert_int_equal(sdb->env->txn_begin(sdb->env, NULL, &txn, 0), 0);
 	if ((ret = db->put(db, txn, &k, &v, 0)) != 0)
 		fail_msg("put %s: %s", key, db_strerror(ret));
-	if ((ret = txn->commit(txn, DB_TXN_NOSYNC)) != 0)
+	if ((ret = txn->commit(txn, flags)) != 0)
 		fail_msg("commit %s: %s", key, db_strerror(ret));
+}
+
+static void
+put(struct statedb *sdb, DB *db, const char *key, const char *val)
+{
+	put_flags(sdb, db, key, val, 0);
+}
+
+/* put(), not synced: for tests about many transactions, not fsync. */
+static void
+put_nosync(struct statedb *sdb, DB *db, const char *key, const char *val)
+{
+	put_flags(sdb, db, key, val, DB_TXN_NOSYNC);
 }
 
 static void
@@ -750,6 +750,9 @@ test_mvcc_versions_do_not_exhaust_the_environment(void **state)
  * waits for one on hold[0] before it closes the environment and exits.
  * Returns the child's pid.
  */
+/* statedb.c's STATEDB_MUTEXES: the room this build gives. */
+#define MUTEXES_NOW	32768
+
 static pid_t
 old_opener(const char *dir, const int *hold)
 {
@@ -770,7 +773,7 @@ old_opener(const char *dir, const int *hold)
 		    env->open(env, dir, DB_CREATE | DB_INIT_LOCK |
 		    DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN | DB_RECOVER |
 		    DB_REGISTER | DB_THREAD, 0600) != 0 ||
-		    env->mutex_get_max(env, &room) != 0 || room >= 32768)
+		    env->mutex_get_max(env, &room) != 0 || room >= MUTEXES_NOW)
 			_exit(2);
 		memset(&k, 0, sizeof(k));
 		memset(&v, 0, sizeof(v));
@@ -827,7 +830,7 @@ test_environment_of_an_earlier_build_made_anew(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
-	assert_true(room_of(sdb) >= 32768);
+	assert_true(room_of(sdb) >= MUTEXES_NOW);
 	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
 	assert_value(db, "k", "old");
 	assert_int_equal(db->close(db, 0), 0);
@@ -845,7 +848,7 @@ test_environment_of_an_earlier_build_made_anew(void **state)
 	assert_int_equal(read(from_child[0], &c, 1), 1);
 	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
-	assert_true(room_of(sdb) < 32768);
+	assert_true(room_of(sdb) < MUTEXES_NOW);
 	assert_int_equal(statedb_open_db(sdb, "t.db", &db, &error), 0);
 	assert_value(db, "k", "old");
 	assert_int_equal(db->close(db, 0), 0);
@@ -858,7 +861,7 @@ test_environment_of_an_earlier_build_made_anew(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	if (statedb_open(f->dir, &sdb, &error) < 0)
 		fail_msg("%s", error);
-	assert_true(room_of(sdb) >= 32768);
+	assert_true(room_of(sdb) >= MUTEXES_NOW);
 	statedb_close(&sdb);
 }
 

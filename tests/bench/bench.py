@@ -42,6 +42,21 @@ Figures:
               messages on the same CPUs (3 runs): what libclamav costs
               beside Postfix with nothing of holdscan around it, and the
               own overhead left when the ideal takes that figure
+  where       the own overhead per process: holdscand's process tree
+              beyond the raw scan, Postfix's process tree (its master and
+              every daemon below it) with HOLD against alone, and the
+              rest of the machine (kernel threads, the sink, smtp-source,
+              this script), each CPU ms per message, medians
+  floor       tests/tools/protocol-floor: the design's own steps per
+              message (claim, the descriptor to a worker process and its
+              answer, the new file, one syncfs and one journal record per
+              batch, the rename into incoming, the unlink), nothing else,
+              on the same file system with the machine otherwise idle.
+              With what is not holdscand's code (libclamav beside Postfix,
+              Postfix's own HOLD work) it makes the lower bound of the own
+              overhead any holdscan of this design could reach on this
+              machine that day; a target below it is printed as not
+              reachable
 
 ClamAV's clean-file cache is off (cache = no): otherwise identical
 attachments would measure the cache.
@@ -84,6 +99,8 @@ TARGET_OF_IDEAL_LARGE = 0.90
 # are not to be trusted, met or not.
 ALONE_AGREE = float(os.environ.get("BENCH_ALONE_AGREE", "0.30"))
 RAW_SCANS = int(os.environ.get("BENCH_RAW_SCANS", "300"))
+FLOOR_MESSAGES = int(os.environ.get("BENCH_FLOOR_MESSAGES", "2000"))
+FLOOR_RUNS = int(os.environ.get("BENCH_FLOOR_RUNS", "5"))
 N_SMALL = int(os.environ.get("BENCH_MESSAGES", "3000"))
 N_LARGE = int(os.environ.get("BENCH_LARGE_MESSAGES", "1500"))
 N_DRAIN = int(os.environ.get("BENCH_DRAIN", "10000"))
@@ -177,6 +194,12 @@ class Sandbox:
                     pass
         return n
 
+    def postfix_cpu(self):
+        """CPU seconds of this Postfix's master and every daemon below
+        it, those that exited included."""
+        with open(os.path.join(self.queue, "pid", "master.pid")) as f:
+            return tree_cpu(int(f.read().split()[0]))
+
     def empty_sink(self):
         for f in os.listdir(self.sink):
             os.unlink(os.path.join(self.sink, f))
@@ -250,6 +273,7 @@ plugin clamav {{
         self.proc = subprocess.Popen(
             [os.path.join(self.build, "holdscand"), "-f", "-c", self.conf],
             stdout=self.logf, stderr=subprocess.STDOUT)
+        atexit.register(self.kill)
         deadline = time.time() + 120
         while time.time() < deadline:
             with open(self.log) as f:
@@ -263,17 +287,7 @@ plugin clamav {{
 
     def pids(self):
         """The master and every process below it."""
-        out = run(["ps", "-eo", "pid=,ppid="]).stdout.split()
-        parent = {int(out[i]): int(out[i + 1]) for i in range(0, len(out), 2)}
-        keep = {self.proc.pid}
-        changed = True
-        while changed:
-            changed = False
-            for p, pp in parent.items():
-                if pp in keep and p not in keep:
-                    keep.add(p)
-                    changed = True
-        return [p for p in keep if p in parent]
+        return tree_pids(self.proc.pid)
 
     def memory(self):
         """(RSS, PSS) in MB summed over the process tree."""
@@ -291,18 +305,26 @@ plugin clamav {{
         return rss / 1024, pss / 1024
 
     def cpu(self):
-        """CPU seconds of the live process tree and of the children each
-        process has reaped (workers replaced on the way count too)."""
+        """CPU seconds of the process tree (workers replaced on the way
+        count too)."""
+        return tree_cpu(self.proc.pid)
+
+    def master_cpu(self):
+        """CPU seconds of the master alone (its own, not its children's)."""
         ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for p in self.pids():
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        return (int(st[11]) + int(st[12])) / ticks
+
+    def kill(self):
+        """At exit, a holdscand that is still running (the bench was
+        interrupted) is stopped: it must not outlive its sandbox."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
             try:
-                with open(f"/proc/{p}/stat") as f:
-                    st = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += sum(int(x) for x in st[11:15])
-        return total / ticks
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
     def stop(self):
         """Stop it; returns the CPU seconds its process tree used."""
@@ -315,6 +337,36 @@ plugin clamav {{
             self.proc.wait()
         self.logf.close()
         return used
+
+
+def tree_pids(root):
+    """root and every process below it (those alive now)."""
+    out = run(["ps", "-eo", "pid=,ppid="]).stdout.split()
+    parent = {int(out[i]): int(out[i + 1]) for i in range(0, len(out), 2)}
+    keep = {root}
+    changed = True
+    while changed:
+        changed = False
+        for p, pp in parent.items():
+            if pp in keep and p not in keep:
+                keep.add(p)
+                changed = True
+    return [p for p in keep if p in parent]
+
+
+def tree_cpu(root):
+    """CPU seconds of root's live process tree and of the children each
+    process has reaped (daemons that exited on the way count too)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in tree_pids(root):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                st = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in st[11:15])
+    return total / ticks
 
 
 def machine_cpu():
@@ -429,6 +481,24 @@ def raw_scan_beside_ms(build, sigdir, msgfile, alone, count, raw_ms, runs):
     return ms, whole
 
 
+def protocol_floor_ms(build, base, msgfile):
+    """tests/tools/protocol-floor's CPU ms per message for msgfile's
+    size: the design's own steps and nothing else, in a directory on
+    the bench's file system (FLOOR_MESSAGES messages, FLOOR_RUNS runs,
+    the median)."""
+    d = tempfile.mkdtemp(prefix="hs-floor.", dir=base)
+    try:
+        out = run([os.path.join(build, "tests", "tools", "protocol-floor"),
+                   "-n", str(FLOOR_MESSAGES), "-r", str(FLOOR_RUNS), d,
+                   msgfile]).stdout
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    for w in out.split():
+        if w.startswith("cpu_ms="):
+            return float(w.split("=", 1)[1])
+    raise RuntimeError("protocol-floor: %r" % out)
+
+
 def stability(xs):
     """How far the median of xs moves when any one of them is left out,
     as a fraction of the median (a jackknife of the median: one run more
@@ -464,6 +534,39 @@ def ideal_figures(a, h, acpu, hcpu, raw):
         "ideal_ratio": round(ideal, 3),
         "ratio_spread": [round(min(ratios), 3), round(max(ratios), 3)],
         "ratio_of_ideal": round(ratio / ideal, 3),
+    }
+
+
+def where_figures(cell, hsd, hsm, pfa, pfh, floor):
+    """Where a cell's own overhead goes, process by process (ms per
+    message, medians of the runs), and its lower bound: the protocol's
+    floor plus what is not holdscand's code (libclamav beside Postfix,
+    Postfix's own extra work with HOLD). Postfix's extra is measured
+    while holdscand runs beside it, so it holds the slowdown of sharing
+    the CPUs with holdscand's processes too; on this machine it has been
+    the same at 2 KB and 50 KB (0.25 ms), as a fixed cost is."""
+    med = statistics.median
+    raw = cell["raw_scan_cpu_ms"]
+    beside = cell.get("raw_scan_beside_postfix_cpu_ms", raw)
+    hs_beyond = med(hsd) - raw
+    pf_extra = med(pfh) - med(pfa)
+    bound = floor + max(0.0, beside - raw) + max(0.0, pf_extra)
+    alone = cell["machine_cpu_ms_per_msg_alone"]
+    best = alone / (alone + raw + bound)
+    return {
+        "holdscand_cpu_ms_per_msg": round(med(hsd), 3),
+        "holdscand_master_cpu_ms_per_msg": round(med(hsm), 3),
+        "holdscand_beyond_raw_scan_ms": round(hs_beyond, 3),
+        "postfix_cpu_ms_per_msg_alone": round(med(pfa), 3),
+        "postfix_cpu_ms_per_msg_hold": round(med(pfh), 3),
+        "postfix_extra_ms": round(pf_extra, 3),
+        "rest_of_machine_ms": round(cell["overhead_ms"] - hs_beyond -
+                                    pf_extra, 3),
+        "protocol_floor_ms": round(floor, 3),
+        "holdscand_beyond_floor_ms": round(hs_beyond - floor, 3),
+        "overhead_bound_ms": round(bound, 3),
+        "best_ratio": round(best, 3),
+        "best_ratio_of_ideal": round(best / cell["ideal_ratio"], 3),
     }
 
 
@@ -642,6 +745,14 @@ def main(argv):
 
         alone = Sandbox(base, "alone", hold=False)
         holdsb = Sandbox(base, "hold", hold=True)
+        floors = {}
+        if "throughput" in PHASES:
+            for msgname, msgfile in (("2k", small), ("50k", large)):
+                if msgname in SIZES:
+                    log("bench: the protocol's floor, %s" % msgname)
+                    floors[msgname] = protocol_floor_ms(build, base, msgfile)
+                    figures["protocol_floor_ms_" + msgname] = round(
+                        floors[msgname], 4)
 
         for signame, sigdir in (("small", sigs_small), ("large", sigs_large)):
             if "throughput" not in PHASES:
@@ -658,6 +769,7 @@ def main(argv):
                 if msgname not in SIZES:
                     continue
                 a, h, acpu, hcpu = [], [], [], []
+                hsd, hsm, pfa, pfh = [], [], [], []
                 hs_cpu = 0.0
                 peak_rss = peak_pss = 0.0
                 r = 0
@@ -666,10 +778,17 @@ def main(argv):
                     r += 1
                     log("bench: %s sigs, %s, run %d (%d to %d)" % (
                         signame, msgname, r, RUNS, MAX_RUNS))
+                    pf0 = alone.postfix_cpu()
                     rate, cpu = throughput(alone, msgfile, count)
+                    pfa.append((alone.postfix_cpu() - pf0) / count * 1000)
                     a.append(rate)
                     acpu.append(cpu / count * 1000)
+                    pf0, hs0, m0 = holdsb.postfix_cpu(), hs.cpu(), \
+                        hs.master_cpu()
                     rate, cpu = throughput(holdsb, msgfile, count)
+                    hsd.append((hs.cpu() - hs0) / count * 1000)
+                    hsm.append((hs.master_cpu() - m0) / count * 1000)
+                    pfh.append((holdsb.postfix_cpu() - pf0) / count * 1000)
                     h.append(rate)
                     hcpu.append(cpu / count * 1000)
                     rss, pss = hs.memory()
@@ -699,6 +818,8 @@ def main(argv):
                 figures[key].update(ideal_figures(a, h, acpu, hcpu, raw))
                 figures[key].update(beside_figures(figures[key], beside,
                                                    whole))
+                figures[key].update(where_figures(figures[key], hsd, hsm,
+                                                  pfa, pfh, floors[msgname]))
             cpu = hs.stop()
             if total_msgs:
                 figures["holdscand_cpu_s_per_1000_" + signame] = round(
@@ -755,28 +876,32 @@ def disturbed(fig):
 
 def targets(fig):
     """Issue 18's targets against this run's cells: a list of
-    {what, value, target, met, trusted}."""
+    {what, value, target, met, trusted, best}; best is what the cell's
+    lower bound allows (where_figures()), reachable whether it meets the
+    target."""
     out = []
     bad = disturbed(fig)
+
+    def add(what, unit, value, target, at_most, best):
+        t = {"what": what, "unit": unit, "value": value,
+             "target": ("<= %.1f" if at_most else ">= %.2f") % target,
+             "met": value <= target if at_most else value >= target,
+             "trusted": trusted}
+        if best is not None:
+            t["best"] = best
+            t["reachable"] = best <= target if at_most else best >= target
+        out.append(t)
+
     for cell, msg, sig, r in cells(fig, "overhead_ms"):
         trusted = msg not in bad
-        out.append({"what": "own overhead, " + cell, "unit": "ms",
-                    "value": r["overhead_ms"], "target": "<= %.1f"
-                    % TARGET_OVERHEAD_MS[msg],
-                    "met": r["overhead_ms"] <= TARGET_OVERHEAD_MS[msg],
-                    "trusted": trusted})
+        add("own overhead, " + cell, "ms", r["overhead_ms"],
+            TARGET_OVERHEAD_MS[msg], True, r.get("overhead_bound_ms"))
         if sig == "small":
-            out.append({"what": "throughput ratio, " + cell, "unit": "",
-                        "value": r["ratio"], "target": ">= %.2f"
-                        % TARGET_RATIO_SMALL[msg],
-                        "met": r["ratio"] >= TARGET_RATIO_SMALL[msg],
-                        "trusted": trusted})
+            add("throughput ratio, " + cell, "", r["ratio"],
+                TARGET_RATIO_SMALL[msg], False, r.get("best_ratio"))
         else:
-            out.append({"what": "ratio of the ideal, " + cell, "unit": "",
-                        "value": r["ratio_of_ideal"], "target": ">= %.2f"
-                        % TARGET_OF_IDEAL_LARGE,
-                        "met": r["ratio_of_ideal"] >= TARGET_OF_IDEAL_LARGE,
-                        "trusted": trusted})
+            add("ratio of the ideal, " + cell, "", r["ratio_of_ideal"],
+                TARGET_OF_IDEAL_LARGE, False, r.get("best_ratio_of_ideal"))
     return out
 
 
@@ -832,6 +957,29 @@ def report(fig):
         L.append("(the same raw scan, in one process, while Postfix alone "
                  "delivers the cell's messages on the same CPUs; overhead "
                  "left = hs - alone - raw scan beside Postfix)")
+    if any(True for _ in cells(fig, "protocol_floor_ms")):
+        L.append("")
+        L.append("%-22s %9s %9s %9s %9s %9s %9s %9s %9s" % (
+            "where it goes (ms)", "overhead", "holdscand", "master",
+            "beyond", "Postfix", "rest", "floor", "bound"))
+        L.append("%-22s %9s %9s %9s %9s %9s %9s %9s %9s" % (
+            "", "", "- raw", "", "floor", "extra", "", "", ""))
+        for cell, _, _, r in cells(fig, "protocol_floor_ms"):
+            L.append("%-22s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f"
+                     % (cell, r["overhead_ms"],
+                        r["holdscand_beyond_raw_scan_ms"],
+                        r["holdscand_master_cpu_ms_per_msg"],
+                        r["holdscand_beyond_floor_ms"], r["postfix_extra_ms"],
+                        r["rest_of_machine_ms"], r["protocol_floor_ms"],
+                        r["overhead_bound_ms"]))
+        L.append("(CPU ms per message, medians: holdscand's process tree "
+                 "beyond the raw scan (master: its own part), and beyond "
+                 "the protocol's floor too; "
+                 "Postfix's process tree with HOLD against alone; the rest "
+                 "of the machine (kernel threads, sink, client); floor = "
+                 "tests/tools/protocol-floor, the design's own steps alone; "
+                 "bound = floor + libclamav beside Postfix + Postfix's extra:"
+                 " the least own overhead this design could show here today)")
     for cell, _, _, r in cells(fig, "stability"):
         L.append("%-22s %d runs, medians move by at most %.1f %% leaving "
                  "out any one run (%s)" % (
@@ -846,6 +994,9 @@ def report(fig):
             L.append("  %-40s %8.3f%-3s %-8s %s" % (
                 t["what"], t["value"], (" " + t["unit"]) if t["unit"] else "",
                 t["target"], ("met" if t["met"] else "NOT met") +
+                ("" if t["met"] or t.get("reachable", True) else
+                 " (not reachable here today: the bound allows %.3f)"
+                 % t["best"]) +
                 ("" if t.get("trusted", True) else
                  " (not to be trusted: DISTURBED above)")))
     L.append("")

@@ -91,10 +91,14 @@ as_owner "$FILL" -c "$conf" -n 1000 >"$T/fill.out" 2>"$T/fill.err" ||
 # The bulk fill runs with a cache of 256 MB (a DB_CONFIG of its own): with
 # holdscand's 8 MB, a million random index keys take most of an hour. The
 # queries then run on a new environment region with holdscand's settings
-# (the regions are removed after the clean close; the data stays).
+# (the regions are removed after the clean close; the data stays). Such a
+# cache needs more mutexes than statedb's room of 32,768 (one per hash
+# bucket of the cache): without mutex_set_max the open fails with "unable
+# to join the environment".
 state="$T/pf/hs/state"
 rm -f "$state"/__db.0*
-printf 'set_cachesize 0 268435456 1\nset_tx_max 10000\n' >"$state/DB_CONFIG"
+printf 'set_cachesize 0 268435456 1\nmutex_set_max 131072\nset_tx_max 10000\n' \
+    >"$state/DB_CONFIG"
 as_owner "$WEBBENCH" fill -c "$conf" -q "$((NQ - 1000))" -m "$NM" \
     >"$T/webfill.out" 2>"$T/webfill.err" ||
     die "webbench fill failed: $(cat "$T/webfill.err")"

@@ -51,12 +51,14 @@ Figures:
               message (claim, the descriptor to a worker process and its
               answer, the new file, one syncfs and one journal record per
               batch, the rename into incoming, the unlink), nothing else,
-              on the same file system with the machine otherwise idle.
-              With what is not holdscand's code (libclamav beside Postfix,
-              Postfix's own HOLD work) it makes the lower bound of the own
-              overhead any holdscan of this design could reach on this
-              machine that day; a target below it is printed as not
-              reachable
+              on the same file system with the machine otherwise idle,
+              and per cell again beside Postfix alone (3 rounds of 1,000
+              messages). The floor beside Postfix with what is not
+              holdscand's code (libclamav beside Postfix less alone,
+              Postfix's own extra work with HOLD) makes the lower bound of
+              the own overhead any holdscan of this design could reach on
+              this machine that day; a target the bound does not allow is
+              printed as not reachable
 
 ClamAV's clean-file cache is off (cache = no): otherwise identical
 attachments would measure the cache.

@@ -554,7 +554,7 @@ def where_figures(cell, hsd, hsm, pfa, pfh, floor, fbeside, fwhole):
     alone, Postfix's own extra work with HOLD). Postfix's extra is
     measured while holdscand runs beside it, so it holds the slowdown of
     sharing the CPUs with holdscand's processes too; it moves from run
-    to run (0.0 to 0.36 ms seen)."""
+    to run (0.0 to 0.7 ms seen)."""
     med = statistics.median
     raw = cell["raw_scan_cpu_ms"]
     beside = cell.get("raw_scan_beside_postfix_cpu_ms", raw)

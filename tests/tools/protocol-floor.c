@@ -55,9 +55,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/wire.h"
 
 #define RUNS_MAX	50
+#define MESSAGE_MAX	(256UL * 1024 * 1024)	/* bytes of MESSAGE */
 
 struct floor {
 	const char	*dir;
@@ -136,27 +138,6 @@ open_dir(const char *name, int *fd_r)
 	if ((*fd_r = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return (fail(name));
 	return (0);
-}
-
-static int
-slurp(const char *path, char **data_r, size_t *len_r)
-{
-	struct stat	 st;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return (fail(path));
-	if (fstat(fd, &st) < 0 || (*data_r = malloc((size_t)st.st_size + 1))
-	    == NULL) {
-		(void)close(fd);
-		return (fail(path));
-	}
-	*len_r = (size_t)st.st_size;
-	if (read_whole(fd, *data_r, *len_r) < 0) {
-		(void)close(fd);
-		return (fail(path));
-	}
-	return (close(fd) < 0 ? fail(path) : 0);
 }
 
 /* The worker: a scan request in, the message read, a result out. */
@@ -357,6 +338,28 @@ one_run(struct floor *f, double *ms_r)
 	return (rc);
 }
 
+/* In f->dir: the queue's directories, then runs runs, each's figure in ms. */
+static int
+measure(struct floor *f, long runs, double *ms)
+{
+	long	 i;
+
+	if (chdir(f->dir) < 0)
+		return (fail(f->dir));
+	if (open_dir("hold", &f->hold) < 0 ||
+	    open_dir("claimed", &f->claimed) < 0 ||
+	    open_dir("staging", &f->staging) < 0 ||
+	    open_dir("incoming", &f->incoming) < 0)
+		return (-1);
+	if ((f->journal = open("journal", O_CREAT | O_WRONLY | O_APPEND |
+	    O_CLOEXEC, 0600)) < 0)
+		return (fail("journal"));
+	for (i = 0; i < runs; i++)
+		if (one_run(f, &ms[i]) < 0)
+			return (-1);
+	return (0);
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -380,9 +383,10 @@ int
 main(int argc, char **argv)
 {
 	struct floor	 f;
+	struct buf	 msg = BUF_INIT;
 	double		 ms[RUNS_MAX], sorted[RUNS_MAX];
 	long		 runs = 5, i;
-	int		 ch;
+	int		 ch, rc;
 
 	memset(&f, 0, sizeof(f));
 	f.n = 2000;
@@ -408,25 +412,16 @@ main(int argc, char **argv)
 	if (argc - optind != 2)
 		return (usage());
 	f.dir = argv[optind];
-	if (slurp(argv[optind + 1], &f.data, &f.len) < 0)
-		return (1);
-	if (chdir(f.dir) < 0) {
-		(void)fail(f.dir);
-		return (1);
-	}
-	if (open_dir("hold", &f.hold) < 0 ||
-	    open_dir("claimed", &f.claimed) < 0 ||
-	    open_dir("staging", &f.staging) < 0 ||
-	    open_dir("incoming", &f.incoming) < 0)
-		return (1);
-	if ((f.journal = open("journal", O_CREAT | O_WRONLY | O_APPEND |
-	    O_CLOEXEC, 0600)) < 0) {
-		(void)fail("journal");
+	if (buf_read_file(&msg, argv[optind + 1], MESSAGE_MAX) < 0) {
+		(void)fail(argv[optind + 1]);
+		buf_free(&msg);
 		return (1);
 	}
-	for (i = 0; i < runs; i++)
-		if (one_run(&f, &ms[i]) < 0)
-			return (1);
+	f.data = buf_steal(&msg, &f.len);
+	rc = measure(&f, runs, ms);
+	free(f.data);
+	if (rc < 0)
+		return (1);
 	memcpy(sorted, ms, sizeof(ms[0]) * (size_t)runs);
 	qsort(sorted, (size_t)runs, sizeof(sorted[0]), cmp_double);
 	(void)printf("floor: messages=%ld batch=%ld runs=%ld cpu_ms=%.4f "
@@ -435,6 +430,5 @@ main(int argc, char **argv)
 	for (i = 0; i < runs; i++)
 		(void)printf("%s%.4f", i ? "," : "", ms[i]);
 	(void)printf("\n");
-	free(f.data);
 	return (fflush(stdout) == EOF ? 1 : 0);
 }

@@ -197,6 +197,8 @@ UNIT_SRCS	 = $(wildcard tests/unit/test_*.c)
 UNIT_BINS	 = $(UNIT_SRCS:%.c=$(O)/%)
 TOOL_SRCS	 = $(wildcard tests/tools/*.c)
 TOOL_BINS	 = $(TOOL_SRCS:%.c=$(O)/%)
+# What the test tools share (tests/tools/lib), linked into each.
+TOOL_LIB_OBJS	 = $(patsubst %.c,$(O)/%.o,$(wildcard tests/tools/lib/*.c))
 FUZZ_SRCS	 = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES	 = $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 REPLAY_BINS	 = $(FUZZ_SRCS:%.c=$(O)/%-replay)
@@ -303,9 +305,10 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(LIBS_ALL)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS_ALL) $(PKG_LIBS) -lcmocka
 
-$(O)/tests/tools/%: $(O)/tests/tools/%.o $(LIBS_ALL)
+$(O)/tests/tools/%: $(O)/tests/tools/%.o $(TOOL_LIB_OBJS) $(LIBS_ALL)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS_ALL) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_LIB_OBJS) $(LIBS_ALL) \
+	    $(PKG_LIBS)
 
 # make check replays every fuzz corpus once through a plain driver.
 $(O)/tests/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay_main.o \

@@ -25,15 +25,17 @@
  * DIAGNOSTICS
  *	Exit 0, or 1 with a reason on stderr; 2 for a usage error.
  */
-#include <clamav.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common/buf.h"
+#include "lib/rawengine.h"
+
+#define MESSAGE_MAX	(256UL * 1024 * 1024)	/* bytes of a MESSAGE */
 
 static int
 usage(void)
@@ -41,37 +43,6 @@ usage(void)
 	(void)fprintf(stderr, "usage: clamav-rawscan [-n runs] [-t tmpdir] "
 	    "DBDIR MESSAGE...\n");
 	return (2);
-}
-
-/* The whole file in *data_r (the caller's to free), or -1. */
-static int
-slurp(const char *path, char **data_r, size_t *len_r)
-{
-	struct stat	 st;
-	char		*data;
-	size_t		 got = 0;
-	ssize_t		 n;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return (-1);
-	if (fstat(fd, &st) < 0 || (data = malloc((size_t)st.st_size + 1)) ==
-	    NULL) {
-		(void)close(fd);
-		return (-1);
-	}
-	while (got < (size_t)st.st_size &&
-	    (n = read(fd, data + got, (size_t)st.st_size - got)) > 0)
-		got += (size_t)n;
-	(void)close(fd);
-	if (got != (size_t)st.st_size) {
-		free(data);
-		errno = EIO;
-		return (-1);
-	}
-	*data_r = data;
-	*len_r = got;
-	return (0);
 }
 
 static double
@@ -89,46 +60,25 @@ static int
 scan_runs(struct cl_engine *e, const char *data, size_t len, long runs,
     double *ms_r, const char **verdict_r)
 {
-	struct cl_scan_options opts;
-	const char	*virname;
-	unsigned long	 scanned;
-	cl_fmap_t	*map;
-	cl_error_t	 r = CL_CLEAN;
-	double		 t0;
-	long		 i;
+	double	 t0;
+	long	 i;
+	int	 r = 0;
 
-	*verdict_r = "cannot map the message";
-	*ms_r = 0;
-	memset(&opts, 0, sizeof(opts));
-	opts.parse = ~0u;	/* every parser: the plugin's "all" */
-	opts.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
 	t0 = cpu_ms();
-	for (i = 0; i < runs; i++) {
-		if ((map = cl_fmap_open_memory(data, len)) == NULL)
-			return (-1);
-		virname = NULL;
-		scanned = 0;
-		r = cl_scanmap_callback(map, NULL, &virname, &scanned, e, &opts,
-		    NULL);
-		cl_fmap_close(map);
-		if (r != CL_CLEAN && r != CL_VIRUS)
-			break;
-	}
+	for (i = 0; i < runs && r == 0; i++)
+		r = rawengine_scan(e, data, len, verdict_r);
 	*ms_r = (cpu_ms() - t0) / (double)runs;
-	*verdict_r = r == CL_CLEAN ? "clean" : r == CL_VIRUS ? "infected" :
-	    cl_strerror(r);
-	return (r == CL_CLEAN || r == CL_VIRUS ? 0 : -1);
+	return (r);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct cl_engine *e;
-	const char	*tmpdir = getenv("TMPDIR"), *verdict, *base;
+	struct buf	 msg = BUF_INIT;
+	const char	*tmpdir = NULL, *verdict, *base, *why;
 	unsigned int	 sigs = 0;
-	cl_error_t	 r;
-	char		*data, *end;
-	size_t		 len;
+	char		*end;
 	double		 ms;
 	long		 runs = 200;
 	int		 ch, i, rc = 0;
@@ -152,26 +102,13 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 2)
 		return (usage());
-	if (tmpdir == NULL || tmpdir[0] == '\0')
-		tmpdir = "/tmp";
-	if ((r = cl_init(CL_INIT_DEFAULT)) != CL_SUCCESS ||
-	    (e = cl_engine_new()) == NULL) {
-		(void)fprintf(stderr, "clamav-rawscan: cl_init: %s\n",
-		    cl_strerror(r));
-		return (1);
-	}
-	if ((r = cl_engine_set_num(e, CL_ENGINE_DISABLE_CACHE, 1)) !=
-	    CL_SUCCESS ||
-	    (r = cl_engine_set_str(e, CL_ENGINE_TMPDIR, tmpdir)) != CL_SUCCESS ||
-	    (r = cl_load(argv[0], e, &sigs, CL_DB_STDOPT)) != CL_SUCCESS ||
-	    (r = cl_engine_compile(e)) != CL_SUCCESS) {
-		(void)fprintf(stderr, "clamav-rawscan: %s: %s\n", argv[0],
-		    cl_strerror(r));
-		(void)cl_engine_free(e);
+	if ((e = rawengine_new(argv[0], tmpdir, &sigs, &why)) == NULL) {
+		(void)fprintf(stderr, "clamav-rawscan: %s: %s\n", argv[0], why);
 		return (1);
 	}
 	for (i = 1; i < argc; i++) {
-		if (slurp(argv[i], &data, &len) < 0) {
+		buf_reset(&msg);
+		if (buf_read_file(&msg, argv[i], MESSAGE_MAX) < 0) {
 			(void)fprintf(stderr, "clamav-rawscan: %s: %s\n",
 			    argv[i], strerror(errno));
 			rc = 1;
@@ -179,7 +116,8 @@ main(int argc, char **argv)
 		}
 		base = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 :
 		    argv[i];
-		if (scan_runs(e, data, len, runs, &ms, &verdict) < 0) {
+		if (scan_runs(e, msg.data ? msg.data : "", msg.len, runs, &ms,
+		    &verdict) < 0) {
 			(void)fprintf(stderr, "clamav-rawscan: %s: %s\n",
 			    argv[i], verdict);
 			rc = 1;
@@ -188,8 +126,8 @@ main(int argc, char **argv)
 			    "verdict=%s sigs=%u\n", base, runs, ms, verdict,
 			    sigs);
 		}
-		free(data);
 	}
-	(void)cl_engine_free(e);
+	buf_free(&msg);
+	rawengine_free(&e);
 	return (rc);
 }

@@ -3,7 +3,8 @@
  *	protocol-floor - the CPU that the design's own steps cost per message,
  *	with nothing else around them (benchmarks)
  * SYNOPSIS
- *	protocol-floor [-n messages] [-b batch] [-r runs] DIR MESSAGE
+ *	protocol-floor [-w] [-n messages] [-b batch] [-r runs]
+ *	    [-s DBDIR [-t tmpdir]] DIR MESSAGE
  * DESCRIPTION
  *	What no holdscan built on design.md's batch commit protocol can spend
  *	less than (issue 18, "why it cannot go lower"). In DIR, on the file
@@ -27,12 +28,25 @@
  *	             dropped (an unsynced write), descriptors closed
  *
  *	No scanning, no parsing, no rewriting, no logging, no message log.
+ *	With -s, the worker also scans each message it reads with libclamav,
+ *	from memory, with the signatures of DBDIR and the engine and options
+ *	that clamav-rawscan uses (temporary files in tmpdir, default $TMPDIR
+ *	or /tmp), the engine loaded before the worker is forked, as the
+ *	scanner parent does: the design's steps with the scan where the
+ *	design puts it, in a process of its own between the master's steps,
+ *	to set against clamav-rawscan's scans one after another in one
+ *	process.
+ *
+ *	With -w it prints "ready" once the engine is loaded and DIR made,
+ *	and waits for a line on its standard input before the first run, so
+ *	that a caller can start other load (Postfix delivering) after the
+ *	slow part.
  *	The new files are removed between runs (Postfix would deliver and
  *	remove them, as it does without holdscan), not measured. It prints
  *	the CPU (user + system) of the master and its worker together per
  *	message, median over the runs, and each run's figure:
  *
- *	    floor: messages=2000 batch=64 runs=5 cpu_ms=0.083 runs_ms=...
+ *	    floor: messages=2000 batch=64 runs=5 sigs=0 cpu_ms=0.083 runs_ms=...
  *
  *	The kernel's later write-back of the new files runs in its own
  *	threads and is not in the figure: one more reason it is a floor.
@@ -44,6 +58,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +72,7 @@
 
 #include "common/buf.h"
 #include "common/wire.h"
+#include "lib/rawengine.h"
 
 #define RUNS_MAX	50
 #define MESSAGE_MAX	(256UL * 1024 * 1024)	/* bytes of MESSAGE */
@@ -67,13 +83,14 @@ struct floor {
 	char		*data;		/* MESSAGE's bytes */
 	size_t		 len;
 	long		 n, batch;
+	struct cl_engine *engine;	/* -s: the worker scans; or NULL */
 };
 
 static int
 usage(void)
 {
-	(void)fprintf(stderr, "usage: protocol-floor [-n messages] [-b batch] "
-	    "[-r runs] DIR MESSAGE\n");
+	(void)fprintf(stderr, "usage: protocol-floor [-w] [-n messages] "
+	    "[-b batch] [-r runs] [-s DBDIR [-t tmpdir]] DIR MESSAGE\n");
 	return (2);
 }
 
@@ -140,13 +157,14 @@ open_dir(const char *name, int *fd_r)
 	return (0);
 }
 
-/* The worker: a scan request in, the message read, a result out. */
+/* The worker: a scan request in, the message read (and scanned), a result out. */
 static void
-worker(int sock, size_t len)
+worker(int sock, size_t len, struct cl_engine *engine)
 {
 	struct wire_scan	 req;
 	struct wire_result	 res;
 	enum wire_type		 type;
+	const char		*verdict;
 	size_t			 got;
 	char			*buf;
 	int			 fd, r;
@@ -159,6 +177,12 @@ worker(int sock, size_t len)
 		if (type != WIRE_SCAN || fd < 0 || read_whole(fd, buf, len) < 0 ||
 		    close(fd) < 0)
 			_exit(1);
+		if (engine != NULL && rawengine_scan(engine, buf, len,
+		    &verdict) < 0) {
+			(void)fprintf(stderr, "protocol-floor: scan: %s\n",
+			    verdict);
+			_exit(1);
+		}
 		res.seq = req.seq;
 		if (wire_send(sock, WIRE_RESULT, &res, sizeof(res), -1) < 0)
 			_exit(1);
@@ -313,7 +337,7 @@ one_run(struct floor *f, double *ms_r)
 		rc = fail("fork");
 	} else if (pid == 0) {
 		(void)close(sv[0]);
-		worker(sv[1], f->len);
+		worker(sv[1], f->len, f->engine);
 	} else {
 		(void)close(sv[1]);
 		for (i = 0; i < f->n && rc == 0; i += f->batch)
@@ -338,10 +362,14 @@ one_run(struct floor *f, double *ms_r)
 	return (rc);
 }
 
-/* In f->dir: the queue's directories, then runs runs, each's figure in ms. */
+/*
+ * In f->dir: the queue's directories, then (after a line on stdin if
+ * wait) runs runs, each's figure in ms.
+ */
 static int
-measure(struct floor *f, long runs, double *ms)
+measure(struct floor *f, long runs, bool wait, double *ms)
 {
+	char	 line[64];
 	long	 i;
 
 	if (chdir(f->dir) < 0)
@@ -354,6 +382,12 @@ measure(struct floor *f, long runs, double *ms)
 	if ((f->journal = open("journal", O_CREAT | O_WRONLY | O_APPEND |
 	    O_CLOEXEC, 0600)) < 0)
 		return (fail("journal"));
+	if (wait && (printf("ready\n") < 0 || fflush(stdout) == EOF))
+		return (fail("stdout"));
+	if (wait && fgets(line, sizeof(line), stdin) == NULL) {
+		(void)fprintf(stderr, "protocol-floor: no go on stdin\n");
+		return (-1);
+	}
 	for (i = 0; i < runs; i++)
 		if (one_run(f, &ms[i]) < 0)
 			return (-1);
@@ -384,14 +418,17 @@ main(int argc, char **argv)
 {
 	struct floor	 f;
 	struct buf	 msg = BUF_INIT;
+	const char	*dbdir = NULL, *tmpdir = NULL, *why;
 	double		 ms[RUNS_MAX], sorted[RUNS_MAX];
+	unsigned int	 sigs = 0;
 	long		 runs = 5, i;
+	bool		 wait = false;
 	int		 ch, rc;
 
 	memset(&f, 0, sizeof(f));
 	f.n = 2000;
 	f.batch = 64;
-	while ((ch = getopt(argc, argv, "b:n:r:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:n:r:s:t:w")) != -1) {
 		switch (ch) {
 		case 'b':
 			if (parse_long(optarg, 1, 4096, &f.batch) < 0)
@@ -405,11 +442,20 @@ main(int argc, char **argv)
 			if (parse_long(optarg, 1, RUNS_MAX, &runs) < 0)
 				return (usage());
 			break;
+		case 's':
+			dbdir = optarg;
+			break;
+		case 't':
+			tmpdir = optarg;
+			break;
+		case 'w':
+			wait = true;
+			break;
 		default:
 			return (usage());
 		}
 	}
-	if (argc - optind != 2)
+	if (argc - optind != 2 || (tmpdir != NULL && dbdir == NULL))
 		return (usage());
 	f.dir = argv[optind];
 	if (buf_read_file(&msg, argv[optind + 1], MESSAGE_MAX) < 0) {
@@ -418,14 +464,22 @@ main(int argc, char **argv)
 		return (1);
 	}
 	f.data = buf_steal(&msg, &f.len);
-	rc = measure(&f, runs, ms);
+	if (dbdir != NULL && (f.engine = rawengine_new(dbdir, tmpdir, &sigs,
+	    &why)) == NULL) {
+		(void)fprintf(stderr, "protocol-floor: %s: %s\n", dbdir, why);
+		free(f.data);
+		return (1);
+	}
+	rc = measure(&f, runs, wait, ms);
 	free(f.data);
+	rawengine_free(&f.engine);
 	if (rc < 0)
 		return (1);
 	memcpy(sorted, ms, sizeof(ms[0]) * (size_t)runs);
 	qsort(sorted, (size_t)runs, sizeof(sorted[0]), cmp_double);
-	(void)printf("floor: messages=%ld batch=%ld runs=%ld cpu_ms=%.4f "
-	    "runs_ms=", f.n, f.batch, runs, runs % 2 ? sorted[runs / 2] :
+	(void)printf("floor: messages=%ld batch=%ld runs=%ld sigs=%u "
+	    "cpu_ms=%.4f runs_ms=", f.n, f.batch, runs, sigs,
+	    runs % 2 ? sorted[runs / 2] :
 	    (sorted[runs / 2 - 1] + sorted[runs / 2]) / 2);
 	for (i = 0; i < runs; i++)
 		(void)printf("%s%.4f", i ? "," : "", ms[i]);

@@ -525,9 +525,9 @@ def scan_floor_beside_ms(build, base, sigdir, msgfile, alone, count, raw_ms,
     """protocol-floor -s beside Postfix alone (beside_postfix()): the
     design's steps with the scan in the worker, libclamav's engine
     loaded before Postfix starts; FLOOR_MESSAGES / 2 messages a round,
-    fewer for a slow scan (about a second of CPU, at least 200), so that
-    a round ends before Postfix does."""
-    n = max(200, min(FLOOR_MESSAGES // 2, int(1000.0 / (raw_ms + 0.3))))
+    fewer for a slow scan (about half a second of CPU, at least 200), so
+    that a round ends before Postfix does."""
+    n = max(200, min(FLOOR_MESSAGES // 2, int(500.0 / (raw_ms + 0.3))))
 
     def start():
         d = tempfile.mkdtemp(prefix="hs-floor.", dir=base)

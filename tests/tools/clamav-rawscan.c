@@ -16,8 +16,9 @@
  *
  *	    rawscan: small.eml runs=200 cpu_ms=0.412 verdict=clean
  *
- *	The message is read once, before the clock starts: only libclamav
- *	is measured. Temporary files go to tmpdir (default: $TMPDIR or
+ *	The engine and the scan are tests/tools/lib/rawengine.c's, which
+ *	protocol-floor -s uses too. The message is read once, before the
+ *	clock starts: only libclamav is measured. Temporary files go to tmpdir (default: $TMPDIR or
  *	/tmp), where the bench puts the scanners' (a tmpfs).
  *
  *	It must never be given a message it cannot read whole into memory,

@@ -41,6 +41,7 @@
  *	and waits for a line on its standard input before the first run, so
  *	that a caller can start other load (Postfix delivering) after the
  *	slow part.
+ *
  *	The new files are removed between runs (Postfix would deliver and
  *	remove them, as it does without holdscan), not measured. It prints
  *	the CPU (user + system) of the master and its worker together per
@@ -157,7 +158,7 @@ open_dir(const char *name, int *fd_r)
 	return (0);
 }
 
-/* The worker: a scan request in, the message read (and scanned), a result out. */
+/* The worker: a request in, the message read (and scanned), a result out. */
 static void
 worker(int sock, size_t len, struct cl_engine *engine)
 {

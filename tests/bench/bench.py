@@ -529,18 +529,28 @@ def scan_floor_beside_ms(build, base, sigdir, msgfile, alone, count, raw_ms,
     that a round ends before Postfix does."""
     n = max(200, min(FLOOR_MESSAGES // 2, int(500.0 / (raw_ms + 0.3))))
 
+    def finish(p, d, tmp):
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
     def start():
         d = tempfile.mkdtemp(prefix="hs-floor.", dir=base)
         tmp = tempfile.mkdtemp(prefix="hs-floorscan.", dir="/dev/shm")
-        p = subprocess.Popen(
-            [os.path.join(build, "tests", "tools", "protocol-floor"), "-w",
-             "-n", str(n), "-r", "1", "-s", sigdir,
-             "-t", tmp, d, msgfile], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True)
-        if p.stdout.readline().strip() != "ready":
-            p.kill()
-            p.wait()
-            raise RuntimeError("protocol-floor -w: no ready")
+        p = None
+        try:
+            p = subprocess.Popen(
+                [os.path.join(build, "tests", "tools", "protocol-floor"),
+                 "-w", "-n", str(n), "-r", "1", "-s", sigdir, "-t", tmp, d,
+                 msgfile], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                text=True)
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError("protocol-floor -w: no ready")
+        except BaseException:
+            finish(p, d, tmp)
+            raise
         return p, d, tmp
 
     def go(started):
@@ -552,11 +562,7 @@ def scan_floor_beside_ms(build, base, sigdir, msgfile, alone, count, raw_ms,
                                    p.returncode)
             return [floor_figure(out)]
         finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            shutil.rmtree(d, ignore_errors=True)
-            shutil.rmtree(tmp, ignore_errors=True)
+            finish(p, d, tmp)
     return beside_postfix(alone, msgfile, count, runs, go, start)
 
 

@@ -18,8 +18,9 @@
  *
  *	The engine and the scan are tests/tools/lib/rawengine.c's, which
  *	protocol-floor -s uses too. The message is read once, before the
- *	clock starts: only libclamav is measured. Temporary files go to tmpdir (default: $TMPDIR or
- *	/tmp), where the bench puts the scanners' (a tmpfs).
+ *	clock starts: only libclamav is measured. Temporary files go to
+ *	tmpdir (default: $TMPDIR or /tmp), where the bench puts the
+ *	scanners' (a tmpfs).
  *
  *	It must never be given a message it cannot read whole into memory,
  *	and it measures nothing but the scan calls.

@@ -110,6 +110,10 @@ FLOOR_RUNS = int(os.environ.get("BENCH_FLOOR_RUNS", "5"))
 N_SMALL = int(os.environ.get("BENCH_MESSAGES", "3000"))
 N_LARGE = int(os.environ.get("BENCH_LARGE_MESSAGES", "1500"))
 N_DRAIN = int(os.environ.get("BENCH_DRAIN", "10000"))
+# The quiet phase: holdscand drains this many held messages per round
+# with every process of its Postfix stopped, QUIET_ROUNDS rounds a size.
+N_QUIET = int(os.environ.get("BENCH_QUIET_MESSAGES", "3000"))
+QUIET_ROUNDS = int(os.environ.get("BENCH_QUIET_ROUNDS", "3"))
 SESSIONS = int(os.environ.get("BENCH_SESSIONS", "20"))
 LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
 SYN_HASH = int(os.environ.get("BENCH_HASH_SIGS", "200000"))
@@ -117,7 +121,8 @@ SYN_BODY = int(os.environ.get("BENCH_BODY_SIGS", "30000"))
 # For tuning: which parts run, extra holdscan.conf lines, the latency rate
 # (default: half the Postfix-alone rate measured in this run), and
 # whether the sandboxes and holdscand's logs are kept for a look.
-PHASES = os.environ.get("BENCH_PHASES", "throughput,latency,drain").split(",")
+PHASES = os.environ.get("BENCH_PHASES",
+                        "throughput,quiet,latency,drain").split(",")
 HS_EXTRA = os.environ.get("BENCH_HS_EXTRA", "").replace("\\n", "\n")
 LATENCY_RATE = float(os.environ.get("BENCH_LATENCY_RATE", "0"))
 KEEP = os.environ.get("BENCH_KEEP", "") != ""
@@ -813,6 +818,154 @@ def drain(build, holdsb, sigdir, msgfile):
     }
 
 
+def incoming_count(sb):
+    """Files anywhere below the sandbox's incoming queue."""
+    return sum(len(files) for _, _, files in
+               os.walk(os.path.join(sb.queue, "incoming")))
+
+
+def move_files(src, dst):
+    """Rename every file below src to the same place below dst (the
+    directories made as needed, with src's modes and owners); returns
+    how many."""
+    n = 0
+    for top, dirs, files in os.walk(src):
+        rel = os.path.relpath(top, src)
+        to = os.path.normpath(os.path.join(dst, rel))
+        if not os.path.isdir(to):
+            st = os.stat(top)
+            os.mkdir(to, st.st_mode & 0o7777)
+            os.chown(to, st.st_uid, st.st_gid)
+        for f in files:
+            os.rename(os.path.join(top, f), os.path.join(to, f))
+            n += 1
+    return n
+
+
+def quiet_tools(build, sigdir, base, msgfile):
+    """(floor, floor + scan, raw scan) CPU ms per message for msgfile,
+    N_QUIET messages each, one run of each tool."""
+    floor = protocol_floor_ms(build, base, msgfile, N_QUIET, 1)
+    d = tempfile.mkdtemp(prefix="hs-floor.", dir=base)
+    tmp = tempfile.mkdtemp(prefix="hs-floorscan.", dir="/dev/shm")
+    try:
+        fs = floor_figure(run([
+            os.path.join(build, "tests", "tools", "protocol-floor"),
+            "-n", str(N_QUIET), "-r", "1", "-s", sigdir, "-t", tmp, d,
+            msgfile]).stdout)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    raw = rawscan(build, sigdir, [msgfile], N_QUIET)[0]
+    return floor, fs, raw
+
+
+def quiet(build, holdsb, sigdir, base, msgfile):
+    """holdscand with nothing else running: N_QUIET messages are put on
+    hold, every process of the sandbox's Postfix is stopped (SIGSTOP),
+    holdscand drains hold into incoming (where the stopped Postfix leaves
+    them) and its process tree's CPU is read; then, Postfix still
+    stopped, protocol-floor (the design's steps), protocol-floor -s (the
+    steps with libclamav's scan in the worker) and clamav-rawscan run on
+    the same file system with as many messages; then Postfix goes on and
+    delivers them. QUIET_ROUNDS rounds. holdscand's own code, what it
+    does beyond the design's steps and the scan, is its tree less
+    floor + scan of the same round: the one figure of it that Postfix's
+    noise does not move."""
+    tree, master, floor, fscan, raw = [], [], [], [], []
+    for rnd in range(QUIET_ROUNDS):
+        log("bench: quiet, %s, round %d of %d" % (
+            os.path.basename(msgfile), rnd + 1, QUIET_ROUNDS))
+        holdsb.empty_sink()
+        send(holdsb, msgfile, N_QUIET)
+        deadline = time.time() + 600
+        while holdsb.hold_count() < N_QUIET:
+            if time.time() > deadline:
+                raise RuntimeError("quiet: only %d of %d messages held" %
+                                   (holdsb.hold_count(), N_QUIET))
+            time.sleep(0.2)
+        time.sleep(1)
+        with open(os.path.join(holdsb.queue, "pid", "master.pid")) as f:
+            stopped = tree_pids(int(f.read().split()[0]))
+        hs = perf = None
+        hold = os.path.join(holdsb.queue, "hold")
+        aside = os.path.join(holdsb.queue, "hold.bench-aside")
+        try:
+            for p in stopped:
+                os.kill(p, signal.SIGSTOP)
+            if move_files(hold, aside) != N_QUIET:
+                raise RuntimeError("quiet: not %d files in hold" % N_QUIET)
+            # Postfix's own writes go to disk now, not during the drain
+            os.sync()
+            hs = Holdscand(build, holdsb, sigdir, HS_EXTRA)
+            hs.start()
+            time.sleep(0.5)
+            if PERF_OUT:
+                perf = subprocess.Popen(
+                    ["perf", "record", "-a", "-g", "-F", "999", "-o",
+                     "%s.quiet-%s-%d" % (PERF_OUT, os.path.basename(msgfile),
+                                         rnd + 1)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(0.5)
+            c0, m0 = hs.cpu(), hs.master_cpu()
+            move_files(aside, hold)
+            deadline = time.time() + 600
+            while incoming_count(holdsb) < N_QUIET:
+                if time.time() > deadline:
+                    raise RuntimeError("quiet: holdscand moved only %d of %d"
+                                       % (incoming_count(holdsb), N_QUIET))
+                time.sleep(0.05)
+            # the originals' unlinks follow the last rename
+            time.sleep(0.5)
+            tree.append((hs.cpu() - c0) / N_QUIET * 1000)
+            master.append((hs.master_cpu() - m0) / N_QUIET * 1000)
+            if perf is not None:
+                perf.send_signal(signal.SIGINT)
+                perf.wait(timeout=120)
+                perf = None
+            hs.stop()
+            hs = None
+            os.sync()
+            f, fs, r = quiet_tools(build, sigdir, base, msgfile)
+            floor.append(f)
+            fscan.append(fs)
+            raw.append(r)
+        finally:
+            if perf is not None:
+                perf.kill()
+                perf.wait()
+            if hs is not None:
+                hs.stop()
+            if os.path.isdir(aside):
+                move_files(aside, hold)
+                shutil.rmtree(aside)
+            for p in stopped:
+                try:
+                    os.kill(p, signal.SIGCONT)
+                except OSError:
+                    pass
+        wait_sink(holdsb, N_QUIET)
+
+    def med(xs):
+        return round(statistics.median(xs), 3)
+    return {
+        "messages": N_QUIET, "rounds": QUIET_ROUNDS,
+        "holdscand_cpu_ms_per_msg": med(tree),
+        "holdscand_runs": [round(x, 3) for x in tree],
+        "holdscand_master_cpu_ms_per_msg": med(master),
+        "holdscand_workers_cpu_ms_per_msg": med(
+            [a - b for a, b in zip(tree, master)]),
+        "raw_scan_cpu_ms": med(raw),
+        "protocol_floor_ms": med(floor),
+        "protocol_floor_scan_ms": med(fscan),
+        "protocol_floor_scan_runs": [round(x, 3) for x in fscan],
+        "scan_in_worker_extra_ms": med(
+            [c - a - b for a, b, c in zip(floor, raw, fscan)]),
+        "holdscand_own_ms": med([a - b for a, b in zip(tree, fscan)]),
+        "holdscand_own_runs": [round(a - b, 3) for a, b in zip(tree, fscan)],
+    }
+
+
 def main(argv):
     build, results = argv[1], argv[2]
     os.makedirs(results, exist_ok=True)
@@ -924,6 +1077,12 @@ def main(argv):
             if total_msgs:
                 figures["holdscand_cpu_s_per_1000_" + signame] = round(
                     cpu / total_msgs * 1000, 2)
+
+        if "quiet" in PHASES:
+            for msgname, msgfile in (("2k", small), ("50k", large)):
+                if msgname in SIZES:
+                    figures["quiet_" + msgname] = quiet(
+                        build, holdsb, sigs_small, base, msgfile)
 
         rate = LATENCY_RATE or (figures["small_2k"]["alone_msgs_per_s"] / 2
                                 if "small_2k" in figures else 0)
@@ -1136,6 +1295,39 @@ def report(fig):
                  % t["best"]) +
                 ("" if t.get("trusted", True) else
                  " (not to be trusted: DISTURBED above)")))
+    quiet_rows = [(m, fig["quiet_" + m]) for m in ("2k", "50k")
+                  if "quiet_" + m in fig]
+    if quiet_rows:
+        L.append("")
+        L.append("%-22s %9s %9s %9s %9s %9s %9s %9s %9s" % (
+            "quiet (ms)", "holdscand", "master", "workers", "raw scan",
+            "floor", "floor +", "extra", "own"))
+        L.append("%-22s %9s %9s %9s %9s %9s %9s %9s %9s" % (
+            "Postfix stopped", "", "", "", "", "", "scan", "", "code"))
+        for m, q in quiet_rows:
+            L.append("%-22s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f"
+                     % ("3 test sigs, " + m.upper().replace("K", " KB"),
+                        q["holdscand_cpu_ms_per_msg"],
+                        q["holdscand_master_cpu_ms_per_msg"],
+                        q["holdscand_workers_cpu_ms_per_msg"],
+                        q["raw_scan_cpu_ms"], q["protocol_floor_ms"],
+                        q["protocol_floor_scan_ms"],
+                        q["scan_in_worker_extra_ms"], q["holdscand_own_ms"]))
+            L.append("%-22s rounds: holdscand %s, floor + scan %s, own "
+                     "code %s" % (
+                         "", " ".join("%.3f" % x for x in q["holdscand_runs"]),
+                         " ".join("%.3f" % x
+                                  for x in q["protocol_floor_scan_runs"]),
+                         " ".join("%.3f" % x
+                                  for x in q["holdscand_own_runs"])))
+        L.append("(CPU ms per message, nothing else running: holdscand drains "
+                 "%d held messages a round into incoming with every process "
+                 "of its Postfix stopped, then, Postfix still stopped, floor, "
+                 "floor + scan and the raw scan as above with as many "
+                 "messages; medians of the rounds; own code = holdscand less "
+                 "floor + scan of its round, what its code does beyond the "
+                 "design's steps and the scan)"
+                 % quiet_rows[0][1]["messages"])
     L.append("")
     if "latency" in fig:
         lat = fig["latency"]

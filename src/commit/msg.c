@@ -159,7 +159,9 @@ int
 msg_set_headers(struct msg *m, const char *headers, size_t size,
     size_t line_limit, char *why, size_t whysize)
 {
-	struct buf	 records = BUF_INIT;
+	const struct qfile_rec *orig;
+	struct qfile_rec *hrecs = NULL;
+	size_t		 norig, nh, end, len;
 
 	msg_drop_content(m);
 	if (m->qf == NULL) {
@@ -172,14 +174,29 @@ msg_set_headers(struct msg *m, const char *headers, size_t size,
 	}
 	if (headers_check(headers, why, whysize) < 0)
 		return (-1);
-	qfile_insert_headers(m->qf->content, m->qf->ncontent,
-	    qfile_header_end(m->qf->content, m->qf->ncontent), headers,
-	    line_limit, &records);
-	if (msg_set_built(m, &records, why, whysize) < 0)
-		return (-1);
-	if (qfile_content_check(m->content, m->ncontent, m->qf->content,
-	    m->qf->ncontent, line_limit, m->qf->content_bytes +
-	    MSG_CONTENT_GROWTH, why, whysize) < 0) {
+	/*
+	 * The new content is the original's records with the header lines'
+	 * records between them: the records point into m->qf (kept until
+	 * msg_free()) and into m->built (the header lines' copy), so that
+	 * the message's bytes are not copied once more. What is written is
+	 * what qfile_insert_headers() would encode.
+	 */
+	orig = m->qf->content;
+	norig = m->qf->ncontent;
+	end = qfile_header_end(orig, norig);
+	len = strlen(headers);
+	m->built = xmalloc(len + 1);
+	memcpy(m->built, headers, len + 1);
+	nh = qfile_text_records(m->built, len, line_limit, &hrecs);
+	m->ncontent = norig + nh;
+	m->content = xreallocarray(NULL, m->ncontent, sizeof(*m->content));
+	memcpy(m->content, orig, end * sizeof(*orig));
+	memcpy(m->content + end, hrecs, nh * sizeof(*hrecs));
+	memcpy(m->content + end + nh, orig + end, (norig - end) * sizeof(*orig));
+	free(hrecs);
+	if (qfile_content_check(m->content, m->ncontent, orig, norig,
+	    line_limit, m->qf->content_bytes + MSG_CONTENT_GROWTH, why,
+	    whysize) < 0) {
 		msg_drop_content(m);
 		return (-1);
 	}

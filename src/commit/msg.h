@@ -54,7 +54,11 @@ struct msg {
 	char		*copies;
 	bool		 no_archive;	/* the worker's rules say archive = no */
 	uint32_t	 scan_us;	/* the scan's time */
-	/* New content (a worker's sealed memfd, or built by the master), owned. */
+	/*
+	 * New content (a worker's sealed memfd, or built by the master),
+	 * owned: content's records point into map, into built, or (with
+	 * msg_set_headers()) into qf's own records and built's header lines.
+	 */
 	void		*map;
 	size_t		 maplen;
 	char		*built;
@@ -107,8 +111,9 @@ int		 msg_set_content(struct msg *m, int memfd, size_t max_size,
  * msg_set_headers() makes m's new content the original's (m->qf) with
  * a worker's header lines ("Name: value\n"..., NUL-terminated within
  * size bytes) inserted at the end of its header block, and checks it as
- * msg_set_content() checks a worker's whole content. 0, or -1 with a
- * reason in why and no content kept.
+ * msg_set_content() checks a worker's whole content. The new records
+ * point into m->qf's: the original's bytes are not copied. 0, or -1 with
+ * a reason in why and no content kept.
  */
 int		 msg_set_headers(struct msg *m, const char *headers, size_t size,
 		    size_t line_limit, char *why, size_t whysize);

@@ -953,6 +953,7 @@ def quiet(build, holdsb, sigdir, base, msgfile):
         "holdscand_cpu_ms_per_msg": med(tree),
         "holdscand_runs": [round(x, 3) for x in tree],
         "holdscand_master_cpu_ms_per_msg": med(master),
+        "holdscand_master_runs": [round(x, 3) for x in master],
         "holdscand_workers_cpu_ms_per_msg": med(
             [a - b for a, b in zip(tree, master)]),
         "raw_scan_cpu_ms": med(raw),

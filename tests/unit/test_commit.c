@@ -380,6 +380,42 @@ test_header_lines_go_into_the_original(void **state)
 	msg_free(&m);
 }
 
+/*
+ * Header lines longer than the line limit: the records msg_set_headers()
+ * puts among the original's are those qfile_insert_headers() encodes.
+ */
+static void
+test_header_lines_as_insert_headers_encodes(void **state)
+{
+	struct fixture	*f = *state;
+	struct qfile_rec *want = NULL;
+	struct qfile_error err;
+	struct buf	 enc = BUF_INIT;
+	struct msg	*m;
+	const char	*add = "X-Long: abcdefghijklmnopqrstuvwxyz\n"
+	    "\tcontinued line that is long too\nX-Short: 1\n";
+	char		 why[256];
+	size_t		 nwant, i;
+
+	m = claimed_msg(f, "AAAAA7");
+	assert_int_equal(msg_set_headers(m, add, strlen(add) + 1, 12, why,
+	    sizeof(why)), 0);
+	qfile_insert_headers(m->qf->content, m->qf->ncontent,
+	    qfile_header_end(m->qf->content, m->qf->ncontent), add, 12, &enc);
+	assert_int_equal(qfile_records_decode(enc.data, enc.len, "NL", &want,
+	    &nwant, &err), 0);
+	assert_int_equal(m->ncontent, nwant);
+	for (i = 0; i < nwant; i++) {
+		assert_int_equal(m->content[i].type, want[i].type);
+		assert_int_equal(m->content[i].len, want[i].len);
+		assert_memory_equal(m->content[i].data, want[i].data,
+		    want[i].len);
+	}
+	free(want);
+	buf_free(&enc);
+	msg_free(&m);
+}
+
 static void
 add_entry(struct fixture *f, int kind, const char *id, ino_t orig_ino,
     const char *staging, ino_t staging_ino)
@@ -692,6 +728,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_header_lines_go_into_the_original, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_header_lines_as_insert_headers_encodes, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_recovery_undoes_a_batch_that_did_not_rename, setup,
 		    teardown),

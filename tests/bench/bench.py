@@ -829,7 +829,7 @@ def move_files(src, dst):
     directories made as needed, with src's modes and owners); returns
     how many."""
     n = 0
-    for top, dirs, files in os.walk(src):
+    for top, _, files in os.walk(src):
         rel = os.path.relpath(top, src)
         to = os.path.normpath(os.path.join(dst, rel))
         if not os.path.isdir(to):
@@ -1307,7 +1307,7 @@ def report(fig):
             "Postfix stopped", "", "", "", "", "", "scan", "", "code"))
         for m, q in quiet_rows:
             L.append("%-22s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f"
-                     % ("3 test sigs, " + m.upper().replace("K", " KB"),
+                     % ("small sigs, " + m,
                         q["holdscand_cpu_ms_per_msg"],
                         q["holdscand_master_cpu_ms_per_msg"],
                         q["holdscand_workers_cpu_ms_per_msg"],

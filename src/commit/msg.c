@@ -161,7 +161,7 @@ msg_set_headers(struct msg *m, const char *headers, size_t size,
 {
 	const struct qfile_rec *orig;
 	struct qfile_rec *hrecs = NULL;
-	size_t		 norig, nh, end, len;
+	size_t		 norig, nh, end;
 
 	msg_drop_content(m);
 	if (m->qf == NULL) {
@@ -184,10 +184,8 @@ msg_set_headers(struct msg *m, const char *headers, size_t size,
 	orig = m->qf->content;
 	norig = m->qf->ncontent;
 	end = qfile_header_end(orig, norig);
-	len = strlen(headers);
-	m->built = xmalloc(len + 1);
-	memcpy(m->built, headers, len + 1);
-	nh = qfile_text_records(m->built, len, line_limit, &hrecs);
+	m->built = xstrdup(headers);
+	nh = qfile_text_records(m->built, strlen(m->built), line_limit, &hrecs);
 	m->ncontent = norig + nh;
 	m->content = xreallocarray(NULL, m->ncontent, sizeof(*m->content));
 	memcpy(m->content, orig, end * sizeof(*orig));

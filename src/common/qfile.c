@@ -1390,11 +1390,24 @@ qfile_write(int fd, const struct qfile_parts *parts, struct qfile_error *err)
 	return (rc);
 }
 
+size_t
+qfile_content_text_len(const struct qfile_rec *recs, size_t n)
+{
+	size_t	 i, len = 0;
+
+	for (i = 0; i < n; i++)
+		if (recs[i].type == QREC_NORM || recs[i].type == QREC_CONT)
+			len += recs[i].len + (recs[i].type == QREC_NORM);
+	return (len);
+}
+
 void
 qfile_content_text(const struct qfile_rec *recs, size_t n, struct buf *out)
 {
 	size_t	 i;
 
+	/* One allocation for the whole text, not one per doubling. */
+	buf_reserve(out, qfile_content_text_len(recs, n));
 	for (i = 0; i < n; i++) {
 		if (recs[i].type != QREC_NORM && recs[i].type != QREC_CONT)
 			continue;

@@ -200,6 +200,8 @@ int	 qfile_write(int fd, const struct qfile_parts *parts,
  */
 void	 qfile_content_text(const struct qfile_rec *recs, size_t n,
 	    struct buf *out);
+/* The length of what qfile_content_text() appends for recs[n]. */
+size_t	 qfile_content_text_len(const struct qfile_rec *recs, size_t n);
 size_t	 qfile_text_records(const char *text, size_t len, size_t line_limit,
 	    struct qfile_rec **recs_r);
 size_t	 qfile_header_end(const struct qfile_rec *recs, size_t n);

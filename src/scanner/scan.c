@@ -258,18 +258,6 @@ run_plugins(const struct scan_ctx *ctx, const struct hs_msg *msg,
 	}
 }
 
-/* The length of recs as text (qfile_content_text()'s). */
-static size_t
-text_len(const struct qfile_rec *recs, size_t n)
-{
-	size_t	 i, len = 0;
-
-	for (i = 0; i < n; i++)
-		if (recs[i].type == QREC_NORM || recs[i].type == QREC_CONT)
-			len += recs[i].len + (recs[i].type == QREC_NORM);
-	return (len);
-}
-
 /* msg's text and header length from content records. */
 static void
 msg_set_text(struct hs_msg *msg, const struct qfile_rec *recs, size_t n,
@@ -280,9 +268,8 @@ msg_set_text(struct hs_msg *msg, const struct qfile_rec *recs, size_t n,
 	/* The header block, with its empty line if it has one. */
 	if (end < n && recs[end].type == QREC_NORM && recs[end].len == 0)
 		end++;
-	msg->header_len = text_len(recs, end);
+	msg->header_len = qfile_content_text_len(recs, end);
 	buf_reset(text);
-	buf_reserve(text, text_len(recs, n));
 	qfile_content_text(recs, n, text);
 	msg->data = text->data ? text->data : "";
 	msg->len = text->len;

@@ -502,18 +502,26 @@ def raw_scan_beside_ms(build, sigdir, msgfile, alone, count, raw_ms, runs):
                           lambda: rawscan(build, sigdir, [msgfile], n))
 
 
-def protocol_floor_ms(build, base, msgfile, messages=None, runs=None):
+def protocol_floor_ms(build, base, msgfile, messages=None, runs=None,
+                      sigdir=None):
     """tests/tools/protocol-floor's CPU ms per message for msgfile's
     size: the design's own steps and nothing else, in a directory on
     the bench's file system (FLOOR_MESSAGES messages, FLOOR_RUNS runs,
-    the median)."""
+    the median). With sigdir, with libclamav's scan in its worker
+    (protocol-floor -s, temporary files on tmpfs)."""
     d = tempfile.mkdtemp(prefix="hs-floor.", dir=base)
+    tmp = (tempfile.mkdtemp(prefix="hs-floorscan.", dir="/dev/shm")
+           if sigdir else None)
     try:
         out = run([os.path.join(build, "tests", "tools", "protocol-floor"),
                    "-n", str(messages or FLOOR_MESSAGES),
-                   "-r", str(runs or FLOOR_RUNS), d, msgfile]).stdout
+                   "-r", str(runs or FLOOR_RUNS)] +
+                  (["-s", sigdir, "-t", tmp] if sigdir else []) +
+                  [d, msgfile]).stdout
     finally:
         shutil.rmtree(d, ignore_errors=True)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
     return floor_figure(out)
 
 
@@ -846,16 +854,7 @@ def quiet_tools(build, sigdir, base, msgfile):
     """(floor, floor + scan, raw scan) CPU ms per message for msgfile,
     N_QUIET messages each, one run of each tool."""
     floor = protocol_floor_ms(build, base, msgfile, N_QUIET, 1)
-    d = tempfile.mkdtemp(prefix="hs-floor.", dir=base)
-    tmp = tempfile.mkdtemp(prefix="hs-floorscan.", dir="/dev/shm")
-    try:
-        fs = floor_figure(run([
-            os.path.join(build, "tests", "tools", "protocol-floor"),
-            "-n", str(N_QUIET), "-r", "1", "-s", sigdir, "-t", tmp, d,
-            msgfile]).stdout)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+    fs = protocol_floor_ms(build, base, msgfile, N_QUIET, 1, sigdir)
     raw = rawscan(build, sigdir, [msgfile], N_QUIET)[0]
     return floor, fs, raw
 

@@ -751,6 +751,11 @@ test_content_text_gives_back_the_text_records_came_from(void **state)
 	qfile_content_text(r, n, &out);
 	assert_int_equal(out.len, sizeof(text) - 1);
 	assert_memory_equal(out.data, text, out.len);
+	assert_int_equal(qfile_content_text_len(r, n), sizeof(text) - 1);
+	/* A record of another type adds nothing, as in the text. */
+	r[0].type = QREC_XTRA;	/* was the N of "H: v" */
+	assert_int_equal(qfile_content_text_len(r, n),
+	    sizeof(text) - 1 - r[0].len - 1);
 	free(r);
 	buf_free(&out);
 }

@@ -114,6 +114,12 @@ N_DRAIN = int(os.environ.get("BENCH_DRAIN", "10000"))
 # with every process of its Postfix stopped, QUIET_ROUNDS rounds a size.
 N_QUIET = int(os.environ.get("BENCH_QUIET_MESSAGES", "3000"))
 QUIET_ROUNDS = int(os.environ.get("BENCH_QUIET_ROUNDS", "3"))
+# An A/B of holdscand's own code in the quiet phase: BENCH_QUIET_B names a
+# second build directory and/or BENCH_QUIET_B_EXTRA holds holdscan.conf
+# lines for it; each round then runs A and B one after the other (the
+# order turned round by round) and both are reported, B as "(B)".
+QUIET_B = os.environ.get("BENCH_QUIET_B", "")
+QUIET_B_EXTRA = os.environ.get("BENCH_QUIET_B_EXTRA", "").replace("\\n", "\n")
 SESSIONS = int(os.environ.get("BENCH_SESSIONS", "20"))
 LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
 SYN_HASH = int(os.environ.get("BENCH_HASH_SIGS", "200000"))
@@ -859,96 +865,88 @@ def quiet_tools(build, sigdir, base, msgfile):
     return floor, fs, raw
 
 
-def quiet(build, holdsb, sigdir, base, msgfile):
-    """holdscand with nothing else running: N_QUIET messages are put on
-    hold, every process of the sandbox's Postfix is stopped (SIGSTOP),
-    holdscand drains hold into incoming (where the stopped Postfix leaves
-    them) and its process tree's CPU is read; then, Postfix still
-    stopped, protocol-floor (the design's steps), protocol-floor -s (the
-    steps with libclamav's scan in the worker) and clamav-rawscan run on
-    the same file system with as many messages; then Postfix goes on and
-    delivers them. QUIET_ROUNDS rounds. holdscand's own code, what it
-    does beyond the design's steps and the scan, is its tree less
-    floor + scan of the same round: the one figure of it that Postfix's
-    noise does not move."""
-    tree, master, floor, fscan, raw = [], [], [], [], []
-    for rnd in range(QUIET_ROUNDS):
-        log("bench: quiet, %s, round %d of %d" % (
-            os.path.basename(msgfile), rnd + 1, QUIET_ROUNDS))
-        holdsb.empty_sink()
-        send(holdsb, msgfile, N_QUIET)
+def quiet_round(build, holdsb, sigdir, base, msgfile, extra, what):
+    """One round of the quiet phase (see quiet()) with the holdscand of
+    build and extra holdscan.conf lines: (tree, master, floor, floor +
+    scan, raw scan), CPU ms per message."""
+    log("bench: quiet, %s, %s" % (os.path.basename(msgfile), what))
+    holdsb.empty_sink()
+    send(holdsb, msgfile, N_QUIET)
+    deadline = time.time() + 600
+    while holdsb.hold_count() < N_QUIET:
+        if time.time() > deadline:
+            raise RuntimeError("quiet: only %d of %d messages held" %
+                               (holdsb.hold_count(), N_QUIET))
+        time.sleep(0.2)
+    time.sleep(1)
+    with open(os.path.join(holdsb.queue, "pid", "master.pid")) as f:
+        stopped = tree_pids(int(f.read().split()[0]))
+    hs = perf = None
+    hold = os.path.join(holdsb.queue, "hold")
+    aside = os.path.join(holdsb.queue, "hold.bench-aside")
+    try:
+        for p in stopped:
+            os.kill(p, signal.SIGSTOP)
+        if move_files(hold, aside) != N_QUIET:
+            raise RuntimeError("quiet: not %d files in hold" % N_QUIET)
+        # Postfix's own writes go to disk now, not during the drain
+        os.sync()
+        hs = Holdscand(build, holdsb, sigdir, extra)
+        hs.start()
+        time.sleep(0.5)
+        if PERF_OUT:
+            perf = subprocess.Popen(
+                ["perf", "record", "-a", "-g", "-F", "999", "-o",
+                 "%s.quiet-%s-%s" % (PERF_OUT, os.path.basename(msgfile),
+                                     what.replace(" ", "-"))],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        c0, m0 = hs.cpu(), hs.master_cpu()
+        move_files(aside, hold)
         deadline = time.time() + 600
-        while holdsb.hold_count() < N_QUIET:
+        while incoming_count(holdsb) < N_QUIET:
             if time.time() > deadline:
-                raise RuntimeError("quiet: only %d of %d messages held" %
-                                   (holdsb.hold_count(), N_QUIET))
-            time.sleep(0.2)
-        time.sleep(1)
-        with open(os.path.join(holdsb.queue, "pid", "master.pid")) as f:
-            stopped = tree_pids(int(f.read().split()[0]))
-        hs = perf = None
-        hold = os.path.join(holdsb.queue, "hold")
-        aside = os.path.join(holdsb.queue, "hold.bench-aside")
-        try:
-            for p in stopped:
-                os.kill(p, signal.SIGSTOP)
-            if move_files(hold, aside) != N_QUIET:
-                raise RuntimeError("quiet: not %d files in hold" % N_QUIET)
-            # Postfix's own writes go to disk now, not during the drain
-            os.sync()
-            hs = Holdscand(build, holdsb, sigdir, HS_EXTRA)
-            hs.start()
-            time.sleep(0.5)
-            if PERF_OUT:
-                perf = subprocess.Popen(
-                    ["perf", "record", "-a", "-g", "-F", "999", "-o",
-                     "%s.quiet-%s-%d" % (PERF_OUT, os.path.basename(msgfile),
-                                         rnd + 1)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(0.5)
-            c0, m0 = hs.cpu(), hs.master_cpu()
-            move_files(aside, hold)
-            deadline = time.time() + 600
-            while incoming_count(holdsb) < N_QUIET:
-                if time.time() > deadline:
-                    raise RuntimeError("quiet: holdscand moved only %d of %d"
-                                       % (incoming_count(holdsb), N_QUIET))
-                time.sleep(0.05)
-            # the originals' unlinks follow the last rename
-            time.sleep(0.5)
-            tree.append((hs.cpu() - c0) / N_QUIET * 1000)
-            master.append((hs.master_cpu() - m0) / N_QUIET * 1000)
-            if perf is not None:
-                perf.send_signal(signal.SIGINT)
-                perf.wait(timeout=120)
-                perf = None
+                raise RuntimeError("quiet: holdscand moved only %d of %d"
+                                   % (incoming_count(holdsb), N_QUIET))
+            time.sleep(0.05)
+        # the originals' unlinks follow the last rename
+        time.sleep(0.5)
+        tree = (hs.cpu() - c0) / N_QUIET * 1000
+        master = (hs.master_cpu() - m0) / N_QUIET * 1000
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(timeout=120)
+            perf = None
+        hs.stop()
+        hs = None
+        os.sync()
+        f, fs, r = quiet_tools(build, sigdir, base, msgfile)
+    finally:
+        if perf is not None:
+            perf.kill()
+            perf.wait()
+        if hs is not None:
             hs.stop()
-            hs = None
-            os.sync()
-            f, fs, r = quiet_tools(build, sigdir, base, msgfile)
-            floor.append(f)
-            fscan.append(fs)
-            raw.append(r)
-        finally:
-            if perf is not None:
-                perf.kill()
-                perf.wait()
-            if hs is not None:
-                hs.stop()
-            if os.path.isdir(aside):
-                move_files(aside, hold)
-                shutil.rmtree(aside)
-            for p in stopped:
-                try:
-                    os.kill(p, signal.SIGCONT)
-                except OSError:
-                    pass
-        wait_sink(holdsb, N_QUIET)
+        if os.path.isdir(aside):
+            move_files(aside, hold)
+            shutil.rmtree(aside)
+        for p in stopped:
+            try:
+                os.kill(p, signal.SIGCONT)
+            except OSError:
+                pass
+    wait_sink(holdsb, N_QUIET)
+    return tree, master, f, fs, r
 
+
+def quiet_figures(rounds):
+    """The quiet phase's figures from its rounds' (tree, master, floor,
+    floor + scan, raw scan)."""
     def med(xs):
         return round(statistics.median(xs), 3)
+    tree, master, floor, fscan, raw = (list(x) for x in zip(*rounds))
     return {
-        "messages": N_QUIET, "rounds": QUIET_ROUNDS,
+        "messages": N_QUIET, "rounds": len(rounds),
         "holdscand_cpu_ms_per_msg": med(tree),
         "holdscand_runs": [round(x, 3) for x in tree],
         "holdscand_master_cpu_ms_per_msg": med(master),
@@ -964,6 +962,37 @@ def quiet(build, holdsb, sigdir, base, msgfile):
         "holdscand_own_ms": med([a - b for a, b in zip(tree, fscan)]),
         "holdscand_own_runs": [round(a - b, 3) for a, b in zip(tree, fscan)],
     }
+
+
+def quiet(build, holdsb, sigdir, base, msgfile):
+    """holdscand with nothing else running: N_QUIET messages are put on
+    hold, every process of the sandbox's Postfix is stopped (SIGSTOP),
+    holdscand drains hold into incoming (where the stopped Postfix leaves
+    them) and its process tree's CPU is read; then, Postfix still
+    stopped, protocol-floor (the design's steps), protocol-floor -s (the
+    steps with libclamav's scan in the worker) and clamav-rawscan run on
+    the same file system with as many messages; then Postfix goes on and
+    delivers them. QUIET_ROUNDS rounds. holdscand's own code, what it
+    does beyond the design's steps and the scan, is its tree less
+    floor + scan of the same round: the one figure of it that Postfix's
+    noise does not move. With BENCH_QUIET_B or BENCH_QUIET_B_EXTRA each
+    round runs A and B (A first in odd rounds, B first in even ones):
+    returns (A's figures, B's figures or None)."""
+    ab = QUIET_B != "" or QUIET_B_EXTRA != ""
+    variants = [("A", build, HS_EXTRA)]
+    if ab:
+        variants.append(("B", QUIET_B or build,
+                         HS_EXTRA + "\n" + QUIET_B_EXTRA))
+    rounds = {"A": [], "B": []}
+    for rnd in range(QUIET_ROUNDS):
+        order = variants if rnd % 2 == 0 else variants[::-1]
+        for name, b, extra in order:
+            rounds[name].append(quiet_round(
+                b, holdsb, sigdir, base, msgfile, extra,
+                "round %d of %d%s" % (rnd + 1, QUIET_ROUNDS,
+                                      " " + name if ab else "")))
+    return (quiet_figures(rounds["A"]),
+            quiet_figures(rounds["B"]) if ab else None)
 
 
 def main(argv):
@@ -1081,8 +1110,12 @@ def main(argv):
         if "quiet" in PHASES:
             for msgname, msgfile in (("2k", small), ("50k", large)):
                 if msgname in SIZES:
-                    figures["quiet_" + msgname] = quiet(
-                        build, holdsb, sigs_small, base, msgfile)
+                    a, b = quiet(build, holdsb, sigs_small, base, msgfile)
+                    figures["quiet_" + msgname] = a
+                    if b is not None:
+                        b["build"] = QUIET_B or build
+                        b["extra"] = QUIET_B_EXTRA
+                        figures["quiet_%s_b" % msgname] = b
 
         rate = LATENCY_RATE or (figures["small_2k"]["alone_msgs_per_s"] / 2
                                 if "small_2k" in figures else 0)
@@ -1295,8 +1328,9 @@ def report(fig):
                  % t["best"]) +
                 ("" if t.get("trusted", True) else
                  " (not to be trusted: DISTURBED above)")))
-    quiet_rows = [(m, fig["quiet_" + m]) for m in ("2k", "50k")
-                  if "quiet_" + m in fig]
+    quiet_rows = [(m + x, fig["quiet_" + m + y])
+                  for m in ("2k", "50k") for x, y in (("", ""), (" (B)", "_b"))
+                  if "quiet_" + m + y in fig]
     if quiet_rows:
         L.append("")
         L.append("%-22s %9s %9s %9s %9s %9s %9s %9s %9s" % (

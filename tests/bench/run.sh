@@ -17,7 +17,7 @@
 # When the loop mount is not possible (not root, no loop device) the
 # bench says so and runs "here".
 #
-# BENCH_WEB=no leaves out the web console's queries (web.sh and its farm
+# BENCH_REST=no stops after bench.py's figures. BENCH_WEB=no leaves out the web console's queries (web.sh and its farm
 # part, also make bench-web: about 5 minutes and 2 GB of temporary files).
 set -eu
 : "${HS_BUILD:?run me through make bench}"
@@ -67,6 +67,11 @@ fi
 BENCH_FS_USED=$fs
 export BENCH_FS_USED
 python3 "$here/bench.py" "$HS_BUILD" "$results"
+# BENCH_REST=no: only bench.py (e.g. for an A/B of its quiet phase).
+if [ "${BENCH_REST:-}" = no ]; then
+	echo "results: $results/results.txt"
+	exit 0
+fi
 # Realistic load (issue 18 item 4): a size mix, 1 MB and 10 MB messages,
 # 2,000,000 signatures and a reload under load. BENCH_REALISTIC=no skips
 # it; BENCH_REALISTIC=mix,big,huge chooses parts.

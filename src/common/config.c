@@ -123,7 +123,7 @@ static const struct param params[] = {
 	{ "worker_user", P_STR, "holdscan", F(worker_user), NOLIM, NULL,
 	    "unprivileged user the scanner workers run as" },
 	{ "worker_count", P_INT, "0", F(worker_count), 0, 256, NULL,
-	    "scanner worker processes; 0 means one per CPU" },
+	    "scanner worker processes; 0 means two per CPU" },
 	{ "scan_time_limit", P_TIME, "60s", F(scan_time_limit), 100,
 	    86400000L, NULL, "time a worker may spend on one message" },
 	{ "scan_retry_limit", P_INT, "3", F(scan_retry_limit), 1, 100, NULL,

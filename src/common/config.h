@@ -73,7 +73,7 @@ struct hs_config {
 
 	/* processes */
 	char	*worker_user;
-	long	 worker_count;		/* 0: one per CPU */
+	long	 worker_count;		/* 0: two per CPU */
 	long	 scan_time_limit;	/* ms */
 	long	 scan_retry_limit;
 	long	 worker_memory_limit;	/* bytes, RLIMIT_AS; 0: none */

@@ -1053,24 +1053,42 @@ qfile_read_fd(int fd, size_t max_size, struct qfile **qf_r,
     struct qfile_error *err)
 {
 	struct stat	 st;
-	char		*data = NULL;
-	size_t		 len = 0, cap, limit;
-	ssize_t		 n;
 	int		 rc;
 
 	*qf_r = NULL;
-	limit = max_size < SIZE_MAX ? max_size + 1 : max_size;
 	if (fstat(fd, &st) < 0) {
 		rc = qfail(err, QFILE_EIO, -1, "cannot stat the file: %s.",
 		    strerror(errno));
 		err->sys_errno = errno;
 		return (rc);
 	}
-	if (st.st_size > 0 && (uintmax_t)st.st_size > max_size)
+	return (qfile_read_fd_stat(fd, &st, max_size, qf_r, err));
+}
+
+int
+qfile_read_fd_stat(int fd, const struct stat *st, size_t max_size,
+    struct qfile **qf_r, struct qfile_error *err)
+{
+	char		*data = NULL;
+	size_t		 len = 0, cap, limit, want;
+	ssize_t		 n;
+	int		 rc;
+	/*
+	 * A regular file's pread(2) is short only at its end: when it
+	 * returns less than asked, past the size fstat() gave, that is the
+	 * end, and the read of nothing that would say so again is left out
+	 * (one system call per message, in the master and in the worker).
+	 * A file that grows meanwhile is read on to its new end.
+	 */
+	bool		 regular = S_ISREG(st->st_mode) && st->st_size > 0;
+
+	*qf_r = NULL;
+	limit = max_size < SIZE_MAX ? max_size + 1 : max_size;
+	if (st->st_size > 0 && (uintmax_t)st->st_size > max_size)
 		return (qfail(err, QFILE_ETOOBIG, -1,
 		    "file has %jd bytes, more than the limit of %zu.",
-		    (intmax_t)st.st_size, max_size));
-	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+		    (intmax_t)st->st_size, max_size));
+	cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 4096;
 	if (cap > limit)
 		cap = limit;
 	data = xmalloc(cap);
@@ -1085,7 +1103,8 @@ qfile_read_fd(int fd, size_t max_size, struct qfile **qf_r,
 			cap = cap > limit / 2 ? limit : cap * 2;
 			data = xreallocarray(data, cap, 1);
 		}
-		n = pread(fd, data + len, cap - len, (off_t)len);
+		want = cap - len;
+		n = pread(fd, data + len, want, (off_t)len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -1099,6 +1118,9 @@ qfile_read_fd(int fd, size_t max_size, struct qfile **qf_r,
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		if (regular && (size_t)n < want &&
+		    len >= (size_t)st->st_size)
+			break;
 	}
 	rc = qfile_parse(data, len, qf_r, err);
 	free(data);

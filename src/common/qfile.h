@@ -14,6 +14,8 @@
 
 #include "common/buf.h"
 
+struct stat;
+
 /* Record types, as in Postfix's global/rec_type.h. */
 #define QREC_SIZE	'C'	/* first record: six fixed-width numbers */
 #define QREC_TIME	'T'	/* arrival time "sec usec" */
@@ -130,7 +132,9 @@ const char	*qfile_strerror(enum qfile_errcode code);
 /*
  * qfile_parse() parses a queue file image (copied; the caller keeps its
  * own). qfile_read_fd() reads one from fd (from offset 0, using pread, so
- * the file offset is untouched), refusing files over max_size bytes.
+ * the file offset is untouched), refusing files over max_size bytes;
+ * qfile_read_fd_stat() does the same for a caller that has fstat()ed fd
+ * already (st: what it gave).
  * Both return 0 and a new struct in *qf_r, or -1 and fill *err.
  * Memory use is bounded by a small multiple of the file size.
  */
@@ -138,6 +142,8 @@ int	 qfile_parse(const void *image, size_t len, struct qfile **qf_r,
 	    struct qfile_error *err);
 int	 qfile_read_fd(int fd, size_t max_size, struct qfile **qf_r,
 	    struct qfile_error *err);
+int	 qfile_read_fd_stat(int fd, const struct stat *st, size_t max_size,
+	    struct qfile **qf_r, struct qfile_error *err);
 /*
  * qfile_parse_prefix() parses the first len bytes of a queue file (the
  * rest not given): as qfile_parse(), but the walk ends where the next

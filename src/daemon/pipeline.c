@@ -580,7 +580,8 @@ claim_one(struct pipeline *p, const struct watch_candidate *c)
 	limit = p->conf->message_size_limit > 0 &&
 	    st.st_size > p->conf->message_size_limit ?
 	    (size_t)st.st_size : SIZE_MAX;
-	if (qfile_read_fd(fd, limit, &m->qf, &err) < 0) {
+	/* claim_take() has fstat()ed fd: st */
+	if (qfile_read_fd_stat(fd, &st, limit, &m->qf, &err) < 0) {
 		if (err.code == QFILE_EIO) {
 			hs_warnx("%s: %s; returned to hold", c->id, err.text);
 			(void)claim_return(p->ql, p->qdirfd, p->commit.claimed,

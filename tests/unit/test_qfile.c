@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -1386,6 +1387,55 @@ test_read_fd_refuses_a_file_over_the_limit(void **state)
 	buf_free(&q.b);
 }
 
+/*
+ * qfile_read_fd_stat() trusts the caller's fstat() for the first read
+ * only: a file that grew since is read to its new end, one that shrank
+ * to its real end, and the message is the same.
+ */
+static void
+test_read_fd_stat_reads_to_the_end_whatever_st_said(void **state)
+{
+	struct qb		 q;
+	struct qfile		*qf;
+	struct qfile_error	 err;
+	struct stat		 st, big;
+	char			 path[] = "/tmp/test_qfile.XXXXXX";
+	size_t			 half;
+	int			 fd;
+
+	(void)state;
+	qb_file(&q, env_std, content_std, NULL);
+	half = q.b.len / 2;
+	assert_true((fd = mkstemp(path)) >= 0);
+	(void)unlink(path);
+	assert_int_equal(write(fd, q.b.data, half), (ssize_t)half);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(write(fd, q.b.data + half, q.b.len - half),
+	    (ssize_t)(q.b.len - half));
+	/* grew after the fstat */
+	assert_int_equal(qfile_read_fd_stat(fd, &st, 1 << 20, &qf, &err), 0);
+	assert_string_equal(qf->sender, "alice@example.org");
+	assert_int_equal(qf->nrcpts, 1);
+	qfile_free(&qf);
+	/* the fstat said more than there is */
+	big = st;
+	big.st_size = (off_t)q.b.len + 100;
+	assert_int_equal(qfile_read_fd_stat(fd, &big, 1 << 20, &qf, &err), 0);
+	assert_string_equal(qf->sender, "alice@example.org");
+	qfile_free(&qf);
+	/* exactly right: the one pread that comes back short ends it */
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(qfile_read_fd_stat(fd, &st, 1 << 20, &qf, &err), 0);
+	assert_string_equal(qf->sender, "alice@example.org");
+	qfile_free(&qf);
+	/* the limit is checked against what st says */
+	assert_int_equal(qfile_read_fd_stat(fd, &big, q.b.len, &qf, &err), -1);
+	assert_int_equal(err.code, QFILE_ETOOBIG);
+	assert_null(qf);
+	(void)close(fd);
+	buf_free(&q.b);
+}
+
 static void
 test_read_fd_reports_a_read_error_with_errno(void **state)
 {
@@ -1963,6 +2013,7 @@ main(void)
 		cmocka_unit_test(test_malformed_payloads_are_refused),
 		cmocka_unit_test(test_non_empty_X_or_E_record_is_refused),
 		cmocka_unit_test(test_read_fd_refuses_a_file_over_the_limit),
+		cmocka_unit_test(test_read_fd_stat_reads_to_the_end_whatever_st_said),
 		cmocka_unit_test(test_read_fd_reports_a_read_error_with_errno),
 		cmocka_unit_test(test_read_fd_reads_a_file_whose_size_is_not_known_in_advance),
 		cmocka_unit_test(test_every_error_code_has_a_name),

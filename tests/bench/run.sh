@@ -17,8 +17,9 @@
 # When the loop mount is not possible (not root, no loop device) the
 # bench says so and runs "here".
 #
-# BENCH_REST=no stops after bench.py's figures. BENCH_WEB=no leaves out the web console's queries (web.sh and its farm
-# part, also make bench-web: about 5 minutes and 2 GB of temporary files).
+# BENCH_REST=no stops after bench.py's figures. BENCH_WEB=no leaves out
+# the web console's queries (web.sh and its farm part, also make
+# bench-web: about 5 minutes and 2 GB of temporary files).
 set -eu
 : "${HS_BUILD:?run me through make bench}"
 here=$(cd "$(dirname "$0")" && pwd)

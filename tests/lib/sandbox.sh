@@ -44,7 +44,8 @@
 #
 # reconfigure changes settings of a running instance (hold=yes|no too) and
 # reloads it; use it rather than postconf -e + postfix reload, which would
-# wait 1-2 s for the fresh main.cf to age (see backdate).
+# wait 1-2 s for the fresh main.cf to age (see backdate). It returns once
+# the master has read the new main.cf (see wait_reloaded).
 #
 # sink-count counts complete messages: a file of the sink directory counts
 # once smtp-sink has closed it (it writes messages while they arrive).
@@ -513,8 +514,40 @@ do_reconfigure() {
 		postconf -c "$SB_CONFIG" -e "$a" || die "postconf -e $a failed"
 	done
 	backdate "$SB_CONFIG"/*
+	mp=$(master_pid)
+	[ -n "$mp" ] || die "$SB_DIR: Postfix's master is not running"
+	before=$(reload_lines "$mp")
 	postfix -c "$SB_CONFIG" reload </dev/null \
 	    >>"$SB_DIR/$LOG/postfix.log" 2>&1 || die "postfix reload failed"
+	wait_reloaded "$mp" "$before"
+}
+
+# reload_lines MASTER_PID - how many reloads that master has logged
+reload_lines() {
+	n=$(grep -c "/master\[$1\]: reload -- " "$SB_MAILLOG" 2>/dev/null)
+	echo "${n:-0}"
+}
+
+# wait_reloaded MASTER_PID BEFORE - wait (at most 60 s) until the master
+# has handled the reload: "postfix reload" only signals it, and the
+# master reads main.cf when it gets round to the signal, after logging
+# "reload --". A caller that writes a main.cf Postfix cannot read right
+# after a reload would otherwise have the master read that one: it exits
+# (or hangs) and Postfix accepts no more mail (seen on a loaded CI
+# machine). Handled = a new "reload --" line and the master back waiting
+# in its event loop (/proc/PID/wchan).
+wait_reloaded() {
+	tenths=600
+	while :; do
+		[ "$(reload_lines "$1")" -gt "$2" ] &&
+		    [ "$(cat "/proc/$1/wchan" 2>/dev/null)" = do_epoll_wait ] &&
+		    return 0
+		pid_is "$1" master || die "master $1 exited on reload"
+		[ "$tenths" -le 0 ] &&
+		    die "master $1 has not handled the reload within 60 s"
+		tenths=$((tenths - 1))
+		sleep 0.1
+	done
 }
 
 do_stop() {

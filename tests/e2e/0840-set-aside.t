@@ -86,10 +86,15 @@ EOF
 		done
 	} | hs_conf A >/dev/null
 }
+# reload - SIGHUP, and wait for the new scanners. The log runs on across
+# restarts and each restart counts generations from 1 again: wait for one
+# more "scanners ready" line, whatever its generation.
 reload() {
-	_r_gen=$(($(hs_count_log A 'scanners ready: generation=') + 1))
+	_r_n=$(hs_count_log A 'scanners ready: generation=')
 	kill -HUP "$A_HS_PID"
-	hs_wait_log A 30 "scanners ready: generation=$_r_gen "
+	wait_until 30 count_test -gt "$_r_n" \
+	    hs_count_log A 'scanners ready: generation=' ||
+	    diag "reload: no new scanners within 30 s"
 }
 # status_has ERE - a line of holdscan status matches it
 status_has() {

@@ -165,6 +165,10 @@ new2=$(sed -n "s/.*]: $q2: action=deliver new_id=\([0-9A-Za-z]*\) .*/\1/p" \
 check "Postfix defers it ($new2)" wait_until 60 grep -q \
     " $new2: .*status=deferred" "$A_MAILLOG"
 check 'postsuper -r requeues it' postsuper -c "$A_CONFIG" -r "$new2" deferred
+# postsuper -r puts it into maildrop, where pickup finds it at its next
+# wakeup (60 s); wake pickup now, as postdrop does for new mail.
+postkick -c "$A_CONFIG" public pickup W ||
+    diag "postkick could not wake pickup"
 twice() {
 	[ "$(qids again | wc -l)" -ge 2 ]
 }

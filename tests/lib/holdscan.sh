@@ -120,6 +120,8 @@ hs_run() {
 	_hr_log="$_hr_dir/hs/holdscand.log"
 	_hr_start=0
 	[ -f "$_hr_log" ] && _hr_start=$(wc -l <"$_hr_log")
+	# The log exists before the daemon's shell opens it, for the wait below
+	: >>"$_hr_log"
 	if [ -n "${HS_PRELOAD:-}" ]; then
 		env LD_PRELOAD="$HS_PRELOAD" "$HOLDSCAND" -f -c "$_hr_conf" \
 		    >>"$_hr_log" 2>&1 &

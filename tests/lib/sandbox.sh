@@ -95,21 +95,32 @@ pid_is() {
 	[ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
 }
 
+# poll TENTHS CMD... - run CMD until it is true, every tenth of a second,
+# at most TENTHS tenths of a second. True if it came true.
+poll() {
+	_poll_tenths=$1
+	shift
+	until "$@"; do
+		[ "$_poll_tenths" -le 0 ] && return 1
+		_poll_tenths=$((_poll_tenths - 1))
+		sleep 0.1
+	done
+}
+
+# none_alive PID... - true if none of the pids is alive
+none_alive() {
+	for p in "$@"; do
+		pid_alive "$p" && return 1
+	done
+	return 0
+}
+
 # wait_gone TENTHS PID... - wait until none of the pids is alive, at most
 # TENTHS tenths of a second. True if they are all gone.
 wait_gone() {
 	tenths=$1
 	shift
-	while :; do
-		alive=
-		for p in "$@"; do
-			pid_alive "$p" && alive=1
-		done
-		[ -z "$alive" ] && return 0
-		[ "$tenths" -le 0 ] && return 1
-		tenths=$((tenths - 1))
-		sleep 0.1
-	done
+	poll "$tenths" none_alive "$@"
 }
 
 # random_port - a random port from 10000 up to the start of the kernel's
@@ -537,17 +548,16 @@ reload_lines() {
 # machine). Handled = a new "reload --" line and the master back waiting
 # in its event loop (/proc/PID/wchan).
 wait_reloaded() {
-	tenths=600
-	while :; do
-		[ "$(reload_lines "$1")" -gt "$2" ] &&
-		    [ "$(cat "/proc/$1/wchan" 2>/dev/null)" = do_epoll_wait ] &&
-		    return 0
-		pid_is "$1" master || die "master $1 exited on reload"
-		[ "$tenths" -le 0 ] &&
-		    die "master $1 has not handled the reload within 60 s"
-		tenths=$((tenths - 1))
-		sleep 0.1
-	done
+	poll 600 reloaded "$1" "$2" ||
+	    die "master $1 has not handled the reload within 60 s"
+}
+
+# reloaded MASTER_PID BEFORE - wait_reloaded's test; stops the script if
+# the master has exited
+reloaded() {
+	pid_is "$1" master || die "master $1 exited on reload"
+	[ "$(reload_lines "$1")" -gt "$2" ] &&
+	    [ "$(cat "/proc/$1/wchan" 2>/dev/null)" = do_epoll_wait ]
 }
 
 do_stop() {
@@ -653,22 +663,22 @@ running() {
 wait_count() {
 	what=$1
 	[ $# -ge 3 ] || die "usage: $prog wait-${what%_list} DIR N [TIMEOUT]"
+	dir=$2
 	n=$3
-	tenths=$((${4:-60} * 10))
-	while :; do
-		have=$($what "$2" | wc -l)
-		if [ "$have" -ge "$n" ]; then
-			echo "$have"
-			return 0
-		fi
-		if [ "$tenths" -le 0 ]; then
-			warn "timeout: ${what%_list} has $have of $n"
-			echo "$have"
-			return 1
-		fi
-		tenths=$((tenths - 1))
-		sleep 0.1
-	done
+	if poll $((${4:-60} * 10)) count_reached; then
+		echo "$have"
+		return 0
+	fi
+	warn "timeout: ${what%_list} has $have of $n"
+	echo "$have"
+	return 1
+}
+
+# count_reached - wait_count's test: "$what $dir" lists at least $n lines
+# (the count in $have)
+count_reached() {
+	have=$($what "$dir" | wc -l)
+	[ "$have" -ge "$n" ]
 }
 
 [ $# -ge 1 ] || die "usage: $prog start|stop|reconfigure|wait-sink|wait-hold|sink-count|sink-list|hold-count|hold-list|pids DIR ..."
